@@ -1,0 +1,8 @@
+"""The one place where skfuse touches scikit-learn's private API.
+
+A scikit-learn refactor that moves one of these names should only need a change here.
+"""
+
+from sklearn.utils.metaestimators import _BaseComposition
+
+__all__ = ["_BaseComposition"]

@@ -1,0 +1,748 @@
+"""Parallel fusion: every member sees the sample, and their outputs are combined."""
+
+import copy
+import numbers
+from abc import abstractmethod
+from functools import partial
+
+import numpy as np
+from sklearn.base import ClassifierMixin, RegressorMixin, TransformerMixin
+from sklearn.metrics import get_scorer
+from sklearn.model_selection import check_cv
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import Bunch, check_random_state, get_tags
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.parallel import Parallel, delayed
+from sklearn.utils.validation import (
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
+
+from ._base import (
+    check_members,
+    check_sample_weight,
+    check_sample_weight_support,
+    fit_task,
+    seed_estimator,
+)
+from ._compat import _BaseComposition
+from ._views import _is_dataframe, check_views, resolve_view, take_view
+from ._weights import (
+    classifier_objective,
+    combine_classifier,
+    combine_regressor,
+    greedy_weights,
+    optimize_weights,
+    regressor_objective,
+)
+
+_LEARNED = ("optimize", "greedy")
+
+
+class _BaseFusion(TransformerMixin, _BaseComposition):
+    """Members, views, out-of-fold fits and weights shared by the fusion estimators."""
+
+    _kind = None
+
+    @abstractmethod
+    def __init__(self):
+        pass
+
+    def get_params(self, deep=True):
+        """Get parameters, including ``<member>__<param>`` ones when ``deep``."""
+        return self._get_params("estimators", deep=deep)
+
+    def set_params(self, **params):
+        """Set parameters, including members by name and ``<member>__<param>``."""
+        self._set_params("estimators", **params)
+        return self
+
+    @property
+    def named_estimators(self):
+        """Dict-like access to the (unfitted) members by name."""
+        return Bunch(**dict(self.estimators))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        try:
+            members = [est for _, est in self.estimators if not _is_drop(est)]
+            tags.input_tags.allow_nan = all(
+                get_tags(est).input_tags.allow_nan for est in members
+            )
+            tags.input_tags.sparse = all(get_tags(est).input_tags.sparse for est in members)
+        except (TypeError, ValueError, AttributeError):
+            pass  # invalid estimators: fit reports them
+        # transform returns member outputs (probabilities, class indices or
+        # predictions), whatever the dtype of X.
+        tags.transformer_tags.preserves_dtype = []
+        return tags
+
+    # -- validation --------------------------------------------------------------
+
+    def _check_X(self, X, reset):
+        if _is_dataframe(X):
+            validate_data(self, X, reset=reset, skip_check_array=True)
+            if X.shape[0] == 0:
+                raise ValueError(f"{type(self).__name__}: X has 0 samples.")
+            return X
+        finite = "allow-nan" if self.__sklearn_tags__().input_tags.allow_nan else True
+        return validate_data(
+            self, X, reset=reset, accept_sparse=["csr", "csc"], dtype=None,
+            ensure_all_finite=finite,
+        )
+
+    def _check_y(self, X, y):
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None."
+            )
+        y = column_or_1d(y, warn=True)
+        check_consistent_length(X, y)
+        return y
+
+    def _check_fit_params(self):
+        owner = type(self).__name__
+        names, members = check_members(self.estimators, self._kind, owner)
+        self._validate_names([name for name, _ in self.estimators])
+        views = check_views(self.views, [name for name, _ in self.estimators])
+        weights = self.weights
+        if isinstance(weights, str):
+            if weights not in _LEARNED:
+                raise ValueError(
+                    f"{owner}: weights must be None, an array, 'optimize' or 'greedy'; "
+                    f"got {weights!r}."
+                )
+        elif weights is not None:
+            weights = np.asarray(weights, dtype=np.float64)
+            if weights.shape != (len(self.estimators),):
+                raise ValueError(
+                    f"{owner}: weights has {weights.size} entries for "
+                    f"{len(self.estimators)} estimators."
+                )
+            if not np.all(np.isfinite(weights)) or np.any(weights < 0):
+                raise ValueError(f"{owner}: weights must be finite and non-negative.")
+            kept = [w for (_, est), w in zip(self.estimators, weights) if not _is_drop(est)]
+            weights = np.asarray(kept)
+            if weights.sum() <= 0:
+                raise ValueError(f"{owner}: the weights of the kept members sum to 0.")
+        if not isinstance(self.selection_rounds, numbers.Integral) or self.selection_rounds < 1:
+            raise ValueError(
+                f"{owner}: selection_rounds must be a positive int; "
+                f"got {self.selection_rounds!r}."
+            )
+        if self.budget is not None:
+            if self.weights != "greedy":
+                raise ValueError(f"{owner}: budget applies only to weights='greedy'.")
+            if not isinstance(self.budget, numbers.Real) or self.budget <= 0:
+                raise ValueError(f"{owner}: budget must be a positive number.")
+        if self.costs is not None:
+            if not isinstance(self.costs, dict):
+                raise TypeError(f"{owner}: costs must be a dict from member name to cost.")
+            missing = [name for name in names if name not in self.costs]
+            if missing:
+                raise ValueError(f"{owner}: costs gives no cost for member(s) {missing!r}.")
+        return names, members, views, weights
+
+    # -- fitting -----------------------------------------------------------------
+
+    def _fit(self, X, y, y_target, sample_weight):
+        """Fit members (and, for learned weights, their out-of-fold outputs).
+
+        ``y`` is what members are fitted on; ``y_target`` is what the weights are
+        learned against (encoded labels for classifiers).
+        """
+        names, members, views, weights = self._check_fit_params()
+        owner = type(self).__name__
+        sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        if sample_weight is not None:
+            check_sample_weight_support(names, members, owner)
+        self._check_members_can_output(names, members)
+        rng = check_random_state(self.random_state)
+        seed = None if self.random_state is None else rng
+        members = [seed_estimator(est, seed) for est in members]
+        feature_names = getattr(self, "feature_names_in_", None)
+        self._views_ = {
+            name: resolve_view(views[name], X, name, feature_names)
+            for name in names
+            if name in views
+        }
+        learn = isinstance(weights, str)
+        folds = self._folds(X, y, rng) if learn else []
+        output = self._output()
+        tasks = []
+        for name, est in zip(names, members):
+            view = self._views_.get(name)
+            tasks.append(delayed(fit_task)(est, X, y, sample_weight, None, None, view, output))
+            for train, test in folds:
+                tasks.append(
+                    delayed(fit_task)(est, X, y, sample_weight, train, test, view, output)
+                )
+        results = Parallel(n_jobs=self.n_jobs, verbose=self.verbose)(tasks)
+        per_member = len(folds) + 1
+        self.estimators_ = [results[m * per_member][0] for m in range(len(names))]
+        self.named_estimators_ = Bunch(**dict(zip(names, self.estimators_)))
+        if not learn:
+            self.weights_ = (
+                np.full(len(names), 1.0 / len(names)) if weights is None
+                else weights / weights.sum()
+            )
+            return self
+        oof, seconds = [], []
+        for m in range(len(names)):
+            chunks = results[m * per_member + 1 : (m + 1) * per_member]
+            first = chunks[0][1]
+            member_oof = np.empty((X.shape[0],) + first.shape[1:], dtype=first.dtype)
+            for (_, test), (_, out, secs) in zip(folds, chunks):
+                member_oof[test] = out
+            oof.append(member_oof)
+            seconds.append(float(np.median([secs for _, _, secs in chunks])))
+        self.member_costs_ = (
+            dict(zip(names, seconds)) if self.costs is None
+            else {name: float(self.costs[name]) for name in names}
+        )
+        loss, grad = self._objective(np.stack(oof), y_target, sample_weight)
+        if weights == "optimize":
+            self.weights_ = optimize_weights(loss, grad, len(names))
+        else:
+            costs = [self.member_costs_[name] for name in names]
+            self.weights_, path = greedy_weights(
+                loss, len(names), self.selection_rounds, costs, self.budget
+            )
+            self.selection_path_ = [names[m] for m in path]
+        self.oof_score_ = -float(loss(self.weights_))
+        self.member_scores_ = {
+            name: -float(loss(onehot)) for name, onehot in zip(names, np.eye(len(names)))
+        }
+        return self
+
+    def _folds(self, X, y, rng):
+        cv = check_cv(self.cv, y, classifier=self._kind == "classifier")
+        if getattr(cv, "shuffle", False) and getattr(cv, "random_state", 0) is None:
+            cv = copy.copy(cv)
+            cv.random_state = int(rng.randint(np.iinfo(np.int32).max))
+        folds = list(cv.split(X, y))
+        covered = np.sort(np.concatenate([test for _, test in folds]))
+        if not np.array_equal(covered, np.arange(X.shape[0])):
+            raise ValueError(
+                f"{type(self).__name__}: learned weights need out-of-fold predictions for "
+                "every row, so cv must split the rows into disjoint test folds (as KFold "
+                f"does); {cv!r} does not."
+            )
+        return folds
+
+    def _member_outputs(self, X):
+        X = self._check_X(X, reset=False)
+        output = self._output()
+        return np.stack(
+            [
+                output(est, take_view(X, self._views_.get(name)))
+                for name, est in self.named_estimators_.items()
+            ]
+        )
+
+    def _check_members_can_output(self, names, members):
+        pass
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the columns :meth:`transform` returns.
+
+        Parameters
+        ----------
+        input_features : array-like of str, default=None
+            Checked against ``feature_names_in_`` when given; the output names depend
+            only on the members.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str
+        """
+        check_is_fitted(self)
+        if input_features is not None and hasattr(self, "feature_names_in_"):
+            if not np.array_equal(np.asarray(input_features, dtype=object),
+                                  self.feature_names_in_):
+                raise ValueError("input_features is not equal to feature_names_in_.")
+        prefix = type(self).__name__.lower()
+        return np.asarray(
+            [f"{prefix}_{name}{suffix}" for name in self.named_estimators_
+             for suffix in self._output_suffixes()],
+            dtype=object,
+        )
+
+
+def _is_drop(est):
+    return isinstance(est, str) and est == "drop"
+
+
+def _class_positions(member, labels, classes):
+    positions = np.searchsorted(classes, labels)
+    positions = np.clip(positions, 0, len(classes) - 1)
+    unknown = classes[positions] != labels
+    if np.any(unknown):
+        raise ValueError(
+            f"Member {member!r} outputs class(es) {np.unique(labels[unknown]).tolist()!r} "
+            f"that are not among the ensemble's classes {classes.tolist()!r}."
+        )
+    return positions
+
+
+def member_proba(estimator, X, classes):
+    """A member's ``predict_proba`` with columns aligned to the ensemble's ``classes``.
+
+    Classes the member does not know get probability 0.
+    """
+    proba = estimator.predict_proba(X)
+    aligned = np.zeros((proba.shape[0], len(classes)))
+    member_classes = np.asarray(estimator.classes_)
+    aligned[:, _class_positions(type(estimator).__name__, member_classes, classes)] = proba
+    return aligned
+
+
+def member_votes(estimator, X, classes):
+    """A member's predictions as positions in the ensemble's ``classes``."""
+    labels = np.asarray(estimator.predict(X))
+    return _class_positions(type(estimator).__name__, labels, classes)
+
+
+def member_prediction(estimator, X):
+    """A regressor member's predictions as a float vector."""
+    return np.asarray(estimator.predict(X), dtype=np.float64).reshape(-1)
+
+
+class FusionClassifier(ClassifierMixin, _BaseFusion):
+    """Parallel fusion of classifiers, with fixed or learned weights.
+
+    Every member sees each sample (or its own view of the columns); their outputs are
+    combined by a weighted soft, geometric or hard vote. Weights can be fixed, or learned
+    from out-of-fold predictions by a convex optimiser on the simplex or by greedy
+    ensemble selection under an optional cost budget.
+
+    Parameters
+    ----------
+    estimators : list of (str, estimator)
+        The members. A member set to ``"drop"`` is left out.
+    voting : {"soft", "geometric", "hard"}, default="soft"
+        ``"soft"``: weighted mean of the members' probabilities. ``"geometric"``:
+        weighted mean of their log-probabilities, renormalised (a product of experts).
+        ``"hard"``: weighted majority of their predicted classes; ties go to the
+        smallest class.
+    weights : None, array-like of shape (n_estimators,), "optimize" or "greedy", \
+            default=None
+        ``None``: equal weights. An array: fixed weights, one per entry of
+        ``estimators`` (``"drop"`` entries included), normalised to sum to 1.
+        ``"optimize"``: weights on the simplex minimising the out-of-fold loss (or
+        maximising ``scoring``). ``"greedy"``: ensemble selection with replacement over
+        ``selection_rounds`` rounds; a member's weight is its share of the selections.
+    cv : int, cross-validation generator or iterable, default=5
+        Splits for the out-of-fold predictions that learned weights are fitted on. The
+        same folds serve every member. An int gives ``StratifiedKFold``.
+    scoring : str or callable, default=None
+        Scorer for learned weights. ``None`` uses the log-loss for soft and geometric
+        voting, and the Brier score of the vote shares for hard voting. A non-smooth
+        scorer such as accuracy suits ``"greedy"`` better than ``"optimize"``.
+    selection_rounds : int, default=25
+        Rounds of greedy ensemble selection.
+    budget : float, default=None
+        With ``"greedy"``, the most that the distinct members chosen may cost together.
+    costs : dict of str to float, default=None
+        Cost of each member for ``budget``. ``None`` measures each member's predict
+        seconds per 1000 rows on the out-of-fold predictions.
+    views : dict of str to columns, default=None
+        The columns each member sees: names, integer positions, a slice, a boolean
+        mask, or a callable such as :func:`~sklearn.compose.make_column_selector`.
+        Members without a view see every column.
+    n_jobs : int, default=None
+        Jobs for fitting members and folds (one flat joblib task list).
+    verbose : int, default=0
+        joblib verbosity while fitting.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the members' unset ``random_state`` parameters and a shuffling ``cv``.
+
+    Attributes
+    ----------
+    estimators_ : list of estimators
+        The kept members, fitted on all the data.
+    named_estimators_ : :class:`~sklearn.utils.Bunch`
+        The fitted members by name.
+    weights_ : ndarray of shape (n_members,)
+        One weight per fitted member, summing to 1.
+    classes_ : ndarray of shape (n_classes,)
+        The class labels.
+    oof_score_ : float
+        Out-of-fold score of the fused output (``scoring``, or minus the default
+        loss). Only with learned weights.
+    member_scores_ : dict of str to float
+        Out-of-fold score of each member alone. Only with learned weights.
+    member_costs_ : dict of str to float
+        The costs used for ``budget`` (given or measured). Only with learned weights.
+    selection_path_ : list of str
+        The member chosen in each greedy round. Only with ``weights="greedy"``.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of str
+        Names of the features seen during fit, when ``X`` has string column names.
+
+    See Also
+    --------
+    FusionRegressor : The same for regression.
+    sklearn.ensemble.VotingClassifier : Fixed-weight soft and hard voting.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.naive_bayes import GaussianNB
+    >>> from skfuse import FusionClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> fusion = FusionClassifier(
+    ...     [("lr", LogisticRegression(max_iter=1000)), ("nb", GaussianNB())],
+    ...     weights="optimize", cv=3,
+    ... ).fit(X, y)
+    >>> fusion.weights_.round(2).sum()
+    np.float64(1.0)
+    >>> fusion.predict(X[:3])
+    array([0, 0, 0])
+    """
+
+    _kind = "classifier"
+
+    def __init__(
+        self,
+        estimators,
+        *,
+        voting="soft",
+        weights=None,
+        cv=5,
+        scoring=None,
+        selection_rounds=25,
+        budget=None,
+        costs=None,
+        views=None,
+        n_jobs=None,
+        verbose=0,
+        random_state=None,
+    ):
+        self.estimators = estimators
+        self.voting = voting
+        self.weights = weights
+        self.cv = cv
+        self.scoring = scoring
+        self.selection_rounds = selection_rounds
+        self.budget = budget
+        self.costs = costs
+        self.views = views
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+        self.random_state = random_state
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the members and the fusion weights.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+            Training input.
+        y : array-like of shape (n_samples,)
+            Class labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Passed to every member's ``fit`` (each must accept it) and used to weight
+            the out-of-fold loss.
+
+        Returns
+        -------
+        self : FusionClassifier
+        """
+        if self.voting not in ("soft", "geometric", "hard"):
+            raise ValueError(
+                f"voting must be 'soft', 'geometric' or 'hard'; got {self.voting!r}."
+            )
+        X = self._check_X(X, reset=True)
+        y = self._check_y(X, y)
+        check_classification_targets(y)
+        encoder = LabelEncoder().fit(y)
+        self.classes_ = encoder.classes_
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"FusionClassifier needs samples of at least 2 classes; y has only one "
+                f"class, {self.classes_[0]!r}."
+            )
+        return self._fit(X, y, encoder.transform(y), sample_weight)
+
+    def _check_members_can_output(self, names, members):
+        if self.voting == "hard":
+            return
+        for name, est in zip(names, members):
+            if not hasattr(est, "predict_proba"):
+                raise ValueError(
+                    f"FusionClassifier: member {name!r} has no predict_proba, which "
+                    f"voting={self.voting!r} needs; use voting='hard' or another member."
+                )
+
+    def _output(self):
+        if self.voting == "hard":
+            return partial(member_votes, classes=self.classes_)
+        return partial(member_proba, classes=self.classes_)
+
+    def _objective(self, P, y, sample_weight):
+        if self.voting == "hard":
+            P = np.eye(len(self.classes_))[P]
+        scorer = None if self.scoring is None else get_scorer(self.scoring)
+        return classifier_objective(P, y, self.voting, sample_weight, scorer, self.classes_)
+
+    def _votes(self, X):
+        positions = self._member_outputs(X)
+        votes = np.zeros((positions.shape[1], len(self.classes_)))
+        rows = np.arange(positions.shape[1])
+        for m, weight in enumerate(self.weights_):
+            if weight > 0:
+                votes[rows, positions[m]] += weight
+        return votes
+
+    def predict(self, X):
+        """Predict class labels by the weighted vote.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        if self.voting == "hard":
+            scores = self._votes(X)
+        else:
+            scores = self.predict_proba(X)
+        return self.classes_[np.argmax(scores, axis=1)]
+
+    def _has_proba(self):
+        return self.voting != "hard"
+
+    @available_if(_has_proba)
+    def predict_proba(self, X):
+        """Fused class probabilities (soft and geometric voting).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        check_is_fitted(self)
+        return combine_classifier(self._member_outputs(X), self.weights_, self.voting)
+
+    @available_if(_has_proba)
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba` (``-inf`` where a probability is 0).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def transform(self, X):
+        """Each member's output, side by side.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        outputs : ndarray
+            Soft and geometric voting: shape (n_samples, n_members * n_classes), the
+            aligned probabilities of each member in turn. Hard voting: shape
+            (n_samples, n_members), each member's predicted class index.
+        """
+        check_is_fitted(self)
+        outputs = self._member_outputs(X)
+        if self.voting == "hard":
+            return outputs.T
+        return np.hstack(list(outputs))
+
+    def _output_suffixes(self):
+        if self.voting == "hard":
+            return [""]
+        return range(len(self.classes_))
+
+
+class FusionRegressor(RegressorMixin, _BaseFusion):
+    """Parallel fusion of regressors: a weighted mean with fixed or learned weights.
+
+    Parameters
+    ----------
+    estimators : list of (str, estimator)
+        The members. A member set to ``"drop"`` is left out.
+    weights : None, array-like of shape (n_estimators,), "optimize" or "greedy", \
+            default=None
+        ``None``: equal weights. An array: fixed weights, one per entry of
+        ``estimators`` (``"drop"`` entries included), normalised to sum to 1.
+        ``"optimize"``: weights on the simplex minimising the out-of-fold squared error
+        (or maximising ``scoring``). ``"greedy"``: ensemble selection with replacement.
+    cv : int, cross-validation generator or iterable, default=5
+        Splits for the out-of-fold predictions that learned weights are fitted on. An
+        int gives ``KFold``.
+    scoring : str or callable, default=None
+        Scorer for learned weights; ``None`` uses the mean squared error.
+    selection_rounds : int, default=25
+        Rounds of greedy ensemble selection.
+    budget : float, default=None
+        With ``"greedy"``, the most that the distinct members chosen may cost together.
+    costs : dict of str to float, default=None
+        Cost of each member for ``budget``. ``None`` measures each member's predict
+        seconds per 1000 rows on the out-of-fold predictions.
+    views : dict of str to columns, default=None
+        The columns each member sees (see :class:`FusionClassifier`).
+    n_jobs : int, default=None
+        Jobs for fitting members and folds (one flat joblib task list).
+    verbose : int, default=0
+        joblib verbosity while fitting.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the members' unset ``random_state`` parameters and a shuffling ``cv``.
+
+    Attributes
+    ----------
+    estimators_ : list of estimators
+        The kept members, fitted on all the data.
+    named_estimators_ : :class:`~sklearn.utils.Bunch`
+        The fitted members by name.
+    weights_ : ndarray of shape (n_members,)
+        One weight per fitted member, summing to 1.
+    oof_score_ : float
+        Out-of-fold score of the fused prediction (``scoring``, or minus the mean
+        squared error). Only with learned weights.
+    member_scores_ : dict of str to float
+        Out-of-fold score of each member alone. Only with learned weights.
+    member_costs_ : dict of str to float
+        The costs used for ``budget`` (given or measured). Only with learned weights.
+    selection_path_ : list of str
+        The member chosen in each greedy round. Only with ``weights="greedy"``.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of str
+        Names of the features seen during fit, when ``X`` has string column names.
+
+    See Also
+    --------
+    FusionClassifier : The same for classification.
+    sklearn.ensemble.VotingRegressor : Fixed-weight averaging.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.linear_model import Ridge
+    >>> from sklearn.tree import DecisionTreeRegressor
+    >>> from skfuse import FusionRegressor
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> fusion = FusionRegressor(
+    ...     [("ridge", Ridge()), ("tree", DecisionTreeRegressor(max_depth=3))],
+    ...     weights="optimize", random_state=0,
+    ... ).fit(X, y)
+    >>> fusion.weights_.shape
+    (2,)
+    """
+
+    _kind = "regressor"
+
+    def __init__(
+        self,
+        estimators,
+        *,
+        weights=None,
+        cv=5,
+        scoring=None,
+        selection_rounds=25,
+        budget=None,
+        costs=None,
+        views=None,
+        n_jobs=None,
+        verbose=0,
+        random_state=None,
+    ):
+        self.estimators = estimators
+        self.weights = weights
+        self.cv = cv
+        self.scoring = scoring
+        self.selection_rounds = selection_rounds
+        self.budget = budget
+        self.costs = costs
+        self.views = views
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+        self.random_state = random_state
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the members and the fusion weights.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+            Training input.
+        y : array-like of shape (n_samples,)
+            Target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Passed to every member's ``fit`` (each must accept it) and used to weight
+            the out-of-fold loss.
+
+        Returns
+        -------
+        self : FusionRegressor
+        """
+        X = self._check_X(X, reset=True)
+        y = self._check_y(X, y)
+        try:
+            y = y.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"FusionRegressor: y must be numeric ({exc}).") from None
+        if not np.all(np.isfinite(y)):
+            raise ValueError("FusionRegressor: y contains NaN or infinity.")
+        return self._fit(X, y, y, sample_weight)
+
+    def _output(self):
+        return member_prediction
+
+    def _objective(self, P, y, sample_weight):
+        scorer = None if self.scoring is None else get_scorer(self.scoring)
+        return regressor_objective(P, y, sample_weight, scorer)
+
+    def predict(self, X):
+        """Predict by the weighted mean of the members' predictions.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        return combine_regressor(self._member_outputs(X), self.weights_)
+
+    def transform(self, X):
+        """Each member's prediction, one column per member.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        predictions : ndarray of shape (n_samples, n_members)
+        """
+        check_is_fitted(self)
+        return self._member_outputs(X).T
+
+    def _output_suffixes(self):
+        return [""]

@@ -1,0 +1,123 @@
+"""Views: the columns of ``X`` that one member sees.
+
+A view is given per member as column names, integer positions, a slice, a boolean mask,
+or a callable (such as :func:`sklearn.compose.make_column_selector`) that takes ``X`` and
+returns one of those. Views are resolved once, in ``fit``, to integer positions; ``predict``
+reuses the positions, which stay valid because the feature names are checked to match.
+"""
+
+import numbers
+
+import numpy as np
+
+
+def _is_dataframe(X):
+    return hasattr(X, "columns") and hasattr(X, "iloc")
+
+
+def resolve_view(view, X, member, feature_names=None):
+    """Return the integer column positions of ``view`` in ``X``.
+
+    Parameters
+    ----------
+    view : str, int, slice, array-like of str, int or bool, or callable
+        The columns the member sees.
+    X : array-like, sparse matrix or DataFrame of shape (n_samples, n_features)
+        The input the view selects from.
+    member : str
+        The member's name, used in error messages.
+    feature_names : ndarray of str, default=None
+        Column names of ``X`` (``feature_names_in_``), if it has any.
+
+    Returns
+    -------
+    positions : ndarray of int
+        The selected columns, in the order the view gives them.
+    """
+    n_features = X.shape[1]
+    if callable(view):
+        view = view(X)
+    if isinstance(view, slice):
+        positions = np.arange(n_features)[view]
+    else:
+        if isinstance(view, (str, numbers.Integral)):
+            view = [view]
+        items = np.asarray(list(view), dtype=object)
+        if items.size == 0:
+            raise ValueError(f"The view of member {member!r} selects no column.")
+        kinds = {_kind(v) for v in items}
+        if len(kinds) != 1 or None in kinds:
+            raise ValueError(
+                f"The view of member {member!r} must hold only column names, only "
+                f"integer positions or only booleans; got {list(items)!r}."
+            )
+        kind = kinds.pop()
+        if kind == "bool":
+            if items.size != n_features:
+                raise ValueError(
+                    f"The boolean view of member {member!r} has {items.size} entries; "
+                    f"X has {n_features} columns."
+                )
+            positions = np.flatnonzero(items.astype(bool))
+        elif kind == "int":
+            positions = items.astype(np.intp)
+            bad = positions[(positions < -n_features) | (positions >= n_features)]
+            if bad.size:
+                raise ValueError(
+                    f"The view of member {member!r} names column position(s) "
+                    f"{bad.tolist()}, but X has {n_features} columns."
+                )
+            positions = positions % n_features
+        else:
+            if feature_names is None:
+                raise ValueError(
+                    f"The view of member {member!r} names columns {list(items)!r}, but X "
+                    "has no column names: pass a DataFrame or use integer positions."
+                )
+            lookup = {name: i for i, name in enumerate(feature_names)}
+            missing = [name for name in items if name not in lookup]
+            if missing:
+                raise ValueError(
+                    f"The view of member {member!r} names column(s) {missing!r} that "
+                    "are not in X."
+                )
+            positions = np.array([lookup[name] for name in items], dtype=np.intp)
+    if positions.size == 0:
+        raise ValueError(f"The view of member {member!r} selects no column.")
+    return positions
+
+
+def _kind(value):
+    if isinstance(value, (bool, np.bool_)):
+        return "bool"
+    if isinstance(value, numbers.Integral):
+        return "int"
+    if isinstance(value, str):
+        return "str"
+    return None
+
+
+def take_view(X, positions):
+    """Return the columns ``positions`` of ``X``; ``None`` means every column."""
+    if positions is None:
+        return X
+    if _is_dataframe(X):
+        return X.iloc[:, positions]
+    return X[:, positions]
+
+
+def check_views(views, names):
+    """Check that ``views`` is None or a dict keyed by member names."""
+    if views is None:
+        return {}
+    if not isinstance(views, dict):
+        raise TypeError(
+            f"views must be a dict from member name to columns; got {type(views).__name__}."
+        )
+    unknown = sorted(set(views) - set(names))
+    if unknown:
+        raise ValueError(
+            f"views names member(s) {unknown!r} that are not among the estimators "
+            f"{list(names)!r}."
+        )
+    return views

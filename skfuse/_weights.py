@@ -1,0 +1,221 @@
+"""Fusion weights learned from out-of-fold member predictions.
+
+Everything here works on stacked member outputs ``P``: shape (n_members, n_samples,
+n_classes) of aligned probabilities (or one-hot votes) for classifiers, shape
+(n_members, n_samples) for regressors. An *objective* maps a weight vector on the simplex
+to a loss (lower is better); :func:`optimize_weights` minimises it, :func:`greedy_weights`
+runs ensemble selection with replacement (Caruana et al., 2004).
+"""
+
+import numpy as np
+from scipy.optimize import minimize
+from scipy.special import logsumexp
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+
+# Probabilities are clipped to [_EPS, 1] before a logarithm, so 0 and 1 never give NaN.
+_EPS = 1e-15
+
+
+def combine_classifier(P, weights, voting):
+    """Fuse aligned member probabilities (or one-hot votes) into class scores.
+
+    ``soft`` and ``hard`` return the weighted mean; ``geometric`` returns the
+    renormalised weighted geometric mean. Members with weight 0 are skipped, so
+    they behave exactly as if dropped.
+    """
+    used = np.flatnonzero(weights)
+    w = weights[used] / weights[used].sum()
+    if voting == "geometric":
+        log_p = np.tensordot(w, np.log(np.clip(P[used], _EPS, 1.0)), axes=1)
+        return np.exp(log_p - logsumexp(log_p, axis=1, keepdims=True))
+    return np.tensordot(w, P[used], axes=1)
+
+
+def combine_regressor(P, weights):
+    """Weighted mean of member predictions, skipping members of weight 0."""
+    used = np.flatnonzero(weights)
+    return np.average(P[used], axis=0, weights=weights[used])
+
+
+def _mean(values, sample_weight):
+    return np.average(values, weights=sample_weight)
+
+
+def classifier_objective(P, y, voting, sample_weight=None, scorer=None, classes=None):
+    """Return ``(loss, grad)`` for fusing classifier outputs ``P`` on encoded ``y``.
+
+    The default loss is the log-loss for ``soft`` and ``geometric`` voting, and the
+    Brier score of the vote shares for ``hard`` voting (smooth and convex in the
+    weights, unlike the error rate). With a ``scorer``, the loss is minus its score on
+    the fused output, and ``grad`` is None.
+    """
+    n = P.shape[1]
+    rows = np.arange(n)
+    if scorer is not None:
+        holder = _FusedClassifierOutput(classes)
+
+        def loss(w):
+            holder.proba_ = combine_classifier(P, w, voting)
+            return -_score(scorer, holder, classes[y], sample_weight)
+
+        return loss, None
+
+    if voting == "soft":
+        Q = P[:, rows, y].T  # (n, M): each member's probability of the true class
+
+        def loss(w):
+            return _mean(-np.log(np.clip(Q @ w, _EPS, None)), sample_weight)
+
+        def grad(w):
+            p = np.clip(Q @ w, _EPS, None)
+            return -np.average(Q / p[:, None], axis=0, weights=sample_weight)
+
+    elif voting == "geometric":
+        L = np.log(np.clip(P, _EPS, 1.0))  # (M, n, C)
+        L_true = L[:, rows, y].T  # (n, M)
+
+        def loss(w):
+            log_p = np.tensordot(w, L, axes=1)
+            return _mean(logsumexp(log_p, axis=1) - log_p[rows, y], sample_weight)
+
+        def grad(w):
+            log_p = np.tensordot(w, L, axes=1)
+            p = np.exp(log_p - logsumexp(log_p, axis=1, keepdims=True))
+            expected = np.einsum("nc,mnc->nm", p, L)
+            return np.average(expected - L_true, axis=0, weights=sample_weight)
+
+    elif voting == "hard":
+        onehot = np.zeros(P.shape[1:])
+        onehot[rows, y] = 1.0
+        D = P - onehot  # (M, n, C)
+
+        def loss(w):
+            r = np.tensordot(w, D, axes=1)
+            return _mean((r**2).sum(axis=1), sample_weight)
+
+        def grad(w):
+            r = np.tensordot(w, D, axes=1)
+            per_row = 2.0 * np.einsum("nc,mnc->nm", r, D)
+            return np.average(per_row, axis=0, weights=sample_weight)
+
+    else:  # pragma: no cover - voting is validated by the estimator
+        raise ValueError(voting)
+    return loss, grad
+
+
+def regressor_objective(P, y, sample_weight=None, scorer=None):
+    """Return ``(loss, grad)`` for fusing regressor outputs ``P`` (mean squared error)."""
+    if scorer is not None:
+        holder = _FusedRegressorOutput()
+
+        def loss(w):
+            holder.prediction_ = combine_regressor(P, w)
+            return -_score(scorer, holder, y, sample_weight)
+
+        return loss, None
+
+    R = P.T  # (n, M)
+
+    def loss(w):
+        return _mean((R @ w - y) ** 2, sample_weight)
+
+    def grad(w):
+        return 2.0 * np.average(R * (R @ w - y)[:, None], axis=0, weights=sample_weight)
+
+    return loss, grad
+
+
+def optimize_weights(loss, grad, n_members):
+    """Minimise ``loss`` over the simplex (non-negative weights summing to 1).
+
+    Starts from equal weights (SLSQP). The result is never worse than equal weights
+    or any single member: those candidates are compared with the optimum at the end,
+    which guards against an early stop of the optimiser.
+    """
+    equal = np.full(n_members, 1.0 / n_members)
+    if n_members == 1:
+        return equal
+    result = minimize(
+        loss,
+        equal,
+        jac=grad,
+        method="SLSQP",
+        bounds=[(0.0, 1.0)] * n_members,
+        constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1.0}],
+        options={"maxiter": 200, "ftol": 1e-10},
+    )
+    optimum = np.clip(result.x, 0.0, None)
+    optimum = optimum / optimum.sum() if optimum.sum() > 0 else equal
+    candidates = [optimum, equal, *np.eye(n_members)]
+    values = [loss(w) for w in candidates]
+    return candidates[int(np.argmin(values))]
+
+
+def greedy_weights(loss, n_members, rounds, costs=None, budget=None):
+    """Ensemble selection with replacement (Caruana et al., 2004).
+
+    Each round adds the member whose addition gives the lowest loss (ties go to the
+    lower index). With ``budget``, a member not yet chosen may only be added while the
+    summed ``costs`` of the distinct members chosen stays within it.
+
+    Returns
+    -------
+    weights : ndarray of shape (n_members,)
+        Selection counts divided by their sum.
+    path : list of int
+        The member added in each round.
+    """
+    counts = np.zeros(n_members)
+    spent = 0.0
+    path = []
+    for _ in range(rounds):
+        best, best_value = None, np.inf
+        for m in range(n_members):
+            if budget is not None and counts[m] == 0 and spent + costs[m] > budget:
+                continue
+            trial = counts.copy()
+            trial[m] += 1
+            value = loss(trial / trial.sum())
+            if value < best_value:
+                best, best_value = m, value
+        if best is None:
+            break
+        if counts[best] == 0 and costs is not None:
+            spent += costs[best]
+        counts[best] += 1
+        path.append(best)
+    if not path:
+        raise ValueError(
+            f"No member fits within budget={budget}: the cheapest costs {min(costs):.4g}."
+        )
+    return counts / counts.sum(), path
+
+
+def _score(scorer, holder, y, sample_weight):
+    if sample_weight is None:
+        return scorer(holder, None, y)
+    return scorer(holder, None, y, sample_weight=sample_weight)
+
+
+class _FusedClassifierOutput(ClassifierMixin, BaseEstimator):
+    """Stands in for a fitted classifier so that a scorer can read fused probabilities."""
+
+    def __init__(self, classes=None):
+        self.classes = classes
+
+    @property
+    def classes_(self):
+        return self.classes
+
+    def predict_proba(self, X):
+        return self.proba_
+
+    def predict(self, X):
+        return self.classes[np.argmax(self.proba_, axis=1)]
+
+
+class _FusedRegressorOutput(RegressorMixin, BaseEstimator):
+    """Stands in for a fitted regressor so that a scorer can read fused predictions."""
+
+    def predict(self, X):
+        return self.prediction_

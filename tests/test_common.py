@@ -1,0 +1,54 @@
+"""scikit-learn's estimator checks over every public estimator, from one registry."""
+
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.naive_bayes import GaussianNB
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skfuse import FusionClassifier, FusionRegressor
+
+
+def _classifiers():
+    return [
+        ("lr", LogisticRegression(max_iter=200)),
+        ("tree", DecisionTreeClassifier(max_depth=3, random_state=0)),
+        ("nb", GaussianNB()),
+    ]
+
+
+def _regressors():
+    return [("ridge", Ridge()), ("tree", DecisionTreeRegressor(max_depth=3, random_state=0))]
+
+
+def instances():
+    """Small seeded instances covering every voting mode and kind of weights."""
+    out = []
+    for voting in ("soft", "geometric", "hard"):
+        for weights in (None, [2.0, 1.0, 1.0], "optimize", "greedy"):
+            out.append(
+                FusionClassifier(
+                    _classifiers(), voting=voting, weights=weights, cv=3,
+                    selection_rounds=5, random_state=0,
+                )
+            )
+    for weights in (None, [2.0, 1.0], "optimize", "greedy"):
+        out.append(
+            FusionRegressor(
+                _regressors(), weights=weights, cv=3, selection_rounds=5, random_state=0
+            )
+        )
+    return out
+
+
+# Expected failures, by check name, each with the reason it cannot pass. None today:
+# even learned weights pass the sample-weight equivalence checks on their data.
+EXPECTED_FAILURES = {}
+
+
+def expected_failed_checks(estimator):
+    return EXPECTED_FAILURES.get(type(estimator).__name__, {})
+
+
+@parametrize_with_checks(instances(), expected_failed_checks=expected_failed_checks)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
