@@ -548,8 +548,10 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
         """
-        with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))
+        check_is_fitted(self)
+        return combine_classifier(
+            self._member_outputs(X), self.weights_, self.voting, log=True
+        )
 
     def transform(self, X):
         """Each member's output, side by side.

@@ -12,23 +12,30 @@ from scipy.optimize import minimize
 from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
-# Probabilities are clipped to [_EPS, 1] before a logarithm, so 0 and 1 never give NaN.
-_EPS = 1e-15
+# Probabilities are clipped to [_EPS, 1] before a logarithm (as sklearn.metrics.log_loss
+# does), so 0 and 1 never give NaN.
+_EPS = np.finfo(np.float64).eps
 
 
-def combine_classifier(P, weights, voting):
+def combine_classifier(P, weights, voting, log=False):
     """Fuse aligned member probabilities (or one-hot votes) into class scores.
 
     ``soft`` and ``hard`` return the weighted mean; ``geometric`` returns the
-    renormalised weighted geometric mean. Members with weight 0 are skipped, so
-    they behave exactly as if dropped.
+    renormalised weighted geometric mean, computed in the log domain. Members with
+    weight 0 are skipped, so they behave exactly as if dropped. With ``log=True`` the
+    logarithm is returned (``-inf`` where a soft probability is 0).
     """
     used = np.flatnonzero(weights)
     w = weights[used] / weights[used].sum()
     if voting == "geometric":
         log_p = np.tensordot(w, np.log(np.clip(P[used], _EPS, 1.0)), axes=1)
-        return np.exp(log_p - logsumexp(log_p, axis=1, keepdims=True))
-    return np.tensordot(w, P[used], axes=1)
+        log_p -= logsumexp(log_p, axis=1, keepdims=True)
+        return log_p if log else np.exp(log_p)
+    fused = np.tensordot(w, P[used], axes=1)
+    if log:
+        with np.errstate(divide="ignore"):
+            return np.log(fused)
+    return fused
 
 
 def combine_regressor(P, weights):

@@ -1,0 +1,470 @@
+import pickle
+import time
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.compose import make_column_selector
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris, make_classification
+from sklearn.dummy import DummyClassifier
+from sklearn.ensemble import (
+    RandomForestClassifier,
+    RandomForestRegressor,
+    VotingClassifier,
+    VotingRegressor,
+)
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
+from sklearn.metrics import accuracy_score, log_loss, mean_squared_error
+from sklearn.model_selection import (
+    GridSearchCV,
+    KFold,
+    ShuffleSplit,
+    StratifiedKFold,
+    cross_val_predict,
+)
+from sklearn.naive_bayes import GaussianNB
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+from skfuse import FusionClassifier, FusionRegressor
+
+IRIS_X, IRIS_Y = load_iris(return_X_y=True)
+IRIS_LABELS = np.array(["setosa", "versicolor", "virginica"])[IRIS_Y]
+
+
+def classifiers(seed=0):
+    return [
+        ("lr", make_pipeline(StandardScaler(), LogisticRegression())),
+        ("rf", RandomForestClassifier(n_estimators=20, max_depth=4, random_state=seed)),
+        ("nb", GaussianNB()),
+    ]
+
+
+def regressors(seed=0):
+    return [
+        ("ridge", Ridge()),
+        ("tree", DecisionTreeRegressor(max_depth=4, random_state=seed)),
+        ("rf", RandomForestRegressor(n_estimators=20, max_depth=4, random_state=seed)),
+    ]
+
+
+# -- agreement with scikit-learn's voting estimators ---------------------------------
+
+
+@pytest.mark.parametrize("voting", ["soft", "hard"])
+@pytest.mark.parametrize("weights", [None, [1.0, 2.0, 0.5]])
+@pytest.mark.parametrize("labels", ["int", "str"])
+def test_classifier_agrees_with_voting(voting, weights, labels):
+    X, y = load_breast_cancer(return_X_y=True)
+    y = np.array(["malignant", "benign"])[y] if labels == "str" else y
+    ours = FusionClassifier(classifiers(), voting=voting, weights=weights).fit(X, y)
+    ref = VotingClassifier(classifiers(), voting=voting, weights=weights).fit(X, y)
+    assert_array_equal(ours.predict(X), ref.predict(X))
+    assert_allclose(ours.transform(X), ref.transform(X), rtol=0, atol=1e-10)
+    if voting == "soft":
+        assert_allclose(ours.predict_proba(X), ref.predict_proba(X), rtol=0, atol=1e-10)
+
+
+def test_multiclass_agrees_with_voting():
+    ours = FusionClassifier(classifiers(), weights=[3, 1, 1]).fit(IRIS_X, IRIS_LABELS)
+    ref = VotingClassifier(classifiers(), voting="soft", weights=[3, 1, 1])
+    ref.fit(IRIS_X, IRIS_LABELS)
+    assert_allclose(ours.predict_proba(IRIS_X), ref.predict_proba(IRIS_X), rtol=0, atol=1e-10)
+    assert_allclose(ours.transform(IRIS_X), ref.transform(IRIS_X), rtol=0, atol=1e-10)
+    assert_array_equal(ours.predict(IRIS_X), ref.predict(IRIS_X))
+
+
+@pytest.mark.parametrize("weights", [None, [1.0, 0.5, 2.0]])
+def test_regressor_agrees_with_voting(weights):
+    X, y = load_diabetes(return_X_y=True)
+    ours = FusionRegressor(regressors(), weights=weights).fit(X, y)
+    ref = VotingRegressor(regressors(), weights=weights).fit(X, y)
+    assert_allclose(ours.predict(X), ref.predict(X), rtol=0, atol=1e-10)
+    assert_allclose(ours.transform(X), ref.transform(X), rtol=0, atol=1e-10)
+
+
+# -- fusion rules against hand computations -----------------------------------------
+
+
+def test_geometric_voting_is_renormalised_weighted_log_mean():
+    weights = np.array([0.5, 0.3, 0.2])
+    fusion = FusionClassifier(classifiers(), voting="geometric", weights=weights)
+    fusion.fit(IRIS_X, IRIS_Y)
+    P = np.stack([est.predict_proba(IRIS_X) for est in fusion.estimators_])
+    expected = np.prod(np.clip(P, np.finfo(float).eps, 1) ** weights[:, None, None], axis=0)
+    expected /= expected.sum(axis=1, keepdims=True)
+    assert_allclose(fusion.predict_proba(IRIS_X), expected, rtol=1e-10, atol=1e-12)
+    assert_allclose(fusion.predict_log_proba(IRIS_X), np.log(expected), rtol=1e-8, atol=1e-12)
+
+
+def test_geometric_voting_with_zero_probabilities_gives_no_nan():
+    members = [(f"tree{i}", DecisionTreeClassifier(random_state=i)) for i in range(3)]
+    fusion = FusionClassifier(members, voting="geometric", weights="optimize", cv=3)
+    fusion.fit(IRIS_X, IRIS_Y)
+    proba = fusion.predict_proba(IRIS_X)
+    assert np.all(np.isfinite(proba))
+    assert_allclose(proba.sum(axis=1), 1.0)
+    assert np.isfinite(fusion.oof_score_)
+
+
+def test_hard_voting_ties_go_to_the_smallest_class():
+    X = np.zeros((4, 1))
+    y = np.array(["a", "b", "c", "a"])
+    members = [
+        ("says_c", DummyClassifier(strategy="constant", constant="c")),
+        ("says_b", DummyClassifier(strategy="constant", constant="b")),
+    ]
+    fusion = FusionClassifier(members, voting="hard").fit(X, y)
+    assert_array_equal(fusion.predict(X), ["b"] * 4)
+    fusion.set_params(weights=[2, 1]).fit(X, y)
+    assert_array_equal(fusion.predict(X), ["c"] * 4)
+
+
+@pytest.mark.parametrize("voting", ["soft", "geometric", "hard"])
+def test_zero_weight_is_the_same_as_drop(voting):
+    zero = FusionClassifier(classifiers(), voting=voting, weights=[1, 0, 2])
+    dropped = FusionClassifier(classifiers(), voting=voting, weights=[1, 1, 2])
+    dropped.set_params(rf="drop")
+    zero.fit(IRIS_X, IRIS_Y)
+    dropped.fit(IRIS_X, IRIS_Y)
+    assert_array_equal(zero.predict(IRIS_X), dropped.predict(IRIS_X))
+    if voting != "hard":
+        assert_allclose(zero.predict_proba(IRIS_X), dropped.predict_proba(IRIS_X))
+    assert list(dropped.named_estimators_) == ["lr", "nb"]
+    assert_allclose(dropped.weights_, [1 / 3, 2 / 3])
+
+
+# -- learned weights -----------------------------------------------------------------
+
+
+def _oof(members, X, y, cv, method):
+    return np.stack([cross_val_predict(est, X, y, cv=cv, method=method) for _, est in members])
+
+
+@pytest.mark.parametrize("voting", ["soft", "geometric"])
+def test_optimize_beats_equal_weights_and_every_member(voting):
+    X, y = load_breast_cancer(return_X_y=True)
+    fusion = FusionClassifier(classifiers(), voting=voting, weights="optimize").fit(X, y)
+    P = _oof(classifiers(), X, y, StratifiedKFold(5), "predict_proba")
+
+    def loss(w):
+        if voting == "soft":
+            return log_loss(y, np.tensordot(w, P, axes=1))
+        logp = np.tensordot(w, np.log(np.clip(P, np.finfo(float).eps, 1)), axes=1)
+        proba = np.exp(logp)
+        return log_loss(y, proba / proba.sum(axis=1, keepdims=True))
+
+    assert np.all(fusion.weights_ >= 0)
+    assert_allclose(fusion.weights_.sum(), 1.0)
+    # oof_score_ is minus the log-loss of the fused out-of-fold probabilities.
+    assert_allclose(fusion.oof_score_, -loss(fusion.weights_), rtol=1e-8)
+    assert loss(fusion.weights_) <= loss(np.full(3, 1 / 3)) + 1e-12
+    for m, name in enumerate(["lr", "rf", "nb"]):
+        assert loss(fusion.weights_) <= loss(np.eye(3)[m]) + 1e-12
+        assert_allclose(fusion.member_scores_[name], -loss(np.eye(3)[m]), rtol=1e-8)
+
+
+def test_optimize_regressor_beats_equal_weights_and_every_member():
+    X, y = load_diabetes(return_X_y=True)
+    fusion = FusionRegressor(regressors(), weights="optimize").fit(X, y)
+    P = _oof(regressors(), X, y, KFold(5), "predict")
+
+    def loss(w):
+        return mean_squared_error(y, w @ P)
+
+    assert np.all(fusion.weights_ >= 0)
+    assert_allclose(fusion.weights_.sum(), 1.0)
+    assert_allclose(fusion.oof_score_, -loss(fusion.weights_), rtol=1e-8)
+    assert loss(fusion.weights_) <= loss(np.full(3, 1 / 3)) + 1e-9
+    for m in range(3):
+        assert loss(fusion.weights_) <= loss(np.eye(3)[m]) + 1e-9
+
+
+def test_optimize_hard_voting_minimises_vote_brier_score():
+    fusion = FusionClassifier(classifiers(), voting="hard", weights="optimize", cv=3)
+    fusion.fit(IRIS_X, IRIS_Y)
+    votes = np.eye(3)[_oof(classifiers(), IRIS_X, IRIS_Y, StratifiedKFold(3), "predict")]
+    onehot = np.eye(3)[IRIS_Y]
+
+    def brier(w):
+        return np.mean(((np.tensordot(w, votes, axes=1) - onehot) ** 2).sum(axis=1))
+
+    assert_allclose(fusion.oof_score_, -brier(fusion.weights_), rtol=1e-8)
+    assert brier(fusion.weights_) <= brier(np.full(3, 1 / 3)) + 1e-12
+
+
+@pytest.mark.parametrize("weights", ["optimize", "greedy"])
+def test_learned_weights_are_reproducible(weights, global_random_seed):
+    X, y = make_classification(n_samples=300, n_informative=5, random_state=global_random_seed)
+    members = [
+        ("lr", LogisticRegression()),
+        ("rf", RandomForestClassifier(n_estimators=10)),  # seeded by the fusion
+        ("tree", DecisionTreeClassifier(max_depth=3)),
+    ]
+    cv = StratifiedKFold(4, shuffle=True)  # random_state set by the fusion
+    fits = [
+        FusionClassifier(members, weights=weights, cv=cv, random_state=global_random_seed,
+                         n_jobs=n_jobs).fit(X, y)
+        for n_jobs in (1, 1, 2)
+    ]
+    for fit in fits[1:]:
+        assert_array_equal(fit.weights_, fits[0].weights_)
+        assert_array_equal(fit.predict_proba(X), fits[0].predict_proba(X))
+    assert np.all(fits[0].weights_ >= 0)
+    assert_allclose(fits[0].weights_.sum(), 1.0)
+
+
+def test_greedy_weights_are_selection_counts():
+    fusion = FusionClassifier(classifiers(), weights="greedy", selection_rounds=10, cv=3)
+    fusion.fit(IRIS_X, IRIS_Y)
+    assert len(fusion.selection_path_) == 10
+    counts = [fusion.selection_path_.count(name) for name in ["lr", "rf", "nb"]]
+    assert_allclose(fusion.weights_, np.array(counts) / 10)
+
+
+def test_greedy_with_scoring_reports_that_score():
+    fusion = FusionClassifier(
+        classifiers(), weights="greedy", scoring="accuracy", selection_rounds=5, cv=3
+    ).fit(IRIS_X, IRIS_Y)
+    P = _oof(classifiers(), IRIS_X, IRIS_Y, StratifiedKFold(3), "predict_proba")
+    fused = np.tensordot(fusion.weights_, P, axes=1)
+    assert_allclose(fusion.oof_score_, accuracy_score(IRIS_Y, fused.argmax(axis=1)))
+    best_member = max(fusion.member_scores_.values())
+    assert fusion.oof_score_ >= best_member
+
+
+def test_greedy_budget_limits_the_distinct_members():
+    costs = {"lr": 1.0, "rf": 5.0, "nb": 1.0}
+    fusion = FusionClassifier(
+        classifiers(), weights="greedy", budget=2.0, costs=costs, cv=3
+    ).fit(IRIS_X, IRIS_Y)
+    chosen = {name for name, w in zip(["lr", "rf", "nb"], fusion.weights_) if w > 0}
+    assert chosen <= {"lr", "nb"}
+    assert sum(costs[name] for name in chosen) <= 2.0
+    with pytest.raises(ValueError, match="No member fits within budget"):
+        fusion.set_params(budget=0.5).fit(IRIS_X, IRIS_Y)
+
+
+class SlowNB(GaussianNB):
+    """GaussianNB whose predict_proba takes at least 20 ms a call."""
+
+    def predict_proba(self, X):
+        time.sleep(0.02)
+        return super().predict_proba(X)
+
+
+def test_greedy_budget_uses_measured_costs():
+    members = [("lr", LogisticRegression()), ("slow", SlowNB()), ("tree", DecisionTreeClassifier())]
+    fusion = FusionClassifier(members, weights="greedy", cv=3).fit(IRIS_X, IRIS_Y)
+    assert set(fusion.member_costs_) == {"lr", "slow", "tree"}
+    # 20 ms for 50 rows is at least 0.4 s per 1000 rows.
+    assert fusion.member_costs_["slow"] >= 0.4
+    fusion.set_params(budget=0.3).fit(IRIS_X, IRIS_Y)
+    assert fusion.named_estimators_["slow"] is not None
+    assert fusion.weights_[1] == 0
+    assert "slow" not in fusion.selection_path_
+
+
+# -- scikit-learn integration ---------------------------------------------------------
+
+
+def test_pipeline_grid_search_over_member_param_and_weights():
+    X, y = load_breast_cancer(return_X_y=True)
+    pipe = make_pipeline(StandardScaler(), FusionClassifier(classifiers()))
+    grid = {
+        "fusionclassifier__rf__max_depth": [2, 4],
+        "fusionclassifier__weights": [[1, 1, 1], [2, 1, 0], "optimize"],
+    }
+    search = GridSearchCV(pipe, grid, cv=3).fit(X, y)
+    assert len(search.cv_results_["params"]) == 6
+    assert search.best_score_ > 0.9
+
+
+@pytest.mark.parametrize(
+    "fusion",
+    [
+        FusionClassifier(classifiers(), voting="geometric", weights="optimize", cv=3),
+        FusionClassifier(classifiers(), voting="hard", weights="greedy", cv=3),
+    ],
+)
+def test_pickle_round_trip_gives_identical_predictions(fusion):
+    fusion.fit(IRIS_X, IRIS_LABELS)
+    restored = pickle.loads(pickle.dumps(fusion))
+    assert_array_equal(restored.predict(IRIS_X), fusion.predict(IRIS_X))
+    assert_array_equal(restored.transform(IRIS_X), fusion.transform(IRIS_X))
+
+
+def test_regressor_pickle_round_trip():
+    X, y = load_diabetes(return_X_y=True)
+    fusion = FusionRegressor(regressors(), weights="greedy", cv=3).fit(X, y)
+    restored = pickle.loads(pickle.dumps(fusion))
+    assert_array_equal(restored.predict(X), fusion.predict(X))
+
+
+def test_feature_names_out():
+    fusion = FusionClassifier(classifiers()).fit(IRIS_X, IRIS_Y)
+    names = fusion.get_feature_names_out()
+    assert names[:4].tolist() == [
+        "fusionclassifier_lr0", "fusionclassifier_lr1", "fusionclassifier_lr2",
+        "fusionclassifier_rf0",
+    ]
+    assert len(names) == fusion.transform(IRIS_X).shape[1]
+    fusion.set_params(voting="hard").fit(IRIS_X, IRIS_Y)
+    assert fusion.get_feature_names_out().tolist() == [
+        "fusionclassifier_lr", "fusionclassifier_rf", "fusionclassifier_nb"
+    ]
+    regressor = FusionRegressor(regressors()).fit(IRIS_X, IRIS_Y.astype(float))
+    assert regressor.get_feature_names_out().tolist() == [
+        "fusionregressor_ridge", "fusionregressor_tree", "fusionregressor_rf"
+    ]
+
+
+# -- sample_weight ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("weights", [None, "optimize"])
+def test_unit_sample_weight_equals_none(weights):
+    X, y = SCALED_CANCER_X, CANCER_Y
+    plain = FusionClassifier(weighted_classifiers(), weights=weights, cv=3).fit(X, y)
+    unit = FusionClassifier(weighted_classifiers(), weights=weights, cv=3)
+    unit.fit(X, y, sample_weight=np.ones(len(y)))
+    assert_allclose(unit.weights_, plain.weights_)
+    assert_allclose(unit.predict_proba(X), plain.predict_proba(X))
+
+
+def test_skewed_sample_weight_changes_the_fit():
+    X, y = SCALED_CANCER_X, CANCER_Y
+    plain = FusionClassifier(weighted_classifiers(), weights="optimize", cv=3).fit(X, y)
+    sample_weight = np.where(y == 1, 10.0, 0.1)
+    skewed = FusionClassifier(weighted_classifiers(), weights="optimize", cv=3)
+    skewed.fit(X, y, sample_weight=sample_weight)
+    assert not np.allclose(skewed.predict_proba(X), plain.predict_proba(X))
+    # More weight on class 1 raises its fused probability on average.
+    assert skewed.predict_proba(X)[:, 1].mean() > plain.predict_proba(X)[:, 1].mean()
+
+
+def weighted_classifiers():
+    """Members whose fit with unit sample weights equals their fit without."""
+    return [
+        ("lr", LogisticRegression()),
+        ("tree", DecisionTreeClassifier(max_depth=4, random_state=0)),
+        ("nb", GaussianNB()),
+    ]
+
+
+SCALED_CANCER_X = StandardScaler().fit_transform(load_breast_cancer().data)
+CANCER_Y = load_breast_cancer().target
+
+
+def test_member_without_sample_weight_fails_clearly():
+    members = weighted_classifiers() + [("knn", KNeighborsClassifier())]
+    with pytest.raises(TypeError, match="member 'knn'.*sample_weight"):
+        FusionClassifier(members).fit(IRIS_X, IRIS_Y, sample_weight=np.ones(150))
+
+
+# -- views ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "view, expected",
+    [
+        (["sepal length (cm)", "petal width (cm)"], [0, 3]),
+        ([1, 2], [1, 2]),
+        (slice(0, 2), [0, 1]),
+        ([True, False, False, True], [0, 3]),
+        (make_column_selector(pattern="petal"), [2, 3]),
+        (lambda X: [0], [0]),
+    ],
+)
+def test_views_select_each_members_columns(view, expected):
+    X = load_iris(as_frame=True).data
+    fusion = FusionClassifier(classifiers(), views={"nb": view}).fit(X, IRIS_Y)
+    nb = fusion.named_estimators_["nb"]
+    assert nb.n_features_in_ == len(expected)
+    assert_array_equal(nb.feature_names_in_, X.columns[expected])
+    assert fusion.named_estimators_["rf"].n_features_in_ == 4
+    # The member predicts from its own columns only.
+    alone = GaussianNB().fit(X.iloc[:, expected], IRIS_Y)
+    assert_allclose(fusion.transform(X)[:, 6:9], alone.predict_proba(X.iloc[:, expected]))
+
+
+def test_views_on_arrays_by_position():
+    fusion = FusionRegressor(regressors(), views={"ridge": [0, 1], "tree": slice(2, None)})
+    X, y = load_diabetes(return_X_y=True)
+    fusion.fit(X, y)
+    assert fusion.named_estimators_["ridge"].n_features_in_ == 2
+    assert fusion.named_estimators_["tree"].n_features_in_ == X.shape[1] - 2
+    assert fusion.named_estimators_["rf"].n_features_in_ == X.shape[1]
+
+
+@pytest.mark.parametrize(
+    "views, match",
+    [
+        ({"nb": ["no such column"]}, "member 'nb'.*'no such column'"),
+        ({"nb": [7]}, "member 'nb'.*7"),
+        ({"ghost": [0]}, "'ghost'"),
+        ({"nb": []}, "member 'nb' selects no column"),
+    ],
+)
+def test_bad_views_name_the_member_or_column(views, match):
+    X = load_iris(as_frame=True).data
+    with pytest.raises(ValueError, match=match):
+        FusionClassifier(classifiers(), views=views).fit(X, IRIS_Y)
+
+
+def test_column_names_on_an_array_fail_clearly():
+    with pytest.raises(ValueError, match="member 'nb'.*no column names"):
+        FusionClassifier(classifiers(), views={"nb": ["a"]}).fit(IRIS_X, IRIS_Y)
+
+
+# -- errors ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "params, error, match",
+    [
+        ({"voting": "mean"}, ValueError, "voting must be"),
+        ({"weights": [1, 2]}, ValueError, "weights has 2 entries for 3 estimators"),
+        ({"weights": [1, -1, 1]}, ValueError, "non-negative"),
+        ({"weights": [0, 0, 0]}, ValueError, "sum to 0"),
+        ({"weights": "best"}, ValueError, "'optimize' or 'greedy'"),
+        ({"budget": 1.0}, ValueError, "budget applies only to weights='greedy'"),
+        ({"weights": "greedy", "costs": {"lr": 1}}, ValueError, r"\['rf', 'nb'\]"),
+        ({"weights": "greedy", "selection_rounds": 0}, ValueError, "selection_rounds"),
+        ({"weights": "optimize", "cv": ShuffleSplit(3)}, ValueError, "disjoint test folds"),
+        ({"estimators": [("lr", "drop")]}, ValueError, "all members are dropped"),
+        ({"estimators": [("a__b", GaussianNB())]}, ValueError, "must not contain __"),
+        ({"estimators": [("a", GaussianNB()), ("a", GaussianNB())]}, ValueError, "unique"),
+        ({"estimators": [("ridge", Ridge())]}, ValueError, "member 'ridge' should be a classifier"),
+        ({"estimators": [("svc", SVC())]}, ValueError, "member 'svc' has no predict_proba"),
+    ],
+)
+def test_invalid_parameters_fail_in_fit(params, error, match):
+    fusion = FusionClassifier(classifiers()).set_params(**params)
+    with pytest.raises(error, match=match):
+        fusion.fit(IRIS_X, IRIS_Y)
+
+
+def test_hard_voting_accepts_members_without_predict_proba():
+    fusion = FusionClassifier(classifiers() + [("svc", SVC())], voting="hard")
+    fusion.fit(IRIS_X, IRIS_Y)
+    assert not hasattr(fusion, "predict_proba")
+    assert accuracy_score(IRIS_Y, fusion.predict(IRIS_X)) > 0.9
+
+
+def test_single_class_fails_clearly():
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        FusionClassifier(classifiers()).fit(IRIS_X[:50], IRIS_Y[:50])
+
+
+def test_regressor_rejects_classifier_member_and_non_finite_y():
+    X, y = load_diabetes(return_X_y=True)
+    with pytest.raises(ValueError, match="member 'nb' should be a regressor"):
+        FusionRegressor([("lin", LinearRegression()), ("nb", GaussianNB())]).fit(X, y)
+    y = y.copy()
+    y[3] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        FusionRegressor(regressors()).fit(X, y)
