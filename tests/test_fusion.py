@@ -4,6 +4,7 @@ import time
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import clone
 from sklearn.compose import make_column_selector
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris, make_classification
 from sklearn.dummy import DummyClassifier
@@ -468,3 +469,19 @@ def test_regressor_rejects_classifier_member_and_non_finite_y():
     y[3] = np.nan
     with pytest.raises(ValueError, match="NaN or infinity"):
         FusionRegressor(regressors()).fit(X, y)
+
+
+def test_member_that_knows_only_some_classes_gives_them_zero_probability():
+    # Unshuffled 3-fold splits of sorted iris: the last fold holds all of class 2, so the
+    # members fitted for it know classes 0 and 1 only.
+    members = [("lr", LogisticRegression()), ("nb", GaussianNB())]
+    fusion = FusionClassifier(members, weights="optimize", cv=KFold(3))
+    fusion.fit(IRIS_X, IRIS_LABELS)
+    for name, est in members:
+        oof = np.zeros((150, 3))
+        for train, test in KFold(3).split(IRIS_X):
+            fitted = clone(est).fit(IRIS_X[train], IRIS_LABELS[train])
+            columns = np.searchsorted(fusion.classes_, fitted.classes_)
+            oof[np.ix_(test, columns)] = fitted.predict_proba(IRIS_X[test])
+        assert np.all(oof[100:, 2] == 0)
+        assert_allclose(fusion.member_scores_[name], -log_loss(IRIS_LABELS, oof), rtol=1e-10)
