@@ -22,8 +22,10 @@ For each model it reports the held-out accuracy and log-loss (mean and standard
 deviation over the seeds), and the fit time: the median of the per-seed ratios to
 ``VotingClassifier``'s fit time on the same split, and the median seconds. Every model
 uses the same seed in a given repeat (split, members' ``random_state`` and the
-ensembles' ``random_state``), runs with ``n_jobs=None``, and all models are measured
-side by side in one run. Warnings raised while fitting or predicting are collected
+ensembles' ``random_state``), runs with ``n_jobs=None`` and with BLAS/OpenMP limited to
+one thread (``threadpoolctl``; on a small shared machine, OpenMP threads of gradient
+boosting otherwise make timings erratic), and all models are measured side by side in
+one run. Warnings raised while fitting or predicting are collected
 and listed after the table.
 
 With ``--write`` the section ``## Parallel fusion (bench_fusion.py)`` of
@@ -63,6 +65,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import LabelEncoder, StandardScaler
+from threadpoolctl import threadpool_limits
 
 import skfuse
 from skfuse import FusionClassifier
@@ -264,7 +267,8 @@ def header(datasets, seconds):
         "with 200 trees (`rf`), histogram gradient boosting (`hgb`), scaled 15-nearest "
         "neighbours (`knn`); the seed of a repeat is given to the split, the members "
         f"and the ensembles. Stacking and fusion both use `cv={CV}` (the same "
-        "unshuffled stratified folds); every model runs with `n_jobs=None`. "
+        "unshuffled stratified folds); every model runs with `n_jobs=None` and "
+        "BLAS/OpenMP limited to one thread, so fits are sequential and single-threaded. "
         "Accuracy and log-loss are mean ± standard deviation over the seeds (best in "
         "bold). `fit time / voting` is the median over the seeds of the model's fit "
         "time divided by `VotingClassifier`'s on the same split; `fit s` is the "
@@ -308,10 +312,11 @@ def main(argv=None):
     datasets = load_datasets()
     warning_log = Counter()
     tables = []
-    for dataset in datasets:
-        t0 = time.perf_counter()
-        tables.append(dataset_table(dataset, evaluate(dataset, SEEDS, warning_log)))
-        print(f"[{dataset.name}: {time.perf_counter() - t0:.1f} s]", file=sys.stderr)
+    with threadpool_limits(limits=1):
+        for dataset in datasets:
+            t0 = time.perf_counter()
+            tables.append(dataset_table(dataset, evaluate(dataset, SEEDS, warning_log)))
+            print(f"[{dataset.name}: {time.perf_counter() - t0:.1f} s]", file=sys.stderr)
     total = time.perf_counter() - start
 
     section = "\n\n".join([header(datasets, total), *tables, warnings_note(warning_log)])

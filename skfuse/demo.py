@@ -42,12 +42,12 @@ def members(classification, seed):
     if classification:
         return [
             ("logreg", make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))),
-            ("forest", RandomForestClassifier(n_estimators=100, random_state=seed)),
+            ("forest", RandomForestClassifier(n_estimators=60, random_state=seed)),
             ("knn", make_pipeline(StandardScaler(), KNeighborsClassifier(15))),
         ]
     return [
         ("ridge", make_pipeline(StandardScaler(), Ridge())),
-        ("forest", RandomForestRegressor(n_estimators=100, min_samples_leaf=5,
+        ("forest", RandomForestRegressor(n_estimators=60, min_samples_leaf=5,
                                          random_state=seed)),
         ("knn", make_pipeline(StandardScaler(), KNeighborsRegressor(15))),
     ]
