@@ -1,11 +1,12 @@
 """Machinery shared by every composite: members, seeds, sample weights and fit tasks."""
 
+import os
 import time
 
 import numpy as np
 from sklearn.base import clone, is_classifier, is_regressor
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import has_fit_parameter
+from sklearn.utils.validation import check_memory, has_fit_parameter
 
 from ._views import take_view
 
@@ -61,10 +62,20 @@ def check_sample_weight(sample_weight, n_samples):
     return sample_weight
 
 
+def is_frozen(estimator):
+    """Whether ``estimator`` is prefit and used as it is.
+
+    That is :class:`sklearn.frozen.FrozenEstimator`, or any estimator whose
+    ``__sklearn_clone__`` returns the estimator itself: cloning keeps it fitted, and
+    skfuse never fits it.
+    """
+    return clone(estimator) is estimator
+
+
 def check_sample_weight_support(names, members, owner):
-    """Raise if a member's ``fit`` does not take ``sample_weight``."""
+    """Raise if a member's ``fit`` does not take ``sample_weight`` (frozen ones are not fit)."""
     for name, est in zip(names, members):
-        if not has_fit_parameter(est, "sample_weight"):
+        if not is_frozen(est) and not has_fit_parameter(est, "sample_weight"):
             raise TypeError(
                 f"{owner}: member {name!r} ({type(est).__name__}) does not accept "
                 "sample_weight in fit."
@@ -75,10 +86,10 @@ def seed_estimator(estimator, random_state):
     """Clone ``estimator`` and give every unset ``random_state`` in it an int seed.
 
     Seeds the user set explicitly are kept. With ``random_state=None`` the clone is
-    returned untouched.
+    returned untouched, and a frozen estimator is returned as it is.
     """
     estimator = clone(estimator)
-    if random_state is None:
+    if random_state is None or is_frozen(estimator):
         return estimator
     rng = check_random_state(random_state)
     seeds = {
@@ -89,22 +100,36 @@ def seed_estimator(estimator, random_state):
     return estimator.set_params(**seeds) if seeds else estimator
 
 
-def fit_task(estimator, X, y, sample_weight, train, test, view, output):
-    """Fit a clone of ``estimator`` on rows ``train`` of its view of ``X``.
+def member_fitter(memory):
+    """:func:`fit_task`, cached in ``memory`` (None, a path or a ``joblib.Memory``).
 
-    With ``test`` None the fitted clone is returned (a refit on all rows). Otherwise
-    ``output(fitted, X_test)`` is returned with the predict seconds per 1000 rows:
-    the member's out-of-fold output for that fold.
+    The cache key is every argument: the member with its parameters (and seed), the
+    data, ``sample_weight``, the rows, the view and the output. Changing any of them
+    misses the cache, so ``GridSearchCV`` over fusion-level parameters fits each member
+    once per split, and nothing stale can be returned.
+    """
+    if isinstance(memory, os.PathLike):
+        memory = os.fspath(memory)
+    return check_memory(memory).cache(fit_task)
+
+
+def fit_task(estimator, X, y, sample_weight, train, test, view, output):
+    """Fit a clone of ``estimator`` on rows ``train`` (None: all) of its view of ``X``.
+
+    A frozen estimator is not fitted. With ``test`` None the fitted clone is returned.
+    Otherwise ``output(fitted, X_test)`` is returned with the predict seconds per 1000
+    rows: the member's out-of-fold output for that fold.
     """
     estimator = clone(estimator)
     X = take_view(X, view)
-    X_train = X if train is None else _take_rows(X, train)
-    y_train = y if train is None else y[train]
-    if sample_weight is None:
-        estimator.fit(X_train, y_train)
-    else:
-        sw = sample_weight if train is None else sample_weight[train]
-        estimator.fit(X_train, y_train, sample_weight=sw)
+    if not is_frozen(estimator):
+        X_train = X if train is None else _take_rows(X, train)
+        y_train = y if train is None else y[train]
+        if sample_weight is None:
+            estimator.fit(X_train, y_train)
+        else:
+            sw = sample_weight if train is None else sample_weight[train]
+            estimator.fit(X_train, y_train, sample_weight=sw)
     if test is None:
         return estimator, None, None
     X_test = _take_rows(X, test)

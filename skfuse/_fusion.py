@@ -2,6 +2,7 @@
 
 import copy
 import numbers
+import warnings
 from abc import abstractmethod
 from functools import partial
 
@@ -25,10 +26,12 @@ from ._base import (
     check_members,
     check_sample_weight,
     check_sample_weight_support,
-    fit_task,
+    is_frozen,
+    member_fitter,
     seed_estimator,
 )
 from ._compat import _BaseComposition
+from .exceptions import FrozenMemberWarning
 from ._views import _is_dataframe, check_views, resolve_view, take_view
 from ._weights import (
     classifier_objective,
@@ -160,6 +163,17 @@ class _BaseFusion(TransformerMixin, _BaseComposition):
         if sample_weight is not None:
             check_sample_weight_support(names, members, owner)
         self._check_members_can_output(names, members)
+        frozen = [is_frozen(est) for est in members]
+        learn = isinstance(weights, str)
+        if learn and any(frozen):
+            warnings.warn(
+                f"{owner}: weights={weights!r} are fitted on the data given to fit, and "
+                f"the frozen member(s) {[n for n, f in zip(names, frozen) if f]!r} may "
+                "have been trained on it, which favours them. Fit on rows they never "
+                "saw (a blending set).",
+                FrozenMemberWarning,
+                stacklevel=3,
+            )
         rng = check_random_state(self.random_state)
         seed = None if self.random_state is None else rng
         members = [seed_estimator(est, seed) for est in members]
@@ -169,21 +183,26 @@ class _BaseFusion(TransformerMixin, _BaseComposition):
             for name in names
             if name in views
         }
-        learn = isinstance(weights, str)
         folds = self._folds(X, y, rng) if learn else []
+        # Each member is refitted on all rows, then (for learned weights) fitted on
+        # every training fold and asked for its test fold. A frozen member is never
+        # fitted: its output on all rows stands for its out-of-fold output.
+        all_rows = [(None, np.arange(X.shape[0]))]
+        jobs = [[(None, None)] + ((all_rows if f else folds) if learn else []) for f in frozen]
+        fit = member_fitter(self.memory)
         output = self._output()
-        tasks = []
-        for name, est in zip(names, members):
-            view = self._views_.get(name)
-            tasks.append(delayed(fit_task)(est, X, y, sample_weight, None, None, view, output))
-            for train, test in folds:
-                tasks.append(
-                    delayed(fit_task)(est, X, y, sample_weight, train, test, view, output)
-                )
-        results = Parallel(n_jobs=self.n_jobs, verbose=self.verbose)(tasks)
-        per_member = len(folds) + 1
-        self.estimators_ = [results[m * per_member][0] for m in range(len(names))]
+        results = Parallel(n_jobs=self.n_jobs, verbose=self.verbose)(
+            delayed(fit)(
+                est, X, y, sample_weight, train, test, self._views_.get(name),
+                None if test is None else output,  # a refit's cache key ignores output
+            )
+            for name, est, member_jobs in zip(names, members, jobs)
+            for train, test in member_jobs
+        )
+        per_member = np.cumsum([0] + [len(member_jobs) for member_jobs in jobs])
+        self.estimators_ = [results[i][0] for i in per_member[:-1]]
         self.named_estimators_ = Bunch(**dict(zip(names, self.estimators_)))
+        self._check_fitted_members()
         if not learn:
             self.weights_ = (
                 np.full(len(names), 1.0 / len(names)) if weights is None
@@ -191,11 +210,11 @@ class _BaseFusion(TransformerMixin, _BaseComposition):
             )
             return self
         oof, seconds = [], []
-        for m in range(len(names)):
-            chunks = results[m * per_member + 1 : (m + 1) * per_member]
+        for m, member_jobs in enumerate(jobs):
+            chunks = results[per_member[m] + 1 : per_member[m + 1]]
             first = chunks[0][1]
             member_oof = np.empty((X.shape[0],) + first.shape[1:], dtype=first.dtype)
-            for (_, test), (_, out, secs) in zip(folds, chunks):
+            for (_, test), (_, out, _) in zip(member_jobs[1:], chunks):
                 member_oof[test] = out
             oof.append(member_oof)
             seconds.append(float(np.median([secs for _, _, secs in chunks])))
@@ -218,6 +237,9 @@ class _BaseFusion(TransformerMixin, _BaseComposition):
         }
         return self
 
+    def _check_fitted_members(self):
+        pass
+
     def _folds(self, X, y, rng):
         cv = check_cv(self.cv, y, classifier=self._kind == "classifier")
         if getattr(cv, "shuffle", False) and getattr(cv, "random_state", 0) is None:
@@ -236,11 +258,13 @@ class _BaseFusion(TransformerMixin, _BaseComposition):
     def _member_outputs(self, X):
         X = self._check_X(X, reset=False)
         output = self._output()
+        views = [take_view(X, self._views_.get(name)) for name in self.named_estimators_]
+        if self.n_jobs in (None, 1):
+            return np.stack([output(est, X_m) for est, X_m in zip(self.estimators_, views)])
         return np.stack(
-            [
-                output(est, take_view(X, self._views_.get(name)))
-                for name, est in self.named_estimators_.items()
-            ]
+            Parallel(n_jobs=self.n_jobs, prefer="threads")(
+                delayed(output)(est, X_m) for est, X_m in zip(self.estimators_, views)
+            )
         )
 
     def _check_members_can_output(self, names, members):
@@ -322,7 +346,9 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
     Parameters
     ----------
     estimators : list of (str, estimator)
-        The members. A member set to ``"drop"`` is left out.
+        The members. A member set to ``"drop"`` is left out. A member wrapped in
+        :class:`sklearn.frozen.FrozenEstimator` is used as it is, never refitted; its
+        classes may be a subset of the ensemble's, in any order.
     voting : {"soft", "geometric", "hard"}, default="soft"
         ``"soft"``: weighted mean of the members' probabilities. ``"geometric"``:
         weighted mean of their log-probabilities, renormalised (a product of experts).
@@ -353,8 +379,15 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         The columns each member sees: names, integer positions, a slice, a boolean
         mask, or a callable such as :func:`~sklearn.compose.make_column_selector`.
         Members without a view see every column.
+    memory : str, path-like, joblib.Memory or None, default=None
+        Caches each member fit and its out-of-fold output, keyed by the member's
+        parameters, the data, ``sample_weight``, the rows and the view (as
+        ``Pipeline(memory=...)`` caches transformers). ``GridSearchCV`` over fusion-level
+        parameters (``weights``, ``voting``) then fits each member once per split;
+        changing a member's parameter, the data or the weights misses the cache.
     n_jobs : int, default=None
-        Jobs for fitting members and folds (one flat joblib task list).
+        Jobs for fitting members and folds (one flat joblib task list), and threads
+        for the members' predictions.
     verbose : int, default=0
         joblib verbosity while fitting.
     random_state : int, RandomState instance or None, default=None
@@ -420,6 +453,7 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         budget=None,
         costs=None,
         views=None,
+        memory=None,
         n_jobs=None,
         verbose=0,
         random_state=None,
@@ -433,6 +467,7 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         self.budget = budget
         self.costs = costs
         self.views = views
+        self.memory = memory
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.random_state = random_state
@@ -480,6 +515,20 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
                     f"voting={self.voting!r} needs; use voting='hard' or another member."
                 )
 
+    def _check_fitted_members(self):
+        for name, est in self.named_estimators_.items():
+            known = getattr(est, "classes_", None)
+            if known is None:
+                continue
+            unknown = np.setdiff1d(np.asarray(known), self.classes_)
+            if unknown.size:
+                raise ValueError(
+                    f"FusionClassifier: member {name!r} knows class(es) "
+                    f"{unknown.tolist()!r} that are not in y (classes "
+                    f"{self.classes_.tolist()!r}); fit on data that holds every class "
+                    "the members can predict."
+                )
+
     def _output(self):
         if self.voting == "hard":
             return partial(member_votes, classes=self.classes_)
@@ -492,13 +541,17 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         return classifier_objective(P, y, self.voting, sample_weight, scorer, self.classes_)
 
     def _votes(self, X):
+        """Weighted vote counts, shape (n_samples, n_classes), in one bincount."""
         positions = self._member_outputs(X)
-        votes = np.zeros((positions.shape[1], len(self.classes_)))
-        rows = np.arange(positions.shape[1])
-        for m, weight in enumerate(self.weights_):
-            if weight > 0:
-                votes[rows, positions[m]] += weight
-        return votes
+        n_members, n_samples = positions.shape
+        n_classes = len(self.classes_)
+        cells = positions + (np.arange(n_samples) * n_classes)[None, :]
+        votes = np.bincount(
+            cells.ravel(),
+            weights=np.repeat(self.weights_, n_samples),
+            minlength=n_samples * n_classes,
+        )
+        return votes.reshape(n_samples, n_classes)
 
     def predict(self, X):
         """Predict class labels by the weighted vote.
@@ -606,8 +659,15 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         seconds per 1000 rows on the out-of-fold predictions.
     views : dict of str to columns, default=None
         The columns each member sees (see :class:`FusionClassifier`).
+    memory : str, path-like, joblib.Memory or None, default=None
+        Caches each member fit and its out-of-fold output, keyed by the member's
+        parameters, the data, ``sample_weight``, the rows and the view (as
+        ``Pipeline(memory=...)`` caches transformers). ``GridSearchCV`` over fusion-level
+        parameters (``weights``, ``voting``) then fits each member once per split;
+        changing a member's parameter, the data or the weights misses the cache.
     n_jobs : int, default=None
-        Jobs for fitting members and folds (one flat joblib task list).
+        Jobs for fitting members and folds (one flat joblib task list), and threads
+        for the members' predictions.
     verbose : int, default=0
         joblib verbosity while fitting.
     random_state : int, RandomState instance or None, default=None
@@ -668,6 +728,7 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         budget=None,
         costs=None,
         views=None,
+        memory=None,
         n_jobs=None,
         verbose=0,
         random_state=None,
@@ -680,6 +741,7 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         self.budget = budget
         self.costs = costs
         self.views = views
+        self.memory = memory
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.random_state = random_state

@@ -1,11 +1,16 @@
 """scikit-learn's estimator checks over every public estimator, from one registry."""
 
+import tempfile
+
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.naive_bayes import GaussianNB
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skfuse import FusionClassifier, FusionRegressor
+
+
+CACHE_DIR = tempfile.mkdtemp(prefix="skfuse-checks-")
 
 
 def _classifiers():
@@ -31,6 +36,11 @@ def instances():
                     selection_rounds=5, random_state=0,
                 )
             )
+    # A member cache must not change any behaviour the checks look at.
+    out.append(
+        FusionClassifier(_classifiers(), weights="optimize", cv=3, memory=CACHE_DIR,
+                         random_state=0)
+    )
     for weights in (None, [2.0, 1.0], "optimize", "greedy"):
         out.append(
             FusionRegressor(

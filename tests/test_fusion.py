@@ -485,3 +485,12 @@ def test_member_that_knows_only_some_classes_gives_them_zero_probability():
             oof[np.ix_(test, columns)] = fitted.predict_proba(IRIS_X[test])
         assert np.all(oof[100:, 2] == 0)
         assert_allclose(fusion.member_scores_[name], -log_loss(IRIS_LABELS, oof), rtol=1e-10)
+
+
+@pytest.mark.parametrize("voting", ["soft", "hard"])
+def test_predict_with_threads_matches_serial(voting):
+    serial = FusionClassifier(classifiers(), voting=voting).fit(IRIS_X, IRIS_LABELS)
+    threaded = FusionClassifier(classifiers(), voting=voting, n_jobs=2)
+    threaded.fit(IRIS_X, IRIS_LABELS)
+    assert_array_equal(threaded.predict(IRIS_X), serial.predict(IRIS_X))
+    assert_array_equal(threaded.transform(IRIS_X), serial.transform(IRIS_X))

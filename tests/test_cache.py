@@ -1,0 +1,144 @@
+"""The member cache: GridSearchCV over fusion parameters fits each member once per split."""
+
+import numpy as np
+import pytest
+from joblib import Memory
+from numpy.testing import assert_allclose
+from sklearn.datasets import load_iris, make_classification
+from sklearn.ensemble import VotingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.naive_bayes import GaussianNB
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+from skfuse import FusionClassifier, FusionRegressor
+
+X, y = load_iris(return_X_y=True)
+
+
+class CountingLR(LogisticRegression):
+    """LogisticRegression that counts its fits (in this process)."""
+
+    fits = 0
+
+    def fit(self, X, y, sample_weight=None):
+        type(self).fits += 1
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+class CountingTree(DecisionTreeClassifier):
+    fits = 0
+
+    def fit(self, X, y, sample_weight=None, check_input=True):
+        type(self).fits += 1
+        return super().fit(X, y, sample_weight=sample_weight, check_input=check_input)
+
+
+@pytest.fixture(autouse=True)
+def reset_counters():
+    CountingLR.fits = CountingTree.fits = 0
+
+
+def members():
+    return [("lr", CountingLR(max_iter=500)), ("tree", CountingTree(max_depth=3, random_state=0))]
+
+
+def fits():
+    return CountingLR.fits, CountingTree.fits
+
+
+@pytest.mark.parametrize("memory", ["path", "Memory"])
+def test_second_fit_is_served_from_the_cache(tmp_path, memory):
+    memory = str(tmp_path) if memory == "path" else Memory(tmp_path, verbose=0)
+    fusion = FusionClassifier(members(), weights="optimize", cv=3, memory=memory)
+    fusion.fit(X, y)
+    assert fits() == (4, 4)  # three folds and one refit each
+    first = fusion.predict_proba(X)
+    fusion.fit(X, y)
+    assert fits() == (4, 4)
+    assert_allclose(fusion.predict_proba(X), first)
+    # Fusion-level parameters do not refit members: fixed weights reuse the refits.
+    fusion.set_params(weights=[1, 3], voting="soft").fit(X, y)
+    assert fits() == (4, 4)
+
+
+def test_changing_a_member_parameter_refits_only_that_member(tmp_path):
+    fusion = FusionClassifier(members(), weights="optimize", cv=3, memory=tmp_path)
+    fusion.fit(X, y)
+    fusion.set_params(tree__max_depth=2).fit(X, y)
+    assert fits() == (4, 8)
+    uncached = FusionClassifier(members(), weights="optimize", cv=3)
+    uncached.set_params(tree__max_depth=2).fit(X, y)
+    assert_allclose(fusion.predict_proba(X), uncached.predict_proba(X))
+    assert_allclose(fusion.weights_, uncached.weights_)
+
+
+@pytest.mark.parametrize("change", ["X", "y", "sample_weight", "view", "voting"])
+def test_cache_never_goes_stale(tmp_path, change):
+    fusion = FusionClassifier(members(), weights="greedy", cv=3, memory=tmp_path)
+    sample_weight = np.ones(len(y))
+    fusion.fit(X, y, sample_weight=sample_weight)
+    assert fits() == (4, 4)
+    X2, y2, sw2 = X.copy(), y.copy(), sample_weight.copy()
+    if change == "X":
+        X2[0, 0] += 1e-9
+    elif change == "y":
+        y2[[0, 50]] = y2[[50, 0]]
+    elif change == "sample_weight":
+        sw2[0] = 2.0
+    elif change == "view":
+        fusion.set_params(views={"tree": [0, 1, 2]})
+    else:  # hard voting needs the members' predicted classes, not probabilities
+        fusion.set_params(voting="hard")
+    fusion.fit(X2, y2, sample_weight=sw2)
+    expected_lr = 4 if change in ("view",) else 8
+    if change == "voting":
+        # The refits are reused; the out-of-fold outputs differ, so the folds refit.
+        assert fits() == (7, 7)
+    else:
+        assert fits() == (expected_lr, 8)
+    fresh = FusionClassifier(members(), weights="greedy", cv=3).set_params(
+        views=fusion.views, voting=fusion.voting
+    )
+    fresh.fit(X2, y2, sample_weight=sw2)
+    assert_allclose(fusion.weights_, fresh.weights_)
+    assert_allclose(fusion.transform(X), fresh.transform(X))
+
+
+def test_grid_search_over_weights_fits_each_member_once_per_split(tmp_path):
+    Xc, yc = make_classification(n_samples=300, random_state=0)
+    grid = {"weights": [[a, b] for a in (1, 2, 3) for b in (1, 2, 3)]}
+    cv = StratifiedKFold(5, shuffle=True, random_state=0)
+    search = GridSearchCV(FusionClassifier(members(), memory=tmp_path), grid, cv=cv)
+    search.fit(Xc, yc)
+    assert fits() == (5 + 1, 5 + 1)  # once per split, plus the final refit
+    reference = GridSearchCV(VotingClassifier(members(), voting="soft"), grid, cv=cv)
+    reference.fit(Xc, yc)
+    assert search.best_params_ == reference.best_params_
+    assert_allclose(
+        search.cv_results_["mean_test_score"],
+        reference.cv_results_["mean_test_score"],
+        rtol=0,
+        atol=1e-12,
+    )
+
+
+def test_regressor_takes_memory_too(tmp_path):
+    members = [("a", DecisionTreeRegressor(max_depth=2)), ("b", DecisionTreeRegressor())]
+    target = X[:, 0]
+    fusion = FusionRegressor(members, weights="optimize", cv=3, memory=tmp_path)
+    fusion.fit(X[:, 1:], target)
+    cached = FusionRegressor(members, weights="optimize", cv=3, memory=tmp_path)
+    cached.fit(X[:, 1:], target)
+    assert_allclose(cached.predict(X[:, 1:]), fusion.predict(X[:, 1:]))
+
+
+def test_results_are_the_same_with_and_without_memory(tmp_path):
+    members = [("lr", LogisticRegression(max_iter=500)), ("nb", GaussianNB())]
+    plain = FusionClassifier(members, weights="optimize", cv=3).fit(X, y)
+    cached = FusionClassifier(members, weights="optimize", cv=3, memory=tmp_path)
+    cached.fit(X, y)
+    again = FusionClassifier(members, weights="optimize", cv=3, memory=tmp_path).fit(X, y)
+    for fusion in (cached, again):
+        assert_allclose(fusion.weights_, plain.weights_)
+        assert_allclose(fusion.predict_proba(X), plain.predict_proba(X))

@@ -1,0 +1,170 @@
+"""Frozen (prefit) members: used as they are, with their label spaces aligned."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.datasets import load_iris
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import cross_validate
+from sklearn.naive_bayes import GaussianNB
+from sklearn.tree import DecisionTreeClassifier
+
+from skfuse import FusionClassifier
+from skfuse.exceptions import FrozenMemberWarning
+
+X, y_int = load_iris(return_X_y=True)
+NAMES = np.array(["setosa", "versicolor", "virginica"])
+y = NAMES[y_int]
+rng = np.random.RandomState(0)
+order = rng.permutation(len(y))
+TRAIN, BLEND = order[:90], order[90:]
+
+
+class ReorderedClassifier(ClassifierMixin, BaseEstimator):
+    """A prefit model that reports its classes in reversed order (as an external model may)."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def fit(self, X, y):
+        self.model_ = self.model.fit(X, y)
+        self.classes_ = self.model_.classes_[::-1]
+        return self
+
+    def predict_proba(self, X):
+        return self.model_.predict_proba(X)[:, ::-1]
+
+    def predict(self, X):
+        return self.model_.predict(X)
+
+
+def prefit_members():
+    """Members trained elsewhere: all classes, a subset of them, and a reversed order."""
+    full = LogisticRegression(max_iter=1000).fit(X[TRAIN], y[TRAIN])
+    two = np.isin(y[TRAIN], ["setosa", "virginica"])
+    subset = GaussianNB().fit(X[TRAIN][two], y[TRAIN][two])
+    reordered = ReorderedClassifier(DecisionTreeClassifier(max_depth=2, random_state=0))
+    reordered.fit(X[TRAIN], y[TRAIN])
+    return [
+        ("full", FrozenEstimator(full)),
+        ("subset", FrozenEstimator(subset)),
+        ("reordered", FrozenEstimator(reordered)),
+    ]
+
+
+def aligned_by_hand(member, X):
+    """Each member's probabilities moved, by class name, into setosa/versicolor/virginica."""
+    proba = member.predict_proba(X)
+    out = np.zeros((len(X), 3))
+    for j, label in enumerate(member.classes_):
+        out[:, list(NAMES).index(label)] = proba[:, j]
+    return out
+
+
+WEIGHTS = np.array([0.5, 0.2, 0.3])
+
+
+def test_frozen_soft_voting_matches_hand_computation():
+    members = prefit_members()
+    fusion = FusionClassifier(members, weights=WEIGHTS).fit(X[BLEND], y[BLEND])
+    P = np.stack([aligned_by_hand(est, X) for _, est in members])
+    expected = np.tensordot(WEIGHTS, P, axes=1)
+    assert_allclose(fusion.predict_proba(X), expected, rtol=1e-12)
+    assert_array_equal(fusion.predict(X), NAMES[expected.argmax(axis=1)])
+    # The subset member gives versicolor probability 0.
+    assert np.all(fusion.transform(X)[:, 3 + 1] == 0)
+
+
+def test_frozen_geometric_voting_matches_hand_computation():
+    members = prefit_members()
+    fusion = FusionClassifier(members, voting="geometric", weights=WEIGHTS)
+    fusion.fit(X[BLEND], y[BLEND])
+    P = np.stack([aligned_by_hand(est, X) for _, est in members])
+    log_p = np.tensordot(WEIGHTS, np.log(np.clip(P, np.finfo(float).eps, 1)), axes=1)
+    expected = np.exp(log_p) / np.exp(log_p).sum(axis=1, keepdims=True)
+    assert_allclose(fusion.predict_proba(X), expected, rtol=1e-9, atol=1e-15)
+    assert np.all(np.isfinite(fusion.predict_log_proba(X)))
+
+
+def test_frozen_hard_voting_matches_hand_computation():
+    members = prefit_members()
+    fusion = FusionClassifier(members, voting="hard", weights=WEIGHTS)
+    fusion.fit(X[BLEND], y[BLEND])
+    votes = np.zeros((len(X), 3))
+    for w, (_, est) in zip(WEIGHTS, members):
+        for row, label in enumerate(est.predict(X)):
+            votes[row, list(NAMES).index(label)] += w
+    assert_array_equal(fusion.predict(X), NAMES[votes.argmax(axis=1)])
+    assert_array_equal(
+        fusion.transform(X),
+        np.column_stack([np.searchsorted(NAMES, est.predict(X)) for _, est in members]),
+    )
+
+
+def test_frozen_members_are_not_refitted():
+    members = prefit_members()
+    before = [est.predict_proba(X) for _, est in members]
+    fusion = FusionClassifier(members, weights=WEIGHTS).fit(X[BLEND], y[BLEND])
+    for (_, est), fitted, proba in zip(members, fusion.estimators_, before):
+        assert fitted is est
+        assert_allclose(fitted.predict_proba(X), proba)
+
+
+def test_learned_weights_on_frozen_members_warn_and_use_the_blending_set():
+    members = prefit_members()
+    fusion = FusionClassifier(members, weights="optimize", cv=3)
+    with pytest.warns(FrozenMemberWarning, match="blending set"):
+        fusion.fit(X[BLEND], y[BLEND])
+    P = np.stack([aligned_by_hand(est, X[BLEND]) for _, est in members])
+    codes = np.searchsorted(NAMES, y[BLEND])
+    for m, name in enumerate(["full", "subset", "reordered"]):
+        true_class = np.clip(P[m, np.arange(len(BLEND)), codes], np.finfo(float).eps, 1)
+        assert_allclose(fusion.member_scores_[name], np.mean(np.log(true_class)))
+    assert_allclose(fusion.weights_.sum(), 1.0)
+
+
+def test_fixed_weights_on_frozen_members_do_not_warn():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FrozenMemberWarning)
+        FusionClassifier(prefit_members()).fit(X[BLEND], y[BLEND])
+
+
+def test_frozen_and_trainable_members_mix():
+    members = prefit_members()[:2] + [("tree", DecisionTreeClassifier(random_state=0))]
+    with pytest.warns(FrozenMemberWarning, match=r"\['full', 'subset'\]"):
+        fusion = FusionClassifier(members, weights="greedy", cv=3).fit(X[BLEND], y[BLEND])
+    tree = fusion.named_estimators_["tree"]
+    assert tree is not members[2][1]
+    assert tree.n_features_in_ == 4
+
+
+def test_cross_validate_keeps_frozen_members_fitted():
+    fusion = FusionClassifier(prefit_members(), weights=WEIGHTS)
+    result = cross_validate(fusion, X[BLEND], y[BLEND], cv=3, return_estimator=True)
+    assert np.all(result["test_score"] > 0.8)
+    for fitted in result["estimator"]:
+        assert fitted.named_estimators_["full"] is fusion.estimators[0][1]
+
+
+def test_frozen_member_with_a_class_outside_y_fails_clearly():
+    versicolor = y[BLEND] != "versicolor"
+    with pytest.raises(ValueError, match="member 'full' knows class.*versicolor"):
+        FusionClassifier(prefit_members()).fit(X[BLEND][versicolor], y[BLEND][versicolor])
+
+
+def test_frozen_members_with_sample_weight():
+    # A frozen member is never fitted, so it need not accept sample_weight; the
+    # weights still weigh the blending objective.
+    sample_weight = np.where(y[BLEND] == "virginica", 5.0, 1.0)
+    fusion = FusionClassifier(prefit_members(), weights="optimize", cv=3)
+    with pytest.warns(FrozenMemberWarning):
+        fusion.fit(X[BLEND], y[BLEND], sample_weight=sample_weight)
+    P = np.stack([aligned_by_hand(est, X[BLEND]) for _, est in prefit_members()])
+    fused = np.tensordot(fusion.weights_, P, axes=1)
+    true_class = fused[np.arange(len(BLEND)), np.searchsorted(NAMES, y[BLEND])]
+    log_true = np.log(np.clip(true_class, np.finfo(float).eps, None))
+    assert_allclose(fusion.oof_score_, np.average(log_true, weights=sample_weight))
