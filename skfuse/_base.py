@@ -1,13 +1,62 @@
 """Machinery shared by every composite: members, seeds, sample weights and fit tasks."""
 
+import copy
 import time
 
 import numpy as np
 from sklearn.base import clone, is_classifier, is_regressor
+from sklearn.model_selection import check_cv
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import has_fit_parameter
+from sklearn.utils.validation import (
+    check_consistent_length,
+    column_or_1d,
+    has_fit_parameter,
+    validate_data,
+)
 
-from ._views import take_view
+from ._compat import _BaseComposition
+from ._views import _is_dataframe, take_view
+
+
+class Composite(_BaseComposition):
+    """Input checks and out-of-fold splits shared by every composite."""
+
+    def _check_X(self, X, reset):
+        if _is_dataframe(X):
+            validate_data(self, X, reset=reset, skip_check_array=True)
+            if X.shape[0] == 0:
+                raise ValueError(f"{type(self).__name__}: X has 0 samples.")
+            return X
+        finite = "allow-nan" if self.__sklearn_tags__().input_tags.allow_nan else True
+        return validate_data(
+            self, X, reset=reset, accept_sparse=["csr", "csc"], dtype=None,
+            ensure_all_finite=finite,
+        )
+
+    def _check_y(self, X, y):
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None."
+            )
+        y = column_or_1d(y, warn=True)
+        check_consistent_length(X, y)
+        return y
+
+    def _folds(self, X, y, rng, classifier):
+        """The ``cv`` splits, fixed once (a shuffling splitter is seeded from ``rng``)."""
+        cv = check_cv(self.cv, y, classifier=classifier)
+        if getattr(cv, "shuffle", False) and getattr(cv, "random_state", 0) is None:
+            cv = copy.copy(cv)
+            cv.random_state = int(rng.randint(np.iinfo(np.int32).max))
+        folds = list(cv.split(X, y))
+        covered = np.sort(np.concatenate([test for _, test in folds]))
+        if not np.array_equal(covered, np.arange(X.shape[0])):
+            raise ValueError(
+                f"{type(self).__name__}: out-of-fold predictions are needed for "
+                "every row, so cv must split the rows into disjoint test folds (as KFold "
+                f"does); {cv!r} does not."
+            )
+        return folds
 
 
 def check_members(estimators, kind, owner):

@@ -1,6 +1,5 @@
 """Parallel fusion: every member sees the sample, and their outputs are combined."""
 
-import copy
 import numbers
 import warnings
 from abc import abstractmethod
@@ -9,20 +8,17 @@ from functools import partial
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin, TransformerMixin
 from sklearn.metrics import get_scorer
-from sklearn.model_selection import check_cv
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import Bunch, check_random_state, get_tags
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import (
-    check_consistent_length,
     check_is_fitted,
-    column_or_1d,
-    validate_data,
 )
 
 from ._base import (
+    Composite,
     check_members,
     check_sample_weight,
     check_sample_weight_support,
@@ -30,9 +26,8 @@ from ._base import (
     seed_estimator,
 )
 from ._cache import MemberCache
-from ._compat import _BaseComposition
 from .exceptions import FrozenMemberWarning
-from ._views import _is_dataframe, check_views, resolve_view, take_view
+from ._views import check_views, resolve_view
 from ._weights import (
     classifier_objective,
     combine_classifier,
@@ -45,7 +40,7 @@ from ._weights import (
 _LEARNED = ("optimize", "greedy")
 
 
-class _BaseFusion(TransformerMixin, _BaseComposition):
+class _BaseFusion(TransformerMixin, Composite):
     """Members, views, out-of-fold fits and weights shared by the fusion estimators."""
 
     _kind = None
@@ -84,27 +79,6 @@ class _BaseFusion(TransformerMixin, _BaseComposition):
         return tags
 
     # -- validation --------------------------------------------------------------
-
-    def _check_X(self, X, reset):
-        if _is_dataframe(X):
-            validate_data(self, X, reset=reset, skip_check_array=True)
-            if X.shape[0] == 0:
-                raise ValueError(f"{type(self).__name__}: X has 0 samples.")
-            return X
-        finite = "allow-nan" if self.__sklearn_tags__().input_tags.allow_nan else True
-        return validate_data(
-            self, X, reset=reset, accept_sparse=["csr", "csc"], dtype=None,
-            ensure_all_finite=finite,
-        )
-
-    def _check_y(self, X, y):
-        if y is None:
-            raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target y is None."
-            )
-        y = column_or_1d(y, warn=True)
-        check_consistent_length(X, y)
-        return y
 
     def _check_fit_params(self):
         owner = type(self).__name__
@@ -183,7 +157,7 @@ class _BaseFusion(TransformerMixin, _BaseComposition):
             for name in names
             if name in views
         }
-        folds = self._folds(X, y, rng) if learn else []
+        folds = self._folds(X, y, rng, self._kind == "classifier") if learn else []
         # Each member is refitted on all rows, then (for learned weights) fitted on
         # every training fold and asked for its test fold. A frozen member is never
         # fitted: its output on all rows stands for its out-of-fold output.
@@ -245,21 +219,6 @@ class _BaseFusion(TransformerMixin, _BaseComposition):
 
     def _check_fitted_members(self):
         pass
-
-    def _folds(self, X, y, rng):
-        cv = check_cv(self.cv, y, classifier=self._kind == "classifier")
-        if getattr(cv, "shuffle", False) and getattr(cv, "random_state", 0) is None:
-            cv = copy.copy(cv)
-            cv.random_state = int(rng.randint(np.iinfo(np.int32).max))
-        folds = list(cv.split(X, y))
-        covered = np.sort(np.concatenate([test for _, test in folds]))
-        if not np.array_equal(covered, np.arange(X.shape[0])):
-            raise ValueError(
-                f"{type(self).__name__}: learned weights need out-of-fold predictions for "
-                "every row, so cv must split the rows into disjoint test folds (as KFold "
-                f"does); {cv!r} does not."
-            )
-        return folds
 
     def _member_outputs(self, X):
         X = self._check_X(X, reset=False)
