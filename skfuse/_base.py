@@ -7,6 +7,7 @@ import numpy as np
 from sklearn.base import clone, is_classifier, is_regressor
 from sklearn.model_selection import check_cv
 from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     check_consistent_length,
     column_or_1d,
@@ -41,6 +42,16 @@ class Composite(_BaseComposition):
         y = column_or_1d(y, warn=True)
         check_consistent_length(X, y)
         return y
+
+    def _set_classes(self, y):
+        """Check classification targets and set ``classes_``; at least two are needed."""
+        check_classification_targets(y)
+        self.classes_ = np.unique(y)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes; y has only "
+                f"one class, {self.classes_[0]!r}."
+            )
 
     def _folds(self, X, y, rng, classifier):
         """The ``cv`` splits, fixed once (a shuffling splitter is seeded from ``rng``)."""

@@ -8,10 +8,8 @@ from functools import partial
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin, TransformerMixin
 from sklearn.metrics import get_scorer
-from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import Bunch, check_random_state, get_tags
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import (
     check_is_fitted,
@@ -465,15 +463,8 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
             )
         X = self._check_X(X, reset=True)
         y = self._check_y(X, y)
-        check_classification_targets(y)
-        encoder = LabelEncoder().fit(y)
-        self.classes_ = encoder.classes_
-        if len(self.classes_) < 2:
-            raise ValueError(
-                f"FusionClassifier needs samples of at least 2 classes; y has only one "
-                f"class, {self.classes_[0]!r}."
-            )
-        return self._fit(X, y, encoder.transform(y), sample_weight)
+        self._set_classes(y)
+        return self._fit(X, y, np.searchsorted(self.classes_, y), sample_weight)
 
     def _check_members_can_output(self, names, members):
         if self.voting == "hard":

@@ -7,7 +7,7 @@ from sklearn.naive_bayes import GaussianNB
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skfuse import FusionClassifier, FusionRegressor
+from skfuse import FusionClassifier, FusionRegressor, SerialStack
 
 
 CACHE_DIR = tempfile.mkdtemp(prefix="skfuse-checks-")
@@ -47,6 +47,17 @@ def instances():
                 _regressors(), weights=weights, cv=3, selection_rounds=5, random_state=0
             )
         )
+    out += [
+        SerialStack([("fusion", FusionClassifier(_classifiers())),
+                     ("final", LogisticRegression())], cv=3, random_state=0),
+        SerialStack([("ridge", Ridge()), ("tree", DecisionTreeRegressor(max_depth=3)),
+                     ("final", Ridge())], cv=3, passthrough=True, random_state=0),
+        SerialStack([("nb", GaussianNB()), ("lr", LogisticRegression(max_iter=200))],
+                    exit_threshold="auto", cv=3, random_state=0),
+        SerialStack([("nb", GaussianNB()), ("tree", DecisionTreeClassifier(max_depth=3)),
+                     ("lr", LogisticRegression(max_iter=200))],
+                    exit_threshold=0.9, cascade_fit="all", cv=3, random_state=0),
+    ]
     return out
 
 

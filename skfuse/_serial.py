@@ -1,0 +1,540 @@
+"""Serial fusion: multi-level stacking and confidence cascades."""
+
+import numbers
+from functools import partial
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import is_classifier
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.utils import Bunch, check_random_state, get_tags
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.parallel import Parallel
+from sklearn.utils.validation import check_is_fitted
+
+from ._base import (
+    Composite,
+    check_sample_weight,
+    check_sample_weight_support,
+    seed_estimator,
+)
+from ._cache import MemberCache
+from ._fusion import member_proba
+from ._views import _is_dataframe, resolve_view, take_view
+
+_METHODS = ("transform", "predict_proba", "decision_function", "predict")
+
+
+def step_output(estimator, X, method, classes=None):
+    """A non-final step's output as a 2-D float array, the next level's input.
+
+    Probabilities (and multiclass decision values) of a classifier are aligned to the
+    stack's ``classes`` by label; predicted labels become class positions.
+    """
+    if method == "predict_proba" and classes is not None:
+        return member_proba(estimator, X, classes)
+    out = getattr(estimator, method)(X)
+    if method == "predict" and classes is not None and is_classifier(estimator):
+        out = np.searchsorted(classes, np.asarray(out))
+    if method == "decision_function" and classes is not None and np.ndim(out) == 2:
+        aligned = np.zeros((out.shape[0], len(classes)))
+        aligned[:, np.searchsorted(classes, estimator.classes_)] = out
+        out = aligned
+    out = out.toarray() if sp.issparse(out) else np.asarray(out, dtype=np.float64)
+    return out.reshape(out.shape[0], -1)
+
+
+class SerialStack(Composite):
+    """Serial fusion: multi-level stacking, or a cascade with early exit.
+
+    **Stacking** (``exit_threshold=None``): each non-final step is fitted out-of-fold,
+    its out-of-fold output is the next step's input, and it is then refitted on all
+    rows; the last step is fitted on the previous step's out-of-fold output. Each member
+    is fitted ``cv + 1`` times, whatever the number of levels. The stack is a classifier
+    or a regressor as its last step is.
+
+    **Cascade** (``exit_threshold`` set; classification): every step sees ``X``. At
+    predict time a row leaves at the first step whose top class probability exceeds
+    that step's threshold; the last step answers the rows still left. Later steps only
+    run on the rows that reach them.
+
+    Parameters
+    ----------
+    steps : list of (str, estimator)
+        The levels in order, as in :class:`~sklearn.pipeline.Pipeline`; the last is the
+        final estimator. A level may be any composite, such as a ``FusionClassifier``.
+    cv : int, cross-validation generator or iterable, default=5
+        Splits for the out-of-fold outputs, fixed once so that every level sees the same
+        folds. An int gives ``StratifiedKFold`` for a classifier, ``KFold`` otherwise.
+    passthrough : bool or columns, default=False
+        Stacking: also feed these raw columns of ``X`` (``True``: all) to every level
+        after the first. Columns are given as for a view (names, positions, a slice, a
+        mask or a callable). Not used by a cascade.
+    stack_method : {"auto", "transform", "predict_proba", "decision_function", \
+            "predict"} or dict, default="auto"
+        Stacking: which output of a non-final step the next level sees. ``"auto"``
+        takes the first the step has, in that order (a ``FusionClassifier`` level
+        passes all its members' probabilities on). A dict maps step names to methods.
+    exit_threshold : float, list of float, "auto" or None, default=None
+        None: stacking. Otherwise a cascade: one threshold for every non-final step, a
+        list with one per non-final step, or ``"auto"``: the lowest thresholds (most
+        early exits) that keep the cascade's out-of-fold accuracy within
+        ``cascade_tolerance`` of the last step's. A threshold of 1.0 lets no row exit.
+    cascade_fit : {"deferred", "all"}, default="deferred"
+        ``"deferred"``: each step after the first is trained on the rows that the
+        steps before it defer (by their out-of-fold confidence), or on all rows when
+        fewer than ``max(20, 2 * n_splits)`` rows or a single class are deferred.
+        ``"all"``: every step is trained on every row.
+    cascade_tolerance : float, default=0.005
+        For ``exit_threshold="auto"``: the out-of-fold accuracy the cascade may lose
+        against its last step.
+    n_jobs : int, default=None
+        Jobs for the fits of a level (its folds and refit: one flat joblib task list).
+    verbose : int, default=0
+        joblib verbosity while fitting.
+    memory : str, path-like, joblib.Memory or None, default=None
+        Caches each step fit and out-of-fold output (see ``FusionClassifier``).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the steps' unset ``random_state`` parameters and a shuffling ``cv``.
+
+    Attributes
+    ----------
+    steps_ : list of (str, estimator)
+        The fitted steps.
+    named_steps_ : :class:`~sklearn.utils.Bunch`
+        The fitted steps by name.
+    classes_ : ndarray of shape (n_classes,)
+        The class labels (classifier stacks).
+    exit_thresholds_ : ndarray of shape (n_steps - 1,)
+        The thresholds used (cascade only).
+    exit_rates_ : ndarray of shape (n_steps,)
+        Out-of-fold share of the rows that each step answers (cascade only).
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of str
+        Names of the features seen during fit, when ``X`` has string column names.
+
+    See Also
+    --------
+    FusionClassifier : Parallel fusion, usable as a level.
+    sklearn.ensemble.StackingClassifier : One level of stacking.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.naive_bayes import GaussianNB
+    >>> from sklearn.tree import DecisionTreeClassifier
+    >>> from skfuse import FusionClassifier, SerialStack
+    >>> X, y = load_iris(return_X_y=True)
+    >>> level = FusionClassifier([("nb", GaussianNB()),
+    ...                           ("tree", DecisionTreeClassifier(random_state=0))])
+    >>> stack = SerialStack([("fusion", level), ("final", LogisticRegression())], cv=3)
+    >>> stack.fit(X, y).predict(X[:2])
+    array([0, 0])
+    >>> cascade = SerialStack([("cheap", GaussianNB()), ("costly", LogisticRegression())],
+    ...                       exit_threshold=0.99, cv=3).fit(X, y)
+    >>> cascade.predict_route(X[:3])
+    array([0, 0, 0])
+    """
+
+    def __init__(
+        self,
+        steps,
+        *,
+        cv=5,
+        passthrough=False,
+        stack_method="auto",
+        exit_threshold=None,
+        cascade_fit="deferred",
+        cascade_tolerance=0.005,
+        n_jobs=None,
+        verbose=0,
+        memory=None,
+        random_state=None,
+    ):
+        self.steps = steps
+        self.cv = cv
+        self.passthrough = passthrough
+        self.stack_method = stack_method
+        self.exit_threshold = exit_threshold
+        self.cascade_fit = cascade_fit
+        self.cascade_tolerance = cascade_tolerance
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+        self.memory = memory
+        self.random_state = random_state
+
+    def get_params(self, deep=True):
+        """Get parameters, including ``<step>__<param>`` ones when ``deep``."""
+        return self._get_params("steps", deep=deep)
+
+    def set_params(self, **params):
+        """Set parameters, including steps by name and ``<step>__<param>``."""
+        self._set_params("steps", **params)
+        return self
+
+    @property
+    def named_steps(self):
+        """Dict-like access to the (unfitted) steps by name."""
+        return Bunch(**dict(self.steps))
+
+    @property
+    def _final(self):
+        return self.steps[-1][1]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        try:
+            final = get_tags(self._final)
+            steps = [get_tags(est) for _, est in self.steps]
+        except (TypeError, ValueError, AttributeError, IndexError):
+            return tags  # invalid steps: fit reports them
+        tags.estimator_type = final.estimator_type
+        tags.classifier_tags = final.classifier_tags
+        tags.regressor_tags = final.regressor_tags
+        tags.target_tags.required = True
+        tags.input_tags.allow_nan = all(t.input_tags.allow_nan for t in steps)
+        tags.input_tags.sparse = all(t.input_tags.sparse for t in steps)
+        return tags
+
+    def _is_cascade(self):
+        return self.exit_threshold is not None
+
+    # -- validation ----------------------------------------------------------------
+
+    def _check_steps(self):
+        steps = self.steps
+        if not isinstance(steps, (list, tuple)) or not steps or not all(
+            isinstance(s, tuple) and len(s) == 2 and isinstance(s[0], str) for s in steps
+        ):
+            raise ValueError(
+                "SerialStack: steps must be a non-empty list of (name, estimator) tuples; "
+                f"got {steps!r}."
+            )
+        self._validate_names([name for name, _ in steps])
+        for name, est in steps:
+            if not hasattr(est, "fit"):
+                raise TypeError(f"SerialStack: step {name!r} is not an estimator: {est!r}.")
+        if self.cascade_fit not in ("deferred", "all"):
+            raise ValueError(
+                f"cascade_fit must be 'deferred' or 'all'; got {self.cascade_fit!r}."
+            )
+        if not self._is_cascade():
+            return
+        if not is_classifier(self._final) or len(steps) < 2:
+            raise ValueError(
+                "SerialStack: a cascade (exit_threshold set) needs at least two steps "
+                "and a classifier as the last step."
+            )
+        for name, est in steps:
+            if not hasattr(est, "predict_proba"):
+                raise ValueError(
+                    f"SerialStack: cascade step {name!r} has no predict_proba, which the "
+                    "exit rule needs."
+                )
+
+    def _thresholds_given(self, n):
+        t = self.exit_threshold
+        if isinstance(t, str):
+            if t != "auto":
+                raise ValueError(f"exit_threshold must be a number, a list or 'auto'; got {t!r}.")
+            return None
+        values = np.full(n, t, dtype=float) if isinstance(t, numbers.Real) else (
+            np.asarray(t, dtype=float)
+        )
+        if values.shape != (n,) or not np.all((values >= 0) & (values <= 1)):
+            raise ValueError(
+                f"exit_threshold must be in [0, 1], one for each of the {n} non-final "
+                f"steps; got {t!r}."
+            )
+        return values
+
+    def _methods(self):
+        """The output method of each non-final step (stacking)."""
+        methods = []
+        for name, est in self.steps[:-1]:
+            method = self.stack_method
+            if isinstance(method, dict):
+                method = method.get(name, "auto")
+            if method == "auto":
+                method = next((m for m in _METHODS if hasattr(est, m)), None)
+            if method not in _METHODS or not hasattr(est, method):
+                raise ValueError(
+                    f"SerialStack: step {name!r} has no usable output method "
+                    f"(stack_method={method!r})."
+                )
+            methods.append(method)
+        return methods
+
+    # -- fit -----------------------------------------------------------------------
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit every level (stacking) or every step of the cascade.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+            Training input.
+        y : array-like of shape (n_samples,)
+            Target.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Passed to every step's ``fit`` (each must accept it).
+
+        Returns
+        -------
+        self : SerialStack
+        """
+        self._check_steps()
+        X = self._check_X(X, reset=True)
+        y = self._check_y(X, y)
+        classifier = is_classifier(self._final)
+        if classifier:
+            self._set_classes(y)
+        else:
+            y = np.asarray(y, dtype=np.float64)
+        sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        names = [name for name, _ in self.steps]
+        if sample_weight is not None:
+            check_sample_weight_support(names, [est for _, est in self.steps], "SerialStack")
+        rng = check_random_state(self.random_state)
+        seed = None if self.random_state is None else rng
+        estimators = [seed_estimator(est, seed) for _, est in self.steps]
+        folds = self._folds(X, y, rng, classifier) if len(self.steps) > 1 else []
+        cache = MemberCache(self.memory)
+        if self._is_cascade():
+            fitted = self._fit_cascade(estimators, X, y, sample_weight, folds, cache)
+        else:
+            fitted = self._fit_stack(estimators, X, y, sample_weight, folds, cache)
+        self.steps_ = list(zip(names, fitted))
+        self.named_steps_ = Bunch(**dict(self.steps_))
+        return self
+
+    def _run(self, cache, jobs, X, y, sample_weight, output):
+        tasks, _ = cache.fit_tasks(jobs, X, y, sample_weight, output)
+        return Parallel(n_jobs=self.n_jobs, verbose=self.verbose)(tasks)
+
+    def _oof(self, chunks, folds, n_samples):
+        out = None
+        for (_, test), (_, values, _) in zip(folds, chunks):
+            if out is None:
+                out = np.empty((n_samples,) + values.shape[1:])
+            if values.shape[1:] != out.shape[1:]:
+                raise ValueError(
+                    "SerialStack: a step's output has a different width on different "
+                    "folds (a class missing from a training fold?); use fewer folds."
+                )
+            out[test] = values
+        return out
+
+    def _passthrough_columns(self, X):
+        if self.passthrough is False or self.passthrough is None:
+            return None
+        if self.passthrough is True:
+            return np.arange(X.shape[1])
+        return resolve_view(self.passthrough, X, "passthrough",
+                            getattr(self, "feature_names_in_", None))
+
+    def _next_input(self, out, X):
+        if self._passthrough_ is None:
+            return out
+        raw = take_view(X, self._passthrough_)
+        if sp.issparse(raw):
+            return sp.hstack([sp.csr_matrix(out), raw], format="csr")
+        raw = raw.to_numpy() if _is_dataframe(raw) else raw
+        return np.hstack([out, np.asarray(raw, dtype=np.float64)])
+
+    def _fit_stack(self, estimators, X, y, sample_weight, folds, cache):
+        self._methods_ = self._methods()
+        self._passthrough_ = self._passthrough_columns(X)
+        classes = getattr(self, "classes_", None)
+        fitted, Z = [], X
+        for est, method in zip(estimators[:-1], self._methods_):
+            output = partial(step_output, method=method, classes=classes)
+            jobs = [(est, None, None, None)] + [(est, None, tr, te) for tr, te in folds]
+            results = self._run(cache, jobs, Z, y, sample_weight, output)
+            fitted.append(results[0][0])
+            Z = self._next_input(self._oof(results[1:], folds, X.shape[0]), X)
+        final = self._run(cache, [(estimators[-1], None, None, None)], Z, y, sample_weight,
+                          None)
+        return fitted + [final[0][0]]
+
+    def _fit_cascade(self, estimators, X, y, sample_weight, folds, cache):
+        output = partial(member_proba, classes=self.classes_)
+        jobs = [
+            (est, None, train, test)
+            for est in estimators
+            for train, test in [(None, None)] + folds
+        ]
+        results = self._run(cache, jobs, X, y, sample_weight, output)
+        per_step = len(folds) + 1
+        fitted = [results[i * per_step][0] for i in range(len(estimators))]
+        oof = np.stack([
+            self._oof(results[i * per_step + 1 : (i + 1) * per_step], folds, X.shape[0])
+            for i in range(len(estimators))
+        ])
+        codes = np.searchsorted(self.classes_, y)
+        thresholds = self._thresholds_given(len(estimators) - 1)
+        if thresholds is None:
+            thresholds = auto_thresholds(oof, codes, self.cascade_tolerance)
+        self.exit_thresholds_ = thresholds
+        route = cascade_route(oof.max(axis=2), thresholds)
+        self.exit_rates_ = np.bincount(route, minlength=len(estimators)) / X.shape[0]
+        if self.cascade_fit == "deferred":
+            fitted = self._refit_deferred(estimators, fitted, route, X, y, sample_weight,
+                                          folds, cache)
+        return fitted
+
+    def _refit_deferred(self, estimators, fitted, route, X, y, sample_weight, folds, cache):
+        """Retrain each later step on the rows its predecessors defer, when enough."""
+        minimum = max(20, 2 * len(folds))
+        jobs, where = [], []
+        for i in range(1, len(estimators)):
+            rows = np.flatnonzero(route >= i)
+            if rows.size >= minimum and np.unique(y[rows]).size > 1:
+                jobs.append((estimators[i], None, rows, None))
+                where.append(i)
+        if jobs:
+            results = self._run(cache, jobs, X, y, sample_weight, None)
+            for i, (est, _, _) in zip(where, results):
+                fitted[i] = est
+        return fitted
+
+    # -- predict -------------------------------------------------------------------
+
+    def _final_input(self, X):
+        Z = X
+        for (_, est), method in zip(self.steps_[:-1], self._methods_):
+            out = step_output(est, Z, method, getattr(self, "classes_", None))
+            Z = self._next_input(out, X)
+        return Z
+
+    def _cascade(self, X):
+        """Fused probabilities and the step that answered each row."""
+        n = X.shape[0]
+        proba = np.zeros((n, len(self.classes_)))
+        route = np.full(n, len(self.steps_) - 1)
+        remaining = np.arange(n)
+        for i, (_, est) in enumerate(self.steps_):
+            if remaining.size == 0:
+                break
+            rows = take_rows(X, remaining)
+            p = member_proba(est, rows, self.classes_)
+            last = i == len(self.steps_) - 1
+            leave = np.ones(len(remaining), bool) if last else (
+                p.max(axis=1) > self.exit_thresholds_[i]
+            )
+            proba[remaining[leave]] = p[leave]
+            route[remaining[leave]] = i
+            remaining = remaining[~leave]
+        return proba, route
+
+    def predict(self, X):
+        """Predict with the last level (stacking) or the cascade.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        X = self._check_X(X, reset=False)
+        if self._is_cascade():
+            return self.classes_[np.argmax(self._cascade(X)[0], axis=1)]
+        return self.steps_[-1][1].predict(self._final_input(X))
+
+    def _has_proba(self):
+        return self._is_cascade() or hasattr(self._final, "predict_proba")
+
+    @available_if(_has_proba)
+    def predict_proba(self, X):
+        """Class probabilities of the last level, or of the step that answered each row.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        check_is_fitted(self)
+        X = self._check_X(X, reset=False)
+        if self._is_cascade():
+            return self._cascade(X)[0]
+        return self.steps_[-1][1].predict_proba(self._final_input(X))
+
+    @available_if(_is_cascade)
+    def predict_route(self, X):
+        """Index of the cascade step that answers each row.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        route : ndarray of int of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        return self._cascade(self._check_X(X, reset=False))[1]
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy (classifier stack) or R² (regressor stack) on ``(X, y)``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        score : float
+        """
+        metric = accuracy_score if is_classifier(self) else r2_score
+        return metric(y, self.predict(X), sample_weight=sample_weight)
+
+
+def take_rows(X, rows):
+    return X.iloc[rows] if _is_dataframe(X) else X[rows]
+
+
+def cascade_route(confidence, thresholds):
+    """The step that answers each row, given each step's top probability per row.
+
+    ``confidence`` has shape (n_steps, n_samples); a row leaves at the first non-final
+    step whose confidence exceeds its threshold, else at the last step.
+    """
+    n_steps = confidence.shape[0]
+    route = np.full(confidence.shape[1], n_steps - 1)
+    for i in range(n_steps - 2, -1, -1):
+        route[confidence[i] > thresholds[i]] = i
+    return route
+
+
+def auto_thresholds(proba, codes, tolerance):
+    """The lowest thresholds whose cascade stays within ``tolerance`` of the last step.
+
+    ``proba`` holds each step's out-of-fold probabilities, shape (n_steps, n, n_classes).
+    Steps are settled in order: each gets the lowest candidate threshold (a quantile of
+    its confidences, or 1.0: no exit) that keeps the cascade's accuracy, with the later
+    steps not exiting, at least the last step's accuracy minus ``tolerance``.
+    """
+    confidence = proba.max(axis=2)
+    correct = proba.argmax(axis=2) == codes[None, :]
+    floor = correct[-1].mean() - tolerance
+    n_steps = proba.shape[0]
+    thresholds = np.ones(n_steps - 1)
+    rows = np.arange(proba.shape[1])
+    for i in range(n_steps - 1):
+        candidates = np.unique(np.quantile(confidence[i], np.linspace(0, 1, 101)))
+        for t in np.append(candidates, 1.0):
+            thresholds[i] = t
+            route = cascade_route(confidence, thresholds)
+            if correct[route, rows].mean() >= floor - 1e-12:
+                break
+    return thresholds

@@ -1,0 +1,235 @@
+import pickle
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import clone
+from sklearn.datasets import load_diabetes, load_wine
+from sklearn.ensemble import RandomForestClassifier, StackingClassifier, StackingRegressor
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold, cross_val_predict
+from sklearn.naive_bayes import GaussianNB
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVR
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+from skfuse import FusionClassifier, FusionRegressor, SerialStack
+
+X, y = load_wine(return_X_y=True)
+X = StandardScaler().fit_transform(X)
+LABELS = np.array(["barolo", "grignolino", "barbera"])[y]
+
+
+def members():
+    return [
+        ("lr", LogisticRegression(C=0.1)),
+        ("rf", RandomForestClassifier(n_estimators=15, max_depth=3, random_state=0)),
+        ("nb", GaussianNB()),
+    ]
+
+
+# -- stacking -----------------------------------------------------------------------
+
+
+def test_two_levels_agree_with_stacking_classifier():
+    folds = StratifiedKFold(5, shuffle=True, random_state=1)
+    ours = SerialStack(
+        [("fusion", FusionClassifier(members(), weights=[1, 2, 3])),
+         ("final", LogisticRegression())],
+        cv=folds,
+    ).fit(X, LABELS)
+    ref = StackingClassifier(members(), final_estimator=LogisticRegression(), cv=folds,
+                             stack_method="predict_proba").fit(X, LABELS)
+    assert_allclose(ours.predict_proba(X), ref.predict_proba(X), rtol=0, atol=1e-10)
+    assert_array_equal(ours.predict(X), ref.predict(X))
+    assert_array_equal(ours.classes_, ref.classes_)
+
+
+def test_one_level_regressor_agrees_with_stacking_regressor():
+    Xd, yd = load_diabetes(return_X_y=True)
+    regressors = [("ridge", Ridge()), ("tree", DecisionTreeRegressor(max_depth=3,
+                                                                     random_state=0))]
+    ours = SerialStack([("fusion", FusionRegressor(regressors)), ("final", Ridge())],
+                       cv=KFold(5)).fit(Xd, yd)
+    ref = StackingRegressor(regressors, final_estimator=Ridge(), cv=KFold(5)).fit(Xd, yd)
+    assert_allclose(ours.predict(Xd), ref.predict(Xd), rtol=0, atol=1e-10)
+    assert not hasattr(ours, "predict_proba")
+    assert ours.score(Xd, yd) == pytest.approx(ref.score(Xd, yd))
+
+
+class CountingNB(GaussianNB):
+    fits = 0
+
+    def fit(self, X, y, sample_weight=None):
+        type(self).fits += 1
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+class CountingTree(DecisionTreeClassifier):
+    fits = 0
+
+    def fit(self, X, y, sample_weight=None, check_input=True):
+        type(self).fits += 1
+        return super().fit(X, y, sample_weight=sample_weight, check_input=check_input)
+
+
+def test_three_levels_fit_each_member_cv_plus_one_times():
+    CountingNB.fits = CountingTree.fits = 0
+    stack = SerialStack(
+        [("level1", FusionClassifier([("nb", CountingNB()), ("lr", LogisticRegression())])),
+         ("level2", CountingTree(max_depth=3, random_state=0)),
+         ("final", LogisticRegression())],
+        cv=4,
+    ).fit(X, y)
+    assert CountingNB.fits == 4 + 1
+    assert CountingTree.fits == 4 + 1
+    # Level 2 sees level 1's output: 2 members x 3 classes of probabilities.
+    assert stack.named_steps_["level2"].n_features_in_ == 6
+    assert stack.named_steps_["final"].n_features_in_ == 3
+
+
+def test_level_inputs_are_out_of_fold():
+    folds = StratifiedKFold(3, shuffle=True, random_state=0)
+    stack = SerialStack([("nb", GaussianNB()), ("final", LogisticRegression())], cv=folds)
+    stack.fit(X, y)
+    oof = cross_val_predict(GaussianNB(), X, y, cv=folds, method="predict_proba")
+    final = LogisticRegression().fit(oof, y)
+    assert_allclose(stack.named_steps_["final"].coef_, final.coef_)
+
+
+def test_passthrough_feeds_raw_columns_to_later_levels():
+    stack = SerialStack([("nb", GaussianNB()), ("final", LogisticRegression())],
+                        passthrough=[0, 1], cv=3).fit(X, y)
+    assert stack.named_steps_["final"].n_features_in_ == 3 + 2
+    stack.set_params(passthrough=True).fit(X, y)
+    assert stack.named_steps_["final"].n_features_in_ == 3 + X.shape[1]
+
+
+def test_stack_method_per_step():
+    stack = SerialStack(
+        [("nb", GaussianNB()), ("tree", DecisionTreeClassifier(random_state=0)),
+         ("final", LogisticRegression())],
+        stack_method={"nb": "predict", "tree": "predict_proba"}, cv=3,
+    ).fit(X, LABELS)
+    assert stack.named_steps_["tree"].n_features_in_ == 1
+    assert stack.named_steps_["final"].n_features_in_ == 3
+
+
+def test_grid_search_reaches_nested_parameters_and_pickles():
+    stack = SerialStack([("fusion", FusionClassifier(members())),
+                         ("final", LogisticRegression())], cv=3)
+    search = GridSearchCV(stack, {"fusion__weights": [[1, 1, 1], [0, 1, 1]],
+                                  "final__C": [0.1, 1.0]}, cv=3).fit(X, LABELS)
+    assert search.best_score_ > 0.9
+    restored = pickle.loads(pickle.dumps(search.best_estimator_))
+    assert_array_equal(restored.predict_proba(X), search.best_estimator_.predict_proba(X))
+
+
+# -- cascade ------------------------------------------------------------------------
+
+
+def cascade_steps():
+    return [("nb", GaussianNB()), ("tree", DecisionTreeClassifier(max_depth=3, random_state=0)),
+            ("rf", RandomForestClassifier(n_estimators=30, random_state=0))]
+
+
+@pytest.mark.parametrize("cascade_fit", ["deferred", "all"])
+def test_threshold_one_predicts_exactly_the_last_step(cascade_fit):
+    cascade = SerialStack(cascade_steps(), exit_threshold=1.0, cascade_fit=cascade_fit,
+                          cv=3).fit(X, LABELS)
+    last = clone(cascade_steps()[-1][1]).fit(X, LABELS)
+    assert_array_equal(cascade.predict(X), last.predict(X))
+    assert_allclose(cascade.predict_proba(X), last.predict_proba(X))
+    assert np.all(cascade.predict_route(X) == 2)
+    assert_allclose(cascade.exit_rates_, [0, 0, 1])
+
+
+def test_rows_leave_at_the_first_confident_step():
+    cascade = SerialStack(cascade_steps(), exit_threshold=[0.95, 0.8], cv=3).fit(X, y)
+    route = cascade.predict_route(X)
+    nb, tree, rf = (est for _, est in cascade.steps_)
+    first = nb.predict_proba(X).max(axis=1) > 0.95
+    second = ~first & (tree.predict_proba(X).max(axis=1) > 0.8)
+    assert_array_equal(route, np.select([first, second], [0, 1], 2))
+    expected = np.select(
+        [first[:, None], second[:, None]],
+        [nb.predict_proba(X), tree.predict_proba(X)],
+        rf.predict_proba(X),
+    )
+    assert_allclose(cascade.predict_proba(X), expected)
+    assert 0 < first.mean() < 1
+
+
+def test_later_steps_only_run_on_deferred_rows():
+    class CountingRows(LogisticRegression):
+        rows = 0
+
+        def predict_proba(self, X):
+            type(self).rows += X.shape[0]
+            return super().predict_proba(X)
+
+    cascade = SerialStack([("nb", GaussianNB()), ("lr", CountingRows())],
+                          exit_threshold=0.99, cv=3).fit(X, y)
+    CountingRows.rows = 0
+    route = cascade.predict_route(X)
+    assert CountingRows.rows == np.sum(route == 1) < len(X)
+
+
+def test_auto_thresholds_keep_out_of_fold_accuracy_within_tolerance():
+    folds = StratifiedKFold(5, shuffle=True, random_state=0)
+    steps = [("nb", GaussianNB()), ("rf", RandomForestClassifier(n_estimators=50,
+                                                                  random_state=0))]
+    cascade = SerialStack(steps, exit_threshold="auto", cascade_tolerance=0.01,
+                          cascade_fit="all", cv=folds).fit(X, y)
+    oof = [cross_val_predict(est, X, y, cv=folds, method="predict_proba") for _, est in steps]
+    exits = oof[0].max(axis=1) > cascade.exit_thresholds_[0]
+    fused = np.where(exits, oof[0].argmax(axis=1), oof[1].argmax(axis=1))
+    assert np.mean(fused == y) >= np.mean(oof[1].argmax(axis=1) == y) - 0.01
+    assert_allclose(cascade.exit_rates_, [exits.mean(), 1 - exits.mean()])
+    assert exits.mean() > 0.5  # the cheap model answers most rows of this easy problem
+
+
+def test_deferred_fit_trains_later_steps_on_deferred_rows():
+    folds = StratifiedKFold(3, shuffle=True, random_state=0)
+    steps = [("nb", GaussianNB()), ("lr", LogisticRegression(C=0.5))]
+    cascade = SerialStack(steps, exit_threshold=0.999999, cv=folds).fit(X, y)
+    confidence = cross_val_predict(GaussianNB(), X, y, cv=folds, method="predict_proba")
+    deferred = confidence.max(axis=1) <= 0.999999
+    assert 20 <= deferred.sum() < len(y)
+    expected = LogisticRegression(C=0.5).fit(X[deferred], y[deferred])
+    assert_allclose(cascade.named_steps_["lr"].coef_, expected.coef_)
+
+
+@pytest.mark.parametrize(
+    "steps, params, match",
+    [
+        ([("a", Ridge()), ("b", Ridge())], {"exit_threshold": 0.9}, "classifier as the last"),
+        ([("svr", SVR()), ("lr", LogisticRegression())], {"exit_threshold": 0.9},
+         "step 'svr' has no predict_proba"),
+        ([("nb", GaussianNB()), ("lr", LogisticRegression())], {"exit_threshold": [0.9, 0.9]},
+         "one for each of the 1 non-final"),
+        ([("nb", GaussianNB()), ("lr", LogisticRegression())], {"exit_threshold": "best"},
+         "'auto'"),
+        ([("nb", GaussianNB()), ("lr", LogisticRegression())], {"cascade_fit": "some"},
+         "cascade_fit"),
+        ([("nb", GaussianNB()), ("nb", LogisticRegression())], {}, "unique"),
+        ([], {}, "non-empty list"),
+        ([("nb", GaussianNB()), ("lr", LogisticRegression())], {"stack_method": "apply"},
+         "no usable output method"),
+    ],
+)
+def test_invalid_settings_fail_in_fit(steps, params, match):
+    with pytest.raises(ValueError, match=match):
+        SerialStack(steps, **params).fit(X, y)
+
+
+def test_pipeline_steps_and_sample_weight():
+    steps = [("nb", GaussianNB()),
+             ("final", make_pipeline(StandardScaler(), LogisticRegression()))]
+    stack = SerialStack(steps, cv=3).fit(X, y)
+    assert stack.score(X, y) > 0.9
+    weighted = SerialStack([("nb", GaussianNB()), ("lr", LogisticRegression())], cv=3)
+    plain = clone(weighted).fit(X, y)
+    weighted.fit(X, y, sample_weight=np.ones(len(y)))
+    assert_allclose(weighted.predict_proba(X), plain.predict_proba(X))
