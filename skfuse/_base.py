@@ -60,6 +60,18 @@ class Composite(_BaseComposition):
             cv = copy.copy(cv)
             cv.random_state = int(rng.randint(np.iinfo(np.int32).max))
         folds = list(cv.split(X, y))
+        if not folds:
+            raise ValueError(
+                f"{type(self).__name__}: cv gave no splits. A generator of splits can be "
+                "used only once; pass a list of (train, test) pairs or a splitter."
+            )
+        for train, test in folds:
+            if np.intersect1d(train, test).size:
+                raise ValueError(
+                    f"{type(self).__name__}: a cv split puts rows in both its train and "
+                    "its test part, which would leak their labels into the out-of-fold "
+                    "predictions."
+                )
         covered = np.sort(np.concatenate([test for _, test in folds]))
         if not np.array_equal(covered, np.arange(X.shape[0])):
             raise ValueError(

@@ -4,8 +4,10 @@ Every entry is keyed by content: a fit by the member (class, parameters and seed
 fitted state of a frozen member), the data it is fitted on (``X``, ``y``,
 ``sample_weight``), the rows, the view and the output asked for; an output at predict time
 by the key of the fit that made the member and the rows it is asked about. Changing any
-of them misses the cache, so nothing stale is returned, and ``GridSearchCV`` over
-fusion-level parameters fits each member once per split and predicts each split once.
+of them misses the cache, and ``GridSearchCV`` over fusion-level parameters fits each
+member once per split and predicts each split once. As with ``Pipeline(memory=...)``, a
+function inside a member is known by its name, not its code: redefining it under the same
+name (in a notebook) is not seen, so clear the cache then.
 
 Data are hashed once per call of ``fit`` or ``predict``, not once per member. Fitted
 members are stored as pickled bytes, which load several times faster than joblib's own
@@ -82,12 +84,16 @@ class MemberCache:
 
         Cached when the members were fitted through the cache (``keys`` not None).
         """
+        cached = self.enabled and keys is not None
+        if cached:
+            X_digest, output_digest = joblib.hash(X), joblib.hash(output)
         tasks = []
         for est, key, view in zip(estimators, keys or [None] * len(estimators), views):
             X_view = take_view(X, view)
-            if not self.enabled or key is None:
+            if not cached:
                 tasks.append((output, (est, X_view)))
-            else:
-                digest = joblib.hash((X_view, joblib.hash(output)))
-                tasks.append((self._out, (key, digest, est, X_view, output)))
+                continue
+            view_id = None if view is None else tuple(int(v) for v in view)
+            digest = joblib.hash((X_digest, view_id, output_digest))
+            tasks.append((self._out, (key, digest, est, X_view, output)))
         return tasks

@@ -119,18 +119,27 @@ class _BaseFusion(TransformerMixin, Composite):
             missing = [name for name in names if name not in self.costs]
             if missing:
                 raise ValueError(f"{owner}: costs gives no cost for member(s) {missing!r}.")
+            bad = [name for name in names
+                   if not (np.isfinite(self.costs[name]) and self.costs[name] >= 0)]
+            if bad:
+                raise ValueError(f"{owner}: costs of {bad!r} must be finite and >= 0.")
+        # An unknown scorer fails here, before any member is fitted.
+        self._scorer = None if self.scoring is None else get_scorer(self.scoring)
         return names, members, views, weights
 
     # -- fitting -----------------------------------------------------------------
 
-    def _fit(self, X, y, y_target, sample_weight):
+    def _fit(self, params, X, y, y_target, sample_weight):
         """Fit members (and, for learned weights, their out-of-fold outputs).
 
-        ``y`` is what members are fitted on; ``y_target`` is what the weights are
-        learned against (encoded labels for classifiers).
+        ``params`` comes from ``_check_fit_params``; ``y`` is what members are fitted
+        on; ``y_target`` is what the weights are learned against (encoded labels for
+        classifiers).
         """
-        names, members, views, weights = self._check_fit_params()
+        names, members, views, weights = params
         owner = type(self).__name__
+        for stale in ("oof_score_", "member_scores_", "member_costs_", "selection_path_"):
+            self.__dict__.pop(stale, None)  # from an earlier fit with other weights
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
         if sample_weight is not None:
             check_sample_weight_support(names, members, owner)
@@ -172,7 +181,11 @@ class _BaseFusion(TransformerMixin, Composite):
         )
         results = Parallel(n_jobs=self.n_jobs, verbose=self.verbose)(tasks)
         starts = np.cumsum([0] + [len(member_jobs) for member_jobs in jobs])
-        self.estimators_ = [results[i][0] for i in starts[:-1]]
+        # A frozen member is used as it is, not as the copy a worker or the cache returns.
+        self.estimators_ = [
+            given if f else results[i][0]
+            for given, f, i in zip(members, frozen, starts[:-1])
+        ]
         self.named_estimators_ = Bunch(**dict(zip(names, self.estimators_)))
         self._member_keys_ = [keys[i] for i in starts[:-1]] if cache.enabled else None
         self._check_fitted_members()
@@ -351,8 +364,11 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         Caches each member fit, its out-of-fold output and its predictions, keyed by
         the member's parameters, the data, ``sample_weight``, the rows and the view (as
         ``Pipeline(memory=...)`` caches transformers). ``GridSearchCV`` over fusion-level
-        parameters (``weights``, ``voting``) then fits each member once per split;
-        changing a member's parameter, the data or the weights misses the cache.
+        parameters (``weights``; ``voting`` with fixed weights) fits each member once per
+        split;
+        changing a member's parameter, the data or ``sample_weight`` misses the cache.
+        Members are identified by their pickled state: a function they hold is known
+        by its name, so redefining it under the same name is not seen (clear the cache).
     n_jobs : int, default=None
         Jobs for fitting members and folds (one flat joblib task list), and threads
         for the members' predictions.
@@ -461,10 +477,11 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
             raise ValueError(
                 f"voting must be 'soft', 'geometric' or 'hard'; got {self.voting!r}."
             )
+        params = self._check_fit_params()
         X = self._check_X(X, reset=True)
         y = self._check_y(X, y)
         self._set_classes(y)
-        return self._fit(X, y, np.searchsorted(self.classes_, y), sample_weight)
+        return self._fit(params, X, y, np.searchsorted(self.classes_, y), sample_weight)
 
     def _check_members_can_output(self, names, members):
         if self.voting == "hard":
@@ -498,8 +515,9 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
     def _objective(self, P, y, sample_weight):
         if self.voting == "hard":
             P = np.eye(len(self.classes_))[P]
-        scorer = None if self.scoring is None else get_scorer(self.scoring)
-        return classifier_objective(P, y, self.voting, sample_weight, scorer, self.classes_)
+        return classifier_objective(
+            P, y, self.voting, sample_weight, self._scorer, self.classes_
+        )
 
     def _votes(self, X):
         """Weighted vote counts, shape (n_samples, n_classes), in one bincount."""
@@ -625,8 +643,11 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         Caches each member fit, its out-of-fold output and its predictions, keyed by
         the member's parameters, the data, ``sample_weight``, the rows and the view (as
         ``Pipeline(memory=...)`` caches transformers). ``GridSearchCV`` over fusion-level
-        parameters (``weights``, ``voting``) then fits each member once per split;
-        changing a member's parameter, the data or the weights misses the cache.
+        parameters (``weights``; ``voting`` with fixed weights) fits each member once per
+        split;
+        changing a member's parameter, the data or ``sample_weight`` misses the cache.
+        Members are identified by their pickled state: a function they hold is known
+        by its name, so redefining it under the same name is not seen (clear the cache).
     n_jobs : int, default=None
         Jobs for fitting members and folds (one flat joblib task list), and threads
         for the members' predictions.
@@ -725,6 +746,7 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         -------
         self : FusionRegressor
         """
+        params = self._check_fit_params()
         X = self._check_X(X, reset=True)
         y = self._check_y(X, y)
         try:
@@ -733,14 +755,13 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
             raise ValueError(f"FusionRegressor: y must be numeric ({exc}).") from None
         if not np.all(np.isfinite(y)):
             raise ValueError("FusionRegressor: y contains NaN or infinity.")
-        return self._fit(X, y, y, sample_weight)
+        return self._fit(params, X, y, y, sample_weight)
 
     def _output(self):
         return member_prediction
 
     def _objective(self, P, y, sample_weight):
-        scorer = None if self.scoring is None else get_scorer(self.scoring)
-        return regressor_objective(P, y, sample_weight, scorer)
+        return regressor_objective(P, y, sample_weight, self._scorer)
 
     def predict(self, X):
         """Predict by the weighted mean of the members' predictions.

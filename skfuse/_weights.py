@@ -31,7 +31,9 @@ def combine_classifier(P, weights, voting, log=False):
         log_p = np.tensordot(w, np.log(np.clip(P[used], _EPS, 1.0)), axes=1)
         log_p -= logsumexp(log_p, axis=1, keepdims=True)
         return log_p if log else np.exp(log_p)
-    fused = np.tensordot(w, P[used], axes=1)
+    # Summing before dividing (np.average) keeps a unanimous 1 exactly 1; the clip
+    # guards against any rounding above it.
+    fused = np.clip(np.average(P[used], axis=0, weights=weights[used]), 0.0, 1.0)
     if log:
         with np.errstate(divide="ignore"):
             return np.log(fused)
@@ -183,6 +185,10 @@ def greedy_weights(loss, n_members, rounds, costs=None, budget=None):
             trial = counts.copy()
             trial[m] += 1
             value = loss(trial / trial.sum())
+            if np.isnan(value):
+                raise ValueError(
+                    f"The out-of-fold loss is NaN with member {m} added; check the scorer."
+                )
             if value < best_value:
                 best, best_value = m, value
         if best is None:

@@ -29,7 +29,7 @@ from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skfuse import FusionClassifier, FusionRegressor
+from skfuse import FusionClassifier, FusionRegressor, SerialStack
 
 DATASETS = {
     "breast_cancer (binary)": load_breast_cancer,
@@ -69,6 +69,15 @@ def contenders(classification, seed):
     models["skfuse Fusion (equal)"] = fusion(base)
     models["skfuse Fusion (optimize)"] = fusion(base, weights="optimize", random_state=seed)
     models["skfuse Fusion (greedy)"] = fusion(base, weights="greedy", random_state=seed)
+    final = LogisticRegression(max_iter=1000) if classification else Ridge()
+    models["skfuse SerialStack (fusion > final)"] = SerialStack(
+        [("fusion", fusion(base)), ("final", final)], random_state=seed
+    )
+    if classification:
+        # A cheap model answers the rows it is sure of; the forest sees the rest.
+        models["skfuse Cascade (logreg > forest)"] = SerialStack(
+            [base[0], base[1]], exit_threshold="auto", random_state=seed
+        )
     return models
 
 

@@ -168,3 +168,14 @@ def test_frozen_members_with_sample_weight():
     true_class = fused[np.arange(len(BLEND)), np.searchsorted(NAMES, y[BLEND])]
     log_true = np.log(np.clip(true_class, np.finfo(float).eps, None))
     assert_allclose(fusion.oof_score_, np.average(log_true, weights=sample_weight))
+
+
+@pytest.mark.parametrize("setting", [{"n_jobs": 2}, {"memory": "cache"}])
+def test_frozen_members_are_the_given_objects_with_jobs_or_cache(tmp_path, setting):
+    if "memory" in setting:
+        setting = {"memory": tmp_path}
+    # Only scikit-learn members: worker processes cannot import this test module.
+    members = prefit_members()[:2]
+    fusion = FusionClassifier(members, weights=[1, 1], **setting).fit(X[BLEND], y[BLEND])
+    for (_, given), fitted in zip(members, fusion.estimators_):
+        assert fitted is given

@@ -495,3 +495,47 @@ def test_predict_with_threads_matches_serial(voting):
     threaded.fit(IRIS_X, IRIS_LABELS)
     assert_array_equal(threaded.predict(IRIS_X), serial.predict(IRIS_X))
     assert_array_equal(threaded.transform(IRIS_X), serial.transform(IRIS_X))
+
+
+def test_unanimous_probabilities_stay_at_most_one():
+    members = [(f"tree{i}", DecisionTreeClassifier(random_state=i)) for i in range(4)]
+    fusion = FusionClassifier(members, weights=[8, 8, 9, 2]).fit(IRIS_X, IRIS_Y)
+    proba = fusion.predict_proba(IRIS_X)
+    assert proba.max() <= 1.0
+    log_loss(IRIS_Y, proba)  # raises on probabilities above 1
+    hard = FusionClassifier(classifiers(), voting="hard", weights="greedy",
+                            scoring="neg_log_loss", cv=3).fit(IRIS_X, IRIS_Y)
+    assert np.isfinite(hard.oof_score_)
+
+
+def test_refit_with_other_weights_drops_attributes_of_the_earlier_fit():
+    fusion = FusionClassifier(classifiers(), weights="greedy", cv=3).fit(IRIS_X, IRIS_Y)
+    assert hasattr(fusion, "selection_path_")
+    fusion.set_params(weights="optimize").fit(IRIS_X, IRIS_Y)
+    assert not hasattr(fusion, "selection_path_")
+    fusion.set_params(weights=[1, 2, 3]).fit(IRIS_X, IRIS_Y)
+    for name in ("oof_score_", "member_scores_", "member_costs_"):
+        assert not hasattr(fusion, name)
+
+
+@pytest.mark.parametrize(
+    "cv, match",
+    [
+        ([], "gave no splits"),
+        ([(np.arange(150), np.arange(0, 150, 2)), (np.arange(150), np.arange(1, 150, 2))],
+         "both its train and its test part"),
+    ],
+)
+def test_bad_splits_fail_clearly(cv, match):
+    with pytest.raises(ValueError, match=match):
+        FusionClassifier(classifiers(), weights="optimize", cv=cv).fit(IRIS_X, IRIS_Y)
+
+
+def test_bad_scoring_and_costs_fail_before_fitting():
+    with pytest.raises(ValueError, match="acuracy"):
+        FusionClassifier(classifiers(), weights="greedy", scoring="acuracy").fit(
+            IRIS_X, IRIS_Y
+        )
+    costs = {"lr": 1.0, "rf": -5.0, "nb": 1.0}
+    with pytest.raises(ValueError, match=r"costs of \['rf'\]"):
+        FusionClassifier(classifiers(), weights="greedy", costs=costs).fit(IRIS_X, IRIS_Y)
