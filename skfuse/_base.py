@@ -102,7 +102,7 @@ def check_members(estimators, kind, owner):
     names, members = [], []
     is_kind = is_classifier if kind == "classifier" else is_regressor
     for name, est in estimators:
-        if isinstance(est, str) and est == "drop":
+        if is_drop(est):
             continue
         if not hasattr(est, "fit") or not is_kind(est):
             raise ValueError(
@@ -201,3 +201,46 @@ def _take_rows(X, rows):
     if hasattr(X, "iloc"):
         return X.iloc[rows]
     return X[rows]
+
+
+# -- member outputs, aligned to the composite's classes --------------------------
+
+
+def is_drop(est):
+    """Whether a member is the ``"drop"`` sentinel."""
+    return isinstance(est, str) and est == "drop"
+
+
+def _class_positions(member, labels, classes):
+    positions = np.searchsorted(classes, labels)
+    positions = np.clip(positions, 0, len(classes) - 1)
+    unknown = classes[positions] != labels
+    if np.any(unknown):
+        raise ValueError(
+            f"Member {member!r} outputs class(es) {np.unique(labels[unknown]).tolist()!r} "
+            f"that are not among the ensemble's classes {classes.tolist()!r}."
+        )
+    return positions
+
+
+def member_proba(estimator, X, classes):
+    """A member's ``predict_proba`` with columns aligned to the ensemble's ``classes``.
+
+    Classes the member does not know get probability 0.
+    """
+    proba = estimator.predict_proba(X)
+    aligned = np.zeros((proba.shape[0], len(classes)))
+    member_classes = np.asarray(estimator.classes_)
+    aligned[:, _class_positions(type(estimator).__name__, member_classes, classes)] = proba
+    return aligned
+
+
+def member_votes(estimator, X, classes):
+    """A member's predictions as positions in the ensemble's ``classes``."""
+    labels = np.asarray(estimator.predict(X))
+    return _class_positions(type(estimator).__name__, labels, classes)
+
+
+def member_prediction(estimator, X):
+    """A regressor member's predictions as a float vector."""
+    return np.asarray(estimator.predict(X), dtype=np.float64).reshape(-1)

@@ -20,11 +20,14 @@ from ._base import (
     check_members,
     check_sample_weight,
     check_sample_weight_support,
+    is_drop,
     is_frozen,
+    member_prediction,
+    member_proba,
+    member_votes,
     seed_estimator,
 )
 from ._cache import MemberCache
-from .exceptions import FrozenMemberWarning
 from ._views import check_views, resolve_view
 from ._weights import (
     classifier_objective,
@@ -34,6 +37,7 @@ from ._weights import (
     optimize_weights,
     regressor_objective,
 )
+from .exceptions import FrozenMemberWarning
 
 _LEARNED = ("optimize", "greedy")
 
@@ -64,7 +68,7 @@ class _BaseFusion(TransformerMixin, Composite):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         try:
-            members = [est for _, est in self.estimators if not _is_drop(est)]
+            members = [est for _, est in self.estimators if not is_drop(est)]
             tags.input_tags.allow_nan = all(
                 get_tags(est).input_tags.allow_nan for est in members
             )
@@ -99,7 +103,7 @@ class _BaseFusion(TransformerMixin, Composite):
                 )
             if not np.all(np.isfinite(weights)) or np.any(weights < 0):
                 raise ValueError(f"{owner}: weights must be finite and non-negative.")
-            kept = [w for (_, est), w in zip(self.estimators, weights) if not _is_drop(est)]
+            kept = [w for (_, est), w in zip(self.estimators, weights) if not is_drop(est)]
             weights = np.asarray(kept)
             if weights.sum() <= 0:
                 raise ValueError(f"{owner}: the weights of the kept members sum to 0.")
@@ -275,45 +279,6 @@ class _BaseFusion(TransformerMixin, Composite):
              for suffix in self._output_suffixes()],
             dtype=object,
         )
-
-
-def _is_drop(est):
-    return isinstance(est, str) and est == "drop"
-
-
-def _class_positions(member, labels, classes):
-    positions = np.searchsorted(classes, labels)
-    positions = np.clip(positions, 0, len(classes) - 1)
-    unknown = classes[positions] != labels
-    if np.any(unknown):
-        raise ValueError(
-            f"Member {member!r} outputs class(es) {np.unique(labels[unknown]).tolist()!r} "
-            f"that are not among the ensemble's classes {classes.tolist()!r}."
-        )
-    return positions
-
-
-def member_proba(estimator, X, classes):
-    """A member's ``predict_proba`` with columns aligned to the ensemble's ``classes``.
-
-    Classes the member does not know get probability 0.
-    """
-    proba = estimator.predict_proba(X)
-    aligned = np.zeros((proba.shape[0], len(classes)))
-    member_classes = np.asarray(estimator.classes_)
-    aligned[:, _class_positions(type(estimator).__name__, member_classes, classes)] = proba
-    return aligned
-
-
-def member_votes(estimator, X, classes):
-    """A member's predictions as positions in the ensemble's ``classes``."""
-    labels = np.asarray(estimator.predict(X))
-    return _class_positions(type(estimator).__name__, labels, classes)
-
-
-def member_prediction(estimator, X):
-    """A regressor member's predictions as a float vector."""
-    return np.asarray(estimator.predict(X), dtype=np.float64).reshape(-1)
 
 
 class FusionClassifier(ClassifierMixin, _BaseFusion):

@@ -16,10 +16,10 @@ from ._base import (
     Composite,
     check_sample_weight,
     check_sample_weight_support,
+    member_proba,
     seed_estimator,
 )
 from ._cache import MemberCache
-from ._fusion import member_proba
 from ._views import _is_dataframe, resolve_view, take_view
 
 _METHODS = ("transform", "predict_proba", "decision_function", "predict")
