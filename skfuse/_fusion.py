@@ -52,11 +52,31 @@ class _BaseFusion(TransformerMixin, Composite):
         pass
 
     def get_params(self, deep=True):
-        """Get parameters, including ``<member>__<param>`` ones when ``deep``."""
+        """Get parameters, including ``<member>__<param>`` ones when ``deep``.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Also return the parameters of each member.
+
+        Returns
+        -------
+        params : dict
+        """
         return self._get_params("estimators", deep=deep)
 
     def set_params(self, **params):
-        """Set parameters, including members by name and ``<member>__<param>``."""
+        """Set parameters, including members by name and ``<member>__<param>``.
+
+        Parameters
+        ----------
+        **params : dict
+            Parameter names mapped to their values; a member name replaces that member.
+
+        Returns
+        -------
+        self : estimator
+        """
         self._set_params("estimators", **params)
         return self
 
