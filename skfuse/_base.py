@@ -20,7 +20,41 @@ from ._views import _is_dataframe, take_view
 
 
 class Composite(_BaseComposition):
-    """Input checks and out-of-fold splits shared by every composite."""
+    """Nested parameters, input checks and out-of-fold splits shared by every composite.
+
+    ``_members`` names the parameter that holds the ``(name, estimator)`` pairs.
+    """
+
+    _members = None
+
+    def get_params(self, deep=True):
+        """Get parameters, including ``<name>__<param>`` ones of each member when ``deep``.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Also return the parameters of each member (or step).
+
+        Returns
+        -------
+        params : dict
+        """
+        return self._get_params(self._members, deep=deep)
+
+    def set_params(self, **params):
+        """Set parameters, including members by name and ``<name>__<param>``.
+
+        Parameters
+        ----------
+        **params : dict
+            Parameter names mapped to their values; a member's name replaces it.
+
+        Returns
+        -------
+        self : estimator
+        """
+        self._set_params(self._members, **params)
+        return self
 
     def _check_X(self, X, reset):
         if _is_dataframe(X):

@@ -46,39 +46,11 @@ class _BaseFusion(TransformerMixin, Composite):
     """Members, views, out-of-fold fits and weights shared by the fusion estimators."""
 
     _kind = None
+    _members = "estimators"
 
     @abstractmethod
     def __init__(self):
         pass
-
-    def get_params(self, deep=True):
-        """Get parameters, including ``<member>__<param>`` ones when ``deep``.
-
-        Parameters
-        ----------
-        deep : bool, default=True
-            Also return the parameters of each member.
-
-        Returns
-        -------
-        params : dict
-        """
-        return self._get_params("estimators", deep=deep)
-
-    def set_params(self, **params):
-        """Set parameters, including members by name and ``<member>__<param>``.
-
-        Parameters
-        ----------
-        **params : dict
-            Parameter names mapped to their values; a member name replaces that member.
-
-        Returns
-        -------
-        self : estimator
-        """
-        self._set_params("estimators", **params)
-        return self
 
     @property
     def named_estimators(self):

@@ -138,6 +138,8 @@ class SerialStack(Composite):
     array([0, 0, 0])
     """
 
+    _members = "steps"
+
     def __init__(
         self,
         steps,
@@ -164,35 +166,6 @@ class SerialStack(Composite):
         self.verbose = verbose
         self.memory = memory
         self.random_state = random_state
-
-    def get_params(self, deep=True):
-        """Get parameters, including ``<step>__<param>`` ones when ``deep``.
-
-        Parameters
-        ----------
-        deep : bool, default=True
-            Also return the parameters of each step.
-
-        Returns
-        -------
-        params : dict
-        """
-        return self._get_params("steps", deep=deep)
-
-    def set_params(self, **params):
-        """Set parameters, including steps by name and ``<step>__<param>``.
-
-        Parameters
-        ----------
-        **params : dict
-            Parameter names mapped to their values; a step name replaces that step.
-
-        Returns
-        -------
-        self : estimator
-        """
-        self._set_params("steps", **params)
-        return self
 
     @property
     def named_steps(self):
