@@ -82,9 +82,11 @@ class SerialStack(Composite):
         ``cascade_tolerance`` of the last step's. A threshold of 1.0 lets no row exit.
     cascade_fit : {"deferred", "all"}, default="deferred"
         ``"deferred"``: each step after the first is trained on the rows that the
-        steps before it defer (by their out-of-fold confidence), or on all rows when
-        fewer than ``max(20, 2 * n_splits)`` rows or a single class are deferred.
-        ``"all"``: every step is trained on every row.
+        steps before it defer (by their out-of-fold confidence), unless fewer than
+        ``max(20, 2 * n_splits)`` rows or a single class are deferred, or the step's
+        out-of-fold accuracy on those rows is lower when trained on them alone than when
+        trained on all rows; then it is trained on all rows. ``"all"``: every step is
+        trained on every row.
     cascade_tolerance : float, default=0.005
         For ``exit_threshold="auto"``: the out-of-fold accuracy the cascade may lose
         against its last step.
@@ -109,6 +111,9 @@ class SerialStack(Composite):
         The thresholds used (cascade only).
     exit_rates_ : ndarray of shape (n_steps,)
         Out-of-fold share of the rows that each step answers (cascade only).
+    cascade_fit_ : list of str
+        For ``cascade_fit="deferred"``: how each step was trained, ``"deferred"`` or
+        ``"all"`` (cascade only).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of str
@@ -374,23 +379,47 @@ class SerialStack(Composite):
         route = cascade_route(oof.max(axis=2), thresholds)
         self.exit_rates_ = np.bincount(route, minlength=len(estimators)) / X.shape[0]
         if self.cascade_fit == "deferred":
-            fitted = self._refit_deferred(estimators, fitted, route, X, y, sample_weight,
-                                          folds, cache)
+            fitted = self._refit_deferred(estimators, fitted, oof, route, X, y,
+                                          sample_weight, folds, cache)
         return fitted
 
-    def _refit_deferred(self, estimators, fitted, route, X, y, sample_weight, folds, cache):
-        """Retrain each later step on the rows its predecessors defer, when enough."""
+    def _refit_deferred(self, estimators, fitted, oof, route, X, y, sample_weight, folds,
+                        cache):
+        """Retrain each later step on the rows its predecessors defer.
+
+        A step keeps its all-rows fit when too few rows are deferred, or when on the
+        deferred rows its out-of-fold accuracy trained on them alone (cross-fitted on the
+        same folds) is below that of its all-rows out-of-fold predictions.
+        """
         minimum = max(20, 2 * len(folds))
-        jobs, where = [], []
+        codes = np.searchsorted(self.classes_, y)
+        self.cascade_fit_ = ["all"] * len(estimators)
+        jobs, plans = [], []
         for i in range(1, len(estimators)):
             rows = np.flatnonzero(route >= i)
-            if rows.size >= minimum and np.unique(y[rows]).size > 1:
-                jobs.append((estimators[i], None, rows, None))
-                where.append(i)
-        if jobs:
-            results = self._run(cache, jobs, X, y, sample_weight, None)
-            for i, (est, _, _) in zip(where, results):
-                fitted[i] = est
+            if rows.size < minimum or np.unique(y[rows]).size < 2:
+                continue
+            sub_folds = [
+                (np.intersect1d(train, rows), np.intersect1d(test, rows))
+                for train, test in folds
+            ]
+            sub_folds = [(tr, te) for tr, te in sub_folds if te.size and tr.size]
+            jobs += [(estimators[i], None, rows, None)]
+            jobs += [(estimators[i], None, tr, te) for tr, te in sub_folds]
+            plans.append((i, rows, sub_folds))
+        if not jobs:
+            return fitted
+        output = partial(member_proba, classes=self.classes_)
+        results = iter(self._run(cache, jobs, X, y, sample_weight, output))
+        for i, rows, sub_folds in plans:
+            refit = next(results)[0]
+            tested = np.concatenate([te for _, te in sub_folds])
+            deferred_oof = self._oof([next(results) for _ in sub_folds], sub_folds, len(y))
+            alone = np.mean(deferred_oof[tested].argmax(axis=1) == codes[tested])
+            together = np.mean(oof[i][tested].argmax(axis=1) == codes[tested])
+            if alone >= together:
+                fitted[i] = refit
+                self.cascade_fit_[i] = "deferred"
         return fitted
 
     # -- predict -------------------------------------------------------------------

@@ -190,15 +190,33 @@ def test_auto_thresholds_keep_out_of_fold_accuracy_within_tolerance():
     assert exits.mean() > 0.5  # the cheap model answers most rows of this easy problem
 
 
-def test_deferred_fit_trains_later_steps_on_deferred_rows():
-    folds = StratifiedKFold(3, shuffle=True, random_state=0)
-    steps = [("nb", GaussianNB()), ("lr", LogisticRegression(C=0.5))]
+@pytest.mark.parametrize(
+    "last, expected_fit",
+    [(DecisionTreeClassifier(max_depth=2, random_state=0), "deferred"),
+     (LogisticRegression(C=0.5), "all")],
+)
+def test_deferred_fit_follows_the_out_of_fold_rule(last, expected_fit):
+    folds = list(StratifiedKFold(3, shuffle=True, random_state=0).split(X, y))
+    steps = [("nb", GaussianNB()), ("last", last)]
     cascade = SerialStack(steps, exit_threshold=0.999999, cv=folds).fit(X, y)
     confidence = cross_val_predict(GaussianNB(), X, y, cv=folds, method="predict_proba")
-    deferred = confidence.max(axis=1) <= 0.999999
-    assert 20 <= deferred.sum() < len(y)
-    expected = LogisticRegression(C=0.5).fit(X[deferred], y[deferred])
-    assert_allclose(cascade.named_steps_["lr"].coef_, expected.coef_)
+    deferred = np.flatnonzero(confidence.max(axis=1) <= 0.999999)
+    assert 20 <= deferred.size < len(y)
+    # By hand: the last step cross-fitted on the deferred rows alone, against its
+    # all-rows out-of-fold predictions on those rows.
+    alone = np.empty(len(y), dtype=int)
+    for train, test in folds:
+        tr, te = np.intersect1d(train, deferred), np.intersect1d(test, deferred)
+        alone[te] = clone(last).fit(X[tr], y[tr]).predict(X[te])
+    together = cross_val_predict(last, X, y, cv=folds)
+    use_deferred = np.mean(alone[deferred] == y[deferred]) >= np.mean(
+        together[deferred] == y[deferred]
+    )
+    assert cascade.cascade_fit_ == ["all", "deferred" if use_deferred else "all"]
+    assert cascade.cascade_fit_[1] == expected_fit  # both branches are exercised
+    rows = deferred if use_deferred else np.arange(len(y))
+    expected = clone(last).fit(X[rows], y[rows])
+    assert_allclose(cascade.named_steps_["last"].predict_proba(X), expected.predict_proba(X))
 
 
 @pytest.mark.parametrize(
