@@ -251,3 +251,16 @@ def test_pipeline_steps_and_sample_weight():
     plain = clone(weighted).fit(X, y)
     weighted.fit(X, y, sample_weight=np.ones(len(y)))
     assert_allclose(weighted.predict_proba(X), plain.predict_proba(X))
+
+
+@pytest.mark.parametrize("exit_threshold", [None, "auto"])
+def test_memory_reuses_step_fits(tmp_path, exit_threshold):
+    CountingNB.fits = 0
+    steps = [("nb", CountingNB()), ("final", LogisticRegression())]
+    plain = SerialStack(steps, exit_threshold=exit_threshold, cv=3).fit(X, y)
+    assert CountingNB.fits == 3 + 1
+    cached = SerialStack(steps, exit_threshold=exit_threshold, cv=3, memory=tmp_path)
+    cached.fit(X, y)
+    cached.fit(X, y)
+    assert CountingNB.fits == 2 * (3 + 1)  # the second cached fit reuses every step fit
+    assert_allclose(cached.predict_proba(X), plain.predict_proba(X))
