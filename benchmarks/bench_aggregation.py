@@ -71,7 +71,7 @@ def main(argv=None):
         "",
         "| predict | time / members' own predict time | aggregation overhead |",
         "|---|---|---|",
-        f"| members alone (sum of 3) | 1.00 | |",
+        "| members alone (sum of 3) | 1.00 | |",
         f"| skfuse `FusionClassifier` | {1 + overhead['fusion']:.2f} "
         f"| **{100 * overhead['fusion']:.1f}%** |",
         f"| scikit-learn `VotingClassifier` | {1 + overhead['voting']:.2f} "

@@ -20,6 +20,7 @@ from ._base import (
     seed_estimator,
 )
 from ._cache import MemberCache
+from ._fusion import FusionClassifier
 from ._views import _is_dataframe, resolve_view, take_view
 
 _METHODS = ("transform", "predict_proba", "decision_function", "predict")
@@ -34,6 +35,16 @@ def step_output(estimator, X, method, classes=None):
     if method == "predict_proba" and classes is not None:
         return member_proba(estimator, X, classes)
     out = getattr(estimator, method)(X)
+    if method == "transform" and classes is not None and isinstance(estimator, FusionClassifier):
+        # Member outputs come per the level's own classes (a fold may miss one).
+        positions = np.searchsorted(classes, estimator.classes_)
+        if estimator.voting == "hard":
+            out = positions[out]
+        else:
+            n, n_members = out.shape[0], len(estimator.estimators_)
+            aligned = np.zeros((n, n_members, len(classes)))
+            aligned[:, :, positions] = out.reshape(n, n_members, -1)
+            out = aligned.reshape(n, -1)
     if method == "predict" and classes is not None and is_classifier(estimator):
         out = np.searchsorted(classes, np.asarray(out))
     if method == "decision_function" and classes is not None and np.ndim(out) == 2:
@@ -83,7 +94,8 @@ class SerialStack(Composite):
     cascade_fit : {"deferred", "all"}, default="deferred"
         ``"deferred"``: each step after the first is trained on the rows that the
         steps before it defer (by their out-of-fold confidence), unless fewer than
-        ``max(20, 2 * n_splits)`` rows or a single class are deferred, or the step's
+        ``max(20, 2 * n_splits)`` rows or a single class are deferred (in any training
+        fold), or the step's
         out-of-fold accuracy on those rows is lower when trained on them alone than when
         trained on all rows; then it is trained on all rows. ``"all"``: every step is
         trained on every row.
@@ -197,6 +209,9 @@ class SerialStack(Composite):
         return tags
 
     def _is_cascade(self):
+        """Cascade or stack: as fitted once fitted, else as the parameters say."""
+        if hasattr(self, "steps_"):
+            return hasattr(self, "exit_thresholds_")
         return self.exit_threshold is not None
 
     # -- validation ----------------------------------------------------------------
@@ -218,7 +233,14 @@ class SerialStack(Composite):
             raise ValueError(
                 f"cascade_fit must be 'deferred' or 'all'; got {self.cascade_fit!r}."
             )
-        if not self._is_cascade():
+        if isinstance(self.stack_method, dict):
+            unknown = sorted(set(self.stack_method) - {name for name, _ in steps[:-1]})
+            if unknown:
+                raise ValueError(
+                    f"SerialStack: stack_method names {unknown!r}, which are not non-final "
+                    "steps."
+                )
+        if self.exit_threshold is None:
             return
         if not is_classifier(self._final) or len(steps) < 2:
             raise ValueError(
@@ -283,6 +305,9 @@ class SerialStack(Composite):
         -------
         self : SerialStack
         """
+        for stale in ("steps_", "classes_", "exit_thresholds_", "exit_rates_", "cascade_fit_",
+                      "_methods_", "_passthrough_", "_level_classes_"):
+            self.__dict__.pop(stale, None)  # from an earlier fit with other settings
         self._check_steps()
         X = self._check_X(X, reset=True)
         y = self._check_y(X, y)
@@ -300,7 +325,7 @@ class SerialStack(Composite):
         estimators = [seed_estimator(est, seed) for _, est in self.steps]
         folds = self._folds(X, y, rng, classifier) if len(self.steps) > 1 else []
         cache = MemberCache(self.memory)
-        if self._is_cascade():
+        if self.exit_threshold is not None:
             fitted = self._fit_cascade(estimators, X, y, sample_weight, folds, cache)
         else:
             fitted = self._fit_stack(estimators, X, y, sample_weight, folds, cache)
@@ -345,7 +370,12 @@ class SerialStack(Composite):
     def _fit_stack(self, estimators, X, y, sample_weight, folds, cache):
         self._methods_ = self._methods()
         self._passthrough_ = self._passthrough_columns(X)
-        classes = getattr(self, "classes_", None)
+        # Classifier levels are aligned to the labels of y, also under a regressor final.
+        levels = [est for _, est in self.steps[:-1]]
+        self._level_classes_ = (
+            np.unique(y) if any(is_classifier(est) for est in levels) else None
+        )
+        classes = self._level_classes_
         fitted, Z = [], X
         for est, method in zip(estimators[:-1], self._methods_):
             output = partial(step_output, method=method, classes=classes)
@@ -404,6 +434,8 @@ class SerialStack(Composite):
                 for train, test in folds
             ]
             sub_folds = [(tr, te) for tr, te in sub_folds if te.size and tr.size]
+            if not sub_folds or any(np.unique(y[tr]).size < 2 for tr, _ in sub_folds):
+                continue  # cannot be cross-fitted on the deferred rows alone
             jobs += [(estimators[i], None, rows, None)]
             jobs += [(estimators[i], None, tr, te) for tr, te in sub_folds]
             plans.append((i, rows, sub_folds))
@@ -427,7 +459,7 @@ class SerialStack(Composite):
     def _final_input(self, X):
         Z = X
         for (_, est), method in zip(self.steps_[:-1], self._methods_):
-            out = step_output(est, Z, method, getattr(self, "classes_", None))
+            out = step_output(est, Z, method, self._level_classes_)
             Z = self._next_input(out, X)
         return Z
 

@@ -264,3 +264,61 @@ def test_memory_reuses_step_fits(tmp_path, exit_threshold):
     cached.fit(X, y)
     assert CountingNB.fits == 2 * (3 + 1)  # the second cached fit reuses every step fit
     assert_allclose(cached.predict_proba(X), plain.predict_proba(X))
+
+
+def test_refit_in_another_mode_predicts_as_a_fresh_fit():
+    steps = [("nb", GaussianNB()), ("lr", LogisticRegression())]
+    stack = SerialStack(steps, cv=3).fit(X, y)
+    stack.set_params(exit_threshold=0.9).fit(X, y)
+    fresh = SerialStack(steps, cv=3, exit_threshold=0.9).fit(X, y)
+    assert_array_equal(stack.predict_route(X), fresh.predict_route(X))
+    # Changing the parameter without refitting keeps predicting as fitted.
+    stack.set_params(exit_threshold=None)
+    assert_array_equal(stack.predict(X), fresh.predict(X))
+    stack.fit(X, y)
+    assert not hasattr(stack, "exit_thresholds_") and not hasattr(stack, "predict_route")
+    ridge = SerialStack([("nb", GaussianNB()), ("ridge", Ridge())], cv=3).fit(X, y)
+    ridge.fit(X, np.arange(len(y)) % 4)
+    assert not hasattr(ridge, "classes_")
+
+
+def test_fusion_level_is_aligned_when_a_fold_misses_a_class():
+    keep = np.r_[np.flatnonzero(y == 0)[:2], np.flatnonzero(y != 0)]
+    Xr, yr = X[keep], y[keep]
+    tests = (np.arange(0, 60), np.arange(60, len(yr)))
+    folds = [(np.setdiff1d(np.arange(len(yr)), test), test) for test in tests]
+    assert 0 not in yr[folds[0][0]]  # the first fold's level never sees class 0
+
+    def members():
+        return [GaussianNB(), DecisionTreeClassifier(max_depth=2, random_state=0)]
+
+    for voting in ("soft", "hard"):
+        level = FusionClassifier(list(zip(["nb", "tree"], members())), voting=voting)
+        stack = SerialStack([("level", level), ("final", LogisticRegression())], cv=folds)
+        stack.fit(Xr, yr)
+        # By hand: each fold's members, their outputs placed by class label.
+        Z = np.zeros((len(yr), 6 if voting == "soft" else 2))
+        for train, test in folds:
+            for m, est in enumerate(members()):
+                est.fit(Xr[train], yr[train])
+                if voting == "hard":
+                    Z[test, m] = est.predict(Xr[test])  # labels 0, 1, 2 are positions
+                else:
+                    Z[np.ix_(test, 3 * m + est.classes_)] = est.predict_proba(Xr[test])
+        expected = LogisticRegression().fit(Z, yr)
+        assert_allclose(stack.named_steps_["final"].coef_, expected.coef_, rtol=1e-6)
+
+
+def test_stack_method_naming_an_unknown_step_fails():
+    with pytest.raises(ValueError, match=r"stack_method names \['NB'\]"):
+        SerialStack([("nb", GaussianNB()), ("lr", LogisticRegression())],
+                     stack_method={"NB": "predict"}).fit(X, y)
+
+
+def test_deferred_rows_in_a_single_fold_fall_back_to_all_rows():
+    order = np.argsort(GaussianNB().fit(X, y).predict_proba(X).max(axis=1))
+    Xs, ys = X[order], y[order]  # the least confident rows first: one unshuffled fold
+    cascade = SerialStack([("nb", GaussianNB()), ("lr", LogisticRegression())],
+                          exit_threshold=0.999, cv=KFold(3)).fit(Xs, ys)
+    assert cascade.cascade_fit_[1] in ("all", "deferred")
+    assert cascade.score(Xs, ys) > 0.9
