@@ -404,7 +404,7 @@ class SerialStack(Composite):
         codes = np.searchsorted(self.classes_, y)
         thresholds = self._thresholds_given(len(estimators) - 1)
         if thresholds is None:
-            thresholds = auto_thresholds(oof, codes, self.cascade_tolerance)
+            thresholds = auto_thresholds(oof, codes, self.cascade_tolerance, sample_weight)
         self.exit_thresholds_ = thresholds
         route = cascade_route(oof.max(axis=2), thresholds)
         self.exit_rates_ = np.bincount(route, minlength=len(estimators)) / X.shape[0]
@@ -447,8 +447,11 @@ class SerialStack(Composite):
             refit = next(results)[0]
             tested = np.concatenate([te for _, te in sub_folds])
             deferred_oof = self._oof([next(results) for _ in sub_folds], sub_folds, len(y))
-            alone = np.mean(deferred_oof[tested].argmax(axis=1) == codes[tested])
-            together = np.mean(oof[i][tested].argmax(axis=1) == codes[tested])
+            weights = None if sample_weight is None else sample_weight[tested]
+            alone = np.average(deferred_oof[tested].argmax(axis=1) == codes[tested],
+                               weights=weights)
+            together = np.average(oof[i][tested].argmax(axis=1) == codes[tested],
+                                  weights=weights)
             if alone >= together:
                 fitted[i] = refit
                 self.cascade_fit_[i] = "deferred"
@@ -570,28 +573,30 @@ def cascade_route(confidence, thresholds):
     return route
 
 
-def auto_thresholds(proba, codes, tolerance):
+def auto_thresholds(proba, codes, tolerance, sample_weight=None):
     """The lowest thresholds whose cascade stays within ``tolerance`` of the last step.
 
     ``proba`` holds each step's out-of-fold probabilities, shape (n_steps, n, n_classes).
-    Steps are settled in order. Each gets the lowest candidate threshold (a quantile of
-    its confidences) such that at it, and at every candidate above it, the cascade's
+    Steps are settled in order. Each gets the lowest candidate threshold (0 or a
+    quantile of its confidences) such that at it, and at every candidate above it, the cascade's
     accuracy (later steps not exiting) is at least the last step's minus ``tolerance``.
     Requiring every higher threshold to pass too keeps a lucky dip in the out-of-fold
-    accuracy from setting the threshold.
+    accuracy from setting the threshold. Accuracies are weighted by ``sample_weight``.
     """
     confidence = proba.max(axis=2)
     correct = proba.argmax(axis=2) == codes[None, :]
-    floor = correct[-1].mean() - tolerance - 1e-12
+    floor = np.average(correct[-1], weights=sample_weight) - tolerance - 1e-12
     n_steps = proba.shape[0]
     thresholds = np.ones(n_steps - 1)
     rows = np.arange(proba.shape[1])
     for i in range(n_steps - 1):
-        candidates = np.unique(np.quantile(confidence[i], np.linspace(0, 1, 101)))
+        # 0 lets every row exit; the quantiles step through the confidences.
+        candidates = np.unique(np.r_[0.0, np.quantile(confidence[i], np.linspace(0, 1, 101))])
         chosen = 1.0
         for t in candidates[::-1]:
             thresholds[i] = t
-            if correct[cascade_route(confidence, thresholds), rows].mean() < floor:
+            answered = correct[cascade_route(confidence, thresholds), rows]
+            if np.average(answered, weights=sample_weight) < floor:
                 break
             chosen = t
         thresholds[i] = chosen

@@ -322,3 +322,19 @@ def test_deferred_rows_in_a_single_fold_fall_back_to_all_rows():
                           exit_threshold=0.999, cv=KFold(3)).fit(Xs, ys)
     assert cascade.cascade_fit_[1] in ("all", "deferred")
     assert cascade.score(Xs, ys) > 0.9
+
+
+def test_auto_thresholds_weigh_rows_by_sample_weight():
+    from skfuse._serial import auto_thresholds
+
+    # Step 0 is confident on every row but wrong on the last two; step 1 is always right.
+    proba = np.array([
+        [[0.95, 0.05]] * 8 + [[0.95, 0.05]] * 2,
+        [[0.9, 0.1]] * 8 + [[0.1, 0.9]] * 2,
+    ])
+    codes = np.array([0] * 8 + [1] * 2)
+    # Unweighted, letting every row exit loses 20 points: no exit passes a 5-point budget.
+    assert auto_thresholds(proba, codes, 0.05)[0] >= 0.95
+    # With the two rows weighted 0, every row may exit.
+    weights = np.r_[np.ones(8), np.zeros(2)]
+    assert auto_thresholds(proba, codes, 0.05, weights)[0] < 0.95
