@@ -322,8 +322,7 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         the member's parameters, the data, ``sample_weight``, the rows and the view (as
         ``Pipeline(memory=...)`` caches transformers). ``GridSearchCV`` over fusion-level
         parameters (``weights``; ``voting`` with fixed weights) fits each member once per
-        split;
-        changing a member's parameter, the data or ``sample_weight`` misses the cache.
+        split; changing a member's parameter, the data or ``sample_weight`` misses the cache.
         Members are identified by their pickled state: a function they hold is known
         by its name, so redefining it under the same name is not seen (clear the cache).
     n_jobs : int, default=None
@@ -597,14 +596,8 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
     views : dict of str to columns, default=None
         The columns each member sees (see :class:`FusionClassifier`).
     memory : str, path-like, joblib.Memory or None, default=None
-        Caches each member fit, its out-of-fold output and its predictions, keyed by
-        the member's parameters, the data, ``sample_weight``, the rows and the view (as
-        ``Pipeline(memory=...)`` caches transformers). ``GridSearchCV`` over fusion-level
-        parameters (``weights``; ``voting`` with fixed weights) fits each member once per
-        split;
-        changing a member's parameter, the data or ``sample_weight`` misses the cache.
-        Members are identified by their pickled state: a function they hold is known
-        by its name, so redefining it under the same name is not seen (clear the cache).
+        Caches member fits, out-of-fold outputs and predictions (see
+        :class:`FusionClassifier`).
     n_jobs : int, default=None
         Jobs for fitting members and folds (one flat joblib task list), and threads
         for the members' predictions.
