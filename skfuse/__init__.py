@@ -2,12 +2,22 @@
 
 Parallel fusion with learned weights (:class:`FusionClassifier`,
 :class:`FusionRegressor`); serial fusion, as multi-level stacking or a confidence
-cascade (:class:`SerialStack`).
+cascade (:class:`SerialStack`); mixtures of experts routed by a gate
+(:class:`MixtureOfExpertsRegressor`, :class:`MixtureOfExpertsClassifier`) on the
+compiled routing core :mod:`skfuse.routing`.
 """
 
 from ._fusion import FusionClassifier, FusionRegressor
+from ._mixture import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
 from ._serial import SerialStack
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["FusionClassifier", "FusionRegressor", "SerialStack", "__version__"]
+__all__ = [
+    "FusionClassifier",
+    "FusionRegressor",
+    "MixtureOfExpertsClassifier",
+    "MixtureOfExpertsRegressor",
+    "SerialStack",
+    "__version__",
+]

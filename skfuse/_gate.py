@@ -1,0 +1,112 @@
+"""Gates: who answers which row in a mixture of experts."""
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import minimize
+from scipy.special import log_softmax
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from ._base import _class_positions
+
+
+class SoftmaxGate(BaseEstimator):
+    """Multinomial logistic regression fitted to soft targets.
+
+    Minimises the sample-weighted cross-entropy between ``targets`` (one row of
+    non-negative expert shares per sample) and the softmax of a linear function of
+    standardised features, plus ``alpha / 2`` times the squared coefficients (not the
+    intercepts). Refits start from the previous solution, which makes EM cheap.
+
+    Parameters
+    ----------
+    alpha : float, default=1.0
+        L2 penalty on the coefficients.
+    max_iter : int, default=200
+        L-BFGS iterations per fit.
+    warm_start : bool, default=False
+        Start each fit from the previous fit's solution.
+    """
+
+    def __init__(self, alpha=1.0, max_iter=200, warm_start=False):
+        self.alpha = alpha
+        self.max_iter = max_iter
+        self.warm_start = warm_start
+
+    def fit(self, X, targets, sample_weight=None):
+        """Fit to ``targets`` of shape (n_samples, n_experts); returns self."""
+        n, n_experts = targets.shape
+        weight = np.ones(n) if sample_weight is None else np.asarray(sample_weight, float)
+        total = weight.sum()
+        if sp.issparse(X):  # scale only: centring would densify
+            self.mean_ = np.zeros(X.shape[1])
+            variance = np.asarray(X.multiply(X).T @ weight).ravel() / total
+        else:
+            X = np.asarray(X, dtype=np.float64)
+            self.mean_ = weight @ X / total
+            variance = weight @ (X - self.mean_) ** 2 / total
+        self.scale_ = np.where(variance > 1e-24, np.sqrt(variance), 1.0)
+        Z = self._standardise(X)
+        d = Z.shape[1]
+        start = np.zeros((d + 1) * n_experts)
+        previous = getattr(self, "_solution", None)
+        if self.warm_start and previous is not None and previous.size == start.size:
+            start = previous
+        weighted_targets = targets * weight[:, None]
+        row_mass = weighted_targets.sum(axis=1)
+
+        def loss(theta):
+            W = theta[: d * n_experts].reshape(d, n_experts)
+            b = theta[d * n_experts:]
+            log_p = log_softmax(Z @ W + b, axis=1)
+            value = -np.sum(weighted_targets * log_p) + 0.5 * self.alpha * np.sum(W * W)
+            residual = np.exp(log_p) * row_mass[:, None] - weighted_targets
+            grad_W = np.asarray(Z.T @ residual) + self.alpha * W
+            return value, np.r_[grad_W.ravel(), residual.sum(axis=0)]
+
+        result = minimize(loss, start, jac=True, method="L-BFGS-B",
+                          options={"maxiter": self.max_iter, "gtol": 1e-10, "ftol": 1e-15, "maxcor": 30})
+        self._solution = result.x
+        self.coef_ = result.x[: d * n_experts].reshape(d, n_experts)
+        self.intercept_ = result.x[d * n_experts:]
+        self.n_experts_ = n_experts
+        self.n_iter_ = result.nit
+        return self
+
+    def _standardise(self, X):
+        if sp.issparse(X):
+            return sp.csr_matrix(X.multiply(1.0 / self.scale_))
+        return (np.asarray(X, dtype=np.float64) - self.mean_) / self.scale_
+
+    def predict_log_proba(self, X):
+        """Log expert shares, shape (n_samples, n_experts)."""
+        check_is_fitted(self, "coef_")
+        return log_softmax(self._standardise(X) @ self.coef_ + self.intercept_, axis=1)
+
+    def predict_proba(self, X):
+        """Expert shares, shape (n_samples, n_experts)."""
+        return np.exp(self.predict_log_proba(X))
+
+
+def fit_classifier_gate(gate, X, targets, sample_weight):
+    """Fit any classifier to soft ``targets`` by weighting one copy of X per expert.
+
+    Row ``i`` appears once per expert ``e`` with a positive share, labelled ``e`` and
+    weighted ``targets[i, e] * sample_weight[i]``.
+    """
+    rows, experts = np.nonzero(targets * sample_weight[:, None] > 0)
+    weight = targets[rows, experts] * sample_weight[rows]
+    X_rows = X[rows] if not hasattr(X, "iloc") else X.iloc[rows]
+    return gate.fit(X_rows, experts, sample_weight=weight)
+
+
+def gate_log_proba(gate, X, n_experts):
+    """A fitted gate's log expert shares, with experts it never saw at -inf."""
+    if isinstance(gate, SoftmaxGate):
+        return gate.predict_log_proba(X)
+    proba = gate.predict_proba(X)
+    aligned = np.zeros((proba.shape[0], n_experts))
+    columns = _class_positions("gate", np.asarray(gate.classes_), np.arange(n_experts))
+    aligned[:, columns] = proba
+    with np.errstate(divide="ignore"):
+        return np.log(aligned)

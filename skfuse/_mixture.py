@@ -1,0 +1,651 @@
+"""Mixtures of experts fitted by EM, with sparse top-k routing."""
+
+import numbers
+import warnings
+
+import numpy as np
+from joblib import Parallel, delayed
+from scipy.special import logsumexp
+from sklearn.base import ClassifierMixin, RegressorMixin, clone
+from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.utils import Bunch, check_random_state, get_tags
+from sklearn.utils.validation import check_is_fitted, has_fit_parameter
+
+from . import routing
+from ._base import (
+    Composite,
+    _take_rows,
+    check_members,
+    check_sample_weight,
+    check_sample_weight_support,
+    member_prediction,
+    member_proba,
+    seed_estimator,
+)
+from ._gate import SoftmaxGate, fit_classifier_gate, gate_log_proba
+from ._views import _is_dataframe, check_views, resolve_view, take_view
+
+_VARIANCE_FLOOR = 1e-6  # times the variance of y
+_MIN_PROBA = 1e-300
+_STARVED = 0.01  # of an even share of the weight
+_LIGHT = 1e-6  # weight, relative to sample_weight, of rows of a class an expert lacks
+_PARALLEL_PREDICT_ROWS = 10_000
+
+
+class _BaseMixture(Composite):
+    """EM for a gate and experts; the subclasses say what an expert's likelihood is."""
+
+    _members = "experts"
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        try:
+            members = ([self.experts] if self.experts is None or hasattr(self.experts, "fit")
+                       else [est for _, est in self.experts])
+            members = [est for est in members if est is not None and hasattr(est, "fit")]
+            tags.input_tags.sparse = all(get_tags(est).input_tags.sparse for est in members)
+        except (TypeError, ValueError, AttributeError):
+            pass  # invalid experts: fit reports them
+        return tags
+
+    @property
+    def named_experts_(self):
+        """Dict-like access to the fitted experts by name."""
+        check_is_fitted(self, "experts_")
+        return Bunch(**dict(zip(self._expert_names_, self.experts_)))
+
+    # -- validation ----------------------------------------------------------------
+
+    def _expert_templates(self):
+        owner = type(self).__name__
+        default = LogisticRegression(max_iter=1000) if self._kind == "classifier" else Ridge()
+        if self.experts is None or hasattr(self.experts, "fit"):
+            if not isinstance(self.n_experts, numbers.Integral) or self.n_experts < 1:
+                raise ValueError(
+                    f"{owner}: n_experts must be a positive int; got {self.n_experts!r}."
+                )
+            template = default if self.experts is None else self.experts
+            pairs = [(f"expert{e}", template) for e in range(self.n_experts)]
+        else:
+            pairs = self.experts
+        names, members = check_members(pairs, self._kind, owner)
+        self._validate_names([name for name, _ in pairs])
+        check_sample_weight_support(names, members, owner)
+        if self._kind == "classifier":
+            for name, member in zip(names, members):
+                if not hasattr(member, "predict_proba"):
+                    raise TypeError(
+                        f"{owner}: expert {name!r} ({type(member).__name__}) has no "
+                        "predict_proba."
+                    )
+        return names, members
+
+    def _check_params(self, n_experts):
+        owner = type(self).__name__
+        k = n_experts if self.top_k is None else self.top_k
+        if not isinstance(k, numbers.Integral) or isinstance(k, bool) or not 1 <= k <= n_experts:
+            raise ValueError(
+                f"{owner}: top_k must be None or an int from 1 to n_experts={n_experts}; "
+                f"got {self.top_k!r}."
+            )
+        if self.init not in ("kmeans", "random"):
+            raise ValueError(f"{owner}: init must be 'kmeans' or 'random'; got {self.init!r}.")
+        for name, low in (("max_iter", 1), ("n_init", 1)):
+            value = getattr(self, name)
+            if not isinstance(value, numbers.Integral) or value < low:
+                raise ValueError(f"{owner}: {name} must be an int >= {low}; got {value!r}.")
+        if not (isinstance(self.tol, numbers.Real) and self.tol >= 0):
+            raise ValueError(f"{owner}: tol must be a non-negative float; got {self.tol!r}.")
+        if self.gate is not None and not (
+            hasattr(self.gate, "predict_proba") and has_fit_parameter(self.gate, "sample_weight")
+        ):
+            raise TypeError(
+                f"{owner}: gate must be a classifier with predict_proba whose fit takes "
+                f"sample_weight; got {self.gate!r}."
+            )
+        return int(k)
+
+    # -- fit ------------------------------------------------------------------------
+
+    def _fit(self, X, y, target, sample_weight):
+        """EM from ``n_init`` starts; keep the best. ``target``: floats or class codes."""
+        owner = type(self).__name__
+        names, templates = self._expert_templates()
+        n_experts = len(names)
+        k = self._check_params(n_experts)
+        n = X.shape[0]
+        if n < n_experts:
+            raise ValueError(
+                f"{owner} needs at least one sample per expert ({n_experts}); got "
+                f"n_samples={n}."
+            )
+        weight = check_sample_weight(sample_weight, n)
+        weight = np.ones(n) if weight is None else weight
+        views = check_views(self.views, names)
+        feature_names = getattr(self, "feature_names_in_", None)
+        self._views_ = [
+            resolve_view(views[name], X, name, feature_names) if name in views else None
+            for name in names
+        ]
+        X_gate = _numeric(X)
+        rng = check_random_state(self.random_state)
+        best = None
+        for start in range(self.n_init):
+            run = self._em(X, X_gate, y, target, weight, templates, k, rng, start)
+            if best is None or run["lower_bound"] > best["lower_bound"]:
+                best = run
+        for key, value in best.items():
+            setattr(self, f"{key}_", value)
+        self._expert_names_ = names
+        self._k_ = k
+        if not self.converged_:
+            warnings.warn(
+                f"{owner} did not converge in max_iter={self.max_iter} EM iterations "
+                f"(last change of the lower bound above tol={self.tol}).",
+                ConvergenceWarning,
+            )
+        return self
+
+    def _em(self, X, X_gate, y, target, weight, templates, k, rng, start):
+        n, n_experts = X.shape[0], len(templates)
+        templates = [seed_estimator(t, rng) for t in templates]
+        gate = (SoftmaxGate(alpha=self.gate_alpha, warm_start=True) if self.gate is None
+                else None)
+        gate_template = None if self.gate is None else seed_estimator(self.gate, rng)
+        resp = self._initial_responsibilities(X_gate, target, weight, n_experts, rng, start)
+        row_fit = np.zeros(n)  # before any E-step, re-seed from the first rows
+        # Sparse EM first runs dense (up to half the iterations) to a good optimum, then
+        # truncates: hard assignments from the start get stuck in poor partitions.
+        phases = [(n_experts, self.max_iter // 2), (k, self.max_iter)] if k < n_experts \
+            else [(k, self.max_iter)]
+        iteration = 0
+        for keep, last in phases:
+            lower_bound, converged = -np.inf, False
+            while iteration < max(last, 1) and not converged:
+                iteration += 1
+                resp = self._reseed_starved(resp, weight, row_fit, target)
+                experts, noise = self._m_step(X, y, target, weight, resp, templates)
+                if gate_template is None:
+                    gate.fit(X_gate, resp, sample_weight=weight)
+                else:
+                    gate = fit_classifier_gate(clone(gate_template), X_gate, resp, weight)
+                resp, row_fit, usage = self._e_step(X, X_gate, target, weight, experts,
+                                                    noise, gate, keep, k)
+                previous, lower_bound = lower_bound, weight @ row_fit / weight.sum()
+                converged = abs(lower_bound - previous) < self.tol
+        run = {"experts": experts, "gate": gate, "lower_bound": lower_bound,
+               "converged": converged, "n_iter": iteration,
+               "expert_usage": usage}
+        if noise is not None:
+            run["noise_variance"] = noise
+        return run
+
+    def _initial_responsibilities(self, X_gate, target, weight, n_experts, rng, start):
+        n = X_gate.shape[0]
+        if self.init == "random":
+            return rng.dirichlet(np.ones(n_experts), size=n)
+        Z = _standardise(X_gate, weight)
+        if hasattr(Z, "toarray"):
+            Z = Z.toarray()
+        if self._kind == "regressor":  # cluster in (x, y) so regimes of y separate too
+            Z = np.hstack([Z, _standardise(target[:, None], weight)])
+        # The first start seeds k-means deterministically (so a row of weight 2 acts as
+        # two rows); further starts use k-means++.
+        init = _axis_seeds(Z, weight, n_experts) if start == 0 else "k-means++"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # fewer distinct rows
+            kmeans = KMeans(n_experts, init=init, n_init=1,
+                            random_state=rng.randint(2**31 - 1))
+            labels = kmeans.fit(Z, sample_weight=weight).labels_
+        return np.eye(n_experts)[labels]
+
+    def _reseed_starved(self, resp, weight, row_fit, target):
+        """Hand an expert with under 1% of an even share of the weight the rows the
+        mixture fits worst, up to half an even share."""
+        n_experts = resp.shape[1]
+        even = weight.sum() / n_experts
+        taken = weight <= 0
+        for e in range(n_experts):
+            if resp[:, e] @ weight >= _STARVED * even:
+                continue
+            candidates = np.flatnonzero(~taken)
+            candidates = candidates[np.argsort(row_fit[candidates], kind="stable")]
+            count = np.searchsorted(np.cumsum(weight[candidates]), even / 2) + 1
+            rows = candidates[:count]
+            resp = resp.copy()
+            resp[rows] = 0.0
+            resp[rows, e] = 1.0
+            taken[rows] = True
+        return resp
+
+    def _m_step(self, X, y, target, weight, resp, templates):
+        tasks = []
+        for e, template in enumerate(templates):
+            rows, row_weight = self._expert_rows(resp[:, e] * weight, target, weight)
+            view = take_view(X, self._views_[e])
+            tasks.append(delayed(_fit_expert)(
+                template, _take_rows(view, rows), y[rows], row_weight, self._fit_output))
+        fitted = Parallel(n_jobs=self.n_jobs)(tasks)
+        experts = [est for est, _ in fitted]
+        if self._kind == "classifier":
+            return experts, None
+        noise = np.empty(len(templates))
+        mean = weight @ target / weight.sum()
+        spread = weight @ (target - mean) ** 2 / weight.sum()
+        floor = _VARIANCE_FLOOR * max(spread, np.finfo(float).tiny)
+        for e, (_, prediction) in enumerate(fitted):
+            rows, row_weight = self._expert_rows(resp[:, e] * weight, target, weight)
+            residual = target[rows] - prediction
+            noise[e] = max(row_weight @ residual**2 / row_weight.sum(), floor)
+        return experts, noise
+
+    def _expert_rows(self, expert_weight, target, weight):
+        rows = np.flatnonzero(expert_weight > 0)
+        return rows, expert_weight[rows]
+
+    def _e_step(self, X, X_gate, target, weight, experts, noise, gate, keep, k):
+        """Responsibilities: the posterior of each expert, kept on each row's top ``keep``.
+
+        Every expert is scored on every row, so a row can move to an expert the gate
+        does not yet send it to; with ``keep`` below ``n_experts`` the posterior is
+        truncated to its largest entries and renormalised (routing kernels). Usage is
+        measured with the gate's top ``k``, as at predict time.
+        """
+        n, n_experts = X.shape[0], len(experts)
+        log_gate = gate_log_proba(gate, X_gate, n_experts)
+        log_lik = np.column_stack([
+            self._log_likelihood(expert, take_view(X, self._views_[e]), target,
+                                 None if noise is None else noise[e])
+            for e, expert in enumerate(experts)
+        ])
+        joint = log_gate + log_lik
+        row_fit = logsumexp(joint, axis=1)
+        resp = np.exp(joint - row_fit[:, None])
+        if keep < n_experts:
+            routed, share = routing.top_k(resp, keep)
+            resp = np.zeros((n, n_experts))
+            np.put_along_axis(resp, routed, share, axis=1)
+        routed, gate_weight = routing.top_k(np.exp(log_gate), k)
+        usage = np.zeros(n_experts)
+        np.add.at(usage, routed.ravel(), (gate_weight * weight[:, None]).ravel())
+        return resp, row_fit, usage / weight.sum()
+
+    # -- predict --------------------------------------------------------------------
+
+    def _route(self, X):
+        """The gate's top-k experts per row, their weights, and the rows grouped."""
+        check_is_fitted(self, "experts_")
+        X = self._check_X(X, reset=False)
+        log_gate = gate_log_proba(self.gate_, _numeric(X), len(self.experts_))
+        routed, weight = routing.top_k(np.exp(log_gate), self._k_)
+        order, offsets = routing.group_by_expert(routed, len(self.experts_))
+        return X, routed, weight, order, offsets
+
+    def _combined(self, X, expert_output):
+        """Run each expert on its rows only and combine with the gate's weights."""
+        X, routed, weight, order, offsets = self._route(X)
+        blocks = [(e, order[offsets[e]:offsets[e + 1]]) for e in range(len(self.experts_))]
+        blocks = [(e, rows) for e, rows in blocks if rows.size]
+        n_jobs = self.n_jobs if X.shape[0] >= _PARALLEL_PREDICT_ROWS else None
+        outputs = Parallel(n_jobs=n_jobs, prefer="threads")(
+            delayed(expert_output)(
+                self.experts_[e], _take_rows(take_view(X, self._views_[e]), rows), e)
+            for e, rows in blocks
+        )
+        stacked = np.concatenate(outputs) if outputs else np.empty((0, 1))
+        return routing.combine(stacked, order, offsets, routed, weight)
+
+    def predict_gate(self, X):
+        """The gate's probability of each expert for each row.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_experts)
+        """
+        check_is_fitted(self, "experts_")
+        X = self._check_X(X, reset=False)
+        return np.exp(gate_log_proba(self.gate_, _numeric(X), len(self.experts_)))
+
+
+def _fit_expert(template, X, y, sample_weight, fit_output):
+    expert = clone(template).fit(X, y, sample_weight=sample_weight)
+    return expert, fit_output(expert, X)
+
+
+def _numeric(X):
+    """The gate's input: float numbers (a DataFrame is converted)."""
+    if _is_dataframe(X):
+        return X.to_numpy(dtype=np.float64)
+    if hasattr(X, "toarray"):
+        return X.astype(np.float64)
+    return np.asarray(X, dtype=np.float64)
+
+
+def _axis_seeds(Z, weight, n_clusters):
+    """Deterministic k-means seeds: the rows at the weighted quantiles
+    (c + 1/2) / n_clusters of the data's projection on its principal axis.
+
+    A row of weight 2 and two copies of it give the same seeds.
+    """
+    mean = weight @ Z / weight.sum()
+    centred = Z - mean
+    covariance = (centred * weight[:, None]).T @ centred / weight.sum()
+    axis = np.linalg.eigh(covariance)[1][:, -1]
+    order = np.argsort(centred @ axis, kind="stable")
+    cumulative = np.cumsum(weight[order])
+    quantiles = (np.arange(n_clusters) + 0.5) * cumulative[-1] / n_clusters
+    picks = np.minimum(np.searchsorted(cumulative, quantiles), len(order) - 1)
+    return Z[order[picks]]
+
+
+def _standardise(X, weight):
+    if hasattr(X, "toarray"):
+        return X
+    mean = weight @ X / weight.sum()
+    scale = np.sqrt(weight @ (X - mean) ** 2 / weight.sum())
+    return (X - mean) / np.where(scale > 0, scale, 1.0)
+
+
+_SHARED_PARAMETERS = """
+    n_experts : int, default=4
+        The number of experts when ``experts`` is None or one estimator.
+    gate : classifier or None, default=None
+        None for the built-in softmax gate (multinomial logistic regression on the
+        responsibilities, L2 penalty ``gate_alpha``), or a classifier with
+        ``predict_proba`` whose ``fit`` takes ``sample_weight``; it is fitted on one
+        copy of X per expert, weighted by the responsibilities.
+    top_k : int or None, default=None
+        Experts per row. None uses every expert. With ``k`` set, EM first runs dense
+        (up to ``max_iter // 2`` iterations, to a good optimum), then sparse: each
+        row's responsibilities are truncated to its k most probable experts, so an
+        expert is fitted only on the rows given to it. At predict time each row runs
+        only its gate's top k experts.
+    max_iter : int, default=100
+        EM iterations per start (dense and sparse phases together).
+    tol : float, default=1e-4
+        EM stops when the mean log-likelihood per unit of sample weight changes by
+        less than this.
+    n_init : int, default=1
+        EM starts; the one with the highest final log-likelihood is kept.
+    init : {"kmeans", "random"}, default="kmeans"
+        First responsibilities: k-means clusters ({clusters}), or random shares.
+    gate_alpha : float, default=1.0
+        L2 penalty of the built-in gate.
+    views : dict or None, default=None
+        Expert name to the columns it sees (names, positions, slice, mask or callable).
+        The gate sees every column.
+    n_jobs : int or None, default=None
+        Experts fitted in parallel (joblib); prediction runs experts in threads for
+        10,000 rows or more.
+    verbose : int, default=0
+        Reserved for progress reports.
+    random_state : int, RandomState or None, default=None
+        Seeds k-means, random starts, and the experts and gate whose own
+        ``random_state`` is None.
+"""
+
+_FITTED_ATTRIBUTES = """
+    experts_ : list of estimators
+        The fitted experts.
+    named_experts_ : Bunch
+        The fitted experts by name (``expert0``, ... for a cloned template).
+    gate_ : estimator
+        The fitted gate (a ``SoftmaxGate`` unless ``gate`` is given).
+    n_iter_ : int
+        EM iterations of the kept start.
+    converged_ : bool
+        Whether the kept start's last phase converged within ``max_iter``.
+    lower_bound_ : float
+        The mean log-likelihood (per unit of sample weight) of the mixture with every
+        expert on the training rows, at the last E-step.
+    expert_usage_ : ndarray of shape (n_experts,)
+        Each expert's share of the routed gate weight on the training rows (sums to 1).
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when X has string column names.
+"""
+
+
+class MixtureOfExpertsRegressor(RegressorMixin, _BaseMixture):
+    __doc__ = """A mixture of regression experts, routed by a gate, fitted by EM.
+
+    Each row goes to its ``top_k`` experts by the gate (all when None), and the
+    prediction is their outputs weighted by the gate's renormalised probabilities.
+    EM (Jordan & Jacobs, 1994) alternates responsibilities computed from the gate and
+    each expert's Gaussian likelihood (a per-expert variance, floored at 1e-6 times
+    the variance of y) with refits of the experts (responsibilities as
+    ``sample_weight``) and of the gate (responsibilities as soft targets). An expert
+    left with under 1% of an even share of the weight is re-seeded with the rows the
+    mixture fits worst before it is refitted.
+
+    Parameters
+    ----------
+    experts : regressor, list of (str, regressor) or None, default=None
+        None: ``n_experts`` ridge regressions. One regressor: ``n_experts`` clones.
+        A list: one expert per entry (heterogeneous experts). Each must take
+        ``sample_weight`` in ``fit``.
+""" + _SHARED_PARAMETERS.replace("{clusters}", "of standardised X and y") + """
+    Attributes
+    ----------
+""" + _FITTED_ATTRIBUTES + """    noise_variance_ : ndarray of shape (n_experts,)
+        Each expert's Gaussian variance.
+
+    See Also
+    --------
+    MixtureOfExpertsClassifier : The same for classification.
+    FusionRegressor : Every member on every row, with learned weights.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfuse import MixtureOfExpertsRegressor
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.uniform(-3, 3, size=(400, 1))
+    >>> y = np.where(X[:, 0] < 0, -2 * X[:, 0], 3 * X[:, 0]) + rng.normal(0, .1, 400)
+    >>> moe = MixtureOfExpertsRegressor(n_experts=2, top_k=1, random_state=0).fit(X, y)
+    >>> round(moe.score(X, y), 2)
+    1.0
+    """
+
+    _kind = "regressor"
+
+    def __init__(self, experts=None, *, n_experts=4, gate=None, top_k=None, max_iter=100,
+                 tol=1e-4, n_init=1, init="kmeans", gate_alpha=1.0, views=None,
+                 n_jobs=None, verbose=0, random_state=None):
+        self.experts = experts
+        self.n_experts = n_experts
+        self.gate = gate
+        self.top_k = top_k
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_init = n_init
+        self.init = init
+        self.gate_alpha = gate_alpha
+        self.views = views
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+        self.random_state = random_state
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the experts and the gate by EM.
+
+        Parameters
+        ----------
+        X : array-like, sparse matrix or DataFrame of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : MixtureOfExpertsRegressor
+        """
+        X = self._check_X(X, reset=True)
+        y = self._check_y(X, y)
+        target = np.asarray(y, dtype=np.float64)
+        if not np.all(np.isfinite(target)):
+            raise ValueError("MixtureOfExpertsRegressor: y holds NaN or infinite values.")
+        return self._fit(X, target, target, sample_weight)
+
+    @staticmethod
+    def _fit_output(expert, X):
+        return member_prediction(expert, X)
+
+    def _log_likelihood(self, expert, X, target, variance):
+        residual = target - member_prediction(expert, X)
+        return -0.5 * (np.log(2 * np.pi * variance) + residual**2 / variance)
+
+    def predict(self, X, return_std=False):
+        """Gate-weighted mean of each row's routed experts.
+
+        Parameters
+        ----------
+        X : array-like, sparse matrix or DataFrame of shape (n_samples, n_features)
+        return_std : bool, default=False
+            Also return the mixture's standard deviation per row: the spread of the
+            routed experts' Gaussians around the mean.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        y_std : ndarray of shape (n_samples,)
+            Only with ``return_std=True``.
+        """
+        if not return_std:
+            return self._combined(X, lambda expert, X_e, e: member_prediction(expert, X_e))
+
+        def moments(expert, X_e, e):
+            mean = member_prediction(expert, X_e)
+            return np.column_stack([mean, self.noise_variance_[e] + mean**2])
+
+        first, second = self._combined(X, moments).T
+        return first, np.sqrt(np.maximum(second - first**2, 0.0))
+
+
+class MixtureOfExpertsClassifier(ClassifierMixin, _BaseMixture):
+    __doc__ = """A mixture of classification experts, routed by a gate, fitted by EM.
+
+    Each row goes to its ``top_k`` experts by the gate (all when None), and the class
+    probabilities are their ``predict_proba`` weighted by the gate's renormalised
+    probabilities. EM alternates responsibilities, computed from the gate and the
+    probability each expert gives the true class, with refits of the experts
+    (responsibilities as ``sample_weight``) and of the gate (responsibilities as soft
+    targets). Every expert is fitted on every class: the rows of a class it holds no
+    responsibility for join its fit at 1e-6 of their sample weight, so no expert is
+    fitted on one class. An expert left with under 1% of an even share of the weight
+    is re-seeded with the rows the mixture fits worst.
+
+    Parameters
+    ----------
+    experts : classifier, list of (str, classifier) or None, default=None
+        None: ``n_experts`` logistic regressions (``max_iter=1000``). One classifier: ``n_experts``
+        clones. A list: one expert per entry (heterogeneous experts). Each must have
+        ``predict_proba`` and take ``sample_weight`` in ``fit``.
+""" + _SHARED_PARAMETERS.replace("{clusters}", "of standardised X") + """
+    Attributes
+    ----------
+""" + _FITTED_ATTRIBUTES + """    classes_ : ndarray of shape (n_classes,)
+        The class labels.
+
+    See Also
+    --------
+    MixtureOfExpertsRegressor : The same for regression.
+    FusionClassifier : Every member on every row, with learned weights.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from skfuse import MixtureOfExpertsClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> moe = MixtureOfExpertsClassifier(n_experts=2, random_state=0).fit(X, y)
+    >>> moe.predict_proba(X[:1]).shape
+    (1, 3)
+    """
+
+    _kind = "classifier"
+
+    def __init__(self, experts=None, *, n_experts=4, gate=None, top_k=None, max_iter=100,
+                 tol=1e-4, n_init=1, init="kmeans", gate_alpha=1.0, views=None,
+                 n_jobs=None, verbose=0, random_state=None):
+        self.experts = experts
+        self.n_experts = n_experts
+        self.gate = gate
+        self.top_k = top_k
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_init = n_init
+        self.init = init
+        self.gate_alpha = gate_alpha
+        self.views = views
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+        self.random_state = random_state
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the experts and the gate by EM.
+
+        Parameters
+        ----------
+        X : array-like, sparse matrix or DataFrame of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : MixtureOfExpertsClassifier
+        """
+        X = self._check_X(X, reset=True)
+        y = self._check_y(X, y)
+        self._set_classes(y)
+        codes = np.searchsorted(self.classes_, y)
+        return self._fit(X, y, codes, sample_weight)
+
+    @staticmethod
+    def _fit_output(expert, X):
+        return None
+
+    def _expert_rows(self, expert_weight, codes, weight):
+        """The expert's rows, plus the rows of each class it lacks, lightly weighted."""
+        present = expert_weight > 0
+        missing = np.setdiff1d(np.arange(len(self.classes_)), codes[present])
+        light = np.isin(codes, missing) & (weight > 0)
+        rows = np.flatnonzero(present | light)
+        return rows, np.where(present, expert_weight, _LIGHT * weight)[rows]
+
+    def _log_likelihood(self, expert, X, codes, variance):
+        proba = member_proba(expert, X, self.classes_)[np.arange(len(codes)), codes]
+        return np.log(np.maximum(proba, _MIN_PROBA))
+
+    def predict_proba(self, X):
+        """Gate-weighted class probabilities of each row's routed experts.
+
+        Parameters
+        ----------
+        X : array-like, sparse matrix or DataFrame of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        return self._combined(X, lambda expert, X_e, e: member_proba(expert, X_e,
+                                                                      self.classes_))
+
+    def predict(self, X):
+        """The class with the highest mixture probability.
+
+        Parameters
+        ----------
+        X : array-like, sparse matrix or DataFrame of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]

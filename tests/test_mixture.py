@@ -1,0 +1,242 @@
+"""Mixtures of experts: EM, sparse routing at predict time, errors and integration."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_iris
+from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
+from sklearn.model_selection import GridSearchCV
+from sklearn.neighbors import KNeighborsRegressor
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
+
+from skfuse import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
+
+
+def piecewise(n=600, seed=0):
+    """Three linear regimes along x0; x1 is noise."""
+    rng = np.random.RandomState(seed)
+    X = rng.uniform(-3, 3, size=(n, 2))
+    y = np.select([X[:, 0] < -1, X[:, 0] < 1], [-2 * X[:, 0] - 4, 3 * X[:, 0]],
+                  0.5 * X[:, 0] + 2.5) + rng.normal(0, 0.1, n)
+    return X, y
+
+
+def hand_mixture(moe, X, output, k):
+    """The routed mixture by hand: every expert on every row, keep each row's top k."""
+    gate = moe.predict_gate(X)
+    top = np.argsort(-gate, axis=1, kind="stable")[:, :k]
+    share = np.take_along_axis(gate, top, axis=1)
+    share /= share.sum(axis=1, keepdims=True)
+    outputs = np.stack([output(expert, X) for expert in moe.experts_], axis=1)
+    picked = outputs[np.arange(len(X))[:, None], top]
+    if picked.ndim == 2:
+        return (share * picked).sum(axis=1)
+    return (share[:, :, None] * picked).sum(axis=1)
+
+
+@pytest.mark.parametrize("top_k", [None, 1, 2])
+def test_regressor_predict_is_the_routed_mixture(top_k):
+    X, y = piecewise()
+    moe = MixtureOfExpertsRegressor(n_experts=3, top_k=top_k, random_state=0).fit(X, y)
+    k = 3 if top_k is None else top_k
+    np.testing.assert_allclose(moe.predict(X), hand_mixture(moe, X, _predict, k),
+                               rtol=1e-10, atol=1e-10)
+    assert moe.converged_ and moe.n_iter_ < moe.max_iter
+    np.testing.assert_allclose(moe.expert_usage_.sum(), 1.0)
+    assert moe.score(X, y) > 0.98
+    assert moe.score(X, y) > Ridge().fit(X, y).score(X, y) + 0.2
+
+
+def _predict(expert, X):
+    return expert.predict(X)
+
+
+def test_regressor_std_is_the_mixture_spread():
+    X, y = piecewise()
+    moe = MixtureOfExpertsRegressor(n_experts=3, top_k=2, random_state=0).fit(X, y)
+    mean, std = moe.predict(X, return_std=True)
+    gate = moe.predict_gate(X)
+    top = np.argsort(-gate, axis=1, kind="stable")[:, :2]
+    share = np.take_along_axis(gate, top, axis=1)
+    share /= share.sum(axis=1, keepdims=True)
+    means = np.stack([e.predict(X) for e in moe.experts_], axis=1)
+    mu = np.take_along_axis(means, top, axis=1)
+    var = moe.noise_variance_[top]
+    expected_mean = (share * mu).sum(axis=1)
+    expected_var = (share * (var + mu**2)).sum(axis=1) - expected_mean**2
+    np.testing.assert_allclose(mean, expected_mean, rtol=1e-10)
+    np.testing.assert_allclose(std, np.sqrt(np.maximum(expected_var, 0)), rtol=1e-7,
+                               atol=1e-10)
+    np.testing.assert_array_equal(mean, moe.predict(X))
+
+
+class _Counting:
+    """Wraps a fitted expert's predict to count the rows it is asked about."""
+
+    def __init__(self, expert, method):
+        self.rows = 0
+        self._inner = getattr(expert, method)
+        setattr(expert, method, self)
+
+    def __call__(self, X):
+        self.rows += X.shape[0]
+        return self._inner(X)
+
+
+@pytest.mark.parametrize("top_k", [1, 2])
+def test_each_expert_predicts_only_its_rows(top_k):
+    X, y = piecewise()
+    moe = MixtureOfExpertsRegressor(n_experts=4, top_k=top_k, random_state=0).fit(X, y)
+    counters = [_Counting(expert, "predict") for expert in moe.experts_]
+    moe.predict(X)
+    assert sum(c.rows for c in counters) == top_k * len(X)
+    routed = np.argsort(-moe.predict_gate(X), axis=1, kind="stable")[:, :top_k]
+    assert [c.rows for c in counters] == [int((routed == e).sum()) for e in range(4)]
+
+
+@pytest.mark.parametrize("top_k", [None, 1])
+def test_classifier_proba_is_the_routed_mixture(top_k):
+    X, y = load_iris(return_X_y=True)
+    labels = np.array(["setosa", "versicolor", "virginica"])[y]
+    moe = MixtureOfExpertsClassifier(n_experts=3, top_k=top_k, random_state=0).fit(X, labels)
+    k = 3 if top_k is None else top_k
+    proba = moe.predict_proba(X)
+    np.testing.assert_allclose(proba, hand_mixture(moe, X, _proba, k), rtol=1e-10,
+                               atol=1e-12)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(moe.predict(X), moe.classes_[proba.argmax(axis=1)])
+    assert moe.score(X, labels) > 0.95
+
+
+def _proba(expert, X):
+    return expert.predict_proba(X)
+
+
+def test_every_expert_sees_every_class():
+    X, y = load_iris(return_X_y=True)
+    moe = MixtureOfExpertsClassifier(n_experts=3, top_k=1, random_state=0).fit(X, y)
+    for expert in moe.experts_:
+        np.testing.assert_array_equal(expert.classes_, [0, 1, 2])
+
+
+def test_a_starved_expert_gets_the_worst_fitted_rows():
+    moe = MixtureOfExpertsRegressor()
+    resp = np.zeros((10, 3))
+    resp[:5, 0] = 1.0
+    resp[5:, 1] = 1.0  # expert 2 holds nothing
+    row_fit = np.array([0.0, -1, -5, 2, 3, -4, 1, 1, -3, 0])
+    new = moe._reseed_starved(resp, np.ones(10), row_fit, None)
+    # Half an even share (10 / 3 / 2) of the weight: the two rows fitted worst.
+    np.testing.assert_array_equal(np.flatnonzero(new[:, 2]), [2, 5])
+    np.testing.assert_array_equal(new.sum(axis=1), 1.0)
+    kept = np.ones(10, dtype=bool)
+    kept[[2, 5]] = False
+    np.testing.assert_array_equal(new[kept], resp[kept])
+
+
+def test_heterogeneous_experts_custom_gate_and_views():
+    X, y = piecewise()
+    experts = [("ridge", Ridge()), ("knn", KNeighborsRegressor()),
+               ("hgb", HistGradientBoostingRegressor(max_iter=20))]
+    with pytest.raises(TypeError, match="'knn'.*sample_weight"):
+        MixtureOfExpertsRegressor(experts).fit(X, y)
+    experts[1] = ("lin", LinearRegression())
+    moe = MixtureOfExpertsRegressor(
+        experts, gate=LogisticRegression(), views={"ridge": [0]}, random_state=0
+    ).fit(X, y)
+    assert list(moe.named_experts_) == ["ridge", "lin", "hgb"]
+    assert moe.named_experts_["ridge"].n_features_in_ == 1
+    assert moe.named_experts_["hgb"].n_features_in_ == 2
+    assert isinstance(moe.gate_, LogisticRegression)
+    assert moe.predict_gate(X).shape == (len(X), 3)
+    assert moe.score(X, y) > 0.9
+
+
+def test_dataframe_input_and_feature_names():
+    X, y = piecewise()
+    frame = pd.DataFrame(X, columns=["a", "b"])
+    moe = MixtureOfExpertsRegressor(n_experts=3, views={"expert0": ["a"]},
+                                    random_state=0).fit(frame, y)
+    np.testing.assert_array_equal(moe.feature_names_in_, ["a", "b"])
+    np.testing.assert_allclose(moe.predict(frame), hand_mixture(moe, frame, _predict_view(moe), 3))
+
+
+def _predict_view(moe):
+    def output(expert, X):
+        view = moe._views_[moe.experts_.index(expert)]
+        return expert.predict(X if view is None else X.iloc[:, view])
+    return output
+
+
+def test_same_seed_same_fit_and_n_jobs_do_not_matter():
+    X, y = piecewise()
+    kwargs = dict(n_experts=3, top_k=2, n_init=2, init="random", random_state=3)
+    a = MixtureOfExpertsRegressor(**kwargs).fit(X, y)
+    b = MixtureOfExpertsRegressor(**kwargs, n_jobs=2).fit(X, y)
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))
+    assert a.lower_bound_ == b.lower_bound_
+
+
+def test_sample_weight_zero_is_removing_rows():
+    X, y = piecewise()
+    weight = np.ones(len(X))
+    weight[::3] = 0
+    a = MixtureOfExpertsRegressor(n_experts=3, random_state=0).fit(X, y, sample_weight=weight)
+    b = MixtureOfExpertsRegressor(n_experts=3, random_state=0).fit(X[weight > 0], y[weight > 0])
+    np.testing.assert_allclose(a.predict(X), b.predict(X), rtol=1e-6, atol=1e-8)
+
+
+def test_grid_search_pipeline_and_pickle():
+    X, y = piecewise(300)
+    pipe = make_pipeline(StandardScaler(),
+                         MixtureOfExpertsRegressor(Ridge(), n_experts=3, random_state=0))
+    grid = GridSearchCV(pipe, {"mixtureofexpertsregressor__top_k": [1, None],
+                               "mixtureofexpertsregressor__experts__alpha": [0.1, 10.0]},
+                        cv=3).fit(X, y)
+    assert grid.best_score_ > 0.9
+    restored = pickle.loads(pickle.dumps(grid.best_estimator_))
+    np.testing.assert_array_equal(restored.predict(X), grid.predict(X))
+    params = MixtureOfExpertsRegressor(Ridge()).get_params()
+    assert params["experts__alpha"] == 1.0
+    listed = MixtureOfExpertsRegressor([("a", Ridge()), ("b", Ridge())])
+    assert listed.set_params(a__alpha=3.0).get_params()["a__alpha"] == 3.0
+
+
+@pytest.mark.parametrize(
+    "params, error, match",
+    [
+        ({"top_k": 5}, ValueError, "top_k must be None or an int from 1 to n_experts=4"),
+        ({"top_k": 0}, ValueError, "top_k"),
+        ({"n_experts": 0}, ValueError, "n_experts must be a positive int"),
+        ({"init": "pca"}, ValueError, "init must be"),
+        ({"max_iter": 0}, ValueError, "max_iter"),
+        ({"tol": -1.0}, ValueError, "tol"),
+        ({"gate": Ridge()}, TypeError, "gate must be a classifier with predict_proba"),
+        ({"experts": [("a", Ridge()), ("a", Ridge())]}, ValueError, "unique"),
+    ],
+)
+def test_bad_parameters_are_refused(params, error, match):
+    X, y = piecewise(50)
+    with pytest.raises(error, match=match):
+        MixtureOfExpertsRegressor(**params).fit(X, y)
+
+
+def test_classifier_experts_need_predict_proba_and_enough_rows():
+    X, y = load_iris(return_X_y=True)
+    with pytest.raises(TypeError, match="'expert0'.*predict_proba"):
+        MixtureOfExpertsClassifier(LinearSVC()).fit(X, y)
+    with pytest.raises(ValueError, match="n_samples=3"):
+        MixtureOfExpertsClassifier(n_experts=4).fit(X[[0, 60, 120]], y[[0, 60, 120]])
+    with pytest.raises(ValueError, match="NaN"):
+        MixtureOfExpertsRegressor().fit(X, np.r_[np.nan, y[1:]])
+
+
+def test_unconverged_fit_warns():
+    X, y = piecewise()
+    with pytest.warns(Warning, match="did not converge in max_iter=1"):
+        MixtureOfExpertsRegressor(max_iter=1, random_state=0).fit(X, y)

@@ -1,0 +1,170 @@
+"""The routing core: Numba and NumPy backends agree exactly, and both do what they say."""
+
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from skfuse import routing
+from skfuse.routing import combine, group_by_expert, top_k
+
+# Scores drawn from a few values, so that ties are common, plus 0 and tiny numbers.
+SCORES = st.sampled_from([0.0, 5e-324, 1e-300, 0.1, 0.25, 0.5, 1.0])
+
+
+@st.composite
+def gates(draw):
+    n = draw(st.integers(0, 40))
+    n_experts = draw(st.integers(1, 8))
+    k = draw(st.integers(1, n_experts))
+    gate = draw(arrays(np.float64, (n, n_experts), elements=SCORES))
+    return gate, k
+
+
+def reference_top_k(gate, k):
+    """Each row's experts by (score descending, index ascending), by plain Python."""
+    experts = np.array([sorted(range(gate.shape[1]), key=lambda e: (-row[e], e))[:k]
+                        for row in gate], dtype=np.int64).reshape(len(gate), k)
+    return experts
+
+
+def routed(gate, k, backend="numba"):
+    experts, weights = top_k(gate, k, backend=backend)
+    order, offsets = group_by_expert(experts, gate.shape[1], backend=backend)
+    return experts, weights, order, offsets
+
+
+@settings(max_examples=300, deadline=None)
+@given(gates())
+def test_top_k_backends_agree_and_follow_the_definition(case):
+    gate, k = case
+    experts, weights = top_k(gate, k)
+    ref_experts, ref_weights = top_k(gate, k, backend="numpy")
+    assert np.array_equal(experts, ref_experts)
+    assert np.array_equal(weights, ref_weights)  # bit for bit
+    assert experts.dtype == np.int64 and experts.shape == (len(gate), k)
+    assert np.array_equal(experts, reference_top_k(gate, k))
+    kept = np.take_along_axis(gate, experts, axis=1) if len(gate) else np.empty((0, k))
+    total = kept.sum(axis=1)
+    expected = np.where(total[:, None] > 0, kept / np.where(total > 0, total, 1)[:, None],
+                        1.0 / k)
+    np.testing.assert_allclose(weights, expected, rtol=1e-12)
+    assert not np.isnan(weights).any()
+    if len(gate):
+        np.testing.assert_allclose(weights.sum(axis=1), 1.0, rtol=1e-12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(gates())
+def test_group_by_expert_backends_agree_and_sort_stably(case):
+    gate, k = case
+    n_experts = gate.shape[1]
+    experts, _ = top_k(gate, k)
+    order, offsets = group_by_expert(experts, n_experts)
+    ref_order, ref_offsets = group_by_expert(experts, n_experts, backend="numpy")
+    assert np.array_equal(order, ref_order) and np.array_equal(offsets, ref_offsets)
+    assert offsets[0] == 0 and offsets[-1] == experts.size
+    for e in range(n_experts):  # experts with no rows get an empty block
+        rows = order[offsets[e]:offsets[e + 1]]
+        assert np.array_equal(rows, np.flatnonzero((experts == e).any(axis=1)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(gates(), st.integers(1, 3))
+def test_combine_backends_agree_with_a_hand_computation(case, n_outputs):
+    gate, k = case
+    experts, weights, order, offsets = routed(gate, k)
+    expert_of = np.repeat(np.arange(gate.shape[1]), np.diff(offsets))
+    # Expert e's output on row i, column c: 100 e + i + c / 10, laid out as combine wants.
+    outputs = (100.0 * expert_of + order)[:, None] + np.arange(n_outputs) / 10
+    result = combine(outputs, order, offsets, experts, weights)
+    reference = combine(outputs, order, offsets, experts, weights, backend="numpy")
+    assert np.array_equal(result, reference)
+    rows = np.arange(len(gate))
+    hand = np.zeros((len(gate), n_outputs))
+    for slot in range(k):
+        hand += weights[:, slot, None] * ((100.0 * experts[:, slot] + rows)[:, None]
+                                          + np.arange(n_outputs) / 10)
+    np.testing.assert_allclose(result, hand, rtol=1e-12)
+    flat = combine(outputs[:, 0], order, offsets, experts, weights)
+    assert flat.shape == (len(gate),)
+    np.testing.assert_array_equal(flat, result[:, 0])
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 8])
+def test_parallel_kernels_agree_with_the_reference(k):
+    rng = np.random.default_rng(k)
+    n = 3 * routing.PARALLEL_MIN_ROWS
+    gate = rng.integers(0, 4, size=(n, 8)) / 4.0  # many ties
+    experts, weights, order, offsets = routed(gate, k)
+    reference = routed(gate, k, backend="numpy")
+    for got, want in zip((experts, weights, order, offsets), reference):
+        assert np.array_equal(got, want)
+    outputs = rng.normal(size=(n * k, 2))
+    assert np.array_equal(combine(outputs, order, offsets, experts, weights),
+                          combine(outputs, order, offsets, experts, weights,
+                                  backend="numpy"))
+
+
+def test_concurrent_calls_give_identical_results():
+    rng = np.random.default_rng(0)
+    gate = rng.random((2 * routing.PARALLEL_MIN_ROWS, 8))
+    outputs = rng.normal(size=gate.shape[0] * 2)
+    want = combine(outputs, *group_by_expert(top_k(gate, 2)[0], 8), *top_k(gate, 2))
+    results, errors = [], []
+
+    def work():
+        try:
+            for _ in range(3):
+                experts, weights = top_k(gate, 2)
+                order, offsets = group_by_expert(experts, 8)
+                results.append(combine(outputs, order, offsets, experts, weights))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert len(results) == 24
+    assert all(np.array_equal(r, want) for r in results)
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -0.5])
+def test_top_k_refuses_bad_scores(backend, bad):
+    gate = np.full((4, 3), 0.3)
+    gate[2, 1] = bad
+    with pytest.raises(ValueError, match="1 row"):
+        top_k(gate, 2, backend=backend)
+
+
+@pytest.mark.parametrize("k", [0, 4, 1.5, True])
+def test_top_k_refuses_bad_k(k):
+    with pytest.raises(ValueError, match="k must be an int from 1 to n_experts=3"):
+        top_k(np.ones((2, 3)), k)
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_group_by_expert_refuses_unknown_experts(backend):
+    with pytest.raises(ValueError, match="from 0 to 2"):
+        group_by_expert(np.array([[0, 3]]), 3, backend=backend)
+    with pytest.raises(ValueError, match="from 0 to 2"):
+        group_by_expert(np.array([[-1, 0]]), 3, backend=backend)
+
+
+def test_bad_shapes_and_backends_are_refused():
+    with pytest.raises(ValueError, match="2-D"):
+        top_k(np.ones(3), 1)
+    with pytest.raises(ValueError, match="backend"):
+        top_k(np.ones((2, 2)), 1, backend="cuda")
+    with pytest.raises(ValueError, match="ints"):
+        group_by_expert(np.ones((2, 2)), 2)
+    experts, weights, order, offsets = routed(np.ones((3, 2)), 1)
+    with pytest.raises(ValueError, match="same n_samples"):
+        combine(np.ones(2), order, offsets, experts, weights)
