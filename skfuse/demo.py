@@ -29,7 +29,13 @@ from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skfuse import FusionClassifier, FusionRegressor, SerialStack
+from skfuse import (
+    FusionClassifier,
+    FusionRegressor,
+    MixtureOfExpertsClassifier,
+    MixtureOfExpertsRegressor,
+    SerialStack,
+)
 
 DATASETS = {
     "breast_cancer (binary)": load_breast_cancer,
@@ -78,6 +84,15 @@ def contenders(classification, seed):
         models["skfuse Cascade (logreg > forest)"] = SerialStack(
             [base[0], base[1]], exit_threshold="auto", random_state=seed
         )
+    # A gate splits the rows among linear experts; each row runs its top expert only.
+    if classification:
+        mixture = MixtureOfExpertsClassifier(LogisticRegression(max_iter=1000), n_experts=3,
+                                             top_k=1, max_iter=20, random_state=seed)
+    else:
+        mixture = MixtureOfExpertsRegressor(Ridge(), n_experts=3, top_k=1, max_iter=20,
+                                            random_state=seed)
+    models["skfuse Mixture (3 linear experts, top-1)"] = make_pipeline(StandardScaler(),
+                                                                       mixture)
     return models
 
 

@@ -109,6 +109,7 @@ def test_classifier_proba_is_the_routed_mixture(top_k):
     np.testing.assert_allclose(proba, hand_mixture(moe, X, _proba, k), rtol=1e-10,
                                atol=1e-12)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert proba.min() >= 0.0 and proba.max() <= 1.0
     np.testing.assert_array_equal(moe.predict(X), moe.classes_[proba.argmax(axis=1)])
     assert moe.score(X, labels) > 0.95
 
@@ -240,3 +241,13 @@ def test_unconverged_fit_warns():
     X, y = piecewise()
     with pytest.warns(Warning, match="did not converge in max_iter=1"):
         MixtureOfExpertsRegressor(max_iter=1, random_state=0).fit(X, y)
+
+
+@pytest.mark.parametrize("max_iter", [1, 2, 3])
+def test_short_sparse_fits_end_with_a_sparse_phase(max_iter):
+    X, y = piecewise(200)
+    with pytest.warns(Warning, match="did not converge"):
+        moe = MixtureOfExpertsRegressor(n_experts=3, top_k=1, max_iter=max_iter,
+                                        tol=0.0, random_state=0).fit(X, y)
+    assert moe.n_iter_ == max_iter
+    assert np.isfinite(moe.lower_bound_)
