@@ -39,6 +39,23 @@ class _BaseMixture(Composite):
 
     _members = "experts"
 
+    def __init__(self, experts=None, *, n_experts=4, gate=None, top_k=None, max_iter=100,
+                 tol=1e-4, n_init=1, init="kmeans", gate_alpha=1.0, views=None,
+                 n_jobs=None, verbose=0, random_state=None):
+        self.experts = experts
+        self.n_experts = n_experts
+        self.gate = gate
+        self.top_k = top_k
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_init = n_init
+        self.init = init
+        self.gate_alpha = gate_alpha
+        self.views = views
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+        self.random_state = random_state
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True
@@ -457,23 +474,6 @@ class MixtureOfExpertsRegressor(RegressorMixin, _BaseMixture):
 
     _kind = "regressor"
 
-    def __init__(self, experts=None, *, n_experts=4, gate=None, top_k=None, max_iter=100,
-                 tol=1e-4, n_init=1, init="kmeans", gate_alpha=1.0, views=None,
-                 n_jobs=None, verbose=0, random_state=None):
-        self.experts = experts
-        self.n_experts = n_experts
-        self.gate = gate
-        self.top_k = top_k
-        self.max_iter = max_iter
-        self.tol = tol
-        self.n_init = n_init
-        self.init = init
-        self.gate_alpha = gate_alpha
-        self.views = views
-        self.n_jobs = n_jobs
-        self.verbose = verbose
-        self.random_state = random_state
-
     def fit(self, X, y, sample_weight=None):
         """Fit the experts and the gate by EM.
 
@@ -570,23 +570,6 @@ class MixtureOfExpertsClassifier(ClassifierMixin, _BaseMixture):
     """
 
     _kind = "classifier"
-
-    def __init__(self, experts=None, *, n_experts=4, gate=None, top_k=None, max_iter=100,
-                 tol=1e-4, n_init=1, init="kmeans", gate_alpha=1.0, views=None,
-                 n_jobs=None, verbose=0, random_state=None):
-        self.experts = experts
-        self.n_experts = n_experts
-        self.gate = gate
-        self.top_k = top_k
-        self.max_iter = max_iter
-        self.tol = tol
-        self.n_init = n_init
-        self.init = init
-        self.gate_alpha = gate_alpha
-        self.views = views
-        self.n_jobs = n_jobs
-        self.verbose = verbose
-        self.random_state = random_state
 
     def fit(self, X, y, sample_weight=None):
         """Fit the experts and the gate by EM.
