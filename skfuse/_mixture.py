@@ -184,19 +184,19 @@ class _BaseMixture(Composite):
             lower_bound, converged = -np.inf, False
             while iteration < last and not converged:
                 iteration += 1
-                resp = self._reseed_starved(resp, weight, row_fit, target)
+                resp = self._reseed_starved(resp, weight, row_fit)
                 experts, noise = self._m_step(X, y, target, weight, resp, templates)
                 if gate_template is None:
                     gate.fit(X_gate, resp, sample_weight=weight)
                 else:
                     gate = fit_classifier_gate(clone(gate_template), X_gate, resp, weight)
-                resp, row_fit, usage = self._e_step(X, X_gate, target, weight, experts,
-                                                    noise, gate, keep, k)
+                resp, row_fit = self._e_step(X, X_gate, target, experts, noise, gate,
+                                             keep)
                 previous, lower_bound = lower_bound, weight @ row_fit / weight.sum()
                 converged = abs(lower_bound - previous) < self.tol
         run = {"experts": experts, "gate": gate, "lower_bound": lower_bound,
                "converged": converged, "n_iter": iteration,
-               "expert_usage": usage}
+               "expert_usage": self._usage(X_gate, weight, gate, n_experts, k)}
         if noise is not None:
             run["noise_variance"] = noise
         return run
@@ -220,7 +220,7 @@ class _BaseMixture(Composite):
             labels = kmeans.fit(Z, sample_weight=weight).labels_
         return np.eye(n_experts)[labels]
 
-    def _reseed_starved(self, resp, weight, row_fit, target):
+    def _reseed_starved(self, resp, weight, row_fit):
         """Hand an expert with under 1% of an even share of the weight the rows the
         mixture fits worst, up to half an even share."""
         n_experts = resp.shape[1]
@@ -240,13 +240,13 @@ class _BaseMixture(Composite):
         return resp
 
     def _m_step(self, X, y, target, weight, resp, templates):
-        tasks = []
-        for e, template in enumerate(templates):
-            rows, row_weight = self._expert_rows(resp[:, e] * weight, target, weight)
-            view = take_view(X, self._views_[e])
-            tasks.append(delayed(_fit_expert)(
-                template, _take_rows(view, rows), y[rows], row_weight, self._fit_output))
-        fitted = Parallel(n_jobs=self.n_jobs)(tasks)
+        blocks = [self._expert_rows(resp[:, e] * weight, target, weight)
+                  for e in range(len(templates))]
+        fitted = Parallel(n_jobs=self.n_jobs)(
+            delayed(_fit_expert)(template, _take_rows(take_view(X, self._views_[e]), rows),
+                                 y[rows], row_weight, self._fit_output)
+            for e, (template, (rows, row_weight)) in enumerate(zip(templates, blocks))
+        )
         experts = [est for est, _ in fitted]
         if self._kind == "classifier":
             return experts, None
@@ -254,8 +254,7 @@ class _BaseMixture(Composite):
         mean = weight @ target / weight.sum()
         spread = weight @ (target - mean) ** 2 / weight.sum()
         floor = _VARIANCE_FLOOR * max(spread, np.finfo(float).tiny)
-        for e, (_, prediction) in enumerate(fitted):
-            rows, row_weight = self._expert_rows(resp[:, e] * weight, target, weight)
+        for e, ((_, prediction), (rows, row_weight)) in enumerate(zip(fitted, blocks)):
             residual = target[rows] - prediction
             noise[e] = max(row_weight @ residual**2 / row_weight.sum(), floor)
         return experts, noise
@@ -264,13 +263,12 @@ class _BaseMixture(Composite):
         rows = np.flatnonzero(expert_weight > 0)
         return rows, expert_weight[rows]
 
-    def _e_step(self, X, X_gate, target, weight, experts, noise, gate, keep, k):
+    def _e_step(self, X, X_gate, target, experts, noise, gate, keep):
         """Responsibilities: the posterior of each expert, kept on each row's top ``keep``.
 
         Every expert is scored on every row, so a row can move to an expert the gate
         does not yet send it to; with ``keep`` below ``n_experts`` the posterior is
-        truncated to its largest entries and renormalised (routing kernels). Usage is
-        measured with the gate's top ``k``, as at predict time.
+        truncated to its largest entries and renormalised (routing kernels).
         """
         n, n_experts = X.shape[0], len(experts)
         log_gate = gate_log_proba(gate, X_gate, n_experts)
@@ -286,10 +284,15 @@ class _BaseMixture(Composite):
             routed, share = routing.top_k(resp, keep)
             resp = np.zeros((n, n_experts))
             np.put_along_axis(resp, routed, share, axis=1)
-        routed, gate_weight = routing.top_k(np.exp(log_gate), k)
+        return resp, row_fit
+
+    @staticmethod
+    def _usage(X_gate, weight, gate, n_experts, k):
+        """Each expert's share of the gate's routed weight, top ``k`` as at predict."""
+        routed, gate_weight = routing.top_k(np.exp(gate_log_proba(gate, X_gate, n_experts)), k)
         usage = np.zeros(n_experts)
         np.add.at(usage, routed.ravel(), (gate_weight * weight[:, None]).ravel())
-        return resp, row_fit, usage / weight.sum()
+        return usage / weight.sum()
 
     # -- predict --------------------------------------------------------------------
 

@@ -132,7 +132,7 @@ def test_a_starved_expert_gets_the_worst_fitted_rows():
     resp[:5, 0] = 1.0
     resp[5:, 1] = 1.0  # expert 2 holds nothing
     row_fit = np.array([0.0, -1, -5, 2, 3, -4, 1, 1, -3, 0])
-    new = moe._reseed_starved(resp, np.ones(10), row_fit, None)
+    new = moe._reseed_starved(resp, np.ones(10), row_fit)
     # Half an even share (10 / 3 / 2) of the weight: the two rows fitted worst.
     np.testing.assert_array_equal(np.flatnonzero(new[:, 2]), [2, 5])
     np.testing.assert_array_equal(new.sum(axis=1), 1.0)
