@@ -1,0 +1,18 @@
+"""Neural members and experts: skorch nets as members, and neural mixtures of experts in torch.
+
+Needs the optional extra: ``pip install "skfuse[torch]"``. The rest of skfuse imports
+without it.
+"""
+
+try:
+    import torch  # noqa: F401
+    import skorch  # noqa: F401
+except ImportError as exc:  # pragma: no cover - exercised without the extra
+    raise ImportError(
+        'skfuse.torch needs torch and skorch: pip install "skfuse[torch]" '
+        "(or pip install torch skorch)."
+    ) from exc
+
+from ._members import NetClassifier, NetRegressor
+
+__all__ = ["NetClassifier", "NetRegressor"]

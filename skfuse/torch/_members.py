@@ -1,0 +1,319 @@
+"""skorch nets that behave as scikit-learn members: seeds, weights, 1-D targets, fast predict."""
+
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+from skorch import NeuralNetClassifier, NeuralNetRegressor
+from skorch.callbacks import EpochScoring
+from skorch.dataset import Dataset
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .._base import check_sample_weight
+
+# Keys of the dict that carries the rows and their weights through skorch's data loading.
+_ROWS = "X"
+_WEIGHT = "sample_weight"
+
+
+class _MemberNet:
+    """Behaviour shared by :class:`NetClassifier` and :class:`NetRegressor`.
+
+    skorch treats every attribute without a trailing underscore as a parameter, so the
+    state kept here ends in one.
+    """
+
+    def _check_input(self, X, reset):
+        if isinstance(X, (Mapping, torch.utils.data.Dataset)):
+            return X  # skorch's own structured input: passed on untouched
+        return validate_data(self, X, dtype=np.float32, allow_nd=True, reset=reset)
+
+    def _seed_torch(self):
+        if self.random_state is not None:
+            seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+            torch.manual_seed(int(seed))
+
+    def _fit_net(self, X, y, sample_weight, fit_params):
+        if sample_weight is not None:
+            if isinstance(X, Mapping) and _WEIGHT in X:
+                raise ValueError(f"X must not have a {_WEIGHT!r} key when sample_weight is given.")
+            weight = check_sample_weight(sample_weight, len(y)).astype(np.float32)
+            # Mean 1, so that weights change the balance between rows, not the step size.
+            weight *= len(weight) / weight.sum()
+            X = {**X, _WEIGHT: weight} if isinstance(X, Mapping) else {_ROWS: X, _WEIGHT: weight}
+        self._seed_torch()
+        return super().fit(X, y, **fit_params)
+
+    def infer(self, x, **fit_params):
+        """Run the module on a batch, leaving out the rows' weights."""
+        if isinstance(x, Mapping) and _WEIGHT in x:
+            x = {key: value for key, value in x.items() if key != _WEIGHT}
+            if set(x) == {_ROWS}:
+                x = x[_ROWS]
+        return super().infer(x, **fit_params)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        """The criterion's loss, as a weighted mean over rows when weights were given."""
+        if not (isinstance(X, Mapping) and _WEIGHT in X):
+            return super().get_loss(y_pred, y_true, X=X, training=training)
+        criterion = self.criterion_
+        if not hasattr(criterion, "reduction"):
+            raise TypeError(
+                f"{type(self).__name__}: sample_weight needs a criterion with a 'reduction' "
+                f"attribute; {type(criterion).__name__} has none."
+            )
+        reduction, criterion.reduction = criterion.reduction, "none"
+        try:
+            loss = super().get_loss(y_pred, y_true, X=X, training=training)
+        finally:
+            criterion.reduction = reduction
+        weight = torch.as_tensor(X[_WEIGHT], device=loss.device)
+        return (loss.reshape(len(weight), -1).mean(dim=1) * weight).mean()
+
+    def get_iterator(self, dataset, training=False):
+        """For inference on an array, slices of one tensor instead of rows fetched one by one."""
+        plain = (
+            not training
+            and type(dataset) is Dataset
+            and isinstance(dataset.X, np.ndarray)
+            and dataset.y is None
+        )
+        if not plain:
+            return super().get_iterator(dataset, training=training)
+        size = self.get_params_for("iterator_valid").get("batch_size", self.batch_size)
+        rows = torch.from_numpy(np.ascontiguousarray(dataset.X))
+        size = len(rows) if size == -1 else max(int(size), 1)
+        return ((rows[start : start + size], None) for start in range(0, len(rows), size))
+
+
+def _code_accuracy(net, X, codes):
+    """Accuracy against the label codes skorch trains on (not the labels ``predict`` returns)."""
+    return float(np.mean(net.predict_proba(X).argmax(axis=1) == np.asarray(codes)))
+
+
+class NetClassifier(_MemberNet, NeuralNetClassifier):
+    """A skorch ``NeuralNetClassifier`` that behaves as a scikit-learn member.
+
+    Takes every argument of :class:`skorch.NeuralNetClassifier` (``module``,
+    ``max_epochs``, ``lr``, ``module__*``, ...), plus ``random_state``. Unlike a plain
+    skorch net it takes labels of any type, casts ``X`` to float32, records
+    ``n_features_in_``, accepts ``sample_weight`` (a weighted mean of the
+    per-row loss, so it can be an EM expert), seeds torch in ``fit``, and predicts on
+    slices of one tensor rather than on rows fetched one at a time.
+
+    The module returns one column per class: probabilities with the default
+    ``criterion=torch.nn.NLLLoss``, or logits with ``torch.nn.CrossEntropyLoss``.
+
+    Parameters
+    ----------
+    module : torch.nn.Module class or instance
+        The network.
+    *args, **kwargs
+        Passed on to :class:`skorch.NeuralNetClassifier`.
+    random_state : int, RandomState instance or None, default=None
+        Seeds torch's global generator at the start of ``fit`` (initial weights,
+        shuffling, validation split). None leaves torch's generator as it is.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The labels, in the order of the module's output columns.
+    n_features_in_ : int
+        Number of columns of ``X`` (array input only).
+    module_ : torch.nn.Module
+        The fitted network.
+
+    See Also
+    --------
+    NetRegressor : The regression counterpart.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from skfuse.torch import NetClassifier
+    >>> class Net(torch.nn.Module):
+    ...     def __init__(self, n_in=4, n_out=2):
+    ...         super().__init__()
+    ...         self.layer = torch.nn.Linear(n_in, n_out)
+    ...     def forward(self, X):
+    ...         return self.layer(X)
+    >>> X = np.random.RandomState(0).normal(size=(40, 4))
+    >>> y = np.where(X[:, 0] > 0, "yes", "no")
+    >>> net = NetClassifier(Net, criterion=torch.nn.CrossEntropyLoss, max_epochs=5,
+    ...                     train_split=None, verbose=0, random_state=0).fit(X, y)
+    >>> net.predict(X[:3]).tolist()
+    ['yes', 'no', 'yes']
+    """
+
+    def __init__(self, module, *args, random_state=None, **kwargs):
+        super().__init__(module, *args, **kwargs)
+        self.random_state = random_state
+
+    @property
+    def classes_(self):
+        return self.labels_
+
+    def get_default_callbacks(self):
+        """skorch's defaults, with the validation accuracy scored on the encoded labels."""
+        return [
+            (name, EpochScoring(_code_accuracy, name=name, lower_is_better=False))
+            if name == "valid_acc" else (name, callback)
+            for name, callback in super().get_default_callbacks()
+        ]
+
+    def fit(self, X, y, sample_weight=None, **fit_params):
+        """Initialise and train the net.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...) or skorch-compatible input
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights of the loss.
+        **fit_params : dict
+            Passed to the module's ``forward``, as in skorch.
+
+        Returns
+        -------
+        self : NetClassifier
+        """
+        X = self._check_input(X, reset=True)
+        y = np.asarray(y)
+        check_classification_targets(y)
+        labels = np.unique(y) if self.classes is None else np.asarray(self.classes)
+        codes = np.searchsorted(labels, y)
+        if np.any(codes >= len(labels)) or np.any(labels[np.minimum(codes, len(labels) - 1)] != y):
+            raise ValueError(f"y has labels that are not in classes={list(labels)}.")
+        self.labels_ = labels
+        return self._fit_net(X, codes.astype(np.int64), sample_weight, fit_params)
+
+    def predict_proba(self, X):
+        """Class probabilities, one column per label in ``classes_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...) or skorch-compatible input
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        check_is_fitted(self, "labels_")
+        proba = super().predict_proba(self._check_input(X, reset=False))
+        if proba.ndim != 2 or proba.shape[1] != len(self.classes_):
+            raise ValueError(
+                f"The module returned shape {proba.shape} for {len(self.classes_)} classes; "
+                "it must return one column per class (pass classes=... when a training "
+                "set may lack some)."
+            )
+        return proba
+
+    def predict(self, X):
+        """The most probable label of each row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...) or skorch-compatible input
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+        """
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+
+class NetRegressor(_MemberNet, NeuralNetRegressor):
+    """A skorch ``NeuralNetRegressor`` that behaves as a scikit-learn member.
+
+    Takes every argument of :class:`skorch.NeuralNetRegressor`, plus ``random_state``.
+    Unlike a plain skorch net, a 1-D ``y`` is trained as one output column (not
+    broadcast against it) and predicted as a 1-D array; ``X`` and ``y`` are cast to
+    float32, ``n_features_in_`` is recorded, ``sample_weight`` weights the per-row
+    loss, torch is seeded in ``fit``, and prediction runs on slices of one tensor.
+
+    Parameters
+    ----------
+    module : torch.nn.Module class or instance
+        The network; it returns one column per target.
+    *args, **kwargs
+        Passed on to :class:`skorch.NeuralNetRegressor`.
+    random_state : int, RandomState instance or None, default=None
+        Seeds torch's global generator at the start of ``fit``. None leaves it as it is.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of columns of ``X`` (array input only).
+    module_ : torch.nn.Module
+        The fitted network.
+
+    See Also
+    --------
+    NetClassifier : The classification counterpart.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from skfuse.torch import NetRegressor
+    >>> X = np.random.RandomState(0).normal(size=(40, 3))
+    >>> y = X @ [1.0, -2.0, 0.5]
+    >>> net = NetRegressor(torch.nn.Linear, module__in_features=3, module__out_features=1,
+    ...                    max_epochs=5, train_split=None, verbose=0, random_state=0)
+    >>> net.fit(X, y).predict(X[:2]).shape
+    (2,)
+    """
+
+    def __init__(self, module, *args, random_state=None, **kwargs):
+        super().__init__(module, *args, **kwargs)
+        self.random_state = random_state
+
+    def fit(self, X, y, sample_weight=None, **fit_params):
+        """Initialise and train the net.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...) or skorch-compatible input
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights of the loss.
+        **fit_params : dict
+            Passed to the module's ``forward``, as in skorch.
+
+        Returns
+        -------
+        self : NetRegressor
+        """
+        X = self._check_input(X, reset=True)
+        y = np.asarray(y, dtype=np.float32)
+        if y.ndim not in (1, 2):
+            raise ValueError(f"y must be 1-D or 2-D, got shape {y.shape}.")
+        if not np.all(np.isfinite(y)):
+            raise ValueError("y contains NaN or infinity.")
+        self.y_ndim_ = y.ndim
+        return self._fit_net(X, y.reshape(len(y), -1), sample_weight, fit_params)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        """The loss; outputs that do not match the targets' shape are refused, not broadcast."""
+        if isinstance(y_pred, torch.Tensor) and y_pred.shape != y_true.shape:
+            raise ValueError(
+                f"The module returned shape {tuple(y_pred.shape)} for targets of shape "
+                f"{tuple(y_true.shape)}; it must return one column per target."
+            )
+        return super().get_loss(y_pred, y_true, X=X, training=training)
+
+    def predict(self, X):
+        """Predicted targets: 1-D when ``y`` was 1-D.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...) or skorch-compatible input
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        """
+        check_is_fitted(self, "y_ndim_")
+        out = super().predict(self._check_input(X, reset=False))
+        return out.reshape(-1) if self.y_ndim_ == 1 else out

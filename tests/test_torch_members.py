@@ -1,0 +1,173 @@
+"""skorch nets as members: the adapters, and nets inside fusion and mixtures."""
+
+import pickle
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("skorch")
+
+from skorch import NeuralNetClassifier  # noqa: E402
+from skorch.dataset import ValidSplit  # noqa: E402
+from sklearn.linear_model import LogisticRegression  # noqa: E402
+from sklearn.model_selection import GridSearchCV  # noqa: E402
+from sklearn.tree import DecisionTreeClassifier  # noqa: E402
+
+from skfuse import FusionClassifier, MixtureOfExpertsRegressor  # noqa: E402
+from skfuse.torch import NetClassifier, NetRegressor  # noqa: E402
+
+
+class MLP(torch.nn.Module):
+    def __init__(self, n_in=4, n_out=2, hidden=16):
+        super().__init__()
+        self.layers = torch.nn.Sequential(
+            torch.nn.Linear(n_in, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, n_out)
+        )
+
+    def forward(self, X):
+        return self.layers(X)
+
+
+def classifier(**params):
+    defaults = dict(criterion=torch.nn.CrossEntropyLoss, max_epochs=20, lr=0.05,
+                    optimizer=torch.optim.Adam, train_split=None, verbose=0, random_state=0)
+    return NetClassifier(MLP, **{**defaults, **params})
+
+
+def regressor(n_in=3, **params):
+    defaults = dict(module__n_in=n_in, module__n_out=1, max_epochs=30, lr=0.02,
+                    optimizer=torch.optim.Adam, train_split=None, verbose=0, random_state=0)
+    return NetRegressor(MLP, **{**defaults, **params})
+
+
+@pytest.fixture
+def blobs():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(120, 4))
+    y = np.where(X[:, 0] + X[:, 1] > 0, "up", "down")
+    return X, y
+
+
+def test_classifier_takes_string_labels_and_records_features(blobs):
+    X, y = blobs
+    net = classifier().fit(X, y)
+    assert_array_equal(net.classes_, ["down", "up"])
+    assert net.n_features_in_ == 4
+    assert np.mean(net.predict(X) == y) > 0.9
+    with pytest.raises(ValueError, match="features"):
+        net.predict(X[:, :3])
+
+
+def test_validation_accuracy_is_scored_on_the_label_codes(blobs):
+    X, y = blobs
+    net = classifier(train_split=ValidSplit(4, stratified=True)).fit(X, y)
+    # With labels "down"/"up", comparing predicted labels with codes would score 0.
+    assert net.history[-1, "valid_acc"] > 0.8
+
+
+def test_predict_proba_matches_the_module_on_whole_batches(blobs):
+    X, y = blobs
+    net = classifier(batch_size=32).fit(X, y)
+    with torch.no_grad():
+        logits = net.module_(torch.as_tensor(X, dtype=torch.float32))
+    assert_allclose(net.predict_proba(X), torch.softmax(logits, dim=1).numpy(), rtol=1e-6)
+
+
+def test_random_state_makes_fits_repeatable(blobs):
+    X, y = blobs
+    first = classifier(random_state=3).fit(X, y).predict_proba(X)
+    again = classifier(random_state=3).fit(X, y).predict_proba(X)
+    other = classifier(random_state=4).fit(X, y).predict_proba(X)
+    assert_array_equal(first, again)
+    assert not np.allclose(first, other)
+
+
+def test_regressor_trains_a_1d_target_as_one_column():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(200, 3)).astype(np.float32)
+    y = X @ np.array([1.0, -2.0, 0.5])
+    net = regressor(max_epochs=60).fit(X, y)
+    pred = net.predict(X)
+    assert pred.shape == (200,)
+    # A target broadcast against (n, 1) outputs would learn the mean only.
+    assert 1 - np.mean((pred - y) ** 2) / np.var(y) > 0.95
+    two = regressor(module__n_out=2).fit(X, np.c_[y, -y]).predict(X)
+    assert two.shape == (200, 2)
+    with pytest.raises(ValueError, match="one column per target"):
+        regressor(module__n_out=2).fit(X, y)
+
+
+def test_unit_weights_equal_no_weights(blobs):
+    X, y = blobs
+    plain = classifier().fit(X, y).predict_proba(X)
+    weighted = classifier().fit(X, y, sample_weight=np.ones(len(y))).predict_proba(X)
+    assert_allclose(weighted, plain, rtol=1e-5, atol=1e-6)
+
+
+def test_sample_weight_gives_the_weighted_mean():
+    # A bias-only fit of a constant target learns the weighted mean of y.
+    X = np.zeros((100, 1))
+    y = np.r_[np.ones(50), -np.ones(50)]
+    weight = np.r_[np.full(50, 3.0), np.ones(50)]
+    net = NetRegressor(torch.nn.Linear, module__in_features=1, module__out_features=1,
+                       optimizer=torch.optim.Adam, lr=0.05, max_epochs=200, batch_size=100,
+                       train_split=None, verbose=0, random_state=0)
+    assert_allclose(net.fit(X, y, sample_weight=weight).predict(X[:1]), [0.5], atol=0.02)
+    assert_allclose(net.fit(X, y).predict(X[:1]), [0.0], atol=0.02)
+
+
+def test_sample_weight_needs_a_criterion_with_reduction():
+    class Loss(torch.nn.Module):
+        def forward(self, y_pred, y_true):
+            return ((y_pred - y_true) ** 2).mean()
+
+    net = regressor(n_in=1, criterion=Loss, max_epochs=1)
+    with pytest.raises(TypeError, match="reduction"):
+        net.fit(np.zeros((10, 1)), np.zeros(10), sample_weight=np.ones(10))
+
+
+def test_fusion_with_a_net_in_grid_search_with_weights_and_pickle(blobs):
+    X, y = blobs
+    fusion = FusionClassifier(
+        [("net", classifier(max_epochs=10)), ("lr", LogisticRegression()),
+         ("tree", DecisionTreeClassifier(max_depth=3, random_state=0))],
+        cv=3, random_state=0,
+    )
+    search = GridSearchCV(
+        fusion, {"net__lr": [0.01, 0.05], "weights": [[1, 1, 1], [2, 1, 0]]}, cv=3
+    )
+    weight = np.random.RandomState(1).uniform(0.5, 2.0, size=len(y))
+    search.fit(X, y, sample_weight=weight)
+    assert set(search.cv_results_["param_net__lr"]) == {0.01, 0.05}
+    best = search.best_estimator_
+    assert isinstance(best.named_estimators_["net"], NetClassifier)
+    assert search.best_score_ > 0.8
+    restored = pickle.loads(pickle.dumps(best))
+    assert_allclose(restored.predict_proba(X), best.predict_proba(X))
+
+
+def test_plain_skorch_net_without_sample_weight_is_refused(blobs):
+    X, y = blobs
+    plain = NeuralNetClassifier(MLP, criterion=torch.nn.CrossEntropyLoss, max_epochs=1,
+                                train_split=None, verbose=0)
+    fusion = FusionClassifier([("net", plain), ("lr", LogisticRegression())], cv=3)
+    with pytest.raises(TypeError, match="sample_weight"):
+        fusion.fit(X, (y == "up").astype(int), sample_weight=np.ones(len(y)))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_mixture_with_net_experts_fits_by_em():
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-2, 2, size=(400, 2))
+    y = np.where(X[:, 0] > 0, 3 * X[:, 1], -3 * X[:, 1]) + rng.normal(scale=0.1, size=400)
+    expert = NetRegressor(torch.nn.Linear, module__in_features=2, module__out_features=1,
+                          optimizer=torch.optim.Adam, lr=0.05, max_epochs=40,
+                          train_split=None, verbose=0)
+    moe = MixtureOfExpertsRegressor(expert, n_experts=2, max_iter=8, random_state=0).fit(X, y)
+    assert all(isinstance(e, NetRegressor) for e in moe.experts_)
+    assert moe.n_iter_ >= 2
+    # One linear net cannot fit the two regimes (R^2 about 0); the mixture separates them.
+    r2 = 1 - np.mean((moe.predict(X) - y) ** 2) / np.var(y)
+    assert r2 > 0.8
