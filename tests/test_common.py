@@ -16,6 +16,12 @@ from skfuse import (
 )
 
 
+try:  # the neural mixtures need the optional torch extra
+    from skfuse.torch import NeuralMixtureOfExpertsClassifier, NeuralMixtureOfExpertsRegressor
+except ImportError:
+    NeuralMixtureOfExpertsClassifier = NeuralMixtureOfExpertsRegressor = None
+
+
 CACHE_DIR = tempfile.mkdtemp(prefix="skfuse-checks-")
 
 
@@ -72,12 +78,33 @@ def instances():
             MixtureOfExpertsRegressor(n_experts=3, top_k=top_k, random_state=0),
             MixtureOfExpertsClassifier(n_experts=3, top_k=top_k, tol=1e-7, random_state=0),
         ]
+    if NeuralMixtureOfExpertsRegressor is not None:
+        small = dict(n_experts=3, hidden_units=8, max_epochs=30, lr=0.01, device="cpu",
+                     random_state=0)
+        for top_k in (None, 1, 2):
+            out += [NeuralMixtureOfExpertsRegressor(top_k=top_k, **small),
+                    NeuralMixtureOfExpertsClassifier(top_k=top_k, **small)]
     return out
 
 
-# Expected failures, by check name, each with the reason it cannot pass. None today:
-# even learned weights pass the sample-weight equivalence checks on their data.
-EXPECTED_FAILURES = {}
+# Minibatch training cannot give identical fits for a row of weight 2 and two copies of
+# it: the copies land in different batches and add steps to each epoch. Weights act on
+# the loss exactly (tests/test_torch_mixture.py checks the weighted mean it learns).
+# And float32 matrix products round differently with the number of rows in the batch
+# (relative differences near 1e-6, over the checks' 1e-7).
+_NEURAL = {
+    "check_sample_weight_equivalence_on_dense_data":
+        "minibatch training agrees with repeated rows in expectation only",
+    "check_methods_subset_invariance": "float32 products round with the batch size",
+    "check_methods_sample_order_invariance": "float32 products round with the batch size",
+}
+
+# Expected failures, by estimator, each with the reason it cannot pass. The other
+# estimators have none: even learned weights pass the sample-weight equivalence checks.
+EXPECTED_FAILURES = {
+    "NeuralMixtureOfExpertsRegressor": _NEURAL,
+    "NeuralMixtureOfExpertsClassifier": _NEURAL,
+}
 
 
 def expected_failed_checks(estimator):

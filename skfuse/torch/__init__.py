@@ -14,5 +14,11 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra
     ) from exc
 
 from ._members import NetClassifier, NetRegressor
+from ._mixture import NeuralMixtureOfExpertsClassifier, NeuralMixtureOfExpertsRegressor
 
-__all__ = ["NetClassifier", "NetRegressor"]
+__all__ = [
+    "NetClassifier",
+    "NetRegressor",
+    "NeuralMixtureOfExpertsClassifier",
+    "NeuralMixtureOfExpertsRegressor",
+]
