@@ -32,3 +32,16 @@ def test_docstring_examples(name):
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0
+
+
+def test_neural_guide_runs():
+    pytest.importorskip("torch")
+    pytest.importorskip("skorch")
+    guide = README.parent / "docs" / "neural.md"
+    blocks = re.findall(r"```python\n(.*?)```", guide.read_text(), flags=re.DOTALL)
+    assert len(blocks) == 3
+    namespace = {}
+    for block in blocks:
+        exec(compile(block, str(guide), "exec"), namespace)
+    assert namespace["search"].best_score_ > 0.9
+    assert namespace["moe"].score(namespace["X_test"], namespace["y_test"]) > 0.9
