@@ -1,0 +1,43 @@
+"""The core imports without the optional extras; skfuse.torch says how to install them."""
+
+import subprocess
+import sys
+import textwrap
+
+
+BLOCKER = """
+import sys
+
+class Blocker:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+sys.meta_path.insert(0, Blocker())
+"""
+
+
+def run_without(modules, code):
+    """Run ``code`` in a fresh interpreter where importing ``modules`` fails."""
+    script = f"BLOCKED = {set(modules)!r}\n" + BLOCKER + textwrap.dedent(code)
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+
+
+def test_core_imports_without_torch_and_skorch():
+    result = run_without(["torch", "skorch"], """
+        import pkgutil, importlib, skfuse
+        names = [info.name for info in pkgutil.walk_packages(skfuse.__path__, "skfuse.")
+                 if not info.name.startswith("skfuse.torch")]
+        for name in names:
+            importlib.import_module(name)
+        assert "torch" not in sys.modules and "skorch" not in sys.modules
+        print(len(names))
+    """)
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) > 5
+
+
+def test_torch_subpackage_names_the_extra():
+    result = run_without(["torch"], "import skfuse.torch")
+    assert result.returncode != 0
+    assert 'pip install "skfuse[torch]"' in result.stderr
