@@ -41,7 +41,7 @@ class _BaseMixture(Composite):
 
     def __init__(self, experts=None, *, n_experts=4, gate=None, top_k=None, max_iter=100,
                  tol=1e-4, n_init=1, init="kmeans", gate_alpha=1.0, views=None,
-                 n_jobs=None, verbose=0, random_state=None):
+                 gate_view=None, n_jobs=None, verbose=0, random_state=None):
         self.experts = experts
         self.n_experts = n_experts
         self.gate = gate
@@ -52,6 +52,7 @@ class _BaseMixture(Composite):
         self.init = init
         self.gate_alpha = gate_alpha
         self.views = views
+        self.gate_view = gate_view
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.random_state = random_state
@@ -147,7 +148,9 @@ class _BaseMixture(Composite):
             resolve_view(views[name], X, name, feature_names) if name in views else None
             for name in names
         ]
-        X_gate = _numeric(X)
+        self._gate_view_ = (None if self.gate_view is None else
+                            resolve_view(self.gate_view, X, "gate", feature_names))
+        X_gate = self._gate_input(X)
         rng = check_random_state(self.random_state)
         best = None
         for start in range(self.n_init):
@@ -300,7 +303,7 @@ class _BaseMixture(Composite):
         """The gate's top-k experts per row, their weights, and the rows grouped."""
         check_is_fitted(self, "experts_")
         X = self._check_X(X, reset=False)
-        log_gate = gate_log_proba(self.gate_, _numeric(X), len(self.experts_))
+        log_gate = gate_log_proba(self.gate_, self._gate_input(X), len(self.experts_))
         routed, weight = routing.top_k(np.exp(log_gate), self._k_)
         order, offsets = routing.group_by_expert(routed, len(self.experts_))
         return X, routed, weight, order, offsets
@@ -332,7 +335,18 @@ class _BaseMixture(Composite):
         """
         check_is_fitted(self, "experts_")
         X = self._check_X(X, reset=False)
-        return np.exp(gate_log_proba(self.gate_, _numeric(X), len(self.experts_)))
+        return np.exp(gate_log_proba(self.gate_, self._gate_input(X), len(self.experts_)))
+
+    def _gate_input(self, X):
+        """The gate's columns of ``X`` (``gate_view``), as float numbers."""
+        X = take_view(X, self._gate_view_)
+        try:
+            return _numeric(X)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(
+                f"{type(self).__name__}: the gate needs numeric columns ({exc}); give it "
+                "numeric ones with gate_view=..."
+            ) from exc
 
 
 def _fit_expert(template, X, y, sample_weight, fit_output):
@@ -401,7 +415,9 @@ _SHARED_PARAMETERS = """
         L2 penalty of the built-in gate.
     views : dict or None, default=None
         Expert name to the columns it sees (names, positions, slice, mask or callable).
-        The gate sees every column.
+    gate_view : columns or None, default=None
+        The columns the gate (and the k-means start) sees, given as for ``views``;
+        None: every column.
     n_jobs : int or None, default=None
         Experts fitted in parallel (joblib); prediction runs experts in threads for
         10,000 rows or more.

@@ -21,7 +21,7 @@ from ._base import (
 )
 from ._cache import MemberCache
 from ._fusion import FusionClassifier
-from ._views import _is_dataframe, resolve_view, take_view
+from ._views import _is_dataframe, check_views, resolve_view, take_view
 
 _METHODS = ("transform", "predict_proba", "decision_function", "predict")
 
@@ -81,6 +81,11 @@ class SerialStack(Composite):
         Stacking: also feed these raw columns of ``X`` (``True``: all) to every level
         after the first. Columns are given as for a view (names, positions, a slice, a
         mask or a callable). Not used by a cascade.
+    views : dict of str to columns, default=None
+        The columns of ``X`` a step sees, by step name (names, positions, a slice, a
+        mask or a callable such as :func:`~sklearn.compose.make_column_selector`);
+        a step without one sees all of ``X``. In a cascade any step may have a view;
+        in a stack only the first step sees ``X``, so only it may.
     stack_method : {"auto", "transform", "predict_proba", "decision_function", \
             "predict"} or dict, default="auto"
         Stacking: which output of a non-final step the next level sees. ``"auto"``
@@ -163,6 +168,7 @@ class SerialStack(Composite):
         *,
         cv=5,
         passthrough=False,
+        views=None,
         stack_method="auto",
         exit_threshold=None,
         cascade_fit="deferred",
@@ -175,6 +181,7 @@ class SerialStack(Composite):
         self.steps = steps
         self.cv = cv
         self.passthrough = passthrough
+        self.views = views
         self.stack_method = stack_method
         self.exit_threshold = exit_threshold
         self.cascade_fit = cascade_fit
@@ -306,7 +313,7 @@ class SerialStack(Composite):
         self : SerialStack
         """
         for stale in ("steps_", "classes_", "exit_thresholds_", "exit_rates_", "cascade_fit_",
-                      "_methods_", "_passthrough_", "_level_classes_"):
+                      "_methods_", "_passthrough_", "_level_classes_", "_views_"):
             self.__dict__.pop(stale, None)  # from an earlier fit with other settings
         self._check_steps()
         X = self._check_X(X, reset=True)
@@ -320,6 +327,7 @@ class SerialStack(Composite):
         names = [name for name, _ in self.steps]
         if sample_weight is not None:
             check_sample_weight_support(names, [est for _, est in self.steps], "SerialStack")
+        self._views_ = self._resolve_views(X, names)
         rng = check_random_state(self.random_state)
         seed = None if self.random_state is None else rng
         estimators = [seed_estimator(est, seed) for _, est in self.steps]
@@ -332,6 +340,18 @@ class SerialStack(Composite):
         self.steps_ = list(zip(names, fitted))
         self.named_steps_ = Bunch(**dict(self.steps_))
         return self
+
+    def _resolve_views(self, X, names):
+        views = check_views(self.views, names)
+        if self.exit_threshold is None and set(views) - {names[0]}:
+            raise ValueError(
+                f"SerialStack: views given for step(s) {sorted(set(views) - {names[0]})!r}; "
+                "in a stack only the first step sees X (use passthrough to feed raw "
+                "columns to later levels)."
+            )
+        feature_names = getattr(self, "feature_names_in_", None)
+        return [resolve_view(views[name], X, name, feature_names) if name in views else None
+                for name in names]
 
     def _run(self, cache, jobs, X, y, sample_weight, output):
         tasks, _ = cache.fit_tasks(jobs, X, y, sample_weight, output)
@@ -376,22 +396,22 @@ class SerialStack(Composite):
             np.unique(y) if any(is_classifier(est) for est in levels) else None
         )
         classes = self._level_classes_
-        fitted, Z = [], X
+        fitted, Z, view = [], X, self._views_[0]
         for est, method in zip(estimators[:-1], self._methods_):
             output = partial(step_output, method=method, classes=classes)
-            jobs = [(est, None, None, None)] + [(est, None, tr, te) for tr, te in folds]
+            jobs = [(est, view, None, None)] + [(est, view, tr, te) for tr, te in folds]
             results = self._run(cache, jobs, Z, y, sample_weight, output)
             fitted.append(results[0][0])
-            Z = self._next_input(self._oof(results[1:], folds, X.shape[0]), X)
-        final = self._run(cache, [(estimators[-1], None, None, None)], Z, y, sample_weight,
+            Z, view = self._next_input(self._oof(results[1:], folds, X.shape[0]), X), None
+        final = self._run(cache, [(estimators[-1], view, None, None)], Z, y, sample_weight,
                           None)
         return fitted + [final[0][0]]
 
     def _fit_cascade(self, estimators, X, y, sample_weight, folds, cache):
         output = partial(member_proba, classes=self.classes_)
         jobs = [
-            (est, None, train, test)
-            for est in estimators
+            (est, view, train, test)
+            for est, view in zip(estimators, self._views_)
             for train, test in [(None, None)] + folds
         ]
         results = self._run(cache, jobs, X, y, sample_weight, output)
@@ -436,8 +456,9 @@ class SerialStack(Composite):
             sub_folds = [(tr, te) for tr, te in sub_folds if te.size and tr.size]
             if not sub_folds or any(np.unique(y[tr]).size < 2 for tr, _ in sub_folds):
                 continue  # cannot be cross-fitted on the deferred rows alone
-            jobs += [(estimators[i], None, rows, None)]
-            jobs += [(estimators[i], None, tr, te) for tr, te in sub_folds]
+            view = self._views_[i]
+            jobs += [(estimators[i], view, rows, None)]
+            jobs += [(estimators[i], view, tr, te) for tr, te in sub_folds]
             plans.append((i, rows, sub_folds))
         if not jobs:
             return fitted
@@ -460,7 +481,7 @@ class SerialStack(Composite):
     # -- predict -------------------------------------------------------------------
 
     def _final_input(self, X):
-        Z = X
+        Z = take_view(X, self._views_[0])
         for (_, est), method in zip(self.steps_[:-1], self._methods_):
             out = step_output(est, Z, method, self._level_classes_)
             Z = self._next_input(out, X)
@@ -475,7 +496,7 @@ class SerialStack(Composite):
         for i, (_, est) in enumerate(self.steps_):
             if remaining.size == 0:
                 break
-            rows = take_rows(X, remaining)
+            rows = take_rows(take_view(X, self._views_[i]), remaining)
             p = member_proba(est, rows, self.classes_)
             last = i == len(self.steps_) - 1
             leave = np.ones(len(remaining), bool) if last else (

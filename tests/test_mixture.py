@@ -6,6 +6,7 @@ import threading
 import numpy as np
 import pandas as pd
 import pytest
+from numpy.testing import assert_allclose
 from sklearn.datasets import load_iris
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
@@ -272,3 +273,35 @@ def test_threaded_and_concurrent_predict_give_identical_results():
         thread.join()
     assert len(results) == 8
     assert all(np.array_equal(r, want) for r in results)
+
+
+def test_gate_view_limits_the_gate_to_its_columns():
+    X, y = piecewise()
+    rng = np.random.RandomState(1)
+    noisy = np.c_[X, rng.normal(size=(len(X), 3))]  # columns the gate should not see
+    moe = MixtureOfExpertsRegressor(
+        Ridge(), n_experts=2, gate=LogisticRegression(), gate_view=[0, 1],
+        views={"expert0": slice(0, X.shape[1]), "expert1": slice(0, X.shape[1])},
+        random_state=0,
+    ).fit(noisy, y)
+    assert moe.gate_.n_features_in_ == 2
+    assert all(expert.n_features_in_ == X.shape[1] for expert in moe.experts_)
+    assert_allclose(moe.predict_gate(noisy), moe.gate_.predict_proba(noisy[:, :2]))
+    same = MixtureOfExpertsRegressor(Ridge(), n_experts=2, gate_view=slice(None),
+                                     random_state=0).fit(X, y)
+    plain = MixtureOfExpertsRegressor(Ridge(), n_experts=2, random_state=0).fit(X, y)
+    assert_allclose(same.predict(X), plain.predict(X))
+
+
+def test_gate_needs_numeric_columns_or_a_gate_view():
+    X, y = piecewise()
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+    frame["label"] = np.where(X[:, 0] > 0, "right", "left")
+    numeric = list(frame.columns[:-1])
+    expert = Ridge()
+    views = {"expert0": numeric, "expert1": numeric}
+    with pytest.raises(ValueError, match="gate_view"):
+        MixtureOfExpertsRegressor(expert, n_experts=2, views=views).fit(frame, y)
+    moe = MixtureOfExpertsRegressor(expert, n_experts=2, views=views, gate_view=numeric,
+                                    random_state=0).fit(frame, y)
+    assert moe.predict(frame).shape == (len(y),)

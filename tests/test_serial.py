@@ -338,3 +338,46 @@ def test_auto_thresholds_weigh_rows_by_sample_weight():
     # With the two rows weighted 0, every row may exit.
     weights = np.r_[np.ones(8), np.zeros(2)]
     assert auto_thresholds(proba, codes, 0.05, weights)[0] < 0.95
+
+
+# -- views ---------------------------------------------------------------------------
+
+
+def test_cascade_steps_see_their_views():
+    X, y = load_wine(return_X_y=True)
+    cascade = SerialStack(
+        [("nb", GaussianNB()), ("lr", make_pipeline(StandardScaler(), LogisticRegression()))],
+        views={"nb": [0, 1, 2], "lr": slice(3, None)},
+        exit_threshold=0.9, cascade_fit="all", cv=3,
+    ).fit(X, y)
+    nb, lr = (est for _, est in cascade.steps_)
+    assert nb.n_features_in_ == 3 and lr.n_features_in_ == X.shape[1] - 3
+    first, last = nb.predict_proba(X[:, :3]), lr.predict_proba(X[:, 3:])
+    leave = first.max(axis=1) > 0.9
+    assert_allclose(cascade.predict_proba(X), np.where(leave[:, None], first, last))
+    assert_array_equal(cascade.predict_route(X), np.where(leave, 0, 1))
+
+
+def test_stack_view_feeds_the_first_level_only():
+    X, y = load_wine(return_X_y=True)
+    steps = [("nb", GaussianNB()), ("final", LogisticRegression(max_iter=1000))]
+    viewed = SerialStack(steps, views={"nb": [0, 6, 9]}, cv=3).fit(X, y)
+    sliced = SerialStack(steps, cv=3).fit(X[:, [0, 6, 9]], y)
+    assert_allclose(viewed.predict_proba(X), sliced.predict_proba(X[:, [0, 6, 9]]))
+    with pytest.raises(ValueError, match="only the first step sees X"):
+        SerialStack(steps, views={"final": [0, 1]}, cv=3).fit(X, y)
+    with pytest.raises(ValueError, match="not among"):
+        SerialStack(steps, views={"other": [0]}, cv=3).fit(X, y)
+
+
+def test_cascade_views_by_column_name():
+    pd = pytest.importorskip("pandas")
+    X, y = load_wine(return_X_y=True, as_frame=True)
+    names = list(X.columns)
+    cascade = SerialStack(
+        [("nb", GaussianNB()), ("tree", DecisionTreeClassifier(random_state=0))],
+        views={"nb": names[:4], "tree": names[4:]}, exit_threshold="auto", cv=3,
+    ).fit(X, y)
+    assert list(cascade.steps_[0][1].feature_names_in_) == names[:4]
+    assert isinstance(X, pd.DataFrame)
+    assert cascade.score(X, y) > 0.8
