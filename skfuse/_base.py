@@ -56,13 +56,16 @@ class Composite(_BaseComposition):
         self._set_params(self._members, **params)
         return self
 
-    def _check_X(self, X, reset):
+    def _check_X(self, X, reset, allow_nan=None):
+        """Validate ``X``; NaN passes when ``allow_nan`` (None: as the tags say)."""
         if _is_dataframe(X):
             validate_data(self, X, reset=reset, skip_check_array=True)
             if X.shape[0] == 0:
                 raise ValueError(f"{type(self).__name__}: X has 0 samples.")
             return X
-        finite = "allow-nan" if self.__sklearn_tags__().input_tags.allow_nan else True
+        if allow_nan is None:
+            allow_nan = self.__sklearn_tags__().input_tags.allow_nan
+        finite = "allow-nan" if allow_nan else True
         return validate_data(
             self, X, reset=reset, accept_sparse=["csr", "csc"], dtype=None,
             ensure_all_finite=finite,

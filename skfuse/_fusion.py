@@ -26,10 +26,12 @@ from ._base import (
     member_proba,
     member_votes,
     seed_estimator,
+    _take_rows,
 )
 from ._cache import MemberCache
-from ._views import check_views, resolve_view
+from ._views import check_views, missing_entries, resolve_view
 from ._weights import (
+    row_shares,
     classifier_objective,
     combine_classifier,
     combine_regressor,
@@ -119,6 +121,8 @@ class _BaseFusion(TransformerMixin, Composite):
                    if not (np.isfinite(self.costs[name]) and self.costs[name] >= 0)]
             if bad:
                 raise ValueError(f"{owner}: costs of {bad!r} must be finite and >= 0.")
+        if self.missing not in ("error", "prior"):
+            raise ValueError(f"{owner}: missing must be 'error' or 'prior'; got {self.missing!r}.")
         # An unknown scorer fails here, before any member is fitted.
         self._scorer = None if self.scoring is None else get_scorer(self.scoring)
         return names, members, views, weights
@@ -161,11 +165,18 @@ class _BaseFusion(TransformerMixin, Composite):
             if name in views
         }
         folds = self._folds(X, y, rng, self._kind == "classifier") if learn else []
-        # Each member is refitted on all rows, then (for learned weights) fitted on
-        # every training fold and asked for its test fold. A frozen member is never
-        # fitted: its output on all rows stands for its out-of-fold output.
+        present = self._presence(X, names)
+        self._fallback_ = self._fallback(y_target, sample_weight)
+        # Each member is refitted on all rows (where its view is present), then (for
+        # learned weights) fitted on every training fold and asked for its test fold. A
+        # frozen member is never fitted: its output on all rows stands for its
+        # out-of-fold output.
         all_rows = [(None, np.arange(X.shape[0]))]
-        jobs = [[(None, None)] + ((all_rows if f else folds) if learn else []) for f in frozen]
+        jobs = [
+            self._member_jobs(name, None if present is None else present[m],
+                              (all_rows if f else folds) if learn else [])
+            for m, (name, f) in enumerate(zip(names, frozen))
+        ]
         cache = MemberCache(self.memory)
         tasks, keys = cache.fit_tasks(
             [
@@ -196,7 +207,8 @@ class _BaseFusion(TransformerMixin, Composite):
             # The first job is the refit; the others give out-of-fold outputs.
             chunks = results[starts[m] + 1 : starts[m + 1]]
             first = chunks[0][1]
-            member_oof = np.empty((X.shape[0],) + first.shape[1:], dtype=first.dtype)
+            # Rows where the member's view is missing keep 0; the mask leaves them out.
+            member_oof = np.zeros((X.shape[0],) + first.shape[1:], dtype=first.dtype)
             for (_, test), (_, out, _) in zip(member_jobs[1:], chunks):
                 member_oof[test] = out
             oof.append(member_oof)
@@ -205,12 +217,74 @@ class _BaseFusion(TransformerMixin, Composite):
             dict(zip(names, seconds)) if self.costs is None
             else {name: float(self.costs[name]) for name in names}
         )
-        self._learn_weights(names, weights, np.stack(oof), y_target, sample_weight)
+        self._learn_weights(names, weights, np.stack(oof), y_target, sample_weight, present)
         return self
 
-    def _learn_weights(self, names, method, oof, y_target, sample_weight):
-        """Set ``weights_`` and the out-of-fold scores from stacked member outputs."""
-        loss, grad = self._objective(oof, y_target, sample_weight)
+    def _member_jobs(self, name, present, splits):
+        """(train, test) jobs of one member: a refit, then ``splits``, all restricted to
+        the rows where its view is present (``present`` None: every row)."""
+        rows = None if present is None or present.all() else np.flatnonzero(present)
+        if rows is None:
+            return [(None, None)] + list(splits)
+        if rows.size == 0:
+            raise ValueError(
+                f"{type(self).__name__}: member {name!r} has no row where its view is "
+                "present (every row of it is missing)."
+            )
+        jobs = [(rows, None)]
+        for train, test in splits:
+            train = rows if train is None else np.intersect1d(train, rows)
+            test = np.intersect1d(test, rows)
+            if test.size == 0:
+                continue  # no out-of-fold row of this member in this fold
+            if train.size == 0:
+                raise ValueError(
+                    f"{type(self).__name__}: member {name!r} has its view only in one "
+                    "test fold, so it cannot be fitted out of fold; use fewer folds."
+                )
+            jobs.append((train, test))
+        return jobs
+
+    def _check_X(self, X, reset):
+        # NaN passes here: a row whose whole view is NaN is a missing modality, and
+        # _presence refuses a partly missing view for members that do not take NaN.
+        return super()._check_X(X, reset, allow_nan=True)
+
+    def _presence(self, X, names):
+        """Which members have their view on each row: (M, n) bool, or None if all do."""
+        rows = []
+        estimators = (dict(self.estimators) if not hasattr(self, "estimators_")
+                      else self.named_estimators_)
+        for name in names:
+            missing = missing_entries(X, self._views_.get(name))
+            if missing is None:
+                rows.append(np.ones(X.shape[0], dtype=bool))
+                continue
+            present = ~missing.all(axis=1)
+            partial = int((present & missing.any(axis=1)).sum())
+            est = estimators[name]
+            if partial and not get_tags(est).input_tags.allow_nan:
+                raise ValueError(
+                    f"{type(self).__name__}: member {name!r} ({type(est).__name__}) does "
+                    f"not accept NaN, and its view is partly missing (NaN) on {partial} "
+                    "row(s). A row is a missing modality only when its whole view is "
+                    "missing; impute inside the member (a Pipeline with SimpleImputer)."
+                )
+            rows.append(present)
+        present = np.stack(rows)
+        return None if present.all() else present
+
+    def _learn_weights(self, names, method, oof, y_target, sample_weight, present=None):
+        """Set ``weights_`` and the out-of-fold scores from stacked member outputs.
+
+        With ``present``, rows with no member are left out, each row's weights are
+        renormalised over its members, and a member's own score is taken on its rows.
+        """
+        if present is not None:
+            keep = present.any(axis=0)
+            oof, y_target, present = oof[:, keep], y_target[keep], present[:, keep]
+            sample_weight = None if sample_weight is None else sample_weight[keep]
+        loss, grad = self._objective(oof, y_target, sample_weight, present)
         if method == "optimize":
             self.weights_ = optimize_weights(loss, grad, len(names))
         else:
@@ -220,29 +294,65 @@ class _BaseFusion(TransformerMixin, Composite):
             )
             self.selection_path_ = [names[m] for m in path]
         self.oof_score_ = -float(loss(self.weights_))
-        self.member_scores_ = {
-            name: -float(loss(onehot)) for name, onehot in zip(names, np.eye(len(names)))
-        }
+        if present is None:
+            self.member_scores_ = {
+                name: -float(loss(onehot)) for name, onehot in zip(names, np.eye(len(names)))
+            }
+            return
+        self.member_scores_ = {}
+        for m, name in enumerate(names):
+            rows = present[m]
+            sw = None if sample_weight is None else sample_weight[rows]
+            alone, _ = self._objective(oof[m : m + 1, rows], y_target[rows], sw, None)
+            self.member_scores_[name] = -float(alone(np.ones(1)))
 
     def _check_fitted_members(self):
         pass
 
     def _member_outputs(self, X):
+        """Stacked member outputs and the presence mask (None when every view is there).
+
+        A member is asked only about the rows where its view is present; elsewhere its
+        output is 0. Rows with no member present raise, unless ``missing="prior"``.
+        """
         X = self._check_X(X, reset=False)
-        tasks = MemberCache(self.memory).output_tasks(
-            self.estimators_,
-            self._member_keys_,
-            [self._views_.get(name) for name in self.named_estimators_],
-            X,
-            self._output(),
-        )
+        names = list(self.named_estimators_)
+        present = self._presence(X, names)
+        keys = self._member_keys_ or [None] * len(names)
+        cache, output = MemberCache(self.memory), self._output()
+        if present is not None:
+            none = int((~present.any(axis=0)).sum())
+            if none and self.missing == "error":
+                raise ValueError(
+                    f"{type(self).__name__}: {none} row(s) of X have no member present "
+                    "(every member's view is missing there); pass missing='prior' to "
+                    "predict the training prior (classes) or mean (regression) there."
+                )
+        tasks, placed = [], []
+        for m, (est, key, name) in enumerate(zip(self.estimators_, keys, names)):
+            rows = None if present is None or present[m].all() else np.flatnonzero(present[m])
+            if rows is not None and rows.size == 0:
+                continue
+            part = X if rows is None else _take_rows(X, rows)
+            tasks += cache.output_tasks([est], [key], [self._views_.get(name)], part, output)
+            placed.append((m, rows))
         if self.n_jobs in (None, 1):
-            return np.stack([fn(*args) for fn, args in tasks])
-        return np.stack(
-            Parallel(n_jobs=self.n_jobs, prefer="threads")(
+            outs = [fn(*args) for fn, args in tasks]
+        else:
+            outs = Parallel(n_jobs=self.n_jobs, prefer="threads")(
                 delayed(fn)(*args) for fn, args in tasks
             )
-        )
+        if present is None:
+            return np.stack(outs), None
+        shape = (len(names), X.shape[0]) + self._output_shape()
+        stacked = np.zeros(shape, dtype=np.result_type(*[o.dtype for o in outs]) if outs
+                           else np.float64)
+        for (m, rows), out in zip(placed, outs):
+            stacked[m, slice(None) if rows is None else rows] = out
+        return stacked, present
+
+    def _output_shape(self):
+        return ()
 
     def _check_members_can_output(self, names, members):
         pass
@@ -316,7 +426,15 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
     views : dict of str to columns, default=None
         The columns each member sees: names, integer positions, a slice, a boolean
         mask, or a callable such as :func:`~sklearn.compose.make_column_selector`.
-        Members without a view see every column.
+        Members without a view see every column. A row whose whole view is missing
+        (every entry NaN, or None in object columns) is a missing modality: the member
+        is fitted without that row, is not asked about it, and the row's weights are
+        renormalised over the members present (members present with weight 0 share
+        equally when no weighted one is); learned weights are fitted the same way.
+    missing : {"error", "prior"}, default="error"
+        A row with no member present: ``"error"`` raises, naming the row count;
+        ``"prior"`` predicts the (sample-weighted) class frequencies of the training
+        labels.
     memory : str, path-like, joblib.Memory or None, default=None
         Caches each member fit, its out-of-fold output and its predictions, keyed by
         the member's parameters, the data, ``sample_weight``, the rows and the view (as
@@ -393,6 +511,7 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         budget=None,
         costs=None,
         views=None,
+        missing="error",
         memory=None,
         n_jobs=None,
         verbose=0,
@@ -407,6 +526,7 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         self.budget = budget
         self.costs = costs
         self.views = views
+        self.missing = missing
         self.memory = memory
         self.n_jobs = n_jobs
         self.verbose = verbose
@@ -468,25 +588,40 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
             return partial(member_votes, classes=self.classes_)
         return partial(member_proba, classes=self.classes_)
 
-    def _objective(self, P, y, sample_weight):
+    def _objective(self, P, y, sample_weight, present=None):
         if self.voting == "hard":
             P = np.eye(len(self.classes_))[P]
         return classifier_objective(
-            P, y, self.voting, sample_weight, self._scorer, self.classes_
+            P, y, self.voting, sample_weight, self._scorer, self.classes_, present
         )
+
+    def _fallback(self, codes, sample_weight):
+        """The class prior: what ``missing="prior"`` predicts for rows with no member."""
+        counts = np.bincount(codes, weights=sample_weight, minlength=len(self.classes_))
+        return counts / counts.sum()
+
+    def _output_shape(self):
+        return () if self.voting == "hard" else (len(self.classes_),)
+
+    def _with_fallback(self, fused, present, log=False):
+        """Put the class prior on rows with no member present."""
+        if present is not None:
+            none = ~present.any(axis=0)
+            if none.any():
+                with np.errstate(divide="ignore"):
+                    fused[none] = np.log(self._fallback_) if log else self._fallback_
+        return fused
 
     def _votes(self, X):
         """Weighted vote counts, shape (n_samples, n_classes), in one bincount."""
-        positions = self._member_outputs(X)
+        positions, present = self._member_outputs(X)
         n_members, n_samples = positions.shape
         n_classes = len(self.classes_)
         cells = positions + (np.arange(n_samples) * n_classes)[None, :]
-        votes = np.bincount(
-            cells.ravel(),
-            weights=np.repeat(self.weights_, n_samples),
-            minlength=n_samples * n_classes,
-        )
-        return votes.reshape(n_samples, n_classes)
+        weights = (np.repeat(self.weights_, n_samples) if present is None
+                   else row_shares(self.weights_, present).ravel())
+        votes = np.bincount(cells.ravel(), weights=weights, minlength=n_samples * n_classes)
+        return self._with_fallback(votes.reshape(n_samples, n_classes), present)
 
     def predict(self, X):
         """Predict class labels by the weighted vote.
@@ -522,7 +657,10 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         proba : ndarray of shape (n_samples, n_classes)
         """
         check_is_fitted(self)
-        return combine_classifier(self._member_outputs(X), self.weights_, self.voting)
+        P, present = self._member_outputs(X)
+        return self._with_fallback(
+            combine_classifier(P, self.weights_, self.voting, present=present), present
+        )
 
     @available_if(_has_proba)
     def predict_log_proba(self, X):
@@ -537,9 +675,9 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         log_proba : ndarray of shape (n_samples, n_classes)
         """
         check_is_fitted(self)
-        return combine_classifier(
-            self._member_outputs(X), self.weights_, self.voting, log=True
-        )
+        P, present = self._member_outputs(X)
+        fused = combine_classifier(P, self.weights_, self.voting, log=True, present=present)
+        return self._with_fallback(fused, present, log=True)
 
     def transform(self, X):
         """Each member's output, side by side.
@@ -553,10 +691,14 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         outputs : ndarray
             Soft and geometric voting: shape (n_samples, n_members * n_classes), the
             aligned probabilities of each member in turn. Hard voting: shape
-            (n_samples, n_members), each member's predicted class index.
+            (n_samples, n_members), each member's predicted class index. NaN where a
+            member's view is missing.
         """
         check_is_fitted(self)
-        outputs = self._member_outputs(X)
+        outputs, present = self._member_outputs(X)
+        if present is not None:
+            outputs = outputs.astype(np.float64)
+            outputs[~present] = np.nan
         if self.voting == "hard":
             return outputs.T
         return np.hstack(list(outputs))
@@ -594,7 +736,11 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         Cost of each member for ``budget``. ``None`` measures each member's predict
         seconds per 1000 rows on the out-of-fold predictions.
     views : dict of str to columns, default=None
-        The columns each member sees (see :class:`FusionClassifier`).
+        The columns each member sees, and missing modalities (see
+        :class:`FusionClassifier`).
+    missing : {"error", "prior"}, default="error"
+        A row with no member present: ``"error"`` raises; ``"prior"`` predicts the
+        (sample-weighted) training mean of ``y``.
     memory : str, path-like, joblib.Memory or None, default=None
         Caches member fits, out-of-fold outputs and predictions (see
         :class:`FusionClassifier`).
@@ -661,6 +807,7 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         budget=None,
         costs=None,
         views=None,
+        missing="error",
         memory=None,
         n_jobs=None,
         verbose=0,
@@ -674,6 +821,7 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         self.budget = budget
         self.costs = costs
         self.views = views
+        self.missing = missing
         self.memory = memory
         self.n_jobs = n_jobs
         self.verbose = verbose
@@ -710,8 +858,12 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
     def _output(self):
         return member_prediction
 
-    def _objective(self, P, y, sample_weight):
-        return regressor_objective(P, y, sample_weight, self._scorer)
+    def _objective(self, P, y, sample_weight, present=None):
+        return regressor_objective(P, y, sample_weight, self._scorer, present)
+
+    def _fallback(self, y, sample_weight):
+        """The training mean: what ``missing="prior"`` predicts for rows with no member."""
+        return float(np.average(y, weights=sample_weight))
 
     def predict(self, X):
         """Predict by the weighted mean of the members' predictions.
@@ -725,7 +877,11 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         y : ndarray of shape (n_samples,)
         """
         check_is_fitted(self)
-        return combine_regressor(self._member_outputs(X), self.weights_)
+        P, present = self._member_outputs(X)
+        prediction = combine_regressor(P, self.weights_, present=present)
+        if present is not None:
+            prediction[~present.any(axis=0)] = self._fallback_
+        return prediction
 
     def transform(self, X):
         """Each member's prediction, one column per member.
@@ -737,9 +893,14 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         Returns
         -------
         predictions : ndarray of shape (n_samples, n_members)
+            NaN where a member's view is missing.
         """
         check_is_fitted(self)
-        return self._member_outputs(X).T
+        outputs, present = self._member_outputs(X)
+        if present is not None:
+            outputs = outputs.astype(np.float64)
+            outputs[~present] = np.nan
+        return outputs.T
 
     def _output_suffixes(self):
         return [""]

@@ -121,3 +121,35 @@ def check_views(views, names):
             f"{list(names)!r}."
         )
     return views
+
+
+def missing_entries(X, positions):
+    """Which entries of the view ``positions`` of ``X`` are missing, shape (n, k).
+
+    Missing means NaN, or None (or NaN) in an object column. Returns None when nothing
+    can be missing (sparse or integer input).
+    """
+    view = take_view(X, positions)
+    n = view.shape[0]
+    if hasattr(view, "toarray"):
+        return None
+    if _is_dataframe(view):
+        return view.isna().to_numpy()
+    values = np.asarray(view).reshape(n, -1)
+    if values.dtype.kind in "fc":
+        return np.isnan(values)
+    if values.dtype.kind == "O":
+        return np.frompyfunc(_is_missing_value, 1, 1)(values).astype(bool)
+    return None
+
+
+def rows_present(X, positions):
+    """True for each row of ``X`` where the view ``positions`` holds at least one value."""
+    missing = missing_entries(X, positions)
+    if missing is None:
+        return np.ones(X.shape[0], dtype=bool)
+    return ~missing.all(axis=1)
+
+
+def _is_missing_value(value):
+    return value is None or (isinstance(value, float) and value != value)

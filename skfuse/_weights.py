@@ -17,14 +17,43 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 _EPS = np.finfo(np.float64).eps
 
 
-def combine_classifier(P, weights, voting, log=False):
+def row_shares(weights, present):
+    """Each row's member weights renormalised over the members present, shape (M, n).
+
+    ``present`` (M, n) says which members have their view on each row. Where every
+    member present has weight 0, those members share the row equally; a row with no
+    member present gets no weight at all (a column of zeros).
+    """
+    shares = weights[:, None] * present
+    total = shares.sum(axis=0)
+    unweighted = (total == 0) & present.any(axis=0)
+    shares[:, unweighted] = present[:, unweighted]
+    total = shares.sum(axis=0)
+    return shares / np.where(total > 0, total, 1.0)
+
+
+def combine_classifier(P, weights, voting, log=False, present=None):
     """Fuse aligned member probabilities (or one-hot votes) into class scores.
 
     ``soft`` and ``hard`` return the weighted mean; ``geometric`` returns the
     renormalised weighted geometric mean, computed in the log domain. Members with
     weight 0 are skipped, so they behave exactly as if dropped. With ``log=True`` the
-    logarithm is returned (``-inf`` where a soft probability is 0).
+    logarithm is returned (``-inf`` where a soft probability is 0). With ``present``
+    (M, n), each row's weights are renormalised over the members present there
+    (:func:`row_shares`); a row with none gets zeros (soft, hard) or a uniform
+    distribution (geometric), for the caller to replace.
     """
+    if present is not None:
+        shares = row_shares(weights, present)
+        if voting == "geometric":
+            log_p = np.einsum("mn,mnc->nc", shares, np.log(np.clip(P, _EPS, 1.0)))
+            log_p -= logsumexp(log_p, axis=1, keepdims=True)
+            return log_p if log else np.exp(log_p)
+        fused = np.clip(np.einsum("mn,mnc->nc", shares, P), 0.0, 1.0)
+        if log:
+            with np.errstate(divide="ignore"):
+                return np.log(fused)
+        return fused
     used = np.flatnonzero(weights)
     w = weights[used] / weights[used].sum()
     if voting == "geometric":
@@ -40,8 +69,14 @@ def combine_classifier(P, weights, voting, log=False):
     return fused
 
 
-def combine_regressor(P, weights):
-    """Weighted mean of member predictions, skipping members of weight 0."""
+def combine_regressor(P, weights, present=None):
+    """Weighted mean of member predictions, skipping members of weight 0.
+
+    With ``present`` (M, n), each row's weights are renormalised over the members
+    present there; a row with none gets 0.
+    """
+    if present is not None:
+        return np.einsum("mn,mn->n", row_shares(weights, present), P)
     used = np.flatnonzero(weights)
     return np.average(P[used], axis=0, weights=weights[used])
 
@@ -50,13 +85,16 @@ def _mean(values, sample_weight):
     return np.average(values, weights=sample_weight)
 
 
-def classifier_objective(P, y, voting, sample_weight=None, scorer=None, classes=None):
+def classifier_objective(P, y, voting, sample_weight=None, scorer=None, classes=None,
+                         present=None):
     """Return ``(loss, grad)`` for fusing classifier outputs ``P`` on encoded ``y``.
 
     The default loss is the log-loss for ``soft`` and ``geometric`` voting, and the
     Brier score of the vote shares for ``hard`` voting (smooth and convex in the
     weights, unlike the error rate). With a ``scorer``, the loss is minus its score on
-    the fused output, and ``grad`` is None.
+    the fused output, and ``grad`` is None. With ``present`` (M, n; every row has a
+    member), the fused output renormalises weights over the members present on each
+    row, and ``grad`` is None (the optimiser then uses finite differences).
     """
     n = P.shape[1]
     rows = np.arange(n)
@@ -64,8 +102,19 @@ def classifier_objective(P, y, voting, sample_weight=None, scorer=None, classes=
         holder = _FusedClassifierOutput(classes)
 
         def loss(w):
-            holder.proba_ = combine_classifier(P, w, voting)
+            holder.proba_ = combine_classifier(P, w, voting, present=present)
             return -_score(scorer, holder, classes[y], sample_weight)
+
+        return loss, None
+
+    if present is not None:
+        onehot = np.eye(P.shape[2])[y]
+
+        def loss(w):
+            fused = combine_classifier(P, w, voting, present=present)
+            if voting == "hard":
+                return _mean(((fused - onehot) ** 2).sum(axis=1), sample_weight)
+            return _mean(-np.log(np.clip(fused[rows, y], _EPS, None)), sample_weight)
 
         return loss, None
 
@@ -112,14 +161,23 @@ def classifier_objective(P, y, voting, sample_weight=None, scorer=None, classes=
     return loss, grad
 
 
-def regressor_objective(P, y, sample_weight=None, scorer=None):
-    """Return ``(loss, grad)`` for fusing regressor outputs ``P`` (mean squared error)."""
+def regressor_objective(P, y, sample_weight=None, scorer=None, present=None):
+    """Return ``(loss, grad)`` for fusing regressor outputs ``P`` (mean squared error).
+
+    With ``present`` (see :func:`classifier_objective`), ``grad`` is None.
+    """
     if scorer is not None:
         holder = _FusedRegressorOutput()
 
         def loss(w):
-            holder.prediction_ = combine_regressor(P, w)
+            holder.prediction_ = combine_regressor(P, w, present=present)
             return -_score(scorer, holder, y, sample_weight)
+
+        return loss, None
+
+    if present is not None:
+        def loss(w):
+            return _mean((combine_regressor(P, w, present=present) - y) ** 2, sample_weight)
 
         return loss, None
 

@@ -1,0 +1,188 @@
+"""Missing modalities: a member whose whole view is missing on a row sits that row out."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from scipy.special import logsumexp
+from sklearn.base import clone
+from sklearn.datasets import make_classification, make_regression
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
+from sklearn.model_selection import StratifiedKFold
+from sklearn.naive_bayes import GaussianNB
+from sklearn.tree import DecisionTreeClassifier
+
+from skfuse import FusionClassifier, FusionRegressor
+from skfuse._views import rows_present
+
+VIEWS = {"a": [0, 1], "b": [2, 3], "c": [4, 5]}
+WEIGHTS = np.array([0.5, 0.3, 0.2])
+
+
+def classifiers():
+    return [("a", LogisticRegression()), ("b", GaussianNB()),
+            ("c", DecisionTreeClassifier(max_depth=3, random_state=0))]
+
+
+def blank(X, pattern):
+    """Copy of X with the views of the members marked 0 in ``pattern`` (one row each) NaN."""
+    X = X.copy()
+    for i, row in enumerate(pattern):
+        for present, (name, cols) in zip(row, VIEWS.items()):
+            if not present:
+                X[i, cols] = np.nan
+    return X
+
+
+# Every combination of present members, from all three down to one (all-but-one missing).
+PATTERNS = np.array([[1, 1, 1], [0, 1, 1], [1, 0, 1], [1, 1, 0],
+                     [1, 0, 0], [0, 1, 0], [0, 0, 1]], dtype=bool)
+
+
+@pytest.fixture
+def data():
+    X, y = make_classification(n_samples=300, n_features=6, n_informative=6,
+                               n_redundant=0, n_classes=3, random_state=0)
+    return X, y
+
+
+def by_hand(fusion, X, pattern, voting):
+    """Fuse each row over its present members, with their weights renormalised."""
+    rows = np.repeat(np.arange(len(pattern)), 1)
+    out = []
+    for i in rows:
+        kept = np.flatnonzero(pattern[i])
+        w = WEIGHTS[kept] / WEIGHTS[kept].sum()
+        members = [fusion.named_estimators_[list(VIEWS)[m]] for m in kept]
+        views = [VIEWS[list(VIEWS)[m]] for m in kept]
+        if voting == "hard":
+            votes = np.zeros(3)
+            for weight, est, cols in zip(w, members, views):
+                votes[est.predict(X[i : i + 1, cols])[0]] += weight
+            out.append(votes)
+            continue
+        P = np.stack([est.predict_proba(X[i : i + 1, cols])[0] for est, cols in zip(members, views)])
+        if voting == "soft":
+            out.append(w @ P)
+        else:
+            log_p = w @ np.log(np.clip(P, np.finfo(float).eps, 1))
+            out.append(np.exp(log_p - logsumexp(log_p)))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("voting", ["soft", "geometric", "hard"])
+def test_classifier_renormalises_over_present_members(data, voting):
+    X, y = data
+    fusion = FusionClassifier(classifiers(), voting=voting, weights=WEIGHTS,
+                              views=VIEWS).fit(X, y)
+    X_test = blank(X[: len(PATTERNS)], PATTERNS)
+    expected = by_hand(fusion, X[: len(PATTERNS)], PATTERNS, voting)
+    if voting == "hard":
+        assert_array_equal(fusion.predict(X_test), expected.argmax(axis=1))
+    else:
+        assert_allclose(fusion.predict_proba(X_test), expected, rtol=1e-10)
+        assert_array_equal(fusion.predict(X_test), expected.argmax(axis=1))
+    # Complete rows are unchanged by the mask machinery.
+    plain = FusionClassifier(classifiers(), voting=voting, weights=WEIGHTS, views=VIEWS)
+    plain.fit(X, y)
+    assert_array_equal(fusion.predict(X_test[:1]), plain.predict(X[:1]))
+
+
+def test_regressor_renormalises_over_present_members():
+    X, y = make_regression(n_samples=200, n_features=6, noise=1.0, random_state=0)
+    members = [("a", Ridge()), ("b", LinearRegression()), ("c", Ridge(alpha=10.0))]
+    fusion = FusionRegressor(members, weights=WEIGHTS, views=VIEWS).fit(X, y)
+    X_test = blank(X[: len(PATTERNS)], PATTERNS)
+    expected = []
+    for i, row in enumerate(PATTERNS):
+        kept = np.flatnonzero(row)
+        preds = [fusion.named_estimators_[list(VIEWS)[m]].predict(X[i : i + 1, VIEWS[list(VIEWS)[m]]])[0]
+                 for m in kept]
+        expected.append(np.average(preds, weights=WEIGHTS[kept]))
+    assert_allclose(fusion.predict(X_test), expected, rtol=1e-12)
+    transformed = fusion.transform(X_test)
+    assert_array_equal(np.isnan(transformed), ~PATTERNS)
+
+
+def test_a_row_with_no_member_raises_or_takes_the_prior(data):
+    X, y = data
+    X_test = blank(X[:3], [[1, 1, 1], [0, 0, 0], [0, 0, 0]])
+    fusion = FusionClassifier(classifiers(), views=VIEWS).fit(X, y)
+    with pytest.raises(ValueError, match="2 row\\(s\\) of X have no member present"):
+        fusion.predict(X_test)
+    prior = fusion.set_params(missing="prior").fit(X, y).predict_proba(X_test)
+    assert_allclose(prior[1:], np.tile(np.bincount(y) / len(y), (2, 1)))
+    hard = FusionClassifier(classifiers(), voting="hard", views=VIEWS, missing="prior")
+    assert hard.fit(X, y).predict(X_test)[1] == np.bincount(y).argmax()
+    Xr, yr = make_regression(n_samples=100, n_features=6, random_state=0)
+    reg = FusionRegressor([("a", Ridge()), ("b", Ridge()), ("c", Ridge())], views=VIEWS,
+                          missing="prior").fit(Xr, yr)
+    assert reg.predict(blank(Xr[:1], [[0, 0, 0]]))[0] == pytest.approx(yr.mean())
+    with pytest.raises(ValueError, match="missing must be"):
+        FusionRegressor([("a", Ridge())], missing="mean").fit(Xr, yr)
+
+
+def test_members_train_only_on_rows_with_their_view(data):
+    X, y = data
+    rng = np.random.RandomState(0)
+    pattern = rng.uniform(size=(len(X), 3)) > 0.3
+    pattern[~pattern.any(axis=1), 0] = True
+    X_missing = blank(X, pattern)
+    fusion = FusionClassifier(classifiers(), views=VIEWS).fit(X_missing, y)
+    for m, (name, cols) in enumerate(VIEWS.items()):
+        alone = clone(dict(classifiers())[name]).fit(X[pattern[:, m]][:, cols], y[pattern[:, m]])
+        assert_allclose(fusion.named_estimators_[name].predict_proba(X[:, cols]),
+                        alone.predict_proba(X[:, cols]))
+    with pytest.raises(ValueError, match="member 'a' has no row where its view is present"):
+        FusionClassifier(classifiers(), views=VIEWS).fit(blank(X, [[0, 1, 1]] * len(X)), y)
+
+
+def test_learned_weights_use_the_masks(data):
+    X, y = data
+    rng = np.random.RandomState(1)
+    pattern = rng.uniform(size=(len(X), 3)) > 0.3
+    pattern[~pattern.any(axis=1), 1] = True
+    X_missing = blank(X, pattern)
+    fusion = FusionClassifier(classifiers(), weights="optimize", views=VIEWS, cv=3).fit(X_missing, y)
+    assert_allclose(fusion.weights_.sum(), 1.0)
+    # Out-of-fold probabilities by hand: each member fitted on the training fold's rows
+    # that have its view, asked about the test fold's rows that have it.
+    oof = np.zeros((3, len(X), 3))
+    for train, test in StratifiedKFold(3).split(X, y):
+        for m, (name, cols) in enumerate(VIEWS.items()):
+            tr, te = train[pattern[train, m]], test[pattern[test, m]]
+            est = clone(dict(classifiers())[name]).fit(X[tr][:, cols], y[tr])
+            oof[m, te] = est.predict_proba(X[te][:, cols])
+    shares = fusion.weights_[:, None] * pattern.T
+    fused = np.einsum("mn,mnc->nc", shares / shares.sum(axis=0), oof)
+    log_loss = -np.mean(np.log(np.clip(fused[np.arange(len(y)), y], np.finfo(float).eps, None)))
+    assert fusion.oof_score_ == pytest.approx(-log_loss, rel=1e-10)
+    # Each member's own score is taken on its rows only.
+    a = pattern[:, 0]
+    own = -np.mean(np.log(np.clip(oof[0, a, y[a]], np.finfo(float).eps, None)))
+    assert fusion.member_scores_["a"] == pytest.approx(-own, rel=1e-10)
+
+
+def test_rows_present_reads_nan_and_none():
+    values = np.array([[1.0, np.nan], [np.nan, np.nan], [np.nan, 2.0]])
+    assert_array_equal(rows_present(values, None), [True, False, True])
+    assert_array_equal(rows_present(values, [1]), [False, False, True])
+    objects = np.array([["x", None], [None, np.nan], [None, "y"]], dtype=object)
+    assert_array_equal(rows_present(objects, None), [True, False, True])
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"text": ["a", None, "c"], "num": [np.nan, np.nan, 1.0]})
+    assert_array_equal(rows_present(frame, None), [True, False, True])
+    assert_array_equal(rows_present(frame, [0]), [True, False, True])
+
+
+def test_a_partly_missing_view_needs_a_member_that_takes_nan(data):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    X, y = data
+    X = X.copy()
+    X[:10, 0] = np.nan  # view "a" is [0, 1]: partly missing on 10 rows
+    with pytest.raises(ValueError, match="member 'a' \\(LogisticRegression\\) does not accept "
+                                         "NaN.*10 row"):
+        FusionClassifier(classifiers(), views=VIEWS).fit(X, y)
+    members = [("a", HistGradientBoostingClassifier(max_iter=20))] + classifiers()[1:]
+    fusion = FusionClassifier(members, views=VIEWS).fit(X, y)
+    assert fusion.predict_proba(X[:10]).shape == (10, 3)
