@@ -25,7 +25,7 @@ from ._base import (
     seed_estimator,
 )
 from ._gate import SoftmaxGate, fit_classifier_gate, gate_log_proba
-from ._views import _is_dataframe, check_views, resolve_view, take_view
+from ._views import _is_dataframe, check_views, missing_entries, resolve_view, take_view
 
 _VARIANCE_FLOOR = 1e-6  # times the variance of y
 _MIN_PROBA = 1e-300
@@ -151,10 +151,11 @@ class _BaseMixture(Composite):
         self._gate_view_ = (None if self.gate_view is None else
                             resolve_view(self.gate_view, X, "gate", feature_names))
         X_gate = self._gate_input(X)
+        present = self._presence(X, names, templates)
         rng = check_random_state(self.random_state)
         best = None
         for start in range(self.n_init):
-            run = self._em(X, X_gate, y, target, weight, templates, k, rng, start)
+            run = self._em(X, X_gate, y, target, weight, templates, k, rng, start, present)
             if best is None or run["lower_bound"] > best["lower_bound"]:
                 best = run
         for key, value in best.items():
@@ -169,13 +170,17 @@ class _BaseMixture(Composite):
             )
         return self
 
-    def _em(self, X, X_gate, y, target, weight, templates, k, rng, start):
+    def _em(self, X, X_gate, y, target, weight, templates, k, rng, start, present):
         n, n_experts = X.shape[0], len(templates)
         templates = [seed_estimator(t, rng) for t in templates]
         gate = (SoftmaxGate(alpha=self.gate_alpha, warm_start=True) if self.gate is None
                 else None)
         gate_template = None if self.gate is None else seed_estimator(self.gate, rng)
         resp = self._initial_responsibilities(X_gate, target, weight, n_experts, rng, start)
+        if present is not None:  # a row goes only to experts that have its view
+            resp = resp * present
+            lost = resp.sum(axis=1) == 0
+            resp[lost] = present[lost] / present[lost].sum(axis=1, keepdims=True)
         row_fit = np.zeros(n)  # before any E-step, re-seed from the first rows
         # Sparse EM first runs dense (up to half the iterations) to a good optimum, then
         # truncates: hard assignments from the start get stuck in poor partitions.
@@ -187,19 +192,19 @@ class _BaseMixture(Composite):
             lower_bound, converged = -np.inf, False
             while iteration < last and not converged:
                 iteration += 1
-                resp = self._reseed_starved(resp, weight, row_fit)
-                experts, noise = self._m_step(X, y, target, weight, resp, templates)
+                resp = self._reseed_starved(resp, weight, row_fit, present)
+                experts, noise = self._m_step(X, y, target, weight, resp, templates, present)
                 if gate_template is None:
                     gate.fit(X_gate, resp, sample_weight=weight)
                 else:
                     gate = fit_classifier_gate(clone(gate_template), X_gate, resp, weight)
                 resp, row_fit = self._e_step(X, X_gate, target, experts, noise, gate,
-                                             keep)
+                                             keep, present)
                 previous, lower_bound = lower_bound, weight @ row_fit / weight.sum()
                 converged = abs(lower_bound - previous) < self.tol
         run = {"experts": experts, "gate": gate, "lower_bound": lower_bound,
                "converged": converged, "n_iter": iteration,
-               "expert_usage": self._usage(X_gate, weight, gate, n_experts, k)}
+               "expert_usage": self._usage(X_gate, weight, gate, n_experts, k, present)}
         if noise is not None:
             run["noise_variance"] = noise
         return run
@@ -223,16 +228,17 @@ class _BaseMixture(Composite):
             labels = kmeans.fit(Z, sample_weight=weight).labels_
         return np.eye(n_experts)[labels]
 
-    def _reseed_starved(self, resp, weight, row_fit):
+    def _reseed_starved(self, resp, weight, row_fit, present=None):
         """Hand an expert with under 1% of an even share of the weight the rows the
-        mixture fits worst, up to half an even share."""
+        mixture fits worst (among those with its view), up to half an even share."""
         n_experts = resp.shape[1]
         even = weight.sum() / n_experts
         taken = weight <= 0
         for e in range(n_experts):
             if resp[:, e] @ weight >= _STARVED * even:
                 continue
-            candidates = np.flatnonzero(~taken)
+            free = ~taken if present is None else ~taken & present[:, e]
+            candidates = np.flatnonzero(free)
             candidates = candidates[np.argsort(row_fit[candidates], kind="stable")]
             count = np.searchsorted(np.cumsum(weight[candidates]), even / 2) + 1
             rows = candidates[:count]
@@ -242,8 +248,9 @@ class _BaseMixture(Composite):
             taken[rows] = True
         return resp
 
-    def _m_step(self, X, y, target, weight, resp, templates):
-        blocks = [self._expert_rows(resp[:, e] * weight, target, weight)
+    def _m_step(self, X, y, target, weight, resp, templates, present=None):
+        blocks = [self._expert_rows(resp[:, e] * weight, target,
+                                    weight if present is None else weight * present[:, e])
                   for e in range(len(templates))]
         fitted = Parallel(n_jobs=self.n_jobs)(
             delayed(_fit_expert)(template, _take_rows(take_view(X, self._views_[e]), rows),
@@ -266,20 +273,22 @@ class _BaseMixture(Composite):
         rows = np.flatnonzero(expert_weight > 0)
         return rows, expert_weight[rows]
 
-    def _e_step(self, X, X_gate, target, experts, noise, gate, keep):
+    def _e_step(self, X, X_gate, target, experts, noise, gate, keep, present=None):
         """Responsibilities: the posterior of each expert, kept on each row's top ``keep``.
 
-        Every expert is scored on every row, so a row can move to an expert the gate
-        does not yet send it to; with ``keep`` below ``n_experts`` the posterior is
-        truncated to its largest entries and renormalised (routing kernels).
+        Every expert is scored on every row that has its view, so a row can move to an
+        expert the gate does not yet send it to; with ``keep`` below ``n_experts`` the
+        posterior is truncated to its largest entries and renormalised (routing
+        kernels). The gate is renormalised over the experts present on each row.
         """
         n, n_experts = X.shape[0], len(experts)
-        log_gate = gate_log_proba(gate, X_gate, n_experts)
-        log_lik = np.column_stack([
-            self._log_likelihood(expert, take_view(X, self._views_[e]), target,
-                                 None if noise is None else noise[e])
-            for e, expert in enumerate(experts)
-        ])
+        log_gate = _masked(gate_log_proba(gate, X_gate, n_experts), present)
+        log_lik = np.full((n, n_experts), -np.inf)
+        for e, expert in enumerate(experts):
+            rows = slice(None) if present is None else np.flatnonzero(present[:, e])
+            log_lik[rows, e] = self._log_likelihood(
+                expert, _take_rows(take_view(X, self._views_[e]), rows), target[rows],
+                None if noise is None else noise[e])
         joint = log_gate + log_lik
         row_fit = logsumexp(joint, axis=1)
         resp = np.exp(joint - row_fit[:, None])
@@ -290,9 +299,10 @@ class _BaseMixture(Composite):
         return resp, row_fit
 
     @staticmethod
-    def _usage(X_gate, weight, gate, n_experts, k):
+    def _usage(X_gate, weight, gate, n_experts, k, present=None):
         """Each expert's share of the gate's routed weight, top ``k`` as at predict."""
-        routed, gate_weight = routing.top_k(np.exp(gate_log_proba(gate, X_gate, n_experts)), k)
+        log_gate = _masked(gate_log_proba(gate, X_gate, n_experts), present)
+        routed, gate_weight = routing.top_k(np.exp(log_gate), k)
         usage = np.zeros(n_experts)
         np.add.at(usage, routed.ravel(), (gate_weight * weight[:, None]).ravel())
         return usage / weight.sum()
@@ -303,10 +313,19 @@ class _BaseMixture(Composite):
         """The gate's top-k experts per row, their weights, and the rows grouped."""
         check_is_fitted(self, "experts_")
         X = self._check_X(X, reset=False)
-        log_gate = gate_log_proba(self.gate_, self._gate_input(X), len(self.experts_))
+        log_gate = self._gate_log_proba(X)
         routed, weight = routing.top_k(np.exp(log_gate), self._k_)
+        # A slot left without weight (fewer experts present than top_k) goes to the
+        # row's first expert, which has its view, at weight 0.
+        routed = np.where(weight > 0, routed, routed[:, :1])
         order, offsets = routing.group_by_expert(routed, len(self.experts_))
         return X, routed, weight, order, offsets
+
+    def _gate_log_proba(self, X):
+        """The gate's log-probabilities, renormalised over the experts present per row."""
+        present = self._presence(X, self._expert_names_, self.experts_)
+        return _masked(gate_log_proba(self.gate_, self._gate_input(X), len(self.experts_)),
+                       present)
 
     def _combined(self, X, expert_output):
         """Run each expert on its rows only and combine with the gate's weights."""
@@ -334,24 +353,78 @@ class _BaseMixture(Composite):
         proba : ndarray of shape (n_samples, n_experts)
         """
         check_is_fitted(self, "experts_")
-        X = self._check_X(X, reset=False)
-        return np.exp(gate_log_proba(self.gate_, self._gate_input(X), len(self.experts_)))
+        return np.exp(self._gate_log_proba(self._check_X(X, reset=False)))
 
     def _gate_input(self, X):
         """The gate's columns of ``X`` (``gate_view``), as float numbers."""
         X = take_view(X, self._gate_view_)
         try:
-            return _numeric(X)
+            values = _numeric(X)
         except (TypeError, ValueError) as exc:
             raise type(exc)(
                 f"{type(self).__name__}: the gate needs numeric columns ({exc}); give it "
                 "numeric ones with gate_view=..."
             ) from exc
+        data = values.data if hasattr(values, "toarray") else values
+        if np.isnan(data).any():
+            raise ValueError(
+                f"{type(self).__name__}: the gate's columns hold NaN; with missing "
+                "modalities, point gate_view at columns present on every row."
+            )
+        return values
+
+    def _check_X(self, X, reset):
+        # NaN passes here: a row whose whole view is NaN is a missing modality for that
+        # expert; _presence and _gate_input refuse NaN anywhere else.
+        return super()._check_X(X, reset, allow_nan=True)
+
+    def _presence(self, X, names, experts):
+        """Which experts have their view on each row: (n, E) bool, or None if all do."""
+        columns = []
+        for name, expert, view in zip(names, experts, self._views_):
+            missing = missing_entries(X, view)
+            if missing is None:
+                columns.append(np.ones(X.shape[0], dtype=bool))
+                continue
+            present = ~missing.all(axis=1)
+            partial = int((present & missing.any(axis=1)).sum())
+            if partial and not get_tags(expert).input_tags.allow_nan:
+                raise ValueError(
+                    f"{type(self).__name__}: expert {name!r} ({type(expert).__name__}) "
+                    f"does not accept NaN, and its view is partly missing (NaN) on "
+                    f"{partial} row(s). A row is a missing modality only when an expert's "
+                    "whole view is missing."
+                )
+            columns.append(present)
+        present = np.column_stack(columns)
+        if present.all():
+            return None
+        none = int((~present.any(axis=1)).sum())
+        if none:
+            raise ValueError(
+                f"{type(self).__name__}: {none} row(s) of X have no expert present (every "
+                "expert's view is missing there)."
+            )
+        for name, column in zip(names, present.T):
+            if not column.any():
+                raise ValueError(
+                    f"{type(self).__name__}: expert {name!r} has no row where its view is "
+                    "present."
+                )
+        return present
 
 
 def _fit_expert(template, X, y, sample_weight, fit_output):
     expert = clone(template).fit(X, y, sample_weight=sample_weight)
     return expert, fit_output(expert, X)
+
+
+def _masked(log_gate, present):
+    """Log-probabilities renormalised over the experts ``present`` on each row."""
+    if present is None:
+        return log_gate
+    log_gate = np.where(present, log_gate, -np.inf)
+    return log_gate - logsumexp(log_gate, axis=1, keepdims=True)
 
 
 def _numeric(X):

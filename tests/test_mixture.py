@@ -305,3 +305,53 @@ def test_gate_needs_numeric_columns_or_a_gate_view():
     moe = MixtureOfExpertsRegressor(expert, n_experts=2, views=views, gate_view=numeric,
                                     random_state=0).fit(frame, y)
     assert moe.predict(frame).shape == (len(y),)
+
+
+def two_modalities(n=600, seed=0):
+    """A gate column, two 2-column modalities each missing on about 20% of the rows."""
+    rng = np.random.RandomState(seed)
+    g = rng.uniform(-3, 3, size=(n, 1))
+    a, b = rng.normal(size=(n, 2)), rng.normal(size=(n, 2))
+    y = np.where(g[:, 0] > 0, a @ [2.0, 1.0], b @ [-1.0, 3.0]) + rng.normal(0, 0.1, n)
+    X = np.c_[g, a, b]
+    miss_a = rng.uniform(size=n) < 0.2
+    miss_b = (rng.uniform(size=n) < 0.2) & ~miss_a
+    X[miss_a, 1:3] = np.nan
+    X[miss_b, 3:5] = np.nan
+    return X, y, np.c_[~miss_a, ~miss_b]
+
+
+@pytest.mark.parametrize("top_k", [None, 1])
+def test_gate_renormalises_over_experts_with_their_view(top_k):
+    X, y, present = two_modalities()
+    views = {"expert0": [1, 2], "expert1": [3, 4]}
+    moe = MixtureOfExpertsRegressor(Ridge(), n_experts=2, top_k=top_k, gate=LogisticRegression(),
+                                    views=views, gate_view=[0], random_state=0).fit(X, y)
+    gate = moe.gate_.predict_proba(X[:, [0]]) * present
+    gate /= gate.sum(axis=1, keepdims=True)
+    assert_allclose(moe.predict_gate(X), gate, rtol=1e-12)
+    if top_k == 1:
+        gate = np.eye(2)[gate.argmax(axis=1)]
+    expected = np.zeros(len(X))
+    for e, cols in enumerate(views.values()):
+        rows = present[:, e]
+        expected[rows] += gate[rows, e] * moe.experts_[e].predict(X[rows][:, cols])
+    assert_allclose(moe.predict(X), expected, rtol=1e-10)
+
+
+def test_missing_modalities_need_a_complete_gate_view_and_an_expert_per_row():
+    X, y, _ = two_modalities()
+    views = {"expert0": [1, 2], "expert1": [3, 4]}
+    with pytest.raises(ValueError, match="gate's columns hold NaN"):
+        MixtureOfExpertsRegressor(Ridge(), n_experts=2, views=views).fit(X, y)
+    X_none = X.copy()
+    X_none[:3, 1:] = np.nan
+    with pytest.raises(ValueError, match="3 row\\(s\\) of X have no expert present"):
+        MixtureOfExpertsRegressor(Ridge(), n_experts=2, views=views, gate_view=[0]).fit(X_none, y)
+    with pytest.raises(ValueError, match="expert 'expert0' \\(Ridge\\) does not accept NaN"):
+        MixtureOfExpertsRegressor(Ridge(), n_experts=2, views={"expert0": [0, 1, 2]},
+                                  gate_view=[0]).fit(X, y)
+    codes = (y > 0).astype(int)
+    clf = MixtureOfExpertsClassifier(LogisticRegression(), n_experts=2, views=views,
+                                     gate_view=[0], random_state=0).fit(X, codes)
+    assert clf.score(X, codes) > 0.7
