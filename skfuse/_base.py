@@ -6,7 +6,7 @@ import time
 import numpy as np
 from sklearn.base import clone, is_classifier, is_regressor
 from sklearn.model_selection import check_cv
-from sklearn.utils import check_random_state
+from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     check_consistent_length,
@@ -16,7 +16,7 @@ from sklearn.utils.validation import (
 )
 
 from ._compat import _BaseComposition
-from ._views import _is_dataframe, take_view
+from ._views import _is_dataframe, missing_entries, take_view
 
 
 class Composite(_BaseComposition):
@@ -178,6 +178,27 @@ def is_frozen(estimator):
     skfuse never fits it.
     """
     return clone(estimator) is estimator
+
+
+def view_present(X, view, estimator, label, owner):
+    """Rows of ``X`` where the ``view`` of ``estimator`` is present (not wholly missing).
+
+    A view missing on only part of a row's entries is refused when ``estimator`` does not
+    take NaN; ``label`` names it (``"member 'a'"``) in the error.
+    """
+    missing = missing_entries(X, view)
+    if missing is None:
+        return np.ones(X.shape[0], dtype=bool)
+    present = ~missing.all(axis=1)
+    partial = int((present & missing.any(axis=1)).sum())
+    if partial and not get_tags(estimator).input_tags.allow_nan:
+        raise ValueError(
+            f"{owner}: {label} ({type(estimator).__name__}) does not accept NaN, and its "
+            f"view is partly missing (NaN) on {partial} row(s). A row is a missing "
+            "modality only when the whole view is missing; impute inside the estimator "
+            "(a Pipeline with SimpleImputer)."
+        )
+    return present
 
 
 def check_sample_weight_support(names, members, owner):

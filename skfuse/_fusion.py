@@ -26,10 +26,11 @@ from ._base import (
     member_proba,
     member_votes,
     seed_estimator,
+    view_present,
     _take_rows,
 )
 from ._cache import MemberCache
-from ._views import check_views, missing_entries, resolve_view
+from ._views import check_views, resolve_view
 from ._weights import (
     row_shares,
     classifier_objective,
@@ -252,25 +253,10 @@ class _BaseFusion(TransformerMixin, Composite):
 
     def _presence(self, X, names):
         """Which members have their view on each row: (M, n) bool, or None if all do."""
-        rows = []
         estimators = (dict(self.estimators) if not hasattr(self, "estimators_")
                       else self.named_estimators_)
-        for name in names:
-            missing = missing_entries(X, self._views_.get(name))
-            if missing is None:
-                rows.append(np.ones(X.shape[0], dtype=bool))
-                continue
-            present = ~missing.all(axis=1)
-            partial = int((present & missing.any(axis=1)).sum())
-            est = estimators[name]
-            if partial and not get_tags(est).input_tags.allow_nan:
-                raise ValueError(
-                    f"{type(self).__name__}: member {name!r} ({type(est).__name__}) does "
-                    f"not accept NaN, and its view is partly missing (NaN) on {partial} "
-                    "row(s). A row is a missing modality only when its whole view is "
-                    "missing; impute inside the member (a Pipeline with SimpleImputer)."
-                )
-            rows.append(present)
+        rows = [view_present(X, self._views_.get(name), estimators[name],
+                             f"member {name!r}", type(self).__name__) for name in names]
         present = np.stack(rows)
         return None if present.all() else present
 

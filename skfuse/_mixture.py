@@ -23,9 +23,10 @@ from ._base import (
     member_prediction,
     member_proba,
     seed_estimator,
+    view_present,
 )
 from ._gate import SoftmaxGate, fit_classifier_gate, gate_log_proba
-from ._views import _is_dataframe, check_views, missing_entries, resolve_view, take_view
+from ._views import _is_dataframe, check_views, resolve_view, take_view
 
 _VARIANCE_FLOOR = 1e-6  # times the variance of y
 _MIN_PROBA = 1e-300
@@ -380,22 +381,8 @@ class _BaseMixture(Composite):
 
     def _presence(self, X, names, experts):
         """Which experts have their view on each row: (n, E) bool, or None if all do."""
-        columns = []
-        for name, expert, view in zip(names, experts, self._views_):
-            missing = missing_entries(X, view)
-            if missing is None:
-                columns.append(np.ones(X.shape[0], dtype=bool))
-                continue
-            present = ~missing.all(axis=1)
-            partial = int((present & missing.any(axis=1)).sum())
-            if partial and not get_tags(expert).input_tags.allow_nan:
-                raise ValueError(
-                    f"{type(self).__name__}: expert {name!r} ({type(expert).__name__}) "
-                    f"does not accept NaN, and its view is partly missing (NaN) on "
-                    f"{partial} row(s). A row is a missing modality only when an expert's "
-                    "whole view is missing."
-                )
-            columns.append(present)
+        columns = [view_present(X, view, expert, f"expert {name!r}", type(self).__name__)
+                   for name, expert, view in zip(names, experts, self._views_)]
         present = np.column_stack(columns)
         if present.all():
             return None
