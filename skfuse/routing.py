@@ -27,32 +27,14 @@ at a time; a call made while another thread is in one runs its serial twin inste
 concurrent callers never share Numba's thread pool.
 """
 
-import threading
-
-import numba
 import numpy as np
+
+from skfuse import _kernels
+from skfuse._kernels import PARALLEL_MIN_ROWS
 
 __all__ = ["PARALLEL_MIN_ROWS", "combine", "group_by_expert", "top_k"]
 
-PARALLEL_MIN_ROWS = 20_000
 _BACKENDS = ("numba", "numpy")
-_pool_lock = threading.Lock()
-
-
-def _twins(function):
-    """Compile ``function`` twice: serially and with its ``prange`` loops in parallel."""
-    return numba.njit(cache=True)(function), numba.njit(cache=True, parallel=True)(function)
-
-
-def _run(twins, n_rows, *args):
-    """Run the parallel twin for large inputs when no other thread is in one."""
-    serial, parallel = twins
-    if n_rows >= PARALLEL_MIN_ROWS and _pool_lock.acquire(blocking=False):
-        try:
-            return parallel(*args)
-        finally:
-            _pool_lock.release()
-    return serial(*args)
 
 
 def _check_backend(backend):
@@ -61,86 +43,6 @@ def _check_backend(backend):
 
 
 # -- top_k -------------------------------------------------------------------------
-
-
-# The kernels keep their loops free of branches (selects compile to conditional moves,
-# which do not stall on unpredictable scores). A row is bad, and gets expert -1, when
-# its scores' sum is not finite (a NaN or an infinity) or its smallest score is negative.
-
-
-def _top_1(gate, experts, weights):
-    for i in numba.prange(gate.shape[0]):
-        first, first_value = 0, -1.0
-        total, lowest = 0.0, 0.0
-        for e in range(gate.shape[1]):
-            value = gate[i, e]
-            total += value
-            lowest = value if value < lowest else lowest
-            better = value > first_value
-            first = e if better else first
-            first_value = value if better else first_value
-        bad = not (total < np.inf) or lowest < 0.0
-        experts[i, 0] = -1 if bad else first
-        weights[i, 0] = 1.0
-
-
-def _top_2(gate, experts, weights):
-    for i in numba.prange(gate.shape[0]):
-        first, second = 0, 0
-        first_value, second_value = -1.0, -1.0
-        total, lowest = 0.0, 0.0
-        for e in range(gate.shape[1]):
-            value = gate[i, e]
-            total += value
-            lowest = value if value < lowest else lowest
-            above_first = value > first_value
-            above_second = value > second_value
-            second_value = first_value if above_first else (
-                value if above_second else second_value)
-            second = first if above_first else (e if above_second else second)
-            first_value = value if above_first else first_value
-            first = e if above_first else first
-        bad = not (total < np.inf) or lowest < 0.0
-        experts[i, 0] = -1 if bad else first
-        experts[i, 1] = second
-        kept = 0.0 + first_value
-        kept += second_value
-        positive = kept > 0.0
-        weights[i, 0] = first_value / kept if positive else 0.5
-        weights[i, 1] = second_value / kept if positive else 0.5
-
-
-def _top_any(gate, experts, weights):
-    k = experts.shape[1]
-    for i in numba.prange(gate.shape[0]):
-        values, chosen = weights[i], experts[i]  # the output rows serve as scratch
-        values[:] = -1.0
-        chosen[:] = -1
-        bad = False
-        for e in range(gate.shape[1]):
-            value = gate[i, e]
-            if not (0.0 <= value < np.inf):
-                bad = True
-                break
-            if value > values[k - 1]:  # insert, keeping earlier (lower) experts first on ties
-                slot = k - 1
-                while slot > 0 and value > values[slot - 1]:
-                    values[slot] = values[slot - 1]
-                    chosen[slot] = chosen[slot - 1]
-                    slot -= 1
-                values[slot] = value
-                chosen[slot] = e
-        total = 0.0
-        for slot in range(k):
-            total += values[slot]
-        for slot in range(k):
-            values[slot] = values[slot] / total if total > 0.0 else 1.0 / k
-        if bad:
-            chosen[0] = -1
-
-
-_TOP_KERNELS = {1: _twins(_top_1), 2: _twins(_top_2)}
-_TOP_ANY = _twins(_top_any)
 
 
 def _top_k_numpy(gate, k):
@@ -194,9 +96,10 @@ def top_k(gate_proba, k, *, backend="numba"):
         return _top_k_numpy(gate, k)
     experts = np.empty((gate.shape[0], k), dtype=np.int64)
     weights = np.empty((gate.shape[0], k))
-    _run(_TOP_KERNELS.get(k, _TOP_ANY), gate.shape[0], gate, experts, weights)
-    if gate.shape[0] and experts[:, 0].min() < 0:
-        _raise_bad_gate(np.count_nonzero(experts[:, 0] < 0))
+    kernel = _kernels.TOP_K.get(k) if n_experts <= _kernels.MASK_EXPERTS else None
+    bad_rows = _kernels.run(kernel or _kernels.TOP_ANY, gate.shape[0], gate, experts, weights)
+    if bad_rows:
+        _raise_bad_gate(bad_rows)
     return experts, weights
 
 
@@ -208,33 +111,6 @@ def _raise_bad_gate(n_bad):
 
 
 # -- group_by_expert ---------------------------------------------------------------
-
-
-def _count_chunks(experts, n_experts, bounds, counts):
-    """counts[c, e]: routed pairs of chunk c (rows bounds[c]:bounds[c+1]) going to e."""
-    for c in numba.prange(len(bounds) - 1):
-        for i in range(bounds[c], bounds[c + 1]):
-            for slot in range(experts.shape[1]):
-                e = experts[i, slot]
-                if e < 0 or e >= n_experts:
-                    counts[c, n_experts] += 1  # an out-of-range expert
-                else:
-                    counts[c, e] += 1
-
-
-def _scatter_chunks(experts, bounds, starts, order):
-    for c in numba.prange(len(bounds) - 1):
-        cursor = starts[c].copy()
-        for i in range(bounds[c], bounds[c + 1]):
-            for slot in range(experts.shape[1]):
-                e = experts[i, slot]
-                order[cursor[e]] = i
-                cursor[e] += 1
-
-
-_COUNT = _twins(_count_chunks)
-_SCATTER = _twins(_scatter_chunks)
-_CHUNK_ROWS = 16_384
 
 
 def _group_numpy(experts, n_experts):
@@ -283,7 +159,7 @@ def group_by_expert(experts, n_experts, *, backend="numba"):
         return _group_numpy(experts, n_experts)
     bounds, starts, offsets = _chunk_starts(experts, n_experts)
     order = np.empty(experts.size, dtype=np.int64)
-    _run(_SCATTER, experts.shape[0], experts, bounds, starts, order)
+    _kernels.run(_kernels.SCATTER, experts.shape[0], experts, bounds, starts, order)
     return order, offsets
 
 
@@ -294,9 +170,9 @@ def _chunk_starts(experts, n_experts):
     sorted order (expert-major, chunk-minor prefix sums), and the experts' offsets.
     """
     n = experts.shape[0]
-    bounds = np.unique(np.r_[np.arange(0, n, _CHUNK_ROWS), n]).astype(np.int64)
+    bounds = _kernels.chunk_bounds(n)
     counts = np.zeros((max(len(bounds) - 1, 0), n_experts + 1), dtype=np.int64)
-    _run(_COUNT, n, experts, n_experts, bounds, counts)
+    _kernels.run(_kernels.COUNT, n, experts, n_experts, bounds, counts)
     if counts[:, n_experts].any():
         _raise_bad_expert(n_experts)
     counts = counts[:, :n_experts]
@@ -313,36 +189,31 @@ def _raise_bad_expert(n_experts):
 # -- combine -----------------------------------------------------------------------
 
 
-def _position_chunks(experts, bounds, starts, where):
-    """where[i, slot]: the place of row i's slot-th pair in the sorted order."""
-    for c in numba.prange(len(bounds) - 1):
-        cursor = starts[c].copy()
-        for i in range(bounds[c], bounds[c + 1]):
-            for slot in range(experts.shape[1]):
-                e = experts[i, slot]
-                where[i, slot] = cursor[e]
-                cursor[e] += 1
-
-
-def _weighted_sum(outputs, where, weights, result):
-    for i in numba.prange(result.shape[0]):
-        for col in range(result.shape[1]):
-            total = 0.0
-            for slot in range(where.shape[1]):
-                total += weights[i, slot] * outputs[where[i, slot], col]
-            result[i, col] = total
-
-
-_POSITIONS = _twins(_position_chunks)
-_WEIGHTED_SUM = _twins(_weighted_sum)
-
-
 def _positions_numpy(experts, order, offsets):
-    where = np.empty(experts.shape, dtype=np.int64)
-    expert_of = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
-    slot = np.argmax(experts[order] == expert_of[:, None], axis=1)
-    where[order, slot] = np.arange(order.size)
-    return where
+    """Where each routed pair sits in the stable sort by expert: shape (n_samples, k)."""
+    sort = np.argsort(experts.ravel(), kind="stable")
+    counted = np.r_[0, np.cumsum(np.bincount(experts.ravel(), minlength=len(offsets) - 1))]
+    if not (np.array_equal(counted, offsets)
+            and np.array_equal(order, sort // max(experts.shape[1], 1))):
+        _raise_mismatch()
+    where = np.empty(experts.size, dtype=np.int64)
+    where[sort] = np.arange(experts.size)
+    return where.reshape(experts.shape)
+
+
+def _block_starts(order, offsets, bounds):
+    """starts[c, e]: where the rows from bounds[c] on begin in expert e's block."""
+    starts = np.empty((len(bounds), len(offsets) - 1), dtype=np.int64)
+    for e in range(len(offsets) - 1):
+        block = order[offsets[e]:offsets[e + 1]]  # ascending when order is valid
+        starts[:, e] = offsets[e] + np.searchsorted(block, bounds)
+    return starts
+
+
+def _raise_mismatch():
+    raise ValueError(
+        "order and offsets do not match experts; pass what group_by_expert returned."
+    )
 
 
 def combine(outputs, order, offsets, experts, weights, *, backend="numba"):
@@ -375,6 +246,9 @@ def combine(outputs, order, offsets, experts, weights, *, backend="numba"):
     weights = np.ascontiguousarray(weights, dtype=np.float64)
     order = np.ascontiguousarray(order, dtype=np.int64)
     offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+    if offsets.ndim != 1 or offsets.size < 2 or offsets[0] != 0 \
+            or np.any(np.diff(offsets) < 0):
+        _raise_mismatch()
     if weights.shape != experts.shape or outputs.shape[0] != experts.size \
             or order.size != experts.size or offsets[-1] != experts.size:
         raise ValueError(
@@ -382,32 +256,23 @@ def combine(outputs, order, offsets, experts, weights, *, backend="numba"):
             f"experts/weights of shapes {experts.shape}/{weights.shape}; they must all "
             "describe the same n_samples * k routed pairs."
         )
-    n = experts.shape[0]
-    where = _slot_positions(experts, order, offsets, backend=backend)
+    n, n_experts = experts.shape[0], offsets.size - 1
     if backend == "numpy":
+        if experts.size and (experts.min() < 0 or experts.max() >= n_experts):
+            _raise_bad_expert(n_experts)
+        where = _positions_numpy(experts, order, offsets)
         result = np.zeros((n, outputs.shape[1]))
         for slot in range(experts.shape[1]):  # the kernels' summation order
             result += weights[:, slot, None] * outputs[where[:, slot]]
     else:
+        bounds = _kernels.chunk_bounds(n)
+        starts = _block_starts(order, offsets, bounds)
         result = np.empty((n, outputs.shape[1]))
-        _run(_WEIGHTED_SUM, n, outputs, where, weights, result)
+        status = np.zeros(len(bounds) - 1, dtype=np.int64)
+        _kernels.run(_kernels.GATHER, n, outputs, order, experts, weights, bounds, starts,
+                     result, status)
+        if np.any(status == _kernels.OUT_OF_RANGE):
+            _raise_bad_expert(n_experts)
+        if status.any():
+            _raise_mismatch()
     return result[:, 0] if flat else result
-
-
-def _slot_positions(experts, order, offsets, *, backend="numba"):
-    """Where each routed pair sits in ``order``: shape (n_samples, k).
-
-    ``outputs[_slot_positions(...)[i, s]]`` is what row ``i``'s ``s``-th expert gave
-    on it, for outputs laid out as :func:`combine` takes them.
-    """
-    if backend == "numpy":
-        counted = np.r_[0, np.cumsum(np.bincount(experts.ravel(), minlength=len(offsets) - 1))]
-    else:
-        bounds, starts, counted = _chunk_starts(experts, len(offsets) - 1)
-    if not np.array_equal(counted, offsets):
-        raise ValueError("offsets do not match experts; pass what group_by_expert returned.")
-    if backend == "numpy":
-        return _positions_numpy(experts, order, offsets)
-    where = np.empty(experts.shape, dtype=np.int64)
-    _run(_POSITIONS, experts.shape[0], experts, bounds, starts, where)
-    return where

@@ -1,5 +1,8 @@
 """The routing core: Numba and NumPy backends agree exactly, and both do what they say."""
 
+import os
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -8,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from skfuse import routing
+from skfuse import _kernels, routing
 from skfuse.routing import combine, group_by_expert, top_k
 
 # Scores drawn from a few values, so that ties are common, plus 0 and tiny numbers.
@@ -137,10 +140,15 @@ def test_concurrent_calls_give_identical_results():
 
 @pytest.mark.parametrize("backend", ["numba", "numpy"])
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -0.5])
-def test_top_k_refuses_bad_scores(backend, bad):
-    gate = np.full((4, 3), 0.3)
+@pytest.mark.parametrize("n", [5, 3 * routing.PARALLEL_MIN_ROWS])
+def test_top_k_refuses_bad_scores(backend, bad, n):
+    gate = np.full((n, 3), 0.3)
     gate[2, 1] = bad
-    with pytest.raises(ValueError, match="1 row"):
+    for k in (1, 2, 3):
+        with pytest.raises(ValueError, match=r"; 1 row\(s\)"):
+            top_k(gate, k, backend=backend)
+    gate[[0, n // 2 + 1, n - 1], [0, 2, 1]] = bad  # and bad rows in every thread's share
+    with pytest.raises(ValueError, match=r"; 4 row\(s\)"):
         top_k(gate, 2, backend=backend)
 
 
@@ -168,3 +176,77 @@ def test_bad_shapes_and_backends_are_refused():
     experts, weights, order, offsets = routed(np.ones((3, 2)), 1)
     with pytest.raises(ValueError, match="same n_samples"):
         combine(np.ones(2), order, offsets, experts, weights)
+
+
+def test_combine_with_an_expert_twice_in_a_row():
+    # A mixture fills a slot left without weight with the row's first expert, so a
+    # row may route to one expert twice; its slots take consecutive places in order.
+    experts = np.array([[1, 1], [0, 1], [2, 2], [1, 0]])
+    weights = np.array([[0.75, 0.25], [0.5, 0.5], [1.0, 0.0], [0.9, 0.1]])
+    for backend in ("numba", "numpy"):
+        order, offsets = group_by_expert(experts, 3, backend=backend)
+        assert np.array_equal(order, [1, 3, 0, 0, 1, 3, 2, 2])
+        outputs = np.arange(1.0, 9.0)  # the slot of each place, by hand: 1, 2, ..., 8
+        hand = [0.75 * 3 + 0.25 * 4, 0.5 * 1 + 0.5 * 5, 1.0 * 7 + 0.0 * 8, 0.9 * 6 + 0.1 * 2]
+        assert np.array_equal(combine(outputs, order, offsets, experts, weights,
+                                      backend=backend), hand)
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+@pytest.mark.parametrize("n", [5, 3 * routing.PARALLEL_MIN_ROWS])
+def test_combine_refuses_routing_that_does_not_match_experts(backend, n):
+    rng = np.random.default_rng(n)
+    experts, weights = top_k(rng.random((n, 4)), 2)
+    order, offsets = group_by_expert(experts, 4)
+    outputs = np.ones(2 * n)
+    mismatch = "order and offsets do not match experts"
+    swapped = order.copy()  # two rows of the largest block out of order
+    first = offsets[np.argmax(np.diff(offsets))]
+    swapped[[first, first + 1]] = swapped[[first + 1, first]]
+    shifted = offsets.copy()
+    shifted[1:-1] += np.array([1, -1, 1])
+    other_order, other_offsets = group_by_expert(top_k(rng.random((n, 4)), 2)[0], 4)
+    for bad_order, bad_offsets in [(swapped, offsets), (order, shifted),
+                                   (order, offsets[::-1].copy()), (order, offsets[1:]),
+                                   (other_order, other_offsets)]:
+        with pytest.raises(ValueError, match=mismatch):
+            combine(outputs, bad_order, bad_offsets, experts, weights, backend=backend)
+    unknown = experts.copy()
+    unknown[-1, 1] = 4
+    with pytest.raises(ValueError, match="from 0 to 3"):
+        combine(outputs, order, offsets, unknown, weights, backend=backend)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_top_k_beyond_the_bit_mask_kernels(k):
+    gate = np.random.default_rng(k).integers(0, 3, size=(50, _kernels.MASK_EXPERTS + 6))
+    gate = gate.astype(float)
+    experts, weights = top_k(gate, k)
+    assert np.array_equal(experts, reference_top_k(gate, k))
+    ref_experts, ref_weights = top_k(gate, k, backend="numpy")
+    assert np.array_equal(experts, ref_experts) and np.array_equal(weights, ref_weights)
+
+
+_CACHE_PROBE = """
+import numpy as np
+from skfuse import _kernels
+serial, parallel = _kernels.TOP_K[1]
+gate, experts, weights = np.ones((3, 2)), np.empty((3, 1), np.int64), np.empty((3, 1))
+serial(gate, experts, weights)
+parallel(gate, experts, weights)
+print(sum(serial.stats.cache_hits.values()), sum(parallel.stats.cache_hits.values()))
+"""
+
+
+def test_serial_and_parallel_twins_keep_their_own_cache_entries(tmp_path):
+    # Numba's cache keys ignore compile options (numba/numba#6845): twins of one
+    # function would load each other's code, and the "serial" twin run in parallel.
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+
+    def hits():
+        done = subprocess.run([sys.executable, "-c", _CACHE_PROBE], env=env, check=True,
+                              capture_output=True, text=True, timeout=300)
+        return done.stdout.split()
+
+    assert hits() == ["0", "0"]  # the parallel twin compiled its own code
+    assert hits() == ["1", "1"]  # and each twin finds its own entry later
