@@ -201,6 +201,36 @@ def view_present(X, view, estimator, label, owner):
     return present
 
 
+def present_jobs(present, splits, label, owner):
+    """The (train, test) jobs of one member: a refit on all rows, then ``splits``.
+
+    All are restricted to the rows where the member's view is present (``present``
+    None: every row); a split with no such test row is left out. ``label`` names the
+    member (``"member 'a'"``) in errors.
+    """
+    rows = None if present is None or present.all() else np.flatnonzero(present)
+    if rows is None:
+        return [(None, None)] + list(splits)
+    if rows.size == 0:
+        raise ValueError(
+            f"{owner}: {label} has no row where its view is present (every row of it "
+            "is missing)."
+        )
+    jobs = [(rows, None)]
+    for train, test in splits:
+        train = rows if train is None else np.intersect1d(train, rows)
+        test = np.intersect1d(test, rows)
+        if test.size == 0:
+            continue  # no out-of-fold row of this member in this fold
+        if train.size == 0:
+            raise ValueError(
+                f"{owner}: {label} has its view only in one test fold, so it cannot be "
+                "fitted out of fold; use fewer folds."
+            )
+        jobs.append((train, test))
+    return jobs
+
+
 def check_sample_weight_support(names, members, owner):
     """Raise if a member's ``fit`` does not take ``sample_weight`` (frozen ones are not fit)."""
     for name, est in zip(names, members):

@@ -26,6 +26,7 @@ from ._base import (
     member_proba,
     member_votes,
     seed_estimator,
+    present_jobs,
     view_present,
     _take_rows,
 )
@@ -174,8 +175,9 @@ class _BaseFusion(TransformerMixin, Composite):
         # out-of-fold output.
         all_rows = [(None, np.arange(X.shape[0]))]
         jobs = [
-            self._member_jobs(name, None if present is None else present[m],
-                              (all_rows if f else folds) if learn else [])
+            present_jobs(None if present is None else present[m],
+                         (all_rows if f else folds) if learn else [],
+                         f"member {name!r}", type(self).__name__)
             for m, (name, f) in enumerate(zip(names, frozen))
         ]
         cache = MemberCache(self.memory)
@@ -220,31 +222,6 @@ class _BaseFusion(TransformerMixin, Composite):
         )
         self._learn_weights(names, weights, np.stack(oof), y_target, sample_weight, present)
         return self
-
-    def _member_jobs(self, name, present, splits):
-        """(train, test) jobs of one member: a refit, then ``splits``, all restricted to
-        the rows where its view is present (``present`` None: every row)."""
-        rows = None if present is None or present.all() else np.flatnonzero(present)
-        if rows is None:
-            return [(None, None)] + list(splits)
-        if rows.size == 0:
-            raise ValueError(
-                f"{type(self).__name__}: member {name!r} has no row where its view is "
-                "present (every row of it is missing)."
-            )
-        jobs = [(rows, None)]
-        for train, test in splits:
-            train = rows if train is None else np.intersect1d(train, rows)
-            test = np.intersect1d(test, rows)
-            if test.size == 0:
-                continue  # no out-of-fold row of this member in this fold
-            if train.size == 0:
-                raise ValueError(
-                    f"{type(self).__name__}: member {name!r} has its view only in one "
-                    "test fold, so it cannot be fitted out of fold; use fewer folds."
-                )
-            jobs.append((train, test))
-        return jobs
 
     def _check_X(self, X, reset):
         # NaN passes here: a row whose whole view is NaN is a missing modality, and

@@ -17,7 +17,9 @@ from ._base import (
     check_sample_weight,
     check_sample_weight_support,
     member_proba,
+    present_jobs,
     seed_estimator,
+    view_present,
 )
 from ._cache import MemberCache
 from ._fusion import FusionClassifier
@@ -86,6 +88,21 @@ class SerialStack(Composite):
         mask or a callable such as :func:`~sklearn.compose.make_column_selector`);
         a step without one sees all of ``X``. In a cascade any step may have a view;
         in a stack only the first step sees ``X``, so only it may.
+
+        Missing modalities (cascade): a row whose whole view is missing (every entry
+        NaN, or None in object columns) is missing for that step. The step is trained
+        only on rows that have its view and is not asked about rows that lack it;
+        such a row goes on to the next step, and the last step that has the row's
+        view answers it. A view missing on part of a row's entries is refused for a
+        step that does not take NaN. In a stack, a first level that is a
+        ``FusionClassifier`` with views fuses modalities that may be missing; pass
+        ``stack_method="predict_proba"`` for its renormalised probabilities (its
+        ``transform`` is NaN for a member that is missing).
+    missing : {"error", "prior"}, default="error"
+        Cascade: what to predict for a row where no step has its view. ``"error"``
+        raises; ``"prior"`` predicts the training class frequencies (weighted by
+        ``sample_weight``), with route -1. Such rows are left out of the thresholds
+        and exit rates in ``fit``.
     stack_method : {"auto", "transform", "predict_proba", "decision_function", \
             "predict"} or dict, default="auto"
         Stacking: which output of a non-final step the next level sees. ``"auto"``
@@ -127,7 +144,8 @@ class SerialStack(Composite):
     exit_thresholds_ : ndarray of shape (n_steps - 1,)
         The thresholds used (cascade only).
     exit_rates_ : ndarray of shape (n_steps,)
-        Out-of-fold share of the rows that each step answers (cascade only).
+        Out-of-fold share of the rows that each step answers (cascade only), among
+        the rows where some step has its view.
     cascade_fit_ : list of str
         For ``cascade_fit="deferred"``: how each step was trained, ``"deferred"`` or
         ``"all"`` (cascade only).
@@ -169,6 +187,7 @@ class SerialStack(Composite):
         cv=5,
         passthrough=False,
         views=None,
+        missing="error",
         stack_method="auto",
         exit_threshold=None,
         cascade_fit="deferred",
@@ -182,6 +201,7 @@ class SerialStack(Composite):
         self.cv = cv
         self.passthrough = passthrough
         self.views = views
+        self.missing = missing
         self.stack_method = stack_method
         self.exit_threshold = exit_threshold
         self.cascade_fit = cascade_fit
@@ -211,7 +231,10 @@ class SerialStack(Composite):
         tags.classifier_tags = final.classifier_tags
         tags.regressor_tags = final.regressor_tags
         tags.target_tags.required = True
-        tags.input_tags.allow_nan = all(t.input_tags.allow_nan for t in steps)
+        # A stack's later levels see the outputs of the one before, not X, unless
+        # raw columns are passed through to them.
+        sees_x = steps if self.exit_threshold is not None or self.passthrough else steps[:1]
+        tags.input_tags.allow_nan = all(t.input_tags.allow_nan for t in sees_x)
         tags.input_tags.sparse = all(t.input_tags.sparse for t in steps)
         return tags
 
@@ -220,6 +243,13 @@ class SerialStack(Composite):
         if hasattr(self, "steps_"):
             return hasattr(self, "exit_thresholds_")
         return self.exit_threshold is not None
+
+    def _check_X(self, X, reset):
+        # NaN passes; the steps that see X judge it. In a cascade a row whose whole
+        # view is NaN is a missing modality, and _presence refuses a partly missing view
+        # for a step that does not take NaN; in a stack the first level (a
+        # FusionClassifier with views, say) and passthrough levels see X as it is.
+        return super()._check_X(X, reset, allow_nan=True)
 
     # -- validation ----------------------------------------------------------------
 
@@ -236,6 +266,8 @@ class SerialStack(Composite):
         for name, est in steps:
             if not hasattr(est, "fit"):
                 raise TypeError(f"SerialStack: step {name!r} is not an estimator: {est!r}.")
+        if self.missing not in ("error", "prior"):
+            raise ValueError(f"missing must be 'error' or 'prior'; got {self.missing!r}.")
         if self.cascade_fit not in ("deferred", "all"):
             raise ValueError(
                 f"cascade_fit must be 'deferred' or 'all'; got {self.cascade_fit!r}."
@@ -313,7 +345,7 @@ class SerialStack(Composite):
         self : SerialStack
         """
         for stale in ("steps_", "classes_", "exit_thresholds_", "exit_rates_", "cascade_fit_",
-                      "_methods_", "_passthrough_", "_level_classes_", "_views_"):
+                      "_methods_", "_passthrough_", "_level_classes_", "_views_", "_prior_"):
             self.__dict__.pop(stale, None)  # from an earlier fit with other settings
         self._check_steps()
         X = self._check_X(X, reset=True)
@@ -408,33 +440,58 @@ class SerialStack(Composite):
         return fitted + [final[0][0]]
 
     def _fit_cascade(self, estimators, X, y, sample_weight, folds, cache):
-        output = partial(member_proba, classes=self.classes_)
+        names = [name for name, _ in self.steps]
+        present = self._presence(X)
         jobs = [
-            (est, view, train, test)
-            for est, view in zip(estimators, self._views_)
-            for train, test in [(None, None)] + folds
+            present_jobs(None if present is None else present[i], folds, f"step {name!r}",
+                         "SerialStack")
+            for i, name in enumerate(names)
         ]
-        results = self._run(cache, jobs, X, y, sample_weight, output)
-        per_step = len(folds) + 1
-        fitted = [results[i * per_step][0] for i in range(len(estimators))]
-        oof = np.stack([
-            self._oof(results[i * per_step + 1 : (i + 1) * per_step], folds, X.shape[0])
-            for i in range(len(estimators))
-        ])
+        output = partial(member_proba, classes=self.classes_)
+        results = self._run(
+            cache,
+            [(est, view, train, test)
+             for est, view, step_jobs in zip(estimators, self._views_, jobs)
+             for train, test in step_jobs],
+            X, y, sample_weight, output,
+        )
+        starts = np.cumsum([0] + [len(step_jobs) for step_jobs in jobs])
+        fitted = [results[start][0] for start in starts[:-1]]
+        # Rows where a step's view is missing keep 0; the presence mask rules them out.
+        oof = np.zeros((len(estimators), X.shape[0], len(self.classes_)))
+        for i, step_jobs in enumerate(jobs):
+            for (_, test), (_, values, _) in zip(step_jobs[1:], results[starts[i] + 1:]):
+                oof[i, test] = values
         codes = np.searchsorted(self.classes_, y)
+        answerable = slice(None) if present is None else present.any(axis=0)
+        kept = (oof[:, answerable], codes[answerable],
+                None if sample_weight is None else sample_weight[answerable],
+                None if present is None else present[:, answerable])
         thresholds = self._thresholds_given(len(estimators) - 1)
         if thresholds is None:
-            thresholds = auto_thresholds(oof, codes, self.cascade_tolerance, sample_weight)
+            thresholds = auto_thresholds(*kept[:2], self.cascade_tolerance, *kept[2:])
         self.exit_thresholds_ = thresholds
-        route = cascade_route(oof.max(axis=2), thresholds)
-        self.exit_rates_ = np.bincount(route, minlength=len(estimators)) / X.shape[0]
+        counts = np.bincount(codes, weights=sample_weight, minlength=len(self.classes_))
+        self._prior_ = counts / counts.sum()
+        route = cascade_route(step_confidence(oof, present), thresholds, present)
+        self.exit_rates_ = np.bincount(route[route >= 0], minlength=len(estimators)) / (
+            np.count_nonzero(route >= 0))
         if self.cascade_fit == "deferred":
-            fitted = self._refit_deferred(estimators, fitted, oof, route, X, y,
+            fitted = self._refit_deferred(estimators, fitted, oof, route, present, X, y,
                                           sample_weight, folds, cache)
         return fitted
 
-    def _refit_deferred(self, estimators, fitted, oof, route, X, y, sample_weight, folds,
-                        cache):
+    def _presence(self, X):
+        """Which steps have their view on each row: (n_steps, n) bool, or None if all do."""
+        steps = self.steps_ if hasattr(self, "steps_") else self.steps
+        present = np.stack([
+            view_present(X, view, est, f"step {name!r}", "SerialStack")
+            for (name, est), view in zip(steps, self._views_)
+        ])
+        return None if present.all() else present
+
+    def _refit_deferred(self, estimators, fitted, oof, route, present, X, y, sample_weight,
+                        folds, cache):
         """Retrain each later step on the rows its predecessors defer.
 
         A step keeps its all-rows fit when too few rows are deferred, or when on the
@@ -446,7 +503,8 @@ class SerialStack(Composite):
         self.cascade_fit_ = ["all"] * len(estimators)
         jobs, plans = [], []
         for i in range(1, len(estimators)):
-            rows = np.flatnonzero(route >= i)
+            reached = route >= i
+            rows = np.flatnonzero(reached if present is None else reached & present[i])
             if rows.size < minimum or np.unique(y[rows]).size < 2:
                 continue
             sub_folds = [
@@ -488,23 +546,34 @@ class SerialStack(Composite):
         return Z
 
     def _cascade(self, X):
-        """Fused probabilities and the step that answered each row."""
+        """Fused probabilities and the step that answered each row (-1: none could)."""
         n = X.shape[0]
+        present = self._presence(X)
+        last = last_present_step(present, len(self.steps_), n)
         proba = np.zeros((n, len(self.classes_)))
-        route = np.full(n, len(self.steps_) - 1)
-        remaining = np.arange(n)
+        route = np.full(n, -1)
+        unanswerable = np.flatnonzero(last < 0)
+        if unanswerable.size:
+            if self.missing == "error":
+                raise ValueError(
+                    f"SerialStack: {unanswerable.size} row(s) of X have no step present "
+                    "(every step's view is missing there); pass missing='prior' to "
+                    "predict the training class frequencies there."
+                )
+            proba[unanswerable] = self._prior_
+        remaining = np.flatnonzero(last >= 0)
         for i, (_, est) in enumerate(self.steps_):
-            if remaining.size == 0:
-                break
-            rows = take_rows(take_view(X, self._views_[i]), remaining)
-            p = member_proba(est, rows, self.classes_)
-            last = i == len(self.steps_) - 1
-            leave = np.ones(len(remaining), bool) if last else (
-                p.max(axis=1) > self.exit_thresholds_[i]
-            )
-            proba[remaining[leave]] = p[leave]
-            route[remaining[leave]] = i
-            remaining = remaining[~leave]
+            here = remaining if present is None else remaining[present[i, remaining]]
+            if here.size == 0:
+                continue
+            p = member_proba(est, take_rows(take_view(X, self._views_[i]), here),
+                             self.classes_)
+            leave = last[here] == i
+            if i < len(self.steps_) - 1:
+                leave |= p.max(axis=1) > self.exit_thresholds_[i]
+            proba[here[leave]] = p[leave]
+            route[here[leave]] = i
+            remaining = remaining[route[remaining] < 0]
         return proba, route
 
     def predict(self, X):
@@ -556,6 +625,7 @@ class SerialStack(Composite):
         Returns
         -------
         route : ndarray of int of shape (n_samples,)
+            -1 for a row where no step has its view (with ``missing="prior"``).
         """
         check_is_fitted(self)
         return self._cascade(self._check_X(X, reset=False))[1]
@@ -581,43 +651,68 @@ def take_rows(X, rows):
     return X.iloc[rows] if _is_dataframe(X) else X[rows]
 
 
-def cascade_route(confidence, thresholds):
+def last_present_step(present, n_steps, n_samples):
+    """Each row's last step with its view present (-1 for none); ``present`` may be None."""
+    if present is None:
+        return np.full(n_samples, n_steps - 1)
+    return np.where(present.any(axis=0), n_steps - 1 - np.argmax(present[::-1], axis=0), -1)
+
+
+def step_confidence(proba, present=None):
+    """Each step's top probability per row, shape (n_steps, n); -inf where it is missing."""
+    confidence = proba.max(axis=2)
+    if present is not None:
+        confidence[~present] = -np.inf
+    return confidence
+
+
+def cascade_route(confidence, thresholds, present=None):
     """The step that answers each row, given each step's top probability per row.
 
-    ``confidence`` has shape (n_steps, n_samples); a row leaves at the first non-final
-    step whose confidence exceeds its threshold, else at the last step.
+    ``confidence`` has shape (n_steps, n_samples), -inf where a step's view is missing
+    (``present`` False). A row leaves at the first step whose confidence exceeds its
+    threshold, else at its last present step (the last step when every view is
+    there); -1 marks a row with no step present.
     """
-    n_steps = confidence.shape[0]
-    route = np.full(confidence.shape[1], n_steps - 1)
+    n_steps, n_samples = confidence.shape
+    route = last_present_step(present, n_steps, n_samples)
     for i in range(n_steps - 2, -1, -1):
-        route[confidence[i] > thresholds[i]] = i
+        route[(confidence[i] > thresholds[i]) & (i < route)] = i
     return route
 
 
-def auto_thresholds(proba, codes, tolerance, sample_weight=None):
+def auto_thresholds(proba, codes, tolerance, sample_weight=None, present=None):
     """The lowest thresholds whose cascade stays within ``tolerance`` of the last step.
 
-    ``proba`` holds each step's out-of-fold probabilities, shape (n_steps, n, n_classes).
-    Steps are settled in order. Each gets the lowest candidate threshold (0 or a
-    quantile of its confidences) such that at it, and at every candidate above it, the cascade's
-    accuracy (later steps not exiting) is at least the last step's minus ``tolerance``.
-    Requiring every higher threshold to pass too keeps a lucky dip in the out-of-fold
-    accuracy from setting the threshold. Accuracies are weighted by ``sample_weight``.
+    ``proba`` holds each step's out-of-fold probabilities, shape (n_steps, n, n_classes),
+    and ``present`` (n_steps, n) which steps have each row's view (None: all); every row
+    must have at least one. Steps are settled in order. Each gets the lowest candidate
+    threshold (0 or a quantile of its confidences) such that at it, and at every
+    candidate above it, the cascade's accuracy (later steps not exiting) is at least
+    that of no early exit (each row answered by its last present step) minus
+    ``tolerance``. Requiring every higher threshold to pass too keeps a lucky dip in
+    the out-of-fold accuracy from setting the threshold. Accuracies are weighted by
+    ``sample_weight``.
     """
-    confidence = proba.max(axis=2)
+    confidence = step_confidence(proba, present)
     correct = proba.argmax(axis=2) == codes[None, :]
-    floor = np.average(correct[-1], weights=sample_weight) - tolerance - 1e-12
     n_steps = proba.shape[0]
-    thresholds = np.ones(n_steps - 1)
     rows = np.arange(proba.shape[1])
+    thresholds = np.ones(n_steps - 1)
+
+    def accuracy():
+        answered = correct[cascade_route(confidence, thresholds, present), rows]
+        return np.average(answered, weights=sample_weight)
+
+    floor = accuracy() - tolerance - 1e-12
     for i in range(n_steps - 1):
         # 0 lets every row exit; the quantiles step through the confidences.
-        candidates = np.unique(np.r_[0.0, np.quantile(confidence[i], np.linspace(0, 1, 101))])
+        seen = confidence[i][np.isfinite(confidence[i])]
+        candidates = np.unique(np.r_[0.0, np.quantile(seen, np.linspace(0, 1, 101))])
         chosen = 1.0
         for t in candidates[::-1]:
             thresholds[i] = t
-            answered = correct[cascade_route(confidence, thresholds), rows]
-            if np.average(answered, weights=sample_weight) < floor:
+            if accuracy() < floor:
                 break
             chosen = t
         thresholds[i] = chosen

@@ -11,7 +11,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.naive_bayes import GaussianNB
 from sklearn.tree import DecisionTreeClassifier
 
-from skfuse import FusionClassifier, FusionRegressor
+from skfuse import FusionClassifier, FusionRegressor, SerialStack
 from skfuse._views import rows_present
 
 VIEWS = {"a": [0, 1], "b": [2, 3], "c": [4, 5]}
@@ -186,3 +186,127 @@ def test_a_partly_missing_view_needs_a_member_that_takes_nan(data):
     members = [("a", HistGradientBoostingClassifier(max_iter=20))] + classifiers()[1:]
     fusion = FusionClassifier(members, views=VIEWS).fit(X, y)
     assert fusion.predict_proba(X[:10]).shape == (10, 3)
+
+
+# -- cascades ------------------------------------------------------------------------
+
+CASCADE_THRESHOLDS = [0.9, 0.8]
+
+
+def cascade(**params):
+    steps = [("a", GaussianNB()), ("b", LogisticRegression()),
+             ("c", DecisionTreeClassifier(max_depth=4, random_state=0))]
+    return SerialStack(steps, views=VIEWS, exit_threshold=CASCADE_THRESHOLDS, cv=3,
+                       cascade_fit="all", **params)
+
+
+def cascade_by_hand(stack, X, pattern):
+    """Each row leaves at its first present step that is confident, else at its last."""
+    proba, route = [], []
+    for i, row in enumerate(pattern):
+        kept = np.flatnonzero(row)
+        for step in kept:
+            name = list(VIEWS)[step]
+            p = stack.named_steps_[name].predict_proba(X[i : i + 1, VIEWS[name]])[0]
+            if step == kept[-1] or p.max() > CASCADE_THRESHOLDS[step]:
+                proba.append(p)
+                route.append(step)
+                break
+    return np.array(proba), np.array(route)
+
+
+def test_cascade_steps_sit_out_rows_without_their_view(data):
+    X, y = data
+    stack = cascade().fit(X, y)
+    rows = np.repeat(np.arange(40), len(PATTERNS))  # each pattern on 40 rows
+    pattern = np.tile(PATTERNS, (40, 1))
+    X_test = blank(X[rows], pattern)
+    proba, route = cascade_by_hand(stack, X[rows], pattern)
+    assert_allclose(stack.predict_proba(X_test), proba, rtol=1e-12)
+    assert_array_equal(stack.predict_route(X_test), route)
+    assert_array_equal(stack.predict(X_test), proba.argmax(axis=1))
+    # A row with only one step present is that step's, confident or not.
+    alone = pattern.sum(axis=1) == 1
+    assert_array_equal(route[alone], pattern[alone].argmax(axis=1))
+    assert set(route[pattern[:, 0]]) >= {0, 1, 2}  # early exits and deferrals both occur
+
+
+def test_cascade_steps_train_only_on_rows_with_their_view(data):
+    X, y = data
+    pattern = np.random.RandomState(0).uniform(size=(len(X), 3)) > 0.3
+    pattern[~pattern.any(axis=1), 2] = True
+    stack = cascade().fit(blank(X, pattern), y)
+    for m, (name, est) in enumerate(stack.steps):
+        alone = clone(est).fit(X[pattern[:, m]][:, VIEWS[name]], y[pattern[:, m]])
+        assert_allclose(stack.named_steps_[name].predict_proba(X[:, VIEWS[name]]),
+                        alone.predict_proba(X[:, VIEWS[name]]))
+    assert stack.exit_rates_.sum() == pytest.approx(1.0)
+    auto = cascade().set_params(exit_threshold="auto", cascade_fit="deferred")
+    auto.fit(blank(X, pattern), y)
+    assert np.all((auto.exit_thresholds_ >= 0) & (auto.exit_thresholds_ <= 1))
+    route = auto.predict_route(blank(X, pattern))
+    assert pattern[np.arange(len(X)), route].all()  # every row answered by a present step
+
+
+def test_cascade_thresholds_use_the_masks(data):
+    X, y = data
+    pattern = np.random.RandomState(1).uniform(size=(len(X), 3)) > 0.4
+    pattern[~pattern.any(axis=1), 0] = True
+    stack = cascade().fit(blank(X, pattern), y)
+    # Out of fold, a row is answered by its first confident present step, or its last.
+    oof = np.zeros((3, len(X), 3))
+    folds = list(StratifiedKFold(3).split(X, y))
+    for m, (name, est) in enumerate(cascade().steps):
+        for train, test in folds:
+            train, test = train[pattern[train, m]], test[pattern[test, m]]
+            oof[m, test] = clone(est).fit(X[train][:, VIEWS[name]], y[train]).predict_proba(
+                X[test][:, VIEWS[name]])
+    route = []
+    for i, row in enumerate(pattern):
+        kept = np.flatnonzero(row)
+        route.append(next(s for s in kept if s == kept[-1] or oof[s, i].max()
+                          > CASCADE_THRESHOLDS[s]))
+    assert_allclose(stack.exit_rates_, np.bincount(route, minlength=3) / len(X))
+
+
+def test_cascade_row_with_no_step_raises_or_takes_the_prior(data):
+    X, y = data
+    X_test = blank(X[:3], [[1, 1, 1], [0, 0, 0], [0, 0, 0]])
+    stack = cascade().fit(X, y)
+    with pytest.raises(ValueError, match="2 row\\(s\\) of X have no step present"):
+        stack.predict(X_test)
+    stack = cascade(missing="prior").fit(X, y)
+    assert_allclose(stack.predict_proba(X_test)[1:], np.tile(np.bincount(y) / len(y), (2, 1)))
+    assert_array_equal(stack.predict_route(X_test)[1:], [-1, -1])
+    with pytest.raises(ValueError, match="missing must be"):
+        cascade(missing="mean").fit(X, y)
+    with pytest.raises(ValueError, match="step 'a' has no row where its view is present"):
+        cascade().fit(blank(X, [[0, 1, 1]] * len(X)), y)
+
+
+def test_cascade_step_refuses_a_partly_missing_view(data):
+    X, y = data
+    X = X.copy()
+    X[:7, 2] = np.nan  # view "b" is [2, 3]
+    with pytest.raises(ValueError, match="step 'b' \\(LogisticRegression\\) does not accept "
+                                         "NaN.*7 row"):
+        cascade().fit(X, y)
+
+
+def test_stack_with_a_fusion_level_fuses_missing_modalities(data):
+    X, y = data
+    pattern = np.random.RandomState(2).uniform(size=(len(X), 3)) > 0.3
+    pattern[~pattern.any(axis=1), 0] = True
+    X_missing = blank(X, pattern)
+    level = FusionClassifier(classifiers(), views=VIEWS)
+    # The level's fused probabilities are renormalised over the members present; its
+    # transform (every member's probabilities) has NaN where a member is missing.
+    stack = SerialStack([("fusion", level), ("final", LogisticRegression())], cv=3,
+                        stack_method="predict_proba").fit(X_missing, y)
+    fused = stack.named_steps_["fusion"].predict_proba(X_missing)
+    assert_allclose(stack.predict_proba(X_missing),
+                    stack.named_steps_["final"].predict_proba(fused))
+    assert np.isnan(stack.named_steps_["fusion"].transform(X_missing)).any()
+    with pytest.raises(ValueError, match="NaN"):
+        SerialStack([("lr", LogisticRegression()), ("final", LogisticRegression())],
+                    cv=3).fit(X_missing, y)
