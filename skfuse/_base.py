@@ -1,5 +1,6 @@
 """Machinery shared by every composite: members, seeds, sample weights and fit tasks."""
 
+import concurrent.futures
 import copy
 import time
 
@@ -8,6 +9,7 @@ from sklearn.base import clone, is_classifier, is_regressor
 from sklearn.model_selection import check_cv
 from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import (
     check_consistent_length,
     column_or_1d,
@@ -257,6 +259,51 @@ def seed_estimator(estimator, random_state):
         if (key == "random_state" or key.endswith("__random_state")) and value is None
     }
     return estimator.set_params(**seeds) if seeds else estimator
+
+
+PARALLEL_PREDICT_ROWS = 10_000  # below this, predict runs its members one after another
+_FIT_ATTEMPTS = 3
+
+
+def run_fit_tasks(tasks, n_jobs, verbose, owner):
+    """Run a fit's flat list of joblib tasks, once more if a cluster lost a worker.
+
+    Under Dask, the data joblib scatters lives on some workers; a worker that dies takes
+    it along, and the scheduler then cancels the tasks that need it. The tasks are pure
+    (seeded clones), so running the list again on the workers left gives the same fit.
+    """
+    for attempt in range(1, _FIT_ATTEMPTS + 1):
+        try:
+            return Parallel(n_jobs=n_jobs, verbose=verbose)(tasks)
+        except Exception as exc:
+            if not _lost_worker(exc):
+                raise
+            if attempt == _FIT_ATTEMPTS:
+                raise RuntimeError(
+                    f"{owner}: the cluster lost a worker (or the data scattered to it) "
+                    f"during each of {_FIT_ATTEMPTS} attempts at the fit; check the "
+                    "workers' memory limits and logs."
+                ) from exc
+
+
+def _lost_worker(exc):
+    """Whether ``exc`` is how Dask reports tasks lost with a worker."""
+    return isinstance(exc, concurrent.futures.CancelledError) or (
+        type(exc).__name__ == "KilledWorker"
+        and type(exc).__module__.startswith("distributed")
+    )
+
+
+def run_in_threads(calls, n_jobs, n_rows):
+    """Run ``calls`` (function, args) in threads when ``n_jobs`` asks and the input is big.
+
+    Threads share the fitted members (nothing is copied, whatever joblib backend is
+    active); below ``PARALLEL_PREDICT_ROWS`` rows starting them costs more than it saves.
+    """
+    if n_jobs in (None, 1) or n_rows < PARALLEL_PREDICT_ROWS or len(calls) < 2:
+        return [fn(*args) for fn, args in calls]
+    return Parallel(n_jobs=n_jobs, require="sharedmem")(
+        delayed(fn)(*args) for fn, args in calls)
 
 
 def fit_task(estimator, X, y, sample_weight, train, test, view, output):

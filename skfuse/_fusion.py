@@ -10,13 +10,13 @@ from sklearn.base import ClassifierMixin, RegressorMixin, TransformerMixin
 from sklearn.metrics import get_scorer
 from sklearn.utils import Bunch, check_random_state, get_tags
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import (
     check_is_fitted,
 )
 
 from ._base import (
     Composite,
+    _take_rows,
     check_members,
     check_sample_weight,
     check_sample_weight_support,
@@ -25,21 +25,22 @@ from ._base import (
     member_prediction,
     member_proba,
     member_votes,
-    seed_estimator,
     present_jobs,
+    run_fit_tasks,
+    run_in_threads,
+    seed_estimator,
     view_present,
-    _take_rows,
 )
 from ._cache import MemberCache
 from ._views import check_views, resolve_view
 from ._weights import (
-    row_shares,
     classifier_objective,
     combine_classifier,
     combine_regressor,
     greedy_weights,
     optimize_weights,
     regressor_objective,
+    row_shares,
 )
 from .exceptions import FrozenMemberWarning
 
@@ -189,7 +190,7 @@ class _BaseFusion(TransformerMixin, Composite):
             ],
             X, y, sample_weight, self._output(),
         )
-        results = Parallel(n_jobs=self.n_jobs, verbose=self.verbose)(tasks)
+        results = run_fit_tasks(tasks, self.n_jobs, self.verbose, type(self).__name__)
         starts = np.cumsum([0] + [len(member_jobs) for member_jobs in jobs])
         # A frozen member is used as it is, not as the copy a worker or the cache returns.
         self.estimators_ = [
@@ -299,12 +300,7 @@ class _BaseFusion(TransformerMixin, Composite):
             part = X if rows is None else _take_rows(X, rows)
             tasks += cache.output_tasks([est], [key], [self._views_.get(name)], part, output)
             placed.append((m, rows))
-        if self.n_jobs in (None, 1):
-            outs = [fn(*args) for fn, args in tasks]
-        else:
-            outs = Parallel(n_jobs=self.n_jobs, prefer="threads")(
-                delayed(fn)(*args) for fn, args in tasks
-            )
+        outs = run_in_threads(tasks, self.n_jobs, X.shape[0])
         if present is None:
             return np.stack(outs), None
         shape = (len(names), X.shape[0]) + self._output_shape()
@@ -407,8 +403,9 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         Members are identified by their pickled state: a function they hold is known
         by its name, so redefining it under the same name is not seen (clear the cache).
     n_jobs : int, default=None
-        Jobs for fitting members and folds (one flat joblib task list), and threads
-        for the members' predictions.
+        Jobs for fitting members and folds (one flat joblib task list, run by the
+        active joblib backend, Dask included), and threads for the members'
+        predictions on 10,000 rows or more.
     verbose : int, default=0
         joblib verbosity while fitting.
     random_state : int, RandomState instance or None, default=None
@@ -708,8 +705,9 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         Caches member fits, out-of-fold outputs and predictions (see
         :class:`FusionClassifier`).
     n_jobs : int, default=None
-        Jobs for fitting members and folds (one flat joblib task list), and threads
-        for the members' predictions.
+        Jobs for fitting members and folds (one flat joblib task list, run by the
+        active joblib backend, Dask included), and threads for the members'
+        predictions on 10,000 rows or more.
     verbose : int, default=0
         joblib verbosity while fitting.
     random_state : int, RandomState instance or None, default=None

@@ -4,13 +4,13 @@ import numbers
 import warnings
 
 import numpy as np
-from joblib import Parallel, delayed
 from scipy.special import logsumexp
 from sklearn.base import ClassifierMixin, RegressorMixin, clone
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.utils import Bunch, check_random_state, get_tags
+from sklearn.utils.parallel import delayed
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
 from . import routing
@@ -22,6 +22,8 @@ from ._base import (
     check_sample_weight_support,
     member_prediction,
     member_proba,
+    run_fit_tasks,
+    run_in_threads,
     seed_estimator,
     view_present,
 )
@@ -32,7 +34,6 @@ _VARIANCE_FLOOR = 1e-6  # times the variance of y
 _MIN_PROBA = 1e-300
 _STARVED = 0.01  # of an even share of the weight
 _LIGHT = 1e-6  # weight, relative to sample_weight, of rows of a class an expert lacks
-_PARALLEL_PREDICT_ROWS = 10_000
 
 
 class _BaseMixture(Composite):
@@ -253,11 +254,13 @@ class _BaseMixture(Composite):
         blocks = [self._expert_rows(resp[:, e] * weight, target,
                                     weight if present is None else weight * present[:, e])
                   for e in range(len(templates))]
-        fitted = Parallel(n_jobs=self.n_jobs)(
-            delayed(_fit_expert)(template, _take_rows(take_view(X, self._views_[e]), rows),
-                                 y[rows], row_weight, self._fit_output)
-            for e, (template, (rows, row_weight)) in enumerate(zip(templates, blocks))
-        )
+        # X goes whole into every task, so that a cluster gets it once (joblib's Dask
+        # backend scatters it); each task takes its expert's view and rows.
+        fitted = run_fit_tasks(
+            [delayed(_fit_expert)(template, X, self._views_[e], rows, y, row_weight,
+                                  self._fit_output)
+             for e, (template, (rows, row_weight)) in enumerate(zip(templates, blocks))],
+            self.n_jobs, 0, type(self).__name__)
         experts = [est for est, _ in fitted]
         if self._kind == "classifier":
             return experts, None
@@ -333,12 +336,10 @@ class _BaseMixture(Composite):
         X, routed, weight, order, offsets = self._route(X)
         blocks = [(e, order[offsets[e]:offsets[e + 1]]) for e in range(len(self.experts_))]
         blocks = [(e, rows) for e, rows in blocks if rows.size]
-        n_jobs = self.n_jobs if X.shape[0] >= _PARALLEL_PREDICT_ROWS else None
-        outputs = Parallel(n_jobs=n_jobs, prefer="threads")(
-            delayed(expert_output)(
-                self.experts_[e], _take_rows(take_view(X, self._views_[e]), rows), e)
-            for e, rows in blocks
-        )
+        calls = [(expert_output,
+                  (self.experts_[e], _take_rows(take_view(X, self._views_[e]), rows), e))
+                 for e, rows in blocks]
+        outputs = run_in_threads(calls, self.n_jobs, X.shape[0])
         stacked = np.concatenate(outputs) if outputs else np.empty((0, 1))
         return routing.combine(stacked, order, offsets, routed, weight)
 
@@ -401,8 +402,10 @@ class _BaseMixture(Composite):
         return present
 
 
-def _fit_expert(template, X, y, sample_weight, fit_output):
-    expert = clone(template).fit(X, y, sample_weight=sample_weight)
+def _fit_expert(template, X, view, rows, y, sample_weight, fit_output):
+    """Fit a clone of ``template`` on ``rows`` of its ``view`` of ``X``."""
+    X = _take_rows(take_view(X, view), rows)
+    expert = clone(template).fit(X, y[rows], sample_weight=sample_weight)
     return expert, fit_output(expert, X)
 
 

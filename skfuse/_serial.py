@@ -9,7 +9,6 @@ from sklearn.base import is_classifier
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils import Bunch, check_random_state, get_tags
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.parallel import Parallel
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import (
@@ -18,6 +17,7 @@ from ._base import (
     check_sample_weight_support,
     member_proba,
     present_jobs,
+    run_fit_tasks,
     seed_estimator,
     view_present,
 )
@@ -387,7 +387,7 @@ class SerialStack(Composite):
 
     def _run(self, cache, jobs, X, y, sample_weight, output):
         tasks, _ = cache.fit_tasks(jobs, X, y, sample_weight, output)
-        return Parallel(n_jobs=self.n_jobs, verbose=self.verbose)(tasks)
+        return run_fit_tasks(tasks, self.n_jobs, self.verbose, "SerialStack")
 
     def _oof(self, chunks, folds, n_samples):
         out = None
