@@ -58,20 +58,22 @@ class Composite(_BaseComposition):
         self._set_params(self._members, **params)
         return self
 
-    def _check_X(self, X, reset, allow_nan=None):
-        """Validate ``X``; NaN passes when ``allow_nan`` (None: as the tags say)."""
+    def _check_X(self, X, reset):
+        """Validate ``X``, refusing infinite values (the error names their columns).
+
+        NaN passes: the members that see ``X`` judge it. A row whose whole view is
+        NaN is a missing modality for that member, and a view missing on part of a row
+        is refused for a member that does not take NaN (``view_present``).
+        """
         if _is_dataframe(X):
             validate_data(self, X, reset=reset, skip_check_array=True)
             if X.shape[0] == 0:
                 raise ValueError(f"{type(self).__name__}: X has 0 samples.")
-            return X
-        if allow_nan is None:
-            allow_nan = self.__sklearn_tags__().input_tags.allow_nan
-        finite = "allow-nan" if allow_nan else True
-        return validate_data(
-            self, X, reset=reset, accept_sparse=["csr", "csc"], dtype=None,
-            ensure_all_finite=finite,
-        )
+        else:
+            X = validate_data(self, X, reset=reset, accept_sparse=["csr", "csc"],
+                              dtype=None, ensure_all_finite=False)
+        refuse_infinite(X, type(self).__name__, getattr(self, "feature_names_in_", None))
+        return X
 
     def _check_y(self, X, y):
         if y is None:
@@ -119,6 +121,33 @@ class Composite(_BaseComposition):
                 f"does); {cv!r} does not."
             )
         return folds
+
+
+def refuse_infinite(X, owner, feature_names=None):
+    """Raise a ``ValueError`` naming the columns of ``X`` that hold an infinite value."""
+    if _is_dataframe(X):
+        numeric = X.select_dtypes("number")
+        names, values = numeric.columns, numeric.to_numpy(dtype=np.float64)
+    elif hasattr(X, "tocoo"):
+        names, values = feature_names, None
+        coo = X.tocoo()
+        bad = np.isinf(coo.data) if coo.dtype.kind in "fc" else np.zeros(0, bool)
+        columns, rows = np.unique(coo.col[bad]), np.unique(coo.row[bad]).size
+    else:
+        names, values = feature_names, np.asarray(X)
+    if values is not None:
+        if values.dtype.kind not in "fc" or values.size == 0:
+            return
+        bad = np.isinf(values)
+        columns, rows = np.flatnonzero(bad.any(axis=0)), int(bad.any(axis=1).sum())
+    if columns.size == 0:
+        return
+    shown = [names[c] if names is not None else int(c) for c in columns[:10]]
+    more = f" and {columns.size - 10} more" if columns.size > 10 else ""
+    raise ValueError(
+        f"{owner}: X holds infinite values in column(s) {shown}{more}, on {rows} row(s). "
+        "Replace them; NaN marks a missing value."
+    )
 
 
 def check_members(estimators, kind, owner):

@@ -224,11 +224,6 @@ class _BaseFusion(TransformerMixin, Composite):
         self._learn_weights(names, weights, np.stack(oof), y_target, sample_weight, present)
         return self
 
-    def _check_X(self, X, reset):
-        # NaN passes here: a row whose whole view is NaN is a missing modality, and
-        # _presence refuses a partly missing view for members that do not take NaN.
-        return super()._check_X(X, reset, allow_nan=True)
-
     def _presence(self, X, names):
         """Which members have their view on each row: (M, n) bool, or None if all do."""
         estimators = (dict(self.estimators) if not hasattr(self, "estimators_")

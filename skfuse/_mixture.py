@@ -375,11 +375,6 @@ class _BaseMixture(Composite):
             )
         return values
 
-    def _check_X(self, X, reset):
-        # NaN passes here: a row whose whole view is NaN is a missing modality for that
-        # expert; _presence and _gate_input refuse NaN anywhere else.
-        return super()._check_X(X, reset, allow_nan=True)
-
     def _presence(self, X, names, experts):
         """Which experts have their view on each row: (n, E) bool, or None if all do."""
         columns = [view_present(X, view, expert, f"expert {name!r}", type(self).__name__)

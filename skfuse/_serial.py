@@ -23,7 +23,7 @@ from ._base import (
 )
 from ._cache import MemberCache
 from ._fusion import FusionClassifier
-from ._views import _is_dataframe, check_views, resolve_view, take_view
+from ._views import _is_dataframe, check_views, missing_entries, resolve_view, take_view
 
 _METHODS = ("transform", "predict_proba", "decision_function", "predict")
 
@@ -244,13 +244,6 @@ class SerialStack(Composite):
             return hasattr(self, "exit_thresholds_")
         return self.exit_threshold is not None
 
-    def _check_X(self, X, reset):
-        # NaN passes; the steps that see X judge it. In a cascade a row whose whole
-        # view is NaN is a missing modality, and _presence refuses a partly missing view
-        # for a step that does not take NaN; in a stack the first level (a
-        # FusionClassifier with views, say) and passthrough levels see X as it is.
-        return super()._check_X(X, reset, allow_nan=True)
-
     # -- validation ----------------------------------------------------------------
 
     def _check_steps(self):
@@ -419,7 +412,23 @@ class SerialStack(Composite):
         raw = raw.to_numpy() if _is_dataframe(raw) else raw
         return np.hstack([out, np.asarray(raw, dtype=np.float64)])
 
+    def _refuse_nan(self, X):
+        """A stack's first step sees X as it is: NaN in its view needs a step that takes
+        NaN, or a skfuse composite (whose members sit out the rows without their view)."""
+        name, est = (self.steps_ if hasattr(self, "steps_") else self.steps)[0]
+        if isinstance(est, Composite) or get_tags(est).input_tags.allow_nan:
+            return
+        missing = missing_entries(X, self._views_[0])
+        if missing is not None and missing.any():
+            raise ValueError(
+                f"SerialStack: step {name!r} ({type(est).__name__}) does not accept NaN, "
+                f"and its view holds NaN on {int(missing.any(axis=1).sum())} row(s). "
+                "Impute inside the step (a Pipeline with SimpleImputer), or make it a "
+                "FusionClassifier with views to fuse missing modalities."
+            )
+
     def _fit_stack(self, estimators, X, y, sample_weight, folds, cache):
+        self._refuse_nan(X)
         self._methods_ = self._methods()
         self._passthrough_ = self._passthrough_columns(X)
         # Classifier levels are aligned to the labels of y, also under a regressor final.
@@ -539,6 +548,7 @@ class SerialStack(Composite):
     # -- predict -------------------------------------------------------------------
 
     def _final_input(self, X):
+        self._refuse_nan(X)
         Z = take_view(X, self._views_[0])
         for (_, est), method in zip(self.steps_[:-1], self._methods_):
             out = step_output(est, Z, method, self._level_classes_)

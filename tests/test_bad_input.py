@@ -1,0 +1,194 @@
+"""Bad input gets a clear error in fit or predict, naming the member or column at fault.
+
+One table of cases, run against every composite.
+"""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import make_classification, make_regression
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.naive_bayes import GaussianNB
+from sklearn.svm import LinearSVC
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+from skfuse import (
+    FusionClassifier,
+    FusionRegressor,
+    MixtureOfExpertsClassifier,
+    MixtureOfExpertsRegressor,
+    SerialStack,
+)
+
+X_CLF, Y_CLF = make_classification(n_samples=120, n_features=6, n_informative=4,
+                                   n_classes=3, random_state=0)
+X_REG, Y_REG = make_regression(n_samples=120, n_features=6, random_state=0)
+
+COMPOSITES = {
+    "FusionClassifier": (lambda: FusionClassifier(
+        [("lr", LogisticRegression()), ("tree", DecisionTreeClassifier(max_depth=3))],
+        cv=3), True),
+    "FusionRegressor": (lambda: FusionRegressor(
+        [("ridge", Ridge()), ("tree", DecisionTreeRegressor(max_depth=3))], cv=3), False),
+    "SerialStack": (lambda: SerialStack(
+        [("lr", LogisticRegression()), ("final", DecisionTreeClassifier(max_depth=3))],
+        cv=3), True),
+    "cascade": (lambda: SerialStack(
+        [("nb", GaussianNB()), ("final", DecisionTreeClassifier(max_depth=3))],
+        exit_threshold=0.9, cv=3), True),
+    "MixtureOfExpertsRegressor": (lambda: MixtureOfExpertsRegressor(
+        n_experts=2, max_iter=5), False),
+    "MixtureOfExpertsClassifier": (lambda: MixtureOfExpertsClassifier(
+        LogisticRegression(), n_experts=2, max_iter=5), True),
+}
+
+
+def data(name):
+    return (X_CLF.copy(), Y_CLF.copy()) if COMPOSITES[name][1] else (X_REG.copy(), Y_REG.copy())
+
+
+def make(name):
+    return COMPOSITES[name][0]()
+
+
+def with_value(value, rows=(3,), column=1):
+    def bad(X):
+        X = X.astype(float)
+        X[list(rows), column] = value
+        return X
+    return bad
+
+
+# Who a NaN in column 1 is reported against: the member, step or gate that sees it.
+NAN_CULPRIT = {"FusionClassifier": "member 'lr'", "FusionRegressor": "member 'ridge'",
+               "SerialStack": "step 'lr'", "cascade": "step 'nb'",
+               "MixtureOfExpertsRegressor": "(gate|expert 'expert0')",
+               "MixtureOfExpertsClassifier": "(gate|expert 'expert0')"}
+
+# (case, how to break the fit input, error type, message pattern)
+FIT_CASES = [
+    ("inf in X", lambda X, y: (with_value(np.inf)(X), y), ValueError,
+     r"infinite values in column\(s\) \[1\], on 1 row"),
+    ("NaN in X for members without NaN support", lambda X, y: (with_value(np.nan)(X), y),
+     ValueError, "{culprit}.*NaN"),
+    ("empty X", lambda X, y: (X[:0], y[:0]), ValueError, r"0 sample"),
+    ("NaN in y", lambda X, y: (X, np.where(np.arange(len(y)) == 5, np.nan, y)), ValueError,
+     r"(?i)nan|y"),
+    ("X and y of different lengths", lambda X, y: (X, y[:-1]), ValueError,
+     r"inconsistent numbers of samples"),
+]
+
+
+@pytest.mark.parametrize("name", COMPOSITES)
+@pytest.mark.parametrize("case, breaker, error, match", FIT_CASES, ids=[c[0] for c in FIT_CASES])
+def test_bad_fit_input(name, case, breaker, error, match):
+    X, y = breaker(*data(name))
+    with pytest.raises(error, match=match.format(culprit=NAN_CULPRIT[name])):
+        make(name).fit(X, y)
+
+
+@pytest.mark.parametrize("name", COMPOSITES)
+def test_a_single_class(name):
+    if not COMPOSITES[name][1]:
+        pytest.skip("regressor")
+    X, y = data(name)
+    with pytest.raises(ValueError, match="(?i)class"):
+        make(name).fit(X, np.zeros_like(y))
+
+
+@pytest.mark.parametrize("name", COMPOSITES)
+@pytest.mark.parametrize("weights, match", [
+    (np.ones(5), r"sample_weight.*shape|length|\(120,\)"),
+    (-np.ones(120), r"non-negative"),
+    (np.full(120, np.nan), r"finite"),
+], ids=["wrong length", "negative", "NaN"])
+def test_bad_sample_weight(name, weights, match):
+    X, y = data(name)
+    with pytest.raises(ValueError, match=match):
+        make(name).fit(X, y, sample_weight=weights)
+
+
+@pytest.mark.parametrize("name", COMPOSITES)
+def test_predict_checks_its_input(name):
+    X, y = data(name)
+    est = make(name).fit(X, y)
+    with pytest.raises(ValueError, match=r"6 features"):
+        est.predict(X[:, :4])
+    with pytest.raises(ValueError, match=r"infinite values in column\(s\) \[1\]"):
+        est.predict(with_value(np.inf)(X))
+    with pytest.raises(ValueError, match=f"{NAN_CULPRIT[name]}.*NaN"):
+        est.predict(with_value(np.nan)(X))
+    with pytest.raises(ValueError, match=r"0 sample"):
+        est.predict(X[:0])
+
+
+@pytest.mark.parametrize("name", COMPOSITES)
+def test_predict_checks_feature_names(name):
+    pd = pytest.importorskip("pandas")
+    X, y = data(name)
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(6)])
+    est = make(name).fit(frame, y)
+    renamed = frame.rename(columns={"f2": "other"})
+    with pytest.raises(ValueError, match=r"(?s)feature names.*other"):
+        est.predict(renamed)
+    infinite = frame.assign(f4=np.where(np.arange(len(frame)) < 2, np.inf, frame.f4))
+    with pytest.raises(ValueError, match=r"infinite values in column\(s\) \['f4'\], on 2 row"):
+        est.predict(infinite)
+
+
+@pytest.mark.parametrize("owner", [FusionClassifier, SerialStack])
+def test_member_names_are_checked(owner):
+    X, y = data("FusionClassifier")
+    members = [("lr", LogisticRegression()), ("lr", GaussianNB())]
+    with pytest.raises(ValueError, match=r"(?i)names.*unique|duplicate.*lr"):
+        (owner(members) if owner is FusionClassifier else owner(members, cv=3)).fit(X, y)
+    bad = [("a__b", LogisticRegression()), ("final", GaussianNB())]
+    with pytest.raises(ValueError, match=r"a__b"):
+        (owner(bad) if owner is FusionClassifier else owner(bad, cv=3)).fit(X, y)
+
+
+def test_all_members_dropped():
+    X, y = data("FusionClassifier")
+    with pytest.raises(ValueError, match="all members are dropped"):
+        FusionClassifier([("a", "drop"), ("b", "drop")]).fit(X, y)
+
+
+def test_a_member_without_predict_proba_under_soft_voting():
+    X, y = data("FusionClassifier")
+    fusion = FusionClassifier([("lr", LogisticRegression()), ("svm", LinearSVC())])
+    with pytest.raises((ValueError, AttributeError), match=r"svm.*predict_proba|predict_proba.*svm"):
+        fusion.fit(X, y)
+    cascade = SerialStack([("svm", LinearSVC()), ("lr", LogisticRegression())],
+                          exit_threshold=0.9)
+    with pytest.raises(ValueError, match=r"'svm' has no predict_proba"):
+        cascade.fit(X, y)
+
+
+@pytest.mark.parametrize("name", COMPOSITES)
+def test_a_view_naming_a_missing_column(name):
+    pd = pytest.importorskip("pandas")
+    X, y = data(name)
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(6)])
+    est = make(name)
+    member = (est.steps[0][0] if isinstance(est, SerialStack)
+              else "expert0" if "Mixture" in name else est.estimators[0][0])
+    est.set_params(views={member: ["f0", "nope"]})
+    with pytest.raises(ValueError, match=rf"{member}.*'nope'"):
+        est.fit(frame, y)
+
+
+@pytest.mark.parametrize("cls", [MixtureOfExpertsRegressor, MixtureOfExpertsClassifier])
+def test_top_k_larger_than_n_experts(cls):
+    X, y = data(cls.__name__)
+    with pytest.raises(ValueError, match=r"top_k.*n_experts|n_experts.*top_k"):
+        cls(n_experts=2, top_k=3).fit(X, y)
+
+
+@pytest.mark.parametrize("name", ["FusionClassifier", "SerialStack", "cascade",
+                                  "MixtureOfExpertsClassifier"])
+def test_labels_unseen_in_fit_are_reported_by_score(name):
+    X, y = data(name)
+    est = make(name).fit(X, y)
+    # predict never invents labels; scoring with an unseen label counts it as wrong.
+    assert set(np.unique(est.predict(X))) <= set(np.unique(y))
+    assert est.score(X, np.full_like(y, 7)) == 0.0
