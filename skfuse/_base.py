@@ -5,9 +5,15 @@ import copy
 import time
 
 import numpy as np
+from sklearn import get_config
 from sklearn.base import clone, is_classifier, is_regressor
 from sklearn.model_selection import check_cv
 from sklearn.utils import check_random_state, get_tags
+from sklearn.utils.metadata_routing import (
+    MetadataRouter,
+    MethodMapping,
+    process_routing,
+)
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import (
@@ -58,6 +64,61 @@ class Composite(_BaseComposition):
         self._set_params(self._members, **params)
         return self
 
+    # -- metadata routing -------------------------------------------------------------
+
+    def _routed_members(self):
+        """The ``(name, estimator)`` pairs that ``fit`` routes metadata to."""
+        return [(name, est) for name, est in getattr(self, self._members)
+                if not is_drop(est)]
+
+    def get_metadata_routing(self):
+        """How ``fit`` routes metadata: to each member's ``fit`` and the splitter's ``split``.
+
+        With ``sklearn.set_config(enable_metadata_routing=True)``, a member gets
+        ``sample_weight`` (or any other metadata) only if it requests it
+        (``member.set_fit_request(sample_weight=True)``), and ``groups`` reaches the
+        ``cv`` splitter (a ``GroupKFold`` requests it), so out-of-fold outputs never
+        split a group.
+
+        Returns
+        -------
+        routing : :class:`~sklearn.utils.metadata_routing.MetadataRouter`
+        """
+        router = MetadataRouter(owner=self).add_self_request(self)
+        for name, est in self._routed_members():
+            router.add(**{name: est},
+                       method_mapping=MethodMapping().add(caller="fit", callee="fit"))
+        cv = getattr(self, "cv", None)
+        if hasattr(cv, "split"):
+            router.add(splitter=cv,
+                       method_mapping=MethodMapping().add(caller="fit", callee="split"))
+        return router
+
+    def _fit_metadata(self, sample_weight, fit_params):
+        """Split ``fit``'s metadata: ``(groups, {member name: fit params})``.
+
+        Without metadata routing only ``sample_weight`` is accepted, and every member
+        gets it (the second item is then None); other metadata are refused.
+        """
+        owner = type(self).__name__
+        if not get_config().get("enable_metadata_routing", False):
+            if fit_params:
+                raise TypeError(
+                    f"{owner}.fit got unexpected argument(s) {sorted(fit_params)}. Pass "
+                    "metadata such as groups with "
+                    "sklearn.set_config(enable_metadata_routing=True)."
+                )
+            return None, None
+        if sample_weight is not None:
+            fit_params = {"sample_weight": sample_weight, **fit_params}
+        names = [name for name, _ in self._routed_members()]
+        if not fit_params:
+            return None, {name: {} for name in names}
+        routed = process_routing(self, "fit", **fit_params)
+        has_splitter = hasattr(getattr(self, "cv", None), "split")
+        groups = routed["splitter"].split.get("groups") if has_splitter else None
+        return groups, {name: dict(routed[name].fit) for name in names}
+
     def _check_X(self, X, reset):
         """Validate ``X``, refusing infinite values (the error names their columns).
 
@@ -94,13 +155,13 @@ class Composite(_BaseComposition):
                 f"one class, {self.classes_[0]!r}."
             )
 
-    def _folds(self, X, y, rng, classifier):
+    def _folds(self, X, y, rng, classifier, groups=None):
         """The ``cv`` splits, fixed once (a shuffling splitter is seeded from ``rng``)."""
         cv = check_cv(self.cv, y, classifier=classifier)
         if getattr(cv, "shuffle", False) and getattr(cv, "random_state", 0) is None:
             cv = copy.copy(cv)
             cv.random_state = int(rng.randint(np.iinfo(np.int32).max))
-        folds = list(cv.split(X, y))
+        folds = list(cv.split(X, y, groups))
         if not folds:
             raise ValueError(
                 f"{type(self).__name__}: cv gave no splits. A generator of splits can be "
@@ -335,23 +396,23 @@ def run_in_threads(calls, n_jobs, n_rows):
         delayed(fn)(*args) for fn, args in calls)
 
 
-def fit_task(estimator, X, y, sample_weight, train, test, view, output):
+def fit_task(estimator, X, y, sample_weight, train, test, view, output, params=None):
     """Fit a clone of ``estimator`` on rows ``train`` (None: all) of its view of ``X``.
 
-    A frozen estimator is not fitted. With ``test`` None the fitted clone is returned.
-    Otherwise ``output(fitted, X_test)`` is returned with the predict seconds per 1000
-    rows: the member's out-of-fold output for that fold.
+    The member gets ``params`` (its routed metadata) when given, else ``sample_weight``
+    when not None; per-row metadata are taken at ``train``. A frozen estimator is not
+    fitted. With ``test`` None the fitted clone is returned. Otherwise
+    ``output(fitted, X_test)`` is returned with the predict seconds per 1000 rows: the
+    member's out-of-fold output for that fold.
     """
     estimator = clone(estimator)
     X = take_view(X, view)
     if not is_frozen(estimator):
         X_train = X if train is None else _take_rows(X, train)
         y_train = y if train is None else y[train]
-        if sample_weight is None:
-            estimator.fit(X_train, y_train)
-        else:
-            sw = sample_weight if train is None else sample_weight[train]
-            estimator.fit(X_train, y_train, sample_weight=sw)
+        if params is None:
+            params = {} if sample_weight is None else {"sample_weight": sample_weight}
+        estimator.fit(X_train, y_train, **rows_of_params(params, train, len(y)))
     if test is None:
         return estimator, None, None
     X_test = _take_rows(X, test)
@@ -359,6 +420,16 @@ def fit_task(estimator, X, y, sample_weight, train, test, view, output):
     out = output(estimator, X_test)
     seconds = time.perf_counter() - start
     return None, out, 1000.0 * seconds / max(len(test), 1)
+
+
+def rows_of_params(params, rows, n_samples):
+    """``params`` with every per-row entry (of length ``n_samples``) taken at ``rows``."""
+    if rows is None:
+        return params
+    return {key: _take_rows(np.asarray(value) if isinstance(value, list) else value, rows)
+            if hasattr(value, "__len__") and not isinstance(value, (str, dict))
+            and len(value) == n_samples else value
+            for key, value in params.items()}
 
 
 def _take_rows(X, rows):

@@ -25,8 +25,10 @@ from ._base import fit_task
 from ._views import take_view
 
 
-def _fit_and_pickle(key, estimator, X, y, sample_weight, train, test, view, output):
-    fitted, out, seconds = fit_task(estimator, X, y, sample_weight, train, test, view, output)
+def _fit_and_pickle(key, estimator, X, y, sample_weight, train, test, view, output,
+                    params=None):
+    fitted, out, seconds = fit_task(estimator, X, y, sample_weight, train, test, view, output,
+                                    params)
     blob = None if fitted is None else pickle.dumps(fitted, protocol=pickle.HIGHEST_PROTOCOL)
     return blob, out, seconds
 
@@ -56,25 +58,32 @@ class MemberCache:
         self.enabled = getattr(self.memory, "location", None) is not None
         if self.enabled:
             data_args = ["estimator", "X", "y", "sample_weight", "train", "test", "view",
-                         "output"]
+                         "output", "params"]
             self._fit = self.memory.cache(_fit_and_pickle, ignore=data_args)
             self._out = self.memory.cache(_output, ignore=["estimator", "X", "output"])
 
     def fit_tasks(self, jobs, X, y, sample_weight, output):
-        """Delayed fit tasks and their cache keys, for ``jobs`` of (estimator, view, train, test).
+        """Delayed fit tasks and their cache keys, for ``jobs`` of (estimator, view, train,
+        test) or (estimator, view, train, test, params), ``params`` a member's routed
+        metadata (see :func:`fit_task`).
 
         A refit (``test`` None) is keyed without ``output``, which it does not use.
         """
         digest = joblib.hash((X, y, sample_weight)) if self.enabled else None
+        params_digests = {}  # the jobs of one member share one params dict
         tasks, keys = [], []
-        for estimator, view, train, test in jobs:
+        for estimator, view, train, test, *rest in jobs:
+            params = rest[0] if rest else None
             out = None if test is None else output
-            args = (estimator, X, y, sample_weight, train, test, view, out)
+            args = (estimator, X, y, sample_weight, train, test, view, out, params)
             if not self.enabled:
                 tasks.append(delayed(fit_task)(*args))
                 keys.append(None)
                 continue
-            key = joblib.hash((joblib.hash(estimator), digest, train, test, view, out))
+            if id(params) not in params_digests:
+                params_digests[id(params)] = joblib.hash(params)
+            key = joblib.hash((joblib.hash(estimator), digest, params_digests[id(params)],
+                               train, test, view, out))
             tasks.append(delayed(_load_fit)(self._fit, key, *args))
             keys.append(key)
         return tasks, keys

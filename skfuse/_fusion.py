@@ -132,7 +132,7 @@ class _BaseFusion(TransformerMixin, Composite):
 
     # -- fitting -----------------------------------------------------------------
 
-    def _fit(self, params, X, y, y_target, sample_weight):
+    def _fit(self, params, X, y, y_target, sample_weight, fit_params):
         """Fit members (and, for learned weights, their out-of-fold outputs).
 
         ``params`` comes from ``_check_fit_params``; ``y`` is what members are fitted
@@ -144,7 +144,8 @@ class _BaseFusion(TransformerMixin, Composite):
         for stale in ("oof_score_", "member_scores_", "member_costs_", "selection_path_"):
             self.__dict__.pop(stale, None)  # from an earlier fit with other weights
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
-        if sample_weight is not None:
+        groups, routed = self._fit_metadata(sample_weight, fit_params)
+        if sample_weight is not None and routed is None:
             check_sample_weight_support(names, members, owner)
         self._check_members_can_output(names, members)
         frozen = [is_frozen(est) for est in members]
@@ -167,7 +168,7 @@ class _BaseFusion(TransformerMixin, Composite):
             for name in names
             if name in views
         }
-        folds = self._folds(X, y, rng, self._kind == "classifier") if learn else []
+        folds = self._folds(X, y, rng, self._kind == "classifier", groups) if learn else []
         present = self._presence(X, names)
         self._fallback_ = self._fallback(y_target, sample_weight)
         # Each member is refitted on all rows (where its view is present), then (for
@@ -184,7 +185,7 @@ class _BaseFusion(TransformerMixin, Composite):
         cache = MemberCache(self.memory)
         tasks, keys = cache.fit_tasks(
             [
-                (est, self._views_.get(name), train, test)
+                (est, self._views_.get(name), train, test, routed and routed[name])
                 for name, est, member_jobs in zip(names, members, jobs)
                 for train, test in member_jobs
             ],
@@ -487,7 +488,7 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         self.verbose = verbose
         self.random_state = random_state
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, **fit_params):
         """Fit the members and the fusion weights.
 
         Parameters
@@ -497,8 +498,13 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         y : array-like of shape (n_samples,)
             Class labels.
         sample_weight : array-like of shape (n_samples,), default=None
-            Passed to every member's ``fit`` (each must accept it) and used to weight
-            the out-of-fold loss.
+            Weights the out-of-fold loss, and is passed to every member's ``fit``
+            (each must accept it); with metadata routing, only to the members that
+            request it.
+        **fit_params : dict
+            With ``sklearn.set_config(enable_metadata_routing=True)`` only: metadata
+            for the members that request them, and ``groups`` for a ``cv`` splitter
+            that uses groups (``GroupKFold``). See :meth:`get_metadata_routing`.
 
         Returns
         -------
@@ -512,7 +518,8 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         X = self._check_X(X, reset=True)
         y = self._check_y(X, y)
         self._set_classes(y)
-        return self._fit(params, X, y, np.searchsorted(self.classes_, y), sample_weight)
+        return self._fit(params, X, y, np.searchsorted(self.classes_, y), sample_weight,
+                         fit_params)
 
     def _check_members_can_output(self, names, members):
         if self.voting == "hard":
@@ -783,7 +790,7 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         self.verbose = verbose
         self.random_state = random_state
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, **fit_params):
         """Fit the members and the fusion weights.
 
         Parameters
@@ -793,8 +800,11 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         y : array-like of shape (n_samples,)
             Target values.
         sample_weight : array-like of shape (n_samples,), default=None
-            Passed to every member's ``fit`` (each must accept it) and used to weight
-            the out-of-fold loss.
+            Weights the out-of-fold loss, and is passed to every member's ``fit``
+            (each must accept it); with metadata routing, only to the members that
+            request it.
+        **fit_params : dict
+            Metadata routed as in :meth:`FusionClassifier.fit`.
 
         Returns
         -------
@@ -809,7 +819,7 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
             raise ValueError(f"FusionRegressor: y must be numeric ({exc}).") from None
         if not np.all(np.isfinite(y)):
             raise ValueError("FusionRegressor: y contains NaN or infinity.")
-        return self._fit(params, X, y, y, sample_weight)
+        return self._fit(params, X, y, y, sample_weight, fit_params)
 
     def _output(self):
         return member_prediction

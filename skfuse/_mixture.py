@@ -20,8 +20,10 @@ from ._base import (
     check_members,
     check_sample_weight,
     check_sample_weight_support,
+    is_drop,
     member_prediction,
     member_proba,
+    rows_of_params,
     run_fit_tasks,
     run_in_threads,
     seed_estimator,
@@ -130,10 +132,32 @@ class _BaseMixture(Composite):
 
     # -- fit ------------------------------------------------------------------------
 
-    def _fit(self, X, y, target, sample_weight):
+    def _routed_members(self):
+        """The experts, as ``fit`` routes metadata to them (the gate gets none)."""
+        if self.experts is None or hasattr(self.experts, "fit"):
+            return [("experts", self._expert_templates()[1][0])]
+        return [(name, est) for name, est in self.experts if not is_drop(est)]
+
+    def _expert_params(self, names, fit_params):
+        """Each expert's routed metadata, or None without metadata routing.
+
+        ``sample_weight`` is the mixture's own: EM gives each expert the
+        responsibilities times it, so it is not routed.
+        """
+        _, routed = self._fit_metadata(None, fit_params)
+        if routed is None:
+            return [None] * len(names)
+        single = "experts" in routed and len(routed) == 1
+        params = [dict(routed["experts" if single else name]) for name in names]
+        for expert_params in params:
+            expert_params.pop("sample_weight", None)
+        return params
+
+    def _fit(self, X, y, target, sample_weight, fit_params):
         """EM from ``n_init`` starts; keep the best. ``target``: floats or class codes."""
         owner = type(self).__name__
         names, templates = self._expert_templates()
+        params = self._expert_params(names, fit_params)
         n_experts = len(names)
         k = self._check_params(n_experts)
         n = X.shape[0]
@@ -157,7 +181,8 @@ class _BaseMixture(Composite):
         rng = check_random_state(self.random_state)
         best = None
         for start in range(self.n_init):
-            run = self._em(X, X_gate, y, target, weight, templates, k, rng, start, present)
+            run = self._em(X, X_gate, y, target, weight, templates, params, k, rng, start,
+                           present)
             if best is None or run["lower_bound"] > best["lower_bound"]:
                 best = run
         for key, value in best.items():
@@ -172,7 +197,7 @@ class _BaseMixture(Composite):
             )
         return self
 
-    def _em(self, X, X_gate, y, target, weight, templates, k, rng, start, present):
+    def _em(self, X, X_gate, y, target, weight, templates, params, k, rng, start, present):
         n, n_experts = X.shape[0], len(templates)
         templates = [seed_estimator(t, rng) for t in templates]
         gate = (SoftmaxGate(alpha=self.gate_alpha, warm_start=True) if self.gate is None
@@ -195,7 +220,8 @@ class _BaseMixture(Composite):
             while iteration < last and not converged:
                 iteration += 1
                 resp = self._reseed_starved(resp, weight, row_fit, present)
-                experts, noise = self._m_step(X, y, target, weight, resp, templates, present)
+                experts, noise = self._m_step(X, y, target, weight, resp, templates, params,
+                                              present)
                 if gate_template is None:
                     gate.fit(X_gate, resp, sample_weight=weight)
                 else:
@@ -250,7 +276,7 @@ class _BaseMixture(Composite):
             taken[rows] = True
         return resp
 
-    def _m_step(self, X, y, target, weight, resp, templates, present=None):
+    def _m_step(self, X, y, target, weight, resp, templates, params, present=None):
         blocks = [self._expert_rows(resp[:, e] * weight, target,
                                     weight if present is None else weight * present[:, e])
                   for e in range(len(templates))]
@@ -258,7 +284,7 @@ class _BaseMixture(Composite):
         # backend scatters it); each task takes its expert's view and rows.
         fitted = run_fit_tasks(
             [delayed(_fit_expert)(template, X, self._views_[e], rows, y, row_weight,
-                                  self._fit_output)
+                                  self._fit_output, params[e])
              for e, (template, (rows, row_weight)) in enumerate(zip(templates, blocks))],
             self.n_jobs, 0, type(self).__name__)
         experts = [est for est, _ in fitted]
@@ -397,10 +423,12 @@ class _BaseMixture(Composite):
         return present
 
 
-def _fit_expert(template, X, view, rows, y, sample_weight, fit_output):
-    """Fit a clone of ``template`` on ``rows`` of its ``view`` of ``X``."""
+def _fit_expert(template, X, view, rows, y, sample_weight, fit_output, params=None):
+    """Fit a clone of ``template`` on ``rows`` of its ``view`` of ``X``, with the rows of
+    its routed metadata ``params``."""
     X = _take_rows(take_view(X, view), rows)
-    expert = clone(template).fit(X, y[rows], sample_weight=sample_weight)
+    params = {} if params is None else rows_of_params(params, rows, len(y))
+    expert = clone(template).fit(X, y[rows], sample_weight=sample_weight, **params)
     return expert, fit_output(expert, X)
 
 
@@ -551,7 +579,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, _BaseMixture):
 
     _kind = "regressor"
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, **fit_params):
         """Fit the experts and the gate by EM.
 
         Parameters
@@ -559,6 +587,12 @@ class MixtureOfExpertsRegressor(RegressorMixin, _BaseMixture):
         X : array-like, sparse matrix or DataFrame of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
         sample_weight : array-like of shape (n_samples,), default=None
+            Weights the rows in EM (each expert is fitted with the responsibilities
+            times it).
+        **fit_params : dict
+            With ``sklearn.set_config(enable_metadata_routing=True)`` only: metadata
+            for the experts that request them, each given the rows it is fitted on
+            (``groups`` for an expert that is a composite with ``GroupKFold``, say).
 
         Returns
         -------
@@ -569,7 +603,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, _BaseMixture):
         target = np.asarray(y, dtype=np.float64)
         if not np.all(np.isfinite(target)):
             raise ValueError("MixtureOfExpertsRegressor: y holds NaN or infinite values.")
-        return self._fit(X, target, target, sample_weight)
+        return self._fit(X, target, target, sample_weight, fit_params)
 
     @staticmethod
     def _fit_output(expert, X):
@@ -648,7 +682,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, _BaseMixture):
 
     _kind = "classifier"
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, **fit_params):
         """Fit the experts and the gate by EM.
 
         Parameters
@@ -656,6 +690,12 @@ class MixtureOfExpertsClassifier(ClassifierMixin, _BaseMixture):
         X : array-like, sparse matrix or DataFrame of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
         sample_weight : array-like of shape (n_samples,), default=None
+            Weights the rows in EM (each expert is fitted with the responsibilities
+            times it).
+        **fit_params : dict
+            With ``sklearn.set_config(enable_metadata_routing=True)`` only: metadata
+            for the experts that request them, each given the rows it is fitted on
+            (``groups`` for an expert that is a composite with ``GroupKFold``, say).
 
         Returns
         -------
@@ -665,7 +705,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, _BaseMixture):
         y = self._check_y(X, y)
         self._set_classes(y)
         codes = np.searchsorted(self.classes_, y)
-        return self._fit(X, y, codes, sample_weight)
+        return self._fit(X, y, codes, sample_weight, fit_params)
 
     @staticmethod
     def _fit_output(expert, X):

@@ -321,7 +321,7 @@ class SerialStack(Composite):
 
     # -- fit -----------------------------------------------------------------------
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, **fit_params):
         """Fit every level (stacking) or every step of the cascade.
 
         Parameters
@@ -331,7 +331,12 @@ class SerialStack(Composite):
         y : array-like of shape (n_samples,)
             Target.
         sample_weight : array-like of shape (n_samples,), default=None
-            Passed to every step's ``fit`` (each must accept it).
+            Passed to every step's ``fit`` (each must accept it); with metadata routing,
+            only to the steps that request it. Weights the cascade's thresholds.
+        **fit_params : dict
+            With ``sklearn.set_config(enable_metadata_routing=True)`` only: metadata
+            for the steps that request them, and ``groups`` for a ``cv`` splitter that
+            uses groups (``GroupKFold``). See :meth:`get_metadata_routing`.
 
         Returns
         -------
@@ -350,18 +355,18 @@ class SerialStack(Composite):
             y = np.asarray(y, dtype=np.float64)
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
         names = [name for name, _ in self.steps]
-        if sample_weight is not None:
+        groups, routed = self._fit_metadata(sample_weight, fit_params)
+        if sample_weight is not None and routed is None:
             check_sample_weight_support(names, [est for _, est in self.steps], "SerialStack")
+        step_params = [routed[name] for name in names] if routed else [None] * len(names)
         self._views_ = self._resolve_views(X, names)
         rng = check_random_state(self.random_state)
         seed = None if self.random_state is None else rng
         estimators = [seed_estimator(est, seed) for _, est in self.steps]
-        folds = self._folds(X, y, rng, classifier) if len(self.steps) > 1 else []
+        folds = self._folds(X, y, rng, classifier, groups) if len(self.steps) > 1 else []
         cache = MemberCache(self.memory)
-        if self.exit_threshold is not None:
-            fitted = self._fit_cascade(estimators, X, y, sample_weight, folds, cache)
-        else:
-            fitted = self._fit_stack(estimators, X, y, sample_weight, folds, cache)
+        fit = self._fit_cascade if self.exit_threshold is not None else self._fit_stack
+        fitted = fit(estimators, step_params, X, y, sample_weight, folds, cache)
         self.steps_ = list(zip(names, fitted))
         self.named_steps_ = Bunch(**dict(self.steps_))
         return self
@@ -427,7 +432,7 @@ class SerialStack(Composite):
                 "FusionClassifier with views to fuse missing modalities."
             )
 
-    def _fit_stack(self, estimators, X, y, sample_weight, folds, cache):
+    def _fit_stack(self, estimators, step_params, X, y, sample_weight, folds, cache):
         self._refuse_nan(X)
         self._methods_ = self._methods()
         self._passthrough_ = self._passthrough_columns(X)
@@ -438,17 +443,17 @@ class SerialStack(Composite):
         )
         classes = self._level_classes_
         fitted, Z, view = [], X, self._views_[0]
-        for est, method in zip(estimators[:-1], self._methods_):
+        for est, params, method in zip(estimators[:-1], step_params, self._methods_):
             output = partial(step_output, method=method, classes=classes)
-            jobs = [(est, view, None, None)] + [(est, view, tr, te) for tr, te in folds]
+            jobs = [(est, view, train, test, params) for train, test in [(None, None)] + folds]
             results = self._run(cache, jobs, Z, y, sample_weight, output)
             fitted.append(results[0][0])
             Z, view = self._next_input(self._oof(results[1:], folds, X.shape[0]), X), None
-        final = self._run(cache, [(estimators[-1], view, None, None)], Z, y, sample_weight,
-                          None)
+        final = self._run(cache, [(estimators[-1], view, None, None, step_params[-1])], Z, y,
+                          sample_weight, None)
         return fitted + [final[0][0]]
 
-    def _fit_cascade(self, estimators, X, y, sample_weight, folds, cache):
+    def _fit_cascade(self, estimators, step_params, X, y, sample_weight, folds, cache):
         names = [name for name, _ in self.steps]
         present = self._presence(X)
         jobs = [
@@ -459,8 +464,9 @@ class SerialStack(Composite):
         output = partial(member_proba, classes=self.classes_)
         results = self._run(
             cache,
-            [(est, view, train, test)
-             for est, view, step_jobs in zip(estimators, self._views_, jobs)
+            [(est, view, train, test, params)
+             for est, view, params, step_jobs in zip(estimators, self._views_, step_params,
+                                                     jobs)
              for train, test in step_jobs],
             X, y, sample_weight, output,
         )
@@ -486,8 +492,8 @@ class SerialStack(Composite):
         self.exit_rates_ = np.bincount(route[route >= 0], minlength=len(estimators)) / (
             np.count_nonzero(route >= 0))
         if self.cascade_fit == "deferred":
-            fitted = self._refit_deferred(estimators, fitted, oof, route, present, X, y,
-                                          sample_weight, folds, cache)
+            fitted = self._refit_deferred(estimators, step_params, fitted, oof, route,
+                                          present, X, y, sample_weight, folds, cache)
         return fitted
 
     def _presence(self, X):
@@ -499,8 +505,8 @@ class SerialStack(Composite):
         ])
         return None if present.all() else present
 
-    def _refit_deferred(self, estimators, fitted, oof, route, present, X, y, sample_weight,
-                        folds, cache):
+    def _refit_deferred(self, estimators, step_params, fitted, oof, route, present, X, y,
+                        sample_weight, folds, cache):
         """Retrain each later step on the rows its predecessors defer.
 
         A step keeps its all-rows fit when too few rows are deferred, or when on the
@@ -523,9 +529,9 @@ class SerialStack(Composite):
             sub_folds = [(tr, te) for tr, te in sub_folds if te.size and tr.size]
             if not sub_folds or any(np.unique(y[tr]).size < 2 for tr, _ in sub_folds):
                 continue  # cannot be cross-fitted on the deferred rows alone
-            view = self._views_[i]
-            jobs += [(estimators[i], view, rows, None)]
-            jobs += [(estimators[i], view, tr, te) for tr, te in sub_folds]
+            view, params = self._views_[i], step_params[i]
+            jobs += [(estimators[i], view, train, test, params)
+                     for train, test in [(rows, None)] + sub_folds]
             plans.append((i, rows, sub_folds))
         if not jobs:
             return fitted

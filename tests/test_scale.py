@@ -192,3 +192,15 @@ def test_fit_tasks_run_again_when_a_worker_is_lost():
         run_fit_tasks([delayed(task)(9)], None, 0, "Owner")
     with pytest.raises(ValueError, match="not a lost worker"):  # other errors pass through
         run_fit_tasks([delayed(int)("not a lost worker")], None, 0, "Owner")
+
+
+@pytest.mark.parametrize("name", COMPOSITES)
+def test_same_seed_same_fit_across_runs_n_jobs_and_backends(name):
+    want, X = fitted(name, n_jobs=1)
+    again, _ = fitted(name, n_jobs=1)
+    processes, _ = fitted(name, n_jobs=2)
+    with joblib.parallel_config(backend="threading"):
+        threads, _ = fitted(name, n_jobs=2)
+    for other in (again, processes, threads):
+        for got, expected in zip(outputs(other, X), outputs(want, X)):
+            assert_array_equal(got, expected)

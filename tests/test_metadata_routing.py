@@ -1,0 +1,125 @@
+"""Metadata routing: sample_weight to the members that ask for it, groups to the splitter."""
+
+import numpy as np
+import pytest
+import sklearn
+from numpy.testing import assert_allclose
+from sklearn.datasets import make_classification, make_regression
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.metrics import log_loss
+from sklearn.model_selection import GroupKFold, cross_val_predict
+from sklearn.naive_bayes import GaussianNB
+from sklearn.tree import DecisionTreeClassifier
+
+from skfuse import (
+    FusionClassifier,
+    FusionRegressor,
+    MixtureOfExpertsClassifier,
+    MixtureOfExpertsRegressor,
+    SerialStack,
+)
+
+X, Y = make_classification(n_samples=180, n_features=6, n_informative=4, random_state=0)
+X_REG, Y_REG = make_regression(n_samples=180, n_features=6, noise=1.0, random_state=0)
+GROUPS = np.arange(180) // 6  # 30 groups of 6 consecutive rows
+
+
+class RecordingGroupKFold(GroupKFold):
+    """A GroupKFold that keeps the folds it made."""
+
+    def split(self, X, y=None, groups=None):
+        self.groups_ = np.asarray(groups)
+        self.folds_ = list(super().split(X, y, groups))
+        return iter(self.folds_)
+
+
+class WeightRecorder(LogisticRegression):
+    """A logistic regression that notes whether fit got sample_weight."""
+
+    def fit(self, X, y, sample_weight=None):
+        self.got_weight_ = sample_weight is not None
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+@pytest.fixture
+def routing():
+    with sklearn.config_context(enable_metadata_routing=True):
+        yield
+
+
+def no_group_split(folds, groups):
+    return all(not set(groups[train]) & set(groups[test]) for train, test in folds)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: FusionClassifier([("lr", LogisticRegression())], cv=3),
+    lambda: SerialStack([("nb", GaussianNB()), ("lr", LogisticRegression())], cv=3),
+    lambda: MixtureOfExpertsClassifier(n_experts=2, max_iter=3),
+])
+def test_without_routing_only_sample_weight_is_taken(make):
+    with pytest.raises(TypeError, match=r"unexpected argument\(s\) \['groups'\].*"
+                                        "enable_metadata_routing"):
+        make().fit(X, Y, groups=GROUPS)
+
+
+def test_fusion_learns_weights_on_group_folds(routing):
+    cv = RecordingGroupKFold(3)
+    members = [("lr", LogisticRegression()), ("tree", DecisionTreeClassifier(max_depth=3,
+                                                                               random_state=0))]
+    fusion = FusionClassifier(members, weights="optimize", cv=cv).fit(X, Y, groups=GROUPS)
+    assert len(cv.folds_) == 3 and no_group_split(cv.folds_, GROUPS)
+    # The out-of-fold score of each member is that of cross_val_predict on those folds.
+    for name, est in members:
+        oof = cross_val_predict(est, X, Y, cv=cv.folds_, method="predict_proba")
+        assert fusion.member_scores_[name] == pytest.approx(-log_loss(Y, oof), rel=1e-9)
+
+
+@pytest.mark.parametrize("exit_threshold", [None, "auto"])
+def test_serial_stack_uses_group_folds(routing, exit_threshold):
+    cv = RecordingGroupKFold(3)
+    stack = SerialStack([("nb", GaussianNB()), ("lr", LogisticRegression())], cv=cv,
+                        exit_threshold=exit_threshold).fit(X, Y, groups=GROUPS)
+    assert len(cv.folds_) == 3 and no_group_split(cv.folds_, GROUPS)
+    same_folds = SerialStack([("nb", GaussianNB()), ("lr", LogisticRegression())],
+                             cv=cv.folds_, exit_threshold=exit_threshold).fit(X, Y)
+    assert_allclose(stack.predict_proba(X), same_folds.predict_proba(X), rtol=1e-12)
+
+
+def test_mixture_routes_groups_to_an_expert_that_uses_them(routing):
+    expert = FusionRegressor([("ridge", Ridge().set_fit_request(sample_weight=True))],
+                             weights="optimize", cv=RecordingGroupKFold(2))
+    moe = MixtureOfExpertsRegressor(expert, n_experts=2, top_k=1, max_iter=3,
+                                    random_state=0).fit(X_REG, Y_REG, groups=GROUPS)
+    for fitted in moe.experts_:
+        cv = fitted.cv  # the expert's own (cloned) splitter
+        # The expert is fitted on its rows only (top_k=1), with their groups.
+        assert len(cv.groups_) == sum(len(test) for _, test in cv.folds_) < len(Y_REG)
+        assert set(cv.groups_) <= set(GROUPS)
+        assert no_group_split(cv.folds_, cv.groups_)
+
+
+def test_sample_weight_reaches_only_the_members_that_request_it(routing):
+    members = [("asks", WeightRecorder().set_fit_request(sample_weight=True)),
+               ("declines", WeightRecorder().set_fit_request(sample_weight=False))]
+    weights = np.where(Y == 1, 3.0, 1.0)
+    fusion = FusionClassifier(members, weights="optimize", cv=3).fit(X, Y,
+                                                                     sample_weight=weights)
+    assert fusion.named_estimators_["asks"].got_weight_
+    assert not fusion.named_estimators_["declines"].got_weight_
+    stack = SerialStack(members, cv=3).fit(X, Y, sample_weight=weights)
+    assert stack.named_steps_["asks"].got_weight_
+    assert not stack.named_steps_["declines"].got_weight_
+    with pytest.raises(Exception, match="set_fit_request"):  # a member that did not say
+        FusionClassifier([("lr", LogisticRegression())]).fit(X, Y, sample_weight=weights)
+
+
+def test_unit_weights_equal_none_and_skewed_weights_matter_under_routing(routing):
+    members = [("lr", LogisticRegression().set_fit_request(sample_weight=True)),
+               ("nb", GaussianNB().set_fit_request(sample_weight=True))]
+    plain = FusionClassifier(members, weights="optimize", cv=3).fit(X, Y)
+    unit = FusionClassifier(members, weights="optimize", cv=3).fit(
+        X, Y, sample_weight=np.ones(len(Y)))
+    skewed = FusionClassifier(members, weights="optimize", cv=3).fit(
+        X, Y, sample_weight=np.where(Y == 1, 10.0, 1.0))
+    assert_allclose(unit.predict_proba(X), plain.predict_proba(X), rtol=1e-7)
+    assert not np.allclose(skewed.predict_proba(X), plain.predict_proba(X))
