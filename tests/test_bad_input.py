@@ -4,6 +4,7 @@ One table of cases, run against every composite.
 """
 
 import numpy as np
+from numpy.testing import assert_allclose
 import pytest
 from sklearn.base import clone
 from sklearn.datasets import make_classification, make_regression
@@ -192,3 +193,27 @@ def test_labels_unseen_in_fit_are_reported_by_score(name):
     # predict never invents labels; scoring with an unseen label counts it as wrong.
     assert set(np.unique(est.predict(X))) <= set(np.unique(y))
     assert est.score(X, np.full_like(y, 7)) == 0.0
+
+
+@pytest.mark.parametrize("cls", [MixtureOfExpertsRegressor, MixtureOfExpertsClassifier])
+def test_a_gate_of_hard_zeros_and_ones_gives_no_nan(cls):
+    # A fully grown tree as the gate predicts probabilities of exactly 0 and 1.
+    X, y = data(cls.__name__)
+    moe = cls(n_experts=3, gate=DecisionTreeClassifier(random_state=0), max_iter=5,
+              random_state=0).fit(X, y)
+    gate = moe.predict_gate(X)
+    assert set(np.unique(gate)) <= {0.0, 1.0}
+    outputs = [moe.predict(X)] + ([moe.predict_proba(X)] if hasattr(moe, "predict_proba")
+                                  else [moe.predict(X, return_std=True)[1]])
+    for out in outputs:
+        assert np.isfinite(np.asarray(out, dtype=float)).all()
+
+
+def test_geometric_voting_with_members_sure_of_opposite_classes():
+    X, y = data("FusionClassifier")
+    trees = [("a", DecisionTreeClassifier(random_state=0)),
+             ("b", DecisionTreeClassifier(random_state=1, max_features=2))]
+    fusion = FusionClassifier(trees, voting="geometric").fit(X, y)
+    proba = fusion.predict_proba(X + np.random.RandomState(0).normal(size=X.shape))
+    assert np.isfinite(proba).all()
+    assert_allclose(proba.sum(axis=1), 1.0)
