@@ -4,9 +4,8 @@ One table of cases, run against every composite.
 """
 
 import numpy as np
-from numpy.testing import assert_allclose
 import pytest
-from sklearn.base import clone
+from numpy.testing import assert_allclose
 from sklearn.datasets import make_classification, make_regression
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.naive_bayes import GaussianNB

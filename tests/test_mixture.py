@@ -1,7 +1,6 @@
 """Mixtures of experts: EM, sparse routing at predict time, errors and integration."""
 
 import pickle
-import threading
 
 import numpy as np
 import pandas as pd
@@ -255,22 +254,13 @@ def test_short_sparse_fits_end_with_a_sparse_phase(max_iter):
     assert np.isfinite(moe.lower_bound_)
 
 
-def test_threaded_and_concurrent_predict_give_identical_results():
+def test_threaded_and_concurrent_predict_give_identical_results(concurrently):
     X, y = piecewise(600)
     X_big = np.repeat(X, 40, axis=0)  # 24,000 rows: parallel kernels and threaded experts
     moe = MixtureOfExpertsRegressor(n_experts=4, top_k=2, random_state=0).fit(X, y)
     want = moe.predict(X_big)
     np.testing.assert_array_equal(moe.set_params(n_jobs=2).predict(X_big), want)
-    results = []
-
-    def work():
-        results.append(moe.predict(X_big))
-
-    threads = [threading.Thread(target=work) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = concurrently(lambda: moe.predict(X_big))
     assert len(results) == 8
     assert all(np.array_equal(r, want) for r in results)
 

@@ -6,7 +6,6 @@ import pickle
 import zipfile
 
 import joblib
-import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 from sklearn.datasets import make_classification, make_regression

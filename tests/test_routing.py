@@ -3,7 +3,6 @@
 import os
 import subprocess
 import sys
-import threading
 
 import numpy as np
 import pytest
@@ -112,28 +111,21 @@ def test_parallel_kernels_agree_with_the_reference(k):
                                   backend="numpy"))
 
 
-def test_concurrent_calls_give_identical_results():
+def test_concurrent_calls_give_identical_results(concurrently):
     rng = np.random.default_rng(0)
     gate = rng.random((2 * routing.PARALLEL_MIN_ROWS, 8))
     outputs = rng.normal(size=gate.shape[0] * 2)
     want = combine(outputs, *group_by_expert(top_k(gate, 2)[0], 8), *top_k(gate, 2))
-    results, errors = [], []
 
-    def work():
-        try:
-            for _ in range(3):
-                experts, weights = top_k(gate, 2)
-                order, offsets = group_by_expert(experts, 8)
-                results.append(combine(outputs, order, offsets, experts, weights))
-        except Exception as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
+    def route_three_times():
+        results = []
+        for _ in range(3):
+            experts, weights = top_k(gate, 2)
+            order, offsets = group_by_expert(experts, 8)
+            results.append(combine(outputs, order, offsets, experts, weights))
+        return results
 
-    threads = [threading.Thread(target=work) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors
+    results = [r for batch in concurrently(route_three_times) for r in batch]
     assert len(results) == 24
     assert all(np.array_equal(r, want) for r in results)
 

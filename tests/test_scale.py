@@ -114,26 +114,12 @@ def test_a_fit_survives_a_worker_lost_midway(dask_client):
 
 
 @pytest.mark.parametrize("name", COMPOSITES)
-def test_predict_from_eight_threads_at_once(name):
+def test_predict_from_eight_threads_at_once(name, concurrently):
     est, X = fitted(name, n_jobs=2)
     X = np.repeat(X, 80, axis=0)  # 24,000 rows: parallel kernels and threaded members
     want = outputs(est, X)
-    results, errors = [], []
-
-    def work():
-        try:
-            for _ in range(2):
-                results.append(outputs(est, X))
-        except Exception as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
-    assert not errors and len(results) == 16
-    for got in results:
+    results = concurrently(lambda: [outputs(est, X) for _ in range(2)])
+    for got in (r for batch in results for r in batch):
         for a, b in zip(got, want):
             assert_array_equal(a, b)
 
