@@ -32,6 +32,7 @@ from sklearn.preprocessing import StandardScaler
 
 from skfuse import FusionClassifier
 from skfuse.datasets import load_multiple_features, mask_views
+from skfuse.plotting import FusionWeightsDisplay
 from skfuse.torch import NetClassifier
 
 digits = load_multiple_features()
@@ -101,7 +102,8 @@ for name, member in best.named_estimators_.items():
 print("members alone:", {k: round(v, 3) for k, v in alone.items()})
 print("weights:", {k: round(float(w), 2) for k, w in zip(best.named_estimators_, best.weights_)})
 
-fig, ax = plt.subplots(figsize=(6, 3))
+fig, (ax, weights_ax) = plt.subplots(1, 2, figsize=(10, 3))
+FusionWeightsDisplay.from_estimator(best, ax=weights_ax)
 ax.barh(list(alone) + ["fusion (every row)"],
         list(alone.values()) + [search.score(X_test, y_test)], color="tab:blue")
 ax.set_xlim(0, 1)

@@ -1,0 +1,302 @@
+"""Pictures of fitted composites, as Display objects in scikit-learn's style.
+
+Each Display computes what it shows in ``from_estimator`` and draws it with ``plot``
+(``ax=`` to draw into an existing axes); the artists are kept as attributes.
+matplotlib is optional: ``pip install "skfuse[plot]"``.
+"""
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+__all__ = ["CascadeDisplay", "ExpertRoutingDisplay", "FusionWeightsDisplay"]
+
+
+def _pyplot():
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise ImportError(
+            'skfuse.plotting needs matplotlib: pip install "skfuse[plot]"'
+        ) from exc
+    return plt
+
+
+def _axes(ax):
+    if ax is None:
+        _, ax = _pyplot().subplots()
+    return ax
+
+
+class FusionWeightsDisplay:
+    """The learned (or fixed) weights of a ``FusionClassifier`` or ``FusionRegressor``.
+
+    Parameters
+    ----------
+    weights : ndarray of shape (n_members,)
+        The fusion weights, summing to 1.
+    names : list of str
+        The members' names.
+    member_scores : dict of str to float, default=None
+        Each member's out-of-fold score alone (learned weights), shown beside its bar.
+
+    Attributes
+    ----------
+    bars_ : matplotlib BarContainer
+    ax_ : matplotlib Axes
+    figure_ : matplotlib Figure
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.naive_bayes import GaussianNB
+    >>> from skfuse import FusionClassifier
+    >>> from skfuse.plotting import FusionWeightsDisplay
+    >>> X, y = load_iris(return_X_y=True)
+    >>> fusion = FusionClassifier([("lr", LogisticRegression(max_iter=500)),
+    ...                            ("nb", GaussianNB())], weights="optimize").fit(X, y)
+    >>> display = FusionWeightsDisplay.from_estimator(fusion)  # doctest: +SKIP
+    """
+
+    def __init__(self, weights, names, member_scores=None):
+        self.weights = weights
+        self.names = names
+        self.member_scores = member_scores
+
+    @classmethod
+    def from_estimator(cls, estimator, *, ax=None):
+        """Plot the weights of a fitted fusion.
+
+        Parameters
+        ----------
+        estimator : FusionClassifier or FusionRegressor
+            Fitted.
+        ax : matplotlib Axes, default=None
+            Where to draw; a new figure when None.
+
+        Returns
+        -------
+        display : FusionWeightsDisplay
+        """
+        check_is_fitted(estimator, "weights_")
+        display = cls(np.asarray(estimator.weights_), list(estimator.named_estimators_),
+                      getattr(estimator, "member_scores_", None))
+        return display.plot(ax=ax)
+
+    def plot(self, ax=None):
+        """Draw the weights as horizontal bars.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            Where to draw; a new figure when None.
+
+        Returns
+        -------
+        display : FusionWeightsDisplay
+        """
+        ax = _axes(ax)
+        self.bars_ = ax.barh(self.names, self.weights, color="tab:blue")
+        if self.member_scores is not None:
+            labels = [f"alone: {self.member_scores[name]:.3g}" for name in self.names]
+            ax.bar_label(self.bars_, labels=labels, padding=3, fontsize="small")
+        ax.set_xlim(0, max(1.0, float(np.max(self.weights)) * 1.4))
+        ax.invert_yaxis()
+        ax.set_xlabel("weight")
+        ax.set_title("fusion weights")
+        self.ax_, self.figure_ = ax, ax.figure
+        return self
+
+
+class CascadeDisplay:
+    """A cascade's exit rate at its first step against its accuracy, as the threshold moves.
+
+    Parameters
+    ----------
+    thresholds : ndarray of shape (n_thresholds,)
+        Thresholds of the first step.
+    exit_rates : ndarray of shape (n_thresholds,)
+        Share of the rows that leave at the first step, at each threshold.
+    accuracies : ndarray of shape (n_thresholds,)
+        The cascade's accuracy at each threshold (later thresholds as fitted).
+    fitted_threshold : float
+        The first step's threshold in the fitted cascade, marked on the curve.
+
+    Attributes
+    ----------
+    line_ : matplotlib Line2D
+    marker_ : matplotlib Line2D
+    ax_ : matplotlib Axes
+    figure_ : matplotlib Figure
+    """
+
+    def __init__(self, thresholds, exit_rates, accuracies, fitted_threshold):
+        self.thresholds = thresholds
+        self.exit_rates = exit_rates
+        self.accuracies = accuracies
+        self.fitted_threshold = fitted_threshold
+
+    @classmethod
+    def from_estimator(cls, estimator, X, y, *, thresholds=None, ax=None):
+        """Sweep the first step's threshold of a fitted cascade on ``(X, y)``.
+
+        Each step's probabilities on ``X`` are computed once; the route of every row is
+        then found for each threshold, as ``predict`` would (later steps keep their
+        fitted thresholds).
+
+        Parameters
+        ----------
+        estimator : SerialStack
+            A fitted cascade (``exit_threshold`` set).
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        thresholds : array-like, default=None
+            Thresholds to try; 51 from 0 to 1 when None.
+        ax : matplotlib Axes, default=None
+
+        Returns
+        -------
+        display : CascadeDisplay
+        """
+        from ._base import member_proba
+        from ._serial import cascade_route, step_confidence, take_rows
+        from ._views import take_view
+
+        check_is_fitted(estimator, "exit_thresholds_")
+        X = estimator._check_X(X, reset=False)
+        present = estimator._presence(X)
+        if present is not None and not present.any(axis=0).all():
+            raise ValueError("CascadeDisplay: some rows of X have no step present.")
+        proba = np.zeros((len(estimator.steps_), X.shape[0], len(estimator.classes_)))
+        for i, ((_, est), view) in enumerate(zip(estimator.steps_, estimator._views_)):
+            rows = slice(None) if present is None else np.flatnonzero(present[i])
+            proba[i, rows] = member_proba(est, take_rows(take_view(X, view), rows),
+                                          estimator.classes_)
+        confidence = step_confidence(proba, present)
+        correct = estimator.classes_[proba.argmax(axis=2)] == np.asarray(y)[None, :]
+        thresholds = np.linspace(0, 1, 51) if thresholds is None else np.asarray(thresholds)
+        rows = np.arange(len(y))
+        exit_rates, accuracies = [], []
+        for t in thresholds:
+            chosen = np.r_[t, estimator.exit_thresholds_[1:]]
+            route = cascade_route(confidence, chosen, present)
+            exit_rates.append(np.mean(route == 0))
+            accuracies.append(np.mean(correct[route, rows]))
+        display = cls(thresholds, np.array(exit_rates), np.array(accuracies),
+                      float(estimator.exit_thresholds_[0]))
+        return display.plot(ax=ax)
+
+    def plot(self, ax=None):
+        """Draw accuracy against the first step's exit rate.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+
+        Returns
+        -------
+        display : CascadeDisplay
+        """
+        ax = _axes(ax)
+        (self.line_,) = ax.plot(self.exit_rates, self.accuracies, "-o", markersize=3)
+        at = int(np.argmin(np.abs(self.thresholds - self.fitted_threshold)))
+        (self.marker_,) = ax.plot(self.exit_rates[at], self.accuracies[at], "*",
+                                  markersize=14, color="tab:red",
+                                  label=f"fitted threshold {self.fitted_threshold:.2f}")
+        ax.set_xlabel("rows answered by the first step")
+        ax.set_ylabel("accuracy")
+        ax.legend(loc="lower left")
+        self.ax_, self.figure_ = ax, ax.figure
+        return self
+
+
+class ExpertRoutingDisplay:
+    """How a mixture's gate partitions two features among its experts.
+
+    Parameters
+    ----------
+    xx0, xx1 : ndarray of shape (grid_resolution, grid_resolution)
+        The grid of the two features.
+    expert : ndarray of shape (grid_resolution, grid_resolution)
+        The gate's top expert at each grid point.
+    usage : ndarray of shape (n_experts,)
+        Each expert's share of the routed weight (``expert_usage_``).
+    names : list of str
+        The experts' names.
+    feature_names : tuple of str
+        Names of the two features.
+
+    Attributes
+    ----------
+    surface_ : matplotlib QuadMesh
+    ax_ : matplotlib Axes
+    figure_ : matplotlib Figure
+    """
+
+    def __init__(self, xx0, xx1, expert, usage, names, feature_names):
+        self.xx0, self.xx1, self.expert = xx0, xx1, expert
+        self.usage = usage
+        self.names = names
+        self.feature_names = feature_names
+
+    @classmethod
+    def from_estimator(cls, estimator, X, *, features=(0, 1), grid_resolution=100, ax=None):
+        """Colour a grid of two features by the gate's top expert.
+
+        The other features are held at their medians in ``X``.
+
+        Parameters
+        ----------
+        estimator : MixtureOfExpertsRegressor or MixtureOfExpertsClassifier
+            Fitted.
+        X : ndarray of shape (n_samples, n_features)
+            Numeric data that set the grid's range (and the medians).
+        features : tuple of two int, default=(0, 1)
+        grid_resolution : int, default=100
+        ax : matplotlib Axes, default=None
+
+        Returns
+        -------
+        display : ExpertRoutingDisplay
+        """
+        check_is_fitted(estimator, "experts_")
+        X = np.asarray(X, dtype=np.float64)
+        f0, f1 = features
+        axes = [np.linspace(X[:, f].min(), X[:, f].max(), grid_resolution) for f in (f0, f1)]
+        xx0, xx1 = np.meshgrid(*axes)
+        grid = np.tile(np.nanmedian(X, axis=0), (xx0.size, 1))
+        grid[:, f0], grid[:, f1] = xx0.ravel(), xx1.ravel()
+        expert = estimator.predict_gate(grid).argmax(axis=1).reshape(xx0.shape)
+        names = getattr(estimator, "feature_names_in_", None)
+        feature_names = (f"feature {f0}", f"feature {f1}") if names is None else (
+            names[f0], names[f1])
+        display = cls(xx0, xx1, expert, np.asarray(estimator.expert_usage_),
+                      list(estimator.named_experts_), feature_names)
+        return display.plot(ax=ax)
+
+    def plot(self, ax=None):
+        """Draw the partition, with each expert's usage in the legend.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+
+        Returns
+        -------
+        display : ExpertRoutingDisplay
+        """
+        plt = _pyplot()
+        ax = _axes(ax)
+        n = len(self.names)
+        cmap = plt.get_cmap("tab10", n)
+        self.surface_ = ax.pcolormesh(self.xx0, self.xx1, self.expert, cmap=cmap,
+                                      vmin=-0.5, vmax=n - 0.5, shading="auto")
+        handles = [plt.Rectangle((0, 0), 1, 1, color=cmap(e)) for e in range(n)]
+        ax.legend(handles, [f"{name}: {share:.0%} of rows"
+                            for name, share in zip(self.names, self.usage)],
+                  loc="upper right", fontsize="small")
+        ax.set_xlabel(self.feature_names[0])
+        ax.set_ylabel(self.feature_names[1])
+        ax.set_title("top expert of the gate")
+        self.ax_, self.figure_ = ax, ax.figure
+        return self

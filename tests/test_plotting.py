@@ -1,0 +1,78 @@
+"""skfuse.plotting: each Display computes the right numbers and draws them (Agg)."""
+
+import sys
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.datasets import make_classification
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.naive_bayes import GaussianNB
+from sklearn.tree import DecisionTreeClassifier
+
+from skfuse import FusionClassifier, MixtureOfExpertsRegressor, SerialStack
+from skfuse.plotting import CascadeDisplay, ExpertRoutingDisplay, FusionWeightsDisplay
+
+matplotlib = pytest.importorskip("matplotlib")
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+X, Y = make_classification(n_samples=300, n_features=4, n_informative=3, n_redundant=0,
+                           random_state=0)
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def test_fusion_weights_display():
+    fusion = FusionClassifier([("lr", LogisticRegression()), ("nb", GaussianNB()),
+                               ("tree", DecisionTreeClassifier(max_depth=2, random_state=0))],
+                              weights="optimize", cv=3).fit(X, Y)
+    display = FusionWeightsDisplay.from_estimator(fusion)
+    assert_allclose([bar.get_width() for bar in display.bars_], fusion.weights_)
+    assert [t.get_text() for t in display.ax_.get_yticklabels()] == ["lr", "nb", "tree"]
+    assert display.figure_ is display.ax_.figure
+    _, ax = plt.subplots()
+    assert FusionWeightsDisplay([0.5, 0.5], ["a", "b"]).plot(ax=ax).ax_ is ax
+
+
+def test_cascade_display():
+    cascade = SerialStack([("nb", GaussianNB()), ("tree", DecisionTreeClassifier(max_depth=4))],
+                          exit_threshold=0.8, cv=3, random_state=0).fit(X, Y)
+    display = CascadeDisplay.from_estimator(cascade, X, Y, thresholds=[0.0, 0.8, 1.0])
+    steps = cascade.named_steps_
+    # Threshold 0: every row leaves at the first step; 1: none does.
+    assert_allclose(display.exit_rates[[0, 2]], [1.0, 0.0])
+    assert_allclose(display.accuracies[0], steps["nb"].score(X, Y))
+    assert_allclose(display.accuracies[2], steps["tree"].score(X, Y))
+    # At the fitted threshold it agrees with the cascade itself.
+    assert_allclose(display.exit_rates[1], np.mean(cascade.predict_route(X) == 0))
+    assert_allclose(display.accuracies[1], cascade.score(X, Y))
+    assert_array_equal(display.line_.get_xdata(), display.exit_rates)
+    with pytest.raises(Exception, match="exit_thresholds_|not fitted"):
+        CascadeDisplay.from_estimator(SerialStack([("nb", GaussianNB()),
+                                                   ("lr", LogisticRegression())]), X, Y)
+
+
+def test_expert_routing_display():
+    rng = np.random.RandomState(0)
+    X2 = rng.uniform(-2, 2, size=(400, 2))
+    y2 = np.where(X2[:, 0] > 0, 3 * X2[:, 1], -3 * X2[:, 1])
+    moe = MixtureOfExpertsRegressor(Ridge(), n_experts=2, top_k=1, random_state=0).fit(X2, y2)
+    display = ExpertRoutingDisplay.from_estimator(moe, X2, grid_resolution=20)
+    assert display.expert.shape == (20, 20)
+    point = np.array([[display.xx0[3, 5], display.xx1[3, 5]]])
+    assert display.expert[3, 5] == moe.predict_gate(point).argmax()
+    assert len(set(display.expert.ravel())) == 2  # the two regimes get their own expert
+    legend = [t.get_text() for t in display.ax_.get_legend().get_texts()]
+    assert legend[0].startswith("expert0: ") and len(legend) == 2
+
+
+def test_a_display_without_matplotlib_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if not installed
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    with pytest.raises(ImportError, match=r'pip install "skfuse\[plot\]"'):
+        FusionWeightsDisplay([1.0], ["a"]).plot()
