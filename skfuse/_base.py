@@ -23,7 +23,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._compat import _BaseComposition
+from ._compat import _BaseComposition, _VisualBlock
 from ._views import _is_dataframe, missing_entries, take_view
 
 
@@ -63,6 +63,11 @@ class Composite(_BaseComposition):
         """
         self._set_params(self._members, **params)
         return self
+
+    def _sk_visual_block_(self):
+        """Members side by side in the HTML representation (a stack overrides it)."""
+        names, estimators = zip(*getattr(self, self._members))
+        return _VisualBlock("parallel", list(estimators), names=list(names))
 
     # -- metadata routing -------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """Mixtures of experts fitted by EM, with sparse top-k routing."""
 
 import numbers
+import time
 import warnings
 
 import numpy as np
@@ -29,6 +30,7 @@ from ._base import (
     seed_estimator,
     view_present,
 )
+from ._compat import _VisualBlock
 from ._gate import SoftmaxGate, fit_classifier_gate, gate_log_proba
 from ._views import _is_dataframe, check_views, resolve_view, take_view
 
@@ -132,6 +134,17 @@ class _BaseMixture(Composite):
 
     # -- fit ------------------------------------------------------------------------
 
+    def _sk_visual_block_(self):
+        """The gate beside the experts in the HTML representation."""
+        if isinstance(self.experts, (list, tuple)):
+            names, experts = [list(x) for x in zip(*self.experts)] or ([], [])
+        else:
+            names = [f"{self.n_experts} x experts"]
+            experts = [self.experts if self.experts is not None else (
+                LogisticRegression(max_iter=1000) if self._kind == "classifier" else Ridge())]
+        gate = SoftmaxGate(alpha=self.gate_alpha) if self.gate is None else self.gate
+        return _VisualBlock("parallel", [gate, *experts], names=["gate", *names])
+
     def _routed_members(self):
         """The experts, as ``fit`` routes metadata to them (the gate gets none)."""
         if self.experts is None or hasattr(self.experts, "fit"):
@@ -214,7 +227,7 @@ class _BaseMixture(Composite):
         phases = [(k, self.max_iter)]
         if k < n_experts and self.max_iter // 2 > 0:
             phases.insert(0, (n_experts, self.max_iter // 2))
-        iteration = 0
+        iteration, began = 0, time.perf_counter()
         for keep, last in phases:
             lower_bound, converged = -np.inf, False
             while iteration < last and not converged:
@@ -230,6 +243,11 @@ class _BaseMixture(Composite):
                                              keep, present)
                 previous, lower_bound = lower_bound, weight @ row_fit / weight.sum()
                 converged = abs(lower_bound - previous) < self.tol
+                if self.verbose:
+                    print(f"[{type(self).__name__}] start {start + 1}/{self.n_init}, EM "
+                          f"iteration {iteration} (top {keep}): lower bound "
+                          f"{lower_bound:.6g}, {time.perf_counter() - began:.2f} s",
+                          flush=True)
         run = {"experts": experts, "gate": gate, "lower_bound": lower_bound,
                "converged": converged, "n_iter": iteration,
                "expert_usage": self._usage(X_gate, weight, gate, n_experts, k, present)}
@@ -508,7 +526,7 @@ _SHARED_PARAMETERS = """
         Experts fitted in parallel (joblib); prediction runs experts in threads for
         10,000 rows or more.
     verbose : int, default=0
-        Reserved for progress reports.
+        Above 0, print each EM iteration's lower bound and the time so far.
     random_state : int, RandomState or None, default=None
         Seeds k-means, random starts, and the experts and gate whose own
         ``random_state`` is None.

@@ -22,6 +22,7 @@ from ._base import (
     view_present,
 )
 from ._cache import MemberCache
+from ._compat import _VisualBlock
 from ._fusion import FusionClassifier
 from ._views import _is_dataframe, check_views, missing_entries, resolve_view, take_view
 
@@ -210,6 +211,13 @@ class SerialStack(Composite):
         self.verbose = verbose
         self.memory = memory
         self.random_state = random_state
+
+    def _sk_visual_block_(self):
+        """Steps one after another in the HTML representation, as a Pipeline's."""
+        estimators = [est for _, est in self.steps]
+        names = [f"{name}: {type(est).__name__}" for name, est in self.steps]
+        return _VisualBlock("serial", estimators, names=names,
+                            name_details=[str(est) for est in estimators], dash_wrapped=False)
 
     @property
     def named_steps(self):

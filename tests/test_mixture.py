@@ -345,3 +345,17 @@ def test_missing_modalities_need_a_complete_gate_view_and_an_expert_per_row():
     clf = MixtureOfExpertsClassifier(LogisticRegression(), n_experts=2, views=views,
                                      gate_view=[0], random_state=0).fit(X, codes)
     assert clf.score(X, codes) > 0.7
+
+
+def test_verbose_reports_each_em_iteration(capsys):
+    X, y = piecewise(200)
+    moe = MixtureOfExpertsRegressor(n_experts=2, max_iter=4, tol=0.0, verbose=1,
+                                    random_state=0)
+    with pytest.warns(Warning, match="did not converge"):
+        moe.fit(X, y)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == moe.n_iter_ == 4
+    assert lines[-1].startswith("[MixtureOfExpertsRegressor] start 1/1, EM iteration 4")
+    assert f"lower bound {moe.lower_bound_:.6g}" in lines[-1]
+    MixtureOfExpertsRegressor(n_experts=2, max_iter=4, random_state=0).fit(X, y)
+    assert capsys.readouterr().out == ""  # silent by default
