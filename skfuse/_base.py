@@ -360,16 +360,26 @@ PARALLEL_PREDICT_ROWS = 10_000  # below this, predict runs its members one after
 _FIT_ATTEMPTS = 3
 
 
-def run_fit_tasks(tasks, n_jobs, verbose, owner):
+def run_fit_tasks(tasks, n_jobs, verbose, owner, labels=None):
     """Run a fit's flat list of joblib tasks, once more if a cluster lost a worker.
 
     Under Dask, the data joblib scatters lives on some workers; a worker that dies takes
     it along, and the scheduler then cancels the tasks that need it. The tasks are pure
     (seeded clones), so running the list again on the workers left gives the same fit.
+
+    With ``verbose`` and ``labels`` (one per task, such as ``"member 'rf', fold 2 of
+    5"``), a line reports each task as its result arrives, in task order, with the
+    seconds it ran and the seconds since the fit began.
     """
+    report = bool(verbose) and labels is not None
+    if report:
+        tasks = [delayed(_timed)(function, args, kwargs) for function, args, kwargs in tasks]
     for attempt in range(1, _FIT_ATTEMPTS + 1):
         try:
-            return Parallel(n_jobs=n_jobs, verbose=verbose)(tasks)
+            if not report:
+                return Parallel(n_jobs=n_jobs)(tasks)
+            return _reported(Parallel(n_jobs=n_jobs, return_as="generator")(tasks),
+                             labels, owner)
         except Exception as exc:
             if not _lost_worker(exc):
                 raise
@@ -379,6 +389,34 @@ def run_fit_tasks(tasks, n_jobs, verbose, owner):
                     f"during each of {_FIT_ATTEMPTS} attempts at the fit; check the "
                     "workers' memory limits and logs."
                 ) from exc
+            if report:
+                print(f"[{owner}] a worker was lost; fitting again (attempt "
+                      f"{attempt + 1} of {_FIT_ATTEMPTS})", flush=True)
+
+
+def _timed(function, args, kwargs):
+    start = time.perf_counter()
+    result = function(*args, **kwargs)
+    return result, time.perf_counter() - start
+
+
+def _reported(timed_results, labels, owner):
+    began, results = time.perf_counter(), []
+    for done, (result, seconds) in enumerate(timed_results, start=1):
+        results.append(result)
+        print(f"[{owner}] ({done} of {len(labels)}) {labels[done - 1]}: {seconds:.2f} s; "
+              f"{time.perf_counter() - began:.2f} s elapsed", flush=True)
+    return results
+
+
+def job_labels(label, jobs, frozen=False):
+    """Progress labels of one member's jobs (see :func:`present_jobs`): its fit, then
+    each fold; ``label`` names it (``"member 'rf'"``)."""
+    if frozen:
+        return [f"{label} (frozen), used as it is", f"{label} (frozen), output on all rows"]
+    n_folds = len(jobs) - 1
+    return [f"{label}, " + ("fit" if test is None else f"fold {j} of {n_folds}")
+            for j, (_, test) in enumerate(jobs)]
 
 
 def _lost_worker(exc):

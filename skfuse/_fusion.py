@@ -22,6 +22,7 @@ from ._base import (
     check_sample_weight_support,
     is_drop,
     is_frozen,
+    job_labels,
     member_prediction,
     member_proba,
     member_votes,
@@ -191,7 +192,10 @@ class _BaseFusion(TransformerMixin, Composite):
             ],
             X, y, sample_weight, self._output(),
         )
-        results = run_fit_tasks(tasks, self.n_jobs, self.verbose, type(self).__name__)
+        labels = [label for name, f, member_jobs in zip(names, frozen, jobs)
+                  for label in job_labels(f"member {name!r}", member_jobs, f)]
+        results = run_fit_tasks(tasks, self.n_jobs, self.verbose, type(self).__name__,
+                                labels)
         starts = np.cumsum([0] + [len(member_jobs) for member_jobs in jobs])
         # A frozen member is used as it is, not as the copy a worker or the cache returns.
         self.estimators_ = [
@@ -403,7 +407,8 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         active joblib backend, Dask included), and threads for the members'
         predictions on 10,000 rows or more.
     verbose : int, default=0
-        joblib verbosity while fitting.
+        With 1 or more, ``fit`` prints a line as each member fit and each fold
+        finishes, with its seconds and the time elapsed.
     random_state : int, RandomState instance or None, default=None
         Seeds the members' unset ``random_state`` parameters and a shuffling ``cv``.
 
@@ -711,7 +716,8 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         active joblib backend, Dask included), and threads for the members'
         predictions on 10,000 rows or more.
     verbose : int, default=0
-        joblib verbosity while fitting.
+        With 1 or more, ``fit`` prints a line as each member fit and each fold
+        finishes, with its seconds and the time elapsed.
     random_state : int, RandomState instance or None, default=None
         Seeds the members' unset ``random_state`` parameters and a shuffling ``cv``.
 

@@ -15,6 +15,7 @@ from ._base import (
     Composite,
     check_sample_weight,
     check_sample_weight_support,
+    job_labels,
     member_proba,
     present_jobs,
     run_fit_tasks,
@@ -128,7 +129,8 @@ class SerialStack(Composite):
     n_jobs : int, default=None
         Jobs for the fits of a level (its folds and refit: one flat joblib task list).
     verbose : int, default=0
-        joblib verbosity while fitting.
+        With 1 or more, ``fit`` prints a line as each step fit and each fold
+        finishes, with its seconds and the time elapsed.
     memory : str, path-like, joblib.Memory or None, default=None
         Caches each step fit and out-of-fold output (see ``FusionClassifier``).
     random_state : int, RandomState instance or None, default=None
@@ -391,9 +393,9 @@ class SerialStack(Composite):
         return [resolve_view(views[name], X, name, feature_names) if name in views else None
                 for name in names]
 
-    def _run(self, cache, jobs, X, y, sample_weight, output):
+    def _run(self, cache, jobs, X, y, sample_weight, output, labels):
         tasks, _ = cache.fit_tasks(jobs, X, y, sample_weight, output)
-        return run_fit_tasks(tasks, self.n_jobs, self.verbose, "SerialStack")
+        return run_fit_tasks(tasks, self.n_jobs, self.verbose, "SerialStack", labels)
 
     def _oof(self, chunks, folds, n_samples):
         out = None
@@ -451,14 +453,18 @@ class SerialStack(Composite):
         )
         classes = self._level_classes_
         fitted, Z, view = [], X, self._views_[0]
-        for est, params, method in zip(estimators[:-1], step_params, self._methods_):
+        names = [name for name, _ in self.steps]
+        for name, est, params, method in zip(names, estimators[:-1], step_params,
+                                             self._methods_):
             output = partial(step_output, method=method, classes=classes)
-            jobs = [(est, view, train, test, params) for train, test in [(None, None)] + folds]
-            results = self._run(cache, jobs, Z, y, sample_weight, output)
+            step_jobs = [(None, None)] + folds
+            jobs = [(est, view, train, test, params) for train, test in step_jobs]
+            results = self._run(cache, jobs, Z, y, sample_weight, output,
+                                job_labels(f"step {name!r}", step_jobs))
             fitted.append(results[0][0])
             Z, view = self._next_input(self._oof(results[1:], folds, X.shape[0]), X), None
         final = self._run(cache, [(estimators[-1], view, None, None, step_params[-1])], Z, y,
-                          sample_weight, None)
+                          sample_weight, None, [f"step {names[-1]!r} (final), fit"])
         return fitted + [final[0][0]]
 
     def _fit_cascade(self, estimators, step_params, X, y, sample_weight, folds, cache):
@@ -477,6 +483,8 @@ class SerialStack(Composite):
                                                      jobs)
              for train, test in step_jobs],
             X, y, sample_weight, output,
+            [label for name, step_jobs in zip(names, jobs)
+             for label in job_labels(f"step {name!r}", step_jobs)],
         )
         starts = np.cumsum([0] + [len(step_jobs) for step_jobs in jobs])
         fitted = [results[start][0] for start in starts[:-1]]
@@ -524,7 +532,7 @@ class SerialStack(Composite):
         minimum = max(20, 2 * len(folds))
         codes = np.searchsorted(self.classes_, y)
         self.cascade_fit_ = ["all"] * len(estimators)
-        jobs, plans = [], []
+        jobs, plans, labels = [], [], []
         for i in range(1, len(estimators)):
             reached = route >= i
             rows = np.flatnonzero(reached if present is None else reached & present[i])
@@ -540,11 +548,13 @@ class SerialStack(Composite):
             view, params = self._views_[i], step_params[i]
             jobs += [(estimators[i], view, train, test, params)
                      for train, test in [(rows, None)] + sub_folds]
+            labels += job_labels(f"step {self.steps[i][0]!r} on its deferred rows",
+                                 [(rows, None)] + sub_folds)
             plans.append((i, rows, sub_folds))
         if not jobs:
             return fitted
         output = partial(member_proba, classes=self.classes_)
-        results = iter(self._run(cache, jobs, X, y, sample_weight, output))
+        results = iter(self._run(cache, jobs, X, y, sample_weight, output, labels))
         for i, rows, sub_folds in plans:
             refit = next(results)[0]
             tested = np.concatenate([te for _, te in sub_folds])

@@ -84,6 +84,17 @@ def test_dask_backend_gives_the_same_fit(dask_client, name):
         assert_array_equal(got, want)
 
 
+def test_progress_under_dask_reports_every_task(dask_client, capsys):
+    serial, X = fitted("fusion-optimize", n_jobs=1)
+    capsys.readouterr()
+    with joblib.parallel_config(backend="dask"):
+        reported, _ = fitted("fusion-optimize", n_jobs=2, verbose=1)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 * 6  # three members: a fit and five folds each
+    assert lines[-1].startswith("[FusionClassifier] (18 of 18) member 'tree', fold 5 of 5: ")
+    assert_array_equal(reported.predict_proba(X), serial.predict_proba(X))
+
+
 def test_a_fit_survives_a_worker_lost_midway(dask_client):
     members = [(f"rf{i}", RandomForestClassifier(n_estimators=60)) for i in range(3)]
     fusion = FusionClassifier(members, weights="optimize", cv=5, n_jobs=2, random_state=0)

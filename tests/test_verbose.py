@@ -1,0 +1,95 @@
+"""``verbose`` reports each member fit and fold as it finishes, and changes nothing else."""
+
+import re
+
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+from sklearn.base import clone
+from sklearn.datasets import load_wine
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LogisticRegression
+from sklearn.naive_bayes import GaussianNB
+from sklearn.preprocessing import StandardScaler
+from sklearn.tree import DecisionTreeClassifier
+
+from skfuse import FusionClassifier, SerialStack
+
+X, y = load_wine(return_X_y=True)
+X = StandardScaler().fit_transform(X)
+LINE = re.compile(r"^\[(\w+)\] \((\d+) of (\d+)\) (.+): \d+\.\d\d s; \d+\.\d\d s elapsed$")
+
+
+def progress(capsys):
+    lines = capsys.readouterr().out.splitlines()
+    matches = [LINE.match(line) for line in lines]
+    assert all(matches), lines
+    return [(m[1], int(m[2]), int(m[3]), m[4]) for m in matches]
+
+
+def fusion():
+    return FusionClassifier(
+        [("lr", LogisticRegression(C=0.1)), ("tree", DecisionTreeClassifier(max_depth=2)),
+         ("nb", FrozenEstimator(GaussianNB().fit(X, y)))],
+        weights="optimize", cv=3, random_state=0)
+
+
+def stack():
+    return SerialStack([("nb", GaussianNB()), ("lr", LogisticRegression())], cv=3,
+                       random_state=0)
+
+
+def cascade():
+    return SerialStack([("lr", LogisticRegression(C=0.05)),
+                        ("tree", DecisionTreeClassifier(max_depth=3))],
+                       exit_threshold=0.9, cascade_fit="deferred", cv=3, random_state=0)
+
+
+def test_fusion_reports_each_member_fit_and_fold(capsys):
+    fusion().set_params(verbose=1).fit(X, y)
+    lines = progress(capsys)
+    assert {owner for owner, *_ in lines} == {"FusionClassifier"}
+    assert [(done, total) for _, done, total, _ in lines] == [(i, 10) for i in range(1, 11)]
+    assert [label for *_, label in lines] == [
+        "member 'lr', fit", "member 'lr', fold 1 of 3", "member 'lr', fold 2 of 3",
+        "member 'lr', fold 3 of 3",
+        "member 'tree', fit", "member 'tree', fold 1 of 3", "member 'tree', fold 2 of 3",
+        "member 'tree', fold 3 of 3",
+        "member 'nb' (frozen), used as it is", "member 'nb' (frozen), output on all rows",
+    ]
+
+
+def test_stack_reports_each_level_then_the_final_step(capsys):
+    stack().set_params(verbose=1).fit(X, y)
+    assert [label for *_, label in progress(capsys)] == [
+        "step 'nb', fit", "step 'nb', fold 1 of 3", "step 'nb', fold 2 of 3",
+        "step 'nb', fold 3 of 3", "step 'lr' (final), fit",
+    ]
+
+
+def test_cascade_reports_its_steps_and_the_deferred_refit(capsys):
+    fitted = cascade().set_params(verbose=1).fit(X, y)
+    labels = [label for *_, label in progress(capsys)]
+    assert labels[:8] == [f"step '{name}', {job}" for name in ("lr", "tree")
+                          for job in ("fit", "fold 1 of 3", "fold 2 of 3", "fold 3 of 3")]
+    deferred = labels[8:]
+    assert deferred and all(lb.startswith("step 'tree' on its deferred rows, ")
+                            for lb in deferred)
+    assert deferred[0].endswith(", fit")
+    assert fitted.exit_rates_[1] > 0  # rows were deferred, so the refit was tried
+
+
+@pytest.mark.parametrize("make", [fusion, stack, cascade], ids=["fusion", "stack", "cascade"])
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_verbose_changes_no_prediction(make, n_jobs, capsys):
+    quiet = make().set_params(n_jobs=n_jobs).fit(X, y)
+    loud = clone(quiet).set_params(verbose=1).fit(X, y)
+    assert progress(capsys)
+    assert_array_equal(loud.predict_proba(X), quiet.predict_proba(X))
+
+
+def test_quiet_by_default(capsys):
+    fusion().fit(X, y)
+    stack().fit(X, y)
+    assert capsys.readouterr().out == ""
+    assert np.isfinite(fusion().fit(X, y).weights_).all()
