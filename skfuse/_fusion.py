@@ -142,7 +142,8 @@ class _BaseFusion(TransformerMixin, Composite):
         """
         names, members, views, weights = params
         owner = type(self).__name__
-        for stale in ("oof_score_", "member_scores_", "member_costs_", "selection_path_"):
+        for stale in ("oof_score_", "member_scores_", "member_costs_", "selection_path_",
+                      "selection_scores_"):
             self.__dict__.pop(stale, None)  # from an earlier fit with other weights
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
         groups, routed = self._fit_metadata(sample_weight, fit_params)
@@ -253,10 +254,11 @@ class _BaseFusion(TransformerMixin, Composite):
             self.weights_ = optimize_weights(loss, grad, len(names))
         else:
             costs = [self.member_costs_[name] for name in names]
-            self.weights_, path = greedy_weights(
+            self.weights_, path, losses = greedy_weights(
                 loss, len(names), self.selection_rounds, costs, self.budget
             )
             self.selection_path_ = [names[m] for m in path]
+            self.selection_scores_ = [-value for value in losses]
         self.oof_score_ = -float(loss(self.weights_))
         if present is None:
             self.member_scores_ = {
@@ -431,6 +433,9 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         The costs used for ``budget`` (given or measured). Only with learned weights.
     selection_path_ : list of str
         The member chosen in each greedy round. Only with ``weights="greedy"``.
+    selection_scores_ : list of float
+        Out-of-fold score of the fused output after each greedy round (as
+        ``oof_score_``). Only with ``weights="greedy"``.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of str
@@ -738,6 +743,9 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         The costs used for ``budget`` (given or measured). Only with learned weights.
     selection_path_ : list of str
         The member chosen in each greedy round. Only with ``weights="greedy"``.
+    selection_scores_ : list of float
+        Out-of-fold score of the fused output after each greedy round (as
+        ``oof_score_``). Only with ``weights="greedy"``.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of str

@@ -231,10 +231,12 @@ def greedy_weights(loss, n_members, rounds, costs=None, budget=None):
         Selection counts divided by their sum.
     path : list of int
         The member added in each round.
+    losses : list of float
+        The loss after each round.
     """
     counts = np.zeros(n_members)
     spent = 0.0
-    path = []
+    path, losses = [], []
     for _ in range(rounds):
         best, best_value = None, np.inf
         for m in range(n_members):
@@ -255,11 +257,12 @@ def greedy_weights(loss, n_members, rounds, costs=None, budget=None):
             spent += costs[best]
         counts[best] += 1
         path.append(best)
+        losses.append(float(best_value))
     if not path:
         raise ValueError(
             f"No member fits within budget={budget}: the cheapest costs {min(costs):.4g}."
         )
-    return counts / counts.sum(), path
+    return counts / counts.sum(), path, losses
 
 
 def _score(scorer, holder, y, sample_weight):

@@ -28,7 +28,11 @@ def _axes(ax):
 
 
 class FusionWeightsDisplay:
-    """The learned (or fixed) weights of a ``FusionClassifier`` or ``FusionRegressor``.
+    """The weights of a ``FusionClassifier`` or ``FusionRegressor``, or its greedy path.
+
+    ``kind="weights"`` draws one bar per member; ``kind="path"`` draws the out-of-fold
+    score after each round of greedy selection, each point labelled with the member
+    added, beside the best member's score alone.
 
     Parameters
     ----------
@@ -38,10 +42,17 @@ class FusionWeightsDisplay:
         The members' names.
     member_scores : dict of str to float, default=None
         Each member's out-of-fold score alone (learned weights), shown beside its bar.
+    selection_path : list of str, default=None
+        The member added in each greedy round (``selection_path_``).
+    selection_scores : list of float, default=None
+        The out-of-fold score after each greedy round (``selection_scores_``).
 
     Attributes
     ----------
     bars_ : matplotlib BarContainer
+        The weights' bars (``kind="weights"``).
+    line_ : matplotlib Line2D
+        The score after each round (``kind="path"``).
     ax_ : matplotlib Axes
     figure_ : matplotlib Figure
 
@@ -54,23 +65,29 @@ class FusionWeightsDisplay:
     >>> from skfuse.plotting import FusionWeightsDisplay
     >>> X, y = load_iris(return_X_y=True)
     >>> fusion = FusionClassifier([("lr", LogisticRegression(max_iter=500)),
-    ...                            ("nb", GaussianNB())], weights="optimize").fit(X, y)
+    ...                            ("nb", GaussianNB())], weights="greedy").fit(X, y)
     >>> display = FusionWeightsDisplay.from_estimator(fusion)  # doctest: +SKIP
+    >>> path = FusionWeightsDisplay.from_estimator(fusion, kind="path")  # doctest: +SKIP
     """
 
-    def __init__(self, weights, names, member_scores=None):
+    def __init__(self, weights, names, member_scores=None, selection_path=None,
+                 selection_scores=None):
         self.weights = weights
         self.names = names
         self.member_scores = member_scores
+        self.selection_path = selection_path
+        self.selection_scores = selection_scores
 
     @classmethod
-    def from_estimator(cls, estimator, *, ax=None):
-        """Plot the weights of a fitted fusion.
+    def from_estimator(cls, estimator, *, kind="weights", ax=None):
+        """Plot the weights, or the greedy selection path, of a fitted fusion.
 
         Parameters
         ----------
         estimator : FusionClassifier or FusionRegressor
             Fitted.
+        kind : {"weights", "path"}, default="weights"
+            The weights as bars, or the greedy selection path (``weights="greedy"``).
         ax : matplotlib Axes, default=None
             Where to draw; a new figure when None.
 
@@ -80,22 +97,41 @@ class FusionWeightsDisplay:
         """
         check_is_fitted(estimator, "weights_")
         display = cls(np.asarray(estimator.weights_), list(estimator.named_estimators_),
-                      getattr(estimator, "member_scores_", None))
-        return display.plot(ax=ax)
+                      getattr(estimator, "member_scores_", None),
+                      getattr(estimator, "selection_path_", None),
+                      getattr(estimator, "selection_scores_", None))
+        return display.plot(ax=ax, kind=kind)
 
-    def plot(self, ax=None):
-        """Draw the weights as horizontal bars.
+    def plot(self, ax=None, *, kind="weights"):
+        """Draw the weights as horizontal bars, or the greedy selection path.
 
         Parameters
         ----------
         ax : matplotlib Axes, default=None
             Where to draw; a new figure when None.
+        kind : {"weights", "path"}, default="weights"
+            What to draw; ``"path"`` needs ``selection_path`` and ``selection_scores``.
 
         Returns
         -------
         display : FusionWeightsDisplay
         """
+        if kind not in ("weights", "path"):
+            raise ValueError(f'kind must be "weights" or "path"; got {kind!r}.')
+        if kind == "path" and (self.selection_path is None or self.selection_scores is None):
+            raise ValueError(
+                'kind="path" needs the greedy selection path: fit the fusion with '
+                'weights="greedy".'
+            )
         ax = _axes(ax)
+        if kind == "weights":
+            self._plot_weights(ax)
+        else:
+            self._plot_path(ax)
+        self.ax_, self.figure_ = ax, ax.figure
+        return self
+
+    def _plot_weights(self, ax):
         self.bars_ = ax.barh(self.names, self.weights, color="tab:blue")
         if self.member_scores is not None:
             labels = [f"alone: {self.member_scores[name]:.3g}" for name in self.names]
@@ -104,8 +140,22 @@ class FusionWeightsDisplay:
         ax.invert_yaxis()
         ax.set_xlabel("weight")
         ax.set_title("fusion weights")
-        self.ax_, self.figure_ = ax, ax.figure
-        return self
+
+    def _plot_path(self, ax):
+        rounds = np.arange(1, len(self.selection_scores) + 1)
+        (self.line_,) = ax.plot(rounds, self.selection_scores, marker="o", color="tab:blue",
+                                label="fused, out of fold")
+        for x, score, name in zip(rounds, self.selection_scores, self.selection_path):
+            ax.annotate(name, (x, score), textcoords="offset points", xytext=(0, 6),
+                        ha="center", fontsize="x-small", rotation=90)
+        if self.member_scores is not None:
+            best = max(self.member_scores, key=self.member_scores.get)
+            ax.axhline(self.member_scores[best], color="tab:gray", linestyle="--",
+                       label=f"best member alone ({best})")
+            ax.legend(loc="lower right")
+        ax.set_xlabel("greedy round (member added)")
+        ax.set_ylabel("out-of-fold score")
+        ax.set_title("greedy selection path")
 
 
 class CascadeDisplay:

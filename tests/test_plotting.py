@@ -39,6 +39,27 @@ def test_fusion_weights_display():
     assert FusionWeightsDisplay([0.5, 0.5], ["a", "b"]).plot(ax=ax).ax_ is ax
 
 
+def test_fusion_weights_display_draws_the_greedy_path():
+    fusion = FusionClassifier([("lr", LogisticRegression()), ("nb", GaussianNB()),
+                               ("tree", DecisionTreeClassifier(max_depth=2, random_state=0))],
+                              weights="greedy", selection_rounds=6, cv=3).fit(X, Y)
+    assert len(fusion.selection_scores_) == len(fusion.selection_path_) == 6
+    # The last round's score is the fused out-of-fold score of the final weights.
+    assert_allclose(fusion.selection_scores_[-1], fusion.oof_score_)
+    # Greedy selection keeps the best addition, so no round is worse than the first,
+    # which is the best member alone.
+    assert_allclose(fusion.selection_scores_[0], max(fusion.member_scores_.values()))
+    display = FusionWeightsDisplay.from_estimator(fusion, kind="path")
+    assert_allclose(display.line_.get_ydata(), fusion.selection_scores_)
+    assert_array_equal(display.line_.get_xdata(), np.arange(1, 7))
+    assert [t.get_text() for t in display.ax_.texts] == fusion.selection_path_
+    with pytest.raises(ValueError, match='weights="greedy"'):
+        FusionWeightsDisplay.from_estimator(fusion.set_params(weights="optimize").fit(X, Y),
+                                            kind="path")
+    with pytest.raises(ValueError, match="kind must be"):
+        FusionWeightsDisplay([1.0], ["a"]).plot(kind="bars")
+
+
 def test_cascade_display():
     cascade = SerialStack([("nb", GaussianNB()), ("tree", DecisionTreeClassifier(max_depth=4))],
                           exit_threshold=0.8, cv=3, random_state=0).fit(X, Y)
