@@ -420,7 +420,7 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         The kept members, fitted on all the data.
     named_estimators_ : :class:`~sklearn.utils.Bunch`
         The fitted members by name.
-    weights_ : ndarray of shape (len(estimators_),)
+    weights_ : ndarray of shape (n_kept_members,)
         One weight per kept (not dropped) member, summing to 1.
     classes_ : ndarray of shape (n_classes,)
         The class labels.
@@ -732,7 +732,7 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         The kept members, fitted on all the data.
     named_estimators_ : :class:`~sklearn.utils.Bunch`
         The fitted members by name.
-    weights_ : ndarray of shape (len(estimators_),)
+    weights_ : ndarray of shape (n_kept_members,)
         One weight per kept (not dropped) member, summing to 1.
     oof_score_ : float
         Out-of-fold score of the fused prediction (``scoring``, or minus the mean

@@ -1,6 +1,8 @@
 """The README's quick start and every docstring example run as written."""
 
+import ast
 import doctest
+import inspect
 import importlib
 import pkgutil
 import re
@@ -48,3 +50,89 @@ def test_neural_guide_runs():
         exec(compile(block, str(guide), "exec"), namespace)
     assert namespace["search"].best_score_ > 0.9
     assert namespace["moe"].score(namespace["X_test"], namespace["y_test"]) > 0.9
+
+
+# -- every public parameter documented, with the default the signature has ------------
+
+PUBLIC_MODULES = ["skfuse", "skfuse.routing", "skfuse.plotting", "skfuse.datasets",
+                  "skfuse.exceptions", "skfuse.torch"]
+
+
+def public_objects():
+    for name in PUBLIC_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:  # skfuse.torch without the extra
+            continue
+        for attr in module.__all__:
+            obj = getattr(module, attr)
+            if isinstance(obj, type) and not issubclass(obj, Warning):
+                yield f"{name}.{attr}", obj
+                for method in dir(obj):  # the methods skfuse defines, inherited too
+                    function = getattr(obj, method)
+                    if (not method.startswith("_") and callable(function)
+                            and getattr(function, "__module__", "").startswith("skfuse")):
+                        yield f"{name}.{attr}.{method}", function
+            elif callable(obj) and not isinstance(obj, type):
+                yield f"{name}.{attr}", obj
+
+
+def documented_defaults(obj):
+    """{parameter: the docstring's type line} from the numpydoc Parameters section."""
+    docscrape = pytest.importorskip("numpydoc.docscrape")
+    doc = docscrape.NumpyDocString(inspect.getdoc(obj) or "")
+    return {name.strip().lstrip("*"): entry.type
+            for entry in doc["Parameters"] for name in entry.name.split(",")}
+
+
+def same_default(stated, default):
+    """Whether a docstring's ``default=`` text names the signature's default."""
+    try:
+        return ast.literal_eval(stated) == default and type(default) is not bool or (
+            stated == repr(default))
+    except (ValueError, SyntaxError):  # not a literal: a name or an expression
+        return stated.replace("'", '"') == repr(default).replace("'", '"')
+
+
+def signature_of(obj):
+    return inspect.signature(obj.__init__ if isinstance(obj, type) else obj)
+
+
+@pytest.mark.parametrize("qualname, obj", list(public_objects()), ids=lambda v: v
+                         if isinstance(v, str) else "")
+def test_every_parameter_is_documented_with_its_default(qualname, obj):
+    documented = documented_defaults(obj)
+    problems = []
+    for name, parameter in signature_of(obj).parameters.items():
+        if name in ("self", "cls"):
+            continue
+        if name not in documented:
+            problems.append(f"{name}: not documented")
+            continue
+        stated = re.search(r"default=(.+)$", documented[name])
+        if parameter.default is inspect.Parameter.empty:
+            if stated:
+                problems.append(f"{name}: documented default={stated[1]}, but required")
+        elif parameter.kind is not parameter.VAR_KEYWORD:
+            if not stated:
+                problems.append(f"{name}: no default= in its type line")
+            elif not same_default(stated[1], parameter.default):
+                problems.append(f"{name}: documented default={stated[1]}, signature "
+                                f"{parameter.default!r}")
+    for name in set(documented) - set(signature_of(obj).parameters):
+        problems.append(f"{name}: documented but not a parameter")
+    assert not problems, f"{qualname}: " + "; ".join(problems)
+
+
+def test_the_api_reference_lists_every_public_name():
+    api = (README.parent / "docs" / "api.rst").read_text()
+    listed = set(re.findall(r"^   (\w+)$", api, flags=re.MULTILINE))
+    wanted = set()
+    for name in PUBLIC_MODULES:
+        if name == "skfuse.torch":
+            pytest.importorskip("torch")
+            pytest.importorskip("skorch")
+        module = importlib.import_module(name)
+        wanted |= {attr for attr in module.__all__ if not attr.isupper()
+                   and not attr.startswith("__")}  # constants are in the module text
+    assert wanted <= listed, sorted(wanted - listed)

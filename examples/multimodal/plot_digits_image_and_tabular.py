@@ -93,7 +93,7 @@ print(f"held-out accuracy of the fusion: {search.score(X_test, y_test):.3f}")
 
 # %%
 # Each member alone, on the held-out rows that have its view
-# ---------------------------------------------------------
+# ----------------------------------------------------------
 scaled = search.best_estimator_[0].transform(X_test)
 alone = {}
 for name, member in best.named_estimators_.items():

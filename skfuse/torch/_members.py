@@ -47,7 +47,19 @@ class _MemberNet:
         return super().fit(X, y, **fit_params)
 
     def infer(self, x, **fit_params):
-        """Run the module on a batch, leaving out the rows' weights."""
+        """Run the module on a batch, leaving out the rows' weights.
+
+        Parameters
+        ----------
+        x : torch.Tensor or dict
+            A batch, as skorch passes it (a dict when ``sample_weight`` was given).
+        **fit_params : dict
+            Passed on to the module's ``forward``.
+
+        Returns
+        -------
+        y_infer : torch.Tensor
+        """
         if isinstance(x, Mapping) and _WEIGHT in x:
             x = {key: value for key, value in x.items() if key != _WEIGHT}
             if set(x) == {_ROWS}:
@@ -55,7 +67,23 @@ class _MemberNet:
         return super().infer(x, **fit_params)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        """The criterion's loss, as a weighted mean over rows when weights were given."""
+        """The criterion's loss, as a weighted mean over rows when weights were given.
+
+        Parameters
+        ----------
+        y_pred : torch.Tensor
+            The module's output on the batch.
+        y_true : torch.Tensor
+            The batch's targets.
+        X : torch.Tensor, dict or None, default=None
+            The batch's input; a dict holds the rows' weights.
+        training : bool, default=False
+            Whether the net is training.
+
+        Returns
+        -------
+        loss : torch.Tensor
+        """
         if not (isinstance(X, Mapping) and _WEIGHT in X):
             return super().get_loss(y_pred, y_true, X=X, training=training)
         criterion = self.criterion_
@@ -73,7 +101,19 @@ class _MemberNet:
         return (loss.reshape(len(weight), -1).mean(dim=1) * weight).mean()
 
     def get_iterator(self, dataset, training=False):
-        """For inference on an array, slices of one tensor instead of rows fetched one by one."""
+        """For inference on an array, slices of one tensor instead of rows fetched one by one.
+
+        Parameters
+        ----------
+        dataset : torch Dataset
+            The data, as skorch wraps it.
+        training : bool, default=False
+            Whether the iterator serves training (then skorch's own is used).
+
+        Returns
+        -------
+        iterator : iterable of batches
+        """
         plain = (
             not training
             and type(dataset) is Dataset
@@ -295,7 +335,23 @@ class NetRegressor(_MemberNet, NeuralNetRegressor):
         return self._fit_net(X, y.reshape(len(y), -1), sample_weight, fit_params)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        """The loss; outputs that do not match the targets' shape are refused, not broadcast."""
+        """The loss; outputs that do not match the targets' shape are refused, not broadcast.
+
+        Parameters
+        ----------
+        y_pred : torch.Tensor
+            The module's output on the batch.
+        y_true : torch.Tensor
+            The batch's targets.
+        X : torch.Tensor, dict or None, default=None
+            The batch's input.
+        training : bool, default=False
+            Whether the net is training.
+
+        Returns
+        -------
+        loss : torch.Tensor
+        """
         if isinstance(y_pred, torch.Tensor) and y_pred.shape != y_true.shape:
             raise ValueError(
                 f"The module returned shape {tuple(y_pred.shape)} for targets of shape "

@@ -260,7 +260,7 @@ _ATTRIBUTES_DOC = """
         The trained network (gate and stacked expert weights).
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (n_features,)
         Names of features seen during fit, when ``X`` has string column names.
 """
 
