@@ -254,9 +254,12 @@ class _BaseFusion(TransformerMixin, Composite):
             self.weights_ = optimize_weights(loss, grad, len(names))
         else:
             costs = [self.member_costs_[name] for name in names]
-            self.weights_, path, losses = greedy_weights(
-                loss, len(names), self.selection_rounds, costs, self.budget
-            )
+            try:
+                self.weights_, path, losses = greedy_weights(
+                    loss, len(names), self.selection_rounds, costs, self.budget
+                )
+            except ValueError as exc:
+                raise ValueError(f"{type(self).__name__}: {exc}") from None
             self.selection_path_ = [names[m] for m in path]
             self.selection_scores_ = [-value for value in losses]
         self.oof_score_ = -float(loss(self.weights_))

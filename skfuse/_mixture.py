@@ -492,7 +492,7 @@ def _standardise(X, weight):
     return (X - mean) / np.where(scale > 0, scale, 1.0)
 
 
-_SHARED_PARAMETERS = """
+_SHARED_PARAMETERS = """\
     n_experts : int, default=4
         The number of experts when ``experts`` is None or one estimator.
     gate : classifier or None, default=None
@@ -538,7 +538,8 @@ _FITTED_ATTRIBUTES = """
     named_experts_ : Bunch
         The fitted experts by name (``expert0``, ... for a cloned template).
     gate_ : estimator
-        The fitted gate (a ``SoftmaxGate`` unless ``gate`` is given).
+        The fitted gate: the built-in softmax gate (multinomial logistic regression on
+        soft targets, with ``predict_proba``) unless ``gate`` is given.
     n_iter_ : int
         EM iterations of the kept start.
     converged_ : bool
@@ -549,6 +550,7 @@ _FITTED_ATTRIBUTES = """
     expert_usage_ : ndarray of shape (n_experts,)
         Each expert's share of the routed gate weight on the training rows (sums to 1).
     n_features_in_ : int
+        Number of features seen during fit.
     feature_names_in_ : ndarray of str
         Only when X has string column names.
 """

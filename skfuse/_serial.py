@@ -469,6 +469,7 @@ class SerialStack(Composite):
 
     def _fit_cascade(self, estimators, step_params, X, y, sample_weight, folds, cache):
         names = [name for name, _ in self.steps]
+        thresholds = self._thresholds_given(len(estimators) - 1)  # checked before fitting
         present = self._presence(X)
         jobs = [
             present_jobs(None if present is None else present[i], folds, f"step {name!r}",
@@ -498,7 +499,6 @@ class SerialStack(Composite):
         kept = (oof[:, answerable], codes[answerable],
                 None if sample_weight is None else sample_weight[answerable],
                 None if present is None else present[:, answerable])
-        thresholds = self._thresholds_given(len(estimators) - 1)
         if thresholds is None:
             thresholds = auto_thresholds(*kept[:2], self.cascade_tolerance, *kept[2:])
         self.exit_thresholds_ = thresholds

@@ -16,7 +16,8 @@ def _pyplot():
         import matplotlib.pyplot as plt
     except ImportError as exc:
         raise ImportError(
-            'skfuse.plotting needs matplotlib: pip install "skfuse[plot]"'
+            'skfuse.plotting needs matplotlib: pip install "skfuse[plot]" (or pip '
+            "install matplotlib)"
         ) from exc
     return plt
 

@@ -161,6 +161,18 @@ def test_rows_leave_at_the_first_confident_step():
     assert 0 < first.mean() < 1
 
 
+@pytest.mark.parametrize("threshold", [[0.9], [0.9, 0.8, 0.7], 1.5, "high"])
+def test_bad_thresholds_are_refused_before_any_step_is_fitted(threshold):
+    class NotToBeFitted(GaussianNB):
+        def fit(self, X, y, sample_weight=None):
+            raise AssertionError("a step was fitted before the thresholds were checked")
+
+    cascade = SerialStack([("nb", NotToBeFitted()), ("tree", DecisionTreeClassifier()),
+                           ("rf", RandomForestClassifier())], exit_threshold=threshold)
+    with pytest.raises(ValueError, match="exit_threshold must be"):
+        cascade.fit(X, y)
+
+
 def test_later_steps_only_run_on_deferred_rows():
     class CountingRows(LogisticRegression):
         rows = 0
