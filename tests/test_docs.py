@@ -2,8 +2,8 @@
 
 import ast
 import doctest
-import inspect
 import importlib
+import inspect
 import pkgutil
 import re
 from pathlib import Path
