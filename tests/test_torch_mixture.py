@@ -158,8 +158,11 @@ def test_unit_weights_equal_no_weights_and_seeds_repeat():
 
 def test_verbose_prints_each_epoch(capsys):
     X, y = piecewise(100, 0)
-    NeuralMixtureOfExpertsRegressor(**small(max_epochs=3, verbose=1)).fit(X, y)
-    assert capsys.readouterr().out.count("loss") == 3
+    moe = NeuralMixtureOfExpertsRegressor(**small(max_epochs=3, verbose=1)).fit(X, y)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        f"[NeuralMixtureOfExpertsRegressor] epoch {i} of 3" for i in (1, 2, 3)]
+    assert f"loss {moe.loss_curve_[-1]:.5f}" in lines[-1]
 
 
 @pytest.mark.parametrize("params, match", [

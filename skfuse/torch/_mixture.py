@@ -146,8 +146,9 @@ class _BaseNeuralMixture(BaseEstimator):
                 total += loss.detach() * len(rows)
             self.loss_curve_.append(float(total) / n)  # one host transfer per epoch
             if self.verbose:
-                print(f"epoch {epoch + 1:4d}  loss {self.loss_curve_[-1]:.5f}  "
-                      f"{time.perf_counter() - start:.2f}s", flush=True)
+                print(f"[{type(self).__name__}] epoch {epoch + 1} of {self.max_epochs}: "
+                      f"loss {self.loss_curve_[-1]:.5f}, {time.perf_counter() - start:.2f} s "
+                      "elapsed", flush=True)
         net.eval()
         self.module_ = net
         self.device_ = device
