@@ -31,7 +31,6 @@ templates_path = ["_templates"]
 
 # API pages: one per public object, generated from the autosummary tables in api.rst.
 autosummary_generate = True
-autodoc_default_options = {"members": False, "inherited-members": False}
 autodoc_typehints = "none"
 numpydoc_show_class_members = False  # the class template lists the methods
 numpydoc_class_members_toctree = False

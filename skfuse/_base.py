@@ -360,20 +360,21 @@ PARALLEL_PREDICT_ROWS = 10_000  # below this, predict runs its members one after
 _FIT_ATTEMPTS = 3
 
 
-def run_fit_tasks(tasks, n_jobs, verbose, owner, labels=None):
-    """Run a fit's flat list of joblib tasks, once more if a cluster lost a worker.
+def run_fit_tasks(calls, n_jobs, verbose, owner, labels=None):
+    """Run a fit's flat list of ``(function, args)`` calls as joblib tasks; once more if
+    a cluster lost a worker.
 
     Under Dask, the data joblib scatters lives on some workers; a worker that dies takes
     it along, and the scheduler then cancels the tasks that need it. The tasks are pure
     (seeded clones), so running the list again on the workers left gives the same fit.
 
-    With ``verbose`` and ``labels`` (one per task, such as ``"member 'rf', fold 2 of
+    With ``verbose`` and ``labels`` (one per call, such as ``"member 'rf', fold 2 of
     5"``), a line reports each task as its result arrives, in task order, with the
-    seconds it ran and the seconds since the fit began.
+    seconds it ran.
     """
     report = bool(verbose) and labels is not None
-    if report:
-        tasks = [delayed(_timed)(function, args, kwargs) for function, args, kwargs in tasks]
+    tasks = [delayed(_timed)(function, args) if report else delayed(function)(*args)
+             for function, args in calls]
     for attempt in range(1, _FIT_ATTEMPTS + 1):
         try:
             if not report:
@@ -394,19 +395,24 @@ def run_fit_tasks(tasks, n_jobs, verbose, owner, labels=None):
                       f"{attempt + 1} of {_FIT_ATTEMPTS})", flush=True)
 
 
-def _timed(function, args, kwargs):
+def _timed(function, args):
     start = time.perf_counter()
-    result = function(*args, **kwargs)
+    result = function(*args)
     return result, time.perf_counter() - start
 
 
 def _reported(timed_results, labels, owner):
-    began, results = time.perf_counter(), []
+    results = []
     for done, (result, seconds) in enumerate(timed_results, start=1):
         results.append(result)
-        print(f"[{owner}] ({done} of {len(labels)}) {labels[done - 1]}: {seconds:.2f} s; "
-              f"{time.perf_counter() - began:.2f} s elapsed", flush=True)
+        print(f"[{owner}] ({done} of {len(labels)}) {labels[done - 1]}: {seconds:.2f} s",
+              flush=True)
     return results
+
+
+def report_fit_time(owner, began):
+    """The last line of a verbose fit: its wall time since ``began``."""
+    print(f"[{owner}] fitted in {time.perf_counter() - began:.2f} s", flush=True)
 
 
 def job_labels(label, jobs, frozen=False):

@@ -18,7 +18,6 @@ import os
 import pickle
 
 import joblib
-from sklearn.utils.parallel import delayed
 from sklearn.utils.validation import check_memory
 
 from ._base import fit_task
@@ -63,9 +62,9 @@ class MemberCache:
             self._out = self.memory.cache(_output, ignore=["estimator", "X", "output"])
 
     def fit_tasks(self, jobs, X, y, sample_weight, output):
-        """Delayed fit tasks and their cache keys, for ``jobs`` of (estimator, view, train,
-        test) or (estimator, view, train, test, params), ``params`` a member's routed
-        metadata (see :func:`fit_task`).
+        """Fit tasks, as ``(function, args)``, and their cache keys, for ``jobs`` of
+        (estimator, view, train, test) or (estimator, view, train, test, params),
+        ``params`` a member's routed metadata (see :func:`fit_task`).
 
         A refit (``test`` None) is keyed without ``output``, which it does not use.
         """
@@ -77,14 +76,14 @@ class MemberCache:
             out = None if test is None else output
             args = (estimator, X, y, sample_weight, train, test, view, out, params)
             if not self.enabled:
-                tasks.append(delayed(fit_task)(*args))
+                tasks.append((fit_task, args))
                 keys.append(None)
                 continue
             if id(params) not in params_digests:
                 params_digests[id(params)] = joblib.hash(params)
             key = joblib.hash((joblib.hash(estimator), digest, params_digests[id(params)],
                                train, test, view, out))
-            tasks.append(delayed(_load_fit)(self._fit, key, *args))
+            tasks.append((_load_fit, (self._fit, key, *args)))
             keys.append(key)
         return tasks, keys
 

@@ -1,6 +1,7 @@
 """Parallel fusion: every member sees the sample, and their outputs are combined."""
 
 import numbers
+import time
 import warnings
 from abc import abstractmethod
 from functools import partial
@@ -27,6 +28,7 @@ from ._base import (
     member_proba,
     member_votes,
     present_jobs,
+    report_fit_time,
     run_fit_tasks,
     run_in_threads,
     seed_estimator,
@@ -141,7 +143,7 @@ class _BaseFusion(TransformerMixin, Composite):
         classifiers).
         """
         names, members, views, weights = params
-        owner = type(self).__name__
+        owner, began = type(self).__name__, time.perf_counter()
         for stale in ("oof_score_", "member_scores_", "member_costs_", "selection_path_",
                       "selection_scores_"):
             self.__dict__.pop(stale, None)  # from an earlier fit with other weights
@@ -211,6 +213,8 @@ class _BaseFusion(TransformerMixin, Composite):
                 np.full(len(names), 1.0 / len(names)) if weights is None
                 else weights / weights.sum()
             )
+            if self.verbose:
+                report_fit_time(owner, began)
             return self
         oof, seconds = [], []
         for m, member_jobs in enumerate(jobs):
@@ -228,6 +232,8 @@ class _BaseFusion(TransformerMixin, Composite):
             else {name: float(self.costs[name]) for name in names}
         )
         self._learn_weights(names, weights, np.stack(oof), y_target, sample_weight, present)
+        if self.verbose:
+            report_fit_time(owner, began)
         return self
 
     def _presence(self, X, names):
@@ -525,7 +531,8 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         """
         if self.voting not in ("soft", "geometric", "hard"):
             raise ValueError(
-                f"voting must be 'soft', 'geometric' or 'hard'; got {self.voting!r}."
+                f"FusionClassifier: voting must be 'soft', 'geometric' or 'hard'; got "
+                f"{self.voting!r}."
             )
         params = self._check_fit_params()
         X = self._check_X(X, reset=True)

@@ -11,7 +11,6 @@ from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.utils import Bunch, check_random_state, get_tags
-from sklearn.utils.parallel import delayed
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
 from . import routing
@@ -301,8 +300,8 @@ class _BaseMixture(Composite):
         # X goes whole into every task, so that a cluster gets it once (joblib's Dask
         # backend scatters it); each task takes its expert's view and rows.
         fitted = run_fit_tasks(
-            [delayed(_fit_expert)(template, X, self._views_[e], rows, y, row_weight,
-                                  self._fit_output, params[e])
+            [(_fit_expert, (template, X, self._views_[e], rows, y, row_weight,
+                            self._fit_output, params[e]))
              for e, (template, (rows, row_weight)) in enumerate(zip(templates, blocks))],
             self.n_jobs, 0, type(self).__name__)
         experts = [est for est, _ in fitted]

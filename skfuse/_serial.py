@@ -1,6 +1,7 @@
 """Serial fusion: multi-level stacking and confidence cascades."""
 
 import numbers
+import time
 from functools import partial
 
 import numpy as np
@@ -18,6 +19,7 @@ from ._base import (
     job_labels,
     member_proba,
     present_jobs,
+    report_fit_time,
     run_fit_tasks,
     seed_estimator,
     view_present,
@@ -300,15 +302,18 @@ class SerialStack(Composite):
         t = self.exit_threshold
         if isinstance(t, str):
             if t != "auto":
-                raise ValueError(f"exit_threshold must be a number, a list or 'auto'; got {t!r}.")
+                raise ValueError(
+                    f"SerialStack: exit_threshold must be a number, a list or 'auto'; got "
+                    f"{t!r}."
+                )
             return None
         values = np.full(n, t, dtype=float) if isinstance(t, numbers.Real) else (
             np.asarray(t, dtype=float)
         )
         if values.shape != (n,) or not np.all((values >= 0) & (values <= 1)):
             raise ValueError(
-                f"exit_threshold must be in [0, 1], one for each of the {n} non-final "
-                f"steps; got {t!r}."
+                f"SerialStack: exit_threshold must be in [0, 1], one for each of the {n} "
+                f"non-final steps; got {t!r}."
             )
         return values
 
@@ -352,6 +357,7 @@ class SerialStack(Composite):
         -------
         self : SerialStack
         """
+        began = time.perf_counter()
         for stale in ("steps_", "classes_", "exit_thresholds_", "exit_rates_", "cascade_fit_",
                       "_methods_", "_passthrough_", "_level_classes_", "_views_", "_prior_"):
             self.__dict__.pop(stale, None)  # from an earlier fit with other settings
@@ -379,6 +385,8 @@ class SerialStack(Composite):
         fitted = fit(estimators, step_params, X, y, sample_weight, folds, cache)
         self.steps_ = list(zip(names, fitted))
         self.named_steps_ = Bunch(**dict(self.steps_))
+        if self.verbose:
+            report_fit_time("SerialStack", began)
         return self
 
     def _resolve_views(self, X, names):

@@ -202,7 +202,8 @@ class CascadeDisplay:
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
         thresholds : array-like, default=None
-            Thresholds to try; 51 from 0 to 1 when None.
+            Thresholds to try; 51 from 0 to 1 when None. The fitted threshold is always
+            added, so the marker shows the cascade as fitted.
         ax : matplotlib Axes, default=None
 
         Returns
@@ -226,6 +227,7 @@ class CascadeDisplay:
         confidence = step_confidence(proba, present)
         correct = estimator.classes_[proba.argmax(axis=2)] == np.asarray(y)[None, :]
         thresholds = np.linspace(0, 1, 51) if thresholds is None else np.asarray(thresholds)
+        thresholds = np.union1d(thresholds, estimator.exit_thresholds_[:1])
         rows = np.arange(len(y))
         exit_rates, accuracies = [], []
         for t in thresholds:
@@ -253,7 +255,7 @@ class CascadeDisplay:
         at = int(np.argmin(np.abs(self.thresholds - self.fitted_threshold)))
         (self.marker_,) = ax.plot(self.exit_rates[at], self.accuracies[at], "*",
                                   markersize=14, color="tab:red",
-                                  label=f"fitted threshold {self.fitted_threshold:.2f}")
+                                  label=f"fitted threshold {self.fitted_threshold:.4g}")
         ax.set_xlabel("rows answered by the first step")
         ax.set_ylabel("accuracy")
         ax.legend(loc="lower left")

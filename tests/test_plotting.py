@@ -78,6 +78,21 @@ def test_cascade_display():
                                                    ("lr", LogisticRegression())]), X, Y)
 
 
+def test_cascade_display_marks_the_fitted_threshold_itself():
+    # 0.911 lies between the grid's 0.90 and 0.92, and a different share of rows
+    # exits at each of the three.
+    cascade = SerialStack([("nb", GaussianNB()), ("tree", DecisionTreeClassifier(max_depth=4))],
+                          exit_threshold=0.911, cv=3, random_state=0).fit(X, Y)
+    display = CascadeDisplay.from_estimator(cascade, X, Y)
+    assert 0.911 in display.thresholds and len(display.thresholds) == 52
+    exit_rate = np.mean(cascade.predict_route(X) == 0)
+    grid = display.exit_rates[np.isin(display.thresholds, [0.90, 0.92])]
+    assert exit_rate not in grid  # the nearest grid point would misplace the marker
+    assert_allclose(display.marker_.get_xdata(), [exit_rate])
+    assert_allclose(display.marker_.get_ydata(), [cascade.score(X, Y)])
+    assert display.ax_.get_legend().get_texts()[0].get_text() == "fitted threshold 0.911"
+
+
 def test_expert_routing_display():
     rng = np.random.RandomState(0)
     X2 = rng.uniform(-2, 2, size=(400, 2))

@@ -90,8 +90,9 @@ def test_progress_under_dask_reports_every_task(dask_client, capsys):
     with joblib.parallel_config(backend="dask"):
         reported, _ = fitted("fusion-optimize", n_jobs=2, verbose=1)
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 3 * 6  # three members: a fit and five folds each
-    assert lines[-1].startswith("[FusionClassifier] (18 of 18) member 'tree', fold 5 of 5: ")
+    assert len(lines) == 3 * 6 + 1  # three members: a fit and five folds each; the total
+    assert lines[-2].startswith("[FusionClassifier] (18 of 18) member 'tree', fold 5 of 5: ")
+    assert lines[-1].startswith("[FusionClassifier] fitted in ")
     assert_array_equal(reported.predict_proba(X), serial.predict_proba(X))
 
 

@@ -1,12 +1,14 @@
 """``verbose`` reports each member fit and fold as it finishes, and changes nothing else."""
 
 import re
+import warnings
 
 import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 from sklearn.base import clone
 from sklearn.datasets import load_wine
+from sklearn.ensemble import RandomForestClassifier
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.naive_bayes import GaussianNB
@@ -17,13 +19,16 @@ from skfuse import FusionClassifier, SerialStack
 
 X, y = load_wine(return_X_y=True)
 X = StandardScaler().fit_transform(X)
-LINE = re.compile(r"^\[(\w+)\] \((\d+) of (\d+)\) (.+): \d+\.\d\d s; \d+\.\d\d s elapsed$")
+LINE = re.compile(r"^\[(\w+)\] \((\d+) of (\d+)\) (.+): \d+\.\d\d s$")
+LAST = re.compile(r"^\[(\w+)\] fitted in \d+\.\d\d s$")
 
 
 def progress(capsys):
-    lines = capsys.readouterr().out.splitlines()
+    """The task lines of a verbose fit, after checking its last line gives the total."""
+    *lines, last = capsys.readouterr().out.splitlines()
     matches = [LINE.match(line) for line in lines]
     assert all(matches), lines
+    assert LAST.match(last), last
     return [(m[1], int(m[2]), int(m[3]), m[4]) for m in matches]
 
 
@@ -93,3 +98,17 @@ def test_quiet_by_default(capsys):
     stack().fit(X, y)
     assert capsys.readouterr().out == ""
     assert np.isfinite(fusion().fit(X, y).weights_).all()
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_progress_raises_no_warning(n_jobs, capsys):
+    # A forest runs its own joblib tasks inside a member's task; timing the member's
+    # task must keep scikit-learn's configuration reaching them.
+    fusion = FusionClassifier([("rf", RandomForestClassifier(n_estimators=5, random_state=0)),
+                               ("nb", GaussianNB())], weights="optimize", cv=3,
+                              n_jobs=n_jobs, verbose=1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fusion.fit(X, y)
+    assert [str(w.message) for w in caught] == []
+    assert len(progress(capsys)) == 8

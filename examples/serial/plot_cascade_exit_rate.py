@@ -3,17 +3,27 @@ How many rows a cheap first step can answer
 ============================================
 
 A confidence cascade lets a cheap model answer the rows it is sure of and passes the
-rest to a costly one. ``exit_threshold="auto"`` picks the threshold on out-of-fold
-predictions. ``CascadeDisplay`` sweeps the first step's threshold on held-out rows and
+rest to a costly one. ``exit_threshold="auto"`` picks the lowest threshold at which the
+cascade's out-of-fold accuracy stays within ``cascade_tolerance`` (half a point) of the
+costly step's. ``CascadeDisplay`` sweeps the first step's threshold on held-out rows and
 draws the share of rows the cheap step answers against the cascade's accuracy, with the
 fitted threshold marked.
+
+On the breast cancer data, Gaussian naive Bayes, fitted in milliseconds, is very sure of
+most rows, and gradient boosting answers the rest. When the cheap step is as accurate
+as the costly one (a scaled logistic regression is, here), the fitted threshold is 0
+and the cheap step answers every row: the cascade then says the costly step is not
+needed.
 """
 
 # %%
+import matplotlib.pyplot as plt
+from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
+from sklearn.naive_bayes import GaussianNB
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -23,15 +33,27 @@ from skfuse.plotting import CascadeDisplay
 X, y = load_breast_cancer(return_X_y=True)
 X_train, X_test, y_train, y_test = train_test_split(X, y, stratify=y, random_state=0)
 cascade = SerialStack(
-    [("cheap", make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))),
+    [("cheap", GaussianNB()),
      ("costly", HistGradientBoostingClassifier(max_iter=200, random_state=0))],
     exit_threshold="auto", random_state=0,
 ).fit(X_train, y_train)
 print("threshold:", cascade.exit_thresholds_.round(3),
       "out-of-fold exit rates:", cascade.exit_rates_.round(3))
 print(f"held-out accuracy: cascade {cascade.score(X_test, y_test):.3f}, costly step "
-      f"alone {cascade.named_steps_['costly'].score(X_test, y_test):.3f}")
+      f"alone {cascade.named_steps_['costly'].score(X_test, y_test):.3f}, cheap step alone "
+      f"{cascade.named_steps_['cheap'].score(X_test, y_test):.3f}")
+print(f"held-out rows the cheap step answered: {(cascade.predict_route(X_test) == 0).mean():.2f}")
+
+# %%
+# With a cheap step as accurate as the costly one, every row exits at the first step.
+linear = clone(cascade).set_params(
+    cheap=make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+).fit(X_train, y_train)
+print("logistic regression first: threshold", linear.exit_thresholds_.round(3),
+      "out-of-fold exit rates", linear.exit_rates_.round(3))
+
 
 # %%
 display = CascadeDisplay.from_estimator(cascade, X_test, y_test)
 display.ax_.set_title("breast cancer, held-out rows")
+plt.show()
