@@ -531,7 +531,7 @@ _SHARED_PARAMETERS = """\
         ``random_state`` is None.
 """
 
-_FITTED_ATTRIBUTES = """
+_FITTED_ATTRIBUTES = """\
     experts_ : list of estimators
         The fitted experts.
     named_experts_ : Bunch

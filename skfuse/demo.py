@@ -76,7 +76,8 @@ def _contenders(classification, seed):
     models["skfuse Fusion (optimize)"] = fusion(base, weights="optimize", random_state=seed)
     models["skfuse Fusion (greedy)"] = fusion(base, weights="greedy", random_state=seed)
     final = LogisticRegression(max_iter=1000) if classification else Ridge()
-    models["skfuse SerialStack (fusion > final)"] = SerialStack(
+    final_name = "logreg" if classification else "ridge"
+    models[f"skfuse SerialStack (fusion > {final_name})"] = SerialStack(
         [("fusion", fusion(base)), ("final", final)], random_state=seed
     )
     if classification:
@@ -97,9 +98,10 @@ def _contenders(classification, seed):
 
 
 def _evaluate(model, X, y, folds):
-    """Mean held-out scores and mean fit/predict seconds over ``folds``."""
+    """Mean held-out scores (and the score's spread), mean fit/predict seconds over
+    ``folds``, and for a cascade the share of held-out rows its first step answered."""
     classification = is_classifier(model)
-    scores, fit_seconds, predict_seconds = [], [], []
+    scores, fit_seconds, predict_seconds, first_step = [], [], [], []
     for train, test in folds:
         est = clone(model)
         start = time.perf_counter()
@@ -112,13 +114,16 @@ def _evaluate(model, X, y, folds):
             pred = est.classes_[np.argmax(proba, axis=1)]
             scores.append((accuracy_score(y[test], pred),
                            log_loss(y[test], proba, labels=est.classes_)))
+            if getattr(est, "exit_threshold", None) is not None:
+                first_step.append(np.mean(est.predict_route(X[test]) == 0))
         else:
             pred = est.predict(X[test])
             predict_seconds.append(time.perf_counter() - start)
             scores.append((r2_score(y[test], pred),
                            np.sqrt(mean_squared_error(y[test], pred))))
     score, loss = np.mean(scores, axis=0)
-    return score, loss, np.mean(fit_seconds), np.mean(predict_seconds)
+    return (score, float(np.std([s for s, _ in scores])), loss, np.mean(fit_seconds),
+            np.mean(predict_seconds), np.mean(first_step) if first_step else None)
 
 
 def run(n_splits=5, seed=0, datasets=None, out=print):
@@ -138,7 +143,9 @@ def run(n_splits=5, seed=0, datasets=None, out=print):
     Returns
     -------
     rows : list of tuple
-        ``(dataset, model, score, loss, fit seconds, predict seconds)`` per model.
+        ``(dataset, model, score, score's standard deviation over the folds, loss, fit
+        seconds, predict seconds, first-step share)`` per model; the last is the share
+        of held-out rows a cascade's first step answered, None for other models.
     """
     chosen = [name for name in DATASETS
               if not datasets or any(d in name for d in datasets)]
@@ -177,8 +184,11 @@ _LEGEND = """\
 fold. Higher accuracy and R² are better; lower log-loss and RMSE are better.
 The members are logreg (scaled logistic regression), forest (a random forest) and knn
 (15 nearest neighbours), ridge in place of logreg for regression. Every ensemble below
-combines these three, except the cascade (logreg answers the rows it is sure of, the
-forest the rest) and the mixture (a gate routes each row to one of 3 linear experts)."""
+combines these three: Fusion with equal weights, weights optimised on out-of-fold
+predictions, or greedy ensemble selection; SerialStack feeds the fusion's out-of-fold
+outputs to a final logreg (ridge). The exceptions are the cascade (logreg answers the
+rows it is sure of, the forest the rest) and the mixture (a gate routes each row to one
+of 3 linear experts). ± is the standard deviation of the score over the folds."""
 
 
 def _format_table(rows, n_splits):
@@ -187,8 +197,9 @@ def _format_table(rows, n_splits):
         regression = "regression" in dataset
         header = (dataset, "R²" if regression else "accuracy",
                   "RMSE" if regression else "log-loss", "fit s", "predict s")
-        cells = [header] + [(m, f"{s:.4f}", f"{loss:.4f}", f"{fit:.3f}", f"{pred:.4f}")
-                            for d, m, s, loss, fit, pred in rows if d == dataset]
+        block = [row for row in rows if row[0] == dataset]
+        cells = [header] + [(m, f"{s:.4f} ± {sd:.4f}", f"{loss:.4f}", f"{fit:.3f}",
+                             f"{pred:.4f}") for _, m, s, sd, loss, fit, pred, _ in block]
         widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
         lines.append("")
         for i, row in enumerate(cells):
@@ -196,6 +207,8 @@ def _format_table(rows, n_splits):
                                    for j, (cell, w) in enumerate(zip(row, widths))))
             if i == 0:
                 lines.append("  ".join("-" * w for w in widths))
+        lines += [f"{m}: its first step answered {share:.0%} of the held-out rows."
+                  for _, m, *_, share in block if share is not None]
     return "\n".join(lines)
 
 

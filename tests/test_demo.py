@@ -26,6 +26,7 @@ def test_every_model_gets_a_row_per_dataset(table):
                 "skfuse Mixture (3 linear experts, top-1)"} <= set(models)
     (text,) = printed
     assert all(model in text for models in names.values() for model in models)
+    assert "skfuse Cascade (logreg > forest): its first step answered " in text
     headers = [line.split() for line in text.splitlines() if line.endswith("predict s")]
     assert [h[-6:] for h in headers] == [["accuracy", "log-loss", "fit", "s", "predict", "s"],
                                           ["R²", "RMSE", "fit", "s", "predict", "s"]]
@@ -33,12 +34,15 @@ def test_every_model_gets_a_row_per_dataset(table):
 
 def test_scores_are_those_of_working_models(table):
     rows, _ = table
-    for dataset, model, score, loss, fit, predict in rows:
+    for dataset, model, score, spread, loss, fit, predict, first_step in rows:
         if dataset.startswith("breast"):
             assert 0.9 < score <= 1.0 and 0.0 < loss < 0.5, model
         else:
             assert 0.2 < score < 0.7 and 45 < loss < 70, model  # diabetes: noisy
-        assert fit > 0 and predict > 0
+        assert fit > 0 and predict > 0 and 0 <= spread < 0.1
+        assert (first_step is not None) == ("Cascade" in model)
+        if first_step is not None:
+            assert 0 <= first_step <= 1
 
 
 def test_an_unknown_dataset_is_an_error_that_lists_the_names():
