@@ -86,7 +86,7 @@ class _BaseFusion(TransformerMixin, Composite):
         owner = type(self).__name__
         names, members = check_members(self.estimators, self._kind, owner)
         self._validate_names([name for name, _ in self.estimators])
-        views = check_views(self.views, [name for name, _ in self.estimators])
+        views = check_views(self.views, [name for name, _ in self.estimators], owner)
         weights = self.weights
         if isinstance(weights, str):
             if weights not in _LEARNED:

@@ -180,7 +180,7 @@ class _BaseMixture(Composite):
             )
         weight = check_sample_weight(sample_weight, n)
         weight = np.ones(n) if weight is None else weight
-        views = check_views(self.views, names)
+        views = check_views(self.views, names, type(self).__name__)
         feature_names = getattr(self, "feature_names_in_", None)
         self._views_ = [
             resolve_view(views[name], X, name, feature_names) if name in views else None

@@ -390,7 +390,7 @@ class SerialStack(Composite):
         return self
 
     def _resolve_views(self, X, names):
-        views = check_views(self.views, names)
+        views = check_views(self.views, names, "SerialStack")
         if self.exit_threshold is None and set(views) - {names[0]}:
             raise ValueError(
                 f"SerialStack: views given for step(s) {sorted(set(views) - {names[0]})!r}; "

@@ -106,18 +106,20 @@ def take_view(X, positions):
     return X[:, positions]
 
 
-def check_views(views, names):
-    """Check that ``views`` is None or a dict keyed by member names."""
+def check_views(views, names, owner):
+    """Check that ``views`` is None or a dict keyed by member names; ``owner`` names the
+    composite in errors."""
     if views is None:
         return {}
     if not isinstance(views, dict):
         raise TypeError(
-            f"views must be a dict from member name to columns; got {type(views).__name__}."
+            f"{owner}: views must be a dict from member name to columns; got "
+            f"{type(views).__name__}."
         )
     unknown = sorted(set(views) - set(names))
     if unknown:
         raise ValueError(
-            f"views names member(s) {unknown!r} that are not among the estimators "
+            f"{owner}: views names member(s) {unknown!r} that are not among "
             f"{list(names)!r}."
         )
     return views

@@ -177,6 +177,17 @@ def test_a_view_naming_a_missing_column(name):
         est.fit(frame, y)
 
 
+@pytest.mark.parametrize("name", COMPOSITES)
+def test_views_for_an_unknown_member_name_the_composite(name):
+    X, y = data(name)
+    est = make(name).set_params(views={"nobody": [0, 1]})
+    owner = "SerialStack" if name == "cascade" else name
+    with pytest.raises(ValueError, match=rf"^{owner}: views names member\(s\) \['nobody'\]"):
+        est.fit(X, y)
+    with pytest.raises(TypeError, match=rf"^{owner}: views must be a dict"):
+        make(name).set_params(views=[0, 1]).fit(X, y)
+
+
 @pytest.mark.parametrize("cls", [MixtureOfExpertsRegressor, MixtureOfExpertsClassifier])
 def test_top_k_larger_than_n_experts(cls):
     X, y = data(cls.__name__)
