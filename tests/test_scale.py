@@ -169,10 +169,8 @@ def test_parallel_kernels_under_each_threading_layer(layer):
     assert done.stdout.split()[-1] == layer
 
 
-def test_fit_tasks_run_again_when_a_worker_is_lost():
+def test_fit_tasks_run_again_when_a_worker_is_lost(capsys):
     from concurrent.futures import CancelledError
-
-    from sklearn.utils.parallel import delayed
 
     from skfuse._base import run_fit_tasks
 
@@ -184,12 +182,19 @@ def test_fit_tasks_run_again_when_a_worker_is_lost():
             raise CancelledError("lost with its worker")
         return i
 
-    assert run_fit_tasks([delayed(task)(i) for i in range(3)], None, 0, "Owner") == [0, 1, 2]
+    assert run_fit_tasks([(task, (i,)) for i in range(3)], None, 0, "Owner") == [0, 1, 2]
+    failures[0] = 1
+    reported = run_fit_tasks([(task, (i,)) for i in range(2)], None, 1, "Owner", ["a", "b"])
+    lines = capsys.readouterr().out.splitlines()
+    assert reported == [0, 1]
+    assert lines[0] == "[Owner] a worker was lost; fitting again (attempt 2 of 3)"
+    assert [line.rsplit(":", 1)[0] for line in lines[1:]] == ["[Owner] (1 of 2) a",
+                                                            "[Owner] (2 of 2) b"]
     failures[0] = 3
     with pytest.raises(RuntimeError, match="Owner: the cluster lost a worker .* 3 attempts"):
-        run_fit_tasks([delayed(task)(9)], None, 0, "Owner")
+        run_fit_tasks([(task, (9,))], None, 0, "Owner")
     with pytest.raises(ValueError, match="not a lost worker"):  # other errors pass through
-        run_fit_tasks([delayed(int)("not a lost worker")], None, 0, "Owner")
+        run_fit_tasks([(int, ("not a lost worker",))], None, 0, "Owner")
 
 
 @pytest.mark.parametrize("name", COMPOSITES)
