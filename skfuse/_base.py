@@ -369,11 +369,14 @@ def run_fit_tasks(calls, n_jobs, verbose, owner, labels=None):
     (seeded clones), so running the list again on the workers left gives the same fit.
 
     With ``verbose`` and ``labels`` (one per call, such as ``"member 'rf', fold 2 of
-    5"``), a line reports each task as its result arrives, in task order, with the
-    seconds it ran.
+    5"``), a line reports each task, in task order, as its result arrives, with the
+    seconds it ran. The arguments stay top-level task arguments either way, so that
+    joblib's Dask backend scatters the data once.
     """
     report = bool(verbose) and labels is not None
-    tasks = [delayed(_timed)(function, args) if report else delayed(function)(*args)
+    if report and len(labels) != len(calls):
+        raise ValueError(f"{len(labels)} progress labels for {len(calls)} tasks.")
+    tasks = [delayed(_timed)(function, *args) if report else delayed(function)(*args)
              for function, args in calls]
     for attempt in range(1, _FIT_ATTEMPTS + 1):
         try:
@@ -395,7 +398,7 @@ def run_fit_tasks(calls, n_jobs, verbose, owner, labels=None):
                       f"{attempt + 1} of {_FIT_ATTEMPTS})", flush=True)
 
 
-def _timed(function, args):
+def _timed(function, *args):
     start = time.perf_counter()
     result = function(*args)
     return result, time.perf_counter() - start
@@ -418,8 +421,9 @@ def report_fit_time(owner, began):
 def job_labels(label, jobs, frozen=False):
     """Progress labels of one member's jobs (see :func:`present_jobs`): its fit, then
     each fold; ``label`` names it (``"member 'rf'"``)."""
-    if frozen:
-        return [f"{label} (frozen), used as it is", f"{label} (frozen), output on all rows"]
+    if frozen:  # its refit is the estimator as it is; a fold job is its output on all rows
+        return [f"{label} (frozen), " + ("used as it is" if test is None
+                                         else "output on all rows") for _, test in jobs]
     n_folds = len(jobs) - 1
     return [f"{label}, " + ("fit" if test is None else f"fold {j} of {n_folds}")
             for j, (_, test) in enumerate(jobs)]

@@ -135,15 +135,15 @@ class _BaseFusion(TransformerMixin, Composite):
 
     # -- fitting -----------------------------------------------------------------
 
-    def _fit(self, params, X, y, y_target, sample_weight, fit_params):
+    def _fit(self, params, X, y, y_target, sample_weight, fit_params, began):
         """Fit members (and, for learned weights, their out-of-fold outputs).
 
         ``params`` comes from ``_check_fit_params``; ``y`` is what members are fitted
         on; ``y_target`` is what the weights are learned against (encoded labels for
-        classifiers).
+        classifiers); ``began`` is when ``fit`` was called (for ``verbose``).
         """
         names, members, views, weights = params
-        owner, began = type(self).__name__, time.perf_counter()
+        owner = type(self).__name__
         for stale in ("oof_score_", "member_scores_", "member_costs_", "selection_path_",
                       "selection_scores_"):
             self.__dict__.pop(stale, None)  # from an earlier fit with other weights
@@ -208,14 +208,21 @@ class _BaseFusion(TransformerMixin, Composite):
         self.named_estimators_ = Bunch(**dict(zip(names, self.estimators_)))
         self._member_keys_ = [keys[i] for i in starts[:-1]] if cache.enabled else None
         self._check_fitted_members()
-        if not learn:
+        if learn:
+            self._learn_from_folds(names, weights, jobs, results, starts, X, y_target,
+                                   sample_weight, present)
+        else:
             self.weights_ = (
                 np.full(len(names), 1.0 / len(names)) if weights is None
                 else weights / weights.sum()
             )
-            if self.verbose:
-                report_fit_time(owner, began)
-            return self
+        if self.verbose:
+            report_fit_time(owner, began)
+        return self
+
+    def _learn_from_folds(self, names, weights, jobs, results, starts, X, y_target,
+                          sample_weight, present):
+        """Learn the weights from the members' out-of-fold outputs in ``results``."""
         oof, seconds = [], []
         for m, member_jobs in enumerate(jobs):
             # The first job is the refit; the others give out-of-fold outputs.
@@ -232,9 +239,6 @@ class _BaseFusion(TransformerMixin, Composite):
             else {name: float(self.costs[name]) for name in names}
         )
         self._learn_weights(names, weights, np.stack(oof), y_target, sample_weight, present)
-        if self.verbose:
-            report_fit_time(owner, began)
-        return self
 
     def _presence(self, X, names):
         """Which members have their view on each row: (M, n) bool, or None if all do."""
@@ -265,7 +269,7 @@ class _BaseFusion(TransformerMixin, Composite):
                     loss, len(names), self.selection_rounds, costs, self.budget
                 )
             except ValueError as exc:
-                raise ValueError(f"{type(self).__name__}: {exc}") from None
+                raise ValueError(f"{type(self).__name__}: {exc}") from exc
             self.selection_path_ = [names[m] for m in path]
             self.selection_scores_ = [-value for value in losses]
         self.oof_score_ = -float(loss(self.weights_))
@@ -418,8 +422,9 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         active joblib backend, Dask included), and threads for the members'
         predictions on 10,000 rows or more.
     verbose : int, default=0
-        With 1 or more, ``fit`` prints a line as each member fit and each fold
-        finishes, with its seconds and the time elapsed.
+        With 1 or more, ``fit`` prints a line for each member fit and each fold, in
+        task order as the results arrive, with the seconds it took, then the whole
+        fit's time.
     random_state : int, RandomState instance or None, default=None
         Seeds the members' unset ``random_state`` parameters and a shuffling ``cv``.
 
@@ -529,6 +534,7 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         -------
         self : FusionClassifier
         """
+        began = time.perf_counter()
         if self.voting not in ("soft", "geometric", "hard"):
             raise ValueError(
                 f"FusionClassifier: voting must be 'soft', 'geometric' or 'hard'; got "
@@ -539,7 +545,7 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         y = self._check_y(X, y)
         self._set_classes(y)
         return self._fit(params, X, y, np.searchsorted(self.classes_, y), sample_weight,
-                         fit_params)
+                         fit_params, began)
 
     def _check_members_can_output(self, names, members):
         if self.voting == "hard":
@@ -731,8 +737,9 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         active joblib backend, Dask included), and threads for the members'
         predictions on 10,000 rows or more.
     verbose : int, default=0
-        With 1 or more, ``fit`` prints a line as each member fit and each fold
-        finishes, with its seconds and the time elapsed.
+        With 1 or more, ``fit`` prints a line for each member fit and each fold, in
+        task order as the results arrive, with the seconds it took, then the whole
+        fit's time.
     random_state : int, RandomState instance or None, default=None
         Seeds the members' unset ``random_state`` parameters and a shuffling ``cv``.
 
@@ -834,6 +841,7 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         -------
         self : FusionRegressor
         """
+        began = time.perf_counter()
         params = self._check_fit_params()
         X = self._check_X(X, reset=True)
         y = self._check_y(X, y)
@@ -843,7 +851,7 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
             raise ValueError(f"FusionRegressor: y must be numeric ({exc}).") from None
         if not np.all(np.isfinite(y)):
             raise ValueError("FusionRegressor: y contains NaN or infinity.")
-        return self._fit(params, X, y, y, sample_weight, fit_params)
+        return self._fit(params, X, y, y, sample_weight, fit_params, began)
 
     def _output(self):
         return member_prediction

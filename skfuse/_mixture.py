@@ -243,7 +243,7 @@ class _BaseMixture(Composite):
                 previous, lower_bound = lower_bound, weight @ row_fit / weight.sum()
                 converged = abs(lower_bound - previous) < self.tol
                 if self.verbose:
-                    print(f"[{type(self).__name__}] start {start + 1}/{self.n_init}, EM "
+                    print(f"[{type(self).__name__}] start {start + 1} of {self.n_init}, EM "
                           f"iteration {iteration} (top {keep}): lower bound "
                           f"{lower_bound:.6g}, {time.perf_counter() - began:.2f} s",
                           flush=True)

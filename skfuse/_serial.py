@@ -131,8 +131,9 @@ class SerialStack(Composite):
     n_jobs : int, default=None
         Jobs for the fits of a level (its folds and refit: one flat joblib task list).
     verbose : int, default=0
-        With 1 or more, ``fit`` prints a line as each step fit and each fold
-        finishes, with its seconds and the time elapsed.
+        With 1 or more, ``fit`` prints a line for each step fit and each fold, in
+        task order as the results arrive, with the seconds it took, then the whole
+        fit's time.
     memory : str, path-like, joblib.Memory or None, default=None
         Caches each step fit and out-of-fold output (see ``FusionClassifier``).
     random_state : int, RandomState instance or None, default=None

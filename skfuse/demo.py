@@ -147,11 +147,7 @@ def run(n_splits=5, seed=0, datasets=None, out=print):
         seconds, predict seconds, first-step share)`` per model; the last is the share
         of held-out rows a cascade's first step answered, None for other models.
     """
-    chosen = [name for name in DATASETS
-              if not datasets or any(d in name for d in datasets)]
-    if not chosen:
-        raise ValueError(f"No dataset name contains any of {datasets!r}; the datasets "
-                         f"are {list(DATASETS)!r}.")
+    chosen = _chosen(datasets)
     _warm_up()
     rows = []
     for name in chosen:
@@ -167,6 +163,15 @@ def run(n_splits=5, seed=0, datasets=None, out=print):
             rows.append((name, model_name, *_evaluate(model, X, y, folds)))
     out(_format_table(rows, n_splits))
     return rows
+
+
+def _chosen(datasets):
+    """The names of ``DATASETS`` that contain one of ``datasets`` (all for None)."""
+    chosen = [name for name in DATASETS if not datasets or any(d in name for d in datasets)]
+    if not chosen:
+        raise ValueError(f"No dataset name contains any of {datasets!r}; the datasets "
+                         f"are {list(DATASETS)!r}.")
+    return chosen
 
 
 def _warm_up():
@@ -226,12 +231,13 @@ def main(argv=None):
     parser.add_argument("--dataset", action="append",
                         help="only datasets whose name contains this (repeatable)")
     args = parser.parse_args(argv)
+    try:
+        _chosen(args.dataset)
+    except ValueError as exc:
+        parser.error(str(exc))  # a usage error; a model's own errors propagate
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=UserWarning)
-        try:
-            run(args.splits, args.seed, args.dataset)
-        except ValueError as exc:
-            parser.error(str(exc))
+        run(args.splits, args.seed, args.dataset)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 Each Display computes what it shows in ``from_estimator`` and draws it with ``plot``
 (``ax=`` to draw into an existing axes); the artists are kept as attributes.
-matplotlib is optional: ``pip install "skfuse[plot]"``.
+matplotlib is optional: ``pip install matplotlib`` (skfuse's ``plot`` extra).
 """
 
 import numpy as np
@@ -16,8 +16,8 @@ def _pyplot():
         import matplotlib.pyplot as plt
     except ImportError as exc:
         raise ImportError(
-            'skfuse.plotting needs matplotlib: pip install "skfuse[plot]" (or pip '
-            "install matplotlib)"
+            "skfuse.plotting needs matplotlib: pip install matplotlib (skfuse's "
+            '"plot" extra: pip install -e ".[plot]" from a clone).'
         ) from exc
     return plt
 

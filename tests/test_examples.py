@@ -15,6 +15,39 @@ NEEDS = {
 }
 
 
+
+def weights_story(ns):
+    """What plot_learned_weights.py says about its result."""
+    optimized, greedy = ns["optimized"], ns["greedy"]
+    scores = optimized.member_scores_
+    assert max(scores, key=scores.get) == "knn"  # the best member alone
+    assert optimized.weights_.argmax() == list(optimized.named_estimators_).index("knn")
+    assert greedy.selection_path_[:2] == ["knn", "logistic"]
+    assert optimized.oof_score_ >= greedy.oof_score_ > scores["knn"]
+
+
+def missing_views_story(ns):
+    """What plot_missing_modality_curves.py says about its curves."""
+    geometric, soft, early = ns["accuracy"].values()
+    assert all(g >= s for g, s in zip(geometric, soft))
+    assert all(g > e for g, e in zip(geometric[1:], early[1:]))  # once views go missing
+
+
+def cascade_story(ns):
+    """What plot_cascade_exit_rate.py says about its two cascades."""
+    assert 0 < ns["cascade"].exit_thresholds_[0] < 1
+    assert 0.5 < ns["cascade"].exit_rates_[0] < 1
+    assert ns["linear"].exit_thresholds_[0] == 0 and ns["linear"].exit_rates_[0] == 1
+
+
+# The claims an example's text makes about its own numbers.
+STORIES = {
+    "plot_learned_weights.py": weights_story,
+    "plot_missing_modality_curves.py": missing_views_story,
+    "plot_cascade_exit_rate.py": cascade_story,
+}
+
+
 @pytest.mark.parametrize("path", sorted(EXAMPLES.rglob("plot_*.py")), ids=lambda p: p.name)
 def test_example_runs(path, monkeypatch):
     absent = [module for module in NEEDS.get(path.name, []) if find_spec(module) is None]
@@ -29,3 +62,5 @@ def test_example_runs(path, monkeypatch):
     plt.close("all")
     if "search" in namespace:
         assert namespace["search"].best_score_ > 0.7
+    if path.name in STORIES:
+        STORIES[path.name](namespace)

@@ -245,7 +245,7 @@ def test_greedy_budget_limits_the_distinct_members():
     chosen = {name for name, w in zip(["lr", "rf", "nb"], fusion.weights_) if w > 0}
     assert chosen <= {"lr", "nb"}
     assert sum(costs[name] for name in chosen) <= 2.0
-    with pytest.raises(ValueError, match="No member fits within budget"):
+    with pytest.raises(ValueError, match=r"^FusionClassifier: No member fits within budget"):
         fusion.set_params(budget=0.5).fit(IRIS_X, IRIS_Y)
 
 

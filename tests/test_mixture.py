@@ -355,7 +355,7 @@ def test_verbose_reports_each_em_iteration(capsys):
         moe.fit(X, y)
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == moe.n_iter_ == 4
-    assert lines[-1].startswith("[MixtureOfExpertsRegressor] start 1/1, EM iteration 4")
+    assert lines[-1].startswith("[MixtureOfExpertsRegressor] start 1 of 1, EM iteration 4")
     assert f"lower bound {moe.lower_bound_:.6g}" in lines[-1]
     MixtureOfExpertsRegressor(n_experts=2, max_iter=4, random_state=0).fit(X, y)
     assert capsys.readouterr().out == ""  # silent by default

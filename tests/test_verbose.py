@@ -64,6 +64,43 @@ def test_fusion_reports_each_member_fit_and_fold(capsys):
     ]
 
 
+def test_fixed_weights_report_one_fit_per_member(capsys):
+    # Without learned weights there are no folds; a frozen member has one job too.
+    fusion().set_params(weights=None, verbose=1).fit(X, y)
+    assert [(done, total, label) for _, done, total, label in progress(capsys)] == [
+        (1, 3, "member 'lr', fit"), (2, 3, "member 'tree', fit"),
+        (3, 3, "member 'nb' (frozen), used as it is")]
+
+
+def test_progress_keeps_the_data_a_top_level_task_argument(monkeypatch):
+    # joblib's Dask backend scatters only top-level task arguments: X must stay one.
+    from skfuse import _base
+
+    seen = []
+
+    class Recording:
+        def __init__(self, **kwargs):
+            pass
+
+        def __call__(self, tasks):
+            tasks = list(tasks)
+            seen.extend(tasks)
+            return iter([function(*args, **kwargs) for function, args, kwargs in tasks])
+
+    monkeypatch.setattr(_base, "Parallel", Recording)
+    data = np.arange(10.0)
+    assert _base.run_fit_tasks([(np.sum, (data,))], None, 1, "Owner", ["sum"]) == [45.0]
+    (_, args, _), = seen
+    assert any(arg is data for arg in args)
+
+
+def test_labels_must_match_the_tasks():
+    from skfuse._base import run_fit_tasks
+
+    with pytest.raises(ValueError, match="2 progress labels for 1 tasks"):
+        run_fit_tasks([(abs, (1,))], None, 1, "Owner", ["a", "b"])
+
+
 def test_stack_reports_each_level_then_the_final_step(capsys):
     stack().set_params(verbose=1).fit(X, y)
     assert [label for *_, label in progress(capsys)] == [
@@ -94,10 +131,10 @@ def test_verbose_changes_no_prediction(make, n_jobs, capsys):
 
 
 def test_quiet_by_default(capsys):
-    fusion().fit(X, y)
-    stack().fit(X, y)
-    assert capsys.readouterr().out == ""
-    assert np.isfinite(fusion().fit(X, y).weights_).all()
+    for make in (fusion, stack, cascade):
+        make().fit(X, y)
+    out, err = capsys.readouterr()
+    assert out == "" and not re.search(r"^\[\w+\] ", err, flags=re.MULTILINE)
 
 
 @pytest.mark.parametrize("n_jobs", [1, 2])

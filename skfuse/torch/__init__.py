@@ -1,6 +1,7 @@
 """Neural members and experts: skorch nets as members, and neural mixtures of experts in torch.
 
-Needs the optional extra: ``pip install "skfuse[torch]"``. The rest of skfuse imports
+Needs torch and skorch, the optional extra ``torch`` (``pip install -e ".[torch]"`` from
+a clone). The rest of skfuse imports
 without it.
 """
 
@@ -9,8 +10,8 @@ try:
     import skorch  # noqa: F401
 except ImportError as exc:  # pragma: no cover - exercised without the extra
     raise ImportError(
-        'skfuse.torch needs torch and skorch: pip install "skfuse[torch]" '
-        "(or pip install torch skorch)."
+        "skfuse.torch needs torch and skorch: pip install torch skorch (skfuse's "
+        '"torch" extra: pip install -e ".[torch]" from a clone).'
     ) from exc
 
 from ._members import NetClassifier, NetRegressor
