@@ -1,8 +1,7 @@
 """Neural members and experts: skorch nets as members, and neural mixtures of experts in torch.
 
 Needs torch and skorch, the optional extra ``torch`` (``pip install -e ".[torch]"`` from
-a clone). The rest of skfuse imports
-without it.
+a clone). The rest of skfuse imports without it.
 """
 
 try:
