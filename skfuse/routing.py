@@ -25,6 +25,12 @@ kept for tests and benchmarks. No kernel sums in an order that depends on thread
 results do not depend on the number of threads. A parallel kernel runs in one thread
 at a time; a call made while another thread is in one runs its serial twin instead, so
 concurrent callers never share Numba's thread pool.
+
+Each function takes ``out=``, arrays to write its results into, in the way NumPy's
+functions do. A loop that routes batch after batch can then reuse one set of buffers
+instead of allocating fresh arrays: when the allocator takes new pages from the
+operating system, each is mapped and zeroed on first touch, a cost the routing
+benchmark measures after other large allocations.
 """
 
 import numpy as np
@@ -40,6 +46,27 @@ _BACKENDS = ("numba", "numpy")
 def _check_backend(backend):
     if backend not in _BACKENDS:
         raise ValueError(f"backend must be one of {_BACKENDS}; got {backend!r}.")
+
+
+def _output(out, name, shape, dtype, inputs):
+    """``out`` checked to receive an array of ``shape`` and ``dtype``, or a new array.
+
+    A given buffer must be a writeable, C-contiguous ndarray of exactly that shape and
+    dtype that overlaps none of ``inputs`` (the kernels read those while they write).
+    """
+    if out is None:
+        return np.empty(shape, dtype=dtype)
+    if not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != dtype:
+        got = (f"shape {out.shape} and dtype {out.dtype}" if isinstance(out, np.ndarray)
+               else type(out).__name__)
+        raise ValueError(f"{name} must be an ndarray of shape {shape} and dtype "
+                         f"{np.dtype(dtype)}; got {got}.")
+    if not (out.flags.c_contiguous and out.flags.writeable):
+        raise ValueError(f"{name} must be C-contiguous and writeable.")
+    if any(np.may_share_memory(out, array) for array in inputs):
+        raise ValueError(f"{name} must not share memory with the inputs or the other "
+                         "outputs.")
+    return out
 
 
 # -- top_k -------------------------------------------------------------------------
@@ -59,7 +86,7 @@ def _top_k_numpy(gate, k):
     return order.astype(np.int64), weights
 
 
-def top_k(gate_proba, k, *, backend="numba"):
+def top_k(gate_proba, k, *, backend="numba", out=None):
     """Each row's ``k`` highest-scoring experts and their renormalised weights.
 
     Parameters
@@ -70,6 +97,9 @@ def top_k(gate_proba, k, *, backend="numba"):
         Experts kept per row, from 1 to ``n_experts``.
     backend : {"numba", "numpy"}, default="numba"
         Compiled kernels, or the NumPy reference.
+    out : tuple of two ndarrays, default=None
+        Buffers for ``experts`` (int64) and ``weights`` (float64), each C-contiguous
+        of shape (n_samples, k); they are filled and returned. None allocates them.
 
     Returns
     -------
@@ -89,13 +119,22 @@ def top_k(gate_proba, k, *, backend="numba"):
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n_experts:
         raise ValueError(f"k must be an int from 1 to n_experts={n_experts}; got {k!r}.")
     k = int(k)
+    given = out is not None
+    if not given:
+        out = (None, None)
+    elif not isinstance(out, tuple) or len(out) != 2:
+        raise ValueError("out must be a tuple of two arrays, (experts, weights).")
+    shape = (gate.shape[0], k)
+    experts = _output(out[0], "out[0] (experts)", shape, np.int64, [gate])
+    weights = _output(out[1], "out[1] (weights)", shape, np.float64, [gate, experts])
     if backend == "numpy":
         bad = ~(np.isfinite(gate) & (gate >= 0))
         if bad.any():
             _raise_bad_gate(np.count_nonzero(bad.any(axis=1)))
-        return _top_k_numpy(gate, k)
-    experts = np.empty((gate.shape[0], k), dtype=np.int64)
-    weights = np.empty((gate.shape[0], k))
+        if not given:
+            return _top_k_numpy(gate, k)
+        experts[...], weights[...] = _top_k_numpy(gate, k)
+        return experts, weights
     kernel = _kernels.TOP_K.get(k) if n_experts <= _kernels.MASK_EXPERTS else None
     bad_rows = _kernels.run(kernel or _kernels.TOP_ANY, gate.shape[0], gate, experts, weights)
     if bad_rows:
@@ -121,7 +160,7 @@ def _group_numpy(experts, n_experts):
     return order.astype(np.int64), offsets
 
 
-def group_by_expert(experts, n_experts, *, backend="numba"):
+def group_by_expert(experts, n_experts, *, backend="numba", out=None):
     """Sort the routed (row, slot) pairs by expert, stably.
 
     Parameters
@@ -132,6 +171,8 @@ def group_by_expert(experts, n_experts, *, backend="numba"):
         The number of experts.
     backend : {"numba", "numpy"}, default="numba"
         Compiled kernels, or the NumPy reference.
+    out : ndarray of shape (n_samples * k,), dtype int64, default=None
+        A C-contiguous buffer for ``order``, filled and returned. None allocates it.
 
     Returns
     -------
@@ -153,12 +194,16 @@ def group_by_expert(experts, n_experts, *, backend="numba"):
         raise ValueError(f"n_experts must be a positive int; got {n_experts!r}.")
     experts = experts.astype(np.int64, copy=False)
     n_experts = int(n_experts)
+    order = _output(out, "out (order)", (experts.size,), np.int64, [experts])
     if backend == "numpy":
         if experts.size and (experts.min() < 0 or experts.max() >= n_experts):
             _raise_bad_expert(n_experts)
-        return _group_numpy(experts, n_experts)
+        grouped, offsets = _group_numpy(experts, n_experts)
+        if out is None:
+            return grouped, offsets
+        order[...] = grouped
+        return order, offsets
     bounds, starts, offsets = _chunk_starts(experts, n_experts)
-    order = np.empty(experts.size, dtype=np.int64)
     _kernels.run(_kernels.SCATTER, experts.shape[0], experts, bounds, starts, order)
     return order, offsets
 
@@ -216,7 +261,7 @@ def _raise_mismatch():
     )
 
 
-def combine(outputs, order, offsets, experts, weights, *, backend="numba"):
+def combine(outputs, order, offsets, experts, weights, *, backend="numba", out=None):
     """Fold the experts' outputs on their rows back into one weighted output per row.
 
     Parameters
@@ -230,6 +275,9 @@ def combine(outputs, order, offsets, experts, weights, *, backend="numba"):
         As :func:`top_k` returns them.
     backend : {"numba", "numpy"}, default="numba"
         Compiled kernels, or the NumPy reference.
+    out : ndarray of shape (n_samples,) or (n_samples, n_outputs), default=None
+        A C-contiguous float64 buffer for the result, of the result's shape, filled
+        and returned. None allocates it.
 
     Returns
     -------
@@ -257,17 +305,19 @@ def combine(outputs, order, offsets, experts, weights, *, backend="numba"):
             "describe the same n_samples * k routed pairs."
         )
     n, n_experts = experts.shape[0], offsets.size - 1
+    shape = (n,) if flat else (n, outputs.shape[1])
+    combined = _output(out, "out", shape, np.float64, [outputs, order, experts, weights])
+    result = combined.reshape(n, outputs.shape[1])  # a view: the kernels fill combined
     if backend == "numpy":
         if experts.size and (experts.min() < 0 or experts.max() >= n_experts):
             _raise_bad_expert(n_experts)
         where = _positions_numpy(experts, order, offsets)
-        result = np.zeros((n, outputs.shape[1]))
+        result[...] = 0.0
         for slot in range(experts.shape[1]):  # the kernels' summation order
             result += weights[:, slot, None] * outputs[where[:, slot]]
     else:
         bounds = _kernels.chunk_bounds(n)
         starts = _block_starts(order, offsets, bounds)
-        result = np.empty((n, outputs.shape[1]))
         status = np.zeros(len(bounds) - 1, dtype=np.int64)
         _kernels.run(_kernels.GATHER, n, outputs, order, experts, weights, bounds, starts,
                      result, status)
@@ -275,4 +325,4 @@ def combine(outputs, order, offsets, experts, weights, *, backend="numba"):
             _raise_bad_expert(n_experts)
         if status.any():
             _raise_mismatch()
-    return result[:, 0] if flat else result
+    return combined

@@ -209,6 +209,74 @@ def test_combine_refuses_routing_that_does_not_match_experts(backend, n):
         combine(outputs, order, offsets, unknown, weights, backend=backend)
 
 
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+@pytest.mark.parametrize("n", [5, 3 * routing.PARALLEL_MIN_ROWS])
+@pytest.mark.parametrize("n_outputs", [None, 2])
+def test_out_buffers_are_filled_and_returned(backend, n, n_outputs):
+    rng = np.random.default_rng(n)
+    k, n_experts = 2, 4
+    tail = () if n_outputs is None else (n_outputs,)
+    buffers = (np.full((n, k), -7, dtype=np.int64), np.full((n, k), np.nan),
+               np.full(n * k, -7, dtype=np.int64), np.full((n, *tail), np.nan))
+    for _ in range(2):  # a second batch overwrites every entry of the first
+        gate = rng.integers(0, 3, size=(n, n_experts)) / 3.0  # with ties
+        outputs = rng.normal(size=(n * k, *tail))
+        experts, weights = top_k(gate, k, backend=backend)
+        order, offsets = group_by_expert(experts, n_experts, backend=backend)
+        want = combine(outputs, order, offsets, experts, weights, backend=backend)
+        got_experts, got_weights = top_k(gate, k, backend=backend, out=buffers[:2])
+        got_order, got_offsets = group_by_expert(got_experts, n_experts, backend=backend,
+                                                 out=buffers[2])
+        got = combine(outputs, got_order, got_offsets, got_experts, got_weights,
+                      backend=backend, out=buffers[3])
+        for result, buffer in zip((got_experts, got_weights, got_order, got), buffers):
+            assert result is buffer
+        for result, expected in zip((got_experts, got_weights, got_order, got_offsets, got),
+                                    (experts, weights, order, offsets, want)):
+            assert np.array_equal(result, expected)
+
+
+def test_out_buffers_are_checked():
+    gate = np.random.default_rng(0).random((6, 3))
+    experts, weights = top_k(gate, 2)
+    order, offsets = group_by_expert(experts, 3)
+    outputs = np.ones(12)
+    ints, floats = np.empty((6, 2), dtype=np.int64), np.empty((6, 2))
+    wrong = "must be an ndarray of shape"
+    cases = [
+        (lambda: top_k(gate, 2, out=ints), "tuple of two arrays"),
+        (lambda: top_k(gate, 2, out=[ints, floats]), "tuple of two arrays"),
+        (lambda: top_k(gate, 2, out=(ints, np.empty((6, 3)))), wrong),
+        (lambda: top_k(gate, 2, out=(ints.astype(np.int32), floats)), wrong),
+        (lambda: top_k(gate, 2, out=(ints, floats.astype(np.float32))), wrong),
+        (lambda: top_k(gate, 2, out=(ints, floats.tolist())), "got list"),
+        (lambda: top_k(gate, 2, out=(ints, np.asfortranarray(floats))),
+         "C-contiguous and writeable"),
+        (lambda: top_k(gate, 2, out=(ints, np.empty((6, 4))[:, ::2])),
+         "C-contiguous and writeable"),
+        (lambda: top_k(gate, 2, out=(ints, np.broadcast_to(floats, (6, 2)))),
+         "C-contiguous and writeable"),
+        (lambda: top_k(gate, 2, out=(ints, ints.view(np.float64))), "share memory"),
+        (lambda: top_k(gate, 2, out=(ints, gate[:, :2].copy(order="C"))), None),
+        (lambda: top_k(gate.reshape(-1)[:12].reshape(6, 2), 2,
+                       out=(ints, gate.reshape(-1)[:12].reshape(6, 2))), "share memory"),
+        (lambda: group_by_expert(experts, 3, out=np.empty(11, dtype=np.int64)), wrong),
+        (lambda: group_by_expert(experts, 3, out=experts.reshape(-1)), "share memory"),
+        (lambda: combine(outputs, order, offsets, experts, weights, out=np.empty((6, 1))),
+         wrong),
+        (lambda: combine(outputs, order, offsets, experts, weights, out=outputs[:6]),
+         "share memory"),
+        (lambda: combine(outputs, order, offsets, experts, weights,
+                         out=weights.reshape(-1)[:6]), "share memory"),
+    ]
+    for call, message in cases:
+        if message is None:
+            call()  # a good buffer, for contrast
+        else:
+            with pytest.raises(ValueError, match=message):
+                call()
+
+
 @pytest.mark.parametrize("k", [1, 2, 3])
 def test_top_k_beyond_the_bit_mask_kernels(k):
     gate = np.random.default_rng(k).integers(0, 3, size=(50, _kernels.MASK_EXPERTS + 6))
