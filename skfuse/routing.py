@@ -26,11 +26,26 @@ results do not depend on the number of threads. A parallel kernel runs in one th
 at a time; a call made while another thread is in one runs its serial twin instead, so
 concurrent callers never share Numba's thread pool.
 
-Each function takes ``out=``, arrays to write its results into, in the way NumPy's
-functions do. A loop that routes batch after batch can then reuse one set of buffers
-instead of allocating fresh arrays: when the allocator takes new pages from the
-operating system, each is mapped and zeroed on first touch, a cost the routing
-benchmark measures after other large allocations.
+Each function also takes ``out=``, arrays to fill with its results, under the strict
+rules of :func:`numpy.dot`'s ``out`` (exactly the result's shape and dtype,
+C-contiguous, writeable, sharing no memory with the inputs). A loop over batches can
+reuse one set of buffers, slicing them for a short last batch; the Numba backend then
+allocates no per-row arrays:
+
+>>> buffers = (np.empty((4, 2), dtype=np.int64), np.empty((4, 2)),
+...            np.empty(8, dtype=np.int64), np.empty(4))
+>>> rng = np.random.default_rng(0)
+>>> for n in (4, 4, 3):  # batches of 4, 4 and 3 rows
+...     gate_proba, outputs = rng.random((n, 3)), rng.random(2 * n)
+...     experts, weights = top_k(gate_proba, 2, out=(buffers[0][:n], buffers[1][:n]))
+...     order, offsets = group_by_expert(experts, 3, out=buffers[2][:2 * n])
+...     combined = combine(outputs, order, offsets, experts, weights,
+...                        out=buffers[3][:n])
+>>> np.shares_memory(combined, buffers[3])
+True
+
+When an error is raised, what the buffers hold is unspecified. Why reuse them: see
+"Routing at predict time" in the mixture-of-experts guide.
 """
 
 import numpy as np
@@ -49,18 +64,14 @@ def _check_backend(backend):
 
 
 def _output(out, name, shape, dtype, inputs):
-    """``out`` checked to receive an array of ``shape`` and ``dtype``, or a new array.
-
-    A given buffer must be a writeable, C-contiguous ndarray of exactly that shape and
-    dtype that overlaps none of ``inputs`` (the kernels read those while they write).
-    """
+    """``out`` checked to receive an array of ``shape`` and ``dtype``; new if None."""
     if out is None:
         return np.empty(shape, dtype=dtype)
-    if not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != dtype:
-        got = (f"shape {out.shape} and dtype {out.dtype}" if isinstance(out, np.ndarray)
-               else type(out).__name__)
-        raise ValueError(f"{name} must be an ndarray of shape {shape} and dtype "
-                         f"{np.dtype(dtype)}; got {got}.")
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{name} must be an ndarray; got {type(out).__name__}.")
+    if out.shape != shape or out.dtype != dtype:
+        raise ValueError(f"{name} must have shape {shape} and dtype {np.dtype(dtype)}; "
+                         f"got shape {out.shape} and dtype {out.dtype}.")
     if not (out.flags.c_contiguous and out.flags.writeable):
         raise ValueError(f"{name} must be C-contiguous and writeable.")
     if any(np.may_share_memory(out, array) for array in inputs):
@@ -119,21 +130,22 @@ def top_k(gate_proba, k, *, backend="numba", out=None):
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n_experts:
         raise ValueError(f"k must be an int from 1 to n_experts={n_experts}; got {k!r}.")
     k = int(k)
-    given = out is not None
-    if not given:
-        out = (None, None)
-    elif not isinstance(out, tuple) or len(out) != 2:
-        raise ValueError("out must be a tuple of two arrays, (experts, weights).")
+    if out is not None and (not isinstance(out, tuple) or len(out) != 2
+                            or any(buffer is None for buffer in out)):
+        raise TypeError("out must be a tuple of two arrays, (experts, weights).")
+    experts_out, weights_out = (None, None) if out is None else out
     shape = (gate.shape[0], k)
-    experts = _output(out[0], "out[0] (experts)", shape, np.int64, [gate])
-    weights = _output(out[1], "out[1] (weights)", shape, np.float64, [gate, experts])
+    experts = _output(experts_out, "out[0] (experts)", shape, np.int64, [gate])
+    weights = _output(weights_out, "out[1] (weights)", shape, np.float64, [gate, experts])
     if backend == "numpy":
         bad = ~(np.isfinite(gate) & (gate >= 0))
         if bad.any():
             _raise_bad_gate(np.count_nonzero(bad.any(axis=1)))
-        if not given:
-            return _top_k_numpy(gate, k)
-        experts[...], weights[...] = _top_k_numpy(gate, k)
+        results = _top_k_numpy(gate, k)
+        if out is None:
+            return results
+        np.copyto(experts, results[0])
+        np.copyto(weights, results[1])
         return experts, weights
     kernel = _kernels.TOP_K.get(k) if n_experts <= _kernels.MASK_EXPERTS else None
     bad_rows = _kernels.run(kernel or _kernels.TOP_ANY, gate.shape[0], gate, experts, weights)
@@ -201,7 +213,7 @@ def group_by_expert(experts, n_experts, *, backend="numba", out=None):
         grouped, offsets = _group_numpy(experts, n_experts)
         if out is None:
             return grouped, offsets
-        order[...] = grouped
+        np.copyto(order, grouped)
         return order, offsets
     bounds, starts, offsets = _chunk_starts(experts, n_experts)
     _kernels.run(_kernels.SCATTER, experts.shape[0], experts, bounds, starts, order)
@@ -306,13 +318,14 @@ def combine(outputs, order, offsets, experts, weights, *, backend="numba", out=N
         )
     n, n_experts = experts.shape[0], offsets.size - 1
     shape = (n,) if flat else (n, outputs.shape[1])
-    combined = _output(out, "out", shape, np.float64, [outputs, order, experts, weights])
+    combined = _output(out, "out", shape, np.float64,
+                       [outputs, order, offsets, experts, weights])
     result = combined.reshape(n, outputs.shape[1])  # a view: the kernels fill combined
     if backend == "numpy":
         if experts.size and (experts.min() < 0 or experts.max() >= n_experts):
             _raise_bad_expert(n_experts)
         where = _positions_numpy(experts, order, offsets)
-        result[...] = 0.0
+        result.fill(0.0)
         for slot in range(experts.shape[1]):  # the kernels' summation order
             result += weights[:, slot, None] * outputs[where[:, slot]]
     else:

@@ -210,14 +210,20 @@ def test_combine_refuses_routing_that_does_not_match_experts(backend, n):
 
 
 @pytest.mark.parametrize("backend", ["numba", "numpy"])
-@pytest.mark.parametrize("n", [5, 3 * routing.PARALLEL_MIN_ROWS])
-@pytest.mark.parametrize("n_outputs", [None, 2])
-def test_out_buffers_are_filled_and_returned(backend, n, n_outputs):
-    rng = np.random.default_rng(n)
-    k, n_experts = 2, 4
+@pytest.mark.parametrize("n, n_experts, k, n_outputs", [
+    (5, 4, 2, None), (5, 4, 1, 1), (0, 3, 2, None), (0, 3, 3, 2),
+    (7, _kernels.MASK_EXPERTS + 2, 3, None),  # the kernel for many experts
+    (3 * routing.PARALLEL_MIN_ROWS, 4, 2, None), (3 * routing.PARALLEL_MIN_ROWS, 4, 1, 2),
+])
+def test_out_buffers_are_filled_and_returned(backend, n, n_experts, k, n_outputs):
+    rng = np.random.default_rng(n + k)
     tail = () if n_outputs is None else (n_outputs,)
-    buffers = (np.full((n, k), -7, dtype=np.int64), np.full((n, k), np.nan),
-               np.full(n * k, -7, dtype=np.int64), np.full((n, *tail), np.nan))
+    # Leading slices of larger buffers, as a loop's short last batch would use them.
+    spare = 3
+    buffers = (np.full((n + spare, k), -7, dtype=np.int64)[:n],
+               np.full((n + spare, k), np.nan)[:n],
+               np.full((n + spare) * k, -7, dtype=np.int64)[:n * k],
+               np.full((n + spare, *tail), np.nan)[:n])
     for _ in range(2):  # a second batch overwrites every entry of the first
         gate = rng.integers(0, 3, size=(n, n_experts)) / 3.0  # with ties
         outputs = rng.normal(size=(n * k, *tail))
@@ -236,45 +242,86 @@ def test_out_buffers_are_filled_and_returned(backend, n, n_outputs):
             assert np.array_equal(result, expected)
 
 
-def test_out_buffers_are_checked():
-    gate = np.random.default_rng(0).random((6, 3))
-    experts, weights = top_k(gate, 2)
-    order, offsets = group_by_expert(experts, 3)
-    outputs = np.ones(12)
-    ints, floats = np.empty((6, 2), dtype=np.int64), np.empty((6, 2))
-    wrong = "must be an ndarray of shape"
-    cases = [
-        (lambda: top_k(gate, 2, out=ints), "tuple of two arrays"),
-        (lambda: top_k(gate, 2, out=[ints, floats]), "tuple of two arrays"),
-        (lambda: top_k(gate, 2, out=(ints, np.empty((6, 3)))), wrong),
-        (lambda: top_k(gate, 2, out=(ints.astype(np.int32), floats)), wrong),
-        (lambda: top_k(gate, 2, out=(ints, floats.astype(np.float32))), wrong),
-        (lambda: top_k(gate, 2, out=(ints, floats.tolist())), "got list"),
-        (lambda: top_k(gate, 2, out=(ints, np.asfortranarray(floats))),
-         "C-contiguous and writeable"),
-        (lambda: top_k(gate, 2, out=(ints, np.empty((6, 4))[:, ::2])),
-         "C-contiguous and writeable"),
-        (lambda: top_k(gate, 2, out=(ints, np.broadcast_to(floats, (6, 2)))),
-         "C-contiguous and writeable"),
-        (lambda: top_k(gate, 2, out=(ints, ints.view(np.float64))), "share memory"),
-        (lambda: top_k(gate, 2, out=(ints, gate[:, :2].copy(order="C"))), None),
-        (lambda: top_k(gate.reshape(-1)[:12].reshape(6, 2), 2,
-                       out=(ints, gate.reshape(-1)[:12].reshape(6, 2))), "share memory"),
-        (lambda: group_by_expert(experts, 3, out=np.empty(11, dtype=np.int64)), wrong),
-        (lambda: group_by_expert(experts, 3, out=experts.reshape(-1)), "share memory"),
-        (lambda: combine(outputs, order, offsets, experts, weights, out=np.empty((6, 1))),
-         wrong),
-        (lambda: combine(outputs, order, offsets, experts, weights, out=outputs[:6]),
-         "share memory"),
-        (lambda: combine(outputs, order, offsets, experts, weights,
-                         out=weights.reshape(-1)[:6]), "share memory"),
-    ]
-    for call, message in cases:
-        if message is None:
-            call()  # a good buffer, for contrast
-        else:
-            with pytest.raises(ValueError, match=message):
-                call()
+_GATE = np.random.default_rng(0).random((6, 3))
+_EXPERTS, _WEIGHTS = top_k(_GATE, 2)
+_ORDER, _OFFSETS = group_by_expert(_EXPERTS, 3)
+_OUTPUTS = np.ones(12)
+_INTS, _FLOATS = np.zeros((6, 2), dtype=np.int64), np.zeros((6, 2))
+
+
+def _top_k_into(out, backend, gate=_GATE):
+    return top_k(gate, 2, backend=backend, out=out)
+
+
+def _group_into(out, backend):
+    return group_by_expert(_EXPERTS, 3, backend=backend, out=out)
+
+
+def _combine_into(out, backend):
+    return combine(_OUTPUTS, _ORDER, _OFFSETS, _EXPERTS, _WEIGHTS, backend=backend, out=out)
+
+
+_SHARED = _GATE.reshape(-1)[:12].reshape(6, 2)  # a gate and a buffer on the same memory
+_BAD_OUT = {  # case: (call with a backend, error, message)
+    "top_k, one array": (lambda b: _top_k_into(_INTS, b), TypeError, "tuple of two"),
+    "top_k, a list": (lambda b: _top_k_into([_INTS, _FLOATS], b), TypeError, "tuple of two"),
+    "top_k, None inside": (lambda b: _top_k_into((_INTS, None), b), TypeError, "tuple of"),
+    "top_k, not an array": (lambda b: _top_k_into((_INTS, _FLOATS.tolist()), b), TypeError,
+                            "ndarray; got list"),
+    "top_k, wrong shape": (lambda b: _top_k_into((_INTS, np.zeros((6, 3))), b), ValueError,
+                           r"shape \(6, 2\) and dtype float64; got shape \(6, 3\)"),
+    "top_k, int32 experts": (lambda b: _top_k_into((_INTS.astype(np.int32), _FLOATS), b),
+                             ValueError, "dtype int64; got .* dtype int32"),
+    "top_k, float32 weights": (lambda b: _top_k_into((_INTS, _FLOATS.astype(np.float32)), b),
+                               ValueError, "dtype float64; got .* dtype float32"),
+    "top_k, Fortran order": (lambda b: _top_k_into((_INTS, np.asfortranarray(_FLOATS)), b),
+                             ValueError, "C-contiguous"),
+    "top_k, strided": (lambda b: _top_k_into((_INTS, np.zeros((6, 4))[:, ::2]), b),
+                       ValueError, "C-contiguous"),
+    "top_k, read-only": (lambda b: _top_k_into((_INTS, np.broadcast_to(_FLOATS, (6, 2))), b),
+                         ValueError, "writeable"),
+    "top_k, outputs overlap": (lambda b: _top_k_into((_INTS, _INTS.view(np.float64)), b),
+                               ValueError, "share memory"),
+    "top_k, overlaps the gate": (lambda b: _top_k_into((_INTS, _SHARED), b, gate=_SHARED),
+                                 ValueError, "share memory"),
+    "group_by_expert, wrong size": (lambda b: _group_into(np.zeros(11, dtype=np.int64), b),
+                                    ValueError, r"shape \(12,\)"),
+    "group_by_expert, float": (lambda b: _group_into(np.zeros(12), b), ValueError,
+                               "dtype int64"),
+    "group_by_expert, strided": (lambda b: _group_into(np.zeros(24, dtype=np.int64)[::2], b),
+                                 ValueError, "C-contiguous"),
+    "group_by_expert, overlaps experts": (lambda b: _group_into(_EXPERTS.reshape(-1), b),
+                                          ValueError, "share memory"),
+    "combine, 2-D for 1-D outputs": (lambda b: _combine_into(np.zeros((6, 1)), b),
+                                     ValueError, r"shape \(6,\)"),
+    "combine, int64": (lambda b: _combine_into(np.zeros(6, dtype=np.int64), b), ValueError,
+                       "dtype float64"),
+    "combine, read-only": (lambda b: _combine_into(np.broadcast_to(np.zeros(1), (6,)), b),
+                           ValueError, "writeable"),
+    "combine, overlaps outputs": (lambda b: _combine_into(_OUTPUTS[:6], b), ValueError,
+                                  "share memory"),
+    "combine, overlaps weights": (lambda b: _combine_into(_WEIGHTS.reshape(-1)[:6], b),
+                                  ValueError, "share memory"),
+}
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+@pytest.mark.parametrize("case", list(_BAD_OUT))
+def test_bad_out_buffers_are_refused(case, backend):
+    call, error, message = _BAD_OUT[case]
+    with pytest.raises(error, match=message):
+        call(backend)
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_good_out_buffers_for_contrast(backend):
+    buffers = (np.zeros((6, 2), dtype=np.int64), np.zeros((6, 2)),
+               np.zeros(12, dtype=np.int64), np.zeros(6))
+    experts, weights = _top_k_into(buffers[:2], backend)
+    assert experts is buffers[0] and weights is buffers[1]
+    assert _group_into(buffers[2], backend)[0] is buffers[2]
+    assert _combine_into(buffers[3], backend) is buffers[3]
+    assert np.array_equal(buffers[2], _ORDER)
 
 
 @pytest.mark.parametrize("k", [1, 2, 3])
