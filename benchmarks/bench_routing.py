@@ -8,7 +8,11 @@ Run from the repository root::
 n = 1,000,000 rows, 8 experts, k = 2. The contenders:
 
 - ``top_k`` + ``group_by_expert``, and the full route-and-combine path (``top_k``,
-  ``group_by_expert``, ``combine`` of one output per routed pair), with each backend;
+  ``group_by_expert``, ``combine`` of one output per routed pair), with each backend,
+  allocating their outputs as by default; the Numba path also writing into buffers
+  reused from call to call (``out=``), and allocating on fresh pages, the C allocator
+  having handed its free memory back to the operating system (glibc's ``malloc_trim``,
+  untimed) before each call;
 - a copy of a buffer half the size of the bytes the path must move at least (read the
   gate and the experts' outputs; write the routing, that is experts, weights and
   order, and the result), since a copy reads and writes every byte once: a lower bound
@@ -17,18 +21,21 @@ n = 1,000,000 rows, 8 experts, k = 2. The contenders:
 
 Each round times three loops, each contender ``--repeats`` times, interleaved: Numba
 against NumPy, Numba against the copy (the order shuffled in each repeat, seeded), and
-the previous version of this script's single loop of every contender in a fixed order,
+the single loop of an earlier version of this script, every contender in a fixed order,
 where each Numba path came right after a NumPy-backend call, which allocates and frees
 hundreds of megabytes. A ratio is of medians within a round; the table gives each
 round's ratio and their median. Page faults per call are counted outside the timings.
 """
 
 import argparse
+import ctypes
+import ctypes.util
 import functools
 import resource
 import statistics
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -49,6 +56,32 @@ def route(gate, backend):
 def full_path(gate, outputs, backend):
     experts, weights, order, offsets = route(gate, backend)
     return combine(outputs, order, offsets, experts, weights, backend=backend)
+
+
+def full_path_into(gate, outputs, buffers):
+    """The Numba path writing into ``buffers``: experts, weights, order and result."""
+    experts, weights = top_k(gate, K, out=buffers[:2])
+    order, offsets = group_by_expert(experts, E, out=buffers[2])
+    return combine(outputs, order, offsets, experts, weights, out=buffers[3])
+
+
+def path_buffers():
+    return (np.empty((N, K), dtype=np.int64), np.empty((N, K)),
+            np.empty(N * K, dtype=np.int64), np.empty(N))
+
+
+def trim_heap():
+    """Have glibc hand its free memory back to the OS, so the next arrays fault afresh."""
+    _LIBC.malloc_trim(0)
+
+
+_LIBC = ctypes.CDLL(ctypes.util.find_library("c"))
+
+
+class Call(NamedTuple):
+    function: object
+    args: tuple
+    setup: object = None  # run untimed before each timing
 
 
 def seconds(function, *args):
@@ -73,37 +106,39 @@ def page_faults(function, *args, before=None):
 TARGETS = {  # ratio: (numerator, denominator, target)
     "`top_k` + `group_by_expert`: NumPy / Numba": ("route numpy", "route numba", ">= 8"),
     "route and combine: NumPy / Numba": ("path numpy", "path numba", ">= 3"),
-    "route and combine / copy into a reused buffer (`np.copyto`)":
-        ("path", "copy into", "<= 3"),
-    "route and combine / `np.copy`, which maps its output afresh":
-        ("path", "copy", ""),
-    "previous single loop: route and combine / copy into a reused buffer":
-        ("single: path", "single: copy into", ""),
-    "previous single loop: route and combine / `np.copy`":
-        ("single: path", "single: copy", ""),
+    "route and combine into reused buffers (`out=`) / copy into a reused buffer "
+    "(`np.copyto`)": ("path into", "copy into", "<= 3"),
+    "route and combine / copy into a reused buffer": ("path", "copy into", ""),
+    "route and combine on fresh pages / copy into a reused buffer":
+        ("path fresh", "copy into", ""),
+    "route and combine / `np.copy`, which maps its output afresh": ("path", "copy", ""),
+    "earlier single loop: route and combine / `np.copy`": ("single: path", "single: copy",
+                                                           ""),
 }
 
 
-def loops(gate, outputs, source, target):
-    """The contenders of each loop: name -> (function, *args)."""
+def loops(gate, outputs, source, target, buffers):
+    """Each loop's contenders (name: Call) and whether their order is shuffled."""
     against_numpy = {
-        "route numba": (route, gate, "numba"),
-        "route numpy": (route, gate, "numpy"),
-        "path numba": (full_path, gate, outputs, "numba"),
-        "path numpy": (full_path, gate, outputs, "numpy"),
+        "route numba": Call(route, (gate, "numba")),
+        "route numpy": Call(route, (gate, "numpy")),
+        "path numba": Call(full_path, (gate, outputs, "numba")),
+        "path numpy": Call(full_path, (gate, outputs, "numpy")),
     }
     against_copy = {
-        "path": (full_path, gate, outputs, "numba"),
-        "copy into": (np.copyto, target, source),
-        "copy": (np.copy, source),
+        "path": Call(full_path, (gate, outputs, "numba")),
+        "path into": Call(full_path_into, (gate, outputs, buffers)),
+        "path fresh": Call(full_path, (gate, outputs, "numba"), setup=trim_heap),
+        "copy into": Call(np.copyto, (target, source)),
+        "copy": Call(np.copy, (source,)),
     }
-    single = {  # the previous script's loop, in its order
-        "single: route numba": (route, gate, "numba"),
-        "single: route numpy": (route, gate, "numpy"),
-        "single: path": (full_path, gate, outputs, "numba"),
-        "single: path numpy": (full_path, gate, outputs, "numpy"),
-        "single: copy": (np.copy, source),
-        "single: copy into": (np.copyto, target, source),
+    single = {  # the loop of an earlier version of this script, in its order
+        "single: route numba": Call(route, (gate, "numba")),
+        "single: route numpy": Call(route, (gate, "numpy")),
+        "single: path": Call(full_path, (gate, outputs, "numba")),
+        "single: path numpy": Call(full_path, (gate, outputs, "numpy")),
+        "single: copy": Call(np.copy, (source,)),
+        "single: copy into": Call(np.copyto, (target, source)),
     }
     return [(against_numpy, True), (against_copy, True), (single, False)]
 
@@ -118,8 +153,10 @@ def measure(contenders, repeats, rng):
             if shuffled:
                 rng.shuffle(names)
             for name in names:
-                function, *args = calls[name]
-                timings[name].append(seconds(function, *args))
+                call = calls[name]
+                if call.setup is not None:
+                    call.setup()
+                timings[name].append(seconds(call.function, *call.args))
         median.update({name: statistics.median(values) for name, values in timings.items()})
     return median
 
@@ -141,16 +178,22 @@ def main(argv=None):
     for backend in ("numba", "numpy"):  # compile and warm up; check agreement
         full_path(gate, outputs, backend)
     want = full_path(gate, outputs, "numpy")
+    buffers = path_buffers()
     assert np.array_equal(full_path(gate, outputs, "numba"), want)
-    faults = {
-        "route and combine": page_faults(full_path, gate, outputs, "numba"),
-        "route and combine, right after a NumPy-backend call":
-            page_faults(full_path, gate, outputs, "numba",
-                        before=functools.partial(full_path, gate, outputs, "numpy")),
+    assert np.array_equal(full_path_into(gate, outputs, buffers), want)
+    after_numpy = functools.partial(full_path, gate, outputs, "numpy")
+    path_faults = {
+        "allocating": page_faults(full_path, gate, outputs, "numba"),
+        "on fresh pages": page_faults(full_path, gate, outputs, "numba", before=trim_heap),
+        "right after a NumPy-backend call": page_faults(full_path, gate, outputs, "numba",
+                                                        before=after_numpy),
+        "into reused buffers": page_faults(full_path_into, gate, outputs, buffers),
+    }
+    copy_faults = {
         "`np.copy`": page_faults(np.copy, source),
         "`np.copyto` into a reused buffer": page_faults(np.copyto, target, source),
     }
-    contenders = loops(gate, outputs, source, target)
+    contenders = loops(gate, outputs, source, target, buffers)
     medians = [measure(contenders, args.repeats, rng) for _ in range(args.rounds)]
     table = "\n".join(
         ["| ratio | median of the rounds | rounds | target |", "|---|---|---|---|"]
@@ -169,19 +212,22 @@ def main(argv=None):
         f"n = {N:,} rows, {E} experts, k = {K}; gate rows drawn from a flat Dirichlet. "
         f"{args.rounds} rounds in one run. Each round times three loops, each contender "
         f"{args.repeats} times, interleaved: Numba against NumPy, and Numba against the "
-        "copy, each in an order shuffled at every repeat, then the previous version of "
-        "this script's single loop of all contenders in a fixed order, where each Numba "
+        "copy, each in an order shuffled at every repeat, then the single loop of an "
+        "earlier version of this script, all contenders in a fixed order, where each Numba "
         "path came right after a NumPy-backend call, which allocates and frees hundreds "
         "of megabytes. A ratio is of medians within a round; the table gives each "
-        "round's ratio and their median. The copy moves "
+        "round's ratio and their median. \"Route and combine\" allocates its outputs, as "
+        "by default; \"on fresh pages\", glibc has handed its free memory back to the "
+        "operating system (`malloc_trim`, untimed) before each call. The copy moves "
         f"{traffic / 1e6:.0f} MB of traffic (reads plus writes), the least the path "
         "must move; the bound is the copy into a reused buffer, the faster copy. Both "
-        "backends give identical results (checked in the run). Reproduce with "
+        "backends, and the path into buffers, give identical results (checked in the "
+        "run). Reproduce with "
         "`python benchmarks/bench_routing.py --write`.\n\n"
         f"{table}\n\n"
-        "Page faults in one call, after a first call: "
-        + "; ".join(f"{name} {count:,}" for name, count in faults.items())
-        + ".\n"
+        "Page faults in one call, after a first call: route and combine "
+        + ", ".join(f"{name} {count:,}" for name, count in path_faults.items()) + "; "
+        + "; ".join(f"{name} {count:,}" for name, count in copy_faults.items()) + ".\n"
     )
     print(section)
     if args.write:
