@@ -26,11 +26,12 @@ results do not depend on the number of threads. A parallel kernel runs in one th
 at a time; a call made while another thread is in one runs its serial twin instead, so
 concurrent callers never share Numba's thread pool.
 
-Each function also takes ``out=``, arrays to fill with its results, under the strict
-rules of :func:`numpy.dot`'s ``out`` (exactly the result's shape and dtype,
-C-contiguous, writeable, sharing no memory with the inputs). A loop over batches can
-reuse one set of buffers, slicing them for a short last batch; the Numba backend then
-allocates no per-row arrays:
+Each function also takes ``out=``, arrays to fill with its results: of exactly the
+result's shape and dtype, C-contiguous and writeable, as :func:`numpy.dot`'s ``out``
+must be, and, stricter than that, sharing no memory with the inputs. A loop over
+batches can reuse one set of buffers, slicing them for a short last batch; given a
+C-contiguous float64 gate and int64 routing arrays, the Numba backend then allocates no
+per-row arrays:
 
 >>> buffers = (np.empty((4, 2), dtype=np.int64), np.empty((4, 2)),
 ...            np.empty(8, dtype=np.int64), np.empty(4))

@@ -211,9 +211,13 @@ def test_combine_refuses_routing_that_does_not_match_experts(backend, n):
 
 @pytest.mark.parametrize("backend", ["numba", "numpy"])
 @pytest.mark.parametrize("n, n_experts, k, n_outputs", [
-    (5, 4, 2, None), (5, 4, 1, 1), (0, 3, 2, None), (0, 3, 3, 2),
-    (7, _kernels.MASK_EXPERTS + 2, 3, None),  # the kernel for many experts
-    (3 * routing.PARALLEL_MIN_ROWS, 4, 2, None), (3 * routing.PARALLEL_MIN_ROWS, 4, 1, 2),
+    pytest.param(5, 4, 2, None, id="small"),
+    pytest.param(5, 4, 1, 1, id="k=1, 2-D outputs of one column"),
+    pytest.param(0, 3, 2, None, id="no rows"),
+    pytest.param(0, 3, 3, 2, id="no rows, 2-D outputs"),
+    pytest.param(7, _kernels.MASK_EXPERTS + 2, 3, None, id="the kernel for many experts"),
+    pytest.param(3 * routing.PARALLEL_MIN_ROWS, 4, 2, None, id="parallel"),
+    pytest.param(3 * routing.PARALLEL_MIN_ROWS, 4, 1, 2, id="parallel, k=1, 2-D outputs"),
 ])
 def test_out_buffers_are_filled_and_returned(backend, n, n_experts, k, n_outputs):
     rng = np.random.default_rng(n + k)
@@ -262,6 +266,7 @@ def _combine_into(out, backend):
 
 
 _SHARED = _GATE.reshape(-1)[:12].reshape(6, 2)  # a gate and a buffer on the same memory
+_ROUTING_MEMORY = np.zeros(12, dtype=np.int64)  # order, offsets and experts on it in turn
 _BAD_OUT = {  # case: (call with a backend, error, message)
     "top_k, one array": (lambda b: _top_k_into(_INTS, b), TypeError, "tuple of two"),
     "top_k, a list": (lambda b: _top_k_into([_INTS, _FLOATS], b), TypeError, "tuple of two"),
@@ -282,8 +287,12 @@ _BAD_OUT = {  # case: (call with a backend, error, message)
                          ValueError, "writeable"),
     "top_k, outputs overlap": (lambda b: _top_k_into((_INTS, _INTS.view(np.float64)), b),
                                ValueError, "share memory"),
-    "top_k, overlaps the gate": (lambda b: _top_k_into((_INTS, _SHARED), b, gate=_SHARED),
-                                 ValueError, "share memory"),
+    "top_k, weights overlap the gate": (lambda b: _top_k_into((_INTS, _SHARED), b,
+                                                              gate=_SHARED),
+                                        ValueError, "share memory"),
+    "top_k, experts overlap the gate": (lambda b: _top_k_into((_SHARED.view(np.int64),
+                                                               _FLOATS), b, gate=_SHARED),
+                                        ValueError, "share memory"),
     "group_by_expert, wrong size": (lambda b: _group_into(np.zeros(11, dtype=np.int64), b),
                                     ValueError, r"shape \(12,\)"),
     "group_by_expert, float": (lambda b: _group_into(np.zeros(12), b), ValueError,
@@ -302,7 +311,23 @@ _BAD_OUT = {  # case: (call with a backend, error, message)
                                   "share memory"),
     "combine, overlaps weights": (lambda b: _combine_into(_WEIGHTS.reshape(-1)[:6], b),
                                   ValueError, "share memory"),
+    "combine, overlaps order": (lambda b: _combine_with_on_buffer("order", b), ValueError,
+                                "share memory"),
+    "combine, overlaps offsets": (lambda b: _combine_with_on_buffer("offsets", b),
+                                  ValueError, "share memory"),
+    "combine, overlaps experts": (lambda b: _combine_with_on_buffer("experts", b),
+                                  ValueError, "share memory"),
 }
+
+
+def _combine_with_on_buffer(name, backend):
+    """combine with ``name`` copied onto memory that ``out`` covers too."""
+    routing_arrays = {"order": _ORDER, "offsets": _OFFSETS, "experts": _EXPERTS}
+    shared = _ROUTING_MEMORY[:routing_arrays[name].size]
+    shared[:] = routing_arrays[name].reshape(-1)
+    given = {**routing_arrays, name: shared.reshape(routing_arrays[name].shape)}
+    return combine(_OUTPUTS, given["order"], given["offsets"], given["experts"], _WEIGHTS,
+                   backend=backend, out=_ROUTING_MEMORY[:6].view(np.float64))
 
 
 @pytest.mark.parametrize("backend", ["numba", "numpy"])
