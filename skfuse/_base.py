@@ -1,21 +1,18 @@
-"""Machinery shared by every composite: members, seeds, sample weights and fit tasks."""
+"""What every composite shares: nested parameters, input checks, members and seeds."""
 
-import concurrent.futures
 import copy
-import time
 
 import numpy as np
 from sklearn import get_config
 from sklearn.base import clone, is_classifier, is_regressor
 from sklearn.model_selection import check_cv
-from sklearn.utils import check_random_state, get_tags
+from sklearn.utils import check_random_state
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
     MethodMapping,
     process_routing,
 )
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import (
     check_consistent_length,
     column_or_1d,
@@ -24,7 +21,8 @@ from sklearn.utils.validation import (
 )
 
 from ._compat import _BaseComposition, _VisualBlock
-from ._views import _is_dataframe, missing_entries, take_view
+from ._tasks import is_frozen
+from ._views import _is_dataframe
 
 
 class Composite(_BaseComposition):
@@ -267,67 +265,6 @@ def check_sample_weight(sample_weight, n_samples):
     return sample_weight
 
 
-def is_frozen(estimator):
-    """Whether ``estimator`` is prefit and used as it is.
-
-    That is :class:`sklearn.frozen.FrozenEstimator`, or any estimator whose
-    ``__sklearn_clone__`` returns the estimator itself: cloning keeps it fitted, and
-    skfuse never fits it.
-    """
-    return clone(estimator) is estimator
-
-
-def view_present(X, view, estimator, label, owner):
-    """Rows of ``X`` where the ``view`` of ``estimator`` is present (not wholly missing).
-
-    A view missing on only part of a row's entries is refused when ``estimator`` does not
-    take NaN; ``label`` names it (``"member 'a'"``) in the error.
-    """
-    missing = missing_entries(X, view)
-    if missing is None:
-        return np.ones(X.shape[0], dtype=bool)
-    present = ~missing.all(axis=1)
-    partial = int((present & missing.any(axis=1)).sum())
-    if partial and not get_tags(estimator).input_tags.allow_nan:
-        raise ValueError(
-            f"{owner}: {label} ({type(estimator).__name__}) does not accept NaN, and its "
-            f"view is partly missing (NaN) on {partial} row(s). A row is a missing "
-            "modality only when the whole view is missing; impute inside the estimator "
-            "(a Pipeline with SimpleImputer)."
-        )
-    return present
-
-
-def present_jobs(present, splits, label, owner):
-    """The (train, test) jobs of one member: a refit on all rows, then ``splits``.
-
-    All are restricted to the rows where the member's view is present (``present``
-    None: every row); a split with no such test row is left out. ``label`` names the
-    member (``"member 'a'"``) in errors.
-    """
-    rows = None if present is None or present.all() else np.flatnonzero(present)
-    if rows is None:
-        return [(None, None)] + list(splits)
-    if rows.size == 0:
-        raise ValueError(
-            f"{owner}: {label} has no row where its view is present (every row of it "
-            "is missing)."
-        )
-    jobs = [(rows, None)]
-    for train, test in splits:
-        train = rows if train is None else np.intersect1d(train, rows)
-        test = np.intersect1d(test, rows)
-        if test.size == 0:
-            continue  # no out-of-fold row of this member in this fold
-        if train.size == 0:
-            raise ValueError(
-                f"{owner}: {label} has its view only in one test fold, so it cannot be "
-                "fitted out of fold; use fewer folds."
-            )
-        jobs.append((train, test))
-    return jobs
-
-
 def check_sample_weight_support(names, members, owner):
     """Raise if a member's ``fit`` does not take ``sample_weight`` (frozen ones are not fit)."""
     for name, est in zip(names, members):
@@ -354,141 +291,6 @@ def seed_estimator(estimator, random_state):
         if (key == "random_state" or key.endswith("__random_state")) and value is None
     }
     return estimator.set_params(**seeds) if seeds else estimator
-
-
-PARALLEL_PREDICT_ROWS = 10_000  # below this, predict runs its members one after another
-_FIT_ATTEMPTS = 3
-
-
-def run_fit_tasks(calls, n_jobs, verbose, owner, labels=None):
-    """Run a fit's flat list of ``(function, args)`` calls as joblib tasks; once more if
-    a cluster lost a worker.
-
-    Under Dask, the data joblib scatters lives on some workers; a worker that dies takes
-    it along, and the scheduler then cancels the tasks that need it. The tasks are pure
-    (seeded clones), so running the list again on the workers left gives the same fit.
-
-    With ``verbose`` and ``labels`` (one per call, such as ``"member 'rf', fold 2 of
-    5"``), a line reports each task, in task order, as its result arrives, with the
-    seconds it ran. The arguments stay top-level task arguments either way, so that
-    joblib's Dask backend scatters the data once.
-    """
-    report = bool(verbose) and labels is not None
-    if report and len(labels) != len(calls):
-        raise ValueError(f"{len(labels)} progress labels for {len(calls)} tasks.")
-    tasks = [delayed(_timed)(function, *args) if report else delayed(function)(*args)
-             for function, args in calls]
-    for attempt in range(1, _FIT_ATTEMPTS + 1):
-        try:
-            if not report:
-                return Parallel(n_jobs=n_jobs)(tasks)
-            return _reported(Parallel(n_jobs=n_jobs, return_as="generator")(tasks),
-                             labels, owner)
-        except Exception as exc:
-            if not _lost_worker(exc):
-                raise
-            if attempt == _FIT_ATTEMPTS:
-                raise RuntimeError(
-                    f"{owner}: the cluster lost a worker (or the data scattered to it) "
-                    f"during each of {_FIT_ATTEMPTS} attempts at the fit; check the "
-                    "workers' memory limits and logs."
-                ) from exc
-            if report:
-                print(f"[{owner}] a worker was lost; fitting again (attempt "
-                      f"{attempt + 1} of {_FIT_ATTEMPTS})", flush=True)
-
-
-def _timed(function, *args):
-    start = time.perf_counter()
-    result = function(*args)
-    return result, time.perf_counter() - start
-
-
-def _reported(timed_results, labels, owner):
-    results = []
-    for done, (result, seconds) in enumerate(timed_results, start=1):
-        results.append(result)
-        print(f"[{owner}] ({done} of {len(labels)}) {labels[done - 1]}: {seconds:.2f} s",
-              flush=True)
-    return results
-
-
-def report_fit_time(owner, began):
-    """The last line of a verbose fit: its wall time since ``began``."""
-    print(f"[{owner}] fitted in {time.perf_counter() - began:.2f} s", flush=True)
-
-
-def job_labels(label, jobs, frozen=False):
-    """Progress labels of one member's jobs (see :func:`present_jobs`): its fit, then
-    each fold; ``label`` names it (``"member 'rf'"``)."""
-    if frozen:  # its refit is the estimator as it is; a fold job is its output on all rows
-        return [f"{label} (frozen), " + ("used as it is" if test is None
-                                         else "output on all rows") for _, test in jobs]
-    n_folds = len(jobs) - 1
-    return [f"{label}, " + ("fit" if test is None else f"fold {j} of {n_folds}")
-            for j, (_, test) in enumerate(jobs)]
-
-
-def _lost_worker(exc):
-    """Whether ``exc`` is how Dask reports tasks lost with a worker."""
-    return isinstance(exc, concurrent.futures.CancelledError) or (
-        type(exc).__name__ == "KilledWorker"
-        and type(exc).__module__.startswith("distributed")
-    )
-
-
-def run_in_threads(calls, n_jobs, n_rows):
-    """Run ``calls`` (function, args) in threads when ``n_jobs`` asks and the input is big.
-
-    Threads share the fitted members (nothing is copied, whatever joblib backend is
-    active); below ``PARALLEL_PREDICT_ROWS`` rows starting them costs more than it saves.
-    """
-    if n_jobs in (None, 1) or n_rows < PARALLEL_PREDICT_ROWS or len(calls) < 2:
-        return [fn(*args) for fn, args in calls]
-    return Parallel(n_jobs=n_jobs, require="sharedmem")(
-        delayed(fn)(*args) for fn, args in calls)
-
-
-def fit_task(estimator, X, y, sample_weight, train, test, view, output, params=None):
-    """Fit a clone of ``estimator`` on rows ``train`` (None: all) of its view of ``X``.
-
-    The member gets ``params`` (its routed metadata) when given, else ``sample_weight``
-    when not None; per-row metadata are taken at ``train``. A frozen estimator is not
-    fitted. With ``test`` None the fitted clone is returned. Otherwise
-    ``output(fitted, X_test)`` is returned with the predict seconds per 1000 rows: the
-    member's out-of-fold output for that fold.
-    """
-    estimator = clone(estimator)
-    X = take_view(X, view)
-    if not is_frozen(estimator):
-        X_train = X if train is None else _take_rows(X, train)
-        y_train = y if train is None else y[train]
-        if params is None:
-            params = {} if sample_weight is None else {"sample_weight": sample_weight}
-        estimator.fit(X_train, y_train, **rows_of_params(params, train, len(y)))
-    if test is None:
-        return estimator, None, None
-    X_test = _take_rows(X, test)
-    start = time.perf_counter()
-    out = output(estimator, X_test)
-    seconds = time.perf_counter() - start
-    return None, out, 1000.0 * seconds / max(len(test), 1)
-
-
-def rows_of_params(params, rows, n_samples):
-    """``params`` with every per-row entry (of length ``n_samples``) taken at ``rows``."""
-    if rows is None:
-        return params
-    return {key: _take_rows(np.asarray(value) if isinstance(value, list) else value, rows)
-            if hasattr(value, "__len__") and not isinstance(value, (str, dict))
-            and len(value) == n_samples else value
-            for key, value in params.items()}
-
-
-def _take_rows(X, rows):
-    if hasattr(X, "iloc"):
-        return X.iloc[rows]
-    return X[rows]
 
 
 # -- member outputs, aligned to the composite's classes --------------------------

@@ -20,7 +20,7 @@ import pickle
 import joblib
 from sklearn.utils.validation import check_memory
 
-from ._base import fit_task
+from ._tasks import fit_task
 from ._views import take_view
 
 

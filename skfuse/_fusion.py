@@ -17,25 +17,18 @@ from sklearn.utils.validation import (
 
 from ._base import (
     Composite,
-    _take_rows,
     check_members,
     check_sample_weight,
     check_sample_weight_support,
     is_drop,
-    is_frozen,
-    job_labels,
     member_prediction,
     member_proba,
     member_votes,
-    present_jobs,
-    report_fit_time,
-    run_fit_tasks,
-    run_in_threads,
     seed_estimator,
-    view_present,
 )
-from ._cache import MemberCache
-from ._views import check_views, resolve_view
+from ._jobs import MemberJobs, predict_members
+from ._tasks import is_frozen, report_fit_time
+from ._views import check_views, presence, resolve_view
 from ._weights import (
     classifier_objective,
     combine_classifier,
@@ -163,6 +156,8 @@ class _BaseFusion(TransformerMixin, Composite):
                 FrozenMemberWarning,
                 stacklevel=3,
             )
+        # A frozen member's classes are checked before its output is asked for.
+        self._check_member_classes([(n, est) for n, est, f in zip(names, members, frozen) if f])
         rng = check_random_state(self.random_state)
         seed = None if self.random_state is None else rng
         members = [seed_estimator(est, seed) for est in members]
@@ -173,44 +168,34 @@ class _BaseFusion(TransformerMixin, Composite):
             if name in views
         }
         folds = self._folds(X, y, rng, self._kind == "classifier", groups) if learn else []
-        present = self._presence(X, names)
+        present = self._presence(X, names, members)
         self._fallback_ = self._fallback(y_target, sample_weight)
         # Each member is refitted on all rows (where its view is present), then (for
         # learned weights) fitted on every training fold and asked for its test fold. A
         # frozen member is never fitted: its output on all rows stands for its
         # out-of-fold output.
         all_rows = [(None, np.arange(X.shape[0]))]
-        jobs = [
-            present_jobs(None if present is None else present[m],
-                         (all_rows if f else folds) if learn else [],
-                         f"member {name!r}", type(self).__name__)
-            for m, (name, f) in enumerate(zip(names, frozen))
-        ]
-        cache = MemberCache(self.memory)
-        tasks, keys = cache.fit_tasks(
-            [
-                (est, self._views_.get(name), train, test, routed and routed[name])
-                for name, est, member_jobs in zip(names, members, jobs)
-                for train, test in member_jobs
-            ],
-            X, y, sample_weight, self._output(),
-        )
-        labels = [label for name, f, member_jobs in zip(names, frozen, jobs)
-                  for label in job_labels(f"member {name!r}", member_jobs, f)]
-        results = run_fit_tasks(tasks, self.n_jobs, self.verbose, type(self).__name__,
-                                labels)
-        starts = np.cumsum([0] + [len(member_jobs) for member_jobs in jobs])
-        # A frozen member is used as it is, not as the copy a worker or the cache returns.
-        self.estimators_ = [
-            given if f else results[i][0]
-            for given, f, i in zip(members, frozen, starts[:-1])
-        ]
+        plan = MemberJobs(owner, n_jobs=self.n_jobs, verbose=self.verbose,
+                          memory=self.memory)
+        for m, (name, est, f) in enumerate(zip(names, members, frozen)):
+            plan.add(name, est, label=f"member {name!r}", view=self._views_.get(name),
+                     rows=None if present is None else present[m],
+                     folds=(all_rows if f else folds) if learn else [],
+                     params=routed and routed[name])
+        fits = plan.run(X, y, sample_weight, self._output())
+        self.estimators_ = [fits[name].estimator for name in names]
         self.named_estimators_ = Bunch(**dict(zip(names, self.estimators_)))
-        self._member_keys_ = [keys[i] for i in starts[:-1]] if cache.enabled else None
-        self._check_fitted_members()
+        self._member_keys_ = ([fits[name].key for name in names]
+                              if fits[names[0]].key is not None else None)
+        self._check_member_classes([(n, est) for n, est, f in zip(names, self.estimators_, frozen)
+                                    if not f])
         if learn:
-            self._learn_from_folds(names, weights, jobs, results, starts, X, y_target,
-                                   sample_weight, present)
+            self.member_costs_ = (
+                {name: fits[name].predict_seconds for name in names} if self.costs is None
+                else {name: float(self.costs[name]) for name in names}
+            )
+            oof = np.stack([fits[name].oof for name in names])
+            self._learn_weights(names, weights, oof, y_target, sample_weight, present)
         else:
             self.weights_ = (
                 np.full(len(names), 1.0 / len(names)) if weights is None
@@ -220,34 +205,10 @@ class _BaseFusion(TransformerMixin, Composite):
             report_fit_time(owner, began)
         return self
 
-    def _learn_from_folds(self, names, weights, jobs, results, starts, X, y_target,
-                          sample_weight, present):
-        """Learn the weights from the members' out-of-fold outputs in ``results``."""
-        oof, seconds = [], []
-        for m, member_jobs in enumerate(jobs):
-            # The first job is the refit; the others give out-of-fold outputs.
-            chunks = results[starts[m] + 1 : starts[m + 1]]
-            first = chunks[0][1]
-            # Rows where the member's view is missing keep 0; the mask leaves them out.
-            member_oof = np.zeros((X.shape[0],) + first.shape[1:], dtype=first.dtype)
-            for (_, test), (_, out, _) in zip(member_jobs[1:], chunks):
-                member_oof[test] = out
-            oof.append(member_oof)
-            seconds.append(float(np.median([secs for _, _, secs in chunks])))
-        self.member_costs_ = (
-            dict(zip(names, seconds)) if self.costs is None
-            else {name: float(self.costs[name]) for name in names}
-        )
-        self._learn_weights(names, weights, np.stack(oof), y_target, sample_weight, present)
-
-    def _presence(self, X, names):
+    def _presence(self, X, names, estimators):
         """Which members have their view on each row: (M, n) bool, or None if all do."""
-        estimators = (dict(self.estimators) if not hasattr(self, "estimators_")
-                      else self.named_estimators_)
-        rows = [view_present(X, self._views_.get(name), estimators[name],
-                             f"member {name!r}", type(self).__name__) for name in names]
-        present = np.stack(rows)
-        return None if present.all() else present
+        return presence(X, [self._views_.get(name) for name in names], estimators,
+                        [f"member {name!r}" for name in names], type(self).__name__)
 
     def _learn_weights(self, names, method, oof, y_target, sample_weight, present=None):
         """Set ``weights_`` and the out-of-fold scores from stacked member outputs.
@@ -285,7 +246,7 @@ class _BaseFusion(TransformerMixin, Composite):
             alone, _ = self._objective(oof[m : m + 1, rows], y_target[rows], sw, None)
             self.member_scores_[name] = -float(alone(np.ones(1)))
 
-    def _check_fitted_members(self):
+    def _check_member_classes(self, named_members):
         pass
 
     def _member_outputs(self, X):
@@ -296,9 +257,7 @@ class _BaseFusion(TransformerMixin, Composite):
         """
         X = self._check_X(X, reset=False)
         names = list(self.named_estimators_)
-        present = self._presence(X, names)
-        keys = self._member_keys_ or [None] * len(names)
-        cache, output = MemberCache(self.memory), self._output()
+        present = self._presence(X, names, self.estimators_)
         if present is not None:
             none = int((~present.any(axis=0)).sum())
             if none and self.missing == "error":
@@ -307,22 +266,22 @@ class _BaseFusion(TransformerMixin, Composite):
                     "(every member's view is missing there); pass missing='prior' to "
                     "predict the training prior (classes) or mean (regression) there."
                 )
-        tasks, placed = [], []
-        for m, (est, key, name) in enumerate(zip(self.estimators_, keys, names)):
-            rows = None if present is None or present[m].all() else np.flatnonzero(present[m])
-            if rows is not None and rows.size == 0:
-                continue
-            part = X if rows is None else _take_rows(X, rows)
-            tasks += cache.output_tasks([est], [key], [self._views_.get(name)], part, output)
-            placed.append((m, rows))
-        outs = run_in_threads(tasks, self.n_jobs, X.shape[0])
+        keys = self._member_keys_ or [None] * len(names)
+        outs = predict_members(
+            [(est, self._views_.get(name),
+              None if present is None or present[m].all() else np.flatnonzero(present[m]),
+              key)
+             for m, (name, est, key) in enumerate(zip(names, self.estimators_, keys))],
+            X, self._output(), n_jobs=self.n_jobs, memory=self.memory)
         if present is None:
             return np.stack(outs), None
+        given = [out for out in outs if out is not None]
         shape = (len(names), X.shape[0]) + self._output_shape()
-        stacked = np.zeros(shape, dtype=np.result_type(*[o.dtype for o in outs]) if outs
+        stacked = np.zeros(shape, dtype=np.result_type(*[o.dtype for o in given]) if given
                            else np.float64)
-        for (m, rows), out in zip(placed, outs):
-            stacked[m, slice(None) if rows is None else rows] = out
+        for m, out in enumerate(outs):
+            if out is not None:
+                stacked[m, present[m]] = out
         return stacked, present
 
     def _output_shape(self):
@@ -557,8 +516,9 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
                     f"voting={self.voting!r} needs; use voting='hard' or another member."
                 )
 
-    def _check_fitted_members(self):
-        for name, est in self.named_estimators_.items():
+    def _check_member_classes(self, named_members):
+        """Refuse a fitted member that knows a class outside ``classes_``."""
+        for name, est in named_members:
             known = getattr(est, "classes_", None)
             if known is None:
                 continue

@@ -8,6 +8,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import _class_positions
+from ._views import take_rows
 
 
 class SoftmaxGate(BaseEstimator):
@@ -96,8 +97,7 @@ def fit_classifier_gate(gate, X, targets, sample_weight):
     """
     rows, experts = np.nonzero(targets * sample_weight[:, None] > 0)
     weight = targets[rows, experts] * sample_weight[rows]
-    X_rows = X[rows] if not hasattr(X, "iloc") else X.iloc[rows]
-    return gate.fit(X_rows, experts, sample_weight=weight)
+    return gate.fit(take_rows(X, rows), experts, sample_weight=weight)
 
 
 def gate_log_proba(gate, X, n_experts):

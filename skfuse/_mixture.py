@@ -16,22 +16,26 @@ from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 from . import routing
 from ._base import (
     Composite,
-    _take_rows,
     check_members,
     check_sample_weight,
     check_sample_weight_support,
     is_drop,
     member_prediction,
     member_proba,
-    rows_of_params,
-    run_fit_tasks,
-    run_in_threads,
     seed_estimator,
-    view_present,
 )
 from ._compat import _VisualBlock
 from ._gate import SoftmaxGate, fit_classifier_gate, gate_log_proba
-from ._views import _is_dataframe, check_views, resolve_view, take_view
+from ._jobs import MemberJobs
+from ._tasks import run_in_threads
+from ._views import (
+    _is_dataframe,
+    check_views,
+    presence,
+    resolve_view,
+    take_rows,
+    take_view,
+)
 
 _VARIANCE_FLOOR = 1e-6  # times the variance of y
 _MIN_PROBA = 1e-300
@@ -197,8 +201,14 @@ class _BaseMixture(Composite):
                            present)
             if best is None or run["lower_bound"] > best["lower_bound"]:
                 best = run
-        for key, value in best.items():
-            setattr(self, f"{key}_", value)
+        self.experts_ = best["experts"]
+        self.gate_ = best["gate"]
+        self.lower_bound_ = best["lower_bound"]
+        self.converged_ = best["converged"]
+        self.n_iter_ = best["n_iter"]
+        self.expert_usage_ = best["expert_usage"]
+        if "noise_variance" in best:
+            self.noise_variance_ = best["noise_variance"]
         self._expert_names_ = names
         self._k_ = k
         if not self.converged_:
@@ -217,9 +227,9 @@ class _BaseMixture(Composite):
         gate_template = None if self.gate is None else seed_estimator(self.gate, rng)
         resp = self._initial_responsibilities(X_gate, target, weight, n_experts, rng, start)
         if present is not None:  # a row goes only to experts that have its view
-            resp = resp * present
+            resp = resp * present.T
             lost = resp.sum(axis=1) == 0
-            resp[lost] = present[lost] / present[lost].sum(axis=1, keepdims=True)
+            resp[lost] = present.T[lost] / present.T[lost].sum(axis=1, keepdims=True)
         row_fit = np.zeros(n)  # before any E-step, re-seed from the first rows
         # Sparse EM first runs dense (up to half the iterations) to a good optimum, then
         # truncates: hard assignments from the start get stuck in poor partitions.
@@ -282,7 +292,7 @@ class _BaseMixture(Composite):
         for e in range(n_experts):
             if resp[:, e] @ weight >= _STARVED * even:
                 continue
-            free = ~taken if present is None else ~taken & present[:, e]
+            free = ~taken if present is None else ~taken & present[e]
             candidates = np.flatnonzero(free)
             candidates = candidates[np.argsort(row_fit[candidates], kind="stable")]
             count = np.searchsorted(np.cumsum(weight[candidates]), even / 2) + 1
@@ -295,15 +305,20 @@ class _BaseMixture(Composite):
 
     def _m_step(self, X, y, target, weight, resp, templates, params, present=None):
         blocks = [self._expert_rows(resp[:, e] * weight, target,
-                                    weight if present is None else weight * present[:, e])
+                                    weight if present is None else weight * present[e])
                   for e in range(len(templates))]
-        # X goes whole into every task, so that a cluster gets it once (joblib's Dask
-        # backend scatters it); each task takes its expert's view and rows.
-        fitted = run_fit_tasks(
-            [(_fit_expert, (template, X, self._views_[e], rows, y, row_weight,
-                            self._fit_output, params[e]))
-             for e, (template, (rows, row_weight)) in enumerate(zip(templates, blocks))],
-            self.n_jobs, 0, type(self).__name__)
+        # Each expert is fitted on its rows, the responsibilities as its sample weight,
+        # and returns its output on them; X goes whole into every task, so that a
+        # cluster gets it once (joblib's Dask backend scatters it).
+        plan = MemberJobs(type(self).__name__, n_jobs=self.n_jobs)
+        for e, (template, (rows, row_weight)) in enumerate(zip(templates, blocks)):
+            expert_weight = np.zeros(len(weight))
+            expert_weight[rows] = row_weight
+            plan.add(e, template, label=f"expert {e}", view=self._views_[e], rows=rows,
+                     params={**(params[e] or {}), "sample_weight": expert_weight},
+                     fit_output=True)
+        fits = plan.run(X, y, output=self._fit_output)
+        fitted = [(fits[e].estimator, fits[e].fit_output) for e in range(len(templates))]
         experts = [est for est, _ in fitted]
         if self._kind == "classifier":
             return experts, None
@@ -332,9 +347,9 @@ class _BaseMixture(Composite):
         log_gate = _masked(gate_log_proba(gate, X_gate, n_experts), present)
         log_lik = np.full((n, n_experts), -np.inf)
         for e, expert in enumerate(experts):
-            rows = slice(None) if present is None else np.flatnonzero(present[:, e])
+            rows = slice(None) if present is None else np.flatnonzero(present[e])
             log_lik[rows, e] = self._log_likelihood(
-                expert, _take_rows(take_view(X, self._views_[e]), rows), target[rows],
+                expert, take_rows(take_view(X, self._views_[e]), rows), target[rows],
                 None if noise is None else noise[e])
         joint = log_gate + log_lik
         row_fit = logsumexp(joint, axis=1)
@@ -380,7 +395,7 @@ class _BaseMixture(Composite):
         blocks = [(e, order[offsets[e]:offsets[e + 1]]) for e in range(len(self.experts_))]
         blocks = [(e, rows) for e, rows in blocks if rows.size]
         calls = [(expert_output,
-                  (self.experts_[e], _take_rows(take_view(X, self._views_[e]), rows), e))
+                  (self.experts_[e], take_rows(take_view(X, self._views_[e]), rows), e))
                  for e, rows in blocks]
         outputs = run_in_threads(calls, self.n_jobs, X.shape[0])
         stacked = np.concatenate(outputs) if outputs else np.empty((0, 1))
@@ -419,20 +434,19 @@ class _BaseMixture(Composite):
         return values
 
     def _presence(self, X, names, experts):
-        """Which experts have their view on each row: (n, E) bool, or None if all do."""
-        columns = [view_present(X, view, expert, f"expert {name!r}", type(self).__name__)
-                   for name, expert, view in zip(names, experts, self._views_)]
-        present = np.column_stack(columns)
-        if present.all():
+        """Which experts have their view on each row: (E, n) bool, or None if all do."""
+        present = presence(X, self._views_, experts, [f"expert {name!r}" for name in names],
+                           type(self).__name__)
+        if present is None:
             return None
-        none = int((~present.any(axis=1)).sum())
+        none = int((~present.any(axis=0)).sum())
         if none:
             raise ValueError(
                 f"{type(self).__name__}: {none} row(s) of X have no expert present (every "
                 "expert's view is missing there)."
             )
-        for name, column in zip(names, present.T):
-            if not column.any():
+        for name, row in zip(names, present):
+            if not row.any():
                 raise ValueError(
                     f"{type(self).__name__}: expert {name!r} has no row where its view is "
                     "present."
@@ -440,20 +454,12 @@ class _BaseMixture(Composite):
         return present
 
 
-def _fit_expert(template, X, view, rows, y, sample_weight, fit_output, params=None):
-    """Fit a clone of ``template`` on ``rows`` of its ``view`` of ``X``, with the rows of
-    its routed metadata ``params``."""
-    X = _take_rows(take_view(X, view), rows)
-    params = {} if params is None else rows_of_params(params, rows, len(y))
-    expert = clone(template).fit(X, y[rows], sample_weight=sample_weight, **params)
-    return expert, fit_output(expert, X)
-
-
 def _masked(log_gate, present):
-    """Log-probabilities renormalised over the experts ``present`` on each row."""
+    """Log-probabilities renormalised over the experts ``present`` on each row
+    (``present`` has shape (n_experts, n_samples))."""
     if present is None:
         return log_gate
-    log_gate = np.where(present, log_gate, -np.inf)
+    log_gate = np.where(present.T, log_gate, -np.inf)
     return log_gate - logsumexp(log_gate, axis=1, keepdims=True)
 
 

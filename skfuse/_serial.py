@@ -1,64 +1,44 @@
-"""Serial fusion: multi-level stacking and confidence cascades."""
+"""Serial fusion: the public :class:`SerialStack`, over two engines.
+
+Stacking lives in :mod:`skfuse._stack`, the cascade in :mod:`skfuse._cascade`; this
+module holds what they share: the steps, their parameters, validation, tags, the folds
+and the dispatch of ``fit`` and the predict methods to the engine in use.
+"""
 
 import numbers
 import time
-from functools import partial
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import is_classifier
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils import Bunch, check_random_state, get_tags
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
+from . import _cascade, _stack
 from ._base import (
     Composite,
     check_sample_weight,
     check_sample_weight_support,
-    job_labels,
-    member_proba,
-    present_jobs,
-    report_fit_time,
-    run_fit_tasks,
     seed_estimator,
-    view_present,
 )
-from ._cache import MemberCache
 from ._compat import _VisualBlock
-from ._fusion import FusionClassifier
-from ._views import _is_dataframe, check_views, missing_entries, resolve_view, take_view
-
-_METHODS = ("transform", "predict_proba", "decision_function", "predict")
+from ._tasks import report_fit_time
+from ._views import check_views, resolve_view
 
 
-def step_output(estimator, X, method, classes=None):
-    """A non-final step's output as a 2-D float array, the next level's input.
+def _cascade_only(method):
+    """An ``available_if`` check: ``method`` exists only for a cascade, and says so."""
 
-    Probabilities (and multiclass decision values) of a classifier are aligned to the
-    stack's ``classes`` by label; predicted labels become class positions.
-    """
-    if method == "predict_proba" and classes is not None:
-        return member_proba(estimator, X, classes)
-    out = getattr(estimator, method)(X)
-    if method == "transform" and classes is not None and isinstance(estimator, FusionClassifier):
-        # Member outputs come per the level's own classes (a fold may miss one).
-        positions = np.searchsorted(classes, estimator.classes_)
-        if estimator.voting == "hard":
-            out = positions[out]
-        else:
-            n, n_members = out.shape[0], len(estimator.estimators_)
-            aligned = np.zeros((n, n_members, len(classes)))
-            aligned[:, :, positions] = out.reshape(n, n_members, -1)
-            out = aligned.reshape(n, -1)
-    if method == "predict" and classes is not None and is_classifier(estimator):
-        out = np.searchsorted(classes, np.asarray(out))
-    if method == "decision_function" and classes is not None and np.ndim(out) == 2:
-        aligned = np.zeros((out.shape[0], len(classes)))
-        aligned[:, np.searchsorted(classes, estimator.classes_)] = out
-        out = aligned
-    out = out.toarray() if sp.issparse(out) else np.asarray(out, dtype=np.float64)
-    return out.reshape(out.shape[0], -1)
+    def check(stack):
+        if not stack._is_cascade():
+            raise AttributeError(
+                f"{method} is not available when exit_threshold=None (a stack, not a "
+                "cascade)"
+            )
+        return True
+
+    return check
 
 
 class SerialStack(Composite):
@@ -318,23 +298,6 @@ class SerialStack(Composite):
             )
         return values
 
-    def _methods(self):
-        """The output method of each non-final step (stacking)."""
-        methods = []
-        for name, est in self.steps[:-1]:
-            method = self.stack_method
-            if isinstance(method, dict):
-                method = method.get(name, "auto")
-            if method == "auto":
-                method = next((m for m in _METHODS if hasattr(est, m)), None)
-            if method not in _METHODS or not hasattr(est, method):
-                raise ValueError(
-                    f"SerialStack: step {name!r} has no usable output method "
-                    f"(stack_method={method!r})."
-                )
-            methods.append(method)
-        return methods
-
     # -- fit -----------------------------------------------------------------------
 
     def fit(self, X, y, sample_weight=None, **fit_params):
@@ -381,9 +344,13 @@ class SerialStack(Composite):
         seed = None if self.random_state is None else rng
         estimators = [seed_estimator(est, seed) for _, est in self.steps]
         folds = self._folds(X, y, rng, classifier, groups) if len(self.steps) > 1 else []
-        cache = MemberCache(self.memory)
-        fit = self._fit_cascade if self.exit_threshold is not None else self._fit_stack
-        fitted = fit(estimators, step_params, X, y, sample_weight, folds, cache)
+        if self.exit_threshold is None:
+            fitted = _stack.fit_stack(self, estimators, step_params, X, y, sample_weight,
+                                      folds)
+        else:
+            thresholds = self._thresholds_given(len(estimators) - 1)
+            fitted = _cascade.fit_cascade(self, estimators, step_params, X, y,
+                                          sample_weight, folds, thresholds)
         self.steps_ = list(zip(names, fitted))
         self.named_steps_ = Bunch(**dict(self.steps_))
         if self.verbose:
@@ -402,222 +369,7 @@ class SerialStack(Composite):
         return [resolve_view(views[name], X, name, feature_names) if name in views else None
                 for name in names]
 
-    def _run(self, cache, jobs, X, y, sample_weight, output, labels):
-        tasks, _ = cache.fit_tasks(jobs, X, y, sample_weight, output)
-        return run_fit_tasks(tasks, self.n_jobs, self.verbose, "SerialStack", labels)
-
-    def _oof(self, chunks, folds, n_samples):
-        out = None
-        for (_, test), (_, values, _) in zip(folds, chunks):
-            if out is None:
-                out = np.empty((n_samples,) + values.shape[1:])
-            if values.shape[1:] != out.shape[1:]:
-                raise ValueError(
-                    "SerialStack: a step's output has a different width on different "
-                    "folds (a class missing from a training fold?); use fewer folds."
-                )
-            out[test] = values
-        return out
-
-    def _passthrough_columns(self, X):
-        if self.passthrough is False or self.passthrough is None:
-            return None
-        if self.passthrough is True:
-            return np.arange(X.shape[1])
-        return resolve_view(self.passthrough, X, "passthrough",
-                            getattr(self, "feature_names_in_", None))
-
-    def _next_input(self, out, X):
-        if self._passthrough_ is None:
-            return out
-        raw = take_view(X, self._passthrough_)
-        if sp.issparse(raw):
-            return sp.hstack([sp.csr_matrix(out), raw], format="csr")
-        raw = raw.to_numpy() if _is_dataframe(raw) else raw
-        return np.hstack([out, np.asarray(raw, dtype=np.float64)])
-
-    def _refuse_nan(self, X):
-        """A stack's first step sees X as it is: NaN in its view needs a step that takes
-        NaN, or a skfuse composite (whose members sit out the rows without their view)."""
-        name, est = (self.steps_ if hasattr(self, "steps_") else self.steps)[0]
-        if isinstance(est, Composite) or get_tags(est).input_tags.allow_nan:
-            return
-        missing = missing_entries(X, self._views_[0])
-        if missing is not None and missing.any():
-            raise ValueError(
-                f"SerialStack: step {name!r} ({type(est).__name__}) does not accept NaN, "
-                f"and its view holds NaN on {int(missing.any(axis=1).sum())} row(s). "
-                "Impute inside the step (a Pipeline with SimpleImputer), or make it a "
-                "FusionClassifier with views to fuse missing modalities."
-            )
-
-    def _fit_stack(self, estimators, step_params, X, y, sample_weight, folds, cache):
-        self._refuse_nan(X)
-        self._methods_ = self._methods()
-        self._passthrough_ = self._passthrough_columns(X)
-        # Classifier levels are aligned to the labels of y, also under a regressor final.
-        levels = [est for _, est in self.steps[:-1]]
-        self._level_classes_ = (
-            np.unique(y) if any(is_classifier(est) for est in levels) else None
-        )
-        classes = self._level_classes_
-        fitted, Z, view = [], X, self._views_[0]
-        names = [name for name, _ in self.steps]
-        for name, est, params, method in zip(names, estimators[:-1], step_params,
-                                             self._methods_):
-            output = partial(step_output, method=method, classes=classes)
-            step_jobs = [(None, None)] + folds
-            jobs = [(est, view, train, test, params) for train, test in step_jobs]
-            results = self._run(cache, jobs, Z, y, sample_weight, output,
-                                job_labels(f"step {name!r}", step_jobs))
-            fitted.append(results[0][0])
-            Z, view = self._next_input(self._oof(results[1:], folds, X.shape[0]), X), None
-        final = self._run(cache, [(estimators[-1], view, None, None, step_params[-1])], Z, y,
-                          sample_weight, None, [f"step {names[-1]!r} (final), fit"])
-        return fitted + [final[0][0]]
-
-    def _fit_cascade(self, estimators, step_params, X, y, sample_weight, folds, cache):
-        names = [name for name, _ in self.steps]
-        thresholds = self._thresholds_given(len(estimators) - 1)  # checked before fitting
-        present = self._presence(X)
-        jobs = [
-            present_jobs(None if present is None else present[i], folds, f"step {name!r}",
-                         "SerialStack")
-            for i, name in enumerate(names)
-        ]
-        output = partial(member_proba, classes=self.classes_)
-        results = self._run(
-            cache,
-            [(est, view, train, test, params)
-             for est, view, params, step_jobs in zip(estimators, self._views_, step_params,
-                                                     jobs)
-             for train, test in step_jobs],
-            X, y, sample_weight, output,
-            [label for name, step_jobs in zip(names, jobs)
-             for label in job_labels(f"step {name!r}", step_jobs)],
-        )
-        starts = np.cumsum([0] + [len(step_jobs) for step_jobs in jobs])
-        fitted = [results[start][0] for start in starts[:-1]]
-        # Rows where a step's view is missing keep 0; the presence mask rules them out.
-        oof = np.zeros((len(estimators), X.shape[0], len(self.classes_)))
-        for i, step_jobs in enumerate(jobs):
-            for (_, test), (_, values, _) in zip(step_jobs[1:], results[starts[i] + 1:]):
-                oof[i, test] = values
-        codes = np.searchsorted(self.classes_, y)
-        answerable = slice(None) if present is None else present.any(axis=0)
-        kept = (oof[:, answerable], codes[answerable],
-                None if sample_weight is None else sample_weight[answerable],
-                None if present is None else present[:, answerable])
-        if thresholds is None:
-            thresholds = auto_thresholds(*kept[:2], self.cascade_tolerance, *kept[2:])
-        self.exit_thresholds_ = thresholds
-        counts = np.bincount(codes, weights=sample_weight, minlength=len(self.classes_))
-        self._prior_ = counts / counts.sum()
-        route = cascade_route(step_confidence(oof, present), thresholds, present)
-        self.exit_rates_ = np.bincount(route[route >= 0], minlength=len(estimators)) / (
-            np.count_nonzero(route >= 0))
-        if self.cascade_fit == "deferred":
-            fitted = self._refit_deferred(estimators, step_params, fitted, oof, route,
-                                          present, X, y, sample_weight, folds, cache)
-        return fitted
-
-    def _presence(self, X):
-        """Which steps have their view on each row: (n_steps, n) bool, or None if all do."""
-        steps = self.steps_ if hasattr(self, "steps_") else self.steps
-        present = np.stack([
-            view_present(X, view, est, f"step {name!r}", "SerialStack")
-            for (name, est), view in zip(steps, self._views_)
-        ])
-        return None if present.all() else present
-
-    def _refit_deferred(self, estimators, step_params, fitted, oof, route, present, X, y,
-                        sample_weight, folds, cache):
-        """Retrain each later step on the rows its predecessors defer.
-
-        A step keeps its all-rows fit when too few rows are deferred, or when on the
-        deferred rows its out-of-fold accuracy trained on them alone (cross-fitted on the
-        same folds) is below that of its all-rows out-of-fold predictions.
-        """
-        minimum = max(20, 2 * len(folds))
-        codes = np.searchsorted(self.classes_, y)
-        self.cascade_fit_ = ["all"] * len(estimators)
-        jobs, plans, labels = [], [], []
-        for i in range(1, len(estimators)):
-            reached = route >= i
-            rows = np.flatnonzero(reached if present is None else reached & present[i])
-            if rows.size < minimum or np.unique(y[rows]).size < 2:
-                continue
-            sub_folds = [
-                (np.intersect1d(train, rows), np.intersect1d(test, rows))
-                for train, test in folds
-            ]
-            sub_folds = [(tr, te) for tr, te in sub_folds if te.size and tr.size]
-            if not sub_folds or any(np.unique(y[tr]).size < 2 for tr, _ in sub_folds):
-                continue  # cannot be cross-fitted on the deferred rows alone
-            view, params = self._views_[i], step_params[i]
-            jobs += [(estimators[i], view, train, test, params)
-                     for train, test in [(rows, None)] + sub_folds]
-            labels += job_labels(f"step {self.steps[i][0]!r} on its deferred rows",
-                                 [(rows, None)] + sub_folds)
-            plans.append((i, rows, sub_folds))
-        if not jobs:
-            return fitted
-        output = partial(member_proba, classes=self.classes_)
-        results = iter(self._run(cache, jobs, X, y, sample_weight, output, labels))
-        for i, rows, sub_folds in plans:
-            refit = next(results)[0]
-            tested = np.concatenate([te for _, te in sub_folds])
-            deferred_oof = self._oof([next(results) for _ in sub_folds], sub_folds, len(y))
-            weights = None if sample_weight is None else sample_weight[tested]
-            alone = np.average(deferred_oof[tested].argmax(axis=1) == codes[tested],
-                               weights=weights)
-            together = np.average(oof[i][tested].argmax(axis=1) == codes[tested],
-                                  weights=weights)
-            if alone >= together:
-                fitted[i] = refit
-                self.cascade_fit_[i] = "deferred"
-        return fitted
-
     # -- predict -------------------------------------------------------------------
-
-    def _final_input(self, X):
-        self._refuse_nan(X)
-        Z = take_view(X, self._views_[0])
-        for (_, est), method in zip(self.steps_[:-1], self._methods_):
-            out = step_output(est, Z, method, self._level_classes_)
-            Z = self._next_input(out, X)
-        return Z
-
-    def _cascade(self, X):
-        """Fused probabilities and the step that answered each row (-1: none could)."""
-        n = X.shape[0]
-        present = self._presence(X)
-        last = last_present_step(present, len(self.steps_), n)
-        proba = np.zeros((n, len(self.classes_)))
-        route = np.full(n, -1)
-        unanswerable = np.flatnonzero(last < 0)
-        if unanswerable.size:
-            if self.missing == "error":
-                raise ValueError(
-                    f"SerialStack: {unanswerable.size} row(s) of X have no step present "
-                    "(every step's view is missing there); pass missing='prior' to "
-                    "predict the training class frequencies there."
-                )
-            proba[unanswerable] = self._prior_
-        remaining = np.flatnonzero(last >= 0)
-        for i, (_, est) in enumerate(self.steps_):
-            here = remaining if present is None else remaining[present[i, remaining]]
-            if here.size == 0:
-                continue
-            p = member_proba(est, take_rows(take_view(X, self._views_[i]), here),
-                             self.classes_)
-            leave = last[here] == i
-            if i < len(self.steps_) - 1:
-                leave |= p.max(axis=1) > self.exit_thresholds_[i]
-            proba[here[leave]] = p[leave]
-            route[here[leave]] = i
-            remaining = remaining[route[remaining] < 0]
-        return proba, route
 
     def predict(self, X):
         """Predict with the last level (stacking) or the cascade.
@@ -633,13 +385,18 @@ class SerialStack(Composite):
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
         if self._is_cascade():
-            return self.classes_[np.argmax(self._cascade(X)[0], axis=1)]
-        return self.steps_[-1][1].predict(self._final_input(X))
+            return self.classes_[np.argmax(_cascade.predict_cascade(self, X)[0], axis=1)]
+        return self.steps_[-1][1].predict(_stack.final_input(self, X))
 
-    def _has_proba(self):
-        return self._is_cascade() or hasattr(self._final, "predict_proba")
+    def _check_proba(self):
+        if not (self._is_cascade() or hasattr(self._final, "predict_proba")):
+            raise AttributeError(
+                f"predict_proba is not available when the final step {self.steps[-1][0]!r} "
+                f"({type(self._final).__name__}) has no predict_proba"
+            )
+        return True
 
-    @available_if(_has_proba)
+    @available_if(_check_proba)
     def predict_proba(self, X):
         """Class probabilities of the last level, or of the step that answered each row.
 
@@ -654,10 +411,10 @@ class SerialStack(Composite):
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
         if self._is_cascade():
-            return self._cascade(X)[0]
-        return self.steps_[-1][1].predict_proba(self._final_input(X))
+            return _cascade.predict_cascade(self, X)[0]
+        return self.steps_[-1][1].predict_proba(_stack.final_input(self, X))
 
-    @available_if(_is_cascade)
+    @available_if(_cascade_only("predict_route"))
     def predict_route(self, X):
         """Index of the cascade step that answers each row.
 
@@ -671,7 +428,24 @@ class SerialStack(Composite):
             -1 for a row where no step has its view (with ``missing="prior"``).
         """
         check_is_fitted(self)
-        return self._cascade(self._check_X(X, reset=False))[1]
+        return _cascade.predict_cascade(self, self._check_X(X, reset=False))[1]
+
+    @available_if(_cascade_only("predict_step_proba"))
+    def predict_step_proba(self, X):
+        """Every step's class probabilities on every row, as if no row left early.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_steps, n_samples, n_classes)
+            NaN where a step's view of the row is missing. The cascade's answer for a
+            row is the row of the step that :meth:`predict_route` names.
+        """
+        check_is_fitted(self)
+        return _cascade.predict_all_steps(self, self._check_X(X, reset=False))
 
     def score(self, X, y, sample_weight=None):
         """Accuracy (classifier stack) or R² (regressor stack) on ``(X, y)``.
@@ -689,74 +463,3 @@ class SerialStack(Composite):
         metric = accuracy_score if is_classifier(self) else r2_score
         return metric(y, self.predict(X), sample_weight=sample_weight)
 
-
-def take_rows(X, rows):
-    return X.iloc[rows] if _is_dataframe(X) else X[rows]
-
-
-def last_present_step(present, n_steps, n_samples):
-    """Each row's last step with its view present (-1 for none); ``present`` may be None."""
-    if present is None:
-        return np.full(n_samples, n_steps - 1)
-    return np.where(present.any(axis=0), n_steps - 1 - np.argmax(present[::-1], axis=0), -1)
-
-
-def step_confidence(proba, present=None):
-    """Each step's top probability per row, shape (n_steps, n); -inf where it is missing."""
-    confidence = proba.max(axis=2)
-    if present is not None:
-        confidence[~present] = -np.inf
-    return confidence
-
-
-def cascade_route(confidence, thresholds, present=None):
-    """The step that answers each row, given each step's top probability per row.
-
-    ``confidence`` has shape (n_steps, n_samples), -inf where a step's view is missing
-    (``present`` False). A row leaves at the first step whose confidence exceeds its
-    threshold, else at its last present step (the last step when every view is
-    there); -1 marks a row with no step present.
-    """
-    n_steps, n_samples = confidence.shape
-    route = last_present_step(present, n_steps, n_samples)
-    for i in range(n_steps - 2, -1, -1):
-        route[(confidence[i] > thresholds[i]) & (i < route)] = i
-    return route
-
-
-def auto_thresholds(proba, codes, tolerance, sample_weight=None, present=None):
-    """The lowest thresholds whose cascade stays within ``tolerance`` of the last step.
-
-    ``proba`` holds each step's out-of-fold probabilities, shape (n_steps, n, n_classes),
-    and ``present`` (n_steps, n) which steps have each row's view (None: all); every row
-    must have at least one. Steps are settled in order. Each gets the lowest candidate
-    threshold (0 or a quantile of its confidences) such that at it, and at every
-    candidate above it, the cascade's accuracy (later steps not exiting) is at least
-    that of no early exit (each row answered by its last present step) minus
-    ``tolerance``. Requiring every higher threshold to pass too keeps a lucky dip in
-    the out-of-fold accuracy from setting the threshold. Accuracies are weighted by
-    ``sample_weight``.
-    """
-    confidence = step_confidence(proba, present)
-    correct = proba.argmax(axis=2) == codes[None, :]
-    n_steps = proba.shape[0]
-    rows = np.arange(proba.shape[1])
-    thresholds = np.ones(n_steps - 1)
-
-    def accuracy():
-        answered = correct[cascade_route(confidence, thresholds, present), rows]
-        return np.average(answered, weights=sample_weight)
-
-    floor = accuracy() - tolerance - 1e-12
-    for i in range(n_steps - 1):
-        # 0 lets every row exit; the quantiles step through the confidences.
-        seen = confidence[i][np.isfinite(confidence[i])]
-        candidates = np.unique(np.r_[0.0, np.quantile(seen, np.linspace(0, 1, 101))])
-        chosen = 1.0
-        for t in candidates[::-1]:
-            thresholds[i] = t
-            if accuracy() < floor:
-                break
-            chosen = t
-        thresholds[i] = chosen
-    return thresholds

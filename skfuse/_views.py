@@ -9,6 +9,7 @@ reuses the positions, which stay valid because the feature names are checked to 
 import numbers
 
 import numpy as np
+from sklearn.utils import get_tags
 
 
 def _is_dataframe(X):
@@ -106,6 +107,13 @@ def take_view(X, positions):
     return X[:, positions]
 
 
+def take_rows(X, rows):
+    """Return the rows ``rows`` (integer positions) of ``X``, a DataFrame or an array."""
+    if _is_dataframe(X):
+        return X.iloc[rows]
+    return X[rows]
+
+
 def check_views(views, names, owner):
     """Check that ``views`` is None or a dict keyed by member names; ``owner`` names the
     composite in errors."""
@@ -155,3 +163,37 @@ def rows_present(X, positions):
 
 def _is_missing_value(value):
     return value is None or (isinstance(value, float) and value != value)
+
+
+def view_present(X, view, estimator, label, owner):
+    """Rows of ``X`` where the ``view`` of ``estimator`` is present (not wholly missing).
+
+    A view missing on only part of a row's entries is refused when ``estimator`` does not
+    take NaN; ``label`` names it (``"member 'a'"``) in the error.
+    """
+    missing = missing_entries(X, view)
+    if missing is None:
+        return np.ones(X.shape[0], dtype=bool)
+    present = ~missing.all(axis=1)
+    partial = int((present & missing.any(axis=1)).sum())
+    if partial and not get_tags(estimator).input_tags.allow_nan:
+        raise ValueError(
+            f"{owner}: {label} ({type(estimator).__name__}) does not accept NaN, and its "
+            f"view is partly missing (NaN) on {partial} row(s). A row is a missing "
+            "modality only when the whole view is missing; impute inside the estimator "
+            "(a Pipeline with SimpleImputer)."
+        )
+    return present
+
+
+def presence(X, views, estimators, labels, owner):
+    """Which members have their view on each row of ``X``.
+
+    Returns a bool array of shape (n_members, n_samples), members first as in the
+    stacked member outputs, or None when every member has its view on every row.
+    ``views`` holds each member's column positions (None: all columns); ``labels``
+    name the members in errors (``"member 'a'"``).
+    """
+    present = np.stack([view_present(X, view, est, label, owner)
+                        for view, est, label in zip(views, estimators, labels)])
+    return None if present.all() else present

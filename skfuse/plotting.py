@@ -191,8 +191,9 @@ class CascadeDisplay:
     def from_estimator(cls, estimator, X, y, *, thresholds=None, ax=None):
         """Sweep the first step's threshold of a fitted cascade on ``(X, y)``.
 
-        Each step's probabilities on ``X`` are computed once; the route of every row is
-        then found for each threshold, as ``predict`` would (later steps keep their
+        Each step's probabilities on ``X`` are computed once
+        (:meth:`~skfuse.SerialStack.predict_step_proba`); the route of every row is then
+        found for each threshold by the cascade's own exit rule (later steps keep their
         fitted thresholds).
 
         Parameters
@@ -210,21 +211,15 @@ class CascadeDisplay:
         -------
         display : CascadeDisplay
         """
-        from ._base import member_proba
-        from ._serial import cascade_route, step_confidence, take_rows
-        from ._views import take_view
+        from ._cascade import route_of_proba
 
         check_is_fitted(estimator, "exit_thresholds_")
-        X = estimator._check_X(X, reset=False)
-        present = estimator._presence(X)
-        if present is not None and not present.any(axis=0).all():
+        proba = estimator.predict_step_proba(X)
+        present = ~np.isnan(proba[:, :, 0])
+        if not present.any(axis=0).all():
             raise ValueError("CascadeDisplay: some rows of X have no step present.")
-        proba = np.zeros((len(estimator.steps_), X.shape[0], len(estimator.classes_)))
-        for i, ((_, est), view) in enumerate(zip(estimator.steps_, estimator._views_)):
-            rows = slice(None) if present is None else np.flatnonzero(present[i])
-            proba[i, rows] = member_proba(est, take_rows(take_view(X, view), rows),
-                                          estimator.classes_)
-        confidence = step_confidence(proba, present)
+        present = None if present.all() else present
+        proba = np.nan_to_num(proba, nan=0.0)
         correct = estimator.classes_[proba.argmax(axis=2)] == np.asarray(y)[None, :]
         thresholds = np.linspace(0, 1, 51) if thresholds is None else np.asarray(thresholds)
         thresholds = np.union1d(thresholds, estimator.exit_thresholds_[:1])
@@ -232,7 +227,7 @@ class CascadeDisplay:
         exit_rates, accuracies = [], []
         for t in thresholds:
             chosen = np.r_[t, estimator.exit_thresholds_[1:]]
-            route = cascade_route(confidence, chosen, present)
+            route = route_of_proba(proba, chosen, present)
             exit_rates.append(np.mean(route == 0))
             accuracies.append(np.mean(correct[route, rows]))
         display = cls(thresholds, np.array(exit_rates), np.array(accuracies),

@@ -172,7 +172,7 @@ def test_parallel_kernels_under_each_threading_layer(layer):
 def test_fit_tasks_run_again_when_a_worker_is_lost(capsys):
     from concurrent.futures import CancelledError
 
-    from skfuse._base import run_fit_tasks
+    from skfuse._tasks import run_fit_tasks
 
     failures = [1]  # how many more calls fail, as tasks do when their worker is lost
 

@@ -337,7 +337,7 @@ def test_deferred_rows_in_a_single_fold_fall_back_to_all_rows():
 
 
 def test_auto_thresholds_weigh_rows_by_sample_weight():
-    from skfuse._serial import auto_thresholds
+    from skfuse._cascade import auto_thresholds
 
     # Step 0 is confident on every row but wrong on the last two; step 1 is always right.
     proba = np.array([
@@ -393,3 +393,33 @@ def test_cascade_views_by_column_name():
     assert list(cascade.steps_[0][1].feature_names_in_) == names[:4]
     assert isinstance(X, pd.DataFrame)
     assert cascade.score(X, y) > 0.8
+
+
+def test_methods_a_configuration_lacks_say_why():
+    # As in scikit-learn, the AttributeError's cause says why the method is missing.
+    stack = SerialStack([("nb", GaussianNB()), ("final", LogisticRegression())], cv=3)
+    with pytest.raises(AttributeError) as missing:
+        stack.predict_route  # noqa: B018 - the attribute access is what is tested
+    assert "predict_route is not available when exit_threshold=None" in str(
+        missing.value.__cause__)
+    regression = SerialStack([("ridge", Ridge()), ("final", SVR())], cv=3)
+    with pytest.raises(AttributeError) as missing:
+        regression.predict_proba  # noqa: B018
+    assert "predict_proba is not available when the final step 'final'" in str(
+        missing.value.__cause__)
+
+
+def test_step_probabilities_agree_with_the_routed_prediction():
+    from skfuse._cascade import exit_route
+
+    X, y = load_wine(return_X_y=True)
+    cascade = SerialStack([("nb", GaussianNB()),
+                           ("tree", DecisionTreeClassifier(max_depth=3, random_state=0))],
+                          exit_threshold=0.95, cv=3).fit(X, y)
+    steps = cascade.predict_step_proba(X)
+    route = cascade.predict_route(X)
+    assert steps.shape == (2, len(y), 3)
+    np.testing.assert_array_equal(cascade.predict_proba(X), steps[route, np.arange(len(y))])
+    top = steps.max(axis=2)
+    again = exit_route(lambda i, rows: top[i, rows], cascade.exit_thresholds_, None, len(y))
+    np.testing.assert_array_equal(again, route)

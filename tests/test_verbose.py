@@ -74,7 +74,7 @@ def test_fixed_weights_report_one_fit_per_member(capsys):
 
 def test_progress_keeps_the_data_a_top_level_task_argument(monkeypatch):
     # joblib's Dask backend scatters only top-level task arguments: X must stay one.
-    from skfuse import _base
+    from skfuse import _tasks
 
     seen = []
 
@@ -87,15 +87,15 @@ def test_progress_keeps_the_data_a_top_level_task_argument(monkeypatch):
             seen.extend(tasks)
             return iter([function(*args, **kwargs) for function, args, kwargs in tasks])
 
-    monkeypatch.setattr(_base, "Parallel", Recording)
+    monkeypatch.setattr(_tasks, "Parallel", Recording)
     data = np.arange(10.0)
-    assert _base.run_fit_tasks([(np.sum, (data,))], None, 1, "Owner", ["sum"]) == [45.0]
+    assert _tasks.run_fit_tasks([(np.sum, (data,))], None, 1, "Owner", ["sum"]) == [45.0]
     (_, args, _), = seen
     assert any(arg is data for arg in args)
 
 
 def test_labels_must_match_the_tasks():
-    from skfuse._base import run_fit_tasks
+    from skfuse._tasks import run_fit_tasks
 
     with pytest.raises(ValueError, match="2 progress labels for 1 tasks"):
         run_fit_tasks([(abs, (1,))], None, 1, "Owner", ["a", "b"])

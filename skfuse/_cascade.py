@@ -1,0 +1,238 @@
+"""The cascade engine of :class:`~skfuse.SerialStack`: early exit by confidence.
+
+Every step sees ``X``. A row leaves at the first step whose top class probability
+exceeds that step's threshold, else at its last step with its view present. The rule
+is :func:`exit_route`; fitting (thresholds, exit rates, deferred training), ``predict``,
+``predict_route`` and :class:`~skfuse.plotting.CascadeDisplay` all route through it.
+"""
+
+from functools import partial
+
+import numpy as np
+
+from ._base import member_proba
+from ._jobs import MemberJobs
+from ._views import presence, take_rows, take_view
+
+OWNER = "SerialStack"
+
+
+def exit_route(top_proba, thresholds, present, n_samples):
+    """The step that answers each row, by the cascade's exit rule.
+
+    Parameters
+    ----------
+    top_proba : callable
+        ``top_proba(i, rows)``: step ``i``'s top class probability on ``rows``. It is
+        asked only about the rows that reach step ``i`` and have its view, in step
+        order, so a step runs on no row it does not need.
+    thresholds : ndarray of shape (n_steps - 1,)
+        A row leaves at the first step whose top probability exceeds its threshold.
+    present : ndarray of bool of shape (n_steps, n_samples) or None
+        Which steps have each row's view (None: all). A row that no earlier step lets
+        go leaves at its last present step.
+    n_samples : int
+
+    Returns
+    -------
+    route : ndarray of int of shape (n_samples,)
+        The answering step; -1 for a row with no step present.
+    """
+    n_steps = len(thresholds) + 1
+    last = last_present_step(present, n_steps, n_samples)
+    route = np.full(n_samples, -1)
+    remaining = np.flatnonzero(last >= 0)
+    for i in range(n_steps):
+        here = remaining if present is None else remaining[present[i, remaining]]
+        if here.size == 0:
+            continue
+        top = top_proba(i, here)
+        leave = last[here] == i
+        if i < n_steps - 1:
+            leave |= top > thresholds[i]
+        route[here[leave]] = i
+        remaining = remaining[route[remaining] < 0]
+    return route
+
+
+def last_present_step(present, n_steps, n_samples):
+    """Each row's last step with its view present (-1 for none); ``present`` may be None."""
+    if present is None:
+        return np.full(n_samples, n_steps - 1)
+    return np.where(present.any(axis=0), n_steps - 1 - np.argmax(present[::-1], axis=0), -1)
+
+
+def route_of_proba(proba, thresholds, present=None):
+    """:func:`exit_route` over every step's probabilities, shape (n_steps, n, n_classes)."""
+    top = proba.max(axis=2)
+    return exit_route(lambda i, rows: top[i, rows], thresholds, present, proba.shape[1])
+
+
+def auto_thresholds(proba, codes, tolerance, sample_weight=None, present=None):
+    """The lowest thresholds whose cascade stays within ``tolerance`` of the last step.
+
+    ``proba`` holds each step's out-of-fold probabilities, shape (n_steps, n, n_classes),
+    and ``present`` (n_steps, n) which steps have each row's view (None: all); every row
+    must have at least one. Steps are settled in order. Each gets the lowest candidate
+    threshold (0 or a quantile of its confidences) such that at it, and at every
+    candidate above it, the cascade's accuracy (later steps not exiting) is at least
+    that of no early exit (each row answered by its last present step) minus
+    ``tolerance``. Requiring every higher threshold to pass too keeps a lucky dip in
+    the out-of-fold accuracy from setting the threshold. Accuracies are weighted by
+    ``sample_weight``.
+    """
+    top = proba.max(axis=2)
+    correct = proba.argmax(axis=2) == codes[None, :]
+    n_steps = proba.shape[0]
+    rows = np.arange(proba.shape[1])
+    thresholds = np.ones(n_steps - 1)
+
+    def accuracy():
+        route = route_of_proba(proba, thresholds, present)
+        return np.average(correct[route, rows], weights=sample_weight)
+
+    floor = accuracy() - tolerance - 1e-12
+    for i in range(n_steps - 1):
+        # 0 lets every row exit; the quantiles step through the confidences.
+        seen = top[i] if present is None else top[i][present[i]]
+        candidates = np.unique(np.r_[0.0, np.quantile(seen, np.linspace(0, 1, 101))])
+        chosen = 1.0
+        for t in candidates[::-1]:
+            thresholds[i] = t
+            if accuracy() < floor:
+                break
+            chosen = t
+        thresholds[i] = chosen
+    return thresholds
+
+
+def cascade_presence(stack, X):
+    """Which steps have their view on each row: (n_steps, n) bool, or None if all do."""
+    steps = stack.steps_ if hasattr(stack, "steps_") else stack.steps
+    return presence(X, stack._views_, [est for _, est in steps],
+                    [f"step {name!r}" for name, _ in steps], OWNER)
+
+
+def fit_cascade(stack, estimators, step_params, X, y, sample_weight, folds, thresholds):
+    """Fit every step on every row (where its view is present) and out of fold; set the
+    thresholds (``thresholds`` None: ``"auto"``), exit rates and prior; with
+    ``cascade_fit="deferred"``, retrain later steps on the rows they get. Returns the
+    fitted steps."""
+    names = [name for name, _ in stack.steps]
+    present = cascade_presence(stack, X)
+    plan = MemberJobs(OWNER, n_jobs=stack.n_jobs, verbose=stack.verbose, memory=stack.memory)
+    for i, (name, est) in enumerate(zip(names, estimators)):
+        plan.add(name, est, label=f"step {name!r}", view=stack._views_[i],
+                 rows=None if present is None else present[i], folds=folds,
+                 params=step_params[i])
+    fits = plan.run(X, y, sample_weight, partial(member_proba, classes=stack.classes_))
+    fitted = [fits[name].estimator for name in names]
+    # Rows where a step's view is missing keep 0; the presence mask rules them out.
+    oof = np.stack([fits[name].oof for name in names])
+    codes = np.searchsorted(stack.classes_, y)
+    answerable = slice(None) if present is None else present.any(axis=0)
+    kept = (oof[:, answerable], codes[answerable],
+            None if sample_weight is None else sample_weight[answerable],
+            None if present is None else present[:, answerable])
+    if thresholds is None:
+        thresholds = auto_thresholds(*kept[:2], stack.cascade_tolerance, *kept[2:])
+    stack.exit_thresholds_ = thresholds
+    counts = np.bincount(codes, weights=sample_weight, minlength=len(stack.classes_))
+    stack._prior_ = counts / counts.sum()
+    route = route_of_proba(oof, thresholds, present)
+    stack.exit_rates_ = np.bincount(route[route >= 0], minlength=len(estimators)) / (
+        np.count_nonzero(route >= 0))
+    if stack.cascade_fit == "deferred":
+        fitted = _refit_deferred(stack, estimators, step_params, fitted, oof, route,
+                                 present, X, y, sample_weight, folds)
+    return fitted
+
+
+def _refit_deferred(stack, estimators, step_params, fitted, oof, route, present, X, y,
+                    sample_weight, folds):
+    """Retrain each later step on the rows its predecessors defer.
+
+    A step keeps its all-rows fit when too few rows are deferred, or when on the
+    deferred rows its out-of-fold accuracy trained on them alone (cross-fitted on the
+    same folds) is below that of its all-rows out-of-fold predictions.
+    """
+    minimum = max(20, 2 * len(folds))
+    codes = np.searchsorted(stack.classes_, y)
+    stack.cascade_fit_ = ["all"] * len(estimators)
+    plan = MemberJobs(OWNER, n_jobs=stack.n_jobs, verbose=stack.verbose, memory=stack.memory)
+    planned = []
+    for i in range(1, len(estimators)):
+        reached = route >= i
+        rows = np.flatnonzero(reached if present is None else reached & present[i])
+        if rows.size < minimum or np.unique(y[rows]).size < 2:
+            continue
+        sub_folds = [
+            (np.intersect1d(train, rows), np.intersect1d(test, rows))
+            for train, test in folds
+        ]
+        sub_folds = [(tr, te) for tr, te in sub_folds if te.size and tr.size]
+        if not sub_folds or any(np.unique(y[tr]).size < 2 for tr, _ in sub_folds):
+            continue  # cannot be cross-fitted on the deferred rows alone
+        plan.add(i, estimators[i], label=f"step {stack.steps[i][0]!r} on its deferred rows",
+                 view=stack._views_[i], rows=rows, folds=sub_folds, params=step_params[i])
+        planned.append(i)
+    if not planned:
+        return fitted
+    fits = plan.run(X, y, sample_weight, partial(member_proba, classes=stack.classes_))
+    for i in planned:
+        tested = fits[i].tested
+        weights = None if sample_weight is None else sample_weight[tested]
+        alone = np.average(fits[i].oof[tested].argmax(axis=1) == codes[tested],
+                           weights=weights)
+        together = np.average(oof[i][tested].argmax(axis=1) == codes[tested],
+                              weights=weights)
+        if alone >= together:
+            fitted[i] = fits[i].estimator
+            stack.cascade_fit_[i] = "deferred"
+    return fitted
+
+
+def step_proba(stack, X, step, rows):
+    """Step ``step``'s class probabilities on ``rows`` of ``X`` (its view of them)."""
+    est = stack.steps_[step][1]
+    return member_proba(est, take_rows(take_view(X, stack._views_[step]), rows),
+                        stack.classes_)
+
+
+def predict_cascade(stack, X):
+    """Probabilities and the answering step of each row (-1: none could), by
+    :func:`exit_route`; each step runs only on the rows that reach it."""
+    n = X.shape[0]
+    present = cascade_presence(stack, X)
+    proba = np.zeros((n, len(stack.classes_)))
+    unanswerable = np.zeros(n, dtype=bool) if present is None else ~present.any(axis=0)
+    if unanswerable.any():
+        if stack.missing == "error":
+            raise ValueError(
+                f"SerialStack: {int(unanswerable.sum())} row(s) of X have no step present "
+                "(every step's view is missing there); pass missing='prior' to "
+                "predict the training class frequencies there."
+            )
+        proba[unanswerable] = stack._prior_
+    answers = {}
+
+    def top_proba(i, rows):
+        answers[i] = (rows, step_proba(stack, X, i, rows))
+        return answers[i][1].max(axis=1)
+
+    route = exit_route(top_proba, stack.exit_thresholds_, present, n)
+    for i, (rows, p) in answers.items():
+        leave = route[rows] == i
+        proba[rows[leave]] = p[leave]
+    return proba, route
+
+
+def predict_all_steps(stack, X):
+    """Every step's probabilities on every row with its view; NaN elsewhere."""
+    present = cascade_presence(stack, X)
+    proba = np.full((len(stack.steps_), X.shape[0], len(stack.classes_)), np.nan)
+    for i in range(len(stack.steps_)):
+        rows = np.arange(X.shape[0]) if present is None else np.flatnonzero(present[i])
+        if rows.size:
+            proba[i, rows] = step_proba(stack, X, i, rows)
+    return proba

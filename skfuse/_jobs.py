@@ -1,0 +1,258 @@
+"""Member jobs: the plan for fitting a composite's members, run through joblib once.
+
+A composite adds each member to a :class:`MemberJobs` plan (its estimator, view, the
+rows where its view is present, the folds, its fit metadata) and runs the plan once.
+The plan builds one flat task list (member x fold), through the member cache when there
+is one, labels each task for ``verbose``, and hands back per member, by name, a
+:class:`MemberFit`: the fit on all its rows, its out-of-fold outputs and what they cost.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._cache import MemberCache
+from ._tasks import fit_task, is_frozen, run_fit_tasks, run_in_threads
+from ._views import take_rows
+
+
+@dataclass
+class MemberFit:
+    """What a member's jobs gave back.
+
+    Attributes
+    ----------
+    estimator : estimator
+        Fitted on all the member's rows; the member itself when it is frozen.
+    oof : ndarray or None
+        Out-of-fold outputs, one per row (first axis); 0 on the rows no fold tested.
+        None without folds.
+    tested : ndarray of bool or None
+        The rows that hold an out-of-fold output. None without folds.
+    predict_seconds : float or None
+        Median predict seconds per 1000 rows over the folds. None without folds.
+    fit_output : object
+        With ``fit_output=True``, the output of the fit on the rows it was fitted on.
+    key : str or None
+        The member cache's key of the fit on all rows (None without a cache).
+    """
+
+    estimator: object = None
+    oof: np.ndarray = None
+    tested: np.ndarray = None
+    predict_seconds: float = None
+    fit_output: object = None
+    key: str = None
+
+
+@dataclass
+class _Member:
+    name: str
+    estimator: object
+    label: str
+    view: object
+    params: dict
+    jobs: list  # (train, test) pairs: the refit first (test None), then the folds
+    frozen: bool
+    fit_output: bool
+
+
+class MemberJobs:
+    """The fit jobs of some members of one composite.
+
+    Parameters
+    ----------
+    owner : str
+        The composite's class name, for errors and progress lines.
+    n_jobs : int or None
+        joblib jobs for the flat task list.
+    verbose : int
+        With 1 or more, a line per task as its result arrives.
+    memory : None, str, path-like or joblib.Memory
+        The member cache (see :class:`skfuse._cache.MemberCache`).
+    """
+
+    def __init__(self, owner, *, n_jobs=None, verbose=0, memory=None):
+        self.owner = owner
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+        self.memory = memory
+        self._members = []
+
+    def add(self, name, estimator, *, label, view=None, rows=None, folds=(), params=None,
+            fit_output=False):
+        """Plan a member's fit on ``rows`` and its out-of-fold outputs on ``folds``.
+
+        Parameters
+        ----------
+        name : str
+            The member's name: the key of its :class:`MemberFit`.
+        estimator : estimator
+            Cloned in each task; a frozen one is never fitted (its output on a fold's
+            test rows stands for its out-of-fold output).
+        label : str
+            Names the member in errors and progress lines (``"member 'rf'"``).
+        view : ndarray of int or None
+            The columns it sees.
+        rows : ndarray of bool or of int, or None
+            The rows it is fitted and tested on (where its view is present); None: all.
+            A fold with no test row among them is left out.
+        folds : list of (train, test)
+            Cross-fitting splits (``train`` None: all of ``rows``); empty for no
+            out-of-fold outputs.
+        params : dict or None
+            Per-member fit metadata (per-row entries are taken at the fit's rows);
+            None gives the plan's ``sample_weight`` when there is one.
+        fit_output : bool, default=False
+            Also return the refit's output on the rows it was fitted on.
+        """
+        self._members.append(_Member(name, estimator, label, view, params,
+                                     _restricted(rows, folds, label, self.owner),
+                                     is_frozen(estimator), fit_output))
+
+    def run(self, X, y, sample_weight=None, output=None):
+        """Run every planned job in one joblib task list.
+
+        Parameters
+        ----------
+        X, y : data
+            What every member is fitted on (each takes its view and rows).
+        sample_weight : ndarray or None
+            For members without ``params``.
+        output : callable or None
+            ``output(fitted, X_test)``: a member's output on a fold's test rows.
+
+        Returns
+        -------
+        fits : dict of str to MemberFit
+            In the order the members were added.
+        """
+        cache = MemberCache(self.memory)
+        jobs = [(m.estimator, m.view, train, test, m.params)
+                for m in self._members for train, test in m.jobs]
+        if cache.enabled:
+            if any(m.fit_output for m in self._members):
+                raise ValueError("fit_output is not cached; plan without memory.")
+            tasks, keys = cache.fit_tasks(jobs, X, y, sample_weight, output)
+        else:
+            # A refit with fit_output is tested on its own rows and keeps its fit.
+            keep = [m.fit_output and j == 0 for m in self._members for j in range(len(m.jobs))]
+            tasks = [(fit_task, (est, X, y, sample_weight, train, train if kept else test,
+                                 view, None if test is None and not kept else output,
+                                 params, kept))
+                     for (est, view, train, test, params), kept in zip(jobs, keep)]
+            keys = [None] * len(tasks)
+        labels = [label for m in self._members for label in _labels(m)]
+        results = run_fit_tasks(tasks, self.n_jobs, self.verbose, self.owner, labels)
+        fits, start = {}, 0
+        for m in self._members:
+            (fitted, fit_out, _), *folds = results[start:start + len(m.jobs)]
+            # A frozen member is used as it is, not as the copy a task returns.
+            fit = MemberFit(estimator=m.estimator if m.frozen else fitted,
+                            fit_output=fit_out if m.fit_output else None, key=keys[start])
+            if folds:
+                fit.oof, fit.tested = _out_of_fold([out for _, out, _ in folds], m.jobs[1:],
+                                                   X.shape[0], m.label, self.owner)
+                fit.predict_seconds = float(np.median([secs for *_, secs in folds]))
+            fits[m.name] = fit
+            start += len(m.jobs)
+        return fits
+
+
+def _restricted(rows, folds, label, owner):
+    """A member's (train, test) jobs: a fit on ``rows`` (test None), then ``folds``,
+    each restricted to ``rows`` (bool mask, positions or None for all)."""
+    if rows is not None and rows.dtype == bool:
+        rows = None if rows.all() else np.flatnonzero(rows)
+    if rows is None:
+        return [(None, None)] + list(folds)
+    if rows.size == 0:
+        raise ValueError(
+            f"{owner}: {label} has no row where its view is present (every row of it "
+            "is missing)."
+        )
+    jobs = [(rows, None)]
+    for train, test in folds:
+        train = rows if train is None else np.intersect1d(train, rows)
+        test = np.intersect1d(test, rows)
+        if test.size == 0:
+            continue  # no out-of-fold row of this member in this fold
+        if train.size == 0:
+            raise ValueError(
+                f"{owner}: {label} has its view only in one test fold, so it cannot be "
+                "fitted out of fold; use fewer folds."
+            )
+        jobs.append((train, test))
+    return jobs
+
+
+def _labels(member):
+    """Progress labels of one member's jobs: its fit, then each fold."""
+    if member.frozen:  # its refit is the member as it is; a fold job is its output
+        return [f"{member.label} (frozen), " + ("used as it is" if test is None
+                                                else "output on all rows")
+                for _, test in member.jobs]
+    n_folds = len(member.jobs) - 1
+    return [f"{member.label}, " + ("fit" if test is None else f"fold {j} of {n_folds}")
+            for j, (_, test) in enumerate(member.jobs)]
+
+
+def _out_of_fold(outputs, folds, n_samples, label, owner):
+    """Place each fold's output at its test rows: ``(oof, tested)``; 0 elsewhere."""
+    first = np.asarray(outputs[0])
+    oof = np.zeros((n_samples,) + first.shape[1:], dtype=first.dtype)
+    tested = np.zeros(n_samples, dtype=bool)
+    for (_, test), out in zip(folds, outputs):
+        if np.shape(out)[1:] != first.shape[1:]:
+            raise ValueError(
+                f"{owner}: the output of {label} has a different width on different "
+                "folds (a class missing from a training fold?); use fewer folds."
+            )
+        oof[test] = out
+        tested[test] = True
+    return oof, tested
+
+
+def predict_members(members, X, output, *, n_jobs=None, memory=None):
+    """Each member's ``output`` on its rows of ``X``, in threads for big inputs.
+
+    Parameters
+    ----------
+    members : list of (estimator, view, rows, key)
+        A fitted member, its columns, the rows to ask it about (None: all; empty:
+        none) and its cache key (:attr:`MemberFit.key`; None: not cached).
+    X : data
+    output : callable
+        ``output(fitted, X_rows)``.
+    n_jobs : int or None
+        Threads, for 10,000 rows or more.
+    memory : None, str, path-like or joblib.Memory
+        The member cache that fitted the members.
+
+    Returns
+    -------
+    outputs : list
+        One per member, in order; None for a member with no rows.
+    """
+    cache = MemberCache(memory)
+    keys = [key for *_, key in members]
+    whole = [m for m, (_, _, rows, _) in enumerate(members) if rows is None]
+    placed = list(whole)
+    tasks = cache.output_tasks([members[m][0] for m in whole],
+                               _known([keys[m] for m in whole]),
+                               [members[m][1] for m in whole], X, output) if whole else []
+    for m, (est, view, rows, key) in enumerate(members):
+        if rows is None or rows.size == 0:
+            continue
+        tasks += cache.output_tasks([est], _known([key]), [view], take_rows(X, rows),
+                                    output)
+        placed.append(m)
+    outputs = [None] * len(members)
+    for m, out in zip(placed, run_in_threads(tasks, n_jobs, X.shape[0])):
+        outputs[m] = out
+    return outputs
+
+
+def _known(keys):
+    """Cache keys, or None when a member was not fitted through the cache."""
+    return None if any(key is None for key in keys) else keys

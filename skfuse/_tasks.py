@@ -1,0 +1,144 @@
+"""The joblib layer: the one module that runs skfuse's work through joblib.
+
+A fit is a flat list of ``(function, args)`` tasks (member x fold, never ``Parallel``
+inside ``Parallel``), run by the active joblib backend, Dask included; predictions run
+members in threads. :mod:`skfuse._jobs` builds the task lists; the composites call it.
+"""
+
+import concurrent.futures
+import time
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.utils.parallel import Parallel, delayed
+
+from ._views import take_rows, take_view
+
+PARALLEL_PREDICT_ROWS = 10_000  # below this, predict runs its members one after another
+_FIT_ATTEMPTS = 3
+
+
+def is_frozen(estimator):
+    """Whether ``estimator`` is prefit and used as it is.
+
+    That is :class:`sklearn.frozen.FrozenEstimator`, or any estimator whose
+    ``__sklearn_clone__`` returns the estimator itself: cloning keeps it fitted, and
+    skfuse never fits it.
+    """
+    return clone(estimator) is estimator
+
+
+def fit_task(estimator, X, y, sample_weight, train, test, view, output, params=None,
+             keep=False):
+    """Fit a clone of ``estimator`` on rows ``train`` (None: all) of its view of ``X``.
+
+    The member gets ``params`` (its fit metadata) when given, else ``sample_weight``
+    when not None; per-row metadata are taken at ``train``. A frozen estimator is not
+    fitted. Returns ``(fitted, output, seconds)``: the fitted clone when ``test`` is
+    None or ``keep``, else None; with ``test`` given, ``output(fitted, X_test)`` (the
+    member's out-of-fold output for that fold) and its predict seconds per 1000 rows,
+    else None for both.
+    """
+    estimator = clone(estimator)
+    X = take_view(X, view)
+    if not is_frozen(estimator):
+        X_train = X if train is None else take_rows(X, train)
+        y_train = y if train is None else y[train]
+        if params is None:
+            params = {} if sample_weight is None else {"sample_weight": sample_weight}
+        estimator.fit(X_train, y_train, **rows_of_params(params, train, len(y)))
+    if test is None:
+        return estimator, None, None
+    X_test = take_rows(X, test)
+    start = time.perf_counter()
+    out = output(estimator, X_test)
+    seconds = time.perf_counter() - start
+    return (estimator if keep else None), out, 1000.0 * seconds / max(len(test), 1)
+
+
+def rows_of_params(params, rows, n_samples):
+    """``params`` with every per-row entry (of length ``n_samples``) taken at ``rows``."""
+    if rows is None:
+        return params
+    return {key: take_rows(np.asarray(value) if isinstance(value, list) else value, rows)
+            if hasattr(value, "__len__") and not isinstance(value, (str, dict))
+            and len(value) == n_samples else value
+            for key, value in params.items()}
+
+
+def run_fit_tasks(calls, n_jobs, verbose, owner, labels=None):
+    """Run a fit's flat list of ``(function, args)`` calls as joblib tasks; once more if
+    a cluster lost a worker.
+
+    Under Dask, the data joblib scatters lives on some workers; a worker that dies takes
+    it along, and the scheduler then cancels the tasks that need it. The tasks are pure
+    (seeded clones), so running the list again on the workers left gives the same fit.
+
+    With ``verbose`` and ``labels`` (one per call, such as ``"member 'rf', fold 2 of
+    5"``), a line reports each task, in task order, as its result arrives, with the
+    seconds it ran. The arguments stay top-level task arguments either way, so that
+    joblib's Dask backend scatters the data once.
+    """
+    report = bool(verbose) and labels is not None
+    if report and len(labels) != len(calls):
+        raise ValueError(f"{len(labels)} progress labels for {len(calls)} tasks.")
+    tasks = [delayed(_timed)(function, *args) if report else delayed(function)(*args)
+             for function, args in calls]
+    for attempt in range(1, _FIT_ATTEMPTS + 1):
+        try:
+            if not report:
+                return Parallel(n_jobs=n_jobs)(tasks)
+            return _reported(Parallel(n_jobs=n_jobs, return_as="generator")(tasks),
+                             labels, owner)
+        except Exception as exc:
+            if not _lost_worker(exc):
+                raise
+            if attempt == _FIT_ATTEMPTS:
+                raise RuntimeError(
+                    f"{owner}: the cluster lost a worker (or the data scattered to it) "
+                    f"during each of {_FIT_ATTEMPTS} attempts at the fit; check the "
+                    "workers' memory limits and logs."
+                ) from exc
+            if report:
+                print(f"[{owner}] a worker was lost; fitting again (attempt "
+                      f"{attempt + 1} of {_FIT_ATTEMPTS})", flush=True)
+
+
+def _timed(function, *args):
+    start = time.perf_counter()
+    result = function(*args)
+    return result, time.perf_counter() - start
+
+
+def _reported(timed_results, labels, owner):
+    results = []
+    for done, (result, seconds) in enumerate(timed_results, start=1):
+        results.append(result)
+        print(f"[{owner}] ({done} of {len(labels)}) {labels[done - 1]}: {seconds:.2f} s",
+              flush=True)
+    return results
+
+
+def _lost_worker(exc):
+    """Whether ``exc`` is how Dask reports tasks lost with a worker."""
+    return isinstance(exc, concurrent.futures.CancelledError) or (
+        type(exc).__name__ == "KilledWorker"
+        and type(exc).__module__.startswith("distributed")
+    )
+
+
+def report_fit_time(owner, began):
+    """The last line of a verbose fit: its wall time since ``began``."""
+    print(f"[{owner}] fitted in {time.perf_counter() - began:.2f} s", flush=True)
+
+
+def run_in_threads(calls, n_jobs, n_rows):
+    """Run ``calls`` (function, args) in threads when ``n_jobs`` asks and the input is big.
+
+    Threads share the fitted members (nothing is copied, whatever joblib backend is
+    active); below ``PARALLEL_PREDICT_ROWS`` rows starting them costs more than it saves.
+    """
+    if n_jobs in (None, 1) or n_rows < PARALLEL_PREDICT_ROWS or len(calls) < 2:
+        return [fn(*args) for fn, args in calls]
+    return Parallel(n_jobs=n_jobs, require="sharedmem")(
+        delayed(fn)(*args) for fn, args in calls)

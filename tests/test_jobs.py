@@ -1,0 +1,97 @@
+"""The member-job plan: fits and out-of-fold outputs by member name."""
+
+from functools import partial
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import KFold
+from sklearn.tree import DecisionTreeClassifier
+
+from skfuse._base import member_proba
+from skfuse._jobs import MemberJobs, predict_members
+
+X, y = make_classification(120, 5, random_state=0)
+CLASSES = np.unique(y)
+OUTPUT = partial(member_proba, classes=CLASSES)
+FOLDS = list(KFold(3).split(X))
+
+
+def test_each_member_gets_its_refit_and_out_of_fold_outputs_by_name():
+    plan = MemberJobs("Owner")
+    plan.add("lr", LogisticRegression(), label="member 'lr'", folds=FOLDS)
+    plan.add("tree", DecisionTreeClassifier(max_depth=2, random_state=0),
+             label="member 'tree'", view=np.array([0, 1]), folds=FOLDS)
+    fits = plan.run(X, y, output=OUTPUT)
+    assert list(fits) == ["lr", "tree"]
+    expected = LogisticRegression().fit(X, y)
+    np.testing.assert_allclose(fits["lr"].estimator.coef_, expected.coef_)
+    assert fits["tree"].estimator.n_features_in_ == 2
+    for train, test in FOLDS:  # each fold's rows hold the fit on the other folds
+        fold_fit = LogisticRegression().fit(X[train], y[train])
+        np.testing.assert_allclose(fits["lr"].oof[test], fold_fit.predict_proba(X[test]))
+    assert fits["lr"].tested.all()
+    assert fits["lr"].predict_seconds >= 0
+
+
+def test_rows_restrict_fits_and_folds_and_untested_rows_stay_zero():
+    present = np.arange(len(y)) % 4 != 0
+    plan = MemberJobs("Owner")
+    plan.add("lr", LogisticRegression(), label="member 'lr'", rows=present, folds=FOLDS)
+    fit = plan.run(X, y, output=OUTPUT)["lr"]
+    np.testing.assert_allclose(fit.estimator.coef_,
+                               LogisticRegression().fit(X[present], y[present]).coef_)
+    np.testing.assert_array_equal(fit.tested, present)
+    assert np.all(fit.oof[~present] == 0)
+
+
+def test_a_member_without_rows_is_refused_by_its_label():
+    plan = MemberJobs("Owner")
+    with pytest.raises(ValueError, match="Owner: member 'a' has no row where its view"):
+        plan.add("a", LogisticRegression(), label="member 'a'",
+                 rows=np.zeros(len(y), dtype=bool), folds=FOLDS)
+
+
+def test_a_frozen_member_is_returned_as_given_and_not_refitted():
+    frozen = FrozenEstimator(LogisticRegression().fit(X, y))
+    plan = MemberJobs("Owner")
+    plan.add("f", frozen, label="member 'f'", folds=[(None, np.arange(len(y)))])
+    fit = plan.run(X, y, output=OUTPUT)["f"]
+    assert fit.estimator is frozen
+    np.testing.assert_allclose(fit.oof, frozen.predict_proba(X))
+
+
+def test_fit_output_is_the_refit_output_on_its_own_rows_with_its_weights():
+    rows = np.arange(0, len(y), 2)
+    weight = np.zeros(len(y))
+    weight[rows] = np.linspace(0.5, 2.0, rows.size)
+    plan = MemberJobs("Owner")
+    plan.add("lr", LogisticRegression(), label="expert 0", rows=rows,
+             params={"sample_weight": weight}, fit_output=True)
+    fit = plan.run(X, y, output=OUTPUT)["lr"]
+    expected = LogisticRegression().fit(X[rows], y[rows], sample_weight=weight[rows])
+    np.testing.assert_allclose(fit.estimator.coef_, expected.coef_)
+    np.testing.assert_allclose(fit.fit_output, expected.predict_proba(X[rows]))
+    assert fit.oof is None
+
+
+def test_progress_labels_name_each_members_fit_and_folds(capsys):
+    plan = MemberJobs("Owner", verbose=1)
+    plan.add("lr", LogisticRegression(), label="member 'lr'", folds=FOLDS[:2])
+    plan.run(X, y, output=OUTPUT)
+    labels = [line.split(") ", 1)[1].rsplit(":", 1)[0]
+              for line in capsys.readouterr().out.splitlines()]
+    assert labels == ["member 'lr', fit", "member 'lr', fold 1 of 2",
+                      "member 'lr', fold 2 of 2"]
+
+
+def test_predict_members_asks_each_member_about_its_rows_only():
+    lr = LogisticRegression().fit(X, y)
+    rows = np.array([3, 7, 11])
+    outs = predict_members([(lr, None, None, None), (lr, None, rows, None),
+                            (lr, None, np.array([], dtype=int), None)], X, OUTPUT)
+    np.testing.assert_allclose(outs[0], lr.predict_proba(X))
+    np.testing.assert_allclose(outs[1], lr.predict_proba(X[rows]))
+    assert outs[2] is None
