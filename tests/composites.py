@@ -1,4 +1,4 @@
-"""The registry of small seeded composites that the tests share.
+"""The registry of small seeded composites that the tests share, and counting members.
 
 Every composite the cross-cutting tests run over is defined here once, under a stable
 name: scikit-learn's estimator checks (``test_common.py``), the bad-input table
@@ -46,10 +46,14 @@ except ImportError:
 
 __all__ = [
     "REGISTRY",
+    "CountingLR",
+    "CountingNB",
+    "CountingTree",
     "Entry",
     "is_classifier",
     "make",
     "names",
+    "reset_counts",
 ]
 
 CACHE_DIR = tempfile.mkdtemp(prefix="skfuse-checks-")
@@ -185,3 +189,49 @@ def names(*, kind=None, family=None, data=None, checked=None, neural=True):
         and (checked is None or entry.checked == checked)
         and (neural or entry.family != "neural")
     ]
+
+
+# -- counting members ----------------------------------------------------------------
+# The counts are class attributes, shared by every instance and clone in this process
+# (members fitted in other processes are not counted). Tests that read them reset them
+# first, with reset_counts() or by assigning 0.
+
+
+class CountingLR(LogisticRegression):
+    """LogisticRegression that counts its fits (in this process)."""
+
+    fits = 0
+
+    def fit(self, X, y, sample_weight=None):
+        type(self).fits += 1
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+class CountingTree(DecisionTreeClassifier):
+    """DecisionTreeClassifier that counts its fits (in this process)."""
+
+    fits = 0
+
+    def fit(self, X, y, sample_weight=None, check_input=True):
+        type(self).fits += 1
+        return super().fit(X, y, sample_weight=sample_weight, check_input=check_input)
+
+
+class CountingNB(GaussianNB):
+    """GaussianNB that counts its fits and its predict_proba calls (in this process)."""
+
+    fits = 0
+    calls = 0
+
+    def fit(self, X, y, sample_weight=None):
+        type(self).fits += 1
+        return super().fit(X, y, sample_weight=sample_weight)
+
+    def predict_proba(self, X):
+        type(self).calls += 1
+        return super().predict_proba(X)
+
+
+def reset_counts():
+    """Set every counting member's counts to 0."""
+    CountingLR.fits = CountingTree.fits = CountingNB.fits = CountingNB.calls = 0
