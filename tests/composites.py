@@ -2,9 +2,10 @@
 
 Every composite the cross-cutting tests run over is defined here once, under a stable
 name: scikit-learn's estimator checks (``test_common.py``), the bad-input table
-(``test_bad_input.py``), the persistence round trips (``test_persistence.py``) and the
-scale-out tests (``test_scale.py``). Each test module picks its composites by name or
-by :func:`names`; :func:`make` builds a fresh, unfitted instance.
+(``test_bad_input.py``), the persistence round trips (``test_persistence.py``), the
+scale-out tests (``test_scale.py``) and the pinned outputs (``test_pinned.py``). Each
+test module picks its composites by name or by :func:`names`; :func:`make` builds a
+fresh, unfitted instance.
 
 Each entry says what data it needs:
 
@@ -57,6 +58,10 @@ __all__ = [
 ]
 
 CACHE_DIR = tempfile.mkdtemp(prefix="skfuse-checks-")
+
+# Which columns each member of the "views"/"frame" composites sees.
+VIEWS = {"lr": [0, 1], "nb": [2, 3], "tree": [4, 5]}
+VIEW_NAMES = {member: [f"f{c}" for c in cols] for member, cols in VIEWS.items()}
 
 
 @dataclass(frozen=True)
@@ -159,6 +164,17 @@ def _registry():
         [("lr", LogisticRegression(max_iter=500)), ("nb", GaussianNB()),
          ("tree", DecisionTreeClassifier(max_depth=4))],
         weights="optimize", random_state=0), "classifier", "fusion")
+    # Views, with rows where a whole view (a modality) is missing.
+    add("fusion-views", lambda: FusionClassifier(
+        [("lr", LogisticRegression()), ("nb", GaussianNB()),
+         ("tree", DecisionTreeClassifier(max_depth=3, random_state=0))],
+        weights="optimize", views=VIEWS, missing="prior", cv=3, random_state=0),
+        "classifier", "fusion", "views")
+    add("cascade-views", lambda: SerialStack(
+        [("nb", GaussianNB()), ("lr", LogisticRegression()),
+         ("tree", DecisionTreeClassifier(max_depth=3, random_state=0))],
+        views=VIEW_NAMES, exit_threshold=[0.8, 0.7], missing="prior", cv=3, random_state=0),
+        "classifier", "cascade", "frame")
     return out
 
 
