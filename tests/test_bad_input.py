@@ -7,48 +7,35 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 from sklearn.datasets import make_classification, make_regression
-from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.linear_model import LogisticRegression
 from sklearn.naive_bayes import GaussianNB
 from sklearn.svm import LinearSVC
-from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+from sklearn.tree import DecisionTreeClassifier
 
 from skfuse import (
     FusionClassifier,
-    FusionRegressor,
     MixtureOfExpertsClassifier,
     MixtureOfExpertsRegressor,
     SerialStack,
 )
 
+from composites import is_classifier, make
+
 X_CLF, Y_CLF = make_classification(n_samples=120, n_features=6, n_informative=4,
                                    n_classes=3, random_state=0)
 X_REG, Y_REG = make_regression(n_samples=120, n_features=6, random_state=0)
 
-COMPOSITES = {
-    "FusionClassifier": (lambda: FusionClassifier(
-        [("lr", LogisticRegression()), ("tree", DecisionTreeClassifier(max_depth=3))],
-        cv=3), True),
-    "FusionRegressor": (lambda: FusionRegressor(
-        [("ridge", Ridge()), ("tree", DecisionTreeRegressor(max_depth=3))], cv=3), False),
-    "SerialStack": (lambda: SerialStack(
-        [("lr", LogisticRegression()), ("final", DecisionTreeClassifier(max_depth=3))],
-        cv=3), True),
-    "cascade": (lambda: SerialStack(
-        [("nb", GaussianNB()), ("final", DecisionTreeClassifier(max_depth=3))],
-        exit_threshold=0.9, cv=3), True),
-    "MixtureOfExpertsRegressor": (lambda: MixtureOfExpertsRegressor(
-        n_experts=2, max_iter=5), False),
-    "MixtureOfExpertsClassifier": (lambda: MixtureOfExpertsClassifier(
-        LogisticRegression(), n_experts=2, max_iter=5), True),
-}
+# One composite of each family and kind, from the shared registry (tests/composites.py).
+COMPOSITES = ["fusion-soft-equal", "fusion-regressor-equal", "stack", "cascade-three-all",
+              "mixture-regressor-short", "mixture-classifier-short"]
+
+
+def xy(classifier):
+    return (X_CLF.copy(), Y_CLF.copy()) if classifier else (X_REG.copy(), Y_REG.copy())
 
 
 def data(name):
-    return (X_CLF.copy(), Y_CLF.copy()) if COMPOSITES[name][1] else (X_REG.copy(), Y_REG.copy())
-
-
-def make(name):
-    return COMPOSITES[name][0]()
+    return xy(is_classifier(name))
 
 
 def with_value(value, rows=(3,), column=1):
@@ -60,10 +47,10 @@ def with_value(value, rows=(3,), column=1):
 
 
 # Who a NaN in column 1 is reported against: the member, step or gate that sees it.
-NAN_CULPRIT = {"FusionClassifier": "member 'lr'", "FusionRegressor": "member 'ridge'",
-               "SerialStack": "step 'lr'", "cascade": "step 'nb'",
-               "MixtureOfExpertsRegressor": "(gate|expert 'expert0')",
-               "MixtureOfExpertsClassifier": "(gate|expert 'expert0')"}
+NAN_CULPRIT = {"fusion-soft-equal": "member 'lr'", "fusion-regressor-equal": "member 'ridge'",
+               "stack": "step 'lr'", "cascade-three-all": "step 'nb'",
+               "mixture-regressor-short": "(gate|expert 'expert0')",
+               "mixture-classifier-short": "(gate|expert 'expert0')"}
 
 # (case, how to break the fit input, error type, message pattern)
 FIT_CASES = [
@@ -89,7 +76,7 @@ def test_bad_fit_input(name, case, breaker, error, match):
 
 @pytest.mark.parametrize("name", COMPOSITES)
 def test_a_single_class(name):
-    if not COMPOSITES[name][1]:
+    if not is_classifier(name):
         pytest.skip("regressor")
     X, y = data(name)
     with pytest.raises(ValueError, match="(?i)class"):
@@ -138,7 +125,7 @@ def test_predict_checks_feature_names(name):
 
 @pytest.mark.parametrize("owner", [FusionClassifier, SerialStack])
 def test_member_names_are_checked(owner):
-    X, y = data("FusionClassifier")
+    X, y = data("fusion-soft-equal")
     members = [("lr", LogisticRegression()), ("lr", GaussianNB())]
     with pytest.raises(ValueError, match=r"(?i)names.*unique|duplicate.*lr"):
         (owner(members) if owner is FusionClassifier else owner(members, cv=3)).fit(X, y)
@@ -148,13 +135,13 @@ def test_member_names_are_checked(owner):
 
 
 def test_all_members_dropped():
-    X, y = data("FusionClassifier")
+    X, y = data("fusion-soft-equal")
     with pytest.raises(ValueError, match="all members are dropped"):
         FusionClassifier([("a", "drop"), ("b", "drop")]).fit(X, y)
 
 
 def test_a_member_without_predict_proba_under_soft_voting():
-    X, y = data("FusionClassifier")
+    X, y = data("fusion-soft-equal")
     fusion = FusionClassifier([("lr", LogisticRegression()), ("svm", LinearSVC())])
     with pytest.raises((ValueError, AttributeError), match=r"svm.*predict_proba|predict_proba.*svm"):
         fusion.fit(X, y)
@@ -171,7 +158,7 @@ def test_a_view_naming_a_missing_column(name):
     frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(6)])
     est = make(name)
     member = (est.steps[0][0] if isinstance(est, SerialStack)
-              else "expert0" if "Mixture" in name else est.estimators[0][0])
+              else "expert0" if "mixture" in name else est.estimators[0][0])
     est.set_params(views={member: ["f0", "nope"]})
     with pytest.raises(ValueError, match=rf"{member}.*'nope'"):
         est.fit(frame, y)
@@ -181,7 +168,7 @@ def test_a_view_naming_a_missing_column(name):
 def test_views_for_an_unknown_member_name_the_composite(name):
     X, y = data(name)
     est = make(name).set_params(views={"nobody": [0, 1]})
-    owner = "SerialStack" if name == "cascade" else name
+    owner = type(est).__name__
     with pytest.raises(ValueError, match=rf"^{owner}: views names member\(s\) \['nobody'\]"):
         est.fit(X, y)
     with pytest.raises(TypeError, match=rf"^{owner}: views must be a dict"):
@@ -190,13 +177,13 @@ def test_views_for_an_unknown_member_name_the_composite(name):
 
 @pytest.mark.parametrize("cls", [MixtureOfExpertsRegressor, MixtureOfExpertsClassifier])
 def test_top_k_larger_than_n_experts(cls):
-    X, y = data(cls.__name__)
+    X, y = xy(cls is MixtureOfExpertsClassifier)
     with pytest.raises(ValueError, match=r"top_k.*n_experts|n_experts.*top_k"):
         cls(n_experts=2, top_k=3).fit(X, y)
 
 
-@pytest.mark.parametrize("name", ["FusionClassifier", "SerialStack", "cascade",
-                                  "MixtureOfExpertsClassifier"])
+@pytest.mark.parametrize("name", ["fusion-soft-equal", "stack", "cascade-three-all",
+                                  "mixture-classifier-short"])
 def test_labels_unseen_in_fit_are_reported_by_score(name):
     X, y = data(name)
     est = make(name).fit(X, y)
@@ -208,7 +195,7 @@ def test_labels_unseen_in_fit_are_reported_by_score(name):
 @pytest.mark.parametrize("cls", [MixtureOfExpertsRegressor, MixtureOfExpertsClassifier])
 def test_a_gate_of_hard_zeros_and_ones_gives_no_nan(cls):
     # A fully grown tree as the gate predicts probabilities of exactly 0 and 1.
-    X, y = data(cls.__name__)
+    X, y = xy(cls is MixtureOfExpertsClassifier)
     moe = cls(n_experts=3, gate=DecisionTreeClassifier(random_state=0), max_iter=5,
               random_state=0).fit(X, y)
     gate = moe.predict_gate(X)
@@ -220,7 +207,7 @@ def test_a_gate_of_hard_zeros_and_ones_gives_no_nan(cls):
 
 
 def test_geometric_voting_with_members_sure_of_opposite_classes():
-    X, y = data("FusionClassifier")
+    X, y = data("fusion-soft-equal")
     trees = [("a", DecisionTreeClassifier(random_state=0)),
              ("b", DecisionTreeClassifier(random_state=1, max_features=2))]
     fusion = FusionClassifier(trees, voting="geometric").fit(X, y)

@@ -9,34 +9,18 @@ from sklearn.ensemble import VotingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.naive_bayes import GaussianNB
-from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+from sklearn.tree import DecisionTreeRegressor
 
 from skfuse import FusionClassifier, FusionRegressor
+
+from composites import CountingLR, CountingNB, CountingTree, reset_counts
 
 X, y = load_iris(return_X_y=True)
 
 
-class CountingLR(LogisticRegression):
-    """LogisticRegression that counts its fits (in this process)."""
-
-    fits = 0
-
-    def fit(self, X, y, sample_weight=None):
-        type(self).fits += 1
-        return super().fit(X, y, sample_weight=sample_weight)
-
-
-class CountingTree(DecisionTreeClassifier):
-    fits = 0
-
-    def fit(self, X, y, sample_weight=None, check_input=True):
-        type(self).fits += 1
-        return super().fit(X, y, sample_weight=sample_weight, check_input=check_input)
-
-
 @pytest.fixture(autouse=True)
 def reset_counters():
-    CountingLR.fits = CountingTree.fits = 0
+    reset_counts()
 
 
 def members():
@@ -142,16 +126,6 @@ def test_results_are_the_same_with_and_without_memory(tmp_path):
     for fusion in (cached, again):
         assert_allclose(fusion.weights_, plain.weights_)
         assert_allclose(fusion.predict_proba(X), plain.predict_proba(X))
-
-
-class CountingNB(GaussianNB):
-    """GaussianNB that counts its predict_proba calls (in this process)."""
-
-    calls = 0
-
-    def predict_proba(self, X):
-        type(self).calls += 1
-        return super().predict_proba(X)
 
 
 def test_predictions_are_cached_per_fitted_member_and_rows(tmp_path):

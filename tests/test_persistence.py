@@ -9,53 +9,26 @@ import joblib
 import pytest
 from numpy.testing import assert_array_equal
 from sklearn.datasets import make_classification, make_regression
-from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.naive_bayes import GaussianNB
-from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+from sklearn.linear_model import LogisticRegression
 
-from skfuse import (
-    FusionClassifier,
-    FusionRegressor,
-    MixtureOfExpertsClassifier,
-    MixtureOfExpertsRegressor,
-    SerialStack,
-)
+from skfuse import FusionClassifier
+
+from composites import is_classifier, make
 
 X_CLF, Y_CLF = make_classification(n_samples=150, n_features=6, n_informative=4,
                                    n_classes=3, random_state=0)
 X_REG, Y_REG = make_regression(n_samples=150, n_features=6, random_state=0)
 
-
-def classifiers():
-    return [("lr", LogisticRegression()), ("tree", DecisionTreeClassifier(max_depth=3))]
-
-
-COMPOSITES = {
-    "fusion": (lambda: FusionClassifier(classifiers(), weights="optimize", cv=3), True),
-    "fusion-geometric": (lambda: FusionClassifier(classifiers(), voting="geometric",
-                                                  weights="greedy", cv=3), True),
-    "fusion-regressor": (lambda: FusionRegressor(
-        [("ridge", Ridge()), ("tree", DecisionTreeRegressor(max_depth=3))],
-        weights="optimize", cv=3), False),
-    "stack-of-fusion": (lambda: SerialStack(
-        [("fusion", FusionClassifier(classifiers(), cv=3)),
-         ("final", LogisticRegression())], cv=3), True),
-    "cascade": (lambda: SerialStack([("nb", GaussianNB()), ("tree", DecisionTreeClassifier())],
-                                    exit_threshold="auto", cv=3), True),
-    "mixture-regressor": (lambda: MixtureOfExpertsRegressor(n_experts=2, top_k=1,
-                                                            max_iter=10), False),
-    "mixture-classifier": (lambda: MixtureOfExpertsClassifier(
-        LogisticRegression(), n_experts=2, max_iter=5), True),
-    "fusion-in-mixture": (lambda: MixtureOfExpertsRegressor(
-        FusionRegressor([("ridge", Ridge()), ("ridge2", Ridge(alpha=10.0))]),
-        n_experts=2, max_iter=5), False),
-}
+# From the shared registry (tests/composites.py): learned weights under each voting,
+# a stack, a cascade, both mixtures and a composite inside a composite.
+COMPOSITES = ["fusion-soft-optimize", "fusion-geometric-greedy", "fusion-regressor-optimize",
+              "stack-of-fusion", "cascade-auto", "mixture-regressor-short",
+              "mixture-classifier-short", "mixture-of-fusions"]
 
 
 def fitted(name):
-    make, is_classifier = COMPOSITES[name]
-    X, y = (X_CLF, Y_CLF) if is_classifier else (X_REG, Y_REG)
-    return make().set_params(random_state=0).fit(X, y), X
+    X, y = (X_CLF, Y_CLF) if is_classifier(name) else (X_REG, Y_REG)
+    return make(name).set_params(random_state=0).fit(X, y), X
 
 
 def outputs(est, X):
@@ -142,7 +115,7 @@ def _tamper(data, module, name):
 
 def test_a_tampered_skops_file_is_refused():
     sio = pytest.importorskip("skops.io")
-    est, _ = fitted("fusion")
+    est, _ = fitted("fusion-soft-optimize")
     data = sio.dumps(est)
     trusted = trusted_types(data)
     tampered = _tamper(data, "os", "system")

@@ -14,49 +14,24 @@ from numpy.testing import assert_array_equal
 from sklearn.base import clone
 from sklearn.datasets import make_classification, make_regression
 from sklearn.ensemble import RandomForestClassifier
-from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.naive_bayes import GaussianNB
-from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
-from skfuse import (
-    FusionClassifier,
-    FusionRegressor,
-    MixtureOfExpertsClassifier,
-    MixtureOfExpertsRegressor,
-    SerialStack,
-)
+from skfuse import FusionClassifier
+
+from composites import is_classifier, make
 
 X_CLF, Y_CLF = make_classification(n_samples=300, n_features=8, n_informative=5,
                                    n_classes=3, random_state=0)
 X_REG, Y_REG = make_regression(n_samples=300, n_features=8, noise=5.0, random_state=0)
 
-
-def classifiers():
-    return [("lr", LogisticRegression(max_iter=500)), ("nb", GaussianNB()),
-            ("tree", DecisionTreeClassifier(max_depth=4))]
-
-
-# name -> (composite, is classifier); every one has n_jobs=2 and a random_state.
-COMPOSITES = {
-    "fusion-optimize": (FusionClassifier(classifiers(), weights="optimize"), True),
-    "fusion-greedy-regressor": (FusionRegressor(
-        [("ridge", Ridge()), ("tree", DecisionTreeRegressor(max_depth=4))],
-        weights="greedy"), False),
-    "stack": (SerialStack([("fusion", FusionClassifier(classifiers())),
-                           ("final", LogisticRegression())]), True),
-    "cascade": (SerialStack([("nb", GaussianNB()), ("tree", DecisionTreeClassifier())],
-                            exit_threshold="auto"), True),
-    "mixture-regressor": (MixtureOfExpertsRegressor(n_experts=3, top_k=1, max_iter=15),
-                          False),
-    "mixture-classifier": (MixtureOfExpertsClassifier(
-        LogisticRegression(max_iter=500), n_experts=2, max_iter=10), True),
-}
+# From the shared registry (tests/composites.py); fitted() sets n_jobs and random_state.
+# "fusion-five-folds" has three members and five folds: 18 fit tasks to spread and report.
+COMPOSITES = ["fusion-five-folds", "fusion-regressor-greedy", "stack-of-fusion",
+              "cascade-auto", "mixture-regressor-short", "mixture-classifier-short"]
 
 
 def fitted(name, **params):
-    composite, is_classifier = COMPOSITES[name]
-    X, y = (X_CLF, Y_CLF) if is_classifier else (X_REG, Y_REG)
-    est = clone(composite).set_params(random_state=0, **params)
+    X, y = (X_CLF, Y_CLF) if is_classifier(name) else (X_REG, Y_REG)
+    est = make(name).set_params(random_state=0, **params)
     return est.fit(X, y), X
 
 
@@ -85,10 +60,10 @@ def test_dask_backend_gives_the_same_fit(dask_client, name):
 
 
 def test_progress_under_dask_reports_every_task(dask_client, capsys):
-    serial, X = fitted("fusion-optimize", n_jobs=1)
+    serial, X = fitted("fusion-five-folds", n_jobs=1)
     capsys.readouterr()
     with joblib.parallel_config(backend="dask"):
-        reported, _ = fitted("fusion-optimize", n_jobs=2, verbose=1)
+        reported, _ = fitted("fusion-five-folds", n_jobs=2, verbose=1)
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 3 * 6 + 1  # three members: a fit and five folds each; the total
     assert lines[-2].startswith("[FusionClassifier] (18 of 18) member 'tree', fold 5 of 5: ")

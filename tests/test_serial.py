@@ -16,6 +16,8 @@ from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from skfuse import FusionClassifier, FusionRegressor, SerialStack
 
+from composites import CountingNB, CountingTree
+
 X, y = load_wine(return_X_y=True)
 X = StandardScaler().fit_transform(X)
 LABELS = np.array(["barolo", "grignolino", "barbera"])[y]
@@ -56,22 +58,6 @@ def test_one_level_regressor_agrees_with_stacking_regressor():
     assert_allclose(ours.predict(Xd), ref.predict(Xd), rtol=0, atol=1e-10)
     assert not hasattr(ours, "predict_proba")
     assert ours.score(Xd, yd) == pytest.approx(ref.score(Xd, yd))
-
-
-class CountingNB(GaussianNB):
-    fits = 0
-
-    def fit(self, X, y, sample_weight=None):
-        type(self).fits += 1
-        return super().fit(X, y, sample_weight=sample_weight)
-
-
-class CountingTree(DecisionTreeClassifier):
-    fits = 0
-
-    def fit(self, X, y, sample_weight=None, check_input=True):
-        type(self).fits += 1
-        return super().fit(X, y, sample_weight=sample_weight, check_input=check_input)
 
 
 def test_three_levels_fit_each_member_cv_plus_one_times():

@@ -1,0 +1,45 @@
+"""Regenerate ``tests/data/pinned_outputs.npz``, the outputs ``tests/test_pinned.py`` pins.
+
+Run this ONLY when a change is MEANT to change outputs (a new default, a fixed bug),
+in the commit that makes that change, and say in its message which outputs change and
+why. Never run it to make a failing ``test_pinned.py`` pass after a refactor that was
+meant to change nothing: that failure is what the pins are for.
+
+Usage, from the repository root, with this checkout's skfuse the one imported
+(``PYTHONPATH=.`` if an installed skfuse points elsewhere)::
+
+    PYTHONPATH=. python tests/data/make_pinned.py
+
+It fits every non-neural composite of ``tests/composites.py`` with ``record`` from
+``tests/test_pinned.py`` (the test's own code, so the two cannot drift apart) and writes
+their outputs, keyed ``"<registry name>/<output>"``, with the library versions under
+``"_environment"``. The stored file was made at commit 654467c.
+"""
+
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+TESTS = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(TESTS))
+
+from test_pinned import PINNED, environment, pinned_names, record  # noqa: E402
+
+
+def main():
+    arrays = {"_environment": environment()}
+    for name in pinned_names():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # ConvergenceWarning and the like
+            outputs = record(name)
+        for key, value in outputs.items():
+            arrays[f"{name}/{key}"] = value
+        print(f"{name}: {', '.join(outputs)}")
+    np.savez_compressed(PINNED, **arrays)
+    print(f"wrote {PINNED} ({PINNED.stat().st_size / 1024:.0f} KiB, {len(arrays)} arrays)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""Pinned outputs: every composite predicts bit for bit what it predicted when pinned.
+
+What it is for: the safety net of a refactor that must not change any output (the
+member plan, the fit loop, the kernels). Every composite of the shared registry
+(``tests/composites.py``) but the neural ones is fitted on small seeded data, and every
+prediction method it has (``predict``, ``predict_proba``, ``predict_log_proba``,
+``decision_function``, ``transform``, ``predict_route``, ``predict_gate``,
+``predict(return_std=True)``), with the fitted attributes that define its behaviour
+(``weights_``, ``exit_thresholds_``, ``exit_rates_``, ...), must equal what
+``tests/data/pinned_outputs.npz`` holds, with ``assert_array_equal``: no tolerance. The
+data include a DataFrame and rows where a whole view (a modality) is missing.
+
+The file was made from commit 654467c. When a change is MEANT to change outputs,
+regenerate it with ``python tests/data/make_pinned.py`` in that commit and say why in
+its message; a composite added to the registry fails here until then. The neural
+composites are left out: torch's results vary with the CPU.
+
+Bit-identical results also depend on NumPy, SciPy, scikit-learn and the BLAS: the file
+records the versions it was made with, and a failure says when they differ from the
+running ones (then the pins say nothing about skfuse; regenerate them from the pinned
+commit with these versions).
+"""
+
+import inspect
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy
+import sklearn
+from sklearn.datasets import make_classification, make_regression
+
+from composites import REGISTRY, make, names
+
+PINNED = Path(__file__).parent / "data" / "pinned_outputs.npz"
+
+METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function",
+           "transform", "predict_route", "predict_gate")
+# Fitted attributes that decide (or report) what a composite does. Timings
+# (member_costs_) are left out.
+ATTRIBUTES = ("classes_", "weights_", "oof_score_", "member_scores_", "selection_path_",
+              "selection_scores_", "exit_thresholds_", "exit_rates_", "cascade_fit_",
+              "n_iter_", "converged_", "lower_bound_", "expert_usage_", "noise_variance_")
+
+N_TRAIN, N_TEST = 160, 40
+
+
+def _views_missing(X, seed):
+    """Copy of X with each view (columns 0-1, 2-3, 4-5) missing on about a quarter of
+    the rows; every training row keeps one view, two test rows keep none."""
+    X = X.copy()
+    present = np.random.RandomState(seed).uniform(size=(len(X), 3)) > 0.25
+    present[~present.any(axis=1), 0] = True
+    present[[N_TRAIN, N_TRAIN + 1]] = False
+    for view in range(3):
+        X[~present[:, view], 2 * view : 2 * view + 2] = np.nan
+    return X
+
+
+def data(name):
+    """``(X_train, y_train, X_test)`` for a registry entry: 160 rows to fit, 40 new ones."""
+    entry = REGISTRY[name]
+    if entry.kind == "classifier":
+        X, y = make_classification(n_samples=N_TRAIN + N_TEST, n_features=6,
+                                   n_informative=4, n_classes=3, random_state=0)
+    else:
+        X, y = make_regression(n_samples=N_TRAIN + N_TEST, n_features=6, noise=5.0,
+                               random_state=0)
+    if entry.data in ("views", "frame"):
+        X = _views_missing(X, seed=1)
+    if entry.data == "frame":
+        pd = pytest.importorskip("pandas")
+        X = pd.DataFrame(X, columns=[f"f{i}" for i in range(6)])
+        return X.iloc[:N_TRAIN], y[:N_TRAIN], X.iloc[N_TRAIN:]
+    return X[:N_TRAIN], y[:N_TRAIN], X[N_TRAIN:]
+
+
+def record(name):
+    """Fit the composite ``name`` and return its outputs, as arrays keyed by name."""
+    X_train, y_train, X_test = data(name)
+    est = make(name).fit(X_train, y_train)
+    out = {}
+    for method in METHODS:
+        if hasattr(est, method):  # available_if hides what a configuration lacks
+            out[method] = getattr(est, method)(X_test)
+    if "return_std" in inspect.signature(est.predict).parameters:
+        out["predict_mean"], out["predict_std"] = est.predict(X_test, return_std=True)
+    for attribute in ATTRIBUTES:
+        if hasattr(est, attribute):
+            value = getattr(est, attribute)
+            if isinstance(value, dict):
+                out[f"{attribute}keys"] = np.array(list(value))
+                value = list(value.values())
+            out[attribute] = np.asarray(value)
+    return out
+
+
+def environment():
+    """The versions that decide the last bits, as the file records them."""
+    return np.array([f"numpy {np.__version__}", f"scipy {scipy.__version__}",
+                     f"scikit-learn {sklearn.__version__}"])
+
+
+def pinned_names():
+    return names(neural=False)
+
+
+@pytest.fixture(scope="module")
+def pinned():
+    with np.load(PINNED, allow_pickle=False) as stored:
+        return {key: stored[key] for key in stored.files}
+
+
+def test_every_composite_is_pinned(pinned):
+    stored = {key.split("/")[0] for key in pinned if "/" in key}
+    assert stored == set(pinned_names())
+
+
+@pytest.mark.parametrize("name", pinned_names())
+def test_outputs_are_bit_identical(pinned, name):
+    got = record(name)
+    want = {key.split("/", 1)[1]: value for key, value in pinned.items()
+            if key.startswith(f"{name}/")}
+    differs = list(environment()) != list(pinned["_environment"])
+    note = (f"; versions differ from the pinned {list(pinned['_environment'])}"
+            if differs else "")
+    assert sorted(got) == sorted(want), f"{name}: other outputs than pinned{note}"
+    for key, value in want.items():
+        assert (got[key].dtype, got[key].shape) == (value.dtype, value.shape), (
+            f"{name}: {key}{note}")
+        np.testing.assert_array_equal(got[key], value, err_msg=f"{name}: {key}{note}")
