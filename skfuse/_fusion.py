@@ -1,14 +1,15 @@
 """Parallel fusion: every member sees the sample, and their outputs are combined."""
 
-import numbers
+import os
 import time
 import warnings
 from abc import abstractmethod
 from functools import partial
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin, TransformerMixin
-from sklearn.metrics import get_scorer
+from sklearn.metrics import get_scorer, get_scorer_names
 from sklearn.utils import Bunch, check_random_state, get_tags
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
@@ -35,6 +36,7 @@ from ._base import (
     view_present,
 )
 from ._cache import MemberCache
+from ._compat import HasMethods, Interval, StrOptions, _fit_context
 from ._views import check_views, resolve_view
 from ._weights import (
     classifier_objective,
@@ -47,14 +49,28 @@ from ._weights import (
 )
 from .exceptions import FrozenMemberWarning
 
-_LEARNED = ("optimize", "greedy")
-
 
 class _BaseFusion(TransformerMixin, Composite):
     """Members, views, out-of-fold fits and weights shared by the fusion estimators."""
 
     _kind = None
     _members = "estimators"
+
+    _parameter_constraints: dict = {
+        "estimators": [list, tuple],
+        "weights": [None, "array-like", StrOptions({"optimize", "greedy"})],
+        "cv": ["cv_object"],
+        "scoring": [None, StrOptions(set(get_scorer_names())), callable],
+        "selection_rounds": [Interval(Integral, 1, None, closed="left")],
+        "budget": [None, Interval(Real, 0, None, closed="neither")],
+        "costs": [None, dict],
+        "views": [None, dict],
+        "missing": [StrOptions({"error", "prior"})],
+        "memory": [None, str, os.PathLike, HasMethods(["cache"])],
+        "n_jobs": [None, Integral],
+        "verbose": ["verbose"],
+        "random_state": ["random_state"],
+    }
 
     @abstractmethod
     def __init__(self):
@@ -83,18 +99,20 @@ class _BaseFusion(TransformerMixin, Composite):
     # -- validation --------------------------------------------------------------
 
     def _check_fit_params(self):
+        """Check what ``_parameter_constraints`` cannot say, and return what ``_fit`` takes.
+
+        That is the rules that link parameters: views, costs and fixed weights against
+        the members (by name, by count, the kept ones), and a budget only with greedy
+        weights; and the entries of ``estimators``, ``weights`` and ``costs``, which a
+        declared constraint does not look into. Returns the kept ``(names, members,
+        views, weights)``.
+        """
         owner = type(self).__name__
         names, members = check_members(self.estimators, self._kind, owner)
         self._validate_names([name for name, _ in self.estimators])
         views = check_views(self.views, [name for name, _ in self.estimators], owner)
         weights = self.weights
-        if isinstance(weights, str):
-            if weights not in _LEARNED:
-                raise ValueError(
-                    f"{owner}: weights must be None, an array, 'optimize' or 'greedy'; "
-                    f"got {weights!r}."
-                )
-        elif weights is not None:
+        if weights is not None and not isinstance(weights, str):
             weights = np.asarray(weights, dtype=np.float64)
             if weights.shape != (len(self.estimators),):
                 raise ValueError(
@@ -107,19 +125,9 @@ class _BaseFusion(TransformerMixin, Composite):
             weights = np.asarray(kept)
             if weights.sum() <= 0:
                 raise ValueError(f"{owner}: the weights of the kept members sum to 0.")
-        if not isinstance(self.selection_rounds, numbers.Integral) or self.selection_rounds < 1:
-            raise ValueError(
-                f"{owner}: selection_rounds must be a positive int; "
-                f"got {self.selection_rounds!r}."
-            )
-        if self.budget is not None:
-            if not (isinstance(weights, str) and weights == "greedy"):
-                raise ValueError(f"{owner}: budget applies only to weights='greedy'.")
-            if not isinstance(self.budget, numbers.Real) or self.budget <= 0:
-                raise ValueError(f"{owner}: budget must be a positive number.")
+        if self.budget is not None and not (isinstance(weights, str) and weights == "greedy"):
+            raise ValueError(f"{owner}: budget applies only to weights='greedy'.")
         if self.costs is not None:
-            if not isinstance(self.costs, dict):
-                raise TypeError(f"{owner}: costs must be a dict from member name to cost.")
             missing = [name for name in names if name not in self.costs]
             if missing:
                 raise ValueError(f"{owner}: costs gives no cost for member(s) {missing!r}.")
@@ -127,11 +135,11 @@ class _BaseFusion(TransformerMixin, Composite):
                    if not (np.isfinite(self.costs[name]) and self.costs[name] >= 0)]
             if bad:
                 raise ValueError(f"{owner}: costs of {bad!r} must be finite and >= 0.")
-        if self.missing not in ("error", "prior"):
-            raise ValueError(f"{owner}: missing must be 'error' or 'prior'; got {self.missing!r}.")
-        # An unknown scorer fails here, before any member is fitted.
-        self._scorer = None if self.scoring is None else get_scorer(self.scoring)
         return names, members, views, weights
+
+    def _get_scorer(self):
+        """The scorer that learned weights maximise; None for the default loss."""
+        return None if self.scoring is None else get_scorer(self.scoring)
 
     # -- fitting -----------------------------------------------------------------
 
@@ -479,6 +487,11 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
 
     _kind = "classifier"
 
+    _parameter_constraints: dict = {
+        **_BaseFusion._parameter_constraints,
+        "voting": [StrOptions({"soft", "geometric", "hard"})],
+    }
+
     def __init__(
         self,
         estimators,
@@ -512,6 +525,8 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         self.verbose = verbose
         self.random_state = random_state
 
+    # Members are estimators, whose parameters their own fit validates.
+    @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None, **fit_params):
         """Fit the members and the fusion weights.
 
@@ -535,11 +550,6 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         self : FusionClassifier
         """
         began = time.perf_counter()
-        if self.voting not in ("soft", "geometric", "hard"):
-            raise ValueError(
-                f"FusionClassifier: voting must be 'soft', 'geometric' or 'hard'; got "
-                f"{self.voting!r}."
-            )
         params = self._check_fit_params()
         X = self._check_X(X, reset=True)
         y = self._check_y(X, y)
@@ -580,7 +590,7 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         if self.voting == "hard":
             P = np.eye(len(self.classes_))[P]
         return classifier_objective(
-            P, y, self.voting, sample_weight, self._scorer, self.classes_, present
+            P, y, self.voting, sample_weight, self._get_scorer(), self.classes_, present
         )
 
     def _fallback(self, codes, sample_weight):
@@ -821,6 +831,8 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         self.verbose = verbose
         self.random_state = random_state
 
+    # Members are estimators, whose parameters their own fit validates.
+    @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None, **fit_params):
         """Fit the members and the fusion weights.
 
@@ -857,7 +869,7 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         return member_prediction
 
     def _objective(self, P, y, sample_weight, present=None):
-        return regressor_objective(P, y, sample_weight, self._scorer, present)
+        return regressor_objective(P, y, sample_weight, self._get_scorer(), present)
 
     def _fallback(self, y, sample_weight):
         """The training mean: what ``missing="prior"`` predicts for rows with no member."""

@@ -1,8 +1,8 @@
 """Mixtures of experts fitted by EM, with sparse top-k routing."""
 
-import numbers
 import time
 import warnings
+from numbers import Integral, Real
 
 import numpy as np
 from scipy.special import logsumexp
@@ -29,7 +29,7 @@ from ._base import (
     seed_estimator,
     view_present,
 )
-from ._compat import _VisualBlock
+from ._compat import HasMethods, Interval, StrOptions, _fit_context, _VisualBlock
 from ._gate import SoftmaxGate, fit_classifier_gate, gate_log_proba
 from ._views import _is_dataframe, check_views, resolve_view, take_view
 
@@ -43,6 +43,23 @@ class _BaseMixture(Composite):
     """EM for a gate and experts; the subclasses say what an expert's likelihood is."""
 
     _members = "experts"
+
+    _parameter_constraints: dict = {
+        "experts": [None, HasMethods(["fit"]), list, tuple],
+        "n_experts": [Interval(Integral, 1, None, closed="left")],
+        "gate": [None, HasMethods(["fit", "predict_proba"])],
+        "top_k": [None, Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "init": [StrOptions({"kmeans", "random"})],
+        "gate_alpha": [Interval(Real, 0, None, closed="left")],
+        "views": [None, dict],
+        "gate_view": [None, str, Integral, slice, "array-like", callable],
+        "n_jobs": [None, Integral],
+        "verbose": ["verbose"],
+        "random_state": ["random_state"],
+    }
 
     def __init__(self, experts=None, *, n_experts=4, gate=None, top_k=None, max_iter=100,
                  tol=1e-4, n_init=1, init="kmeans", gate_alpha=1.0, views=None,
@@ -83,13 +100,12 @@ class _BaseMixture(Composite):
     # -- validation ----------------------------------------------------------------
 
     def _expert_templates(self):
+        """The experts' ``(names, templates)``: ``n_experts`` copies of one estimator, or
+        the kept entries of a list, each checked to take ``sample_weight`` (and, for a
+        classifier, to have ``predict_proba``), which a declared constraint cannot say."""
         owner = type(self).__name__
         default = LogisticRegression(max_iter=1000) if self._kind == "classifier" else Ridge()
         if self.experts is None or hasattr(self.experts, "fit"):
-            if not isinstance(self.n_experts, numbers.Integral) or self.n_experts < 1:
-                raise ValueError(
-                    f"{owner}: n_experts must be a positive int; got {self.n_experts!r}."
-                )
             template = default if self.experts is None else self.experts
             pairs = [(f"expert{e}", template) for e in range(self.n_experts)]
         else:
@@ -107,29 +123,23 @@ class _BaseMixture(Composite):
         return names, members
 
     def _check_params(self, n_experts):
+        """Check the rules ``_parameter_constraints`` cannot say; return ``top_k``'s k.
+
+        ``top_k`` is at most the number of experts (``n_experts``, or the length of a
+        list of experts), and a given gate's ``fit`` takes ``sample_weight``.
+        """
         owner = type(self).__name__
-        k = n_experts if self.top_k is None else self.top_k
-        if not isinstance(k, numbers.Integral) or isinstance(k, bool) or not 1 <= k <= n_experts:
+        if self.top_k is not None and self.top_k > n_experts:
             raise ValueError(
                 f"{owner}: top_k must be None or an int from 1 to n_experts={n_experts}; "
                 f"got {self.top_k!r}."
             )
-        if self.init not in ("kmeans", "random"):
-            raise ValueError(f"{owner}: init must be 'kmeans' or 'random'; got {self.init!r}.")
-        for name, low in (("max_iter", 1), ("n_init", 1)):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Integral) or value < low:
-                raise ValueError(f"{owner}: {name} must be an int >= {low}; got {value!r}.")
-        if not (isinstance(self.tol, numbers.Real) and self.tol >= 0):
-            raise ValueError(f"{owner}: tol must be a non-negative float; got {self.tol!r}.")
-        if self.gate is not None and not (
-            hasattr(self.gate, "predict_proba") and has_fit_parameter(self.gate, "sample_weight")
-        ):
+        if self.gate is not None and not has_fit_parameter(self.gate, "sample_weight"):
             raise TypeError(
-                f"{owner}: gate must be a classifier with predict_proba whose fit takes "
-                f"sample_weight; got {self.gate!r}."
+                f"{owner}: the gate ({type(self.gate).__name__}) does not accept "
+                "sample_weight in fit, which EM weights it with."
             )
-        return int(k)
+        return n_experts if self.top_k is None else int(self.top_k)
 
     # -- fit ------------------------------------------------------------------------
 
@@ -598,6 +608,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, _BaseMixture):
 
     _kind = "regressor"
 
+    # Experts and the gate are estimators, whose parameters their own fit validates.
+    @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None, **fit_params):
         """Fit the experts and the gate by EM.
 
@@ -701,6 +713,8 @@ class MixtureOfExpertsClassifier(ClassifierMixin, _BaseMixture):
 
     _kind = "classifier"
 
+    # Experts and the gate are estimators, whose parameters their own fit validates.
+    @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None, **fit_params):
         """Fit the experts and the gate by EM.
 

@@ -31,6 +31,7 @@ from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from skfuse import FusionClassifier, FusionRegressor
+from skfuse._compat import InvalidParameterError
 
 IRIS_X, IRIS_Y = load_iris(return_X_y=True)
 IRIS_LABELS = np.array(["setosa", "versicolor", "virginica"])[IRIS_Y]
@@ -427,15 +428,17 @@ def test_column_names_on_an_array_fail_clearly():
 @pytest.mark.parametrize(
     "params, error, match",
     [
-        ({"voting": "mean"}, ValueError, "voting must be"),
+        ({"voting": "mean"}, InvalidParameterError,
+         "The 'voting' parameter of FusionClassifier must be a str among"),
         ({"weights": [1, 2]}, ValueError, "weights has 2 entries for 3 estimators"),
         ({"weights": [1, -1, 1]}, ValueError, "non-negative"),
         ({"weights": [0, 0, 0]}, ValueError, "sum to 0"),
-        ({"weights": "best"}, ValueError, "'optimize' or 'greedy'"),
+        ({"weights": "best"}, InvalidParameterError, "The 'weights' parameter .* Got 'best'"),
         ({"budget": 1.0}, ValueError, "budget applies only to weights='greedy'"),
         ({"budget": 1.0, "weights": np.ones(3)}, ValueError, "budget applies only"),
         ({"weights": "greedy", "costs": {"lr": 1}}, ValueError, r"\['rf', 'nb'\]"),
-        ({"weights": "greedy", "selection_rounds": 0}, ValueError, "selection_rounds"),
+        ({"weights": "greedy", "selection_rounds": 0}, InvalidParameterError,
+         r"The 'selection_rounds' parameter .* range \[1, inf\)"),
         ({"weights": "optimize", "cv": ShuffleSplit(3)}, ValueError, "disjoint test folds"),
         ({"estimators": [("lr", "drop")]}, ValueError, "all members are dropped"),
         ({"estimators": [("a__b", GaussianNB())]}, ValueError, "must not contain __"),
@@ -532,7 +535,7 @@ def test_bad_splits_fail_clearly(cv, match):
 
 
 def test_bad_scoring_and_costs_fail_before_fitting():
-    with pytest.raises(ValueError, match="acuracy"):
+    with pytest.raises(InvalidParameterError, match="'scoring' parameter .* Got 'acuracy'"):
         FusionClassifier(classifiers(), weights="greedy", scoring="acuracy").fit(
             IRIS_X, IRIS_Y
         )

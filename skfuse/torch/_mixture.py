@@ -1,9 +1,9 @@
 """Neural mixtures of experts: a gate and MLP experts trained end to end in torch."""
 
 import copy
-import numbers
 import time
 import warnings
+from numbers import Integral, Real
 
 import numpy as np
 import torch
@@ -13,6 +13,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._base import check_sample_weight
+from .._compat import Interval, _fit_context
 from ._network import MixtureNet
 
 # Rows per forward pass at predict time.
@@ -50,6 +51,21 @@ class _BaseNeuralMixture(BaseEstimator):
 
     _classify = False
 
+    _parameter_constraints: dict = {
+        "n_experts": [Interval(Integral, 1, None, closed="left")],
+        "top_k": [None, Interval(Integral, 1, None, closed="left")],
+        "hidden_units": [Interval(Integral, 1, None, closed="left"), "array-like"],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "balance_weight": [Interval(Real, 0, None, closed="left")],
+        "gate_noise": ["boolean"],
+        "device": [str, torch.device],
+        "verbose": ["verbose"],
+        "random_state": ["random_state"],
+    }
+
     def __init__(
         self,
         n_experts=8,
@@ -80,29 +96,22 @@ class _BaseNeuralMixture(BaseEstimator):
         self.random_state = random_state
 
     def _check_params(self):
-        def positive_int(name, value):
-            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}.")
+        """Check what ``_parameter_constraints`` cannot say; return the hidden sizes.
 
-        positive_int("n_experts", self.n_experts)
-        positive_int("max_epochs", self.max_epochs)
-        positive_int("batch_size", self.batch_size)
-        if self.top_k is not None:
-            positive_int("top_k", self.top_k)
-            if self.top_k > self.n_experts:
-                raise ValueError(
-                    f"top_k={self.top_k} is more than n_experts={self.n_experts}."
-                )
-        hidden = (self.hidden_units,) if isinstance(self.hidden_units, numbers.Integral) \
-            else tuple(self.hidden_units)
-        for units in hidden:
-            positive_int("hidden_units", units)
-        for name in ("lr", "weight_decay", "balance_weight"):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Real) or not value >= 0 or \
-                    (name == "lr" and value == 0):
-                raise ValueError(f"{name} must be a {'positive' if name == 'lr' else 'non-negative'} "
-                                 f"number, got {value!r}.")
+        ``top_k`` is at most ``n_experts``, and a sequence of ``hidden_units`` holds
+        positive ints (the device's name is checked by :func:`resolve_device`).
+        """
+        if self.top_k is not None and self.top_k > self.n_experts:
+            raise ValueError(f"top_k={self.top_k} is more than n_experts={self.n_experts}.")
+        if isinstance(self.hidden_units, Integral):
+            return (self.hidden_units,)
+        hidden = tuple(self.hidden_units)
+        if not all(isinstance(units, Integral) and not isinstance(units, bool) and units >= 1
+                   for units in hidden):
+            raise ValueError(
+                f"hidden_units must be a positive int or a sequence of them, got "
+                f"{self.hidden_units!r}."
+            )
         return hidden
 
     def _fit(self, X, target, sample_weight, n_outputs):
@@ -299,6 +308,7 @@ class NeuralMixtureOfExpertsRegressor(RegressorMixin, _BaseNeuralMixture):
         tags.target_tags.multi_output = True
         return tags
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Train the gate and the experts.
 
@@ -374,6 +384,7 @@ class NeuralMixtureOfExpertsClassifier(ClassifierMixin, _BaseNeuralMixture):
 
     _classify = True
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Train the gate and the experts.
 
