@@ -365,6 +365,18 @@ class _BaseFusion(TransformerMixin, Composite):
         )
 
 
+def _voting_gives(method):
+    """The ``available_if`` check of ``method``: probabilities need soft or geometric
+    voting, and the error says so (as ``VotingClassifier._check_voting`` does)."""
+
+    def check(self):
+        if self.voting == "hard":
+            raise AttributeError(f"{method} is not available when voting={self.voting!r}")
+        return True
+
+    return check
+
+
 class FusionClassifier(ClassifierMixin, _BaseFusion):
     """Parallel fusion of classifiers, with fixed or learned weights.
 
@@ -639,10 +651,7 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
             scores = self.predict_proba(X)
         return self.classes_[np.argmax(scores, axis=1)]
 
-    def _has_proba(self):
-        return self.voting != "hard"
-
-    @available_if(_has_proba)
+    @available_if(_voting_gives("predict_proba"))
     def predict_proba(self, X):
         """Fused class probabilities (soft and geometric voting).
 
@@ -660,7 +669,7 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
             combine_classifier(P, self.weights_, self.voting, present=present), present
         )
 
-    @available_if(_has_proba)
+    @available_if(_voting_gives("predict_log_proba"))
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba` (``-inf`` where a probability is 0).
 

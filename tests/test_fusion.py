@@ -457,6 +457,12 @@ def test_hard_voting_accepts_members_without_predict_proba():
     fusion = FusionClassifier(classifiers() + [("svc", SVC())], voting="hard")
     fusion.fit(IRIS_X, IRIS_Y)
     assert not hasattr(fusion, "predict_proba")
+    # The reason comes as the cause of available_if's AttributeError, as in
+    # VotingClassifier: the traceback shows both.
+    for method in ("predict_proba", "predict_log_proba"):
+        with pytest.raises(AttributeError, match=f"has no attribute '{method}'") as error:
+            getattr(fusion, method)
+        assert str(error.value.__cause__) == f"{method} is not available when voting='hard'"
     assert accuracy_score(IRIS_Y, fusion.predict(IRIS_X)) > 0.9
 
 
