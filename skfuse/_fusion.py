@@ -574,7 +574,7 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
             return
         for name, est in zip(names, members):
             if not hasattr(est, "predict_proba"):
-                raise ValueError(
+                raise TypeError(
                     f"FusionClassifier: member {name!r} has no predict_proba, which "
                     f"voting={self.voting!r} needs; use voting='hard' or another member."
                 )

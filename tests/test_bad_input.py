@@ -157,7 +157,7 @@ def test_all_members_dropped():
 def test_a_member_without_predict_proba_under_soft_voting():
     X, y = data("FusionClassifier")
     fusion = FusionClassifier([("lr", LogisticRegression()), ("svm", LinearSVC())])
-    with pytest.raises((ValueError, AttributeError), match=r"svm.*predict_proba|predict_proba.*svm"):
+    with pytest.raises(TypeError, match=r"member 'svm' has no predict_proba"):
         fusion.fit(X, y)
     cascade = SerialStack([("svm", LinearSVC()), ("lr", LogisticRegression())],
                           exit_threshold=0.9)

@@ -443,8 +443,10 @@ def test_column_names_on_an_array_fail_clearly():
         ({"estimators": [("lr", "drop")]}, ValueError, "all members are dropped"),
         ({"estimators": [("a__b", GaussianNB())]}, ValueError, "must not contain __"),
         ({"estimators": [("a", GaussianNB()), ("a", GaussianNB())]}, ValueError, "unique"),
-        ({"estimators": [("ridge", Ridge())]}, ValueError, "member 'ridge' should be a classifier"),
-        ({"estimators": [("svc", SVC())]}, ValueError, "member 'svc' has no predict_proba"),
+        ({"estimators": [("ridge", Ridge())]}, TypeError, "member 'ridge' should be a classifier"),
+        ({"estimators": [("svc", SVC())]}, TypeError, "member 'svc' has no predict_proba"),
+        ({"estimators": [("a", 5)]}, TypeError, "member 'a' should be a classifier"),
+        ({"estimators": []}, ValueError, "estimators must be a non-empty list"),
     ],
 )
 def test_invalid_parameters_fail_in_fit(params, error, match):
@@ -473,7 +475,7 @@ def test_single_class_fails_clearly():
 
 def test_regressor_rejects_classifier_member_and_non_finite_y():
     X, y = load_diabetes(return_X_y=True)
-    with pytest.raises(ValueError, match="member 'nb' should be a regressor"):
+    with pytest.raises(TypeError, match="member 'nb' should be a regressor"):
         FusionRegressor([("lin", LinearRegression()), ("nb", GaussianNB())]).fit(X, y)
     y = y.copy()
     y[3] = np.nan
