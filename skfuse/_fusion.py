@@ -37,6 +37,7 @@ from ._base import (
 )
 from ._cache import MemberCache
 from ._compat import HasMethods, Interval, StrOptions, _fit_context
+from ._docstring import Substitution
 from ._views import check_views, resolve_view
 from ._weights import (
     classifier_objective,
@@ -365,6 +366,71 @@ class _BaseFusion(TransformerMixin, Composite):
         )
 
 
+# Docstring entries both fusion estimators share, filled in by Substitution.
+_FUSION_DOCS = {
+    "weights": """weights : None, array-like of shape (n_estimators,), "optimize" or "greedy", \
+            default=None
+        ``None``: equal weights. An array: fixed weights, one per entry of
+        ``estimators`` (``"drop"`` entries included), normalised to sum to 1.
+        ``"optimize"``: weights on the simplex minimising the out-of-fold loss (or
+        maximising ``scoring``). ``"greedy"``: ensemble selection with replacement over
+        ``selection_rounds`` rounds; a member's weight is its share of the selections.""",
+    "selection_rounds": """selection_rounds : int, default=25
+        Rounds of greedy ensemble selection.""",
+    "budget": """budget : float, default=None
+        With ``"greedy"``, the most that the distinct members chosen may cost together.""",
+    "costs": """costs : dict of str to float, default=None
+        Cost of each member for ``budget``. ``None`` measures each member's predict
+        seconds per 1000 rows on the out-of-fold predictions.""",
+    "views": """views : dict of str to columns, default=None
+        The columns each member sees: names, integer positions, a slice, a boolean
+        mask, or a callable such as :func:`~sklearn.compose.make_column_selector`.
+        Members without a view see every column. A row whose whole view is missing
+        (every entry NaN, or None in object columns) is a missing modality: the member
+        is fitted without that row, is not asked about it, and the row's weights are
+        renormalised over the members present (members present with weight 0 share
+        equally when no weighted one is); learned weights are fitted the same way.""",
+    "memory": """memory : str, path-like, joblib.Memory or None, default=None
+        Caches each member fit, its out-of-fold output and its predictions, keyed by
+        the member's parameters, the data, ``sample_weight``, the rows and the view (as
+        ``Pipeline(memory=...)`` caches transformers). ``GridSearchCV`` over fusion-level
+        parameters (``weights``; a classifier's ``voting`` with fixed weights) fits each
+        member once per split; changing a member's parameter, the data or
+        ``sample_weight`` misses the cache. Members are identified by their pickled
+        state: a function they hold is known by its name, so redefining it under the
+        same name is not seen (clear the cache).""",
+    "n_jobs": """n_jobs : int, default=None
+        Jobs for fitting members and folds (one flat joblib task list, run by the
+        active joblib backend, Dask included), and threads for the members'
+        predictions on 10,000 rows or more.""",
+    "verbose": """verbose : int, default=0
+        With 1 or more, ``fit`` prints a line for each member fit and each fold, in
+        task order as the results arrive, with the seconds it took, then the whole
+        fit's time.""",
+    "random_state": """random_state : int, RandomState instance or None, default=None
+        Seeds the members' unset ``random_state`` parameters and a shuffling ``cv``.""",
+    "estimators_": """estimators_ : list of estimators
+        The kept members, fitted on all the data.""",
+    "named_estimators_": """named_estimators_ : :class:`~sklearn.utils.Bunch`
+        The fitted members by name.""",
+    "weights_": """weights_ : ndarray of shape (n_kept_members,)
+        One weight per kept (not dropped) member, summing to 1.""",
+    "member_scores_": """member_scores_ : dict of str to float
+        Out-of-fold score of each member alone. Only with learned weights.""",
+    "member_costs_": """member_costs_ : dict of str to float
+        The costs used for ``budget`` (given or measured). Only with learned weights.""",
+    "selection_path_": """selection_path_ : list of str
+        The member chosen in each greedy round. Only with ``weights="greedy"``.""",
+    "selection_scores_": """selection_scores_ : list of float
+        Out-of-fold score of the fused output after each greedy round (as
+        ``oof_score_``). Only with ``weights="greedy"``.""",
+    "n_features_in_": """n_features_in_ : int
+        Number of features seen during fit.""",
+    "feature_names_in_": """feature_names_in_ : ndarray of str
+        Names of the features seen during fit, when ``X`` has string column names.""",
+}
+
+
 def _voting_gives(method):
     """The ``available_if`` check of ``method``: probabilities need soft or geometric
     voting, and the error says so (as ``VotingClassifier._check_voting`` does)."""
@@ -377,6 +443,7 @@ def _voting_gives(method):
     return check
 
 
+@Substitution(**_FUSION_DOCS)
 class FusionClassifier(ClassifierMixin, _BaseFusion):
     """Parallel fusion of classifiers, with fixed or learned weights.
 
@@ -391,18 +458,12 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         The members. A member set to ``"drop"`` is left out. A member wrapped in
         :class:`sklearn.frozen.FrozenEstimator` is used as it is, never refitted; its
         classes may be a subset of the ensemble's, in any order.
-    voting : {"soft", "geometric", "hard"}, default="soft"
+    voting : {{"soft", "geometric", "hard"}}, default="soft"
         ``"soft"``: weighted mean of the members' probabilities. ``"geometric"``:
         weighted mean of their log-probabilities, renormalised (a product of experts).
         ``"hard"``: weighted majority of their predicted classes; ties go to the
         smallest class.
-    weights : None, array-like of shape (n_estimators,), "optimize" or "greedy", \
-            default=None
-        ``None``: equal weights. An array: fixed weights, one per entry of
-        ``estimators`` (``"drop"`` entries included), normalised to sum to 1.
-        ``"optimize"``: weights on the simplex minimising the out-of-fold loss (or
-        maximising ``scoring``). ``"greedy"``: ensemble selection with replacement over
-        ``selection_rounds`` rounds; a member's weight is its share of the selections.
+    {weights}
     cv : int, cross-validation generator or iterable, default=5
         Splits for the out-of-fold predictions that learned weights are fitted on. The
         same folds serve every member. An int gives ``StratifiedKFold``.
@@ -410,70 +471,35 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         Scorer for learned weights. ``None`` uses the log-loss for soft and geometric
         voting, and the Brier score of the vote shares for hard voting. A non-smooth
         scorer such as accuracy suits ``"greedy"`` better than ``"optimize"``.
-    selection_rounds : int, default=25
-        Rounds of greedy ensemble selection.
-    budget : float, default=None
-        With ``"greedy"``, the most that the distinct members chosen may cost together.
-    costs : dict of str to float, default=None
-        Cost of each member for ``budget``. ``None`` measures each member's predict
-        seconds per 1000 rows on the out-of-fold predictions.
-    views : dict of str to columns, default=None
-        The columns each member sees: names, integer positions, a slice, a boolean
-        mask, or a callable such as :func:`~sklearn.compose.make_column_selector`.
-        Members without a view see every column. A row whose whole view is missing
-        (every entry NaN, or None in object columns) is a missing modality: the member
-        is fitted without that row, is not asked about it, and the row's weights are
-        renormalised over the members present (members present with weight 0 share
-        equally when no weighted one is); learned weights are fitted the same way.
-    missing : {"error", "prior"}, default="error"
+    {selection_rounds}
+    {budget}
+    {costs}
+    {views}
+    missing : {{"error", "prior"}}, default="error"
         A row with no member present: ``"error"`` raises, naming the row count;
         ``"prior"`` predicts the (sample-weighted) class frequencies of the training
         labels.
-    memory : str, path-like, joblib.Memory or None, default=None
-        Caches each member fit, its out-of-fold output and its predictions, keyed by
-        the member's parameters, the data, ``sample_weight``, the rows and the view (as
-        ``Pipeline(memory=...)`` caches transformers). ``GridSearchCV`` over fusion-level
-        parameters (``weights``; ``voting`` with fixed weights) fits each member once per
-        split; changing a member's parameter, the data or ``sample_weight`` misses the cache.
-        Members are identified by their pickled state: a function they hold is known
-        by its name, so redefining it under the same name is not seen (clear the cache).
-    n_jobs : int, default=None
-        Jobs for fitting members and folds (one flat joblib task list, run by the
-        active joblib backend, Dask included), and threads for the members'
-        predictions on 10,000 rows or more.
-    verbose : int, default=0
-        With 1 or more, ``fit`` prints a line for each member fit and each fold, in
-        task order as the results arrive, with the seconds it took, then the whole
-        fit's time.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the members' unset ``random_state`` parameters and a shuffling ``cv``.
+    {memory}
+    {n_jobs}
+    {verbose}
+    {random_state}
 
     Attributes
     ----------
-    estimators_ : list of estimators
-        The kept members, fitted on all the data.
-    named_estimators_ : :class:`~sklearn.utils.Bunch`
-        The fitted members by name.
-    weights_ : ndarray of shape (n_kept_members,)
-        One weight per kept (not dropped) member, summing to 1.
+    {estimators_}
+    {named_estimators_}
+    {weights_}
     classes_ : ndarray of shape (n_classes,)
         The class labels.
     oof_score_ : float
         Out-of-fold score of the fused output (``scoring``, or minus the default
         loss). Only with learned weights.
-    member_scores_ : dict of str to float
-        Out-of-fold score of each member alone. Only with learned weights.
-    member_costs_ : dict of str to float
-        The costs used for ``budget`` (given or measured). Only with learned weights.
-    selection_path_ : list of str
-        The member chosen in each greedy round. Only with ``weights="greedy"``.
-    selection_scores_ : list of float
-        Out-of-fold score of the fused output after each greedy round (as
-        ``oof_score_``). Only with ``weights="greedy"``.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of str
-        Names of the features seen during fit, when ``X`` has string column names.
+    {member_scores_}
+    {member_costs_}
+    {selection_path_}
+    {selection_scores_}
+    {n_features_in_}
+    {feature_names_in_}
 
     See Also
     --------
@@ -716,76 +742,52 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         return range(len(self.classes_))
 
 
+@Substitution(**_FUSION_DOCS)
 class FusionRegressor(RegressorMixin, _BaseFusion):
     """Parallel fusion of regressors: a weighted mean with fixed or learned weights.
+
+    Every member sees each sample (or its own view of the columns); their predictions
+    are averaged with weights that can be fixed, or learned from out-of-fold
+    predictions by a convex optimiser on the simplex or by greedy ensemble selection
+    under an optional cost budget.
 
     Parameters
     ----------
     estimators : list of (str, estimator)
-        The members. A member set to ``"drop"`` is left out.
-    weights : None, array-like of shape (n_estimators,), "optimize" or "greedy", \
-            default=None
-        ``None``: equal weights. An array: fixed weights, one per entry of
-        ``estimators`` (``"drop"`` entries included), normalised to sum to 1.
-        ``"optimize"``: weights on the simplex minimising the out-of-fold squared error
-        (or maximising ``scoring``). ``"greedy"``: ensemble selection with replacement over
-        ``selection_rounds`` rounds; a member's weight is its share of the selections.
+        The members. A member set to ``"drop"`` is left out. A member wrapped in
+        :class:`sklearn.frozen.FrozenEstimator` is used as it is, never refitted.
+    {weights}
     cv : int, cross-validation generator or iterable, default=5
-        Splits for the out-of-fold predictions that learned weights are fitted on. An
-        int gives ``KFold``.
+        Splits for the out-of-fold predictions that learned weights are fitted on. The
+        same folds serve every member. An int gives ``KFold``.
     scoring : str or callable, default=None
         Scorer for learned weights; ``None`` uses the mean squared error.
-    selection_rounds : int, default=25
-        Rounds of greedy ensemble selection.
-    budget : float, default=None
-        With ``"greedy"``, the most that the distinct members chosen may cost together.
-    costs : dict of str to float, default=None
-        Cost of each member for ``budget``. ``None`` measures each member's predict
-        seconds per 1000 rows on the out-of-fold predictions.
-    views : dict of str to columns, default=None
-        The columns each member sees, and missing modalities (see
-        :class:`FusionClassifier`).
-    missing : {"error", "prior"}, default="error"
-        A row with no member present: ``"error"`` raises; ``"prior"`` predicts the
-        (sample-weighted) training mean of ``y``.
-    memory : str, path-like, joblib.Memory or None, default=None
-        Caches member fits, out-of-fold outputs and predictions (see
-        :class:`FusionClassifier`).
-    n_jobs : int, default=None
-        Jobs for fitting members and folds (one flat joblib task list, run by the
-        active joblib backend, Dask included), and threads for the members'
-        predictions on 10,000 rows or more.
-    verbose : int, default=0
-        With 1 or more, ``fit`` prints a line for each member fit and each fold, in
-        task order as the results arrive, with the seconds it took, then the whole
-        fit's time.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the members' unset ``random_state`` parameters and a shuffling ``cv``.
+    {selection_rounds}
+    {budget}
+    {costs}
+    {views}
+    missing : {{"error", "prior"}}, default="error"
+        A row with no member present: ``"error"`` raises, naming the row count;
+        ``"prior"`` predicts the (sample-weighted) training mean of ``y``.
+    {memory}
+    {n_jobs}
+    {verbose}
+    {random_state}
 
     Attributes
     ----------
-    estimators_ : list of estimators
-        The kept members, fitted on all the data.
-    named_estimators_ : :class:`~sklearn.utils.Bunch`
-        The fitted members by name.
-    weights_ : ndarray of shape (n_kept_members,)
-        One weight per kept (not dropped) member, summing to 1.
+    {estimators_}
+    {named_estimators_}
+    {weights_}
     oof_score_ : float
         Out-of-fold score of the fused prediction (``scoring``, or minus the mean
         squared error). Only with learned weights.
-    member_scores_ : dict of str to float
-        Out-of-fold score of each member alone. Only with learned weights.
-    member_costs_ : dict of str to float
-        The costs used for ``budget`` (given or measured). Only with learned weights.
-    selection_path_ : list of str
-        The member chosen in each greedy round. Only with ``weights="greedy"``.
-    selection_scores_ : list of float
-        Out-of-fold score of the fused output after each greedy round (as
-        ``oof_score_``). Only with ``weights="greedy"``.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of str
-        Names of the features seen during fit, when ``X`` has string column names.
+    {member_scores_}
+    {member_costs_}
+    {selection_path_}
+    {selection_scores_}
+    {n_features_in_}
+    {feature_names_in_}
 
     See Also
     --------

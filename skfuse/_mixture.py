@@ -30,6 +30,7 @@ from ._base import (
     view_present,
 )
 from ._compat import HasMethods, Interval, StrOptions, _fit_context, _VisualBlock
+from ._docstring import Substitution
 from ._gate import SoftmaxGate, fit_classifier_gate, gate_log_proba
 from ._views import _is_dataframe, check_views, resolve_view, take_view
 
@@ -501,72 +502,69 @@ def _standardise(X, weight):
     return (X - mean) / np.where(scale > 0, scale, 1.0)
 
 
-_SHARED_PARAMETERS = """\
-    n_experts : int, default=4
-        The number of experts when ``experts`` is None or one estimator.
-    gate : classifier or None, default=None
+# Docstring entries both mixtures share, filled in by Substitution.
+_MIXTURE_DOCS = {
+    "n_experts": """n_experts : int, default=4
+        The number of experts when ``experts`` is None or one estimator.""",
+    "gate": """gate : classifier or None, default=None
         None for the built-in softmax gate (multinomial logistic regression on the
         responsibilities, L2 penalty ``gate_alpha``), or a classifier with
         ``predict_proba`` whose ``fit`` takes ``sample_weight``; it is fitted on one
-        copy of X per expert, weighted by the responsibilities.
-    top_k : int or None, default=None
+        copy of X per expert, weighted by the responsibilities.""",
+    "top_k": """top_k : int or None, default=None
         Experts per row. None uses every expert. With ``k`` set, EM first runs dense
         (up to ``max_iter // 2`` iterations, to a good optimum), then sparse: each
         row's responsibilities are truncated to its k most probable experts, so an
         expert is fitted only on the rows given to it. At predict time each row runs
-        only its gate's top k experts.
-    max_iter : int, default=100
-        EM iterations per start (dense and sparse phases together).
-    tol : float, default=1e-4
+        only its gate's top k experts.""",
+    "max_iter": """max_iter : int, default=100
+        EM iterations per start (dense and sparse phases together).""",
+    "tol": """tol : float, default=1e-4
         EM stops when the mean log-likelihood per unit of sample weight changes by
-        less than this.
-    n_init : int, default=1
-        EM starts; the one with the highest final log-likelihood is kept.
-    init : {"kmeans", "random"}, default="kmeans"
-        First responsibilities: k-means clusters ({clusters}), or random shares.
-    gate_alpha : float, default=1.0
-        L2 penalty of the built-in gate.
-    views : dict or None, default=None
-        Expert name to the columns it sees (names, positions, slice, mask or callable).
-    gate_view : columns or None, default=None
+        less than this.""",
+    "n_init": """n_init : int, default=1
+        EM starts; the one with the highest final log-likelihood is kept.""",
+    "gate_alpha": """gate_alpha : float, default=1.0
+        L2 penalty of the built-in gate.""",
+    "views": """views : dict or None, default=None
+        Expert name to the columns it sees (names, positions, slice, mask or callable).""",
+    "gate_view": """gate_view : columns or None, default=None
         The columns the gate (and the k-means start) sees, given as for ``views``;
-        None: every column.
-    n_jobs : int or None, default=None
+        None: every column.""",
+    "n_jobs": """n_jobs : int or None, default=None
         Experts fitted in parallel (joblib); prediction runs experts in threads for
-        10,000 rows or more.
-    verbose : int, default=0
-        Above 0, print each EM iteration's lower bound and the time so far.
-    random_state : int, RandomState or None, default=None
+        10,000 rows or more.""",
+    "verbose": """verbose : int, default=0
+        Above 0, print each EM iteration's lower bound and the time so far.""",
+    "random_state": """random_state : int, RandomState or None, default=None
         Seeds k-means, random starts, and the experts and gate whose own
-        ``random_state`` is None.
-"""
-
-_FITTED_ATTRIBUTES = """\
-    experts_ : list of estimators
-        The fitted experts.
-    named_experts_ : Bunch
-        The fitted experts by name (``expert0``, ... for a cloned template).
-    gate_ : estimator
+        ``random_state`` is None.""",
+    "experts_": """experts_ : list of estimators
+        The fitted experts.""",
+    "named_experts_": """named_experts_ : Bunch
+        The fitted experts by name (``expert0``, ... for a cloned template).""",
+    "gate_": """gate_ : estimator
         The fitted gate: the built-in softmax gate (multinomial logistic regression on
-        soft targets, with ``predict_proba``) unless ``gate`` is given.
-    n_iter_ : int
-        EM iterations of the kept start.
-    converged_ : bool
-        Whether the kept start's last phase converged within ``max_iter``.
-    lower_bound_ : float
+        soft targets, with ``predict_proba``) unless ``gate`` is given.""",
+    "n_iter_": """n_iter_ : int
+        EM iterations of the kept start.""",
+    "converged_": """converged_ : bool
+        Whether the kept start's last phase converged within ``max_iter``.""",
+    "lower_bound_": """lower_bound_ : float
         The mean log-likelihood (per unit of sample weight) of the mixture with every
-        expert on the training rows, at the last E-step.
-    expert_usage_ : ndarray of shape (n_experts,)
-        Each expert's share of the routed gate weight on the training rows (sums to 1).
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of str
-        Only when X has string column names.
-"""
+        expert on the training rows, at the last E-step.""",
+    "expert_usage_": """expert_usage_ : ndarray of shape (n_experts,)
+        Each expert's share of the routed gate weight on the training rows (sums to 1).""",
+    "n_features_in_": """n_features_in_ : int
+        Number of features seen during fit.""",
+    "feature_names_in_": """feature_names_in_ : ndarray of str
+        Only when X has string column names.""",
+}
 
 
+@Substitution(**_MIXTURE_DOCS)
 class MixtureOfExpertsRegressor(RegressorMixin, _BaseMixture):
-    __doc__ = """A mixture of regression experts, routed by a gate, fitted by EM.
+    """A mixture of regression experts, routed by a gate, fitted by EM.
 
     Each row goes to its ``top_k`` experts by the gate (all when None), and the
     prediction is their outputs weighted by the gate's renormalised probabilities.
@@ -583,10 +581,34 @@ class MixtureOfExpertsRegressor(RegressorMixin, _BaseMixture):
         None: ``n_experts`` ridge regressions. One regressor: ``n_experts`` clones.
         A list: one expert per entry (heterogeneous experts). Each must take
         ``sample_weight`` in ``fit``.
-""" + _SHARED_PARAMETERS.replace("{clusters}", "of standardised X and y") + """
+    {n_experts}
+    {gate}
+    {top_k}
+    {max_iter}
+    {tol}
+    {n_init}
+    init : {{"kmeans", "random"}}, default="kmeans"
+        First responsibilities: k-means clusters (of standardised X and y), or random
+        shares.
+    {gate_alpha}
+    {views}
+    {gate_view}
+    {n_jobs}
+    {verbose}
+    {random_state}
+
     Attributes
     ----------
-""" + _FITTED_ATTRIBUTES + """    noise_variance_ : ndarray of shape (n_experts,)
+    {experts_}
+    {named_experts_}
+    {gate_}
+    {n_iter_}
+    {converged_}
+    {lower_bound_}
+    {expert_usage_}
+    {n_features_in_}
+    {feature_names_in_}
+    noise_variance_ : ndarray of shape (n_experts,)
         Each expert's Gaussian variance.
 
     See Also
@@ -671,8 +693,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, _BaseMixture):
         return first, np.sqrt(np.maximum(second - first**2, 0.0))
 
 
+@Substitution(**_MIXTURE_DOCS)
 class MixtureOfExpertsClassifier(ClassifierMixin, _BaseMixture):
-    __doc__ = """A mixture of classification experts, routed by a gate, fitted by EM.
+    """A mixture of classification experts, routed by a gate, fitted by EM.
 
     Each row goes to its ``top_k`` experts by the gate (all when None), and the class
     probabilities are their ``predict_proba`` weighted by the gate's renormalised
@@ -690,10 +713,34 @@ class MixtureOfExpertsClassifier(ClassifierMixin, _BaseMixture):
         None: ``n_experts`` logistic regressions (``max_iter=1000``). One classifier: ``n_experts``
         clones. A list: one expert per entry (heterogeneous experts). Each must have
         ``predict_proba`` and take ``sample_weight`` in ``fit``.
-""" + _SHARED_PARAMETERS.replace("{clusters}", "of standardised X") + """
+    {n_experts}
+    {gate}
+    {top_k}
+    {max_iter}
+    {tol}
+    {n_init}
+    init : {{"kmeans", "random"}}, default="kmeans"
+        First responsibilities: k-means clusters (of standardised X), or random
+        shares.
+    {gate_alpha}
+    {views}
+    {gate_view}
+    {n_jobs}
+    {verbose}
+    {random_state}
+
     Attributes
     ----------
-""" + _FITTED_ATTRIBUTES + """    classes_ : ndarray of shape (n_classes,)
+    {experts_}
+    {named_experts_}
+    {gate_}
+    {n_iter_}
+    {converged_}
+    {lower_bound_}
+    {expert_usage_}
+    {n_features_in_}
+    {feature_names_in_}
+    classes_ : ndarray of shape (n_classes,)
         The class labels.
 
     See Also

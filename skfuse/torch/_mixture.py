@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._base import check_sample_weight
 from .._compat import Interval, _fit_context
+from .._docstring import Substitution
 from ._network import MixtureNet
 
 # Rows per forward pass at predict time.
@@ -226,64 +227,82 @@ def resolve_device_name(device):
     return "cuda" if str(device).startswith("cuda") else "cpu"
 
 
-_PARAMS_DOC = """
-    Parameters
-    ----------
-    n_experts : int, default=8
-        Number of experts.
-    top_k : int or None, default=2
+# Docstring entries both neural mixtures share, filled in by Substitution.
+_NEURAL_MIXTURE_DOCS = {
+    "n_experts": """n_experts : int, default=8
+        Number of experts.""",
+    "top_k": """top_k : int or None, default=2
         Experts per row. Only the chosen experts run (sparse routing); None, or
-        ``n_experts``, runs every expert on every row (dense).
-    hidden_units : int or tuple of int, default=64
-        Hidden layer sizes of each expert's MLP (ReLU between layers).
-    max_epochs : int, default=50
-        Passes over the training rows.
-    lr : float, default=1e-3
-        Adam's learning rate.
-    batch_size : int, default=128
-        Rows per training step.
-    weight_decay : float, default=0.0
-        Adam's L2 penalty on all weights.
-    balance_weight : float, default=1e-2
+        ``n_experts``, runs every expert on every row (dense).""",
+    "hidden_units": """hidden_units : int or tuple of int, default=64
+        Hidden layer sizes of each expert's MLP (ReLU between layers).""",
+    "max_epochs": """max_epochs : int, default=50
+        Passes over the training rows.""",
+    "lr": """lr : float, default=1e-3
+        Adam's learning rate.""",
+    "batch_size": """batch_size : int, default=128
+        Rows per training step.""",
+    "weight_decay": """weight_decay : float, default=0.0
+        Adam's L2 penalty on all weights.""",
+    "balance_weight": """balance_weight : float, default=1e-2
         Weight of the load-balancing loss (Switch Transformer style) that keeps sparse
-        routing from sending every row to a few experts. Ignored when dense.
-    gate_noise : bool, default=True
+        routing from sending every row to a few experts. Ignored when dense.""",
+    "gate_noise": """gate_noise : bool, default=True
         Noisy top-k gating: during training, add learned, input-dependent Gaussian noise
         to the gate's logits before choosing the top k, so that experts near the cut
-        get rows and gradients. Ignored when dense.
-    device : {"auto", "cpu", "cuda"} or str, default="auto"
+        get rows and gradients. Ignored when dense.""",
+    "device": """device : {"auto", "cpu", "cuda"}, str or torch.device, default="auto"
         Where to train and predict; "auto" uses CUDA when available. A model fitted on a
         GPU predicts on the CPU where CUDA is missing (with a warning unless
-        ``device`` is "auto" or "cpu").
-    verbose : int, default=0
-        Print the training loss after each epoch.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the initial weights, the order of rows and the gate noise.
-"""
-
-_ATTRIBUTES_DOC = """
-    loss_curve_ : list of float
-        Mean training loss (without the balance loss) of each epoch.
-    n_iter_ : int
-        Epochs run.
-    module_ : torch.nn.Module
-        The trained network (gate and stacked expert weights).
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features,)
-        Names of features seen during fit, when ``X`` has string column names.
-"""
+        ``device`` is "auto" or "cpu").""",
+    "verbose": """verbose : int, default=0
+        Print the training loss after each epoch.""",
+    "random_state": """random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights, the order of rows and the gate noise.""",
+    "loss_curve_": """loss_curve_ : list of float
+        Mean training loss (without the balance loss) of each epoch.""",
+    "n_iter_": """n_iter_ : int
+        Epochs run.""",
+    "module_": """module_ : torch.nn.Module
+        The trained network (gate and stacked expert weights).""",
+    "n_features_in_": """n_features_in_ : int
+        Number of features seen during fit.""",
+    "feature_names_in_": """feature_names_in_ : ndarray of shape (n_features,)
+        Names of features seen during fit, when ``X`` has string column names.""",
+}
 
 
+@Substitution(**_NEURAL_MIXTURE_DOCS)
 class NeuralMixtureOfExpertsRegressor(RegressorMixin, _BaseNeuralMixture):
-    __doc__ = f"""A gate and MLP experts trained jointly in torch, for regression.
+    """A gate and MLP experts trained jointly in torch, for regression.
 
     The output is the gate-weighted sum of the chosen experts' outputs; the network is
     trained by Adam on the (sample-weighted) squared error. Inputs and targets are
     standardised internally.
-    {_PARAMS_DOC}
+
+    Parameters
+    ----------
+    {n_experts}
+    {top_k}
+    {hidden_units}
+    {max_epochs}
+    {lr}
+    {batch_size}
+    {weight_decay}
+    {balance_weight}
+    {gate_noise}
+    {device}
+    {verbose}
+    {random_state}
+
     Attributes
-    ----------{_ATTRIBUTES_DOC}
+    ----------
+    {loss_curve_}
+    {n_iter_}
+    {module_}
+    {n_features_in_}
+    {feature_names_in_}
+
     See Also
     --------
     NeuralMixtureOfExpertsClassifier : The classification counterpart.
@@ -355,17 +374,39 @@ class NeuralMixtureOfExpertsRegressor(RegressorMixin, _BaseNeuralMixture):
         return out.ravel() if self.y_ndim_ == 1 else out
 
 
+@Substitution(**_NEURAL_MIXTURE_DOCS)
 class NeuralMixtureOfExpertsClassifier(ClassifierMixin, _BaseNeuralMixture):
-    __doc__ = f"""A gate and MLP experts trained jointly in torch, for classification.
+    """A gate and MLP experts trained jointly in torch, for classification.
 
     Each expert outputs class probabilities; the mixture's probabilities are their
     gate-weighted sum over the chosen experts, trained by Adam on the
     (sample-weighted) log-loss. Inputs are standardised internally.
-    {_PARAMS_DOC}
+
+    Parameters
+    ----------
+    {n_experts}
+    {top_k}
+    {hidden_units}
+    {max_epochs}
+    {lr}
+    {batch_size}
+    {weight_decay}
+    {balance_weight}
+    {gate_noise}
+    {device}
+    {verbose}
+    {random_state}
+
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
-        The labels.{_ATTRIBUTES_DOC}
+        The labels.
+    {loss_curve_}
+    {n_iter_}
+    {module_}
+    {n_features_in_}
+    {feature_names_in_}
+
     See Also
     --------
     NeuralMixtureOfExpertsRegressor : The regression counterpart.
