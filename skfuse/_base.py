@@ -219,11 +219,22 @@ def check_members(estimators, kind, owner):
 
     ``"drop"`` members are left out. Each kept member must be a ``kind``
     ("classifier" or "regressor") estimator; errors name the member.
+
+    As everywhere in skfuse: a member of the wrong kind (or without a method or fit
+    argument the configuration needs) raises ``TypeError``; a wrong value, such as an
+    empty list, a malformed entry or every member dropped, raises ``ValueError``. (The
+    composites declare ``estimators`` a list, so a value of another type is refused
+    before this, with ``InvalidParameterError``, which is both.)
     """
-    if not isinstance(estimators, (list, tuple)) or len(estimators) == 0:
+    if not isinstance(estimators, (list, tuple)):
+        raise TypeError(
+            f"{owner}: estimators must be a list of (name, estimator) tuples; "
+            f"got {estimators!r}."
+        )
+    if len(estimators) == 0:
         raise ValueError(
             f"{owner}: estimators must be a non-empty list of (name, estimator) tuples; "
-            f"got {estimators!r}."
+            "got an empty one."
         )
     for item in estimators:
         if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)):
@@ -237,7 +248,7 @@ def check_members(estimators, kind, owner):
         if is_drop(est):
             continue
         if not hasattr(est, "fit") or not is_kind(est):
-            raise ValueError(
+            raise TypeError(
                 f"{owner}: member {name!r} should be a {kind}; got {est!r}."
             )
         names.append(name)

@@ -1,9 +1,26 @@
 """The one place where skfuse touches scikit-learn's private API.
 
 A scikit-learn refactor that moves one of these names should only need a change here.
+Parameter declarations (``_parameter_constraints``) and ``_fit_context`` come from here
+as well, as imbalanced-learn takes them.
 """
 
+from sklearn.base import _fit_context
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    InvalidParameterError,
+    StrOptions,
+)
 from sklearn.utils._repr_html.estimator import _VisualBlock
 from sklearn.utils.metaestimators import _BaseComposition
 
-__all__ = ["_BaseComposition", "_VisualBlock"]
+__all__ = [
+    "HasMethods",
+    "Interval",
+    "InvalidParameterError",
+    "StrOptions",
+    "_BaseComposition",
+    "_VisualBlock",
+    "_fit_context",
+]

@@ -1,14 +1,15 @@
 """Parallel fusion: every member sees the sample, and their outputs are combined."""
 
-import numbers
+import os
 import time
 import warnings
 from abc import abstractmethod
 from functools import partial
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin, TransformerMixin
-from sklearn.metrics import get_scorer
+from sklearn.metrics import get_scorer, get_scorer_names
 from sklearn.utils import Bunch, check_random_state, get_tags
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
@@ -26,6 +27,8 @@ from ._base import (
     member_votes,
     seed_estimator,
 )
+from ._compat import HasMethods, Interval, StrOptions, _fit_context
+from ._docstring import Substitution
 from ._jobs import MemberJobs, predict_members
 from ._tasks import is_frozen, report_fit_time
 from ._views import check_views, presence, resolve_view
@@ -40,14 +43,28 @@ from ._weights import (
 )
 from .exceptions import FrozenMemberWarning
 
-_LEARNED = ("optimize", "greedy")
-
 
 class _BaseFusion(TransformerMixin, Composite):
     """Members, views, out-of-fold fits and weights shared by the fusion estimators."""
 
     _kind = None
     _members = "estimators"
+
+    _parameter_constraints: dict = {
+        "estimators": [list, tuple],
+        "weights": [None, "array-like", StrOptions({"optimize", "greedy"})],
+        "cv": ["cv_object"],
+        "scoring": [None, StrOptions(set(get_scorer_names())), callable],
+        "selection_rounds": [Interval(Integral, 1, None, closed="left")],
+        "budget": [None, Interval(Real, 0, None, closed="neither")],
+        "costs": [None, dict],
+        "views": [None, dict],
+        "missing": [StrOptions({"error", "prior"})],
+        "memory": [None, str, os.PathLike, HasMethods(["cache"])],
+        "n_jobs": [None, Integral],
+        "verbose": ["verbose"],
+        "random_state": ["random_state"],
+    }
 
     @abstractmethod
     def __init__(self):
@@ -76,18 +93,20 @@ class _BaseFusion(TransformerMixin, Composite):
     # -- validation --------------------------------------------------------------
 
     def _check_fit_params(self):
+        """Check what ``_parameter_constraints`` cannot say, and return what ``_fit`` takes.
+
+        That is the rules that link parameters: views, costs and fixed weights against
+        the members (by name, by count, the kept ones), and a budget only with greedy
+        weights; and the entries of ``estimators``, ``weights`` and ``costs``, which a
+        declared constraint does not look into. Returns the kept ``(names, members,
+        views, weights)``.
+        """
         owner = type(self).__name__
         names, members = check_members(self.estimators, self._kind, owner)
         self._validate_names([name for name, _ in self.estimators])
         views = check_views(self.views, [name for name, _ in self.estimators], owner)
         weights = self.weights
-        if isinstance(weights, str):
-            if weights not in _LEARNED:
-                raise ValueError(
-                    f"{owner}: weights must be None, an array, 'optimize' or 'greedy'; "
-                    f"got {weights!r}."
-                )
-        elif weights is not None:
+        if weights is not None and not isinstance(weights, str):
             weights = np.asarray(weights, dtype=np.float64)
             if weights.shape != (len(self.estimators),):
                 raise ValueError(
@@ -100,19 +119,9 @@ class _BaseFusion(TransformerMixin, Composite):
             weights = np.asarray(kept)
             if weights.sum() <= 0:
                 raise ValueError(f"{owner}: the weights of the kept members sum to 0.")
-        if not isinstance(self.selection_rounds, numbers.Integral) or self.selection_rounds < 1:
-            raise ValueError(
-                f"{owner}: selection_rounds must be a positive int; "
-                f"got {self.selection_rounds!r}."
-            )
-        if self.budget is not None:
-            if not (isinstance(weights, str) and weights == "greedy"):
-                raise ValueError(f"{owner}: budget applies only to weights='greedy'.")
-            if not isinstance(self.budget, numbers.Real) or self.budget <= 0:
-                raise ValueError(f"{owner}: budget must be a positive number.")
+        if self.budget is not None and not (isinstance(weights, str) and weights == "greedy"):
+            raise ValueError(f"{owner}: budget applies only to weights='greedy'.")
         if self.costs is not None:
-            if not isinstance(self.costs, dict):
-                raise TypeError(f"{owner}: costs must be a dict from member name to cost.")
             missing = [name for name in names if name not in self.costs]
             if missing:
                 raise ValueError(f"{owner}: costs gives no cost for member(s) {missing!r}.")
@@ -120,11 +129,11 @@ class _BaseFusion(TransformerMixin, Composite):
                    if not (np.isfinite(self.costs[name]) and self.costs[name] >= 0)]
             if bad:
                 raise ValueError(f"{owner}: costs of {bad!r} must be finite and >= 0.")
-        if self.missing not in ("error", "prior"):
-            raise ValueError(f"{owner}: missing must be 'error' or 'prior'; got {self.missing!r}.")
-        # An unknown scorer fails here, before any member is fitted.
-        self._scorer = None if self.scoring is None else get_scorer(self.scoring)
         return names, members, views, weights
+
+    def _get_scorer(self):
+        """The scorer that learned weights maximise; None for the default loss."""
+        return None if self.scoring is None else get_scorer(self.scoring)
 
     # -- fitting -----------------------------------------------------------------
 
@@ -316,6 +325,84 @@ class _BaseFusion(TransformerMixin, Composite):
         )
 
 
+# Docstring entries both fusion estimators share, filled in by Substitution.
+_FUSION_DOCS = {
+    "weights": """weights : None, array-like of shape (n_estimators,), "optimize" or "greedy", \
+            default=None
+        ``None``: equal weights. An array: fixed weights, one per entry of
+        ``estimators`` (``"drop"`` entries included), normalised to sum to 1.
+        ``"optimize"``: weights on the simplex minimising the out-of-fold loss (or
+        maximising ``scoring``). ``"greedy"``: ensemble selection with replacement over
+        ``selection_rounds`` rounds; a member's weight is its share of the selections.""",
+    "selection_rounds": """selection_rounds : int, default=25
+        Rounds of greedy ensemble selection.""",
+    "budget": """budget : float, default=None
+        With ``"greedy"``, the most that the distinct members chosen may cost together.""",
+    "costs": """costs : dict of str to float, default=None
+        Cost of each member for ``budget``. ``None`` measures each member's predict
+        seconds per 1000 rows on the out-of-fold predictions.""",
+    "views": """views : dict of str to columns, default=None
+        The columns each member sees: names, integer positions, a slice, a boolean
+        mask, or a callable such as :func:`~sklearn.compose.make_column_selector`.
+        Members without a view see every column. A row whose whole view is missing
+        (every entry NaN, or None in object columns) is a missing modality: the member
+        is fitted without that row, is not asked about it, and the row's weights are
+        renormalised over the members present (members present with weight 0 share
+        equally when no weighted one is); learned weights are fitted the same way.""",
+    "memory": """memory : str, path-like, joblib.Memory or None, default=None
+        Caches each member fit, its out-of-fold output and its predictions, keyed by
+        the member's parameters, the data, ``sample_weight``, the rows and the view (as
+        ``Pipeline(memory=...)`` caches transformers). ``GridSearchCV`` over fusion-level
+        parameters (``weights``; a classifier's ``voting`` with fixed weights) fits each
+        member once per split; changing a member's parameter, the data or
+        ``sample_weight`` misses the cache. Members are identified by their pickled
+        state: a function they hold is known by its name, so redefining it under the
+        same name is not seen (clear the cache).""",
+    "n_jobs": """n_jobs : int, default=None
+        Jobs for fitting members and folds (one flat joblib task list, run by the
+        active joblib backend, Dask included), and threads for the members'
+        predictions on 10,000 rows or more.""",
+    "verbose": """verbose : int, default=0
+        With 1 or more, ``fit`` prints a line for each member fit and each fold, in
+        task order as the results arrive, with the seconds it took, then the whole
+        fit's time.""",
+    "random_state": """random_state : int, RandomState instance or None, default=None
+        Seeds the members' unset ``random_state`` parameters and a shuffling ``cv``.""",
+    "estimators_": """estimators_ : list of estimators
+        The kept members, fitted on all the data.""",
+    "named_estimators_": """named_estimators_ : :class:`~sklearn.utils.Bunch`
+        The fitted members by name.""",
+    "weights_": """weights_ : ndarray of shape (n_kept_members,)
+        One weight per kept (not dropped) member, summing to 1.""",
+    "member_scores_": """member_scores_ : dict of str to float
+        Out-of-fold score of each member alone. Only with learned weights.""",
+    "member_costs_": """member_costs_ : dict of str to float
+        The costs used for ``budget`` (given or measured). Only with learned weights.""",
+    "selection_path_": """selection_path_ : list of str
+        The member chosen in each greedy round. Only with ``weights="greedy"``.""",
+    "selection_scores_": """selection_scores_ : list of float
+        Out-of-fold score of the fused output after each greedy round (as
+        ``oof_score_``). Only with ``weights="greedy"``.""",
+    "n_features_in_": """n_features_in_ : int
+        Number of features seen during fit.""",
+    "feature_names_in_": """feature_names_in_ : ndarray of str
+        Names of the features seen during fit, when ``X`` has string column names.""",
+}
+
+
+def _voting_gives(method):
+    """The ``available_if`` check of ``method``: probabilities need soft or geometric
+    voting, and the error says so (as ``VotingClassifier._check_voting`` does)."""
+
+    def check(self):
+        if self.voting == "hard":
+            raise AttributeError(f"{method} is not available when voting={self.voting!r}")
+        return True
+
+    return check
+
+
+@Substitution(**_FUSION_DOCS)
 class FusionClassifier(ClassifierMixin, _BaseFusion):
     """Parallel fusion of classifiers, with fixed or learned weights.
 
@@ -330,18 +417,12 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         The members. A member set to ``"drop"`` is left out. A member wrapped in
         :class:`sklearn.frozen.FrozenEstimator` is used as it is, never refitted; its
         classes may be a subset of the ensemble's, in any order.
-    voting : {"soft", "geometric", "hard"}, default="soft"
+    voting : {{"soft", "geometric", "hard"}}, default="soft"
         ``"soft"``: weighted mean of the members' probabilities. ``"geometric"``:
         weighted mean of their log-probabilities, renormalised (a product of experts).
         ``"hard"``: weighted majority of their predicted classes; ties go to the
         smallest class.
-    weights : None, array-like of shape (n_estimators,), "optimize" or "greedy", \
-            default=None
-        ``None``: equal weights. An array: fixed weights, one per entry of
-        ``estimators`` (``"drop"`` entries included), normalised to sum to 1.
-        ``"optimize"``: weights on the simplex minimising the out-of-fold loss (or
-        maximising ``scoring``). ``"greedy"``: ensemble selection with replacement over
-        ``selection_rounds`` rounds; a member's weight is its share of the selections.
+    {weights}
     cv : int, cross-validation generator or iterable, default=5
         Splits for the out-of-fold predictions that learned weights are fitted on. The
         same folds serve every member. An int gives ``StratifiedKFold``.
@@ -349,70 +430,35 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         Scorer for learned weights. ``None`` uses the log-loss for soft and geometric
         voting, and the Brier score of the vote shares for hard voting. A non-smooth
         scorer such as accuracy suits ``"greedy"`` better than ``"optimize"``.
-    selection_rounds : int, default=25
-        Rounds of greedy ensemble selection.
-    budget : float, default=None
-        With ``"greedy"``, the most that the distinct members chosen may cost together.
-    costs : dict of str to float, default=None
-        Cost of each member for ``budget``. ``None`` measures each member's predict
-        seconds per 1000 rows on the out-of-fold predictions.
-    views : dict of str to columns, default=None
-        The columns each member sees: names, integer positions, a slice, a boolean
-        mask, or a callable such as :func:`~sklearn.compose.make_column_selector`.
-        Members without a view see every column. A row whose whole view is missing
-        (every entry NaN, or None in object columns) is a missing modality: the member
-        is fitted without that row, is not asked about it, and the row's weights are
-        renormalised over the members present (members present with weight 0 share
-        equally when no weighted one is); learned weights are fitted the same way.
-    missing : {"error", "prior"}, default="error"
+    {selection_rounds}
+    {budget}
+    {costs}
+    {views}
+    missing : {{"error", "prior"}}, default="error"
         A row with no member present: ``"error"`` raises, naming the row count;
         ``"prior"`` predicts the (sample-weighted) class frequencies of the training
         labels.
-    memory : str, path-like, joblib.Memory or None, default=None
-        Caches each member fit, its out-of-fold output and its predictions, keyed by
-        the member's parameters, the data, ``sample_weight``, the rows and the view (as
-        ``Pipeline(memory=...)`` caches transformers). ``GridSearchCV`` over fusion-level
-        parameters (``weights``; ``voting`` with fixed weights) fits each member once per
-        split; changing a member's parameter, the data or ``sample_weight`` misses the cache.
-        Members are identified by their pickled state: a function they hold is known
-        by its name, so redefining it under the same name is not seen (clear the cache).
-    n_jobs : int, default=None
-        Jobs for fitting members and folds (one flat joblib task list, run by the
-        active joblib backend, Dask included), and threads for the members'
-        predictions on 10,000 rows or more.
-    verbose : int, default=0
-        With 1 or more, ``fit`` prints a line for each member fit and each fold, in
-        task order as the results arrive, with the seconds it took, then the whole
-        fit's time.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the members' unset ``random_state`` parameters and a shuffling ``cv``.
+    {memory}
+    {n_jobs}
+    {verbose}
+    {random_state}
 
     Attributes
     ----------
-    estimators_ : list of estimators
-        The kept members, fitted on all the data.
-    named_estimators_ : :class:`~sklearn.utils.Bunch`
-        The fitted members by name.
-    weights_ : ndarray of shape (n_kept_members,)
-        One weight per kept (not dropped) member, summing to 1.
+    {estimators_}
+    {named_estimators_}
+    {weights_}
     classes_ : ndarray of shape (n_classes,)
         The class labels.
     oof_score_ : float
         Out-of-fold score of the fused output (``scoring``, or minus the default
         loss). Only with learned weights.
-    member_scores_ : dict of str to float
-        Out-of-fold score of each member alone. Only with learned weights.
-    member_costs_ : dict of str to float
-        The costs used for ``budget`` (given or measured). Only with learned weights.
-    selection_path_ : list of str
-        The member chosen in each greedy round. Only with ``weights="greedy"``.
-    selection_scores_ : list of float
-        Out-of-fold score of the fused output after each greedy round (as
-        ``oof_score_``). Only with ``weights="greedy"``.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of str
-        Names of the features seen during fit, when ``X`` has string column names.
+    {member_scores_}
+    {member_costs_}
+    {selection_path_}
+    {selection_scores_}
+    {n_features_in_}
+    {feature_names_in_}
 
     See Also
     --------
@@ -437,6 +483,11 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
     """
 
     _kind = "classifier"
+
+    _parameter_constraints: dict = {
+        **_BaseFusion._parameter_constraints,
+        "voting": [StrOptions({"soft", "geometric", "hard"})],
+    }
 
     def __init__(
         self,
@@ -471,6 +522,8 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         self.verbose = verbose
         self.random_state = random_state
 
+    # Members are estimators, whose parameters their own fit validates.
+    @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None, **fit_params):
         """Fit the members and the fusion weights.
 
@@ -494,11 +547,6 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         self : FusionClassifier
         """
         began = time.perf_counter()
-        if self.voting not in ("soft", "geometric", "hard"):
-            raise ValueError(
-                f"FusionClassifier: voting must be 'soft', 'geometric' or 'hard'; got "
-                f"{self.voting!r}."
-            )
         params = self._check_fit_params()
         X = self._check_X(X, reset=True)
         y = self._check_y(X, y)
@@ -511,7 +559,7 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
             return
         for name, est in zip(names, members):
             if not hasattr(est, "predict_proba"):
-                raise ValueError(
+                raise TypeError(
                     f"FusionClassifier: member {name!r} has no predict_proba, which "
                     f"voting={self.voting!r} needs; use voting='hard' or another member."
                 )
@@ -540,7 +588,7 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         if self.voting == "hard":
             P = np.eye(len(self.classes_))[P]
         return classifier_objective(
-            P, y, self.voting, sample_weight, self._scorer, self.classes_, present
+            P, y, self.voting, sample_weight, self._get_scorer(), self.classes_, present
         )
 
     def _fallback(self, codes, sample_weight):
@@ -589,10 +637,7 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
             scores = self.predict_proba(X)
         return self.classes_[np.argmax(scores, axis=1)]
 
-    def _has_proba(self):
-        return self.voting != "hard"
-
-    @available_if(_has_proba)
+    @available_if(_voting_gives("predict_proba"))
     def predict_proba(self, X):
         """Fused class probabilities (soft and geometric voting).
 
@@ -610,7 +655,7 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
             combine_classifier(P, self.weights_, self.voting, present=present), present
         )
 
-    @available_if(_has_proba)
+    @available_if(_voting_gives("predict_log_proba"))
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba` (``-inf`` where a probability is 0).
 
@@ -657,76 +702,52 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         return range(len(self.classes_))
 
 
+@Substitution(**_FUSION_DOCS)
 class FusionRegressor(RegressorMixin, _BaseFusion):
     """Parallel fusion of regressors: a weighted mean with fixed or learned weights.
+
+    Every member sees each sample (or its own view of the columns); their predictions
+    are averaged with weights that can be fixed, or learned from out-of-fold
+    predictions by a convex optimiser on the simplex or by greedy ensemble selection
+    under an optional cost budget.
 
     Parameters
     ----------
     estimators : list of (str, estimator)
-        The members. A member set to ``"drop"`` is left out.
-    weights : None, array-like of shape (n_estimators,), "optimize" or "greedy", \
-            default=None
-        ``None``: equal weights. An array: fixed weights, one per entry of
-        ``estimators`` (``"drop"`` entries included), normalised to sum to 1.
-        ``"optimize"``: weights on the simplex minimising the out-of-fold squared error
-        (or maximising ``scoring``). ``"greedy"``: ensemble selection with replacement over
-        ``selection_rounds`` rounds; a member's weight is its share of the selections.
+        The members. A member set to ``"drop"`` is left out. A member wrapped in
+        :class:`sklearn.frozen.FrozenEstimator` is used as it is, never refitted.
+    {weights}
     cv : int, cross-validation generator or iterable, default=5
-        Splits for the out-of-fold predictions that learned weights are fitted on. An
-        int gives ``KFold``.
+        Splits for the out-of-fold predictions that learned weights are fitted on. The
+        same folds serve every member. An int gives ``KFold``.
     scoring : str or callable, default=None
         Scorer for learned weights; ``None`` uses the mean squared error.
-    selection_rounds : int, default=25
-        Rounds of greedy ensemble selection.
-    budget : float, default=None
-        With ``"greedy"``, the most that the distinct members chosen may cost together.
-    costs : dict of str to float, default=None
-        Cost of each member for ``budget``. ``None`` measures each member's predict
-        seconds per 1000 rows on the out-of-fold predictions.
-    views : dict of str to columns, default=None
-        The columns each member sees, and missing modalities (see
-        :class:`FusionClassifier`).
-    missing : {"error", "prior"}, default="error"
-        A row with no member present: ``"error"`` raises; ``"prior"`` predicts the
-        (sample-weighted) training mean of ``y``.
-    memory : str, path-like, joblib.Memory or None, default=None
-        Caches member fits, out-of-fold outputs and predictions (see
-        :class:`FusionClassifier`).
-    n_jobs : int, default=None
-        Jobs for fitting members and folds (one flat joblib task list, run by the
-        active joblib backend, Dask included), and threads for the members'
-        predictions on 10,000 rows or more.
-    verbose : int, default=0
-        With 1 or more, ``fit`` prints a line for each member fit and each fold, in
-        task order as the results arrive, with the seconds it took, then the whole
-        fit's time.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the members' unset ``random_state`` parameters and a shuffling ``cv``.
+    {selection_rounds}
+    {budget}
+    {costs}
+    {views}
+    missing : {{"error", "prior"}}, default="error"
+        A row with no member present: ``"error"`` raises, naming the row count;
+        ``"prior"`` predicts the (sample-weighted) training mean of ``y``.
+    {memory}
+    {n_jobs}
+    {verbose}
+    {random_state}
 
     Attributes
     ----------
-    estimators_ : list of estimators
-        The kept members, fitted on all the data.
-    named_estimators_ : :class:`~sklearn.utils.Bunch`
-        The fitted members by name.
-    weights_ : ndarray of shape (n_kept_members,)
-        One weight per kept (not dropped) member, summing to 1.
+    {estimators_}
+    {named_estimators_}
+    {weights_}
     oof_score_ : float
         Out-of-fold score of the fused prediction (``scoring``, or minus the mean
         squared error). Only with learned weights.
-    member_scores_ : dict of str to float
-        Out-of-fold score of each member alone. Only with learned weights.
-    member_costs_ : dict of str to float
-        The costs used for ``budget`` (given or measured). Only with learned weights.
-    selection_path_ : list of str
-        The member chosen in each greedy round. Only with ``weights="greedy"``.
-    selection_scores_ : list of float
-        Out-of-fold score of the fused output after each greedy round (as
-        ``oof_score_``). Only with ``weights="greedy"``.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of str
-        Names of the features seen during fit, when ``X`` has string column names.
+    {member_scores_}
+    {member_costs_}
+    {selection_path_}
+    {selection_scores_}
+    {n_features_in_}
+    {feature_names_in_}
 
     See Also
     --------
@@ -781,6 +802,8 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         self.verbose = verbose
         self.random_state = random_state
 
+    # Members are estimators, whose parameters their own fit validates.
+    @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None, **fit_params):
         """Fit the members and the fusion weights.
 
@@ -817,7 +840,7 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         return member_prediction
 
     def _objective(self, P, y, sample_weight, present=None):
-        return regressor_objective(P, y, sample_weight, self._scorer, present)
+        return regressor_objective(P, y, sample_weight, self._get_scorer(), present)
 
     def _fallback(self, y, sample_weight):
         """The training mean: what ``missing="prior"`` predicts for rows with no member."""

@@ -1,8 +1,8 @@
 """Mixtures of experts fitted by EM, with sparse top-k routing."""
 
-import numbers
 import time
 import warnings
+from numbers import Integral, Real
 
 import numpy as np
 from scipy.special import logsumexp
@@ -24,7 +24,8 @@ from ._base import (
     member_proba,
     seed_estimator,
 )
-from ._compat import _VisualBlock
+from ._compat import HasMethods, Interval, StrOptions, _fit_context, _VisualBlock
+from ._docstring import Substitution
 from ._gate import SoftmaxGate, fit_classifier_gate, gate_log_proba
 from ._jobs import MemberJobs
 from ._tasks import run_in_threads
@@ -47,6 +48,23 @@ class _BaseMixture(Composite):
     """EM for a gate and experts; the subclasses say what an expert's likelihood is."""
 
     _members = "experts"
+
+    _parameter_constraints: dict = {
+        "experts": [None, HasMethods(["fit"]), list, tuple],
+        "n_experts": [Interval(Integral, 1, None, closed="left")],
+        "gate": [None, HasMethods(["fit", "predict_proba"])],
+        "top_k": [None, Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "init": [StrOptions({"kmeans", "random"})],
+        "gate_alpha": [Interval(Real, 0, None, closed="left")],
+        "views": [None, dict],
+        "gate_view": [None, str, Integral, slice, "array-like", callable],
+        "n_jobs": [None, Integral],
+        "verbose": ["verbose"],
+        "random_state": ["random_state"],
+    }
 
     def __init__(self, experts=None, *, n_experts=4, gate=None, top_k=None, max_iter=100,
                  tol=1e-4, n_init=1, init="kmeans", gate_alpha=1.0, views=None,
@@ -87,13 +105,12 @@ class _BaseMixture(Composite):
     # -- validation ----------------------------------------------------------------
 
     def _expert_templates(self):
+        """The experts' ``(names, templates)``: ``n_experts`` copies of one estimator, or
+        the kept entries of a list, each checked to take ``sample_weight`` (and, for a
+        classifier, to have ``predict_proba``), which a declared constraint cannot say."""
         owner = type(self).__name__
         default = LogisticRegression(max_iter=1000) if self._kind == "classifier" else Ridge()
         if self.experts is None or hasattr(self.experts, "fit"):
-            if not isinstance(self.n_experts, numbers.Integral) or self.n_experts < 1:
-                raise ValueError(
-                    f"{owner}: n_experts must be a positive int; got {self.n_experts!r}."
-                )
             template = default if self.experts is None else self.experts
             pairs = [(f"expert{e}", template) for e in range(self.n_experts)]
         else:
@@ -111,29 +128,23 @@ class _BaseMixture(Composite):
         return names, members
 
     def _check_params(self, n_experts):
+        """Check the rules ``_parameter_constraints`` cannot say; return ``top_k``'s k.
+
+        ``top_k`` is at most the number of experts (``n_experts``, or the length of a
+        list of experts), and a given gate's ``fit`` takes ``sample_weight``.
+        """
         owner = type(self).__name__
-        k = n_experts if self.top_k is None else self.top_k
-        if not isinstance(k, numbers.Integral) or isinstance(k, bool) or not 1 <= k <= n_experts:
+        if self.top_k is not None and self.top_k > n_experts:
             raise ValueError(
                 f"{owner}: top_k must be None or an int from 1 to n_experts={n_experts}; "
                 f"got {self.top_k!r}."
             )
-        if self.init not in ("kmeans", "random"):
-            raise ValueError(f"{owner}: init must be 'kmeans' or 'random'; got {self.init!r}.")
-        for name, low in (("max_iter", 1), ("n_init", 1)):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Integral) or value < low:
-                raise ValueError(f"{owner}: {name} must be an int >= {low}; got {value!r}.")
-        if not (isinstance(self.tol, numbers.Real) and self.tol >= 0):
-            raise ValueError(f"{owner}: tol must be a non-negative float; got {self.tol!r}.")
-        if self.gate is not None and not (
-            hasattr(self.gate, "predict_proba") and has_fit_parameter(self.gate, "sample_weight")
-        ):
+        if self.gate is not None and not has_fit_parameter(self.gate, "sample_weight"):
             raise TypeError(
-                f"{owner}: gate must be a classifier with predict_proba whose fit takes "
-                f"sample_weight; got {self.gate!r}."
+                f"{owner}: the gate ({type(self.gate).__name__}) does not accept "
+                "sample_weight in fit, which EM weights it with."
             )
-        return int(k)
+        return n_experts if self.top_k is None else int(self.top_k)
 
     # -- fit ------------------------------------------------------------------------
 
@@ -497,72 +508,69 @@ def _standardise(X, weight):
     return (X - mean) / np.where(scale > 0, scale, 1.0)
 
 
-_SHARED_PARAMETERS = """\
-    n_experts : int, default=4
-        The number of experts when ``experts`` is None or one estimator.
-    gate : classifier or None, default=None
+# Docstring entries both mixtures share, filled in by Substitution.
+_MIXTURE_DOCS = {
+    "n_experts": """n_experts : int, default=4
+        The number of experts when ``experts`` is None or one estimator.""",
+    "gate": """gate : classifier or None, default=None
         None for the built-in softmax gate (multinomial logistic regression on the
         responsibilities, L2 penalty ``gate_alpha``), or a classifier with
         ``predict_proba`` whose ``fit`` takes ``sample_weight``; it is fitted on one
-        copy of X per expert, weighted by the responsibilities.
-    top_k : int or None, default=None
+        copy of X per expert, weighted by the responsibilities.""",
+    "top_k": """top_k : int or None, default=None
         Experts per row. None uses every expert. With ``k`` set, EM first runs dense
         (up to ``max_iter // 2`` iterations, to a good optimum), then sparse: each
         row's responsibilities are truncated to its k most probable experts, so an
         expert is fitted only on the rows given to it. At predict time each row runs
-        only its gate's top k experts.
-    max_iter : int, default=100
-        EM iterations per start (dense and sparse phases together).
-    tol : float, default=1e-4
+        only its gate's top k experts.""",
+    "max_iter": """max_iter : int, default=100
+        EM iterations per start (dense and sparse phases together).""",
+    "tol": """tol : float, default=1e-4
         EM stops when the mean log-likelihood per unit of sample weight changes by
-        less than this.
-    n_init : int, default=1
-        EM starts; the one with the highest final log-likelihood is kept.
-    init : {"kmeans", "random"}, default="kmeans"
-        First responsibilities: k-means clusters ({clusters}), or random shares.
-    gate_alpha : float, default=1.0
-        L2 penalty of the built-in gate.
-    views : dict or None, default=None
-        Expert name to the columns it sees (names, positions, slice, mask or callable).
-    gate_view : columns or None, default=None
+        less than this.""",
+    "n_init": """n_init : int, default=1
+        EM starts; the one with the highest final log-likelihood is kept.""",
+    "gate_alpha": """gate_alpha : float, default=1.0
+        L2 penalty of the built-in gate.""",
+    "views": """views : dict or None, default=None
+        Expert name to the columns it sees (names, positions, slice, mask or callable).""",
+    "gate_view": """gate_view : columns or None, default=None
         The columns the gate (and the k-means start) sees, given as for ``views``;
-        None: every column.
-    n_jobs : int or None, default=None
+        None: every column.""",
+    "n_jobs": """n_jobs : int or None, default=None
         Experts fitted in parallel (joblib); prediction runs experts in threads for
-        10,000 rows or more.
-    verbose : int, default=0
-        Above 0, print each EM iteration's lower bound and the time so far.
-    random_state : int, RandomState or None, default=None
+        10,000 rows or more.""",
+    "verbose": """verbose : int, default=0
+        Above 0, print each EM iteration's lower bound and the time so far.""",
+    "random_state": """random_state : int, RandomState or None, default=None
         Seeds k-means, random starts, and the experts and gate whose own
-        ``random_state`` is None.
-"""
-
-_FITTED_ATTRIBUTES = """\
-    experts_ : list of estimators
-        The fitted experts.
-    named_experts_ : Bunch
-        The fitted experts by name (``expert0``, ... for a cloned template).
-    gate_ : estimator
+        ``random_state`` is None.""",
+    "experts_": """experts_ : list of estimators
+        The fitted experts.""",
+    "named_experts_": """named_experts_ : Bunch
+        The fitted experts by name (``expert0``, ... for a cloned template).""",
+    "gate_": """gate_ : estimator
         The fitted gate: the built-in softmax gate (multinomial logistic regression on
-        soft targets, with ``predict_proba``) unless ``gate`` is given.
-    n_iter_ : int
-        EM iterations of the kept start.
-    converged_ : bool
-        Whether the kept start's last phase converged within ``max_iter``.
-    lower_bound_ : float
+        soft targets, with ``predict_proba``) unless ``gate`` is given.""",
+    "n_iter_": """n_iter_ : int
+        EM iterations of the kept start.""",
+    "converged_": """converged_ : bool
+        Whether the kept start's last phase converged within ``max_iter``.""",
+    "lower_bound_": """lower_bound_ : float
         The mean log-likelihood (per unit of sample weight) of the mixture with every
-        expert on the training rows, at the last E-step.
-    expert_usage_ : ndarray of shape (n_experts,)
-        Each expert's share of the routed gate weight on the training rows (sums to 1).
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of str
-        Only when X has string column names.
-"""
+        expert on the training rows, at the last E-step.""",
+    "expert_usage_": """expert_usage_ : ndarray of shape (n_experts,)
+        Each expert's share of the routed gate weight on the training rows (sums to 1).""",
+    "n_features_in_": """n_features_in_ : int
+        Number of features seen during fit.""",
+    "feature_names_in_": """feature_names_in_ : ndarray of str
+        Only when X has string column names.""",
+}
 
 
+@Substitution(**_MIXTURE_DOCS)
 class MixtureOfExpertsRegressor(RegressorMixin, _BaseMixture):
-    __doc__ = """A mixture of regression experts, routed by a gate, fitted by EM.
+    """A mixture of regression experts, routed by a gate, fitted by EM.
 
     Each row goes to its ``top_k`` experts by the gate (all when None), and the
     prediction is their outputs weighted by the gate's renormalised probabilities.
@@ -579,10 +587,34 @@ class MixtureOfExpertsRegressor(RegressorMixin, _BaseMixture):
         None: ``n_experts`` ridge regressions. One regressor: ``n_experts`` clones.
         A list: one expert per entry (heterogeneous experts). Each must take
         ``sample_weight`` in ``fit``.
-""" + _SHARED_PARAMETERS.replace("{clusters}", "of standardised X and y") + """
+    {n_experts}
+    {gate}
+    {top_k}
+    {max_iter}
+    {tol}
+    {n_init}
+    init : {{"kmeans", "random"}}, default="kmeans"
+        First responsibilities: k-means clusters (of standardised X and y), or random
+        shares.
+    {gate_alpha}
+    {views}
+    {gate_view}
+    {n_jobs}
+    {verbose}
+    {random_state}
+
     Attributes
     ----------
-""" + _FITTED_ATTRIBUTES + """    noise_variance_ : ndarray of shape (n_experts,)
+    {experts_}
+    {named_experts_}
+    {gate_}
+    {n_iter_}
+    {converged_}
+    {lower_bound_}
+    {expert_usage_}
+    {n_features_in_}
+    {feature_names_in_}
+    noise_variance_ : ndarray of shape (n_experts,)
         Each expert's Gaussian variance.
 
     See Also
@@ -604,6 +636,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, _BaseMixture):
 
     _kind = "regressor"
 
+    # Experts and the gate are estimators, whose parameters their own fit validates.
+    @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None, **fit_params):
         """Fit the experts and the gate by EM.
 
@@ -665,8 +699,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, _BaseMixture):
         return first, np.sqrt(np.maximum(second - first**2, 0.0))
 
 
+@Substitution(**_MIXTURE_DOCS)
 class MixtureOfExpertsClassifier(ClassifierMixin, _BaseMixture):
-    __doc__ = """A mixture of classification experts, routed by a gate, fitted by EM.
+    """A mixture of classification experts, routed by a gate, fitted by EM.
 
     Each row goes to its ``top_k`` experts by the gate (all when None), and the class
     probabilities are their ``predict_proba`` weighted by the gate's renormalised
@@ -684,10 +719,34 @@ class MixtureOfExpertsClassifier(ClassifierMixin, _BaseMixture):
         None: ``n_experts`` logistic regressions (``max_iter=1000``). One classifier: ``n_experts``
         clones. A list: one expert per entry (heterogeneous experts). Each must have
         ``predict_proba`` and take ``sample_weight`` in ``fit``.
-""" + _SHARED_PARAMETERS.replace("{clusters}", "of standardised X") + """
+    {n_experts}
+    {gate}
+    {top_k}
+    {max_iter}
+    {tol}
+    {n_init}
+    init : {{"kmeans", "random"}}, default="kmeans"
+        First responsibilities: k-means clusters (of standardised X), or random
+        shares.
+    {gate_alpha}
+    {views}
+    {gate_view}
+    {n_jobs}
+    {verbose}
+    {random_state}
+
     Attributes
     ----------
-""" + _FITTED_ATTRIBUTES + """    classes_ : ndarray of shape (n_classes,)
+    {experts_}
+    {named_experts_}
+    {gate_}
+    {n_iter_}
+    {converged_}
+    {lower_bound_}
+    {expert_usage_}
+    {n_features_in_}
+    {feature_names_in_}
+    classes_ : ndarray of shape (n_classes,)
         The class labels.
 
     See Also
@@ -707,6 +766,8 @@ class MixtureOfExpertsClassifier(ClassifierMixin, _BaseMixture):
 
     _kind = "classifier"
 
+    # Experts and the gate are estimators, whose parameters their own fit validates.
+    @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None, **fit_params):
         """Fit the experts and the gate by EM.
 

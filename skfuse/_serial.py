@@ -5,8 +5,9 @@ module holds what they share: the steps, their parameters, validation, tags, the
 and the dispatch of ``fit`` and the predict methods to the engine in use.
 """
 
-import numbers
+import os
 import time
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import is_classifier
@@ -22,7 +23,7 @@ from ._base import (
     check_sample_weight_support,
     seed_estimator,
 )
-from ._compat import _VisualBlock
+from ._compat import HasMethods, Interval, StrOptions, _fit_context, _VisualBlock
 from ._tasks import report_fit_time
 from ._views import check_views, resolve_view
 
@@ -165,6 +166,22 @@ class SerialStack(Composite):
     """
 
     _members = "steps"
+    _parameter_constraints: dict = {
+        "steps": [list, tuple],
+        "cv": ["cv_object"],
+        "passthrough": ["boolean", "array-like", slice, str, Integral, callable],
+        "views": [None, dict],
+        "missing": [StrOptions({"error", "prior"})],
+        "stack_method": [StrOptions({"auto", *_stack.METHODS}), dict],
+        "exit_threshold": [None, Interval(Real, 0, 1, closed="both"), "array-like",
+                           StrOptions({"auto"})],
+        "cascade_fit": [StrOptions({"deferred", "all"})],
+        "cascade_tolerance": [Interval(Real, 0, None, closed="left")],
+        "n_jobs": [None, Integral],
+        "verbose": ["verbose"],
+        "memory": [None, str, os.PathLike, HasMethods(["cache"])],
+        "random_state": ["random_state"],
+    }
 
     def __init__(
         self,
@@ -252,12 +269,6 @@ class SerialStack(Composite):
         for name, est in steps:
             if not hasattr(est, "fit"):
                 raise TypeError(f"SerialStack: step {name!r} is not an estimator: {est!r}.")
-        if self.missing not in ("error", "prior"):
-            raise ValueError(f"missing must be 'error' or 'prior'; got {self.missing!r}.")
-        if self.cascade_fit not in ("deferred", "all"):
-            raise ValueError(
-                f"cascade_fit must be 'deferred' or 'all'; got {self.cascade_fit!r}."
-            )
         if isinstance(self.stack_method, dict):
             unknown = sorted(set(self.stack_method) - {name for name, _ in steps[:-1]})
             if unknown:
@@ -274,21 +285,16 @@ class SerialStack(Composite):
             )
         for name, est in steps:
             if not hasattr(est, "predict_proba"):
-                raise ValueError(
+                raise TypeError(
                     f"SerialStack: cascade step {name!r} has no predict_proba, which the "
                     "exit rule needs."
                 )
 
     def _thresholds_given(self, n):
         t = self.exit_threshold
-        if isinstance(t, str):
-            if t != "auto":
-                raise ValueError(
-                    f"SerialStack: exit_threshold must be a number, a list or 'auto'; got "
-                    f"{t!r}."
-                )
+        if isinstance(t, str):  # "auto", as declared
             return None
-        values = np.full(n, t, dtype=float) if isinstance(t, numbers.Real) else (
+        values = np.full(n, t, dtype=float) if isinstance(t, Real) else (
             np.asarray(t, dtype=float)
         )
         if values.shape != (n,) or not np.all((values >= 0) & (values <= 1)):
@@ -300,6 +306,7 @@ class SerialStack(Composite):
 
     # -- fit -----------------------------------------------------------------------
 
+    @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None, **fit_params):
         """Fit every level (stacking) or every step of the cascade.
 

@@ -1,7 +1,8 @@
 """scikit-learn's estimator checks over every public estimator, from one registry."""
 
+import pytest
 from sklearn.utils import get_tags
-from sklearn.utils.estimator_checks import parametrize_with_checks
+from sklearn.utils.estimator_checks import check_param_validation, parametrize_with_checks
 
 from composites import make, names
 
@@ -55,3 +56,12 @@ def expected_failed_checks(estimator):
 @parametrize_with_checks(instances(), expected_failed_checks=expected_failed_checks)
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+# parametrize_with_checks does not run check_param_validation (scikit-learn runs it in
+# its own test suite only), so it runs here: every declared constraint refuses a value of
+# a wrong type, and a value of the right type out of range, with InvalidParameterError
+# from fit.
+@pytest.mark.parametrize("estimator", instances(), ids=lambda est: type(est).__name__)
+def test_param_validation(estimator):
+    check_param_validation(type(estimator).__name__, estimator)

@@ -31,6 +31,7 @@ from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from skfuse import FusionClassifier, FusionRegressor
+from skfuse._compat import InvalidParameterError
 
 IRIS_X, IRIS_Y = load_iris(return_X_y=True)
 IRIS_LABELS = np.array(["setosa", "versicolor", "virginica"])[IRIS_Y]
@@ -427,21 +428,25 @@ def test_column_names_on_an_array_fail_clearly():
 @pytest.mark.parametrize(
     "params, error, match",
     [
-        ({"voting": "mean"}, ValueError, "voting must be"),
+        ({"voting": "mean"}, InvalidParameterError,
+         "The 'voting' parameter of FusionClassifier must be a str among"),
         ({"weights": [1, 2]}, ValueError, "weights has 2 entries for 3 estimators"),
         ({"weights": [1, -1, 1]}, ValueError, "non-negative"),
         ({"weights": [0, 0, 0]}, ValueError, "sum to 0"),
-        ({"weights": "best"}, ValueError, "'optimize' or 'greedy'"),
+        ({"weights": "best"}, InvalidParameterError, "The 'weights' parameter .* Got 'best'"),
         ({"budget": 1.0}, ValueError, "budget applies only to weights='greedy'"),
         ({"budget": 1.0, "weights": np.ones(3)}, ValueError, "budget applies only"),
         ({"weights": "greedy", "costs": {"lr": 1}}, ValueError, r"\['rf', 'nb'\]"),
-        ({"weights": "greedy", "selection_rounds": 0}, ValueError, "selection_rounds"),
+        ({"weights": "greedy", "selection_rounds": 0}, InvalidParameterError,
+         r"The 'selection_rounds' parameter .* range \[1, inf\)"),
         ({"weights": "optimize", "cv": ShuffleSplit(3)}, ValueError, "disjoint test folds"),
         ({"estimators": [("lr", "drop")]}, ValueError, "all members are dropped"),
         ({"estimators": [("a__b", GaussianNB())]}, ValueError, "must not contain __"),
         ({"estimators": [("a", GaussianNB()), ("a", GaussianNB())]}, ValueError, "unique"),
-        ({"estimators": [("ridge", Ridge())]}, ValueError, "member 'ridge' should be a classifier"),
-        ({"estimators": [("svc", SVC())]}, ValueError, "member 'svc' has no predict_proba"),
+        ({"estimators": [("ridge", Ridge())]}, TypeError, "member 'ridge' should be a classifier"),
+        ({"estimators": [("svc", SVC())]}, TypeError, "member 'svc' has no predict_proba"),
+        ({"estimators": [("a", 5)]}, TypeError, "member 'a' should be a classifier"),
+        ({"estimators": []}, ValueError, "estimators must be a non-empty list"),
     ],
 )
 def test_invalid_parameters_fail_in_fit(params, error, match):
@@ -454,6 +459,12 @@ def test_hard_voting_accepts_members_without_predict_proba():
     fusion = FusionClassifier(classifiers() + [("svc", SVC())], voting="hard")
     fusion.fit(IRIS_X, IRIS_Y)
     assert not hasattr(fusion, "predict_proba")
+    # The reason comes as the cause of available_if's AttributeError, as in
+    # VotingClassifier: the traceback shows both.
+    for method in ("predict_proba", "predict_log_proba"):
+        with pytest.raises(AttributeError, match=f"has no attribute '{method}'") as error:
+            getattr(fusion, method)
+        assert str(error.value.__cause__) == f"{method} is not available when voting='hard'"
     assert accuracy_score(IRIS_Y, fusion.predict(IRIS_X)) > 0.9
 
 
@@ -464,7 +475,7 @@ def test_single_class_fails_clearly():
 
 def test_regressor_rejects_classifier_member_and_non_finite_y():
     X, y = load_diabetes(return_X_y=True)
-    with pytest.raises(ValueError, match="member 'nb' should be a regressor"):
+    with pytest.raises(TypeError, match="member 'nb' should be a regressor"):
         FusionRegressor([("lin", LinearRegression()), ("nb", GaussianNB())]).fit(X, y)
     y = y.copy()
     y[3] = np.nan
@@ -532,7 +543,7 @@ def test_bad_splits_fail_clearly(cv, match):
 
 
 def test_bad_scoring_and_costs_fail_before_fitting():
-    with pytest.raises(ValueError, match="acuracy"):
+    with pytest.raises(InvalidParameterError, match="'scoring' parameter .* Got 'acuracy'"):
         FusionClassifier(classifiers(), weights="greedy", scoring="acuracy").fit(
             IRIS_X, IRIS_Y
         )

@@ -10,12 +10,13 @@ from sklearn.datasets import load_iris
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.model_selection import GridSearchCV
-from sklearn.neighbors import KNeighborsRegressor
+from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
 from skfuse import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
+from skfuse._compat import InvalidParameterError
 
 
 def piecewise(n=600, seed=0):
@@ -213,12 +214,16 @@ def test_grid_search_pipeline_and_pickle():
     "params, error, match",
     [
         ({"top_k": 5}, ValueError, "top_k must be None or an int from 1 to n_experts=4"),
-        ({"top_k": 0}, ValueError, "top_k"),
-        ({"n_experts": 0}, ValueError, "n_experts must be a positive int"),
-        ({"init": "pca"}, ValueError, "init must be"),
-        ({"max_iter": 0}, ValueError, "max_iter"),
-        ({"tol": -1.0}, ValueError, "tol"),
-        ({"gate": Ridge()}, TypeError, "gate must be a classifier with predict_proba"),
+        ({"top_k": 0}, InvalidParameterError, "The 'top_k' parameter"),
+        ({"n_experts": 0}, InvalidParameterError,
+         r"The 'n_experts' parameter .* range \[1, inf\)"),
+        ({"init": "pca"}, InvalidParameterError, "The 'init' parameter .* Got 'pca'"),
+        ({"max_iter": 0}, InvalidParameterError, "The 'max_iter' parameter"),
+        ({"tol": -1.0}, InvalidParameterError, "The 'tol' parameter"),
+        ({"gate": Ridge()}, InvalidParameterError,
+         "The 'gate' parameter .* implementing 'fit' and 'predict_proba'"),
+        ({"gate": KNeighborsClassifier()}, TypeError,
+         r"the gate \(KNeighborsClassifier\) does not accept sample_weight"),
         ({"experts": [("a", Ridge()), ("a", Ridge())]}, ValueError, "unique"),
     ],
 )

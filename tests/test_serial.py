@@ -155,7 +155,9 @@ def test_bad_thresholds_are_refused_before_any_step_is_fitted(threshold):
 
     cascade = SerialStack([("nb", NotToBeFitted()), ("tree", DecisionTreeClassifier()),
                            ("rf", RandomForestClassifier())], exit_threshold=threshold)
-    with pytest.raises(ValueError, match="exit_threshold must be"):
+    # A value of the wrong type or range is refused as declared (InvalidParameterError),
+    # a list of the wrong length by the rule that links it to the steps.
+    with pytest.raises(ValueError, match="exit_threshold('? parameter of SerialStack)? must"):
         cascade.fit(X, y)
 
 

@@ -11,6 +11,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 torch = pytest.importorskip("torch")
 
+from skfuse._compat import InvalidParameterError  # noqa: E402
 from skfuse.torch import (  # noqa: E402
     NeuralMixtureOfExpertsClassifier,
     NeuralMixtureOfExpertsRegressor,
@@ -165,19 +166,19 @@ def test_verbose_prints_each_epoch(capsys):
     assert f"loss {moe.loss_curve_[-1]:.5f}" in lines[-1]
 
 
-@pytest.mark.parametrize("params, match", [
-    ({"n_experts": 0}, "n_experts"),
-    ({"top_k": 5}, "top_k=5 is more than n_experts=4"),
-    ({"top_k": 0}, "top_k"),
-    ({"hidden_units": (8, 0)}, "hidden_units"),
-    ({"lr": 0.0}, "lr"),
-    ({"balance_weight": -1.0}, "balance_weight"),
-    ({"max_epochs": 2.5}, "max_epochs"),
-    ({"device": "tpu"}, "device"),
+@pytest.mark.parametrize("params, error, match", [
+    ({"n_experts": 0}, InvalidParameterError, "The 'n_experts' parameter"),
+    ({"top_k": 5}, ValueError, "top_k=5 is more than n_experts=4"),
+    ({"top_k": 0}, InvalidParameterError, "The 'top_k' parameter"),
+    ({"hidden_units": (8, 0)}, ValueError, "hidden_units"),
+    ({"lr": 0.0}, InvalidParameterError, r"The 'lr' parameter .* range \(0.0, inf\)"),
+    ({"balance_weight": -1.0}, InvalidParameterError, "The 'balance_weight' parameter"),
+    ({"max_epochs": 2.5}, InvalidParameterError, "The 'max_epochs' parameter .* Got 2.5"),
+    ({"device": "tpu"}, ValueError, "device"),
 ])
-def test_bad_parameters_are_refused(params, match):
+def test_bad_parameters_are_refused(params, error, match):
     X, y = piecewise(50, 0)
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(error, match=match):
         NeuralMixtureOfExpertsRegressor(**small(**params)).fit(X, y)
 
 

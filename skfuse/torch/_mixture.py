@@ -1,9 +1,9 @@
 """Neural mixtures of experts: a gate and MLP experts trained end to end in torch."""
 
 import copy
-import numbers
 import time
 import warnings
+from numbers import Integral, Real
 
 import numpy as np
 import torch
@@ -13,6 +13,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._base import check_sample_weight
+from .._compat import Interval, _fit_context
+from .._docstring import Substitution
 from ._network import MixtureNet
 
 # Rows per forward pass at predict time.
@@ -50,6 +52,21 @@ class _BaseNeuralMixture(BaseEstimator):
 
     _classify = False
 
+    _parameter_constraints: dict = {
+        "n_experts": [Interval(Integral, 1, None, closed="left")],
+        "top_k": [None, Interval(Integral, 1, None, closed="left")],
+        "hidden_units": [Interval(Integral, 1, None, closed="left"), "array-like"],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "balance_weight": [Interval(Real, 0, None, closed="left")],
+        "gate_noise": ["boolean"],
+        "device": [str, torch.device],
+        "verbose": ["verbose"],
+        "random_state": ["random_state"],
+    }
+
     def __init__(
         self,
         n_experts=8,
@@ -80,29 +97,22 @@ class _BaseNeuralMixture(BaseEstimator):
         self.random_state = random_state
 
     def _check_params(self):
-        def positive_int(name, value):
-            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}.")
+        """Check what ``_parameter_constraints`` cannot say; return the hidden sizes.
 
-        positive_int("n_experts", self.n_experts)
-        positive_int("max_epochs", self.max_epochs)
-        positive_int("batch_size", self.batch_size)
-        if self.top_k is not None:
-            positive_int("top_k", self.top_k)
-            if self.top_k > self.n_experts:
-                raise ValueError(
-                    f"top_k={self.top_k} is more than n_experts={self.n_experts}."
-                )
-        hidden = (self.hidden_units,) if isinstance(self.hidden_units, numbers.Integral) \
-            else tuple(self.hidden_units)
-        for units in hidden:
-            positive_int("hidden_units", units)
-        for name in ("lr", "weight_decay", "balance_weight"):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Real) or not value >= 0 or \
-                    (name == "lr" and value == 0):
-                raise ValueError(f"{name} must be a {'positive' if name == 'lr' else 'non-negative'} "
-                                 f"number, got {value!r}.")
+        ``top_k`` is at most ``n_experts``, and a sequence of ``hidden_units`` holds
+        positive ints (the device's name is checked by :func:`resolve_device`).
+        """
+        if self.top_k is not None and self.top_k > self.n_experts:
+            raise ValueError(f"top_k={self.top_k} is more than n_experts={self.n_experts}.")
+        if isinstance(self.hidden_units, Integral):
+            return (self.hidden_units,)
+        hidden = tuple(self.hidden_units)
+        if not all(isinstance(units, Integral) and not isinstance(units, bool) and units >= 1
+                   for units in hidden):
+            raise ValueError(
+                f"hidden_units must be a positive int or a sequence of them, got "
+                f"{self.hidden_units!r}."
+            )
         return hidden
 
     def _fit(self, X, target, sample_weight, n_outputs):
@@ -217,64 +227,82 @@ def resolve_device_name(device):
     return "cuda" if str(device).startswith("cuda") else "cpu"
 
 
-_PARAMS_DOC = """
-    Parameters
-    ----------
-    n_experts : int, default=8
-        Number of experts.
-    top_k : int or None, default=2
+# Docstring entries both neural mixtures share, filled in by Substitution.
+_NEURAL_MIXTURE_DOCS = {
+    "n_experts": """n_experts : int, default=8
+        Number of experts.""",
+    "top_k": """top_k : int or None, default=2
         Experts per row. Only the chosen experts run (sparse routing); None, or
-        ``n_experts``, runs every expert on every row (dense).
-    hidden_units : int or tuple of int, default=64
-        Hidden layer sizes of each expert's MLP (ReLU between layers).
-    max_epochs : int, default=50
-        Passes over the training rows.
-    lr : float, default=1e-3
-        Adam's learning rate.
-    batch_size : int, default=128
-        Rows per training step.
-    weight_decay : float, default=0.0
-        Adam's L2 penalty on all weights.
-    balance_weight : float, default=1e-2
+        ``n_experts``, runs every expert on every row (dense).""",
+    "hidden_units": """hidden_units : int or tuple of int, default=64
+        Hidden layer sizes of each expert's MLP (ReLU between layers).""",
+    "max_epochs": """max_epochs : int, default=50
+        Passes over the training rows.""",
+    "lr": """lr : float, default=1e-3
+        Adam's learning rate.""",
+    "batch_size": """batch_size : int, default=128
+        Rows per training step.""",
+    "weight_decay": """weight_decay : float, default=0.0
+        Adam's L2 penalty on all weights.""",
+    "balance_weight": """balance_weight : float, default=1e-2
         Weight of the load-balancing loss (Switch Transformer style) that keeps sparse
-        routing from sending every row to a few experts. Ignored when dense.
-    gate_noise : bool, default=True
+        routing from sending every row to a few experts. Ignored when dense.""",
+    "gate_noise": """gate_noise : bool, default=True
         Noisy top-k gating: during training, add learned, input-dependent Gaussian noise
         to the gate's logits before choosing the top k, so that experts near the cut
-        get rows and gradients. Ignored when dense.
-    device : {"auto", "cpu", "cuda"} or str, default="auto"
+        get rows and gradients. Ignored when dense.""",
+    "device": """device : {"auto", "cpu", "cuda"}, str or torch.device, default="auto"
         Where to train and predict; "auto" uses CUDA when available. A model fitted on a
         GPU predicts on the CPU where CUDA is missing (with a warning unless
-        ``device`` is "auto" or "cpu").
-    verbose : int, default=0
-        Print the training loss after each epoch.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the initial weights, the order of rows and the gate noise.
-"""
-
-_ATTRIBUTES_DOC = """
-    loss_curve_ : list of float
-        Mean training loss (without the balance loss) of each epoch.
-    n_iter_ : int
-        Epochs run.
-    module_ : torch.nn.Module
-        The trained network (gate and stacked expert weights).
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features,)
-        Names of features seen during fit, when ``X`` has string column names.
-"""
+        ``device`` is "auto" or "cpu").""",
+    "verbose": """verbose : int, default=0
+        Print the training loss after each epoch.""",
+    "random_state": """random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights, the order of rows and the gate noise.""",
+    "loss_curve_": """loss_curve_ : list of float
+        Mean training loss (without the balance loss) of each epoch.""",
+    "n_iter_": """n_iter_ : int
+        Epochs run.""",
+    "module_": """module_ : torch.nn.Module
+        The trained network (gate and stacked expert weights).""",
+    "n_features_in_": """n_features_in_ : int
+        Number of features seen during fit.""",
+    "feature_names_in_": """feature_names_in_ : ndarray of shape (n_features,)
+        Names of features seen during fit, when ``X`` has string column names.""",
+}
 
 
+@Substitution(**_NEURAL_MIXTURE_DOCS)
 class NeuralMixtureOfExpertsRegressor(RegressorMixin, _BaseNeuralMixture):
-    __doc__ = f"""A gate and MLP experts trained jointly in torch, for regression.
+    """A gate and MLP experts trained jointly in torch, for regression.
 
     The output is the gate-weighted sum of the chosen experts' outputs; the network is
     trained by Adam on the (sample-weighted) squared error. Inputs and targets are
     standardised internally.
-    {_PARAMS_DOC}
+
+    Parameters
+    ----------
+    {n_experts}
+    {top_k}
+    {hidden_units}
+    {max_epochs}
+    {lr}
+    {batch_size}
+    {weight_decay}
+    {balance_weight}
+    {gate_noise}
+    {device}
+    {verbose}
+    {random_state}
+
     Attributes
-    ----------{_ATTRIBUTES_DOC}
+    ----------
+    {loss_curve_}
+    {n_iter_}
+    {module_}
+    {n_features_in_}
+    {feature_names_in_}
+
     See Also
     --------
     NeuralMixtureOfExpertsClassifier : The classification counterpart.
@@ -299,6 +327,7 @@ class NeuralMixtureOfExpertsRegressor(RegressorMixin, _BaseNeuralMixture):
         tags.target_tags.multi_output = True
         return tags
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Train the gate and the experts.
 
@@ -345,17 +374,39 @@ class NeuralMixtureOfExpertsRegressor(RegressorMixin, _BaseNeuralMixture):
         return out.ravel() if self.y_ndim_ == 1 else out
 
 
+@Substitution(**_NEURAL_MIXTURE_DOCS)
 class NeuralMixtureOfExpertsClassifier(ClassifierMixin, _BaseNeuralMixture):
-    __doc__ = f"""A gate and MLP experts trained jointly in torch, for classification.
+    """A gate and MLP experts trained jointly in torch, for classification.
 
     Each expert outputs class probabilities; the mixture's probabilities are their
     gate-weighted sum over the chosen experts, trained by Adam on the
     (sample-weighted) log-loss. Inputs are standardised internally.
-    {_PARAMS_DOC}
+
+    Parameters
+    ----------
+    {n_experts}
+    {top_k}
+    {hidden_units}
+    {max_epochs}
+    {lr}
+    {batch_size}
+    {weight_decay}
+    {balance_weight}
+    {gate_noise}
+    {device}
+    {verbose}
+    {random_state}
+
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
-        The labels.{_ATTRIBUTES_DOC}
+        The labels.
+    {loss_curve_}
+    {n_iter_}
+    {module_}
+    {n_features_in_}
+    {feature_names_in_}
+
     See Also
     --------
     NeuralMixtureOfExpertsRegressor : The regression counterpart.
@@ -374,6 +425,7 @@ class NeuralMixtureOfExpertsClassifier(ClassifierMixin, _BaseNeuralMixture):
 
     _classify = True
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Train the gate and the experts.
 
