@@ -220,25 +220,29 @@ def test_deferred_fit_follows_the_out_of_fold_rule(last, expected_fit):
 
 
 @pytest.mark.parametrize(
-    "steps, params, match",
+    "steps, params, error, match",
     [
-        ([("a", Ridge()), ("b", Ridge())], {"exit_threshold": 0.9}, "classifier as the last"),
+        ([("a", Ridge()), ("b", Ridge())], {"exit_threshold": 0.9}, ValueError,
+         "classifier as the last"),
+        # A step without a method the configuration needs: TypeError, as for fusions.
         ([("svr", SVR()), ("lr", LogisticRegression())], {"exit_threshold": 0.9},
-         "step 'svr' has no predict_proba"),
+         TypeError, "step 'svr' has no predict_proba"),
         ([("nb", GaussianNB()), ("lr", LogisticRegression())], {"exit_threshold": [0.9, 0.9]},
-         "one for each of the 1 non-final"),
+         ValueError, "one for each of the 1 non-final"),
         ([("nb", GaussianNB()), ("lr", LogisticRegression())], {"exit_threshold": "best"},
-         "'auto'"),
+         ValueError, "'auto'"),
         ([("nb", GaussianNB()), ("lr", LogisticRegression())], {"cascade_fit": "some"},
-         "cascade_fit"),
-        ([("nb", GaussianNB()), ("nb", LogisticRegression())], {}, "unique"),
-        ([], {}, "non-empty list"),
+         ValueError, "cascade_fit"),
+        ([("nb", GaussianNB()), ("nb", LogisticRegression())], {}, ValueError, "unique"),
+        ([], {}, ValueError, "non-empty list"),
         ([("nb", GaussianNB()), ("lr", LogisticRegression())], {"stack_method": "apply"},
-         "no usable output method"),
+         ValueError, "stack_method"),
+        ([("svr", SVR()), ("lr", LogisticRegression())], {"stack_method": "predict_proba"},
+         ValueError, "no usable output method"),
     ],
 )
-def test_invalid_settings_fail_in_fit(steps, params, match):
-    with pytest.raises(ValueError, match=match):
+def test_invalid_settings_fail_in_fit(steps, params, error, match):
+    with pytest.raises(error, match=match):
         SerialStack(steps, **params).fit(X, y)
 
 
