@@ -59,7 +59,17 @@ class Composite(_BaseComposition):
         -------
         self : estimator
         """
-        self._set_params(self._members, **params)
+        try:
+            self._set_params(self._members, **params)
+        except ValueError as exc:
+            members = getattr(self, self._members)
+            if not (str(exc).startswith("Invalid parameter")
+                    and isinstance(members, (list, tuple))):
+                raise
+            names = [item[0] for item in members if isinstance(item, tuple)]
+            raise ValueError(
+                f"{exc} Member names (for '<name>' and '<name>__<param>'): {names}."
+            ) from None
         return self
 
     def _sk_visual_block_(self):
@@ -155,7 +165,7 @@ class Composite(_BaseComposition):
         if len(self.classes_) < 2:
             raise ValueError(
                 f"{type(self).__name__} needs samples of at least 2 classes; y has only "
-                f"one class, {self.classes_[0]!r}."
+                f"one class, {self.classes_[:1].tolist()[0]!r}."
             )
 
     def _folds(self, X, y, rng, classifier, groups=None):

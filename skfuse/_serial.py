@@ -5,6 +5,7 @@ module holds what they share: the steps, their parameters, validation, tags, the
 and the dispatch of ``fit`` and the predict methods to the engine in use.
 """
 
+import dataclasses
 import os
 import time
 from numbers import Integral, Real
@@ -238,7 +239,10 @@ class SerialStack(Composite):
         except (TypeError, ValueError, AttributeError, IndexError):
             return tags  # invalid steps: fit reports them
         tags.estimator_type = final.estimator_type
-        tags.classifier_tags = final.classifier_tags
+        if final.classifier_tags is not None:
+            # The stack takes 1-d y only, whatever its final step takes.
+            tags.classifier_tags = dataclasses.replace(final.classifier_tags,
+                                                       multi_label=False)
         tags.regressor_tags = final.regressor_tags
         tags.target_tags.required = True
         # A stack's later levels see the outputs of the one before, not X, unless

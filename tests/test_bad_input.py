@@ -216,3 +216,20 @@ def test_geometric_voting_with_members_sure_of_opposite_classes():
     proba = fusion.predict_proba(X + np.random.RandomState(0).normal(size=X.shape))
     assert np.isfinite(proba).all()
     assert_allclose(proba.sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize("labels, shown", [(np.zeros(6, dtype=np.int64), "0"),
+                                           (np.array(["a"] * 6), "'a'")])
+def test_a_single_class_is_named_as_a_plain_value(labels, shown):
+    # A numpy scalar's repr (np.int64(0)) must not leak into the message.
+    fusion = FusionClassifier([("lr", LogisticRegression())])
+    with pytest.raises(ValueError, match=rf"y has only one class, {shown}\.$"):
+        fusion.fit(np.arange(12.0).reshape(6, 2), labels)
+
+
+@pytest.mark.parametrize("param", ["lrr", "lrr__C"])
+def test_an_unknown_member_in_set_params_lists_the_member_names(param):
+    fusion = FusionClassifier([("lr", LogisticRegression()), ("nb", GaussianNB())])
+    with pytest.raises(ValueError, match=r"(?s)Invalid parameter 'lrr'.* Member names .*"
+                                         r"\['lr', 'nb'\]"):
+        fusion.set_params(**{param: 1})

@@ -1,7 +1,6 @@
 """scikit-learn's estimator checks over every public estimator, from one registry."""
 
 import pytest
-from sklearn.utils import get_tags
 from sklearn.utils.estimator_checks import check_param_validation, parametrize_with_checks
 
 from composites import make, names
@@ -25,32 +24,15 @@ _NEURAL = {
 }
 
 # Expected failures, by estimator, each with the reason it cannot pass. The other
-# estimators have none (but for the SerialStack below): even learned weights pass the
-# sample-weight equivalence checks.
+# estimators have none: even learned weights pass the sample-weight equivalence checks.
 EXPECTED_FAILURES = {
     "NeuralMixtureOfExpertsRegressor": _NEURAL,
     "NeuralMixtureOfExpertsClassifier": _NEURAL,
 }
 
 
-# SerialStack copies its final step's classifier tags, so a DecisionTreeClassifier as
-# the final step makes it claim multi_label=True; but it takes 1-d y only. A bug in
-# SerialStack.__sklearn_tags__ (skfuse/_serial.py), listed here until it is fixed there.
-_MULTILABEL = {
-    check: "SerialStack claims its final step's multi_label tag but takes 1-d y only"
-    for check in ("check_classifiers_multilabel_representation_invariance",
-                  "check_classifiers_multilabel_output_format_predict",
-                  "check_classifiers_multilabel_output_format_predict_proba",
-                  "check_classifiers_multilabel_output_format_decision_function")
-}
-
-
 def expected_failed_checks(estimator):
-    failures = dict(EXPECTED_FAILURES.get(type(estimator).__name__, {}))
-    tags = get_tags(estimator).classifier_tags
-    if type(estimator).__name__ == "SerialStack" and tags is not None and tags.multi_label:
-        failures.update(_MULTILABEL)
-    return failures
+    return EXPECTED_FAILURES.get(type(estimator).__name__, {})
 
 
 @parametrize_with_checks(instances(), expected_failed_checks=expected_failed_checks)
