@@ -268,6 +268,22 @@ def check_members(estimators, kind, owner):
     return names, members
 
 
+def check_known_classes(named_members, classes, owner, kind):
+    """Refuse a fitted member (``(name, estimator)``) that knows a class outside
+    ``classes``; ``kind`` is what the composite calls it ("member", "step")."""
+    for name, est in named_members:
+        known = getattr(est, "classes_", None)
+        if known is None:
+            continue
+        unknown = np.setdiff1d(np.asarray(known), classes)
+        if unknown.size:
+            raise ValueError(
+                f"{owner}: {kind} {name!r} knows class(es) {unknown.tolist()!r} that are "
+                f"not in y (classes {classes.tolist()!r}); fit on data that holds every "
+                f"class the {kind}s can predict."
+            )
+
+
 def check_sample_weight(sample_weight, n_samples):
     """Return ``sample_weight`` as a finite, non-negative float array of length n_samples."""
     if sample_weight is None:

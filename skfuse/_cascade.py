@@ -10,8 +10,9 @@ from functools import partial
 
 import numpy as np
 
-from ._base import member_proba
+from ._base import check_known_classes, member_proba
 from ._jobs import MemberJobs
+from ._tasks import is_frozen
 from ._views import presence, take_rows, take_view
 
 OWNER = "SerialStack"
@@ -119,8 +120,11 @@ def fit_cascade(stack, estimators, step_params, X, y, sample_weight, folds, thre
     ``cascade_fit="deferred"``, retrain later steps on the rows they get. Returns the
     fitted steps."""
     names = [name for name, _ in stack.steps]
+    check_known_classes([(name, est) for name, est in zip(names, estimators) if is_frozen(est)],
+                        stack.classes_, OWNER, "step")
     present = cascade_presence(stack, X)
-    plan = MemberJobs(OWNER, n_jobs=stack.n_jobs, verbose=stack.verbose, memory=stack.memory)
+    plan = MemberJobs(OWNER, X.shape[0], n_jobs=stack.n_jobs, verbose=stack.verbose,
+                      memory=stack.memory)
     for i, (name, est) in enumerate(zip(names, estimators)):
         plan.add(name, est, label=f"step {name!r}", view=stack._views_[i],
                  rows=None if present is None else present[i], folds=folds,
@@ -159,12 +163,13 @@ def _refit_deferred(stack, estimators, step_params, fitted, oof, route, present,
     minimum = max(20, 2 * len(folds))
     codes = np.searchsorted(stack.classes_, y)
     stack.cascade_fit_ = ["all"] * len(estimators)
-    plan = MemberJobs(OWNER, n_jobs=stack.n_jobs, verbose=stack.verbose, memory=stack.memory)
+    plan = MemberJobs(OWNER, X.shape[0], n_jobs=stack.n_jobs, verbose=stack.verbose,
+                      memory=stack.memory)
     planned = []
     for i in range(1, len(estimators)):
         reached = route >= i
         rows = np.flatnonzero(reached if present is None else reached & present[i])
-        if rows.size < minimum or np.unique(y[rows]).size < 2:
+        if is_frozen(estimators[i]) or rows.size < minimum or np.unique(y[rows]).size < 2:
             continue
         sub_folds = [
             (np.intersect1d(train, rows), np.intersect1d(test, rows))
@@ -173,21 +178,22 @@ def _refit_deferred(stack, estimators, step_params, fitted, oof, route, present,
         sub_folds = [(tr, te) for tr, te in sub_folds if te.size and tr.size]
         if not sub_folds or any(np.unique(y[tr]).size < 2 for tr, _ in sub_folds):
             continue  # cannot be cross-fitted on the deferred rows alone
-        plan.add(i, estimators[i], label=f"step {stack.steps[i][0]!r} on its deferred rows",
+        plan.add(stack.steps[i][0], estimators[i], label=f"step {stack.steps[i][0]!r} on its deferred rows",
                  view=stack._views_[i], rows=rows, folds=sub_folds, params=step_params[i])
         planned.append(i)
     if not planned:
         return fitted
     fits = plan.run(X, y, sample_weight, partial(member_proba, classes=stack.classes_))
     for i in planned:
-        tested = fits[i].tested
+        fit = fits[stack.steps[i][0]]
+        tested = fit.tested
         weights = None if sample_weight is None else sample_weight[tested]
-        alone = np.average(fits[i].oof[tested].argmax(axis=1) == codes[tested],
+        alone = np.average(fit.oof[tested].argmax(axis=1) == codes[tested],
                            weights=weights)
         together = np.average(oof[i][tested].argmax(axis=1) == codes[tested],
                               weights=weights)
         if alone >= together:
-            fitted[i] = fits[i].estimator
+            fitted[i] = fit.estimator
             stack.cascade_fit_[i] = "deferred"
     return fitted
 

@@ -18,6 +18,7 @@ from sklearn.utils.validation import (
 
 from ._base import (
     Composite,
+    check_known_classes,
     check_members,
     check_sample_weight,
     check_sample_weight_support,
@@ -183,13 +184,12 @@ class _BaseFusion(TransformerMixin, Composite):
         # learned weights) fitted on every training fold and asked for its test fold. A
         # frozen member is never fitted: its output on all rows stands for its
         # out-of-fold output.
-        all_rows = [(None, np.arange(X.shape[0]))]
-        plan = MemberJobs(owner, n_jobs=self.n_jobs, verbose=self.verbose,
+        plan = MemberJobs(owner, X.shape[0], n_jobs=self.n_jobs, verbose=self.verbose,
                           memory=self.memory)
-        for m, (name, est, f) in enumerate(zip(names, members, frozen)):
+        for m, (name, est) in enumerate(zip(names, members)):
             plan.add(name, est, label=f"member {name!r}", view=self._views_.get(name),
                      rows=None if present is None else present[m],
-                     folds=(all_rows if f else folds) if learn else [],
+                     folds=folds,
                      params=routed and routed[name])
         fits = plan.run(X, y, sample_weight, self._output())
         self.estimators_ = [fits[name].estimator for name in names]
@@ -565,19 +565,7 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
                 )
 
     def _check_member_classes(self, named_members):
-        """Refuse a fitted member that knows a class outside ``classes_``."""
-        for name, est in named_members:
-            known = getattr(est, "classes_", None)
-            if known is None:
-                continue
-            unknown = np.setdiff1d(np.asarray(known), self.classes_)
-            if unknown.size:
-                raise ValueError(
-                    f"FusionClassifier: member {name!r} knows class(es) "
-                    f"{unknown.tolist()!r} that are not in y (classes "
-                    f"{self.classes_.tolist()!r}); fit on data that holds every class "
-                    "the members can predict."
-                )
+        check_known_classes(named_members, self.classes_, "FusionClassifier", "member")
 
     def _output(self):
         if self.voting == "hard":

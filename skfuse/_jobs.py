@@ -64,6 +64,8 @@ class MemberJobs:
     ----------
     owner : str
         The composite's class name, for errors and progress lines.
+    n_samples : int
+        Rows of the data the plan runs on.
     n_jobs : int or None
         joblib jobs for the flat task list.
     verbose : int
@@ -72,8 +74,9 @@ class MemberJobs:
         The member cache (see :class:`skfuse._cache.MemberCache`).
     """
 
-    def __init__(self, owner, *, n_jobs=None, verbose=0, memory=None):
+    def __init__(self, owner, n_samples, *, n_jobs=None, verbose=0, memory=None):
         self.owner = owner
+        self.n_samples = n_samples
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.memory = memory
@@ -86,10 +89,10 @@ class MemberJobs:
         Parameters
         ----------
         name : str
-            The member's name: the key of its :class:`MemberFit`.
+            The member's name in the composite: the key of its :class:`MemberFit`.
         estimator : estimator
-            Cloned in each task; a frozen one is never fitted (its output on a fold's
-            test rows stands for its out-of-fold output).
+            Cloned in each task; a frozen one is never fitted: its output on all of
+            ``rows`` stands for its out-of-fold output.
         label : str
             Names the member in errors and progress lines (``"member 'rf'"``).
         view : ndarray of int or None
@@ -106,9 +109,13 @@ class MemberJobs:
         fit_output : bool, default=False
             Also return the refit's output on the rows it was fitted on.
         """
+        frozen = is_frozen(estimator)
+        if frozen and folds:
+            # Never fitted, so its output on every row stands for its out-of-fold output.
+            folds = [(None, np.arange(self.n_samples))]
         self._members.append(_Member(name, estimator, label, view, params,
-                                     _restricted(rows, folds, label, self.owner),
-                                     is_frozen(estimator), fit_output))
+                                     _restricted(rows, folds, label, self.owner), frozen,
+                                     fit_output))
 
     def run(self, X, y, sample_weight=None, output=None):
         """Run every planned job in one joblib task list.
@@ -137,7 +144,9 @@ class MemberJobs:
         else:
             # A refit with fit_output is tested on its own rows and keeps its fit.
             keep = [m.fit_output and j == 0 for m in self._members for j in range(len(m.jobs))]
-            tasks = [(fit_task, (est, X, y, sample_weight, train, train if kept else test,
+            every_row = np.arange(X.shape[0])
+            tasks = [(fit_task, (est, X, y, sample_weight, train,
+                                 (every_row if train is None else train) if kept else test,
                                  view, None if test is None and not kept else output,
                                  params, kept))
                      for (est, view, train, test, params), kept in zip(jobs, keep)]
@@ -162,14 +171,15 @@ class MemberJobs:
 def _restricted(rows, folds, label, owner):
     """A member's (train, test) jobs: a fit on ``rows`` (test None), then ``folds``,
     each restricted to ``rows`` (bool mask, positions or None for all)."""
-    if rows is not None and rows.dtype == bool:
+    by_view = rows is not None and rows.dtype == bool
+    if by_view:
         rows = None if rows.all() else np.flatnonzero(rows)
     if rows is None:
         return [(None, None)] + list(folds)
     if rows.size == 0:
         raise ValueError(
             f"{owner}: {label} has no row where its view is present (every row of it "
-            "is missing)."
+            "is missing)." if by_view else f"{owner}: {label} has no row to be fitted on."
         )
     jobs = [(rows, None)]
     for train, test in folds:

@@ -205,6 +205,7 @@ class _BaseMixture(Composite):
                             resolve_view(self.gate_view, X, "gate", feature_names))
         X_gate = self._gate_input(X)
         present = self._presence(X, names, templates)
+        self._expert_names_ = names  # EM's progress and errors name the experts
         rng = check_random_state(self.random_state)
         best = None
         for start in range(self.n_init):
@@ -220,7 +221,6 @@ class _BaseMixture(Composite):
         self.expert_usage_ = best["expert_usage"]
         if "noise_variance" in best:
             self.noise_variance_ = best["noise_variance"]
-        self._expert_names_ = names
         self._k_ = k
         if not self.converged_:
             warnings.warn(
@@ -321,15 +321,16 @@ class _BaseMixture(Composite):
         # Each expert is fitted on its rows, the responsibilities as its sample weight,
         # and returns its output on them; X goes whole into every task, so that a
         # cluster gets it once (joblib's Dask backend scatters it).
-        plan = MemberJobs(type(self).__name__, n_jobs=self.n_jobs)
+        plan = MemberJobs(type(self).__name__, X.shape[0], n_jobs=self.n_jobs)
+        names = self._expert_names_
         for e, (template, (rows, row_weight)) in enumerate(zip(templates, blocks)):
             expert_weight = np.zeros(len(weight))
             expert_weight[rows] = row_weight
-            plan.add(e, template, label=f"expert {e}", view=self._views_[e], rows=rows,
+            plan.add(names[e], template, label=f"expert {names[e]!r}", view=self._views_[e], rows=rows,
                      params={**(params[e] or {}), "sample_weight": expert_weight},
                      fit_output=True)
         fits = plan.run(X, y, output=self._fit_output)
-        fitted = [(fits[e].estimator, fits[e].fit_output) for e in range(len(templates))]
+        fitted = [(fits[name].estimator, fits[name].fit_output) for name in names]
         experts = [est for est, _ in fitted]
         if self._kind == "classifier":
             return experts, None

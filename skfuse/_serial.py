@@ -283,7 +283,7 @@ class SerialStack(Composite):
         if self.exit_threshold is None:
             return
         if not is_classifier(self._final) or len(steps) < 2:
-            raise ValueError(
+            raise TypeError(
                 "SerialStack: a cascade (exit_threshold set) needs at least two steps "
                 "and a classifier as the last step."
             )

@@ -12,9 +12,10 @@ import scipy.sparse as sp
 from sklearn.base import is_classifier
 from sklearn.utils import get_tags
 
-from ._base import Composite, member_proba
+from ._base import Composite, check_known_classes, member_proba
 from ._fusion import FusionClassifier
 from ._jobs import MemberJobs
+from ._tasks import is_frozen
 from ._views import _is_dataframe, missing_entries, resolve_view, take_view
 
 OWNER = "SerialStack"
@@ -60,7 +61,7 @@ def output_methods(stack):
         if method == "auto":
             method = next((m for m in METHODS if hasattr(est, m)), None)
         if method not in METHODS or not hasattr(est, method):
-            raise ValueError(
+            raise TypeError(
                 f"SerialStack: step {name!r} has no usable output method "
                 f"(stack_method={method!r})."
             )
@@ -82,15 +83,18 @@ def fit_stack(stack, estimators, step_params, X, y, sample_weight, folds):
     )
     fitted, Z, view = [], X, stack._views_[0]
     names = [name for name, _ in stack.steps]
+    if stack._level_classes_ is not None:
+        check_known_classes([(name, est) for name, est in zip(names[:-1], estimators[:-1])
+                             if is_frozen(est)], stack._level_classes_, OWNER, "step")
     for name, est, params, method in zip(names, estimators[:-1], step_params,
                                          stack._methods_):
-        plan = _plan(stack)
+        plan = _plan(stack, X.shape[0])
         plan.add(name, est, label=f"step {name!r}", view=view, folds=folds, params=params)
         fit = plan.run(Z, y, sample_weight,
                        partial(step_output, method=method, classes=stack._level_classes_))
         fitted.append(fit[name].estimator)
         Z, view = _next_input(stack, fit[name].oof, X), None
-    plan = _plan(stack)
+    plan = _plan(stack, X.shape[0])
     plan.add(names[-1], estimators[-1], label=f"step {names[-1]!r} (final)", view=view,
              params=step_params[-1])
     return [*fitted, plan.run(Z, y, sample_weight)[names[-1]].estimator]
@@ -122,8 +126,9 @@ def refuse_nan(stack, X):
         )
 
 
-def _plan(stack):
-    return MemberJobs(OWNER, n_jobs=stack.n_jobs, verbose=stack.verbose, memory=stack.memory)
+def _plan(stack, n_samples):
+    return MemberJobs(OWNER, n_samples, n_jobs=stack.n_jobs, verbose=stack.verbose,
+                      memory=stack.memory)
 
 
 def _passthrough_columns(stack, X):

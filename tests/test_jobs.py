@@ -20,7 +20,7 @@ FOLDS = list(KFold(3).split(X))
 
 
 def test_each_member_gets_its_refit_and_out_of_fold_outputs_by_name():
-    plan = MemberJobs("Owner")
+    plan = MemberJobs("Owner", len(y))
     plan.add("lr", LogisticRegression(), label="member 'lr'", folds=FOLDS)
     plan.add("tree", DecisionTreeClassifier(max_depth=2, random_state=0),
              label="member 'tree'", view=np.array([0, 1]), folds=FOLDS)
@@ -38,7 +38,7 @@ def test_each_member_gets_its_refit_and_out_of_fold_outputs_by_name():
 
 def test_rows_restrict_fits_and_folds_and_untested_rows_stay_zero():
     present = np.arange(len(y)) % 4 != 0
-    plan = MemberJobs("Owner")
+    plan = MemberJobs("Owner", len(y))
     plan.add("lr", LogisticRegression(), label="member 'lr'", rows=present, folds=FOLDS)
     fit = plan.run(X, y, output=OUTPUT)["lr"]
     np.testing.assert_allclose(fit.estimator.coef_,
@@ -48,7 +48,7 @@ def test_rows_restrict_fits_and_folds_and_untested_rows_stay_zero():
 
 
 def test_a_member_without_rows_is_refused_by_its_label():
-    plan = MemberJobs("Owner")
+    plan = MemberJobs("Owner", len(y))
     with pytest.raises(ValueError, match="Owner: member 'a' has no row where its view"):
         plan.add("a", LogisticRegression(), label="member 'a'",
                  rows=np.zeros(len(y), dtype=bool), folds=FOLDS)
@@ -56,7 +56,7 @@ def test_a_member_without_rows_is_refused_by_its_label():
 
 def test_a_frozen_member_is_returned_as_given_and_not_refitted():
     frozen = FrozenEstimator(LogisticRegression().fit(X, y))
-    plan = MemberJobs("Owner")
+    plan = MemberJobs("Owner", len(y))
     plan.add("f", frozen, label="member 'f'", folds=[(None, np.arange(len(y)))])
     fit = plan.run(X, y, output=OUTPUT)["f"]
     assert fit.estimator is frozen
@@ -67,7 +67,7 @@ def test_fit_output_is_the_refit_output_on_its_own_rows_with_its_weights():
     rows = np.arange(0, len(y), 2)
     weight = np.zeros(len(y))
     weight[rows] = np.linspace(0.5, 2.0, rows.size)
-    plan = MemberJobs("Owner")
+    plan = MemberJobs("Owner", len(y))
     plan.add("lr", LogisticRegression(), label="expert 0", rows=rows,
              params={"sample_weight": weight}, fit_output=True)
     fit = plan.run(X, y, output=OUTPUT)["lr"]
@@ -78,7 +78,7 @@ def test_fit_output_is_the_refit_output_on_its_own_rows_with_its_weights():
 
 
 def test_progress_labels_name_each_members_fit_and_folds(capsys):
-    plan = MemberJobs("Owner", verbose=1)
+    plan = MemberJobs("Owner", len(y), verbose=1)
     plan.add("lr", LogisticRegression(), label="member 'lr'", folds=FOLDS[:2])
     plan.run(X, y, output=OUTPUT)
     labels = [line.split(") ", 1)[1].rsplit(":", 1)[0]
@@ -95,3 +95,31 @@ def test_predict_members_asks_each_member_about_its_rows_only():
     np.testing.assert_allclose(outs[0], lr.predict_proba(X))
     np.testing.assert_allclose(outs[1], lr.predict_proba(X[rows]))
     assert outs[2] is None
+
+
+def test_fit_output_without_rows_is_on_every_row():
+    plan = MemberJobs("Owner", len(y))
+    plan.add("lr", LogisticRegression(), label="expert 'lr'", fit_output=True)
+    fit = plan.run(X, y, output=OUTPUT)["lr"]
+    np.testing.assert_allclose(fit.fit_output, fit.estimator.predict_proba(X))
+
+
+def test_a_frozen_member_gives_its_output_once_whatever_the_folds(capsys):
+    frozen = FrozenEstimator(LogisticRegression().fit(X, y))
+    plan = MemberJobs("Owner", len(y), verbose=1)
+    plan.add("f", frozen, label="step 'f'", folds=FOLDS)
+    fit = plan.run(X, y, output=OUTPUT)["f"]
+    np.testing.assert_allclose(fit.oof, frozen.predict_proba(X))
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(") ", 1)[1].rsplit(":", 1)[0] for line in lines] == [
+        "step 'f' (frozen), used as it is", "step 'f' (frozen), output on all rows"]
+
+
+def test_a_frozen_step_that_knows_a_class_outside_y_is_named():
+    from skfuse import SerialStack
+
+    known = FrozenEstimator(LogisticRegression().fit(X, np.where(y == 1, 2, y)))
+    cascade = SerialStack([("cheap", known), ("lr", LogisticRegression())],
+                          exit_threshold=0.9, cv=3)
+    with pytest.raises(ValueError, match=r"SerialStack: step 'cheap' knows class\(es\) \[2\]"):
+        cascade.fit(X, y)

@@ -222,9 +222,10 @@ def test_deferred_fit_follows_the_out_of_fold_rule(last, expected_fit):
 @pytest.mark.parametrize(
     "steps, params, error, match",
     [
-        ([("a", Ridge()), ("b", Ridge())], {"exit_threshold": 0.9}, ValueError,
+        ([("a", Ridge()), ("b", Ridge())], {"exit_threshold": 0.9}, TypeError,
          "classifier as the last"),
-        # A step without a method the configuration needs: TypeError, as for fusions.
+        # A step of the wrong kind, or without a method the configuration needs:
+        # TypeError, as for fusions.
         ([("svr", SVR()), ("lr", LogisticRegression())], {"exit_threshold": 0.9},
          TypeError, "step 'svr' has no predict_proba"),
         ([("nb", GaussianNB()), ("lr", LogisticRegression())], {"exit_threshold": [0.9, 0.9]},
@@ -238,7 +239,7 @@ def test_deferred_fit_follows_the_out_of_fold_rule(last, expected_fit):
         ([("nb", GaussianNB()), ("lr", LogisticRegression())], {"stack_method": "apply"},
          ValueError, "stack_method"),
         ([("svr", SVR()), ("lr", LogisticRegression())], {"stack_method": "predict_proba"},
-         ValueError, "no usable output method"),
+         TypeError, "no usable output method"),
     ],
 )
 def test_invalid_settings_fail_in_fit(steps, params, error, match):
