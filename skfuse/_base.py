@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 from sklearn import get_config
-from sklearn.base import clone, is_classifier, is_regressor
+from sklearn.base import BaseEstimator, clone, is_classifier, is_regressor
 from sklearn.model_selection import check_cv
 from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.metadata_routing import (
@@ -274,6 +274,8 @@ def is_frozen(estimator):
     ``__sklearn_clone__`` returns the estimator itself: cloning keeps it fitted, and
     skfuse never fits it.
     """
+    if getattr(type(estimator), "__sklearn_clone__", None) is BaseEstimator.__sklearn_clone__:
+        return False  # scikit-learn's own clone builds a new estimator: skip making one
     return clone(estimator) is estimator
 
 
