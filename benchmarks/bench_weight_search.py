@@ -274,7 +274,7 @@ def profile_warm(X, y):
     return result
 
 
-def light(repeats, profile, before, threads):
+def light(repeats, profile, before, threads, label):
     X, y = make_classification(n_samples=2000, n_features=20, random_state=0)
     rounds, gap, best = [], None, None
     for _ in range(repeats):
@@ -283,7 +283,7 @@ def light(repeats, profile, before, threads):
     median = {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
     median["scorer"] = scorer_cost(X, y)
     median["rounds"] = rounds
-    median["commit"] = commit()
+    median["commit"] = label
     median["profile"] = profile_warm(X, y) if profile else None
     median["threads"] = threads
     return median, gap, best, light_text(median, before, repeats, gap, best)
@@ -411,6 +411,7 @@ def main(argv=None):
     parser.add_argument("--profile", action="store_true", help="profile a warm search")
     parser.add_argument("--save", type=Path, help="write the light figures as JSON")
     parser.add_argument("--before", type=Path, help="light figures (JSON) to compare with")
+    parser.add_argument("--label", help="name of the code measured (default: git HEAD)")
     parser.add_argument("--threads", type=int, default=1,
                         help="native threads (OpenMP, BLAS); 0 leaves the default")
     parser.add_argument("--write", action="store_true", help="write docs/benchmarks.md")
@@ -425,7 +426,7 @@ def main(argv=None):
     if args.config in ("light", "both"):
         before = json.loads(args.before.read_text()) if args.before else None
         figures, _, _, subsections[LIGHT] = light(args.repeats, args.profile, before,
-                                                     args.threads)
+                                                     args.threads, args.label or commit())
         print(subsections[LIGHT], flush=True)
         if args.save:
             args.save.write_text(json.dumps(figures, indent=1))
