@@ -269,7 +269,7 @@ def profile_warm(X, y):
         else:
             code = inspect.unwrap(fn).__code__
             key = (code.co_filename, code.co_firstlineno, code.co_name)
-        _, calls, _, seconds, _ = stats.get(key, (0, 0, 0, 0.0, None))
+        calls, _, _, seconds, _ = stats.get(key, (0, 0, 0, 0.0, None))  # primitive calls
         result[label] = (calls / CANDIDATE_FOLDS, 1e3 * seconds / CANDIDATE_FOLDS)
     return result
 
