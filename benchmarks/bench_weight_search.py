@@ -30,7 +30,8 @@ forest (40 trees) and histogram gradient boosting (40 iterations) on
 - the cold cached search (an empty cache folder, ``refit=True``); without the refit is its
   time minus ``refit_time_``;
 - the warm search (the same cache again, ``refit=False``) per candidate and fold, and the
-  same after emptying skfuse's in-process memo (a new process finds only the disk);
+  same after emptying skfuse's in-process memo (as a new process would: each entry is
+  read from disk once);
 - the same search over ``VotingClassifier(voting="soft")`` (``refit=True``, and minus
   ``refit_time_``);
 - the scorer's own cost: ``score`` (accuracy) on a test fold with the predictions given,
@@ -326,7 +327,8 @@ def light_rows(m):
         ("warm search, ms per candidate-fold", f"{r['warm ms per candidate-fold']:.2f}"),
         ("... above the scorer's own cost (target <= 3)",
          f"**{r['warm above the scorer']:.2f}**"),
-        ("warm search from disk only (a new process), ms per candidate-fold",
+        (("warm search with skfuse's memo emptied (a new process: each entry read from "
+         "disk once), ms per candidate-fold"),
          f"{r['warm from disk ms per candidate-fold']:.2f}"),
         ("the scorer's own cost (`score` with the predictions given), ms",
          f"{1e3 * m['scorer']:.2f}"),
