@@ -81,6 +81,18 @@ def three_members(seed=0):
     ]
 
 
+def light_members(seed=0):
+    """Light members: the weight-search benchmark's case where member fits are cheap."""
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    return [
+        ("lr", LogisticRegression(max_iter=1000)),
+        ("rf", RandomForestClassifier(n_estimators=40, random_state=seed)),
+        ("hgb", HistGradientBoostingClassifier(max_iter=40, random_state=seed)),
+    ]
+
+
 def versions(*modules):
     import platform
     import sys

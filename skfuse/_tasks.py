@@ -9,7 +9,7 @@ import concurrent.futures
 import time
 
 import numpy as np
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, clone
 from sklearn.utils.parallel import Parallel, delayed
 
 from ._views import take_rows, take_view
@@ -25,6 +25,8 @@ def is_frozen(estimator):
     ``__sklearn_clone__`` returns the estimator itself: cloning keeps it fitted, and
     skfuse never fits it.
     """
+    if getattr(type(estimator), "__sklearn_clone__", None) is BaseEstimator.__sklearn_clone__:
+        return False  # scikit-learn's own clone builds a new estimator: skip making one
     return clone(estimator) is estimator
 
 

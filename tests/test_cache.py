@@ -147,3 +147,145 @@ def test_predictions_are_cached_per_fitted_member_and_rows(tmp_path):
     assert CountingNB.calls == 4
     uncached = FusionClassifier(members).fit(X, y)
     assert_allclose(uncached.predict_proba(X), first)
+
+
+# -- the in-process memo in front of the disk ---------------------------------------------
+
+
+@pytest.fixture
+def memory_calls(monkeypatch):
+    """Counts joblib ``Memory`` lookups (disk reads or fits through the disk cache)."""
+    from joblib.memory import MemorizedFunc
+
+    calls = []
+    call = MemorizedFunc.__call__
+
+    def counted(self, *args, **kwargs):
+        calls.append(self.func.__name__)
+        return call(self, *args, **kwargs)
+
+    monkeypatch.setattr(MemorizedFunc, "__call__", counted)
+    return calls
+
+
+def test_memo_serves_a_second_fit_and_predict_without_the_disk(tmp_path, memory_calls):
+    fusion = FusionClassifier(members(), weights="optimize", cv=3, memory=tmp_path)
+    first = fusion.fit(X, y).predict_proba(X)
+    assert len(memory_calls) == 8 + 2  # four fits per member, then one output each
+    del memory_calls[:]
+    again = FusionClassifier(members(), weights="optimize", cv=3, memory=tmp_path)
+    assert_allclose(again.fit(X, y).predict_proba(X), first)
+    assert memory_calls == []
+    assert fits() == (4, 4)
+
+
+def test_memo_hands_out_fresh_members(tmp_path):
+    first = FusionClassifier(members(), memory=tmp_path).fit(X, y)
+    expected = first.predict_proba(X)
+    second = FusionClassifier(members(), memory=tmp_path).fit(X, y)
+    assert all(a is not b for a, b in zip(first.estimators_, second.estimators_))
+    second.estimators_[0].coef_[:] = 0  # spoiling one fit's member spoils no other
+    third = FusionClassifier(members(), weights=[1, 2], memory=tmp_path).fit(X, y)
+    assert_allclose(third.estimators_[0].coef_, first.estimators_[0].coef_)
+    assert_allclose(FusionClassifier(members(), memory=tmp_path).fit(X, y).predict_proba(X),
+                    expected)
+    assert fits() == (1, 1)
+
+
+@pytest.mark.parametrize("how", ["Memory.clear", "rmtree"])
+def test_clearing_the_disk_cache_is_seen_by_the_memo(tmp_path, how):
+    import shutil
+
+    memory = Memory(tmp_path / "cache", verbose=0)
+    fusion = FusionClassifier(members(), weights="greedy", cv=3, memory=memory)
+    fusion.fit(X, y).predict_proba(X)
+    if how == "rmtree":
+        shutil.rmtree(tmp_path / "cache")
+    else:
+        memory.clear(warn=False)
+    fusion.fit(X, y).predict_proba(X)
+    assert fits() == (8, 8)  # refitted, as the disk cache alone would
+    assert list((tmp_path / "cache").rglob("output.pkl"))  # and stored again
+
+
+def test_each_memory_location_gets_its_own_entries(tmp_path):
+    FusionClassifier(members(), memory=tmp_path / "a").fit(X, y).predict_proba(X)
+    FusionClassifier(members(), memory=tmp_path / "b").fit(X, y).predict_proba(X)
+    assert fits() == (2, 2)
+    assert (len(list((tmp_path / "b").rglob("output.pkl")))
+            == len(list((tmp_path / "a").rglob("output.pkl"))) == 4)
+
+
+def test_memo_is_bounded_and_evicts_the_least_recently_used(tmp_path, monkeypatch):
+    from skfuse import _cache
+
+    memo = _cache._Memo(max_bytes=2_000)
+    monkeypatch.setattr(_cache, "_MEMO", memo)
+    fusion = FusionClassifier(members(), weights="optimize", cv=3, memory=tmp_path)
+    fusion.fit(X, y)
+    assert 0 < memo.nbytes <= 2_000
+    for start in range(5):  # other data: new entries push the old ones out
+        fusion.fit(X[start:], y[start:])
+        assert memo.nbytes <= 2_000
+    fits_before = fits()
+    fusion.fit(X, y)  # evicted from the memo, still on disk
+    assert fits() == fits_before
+
+
+def test_memo_keeps_nothing_larger_than_its_bound(tmp_path, monkeypatch):
+    from skfuse import _cache
+
+    monkeypatch.setattr(_cache, "_MEMO", _cache._Memo(max_bytes=10))
+    fusion = FusionClassifier(members(), memory=tmp_path).fit(X, y)
+    assert len(_cache._MEMO) == 0
+    fusion.fit(X, y)
+    assert fits() == (1, 1)
+
+
+def test_memo_unit_lru_order_and_sizes(tmp_path):
+    from skfuse._cache import _Memo
+
+    class OnDisk:  # a MemorizedResult's interface for the check that it is still stored
+        func_id, args_id = "f", "a"
+
+        class store_backend:
+            present = True
+
+            @classmethod
+            def contains_item(cls, call_id):
+                return cls.present
+
+    memo = _Memo(max_bytes=10)
+    memo.put("a", "A", 4, OnDisk)
+    memo.put("b", "B", 4, OnDisk)
+    assert memo.get("a") == "A"  # now the most recently used
+    memo.put("c", "C", 4, OnDisk)
+    assert (memo.get("b"), memo.get("a"), memo.get("c")) == (None, "A", "C")
+    assert memo.nbytes == 8
+    memo.put("a", "A2", 7, OnDisk)  # replaces "a"; over the bound, "c" goes
+    assert (memo.get("a"), memo.get("c"), memo.nbytes) == ("A2", None, 7)
+    OnDisk.store_backend.present = False
+    assert memo.get("a") is None and len(memo) == 0 and memo.nbytes == 0
+
+
+def test_data_and_members_are_hashed_once_per_call(tmp_path, monkeypatch):
+    from skfuse import _cache
+
+    three = members() + [("nb", GaussianNB())]
+    fusion = FusionClassifier(three, weights="optimize", cv=3, memory=tmp_path).fit(X, y)
+    hashed = []
+    for name in ("_digest", "_pickled_digest"):
+        digest = getattr(_cache, name)
+        monkeypatch.setattr(_cache, name, lambda value, digest=digest: (
+            hashed.append(value), digest(value))[1])
+
+    def count(test):
+        return sum(isinstance(v, tuple) and test(v) for v in hashed)
+
+    X_new = X[::2].copy()
+    fusion.predict_proba(X_new)  # three members, one hash of X
+    assert count(lambda v: any(o is X_new for o in v)) == 1
+    hashed.clear()
+    fusion.fit(X, y)  # twelve jobs: X, y and sample_weight once; each member once
+    assert count(lambda v: len(v) == 3 and v[0] is X) == 1
+    assert count(lambda v: len(v) == 1 and hasattr(v[0], "fit")) == 3
