@@ -32,7 +32,7 @@ from ._compat import HasMethods, Interval, StrOptions, _fit_context
 from ._docstring import Substitution
 from ._jobs import MemberJobs, predict_members
 from ._tasks import is_frozen, report_fit_time
-from ._views import check_views, presence, resolve_view
+from ._views import check_views, presence, resolve_view, takes_nan
 from ._weights import (
     classifier_objective,
     combine_classifier,
@@ -80,9 +80,7 @@ class _BaseFusion(TransformerMixin, Composite):
         tags = super().__sklearn_tags__()
         try:
             members = [est for _, est in self.estimators if not is_drop(est)]
-            tags.input_tags.allow_nan = all(
-                get_tags(est).input_tags.allow_nan for est in members
-            )
+            tags.input_tags.allow_nan = all(takes_nan(est) for est in members)
             tags.input_tags.sparse = all(get_tags(est).input_tags.sparse for est in members)
         except (TypeError, ValueError, AttributeError):
             pass  # invalid estimators: fit reports them

@@ -26,7 +26,7 @@ from ._base import (
 )
 from ._compat import HasMethods, Interval, StrOptions, _fit_context, _VisualBlock
 from ._tasks import report_fit_time
-from ._views import check_views, resolve_view
+from ._views import check_views, resolve_view, takes_nan
 
 
 def _cascade_only(method):
@@ -247,8 +247,10 @@ class SerialStack(Composite):
         tags.target_tags.required = True
         # A stack's later levels see the outputs of the one before, not X, unless
         # raw columns are passed through to them.
-        sees_x = steps if self.exit_threshold is not None or self.passthrough else steps[:1]
-        tags.input_tags.allow_nan = all(t.input_tags.allow_nan for t in sees_x)
+        estimators = [est for _, est in self.steps]
+        sees_x = (estimators if self.exit_threshold is not None or self.passthrough
+                  else estimators[:1])
+        tags.input_tags.allow_nan = all(takes_nan(est) for est in sees_x)
         tags.input_tags.sparse = all(t.input_tags.sparse for t in steps)
         return tags
 

@@ -10,13 +10,12 @@ from functools import partial
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import is_classifier
-from sklearn.utils import get_tags
 
 from ._base import Composite, check_known_classes, member_proba
 from ._fusion import FusionClassifier
 from ._jobs import MemberJobs
 from ._tasks import is_frozen
-from ._views import _is_dataframe, missing_entries, resolve_view, take_view
+from ._views import _is_dataframe, missing_entries, resolve_view, take_view, takes_nan
 
 OWNER = "SerialStack"
 METHODS = ("transform", "predict_proba", "decision_function", "predict")
@@ -114,7 +113,7 @@ def refuse_nan(stack, X):
     """A stack's first step sees X as it is: NaN in its view needs a step that takes
     NaN, or a skfuse composite (whose members sit out the rows without their view)."""
     name, est = (stack.steps_ if hasattr(stack, "steps_") else stack.steps)[0]
-    if isinstance(est, Composite) or get_tags(est).input_tags.allow_nan:
+    if isinstance(est, Composite) or takes_nan(est):
         return
     missing = missing_entries(X, stack._views_[0])
     if missing is not None and missing.any():

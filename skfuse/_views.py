@@ -9,6 +9,8 @@ reuses the positions, which stay valid because the feature names are checked to 
 import numbers
 
 import numpy as np
+from sklearn.compose import ColumnTransformer
+from sklearn.pipeline import Pipeline
 from sklearn.utils import get_tags
 
 
@@ -165,6 +167,25 @@ def _is_missing_value(value):
     return value is None or (isinstance(value, float) and value != value)
 
 
+def takes_nan(estimator):
+    """Whether ``estimator`` takes NaN in ``X``.
+
+    Its tags say so, or it is a ``Pipeline`` whose first step takes NaN (an imputer),
+    or a ``ColumnTransformer`` whose every transformer, and remainder, does ("drop"
+    does; "passthrough" hands NaN on, so does not). scikit-learn's own tags say False
+    for such a pipeline whatever its first step.
+    """
+    if get_tags(estimator).input_tags.allow_nan:
+        return True
+    if isinstance(estimator, Pipeline):
+        steps = [step for _, step in estimator.steps if step not in (None, "passthrough")]
+        return bool(steps) and takes_nan(steps[0])
+    if isinstance(estimator, ColumnTransformer):
+        parts = [t for _, t, _ in estimator.transformers] + [estimator.remainder]
+        return all(t == "drop" or (t != "passthrough" and takes_nan(t)) for t in parts)
+    return False
+
+
 def view_present(X, view, estimator, label, owner):
     """Rows of ``X`` where the ``view`` of ``estimator`` is present (not wholly missing).
 
@@ -176,7 +197,7 @@ def view_present(X, view, estimator, label, owner):
         return np.ones(X.shape[0], dtype=bool)
     present = ~missing.all(axis=1)
     partial = int((present & missing.any(axis=1)).sum())
-    if partial and not get_tags(estimator).input_tags.allow_nan:
+    if partial and not takes_nan(estimator):
         raise ValueError(
             f"{owner}: {label} ({type(estimator).__name__}) does not accept NaN, and its "
             f"view is partly missing (NaN) on {partial} row(s). A row is a missing "

@@ -311,3 +311,42 @@ def test_stack_with_a_fusion_level_fuses_missing_modalities(data):
     with pytest.raises(ValueError, match="NaN"):
         SerialStack([("lr", LogisticRegression()), ("final", LogisticRegression())],
                     cv=3).fit(X_missing, y)
+
+
+# -- members that impute -------------------------------------------------------------
+
+
+def _imputing_members():
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+
+    return {
+        "pipeline": make_pipeline(SimpleImputer(), LogisticRegression()),
+        "hgb": HistGradientBoostingClassifier(max_iter=20, random_state=0),
+        "columns": make_pipeline(
+            ColumnTransformer([("impute", SimpleImputer(), [0, 1, 2, 3])]),
+            LogisticRegression()),
+    }
+
+
+@pytest.mark.parametrize("kind", ["pipeline", "hgb", "columns"])
+def test_a_member_that_takes_nan_is_accepted_in_every_composite(data, kind):
+    X, y = data
+    X = X.copy()
+    X[::9, 1] = np.nan  # partly missing rows: the member itself must take NaN
+    member = _imputing_members()[kind]
+    composites = [
+        FusionClassifier([("m", clone(member)), ("nb", GaussianNB())], weights="optimize",
+                         views={"nb": [0, 2, 3, 4, 5]}, cv=3, random_state=0),
+        SerialStack([("m", clone(member)), ("final", LogisticRegression())], cv=3),
+        SerialStack([("m", clone(member)), ("tree", DecisionTreeClassifier(max_depth=3))],
+                    exit_threshold=0.9, cv=3),
+        SerialStack([("fusion", FusionClassifier([("m", clone(member)),
+                                                  ("tree", DecisionTreeClassifier())])),
+                     ("final", LogisticRegression())], cv=3),
+    ]
+    for composite in composites:
+        proba = composite.fit(X, y).predict_proba(X)
+        assert np.isfinite(proba).all() and proba.shape == (len(y), len(np.unique(y)))
