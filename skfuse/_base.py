@@ -313,12 +313,12 @@ def check_sample_weight_support(names, members, owner):
 
 
 def seed_estimator(estimator, random_state):
-    """Clone ``estimator`` and give every unset ``random_state`` in it an int seed.
+    """``estimator`` with an int seed in every unset ``random_state`` in it.
 
-    Seeds the user set explicitly are kept. With ``random_state=None`` the clone is
-    returned untouched, and a frozen estimator is returned as it is.
+    Seeds the user set explicitly are kept. The estimator is cloned only when a seed is
+    set, and returned as it is otherwise (with ``random_state=None``, when it is frozen or
+    has no unset seed): callers clone before fitting, and never change it in place.
     """
-    estimator = clone(estimator)
     if random_state is None or is_frozen(estimator):
         return estimator
     rng = check_random_state(random_state)
@@ -327,7 +327,7 @@ def seed_estimator(estimator, random_state):
         for key, value in sorted(estimator.get_params(deep=True).items())
         if (key == "random_state" or key.endswith("__random_state")) and value is None
     }
-    return estimator.set_params(**seeds) if seeds else estimator
+    return clone(estimator).set_params(**seeds) if seeds else estimator
 
 
 # -- member outputs, aligned to the composite's classes --------------------------

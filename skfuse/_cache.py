@@ -212,16 +212,17 @@ class MemberCache:
         return self._digests[ident][1]
 
     def fit_tasks(self, jobs, X, y, sample_weight, output):
-        """Fit tasks, as ``(function, args)``, and their cache keys, for ``jobs`` of
-        (estimator, view, train, test) or (estimator, view, train, test, params),
-        ``params`` a member's routed metadata (see :func:`fit_task`).
+        """Fit tasks, as ``(function, args)``, their cache keys, and which of them only
+        read this process's memo (``local``), for ``jobs`` of (estimator, view, train,
+        test) or (estimator, view, train, test, params), ``params`` a member's routed
+        metadata (see :func:`fit_task`).
 
         A refit (``test`` None) is keyed without ``output``, which it does not use.
         """
         if self.enabled:
             data = self._digest_of(X, y, sample_weight)
             output_digest = self._digest_of(output, pickled=True)
-        tasks, keys = [], []
+        tasks, keys, local = [], [], []
         for estimator, view, train, test, *rest in jobs:
             params = rest[0] if rest else None
             out = None if test is None else output
@@ -229,10 +230,12 @@ class MemberCache:
             if not self.enabled:
                 tasks.append((fit_task, args))
                 keys.append(None)
+                local.append(False)
                 continue
             # The jobs of one member share its estimator and its params dict.
             key = _pickled_digest((self._digest_of(estimator, pickled=True), data,
-                                   self._digest_of(params), train, test, view,
+                                   None if params is None else self._digest_of(params),
+                                   train, test, view,
                                    None if out is None else output_digest))
             memo_key = ("fit", self._store, key)
             hit = _MEMO.get(memo_key)
@@ -241,7 +244,8 @@ class MemberCache:
             else:
                 tasks.append((_load_fit, (self._functions()[0], memo_key, key, *args)))
             keys.append(key)
-        return tasks, keys
+            local.append(hit is not None)
+        return tasks, keys, local
 
     def output_tasks(self, estimators, keys, views, X, output):
         """``(function, args)`` per member: its ``output`` on its view of ``X``.

@@ -140,7 +140,7 @@ class MemberJobs:
         if cache.enabled:
             if any(m.fit_output for m in self._members):
                 raise ValueError("fit_output is not cached; plan without memory.")
-            tasks, keys = cache.fit_tasks(jobs, X, y, sample_weight, output)
+            tasks, keys, local = cache.fit_tasks(jobs, X, y, sample_weight, output)
         else:
             # A refit with fit_output is tested on its own rows and keeps its fit.
             keep = [m.fit_output and j == 0 for m in self._members for j in range(len(m.jobs))]
@@ -150,9 +150,10 @@ class MemberJobs:
                                  view, None if test is None and not kept else output,
                                  params, kept))
                      for (est, view, train, test, params), kept in zip(jobs, keep)]
-            keys = [None] * len(tasks)
+            keys, local = [None] * len(tasks), None
         labels = [label for m in self._members for label in _labels(m)]
-        results = run_fit_tasks(tasks, self.n_jobs, self.verbose, self.owner, labels)
+        results = run_fit_tasks(tasks, self.n_jobs, self.verbose, self.owner, labels,
+                                local)
         fits, start = {}, 0
         for m in self._members:
             (fitted, fit_out, _), *folds = results[start:start + len(m.jobs)]

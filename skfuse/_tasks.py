@@ -68,13 +68,16 @@ def rows_of_params(params, rows, n_samples):
             for key, value in params.items()}
 
 
-def run_fit_tasks(calls, n_jobs, verbose, owner, labels=None):
+def run_fit_tasks(calls, n_jobs, verbose, owner, labels=None, local=None):
     """Run a fit's flat list of ``(function, args)`` calls as joblib tasks; once more if
     a cluster lost a worker.
 
     Under Dask, the data joblib scatters lives on some workers; a worker that dies takes
     it along, and the scheduler then cancels the tasks that need it. The tasks are pure
     (seeded clones), so running the list again on the workers left gives the same fit.
+
+    ``local`` (one bool per call) flags calls that only read this process's memory (the
+    member cache's in-process entries): they run here, first, without joblib.
 
     With ``verbose`` and ``labels`` (one per call, such as ``"member 'rf', fold 2 of
     5"``), a line reports each task, in task order, as its result arrives, with the
@@ -84,6 +87,27 @@ def run_fit_tasks(calls, n_jobs, verbose, owner, labels=None):
     report = bool(verbose) and labels is not None
     if report and len(labels) != len(calls):
         raise ValueError(f"{len(labels)} progress labels for {len(calls)} tasks.")
+    local = [False] * len(calls) if local is None else local
+    here = [i for i, flag in enumerate(local) if flag]
+    away = [i for i, flag in enumerate(local) if not flag]
+    results = [None] * len(calls)
+    for done, i in enumerate(here, start=1):
+        function, args = calls[i]
+        results[i] = function(*args)
+        if report:
+            print(f"[{owner}] ({done} of {len(calls)}) {labels[i]}: from the cache",
+                  flush=True)
+    if away:
+        remote = _run_parallel([calls[i] for i in away], n_jobs, owner,
+                               [labels[i] for i in away] if report else None,
+                               len(here), len(calls))
+        for i, result in zip(away, remote):
+            results[i] = result
+    return results
+
+
+def _run_parallel(calls, n_jobs, owner, labels, done_before, n_total):
+    report = labels is not None
     tasks = [delayed(_timed)(function, *args) if report else delayed(function)(*args)
              for function, args in calls]
     for attempt in range(1, _FIT_ATTEMPTS + 1):
@@ -91,7 +115,7 @@ def run_fit_tasks(calls, n_jobs, verbose, owner, labels=None):
             if not report:
                 return Parallel(n_jobs=n_jobs)(tasks)
             return _reported(Parallel(n_jobs=n_jobs, return_as="generator")(tasks),
-                             labels, owner)
+                             labels, owner, done_before, n_total)
         except Exception as exc:
             if not _lost_worker(exc):
                 raise
@@ -112,12 +136,12 @@ def _timed(function, *args):
     return result, time.perf_counter() - start
 
 
-def _reported(timed_results, labels, owner):
+def _reported(timed_results, labels, owner, done_before, n_total):
     results = []
-    for done, (result, seconds) in enumerate(timed_results, start=1):
+    for done, (result, seconds) in enumerate(timed_results):
         results.append(result)
-        print(f"[{owner}] ({done} of {len(labels)}) {labels[done - 1]}: {seconds:.2f} s",
-              flush=True)
+        print(f"[{owner}] ({done_before + done + 1} of {n_total}) {labels[done]}: "
+              f"{seconds:.2f} s", flush=True)
     return results
 
 

@@ -179,6 +179,39 @@ def test_memo_serves_a_second_fit_and_predict_without_the_disk(tmp_path, memory_
     assert fits() == (4, 4)
 
 
+def test_memo_hits_run_here_and_only_misses_go_to_joblib(tmp_path, monkeypatch, capsys):
+    from skfuse import _tasks
+
+    sent = []
+    parallel = _tasks.Parallel
+
+    def counted(*args, **kwargs):
+        runner = parallel(*args, **kwargs)
+        call = runner.__call__
+
+        class Counted:
+            def __call__(self, tasks):
+                tasks = list(tasks)
+                sent.append(len(tasks))
+                return call(tasks)
+
+        return Counted()
+
+    monkeypatch.setattr(_tasks, "Parallel", counted)
+    fusion = FusionClassifier(members(), weights="optimize", cv=3, memory=tmp_path)
+    first = fusion.fit(X, y).predict_proba(X)
+    assert sent == [8]  # four fits per member
+    # Another member's parameter: its 4 jobs miss, the other member's 4 are memo hits.
+    fusion.set_params(tree__max_depth=2).fit(X, y)
+    assert sent == [8, 4] and fits() == (4, 8)
+    fusion.set_params(tree__max_depth=3, verbose=1).fit(X, y)
+    assert sent == [8, 4]  # everything from the memo: no joblib call at all
+    out = capsys.readouterr().out
+    assert out.count("from the cache") == 8
+    assert "(8 of 8) member 'tree', fold 3 of 3: from the cache" in out
+    assert_allclose(fusion.predict_proba(X), first)
+
+
 def test_memo_hands_out_fresh_members(tmp_path):
     first = FusionClassifier(members(), memory=tmp_path).fit(X, y)
     expected = first.predict_proba(X)
