@@ -25,13 +25,18 @@ class SoftmaxGate(BaseEstimator):
         L2 penalty on the coefficients.
     max_iter : int, default=200
         L-BFGS iterations per fit.
+    tol : float, default=1e-6
+        L-BFGS stops when no gradient entry of the loss per unit of sample weight
+        exceeds ``tol``, or when an iteration lowers it by less than ``tol**2``
+        (relative).
     warm_start : bool, default=False
         Start each fit from the previous fit's solution.
     """
 
-    def __init__(self, alpha=1.0, max_iter=200, warm_start=False):
+    def __init__(self, alpha=1.0, max_iter=200, tol=1e-6, warm_start=False):
         self.alpha = alpha
         self.max_iter = max_iter
+        self.tol = tol
         self.warm_start = warm_start
 
     def fit(self, X, targets, sample_weight=None):
@@ -56,17 +61,18 @@ class SoftmaxGate(BaseEstimator):
         weighted_targets = targets * weight[:, None]
         row_mass = weighted_targets.sum(axis=1)
 
-        def loss(theta):
+        def loss(theta):  # per unit of sample weight, so the tolerances mean the same at any n
             W = theta[: d * n_experts].reshape(d, n_experts)
             b = theta[d * n_experts:]
             log_p = log_softmax(Z @ W + b, axis=1)
             value = -np.sum(weighted_targets * log_p) + 0.5 * self.alpha * np.sum(W * W)
             residual = np.exp(log_p) * row_mass[:, None] - weighted_targets
             grad_W = np.asarray(Z.T @ residual) + self.alpha * W
-            return value, np.r_[grad_W.ravel(), residual.sum(axis=0)]
+            return value / total, np.r_[grad_W.ravel(), residual.sum(axis=0)] / total
 
         result = minimize(loss, start, jac=True, method="L-BFGS-B",
-                          options={"maxiter": self.max_iter, "gtol": 1e-10, "ftol": 1e-15, "maxcor": 30})
+                          options={"maxiter": self.max_iter, "gtol": self.tol,
+                                   "ftol": self.tol**2})
         self._solution = result.x
         self.coef_ = result.x[: d * n_experts].reshape(d, n_experts)
         self.intercept_ = result.x[d * n_experts:]

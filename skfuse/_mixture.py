@@ -1,5 +1,6 @@
 """Mixtures of experts fitted by EM, with sparse top-k routing."""
 
+import copy
 import time
 import warnings
 from numbers import Integral, Real
@@ -28,7 +29,7 @@ from ._compat import HasMethods, Interval, StrOptions, _fit_context, _VisualBloc
 from ._docstring import Substitution
 from ._gate import SoftmaxGate, fit_classifier_gate, gate_log_proba
 from ._jobs import MemberJobs
-from ._tasks import run_in_threads
+from ._tasks import rows_of_params, run_in_threads
 from ._views import (
     _is_dataframe,
     check_views,
@@ -42,6 +43,12 @@ _VARIANCE_FLOOR = 1e-6  # times the variance of y
 _MIN_PROBA = 1e-300
 _STARVED = 0.01  # of an even share of the weight
 _LIGHT = 1e-6  # weight, relative to sample_weight, of rows of a class an expert lacks
+_MIN_VALIDATION = 50  # held-out rows wanted, up to a quarter of the rows; under half
+# of this, EM runs on every row and stops on its training objective
+_AUTO_COUNTS = (1, 2, 4)  # the numbers of experts n_experts="auto" tries, in order
+_GATE_ALPHAS = (0.1, 1.0, 0.01)  # gate_alpha="auto": EM uses the first, then the best
+_EM_GATE_ITER = 10  # L-BFGS iterations of the built-in gate per EM iteration (from
+# the previous solution: a partial M-step, as generalised EM allows)
 
 
 class _BaseMixture(Composite):
@@ -51,14 +58,17 @@ class _BaseMixture(Composite):
 
     _parameter_constraints: dict = {
         "experts": [None, HasMethods(["fit"]), list, tuple],
-        "n_experts": [Interval(Integral, 1, None, closed="left")],
+        "n_experts": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "gate": [None, HasMethods(["fit", "predict_proba"])],
         "top_k": [None, Interval(Integral, 1, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "validation_fraction": [None, Interval(Real, 0, 1, closed="neither")],
+        "min_responsibility": [Interval(Real, 0, 1, closed="left")],
         "n_init": [Interval(Integral, 1, None, closed="left")],
         "init": [StrOptions({"kmeans", "random"})],
-        "gate_alpha": [Interval(Real, 0, None, closed="left")],
+        "gate_alpha": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         "views": [None, dict],
         "gate_view": [None, str, Integral, slice, "array-like", callable],
         "n_jobs": [None, Integral],
@@ -66,15 +76,19 @@ class _BaseMixture(Composite):
         "random_state": ["random_state"],
     }
 
-    def __init__(self, experts=None, *, n_experts=4, gate=None, top_k=None, max_iter=100,
-                 tol=1e-4, n_init=1, init="kmeans", gate_alpha=1.0, views=None,
-                 gate_view=None, n_jobs=None, verbose=0, random_state=None):
+    def __init__(self, experts=None, *, n_experts="auto", gate=None, top_k=None,
+                 max_iter=30, tol=1e-3, n_iter_no_change=2, validation_fraction=0.1,
+                 min_responsibility=0.01, n_init=1, init="kmeans", gate_alpha="auto",
+                 views=None, gate_view=None, n_jobs=None, verbose=0, random_state=None):
         self.experts = experts
         self.n_experts = n_experts
         self.gate = gate
         self.top_k = top_k
         self.max_iter = max_iter
         self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.validation_fraction = validation_fraction
+        self.min_responsibility = min_responsibility
         self.n_init = n_init
         self.init = init
         self.gate_alpha = gate_alpha
@@ -112,7 +126,8 @@ class _BaseMixture(Composite):
         default = LogisticRegression(max_iter=1000) if self._kind == "classifier" else Ridge()
         if self.experts is None or hasattr(self.experts, "fit"):
             template = default if self.experts is None else self.experts
-            pairs = [(f"expert{e}", template) for e in range(self.n_experts)]
+            count = max(_AUTO_COUNTS) if self.n_experts == "auto" else self.n_experts
+            pairs = [(f"expert{e}", template) for e in range(count)]
         else:
             pairs = self.experts
         names, members = check_members(pairs, self._kind, owner)
@@ -134,9 +149,12 @@ class _BaseMixture(Composite):
         list of experts), and a given gate's ``fit`` takes ``sample_weight``.
         """
         owner = type(self).__name__
-        if self.top_k is not None and self.top_k > n_experts:
+        auto = isinstance(self.n_experts, str) and self._templated()
+        # A smaller count tried by "auto" routes each row to all its experts.
+        limit = max(n_experts, *_AUTO_COUNTS) if auto else n_experts
+        if self.top_k is not None and self.top_k > limit:
             raise ValueError(
-                f"{owner}: top_k must be None or an int from 1 to n_experts={n_experts}; "
+                f"{owner}: top_k must be None or an int from 1 to n_experts={limit}; "
                 f"got {self.top_k!r}."
             )
         if self.gate is not None and not has_fit_parameter(self.gate, "sample_weight"):
@@ -144,7 +162,7 @@ class _BaseMixture(Composite):
                 f"{owner}: the gate ({type(self.gate).__name__}) does not accept "
                 "sample_weight in fit, which EM weights it with."
             )
-        return n_experts if self.top_k is None else int(self.top_k)
+        return n_experts if self.top_k is None else min(int(self.top_k), n_experts)
 
     # -- fit ------------------------------------------------------------------------
 
@@ -181,102 +199,288 @@ class _BaseMixture(Composite):
         return params
 
     def _fit(self, X, y, target, sample_weight, fit_params):
-        """EM from ``n_init`` starts; keep the best. ``target``: floats or class codes."""
+        """EM on the training rows for each candidate number of experts, stopped and
+        judged on the validation slice; the chosen mixture is refitted on every row."""
         owner = type(self).__name__
         names, templates = self._expert_templates()
         params = self._expert_params(names, fit_params)
-        n_experts = len(names)
-        k = self._check_params(n_experts)
         n = X.shape[0]
-        if n < n_experts:
-            raise ValueError(
-                f"{owner} needs at least one sample per expert ({n_experts}); got "
-                f"n_samples={n}."
-            )
         weight = check_sample_weight(sample_weight, n)
         weight = np.ones(n) if weight is None else weight
-        views = check_views(self.views, names, type(self).__name__)
+        views = check_views(self.views, names, owner)
         feature_names = getattr(self, "feature_names_in_", None)
-        self._views_ = [
-            resolve_view(views[name], X, name, feature_names) if name in views else None
-            for name in names
-        ]
+        all_views = [resolve_view(views[name], X, name, feature_names) if name in views
+                     else None for name in names]
         self._gate_view_ = (None if self.gate_view is None else
                             resolve_view(self.gate_view, X, "gate", feature_names))
         X_gate = self._gate_input(X)
-        present = self._presence(X, names, templates)
-        self._expert_names_ = names  # EM's progress and errors name the experts
         rng = check_random_state(self.random_state)
-        best = None
-        for start in range(self.n_init):
-            run = self._em(X, X_gate, y, target, weight, templates, params, k, rng, start,
-                           present)
-            if best is None or run["lower_bound"] > best["lower_bound"]:
-                best = run
+        valid = self._validation_rows(target, weight, len(names), rng)
+        data = _Rows(X, X_gate, y, target, weight, params, valid)
+        counts = self._candidate_counts(len(names), views, valid is not None)
+        began, runs = time.perf_counter(), []
+        for count in counts:
+            self._check_params(count)
+            if n < count:
+                raise ValueError(
+                    f"{owner} needs at least one sample per expert ({count}); got "
+                    f"n_samples={n}."
+                )
+            self._expert_names_, self._views_ = names[:count], all_views[:count]
+            present = self._presence(X, names[:count], templates[:count])
+            run = None
+            for start in range(self.n_init):
+                candidate = self._em(data.train(present), templates[:count], count, rng,
+                                     start)
+                if run is None or candidate["score"] > run["score"]:
+                    run = candidate
+            run["present"] = present
+            runs.append(run)
+            best = min(runs, key=lambda r: r["loss"])
+            if run is not best and _clearly_better(best, run, self.tol, weight[valid]):
+                break  # more experts did clearly worse on held-out rows: stop growing
+        best = runs[0] if len(runs) == 1 else _fewest_experts(runs, self.tol, weight[valid])
+        count = len(best["experts"])
+        self._expert_names_, self._views_ = names[:count], all_views[:count]
+        self.n_experts_ = count
+        self.gate_alpha_ = best["gate_alpha"]
+        if valid is not None:  # the chosen mixture, refitted on every row
+            best = self._refit_every_row(best, data.every_row(best["present"]))
+        if self.verbose and len(counts) > 1:
+            tried = ", ".join(f"{len(run['experts'])}: {run['loss']:.6g} after "
+                              f"{run['n_iter']} iteration(s)" for run in runs)
+            print(f"[{owner}] n_experts={count} chosen (held-out loss by count: {tried})",
+                  flush=True)
         self.experts_ = best["experts"]
         self.gate_ = best["gate"]
         self.lower_bound_ = best["lower_bound"]
         self.converged_ = best["converged"]
         self.n_iter_ = best["n_iter"]
-        self.expert_usage_ = best["expert_usage"]
-        if "noise_variance" in best:
-            self.noise_variance_ = best["noise_variance"]
-        self._k_ = k
+        self.best_iteration_ = best["iteration"]
+        self.objective_curve_ = np.array(best["objective"])
+        self.validation_loss_curve_ = (None if valid is None
+                                       else np.array(best["validation"]))
+        self.validation_score_curve_ = (None if valid is None
+                                        else np.array(best["validation_score"]))
+        self.expert_usage_ = self._usage(X_gate, weight, best["gate"], count,
+                                         self._check_params(count), best["present"])
+        if best["noise"] is not None:
+            self.noise_variance_ = best["noise"]
+        self._k_ = self._check_params(count)
+        if self.verbose:
+            print(f"[{owner}] fitted in {time.perf_counter() - began:.2f} s: "
+                  f"{self.n_iter_} EM iteration(s), "
+                  f"{'converged' if self.converged_ else 'not converged'} "
+                  f"({best['why']}); expert usage "
+                  f"{np.array2string(self.expert_usage_, precision=2)}", flush=True)
         if not self.converged_:
             warnings.warn(
                 f"{owner} did not converge in max_iter={self.max_iter} EM iterations "
-                f"(last change of the lower bound above tol={self.tol}).",
+                f"({best['why']}).",
                 ConvergenceWarning,
             )
         return self
 
-    def _em(self, X, X_gate, y, target, weight, templates, params, k, rng, start, present):
-        n, n_experts = X.shape[0], len(templates)
+    def _validation_rows(self, target, weight, n_experts, rng):
+        """The rows EM is stopped on (a bool mask), or None when there are too few.
+
+        A random ``validation_fraction`` of the rows of positive weight, but at least
+        ``_MIN_VALIDATION`` and at most a quarter of them; none when that is under half
+        of ``_MIN_VALIDATION``, or leaves under two training rows per expert, or (for a
+        classifier) leaves a class without a training row.
+        """
+        if self.validation_fraction is None:
+            return None
+        n = int(np.sum(weight > 0))
+        size = min(max(int(np.ceil(self.validation_fraction * n)), _MIN_VALIDATION), n // 4)
+        if size < _MIN_VALIDATION // 2 or n - size < 2 * n_experts:
+            return None
+        # Drawn among the rows of positive weight, so a row of weight 0 is as absent.
+        valid = np.zeros(len(weight), dtype=bool)
+        valid[rng.permutation(np.flatnonzero(weight > 0))[:size]] = True
+        if self._kind == "classifier":
+            kept = np.unique(target[~valid & (weight > 0)])
+            if len(kept) < len(np.unique(target[weight > 0])):
+                return None
+        return valid
+
+    def _candidate_counts(self, n_listed, views, validated):
+        """The numbers of experts EM fits: ``n_experts``, or for "auto" the counts
+        of ``_AUTO_COUNTS`` that have every expert named in ``views`` (just 1 without
+        a validation slice to choose on); a list of experts gives its own count."""
+        if not isinstance(self.n_experts, str) or not self._templated():
+            return [n_listed]
+        if not validated:
+            return [1]
+        named = [int(name[len("expert"):]) + 1 for name in views]
+        return [c for c in _AUTO_COUNTS if c >= max(named, default=1)] or [n_listed]
+
+    def _templated(self):
+        return self.experts is None or hasattr(self.experts, "fit")
+
+    def _em(self, rows, templates, n_experts, rng, start):
+        """One EM run from one start on ``rows`` (a :class:`_Rows` view).
+
+        The gate uses ``gate_alpha`` (for "auto", the first of ``_GATE_ALPHAS`` during
+        EM, then the one with the best held-out loss). Each iteration records the
+        penalised mean log-likelihood (``objective``) and, with a validation slice,
+        the held-out loss of the mixture as ``predict`` would route it; EM keeps the
+        iteration with the best held-out loss and stops when it has not improved by
+        ``tol`` (relative) for ``n_iter_no_change`` iterations.
+        """
+        owner = type(self).__name__
+        k = self._check_params(n_experts)
         templates = [seed_estimator(t, rng) for t in templates]
-        gate = (SoftmaxGate(alpha=self.gate_alpha, warm_start=True) if self.gate is None
-                else None)
-        gate_template = None if self.gate is None else seed_estimator(self.gate, rng)
-        resp = self._initial_responsibilities(X_gate, target, weight, n_experts, rng, start)
+        alphas = (_GATE_ALPHAS if self.gate is None and self.gate_alpha == "auto"
+                  else (None if self.gate is not None else self.gate_alpha,))
+        # One expert takes every row: the built-in gate, whatever ``gate``, is trivial.
+        gate_template = (None if self.gate is None or n_experts == 1
+                         else seed_estimator(self.gate, rng))
+        gate = (SoftmaxGate(alpha=alphas[0] or 1.0, max_iter=_EM_GATE_ITER, warm_start=True)
+                if gate_template is None else None)
+        resp = self._initial_responsibilities(rows.X_gate, rows.target, rows.weight,
+                                              n_experts, rng, start)
+        present = rows.present
         if present is not None:  # a row goes only to experts that have its view
             resp = resp * present.T
             lost = resp.sum(axis=1) == 0
             resp[lost] = present.T[lost] / present.T[lost].sum(axis=1, keepdims=True)
-        row_fit = np.zeros(n)  # before any E-step, re-seed from the first rows
-        # Sparse EM first runs dense (up to half the iterations) to a good optimum, then
-        # truncates: hard assignments from the start get stuck in poor partitions.
+        row_fit = np.zeros(len(rows.weight))  # before any E-step, re-seed from the first rows
+        # With top_k, EM first runs dense to a good optimum, then truncates: hard
+        # assignments from the start get stuck in poor partitions. One expert needs
+        # one M-step.
         phases = [(k, self.max_iter)]
-        if k < n_experts and self.max_iter // 2 > 0:
+        if k < n_experts and self.max_iter > 1:
             phases.insert(0, (n_experts, self.max_iter // 2))
-        iteration, began = 0, time.perf_counter()
+        if n_experts == 1:
+            phases = [(1, 1)]
+        curve, held_out, scores, best, iteration = [], [], [], None, 0
+        why = f"max_iter={self.max_iter} reached"
+        converged = n_experts == 1
         for keep, last in phases:
-            lower_bound, converged = -np.inf, False
-            while iteration < last and not converged:
+            stale, previous = 0, -np.inf
+            while iteration < last:
                 iteration += 1
-                resp = self._reseed_starved(resp, weight, row_fit, present)
-                experts, noise = self._m_step(X, y, target, weight, resp, templates, params,
-                                              present)
+                tick = time.perf_counter()
+                resp = self._reseed_starved(resp, rows.weight, row_fit, present)
+                experts, noise = self._m_step(rows, resp, templates, present)
                 if gate_template is None:
-                    gate.fit(X_gate, resp, sample_weight=weight)
+                    gate.fit(rows.X_gate, resp, sample_weight=rows.weight)
                 else:
-                    gate = fit_classifier_gate(clone(gate_template), X_gate, resp, weight)
-                resp, row_fit = self._e_step(X, X_gate, target, experts, noise, gate,
-                                             keep, present)
-                previous, lower_bound = lower_bound, weight @ row_fit / weight.sum()
-                converged = abs(lower_bound - previous) < self.tol
+                    gate = fit_classifier_gate(clone(gate_template), rows.X_gate, resp,
+                                               rows.weight)
+                fitted_resp = resp
+                resp, row_fit = self._e_step(rows.X, rows.X_gate, rows.target, experts,
+                                             noise, gate, keep, present)
+                objective = (rows.weight @ row_fit - _gate_penalty(gate)) / rows.weight.sum()
+                curve.append(objective)
+                row_losses = score = None
+                if rows.valid is not None:
+                    row_losses = self._held_out_losses(experts, gate, k, rows.valid)
+                    valid = rows.valid
+                    _, valid_fit = self._e_step(valid.X, valid.X_gate, valid.target, experts,
+                                                noise, gate, n_experts, valid.present)
+                    score = _mean(valid_fit, valid.weight)
+                loss = None if row_losses is None else _mean(row_losses, rows.valid.weight)
+                held_out.append(loss)
+                scores.append(score)
+                state = {"experts": experts, "noise": noise, "gate": gate,
+                         "resp": fitted_resp, "iteration": iteration,
+                         "loss": -objective if loss is None else loss,
+                         "row_losses": row_losses}
+                # EM stops when its log-likelihood stops rising: on held-out rows when
+                # there are some (on the training rows it keeps rising as flexible
+                # experts overfit). The iteration kept has the lowest held-out loss as
+                # predict routes, which can rise for a while before EM finds the regimes.
+                watched = objective if score is None else score
+                improved = watched - previous > self.tol
+                previous = max(previous, watched)
+                if best is None or state["loss"] < best["loss"]:
+                    best = state  # the lowest held-out loss, or the highest objective
                 if self.verbose:
-                    print(f"[{type(self).__name__}] start {start + 1} of {self.n_init}, EM "
-                          f"iteration {iteration} (top {keep}): lower bound "
-                          f"{lower_bound:.6g}, {time.perf_counter() - began:.2f} s",
-                          flush=True)
-        run = {"experts": experts, "gate": gate, "lower_bound": lower_bound,
-               "converged": converged, "n_iter": iteration,
-               "expert_usage": self._usage(X_gate, weight, gate, n_experts, k, present)}
-        if noise is not None:
-            run["noise_variance"] = noise
-        return run
+                    routing_note = "dense" if keep == n_experts else f"top {keep}"
+                    held = ("" if loss is None else f", held-out log-likelihood {score:.6g}"
+                            f", held-out loss {loss:.6g}")
+                    print(f"[{owner}] {n_experts} expert(s), start {start + 1} of "
+                          f"{self.n_init}, EM iteration {iteration} ({routing_note}): "
+                          f"objective {objective:.6g}{held}, "
+                          f"{time.perf_counter() - tick:.2f} s", flush=True)
+                if n_experts > 1 and gate is not None and gate_template is None:
+                    gate = copy.deepcopy(gate)  # the state kept above keeps its own gate
+                stale = 0 if improved else stale + 1
+                if stale >= self.n_iter_no_change:
+                    converged = True
+                    what = ("objective" if score is None
+                            else "held-out log-likelihood")
+                    why = (f"the {what} rose by less than tol={self.tol} for {stale} "
+                           f"iteration(s); kept iteration {best['iteration']}")
+                    break
+        if n_experts == 1:
+            why = "one expert: one fit"
+        alpha = alphas[0]
+        if len(alphas) > 1 and rows.valid is not None and n_experts > 1:
+            best, alpha = self._choose_gate_alpha(best, rows, alphas, k)
+        lower_bound = float(curve[best["iteration"] - 1])
+        return {**best, "lower_bound": lower_bound, "converged": converged, "why": why,
+                "n_iter": iteration, "validation_score": scores,
+                "objective": curve, "validation": held_out, "gate_alpha": alpha,
+                "score": -best["loss"]}
+
+    def _choose_gate_alpha(self, best, rows, alphas, k):
+        """Refit the kept iteration's gate with each penalty in ``alphas``; keep the
+        one with the lowest held-out loss."""
+        chosen, alpha = best, alphas[0]
+        for candidate in alphas[1:]:
+            gate = copy.deepcopy(best["gate"]).set_params(alpha=candidate, max_iter=200)
+            gate.fit(rows.X_gate, best["resp"], sample_weight=rows.weight)
+            row_losses = self._held_out_losses(best["experts"], gate, k, rows.valid)
+            loss = _mean(row_losses, rows.valid.weight)
+            if loss < chosen["loss"]:
+                chosen, alpha = ({**best, "gate": gate, "loss": loss,
+                                  "row_losses": row_losses}, candidate)
+        return chosen, alpha
+
+    def _refit_every_row(self, best, rows):
+        """One more EM iteration on every row, from the kept mixture's responsibilities."""
+        n_experts = len(best["experts"])
+        keep = self._check_params(n_experts) if n_experts > 1 else 1
+        if n_experts == 1:
+            resp = np.ones((len(rows.weight), 1))
+        else:
+            resp, _ = self._e_step(rows.X, rows.X_gate, rows.target, best["experts"],
+                                   best["noise"], best["gate"], keep, rows.present)
+        templates = [clone(e) for e in best["experts"]]
+        experts, noise = self._m_step(rows, resp, templates, rows.present)
+        if isinstance(best["gate"], SoftmaxGate):
+            gate = copy.deepcopy(best["gate"]).set_params(max_iter=200)
+            gate.fit(rows.X_gate, resp, sample_weight=rows.weight)
+        else:
+            gate = fit_classifier_gate(clone(best["gate"]), rows.X_gate, resp, rows.weight)
+        _, row_fit = self._e_step(rows.X, rows.X_gate, rows.target, experts, noise, gate,
+                                  keep, rows.present)
+        objective = (rows.weight @ row_fit - _gate_penalty(gate)) / rows.weight.sum()
+        return {**best, "experts": experts, "noise": noise, "gate": gate,
+                "lower_bound": float(objective)}
+
+    def _held_out_losses(self, experts, gate, k, rows):
+        """The mixture's loss on each validation row, routed as ``predict`` routes:
+        squared error (regression) or log-loss (classification)."""
+        log_gate = _masked(gate_log_proba(gate, rows.X_gate, len(experts)), rows.present)
+        routed, share = routing.top_k(np.exp(log_gate), k)
+        mixed = np.zeros(len(rows.weight))
+        for e, expert in enumerate(experts):
+            use = (share * (routed == e)).sum(axis=1)
+            used = np.flatnonzero(use > 0)
+            if used.size:
+                X_e = take_rows(take_view(rows.X, self._views_[e]), used)
+                mixed[used] += use[used] * self._held_out_output(expert, X_e,
+                                                                 rows.target[used])
+        return self._loss(mixed, rows.target)
 
     def _initial_responsibilities(self, X_gate, target, weight, n_experts, rng, start):
         n = X_gate.shape[0]
+        if n_experts == 1:
+            return np.ones((n, 1))
         if self.init == "random":
             return rng.dirichlet(np.ones(n_experts), size=n)
         Z = _standardise(X_gate, weight)
@@ -314,33 +518,45 @@ class _BaseMixture(Composite):
             taken[rows] = True
         return resp
 
-    def _m_step(self, X, y, target, weight, resp, templates, params, present=None):
-        blocks = [self._expert_rows(resp[:, e] * weight, target,
-                                    weight if present is None else weight * present[e])
-                  for e in range(len(templates))]
+    def _m_step(self, rows, resp, templates, present=None):
+        """Refit each expert on its rows (a :class:`_Rows`), the responsibilities times
+        the sample weights as its ``sample_weight``.
+
+        The sparse M-step leaves out of an expert's fit the rows whose responsibility
+        for it is below ``min_responsibility`` (0: every row with any, the dense M-step).
+        """
+        weight = rows.weight
+        blocks = []
+        for e in range(len(templates)):
+            share = resp[:, e]
+            floor = min(self.min_responsibility, share.max())
+            share = np.where(share >= floor, share, 0.0)
+            blocks.append(self._expert_rows(share * weight, rows.target,
+                                            weight if present is None else weight * present[e]))
         # Each expert is fitted on its rows, the responsibilities as its sample weight,
         # and returns its output on them; X goes whole into every task, so that a
         # cluster gets it once (joblib's Dask backend scatters it).
-        plan = MemberJobs(type(self).__name__, X.shape[0], n_jobs=self.n_jobs)
+        plan = MemberJobs(type(self).__name__, len(weight), n_jobs=self.n_jobs)
         names = self._expert_names_
-        for e, (template, (rows, row_weight)) in enumerate(zip(templates, blocks)):
+        for e, (template, (kept, kept_weight)) in enumerate(zip(templates, blocks)):
             expert_weight = np.zeros(len(weight))
-            expert_weight[rows] = row_weight
-            plan.add(names[e], template, label=f"expert {names[e]!r}", view=self._views_[e], rows=rows,
-                     params={**(params[e] or {}), "sample_weight": expert_weight},
+            expert_weight[kept] = kept_weight
+            plan.add(names[e], template, label=f"expert {names[e]!r}", view=self._views_[e],
+                     rows=kept, params={**(rows.params[e] or {}), "sample_weight": expert_weight},
                      fit_output=True)
-        fits = plan.run(X, y, output=self._fit_output)
+        fits = plan.run(rows.X, rows.y, output=self._fit_output)
         fitted = [(fits[name].estimator, fits[name].fit_output) for name in names]
         experts = [est for est, _ in fitted]
         if self._kind == "classifier":
             return experts, None
+        target = rows.target
         noise = np.empty(len(templates))
         mean = weight @ target / weight.sum()
         spread = weight @ (target - mean) ** 2 / weight.sum()
         floor = _VARIANCE_FLOOR * max(spread, np.finfo(float).tiny)
-        for e, ((_, prediction), (rows, row_weight)) in enumerate(zip(fitted, blocks)):
-            residual = target[rows] - prediction
-            noise[e] = max(row_weight @ residual**2 / row_weight.sum(), floor)
+        for e, ((_, prediction), (kept, kept_weight)) in enumerate(zip(fitted, blocks)):
+            residual = target[kept] - prediction
+            noise[e] = max(kept_weight @ residual**2 / kept_weight.sum(), floor)
         return experts, noise
 
     def _expert_rows(self, expert_weight, target, weight):
@@ -466,6 +682,68 @@ class _BaseMixture(Composite):
         return present
 
 
+class _Rows:
+    """The arrays EM works on, for some rows: ``X``, the gate's columns, ``y``, the
+    target (floats or class codes), sample weights, each expert's routed metadata and
+    presence mask; ``valid`` holds the validation slice's (or None)."""
+
+    def __init__(self, X, X_gate, y, target, weight, params, valid_mask=None,
+                 present=None):
+        self.X, self.X_gate, self.y, self.target = X, X_gate, y, target
+        self.weight, self.params, self.present = weight, params, present
+        self._valid_mask = valid_mask
+        self.valid = None
+
+    def _take(self, rows, present):
+        n = len(self.weight)
+        return _Rows(take_rows(self.X, rows), take_rows(self.X_gate, rows),
+                     take_rows(self.y, rows), self.target[rows], self.weight[rows],
+                     [None if p is None else rows_of_params(p, rows, n)
+                      for p in self.params],
+                     present=None if present is None else present[:, rows])
+
+    def train(self, present):
+        """The training rows, with the validation slice as ``valid``."""
+        if self._valid_mask is None:
+            return self.every_row(present)
+        train = self._take(np.flatnonzero(~self._valid_mask), present)
+        train.valid = self._take(np.flatnonzero(self._valid_mask), present)
+        return train
+
+    def every_row(self, present):
+        return _Rows(self.X, self.X_gate, self.y, self.target, self.weight, self.params,
+                     present=present)
+
+
+def _mean(values, weight):
+    return float(weight @ values / weight.sum())
+
+
+def _fewest_experts(runs, tol, weight):
+    """The run with the fewest experts whose held-out loss the best run does not beat
+    clearly (the one-standard-error rule)."""
+    best = min(runs, key=lambda run: run["loss"])
+    return next(run for run in runs if not _clearly_better(best, run, tol, weight))
+
+
+def _clearly_better(run, best, tol, weight):
+    """Whether ``run``'s held-out loss is below ``best``'s by more than ``tol`` of it
+    (relative) and by more than one standard error of the paired row differences."""
+    gain = best["row_losses"] - run["row_losses"]
+    mean = _mean(gain, weight)
+    n_eff = weight.sum() ** 2 / (weight @ weight)
+    spread = np.sqrt(_mean((gain - mean) ** 2, weight) / n_eff)
+    return mean > max(tol * abs(best["loss"]), spread)
+
+
+def _gate_penalty(gate):
+    """The built-in gate's L2 penalty term (``alpha / 2`` times its squared
+    coefficients); 0 for other gates."""
+    if not isinstance(gate, SoftmaxGate):
+        return 0.0
+    return 0.5 * gate.alpha * float(np.sum(gate.coef_**2))
+
+
 def _masked(log_gate, present):
     """Log-probabilities renormalised over the experts ``present`` on each row
     (``present`` has shape (n_experts, n_samples))."""
@@ -511,8 +789,16 @@ def _standardise(X, weight):
 
 # Docstring entries both mixtures share, filled in by Substitution.
 _MIXTURE_DOCS = {
-    "n_experts": """n_experts : int, default=4
-        The number of experts when ``experts`` is None or one estimator.""",
+    "n_experts": """n_experts : int or "auto", default="auto"
+        The number of experts when ``experts`` is None or one estimator. "auto" fits
+        1, 2 and 4 experts on the training rows in turn, scores each on the
+        validation slice (and stops when a count does clearly worse than the best so
+        far), and keeps the fewest whose held-out loss the best count does not beat
+        clearly: by more than ``tol`` (relative) and one standard error of the paired
+        row differences. One expert is the expert fitted alone.
+        Without a validation slice (``validation_fraction=None``, or too few rows),
+        "auto" is one expert. With ``views``, only counts that have every named
+        expert are tried.""",
     "gate": """gate : classifier or None, default=None
         None for the built-in softmax gate (multinomial logistic regression on the
         responsibilities, L2 penalty ``gate_alpha``), or a classifier with
@@ -524,15 +810,36 @@ _MIXTURE_DOCS = {
         row's responsibilities are truncated to its k most probable experts, so an
         expert is fitted only on the rows given to it. At predict time each row runs
         only its gate's top k experts.""",
-    "max_iter": """max_iter : int, default=100
+    "max_iter": """max_iter : int, default=30
         EM iterations per start (dense and sparse phases together).""",
-    "tol": """tol : float, default=1e-4
-        EM stops when the mean log-likelihood per unit of sample weight changes by
-        less than this.""",
+    "tol": """tol : float, default=1e-3
+        EM stops when the mean log-likelihood per unit of sample weight of the
+        validation slice (without one, EM's objective on the training rows) has risen
+        by less than this for ``n_iter_no_change`` iterations. A difference of mean
+        log-likelihoods does not depend on the scale of y. "auto" also uses it,
+        relative to the held-out loss, to choose the number of experts.""",
+    "n_iter_no_change": """n_iter_no_change : int, default=2
+        EM iterations without a rise of ``tol`` before EM stops.""",
+    "validation_fraction": """validation_fraction : float or None, default=0.1
+        The share of rows (of positive weight) held out while EM runs: EM stops on
+        their log-likelihood and keeps the iteration with their lowest loss (squared
+        error for regression, log-loss for classification, routed as ``predict``
+        routes), "auto" chooses
+        ``n_experts`` and ``gate_alpha`` on it, and the chosen mixture then takes one
+        more EM step on every row. At least 50 rows are held out, up to a quarter of
+        them. None, or under 100 rows: EM runs on every row and keeps the iteration
+        with the highest objective.""",
+    "min_responsibility": """min_responsibility : float, default=0.01
+        The sparse M-step: an expert is refitted only on the rows whose
+        responsibility for it is at least this (its rows with the largest one if
+        none is). 0 refits every expert on every row it has any responsibility
+        for (the dense M-step).""",
     "n_init": """n_init : int, default=1
         EM starts; the one with the highest final log-likelihood is kept.""",
-    "gate_alpha": """gate_alpha : float, default=1.0
-        L2 penalty of the built-in gate.""",
+    "gate_alpha": """gate_alpha : float or "auto", default="auto"
+        L2 penalty of the built-in gate. "auto": EM runs with 0.1, then the kept
+        iteration's gate is refitted with 1.0 and 0.01 too, and the penalty with the
+        lowest held-out loss is kept (0.1 without a validation slice).""",
     "views": """views : dict or None, default=None
         Expert name to the columns it sees (names, positions, slice, mask or callable).""",
     "gate_view": """gate_view : columns or None, default=None
@@ -542,7 +849,9 @@ _MIXTURE_DOCS = {
         Experts fitted in parallel (joblib); prediction runs experts in threads for
         10,000 rows or more.""",
     "verbose": """verbose : int, default=0
-        Above 0, print each EM iteration's lower bound and the time so far.""",
+        Above 0, print each EM iteration's objective, held-out loss and seconds,
+        the number of experts "auto" chose, and a closing summary (iterations,
+        converged or not and why, expert usage).""",
     "random_state": """random_state : int, RandomState or None, default=None
         Seeds k-means, random starts, and the experts and gate whose own
         ``random_state`` is None.""",
@@ -553,13 +862,29 @@ _MIXTURE_DOCS = {
     "gate_": """gate_ : estimator
         The fitted gate: the built-in softmax gate (multinomial logistic regression on
         soft targets, with ``predict_proba``) unless ``gate`` is given.""",
+    "n_experts_": """n_experts_ : int
+        The number of experts fitted (chosen by "auto", or given).""",
+    "gate_alpha_": """gate_alpha_ : float or None
+        The built-in gate's L2 penalty (chosen by "auto", or given); None with a
+        given ``gate``.""",
     "n_iter_": """n_iter_ : int
-        EM iterations of the kept start.""",
+        EM iterations of the kept start (the last step on every row not counted).""",
+    "best_iteration_": """best_iteration_ : int
+        The EM iteration kept: the lowest held-out loss, or the highest objective.""",
     "converged_": """converged_ : bool
-        Whether the kept start's last phase converged within ``max_iter``.""",
+        Whether EM stopped on ``tol`` rather than ``max_iter`` (with one expert, one
+        fit: True).""",
+    "objective_curve_": """objective_curve_ : ndarray of shape (n_iter_,)
+        EM's objective after each iteration: the penalised mean log-likelihood per
+        unit of sample weight on the rows EM ran on (the built-in gate's L2 penalty
+        subtracted).""",
+    "validation_loss_curve_": """validation_loss_curve_ : ndarray of shape (n_iter_,) or None
+        The held-out loss after each iteration; None without a validation slice.""",
+    "validation_score_curve_": """validation_score_curve_ : ndarray of shape (n_iter_,) or None
+        The held-out mean log-likelihood after each iteration (what EM stops on);
+        None without a validation slice.""",
     "lower_bound_": """lower_bound_ : float
-        The mean log-likelihood (per unit of sample weight) of the mixture with every
-        expert on the training rows, at the last E-step.""",
+        EM's objective for the fitted mixture on every row (after the last step).""",
     "expert_usage_": """expert_usage_ : ndarray of shape (n_experts,)
         Each expert's share of the routed gate weight on the training rows (sums to 1).""",
     "n_features_in_": """n_features_in_ : int
@@ -593,6 +918,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, _BaseMixture):
     {top_k}
     {max_iter}
     {tol}
+    {n_iter_no_change}
+    {validation_fraction}
+    {min_responsibility}
     {n_init}
     init : {{"kmeans", "random"}}, default="kmeans"
         First responsibilities: k-means clusters (of standardised X and y), or random
@@ -609,8 +937,14 @@ class MixtureOfExpertsRegressor(RegressorMixin, _BaseMixture):
     {experts_}
     {named_experts_}
     {gate_}
+    {n_experts_}
+    {gate_alpha_}
     {n_iter_}
+    {best_iteration_}
     {converged_}
+    {objective_curve_}
+    {validation_loss_curve_}
+    {validation_score_curve_}
     {lower_bound_}
     {expert_usage_}
     {n_features_in_}
@@ -669,6 +1003,13 @@ class MixtureOfExpertsRegressor(RegressorMixin, _BaseMixture):
     def _fit_output(expert, X):
         return member_prediction(expert, X)
 
+    def _held_out_output(self, expert, X, target):
+        return member_prediction(expert, X)
+
+    @staticmethod
+    def _loss(mixed, target):
+        return (mixed - target) ** 2
+
     def _log_likelihood(self, expert, X, target, variance):
         residual = target - member_prediction(expert, X)
         return -0.5 * (np.log(2 * np.pi * variance) + residual**2 / variance)
@@ -725,6 +1066,9 @@ class MixtureOfExpertsClassifier(ClassifierMixin, _BaseMixture):
     {top_k}
     {max_iter}
     {tol}
+    {n_iter_no_change}
+    {validation_fraction}
+    {min_responsibility}
     {n_init}
     init : {{"kmeans", "random"}}, default="kmeans"
         First responsibilities: k-means clusters (of standardised X), or random
@@ -741,8 +1085,14 @@ class MixtureOfExpertsClassifier(ClassifierMixin, _BaseMixture):
     {experts_}
     {named_experts_}
     {gate_}
+    {n_experts_}
+    {gate_alpha_}
     {n_iter_}
+    {best_iteration_}
     {converged_}
+    {objective_curve_}
+    {validation_loss_curve_}
+    {validation_score_curve_}
     {lower_bound_}
     {expert_usage_}
     {n_features_in_}
@@ -797,6 +1147,13 @@ class MixtureOfExpertsClassifier(ClassifierMixin, _BaseMixture):
     @staticmethod
     def _fit_output(expert, X):
         return None
+
+    def _held_out_output(self, expert, X, codes):
+        return member_proba(expert, X, self.classes_)[np.arange(len(codes)), codes]
+
+    @staticmethod
+    def _loss(mixed, codes):
+        return -np.log(np.maximum(mixed, _MIN_PROBA))
 
     def _expert_rows(self, expert_weight, codes, weight):
         """The expert's rows, plus the rows of each class it lacks, lightly weighted."""

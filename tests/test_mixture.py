@@ -352,15 +352,118 @@ def test_missing_modalities_need_a_complete_gate_view_and_an_expert_per_row():
     assert clf.score(X, codes) > 0.7
 
 
-def test_verbose_reports_each_em_iteration(capsys):
+def test_verbose_reports_each_em_iteration_and_a_summary(capsys):
+    import re
+
     X, y = piecewise(200)
-    moe = MixtureOfExpertsRegressor(n_experts=2, max_iter=4, tol=0.0, verbose=1,
+    moe = MixtureOfExpertsRegressor(n_experts=2, top_k=1, max_iter=4, tol=0.0, verbose=1,
                                     random_state=0)
     with pytest.warns(Warning, match="did not converge"):
         moe.fit(X, y)
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == moe.n_iter_ == 4
-    assert lines[-1].startswith("[MixtureOfExpertsRegressor] start 1 of 1, EM iteration 4")
-    assert f"lower bound {moe.lower_bound_:.6g}" in lines[-1]
+    iterations = [line for line in lines if ", EM iteration " in line]
+    assert len(iterations) == moe.n_iter_ == 4
+    head = "[MixtureOfExpertsRegressor] 2 expert(s), start 1 of 1, EM iteration"
+    assert iterations[0].startswith(f"{head} 1 (dense): objective")  # not "(top 2)"
+    assert iterations[-1].startswith(f"{head} 4 (top 1): objective")
+    assert f"objective {moe.objective_curve_[-1]:.6g}" in iterations[-1]
+    assert f"held-out loss {moe.validation_loss_curve_[-1]:.6g}" in iterations[-1]
+    summary = lines[-1]
+    assert summary.startswith("[MixtureOfExpertsRegressor] fitted in ")
+    assert "4 EM iteration(s), not converged (max_iter=4 reached)" in summary
+    assert "expert usage [" in summary
+    # Each line gives its own iteration's time, not the time so far: they add up to less
+    # than the whole fit.
+    seconds = [float(re.search(r"([0-9.]+) s$", line).group(1)) for line in iterations]
+    total = float(re.search(r"fitted in ([0-9.]+) s", summary).group(1))
+    assert sum(seconds) <= total + 0.01 * len(seconds)
     MixtureOfExpertsRegressor(n_experts=2, max_iter=4, random_state=0).fit(X, y)
     assert capsys.readouterr().out == ""  # silent by default
+
+
+# -- the fit: sparse M-step, stopping, "auto" -----------------------------------------
+
+
+def test_sparse_m_step_equals_the_dense_one_when_every_row_is_kept():
+    from skfuse._mixture import _Rows
+
+    X, y = piecewise(300)
+    rng = np.random.RandomState(0)
+    resp = rng.dirichlet(np.ones(3), size=len(X)) * 0.9 + 0.1 / 3  # every entry >= 0.03
+    fitted = {}
+    for floor in (0.0, 0.01, 0.2):
+        moe = MixtureOfExpertsRegressor(n_experts=3, min_responsibility=floor)
+        moe._expert_names_, moe._views_ = ["a", "b", "c"], [None] * 3
+        rows = _Rows(X, X, y, y, np.ones(len(y)), [None] * 3)
+        fitted[floor] = moe._m_step(rows, resp, [LinearRegression()] * 3)
+    for dense, sparse in zip(fitted[0.0][0], fitted[0.01][0]):
+        assert_allclose(sparse.coef_, dense.coef_, rtol=0, atol=0)
+    assert_allclose(fitted[0.01][1], fitted[0.0][1], rtol=0, atol=0)
+    # A floor above some responsibilities leaves those rows out: the fits differ, and
+    # equal a dense fit on the kept rows alone.
+    kept = resp[:, 0] >= 0.2
+    alone = LinearRegression().fit(X[kept], y[kept], sample_weight=resp[kept, 0])
+    assert_allclose(fitted[0.2][0][0].coef_, alone.coef_, rtol=1e-10)
+    assert not np.allclose(fitted[0.2][0][0].coef_, fitted[0.0][0][0].coef_)
+
+
+def test_em_objective_never_falls_with_exact_m_steps():
+    # EM raises the observed log-likelihood when each M-step maximises its part
+    # exactly: weighted least squares (LinearRegression) and the Gaussian variance for
+    # the experts, and for the gate the penalised multinomial fit, which the objective
+    # counts (its L2 penalty subtracted) so the penalty cannot make it fall. A partial
+    # gate step from the previous solution (generalised EM) only lowers the gate's loss,
+    # so it keeps this. What may break it, and is kept out here: the sparse M-step
+    # (min_responsibility > 0, rows dropped), the top-k truncation, a ridge penalty the
+    # objective does not count, and re-seeding a starved expert.
+    X, y = piecewise(600)
+    moe = MixtureOfExpertsRegressor(LinearRegression(), n_experts=3, min_responsibility=0.0,
+                                    gate_alpha=0.1, validation_fraction=None, tol=0.0,
+                                    max_iter=25, random_state=0)
+    with pytest.warns(Warning, match="did not converge"):
+        moe.fit(X, y)
+    steps = np.diff(moe.objective_curve_)
+    assert len(moe.objective_curve_) == 25
+    assert np.all(steps >= -1e-9 * np.abs(moe.objective_curve_[1:])), steps.min()
+    assert moe.objective_curve_[-1] > moe.objective_curve_[0] + 1  # it did climb
+
+
+def test_auto_picks_one_expert_on_a_linear_target_and_more_on_a_piecewise_one():
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-3, 3, size=(800, 2))
+    linear = 2 * X[:, 0] - X[:, 1] + rng.normal(0, 0.3, 800)
+    moe = MixtureOfExpertsRegressor(random_state=0).fit(X, linear)
+    assert moe.n_experts_ == 1 and len(moe.experts_) == 1
+    alone = Ridge().fit(X, linear)  # one expert is the expert fitted alone
+    assert_allclose(moe.predict(X), alone.predict(X), rtol=1e-10)
+    X, y = piecewise(800)
+    moe = MixtureOfExpertsRegressor(random_state=0).fit(X, y)
+    assert moe.n_experts_ >= 2
+    assert moe.score(X, y) > 0.98 and moe.gate_alpha_ in (0.1, 1.0, 0.01)
+
+
+def test_held_out_rows_pick_the_iteration_kept():
+    X, y = piecewise(600)
+    moe = MixtureOfExpertsRegressor(n_experts=3, random_state=0).fit(X, y)
+    curve = moe.validation_loss_curve_
+    assert len(curve) == len(moe.objective_curve_) == moe.n_iter_
+    assert moe.best_iteration_ == int(np.argmin(curve)) + 1
+    no_slice = MixtureOfExpertsRegressor(n_experts=3, validation_fraction=None,
+                                         random_state=0).fit(X, y)
+    assert no_slice.validation_loss_curve_ is None
+    assert no_slice.best_iteration_ == int(np.argmax(no_slice.objective_curve_)) + 1
+
+
+def test_a_fit_that_stops_early_says_so_and_why(capsys):
+    X, y = piecewise(300)
+    moe = MixtureOfExpertsRegressor(n_experts=2, tol=10.0, n_iter_no_change=3, verbose=1,
+                                    random_state=0).fit(X, y)
+    assert moe.converged_ and moe.n_iter_ == 1 + 3 < moe.max_iter  # a rise, then 3 without
+    summary = capsys.readouterr().out.splitlines()[-1]
+    assert "4 EM iteration(s), converged (the held-out log-likelihood rose by less than " \
+           "tol=10.0 for 3 iteration(s); kept iteration" in summary
+    with pytest.warns(Warning, match="did not converge in max_iter=2"):
+        moe = MixtureOfExpertsRegressor(n_experts=2, tol=0.0, max_iter=2, verbose=1,
+                                        random_state=0).fit(X, y)
+    assert not moe.converged_ and moe.n_iter_ == 2
+    assert "not converged (max_iter=2 reached)" in capsys.readouterr().out

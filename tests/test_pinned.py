@@ -15,7 +15,8 @@ regenerate it with ``python tests/data/make_pinned.py`` in that commit and say w
 its message; a composite added to the registry fails here until then. The neural
 composites are left out: torch's results vary with the CPU.
 
-Bit-identical results also depend on NumPy, SciPy, scikit-learn and the BLAS: the file
+Bit-identical results also depend on NumPy, SciPy, scikit-learn and the BLAS (its
+threads too: outputs are recorded with one thread per native pool): the file
 records the versions it was made with, and the test skips, saying so, when they differ
 from the running ones (then the pins say nothing about skfuse; regenerate them from the
 pinned commit with these versions).
@@ -29,6 +30,7 @@ import pytest
 import scipy
 import sklearn
 from sklearn.datasets import make_classification, make_regression
+from threadpoolctl import threadpool_limits
 
 from composites import REGISTRY, make, names
 
@@ -76,7 +78,16 @@ def data(name):
 
 
 def record(name):
-    """Fit the composite ``name`` and return its outputs, as arrays keyed by name."""
+    """Fit the composite ``name`` and return its outputs, as arrays keyed by name.
+
+    Native thread pools (BLAS, OpenMP) run one thread each, here and when pinning: a
+    sum split over more threads can change the last bits.
+    """
+    with threadpool_limits(limits=1):
+        return _record(name)
+
+
+def _record(name):
     X_train, y_train, X_test = data(name)
     est = make(name).fit(X_train, y_train)
     out = {}
