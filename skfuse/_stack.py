@@ -25,10 +25,14 @@ def step_output(estimator, X, method, classes=None):
     """A non-final step's output as a 2-D float array, the next level's input.
 
     Probabilities (and multiclass decision values) of a classifier are aligned to the
-    stack's ``classes`` by label; predicted labels become class positions.
+    stack's ``classes`` by label; predicted labels become class positions. With two
+    classes, each set of probabilities keeps the second class's column only (the first
+    is one minus it), as scikit-learn's ``StackingClassifier`` does.
     """
+    binary = classes is not None and len(classes) == 2
     if method == "predict_proba" and classes is not None:
-        return member_proba(estimator, X, classes)
+        proba = member_proba(estimator, X, classes)
+        return proba[:, 1:] if binary else proba
     out = getattr(estimator, method)(X)
     if method == "transform" and classes is not None and isinstance(estimator, FusionClassifier):
         # Member outputs come per the level's own classes (a fold may miss one).
@@ -39,7 +43,7 @@ def step_output(estimator, X, method, classes=None):
             n, n_members = out.shape[0], len(estimator.estimators_)
             aligned = np.zeros((n, n_members, len(classes)))
             aligned[:, :, positions] = out.reshape(n, n_members, -1)
-            out = aligned.reshape(n, -1)
+            out = (aligned[:, :, 1:] if binary else aligned).reshape(n, -1)
     if method == "predict" and classes is not None and is_classifier(estimator):
         out = np.searchsorted(classes, np.asarray(out))
     if method == "decision_function" and classes is not None and np.ndim(out) == 2:
