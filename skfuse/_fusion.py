@@ -11,7 +11,6 @@ import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin, TransformerMixin
 from sklearn.metrics import get_scorer, get_scorer_names
 from sklearn.utils import Bunch, check_random_state, get_tags
-from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
     check_is_fitted,
 )
@@ -388,18 +387,6 @@ _FUSION_DOCS = {
 }
 
 
-def _voting_gives(method):
-    """The ``available_if`` check of ``method``: probabilities need soft or geometric
-    voting, and the error says so (as ``VotingClassifier._check_voting`` does)."""
-
-    def check(self):
-        if self.voting == "hard":
-            raise AttributeError(f"{method} is not available when voting={self.voting!r}")
-        return True
-
-    return check
-
-
 @Substitution(**_FUSION_DOCS)
 class FusionClassifier(ClassifierMixin, _BaseFusion):
     """Parallel fusion of classifiers, with fixed or learned weights.
@@ -419,7 +406,7 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         ``"soft"``: weighted mean of the members' probabilities. ``"geometric"``:
         weighted mean of their log-probabilities, renormalised (a product of experts).
         ``"hard"``: weighted majority of their predicted classes; ties go to the
-        smallest class.
+        smallest class, and :meth:`predict_proba` gives the weighted vote shares.
     {weights}
     cv : int, cross-validation generator or iterable, default=5
         Splits for the out-of-fold predictions that learned weights are fitted on. The
@@ -595,7 +582,7 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         return fused
 
     def _votes(self, X):
-        """Weighted vote counts, shape (n_samples, n_classes), in one bincount."""
+        """Weighted vote shares, shape (n_samples, n_classes), in one bincount."""
         positions, present = self._member_outputs(X)
         n_members, n_samples = positions.shape
         n_classes = len(self.classes_)
@@ -616,16 +603,16 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         -------
         y : ndarray of shape (n_samples,)
         """
-        check_is_fitted(self)
-        if self.voting == "hard":
-            scores = self._votes(X)
-        else:
-            scores = self.predict_proba(X)
-        return self.classes_[np.argmax(scores, axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
-    @available_if(_voting_gives("predict_proba"))
     def predict_proba(self, X):
-        """Fused class probabilities (soft and geometric voting).
+        """Fused class probabilities; under hard voting, the weighted vote shares.
+
+        Soft and geometric voting fuse the members' probabilities. Hard voting gives
+        each class's share of the weights of the members that predict it (renormalised
+        over the members present on the row): each row sums to 1 and its largest share
+        is the predicted class.
 
         Parameters
         ----------
@@ -636,12 +623,13 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         proba : ndarray of shape (n_samples, n_classes)
         """
         check_is_fitted(self)
+        if self.voting == "hard":
+            return self._votes(X)
         P, present = self._member_outputs(X)
         return self._with_fallback(
             combine_classifier(P, self.weights_, self.voting, present=present), present
         )
 
-    @available_if(_voting_gives("predict_log_proba"))
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba` (``-inf`` where a probability is 0).
 
@@ -654,6 +642,9 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         log_proba : ndarray of shape (n_samples, n_classes)
         """
         check_is_fitted(self)
+        if self.voting == "hard":
+            with np.errstate(divide="ignore"):
+                return np.log(self._votes(X))
         P, present = self._member_outputs(X)
         fused = combine_classifier(P, self.weights_, self.voting, log=True, present=present)
         return self._with_fallback(fused, present, log=True)

@@ -458,14 +458,35 @@ def test_invalid_parameters_fail_in_fit(params, error, match):
 def test_hard_voting_accepts_members_without_predict_proba():
     fusion = FusionClassifier(classifiers() + [("svc", SVC())], voting="hard")
     fusion.fit(IRIS_X, IRIS_Y)
-    assert not hasattr(fusion, "predict_proba")
-    # The reason comes as the cause of available_if's AttributeError, as in
-    # VotingClassifier: the traceback shows both.
-    for method in ("predict_proba", "predict_log_proba"):
-        with pytest.raises(AttributeError, match=f"has no attribute '{method}'") as error:
-            getattr(fusion, method)
-        assert str(error.value.__cause__) == f"{method} is not available when voting='hard'"
     assert accuracy_score(IRIS_Y, fusion.predict(IRIS_X)) > 0.9
+
+
+def test_hard_voting_probabilities_are_the_weighted_vote_shares():
+    # Asked of VotingClassifier for years (scikit-learn issue 10355); by hand here.
+    members = classifiers() + [("svc", SVC())]
+    weights = np.array([1.0, 2.0, 3.0, 4.0])
+    fusion = FusionClassifier(members, voting="hard", weights=weights).fit(IRIS_X, IRIS_Y)
+    votes = np.stack([est.predict(IRIS_X) for est in fusion.estimators_])
+    shares = np.zeros((len(IRIS_Y), 3))
+    for m, w in enumerate(weights / weights.sum()):
+        shares[np.arange(len(IRIS_Y)), votes[m]] += w
+    assert np.any((shares > 0) & (shares < 1))  # the members disagree on some rows
+    assert_allclose(fusion.predict_proba(IRIS_X), shares)
+    with np.errstate(divide="ignore"):
+        assert_allclose(fusion.predict_log_proba(IRIS_X), np.log(shares))
+    assert_array_equal(fusion.predict(IRIS_X), fusion.classes_[shares.argmax(axis=1)])
+    # A member whose view is missing on a row leaves the vote: the others share it.
+    views = {"lr": [0, 1], "rf": [2, 3], "nb": [0, 1], "svc": [0, 1]}
+    X = IRIS_X.copy()
+    X[:10, 2:] = np.nan  # "rf" has no view on the first ten rows
+    fusion = FusionClassifier(members, voting="hard", weights=weights, views=views)
+    fusion.fit(X, IRIS_Y)
+    votes = np.stack([fusion.named_estimators_[name].predict(X[:10, :2])
+                      for name in ("lr", "nb", "svc")])
+    expected = np.zeros((10, 3))
+    for m, w in enumerate(np.array([1.0, 3.0, 4.0]) / 8.0):
+        expected[np.arange(10), votes[m]] += w
+    assert_allclose(fusion.predict_proba(X[:10]), expected)
 
 
 def test_single_class_fails_clearly():
