@@ -99,13 +99,32 @@ class Composite(_BaseComposition):
         """
         router = MetadataRouter(owner=self).add_self_request(self)
         for name, est in self._routed_members():
-            router.add(**{name: est},
-                       method_mapping=MethodMapping().add(caller="fit", callee="fit"))
+            router.add(**{name: est}, method_mapping=self._method_mapping(name))
         cv = getattr(self, "cv", None)
         if hasattr(cv, "split"):
             router.add(splitter=cv,
                        method_mapping=MethodMapping().add(caller="fit", callee="split"))
         return router
+
+    def _method_mapping(self, name):
+        """Which of the composite's methods route metadata to member ``name``'s."""
+        return MethodMapping().add(caller="fit", callee="fit")
+
+    def _input_feature_names(self, input_features):
+        """``input_features`` checked against the fitted input, or the names seen in
+        fit, or ``x0``, ``x1``... (as scikit-learn names unnamed columns)."""
+        names = getattr(self, "feature_names_in_", None)
+        if input_features is None:
+            return names if names is not None else [f"x{i}" for i in range(self.n_features_in_)]
+        input_features = np.asarray(input_features, dtype=object)
+        if names is not None and not np.array_equal(input_features, names):
+            raise ValueError("input_features is not equal to feature_names_in_.")
+        if len(input_features) != self.n_features_in_:
+            raise ValueError(
+                f"input_features should have length equal to number of features "
+                f"({self.n_features_in_}), got {len(input_features)}"
+            )
+        return input_features
 
     def _fit_metadata(self, sample_weight, fit_params):
         """Split ``fit``'s metadata: ``(groups, {member name: fit params})``.

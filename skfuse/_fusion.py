@@ -261,6 +261,23 @@ class _BaseFusion(TransformerMixin, Composite):
         A member is asked only about the rows where its view is present; elsewhere its
         output is 0. Rows with no member present raise, unless ``missing="prior"``.
         """
+        outs, present = self._outputs_by_member(X, self._output())
+        if present is None:
+            return np.stack(outs), None
+        given = [out for out in outs if out is not None]
+        shape = (len(outs), present.shape[1]) + self._output_shape()
+        stacked = np.zeros(shape, dtype=np.result_type(*[o.dtype for o in given]) if given
+                           else np.float64)
+        for m, out in enumerate(outs):
+            if out is not None:
+                stacked[m, present[m]] = out
+        return stacked, present
+
+    def _outputs_by_member(self, X, output):
+        """Each member's ``output(fitted, X_rows)`` on the rows where its view is
+        present (None for a member with no such row), and the presence mask (None when
+        every view is there). Rows with no member present raise, unless
+        ``missing="prior"``."""
         X = self._check_X(X, reset=False)
         names = list(self.named_estimators_)
         present = self._presence(X, names, self.estimators_)
@@ -278,17 +295,8 @@ class _BaseFusion(TransformerMixin, Composite):
               None if present is None or present[m].all() else np.flatnonzero(present[m]),
               key)
              for m, (name, est, key) in enumerate(zip(names, self.estimators_, keys))],
-            X, self._output(), n_jobs=self.n_jobs, memory=self.memory)
-        if present is None:
-            return np.stack(outs), None
-        given = [out for out in outs if out is not None]
-        shape = (len(names), X.shape[0]) + self._output_shape()
-        stacked = np.zeros(shape, dtype=np.result_type(*[o.dtype for o in given]) if given
-                           else np.float64)
-        for m, out in enumerate(outs):
-            if out is not None:
-                stacked[m, present[m]] = out
-        return stacked, present
+            X, output, n_jobs=self.n_jobs, memory=self.memory)
+        return outs, present
 
     def _output_shape(self):
         return ()

@@ -12,13 +12,16 @@ import scipy.sparse as sp
 from sklearn.base import is_classifier
 
 from ._base import Composite, check_known_classes, member_proba
-from ._fusion import FusionClassifier
+from ._fusion import FusionClassifier, FusionRegressor
 from ._jobs import MemberJobs
 from ._tasks import is_frozen
 from ._views import _is_dataframe, missing_entries, resolve_view, take_view, takes_nan
 
 OWNER = "SerialStack"
 METHODS = ("transform", "predict_proba", "decision_function", "predict")
+# What "auto" takes from each member of a FusionClassifier level, as scikit-learn's
+# StackingClassifier(stack_method="auto") does from each of its estimators.
+MEMBER_METHODS = ("predict_proba", "decision_function", "predict")
 
 
 def step_output(estimator, X, method, classes=None):
@@ -27,23 +30,16 @@ def step_output(estimator, X, method, classes=None):
     Probabilities (and multiclass decision values) of a classifier are aligned to the
     stack's ``classes`` by label; predicted labels become class positions. With two
     classes, each set of probabilities keeps the second class's column only (the first
-    is one minus it), as scikit-learn's ``StackingClassifier`` does.
+    is one minus it), as scikit-learn's ``StackingClassifier`` does. A
+    ``FusionClassifier`` level under ``"auto"`` or ``"transform"`` gives its members'
+    outputs side by side (:func:`_fusion_level_output`).
     """
-    binary = classes is not None and len(classes) == 2
+    if isinstance(estimator, FusionClassifier) and method in ("auto", "transform"):
+        return _fusion_level_output(estimator, X, method, classes)
     if method == "predict_proba" and classes is not None:
         proba = member_proba(estimator, X, classes)
-        return proba[:, 1:] if binary else proba
+        return proba[:, 1:] if len(classes) == 2 else proba
     out = getattr(estimator, method)(X)
-    if method == "transform" and classes is not None and isinstance(estimator, FusionClassifier):
-        # Member outputs come per the level's own classes (a fold may miss one).
-        positions = np.searchsorted(classes, estimator.classes_)
-        if estimator.voting == "hard":
-            out = positions[out]
-        else:
-            n, n_members = out.shape[0], len(estimator.estimators_)
-            aligned = np.zeros((n, n_members, len(classes)))
-            aligned[:, :, positions] = out.reshape(n, n_members, -1)
-            out = (aligned[:, :, 1:] if binary else aligned).reshape(n, -1)
     if method == "predict" and classes is not None and is_classifier(estimator):
         out = np.searchsorted(classes, np.asarray(out))
     if method == "decision_function" and classes is not None and np.ndim(out) == 2:
@@ -54,13 +50,57 @@ def step_output(estimator, X, method, classes=None):
     return out.reshape(out.shape[0], -1)
 
 
+def member_method(voting, estimator, method):
+    """The method a member of a ``FusionClassifier`` level (with this ``voting``) gives
+    the next level under ``method`` (``"auto"`` or ``"transform"``)."""
+    if method == "transform":
+        return "predict" if voting == "hard" else "predict_proba"
+    return next(m for m in MEMBER_METHODS if hasattr(estimator, m))
+
+
+def _member_output(estimator, X, voting, method, classes):
+    return step_output(estimator, X, member_method(voting, estimator, method), classes)
+
+
+def _fusion_level_output(level, X, method, classes):
+    """A ``FusionClassifier`` level's members' outputs side by side, NaN where a
+    member's view is missing. ``"auto"``: each member's own first method of
+    :data:`MEMBER_METHODS`; ``"transform"``: the level's vote (probabilities, or class
+    positions under hard voting). The level's weights play no part."""
+    outs, present = level._outputs_by_member(
+        X, partial(_member_output, voting=level.voting, method=method, classes=classes))
+    if present is None:
+        return np.hstack(outs)
+    parts = []
+    for out, est, rows in zip(outs, level.estimators_, present):
+        part = np.full((len(rows), output_width(est, member_method(level.voting, est, method),
+                                                classes)), np.nan)
+        if out is not None:
+            part[rows] = out
+        parts.append(part)
+    return np.hstack(parts)
+
+
+def output_width(estimator, method, classes):
+    """The columns a fitted classifier's ``method`` gives the next level."""
+    if method == "predict_proba":
+        return 1 if len(classes) == 2 else len(classes)
+    if method == "decision_function" and len(estimator.classes_) > 2:
+        return len(classes)
+    return 1
+
+
 def output_methods(stack):
-    """The output method of each non-final step."""
+    """The output method of each non-final step: ``"auto"`` is resolved, but for a
+    ``FusionClassifier`` level, whose members each take their own."""
     methods = []
     for name, est in stack.steps[:-1]:
         method = stack.stack_method
         if isinstance(method, dict):
             method = method.get(name, "auto")
+        if method == "auto" and isinstance(est, FusionClassifier):
+            methods.append(method)
+            continue
         if method == "auto":
             method = next((m for m in METHODS if hasattr(est, m)), None)
         if method not in METHODS or not hasattr(est, method):
@@ -70,6 +110,28 @@ def output_methods(stack):
             )
         methods.append(method)
     return methods
+
+
+def output_names(stack):
+    """Names of the last level's output columns, as ``StackingClassifier`` names its
+    estimators' (``serialstack_<name><k>``, or ``serialstack_<name>`` for one column):
+    by member for a fusion level that passes its members' outputs, else by step."""
+    name, level = stack.steps_[-2]
+    method = stack._methods_[-1]
+    if isinstance(level, FusionClassifier) and method in ("auto", "transform"):
+        parts = [(member, output_width(est, member_method(level.voting, est, method),
+                                       stack._level_classes_))
+                 for member, est in level.named_estimators_.items()]
+    elif isinstance(level, FusionRegressor) and method == "transform":
+        width = stack._output_width_ // len(level.estimators_)
+        parts = [(member, width) for member in level.named_estimators_]
+    else:
+        parts = [(name, stack._output_width_)]
+    names = []
+    for part, width in parts:
+        names += ([f"serialstack_{part}"] if width == 1
+                  else [f"serialstack_{part}{k}" for k in range(width)])
+    return names
 
 
 def fit_stack(stack, estimators, step_params, X, y, sample_weight, folds):
@@ -96,6 +158,7 @@ def fit_stack(stack, estimators, step_params, X, y, sample_weight, folds):
         fit = plan.run(Z, y, sample_weight,
                        partial(step_output, method=method, classes=stack._level_classes_))
         fitted.append(fit[name].estimator)
+        stack._output_width_ = fit[name].oof.shape[1]
         Z, view = _next_input(stack, fit[name].oof, X), None
     plan = _plan(stack, X.shape[0])
     plan.add(names[-1], estimators[-1], label=f"step {names[-1]!r} (final)", view=view,

@@ -299,7 +299,9 @@ def test_fusion_level_is_aligned_when_a_fold_misses_a_class():
 
     for voting in ("soft", "hard"):
         level = FusionClassifier(list(zip(["nb", "tree"], members())), voting=voting)
-        stack = SerialStack([("level", level), ("final", LogisticRegression())], cv=folds)
+        # "transform": the level's vote (probabilities, or class positions when hard).
+        stack = SerialStack([("level", level), ("final", LogisticRegression())], cv=folds,
+                            stack_method="transform")
         stack.fit(Xr, yr)
         # By hand: each fold's members, their outputs placed by class label.
         Z = np.zeros((len(yr), 6 if voting == "soft" else 2))
