@@ -25,7 +25,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.linear_model import LogisticRegression, Ridge, RidgeClassifier
 from sklearn.naive_bayes import GaussianNB
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
@@ -119,6 +119,14 @@ def _registry():
     add("stack-regressor-passthrough", lambda: SerialStack(
         [("ridge", Ridge()), ("tree", DecisionTreeRegressor(max_depth=3)), ("final", Ridge())],
         cv=3, passthrough=True, random_state=0), "regressor", "stack")
+    # stack_method="auto" per member: RidgeClassifier passes decision values, the others
+    # probabilities (the level votes hard, as its member without predict_proba needs).
+    # (LinearSVC's iterative solver misses the sample-weight checks' 1e-9 by a hair.)
+    add("stack-auto-ridge", lambda: SerialStack(
+        [("fusion", FusionClassifier([("lr", LogisticRegression()),
+                                      ("ridge", RidgeClassifier()), ("nb", GaussianNB())],
+                                     voting="hard")),
+         ("final", LogisticRegression())], cv=3, random_state=0), "classifier", "stack")
     add("cascade-auto", lambda: SerialStack(
         [("nb", GaussianNB()), ("lr", LogisticRegression(max_iter=200))],
         exit_threshold="auto", cv=3, random_state=0), "classifier", "cascade")
