@@ -188,7 +188,12 @@ class Composite(_BaseComposition):
             )
 
     def _folds(self, X, y, rng, classifier, groups=None):
-        """The ``cv`` splits, fixed once (a shuffling splitter is seeded from ``rng``)."""
+        """The ``cv`` splits, fixed once (a shuffling splitter is seeded from ``rng``).
+
+        Test folds must be disjoint, but need not cover every row: a forward-chaining
+        splitter (``TimeSeriesSplit``) never tests its first rows, which then have no
+        out-of-fold output and are left out of what is fitted on those outputs.
+        """
         cv = check_cv(self.cv, y, classifier=classifier)
         if getattr(cv, "shuffle", False) and getattr(cv, "random_state", 0) is None:
             cv = copy.copy(cv)
@@ -206,12 +211,14 @@ class Composite(_BaseComposition):
                     "its test part, which would leak their labels into the out-of-fold "
                     "predictions."
                 )
-        covered = np.sort(np.concatenate([test for _, test in folds]))
-        if not np.array_equal(covered, np.arange(X.shape[0])):
+        tested = np.bincount(np.concatenate([test for _, test in folds]),
+                             minlength=X.shape[0])
+        if np.any(tested > 1):
             raise ValueError(
-                f"{type(self).__name__}: out-of-fold predictions are needed for "
-                "every row, so cv must split the rows into disjoint test folds (as KFold "
-                f"does); {cv!r} does not."
+                f"{type(self).__name__}: a row may have one out-of-fold output only, so "
+                "cv must split the rows into disjoint test folds (as KFold or "
+                f"TimeSeriesSplit do); {cv!r} tests {int(np.sum(tested > 1))} row(s) "
+                "more than once."
             )
         return folds
 

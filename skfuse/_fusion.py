@@ -145,7 +145,7 @@ class _BaseFusion(TransformerMixin, Composite):
         names, members, views, weights = params
         owner = type(self).__name__
         for stale in ("oof_score_", "member_scores_", "member_costs_", "selection_path_",
-                      "selection_scores_"):
+                      "selection_scores_", "n_oof_samples_"):
             self.__dict__.pop(stale, None)  # from an earlier fit with other weights
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
         groups, routed = self._fit_metadata(sample_weight, fit_params)
@@ -201,7 +201,11 @@ class _BaseFusion(TransformerMixin, Composite):
                 else {name: float(self.costs[name]) for name in names}
             )
             oof = np.stack([fits[name].oof for name in names])
-            self._learn_weights(names, weights, oof, y_target, sample_weight, present)
+            # Rows where some member that should have an out-of-fold output has none
+            # (a forward-chaining cv never tests its first rows) are left out.
+            tested = np.stack([fits[name].tested for name in names])
+            kept = (tested | ~present if present is not None else tested).all(axis=0)
+            self._learn_weights(names, weights, oof, y_target, sample_weight, present, kept)
         else:
             self.weights_ = (
                 np.full(len(names), 1.0 / len(names)) if weights is None
@@ -216,15 +220,23 @@ class _BaseFusion(TransformerMixin, Composite):
         return presence(X, [self._views_.get(name) for name in names], estimators,
                         [f"member {name!r}" for name in names], type(self).__name__)
 
-    def _learn_weights(self, names, method, oof, y_target, sample_weight, present=None):
-        """Set ``weights_`` and the out-of-fold scores from stacked member outputs.
+    def _learn_weights(self, names, method, oof, y_target, sample_weight, present, kept):
+        """Set ``weights_``, ``n_oof_samples_`` and the out-of-fold scores from stacked
+        member outputs, on the ``kept`` rows.
 
-        With ``present``, rows with no member are left out, each row's weights are
+        With ``present``, rows with no member are left out too, each row's weights are
         renormalised over its members, and a member's own score is taken on its rows.
         """
-        if present is not None:
-            keep = present.any(axis=0)
-            oof, y_target, present = oof[:, keep], y_target[keep], present[:, keep]
+        keep = kept if present is None else kept & present.any(axis=0)
+        self.n_oof_samples_ = int(keep.sum())
+        if self.n_oof_samples_ == 0:
+            raise ValueError(
+                f"{type(self).__name__}: no row has an out-of-fold output of every "
+                "member, so the weights cannot be learned."
+            )
+        if not keep.all():
+            oof, y_target = oof[:, keep], y_target[keep]
+            present = None if present is None else present[:, keep]
             sample_weight = None if sample_weight is None else sample_weight[keep]
         loss, grad = self._objective(oof, y_target, sample_weight, present)
         if method == "optimize":
@@ -388,6 +400,11 @@ _FUSION_DOCS = {
     "selection_scores_": """selection_scores_ : list of float
         Out-of-fold score of the fused output after each greedy round (as
         ``oof_score_``). Only with ``weights="greedy"``.""",
+    "n_oof_samples_": """n_oof_samples_ : int
+        Rows the learned weights were fitted on: those with an out-of-fold output of
+        every member present. A forward-chaining ``cv`` (``TimeSeriesSplit``) never
+        tests its first rows, which are left out (the members' final fit uses every
+        row). Only with learned weights.""",
     "n_features_in_": """n_features_in_ : int
         Number of features seen during fit.""",
     "feature_names_in_": """feature_names_in_ : ndarray of str
@@ -418,7 +435,9 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
     {weights}
     cv : int, cross-validation generator or iterable, default=5
         Splits for the out-of-fold predictions that learned weights are fitted on. The
-        same folds serve every member. An int gives ``StratifiedKFold``.
+        same folds serve every member. An int gives ``StratifiedKFold``. Test folds must be
+        disjoint; rows that none tests (a forward-chaining ``TimeSeriesSplit``) are
+        left out of the weights' fit.
     scoring : str or callable, default=None
         Scorer for learned weights. ``None`` uses the log-loss for soft and geometric
         voting, and the Brier score of the vote shares for hard voting. A non-smooth
@@ -450,6 +469,7 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
     {member_costs_}
     {selection_path_}
     {selection_scores_}
+    {n_oof_samples_}
     {n_features_in_}
     {feature_names_in_}
 
@@ -704,7 +724,9 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
     {weights}
     cv : int, cross-validation generator or iterable, default=5
         Splits for the out-of-fold predictions that learned weights are fitted on. The
-        same folds serve every member. An int gives ``KFold``.
+        same folds serve every member. An int gives ``KFold``. Test folds must be
+        disjoint; rows that none tests (a forward-chaining ``TimeSeriesSplit``) are
+        left out of the weights' fit.
     scoring : str or callable, default=None
         Scorer for learned weights; ``None`` uses the mean squared error.
     {selection_rounds}
@@ -731,6 +753,7 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
     {member_costs_}
     {selection_path_}
     {selection_scores_}
+    {n_oof_samples_}
     {n_features_in_}
     {feature_names_in_}
 

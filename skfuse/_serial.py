@@ -96,6 +96,9 @@ class SerialStack(Composite):
     cv : int, cross-validation generator or iterable, default=5
         Splits for the out-of-fold outputs, fixed once so that every level sees the same
         folds. An int gives ``StratifiedKFold`` for a classifier, ``KFold`` otherwise.
+        Test folds must be disjoint; rows that none tests (a forward-chaining
+        ``TimeSeriesSplit``) are left out of what is fitted on out-of-fold outputs
+        (see ``n_oof_samples_``).
     passthrough : bool or columns, default=False
         Stacking: also feed these raw columns of ``X`` (``True``: all) to every level
         after the first. Columns are given as for a view (names, positions, a slice, a
@@ -172,6 +175,13 @@ class SerialStack(Composite):
     cascade_fit_ : list of str
         For ``cascade_fit="deferred"``: how each step was trained, ``"deferred"`` or
         ``"all"`` (cascade only).
+    n_oof_samples_ : int
+        Rows the out-of-fold outputs cover. Stacking: the rows the final step was
+        fitted on (every level predicted them out of fold). Cascade: the rows the
+        thresholds (``"auto"``), exit rates and deferred training were judged on.
+        A forward-chaining ``cv`` (``TimeSeriesSplit``) never tests its first rows,
+        and each further level loses its first test fold; the first level (every
+        cascade step) is still fitted on every row.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of str
@@ -381,7 +391,7 @@ class SerialStack(Composite):
         began = time.perf_counter()
         for stale in ("steps_", "classes_", "exit_thresholds_", "exit_rates_", "cascade_fit_",
                       "_methods_", "_passthrough_", "_level_classes_", "_views_", "_prior_",
-                      "_output_width_"):
+                      "_output_width_", "n_oof_samples_"):
             self.__dict__.pop(stale, None)  # from an earlier fit with other settings
         self._check_steps()
         X = self._check_X(X, reset=True)

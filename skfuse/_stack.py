@@ -151,19 +151,41 @@ def fit_stack(stack, estimators, step_params, X, y, sample_weight, folds):
     if stack._level_classes_ is not None:
         check_known_classes([(name, est) for name, est in zip(names[:-1], estimators[:-1])
                              if is_frozen(est)], stack._level_classes_, OWNER, "step")
+    # The rows a level is fitted on: all for the first; then those the level before
+    # predicted out of fold (a forward-chaining cv never tests its first rows).
+    rows = None
     for name, est, params, method in zip(names, estimators[:-1], step_params,
                                          stack._methods_):
         plan = _plan(stack, X.shape[0])
-        plan.add(name, est, label=f"step {name!r}", view=view, folds=folds, params=params)
+        plan.add(name, est, label=f"step {name!r}", view=view, rows=rows,
+                 folds=_folds_within(folds, rows, name), params=params)
         fit = plan.run(Z, y, sample_weight,
                        partial(step_output, method=method, classes=stack._level_classes_))
         fitted.append(fit[name].estimator)
         stack._output_width_ = fit[name].oof.shape[1]
+        rows = None if fit[name].tested.all() else np.flatnonzero(fit[name].tested)
         Z, view = _next_input(stack, fit[name].oof, X), None
+    stack.n_oof_samples_ = X.shape[0] if rows is None else rows.size
     plan = _plan(stack, X.shape[0])
     plan.add(names[-1], estimators[-1], label=f"step {names[-1]!r} (final)", view=view,
-             params=step_params[-1])
+             rows=rows, params=step_params[-1])
     return [*fitted, plan.run(Z, y, sample_weight)[names[-1]].estimator]
+
+
+def _folds_within(folds, rows, name):
+    """``folds`` restricted to ``rows`` (None: all), leaving out a fold without a
+    training or a test row there (its test rows then get no out-of-fold output)."""
+    if rows is None:
+        return folds
+    kept = [(np.intersect1d(train, rows), np.intersect1d(test, rows)) for train, test in folds]
+    kept = [(train, test) for train, test in kept if train.size and test.size]
+    if not kept:
+        raise ValueError(
+            f"SerialStack: step {name!r} has no fold with training rows among the "
+            f"{rows.size} rows the step before it predicted out of fold; use a cv with "
+            "more splits."
+        )
+    return kept
 
 
 def final_input(stack, X):

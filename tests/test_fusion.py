@@ -21,6 +21,7 @@ from sklearn.model_selection import (
     KFold,
     ShuffleSplit,
     StratifiedKFold,
+    TimeSeriesSplit,
     cross_val_predict,
 )
 from sklearn.naive_bayes import GaussianNB
@@ -32,6 +33,7 @@ from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from skfuse import FusionClassifier, FusionRegressor
 from skfuse._compat import InvalidParameterError
+from skfuse._weights import classifier_objective, optimize_weights, regressor_objective
 
 IRIS_X, IRIS_Y = load_iris(return_X_y=True)
 IRIS_LABELS = np.array(["setosa", "versicolor", "virginica"])[IRIS_Y]
@@ -439,7 +441,8 @@ def test_column_names_on_an_array_fail_clearly():
         ({"weights": "greedy", "costs": {"lr": 1}}, ValueError, r"\['rf', 'nb'\]"),
         ({"weights": "greedy", "selection_rounds": 0}, InvalidParameterError,
          r"The 'selection_rounds' parameter .* range \[1, inf\)"),
-        ({"weights": "optimize", "cv": ShuffleSplit(3)}, ValueError, "disjoint test folds"),
+        ({"weights": "optimize", "cv": ShuffleSplit(3, random_state=0)}, ValueError,
+         "disjoint test folds"),
         ({"estimators": [("lr", "drop")]}, ValueError, "all members are dropped"),
         ({"estimators": [("a__b", GaussianNB())]}, ValueError, "must not contain __"),
         ({"estimators": [("a", GaussianNB()), ("a", GaussianNB())]}, ValueError, "unique"),
@@ -571,3 +574,41 @@ def test_bad_scoring_and_costs_fail_before_fitting():
     costs = {"lr": 1.0, "rf": -5.0, "nb": 1.0}
     with pytest.raises(ValueError, match=r"costs of \['rf'\]"):
         FusionClassifier(classifiers(), weights="greedy", costs=costs).fit(IRIS_X, IRIS_Y)
+
+
+# -- forward-chaining folds -------------------------------------------------------------
+
+
+def test_forward_chaining_folds_leave_untested_rows_out_of_the_weights():
+    X, y = load_diabetes(return_X_y=True)
+    splits = list(TimeSeriesSplit(3).split(X))
+    tested = np.concatenate([test for _, test in splits])
+    fusion = FusionRegressor(regressors(), weights="optimize", cv=TimeSeriesSplit(3))
+    fusion.fit(X, y)
+    assert fusion.n_oof_samples_ == tested.size == len(y) - splits[0][0].size
+    # By hand: each member's out-of-fold predictions, on the rows some fold tests.
+    P = np.stack([np.concatenate([clone(est).fit(X[train], y[train]).predict(X[test])
+                                  for train, test in splits])
+                  for _, est in regressors()])
+    loss, grad = regressor_objective(P, y[tested])
+    assert_allclose(fusion.weights_, optimize_weights(loss, grad, 3))
+    assert fusion.oof_score_ == pytest.approx(-loss(fusion.weights_))
+    # The members' final fit uses every row.
+    for name, est in regressors():
+        assert_allclose(fusion.named_estimators_[name].predict(X),
+                        clone(est).fit(X, y).predict(X))
+
+
+def test_forward_chaining_folds_in_a_classifier_fusion():
+    order = np.random.RandomState(0).permutation(len(IRIS_Y))
+    X, y = IRIS_X[order], IRIS_Y[order]
+    splits = list(TimeSeriesSplit(3).split(X))
+    tested = np.concatenate([test for _, test in splits])
+    members = [("lr", LogisticRegression(max_iter=1000)), ("nb", GaussianNB())]
+    fusion = FusionClassifier(members, weights="optimize", cv=TimeSeriesSplit(3)).fit(X, y)
+    P = np.stack([np.concatenate([clone(est).fit(X[train], y[train]).predict_proba(X[test])
+                                  for train, test in splits])
+                  for _, est in members])
+    loss, grad = classifier_objective(P, y[tested], "soft")
+    assert fusion.n_oof_samples_ == tested.size
+    assert_allclose(fusion.weights_, optimize_weights(loss, grad, 2))
