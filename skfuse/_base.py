@@ -6,7 +6,7 @@ import numpy as np
 from sklearn import get_config
 from sklearn.base import clone, is_classifier, is_regressor
 from sklearn.model_selection import check_cv
-from sklearn.utils import check_random_state
+from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
     MethodMapping,
@@ -14,6 +14,7 @@ from sklearn.utils.metadata_routing import (
 )
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
+    check_array,
     check_consistent_length,
     column_or_1d,
     has_fit_parameter,
@@ -168,11 +169,28 @@ class Composite(_BaseComposition):
         refuse_infinite(X, type(self).__name__, getattr(self, "feature_names_in_", None))
         return X
 
-    def _check_y(self, X, y):
+    def _check_y(self, X, y, named_members=None):
+        """``y`` as a 1-D array; or, for a regressor composite (``named_members``, the
+        ``(name, estimator)`` pairs fitted on ``y``), as given when 2-D and every
+        member takes several outputs."""
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
+        shape = np.shape(np.asarray(y)) if named_members is not None else ()
+        if len(shape) == 2:
+            single = [name for name, est in named_members if not takes_multi_output(est)]
+            if not single:
+                y = check_array(y, ensure_2d=True, dtype=None, ensure_all_finite=False,
+                                input_name="y")
+                check_consistent_length(X, y)
+                return y
+            if shape[1] > 1:
+                raise ValueError(
+                    f"{type(self).__name__}: y has {shape[1]} columns (outputs), "
+                    f"and {single[0]!r} predicts one; every member (step) must take "
+                    "several outputs."
+                )
         y = column_or_1d(y, warn=True)
         check_consistent_length(X, y)
         return y
@@ -221,6 +239,14 @@ class Composite(_BaseComposition):
                 "more than once."
             )
         return folds
+
+
+def takes_multi_output(estimator):
+    """Whether a regressor fits and predicts a 2-D ``y`` (its tags say so)."""
+    try:
+        return bool(get_tags(estimator).target_tags.multi_output)
+    except (TypeError, ValueError, AttributeError):
+        return False
 
 
 def refuse_infinite(X, owner, feature_names=None):

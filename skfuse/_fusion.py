@@ -26,6 +26,7 @@ from ._base import (
     member_proba,
     member_votes,
     seed_estimator,
+    takes_multi_output,
 )
 from ._compat import HasMethods, Interval, StrOptions, _fit_context
 from ._docstring import Substitution
@@ -238,31 +239,55 @@ class _BaseFusion(TransformerMixin, Composite):
             oof, y_target = oof[:, keep], y_target[keep]
             present = None if present is None else present[:, keep]
             sample_weight = None if sample_weight is None else sample_weight[keep]
+        if self._weights_per_output(y_target):
+            # One weight vector per output, each learned on that output alone.
+            fits = [self._weights_from(names, method, oof[..., k], y_target[:, k],
+                                       sample_weight, present)
+                    for k in range(y_target.shape[1])]
+            for attribute in fits[0]:
+                values = [fit[attribute] for fit in fits]
+                if attribute in ("weights_", "oof_score_"):
+                    values = np.array(values)
+                elif attribute == "member_scores_":
+                    values = {name: np.array([v[name] for v in values]) for name in names}
+                setattr(self, attribute, values)
+            return
+        for attribute, value in self._weights_from(names, method, oof, y_target,
+                                                   sample_weight, present).items():
+            setattr(self, attribute, value)
+
+    def _weights_per_output(self, y_target):
+        return False
+
+    def _weights_from(self, names, method, oof, y_target, sample_weight, present):
+        """Learned weights and out-of-fold scores, by attribute name."""
+        learned = {}
         loss, grad = self._objective(oof, y_target, sample_weight, present)
         if method == "optimize":
-            self.weights_ = optimize_weights(loss, grad, len(names))
+            learned["weights_"] = optimize_weights(loss, grad, len(names))
         else:
             costs = [self.member_costs_[name] for name in names]
             try:
-                self.weights_, path, losses = greedy_weights(
+                learned["weights_"], path, losses = greedy_weights(
                     loss, len(names), self.selection_rounds, costs, self.budget
                 )
             except ValueError as exc:
                 raise ValueError(f"{type(self).__name__}: {exc}") from exc
-            self.selection_path_ = [names[m] for m in path]
-            self.selection_scores_ = [-value for value in losses]
-        self.oof_score_ = -float(loss(self.weights_))
+            learned["selection_path_"] = [names[m] for m in path]
+            learned["selection_scores_"] = [-value for value in losses]
+        learned["oof_score_"] = -float(loss(learned["weights_"]))
         if present is None:
-            self.member_scores_ = {
+            learned["member_scores_"] = {
                 name: -float(loss(onehot)) for name, onehot in zip(names, np.eye(len(names)))
             }
-            return
-        self.member_scores_ = {}
+            return learned
+        learned["member_scores_"] = {}
         for m, name in enumerate(names):
             rows = present[m]
             sw = None if sample_weight is None else sample_weight[rows]
             alone, _ = self._objective(oof[m : m + 1, rows], y_target[rows], sw, None)
-            self.member_scores_[name] = -float(alone(np.ones(1)))
+            learned["member_scores_"][name] = -float(alone(np.ones(1)))
+        return learned
 
     def _check_member_classes(self, named_members):
         pass
@@ -722,6 +747,11 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         The members. A member set to ``"drop"`` is left out. A member wrapped in
         :class:`sklearn.frozen.FrozenEstimator` is used as it is, never refitted.
     {weights}
+    output_weights : {{"shared", "per_output"}}, default="shared"
+        Learned weights with a 2-D ``y`` (several outputs, which every member must
+        take): ``"shared"`` learns one weight vector for every output (the loss
+        averages them), ``"per_output"`` one per output, each on that output alone.
+        Fixed and equal weights serve every output.
     cv : int, cross-validation generator or iterable, default=5
         Splits for the out-of-fold predictions that learned weights are fitted on. The
         same folds serve every member. An int gives ``KFold``. Test folds must be
@@ -745,10 +775,14 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
     ----------
     {estimators_}
     {named_estimators_}
-    {weights_}
-    oof_score_ : float
+    weights_ : ndarray of shape (n_kept_members,) or (n_outputs, n_kept_members)
+        One weight per kept (not dropped) member, summing to 1; one row of them per
+        output with ``output_weights="per_output"`` and a 2-D ``y``.
+    oof_score_ : float or ndarray of shape (n_outputs,)
         Out-of-fold score of the fused prediction (``scoring``, or minus the mean
-        squared error). Only with learned weights.
+        squared error). Only with learned weights. With ``output_weights="per_output"``
+        and a 2-D ``y``, this, each value of ``member_scores_``, ``selection_path_``
+        and ``selection_scores_`` hold one entry per output.
     {member_scores_}
     {member_costs_}
     {selection_path_}
@@ -779,11 +813,17 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
 
     _kind = "regressor"
 
+    _parameter_constraints: dict = {
+        **_BaseFusion._parameter_constraints,
+        "output_weights": [StrOptions({"shared", "per_output"})],
+    }
+
     def __init__(
         self,
         estimators,
         *,
         weights=None,
+        output_weights="shared",
         cv=5,
         scoring=None,
         selection_rounds=25,
@@ -798,6 +838,7 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
     ):
         self.estimators = estimators
         self.weights = weights
+        self.output_weights = output_weights
         self.cv = cv
         self.scoring = scoring
         self.selection_rounds = selection_rounds
@@ -810,6 +851,15 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         self.verbose = verbose
         self.random_state = random_state
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        try:
+            tags.target_tags.multi_output = all(
+                takes_multi_output(est) for _, est in self.estimators if not is_drop(est))
+        except (TypeError, ValueError):
+            pass  # invalid estimators: fit reports them
+        return tags
+
     # Members are estimators, whose parameters their own fit validates.
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None, **fit_params):
@@ -819,8 +869,8 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         ----------
         X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
             Training input.
-        y : array-like of shape (n_samples,)
-            Target values.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Target values; 2-D when every member takes several outputs.
         sample_weight : array-like of shape (n_samples,), default=None
             Weights the out-of-fold loss, and is passed to every member's ``fit``
             (each must accept it); with metadata routing, only to the members that
@@ -835,23 +885,34 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         began = time.perf_counter()
         params = self._check_fit_params()
         X = self._check_X(X, reset=True)
-        y = self._check_y(X, y)
+        y = self._check_y(X, y, list(zip(*params[:2])))
         try:
             y = y.astype(np.float64)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"FusionRegressor: y must be numeric ({exc}).") from None
         if not np.all(np.isfinite(y)):
             raise ValueError("FusionRegressor: y contains NaN or infinity.")
+        self._n_outputs_ = None if y.ndim == 1 else y.shape[1]
         return self._fit(params, X, y, y, sample_weight, fit_params, began)
 
     def _output(self):
-        return member_prediction
+        if self._n_outputs_ is None:
+            return member_prediction
+        return partial(_member_predictions, n_outputs=self._n_outputs_)
+
+    def _output_shape(self):
+        return () if self._n_outputs_ is None else (self._n_outputs_,)
 
     def _objective(self, P, y, sample_weight, present=None):
         return regressor_objective(P, y, sample_weight, self._get_scorer(), present)
 
+    def _weights_per_output(self, y_target):
+        return self.output_weights == "per_output" and y_target.ndim == 2
+
     def _fallback(self, y, sample_weight):
         """The training mean: what ``missing="prior"`` predicts for rows with no member."""
+        if y.ndim == 2:
+            return np.average(y, axis=0, weights=sample_weight)
         return float(np.average(y, weights=sample_weight))
 
     def predict(self, X):
@@ -863,7 +924,7 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
 
         Returns
         -------
-        y : ndarray of shape (n_samples,)
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
         """
         check_is_fitted(self)
         P, present = self._member_outputs(X)
@@ -873,7 +934,7 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         return prediction
 
     def transform(self, X):
-        """Each member's prediction, one column per member.
+        """Each member's prediction, one column per member (and output).
 
         Parameters
         ----------
@@ -881,15 +942,20 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
 
         Returns
         -------
-        predictions : ndarray of shape (n_samples, n_members)
-            NaN where a member's view is missing.
+        predictions : ndarray of shape (n_samples, n_members * n_outputs)
+            Each member's outputs in turn. NaN where a member's view is missing.
         """
         check_is_fitted(self)
         outputs, present = self._member_outputs(X)
         if present is not None:
             outputs = outputs.astype(np.float64)
             outputs[~present] = np.nan
-        return outputs.T
+        return outputs.T if outputs.ndim == 2 else np.hstack(list(outputs))
 
     def _output_suffixes(self):
-        return [""]
+        return [""] if self._n_outputs_ is None else range(self._n_outputs_)
+
+
+def _member_predictions(estimator, X, n_outputs):
+    """A multi-output regressor member's predictions, shape (n_samples, n_outputs)."""
+    return np.asarray(estimator.predict(X), dtype=np.float64).reshape(-1, n_outputs)

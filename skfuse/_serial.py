@@ -12,7 +12,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn import get_config
-from sklearn.base import is_classifier
+from sklearn.base import is_classifier, is_regressor
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils import Bunch, TransformerTags, check_random_state, get_tags
 from sklearn.utils.metadata_routing import process_routing
@@ -25,6 +25,7 @@ from ._base import (
     check_sample_weight,
     check_sample_weight_support,
     seed_estimator,
+    takes_multi_output,
 )
 from ._compat import HasMethods, Interval, StrOptions, _fit_context, _VisualBlock
 from ._tasks import report_fit_time
@@ -289,6 +290,9 @@ class SerialStack(Composite):
             tags.classifier_tags = dataclasses.replace(final.classifier_tags,
                                                        multi_label=False)
         tags.regressor_tags = final.regressor_tags
+        # 2-D y (several outputs) when every step is a regressor that takes it.
+        tags.target_tags.multi_output = all(
+            is_regressor(est) and takes_multi_output(est) for _, est in self.steps)
         tags.target_tags.required = True
         # A stack's later levels see the outputs of the one before, not X, unless
         # raw columns are passed through to them.
@@ -374,8 +378,8 @@ class SerialStack(Composite):
         ----------
         X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
             Training input.
-        y : array-like of shape (n_samples,)
-            Target.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Target; 2-D (several outputs) for a stack of regressors that all take it.
         sample_weight : array-like of shape (n_samples,), default=None
             Passed to every step's ``fit`` (each must accept it); with metadata routing,
             only to the steps that request it. Weights the cascade's thresholds.
@@ -395,7 +399,8 @@ class SerialStack(Composite):
             self.__dict__.pop(stale, None)  # from an earlier fit with other settings
         self._check_steps()
         X = self._check_X(X, reset=True)
-        y = self._check_y(X, y)
+        regressors = all(is_regressor(est) for _, est in self.steps)
+        y = self._check_y(X, y, self.steps if regressors else None)
         classifier = is_classifier(self._final)
         if classifier:
             self._set_classes(y)

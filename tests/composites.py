@@ -114,6 +114,11 @@ def _registry():
             lambda weights=weights: FusionRegressor(
                 regressors(), weights=weights, cv=3, selection_rounds=5, random_state=0),
             "regressor", "fusion")
+    # Several outputs (the checks give 2-D y to every regressor above whose members all
+    # take it): one weight vector per output.
+    add("fusion-regressor-per-output", lambda: FusionRegressor(
+        regressors(), weights="optimize", output_weights="per_output", cv=3,
+        random_state=0), "regressor", "fusion")
     add("stack-of-fusion", lambda: SerialStack(
         [("fusion", FusionClassifier(classifiers())), ("final", LogisticRegression())],
         cv=3, random_state=0), "classifier", "stack")

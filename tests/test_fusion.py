@@ -6,7 +6,13 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.compose import make_column_selector
-from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris, make_classification
+from sklearn.datasets import (
+    load_breast_cancer,
+    load_diabetes,
+    load_iris,
+    make_classification,
+    make_regression,
+)
 from sklearn.dummy import DummyClassifier
 from sklearn.ensemble import (
     RandomForestClassifier,
@@ -612,3 +618,82 @@ def test_forward_chaining_folds_in_a_classifier_fusion():
     loss, grad = classifier_objective(P, y[tested], "soft")
     assert fusion.n_oof_samples_ == tested.size
     assert_allclose(fusion.weights_, optimize_weights(loss, grad, 2))
+
+
+# -- several outputs ---------------------------------------------------------------------
+
+
+def multi_output_data():
+    X, y = make_regression(n_samples=200, n_features=6, n_targets=3, noise=20.0,
+                           random_state=0)
+    y[:, 2] = np.abs(y[:, 2]) ** 1.3  # an output a tree fits better than a line
+    return X, y
+
+
+def two_regressors():
+    return [("ridge", Ridge()), ("tree", DecisionTreeRegressor(max_depth=5, random_state=0))]
+
+
+def test_fixed_weights_fuse_every_output():
+    X, y = multi_output_data()
+    fusion = FusionRegressor(two_regressors(), weights=[1, 3]).fit(X, y)
+    by_hand = sum(w * clone(est).fit(X, y).predict(X)
+                  for w, (_, est) in zip([0.25, 0.75], two_regressors()))
+    assert fusion.predict(X).shape == y.shape
+    assert_allclose(fusion.predict(X), by_hand)
+    assert_allclose(fusion.transform(X), np.hstack([clone(est).fit(X, y).predict(X)
+                                                    for _, est in two_regressors()]))
+    assert fusion.get_feature_names_out()[:4].tolist() == [
+        "fusionregressor_ridge0", "fusionregressor_ridge1", "fusionregressor_ridge2",
+        "fusionregressor_tree0"]
+
+
+def test_shared_weights_minimise_the_mean_error_over_outputs():
+    X, y = multi_output_data()
+    fusion = FusionRegressor(two_regressors(), weights="optimize", cv=KFold(4)).fit(X, y)
+    # By hand: out-of-fold predictions of each member, every output.
+    P = np.stack([cross_val_predict(est, X, y, cv=KFold(4)) for _, est in two_regressors()])
+
+    def mse(w):
+        return np.mean((np.tensordot(w, P, axes=1) - y) ** 2)
+
+    assert fusion.weights_.shape == (2,)
+    assert fusion.oof_score_ == pytest.approx(-mse(fusion.weights_))
+    grid = [np.array([a, 1 - a]) for a in np.linspace(0, 1, 201)]
+    assert mse(fusion.weights_) <= min(mse(w) for w in grid) + 1e-9
+    assert 0.05 < fusion.weights_[0] < 0.95  # a real mix, not a single member
+
+
+def test_per_output_weights_are_each_outputs_own():
+    X, y = multi_output_data()
+    fusion = FusionRegressor(two_regressors(), weights="optimize", output_weights="per_output",
+                             cv=KFold(4)).fit(X, y)
+    assert fusion.weights_.shape == (3, 2)
+    # By hand: the members' out-of-fold predictions (fitted on every output at once),
+    # and on each output alone the weights that minimise its squared error.
+    P = np.stack([cross_val_predict(est, X, y, cv=KFold(4)) for _, est in two_regressors()])
+    for k in range(3):
+        loss, grad = regressor_objective(P[:, :, k], y[:, k])
+        assert_allclose(fusion.weights_[k], optimize_weights(loss, grad, 2))
+        assert fusion.oof_score_[k] == pytest.approx(-loss(fusion.weights_[k]))
+        assert fusion.member_scores_["tree"][k] == pytest.approx(-loss(np.array([0, 1.0])))
+    assert not np.allclose(fusion.weights_[0], fusion.weights_[2])
+    by_hand = np.stack([fusion.weights_[k] @ np.stack(
+        [est.predict(X)[:, k] for est in fusion.estimators_]) for k in range(3)], axis=1)
+    assert_allclose(fusion.predict(X), by_hand)
+    greedy = FusionRegressor(two_regressors(), weights="greedy", output_weights="per_output",
+                             cv=KFold(4)).fit(X, y)
+    assert len(greedy.selection_path_) == 3 and greedy.weights_.shape == (3, 2)
+
+
+def test_several_outputs_need_members_that_take_them():
+    X, y = multi_output_data()
+    from sklearn.svm import SVR
+
+    with pytest.raises(ValueError, match="y has 3 columns .* 'svr' predicts one"):
+        FusionRegressor([("ridge", Ridge()), ("svr", SVR())]).fit(X, y)
+    # One column: kept 2-D when every member takes several outputs, as Ridge does.
+    column = FusionRegressor(two_regressors()).fit(X, y[:, :1])
+    assert column.predict(X).shape == (len(X), 1)
+    assert_allclose(column.predict(X)[:, 0],
+                    FusionRegressor(two_regressors()).fit(X, y[:, 0]).predict(X))

@@ -6,13 +6,13 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn import config_context
 from sklearn.base import clone
-from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine, make_regression
 from sklearn.ensemble import StackingClassifier, StackingRegressor
 from sklearn.linear_model import BayesianRidge, LogisticRegression, Ridge
-from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
 from sklearn.naive_bayes import GaussianNB
 from sklearn.preprocessing import StandardScaler
-from sklearn.svm import LinearSVC
+from sklearn.svm import SVR, LinearSVC
 from sklearn.tree import DecisionTreeRegressor
 
 from skfuse import FusionClassifier, FusionRegressor, SerialStack
@@ -180,3 +180,30 @@ def test_a_cascade_has_no_stack_methods_and_says_why():
         stack.decision_function  # noqa: B018 - the attribute access is what is tested
     assert "the final step 'final' (GaussianNB) has no decision_function" in str(
         missing.value.__cause__)
+
+
+# -- several outputs ---------------------------------------------------------------------
+
+
+def test_a_stack_of_regressors_fits_several_outputs():
+    X, y = make_regression(n_samples=200, n_features=6, n_targets=3, noise=20.0,
+                           random_state=0)
+    regressors = [("ridge", Ridge()), ("tree", DecisionTreeRegressor(max_depth=4,
+                                                                     random_state=0))]
+    stack = SerialStack([("fusion", FusionRegressor(regressors)), ("final", Ridge())],
+                        cv=KFold(4), passthrough=[0]).fit(X, y)
+    # By hand: each member's out-of-fold predictions of every output, member by member,
+    # then the passed-through column; a multi-output final step on them.
+    Z = np.hstack([cross_val_predict(est, X, y, cv=KFold(4)) for _, est in regressors]
+                  + [X[:, :1]])
+    final = Ridge().fit(Z, y)
+    assert_allclose(stack.named_steps_["final"].coef_, final.coef_)
+    refit = np.hstack([clone(est).fit(X, y).predict(X) for _, est in regressors] + [X[:, :1]])
+    assert_allclose(stack.transform(X), refit)
+    assert_allclose(stack.predict(X), final.predict(refit))
+    assert stack.predict(X).shape == y.shape
+    assert stack.get_feature_names_out().tolist() == [
+        "serialstack_ridge0", "serialstack_ridge1", "serialstack_ridge2",
+        "serialstack_tree0", "serialstack_tree1", "serialstack_tree2", "x0"]
+    with pytest.raises(ValueError, match="y has 3 columns .* 'final' predicts one"):
+        SerialStack([("ridge", Ridge()), ("final", SVR())], cv=3).fit(X, y)
