@@ -6,7 +6,7 @@ import numpy as np
 from sklearn import get_config
 from sklearn.base import clone, is_classifier, is_regressor
 from sklearn.model_selection import check_cv
-from sklearn.utils import check_random_state
+from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
     MethodMapping,
@@ -14,6 +14,7 @@ from sklearn.utils.metadata_routing import (
 )
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
+    check_array,
     check_consistent_length,
     column_or_1d,
     has_fit_parameter,
@@ -99,13 +100,32 @@ class Composite(_BaseComposition):
         """
         router = MetadataRouter(owner=self).add_self_request(self)
         for name, est in self._routed_members():
-            router.add(**{name: est},
-                       method_mapping=MethodMapping().add(caller="fit", callee="fit"))
+            router.add(**{name: est}, method_mapping=self._method_mapping(name))
         cv = getattr(self, "cv", None)
         if hasattr(cv, "split"):
             router.add(splitter=cv,
                        method_mapping=MethodMapping().add(caller="fit", callee="split"))
         return router
+
+    def _method_mapping(self, name):
+        """Which of the composite's methods route metadata to member ``name``'s."""
+        return MethodMapping().add(caller="fit", callee="fit")
+
+    def _input_feature_names(self, input_features):
+        """``input_features`` checked against the fitted input, or the names seen in
+        fit, or ``x0``, ``x1``... (as scikit-learn names unnamed columns)."""
+        names = getattr(self, "feature_names_in_", None)
+        if input_features is None:
+            return names if names is not None else [f"x{i}" for i in range(self.n_features_in_)]
+        input_features = np.asarray(input_features, dtype=object)
+        if names is not None and not np.array_equal(input_features, names):
+            raise ValueError("input_features is not equal to feature_names_in_.")
+        if len(input_features) != self.n_features_in_:
+            raise ValueError(
+                f"input_features should have length equal to number of features "
+                f"({self.n_features_in_}), got {len(input_features)}"
+            )
+        return input_features
 
     def _fit_metadata(self, sample_weight, fit_params):
         """Split ``fit``'s metadata: ``(groups, {member name: fit params})``.
@@ -149,11 +169,28 @@ class Composite(_BaseComposition):
         refuse_infinite(X, type(self).__name__, getattr(self, "feature_names_in_", None))
         return X
 
-    def _check_y(self, X, y):
+    def _check_y(self, X, y, named_members=None):
+        """``y`` as a 1-D array; or, for a regressor composite (``named_members``, the
+        ``(name, estimator)`` pairs fitted on ``y``), as given when 2-D and every
+        member takes several outputs."""
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
+        shape = np.shape(np.asarray(y)) if named_members is not None else ()
+        if len(shape) == 2:
+            single = [name for name, est in named_members if not takes_multi_output(est)]
+            if not single:
+                y = check_array(y, ensure_2d=True, dtype=None, ensure_all_finite=False,
+                                input_name="y")
+                check_consistent_length(X, y)
+                return y
+            if shape[1] > 1:
+                raise ValueError(
+                    f"{type(self).__name__}: y has {shape[1]} columns (outputs), "
+                    f"and {single[0]!r} predicts one; every member (step) must take "
+                    "several outputs."
+                )
         y = column_or_1d(y, warn=True)
         check_consistent_length(X, y)
         return y
@@ -169,7 +206,12 @@ class Composite(_BaseComposition):
             )
 
     def _folds(self, X, y, rng, classifier, groups=None):
-        """The ``cv`` splits, fixed once (a shuffling splitter is seeded from ``rng``)."""
+        """The ``cv`` splits, fixed once (a shuffling splitter is seeded from ``rng``).
+
+        Test folds must be disjoint, but need not cover every row: a forward-chaining
+        splitter (``TimeSeriesSplit``) never tests its first rows, which then have no
+        out-of-fold output and are left out of what is fitted on those outputs.
+        """
         cv = check_cv(self.cv, y, classifier=classifier)
         if getattr(cv, "shuffle", False) and getattr(cv, "random_state", 0) is None:
             cv = copy.copy(cv)
@@ -187,14 +229,24 @@ class Composite(_BaseComposition):
                     "its test part, which would leak their labels into the out-of-fold "
                     "predictions."
                 )
-        covered = np.sort(np.concatenate([test for _, test in folds]))
-        if not np.array_equal(covered, np.arange(X.shape[0])):
+        tested = np.bincount(np.concatenate([test for _, test in folds]),
+                             minlength=X.shape[0])
+        if np.any(tested > 1):
             raise ValueError(
-                f"{type(self).__name__}: out-of-fold predictions are needed for "
-                "every row, so cv must split the rows into disjoint test folds (as KFold "
-                f"does); {cv!r} does not."
+                f"{type(self).__name__}: a row may have one out-of-fold output only, so "
+                "cv must split the rows into disjoint test folds (as KFold or "
+                f"TimeSeriesSplit do); {cv!r} tests {int(np.sum(tested > 1))} row(s) "
+                "more than once."
             )
         return folds
+
+
+def takes_multi_output(estimator):
+    """Whether a regressor fits and predicts a 2-D ``y`` (its tags say so)."""
+    try:
+        return bool(get_tags(estimator).target_tags.multi_output)
+    except (TypeError, ValueError, AttributeError):
+        return False
 
 
 def refuse_infinite(X, owner, feature_names=None):

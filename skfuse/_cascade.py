@@ -132,9 +132,18 @@ def fit_cascade(stack, estimators, step_params, X, y, sample_weight, folds, thre
     fits = plan.run(X, y, sample_weight, partial(member_proba, classes=stack.classes_))
     fitted = [fits[name].estimator for name in names]
     # Rows where a step's view is missing keep 0; the presence mask rules them out.
+    # Rows a step should have an out-of-fold output for but has none (a forward-chaining
+    # cv never tests its first rows) are left out.
     oof = np.stack([fits[name].oof for name in names])
+    tested = np.stack([fits[name].tested for name in names])
     codes = np.searchsorted(stack.classes_, y)
-    answerable = slice(None) if present is None else present.any(axis=0)
+    answerable = (tested.all(axis=0) if present is None
+                  else present.any(axis=0) & (tested | ~present).all(axis=0))
+    stack.n_oof_samples_ = int(answerable.sum())
+    if stack.n_oof_samples_ == 0:
+        raise ValueError("SerialStack: no row has an out-of-fold output of every step.")
+    if answerable.all():
+        answerable = slice(None)
     kept = (oof[:, answerable], codes[answerable],
             None if sample_weight is None else sample_weight[answerable],
             None if present is None else present[:, answerable])
@@ -144,6 +153,8 @@ def fit_cascade(stack, estimators, step_params, X, y, sample_weight, folds, thre
     counts = np.bincount(codes, weights=sample_weight, minlength=len(stack.classes_))
     stack._prior_ = counts / counts.sum()
     route = route_of_proba(oof, thresholds, present)
+    if not isinstance(answerable, slice):
+        route[~answerable] = -1  # no out-of-fold output of every step: no route
     stack.exit_rates_ = np.bincount(route[route >= 0], minlength=len(estimators)) / (
         np.count_nonzero(route >= 0))
     if stack.cascade_fit == "deferred":

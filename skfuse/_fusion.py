@@ -11,7 +11,6 @@ import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin, TransformerMixin
 from sklearn.metrics import get_scorer, get_scorer_names
 from sklearn.utils import Bunch, check_random_state, get_tags
-from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
     check_is_fitted,
 )
@@ -27,6 +26,7 @@ from ._base import (
     member_proba,
     member_votes,
     seed_estimator,
+    takes_multi_output,
 )
 from ._compat import HasMethods, Interval, StrOptions, _fit_context
 from ._docstring import Substitution
@@ -146,7 +146,7 @@ class _BaseFusion(TransformerMixin, Composite):
         names, members, views, weights = params
         owner = type(self).__name__
         for stale in ("oof_score_", "member_scores_", "member_costs_", "selection_path_",
-                      "selection_scores_"):
+                      "selection_scores_", "n_oof_samples_"):
             self.__dict__.pop(stale, None)  # from an earlier fit with other weights
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
         groups, routed = self._fit_metadata(sample_weight, fit_params)
@@ -202,7 +202,11 @@ class _BaseFusion(TransformerMixin, Composite):
                 else {name: float(self.costs[name]) for name in names}
             )
             oof = np.stack([fits[name].oof for name in names])
-            self._learn_weights(names, weights, oof, y_target, sample_weight, present)
+            # Rows where some member that should have an out-of-fold output has none
+            # (a forward-chaining cv never tests its first rows) are left out.
+            tested = np.stack([fits[name].tested for name in names])
+            kept = (tested | ~present if present is not None else tested).all(axis=0)
+            self._learn_weights(names, weights, oof, y_target, sample_weight, present, kept)
         else:
             self.weights_ = (
                 np.full(len(names), 1.0 / len(names)) if weights is None
@@ -217,41 +221,73 @@ class _BaseFusion(TransformerMixin, Composite):
         return presence(X, [self._views_.get(name) for name in names], estimators,
                         [f"member {name!r}" for name in names], type(self).__name__)
 
-    def _learn_weights(self, names, method, oof, y_target, sample_weight, present=None):
-        """Set ``weights_`` and the out-of-fold scores from stacked member outputs.
+    def _learn_weights(self, names, method, oof, y_target, sample_weight, present, kept):
+        """Set ``weights_``, ``n_oof_samples_`` and the out-of-fold scores from stacked
+        member outputs, on the ``kept`` rows.
 
-        With ``present``, rows with no member are left out, each row's weights are
+        With ``present``, rows with no member are left out too, each row's weights are
         renormalised over its members, and a member's own score is taken on its rows.
         """
-        if present is not None:
-            keep = present.any(axis=0)
-            oof, y_target, present = oof[:, keep], y_target[keep], present[:, keep]
+        keep = kept if present is None else kept & present.any(axis=0)
+        self.n_oof_samples_ = int(keep.sum())
+        if self.n_oof_samples_ == 0:
+            raise ValueError(
+                f"{type(self).__name__}: no row has an out-of-fold output of every "
+                "member, so the weights cannot be learned."
+            )
+        if not keep.all():
+            oof, y_target = oof[:, keep], y_target[keep]
+            present = None if present is None else present[:, keep]
             sample_weight = None if sample_weight is None else sample_weight[keep]
+        if self._weights_per_output(y_target):
+            # One weight vector per output, each learned on that output alone.
+            fits = [self._weights_from(names, method, oof[..., k], y_target[:, k],
+                                       sample_weight, present)
+                    for k in range(y_target.shape[1])]
+            for attribute in fits[0]:
+                values = [fit[attribute] for fit in fits]
+                if attribute in ("weights_", "oof_score_"):
+                    values = np.array(values)
+                elif attribute == "member_scores_":
+                    values = {name: np.array([v[name] for v in values]) for name in names}
+                setattr(self, attribute, values)
+            return
+        for attribute, value in self._weights_from(names, method, oof, y_target,
+                                                   sample_weight, present).items():
+            setattr(self, attribute, value)
+
+    def _weights_per_output(self, y_target):
+        return False
+
+    def _weights_from(self, names, method, oof, y_target, sample_weight, present):
+        """Learned weights and out-of-fold scores, by attribute name."""
+        learned = {}
         loss, grad = self._objective(oof, y_target, sample_weight, present)
         if method == "optimize":
-            self.weights_ = optimize_weights(loss, grad, len(names))
+            learned["weights_"] = optimize_weights(loss, grad, len(names))
         else:
             costs = [self.member_costs_[name] for name in names]
             try:
-                self.weights_, path, losses = greedy_weights(
+                learned["weights_"], path, losses = greedy_weights(
                     loss, len(names), self.selection_rounds, costs, self.budget
                 )
             except ValueError as exc:
                 raise ValueError(f"{type(self).__name__}: {exc}") from exc
-            self.selection_path_ = [names[m] for m in path]
-            self.selection_scores_ = [-value for value in losses]
-        self.oof_score_ = -float(loss(self.weights_))
+            learned["selection_path_"] = [names[m] for m in path]
+            learned["selection_scores_"] = [-value for value in losses]
+        learned["oof_score_"] = -float(loss(learned["weights_"]))
         if present is None:
-            self.member_scores_ = {
+            learned["member_scores_"] = {
                 name: -float(loss(onehot)) for name, onehot in zip(names, np.eye(len(names)))
             }
-            return
-        self.member_scores_ = {}
+            return learned
+        learned["member_scores_"] = {}
         for m, name in enumerate(names):
             rows = present[m]
             sw = None if sample_weight is None else sample_weight[rows]
             alone, _ = self._objective(oof[m : m + 1, rows], y_target[rows], sw, None)
-            self.member_scores_[name] = -float(alone(np.ones(1)))
+            learned["member_scores_"][name] = -float(alone(np.ones(1)))
+        return learned
 
     def _check_member_classes(self, named_members):
         pass
@@ -262,6 +298,23 @@ class _BaseFusion(TransformerMixin, Composite):
         A member is asked only about the rows where its view is present; elsewhere its
         output is 0. Rows with no member present raise, unless ``missing="prior"``.
         """
+        outs, present = self._outputs_by_member(X, self._output())
+        if present is None:
+            return np.stack(outs), None
+        given = [out for out in outs if out is not None]
+        shape = (len(outs), present.shape[1]) + self._output_shape()
+        stacked = np.zeros(shape, dtype=np.result_type(*[o.dtype for o in given]) if given
+                           else np.float64)
+        for m, out in enumerate(outs):
+            if out is not None:
+                stacked[m, present[m]] = out
+        return stacked, present
+
+    def _outputs_by_member(self, X, output):
+        """Each member's ``output(fitted, X_rows)`` on the rows where its view is
+        present (None for a member with no such row), and the presence mask (None when
+        every view is there). Rows with no member present raise, unless
+        ``missing="prior"``."""
         X = self._check_X(X, reset=False)
         names = list(self.named_estimators_)
         present = self._presence(X, names, self.estimators_)
@@ -279,17 +332,8 @@ class _BaseFusion(TransformerMixin, Composite):
               None if present is None or present[m].all() else np.flatnonzero(present[m]),
               key)
              for m, (name, est, key) in enumerate(zip(names, self.estimators_, keys))],
-            X, self._output(), n_jobs=self.n_jobs, memory=self.memory)
-        if present is None:
-            return np.stack(outs), None
-        given = [out for out in outs if out is not None]
-        shape = (len(names), X.shape[0]) + self._output_shape()
-        stacked = np.zeros(shape, dtype=np.result_type(*[o.dtype for o in given]) if given
-                           else np.float64)
-        for m, out in enumerate(outs):
-            if out is not None:
-                stacked[m, present[m]] = out
-        return stacked, present
+            X, output, n_jobs=self.n_jobs, memory=self.memory)
+        return outs, present
 
     def _output_shape(self):
         return ()
@@ -381,23 +425,16 @@ _FUSION_DOCS = {
     "selection_scores_": """selection_scores_ : list of float
         Out-of-fold score of the fused output after each greedy round (as
         ``oof_score_``). Only with ``weights="greedy"``.""",
+    "n_oof_samples_": """n_oof_samples_ : int
+        Rows the learned weights were fitted on: those with an out-of-fold output of
+        every member present. A forward-chaining ``cv`` (``TimeSeriesSplit``) never
+        tests its first rows, which are left out (the members' final fit uses every
+        row). Only with learned weights.""",
     "n_features_in_": """n_features_in_ : int
         Number of features seen during fit.""",
     "feature_names_in_": """feature_names_in_ : ndarray of str
         Names of the features seen during fit, when ``X`` has string column names.""",
 }
-
-
-def _voting_gives(method):
-    """The ``available_if`` check of ``method``: probabilities need soft or geometric
-    voting, and the error says so (as ``VotingClassifier._check_voting`` does)."""
-
-    def check(self):
-        if self.voting == "hard":
-            raise AttributeError(f"{method} is not available when voting={self.voting!r}")
-        return True
-
-    return check
 
 
 @Substitution(**_FUSION_DOCS)
@@ -419,11 +456,13 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         ``"soft"``: weighted mean of the members' probabilities. ``"geometric"``:
         weighted mean of their log-probabilities, renormalised (a product of experts).
         ``"hard"``: weighted majority of their predicted classes; ties go to the
-        smallest class.
+        smallest class, and :meth:`predict_proba` gives the weighted vote shares.
     {weights}
     cv : int, cross-validation generator or iterable, default=5
         Splits for the out-of-fold predictions that learned weights are fitted on. The
-        same folds serve every member. An int gives ``StratifiedKFold``.
+        same folds serve every member. An int gives ``StratifiedKFold``. Test folds must be
+        disjoint; rows that none tests (a forward-chaining ``TimeSeriesSplit``) are
+        left out of the weights' fit.
     scoring : str or callable, default=None
         Scorer for learned weights. ``None`` uses the log-loss for soft and geometric
         voting, and the Brier score of the vote shares for hard voting. A non-smooth
@@ -455,6 +494,7 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
     {member_costs_}
     {selection_path_}
     {selection_scores_}
+    {n_oof_samples_}
     {n_features_in_}
     {feature_names_in_}
 
@@ -595,7 +635,7 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         return fused
 
     def _votes(self, X):
-        """Weighted vote counts, shape (n_samples, n_classes), in one bincount."""
+        """Weighted vote shares, shape (n_samples, n_classes), in one bincount."""
         positions, present = self._member_outputs(X)
         n_members, n_samples = positions.shape
         n_classes = len(self.classes_)
@@ -616,16 +656,16 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         -------
         y : ndarray of shape (n_samples,)
         """
-        check_is_fitted(self)
-        if self.voting == "hard":
-            scores = self._votes(X)
-        else:
-            scores = self.predict_proba(X)
-        return self.classes_[np.argmax(scores, axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
-    @available_if(_voting_gives("predict_proba"))
     def predict_proba(self, X):
-        """Fused class probabilities (soft and geometric voting).
+        """Fused class probabilities; under hard voting, the weighted vote shares.
+
+        Soft and geometric voting fuse the members' probabilities. Hard voting gives
+        each class's share of the weights of the members that predict it (renormalised
+        over the members present on the row): each row sums to 1 and its largest share
+        is the predicted class.
 
         Parameters
         ----------
@@ -636,12 +676,13 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         proba : ndarray of shape (n_samples, n_classes)
         """
         check_is_fitted(self)
+        if self.voting == "hard":
+            return self._votes(X)
         P, present = self._member_outputs(X)
         return self._with_fallback(
             combine_classifier(P, self.weights_, self.voting, present=present), present
         )
 
-    @available_if(_voting_gives("predict_log_proba"))
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba` (``-inf`` where a probability is 0).
 
@@ -654,6 +695,9 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         log_proba : ndarray of shape (n_samples, n_classes)
         """
         check_is_fitted(self)
+        if self.voting == "hard":
+            with np.errstate(divide="ignore"):
+                return np.log(self._votes(X))
         P, present = self._member_outputs(X)
         fused = combine_classifier(P, self.weights_, self.voting, log=True, present=present)
         return self._with_fallback(fused, present, log=True)
@@ -703,9 +747,16 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         The members. A member set to ``"drop"`` is left out. A member wrapped in
         :class:`sklearn.frozen.FrozenEstimator` is used as it is, never refitted.
     {weights}
+    output_weights : {{"shared", "per_output"}}, default="shared"
+        Learned weights with a 2-D ``y`` (several outputs, which every member must
+        take): ``"shared"`` learns one weight vector for every output (the loss
+        averages them), ``"per_output"`` one per output, each on that output alone.
+        Fixed and equal weights serve every output.
     cv : int, cross-validation generator or iterable, default=5
         Splits for the out-of-fold predictions that learned weights are fitted on. The
-        same folds serve every member. An int gives ``KFold``.
+        same folds serve every member. An int gives ``KFold``. Test folds must be
+        disjoint; rows that none tests (a forward-chaining ``TimeSeriesSplit``) are
+        left out of the weights' fit.
     scoring : str or callable, default=None
         Scorer for learned weights; ``None`` uses the mean squared error.
     {selection_rounds}
@@ -724,14 +775,19 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
     ----------
     {estimators_}
     {named_estimators_}
-    {weights_}
-    oof_score_ : float
+    weights_ : ndarray of shape (n_kept_members,) or (n_outputs, n_kept_members)
+        One weight per kept (not dropped) member, summing to 1; one row of them per
+        output with ``output_weights="per_output"`` and a 2-D ``y``.
+    oof_score_ : float or ndarray of shape (n_outputs,)
         Out-of-fold score of the fused prediction (``scoring``, or minus the mean
-        squared error). Only with learned weights.
+        squared error). Only with learned weights. With ``output_weights="per_output"``
+        and a 2-D ``y``, this, each value of ``member_scores_``, ``selection_path_``
+        and ``selection_scores_`` hold one entry per output.
     {member_scores_}
     {member_costs_}
     {selection_path_}
     {selection_scores_}
+    {n_oof_samples_}
     {n_features_in_}
     {feature_names_in_}
 
@@ -757,11 +813,17 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
 
     _kind = "regressor"
 
+    _parameter_constraints: dict = {
+        **_BaseFusion._parameter_constraints,
+        "output_weights": [StrOptions({"shared", "per_output"})],
+    }
+
     def __init__(
         self,
         estimators,
         *,
         weights=None,
+        output_weights="shared",
         cv=5,
         scoring=None,
         selection_rounds=25,
@@ -776,6 +838,7 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
     ):
         self.estimators = estimators
         self.weights = weights
+        self.output_weights = output_weights
         self.cv = cv
         self.scoring = scoring
         self.selection_rounds = selection_rounds
@@ -788,6 +851,15 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         self.verbose = verbose
         self.random_state = random_state
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        try:
+            tags.target_tags.multi_output = all(
+                takes_multi_output(est) for _, est in self.estimators if not is_drop(est))
+        except (TypeError, ValueError):
+            pass  # invalid estimators: fit reports them
+        return tags
+
     # Members are estimators, whose parameters their own fit validates.
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None, **fit_params):
@@ -797,8 +869,8 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         ----------
         X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
             Training input.
-        y : array-like of shape (n_samples,)
-            Target values.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Target values; 2-D when every member takes several outputs.
         sample_weight : array-like of shape (n_samples,), default=None
             Weights the out-of-fold loss, and is passed to every member's ``fit``
             (each must accept it); with metadata routing, only to the members that
@@ -813,23 +885,34 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         began = time.perf_counter()
         params = self._check_fit_params()
         X = self._check_X(X, reset=True)
-        y = self._check_y(X, y)
+        y = self._check_y(X, y, list(zip(*params[:2])))
         try:
             y = y.astype(np.float64)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"FusionRegressor: y must be numeric ({exc}).") from None
         if not np.all(np.isfinite(y)):
             raise ValueError("FusionRegressor: y contains NaN or infinity.")
+        self._n_outputs_ = None if y.ndim == 1 else y.shape[1]
         return self._fit(params, X, y, y, sample_weight, fit_params, began)
 
     def _output(self):
-        return member_prediction
+        if self._n_outputs_ is None:
+            return member_prediction
+        return partial(_member_predictions, n_outputs=self._n_outputs_)
+
+    def _output_shape(self):
+        return () if self._n_outputs_ is None else (self._n_outputs_,)
 
     def _objective(self, P, y, sample_weight, present=None):
         return regressor_objective(P, y, sample_weight, self._get_scorer(), present)
 
+    def _weights_per_output(self, y_target):
+        return self.output_weights == "per_output" and y_target.ndim == 2
+
     def _fallback(self, y, sample_weight):
         """The training mean: what ``missing="prior"`` predicts for rows with no member."""
+        if y.ndim == 2:
+            return np.average(y, axis=0, weights=sample_weight)
         return float(np.average(y, weights=sample_weight))
 
     def predict(self, X):
@@ -841,7 +924,7 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
 
         Returns
         -------
-        y : ndarray of shape (n_samples,)
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
         """
         check_is_fitted(self)
         P, present = self._member_outputs(X)
@@ -851,7 +934,7 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         return prediction
 
     def transform(self, X):
-        """Each member's prediction, one column per member.
+        """Each member's prediction, one column per member (and output).
 
         Parameters
         ----------
@@ -859,15 +942,20 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
 
         Returns
         -------
-        predictions : ndarray of shape (n_samples, n_members)
-            NaN where a member's view is missing.
+        predictions : ndarray of shape (n_samples, n_members * n_outputs)
+            Each member's outputs in turn. NaN where a member's view is missing.
         """
         check_is_fitted(self)
         outputs, present = self._member_outputs(X)
         if present is not None:
             outputs = outputs.astype(np.float64)
             outputs[~present] = np.nan
-        return outputs.T
+        return outputs.T if outputs.ndim == 2 else np.hstack(list(outputs))
 
     def _output_suffixes(self):
-        return [""]
+        return [""] if self._n_outputs_ is None else range(self._n_outputs_)
+
+
+def _member_predictions(estimator, X, n_outputs):
+    """A multi-output regressor member's predictions, shape (n_samples, n_outputs)."""
+    return np.asarray(estimator.predict(X), dtype=np.float64).reshape(-1, n_outputs)

@@ -11,9 +11,11 @@ import time
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import is_classifier
+from sklearn import get_config
+from sklearn.base import is_classifier, is_regressor
 from sklearn.metrics import accuracy_score, r2_score
-from sklearn.utils import Bunch, check_random_state, get_tags
+from sklearn.utils import Bunch, TransformerTags, check_random_state, get_tags
+from sklearn.utils.metadata_routing import process_routing
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
@@ -23,6 +25,7 @@ from ._base import (
     check_sample_weight,
     check_sample_weight_support,
     seed_estimator,
+    takes_multi_output,
 )
 from ._compat import HasMethods, Interval, StrOptions, _fit_context, _VisualBlock
 from ._tasks import report_fit_time
@@ -37,6 +40,35 @@ def _cascade_only(method):
             raise AttributeError(
                 f"{method} is not available when exit_threshold=None (a stack, not a "
                 "cascade)"
+            )
+        return True
+
+    return check
+
+
+def _stack_only(method):
+    """An ``available_if`` check: ``method`` exists only for a stack, and says so."""
+
+    def check(stack):
+        if stack._is_cascade():
+            raise AttributeError(
+                f"{method} is not available when exit_threshold is set (a cascade, not "
+                "a stack)"
+            )
+        return True
+
+    return check
+
+
+def _final_has(method):
+    """An ``available_if`` check: a stack whose final step has ``method``."""
+
+    def check(stack):
+        _stack_only(method)(stack)
+        if not hasattr(stack._final, method):
+            raise AttributeError(
+                f"{method} is not available when the final step {stack.steps[-1][0]!r} "
+                f"({type(stack._final).__name__}) has no {method}"
             )
         return True
 
@@ -65,6 +97,9 @@ class SerialStack(Composite):
     cv : int, cross-validation generator or iterable, default=5
         Splits for the out-of-fold outputs, fixed once so that every level sees the same
         folds. An int gives ``StratifiedKFold`` for a classifier, ``KFold`` otherwise.
+        Test folds must be disjoint; rows that none tests (a forward-chaining
+        ``TimeSeriesSplit``) are left out of what is fitted on out-of-fold outputs
+        (see ``n_oof_samples_``).
     passthrough : bool or columns, default=False
         Stacking: also feed these raw columns of ``X`` (``True``: all) to every level
         after the first. Columns are given as for a view (names, positions, a slice, a
@@ -92,8 +127,12 @@ class SerialStack(Composite):
     stack_method : {"auto", "transform", "predict_proba", "decision_function", \
             "predict"} or dict, default="auto"
         Stacking: which output of a non-final step the next level sees. ``"auto"``
-        takes the first the step has, in that order (a ``FusionClassifier`` level
-        passes all its members' probabilities on). A dict maps step names to methods.
+        takes the first the step has, in that order; a ``FusionClassifier`` level
+        passes on each member's own first of ``predict_proba``,
+        ``decision_function`` and ``predict``, as ``StackingClassifier``'s
+        ``"auto"`` does (its ``"transform"`` passes the level's vote: every member's
+        probabilities, or class positions under hard voting). With two classes a set
+        of probabilities loses its first column. A dict maps step names to methods.
     exit_threshold : float, list of float, "auto" or None, default=None
         None: stacking. Otherwise a cascade: one threshold for every non-final step, a
         list with one per non-final step, or ``"auto"``: the lowest thresholds (most
@@ -137,6 +176,13 @@ class SerialStack(Composite):
     cascade_fit_ : list of str
         For ``cascade_fit="deferred"``: how each step was trained, ``"deferred"`` or
         ``"all"`` (cascade only).
+    n_oof_samples_ : int
+        Rows the out-of-fold outputs cover. Stacking: the rows the final step was
+        fitted on (every level predicted them out of fold). Cascade: the rows the
+        thresholds (``"auto"``), exit rates and deferred training were judged on.
+        A forward-chaining ``cv`` (``TimeSeriesSplit``) never tests its first rows,
+        and each further level loses its first test fold; the first level (every
+        cascade step) is still fitted on every row.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of str
@@ -244,6 +290,9 @@ class SerialStack(Composite):
             tags.classifier_tags = dataclasses.replace(final.classifier_tags,
                                                        multi_label=False)
         tags.regressor_tags = final.regressor_tags
+        # 2-D y (several outputs) when every step is a regressor that takes it.
+        tags.target_tags.multi_output = all(
+            is_regressor(est) and takes_multi_output(est) for _, est in self.steps)
         tags.target_tags.required = True
         # A stack's later levels see the outputs of the one before, not X, unless
         # raw columns are passed through to them.
@@ -252,7 +301,16 @@ class SerialStack(Composite):
                   else estimators[:1])
         tags.input_tags.allow_nan = all(takes_nan(est) for est in sees_x)
         tags.input_tags.sparse = all(t.input_tags.sparse for t in steps)
+        # A stack transforms X into its final step's input; a cascade does not.
+        tags.transformer_tags = None if self._is_cascade() else TransformerTags()
         return tags
+
+    def _method_mapping(self, name):
+        """``fit`` to each step's ``fit``; and ``predict`` to the final step's."""
+        mapping = super()._method_mapping(name)
+        if name == self.steps[-1][0]:
+            mapping.add(caller="predict", callee="predict")
+        return mapping
 
     def _is_cascade(self):
         """Cascade or stack: as fitted once fitted, else as the parameters say."""
@@ -320,8 +378,8 @@ class SerialStack(Composite):
         ----------
         X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
             Training input.
-        y : array-like of shape (n_samples,)
-            Target.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Target; 2-D (several outputs) for a stack of regressors that all take it.
         sample_weight : array-like of shape (n_samples,), default=None
             Passed to every step's ``fit`` (each must accept it); with metadata routing,
             only to the steps that request it. Weights the cascade's thresholds.
@@ -336,11 +394,13 @@ class SerialStack(Composite):
         """
         began = time.perf_counter()
         for stale in ("steps_", "classes_", "exit_thresholds_", "exit_rates_", "cascade_fit_",
-                      "_methods_", "_passthrough_", "_level_classes_", "_views_", "_prior_"):
+                      "_methods_", "_passthrough_", "_level_classes_", "_views_", "_prior_",
+                      "_output_width_", "n_oof_samples_"):
             self.__dict__.pop(stale, None)  # from an earlier fit with other settings
         self._check_steps()
         X = self._check_X(X, reset=True)
-        y = self._check_y(X, y)
+        regressors = all(is_regressor(est) for _, est in self.steps)
+        y = self._check_y(X, y, self.steps if regressors else None)
         classifier = is_classifier(self._final)
         if classifier:
             self._set_classes(y)
@@ -384,8 +444,39 @@ class SerialStack(Composite):
 
     # -- predict -------------------------------------------------------------------
 
-    def predict(self, X):
+    def predict(self, X, **predict_params):
         """Predict with the last level (stacking) or the cascade.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+        **predict_params : dict
+            Stacking: passed to the final step's ``predict`` (``return_std=True`` for a
+            ``BayesianRidge``); with metadata routing, only those it requests.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Or what the final step's ``predict`` returns with ``predict_params``.
+        """
+        check_is_fitted(self)
+        X = self._check_X(X, reset=False)
+        if self._is_cascade():
+            if predict_params:
+                raise TypeError(
+                    f"SerialStack: a cascade's predict takes no parameters; got "
+                    f"{sorted(predict_params)}."
+                )
+            return self.classes_[np.argmax(_cascade.predict_cascade(self, X)[0], axis=1)]
+        final_name, final = self.steps_[-1]
+        if get_config().get("enable_metadata_routing", False):
+            predict_params = process_routing(self, "predict", **predict_params)[
+                final_name].predict
+        return final.predict(_stack.final_input(self, X), **predict_params)
+
+    @available_if(_final_has("decision_function"))
+    def decision_function(self, X):
+        """The final step's decision function on its input (stacking).
 
         Parameters
         ----------
@@ -393,13 +484,71 @@ class SerialStack(Composite):
 
         Returns
         -------
-        y : ndarray of shape (n_samples,)
+        decision : ndarray of shape (n_samples,) or (n_samples, n_classes)
         """
         check_is_fitted(self)
-        X = self._check_X(X, reset=False)
-        if self._is_cascade():
-            return self.classes_[np.argmax(_cascade.predict_cascade(self, X)[0], axis=1)]
-        return self.steps_[-1][1].predict(_stack.final_input(self, X))
+        return self.steps_[-1][1].decision_function(self.transform(X))
+
+    @available_if(_stack_only("transform"))
+    def transform(self, X):
+        """The final step's input (stacking): the last level's output for ``X``, then
+        the passed-through columns.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        Z : ndarray or sparse matrix of shape (n_samples, n_features_out)
+            Named by :meth:`get_feature_names_out`.
+        """
+        check_is_fitted(self)
+        return _stack.final_input(self, self._check_X(X, reset=False))
+
+    @available_if(_stack_only("fit_transform"))
+    def fit_transform(self, X, y, sample_weight=None, **fit_params):
+        """Fit, then :meth:`transform` ``X`` (with the refitted levels, as
+        ``StackingClassifier.fit_transform`` does).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+        **fit_params : dict
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        Z : ndarray or sparse matrix of shape (n_samples, n_features_out)
+        """
+        return self.fit(X, y, sample_weight, **fit_params).transform(X)
+
+    @available_if(_stack_only("get_feature_names_out"))
+    def get_feature_names_out(self, input_features=None):
+        """Names of the columns :meth:`transform` returns, as ``StackingClassifier``
+        names its own: ``serialstack_<name><k>`` for each column a member of the last
+        level (or the level itself) passes on, ``serialstack_<name>`` when it passes
+        one, then the passed-through columns' names.
+
+        Parameters
+        ----------
+        input_features : array-like of str, default=None
+            Names of the columns of ``X``, for the passed-through ones: checked against
+            ``feature_names_in_``; None: ``feature_names_in_``, else ``x0``, ``x1``...
+
+        Returns
+        -------
+        feature_names_out : ndarray of str
+        """
+        check_is_fitted(self)
+        names = np.asarray(self._input_feature_names(input_features), dtype=object)
+        if len(self.steps_) == 1:
+            view = self._views_[0]
+            return names if view is None else names[view]
+        passed = [] if self._passthrough_ is None else list(names[self._passthrough_])
+        return np.asarray(_stack.output_names(self) + passed, dtype=object)
 
     def _check_proba(self):
         if not (self._is_cascade() or hasattr(self._final, "predict_proba")):

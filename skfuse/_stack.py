@@ -12,34 +12,34 @@ import scipy.sparse as sp
 from sklearn.base import is_classifier
 
 from ._base import Composite, check_known_classes, member_proba
-from ._fusion import FusionClassifier
+from ._fusion import FusionClassifier, FusionRegressor
 from ._jobs import MemberJobs
 from ._tasks import is_frozen
 from ._views import _is_dataframe, missing_entries, resolve_view, take_view, takes_nan
 
 OWNER = "SerialStack"
 METHODS = ("transform", "predict_proba", "decision_function", "predict")
+# What "auto" takes from each member of a FusionClassifier level, as scikit-learn's
+# StackingClassifier(stack_method="auto") does from each of its estimators.
+MEMBER_METHODS = ("predict_proba", "decision_function", "predict")
 
 
 def step_output(estimator, X, method, classes=None):
     """A non-final step's output as a 2-D float array, the next level's input.
 
     Probabilities (and multiclass decision values) of a classifier are aligned to the
-    stack's ``classes`` by label; predicted labels become class positions.
+    stack's ``classes`` by label; predicted labels become class positions. With two
+    classes, each set of probabilities keeps the second class's column only (the first
+    is one minus it), as scikit-learn's ``StackingClassifier`` does. A
+    ``FusionClassifier`` level under ``"auto"`` or ``"transform"`` gives its members'
+    outputs side by side (:func:`_fusion_level_output`).
     """
+    if isinstance(estimator, FusionClassifier) and method in ("auto", "transform"):
+        return _fusion_level_output(estimator, X, method, classes)
     if method == "predict_proba" and classes is not None:
-        return member_proba(estimator, X, classes)
+        proba = member_proba(estimator, X, classes)
+        return proba[:, 1:] if len(classes) == 2 else proba
     out = getattr(estimator, method)(X)
-    if method == "transform" and classes is not None and isinstance(estimator, FusionClassifier):
-        # Member outputs come per the level's own classes (a fold may miss one).
-        positions = np.searchsorted(classes, estimator.classes_)
-        if estimator.voting == "hard":
-            out = positions[out]
-        else:
-            n, n_members = out.shape[0], len(estimator.estimators_)
-            aligned = np.zeros((n, n_members, len(classes)))
-            aligned[:, :, positions] = out.reshape(n, n_members, -1)
-            out = aligned.reshape(n, -1)
     if method == "predict" and classes is not None and is_classifier(estimator):
         out = np.searchsorted(classes, np.asarray(out))
     if method == "decision_function" and classes is not None and np.ndim(out) == 2:
@@ -50,13 +50,57 @@ def step_output(estimator, X, method, classes=None):
     return out.reshape(out.shape[0], -1)
 
 
+def member_method(voting, estimator, method):
+    """The method a member of a ``FusionClassifier`` level (with this ``voting``) gives
+    the next level under ``method`` (``"auto"`` or ``"transform"``)."""
+    if method == "transform":
+        return "predict" if voting == "hard" else "predict_proba"
+    return next(m for m in MEMBER_METHODS if hasattr(estimator, m))
+
+
+def _member_output(estimator, X, voting, method, classes):
+    return step_output(estimator, X, member_method(voting, estimator, method), classes)
+
+
+def _fusion_level_output(level, X, method, classes):
+    """A ``FusionClassifier`` level's members' outputs side by side, NaN where a
+    member's view is missing. ``"auto"``: each member's own first method of
+    :data:`MEMBER_METHODS`; ``"transform"``: the level's vote (probabilities, or class
+    positions under hard voting). The level's weights play no part."""
+    outs, present = level._outputs_by_member(
+        X, partial(_member_output, voting=level.voting, method=method, classes=classes))
+    if present is None:
+        return np.hstack(outs)
+    parts = []
+    for out, est, rows in zip(outs, level.estimators_, present):
+        part = np.full((len(rows), output_width(est, member_method(level.voting, est, method),
+                                                classes)), np.nan)
+        if out is not None:
+            part[rows] = out
+        parts.append(part)
+    return np.hstack(parts)
+
+
+def output_width(estimator, method, classes):
+    """The columns a fitted classifier's ``method`` gives the next level."""
+    if method == "predict_proba":
+        return 1 if len(classes) == 2 else len(classes)
+    if method == "decision_function" and len(estimator.classes_) > 2:
+        return len(classes)
+    return 1
+
+
 def output_methods(stack):
-    """The output method of each non-final step."""
+    """The output method of each non-final step: ``"auto"`` is resolved, but for a
+    ``FusionClassifier`` level, whose members each take their own."""
     methods = []
     for name, est in stack.steps[:-1]:
         method = stack.stack_method
         if isinstance(method, dict):
             method = method.get(name, "auto")
+        if method == "auto" and isinstance(est, FusionClassifier):
+            methods.append(method)
+            continue
         if method == "auto":
             method = next((m for m in METHODS if hasattr(est, m)), None)
         if method not in METHODS or not hasattr(est, method):
@@ -66,6 +110,28 @@ def output_methods(stack):
             )
         methods.append(method)
     return methods
+
+
+def output_names(stack):
+    """Names of the last level's output columns, as ``StackingClassifier`` names its
+    estimators' (``serialstack_<name><k>``, or ``serialstack_<name>`` for one column):
+    by member for a fusion level that passes its members' outputs, else by step."""
+    name, level = stack.steps_[-2]
+    method = stack._methods_[-1]
+    if isinstance(level, FusionClassifier) and method in ("auto", "transform"):
+        parts = [(member, output_width(est, member_method(level.voting, est, method),
+                                       stack._level_classes_))
+                 for member, est in level.named_estimators_.items()]
+    elif isinstance(level, FusionRegressor) and method == "transform":
+        width = stack._output_width_ // len(level.estimators_)
+        parts = [(member, width) for member in level.named_estimators_]
+    else:
+        parts = [(name, stack._output_width_)]
+    names = []
+    for part, width in parts:
+        names += ([f"serialstack_{part}"] if width == 1
+                  else [f"serialstack_{part}{k}" for k in range(width)])
+    return names
 
 
 def fit_stack(stack, estimators, step_params, X, y, sample_weight, folds):
@@ -85,18 +151,41 @@ def fit_stack(stack, estimators, step_params, X, y, sample_weight, folds):
     if stack._level_classes_ is not None:
         check_known_classes([(name, est) for name, est in zip(names[:-1], estimators[:-1])
                              if is_frozen(est)], stack._level_classes_, OWNER, "step")
+    # The rows a level is fitted on: all for the first; then those the level before
+    # predicted out of fold (a forward-chaining cv never tests its first rows).
+    rows = None
     for name, est, params, method in zip(names, estimators[:-1], step_params,
                                          stack._methods_):
         plan = _plan(stack, X.shape[0])
-        plan.add(name, est, label=f"step {name!r}", view=view, folds=folds, params=params)
+        plan.add(name, est, label=f"step {name!r}", view=view, rows=rows,
+                 folds=_folds_within(folds, rows, name), params=params)
         fit = plan.run(Z, y, sample_weight,
                        partial(step_output, method=method, classes=stack._level_classes_))
         fitted.append(fit[name].estimator)
+        stack._output_width_ = fit[name].oof.shape[1]
+        rows = None if fit[name].tested.all() else np.flatnonzero(fit[name].tested)
         Z, view = _next_input(stack, fit[name].oof, X), None
+    stack.n_oof_samples_ = X.shape[0] if rows is None else rows.size
     plan = _plan(stack, X.shape[0])
     plan.add(names[-1], estimators[-1], label=f"step {names[-1]!r} (final)", view=view,
-             params=step_params[-1])
+             rows=rows, params=step_params[-1])
     return [*fitted, plan.run(Z, y, sample_weight)[names[-1]].estimator]
+
+
+def _folds_within(folds, rows, name):
+    """``folds`` restricted to ``rows`` (None: all), leaving out a fold without a
+    training or a test row there (its test rows then get no out-of-fold output)."""
+    if rows is None:
+        return folds
+    kept = [(np.intersect1d(train, rows), np.intersect1d(test, rows)) for train, test in folds]
+    kept = [(train, test) for train, test in kept if train.size and test.size]
+    if not kept:
+        raise ValueError(
+            f"SerialStack: step {name!r} has no fold with training rows among the "
+            f"{rows.size} rows the step before it predicted out of fold; use a cv with "
+            "more splits."
+        )
+    return kept
 
 
 def final_input(stack, X):

@@ -2,7 +2,8 @@
 
 Everything here works on stacked member outputs ``P``: shape (n_members, n_samples,
 n_classes) of aligned probabilities (or one-hot votes) for classifiers, shape
-(n_members, n_samples) for regressors. An *objective* maps a weight vector on the simplex
+(n_members, n_samples) for regressors, (n_members, n_samples, n_outputs) for several
+outputs. An *objective* maps a weight vector on the simplex
 to a loss (lower is better); :func:`optimize_weights` minimises it, :func:`greedy_weights`
 runs ensemble selection with replacement (Caruana et al., 2004).
 """
@@ -72,11 +73,16 @@ def combine_classifier(P, weights, voting, log=False, present=None):
 def combine_regressor(P, weights, present=None):
     """Weighted mean of member predictions, skipping members of weight 0.
 
-    With ``present`` (M, n), each row's weights are renormalised over the members
-    present there; a row with none gets 0.
+    ``P`` has shape (M, n), or (M, n, n_outputs) for several outputs; ``weights`` has
+    shape (M,), or (n_outputs, M) for one weight vector per output. With ``present``
+    (M, n), each row's weights are renormalised over the members present there; a row
+    with none gets 0.
     """
+    if weights.ndim == 2:
+        return np.stack([combine_regressor(P[..., k], w, present)
+                         for k, w in enumerate(weights)], axis=-1)
     if present is not None:
-        return np.einsum("mn,mn->n", row_shares(weights, present), P)
+        return np.einsum("mn,mn...->n...", row_shares(weights, present), P)
     used = np.flatnonzero(weights)
     return np.average(P[used], axis=0, weights=weights[used])
 
@@ -164,8 +170,17 @@ def classifier_objective(P, y, voting, sample_weight=None, scorer=None, classes=
 def regressor_objective(P, y, sample_weight=None, scorer=None, present=None):
     """Return ``(loss, grad)`` for fusing regressor outputs ``P`` (mean squared error).
 
-    With ``present`` (see :func:`classifier_objective`), ``grad`` is None.
+    With several outputs (``P`` of shape (M, n, n_outputs), ``y`` (n, n_outputs)), one
+    weight vector serves every output, and the loss averages them (a scorer sees them
+    all). With ``present`` (see :func:`classifier_objective`), ``grad`` is None.
     """
+    if P.ndim == 3 and scorer is None:
+        # Each (row, output) pair as a row of its own, weighted as its row.
+        n_outputs = P.shape[2]
+        return regressor_objective(
+            P.reshape(P.shape[0], -1), y.reshape(-1),
+            None if sample_weight is None else np.repeat(sample_weight, n_outputs),
+            None, None if present is None else np.repeat(present, n_outputs, axis=1))
     if scorer is not None:
         holder = _FusedRegressorOutput()
 

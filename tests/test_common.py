@@ -1,6 +1,7 @@
 """scikit-learn's estimator checks over every public estimator, from one registry."""
 
 import pytest
+from sklearn.model_selection import TimeSeriesSplit
 from sklearn.utils.estimator_checks import check_param_validation, parametrize_with_checks
 
 from composites import make, names
@@ -24,15 +25,27 @@ _NEURAL = {
 }
 
 # Expected failures, by estimator, each with the reason it cannot pass. The other
-# estimators have none: even learned weights pass the sample-weight equivalence checks.
+# estimators have none: even learned weights pass the sample-weight equivalence checks
+# (with a forward-chaining cv too, on the checks' data).
 EXPECTED_FAILURES = {
     "NeuralMixtureOfExpertsRegressor": _NEURAL,
     "NeuralMixtureOfExpertsClassifier": _NEURAL,
 }
 
 
+# A composite with a forward-chaining cv, whatever its class.
+FORWARD_CHAINING = {
+    "check_fit2d_1sample":
+        "TimeSeriesSplit refuses one row in its own words ('the number of samples=1'), "
+        "which are not among the phrasings the check accepts",
+}
+
+
 def expected_failed_checks(estimator):
-    return EXPECTED_FAILURES.get(type(estimator).__name__, {})
+    failures = dict(EXPECTED_FAILURES.get(type(estimator).__name__, {}))
+    if isinstance(getattr(estimator, "cv", None), TimeSeriesSplit):
+        failures.update(FORWARD_CHAINING)
+    return failures
 
 
 @parametrize_with_checks(instances(), expected_failed_checks=expected_failed_checks)

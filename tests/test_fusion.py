@@ -6,7 +6,13 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.compose import make_column_selector
-from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris, make_classification
+from sklearn.datasets import (
+    load_breast_cancer,
+    load_diabetes,
+    load_iris,
+    make_classification,
+    make_regression,
+)
 from sklearn.dummy import DummyClassifier
 from sklearn.ensemble import (
     RandomForestClassifier,
@@ -21,6 +27,7 @@ from sklearn.model_selection import (
     KFold,
     ShuffleSplit,
     StratifiedKFold,
+    TimeSeriesSplit,
     cross_val_predict,
 )
 from sklearn.naive_bayes import GaussianNB
@@ -32,6 +39,7 @@ from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from skfuse import FusionClassifier, FusionRegressor
 from skfuse._compat import InvalidParameterError
+from skfuse._weights import classifier_objective, optimize_weights, regressor_objective
 
 IRIS_X, IRIS_Y = load_iris(return_X_y=True)
 IRIS_LABELS = np.array(["setosa", "versicolor", "virginica"])[IRIS_Y]
@@ -439,7 +447,8 @@ def test_column_names_on_an_array_fail_clearly():
         ({"weights": "greedy", "costs": {"lr": 1}}, ValueError, r"\['rf', 'nb'\]"),
         ({"weights": "greedy", "selection_rounds": 0}, InvalidParameterError,
          r"The 'selection_rounds' parameter .* range \[1, inf\)"),
-        ({"weights": "optimize", "cv": ShuffleSplit(3)}, ValueError, "disjoint test folds"),
+        ({"weights": "optimize", "cv": ShuffleSplit(3, random_state=0)}, ValueError,
+         "disjoint test folds"),
         ({"estimators": [("lr", "drop")]}, ValueError, "all members are dropped"),
         ({"estimators": [("a__b", GaussianNB())]}, ValueError, "must not contain __"),
         ({"estimators": [("a", GaussianNB()), ("a", GaussianNB())]}, ValueError, "unique"),
@@ -458,14 +467,35 @@ def test_invalid_parameters_fail_in_fit(params, error, match):
 def test_hard_voting_accepts_members_without_predict_proba():
     fusion = FusionClassifier(classifiers() + [("svc", SVC())], voting="hard")
     fusion.fit(IRIS_X, IRIS_Y)
-    assert not hasattr(fusion, "predict_proba")
-    # The reason comes as the cause of available_if's AttributeError, as in
-    # VotingClassifier: the traceback shows both.
-    for method in ("predict_proba", "predict_log_proba"):
-        with pytest.raises(AttributeError, match=f"has no attribute '{method}'") as error:
-            getattr(fusion, method)
-        assert str(error.value.__cause__) == f"{method} is not available when voting='hard'"
     assert accuracy_score(IRIS_Y, fusion.predict(IRIS_X)) > 0.9
+
+
+def test_hard_voting_probabilities_are_the_weighted_vote_shares():
+    # Asked of VotingClassifier for years (scikit-learn issue 10355); by hand here.
+    members = classifiers() + [("svc", SVC())]
+    weights = np.array([1.0, 2.0, 3.0, 4.0])
+    fusion = FusionClassifier(members, voting="hard", weights=weights).fit(IRIS_X, IRIS_Y)
+    votes = np.stack([est.predict(IRIS_X) for est in fusion.estimators_])
+    shares = np.zeros((len(IRIS_Y), 3))
+    for m, w in enumerate(weights / weights.sum()):
+        shares[np.arange(len(IRIS_Y)), votes[m]] += w
+    assert np.any((shares > 0) & (shares < 1))  # the members disagree on some rows
+    assert_allclose(fusion.predict_proba(IRIS_X), shares)
+    with np.errstate(divide="ignore"):
+        assert_allclose(fusion.predict_log_proba(IRIS_X), np.log(shares))
+    assert_array_equal(fusion.predict(IRIS_X), fusion.classes_[shares.argmax(axis=1)])
+    # A member whose view is missing on a row leaves the vote: the others share it.
+    views = {"lr": [0, 1], "rf": [2, 3], "nb": [0, 1], "svc": [0, 1]}
+    X = IRIS_X.copy()
+    X[:10, 2:] = np.nan  # "rf" has no view on the first ten rows
+    fusion = FusionClassifier(members, voting="hard", weights=weights, views=views)
+    fusion.fit(X, IRIS_Y)
+    votes = np.stack([fusion.named_estimators_[name].predict(X[:10, :2])
+                      for name in ("lr", "nb", "svc")])
+    expected = np.zeros((10, 3))
+    for m, w in enumerate(np.array([1.0, 3.0, 4.0]) / 8.0):
+        expected[np.arange(10), votes[m]] += w
+    assert_allclose(fusion.predict_proba(X[:10]), expected)
 
 
 def test_single_class_fails_clearly():
@@ -550,3 +580,120 @@ def test_bad_scoring_and_costs_fail_before_fitting():
     costs = {"lr": 1.0, "rf": -5.0, "nb": 1.0}
     with pytest.raises(ValueError, match=r"costs of \['rf'\]"):
         FusionClassifier(classifiers(), weights="greedy", costs=costs).fit(IRIS_X, IRIS_Y)
+
+
+# -- forward-chaining folds -------------------------------------------------------------
+
+
+def test_forward_chaining_folds_leave_untested_rows_out_of_the_weights():
+    X, y = load_diabetes(return_X_y=True)
+    splits = list(TimeSeriesSplit(3).split(X))
+    tested = np.concatenate([test for _, test in splits])
+    fusion = FusionRegressor(regressors(), weights="optimize", cv=TimeSeriesSplit(3))
+    fusion.fit(X, y)
+    assert fusion.n_oof_samples_ == tested.size == len(y) - splits[0][0].size
+    # By hand: each member's out-of-fold predictions, on the rows some fold tests.
+    P = np.stack([np.concatenate([clone(est).fit(X[train], y[train]).predict(X[test])
+                                  for train, test in splits])
+                  for _, est in regressors()])
+    loss, grad = regressor_objective(P, y[tested])
+    assert_allclose(fusion.weights_, optimize_weights(loss, grad, 3))
+    assert fusion.oof_score_ == pytest.approx(-loss(fusion.weights_))
+    # The members' final fit uses every row.
+    for name, est in regressors():
+        assert_allclose(fusion.named_estimators_[name].predict(X),
+                        clone(est).fit(X, y).predict(X))
+
+
+def test_forward_chaining_folds_in_a_classifier_fusion():
+    order = np.random.RandomState(0).permutation(len(IRIS_Y))
+    X, y = IRIS_X[order], IRIS_Y[order]
+    splits = list(TimeSeriesSplit(3).split(X))
+    tested = np.concatenate([test for _, test in splits])
+    members = [("lr", LogisticRegression(max_iter=1000)), ("nb", GaussianNB())]
+    fusion = FusionClassifier(members, weights="optimize", cv=TimeSeriesSplit(3)).fit(X, y)
+    P = np.stack([np.concatenate([clone(est).fit(X[train], y[train]).predict_proba(X[test])
+                                  for train, test in splits])
+                  for _, est in members])
+    loss, grad = classifier_objective(P, y[tested], "soft")
+    assert fusion.n_oof_samples_ == tested.size
+    assert_allclose(fusion.weights_, optimize_weights(loss, grad, 2))
+
+
+# -- several outputs ---------------------------------------------------------------------
+
+
+def multi_output_data():
+    X, y = make_regression(n_samples=200, n_features=6, n_targets=3, noise=20.0,
+                           random_state=0)
+    y[:, 2] = np.abs(y[:, 2]) ** 1.3  # an output a tree fits better than a line
+    return X, y
+
+
+def two_regressors():
+    return [("ridge", Ridge()), ("tree", DecisionTreeRegressor(max_depth=5, random_state=0))]
+
+
+def test_fixed_weights_fuse_every_output():
+    X, y = multi_output_data()
+    fusion = FusionRegressor(two_regressors(), weights=[1, 3]).fit(X, y)
+    by_hand = sum(w * clone(est).fit(X, y).predict(X)
+                  for w, (_, est) in zip([0.25, 0.75], two_regressors()))
+    assert fusion.predict(X).shape == y.shape
+    assert_allclose(fusion.predict(X), by_hand)
+    assert_allclose(fusion.transform(X), np.hstack([clone(est).fit(X, y).predict(X)
+                                                    for _, est in two_regressors()]))
+    assert fusion.get_feature_names_out()[:4].tolist() == [
+        "fusionregressor_ridge0", "fusionregressor_ridge1", "fusionregressor_ridge2",
+        "fusionregressor_tree0"]
+
+
+def test_shared_weights_minimise_the_mean_error_over_outputs():
+    X, y = multi_output_data()
+    fusion = FusionRegressor(two_regressors(), weights="optimize", cv=KFold(4)).fit(X, y)
+    # By hand: out-of-fold predictions of each member, every output.
+    P = np.stack([cross_val_predict(est, X, y, cv=KFold(4)) for _, est in two_regressors()])
+
+    def mse(w):
+        return np.mean((np.tensordot(w, P, axes=1) - y) ** 2)
+
+    assert fusion.weights_.shape == (2,)
+    assert fusion.oof_score_ == pytest.approx(-mse(fusion.weights_))
+    grid = [np.array([a, 1 - a]) for a in np.linspace(0, 1, 201)]
+    assert mse(fusion.weights_) <= min(mse(w) for w in grid) + 1e-9
+    assert 0.05 < fusion.weights_[0] < 0.95  # a real mix, not a single member
+
+
+def test_per_output_weights_are_each_outputs_own():
+    X, y = multi_output_data()
+    fusion = FusionRegressor(two_regressors(), weights="optimize", output_weights="per_output",
+                             cv=KFold(4)).fit(X, y)
+    assert fusion.weights_.shape == (3, 2)
+    # By hand: the members' out-of-fold predictions (fitted on every output at once),
+    # and on each output alone the weights that minimise its squared error.
+    P = np.stack([cross_val_predict(est, X, y, cv=KFold(4)) for _, est in two_regressors()])
+    for k in range(3):
+        loss, grad = regressor_objective(P[:, :, k], y[:, k])
+        assert_allclose(fusion.weights_[k], optimize_weights(loss, grad, 2))
+        assert fusion.oof_score_[k] == pytest.approx(-loss(fusion.weights_[k]))
+        assert fusion.member_scores_["tree"][k] == pytest.approx(-loss(np.array([0, 1.0])))
+    assert not np.allclose(fusion.weights_[0], fusion.weights_[2])
+    by_hand = np.stack([fusion.weights_[k] @ np.stack(
+        [est.predict(X)[:, k] for est in fusion.estimators_]) for k in range(3)], axis=1)
+    assert_allclose(fusion.predict(X), by_hand)
+    greedy = FusionRegressor(two_regressors(), weights="greedy", output_weights="per_output",
+                             cv=KFold(4)).fit(X, y)
+    assert len(greedy.selection_path_) == 3 and greedy.weights_.shape == (3, 2)
+
+
+def test_several_outputs_need_members_that_take_them():
+    X, y = multi_output_data()
+    from sklearn.svm import SVR
+
+    with pytest.raises(ValueError, match="y has 3 columns .* 'svr' predicts one"):
+        FusionRegressor([("ridge", Ridge()), ("svr", SVR())]).fit(X, y)
+    # One column: kept 2-D when every member takes several outputs, as Ridge does.
+    column = FusionRegressor(two_regressors()).fit(X, y[:, :1])
+    assert column.predict(X).shape == (len(X), 1)
+    assert_allclose(column.predict(X)[:, 0],
+                    FusionRegressor(two_regressors()).fit(X, y[:, 0]).predict(X))

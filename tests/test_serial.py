@@ -7,7 +7,13 @@ from sklearn.base import clone
 from sklearn.datasets import load_diabetes, load_wine
 from sklearn.ensemble import RandomForestClassifier, StackingClassifier, StackingRegressor
 from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold, cross_val_predict
+from sklearn.model_selection import (
+    GridSearchCV,
+    KFold,
+    StratifiedKFold,
+    TimeSeriesSplit,
+    cross_val_predict,
+)
 from sklearn.naive_bayes import GaussianNB
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -299,7 +305,9 @@ def test_fusion_level_is_aligned_when_a_fold_misses_a_class():
 
     for voting in ("soft", "hard"):
         level = FusionClassifier(list(zip(["nb", "tree"], members())), voting=voting)
-        stack = SerialStack([("level", level), ("final", LogisticRegression())], cv=folds)
+        # "transform": the level's vote (probabilities, or class positions when hard).
+        stack = SerialStack([("level", level), ("final", LogisticRegression())], cv=folds,
+                            stack_method="transform")
         stack.fit(Xr, yr)
         # By hand: each fold's members, their outputs placed by class label.
         Z = np.zeros((len(yr), 6 if voting == "soft" else 2))
@@ -416,3 +424,72 @@ def test_step_probabilities_agree_with_the_routed_prediction():
     top = steps.max(axis=2)
     again = exit_route(lambda i, rows: top[i, rows], cascade.exit_thresholds_, None, len(y))
     np.testing.assert_array_equal(again, route)
+
+
+# -- forward-chaining folds -------------------------------------------------------------
+
+
+def test_forward_chaining_stack_fits_each_level_on_the_rows_predicted_out_of_fold():
+    Xd, yd = load_diabetes(return_X_y=True)
+    splits = list(TimeSeriesSplit(3).split(Xd))
+
+    def tree():
+        return DecisionTreeRegressor(max_depth=3, random_state=0)
+
+    stack = SerialStack([("ridge", Ridge()), ("tree", tree()), ("final", Ridge())],
+                        cv=TimeSeriesSplit(3)).fit(Xd, yd)
+    # By hand. Level 1: out of fold on the rows some fold tests (not the first ones).
+    rows1 = np.concatenate([test for _, test in splits])
+    z1 = np.zeros(len(yd))
+    for train, test in splits:
+        z1[test] = Ridge().fit(Xd[train], yd[train]).predict(Xd[test])
+    # Level 2 sees only those rows: the first fold has no training row among them.
+    rows2 = np.concatenate([test for _, test in splits[1:]])
+    z2 = np.zeros(len(yd))
+    for train, test in splits[1:]:
+        train = np.intersect1d(train, rows1)
+        z2[test] = tree().fit(z1[train, None], yd[train]).predict(z1[test, None])
+    final = Ridge().fit(z2[rows2, None], yd[rows2])
+    assert stack.n_oof_samples_ == rows2.size < rows1.size < len(yd)
+    assert_allclose(stack.named_steps_["final"].coef_, final.coef_)
+    # Refits: level 1 on every row, level 2 on every row level 1 predicted out of fold.
+    assert_allclose(stack.named_steps_["ridge"].coef_, Ridge().fit(Xd, yd).coef_)
+    grid = np.linspace(z1.min(), z1.max(), 50)[:, None]
+    assert_allclose(stack.named_steps_["tree"].predict(grid),
+                    tree().fit(z1[rows1, None], yd[rows1]).predict(grid))
+    level1 = Ridge().fit(Xd, yd).predict(Xd)
+    level2 = tree().fit(z1[rows1, None], yd[rows1]).predict(level1[:, None])
+    assert_allclose(stack.predict(Xd), final.predict(level2[:, None]))
+
+
+def test_forward_chaining_stack_needs_a_fold_to_train_each_level():
+    Xd, yd = load_diabetes(return_X_y=True)
+    one_fold = [(np.arange(200), np.arange(200, len(yd)))]  # forward, one split
+    with pytest.raises(ValueError, match="step 'tree' has no fold with training rows"):
+        SerialStack([("ridge", Ridge()), ("tree", DecisionTreeRegressor()),
+                     ("final", Ridge())], cv=one_fold).fit(Xd, yd)
+    two = SerialStack([("ridge", Ridge()), ("final", Ridge())], cv=one_fold).fit(Xd, yd)
+    assert two.n_oof_samples_ == len(yd) - 200
+
+
+def test_forward_chaining_auto_thresholds_use_the_rows_predicted_out_of_fold():
+    from skfuse._cascade import auto_thresholds, route_of_proba
+
+    order = np.random.RandomState(0).permutation(len(y))
+    Xs, ys = X[order], y[order]
+    splits = list(TimeSeriesSplit(3).split(Xs))
+    tested = np.concatenate([test for _, test in splits])
+    steps = [("nb", GaussianNB()), ("lr", LogisticRegression(C=0.05))]
+    cascade = SerialStack(steps, exit_threshold="auto", cascade_fit="all",
+                          cv=TimeSeriesSplit(3)).fit(Xs, ys)
+    proba = np.stack([np.concatenate([clone(est).fit(Xs[train], ys[train])
+                                      .predict_proba(Xs[test]) for train, test in splits])
+                      for _, est in steps])
+    thresholds = auto_thresholds(proba, ys[tested], 0.005)
+    assert cascade.n_oof_samples_ == tested.size < len(ys)
+    assert_allclose(cascade.exit_thresholds_, thresholds)
+    route = route_of_proba(proba, thresholds)
+    assert_allclose(cascade.exit_rates_, np.bincount(route, minlength=2) / tested.size)
+    # Every step's final fit uses every row.
+    assert_allclose(cascade.named_steps_["lr"].coef_,
+                    clone(steps[1][1]).fit(Xs, ys).coef_)

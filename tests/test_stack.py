@@ -1,0 +1,209 @@
+"""Stacking (``SerialStack`` with ``exit_threshold=None``) against scikit-learn's own
+``StackingClassifier`` and ``StackingRegressor`` on the same folds."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn import config_context
+from sklearn.base import clone
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine, make_regression
+from sklearn.ensemble import StackingClassifier, StackingRegressor
+from sklearn.linear_model import BayesianRidge, LogisticRegression, Ridge
+from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
+from sklearn.naive_bayes import GaussianNB
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVR, LinearSVC
+from sklearn.tree import DecisionTreeRegressor
+
+from skfuse import FusionClassifier, FusionRegressor, SerialStack
+
+CANCER_X, CANCER_Y = load_breast_cancer(return_X_y=True)
+CANCER_X = StandardScaler().fit_transform(CANCER_X)
+FOLDS = StratifiedKFold(3, shuffle=True, random_state=0)
+
+
+def members():
+    return [("lr", LogisticRegression()), ("nb", GaussianNB())]
+
+
+def labels(kind):
+    return CANCER_Y if kind == "int" else np.array(["malignant", "benign"])[CANCER_Y]
+
+
+def weights(kind):
+    if kind is None:
+        return None
+    return np.random.RandomState(0).uniform(0.2, 3.0, size=len(CANCER_Y))
+
+
+@pytest.mark.parametrize("label_kind", ["int", "str"])
+@pytest.mark.parametrize("passthrough", [False, True])
+@pytest.mark.parametrize("sample_weight", [None, "skewed"])
+def test_binary_fusion_level_agrees_with_stacking_classifier(label_kind, passthrough,
+                                                               sample_weight):
+    y, sw = labels(label_kind), weights(sample_weight)
+    ours = SerialStack([("fusion", FusionClassifier(members())),
+                        ("final", LogisticRegression())], cv=FOLDS, passthrough=passthrough)
+    ours.fit(CANCER_X, y, sample_weight=sw)
+    ref = StackingClassifier(members(), final_estimator=LogisticRegression(), cv=FOLDS,
+                             stack_method="predict_proba", passthrough=passthrough)
+    ref.fit(CANCER_X, y, sample_weight=sw)
+    # scikit-learn drops the first probability column of each member (two classes).
+    assert ours.named_steps_["final"].n_features_in_ == ref.final_estimator_.n_features_in_
+    assert_allclose(ours.named_steps_["final"].coef_, ref.final_estimator_.coef_,
+                    rtol=1e-7, atol=1e-10)
+    assert_allclose(ours.predict_proba(CANCER_X), ref.predict_proba(CANCER_X), rtol=0,
+                    atol=1e-10)
+    assert_array_equal(ours.predict(CANCER_X), ref.predict(CANCER_X))
+    assert_array_equal(ours.classes_, ref.classes_)
+
+
+@pytest.mark.parametrize("label_kind", ["int", "str"])
+def test_binary_classifier_step_agrees_with_stacking_classifier(label_kind):
+    y = labels(label_kind)
+    ours = SerialStack([("nb", GaussianNB()), ("final", LogisticRegression())],
+                       cv=FOLDS, stack_method="predict_proba").fit(CANCER_X, y)
+    ref = StackingClassifier([("nb", GaussianNB())], final_estimator=LogisticRegression(),
+                             cv=FOLDS, stack_method="predict_proba").fit(CANCER_X, y)
+    assert ours.named_steps_["final"].n_features_in_ == 1
+    assert_allclose(ours.predict_proba(CANCER_X), ref.predict_proba(CANCER_X), rtol=0,
+                    atol=1e-10)
+    assert_array_equal(ours.predict(CANCER_X), ref.predict(CANCER_X))
+
+
+# -- StackingClassifier's API ----------------------------------------------------------
+
+
+def wine():
+    X, y = load_wine(return_X_y=True, as_frame=True)
+    X = (X - X.mean()) / X.std()
+    return X, np.array(["barolo", "grignolino", "barbera"])[y]
+
+
+def same_names(ours, ref):
+    """scikit-learn's names with its class name in front replaced by ours."""
+    prefix = type(ref).__name__.lower() + "_"
+    expected = [name.replace(prefix, "serialstack_", 1) for name in ref.get_feature_names_out()]
+    assert_array_equal(ours.get_feature_names_out(), np.asarray(expected, dtype=object))
+
+
+@pytest.mark.parametrize("data", ["binary", "wine"])
+@pytest.mark.parametrize("passthrough", [False, True])
+def test_transform_and_feature_names_agree_with_stacking_classifier(data, passthrough):
+    X, y = (CANCER_X, CANCER_Y) if data == "binary" else wine()
+    ours = SerialStack([("fusion", FusionClassifier(members())),
+                        ("final", LogisticRegression())], cv=FOLDS,
+                       passthrough=passthrough).fit(X, y)
+    ref = StackingClassifier(members(), final_estimator=LogisticRegression(), cv=FOLDS,
+                             stack_method="predict_proba", passthrough=passthrough).fit(X, y)
+    assert_allclose(ours.transform(X), ref.transform(X), rtol=0, atol=1e-12)
+    assert_allclose(ours.fit_transform(X, y), ref.fit_transform(X, y), rtol=0, atol=1e-12)
+    same_names(ours, ref)
+    assert_allclose(ours.decision_function(X), ref.decision_function(X), rtol=0, atol=1e-9)
+
+
+def test_one_column_outputs_are_named_without_an_index():
+    ours = SerialStack([("nb", GaussianNB()), ("final", LogisticRegression())], cv=FOLDS,
+                       passthrough=True).fit(CANCER_X, CANCER_Y)
+    ref = StackingClassifier([("nb", GaussianNB())], final_estimator=LogisticRegression(),
+                             cv=FOLDS, passthrough=True).fit(CANCER_X, CANCER_Y)
+    same_names(ours, ref)
+    assert ours.get_feature_names_out()[:2].tolist() == ["serialstack_nb", "x0"]
+
+
+@pytest.mark.parametrize("data", ["binary", "wine"])
+def test_auto_takes_each_members_method_as_stacking_classifier(data):
+    # LinearSVC has no predict_proba: "auto" takes its decision_function and the other
+    # members' probabilities. The level's hard voting is what its own fit needs.
+    X, y = (CANCER_X, CANCER_Y) if data == "binary" else wine()
+
+    def mixed():
+        return [("lr", LogisticRegression()), ("svc", LinearSVC()), ("nb", GaussianNB())]
+
+    ours = SerialStack([("fusion", FusionClassifier(mixed(), voting="hard")),
+                        ("final", LogisticRegression())], cv=FOLDS).fit(X, y)
+    ref = StackingClassifier(mixed(), final_estimator=LogisticRegression(), cv=FOLDS,
+                             stack_method="auto").fit(X, y)
+    assert ref.stack_method_ == ["predict_proba", "decision_function", "predict_proba"]
+    assert_allclose(ours.transform(X), ref.transform(X), rtol=0, atol=1e-12)
+    assert_allclose(ours.predict_proba(X), ref.predict_proba(X), rtol=0, atol=1e-10)
+    assert_array_equal(ours.predict(X), ref.predict(X))
+    same_names(ours, ref)
+
+
+def test_transform_and_feature_names_agree_with_stacking_regressor():
+    X, y = load_diabetes(return_X_y=True, as_frame=True)
+    regressors = [("ridge", Ridge()), ("tree", DecisionTreeRegressor(max_depth=3,
+                                                                     random_state=0))]
+    ours = SerialStack([("fusion", FusionRegressor(regressors)), ("final", Ridge())],
+                       cv=KFold(5), passthrough=True).fit(X, y)
+    ref = StackingRegressor(regressors, final_estimator=Ridge(), cv=KFold(5),
+                            passthrough=True).fit(X, y)
+    assert_allclose(ours.transform(X), ref.transform(X), rtol=0, atol=1e-9)
+    same_names(ours, ref)
+
+
+@pytest.mark.parametrize("routing", [False, True])
+def test_predict_parameters_reach_the_final_step(routing):
+    X, y = load_diabetes(return_X_y=True)
+    regressors = [("ridge", Ridge()), ("tree", DecisionTreeRegressor(max_depth=3,
+                                                                     random_state=0))]
+    with config_context(enable_metadata_routing=routing):
+        final = BayesianRidge()
+        if routing:
+            final.set_predict_request(return_std=True)
+        ours = SerialStack([("fusion", FusionRegressor(regressors)), ("final", final)],
+                           cv=KFold(5)).fit(X, y)
+        ref = StackingRegressor(regressors, final_estimator=clone(final),
+                                cv=KFold(5)).fit(X, y)
+        mean, std = ours.predict(X, return_std=True)
+        ref_mean, ref_std = ref.predict(X, return_std=True)
+    assert_allclose(mean, ref_mean, rtol=0, atol=1e-9)
+    assert_allclose(std, ref_std, rtol=1e-9)
+    assert_allclose(std, ours.named_steps_["final"].predict(ours.transform(X),
+                                                            return_std=True)[1])
+
+
+def test_a_cascade_has_no_stack_methods_and_says_why():
+    cascade = SerialStack([("nb", GaussianNB()), ("lr", LogisticRegression())],
+                          exit_threshold=0.9, cv=3).fit(CANCER_X, CANCER_Y)
+    for method in ("transform", "fit_transform", "get_feature_names_out",
+                   "decision_function"):
+        with pytest.raises(AttributeError) as missing:
+            getattr(cascade, method)
+        assert f"{method} is not available when exit_threshold is set" in str(
+            missing.value.__cause__)
+    with pytest.raises(TypeError, match="a cascade's predict takes no parameters"):
+        cascade.predict(CANCER_X, return_std=True)
+    stack = SerialStack([("nb", GaussianNB()), ("final", GaussianNB())], cv=3)
+    with pytest.raises(AttributeError) as missing:
+        stack.decision_function  # noqa: B018 - the attribute access is what is tested
+    assert "the final step 'final' (GaussianNB) has no decision_function" in str(
+        missing.value.__cause__)
+
+
+# -- several outputs ---------------------------------------------------------------------
+
+
+def test_a_stack_of_regressors_fits_several_outputs():
+    X, y = make_regression(n_samples=200, n_features=6, n_targets=3, noise=20.0,
+                           random_state=0)
+    regressors = [("ridge", Ridge()), ("tree", DecisionTreeRegressor(max_depth=4,
+                                                                     random_state=0))]
+    stack = SerialStack([("fusion", FusionRegressor(regressors)), ("final", Ridge())],
+                        cv=KFold(4), passthrough=[0]).fit(X, y)
+    # By hand: each member's out-of-fold predictions of every output, member by member,
+    # then the passed-through column; a multi-output final step on them.
+    Z = np.hstack([cross_val_predict(est, X, y, cv=KFold(4)) for _, est in regressors]
+                  + [X[:, :1]])
+    final = Ridge().fit(Z, y)
+    assert_allclose(stack.named_steps_["final"].coef_, final.coef_)
+    refit = np.hstack([clone(est).fit(X, y).predict(X) for _, est in regressors] + [X[:, :1]])
+    assert_allclose(stack.transform(X), refit)
+    assert_allclose(stack.predict(X), final.predict(refit))
+    assert stack.predict(X).shape == y.shape
+    assert stack.get_feature_names_out().tolist() == [
+        "serialstack_ridge0", "serialstack_ridge1", "serialstack_ridge2",
+        "serialstack_tree0", "serialstack_tree1", "serialstack_tree2", "x0"]
+    with pytest.raises(ValueError, match="y has 3 columns .* 'final' predicts one"):
+        SerialStack([("ridge", Ridge()), ("final", SVR())], cv=3).fit(X, y)
