@@ -107,11 +107,12 @@ def auto_thresholds(proba, codes, tolerance, sample_weight=None, present=None):
     return thresholds
 
 
-def cascade_presence(stack, X):
-    """Which steps have their view on each row: (n_steps, n) bool, or None if all do."""
-    steps = stack.steps_ if hasattr(stack, "steps_") else stack.steps
+def cascade_presence(stack, X, fitted=True):
+    """Which steps have their view on each row: (n_steps, n) bool, or None if all do;
+    ``fitted``: of the fitted steps (predict), else of the steps (fit)."""
+    steps = stack.steps_ if fitted else stack.steps
     return presence(X, stack._views_, [est for _, est in steps],
-                    [f"step {name!r}" for name, _ in steps], OWNER)
+                    [f"step {name!r}" for name, _ in steps], OWNER, fitted)
 
 
 def fit_cascade(stack, estimators, step_params, X, y, sample_weight, folds, thresholds):
@@ -122,7 +123,7 @@ def fit_cascade(stack, estimators, step_params, X, y, sample_weight, folds, thre
     names = [name for name, _ in stack.steps]
     check_known_classes([(name, est) for name, est in zip(names, estimators) if is_frozen(est)],
                         stack.classes_, OWNER, "step")
-    present = cascade_presence(stack, X)
+    present = cascade_presence(stack, X, fitted=False)
     plan = MemberJobs(OWNER, X.shape[0], n_jobs=stack.n_jobs, verbose=stack.verbose,
                       memory=stack.memory)
     for i, (name, est) in enumerate(zip(names, estimators)):

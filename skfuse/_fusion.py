@@ -176,7 +176,7 @@ class _BaseFusion(TransformerMixin, Composite):
             if name in views
         }
         folds = self._folds(X, y, rng, self._kind == "classifier", groups) if learn else []
-        present = self._presence(X, names, members)
+        present = self._presence(X, names, members, fitted=False)
         self._fallback_ = self._fallback(y_target, sample_weight)
         # Each member is refitted on all rows (where its view is present), then (for
         # learned weights) fitted on every training fold and asked for its test fold. A
@@ -212,10 +212,11 @@ class _BaseFusion(TransformerMixin, Composite):
             report_fit_time(owner, began)
         return self
 
-    def _presence(self, X, names, estimators):
-        """Which members have their view on each row: (M, n) bool, or None if all do."""
+    def _presence(self, X, names, estimators, fitted):
+        """Which members have their view on each row: (M, n) bool, or None if all do;
+        ``fitted``: the estimators are the fitted members."""
         return presence(X, [self._views_.get(name) for name in names], estimators,
-                        [f"member {name!r}" for name in names], type(self).__name__)
+                        [f"member {name!r}" for name in names], type(self).__name__, fitted)
 
     def _learn_weights(self, names, method, oof, y_target, sample_weight, present=None):
         """Set ``weights_`` and the out-of-fold scores from stacked member outputs.
@@ -264,7 +265,7 @@ class _BaseFusion(TransformerMixin, Composite):
         """
         X = self._check_X(X, reset=False)
         names = list(self.named_estimators_)
-        present = self._presence(X, names, self.estimators_)
+        present = self._presence(X, names, self.estimators_, fitted=True)
         if present is not None:
             none = int((~present.any(axis=0)).sum())
             if none and self.missing == "error":
