@@ -166,6 +166,17 @@ def rows_present(X, positions):
     return ~missing.all(axis=1)
 
 
+def nan_rows(values):
+    """Which rows of a float array or sparse matrix hold a NaN, as a bool mask."""
+    if hasattr(values, "toarray"):
+        csr = values.tocsr()
+        rows = np.repeat(np.arange(csr.shape[0]), np.diff(csr.indptr))
+        holds = np.zeros(csr.shape[0], dtype=bool)
+        holds[rows[np.isnan(csr.data)]] = True
+        return holds
+    return np.isnan(values).reshape(values.shape[0], -1).any(axis=1)
+
+
 def _is_missing_value(value):
     return value is None or (isinstance(value, float) and value != value)
 
