@@ -153,6 +153,22 @@ def fit_cascade(stack, estimators, step_params, X, y, sample_weight, folds, thre
     return fitted
 
 
+def cascade_decisions(stack):
+    """What a cascade's fit decided, one line each: the thresholds, the out-of-fold exit
+    rates, and (``cascade_fit="deferred"``) what each step was trained on."""
+    names = [name for name, _ in stack.steps]
+    given = "auto" if isinstance(stack.exit_threshold, str) else "given"
+    lines = [f"exit thresholds ({given}): " + ", ".join(
+                 f"{name} {t:.3f}" for name, t in zip(names, stack.exit_thresholds_)),
+             "out-of-fold exit rates: " + ", ".join(
+                 f"{name} {rate:.1%}" for name, rate in zip(names, stack.exit_rates_))]
+    if stack.cascade_fit == "deferred":
+        lines.append("trained on: " + ", ".join(
+            f"{name} {'its deferred rows' if how == 'deferred' else 'all rows'}"
+            for name, how in zip(names, stack.cascade_fit_)))
+    return lines
+
+
 def _refit_deferred(stack, estimators, step_params, fitted, oof, route, present, X, y,
                     sample_weight, folds):
     """Retrain each later step on the rows its predecessors defer.

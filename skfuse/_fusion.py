@@ -31,7 +31,7 @@ from ._base import (
 from ._compat import HasMethods, Interval, StrOptions, _fit_context
 from ._docstring import Substitution
 from ._jobs import MemberJobs, predict_members
-from ._tasks import is_frozen, report_fit_time
+from ._tasks import is_frozen, report, report_fit_time
 from ._views import check_views, presence, resolve_view, takes_nan
 from ._weights import (
     classifier_objective,
@@ -209,8 +209,17 @@ class _BaseFusion(TransformerMixin, Composite):
                 else weights / weights.sum()
             )
         if self.verbose:
+            if learn:
+                self._report_weights(owner, names, weights)
             report_fit_time(owner, began)
         return self
+
+    def _report_weights(self, owner, names, method):
+        """Say the learned weights, and the out-of-fold scores they were judged by."""
+        report(owner, f"learned weights ({method}): " + ", ".join(
+            f"{name} {w:.3f}" for name, w in zip(names, self.weights_)))
+        report(owner, f"out-of-fold score {self.oof_score_:.4f}; members: " + ", ".join(
+            f"{name} {score:.4f}" for name, score in self.member_scores_.items()))
 
     def _presence(self, X, names, estimators, fitted):
         """Which members have their view on each row: (M, n) bool, or None if all do;
@@ -363,7 +372,8 @@ _FUSION_DOCS = {
         predictions on 10,000 rows or more.""",
     "verbose": """verbose : int, default=0
         With 1 or more, ``fit`` prints a line for each member fit and each fold, in
-        task order as the results arrive, with the seconds it took, then the whole
+        task order as the results arrive, with the seconds it took; learned weights
+        are then printed by member name, with the out-of-fold scores; last, the whole
         fit's time.""",
     "random_state": """random_state : int, RandomState instance or None, default=None
         Seeds the members' unset ``random_state`` parameters and a shuffling ``cv``.""",

@@ -153,9 +153,14 @@ def _lost_worker(exc):
     )
 
 
+def report(owner, text):
+    """A verbose line that says what a fit decided, after its task lines."""
+    print(f"[{owner}] {text}", flush=True)
+
+
 def report_fit_time(owner, began):
     """The last line of a verbose fit: its wall time since ``began``."""
-    print(f"[{owner}] fitted in {time.perf_counter() - began:.2f} s", flush=True)
+    report(owner, f"fitted in {time.perf_counter() - began:.2f} s")
 
 
 def run_in_threads(calls, n_jobs, n_rows):
