@@ -107,11 +107,12 @@ def auto_thresholds(proba, codes, tolerance, sample_weight=None, present=None):
     return thresholds
 
 
-def cascade_presence(stack, X):
-    """Which steps have their view on each row: (n_steps, n) bool, or None if all do."""
-    steps = stack.steps_ if hasattr(stack, "steps_") else stack.steps
+def cascade_presence(stack, X, fitted=True):
+    """Which steps have their view on each row: (n_steps, n) bool, or None if all do;
+    ``fitted``: of the fitted steps (predict), else of the steps (fit)."""
+    steps = stack.steps_ if fitted else stack.steps
     return presence(X, stack._views_, [est for _, est in steps],
-                    [f"step {name!r}" for name, _ in steps], OWNER)
+                    [f"step {name!r}" for name, _ in steps], OWNER, fitted)
 
 
 def fit_cascade(stack, estimators, step_params, X, y, sample_weight, folds, thresholds):
@@ -122,7 +123,7 @@ def fit_cascade(stack, estimators, step_params, X, y, sample_weight, folds, thre
     names = [name for name, _ in stack.steps]
     check_known_classes([(name, est) for name, est in zip(names, estimators) if is_frozen(est)],
                         stack.classes_, OWNER, "step")
-    present = cascade_presence(stack, X)
+    present = cascade_presence(stack, X, fitted=False)
     plan = MemberJobs(OWNER, X.shape[0], n_jobs=stack.n_jobs, verbose=stack.verbose,
                       memory=stack.memory)
     for i, (name, est) in enumerate(zip(names, estimators)):
@@ -161,6 +162,22 @@ def fit_cascade(stack, estimators, step_params, X, y, sample_weight, folds, thre
         fitted = _refit_deferred(stack, estimators, step_params, fitted, oof, route,
                                  present, X, y, sample_weight, folds)
     return fitted
+
+
+def cascade_decisions(stack):
+    """What a cascade's fit decided, one line each: the thresholds, the out-of-fold exit
+    rates, and (``cascade_fit="deferred"``) what each step was trained on."""
+    names = [name for name, _ in stack.steps]
+    given = "auto" if isinstance(stack.exit_threshold, str) else "given"
+    lines = [f"exit thresholds ({given}): " + ", ".join(
+                 f"{name} {t:.3f}" for name, t in zip(names, stack.exit_thresholds_)),
+             "out-of-fold exit rates: " + ", ".join(
+                 f"{name} {rate:.1%}" for name, rate in zip(names, stack.exit_rates_))]
+    if stack.cascade_fit == "deferred":
+        lines.append("trained on: " + ", ".join(
+            f"{name} {'its deferred rows' if how == 'deferred' else 'all rows'}"
+            for name, how in zip(names, stack.cascade_fit_)))
+    return lines
 
 
 def _refit_deferred(stack, estimators, step_params, fitted, oof, route, present, X, y,

@@ -31,7 +31,7 @@ from ._base import (
 from ._compat import HasMethods, Interval, StrOptions, _fit_context
 from ._docstring import Substitution
 from ._jobs import MemberJobs, predict_members
-from ._tasks import is_frozen, report_fit_time
+from ._tasks import is_frozen, report, report_fit_time
 from ._views import check_views, presence, resolve_view, takes_nan
 from ._weights import (
     classifier_objective,
@@ -176,7 +176,7 @@ class _BaseFusion(TransformerMixin, Composite):
             if name in views
         }
         folds = self._folds(X, y, rng, self._kind == "classifier", groups) if learn else []
-        present = self._presence(X, names, members)
+        present = self._presence(X, names, members, fitted=False)
         self._fallback_ = self._fallback(y_target, sample_weight)
         # Each member is refitted on all rows (where its view is present), then (for
         # learned weights) fitted on every training fold and asked for its test fold. A
@@ -213,13 +213,23 @@ class _BaseFusion(TransformerMixin, Composite):
                 else weights / weights.sum()
             )
         if self.verbose:
+            if learn:
+                self._report_weights(owner, names, weights)
             report_fit_time(owner, began)
         return self
 
-    def _presence(self, X, names, estimators):
-        """Which members have their view on each row: (M, n) bool, or None if all do."""
+    def _report_weights(self, owner, names, method):
+        """Say the learned weights, and the out-of-fold scores they were judged by."""
+        report(owner, f"learned weights ({method}): " + ", ".join(
+            f"{name} {w:.3f}" for name, w in zip(names, self.weights_)))
+        report(owner, f"out-of-fold score {self.oof_score_:.4f}; members: " + ", ".join(
+            f"{name} {score:.4f}" for name, score in self.member_scores_.items()))
+
+    def _presence(self, X, names, estimators, fitted):
+        """Which members have their view on each row: (M, n) bool, or None if all do;
+        ``fitted``: the estimators are the fitted members."""
         return presence(X, [self._views_.get(name) for name in names], estimators,
-                        [f"member {name!r}" for name in names], type(self).__name__)
+                        [f"member {name!r}" for name in names], type(self).__name__, fitted)
 
     def _learn_weights(self, names, method, oof, y_target, sample_weight, present, kept):
         """Set ``weights_``, ``n_oof_samples_`` and the out-of-fold scores from stacked
@@ -317,7 +327,7 @@ class _BaseFusion(TransformerMixin, Composite):
         ``missing="prior"``."""
         X = self._check_X(X, reset=False)
         names = list(self.named_estimators_)
-        present = self._presence(X, names, self.estimators_)
+        present = self._presence(X, names, self.estimators_, fitted=True)
         if present is not None:
             none = int((~present.any(axis=0)).sum())
             if none and self.missing == "error":
@@ -406,7 +416,8 @@ _FUSION_DOCS = {
         predictions on 10,000 rows or more.""",
     "verbose": """verbose : int, default=0
         With 1 or more, ``fit`` prints a line for each member fit and each fold, in
-        task order as the results arrive, with the seconds it took, then the whole
+        task order as the results arrive, with the seconds it took; learned weights
+        are then printed by member name, with the out-of-fold scores; last, the whole
         fit's time.""",
     "random_state": """random_state : int, RandomState instance or None, default=None
         Seeds the members' unset ``random_state`` parameters and a shuffling ``cv``.""",

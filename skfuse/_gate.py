@@ -4,8 +4,10 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import minimize
 from scipy.special import log_softmax
+from sklearn import get_config
 from sklearn.base import BaseEstimator
-from sklearn.utils.validation import check_is_fitted
+from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
 from ._base import _class_positions
 from ._views import take_rows
@@ -95,6 +97,21 @@ class SoftmaxGate(BaseEstimator):
         return np.exp(self.predict_log_proba(X))
 
 
+def weight_param(gate):
+    """The ``fit`` parameter that takes a gate's weights, or None when it has none.
+
+    ``sample_weight``; for a ``Pipeline`` without metadata routing, its final step's
+    ``<name>__sample_weight`` (Pipeline's own convention; with routing, the step must
+    request ``sample_weight`` as scikit-learn says).
+    """
+    if isinstance(gate, Pipeline):
+        if get_config().get("enable_metadata_routing", False):
+            return "sample_weight"
+        name, final = gate.steps[-1]
+        return f"{name}__sample_weight" if has_fit_parameter(final, "sample_weight") else None
+    return "sample_weight" if has_fit_parameter(gate, "sample_weight") else None
+
+
 def fit_classifier_gate(gate, X, targets, sample_weight):
     """Fit any classifier to soft ``targets`` by weighting one copy of X per expert.
 
@@ -103,11 +120,14 @@ def fit_classifier_gate(gate, X, targets, sample_weight):
     """
     rows, experts = np.nonzero(targets * sample_weight[:, None] > 0)
     weight = targets[rows, experts] * sample_weight[rows]
-    return gate.fit(take_rows(X, rows), experts, sample_weight=weight)
+    return gate.fit(take_rows(X, rows), experts, **{weight_param(gate): weight})
 
 
 def gate_log_proba(gate, X, n_experts):
-    """A fitted gate's log expert shares, with experts it never saw at -inf."""
+    """A fitted gate's log expert shares, with experts it never saw at -inf (with one
+    expert, 0 on every row, whatever ``X`` holds)."""
+    if n_experts == 1:
+        return np.zeros((X.shape[0], 1))
     if isinstance(gate, SoftmaxGate):
         return gate.predict_log_proba(X)
     proba = gate.predict_proba(X)

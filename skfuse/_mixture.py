@@ -12,7 +12,7 @@ from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.utils import Bunch, check_random_state, get_tags
-from sklearn.utils.validation import check_is_fitted, has_fit_parameter
+from sklearn.utils.validation import check_is_fitted
 
 from . import routing
 from ._base import (
@@ -27,12 +27,15 @@ from ._base import (
 )
 from ._compat import HasMethods, Interval, StrOptions, _fit_context, _VisualBlock
 from ._docstring import Substitution
-from ._gate import SoftmaxGate, fit_classifier_gate, gate_log_proba
+from ._gate import SoftmaxGate, fit_classifier_gate, gate_log_proba, weight_param
 from ._jobs import MemberJobs
 from ._tasks import rows_of_params, run_in_threads
 from ._views import (
     _is_dataframe,
     check_views,
+    nan_error,
+    nan_rows,
+    nan_sample,
     presence,
     resolve_view,
     take_rows,
@@ -157,10 +160,11 @@ class _BaseMixture(Composite):
                 f"{owner}: top_k must be None or an int from 1 to n_experts={limit}; "
                 f"got {self.top_k!r}."
             )
-        if self.gate is not None and not has_fit_parameter(self.gate, "sample_weight"):
+        if self.gate is not None and weight_param(self.gate) is None:
             raise TypeError(
                 f"{owner}: the gate ({type(self.gate).__name__}) does not accept "
-                "sample_weight in fit, which EM weights it with."
+                "sample_weight in fit (a Pipeline's final step must), which EM weights "
+                "it with."
             )
         return n_experts if self.top_k is None else min(int(self.top_k), n_experts)
 
@@ -213,7 +217,7 @@ class _BaseMixture(Composite):
                      else None for name in names]
         self._gate_view_ = (None if self.gate_view is None else
                             resolve_view(self.gate_view, X, "gate", feature_names))
-        X_gate = self._gate_input(X)
+        X_gate = self._gate_input(X, fitted=False)
         rng = check_random_state(self.random_state)
         valid = self._validation_rows(target, weight, len(names), rng)
         data = _Rows(X, X_gate, y, target, weight, params, valid)
@@ -365,7 +369,7 @@ class _BaseMixture(Composite):
                 resp = self._reseed_starved(resp, rows.weight, row_fit, present)
                 experts, noise = self._m_step(rows, resp, templates, present)
                 if gate_template is None:
-                    gate.fit(rows.X_gate, resp, sample_weight=rows.weight)
+                    gate.fit(_gate_rows(rows, n_experts), resp, sample_weight=rows.weight)
                 else:
                     gate = fit_classifier_gate(clone(gate_template), rows.X_gate, resp,
                                                rows.weight)
@@ -453,7 +457,7 @@ class _BaseMixture(Composite):
         experts, noise = self._m_step(rows, resp, templates, rows.present)
         if isinstance(best["gate"], SoftmaxGate):
             gate = copy.deepcopy(best["gate"]).set_params(max_iter=200)
-            gate.fit(rows.X_gate, resp, sample_weight=rows.weight)
+            gate.fit(_gate_rows(rows, n_experts), resp, sample_weight=rows.weight)
         else:
             gate = fit_classifier_gate(clone(best["gate"]), rows.X_gate, resp, rows.weight)
         _, row_fit = self._e_step(rows.X, rows.X_gate, rows.target, experts, noise, gate,
@@ -483,7 +487,7 @@ class _BaseMixture(Composite):
             return np.ones((n, 1))
         if self.init == "random":
             return rng.dirichlet(np.ones(n_experts), size=n)
-        Z = _standardise(X_gate, weight)
+        Z = _standardise(_mean_filled(X_gate, weight), weight)
         if hasattr(Z, "toarray"):
             Z = Z.toarray()
         if self._kind == "regressor":  # cluster in (x, y) so regimes of y separate too
@@ -643,9 +647,14 @@ class _BaseMixture(Composite):
         check_is_fitted(self, "experts_")
         return np.exp(self._gate_log_proba(self._check_X(X, reset=False)))
 
-    def _gate_input(self, X):
-        """The gate's columns of ``X`` (``gate_view``), as float numbers."""
+    def _gate_input(self, X, fitted=True):
+        """The gate's columns of ``X`` (``gate_view``), as float numbers.
+
+        NaN pass only to a given gate that takes them (``nan_error``, asked of the fitted
+        gate when ``fitted``); the built-in gate takes none.
+        """
         X = take_view(X, self._gate_view_)
+        one_expert = fitted and len(self.experts_) == 1  # its gate is not asked
         try:
             values = _numeric(X)
         except (TypeError, ValueError) as exc:
@@ -653,12 +662,23 @@ class _BaseMixture(Composite):
                 f"{type(self).__name__}: the gate needs numeric columns ({exc}); give it "
                 "numeric ones with gate_view=..."
             ) from exc
-        data = values.data if hasattr(values, "toarray") else values
-        if np.isnan(data).any():
-            raise ValueError(
-                f"{type(self).__name__}: the gate's columns hold NaN; with missing "
-                "modalities, point gate_view at columns present on every row."
-            )
+        holds = nan_rows(values)
+        if holds.any() and not one_expert:
+            gate = self.gate_ if fitted else self.gate
+            reason = ("the built-in gate (gate=None) takes none"
+                      if gate is None or isinstance(gate, SoftmaxGate)
+                      else nan_error(gate, nan_sample(values, None, holds), fitted))
+            if reason is not None and gate is not None and not isinstance(gate, SoftmaxGate):
+                reason = f"the gate ({type(gate).__name__}) raised: {reason}"
+            if reason is not None:
+                raise ValueError(
+                    f"{type(self).__name__}: the gate's columns hold NaN on "
+                    f"{int(holds.sum())} row(s), and {reason.rstrip('.')}. Point gate_view "
+                    "at columns present on every row (with missing modalities, only the "
+                    "experts' views need be missing), or give a gate that takes NaN: one "
+                    "that imputes, such as make_pipeline(SimpleImputer(), "
+                    "LogisticRegression()), or HistGradientBoostingClassifier()."
+                )
         return values
 
     def _presence(self, X, names, experts):
@@ -777,6 +797,25 @@ def _axis_seeds(Z, weight, n_clusters):
     quantiles = (np.arange(n_clusters) + 0.5) * cumulative[-1] / n_clusters
     picks = np.minimum(np.searchsorted(cumulative, quantiles), len(order) - 1)
     return Z[order[picks]]
+
+
+def _gate_rows(rows, n_experts):
+    """The gate's columns of ``rows`` to fit the built-in gate on: with one expert, a
+    trivial gate, with any NaN (which a given gate may take) filled in."""
+    return _mean_filled(rows.X_gate, rows.weight) if n_experts == 1 else rows.X_gate
+
+
+def _mean_filled(X, weight):
+    """``X`` with each NaN (a gate that takes NaN sees them) replaced by its column's
+    weighted mean, for the k-means start."""
+    if not nan_rows(X).any():
+        return X
+    X = X.toarray() if hasattr(X, "toarray") else X
+    seen = ~np.isnan(X)
+    total = np.where(seen, X, 0.0).T @ weight
+    count = seen.T.astype(float) @ weight
+    return np.where(seen, X, np.divide(total, count, out=np.zeros_like(total),
+                                       where=count > 0))
 
 
 def _standardise(X, weight):

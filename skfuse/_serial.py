@@ -28,7 +28,7 @@ from ._base import (
     takes_multi_output,
 )
 from ._compat import HasMethods, Interval, StrOptions, _fit_context, _VisualBlock
-from ._tasks import report_fit_time
+from ._tasks import report, report_fit_time
 from ._views import check_views, resolve_view, takes_nan
 
 
@@ -153,8 +153,9 @@ class SerialStack(Composite):
         Jobs for the fits of a level (its folds and refit: one flat joblib task list).
     verbose : int, default=0
         With 1 or more, ``fit`` prints a line for each step fit and each fold, in
-        task order as the results arrive, with the seconds it took, then the whole
-        fit's time.
+        task order as the results arrive, with the seconds it took; a cascade then
+        prints the thresholds it chose and the out-of-fold exit rates; last, the
+        whole fit's time.
     memory : str, path-like, joblib.Memory or None, default=None
         Caches each step fit and out-of-fold output (see ``FusionClassifier``).
     random_state : int, RandomState instance or None, default=None
@@ -427,6 +428,9 @@ class SerialStack(Composite):
         self.steps_ = list(zip(names, fitted))
         self.named_steps_ = Bunch(**dict(self.steps_))
         if self.verbose:
+            if self.exit_threshold is not None:
+                for line in _cascade.cascade_decisions(self):
+                    report("SerialStack", line)
             report_fit_time("SerialStack", began)
         return self
 

@@ -15,7 +15,15 @@ from ._base import Composite, check_known_classes, member_proba
 from ._fusion import FusionClassifier, FusionRegressor
 from ._jobs import MemberJobs
 from ._tasks import is_frozen
-from ._views import _is_dataframe, missing_entries, resolve_view, take_view, takes_nan
+from ._views import (
+    _is_dataframe,
+    missing_entries,
+    nan_error,
+    nan_refusal,
+    nan_sample,
+    resolve_view,
+    take_view,
+)
 
 OWNER = "SerialStack"
 METHODS = ("transform", "predict_proba", "decision_function", "predict")
@@ -138,7 +146,7 @@ def fit_stack(stack, estimators, step_params, X, y, sample_weight, folds):
     """Fit the levels in order, each on the previous level's out-of-fold output; set
     the output methods, passed-through columns and level classes. Returns the fitted
     steps."""
-    refuse_nan(stack, X)
+    refuse_nan(stack, X, fitted=False)
     stack._methods_ = output_methods(stack)
     stack._passthrough_ = _passthrough_columns(stack, X)
     # Classifier levels are aligned to the labels of y, also under a regressor final.
@@ -190,7 +198,7 @@ def _folds_within(folds, rows, name):
 
 def final_input(stack, X):
     """What the final step sees for ``X``: each level's output in turn."""
-    refuse_nan(stack, X)
+    refuse_nan(stack, X, fitted=True)
     Z = take_view(X, stack._views_[0])
     for (_, est), method in zip(stack.steps_[:-1], stack._methods_):
         out = step_output(est, Z, method, stack._level_classes_)
@@ -198,19 +206,22 @@ def final_input(stack, X):
     return Z
 
 
-def refuse_nan(stack, X):
+def refuse_nan(stack, X, fitted):
     """A stack's first step sees X as it is: NaN in its view needs a step that takes
-    NaN, or a skfuse composite (whose members sit out the rows without their view)."""
-    name, est = (stack.steps_ if hasattr(stack, "steps_") else stack.steps)[0]
-    if isinstance(est, Composite) or takes_nan(est):
+    NaN (:func:`~skfuse._views.nan_error`, asked of the fitted step when ``fitted``), or
+    a skfuse composite (whose members sit out the rows without their view)."""
+    name, est = (stack.steps_ if fitted else stack.steps)[0]
+    if isinstance(est, Composite):
         return
     missing = missing_entries(X, stack._views_[0])
-    if missing is not None and missing.any():
+    if missing is None or not missing.any():
+        return
+    holds = missing.any(axis=1)
+    reason = nan_error(est, nan_sample(X, stack._views_[0], holds), fitted)
+    if reason is not None:
         raise ValueError(
-            f"SerialStack: step {name!r} ({type(est).__name__}) does not accept NaN, "
-            f"and its view holds NaN on {int(missing.any(axis=1).sum())} row(s). "
-            "Impute inside the step (a Pipeline with SimpleImputer), or make it a "
-            "FusionClassifier with views to fuse missing modalities."
+            nan_refusal(OWNER, f"step {name!r}", est, int(holds.sum()), "holds NaN", reason)
+            + " Or make it a FusionClassifier with views, to fuse missing modalities."
         )
 
 

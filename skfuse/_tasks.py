@@ -6,11 +6,14 @@ members in threads. :mod:`skfuse._jobs` builds the task lists; the composites ca
 """
 
 import concurrent.futures
+import contextlib
 import time
 
 import numpy as np
+from joblib import cpu_count, effective_n_jobs
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.parallel import Parallel, delayed
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from ._views import take_rows, take_view
 
@@ -106,16 +109,39 @@ def run_fit_tasks(calls, n_jobs, verbose, owner, labels=None, local=None):
     return results
 
 
+@contextlib.contextmanager
+def member_threads(n_jobs):
+    """Cap the members' own thread pools (OpenMP, BLAS) while skfuse runs ``n_jobs``
+    workers, at the cores divided by the workers (at least 1); a pool already narrower
+    is left as it is.
+
+    The cap holds in this process, so it covers workers that are threads (the
+    threading backend, predict's threads). Worker processes get the same cap from
+    joblib's loky backend itself. With one worker nothing changes.
+    """
+    workers = effective_n_jobs(n_jobs)
+    if workers <= 1:
+        yield
+        return
+    cap = max(cpu_count() // workers, 1)
+    limits = {}
+    for pool in threadpool_info():
+        limits[pool["prefix"]] = min(limits.get(pool["prefix"], cap), pool["num_threads"])
+    with threadpool_limits(limits=limits):
+        yield
+
+
 def _run_parallel(calls, n_jobs, owner, labels, done_before, n_total):
     report = labels is not None
     tasks = [delayed(_timed)(function, *args) if report else delayed(function)(*args)
              for function, args in calls]
     for attempt in range(1, _FIT_ATTEMPTS + 1):
         try:
-            if not report:
-                return Parallel(n_jobs=n_jobs)(tasks)
-            return _reported(Parallel(n_jobs=n_jobs, return_as="generator")(tasks),
-                             labels, owner, done_before, n_total)
+            with member_threads(n_jobs):
+                if not report:
+                    return Parallel(n_jobs=n_jobs)(tasks)
+                return _reported(Parallel(n_jobs=n_jobs, return_as="generator")(tasks),
+                                 labels, owner, done_before, n_total)
         except Exception as exc:
             if not _lost_worker(exc):
                 raise
@@ -153,18 +179,25 @@ def _lost_worker(exc):
     )
 
 
+def report(owner, text):
+    """A verbose line that says what a fit decided, after its task lines."""
+    print(f"[{owner}] {text}", flush=True)
+
+
 def report_fit_time(owner, began):
     """The last line of a verbose fit: its wall time since ``began``."""
-    print(f"[{owner}] fitted in {time.perf_counter() - began:.2f} s", flush=True)
+    report(owner, f"fitted in {time.perf_counter() - began:.2f} s")
 
 
 def run_in_threads(calls, n_jobs, n_rows):
     """Run ``calls`` (function, args) in threads when ``n_jobs`` asks and the input is big.
 
     Threads share the fitted members (nothing is copied, whatever joblib backend is
-    active); below ``PARALLEL_PREDICT_ROWS`` rows starting them costs more than it saves.
+    active), each member's own threads limited (``member_threads``); below
+    ``PARALLEL_PREDICT_ROWS`` rows starting them costs more than it saves.
     """
     if n_jobs in (None, 1) or n_rows < PARALLEL_PREDICT_ROWS or len(calls) < 2:
         return [fn(*args) for fn, args in calls]
-    return Parallel(n_jobs=n_jobs, require="sharedmem")(
-        delayed(fn)(*args) for fn, args in calls)
+    with member_threads(n_jobs):
+        return Parallel(n_jobs=n_jobs, require="sharedmem")(
+            delayed(fn)(*args) for fn, args in calls)

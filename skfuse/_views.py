@@ -7,8 +7,11 @@ reuses the positions, which stay valid because the feature names are checked to 
 """
 
 import numbers
+import re
+import warnings
 
 import numpy as np
+from sklearn.base import clone, is_classifier
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 from sklearn.utils import get_tags
@@ -163,17 +166,29 @@ def rows_present(X, positions):
     return ~missing.all(axis=1)
 
 
+def nan_rows(values):
+    """Which rows of a float array or sparse matrix hold a NaN, as a bool mask."""
+    if hasattr(values, "toarray"):
+        csr = values.tocsr()
+        rows = np.repeat(np.arange(csr.shape[0]), np.diff(csr.indptr))
+        holds = np.zeros(csr.shape[0], dtype=bool)
+        holds[rows[np.isnan(csr.data)]] = True
+        return holds
+    return np.isnan(values).reshape(values.shape[0], -1).any(axis=1)
+
+
 def _is_missing_value(value):
     return value is None or (isinstance(value, float) and value != value)
 
 
 def takes_nan(estimator):
-    """Whether ``estimator`` takes NaN in ``X``.
+    """Whether ``estimator`` declares that it takes NaN in ``X``.
 
     Its tags say so, or it is a ``Pipeline`` whose first step takes NaN (an imputer),
     or a ``ColumnTransformer`` whose every transformer, and remainder, does ("drop"
     does; "passthrough" hands NaN on, so does not). scikit-learn's own tags say False
-    for such a pipeline whatever its first step.
+    for such a pipeline whatever its first step. Composites' tags use this; whether a
+    member is refused on NaN is decided by :func:`nan_error`.
     """
     if get_tags(estimator).input_tags.allow_nan:
         return True
@@ -186,37 +201,95 @@ def takes_nan(estimator):
     return False
 
 
-def view_present(X, view, estimator, label, owner):
+def nan_error(estimator, X, fitted=False):
+    """The error ``estimator`` raises on the NaN in ``X``, or None when it takes them.
+
+    ``X`` is a few rows of the estimator's view, some holding NaN (:func:`nan_sample`).
+    Tags that say the estimator takes NaN are trusted. Anything else is tried, since
+    tags may be conservative and a pipeline's first step may hand NaN on to the next: a
+    clone is fitted on ``X`` (labels made up: two alternating classes for a classifier,
+    a ramp otherwise) and asked to ``predict`` (or ``transform``) ``X``; a ``fitted`` or
+    frozen estimator is only asked. Only an error that names NaN (or None) counts, as
+    its first line; any other is left to the real fit.
+    """
+    if get_tags(estimator).input_tags.allow_nan:
+        return None
+    probe = estimator if fitted else clone(estimator)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if probe is not estimator:  # a frozen estimator's clone is itself: not fitted
+                n = X.shape[0]
+                y = np.arange(n) % 2 if is_classifier(probe) else np.arange(n, dtype=float)
+                probe.fit(X, y)
+            method = next((m for m in ("predict", "transform") if hasattr(probe, m)), None)
+            if method is not None:
+                getattr(probe, method)(X)
+    except Exception as exc:  # noqa: BLE001 - judged by what it names
+        text = str(exc).strip()
+        if re.search(r"\bnan\b|NoneType", text, re.IGNORECASE):
+            return text.splitlines()[0]
+    return None
+
+
+def nan_sample(X, positions, holds_nan, usable=None):
+    """What :func:`nan_error` tries: the view ``positions`` of the first 10 rows of ``X``
+    that hold NaN (bool mask ``holds_nan``) and of the first 10 ``usable`` ones without
+    (None: every row), in order, so that no column of the sample is wholly missing when
+    ``X`` has complete rows."""
+    clean = ~holds_nan if usable is None else usable & ~holds_nan
+    rows = np.sort(np.concatenate([np.flatnonzero(holds_nan)[:10],
+                                   np.flatnonzero(clean)[:10]]))
+    return take_rows(take_view(X, positions), rows)
+
+
+def nan_refusal(owner, label, estimator, count, where, reason):
+    """The message for an estimator that does not take NaN where its view holds some:
+    what was tried, and the ways on."""
+    return (
+        f"{owner}: {label} ({type(estimator).__name__}) does not accept NaN, and its "
+        f"view {where} on {count} row(s); tried on a few of them, it raised: "
+        f"{reason.rstrip('.')}. "
+        "Impute inside the estimator (a Pipeline with SimpleImputer first), or use one "
+        "that takes NaN (HistGradientBoostingClassifier/Regressor)."
+    )
+
+
+def view_present(X, view, estimator, label, owner, fitted=False):
     """Rows of ``X`` where the ``view`` of ``estimator`` is present (not wholly missing).
 
     A view missing on only part of a row's entries is refused when ``estimator`` does not
-    take NaN; ``label`` names it (``"member 'a'"``) in the error.
+    take NaN (:func:`nan_error`, tried on a few of them); ``label`` names it
+    (``"member 'a'"``) in the error. A row is a missing modality only when its whole
+    view is missing.
     """
     missing = missing_entries(X, view)
     if missing is None:
         return np.ones(X.shape[0], dtype=bool)
     present = ~missing.all(axis=1)
-    partial = int((present & missing.any(axis=1)).sum())
-    if partial and not takes_nan(estimator):
-        raise ValueError(
-            f"{owner}: {label} ({type(estimator).__name__}) does not accept NaN, and its "
-            f"view is partly missing (NaN) on {partial} row(s). A row is a missing "
-            "modality only when the whole view is missing; impute inside the estimator "
-            "(a Pipeline with SimpleImputer)."
-        )
+    partial = present & missing.any(axis=1)
+    if partial.any():
+        reason = nan_error(estimator, nan_sample(X, view, partial, present), fitted)
+        if reason is not None:
+            raise ValueError(
+                nan_refusal(owner, label, estimator, int(partial.sum()),
+                            "is partly missing (NaN)", reason)
+                + " A row is a missing modality only when its whole view is missing."
+            )
     return present
 
 
-def presence(X, views, estimators, labels, owner):
+def presence(X, views, estimators, labels, owner, fitted=False):
     """Which members have their view on each row of ``X``.
 
     Returns a bool array of shape (n_members, n_samples), members first as in the
     stacked member outputs, or None when every member has its view on every row.
     ``views`` holds each member's column positions (None: all columns); ``labels``
-    name the members in errors (``"member 'a'"``).
+    name the members in errors (``"member 'a'"``); ``fitted``: the estimators are
+    fitted (at predict time), so :func:`nan_error` only asks them.
     """
     if isinstance(X, np.ndarray) and X.dtype.kind in "fc" and not np.isnan(X).any():
         return None  # nothing missing: skip the per-member checks
-    present = np.stack([view_present(X, view, est, label, owner)
+    present = np.stack([view_present(X, view, est, label, owner, fitted)
                         for view, est, label in zip(views, estimators, labels)])
     return None if present.all() else present

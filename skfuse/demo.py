@@ -3,7 +3,7 @@
 Run ``python -m skfuse.demo``. On datasets bundled with scikit-learn (binary, multiclass
 and regression), every model is cross-validated on the same folds and a table is
 printed: accuracy and log-loss (classification) or R² and RMSE (regression), and the
-mean fit and predict seconds per fold.
+mean fit and predict seconds per fold; then a verdict computed from that table.
 """
 
 import argparse
@@ -138,7 +138,7 @@ def run(n_splits=5, seed=0, datasets=None, out=print):
     datasets : list of str or None, default=None
         Only the datasets whose name contains one of these; None: all.
     out : callable, default=print
-        Called once with the table's text.
+        Called once with the table's text and its verdict (:func:`verdict`).
 
     Returns
     -------
@@ -161,7 +161,7 @@ def run(n_splits=5, seed=0, datasets=None, out=print):
         print(f"{name}: cross-validating {len(models)} models...", file=sys.stderr, flush=True)
         for model_name, model in models.items():
             rows.append((name, model_name, *_evaluate(model, X, y, folds)))
-    out(_format_table(rows, n_splits))
+    out(_format_table(rows, n_splits) + "\n\n" + "\n".join(verdict(rows)))
     return rows
 
 
@@ -215,6 +215,70 @@ def _format_table(rows, n_splits):
         lines += [f"{m}: its first step answered {share:.0%} of the held-out rows."
                   for _, m, *_, share in block if share is not None]
     return "\n".join(lines)
+
+
+def verdict(rows):
+    """The table's verdict: a line per dataset, then a closing paragraph.
+
+    Each line names the composite (a model named ``skfuse ...``) with the best score
+    (accuracy or R²) and compares it with the best single member (a model named neither
+    ``skfuse ...`` nor ``sklearn ...``) and with scikit-learn's best ensemble. A
+    difference no larger than the larger of the two models' standard deviations over
+    the folds is called a tie: the folds do not tell them apart.
+
+    Parameters
+    ----------
+    rows : list of tuple
+        As :func:`run` returns them.
+
+    Returns
+    -------
+    lines : list of str
+    """
+    tally = {"member": [0, 0, 0], "ensemble": [0, 0, 0]}  # ahead, tied, behind
+    lines = ["Verdict (a difference within the spread over folds is a tie):"]
+    for dataset in dict.fromkeys(row[0] for row in rows):
+        block = [row for row in rows if row[0] == dataset]
+        metric = "R²" if "regression" in dataset else "accuracy"
+        kinds = {"composite": [], "member": [], "ensemble": []}
+        for row in block:
+            kinds["composite" if row[1].startswith("skfuse ") else
+                  "ensemble" if row[1].startswith("sklearn ") else "member"].append(row)
+        if not all(kinds.values()):
+            continue
+        best = {kind: max(found, key=lambda row: row[2]) for kind, found in kinds.items()}
+        winner = best["composite"]
+        parts = []
+        for kind, label in (("member", "the best member"),
+                            ("ensemble", "scikit-learn's best ensemble")):
+            other = best[kind]
+            gap, spread = winner[2] - other[2], max(winner[3], other[3])
+            outcome = 1 if abs(gap) <= spread else 0 if gap > 0 else 2
+            tally[kind][outcome] += 1
+            word = ("a tie, within the fold spread" if outcome == 1 else
+                    "ahead, beyond the fold spread" if outcome == 0 else
+                    "behind, beyond the fold spread")
+            parts.append(f"against {label}, {other[1]} ({other[2]:.4f}), {gap:+.4f}: "
+                         f"{word} (±{spread:.4f})")
+        overall = max(block, key=lambda row: row[2])
+        top = ("" if overall[2] <= winner[2] else
+               f" The best model overall is {overall[1]} ({overall[2]:.4f}).")
+        lines.append(f"- {dataset}: the best composite is {winner[1]}, {metric} "
+                     f"{winner[2]:.4f}; " + "; ".join(parts) + "." + top)
+    counted = sum(tally["member"])
+    if not counted:
+        return lines
+    (m_ahead, m_tie, m_behind), (e_ahead, e_tie, e_behind) = tally["member"], tally["ensemble"]
+    lines += ["", (
+        f"Over {counted} dataset(s), skfuse's best composite was ahead of the best single "
+        f"member beyond the spread over folds on {m_ahead}, tied on {m_tie} and behind on "
+        f"{m_behind}; against scikit-learn's best ensemble it was ahead on {e_ahead}, "
+        f"tied on {e_tie} and behind on {e_behind}. A tie means these folds cannot tell "
+        "the two apart, not that they are equal. The best composite is picked after "
+        "seeing the scores, which flatters it; judge a composite you chose beforehand, "
+        "on more folds or more datasets."
+    )]
+    return lines
 
 
 def main(argv=None):

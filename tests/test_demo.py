@@ -45,6 +45,69 @@ def test_scores_are_those_of_working_models(table):
             assert 0 <= first_step <= 1
 
 
+def _row(dataset, model, score, spread):
+    return (dataset, model, score, spread, 0.1, 1.0, 0.01, None)
+
+
+def test_the_verdict_is_honest_about_wins_ties_and_losses():
+    rows = [
+        # A clear win: beyond both spreads.
+        _row("win (binary)", "logreg", 0.90, 0.01),
+        _row("win (binary)", "forest", 0.91, 0.01),
+        _row("win (binary)", "sklearn Stacking", 0.92, 0.01),
+        _row("win (binary)", "skfuse Fusion (equal)", 0.93, 0.01),
+        _row("win (binary)", "skfuse Fusion (optimize)", 0.96, 0.005),
+        # A tie: the composite leads by less than the fold spread.
+        _row("tie (regression)", "ridge", 0.450, 0.03),
+        _row("tie (regression)", "sklearn Voting", 0.470, 0.02),
+        _row("tie (regression)", "skfuse Fusion (greedy)", 0.455, 0.02),
+        # A loss: a member and scikit-learn's ensemble beat every composite.
+        _row("loss (binary)", "knn", 0.95, 0.01),
+        _row("loss (binary)", "sklearn Voting (soft)", 0.94, 0.005),
+        _row("loss (binary)", "skfuse Mixture", 0.90, 0.01),
+        # An exact tie with a member listed first: no other model is best overall.
+        _row("same (binary)", "logreg", 0.98, 0.0),
+        _row("same (binary)", "sklearn Stacking", 0.97, 0.0),
+        _row("same (binary)", "skfuse Fusion (equal)", 0.98, 0.0),
+    ]
+    lines = demo.verdict(rows)
+    assert lines[0].startswith("Verdict")
+    win, tie, loss, same = lines[1:5]
+    assert win == ("- win (binary): the best composite is skfuse Fusion (optimize), accuracy "
+                   "0.9600; against the best member, forest (0.9100), +0.0500: ahead, beyond "
+                   "the fold spread (±0.0100); against scikit-learn's best ensemble, sklearn "
+                   "Stacking (0.9200), +0.0400: ahead, beyond the fold spread (±0.0100).")
+    assert tie == ("- tie (regression): the best composite is skfuse Fusion (greedy), R² "
+                   "0.4550; against the best member, ridge (0.4500), +0.0050: a tie, within "
+                   "the fold spread (±0.0300); against scikit-learn's best ensemble, sklearn "
+                   "Voting (0.4700), -0.0150: a tie, within the fold spread (±0.0200). The "
+                   "best model overall is sklearn Voting (0.4700).")
+    assert loss.startswith("- loss (binary): the best composite is skfuse Mixture, accuracy "
+                           "0.9000; against the best member, knn (0.9500), -0.0500: behind")
+    assert "sklearn Voting (soft) (0.9400), -0.0400: behind" in loss
+    assert loss.endswith("The best model overall is knn (0.9500).")
+    assert same == ("- same (binary): the best composite is skfuse Fusion (equal), accuracy "
+                    "0.9800; against the best member, logreg (0.9800), +0.0000: a tie, within "
+                    "the fold spread (±0.0000); against scikit-learn's best ensemble, sklearn "
+                    "Stacking (0.9700), +0.0100: ahead, beyond the fold spread (±0.0000).")
+    closing = lines[-1]
+    assert closing.startswith(
+        "Over 4 dataset(s), skfuse's best composite was ahead of the best single member "
+        "beyond the spread over folds on 1, tied on 2 and behind on 1; against "
+        "scikit-learn's best ensemble it was ahead on 2, tied on 1 and behind on 1.")
+    assert "flatters it" in closing
+
+
+def test_the_demo_prints_the_verdict_of_its_own_table(table):
+    rows, (text,) = table
+    assert text.endswith("\n".join(demo.verdict(rows)))
+    for dataset in ("breast_cancer (binary)", "diabetes (regression)"):
+        block = [row for row in rows if row[0] == dataset and row[1].startswith("skfuse ")]
+        best = max(block, key=lambda row: row[2])
+        assert f"- {dataset}: the best composite is {best[1]}, " in text
+    assert "Over 2 dataset(s), skfuse's best composite" in text
+
+
 def test_an_unknown_dataset_is_an_error_that_lists_the_names():
     with pytest.raises(ValueError, match="breast_cancer"):
         demo.run(datasets=["iris"])

@@ -6,10 +6,14 @@ import importlib
 import inspect
 import pkgutil
 import re
+import warnings
 from importlib.util import find_spec
 from pathlib import Path
 
+import numpy as np
 import pytest
+from numpy.testing import assert_allclose
+from sklearn.exceptions import ConvergenceWarning
 
 import skfuse
 
@@ -51,6 +55,37 @@ def test_neural_guide_runs():
         exec(compile(block, str(guide), "exec"), namespace)
     assert namespace["search"].best_score_ > 0.9
     assert namespace["moe"].score(namespace["X_test"], namespace["y_test"]) > 0.9
+
+
+def _tested_blocks(guide):
+    """The guide's Python blocks marked ``<!-- runs in tests/test_docs.py -->``."""
+    text = (README.parent / "docs" / guide).read_text()
+    return re.findall(r"<!-- runs in tests/test_docs.py -->\n```python\n(.*?)```", text,
+                      flags=re.DOTALL)
+
+
+def test_fusion_guide_nan_advice_works():
+    (block,) = _tested_blocks("fusion.md")
+    namespace = {}
+    exec(compile(block, "docs/fusion.md", "exec"), namespace)
+    assert namespace["scores"].mean() > 0.93
+    assert namespace["message"].startswith(
+        "FusionClassifier: member 'linear' (Pipeline) does not accept NaN")
+    assert "a Pipeline with SimpleImputer first" in namespace["message"]
+
+
+def test_mixture_guide_nan_advice_works():
+    (block,) = _tested_blocks("mixture.md")
+    namespace = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        exec(compile(block, "docs/mixture.md", "exec"), namespace)
+    X, y = namespace["X"], namespace["y"]
+    assert np.isnan(X).any() and namespace["moe"].score(X, y) > 0.25
+    assert_allclose(namespace["gate_proba"].sum(axis=1), 1.0)
+    message = namespace["message"]
+    assert "gate_view at columns present on every row" in message
+    assert "make_pipeline(SimpleImputer(), LogisticRegression())" in message
 
 
 # -- every public parameter documented, with the default the signature has ------------

@@ -123,3 +123,62 @@ def test_a_frozen_step_that_knows_a_class_outside_y_is_named():
                           exit_threshold=0.9, cv=3)
     with pytest.raises(ValueError, match=r"SerialStack: step 'cheap' knows class\(es\) \[2\]"):
         cascade.fit(X, y)
+
+
+# -- members' own threads under skfuse's workers -------------------------------------
+
+
+def thread_counting():
+    """A logistic regression that records the widest thread pool (OpenMP, BLAS) it sees
+    in fit and in predict_proba. The class is local, so that loky's workers get it by
+    value (this test module cannot be imported there)."""
+
+    class ThreadCounting(LogisticRegression):
+        def fit(self, X, y, sample_weight=None):
+            from threadpoolctl import threadpool_info
+
+            self.threads_ = max(info["num_threads"] for info in threadpool_info())
+            return super().fit(X, y, sample_weight)
+
+        def predict_proba(self, X):
+            from threadpoolctl import threadpool_info
+
+            self.predict_threads_ = max(info["num_threads"] for info in threadpool_info())
+            return super().predict_proba(X)
+
+    return ThreadCounting()
+
+
+@pytest.mark.parametrize("backend", ["loky", "threading"])
+def test_two_workers_do_not_each_start_a_thread_per_core(backend):
+    import joblib
+    import sklearn.ensemble  # noqa: F401 - loads scikit-learn's OpenMP runtime
+    from threadpoolctl import threadpool_limits
+
+    from skfuse import FusionClassifier
+
+    members = [(f"m{i}", thread_counting()) for i in range(3)]
+    limit = max(joblib.cpu_count() // 2, 1)
+    wide = 4 * joblib.cpu_count()  # a thread pool far wider than the machine
+    with threadpool_limits(limits=wide), joblib.parallel_config(backend=backend):
+        fusion = FusionClassifier(members, weights="optimize", cv=3, n_jobs=2).fit(X, y)
+        assert max(est.threads_ for est in fusion.estimators_) <= limit
+        # One worker adds nothing to limit: the members see this process's pools.
+        alone = FusionClassifier(members, n_jobs=1).fit(X, y)
+        assert min(est.threads_ for est in alone.estimators_) == wide
+        # Predict's threads (10,000 rows or more) are limited the same way.
+        fusion.predict_proba(np.repeat(X, 100, axis=0))
+        assert max(est.predict_threads_ for est in fusion.estimators_) <= limit
+
+
+def test_the_cap_never_widens_a_pool(monkeypatch):
+    import joblib
+    from threadpoolctl import threadpool_limits
+
+    from skfuse import FusionClassifier, _tasks
+
+    monkeypatch.setattr(_tasks, "cpu_count", lambda: 16)  # a cap of 8 for 2 workers
+    members = [(f"m{i}", thread_counting()) for i in range(2)]
+    with threadpool_limits(limits=1), joblib.parallel_config(backend="threading"):
+        fusion = FusionClassifier(members, n_jobs=2).fit(X, y)
+    assert [est.threads_ for est in fusion.estimators_] == [1, 1]

@@ -6,6 +6,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy.special import logsumexp
 from sklearn.base import clone
 from sklearn.datasets import make_classification, make_regression
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.model_selection import StratifiedKFold
 from sklearn.naive_bayes import GaussianNB
@@ -176,8 +177,6 @@ def test_rows_present_reads_nan_and_none():
 
 
 def test_a_partly_missing_view_needs_a_member_that_takes_nan(data):
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
     X, y = data
     X = X.copy()
     X[:10, 0] = np.nan  # view "a" is [0, 1]: partly missing on 10 rows
@@ -316,9 +315,18 @@ def test_stack_with_a_fusion_level_fuses_missing_modalities(data):
 # -- members that impute -------------------------------------------------------------
 
 
+class ConservativeHGB(HistGradientBoostingClassifier):
+    """Takes NaN, but its tags say it does not (as many third-party estimators' do)."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
+
+
 def _imputing_members():
+    from sklearn.calibration import CalibratedClassifierCV
     from sklearn.compose import ColumnTransformer
-    from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import make_pipeline
 
@@ -328,16 +336,22 @@ def _imputing_members():
         "columns": make_pipeline(
             ColumnTransformer([("impute", SimpleImputer(), [0, 1, 2, 3])]),
             LogisticRegression()),
+        # Tags that say no NaN, on estimators that take it: tried, not trusted.
+        "conservative": ConservativeHGB(max_iter=20, random_state=0),
+        "calibrated": CalibratedClassifierCV(
+            HistGradientBoostingClassifier(max_iter=10, random_state=0), cv=3),
     }
 
 
-@pytest.mark.parametrize("kind", ["pipeline", "hgb", "columns"])
+@pytest.mark.parametrize("kind", ["pipeline", "hgb", "columns", "conservative", "calibrated"])
 def test_a_member_that_takes_nan_is_accepted_in_every_composite(data, kind):
     X, y = data
     X = X.copy()
     X[::9, 1] = np.nan  # partly missing rows: the member itself must take NaN
     member = _imputing_members()[kind]
     composites = [
+        FusionClassifier([("m", clone(member)), ("nb", GaussianNB())],
+                         views={"nb": [0, 2, 3, 4, 5]}),
         FusionClassifier([("m", clone(member)), ("nb", GaussianNB())], weights="optimize",
                          views={"nb": [0, 2, 3, 4, 5]}, cv=3, random_state=0),
         SerialStack([("m", clone(member)), ("final", LogisticRegression())], cv=3),
@@ -350,3 +364,58 @@ def test_a_member_that_takes_nan_is_accepted_in_every_composite(data, kind):
     for composite in composites:
         proba = composite.fit(X, y).predict_proba(X)
         assert np.isfinite(proba).all() and proba.shape == (len(y), len(np.unique(y)))
+    # The fitted member is the one trained on the NaN rows, not a stand-in.
+    fusion = composites[0]
+    alone = clone(member).fit(X, y)
+    if kind in ("pipeline", "columns", "conservative", "hgb"):
+        assert_allclose(fusion.named_estimators_["m"].predict_proba(X), alone.predict_proba(X))
+
+
+def test_a_member_that_hands_nan_on_is_refused_by_name_with_the_ways_on(data):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = data
+    X_nan = X.copy()
+    X_nan[::9, 1] = np.nan
+    # StandardScaler's tags take NaN, but it hands them on to LogisticRegression.
+    member = make_pipeline(StandardScaler(), LogisticRegression())
+    expected = ("member 'm' \\(Pipeline\\) does not accept NaN, and its view is partly "
+                "missing \\(NaN\\) on 34 row\\(s\\); tried on a few of them, it raised: "
+                "Input X contains NaN\\. Impute inside the estimator \\(a Pipeline with "
+                "SimpleImputer first\\), or use one that takes NaN")
+    fusion = FusionClassifier([("m", member), ("nb", GaussianNB())],
+                              views={"nb": [0, 2, 3, 4, 5]})
+    with pytest.raises(ValueError, match=expected):
+        fusion.fit(X_nan, y)
+    with pytest.raises(ValueError, match="step 'm' \\(Pipeline\\) does not accept NaN.*"
+                                         "SimpleImputer first.*FusionClassifier with views"):
+        SerialStack([("m", member), ("final", LogisticRegression())], cv=3).fit(X_nan, y)
+    assert not hasattr(member, "n_features_in_")  # tried on a clone, never the user's
+    # At predict time the fitted member is asked, and refused the same way.
+    fusion.fit(X, y)
+    with pytest.raises(ValueError, match=expected):
+        fusion.predict(X_nan)
+
+
+def test_a_frozen_member_is_asked_about_nan_never_refitted(data):
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+
+    X, y = data
+    X_nan = X.copy()
+    X_nan[::9, 1] = np.nan
+    prefit = make_pipeline(SimpleImputer(), LogisticRegression()).fit(X[:100], y[:100])
+    coef = prefit[-1].coef_.copy()
+    nb_view = {"nb": [0, 2, 3, 4, 5]}
+    fusion = FusionClassifier([("m", FrozenEstimator(prefit)), ("nb", GaussianNB())],
+                              views=nb_view)
+    fusion.fit(X_nan, y)
+    assert_array_equal(prefit[-1].coef_, coef)
+    assert_allclose(fusion.named_estimators_["m"].predict_proba(X_nan),
+                    prefit.predict_proba(X_nan))
+    lr = LogisticRegression().fit(X[:100], y[:100])
+    with pytest.raises(ValueError, match="member 'm' \\(FrozenEstimator\\) does not accept"):
+        FusionClassifier([("m", FrozenEstimator(lr)), ("nb", GaussianNB())],
+                         views=nb_view).fit(X_nan, y)

@@ -352,6 +352,79 @@ def test_missing_modalities_need_a_complete_gate_view_and_an_expert_per_row():
     assert clf.score(X, codes) > 0.7
 
 
+WAYS_OUT = ("Point gate_view at columns present on every row.*or give a gate that takes "
+            "NaN: one that imputes, such as make_pipeline\\(SimpleImputer\\(\\), "
+            "LogisticRegression\\(\\)\\), or HistGradientBoostingClassifier")
+
+
+def imputing_gate():
+    from sklearn.impute import SimpleImputer
+
+    return make_pipeline(SimpleImputer(), LogisticRegression())
+
+
+def test_a_gate_that_takes_nan_sees_the_missing_modalities():
+    X, y, present = two_modalities()
+    views = {"expert0": [1, 2], "expert1": [3, 4]}
+    moe = MixtureOfExpertsRegressor(Ridge(), n_experts=2, views=views, gate=imputing_gate(),
+                                    random_state=0).fit(X, y)
+    # The gate saw every column, NaN included, and is renormalised over present experts.
+    gate = moe.gate_.predict_proba(X) * present
+    assert_allclose(moe.predict_gate(X), gate / gate.sum(axis=1, keepdims=True))
+    assert np.isfinite(moe.predict(X)).all()
+    assert moe.score(X, y) > 0.3
+    # The case: every expert takes NaN, and so can the gate.
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    codes = (y > 0).astype(int)
+    clf = MixtureOfExpertsClassifier(
+        HistGradientBoostingClassifier(max_iter=10, random_state=0), n_experts=2,
+        gate=imputing_gate(), max_iter=5, random_state=0).fit(X, codes)
+    assert np.isfinite(clf.predict_proba(X)).all() and clf.score(X, codes) > 0.7
+
+
+def test_a_gate_that_takes_no_nan_is_refused_with_both_ways_out():
+    X, y, _ = two_modalities()
+    views = {"expert0": [1, 2], "expert1": [3, 4]}
+    with pytest.raises(ValueError, match="the gate's columns hold NaN on 231 row\\(s\\), and "
+                                         "the built-in gate \\(gate=None\\) takes none\\. "
+                                         + WAYS_OUT):
+        MixtureOfExpertsRegressor(Ridge(), n_experts=2, views=views).fit(X, y)
+    with pytest.raises(ValueError, match="the gate \\(LogisticRegression\\) raised: Input X "
+                                         "contains NaN\\. " + WAYS_OUT):
+        MixtureOfExpertsRegressor(Ridge(), n_experts=2, views=views,
+                                  gate=LogisticRegression()).fit(X, y)
+    # At predict time the fitted gate is asked.
+    complete = np.nan_to_num(X)
+    moe = MixtureOfExpertsRegressor(Ridge(), n_experts=2, views=views,
+                                    gate=LogisticRegression(), random_state=0).fit(complete, y)
+    complete[:5, 0] = np.nan  # partly missing rows of the gate's columns only
+    with pytest.raises(ValueError, match="NaN on 5 row.*gate \\(LogisticRegression\\) "
+                                         "raised.*" + WAYS_OUT):
+        moe.predict(complete)
+
+
+def test_a_pipeline_gate_gets_the_em_weights_on_its_final_step():
+    from skfuse._gate import fit_classifier_gate, weight_param
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(50, 3))
+    X[::7, 1] = np.nan
+    targets = rng.dirichlet(np.ones(3), size=50)
+    weight = rng.uniform(0.5, 2.0, size=50)
+    gate = fit_classifier_gate(imputing_gate(), X, targets, weight)
+    rows, experts = np.nonzero(targets > 0)
+    by_hand = LogisticRegression().fit(gate[0].transform(X[rows]), experts,
+                                       sample_weight=targets[rows, experts] * weight[rows])
+    assert_allclose(gate[-1].coef_, by_hand.coef_)
+    assert weight_param(imputing_gate()) == "logisticregression__sample_weight"
+    assert weight_param(make_pipeline(StandardScaler(), KNeighborsClassifier())) is None
+    with pytest.raises(TypeError, match="gate \\(Pipeline\\) does not accept sample_weight"):
+        MixtureOfExpertsClassifier(
+            gate=make_pipeline(StandardScaler(), KNeighborsClassifier())).fit(X[:, [0, 2]],
+                                                                           experts[:50] % 2)
+
+
 def test_verbose_reports_each_em_iteration_and_a_summary(capsys):
     import re
 
@@ -467,3 +540,23 @@ def test_a_fit_that_stops_early_says_so_and_why(capsys):
                                         random_state=0).fit(X, y)
     assert not moe.converged_ and moe.n_iter_ == 2
     assert "not converged (max_iter=2 reached)" in capsys.readouterr().out
+
+
+def test_one_expert_needs_no_gate_even_with_nan():
+    # One expert (given, or kept by "auto") has a trivial gate, so the NaN that a given
+    # gate takes in its columns do not reach the built-in one.
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-3, 3, size=(400, 3))
+    y = X @ [1.0, -2.0, 0.5] + rng.normal(0, 0.1, 400)
+    X[::5, 2] = np.nan
+    expert = make_pipeline(imputing_gate()[0], Ridge())
+    moe = MixtureOfExpertsRegressor(expert, gate=imputing_gate(), random_state=0)
+    with pytest.raises(TypeError, match="does not accept sample_weight"):
+        moe.fit(X, y)  # an expert must take EM's weights: a Ridge that imputes first
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    moe = MixtureOfExpertsRegressor(HistGradientBoostingRegressor(max_iter=20), n_experts=1,
+                                    gate=imputing_gate(), random_state=0).fit(X, y)
+    assert moe.n_experts_ == 1 and moe.converged_
+    assert_allclose(moe.predict_gate(X), 1.0)
+    assert np.isfinite(moe.predict(X)).all()

@@ -23,13 +23,25 @@ LINE = re.compile(r"^\[(\w+)\] \((\d+) of (\d+)\) (.+): \d+\.\d\d s$")
 LAST = re.compile(r"^\[(\w+)\] fitted in \d+\.\d\d s$")
 
 
-def progress(capsys):
-    """The task lines of a verbose fit, after checking its last line gives the total."""
+def read(capsys):
+    """A verbose fit's task lines, then the lines that say what it decided, after
+    checking that its last line gives the total and that no task line follows a
+    decision."""
     *lines, last = capsys.readouterr().out.splitlines()
     matches = [LINE.match(line) for line in lines]
-    assert all(matches), lines
+    tasks = next((i for i, m in enumerate(matches) if not m), len(matches))
+    assert not any(matches[tasks:]), lines
     assert LAST.match(last), last
-    return [(m[1], int(m[2]), int(m[3]), m[4]) for m in matches]
+    owner = last[1:last.index("]")]
+    decisions = lines[tasks:]
+    assert all(line.startswith(f"[{owner}] ") for line in decisions), decisions
+    return ([(m[1], int(m[2]), int(m[3]), m[4]) for m in matches[:tasks]],
+            [line[len(owner) + 3:] for line in decisions])
+
+
+def progress(capsys):
+    """The task lines of a verbose fit (see ``read``)."""
+    return read(capsys)[0]
 
 
 def fusion():
@@ -62,6 +74,25 @@ def test_fusion_reports_each_member_fit_and_fold(capsys):
         "member 'tree', fold 3 of 3",
         "member 'nb' (frozen), used as it is", "member 'nb' (frozen), output on all rows",
     ]
+
+
+@pytest.mark.parametrize("method", ["optimize", "greedy"])
+def test_fusion_says_its_learned_weights_by_member_name(method, capsys):
+    fitted = fusion().set_params(weights=method, verbose=1).fit(X, y)
+    tasks, decided = read(capsys)
+    assert len(tasks) == 10
+    w = fitted.weights_
+    s = fitted.member_scores_
+    assert decided == [
+        f"learned weights ({method}): lr {w[0]:.3f}, tree {w[1]:.3f}, nb {w[2]:.3f}",
+        (f"out-of-fold score {fitted.oof_score_:.4f}; members: lr {s['lr']:.4f}, "
+         f"tree {s['tree']:.4f}, nb {s['nb']:.4f}"),
+    ]
+    if method == "optimize":
+        assert w.max() < 1  # the weights printed are not a foregone conclusion
+    # Given weights decide nothing: no such line.
+    fusion().set_params(weights=[1, 2, 1], verbose=1).fit(X, y)
+    assert read(capsys)[1] == []
 
 
 def test_fixed_weights_report_one_fit_per_member(capsys):
@@ -111,7 +142,8 @@ def test_stack_reports_each_level_then_the_final_step(capsys):
 
 def test_cascade_reports_its_steps_and_the_deferred_refit(capsys):
     fitted = cascade().set_params(verbose=1).fit(X, y)
-    labels = [label for *_, label in progress(capsys)]
+    tasks, decided = read(capsys)
+    labels = [label for *_, label in tasks]
     assert labels[:8] == [f"step '{name}', {job}" for name in ("lr", "tree")
                           for job in ("fit", "fold 1 of 3", "fold 2 of 3", "fold 3 of 3")]
     deferred = labels[8:]
@@ -119,6 +151,27 @@ def test_cascade_reports_its_steps_and_the_deferred_refit(capsys):
                             for lb in deferred)
     assert deferred[0].endswith(", fit")
     assert fitted.exit_rates_[1] > 0  # rows were deferred, so the refit was tried
+    rates = fitted.exit_rates_
+    trained = {"all": "all rows", "deferred": "its deferred rows"}
+    assert decided == [
+        "exit thresholds (given): lr 0.900",
+        f"out-of-fold exit rates: lr {rates[0]:.1%}, tree {rates[1]:.1%}",
+        f"trained on: lr all rows, tree {trained[fitted.cascade_fit_[1]]}",
+    ]
+
+
+def test_cascade_says_the_thresholds_it_chose(capsys):
+    fitted = SerialStack([("nb", GaussianNB()), ("lr", LogisticRegression())],
+                         exit_threshold="auto", cascade_fit="all", cv=3, random_state=0,
+                         verbose=1).fit(X, y)
+    _, decided = read(capsys)
+    (threshold,), rates = fitted.exit_thresholds_, fitted.exit_rates_
+    assert decided == [f"exit thresholds (auto): nb {threshold:.3f}",
+                       f"out-of-fold exit rates: nb {rates[0]:.1%}, lr {rates[1]:.1%}"]
+    assert 0 < rates[0] < 1  # a real split of the rows between the steps
+    # A stack decides no threshold: no such line.
+    stack().set_params(verbose=1).fit(X, y)
+    assert read(capsys)[1] == []
 
 
 @pytest.mark.parametrize("make", [fusion, stack, cascade], ids=["fusion", "stack", "cascade"])
