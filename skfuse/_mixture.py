@@ -232,13 +232,14 @@ class _BaseMixture(Composite):
                 )
             self._expert_names_, self._views_ = names[:count], all_views[:count]
             present = self._presence(X, names[:count], templates[:count])
-            run = None
+            run, total = None, 0
             for start in range(self.n_init):
                 candidate = self._em(data.train(present), templates[:count], count, rng,
                                      start)
+                total += candidate["n_iter"]
                 if run is None or candidate["score"] > run["score"]:
                     run = candidate
-            run["present"] = present
+            run["present"], run["n_iter_total"] = present, total
             runs.append(run)
             best = min(runs, key=lambda r: r["loss"])
             if run is not best and _clearly_better(best, run, self.tol, weight[valid]):
@@ -260,6 +261,9 @@ class _BaseMixture(Composite):
         self.lower_bound_ = best["lower_bound"]
         self.converged_ = best["converged"]
         self.n_iter_ = best["n_iter"]
+        self.n_iter_total_ = sum(run["n_iter_total"] for run in runs)
+        self.count_losses_ = ({len(run["experts"]): run["loss"] for run in runs}
+                              if valid is not None else None)
         self.best_iteration_ = best["iteration"]
         self.objective_curve_ = np.array(best["objective"])
         self.validation_loss_curve_ = (None if valid is None
@@ -908,6 +912,11 @@ _MIXTURE_DOCS = {
         given ``gate``.""",
     "n_iter_": """n_iter_ : int
         EM iterations of the kept start (the last step on every row not counted).""",
+    "n_iter_total_": """n_iter_total_ : int
+        EM iterations of every start and every count tried: what the fit cost.""",
+    "count_losses_": """count_losses_ : dict of int to float or None
+        The held-out loss of each number of experts tried; None without a validation
+        slice.""",
     "best_iteration_": """best_iteration_ : int
         The EM iteration kept: the lowest held-out loss, or the highest objective.""",
     "converged_": """converged_ : bool
@@ -980,6 +989,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, _BaseMixture):
     {gate_alpha_}
     {n_iter_}
     {best_iteration_}
+    {n_iter_total_}
+    {count_losses_}
     {converged_}
     {objective_curve_}
     {validation_loss_curve_}
@@ -1128,6 +1139,8 @@ class MixtureOfExpertsClassifier(ClassifierMixin, _BaseMixture):
     {gate_alpha_}
     {n_iter_}
     {best_iteration_}
+    {n_iter_total_}
+    {count_losses_}
     {converged_}
     {objective_curve_}
     {validation_loss_curve_}
