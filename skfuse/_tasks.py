@@ -109,32 +109,62 @@ def run_fit_tasks(calls, n_jobs, verbose, owner, labels=None, local=None):
     return results
 
 
+def thread_cap(n_jobs):
+    """The width of the members' own thread pools while skfuse runs ``n_jobs`` workers:
+    the cores divided by the workers (at least 1); None for one worker."""
+    workers = effective_n_jobs(n_jobs)
+    return None if workers <= 1 else max(cpu_count() // workers, 1)
+
+
 @contextlib.contextmanager
 def member_threads(n_jobs):
-    """Cap the members' own thread pools (OpenMP, BLAS) while skfuse runs ``n_jobs``
-    workers, at the cores divided by the workers (at least 1); a pool already narrower
-    is left as it is.
+    """Cap the members' own thread pools (OpenMP, BLAS) at :func:`thread_cap` while
+    skfuse runs ``n_jobs`` workers; a pool already narrower is left as it is.
 
-    The cap holds in this process, so it covers workers that are threads (the
-    threading backend, predict's threads). Worker processes get the same cap from
-    joblib's loky backend itself. With one worker nothing changes.
+    The cap holds in this process: BLAS pools are process-wide, so it covers workers
+    that are threads. OpenMP's width is per thread, so each task sets its own thread's
+    to what :func:`openmp_limits` read here (:func:`capped_call`); worker processes also
+    get loky's own cap.
     """
-    workers = effective_n_jobs(n_jobs)
-    if workers <= 1:
+    cap = thread_cap(n_jobs)
+    if cap is None:
         yield
         return
-    cap = max(cpu_count() // workers, 1)
+    with threadpool_limits(limits=_narrowed(cap)):
+        yield
+
+
+def openmp_limits(n_jobs):
+    """The OpenMP widths for the tasks of ``n_jobs`` workers, read in the calling thread:
+    :func:`thread_cap`, or the caller's own width where it is narrower; None for one
+    worker."""
+    cap = thread_cap(n_jobs)
+    return None if cap is None else _narrowed(cap, user_api="openmp")
+
+
+def capped_call(limits, function, *args):
+    """``function(*args)`` with the OpenMP pools of the thread (or process) that runs it
+    set to ``limits`` (from :func:`openmp_limits`; None: as they are)."""
+    if not limits:
+        return function(*args)
+    with threadpool_limits(limits=limits):
+        return function(*args)
+
+
+def _narrowed(cap, user_api=None):
+    """Per library prefix, ``cap`` or the pool's width if it is narrower."""
     limits = {}
     for pool in threadpool_info():
-        limits[pool["prefix"]] = min(limits.get(pool["prefix"], cap), pool["num_threads"])
-    with threadpool_limits(limits=limits):
-        yield
+        if user_api is None or pool["user_api"] == user_api:
+            limits[pool["prefix"]] = min(limits.get(pool["prefix"], cap), pool["num_threads"])
+    return limits
 
 
 def _run_parallel(calls, n_jobs, owner, labels, done_before, n_total):
     report = labels is not None
-    tasks = [delayed(_timed)(function, *args) if report else delayed(function)(*args)
-             for function, args in calls]
+    limits = openmp_limits(n_jobs)
+    tasks = [delayed(capped_call)(limits, _timed, function, *args) if report
+             else delayed(capped_call)(limits, function, *args) for function, args in calls]
     for attempt in range(1, _FIT_ATTEMPTS + 1):
         try:
             with member_threads(n_jobs):
@@ -198,6 +228,7 @@ def run_in_threads(calls, n_jobs, n_rows):
     """
     if n_jobs in (None, 1) or n_rows < PARALLEL_PREDICT_ROWS or len(calls) < 2:
         return [fn(*args) for fn, args in calls]
+    limits = openmp_limits(n_jobs)
     with member_threads(n_jobs):
         return Parallel(n_jobs=n_jobs, require="sharedmem")(
-            delayed(fn)(*args) for fn, args in calls)
+            delayed(capped_call)(limits, fn, *args) for fn, args in calls)
