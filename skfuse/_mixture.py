@@ -234,8 +234,9 @@ class _BaseMixture(Composite):
             present = self._presence(X, names[:count], templates[:count])
             run, total = None, 0
             for start in range(self.n_init):
+                rival = min(runs, key=lambda r: r["loss"]) if runs else None
                 candidate = self._em(data.train(present), templates[:count], count, rng,
-                                     start)
+                                     start, rival)
                 total += candidate["n_iter"]
                 if run is None or candidate["score"] > run["score"]:
                     run = candidate
@@ -326,7 +327,7 @@ class _BaseMixture(Composite):
     def _templated(self):
         return self.experts is None or hasattr(self.experts, "fit")
 
-    def _em(self, rows, templates, n_experts, rng, start):
+    def _em(self, rows, templates, n_experts, rng, start, rival=None):
         """One EM run from one start on ``rows`` (a :class:`_Rows` view).
 
         The gate uses ``gate_alpha`` (for "auto", the first of ``_GATE_ALPHAS`` during
@@ -365,7 +366,10 @@ class _BaseMixture(Composite):
         curve, held_out, scores, best, iteration = [], [], [], None, 0
         why = f"max_iter={self.max_iter} reached"
         converged = n_experts == 1
+        abandoned = False
         for keep, last in phases:
+            if abandoned:
+                break
             stale, previous = 0, -np.inf
             while iteration < last:
                 iteration += 1
@@ -416,6 +420,13 @@ class _BaseMixture(Composite):
                 if n_experts > 1 and gate is not None and gate_template is None:
                     gate = copy.deepcopy(gate)  # the state kept above keeps its own gate
                 stale = 0 if improved else stale + 1
+                if (rival is not None and iteration >= self.n_iter_no_change
+                        and _clearly_better(rival, best, self.tol, rows.valid.weight)):
+                    converged = True  # a smaller count tried before does clearly better
+                    why = (f"after {iteration} iteration(s) its held-out loss is still "
+                           f"clearly above that of {len(rival['experts'])} expert(s)")
+                    abandoned = True
+                    break
                 if stale >= self.n_iter_no_change:
                     converged = True
                     what = ("objective" if score is None
@@ -549,9 +560,11 @@ class _BaseMixture(Composite):
         for e, (template, (kept, kept_weight)) in enumerate(zip(templates, blocks)):
             expert_weight = np.zeros(len(weight))
             expert_weight[kept] = kept_weight
+            params = dict(rows.params[e] or {})
+            if np.ptp(kept_weight) > 0:  # equal weights are no weights: fitted as given
+                params["sample_weight"] = expert_weight
             plan.add(names[e], template, label=f"expert {names[e]!r}", view=self._views_[e],
-                     rows=kept, params={**(rows.params[e] or {}), "sample_weight": expert_weight},
-                     fit_output=True)
+                     rows=kept, params=params, fit_output=True)
         fits = plan.run(rows.X, rows.y, output=self._fit_output)
         fitted = [(fits[name].estimator, fits[name].fit_output) for name in names]
         experts = [est for est, _ in fitted]
@@ -835,10 +848,11 @@ _MIXTURE_DOCS = {
     "n_experts": """n_experts : int or "auto", default="auto"
         The number of experts when ``experts`` is None or one estimator. "auto" fits
         1, 2 and 4 experts on the training rows in turn, scores each on the
-        validation slice (and stops when a count does clearly worse than the best so
-        far), and keeps the fewest whose held-out loss the best count does not beat
-        clearly: by more than ``tol`` (relative) and one standard error of the paired
-        row differences. One expert is the expert fitted alone.
+        validation slice, and keeps the fewest whose held-out loss the best count does
+        not beat clearly: by more than ``tol`` (relative) and one standard error of the
+        paired row differences. A count still clearly worse than the best before it
+        after ``n_iter_no_change`` iterations is abandoned, and no larger count is
+        tried. One expert is the expert fitted alone.
         Without a validation slice (``validation_fraction=None``, or too few rows),
         "auto" is one expert. With ``views``, only counts that have every named
         expert are tried.""",
