@@ -25,7 +25,7 @@ from sklearn.multioutput import MultiOutputRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.metadata_routing import get_routing_for_object
-from sklearn.utils.validation import check_is_fitted, has_fit_parameter
+from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
 
 from . import _augment
 from ._base import (
@@ -173,20 +173,32 @@ class _BaseDistilled(Composite):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
+        # Fitted, the input the distiller was fitted for (predict asks on every call).
+        input_tags = getattr(self, "_input_tags_", None) or self._input_tags()
+        if input_tags is not None:
+            tags.input_tags.allow_nan, tags.input_tags.sparse = input_tags
+        return tags
+
+    def _input_tags(self):
+        """``(allow_nan, sparse)``: what both the teacher and the student take (and
+        sparse input only without synthetic rows); None for an invalid pair."""
         try:
             both = [self.teacher, self.student]
-            tags.input_tags.allow_nan = all(takes_nan(est) for est in both)
-            tags.input_tags.sparse = self.augment is None and all(
-                get_tags(est).input_tags.sparse for est in both)
+            return (all(takes_nan(est) for est in both),
+                    self.augment is None and all(get_tags(est).input_tags.sparse
+                                                 for est in both))
         except (TypeError, ValueError, AttributeError):
-            pass  # invalid teacher or student: fit reports them
-        return tags
+            return None  # invalid teacher or student: fit reports them
 
     # -- fit -------------------------------------------------------------------------
 
     def _fit(self, X, y, sample_weight, fit_params, began):
         """Fit the teacher, label the rows, fit the student and judge its fidelity."""
         owner = type(self).__name__
+        self.__dict__.pop("_input_tags_", None)  # tags as the parameters say, until fitted
+        if self.augment is not None and hasattr(X, "tocsr"):
+            raise TypeError(f"{owner}: augment={self.augment!r} needs dense X; got a sparse "
+                            "matrix.")
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
         groups, routed = self._fit_metadata(sample_weight, fit_params)
         if sample_weight is not None and routed is None and not is_frozen(self.teacher) \
@@ -255,6 +267,7 @@ class _BaseDistilled(Composite):
             self.fidelity_ = self._fidelity(fit.oof[held_out], targets[source[held_out]])
         else:
             self.fidelity_ = np.nan
+        self._input_tags_ = self._input_tags()
         if self.verbose:
             report(owner, f"{len(real)} real and {self.n_augmented_} synthetic rows; "
                           f"fidelity {self.fidelity_:.4f} on held-out folds")
@@ -263,9 +276,21 @@ class _BaseDistilled(Composite):
 
     def _check_predict_X(self, X):
         """``X`` checked as in fit; NaN refused unless the teacher and student take it
-        (the student never learned from a row with NaN otherwise)."""
+        (the student never learned from a row with NaN otherwise).
+
+        An array is checked in one pass (scikit-learn's), the slower checks with their
+        messages naming the columns run only once it fails.
+        """
+        allow_nan = self._input_tags_[0]
+        if not _is_dataframe(X):
+            try:
+                return validate_data(self, X, reset=False, accept_sparse=["csr", "csc"],
+                                     dtype=None,
+                                     ensure_all_finite="allow-nan" if allow_nan else True)
+            except ValueError:
+                pass  # the checks below say why
         X = self._check_X(X, reset=False)
-        if not self.__sklearn_tags__().input_tags.allow_nan and _has_nan(X):
+        if not allow_nan and _has_nan(X):
             raise ValueError(
                 f"{type(self).__name__}: X holds NaN, and the teacher or the student "
                 "does not take NaN; impute them (a Pipeline with SimpleImputer first)."
