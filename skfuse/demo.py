@@ -239,9 +239,9 @@ def _distilled_line(block, metric):
     if len(found) < 2:
         return []
     student, teacher = found[DISTILLED], found[TEACHER]
-    return [f"{DISTILLED}: {metric} {student[2]:.4f} against its teacher's {teacher[2]:.4f} "
-            f"({TEACHER}); predict {student[6]:.4f} s against {teacher[6]:.4f} s, "
-            f"{teacher[6] / student[6]:.0f}x faster."]
+    return [(f"{DISTILLED}: {metric} {student[2]:.4f} against its teacher's "
+             f"{teacher[2]:.4f} ({TEACHER}); predict {student[6]:.4f} s against "
+             f"{teacher[6]:.4f} s, {teacher[6] / student[6]:.0f}x faster.")]
 
 
 def verdict(rows):

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import sklearn
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
@@ -9,7 +10,7 @@ from sklearn.datasets import make_classification, make_regression
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
-from sklearn.model_selection import KFold, TimeSeriesSplit
+from sklearn.model_selection import GroupKFold, KFold, TimeSeriesSplit
 from sklearn.multioutput import MultiOutputRegressor
 from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
@@ -218,6 +219,20 @@ def test_out_of_fold_probabilities_never_come_from_a_fit_that_saw_the_row():
         assert row not in SEEN[fit_id]
     # Synthetic rows were labelled by the teacher fitted on all rows (fit number 0).
     assert distilled.n_augmented_ == 30 and set(fit_ids[real:]) == {0}
+
+
+def test_groups_reach_the_splitter_with_metadata_routing():
+    SEEN.clear()
+    X = with_ids(X_REG)
+    groups = np.arange(len(X)) // 10
+    RecordingRegressor.fits = []
+    with sklearn.config_context(enable_metadata_routing=True):
+        DistilledRegressor(RowMemory(), RecordingRegressor(), cv=GroupKFold(3)).fit(
+            X, Y_REG, groups=groups)
+    X_fit, y_fit, _ = full_fit(RecordingRegressor)
+    for row, fit_id in zip(X_fit[:, 0].astype(int), y_fit.astype(int)):
+        seen_groups = {groups[r] for r in SEEN[fit_id]}
+        assert groups[row] not in seen_groups
 
 
 def test_rows_no_fold_tests_are_left_out_of_the_students_fit():
