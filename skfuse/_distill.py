@@ -212,40 +212,59 @@ class _BaseDistilled(Composite):
         teacher = seed_estimator(self.teacher, seed)
         student = seed_estimator(self.student, seed)
         folds = self._folds(X, y, rng, self._kind == "classifier", groups)
+        real, targets = self._teach(teacher, X, y, sample_weight, folds,
+                                    routed and routed["teacher"])
+        rows, owners, targets, weights = self._with_synthetic_rows(
+            X, real, targets, sample_weight, rng)
+        self._learn(student, rows, owners, targets, weights, folds, len(real))
+        self._input_tags_ = self._input_tags()
+        if self.verbose:
+            report(owner, f"{len(real)} real and {self.n_augmented_} synthetic rows; "
+                          f"fidelity {self.fidelity_:.4f} on held-out folds")
+            report_fit_time(owner, began)
+        return self
 
-        # The teacher: refitted on all rows (a frozen one used as it is), and, for
-        # targets="oof", fitted on each training fold and asked about its test fold.
+    def _teach(self, teacher, X, y, sample_weight, folds, params):
+        """Set ``teacher_`` and return the rows that have a target, and their targets.
+
+        The teacher is refitted on all rows (a frozen one used as it is) and, for
+        ``targets="oof"``, fitted on each training fold and asked about its test fold.
+        """
         output = self._teacher_output()
-        plan = MemberJobs(owner, X.shape[0], n_jobs=self.n_jobs, verbose=self.verbose)
+        plan = MemberJobs(type(self).__name__, X.shape[0], n_jobs=self.n_jobs,
+                          verbose=self.verbose)
         plan.add("teacher", teacher, label="teacher",
-                 folds=folds if self.targets == "oof" else [],
-                 params=routed and routed["teacher"])
+                 folds=folds if self.targets == "oof" else [], params=params)
         fit = plan.run(X, y, sample_weight, output)["teacher"]
         self.teacher_ = fit.estimator
         if self.targets == "oof":
             real = np.flatnonzero(fit.tested)  # a forward-chaining cv leaves rows out
-            targets = fit.oof[real]
-        else:
-            real = np.arange(X.shape[0])
-            targets = output(self.teacher_, X)
+            return real, fit.oof[real]
+        return np.arange(X.shape[0]), output(self.teacher_, X)
 
-        # Synthetic rows, labelled by the teacher fitted on all rows.
-        rows, owners = take_rows(X, real), real
+    def _with_synthetic_rows(self, X, real, targets, sample_weight, rng):
+        """Set ``n_augmented_``; return the student's rows (the real ones, then the
+        synthetic ones, labelled by ``teacher_``), the real row each comes from, their
+        targets and their weights (None without ``sample_weight``)."""
+        rows = take_rows(X, real)
         weights = None if sample_weight is None else sample_weight[real]
         self.n_augmented_ = 0
-        if self.augment is not None:
-            n_rows = (int(self.n_augment) if isinstance(self.n_augment, Integral)
-                      else max(round(self.n_augment * X.shape[0]), 1))
-            synthetic, parents = _augment.augment(X, n_rows, self.augment, rng, sample_weight)
-            rows = _concat(rows, synthetic)
-            owners = np.concatenate([real, parents])
-            targets = np.concatenate([targets, output(self.teacher_, synthetic)])
-            if weights is not None:
-                weights = np.concatenate([weights, np.full(n_rows, sample_weight.mean())])
-            self.n_augmented_ = n_rows
+        if self.augment is None:
+            return rows, real, targets, weights
+        n_rows = (int(self.n_augment) if isinstance(self.n_augment, Integral)
+                  else max(round(self.n_augment * X.shape[0]), 1))
+        synthetic, parents = _augment.augment(X, n_rows, self.augment, rng, sample_weight)
+        self.n_augmented_ = n_rows
+        if weights is not None:
+            weights = np.concatenate([weights, np.full(n_rows, sample_weight.mean())])
+        return (_concat(rows, synthetic), np.concatenate([real, parents]),
+                np.concatenate([targets, self._teacher_output()(self.teacher_, synthetic)]),
+                weights)
 
-        # The student: on all of them, and on each fold's rows (synthetic rows go with
-        # their parent) to judge its agreement with the teacher on held-out rows.
+    def _learn(self, student, rows, owners, targets, weights, folds, n_real):
+        """Set ``student_`` (fitted on every row) and ``fidelity_`` (from its fits on
+        each fold's rows, synthetic rows going with their parent, compared with the
+        teacher's targets on the fold's real test rows)."""
         X_s, y_s, w_s, source, student = self._student_data(rows, targets, weights, student)
         key = None if w_s is None else weight_key(student)
         if w_s is not None and key is None:
@@ -253,26 +272,20 @@ class _BaseDistilled(Composite):
         student_folds = []
         for train, test in folds:
             train = np.flatnonzero(np.isin(owners[source], train))
-            test = np.flatnonzero(np.isin(owners[source], test) & (source < len(real))
+            test = np.flatnonzero(np.isin(owners[source], test) & (source < n_real)
                                   & _first_copies(source))
             if train.size and test.size:
                 student_folds.append((train, test))
-        plan = MemberJobs(owner, len(y_s), n_jobs=self.n_jobs, verbose=self.verbose)
+        plan = MemberJobs(type(self).__name__, len(y_s), n_jobs=self.n_jobs,
+                          verbose=self.verbose)
         plan.add("student", student, label="student", folds=student_folds,
                  params=None if w_s is None else {key: w_s})
         fit = plan.run(X_s, y_s, None, self._student_output())["student"]
         self.student_ = fit.estimator
+        self.fidelity_ = np.nan
         if student_folds:
             held_out = np.flatnonzero(fit.tested)
             self.fidelity_ = self._fidelity(fit.oof[held_out], targets[source[held_out]])
-        else:
-            self.fidelity_ = np.nan
-        self._input_tags_ = self._input_tags()
-        if self.verbose:
-            report(owner, f"{len(real)} real and {self.n_augmented_} synthetic rows; "
-                          f"fidelity {self.fidelity_:.4f} on held-out folds")
-            report_fit_time(owner, began)
-        return self
 
     def _check_predict_X(self, X):
         """``X`` checked as in fit; NaN refused unless the teacher and student take it
@@ -354,10 +367,6 @@ _DISTILL_DOCS = {
     "n_augment": """n_augment : int or float, default=1.0
         With ``augment``: an int is the number of synthetic rows, a float that many
         times the number of training rows.""",
-    "cv": """cv : int, cross-validation generator or iterable, default=5
-        Folds for the out-of-fold targets and for ``fidelity_`` (the student is fitted
-        on each training fold, with the synthetic rows grown from it, and compared with
-        the teacher on the test fold). An int gives ``{splitter}``.""",
     "n_jobs": """n_jobs : int, default=None
         Jobs for the teacher's fits over the folds (one flat joblib task list), then
         the student's.""",
@@ -380,7 +389,7 @@ _DISTILL_DOCS = {
 }
 
 
-@Substitution(**_DISTILL_DOCS, splitter="StratifiedKFold")
+@Substitution(**_DISTILL_DOCS)
 class DistilledClassifier(ClassifierMixin, _BaseDistilled):
     """A classifier (the student) trained on the probabilities of another (the teacher).
 
@@ -409,7 +418,10 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
         Softens the soft targets: the teacher's probabilities raised to ``1 /
         temperature`` and renormalised (its logits divided by it). Probabilities are
         sharpened back by the same temperature at predict time.
-    {cv}
+    cv : int, cross-validation generator or iterable, default=5
+        Folds for the out-of-fold targets and for ``fidelity_`` (the student is fitted
+        on each training fold, with the synthetic rows grown from it, and compared with
+        the teacher on the test fold). An int gives ``StratifiedKFold``.
     {n_jobs}
     {verbose}
     {random_state}
@@ -598,7 +610,7 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
         return self.classes_[np.argmax(proba, axis=1)]
 
 
-@Substitution(**_DISTILL_DOCS, splitter="KFold")
+@Substitution(**_DISTILL_DOCS)
 class DistilledRegressor(RegressorMixin, _BaseDistilled):
     """A regressor (the student) trained on the predictions of another (the teacher).
 
@@ -616,7 +628,10 @@ class DistilledRegressor(RegressorMixin, _BaseDistilled):
     {targets}
     {augment}
     {n_augment}
-    {cv}
+    cv : int, cross-validation generator or iterable, default=5
+        Folds for the out-of-fold targets and for ``fidelity_`` (the student is fitted
+        on each training fold, with the synthetic rows grown from it, and compared with
+        the teacher on the test fold). An int gives ``KFold``.
     {n_jobs}
     {verbose}
     {random_state}
