@@ -10,6 +10,7 @@ from sklearn.utils._param_validation import (
     HasMethods,
     Interval,
     InvalidParameterError,
+    RealNotInt,
     StrOptions,
 )
 from sklearn.utils._repr_html.estimator import _VisualBlock
@@ -19,6 +20,7 @@ __all__ = [
     "HasMethods",
     "Interval",
     "InvalidParameterError",
+    "RealNotInt",
     "StrOptions",
     "_BaseComposition",
     "_VisualBlock",

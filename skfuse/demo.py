@@ -28,8 +28,11 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from skfuse import (
+    DistilledClassifier,
+    DistilledRegressor,
     FusionClassifier,
     FusionRegressor,
     MixtureOfExpertsClassifier,
@@ -42,6 +45,10 @@ DATASETS = {
     "digits (10 classes)": load_digits,
     "diabetes (regression)": load_diabetes,
 }
+
+# The distilled row, and the row of the teacher it learned from.
+DISTILLED = "skfuse Distilled (fusion > tree)"
+TEACHER = "skfuse Fusion (equal)"
 
 
 def _members(classification, seed):
@@ -72,7 +79,7 @@ def _contenders(classification, seed):
         models["sklearn Voting"] = VotingRegressor(base)
         models["sklearn Stacking"] = StackingRegressor(base)
         fusion = FusionRegressor
-    models["skfuse Fusion (equal)"] = fusion(base)
+    models[TEACHER] = fusion(base)
     models["skfuse Fusion (optimize)"] = fusion(base, weights="optimize", random_state=seed)
     models["skfuse Fusion (greedy)"] = fusion(base, weights="greedy", random_state=seed)
     final = LogisticRegression(max_iter=1000) if classification else Ridge()
@@ -94,6 +101,12 @@ def _contenders(classification, seed):
                                             random_state=seed)
     models["skfuse Mixture (3 linear experts, top-1)"] = make_pipeline(StandardScaler(),
                                                                        mixture)
+    # One depth-8 tree learns the equal-weight fusion's out-of-fold outputs (and MUNGE
+    # rows near the training rows), then predicts alone.
+    distiller, tree = ((DistilledClassifier, DecisionTreeClassifier) if classification
+                       else (DistilledRegressor, DecisionTreeRegressor))
+    models[DISTILLED] = distiller(fusion(base), tree(max_depth=8, random_state=seed),
+                                  augment="munge", random_state=seed)
     return models
 
 
@@ -192,8 +205,10 @@ The members are logreg (scaled logistic regression), forest (a random forest) an
 combines these three: Fusion with equal weights, weights optimised on out-of-fold
 predictions, or greedy ensemble selection; SerialStack feeds the fusion's out-of-fold
 outputs to a final logreg (ridge). The exceptions are the cascade (logreg answers the
-rows it is sure of, the forest the rest) and the mixture (a gate routes each row to one
-of 3 linear experts). ± is the standard deviation of the score over the folds."""
+rows it is sure of, the forest the rest), the mixture (a gate routes each row to one of
+3 linear experts) and the distilled tree: a depth-8 decision tree that learned the
+equal-weight fusion's out-of-fold outputs (and synthetic rows near the training rows),
+and predicts alone. ± is the standard deviation of the score over the folds."""
 
 
 def _format_table(rows, n_splits):
@@ -214,7 +229,19 @@ def _format_table(rows, n_splits):
                 lines.append("  ".join("-" * w for w in widths))
         lines += [f"{m}: its first step answered {share:.0%} of the held-out rows."
                   for _, m, *_, share in block if share is not None]
+        lines += _distilled_line(block, header[1])
     return "\n".join(lines)
+
+
+def _distilled_line(block, metric):
+    """The distilled tree's score and predict seconds beside its teacher's."""
+    found = {row[1]: row for row in block if row[1] in (DISTILLED, TEACHER)}
+    if len(found) < 2:
+        return []
+    student, teacher = found[DISTILLED], found[TEACHER]
+    return [(f"{DISTILLED}: {metric} {student[2]:.4f} against its teacher's "
+             f"{teacher[2]:.4f} ({TEACHER}); predict {student[6]:.4f} s against "
+             f"{teacher[6]:.4f} s, {teacher[6] / student[6]:.0f}x faster.")]
 
 
 def verdict(rows):

@@ -31,6 +31,8 @@ from sklearn.naive_bayes import GaussianNB
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from skfuse import (
+    DistilledClassifier,
+    DistilledRegressor,
     FusionClassifier,
     FusionRegressor,
     MixtureOfExpertsClassifier,
@@ -71,7 +73,7 @@ class Entry:
 
     make: Callable
     kind: str  # "classifier" or "regressor"
-    family: str  # "fusion", "stack", "cascade", "mixture" or "neural"
+    family: str  # "fusion", "stack", "cascade", "mixture", "neural" or "distill"
     data: str = "array"  # "array", "views" or "frame"; see the module docstring
     checked: bool = True  # run by scikit-learn's estimator checks (test_common.py)
 
@@ -199,6 +201,23 @@ def _registry():
          ("tree", DecisionTreeClassifier(max_depth=3, random_state=0))],
         views=VIEW_NAMES, exit_threshold=[0.8, 0.7], missing="prior", cv=3, random_state=0),
         "classifier", "cascade", "frame")
+    # Distillation: a fusion (or a linear model) teaching a small tree, a regressor on
+    # its logits, and students that also learn synthetic rows.
+    add("distilled-classifier", lambda: DistilledClassifier(
+        FusionClassifier(classifiers()), DecisionTreeClassifier(max_depth=3), cv=3,
+        random_state=0), "classifier", "distill")
+    add("distilled-classifier-logits", lambda: DistilledClassifier(
+        LogisticRegression(), Ridge(), temperature=2.0, cv=3, random_state=0),
+        "classifier", "distill")
+    add("distilled-classifier-munge", lambda: DistilledClassifier(
+        FusionClassifier(classifiers()), DecisionTreeClassifier(max_depth=3),
+        augment="munge", n_augment=0.5, cv=3, random_state=0), "classifier", "distill")
+    add("distilled-regressor", lambda: DistilledRegressor(
+        FusionRegressor(regressors()), DecisionTreeRegressor(max_depth=3), cv=3,
+        random_state=0), "regressor", "distill")
+    add("distilled-regressor-resample", lambda: DistilledRegressor(
+        FusionRegressor(regressors()), DecisionTreeRegressor(max_depth=3),
+        targets="fit", augment="resample", cv=3, random_state=0), "regressor", "distill")
     return out
 
 

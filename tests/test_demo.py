@@ -19,14 +19,17 @@ def test_every_model_gets_a_row_per_dataset(table):
     rows, printed = table
     names = {dataset: [model for d, model, *_ in rows if d == dataset]
              for dataset in ("breast_cancer (binary)", "diabetes (regression)")}
-    assert len(names["breast_cancer (binary)"]) == 11
-    assert len(names["diabetes (regression)"]) == 10  # no cascade
+    assert len(names["breast_cancer (binary)"]) == 12
+    assert len(names["diabetes (regression)"]) == 11  # no cascade
     for models in names.values():
         assert {"sklearn Stacking", "skfuse Fusion (optimize)",
-                "skfuse Mixture (3 linear experts, top-1)"} <= set(models)
+                "skfuse Mixture (3 linear experts, top-1)", demo.DISTILLED} <= set(models)
     (text,) = printed
     assert all(model in text for models in names.values() for model in models)
     assert "skfuse Cascade (logreg > forest): its first step answered " in text
+    for metric in ("accuracy", "R²"):  # the distilled tree beside its teacher
+        assert (f"{demo.DISTILLED}: {metric} " in text
+                and "against its teacher's" in text and "x faster." in text)
     headers = [line.split() for line in text.splitlines() if line.endswith("predict s")]
     assert [h[-6:] for h in headers] == [["accuracy", "log-loss", "fit", "s", "predict", "s"],
                                           ["R²", "RMSE", "fit", "s", "predict", "s"]]

@@ -88,6 +88,16 @@ def test_mixture_guide_nan_advice_works():
     assert "make_pipeline(SimpleImputer(), LogisticRegression())" in message
 
 
+def test_distill_guide_cascade_runs():
+    (block,) = _tested_blocks("distill.md")
+    namespace = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        exec(compile(block, "docs/distill.md", "exec"), namespace)
+    assert namespace["accuracy"] > 0.93
+    assert 0 < namespace["answered"] <= 1
+
+
 # -- every public parameter documented, with the default the signature has ------------
 
 PUBLIC_MODULES = ["skfuse", "skfuse.routing", "skfuse.plotting", "skfuse.datasets",

@@ -20,10 +20,12 @@ X_CLF, Y_CLF = make_classification(n_samples=150, n_features=6, n_informative=4,
 X_REG, Y_REG = make_regression(n_samples=150, n_features=6, random_state=0)
 
 # From the shared registry (tests/composites.py): learned weights under each voting,
-# a stack, a cascade, both mixtures and a composite inside a composite.
+# a stack, a cascade, both mixtures, a composite inside a composite, and distilled
+# students (by duplication, on logits, and a regressor that learned synthetic rows).
 COMPOSITES = ["fusion-soft-optimize", "fusion-geometric-greedy", "fusion-regressor-optimize",
               "stack-of-fusion", "cascade-auto", "mixture-regressor-short",
-              "mixture-classifier-short", "mixture-of-fusions"]
+              "mixture-classifier-short", "mixture-of-fusions", "distilled-classifier",
+              "distilled-classifier-logits", "distilled-regressor-resample"]
 
 
 def fitted(name):

@@ -1,0 +1,745 @@
+"""Distillation: a composite (the teacher) labels rows for one fast model (the student).
+
+The teacher's outputs on the training rows, out of fold by default, and on synthetic
+rows near them (:mod:`skfuse._augment`), become the student's targets; the student then
+does all the predicting. The teacher's fits and the student's (a refit and one per fold,
+for ``fidelity_``) each run as one :class:`~skfuse._jobs.MemberJobs` plan.
+"""
+
+import time
+from functools import partial
+from numbers import Integral, Real
+
+import numpy as np
+from scipy.special import expit, softmax
+from sklearn import get_config
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    RegressorMixin,
+    is_classifier,
+    is_regressor,
+)
+from sklearn.metrics import r2_score
+from sklearn.multioutput import MultiOutputRegressor
+from sklearn.pipeline import Pipeline
+from sklearn.utils import check_random_state, get_tags
+from sklearn.utils.metadata_routing import get_routing_for_object
+from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
+
+from . import _augment
+from ._base import (
+    Composite,
+    check_known_classes,
+    check_sample_weight,
+    member_prediction,
+    member_proba,
+    seed_estimator,
+    takes_multi_output,
+)
+from ._compat import HasMethods, Interval, RealNotInt, StrOptions, _fit_context, _VisualBlock
+from ._docstring import Substitution
+from ._jobs import MemberJobs
+from ._tasks import is_frozen, report, report_fit_time
+from ._views import _is_dataframe, take_rows, takes_nan
+
+# Logits are taken of probabilities clipped to [LOGIT_EPS, 1 - LOGIT_EPS].
+LOGIT_EPS = 1e-3
+
+
+def weight_key(estimator):
+    """The ``fit`` argument that passes ``sample_weight`` to ``estimator``, or None.
+
+    ``"sample_weight"`` when its ``fit`` takes it (with metadata routing: when it
+    requests it); for a :class:`~sklearn.pipeline.Pipeline` without routing,
+    ``"<last step>__sample_weight"`` when its last step takes it.
+    """
+    if has_fit_parameter(estimator, "sample_weight"):
+        return "sample_weight"
+    if get_config().get("enable_metadata_routing", False):
+        consumed = get_routing_for_object(estimator).consumes("fit", ["sample_weight"])
+        return "sample_weight" if consumed else None
+    if isinstance(estimator, Pipeline) and estimator.steps:
+        name, last = estimator.steps[-1]
+        inner = None if last in (None, "passthrough") else weight_key(last)
+        return None if inner is None else f"{name}__{inner}"
+    return None
+
+
+def duplicated_targets(proba, classes, sample_weight=None):
+    """Soft labels as weighted rows: each row once per class, weighted by its probability.
+
+    Parameters
+    ----------
+    proba : ndarray of shape (n_rows, n_classes)
+    classes : ndarray of shape (n_classes,)
+    sample_weight : ndarray of shape (n_rows,) or None
+        Multiplies each row's weights.
+
+    Returns
+    -------
+    rows : ndarray of int of shape (n_rows * n_classes,)
+        The source row of each duplicate (row ``i``'s copies at ``i * n_classes`` on).
+    labels : ndarray of shape (n_rows * n_classes,)
+        ``classes`` in turn.
+    weights : ndarray of shape (n_rows * n_classes,)
+        ``sample_weight[i] * proba[i, k]``.
+    """
+    n_rows, n_classes = proba.shape
+    rows = np.repeat(np.arange(n_rows), n_classes)
+    labels = np.tile(classes, n_rows)
+    if sample_weight is not None:
+        proba = proba * sample_weight[:, None]
+    return rows, labels, proba.ravel()
+
+
+def soften(proba, temperature):
+    """``proba ** (1 / temperature)``, renormalised (softmax of the logits over T)."""
+    if temperature == 1.0:
+        return proba
+    with np.errstate(divide="ignore"):
+        return softmax(np.log(proba) / temperature, axis=1)
+
+
+def logits(proba, temperature):
+    """The teacher's logits over ``temperature``: one column (log-odds) for two classes,
+    otherwise one per class, centred; of probabilities clipped at ``LOGIT_EPS``."""
+    log_p = np.log(np.clip(proba, LOGIT_EPS, 1.0 - LOGIT_EPS))
+    if proba.shape[1] == 2:
+        return (log_p[:, 1] - log_p[:, 0]) / temperature
+    return (log_p - log_p.mean(axis=1, keepdims=True)) / temperature
+
+
+def _predictions(estimator, X):
+    return np.asarray(estimator.predict(X), dtype=np.float64)
+
+
+class _BaseDistilled(Composite):
+    """Teacher, student, soft targets, augmentation and fidelity, shared by both kinds."""
+
+    _kind = None
+
+    _parameter_constraints: dict = {
+        "teacher": [HasMethods(["fit", "predict"])],
+        "student": [HasMethods(["fit", "predict"])],
+        "targets": [StrOptions({"oof", "fit"})],
+        "augment": [None, StrOptions(set(_augment.METHODS))],
+        "n_augment": [Interval(Integral, 1, None, closed="left"),
+                      Interval(RealNotInt, 0, None, closed="neither")],
+        "cv": ["cv_object"],
+        "n_jobs": [None, Integral],
+        "verbose": ["verbose"],
+        "random_state": ["random_state"],
+    }
+
+    # Two estimator parameters, not a list of members: scikit-learn's own nesting.
+    def get_params(self, deep=True):
+        """Get parameters, with ``teacher__<param>`` and ``student__<param>`` when ``deep``.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Also return the teacher's and the student's parameters.
+
+        Returns
+        -------
+        params : dict
+        """
+        return BaseEstimator.get_params(self, deep=deep)
+
+    def set_params(self, **params):
+        """Set parameters, ``teacher__<param>`` and ``student__<param>`` included.
+
+        Parameters
+        ----------
+        **params : dict
+
+        Returns
+        -------
+        self : estimator
+        """
+        return BaseEstimator.set_params(self, **params)
+
+    def _routed_members(self):
+        return [("teacher", self.teacher)]  # the student's weights are the distiller's
+
+    def _sk_visual_block_(self):
+        """The teacher, then the student, as a Pipeline's steps."""
+        estimators = [self.teacher, self.student]
+        names = [f"teacher: {type(self.teacher).__name__}",
+                 f"student: {type(self.student).__name__}"]
+        return _VisualBlock("serial", estimators, names=names,
+                            name_details=[str(est) for est in estimators], dash_wrapped=False)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # Fitted, the input the distiller was fitted for (predict asks on every call).
+        input_tags = getattr(self, "_input_tags_", None) or self._input_tags()
+        if input_tags is not None:
+            tags.input_tags.allow_nan, tags.input_tags.sparse = input_tags
+        return tags
+
+    def _input_tags(self):
+        """``(allow_nan, sparse)``: what both the teacher and the student take (and
+        sparse input only without synthetic rows); None for an invalid pair."""
+        try:
+            both = [self.teacher, self.student]
+            return (all(takes_nan(est) for est in both),
+                    self.augment is None and all(get_tags(est).input_tags.sparse
+                                                 for est in both))
+        except (TypeError, ValueError, AttributeError):
+            return None  # invalid teacher or student: fit reports them
+
+    # -- fit -------------------------------------------------------------------------
+
+    def _fit(self, X, y, sample_weight, fit_params, began):
+        """Fit the teacher, label the rows, fit the student and judge its fidelity."""
+        owner = type(self).__name__
+        self.__dict__.pop("_input_tags_", None)  # tags as the parameters say, until fitted
+        if self.augment is not None and hasattr(X, "tocsr"):
+            raise TypeError(f"{owner}: augment={self.augment!r} needs dense X; got a sparse "
+                            "matrix.")
+        sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        groups, routed = self._fit_metadata(sample_weight, fit_params)
+        if sample_weight is not None and routed is None and not is_frozen(self.teacher) \
+                and weight_key(self.teacher) != "sample_weight":
+            raise TypeError(
+                f"{owner}: the teacher ({type(self.teacher).__name__}) does not accept "
+                "sample_weight in fit."
+            )
+        rng = check_random_state(self.random_state)
+        seed = None if self.random_state is None else rng
+        teacher = seed_estimator(self.teacher, seed)
+        student = seed_estimator(self.student, seed)
+        folds = self._folds(X, y, rng, self._kind == "classifier", groups)
+        real, targets = self._teach(teacher, X, y, sample_weight, folds,
+                                    routed and routed["teacher"])
+        rows, owners, targets, weights = self._with_synthetic_rows(
+            X, real, targets, sample_weight, rng)
+        self._learn(student, rows, owners, targets, weights, folds, len(real))
+        self._input_tags_ = self._input_tags()
+        if self.verbose:
+            report(owner, f"{len(real)} real and {self.n_augmented_} synthetic rows; "
+                          f"fidelity {self.fidelity_:.4f} on held-out folds")
+            report_fit_time(owner, began)
+        return self
+
+    def _teach(self, teacher, X, y, sample_weight, folds, params):
+        """Set ``teacher_`` and return the rows that have a target, and their targets.
+
+        The teacher is refitted on all rows (a frozen one used as it is) and, for
+        ``targets="oof"``, fitted on each training fold and asked about its test fold.
+        """
+        output = self._teacher_output()
+        plan = MemberJobs(type(self).__name__, X.shape[0], n_jobs=self.n_jobs,
+                          verbose=self.verbose)
+        plan.add("teacher", teacher, label="teacher",
+                 folds=folds if self.targets == "oof" else [], params=params)
+        fit = plan.run(X, y, sample_weight, output)["teacher"]
+        self.teacher_ = fit.estimator
+        if self.targets == "oof":
+            real = np.flatnonzero(fit.tested)  # a forward-chaining cv leaves rows out
+            return real, fit.oof[real]
+        return np.arange(X.shape[0]), output(self.teacher_, X)
+
+    def _with_synthetic_rows(self, X, real, targets, sample_weight, rng):
+        """Set ``n_augmented_``; return the student's rows (the real ones, then the
+        synthetic ones, labelled by ``teacher_``), the real row each comes from, their
+        targets and their weights (None without ``sample_weight``)."""
+        rows = take_rows(X, real)
+        weights = None if sample_weight is None else sample_weight[real]
+        self.n_augmented_ = 0
+        if self.augment is None:
+            return rows, real, targets, weights
+        n_rows = (int(self.n_augment) if isinstance(self.n_augment, Integral)
+                  else max(round(self.n_augment * X.shape[0]), 1))
+        synthetic, parents = _augment.augment(X, n_rows, self.augment, rng, sample_weight)
+        self.n_augmented_ = n_rows
+        if weights is not None:
+            weights = np.concatenate([weights, np.full(n_rows, sample_weight.mean())])
+        return (_concat(rows, synthetic), np.concatenate([real, parents]),
+                np.concatenate([targets, self._teacher_output()(self.teacher_, synthetic)]),
+                weights)
+
+    def _learn(self, student, rows, owners, targets, weights, folds, n_real):
+        """Set ``student_`` (fitted on every row) and ``fidelity_`` (from its fits on
+        each fold's rows, synthetic rows going with their parent, compared with the
+        teacher's targets on the fold's real test rows)."""
+        X_s, y_s, w_s, source, student = self._student_data(rows, targets, weights, student)
+        key = None if w_s is None else weight_key(student)
+        if w_s is not None and key is None:
+            raise TypeError(self._no_weights_message(student))
+        student_folds = []
+        for train, test in folds:
+            train = np.flatnonzero(np.isin(owners[source], train))
+            test = np.flatnonzero(np.isin(owners[source], test) & (source < n_real)
+                                  & _first_copies(source))
+            if train.size and test.size:
+                student_folds.append((train, test))
+        plan = MemberJobs(type(self).__name__, len(y_s), n_jobs=self.n_jobs,
+                          verbose=self.verbose)
+        plan.add("student", student, label="student", folds=student_folds,
+                 params=None if w_s is None else {key: w_s})
+        fit = plan.run(X_s, y_s, None, self._student_output())["student"]
+        self.student_ = fit.estimator
+        self.fidelity_ = np.nan
+        if student_folds:
+            held_out = np.flatnonzero(fit.tested)
+            self.fidelity_ = self._fidelity(fit.oof[held_out], targets[source[held_out]])
+
+    def _check_predict_X(self, X):
+        """``X`` checked as in fit; NaN refused unless the teacher and student take it
+        (the student never learned from a row with NaN otherwise).
+
+        An array is checked in one pass (scikit-learn's), the slower checks with their
+        messages naming the columns run only once it fails.
+        """
+        allow_nan = self._input_tags_[0]
+        if not _is_dataframe(X):
+            try:
+                return validate_data(self, X, reset=False, accept_sparse=["csr", "csc"],
+                                     dtype=None,
+                                     ensure_all_finite="allow-nan" if allow_nan else True)
+            except ValueError:
+                pass  # the checks below say why
+        X = self._check_X(X, reset=False)
+        if not allow_nan and _has_nan(X):
+            raise ValueError(
+                f"{type(self).__name__}: X holds NaN, and the teacher or the student "
+                "does not take NaN; impute them (a Pipeline with SimpleImputer first)."
+            )
+        return X
+
+    def _no_weights_message(self, student):
+        return (
+            f"{type(self).__name__}: the student ({type(student).__name__}) does not "
+            "accept sample_weight in fit, which it needs here. A Pipeline passes it to its "
+            "last step; with metadata routing, request it "
+            "(student.set_fit_request(sample_weight=True))."
+        )
+
+
+def _concat(a, b):
+    if _is_dataframe(a):
+        import pandas as pd
+
+        return pd.concat([a, b], ignore_index=True)
+    return np.concatenate([np.asarray(a), b])
+
+
+def _has_nan(X):
+    if _is_dataframe(X):
+        values = X.select_dtypes("number").to_numpy(dtype=np.float64)
+    else:
+        values = X.data if hasattr(X, "tocsr") else np.asarray(X)
+    return values.dtype.kind in "fc" and bool(np.isnan(values).any())
+
+
+def _first_copies(source):
+    """True at the first of each run of copies of a row (every row when not duplicated)."""
+    first = np.ones(len(source), dtype=bool)
+    first[1:] = source[1:] != source[:-1]
+    return first
+
+
+# Docstring entries both distillers share, filled in by Substitution.
+_DISTILL_DOCS = {
+    "targets": """targets : {"oof", "fit"}, default="oof"
+        ``"oof"``: the teacher is cross-fitted on ``cv``, so no row's soft target comes
+        from a fit that saw it (the student does not learn the teacher's overfit); then
+        it is refitted on all rows (a frozen teacher is used as it is, its output on
+        every row standing for the out-of-fold one). Rows that no fold tests (a
+        forward-chaining ``cv``) are left out of the student's fit. ``"fit"``: the
+        teacher is fitted once and labels its own training rows.""",
+    "augment": """augment : {"munge", "resample"} or None, default=None
+        Synthetic rows, labelled by the teacher fitted on all rows, so that the student
+        sees the teacher's function between real rows. ``"munge"``: each column of a
+        random row moves, with chance 1/2, toward its nearest neighbour's (a normal
+        around the neighbour's value, spread by their distance; a categorical column
+        takes the neighbour's). ``"resample"``: each column of a random row takes, with
+        chance 1/4, that column's value in another random row. Rows are drawn in
+        proportion to ``sample_weight``. Columns keep their kind: a DataFrame column
+        of category, object or bool dtype takes only its observed values (and keeps
+        its dtype and categories); an integer column, or a float one whose values are
+        all whole numbers (codes, counts, one-hot indicators), only values seen in it
+        (the nearest); a float column stays within its observed range. Needs dense
+        ``X``.""",
+    "n_augment": """n_augment : int or float, default=1.0
+        With ``augment``: an int is the number of synthetic rows, a float that many
+        times the number of training rows.""",
+    "n_jobs": """n_jobs : int, default=None
+        Jobs for the teacher's fits over the folds (one flat joblib task list), then
+        the student's.""",
+    "verbose": """verbose : int, default=0
+        With 1 or more, ``fit`` prints a line per teacher and student fit, the rows
+        the student learned from, its fidelity and the fit's time.""",
+    "random_state": """random_state : int, RandomState instance or None, default=None
+        Seeds the teacher's and the student's unset ``random_state`` parameters, a
+        shuffling ``cv`` and the synthetic rows.""",
+    "teacher_": """teacher_ : estimator
+        The teacher fitted on all rows; the teacher itself when it is frozen.""",
+    "student_": """student_ : estimator
+        The fitted student: all that ``predict`` calls.""",
+    "n_augmented_": """n_augmented_ : int
+        Synthetic rows the student learned from.""",
+    "n_features_in_": """n_features_in_ : int
+        Number of features seen during fit.""",
+    "feature_names_in_": """feature_names_in_ : ndarray of str
+        Names of the features seen during fit, when ``X`` has string column names.""",
+}
+
+
+@Substitution(**_DISTILL_DOCS)
+class DistilledClassifier(ClassifierMixin, _BaseDistilled):
+    """A classifier (the student) trained on the probabilities of another (the teacher).
+
+    The teacher, any classifier with ``predict_proba`` (a fusion, a stack, a mixture,
+    a Pipeline, or a prefit model in :class:`~sklearn.frozen.FrozenEstimator`), labels
+    the training rows, out of fold by default, and optionally synthetic rows near them.
+    The student learns those soft targets and does all the predicting, at its own cost.
+
+    A classifier student learns them by weighted duplication: each row once per class,
+    weighted by the teacher's probability, through ``sample_weight`` (which the student
+    must accept; a Pipeline passes it to its last step). A regressor student learns
+    the teacher's logits instead (log-odds for two classes, otherwise one centred logit
+    per class, in a :class:`~sklearn.multioutput.MultiOutputRegressor` unless it takes
+    several outputs), and probabilities are the softmax of its predictions.
+
+    Parameters
+    ----------
+    teacher : classifier
+        Has ``predict_proba``. Fitted on clones; a frozen teacher is never refitted.
+    student : classifier or regressor
+        Fitted on clones; see above for how each kind learns.
+    {targets}
+    {augment}
+    {n_augment}
+    temperature : float, default=1.0
+        Softens the soft targets: the teacher's probabilities raised to ``1 /
+        temperature`` and renormalised (its logits divided by it). Probabilities are
+        sharpened back by the same temperature at predict time.
+    cv : int, cross-validation generator or iterable, default=5
+        Folds for the out-of-fold targets and for ``fidelity_`` (the student is fitted
+        on each training fold, with the synthetic rows grown from it, and compared with
+        the teacher on the test fold). An int gives ``StratifiedKFold``.
+    {n_jobs}
+    {verbose}
+    {random_state}
+
+    Attributes
+    ----------
+    {teacher_}
+    {student_}
+    classes_ : ndarray of shape (n_classes,)
+        The class labels.
+    soft_labels_ : {{"duplication", "logits"}}
+        How the student learned the soft targets.
+    fidelity_ : float
+        Share of rows on which the student, fitted without the row's fold, predicts
+        the class the teacher's target ranks first (NaN without a usable fold).
+    {n_augmented_}
+    {n_features_in_}
+    {feature_names_in_}
+
+    See Also
+    --------
+    DistilledRegressor : The same for regression.
+    SerialStack : A cascade, whose cheap first step may be a distilled student.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.ensemble import RandomForestClassifier
+    >>> from sklearn.naive_bayes import GaussianNB
+    >>> from sklearn.tree import DecisionTreeClassifier
+    >>> from skfuse import DistilledClassifier, FusionClassifier
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> teacher = FusionClassifier([("rf", RandomForestClassifier(50, random_state=0)),
+    ...                             ("nb", GaussianNB())], cv=3)
+    >>> distilled = DistilledClassifier(teacher, DecisionTreeClassifier(max_depth=4),
+    ...                                 cv=3, random_state=0).fit(X, y)
+    >>> distilled.soft_labels_, bool(distilled.fidelity_ > 0.9)
+    ('duplication', True)
+    """
+
+    _kind = "classifier"
+
+    _parameter_constraints: dict = {
+        **_BaseDistilled._parameter_constraints,
+        "temperature": [Interval(Real, 0, None, closed="neither")],
+    }
+
+    def __init__(self, teacher, student, *, targets="oof", augment=None, n_augment=1.0,
+                 temperature=1.0, cv=5, n_jobs=None, verbose=0, random_state=None):
+        self.teacher = teacher
+        self.student = student
+        self.targets = targets
+        self.augment = augment
+        self.n_augment = n_augment
+        self.temperature = temperature
+        self.cv = cv
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+        self.random_state = random_state
+
+    # The teacher and the student are estimators, whose parameters their fit validates.
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, sample_weight=None, **fit_params):
+        """Fit the teacher, then the student on its soft targets.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+            Training input (dense with ``augment``).
+        y : array-like of shape (n_samples,)
+            Class labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Passed to the teacher's ``fit`` (with metadata routing, if it requests it)
+            and multiplies the student's weights.
+        **fit_params : dict
+            With ``sklearn.set_config(enable_metadata_routing=True)`` only: metadata
+            for the teacher, and ``groups`` for a ``cv`` splitter that uses them.
+
+        Returns
+        -------
+        self : DistilledClassifier
+        """
+        began = time.perf_counter()
+        X = self._check_X(X, reset=True)
+        y = self._check_y(X, y)
+        self._set_classes(y)
+        if not (is_classifier(self.teacher) and hasattr(self.teacher, "predict_proba")):
+            raise TypeError(
+                "DistilledClassifier: the teacher should be a classifier with "
+                f"predict_proba; got {self.teacher!r}."
+            )
+        if not (is_classifier(self.student) or is_regressor(self.student)):
+            raise TypeError(
+                "DistilledClassifier: the student should be a classifier (it learns by "
+                "weighted duplication) or a regressor (it learns the teacher's logits); "
+                f"got {self.student!r}."
+            )
+        if is_classifier(self.student) and weight_key(self.student) is None:
+            raise TypeError(self._no_weights_message(self.student) + (
+                " Or pass a regressor student, which learns the teacher's logits."))
+        if is_frozen(self.teacher):
+            check_known_classes([("teacher", self.teacher)], self.classes_,
+                                "DistilledClassifier", "frozen")
+        self.soft_labels_ = "duplication" if is_classifier(self.student) else "logits"
+        return self._fit(X, y, sample_weight, fit_params, began)
+
+    def _teacher_output(self):
+        return partial(member_proba, classes=self.classes_)
+
+    def _student_data(self, rows, proba, weights, student):
+        """What the student is fitted on: ``(X, y, sample_weight, source, student)``,
+        ``source`` giving the row of ``rows`` each of its rows comes from."""
+        if self.soft_labels_ == "duplication":
+            source, labels, w = duplicated_targets(soften(proba, self.temperature),
+                                                   self.classes_, weights)
+            return take_rows(rows, source), labels, w, source, student
+        z = logits(proba, self.temperature)
+        if z.ndim == 2 and not takes_multi_output(student):
+            student = MultiOutputRegressor(student)
+        return rows, z, weights, np.arange(len(z)), student
+
+    def _student_output(self):
+        if self.soft_labels_ == "duplication":
+            return partial(member_proba, classes=self.classes_)
+        return _predictions
+
+    def _fidelity(self, student_out, teacher_proba):
+        if self.soft_labels_ == "logits":
+            student_out = self._proba_from_logits(student_out)
+        return float(np.mean(student_out.argmax(axis=1) == teacher_proba.argmax(axis=1)))
+
+    def _proba_from_logits(self, z):
+        z = self.temperature * z
+        if z.ndim == 1:
+            p1 = expit(z)
+            return np.column_stack([1.0 - p1, p1])
+        return softmax(z, axis=1)
+
+    def predict_proba(self, X):
+        """Class probabilities from the student alone.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        check_is_fitted(self)
+        X = self._check_predict_X(X)
+        if self.soft_labels_ == "logits":
+            return self._proba_from_logits(_predictions(self.student_, X))
+        proba = member_proba(self.student_, X, self.classes_)
+        if self.temperature == 1.0:
+            return proba
+        with np.errstate(divide="ignore"):
+            return softmax(self.temperature * np.log(proba), axis=1)
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba` (``-inf`` where a probability is 0).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def predict(self, X):
+        """The class the student ranks first.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+        """
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+
+@Substitution(**_DISTILL_DOCS)
+class DistilledRegressor(RegressorMixin, _BaseDistilled):
+    """A regressor (the student) trained on the predictions of another (the teacher).
+
+    The teacher, any regressor (a fusion, a stack, a mixture, a Pipeline, or a prefit
+    model in :class:`~sklearn.frozen.FrozenEstimator`), predicts the training rows, out
+    of fold by default, and optionally synthetic rows near them. The student learns
+    those predictions and does all the predicting, at its own cost.
+
+    Parameters
+    ----------
+    teacher : regressor
+        Fitted on clones; a frozen teacher is never refitted.
+    student : regressor
+        Fitted on clones, on the teacher's predictions.
+    {targets}
+    {augment}
+    {n_augment}
+    cv : int, cross-validation generator or iterable, default=5
+        Folds for the out-of-fold targets and for ``fidelity_`` (the student is fitted
+        on each training fold, with the synthetic rows grown from it, and compared with
+        the teacher on the test fold). An int gives ``KFold``.
+    {n_jobs}
+    {verbose}
+    {random_state}
+
+    Attributes
+    ----------
+    {teacher_}
+    {student_}
+    fidelity_ : float
+        R² of the student's predictions, fitted without the row's fold, against the
+        teacher's targets (NaN without a usable fold).
+    {n_augmented_}
+    {n_features_in_}
+    {feature_names_in_}
+
+    See Also
+    --------
+    DistilledClassifier : The same for classification.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.ensemble import RandomForestRegressor
+    >>> from sklearn.linear_model import Ridge
+    >>> from sklearn.tree import DecisionTreeRegressor
+    >>> from skfuse import DistilledRegressor, FusionRegressor
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> teacher = FusionRegressor([("rf", RandomForestRegressor(50, random_state=0)),
+    ...                            ("ridge", Ridge())], cv=3)
+    >>> distilled = DistilledRegressor(teacher, DecisionTreeRegressor(max_depth=4),
+    ...                                augment="munge", cv=3, random_state=0).fit(X, y)
+    >>> distilled.n_augmented_
+    442
+    """
+
+    _kind = "regressor"
+
+    def __init__(self, teacher, student, *, targets="oof", augment=None, n_augment=1.0,
+                 cv=5, n_jobs=None, verbose=0, random_state=None):
+        self.teacher = teacher
+        self.student = student
+        self.targets = targets
+        self.augment = augment
+        self.n_augment = n_augment
+        self.cv = cv
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+        self.random_state = random_state
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, sample_weight=None, **fit_params):
+        """Fit the teacher, then the student on its predictions.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+            Training input (dense with ``augment``).
+        y : array-like of shape (n_samples,)
+            Target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Passed to the teacher's ``fit`` (with metadata routing, if it requests it)
+            and to the student's.
+        **fit_params : dict
+            With ``sklearn.set_config(enable_metadata_routing=True)`` only: metadata
+            for the teacher, and ``groups`` for a ``cv`` splitter that uses them.
+
+        Returns
+        -------
+        self : DistilledRegressor
+        """
+        began = time.perf_counter()
+        X = self._check_X(X, reset=True)
+        y = self._check_y(X, y)
+        try:
+            y = y.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"DistilledRegressor: y must be numeric ({exc}).") from None
+        if not np.all(np.isfinite(y)):
+            raise ValueError("DistilledRegressor: y contains NaN or infinity.")
+        for role, est in (("teacher", self.teacher), ("student", self.student)):
+            if not is_regressor(est):
+                raise TypeError(
+                    f"DistilledRegressor: the {role} should be a regressor; got {est!r}."
+                )
+        return self._fit(X, y, sample_weight, fit_params, began)
+
+    def _teacher_output(self):
+        return member_prediction
+
+    def _student_data(self, rows, targets, weights, student):
+        return rows, targets, weights, np.arange(len(targets)), student
+
+    def _student_output(self):
+        return member_prediction
+
+    def _fidelity(self, student_out, teacher_out):
+        return float(r2_score(teacher_out, student_out))
+
+    def predict(self, X):
+        """The student's predictions.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        return member_prediction(self.student_, self._check_predict_X(X))

@@ -1,0 +1,384 @@
+"""Distillation: soft targets, out-of-fold honesty, synthetic rows, frozen teachers."""
+
+import numpy as np
+import pytest
+import sklearn
+from numpy.testing import assert_allclose, assert_array_equal
+from scipy.special import softmax
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
+from sklearn.datasets import make_classification, make_regression
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
+from sklearn.model_selection import GroupKFold, KFold, TimeSeriesSplit
+from sklearn.multioutput import MultiOutputRegressor
+from sklearn.naive_bayes import GaussianNB
+from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+from skfuse import DistilledClassifier, DistilledRegressor, FusionClassifier, SerialStack
+from skfuse._augment import augment, column_kinds
+from skfuse._distill import LOGIT_EPS, duplicated_targets
+
+from composites import CountingLR, CountingNB, reset_counts
+
+X_CLF, Y_CLF = make_classification(n_samples=120, n_features=5, n_informative=3,
+                                   n_classes=3, random_state=0)
+X_BIN, Y_BIN = make_classification(n_samples=100, n_features=4, random_state=1)
+X_REG, Y_REG = make_regression(n_samples=100, n_features=4, noise=5.0, random_state=0)
+
+
+class RecordingTree(DecisionTreeClassifier):
+    """A tree that records what each of its fits got (in this process), in fit order."""
+
+    fits = []
+
+    def fit(self, X, y, sample_weight=None, check_input=True):
+        type(self).fits.append((np.array(X, copy=True), np.array(y, copy=True),
+                                None if sample_weight is None else np.array(sample_weight)))
+        return super().fit(X, y, sample_weight=sample_weight, check_input=check_input)
+
+
+class RecordingRegressor(DecisionTreeRegressor):
+    """A regression tree that records what each of its fits got, in fit order."""
+
+    fits = []
+
+    def fit(self, X, y, sample_weight=None, check_input=True):
+        type(self).fits.append((np.array(X, copy=True), np.array(y, copy=True),
+                                None if sample_weight is None else np.array(sample_weight)))
+        return super().fit(X, y, sample_weight=sample_weight, check_input=check_input)
+
+
+def full_fit(recorder):
+    """The student's fit on all its rows: the first, as the plan runs the refit first."""
+    (fit, *_) = recorder.fits
+    assert len(fit[0]) == max(len(X) for X, _, _ in recorder.fits)
+    return fit
+
+
+# Which rows each fit of a RowMemory teacher saw: ids in column 0 of X, by fit number.
+SEEN = []
+
+
+class RowMemory(RegressorMixin, BaseEstimator):
+    """A teacher that remembers the rows it was fitted on and predicts its fit number."""
+
+    def fit(self, X, y, sample_weight=None):
+        self.fit_id_ = len(SEEN)
+        SEEN.append(set(np.asarray(X)[:, 0].astype(int)))
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), float(self.fit_id_))
+
+
+class RowMemoryClassifier(ClassifierMixin, BaseEstimator):
+    """RowMemory for classifiers: class 0 gets probability (fit number + 1) / 100."""
+
+    def fit(self, X, y, sample_weight=None):
+        self.classes_ = np.unique(y)
+        self.fit_id_ = len(SEEN)
+        SEEN.append(set(np.asarray(X)[:, 0].astype(int)))
+        return self
+
+    def predict_proba(self, X):
+        first = (self.fit_id_ + 1) / 100
+        return np.tile([first, 1.0 - first], (len(X), 1))
+
+    def predict(self, X):
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+def with_ids(X):
+    """X with a first column holding each row's position."""
+    return np.column_stack([np.arange(len(X)), X])
+
+
+# -- soft targets ----------------------------------------------------------------------
+
+
+def test_duplication_targets_equal_a_hand_computation():
+    rng = np.random.RandomState(0)
+    proba = rng.dirichlet(np.ones(3), size=5)
+    sw = rng.uniform(0.5, 2.0, size=5)
+    classes = np.array(["a", "b", "c"])
+    rows, labels, weights = duplicated_targets(proba, classes, sw)
+    for i in range(5):
+        for k in range(3):
+            assert rows[3 * i + k] == i
+            assert labels[3 * i + k] == classes[k]
+            assert weights[3 * i + k] == pytest.approx(sw[i] * proba[i, k], rel=1e-15)
+
+
+@pytest.mark.parametrize("temperature", [1.0, 2.0])
+def test_the_student_is_fitted_on_the_hand_computed_duplicates(temperature):
+    # A frozen teacher's output on every row is its out-of-fold output: known in advance.
+    teacher = FrozenEstimator(LogisticRegression().fit(X_CLF[:60], Y_CLF[:60]))
+    sw = np.random.RandomState(1).uniform(0.5, 2.0, size=len(Y_CLF))
+    RecordingTree.fits = []
+    DistilledClassifier(teacher, RecordingTree(max_depth=3), temperature=temperature,
+                        cv=3, random_state=0).fit(X_CLF, Y_CLF, sample_weight=sw)
+    X_fit, y_fit, w_fit = full_fit(RecordingTree)
+    proba = teacher.predict_proba(X_CLF)
+    soft = proba ** (1 / temperature)
+    soft /= soft.sum(axis=1, keepdims=True)
+    n, k = proba.shape
+    assert_array_equal(X_fit, np.repeat(X_CLF, k, axis=0))
+    assert_array_equal(y_fit, np.tile([0, 1, 2], n))
+    assert_allclose(w_fit, (soft * sw[:, None]).ravel(), rtol=1e-12)
+
+
+def test_a_pipeline_student_gets_the_weights_at_its_last_step():
+    teacher = FrozenEstimator(GaussianNB().fit(X_CLF, Y_CLF))
+    student = make_pipeline(StandardScaler(), LogisticRegression())
+    distilled = DistilledClassifier(teacher, student, cv=3, random_state=0).fit(X_CLF, Y_CLF)
+    proba = teacher.predict_proba(X_CLF)
+    by_hand = clone(student).fit(np.repeat(X_CLF, 3, axis=0), np.tile([0, 1, 2], len(X_CLF)),
+                                 logisticregression__sample_weight=proba.ravel())
+    assert_allclose(distilled.predict_proba(X_CLF), by_hand.predict_proba(X_CLF), rtol=1e-9)
+
+
+@pytest.mark.parametrize("X, y", [(X_BIN, Y_BIN), (X_CLF, Y_CLF)], ids=["binary", "3 classes"])
+def test_a_regressor_student_learns_the_teachers_logits(X, y):
+    teacher = FrozenEstimator(LogisticRegression().fit(X, y))
+    RecordingRegressor.fits = []
+    distilled = DistilledClassifier(teacher, RecordingRegressor(max_depth=4),
+                                    temperature=2.0, cv=3, random_state=0).fit(X, y)
+    assert distilled.soft_labels_ == "logits"
+    log_p = np.log(np.clip(teacher.predict_proba(X), LOGIT_EPS, 1 - LOGIT_EPS))
+    _, z_fit, w_fit = full_fit(RecordingRegressor)
+    assert w_fit is None
+    if len(np.unique(y)) == 2:
+        assert_allclose(z_fit, (log_p[:, 1] - log_p[:, 0]) / 2.0, rtol=1e-12)
+        z = distilled.student_.predict(X)
+        assert_allclose(distilled.predict_proba(X)[:, 1], 1 / (1 + np.exp(-2.0 * z)))
+    else:  # one logit per class, centred, in one multi-output fit (a tree takes them)
+        assert_allclose(z_fit, (log_p - log_p.mean(axis=1, keepdims=True)) / 2.0,
+                        rtol=1e-12)
+        assert_allclose(distilled.predict_proba(X),
+                        softmax(2.0 * distilled.student_.predict(X), axis=1))
+        # A regressor of one output learns them one per class.
+        one = DistilledClassifier(teacher, HistGradientBoostingRegressor(max_iter=5), cv=3,
+                                  random_state=0).fit(X, y)
+        assert isinstance(one.student_, MultiOutputRegressor)
+        assert len(one.student_.estimators_) == 3
+
+
+def test_a_student_that_takes_neither_kind_of_soft_label_is_refused():
+    teacher = LogisticRegression()
+    with pytest.raises(TypeError, match=r"student \(KNeighborsClassifier\) does not accept "
+                       r"sample_weight.*regressor student"):
+        DistilledClassifier(teacher, KNeighborsClassifier()).fit(X_CLF, Y_CLF)
+    # The same kind of model as a regressor learns the logits, without weights.
+    distilled = DistilledClassifier(teacher, KNeighborsRegressor(), cv=3).fit(X_CLF, Y_CLF)
+    assert distilled.soft_labels_ == "logits"
+    with pytest.raises(TypeError, match=r"student \(KNeighborsRegressor\) does not accept"):
+        distilled.fit(X_CLF, Y_CLF, sample_weight=np.ones(len(Y_CLF)))
+    with pytest.raises(TypeError, match="teacher should be a classifier with predict_proba"):
+        DistilledClassifier(LinearSVC(), DecisionTreeClassifier()).fit(X_CLF, Y_CLF)
+    with pytest.raises(TypeError, match="student should be a regressor"):
+        DistilledRegressor(Ridge(), DecisionTreeClassifier()).fit(X_REG, Y_REG)
+
+
+# -- out of fold -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cv", [3, KFold(4, shuffle=True, random_state=0)])
+def test_out_of_fold_targets_never_come_from_a_fit_that_saw_the_row(cv):
+    SEEN.clear()
+    X = with_ids(X_REG)
+    RecordingRegressor.fits = []
+    DistilledRegressor(RowMemory(), RecordingRegressor(), cv=cv, random_state=0).fit(X, Y_REG)
+    X_fit, y_fit, _ = full_fit(RecordingRegressor)
+    assert len(SEEN) == 1 + (cv if isinstance(cv, int) else cv.get_n_splits())
+    for row, fit_id in zip(X_fit[:, 0].astype(int), y_fit.astype(int)):
+        assert row not in SEEN[fit_id]
+    # In-sample targets all come from the fit on every row, which saw each of them.
+    SEEN.clear()
+    RecordingRegressor.fits = []
+    DistilledRegressor(RowMemory(), RecordingRegressor(), targets="fit", cv=cv).fit(X, Y_REG)
+    _, y_fit, _ = full_fit(RecordingRegressor)
+    assert len(SEEN) == 1 and set(y_fit) == {0.0} and SEEN[0] == set(range(len(X)))
+
+
+def test_out_of_fold_probabilities_never_come_from_a_fit_that_saw_the_row():
+    SEEN.clear()
+    X = with_ids(X_BIN)
+    RecordingTree.fits = []
+    distilled = DistilledClassifier(RowMemoryClassifier(), RecordingTree(), augment="munge",
+                                    n_augment=30, cv=4, random_state=0).fit(X, Y_BIN)
+    X_fit, _, w_fit = full_fit(RecordingTree)
+    # Each row's first copy is weighted by the probability of class 0, which names the fit.
+    fit_ids = np.round(w_fit[::2] * 100).astype(int) - 1
+    real = len(X)
+    for row, fit_id in zip(X_fit[: 2 * real : 2, 0].astype(int), fit_ids[:real]):
+        assert row not in SEEN[fit_id]
+    # Synthetic rows were labelled by the teacher fitted on all rows (fit number 0).
+    assert distilled.n_augmented_ == 30 and set(fit_ids[real:]) == {0}
+
+
+def test_groups_reach_the_splitter_with_metadata_routing():
+    SEEN.clear()
+    X = with_ids(X_REG)
+    groups = np.arange(len(X)) // 10
+    RecordingRegressor.fits = []
+    with sklearn.config_context(enable_metadata_routing=True):
+        DistilledRegressor(RowMemory(), RecordingRegressor(), cv=GroupKFold(3)).fit(
+            X, Y_REG, groups=groups)
+    X_fit, y_fit, _ = full_fit(RecordingRegressor)
+    for row, fit_id in zip(X_fit[:, 0].astype(int), y_fit.astype(int)):
+        seen_groups = {groups[r] for r in SEEN[fit_id]}
+        assert groups[row] not in seen_groups
+
+
+def test_rows_no_fold_tests_are_left_out_of_the_students_fit():
+    RecordingRegressor.fits = []
+    DistilledRegressor(Ridge(), RecordingRegressor(), cv=TimeSeriesSplit(4)).fit(X_REG, Y_REG)
+    X_fit, _, _ = full_fit(RecordingRegressor)
+    assert_array_equal(X_fit, X_REG[20:])  # the first of five blocks is never tested
+
+
+# -- frozen teachers and predict ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("targets", ["oof", "fit"])
+def test_a_frozen_teacher_is_not_refitted(targets):
+    fitted = CountingLR(max_iter=500).fit(X_CLF, Y_CLF)
+    reset_counts()
+    teacher = FrozenEstimator(fitted)
+    distilled = DistilledClassifier(teacher, DecisionTreeClassifier(max_depth=3),
+                                    targets=targets, cv=3, random_state=0).fit(X_CLF, Y_CLF)
+    assert CountingLR.fits == 0
+    assert distilled.teacher_ is teacher
+    # Not frozen, the same teacher is fitted on all rows, and on each fold for "oof".
+    DistilledClassifier(CountingLR(max_iter=500), DecisionTreeClassifier(max_depth=3),
+                        targets=targets, cv=3, random_state=0).fit(X_CLF, Y_CLF)
+    assert CountingLR.fits == (4 if targets == "oof" else 1)
+
+
+def test_predict_calls_only_the_student():
+    distilled = DistilledClassifier(CountingNB(), DecisionTreeClassifier(max_depth=3),
+                                    cv=3, random_state=0).fit(X_CLF, Y_CLF)
+    reset_counts()
+    distilled.predict(X_CLF)
+    distilled.predict_proba(X_CLF)
+    assert CountingNB.calls == 0 and CountingNB.fits == 0
+    assert_array_equal(distilled.predict_proba(X_CLF),
+                       distilled.student_.predict_proba(X_CLF))
+
+
+def test_fidelity_is_agreement_with_the_teacher_on_held_out_folds():
+    # A student that can copy the teacher exactly agrees with it everywhere.
+    teacher = FrozenEstimator(Ridge().fit(X_REG, Y_REG))
+    copy = DistilledRegressor(teacher, LinearRegression(), cv=3).fit(X_REG, Y_REG)
+    assert copy.fidelity_ == pytest.approx(1.0)
+    stump = DistilledRegressor(teacher, DecisionTreeRegressor(max_depth=1), cv=3,
+                               random_state=0).fit(X_REG, Y_REG)
+    assert 0 < stump.fidelity_ < 0.9
+    clf = DistilledClassifier(LogisticRegression(), DecisionTreeClassifier(max_depth=4),
+                              cv=3, random_state=0).fit(X_CLF, Y_CLF)
+    assert 0.5 < clf.fidelity_ <= 1.0
+
+
+def test_unit_weights_equal_no_weights_and_skewed_weights_change_the_fit():
+    def make():
+        return DistilledClassifier(LogisticRegression(), DecisionTreeClassifier(max_depth=3),
+                                   cv=3, random_state=0)
+
+    plain = make().fit(X_CLF, Y_CLF).predict_proba(X_CLF)
+    assert_allclose(make().fit(X_CLF, Y_CLF, sample_weight=np.ones(len(Y_CLF)))
+                    .predict_proba(X_CLF), plain)
+    skewed = np.where(Y_CLF == 0, 10.0, 1.0)
+    assert not np.allclose(make().fit(X_CLF, Y_CLF, sample_weight=skewed)
+                           .predict_proba(X_CLF), plain)
+
+
+def test_a_distilled_student_is_a_cascades_cheap_step():
+    teacher = FusionClassifier([("lr", LogisticRegression()), ("nb", GaussianNB()),
+                                ("tree", DecisionTreeClassifier(max_depth=5))])
+    student = DistilledClassifier(teacher, DecisionTreeClassifier(max_depth=3))
+    cascade = SerialStack([("student", student), ("teacher", teacher)],
+                          exit_threshold="auto", cv=3, random_state=0).fit(X_CLF, Y_CLF)
+    routes = cascade.predict_route(X_CLF)
+    assert set(routes) <= {0, 1} and cascade.score(X_CLF, Y_CLF) > 0.8
+
+
+# -- synthetic rows ------------------------------------------------------------------------
+
+
+def frame():
+    pd = pytest.importorskip("pandas")
+    rng = np.random.RandomState(0)
+    n = 80
+    return pd.DataFrame({
+        "height": np.where(rng.uniform(size=n) < 0.1, np.nan, rng.normal(170, 10, n)),
+        "code": rng.choice([1, 3, 5, 7], n).astype(np.int64),
+        "onehot": rng.randint(0, 2, n).astype(np.float64),
+        "colour": pd.Categorical(rng.choice(["red", "green"], n),
+                                 categories=["red", "green", "blue"]),
+        "flag": rng.uniform(size=n) < 0.3,
+        "city": rng.choice(["Oslo", "Lima", "Pune"], n).astype(object),
+    })
+
+
+def test_column_kinds_say_how_integer_columns_are_detected():
+    assert column_kinds(frame()) == ["float", "integer", "integer", "category", "category",
+                                     "category"]
+    X = np.column_stack([np.arange(5.0), np.linspace(0, 1, 5), [0, 1, 0, np.nan, 1]])
+    assert column_kinds(X) == ["integer", "float", "integer"]
+
+
+@pytest.mark.parametrize("method", ["munge", "resample"])
+def test_augmented_rows_respect_column_types_ranges_and_categories(method):
+    X = frame()
+    new, parents = augment(X, 500, method, np.random.RandomState(0))
+    assert len(new) == 500 and parents.min() >= 0 and parents.max() < len(X)
+    assert list(new.columns) == list(X.columns)
+    assert (new.dtypes == X.dtypes).all()
+    assert list(new["colour"].cat.categories) == ["red", "green", "blue"]
+    for column in ("code", "onehot", "colour", "flag", "city"):
+        assert set(new[column].dropna()) <= set(X[column].dropna()), column
+    height = new["height"].dropna()
+    assert X["height"].min() <= height.min() and height.max() <= X["height"].max()
+    # The rows are new: MUNGE draws heights between the observed ones; resampling
+    # mixes the observed values of other rows into a copy of the parent.
+    if method == "munge":
+        assert not set(height) <= set(X["height"].dropna())
+    changed = (new["code"].to_numpy() != X["code"].to_numpy()[parents])
+    assert 0.1 < changed.mean() < 0.9
+
+
+def test_augmented_arrays_keep_integer_codes_and_ranges():
+    rng = np.random.RandomState(0)
+    X = np.column_stack([rng.choice([2.0, 4.0, 10.0], 60), rng.uniform(-1, 3, 60),
+                         rng.randint(0, 2, 60)]).astype(np.float64)
+    new, _ = augment(X, 300, "munge", np.random.RandomState(1))
+    assert new.dtype == X.dtype
+    assert set(new[:, 0]) <= {2.0, 4.0, 10.0} and set(new[:, 2]) <= {0.0, 1.0}
+    assert X[:, 1].min() <= new[:, 1].min() and new[:, 1].max() <= X[:, 1].max()
+
+
+def test_the_student_learns_synthetic_rows_of_a_dataframe():
+    pd = pytest.importorskip("pandas")
+    X = frame().drop(columns=["city", "flag"])
+    y = (X["code"] > 3).to_numpy() ^ (X["colour"] == "red").to_numpy()
+    model = HistGradientBoostingClassifier(max_iter=50, min_samples_leaf=5,
+                                           categorical_features="from_dtype")
+    distilled = DistilledClassifier(model, model, augment="munge", n_augment=2.0, cv=3,
+                                    random_state=0).fit(X, y)
+    assert distilled.n_augmented_ == 2 * len(X)
+    assert list(distilled.feature_names_in_) == list(X.columns)
+    assert distilled.score(X, y) > 0.8
+    assert isinstance(distilled.predict(X.iloc[:5]), np.ndarray)
+    assert isinstance(X, pd.DataFrame)
+
+
+def test_augmentation_needs_dense_input():
+    sparse = pytest.importorskip("scipy.sparse")
+    with pytest.raises(TypeError, match="augment='munge' needs dense X"):
+        DistilledClassifier(LogisticRegression(), DecisionTreeClassifier(), augment="munge",
+                            cv=3).fit(sparse.csr_matrix(X_CLF), Y_CLF)
