@@ -241,16 +241,16 @@ class _BaseNeuralMixture(BaseEstimator):
         n_experts=8,
         *,
         top_k=2,
-        hidden_units=64,
-        max_epochs=50,
-        lr=1e-3,
-        batch_size=128,
+        hidden_units=16,
+        max_epochs=200,
+        lr=1e-2,
+        batch_size=64,
         weight_decay=0.0,
         balance_weight=1e-2,
         gate_noise=True,
         train_split=0.1,
         early_stopping=True,
-        patience=10,
+        patience=20,
         lr_schedule="constant",
         callbacks=None,
         device="auto",
@@ -468,13 +468,13 @@ _NEURAL_MIXTURE_DOCS = {
     "top_k": """top_k : int or None, default=2
         Experts per row. Only the chosen experts run (sparse routing); None, or
         ``n_experts``, runs every expert on every row (dense).""",
-    "hidden_units": """hidden_units : int or tuple of int, default=64
+    "hidden_units": """hidden_units : int or tuple of int, default=16
         Hidden layer sizes of each expert's MLP (ReLU between layers).""",
-    "max_epochs": """max_epochs : int, default=50
+    "max_epochs": """max_epochs : int, default=200
         Most passes over the training rows (early stopping may end training sooner).""",
-    "lr": """lr : float, default=1e-3
+    "lr": """lr : float, default=1e-2
         Adam's learning rate.""",
-    "batch_size": """batch_size : int, default=128
+    "batch_size": """batch_size : int, default=64
         Rows per training step.""",
     "weight_decay": """weight_decay : float, default=0.0
         Adam's L2 penalty on all weights.""",
@@ -498,7 +498,7 @@ _NEURAL_MIXTURE_DOCS = {
         Stop when the validation loss (the training loss without a split) has not
         improved by 1e-4 of itself for ``patience`` epochs, and keep the weights of the
         last epoch that improved it (skorch's ``EarlyStopping`` with ``load_best``).""",
-    "patience": """patience : int, default=10
+    "patience": """patience : int, default=20
         Epochs without improvement before early stopping; the "plateau" schedule halves
         the learning rate after ``max(patience // 2, 1)`` of them.""",
     "lr_schedule": """lr_schedule : {"constant", "plateau", "cosine"}, default="constant"
@@ -704,10 +704,11 @@ class NeuralMixtureOfExpertsClassifier(ClassifierMixin, _BaseNeuralMixture):
     >>> from sklearn.datasets import load_iris
     >>> from skfuse.torch import NeuralMixtureOfExpertsClassifier
     >>> X, y = load_iris(return_X_y=True)
-    >>> moe = NeuralMixtureOfExpertsClassifier(n_experts=4, hidden_units=16, max_epochs=100,
-    ...                                        lr=0.01, device="cpu", random_state=0)
+    >>> moe = NeuralMixtureOfExpertsClassifier(n_experts=4, device="cpu", random_state=0)
     >>> bool(moe.fit(X, y).score(X, y) > 0.9)
     True
+    >>> moe.n_iter_ == len(moe.history_), moe.best_epoch_ <= moe.n_iter_
+    (True, True)
     """
 
     _classify = True
