@@ -414,3 +414,15 @@ def test_verbose_says_why_training_stopped_and_which_weights_it_kept(capsys):
         f"[NeuralMixtureOfExpertsRegressor] stopped after epoch {moe.n_iter_} of 100: "
         f"valid loss has not improved by 0.0001 (relative) for 3 epochs; kept the "
         f"weights of epoch {moe.best_epoch_}")
+
+
+def test_the_fitted_model_keeps_the_network_and_history_not_the_skorch_net():
+    from skorch import NeuralNet
+
+    X, y = piecewise(300, 0)
+    moe = NeuralMixtureOfExpertsRegressor(**small(max_epochs=3)).fit(X, y)
+    assert not any(isinstance(value, NeuralNet) for value in vars(moe).values())
+    restored = pickle.loads(pickle.dumps(moe))
+    assert restored.history_[:, "valid_loss"] == moe.history_[:, "valid_loss"]
+    assert restored.best_epoch_ == moe.best_epoch_ and restored.n_iter_ == 3
+    assert_allclose(restored.predict(X), moe.predict(X), rtol=1e-6)
