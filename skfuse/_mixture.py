@@ -50,6 +50,9 @@ _MIN_VALIDATION = 50  # held-out rows wanted, up to a quarter of the rows; under
 # of this, EM runs on every row and stops on its training objective
 _AUTO_COUNTS = (1, 2, 4)  # the numbers of experts n_experts="auto" tries, in order
 _GATE_ALPHAS = (0.1, 1.0, 0.01)  # gate_alpha="auto": EM uses the first, then the best
+_RACE_MARGIN = 0.25  # "auto" drops a count whose held-out loss is still this much (and
+# clearly) above one expert's after n_iter_no_change iterations; EM's early iterations
+# often sit a few percent above it before finding the regimes
 _EM_GATE_ITER = 10  # L-BFGS iterations of the built-in gate per EM iteration (from
 # the previous solution: a partial M-step, as generalised EM allows)
 
@@ -234,7 +237,10 @@ class _BaseMixture(Composite):
             present = self._presence(X, names[:count], templates[:count])
             run, total = None, 0
             for start in range(self.n_init):
-                rival = min(runs, key=lambda r: r["loss"]) if runs else None
+                # Racing: a count still far and clearly worse than the expert alone is
+                # dropped (against a larger count it is not: more experts may need many
+                # iterations to find their regimes).
+                rival = runs[0] if runs and len(runs[0]["experts"]) == 1 else None
                 candidate = self._em(data.train(present), templates[:count], count, rng,
                                      start, rival)
                 total += candidate["n_iter"]
@@ -421,10 +427,11 @@ class _BaseMixture(Composite):
                     gate = copy.deepcopy(gate)  # the state kept above keeps its own gate
                 stale = 0 if improved else stale + 1
                 if (rival is not None and iteration >= self.n_iter_no_change
+                        and best["loss"] > (1 + _RACE_MARGIN) * rival["loss"]
                         and _clearly_better(rival, best, self.tol, rows.valid.weight)):
                     converged = True  # a smaller count tried before does clearly better
                     why = (f"after {iteration} iteration(s) its held-out loss is still "
-                           f"clearly above that of {len(rival['experts'])} expert(s)")
+                           "clearly above that of one expert")
                     abandoned = True
                     break
                 if stale >= self.n_iter_no_change:
@@ -850,9 +857,9 @@ _MIXTURE_DOCS = {
         1, 2 and 4 experts on the training rows in turn, scores each on the
         validation slice, and keeps the fewest whose held-out loss the best count does
         not beat clearly: by more than ``tol`` (relative) and one standard error of the
-        paired row differences. A count still clearly worse than the best before it
-        after ``n_iter_no_change`` iterations is abandoned, and no larger count is
-        tried. One expert is the expert fitted alone.
+        paired row differences. A count whose held-out loss is still over 25% (and
+        clearly) above one expert's after ``n_iter_no_change`` iterations is abandoned,
+        and no larger count is tried. One expert is the expert fitted alone.
         Without a validation slice (``validation_fraction=None``, or too few rows),
         "auto" is one expert. With ``views``, only counts that have every named
         expert are tried.""",

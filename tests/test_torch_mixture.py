@@ -10,6 +10,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 torch = pytest.importorskip("torch")
+Callback = pytest.importorskip("skorch.callbacks").Callback
 
 from skfuse._compat import InvalidParameterError  # noqa: E402
 from skfuse.torch import (  # noqa: E402
@@ -238,3 +239,190 @@ def test_cuda_training_step_does_not_synchronise_with_the_host():
     finally:
         torch.cuda.set_sync_debug_mode("default")
     assert all(p.grad is not None for p in net.parameters())
+
+
+# -- skorch's training loop: history, validation split, early stopping, schedule --------
+
+
+def fixed_split(valid):
+    """A train_split callable that holds out the rows ``valid`` (as skorch's would)."""
+    def split(dataset, y=None):
+        train = np.setdiff1d(np.arange(len(dataset)), valid)
+        return torch.utils.data.Subset(dataset, train), torch.utils.data.Subset(dataset, valid)
+    return split
+
+
+def held_out_loss(moe, X, y):
+    """The squared error on standardised targets, as the history records it."""
+    return float(np.mean(((moe.predict(X) - y) / moe.y_scale_) ** 2))
+
+
+def test_history_records_train_and_valid_loss_of_every_epoch():
+    X, y = piecewise(400, 0)
+    valid = np.arange(300, 400)
+    moe = NeuralMixtureOfExpertsRegressor(**small(
+        max_epochs=6, early_stopping=False, train_split=fixed_split(valid))).fit(X, y)
+    history = moe.history_
+    assert len(history) == moe.n_iter_ == moe.best_epoch_ == 6
+    assert history[:, "epoch"] == [1, 2, 3, 4, 5, 6]
+    assert moe.loss_curve_ == history[:, "train_loss"]
+    assert moe.validation_loss_curve_ == history[:, "valid_loss"]
+    assert all(sum(history[i, "batches", :, "valid_batch_size"]) == 100 for i in range(6))
+    assert all(sum(history[i, "batches", :, "train_batch_size"]) == 300 for i in range(6))
+    # The recorded validation loss is the model's loss on the held-out rows, without the
+    # gate noise (the last epoch's weights are kept when early stopping is off).
+    assert_allclose(held_out_loss(moe, X[valid], y[valid]), history[-1, "valid_loss"],
+                    rtol=1e-4)
+    assert history[-1, "train_loss"] < history[0, "train_loss"]
+    assert history[-1, "valid_loss"] < history[0, "valid_loss"]
+
+
+def test_early_stopping_stops_on_a_plateau_and_keeps_the_best_epoch():
+    # A target of pure noise: the validation loss stops improving after a few epochs.
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(600, 3)), rng.normal(size=600)
+    valid = np.arange(450, 600)
+    moe = NeuralMixtureOfExpertsRegressor(**small(
+        max_epochs=200, patience=4, train_split=fixed_split(valid))).fit(X, y)
+    curve = moe.validation_loss_curve_
+    assert moe.n_iter_ == len(curve) == moe.best_epoch_ + 4 < 200
+    best = curve[moe.best_epoch_ - 1]
+    # No epoch beat the kept one by more than the tolerance (1e-4 of it), and the model
+    # holds the kept epoch's weights, not the last epoch's.
+    assert min(curve) >= best * (1 - 1e-4)
+    assert_allclose(held_out_loss(moe, X[valid], y[valid]), best, rtol=1e-4)
+    assert not np.isclose(curve[-1], best, rtol=1e-4)
+    without = NeuralMixtureOfExpertsRegressor(**small(
+        max_epochs=moe.n_iter_, early_stopping=False, train_split=fixed_split(valid)))
+    without.fit(X, y)
+    assert without.n_iter_ == without.best_epoch_ == moe.n_iter_
+    assert_allclose(without.validation_loss_curve_, curve, rtol=1e-5)  # same training
+    assert_allclose(held_out_loss(without, X[valid], y[valid]), curve[-1], rtol=1e-4)
+
+
+def test_a_float_split_holds_out_a_share_of_at_least_50_rows_and_none_under_100():
+    X, y = piecewise(1000, 0)
+    moe = NeuralMixtureOfExpertsRegressor(**small(max_epochs=1, train_split=0.2)).fit(X, y)
+    assert sum(moe.history_[0, "batches", :, "valid_batch_size"]) == 200
+    moe.set_params(train_split=0.01).fit(X, y)  # 10 rows: raised to 50
+    assert sum(moe.history_[0, "batches", :, "valid_batch_size"]) == 50
+    moe.fit(X[:120], y[:120])  # 50 rows would be over a quarter: 30
+    assert sum(moe.history_[0, "batches", :, "valid_batch_size"]) == 30
+    moe.fit(X[:99], y[:99])  # 24 rows would be too few: none, every row trains
+    assert "valid_loss" not in moe.history_[0] and moe.validation_loss_curve_ is None
+    assert sum(moe.history_[0, "batches", :, "train_batch_size"]) == 99
+    moe.set_params(train_split=None).fit(X, y)
+    assert "valid_loss" not in moe.history_[0]
+    assert sum(moe.history_[0, "batches", :, "train_batch_size"]) == 1000
+    # Rows of weight 0 are never held out: the share is of the others.
+    weight = np.r_[np.zeros(500), np.ones(500)]
+    moe.set_params(train_split=0.2).fit(X, y, sample_weight=weight)
+    assert sum(moe.history_[0, "batches", :, "valid_batch_size"]) == 100
+
+
+def test_a_skorch_split_callable_is_used_as_given_stratified_for_a_classifier():
+    from skorch.dataset import ValidSplit
+
+    X, y = piecewise(500, 0)
+    labels = np.where(y > 2.5, "high", "low")  # about one row in six is "high"
+    seen = []
+
+    def split(dataset, y=None):
+        seen.append(np.asarray(y))
+        return ValidSplit(0.2, stratified=True, random_state=0)(dataset, y)
+
+    clf = NeuralMixtureOfExpertsClassifier(**small(max_epochs=2, train_split=split))
+    clf.fit(X, labels)
+    assert_array_equal(seen[0], np.searchsorted(clf.classes_, labels))  # the class codes
+    assert sum(clf.history_[0, "batches", :, "valid_batch_size"]) == 100
+    assert len(clf.validation_loss_curve_) == 2
+
+    def bad_split(dataset, y=None):
+        return list(range(len(dataset))), None
+
+    with pytest.raises(TypeError, match="train_split must return subsets"):
+        NeuralMixtureOfExpertsRegressor(**small(train_split=bad_split)).fit(X, y)
+
+
+def test_a_class_left_without_training_rows_means_no_validation_split():
+    X, _ = piecewise(200, 0)
+    labels = np.r_[np.zeros(199), 1]  # one row of class 1, which a split could hold out
+    clf = NeuralMixtureOfExpertsClassifier(**small(max_epochs=2, train_split=0.25))
+    for seed in range(30):
+        clf.set_params(random_state=seed).fit(X, labels)
+        if clf.validation_loss_curve_ is None:
+            break
+    else:
+        pytest.fail("no seed held out the single row of class 1")
+    assert sum(clf.history_[0, "batches", :, "train_batch_size"]) == 200
+
+
+class Recorder(Callback):
+    """Records the learning rate each epoch ran with, and counts its epochs."""
+
+    def __init__(self):
+        self.epochs = 0
+
+    def on_epoch_end(self, net, **kwargs):
+        self.epochs += 1
+        net.history.record("lr_seen", net.optimizer_.param_groups[0]["lr"])
+
+
+def test_callbacks_run_each_epoch_on_a_copy_before_early_stopping():
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(400, 3)), rng.normal(size=400)
+    recorder = Recorder()
+    moe = NeuralMixtureOfExpertsRegressor(**small(
+        max_epochs=100, patience=3, lr=0.02, callbacks=[("recorder", recorder)])).fit(X, y)
+    assert moe.n_iter_ < 100  # stopped early, and the recorder saw the last epoch too
+    assert moe.history_[:, "lr_seen"] == [0.02] * moe.n_iter_
+    assert recorder.epochs == 0  # the object given is left as it was
+    assert moe.get_params()["callbacks"][0][1] is recorder
+
+
+def test_learning_rate_schedules():
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(400, 3)), rng.normal(size=400)
+    params = small(max_epochs=8, lr=0.02, early_stopping=False)
+    cosine = NeuralMixtureOfExpertsRegressor(**params, lr_schedule="cosine").fit(X, y)
+    expected = [0.01 * (1 + np.cos(np.pi * e / 8)) for e in range(8)]
+    assert_allclose(cosine.history_[:, "event_lr"], expected, rtol=1e-6)
+    # Noise as a target: the validation loss stalls, and the rate is halved after
+    # max(patience // 2, 1) epochs without improvement.
+    plateau = NeuralMixtureOfExpertsRegressor(**{**params, "max_epochs": 40},
+                                              patience=4, lr_schedule="plateau").fit(X, y)
+    rates = np.array(plateau.history_[:, "event_lr"])
+    assert rates[0] == 0.02 and np.all(np.diff(rates) <= 0) and rates[-1] < 0.02
+    assert set(np.round(np.log2(0.02 / rates), 6)) <= set(map(float, range(41)))
+    curve = plateau.validation_loss_curve_
+    first_cut = int(np.argmax(rates < 0.02))  # the first epoch run at the lower rate
+    best_before = int(np.argmin(curve[:first_cut]))
+    assert first_cut - 1 - best_before >= 2  # cut after two stalled epochs, not sooner
+    constant = NeuralMixtureOfExpertsRegressor(**params).fit(X, y)
+    assert "event_lr" not in constant.history_[0]
+
+
+def test_verbose_says_why_training_stopped_and_which_weights_it_kept(capsys):
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(300, 3)), rng.normal(size=300)
+    moe = NeuralMixtureOfExpertsRegressor(**small(max_epochs=100, patience=3, verbose=1))
+    moe.fit(X, y)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == moe.n_iter_ + 1
+    assert f"valid loss {moe.validation_loss_curve_[-1]:.5f}" in lines[-2]
+    assert lines[-1] == (
+        f"[NeuralMixtureOfExpertsRegressor] stopped after epoch {moe.n_iter_} of 100: "
+        f"valid loss has not improved by 0.0001 (relative) for 3 epochs; kept the "
+        f"weights of epoch {moe.best_epoch_}")
+
+
+def test_the_fitted_model_keeps_the_network_and_history_not_the_skorch_net():
+    from skorch import NeuralNet
+
+    X, y = piecewise(300, 0)
+    moe = NeuralMixtureOfExpertsRegressor(**small(max_epochs=3)).fit(X, y)
+    assert not any(isinstance(value, NeuralNet) for value in vars(moe).values())
+    restored = pickle.loads(pickle.dumps(moe))
+    assert restored.history_[:, "valid_loss"] == moe.history_[:, "valid_loss"]
+    assert restored.best_epoch_ == moe.best_epoch_ and restored.n_iter_ == 3
+    assert_allclose(restored.predict(X), moe.predict(X), rtol=1e-6)

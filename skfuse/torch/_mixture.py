@@ -1,7 +1,14 @@
-"""Neural mixtures of experts: a gate and MLP experts trained end to end in torch."""
+"""Neural mixtures of experts: a gate and MLP experts trained end to end in torch.
+
+Training runs through skorch's loop (:class:`_Trainer`, a ``skorch.NeuralNet`` holding
+the :class:`~skfuse.torch._network.MixtureNet`): its callbacks, history, validation split,
+early stopping and learning-rate schedule. The estimators stay plain scikit-learn
+estimators with their own parameters; after ``fit`` they keep the trained network and
+skorch's history, not the skorch net (its optimizer and callbacks hold device tensors).
+"""
 
 import copy
-import time
+import math
 import warnings
 from numbers import Integral, Real
 
@@ -11,14 +18,26 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
+from skorch import NeuralNet
+from skorch.callbacks import Callback, EarlyStopping, LRScheduler
+from skorch.dataset import unpack_data
 
 from .._base import check_sample_weight
-from .._compat import Interval, _fit_context
+from .._compat import Interval, StrOptions, _fit_context
 from .._docstring import Substitution
 from ._network import MixtureNet
 
 # Rows per forward pass at predict time.
 _PREDICT_ROWS = 65_536
+# Keys of the dict that carries a batch's rows and their weights through skorch.
+_ROWS = "X"
+_WEIGHT = "sample_weight"
+# A float train_split holds out that share of the rows, but at least this many (up to a
+# quarter of the rows); with under half of it to hold out, there is no validation.
+_MIN_VALIDATION = 50
+# Relative improvement of the monitored loss that early stopping and the plateau
+# schedule count as one (skorch's EarlyStopping default).
+_TOL = 1e-4
 
 
 def resolve_device(device, fitting=True):
@@ -47,8 +66,153 @@ def resolve_device(device, fitting=True):
     return resolved
 
 
+class _Rows(torch.utils.data.Dataset):
+    """The training rows as tensors on the device: inputs, targets and row weights.
+
+    A batch is a dict ``{"X": rows, "sample_weight": weights}`` and the targets, as
+    skorch passes them to ``infer`` and ``get_loss``; :class:`_Batches` slices whole
+    batches out of the tensors rather than fetching rows one by one.
+    """
+
+    def __init__(self, X, y, weight):
+        self.X, self.y, self.weight = X, y, weight
+
+    def __len__(self):
+        return len(self.X)
+
+    def __getitem__(self, i):
+        return {_ROWS: self.X[i], _WEIGHT: self.weight[i]}, self.y[i]
+
+
+class _Batches:
+    """Batches of a :class:`_Rows` (or of a ``Subset`` of one, as a split returns).
+
+    Each pass over it is one epoch: a fresh order drawn from ``generator`` (training),
+    or the rows in order (validation). Rows are gathered on the device, so nothing
+    waits on the host between steps.
+    """
+
+    def __init__(self, dataset, batch_size, generator=None):
+        index = None
+        if isinstance(dataset, torch.utils.data.Subset):
+            dataset, index = dataset.dataset, dataset.indices
+        if not isinstance(dataset, _Rows):
+            raise TypeError(
+                "train_split must return subsets of the dataset it is given, as skorch's "
+                f"ValidSplit does; got {type(dataset).__name__}."
+            )
+        self.rows = dataset
+        device = dataset.X.device
+        self.index = None if index is None else torch.as_tensor(
+            np.asarray(index, dtype=np.int64), device=device)
+        self.batch_size = batch_size
+        self.generator = generator
+
+    def __len__(self):
+        return (self._n_rows() + self.batch_size - 1) // self.batch_size
+
+    def _n_rows(self):
+        return len(self.rows) if self.index is None else len(self.index)
+
+    def __iter__(self):
+        n, rows = self._n_rows(), self.rows
+        order = self.index
+        if self.generator is not None:
+            shuffled = torch.randperm(n, generator=self.generator, device=rows.X.device)
+            order = shuffled if order is None else order[shuffled]
+        for first in range(0, n, self.batch_size):
+            if order is None:
+                take = slice(first, first + self.batch_size)
+            else:
+                take = order[first : first + self.batch_size]
+            yield {_ROWS: rows.X[take], _WEIGHT: rows.weight[take]}, rows.y[take]
+
+
+class _WeightedLoss(torch.nn.Module):
+    """The mixture's loss: the weighted mean over rows of the squared error (mean over
+    outputs) or, for a classifier, of the log-loss of the mixed probabilities."""
+
+    def __init__(self, classify=False):
+        super().__init__()
+        self.classify = classify
+
+    def forward(self, out, target, weight):
+        if self.classify:
+            row_loss = -out.gather(1, target.unsqueeze(1)).squeeze(1)
+        else:
+            row_loss = ((out - target) ** 2).mean(dim=1)
+        return (row_loss * weight).mean()
+
+
+class _EpochLine(Callback):
+    """``verbose``: a line as each epoch ends, in the house format of progress lines."""
+
+    def __init__(self, owner, max_epochs):
+        self.owner = owner
+        self.max_epochs = max_epochs
+
+    def on_epoch_end(self, net, **kwargs):
+        epoch = net.history[-1]
+        valid = f", valid loss {epoch['valid_loss']:.5f}" if "valid_loss" in epoch else ""
+        print(f"[{self.owner}] epoch {epoch['epoch']} of {self.max_epochs}: loss "
+              f"{epoch['train_loss']:.5f}{valid}, {epoch['dur']:.2f} s elapsed", flush=True)
+
+
+class _Trainer(NeuralNet):
+    """skorch's training loop around a :class:`MixtureNet`.
+
+    The module returns the mixture's output and its load-balancing loss; the step
+    minimises the weighted data loss plus ``balance_weight_`` times the balance loss,
+    and records the data loss alone (``train_loss``, ``valid_loss``), so that the two
+    curves compare. Gate noise is drawn from ``noise_`` while training only. Batches are
+    slices of tensors already on the device (:class:`_Batches`), shuffled by
+    ``shuffle_``.
+    """
+
+    def infer(self, x, **fit_params):
+        noise = self.noise_ if self.module_.training else None
+        return self.module_(x[_ROWS], noise, **fit_params)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        return self.criterion_(y_pred[0], y_true, X[_WEIGHT])
+
+    def train_step_single(self, batch, **fit_params):
+        self._set_training(True)
+        Xi, yi = unpack_data(batch)
+        y_pred = self.infer(Xi, **fit_params)
+        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        (loss + self.balance_weight_ * y_pred[1]).backward()
+        return {"loss": loss, "y_pred": y_pred}
+
+    def get_iterator(self, dataset, training=False):
+        return _Batches(dataset, self.batch_size, self.shuffle_ if training else None)
+
+
+def validation_rows(fraction, weight, codes, rng):
+    """The held-out rows of a float ``train_split`` (sorted positions), or None.
+
+    ``fraction`` of the rows of positive weight, but at least ``_MIN_VALIDATION`` and
+    then at most a quarter of them; None when that leaves under half of
+    ``_MIN_VALIDATION`` (under 100 rows), or (``codes`` given, for a classifier) a class
+    without a training row.
+    """
+    candidates = np.flatnonzero(weight > 0)
+    size = math.ceil(fraction * len(candidates))
+    if size < _MIN_VALIDATION:
+        size = min(_MIN_VALIDATION, len(candidates) // 4)
+    if size < _MIN_VALIDATION // 2:
+        return None
+    valid = np.sort(rng.permutation(candidates)[:size])
+    if codes is not None:
+        kept = np.ones(len(codes), dtype=bool)
+        kept[valid] = False
+        if len(np.unique(codes[kept & (weight > 0)])) < len(np.unique(codes[weight > 0])):
+            return None
+    return valid
+
+
 class _BaseNeuralMixture(BaseEstimator):
-    """Parameters, training loop, device handling and pickling shared by both mixtures."""
+    """Parameters, training, device handling and pickling shared by both mixtures."""
 
     _classify = False
 
@@ -62,6 +226,11 @@ class _BaseNeuralMixture(BaseEstimator):
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "balance_weight": [Interval(Real, 0, None, closed="left")],
         "gate_noise": ["boolean"],
+        "train_split": [None, Interval(Real, 0, 1, closed="neither"), callable],
+        "early_stopping": ["boolean"],
+        "patience": [Interval(Integral, 1, None, closed="left")],
+        "lr_schedule": [StrOptions({"constant", "plateau", "cosine"})],
+        "callbacks": [None, list],
         "device": [str, torch.device],
         "verbose": ["verbose"],
         "random_state": ["random_state"],
@@ -72,13 +241,18 @@ class _BaseNeuralMixture(BaseEstimator):
         n_experts=8,
         *,
         top_k=2,
-        hidden_units=64,
-        max_epochs=50,
-        lr=1e-3,
-        batch_size=128,
+        hidden_units=16,
+        max_epochs=200,
+        lr=1e-2,
+        batch_size=64,
         weight_decay=0.0,
         balance_weight=1e-2,
         gate_noise=True,
+        train_split=0.1,
+        early_stopping=True,
+        patience=20,
+        lr_schedule="constant",
+        callbacks=None,
         device="auto",
         verbose=0,
         random_state=None,
@@ -92,6 +266,11 @@ class _BaseNeuralMixture(BaseEstimator):
         self.weight_decay = weight_decay
         self.balance_weight = balance_weight
         self.gate_noise = gate_noise
+        self.train_split = train_split
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.lr_schedule = lr_schedule
+        self.callbacks = callbacks
         self.device = device
         self.verbose = verbose
         self.random_state = random_state
@@ -115,6 +294,45 @@ class _BaseNeuralMixture(BaseEstimator):
             )
         return hidden
 
+    def _split(self, target, weight, rng):
+        """skorch's ``train_split`` for the trainer: ours for a float, the user's callable
+        as given (called with the dataset and the targets, or class codes)."""
+        if self.train_split is None or callable(self.train_split):
+            return self.train_split
+        codes = target if self._classify else None
+        valid = validation_rows(self.train_split, weight, codes, rng)
+        if valid is None:
+            return None
+        train = np.setdiff1d(np.arange(len(target)), valid)
+
+        def split(dataset, y=None, **kwargs):
+            return (torch.utils.data.Subset(dataset, train),
+                    torch.utils.data.Subset(dataset, valid))
+
+        return split
+
+    def _training_callbacks(self, monitor):
+        """The callbacks the trainer adds to skorch's defaults, in the order they run
+        after those: the epoch line, the schedule, the user's (copied), early stopping
+        (last, since it ends the epoch loop by raising)."""
+        owner = type(self).__name__
+        callbacks = []
+        if self.verbose:
+            callbacks.append(("progress", _EpochLine(owner, self.max_epochs)))
+        if self.lr_schedule == "plateau":
+            callbacks.append(("lr_schedule", LRScheduler(
+                "ReduceLROnPlateau", monitor=monitor, factor=0.5,
+                patience=max(self.patience // 2 - 1, 0), threshold=_TOL)))
+        elif self.lr_schedule == "cosine":
+            callbacks.append(("lr_schedule", LRScheduler(
+                "CosineAnnealingLR", T_max=self.max_epochs)))
+        callbacks += copy.deepcopy(list(self.callbacks or []))
+        if self.early_stopping:
+            callbacks.append(("early_stopping", EarlyStopping(
+                monitor=monitor, patience=self.patience, threshold=_TOL,
+                threshold_mode="rel", load_best=True, sink=lambda text: None)))
+        return callbacks
+
     def _fit(self, X, target, sample_weight, n_outputs):
         """Train the network; ``target`` is float outputs or int class codes."""
         hidden = self._check_params()
@@ -128,42 +346,58 @@ class _BaseNeuralMixture(BaseEstimator):
         scale = np.sqrt(np.average((X - self.x_mean_) ** 2, axis=0, weights=weight))
         self.x_scale_ = np.where(scale > 0, scale, 1.0).astype(np.float32)
 
-        net = MixtureNet(X.shape[1], n_outputs, self.n_experts, hidden, self.top_k,
-                         self._classify, generator).to(device)
-        data = torch.from_numpy(self._scaled(X)).to(device)
-        target = torch.from_numpy(target).to(device)
-        weight = torch.from_numpy(weight).to(device)
+        module = MixtureNet(X.shape[1], n_outputs, self.n_experts, hidden, self.top_k,
+                            self._classify, generator)
         device_generator = torch.Generator(device=device).manual_seed(
             int(rng.randint(np.iinfo(np.int32).max))
         )
-        noise = device_generator if self.gate_noise else None
-        optimizer = torch.optim.Adam(net.parameters(), lr=self.lr,
-                                     weight_decay=self.weight_decay)
-        n = len(data)
-        self.loss_curve_ = []
-        net.train()
-        for epoch in range(self.max_epochs):
-            start = time.perf_counter()
-            total = torch.zeros((), device=device)
-            order = torch.randperm(n, generator=device_generator, device=device)
-            for first in range(0, n, self.batch_size):
-                rows = order[first : first + self.batch_size]
-                out, balance = net(data[rows], noise)
-                loss = (self._row_loss(out, target[rows]) * weight[rows]).mean()
-                optimizer.zero_grad(set_to_none=True)
-                (loss + self.balance_weight * balance).backward()
-                optimizer.step()
-                total += loss.detach() * len(rows)
-            self.loss_curve_.append(float(total) / n)  # one host transfer per epoch
-            if self.verbose:
-                print(f"[{type(self).__name__}] epoch {epoch + 1} of {self.max_epochs}: "
-                      f"loss {self.loss_curve_[-1]:.5f}, {time.perf_counter() - start:.2f} s "
-                      "elapsed", flush=True)
-        net.eval()
-        self.module_ = net
+        split = self._split(target, weight, rng)
+        monitor = "train_loss" if split is None else "valid_loss"
+        trainer = _Trainer(
+            module,
+            criterion=_WeightedLoss,
+            criterion__classify=self._classify,
+            optimizer=torch.optim.Adam,
+            optimizer__weight_decay=self.weight_decay,
+            lr=self.lr,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            train_split=split,
+            callbacks=self._training_callbacks(monitor),
+            verbose=0,
+            device=device,
+        )
+        trainer.balance_weight_ = self.balance_weight
+        trainer.shuffle_ = device_generator
+        trainer.noise_ = device_generator if self.gate_noise else None
+        rows = _Rows(torch.from_numpy(self._scaled(X)).to(device),
+                     torch.from_numpy(target).to(device), torch.from_numpy(weight).to(device))
+        trainer.fit(rows, target)
+
+        history = trainer.history
+        self.module_ = trainer.module_.eval()
         self.device_ = device
-        self.n_iter_ = self.max_epochs
+        self.history_ = history
+        self.n_iter_ = len(history)
+        self.loss_curve_ = list(history[:, "train_loss"])
+        self.validation_loss_curve_ = (
+            None if split is None else list(history[:, "valid_loss"]))
+        stopper = dict(trainer.callbacks_).get("early_stopping")
+        self.best_epoch_ = self.n_iter_ if stopper is None else int(stopper.best_epoch_)
+        if self.verbose:
+            self._report(monitor, stopped=stopper is not None and self.n_iter_ < self.max_epochs)
         return self
+
+    def _report(self, monitor, stopped):
+        owner = type(self).__name__
+        loss = monitor.replace("_", " ")
+        if stopped:
+            print(f"[{owner}] stopped after epoch {self.n_iter_} of {self.max_epochs}: "
+                  f"{loss} has not improved by {_TOL:g} (relative) for {self.patience} "
+                  f"epochs; kept the weights of epoch {self.best_epoch_}", flush=True)
+        elif self.best_epoch_ != self.n_iter_:
+            print(f"[{owner}] kept the weights of epoch {self.best_epoch_} of "
+                  f"{self.n_iter_} (lowest {loss})", flush=True)
 
     def _scaled(self, X):
         return np.ascontiguousarray((X - self.x_mean_) / self.x_scale_, dtype=np.float32)
@@ -234,13 +468,13 @@ _NEURAL_MIXTURE_DOCS = {
     "top_k": """top_k : int or None, default=2
         Experts per row. Only the chosen experts run (sparse routing); None, or
         ``n_experts``, runs every expert on every row (dense).""",
-    "hidden_units": """hidden_units : int or tuple of int, default=64
+    "hidden_units": """hidden_units : int or tuple of int, default=16
         Hidden layer sizes of each expert's MLP (ReLU between layers).""",
-    "max_epochs": """max_epochs : int, default=50
-        Passes over the training rows.""",
-    "lr": """lr : float, default=1e-3
+    "max_epochs": """max_epochs : int, default=200
+        Most passes over the training rows (early stopping may end training sooner).""",
+    "lr": """lr : float, default=1e-2
         Adam's learning rate.""",
-    "batch_size": """batch_size : int, default=128
+    "batch_size": """batch_size : int, default=64
         Rows per training step.""",
     "weight_decay": """weight_decay : float, default=0.0
         Adam's L2 penalty on all weights.""",
@@ -251,18 +485,57 @@ _NEURAL_MIXTURE_DOCS = {
         Noisy top-k gating: during training, add learned, input-dependent Gaussian noise
         to the gate's logits before choosing the top k, so that experts near the cut
         get rows and gradients. Ignored when dense.""",
+    "train_split": """train_split : float, callable or None, default=0.1
+        The validation split, as skorch's ``train_split``: a float holds out that share
+        of the rows of positive weight (at least 50 rows, then at most a quarter of
+        them; none under 100 rows, or when a class would lose all its training rows);
+        a callable such as ``skorch.dataset.ValidSplit(5, stratified=True)`` is called
+        with the training dataset and the targets (the class codes for a classifier)
+        and returns subsets of that dataset; None trains on every row. The validation
+        loss is recorded each epoch (``history_``) and drives early stopping and the
+        "plateau" schedule; without a split, the training loss does.""",
+    "early_stopping": """early_stopping : bool, default=True
+        Stop when the validation loss (the training loss without a split) has not
+        improved by 1e-4 of itself for ``patience`` epochs, and keep the weights of the
+        last epoch that improved it (skorch's ``EarlyStopping`` with ``load_best``).""",
+    "patience": """patience : int, default=20
+        Epochs without improvement before early stopping; the "plateau" schedule halves
+        the learning rate after ``max(patience // 2, 1)`` of them.""",
+    "lr_schedule": """lr_schedule : {"constant", "plateau", "cosine"}, default="constant"
+        The learning rate over epochs: constant; halved when the monitored loss stalls
+        (``ReduceLROnPlateau``); or cosine-annealed from ``lr`` to 0 over
+        ``max_epochs`` (``CosineAnnealingLR``). The rate of each epoch is in
+        ``history_`` ("event_lr") under a schedule.""",
+    "callbacks": """callbacks : list or None, default=None
+        skorch callbacks (instances, or ``(name, callback)`` pairs) added to the
+        training loop after the built-in ones and before early stopping. They are
+        copied at ``fit`` (the objects given are left untouched) and see the internal
+        skorch net, whose ``module_`` is the mixture's network; what they record in
+        ``net.history`` stays in ``history_``.""",
     "device": """device : {"auto", "cpu", "cuda"}, str or torch.device, default="auto"
         Where to train and predict; "auto" uses CUDA when available. A model fitted on a
         GPU predicts on the CPU where CUDA is missing (with a warning unless
         ``device`` is "auto" or "cpu").""",
     "verbose": """verbose : int, default=0
-        Print the training loss after each epoch.""",
+        Print the training and validation loss after each epoch, and why training
+        stopped early or which epoch's weights it kept.""",
     "random_state": """random_state : int, RandomState instance or None, default=None
-        Seeds the initial weights, the order of rows and the gate noise.""",
+        Seeds the initial weights, the validation split, the order of rows and the
+        gate noise.""",
+    "history_": """history_ : skorch.history.History
+        skorch's record of training: one dict per epoch with "train_loss",
+        "valid_loss" (with a validation split), "dur" (seconds), the callbacks'
+        entries, and the losses of each batch. ``history_[:, "valid_loss"]`` is the
+        validation curve.""",
     "loss_curve_": """loss_curve_ : list of float
         Mean training loss (without the balance loss) of each epoch.""",
+    "validation_loss_curve_": """validation_loss_curve_ : list of float or None
+        Validation loss of each epoch; None without a validation split.""",
     "n_iter_": """n_iter_ : int
         Epochs run.""",
+    "best_epoch_": """best_epoch_ : int
+        The epoch whose weights the model holds (1-based): with early stopping, the
+        last epoch that improved the monitored loss; otherwise ``n_iter_``.""",
     "module_": """module_ : torch.nn.Module
         The trained network (gate and stacked expert weights).""",
     "n_features_in_": """n_features_in_ : int
@@ -277,7 +550,8 @@ class NeuralMixtureOfExpertsRegressor(RegressorMixin, _BaseNeuralMixture):
     """A gate and MLP experts trained jointly in torch, for regression.
 
     The output is the gate-weighted sum of the chosen experts' outputs; the network is
-    trained by Adam on the (sample-weighted) squared error. Inputs and targets are
+    trained by Adam on the (sample-weighted) squared error, in skorch's training loop
+    (callbacks, history, validation split, early stopping). Inputs and targets are
     standardised internally.
 
     Parameters
@@ -291,14 +565,22 @@ class NeuralMixtureOfExpertsRegressor(RegressorMixin, _BaseNeuralMixture):
     {weight_decay}
     {balance_weight}
     {gate_noise}
+    {train_split}
+    {early_stopping}
+    {patience}
+    {lr_schedule}
+    {callbacks}
     {device}
     {verbose}
     {random_state}
 
     Attributes
     ----------
+    {history_}
     {loss_curve_}
+    {validation_loss_curve_}
     {n_iter_}
+    {best_epoch_}
     {module_}
     {n_features_in_}
     {feature_names_in_}
@@ -352,10 +634,6 @@ class NeuralMixtureOfExpertsRegressor(RegressorMixin, _BaseNeuralMixture):
         target = ((Y - self.y_mean_) / self.y_scale_).astype(np.float32)
         return self._fit(X, target, sample_weight, Y.shape[1])
 
-    @staticmethod
-    def _row_loss(out, target):
-        return ((out - target) ** 2).mean(dim=1)
-
     def predict(self, X):
         """Predicted targets.
 
@@ -380,7 +658,8 @@ class NeuralMixtureOfExpertsClassifier(ClassifierMixin, _BaseNeuralMixture):
 
     Each expert outputs class probabilities; the mixture's probabilities are their
     gate-weighted sum over the chosen experts, trained by Adam on the
-    (sample-weighted) log-loss. Inputs are standardised internally.
+    (sample-weighted) log-loss in skorch's training loop (callbacks, history,
+    validation split, early stopping). Inputs are standardised internally.
 
     Parameters
     ----------
@@ -393,6 +672,11 @@ class NeuralMixtureOfExpertsClassifier(ClassifierMixin, _BaseNeuralMixture):
     {weight_decay}
     {balance_weight}
     {gate_noise}
+    {train_split}
+    {early_stopping}
+    {patience}
+    {lr_schedule}
+    {callbacks}
     {device}
     {verbose}
     {random_state}
@@ -401,8 +685,11 @@ class NeuralMixtureOfExpertsClassifier(ClassifierMixin, _BaseNeuralMixture):
     ----------
     classes_ : ndarray of shape (n_classes,)
         The labels.
+    {history_}
     {loss_curve_}
+    {validation_loss_curve_}
     {n_iter_}
+    {best_epoch_}
     {module_}
     {n_features_in_}
     {feature_names_in_}
@@ -417,10 +704,11 @@ class NeuralMixtureOfExpertsClassifier(ClassifierMixin, _BaseNeuralMixture):
     >>> from sklearn.datasets import load_iris
     >>> from skfuse.torch import NeuralMixtureOfExpertsClassifier
     >>> X, y = load_iris(return_X_y=True)
-    >>> moe = NeuralMixtureOfExpertsClassifier(n_experts=4, hidden_units=16, max_epochs=40,
-    ...                                        lr=0.01, device="cpu", random_state=0)
+    >>> moe = NeuralMixtureOfExpertsClassifier(n_experts=4, device="cpu", random_state=0)
     >>> bool(moe.fit(X, y).score(X, y) > 0.9)
     True
+    >>> moe.n_iter_ == len(moe.history_), moe.best_epoch_ <= moe.n_iter_
+    (True, True)
     """
 
     _classify = True
@@ -444,10 +732,6 @@ class NeuralMixtureOfExpertsClassifier(ClassifierMixin, _BaseNeuralMixture):
         check_classification_targets(y)
         self.classes_, codes = np.unique(y, return_inverse=True)
         return self._fit(X, codes.astype(np.int64), sample_weight, len(self.classes_))
-
-    @staticmethod
-    def _row_loss(out, codes):
-        return -out.gather(1, codes.unsqueeze(1)).squeeze(1)
 
     def predict_proba(self, X):
         """Class probabilities.
