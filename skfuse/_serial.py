@@ -149,6 +149,13 @@ class SerialStack(Composite):
     cascade_tolerance : float, default=0.005
         For ``exit_threshold="auto"``: the out-of-fold accuracy the cascade may lose
         against its last step.
+    cascade_confidence : float in [0.5, 1), default=0.5
+        For ``exit_threshold="auto"``: a threshold is accepted only when the one-sided
+        lower confidence bound, at this level, on the paired per-row difference between
+        the cascade's out-of-fold correctness and the last step's is at least
+        ``-cascade_tolerance``; for ``cascade_fit="deferred"``, a step keeps its
+        deferred fit only when the bound on its paired gain over the all-rows fit, on
+        the deferred rows, is at least 0. 0.5 compares the out-of-fold means alone.
     n_jobs : int, default=None
         Jobs for the fits of a level (its folds and refit: one flat joblib task list).
     verbose : int, default=0
@@ -225,6 +232,7 @@ class SerialStack(Composite):
                            StrOptions({"auto"})],
         "cascade_fit": [StrOptions({"deferred", "all"})],
         "cascade_tolerance": [Interval(Real, 0, None, closed="left")],
+        "cascade_confidence": [Interval(Real, 0.5, 1, closed="left")],
         "n_jobs": [None, Integral],
         "verbose": ["verbose"],
         "memory": [None, str, os.PathLike, HasMethods(["cache"])],
@@ -243,6 +251,7 @@ class SerialStack(Composite):
         exit_threshold=None,
         cascade_fit="deferred",
         cascade_tolerance=0.005,
+        cascade_confidence=0.5,
         n_jobs=None,
         verbose=0,
         memory=None,
@@ -257,6 +266,7 @@ class SerialStack(Composite):
         self.exit_threshold = exit_threshold
         self.cascade_fit = cascade_fit
         self.cascade_tolerance = cascade_tolerance
+        self.cascade_confidence = cascade_confidence
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.memory = memory

@@ -353,6 +353,52 @@ def test_auto_thresholds_weigh_rows_by_sample_weight():
     assert auto_thresholds(proba, codes, 0.05, weights)[0] < 0.95
 
 
+def test_auto_thresholds_need_the_bound_not_only_the_mean():
+    from scipy.stats import norm
+
+    from skfuse._cascade import auto_thresholds, lower_bound
+
+    # Step 0: confident on rows 0-499 and wrong on 4 of them, unsure but right on the
+    # rest; step 1 is always right. Letting rows exit loses 0.4 points on average: within
+    # a 0.5-point tolerance, but not with 95% confidence.
+    n = 1000
+    codes = np.zeros(n, dtype=int)
+    codes[:4] = 1
+    first = np.where(np.arange(n)[:, None] < 500, [0.99, 0.01], [0.6, 0.4])
+    last = np.where(codes[:, None] == 1, [0.1, 0.9], [0.9, 0.1])
+    proba = np.stack([first, last])
+    diff = -(np.arange(n) < 4).astype(float)
+    by_hand = diff.mean() - norm.ppf(0.95) * diff.std() / np.sqrt(n)
+    assert_allclose(lower_bound(diff, None, 0.95), by_hand)
+    assert by_hand < -0.005 < diff.mean()
+    assert auto_thresholds(proba, codes, 0.005, confidence=0.5)[0] == 0.0
+    kept = auto_thresholds(proba, codes, 0.005, confidence=0.95)[0]
+    assert kept >= 0.99  # no row exits: top > threshold never holds
+    # With 1,000 times the rows, the same mean loss is within the tolerance with confidence.
+    many = np.repeat(proba, 1000, axis=1), np.repeat(codes, 1000)
+    assert auto_thresholds(*many, 0.005, confidence=0.95)[0] < 0.6
+
+
+def test_lower_bound_weighs_rows():
+    from skfuse._cascade import lower_bound
+
+    diff = np.array([1.0, -1.0, 0.0, 0.0])
+    weights = np.array([2.0, 1.0, 1.0, 0.0])
+    w = weights / weights.sum()
+    mean = w @ diff
+    error = np.sqrt(np.sum(w**2 * (diff - mean) ** 2))
+    assert_allclose(lower_bound(diff, weights, 0.9), mean - 1.2815515655446004 * error)
+    assert_allclose(lower_bound(diff, weights, 0.5), mean)
+
+
+def test_cascade_confidence_is_a_level():
+    from skfuse._compat import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match="cascade_confidence"):
+        SerialStack([("nb", GaussianNB()), ("lr", LogisticRegression())],
+                    exit_threshold="auto", cascade_confidence=1.0).fit(X, y)
+
+
 # -- views ---------------------------------------------------------------------------
 
 
