@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils import get_tags
 
 from ._base import member_proba, member_votes
@@ -226,6 +227,11 @@ class FoldMean(BaseEstimator):
     def predict_proba(self, X):
         return np.mean([member_proba(est, X, self.classes) for est in self.estimators],
                        axis=0)
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy (classifiers) or R² (regressors) of :meth:`predict`."""
+        metric = r2_score if self.classes is None else accuracy_score
+        return metric(y, self.predict(X), sample_weight=sample_weight)
 
     def predict(self, X):
         if self.classes is None:
