@@ -15,6 +15,7 @@ from ._base import check_known_classes, member_proba
 from ._jobs import MemberJobs
 from ._tasks import is_frozen
 from ._views import presence, take_rows, take_view
+from ._weights import guard_gain
 
 OWNER = "SerialStack"
 
@@ -73,11 +74,9 @@ def route_of_proba(proba, thresholds, present=None):
 def lower_bound(diff, sample_weight, confidence):
     """One-sided lower confidence bound on the (weighted) mean of paired differences
     ``diff``: the mean minus ``z`` standard errors, ``z`` the normal quantile at
-    ``confidence`` (0.5 gives the mean itself)."""
-    w = np.ones(len(diff)) if sample_weight is None else np.asarray(sample_weight, float)
-    w = w / w.sum()
-    mean = float(w @ diff)
-    error = float(np.sqrt(np.sum(w**2 * (diff - mean) ** 2)))
+    ``confidence`` (0.5 gives the mean itself). Weights count rows (a weight of 2 is the
+    row repeated), as in :func:`skfuse._weights.guard_gain`."""
+    mean, error = guard_gain(np.zeros(len(diff)), np.asarray(diff, float), sample_weight)
     return mean - norm.ppf(confidence) * error
 
 

@@ -305,13 +305,14 @@ def guard_gain(fused, best, sample_weight=None):
 
     ``fused`` and ``best`` are per-row out-of-fold losses (:func:`row_losses`); the gain
     is their mean paired difference (``best - fused``), weighted by ``sample_weight``,
-    and its standard error that of a weighted mean.
+    and its standard error that of a mean over ``sum(sample_weight)`` rows (weights
+    count rows, so a weight of 2 is the row repeated).
     """
     gain = best - fused
     w = np.ones_like(gain) if sample_weight is None else np.asarray(sample_weight, float)
-    w = w / w.sum()
-    mean = float(w @ gain)
-    return mean, float(np.sqrt(np.sum(w**2 * (gain - mean) ** 2)))
+    total = w.sum()
+    mean = float(w @ gain / total)
+    return mean, float(np.sqrt(w @ (gain - mean) ** 2) / total)
 
 
 def fit_temperature(P, y):
