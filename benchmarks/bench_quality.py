@@ -22,8 +22,10 @@ for real, since they retrain their last step and are timed.
 
 import argparse
 import hashlib
+import json
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -148,7 +150,7 @@ class ReplayRegressor(RegressorMixin, _Replay):
 
 def contenders(kind, replays, cv, explore=False):
     """Contenders fitted on the replayed members: name -> estimator. ``explore`` adds
-    skfuse's options one by one and together."""
+    skfuse.s options one at a time."""
     fusion = FusionClassifier if kind == "classifier" else FusionRegressor
     found = {
         "uniform voting" if kind == "classifier" else "uniform mean": fusion(replays),
@@ -158,14 +160,10 @@ def contenders(kind, replays, cv, explore=False):
         "skfuse greedy (defaults)": fusion(replays, weights="greedy", cv=cv),
     }
     if explore:
-        options = {"refit=False": {"refit": False}, "guard": {"guard": True},
-                   "refit=False + guard": {"refit": False, "guard": True},
-                   "shrinkage": {"shrinkage": "auto"},
-                   "refit=False + shrinkage": {"refit": False, "shrinkage": "auto"}}
+        flipped = not fusion(replays).refit
+        options = {f"refit={flipped}": {"refit": flipped}, "guard": {"guard": True}}
         if kind == "classifier":
             options["temperature"] = {"calibration": "temperature"}
-            options["refit=False + temperature"] = {"refit": False,
-                                                    "calibration": "temperature"}
         for label, params in options.items():
             for weights in ("optimize", "greedy"):
                 found[f"skfuse {weights} + {label}"] = fusion(
@@ -235,26 +233,38 @@ def evaluate_split(data, kind, seed, trees, memory, n_jobs, explore=False):
 
 # -- cascades -------------------------------------------------------------------------
 
-def evaluate_cascade(data, seed, repeats):
-    """Held-out accuracy of an ``"auto"`` cascade (logistic regression, then gradient
-    boosting) against its last step alone, and its predict time as a ratio."""
+def evaluate_cascade(data, seed, repeats, confidences=(None,)):
+    """Held-out accuracy of ``"auto"`` cascades (logistic regression, then gradient
+    boosting) against their last step alone, and their predict time as a ratio; one
+    cascade per ``cascade_confidence`` (None: the default), sharing step fits through a
+    member cache."""
     X_tr, X_te, y_tr, y_te = train_test_split(data.X, data.y, test_size=TEST_SIZE,
                                               stratify=data.y, random_state=seed)
     pieces = members("classifier", seed, 1)
     last = clone(pieces["hgb"]).fit(X_tr, y_tr)
-    cascade = SerialStack([("lr", pieces["lr"]), ("hgb", pieces["hgb"])],
-                          exit_threshold="auto", random_state=seed).fit(X_tr, y_tr)
-    times = {"last": [], "cascade": []}
+    with tempfile.TemporaryDirectory() as cache:
+        cascades = {}
+        for level in confidences:
+            cascade = SerialStack([("lr", pieces["lr"]), ("hgb", pieces["hgb"])],
+                                  exit_threshold="auto", random_state=seed,
+                                  memory=cache if len(confidences) > 1 else None)
+            if level is not None:
+                cascade.set_params(cascade_confidence=level)
+            cascades[level] = cascade.fit(X_tr, y_tr).set_params(memory=None)
+    times = {key: [] for key in ["last", *cascades]}
     for _ in range(repeats):  # interleaved
-        for key, model in (("last", last), ("cascade", cascade)):
+        for key, model in (("last", last), *cascades.items()):
             start = time.perf_counter()
             model.predict(X_te)
             times[key].append(time.perf_counter() - start)
-    return {"diff": float(np.mean(cascade.predict(X_te) == y_te)
-                          - np.mean(last.predict(X_te) == y_te)),
-            "speedup": statistics.median(times["last"]) / statistics.median(times["cascade"]),
-            "exits": float(np.mean(cascade.predict_route(X_te) == 0)),
-            "tolerance": cascade.cascade_tolerance}
+    base = np.mean(last.predict(X_te) == y_te)
+    return {level: {"diff": float(np.mean(cascade.predict(X_te) == y_te) - base),
+                    "speedup": statistics.median(times["last"])
+                    / statistics.median(times[level]),
+                    "exits": float(np.mean(cascade.predict_route(X_te) == 0)),
+                    "tolerance": cascade.cascade_tolerance,
+                    "confidence": cascade.cascade_confidence}
+            for level, cascade in cascades.items()}
 
 
 # -- summaries ------------------------------------------------------------------------
@@ -291,20 +301,29 @@ def summary(kind, results):
 
 
 def cascade_summary(results):
-    pairs = [r for splits in results.values() for r in splits]
-    within = [r["diff"] >= -r["tolerance"] - 1e-12 for r in pairs]
-    lines = ["| data set | accuracy - last step's (points, per split) | predict speed-up "
+    """``results``: data set -> list over splits of {level: result}."""
+    levels = list(next(iter(results.values()))[0])
+    lines = []
+    for level in levels:
+        pairs = [split[level] for splits in results.values() for split in splits]
+        within = [r["diff"] >= -r["tolerance"] - 1e-12 for r in pairs]
+        lines.append(
+            f"`cascade_confidence={pairs[0]['confidence']}`: within `cascade_tolerance` "
+            f"({pairs[0]['tolerance']:.3f}) of the last step on held-out data on "
+            f"{sum(within)} of {len(pairs)} (data set, split) pairs ({np.mean(within):.0%}); "
+            f"median predict speed-up {statistics.median(r['speedup'] for r in pairs):.1f}x; "
+            f"median first-step exits {statistics.median(r['exits'] for r in pairs):.0%}.")
+    level = levels[0]
+    table = ["| data set | accuracy - last step's (points, per split) | predict speed-up "
              "(per split) | first-step exits |", "|---|---|---|---|"]
     for name, splits in results.items():
-        diffs = ", ".join(f"{100 * r['diff']:+.2f}" for r in splits)
-        speedups = ", ".join(f"{r['speedup']:.1f}x" for r in splits)
-        exits = np.mean([r["exits"] for r in splits])
-        lines.append(f"| {name} | {diffs} | {speedups} | {exits:.0%} |")
-    head = (f"Within `cascade_tolerance` ({pairs[0]['tolerance']:.3f}) of the last step on "
-            f"held-out data: {sum(within)} of {len(pairs)} (data set, split) pairs "
-            f"({np.mean(within):.0%}); median predict speed-up "
-            f"{statistics.median(r['speedup'] for r in pairs):.1f}x.")
-    return head + "\n\n" + "\n".join(lines)
+        diffs = ", ".join(f"{100 * split[level]['diff']:+.2f}" for split in splits)
+        speedups = ", ".join(f"{split[level]['speedup']:.1f}x" for split in splits)
+        exits = np.mean([split[level]["exits"] for split in splits])
+        table.append(f"| {name} | {diffs} | {speedups} | {exits:.0%} |")
+    return "\n\n".join(lines) + "\n\nPer data set, " + (
+        f"`cascade_confidence={results[name][0][level]['confidence']}`:\n\n"
+        + "\n".join(table))
 
 
 def main(argv=None):
@@ -318,7 +337,10 @@ def main(argv=None):
     parser.add_argument("--parts", default="classifier,regressor,cascade")
     parser.add_argument("--only", default=None, help="comma-separated data set names")
     parser.add_argument("--explore", action="store_true",
-                        help="add skfuse's options as contenders, one by one")
+                        help="add skfuse's options as contenders, one at a time, and "
+                        "cascades at each of --confidences")
+    parser.add_argument("--confidences", default="0.5,0.8,0.9,0.95")
+    parser.add_argument("--dump", default=None, help="write the cascades' results (JSON)")
     parser.add_argument("--cache", default=None,
                         help="folder that keeps member fits between runs (default: none)")
     parser.add_argument("--write", action="store_true", help="write docs/benchmarks.md")
@@ -356,12 +378,18 @@ def main(argv=None):
         sections += [f"### {title}", overall, "Per data set (mean over splits):", per_set]
         print(overall + "\n\n" + per_set, flush=True)
     if "cascade" in parts:
+        levels = (None,) + (tuple(float(c) for c in args.confidences.split(","))
+                            if args.explore else ())
         results = {}
         for data in sets["classifier"]:
             print(f"cascade {data.name}...", file=sys.stderr, flush=True)
             with threadpool_limits(1):
-                results[data.name] = [evaluate_cascade(data, seed, args.repeats)
+                results[data.name] = [evaluate_cascade(data, seed, args.repeats, levels)
                                       for seed in range(args.seeds)]
+        if args.dump:
+            Path(args.dump).write_text(json.dumps(
+                {name: [{str(k): v for k, v in split.items()} for split in splits]
+                 for name, splits in results.items()}, indent=1))
         text = cascade_summary(results)
         sections += ["### Cascades (`exit_threshold=\"auto\"`, logistic regression then "
                      "gradient boosting)", text]
