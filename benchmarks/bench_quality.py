@@ -407,6 +407,19 @@ def main(argv=None):
         "Native threads limited to 1, member fits on "
         f"{args.n_jobs} processes. Total runtime {total:.0f} s ({fit_seconds:.0f} s of "
         "member fits).",
+        "Each split fits every member once, on each training fold and on the whole "
+        "training part; every contender (scikit-learn's stacking included) is then fitted "
+        "on replays of those fits, so all combine exactly the same member outputs. "
+        "Cleaning: rows with a missing value dropped, identifier columns and those that "
+        "restate the target dropped (listed), non-numeric features one-hot encoded (first "
+        "level dropped), labels encoded; sets above the cap are subsampled. Per data set, "
+        "losses are averaged over its splits. *Best simple alternative*: the better of "
+        "the best out-of-fold member and equal weights. *Mean rank*: among all the "
+        "contenders of the table (1 is best). A tie counts as no worse. Cascades are "
+        "fitted for real and timed (predict on the held-out part, interleaved medians). "
+        "AutoGluon was not run: `autogluon.tabular` with LightGBM and CatBoost resolves "
+        "without torch here, but needs pandas < 3 (this environment has pandas 3), and a "
+        "60-second limit per split would take about an hour on these sets.",
         "| data set | task | size | source |\n|---|---|---|---|\n" + "\n".join(listing),
         *sections])
     print(f"total {total:.0f} s", file=sys.stderr)

@@ -91,7 +91,7 @@ def test_temperature_minimises_the_out_of_fold_log_loss():
     oof = _oof(members, IRIS_X, IRIS_Y, cv, "predict_proba")
     grid = np.exp(np.linspace(-3, 3, 2001))
     for P, t in zip(oof, fusion.temperatures_):
-        def loss(temperature):
+        def loss(temperature, P=P):
             return log_loss(IRIS_Y, tempered(P, temperature), labels=[0, 1, 2])
 
         assert loss(t) <= min(loss(g) for g in grid) + 1e-6
