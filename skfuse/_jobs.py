@@ -10,7 +10,11 @@ is one, labels each task for ``verbose``, and hands back per member, by name, a
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.utils import get_tags
 
+from ._base import member_proba, member_votes
 from ._cache import MemberCache
 from ._tasks import fit_task, is_frozen, run_fit_tasks, run_in_threads
 from ._views import take_rows
@@ -22,8 +26,9 @@ class MemberFit:
 
     Attributes
     ----------
-    estimator : estimator
-        Fitted on all the member's rows; the member itself when it is frozen.
+    estimator : estimator or None
+        Fitted on all the member's rows; the member itself when it is frozen; None
+        when planned without a refit.
     oof : ndarray or None
         Out-of-fold outputs, one per row (first axis); 0 on the rows no fold tested.
         None without folds.
@@ -35,6 +40,8 @@ class MemberFit:
         With ``fit_output=True``, the output of the fit on the rows it was fitted on.
     key : str or None
         The member cache's key of the fit on all rows (None without a cache).
+    fold_estimators : list or None
+        With ``keep_folds=True``, the fit of each fold, in fold order.
     """
 
     estimator: object = None
@@ -43,6 +50,7 @@ class MemberFit:
     predict_seconds: float = None
     fit_output: object = None
     key: str = None
+    fold_estimators: list = None
 
 
 @dataclass
@@ -55,6 +63,13 @@ class _Member:
     jobs: list  # (train, test) pairs: the refit first (test None), then the folds
     frozen: bool
     fit_output: bool
+    refit: bool
+    keep_folds: bool
+
+    @property
+    def planned(self):
+        """The jobs that run: all of them, or the folds alone without a refit."""
+        return self.jobs if self.refit else self.jobs[1:]
 
 
 class MemberJobs:
@@ -83,7 +98,7 @@ class MemberJobs:
         self._members = []
 
     def add(self, name, estimator, *, label, view=None, rows=None, folds=(), params=None,
-            fit_output=False):
+            fit_output=False, refit=True, keep_folds=False):
         """Plan a member's fit on ``rows`` and its out-of-fold outputs on ``folds``.
 
         Parameters
@@ -108,6 +123,11 @@ class MemberJobs:
             None gives the plan's ``sample_weight`` when there is one.
         fit_output : bool, default=False
             Also return the refit's output on the rows it was fitted on.
+        refit : bool, default=True
+            Fit on all of ``rows``; False plans the folds alone (a frozen member is
+            always used as it is).
+        keep_folds : bool, default=False
+            Keep each fold's fit (:attr:`MemberFit.fold_estimators`).
         """
         frozen = is_frozen(estimator)
         if frozen and folds:
@@ -115,7 +135,7 @@ class MemberJobs:
             folds = [(None, np.arange(self.n_samples))]
         self._members.append(_Member(name, estimator, label, view, params,
                                      _restricted(rows, folds, label, self.owner), frozen,
-                                     fit_output))
+                                     fit_output, refit or frozen, keep_folds and not frozen))
 
     def run(self, X, y, sample_weight=None, output=None):
         """Run every planned job in one joblib task list.
@@ -135,38 +155,91 @@ class MemberJobs:
             In the order the members were added.
         """
         cache = MemberCache(self.memory)
-        jobs = [(m.estimator, m.view, train, test, m.params)
-                for m in self._members for train, test in m.jobs]
+        jobs = [(m.estimator, m.view, train, test, m.params,
+                 m.keep_folds and test is not None)
+                for m in self._members for train, test in m.planned]
         if cache.enabled:
             if any(m.fit_output for m in self._members):
                 raise ValueError("fit_output is not cached; plan without memory.")
             tasks, keys, local = cache.fit_tasks(jobs, X, y, sample_weight, output)
         else:
             # A refit with fit_output is tested on its own rows and keeps its fit.
-            keep = [m.fit_output and j == 0 for m in self._members for j in range(len(m.jobs))]
+            fitted_out = [m.fit_output and j == 0 and m.refit
+                          for m in self._members for j in range(len(m.planned))]
             every_row = np.arange(X.shape[0])
             tasks = [(fit_task, (est, X, y, sample_weight, train,
-                                 (every_row if train is None else train) if kept else test,
-                                 view, None if test is None and not kept else output,
-                                 params, kept))
-                     for (est, view, train, test, params), kept in zip(jobs, keep)]
+                                 (every_row if train is None else train) if own else test,
+                                 view, None if test is None and not own else output,
+                                 params, own or kept))
+                     for (est, view, train, test, params, kept), own in zip(jobs, fitted_out)]
             keys, local = [None] * len(tasks), None
         labels = [label for m in self._members for label in _labels(m)]
         results = run_fit_tasks(tasks, self.n_jobs, self.verbose, self.owner, labels,
                                 local)
         fits, start = {}, 0
         for m in self._members:
-            (fitted, fit_out, _), *folds = results[start:start + len(m.jobs)]
-            # A frozen member is used as it is, not as the copy a task returns.
-            fit = MemberFit(estimator=m.estimator if m.frozen else fitted,
-                            fit_output=fit_out if m.fit_output else None, key=keys[start])
-            if folds:
-                fit.oof, fit.tested = _out_of_fold([out for _, out, _ in folds], m.jobs[1:],
+            done = results[start:start + len(m.planned)]
+            fit = MemberFit()
+            if m.refit:
+                (fitted, fit_out, _), *done = done
+                # A frozen member is used as it is, not as the copy a task returns.
+                fit.estimator = m.estimator if m.frozen else fitted
+                fit.fit_output = fit_out if m.fit_output else None
+                fit.key = keys[start]
+            if done:
+                fit.oof, fit.tested = _out_of_fold([out for _, out, _ in done], m.jobs[1:],
                                                    X.shape[0], m.label, self.owner)
-                fit.predict_seconds = float(np.median([secs for *_, secs in folds]))
+                fit.predict_seconds = float(np.median([secs for *_, secs in done]))
+                if m.keep_folds:
+                    fit.fold_estimators = [fitted for fitted, *_ in done]
             fits[m.name] = fit
-            start += len(m.jobs)
+            start += len(m.planned)
         return fits
+
+
+class FoldMean(BaseEstimator):
+    """A member bagged over its fold fits: its output is the mean of theirs.
+
+    What a fusion with ``refit=False`` holds for each member: its out-of-fold outputs
+    were made by these fits, and its outputs at predict time are made the same way.
+
+    Parameters
+    ----------
+    estimators : list of fitted estimators
+        The fold fits.
+    classes : ndarray or None
+        The ensemble's classes, for classifiers: ``predict_proba`` averages the fold
+        fits' probabilities aligned to them, ``predict`` takes the class most fold fits
+        predict (the first of them on ties).
+    """
+
+    def __init__(self, estimators, classes=None):
+        self.estimators = estimators
+        self.classes = classes
+
+    def __sklearn_tags__(self):
+        return get_tags(self.estimators[0])
+
+    @property
+    def classes_(self):
+        return self.classes
+
+    def predict_proba(self, X):
+        return np.mean([member_proba(est, X, self.classes) for est in self.estimators],
+                       axis=0)
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy (classifiers) or R² (regressors) of :meth:`predict`."""
+        metric = r2_score if self.classes is None else accuracy_score
+        return metric(y, self.predict(X), sample_weight=sample_weight)
+
+    def predict(self, X):
+        if self.classes is None:
+            return np.mean([np.asarray(est.predict(X), dtype=np.float64)
+                            for est in self.estimators], axis=0)
+        votes = np.stack([member_votes(est, X, self.classes) for est in self.estimators])
+        counts = np.stack([np.bincount(col, minlength=len(self.classes)) for col in votes.T])
+        return self.classes[np.argmax(counts, axis=1)]
 
 
 def _restricted(rows, folds, label, owner):
@@ -205,7 +278,7 @@ def _labels(member):
                 for _, test in member.jobs]
     n_folds = len(member.jobs) - 1
     return [f"{member.label}, " + ("fit" if test is None else f"fold {j} of {n_folds}")
-            for j, (_, test) in enumerate(member.jobs)]
+            for j, (_, test) in enumerate(member.jobs)][0 if member.refit else 1:]
 
 
 def _out_of_fold(outputs, folds, n_samples, label, owner):

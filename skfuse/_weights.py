@@ -9,7 +9,7 @@ runs ensemble selection with replacement (Caruana et al., 2004).
 """
 
 import numpy as np
-from scipy.optimize import minimize
+from scipy.optimize import minimize, minimize_scalar
 from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
@@ -238,12 +238,14 @@ def greedy_weights(loss, n_members, rounds, costs=None, budget=None):
 
     Each round adds the member whose addition gives the lowest loss (ties go to the
     lower index). With ``budget``, a member not yet chosen may only be added while the
-    summed ``costs`` of the distinct members chosen stays within it.
+    summed ``costs`` of the distinct members chosen stays within it. The weights are
+    those of the best-scoring prefix of the path (the earliest, on ties), as ensemble
+    selection prescribes, not of the last round.
 
     Returns
     -------
     weights : ndarray of shape (n_members,)
-        Selection counts divided by their sum.
+        Selection counts of the best prefix divided by their sum.
     path : list of int
         The member added in each round.
     losses : list of float
@@ -277,7 +279,68 @@ def greedy_weights(loss, n_members, rounds, costs=None, budget=None):
         raise ValueError(
             f"No member fits within budget={budget}: the cheapest costs {min(costs):.4g}."
         )
+    best = int(np.argmin(losses)) + 1
+    counts = np.bincount(path[:best], minlength=n_members).astype(np.float64)
     return counts / counts.sum(), path, losses
+
+
+def row_losses(P, y, weights, kind, voting=None):
+    """Each row's loss under ``weights``: shape (n,).
+
+    The default objectives' per-row terms: log-loss (``soft``, ``geometric``), Brier
+    score of the vote shares (``hard``; ``P`` one-hot), squared error for regressors
+    (averaged over the outputs when there are several).
+    """
+    if kind == "regressor":
+        residual = combine_regressor(P, weights) - y
+        return residual**2 if residual.ndim == 1 else (residual**2).mean(axis=1)
+    fused = combine_classifier(P, weights, voting)
+    if voting == "hard":
+        return ((fused - np.eye(P.shape[2])[y]) ** 2).sum(axis=1)
+    return -np.log(np.clip(fused[np.arange(len(y)), y], _EPS, None))
+
+
+def guard_gain(fused, best, sample_weight=None):
+    """The fusion's mean gain over the best member, and its standard error.
+
+    ``fused`` and ``best`` are per-row out-of-fold losses (:func:`row_losses`); the gain
+    is their mean paired difference (``best - fused``), weighted by ``sample_weight``,
+    and its standard error that of a mean over ``sum(sample_weight)`` rows (weights
+    count rows, so a weight of 2 is the row repeated).
+    """
+    gain = best - fused
+    w = np.ones_like(gain) if sample_weight is None else np.asarray(sample_weight, float)
+    total = w.sum()
+    mean = float(w @ gain / total)
+    return mean, float(np.sqrt(w @ (gain - mean) ** 2) / total)
+
+
+def fit_temperature(P, y):
+    """The temperature ``T`` minimising the log-loss of ``P ** (1 / T)`` (rows
+    renormalised) on encoded ``y``; ``P`` of shape (n, n_classes).
+
+    Searched on ``log T`` in [-4, 4] (Brent's bounded method).
+    """
+    log_p = np.log(np.clip(P, _EPS, 1.0))
+    rows = np.arange(len(y))
+
+    def loss(log_t):
+        z = log_p * np.exp(-log_t)
+        return np.mean(logsumexp(z, axis=1) - z[rows, y])
+
+    result = minimize_scalar(loss, bounds=(-4.0, 4.0), method="bounded",
+                             options={"xatol": 1e-6})
+    return float(np.exp(result.x)) if result.fun < loss(0.0) else 1.0
+
+
+def tempered(P, temperature):
+    """Probabilities ``P`` (..., n_classes) raised to ``1 / temperature`` and
+    renormalised; rows of zeros (a missing view) stay zeros."""
+    if temperature == 1.0:
+        return P
+    z = np.log(np.clip(P, _EPS, 1.0)) / temperature
+    out = np.exp(z - logsumexp(z, axis=-1, keepdims=True))
+    return np.where(P.sum(axis=-1, keepdims=True) > 0, out, 0.0)
 
 
 def _score(scorer, holder, y, sample_weight):

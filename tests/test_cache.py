@@ -34,7 +34,7 @@ def fits():
 @pytest.mark.parametrize("memory", ["path", "Memory"])
 def test_second_fit_is_served_from_the_cache(tmp_path, memory):
     memory = str(tmp_path) if memory == "path" else Memory(tmp_path, verbose=0)
-    fusion = FusionClassifier(members(), weights="optimize", cv=3, memory=memory)
+    fusion = FusionClassifier(members(), weights="optimize", refit=True, cv=3, memory=memory)
     fusion.fit(X, y)
     assert fits() == (4, 4)  # three folds and one refit each
     first = fusion.predict_proba(X)
@@ -46,12 +46,29 @@ def test_second_fit_is_served_from_the_cache(tmp_path, memory):
     assert fits() == (4, 4)
 
 
-def test_changing_a_member_parameter_refits_only_that_member(tmp_path):
+def test_bagged_fold_fits_are_served_from_the_cache(tmp_path):
     fusion = FusionClassifier(members(), weights="optimize", cv=3, memory=tmp_path)
+    fusion.fit(X, y)
+    assert fits() == (3, 3)  # three folds each, no refit
+    first = fusion.predict_proba(X)
+    fusion.fit(X, y)
+    assert fits() == (3, 3)
+    assert_allclose(fusion.predict_proba(X), first)
+    uncached = FusionClassifier(members(), weights="optimize", cv=3).fit(X, y)
+    assert_allclose(uncached.predict_proba(X), first)
+    assert fits() == (6, 6)
+    # A kept fold fit is keyed apart from a fold's output alone: a refitting fusion
+    # fits its folds and its refit.
+    fusion.set_params(refit=True).fit(X, y)
+    assert fits() == (10, 10)
+
+
+def test_changing_a_member_parameter_refits_only_that_member(tmp_path):
+    fusion = FusionClassifier(members(), weights="optimize", refit=True, cv=3, memory=tmp_path)
     fusion.fit(X, y)
     fusion.set_params(tree__max_depth=2).fit(X, y)
     assert fits() == (4, 8)
-    uncached = FusionClassifier(members(), weights="optimize", cv=3)
+    uncached = FusionClassifier(members(), weights="optimize", refit=True, cv=3)
     uncached.set_params(tree__max_depth=2).fit(X, y)
     assert_allclose(fusion.predict_proba(X), uncached.predict_proba(X))
     assert_allclose(fusion.weights_, uncached.weights_)
@@ -59,7 +76,7 @@ def test_changing_a_member_parameter_refits_only_that_member(tmp_path):
 
 @pytest.mark.parametrize("change", ["X", "y", "sample_weight", "view", "voting"])
 def test_cache_never_goes_stale(tmp_path, change):
-    fusion = FusionClassifier(members(), weights="greedy", cv=3, memory=tmp_path)
+    fusion = FusionClassifier(members(), weights="greedy", refit=True, cv=3, memory=tmp_path)
     sample_weight = np.ones(len(y))
     fusion.fit(X, y, sample_weight=sample_weight)
     assert fits() == (4, 4)
@@ -81,7 +98,7 @@ def test_cache_never_goes_stale(tmp_path, change):
         assert fits() == (7, 7)
     else:
         assert fits() == (expected_lr, 8)
-    fresh = FusionClassifier(members(), weights="greedy", cv=3).set_params(
+    fresh = FusionClassifier(members(), weights="greedy", refit=True, cv=3).set_params(
         views=fusion.views, voting=fusion.voting
     )
     fresh.fit(X2, y2, sample_weight=sw2)
@@ -110,19 +127,19 @@ def test_grid_search_over_weights_fits_each_member_once_per_split(tmp_path):
 def test_regressor_takes_memory_too(tmp_path):
     members = [("a", DecisionTreeRegressor(max_depth=2)), ("b", DecisionTreeRegressor())]
     target = X[:, 0]
-    fusion = FusionRegressor(members, weights="optimize", cv=3, memory=tmp_path)
+    fusion = FusionRegressor(members, weights="optimize", refit=True, cv=3, memory=tmp_path)
     fusion.fit(X[:, 1:], target)
-    cached = FusionRegressor(members, weights="optimize", cv=3, memory=tmp_path)
+    cached = FusionRegressor(members, weights="optimize", refit=True, cv=3, memory=tmp_path)
     cached.fit(X[:, 1:], target)
     assert_allclose(cached.predict(X[:, 1:]), fusion.predict(X[:, 1:]))
 
 
 def test_results_are_the_same_with_and_without_memory(tmp_path):
     members = [("lr", LogisticRegression(max_iter=500)), ("nb", GaussianNB())]
-    plain = FusionClassifier(members, weights="optimize", cv=3).fit(X, y)
-    cached = FusionClassifier(members, weights="optimize", cv=3, memory=tmp_path)
+    plain = FusionClassifier(members, weights="optimize", refit=True, cv=3).fit(X, y)
+    cached = FusionClassifier(members, weights="optimize", refit=True, cv=3, memory=tmp_path)
     cached.fit(X, y)
-    again = FusionClassifier(members, weights="optimize", cv=3, memory=tmp_path).fit(X, y)
+    again = FusionClassifier(members, weights="optimize", refit=True, cv=3, memory=tmp_path).fit(X, y)
     for fusion in (cached, again):
         assert_allclose(fusion.weights_, plain.weights_)
         assert_allclose(fusion.predict_proba(X), plain.predict_proba(X))
@@ -169,11 +186,11 @@ def memory_calls(monkeypatch):
 
 
 def test_memo_serves_a_second_fit_and_predict_without_the_disk(tmp_path, memory_calls):
-    fusion = FusionClassifier(members(), weights="optimize", cv=3, memory=tmp_path)
+    fusion = FusionClassifier(members(), weights="optimize", refit=True, cv=3, memory=tmp_path)
     first = fusion.fit(X, y).predict_proba(X)
     assert len(memory_calls) == 8 + 2  # four fits per member, then one output each
     del memory_calls[:]
-    again = FusionClassifier(members(), weights="optimize", cv=3, memory=tmp_path)
+    again = FusionClassifier(members(), weights="optimize", refit=True, cv=3, memory=tmp_path)
     assert_allclose(again.fit(X, y).predict_proba(X), first)
     assert memory_calls == []
     assert fits() == (4, 4)
@@ -198,7 +215,7 @@ def test_memo_hits_run_here_and_only_misses_go_to_joblib(tmp_path, monkeypatch, 
         return Counted()
 
     monkeypatch.setattr(_tasks, "Parallel", counted)
-    fusion = FusionClassifier(members(), weights="optimize", cv=3, memory=tmp_path)
+    fusion = FusionClassifier(members(), weights="optimize", refit=True, cv=3, memory=tmp_path)
     first = fusion.fit(X, y).predict_proba(X)
     assert sent == [8]  # four fits per member
     # Another member's parameter: its 4 jobs miss, the other member's 4 are memo hits.
@@ -230,7 +247,7 @@ def test_clearing_the_disk_cache_is_seen_by_the_memo(tmp_path, how):
     import shutil
 
     memory = Memory(tmp_path / "cache", verbose=0)
-    fusion = FusionClassifier(members(), weights="greedy", cv=3, memory=memory)
+    fusion = FusionClassifier(members(), weights="greedy", refit=True, cv=3, memory=memory)
     fusion.fit(X, y).predict_proba(X)
     if how == "rmtree":
         shutil.rmtree(tmp_path / "cache")
@@ -254,7 +271,7 @@ def test_memo_is_bounded_and_evicts_the_least_recently_used(tmp_path, monkeypatc
 
     memo = _cache._Memo(max_bytes=2_000)
     monkeypatch.setattr(_cache, "_MEMO", memo)
-    fusion = FusionClassifier(members(), weights="optimize", cv=3, memory=tmp_path)
+    fusion = FusionClassifier(members(), weights="optimize", refit=True, cv=3, memory=tmp_path)
     fusion.fit(X, y)
     assert 0 < memo.nbytes <= 2_000
     for start in range(5):  # other data: new entries push the old ones out
@@ -305,7 +322,7 @@ def test_data_and_members_are_hashed_once_per_call(tmp_path, monkeypatch):
     from skfuse import _cache
 
     three = members() + [("nb", GaussianNB())]
-    fusion = FusionClassifier(three, weights="optimize", cv=3, memory=tmp_path).fit(X, y)
+    fusion = FusionClassifier(three, weights="optimize", refit=True, cv=3, memory=tmp_path).fit(X, y)
     hashed = []
     for name in ("_digest", "_pickled_digest"):
         digest = getattr(_cache, name)

@@ -139,6 +139,12 @@ def test_frozen_and_trainable_members_mix():
         fusion = FusionClassifier(members, weights="greedy", cv=3).fit(X[BLEND], y[BLEND])
     tree = fusion.named_estimators_["tree"]
     assert tree is not members[2][1]
+    assert [fit.n_features_in_ for fit in tree.estimators] == [4, 4, 4]  # its fold fits
+    assert fusion.named_estimators_["full"] is members[0][1]
+    refitted = FusionClassifier(members, weights="greedy", refit=True, cv=3)
+    with pytest.warns(FrozenMemberWarning):
+        tree = refitted.fit(X[BLEND], y[BLEND]).named_estimators_["tree"]
+    assert tree is not members[2][1]
     assert tree.n_features_in_ == 4
 
 

@@ -227,12 +227,17 @@ def test_learned_weights_are_reproducible(weights, global_random_seed):
     assert_allclose(fits[0].weights_.sum(), 1.0)
 
 
-def test_greedy_weights_are_selection_counts():
+def test_greedy_weights_are_selection_counts_of_the_best_prefix():
     fusion = FusionClassifier(classifiers(), weights="greedy", selection_rounds=10, cv=3)
     fusion.fit(IRIS_X, IRIS_Y)
-    assert len(fusion.selection_path_) == 10
-    counts = [fusion.selection_path_.count(name) for name in ["lr", "rf", "nb"]]
-    assert_allclose(fusion.weights_, np.array(counts) / 10)
+    assert len(fusion.selection_path_) == len(fusion.selection_scores_) == 10
+    # Caruana's step 4: the selection with the best out-of-fold score (the earliest).
+    best = int(np.argmax(fusion.selection_scores_)) + 1
+    assert best < 10  # the path goes past its best on this data
+    prefix = fusion.selection_path_[:best]
+    counts = [prefix.count(name) for name in ["lr", "rf", "nb"]]
+    assert_allclose(fusion.weights_, np.array(counts) / best)
+    assert_allclose(fusion.oof_score_, max(fusion.selection_scores_))
 
 
 def test_greedy_with_scoring_reports_that_score():

@@ -161,7 +161,8 @@ def test_two_workers_do_not_each_start_a_thread_per_core(backend):
     limit = max(joblib.cpu_count() // 2, 1)
     wide = 4 * joblib.cpu_count()  # a thread pool far wider than the machine
     with threadpool_limits(limits=wide), joblib.parallel_config(backend=backend):
-        fusion = FusionClassifier(members, weights="optimize", cv=3, n_jobs=2).fit(X, y)
+        fusion = FusionClassifier(members, weights="optimize", refit=True, cv=3,
+                                  n_jobs=2).fit(X, y)
         assert max(est.threads_ for est in fusion.estimators_) <= limit
         # One worker adds nothing to limit: the members see this process's pools.
         alone = FusionClassifier(members, n_jobs=1).fit(X, y)

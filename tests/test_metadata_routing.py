@@ -102,10 +102,14 @@ def test_sample_weight_reaches_only_the_members_that_request_it(routing):
     members = [("asks", WeightRecorder().set_fit_request(sample_weight=True)),
                ("declines", WeightRecorder().set_fit_request(sample_weight=False))]
     weights = np.where(Y == 1, 3.0, 1.0)
-    fusion = FusionClassifier(members, weights="optimize", cv=3).fit(X, Y,
-                                                                     sample_weight=weights)
+    fusion = FusionClassifier(members, weights="optimize", refit=True, cv=3).fit(
+        X, Y, sample_weight=weights)
     assert fusion.named_estimators_["asks"].got_weight_
     assert not fusion.named_estimators_["declines"].got_weight_
+    bagged = FusionClassifier(members, weights="optimize", cv=3).fit(X, Y,
+                                                                     sample_weight=weights)
+    assert all(fit.got_weight_ for fit in bagged.named_estimators_["asks"].estimators)
+    assert not any(fit.got_weight_ for fit in bagged.named_estimators_["declines"].estimators)
     stack = SerialStack(members, cv=3).fit(X, Y, sample_weight=weights)
     assert stack.named_steps_["asks"].got_weight_
     assert not stack.named_steps_["declines"].got_weight_

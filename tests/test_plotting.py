@@ -44,8 +44,9 @@ def test_fusion_weights_display_draws_the_greedy_path():
                                ("tree", DecisionTreeClassifier(max_depth=2, random_state=0))],
                               weights="greedy", selection_rounds=6, cv=3).fit(X, Y)
     assert len(fusion.selection_scores_) == len(fusion.selection_path_) == 6
-    # The last round's score is the fused out-of-fold score of the final weights.
-    assert_allclose(fusion.selection_scores_[-1], fusion.oof_score_)
+    # The best round's score is the fused out-of-fold score of the final weights (the
+    # selection of the best prefix, Caruana's step 4).
+    assert_allclose(max(fusion.selection_scores_), fusion.oof_score_)
     # The first round picks the best member alone.
     assert_allclose(fusion.selection_scores_[0], max(fusion.member_scores_.values()))
     display = FusionWeightsDisplay.from_estimator(fusion, kind="path")

@@ -197,14 +197,18 @@ def test_auto_thresholds_keep_out_of_fold_accuracy_within_tolerance():
 
 
 @pytest.mark.parametrize(
-    "last, expected_fit",
-    [(DecisionTreeClassifier(max_depth=2, random_state=0), "deferred"),
-     (LogisticRegression(C=0.5), "all")],
+    "last, level, expected_fit",
+    [(DecisionTreeClassifier(max_depth=2, random_state=0), 0.5, "deferred"),
+     (DecisionTreeClassifier(max_depth=2, random_state=0), 0.95, "all"),
+     (LogisticRegression(C=0.5), 0.5, "all")],
 )
-def test_deferred_fit_follows_the_out_of_fold_rule(last, expected_fit):
+def test_deferred_fit_follows_the_out_of_fold_rule(last, level, expected_fit):
+    from scipy.stats import norm
+
     folds = list(StratifiedKFold(3, shuffle=True, random_state=0).split(X, y))
     steps = [("nb", GaussianNB()), ("last", last)]
-    cascade = SerialStack(steps, exit_threshold=0.999999, cv=folds).fit(X, y)
+    cascade = SerialStack(steps, exit_threshold=0.999999, cv=folds,
+                          cascade_confidence=level).fit(X, y)
     confidence = cross_val_predict(GaussianNB(), X, y, cv=folds, method="predict_proba")
     deferred = np.flatnonzero(confidence.max(axis=1) <= 0.999999)
     assert 20 <= deferred.size < len(y)
@@ -215,9 +219,10 @@ def test_deferred_fit_follows_the_out_of_fold_rule(last, expected_fit):
         tr, te = np.intersect1d(train, deferred), np.intersect1d(test, deferred)
         alone[te] = clone(last).fit(X[tr], y[tr]).predict(X[te])
     together = cross_val_predict(last, X, y, cv=folds)
-    use_deferred = np.mean(alone[deferred] == y[deferred]) >= np.mean(
-        together[deferred] == y[deferred]
-    )
+    # Deferred only when its paired gain is at least 0 with confidence (one-sided).
+    gain = (alone[deferred] == y[deferred]).astype(float) - (together[deferred] == y[deferred])
+    bound = gain.mean() - norm.ppf(level) * gain.std() / np.sqrt(gain.size)
+    use_deferred = bound >= -1e-12
     assert cascade.cascade_fit_ == ["all", "deferred" if use_deferred else "all"]
     assert cascade.cascade_fit_[1] == expected_fit  # both branches are exercised
     rows = deferred if use_deferred else np.arange(len(y))
@@ -353,6 +358,52 @@ def test_auto_thresholds_weigh_rows_by_sample_weight():
     assert auto_thresholds(proba, codes, 0.05, weights)[0] < 0.95
 
 
+def test_auto_thresholds_need_the_bound_not_only_the_mean():
+    from scipy.stats import norm
+
+    from skfuse._cascade import auto_thresholds, lower_bound
+
+    # Step 0: confident on rows 0-499 and wrong on 4 of them, unsure but right on the
+    # rest; step 1 is always right. Letting rows exit loses 0.4 points on average: within
+    # a 0.5-point tolerance, but not with 95% confidence.
+    n = 1000
+    codes = np.zeros(n, dtype=int)
+    codes[:4] = 1
+    first = np.where(np.arange(n)[:, None] < 500, [0.99, 0.01], [0.6, 0.4])
+    last = np.where(codes[:, None] == 1, [0.1, 0.9], [0.9, 0.1])
+    proba = np.stack([first, last])
+    diff = -(np.arange(n) < 4).astype(float)
+    by_hand = diff.mean() - norm.ppf(0.95) * diff.std() / np.sqrt(n)
+    assert_allclose(lower_bound(diff, None, 0.95), by_hand)
+    assert by_hand < -0.005 < diff.mean()
+    assert auto_thresholds(proba, codes, 0.005, confidence=0.5)[0] == 0.0
+    kept = auto_thresholds(proba, codes, 0.005, confidence=0.95)[0]
+    assert kept >= 0.99  # no row exits: top > threshold never holds
+    # With 1,000 times the rows, the same mean loss is within the tolerance with confidence.
+    many = np.repeat(proba, 1000, axis=1), np.repeat(codes, 1000)
+    assert auto_thresholds(*many, 0.005, confidence=0.95)[0] < 0.6
+
+
+def test_lower_bound_weighs_rows():
+    from skfuse._cascade import lower_bound
+
+    diff = np.array([1.0, -1.0, 0.0, 0.0])
+    weights = np.array([2, 1, 1, 0])
+    # Weights count rows: the bound is that of the rows repeated.
+    repeated = np.repeat(diff, weights)
+    by_hand = repeated.mean() - 1.2815515655446004 * repeated.std() / np.sqrt(4)
+    assert_allclose(lower_bound(diff, weights.astype(float), 0.9), by_hand)
+    assert_allclose(lower_bound(diff, weights.astype(float), 0.5), repeated.mean())
+
+
+def test_cascade_confidence_is_a_level():
+    from skfuse._compat import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match="cascade_confidence"):
+        SerialStack([("nb", GaussianNB()), ("lr", LogisticRegression())],
+                    exit_threshold="auto", cascade_confidence=1.0).fit(X, y)
+
+
 # -- views ---------------------------------------------------------------------------
 
 
@@ -485,7 +536,8 @@ def test_forward_chaining_auto_thresholds_use_the_rows_predicted_out_of_fold():
     proba = np.stack([np.concatenate([clone(est).fit(Xs[train], ys[train])
                                       .predict_proba(Xs[test]) for train, test in splits])
                       for _, est in steps])
-    thresholds = auto_thresholds(proba, ys[tested], 0.005)
+    thresholds = auto_thresholds(proba, ys[tested], 0.005,
+                                 confidence=cascade.cascade_confidence)
     assert cascade.n_oof_samples_ == tested.size < len(ys)
     assert_allclose(cascade.exit_thresholds_, thresholds)
     route = route_of_proba(proba, thresholds)

@@ -48,7 +48,7 @@ def fusion():
     return FusionClassifier(
         [("lr", LogisticRegression(C=0.1)), ("tree", DecisionTreeClassifier(max_depth=2)),
          ("nb", FrozenEstimator(GaussianNB().fit(X, y)))],
-        weights="optimize", cv=3, random_state=0)
+        weights="optimize", refit=True, cv=3, random_state=0)
 
 
 def stack():
@@ -201,4 +201,4 @@ def test_progress_raises_no_warning(n_jobs, capsys):
         warnings.simplefilter("always")
         fusion.fit(X, y)
     assert [str(w.message) for w in caught] == []
-    assert len(progress(capsys)) == 8
+    assert len(progress(capsys)) == 6  # three folds each; no refit (refit=False)

@@ -7,7 +7,9 @@ fitted on every training fold and asked about the rows it did not see, and the w
 are chosen to score best on those predictions. ``weights="optimize"`` solves for them on
 the simplex; ``weights="greedy"`` is ensemble selection (Caruana et al., 2004): each
 round adds, with replacement, the member that helps most, and the weights are the
-selection counts.
+selection counts of the best-scoring prefix of that path. Each member then predicts
+with the mean of its fold fits (``refit=False``, the classifier's default), the same
+fits that made the out-of-fold predictions.
 
 On the handwritten digits bundled with scikit-learn, five members of different kinds
 are fused both ways. ``FusionWeightsDisplay`` draws the learned weights beside each
@@ -50,6 +52,7 @@ for fusion in (optimized, greedy):
 # %%
 # Held-out accuracy: each member alone and both fusions
 # ------------------------------------------------------
+# Each member as the fusion holds it: the mean of its five fold fits.
 print(f"{'model':<22} held-out accuracy")
 for name, member in optimized.named_estimators_.items():
     print(f"{name:<22} {member.score(X_test, y_test):.3f}")

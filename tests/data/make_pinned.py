@@ -13,7 +13,9 @@ Usage, from the repository root, with this checkout's skfuse the one imported
 It fits every non-neural composite of ``tests/composites.py`` with ``record`` from
 ``tests/test_pinned.py`` (the test's own code, so the two cannot drift apart) and writes
 their outputs, keyed ``"<registry name>/<output>"``, with the library versions under
-``"_environment"``. The stored file was made at commit 654467c.
+``"_environment"``. The stored file was made at commit 654467c and regenerated when
+issue 21 made ``refit=False`` the default of ``FusionClassifier`` (and greedy keeps
+its best prefix).
 """
 
 import sys

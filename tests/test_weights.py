@@ -1,0 +1,230 @@
+"""Weights that do not overfit: bagged fold fits, temperatures and the guard, each
+against a computation by hand."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from sklearn.base import clone
+from sklearn.datasets import load_diabetes, load_iris
+from sklearn.dummy import DummyRegressor
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
+from sklearn.metrics import log_loss
+from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.naive_bayes import GaussianNB
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+from skfuse import FusionClassifier, FusionRegressor
+from skfuse._weights import fit_temperature, greedy_weights, guard_gain, tempered
+
+IRIS_X, IRIS_Y = load_iris(return_X_y=True)
+
+
+def _oof(members, X, y, cv, method):
+    """Each member's out-of-fold output, shape (M, n, ...)."""
+    out = []
+    for _, est in members:
+        rows = [None] * len(y)
+        for train, test in cv.split(X, y):
+            fitted = clone(est).fit(X[train], y[train])
+            for i, value in zip(test, getattr(fitted, method)(X[test])):
+                rows[i] = value
+        out.append(np.array(rows))
+    return np.stack(out)
+
+
+# -- refit=False: the mean of the fold fits -------------------------------------------
+
+
+def test_bagged_classifier_predicts_the_mean_of_its_fold_fits():
+    members = [("lr", LogisticRegression(max_iter=1000)), ("nb", GaussianNB()),
+               ("tree", DecisionTreeClassifier(max_depth=3, random_state=0))]
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    fusion = FusionClassifier(members, weights="optimize", refit=False, cv=cv).fit(
+        IRIS_X, IRIS_Y)
+    by_hand = np.stack([
+        np.mean([clone(est).fit(IRIS_X[train], IRIS_Y[train]).predict_proba(IRIS_X)
+                 for train, _ in cv.split(IRIS_X, IRIS_Y)], axis=0)
+        for _, est in members])
+    assert_allclose(fusion.predict_proba(IRIS_X),
+                    np.tensordot(fusion.weights_, by_hand, axes=1), rtol=1e-12)
+    assert_allclose(fusion.transform(IRIS_X), np.hstack(list(by_hand)), rtol=1e-12)
+    assert all(len(est.estimators) == 3 for est in fusion.estimators_)
+    # The weights were learned on the outputs those same fold fits made.
+    oof = _oof(members, IRIS_X, IRIS_Y, cv, "predict_proba")
+    assert_allclose(-fusion.oof_score_,
+                    log_loss(IRIS_Y, np.tensordot(fusion.weights_, oof, axes=1)),
+                    rtol=1e-10)
+
+
+def test_bagged_regressor_predicts_the_mean_of_its_fold_fits():
+    X, y = load_diabetes(return_X_y=True)
+    members = [("ridge", Ridge()), ("tree", DecisionTreeRegressor(max_depth=3,
+                                                                  random_state=0))]
+    cv = KFold(4, shuffle=True, random_state=0)
+    fusion = FusionRegressor(members, weights="optimize", refit=False, cv=cv).fit(X, y)
+    by_hand = np.stack([
+        np.mean([clone(est).fit(X[train], y[train]).predict(X)
+                 for train, _ in cv.split(X)], axis=0)
+        for _, est in members])
+    assert_allclose(fusion.predict(X), fusion.weights_ @ by_hand, rtol=1e-12)
+
+
+def test_refit_decides_only_with_learned_weights():
+    # Equal weights have no folds: members are fitted on all rows either way.
+    members = [("lr", LogisticRegression(max_iter=1000)), ("nb", GaussianNB())]
+    fusion = FusionClassifier(members, refit=False).fit(IRIS_X, IRIS_Y)
+    assert isinstance(fusion.estimators_[0], LogisticRegression)
+    refitted = FusionClassifier(members, weights="optimize", refit=True, cv=3).fit(
+        IRIS_X, IRIS_Y)
+    assert isinstance(refitted.estimators_[0], LogisticRegression)
+
+
+# -- calibration="temperature" --------------------------------------------------------
+
+
+def test_temperature_minimises_the_out_of_fold_log_loss():
+    members = [("nb", GaussianNB()),  # over-confident
+               ("lr", LogisticRegression(C=0.01, max_iter=1000))]  # under-confident
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    fusion = FusionClassifier(members, weights="optimize", calibration="temperature",
+                              cv=cv).fit(IRIS_X, IRIS_Y)
+    oof = _oof(members, IRIS_X, IRIS_Y, cv, "predict_proba")
+    grid = np.exp(np.linspace(-3, 3, 2001))
+    for P, t in zip(oof, fusion.temperatures_):
+        def loss(temperature, P=P):
+            return log_loss(IRIS_Y, tempered(P, temperature), labels=[0, 1, 2])
+
+        assert loss(t) <= min(loss(g) for g in grid) + 1e-6
+        assert loss(t) < loss(1.0)
+    assert fusion.temperatures_[0] > 1 > fusion.temperatures_[1]
+    # Tempered by hand: p ** (1 / T), renormalised; fused with the learned weights.
+    refit = [clone(est).fit(IRIS_X, IRIS_Y).predict_proba(IRIS_X) for _, est in members]
+    by_hand = [p ** (1 / t) / (p ** (1 / t)).sum(axis=1, keepdims=True)
+               for p, t in zip(refit, fusion.temperatures_)]
+    fusion.set_params(refit=True).fit(IRIS_X, IRIS_Y)
+    assert_allclose(fusion.predict_proba(IRIS_X),
+                    np.tensordot(fusion.weights_, np.stack(by_hand), axes=1), atol=1e-9)
+
+
+def test_fit_temperature_keeps_one_when_nothing_improves():
+    P = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
+    y = np.array([0, 1, 0])
+    t = fit_temperature(P, y)
+    assert_allclose(tempered(P, 1.0), P)
+    assert t > 0
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"calibration": "temperature"}, "calibration applies only to learned weights"),
+    ({"calibration": "temperature", "weights": "optimize", "voting": "hard"},
+     "calibration applies only to voting='soft' or 'geometric'"),
+])
+def test_calibration_is_refused_where_it_cannot_apply(params, match):
+    members = [("lr", LogisticRegression(max_iter=1000)), ("nb", GaussianNB())]
+    with pytest.raises(ValueError, match=match):
+        FusionClassifier(members, **params).fit(IRIS_X, IRIS_Y)
+
+
+# -- the guard --------------------------------------------------------------------------
+
+
+def _logistic_data(n, seed):
+    """Labels drawn from a logistic model: a logistic regression is the right model."""
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n, 3))
+    y = (rng.uniform(size=n) < 1 / (1 + np.exp(-X @ np.array([2.0, -1.0, 0.5])))).astype(int)
+    return X, y
+
+
+def _guard_by_hand(fusion, members, X, y, cv):
+    """The learned weights (with the guard off), and the gain over the best member and
+    its standard error, from per-row out-of-fold log-losses."""
+    unguarded = clone(fusion).set_params(guard=False).fit(X, y)
+    oof = _oof(members, X, y, cv, "predict_proba")
+    rows = np.arange(len(y))
+    per_row = [-np.log(np.clip(np.tensordot(w, oof, axes=1)[rows, y], 1e-15, None))
+               for w in (unguarded.weights_, *np.eye(len(members)))]
+    best = int(np.argmin([loss.mean() for loss in per_row[1:]]))
+    gain = per_row[1 + best] - per_row[0]
+    return unguarded.weights_, best, gain.mean(), gain.std() / np.sqrt(len(y))
+
+
+def test_guard_falls_back_when_one_member_dominates(capsys):
+    X, y = _logistic_data(600, 0)
+    # A shallow tree is a worse model of these labels than the logistic regression.
+    members = [("lr", LogisticRegression()),
+               ("tree", DecisionTreeClassifier(max_depth=3, random_state=0))]
+    cv = StratifiedKFold(5, shuffle=True, random_state=0)
+    fusion = FusionClassifier(members, weights="optimize", guard=True, cv=cv, verbose=1)
+    fusion.fit(X, y)
+    learned, best, gain, error = _guard_by_hand(fusion, members, X, y, cv)
+    assert learned[1] > 0  # the optimiser gave the tree some weight ...
+    assert best == 0 and gain <= error  # ... for a gain within its standard error
+    assert fusion.fallback_ == "lr"
+    assert_allclose(fusion.weights_, [1.0, 0.0])
+    assert_allclose(fusion.oof_score_, fusion.member_scores_["lr"])
+    assert "guard: fell back to member 'lr' alone" in capsys.readouterr().out
+
+
+def test_guard_stays_silent_where_fusion_clearly_helps():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(600, 4))
+    y = (X[:, 0] + X[:, 1] + X[:, 2] + X[:, 3] + 0.5 * rng.normal(size=600) > 0).astype(int)
+    # Each member sees half the signal.
+    members = [("a", LogisticRegression()), ("b", LogisticRegression())]
+    cv = StratifiedKFold(5, shuffle=True, random_state=0)
+    fusion = FusionClassifier(members, weights="optimize", guard=True, cv=cv,
+                              views={"a": [0, 1], "b": [2, 3]}).fit(X, y)
+    assert fusion.fallback_ is None
+    assert np.all(fusion.weights_ > 0.3)
+    oof = np.stack([
+        _oof([m], X[:, view], y, cv, "predict_proba")[0]
+        for m, view in zip(members, ([0, 1], [2, 3]))])
+    rows = np.arange(len(y))
+    fused = -np.log(np.tensordot(fusion.weights_, oof, axes=1)[rows, y])
+    best = min((-np.log(p[rows, y]) for p in oof), key=np.mean)
+    gain = best - fused
+    assert gain.mean() > 3 * gain.std() / np.sqrt(len(y))
+
+
+def test_regressor_guard_falls_back_to_the_dominant_member():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(400, 3))
+    y = X @ np.array([1.0, 2.0, -1.0]) + rng.normal(size=400)
+    members = [("ols", LinearRegression()), ("mean", DummyRegressor())]
+    fusion = FusionRegressor(members, weights="optimize", guard=True,
+                             cv=KFold(5, shuffle=True, random_state=0)).fit(X, y)
+    assert fusion.fallback_ == "ols"
+    assert_allclose(fusion.weights_, [1.0, 0.0])
+    unguarded = clone(fusion).set_params(guard=False).fit(X, y)
+    assert fusion.fallback_ is not None and unguarded.fallback_ is None
+
+
+def test_guard_gain_by_hand():
+    fused = np.array([0.1, 0.4, 0.2, 0.3])
+    best = np.array([0.2, 0.3, 0.4, 0.3])
+    gain, error = guard_gain(fused, best)
+    d = best - fused
+    assert_allclose(gain, d.mean())
+    assert_allclose(error, d.std() / np.sqrt(4))
+    # Weights count rows: the same as the rows repeated.
+    weights = np.array([1, 2, 3, 0])
+    repeated = np.repeat(np.arange(4), weights)
+    assert_allclose(guard_gain(fused, best, weights.astype(float)),
+                    guard_gain(fused[repeated], best[repeated]))
+
+
+# -- greedy: the best prefix ----------------------------------------------------------
+
+
+def test_greedy_returns_the_best_prefix():
+    # Member 0 alone is best; adding anything makes the loss worse.
+    values = {(1, 0): 1.0, (0, 1): 2.0}
+
+    def loss(w):
+        return values.get(tuple(np.round(w, 6)), 1.0 + 0.1 * w[1] + 0.05 * w[0])
+
+    weights, path, losses = greedy_weights(loss, 2, rounds=4)
+    assert len(path) == 4
+    assert_allclose(weights, [1.0, 0.0])
+    assert losses[0] == min(losses)
