@@ -65,9 +65,10 @@ def test_progress_under_dask_reports_every_task(dask_client, capsys):
     with joblib.parallel_config(backend="dask"):
         reported, _ = fitted("fusion-five-folds", n_jobs=2, verbose=1)
     lines = capsys.readouterr().out.splitlines()
-    # Three members: a fit and five folds each; the learned weights and scores; the total.
-    assert len(lines) == 3 * 6 + 2 + 1
-    assert lines[-4].startswith("[FusionClassifier] (18 of 18) member 'tree', fold 5 of 5: ")
+    # Three members, five folds each (refit=False: the fold fits are the fusion's
+    # members, no refit on all rows); the learned weights and scores; the total.
+    assert len(lines) == 3 * 5 + 2 + 1
+    assert lines[-4].startswith("[FusionClassifier] (15 of 15) member 'tree', fold 5 of 5: ")
     assert lines[-3].startswith("[FusionClassifier] learned weights (optimize): lr ")
     assert lines[-1].startswith("[FusionClassifier] fitted in ")
     assert_array_equal(reported.predict_proba(X), serial.predict_proba(X))
