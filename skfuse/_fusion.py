@@ -303,7 +303,7 @@ class _BaseFusion(TransformerMixin, Composite):
         """Learned weights and out-of-fold scores, by attribute name."""
         learned = self._fit_weights(names, method, oof, y_target, sample_weight, present)
         loss, _ = self._objective(oof, y_target, sample_weight, present)
-        learned["fallback_"] = None
+        learned["fallback_"] = learned["_guard_"] = None
         if present is None:
             learned["member_scores_"] = {
                 name: -float(loss(onehot)) for name, onehot in zip(names, np.eye(len(names)))

@@ -11,6 +11,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.metrics import log_loss
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.naive_bayes import GaussianNB
+from sklearn.neighbors import KNeighborsRegressor
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from skfuse import FusionClassifier, FusionRegressor
@@ -228,3 +229,21 @@ def test_greedy_returns_the_best_prefix():
     assert len(path) == 4
     assert_allclose(weights, [1.0, 0.0])
     assert losses[0] == min(losses)
+
+
+def test_guard_per_output_says_each_outputs_fallback():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(400, 3))
+    # Output 0 is linear (the linear model dominates); output 1 is a step, where the two
+    # members are complementary.
+    y = np.c_[X @ np.array([1.0, 2.0, -1.0]) + rng.normal(size=400),
+              np.where(X[:, 0] > 0, 3.0, -3.0) + X @ np.array([1.0, 1.0, 1.0])]
+    members = [("ols", LinearRegression()), ("knn", KNeighborsRegressor(30))]
+    fusion = FusionRegressor(members, weights="optimize", output_weights="per_output",
+                             guard=True, cv=KFold(5, shuffle=True, random_state=0)).fit(X, y)
+    unguarded = clone(fusion).set_params(guard=False).fit(X, y)
+    assert 0 < unguarded.weights_[0, 1] < 0.01  # a sliver of the neighbours on output 0
+    assert fusion.fallback_ == ["ols", None]
+    assert_allclose(fusion.weights_[0], [1.0, 0.0])
+    assert_allclose(fusion.weights_[1], unguarded.weights_[1])
+    assert np.all(fusion.weights_[1] > 0.1)
