@@ -943,13 +943,13 @@ _MIXTURE_DOCS = {
     "converged_": """converged_ : bool
         Whether EM stopped on ``tol`` rather than ``max_iter`` (with one expert, one
         fit: True).""",
-    "objective_curve_": """objective_curve_ : ndarray of shape (n_iter_,)
+    "objective_curve_": """objective_curve_ : ndarray of shape (``n_iter_``,)
         EM's objective after each iteration: the penalised mean log-likelihood per
         unit of sample weight on the rows EM ran on (the built-in gate's L2 penalty
         subtracted).""",
-    "validation_loss_curve_": """validation_loss_curve_ : ndarray of shape (n_iter_,) or None
+    "validation_loss_curve_": """validation_loss_curve_ : ndarray of shape (``n_iter_``,) or None
         The held-out loss after each iteration; None without a validation slice.""",
-    "validation_score_curve_": """validation_score_curve_ : ndarray of shape (n_iter_,) or None
+    "validation_score_curve_": """validation_score_curve_ : ndarray of shape (``n_iter_``,) or None
         The held-out mean log-likelihood after each iteration (what EM stops on);
         None without a validation slice.""",
     "lower_bound_": """lower_bound_ : float
