@@ -325,7 +325,7 @@ def check_known_classes(named_members, classes, owner, kind):
     ``classes``; ``kind`` is what the composite calls it ("member", "step")."""
     for name, est in named_members:
         known = getattr(est, "classes_", None)
-        if known is None:
+        if known is None or np.array_equal(known, classes):
             continue
         unknown = np.setdiff1d(np.asarray(known), classes)
         if unknown.size:

@@ -19,8 +19,11 @@ Entries read from or written to the disk are also kept in memory, in this proces
 recently used first, up to ``MEMO_BYTES`` in all (an entry larger than that is not kept),
 so that the candidates of a search after the first do not read the disk or call joblib.
 Each use still checks that the entry is on disk, so clearing the ``Memory`` (or deleting
-its folder) is seen. A fitted member is unpickled afresh on every use, and outputs are
-copied: no two fits share a member or an array.
+its folder) is seen. A fitted member is unpickled afresh for every fit that uses it, and
+outputs are copied: no two fits share a member or an array. A plan may take a member
+from the memo as a :class:`StoredMember` (its pickle), unpickled only when something
+asks for the member itself: a fusion whose outputs all come from the cache (a search
+over its weights) then never unpickles its members.
 """
 
 import hashlib
@@ -42,8 +45,25 @@ _HASH = "sha1"
 
 
 def _digest(value):
-    """A digest of data (arrays, frames, sparse matrices): joblib's hash, no copy made."""
-    return joblib.hash(value, hash_name=_HASH)
+    """A digest of data (arrays, frames, sparse matrices), no copy made.
+
+    A tuple of contiguous numeric arrays (and None) is hashed from its raw bytes, each
+    array after its dtype and shape; anything else goes to joblib's hash.
+    """
+    parts = value if isinstance(value, tuple) else (value,)
+    if not all(part is None or _plain_array(part) for part in parts):
+        return joblib.hash(value, hash_name=_HASH)
+    digest = hashlib.new(_HASH)
+    for part in parts:
+        digest.update(b"None" if part is None else f"{part.dtype.str}{part.shape}".encode())
+        if part is not None:
+            digest.update(part.data)
+    return digest.hexdigest()
+
+
+def _plain_array(value):
+    return (type(value) is np.ndarray and value.dtype.kind in "biufc"
+            and value.flags.c_contiguous)
 
 
 def _pickled_digest(value):
@@ -142,16 +162,48 @@ def _through_disk(cached, memo_key, *args):
     return value
 
 
+class StoredMember:
+    """A fitted member kept as its pickle until it is needed (:func:`loaded`).
+
+    ``classes_`` is the member's own (None when it has none), read without unpickling,
+    so a composite can check a member's classes at ``fit`` from its cache entry. Each
+    fit gets its own, so the member it unpickles (once) is that fit's alone.
+    """
+
+    __slots__ = ("_member", "blob", "classes_")
+
+    def __init__(self, blob, classes):
+        self.blob = blob
+        self.classes_ = classes
+        self._member = None
+
+    def load(self):
+        if self._member is None:
+            self._member = pickle.loads(self.blob)
+        return self._member
+
+
+def loaded(member):
+    """The fitted estimator ``member`` stands for: unpickled if it is stored."""
+    return member.load() if isinstance(member, StoredMember) else member
+
+
 def _fit_and_pickle(key, estimator, X, y, sample_weight, train, test, view, output,
                     params=None, keep=False):
     fitted, out, seconds = fit_task(estimator, X, y, sample_weight, train, test, view, output,
                                     params, keep)
-    blob = None if fitted is None else pickle.dumps(fitted, protocol=pickle.HIGHEST_PROTOCOL)
-    return blob, out, seconds
+    if fitted is None:
+        return None, out, seconds, None
+    blob = pickle.dumps(fitted, protocol=pickle.HIGHEST_PROTOCOL)
+    return blob, out, seconds, getattr(fitted, "classes_", None)
 
 
-def _unpickled(blob, out, seconds):
+def _unpickled(blob, out, seconds, classes):
     return (None if blob is None else pickle.loads(blob)), _copied(out), seconds
+
+
+def _stored(blob, out, seconds, classes):
+    return (None if blob is None else StoredMember(blob, classes)), _copied(out), seconds
 
 
 def _load_fit(cached_fit, memo_key, key, *args):
@@ -211,14 +263,15 @@ class MemberCache:
             self._digests[ident] = (objects, digest)  # holding them keeps their ids
         return self._digests[ident][1]
 
-    def fit_tasks(self, jobs, X, y, sample_weight, output):
+    def fit_tasks(self, jobs, X, y, sample_weight, output, store=False):
         """Fit tasks, as ``(function, args)``, their cache keys, and which of them only
         read this process's memo (``local``), for ``jobs`` of (estimator, view, train,
         test), (estimator, view, train, test, params) or (..., params, keep),
         ``params`` a member's routed metadata and ``keep`` whether a fold's fit is kept
         (see :func:`fit_task`).
 
-        A refit (``test`` None) is keyed without ``output``, which it does not use.
+        A refit (``test`` None) is keyed without ``output``, which it does not use. With
+        ``store``, a refit found in the memo comes back as a :class:`StoredMember`.
         """
         if self.enabled:
             data = self._digest_of(X, y, sample_weight)
@@ -244,7 +297,7 @@ class MemberCache:
             memo_key = ("fit", self._store, key)
             hit = _MEMO.get(memo_key)
             if hit is not None:
-                tasks.append((_unpickled, hit))
+                tasks.append((_stored if store and test is None else _unpickled, hit))
             else:
                 tasks.append((_load_fit, (self._functions()[0], memo_key, key, *args)))
             keys.append(key)
@@ -254,7 +307,8 @@ class MemberCache:
     def output_tasks(self, estimators, keys, views, X, output):
         """``(function, args)`` per member: its ``output`` on its view of ``X``.
 
-        Cached when the members were fitted through the cache (``keys`` not None).
+        Cached when the members were fitted through the cache (``keys`` not None); a
+        :class:`StoredMember` is unpickled only when its output is not cached.
         """
         cached = self.enabled and keys is not None
         if cached:
@@ -263,7 +317,7 @@ class MemberCache:
         tasks = []
         for est, key, view in zip(estimators, keys or [None] * len(estimators), views):
             if not cached:
-                tasks.append((output, (est, take_view(X, view))))
+                tasks.append((output, (loaded(est), take_view(X, view))))
                 continue
             view_id = None if view is None else tuple(int(v) for v in view)
             digest = _pickled_digest((X_digest, view_id, output_digest))
@@ -273,5 +327,5 @@ class MemberCache:
                 tasks.append((_copied, (hit,)))
             else:
                 tasks.append((_load_output, (self._functions()[1], memo_key, key, digest,
-                                             est, take_view(X, view), output)))
+                                             loaded(est), take_view(X, view), output)))
         return tasks

@@ -28,6 +28,7 @@ from ._base import (
     seed_estimator,
     takes_multi_output,
 )
+from ._cache import StoredMember, loaded
 from ._compat import HasMethods, Interval, StrOptions, _fit_context
 from ._docstring import Substitution
 from ._jobs import FoldMean, MemberJobs, predict_members
@@ -81,6 +82,39 @@ class _BaseFusion(TransformerMixin, Composite):
     def named_estimators(self):
         """Dict-like access to the (unfitted) members by name."""
         return Bunch(**dict(self.estimators))
+
+    @property
+    def estimators_(self):
+        """The fitted members (see the class's Attributes)."""
+        return list(self._loaded_members().values())
+
+    @property
+    def named_estimators_(self):
+        """The fitted members by name (see the class's Attributes)."""
+        return Bunch(**self._loaded_members())
+
+    def _loaded_members(self):
+        """The fitted members by name, unpickled where the cache left them stored."""
+        try:
+            members = self.__dict__["_fitted_members_"]
+        except KeyError:
+            raise AttributeError(
+                f"{type(self).__name__} has no fitted members before fit") from None
+        for name, est in members.items():
+            if isinstance(est, StoredMember):
+                members[name] = loaded(est)
+        return members
+
+    def __getstate__(self):
+        if "_fitted_members_" in self.__dict__:
+            self._loaded_members()  # a pickle holds the members themselves
+        return super().__getstate__()
+
+    def __setstate__(self, state):
+        if "estimators_" in state:  # pickled before members could stay stored
+            state["_fitted_members_"] = dict(zip(state.pop("named_estimators_"),
+                                                 state.pop("estimators_")))
+        super().__setstate__(state)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -191,7 +225,7 @@ class _BaseFusion(TransformerMixin, Composite):
         # frozen member is never fitted: its output on all rows stands for its
         # out-of-fold output.
         plan = MemberJobs(owner, X.shape[0], n_jobs=self.n_jobs, verbose=self.verbose,
-                          memory=self.memory)
+                          memory=self.memory, store_members=True)
         for m, (name, est) in enumerate(zip(names, members)):
             plan.add(name, est, label=f"member {name!r}", view=self._views_.get(name),
                      rows=None if present is None else present[m],
@@ -201,15 +235,15 @@ class _BaseFusion(TransformerMixin, Composite):
         fits = plan.run(X, y, sample_weight, self._output())
         # Without a refit, a member predicts by the mean of its fold fits (a frozen
         # member is used as it is).
-        self.estimators_ = [
-            fits[name].estimator if fits[name].estimator is not None
+        # Members from the cache's memory stay pickled until asked for (estimators_).
+        self._fitted_members_ = {
+            name: fits[name].estimator if fits[name].estimator is not None
             else FoldMean(fits[name].fold_estimators, getattr(self, "classes_", None))
-            for name in names]
-        self.named_estimators_ = Bunch(**dict(zip(names, self.estimators_)))
+            for name in names}
         keys = [fits[name].key for name in names]
         self._member_keys_ = None if any(key is None for key in keys) else keys
-        self._check_member_classes([(n, est) for n, est, f in zip(names, self.estimators_, frozen)
-                                    if not f])
+        self._check_member_classes([(n, est) for (n, est), f
+                                    in zip(self._fitted_members_.items(), frozen) if not f])
         if learn:
             self.member_costs_ = (
                 {name: fits[name].predict_seconds for name in names} if self.costs is None
@@ -382,8 +416,8 @@ class _BaseFusion(TransformerMixin, Composite):
         every view is there). Rows with no member present raise, unless
         ``missing="prior"``."""
         X = self._check_X(X, reset=False)
-        names = list(self.named_estimators_)
-        present = self._presence(X, names, self.estimators_, fitted=True)
+        names = list(self._fitted_members_)
+        present = self._presence(X, names, lambda: self.estimators_, fitted=True)
         if present is not None:
             none = int((~present.any(axis=0)).sum())
             if none and self.missing == "error":
@@ -397,7 +431,8 @@ class _BaseFusion(TransformerMixin, Composite):
             [(est, self._views_.get(name),
               None if present is None or present[m].all() else np.flatnonzero(present[m]),
               key)
-             for m, (name, est, key) in enumerate(zip(names, self.estimators_, keys))],
+             for m, ((name, est), key)
+             in enumerate(zip(self._fitted_members_.items(), keys))],
             X, output, n_jobs=self.n_jobs, memory=self.memory)
         return outs, present
 

@@ -26,9 +26,10 @@ class MemberFit:
 
     Attributes
     ----------
-    estimator : estimator or None
+    estimator : estimator, StoredMember or None
         Fitted on all the member's rows; the member itself when it is frozen; None
-        when planned without a refit.
+        when planned without a refit. A plan with ``store_members`` may give a
+        :class:`skfuse._cache.StoredMember` (see :func:`skfuse._cache.loaded`).
     oof : ndarray or None
         Out-of-fold outputs, one per row (first axis); 0 on the rows no fold tested.
         None without folds.
@@ -87,14 +88,20 @@ class MemberJobs:
         With 1 or more, a line per task as its result arrives.
     memory : None, str, path-like or joblib.Memory
         The member cache (see :class:`skfuse._cache.MemberCache`).
+    store_members : bool, default=False
+        Hand back a fit on all rows that the cache holds in memory as a
+        :class:`skfuse._cache.StoredMember`, for a composite that unpickles a member
+        only when it needs it.
     """
 
-    def __init__(self, owner, n_samples, *, n_jobs=None, verbose=0, memory=None):
+    def __init__(self, owner, n_samples, *, n_jobs=None, verbose=0, memory=None,
+                 store_members=False):
         self.owner = owner
         self.n_samples = n_samples
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.memory = memory
+        self.store_members = store_members
         self._members = []
 
     def add(self, name, estimator, *, label, view=None, rows=None, folds=(), params=None,
@@ -161,7 +168,8 @@ class MemberJobs:
         if cache.enabled:
             if any(m.fit_output for m in self._members):
                 raise ValueError("fit_output is not cached; plan without memory.")
-            tasks, keys, local = cache.fit_tasks(jobs, X, y, sample_weight, output)
+            tasks, keys, local = cache.fit_tasks(jobs, X, y, sample_weight, output,
+                                                 store=self.store_members)
         else:
             # A refit with fit_output is tested on its own rows and keeps its fit.
             fitted_out = [m.fit_output and j == 0 and m.refit

@@ -286,10 +286,13 @@ def presence(X, views, estimators, labels, owner, fitted=False):
     stacked member outputs, or None when every member has its view on every row.
     ``views`` holds each member's column positions (None: all columns); ``labels``
     name the members in errors (``"member 'a'"``); ``fitted``: the estimators are
-    fitted (at predict time), so :func:`nan_error` only asks them.
+    fitted (at predict time), so :func:`nan_error` only asks them. ``estimators`` may
+    be a function that returns them, called only when ``X`` may hold NaN.
     """
     if isinstance(X, np.ndarray) and X.dtype.kind in "fc" and not np.isnan(X).any():
         return None  # nothing missing: skip the per-member checks
+    if callable(estimators):
+        estimators = estimators()
     present = np.stack([view_present(X, view, est, label, owner, fitted)
                         for view, est, label in zip(views, estimators, labels)])
     return None if present.all() else present

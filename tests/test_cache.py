@@ -242,6 +242,48 @@ def test_memo_hands_out_fresh_members(tmp_path):
     assert fits() == (1, 1)
 
 
+class KnowsAnExtraClass(LogisticRegression):
+    """A member that claims a class its training labels never hold."""
+
+    def fit(self, X, y, sample_weight=None):
+        super().fit(X, y, sample_weight)
+        self.classes_ = np.append(self.classes_, 99)
+        return self
+
+
+def test_members_from_the_memo_stay_pickled_until_asked_for(tmp_path, monkeypatch):
+    import pickle
+
+    FusionClassifier(members(), memory=tmp_path).fit(X, y).predict_proba(X)
+    unpickled, real_loads = [], pickle.loads
+    monkeypatch.setattr(pickle, "loads", lambda blob: unpickled.append(1) or real_loads(blob))
+    # A search's next candidate: fit and predict served whole by the cache.
+    warm = FusionClassifier(members(), weights=[1, 2], memory=tmp_path).fit(X, y)
+    proba = warm.predict_proba(X)
+    assert unpickled == []
+    assert_allclose(proba, FusionClassifier(members(), weights=[1, 2]).fit(X, y).predict_proba(X))
+    # An output the cache lacks unpickles the member that gives it, once.
+    warm.predict_proba(X[:10])
+    assert len(unpickled) == 2
+    assert [type(est) for est in warm.estimators_] == [CountingLR, CountingTree]
+    assert warm.named_estimators_["lr"] is warm.estimators_[0]
+    assert len(unpickled) == 2
+    assert fits() == (2, 2)  # the first fit and the one without memory; the warm one none
+    # A pickle of a fusion holds its members themselves.
+    stored = FusionClassifier(members(), memory=tmp_path).fit(X, y)
+    blob = pickle.dumps(stored)
+    assert b"StoredMember" not in blob
+    assert_allclose(real_loads(blob).predict_proba(X[:10]),
+                    FusionClassifier(members()).fit(X, y).predict_proba(X[:10]))
+
+
+def test_members_from_the_memo_have_their_classes_checked(tmp_path):
+    fusion = FusionClassifier([("odd", KnowsAnExtraClass(max_iter=500))], memory=tmp_path)
+    for attempt in range(2):  # the second fit finds the member in the memo
+        with pytest.raises(ValueError, match=r"member 'odd' knows class\(es\) \[99\]"):
+            fusion.fit(X, y)
+
+
 @pytest.mark.parametrize("how", ["Memory.clear", "rmtree"])
 def test_clearing_the_disk_cache_is_seen_by_the_memo(tmp_path, how):
     import shutil
