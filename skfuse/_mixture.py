@@ -53,6 +53,11 @@ _GATE_ALPHAS = (0.1, 1.0, 0.01)  # gate_alpha="auto": EM uses the first, then th
 _RACE_MARGIN = 0.25  # "auto" drops a count whose held-out loss is still this much (and
 # clearly) above one expert's after n_iter_no_change iterations; EM's early iterations
 # often sit a few percent above it before finding the regimes
+_CHOICE_ROWS = 400  # held-out rows "auto" compares the counts on: where the validation
+# slice is smaller, each count is also fitted with further disjoint slices held out, and
+# judged on all of them (one slice of 40 rows made the choice noise)
+_RACE_ROWS = 10_000  # training rows "auto" races the counts on; with more, the chosen
+# count's EM goes on from there on every training row
 _EM_GATE_ITER = 10  # L-BFGS iterations of the built-in gate per EM iteration (from
 # the previous solution: a partial M-step, as generalised EM allows)
 
@@ -225,6 +230,15 @@ class _BaseMixture(Composite):
         valid = self._validation_rows(target, weight, len(names), rng)
         data = _Rows(X, X_gate, y, target, weight, params, valid)
         counts = self._candidate_counts(len(names), views, valid is not None)
+        slices = [valid]
+        if len(counts) > 1:
+            slices += self._more_slices(valid, target, weight, rng)
+        race_rows = (self._race_rows(valid, weight, rng)
+                     if len(counts) > 1 and len(slices) == 1 else None)
+        sliced = [data] + [_Rows(X, X_gate, y, target, weight, params, mask)
+                           for mask in slices[1:]]
+        pooled = (None if valid is None
+                  else np.concatenate([weight[mask] for mask in slices]))
         began, runs = time.perf_counter(), []
         for count in counts:
             self._check_params(count)
@@ -235,25 +249,36 @@ class _BaseMixture(Composite):
                 )
             self._expert_names_, self._views_ = names[:count], all_views[:count]
             present = self._presence(X, names[:count], templates[:count])
-            run, total = None, 0
-            for start in range(self.n_init):
-                # Racing: a count still far and clearly worse than the expert alone is
-                # dropped (against a larger count it is not: more experts may need many
-                # iterations to find their regimes).
-                rival = runs[0] if runs and len(runs[0]["experts"]) == 1 else None
-                candidate = self._em(data.train(present), templates[:count], count, rng,
-                                     start, rival)
-                total += candidate["n_iter"]
-                if run is None or candidate["score"] > run["score"]:
-                    run = candidate
+            per_slice, total = [], 0
+            for r, rows in enumerate(sliced):
+                run = None
+                for start in range(self.n_init):
+                    # Racing: a count still far and clearly worse than the expert alone
+                    # is dropped (against a larger count it is not: more experts may
+                    # need many iterations to find their regimes).
+                    rival = (runs[0]["slices"][r]
+                             if runs and len(runs[0]["experts"]) == 1 else None)
+                    candidate = self._em(rows.train(present, race_rows), templates[:count],
+                                         count, rng, start, rival)
+                    total += candidate["n_iter"]
+                    if run is None or candidate["score"] > run["score"]:
+                        run = candidate
+                per_slice.append(run)
+            run = _pooled(per_slice, pooled)
             run["present"], run["n_iter_total"] = present, total
             runs.append(run)
             best = min(runs, key=lambda r: r["loss"])
-            if run is not best and _clearly_better(best, run, self.tol, weight[valid]):
+            if run is not best and _clearly_better(best, run, self.tol, pooled):
                 break  # more experts did clearly worse on held-out rows: stop growing
-        best = runs[0] if len(runs) == 1 else _fewest_experts(runs, self.tol, weight[valid])
+        best = runs[0] if len(runs) == 1 else _fewest_experts(runs, self.tol, pooled)
         count = len(best["experts"])
         self._expert_names_, self._views_ = names[:count], all_views[:count]
+        raced = best
+        if race_rows is not None and count > 1:  # EM goes on from there on every row
+            best = self._em(data.train(best["present"]), templates[:count], count, rng,
+                            0, warm=best)
+            best["present"] = raced["present"]
+            raced["n_iter_total"] += best["n_iter"]
         self.n_experts_ = count
         self.gate_alpha_ = best["gate_alpha"]
         if valid is not None:  # the chosen mixture, refitted on every row
@@ -319,6 +344,34 @@ class _BaseMixture(Composite):
                 return None
         return valid
 
+    def _more_slices(self, valid, target, weight, rng):
+        """Further validation slices for "auto": disjoint from ``valid`` and from each
+        other, of its size, as many as it takes to hold ``_CHOICE_ROWS`` rows in all
+        (as many as fit where there are fewer rows; none when ``valid`` has enough)."""
+        if valid is None or valid.sum() >= _CHOICE_ROWS:
+            return []
+        size = int(valid.sum())
+        free = rng.permutation(np.flatnonzero(~valid & (weight > 0)))
+        wanted = min(int(np.ceil(_CHOICE_ROWS / size)) - 1, len(free) // size)
+        classes = len(np.unique(target[weight > 0]))
+        slices = []
+        for r in range(wanted):
+            mask = np.zeros(len(weight), dtype=bool)
+            mask[free[r * size:(r + 1) * size]] = True
+            # A classifier's training rows must keep every class.
+            if (self._kind == "regressor"
+                    or len(np.unique(target[~mask & (weight > 0)])) == classes):
+                slices.append(mask)
+        return slices
+
+    def _race_rows(self, valid, weight, rng):
+        """The training rows "auto" races the counts on: a random ``_RACE_ROWS`` of
+        them when there are more (None: all of them)."""
+        train = np.flatnonzero((weight > 0) if valid is None else ~valid & (weight > 0))
+        if len(train) <= _RACE_ROWS:
+            return None
+        return np.sort(rng.permutation(train)[:_RACE_ROWS])
+
     def _candidate_counts(self, n_listed, views, validated):
         """The numbers of experts EM fits: ``n_experts``, or for "auto" the counts
         of ``_AUTO_COUNTS`` that have every expert named in ``views`` (just 1 without
@@ -333,7 +386,7 @@ class _BaseMixture(Composite):
     def _templated(self):
         return self.experts is None or hasattr(self.experts, "fit")
 
-    def _em(self, rows, templates, n_experts, rng, start, rival=None):
+    def _em(self, rows, templates, n_experts, rng, start, rival=None, warm=None):
         """One EM run from one start on ``rows`` (a :class:`_Rows` view).
 
         The gate uses ``gate_alpha`` (for "auto", the first of ``_GATE_ALPHAS`` during
@@ -348,14 +401,23 @@ class _BaseMixture(Composite):
         templates = [seed_estimator(t, rng) for t in templates]
         alphas = (_GATE_ALPHAS if self.gate is None and self.gate_alpha == "auto"
                   else (None if self.gate is not None else self.gate_alpha,))
+        if warm is not None and len(alphas) > 1:  # the penalty chosen on fewer rows first
+            alphas = (warm["gate_alpha"], *(a for a in alphas if a != warm["gate_alpha"]))
         # One expert takes every row: the built-in gate, whatever ``gate``, is trivial.
         gate_template = (None if self.gate is None or n_experts == 1
                          else seed_estimator(self.gate, rng))
         gate = (SoftmaxGate(alpha=alphas[0] or 1.0, max_iter=_EM_GATE_ITER, warm_start=True)
                 if gate_template is None else None)
-        resp = self._initial_responsibilities(rows.X_gate, rows.target, rows.weight,
-                                              n_experts, rng, start)
         present = rows.present
+        if warm is not None:  # from a mixture fitted on fewer rows: its E-step and gate
+            resp, _ = self._e_step(rows.X, rows.X_gate, rows.target, warm["experts"],
+                                   warm["noise"], warm["gate"], n_experts, present)
+            if gate is not None:
+                gate = copy.deepcopy(warm["gate"]).set_params(
+                    alpha=alphas[0] or 1.0, max_iter=_EM_GATE_ITER, warm_start=True)
+        else:
+            resp = self._initial_responsibilities(rows.X_gate, rows.target, rows.weight,
+                                                  n_experts, rng, start)
         if present is not None:  # a row goes only to experts that have its view
             resp = resp * present.T
             lost = resp.sum(axis=1) == 0
@@ -746,11 +808,14 @@ class _Rows:
                       for p in self.params],
                      present=None if present is None else present[:, rows])
 
-    def train(self, present):
-        """The training rows, with the validation slice as ``valid``."""
+    def train(self, present, rows=None):
+        """The training rows (or ``rows``, some of them), with the validation slice as
+        ``valid``."""
         if self._valid_mask is None:
-            return self.every_row(present)
-        train = self._take(np.flatnonzero(~self._valid_mask), present)
+            return self.every_row(present) if rows is None else self._take(rows, present)
+        if rows is None:
+            rows = np.flatnonzero(~self._valid_mask)
+        train = self._take(rows, present)
         train.valid = self._take(np.flatnonzero(self._valid_mask), present)
         return train
 
@@ -761,6 +826,17 @@ class _Rows:
 
 def _mean(values, weight):
     return float(weight @ values / weight.sum())
+
+
+def _pooled(runs, weight):
+    """One count's runs on several validation slices as one: the fit with the lowest
+    loss on its own slice (another start, in effect), and the held-out losses of every
+    slice."""
+    if len(runs) == 1:
+        return {**runs[0], "slices": runs}
+    row_losses = np.concatenate([run["row_losses"] for run in runs])
+    return {**min(runs, key=lambda run: run["loss"]), "slices": runs,
+            "row_losses": row_losses, "loss": _mean(row_losses, weight)}
 
 
 def _fewest_experts(runs, tol, weight):
