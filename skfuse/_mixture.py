@@ -933,7 +933,12 @@ _MIXTURE_DOCS = {
         1, 2 and 4 experts on the training rows in turn, scores each on the
         validation slice, and keeps the fewest whose held-out loss the best count does
         not beat clearly: by more than ``tol`` (relative) and one standard error of the
-        paired row differences. A count whose held-out loss is still over 25% (and
+        paired row differences. Where the slice holds under 400 rows, each count is
+        also fitted with further disjoint slices of its size held out (as many as it
+        takes to hold out 400 rows, or every row once) and judged on all of them; the
+        fit with the lowest loss on its own slice is kept. Above 10,000 training
+        rows, the counts are fitted on a random 10,000 of them, and the chosen count's
+        EM goes on from that mixture on every training row. A count whose held-out loss is still over 25% (and
         clearly) above one expert's after ``n_iter_no_change`` iterations is abandoned,
         and no larger count is tried. One expert is the expert fitted alone.
         Without a validation slice (``validation_fraction=None``, or too few rows),
@@ -1008,12 +1013,13 @@ _MIXTURE_DOCS = {
         The built-in gate's L2 penalty (chosen by "auto", or given); None with a
         given ``gate``.""",
     "n_iter_": """n_iter_ : int
-        EM iterations of the kept start (the last step on every row not counted).""",
+        EM iterations of the kept start (the last step on every row not counted; above
+        10,000 training rows under "auto", of the EM run on every training row).""",
     "n_iter_total_": """n_iter_total_ : int
-        EM iterations of every start and every count tried: what the fit cost.""",
+        EM iterations of every start, slice and count tried: what the fit cost.""",
     "count_losses_": """count_losses_ : dict of int to float or None
-        The held-out loss of each number of experts tried; None without a validation
-        slice.""",
+        The held-out loss of each number of experts tried, over every validation
+        slice; None without a validation slice.""",
     "best_iteration_": """best_iteration_ : int
         The EM iteration kept: the lowest held-out loss, or the highest objective.""",
     "converged_": """converged_ : bool
