@@ -53,9 +53,6 @@ _GATE_ALPHAS = (0.1, 1.0, 0.01)  # gate_alpha="auto": EM uses the first, then th
 _RACE_MARGIN = 0.25  # "auto" drops a count whose held-out loss is still this much (and
 # clearly) above one expert's after n_iter_no_change iterations; EM's early iterations
 # often sit a few percent above it before finding the regimes
-_CHOICE_ROWS = 400  # held-out rows "auto" compares the counts on: where the validation
-# slice is smaller, each count is also fitted with further disjoint slices held out, and
-# judged on all of them (one slice of 40 rows made the choice noise)
 _RACE_ROWS = 10_000  # training rows "auto" races the counts on; with more, the chosen
 # count's EM goes on from there on every training row
 _EM_GATE_ITER = 10  # L-BFGS iterations of the built-in gate per EM iteration (from
@@ -230,15 +227,8 @@ class _BaseMixture(Composite):
         valid = self._validation_rows(target, weight, len(names), rng)
         data = _Rows(X, X_gate, y, target, weight, params, valid)
         counts = self._candidate_counts(len(names), views, valid is not None)
-        slices = [valid]
-        if len(counts) > 1:
-            slices += self._more_slices(valid, target, weight, rng)
-        race_rows = (self._race_rows(valid, weight, rng)
-                     if len(counts) > 1 and len(slices) == 1 else None)
-        sliced = [data] + [_Rows(X, X_gate, y, target, weight, params, mask)
-                           for mask in slices[1:]]
-        pooled = (None if valid is None
-                  else np.concatenate([weight[mask] for mask in slices]))
+        race_rows = self._race_rows(valid, weight, rng) if len(counts) > 1 else None
+        held_out = None if valid is None else weight[valid]
         began, runs = time.perf_counter(), []
         for count in counts:
             self._check_params(count)
@@ -249,28 +239,23 @@ class _BaseMixture(Composite):
                 )
             self._expert_names_, self._views_ = names[:count], all_views[:count]
             present = self._presence(X, names[:count], templates[:count])
-            per_slice, total = [], 0
-            for r, rows in enumerate(sliced):
-                run = None
-                for start in range(self.n_init):
-                    # Racing: a count still far and clearly worse than the expert alone
-                    # is dropped (against a larger count it is not: more experts may
-                    # need many iterations to find their regimes).
-                    rival = (runs[0]["slices"][r]
-                             if runs and len(runs[0]["experts"]) == 1 else None)
-                    candidate = self._em(rows.train(present, race_rows), templates[:count],
-                                         count, rng, start, rival)
-                    total += candidate["n_iter"]
-                    if run is None or candidate["score"] > run["score"]:
-                        run = candidate
-                per_slice.append(run)
-            run = _pooled(per_slice, pooled)
+            run, total = None, 0
+            for start in range(self.n_init):
+                # Racing: a count still far and clearly worse than the expert alone is
+                # dropped (against a larger count it is not: more experts may need many
+                # iterations to find their regimes).
+                rival = runs[0] if runs and len(runs[0]["experts"]) == 1 else None
+                candidate = self._em(data.train(present, race_rows), templates[:count],
+                                     count, rng, start, rival)
+                total += candidate["n_iter"]
+                if run is None or candidate["score"] > run["score"]:
+                    run = candidate
             run["present"], run["n_iter_total"] = present, total
             runs.append(run)
             best = min(runs, key=lambda r: r["loss"])
-            if run is not best and _clearly_better(best, run, self.tol, pooled):
+            if run is not best and _clearly_better(best, run, self.tol, held_out):
                 break  # more experts did clearly worse on held-out rows: stop growing
-        best = runs[0] if len(runs) == 1 else _fewest_experts(runs, self.tol, pooled)
+        best = runs[0] if len(runs) == 1 else _fewest_experts(runs, self.tol, held_out)
         count = len(best["experts"])
         self._expert_names_, self._views_ = names[:count], all_views[:count]
         raced = best
@@ -343,26 +328,6 @@ class _BaseMixture(Composite):
             if len(kept) < len(np.unique(target[weight > 0])):
                 return None
         return valid
-
-    def _more_slices(self, valid, target, weight, rng):
-        """Further validation slices for "auto": disjoint from ``valid`` and from each
-        other, of its size, as many as it takes to hold ``_CHOICE_ROWS`` rows in all
-        (as many as fit where there are fewer rows; none when ``valid`` has enough)."""
-        if valid is None or valid.sum() >= _CHOICE_ROWS:
-            return []
-        size = int(valid.sum())
-        free = rng.permutation(np.flatnonzero(~valid & (weight > 0)))
-        wanted = min(int(np.ceil(_CHOICE_ROWS / size)) - 1, len(free) // size)
-        classes = len(np.unique(target[weight > 0]))
-        slices = []
-        for r in range(wanted):
-            mask = np.zeros(len(weight), dtype=bool)
-            mask[free[r * size:(r + 1) * size]] = True
-            # A classifier's training rows must keep every class.
-            if (self._kind == "regressor"
-                    or len(np.unique(target[~mask & (weight > 0)])) == classes):
-                slices.append(mask)
-        return slices
 
     def _race_rows(self, valid, weight, rng):
         """The training rows "auto" races the counts on: a random ``_RACE_ROWS`` of
@@ -828,17 +793,6 @@ def _mean(values, weight):
     return float(weight @ values / weight.sum())
 
 
-def _pooled(runs, weight):
-    """One count's runs on several validation slices as one: the fit with the lowest
-    loss on its own slice (another start, in effect), and the held-out losses of every
-    slice."""
-    if len(runs) == 1:
-        return {**runs[0], "slices": runs}
-    row_losses = np.concatenate([run["row_losses"] for run in runs])
-    return {**min(runs, key=lambda run: run["loss"]), "slices": runs,
-            "row_losses": row_losses, "loss": _mean(row_losses, weight)}
-
-
 def _fewest_experts(runs, tol, weight):
     """The run with the fewest experts whose held-out loss the best run does not beat
     clearly (the one-standard-error rule)."""
@@ -933,12 +887,9 @@ _MIXTURE_DOCS = {
         1, 2 and 4 experts on the training rows in turn, scores each on the
         validation slice, and keeps the fewest whose held-out loss the best count does
         not beat clearly: by more than ``tol`` (relative) and one standard error of the
-        paired row differences. Where the slice holds under 400 rows, each count is
-        also fitted with further disjoint slices of its size held out (as many as it
-        takes to hold out 400 rows, or every row once) and judged on all of them; the
-        fit with the lowest loss on its own slice is kept. Above 10,000 training
-        rows, the counts are fitted on a random 10,000 of them, and the chosen count's
-        EM goes on from that mixture on every training row. A count whose held-out loss is still over 25% (and
+        paired row differences. Above 10,000 training rows, the counts are fitted on
+        a random 10,000 of them, and the chosen count's EM goes on from that mixture
+        on every training row. A count whose held-out loss is still over 25% (and
         clearly) above one expert's after ``n_iter_no_change`` iterations is abandoned,
         and no larger count is tried. One expert is the expert fitted alone.
         Without a validation slice (``validation_fraction=None``, or too few rows),
@@ -1016,10 +967,10 @@ _MIXTURE_DOCS = {
         EM iterations of the kept start (the last step on every row not counted; above
         10,000 training rows under "auto", of the EM run on every training row).""",
     "n_iter_total_": """n_iter_total_ : int
-        EM iterations of every start, slice and count tried: what the fit cost.""",
+        EM iterations of every start and count tried: what the fit cost.""",
     "count_losses_": """count_losses_ : dict of int to float or None
-        The held-out loss of each number of experts tried, over every validation
-        slice; None without a validation slice.""",
+        The held-out loss of each number of experts tried; None without a validation
+        slice.""",
     "best_iteration_": """best_iteration_ : int
         The EM iteration kept: the lowest held-out loss, or the highest objective.""",
     "converged_": """converged_ : bool

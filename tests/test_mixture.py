@@ -562,40 +562,12 @@ def test_one_expert_needs_no_gate_even_with_nan():
     assert np.isfinite(moe.predict(X)).all()
 
 
-def test_auto_chooses_on_further_slices_when_the_first_is_small():
-    # 800 rows hold out a slice of 80: "auto" adds disjoint slices of 80 until 400 rows
-    # are held out in all, so a count is not chosen on the noise of 80 rows; 300 rows
-    # (a slice of 50) have room for 6 slices: every row is held out once.
-    moe = MixtureOfExpertsRegressor(random_state=0)
-    rng = np.random.RandomState(0)
-    for n, sizes in [(800, [80] * 5), (300, [50] * 6)]:
-        weight = np.ones(n)
-        valid = moe._validation_rows(np.zeros(n), weight, 4, rng)
-        slices = [valid, *moe._more_slices(valid, np.zeros(n), weight, rng)]
-        assert [int(s.sum()) for s in slices] == sizes
-        assert np.sum(slices, axis=0).max() == 1  # disjoint
-    big = np.zeros(5000, dtype=bool)
-    big[:500] = True  # a slice of 500 rows is enough on its own
-    assert moe._more_slices(big, np.zeros(5000), np.ones(5000), rng) == []
-    X, y = piecewise(300)
-    fitted = MixtureOfExpertsRegressor(random_state=0).fit(X, y)
-    losses = fitted.count_losses_
-    assert fitted.n_experts_ >= 2 and losses[fitted.n_experts_] < 0.5 * losses[1]
-    rng = np.random.RandomState(1)
-    X = rng.uniform(-3, 3, size=(300, 3))
-    linear = X @ [2.0, -1.0, 0.5] + rng.normal(0, 1.0, 300)
-    fitted = MixtureOfExpertsRegressor(random_state=0).fit(X, linear)
-    assert fitted.n_experts_ == 1
-    assert_allclose(fitted.predict(X), Ridge().fit(X, linear).predict(X), rtol=1e-10)
-
-
 def test_auto_races_on_a_sample_of_many_rows_then_goes_on_from_there(monkeypatch):
     # Above _RACE_ROWS training rows, the counts race on a sample of them; the chosen
     # count's EM then goes on from the sample's mixture on every training row.
     from skfuse import _mixture
 
     monkeypatch.setattr(_mixture, "_RACE_ROWS", 200)
-    monkeypatch.setattr(_mixture, "_CHOICE_ROWS", 100)  # one slice is enough
     X, y = piecewise(1200)
     moe = MixtureOfExpertsRegressor(random_state=0).fit(X, y)
     assert moe.n_experts_ >= 2 and moe.score(X, y) > 0.98
