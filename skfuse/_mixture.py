@@ -53,6 +53,8 @@ _GATE_ALPHAS = (0.1, 1.0, 0.01)  # gate_alpha="auto": EM uses the first, then th
 _RACE_MARGIN = 0.25  # "auto" drops a count whose held-out loss is still this much (and
 # clearly) above one expert's after n_iter_no_change iterations; EM's early iterations
 # often sit a few percent above it before finding the regimes
+_RACE_ROWS = 10_000  # training rows "auto" races the counts on; with more, the chosen
+# count's EM goes on from there on every training row
 _EM_GATE_ITER = 10  # L-BFGS iterations of the built-in gate per EM iteration (from
 # the previous solution: a partial M-step, as generalised EM allows)
 
@@ -225,6 +227,8 @@ class _BaseMixture(Composite):
         valid = self._validation_rows(target, weight, len(names), rng)
         data = _Rows(X, X_gate, y, target, weight, params, valid)
         counts = self._candidate_counts(len(names), views, valid is not None)
+        race_rows = self._race_rows(valid, weight, rng) if len(counts) > 1 else None
+        held_out = None if valid is None else weight[valid]
         began, runs = time.perf_counter(), []
         for count in counts:
             self._check_params(count)
@@ -241,19 +245,25 @@ class _BaseMixture(Composite):
                 # dropped (against a larger count it is not: more experts may need many
                 # iterations to find their regimes).
                 rival = runs[0] if runs and len(runs[0]["experts"]) == 1 else None
-                candidate = self._em(data.train(present), templates[:count], count, rng,
-                                     start, rival)
+                candidate = self._em(data.train(present, race_rows), templates[:count],
+                                     count, rng, start, rival)
                 total += candidate["n_iter"]
                 if run is None or candidate["score"] > run["score"]:
                     run = candidate
             run["present"], run["n_iter_total"] = present, total
             runs.append(run)
             best = min(runs, key=lambda r: r["loss"])
-            if run is not best and _clearly_better(best, run, self.tol, weight[valid]):
+            if run is not best and _clearly_better(best, run, self.tol, held_out):
                 break  # more experts did clearly worse on held-out rows: stop growing
-        best = runs[0] if len(runs) == 1 else _fewest_experts(runs, self.tol, weight[valid])
+        best = runs[0] if len(runs) == 1 else _fewest_experts(runs, self.tol, held_out)
         count = len(best["experts"])
         self._expert_names_, self._views_ = names[:count], all_views[:count]
+        raced = best
+        if race_rows is not None and count > 1:  # EM goes on from there on every row
+            best = self._em(data.train(best["present"]), templates[:count], count, rng,
+                            0, warm=best)
+            best["present"] = raced["present"]
+            raced["n_iter_total"] += best["n_iter"]
         self.n_experts_ = count
         self.gate_alpha_ = best["gate_alpha"]
         if valid is not None:  # the chosen mixture, refitted on every row
@@ -319,6 +329,14 @@ class _BaseMixture(Composite):
                 return None
         return valid
 
+    def _race_rows(self, valid, weight, rng):
+        """The training rows "auto" races the counts on: a random ``_RACE_ROWS`` of
+        them when there are more (None: all of them)."""
+        train = np.flatnonzero((weight > 0) if valid is None else ~valid & (weight > 0))
+        if len(train) <= _RACE_ROWS:
+            return None
+        return np.sort(rng.permutation(train)[:_RACE_ROWS])
+
     def _candidate_counts(self, n_listed, views, validated):
         """The numbers of experts EM fits: ``n_experts``, or for "auto" the counts
         of ``_AUTO_COUNTS`` that have every expert named in ``views`` (just 1 without
@@ -333,7 +351,7 @@ class _BaseMixture(Composite):
     def _templated(self):
         return self.experts is None or hasattr(self.experts, "fit")
 
-    def _em(self, rows, templates, n_experts, rng, start, rival=None):
+    def _em(self, rows, templates, n_experts, rng, start, rival=None, warm=None):
         """One EM run from one start on ``rows`` (a :class:`_Rows` view).
 
         The gate uses ``gate_alpha`` (for "auto", the first of ``_GATE_ALPHAS`` during
@@ -348,14 +366,23 @@ class _BaseMixture(Composite):
         templates = [seed_estimator(t, rng) for t in templates]
         alphas = (_GATE_ALPHAS if self.gate is None and self.gate_alpha == "auto"
                   else (None if self.gate is not None else self.gate_alpha,))
+        if warm is not None and len(alphas) > 1:  # the penalty chosen on fewer rows first
+            alphas = (warm["gate_alpha"], *(a for a in alphas if a != warm["gate_alpha"]))
         # One expert takes every row: the built-in gate, whatever ``gate``, is trivial.
         gate_template = (None if self.gate is None or n_experts == 1
                          else seed_estimator(self.gate, rng))
         gate = (SoftmaxGate(alpha=alphas[0] or 1.0, max_iter=_EM_GATE_ITER, warm_start=True)
                 if gate_template is None else None)
-        resp = self._initial_responsibilities(rows.X_gate, rows.target, rows.weight,
-                                              n_experts, rng, start)
         present = rows.present
+        if warm is not None:  # from a mixture fitted on fewer rows: its E-step and gate
+            resp, _ = self._e_step(rows.X, rows.X_gate, rows.target, warm["experts"],
+                                   warm["noise"], warm["gate"], n_experts, present)
+            if gate is not None:
+                gate = copy.deepcopy(warm["gate"]).set_params(
+                    alpha=alphas[0] or 1.0, max_iter=_EM_GATE_ITER, warm_start=True)
+        else:
+            resp = self._initial_responsibilities(rows.X_gate, rows.target, rows.weight,
+                                                  n_experts, rng, start)
         if present is not None:  # a row goes only to experts that have its view
             resp = resp * present.T
             lost = resp.sum(axis=1) == 0
@@ -746,11 +773,14 @@ class _Rows:
                       for p in self.params],
                      present=None if present is None else present[:, rows])
 
-    def train(self, present):
-        """The training rows, with the validation slice as ``valid``."""
+    def train(self, present, rows=None):
+        """The training rows (or ``rows``, some of them), with the validation slice as
+        ``valid``."""
         if self._valid_mask is None:
-            return self.every_row(present)
-        train = self._take(np.flatnonzero(~self._valid_mask), present)
+            return self.every_row(present) if rows is None else self._take(rows, present)
+        if rows is None:
+            rows = np.flatnonzero(~self._valid_mask)
+        train = self._take(rows, present)
         train.valid = self._take(np.flatnonzero(self._valid_mask), present)
         return train
 
@@ -857,7 +887,9 @@ _MIXTURE_DOCS = {
         1, 2 and 4 experts on the training rows in turn, scores each on the
         validation slice, and keeps the fewest whose held-out loss the best count does
         not beat clearly: by more than ``tol`` (relative) and one standard error of the
-        paired row differences. A count whose held-out loss is still over 25% (and
+        paired row differences. Above 10,000 training rows, the counts are fitted on
+        a random 10,000 of them, and the chosen count's EM goes on from that mixture
+        on every training row. A count whose held-out loss is still over 25% (and
         clearly) above one expert's after ``n_iter_no_change`` iterations is abandoned,
         and no larger count is tried. One expert is the expert fitted alone.
         Without a validation slice (``validation_fraction=None``, or too few rows),
@@ -932,9 +964,10 @@ _MIXTURE_DOCS = {
         The built-in gate's L2 penalty (chosen by "auto", or given); None with a
         given ``gate``.""",
     "n_iter_": """n_iter_ : int
-        EM iterations of the kept start (the last step on every row not counted).""",
+        EM iterations of the kept start (the last step on every row not counted; above
+        10,000 training rows under "auto", of the EM run on every training row).""",
     "n_iter_total_": """n_iter_total_ : int
-        EM iterations of every start and every count tried: what the fit cost.""",
+        EM iterations of every start and count tried: what the fit cost.""",
     "count_losses_": """count_losses_ : dict of int to float or None
         The held-out loss of each number of experts tried; None without a validation
         slice.""",

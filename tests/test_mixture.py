@@ -560,3 +560,22 @@ def test_one_expert_needs_no_gate_even_with_nan():
     assert moe.n_experts_ == 1 and moe.converged_
     assert_allclose(moe.predict_gate(X), 1.0)
     assert np.isfinite(moe.predict(X)).all()
+
+
+def test_auto_races_on_a_sample_of_many_rows_then_goes_on_from_there(monkeypatch):
+    # Above _RACE_ROWS training rows, the counts race on a sample of them; the chosen
+    # count's EM then goes on from the sample's mixture on every training row.
+    from skfuse import _mixture
+
+    monkeypatch.setattr(_mixture, "_RACE_ROWS", 200)
+    X, y = piecewise(1200)
+    moe = MixtureOfExpertsRegressor(random_state=0).fit(X, y)
+    assert moe.n_experts_ >= 2 and moe.score(X, y) > 0.98
+    assert len(moe.objective_curve_) == moe.n_iter_ < moe.n_iter_total_  # the last run
+    assert len(moe.validation_loss_curve_) == moe.n_iter_
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-3, 3, size=(1200, 2))
+    linear = 2 * X[:, 0] - X[:, 1] + rng.normal(0, 0.3, 1200)
+    moe = MixtureOfExpertsRegressor(random_state=0).fit(X, linear)
+    assert moe.n_experts_ == 1  # one expert: fitted alone on every row
+    assert_allclose(moe.predict(X), Ridge().fit(X, linear).predict(X), rtol=1e-10)
