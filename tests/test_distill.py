@@ -382,3 +382,118 @@ def test_augmentation_needs_dense_input():
     with pytest.raises(TypeError, match="augment='munge' needs dense X"):
         DistilledClassifier(LogisticRegression(), DecisionTreeClassifier(), augment="munge",
                             cv=3).fit(sparse.csr_matrix(X_CLF), Y_CLF)
+
+
+# -- label weight ------------------------------------------------------------------------
+
+
+def test_a_label_weight_mixes_labels_and_the_teachers_targets():
+    teacher = FrozenEstimator(Ridge(alpha=50.0).fit(X_REG, Y_REG))
+    distilled = DistilledRegressor(teacher, LinearRegression(), label_weight=0.3,
+                                   cv=3).fit(X_REG, Y_REG)
+    by_hand = LinearRegression().fit(X_REG, 0.3 * Y_REG + 0.7 * teacher.predict(X_REG))
+    assert_allclose(distilled.student_.coef_, by_hand.coef_)
+    assert distilled.label_weight_ == 0.3 and distilled.label_weight_losses_ is None
+    # A classifier's labels are one-hot probabilities, mixed before duplication.
+    lr = FrozenEstimator(LogisticRegression(max_iter=500).fit(X_CLF, Y_CLF))
+    RecordingTree.fits = []
+    DistilledClassifier(lr, RecordingTree(max_depth=3), label_weight=0.4, cv=3,
+                        random_state=0).fit(X_CLF, Y_CLF)
+    _, labels, weights = full_fit(RecordingTree)
+    one_hot = (Y_CLF[:, None] == np.unique(Y_CLF)[None, :]).astype(float)
+    _, want_labels, want = duplicated_targets(0.4 * one_hot + 0.6 * lr.predict_proba(X_CLF),
+                                              np.unique(Y_CLF))
+    assert_array_equal(labels, want_labels)
+    assert_allclose(weights, want)
+
+
+def test_label_weight_one_learns_the_labels_alone():
+    distilled = DistilledRegressor(Ridge(), LinearRegression(), label_weight=1.0,
+                                   augment="munge", cv=3, random_state=0).fit(X_REG, Y_REG)
+    assert distilled.n_augmented_ == 0  # synthetic rows have no label: left out
+    assert_allclose(distilled.predict(X_REG), LinearRegression().fit(X_REG, Y_REG)
+                    .predict(X_REG))
+
+
+def test_synthetic_rows_weigh_one_minus_the_label_weight():
+    RecordingRegressor.fits = []
+    DistilledRegressor(Ridge(), RecordingRegressor(), label_weight=0.25, augment="munge",
+                       n_augment=30, cv=3, random_state=0).fit(X_REG, Y_REG)
+    _, _, weights = full_fit(RecordingRegressor)
+    assert_array_equal(weights, np.r_[np.ones(len(X_REG)), np.full(30, 0.75)])
+    with pytest.raises(TypeError, match="does not accept sample_weight"):
+        DistilledRegressor(Ridge(), KNeighborsRegressor(), label_weight="auto",
+                           augment="munge", cv=3).fit(X_REG, Y_REG)
+
+
+def _hand_losses(X, y, cv, teacher, student, weights):
+    """The auto label weight's check, written out: each fold scored by the student
+    fitted on the other folds, whose rows are labelled by the teacher fitted without
+    their fold and the scored one."""
+    folds = list(cv.split(X, y))
+    fold_of = np.empty(len(y), dtype=int)
+    for j, (_, test) in enumerate(folds):
+        fold_of[test] = j
+    losses = dict.fromkeys(weights, 0.0)
+    for k, (train, test) in enumerate(folds):
+        target = np.empty(len(train))
+        for j in set(fold_of[train]):
+            rows = fold_of[train] == j
+            seen = np.flatnonzero((fold_of != j) & (fold_of != k))
+            target[rows] = clone(teacher).fit(X[seen], y[seen]).predict(X[train][rows])
+        for w in weights:
+            fitted = clone(student).fit(X[train], w * y[train] + (1 - w) * target)
+            losses[w] += np.sum((fitted.predict(X[test]) - y[test]) ** 2)
+    return {w: loss / len(y) for w, loss in losses.items()}
+
+
+def test_the_auto_label_weight_equals_a_hand_computation():
+    X, y = X_REG, Y_REG + np.random.RandomState(0).normal(scale=40.0, size=len(Y_REG))
+    teacher = DecisionTreeRegressor(max_depth=2, random_state=0)
+    distilled = DistilledRegressor(teacher, LinearRegression(), label_weight="auto",
+                                   cv=KFold(4)).fit(X, y)
+    want = _hand_losses(X, y, KFold(4), teacher, LinearRegression(),
+                        (0.0, 0.25, 0.5, 0.75, 1.0))
+    assert list(distilled.label_weight_losses_) == list(want)
+    assert_allclose(list(distilled.label_weight_losses_.values()), list(want.values()))
+    assert distilled.label_weight_ == min(want, key=want.get)
+    # The student is then fitted on all rows at the chosen weight.
+    w = distilled.label_weight_
+    oof = np.empty(len(y))
+    for train, test in KFold(4).split(X):
+        oof[test] = clone(teacher).fit(X[train], y[train]).predict(X[test])
+    assert_allclose(distilled.student_.coef_,
+                    LinearRegression().fit(X, w * y + (1 - w) * oof).coef_)
+
+
+@pytest.mark.parametrize("targets", ["oof", "fit"])
+def test_the_label_weight_check_never_learns_from_a_fit_that_saw_the_scored_fold(targets):
+    SEEN.clear()
+    RecordingRegressor.fits = []
+    X = with_ids(X_REG)
+    cv = KFold(4, shuffle=True, random_state=0)
+    DistilledRegressor(RowMemory(), RecordingRegressor(), targets=targets,
+                       label_weight="auto", augment="munge", n_augment=30, cv=cv,
+                       random_state=0).fit(X, Y_REG)
+    # Fits: the refit and 4 folds, then (with "oof") one without each pair of folds.
+    assert len(SEEN) == 5 + (6 if targets == "oof" else 0)
+    # The check fits fold by fold, each weight in turn; at weight 0 every target
+    # (synthetic rows' too) is a teacher's fit number.
+    checks = RecordingRegressor.fits[:4 * 5]
+    for k, (_, scored) in enumerate(cv.split(X)):
+        _, y_fit, _ = checks[5 * k]
+        for fit_id in set(y_fit.astype(int)):
+            assert SEEN[fit_id].isdisjoint(scored)
+
+
+def test_a_frozen_teacher_is_not_refitted_for_the_label_weight_check():
+    fitted = CountingLR(max_iter=500).fit(X_CLF, Y_CLF)
+    reset_counts()
+    distilled = DistilledClassifier(FrozenEstimator(fitted), DecisionTreeClassifier(
+        max_depth=3), label_weight="auto", cv=3, random_state=0).fit(X_CLF, Y_CLF)
+    assert CountingLR.fits == 0
+    assert set(distilled.label_weight_losses_) == {0.0, 0.25, 0.5, 0.75, 1.0}
+    # Not frozen: the refit, 3 folds and 3 pairs of folds.
+    DistilledClassifier(CountingLR(max_iter=500), DecisionTreeClassifier(max_depth=3),
+                        label_weight="auto", cv=3, random_state=0).fit(X_CLF, Y_CLF)
+    assert CountingLR.fits == 7
