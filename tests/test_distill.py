@@ -497,3 +497,26 @@ def test_a_frozen_teacher_is_not_refitted_for_the_label_weight_check():
     DistilledClassifier(CountingLR(max_iter=500), DecisionTreeClassifier(max_depth=3),
                         label_weight="auto", cv=3, random_state=0).fit(X_CLF, Y_CLF)
     assert CountingLR.fits == 7
+
+
+def test_the_auto_label_weight_of_a_classifier_equals_a_hand_computation():
+    # A frozen teacher: its probabilities stand for every fit's; log-loss on the labels.
+    teacher = FrozenEstimator(GaussianNB().fit(X_CLF[::2], Y_CLF[::2]))
+    student = DecisionTreeClassifier(max_depth=3, random_state=0)
+    distilled = DistilledClassifier(teacher, student, label_weight="auto",
+                                    cv=KFold(3)).fit(X_CLF, Y_CLF)
+    classes = np.unique(Y_CLF)
+    one_hot = (Y_CLF[:, None] == classes[None, :]).astype(float)
+    proba = teacher.predict_proba(X_CLF)
+    want = {}
+    for w in (0.0, 0.25, 0.5, 0.75, 1.0):
+        loss = 0.0
+        for train, test in KFold(3).split(X_CLF):
+            rows, labels, weights = duplicated_targets(
+                w * one_hot[train] + (1 - w) * proba[train], classes)
+            fitted = clone(student).fit(X_CLF[train][rows], labels, sample_weight=weights)
+            p = fitted.predict_proba(X_CLF[test])[np.arange(len(test)), Y_CLF[test]]
+            loss -= np.sum(np.log(np.clip(p, 1e-15, 1.0)))
+        want[w] = loss / len(Y_CLF)
+    assert_allclose(list(distilled.label_weight_losses_.values()), list(want.values()))
+    assert distilled.label_weight_ == min(want, key=want.get)
