@@ -6,17 +6,20 @@ Run from the repository root::
     python benchmarks/bench_distill.py --write    # ... and write docs/benchmarks.md
 
 On real data sets that ship with installed packages (6 classification, 6 regression;
-at most ``--max-rows`` rows, seeded), each split 75/25 twice (seeds 0 and 1): the teacher is a
-``FusionClassifier`` / ``FusionRegressor`` with ``weights="optimize"`` over four members
-(scaled logistic regression or ridge, a random forest, histogram gradient boosting,
-scaled 15-nearest neighbours). Three students (gradient boosting, a depth-8 tree, a
-scaled logistic regression or ridge) are each fitted on the labels and distilled from
-the teacher (``DistilledClassifier`` / ``DistilledRegressor`` at their defaults: out-of-
-fold targets, ``cv=5``, no synthetic rows), and with MUNGE rows (``augment="munge"``,
-as many as the training rows); gradient boosting also as a regressor on the teacher's
-logits. Held-out log-loss and accuracy (RMSE for regression), means over the splits,
-and predict time on the held-out rows (tiled to at least 5,000 rows) as ratios to the
-student on labels and to the teacher: medians of interleaved timings, in one run.
+at most ``--max-rows`` rows, seeded), each split 75/25 ``--splits`` times (seeds 0, 1,
+...): the teacher is a ``FusionClassifier`` / ``FusionRegressor`` with
+``weights="optimize"`` over four members (scaled logistic regression or ridge, a
+300-tree random forest, histogram gradient boosting, scaled 15-nearest neighbours; the
+first runs' teacher had a 100-tree forest, and is still fitted and timed, for the
+predict-time ratio to it). Three students (gradient boosting, a depth-8 tree, a scaled
+logistic regression or ridge) are each fitted on the labels and distilled from the
+teacher (``DistilledClassifier`` / ``DistilledRegressor``: out-of-fold targets, ``cv``
+from ``--cv``, no synthetic rows) at ``label_weight=0`` and ``"auto"``; gradient
+boosting also with MUNGE rows (``augment="munge"``, as many as the training rows; left
+out with ``--no-munge``). Held-out log-loss and accuracy (RMSE for regression), means
+over the splits, and predict time on the held-out rows (tiled to at least 5,000 rows)
+as ratios to the student on labels and to the teacher: medians of interleaved timings,
+in one process. ``--jobs`` runs that many data sets at once, each in its own process.
 
 Every distiller refits the same teacher on the same folds; the teacher's ``memory``
 cache fits each of its members once per fold for all of them (the teacher's predict
@@ -41,7 +44,7 @@ from _common import (
     write_section,
 )
 from _datasets import regression_sets
-from joblib import Memory
+from joblib import Memory, Parallel, delayed
 from sklearn.base import clone, is_classifier
 from sklearn.datasets import load_breast_cancer, load_wine
 from sklearn.ensemble import (
@@ -136,20 +139,20 @@ def students(classification):
     }
 
 
-def models(classification, memory):
+def models(classification, memory, cv=5, munge=True):
     """``{row name: (student's name, estimator)}``, the teacher first (None)."""
     distiller = DistilledClassifier if classification else DistilledRegressor
 
     def distilled(student, **params):
-        return distiller(teacher(classification, memory), student, random_state=SEED,
-                         **params)
+        return distiller(teacher(classification, memory), student, cv=cv,
+                         random_state=SEED, **params)
 
     out = {TEACHER: (None, None)}
     for name, student in students(classification).items():
         out[f"{name} on labels"] = (name, student)
         out[f"{name} distilled"] = (name, distilled(student, label_weight=0.0))
         out[f"{name} distilled, auto"] = (name, distilled(student, label_weight="auto"))
-        if name != "gradient boosting":
+        if name != "gradient boosting" or not munge:
             continue  # synthetic rows for gradient boosting only (the run's length)
         out[f"{name} distilled + munge"] = (name, distilled(student, label_weight=0.0,
                                                             augment="munge"))
@@ -173,7 +176,7 @@ def predict_seconds(model, X):
     return time.perf_counter() - start
 
 
-def evaluate(data, repeats, memory, seed):
+def evaluate(data, repeats, memory, seed, cv=5, munge=True):
     """One split: ``{row name: {"student", scores..., "fidelity", "to labels",
     "to teacher"}}``, the last two being predict-time ratios."""
     classification = data.y.dtype.kind != "f"
@@ -181,7 +184,7 @@ def evaluate(data, repeats, memory, seed):
         data.X, data.y, test_size=0.25, random_state=seed,
         stratify=data.y if classification else None)
     fitted, rows = {}, {TEACHER: {"student": None}}
-    for name, (student, model) in models(classification, memory).items():
+    for name, (student, model) in models(classification, memory, cv, munge).items():
         if model is None:
             continue
         with warnings.catch_warnings():
@@ -314,6 +317,16 @@ def verdict(results):
     return lines
 
 
+def run_data_set(data, repeats, n_splits, cv, munge):
+    """``(classification, rows, seconds)`` over the splits, with a member cache of its own."""
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as cache:
+        splits = [evaluate(data, repeats, Memory(cache, verbose=0), seed, cv, munge)
+                  for seed in range(n_splits)]
+    return (splits[0][0], combined([rows for _, rows in splits]),
+            time.perf_counter() - start)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
@@ -321,6 +334,11 @@ def main(argv=None):
     parser.add_argument("--only", action="append", help="only these data sets")
     parser.add_argument("--splits", type=int, default=len(SEEDS),
                         help="75/25 splits per data set (seeds 0, 1, ...)")
+    parser.add_argument("--cv", type=int, default=5, help="the distillers' cv")
+    parser.add_argument("--no-munge", action="store_true", help="no MUNGE rows")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="data sets run at once, in worker processes (timings are "
+                             "ratios within one process)")
     parser.add_argument("--write", action="store_true", help="write docs/benchmarks.md")
     args = parser.parse_args(argv)
     began = time.perf_counter()
@@ -330,18 +348,14 @@ def main(argv=None):
     if args.only:
         datasets = [data for data in datasets if data.name in args.only]
     results, tables = [], []
-    with tempfile.TemporaryDirectory() as cache:
-        memory = Memory(cache, verbose=0)
-        for data in datasets:
-            start = time.perf_counter()
-            splits = [evaluate(data, args.repeats, memory, seed)
-                      for seed in range(args.splits)]
-            classification, rows = splits[0][0], combined([rows for _, rows in splits])
-            results.append((classification, rows))
-            tables.append(table(data, classification, rows))
-            print(tables[-1] + "\n", flush=True)
-            print(f"[{data.name}: {time.perf_counter() - start:.0f} s]", file=sys.stderr,
-                  flush=True)
+    runs = Parallel(n_jobs=args.jobs, return_as="generator")(
+        delayed(run_data_set)(data, args.repeats, args.splits, args.cv, not args.no_munge)
+        for data in datasets)
+    for data, (classification, rows, seconds) in zip(datasets, runs):
+        results.append((classification, rows))
+        tables.append(table(data, classification, rows))
+        print(tables[-1] + "\n", flush=True)
+        print(f"[{data.name}: {seconds:.0f} s]", file=sys.stderr, flush=True)
     section = "\n\n".join([
         SECTION + "\n\n"
         f"Run on {time.strftime('%Y-%m-%d')}, {versions(skfuse, sklearn, np)}. Total "
@@ -353,7 +367,7 @@ def main(argv=None):
         f"a {TREES}-tree random forest, histogram gradient boosting and scaled 15-nearest "
         "neighbours (the first runs' teacher, with 100 trees, is timed beside it). "
         "Distilled students: `DistilledClassifier` / `DistilledRegressor` (out-of-fold "
-        "targets, `cv=5`; a classifier student by weighted duplication) at "
+        f"targets, `cv={args.cv}`; a classifier student by weighted duplication) at "
         "`label_weight=0` (the teacher's targets only) and, `auto`, at "
         "`label_weight='auto'` (the *label weight* column: the weight chosen, mean over "
         "the splits); `+ munge` with as many MUNGE rows as training rows. Gradient "
