@@ -507,7 +507,8 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
     cv : int, cross-validation generator or iterable, default=5
         Folds for the out-of-fold targets and for ``fidelity_`` (the student is fitted
         on each training fold, with the synthetic rows grown from it, and compared with
-        the teacher on the test fold). An int gives ``StratifiedKFold``.
+        the teacher on the test fold), and for ``label_weight="auto"``'s check. An int
+        gives ``StratifiedKFold``.
     {n_jobs}
     {verbose}
     {random_state}
@@ -736,7 +737,8 @@ class DistilledRegressor(RegressorMixin, _BaseDistilled):
     cv : int, cross-validation generator or iterable, default=5
         Folds for the out-of-fold targets and for ``fidelity_`` (the student is fitted
         on each training fold, with the synthetic rows grown from it, and compared with
-        the teacher on the test fold). An int gives ``KFold``.
+        the teacher on the test fold), and for ``label_weight="auto"``'s check. An int
+        gives ``KFold``.
     {n_jobs}
     {verbose}
     {random_state}
