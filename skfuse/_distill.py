@@ -415,7 +415,7 @@ _DISTILL_DOCS = {
         every row standing for the out-of-fold one). Rows that no fold tests (a
         forward-chaining ``cv``) are left out of the student's fit. ``"fit"``: the
         teacher is fitted once and labels its own training rows.""",
-    "label_weight": """label_weight : float in [0, 1] or "auto", default=0.0
+    "label_weight": """label_weight : float in [0, 1] or "auto", default="auto"
         How much the student learns the labels rather than the teacher: each real
         row's target is ``label_weight * label + (1 - label_weight) * teacher's
         target`` (for a classifier, the label as one-hot probabilities, mixed before
@@ -558,7 +558,7 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
         "temperature": [Interval(Real, 0, None, closed="neither")],
     }
 
-    def __init__(self, teacher, student, *, targets="oof", label_weight=0.0, augment=None,
+    def __init__(self, teacher, student, *, targets="oof", label_weight="auto", augment=None,
                  n_augment=1.0, temperature=1.0, cv=5, n_jobs=None, verbose=0,
                  random_state=None):
         self.teacher = teacher
@@ -778,7 +778,7 @@ class DistilledRegressor(RegressorMixin, _BaseDistilled):
 
     _kind = "regressor"
 
-    def __init__(self, teacher, student, *, targets="oof", label_weight=0.0, augment=None,
+    def __init__(self, teacher, student, *, targets="oof", label_weight="auto", augment=None,
                  n_augment=1.0, cv=5, n_jobs=None, verbose=0, random_state=None):
         self.teacher = teacher
         self.student = student

@@ -120,7 +120,8 @@ def test_the_student_is_fitted_on_the_hand_computed_duplicates(temperature):
     teacher = FrozenEstimator(LogisticRegression().fit(X_CLF[:60], Y_CLF[:60]))
     sw = np.random.RandomState(1).uniform(0.5, 2.0, size=len(Y_CLF))
     RecordingTree.fits = []
-    DistilledClassifier(teacher, RecordingTree(max_depth=3), temperature=temperature,
+    DistilledClassifier(teacher, RecordingTree(max_depth=3), label_weight=0.0,
+                        temperature=temperature,
                         cv=3, random_state=0).fit(X_CLF, Y_CLF, sample_weight=sw)
     X_fit, y_fit, w_fit = full_fit(RecordingTree)
     proba = teacher.predict_proba(X_CLF)
@@ -135,7 +136,8 @@ def test_the_student_is_fitted_on_the_hand_computed_duplicates(temperature):
 def test_a_pipeline_student_gets_the_weights_at_its_last_step():
     teacher = FrozenEstimator(GaussianNB().fit(X_CLF, Y_CLF))
     student = make_pipeline(StandardScaler(), LogisticRegression())
-    distilled = DistilledClassifier(teacher, student, cv=3, random_state=0).fit(X_CLF, Y_CLF)
+    distilled = DistilledClassifier(teacher, student, label_weight=0.0,
+                                    cv=3, random_state=0).fit(X_CLF, Y_CLF)
     proba = teacher.predict_proba(X_CLF)
     by_hand = clone(student).fit(np.repeat(X_CLF, 3, axis=0), np.tile([0, 1, 2], len(X_CLF)),
                                  logisticregression__sample_weight=proba.ravel())
@@ -146,7 +148,7 @@ def test_a_pipeline_student_gets_the_weights_at_its_last_step():
 def test_a_regressor_student_learns_the_teachers_logits(X, y):
     teacher = FrozenEstimator(LogisticRegression().fit(X, y))
     RecordingRegressor.fits = []
-    distilled = DistilledClassifier(teacher, RecordingRegressor(max_depth=4),
+    distilled = DistilledClassifier(teacher, RecordingRegressor(max_depth=4), label_weight=0.0,
                                     temperature=2.0, cv=3, random_state=0).fit(X, y)
     assert distilled.soft_labels_ == "logits"
     log_p = np.log(np.clip(teacher.predict_proba(X), LOGIT_EPS, 1 - LOGIT_EPS))
@@ -162,7 +164,8 @@ def test_a_regressor_student_learns_the_teachers_logits(X, y):
         assert_allclose(distilled.predict_proba(X),
                         softmax(2.0 * distilled.student_.predict(X), axis=1))
         # A regressor of one output learns them one per class.
-        one = DistilledClassifier(teacher, HistGradientBoostingRegressor(max_iter=5), cv=3,
+        one = DistilledClassifier(teacher, HistGradientBoostingRegressor(max_iter=5), label_weight=0.0,
+                                  cv=3,
                                   random_state=0).fit(X, y)
         assert isinstance(one.student_, MultiOutputRegressor)
         assert len(one.student_.estimators_) == 3
@@ -192,7 +195,8 @@ def test_out_of_fold_targets_never_come_from_a_fit_that_saw_the_row(cv):
     SEEN.clear()
     X = with_ids(X_REG)
     RecordingRegressor.fits = []
-    DistilledRegressor(RowMemory(), RecordingRegressor(), cv=cv, random_state=0).fit(X, Y_REG)
+    DistilledRegressor(RowMemory(), RecordingRegressor(), label_weight=0.0,
+                       cv=cv, random_state=0).fit(X, Y_REG)
     X_fit, y_fit, _ = full_fit(RecordingRegressor)
     assert len(SEEN) == 1 + (cv if isinstance(cv, int) else cv.get_n_splits())
     for row, fit_id in zip(X_fit[:, 0].astype(int), y_fit.astype(int)):
@@ -200,7 +204,8 @@ def test_out_of_fold_targets_never_come_from_a_fit_that_saw_the_row(cv):
     # In-sample targets all come from the fit on every row, which saw each of them.
     SEEN.clear()
     RecordingRegressor.fits = []
-    DistilledRegressor(RowMemory(), RecordingRegressor(), targets="fit", cv=cv).fit(X, Y_REG)
+    DistilledRegressor(RowMemory(), RecordingRegressor(), label_weight=0.0,
+                       targets="fit", cv=cv).fit(X, Y_REG)
     _, y_fit, _ = full_fit(RecordingRegressor)
     assert len(SEEN) == 1 and set(y_fit) == {0.0} and SEEN[0] == set(range(len(X)))
 
@@ -209,7 +214,8 @@ def test_out_of_fold_probabilities_never_come_from_a_fit_that_saw_the_row():
     SEEN.clear()
     X = with_ids(X_BIN)
     RecordingTree.fits = []
-    distilled = DistilledClassifier(RowMemoryClassifier(), RecordingTree(), augment="munge",
+    distilled = DistilledClassifier(RowMemoryClassifier(), RecordingTree(), label_weight=0.0,
+                                    augment="munge",
                                     n_augment=30, cv=4, random_state=0).fit(X, Y_BIN)
     X_fit, _, w_fit = full_fit(RecordingTree)
     # Each row's first copy is weighted by the probability of class 0, which names the fit.
@@ -227,7 +233,8 @@ def test_groups_reach_the_splitter_with_metadata_routing():
     groups = np.arange(len(X)) // 10
     RecordingRegressor.fits = []
     with sklearn.config_context(enable_metadata_routing=True):
-        DistilledRegressor(RowMemory(), RecordingRegressor(), cv=GroupKFold(3)).fit(
+        DistilledRegressor(RowMemory(), RecordingRegressor(), label_weight=0.0,
+                           cv=GroupKFold(3)).fit(
             X, Y_REG, groups=groups)
     X_fit, y_fit, _ = full_fit(RecordingRegressor)
     for row, fit_id in zip(X_fit[:, 0].astype(int), y_fit.astype(int)):
@@ -237,7 +244,8 @@ def test_groups_reach_the_splitter_with_metadata_routing():
 
 def test_rows_no_fold_tests_are_left_out_of_the_students_fit():
     RecordingRegressor.fits = []
-    DistilledRegressor(Ridge(), RecordingRegressor(), cv=TimeSeriesSplit(4)).fit(X_REG, Y_REG)
+    DistilledRegressor(Ridge(), RecordingRegressor(), label_weight=0.0,
+                       cv=TimeSeriesSplit(4)).fit(X_REG, Y_REG)
     X_fit, _, _ = full_fit(RecordingRegressor)
     assert_array_equal(X_fit, X_REG[20:])  # the first of five blocks is never tested
 
@@ -250,12 +258,14 @@ def test_a_frozen_teacher_is_not_refitted(targets):
     fitted = CountingLR(max_iter=500).fit(X_CLF, Y_CLF)
     reset_counts()
     teacher = FrozenEstimator(fitted)
-    distilled = DistilledClassifier(teacher, DecisionTreeClassifier(max_depth=3),
+    distilled = DistilledClassifier(teacher, DecisionTreeClassifier(max_depth=3), label_weight=0.0,
+                                    
                                     targets=targets, cv=3, random_state=0).fit(X_CLF, Y_CLF)
     assert CountingLR.fits == 0
     assert distilled.teacher_ is teacher
     # Not frozen, the same teacher is fitted on all rows, and on each fold for "oof".
-    DistilledClassifier(CountingLR(max_iter=500), DecisionTreeClassifier(max_depth=3),
+    DistilledClassifier(CountingLR(max_iter=500), DecisionTreeClassifier(max_depth=3), label_weight=0.0,
+                        
                         targets=targets, cv=3, random_state=0).fit(X_CLF, Y_CLF)
     assert CountingLR.fits == (4 if targets == "oof" else 1)
 
@@ -368,7 +378,8 @@ def test_the_student_learns_synthetic_rows_of_a_dataframe():
     y = (X["code"] > 3).to_numpy() ^ (X["colour"] == "red").to_numpy()
     model = HistGradientBoostingClassifier(max_iter=50, min_samples_leaf=5,
                                            categorical_features="from_dtype")
-    distilled = DistilledClassifier(model, model, augment="munge", n_augment=2.0, cv=3,
+    distilled = DistilledClassifier(model, model, label_weight=0.0,
+                                    augment="munge", n_augment=2.0, cv=3,
                                     random_state=0).fit(X, y)
     assert distilled.n_augmented_ == 2 * len(X)
     assert list(distilled.feature_names_in_) == list(X.columns)
