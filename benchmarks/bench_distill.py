@@ -359,10 +359,12 @@ def main(argv=None):
     section = "\n\n".join([
         SECTION + "\n\n"
         f"Run on {time.strftime('%Y-%m-%d')}, {versions(skfuse, sklearn, np)}. Total "
-        f"runtime {time.perf_counter() - began:.0f} s. {args.splits} 75/25 split(s) per data "
-        f"set (seeds 0 to {args.splits - 1}), at most {args.max_rows} rows; scores are means "
-        "over the "
-        "splits, time ratios medians. The teacher: `FusionClassifier` / "
+        f"runtime {time.perf_counter() - began:.0f} s"
+        + (f" ({args.jobs} data sets at once)" if args.jobs > 1 else "") + ". "
+        + (f"{args.splits} 75/25 splits per data set (seeds 0 to {args.splits - 1})"
+           if args.splits > 1 else "One 75/25 split per data set (seed 0)")
+        + f", at most {args.max_rows} rows; scores are means over the splits, time ratios "
+        "medians. The teacher: `FusionClassifier` / "
         "`FusionRegressor`, `weights='optimize'`, over scaled logistic regression (ridge), "
         f"a {TREES}-tree random forest, histogram gradient boosting and scaled 15-nearest "
         "neighbours (the first runs' teacher, with 100 trees, is timed beside it). "
@@ -370,8 +372,9 @@ def main(argv=None):
         f"targets, `cv={args.cv}`; a classifier student by weighted duplication) at "
         "`label_weight=0` (the teacher's targets only) and, `auto`, at "
         "`label_weight='auto'` (the *label weight* column: the weight chosen, mean over "
-        "the splits); `+ munge` with as many MUNGE rows as training rows. Gradient "
-        "boosting runs "
+        "the splits)"
+        + ("" if args.no_munge else "; `+ munge` with as many MUNGE rows as training rows")
+        + ". Gradient boosting runs "
         "100 iterations without early stopping on both sides. *Teacher's gain kept*: "
         "(student on labels - distilled) / (student on labels - teacher), in log-loss "
         "(classification) or RMSE (regression), left empty where the teacher is no "
