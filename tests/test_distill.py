@@ -120,7 +120,8 @@ def test_the_student_is_fitted_on_the_hand_computed_duplicates(temperature):
     teacher = FrozenEstimator(LogisticRegression().fit(X_CLF[:60], Y_CLF[:60]))
     sw = np.random.RandomState(1).uniform(0.5, 2.0, size=len(Y_CLF))
     RecordingTree.fits = []
-    DistilledClassifier(teacher, RecordingTree(max_depth=3), temperature=temperature,
+    DistilledClassifier(teacher, RecordingTree(max_depth=3), label_weight=0.0,
+                        temperature=temperature,
                         cv=3, random_state=0).fit(X_CLF, Y_CLF, sample_weight=sw)
     X_fit, y_fit, w_fit = full_fit(RecordingTree)
     proba = teacher.predict_proba(X_CLF)
@@ -135,7 +136,8 @@ def test_the_student_is_fitted_on_the_hand_computed_duplicates(temperature):
 def test_a_pipeline_student_gets_the_weights_at_its_last_step():
     teacher = FrozenEstimator(GaussianNB().fit(X_CLF, Y_CLF))
     student = make_pipeline(StandardScaler(), LogisticRegression())
-    distilled = DistilledClassifier(teacher, student, cv=3, random_state=0).fit(X_CLF, Y_CLF)
+    distilled = DistilledClassifier(teacher, student, label_weight=0.0,
+                                    cv=3, random_state=0).fit(X_CLF, Y_CLF)
     proba = teacher.predict_proba(X_CLF)
     by_hand = clone(student).fit(np.repeat(X_CLF, 3, axis=0), np.tile([0, 1, 2], len(X_CLF)),
                                  logisticregression__sample_weight=proba.ravel())
@@ -146,7 +148,7 @@ def test_a_pipeline_student_gets_the_weights_at_its_last_step():
 def test_a_regressor_student_learns_the_teachers_logits(X, y):
     teacher = FrozenEstimator(LogisticRegression().fit(X, y))
     RecordingRegressor.fits = []
-    distilled = DistilledClassifier(teacher, RecordingRegressor(max_depth=4),
+    distilled = DistilledClassifier(teacher, RecordingRegressor(max_depth=4), label_weight=0.0,
                                     temperature=2.0, cv=3, random_state=0).fit(X, y)
     assert distilled.soft_labels_ == "logits"
     log_p = np.log(np.clip(teacher.predict_proba(X), LOGIT_EPS, 1 - LOGIT_EPS))
@@ -162,7 +164,8 @@ def test_a_regressor_student_learns_the_teachers_logits(X, y):
         assert_allclose(distilled.predict_proba(X),
                         softmax(2.0 * distilled.student_.predict(X), axis=1))
         # A regressor of one output learns them one per class.
-        one = DistilledClassifier(teacher, HistGradientBoostingRegressor(max_iter=5), cv=3,
+        one = DistilledClassifier(teacher, HistGradientBoostingRegressor(max_iter=5), label_weight=0.0,
+                                  cv=3,
                                   random_state=0).fit(X, y)
         assert isinstance(one.student_, MultiOutputRegressor)
         assert len(one.student_.estimators_) == 3
@@ -192,7 +195,8 @@ def test_out_of_fold_targets_never_come_from_a_fit_that_saw_the_row(cv):
     SEEN.clear()
     X = with_ids(X_REG)
     RecordingRegressor.fits = []
-    DistilledRegressor(RowMemory(), RecordingRegressor(), cv=cv, random_state=0).fit(X, Y_REG)
+    DistilledRegressor(RowMemory(), RecordingRegressor(), label_weight=0.0,
+                       cv=cv, random_state=0).fit(X, Y_REG)
     X_fit, y_fit, _ = full_fit(RecordingRegressor)
     assert len(SEEN) == 1 + (cv if isinstance(cv, int) else cv.get_n_splits())
     for row, fit_id in zip(X_fit[:, 0].astype(int), y_fit.astype(int)):
@@ -200,7 +204,8 @@ def test_out_of_fold_targets_never_come_from_a_fit_that_saw_the_row(cv):
     # In-sample targets all come from the fit on every row, which saw each of them.
     SEEN.clear()
     RecordingRegressor.fits = []
-    DistilledRegressor(RowMemory(), RecordingRegressor(), targets="fit", cv=cv).fit(X, Y_REG)
+    DistilledRegressor(RowMemory(), RecordingRegressor(), label_weight=0.0,
+                       targets="fit", cv=cv).fit(X, Y_REG)
     _, y_fit, _ = full_fit(RecordingRegressor)
     assert len(SEEN) == 1 and set(y_fit) == {0.0} and SEEN[0] == set(range(len(X)))
 
@@ -209,7 +214,8 @@ def test_out_of_fold_probabilities_never_come_from_a_fit_that_saw_the_row():
     SEEN.clear()
     X = with_ids(X_BIN)
     RecordingTree.fits = []
-    distilled = DistilledClassifier(RowMemoryClassifier(), RecordingTree(), augment="munge",
+    distilled = DistilledClassifier(RowMemoryClassifier(), RecordingTree(), label_weight=0.0,
+                                    augment="munge",
                                     n_augment=30, cv=4, random_state=0).fit(X, Y_BIN)
     X_fit, _, w_fit = full_fit(RecordingTree)
     # Each row's first copy is weighted by the probability of class 0, which names the fit.
@@ -227,7 +233,8 @@ def test_groups_reach_the_splitter_with_metadata_routing():
     groups = np.arange(len(X)) // 10
     RecordingRegressor.fits = []
     with sklearn.config_context(enable_metadata_routing=True):
-        DistilledRegressor(RowMemory(), RecordingRegressor(), cv=GroupKFold(3)).fit(
+        DistilledRegressor(RowMemory(), RecordingRegressor(), label_weight=0.0,
+                           cv=GroupKFold(3)).fit(
             X, Y_REG, groups=groups)
     X_fit, y_fit, _ = full_fit(RecordingRegressor)
     for row, fit_id in zip(X_fit[:, 0].astype(int), y_fit.astype(int)):
@@ -237,7 +244,8 @@ def test_groups_reach_the_splitter_with_metadata_routing():
 
 def test_rows_no_fold_tests_are_left_out_of_the_students_fit():
     RecordingRegressor.fits = []
-    DistilledRegressor(Ridge(), RecordingRegressor(), cv=TimeSeriesSplit(4)).fit(X_REG, Y_REG)
+    DistilledRegressor(Ridge(), RecordingRegressor(), label_weight=0.0,
+                       cv=TimeSeriesSplit(4)).fit(X_REG, Y_REG)
     X_fit, _, _ = full_fit(RecordingRegressor)
     assert_array_equal(X_fit, X_REG[20:])  # the first of five blocks is never tested
 
@@ -250,12 +258,14 @@ def test_a_frozen_teacher_is_not_refitted(targets):
     fitted = CountingLR(max_iter=500).fit(X_CLF, Y_CLF)
     reset_counts()
     teacher = FrozenEstimator(fitted)
-    distilled = DistilledClassifier(teacher, DecisionTreeClassifier(max_depth=3),
+    distilled = DistilledClassifier(teacher, DecisionTreeClassifier(max_depth=3), label_weight=0.0,
+                                    
                                     targets=targets, cv=3, random_state=0).fit(X_CLF, Y_CLF)
     assert CountingLR.fits == 0
     assert distilled.teacher_ is teacher
     # Not frozen, the same teacher is fitted on all rows, and on each fold for "oof".
-    DistilledClassifier(CountingLR(max_iter=500), DecisionTreeClassifier(max_depth=3),
+    DistilledClassifier(CountingLR(max_iter=500), DecisionTreeClassifier(max_depth=3), label_weight=0.0,
+                        
                         targets=targets, cv=3, random_state=0).fit(X_CLF, Y_CLF)
     assert CountingLR.fits == (4 if targets == "oof" else 1)
 
@@ -368,7 +378,8 @@ def test_the_student_learns_synthetic_rows_of_a_dataframe():
     y = (X["code"] > 3).to_numpy() ^ (X["colour"] == "red").to_numpy()
     model = HistGradientBoostingClassifier(max_iter=50, min_samples_leaf=5,
                                            categorical_features="from_dtype")
-    distilled = DistilledClassifier(model, model, augment="munge", n_augment=2.0, cv=3,
+    distilled = DistilledClassifier(model, model, label_weight=0.0,
+                                    augment="munge", n_augment=2.0, cv=3,
                                     random_state=0).fit(X, y)
     assert distilled.n_augmented_ == 2 * len(X)
     assert list(distilled.feature_names_in_) == list(X.columns)
@@ -382,3 +393,141 @@ def test_augmentation_needs_dense_input():
     with pytest.raises(TypeError, match="augment='munge' needs dense X"):
         DistilledClassifier(LogisticRegression(), DecisionTreeClassifier(), augment="munge",
                             cv=3).fit(sparse.csr_matrix(X_CLF), Y_CLF)
+
+
+# -- label weight ------------------------------------------------------------------------
+
+
+def test_a_label_weight_mixes_labels_and_the_teachers_targets():
+    teacher = FrozenEstimator(Ridge(alpha=50.0).fit(X_REG, Y_REG))
+    distilled = DistilledRegressor(teacher, LinearRegression(), label_weight=0.3,
+                                   cv=3).fit(X_REG, Y_REG)
+    by_hand = LinearRegression().fit(X_REG, 0.3 * Y_REG + 0.7 * teacher.predict(X_REG))
+    assert_allclose(distilled.student_.coef_, by_hand.coef_)
+    assert distilled.label_weight_ == 0.3 and distilled.label_weight_losses_ is None
+    # A classifier's labels are one-hot probabilities, mixed before duplication.
+    lr = FrozenEstimator(LogisticRegression(max_iter=500).fit(X_CLF, Y_CLF))
+    RecordingTree.fits = []
+    DistilledClassifier(lr, RecordingTree(max_depth=3), label_weight=0.4, cv=3,
+                        random_state=0).fit(X_CLF, Y_CLF)
+    _, labels, weights = full_fit(RecordingTree)
+    one_hot = (Y_CLF[:, None] == np.unique(Y_CLF)[None, :]).astype(float)
+    _, want_labels, want = duplicated_targets(0.4 * one_hot + 0.6 * lr.predict_proba(X_CLF),
+                                              np.unique(Y_CLF))
+    assert_array_equal(labels, want_labels)
+    assert_allclose(weights, want)
+
+
+def test_label_weight_one_learns_the_labels_alone():
+    distilled = DistilledRegressor(Ridge(), LinearRegression(), label_weight=1.0,
+                                   augment="munge", cv=3, random_state=0).fit(X_REG, Y_REG)
+    assert distilled.n_augmented_ == 0  # synthetic rows have no label: left out
+    assert_allclose(distilled.predict(X_REG), LinearRegression().fit(X_REG, Y_REG)
+                    .predict(X_REG))
+
+
+def test_synthetic_rows_weigh_one_minus_the_label_weight():
+    RecordingRegressor.fits = []
+    DistilledRegressor(Ridge(), RecordingRegressor(), label_weight=0.25, augment="munge",
+                       n_augment=30, cv=3, random_state=0).fit(X_REG, Y_REG)
+    _, _, weights = full_fit(RecordingRegressor)
+    assert_array_equal(weights, np.r_[np.ones(len(X_REG)), np.full(30, 0.75)])
+    with pytest.raises(TypeError, match="does not accept sample_weight"):
+        DistilledRegressor(Ridge(), KNeighborsRegressor(), label_weight="auto",
+                           augment="munge", cv=3).fit(X_REG, Y_REG)
+
+
+def _hand_losses(X, y, cv, teacher, student, weights):
+    """The auto label weight's check, written out: each fold scored by the student
+    fitted on the other folds, whose rows are labelled by the teacher fitted without
+    their fold and the scored one."""
+    folds = list(cv.split(X, y))
+    fold_of = np.empty(len(y), dtype=int)
+    for j, (_, test) in enumerate(folds):
+        fold_of[test] = j
+    losses = dict.fromkeys(weights, 0.0)
+    for k, (train, test) in enumerate(folds):
+        target = np.empty(len(train))
+        for j in set(fold_of[train]):
+            rows = fold_of[train] == j
+            seen = np.flatnonzero((fold_of != j) & (fold_of != k))
+            target[rows] = clone(teacher).fit(X[seen], y[seen]).predict(X[train][rows])
+        for w in weights:
+            fitted = clone(student).fit(X[train], w * y[train] + (1 - w) * target)
+            losses[w] += np.sum((fitted.predict(X[test]) - y[test]) ** 2)
+    return {w: loss / len(y) for w, loss in losses.items()}
+
+
+def test_the_auto_label_weight_equals_a_hand_computation():
+    X, y = X_REG, Y_REG + np.random.RandomState(0).normal(scale=40.0, size=len(Y_REG))
+    teacher = DecisionTreeRegressor(max_depth=2, random_state=0)
+    distilled = DistilledRegressor(teacher, LinearRegression(), label_weight="auto",
+                                   cv=KFold(4)).fit(X, y)
+    want = _hand_losses(X, y, KFold(4), teacher, LinearRegression(),
+                        (0.0, 0.25, 0.5, 0.75, 1.0))
+    assert list(distilled.label_weight_losses_) == list(want)
+    assert_allclose(list(distilled.label_weight_losses_.values()), list(want.values()))
+    assert distilled.label_weight_ == min(want, key=want.get)
+    # The student is then fitted on all rows at the chosen weight.
+    w = distilled.label_weight_
+    oof = np.empty(len(y))
+    for train, test in KFold(4).split(X):
+        oof[test] = clone(teacher).fit(X[train], y[train]).predict(X[test])
+    assert_allclose(distilled.student_.coef_,
+                    LinearRegression().fit(X, w * y + (1 - w) * oof).coef_)
+
+
+@pytest.mark.parametrize("targets", ["oof", "fit"])
+def test_the_label_weight_check_never_learns_from_a_fit_that_saw_the_scored_fold(targets):
+    SEEN.clear()
+    RecordingRegressor.fits = []
+    X = with_ids(X_REG)
+    cv = KFold(4, shuffle=True, random_state=0)
+    DistilledRegressor(RowMemory(), RecordingRegressor(), targets=targets,
+                       label_weight="auto", augment="munge", n_augment=30, cv=cv,
+                       random_state=0).fit(X, Y_REG)
+    # Fits: the refit and 4 folds, then (with "oof") one without each pair of folds.
+    assert len(SEEN) == 5 + (6 if targets == "oof" else 0)
+    # The check fits fold by fold, each weight in turn; at weight 0 every target
+    # (synthetic rows' too) is a teacher's fit number.
+    checks = RecordingRegressor.fits[:4 * 5]
+    for k, (_, scored) in enumerate(cv.split(X)):
+        _, y_fit, _ = checks[5 * k]
+        for fit_id in set(y_fit.astype(int)):
+            assert SEEN[fit_id].isdisjoint(scored)
+
+
+def test_a_frozen_teacher_is_not_refitted_for_the_label_weight_check():
+    fitted = CountingLR(max_iter=500).fit(X_CLF, Y_CLF)
+    reset_counts()
+    distilled = DistilledClassifier(FrozenEstimator(fitted), DecisionTreeClassifier(
+        max_depth=3), label_weight="auto", cv=3, random_state=0).fit(X_CLF, Y_CLF)
+    assert CountingLR.fits == 0
+    assert set(distilled.label_weight_losses_) == {0.0, 0.25, 0.5, 0.75, 1.0}
+    # Not frozen: the refit, 3 folds and 3 pairs of folds.
+    DistilledClassifier(CountingLR(max_iter=500), DecisionTreeClassifier(max_depth=3),
+                        label_weight="auto", cv=3, random_state=0).fit(X_CLF, Y_CLF)
+    assert CountingLR.fits == 7
+
+
+def test_the_auto_label_weight_of_a_classifier_equals_a_hand_computation():
+    # A frozen teacher: its probabilities stand for every fit's; log-loss on the labels.
+    teacher = FrozenEstimator(GaussianNB().fit(X_CLF[::2], Y_CLF[::2]))
+    student = DecisionTreeClassifier(max_depth=3, random_state=0)
+    distilled = DistilledClassifier(teacher, student, label_weight="auto",
+                                    cv=KFold(3)).fit(X_CLF, Y_CLF)
+    classes = np.unique(Y_CLF)
+    one_hot = (Y_CLF[:, None] == classes[None, :]).astype(float)
+    proba = teacher.predict_proba(X_CLF)
+    want = {}
+    for w in (0.0, 0.25, 0.5, 0.75, 1.0):
+        loss = 0.0
+        for train, test in KFold(3).split(X_CLF):
+            rows, labels, weights = duplicated_targets(
+                w * one_hot[train] + (1 - w) * proba[train], classes)
+            fitted = clone(student).fit(X_CLF[train][rows], labels, sample_weight=weights)
+            p = fitted.predict_proba(X_CLF[test])[np.arange(len(test)), Y_CLF[test]]
+            loss -= np.sum(np.log(np.clip(p, 1e-15, 1.0)))
+        want[w] = loss / len(Y_CLF)
+    assert_allclose(list(distilled.label_weight_losses_.values()), list(want.values()))
+    assert distilled.label_weight_ == min(want, key=want.get)

@@ -1,0 +1,173 @@
+"""The out-of-fold check that chooses a distiller's label weight (``label_weight="auto"``).
+
+For each ``cv`` fold, the student is fitted on the other folds' rows at each weight in
+:data:`LABEL_WEIGHTS` and scored on the fold's labels. Its targets there must come from
+teacher fits that never saw the scored fold, made the way the final targets are made:
+
+- ``targets="oof"``: a row of fold ``j`` gets the output of the teacher fitted without
+  folds ``j`` and ``k`` (one fit per pair of folds, shared by the checks of ``j`` and
+  ``k``), where ``k`` is the fold scored;
+- ``targets="fit"``: the output of the teacher's fit without fold ``k`` on its own rows;
+- a frozen teacher: its output (never fitted here, so it saw no fold).
+
+Synthetic rows grown from the other folds' rows are labelled by the teacher's fit
+without fold ``k`` (the frozen teacher's output).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.base import clone
+
+from ._tasks import run_fit_tasks
+from ._views import concat_rows, take_rows
+
+# The label weights label_weight="auto" chooses from: teacher's targets only, ..., labels only.
+LABEL_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+@dataclass
+class CheckFold:
+    """The data of the check that scores one fold.
+
+    Attributes
+    ----------
+    rows : ndarray of int
+        The training rows that have a target no fit on the scored fold gave.
+    targets : ndarray
+        Their targets.
+    parents : ndarray of int
+        The fold's training rows: synthetic rows grown from them are fitted on.
+    test : ndarray of int
+        The scored rows (those of the fold with a target in the final fit).
+    teacher : estimator
+        Labels the synthetic rows: the teacher's fit without the fold (or the frozen
+        teacher).
+    """
+
+    rows: np.ndarray
+    targets: np.ndarray
+    parents: np.ndarray
+    test: np.ndarray
+    teacher: object
+
+
+def fold_pairs(folds):
+    """``{(j, k): (train, test)}`` for ``j < k``: the teacher's fit without folds ``j``
+    and ``k`` (on the rows both train on) and the rows it labels (fold ``j``'s rows that
+    fold ``k`` trains on, and the other way round). Pairs with no row to fit on or to
+    label are left out."""
+    pairs = {}
+    for j, (train_j, test_j) in enumerate(folds):
+        for k in range(j + 1, len(folds)):
+            train_k, test_k = folds[k]
+            train = np.intersect1d(train_j, train_k)
+            test = np.union1d(np.intersect1d(test_j, train_k), np.intersect1d(test_k, train_j))
+            if train.size and test.size:
+                pairs[(j, k)] = (train, test)
+    return pairs
+
+
+def check_folds(X, folds, real, targets, teacher, fold_teachers, pair_outputs, oof, output):
+    """One :class:`CheckFold` per fold.
+
+    Parameters
+    ----------
+    X : data
+        The training rows.
+    folds : list of (train, test)
+    real : ndarray of int
+        The rows with a target in the final fit, and ``targets`` those targets.
+    targets : ndarray
+    teacher : estimator
+        The fitted (or frozen) teacher.
+    fold_teachers : list of estimators or None
+        The teacher's fit without each fold; None for a frozen teacher.
+    pair_outputs : dict of (j, k) to ndarray
+        The pair fits' outputs, at the rows' positions (:func:`fold_pairs`).
+    oof : bool
+        ``targets="oof"``.
+    output : callable
+        ``output(teacher, X)``: the teacher's targets.
+    """
+    n_rows = X.shape[0]
+    has_target = np.zeros(n_rows, dtype=bool)
+    has_target[real] = True
+    fold_of = np.full(n_rows, -1)
+    for j, (_, test) in enumerate(folds):
+        fold_of[test] = j
+    checks = []
+    for k, (train, test) in enumerate(folds):
+        train, test = np.asarray(train), np.asarray(test)
+        if fold_teachers is None:  # frozen: its outputs stand for every fit's
+            rows = train[has_target[train]]
+            labelled = targets[np.searchsorted(real, rows)]
+            fold_teacher = teacher
+        elif not oof:
+            fold_teacher = fold_teachers[k]
+            rows = train
+            labelled = output(fold_teacher, take_rows(X, rows))
+        else:
+            fold_teacher = fold_teachers[k]
+            parts = [(train[fold_of[train] == j], pair_outputs[(min(j, k), max(j, k))])
+                     for j in range(len(folds))
+                     if j != k and (min(j, k), max(j, k)) in pair_outputs]
+            rows = np.concatenate([r for r, _ in parts]) if parts else np.empty(0, int)
+            order = np.argsort(rows, kind="stable")
+            rows = rows[order]
+            labelled = (np.concatenate([out[r] for r, out in parts])[order] if parts
+                        else targets[:0])
+        checks.append(CheckFold(rows, labelled, train, test[has_target[test]],
+                                fold_teacher))
+    return checks
+
+
+def losses(distiller, student, X, y, sample_weight, rows, owners, targets, n_real, checks):
+    """``{label weight: loss}``: the student's mean out-of-fold loss against the labels
+    (log-loss or squared error, weighted by ``sample_weight``) at each of
+    :data:`LABEL_WEIGHTS`; empty when no fold can be checked.
+
+    ``rows``, ``owners``, ``targets``: the distiller's rows (``n_real`` real ones, then
+    the synthetic ones), the real row each comes from, and the final targets.
+    """
+    teacher_output = distiller._teacher_output()
+    student_output = distiller._student_output()
+    synthetic = np.arange(n_real, len(targets))
+    calls, labels, scored = [], [], []
+    for k, check in enumerate(checks):
+        if not (check.rows.size and check.test.size):
+            continue
+        grown = synthetic[np.isin(owners[synthetic], check.parents)]
+        X_grown = take_rows(rows, grown)
+        X_k = concat_rows(take_rows(X, check.rows), X_grown) if grown.size \
+            else take_rows(X, check.rows)
+        t_k = (np.concatenate([check.targets, teacher_output(check.teacher, X_grown)])
+               if grown.size else check.targets)
+        w_k = None if sample_weight is None else np.concatenate(
+            [sample_weight[check.rows], np.full(grown.size, sample_weight.mean())])
+        X_test = take_rows(X, check.test)
+        for weight in LABEL_WEIGHTS:
+            keep, mixed, w = distiller._mixed(y[check.rows], t_k, w_k, check.rows.size,
+                                              weight)
+            X_s, y_s, w_s, _, est = distiller._student_data(take_rows(X_k, keep), mixed,
+                                                            w, student)
+            params = distiller._student_fit_params(est, w_s)
+            calls.append((_fit_output, (est, X_s, y_s, params, X_test, student_output)))
+            labels.append(f"student at label weight {weight:g}, fold {k + 1} of "
+                          f"{len(checks)}")
+            scored.append((weight, check.test))
+    if not calls:
+        return {}
+    outputs = run_fit_tasks(calls, distiller.n_jobs, distiller.verbose,
+                            type(distiller).__name__, labels)
+    total, weight_sum = dict.fromkeys(LABEL_WEIGHTS, 0.0), dict.fromkeys(LABEL_WEIGHTS, 0.0)
+    for (weight, test), out in zip(scored, outputs):
+        w = np.ones(test.size) if sample_weight is None else sample_weight[test]
+        total[weight] += float(np.dot(w, distiller._row_losses(out, y[test])))
+        weight_sum[weight] += float(w.sum())
+    return {weight: total[weight] / weight_sum[weight] for weight in LABEL_WEIGHTS}
+
+
+def _fit_output(student, X, y, params, X_test, output):
+    """A clone of ``student`` fitted on ``X, y``: its output on ``X_test``."""
+    return output(clone(student).fit(X, y, **params), X_test)
