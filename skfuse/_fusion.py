@@ -15,6 +15,7 @@ from sklearn.utils.validation import (
     check_is_fitted,
 )
 
+from . import _partitions
 from ._base import (
     Composite,
     check_known_classes,
@@ -31,7 +32,6 @@ from ._base import (
 from ._compat import HasMethods, Interval, StrOptions, _fit_context
 from ._docstring import Substitution
 from ._jobs import FoldMean, MemberJobs, predict_members
-from . import _partitions
 from ._partitions import PARTITION_SAMPLE, blockwise, is_collection
 from ._tasks import is_frozen, report, report_fit_time
 from ._views import check_views, presence, resolve_view, takes_nan
@@ -240,7 +240,7 @@ class _BaseFusion(TransformerMixin, Composite):
     def _fit_partitioned(self, params, X, y, sample_weight, fit_params, began):
         """Fit one copy of each member per partition and learn the weights from their
         out-of-partition outputs on a sample of rows (:mod:`skfuse._partitions`)."""
-        names, members, views, weights = params
+        names, members, _, weights = params
         owner = type(self).__name__
         classifier = self._kind == "classifier"
         if self.partitions is None:

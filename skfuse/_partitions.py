@@ -79,19 +79,28 @@ def split(X, y, sample_weight, partitions, owner):
             )
         n = X.shape[0]
         if partitions > n:
-            raise ValueError(f"{owner}: partitions={partitions} is more than the {n} "
-                             "rows of X.")
+            raise ValueError(
+                f"{owner}: partitions={partitions} is more than the {n} rows of X."
+            )
         ranges = np.array_split(np.arange(n), partitions)
         y = np.asarray(y)
-        return Partitioned([[take_rows(X, r)] for r in ranges], [[y[r]] for r in ranges],
-                           None if sample_weight is None
-                           else [[np.asarray(sample_weight)[r]] for r in ranges],
-                           np.array([len(r) for r in ranges]), lazy=False)
+        return Partitioned(
+            [[take_rows(X, r)] for r in ranges],
+            [[y[r]] for r in ranges],
+            None
+            if sample_weight is None
+            else [[np.asarray(sample_weight)[r]] for r in ranges],
+            np.array([len(r) for r in ranges]),
+            lazy=False,
+        )
     dask = _dask()
     X_blocks, lengths = _blocks(X, "X", owner, dask)
     y_blocks = _aligned(y, lengths, "y", owner, dask)
-    w_blocks = None if sample_weight is None else _aligned(sample_weight, lengths,
-                                                            "sample_weight", owner, dask)
+    w_blocks = (
+        None
+        if sample_weight is None
+        else _aligned(sample_weight, lengths, "sample_weight", owner, dask)
+    )
     n_blocks = len(X_blocks)
     if partitions == "blocks":
         groups = [[b] for b in range(n_blocks)]
@@ -103,9 +112,12 @@ def split(X, y, sample_weight, partitions, owner):
             )
         groups = [list(g) for g in np.array_split(np.arange(n_blocks), partitions)]
     return Partitioned(
-        [[X_blocks[b] for b in g] for g in groups], [[y_blocks[b] for b in g] for g in groups],
+        [[X_blocks[b] for b in g] for g in groups],
+        [[y_blocks[b] for b in g] for g in groups],
         None if w_blocks is None else [[w_blocks[b] for b in g] for g in groups],
-        np.array([sum(lengths[b] for b in g) for g in groups]), lazy=True)
+        np.array([sum(lengths[b] for b in g) for g in groups]),
+        lazy=True,
+    )
 
 
 def _blocks(X, what, owner, dask):
@@ -132,13 +144,18 @@ def _aligned(values, lengths, what, owner, dask):
     if not is_collection(values):
         values = np.asarray(values)
         if len(values) != lengths.sum():
-            raise ValueError(f"{owner}: {what} has {len(values)} rows and X has "
-                             f"{lengths.sum()}.")
-        return [dask.delayed(part) for part in np.split(values, np.cumsum(lengths)[:-1])]
+            raise ValueError(
+                f"{owner}: {what} has {len(values)} rows and X has {lengths.sum()}."
+            )
+        return [
+            dask.delayed(part) for part in np.split(values, np.cumsum(lengths)[:-1])
+        ]
     blocks, sizes = _blocks(values, what, owner, dask)
     if len(sizes) != len(lengths) or np.any(sizes != lengths):
-        bad = next((b for b, (s, n) in enumerate(zip(sizes, lengths)) if s != n),
-                   min(len(sizes), len(lengths)))
+        bad = next(
+            (b for b, (s, n) in enumerate(zip(sizes, lengths)) if s != n),
+            min(len(sizes), len(lengths)),
+        )
         raise ValueError(
             f"{owner}: {what} is not partitioned like X (partition {bad} differs: "
             f"{len(sizes)} partitions of {what} for {len(lengths)} of X); split both "
@@ -149,8 +166,10 @@ def _aligned(values, lengths, what, owner, dask):
 
 def sample_positions(lengths, per_partition, rng):
     """Sorted positions of the sample rows within each group."""
-    return [np.sort(rng.choice(n, size=min(per_partition, n), replace=False))
-            for n in lengths]
+    return [
+        np.sort(rng.choice(n, size=min(per_partition, n), replace=False))
+        for n in lengths
+    ]
 
 
 def _concat(blocks):
@@ -169,34 +188,49 @@ def _group_summary(y_blocks, positions, x_blocks, w_blocks, classifier):
     y = np.asarray(_concat(y_blocks))
     X = _concat(x_blocks)
     w = None if w_blocks is None else np.asarray(_concat(w_blocks))
-    return (take_rows(X, positions), y[positions], None if w is None else w[positions],
-            np.unique(y) if classifier else None)
+    return (
+        take_rows(X, positions),
+        y[positions],
+        None if w is None else w[positions],
+        np.unique(y) if classifier else None,
+    )
 
 
 def summarise(parts, positions, classifier, owner):
     """Each group's sample rows (X, y, weights) and classes, computed where it lives."""
-    calls = [(_group_summary, (parts.y[g], positions[g], parts.X[g],
-                               None if parts.w is None else parts.w[g], classifier))
-             for g in range(len(parts.lengths))]
+    calls = [
+        (
+            _group_summary,
+            (
+                parts.y[g],
+                positions[g],
+                parts.X[g],
+                None if parts.w is None else parts.w[g],
+                classifier,
+            ),
+        )
+        for g in range(len(parts.lengths))
+    ]
     return _run(calls, parts.lazy)
 
 
-def _fit_on_group(estimator, X_blocks, y_blocks, w_blocks, sample, output, label, group,
-                  params=None):
+def _fit_on_group(
+    estimator, X_blocks, y_blocks, w_blocks, sample, output, label, group, params=None
+):
     """Fit a clone on one group; return it, its output on the sample, and its seconds
     per 1000 sample rows."""
     X, y = _concat(X_blocks), np.asarray(_concat(y_blocks))
     w = None if w_blocks is None else np.asarray(_concat(w_blocks))
     try:
         fitted, _, _ = fit_task(estimator, X, y, w, None, None, None, None, params)
+        start = time.perf_counter()
+        out = output(fitted, sample)
+        seconds = time.perf_counter() - start
     except Exception as exc:
         raise ValueError(
-            f"{label} could not be fitted on partition {group} ({len(y)} rows): "
-            f"{type(exc).__name__}: {exc}"
+            f"{label} could not be fitted on partition {group} ({len(y)} rows), or not "
+            f"asked about the sample once fitted: {type(exc).__name__}: {exc}"
         ) from exc
-    start = time.perf_counter()
-    out = output(fitted, sample)
-    seconds = time.perf_counter() - start
     return fitted, out, 1000.0 * seconds / max(sample.shape[0], 1)
 
 
@@ -210,15 +244,27 @@ def fit_groups(members, parts, sample, output, owner, n_jobs=None, verbose=0):
     calls, labels = [], []
     for label, est in members:
         for g in range(n_groups):
-            calls.append((_fit_on_group, (est, parts.X[g], parts.y[g],
-                                          None if parts.w is None else parts.w[g],
-                                          sample, output, label, g)))
+            calls.append(
+                (
+                    _fit_on_group,
+                    (
+                        est,
+                        parts.X[g],
+                        parts.y[g],
+                        None if parts.w is None else parts.w[g],
+                        sample,
+                        output,
+                        label,
+                        g,
+                    ),
+                )
+            )
             labels.append(f"{label}, partition {g + 1} of {n_groups}")
     if parts.lazy:
         results = _run(calls, True, shared=(sample,))
     else:
         results = run_fit_tasks(calls, n_jobs, verbose, owner, labels)
-    return [results[m * n_groups:(m + 1) * n_groups] for m in range(len(members))]
+    return [results[m * n_groups : (m + 1) * n_groups] for m in range(len(members))]
 
 
 def _run(calls, lazy, shared=()):
@@ -228,8 +274,10 @@ def _run(calls, lazy, shared=()):
         return [function(*args) for function, args in calls]
     dask = _dask()
     keyed = {id(obj): dask.delayed(obj) for obj in shared}  # sent once, not per task
-    tasks = [dask.delayed(function, pure=True)(*[keyed.get(id(a), a) for a in args])
-             for function, args in calls]
+    tasks = [
+        dask.delayed(function, pure=True)(*[keyed.get(id(a), a) for a in args])
+        for function, args in calls
+    ]
     return list(compute(*tasks))
 
 
@@ -267,7 +315,9 @@ def out_of_partition(outputs, groups, n_classes=None):
         if n_classes is None:
             oop[rows] = others.astype(np.float64).mean(axis=0)
         else:
-            counts = np.stack([np.bincount(col, minlength=n_classes) for col in others.T])
+            counts = np.stack(
+                [np.bincount(col, minlength=n_classes) for col in others.T]
+            )
             oop[rows] = np.argmax(counts, axis=1)
     return oop
 
@@ -301,10 +351,14 @@ def blockwise(estimator, method, X):
         raise ValueError(f"{owner}: X has 0 samples.")
     probe = np.asarray(getattr(estimator, method)(head))
     fitted = dask.delayed(estimator, pure=True)
-    parts = [da.from_delayed(dask.delayed(_call, pure=True)(fitted, method, block),
-                             shape=(np.nan if lengths is None else lengths[b],)
-                             + probe.shape[1:], dtype=probe.dtype)
-             for b, block in enumerate(blocks)]
+    parts = [
+        da.from_delayed(
+            dask.delayed(_call, pure=True)(fitted, method, block),
+            shape=(np.nan if lengths is None else lengths[b],) + probe.shape[1:],
+            dtype=probe.dtype,
+        )
+        for b, block in enumerate(blocks)
+    ]
     return da.concatenate(parts, axis=0)
 
 
@@ -313,7 +367,7 @@ def check_classes(classes_by_group, classes, owner):
     for g, seen in enumerate(classes_by_group):
         if len(seen) < 2:
             raise ValueError(
-                f"{owner}: partition {g} holds only class {seen[0]!r} of "
-                f"{list(classes)!r}; its members cannot be fitted. Shuffle the rows "
+                f"{owner}: partition {g} holds only class {seen.tolist()[0]!r} of "
+                f"{classes.tolist()!r}; its members cannot be fitted. Shuffle the rows "
                 "before partitioning, or group partitions (partitions=<int>)."
             )
