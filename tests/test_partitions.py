@@ -180,7 +180,7 @@ def test_collections_and_partitions_that_do_not_fit():
 
 # -- a real cluster whose workers cannot hold X ------------------------------------------
 
-N_ROWS, N_COLS, BLOCK = 1_500_000, 50, 50_000  # X: 600 MB, 30 blocks of 20 MB
+N_ROWS, N_COLS, BLOCK = 1_500_000, 50, 100_000  # X: 600 MB, 15 blocks of 40 MB
 MEMORY_LIMIT = 550e6  # per worker: below the size of X
 
 
@@ -190,12 +190,6 @@ def _lazy_data():
     coef = np.linspace(1.0, -1.0, N_COLS)
     y = (X @ coef + X[:, 0] * X[:, 1] > 0).astype(np.int64)
     return X, y
-
-
-def _peak_rss():
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
 
 
 @pytest.fixture(scope="module")
@@ -235,17 +229,20 @@ def test_fit_and_predict_on_workers_that_cannot_hold_x(small_workers, monkeypatc
     lda = [("nb", GaussianNB()), ("lda", LinearDiscriminantAnalysis())]
     with dask.config.set(scheduler=small_workers.get):
         fitted = FusionClassifier(lda, weights="optimize", partitions="blocks",
-                                  partition_sample=200, random_state=0).fit(X, y)
+                                  partition_sample=500, random_state=0).fit(X, y)
         proba = fitted.predict_proba(X)
         assert isinstance(proba, da.Array)
         proba = small_workers.compute(proba).result()
     # what reached this process: fitted members and outputs on 30 x 200 sample rows
     assert max(returned) < X.nbytes / 100
-    peaks = small_workers.run(_peak_rss)
-    assert max(peaks.values()) < 0.95 * MEMORY_LIMIT, peaks
+    import resource
+
+    usage = small_workers.run(resource.getrusage, resource.RUSAGE_SELF)
+    peaks = [u.ru_maxrss * 1024 for u in usage.values()]  # Linux: KiB
+    assert max(peaks) < 0.95 * MEMORY_LIMIT, peaks
     # the same members on the same partitions, fitted in memory
     X_here, y_here = dask.compute(X, y, scheduler=small_workers.get)
     want = FusionClassifier(lda, weights="optimize", partitions=N_ROWS // BLOCK,
-                            partition_sample=200, random_state=0).fit(X_here, y_here)
+                            partition_sample=500, random_state=0).fit(X_here, y_here)
     assert_allclose(fitted.weights_, want.weights_, atol=1e-10)
     assert_allclose(proba, want.predict_proba(X_here), atol=1e-10)
