@@ -25,8 +25,8 @@ On a ``LocalCluster`` of 2 single-threaded worker processes, each limited to
 - ``xgboost.dask``'s ``DaskXGBClassifier`` on the whole collection, if xgboost is
   installed.
 
-The cluster is restarted before each, so a worker's peak resident memory
-(``ru_maxrss``) is that of the one being measured.
+Each runs on a fresh cluster, so a worker's peak resident memory (``ru_maxrss``) is
+that of the one being measured.
 """
 
 import os
@@ -115,13 +115,14 @@ def main():
     pool_X, X_test, pool_y, y_test = train_test_split(data.X, data.y, test_size=0.25,
                                                       stratify=data.y, random_state=0)
     results = {}
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      memory_limit=args.memory_limit, dashboard_address=":0") as cluster, \
-            Client(cluster) as client:
-        X, y = training_set(pool_X, pool_y, args.rows, args.block)
-        baseline = max(client.run(_peak).values())
 
-        client.restart()
+    def cluster():
+        return LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                            memory_limit=args.memory_limit, dashboard_address=":0")
+
+    X, y = training_set(pool_X, pool_y, args.rows, args.block)
+    with cluster() as local, Client(local) as client:
+        baseline = max(client.run(_peak).values())
         began = time.perf_counter()
         fusion = FusionClassifier(
             [("hgb", HistGradientBoostingClassifier(random_state=0)),
@@ -134,10 +135,11 @@ def main():
             scores(fusion.predict_proba(X_test), y_test), client.run(_peak))
         weights = dict(zip(fusion.named_estimators_, fusion.weights_.round(3).tolist()))
 
-        # The largest sample one worker can fit one HGB on: doubling from 62,500 rows.
-        largest, n = None, 62_500
-        while n <= args.rows:
-            client.restart()
+    # The largest sample one worker can fit one HGB on: doubling from 62,500 rows, each
+    # on a fresh cluster.
+    largest, n = None, 62_500
+    while n <= args.rows:
+        with cluster() as local, Client(local) as client:
             try:
                 began = time.perf_counter()
                 model, peak = client.submit(_fit_hgb, pool_X, pool_y, n, 0,
@@ -145,21 +147,21 @@ def main():
                 seconds = time.perf_counter() - began
             except Exception:  # the worker was killed: past its memory
                 break
-            if peak > 0.8 * args.memory_limit:
-                break
-            largest = (n, model, seconds, peak)
-            n *= 2
-        if largest is not None:
-            n, model, seconds, peak = largest
-            results["one HGB, largest sample under 80% of a worker's limit"] = (
-                f"{n:,} rows", seconds, scores(model.predict_proba(X_test), y_test),
-                {"worker": peak})
-        try:
-            import xgboost.dask as dxgb
-        except ImportError:
-            dxgb = None
-        if dxgb is not None:
-            client.restart()
+        if peak > 0.8 * args.memory_limit:
+            break
+        largest = (n, model, seconds, peak)
+        n *= 2
+    if largest is not None:
+        n, model, seconds, peak = largest
+        results["one HGB, largest sample under 80% of a worker's limit"] = (
+            f"{n:,} rows", seconds, scores(model.predict_proba(X_test), y_test),
+            {"worker": peak})
+    try:
+        import xgboost.dask as dxgb
+    except ImportError:
+        dxgb = None
+    if dxgb is not None:
+        with cluster() as local, Client(local) as client:
             began = time.perf_counter()
             booster = dxgb.DaskXGBClassifier(n_estimators=100, tree_method="hist",
                                              random_state=0)
