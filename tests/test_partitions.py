@@ -11,8 +11,7 @@ from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.tree import DecisionTreeClassifier
 
-from skfuse import FusionClassifier, FusionRegressor
-from skfuse import _partitions
+from skfuse import FusionClassifier, FusionRegressor, _partitions
 
 da = pytest.importorskip("dask.array")
 dask = pytest.importorskip("dask")
@@ -242,9 +241,14 @@ def test_fit_and_predict_on_workers_that_cannot_hold_x(small_workers, monkeypatc
     usage = small_workers.run(resource.getrusage, resource.RUSAGE_SELF)
     peaks = [u.ru_maxrss * 1024 for u in usage.values()]  # Linux: KiB
     assert max(peaks) < 0.95 * MEMORY_LIMIT, peaks
-    # the same members on the same partitions, fitted in memory
-    X_here, y_here = dask.compute(X, y, scheduler=small_workers.get)
+    # the same members on the same partitions, fitted in memory (X made here, by the
+    # same seeded blocks)
+    X_here, y_here = dask.compute(X, y, scheduler="sync")
     want = FusionClassifier(lda, weights="optimize", partitions=N_ROWS // BLOCK,
                             partition_sample=200, random_state=0).fit(X_here, y_here)
     assert_allclose(fitted.weights_, want.weights_, atol=1e-10)
     assert_allclose(proba, want.predict_proba(X_here[:5 * BLOCK]), atol=1e-10)
+    # and what the fit avoided: one worker asked to hold all of X is killed
+    distributed = pytest.importorskip("distributed")
+    with pytest.raises(distributed.scheduler.KilledWorker):
+        small_workers.compute(X.rechunk({0: -1}).sum()).result()
