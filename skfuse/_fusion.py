@@ -281,7 +281,6 @@ class _BaseFusion(TransformerMixin, Composite):
         groups = np.repeat(np.arange(len(positions)), [len(p) for p in positions])
         if classifier:
             self._set_classes(np.concatenate([s[3] for s in summary]))
-            _partitions.check_classes([s[3] for s in summary], self.classes_, owner)
             y_target = np.searchsorted(self.classes_, y_sample)
         else:
             y_target = self._check_partitioned_y(y_sample)
@@ -317,6 +316,7 @@ class _BaseFusion(TransformerMixin, Composite):
         return self
 
     def _check_partitioned_y(self, y_sample):
+        """The sample's targets, checked as the members' fits do not check them."""
         return y_sample
 
     def _report_weights(self, owner, names, method):
@@ -1191,6 +1191,16 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
             raise ValueError("FusionRegressor: y contains NaN or infinity.")
         self._n_outputs_ = None if y.ndim == 1 else y.shape[1]
         return self._fit(params, X, y, y, sample_weight, fit_params, began)
+
+    def _check_partitioned_y(self, y_sample):
+        try:
+            y_sample = np.asarray(y_sample, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"FusionRegressor: y must be numeric ({exc}).") from None
+        if not np.all(np.isfinite(y_sample)):
+            raise ValueError("FusionRegressor: y contains NaN or infinity.")
+        self._n_outputs_ = None if y_sample.ndim == 1 else y_sample.shape[1]
+        return y_sample
 
     def _output(self):
         if self._n_outputs_ is None:

@@ -80,7 +80,7 @@ def split(X, y, sample_weight, partitions, owner):
         n = X.shape[0]
         if partitions > n:
             raise ValueError(
-                f"{owner}: partitions={partitions} is more than the {n} rows of X."
+                f"{owner}: X has {n} sample(s), fewer than partitions={partitions}."
             )
         ranges = np.array_split(np.arange(n), partitions)
         y = np.asarray(y)
@@ -227,10 +227,13 @@ def _fit_on_group(
         out = output(fitted, sample)
         seconds = time.perf_counter() - start
     except Exception as exc:
-        raise ValueError(
-            f"{label} could not be fitted on partition {group} ({len(y)} rows), or not "
-            f"asked about the sample once fitted: {type(exc).__name__}: {exc}"
-        ) from exc
+        message = (f"{label} could not be fitted on partition {group} ({len(y)} rows), or "
+                   f"not asked about the sample once fitted: {exc}")
+        try:  # the member's own kind of error, named after the partition
+            named = type(exc)(message)
+        except Exception:
+            named = ValueError(f"{message} ({type(exc).__name__})")
+        raise named from exc
     return fitted, out, 1000.0 * seconds / max(sample.shape[0], 1)
 
 
@@ -360,14 +363,3 @@ def blockwise(estimator, method, X):
         for b, block in enumerate(blocks)
     ]
     return da.concatenate(parts, axis=0)
-
-
-def check_classes(classes_by_group, classes, owner):
-    """Refuse a group with fewer than two classes (no classifier fits on it)."""
-    for g, seen in enumerate(classes_by_group):
-        if len(seen) < 2:
-            raise ValueError(
-                f"{owner}: partition {g} holds only class {seen.tolist()[0]!r} of "
-                f"{classes.tolist()!r}; its members cannot be fitted. Shuffle the rows "
-                "before partitioning, or group partitions (partitions=<int>)."
-            )

@@ -10,6 +10,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.tree import DecisionTreeClassifier
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skfuse import FusionClassifier, FusionRegressor, _partitions
 
@@ -132,12 +133,20 @@ def test_unknown_chunk_sizes_name_the_partitions():
         fusion(partitions="blocks").fit(X, Y_CLF)
 
 
-def test_a_partition_with_one_class_is_named():
+def test_a_partition_with_one_class():
     order = np.argsort(Y_CLF, kind="stable")  # sorted labels: the first block is all 0
     X = da.from_array(X_CLF[order], chunks=300)
     y = da.from_array(Y_CLF[order], chunks=300)
-    with pytest.raises(ValueError, match="partition 0 holds only class 0 of"):
+    # a member that cannot fit on one class is named with the partition ...
+    with pytest.raises(ValueError, match=r"member 'lr' could not be fitted on partition 0 "
+                                         r"\(300 rows\).*one class"):
         fusion(partitions="blocks").fit(X, y)
+    # ... and one that can predicts that class there
+    trees = FusionClassifier([("tree", DecisionTreeClassifier(max_depth=3))],
+                             partitions="blocks", random_state=0).fit(X, y)
+    copies = trees.estimators_[0].estimators
+    assert_array_equal(copies[0].classes_, [0])
+    assert_allclose(trees.predict_proba(X).compute().sum(axis=1), 1.0)
 
 
 def test_a_partition_missing_a_class_is_handled():
@@ -194,12 +203,12 @@ def _lazy_data():
 @pytest.fixture(scope="module")
 def small_workers():
     distributed = pytest.importorskip("distributed")
-    # Process memory is what the limit bounds; each worker starts at about 330 MB
-    # with scikit-learn imported, so it pauses at 90% of the limit (not 80%) and the
-    # nanny still kills it at 95%. Nothing spills to disk.
+    # Process memory is what the limit bounds, and each worker starts at about 330 MB
+    # with scikit-learn imported: the nanny kills a worker at 95% of its limit, and a
+    # worker neither pauses (which would wait forever) nor spills to disk before that.
     config = {"distributed.worker.memory.target": False,
               "distributed.worker.memory.spill": False,
-              "distributed.worker.memory.pause": 0.9,
+              "distributed.worker.memory.pause": False,
               "distributed.worker.memory.terminate": 0.95,
               "distributed.scheduler.allowed-failures": 0}  # a killed worker fails the fit
     with dask.config.set(config):
@@ -250,5 +259,35 @@ def test_fit_and_predict_on_workers_that_cannot_hold_x(small_workers, monkeypatc
     assert_allclose(proba, want.predict_proba(X_here[:5 * BLOCK]), atol=1e-10)
     # and what the fit avoided: one worker asked to hold all of X is killed
     distributed = pytest.importorskip("distributed")
+    gather = dask.delayed(np.concatenate)(X.to_delayed().ravel().tolist())
     with pytest.raises(distributed.scheduler.KilledWorker):
-        small_workers.compute(X.rechunk({0: -1}).sum()).result()
+        small_workers.compute(dask.delayed(np.sum)(gather)).result(timeout=300)
+
+
+# -- scikit-learn's checks, on in-memory partitions -------------------------------------
+
+
+def _partitioned():
+    from sklearn.tree import DecisionTreeRegressor
+
+    return [
+        FusionClassifier(members(), weights="optimize", partitions=2, partition_sample=20,
+                         random_state=0),
+        FusionRegressor([("ridge", Ridge()),
+                         ("tree", DecisionTreeRegressor(max_depth=3, random_state=0))],
+                        weights="greedy", partitions=2, selection_rounds=5,
+                        random_state=0),
+    ]
+
+
+# Partitions are consecutive rows: repeating a row moves the boundaries, so repeated
+# rows and integer weights fit different copies.
+MOVED_BOUNDARIES = "repeated rows move the partitions' boundaries; weights do not"
+
+
+@parametrize_with_checks(_partitioned(), expected_failed_checks=lambda est: {
+    "check_sample_weight_equivalence_on_dense_data": MOVED_BOUNDARIES,
+    "check_sample_weight_equivalence_on_sparse_data": MOVED_BOUNDARIES})
+def test_partitioned_fusion_passes_the_estimator_checks(estimator, check):
+    with dask.config.set(scheduler="sync"):
+        check(estimator)
