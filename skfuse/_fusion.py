@@ -268,6 +268,11 @@ class _BaseFusion(TransformerMixin, Composite):
         if sample_weight is not None:
             check_sample_weight_support(names, members, owner)
         self._check_members_can_output(names, members)
+        self._views_, self._member_keys_ = {}, None
+        if not is_collection(X) and self._presence(X, names, members, False) is not None:
+            # NaN a member does not take was refused; a row of NaN only is left
+            raise ValueError(f"{owner}: X has rows whose every value is missing, which "
+                             "partitions do not support.")
         rng = check_random_state(self.random_state)
         seed = None if self.random_state is None else rng
         members = [seed_estimator(est, seed) for est in members]
@@ -284,7 +289,6 @@ class _BaseFusion(TransformerMixin, Composite):
             y_target = np.searchsorted(self.classes_, y_sample)
         else:
             y_target = self._check_partitioned_y(y_sample)
-        self._views_, self._member_keys_ = {}, None
         self.n_partitions_ = len(parts.lengths)
         self._fallback_ = self._fallback(y_target, w_sample)
         fits = _partitions.fit_groups(
