@@ -268,6 +268,10 @@ class _BaseFusion(TransformerMixin, Composite):
         if sample_weight is not None:
             check_sample_weight_support(names, members, owner)
         self._check_members_can_output(names, members)
+        whole = [_partitions.takes_collections(est) for est in members]
+        if any(whole) and not is_collection(X):
+            raise TypeError(f"{owner}: member {names[whole.index(True)]!r} takes Dask "
+                            "collections, and X is in memory.")
         self._views_, self._member_keys_ = {}, None
         if not is_collection(X) and self._presence(X, names, members, False) is not None:
             # NaN a member does not take was refused; a row of NaN only is left
@@ -291,12 +295,19 @@ class _BaseFusion(TransformerMixin, Composite):
             y_target = self._check_partitioned_y(y_sample)
         self.n_partitions_ = len(parts.lengths)
         self._fallback_ = self._fallback(y_target, w_sample)
-        fits = _partitions.fit_groups(
-            [(f"member {name!r}", est) for name, est in zip(names, members)], parts,
-            sample, self._output(), owner, n_jobs=self.n_jobs, verbose=self.verbose)
+        split = _partitions.fit_groups(
+            [(f"member {name!r}", est) for name, est, w in zip(names, members, whole)
+             if not w], parts, sample, self._output(), owner, n_jobs=self.n_jobs,
+            verbose=self.verbose)[::-1]
+        # A member that takes the collection is fitted once on all of it but the
+        # sample, whose rows it then predicts out of sample.
+        fits = [[_partitions.fit_on_collection(est, X, parts, positions, sample,
+                                               self._output(), f"member {name!r}", owner)]
+                if w else split.pop() for name, est, w in zip(names, members, whole)]
         classes = getattr(self, "classes_", None)
-        self.estimators_ = [FoldMean([fitted for fitted, _, _ in fit], classes)
-                            for fit in fits]
+        self.estimators_ = [fit[0][0] if w else
+                            FoldMean([fitted for fitted, _, _ in fit], classes)
+                            for fit, w in zip(fits, whole)]
         self.named_estimators_ = Bunch(**dict(zip(names, self.estimators_)))
         learn = isinstance(weights, str)
         if learn:
@@ -305,9 +316,11 @@ class _BaseFusion(TransformerMixin, Composite):
                  zip(names, fits)} if self.costs is None
                 else {name: float(self.costs[name]) for name in names})
             vote = classifier and self.voting == "hard"
-            oop = np.stack([_partitions.out_of_partition(
-                [out for _, out, _ in fit], groups,
-                n_classes=len(self.classes_) if vote else None) for fit in fits])
+            oop = np.stack([np.asarray(fit[0][1]) if w else
+                            _partitions.out_of_partition(
+                                [out for _, out, _ in fit], groups,
+                                n_classes=len(self.classes_) if vote else None)
+                            for fit, w in zip(fits, whole)])
             self._learn_weights(names, weights, oop, y_target, w_sample, None,
                                 np.ones(len(y_target), dtype=bool))
         else:
@@ -587,8 +600,11 @@ _FUSION_DOCS = {
         each copy predicts ``partition_sample`` rows drawn from every partition, and
         a row's output is that of the copies that did not see its partition; ``cv``
         and ``refit`` are not used. ``predict``, ``predict_proba`` and ``transform``
-        on a Dask collection return a Dask array computed block by block. Not with
-        ``views``, ``memory`` or routed metadata. See :doc:`scaling`. ``None``:
+        on a Dask collection return a Dask array computed block by block. A member
+        from ``xgboost.dask`` (``DaskXGBClassifier``, ``DaskXGBRegressor``) is not
+        copied: it is fitted once on the Dask array, less the sample rows, which it
+        then predicts; it predicts as its in-memory twin (``XGBClassifier``). Not
+        with ``views``, ``memory`` or routed metadata. See :doc:`scaling`. ``None``:
         members are fitted on all rows in memory.""",
     "partition_sample": """partition_sample : int, default=1000
         With ``partitions``, the rows drawn (without replacement, seeded by

@@ -295,3 +295,35 @@ MOVED_BOUNDARIES = "repeated rows move the partitions' boundaries; weights do no
 def test_partitioned_fusion_passes_the_estimator_checks(estimator, check):
     with dask.config.set(scheduler="sync"):
         check(estimator)
+
+
+def test_a_member_that_takes_collections_gets_the_collection(monkeypatch):
+    xgboost_dask = pytest.importorskip("xgboost.dask")
+    distributed = pytest.importorskip("distributed")
+    fitted_on = []
+    original = _partitions.fit_on_collection
+
+    def spy(estimator, X, *args):
+        fitted_on.append(X)
+        return original(estimator, X, *args)
+
+    monkeypatch.setattr(_partitions, "fit_on_collection", spy)
+    X = da.from_array(X_CLF, chunks=300)
+    y = da.from_array(Y_CLF, chunks=300)
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=2,
+                            dashboard_address=":0") as client, \
+            dask.config.set(scheduler=client.get):
+        booster = xgboost_dask.DaskXGBClassifier(n_estimators=10, random_state=0)
+        mixed = FusionClassifier([("xgb", booster), ("lr", LogisticRegression(max_iter=300))],
+                                 weights="optimize", partitions="blocks",
+                                 partition_sample=50, random_state=0).fit(X, y)
+        proba = mixed.predict_proba(X).compute()
+    assert fitted_on == [X]
+    local = mixed.named_estimators_["xgb"]  # in memory: it predicts blockwise
+    assert type(local).__name__ == "XGBClassifier"
+    # fitted on every row but the 4 x 50 sample rows, which its weights were learned on
+    assert mixed.n_oof_samples_ == 200
+    assert local.get_booster().num_boosted_rounds() == 10
+    assert_allclose(proba, mixed.predict_proba(X_CLF), atol=1e-10)
+    with pytest.raises(TypeError, match="member 'xgb' takes Dask collections, and X is in"):
+        clone(mixed).set_params(partitions=4).fit(X_CLF, Y_CLF)
