@@ -230,16 +230,20 @@ def _fit_on_group(
         out = output(fitted, sample)
         seconds = time.perf_counter() - start
     except Exception as exc:
-        message = (
+        raise _renamed(
+            exc,
             f"{label} could not be fitted on partition {group} ({len(y)} rows), or "
-            f"not asked about the sample once fitted: {exc}"
-        )
-        try:  # the member's own kind of error, named after the partition
-            named = type(exc)(message)
-        except Exception:
-            named = ValueError(f"{message} ({type(exc).__name__})")
-        raise named from exc
+            f"not asked about the sample once fitted: {exc}",
+        ) from exc
     return fitted, out, 1000.0 * seconds / max(sample.shape[0], 1)
+
+
+def _renamed(exc, message):
+    """``exc``'s own kind of error with ``message`` (a ValueError if it cannot be)."""
+    try:
+        return type(exc)(message)
+    except Exception:  # noqa: BLE001 - any constructor that does not take a message
+        return ValueError(f"{message} ({type(exc).__name__})")
 
 
 def fit_groups(members, parts, sample, output, owner, n_jobs=None, verbose=0):
@@ -394,8 +398,8 @@ def fit_on_collection(estimator, X, parts, positions, sample, output, label, own
             X_rest, y_rest, **({} if w_rest is None else {"sample_weight": w_rest})
         )
     except Exception as exc:
-        raise type(exc)(
-            f"{owner}: {label} could not be fitted on the collection: {exc}"
+        raise _renamed(
+            exc, f"{owner}: {label} could not be fitted on the collection: {exc}"
         ) from exc
     local = in_memory_copy(estimator)
     start = time.perf_counter()
