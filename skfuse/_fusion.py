@@ -604,7 +604,7 @@ _FUSION_DOCS = {
         from ``xgboost.dask`` (``DaskXGBClassifier``, ``DaskXGBRegressor``) is not
         copied: it is fitted once on the Dask array, less the sample rows, which it
         then predicts; it predicts as its in-memory twin (``XGBClassifier``). Not
-        with ``views``, ``memory`` or routed metadata. See :doc:`scaling`. ``None``:
+        with ``views``, ``memory`` or routed metadata. See :doc:`/scaling`. ``None``:
         members are fitted on all rows in memory.""",
     "partition_sample": """partition_sample : int, default=1000
         With ``partitions``, the rows drawn (without replacement, seeded by
