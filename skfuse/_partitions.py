@@ -246,6 +246,14 @@ def _renamed(exc, message):
         return ValueError(f"{message} ({type(exc).__name__})")
 
 
+def _fit_all_on_group(members, X_blocks, y_blocks, w_blocks, sample, output, group):
+    """:func:`_fit_on_group` for each ``(label, estimator)`` of ``members`` in turn."""
+    return [
+        _fit_on_group(est, X_blocks, y_blocks, w_blocks, sample, output, label, group)
+        for label, est in members
+    ]
+
+
 def fit_groups(members, parts, sample, output, owner, n_jobs=None, verbose=0):
     """Fit each member on each group: per member, ``(fits, outputs, seconds)``.
 
@@ -273,7 +281,29 @@ def fit_groups(members, parts, sample, output, owner, n_jobs=None, verbose=0):
             )
             labels.append(f"{label}, partition {g + 1} of {n_groups}")
     if parts.lazy:
-        results = _run(calls, True, shared=(sample,))
+        # One task per group fits every member, so that a worker reads each block
+        # once and lets it go: tasks per member would hold every block until the
+        # last member's turn.
+        by_group = _run(
+            [
+                (
+                    _fit_all_on_group,
+                    (
+                        members,
+                        parts.X[g],
+                        parts.y[g],
+                        None if parts.w is None else parts.w[g],
+                        sample,
+                        output,
+                        g,
+                    ),
+                )
+                for g in range(n_groups)
+            ],
+            True,
+            shared=(sample,),
+        )
+        results = [by_group[g][m] for m in range(len(members)) for g in range(n_groups)]
     else:
         results = run_fit_tasks(calls, n_jobs, verbose, owner, labels)
     return [results[m * n_groups : (m + 1) * n_groups] for m in range(len(members))]

@@ -188,7 +188,7 @@ def test_collections_and_partitions_that_do_not_fit():
 
 # -- a real cluster whose workers cannot hold X ------------------------------------------
 
-N_ROWS, N_COLS, BLOCK = 1_500_000, 50, 50_000  # X: 600 MB, 30 blocks of 20 MB
+N_ROWS, N_COLS, BLOCK = 1_500_000, 50, 25_000  # X: 600 MB, 60 blocks of 10 MB
 MEMORY_LIMIT = 550e6  # per worker: below the size of X
 
 
@@ -238,13 +238,14 @@ def test_fit_and_predict_on_workers_that_cannot_hold_x(small_workers, monkeypatc
     lda = [("nb", GaussianNB()), ("lda", LinearDiscriminantAnalysis())]
     with dask.config.set(scheduler=small_workers.get):
         fitted = FusionClassifier(lda, weights="optimize", partitions="blocks",
-                                  partition_sample=200, random_state=0).fit(X, y)
+                                  partition_sample=100, random_state=0).fit(X, y)
         proba = fitted.predict_proba(X)
         assert isinstance(proba, da.Array) and proba.shape == (N_ROWS, 2)
-        # Each of the 60 copies predicts every row: check the first 5 blocks.
+        # Each of the 120 copies predicts every row: check the first 5 blocks.
         proba = small_workers.compute(proba[:5 * BLOCK]).result()
-    # what reached this process: fitted members and outputs on 30 x 200 sample rows
-    assert max(returned) < X.nbytes / 100
+    # what reached this process: 120 fitted copies and their outputs on the 60 x 100
+    # sample rows (each copy predicts all of them: 11.5 MB here)
+    assert max(returned) < X.nbytes / 50
     import resource
 
     usage = small_workers.run(resource.getrusage, resource.RUSAGE_SELF)
@@ -254,7 +255,7 @@ def test_fit_and_predict_on_workers_that_cannot_hold_x(small_workers, monkeypatc
     # same seeded blocks)
     X_here, y_here = dask.compute(X, y, scheduler="sync")
     want = FusionClassifier(lda, weights="optimize", partitions=N_ROWS // BLOCK,
-                            partition_sample=200, random_state=0).fit(X_here, y_here)
+                            partition_sample=100, random_state=0).fit(X_here, y_here)
     assert_allclose(fitted.weights_, want.weights_, atol=1e-10)
     assert_allclose(proba, want.predict_proba(X_here[:5 * BLOCK]), atol=1e-10)
     # and what the fit avoided: one worker asked to hold all of X is killed
