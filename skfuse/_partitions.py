@@ -7,10 +7,10 @@ fit about a small sample of rows drawn from every group. A sample row's
 *out-of-partition* output is the mean output of the fits that did not see its group:
 the fusion learns its weights from those, as it learns them from out-of-fold outputs.
 
-On a Dask collection each task reads its group's blocks where they live (the Dask
-scheduler places it), and only fitted members and outputs on the sample come back:
-``X`` is never gathered. In memory the same tasks run through joblib
-(:func:`skfuse._tasks.run_fit_tasks`). Dask is imported here only when ``X`` is a
+On a Dask collection one task per group reads its blocks where they live (the Dask
+scheduler places it) and fits every member on them in turn; only fitted members and
+outputs on the sample come back: ``X`` is never gathered. In memory one task per
+member and group runs through joblib (:func:`skfuse._tasks.run_fit_tasks`). Dask is imported here only when ``X`` is a
 Dask collection.
 """
 
