@@ -25,7 +25,7 @@ On a ``LocalCluster`` of 2 single-threaded worker processes, each limited to
 - ``xgboost.dask``'s ``DaskXGBClassifier`` on the whole collection, if xgboost is
   installed.
 
-Each runs on a fresh cluster, so a worker's peak resident memory (``ru_maxrss``) is
+Each runs on a fresh cluster, so a worker's peak resident memory (``VmHWM``) is
 that of the one being measured.
 """
 
@@ -34,7 +34,6 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # before NumPy and scikit-learn load
 
 import argparse
-import resource
 import time
 
 import dask
@@ -76,7 +75,11 @@ def training_set(pool_X, pool_y, n_rows, block):
 
 
 def _peak():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    """This process's peak resident memory (VmHWM: since it started, unlike ru_maxrss,
+    which a process inherits from the one that started it)."""
+    with open("/proc/self/status") as status:
+        line = next(line for line in status if line.startswith("VmHWM:"))
+    return int(line.split()[1]) * 1024
 
 
 def _fit_hgb(pool_X, pool_y, n, seed):

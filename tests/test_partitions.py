@@ -1,5 +1,8 @@
 """Partitions: one member copy per data partition, on Dask collections and in memory."""
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
@@ -246,10 +249,11 @@ def test_fit_and_predict_on_workers_that_cannot_hold_x(small_workers, monkeypatc
     # what reached this process: 120 fitted copies and their outputs on the 60 x 100
     # sample rows (each copy predicts all of them: 11.5 MB here)
     assert max(returned) < X.nbytes / 50
-    import resource
-
-    usage = small_workers.run(resource.getrusage, resource.RUSAGE_SELF)
-    peaks = [u.ru_maxrss * 1024 for u in usage.values()]  # Linux: KiB
+    # each worker's peak resident memory since it started (VmHWM, in kB; unlike
+    # ru_maxrss, not inherited from the process that started it)
+    status = small_workers.run(Path("/proc/self/status").read_text)
+    peaks = [int(re.search(r"VmHWM:\s+(\d+) kB", text).group(1)) * 1024
+             for text in status.values()]
     assert max(peaks) < 0.95 * MEMORY_LIMIT, peaks
     # the same members on the same partitions, fitted in memory (X made here, by the
     # same seeded blocks)
