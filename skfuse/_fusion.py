@@ -15,6 +15,7 @@ from sklearn.utils.validation import (
     check_is_fitted,
 )
 
+from . import _partitions
 from ._base import (
     Composite,
     check_known_classes,
@@ -32,6 +33,7 @@ from ._cache import StoredMember, loaded
 from ._compat import HasMethods, Interval, StrOptions, _fit_context
 from ._docstring import Substitution
 from ._jobs import FoldMean, MemberJobs, predict_members
+from ._partitions import PARTITION_SAMPLE, blockwise, is_collection
 from ._tasks import is_frozen, report, report_fit_time
 from ._views import check_views, presence, resolve_view, takes_nan
 from ._weights import (
@@ -69,6 +71,9 @@ class _BaseFusion(TransformerMixin, Composite):
         "views": [None, dict],
         "missing": [StrOptions({"error", "prior"})],
         "memory": [None, str, os.PathLike, HasMethods(["cache"])],
+        "partitions": [None, StrOptions({"blocks"}), Interval(Integral, 2, None,
+                                                                closed="left")],
+        "partition_sample": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": [None, Integral],
         "verbose": ["verbose"],
         "random_state": ["random_state"],
@@ -265,6 +270,105 @@ class _BaseFusion(TransformerMixin, Composite):
                 self._report_weights(owner, names, weights)
             report_fit_time(owner, began)
         return self
+
+    def _fit_partitioned(self, params, X, y, sample_weight, fit_params, began):
+        """Fit one copy of each member per partition and learn the weights from their
+        out-of-partition outputs on a sample of rows (:mod:`skfuse._partitions`)."""
+        names, members, _, weights = params
+        owner = type(self).__name__
+        classifier = self._kind == "classifier"
+        if self.partitions is None:
+            raise TypeError(
+                f"{owner}: X is a Dask collection; pass partitions='blocks' (one copy of "
+                "each member per block, fitted where the block lives) or an int, or "
+                "compute X into memory."
+            )
+        for name, value, why in (("views", self.views, "views"),
+                                 ("memory", self.memory, "the member cache"),
+                                 ("fit_params", fit_params, "routed metadata")):
+            if value:
+                raise ValueError(f"{owner}: {why} ({name}) cannot be used with "
+                                 "partitions.")
+        for stale in ("oof_score_", "member_scores_", "member_costs_", "selection_path_",
+                      "selection_scores_", "n_oof_samples_", "fallback_", "_guard_",
+                      "temperatures_"):
+            self.__dict__.pop(stale, None)
+        if is_collection(X):
+            _set_collection_features(self, X)
+        else:
+            X = self._check_X(X, reset=True)
+            y = self._check_y(X, y, None if classifier else list(zip(names, members)))
+            sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        if sample_weight is not None:
+            check_sample_weight_support(names, members, owner)
+        self._check_members_can_output(names, members)
+        whole = [_partitions.takes_collections(est) for est in members]
+        if any(whole) and not is_collection(X):
+            raise TypeError(f"{owner}: member {names[whole.index(True)]!r} takes Dask "
+                            "collections, and X is in memory.")
+        self._views_, self._member_keys_ = {}, None
+        if not is_collection(X) and self._presence(X, names, members, False) is not None:
+            # NaN a member does not take was refused; a row of NaN only is left
+            raise ValueError(f"{owner}: X has rows whose every value is missing, which "
+                             "partitions do not support.")
+        rng = check_random_state(self.random_state)
+        seed = None if self.random_state is None else rng
+        members = [seed_estimator(est, seed) for est in members]
+        parts = _partitions.split(X, y, sample_weight, self.partitions, owner)
+        positions = _partitions.sample_positions(parts.lengths, self.partition_sample, rng)
+        summary = _partitions.summarise(parts, positions, classifier, owner)
+        sample = _partitions.stack_rows([s[0] for s in summary])
+        y_sample = np.concatenate([s[1] for s in summary])
+        w_sample = None if sample_weight is None else np.concatenate(
+            [s[2] for s in summary]).astype(np.float64)
+        groups = np.repeat(np.arange(len(positions)), [len(p) for p in positions])
+        if classifier:
+            self._set_classes(np.concatenate([s[3] for s in summary]))
+            y_target = np.searchsorted(self.classes_, y_sample)
+        else:
+            y_target = self._check_partitioned_y(y_sample)
+        self.n_partitions_ = len(parts.lengths)
+        self._fallback_ = self._fallback(y_target, w_sample)
+        split = _partitions.fit_groups(
+            [(f"member {name!r}", est) for name, est, w in zip(names, members, whole)
+             if not w], parts, sample, self._output(), owner, n_jobs=self.n_jobs,
+            verbose=self.verbose)[::-1]
+        # A member that takes the collection is fitted once on all of it but the
+        # sample, whose rows it then predicts out of sample.
+        fits = [[_partitions.fit_on_collection(est, X, parts, positions, sample,
+                                               self._output(), f"member {name!r}", owner)]
+                if w else split.pop() for name, est, w in zip(names, members, whole)]
+        classes = getattr(self, "classes_", None)
+        self.estimators_ = [fit[0][0] if w else
+                            FoldMean([fitted for fitted, _, _ in fit], classes)
+                            for fit, w in zip(fits, whole)]
+        self.named_estimators_ = Bunch(**dict(zip(names, self.estimators_)))
+        learn = isinstance(weights, str)
+        if learn:
+            self.member_costs_ = (
+                {name: float(np.median([s for *_, s in fit])) for name, fit in
+                 zip(names, fits)} if self.costs is None
+                else {name: float(self.costs[name]) for name in names})
+            vote = classifier and self.voting == "hard"
+            oop = np.stack([np.asarray(fit[0][1]) if w else
+                            _partitions.out_of_partition(
+                                [out for _, out, _ in fit], groups,
+                                n_classes=len(self.classes_) if vote else None)
+                            for fit, w in zip(fits, whole)])
+            self._learn_weights(names, weights, oop, y_target, w_sample, None,
+                                np.ones(len(y_target), dtype=bool))
+        else:
+            self.weights_ = (np.full(len(names), 1.0 / len(names)) if weights is None
+                             else weights / weights.sum())
+        if self.verbose:
+            if learn:
+                self._report_weights(owner, names, weights)
+            report_fit_time(owner, began)
+        return self
+
+    def _check_partitioned_y(self, y_sample):
+        """The sample's targets, checked as the members' fits do not check them."""
+        return y_sample
 
     def _report_weights(self, owner, names, method):
         """Say the learned weights, the out-of-fold scores they were judged by, and
@@ -468,6 +572,17 @@ class _BaseFusion(TransformerMixin, Composite):
         )
 
 
+def _set_collection_features(estimator, X):
+    """``n_features_in_`` and ``feature_names_in_`` from a Dask collection's columns."""
+    if X.ndim != 2:
+        raise ValueError(f"{type(estimator).__name__}: X must be 2-D, got {X.ndim}-D.")
+    columns = getattr(X, "columns", None)
+    estimator.n_features_in_ = int(X.shape[1] if columns is None else len(columns))
+    estimator.__dict__.pop("feature_names_in_", None)
+    if columns is not None and all(isinstance(c, str) for c in columns):
+        estimator.feature_names_in_ = np.asarray(list(columns), dtype=object)
+
+
 # Docstring entries both fusion estimators share, filled in by Substitution.
 _FUSION_DOCS = {
     "weights": """weights : None, array-like of shape (n_estimators,), "optimize" or "greedy", \
@@ -509,6 +624,29 @@ _FUSION_DOCS = {
         ``sample_weight`` misses the cache. Members are identified by their pickled
         state: a function they hold is known by its name, so redefining it under the
         same name is not seen (clear the cache).""",
+    "partitions": """partitions : {{"blocks"}}, int or None, default=None
+        Data-parallel fusion: one copy of each member per partition of the rows,
+        fused with one weight per member. ``"blocks"``: one partition per block of a
+        Dask array (row chunk) or Dask DataFrame (partition), each copy fitted on the
+        worker that holds its block, without gathering ``X``. An int ``n``: ``n``
+        partitions of consecutive blocks (Dask) or of consecutive rows (in memory).
+        A member predicts with the mean of its copies (a hard vote among them under
+        ``voting="hard"``). Learned weights are fitted on out-of-partition outputs:
+        each copy predicts ``partition_sample`` rows drawn from every partition, and
+        a row's output is that of the copies that did not see its partition; ``cv``
+        and ``refit`` are not used. ``predict``, ``predict_proba`` and ``transform``
+        on a Dask collection return a Dask array computed block by block. A member
+        from ``xgboost.dask`` (``DaskXGBClassifier``, ``DaskXGBRegressor``) is not
+        copied: it is fitted once on the Dask array, less the sample rows, which it
+        then predicts; it predicts as its in-memory twin (``XGBClassifier``). Not
+        with ``views``, ``memory`` or routed metadata. See :doc:`/scaling`. ``None``:
+        members are fitted on all rows in memory.""",
+    "partition_sample": """partition_sample : int, default=1000
+        With ``partitions``, the rows drawn (without replacement, seeded by
+        ``random_state``) from each partition for the out-of-partition outputs. They
+        are the only rows of ``X`` that reach this process.""",
+    "n_partitions_": """n_partitions_ : int
+        The partitions each member was fitted on; only with ``partitions``.""",
     "n_jobs": """n_jobs : int, default=None
         Jobs for fitting members and folds (one flat joblib task list, run by the
         active joblib backend, Dask included), and threads for the members'
@@ -607,6 +745,8 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         ``"prior"`` predicts the (sample-weighted) class frequencies of the training
         labels.
     {memory}
+    {partitions}
+    {partition_sample}
     {n_jobs}
     {verbose}
     {random_state}
@@ -630,6 +770,7 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
     {selection_path_}
     {selection_scores_}
     {n_oof_samples_}
+    {n_partitions_}
     {n_features_in_}
     {feature_names_in_}
 
@@ -680,6 +821,8 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         views=None,
         missing="error",
         memory=None,
+        partitions=None,
+        partition_sample=PARTITION_SAMPLE,
         n_jobs=None,
         verbose=0,
         random_state=None,
@@ -698,6 +841,8 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         self.views = views
         self.missing = missing
         self.memory = memory
+        self.partitions = partitions
+        self.partition_sample = partition_sample
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.random_state = random_state
@@ -728,6 +873,8 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         """
         began = time.perf_counter()
         params = self._check_fit_params()
+        if self.partitions is not None or is_collection(X):
+            return self._fit_partitioned(params, X, y, sample_weight, fit_params, began)
         X = self._check_X(X, reset=True)
         y = self._check_y(X, y)
         self._set_classes(y)
@@ -828,6 +975,8 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         -------
         y : ndarray of shape (n_samples,)
         """
+        if is_collection(X):
+            return blockwise(self, "predict", X)
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
 
@@ -847,6 +996,8 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         -------
         proba : ndarray of shape (n_samples, n_classes)
         """
+        if is_collection(X):
+            return blockwise(self, "predict_proba", X)
         check_is_fitted(self)
         if self.voting == "hard":
             return self._votes(X)
@@ -866,6 +1017,8 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
         """
+        if is_collection(X):
+            return blockwise(self, "predict_log_proba", X)
         check_is_fitted(self)
         if self.voting == "hard":
             with np.errstate(divide="ignore"):
@@ -889,6 +1042,8 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
             (n_samples, n_members), each member's predicted class index. NaN where a
             member's view is missing.
         """
+        if is_collection(X):
+            return blockwise(self, "transform", X)
         check_is_fitted(self)
         outputs, present = self._member_outputs(X)
         if present is not None:
@@ -949,6 +1104,8 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         A row with no member present: ``"error"`` raises, naming the row count;
         ``"prior"`` predicts the (sample-weighted) training mean of ``y``.
     {memory}
+    {partitions}
+    {partition_sample}
     {n_jobs}
     {verbose}
     {random_state}
@@ -971,6 +1128,7 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
     {selection_path_}
     {selection_scores_}
     {n_oof_samples_}
+    {n_partitions_}
     {n_features_in_}
     {feature_names_in_}
 
@@ -1017,6 +1175,8 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         views=None,
         missing="error",
         memory=None,
+        partitions=None,
+        partition_sample=PARTITION_SAMPLE,
         n_jobs=None,
         verbose=0,
         random_state=None,
@@ -1034,6 +1194,8 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         self.views = views
         self.missing = missing
         self.memory = memory
+        self.partitions = partitions
+        self.partition_sample = partition_sample
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.random_state = random_state
@@ -1071,6 +1233,9 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         """
         began = time.perf_counter()
         params = self._check_fit_params()
+        if self.partitions is not None or is_collection(X):
+            self._n_outputs_ = None
+            return self._fit_partitioned(params, X, y, sample_weight, fit_params, began)
         X = self._check_X(X, reset=True)
         y = self._check_y(X, y, list(zip(*params[:2])))
         try:
@@ -1081,6 +1246,16 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
             raise ValueError("FusionRegressor: y contains NaN or infinity.")
         self._n_outputs_ = None if y.ndim == 1 else y.shape[1]
         return self._fit(params, X, y, y, sample_weight, fit_params, began)
+
+    def _check_partitioned_y(self, y_sample):
+        try:
+            y_sample = np.asarray(y_sample, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"FusionRegressor: y must be numeric ({exc}).") from None
+        if not np.all(np.isfinite(y_sample)):
+            raise ValueError("FusionRegressor: y contains NaN or infinity.")
+        self._n_outputs_ = None if y_sample.ndim == 1 else y_sample.shape[1]
+        return y_sample
 
     def _output(self):
         if self._n_outputs_ is None:
@@ -1113,6 +1288,8 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
         """
+        if is_collection(X):
+            return blockwise(self, "predict", X)
         check_is_fitted(self)
         P, present = self._member_outputs(X)
         prediction = combine_regressor(P, self.weights_, present=present)
@@ -1132,6 +1309,8 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         predictions : ndarray of shape (n_samples, n_members * n_outputs)
             Each member's outputs in turn. NaN where a member's view is missing.
         """
+        if is_collection(X):
+            return blockwise(self, "transform", X)
         check_is_fitted(self)
         outputs, present = self._member_outputs(X)
         if present is not None:

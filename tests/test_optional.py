@@ -41,3 +41,17 @@ def test_torch_subpackage_names_the_extra():
     result = run_without(["torch"], "import skfuse.torch")
     assert result.returncode != 0
     assert "pip install torch skorch" in result.stderr
+
+
+def test_in_memory_partitions_need_no_dask():
+    result = run_without(["dask", "distributed", "xgboost"], """
+        from sklearn.datasets import make_classification
+        from sklearn.naive_bayes import GaussianNB
+        from skfuse import FusionClassifier
+        X, y = make_classification(n_samples=200, random_state=0)
+        fusion = FusionClassifier([("nb", GaussianNB())], weights="optimize",
+                                  partitions=2, partition_sample=20).fit(X, y)
+        fusion.predict(X)
+        assert "dask" not in sys.modules
+    """)
+    assert result.returncode == 0, result.stderr

@@ -1,0 +1,488 @@
+"""Partitions: one copy of each member per data partition, fused by out-of-partition weights.
+
+The partitioned counterpart of :mod:`skfuse._jobs`. A fusion with ``partitions`` splits
+its rows into groups (the blocks of a Dask collection, grouped or not, or consecutive
+ranges of in-memory rows), fits one clone of each member on each group, and asks each
+fit about a small sample of rows drawn from every group. A sample row's
+*out-of-partition* output is the mean output of the fits that did not see its group:
+the fusion learns its weights from those, as it learns them from out-of-fold outputs.
+
+On a Dask collection one task per group reads its blocks where they live (the Dask
+scheduler places it) and fits every member on them in turn; only fitted members and
+outputs on the sample come back: ``X`` is never gathered. In memory one task per
+member and group runs through joblib (:func:`skfuse._tasks.run_fit_tasks`). Dask is imported here only when ``X`` is a
+Dask collection.
+"""
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.base import clone
+
+from ._tasks import fit_task, run_fit_tasks
+from ._views import take_rows
+
+PARTITION_SAMPLE = 1000  # rows per partition that the other partitions' fits predict
+
+
+def is_collection(X):
+    """Whether ``X`` is a Dask array, DataFrame or Series (checked without importing
+    Dask)."""
+    return type(X).__module__.split(".")[0] == "dask" and hasattr(X, "__dask_graph__")
+
+
+def _dask():
+    try:
+        import dask
+        import dask.array
+    except ImportError as exc:  # pragma: no cover - dask is in the test extra
+        raise ImportError(
+            "Dask collections need dask: pip install 'dask[array,dataframe]' "
+            "distributed (or skfuse's dask extra)."
+        ) from exc
+    return dask
+
+
+@dataclass
+class Partitioned:
+    """A fit's data split into partition groups.
+
+    Attributes
+    ----------
+    X, y, w : list of list
+        Per group, its blocks: Dask's (delayed objects), or one block of in-memory
+        rows; ``w`` is None without sample weights.
+    lengths : ndarray of int
+        Rows in each group.
+    lazy : bool
+        Whether the groups are Dask blocks (delayed objects).
+    """
+
+    X: list
+    y: list
+    w: list
+    lengths: np.ndarray
+    lazy: bool
+    block_lengths: list = None  # per group, its blocks' rows (Dask)
+
+
+def split(X, y, sample_weight, partitions, owner):
+    """Split ``X``, ``y`` and ``sample_weight`` into the groups ``partitions`` asks for.
+
+    ``partitions`` is ``"blocks"`` (one group per block of a Dask collection) or an
+    int ``n`` (``n`` groups of consecutive blocks, or of consecutive in-memory rows).
+    """
+    if not is_collection(X):
+        if partitions == "blocks":
+            raise ValueError(
+                f"{owner}: partitions='blocks' needs X to be a Dask collection; for "
+                "in-memory X, give the number of partitions (an int)."
+            )
+        n = X.shape[0]
+        if partitions > n:
+            raise ValueError(
+                f"{owner}: X has {n} sample(s), fewer than partitions={partitions}."
+            )
+        ranges = np.array_split(np.arange(n), partitions)
+        y = np.asarray(y)
+        return Partitioned(
+            [[take_rows(X, r)] for r in ranges],
+            [[y[r]] for r in ranges],
+            None
+            if sample_weight is None
+            else [[np.asarray(sample_weight)[r]] for r in ranges],
+            np.array([len(r) for r in ranges]),
+            lazy=False,
+        )
+    dask = _dask()
+    X_blocks, lengths = _blocks(X, "X", owner, dask)
+    y_blocks = _aligned(y, lengths, "y", owner, dask)
+    w_blocks = (
+        None
+        if sample_weight is None
+        else _aligned(sample_weight, lengths, "sample_weight", owner, dask)
+    )
+    n_blocks = len(X_blocks)
+    if partitions == "blocks":
+        groups = [[b] for b in range(n_blocks)]
+    else:
+        if partitions > n_blocks:
+            raise ValueError(
+                f"{owner}: partitions={partitions} is more than the {n_blocks} blocks of "
+                "X; rechunk (repartition) X into more blocks, or ask for fewer partitions."
+            )
+        groups = [list(g) for g in np.array_split(np.arange(n_blocks), partitions)]
+    return Partitioned(
+        [[X_blocks[b] for b in g] for g in groups],
+        [[y_blocks[b] for b in g] for g in groups],
+        None if w_blocks is None else [[w_blocks[b] for b in g] for g in groups],
+        np.array([sum(lengths[b] for b in g) for g in groups]),
+        lazy=True,
+        block_lengths=[[int(lengths[b]) for b in g] for g in groups],
+    )
+
+
+def _blocks(X, what, owner, dask):
+    """The row blocks of a Dask collection (delayed objects) and their lengths."""
+    if hasattr(X, "chunks"):  # dask.array
+        if X.ndim not in (1, 2):
+            raise ValueError(f"{owner}: {what} must be 1-D or 2-D, got {X.ndim}-D.")
+        unknown = [b for b, size in enumerate(X.chunks[0]) if np.isnan(size)]
+        if unknown:
+            raise ValueError(
+                f"{owner}: {what} has unknown chunk sizes (partition(s) {unknown[:5]}"
+                f"{' ...' if len(unknown) > 5 else ''}), as boolean indexing leaves them; "
+                f"call {what}.compute_chunk_sizes() first."
+            )
+        if X.ndim == 2 and len(X.chunks[1]) > 1:
+            X = X.rechunk({1: -1})  # one block per row range, with every column
+        return list(X.to_delayed().ravel()), np.array(X.chunks[0], dtype=int)
+    lengths = np.array(dask.compute(X.map_partitions(len))[0], dtype=int)  # dataframe
+    return list(X.to_delayed()), lengths
+
+
+def _aligned(values, lengths, what, owner, dask):
+    """The blocks of ``values`` (a Dask collection split like ``X``, or in memory)."""
+    if not is_collection(values):
+        values = np.asarray(values)
+        if len(values) != lengths.sum():
+            raise ValueError(
+                f"{owner}: {what} has {len(values)} rows and X has {lengths.sum()}."
+            )
+        return [
+            dask.delayed(part) for part in np.split(values, np.cumsum(lengths)[:-1])
+        ]
+    blocks, sizes = _blocks(values, what, owner, dask)
+    if len(sizes) != len(lengths) or np.any(sizes != lengths):
+        bad = next(
+            (b for b, (s, n) in enumerate(zip(sizes, lengths)) if s != n),
+            min(len(sizes), len(lengths)),
+        )
+        raise ValueError(
+            f"{owner}: {what} is not partitioned like X (partition {bad} differs: "
+            f"{len(sizes)} partitions of {what} for {len(lengths)} of X); split both "
+            "the same way."
+        )
+    return blocks
+
+
+def sample_positions(lengths, per_partition, rng):
+    """Sorted positions of the sample rows within each group."""
+    return [
+        np.sort(rng.choice(n, size=min(per_partition, n), replace=False))
+        for n in lengths
+    ]
+
+
+def _concat(blocks):
+    """One group's blocks as one block (a NumPy array, or a pandas object)."""
+    if len(blocks) == 1:
+        return blocks[0]
+    if hasattr(blocks[0], "iloc"):
+        import pandas as pd
+
+        return pd.concat(blocks)
+    return np.concatenate(blocks)
+
+
+def _group_summary(y_blocks, positions, x_blocks, w_blocks, classifier):
+    """What a group sends back before the fits: its sample rows and its classes."""
+    y = np.asarray(_concat(y_blocks))
+    X = _concat(x_blocks)
+    w = None if w_blocks is None else np.asarray(_concat(w_blocks))
+    return (
+        take_rows(X, positions),
+        y[positions],
+        None if w is None else w[positions],
+        np.unique(y) if classifier else None,
+    )
+
+
+def summarise(parts, positions, classifier, owner):
+    """Each group's sample rows (X, y, weights) and classes, computed where it lives."""
+    calls = [
+        (
+            _group_summary,
+            (
+                parts.y[g],
+                positions[g],
+                parts.X[g],
+                None if parts.w is None else parts.w[g],
+                classifier,
+            ),
+        )
+        for g in range(len(parts.lengths))
+    ]
+    return _run(calls, parts.lazy)
+
+
+def _fit_on_group(
+    estimator, X_blocks, y_blocks, w_blocks, sample, output, label, group, params=None
+):
+    """Fit a clone on one group; return it, its output on the sample, and its seconds
+    per 1000 sample rows."""
+    X, y = _concat(X_blocks), np.asarray(_concat(y_blocks))
+    w = None if w_blocks is None else np.asarray(_concat(w_blocks))
+    try:
+        fitted, _, _ = fit_task(estimator, X, y, w, None, None, None, None, params)
+        start = time.perf_counter()
+        out = output(fitted, sample)
+        seconds = time.perf_counter() - start
+    except Exception as exc:
+        raise _renamed(
+            exc,
+            f"{label} could not be fitted on partition {group} ({len(y)} rows), or "
+            f"not asked about the sample once fitted: {exc}",
+        ) from exc
+    return fitted, out, 1000.0 * seconds / max(sample.shape[0], 1)
+
+
+def _renamed(exc, message):
+    """``exc``'s own kind of error with ``message`` (a ValueError if it cannot be)."""
+    try:
+        return type(exc)(message)
+    except Exception:  # noqa: BLE001 - any constructor that does not take a message
+        return ValueError(f"{message} ({type(exc).__name__})")
+
+
+def _fit_all_on_group(members, X_blocks, y_blocks, w_blocks, sample, output, group):
+    """:func:`_fit_on_group` for each ``(label, estimator)`` of ``members`` in turn."""
+    return [
+        _fit_on_group(est, X_blocks, y_blocks, w_blocks, sample, output, label, group)
+        for label, est in members
+    ]
+
+
+def fit_groups(members, parts, sample, output, owner, n_jobs=None, verbose=0):
+    """Fit each member on each group: per member, ``(fits, outputs, seconds)``.
+
+    ``members`` is a list of ``(label, estimator)``; ``output(fitted, sample)`` is a
+    fit's output on the sample rows.
+    """
+    n_groups = len(parts.lengths)
+    calls, labels = [], []
+    for label, est in members:
+        for g in range(n_groups):
+            calls.append(
+                (
+                    _fit_on_group,
+                    (
+                        est,
+                        parts.X[g],
+                        parts.y[g],
+                        None if parts.w is None else parts.w[g],
+                        sample,
+                        output,
+                        label,
+                        g,
+                    ),
+                )
+            )
+            labels.append(f"{label}, partition {g + 1} of {n_groups}")
+    if parts.lazy:
+        # One task per group fits every member, so that a worker reads each block
+        # once and lets it go: tasks per member would hold every block until the
+        # last member's turn.
+        by_group = _run(
+            [
+                (
+                    _fit_all_on_group,
+                    (
+                        members,
+                        parts.X[g],
+                        parts.y[g],
+                        None if parts.w is None else parts.w[g],
+                        sample,
+                        output,
+                        g,
+                    ),
+                )
+                for g in range(n_groups)
+            ],
+            True,
+            shared=(sample,),
+        )
+        results = [by_group[g][m] for m in range(len(members)) for g in range(n_groups)]
+    else:
+        results = run_fit_tasks(calls, n_jobs, verbose, owner, labels)
+    return [results[m * n_groups : (m + 1) * n_groups] for m in range(len(members))]
+
+
+def _run(calls, lazy, shared=()):
+    """Run ``(function, args)`` calls: as Dask tasks on a collection's blocks (one
+    ``dask.compute``), else here, one after another."""
+    if not lazy:
+        return [function(*args) for function, args in calls]
+    dask = _dask()
+    keyed = {id(obj): dask.delayed(obj) for obj in shared}  # sent once, not per task
+    tasks = [
+        dask.delayed(function, pure=True)(*[keyed.get(id(a), a) for a in args])
+        for function, args in calls
+    ]
+    return list(compute(*tasks))
+
+
+def compute(*tasks):
+    """``dask.compute``: the one place where partitioned results reach this process."""
+    return _dask().compute(*tasks)
+
+
+def stack_rows(pieces):
+    """The sample rows of every group, one below the other."""
+    if hasattr(pieces[0], "iloc"):
+        import pandas as pd
+
+        return pd.concat(pieces)
+    if hasattr(pieces[0], "tocsr"):
+        import scipy.sparse as sp
+
+        return sp.vstack(pieces, format="csr")
+    return np.concatenate(pieces)
+
+
+def out_of_partition(outputs, groups, n_classes=None):
+    """Each sample row's output by the fits of the other groups: their mean, or with
+    ``n_classes`` (class indices, a hard vote) the class most of them give (the
+    smallest on ties, as :class:`skfuse._jobs.FoldMean` predicts).
+
+    ``outputs`` holds one fit's output on every sample row per group; ``groups`` is
+    each sample row's group.
+    """
+    outputs = np.asarray(outputs)
+    oop = np.empty(outputs.shape[1:], dtype=outputs.dtype if n_classes else np.float64)
+    for g in range(len(outputs)):
+        rows = groups == g
+        others = outputs[np.delete(np.arange(len(outputs)), g)][:, rows]
+        if n_classes is None:
+            oop[rows] = others.astype(np.float64).mean(axis=0)
+        else:
+            counts = np.stack(
+                [np.bincount(col, minlength=n_classes) for col in others.T]
+            )
+            oop[rows] = np.argmax(counts, axis=1)
+    return oop
+
+
+# -- members that take Dask collections ------------------------------------------------
+
+
+def takes_collections(estimator):
+    """Whether ``estimator`` is fitted on a Dask collection as it is: the estimators of
+    ``xgboost.dask``, which distribute their own fit."""
+    return type(estimator).__module__.split(".")[:2] == ["xgboost", "dask"]
+
+
+def _drop_rows(block, positions, dtype):
+    return np.delete(np.asarray(block, dtype=dtype), positions, axis=0)
+
+
+def _without_sample(blocks, block_lengths, positions, width, dtype):
+    """A Dask array of ``blocks`` less the sample rows (``positions`` in the group)."""
+    import dask.array as da
+
+    dask = _dask()
+    pieces, start = [], 0
+    for block, n in zip(blocks, block_lengths):
+        local = positions[(positions >= start) & (positions < start + n)] - start
+        pieces.append(
+            da.from_delayed(
+                dask.delayed(_drop_rows)(block, local, dtype),
+                (n - len(local),) + width,
+                dtype=dtype,
+            )
+        )
+        start += n
+    return pieces
+
+
+def fit_on_collection(estimator, X, parts, positions, sample, output, label, owner):
+    """Fit a collection-taking member once, on every row but the sample's, with its own
+    Dask interface; return its in-memory copy, its output on the (held-out) sample and
+    its seconds per 1000 sample rows."""
+    import dask.array as da
+
+    if not hasattr(X, "chunks"):
+        raise TypeError(
+            f"{owner}: {label} takes Dask collections; give X as a Dask "
+            "array (a DataFrame is not supported for it yet)."
+        )
+
+    def rest(blocks_by_group, width, dtype):
+        return da.concatenate(
+            [
+                piece
+                for g, blocks in enumerate(blocks_by_group)
+                for piece in _without_sample(
+                    blocks, parts.block_lengths[g], positions[g], width, dtype
+                )
+            ]
+        )
+
+    X_rest = rest(parts.X, (X.shape[1],), X.dtype)
+    y_rest = rest(parts.y, (), np.float64)
+    w_rest = None if parts.w is None else rest(parts.w, (), np.float64)
+    estimator = clone(estimator)
+    try:
+        estimator.fit(
+            X_rest, y_rest, **({} if w_rest is None else {"sample_weight": w_rest})
+        )
+    except Exception as exc:
+        raise _renamed(
+            exc, f"{owner}: {label} could not be fitted on the collection: {exc}"
+        ) from exc
+    local = in_memory_copy(estimator)
+    start = time.perf_counter()
+    out = output(local, sample)
+    seconds = time.perf_counter() - start
+    return local, out, 1000.0 * seconds / max(sample.shape[0], 1)
+
+
+def in_memory_copy(fitted):
+    """The in-memory estimator that predicts as a fitted collection-taking member does:
+    its booster loaded into xgboost's own scikit-learn estimator of the same kind."""
+    import xgboost
+
+    local = getattr(xgboost, type(fitted).__name__.removeprefix("Dask"))()
+    local.load_model(bytearray(fitted.get_booster().save_raw("json")))
+    return local
+
+
+# -- blockwise prediction ------------------------------------------------------------
+
+
+def _call(estimator, method, block):
+    return getattr(estimator, method)(block)
+
+
+def blockwise(estimator, method, X):
+    """``estimator.method`` on each block of a Dask collection, as a Dask array.
+
+    Each block is predicted where it lives; the fitted estimator is sent once per
+    worker, and nothing of ``X`` reaches this process. A DataFrame's blocks keep their
+    column names; the result's row-chunk sizes are unknown for a DataFrame (as with
+    ``map_partitions``) and ``X``'s own for an array.
+    """
+    dask = _dask()
+    import dask.array as da
+
+    owner = type(estimator).__name__
+    if hasattr(X, "chunks"):
+        blocks, lengths = _blocks(X, "X", owner, dask)
+        head = X[:1].compute()
+    else:
+        blocks, lengths = list(X.to_delayed()), None
+        head = X.head(1, npartitions=-1)
+    if X.shape[1] is not None and len(head) == 0:
+        raise ValueError(f"{owner}: X has 0 samples.")
+    probe = np.asarray(getattr(estimator, method)(head))
+    fitted = dask.delayed(estimator, pure=True)
+    parts = [
+        da.from_delayed(
+            dask.delayed(_call, pure=True)(fitted, method, block),
+            shape=(np.nan if lengths is None else lengths[b],) + probe.shape[1:],
+            dtype=probe.dtype,
+        )
+        for b, block in enumerate(blocks)
+    ]
+    return da.concatenate(parts, axis=0)

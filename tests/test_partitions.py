@@ -1,0 +1,334 @@
+"""Partitions: one member copy per data partition, on Dask collections and in memory."""
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import clone
+from sklearn.datasets import make_classification, make_regression
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.naive_bayes import GaussianNB
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.tree import DecisionTreeClassifier
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skfuse import FusionClassifier, FusionRegressor, _partitions
+
+da = pytest.importorskip("dask.array")
+dask = pytest.importorskip("dask")
+
+X_CLF, Y_CLF = make_classification(n_samples=1200, n_features=6, n_informative=4,
+                                   n_classes=3, random_state=0)
+X_REG, Y_REG = make_regression(n_samples=900, n_features=5, noise=3.0, random_state=0)
+SIZES = (300, 300, 300, 300)  # np.array_split of 1200 rows into 4
+
+
+def members():
+    return [("lr", LogisticRegression(max_iter=300)),
+            ("tree", DecisionTreeClassifier(max_depth=4))]
+
+
+def fusion(**params):
+    return FusionClassifier(members(), weights="optimize", partition_sample=50,
+                            random_state=0, **params)
+
+
+@pytest.fixture(autouse=True)
+def synchronous():
+    with dask.config.set(scheduler="sync"):
+        yield
+
+
+def test_each_copy_is_the_member_fitted_on_its_partition():
+    fitted = fusion(partitions=4).fit(X_CLF, Y_CLF)
+    assert fitted.n_partitions_ == 4
+    for (name, member), copies in zip(members(), fitted.estimators_):
+        for rows, copy in zip(np.array_split(np.arange(1200), 4), copies.estimators):
+            alone = clone(member).set_params(random_state=copy.random_state) \
+                if "random_state" in member.get_params() else clone(member)
+            alone.fit(X_CLF[rows], Y_CLF[rows])
+            assert_allclose(copy.predict_proba(X_CLF), alone.predict_proba(X_CLF))
+
+
+def test_out_of_partition_output_leaves_each_rows_own_partition_out():
+    outputs = np.arange(3 * 4, dtype=float).reshape(3, 4)  # 3 fits, 4 sample rows
+    groups = np.array([0, 1, 2, 2])
+    assert_allclose(_partitions.out_of_partition(outputs, groups),
+                    [(4 + 8) / 2, (1 + 9) / 2, (2 + 6) / 2, (3 + 7) / 2])
+    votes = np.array([[0, 1, 2], [1, 1, 2], [1, 0, 0]])
+    assert_array_equal(_partitions.out_of_partition(votes, np.array([0, 1, 2]), 3),
+                       [1, 0, 2])
+
+
+@pytest.mark.parametrize("frame", [False, True])
+def test_a_dask_fit_equals_the_in_memory_fit_on_the_same_partitions(frame):
+    want, X_here = fusion(partitions=4).fit(X_CLF, Y_CLF), X_CLF
+    if frame:
+        dd = pytest.importorskip("dask.dataframe")
+        pd = pytest.importorskip("pandas")
+        columns = [f"f{i}" for i in range(6)]
+        X = dd.from_pandas(pd.DataFrame(X_CLF, columns=columns), npartitions=4)
+        y = dd.from_pandas(pd.Series(Y_CLF), npartitions=4)
+        X_here = pd.DataFrame(X_CLF, columns=columns)
+        want = fusion(partitions=4).fit(X_here, Y_CLF)
+    else:
+        X = da.from_array(X_CLF, chunks=(SIZES, 3))
+        y = da.from_array(Y_CLF, chunks=(SIZES,))
+    got = fusion(partitions="blocks").fit(X, y)
+    assert_allclose(got.weights_, want.weights_, atol=1e-10)
+    proba = got.predict_proba(X)
+    assert isinstance(proba, da.Array)
+    assert_allclose(proba.compute(), want.predict_proba(X_here), atol=1e-10)
+    assert_array_equal(got.predict(X).compute(), want.predict(X_here))
+    assert_allclose(got.transform(X).compute(), want.transform(X_here), atol=1e-10)
+    assert_allclose(got.predict_log_proba(X).compute(), want.predict_log_proba(X_here),
+                    atol=1e-10)
+
+
+def test_grouped_blocks_and_hard_votes_and_greedy_budget():
+    X = da.from_array(X_CLF, chunks=150)  # 8 blocks, grouped into 4 partitions
+    y = da.from_array(Y_CLF, chunks=150)
+    got = fusion(partitions=4, voting="hard").set_params(weights="greedy",
+                                                         budget=1e9).fit(X, y)
+    want = fusion(partitions=4, voting="hard").set_params(weights="greedy",
+                                                          budget=1e9).fit(X_CLF, Y_CLF)
+    assert got.n_partitions_ == 4
+    assert_allclose(got.weights_, want.weights_)
+    assert got.selection_path_ == want.selection_path_
+    assert_array_equal(got.predict(X).compute(), want.predict(X_CLF))
+
+
+def test_regressor_with_sample_weight_on_collections():
+    w = np.random.default_rng(0).uniform(0.5, 2.0, 900)
+    regs = [("r", Ridge()), ("r100", Ridge(alpha=100.0))]
+    want = FusionRegressor(regs, weights="optimize", partitions=3,
+                           random_state=0).fit(X_REG, Y_REG, sample_weight=w)
+    X = da.from_array(X_REG, chunks=300)
+    got = FusionRegressor(regs, weights="optimize", partitions="blocks",
+                          random_state=0).fit(X, da.from_array(Y_REG, chunks=300),
+                                              sample_weight=da.from_array(w, chunks=300))
+    assert_allclose(got.weights_, want.weights_, atol=1e-10)
+    assert_allclose(got.predict(X).compute(), want.predict(X_REG), atol=1e-10)
+    # in-memory y and sample_weight are split like X
+    again = FusionRegressor(regs, weights="optimize", partitions="blocks",
+                            random_state=0).fit(X, Y_REG, sample_weight=w)
+    assert_allclose(again.predict(X_REG), want.predict(X_REG), atol=1e-10)
+
+
+def test_fixed_weights_learn_nothing():
+    X, y = da.from_array(X_CLF, chunks=400), da.from_array(Y_CLF, chunks=400)
+    got = FusionClassifier(members(), weights=[1, 3], partitions="blocks").fit(X, y)
+    assert_allclose(got.weights_, [0.25, 0.75])
+    assert not hasattr(got, "oof_score_")
+
+
+# -- bad input: each error names the partition ---------------------------------------
+
+
+def test_unknown_chunk_sizes_name_the_partitions():
+    X = da.from_array(X_CLF, chunks=300)
+    X = X[X[:, 0] > -100]  # every row, but Dask does not know the sizes
+    with pytest.raises(ValueError, match=r"unknown chunk sizes \(partition\(s\) \[0, 1, "
+                                         r"2, 3\]\).*compute_chunk_sizes"):
+        fusion(partitions="blocks").fit(X, Y_CLF)
+
+
+def test_a_partition_with_one_class():
+    order = np.argsort(Y_CLF, kind="stable")  # sorted labels: the first block is all 0
+    X = da.from_array(X_CLF[order], chunks=300)
+    y = da.from_array(Y_CLF[order], chunks=300)
+    # a member that cannot fit on one class is named with the partition ...
+    with pytest.raises(ValueError, match=r"member 'lr' could not be fitted on partition [03] "
+                                         r"\(300 rows\).*one class"):
+        fusion(partitions="blocks").fit(X, y)
+    # ... and one that can predicts that class there
+    trees = FusionClassifier([("tree", DecisionTreeClassifier(max_depth=3))],
+                             partitions="blocks", random_state=0).fit(X, y)
+    copies = trees.estimators_[0].estimators
+    assert_array_equal(copies[0].classes_, [0])
+    assert_allclose(trees.predict_proba(X).compute().sum(axis=1), 1.0)
+
+
+def test_a_partition_missing_a_class_is_handled():
+    order = np.argsort(Y_CLF, kind="stable")  # 400 rows a class; two blocks of 600
+    X = da.from_array(X_CLF[order], chunks=600)
+    y = da.from_array(Y_CLF[order], chunks=600)
+    got = fusion(partitions="blocks").fit(X, y)
+    proba = got.predict_proba(X).compute()
+    assert proba.shape == (1200, 3)
+    assert_allclose(proba.sum(axis=1), 1.0)
+
+
+def test_a_partition_too_small_for_a_member_is_named():
+    X = da.from_array(X_CLF, chunks=((590, 590, 20), 6))
+    y = da.from_array(Y_CLF, chunks=((590, 590, 20),))
+    knn = FusionClassifier([("knn", KNeighborsClassifier(n_neighbors=25)),
+                            ("nb", GaussianNB())], weights="optimize",
+                           partitions="blocks", random_state=0)
+    with pytest.raises(ValueError, match=r"member 'knn' could not be fitted on partition 2 "
+                                         r"\(20 rows\).*n_neighbors"):
+        knn.fit(X, y)
+
+
+def test_collections_and_partitions_that_do_not_fit():
+    X, y = da.from_array(X_CLF, chunks=300), da.from_array(Y_CLF, chunks=300)
+    with pytest.raises(TypeError, match="X is a Dask collection; pass partitions="):
+        FusionClassifier(members()).fit(X, y)
+    with pytest.raises(ValueError, match="partitions='blocks' needs X to be a Dask"):
+        fusion(partitions="blocks").fit(X_CLF, Y_CLF)
+    with pytest.raises(ValueError, match="partitions=5 is more than the 4 blocks"):
+        fusion(partitions=5).fit(X, y)
+    with pytest.raises(ValueError, match="y is not partitioned like X"):
+        fusion(partitions="blocks").fit(X, da.from_array(Y_CLF, chunks=400))
+    with pytest.raises(ValueError, match="views .* cannot be used with partitions"):
+        fusion(partitions=2, views={"lr": [0, 1]}).fit(X, y)
+    with pytest.raises(ValueError, match="partitions"):
+        fusion(partitions=1).fit(X_CLF, Y_CLF)  # declared: an int of at least 2
+
+
+# -- a real cluster whose workers cannot hold X ------------------------------------------
+
+N_ROWS, N_COLS, BLOCK = 1_500_000, 50, 25_000  # X: 600 MB, 60 blocks of 10 MB
+MEMORY_LIMIT = 550e6  # per worker: below the size of X
+
+
+def _lazy_data():
+    """X and y made on the workers, block by block: never in this process."""
+    X = da.random.default_rng(0).standard_normal((N_ROWS, N_COLS), chunks=(BLOCK, N_COLS))
+    coef = np.linspace(1.0, -1.0, N_COLS)
+    y = (X @ coef + X[:, 0] * X[:, 1] > 0).astype(np.int64)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def small_workers():
+    distributed = pytest.importorskip("distributed")
+    # Process memory is what the limit bounds, and each worker starts at about 330 MB
+    # with scikit-learn imported: the nanny kills a worker at 95% of its limit, and a
+    # worker neither pauses (which would wait forever) nor spills to disk before that.
+    config = {"distributed.worker.memory.target": False,
+              "distributed.worker.memory.spill": False,
+              "distributed.worker.memory.pause": False,
+              "distributed.worker.memory.terminate": 0.95,
+              "distributed.scheduler.allowed-failures": 0}  # a killed worker fails the fit
+    with dask.config.set(config):
+        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1,
+                                           processes=True, memory_limit=MEMORY_LIMIT,
+                                           host="127.0.0.1", dashboard_address=None)
+        client = distributed.Client(cluster, set_as_default=False)
+        yield client
+        client.close()
+        cluster.close()
+
+
+def test_fit_and_predict_on_workers_that_cannot_hold_x(small_workers, monkeypatch):
+    from dask.sizeof import sizeof
+
+    X, y = _lazy_data()
+    assert X.nbytes > MEMORY_LIMIT  # gathering X on one worker cannot fit
+    returned = []
+    compute = _partitions.compute
+
+    def measured(*tasks):
+        results = compute(*tasks)
+        returned.append(sizeof(results))
+        return results
+
+    monkeypatch.setattr(_partitions, "compute", measured)
+    lda = [("nb", GaussianNB()), ("lda", LinearDiscriminantAnalysis())]
+    with dask.config.set(scheduler=small_workers.get):
+        fitted = FusionClassifier(lda, weights="optimize", partitions="blocks",
+                                  partition_sample=100, random_state=0).fit(X, y)
+        proba = fitted.predict_proba(X)
+        assert isinstance(proba, da.Array) and proba.shape == (N_ROWS, 2)
+        # Each of the 120 copies predicts every row: check the first 5 blocks.
+        proba = small_workers.compute(proba[:5 * BLOCK]).result()
+    # what reached this process: 120 fitted copies and their outputs on the 60 x 100
+    # sample rows (each copy predicts all of them: 11.5 MB here)
+    assert max(returned) < X.nbytes / 50
+    # each worker's peak resident memory since it started (VmHWM, in kB; unlike
+    # ru_maxrss, not inherited from the process that started it)
+    status = small_workers.run(Path("/proc/self/status").read_text)
+    peaks = [int(re.search(r"VmHWM:\s+(\d+) kB", text).group(1)) * 1024
+             for text in status.values()]
+    assert max(peaks) < 0.95 * MEMORY_LIMIT, peaks
+    # the same members on the same partitions, fitted in memory (X made here, by the
+    # same seeded blocks)
+    X_here, y_here = dask.compute(X, y, scheduler="sync")
+    want = FusionClassifier(lda, weights="optimize", partitions=N_ROWS // BLOCK,
+                            partition_sample=100, random_state=0).fit(X_here, y_here)
+    assert_allclose(fitted.weights_, want.weights_, atol=1e-10)
+    assert_allclose(proba, want.predict_proba(X_here[:5 * BLOCK]), atol=1e-10)
+    # and what the fit avoided: one worker asked to hold all of X is killed
+    distributed = pytest.importorskip("distributed")
+    gather = dask.delayed(np.concatenate)(X.to_delayed().ravel().tolist())
+    with pytest.raises(distributed.scheduler.KilledWorker):
+        small_workers.compute(dask.delayed(np.sum)(gather)).result(timeout=300)
+
+
+# -- scikit-learn's checks, on in-memory partitions -------------------------------------
+
+
+def _partitioned():
+    from sklearn.tree import DecisionTreeRegressor
+
+    # The checks' labels come sorted, so a partition may hold one class: members that
+    # fit on one class (not a logistic regression).
+    return [
+        FusionClassifier([("nb", GaussianNB()),
+                          ("tree", DecisionTreeClassifier(max_depth=4, random_state=0))],
+                         weights="optimize", partitions=2, partition_sample=20,
+                         random_state=0),
+        FusionRegressor([("ridge", Ridge()),
+                         ("tree", DecisionTreeRegressor(max_depth=3, random_state=0))],
+                        weights="greedy", partitions=2, selection_rounds=5,
+                        random_state=0),
+    ]
+
+
+# Partitions are consecutive rows: repeating a row moves the boundaries, so repeated
+# rows and integer weights fit different copies.
+MOVED_BOUNDARIES = "repeated rows move the partitions' boundaries; weights do not"
+
+
+@parametrize_with_checks(_partitioned(), expected_failed_checks=lambda est: {
+    "check_sample_weight_equivalence_on_dense_data": MOVED_BOUNDARIES,
+    "check_sample_weight_equivalence_on_sparse_data": MOVED_BOUNDARIES})
+def test_partitioned_fusion_passes_the_estimator_checks(estimator, check):
+    with dask.config.set(scheduler="sync"):
+        check(estimator)
+
+
+def test_a_member_that_takes_collections_gets_the_collection(monkeypatch):
+    xgboost_dask = pytest.importorskip("xgboost.dask")
+    distributed = pytest.importorskip("distributed")
+    fitted_on = []
+    original = _partitions.fit_on_collection
+
+    def spy(estimator, X, *args):
+        fitted_on.append(X)
+        return original(estimator, X, *args)
+
+    monkeypatch.setattr(_partitions, "fit_on_collection", spy)
+    X = da.from_array(X_CLF, chunks=300)
+    y = da.from_array(Y_CLF, chunks=300)
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=2,
+                            dashboard_address=":0") as client, \
+            dask.config.set(scheduler=client.get):
+        booster = xgboost_dask.DaskXGBClassifier(n_estimators=10, random_state=0)
+        mixed = FusionClassifier([("xgb", booster), ("lr", LogisticRegression(max_iter=300))],
+                                 weights="optimize", partitions="blocks",
+                                 partition_sample=50, random_state=0).fit(X, y)
+        proba = mixed.predict_proba(X).compute()
+    assert fitted_on == [X]
+    local = mixed.named_estimators_["xgb"]  # in memory: it predicts blockwise
+    assert type(local).__name__ == "XGBClassifier"
+    # fitted on every row but the 4 x 50 sample rows, which its weights were learned on
+    assert mixed.n_oof_samples_ == 200
+    assert local.get_booster().num_boosted_rounds() == 10
+    assert_allclose(proba, mixed.predict_proba(X_CLF), atol=1e-10)
+    with pytest.raises(TypeError, match="member 'xgb' takes Dask collections, and X is in"):
+        clone(mixed).set_params(partitions=4).fit(X_CLF, Y_CLF)
