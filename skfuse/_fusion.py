@@ -339,10 +339,9 @@ class _BaseFusion(TransformerMixin, Composite):
                                                self._output(), f"member {name!r}", owner)]
                 if w else split.pop() for name, est, w in zip(names, members, whole)]
         classes = getattr(self, "classes_", None)
-        self.estimators_ = [fit[0][0] if w else
-                            FoldMean([fitted for fitted, _, _ in fit], classes)
-                            for fit, w in zip(fits, whole)]
-        self.named_estimators_ = Bunch(**dict(zip(names, self.estimators_)))
+        self._fitted_members_ = {
+            name: fit[0][0] if w else FoldMean([fitted for fitted, _, _ in fit], classes)
+            for name, fit, w in zip(names, fits, whole)}
         learn = isinstance(weights, str)
         if learn:
             self.member_costs_ = (
