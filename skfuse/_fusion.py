@@ -495,29 +495,37 @@ class _BaseFusion(TransformerMixin, Composite):
     def _check_member_classes(self, named_members):
         pass
 
-    def _member_outputs(self, X):
+    def _member_outputs(self, X, weighted=False):
         """Stacked member outputs and the presence mask (None when every view is there).
 
         A member is asked only about the rows where its view is present; elsewhere its
-        output is 0. Rows with no member present raise, unless ``missing="prior"``.
+        output is 0. With ``weighted``, a member of weight 0 is asked only about the
+        rows where no member of positive weight is present (elsewhere it plays no part
+        in the fused output). Rows with no member present raise, unless
+        ``missing="prior"``.
         """
-        outs, present = self._outputs_by_member(X, self._output())
-        if present is None:
-            return np.stack(outs), None
+        outs, present, asked = self._outputs_by_member(X, self._output(), weighted)
+        if all(rows is None for rows in asked):
+            return np.stack(outs), present
         given = [out for out in outs if out is not None]
-        shape = (len(outs), present.shape[1]) + self._output_shape()
+        # a member of positive weight is asked about every row when no view is missing
+        n_rows = (len(next(o for o, rows in zip(outs, asked) if rows is None))
+                  if present is None else present.shape[1])
+        shape = (len(outs), n_rows) + self._output_shape()
         stacked = np.zeros(shape, dtype=np.result_type(*[o.dtype for o in given]) if given
                            else np.float64)
-        for m, out in enumerate(outs):
+        for m, (out, rows) in enumerate(zip(outs, asked)):
             if out is not None:
-                stacked[m, present[m]] = out
+                stacked[m, slice(None) if rows is None else rows] = out
         return stacked, present
 
-    def _outputs_by_member(self, X, output):
-        """Each member's ``output(fitted, X_rows)`` on the rows where its view is
-        present (None for a member with no such row), and the presence mask (None when
-        every view is there). Rows with no member present raise, unless
-        ``missing="prior"``."""
+    def _outputs_by_member(self, X, output, weighted=False):
+        """Each member's ``output(fitted, X_rows)`` on the rows it is asked about (None
+        for a member asked about none), the presence mask (None when every view is
+        there) and, per member, those rows (None: all). A member is asked about the rows
+        where its view is present; with ``weighted``, a member of weight 0 only about
+        those where no member of positive weight is present. Rows with no member
+        present raise, unless ``missing="prior"``."""
         X = self._check_X(X, reset=False)
         names = list(self._fitted_members_)
         present = self._presence(X, names, lambda: self.estimators_, fitted=True)
@@ -529,15 +537,13 @@ class _BaseFusion(TransformerMixin, Composite):
                     "(every member's view is missing there); pass missing='prior' to "
                     "predict the training prior (classes) or mean (regression) there."
                 )
+        asked = _rows_asked(len(names), present, self.weights_ if weighted else None)
         keys = self._member_keys_ or [None] * len(names)
         outs = predict_members(
-            [(est, self._views_.get(name),
-              None if present is None or present[m].all() else np.flatnonzero(present[m]),
-              key)
-             for m, ((name, est), key)
-             in enumerate(zip(self._fitted_members_.items(), keys))],
+            [(est, self._views_.get(name), rows, key)
+             for (name, est), rows, key in zip(self._fitted_members_.items(), asked, keys)],
             X, output, n_jobs=self.n_jobs, memory=self.memory)
-        return outs, present
+        return outs, present, asked
 
     def _output_shape(self):
         return ()
@@ -569,6 +575,26 @@ class _BaseFusion(TransformerMixin, Composite):
              for suffix in self._output_suffixes()],
             dtype=object,
         )
+
+
+def _rows_asked(n_members, present, weights):
+    """Per member, the rows to ask it about: None for all, else their positions.
+
+    ``present`` (M, n) or None: where each member's view is. ``weights`` (M,), or
+    (n_outputs, M), or None (every member needed): a member of weight 0 on every
+    output counts only on rows where no member of positive weight is present, since
+    the fused output renormalises over the members present (:func:`row_shares`).
+    """
+    idle = (np.zeros(n_members, dtype=bool) if weights is None
+            else ~np.any(np.reshape(weights, (-1, n_members)) != 0, axis=0))
+    if present is None:
+        return [np.empty(0, dtype=np.intp) if i else None for i in idle]
+    alone = ~present[~idle].any(axis=0)
+    asked = []
+    for m in range(n_members):
+        rows = present[m] & alone if idle[m] else present[m]
+        asked.append(None if rows.all() else np.flatnonzero(rows))
+    return asked
 
 
 def _set_collection_features(estimator, X):
@@ -919,8 +945,8 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
                                        for m, r in enumerate(rows)])
         return np.stack([tempered(P, t) for P, t in zip(oof, self.temperatures_)])
 
-    def _member_outputs(self, X):
-        P, present = super()._member_outputs(X)
+    def _member_outputs(self, X, weighted=False):
+        P, present = super()._member_outputs(X, weighted)
         if getattr(self, "temperatures_", None) is not None:
             P = np.stack([tempered(p, t) for p, t in zip(P, self.temperatures_)])
         return P, present
@@ -954,7 +980,7 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
 
     def _votes(self, X):
         """Weighted vote shares, shape (n_samples, n_classes), in one bincount."""
-        positions, present = self._member_outputs(X)
+        positions, present = self._member_outputs(X, weighted=True)
         n_members, n_samples = positions.shape
         n_classes = len(self.classes_)
         cells = positions + (np.arange(n_samples) * n_classes)[None, :]
@@ -1000,7 +1026,7 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         check_is_fitted(self)
         if self.voting == "hard":
             return self._votes(X)
-        P, present = self._member_outputs(X)
+        P, present = self._member_outputs(X, weighted=True)
         return self._with_fallback(
             combine_classifier(P, self.weights_, self.voting, present=present), present
         )
@@ -1022,7 +1048,7 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         if self.voting == "hard":
             with np.errstate(divide="ignore"):
                 return np.log(self._votes(X))
-        P, present = self._member_outputs(X)
+        P, present = self._member_outputs(X, weighted=True)
         fused = combine_classifier(P, self.weights_, self.voting, log=True, present=present)
         return self._with_fallback(fused, present, log=True)
 
@@ -1290,7 +1316,7 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         if is_collection(X):
             return blockwise(self, "predict", X)
         check_is_fitted(self)
-        P, present = self._member_outputs(X)
+        P, present = self._member_outputs(X, weighted=True)
         prediction = combine_regressor(P, self.weights_, present=present)
         if present is not None:
             prediction[~present.any(axis=0)] = self._fallback_

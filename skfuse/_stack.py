@@ -75,7 +75,7 @@ def _fusion_level_output(level, X, method, classes):
     member's view is missing. ``"auto"``: each member's own first method of
     :data:`MEMBER_METHODS`; ``"transform"``: the level's vote (probabilities, or class
     positions under hard voting). The level's weights play no part."""
-    outs, present = level._outputs_by_member(
+    outs, present, _ = level._outputs_by_member(
         X, partial(_member_output, voting=level.voting, method=method, classes=classes))
     if present is None:
         return np.hstack(outs)

@@ -147,6 +147,53 @@ def test_zero_weight_is_the_same_as_drop(voting):
     assert_allclose(dropped.weights_, [1 / 3, 2 / 3])
 
 
+class RowsAskedNB(GaussianNB):
+    """GaussianNB that records how many rows each predict call was asked about."""
+
+    asked = []
+
+    def predict(self, X):
+        type(self).asked.append(len(X))
+        return super().predict(X)
+
+    def predict_proba(self, X):
+        type(self).asked.append(len(X))
+        return super().predict_proba(X)
+
+
+@pytest.mark.parametrize("voting", ["soft", "geometric", "hard"])
+def test_a_member_of_weight_zero_is_not_asked_to_predict(voting):
+    members = [("lr", LogisticRegression(max_iter=1000)), ("nb", RowsAskedNB())]
+    fusion = FusionClassifier(members, voting=voting, weights=[1, 0]).fit(IRIS_X, IRIS_Y)
+    RowsAskedNB.asked = []
+    fusion.predict(IRIS_X)
+    fusion.predict_proba(IRIS_X)
+    fusion.predict_log_proba(IRIS_X)
+    assert RowsAskedNB.asked == []
+    fusion.transform(IRIS_X)  # every member's output, weighted or not
+    assert RowsAskedNB.asked == [len(IRIS_X)]
+
+
+def test_a_member_of_weight_zero_is_asked_where_it_is_alone():
+    # "lr" (weight 0) shares the row with "rf" everywhere but the first ten rows,
+    # where "rf"'s view is missing: there, as the only member present, it decides.
+    views = {"lr": [0, 1], "rf": [2, 3]}
+    X = IRIS_X.copy()
+    X[:10, 2:] = np.nan
+    members = [("lr", RowsAskedNB()), ("rf", RandomForestClassifier(random_state=0))]
+    fusion = FusionClassifier(members, weights=[0, 1], views=views).fit(X, IRIS_Y)
+    RowsAskedNB.asked = []
+    proba = fusion.predict_proba(X)
+    assert RowsAskedNB.asked == [10]
+    assert_allclose(proba[:10], fusion.named_estimators_["lr"].predict_proba(X[:10, :2]))
+    assert_allclose(proba[10:], fusion.named_estimators_["rf"].predict_proba(X[10:, 2:]))
+    regression = FusionRegressor(
+        [("ridge", Ridge()), ("tree", DecisionTreeRegressor(random_state=0))],
+        weights=[0, 1]).fit(IRIS_X, IRIS_Y.astype(float))
+    assert_allclose(regression.predict(IRIS_X),
+                    regression.named_estimators_["tree"].predict(IRIS_X))
+
+
 # -- learned weights -----------------------------------------------------------------
 
 
