@@ -15,11 +15,12 @@ predict-time ratio to it). Three students (gradient boosting, a depth-8 tree, a 
 logistic regression or ridge) are each fitted on the labels and distilled from the
 teacher (``DistilledClassifier`` / ``DistilledRegressor``: out-of-fold targets, ``cv``
 from ``--cv``, no synthetic rows) at ``label_weight=0`` and ``"auto"``; gradient
-boosting also with MUNGE rows (``augment="munge"``, as many as the training rows; left
-out with ``--no-munge``). Held-out log-loss and accuracy (RMSE for regression), means
-over the splits, and predict time on the held-out rows (tiled to at least 5,000 rows)
-as ratios to the student on labels and to the teacher: medians of interleaved timings,
-in one process. ``--jobs`` runs that many data sets at once, each in its own process.
+boosting also with MUNGE rows (``augment="munge"``, ``--n-augment`` times as many as
+the training rows, default 1; left out with ``--no-munge``). Held-out log-loss and
+accuracy (RMSE for regression), means over the splits, and predict time on the
+held-out rows (tiled to at least 5,000 rows) as ratios to the student on labels and to
+the teacher: medians of interleaved timings, in one process. ``--jobs`` runs that many
+data sets at once, each in its own process.
 
 Every distiller refits the same teacher on the same folds; the teacher's ``memory``
 cache fits each of its members once per fold for all of them (the teacher's predict
@@ -139,7 +140,7 @@ def students(classification):
     }
 
 
-def models(classification, memory, cv=5, munge=True):
+def models(classification, memory, cv=5, munge=True, n_augment=1.0):
     """``{row name: (student's name, estimator)}``, the teacher first (None)."""
     distiller = DistilledClassifier if classification else DistilledRegressor
 
@@ -154,10 +155,10 @@ def models(classification, memory, cv=5, munge=True):
         out[f"{name} distilled, auto"] = (name, distilled(student, label_weight="auto"))
         if name != "gradient boosting" or not munge:
             continue  # synthetic rows for gradient boosting only (the run's length)
-        out[f"{name} distilled + munge"] = (name, distilled(student, label_weight=0.0,
-                                                            augment="munge"))
+        out[f"{name} distilled + munge"] = (name, distilled(
+            student, label_weight=0.0, augment="munge", n_augment=n_augment))
         out[f"{name} distilled + munge, auto"] = (name, distilled(
-            student, label_weight="auto", augment="munge"))
+            student, label_weight="auto", augment="munge", n_augment=n_augment))
     return out
 
 
@@ -176,7 +177,7 @@ def predict_seconds(model, X):
     return time.perf_counter() - start
 
 
-def evaluate(data, repeats, memory, seed, cv=5, munge=True):
+def evaluate(data, repeats, memory, seed, cv=5, munge=True, n_augment=1.0):
     """One split: ``{row name: {"student", scores..., "fidelity", "to labels",
     "to teacher"}}``, the last two being predict-time ratios."""
     classification = data.y.dtype.kind != "f"
@@ -184,7 +185,8 @@ def evaluate(data, repeats, memory, seed, cv=5, munge=True):
         data.X, data.y, test_size=0.25, random_state=seed,
         stratify=data.y if classification else None)
     fitted, rows = {}, {TEACHER: {"student": None}}
-    for name, (student, model) in models(classification, memory, cv, munge).items():
+    for name, (student, model) in models(classification, memory, cv, munge,
+                                         n_augment).items():
         if model is None:
             continue
         with warnings.catch_warnings():
@@ -317,11 +319,12 @@ def verdict(results):
     return lines
 
 
-def run_data_set(data, repeats, n_splits, cv, munge):
+def run_data_set(data, repeats, n_splits, cv, munge, n_augment=1.0):
     """``(classification, rows, seconds)`` over the splits, with a member cache of its own."""
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as cache:
-        splits = [evaluate(data, repeats, Memory(cache, verbose=0), seed, cv, munge)
+        splits = [evaluate(data, repeats, Memory(cache, verbose=0), seed, cv, munge,
+                           n_augment)
                   for seed in range(n_splits)]
     return (splits[0][0], combined([rows for _, rows in splits]),
             time.perf_counter() - start)
@@ -336,6 +339,10 @@ def main(argv=None):
                         help="75/25 splits per data set (seeds 0, 1, ...)")
     parser.add_argument("--cv", type=int, default=5, help="the distillers' cv")
     parser.add_argument("--no-munge", action="store_true", help="no MUNGE rows")
+    parser.add_argument("--n-augment", type=float, default=1.0,
+                        help="MUNGE rows as a multiple of the training rows (the "
+                             "distillers' n_augment; AutoGluon's distill makes 5 "
+                             "times as many, by its MUNGE variant 'spunge')")
     parser.add_argument("--jobs", type=int, default=1,
                         help="data sets run at once, in worker processes (timings are "
                              "ratios within one process)")
@@ -349,7 +356,8 @@ def main(argv=None):
         datasets = [data for data in datasets if data.name in args.only]
     results, tables = [], []
     runs = Parallel(n_jobs=args.jobs, return_as="generator")(
-        delayed(run_data_set)(data, args.repeats, args.splits, args.cv, not args.no_munge)
+        delayed(run_data_set)(data, args.repeats, args.splits, args.cv, not args.no_munge,
+                              args.n_augment)
         for data in datasets)
     for data, (classification, rows, seconds) in zip(datasets, runs):
         results.append((classification, rows))
@@ -373,7 +381,9 @@ def main(argv=None):
         "`label_weight=0` (the teacher's targets only) and, `auto`, at "
         "`label_weight='auto'` (the *label weight* column: the weight chosen, mean over "
         "the splits)"
-        + ("" if args.no_munge else "; `+ munge` with as many MUNGE rows as training rows")
+        + ("" if args.no_munge else "; `+ munge` with as many MUNGE rows as training rows"
+           if args.n_augment == 1.0 else
+           f"; `+ munge` with {args.n_augment:g} times as many MUNGE rows as training rows")
         + ". Gradient boosting runs "
         "100 iterations without early stopping on both sides. *Teacher's gain kept*: "
         "(student on labels - distilled) / (student on labels - teacher), in log-loss "
