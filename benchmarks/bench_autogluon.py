@@ -1,0 +1,212 @@
+"""Against AutoGluon: skfuse's default fusion and ``TabularPredictor`` side by side.
+
+AutoGluon needs pandas < 3 and is kept out of the project's environment (and out of its
+extras): it runs in a separate virtual environment, made once with::
+
+    python3.11 -m venv /work/venv-ag
+    /work/venv-ag/bin/pip install "autogluon.tabular[lightgbm,catboost]" "pandas<3"
+
+(no torch: AutoGluon then skips its neural networks and trains its tree, boosting and
+neighbour models). Then run from the repository root, with the project's environment::
+
+    python benchmarks/bench_autogluon.py --autogluon-python /work/venv-ag/bin/python
+    python benchmarks/bench_autogluon.py --autogluon-python ... --write   # docs/benchmarks.md
+
+On the tuning classification sets of ``bench_quality.py`` (same row cap, same 70/30
+stratified splits), each split fits, for real and timed by the wall clock:
+
+- skfuse: ``FusionClassifier(weights="optimize")`` at its defaults over
+  ``bench_quality``'s four members (scaled logistic regression, random forest, histogram
+  gradient boosting, scaled 25-nearest-neighbours), on the same 5 shuffled stratified
+  folds as there, member fits on ``--n-jobs`` processes with one native thread each;
+- AutoGluon: ``TabularPredictor(eval_metric="log_loss").fit(presets="best_quality",
+  time_limit=--time-limit, num_cpus=--n-jobs)`` in a subprocess of
+  ``--autogluon-python`` (``_autogluon_worker.py``), the split passed through a
+  temporary ``.npz`` file and the held-out probabilities read back as JSON.
+
+Both are scored by held-out log-loss (scikit-learn's ``log_loss``, classes in the same
+order). ``--results`` keeps finished splits in a JSON file, so that an interrupted run
+resumes where it stopped.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import sklearn
+from _common import DOC, versions, write_section
+from _datasets import classification_sets
+from bench_quality import TEST_SIZE, members
+from sklearn.metrics import log_loss
+from sklearn.model_selection import StratifiedKFold, train_test_split
+from threadpoolctl import threadpool_limits
+
+import skfuse
+from skfuse import FusionClassifier
+
+SECTION = "## Against AutoGluon (bench_autogluon.py)"
+WORKER = Path(__file__).resolve().parent / "_autogluon_worker.py"
+
+
+def fit_skfuse(X_tr, y_tr, X_te, seed, trees, n_jobs):
+    """Held-out probabilities of the default fusion, and its fit's wall-clock seconds."""
+    model = FusionClassifier(list(members("classifier", seed, trees).items()),
+                             weights="optimize",
+                             cv=StratifiedKFold(5, shuffle=True, random_state=seed),
+                             n_jobs=n_jobs, random_state=seed)
+    with threadpool_limits(1):
+        began = time.perf_counter()
+        model.fit(X_tr, y_tr)
+        seconds = time.perf_counter() - began
+        return model.predict_proba(X_te), seconds
+
+
+def fit_autogluon(python, X_tr, y_tr, X_te, classes, time_limit, n_jobs):
+    """AutoGluon's held-out probabilities (columns in the order of ``classes``), its
+    fit's wall-clock seconds and the models it trained, from a subprocess."""
+    with tempfile.TemporaryDirectory() as folder:
+        split, result = Path(folder, "split.npz"), Path(folder, "result.json")
+        np.savez(split, X_train=X_tr, y_train=y_tr, X_test=X_te, classes=classes,
+                 time_limit=float(time_limit), num_cpus=n_jobs)
+        done = subprocess.run([python, str(WORKER), str(split), str(result)],
+                              check=False, capture_output=True, text=True,
+                              timeout=3 * time_limit + 300,
+                              env={**os.environ, "OMP_NUM_THREADS": str(n_jobs)})
+        if done.returncode != 0:
+            raise RuntimeError(f"AutoGluon worker failed:\n{done.stderr[-4000:]}")
+        found = json.loads(result.read_text())
+    found["proba"] = np.asarray(found["proba"], dtype=float)
+    return found
+
+
+def normalized(proba):
+    return proba / proba.sum(axis=1, keepdims=True)
+
+
+def evaluate_split(data, seed, args):
+    train, test = train_test_split(np.arange(len(data.y)), test_size=TEST_SIZE,
+                                   stratify=data.y, random_state=seed)
+    X_tr, X_te = data.X[train], data.X[test]
+    y_tr, y_te = data.y[train], data.y[test]
+    classes = np.unique(y_tr)
+    proba, seconds = fit_skfuse(X_tr, y_tr, X_te, seed, args.trees, args.n_jobs)
+    found = fit_autogluon(args.autogluon_python, X_tr, y_tr, X_te, classes,
+                          args.time_limit, args.n_jobs)
+    return {"skfuse": log_loss(y_te, proba, labels=classes), "skfuse_s": seconds,
+            "autogluon": log_loss(y_te, normalized(found["proba"]), labels=classes),
+            "autogluon_s": found["fit_seconds"], "models": found["models"],
+            "best": found["best"]}
+
+
+def autogluon_version(python):
+    done = subprocess.run([python, "-c", "import autogluon.tabular as t; print(t.__version__)"],
+                          capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def report(results):
+    """The per-set table and the summary lines; per set, figures are means over splits."""
+    rows = [("| data set | skfuse log-loss | AutoGluon log-loss | skfuse fit (s) | "
+             "AutoGluon fit (s) | ahead |"), "|---|---|---|---|---|---|"]
+    ratios, time_ratios, ahead = [], [], []
+    for name, splits in results.items():
+        mean = {key: np.mean([split[key] for split in splits])
+                for key in ("skfuse", "autogluon", "skfuse_s", "autogluon_s")}
+        ratios.append(mean["skfuse"] / mean["autogluon"])
+        time_ratios.append(mean["skfuse_s"] / mean["autogluon_s"])
+        who = ("skfuse" if mean["skfuse"] < mean["autogluon"] else
+               "AutoGluon" if mean["skfuse"] > mean["autogluon"] else "tie")
+        ahead.append(who)
+        rows.append(f"| {name} | {mean['skfuse']:.4f} | {mean['autogluon']:.4f} | "
+                    f"{mean['skfuse_s']:.1f} | {mean['autogluon_s']:.1f} | {who} |")
+    n = len(results)
+    models = sorted({model.split("_")[0] for splits in results.values()
+                     for split in splits for model in split["models"]})
+    lines = [
+        f"skfuse ahead in held-out log-loss on {ahead.count('skfuse')} of {n} sets, "
+        f"AutoGluon on {ahead.count('AutoGluon')}" + (
+            f", tied on {ahead.count('tie')}" if "tie" in ahead else "") + ".",
+        (f"Geometric mean of the log-loss ratio skfuse / AutoGluon: "
+         f"{np.exp(np.mean(np.log(ratios))):.4f} (best {min(ratios):.3f}, worst "
+         f"{max(ratios):.3f})."),
+        (f"Median fit-time ratio skfuse / AutoGluon: {np.median(time_ratios):.3f} "
+         f"(range {min(time_ratios):.3f} to {max(time_ratios):.3f})."),
+        "Models AutoGluon trained (names without their bagging and stack-level suffixes): "
+        + ", ".join(f"`{m}`" for m in models) + ".",
+    ]
+    return "\n".join(f"- {line}" for line in lines), "\n".join(rows)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--autogluon-python", required=True,
+                        help="the python of the environment that has autogluon.tabular")
+    parser.add_argument("--time-limit", type=float, default=60.0,
+                        help="AutoGluon's time_limit, seconds per split")
+    parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--max-rows", type=int, default=2500)
+    parser.add_argument("--trees", type=int, default=150)
+    parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--only", default=None, help="comma-separated data set names")
+    parser.add_argument("--results", default=None,
+                        help="JSON file of finished splits, read and extended (resume)")
+    parser.add_argument("--write", action="store_true", help="write docs/benchmarks.md")
+    args = parser.parse_args(argv)
+    ag_version = autogluon_version(args.autogluon_python)
+    sets = classification_sets(args.max_rows)
+    if args.only:
+        sets = [d for d in sets if d.name in args.only.split(",")]
+    store = Path(args.results) if args.results else None
+    done = json.loads(store.read_text()) if store and store.exists() else {}
+    results = {}
+    for data in sets:
+        results[data.name] = []
+        for seed in range(args.seeds):
+            key = f"{data.name}/{seed}/{args.time_limit:g}"
+            if key not in done:
+                print(f"{data.name} seed {seed}...", file=sys.stderr, flush=True)
+                done[key] = evaluate_split(data, seed, args)
+                if store:
+                    store.write_text(json.dumps(done, indent=1))
+            split = done[key]
+            print(f"  {data.name} {seed}: skfuse {split['skfuse']:.4f} in "
+                  f"{split['skfuse_s']:.1f} s, AutoGluon {split['autogluon']:.4f} in "
+                  f"{split['autogluon_s']:.1f} s", file=sys.stderr, flush=True)
+            results[data.name].append(split)
+    summary, table = report(results)
+    fit_sum = {key: sum(split[key] for splits in results.values() for split in splits)
+               for key in ("skfuse_s", "autogluon_s")}
+    section = "\n\n".join([
+        SECTION,
+        (f"Run on {time.strftime('%Y-%m-%d')}, {versions(skfuse, sklearn, np)}, "
+         f"autogluon.tabular {ag_version} (with LightGBM and CatBoost, without torch, in "
+         f"its own environment with pandas < 3). The {len(sets)} tuning classification "
+         f"sets of `bench_quality.py`, at most {args.max_rows} rows each; {args.seeds} "
+         f"split{'s' if args.seeds > 1 else ''} per set (70/30 stratified, seed"
+         f"{'s 0 to ' + str(args.seeds - 1) if args.seeds > 1 else ' 0'}). AutoGluon: "
+         f"`presets=\"best_quality\"`, `time_limit={args.time_limit:g}` s, "
+         f"`eval_metric=\"log_loss\"`, `num_cpus={args.n_jobs}`. skfuse: "
+         "`FusionClassifier(weights=\"optimize\")` at its defaults over "
+         f"`bench_quality.py`'s four members (random forest of {args.trees} trees), 5 "
+         f"shuffled stratified folds, `n_jobs={args.n_jobs}`, one native thread per "
+         "process. Both fitted for real; fit times are wall-clock seconds of `fit` "
+         "alone (one run each, not medians), on a machine shared with other jobs."),
+        ("Per set, figures are means over its splits; lower held-out log-loss is ahead. "
+         f"Fit seconds summed over all splits: skfuse {fit_sum['skfuse_s']:.0f} s, "
+         f"AutoGluon {fit_sum['autogluon_s']:.0f} s."),
+        summary,
+        table,
+    ])
+    print(section)
+    if args.write:
+        write_section(DOC, SECTION, section)
+
+
+if __name__ == "__main__":
+    main()
