@@ -20,7 +20,7 @@ stratified splits), each split fits, for real and timed by the wall clock:
   gradient boosting, scaled 25-nearest-neighbours), on the same 5 shuffled stratified
   folds as there, member fits on ``--n-jobs`` processes with one native thread each;
 - AutoGluon: ``TabularPredictor(eval_metric="log_loss").fit(presets="best_quality",
-  time_limit=--time-limit, num_cpus=--n-jobs)`` in a subprocess of
+  time_limit=T, num_cpus=--n-jobs)`` for each T of ``--time-limits``, in a subprocess of
   ``--autogluon-python`` (``_autogluon_worker.py``), the split passed through a
   temporary ``.npz`` file and the held-out probabilities read back as JSON.
 
@@ -89,18 +89,28 @@ def normalized(proba):
     return proba / proba.sum(axis=1, keepdims=True)
 
 
-def evaluate_split(data, seed, args):
+def split_rows(data, seed):
     train, test = train_test_split(np.arange(len(data.y)), test_size=TEST_SIZE,
                                    stratify=data.y, random_state=seed)
-    X_tr, X_te = data.X[train], data.X[test]
-    y_tr, y_te = data.y[train], data.y[test]
-    classes = np.unique(y_tr)
+    return data.X[train], data.X[test], data.y[train], data.y[test]
+
+
+def evaluate_skfuse(data, seed, args):
+    X_tr, X_te, y_tr, y_te = split_rows(data, seed)
+    load = os.getloadavg()[0]
     proba, seconds = fit_skfuse(X_tr, y_tr, X_te, seed, args.trees, args.n_jobs)
-    found = fit_autogluon(args.autogluon_python, X_tr, y_tr, X_te, classes,
-                          args.time_limit, args.n_jobs)
-    return {"skfuse": log_loss(y_te, proba, labels=classes), "skfuse_s": seconds,
-            "autogluon": log_loss(y_te, normalized(found["proba"]), labels=classes),
-            "autogluon_s": found["fit_seconds"], "models": found["models"],
+    return {"loss": log_loss(y_te, proba, labels=np.unique(y_tr)), "seconds": seconds,
+            "load": load}
+
+
+def evaluate_autogluon(data, seed, time_limit, args):
+    X_tr, X_te, y_tr, y_te = split_rows(data, seed)
+    classes = np.unique(y_tr)
+    load = os.getloadavg()[0]
+    found = fit_autogluon(args.autogluon_python, X_tr, y_tr, X_te, classes, time_limit,
+                          args.n_jobs)
+    return {"loss": log_loss(y_te, normalized(found["proba"]), labels=classes),
+            "seconds": found["fit_seconds"], "load": load, "models": found["models"],
             "best": found["best"]}
 
 
@@ -110,36 +120,56 @@ def autogluon_version(python):
     return done.stdout.strip()
 
 
-def report(results):
-    """The per-set table and the summary lines; per set, figures are means over splits."""
-    rows = [("| data set | skfuse log-loss | AutoGluon log-loss | skfuse fit (s) | "
-             "AutoGluon fit (s) | ahead |"), "|---|---|---|---|---|---|"]
-    ratios, time_ratios, ahead = [], [], []
+def report(results, limits):
+    """The per-set table and the summary lines; per set, figures are means over splits.
+
+    ``results``: data set -> list over splits of ``{"skfuse": ..., limit: ...}``."""
+    def mean(splits, who, key):
+        return float(np.mean([split[who][key] for split in splits]))
+
+    at = [f" ({limit:g} s)" if len(limits) > 1 else "" for limit in limits]
+    rows = ["| data set | skfuse log-loss | "
+            + " | ".join(f"AutoGluon log-loss{a}" for a in at)
+            + " | skfuse fit (s) | " + " | ".join(f"AutoGluon fit (s){a}" for a in at)
+            + " | ahead" + (f" ({', '.join(f'{t:g} s' for t in limits)})"
+                            if len(limits) > 1 else "") + " |",
+            "|---" * (4 + 2 * len(limits)) + "|"]
+    ratios = {limit: [] for limit in limits}
+    time_ratios = {limit: [] for limit in limits}
+    ahead = {limit: [] for limit in limits}
     for name, splits in results.items():
-        mean = {key: np.mean([split[key] for split in splits])
-                for key in ("skfuse", "autogluon", "skfuse_s", "autogluon_s")}
-        ratios.append(mean["skfuse"] / mean["autogluon"])
-        time_ratios.append(mean["skfuse_s"] / mean["autogluon_s"])
-        who = ("skfuse" if mean["skfuse"] < mean["autogluon"] else
-               "AutoGluon" if mean["skfuse"] > mean["autogluon"] else "tie")
-        ahead.append(who)
-        rows.append(f"| {name} | {mean['skfuse']:.4f} | {mean['autogluon']:.4f} | "
-                    f"{mean['skfuse_s']:.1f} | {mean['autogluon_s']:.1f} | {who} |")
+        ours, our_s = mean(splits, "skfuse", "loss"), mean(splits, "skfuse", "seconds")
+        theirs = [mean(splits, limit, "loss") for limit in limits]
+        their_s = [mean(splits, limit, "seconds") for limit in limits]
+        for limit, loss, seconds in zip(limits, theirs, their_s):
+            ratios[limit].append(ours / loss)
+            time_ratios[limit].append(our_s / seconds)
+            ahead[limit].append("skfuse" if ours < loss else
+                                "AutoGluon" if ours > loss else "tie")
+        rows.append(f"| {name} | {ours:.4f} | "
+                    + " | ".join(f"{loss:.4f}" for loss in theirs)
+                    + f" | {our_s:.1f} | " + " | ".join(f"{s:.1f}" for s in their_s)
+                    + " | " + ", ".join(ahead[limit][-1] for limit in limits) + " |")
     n = len(results)
-    models = sorted({model.split("_")[0] for splits in results.values()
-                     for split in splits for model in split["models"]})
-    lines = [
-        f"skfuse ahead in held-out log-loss on {ahead.count('skfuse')} of {n} sets, "
-        f"AutoGluon on {ahead.count('AutoGluon')}" + (
-            f", tied on {ahead.count('tie')}" if "tie" in ahead else "") + ".",
-        (f"Geometric mean of the log-loss ratio skfuse / AutoGluon: "
-         f"{np.exp(np.mean(np.log(ratios))):.4f} (best {min(ratios):.3f}, worst "
-         f"{max(ratios):.3f})."),
-        (f"Median fit-time ratio skfuse / AutoGluon: {np.median(time_ratios):.3f} "
-         f"(range {min(time_ratios):.3f} to {max(time_ratios):.3f})."),
-        "Models AutoGluon trained (names without their bagging and stack-level suffixes): "
-        + ", ".join(f"`{m}`" for m in models) + ".",
-    ]
+    lines = []
+    for limit in limits:
+        who = ahead[limit]
+        fits = [split[limit] for splits in results.values() for split in splits]
+        families = sorted({model.split("_")[0] for fit in fits for model in fit["models"]})
+        lines += [
+            (f"`time_limit={limit:g}`: skfuse ahead in held-out log-loss on "
+             f"{who.count('skfuse')} of {n} sets, AutoGluon on {who.count('AutoGluon')}"
+             + (f", tied on {who.count('tie')}" if "tie" in who else "")
+             + "; geometric mean of the log-loss ratio skfuse / AutoGluon "
+             f"{np.exp(np.mean(np.log(ratios[limit]))):.4f} (best "
+             f"{min(ratios[limit]):.3f}, worst {max(ratios[limit]):.3f}); median fit-time "
+             f"ratio skfuse / AutoGluon {np.median(time_ratios[limit]):.3f} (range "
+             f"{min(time_ratios[limit]):.3f} to {max(time_ratios[limit]):.3f})."),
+            (f"`time_limit={limit:g}`: AutoGluon trained a median of "
+             f"{np.median([len(fit['models']) for fit in fits]):g} models per fit (stack "
+             "levels and weighted ensembles counted), of the families "
+             + ", ".join(f"`{f}`" for f in families) + "."),
+        ]
     return "\n".join(f"- {line}" for line in lines), "\n".join(rows)
 
 
@@ -147,8 +177,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--autogluon-python", required=True,
                         help="the python of the environment that has autogluon.tabular")
-    parser.add_argument("--time-limit", type=float, default=60.0,
-                        help="AutoGluon's time_limit, seconds per split")
+    parser.add_argument("--time-limits", default="60",
+                        help="AutoGluon's time_limit, seconds per split (comma-separated "
+                        "for several)")
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--max-rows", type=int, default=2500)
     parser.add_argument("--trees", type=int, default=150)
@@ -164,24 +195,30 @@ def main(argv=None):
         sets = [d for d in sets if d.name in args.only.split(",")]
     store = Path(args.results) if args.results else None
     done = json.loads(store.read_text()) if store and store.exists() else {}
+    limits = [float(t) for t in args.time_limits.split(",")]
     results = {}
     for data in sets:
         results[data.name] = []
         for seed in range(args.seeds):
-            key = f"{data.name}/{seed}/{args.time_limit:g}"
-            if key not in done:
-                print(f"{data.name} seed {seed}...", file=sys.stderr, flush=True)
-                done[key] = evaluate_split(data, seed, args)
-                if store:
-                    store.write_text(json.dumps(done, indent=1))
-            split = done[key]
-            print(f"  {data.name} {seed}: skfuse {split['skfuse']:.4f} in "
-                  f"{split['skfuse_s']:.1f} s, AutoGluon {split['autogluon']:.4f} in "
-                  f"{split['autogluon_s']:.1f} s", file=sys.stderr, flush=True)
+            split = {}
+            for limit in ["skfuse", *limits]:
+                key = f"{data.name}/{seed}/" + (
+                    limit if limit == "skfuse" else f"autogluon/{limit:g}")
+                if key not in done:
+                    print(f"{key}...", file=sys.stderr, flush=True)
+                    done[key] = (evaluate_skfuse(data, seed, args) if limit == "skfuse"
+                                 else evaluate_autogluon(data, seed, limit, args))
+                    if store:
+                        store.write_text(json.dumps(done, indent=1))
+                split[limit] = done[key]
+                print(f"  {key}: log-loss {done[key]['loss']:.4f}, fit "
+                      f"{done[key]['seconds']:.1f} s", file=sys.stderr, flush=True)
             results[data.name].append(split)
-    summary, table = report(results)
-    fit_sum = {key: sum(split[key] for splits in results.values() for split in splits)
-               for key in ("skfuse_s", "autogluon_s")}
+    summary, table = report(results, limits)
+    fits = [split[who] for splits in results.values() for split in splits
+            for who in ["skfuse", *limits]]
+    fit_sum = {who: sum(split[who]["seconds"] for splits in results.values()
+                        for split in splits) for who in ["skfuse", *limits]}
     section = "\n\n".join([
         SECTION,
         (f"Run on {time.strftime('%Y-%m-%d')}, {versions(skfuse, sklearn, np)}, "
@@ -190,16 +227,20 @@ def main(argv=None):
          f"sets of `bench_quality.py`, at most {args.max_rows} rows each; {args.seeds} "
          f"split{'s' if args.seeds > 1 else ''} per set (70/30 stratified, seed"
          f"{'s 0 to ' + str(args.seeds - 1) if args.seeds > 1 else ' 0'}). AutoGluon: "
-         f"`presets=\"best_quality\"`, `time_limit={args.time_limit:g}` s, "
+         f"`presets=\"best_quality\"`, `time_limit` {args.time_limits} s, "
          f"`eval_metric=\"log_loss\"`, `num_cpus={args.n_jobs}`. skfuse: "
          "`FusionClassifier(weights=\"optimize\")` at its defaults over "
          f"`bench_quality.py`'s four members (random forest of {args.trees} trees), 5 "
          f"shuffled stratified folds, `n_jobs={args.n_jobs}`, one native thread per "
          "process. Both fitted for real; fit times are wall-clock seconds of `fit` "
-         "alone (one run each, not medians), on a machine shared with other jobs."),
+         "alone (one run each, not medians), on a machine shared with other jobs: the "
+         "median 1-minute load average when a fit began was "
+         f"{np.median([fit['load'] for fit in fits]):.1f} (range "
+         f"{min(fit['load'] for fit in fits):.1f} to {max(fit['load'] for fit in fits):.1f})"
+         f" on {os.cpu_count()} cores."),
         ("Per set, figures are means over its splits; lower held-out log-loss is ahead. "
-         f"Fit seconds summed over all splits: skfuse {fit_sum['skfuse_s']:.0f} s, "
-         f"AutoGluon {fit_sum['autogluon_s']:.0f} s."),
+         f"Fit seconds summed over all splits: skfuse {fit_sum['skfuse']:.0f} s, "
+         + ", ".join(f"AutoGluon {fit_sum[t]:.0f} s at `time_limit={t:g}`" for t in limits) + "."),
         summary,
         table,
     ])
