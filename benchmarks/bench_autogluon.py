@@ -111,7 +111,7 @@ def evaluate_autogluon(data, seed, time_limit, args):
                           args.n_jobs)
     return {"loss": log_loss(y_te, normalized(found["proba"]), labels=classes),
             "seconds": found["fit_seconds"], "load": load, "models": found["models"],
-            "best": found["best"]}
+            "best": found["best"], "failed": found["failed"]}
 
 
 def autogluon_version(python):
@@ -165,6 +165,15 @@ def report(results, limits):
              f"{min(ratios[limit]):.3f}, worst {max(ratios[limit]):.3f}); median fit-time "
              f"ratio skfuse / AutoGluon {np.median(time_ratios[limit]):.3f} (range "
              f"{min(time_ratios[limit]):.3f} to {max(time_ratios[limit]):.3f})."),
+            (f"`time_limit={limit:g}`: the `best_quality` fit failed on "
+             f"{sum(fit['failed'] is not None for fit in fits)} of {len(fits)} splits"
+             + ("" if not any(fit["failed"] for fit in fits) else
+                " (" + "; ".join(sorted({fit["failed"]["error"].splitlines()[0][:80]
+                                         for fit in fits if fit["failed"]}))
+                + f", after {np.median([f['failed']['seconds'] for f in fits if f['failed']]):.0f}"
+                " s in median) and was fitted again with `dynamic_stacking=False`; the "
+                "table gives that second fit's seconds")
+             + "."),
             (f"`time_limit={limit:g}`: AutoGluon trained a median of "
              f"{np.median([len(fit['models']) for fit in fits]):g} models per fit (stack "
              "levels and weighted ensembles counted), of the families "
