@@ -160,6 +160,8 @@ def report(results, limits):
             (f"`time_limit={limit:g}`: skfuse ahead in held-out log-loss on "
              f"{who.count('skfuse')} of {n} sets, AutoGluon on {who.count('AutoGluon')}"
              + (f", tied on {who.count('tie')}" if "tie" in who else "")
+             + f" (within 1% of each other on "
+             f"{sum(abs(np.log(r)) < np.log(1.01) for r in ratios[limit])})"
              + "; geometric mean of the log-loss ratio skfuse / AutoGluon "
              f"{np.exp(np.mean(np.log(ratios[limit]))):.4f} (best "
              f"{min(ratios[limit]):.3f}, worst {max(ratios[limit]):.3f}); median fit-time "
@@ -168,8 +170,9 @@ def report(results, limits):
             (f"`time_limit={limit:g}`: the `best_quality` fit failed on "
              f"{sum(fit['failed'] is not None for fit in fits)} of {len(fits)} splits"
              + ("" if not any(fit["failed"] for fit in fits) else
-                " (" + "; ".join(sorted({fit["failed"]["error"].splitlines()[0][:80]
-                                         for fit in fits if fit["failed"]}))
+                " (AutoGluon raised "
+                + " or ".join(sorted({f"`{fit['failed']['error'].split('.')[0]}`"
+                                      for fit in fits if fit["failed"]}))
                 + f", after {np.median([f['failed']['seconds'] for f in fits if f['failed']]):.0f}"
                 " s in median) and was fitted again with `dynamic_stacking=False`; the "
                 "table gives that second fit's seconds")
