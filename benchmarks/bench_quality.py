@@ -419,9 +419,9 @@ def main(argv=None):
         "<weights> + <option>` (`--explore`) are the defaults with that one option "
         "changed. Cascades are "
         "fitted for real and timed (predict on the held-out part, interleaved medians). "
-        "AutoGluon was not run: `autogluon.tabular` with LightGBM and CatBoost resolves "
-        "without torch here, but needs pandas < 3 (this environment has pandas 3), and a "
-        "60-second limit per split would take about an hour on these sets.",
+        "AutoGluon, which needs pandas < 3, is run in its own environment by "
+        "`bench_autogluon.py` against skfuse's default fusion fitted for real: see the "
+        "section *Against AutoGluon (bench_autogluon.py)*.",
         "| data set | task | size | source |\n|---|---|---|---|\n" + "\n".join(listing),
         *sections])
     print(f"total {total:.0f} s", file=sys.stderr)
