@@ -249,7 +249,10 @@ def main(argv=None):
          "median 1-minute load average when a fit began was "
          f"{np.median([fit['load'] for fit in fits]):.1f} (range "
          f"{min(fit['load'] for fit in fits):.1f} to {max(fit['load'] for fit in fits):.1f})"
-         f" on {os.cpu_count()} cores."),
+         f" on {os.cpu_count()} cores. A busy machine costs AutoGluon more than skfuse: "
+         "within its time limit it trains fewer models, while skfuse's fit only takes "
+         "longer; an idle machine would likely give AutoGluon better scores than these "
+         "(not measured)."),
         ("Per set, figures are means over its splits; lower held-out log-loss is ahead. "
          f"Fit seconds summed over all splits: skfuse {fit_sum['skfuse']:.0f} s, "
          + ", ".join(f"AutoGluon {fit_sum[t]:.0f} s at `time_limit={t:g}`" for t in limits) + "."),
