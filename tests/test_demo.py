@@ -23,7 +23,7 @@ def test_every_model_gets_a_row_per_dataset(table):
     assert len(names["diabetes (regression)"]) == 11  # no cascade
     for models in names.values():
         assert {"sklearn Stacking", "skfuse Fusion (optimize)",
-                "skfuse Mixture (3 linear experts, top-1)", demo.DISTILLED} <= set(models)
+                demo.MIXTURE, demo.DISTILLED} <= set(models)
     (text,) = printed
     assert all(model in text for models in names.values() for model in models)
     assert "skfuse Cascade (logreg > forest): its first step answered " in text
