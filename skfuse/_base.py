@@ -1,6 +1,8 @@
 """What every composite shares: nested parameters, input checks, members and seeds."""
 
 import copy
+import functools
+import inspect
 
 import numpy as np
 from sklearn import get_config
@@ -46,6 +48,8 @@ class Composite(_BaseComposition):
         -------
         params : dict
         """
+        if not deep:  # what clone and parameter validation ask for, once per call
+            return {name: getattr(self, name) for name in _init_params(type(self))}
         return self._get_params(self._members, deep=deep)
 
     def set_params(self, **params):
@@ -60,6 +64,12 @@ class Composite(_BaseComposition):
         -------
         self : estimator
         """
+        own = _init_params(type(self))
+        if all(key in own and key != self._members for key in params):
+            # Top-level parameters only (a search's candidates): no deep listing needed.
+            for key, value in params.items():
+                setattr(self, key, value)
+            return self
         try:
             self._set_params(self._members, **params)
         except ValueError as exc:
@@ -191,13 +201,15 @@ class Composite(_BaseComposition):
                     f"and {single[0]!r} predicts one; every member (step) must take "
                     "several outputs."
                 )
-        y = column_or_1d(y, warn=True)
+        if not _plain_1d(y, "biuf"):
+            y = column_or_1d(y, warn=True)
         check_consistent_length(X, y)
         return y
 
     def _set_classes(self, y):
         """Check classification targets and set ``classes_``; at least two are needed."""
-        check_classification_targets(y)
+        if not _plain_1d(y, "biu"):  # 1-D integer labels are always valid targets
+            check_classification_targets(y)
         self.classes_ = np.unique(y)
         if len(self.classes_) < 2:
             raise ValueError(
@@ -241,6 +253,19 @@ class Composite(_BaseComposition):
         return folds
 
 
+@functools.cache
+def _init_params(cls):
+    """The names of ``cls``'s constructor parameters, sorted (its ``get_params`` keys)."""
+    signature = inspect.signature(cls.__init__)
+    return tuple(sorted(name for name, p in signature.parameters.items()
+                        if name != "self" and p.kind != p.VAR_KEYWORD))
+
+
+def _plain_1d(y, kinds):
+    """Whether ``y`` is a 1-D NumPy array of one of the dtype ``kinds`` (no check needed)."""
+    return type(y) is np.ndarray and y.ndim == 1 and y.dtype.kind in kinds
+
+
 def takes_multi_output(estimator):
     """Whether a regressor fits and predicts a 2-D ``y`` (its tags say so)."""
     try:
@@ -264,6 +289,9 @@ def refuse_infinite(X, owner, feature_names=None):
     if values is not None:
         if values.dtype.kind not in "fc" or values.size == 0:
             return
+        with np.errstate(all="ignore"):
+            if np.isfinite(values.sum()):  # no infinite value (one makes the sum inf or NaN)
+                return
         bad = np.isinf(values)
         columns, rows = np.flatnonzero(bad.any(axis=0)), int(bad.any(axis=1).sum())
     if columns.size == 0:
