@@ -756,8 +756,8 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         mean of their probabilities (bagging, as AutoGluon does), made exactly as the
         out-of-fold outputs that the weights were learned on; True refits each member
         on all rows and predicts with that fit. On the 22 classification sets of the
-        quality benchmark, False was no worse than the better of the best out-of-fold
-        member and equal weights on 91% of them, True on 77%. False skips the refits and
+        quality benchmark (10 splits each), False had the better mean rank (4.0 against
+        5.3) and the lower log-loss on 15 of them. False skips the refits and
         costs ``n_splits`` predictions per member; each entry of ``estimators_`` then
         holds the member's fold fits (its ``estimators``). With fixed or equal weights
         there are no folds: members are fitted on all rows.
