@@ -23,6 +23,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._cache import _plain_array
 from ._compat import _BaseComposition, _VisualBlock
 from ._tasks import is_frozen
 from ._views import _is_dataframe
@@ -65,7 +66,10 @@ class Composite(_BaseComposition):
         self : estimator
         """
         own = _init_params(type(self))
-        if all(key in own and key != self._members for key in params):
+        members = getattr(self, self._members, None)
+        names = {item[0] for item in members if isinstance(item, tuple)} if isinstance(
+            members, (list, tuple)) else set()
+        if all(key in own and key != self._members and key not in names for key in params):
             # Top-level parameters only (a search's candidates): no deep listing needed.
             for key, value in params.items():
                 setattr(self, key, value)
@@ -201,15 +205,14 @@ class Composite(_BaseComposition):
                     f"and {single[0]!r} predicts one; every member (step) must take "
                     "several outputs."
                 )
-        if not _plain_1d(y, "biuf"):
-            y = column_or_1d(y, warn=True)
+        if not (_plain_array(y) and y.ndim == 1 and y.dtype.kind != "c"):
+            y = column_or_1d(y, warn=True)  # what it would return unchanged skips it
         check_consistent_length(X, y)
         return y
 
     def _set_classes(self, y):
         """Check classification targets and set ``classes_``; at least two are needed."""
-        if not _plain_1d(y, "biu"):  # 1-D integer labels are always valid targets
-            check_classification_targets(y)
+        check_classification_targets(y)
         self.classes_ = np.unique(y)
         if len(self.classes_) < 2:
             raise ValueError(
@@ -256,14 +259,13 @@ class Composite(_BaseComposition):
 @functools.cache
 def _init_params(cls):
     """The names of ``cls``'s constructor parameters, sorted (its ``get_params`` keys)."""
-    signature = inspect.signature(cls.__init__)
-    return tuple(sorted(name for name, p in signature.parameters.items()
-                        if name != "self" and p.kind != p.VAR_KEYWORD))
-
-
-def _plain_1d(y, kinds):
-    """Whether ``y`` is a 1-D NumPy array of one of the dtype ``kinds`` (no check needed)."""
-    return type(y) is np.ndarray and y.ndim == 1 and y.dtype.kind in kinds
+    parameters = inspect.signature(cls.__init__).parameters.values()
+    if any(p.kind == p.VAR_POSITIONAL for p in parameters):
+        raise RuntimeError(
+            f"{cls.__name__}: scikit-learn estimators take no *args in __init__."
+        )
+    return tuple(sorted(p.name for p in parameters
+                        if p.name != "self" and p.kind != p.VAR_KEYWORD))
 
 
 def takes_multi_output(estimator):

@@ -234,10 +234,3 @@ def test_an_unknown_member_in_set_params_lists_the_member_names(param):
                                          r"\['lr', 'nb'\]"):
         fusion.set_params(**{param: 1})
 
-
-def test_huge_finite_values_are_not_taken_for_infinite_ones():
-    # Their sum overflows to inf, which must not be read as an infinite value in X.
-    X = np.vstack([np.full((10, 2), 1e308), -np.full((10, 2), 1e308)])
-    y = np.tile([0, 1], 10)
-    fusion = FusionClassifier([("tree", DecisionTreeClassifier(random_state=0))]).fit(X, y)
-    assert fusion.predict(X).shape == (20,)

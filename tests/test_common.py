@@ -1,7 +1,6 @@
 """scikit-learn's estimator checks over every public estimator, from one registry."""
 
 import pytest
-from sklearn.base import BaseEstimator, clone
 from sklearn.model_selection import TimeSeriesSplit
 from sklearn.utils.estimator_checks import check_param_validation, parametrize_with_checks
 
@@ -72,26 +71,3 @@ def test_sklearn_compatible(estimator, check):
 def test_param_validation(estimator):
     check_param_validation(type(estimator).__name__, estimator)
 
-
-# Composite lists its own parameters without asking scikit-learn to inspect its signature
-# on every call (clone and parameter validation ask once per fit in a search), and sets
-# top-level parameters without listing the members' nested ones: the same results.
-@pytest.mark.parametrize("name", names(), ids=str)
-def test_shallow_get_params_is_scikit_learns(name):
-    estimator = make(name)
-    assert list(estimator.get_params(deep=False).items()) == list(
-        BaseEstimator.get_params(estimator, deep=False).items())
-
-
-@pytest.mark.parametrize("name", names(), ids=str)
-def test_setting_a_top_level_parameter_matches_the_nested_path(name):
-    estimator = make(name)
-    key = next(key for key, value in estimator.get_params(deep=False).items()
-               if key != getattr(estimator, "_members", None) and isinstance(value, (int, type(None))))
-    value = estimator.get_params(deep=False)[key]
-    fast = clone(estimator).set_params(**{key: value})
-    nested = clone(estimator)
-    BaseEstimator.set_params(nested, **{key: value})
-    assert repr(fast.get_params(deep=False)) == repr(nested.get_params(deep=False))
-    with pytest.raises(ValueError, match="Invalid parameter 'no_such_parameter'"):
-        clone(estimator).set_params(**{key: value, "no_such_parameter": 1})

@@ -1,0 +1,91 @@
+"""The shortcuts ``Composite`` takes past scikit-learn's generic machinery give its results.
+
+A search clones and sets the parameters of a composite once per candidate and fold, so
+``Composite`` lists its own parameters from its constructor (read once per class), sets
+top-level ones without listing the members' nested ones, and skips conversions that would
+return their input unchanged.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.base import BaseEstimator, clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.naive_bayes import GaussianNB
+from sklearn.tree import DecisionTreeClassifier
+
+from skfuse import FusionClassifier
+from skfuse._base import Composite, _init_params, refuse_infinite
+
+from composites import make, names
+
+
+@pytest.mark.parametrize("name", names(), ids=str)
+def test_shallow_get_params_is_scikit_learns(name):
+    estimator = make(name)
+    assert list(estimator.get_params(deep=False).items()) == list(
+        BaseEstimator.get_params(estimator, deep=False).items())
+
+
+@pytest.mark.parametrize("name", [n for n in names() if isinstance(make(n), Composite)
+                                  and type(make(n)).set_params is Composite.set_params],
+                         ids=str)
+def test_a_top_level_parameter_is_set_without_the_nested_listing(name, monkeypatch):
+    estimator = make(name)
+    nested = clone(estimator)
+    BaseEstimator.set_params(nested, random_state=12345)  # lists every nested parameter
+    shallow_only = type(estimator).get_params
+
+    def get_params(self, deep=True):
+        assert not deep, "the nested parameters were listed"
+        return shallow_only(self, deep=False)
+
+    monkeypatch.setattr(type(estimator), "get_params", get_params)
+    assert estimator.set_params(random_state=12345) is estimator
+    assert estimator.random_state == 12345
+    assert repr(estimator.get_params(deep=False)) == repr(nested.get_params(deep=False))
+
+
+def test_member_names_and_unknown_keys_take_scikit_learns_path():
+    fusion = FusionClassifier([("lr", LogisticRegression()), ("nb", GaussianNB())])
+    tree = DecisionTreeClassifier()
+    fusion.set_params(nb=tree, random_state=3)
+    assert fusion.estimators[1] == ("nb", tree) and fusion.random_state == 3
+    with pytest.raises(ValueError, match="Invalid parameter 'no_such_parameter'"):
+        fusion.set_params(random_state=4, no_such_parameter=1)
+
+
+def test_constructor_args_are_refused_as_scikit_learn_does():
+    class Starred(FusionClassifier):
+        def __init__(self, *args, estimators=None):
+            super().__init__(estimators)
+
+    with pytest.raises(RuntimeError, match=r"\*args"):
+        _init_params(Starred)
+
+
+def test_huge_finite_values_are_not_taken_for_infinite_ones():
+    # Their sum overflows to inf, which alone must not be read as an infinite value.
+    X = np.vstack([np.full((10, 2), 1e308), -np.full((10, 2), 1e308)])
+    refuse_infinite(X, "owner")
+    X[3, 1] = -np.inf
+    with pytest.raises(ValueError, match=r"column\(s\) \[1\], on 1 row"):
+        refuse_infinite(X, "owner")
+
+
+def test_a_strided_target_is_made_contiguous():
+    X = np.random.RandomState(0).normal(size=(40, 2))
+    Y = np.stack([np.arange(40) % 2, np.zeros(40, dtype=int)], axis=1)
+    fusion = FusionClassifier([("lr", LogisticRegression())])
+    y = fusion._check_y(X, Y[:, 0])
+    assert y.flags.c_contiguous
+    np.testing.assert_array_equal(y, Y[:, 0])
+
+
+def test_integer_labels_still_get_scikit_learns_target_warnings():
+    X = np.arange(60.0).reshape(30, 2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        FusionClassifier([("tree", DecisionTreeClassifier())]).fit(X, np.arange(30))
+    assert any("number of unique classes" in str(w.message) for w in caught)
