@@ -65,11 +65,9 @@ class Composite(_BaseComposition):
         -------
         self : estimator
         """
-        own = _init_params(type(self))
-        members = getattr(self, self._members, None)
-        names = {item[0] for item in members if isinstance(item, tuple)} if isinstance(
-            members, (list, tuple)) else set()
-        if all(key in own and key != self._members and key not in names for key in params):
+        own, names = _init_params(type(self)), self._member_names()
+        if all(key in own and key != self._members and key not in (names or ())
+               for key in params):
             # Top-level parameters only (a search's candidates): no deep listing needed.
             for key, value in params.items():
                 setattr(self, key, value)
@@ -77,15 +75,20 @@ class Composite(_BaseComposition):
         try:
             self._set_params(self._members, **params)
         except ValueError as exc:
-            members = getattr(self, self._members)
-            if not (str(exc).startswith("Invalid parameter")
-                    and isinstance(members, (list, tuple))):
+            names = self._member_names()
+            if not str(exc).startswith("Invalid parameter") or names is None:
                 raise
-            names = [item[0] for item in members if isinstance(item, tuple)]
             raise ValueError(
                 f"{exc} Member names (for '<name>' and '<name>__<param>'): {names}."
             ) from None
         return self
+
+    def _member_names(self):
+        """The names of the ``(name, estimator)`` pairs as given; None if not a list."""
+        members = getattr(self, self._members, None)
+        if not isinstance(members, (list, tuple)):
+            return None
+        return [item[0] for item in members if isinstance(item, tuple)]
 
     def _sk_visual_block_(self):
         """Members side by side in the HTML representation (a stack overrides it)."""

@@ -233,4 +233,3 @@ def test_an_unknown_member_in_set_params_lists_the_member_names(param):
     with pytest.raises(ValueError, match=r"(?s)Invalid parameter 'lrr'.* Member names .*"
                                          r"\['lr', 'nb'\]"):
         fusion.set_params(**{param: 1})
-

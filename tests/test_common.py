@@ -70,4 +70,3 @@ def test_sklearn_compatible(estimator, check):
 @pytest.mark.parametrize("estimator", instances(), ids=lambda est: type(est).__name__)
 def test_param_validation(estimator):
     check_param_validation(type(estimator).__name__, estimator)
-
