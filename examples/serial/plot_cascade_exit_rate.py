@@ -5,7 +5,7 @@ How many rows a cheap first step can answer
 A confidence cascade lets a cheap model answer the rows it is sure of and passes the
 rest to a costly one. ``exit_threshold="auto"`` picks the lowest threshold at which the
 cascade's out-of-fold accuracy stays within ``cascade_tolerance`` (half a point) of the
-costly step's, with confidence ``cascade_confidence`` (a one-sided 95% bound by
+costly step's, with confidence ``cascade_confidence`` (a one-sided 99% bound by
 default). ``CascadeDisplay`` sweeps the first step's threshold on held-out rows and
 draws the share of rows the cheap step answers against the cascade's accuracy, with the
 fitted threshold marked.
@@ -13,7 +13,7 @@ fitted threshold marked.
 On the breast cancer data, Gaussian naive Bayes, fitted in milliseconds, is very sure of
 most rows, but wrong on a few of them. On the out-of-fold mean alone
 (``cascade_confidence=0.5``) letting most rows exit looks within half a point, and
-gradient boosting would answer the rest; with 95% confidence it is not, and no row
+gradient boosting would answer the rest; with 99% confidence it is not, and no row
 exits. On the held-out rows the looser cascade indeed loses more than half a point. When
 the cheap step is as accurate as the costly one (a scaled logistic regression is,
 here), the cheap step answers all but about 1% of the rows (its least confident ones):
