@@ -20,7 +20,7 @@ the training rows, default 1; left out with ``--no-munge``). Held-out log-loss a
 accuracy (RMSE for regression), means over the splits, and predict time on the
 held-out rows (tiled to at least 5,000 rows) as ratios to the student on labels and to
 the teacher: medians of interleaved timings, in one process. ``--jobs`` runs that many
-data sets at once, each in its own process.
+data sets at once, each in its own process; ``--student`` keeps only the students named.
 
 Every distiller refits the same teacher on the same folds; the teacher's ``memory``
 cache fits each of its members once per fold for all of them (the teacher's predict
@@ -140,8 +140,9 @@ def students(classification):
     }
 
 
-def models(classification, memory, cv=5, munge=True, n_augment=1.0):
-    """``{row name: (student's name, estimator)}``, the teacher first (None)."""
+def models(classification, memory, cv=5, munge=True, n_augment=1.0, kept=None):
+    """``{row name: (student's name, estimator)}``, the teacher first (None);
+    ``kept``: the students' names to keep (None: all)."""
     distiller = DistilledClassifier if classification else DistilledRegressor
 
     def distilled(student, **params):
@@ -150,6 +151,8 @@ def models(classification, memory, cv=5, munge=True, n_augment=1.0):
 
     out = {TEACHER: (None, None)}
     for name, student in students(classification).items():
+        if kept is not None and name not in kept:
+            continue
         out[f"{name} on labels"] = (name, student)
         out[f"{name} distilled"] = (name, distilled(student, label_weight=0.0))
         out[f"{name} distilled, auto"] = (name, distilled(student, label_weight="auto"))
@@ -177,7 +180,7 @@ def predict_seconds(model, X):
     return time.perf_counter() - start
 
 
-def evaluate(data, repeats, memory, seed, cv=5, munge=True, n_augment=1.0):
+def evaluate(data, repeats, memory, seed, cv=5, munge=True, n_augment=1.0, kept=None):
     """One split: ``{row name: {"student", scores..., "fidelity", "to labels",
     "to teacher"}}``, the last two being predict-time ratios."""
     classification = data.y.dtype.kind != "f"
@@ -186,7 +189,7 @@ def evaluate(data, repeats, memory, seed, cv=5, munge=True, n_augment=1.0):
         stratify=data.y if classification else None)
     fitted, rows = {}, {TEACHER: {"student": None}}
     for name, (student, model) in models(classification, memory, cv, munge,
-                                         n_augment).items():
+                                         n_augment, kept).items():
         if model is None:
             continue
         with warnings.catch_warnings():
@@ -319,12 +322,12 @@ def verdict(results):
     return lines
 
 
-def run_data_set(data, repeats, n_splits, cv, munge, n_augment=1.0):
+def run_data_set(data, repeats, n_splits, cv, munge, n_augment=1.0, kept=None):
     """``(classification, rows, seconds)`` over the splits, with a member cache of its own."""
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as cache:
         splits = [evaluate(data, repeats, Memory(cache, verbose=0), seed, cv, munge,
-                           n_augment)
+                           n_augment, kept)
                   for seed in range(n_splits)]
     return (splits[0][0], combined([rows for _, rows in splits]),
             time.perf_counter() - start)
@@ -343,6 +346,8 @@ def main(argv=None):
                         help="MUNGE rows as a multiple of the training rows (the "
                              "distillers' n_augment; AutoGluon's distill makes 5 "
                              "times as many, by its MUNGE variant 'spunge')")
+    parser.add_argument("--student", action="append",
+                        help="only these students (e.g. 'gradient boosting')")
     parser.add_argument("--jobs", type=int, default=1,
                         help="data sets run at once, in worker processes (timings are "
                              "ratios within one process)")
@@ -357,7 +362,7 @@ def main(argv=None):
     results, tables = [], []
     runs = Parallel(n_jobs=args.jobs, return_as="generator")(
         delayed(run_data_set)(data, args.repeats, args.splits, args.cv, not args.no_munge,
-                              args.n_augment)
+                              args.n_augment, args.student)
         for data in datasets)
     for data, (classification, rows, seconds) in zip(datasets, runs):
         results.append((classification, rows))
