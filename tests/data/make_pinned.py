@@ -15,7 +15,8 @@ It fits every non-neural composite of ``tests/composites.py`` with ``record`` fr
 their outputs, keyed ``"<registry name>/<output>"``, with the library versions under
 ``"_environment"``. The stored file was made at commit 654467c and regenerated when
 issue 21 made ``refit=False`` the default of ``FusionClassifier`` (and greedy keeps
-its best prefix), and when issue 23 made ``label_weight="auto"`` the distillers' default.
+its best prefix), when issue 23 made ``label_weight="auto"`` the distillers' default,
+and when issue 21 raised ``SerialStack``'s ``cascade_confidence`` default to 0.99.
 """
 
 import sys
