@@ -17,6 +17,7 @@ seeds). The cascade's held-out exit rate at its first step is reported too.
 """
 
 import argparse
+import inspect
 import statistics
 import sys
 import time
@@ -43,7 +44,7 @@ import skfuse
 from skfuse import SerialStack
 
 SECTION = "## Confidence cascade (bench_cascade.py)"
-DEFAULTS = SerialStack([("step", None)])  # its defaults, named in the section
+DEFAULTS = {name: p.default for name, p in inspect.signature(SerialStack).parameters.items()}
 # Ten splits: the held-out sets have 140 to 1,250 rows, and on the smaller ones one row
 # is 0.6 points of accuracy, so three splits cannot resolve the 0.5-point target.
 SEEDS = tuple(range(10))
@@ -136,8 +137,8 @@ def main(argv=None):
         "Cascades: scaled logistic regression, or gradient boosting with 20 iterations of "
         "depth-3 trees, then histogram gradient boosting (300 iterations, no early "
         "stopping), `exit_threshold='auto'` (default "
-        f"`cascade_tolerance={DEFAULTS.cascade_tolerance}`, "
-        f"`cascade_confidence={DEFAULTS.cascade_confidence}`, `cv=5`, deferred "
+        f"`cascade_tolerance={DEFAULTS['cascade_tolerance']}`, "
+        f"`cascade_confidence={DEFAULTS['cascade_confidence']}`, `cv=5`, deferred "
         "training). Accuracy: mean over 10 "
         "stratified 75/25 splits (seeds 0 to 9); the difference to the last step alone is the mean ± its standard error over "
         "the splits (paired). "

@@ -311,7 +311,7 @@ def cascade_summary(results):
             f"`cascade_confidence={pairs[0]['confidence']}`: within `cascade_tolerance` "
             f"({pairs[0]['tolerance']:.3f}) of the last step on held-out data on "
             f"{sum(within)} of {len(pairs)} (data set, split) pairs ({np.mean(within):.0%}); "
-            f"median predict speed-up {statistics.median(r['speedup'] for r in pairs):.1f}x; "
+            f"median predict speed-up {statistics.median(r['speedup'] for r in pairs):.2f}x; "
             f"median first-step exits {statistics.median(r['exits'] for r in pairs):.0%}.")
     level = levels[0]
     table = ["| data set | accuracy - last step's (points, per split) | predict speed-up "
@@ -339,7 +339,7 @@ def main(argv=None):
     parser.add_argument("--explore", action="store_true",
                         help="add skfuse's options as contenders, one at a time, and "
                         "cascades at each of --confidences")
-    parser.add_argument("--confidences", default="0.5,0.8,0.9,0.95")
+    parser.add_argument("--confidences", default="0.5,0.8,0.9,0.95,0.999")
     parser.add_argument("--dump", default=None, help="write the cascades' results (JSON)")
     parser.add_argument("--cache", default=None,
                         help="folder that keeps member fits between runs (default: none)")

@@ -158,14 +158,9 @@ class SerialStack(Composite):
         ``-cascade_tolerance``; for ``cascade_fit="deferred"``, a step keeps its
         deferred fit only when the bound on its paired gain over the all-rows fit, on
         the deferred rows, is at least 0. 0.5 compares the out-of-fold means alone.
-        The default, 0.99, puts the bound 2.33 standard errors below the mean: sqrt(2)
-        times the 1.645 of a 95% bound, so that, at 95%, it also covers the noise of
-        a new sample as large as the out-of-fold one, on which a user will see the
-        cascade's accuracy. On the 22 classification sets of the quality benchmark
-        (logistic regression, then gradient boosting; 10 splits of 70/30), the
-        held-out accuracy stayed within the tolerance on 89% of the splits at 0.95,
-        90% at 0.975, 94% at 0.99 and 96% at 0.999, with median predict speed-ups of
-        1.6x, 1.4x, 1.35x and 1.1x.
+        The default, 0.99, puts the bound sqrt(2) x 1.645 standard errors below the
+        mean: at 95% it also covers the noise of a new sample as large as the
+        out-of-fold one (measured in the user guide's section on confidence cascades).
     n_jobs : int, default=None
         Jobs for the fits of a level (its folds and refit: one flat joblib task list).
     verbose : int, default=0

@@ -39,12 +39,12 @@ def cascade_story(ns):
     """What plot_cascade_exit_rate.py says about its two cascades."""
     assert 0 < ns["loose"].exit_thresholds_[0] < 1
     assert 0.5 < ns["loose"].exit_rates_[0] < 1
-    # With the default 95% bound, the same cheap step is not trusted on any row, and on
+    # With the default 99% bound, the same cheap step is not trusted on any row, and on
     # the held-out rows the loose cascade loses more than the tolerance.
     assert ns["cascade"].exit_rates_[0] == 0
     costly = ns["cascade"].named_steps_["costly"].score(ns["X_test"], ns["y_test"])
     assert ns["loose"].score(ns["X_test"], ns["y_test"]) < costly - 0.005
-    # Under the 95% bound, all but the least confident rows (about 1%) exit.
+    # Under the 99% bound, all but the least confident rows (about 1%) exit.
     assert ns["linear"].exit_thresholds_[0] < 0.6 and ns["linear"].exit_rates_[0] > 0.98
 
 
