@@ -6,6 +6,8 @@ Run from the repository root::
     python benchmarks/bench_quality.py --write          # ... and write docs/benchmarks.md
     python benchmarks/bench_quality.py --aside          # the sets kept aside (final check)
 
+``--write`` replaces the subsections of the parts run (``--parts``) and keeps the others.
+
 On real data sets that ship with installed packages (``_datasets.py`` lists each with its
 source and cleaning), each split (70/30, stratified for classification, ``--seeds``
 seeds) fits four members once: a scaled logistic regression (ridge), a random forest, a
@@ -32,7 +34,7 @@ from pathlib import Path
 import joblib
 import numpy as np
 import sklearn
-from _common import DOC, versions, write_section
+from _common import DOC, versions, write_subsections
 from _datasets import classification_sets, regression_sets
 from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
@@ -292,12 +294,41 @@ def summary(kind, results):
         lines.append(f"| {name} | {ranks[:, j].mean():.2f} | "
                      f"{np.exp(np.mean(np.log(ratio))):.4f} | {ratio.max():.3f} | "
                      f"{np.mean(ratio <= 1 + 1e-12):.0%} | {versus} |")
-    per_set = [f"| data set | best simple alternative | {MAIN} | ratio | sklearn stacking |",
-               "|---|---|---|---|---|"]
+    uniform = "uniform voting" if kind == "classifier" else "uniform mean"
+    per_set = [f"| data set | best simple alternative | {MAIN} | ratio | t over splits | "
+               "sklearn stacking |", "|---|---|---|---|---|---|"]
     stack = table[:, names.index("sklearn stacking")]
-    for name, s, m, st in zip(results, simple, main, stack):
-        per_set.append(f"| {name} | {s:.4f} | {m:.4f} | {m / s:.4f} | {st:.4f} |")
-    return "\n".join(lines), "\n".join(per_set)
+    scores = []
+    best_member = table[:, names.index("best out-of-fold member")]
+    for (name, splits), s, m, st, b in zip(results.items(), simple, main, stack, best_member):
+        rival = "best out-of-fold member" if s == b else uniform
+        scores.append(paired_t([split[MAIN] / split[rival] - 1 for split in splits]))
+        per_set.append(f"| {name} | {s:.4f} | {m:.4f} | {m / s:.4f} | {scores[-1]:+.2f} | "
+                       f"{st:.4f} |")
+    scores = np.array(scores)
+    noise = (f"*t over splits*: the mean over the set's splits of `{MAIN}`'s loss over the "
+             "best simple alternative's, minus 1, in standard errors of that mean (the "
+             "alternative being the one of the *best simple alternative* column). Worse by "
+             f"more than two standard errors on {np.sum(scores > 2)} of {len(scores)} sets, "
+             f"better by more than two on {np.sum(scores < -2)}; on the other "
+             f"{np.sum(np.abs(scores) <= 2)} the splits do not tell the two apart.")
+    return "\n".join(lines), "\n".join(per_set) + "\n\n" + noise
+
+
+def paired_t(differences):
+    """The mean of ``differences`` in standard errors of it (0 when they are all 0)."""
+    differences = np.asarray(differences, dtype=float)
+    spread = differences.std(ddof=1) / np.sqrt(len(differences))
+    return 0.0 if spread == 0 else float(differences.mean() / spread)
+
+
+def wilson(successes, trials, z=1.96):
+    """Wilson's 95% interval for a share of ``successes`` in ``trials``."""
+    share = successes / trials
+    centre = (share + z**2 / (2 * trials)) / (1 + z**2 / trials)
+    half = z * np.sqrt(share * (1 - share) / trials + z**2 / (4 * trials**2)) / (
+        1 + z**2 / trials)
+    return centre - half, centre + half
 
 
 def cascade_summary(results):
@@ -307,10 +338,12 @@ def cascade_summary(results):
     for level in levels:
         pairs = [split[level] for splits in results.values() for split in splits]
         within = [r["diff"] >= -r["tolerance"] - 1e-12 for r in pairs]
+        low, high = wilson(sum(within), len(pairs))
         lines.append(
             f"`cascade_confidence={pairs[0]['confidence']}`: within `cascade_tolerance` "
             f"({pairs[0]['tolerance']:.3f}) of the last step on held-out data on "
-            f"{sum(within)} of {len(pairs)} (data set, split) pairs ({np.mean(within):.0%}); "
+            f"{sum(within)} of {len(pairs)} (data set, split) pairs ({np.mean(within):.0%}; "
+            f"95% interval {low:.0%} to {high:.0%}); "
             f"median predict speed-up {statistics.median(r['speedup'] for r in pairs):.2f}x; "
             f"median first-step exits {statistics.median(r['exits'] for r in pairs):.0%}.")
     level = levels[0]
@@ -375,7 +408,8 @@ def main(argv=None):
         overall, per_set = summary(kind, results)
         title = "Classification (held-out log-loss)" if kind == "classifier" else (
             "Regression (held-out RMSE)")
-        sections += [f"### {title}", overall, "Per data set (mean over splits):", per_set]
+        sections.append("\n\n".join([f"### {title}", overall,
+                                        "Per data set (mean over splits):", per_set]))
         print(overall + "\n\n" + per_set, flush=True)
     if "cascade" in parts:
         levels = (None,) + (tuple(float(c) for c in args.confidences.split(","))
@@ -391,13 +425,14 @@ def main(argv=None):
                 {name: [{str(k): v for k, v in split.items()} for split in splits]
                  for name, splits in results.items()}, indent=1))
         text = cascade_summary(results)
-        sections += ["### Cascades (`exit_threshold=\"auto\"`, logistic regression then "
-                     "gradient boosting)", text]
+        sections.append("### Cascades (`exit_threshold=\"auto\"`, logistic regression "
+                        "then gradient boosting)\n\n" + text)
         print(text, flush=True)
     total = time.perf_counter() - began
     which = "kept-aside" if args.aside else "tuning"
-    section = "\n\n".join([
-        SECTION + (" — sets kept aside" if args.aside else ""),
+    heading = SECTION + (" — sets kept aside" if args.aside else "")
+    intro = "\n\n".join([
+        heading,
         f"Run on {time.strftime('%Y-%m-%d')}, {versions(skfuse, sklearn, np)}. "
         f"{which.capitalize()} sets; {args.seeds} splits each (70/30, seeds 0 to "
         f"{args.seeds - 1}), at most {args.max_rows} rows per set (a stratified seeded "
@@ -406,7 +441,8 @@ def main(argv=None):
         "neighbours, all at their defaults; 5 shuffled folds shared by every contender. "
         "Native threads limited to 1, member fits on "
         f"{args.n_jobs} processes. Total runtime {total:.0f} s ({fit_seconds:.0f} s of "
-        "member fits).",
+        "member fits" + ("; member fits already in the `--cache` folder are read from it, "
+                         "not refitted" if args.cache else "") + ").",
         "Each split fits every member once, on each training fold and on the whole "
         "training part; every contender (scikit-learn's stacking included) is then fitted "
         "on replays of those fits, so all combine exactly the same member outputs. "
@@ -422,12 +458,10 @@ def main(argv=None):
         "AutoGluon, which needs pandas < 3, is run in its own environment by "
         "`bench_autogluon.py` against skfuse's default fusion fitted for real: see the "
         "section *Against AutoGluon (bench_autogluon.py)*.",
-        "| data set | task | size | source |\n|---|---|---|---|\n" + "\n".join(listing),
-        *sections])
+        "| data set | task | size | source |\n|---|---|---|---|\n" + "\n".join(listing)])
     print(f"total {total:.0f} s", file=sys.stderr)
-    if args.write:
-        heading = SECTION + (" — sets kept aside" if args.aside else "")
-        write_section(DOC, heading, section)
+    if args.write:  # the parts not run this time keep their subsections
+        write_subsections(DOC, heading, intro, sections)
 
 
 if __name__ == "__main__":
