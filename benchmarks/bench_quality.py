@@ -278,9 +278,10 @@ def summary(kind, results):
     table = np.array([[np.mean([split[name] for split in splits]) for name in names]
                       for splits in results.values()])  # (sets, contenders)
     ranks = np.vstack([rankdata(row) for row in table])
-    simple = np.minimum(table[:, names.index("best out-of-fold member")],
-                        table[:, names.index("uniform voting" if kind == "classifier"
-                                             else "uniform mean")])
+    best, uniform = "best out-of-fold member", ("uniform voting" if kind == "classifier"
+                                                else "uniform mean")
+    best_member = table[:, names.index(best)]
+    simple = np.minimum(best_member, table[:, names.index(uniform)])
     main = table[:, names.index(MAIN)]
     metric = "log-loss" if kind == "classifier" else "RMSE"
     lines = [f"| contender | mean rank | geometric mean of {metric} / best simple "
@@ -294,14 +295,12 @@ def summary(kind, results):
         lines.append(f"| {name} | {ranks[:, j].mean():.2f} | "
                      f"{np.exp(np.mean(np.log(ratio))):.4f} | {ratio.max():.3f} | "
                      f"{np.mean(ratio <= 1 + 1e-12):.0%} | {versus} |")
-    uniform = "uniform voting" if kind == "classifier" else "uniform mean"
     per_set = [f"| data set | best simple alternative | {MAIN} | ratio | t over splits | "
                "sklearn stacking |", "|---|---|---|---|---|---|"]
     stack = table[:, names.index("sklearn stacking")]
     scores = []
-    best_member = table[:, names.index("best out-of-fold member")]
     for (name, splits), s, m, st, b in zip(results.items(), simple, main, stack, best_member):
-        rival = "best out-of-fold member" if s == b else uniform
+        rival = best if s == b else uniform
         scores.append(paired_t([split[MAIN] / split[rival] - 1 for split in splits]))
         per_set.append(f"| {name} | {s:.4f} | {m:.4f} | {m / s:.4f} | {scores[-1]:+.2f} | "
                        f"{st:.4f} |")
