@@ -232,7 +232,6 @@ def light_round(X, y):
 def profile_parts():
     """The functions whose time a profile reports, by label."""
     import joblib
-    from joblib.memory import MemorizedFunc
     from sklearn.base import clone
     from sklearn.model_selection import _validation
 
@@ -247,7 +246,7 @@ def profile_parts():
         "fusion `predict`": FusionClassifier.predict,
         "`MemberCache.output_tasks` (keys, lookups)": _cache.MemberCache.output_tasks,
         "`run_in_threads` (output loads)": _tasks.run_in_threads,
-        "joblib `Memory` lookups": MemorizedFunc.__call__,
+        "disk reads and writes (`_through_disk`)": _cache._through_disk,
         "`joblib.hash`": joblib.hash,
         "`pickle.loads`": None,
     }

@@ -15,31 +15,40 @@ change them in place in between). Fitted members are stored as pickled bytes, wh
 several times faster than joblib's own array-by-array storage of an estimator with many
 arrays (a forest).
 
+Entries are files under ``skfuse/`` in the ``Memory``'s store, written and read through
+its store backend under the digest itself: no second hash of the call's arguments, no
+record of them, and nothing to do on a miss but fit and write. ``Memory.clear()`` and
+``Memory.reduce_size()`` see them; a ``Memory`` without a location caches nothing. An
+entry that cannot be read is computed and written again, with a warning.
+
 Entries read from or written to the disk are also kept in memory, in this process, most
 recently used first, up to ``MEMO_BYTES`` in all (an entry larger than that is not kept),
-so that the candidates of a search after the first do not read the disk or call joblib.
-Each use still checks that the entry is on disk, so clearing the ``Memory`` (or deleting
-its folder) is seen. A fitted member is unpickled afresh for every fit that uses it, and
-outputs are copied: no two fits share a member or an array. A plan may take a member
-from the memo as a :class:`StoredMember` (its pickle), unpickled only when something
-asks for the member itself: a fusion whose outputs all come from the cache (a search
-over its weights) then never unpickles its members.
+so that the candidates of a search after the first do not read the disk. Each call's
+first memo entry is checked to be still on disk, so clearing the ``Memory`` (or deleting
+its folder) is seen; an entry deleted alone (``reduce_size``) may still be served from
+the memo, which holds the same content. A fitted member is unpickled afresh for every
+fit that uses it, and outputs are copied: no two fits share a member or an array. A
+plan may take a member from the memo as a :class:`StoredMember` (its pickle), unpickled
+only when something asks for the member itself: a fusion whose outputs all come from
+the cache (a search over its weights) then never unpickles its members.
 """
 
 import hashlib
 import os
 import pickle
 import threading
+import warnings
 from collections import OrderedDict
 
 import joblib
 import numpy as np
-from sklearn.utils.validation import check_memory
 
 from ._tasks import fit_task
 from ._views import take_view
 
 MEMO_BYTES = 256 * 2**20
+# Raised when what an entry holds changes: entries of another format are not read.
+_FORMAT = 1
 # SHA-1 hashes several times faster than joblib's default MD5 on CPUs with SHA extensions.
 _HASH = "sha1"
 
@@ -84,8 +93,8 @@ def _pickled_digest(value):
 class _Memo:
     """Bounded in-process store of disk-cache entries, least recently used evicted first.
 
-    Each entry keeps a reference to its result on disk (a ``MemorizedResult``) and is
-    served only while that result is still there.
+    Each entry keeps where it is on disk (the store backend and the entry's id) and is
+    served only while it is still there.
     """
 
     def __init__(self, max_bytes):
@@ -101,15 +110,16 @@ class _Memo:
     def nbytes(self):
         return self._bytes
 
-    def get(self, key):
+    def get(self, key, check=True):
+        """The value of ``key``, or None; with ``check``, only if it is still on disk."""
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None:
                 self._entries.move_to_end(key)
         if entry is None:
             return None
-        value, _, ref = entry
-        if not ref.store_backend.contains_item([ref.func_id, ref.args_id]):
+        value, _, (backend, call_id) = entry
+        if check and not backend.contains_item(call_id):
             self._discard(key)  # cleared on disk: recompute, as the disk cache would
             return None
         return value
@@ -154,11 +164,29 @@ def _copied(value):
     return value.copy() if isinstance(value, np.ndarray) else value
 
 
-def _through_disk(cached, memo_key, *args):
-    """``cached(*args)``, then kept in the memo if the result is on disk."""
-    value = cached(*args)
-    if _MEMO.max_bytes > 0 and cached.check_call_in_cache(*args):
-        _MEMO.put(memo_key, value, _nbytes(value), cached.call_and_shelve(*args))
+def _call_id(kind, digest):
+    """Where an entry lies in the store: ``skfuse/<kind>-<format>/<digest>``."""
+    return ["skfuse", f"{kind}-{_FORMAT}", digest]
+
+
+def _through_disk(backend, memo_key, call_id, compute, *args):
+    """The entry at ``call_id``: read from the disk, or ``compute(*args)`` and written
+    there; kept in the memo once it is on disk."""
+    value = missing = object()
+    if backend.contains_item(call_id):
+        try:
+            value = pickle.loads(backend.load_item(call_id, verbose=0))
+        except Exception as exc:  # damaged, unless cleared in between: computed again
+            if backend.contains_item(call_id):
+                warnings.warn(f"skfuse's member cache could not read {call_id[-1]} "
+                              f"({exc!r}); computing it again.", UserWarning, stacklevel=2)
+    if value is missing:
+        value = compute(*args)
+        # Pickled here, in C: joblib's own pickler is written in Python. It warns
+        # (CacheWarning) if it cannot write.
+        backend.dump_item(call_id, pickle.dumps(value, pickle.HIGHEST_PROTOCOL), verbose=0)
+    if _MEMO.max_bytes > 0 and backend.contains_item(call_id):
+        _MEMO.put(memo_key, value, _nbytes(value), (backend, call_id))
     return value
 
 
@@ -188,16 +216,6 @@ def loaded(member):
     return member.load() if isinstance(member, StoredMember) else member
 
 
-def _fit_and_pickle(key, estimator, X, y, sample_weight, train, test, view, output,
-                    params=None, keep=False):
-    fitted, out, seconds = fit_task(estimator, X, y, sample_weight, train, test, view, output,
-                                    params, keep)
-    if fitted is None:
-        return None, out, seconds, None
-    blob = pickle.dumps(fitted, protocol=pickle.HIGHEST_PROTOCOL)
-    return blob, out, seconds, getattr(fitted, "classes_", None)
-
-
 def _unpickled(blob, out, seconds, classes):
     return (None if blob is None else pickle.loads(blob)), _copied(out), seconds
 
@@ -206,16 +224,28 @@ def _stored(blob, out, seconds, classes):
     return (None if blob is None else StoredMember(blob, classes)), _copied(out), seconds
 
 
-def _load_fit(cached_fit, memo_key, key, *args):
-    return _unpickled(*_through_disk(cached_fit, memo_key, key, *args))
+def _load_fit(backend, memo_key, call_id, *args):
+    """A fit task through the disk: ``(fitted, out, seconds)`` as :func:`fit_task`'s.
+
+    On a miss the member is fitted, and its pickle written; the member fitted is handed
+    back as it is, not unpickled again."""
+    fitted = []
+
+    def fit_and_pickle(*args):
+        member, out, seconds = fit_task(*args)
+        fitted.append(member)
+        blob = None if member is None else pickle.dumps(member, pickle.HIGHEST_PROTOCOL)
+        return blob, out, seconds, getattr(member, "classes_", None)
+
+    blob, out, seconds, classes = _through_disk(backend, memo_key, call_id, fit_and_pickle,
+                                                *args)
+    if fitted:
+        return fitted[0], _copied(out), seconds
+    return _unpickled(blob, out, seconds, classes)
 
 
-def _output(key, X_digest, estimator, X, output):
-    return output(estimator, X)
-
-
-def _load_output(cached_output, memo_key, key, digest, *args):
-    return _copied(_through_disk(cached_output, memo_key, key, digest, *args))
+def _load_output(backend, memo_key, call_id, estimator, X, output):
+    return _copied(_through_disk(backend, memo_key, call_id, output, estimator, X))
 
 
 class MemberCache:
@@ -233,27 +263,32 @@ class MemberCache:
         if memory is None or isinstance(memory, str):
             self._memory, location, backend = memory, memory, "local"
         else:
-            self._memory = check_memory(memory)
+            self._memory = memory
             location = getattr(self._memory, "location", None)
             backend = getattr(self._memory, "backend", None)
         self.enabled = location is not None
         self._store = (backend, location)
-        self._cached = None  # joblib's cached functions, made at the first memo miss
         self._digests = {}  # id of hashed objects -> (the objects, their digest)
+        self._disk_seen = False  # whether a memo entry was found still on disk
 
-    @property
-    def memory(self):
-        if isinstance(self._memory, str) or self._memory is None:
-            self._memory = check_memory(self._memory)
-        return self._memory
+    def _backend(self):
+        """The store backend of the ``Memory``, made at the first memo miss."""
+        if self._memory is None or isinstance(self._memory, str):
+            self._memory = joblib.Memory(self._memory, verbose=0)
+        backend = getattr(self._memory, "store_backend", None)
+        if backend is None:
+            raise TypeError(
+                "memory must be a path or a joblib.Memory with a store backend (a "
+                f"location); got {self._memory!r}."
+            )
+        return backend
 
-    def _functions(self):
-        if self._cached is None:
-            data_args = ["estimator", "X", "y", "sample_weight", "train", "test", "view",
-                         "output", "params", "keep"]
-            self._cached = (self.memory.cache(_fit_and_pickle, ignore=data_args),
-                            self.memory.cache(_output, ignore=["estimator", "X", "output"]))
-        return self._cached
+    def _memo_get(self, memo_key):
+        """A memo entry; the first one this cache serves must still be on disk (a
+        cleared ``Memory`` holds none), and after it none is checked again."""
+        hit = _MEMO.get(memo_key, check=not self._disk_seen)
+        self._disk_seen = self._disk_seen or hit is not None
+        return hit
 
     def _digest_of(self, *objects, pickled=False):
         """The digest of ``objects``, hashed once for the life of this cache."""
@@ -287,19 +322,21 @@ class MemberCache:
                 keys.append(None)
                 local.append(False)
                 continue
-            # The jobs of one member share its estimator and its params dict.
-            # A kept fold fit is keyed apart from the same fold's output alone.
+            # The jobs of one member share its estimator and its params dict, and
+            # the members share the folds. A kept fold fit is keyed apart from the same
+            # fold's output alone.
             key = _pickled_digest((self._digest_of(estimator, pickled=True), data,
                                    None if params is None else self._digest_of(params),
-                                   train, test, view,
+                                   self._digest_of(train), self._digest_of(test), view,
                                    None if out is None else output_digest)
                                   + (("kept",) if keep else ()))
             memo_key = ("fit", self._store, key)
-            hit = _MEMO.get(memo_key)
+            hit = self._memo_get(memo_key)
             if hit is not None:
                 tasks.append((_stored if store and test is None else _unpickled, hit))
             else:
-                tasks.append((_load_fit, (self._functions()[0], memo_key, key, *args)))
+                tasks.append((_load_fit, (self._backend(), memo_key, _call_id("fit", key),
+                                          *args)))
             keys.append(key)
             local.append(hit is not None)
         return tasks, keys, local
@@ -322,10 +359,11 @@ class MemberCache:
             view_id = None if view is None else tuple(int(v) for v in view)
             digest = _pickled_digest((X_digest, view_id, output_digest))
             memo_key = ("output", self._store, key, digest)
-            hit = _MEMO.get(memo_key)
+            hit = self._memo_get(memo_key)
             if hit is not None:
                 tasks.append((_copied, (hit,)))
             else:
-                tasks.append((_load_output, (self._functions()[1], memo_key, key, digest,
-                                             loaded(est), take_view(X, view), output)))
+                call_id = _call_id("output", _pickled_digest((key, digest)))
+                tasks.append((_load_output, (self._backend(), memo_key, call_id, loaded(est),
+                                             take_view(X, view), output)))
         return tasks

@@ -171,24 +171,25 @@ def test_predictions_are_cached_per_fitted_member_and_rows(tmp_path):
 
 @pytest.fixture
 def memory_calls(monkeypatch):
-    """Counts joblib ``Memory`` lookups (disk reads or fits through the disk cache)."""
-    from joblib.memory import MemorizedFunc
+    """Counts lookups on the disk (reads, or fits and outputs written there), by kind."""
+    from skfuse import _cache
 
     calls = []
-    call = MemorizedFunc.__call__
+    through_disk = _cache._through_disk
 
-    def counted(self, *args, **kwargs):
-        calls.append(self.func.__name__)
-        return call(self, *args, **kwargs)
+    def counted(backend, memo_key, call_id, *args):
+        calls.append(call_id[1])
+        return through_disk(backend, memo_key, call_id, *args)
 
-    monkeypatch.setattr(MemorizedFunc, "__call__", counted)
+    monkeypatch.setattr(_cache, "_through_disk", counted)
     return calls
 
 
 def test_memo_serves_a_second_fit_and_predict_without_the_disk(tmp_path, memory_calls):
     fusion = FusionClassifier(members(), weights="optimize", refit=True, cv=3, memory=tmp_path)
     first = fusion.fit(X, y).predict_proba(X)
-    assert len(memory_calls) == 8 + 2  # four fits per member, then one output each
+    # four fits per member, then one output each
+    assert [kind.split("-")[0] for kind in memory_calls] == ["fit"] * 8 + ["output"] * 2
     del memory_calls[:]
     again = FusionClassifier(members(), weights="optimize", refit=True, cv=3, memory=tmp_path)
     assert_allclose(again.fit(X, y).predict_proba(X), first)
@@ -249,6 +250,34 @@ class KnowsAnExtraClass(LogisticRegression):
         super().fit(X, y, sample_weight)
         self.classes_ = np.append(self.classes_, 99)
         return self
+
+
+def test_a_miss_writes_the_store_and_hands_back_the_member_it_fitted(tmp_path, monkeypatch):
+    import pickle
+
+    unpickled, real_loads = [], pickle.loads
+    monkeypatch.setattr(pickle, "loads", lambda blob: unpickled.append(1) or real_loads(blob))
+    memory = Memory(str(tmp_path), verbose=0)
+    fusion = FusionClassifier(members(), weights="optimize", refit=True, cv=3, memory=memory)
+    fusion.fit(X, y)
+    assert unpickled == []  # fitted, pickled for the disk, and used as it was
+    entries = [path.relative_to(tmp_path).parts[:3] for path in tmp_path.rglob("output.pkl")]
+    assert entries == [("joblib", "skfuse", "fit-1")] * 8  # four fits per member
+    fusion.predict_proba(X)
+    assert len(list(tmp_path.rglob("output.pkl"))) == 8 + 2  # and one output each
+    memory.reduce_size(items_limit=0)  # joblib's own housekeeping sees the entries
+    assert not list(tmp_path.rglob("output.pkl"))
+
+
+def test_a_memory_without_a_store_is_refused(tmp_path):
+    class Caches:  # has joblib.Memory's cache method and a location, not its store
+        location = str(tmp_path)
+
+        def cache(self, func):
+            return func
+
+    with pytest.raises(TypeError, match="memory must be a path or a joblib.Memory"):
+        FusionClassifier(members(), memory=Caches()).fit(X, y)
 
 
 def test_members_from_the_memo_stay_pickled_until_asked_for(tmp_path, monkeypatch):
@@ -337,16 +366,15 @@ def test_memo_keeps_nothing_larger_than_its_bound(tmp_path, monkeypatch):
 def test_memo_unit_lru_order_and_sizes(tmp_path):
     from skfuse._cache import _Memo
 
-    class OnDisk:  # a MemorizedResult's interface for the check that it is still stored
-        func_id, args_id = "f", "a"
+    class Backend:  # a store backend, as far as the memo's check that an entry is there
+        present = True
 
-        class store_backend:
-            present = True
+        @classmethod
+        def contains_item(cls, call_id):
+            assert call_id == ["skfuse", "fit-1", "key"]
+            return cls.present
 
-            @classmethod
-            def contains_item(cls, call_id):
-                return cls.present
-
+    OnDisk = (Backend, ["skfuse", "fit-1", "key"])
     memo = _Memo(max_bytes=10)
     memo.put("a", "A", 4, OnDisk)
     memo.put("b", "B", 4, OnDisk)
@@ -356,7 +384,7 @@ def test_memo_unit_lru_order_and_sizes(tmp_path):
     assert memo.nbytes == 8
     memo.put("a", "A2", 7, OnDisk)  # replaces "a"; over the bound, "c" goes
     assert (memo.get("a"), memo.get("c"), memo.nbytes) == ("A2", None, 7)
-    OnDisk.store_backend.present = False
+    Backend.present = False
     assert memo.get("a") is None and len(memo) == 0 and memo.nbytes == 0
 
 
@@ -381,3 +409,20 @@ def test_data_and_members_are_hashed_once_per_call(tmp_path, monkeypatch):
     fusion.fit(X, y)  # twelve jobs: X, y and sample_weight once; each member once
     assert count(lambda v: len(v) == 3 and v[0] is X) == 1
     assert count(lambda v: len(v) == 1 and hasattr(v[0], "fit")) == 3
+
+
+def test_a_damaged_entry_is_computed_again_with_a_warning(tmp_path):
+    fusion = FusionClassifier(members(), memory=tmp_path)
+    expected = fusion.fit(X, y).predict_proba(X)
+    for path in tmp_path.rglob("output.pkl"):
+        path.write_bytes(b"not a pickle")
+    from skfuse import _cache
+
+    _cache._MEMO.clear()  # as a new process would: the entries come from the disk
+    with pytest.warns(UserWarning, match="could not read"):
+        again = FusionClassifier(members(), memory=tmp_path).fit(X, y).predict_proba(X)
+    assert_allclose(again, expected)
+    assert fits() == (2, 2)  # fitted again
+    _cache._MEMO.clear()
+    FusionClassifier(members(), memory=tmp_path).fit(X, y).predict_proba(X)
+    assert fits() == (2, 2)  # and written again
