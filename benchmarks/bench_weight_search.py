@@ -191,12 +191,13 @@ def scorer_cost(X, y):
 
 
 def clear_memo():
-    """Empty skfuse's in-process memo of cache entries (absent before it existed)."""
+    """Empty skfuse's in-process memos of cache entries and of data digests (each absent
+    before it existed), as in a new process."""
     from skfuse import _cache
 
-    memo = getattr(_cache, "_MEMO", None)
-    if memo is not None:
-        memo.clear()
+    for memo in (getattr(_cache, "_MEMO", None), getattr(_cache, "_RECENT", None)):
+        if memo is not None:
+            memo.clear()
 
 
 def light_round(X, y):

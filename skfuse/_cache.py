@@ -54,20 +54,89 @@ _HASH = "sha1"
 
 
 def _digest(value):
-    """A digest of data (arrays, frames, sparse matrices), no copy made.
+    """A digest of data (arrays, frames, sparse matrices).
 
     A tuple of contiguous numeric arrays (and None) is hashed from its raw bytes, each
-    array after its dtype and shape; anything else goes to joblib's hash.
+    array after its dtype and shape, or found among the recent ones when it holds the
+    same bytes (:class:`_RecentDigests`); anything else goes to joblib's hash.
     """
     parts = value if isinstance(value, tuple) else (value,)
     if not all(part is None or _plain_array(part) for part in parts):
         return joblib.hash(value, hash_name=_HASH)
+    recent = sum(part.nbytes for part in parts if part is not None) >= _RECENT.min_bytes
+    if recent:
+        signature = tuple(None if part is None else (part.dtype.str, part.shape)
+                          for part in parts)
+        words = tuple(None if part is None else _words(part) for part in parts)
+        found = _RECENT.find(signature, words)
+        if found is not None:
+            return found
     digest = hashlib.new(_HASH)
     for part in parts:
         digest.update(b"None" if part is None else f"{part.dtype.str}{part.shape}".encode())
         if part is not None:
             digest.update(part.data)
-    return digest.hexdigest()
+    digest = digest.hexdigest()
+    if recent:
+        _RECENT.add(signature, words, digest)
+    return digest
+
+
+def _words(array):
+    """The bytes of a contiguous array as unsigned integers (no copy), for comparing
+    bytes exactly: equal values with other bytes (-0.0 and 0.0, NaNs) differ."""
+    flat = array.reshape(-1).view(np.uint8)
+    return flat.view(np.uint64) if flat.size % 8 == 0 else flat
+
+
+class _RecentDigests:
+    """Digests of the data hashed last, found again by comparing bytes.
+
+    A search hands each candidate a new copy of the same fold's rows: comparing them with
+    a copy kept here costs about a tenth of hashing them again. Data of at least
+    ``min_bytes`` is kept, most recent first, up to ``max_entries`` entries and
+    ``max_bytes`` in all (larger data is hashed every time).
+    """
+
+    def __init__(self, max_bytes, max_entries=16, min_bytes=2**16):
+        self.max_bytes, self.max_entries, self.min_bytes = max_bytes, max_entries, min_bytes
+        self._entries = []  # (signature, copies of the words, digest)
+        self._lock = threading.Lock()
+
+    def find(self, signature, words):
+        with self._lock:
+            entries = list(self._entries)
+        for kept_signature, kept, digest in entries:
+            if kept_signature == signature and all(
+                    a is None or (_alike(a, b) and np.array_equal(a, b))
+                    for a, b in zip(kept, words)):
+                return digest
+        return None
+
+    def add(self, signature, words, digest):
+        size = sum(w.nbytes for w in words if w is not None)
+        if size > self.max_bytes:
+            return
+        kept = tuple(None if w is None else w.copy() for w in words)
+        with self._lock:
+            self._entries.insert(0, (signature, kept, digest))
+            del self._entries[self.max_entries:]
+            while sum(w.nbytes for _, ws, _ in self._entries
+                      for w in ws if w is not None) > self.max_bytes:
+                self._entries.pop()
+
+    def clear(self):
+        with self._lock:
+            self._entries.clear()
+
+
+def _alike(a, b, samples=64):
+    """Whether ``a`` and ``b`` agree at a few evenly spaced places: a cheap first look."""
+    step = max(1, a.size // samples)
+    return np.array_equal(a[::step], b[::step])
+
+
+_RECENT = _RecentDigests(64 * 2**20)
 
 
 def _plain_array(value):
@@ -164,6 +233,12 @@ def _copied(value):
     return value.copy() if isinstance(value, np.ndarray) else value
 
 
+# What reading a damaged or outdated entry raises (joblib's loader: KeyError on a bad
+# opcode; a class that moved: AttributeError or ImportError).
+_UNREADABLE = (KeyError, EOFError, OSError, ValueError, TypeError, AttributeError,
+               ImportError, pickle.UnpicklingError)
+
+
 def _call_id(kind, digest):
     """Where an entry lies in the store: ``skfuse/<kind>-<format>/<digest>``."""
     return ["skfuse", f"{kind}-{_FORMAT}", digest]
@@ -176,7 +251,7 @@ def _through_disk(backend, memo_key, call_id, compute, *args):
     if backend.contains_item(call_id):
         try:
             value = pickle.loads(backend.load_item(call_id, verbose=0))
-        except Exception as exc:  # damaged, unless cleared in between: computed again
+        except _UNREADABLE as exc:  # damaged, unless cleared in between: computed again
             if backend.contains_item(call_id):
                 warnings.warn(f"skfuse's member cache could not read {call_id[-1]} "
                               f"({exc!r}); computing it again.", UserWarning, stacklevel=2)

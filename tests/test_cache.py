@@ -426,3 +426,31 @@ def test_a_damaged_entry_is_computed_again_with_a_warning(tmp_path):
     _cache._MEMO.clear()
     FusionClassifier(members(), memory=tmp_path).fit(X, y).predict_proba(X)
     assert fits() == (2, 2)  # and written again
+
+
+def test_recent_digests_are_found_by_their_bytes_only(monkeypatch):
+    from skfuse import _cache
+
+    recent = _cache._RecentDigests(max_bytes=3 * 8 * 4000, min_bytes=1)
+    monkeypatch.setattr(_cache, "_RECENT", recent)
+    rng = np.random.default_rng(0)
+    data = rng.random((200, 20))
+    labels = rng.integers(0, 3, 200)
+    first = _cache._digest((data, labels, None))
+    assert len(recent._entries) == 1
+    hashed, real_new = [], _cache.hashlib.new
+    monkeypatch.setattr(_cache.hashlib, "new", lambda *a: hashed.append(1) or real_new(*a))
+    assert _cache._digest((data.copy(), labels.copy(), None)) == first  # a new copy
+    assert hashed == []  # found by comparing, not hashed again
+    data[150, 7] += 1e-12  # changed in place: hashed again, and a new digest
+    changed = _cache._digest((data, labels, None))
+    assert changed != first and hashed == [1]
+    zeros, signed = np.zeros((100, 10)), np.zeros((100, 10))
+    signed[3, 4] = -0.0  # equal values, other bytes
+    assert _cache._digest(zeros) != _cache._digest(signed)
+    recent.clear()  # hashed afresh: the digest found is the digest hashed
+    assert _cache._digest((data, labels, None)) == changed and len(hashed) == 4
+    assert len(recent._entries) == 1
+    for seed in range(5):  # bounded: three arrays of 200 x 20 floats at most
+        _cache._digest(np.random.default_rng(seed).random((200, 20)))
+    assert len(recent._entries) == 3
