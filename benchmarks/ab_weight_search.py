@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from _common import light_members
-from bench_weight_search import FIXED, GRID, splitter
+from bench_weight_search import FIXED, GRID, clear_memo, splitter
 from sklearn.datasets import make_classification
 from sklearn.model_selection import GridSearchCV, cross_validate
 from threadpoolctl import threadpool_limits
@@ -45,14 +45,6 @@ def old_package(commit, folder):
     import skfuse_old
 
     return skfuse_old
-
-
-def forget(package):
-    """Empty the package's in-process memos, as in a new process."""
-    for name in ("_MEMO", "_RECENT"):
-        memo = getattr(package._cache, name, None)
-        if memo is not None:
-            memo.clear()
 
 
 def search(package, folder, X, y):
@@ -89,7 +81,7 @@ def main():
                 times[name, "warm"].append(search(package, caches[name], X, y))
                 times[name, "cv"].append(one_cv(package, X, y))
                 with tempfile.TemporaryDirectory(dir=folder) as empty:
-                    forget(package)
+                    clear_memo(package)
                     times[name, "cold"].append(search(package, empty, X, y))
     median = {key: statistics.median(values) for key, values in times.items()}
     folds = len(GRID["weights"]) * splitter().get_n_splits()

@@ -190,12 +190,14 @@ def scorer_cost(X, y):
     return statistics.median(times)
 
 
-def clear_memo():
-    """Empty skfuse's in-process memos of cache entries and of data digests (each absent
-    before it existed), as in a new process."""
-    from skfuse import _cache
+def clear_memo(package=None):
+    """Empty skfuse's (or ``package``'s) in-process memos of cache entries and of data
+    digests (each absent before it existed), as in a new process."""
+    if package is None:
+        import skfuse as package
 
-    for memo in (getattr(_cache, "_MEMO", None), getattr(_cache, "_RECENT", None)):
+    for memo in (getattr(package._cache, "_MEMO", None),
+                 getattr(package._cache, "_RECENT", None)):
         if memo is not None:
             memo.clear()
 

@@ -23,11 +23,9 @@ entry that cannot be read is computed and written again, with a warning.
 
 Entries read from or written to the disk are also kept in memory, in this process, most
 recently used first, up to ``MEMO_BYTES`` in all (an entry larger than that is not kept),
-so that the candidates of a search after the first do not read the disk. Each call's
-first memo entry is checked to be still on disk, so clearing the ``Memory`` (or deleting
-its folder) is seen; an entry deleted alone (``reduce_size``) may still be served from
-the memo, which holds the same content. A fitted member is unpickled afresh for every
-fit that uses it, and outputs are copied: no two fits share a member or an array. A
+so that the candidates of a search after the first do not read the disk. Each use still
+checks that the entry is on disk, so clearing the ``Memory`` (or deleting its folder) is
+seen. A fitted member is unpickled afresh for every fit that uses it, and outputs are copied: no two fits share a member or an array. A
 plan may take a member from the memo as a :class:`StoredMember` (its pickle), unpickled
 only when something asks for the member itself: a fusion whose outputs all come from
 the cache (a search over its weights) then never unpickles its members.
@@ -47,7 +45,7 @@ from ._tasks import fit_task
 from ._views import take_view
 
 MEMO_BYTES = 256 * 2**20
-# Raised when what an entry holds changes: entries of another format are not read.
+# Bumped when what an entry holds changes: entries of another format are not read.
 _FORMAT = 1
 # SHA-1 hashes several times faster than joblib's default MD5 on CPUs with SHA extensions.
 _HASH = "sha1"
@@ -63,8 +61,8 @@ def _digest(value):
     parts = value if isinstance(value, tuple) else (value,)
     if not all(part is None or _plain_array(part) for part in parts):
         return joblib.hash(value, hash_name=_HASH)
-    recent = sum(part.nbytes for part in parts if part is not None) >= _RECENT.min_bytes
-    if recent:
+    remember = sum(part.nbytes for part in parts if part is not None) >= _RECENT.min_bytes
+    if remember:
         signature = tuple(None if part is None else (part.dtype.str, part.shape)
                           for part in parts)
         words = tuple(None if part is None else _words(part) for part in parts)
@@ -77,7 +75,7 @@ def _digest(value):
         if part is not None:
             digest.update(part.data)
     digest = digest.hexdigest()
-    if recent:
+    if remember:
         _RECENT.add(signature, words, digest)
     return digest
 
@@ -104,12 +102,18 @@ class _RecentDigests:
         self._lock = threading.Lock()
 
     def find(self, signature, words):
+        """The digest of data with these bytes, or None; a hit becomes the most recent."""
         with self._lock:
             entries = list(self._entries)
-        for kept_signature, kept, digest in entries:
+        for entry in entries:
+            kept_signature, kept, digest = entry
             if kept_signature == signature and all(
                     a is None or (_alike(a, b) and np.array_equal(a, b))
                     for a, b in zip(kept, words)):
+                with self._lock:  # by identity: entries hold arrays, which == compares
+                    kept_now = [e for e in self._entries if e is not entry]
+                    if len(kept_now) < len(self._entries):
+                        self._entries = [entry, *kept_now]
                 return digest
         return None
 
@@ -179,8 +183,8 @@ class _Memo:
     def nbytes(self):
         return self._bytes
 
-    def get(self, key, check=True):
-        """The value of ``key``, or None; with ``check``, only if it is still on disk."""
+    def get(self, key):
+        """The value of ``key`` if it is still on disk, else None."""
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None:
@@ -188,7 +192,7 @@ class _Memo:
         if entry is None:
             return None
         value, _, (backend, call_id) = entry
-        if check and not backend.contains_item(call_id):
+        if not backend.contains_item(call_id):
             self._discard(key)  # cleared on disk: recompute, as the disk cache would
             return None
         return value
@@ -233,36 +237,34 @@ def _copied(value):
     return value.copy() if isinstance(value, np.ndarray) else value
 
 
-# What reading a damaged or outdated entry raises (joblib's loader: KeyError on a bad
-# opcode; a class that moved: AttributeError or ImportError).
-_UNREADABLE = (KeyError, EOFError, OSError, ValueError, TypeError, AttributeError,
-               ImportError, pickle.UnpicklingError)
-
-
 def _call_id(kind, digest):
     """Where an entry lies in the store: ``skfuse/<kind>-<format>/<digest>``."""
     return ["skfuse", f"{kind}-{_FORMAT}", digest]
 
 
 def _through_disk(backend, memo_key, call_id, compute, *args):
-    """The entry at ``call_id``: read from the disk, or ``compute(*args)`` and written
-    there; kept in the memo once it is on disk."""
+    """``(value, made)``: the entry at ``call_id`` read from the disk (``made`` None), or
+    ``(value, made) = compute(*args)``, ``value`` written there; the value is kept in the
+    memo once it is on disk."""
     value = missing = object()
     if backend.contains_item(call_id):
         try:
             value = pickle.loads(backend.load_item(call_id, verbose=0))
-        except _UNREADABLE as exc:  # damaged, unless cleared in between: computed again
+        # A damaged entry (whatever its unpickler raises) is computed again, unless it
+        # was cleared in between.
+        except Exception as exc:  # noqa: BLE001
             if backend.contains_item(call_id):
                 warnings.warn(f"skfuse's member cache could not read {call_id[-1]} "
                               f"({exc!r}); computing it again.", UserWarning, stacklevel=2)
+    made = None
     if value is missing:
-        value = compute(*args)
+        value, made = compute(*args)
         # Pickled here, in C: joblib's own pickler is written in Python. It warns
         # (CacheWarning) if it cannot write.
         backend.dump_item(call_id, pickle.dumps(value, pickle.HIGHEST_PROTOCOL), verbose=0)
     if _MEMO.max_bytes > 0 and backend.contains_item(call_id):
         _MEMO.put(memo_key, value, _nbytes(value), (backend, call_id))
-    return value
+    return value, made
 
 
 class StoredMember:
@@ -299,28 +301,30 @@ def _stored(blob, out, seconds, classes):
     return (None if blob is None else StoredMember(blob, classes)), _copied(out), seconds
 
 
+def _fit_and_pickle(*args):
+    """A fit task's entry ``(pickled member, out, seconds, classes)``, and the member."""
+    member, out, seconds = fit_task(*args)
+    blob = None if member is None else pickle.dumps(member, pickle.HIGHEST_PROTOCOL)
+    return (blob, out, seconds, getattr(member, "classes_", None)), member
+
+
 def _load_fit(backend, memo_key, call_id, *args):
-    """A fit task through the disk: ``(fitted, out, seconds)`` as :func:`fit_task`'s.
-
-    On a miss the member is fitted, and its pickle written; the member fitted is handed
-    back as it is, not unpickled again."""
-    fitted = []
-
-    def fit_and_pickle(*args):
-        member, out, seconds = fit_task(*args)
-        fitted.append(member)
-        blob = None if member is None else pickle.dumps(member, pickle.HIGHEST_PROTOCOL)
-        return blob, out, seconds, getattr(member, "classes_", None)
-
-    blob, out, seconds, classes = _through_disk(backend, memo_key, call_id, fit_and_pickle,
-                                                *args)
-    if fitted:
-        return fitted[0], _copied(out), seconds
+    """A fit task through the disk: ``(fitted, out, seconds)`` as :func:`fit_task`'s. A
+    member fitted on a miss is handed back as it is, not unpickled from its entry."""
+    (blob, out, seconds, classes), made = _through_disk(backend, memo_key, call_id,
+                                                        _fit_and_pickle, *args)
+    if blob is not None and made is not None:
+        return made, _copied(out), seconds
     return _unpickled(blob, out, seconds, classes)
 
 
+def _output(estimator, X, output):
+    return output(estimator, X), None
+
+
 def _load_output(backend, memo_key, call_id, estimator, X, output):
-    return _copied(_through_disk(backend, memo_key, call_id, output, estimator, X))
+    return _copied(_through_disk(backend, memo_key, call_id, _output, estimator, X,
+                                 output)[0])
 
 
 class MemberCache:
@@ -344,26 +348,12 @@ class MemberCache:
         self.enabled = location is not None
         self._store = (backend, location)
         self._digests = {}  # id of hashed objects -> (the objects, their digest)
-        self._disk_seen = False  # whether a memo entry was found still on disk
 
     def _backend(self):
         """The store backend of the ``Memory``, made at the first memo miss."""
         if self._memory is None or isinstance(self._memory, str):
             self._memory = joblib.Memory(self._memory, verbose=0)
-        backend = getattr(self._memory, "store_backend", None)
-        if backend is None:
-            raise TypeError(
-                "memory must be a path or a joblib.Memory with a store backend (a "
-                f"location); got {self._memory!r}."
-            )
-        return backend
-
-    def _memo_get(self, memo_key):
-        """A memo entry; the first one this cache serves must still be on disk (a
-        cleared ``Memory`` holds none), and after it none is checked again."""
-        hit = _MEMO.get(memo_key, check=not self._disk_seen)
-        self._disk_seen = self._disk_seen or hit is not None
-        return hit
+        return self._memory.store_backend
 
     def _digest_of(self, *objects, pickled=False):
         """The digest of ``objects``, hashed once for the life of this cache."""
@@ -406,7 +396,7 @@ class MemberCache:
                                    None if out is None else output_digest)
                                   + (("kept",) if keep else ()))
             memo_key = ("fit", self._store, key)
-            hit = self._memo_get(memo_key)
+            hit = _MEMO.get(memo_key)
             if hit is not None:
                 tasks.append((_stored if store and test is None else _unpickled, hit))
             else:
@@ -434,7 +424,7 @@ class MemberCache:
             view_id = None if view is None else tuple(int(v) for v in view)
             digest = _pickled_digest((X_digest, view_id, output_digest))
             memo_key = ("output", self._store, key, digest)
-            hit = self._memo_get(memo_key)
+            hit = _MEMO.get(memo_key)
             if hit is not None:
                 tasks.append((_copied, (hit,)))
             else:

@@ -8,6 +8,7 @@ from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
+from joblib import Memory
 from sklearn.base import ClassifierMixin, RegressorMixin, TransformerMixin
 from sklearn.metrics import get_scorer, get_scorer_names
 from sklearn.utils import Bunch, check_random_state, get_tags
@@ -30,7 +31,7 @@ from ._base import (
     takes_multi_output,
 )
 from ._cache import StoredMember, loaded
-from ._compat import HasMethods, Interval, StrOptions, _fit_context
+from ._compat import Interval, StrOptions, _fit_context
 from ._docstring import Substitution
 from ._jobs import FoldMean, MemberJobs, predict_members
 from ._partitions import PARTITION_SAMPLE, blockwise, is_collection
@@ -70,7 +71,7 @@ class _BaseFusion(TransformerMixin, Composite):
         "costs": [None, dict],
         "views": [None, dict],
         "missing": [StrOptions({"error", "prior"})],
-        "memory": [None, str, os.PathLike, HasMethods(["cache"])],
+        "memory": [None, str, os.PathLike, Memory],
         "partitions": [None, StrOptions({"blocks"}), Interval(Integral, 2, None,
                                                                 closed="left")],
         "partition_sample": [Interval(Integral, 1, None, closed="left")],

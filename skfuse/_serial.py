@@ -11,6 +11,7 @@ import time
 from numbers import Integral, Real
 
 import numpy as np
+from joblib import Memory
 from sklearn import get_config
 from sklearn.base import is_classifier, is_regressor
 from sklearn.metrics import accuracy_score, r2_score
@@ -27,7 +28,7 @@ from ._base import (
     seed_estimator,
     takes_multi_output,
 )
-from ._compat import HasMethods, Interval, StrOptions, _fit_context, _VisualBlock
+from ._compat import Interval, StrOptions, _fit_context, _VisualBlock
 from ._tasks import report, report_fit_time
 from ._views import check_views, resolve_view, takes_nan
 
@@ -240,7 +241,7 @@ class SerialStack(Composite):
         "cascade_confidence": [Interval(Real, 0.5, 1, closed="left")],
         "n_jobs": [None, Integral],
         "verbose": ["verbose"],
-        "memory": [None, str, os.PathLike, HasMethods(["cache"])],
+        "memory": [None, str, os.PathLike, Memory],
         "random_state": ["random_state"],
     }
 

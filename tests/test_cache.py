@@ -261,22 +261,26 @@ def test_a_miss_writes_the_store_and_hands_back_the_member_it_fitted(tmp_path, m
     fusion = FusionClassifier(members(), weights="optimize", refit=True, cv=3, memory=memory)
     fusion.fit(X, y)
     assert unpickled == []  # fitted, pickled for the disk, and used as it was
+    from skfuse._cache import _call_id
+
     entries = [path.relative_to(tmp_path).parts[:3] for path in tmp_path.rglob("output.pkl")]
-    assert entries == [("joblib", "skfuse", "fit-1")] * 8  # four fits per member
+    assert entries == [("joblib", *_call_id("fit", "")[:2])] * 8  # four fits per member
     fusion.predict_proba(X)
     assert len(list(tmp_path.rglob("output.pkl"))) == 8 + 2  # and one output each
     memory.reduce_size(items_limit=0)  # joblib's own housekeeping sees the entries
     assert not list(tmp_path.rglob("output.pkl"))
 
 
-def test_a_memory_without_a_store_is_refused(tmp_path):
+def test_memory_must_be_a_path_or_a_joblib_memory(tmp_path):
+    from sklearn.utils._param_validation import InvalidParameterError
+
     class Caches:  # has joblib.Memory's cache method and a location, not its store
         location = str(tmp_path)
 
         def cache(self, func):
             return func
 
-    with pytest.raises(TypeError, match="memory must be a path or a joblib.Memory"):
+    with pytest.raises(InvalidParameterError, match="'memory' parameter"):
         FusionClassifier(members(), memory=Caches()).fit(X, y)
 
 
@@ -327,6 +331,16 @@ def test_clearing_the_disk_cache_is_seen_by_the_memo(tmp_path, how):
     fusion.fit(X, y).predict_proba(X)
     assert fits() == (8, 8)  # refitted, as the disk cache alone would
     assert list((tmp_path / "cache").rglob("output.pkl"))  # and stored again
+
+
+def test_a_cleared_entry_is_refitted_when_others_were_stored_again(tmp_path):
+    memory = Memory(tmp_path / "cache", verbose=0)
+    both = FusionClassifier(members(), memory=memory)
+    both.fit(X, y)
+    memory.clear(warn=False)
+    FusionClassifier(members()[:1], memory=memory).fit(X, y)  # the first member again
+    both.fit(X, y)  # the second was cleared: it is fitted again, not taken from memory
+    assert fits() == (2, 2)
 
 
 def test_each_memory_location_gets_its_own_entries(tmp_path):
@@ -414,13 +428,15 @@ def test_data_and_members_are_hashed_once_per_call(tmp_path, monkeypatch):
 def test_a_damaged_entry_is_computed_again_with_a_warning(tmp_path):
     fusion = FusionClassifier(members(), memory=tmp_path)
     expected = fusion.fit(X, y).predict_proba(X)
-    for path in tmp_path.rglob("output.pkl"):
-        path.write_bytes(b"not a pickle")
+    damage = [b"not a pickle", b"junk", b""]  # a bad opcode, a bad header, truncated
+    for path, spoilt in zip(sorted(tmp_path.rglob("output.pkl")), damage * 2):
+        path.write_bytes(spoilt)
     from skfuse import _cache
 
     _cache._MEMO.clear()  # as a new process would: the entries come from the disk
-    with pytest.warns(UserWarning, match="could not read"):
+    with pytest.warns(UserWarning, match="could not read") as caught:
         again = FusionClassifier(members(), memory=tmp_path).fit(X, y).predict_proba(X)
+    assert len([w for w in caught if "could not read" in str(w.message)]) == 4
     assert_allclose(again, expected)
     assert fits() == (2, 2)  # fitted again
     _cache._MEMO.clear()
@@ -448,8 +464,14 @@ def test_recent_digests_are_found_by_their_bytes_only(monkeypatch):
     zeros, signed = np.zeros((100, 10)), np.zeros((100, 10))
     signed[3, 4] = -0.0  # equal values, other bytes
     assert _cache._digest(zeros) != _cache._digest(signed)
+    # The same bytes as another dtype, shape or place in the tuple: other data.
+    same_bytes = [data, data.view(np.int64), data.reshape(400, 10), data.reshape(-1)]
+    assert len({_cache._digest(part) for part in same_bytes}) == 4
+    assert len({_cache._digest((data, None)), _cache._digest((None, data)),
+                _cache._digest(data)}) == 3
     recent.clear()  # hashed afresh: the digest found is the digest hashed
-    assert _cache._digest((data, labels, None)) == changed and len(hashed) == 4
+    hashed.clear()
+    assert _cache._digest((data, labels, None)) == changed and hashed == [1]
     assert len(recent._entries) == 1
     for seed in range(5):  # bounded: three arrays of 200 x 20 floats at most
         _cache._digest(np.random.default_rng(seed).random((200, 20)))
