@@ -25,10 +25,11 @@ Entries read from or written to the disk are also kept in memory, in this proces
 recently used first, up to ``MEMO_BYTES`` in all (an entry larger than that is not kept),
 so that the candidates of a search after the first do not read the disk. Each use still
 checks that the entry is on disk, so clearing the ``Memory`` (or deleting its folder) is
-seen. A fitted member is unpickled afresh for every fit that uses it, and outputs are copied: no two fits share a member or an array. A
-plan may take a member from the memo as a :class:`StoredMember` (its pickle), unpickled
-only when something asks for the member itself: a fusion whose outputs all come from
-the cache (a search over its weights) then never unpickles its members.
+seen. A fitted member is unpickled afresh for every fit that uses it, and outputs are
+copied: no two fits share a member or an array. A plan may take a member from the memo
+as a :class:`StoredMember` (its pickle), unpickled only when something asks for the
+member itself: a fusion whose outputs all come from the cache (a search over its
+weights) then never unpickles its members.
 """
 
 import hashlib
