@@ -314,7 +314,7 @@ def _load_fit(backend, memo_key, call_id, *args):
     member fitted on a miss is handed back as it is, not unpickled from its entry."""
     (blob, out, seconds, classes), made = _through_disk(backend, memo_key, call_id,
                                                         _fit_and_pickle, *args)
-    if blob is not None and made is not None:
+    if made is not None:  # fitted here (a fold's fit that is not kept is None)
         return made, _copied(out), seconds
     return _unpickled(blob, out, seconds, classes)
 
