@@ -13,6 +13,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils import get_tags
+from sklearn.utils.metaestimators import available_if
 
 from ._base import member_proba, member_votes
 from ._cache import MemberCache
@@ -205,6 +206,20 @@ class MemberJobs:
         return fits
 
 
+def _every_fit_has(method):
+    """An ``available_if`` check: ``method`` exists when every fold fit has it."""
+
+    def check(fold_mean):
+        missing = [type(est).__name__ for est in fold_mean.estimators
+                   if not hasattr(est, method)]
+        if missing:
+            raise AttributeError(f"{method} is not available: the fold fits "
+                                 f"({missing[0]}) have no {method}.")
+        return True
+
+    return check
+
+
 class FoldMean(BaseEstimator):
     """A member bagged over its fold fits: its output is the mean of theirs.
 
@@ -232,9 +247,30 @@ class FoldMean(BaseEstimator):
     def classes_(self):
         return self.classes
 
+    @available_if(_every_fit_has("predict_proba"))
     def predict_proba(self, X):
         return np.mean([member_proba(est, X, self.classes) for est in self.estimators],
                        axis=0)
+
+    @available_if(_every_fit_has("decision_function"))
+    def decision_function(self, X):
+        """The mean of the fold fits' decision values; with more than two classes, each
+        fit's columns aligned to ``classes`` first (0 for a class a fit does not know)."""
+        outs = [np.asarray(est.decision_function(X), dtype=np.float64)
+                for est in self.estimators]
+        if self.classes is None or len(self.classes) == 2:
+            return np.mean(outs, axis=0)
+        aligned = []
+        for est, out in zip(self.estimators, outs):
+            if out.ndim == 1:
+                raise ValueError(
+                    f"The decision values of {type(est).__name__}'s fold fits cannot be "
+                    f"averaged: one was fitted on only the classes {list(est.classes_)} "
+                    f"of {list(self.classes)}.")
+            columns = np.zeros((out.shape[0], len(self.classes)))
+            columns[:, np.searchsorted(self.classes, est.classes_)] = out
+            aligned.append(columns)
+        return np.mean(aligned, axis=0)
 
     def score(self, X, y, sample_weight=None):
         """Accuracy (classifiers) or R² (regressors) of :meth:`predict`."""

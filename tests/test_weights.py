@@ -7,14 +7,19 @@ from numpy.testing import assert_allclose
 from sklearn.base import clone
 from sklearn.datasets import load_diabetes, load_iris
 from sklearn.dummy import DummyRegressor
-from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
+from sklearn.linear_model import (
+    LinearRegression,
+    LogisticRegression,
+    Ridge,
+    RidgeClassifier,
+)
 from sklearn.metrics import log_loss
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsRegressor
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
-from skfuse import FusionClassifier, FusionRegressor
+from skfuse import FusionClassifier, FusionRegressor, SerialStack
 from skfuse._weights import fit_temperature, greedy_weights, guard_gain, tempered
 
 IRIS_X, IRIS_Y = load_iris(return_X_y=True)
@@ -68,6 +73,46 @@ def test_bagged_regressor_predicts_the_mean_of_its_fold_fits():
                  for train, _ in cv.split(X)], axis=0)
         for _, est in members])
     assert_allclose(fusion.predict(X), fusion.weights_ @ by_hand, rtol=1e-12)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_bagged_member_has_the_methods_of_its_fold_fits(n_classes):
+    # A member without predict_proba does not gain one by being bagged, and its
+    # decision values are the mean of its fold fits'; a stack on such a level then
+    # uses them, as it would the member's own.
+    X, y = (IRIS_X, IRIS_Y) if n_classes == 3 else (IRIS_X[50:], IRIS_Y[50:])
+    members = [("ridge", RidgeClassifier()),
+               ("tree", DecisionTreeClassifier(max_depth=2, random_state=0))]
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    fusion = FusionClassifier(members, voting="hard", weights="optimize", refit=False,
+                              cv=cv).fit(X, y)
+    bagged = fusion.named_estimators_["ridge"]
+    assert not hasattr(bagged, "predict_proba")
+    with pytest.raises(AttributeError) as missing:
+        bagged.predict_proba(X)
+    assert "fold fits (RidgeClassifier) have no predict_proba" in str(missing.value.__cause__)
+    by_hand = np.mean([RidgeClassifier().fit(X[train], y[train]).decision_function(X)
+                       for train, _ in cv.split(X, y)], axis=0)
+    assert_allclose(bagged.decision_function(X), by_hand, rtol=1e-12)
+    stack = SerialStack([("level", fusion), ("final", LogisticRegression())], cv=3)
+    width = 1 if n_classes == 2 else n_classes  # columns per member
+    assert stack.fit(X, y).transform(X).shape == (len(y), 2 * width)
+
+
+def test_bagged_decision_values_are_aligned_to_the_classes():
+    # A fold that lacks a class gives no column for it: 0 there, as in a stack.
+    y = IRIS_Y.copy()
+    folds = [(np.r_[0:40, 50:90, 100:140], np.r_[40:50, 90:100, 140:150]),
+             (np.r_[40:50, 90:100], np.r_[0:40, 50:90, 100:140])]
+    fusion = FusionClassifier([("ridge", RidgeClassifier()), ("nb", GaussianNB())],
+                              voting="hard", weights="optimize", refit=False,
+                              cv=folds).fit(IRIS_X, y)
+    first = RidgeClassifier().fit(IRIS_X[folds[0][0]], y[folds[0][0]])
+    second = RidgeClassifier().fit(IRIS_X[folds[1][0]], y[folds[1][0]])
+    assert list(second.classes_) == [0, 1]
+    with pytest.raises(ValueError, match="fitted on only the classes"):
+        fusion.named_estimators_["ridge"].decision_function(IRIS_X)
+    assert first.decision_function(IRIS_X).shape == (150, 3)
 
 
 def test_refit_decides_only_with_learned_weights():
