@@ -173,8 +173,9 @@ class Composite(_BaseComposition):
         """Validate ``X``, refusing infinite values (the error names their columns).
 
         NaN passes: the members that see ``X`` judge it. A row whose whole view is
-        NaN is a missing modality for that member, and a view missing on part of a row
-        is refused for a member that does not take NaN (``view_present``).
+        NaN is a missing modality for a member given a view, and NaN on a row a member
+        is asked about is refused for a member that does not take NaN
+        (``view_present``).
         """
         if _is_dataframe(X):
             validate_data(self, X, reset=reset, skip_check_array=True)

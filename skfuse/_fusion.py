@@ -636,11 +636,12 @@ _FUSION_DOCS = {
     "views": """views : dict of str to columns, default=None
         The columns each member sees: names, integer positions, a slice, a boolean
         mask, or a callable such as :func:`~sklearn.compose.make_column_selector`.
-        Members without a view see every column. A row whose whole view is missing
-        (every entry NaN, or None in object columns) is a missing modality: the member
-        is fitted without that row, is not asked about it, and the row's weights are
-        renormalised over the members present (members present with weight 0 share
-        equally when no weighted one is); learned weights are fitted the same way.""",
+        Members without a view see every column, on every row. A row whose whole view
+        is missing (every entry NaN, or None in object columns) is a missing modality
+        for a member given a view: the member is fitted without that row, is not asked
+        about it, and the row's weights are renormalised over the members present
+        (members present with weight 0 share equally when no weighted one is); learned
+        weights are fitted the same way.""",
     "memory": """memory : str, path-like, joblib.Memory or None, default=None
         Caches each member fit, its out-of-fold output and its predictions, keyed by
         the member's parameters, the data, ``sample_weight``, the rows and the view (as

@@ -267,23 +267,28 @@ def nan_refusal(owner, label, estimator, count, where, reason):
 def view_present(X, view, estimator, label, owner, fitted=False):
     """Rows of ``X`` where the ``view`` of ``estimator`` is present (not wholly missing).
 
-    A view missing on only part of a row's entries is refused when ``estimator`` does not
-    take NaN (:func:`nan_error`, tried on a few of them); ``label`` names it
-    (``"member 'a'"``) in the error. A row is a missing modality only when its whole
-    view is missing.
+    A row is a missing modality only when its whole view is missing, and only for an
+    estimator given a view: without one (``view`` None) it is asked about every row, as
+    in scikit-learn. NaN on a row it is asked about is refused when ``estimator`` does
+    not take NaN (:func:`nan_error`, tried on a few such rows); ``label`` names it
+    (``"member 'a'"``) in the error.
     """
     missing = missing_entries(X, view)
     if missing is None:
         return np.ones(X.shape[0], dtype=bool)
-    present = ~missing.all(axis=1)
+    present = np.ones(X.shape[0], dtype=bool) if view is None else ~missing.all(axis=1)
     partial = present & missing.any(axis=1)
     if partial.any():
         reason = nan_error(estimator, nan_sample(X, view, partial, present), fitted)
         if reason is not None:
             raise ValueError(
                 nan_refusal(owner, label, estimator, int(partial.sum()),
-                            "is partly missing (NaN)", reason)
-                + " A row is a missing modality only when its whole view is missing."
+                            "is missing (NaN)" if missing[partial].all(axis=1).any()
+                            else "is partly missing (NaN)", reason)
+                + (" A row is a missing modality only when its whole view is missing."
+                   if view is not None else
+                   " Without a view, every row is passed to it (give it a view to treat "
+                   "rows where its columns are all missing as a missing modality).")
             )
     return present
 

@@ -419,3 +419,55 @@ def test_a_frozen_member_is_asked_about_nan_never_refitted(data):
     with pytest.raises(ValueError, match="member 'm' \\(FrozenEstimator\\) does not accept"):
         FusionClassifier([("m", FrozenEstimator(lr)), ("nb", GaussianNB())],
                          views=nb_view).fit(X_nan, y)
+
+
+# -- members without a view are asked about every row ----------------------------------
+
+
+def _all_nan_rows(data, count=30):
+    """Data whose first ``count`` rows are wholly NaN, all of the class 1."""
+    X, y = data
+    X, y = X.copy(), y.copy()
+    X[:count], y[:count] = np.nan, 1
+    return X, y
+
+
+def test_a_member_without_a_view_is_asked_about_wholly_missing_rows(data):
+    # As in VotingClassifier: a row whose every value is NaN is data, not a missing
+    # modality, for a member given no view; nothing is dropped from its fit.
+    from sklearn.dummy import DummyClassifier
+    from sklearn.ensemble import VotingClassifier
+
+    X, y = _all_nan_rows(data)
+    hgb = HistGradientBoostingClassifier(max_iter=20, random_state=0)
+    fusion = FusionClassifier([("h", hgb)]).fit(X, y)
+    voting = VotingClassifier([("h", hgb)], voting="soft").fit(X, y)
+    assert_allclose(fusion.predict_proba(X), voting.predict_proba(X))
+    prior = FusionClassifier([("d", DummyClassifier())]).fit(X, y)
+    assert_allclose(prior.named_estimators_["d"].class_prior_, np.bincount(y) / len(y))
+    # A member given a view still sits out the rows where all of it is missing.
+    viewed = FusionClassifier([("h", hgb), ("nb", GaussianNB())],
+                              views={"nb": [0, 1]}).fit(X[10:], y[10:])
+    assert viewed.named_estimators_["nb"].class_count_.sum() == len(y) - 30
+
+
+def test_a_member_without_a_view_that_refuses_nan_is_named(data):
+    X, y = _all_nan_rows(data)
+    fusion = FusionClassifier([("lr", LogisticRegression()), ("nb", GaussianNB())])
+    with pytest.raises(ValueError, match=r"member 'lr' \(LogisticRegression\) does not accept "
+                       r"NaN, and its view is missing \(NaN\) on 30 row\(s\).*Without a view, "
+                       r"every row is passed to it"):
+        fusion.fit(X, y)
+
+
+def test_steps_and_experts_without_a_view_are_asked_about_wholly_missing_rows(data):
+    from skfuse import MixtureOfExpertsClassifier
+
+    X, y = _all_nan_rows(data)
+    hgb = HistGradientBoostingClassifier(max_iter=10, random_state=0)
+    cascade = SerialStack([("small", clone(hgb).set_params(max_iter=3)), ("big", hgb)],
+                          exit_threshold=0.9, cv=3).fit(X, y)
+    assert cascade.predict(X[:30]).shape == (30,)
+    mixture = MixtureOfExpertsClassifier(hgb, n_experts=2, gate=clone(hgb), max_iter=3,
+                                         random_state=0).fit(X, y)
+    assert np.isfinite(mixture.predict_proba(X[:30])).all()
