@@ -127,3 +127,23 @@ def test_unit_weights_equal_none_and_skewed_weights_matter_under_routing(routing
         X, Y, sample_weight=np.where(Y == 1, 10.0, 1.0))
     assert_allclose(unit.predict_proba(X), plain.predict_proba(X), rtol=1e-7)
     assert not np.allclose(skewed.predict_proba(X), plain.predict_proba(X))
+
+
+def test_a_search_passes_weights_to_a_composite_that_asks_for_them(routing):
+    # The composite uses sample_weight itself, so it must ask for it, in fit and score
+    # (as CalibratedClassifierCV must); then the members that ask get it too.
+    from sklearn.model_selection import GridSearchCV
+
+    members = [("asks", WeightRecorder().set_fit_request(sample_weight=True)),
+               ("declines", WeightRecorder().set_fit_request(sample_weight=False))]
+    weights = np.where(Y == 1, 3.0, 1.0)
+    fusion = FusionClassifier(members, weights="optimize", cv=RecordingGroupKFold(3))
+    search = GridSearchCV(fusion, {"asks__C": [0.1, 1.0]}, cv=GroupKFold(3))
+    with pytest.raises(Exception, match="FusionClassifier.set_fit_request"):
+        search.fit(X, Y, groups=GROUPS, sample_weight=weights)
+    fusion.set_fit_request(sample_weight=True).set_score_request(sample_weight=True)
+    search.fit(X, Y, groups=GROUPS, sample_weight=weights)
+    best = search.best_estimator_
+    assert all(fit.got_weight_ for fit in best.named_estimators_["asks"].estimators)
+    assert not any(fit.got_weight_ for fit in best.named_estimators_["declines"].estimators)
+    assert no_group_split(best.cv.folds_, GROUPS)
