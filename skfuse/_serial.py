@@ -13,7 +13,7 @@ from numbers import Integral, Real
 import numpy as np
 from joblib import Memory
 from sklearn import get_config
-from sklearn.base import is_classifier, is_regressor
+from sklearn.base import TransformerMixin, is_classifier, is_regressor
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils import Bunch, TransformerTags, check_random_state, get_tags
 from sklearn.utils.metadata_routing import process_routing
@@ -76,7 +76,7 @@ def _final_has(method):
     return check
 
 
-class SerialStack(Composite):
+class SerialStack(TransformerMixin, Composite):
     """Serial fusion: multi-level stacking, or a cascade with early exit.
 
     **Stacking** (``exit_threshold=None``): each non-final step is fitted out-of-fold,
@@ -645,3 +645,12 @@ class SerialStack(Composite):
         metric = accuracy_score if is_classifier(self) else r2_score
         return metric(y, self.predict(X), sample_weight=sample_weight)
 
+
+# TransformerMixin gives a stack ``set_output``: it wraps ``transform`` and
+# ``fit_transform`` to return the configured container, and the wrappers it puts in place
+# of the ``available_if`` methods check only when called. Wrapped once more, a cascade
+# again has neither (``hasattr`` is False), as before.
+for _method in ("transform", "fit_transform"):
+    setattr(SerialStack, _method,
+            available_if(_stack_only(_method))(getattr(SerialStack, _method)))
+del _method

@@ -102,6 +102,27 @@ def test_transform_and_feature_names_agree_with_stacking_classifier(data, passth
     assert_allclose(ours.decision_function(X), ref.decision_function(X), rtol=0, atol=1e-9)
 
 
+def test_set_output_gives_frames_as_stacking_classifier_does():
+    # In a pipeline set to pandas, the stack hands on a frame named by
+    # get_feature_names_out; a cascade, which does not transform, has no set_output.
+    from sklearn.pipeline import make_pipeline
+
+    X, y = wine()
+    ours = make_pipeline(SerialStack([("fusion", FusionClassifier(members())),
+                                      ("final", LogisticRegression())], cv=FOLDS),
+                         StandardScaler()).set_output(transform="pandas").fit(X, y)
+    ref = make_pipeline(StackingClassifier(members(), final_estimator=LogisticRegression(),
+                                           cv=FOLDS, stack_method="predict_proba"),
+                        StandardScaler()).set_output(transform="pandas").fit(X, y)
+    frame = ours.transform(X)
+    assert list(frame.columns) == list(ours[0].get_feature_names_out())
+    assert_allclose(frame.to_numpy(), ref.transform(X).to_numpy(), rtol=0, atol=1e-9)
+    assert type(ours[0].fit_transform(X, y)).__name__ == "DataFrame"
+    cascade = SerialStack([("nb", GaussianNB()), ("lr", LogisticRegression())],
+                          exit_threshold=0.9)
+    assert not any(hasattr(cascade, m) for m in ("set_output", "transform", "fit_transform"))
+
+
 def test_one_column_outputs_are_named_without_an_index():
     ours = SerialStack([("nb", GaussianNB()), ("final", LogisticRegression())], cv=FOLDS,
                        passthrough=True).fit(CANCER_X, CANCER_Y)
