@@ -8,10 +8,12 @@ import numpy as np
 from sklearn import get_config
 from sklearn.base import clone, is_classifier, is_regressor
 from sklearn.model_selection import check_cv
+from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
     MethodMapping,
+    get_routing_for_object,
     process_routing,
 )
 from sklearn.utils.multiclass import check_classification_targets
@@ -396,6 +398,25 @@ def check_sample_weight_support(names, members, owner):
                 f"{owner}: member {name!r} ({type(est).__name__}) does not accept "
                 "sample_weight in fit."
             )
+
+
+def weight_key(estimator):
+    """The ``fit`` argument that passes ``sample_weight`` to ``estimator``, or None.
+
+    ``"sample_weight"`` when its ``fit`` takes it (with metadata routing: when it
+    requests it); for a :class:`~sklearn.pipeline.Pipeline` without routing,
+    ``"<last step>__sample_weight"`` when its last step takes it.
+    """
+    if has_fit_parameter(estimator, "sample_weight"):
+        return "sample_weight"
+    if get_config().get("enable_metadata_routing", False):
+        consumed = get_routing_for_object(estimator).consumes("fit", ["sample_weight"])
+        return "sample_weight" if consumed else None
+    if isinstance(estimator, Pipeline) and estimator.steps:
+        name, last = estimator.steps[-1]
+        inner = None if last in (None, "passthrough") else weight_key(last)
+        return None if inner is None else f"{name}__{inner}"
+    return None
 
 
 def seed_estimator(estimator, random_state):

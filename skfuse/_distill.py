@@ -12,7 +12,6 @@ from numbers import Integral, Real
 
 import numpy as np
 from scipy.special import expit, softmax
-from sklearn import get_config
 from sklearn.base import (
     BaseEstimator,
     ClassifierMixin,
@@ -22,10 +21,8 @@ from sklearn.base import (
 )
 from sklearn.metrics import r2_score
 from sklearn.multioutput import MultiOutputRegressor
-from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state, get_tags
-from sklearn.utils.metadata_routing import get_routing_for_object
-from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _augment, _label_check
 from ._base import (
@@ -36,6 +33,7 @@ from ._base import (
     member_proba,
     seed_estimator,
     takes_multi_output,
+    weight_key,
 )
 from ._compat import (
     HasMethods,
@@ -56,24 +54,6 @@ LOGIT_EPS = 1e-3
 # Probabilities are clipped to [PROBA_EPS, 1] in the label weight check's log-loss.
 PROBA_EPS = 1e-15
 
-
-def weight_key(estimator):
-    """The ``fit`` argument that passes ``sample_weight`` to ``estimator``, or None.
-
-    ``"sample_weight"`` when its ``fit`` takes it (with metadata routing: when it
-    requests it); for a :class:`~sklearn.pipeline.Pipeline` without routing,
-    ``"<last step>__sample_weight"`` when its last step takes it.
-    """
-    if has_fit_parameter(estimator, "sample_weight"):
-        return "sample_weight"
-    if get_config().get("enable_metadata_routing", False):
-        consumed = get_routing_for_object(estimator).consumes("fit", ["sample_weight"])
-        return "sample_weight" if consumed else None
-    if isinstance(estimator, Pipeline) and estimator.steps:
-        name, last = estimator.steps[-1]
-        inner = None if last in (None, "passthrough") else weight_key(last)
-        return None if inner is None else f"{name}__{inner}"
-    return None
 
 
 def duplicated_targets(proba, classes, sample_weight=None):

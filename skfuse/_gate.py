@@ -4,12 +4,10 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import minimize
 from scipy.special import log_softmax
-from sklearn import get_config
 from sklearn.base import BaseEstimator
-from sklearn.pipeline import Pipeline
-from sklearn.utils.validation import check_is_fitted, has_fit_parameter
+from sklearn.utils.validation import check_is_fitted
 
-from ._base import _class_positions
+from ._base import _class_positions, weight_key
 from ._views import take_rows
 
 
@@ -97,20 +95,6 @@ class SoftmaxGate(BaseEstimator):
         return np.exp(self.predict_log_proba(X))
 
 
-def weight_param(gate):
-    """The ``fit`` parameter that takes a gate's weights, or None when it has none.
-
-    ``sample_weight``; for a ``Pipeline`` without metadata routing, its final step's
-    ``<name>__sample_weight`` (Pipeline's own convention; with routing, the step must
-    request ``sample_weight`` as scikit-learn says).
-    """
-    if isinstance(gate, Pipeline):
-        if get_config().get("enable_metadata_routing", False):
-            return "sample_weight"
-        name, final = gate.steps[-1]
-        return f"{name}__sample_weight" if has_fit_parameter(final, "sample_weight") else None
-    return "sample_weight" if has_fit_parameter(gate, "sample_weight") else None
-
 
 def fit_classifier_gate(gate, X, targets, sample_weight):
     """Fit any classifier to soft ``targets`` by weighting one copy of X per expert.
@@ -120,7 +104,7 @@ def fit_classifier_gate(gate, X, targets, sample_weight):
     """
     rows, experts = np.nonzero(targets * sample_weight[:, None] > 0)
     weight = targets[rows, experts] * sample_weight[rows]
-    return gate.fit(take_rows(X, rows), experts, **{weight_param(gate): weight})
+    return gate.fit(take_rows(X, rows), experts, **{weight_key(gate): weight})
 
 
 def gate_log_proba(gate, X, n_experts):

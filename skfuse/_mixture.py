@@ -19,17 +19,17 @@ from ._base import (
     Composite,
     check_members,
     check_sample_weight,
-    check_sample_weight_support,
     is_drop,
     member_prediction,
     member_proba,
     seed_estimator,
+    weight_key,
 )
 from ._compat import HasMethods, Interval, StrOptions, _fit_context, _VisualBlock
 from ._docstring import Substitution
-from ._gate import SoftmaxGate, fit_classifier_gate, gate_log_proba, weight_param
+from ._gate import SoftmaxGate, fit_classifier_gate, gate_log_proba
 from ._jobs import MemberJobs
-from ._tasks import rows_of_params, run_in_threads
+from ._tasks import is_frozen, rows_of_params, run_in_threads
 from ._views import (
     _is_dataframe,
     check_views,
@@ -45,6 +45,9 @@ from ._views import (
 _VARIANCE_FLOOR = 1e-6  # times the variance of y
 _MIN_PROBA = 1e-300
 _STARVED = 0.01  # of an even share of the weight
+# How a Pipeline takes the weights, for the errors about an expert or gate that does not.
+_WEIGHTS_THROUGH = ("A Pipeline passes them to its final step, which must take them (with "
+                    "metadata routing, request them: set_fit_request(sample_weight=True)).")
 _LIGHT = 1e-6  # weight, relative to sample_weight, of rows of a class an expert lacks
 _MIN_VALIDATION = 50  # held-out rows wanted, up to a quarter of the rows; under half
 # of this, EM runs on every row and stops on its training objective
@@ -140,7 +143,12 @@ class _BaseMixture(Composite):
             pairs = self.experts
         names, members = check_members(pairs, self._kind, owner)
         self._validate_names([name for name, _ in pairs])
-        check_sample_weight_support(names, members, owner)
+        for name, member in zip(names, members):
+            if not is_frozen(member) and weight_key(member) is None:
+                raise TypeError(
+                    f"{owner}: expert {name!r} ({type(member).__name__}) does not accept "
+                    f"sample_weight in fit, which EM weights it with. {_WEIGHTS_THROUGH}"
+                )
         if self._kind == "classifier":
             for name, member in zip(names, members):
                 if not hasattr(member, "predict_proba"):
@@ -165,11 +173,10 @@ class _BaseMixture(Composite):
                 f"{owner}: top_k must be None or an int from 1 to n_experts={limit}; "
                 f"got {self.top_k!r}."
             )
-        if self.gate is not None and weight_param(self.gate) is None:
+        if self.gate is not None and weight_key(self.gate) is None:
             raise TypeError(
                 f"{owner}: the gate ({type(self.gate).__name__}) does not accept "
-                "sample_weight in fit (a Pipeline's final step must), which EM weights "
-                "it with."
+                f"sample_weight in fit, which EM weights it with. {_WEIGHTS_THROUGH}"
             )
         return n_experts if self.top_k is None else min(int(self.top_k), n_experts)
 
@@ -595,8 +602,9 @@ class _BaseMixture(Composite):
             expert_weight = np.zeros(len(weight))
             expert_weight[kept] = kept_weight
             params = dict(rows.params[e] or {})
-            if np.ptp(kept_weight) > 0:  # equal weights are no weights: fitted as given
-                params["sample_weight"] = expert_weight
+            key = weight_key(template)
+            if key is not None and np.ptp(kept_weight) > 0:  # equal weights: fitted as given
+                params[key] = expert_weight
             plan.add(names[e], template, label=f"expert {names[e]!r}", view=self._views_[e],
                      rows=kept, params=params, fit_output=True)
         fits = plan.run(rows.X, rows.y, output=self._fit_output)

@@ -405,7 +405,8 @@ def test_a_gate_that_takes_no_nan_is_refused_with_both_ways_out():
 
 
 def test_a_pipeline_gate_gets_the_em_weights_on_its_final_step():
-    from skfuse._gate import fit_classifier_gate, weight_param
+    from skfuse._base import weight_key
+    from skfuse._gate import fit_classifier_gate
 
     rng = np.random.RandomState(0)
     X = rng.normal(size=(50, 3))
@@ -417,12 +418,33 @@ def test_a_pipeline_gate_gets_the_em_weights_on_its_final_step():
     by_hand = LogisticRegression().fit(gate[0].transform(X[rows]), experts,
                                        sample_weight=targets[rows, experts] * weight[rows])
     assert_allclose(gate[-1].coef_, by_hand.coef_)
-    assert weight_param(imputing_gate()) == "logisticregression__sample_weight"
-    assert weight_param(make_pipeline(StandardScaler(), KNeighborsClassifier())) is None
+    assert weight_key(imputing_gate()) == "logisticregression__sample_weight"
+    assert weight_key(make_pipeline(StandardScaler(), KNeighborsClassifier())) is None
     with pytest.raises(TypeError, match="gate \\(Pipeline\\) does not accept sample_weight"):
         MixtureOfExpertsClassifier(
             gate=make_pipeline(StandardScaler(), KNeighborsClassifier())).fit(X[:, [0, 2]],
                                                                            experts[:50] % 2)
+
+
+@pytest.mark.parametrize("routing", [False, True])
+def test_a_pipeline_expert_gets_the_em_weights_on_its_final_step(routing):
+    # The same mixture, its experts a Ridge or a Pipeline around one: EM's weights reach
+    # the Ridge either way, so the fits are the same.
+    import sklearn
+    from sklearn.preprocessing import FunctionTransformer
+
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-3, 3, size=(300, 2))
+    y = np.where(X[:, 0] > 0, 2 * X[:, 1], -X[:, 1]) + rng.normal(0, 0.1, 300)
+    with sklearn.config_context(enable_metadata_routing=routing):
+        final = Ridge().set_fit_request(sample_weight=True) if routing else Ridge()
+        piped = MixtureOfExpertsRegressor(make_pipeline(FunctionTransformer(), final),
+                                          n_experts=2, max_iter=5, random_state=0).fit(X, y)
+        plain = MixtureOfExpertsRegressor(Ridge(), n_experts=2, max_iter=5,
+                                          random_state=0).fit(X, y)
+    assert_allclose(piped.predict(X), plain.predict(X), rtol=1e-10)
+    assert_allclose(piped.experts_[0][-1].coef_, plain.experts_[0].coef_, rtol=1e-10)
+    assert not np.allclose(plain.experts_[0].coef_, plain.experts_[1].coef_)
 
 
 def test_verbose_reports_each_em_iteration_and_a_summary(capsys):
@@ -549,11 +571,15 @@ def test_one_expert_needs_no_gate_even_with_nan():
     X = rng.uniform(-3, 3, size=(400, 3))
     y = X @ [1.0, -2.0, 0.5] + rng.normal(0, 0.1, 400)
     X[::5, 2] = np.nan
-    expert = make_pipeline(imputing_gate()[0], Ridge())
-    moe = MixtureOfExpertsRegressor(expert, gate=imputing_gate(), random_state=0)
-    with pytest.raises(TypeError, match="does not accept sample_weight"):
-        moe.fit(X, y)  # an expert must take EM's weights: a Ridge that imputes first
     from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.neighbors import KNeighborsRegressor
+
+    # An expert must take EM's weights: a Pipeline passes them to a final step that does.
+    expert = make_pipeline(imputing_gate()[0], KNeighborsRegressor())
+    moe = MixtureOfExpertsRegressor(expert, gate=imputing_gate(), random_state=0)
+    with pytest.raises(TypeError, match="expert 'expert0' \\(Pipeline\\) does not accept "
+                                        "sample_weight.*its final step"):
+        moe.fit(X, y)
 
     moe = MixtureOfExpertsRegressor(HistGradientBoostingRegressor(max_iter=20), n_experts=1,
                                     gate=imputing_gate(), random_state=0).fit(X, y)
