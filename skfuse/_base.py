@@ -218,13 +218,7 @@ class Composite(_BaseComposition):
 
     def _set_classes(self, y):
         """Check classification targets and set ``classes_``; at least two are needed."""
-        check_classification_targets(y)
-        self.classes_ = np.unique(y)
-        if len(self.classes_) < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs samples of at least 2 classes; y has only "
-                f"one class, {self.classes_[:1].tolist()[0]!r}."
-            )
+        self.classes_ = classes_of(y, type(self).__name__)
 
     def _folds(self, X, y, rng, classifier, groups=None):
         """The ``cv`` splits, fixed once (a shuffling splitter is seeded from ``rng``).
@@ -388,6 +382,16 @@ def check_sample_weight(sample_weight, n_samples):
     if sample_weight.sum() <= 0:
         raise ValueError("sample_weight must not sum to zero.")
     return sample_weight
+
+
+def classes_of(y, owner):
+    """The sorted classes of classification targets ``y``; at least two are needed."""
+    check_classification_targets(y)
+    classes = np.unique(y)
+    if len(classes) < 2:
+        raise ValueError(f"{owner} needs samples of at least 2 classes; y has only one "
+                         f"class, {classes[:1].tolist()[0]!r}.")
+    return classes
 
 
 def check_sample_weight_support(names, members, owner):

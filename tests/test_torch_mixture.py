@@ -136,6 +136,10 @@ def test_classifier_labels_probabilities_and_multioutput_regression():
     assert_allclose(np.exp(clf.predict_log_proba(X[:5])), proba[:5], rtol=1e-5)
     reg = NeuralMixtureOfExpertsRegressor(**small(max_epochs=5)).fit(X, np.c_[y, -y])
     assert reg.predict(X[:4]).shape == (4, 2)
+    # One class is refused, as by every classifier of the package.
+    with pytest.raises(ValueError, match="needs samples of at least 2 classes; y has only "
+                                         "one class, 'low'"):
+        NeuralMixtureOfExpertsClassifier(**small()).fit(X, np.full(len(X), "low"))
 
 
 def test_sample_weight_gives_the_weighted_mean():

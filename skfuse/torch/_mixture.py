@@ -16,13 +16,12 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNet
 from skorch.callbacks import Callback, EarlyStopping, LRScheduler
 from skorch.dataset import unpack_data
 
-from .._base import check_sample_weight
+from .._base import check_sample_weight, classes_of
 from .._compat import Interval, StrOptions, _fit_context
 from .._docstring import Substitution
 from ._network import MixtureNet
@@ -729,8 +728,8 @@ class NeuralMixtureOfExpertsClassifier(ClassifierMixin, _BaseNeuralMixture):
         self : NeuralMixtureOfExpertsClassifier
         """
         X, y = validate_data(self, X, y, dtype=np.float32)
-        check_classification_targets(y)
-        self.classes_, codes = np.unique(y, return_inverse=True)
+        self.classes_ = classes_of(y, type(self).__name__)
+        codes = np.searchsorted(self.classes_, y)
         return self._fit(X, codes.astype(np.int64), sample_weight, len(self.classes_))
 
     def predict_proba(self, X):
