@@ -676,7 +676,7 @@ class _BaseMixture(Composite):
 
     def _gate_log_proba(self, X):
         """The gate's log-probabilities, renormalised over the experts present per row."""
-        present = self._presence(X, self._expert_names_, self.experts_)
+        present = self._presence(X, self._expert_names_, self.experts_, fitted=True)
         return _masked(gate_log_proba(self.gate_, self._gate_input(X), len(self.experts_)),
                        present)
 
@@ -740,10 +740,15 @@ class _BaseMixture(Composite):
                 )
         return values
 
-    def _presence(self, X, names, experts):
-        """Which experts have their view on each row: (E, n) bool, or None if all do."""
+    def _presence(self, X, names, experts, fitted=False):
+        """Which experts have their view on each row: (E, n) bool, or None if all do.
+
+        Every row needs an expert present; in ``fit`` (not ``fitted``), every expert
+        needs a row too. At predict time an expert may have none: a batch may lack its
+        modality on every row.
+        """
         present = presence(X, self._views_, experts, [f"expert {name!r}" for name in names],
-                           type(self).__name__)
+                           type(self).__name__, fitted)
         if present is None:
             return None
         none = int((~present.any(axis=0)).sum())
@@ -753,7 +758,7 @@ class _BaseMixture(Composite):
                 "expert's view is missing there)."
             )
         for name, row in zip(names, present):
-            if not row.any():
+            if not fitted and not row.any():
                 raise ValueError(
                     f"{type(self).__name__}: expert {name!r} has no row where its view is "
                     "present."

@@ -334,6 +334,29 @@ def test_gate_renormalises_over_experts_with_their_view(top_k):
     assert_allclose(moe.predict(X), expected, rtol=1e-10)
 
 
+def test_a_batch_may_lack_a_modality_on_every_row():
+    # At predict time, rows without an expert's view go to the others, however few rows
+    # the batch holds; in fit, an expert needs at least one row with its view.
+    X, y, present = two_modalities()
+    views = {"expert0": [1, 2], "expert1": [3, 4]}
+    for mixture, target in [(MixtureOfExpertsRegressor, y),
+                            (MixtureOfExpertsClassifier, (y > 0).astype(int))]:
+        moe = mixture(n_experts=2, views=views, gate_view=[0], random_state=0).fit(X, target)
+        lacking = np.flatnonzero(~present[:, 1])[:3]
+        whole = moe.predict_gate(X)[lacking]
+        assert_allclose(whole[:, 1], 0.0)
+        assert_allclose(moe.predict_gate(X[lacking]), whole, rtol=1e-12)
+        method = "predict" if target is y else "predict_proba"
+        assert_allclose(getattr(moe, method)(X[lacking[:1]]),
+                        getattr(moe, method)(X)[lacking[:1]], rtol=1e-12)
+    X_fit = X[present[:, 0]]
+    X_fit[:, 3:5] = np.nan
+    with pytest.raises(ValueError, match="expert 'expert1' has no row where its view is "
+                                         "present"):
+        MixtureOfExpertsRegressor(n_experts=2, views=views, gate_view=[0]).fit(
+            X_fit, y[present[:, 0]])
+
+
 def test_missing_modalities_need_a_complete_gate_view_and_an_expert_per_row():
     X, y, _ = two_modalities()
     views = {"expert0": [1, 2], "expert1": [3, 4]}
