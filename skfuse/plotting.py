@@ -258,6 +258,16 @@ class CascadeDisplay:
         return self
 
 
+def _feature_position(feature, names):
+    """The column position of ``feature``: an int, or a name in ``names``."""
+    if isinstance(feature, str):
+        if names is None or feature not in list(names):
+            raise ValueError(f"feature {feature!r} is not a column the estimator was "
+                             "fitted on (a name needs a model fitted on a DataFrame).")
+        return list(names).index(feature)
+    return int(feature)
+
+
 class ExpertRoutingDisplay:
     """How a mixture's gate partitions two features among its experts.
 
@@ -299,7 +309,9 @@ class ExpertRoutingDisplay:
             Fitted.
         X : ndarray of shape (n_samples, n_features)
             Numeric data that set the grid's range (and the medians).
-        features : tuple of two int, default=(0, 1)
+        features : tuple of two int or str, default=(0, 1)
+            Column positions, or names for an estimator fitted on a DataFrame. NaN in
+            ``X`` are left out of the grid's range and medians.
         grid_resolution : int, default=100
         ax : matplotlib Axes, default=None
 
@@ -308,14 +320,19 @@ class ExpertRoutingDisplay:
         display : ExpertRoutingDisplay
         """
         check_is_fitted(estimator, "experts_")
-        X = np.asarray(X, dtype=np.float64)
-        f0, f1 = features
-        axes = [np.linspace(X[:, f].min(), X[:, f].max(), grid_resolution) for f in (f0, f1)]
-        xx0, xx1 = np.meshgrid(*axes)
-        grid = np.tile(np.nanmedian(X, axis=0), (xx0.size, 1))
-        grid[:, f0], grid[:, f1] = xx0.ravel(), xx1.ravel()
-        expert = estimator.predict_gate(grid).argmax(axis=1).reshape(xx0.shape)
         names = getattr(estimator, "feature_names_in_", None)
+        f0, f1 = (_feature_position(f, names) for f in features)
+        values = np.asarray(X, dtype=np.float64)
+        axes = [np.linspace(np.nanmin(values[:, f]), np.nanmax(values[:, f]), grid_resolution)
+                for f in (f0, f1)]
+        xx0, xx1 = np.meshgrid(*axes)
+        grid = np.tile(np.nanmedian(values, axis=0), (xx0.size, 1))
+        grid[:, f0], grid[:, f1] = xx0.ravel(), xx1.ravel()
+        if names is not None:  # as fitted: a frame with the same columns
+            import pandas as pd
+
+            grid = pd.DataFrame(grid, columns=names)
+        expert = estimator.predict_gate(grid).argmax(axis=1).reshape(xx0.shape)
         feature_names = (f"feature {f0}", f"feature {f1}") if names is None else (
             names[f0], names[f1])
         display = cls(xx0, xx1, expert, np.asarray(estimator.expert_usage_),

@@ -107,6 +107,34 @@ def test_expert_routing_display():
     assert legend[0].startswith("expert0: ") and len(legend) == 2
 
 
+def test_expert_routing_display_takes_names_and_leaves_nan_out():
+    import warnings
+
+    import pandas as pd
+
+    rng = np.random.RandomState(0)
+    frame = pd.DataFrame(rng.uniform(-2, 2, size=(400, 3)), columns=["g", "u", "v"])
+    y2 = np.where(frame["g"] > 0, 3 * frame["u"], -3 * frame["u"])
+    moe = MixtureOfExpertsRegressor(Ridge(), n_experts=2, top_k=1, random_state=0).fit(
+        frame, y2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "X does not have valid feature names"
+        display = ExpertRoutingDisplay.from_estimator(moe, frame, features=("g", "u"),
+                                                      grid_resolution=10)
+    assert display.feature_names == ("g", "u")
+    by_position = ExpertRoutingDisplay.from_estimator(moe, frame, features=(0, 1),
+                                                      grid_resolution=10)
+    assert_array_equal(display.expert, by_position.expert)
+    holed = frame.copy()
+    holed.iloc[::7, 0] = np.nan
+    holed.iloc[::5, 2] = np.nan
+    display = ExpertRoutingDisplay.from_estimator(moe, holed, features=("g", "u"),
+                                                  grid_resolution=10)
+    assert_allclose(display.xx0[0, [0, -1]], [np.nanmin(holed["g"]), np.nanmax(holed["g"])])
+    with pytest.raises(ValueError, match="feature 'w' is not a column"):
+        ExpertRoutingDisplay.from_estimator(moe, frame, features=("g", "w"))
+
+
 def test_a_display_without_matplotlib_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if not installed
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
