@@ -53,6 +53,12 @@ from ._weights import (
 from .exceptions import FrozenMemberWarning
 
 
+# Fitted attributes that only some settings set: a new fit removes those of the last.
+_FIT_DEPENDENT = ("oof_score_", "member_scores_", "member_costs_", "selection_path_",
+                  "selection_scores_", "n_oof_samples_", "fallback_", "_guard_",
+                  "temperatures_", "n_partitions_")
+
+
 class _BaseFusion(TransformerMixin, Composite):
     """Members, views, out-of-fold fits and weights shared by the fusion estimators."""
 
@@ -192,10 +198,8 @@ class _BaseFusion(TransformerMixin, Composite):
         """
         names, members, views, weights = params
         owner = type(self).__name__
-        for stale in ("oof_score_", "member_scores_", "member_costs_", "selection_path_",
-                      "selection_scores_", "n_oof_samples_", "fallback_", "_guard_",
-                      "temperatures_"):
-            self.__dict__.pop(stale, None)  # from an earlier fit with other weights
+        for stale in _FIT_DEPENDENT:
+            self.__dict__.pop(stale, None)  # from an earlier fit with other settings
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
         groups, routed = self._fit_metadata(sample_weight, fit_params)
         if sample_weight is not None and routed is None:
@@ -290,9 +294,7 @@ class _BaseFusion(TransformerMixin, Composite):
             if value:
                 raise ValueError(f"{owner}: {why} ({name}) cannot be used with "
                                  "partitions.")
-        for stale in ("oof_score_", "member_scores_", "member_costs_", "selection_path_",
-                      "selection_scores_", "n_oof_samples_", "fallback_", "_guard_",
-                      "temperatures_"):
+        for stale in _FIT_DEPENDENT:
             self.__dict__.pop(stale, None)
         if is_collection(X):
             _set_collection_features(self, X)

@@ -609,6 +609,11 @@ def test_refit_with_other_weights_drops_attributes_of_the_earlier_fit():
     fusion.set_params(weights=[1, 2, 3]).fit(IRIS_X, IRIS_Y)
     for name in ("oof_score_", "member_scores_", "member_costs_"):
         assert not hasattr(fusion, name)
+    shuffled = np.random.RandomState(0).permutation(len(IRIS_Y))  # every class in a part
+    fusion.set_params(partitions=3).fit(IRIS_X[shuffled], IRIS_Y[shuffled])
+    assert fusion.n_partitions_ == 3
+    fusion.set_params(partitions=None).fit(IRIS_X, IRIS_Y)
+    assert not hasattr(fusion, "n_partitions_")
 
 
 @pytest.mark.parametrize(
