@@ -378,15 +378,23 @@ class _BaseFusion(TransformerMixin, Composite):
         if getattr(self, "temperatures_", None) is not None:
             report(owner, "temperatures: " + ", ".join(
                 f"{name} {t:.3f}" for name, t in zip(names, self.temperatures_)))
-        report(owner, f"learned weights ({method}): " + ", ".join(
-            f"{name} {w:.3f}" for name, w in zip(names, self.weights_)))
-        report(owner, f"out-of-fold score {self.oof_score_:.4f}; members: " + ", ".join(
-            f"{name} {score:.4f}" for name, score in self.member_scores_.items()))
-        if isinstance(self.fallback_, str):
-            gain, error = self._guard_
-            report(owner, f"guard: fell back to member {self.fallback_!r} alone (the "
-                   f"fusion's out-of-fold gain over it, {gain:.4g}, is not above its "
-                   f"standard error, {error:.4g})")
+        per_output = np.ndim(self.weights_) == 2  # output_weights="per_output"
+        for k in range(len(self.weights_)) if per_output else [None]:
+            def pick(value, k=k):
+                return value if k is None else value[k]
+
+            where = "" if k is None else f"output {k}: "
+            report(owner, f"{where}learned weights ({method}): " + ", ".join(
+                f"{name} {w:.3f}" for name, w in zip(names, pick(self.weights_))))
+            report(owner, f"{where}out-of-fold score {pick(self.oof_score_):.4f}; "
+                   "members: " + ", ".join(f"{name} {pick(score):.4f}"
+                                           for name, score in self.member_scores_.items()))
+            fallback = pick(self.fallback_)
+            if isinstance(fallback, str):
+                gain, error = pick(self._guard_)
+                report(owner, f"{where}guard: fell back to member {fallback!r} alone (the "
+                       f"fusion's out-of-fold gain over it, {gain:.4g}, is not above its "
+                       f"standard error, {error:.4g})")
 
     def _check_calibration(self, weights):
         pass
@@ -1149,8 +1157,8 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
     oof_score_ : float or ndarray of shape (n_outputs,)
         Out-of-fold score of the fused prediction (``scoring``, or minus the mean
         squared error). Only with learned weights. With ``output_weights="per_output"``
-        and a 2-D ``y``, this, each value of ``member_scores_``, ``selection_path_``
-        and ``selection_scores_`` hold one entry per output.
+        and a 2-D ``y``, this, each value of ``member_scores_``, ``fallback_``,
+        ``selection_path_`` and ``selection_scores_`` hold one entry per output.
     {member_scores_}
     {fallback_}
     {member_costs_}

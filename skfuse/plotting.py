@@ -80,7 +80,7 @@ class FusionWeightsDisplay:
         self.selection_scores = selection_scores
 
     @classmethod
-    def from_estimator(cls, estimator, *, kind="weights", ax=None):
+    def from_estimator(cls, estimator, *, kind="weights", output=None, ax=None):
         """Plot the weights, or the greedy selection path, of a fitted fusion.
 
         Parameters
@@ -89,6 +89,10 @@ class FusionWeightsDisplay:
             Fitted.
         kind : {"weights", "path"}, default="weights"
             The weights as bars, or the greedy selection path (``weights="greedy"``).
+        output : int, default=None
+            Which output's weights to draw, for a ``FusionRegressor`` with
+            ``output_weights="per_output"`` fitted on several outputs (required there);
+            None otherwise.
         ax : matplotlib Axes, default=None
             Where to draw; a new figure when None.
 
@@ -97,10 +101,24 @@ class FusionWeightsDisplay:
         display : FusionWeightsDisplay
         """
         check_is_fitted(estimator, "weights_")
-        display = cls(np.asarray(estimator.weights_), list(estimator.named_estimators_),
-                      getattr(estimator, "member_scores_", None),
-                      getattr(estimator, "selection_path_", None),
-                      getattr(estimator, "selection_scores_", None))
+        weights = np.asarray(estimator.weights_)
+        scores = getattr(estimator, "member_scores_", None)
+        path = getattr(estimator, "selection_path_", None)
+        path_scores = getattr(estimator, "selection_scores_", None)
+        if weights.ndim == 2:
+            if output is None or not 0 <= output < len(weights):
+                raise ValueError(
+                    f"This fusion has one weight vector per output ({len(weights)}): pass "
+                    f"output= an int from 0 to {len(weights) - 1}; got {output!r}.")
+            weights = weights[output]
+            scores = None if scores is None else {
+                name: value[output] for name, value in scores.items()}
+            path = None if path is None else path[output]
+            path_scores = None if path_scores is None else path_scores[output]
+        elif output is not None:
+            raise ValueError("output= is for a fusion with one weight vector per output; "
+                             "this one has one for all.")
+        display = cls(weights, list(estimator.named_estimators_), scores, path, path_scores)
         return display.plot(ax=ax, kind=kind)
 
     def plot(self, ax=None, *, kind="weights"):

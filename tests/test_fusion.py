@@ -743,6 +743,23 @@ def test_per_output_weights_are_each_outputs_own():
     assert len(greedy.selection_path_) == 3 and greedy.weights_.shape == (3, 2)
 
 
+def test_per_output_weights_are_reported_and_guarded_per_output(capsys):
+    X, y = multi_output_data()
+    fusion = FusionRegressor(two_regressors(), weights="optimize", output_weights="per_output",
+                             guard=True, cv=KFold(4), verbose=1).fit(X, y)
+    assert len(fusion.fallback_) == 3
+    lines = capsys.readouterr().out.splitlines()
+    for k in range(3):
+        weights = ", ".join(f"{name} {w:.3f}" for name, w in zip(["ridge", "tree"],
+                                                                  fusion.weights_[k]))
+        assert f"[FusionRegressor] output {k}: learned weights (optimize): {weights}" in lines
+        assert any(line.startswith(f"[FusionRegressor] output {k}: out-of-fold score "
+                                   f"{fusion.oof_score_[k]:.4f}") for line in lines)
+        fell_back = [line for line in lines if line.startswith(
+            f"[FusionRegressor] output {k}: guard: fell back to member")]
+        assert len(fell_back) == isinstance(fusion.fallback_[k], str)
+
+
 def test_several_outputs_need_members_that_take_them():
     X, y = multi_output_data()
     from sklearn.svm import SVR

@@ -8,7 +8,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.naive_bayes import GaussianNB
-from sklearn.tree import DecisionTreeClassifier
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from skfuse import FusionClassifier, MixtureOfExpertsRegressor, SerialStack
 from skfuse.plotting import CascadeDisplay, ExpertRoutingDisplay, FusionWeightsDisplay
@@ -58,6 +58,29 @@ def test_fusion_weights_display_draws_the_greedy_path():
                                             kind="path")
     with pytest.raises(ValueError, match="kind must be"):
         FusionWeightsDisplay([1.0], ["a"]).plot(kind="bars")
+
+
+def test_fusion_weights_display_draws_one_output_of_per_output_weights():
+    from sklearn.datasets import make_regression
+
+    from skfuse import FusionRegressor
+
+    Xr, yr = make_regression(n_samples=200, n_features=4, n_targets=2, noise=20,
+                             random_state=0)
+    yr[:, 1] = 50 * np.sin(Xr[:, 0])
+    members = [("ridge", Ridge()), ("tree", DecisionTreeRegressor(max_depth=3, random_state=0))]
+    fusion = FusionRegressor(members, weights="greedy", output_weights="per_output",
+                             cv=3).fit(Xr, yr)
+    for k in range(2):
+        display = FusionWeightsDisplay.from_estimator(fusion, output=k)
+        assert_allclose([bar.get_width() for bar in display.bars_], fusion.weights_[k])
+        path = FusionWeightsDisplay.from_estimator(fusion, kind="path", output=k)
+        assert_allclose(path.line_.get_ydata(), fusion.selection_scores_[k])
+    with pytest.raises(ValueError, match="one weight vector per output \\(2\\): pass output="):
+        FusionWeightsDisplay.from_estimator(fusion)
+    shared = FusionRegressor(members, weights="optimize", cv=3).fit(Xr, yr)
+    with pytest.raises(ValueError, match="output= is for a fusion with one weight vector"):
+        FusionWeightsDisplay.from_estimator(shared, output=0)
 
 
 def test_cascade_display():
