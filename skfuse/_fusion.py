@@ -52,7 +52,6 @@ from ._weights import (
 )
 from .exceptions import FrozenMemberWarning
 
-
 # Fitted attributes that only some settings set: a new fit removes those of the last.
 _FIT_DEPENDENT = ("oof_score_", "member_scores_", "member_costs_", "selection_path_",
                   "selection_scores_", "n_oof_samples_", "fallback_", "_guard_",
