@@ -603,7 +603,9 @@ class _BaseMixture(Composite):
             expert_weight[kept] = kept_weight
             params = dict(rows.params[e] or {})
             key = weight_key(template)
-            if key is not None and np.ptp(kept_weight) > 0:  # equal weights: fitted as given
+            # Unit weights are no weights: fitted as given. Equal weights of another
+            # value are passed on: they weigh the data against a penalty (Ridge's alpha).
+            if key is not None and not np.all(kept_weight == 1.0):
                 params[key] = expert_weight
             plan.add(names[e], template, label=f"expert {names[e]!r}", view=self._views_[e],
                      rows=kept, params=params, fit_output=True)

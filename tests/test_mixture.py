@@ -194,6 +194,25 @@ def test_sample_weight_zero_is_removing_rows():
     np.testing.assert_allclose(a.predict(X), b.predict(X), rtol=1e-6, atol=1e-8)
 
 
+def test_equal_weights_other_than_one_reach_the_expert():
+    # As in scikit-learn, weights of 3 on every row are every row three times: against a
+    # penalty, they move the fit. One expert is then that expert with those weights.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(120, 2))
+    y = X @ [1.0, 2.0] + rng.normal(0, 0.5, 120)
+    weight = np.full(len(y), 3.0)
+    moe = MixtureOfExpertsRegressor(Ridge(alpha=100), n_experts=1).fit(X, y,
+                                                                       sample_weight=weight)
+    alone = Ridge(alpha=100).fit(X, y, sample_weight=weight)
+    assert_allclose(moe.predict(X), alone.predict(X), rtol=1e-10)
+    assert not np.allclose(moe.predict(X), Ridge(alpha=100).fit(X, y).predict(X))
+    labels = (y > 0).astype(int)
+    clf = MixtureOfExpertsClassifier(LogisticRegression(C=0.01), n_experts=1).fit(
+        X, labels, sample_weight=weight)
+    assert_allclose(clf.predict_proba(X), LogisticRegression(C=0.01).fit(
+        X, labels, sample_weight=weight).predict_proba(X), rtol=1e-8)
+
+
 def test_grid_search_pipeline_and_pickle():
     X, y = piecewise(300)
     pipe = make_pipeline(StandardScaler(),
