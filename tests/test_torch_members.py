@@ -11,11 +11,11 @@ pytest.importorskip("skorch")
 
 from skorch import NeuralNetClassifier  # noqa: E402
 from skorch.dataset import ValidSplit  # noqa: E402
-from sklearn.linear_model import LogisticRegression  # noqa: E402
+from sklearn.linear_model import LogisticRegression, Ridge  # noqa: E402
 from sklearn.model_selection import GridSearchCV  # noqa: E402
 from sklearn.tree import DecisionTreeClassifier  # noqa: E402
 
-from skfuse import FusionClassifier, MixtureOfExpertsRegressor  # noqa: E402
+from skfuse import FusionClassifier, FusionRegressor, MixtureOfExpertsRegressor  # noqa: E402
 from skfuse.torch import NetClassifier, NetRegressor  # noqa: E402
 
 
@@ -97,6 +97,10 @@ def test_regressor_trains_a_1d_target_as_one_column():
     assert two.shape == (200, 2)
     with pytest.raises(ValueError, match="one column per target"):
         regressor(module__n_out=2).fit(X, y)
+    # Its tags say it takes several outputs, so a fusion of such members does too.
+    fusion = FusionRegressor([("net", regressor(module__n_out=2, max_epochs=5)),
+                              ("ridge", Ridge())]).fit(X, np.c_[y, -y])
+    assert fusion.predict(X[:3]).shape == (3, 2)
 
 
 def test_unit_weights_equal_no_weights(blobs):

@@ -309,6 +309,11 @@ class NetRegressor(_MemberNet, NeuralNetRegressor):
         super().__init__(module, *args, **kwargs)
         self.random_state = random_state
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True  # one column per output of its module
+        return tags
+
     def fit(self, X, y, sample_weight=None, **fit_params):
         """Initialise and train the net.
 
