@@ -206,7 +206,8 @@ class CascadeDisplay:
         self.fitted_threshold = fitted_threshold
 
     @classmethod
-    def from_estimator(cls, estimator, X, y, *, thresholds=None, ax=None):
+    def from_estimator(cls, estimator, X, y, *, sample_weight=None, thresholds=None,
+                       ax=None):
         """Sweep the first step's threshold of a fitted cascade on ``(X, y)``.
 
         Each step's probabilities on ``X`` are computed once
@@ -220,6 +221,8 @@ class CascadeDisplay:
             A fitted cascade (``exit_threshold`` set).
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the accuracies (exit rates stay shares of the rows).
         thresholds : array-like, default=None
             Thresholds to try; 51 from 0 to 1 when None. The fitted threshold is always
             added, so the marker shows the cascade as fitted.
@@ -229,25 +232,36 @@ class CascadeDisplay:
         -------
         display : CascadeDisplay
         """
-        from ._cascade import route_of_proba
+        from sklearn.metrics import accuracy_score
+        from sklearn.utils.validation import check_consistent_length
 
-        check_is_fitted(estimator, "exit_thresholds_")
+        from ._cascade import route_of_proba
+        from ._serial import SerialStack
+
+        if not isinstance(estimator, SerialStack):
+            raise ValueError("CascadeDisplay needs a SerialStack cascade (exit_threshold "
+                             f"set); got {type(estimator).__name__}.")
+        check_is_fitted(estimator)
+        if not hasattr(estimator, "exit_thresholds_"):
+            raise ValueError("CascadeDisplay needs a cascade; this SerialStack was fitted "
+                             "as a stack (exit_threshold=None).")
+        check_consistent_length(X, y, sample_weight)
         proba = estimator.predict_step_proba(X)
         present = ~np.isnan(proba[:, :, 0])
         if not present.any(axis=0).all():
             raise ValueError("CascadeDisplay: some rows of X have no step present.")
         present = None if present.all() else present
-        proba = np.nan_to_num(proba, nan=0.0)
-        correct = estimator.classes_[proba.argmax(axis=2)] == np.asarray(y)[None, :]
+        labels = estimator.classes_[np.nan_to_num(proba, nan=0.0).argmax(axis=2)]
         thresholds = np.linspace(0, 1, 51) if thresholds is None else np.asarray(thresholds)
         thresholds = np.union1d(thresholds, estimator.exit_thresholds_[:1])
-        rows = np.arange(len(y))
+        rows = np.arange(proba.shape[1])
         exit_rates, accuracies = [], []
         for t in thresholds:
             chosen = np.r_[t, estimator.exit_thresholds_[1:]]
             route = route_of_proba(proba, chosen, present)
             exit_rates.append(np.mean(route == 0))
-            accuracies.append(np.mean(correct[route, rows]))
+            accuracies.append(accuracy_score(y, labels[route, rows],
+                                             sample_weight=sample_weight))
         display = cls(thresholds, np.array(exit_rates), np.array(accuracies),
                       float(estimator.exit_thresholds_[0]))
         return display.plot(ax=ax)

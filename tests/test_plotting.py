@@ -101,6 +101,25 @@ def test_cascade_display():
                                                    ("lr", LogisticRegression())]), X, Y)
 
 
+def test_cascade_display_checks_what_it_is_given():
+    labels = np.array(["no", "yes"])[Y]
+    cascade = SerialStack([("nb", GaussianNB()), ("tree", DecisionTreeClassifier(max_depth=4))],
+                          exit_threshold=0.8, cv=3, random_state=0).fit(X, labels)
+    weight = np.where(Y == 1, 3.0, 1.0)
+    display = CascadeDisplay.from_estimator(cascade, X, labels, sample_weight=weight,
+                                            thresholds=[0.8])
+    assert_allclose(display.accuracies, [cascade.score(X, labels, sample_weight=weight)])
+    with pytest.raises(ValueError, match="Mix of label input types"):
+        CascadeDisplay.from_estimator(cascade, X, Y)  # codes for a cascade of strings
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        CascadeDisplay.from_estimator(cascade, X, labels[:-1])
+    stack = SerialStack([("nb", GaussianNB()), ("lr", LogisticRegression())], cv=3).fit(X, Y)
+    with pytest.raises(ValueError, match="fitted as a stack"):
+        CascadeDisplay.from_estimator(stack, X, Y)
+    with pytest.raises(ValueError, match="needs a SerialStack cascade.*FusionClassifier"):
+        CascadeDisplay.from_estimator(FusionClassifier([("nb", GaussianNB())]).fit(X, Y), X, Y)
+
+
 def test_cascade_display_marks_the_fitted_threshold_itself():
     # 0.911 lies between the grid's 0.90 and 0.92, and a different share of rows
     # exits at each of the three.
