@@ -309,10 +309,8 @@ class _BaseFusion(TransformerMixin, Composite):
             raise TypeError(f"{owner}: member {names[whole.index(True)]!r} takes Dask "
                             "collections, and X is in memory.")
         self._views_, self._member_keys_ = {}, None
-        if not is_collection(X) and self._presence(X, names, members, False) is not None:
-            # NaN a member does not take was refused; a row of NaN only is left
-            raise ValueError(f"{owner}: X has rows whose every value is missing, which "
-                             "partitions do not support.")
+        if not is_collection(X):
+            self._presence(X, names, members, False)  # refuses NaN a member cannot take
         rng = check_random_state(self.random_state)
         seed = None if self.random_state is None else rng
         members = [seed_estimator(est, seed) for est in members]

@@ -507,7 +507,8 @@ class SerialStack(TransformerMixin, Composite):
         decision : ndarray of shape (n_samples,) or (n_samples, n_classes)
         """
         check_is_fitted(self)
-        return self.steps_[-1][1].decision_function(self.transform(X))
+        X = self._check_X(X, reset=False)
+        return self.steps_[-1][1].decision_function(_stack.final_input(self, X))
 
     @available_if(_stack_only("transform"))
     def transform(self, X):

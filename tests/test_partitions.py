@@ -332,3 +332,18 @@ def test_a_member_that_takes_collections_gets_the_collection(monkeypatch):
     assert_allclose(proba, mixed.predict_proba(X_CLF), atol=1e-10)
     with pytest.raises(TypeError, match="member 'xgb' takes Dask collections, and X is in"):
         clone(mixed).set_params(partitions=4).fit(X_CLF, Y_CLF)
+
+
+def test_rows_of_nan_go_to_members_that_take_nan():
+    # No member has a view, so a row whose every value is NaN is data for each, as
+    # without partitions: kept by one that takes NaN, refused by name by one that does not.
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    X = X_CLF.copy()
+    X[::10] = np.nan
+    hgb = [("hgb", HistGradientBoostingClassifier(max_iter=10, random_state=0))]
+    fitted = FusionClassifier(hgb, partitions=3, random_state=0).fit(X, Y_CLF)
+    assert np.isfinite(fitted.predict_proba(X[:20])).all()
+    with pytest.raises(ValueError, match="member 'lr' \\(LogisticRegression\\) does not "
+                                         "accept NaN"):
+        FusionClassifier([("lr", LogisticRegression())], partitions=3).fit(X, Y_CLF)

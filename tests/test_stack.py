@@ -118,6 +118,14 @@ def test_set_output_gives_frames_as_stacking_classifier_does():
     assert list(frame.columns) == list(ours[0].get_feature_names_out())
     assert_allclose(frame.to_numpy(), ref.transform(X).to_numpy(), rtol=0, atol=1e-9)
     assert type(ours[0].fit_transform(X, y)).__name__ == "DataFrame"
+    import warnings
+
+    # StackingClassifier hands its final step its own frame (and warns); we do not.
+    expected, labels = ref[0].decision_function(X), ref[0].predict(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the final step gets what it was fitted on
+        assert_allclose(ours[0].decision_function(X), expected, rtol=0, atol=1e-9)
+        assert_array_equal(ours[0].predict(X), labels)
     cascade = SerialStack([("nb", GaussianNB()), ("lr", LogisticRegression())],
                           exit_threshold=0.9)
     assert not any(hasattr(cascade, m) for m in ("set_output", "transform", "fit_transform"))
