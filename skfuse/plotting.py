@@ -354,6 +354,8 @@ class ExpertRoutingDisplay:
         check_is_fitted(estimator, "experts_")
         names = getattr(estimator, "feature_names_in_", None)
         f0, f1 = (_feature_position(f, names) for f in features)
+        if names is not None and hasattr(X, "columns"):
+            X = X[list(names)]  # the fitted order, whatever the frame's
         values = np.asarray(X, dtype=np.float64)
         axes = [np.linspace(np.nanmin(values[:, f]), np.nanmax(values[:, f]), grid_resolution)
                 for f in (f0, f1)]

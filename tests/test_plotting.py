@@ -167,6 +167,10 @@ def test_expert_routing_display_takes_names_and_leaves_nan_out():
     by_position = ExpertRoutingDisplay.from_estimator(moe, frame, features=(0, 1),
                                                       grid_resolution=10)
     assert_array_equal(display.expert, by_position.expert)
+    reordered = ExpertRoutingDisplay.from_estimator(moe, frame[["v", "u", "g"]],
+                                                    features=("g", "u"), grid_resolution=10)
+    assert_allclose(reordered.xx0, display.xx0)
+    assert_array_equal(reordered.expert, display.expert)
     holed = frame.copy()
     holed.iloc[::7, 0] = np.nan
     holed.iloc[::5, 2] = np.nan
