@@ -473,6 +473,18 @@ def member_proba(estimator, X, classes):
     return aligned
 
 
+def member_decision(estimator, X, classes):
+    """A member's ``decision_function``; when 2-D (more than two classes), its columns
+    aligned to the ensemble's ``classes``, 0 for a class it does not know."""
+    out = estimator.decision_function(X)
+    if np.ndim(out) != 2:
+        return out
+    aligned = np.zeros((out.shape[0], len(classes)))
+    member_classes = np.asarray(estimator.classes_)
+    aligned[:, _class_positions(type(estimator).__name__, member_classes, classes)] = out
+    return aligned
+
+
 def member_votes(estimator, X, classes):
     """A member's predictions as positions in the ensemble's ``classes``."""
     labels = np.asarray(estimator.predict(X))

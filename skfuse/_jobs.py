@@ -15,7 +15,7 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils import get_tags
 from sklearn.utils.metaestimators import available_if
 
-from ._base import member_proba, member_votes
+from ._base import member_decision, member_proba, member_votes
 from ._cache import MemberCache
 from ._tasks import fit_task, is_frozen, run_fit_tasks, run_in_threads
 from ._views import take_rows
@@ -256,21 +256,17 @@ class FoldMean(BaseEstimator):
     def decision_function(self, X):
         """The mean of the fold fits' decision values; with more than two classes, each
         fit's columns aligned to ``classes`` first (0 for a class a fit does not know)."""
-        outs = [np.asarray(est.decision_function(X), dtype=np.float64)
-                for est in self.estimators]
-        if self.classes is None or len(self.classes) == 2:
-            return np.mean(outs, axis=0)
-        aligned = []
+        if self.classes is None:
+            return np.mean([est.decision_function(X) for est in self.estimators], axis=0)
+        outs = [member_decision(est, X, self.classes) for est in self.estimators]
         for est, out in zip(self.estimators, outs):
-            if out.ndim == 1:
+            if len(self.classes) > 2 and np.ndim(out) == 1:
                 raise ValueError(
                     f"The decision values of {type(est).__name__}'s fold fits cannot be "
-                    f"averaged: one was fitted on only the classes {list(est.classes_)} "
-                    f"of {list(self.classes)}.")
-            columns = np.zeros((out.shape[0], len(self.classes)))
-            columns[:, np.searchsorted(self.classes, est.classes_)] = out
-            aligned.append(columns)
-        return np.mean(aligned, axis=0)
+                    "averaged: one was fitted on only the classes "
+                    f"{np.asarray(est.classes_).tolist()} of "
+                    f"{np.asarray(self.classes).tolist()}.")
+        return np.mean(outs, axis=0)
 
     def score(self, X, y, sample_weight=None):
         """Accuracy (classifiers) or R² (regressors) of :meth:`predict`."""

@@ -11,7 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import is_classifier
 
-from ._base import Composite, check_known_classes, member_proba
+from ._base import Composite, check_known_classes, member_decision, member_proba
 from ._fusion import FusionClassifier, FusionRegressor
 from ._jobs import MemberJobs
 from ._tasks import is_frozen
@@ -47,13 +47,12 @@ def step_output(estimator, X, method, classes=None):
     if method == "predict_proba" and classes is not None:
         proba = member_proba(estimator, X, classes)
         return proba[:, 1:] if len(classes) == 2 else proba
-    out = getattr(estimator, method)(X)
+    if method == "decision_function" and classes is not None:
+        out = member_decision(estimator, X, classes)
+    else:
+        out = getattr(estimator, method)(X)
     if method == "predict" and classes is not None and is_classifier(estimator):
         out = np.searchsorted(classes, np.asarray(out))
-    if method == "decision_function" and classes is not None and np.ndim(out) == 2:
-        aligned = np.zeros((out.shape[0], len(classes)))
-        aligned[:, np.searchsorted(classes, estimator.classes_)] = out
-        out = aligned
     out = out.toarray() if sp.issparse(out) else np.asarray(out, dtype=np.float64)
     return out.reshape(out.shape[0], -1)
 

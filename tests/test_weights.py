@@ -100,19 +100,30 @@ def test_bagged_member_has_the_methods_of_its_fold_fits(n_classes):
 
 
 def test_bagged_decision_values_are_aligned_to_the_classes():
-    # A fold that lacks a class gives no column for it: 0 there, as in a stack.
-    y = IRIS_Y.copy()
-    folds = [(np.r_[0:40, 50:90, 100:140], np.r_[40:50, 90:100, 140:150]),
-             (np.r_[40:50, 90:100], np.r_[0:40, 50:90, 100:140])]
+    # A fold fit that lacks a class has no column for it: 0 there, as in a stack. One
+    # fitted on two classes of more gives 1-D values, which cannot be averaged.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(160, 3))
+    y = np.repeat([0, 1, 2, 3], 40)
+    held = np.r_[30:40, 70:80, 110:120, 150:160]
+    rest = np.setdiff1d(np.arange(160), held)
+    lacks_3 = np.r_[30:40, 70:80, 110:120]  # a training part without class 3
+    folds = [(rest, held), (lacks_3, rest)]
     fusion = FusionClassifier([("ridge", RidgeClassifier()), ("nb", GaussianNB())],
                               voting="hard", weights="optimize", refit=False,
-                              cv=folds).fit(IRIS_X, y)
-    first = RidgeClassifier().fit(IRIS_X[folds[0][0]], y[folds[0][0]])
-    second = RidgeClassifier().fit(IRIS_X[folds[1][0]], y[folds[1][0]])
-    assert list(second.classes_) == [0, 1]
-    with pytest.raises(ValueError, match="fitted on only the classes"):
-        fusion.named_estimators_["ridge"].decision_function(IRIS_X)
-    assert first.decision_function(IRIS_X).shape == (150, 3)
+                              cv=folds).fit(X, y)
+    whole = RidgeClassifier().fit(X[rest], y[rest]).decision_function(X)
+    part = RidgeClassifier().fit(X[lacks_3], y[lacks_3])
+    aligned = np.zeros((160, 4))
+    aligned[:, :3] = part.decision_function(X)
+    assert_allclose(fusion.named_estimators_["ridge"].decision_function(X),
+                    (whole + aligned) / 2, rtol=1e-12)
+    binary = [(np.r_[0:80], np.r_[80:160]), (np.r_[80:160], np.r_[0:80])]
+    two_classes = FusionClassifier([("ridge", RidgeClassifier()), ("nb", GaussianNB())],
+                                   voting="hard", weights="optimize", refit=False,
+                                   cv=binary).fit(X, y)
+    with pytest.raises(ValueError, match="fitted on only the classes \\[0, 1\\]"):
+        two_classes.named_estimators_["ridge"].decision_function(X)
 
 
 def test_refit_decides_only_with_learned_weights():
