@@ -407,9 +407,10 @@ def check_sample_weight_support(names, members, owner):
 def weight_key(estimator):
     """The ``fit`` argument that passes ``sample_weight`` to ``estimator``, or None.
 
-    ``"sample_weight"`` when its ``fit`` takes it (with metadata routing: when it
-    requests it); for a :class:`~sklearn.pipeline.Pipeline` without routing,
-    ``"<last step>__sample_weight"`` when its last step takes it.
+    ``"sample_weight"`` when its ``fit`` takes it. Otherwise (a ``Pipeline``, say): with
+    metadata routing, ``"sample_weight"`` when a step requests it; without,
+    ``"<last step>__sample_weight"`` when a :class:`~sklearn.pipeline.Pipeline`'s last
+    step takes it.
     """
     if has_fit_parameter(estimator, "sample_weight"):
         return "sample_weight"

@@ -466,6 +466,21 @@ def test_a_pipeline_gate_gets_the_em_weights_on_its_final_step():
         MixtureOfExpertsClassifier(
             gate=make_pipeline(StandardScaler(), KNeighborsClassifier())).fit(X[:, [0, 2]],
                                                                            experts[:50] % 2)
+    # With metadata routing, a pipeline gate gets the weights only where a step asks.
+    import sklearn
+
+    with sklearn.config_context(enable_metadata_routing=True):
+        unasked = make_pipeline(StandardScaler(), LogisticRegression())
+        assert weight_key(unasked) is None
+        with pytest.raises(TypeError, match="gate \\(Pipeline\\) does not request "
+                                            "sample_weight.*set_fit_request"):
+            MixtureOfExpertsClassifier(gate=unasked, n_experts=2).fit(X[:, [0, 2]],
+                                                                      experts[:50] % 2)
+        asked = make_pipeline(StandardScaler().set_fit_request(sample_weight=False),
+                              LogisticRegression().set_fit_request(sample_weight=True))
+        assert weight_key(asked) == "sample_weight"
+        MixtureOfExpertsClassifier(gate=asked, n_experts=2, max_iter=3).fit(
+            X[:, [0, 2]], experts[:50] % 2)
 
 
 @pytest.mark.parametrize("routing", [False, True])
