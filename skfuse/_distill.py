@@ -55,7 +55,6 @@ LOGIT_EPS = 1e-3
 PROBA_EPS = 1e-15
 
 
-
 def duplicated_targets(proba, classes, sample_weight=None):
     """Soft labels as weighted rows: each row once per class, weighted by its probability.
 

@@ -95,7 +95,6 @@ class SoftmaxGate(BaseEstimator):
         return np.exp(self.predict_log_proba(X))
 
 
-
 def fit_classifier_gate(gate, X, targets, sample_weight):
     """Fit any classifier to soft ``targets`` by weighting one copy of X per expert.
 

@@ -112,8 +112,8 @@ class SerialStack(TransformerMixin, Composite):
         in a stack only the first step sees ``X``, so only it may.
 
         Missing modalities (cascade): a row whose whole view is missing (every entry
-        NaN, or None in object columns) is missing for a step given a view. The step is trained
-        only on rows that have its view and is not asked about rows that lack it;
+        NaN, or None in object columns) is missing for a step given a view. The step is
+        trained only on rows that have its view and is not asked about rows that lack it;
         such a row goes on to the next step, and the last step that has the row's
         view answers it. A view missing on part of a row's entries is refused for a
         step that does not take NaN. In a stack, a first level that is a

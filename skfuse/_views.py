@@ -281,14 +281,15 @@ def view_present(X, view, estimator, label, owner, fitted=False):
     if partial.any():
         reason = nan_error(estimator, nan_sample(X, view, partial, present), fitted)
         if reason is not None:
+            wholly = missing[partial].all(axis=1).any()  # only possible without a view
             raise ValueError(
                 nan_refusal(owner, label, estimator, int(partial.sum()),
-                            "is missing (NaN)" if missing[partial].all(axis=1).any()
-                            else "is partly missing (NaN)", reason)
-                + (" A row is a missing modality only when its whole view is missing."
-                   if view is not None else
-                   " Without a view, every row is passed to it (give it a view to treat "
-                   "rows where its columns are all missing as a missing modality).")
+                            "is missing (NaN)" if wholly else "is partly missing (NaN)",
+                            reason)
+                + (" Without a view, every row is passed to it (give it a view to treat "
+                   "rows where its columns are all missing as a missing modality)."
+                   if wholly else
+                   " A row is a missing modality only when its whole view is missing.")
             )
     return present
 

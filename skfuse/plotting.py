@@ -357,8 +357,8 @@ class ExpertRoutingDisplay:
         if names is not None and hasattr(X, "columns"):
             X = X[list(names)]  # the fitted order, whatever the frame's
         values = np.asarray(X, dtype=np.float64)
-        axes = [np.linspace(np.nanmin(values[:, f]), np.nanmax(values[:, f]), grid_resolution)
-                for f in (f0, f1)]
+        axes = [np.linspace(np.nanmin(values[:, f]), np.nanmax(values[:, f]),
+                            grid_resolution) for f in (f0, f1)]
         xx0, xx1 = np.meshgrid(*axes)
         grid = np.tile(np.nanmedian(values, axis=0), (xx0.size, 1))
         grid[:, f0], grid[:, f1] = xx0.ravel(), xx1.ravel()

@@ -139,7 +139,9 @@ def test_a_search_passes_weights_to_a_composite_that_asks_for_them(routing):
     weights = np.where(Y == 1, 3.0, 1.0)
     fusion = FusionClassifier(members, weights="optimize", cv=RecordingGroupKFold(3))
     search = GridSearchCV(fusion, {"asks__C": [0.1, 1.0]}, cv=GroupKFold(3))
-    with pytest.raises(Exception, match="FusionClassifier.set_fit_request"):
+    from sklearn.exceptions import UnsetMetadataPassedError
+
+    with pytest.raises(UnsetMetadataPassedError, match="FusionClassifier.set_fit_request"):
         search.fit(X, Y, groups=GROUPS, sample_weight=weights)
     fusion.set_fit_request(sample_weight=True).set_score_request(sample_weight=True)
     search.fit(X, Y, groups=GROUPS, sample_weight=weights)

@@ -467,7 +467,13 @@ def test_steps_and_experts_without_a_view_are_asked_about_wholly_missing_rows(da
     hgb = HistGradientBoostingClassifier(max_iter=10, random_state=0)
     cascade = SerialStack([("small", clone(hgb).set_params(max_iter=3)), ("big", hgb)],
                           exit_threshold=0.9, cv=3).fit(X, y)
-    assert cascade.predict(X[:30]).shape == (30,)
+    # Every step was trained on those rows and is asked about them: on a row it
+    # answers, the cascade predicts what that step does.
+    route = cascade.predict_route(X[:30])
+    steps = [est for _, est in cascade.steps_]
+    by_step = np.array([steps[r].predict(X[i : i + 1])[0] for i, r in zip(range(30), route)])
+    assert_array_equal(cascade.predict(X[:30]), by_step)
+    assert (route >= 0).all()
     mixture = MixtureOfExpertsClassifier(hgb, n_experts=2, gate=clone(hgb), max_iter=3,
                                          random_state=0).fit(X, y)
     assert np.isfinite(mixture.predict_proba(X[:30])).all()
