@@ -424,6 +424,19 @@ def weight_key(estimator):
     return None
 
 
+def takes_no_weights(who, estimator, need):
+    """The error for an estimator that :func:`weight_key` finds no way to give weights
+    to: ``who`` names it, ``need`` says what the weights are for."""
+    name = type(estimator).__name__
+    if not isinstance(estimator, Pipeline):
+        return f"{who} ({name}) does not accept sample_weight in fit, {need}."
+    if get_config().get("enable_metadata_routing", False):
+        return (f"{who} ({name}) does not request sample_weight in fit, {need}: call "
+                "set_fit_request(sample_weight=True) on its step that takes them.")
+    return (f"{who} ({name}) does not accept sample_weight in fit, {need}: a Pipeline "
+            "passes them to its final step, which must take them.")
+
+
 def seed_estimator(estimator, random_state):
     """``estimator`` with an int seed in every unset ``random_state`` in it.
 

@@ -33,6 +33,7 @@ from ._base import (
     member_proba,
     seed_estimator,
     takes_multi_output,
+    takes_no_weights,
     weight_key,
 )
 from ._compat import (
@@ -362,12 +363,8 @@ class _BaseDistilled(Composite):
         return X
 
     def _no_weights_message(self, student):
-        return (
-            f"{type(self).__name__}: the student ({type(student).__name__}) does not "
-            "accept sample_weight in fit, which it needs here. A Pipeline passes it to its "
-            "last step; with metadata routing, request it "
-            "(student.set_fit_request(sample_weight=True))."
-        )
+        return takes_no_weights(f"{type(self).__name__}: the student", student,
+                                "which it needs here")
 
 
 def _has_nan(X):

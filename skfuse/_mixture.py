@@ -7,12 +7,10 @@ from numbers import Integral, Real
 
 import numpy as np
 from scipy.special import logsumexp
-from sklearn import get_config
 from sklearn.base import ClassifierMixin, RegressorMixin, clone
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.pipeline import Pipeline
 from sklearn.utils import Bunch, check_random_state, get_tags
 from sklearn.utils.validation import check_is_fitted
 
@@ -25,6 +23,7 @@ from ._base import (
     member_prediction,
     member_proba,
     seed_estimator,
+    takes_no_weights,
     weight_key,
 )
 from ._compat import HasMethods, Interval, StrOptions, _fit_context, _VisualBlock
@@ -47,6 +46,7 @@ from ._views import (
 _VARIANCE_FLOOR = 1e-6  # times the variance of y
 _MIN_PROBA = 1e-300
 _STARVED = 0.01  # of an even share of the weight
+_EM_NEEDS = "which EM weights it with"
 _LIGHT = 1e-6  # weight, relative to sample_weight, of rows of a class an expert lacks
 _MIN_VALIDATION = 50  # held-out rows wanted, up to a quarter of the rows; under half
 # of this, EM runs on every row and stops on its training objective
@@ -59,19 +59,6 @@ _RACE_ROWS = 10_000  # training rows "auto" races the counts on; with more, the 
 # count's EM goes on from there on every training row
 _EM_GATE_ITER = 10  # L-BFGS iterations of the built-in gate per EM iteration (from
 # the previous solution: a partial M-step, as generalised EM allows)
-
-
-def _takes_no_weights(who, estimator):
-    """The error for an expert or gate that EM cannot give its weights to."""
-    name = type(estimator).__name__
-    if not isinstance(estimator, Pipeline):
-        return f"{who} ({name}) does not accept sample_weight in fit, which EM weights it with."
-    if get_config().get("enable_metadata_routing", False):
-        return (f"{who} ({name}) does not request sample_weight in fit, which EM weights "
-                "it with: call set_fit_request(sample_weight=True) on its step that takes "
-                "them.")
-    return (f"{who} ({name}) does not accept sample_weight in fit, which EM weights it "
-            "with: a Pipeline passes them to its final step, which must take them.")
 
 
 class _BaseMixture(Composite):
@@ -157,7 +144,7 @@ class _BaseMixture(Composite):
         self._validate_names([name for name, _ in pairs])
         for name, member in zip(names, members):
             if not is_frozen(member) and weight_key(member) is None:
-                raise TypeError(_takes_no_weights(f"{owner}: expert {name!r}", member))
+                raise TypeError(takes_no_weights(f"{owner}: expert {name!r}", member, _EM_NEEDS))
         if self._kind == "classifier":
             for name, member in zip(names, members):
                 if not hasattr(member, "predict_proba"):
@@ -183,7 +170,7 @@ class _BaseMixture(Composite):
                 f"got {self.top_k!r}."
             )
         if self.gate is not None and weight_key(self.gate) is None:
-            raise TypeError(_takes_no_weights(f"{owner}: the gate", self.gate))
+            raise TypeError(takes_no_weights(f"{owner}: the gate", self.gate, _EM_NEEDS))
         return n_experts if self.top_k is None else min(int(self.top_k), n_experts)
 
     # -- fit ------------------------------------------------------------------------
