@@ -11,6 +11,7 @@ pytest.importorskip("skorch")
 
 from skorch import NeuralNetClassifier  # noqa: E402
 from skorch.dataset import ValidSplit  # noqa: E402
+from sklearn.exceptions import NotFittedError  # noqa: E402
 from sklearn.linear_model import LogisticRegression, Ridge  # noqa: E402
 from sklearn.model_selection import GridSearchCV  # noqa: E402
 from sklearn.tree import DecisionTreeClassifier  # noqa: E402
@@ -58,6 +59,15 @@ def test_classifier_takes_string_labels_and_records_features(blobs):
     assert np.mean(net.predict(X) == y) > 0.9
     with pytest.raises(ValueError, match="features"):
         net.predict(X[:, :3])
+
+
+@pytest.mark.parametrize("method", ["predict", "predict_proba"])
+def test_unfitted_net_says_it_is_not_fitted(blobs, method):
+    X, _ = blobs
+    with pytest.raises(NotFittedError):
+        getattr(classifier(), method)(X)
+    with pytest.raises(NotFittedError):
+        regressor(n_in=4).predict(X)
 
 
 def test_validation_accuracy_is_scored_on_the_label_codes(blobs):

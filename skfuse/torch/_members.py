@@ -261,7 +261,8 @@ class NetClassifier(_MemberNet, NeuralNetClassifier):
         -------
         y : ndarray of shape (n_samples,)
         """
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        proba = self.predict_proba(X)  # first: it says so when the net is not fitted
+        return self.classes_[proba.argmax(axis=1)]
 
 
 class NetRegressor(_MemberNet, NeuralNetRegressor):
