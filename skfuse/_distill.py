@@ -402,8 +402,8 @@ _DISTILL_DOCS = {
         on the held-out labels (log-loss, squared error); the targets it learns there
         come from teacher fits that never saw the held-out fold. That costs
         ``cv * (cv - 1) / 2`` more teacher fits with ``targets="oof"`` (one without
-        each pair of folds; none with ``"fit"`` or a frozen teacher) and ``5 * cv``
-        more student fits.""",
+        each pair of folds), ``cv`` with ``"fit"`` (the fold fits, which ``"oof"``
+        makes anyway), none with a frozen teacher; and ``5 * cv`` more student fits.""",
     "augment": """augment : {"munge", "resample"} or None, default=None
         Synthetic rows, labelled by the teacher fitted on all rows, so that the student
         sees the teacher's function between real rows. ``"munge"``: each column of a

@@ -662,7 +662,7 @@ _FUSION_DOCS = {
         Data-parallel fusion: one copy of each member per partition of the rows,
         fused with one weight per member. ``"blocks"``: one partition per block of a
         Dask array (row chunk) or Dask DataFrame (partition), each copy fitted on the
-        worker that holds its block, without gathering ``X``. An int ``n``: ``n``
+        worker that holds its block, without gathering ``X``. An int ``n >= 2``: ``n``
         partitions of consecutive blocks (Dask) or of consecutive rows (in memory).
         A member predicts with the mean of its copies (a hard vote among them under
         ``voting="hard"``). Learned weights are fitted on out-of-partition outputs:
@@ -693,7 +693,8 @@ _FUSION_DOCS = {
     "random_state": """random_state : int, RandomState instance or None, default=None
         Seeds the members' unset ``random_state`` parameters and a shuffling ``cv``.""",
     "estimators_": """estimators_ : list of estimators
-        The kept members, fitted on all the data.""",
+        The kept members, fitted on all the data; with learned weights and
+        ``refit=False``, each holds the member's fold fits instead (see ``refit``).""",
     "named_estimators_": """named_estimators_ : :class:`~sklearn.utils.Bunch`
         The fitted members by name.""",
     "weights_": """weights_ : ndarray of shape (n_kept_members,)

@@ -939,7 +939,8 @@ _MIXTURE_DOCS = {
         none is). 0 refits every expert on every row it has any responsibility
         for (the dense M-step).""",
     "n_init": """n_init : int, default=1
-        EM starts; the one with the highest final log-likelihood is kept.""",
+        EM starts; the one with the lowest loss on the validation slice is kept
+        (without a slice, the one with the highest penalised log-likelihood).""",
     "gate_alpha": """gate_alpha : float or "auto", default="auto"
         L2 penalty of the built-in gate. "auto": EM runs with 0.1, then the kept
         iteration's gate is refitted with 1.0 and 0.01 too, and the penalty with the
@@ -965,7 +966,9 @@ _MIXTURE_DOCS = {
         The fitted experts by name (``expert0``, ... for a cloned template).""",
     "gate_": """gate_ : estimator
         The fitted gate: the built-in softmax gate (multinomial logistic regression on
-        soft targets, with ``predict_proba``) unless ``gate`` is given.""",
+        soft targets, with ``predict_proba``) unless ``gate`` is given. With one expert
+        (given, or chosen by "auto") there is nothing to route: it is the built-in
+        gate, which sends every row to that expert.""",
     "n_experts_": """n_experts_ : int
         The number of experts fitted (chosen by "auto", or given).""",
     "gate_alpha_": """gate_alpha_ : float or None
