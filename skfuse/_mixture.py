@@ -500,8 +500,11 @@ class _BaseMixture(Composite):
         if n_experts == 1:
             resp = np.ones((len(rows.weight), 1))
         else:
-            resp, _ = self._e_step(rows.X, rows.X_gate, rows.target, best["experts"],
-                                   best["noise"], best["gate"], keep, rows.present)
+            resp, row_fit = self._e_step(rows.X, rows.X_gate, rows.target, best["experts"],
+                                         best["noise"], best["gate"], keep, rows.present)
+            # A top-k E-step may leave an expert no row: re-seed that one only.
+            resp = self._reseed_starved(resp, rows.weight, row_fit, rows.present,
+                                        starved=0.0)
         templates = [clone(e) for e in best["experts"]]
         experts, noise = self._m_step(rows, resp, templates, rows.present)
         if isinstance(best["gate"], SoftmaxGate):
@@ -551,15 +554,25 @@ class _BaseMixture(Composite):
             labels = kmeans.fit(Z, sample_weight=weight).labels_
         return np.eye(n_experts)[labels]
 
-    def _reseed_starved(self, resp, weight, row_fit, present=None):
-        """Hand an expert with under 1% of an even share of the weight the rows the
-        mixture fits worst (among those with its view), up to half an even share."""
+    def _reseed_starved(self, resp, weight, row_fit, present=None, starved=_STARVED):
+        """Hand an expert with under ``starved`` of an even share of the weight (or
+        none at all) the rows the mixture fits worst (among those with its view), up
+        to half an even share.
+
+        Rows handed out are not taken again, and an expert that the rows taken from it
+        leave starved is re-seeded in turn, so no expert ends with nothing (each is
+        re-seeded at most once, and together they take at most half the weight).
+        """
         n_experts = resp.shape[1]
         even = weight.sum() / n_experts
         taken = weight <= 0
-        for e in range(n_experts):
-            if resp[:, e] @ weight >= _STARVED * even:
-                continue
+        reseeded = np.zeros(n_experts, dtype=bool)
+        while True:
+            mass = resp.T @ weight
+            hungry = np.flatnonzero(~reseeded & ((mass < starved * even) | (mass <= 0)))
+            if not hungry.size:
+                return resp
+            e = hungry[0]
             free = ~taken if present is None else ~taken & present[e]
             candidates = np.flatnonzero(free)
             candidates = candidates[np.argsort(row_fit[candidates], kind="stable")]
@@ -569,7 +582,7 @@ class _BaseMixture(Composite):
             resp[rows] = 0.0
             resp[rows, e] = 1.0
             taken[rows] = True
-        return resp
+            reseeded[e] = True
 
     def _m_step(self, rows, resp, templates, present=None):
         """Refit each expert on its rows (a :class:`_Rows`), the responsibilities times

@@ -142,6 +142,38 @@ def test_a_starved_expert_gets_the_worst_fitted_rows():
     np.testing.assert_array_equal(new[kept], resp[kept])
 
 
+def test_an_expert_left_starved_by_a_reseed_is_reseeded_in_turn():
+    moe = MixtureOfExpertsRegressor()
+    resp = np.zeros((12, 3))
+    resp[:11, 0] = 1.0
+    resp[11, 1] = 1.0  # expert 1 holds one row, expert 2 none
+    row_fit = -np.arange(12.0)  # row 11 fits worst: expert 2 takes it
+    new = moe._reseed_starved(resp, np.ones(12), row_fit)
+    np.testing.assert_array_equal(new.sum(axis=1), 1.0)
+    assert new[11, 2] == 1.0
+    held = new.sum(axis=0)
+    assert np.all(held > 0), held  # expert 1, robbed of its row, got rows of its own
+    assert not set(np.flatnonzero(new[:, 1])) & set(np.flatnonzero(new[:, 2]))
+    # With starved=0 only an expert with nothing is re-seeded.
+    thin = np.zeros((100, 2))
+    thin[:, 0], thin[0] = 1.0, [0.5, 0.5]
+    np.testing.assert_array_equal(
+        moe._reseed_starved(thin, np.ones(100), np.zeros(100), starved=0.0), thin)
+
+
+@pytest.mark.parametrize("validation_fraction", [0.1, None])
+def test_top1_mixture_fits_whichever_expert_the_e_step_empties(validation_fraction):
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-3, 3, size=(300, 2))
+    y = np.where(X[:, 0] < 0, -2 * X[:, 0], 3 * X[:, 0]) + rng.normal(0, 0.1, 300)
+    for seed in range(4):  # each of these seeds left an expert no row before
+        moe = MixtureOfExpertsRegressor(n_experts=4, top_k=1, random_state=seed,
+                                        validation_fraction=validation_fraction)
+        moe.fit(X, y)
+        assert len(moe.experts_) == 4
+        assert np.sqrt(np.mean((moe.predict(X) - y) ** 2)) < 0.5
+
+
 def test_heterogeneous_experts_custom_gate_and_views():
     X, y = piecewise()
     experts = [("ridge", Ridge()), ("knn", KNeighborsRegressor()),
