@@ -565,18 +565,16 @@ class _BaseFusion(TransformerMixin, Composite):
         Parameters
         ----------
         input_features : array-like of str, default=None
-            Checked against ``feature_names_in_`` when given; the output names depend
-            only on the members.
+            Checked against ``feature_names_in_`` (and the number of features) when
+            given; the output names depend only on the members.
 
         Returns
         -------
         feature_names_out : ndarray of str
         """
         check_is_fitted(self)
-        if input_features is not None and hasattr(self, "feature_names_in_"):
-            if not np.array_equal(np.asarray(input_features, dtype=object),
-                                  self.feature_names_in_):
-                raise ValueError("input_features is not equal to feature_names_in_.")
+        if input_features is not None:
+            self._input_feature_names(input_features)
         prefix = type(self).__name__.lower()
         return np.asarray(
             [f"{prefix}_{name}{suffix}" for name in self.named_estimators_

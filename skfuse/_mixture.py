@@ -221,7 +221,8 @@ class _BaseMixture(Composite):
         all_views = [resolve_view(views[name], X, name, feature_names) if name in views
                      else None for name in names]
         self._gate_view_ = (None if self.gate_view is None else
-                            resolve_view(self.gate_view, X, "gate", feature_names))
+                            resolve_view(self.gate_view, X, "gate", feature_names,
+                                         subject=f"{owner}: gate_view"))
         X_gate = self._gate_input(X, fitted=False)
         rng = check_random_state(self.random_state)
         valid = self._validation_rows(target, weight, len(names), rng)
@@ -371,7 +372,9 @@ class _BaseMixture(Composite):
         # One expert takes every row: the built-in gate, whatever ``gate``, is trivial.
         gate_template = (None if self.gate is None or n_experts == 1
                          else seed_estimator(self.gate, rng))
-        gate = (SoftmaxGate(alpha=alphas[0] or 1.0, max_iter=_EM_GATE_ITER, warm_start=True)
+        # None (a gate is given): one expert's trivial gate, at the default penalty.
+        alpha = 1.0 if alphas[0] is None else alphas[0]
+        gate = (SoftmaxGate(alpha=alpha, max_iter=_EM_GATE_ITER, warm_start=True)
                 if gate_template is None else None)
         present = rows.present
         if warm is not None:  # from a mixture fitted on fewer rows: its E-step and gate
@@ -379,7 +382,7 @@ class _BaseMixture(Composite):
                                    warm["noise"], warm["gate"], n_experts, present)
             if gate is not None:
                 gate = copy.deepcopy(warm["gate"]).set_params(
-                    alpha=alphas[0] or 1.0, max_iter=_EM_GATE_ITER, warm_start=True)
+                    alpha=alpha, max_iter=_EM_GATE_ITER, warm_start=True)
         else:
             resp = self._initial_responsibilities(rows.X_gate, rows.target, rows.weight,
                                                   n_experts, rng, start)

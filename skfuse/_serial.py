@@ -375,13 +375,14 @@ class SerialStack(TransformerMixin, Composite):
         t = self.exit_threshold
         if isinstance(t, str):  # "auto", as declared
             return None
-        values = np.full(n, t, dtype=float) if isinstance(t, Real) else (
-            np.asarray(t, dtype=float)
-        )
-        if values.shape != (n,) or not np.all((values >= 0) & (values <= 1)):
+        entries = [t] if isinstance(t, Real) else np.asarray(t, dtype=object).ravel()
+        numbers = all(isinstance(v, Real) for v in entries)  # not "auto" or "0.9" in a list
+        values = (np.full(n, t, dtype=float) if isinstance(t, Real)
+                  else np.asarray(t, dtype=float) if numbers else None)
+        if values is None or values.shape != (n,) or not np.all((values >= 0) & (values <= 1)):
             raise ValueError(
                 f"SerialStack: exit_threshold must be in [0, 1], one for each of the {n} "
-                f"non-final steps; got {t!r}."
+                f"non-final steps (or \"auto\" for all of them); got {t!r}."
             )
         return values
 

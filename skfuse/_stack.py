@@ -230,12 +230,13 @@ def _plan(stack, n_samples):
 
 
 def _passthrough_columns(stack, X):
-    if stack.passthrough is False or stack.passthrough is None:
+    if stack.passthrough is None:
         return None
-    if stack.passthrough is True:
-        return np.arange(X.shape[1])
+    if isinstance(stack.passthrough, (bool, np.bool_)):  # a grid may hold NumPy's
+        return np.arange(X.shape[1]) if stack.passthrough else None
     return resolve_view(stack.passthrough, X, "passthrough",
-                        getattr(stack, "feature_names_in_", None))
+                        getattr(stack, "feature_names_in_", None),
+                        subject=f"{OWNER}: passthrough")
 
 
 def _next_input(stack, out, X):

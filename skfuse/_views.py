@@ -21,7 +21,7 @@ def _is_dataframe(X):
     return hasattr(X, "columns") and hasattr(X, "iloc")
 
 
-def resolve_view(view, X, member, feature_names=None):
+def resolve_view(view, X, member, feature_names=None, *, subject=None):
     """Return the integer column positions of ``view`` in ``X``.
 
     Parameters
@@ -34,12 +34,17 @@ def resolve_view(view, X, member, feature_names=None):
         The member's name, used in error messages.
     feature_names : ndarray of str, default=None
         Column names of ``X`` (``feature_names_in_``), if it has any.
+    subject : str, default=None
+        What error messages call the view, when it is not a member's
+        (``"SerialStack: passthrough"``); by default "The view of member <member>".
 
     Returns
     -------
     positions : ndarray of int
         The selected columns, in the order the view gives them.
     """
+    if subject is None:
+        subject = f"The view of member {member!r}"
     n_features = X.shape[1]
     if callable(view):
         view = view(X)
@@ -50,18 +55,18 @@ def resolve_view(view, X, member, feature_names=None):
             view = [view]
         items = np.asarray(list(view), dtype=object)
         if items.size == 0:
-            raise ValueError(f"The view of member {member!r} selects no column.")
+            raise ValueError(f"{subject} selects no column.")
         kinds = {_kind(v) for v in items}
         if len(kinds) != 1 or None in kinds:
             raise ValueError(
-                f"The view of member {member!r} must hold only column names, only "
+                f"{subject} must hold only column names, only "
                 f"integer positions or only booleans; got {list(items)!r}."
             )
         kind = kinds.pop()
         if kind == "bool":
             if items.size != n_features:
                 raise ValueError(
-                    f"The boolean view of member {member!r} has {items.size} entries; "
+                    f"{subject} (booleans) has {items.size} entries; "
                     f"X has {n_features} columns."
                 )
             positions = np.flatnonzero(items.astype(bool))
@@ -70,26 +75,26 @@ def resolve_view(view, X, member, feature_names=None):
             bad = positions[(positions < -n_features) | (positions >= n_features)]
             if bad.size:
                 raise ValueError(
-                    f"The view of member {member!r} names column position(s) "
+                    f"{subject} names column position(s) "
                     f"{bad.tolist()}, but X has {n_features} columns."
                 )
             positions = positions % n_features
         else:
             if feature_names is None:
                 raise ValueError(
-                    f"The view of member {member!r} names columns {list(items)!r}, but X "
+                    f"{subject} names columns {list(items)!r}, but X "
                     "has no column names: pass a DataFrame or use integer positions."
                 )
             lookup = {name: i for i, name in enumerate(feature_names)}
             missing = [name for name in items if name not in lookup]
             if missing:
                 raise ValueError(
-                    f"The view of member {member!r} names column(s) {missing!r} that "
+                    f"{subject} names column(s) {missing!r} that "
                     "are not in X."
                 )
             positions = np.array([lookup[name] for name in items], dtype=np.intp)
     if positions.size == 0:
-        raise ValueError(f"The view of member {member!r} selects no column.")
+        raise ValueError(f"{subject} selects no column.")
     return positions
 
 

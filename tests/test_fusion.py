@@ -382,6 +382,9 @@ def test_feature_names_out():
     assert regressor.get_feature_names_out().tolist() == [
         "fusionregressor_ridge", "fusionregressor_tree", "fusionregressor_rf"
     ]
+    with pytest.raises(ValueError, match="input_features should have length equal"):
+        regressor.get_feature_names_out(["x0"])  # fitted on an array: 4 unnamed columns
+    assert len(regressor.get_feature_names_out([f"x{i}" for i in range(4)])) == 3
 
 
 # -- sample_weight ----------------------------------------------------------------------

@@ -626,6 +626,15 @@ def test_auto_picks_one_expert_on_a_linear_target_and_more_on_a_piecewise_one():
     assert moe.score(X, y) > 0.98 and moe.gate_alpha_ in (0.1, 1.0, 0.01)
 
 
+def test_gate_alpha_zero_is_an_unpenalised_gate():
+    X, y = piecewise(300)
+    fits = {alpha: MixtureOfExpertsRegressor(n_experts=3, gate_alpha=alpha, random_state=0,
+                                             max_iter=5).fit(X, y)
+            for alpha in (0.0, 1.0)}
+    assert fits[0.0].gate_.alpha == 0.0 and fits[0.0].gate_alpha_ == 0.0
+    assert not np.allclose(fits[0.0].predict_gate(X), fits[1.0].predict_gate(X))
+
+
 def test_held_out_rows_pick_the_iteration_kept():
     X, y = piecewise(600)
     moe = MixtureOfExpertsRegressor(n_experts=3, random_state=0).fit(X, y)

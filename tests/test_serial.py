@@ -99,6 +99,20 @@ def test_passthrough_feeds_raw_columns_to_later_levels():
     assert stack.named_steps_["final"].n_features_in_ == 3 + X.shape[1]
 
 
+@pytest.mark.parametrize("passthrough", [np.True_, np.False_])
+def test_passthrough_takes_numpy_booleans(passthrough):
+    stack = SerialStack([("nb", GaussianNB()), ("final", LogisticRegression())],
+                        passthrough=passthrough, cv=3).fit(X, y)
+    assert stack.named_steps_["final"].n_features_in_ == 3 + X.shape[1] * bool(passthrough)
+
+
+def test_bad_passthrough_columns_are_named_as_passthrough():
+    stack = SerialStack([("nb", GaussianNB()), ("final", LogisticRegression())],
+                        passthrough=[X.shape[1] + 5], cv=3)
+    with pytest.raises(ValueError, match=r"^SerialStack: passthrough names column position"):
+        stack.fit(X, y)
+
+
 def test_stack_method_per_step():
     stack = SerialStack(
         [("nb", GaussianNB()), ("tree", DecisionTreeClassifier(random_state=0)),
@@ -125,6 +139,12 @@ def test_grid_search_reaches_nested_parameters_and_pickles():
 def cascade_steps():
     return [("nb", GaussianNB()), ("tree", DecisionTreeClassifier(max_depth=3, random_state=0)),
             ("rf", RandomForestClassifier(n_estimators=30, random_state=0))]
+
+
+@pytest.mark.parametrize("threshold", [[0.9, "auto"], ["0.9", "0.8"], [0.9, None]])
+def test_threshold_list_entries_must_be_numbers(threshold):
+    with pytest.raises(ValueError, match="exit_threshold must be in \\[0, 1\\], one for each"):
+        SerialStack(cascade_steps(), exit_threshold=threshold, cv=3).fit(X, LABELS)
 
 
 @pytest.mark.parametrize("cascade_fit", ["deferred", "all"])
