@@ -13,7 +13,6 @@ from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
     MethodMapping,
-    get_routing_for_object,
     process_routing,
 )
 from sklearn.utils.multiclass import check_classification_targets
@@ -21,13 +20,12 @@ from sklearn.utils.validation import (
     check_array,
     check_consistent_length,
     column_or_1d,
-    has_fit_parameter,
     validate_data,
 )
 
 from ._cache import _plain_array
 from ._compat import _BaseComposition, _VisualBlock
-from ._tasks import is_frozen
+from ._tasks import is_frozen, weight_key
 from ._views import _is_dataframe
 
 
@@ -395,33 +393,12 @@ def classes_of(y, owner):
 
 
 def check_sample_weight_support(names, members, owner):
-    """Raise if a member's ``fit`` does not take ``sample_weight`` (frozen ones are not fit)."""
+    """Raise if a member's ``fit`` cannot be given ``sample_weight`` (:func:`weight_key`;
+    frozen members are not fitted)."""
     for name, est in zip(names, members):
-        if not is_frozen(est) and not has_fit_parameter(est, "sample_weight"):
-            raise TypeError(
-                f"{owner}: member {name!r} ({type(est).__name__}) does not accept "
-                "sample_weight in fit."
-            )
-
-
-def weight_key(estimator):
-    """The ``fit`` argument that passes ``sample_weight`` to ``estimator``, or None.
-
-    ``"sample_weight"`` when its ``fit`` takes it. Otherwise (a ``Pipeline``, say): with
-    metadata routing, ``"sample_weight"`` when a step requests it; without,
-    ``"<last step>__sample_weight"`` when a :class:`~sklearn.pipeline.Pipeline`'s last
-    step takes it.
-    """
-    if has_fit_parameter(estimator, "sample_weight"):
-        return "sample_weight"
-    if get_config().get("enable_metadata_routing", False):
-        consumed = get_routing_for_object(estimator).consumes("fit", ["sample_weight"])
-        return "sample_weight" if consumed else None
-    if isinstance(estimator, Pipeline) and estimator.steps:
-        name, last = estimator.steps[-1]
-        inner = None if last in (None, "passthrough") else weight_key(last)
-        return None if inner is None else f"{name}__{inner}"
-    return None
+        if not is_frozen(est) and weight_key(est) is None:
+            raise TypeError(takes_no_weights(f"{owner}: member {name!r}", est,
+                                             "which it was given"))
 
 
 def takes_no_weights(who, estimator, need):

@@ -34,7 +34,6 @@ from ._base import (
     seed_estimator,
     takes_multi_output,
     takes_no_weights,
-    weight_key,
 )
 from ._compat import (
     HasMethods,
@@ -47,7 +46,7 @@ from ._compat import (
 from ._docstring import Substitution
 from ._jobs import MemberJobs
 from ._label_check import LABEL_WEIGHTS
-from ._tasks import is_frozen, report, report_fit_time
+from ._tasks import is_frozen, report, report_fit_time, weight_key
 from ._views import _is_dataframe, concat_rows, take_rows, takes_nan
 
 # Logits are taken of probabilities clipped to [LOGIT_EPS, 1 - LOGIT_EPS].
@@ -193,11 +192,9 @@ class _BaseDistilled(Composite):
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
         groups, routed = self._fit_metadata(sample_weight, fit_params)
         if sample_weight is not None and routed is None and not is_frozen(self.teacher) \
-                and weight_key(self.teacher) != "sample_weight":
-            raise TypeError(
-                f"{owner}: the teacher ({type(self.teacher).__name__}) does not accept "
-                "sample_weight in fit."
-            )
+                and weight_key(self.teacher) is None:
+            raise TypeError(takes_no_weights(f"{owner}: the teacher", self.teacher,
+                                             "which it was given"))
         rng = check_random_state(self.random_state)
         seed = None if self.random_state is None else rng
         teacher = seed_estimator(self.teacher, seed)
@@ -561,8 +558,9 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
         y : array-like of shape (n_samples,)
             Class labels.
         sample_weight : array-like of shape (n_samples,), default=None
-            Passed to the teacher's ``fit`` (with metadata routing, if it requests it)
-            and multiplies the student's weights.
+            Passed to the teacher's ``fit`` (a ``Pipeline`` passes it to its final step;
+            with metadata routing, only if it requests it) and multiplies the
+            student's weights.
         **fit_params : dict
             With ``sklearn.set_config(enable_metadata_routing=True)`` only: metadata
             for the teacher, and ``groups`` for a ``cv`` splitter that uses them.

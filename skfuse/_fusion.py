@@ -893,8 +893,8 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
             Class labels.
         sample_weight : array-like of shape (n_samples,), default=None
             Weights the out-of-fold loss, and is passed to every member's ``fit``
-            (each must accept it); with metadata routing, only to the members that
-            request it.
+            (each must accept it; a ``Pipeline`` passes it to its final step); with
+            metadata routing, only to the members that request it.
         **fit_params : dict
             With ``sklearn.set_config(enable_metadata_routing=True)`` only: metadata
             for the members that request them, and ``groups`` for a ``cv`` splitter
@@ -1255,8 +1255,8 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
             Target values; 2-D when every member takes several outputs.
         sample_weight : array-like of shape (n_samples,), default=None
             Weights the out-of-fold loss, and is passed to every member's ``fit``
-            (each must accept it); with metadata routing, only to the members that
-            request it.
+            (each must accept it; a ``Pipeline`` passes it to its final step); with
+            metadata routing, only to the members that request it.
         **fit_params : dict
             Metadata routed as in :meth:`FusionClassifier.fit`.
 

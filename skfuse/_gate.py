@@ -7,7 +7,8 @@ from scipy.special import log_softmax
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import _class_positions, weight_key
+from ._base import _class_positions
+from ._tasks import weight_key
 from ._views import take_rows
 
 

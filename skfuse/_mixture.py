@@ -24,13 +24,12 @@ from ._base import (
     member_proba,
     seed_estimator,
     takes_no_weights,
-    weight_key,
 )
 from ._compat import HasMethods, Interval, StrOptions, _fit_context, _VisualBlock
 from ._docstring import Substitution
 from ._gate import SoftmaxGate, fit_classifier_gate, gate_log_proba
 from ._jobs import MemberJobs
-from ._tasks import is_frozen, rows_of_params, run_in_threads
+from ._tasks import is_frozen, rows_of_params, run_in_threads, weight_key
 from ._views import (
     _is_dataframe,
     check_views,

@@ -399,8 +399,9 @@ class SerialStack(TransformerMixin, Composite):
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Target; 2-D (several outputs) for a stack of regressors that all take it.
         sample_weight : array-like of shape (n_samples,), default=None
-            Passed to every step's ``fit`` (each must accept it); with metadata routing,
-            only to the steps that request it. Weights the cascade's thresholds.
+            Passed to every step's ``fit`` (each must accept it; a ``Pipeline`` passes
+            it to its final step); with metadata routing, only to the steps that
+            request it. Weights the cascade's thresholds.
         **fit_params : dict
             With ``sklearn.set_config(enable_metadata_routing=True)`` only: metadata
             for the steps that request them, and ``groups`` for a ``cv`` splitter that

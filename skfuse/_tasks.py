@@ -11,8 +11,12 @@ import time
 
 import numpy as np
 from joblib import cpu_count, effective_n_jobs
+from sklearn import get_config
 from sklearn.base import BaseEstimator, clone
+from sklearn.pipeline import Pipeline
+from sklearn.utils.metadata_routing import get_routing_for_object
 from sklearn.utils.parallel import Parallel, delayed
+from sklearn.utils.validation import has_fit_parameter
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from ._views import take_rows, take_view
@@ -33,6 +37,26 @@ def is_frozen(estimator):
     return clone(estimator) is estimator
 
 
+def weight_key(estimator):
+    """The ``fit`` argument that passes ``sample_weight`` to ``estimator``, or None.
+
+    ``"sample_weight"`` when its ``fit`` takes it. Otherwise (a ``Pipeline``, say): with
+    metadata routing, ``"sample_weight"`` when a step requests it; without,
+    ``"<last step>__sample_weight"`` when a :class:`~sklearn.pipeline.Pipeline`'s last
+    step takes it.
+    """
+    if has_fit_parameter(estimator, "sample_weight"):
+        return "sample_weight"
+    if get_config().get("enable_metadata_routing", False):
+        consumed = get_routing_for_object(estimator).consumes("fit", ["sample_weight"])
+        return "sample_weight" if consumed else None
+    if isinstance(estimator, Pipeline) and estimator.steps:
+        name, last = estimator.steps[-1]
+        inner = None if last in (None, "passthrough") else weight_key(last)
+        return None if inner is None else f"{name}__{inner}"
+    return None
+
+
 def fit_task(estimator, X, y, sample_weight, train, test, view, output, params=None,
              keep=False):
     """Fit a clone of ``estimator`` on rows ``train`` (None: all) of its view of ``X``.
@@ -50,7 +74,8 @@ def fit_task(estimator, X, y, sample_weight, train, test, view, output, params=N
         X_train = X if train is None else take_rows(X, train)
         y_train = y if train is None else y[train]
         if params is None:
-            params = {} if sample_weight is None else {"sample_weight": sample_weight}
+            key = weight_key(estimator) or "sample_weight"  # a Pipeline's last step
+            params = {} if sample_weight is None else {key: sample_weight}
         estimator.fit(X_train, y_train, **rows_of_params(params, train, len(y)))
     if test is None:
         return estimator, None, None

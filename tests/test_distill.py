@@ -437,6 +437,19 @@ def test_synthetic_rows_weigh_one_minus_the_label_weight():
                            augment="munge", cv=3).fit(X_REG, Y_REG)
 
 
+def test_pipeline_teacher_gets_sample_weight_through_its_last_step():
+    weight = np.random.RandomState(1).uniform(0.1, 3.0, len(Y_REG))
+    teacher = make_pipeline(StandardScaler(), Ridge(alpha=10.0))
+    distilled = DistilledRegressor(teacher, LinearRegression(), targets="fit",
+                                   label_weight=0.0, random_state=0)
+    distilled.fit(X_REG, Y_REG, sample_weight=weight)
+    alone = clone(teacher).fit(X_REG, Y_REG, ridge__sample_weight=weight)
+    assert_allclose(distilled.teacher_.predict(X_REG), alone.predict(X_REG))
+    with pytest.raises(TypeError, match=r"the teacher \(Pipeline\) does not accept"):
+        DistilledRegressor(make_pipeline(StandardScaler(), KNeighborsRegressor()),
+                           LinearRegression()).fit(X_REG, Y_REG, sample_weight=weight)
+
+
 def _hand_losses(X, y, cv, teacher, student, weights):
     """The auto label weight's check, written out: each fold scored by the student
     fitted on the other folds, whose rows are labelled by the teacher fitted without

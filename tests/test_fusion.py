@@ -430,6 +430,24 @@ def test_member_without_sample_weight_fails_clearly():
         FusionClassifier(members).fit(IRIS_X, IRIS_Y, sample_weight=np.ones(150))
 
 
+@pytest.mark.parametrize("weights", [None, "optimize"])
+def test_pipeline_member_gets_sample_weight_through_its_last_step(weights):
+    sample_weight = np.random.RandomState(0).uniform(0.1, 3.0, len(IRIS_Y))
+    pipe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
+    fusion = FusionClassifier([("pipe", pipe), ("nb", GaussianNB())], weights=weights,
+                              random_state=0).fit(IRIS_X, IRIS_Y, sample_weight=sample_weight)
+    alone = clone(pipe).fit(IRIS_X, IRIS_Y, logisticregression__sample_weight=sample_weight)
+    fitted = fusion.named_estimators_["pipe"]
+    if weights is None:
+        assert_allclose(fitted.predict_proba(IRIS_X), alone.predict_proba(IRIS_X))
+    unweighted = clone(pipe).fit(IRIS_X, IRIS_Y)
+    assert not np.allclose(alone.predict_proba(IRIS_X), unweighted.predict_proba(IRIS_X))
+    with pytest.raises(TypeError, match=r"member 'knn' \(Pipeline\) does not accept "
+                                        r"sample_weight in fit, .*final step"):
+        FusionClassifier([("knn", make_pipeline(StandardScaler(), KNeighborsClassifier())),
+                          ("nb", GaussianNB())]).fit(IRIS_X, IRIS_Y, sample_weight=sample_weight)
+
+
 # -- views ---------------------------------------------------------------------------
 
 

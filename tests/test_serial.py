@@ -141,6 +141,16 @@ def cascade_steps():
             ("rf", RandomForestClassifier(n_estimators=30, random_state=0))]
 
 
+def test_pipeline_step_gets_sample_weight_through_its_last_step():
+    weight = np.random.RandomState(0).uniform(0.1, 3.0, len(LABELS))
+    cheap = make_pipeline(StandardScaler(), LogisticRegression())
+    cascade = SerialStack([("cheap", cheap), ("rf", RandomForestClassifier(
+        n_estimators=20, random_state=0))], exit_threshold=0.9, cascade_fit="all", cv=3,
+        random_state=0).fit(X, LABELS, sample_weight=weight)
+    alone = clone(cheap).fit(X, LABELS, logisticregression__sample_weight=weight)
+    assert_allclose(cascade.named_steps_["cheap"].predict_proba(X), alone.predict_proba(X))
+
+
 @pytest.mark.parametrize("threshold", [[0.9, "auto"], ["0.9", "0.8"], [0.9, None]])
 def test_threshold_list_entries_must_be_numbers(threshold):
     with pytest.raises(ValueError, match="exit_threshold must be in \\[0, 1\\], one for each"):
