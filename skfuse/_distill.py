@@ -7,6 +7,7 @@ for ``fidelity_``) each run as one :class:`~skfuse._jobs.MemberJobs` plan.
 """
 
 import time
+import warnings
 from functools import partial
 from numbers import Integral, Real
 
@@ -212,6 +213,13 @@ class _BaseDistilled(Composite):
                 self, student, X, y, sample_weight, rows, owners, targets, n_real, checks)
             if self.label_weight_losses_:  # the first smallest: ties go to the teacher
                 self.label_weight_ = min(LABEL_WEIGHTS, key=self.label_weight_losses_.get)
+            else:
+                warnings.warn(
+                    f"{owner}: label_weight='auto' could not check any label weight out "
+                    "of fold (with out-of-fold targets it fits the teacher without two "
+                    "folds at a time, so it needs at least 3 folds); the student learns "
+                    "the teacher's targets alone (label_weight_=0). Use cv >= 3 or set "
+                    "label_weight.", UserWarning, stacklevel=4)
         else:
             self.label_weight_ = float(self.label_weight)
         keep, mixed, weights = self._mixed(y[real], targets, weights, n_real,
@@ -438,7 +446,8 @@ _DISTILL_DOCS = {
     "label_weight_losses_": """label_weight_losses_ : dict of float to float or None
         With ``label_weight="auto"``: each label weight tried, and its student's
         out-of-fold loss against the labels (mean log-loss or squared error, weighted
-        by ``sample_weight``); empty when no fold could be checked (then 0 is used).
+        by ``sample_weight``); empty, with a warning, when no fold could be checked
+        (``cv=2`` with out-of-fold targets): then 0 is used.
         None otherwise.""",
     "n_features_in_": """n_features_in_ : int
         Number of features seen during fit.""",

@@ -450,6 +450,16 @@ def test_pipeline_teacher_gets_sample_weight_through_its_last_step():
                            LinearRegression()).fit(X_REG, Y_REG, sample_weight=weight)
 
 
+def test_auto_label_weight_warns_when_two_folds_leave_nothing_to_check():
+    distilled = DistilledRegressor(Ridge(), LinearRegression(), cv=2, random_state=0)
+    with pytest.warns(UserWarning, match="could not check any label weight") as record:
+        distilled.fit(X_REG, Y_REG)
+    assert record[0].filename == __file__
+    assert distilled.label_weight_ == 0.0 and distilled.label_weight_losses_ == {}
+    fitted = DistilledRegressor(Ridge(), LinearRegression(), cv=2, targets="fit")
+    assert len(fitted.fit(X_REG, Y_REG).label_weight_losses_) == 5  # checked: no warning
+
+
 def _hand_losses(X, y, cv, teacher, student, weights):
     """The auto label weight's check, written out: each fold scored by the student
     fitted on the other folds, whose rows are labelled by the teacher fitted without
