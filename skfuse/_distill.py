@@ -607,10 +607,19 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
 
     def _student_data(self, rows, proba, weights, student):
         """What the student is fitted on: ``(X, y, sample_weight, source, student)``,
-        ``source`` giving the row of ``rows`` each of its rows comes from."""
+        ``source`` giving the row of ``rows`` each of its rows comes from.
+
+        Duplicates of weight 0 are left out (a row keeps its first if all are 0): they
+        would count toward a student's row-count settings (``min_samples_leaf``), so
+        that at ``label_weight=1`` the student is the one fitted on the labels alone.
+        """
         if self.soft_labels_ == "duplication":
             source, labels, w = duplicated_targets(soften(proba, self.temperature),
                                                    self.classes_, weights)
+            kept = (w > 0).reshape(-1, len(self.classes_))
+            kept[~kept.any(axis=1), 0] = True
+            kept = kept.ravel()
+            source, labels, w = source[kept], labels[kept], w[kept]
             return take_rows(rows, source), labels, w, source, student
         z = logits(proba, self.temperature)
         if z.ndim == 2 and not takes_multi_output(student):

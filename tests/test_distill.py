@@ -426,6 +426,15 @@ def test_label_weight_one_learns_the_labels_alone():
                     .predict(X_REG))
 
 
+def test_label_weight_one_classifier_is_the_student_on_the_labels_alone():
+    X, y = make_classification(300, 6, n_informative=4, n_classes=3, random_state=0)
+    student = HistGradientBoostingClassifier(max_iter=20, random_state=0)
+    distilled = DistilledClassifier(LogisticRegression(), student, label_weight=1.0, cv=3,
+                                    random_state=0).fit(X, y)
+    # Zero-weight duplicates of the other classes would count toward min_samples_leaf.
+    assert_allclose(distilled.predict_proba(X), clone(student).fit(X, y).predict_proba(X))
+
+
 def test_synthetic_rows_weigh_one_minus_the_label_weight():
     RecordingRegressor.fits = []
     DistilledRegressor(Ridge(), RecordingRegressor(), label_weight=0.25, augment="munge",
