@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.base import clone
 
-from ._tasks import fit_task, run_fit_tasks
+from ._tasks import fit_task, run_fit_tasks, weight_key
 from ._views import take_rows
 
 PARTITION_SAMPLE = 1000  # rows per partition that the other partitions' fits predict
@@ -424,9 +424,8 @@ def fit_on_collection(estimator, X, parts, positions, sample, output, label, own
     w_rest = None if parts.w is None else rest(parts.w, (), np.float64)
     estimator = clone(estimator)
     try:
-        estimator.fit(
-            X_rest, y_rest, **({} if w_rest is None else {"sample_weight": w_rest})
-        )
+        key = weight_key(estimator) or "sample_weight"  # a Pipeline's last step
+        estimator.fit(X_rest, y_rest, **({} if w_rest is None else {key: w_rest}))
     except Exception as exc:
         raise _renamed(
             exc, f"{owner}: {label} could not be fitted on the collection: {exc}"
