@@ -9,7 +9,7 @@ from functools import partial
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import is_classifier
+from sklearn.base import is_classifier, is_regressor
 
 from ._base import Composite, check_known_classes, is_drop, member_decision, member_proba
 from ._fusion import FusionClassifier, FusionRegressor
@@ -162,12 +162,18 @@ def fit_stack(stack, estimators, step_params, X, y, sample_weight, folds):
     # The rows a level is fitted on: all for the first; then those the level before
     # predicted out of fold (a forward-chaining cv never tests its first rows).
     rows = None
+    # A regressor level of a classifier stack learns the label codes (positions in
+    # the sorted labels), as in scikit-learn's StackingClassifier: labels need not
+    # be numbers.
+    codes = (np.unique(y, return_inverse=True)[1].astype(np.float64)
+             if is_classifier(stack) else None)
     for name, est, params, method in zip(names, estimators[:-1], step_params,
                                          stack._methods_):
         plan = _plan(stack, X.shape[0])
         plan.add(name, est, label=f"step {name!r}", view=view, rows=rows,
                  folds=_folds_within(folds, rows, name), params=params)
-        fit = plan.run(Z, y, sample_weight,
+        target = codes if codes is not None and is_regressor(est) else y
+        fit = plan.run(Z, target, sample_weight,
                        partial(step_output, method=method, classes=stack._level_classes_))
         fitted.append(fit[name].estimator)
         stack._output_width_ = fit[name].oof.shape[1]

@@ -236,3 +236,16 @@ def test_a_stack_of_regressors_fits_several_outputs():
         "serialstack_tree0", "serialstack_tree1", "serialstack_tree2", "x0"]
     with pytest.raises(ValueError, match="y has 3 columns .* 'final' predicts one"):
         SerialStack([("ridge", Ridge()), ("final", SVR())], cv=3).fit(X, y)
+
+
+@pytest.mark.parametrize("names", [[0, 1, 2], [3, 7, 11], ["a", "b", "c"]])
+def test_regressor_level_of_a_classifier_stack_learns_label_codes(names):
+    X, codes = load_wine(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    y = np.asarray(names, dtype=object if isinstance(names[0], str) else None)[codes]
+    cv = KFold(5, shuffle=True, random_state=0)
+    ours = SerialStack([("ridge", Ridge()), ("final", LogisticRegression())], cv=cv).fit(X, y)
+    theirs = StackingClassifier([("ridge", Ridge())], final_estimator=LogisticRegression(),
+                                cv=cv).fit(X, y)
+    assert_allclose(ours.predict_proba(X), theirs.predict_proba(X))
+    assert_array_equal(ours.predict(X), theirs.predict(X))
