@@ -15,11 +15,13 @@ Dask collection.
 """
 
 import time
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn.base import clone
 
+from ._base import check_sample_weight
 from ._tasks import fit_task, run_fit_tasks, weight_key
 from ._views import take_rows
 
@@ -97,6 +99,8 @@ def split(X, y, sample_weight, partitions, owner):
         )
     dask = _dask()
     X_blocks, lengths = _blocks(X, "X", owner, dask)
+    if sample_weight is not None and not is_collection(sample_weight):
+        sample_weight = check_sample_weight(sample_weight, int(lengths.sum()))
     y_blocks = _aligned(y, lengths, "y", owner, dask)
     w_blocks = (
         None
@@ -223,8 +227,9 @@ def _fit_on_group(
     """Fit a clone on one group; return it, its output on the sample, and its seconds
     per 1000 sample rows."""
     X, y = _concat(X_blocks), np.asarray(_concat(y_blocks))
-    w = None if w_blocks is None else np.asarray(_concat(w_blocks))
     try:
+        # Weights on a collection are first seen here, a group at a time.
+        w = None if w_blocks is None else check_sample_weight(_concat(w_blocks), len(y))
         fitted, _, _ = fit_task(estimator, X, y, w, None, None, None, None, params)
         start = time.perf_counter()
         out = output(fitted, sample)
@@ -450,8 +455,22 @@ def in_memory_copy(fitted):
 # -- blockwise prediction ------------------------------------------------------------
 
 
-def _call(estimator, method, block):
-    return getattr(estimator, method)(block)
+def _call(estimator, method, block, empty):
+    """``estimator.method(block)``; ``empty`` (the output of no row) for an empty block."""
+    return empty if block.shape[0] == 0 else getattr(estimator, method)(block)
+
+
+def _first_rows(X):
+    """The first row of a Dask DataFrame, reading its partitions in turn only until one
+    holds a row (not every partition, as ``head(npartitions=-1)`` would)."""
+    head = X._meta
+    for i in range(X.npartitions):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "insufficient elements"
+            head = X.partitions[i].head(1, npartitions=1)
+        if len(head):
+            break
+    return head
 
 
 def blockwise(estimator, method, X):
@@ -471,14 +490,15 @@ def blockwise(estimator, method, X):
         head = X[:1].compute()
     else:
         blocks, lengths = list(X.to_delayed()), None
-        head = X.head(1, npartitions=-1)
+        head = _first_rows(X)
     if X.shape[1] is not None and len(head) == 0:
         raise ValueError(f"{owner}: X has 0 samples.")
     probe = np.asarray(getattr(estimator, method)(head))
+    empty = np.empty((0, *probe.shape[1:]), dtype=probe.dtype)
     fitted = dask.delayed(estimator, pure=True)
     parts = [
         da.from_delayed(
-            dask.delayed(_call, pure=True)(fitted, method, block),
+            dask.delayed(_call, pure=True)(fitted, method, block, empty),
             shape=(np.nan if lengths is None else lengths[b],) + probe.shape[1:],
             dtype=probe.dtype,
         )

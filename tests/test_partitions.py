@@ -88,6 +88,46 @@ def test_a_dask_fit_equals_the_in_memory_fit_on_the_same_partitions(frame):
                     atol=1e-10)
 
 
+def test_predict_on_a_dask_frame_reads_one_partition_and_takes_empty_ones():
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(X_CLF, columns=[f"f{i}" for i in range(6)])
+    fitted = fusion(partitions=4).fit(frame, Y_CLF)
+    X = dd.from_pandas(frame, npartitions=4)
+    X = X[X["f0"] > X["f0"].quantile(0.3)]  # rows left out; perhaps whole partitions
+    X = dd.concat([X.partitions[0].head(0, npartitions=1, compute=False), X])  # empty first
+    read = []
+
+    def counted(part, partition_info=None):
+        read.append(partition_info["number"])
+        return part
+
+    lazy = X.map_partitions(counted, meta=X._meta)
+    proba = fitted.predict_proba(lazy)
+    assert len(set(read)) <= 2  # the empty first partition and the one with a row
+    here = lazy.compute()
+    assert_allclose(proba.compute(), fitted.predict_proba(here))
+    assert_array_equal(fitted.predict(lazy).compute(), fitted.predict(here))
+    assert fitted.transform(lazy).compute().shape == (len(here), 6)
+
+
+def test_weights_on_a_collection_are_checked_as_in_memory():
+    X = da.from_array(X_CLF, chunks=(SIZES, 6))
+    y = da.from_array(Y_CLF, chunks=(SIZES,))
+    negative = np.ones(len(Y_CLF))
+    negative[:5] = -1.0
+    with pytest.raises(ValueError, match="partition 0 .*finite and non-negative"):
+        fusion(partitions="blocks").fit(X, y, sample_weight=da.from_array(negative,
+                                                                          chunks=(SIZES,)))
+    with pytest.raises(ValueError, match="finite and non-negative"):
+        fusion(partitions="blocks").fit(X, y, sample_weight=negative)
+    with pytest.raises(ValueError, match=r"sample_weight has shape \(1200, 1\)"):
+        fusion(partitions="blocks").fit(X, y, sample_weight=np.ones((len(Y_CLF), 1)))
+    scalar = fusion(partitions="blocks").fit(X, y, sample_weight=2.0)
+    here = fusion(partitions=4).fit(X_CLF, Y_CLF, sample_weight=2.0)
+    assert_allclose(scalar.weights_, here.weights_, atol=1e-10)
+
+
 def test_grouped_blocks_and_hard_votes_and_greedy_budget():
     X = da.from_array(X_CLF, chunks=150)  # 8 blocks, grouped into 4 partitions
     y = da.from_array(Y_CLF, chunks=150)
