@@ -279,6 +279,23 @@ class _BaseFusion(TransformerMixin, Composite):
             report_fit_time(owner, began)
         return self
 
+    def _check_partition_weights(self, names, members, sample_weight):
+        """Partitions fit every member with ``sample_weight``: under metadata routing,
+        each must request it (an unset request raises, as without partitions)."""
+        owner = type(self).__name__
+        _, routed = self._fit_metadata(sample_weight, {})
+        if routed is None:
+            check_sample_weight_support(names, members, owner)
+            return
+        unweighted = [name for name in names if "sample_weight" not in routed[name]]
+        if unweighted:
+            raise ValueError(
+                f"{owner}: with partitions every member is fitted with sample_weight, "
+                f"and under metadata routing {unweighted!r} do not request it; request "
+                "it on every member (set_fit_request(sample_weight=True)) or fit without "
+                "partitions."
+            )
+
     def _fit_partitioned(self, params, X, y, sample_weight, fit_params, began):
         """Fit one copy of each member per partition and learn the weights from their
         out-of-partition outputs on a sample of rows (:mod:`skfuse._partitions`)."""
@@ -306,7 +323,7 @@ class _BaseFusion(TransformerMixin, Composite):
             y = self._check_y(X, y, None if classifier else list(zip(names, members)))
             sample_weight = check_sample_weight(sample_weight, X.shape[0])
         if sample_weight is not None:
-            check_sample_weight_support(names, members, owner)
+            self._check_partition_weights(names, members, sample_weight)
         self._check_members_can_output(names, members)
         whole = [_partitions.takes_collections(est) for est in members]
         if any(whole) and not is_collection(X):

@@ -6,9 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
+from sklearn import config_context
 from sklearn.base import clone
 from sklearn.datasets import make_classification, make_regression
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+from sklearn.exceptions import UnsetMetadataPassedError
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier
@@ -126,6 +128,28 @@ def test_weights_on_a_collection_are_checked_as_in_memory():
     scalar = fusion(partitions="blocks").fit(X, y, sample_weight=2.0)
     here = fusion(partitions=4).fit(X_CLF, Y_CLF, sample_weight=2.0)
     assert_allclose(scalar.weights_, here.weights_, atol=1e-10)
+
+
+def test_under_routing_partitions_need_every_member_to_request_weights():
+    w = np.random.default_rng(0).uniform(0.5, 2.0, len(Y_CLF))
+    with config_context(enable_metadata_routing=True):
+        unset = fusion(partitions=4)
+        with pytest.raises(UnsetMetadataPassedError):
+            unset.fit(X_CLF, Y_CLF, sample_weight=w)
+        mixed = FusionClassifier(
+            [("lr", LogisticRegression(max_iter=300).set_fit_request(sample_weight=False)),
+             ("tree", DecisionTreeClassifier(max_depth=4).set_fit_request(sample_weight=True))],
+            partitions=4, partition_sample=50, random_state=0)
+        with pytest.raises(ValueError, match=r"\['lr'\] do not request it"):
+            mixed.fit(X_CLF, Y_CLF, sample_weight=w)
+        every = FusionClassifier(
+            [("lr", LogisticRegression(max_iter=300).set_fit_request(sample_weight=True)),
+             ("tree", DecisionTreeClassifier(max_depth=4).set_fit_request(sample_weight=True))],
+            partitions=4, partition_sample=50, random_state=0).fit(X_CLF, Y_CLF,
+                                                                  sample_weight=w)
+    plain = FusionClassifier(members(), partitions=4, partition_sample=50,
+                             random_state=0).fit(X_CLF, Y_CLF, sample_weight=w)
+    assert_allclose(every.predict_proba(X_CLF), plain.predict_proba(X_CLF))
 
 
 def test_grouped_blocks_and_hard_votes_and_greedy_budget():
