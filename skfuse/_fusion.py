@@ -442,6 +442,7 @@ class _BaseFusion(TransformerMixin, Composite):
             oof, y_target = oof[:, keep], y_target[keep]
             present = None if present is None else present[:, keep]
             sample_weight = None if sample_weight is None else sample_weight[keep]
+        _refuse_non_finite(type(self).__name__, names, oof, present)
         oof = self._calibrate(names, oof, y_target, present)
         if self._weights_per_output(y_target):
             # One weight vector per output, each learned on that output alone.
@@ -623,6 +624,22 @@ def _rows_asked(n_members, present, weights):
         rows = present[m] & alone if idle[m] else present[m]
         asked.append(None if rows.all() else np.flatnonzero(rows))
     return asked
+
+
+def _refuse_non_finite(owner, names, oof, present):
+    """Raise, naming the members, when an out-of-fold output a member should have given
+    (on the rows where it is present) holds NaN or an infinite value."""
+    finite = np.isfinite(oof.reshape(oof.shape[0], oof.shape[1], -1)).all(axis=2)
+    if present is not None:
+        finite |= ~present
+    bad = [f"{name!r} ({int((~ok).sum())} rows)" for name, ok in zip(names, finite)
+           if not ok.all()]
+    if bad:
+        raise ValueError(
+            f"{owner}: the out-of-fold outputs of {', '.join(bad)} hold NaN or infinite "
+            "values, so the weights cannot be learned from them; a "
+            "member fitted on too few rows (GaussianNB on one row of a class) can give NaN."
+        )
 
 
 def _set_collection_features(estimator, X):

@@ -313,6 +313,22 @@ def test_greedy_budget_limits_the_distinct_members():
         fusion.set_params(budget=0.5).fit(IRIS_X, IRIS_Y)
 
 
+class NaNOnSomeRowsNB(GaussianNB):
+    """A member whose probabilities are NaN on rows whose first feature is large."""
+
+    def predict_proba(self, X):
+        proba = super().predict_proba(X)
+        proba[np.asarray(X)[:, 0] > 6.5] = np.nan
+        return proba
+
+
+@pytest.mark.parametrize("weights", ["optimize", "greedy"])
+def test_nan_out_of_fold_outputs_are_refused_by_member(weights):
+    members = [("lr", LogisticRegression(max_iter=500)), ("nan", NaNOnSomeRowsNB())]
+    with pytest.raises(ValueError, match=r"outputs of 'nan' \(\d+ rows\) hold NaN"):
+        FusionClassifier(members, weights=weights, random_state=0).fit(IRIS_X, IRIS_Y)
+
+
 class SlowNB(GaussianNB):
     """GaussianNB whose predict_proba takes at least 20 ms a call."""
 
