@@ -342,6 +342,12 @@ class _BaseFusion(TransformerMixin, Composite):
         y_sample = np.concatenate([s[1] for s in summary])
         w_sample = None if sample_weight is None else np.concatenate(
             [s[2] for s in summary]).astype(np.float64)
+        if w_sample is not None and not w_sample.sum() > 0:
+            raise ValueError(
+                f"{owner}: every one of the {len(w_sample)} sampled rows (partition_sample="
+                f"{self.partition_sample} per partition) has sample_weight 0, so nothing "
+                "can be fused on them; sample more rows per partition."
+            )
         groups = np.repeat(np.arange(len(positions)), [len(p) for p in positions])
         if classifier:
             self._set_classes(np.concatenate([s[3] for s in summary]))

@@ -152,6 +152,14 @@ def test_under_routing_partitions_need_every_member_to_request_weights():
     assert_allclose(every.predict_proba(X_CLF), plain.predict_proba(X_CLF))
 
 
+def test_a_sample_of_rows_that_all_weigh_zero_is_refused():
+    w = np.zeros(len(Y_CLF))
+    w[[0, 1, 300, 301, 600, 601, 900, 901]] = 1.0
+    with pytest.raises(ValueError, match="sampled rows .* has sample_weight 0"):
+        FusionClassifier(members(), weights="optimize", partitions=4, partition_sample=5,
+                         random_state=0).fit(X_CLF, Y_CLF, sample_weight=w)
+
+
 def test_grouped_blocks_and_hard_votes_and_greedy_budget():
     X = da.from_array(X_CLF, chunks=150)  # 8 blocks, grouped into 4 partitions
     y = da.from_array(Y_CLF, chunks=150)
