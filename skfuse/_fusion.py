@@ -101,11 +101,8 @@ class _BaseFusion(TransformerMixin, Composite):
 
     @property
     def named_estimators_(self):
-        """The fitted members by name, ``"drop"`` for a dropped one (see the class's
-        Attributes)."""
-        members = self._loaded_members()
-        names = self.__dict__.get("_member_names_", members)  # not in older pickles
-        return Bunch(**{name: members.get(name, "drop") for name in names})
+        """The fitted members by name (see the class's Attributes)."""
+        return Bunch(**self._loaded_members())
 
     def _loaded_members(self):
         """The fitted members by name, unpickled where the cache left them stored."""
@@ -248,7 +245,6 @@ class _BaseFusion(TransformerMixin, Composite):
         # Without a refit, a member predicts by the mean of its fold fits (a frozen
         # member is used as it is).
         # Members from the cache's memory stay pickled until asked for (estimators_).
-        self._member_names_ = [name for name, _ in self.estimators]
         self._fitted_members_ = {
             name: fits[name].estimator if fits[name].estimator is not None
             else FoldMean(fits[name].fold_estimators, getattr(self, "classes_", None))
@@ -366,7 +362,6 @@ class _BaseFusion(TransformerMixin, Composite):
                                                self._output(), f"member {name!r}", owner)]
                 if w else split.pop() for name, est, w in zip(names, members, whole)]
         classes = getattr(self, "classes_", None)
-        self._member_names_ = [name for name, _ in self.estimators]
         self._fitted_members_ = {
             name: fit[0][0] if w else FoldMean([fitted for fitted, _, _ in fit], classes)
             for name, fit, w in zip(names, fits, whole)}
@@ -606,7 +601,7 @@ class _BaseFusion(TransformerMixin, Composite):
             self._input_feature_names(input_features)
         prefix = type(self).__name__.lower()
         return np.asarray(
-            [f"{prefix}_{name}{suffix}" for name in self._fitted_members_
+            [f"{prefix}_{name}{suffix}" for name in self.named_estimators_
              for suffix in self._output_suffixes()],
             dtype=object,
         )
@@ -739,8 +734,7 @@ _FUSION_DOCS = {
         The kept members, fitted on all the data; with learned weights and
         ``refit=False``, each holds the member's fold fits instead (see ``refit``).""",
     "named_estimators_": """named_estimators_ : :class:`~sklearn.utils.Bunch`
-        The fitted members by name; a dropped member's entry is ``"drop"``, as in
-        scikit-learn's ``VotingClassifier``.""",
+        The fitted members by name.""",
     "weights_": """weights_ : ndarray of shape (n_kept_members,)
         One weight per kept (not dropped) member, summing to 1.""",
     "member_scores_": """member_scores_ : dict of str to float

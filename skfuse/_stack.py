@@ -11,7 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import is_classifier, is_regressor
 
-from ._base import Composite, check_known_classes, is_drop, member_decision, member_proba
+from ._base import Composite, check_known_classes, member_decision, member_proba
 from ._fusion import FusionClassifier, FusionRegressor
 from ._jobs import MemberJobs
 from ._tasks import is_frozen
@@ -128,11 +128,10 @@ def output_names(stack):
     if isinstance(level, FusionClassifier) and method in ("auto", "transform"):
         parts = [(member, output_width(est, member_method(level.voting, est, method),
                                        stack._level_classes_))
-                 for member, est in level.named_estimators_.items() if not is_drop(est)]
+                 for member, est in level.named_estimators_.items()]
     elif isinstance(level, FusionRegressor) and method == "transform":
         width = stack._output_width_ // len(level.estimators_)
-        parts = [(member, width) for member, est in level.named_estimators_.items()
-                 if not is_drop(est)]
+        parts = [(member, width) for member in level.named_estimators_]
     else:
         parts = [(name, stack._output_width_)]
     names = []

@@ -118,9 +118,7 @@ class FusionWeightsDisplay:
         elif output is not None:
             raise ValueError("output= is for a fusion with one weight vector per output; "
                              "this one has one for all.")
-        kept = [name for name, est in estimator.named_estimators_.items()
-                if not isinstance(est, str)]  # "drop"
-        display = cls(weights, kept, scores, path, path_scores)
+        display = cls(weights, list(estimator.named_estimators_), scores, path, path_scores)
         return display.plot(ax=ax, kind=kind)
 
     def plot(self, ax=None, *, kind="weights"):
