@@ -392,12 +392,12 @@ def classes_of(y, owner):
     return classes
 
 
-def check_sample_weight_support(names, members, owner):
-    """Raise if a member's ``fit`` cannot be given ``sample_weight`` (:func:`weight_key`;
-    frozen members are not fitted)."""
+def check_sample_weight_support(names, members, owner, kind="member"):
+    """Raise if a member's (``kind``: or a step's) ``fit`` cannot be given
+    ``sample_weight`` (:func:`weight_key`; frozen members are not fitted)."""
     for name, est in zip(names, members):
         if not is_frozen(est) and weight_key(est) is None:
-            raise TypeError(takes_no_weights(f"{owner}: member {name!r}", est,
+            raise TypeError(takes_no_weights(f"{owner}: {kind} {name!r}", est,
                                              "which it was given"))
 
 

@@ -338,11 +338,16 @@ class _BaseFusion(TransformerMixin, Composite):
         y_sample = np.concatenate([s[1] for s in summary])
         w_sample = None if sample_weight is None else np.concatenate(
             [s[2] for s in summary]).astype(np.float64)
-        if w_sample is not None and not w_sample.sum() > 0:
+        # Learned weights need sampled rows of positive weight (weights that are not
+        # finite and non-negative are refused where each group reads them).
+        if (isinstance(weights, str) and w_sample is not None
+                and np.all(np.isfinite(w_sample)) and np.all(w_sample >= 0)
+                and not w_sample.sum() > 0):
             raise ValueError(
                 f"{owner}: every one of the {len(w_sample)} sampled rows (partition_sample="
-                f"{self.partition_sample} per partition) has sample_weight 0, so nothing "
-                "can be fused on them; sample more rows per partition."
+                f"{self.partition_sample} per partition) has sample_weight 0, so the weights "
+                "cannot be learned on them; sample more rows per partition, or give more "
+                "rows a positive weight."
             )
         groups = np.repeat(np.arange(len(positions)), [len(p) for p in positions])
         if classifier:
@@ -637,7 +642,8 @@ def _refuse_non_finite(owner, names, oof, present):
            if not ok.all()]
     if bad:
         raise ValueError(
-            f"{owner}: the out-of-fold outputs of {', '.join(bad)} hold NaN or infinite "
+            f"{owner}: the out-of-fold (or out-of-partition) outputs of {', '.join(bad)} "
+            "hold NaN or infinite "
             "values, so the weights cannot be learned from them; a "
             "member fitted on too few rows (GaussianNB on one row of a class) can give NaN."
         )

@@ -562,8 +562,9 @@ class _BaseMixture(Composite):
         to half an even share.
 
         Rows handed out are not taken again, and an expert that the rows taken from it
-        leave starved is re-seeded in turn, so no expert ends with nothing (each is
-        re-seeded at most once, and together they take at most half the weight).
+        leave starved is re-seeded in turn (each at most once; together they take at
+        most half the weight), so an expert ends with nothing only when every row with
+        its view was handed to another.
         """
         n_experts = resp.shape[1]
         even = weight.sum() / n_experts

@@ -429,7 +429,8 @@ def fit_on_collection(estimator, X, parts, positions, sample, output, label, own
     w_rest = None if parts.w is None else rest(parts.w, (), np.float64)
     estimator = clone(estimator)
     try:
-        key = weight_key(estimator) or "sample_weight"  # a Pipeline's last step
+        # A Pipeline's final step gets them; with no way in (None), fit refuses them.
+        key = weight_key(estimator) or "sample_weight"
         estimator.fit(X_rest, y_rest, **({} if w_rest is None else {key: w_rest}))
     except Exception as exc:
         raise _renamed(

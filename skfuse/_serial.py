@@ -429,7 +429,8 @@ class SerialStack(TransformerMixin, Composite):
         names = [name for name, _ in self.steps]
         groups, routed = self._fit_metadata(sample_weight, fit_params)
         if sample_weight is not None and routed is None:
-            check_sample_weight_support(names, [est for _, est in self.steps], "SerialStack")
+            check_sample_weight_support(names, [est for _, est in self.steps], "SerialStack",
+                                        kind="step")
         step_params = [routed[name] for name in names] if routed else [None] * len(names)
         self._views_ = self._resolve_views(X, names)
         rng = check_random_state(self.random_state)

@@ -164,7 +164,7 @@ def fit_stack(stack, estimators, step_params, X, y, sample_weight, folds):
     # A regressor level of a classifier stack learns the label codes (positions in
     # the sorted labels), as in scikit-learn's StackingClassifier: labels need not
     # be numbers.
-    codes = (np.unique(y, return_inverse=True)[1].astype(np.float64)
+    codes = (np.searchsorted(stack.classes_, y).astype(np.float64)
              if is_classifier(stack) else None)
     for name, est, params, method in zip(names, estimators[:-1], step_params,
                                          stack._methods_):

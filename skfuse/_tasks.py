@@ -74,7 +74,8 @@ def fit_task(estimator, X, y, sample_weight, train, test, view, output, params=N
         X_train = X if train is None else take_rows(X, train)
         y_train = y if train is None else y[train]
         if params is None:
-            key = weight_key(estimator) or "sample_weight"  # a Pipeline's last step
+            # A Pipeline's final step gets them; with no way in (None), fit refuses them.
+            key = weight_key(estimator) or "sample_weight"
             params = {} if sample_weight is None else {key: sample_weight}
         estimator.fit(X_train, y_train, **rows_of_params(params, train, len(y)))
     if test is None:

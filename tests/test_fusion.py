@@ -446,18 +446,32 @@ def test_member_without_sample_weight_fails_clearly():
         FusionClassifier(members).fit(IRIS_X, IRIS_Y, sample_weight=np.ones(150))
 
 
+class WeightRecordingLR(LogisticRegression):
+    """Records the sum of the weights each fit gets (None without)."""
+
+    seen = []
+
+    def fit(self, X, y, sample_weight=None):
+        type(self).seen.append(None if sample_weight is None else float(np.sum(sample_weight)))
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
 @pytest.mark.parametrize("weights", [None, "optimize"])
 def test_pipeline_member_gets_sample_weight_through_its_last_step(weights):
     sample_weight = np.random.RandomState(0).uniform(0.1, 3.0, len(IRIS_Y))
-    pipe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
+    pipe = make_pipeline(StandardScaler(), WeightRecordingLR(max_iter=500))
+    WeightRecordingLR.seen = []
     fusion = FusionClassifier([("pipe", pipe), ("nb", GaussianNB())], weights=weights,
                               random_state=0).fit(IRIS_X, IRIS_Y, sample_weight=sample_weight)
-    alone = clone(pipe).fit(IRIS_X, IRIS_Y, logisticregression__sample_weight=sample_weight)
-    fitted = fusion.named_estimators_["pipe"]
+    # Every fit (the refit, or each fold's) got the weights of its rows.
+    assert WeightRecordingLR.seen and None not in WeightRecordingLR.seen
     if weights is None:
-        assert_allclose(fitted.predict_proba(IRIS_X), alone.predict_proba(IRIS_X))
-    unweighted = clone(pipe).fit(IRIS_X, IRIS_Y)
-    assert not np.allclose(alone.predict_proba(IRIS_X), unweighted.predict_proba(IRIS_X))
+        alone = clone(pipe).fit(IRIS_X, IRIS_Y, weightrecordinglr__sample_weight=sample_weight)
+        assert_allclose(fusion.named_estimators_["pipe"].predict_proba(IRIS_X),
+                        alone.predict_proba(IRIS_X))
+    else:
+        assert len(WeightRecordingLR.seen) == 5  # the fold fits (refit=False)
+        assert_allclose(sum(WeightRecordingLR.seen), 4 * sample_weight.sum())
     with pytest.raises(TypeError, match=r"member 'knn' \(Pipeline\) does not accept "
                                         r"sample_weight in fit, .*final step"):
         FusionClassifier([("knn", make_pipeline(StandardScaler(), KNeighborsClassifier())),

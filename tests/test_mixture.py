@@ -635,6 +635,13 @@ def test_gate_alpha_zero_is_an_unpenalised_gate():
     assert not np.allclose(fits[0.0].predict_gate(X), fits[1.0].predict_gate(X))
 
 
+def test_a_bad_gate_view_is_named_as_gate_view():
+    X, y = piecewise(100)
+    with pytest.raises(ValueError, match=r"^MixtureOfExpertsRegressor: gate_view names "
+                                         r"column position"):
+        MixtureOfExpertsRegressor(n_experts=2, gate_view=[5]).fit(X, y)
+
+
 def test_held_out_rows_pick_the_iteration_kept():
     X, y = piecewise(600)
     moe = MixtureOfExpertsRegressor(n_experts=3, random_state=0).fit(X, y)

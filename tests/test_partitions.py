@@ -152,12 +152,17 @@ def test_under_routing_partitions_need_every_member_to_request_weights():
     assert_allclose(every.predict_proba(X_CLF), plain.predict_proba(X_CLF))
 
 
-def test_a_sample_of_rows_that_all_weigh_zero_is_refused():
-    w = np.zeros(len(Y_CLF))
-    w[[0, 1, 300, 301, 600, 601, 900, 901]] = 1.0
+def test_a_sample_of_rows_that_all_weigh_zero_is_refused(monkeypatch):
+    # The sample: the first 20 rows of each partition of 300.
+    monkeypatch.setattr(_partitions, "sample_positions",
+                        lambda lengths, per, rng: [np.arange(20) for _ in lengths])
+    w = np.ones(len(Y_CLF))
+    w[np.arange(len(Y_CLF)) % 300 < 20] = 0.0
+    fused = FusionClassifier(members(), weights="optimize", partitions=4, random_state=0)
     with pytest.raises(ValueError, match="sampled rows .* has sample_weight 0"):
-        FusionClassifier(members(), weights="optimize", partitions=4, partition_sample=5,
-                         random_state=0).fit(X_CLF, Y_CLF, sample_weight=w)
+        fused.fit(X_CLF, Y_CLF, sample_weight=w)
+    fixed = clone(fused).set_params(weights=[1, 2]).fit(X_CLF, Y_CLF, sample_weight=w)
+    assert_allclose(fixed.weights_, [1 / 3, 2 / 3])  # nothing learned on the sample
 
 
 def test_grouped_blocks_and_hard_votes_and_greedy_budget():

@@ -16,6 +16,7 @@ from sklearn.model_selection import (
     cross_val_predict,
 )
 from sklearn.naive_bayes import GaussianNB
+from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVR
@@ -149,6 +150,10 @@ def test_pipeline_step_gets_sample_weight_through_its_last_step():
         random_state=0).fit(X, LABELS, sample_weight=weight)
     alone = clone(cheap).fit(X, LABELS, logisticregression__sample_weight=weight)
     assert_allclose(cascade.named_steps_["cheap"].predict_proba(X), alone.predict_proba(X))
+    knn = make_pipeline(StandardScaler(), KNeighborsClassifier())
+    with pytest.raises(TypeError, match=r"^SerialStack: step 'knn' \(Pipeline\)"):
+        SerialStack([("knn", knn), ("final", LogisticRegression())], cv=3).fit(
+            X, LABELS, sample_weight=weight)
 
 
 @pytest.mark.parametrize("threshold", [[0.9, "auto"], ["0.9", "0.8"], [0.9, None]])
