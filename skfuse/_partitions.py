@@ -487,6 +487,8 @@ def blockwise(estimator, method, X):
 
     owner = type(estimator).__name__
     if hasattr(X, "chunks"):
+        if X.ndim != 2:
+            raise ValueError(f"{owner}: X must be 2-D (rows, features); got {X.ndim}-D.")
         blocks, lengths = _blocks(X, "X", owner, dask)
         head = X[:1].compute()
     else:

@@ -165,6 +165,13 @@ def test_a_sample_of_rows_that_all_weigh_zero_is_refused(monkeypatch):
     assert_allclose(fixed.weights_, [1 / 3, 2 / 3])  # nothing learned on the sample
 
 
+def test_predict_refuses_a_one_dimensional_dask_array():
+    X = da.from_array(X_CLF, chunks=(SIZES, 6))
+    fitted = fusion(partitions="blocks").fit(X, da.from_array(Y_CLF, chunks=(SIZES,)))
+    with pytest.raises(ValueError, match="X must be 2-D .*got 1-D"):
+        fitted.predict(X[:, 0])
+
+
 def test_grouped_blocks_and_hard_votes_and_greedy_budget():
     X = da.from_array(X_CLF, chunks=150)  # 8 blocks, grouped into 4 partitions
     y = da.from_array(Y_CLF, chunks=150)
