@@ -731,7 +731,8 @@ _FUSION_DOCS = {
         predictions on 10,000 rows or more.""",
     "verbose": """verbose : int, default=0
         With 1 or more, ``fit`` prints a line for each member fit and each fold, in
-        task order as the results arrive, with the seconds it took; learned weights
+        task order as the results arrive, with the seconds it took (not on a Dask
+        collection, whose partition fits run as one Dask computation); learned weights
         are then printed by member name, with the out-of-fold scores; last, the whole
         fit's time.""",
     "random_state": """random_state : int, RandomState instance or None, default=None
