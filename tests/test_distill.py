@@ -435,6 +435,25 @@ def test_label_weight_one_classifier_is_the_student_on_the_labels_alone():
     assert_allclose(distilled.predict_proba(X), clone(student).fit(X, y).predict_proba(X))
 
 
+def test_duplicates_of_weight_zero_are_left_out_but_a_row_keeps_one():
+    X, y = make_classification(120, 4, n_informative=3, n_redundant=0, n_classes=3,
+                               random_state=0)
+    weight = np.ones(len(y))
+    weight[:10] = 0.0  # every copy of these rows weighs 0
+    RecordingTree.fits = []
+    DistilledClassifier(LogisticRegression(), RecordingTree(random_state=0),
+                        label_weight=1.0, cv=3, random_state=0).fit(X, y, sample_weight=weight)
+    X_s, y_s, w_s = full_fit(RecordingTree)
+    # At label weight 1 each row's one copy of weight > 0 is its label; a row of weight
+    # 0 keeps its first copy (the first class), at weight 0.
+    assert len(y_s) == len(y)
+    assert_array_equal(y_s[10:], y[10:])
+    assert_array_equal(y_s[:10], 0)
+    assert_array_equal(w_s[:10], 0.0)
+    assert np.all(w_s[10:] > 0)
+    assert_allclose(X_s, X)
+
+
 def test_synthetic_rows_weigh_one_minus_the_label_weight():
     RecordingRegressor.fits = []
     DistilledRegressor(Ridge(), RecordingRegressor(), label_weight=0.25, augment="munge",
