@@ -643,8 +643,7 @@ def _refuse_non_finite(owner, names, oof, present):
     if bad:
         raise ValueError(
             f"{owner}: the out-of-fold (or out-of-partition) outputs of {', '.join(bad)} "
-            "hold NaN or infinite "
-            "values, so the weights cannot be learned from them; a "
+            "hold NaN or infinite values, so the weights cannot be learned from them; a "
             "member fitted on too few rows (GaussianNB on one row of a class) can give NaN."
         )
 

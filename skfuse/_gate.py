@@ -8,7 +8,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import _class_positions
-from ._tasks import weight_key
+from ._tasks import weight_params
 from ._views import take_rows
 
 
@@ -104,7 +104,7 @@ def fit_classifier_gate(gate, X, targets, sample_weight):
     """
     rows, experts = np.nonzero(targets * sample_weight[:, None] > 0)
     weight = targets[rows, experts] * sample_weight[rows]
-    return gate.fit(take_rows(X, rows), experts, **{weight_key(gate): weight})
+    return gate.fit(take_rows(X, rows), experts, **weight_params(gate, weight))
 
 
 def gate_log_proba(gate, X, n_experts):

@@ -22,7 +22,7 @@ import numpy as np
 from sklearn.base import clone
 
 from ._base import check_sample_weight
-from ._tasks import fit_task, run_fit_tasks, weight_key
+from ._tasks import fit_task, run_fit_tasks, weight_params
 from ._views import take_rows
 
 PARTITION_SAMPLE = 1000  # rows per partition that the other partitions' fits predict
@@ -429,9 +429,7 @@ def fit_on_collection(estimator, X, parts, positions, sample, output, label, own
     w_rest = None if parts.w is None else rest(parts.w, (), np.float64)
     estimator = clone(estimator)
     try:
-        # A Pipeline's final step gets them; with no way in (None), fit refuses them.
-        key = weight_key(estimator) or "sample_weight"
-        estimator.fit(X_rest, y_rest, **({} if w_rest is None else {key: w_rest}))
+        estimator.fit(X_rest, y_rest, **weight_params(estimator, w_rest))
     except Exception as exc:
         raise _renamed(
             exc, f"{owner}: {label} could not be fitted on the collection: {exc}"

@@ -57,6 +57,15 @@ def weight_key(estimator):
     return None
 
 
+def weight_params(estimator, sample_weight):
+    """``fit``'s keyword for ``sample_weight`` (:func:`weight_key`): ``{}`` without
+    weights. With no way in (None) it is passed as ``sample_weight``, for ``fit`` to
+    refuse."""
+    if sample_weight is None:
+        return {}
+    return {weight_key(estimator) or "sample_weight": sample_weight}
+
+
 def fit_task(estimator, X, y, sample_weight, train, test, view, output, params=None,
              keep=False):
     """Fit a clone of ``estimator`` on rows ``train`` (None: all) of its view of ``X``.
@@ -74,9 +83,7 @@ def fit_task(estimator, X, y, sample_weight, train, test, view, output, params=N
         X_train = X if train is None else take_rows(X, train)
         y_train = y if train is None else y[train]
         if params is None:
-            # A Pipeline's final step gets them; with no way in (None), fit refuses them.
-            key = weight_key(estimator) or "sample_weight"
-            params = {} if sample_weight is None else {key: sample_weight}
+            params = weight_params(estimator, sample_weight)
         estimator.fit(X_train, y_train, **rows_of_params(params, train, len(y)))
     if test is None:
         return estimator, None, None
