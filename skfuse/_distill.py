@@ -216,10 +216,12 @@ class _BaseDistilled(Composite):
             else:
                 warnings.warn(
                     f"{owner}: label_weight='auto' could not check any label weight out "
-                    "of fold (with out-of-fold targets it fits the teacher without two "
-                    "folds at a time, so it needs at least 3 folds); the student learns "
-                    "the teacher's targets alone (label_weight_=0). Use cv >= 3 or set "
-                    "label_weight.", UserWarning, stacklevel=4)
+                    "of fold: no fold left rows of positive weight to fit the student on "
+                    "and to score it on (with out-of-fold targets it fits the teacher "
+                    "without two folds at a time, so it needs at least 3 folds); the "
+                    "student learns the teacher's targets alone (label_weight_=0). Use "
+                    "cv >= 3, shuffled folds, or set label_weight.", UserWarning,
+                    stacklevel=4)
         else:
             self.label_weight_ = float(self.label_weight)
         keep, mixed, weights = self._mixed(y[real], targets, weights, n_real,
@@ -250,7 +252,7 @@ class _BaseDistilled(Composite):
                           verbose=self.verbose)
         plan.add("teacher", teacher, label="teacher",
                  folds=folds if oof or auto else [], params=params, keep_folds=auto)
-        pairs = _label_check.fold_pairs(folds) if auto and oof and not is_frozen(teacher) \
+        pairs = _label_check.fold_pairs(folds, sample_weight) if auto and oof and not is_frozen(teacher) \
             else {}
         for (j, k), fold in pairs.items():
             plan.add(f"pair {j} {k}", teacher, label=f"teacher without folds {j} and {k}",

@@ -52,18 +52,18 @@ class CheckFold:
     teacher: object
 
 
-def fold_pairs(folds):
+def fold_pairs(folds, sample_weight=None):
     """``{(j, k): (train, test)}`` for ``j < k``: the teacher's fit without folds ``j``
     and ``k`` (on the rows both train on) and the rows it labels (fold ``j``'s rows that
-    fold ``k`` trains on, and the other way round). Pairs with no row to fit on or to
-    label are left out."""
+    fold ``k`` trains on, and the other way round). Pairs with no row to fit on (or
+    whose rows all weigh 0) or to label are left out."""
     pairs = {}
     for j, (train_j, test_j) in enumerate(folds):
         for k in range(j + 1, len(folds)):
             train_k, test_k = folds[k]
             train = np.intersect1d(train_j, train_k)
             test = np.union1d(np.intersect1d(test_j, train_k), np.intersect1d(test_k, train_j))
-            if train.size and test.size:
+            if test.size and _has_weight(train, sample_weight):
                 pairs[(j, k)] = (train, test)
     return pairs
 
@@ -135,8 +135,9 @@ def losses(distiller, student, X, y, sample_weight, rows, owners, targets, n_rea
     synthetic = np.arange(n_real, len(targets))
     calls, labels, scored = [], [], []
     for k, check in enumerate(checks):
-        if not (check.rows.size and check.test.size):
-            continue
+        if not (_has_weight(check.rows, sample_weight)
+                and _has_weight(check.test, sample_weight)):
+            continue  # nothing to fit the student on, or nothing to score
         grown = synthetic[np.isin(owners[synthetic], check.parents)]
         X_grown = take_rows(rows, grown)
         X_k = concat_rows(take_rows(X, check.rows), X_grown) if grown.size \
@@ -166,6 +167,11 @@ def losses(distiller, student, X, y, sample_weight, rows, owners, targets, n_rea
         total[weight] += float(np.dot(w, distiller._row_losses(out, y[test])))
         weight_sum[weight] += float(w.sum())
     return {weight: total[weight] / weight_sum[weight] for weight in LABEL_WEIGHTS}
+
+
+def _has_weight(rows, sample_weight):
+    """Whether ``rows`` is not empty and, with ``sample_weight``, weighs more than 0."""
+    return rows.size > 0 and (sample_weight is None or sample_weight[rows].sum() > 0)
 
 
 def _fit_output(student, X, y, params, X_test, output):

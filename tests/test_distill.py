@@ -488,6 +488,17 @@ def test_auto_label_weight_warns_when_two_folds_leave_nothing_to_check():
     assert len(fitted.fit(X_REG, Y_REG).label_weight_losses_) == 5  # checked: no warning
 
 
+def test_auto_label_weight_leaves_out_fits_on_rows_that_all_weigh_zero():
+    # Unshuffled 3 folds, the last one weighing 0: the teacher's fit without folds 1
+    # and 2 would train on zero weights only (scikit-learn refuses it), and every
+    # check then lacks a fit or a scored row of positive weight.
+    weight = np.r_[np.ones(2 * len(Y_REG) // 3), np.zeros(len(Y_REG) - 2 * len(Y_REG) // 3)]
+    distilled = DistilledRegressor(Ridge(), LinearRegression(), cv=KFold(3))
+    with pytest.warns(UserWarning, match="no fold left rows of positive weight"):
+        distilled.fit(X_REG, Y_REG, sample_weight=weight)
+    assert distilled.label_weight_ == 0.0 and distilled.label_weight_losses_ == {}
+
+
 def _hand_losses(X, y, cv, teacher, student, weights):
     """The auto label weight's check, written out: each fold scored by the student
     fitted on the other folds, whose rows are labelled by the teacher fitted without
