@@ -196,12 +196,16 @@ class _BaseDistilled(Composite):
                 and weight_key(self.teacher) is None:
             raise TypeError(takes_no_weights(f"{owner}: the teacher", self.teacher,
                                              "which it was given"))
+        auto = self.label_weight == "auto"
+        weighs_synthetic = self.augment is not None and (auto or 0 < self.label_weight < 1)
+        if (sample_weight is not None or weighs_synthetic) \
+                and weight_key(self.student) is None:  # refused before the teacher's fits
+            raise TypeError(self._no_weights_message(self.student))
         rng = check_random_state(self.random_state)
         seed = None if self.random_state is None else rng
         teacher = seed_estimator(self.teacher, seed)
         student = seed_estimator(self.student, seed)
         folds = self._folds(X, y, rng, self._kind == "classifier", groups)
-        auto = self.label_weight == "auto"
         real, targets, checks = self._teach(teacher, X, y, sample_weight, folds,
                                             routed and routed["teacher"], auto)
         rows, owners, targets, weights = self._with_synthetic_rows(

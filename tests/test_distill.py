@@ -460,8 +460,23 @@ def test_synthetic_rows_weigh_one_minus_the_label_weight():
                        n_augment=30, cv=3, random_state=0).fit(X_REG, Y_REG)
     _, _, weights = full_fit(RecordingRegressor)
     assert_array_equal(weights, np.r_[np.ones(len(X_REG)), np.full(30, 0.75)])
+
+
+@pytest.mark.parametrize("label_weight, sample_weight", [
+    ("auto", None), (0.5, None), (0.0, np.full(len(Y_REG), 2.0)),
+])
+def test_student_without_weights_is_refused_before_the_teacher_is_fitted(label_weight,
+                                                                          sample_weight):
+    RecordingRegressor.fits = []
     with pytest.raises(TypeError, match="does not accept sample_weight"):
-        DistilledRegressor(Ridge(), KNeighborsRegressor(), label_weight="auto",
+        DistilledRegressor(RecordingRegressor(), KNeighborsRegressor(),
+                           label_weight=label_weight, augment="munge",
+                           cv=3).fit(X_REG, Y_REG, sample_weight=sample_weight)
+    assert RecordingRegressor.fits == []
+    # Without weights to give (no sample_weight, synthetic rows at full or no weight)
+    # the student need not take them.
+    for fixed in (0.0, 1.0):
+        DistilledRegressor(Ridge(), KNeighborsRegressor(), label_weight=fixed,
                            augment="munge", cv=3).fit(X_REG, Y_REG)
 
 
