@@ -104,7 +104,9 @@ class SerialStack(TransformerMixin, Composite):
     passthrough : bool or columns, default=False
         Stacking: also feed these raw columns of ``X`` (``True``: all) to every level
         after the first. Columns are given as for a view (names, positions, a slice, a
-        mask or a callable). Not used by a cascade.
+        mask or a callable). They follow the level's outputs as an array: floats, or
+        objects when a frame's columns hold strings or categories. Not used by a
+        cascade.
     views : dict of str to columns, default=None
         The columns of ``X`` a step sees, by step name (names, positions, a slice, a
         mask or a callable such as :func:`~sklearn.compose.make_column_selector`);

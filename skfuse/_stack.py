@@ -251,5 +251,16 @@ def _next_input(stack, out, X):
     raw = take_view(X, stack._passthrough_)
     if sp.issparse(raw):
         return sp.hstack([sp.csr_matrix(out), raw], format="csr")
-    raw = raw.to_numpy() if _is_dataframe(raw) else raw
-    return np.hstack([out, np.asarray(raw, dtype=np.float64)])
+    return np.hstack([out, _as_array(raw)])
+
+
+def _as_array(raw):
+    """Passed-through columns as an array: numeric frame columns as floats (``pd.NA``
+    as NaN), others (strings, categories) as objects, as a DataFrame's own values."""
+    if not _is_dataframe(raw):
+        return np.asarray(raw)
+    from pandas.api.types import is_numeric_dtype
+
+    if all(is_numeric_dtype(dtype) for dtype in raw.dtypes):
+        return raw.to_numpy(dtype=np.float64, na_value=np.nan)
+    return raw.to_numpy(dtype=object)

@@ -131,6 +131,46 @@ def test_set_output_gives_frames_as_stacking_classifier_does():
     assert not any(hasattr(cascade, m) for m in ("set_output", "transform", "fit_transform"))
 
 
+def test_passthrough_hands_on_string_and_nullable_columns_as_they_are():
+    # Strings reach the final step as StackingClassifier's do (objects, one-hot encoded
+    # there); nullable numbers as floats with pd.NA as NaN, for a step that takes NaN.
+    pd = pytest.importorskip("pandas")
+    from sklearn.compose import make_column_transformer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame({"num": rng.randn(200), "cat": rng.choice(["a", "b", "c"], 200)})
+    y = np.where(X["num"] + (X["cat"] == "a") > 0.3, "yes", "no")
+
+    def steps():
+        first = make_pipeline(make_column_transformer((OneHotEncoder(), ["cat"]),
+                                                      remainder=StandardScaler()),
+                              LogisticRegression())
+        final = make_pipeline(make_column_transformer((OneHotEncoder(), [2]),
+                                                      remainder="passthrough"),
+                              LogisticRegression())
+        return first, final
+
+    first, final = steps()
+    ours = SerialStack([("first", first), ("final", final)], cv=FOLDS,
+                       passthrough=True).fit(X, y)
+    first, final = steps()
+    ref = StackingClassifier([("first", first)], final_estimator=final, cv=FOLDS,
+                             stack_method="predict_proba", passthrough=True).fit(X, y)
+    assert_allclose(ours.predict_proba(X), ref.predict_proba(X), rtol=0, atol=1e-12)
+    assert ours.transform(X)[:, 2].tolist() == X["cat"].tolist()
+
+    X_na = pd.DataFrame({"f": pd.array(rng.randn(200), dtype="Float64"),
+                         "g": rng.randn(200)})
+    X_na.loc[:9, "f"] = pd.NA
+    hgb = HistGradientBoostingClassifier(max_iter=10, random_state=0)
+    stack = SerialStack([("first", hgb), ("final", clone(hgb))], cv=FOLDS,
+                        passthrough=["f"]).fit(X_na, X_na["g"] > 0)
+    assert np.isnan(stack.transform(X_na)[:10, -1]).all()
+
+
 def test_one_column_outputs_are_named_without_an_index():
     ours = SerialStack([("nb", GaussianNB()), ("final", LogisticRegression())], cv=FOLDS,
                        passthrough=True).fit(CANCER_X, CANCER_Y)
