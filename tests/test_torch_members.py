@@ -61,6 +61,29 @@ def test_classifier_takes_string_labels_and_records_features(blobs):
         net.predict(X[:, :3])
 
 
+def test_classes_in_any_order_name_the_output_columns(blobs):
+    X, y = blobs
+    given = classifier(classes=["up", "down", "side"], module__n_out=3).fit(X, y)
+    assert_array_equal(given.classes_, ["up", "down", "side"])
+    # Column j is the label classes_[j]: "up" rows train on code 0.
+    proba = given.predict_proba(X)
+    assert np.mean(proba[y == "up"].argmax(axis=1) == 0) > 0.9
+    assert_array_equal(given.predict(X), given.classes_[proba.argmax(axis=1)])
+    with pytest.raises(ValueError, match="not in classes"):
+        classifier(classes=["up", "side"]).fit(X, y)
+    with pytest.raises(ValueError, match="more than once"):
+        classifier(classes=["up", "down", "up"], module__n_out=3).fit(X, y)
+
+
+def test_column_y_is_raveled_with_a_warning(blobs):
+    from sklearn.exceptions import DataConversionWarning
+
+    X, y = blobs
+    with pytest.warns(DataConversionWarning):
+        column = classifier().fit(X, y[:, None])
+    assert_array_equal(column.predict(X), classifier().fit(X, y).predict(X))
+
+
 @pytest.mark.parametrize("method", ["predict", "predict_proba"])
 def test_unfitted_net_says_it_is_not_fitted(blobs, method):
     X, _ = blobs

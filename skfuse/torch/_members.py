@@ -9,7 +9,7 @@ from skorch.callbacks import EpochScoring
 from skorch.dataset import Dataset
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from .._base import check_sample_weight
 
@@ -133,6 +133,18 @@ def _code_accuracy(net, X, codes):
     return float(np.mean(net.predict_proba(X).argmax(axis=1) == np.asarray(codes)))
 
 
+def _label_codes(labels, y):
+    """Each label of ``y`` as its position in ``labels`` (in any order, each once)."""
+    order = np.argsort(labels, kind="stable")
+    ordered = labels[order]
+    if np.any(ordered[1:] == ordered[:-1]):
+        raise ValueError(f"classes={list(labels)} names a label more than once.")
+    at = np.minimum(np.searchsorted(ordered, y), len(labels) - 1)
+    if np.any(ordered[at] != y):
+        raise ValueError(f"y has labels that are not in classes={list(labels)}.")
+    return order[at].astype(np.int64)
+
+
 class NetClassifier(_MemberNet, NeuralNetClassifier):
     """A skorch ``NeuralNetClassifier`` that behaves as a scikit-learn member.
 
@@ -220,14 +232,11 @@ class NetClassifier(_MemberNet, NeuralNetClassifier):
         self : NetClassifier
         """
         X = self._check_input(X, reset=True)
-        y = np.asarray(y)
+        y = column_or_1d(y, warn=True)
         check_classification_targets(y)
         labels = np.unique(y) if self.classes is None else np.asarray(self.classes)
-        codes = np.searchsorted(labels, y)
-        if np.any(codes >= len(labels)) or np.any(labels[np.minimum(codes, len(labels) - 1)] != y):
-            raise ValueError(f"y has labels that are not in classes={list(labels)}.")
         self.labels_ = labels
-        return self._fit_net(X, codes.astype(np.int64), sample_weight, fit_params)
+        return self._fit_net(X, _label_codes(labels, y), sample_weight, fit_params)
 
     def predict_proba(self, X):
         """Class probabilities, one column per label in ``classes_``.
