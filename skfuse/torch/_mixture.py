@@ -440,12 +440,20 @@ class _BaseNeuralMixture(BaseEstimator):
         return out.cpu().numpy()
 
     def __getstate__(self):
-        # Parameters are pickled as CPU tensors, so a model fitted on a GPU loads anywhere.
-        state = self.__dict__.copy()
+        # The network is stored as plain types (its constructor's arguments and NumPy
+        # arrays of its parameters), so a model fitted on a GPU loads anywhere, and
+        # skops.io can store it without trusting torch's own pickles.
+        state = dict(super().__getstate__())  # a copy: it can be the live __dict__
         if "module_" in state:
-            state["module_"] = copy.deepcopy(self.module_).to("cpu")
-            state["device_"] = torch.device("cpu")
+            state["module_"] = self.module_.to_state()
+            state["device_"] = "cpu"
         return state
+
+    def __setstate__(self, state):
+        if isinstance(state.get("module_"), dict):
+            state["module_"] = MixtureNet.from_state(state["module_"])
+            state["device_"] = torch.device(state["device_"])
+        super().__setstate__(state)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

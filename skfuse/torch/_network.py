@@ -36,6 +36,8 @@ class MixtureNet(nn.Module):
     def __init__(self, n_features, n_outputs, n_experts, hidden_units, top_k, classify,
                  generator):
         super().__init__()
+        self.config = dict(n_features=n_features, n_outputs=n_outputs, n_experts=n_experts,
+                           hidden_units=tuple(hidden_units), top_k=top_k, classify=classify)
         self.n_experts = n_experts
         self.top_k = None if top_k is None or top_k >= n_experts else top_k
         self.classify = classify
@@ -51,6 +53,21 @@ class MixtureNet(nn.Module):
         self.gate_bias = nn.Parameter(torch.zeros(n_experts))
         # Noisy top-k gating: a learned, input-dependent noise scale (softplus).
         self.noise = nn.Parameter(torch.zeros(n_features, n_experts))
+
+    def to_state(self):
+        """The constructor's arguments and the parameters as NumPy arrays (on the CPU):
+        what :meth:`from_state` rebuilds the network from, in plain types."""
+        return {"config": dict(self.config),
+                "parameters": {name: value.detach().cpu().numpy()
+                               for name, value in self.state_dict().items()}}
+
+    @classmethod
+    def from_state(cls, state):
+        """The network :meth:`to_state` described, on the CPU, in evaluation mode."""
+        module = cls(**state["config"], generator=torch.Generator())
+        module.load_state_dict({name: torch.from_numpy(value)
+                                for name, value in state["parameters"].items()})
+        return module.eval()
 
     def gate_logits(self, x, generator=None):
         """The gate's logits; with a ``generator`` (training, sparse), noise is added."""
