@@ -136,6 +136,35 @@ def test_regressor_trains_a_1d_target_as_one_column():
     assert fusion.predict(X[:3]).shape == (3, 2)
 
 
+def test_seeded_fits_in_threads_take_turns_and_repeat(blobs):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from skfuse.torch import _members
+
+    held = []
+
+    class Watching(MLP):
+        def forward(self, X):
+            held.append(_members._SEEDED_FIT.locked())
+            return super().forward(X)
+
+    X, y = blobs
+    classifier(max_epochs=1).set_params(module=Watching).fit(X, y)
+    classifier(max_epochs=1, random_state=None).set_params(module=Watching).fit(X, y)
+    n_first = len(held) // 2
+    # torch's generator is the process's: a seeded fit holds the lock while it trains.
+    assert all(held[:n_first]) and not any(held[n_first:])
+
+    def fit(seed):
+        return classifier(random_state=seed).fit(X, y).predict_proba(X)
+
+    alone = [fit(seed) for seed in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        threaded = list(pool.map(fit, range(4)))
+    for got, want in zip(threaded, alone):
+        assert_array_equal(got, want)
+
+
 def test_unit_weights_equal_no_weights(blobs):
     X, y = blobs
     plain = classifier().fit(X, y).predict_proba(X)

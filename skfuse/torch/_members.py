@@ -1,5 +1,6 @@
 """skorch nets that behave as scikit-learn members: seeds, weights, 1-D targets, fast predict."""
 
+import threading
 from collections.abc import Mapping
 
 import numpy as np
@@ -16,6 +17,9 @@ from .._base import check_sample_weight
 # Keys of the dict that carries the rows and their weights through skorch's data loading.
 _ROWS = "X"
 _WEIGHT = "sample_weight"
+# A seeded fit draws from torch's generator, one per process: seeded fits in threads of
+# one process take turns, so that each draws what it would draw alone.
+_SEEDED_FIT = threading.Lock()
 
 
 class _MemberNet:
@@ -31,9 +35,8 @@ class _MemberNet:
         return validate_data(self, X, dtype=np.float32, allow_nd=True, reset=reset)
 
     def _seed_torch(self):
-        if self.random_state is not None:
-            seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-            torch.manual_seed(int(seed))
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        torch.manual_seed(int(seed))
 
     def _fit_net(self, X, y, sample_weight, fit_params):
         if sample_weight is not None:
@@ -43,8 +46,11 @@ class _MemberNet:
             # Mean 1, so that weights change the balance between rows, not the step size.
             weight *= len(weight) / weight.sum()
             X = {**X, _WEIGHT: weight} if isinstance(X, Mapping) else {_ROWS: X, _WEIGHT: weight}
-        self._seed_torch()
-        return super().fit(X, y, **fit_params)
+        if self.random_state is None:
+            return super().fit(X, y, **fit_params)
+        with _SEEDED_FIT:
+            self._seed_torch()
+            return super().fit(X, y, **fit_params)
 
     def infer(self, x, **fit_params):
         """Run the module on a batch, leaving out the rows' weights.
@@ -166,7 +172,9 @@ class NetClassifier(_MemberNet, NeuralNetClassifier):
         Passed on to :class:`skorch.NeuralNetClassifier`.
     random_state : int, RandomState instance or None, default=None
         Seeds torch's global generator at the start of ``fit`` (initial weights,
-        shuffling, validation split). None leaves torch's generator as it is.
+        shuffling, validation split). None leaves torch's generator as it is. The
+        generator is one per process, so seeded fits in threads of one process (joblib's
+        threading backend) train one at a time; processes train side by side.
 
     Attributes
     ----------
@@ -291,6 +299,8 @@ class NetRegressor(_MemberNet, NeuralNetRegressor):
         Passed on to :class:`skorch.NeuralNetRegressor`.
     random_state : int, RandomState instance or None, default=None
         Seeds torch's global generator at the start of ``fit``. None leaves it as it is.
+        Seeded fits in threads of one process train one at a time, as in
+        :class:`NetClassifier`.
 
     Attributes
     ----------
