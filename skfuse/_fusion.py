@@ -682,7 +682,9 @@ _FUSION_DOCS = {
         With ``"greedy"``, the most that the distinct members chosen may cost together.""",
     "costs": """costs : dict of str to float, default=None
         Cost of each member for ``budget``. ``None`` measures each member's predict
-        seconds per 1000 rows on the out-of-fold predictions.""",
+        seconds per 1000 rows on the out-of-fold predictions: those timings move with
+        the machine's load, so which members fit the budget can change from one fit to
+        the next whatever ``random_state``; give ``costs`` for a repeatable fit.""",
     "views": """views : dict of str to columns, default=None
         The columns each member sees: names, integer positions, a slice, a boolean
         mask, or a callable such as :func:`~sklearn.compose.make_column_selector`.
