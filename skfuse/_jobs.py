@@ -247,6 +247,11 @@ class FoldMean(BaseEstimator):
     def classes_(self):
         return self.classes
 
+    @property
+    def member_class_name(self):
+        """The class of the fold fits: what errors call the member."""
+        return type(self.estimators[0]).__name__
+
     @available_if(_every_fit_has("predict_proba"))
     def predict_proba(self, X):
         return np.mean([member_proba(est, X, self.classes) for est in self.estimators],

@@ -257,11 +257,17 @@ def nan_sample(X, positions, holds_nan, usable=None):
     return take_rows(take_view(X, positions), rows)
 
 
+def class_name(estimator):
+    """The class name errors give: a member bagged over its fold fits
+    (:class:`~skfuse._jobs.FoldMean`) is named by theirs."""
+    return getattr(estimator, "member_class_name", type(estimator).__name__)
+
+
 def nan_refusal(owner, label, estimator, count, where, reason):
     """The message for an estimator that does not take NaN where its view holds some:
     what was tried, and the ways on."""
     return (
-        f"{owner}: {label} ({type(estimator).__name__}) does not accept NaN, and its "
+        f"{owner}: {label} ({class_name(estimator)}) does not accept NaN, and its "
         f"view {where} on {count} row(s); tried on a few of them, it raised: "
         f"{reason.rstrip('.')}. "
         "Impute inside the estimator (a Pipeline with SimpleImputer first), or use one "

@@ -392,8 +392,12 @@ def test_a_member_that_hands_nan_on_is_refused_by_name_with_the_ways_on(data):
                                          "SimpleImputer first.*FusionClassifier with views"):
         SerialStack([("m", member), ("final", LogisticRegression())], cv=3).fit(X_nan, y)
     assert not hasattr(member, "n_features_in_")  # tried on a clone, never the user's
-    # At predict time the fitted member is asked, and refused the same way.
+    # At predict time the fitted member is asked, and refused the same way; a member
+    # bagged over its fold fits (learned weights, refit=False) by its own class.
     fusion.fit(X, y)
+    with pytest.raises(ValueError, match=expected):
+        fusion.predict(X_nan)
+    fusion.set_params(weights="optimize", refit=False).fit(X, y)
     with pytest.raises(ValueError, match=expected):
         fusion.predict(X_nan)
 
