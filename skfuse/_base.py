@@ -229,7 +229,17 @@ class Composite(_BaseComposition):
         if getattr(cv, "shuffle", False) and getattr(cv, "random_state", 0) is None:
             cv = copy.copy(cv)
             cv.random_state = int(rng.randint(np.iinfo(np.int32).max))
-        folds = list(cv.split(X, y, groups))
+        try:
+            folds = list(cv.split(X, y, groups))
+        except ValueError as exc:
+            if groups is not None or "groups" not in str(exc):
+                raise
+            raise ValueError(
+                f"{type(self).__name__}: cv={cv!r} splits by groups, and none reached it "
+                f"({exc}). Pass fit(X, y, groups=groups) with "
+                "sklearn.set_config(enable_metadata_routing=True); a search or "
+                "cross_validate given groups then passes them on too."
+            ) from exc
         if not folds:
             raise ValueError(
                 f"{type(self).__name__}: cv gave no splits. A generator of splits can be "

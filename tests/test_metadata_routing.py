@@ -62,6 +62,20 @@ def test_without_routing_only_sample_weight_is_taken(make):
         make().fit(X, Y, groups=GROUPS)
 
 
+@pytest.mark.parametrize("routed", [False, True])
+def test_group_folds_without_groups_say_how_to_pass_them(routed):
+    from sklearn.model_selection import GridSearchCV
+
+    fusion = FusionClassifier([("lr", LogisticRegression())], weights="optimize",
+                              cv=GroupKFold(3))
+    search = GridSearchCV(fusion, {"lr__C": [0.1, 1.0]}, cv=GroupKFold(3),
+                          error_score="raise")
+    with sklearn.config_context(enable_metadata_routing=routed), \
+            pytest.raises(ValueError, match=r"FusionClassifier: cv=GroupKFold.*splits by "
+                                            r"groups.*enable_metadata_routing=True"):
+        fusion.fit(X, Y) if routed else search.fit(X, Y, groups=GROUPS)
+
+
 def test_fusion_learns_weights_on_group_folds(routing):
     cv = RecordingGroupKFold(3)
     members = [("lr", LogisticRegression()), ("tree", DecisionTreeClassifier(max_depth=3,
