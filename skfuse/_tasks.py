@@ -7,6 +7,7 @@ members in threads. :mod:`skfuse._jobs` builds the task lists; the composites ca
 
 import concurrent.futures
 import contextlib
+import inspect
 import time
 
 import numpy as np
@@ -43,18 +44,35 @@ def weight_key(estimator):
     ``"sample_weight"`` when its ``fit`` takes it. Otherwise (a ``Pipeline``, say): with
     metadata routing, ``"sample_weight"`` when a step requests it; without,
     ``"<last step>__sample_weight"`` when a :class:`~sklearn.pipeline.Pipeline`'s last
-    step takes it.
+    step takes it, and ``"sample_weight"`` for another scikit-learn meta-estimator whose
+    ``fit`` takes ``**fit_params`` (``VotingClassifier``, ``GridSearchCV``,
+    ``TransformedTargetRegressor``): it hands them to the estimators it fits, or
+    refuses them itself.
     """
     if has_fit_parameter(estimator, "sample_weight"):
         return "sample_weight"
     if get_config().get("enable_metadata_routing", False):
         consumed = get_routing_for_object(estimator).consumes("fit", ["sample_weight"])
         return "sample_weight" if consumed else None
-    if isinstance(estimator, Pipeline) and estimator.steps:
-        name, last = estimator.steps[-1]
+    if isinstance(estimator, Pipeline):
+        name, last = estimator.steps[-1] if estimator.steps else (None, None)
         inner = None if last in (None, "passthrough") else weight_key(last)
         return None if inner is None else f"{name}__{inner}"
+    if _sklearn_fit_takes_keywords(estimator):
+        return "sample_weight"
     return None
+
+
+def _sklearn_fit_takes_keywords(estimator):
+    """Whether ``estimator`` is scikit-learn's and its ``fit`` takes ``**fit_params``.
+
+    Only scikit-learn's own: a skorch net's ``fit(X, y, **fit_params)`` hands them to
+    its module's ``forward``, which knows no weights.
+    """
+    fit = getattr(estimator, "fit", None)
+    if fit is None or not type(estimator).__module__.startswith("sklearn."):
+        return False
+    return any(p.kind is p.VAR_KEYWORD for p in inspect.signature(fit).parameters.values())
 
 
 def weight_params(estimator, sample_weight):

@@ -478,6 +478,32 @@ def test_pipeline_member_gets_sample_weight_through_its_last_step(weights):
                           ("nb", GaussianNB())]).fit(IRIS_X, IRIS_Y, sample_weight=sample_weight)
 
 
+def test_scikit_learn_meta_estimators_taking_fit_params_get_sample_weight():
+    # VotingClassifier, GridSearchCV and TransformedTargetRegressor take **fit_params and
+    # hand sample_weight to the estimators they fit, as scikit-learn's own ensembles do.
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.ensemble import VotingClassifier
+
+    sample_weight = np.random.RandomState(0).uniform(0.1, 3.0, len(IRIS_Y))
+    members = [
+        ("vote", VotingClassifier([("lr", LogisticRegression(max_iter=500)),
+                                   ("nb", GaussianNB())], voting="soft")),
+        ("search", GridSearchCV(LogisticRegression(max_iter=500), {"C": [0.1, 1.0]}, cv=3)),
+    ]
+    fusion = FusionClassifier(members).fit(IRIS_X, IRIS_Y, sample_weight=sample_weight)
+    for name, member in members:
+        alone = clone(member).fit(IRIS_X, IRIS_Y, sample_weight=sample_weight)
+        unweighted = clone(member).fit(IRIS_X, IRIS_Y)
+        got = fusion.named_estimators_[name].predict_proba(IRIS_X)
+        assert_allclose(got, alone.predict_proba(IRIS_X))
+        assert not np.allclose(got, unweighted.predict_proba(IRIS_X))
+    X, y = make_regression(n_samples=120, n_features=4, noise=5.0, random_state=0)
+    weight = np.random.RandomState(1).uniform(0.1, 3.0, len(y))
+    ttr = TransformedTargetRegressor(Ridge(), func=np.arcsinh, inverse_func=np.sinh)
+    fused = FusionRegressor([("ttr", ttr)]).fit(X, y, sample_weight=weight)
+    assert_allclose(fused.predict(X), clone(ttr).fit(X, y, sample_weight=weight).predict(X))
+
+
 # -- views ---------------------------------------------------------------------------
 
 
