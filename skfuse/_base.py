@@ -72,6 +72,12 @@ class Composite(_BaseComposition):
             for key, value in params.items():
                 setattr(self, key, value)
             return self
+        members = getattr(self, self._members, None)
+        if isinstance(members, tuple) and self._members not in params \
+                and any(key in (names or ()) for key in params):
+            # scikit-learn replaces a member by name in a list only: given a tuple, it
+            # would set a stray attribute and leave the member as it was.
+            setattr(self, self._members, list(members))
         try:
             self._set_params(self._members, **params)
         except ValueError as exc:

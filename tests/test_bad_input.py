@@ -233,3 +233,25 @@ def test_an_unknown_member_in_set_params_lists_the_member_names(param):
     with pytest.raises(ValueError, match=r"(?s)Invalid parameter 'lrr'.* Member names .*"
                                          r"\['lr', 'nb'\]"):
         fusion.set_params(**{param: 1})
+
+
+@pytest.mark.parametrize("make_composite, name", [
+    (lambda members: FusionClassifier(members), "estimators"),
+    (lambda members: SerialStack(members, cv=3), "steps"),
+    (lambda members: MixtureOfExpertsClassifier(members), "experts"),
+])
+def test_a_tuple_of_members_is_replaced_by_name_as_a_list_is(make_composite, name):
+    # scikit-learn replaces a member by name in a list only; a tuple kept its member and
+    # got a stray attribute, so a search over members compared one model with itself.
+    from sklearn.model_selection import GridSearchCV
+
+    members = (("nb", GaussianNB()), ("last", LogisticRegression()))
+    composite = make_composite(members).set_params(last=DecisionTreeClassifier())
+    assert [type(est) for _, est in getattr(composite, name)] == [GaussianNB,
+                                                                  DecisionTreeClassifier]
+    assert "last" not in vars(composite)
+    X, y = make_classification(n_samples=120, random_state=0)
+    grid = {"last": [LogisticRegression(), DecisionTreeClassifier(max_depth=1)]}
+    scores = [GridSearchCV(make_composite(given), grid, cv=3).fit(X, y)
+              .cv_results_["mean_test_score"] for given in (members, list(members))]
+    assert_allclose(scores[0], scores[1])
