@@ -36,8 +36,9 @@ class MixtureNet(nn.Module):
     def __init__(self, n_features, n_outputs, n_experts, hidden_units, top_k, classify,
                  generator):
         super().__init__()
-        self.config = dict(n_features=n_features, n_outputs=n_outputs, n_experts=n_experts,
-                           hidden_units=tuple(hidden_units), top_k=top_k, classify=classify)
+        self.config = {"n_features": n_features, "n_outputs": n_outputs,
+                       "n_experts": n_experts, "hidden_units": tuple(hidden_units),
+                       "top_k": top_k, "classify": classify}
         self.n_experts = n_experts
         self.top_k = None if top_k is None or top_k >= n_experts else top_k
         self.classify = classify
