@@ -196,16 +196,10 @@ def group_by_expert(experts, n_experts, *, backend="numba", out=None):
         Where each expert's rows start in ``order``.
     """
     _check_backend(backend)
-    experts = np.ascontiguousarray(experts)
-    if experts.ndim != 2 or not np.issubdtype(experts.dtype, np.integer):
-        raise ValueError(
-            f"experts must be a 2-D array of ints; got shape {experts.shape} and dtype "
-            f"{experts.dtype}."
-        )
+    experts = _index_array(experts, "experts", 2)
     if isinstance(n_experts, bool) or not isinstance(n_experts, (int, np.integer)) \
             or n_experts < 1:
         raise ValueError(f"n_experts must be a positive int; got {n_experts!r}.")
-    experts = experts.astype(np.int64, copy=False)
     n_experts = int(n_experts)
     order = _output(out, "out (order)", (experts.size,), np.int64, [experts])
     if backend == "numpy":
@@ -219,6 +213,18 @@ def group_by_expert(experts, n_experts, *, backend="numba", out=None):
     bounds, starts, offsets = _chunk_starts(experts, n_experts)
     _kernels.run(_kernels.SCATTER, experts.shape[0], experts, bounds, starts, order)
     return order, offsets
+
+
+def _index_array(values, name, ndim):
+    """``values`` as a C-contiguous int64 array of ``ndim`` dimensions; refused unless
+    given as ints of that many dimensions (floats are not truncated)."""
+    values = np.ascontiguousarray(values)
+    if values.ndim != ndim or not np.issubdtype(values.dtype, np.integer):
+        raise ValueError(
+            f"{name} must be a {ndim}-D array of ints; got shape {values.shape} and dtype "
+            f"{values.dtype}."
+        )
+    return values.astype(np.int64, copy=False)
 
 
 def _chunk_starts(experts, n_experts):
@@ -299,15 +305,15 @@ def combine(outputs, order, offsets, experts, weights, *, backend="numba", out=N
     """
     _check_backend(backend)
     outputs = np.asarray(outputs, dtype=np.float64)
+    if outputs.ndim not in (1, 2):
+        raise ValueError(f"outputs must be 1-D or 2-D; got shape {outputs.shape}.")
     flat = outputs.ndim == 1
     outputs = np.ascontiguousarray(outputs[:, None] if flat else outputs)
-    if outputs.ndim != 2:
-        raise ValueError(f"outputs must be 1-D or 2-D; got shape {outputs.shape}.")
-    experts = np.ascontiguousarray(experts, dtype=np.int64)
+    experts = _index_array(experts, "experts", 2)
+    order = _index_array(order, "order", 1)
+    offsets = _index_array(offsets, "offsets", 1)
     weights = np.ascontiguousarray(weights, dtype=np.float64)
-    order = np.ascontiguousarray(order, dtype=np.int64)
-    offsets = np.ascontiguousarray(offsets, dtype=np.int64)
-    if offsets.ndim != 1 or offsets.size < 2 or offsets[0] != 0 \
+    if offsets.size < 2 or offsets[0] != 0 \
             or np.any(np.diff(offsets) < 0):
         _raise_mismatch()
     if weights.shape != experts.shape or outputs.shape[0] != experts.size \

@@ -170,6 +170,25 @@ def test_bad_shapes_and_backends_are_refused():
         combine(np.ones(2), order, offsets, experts, weights)
 
 
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_combine_refuses_routing_arrays_of_other_shapes_or_floats(backend):
+    # Checked before the kernels see them: a squeezed k=1 routing, a 2-D order, float
+    # indices (never truncated), a scalar output.
+    experts, weights, order, offsets = routed(np.ones((3, 2)), 1)
+    outputs = np.ones(3)
+    cases = [
+        ((outputs, order, offsets, experts[:, 0], weights[:, 0]), "experts must be a 2-D"),
+        ((outputs, order[:, None], offsets, experts, weights), "order must be a 1-D"),
+        ((outputs, order, offsets, experts + 0.5, weights), "experts must be a 2-D array of ints"),
+        ((outputs, order + 0.9, offsets, experts, weights), "order must be a 1-D array of ints"),
+        ((outputs, order, offsets * 1.0, experts, weights), "offsets must be a 1-D array of ints"),
+        ((1.0, order, offsets, experts, weights), r"outputs must be 1-D or 2-D; got shape \(\)"),
+    ]
+    for args, message in cases:
+        with pytest.raises(ValueError, match=message):
+            combine(*args, backend=backend)
+
+
 def test_combine_with_an_expert_twice_in_a_row():
     # A mixture fills a slot left without weight with the row's first expert, so a
     # row may route to one expert twice; its slots take consecutive places in order.
