@@ -5,6 +5,8 @@ Each Display computes what it shows in ``from_estimator`` and draws it with ``pl
 matplotlib is optional: ``pip install matplotlib`` (skfuse's ``plot`` extra).
 """
 
+from numbers import Integral
+
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
@@ -100,13 +102,18 @@ class FusionWeightsDisplay:
         -------
         display : FusionWeightsDisplay
         """
+        from ._fusion import FusionClassifier, FusionRegressor
+
+        if not isinstance(estimator, (FusionClassifier, FusionRegressor)):
+            raise ValueError("FusionWeightsDisplay needs a FusionClassifier or "
+                             f"FusionRegressor; got {type(estimator).__name__}.")
         check_is_fitted(estimator, "weights_")
         weights = np.asarray(estimator.weights_)
         scores = getattr(estimator, "member_scores_", None)
         path = getattr(estimator, "selection_path_", None)
         path_scores = getattr(estimator, "selection_scores_", None)
         if weights.ndim == 2:
-            if output is None or not 0 <= output < len(weights):
+            if not (_is_int(output) and 0 <= output < len(weights)):
                 raise ValueError(
                     f"This fusion has one weight vector per output ({len(weights)}): pass "
                     f"output= an int from 0 to {len(weights) - 1}; got {output!r}.")
@@ -156,7 +163,8 @@ class FusionWeightsDisplay:
             labels = [f"alone: {self.member_scores[name]:.3g}" for name in self.names]
             ax.bar_label(self.bars_, labels=labels, padding=3, fontsize="small")
         ax.set_xlim(0, max(1.0, float(np.max(self.weights)) * 1.4))
-        ax.invert_yaxis()
+        if not ax.yaxis_inverted():  # the first member on top, however often drawn
+            ax.invert_yaxis()
         ax.set_xlabel("weight")
         ax.set_title("fusion weights")
 
@@ -252,7 +260,7 @@ class CascadeDisplay:
             raise ValueError("CascadeDisplay: some rows of X have no step present.")
         present = None if present.all() else present
         labels = estimator.classes_[np.nan_to_num(proba, nan=0.0).argmax(axis=2)]
-        thresholds = np.linspace(0, 1, 51) if thresholds is None else np.asarray(thresholds)
+        thresholds = np.linspace(0, 1, 51) if thresholds is None else _thresholds(thresholds)
         thresholds = np.union1d(thresholds, estimator.exit_thresholds_[:1])
         rows = np.arange(proba.shape[1])
         exit_rates, accuracies = [], []
@@ -290,14 +298,95 @@ class CascadeDisplay:
         return self
 
 
-def _feature_position(feature, names):
-    """The column position of ``feature``: an int, or a name in ``names``."""
+def _is_int(value):
+    return isinstance(value, Integral) and not isinstance(value, bool)
+
+
+def _thresholds(thresholds):
+    """Thresholds to sweep, as numbers in [0, 1] (as ``exit_threshold`` takes)."""
+    try:
+        values = np.asarray(thresholds, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        values = None
+    if values is None or not np.all((values >= 0) & (values <= 1)):  # NaN fails too
+        raise ValueError(f"thresholds must be numbers in [0, 1]; got {thresholds!r}.")
+    return values
+
+
+def _feature_position(feature, names, n_features):
+    """The column position of ``feature``: an int below ``n_features``, or a name in
+    ``names``."""
     if isinstance(feature, str):
         if names is None or feature not in list(names):
             raise ValueError(f"feature {feature!r} is not a column the estimator was "
                              "fitted on (a name needs a model fitted on a DataFrame).")
         return list(names).index(feature)
+    if not (_is_int(feature) and 0 <= feature < n_features):
+        raise ValueError(f"feature {feature!r} is not a column position from 0 to "
+                         f"{n_features - 1}, or a column name.")
     return int(feature)
+
+
+def _two_features(features, names, n_features):
+    """The positions of two different features (:func:`_feature_position`)."""
+    if isinstance(features, str) or not hasattr(features, "__len__") or len(features) != 2:
+        raise ValueError(f"features must be two columns (positions or names); got "
+                         f"{features!r}.")
+    f0, f1 = (_feature_position(f, names, n_features) for f in features)
+    if f0 == f1:
+        raise ValueError(f"features must be two different columns; got {features!r}.")
+    return f0, f1
+
+
+def _array_grid(X, f0, f1, resolution, names):
+    """The two features' grid axes, and the grid's rows: the other columns at their
+    medians (NaN left out); a frame of the fitted columns when ``names``."""
+    try:
+        values = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError("ExpertRoutingDisplay needs numeric X, or a DataFrame with the "
+                         f"fitted columns ({exc}).") from None
+    axes = [np.linspace(np.nanmin(values[:, f]), np.nanmax(values[:, f]), resolution)
+            for f in (f0, f1)]
+    xx0, xx1 = np.meshgrid(*axes)
+    grid = np.tile(np.nanmedian(values, axis=0), (xx0.size, 1))
+    grid[:, f0], grid[:, f1] = xx0.ravel(), xx1.ravel()
+    if names is not None:  # as fitted: a frame with the same columns
+        import pandas as pd
+
+        grid = pd.DataFrame(grid, columns=names)
+    return xx0, xx1, grid
+
+
+def _frame_grid(X, f0, f1, resolution):
+    """As :func:`_array_grid` for a DataFrame in the fitted column order: the other
+    numeric columns at their medians, the others (strings, categories) at their most
+    frequent value, in their own dtype."""
+    import pandas as pd
+    from pandas.api.types import is_numeric_dtype
+
+    def numbers(position):
+        return X.iloc[:, position].to_numpy(np.float64, na_value=np.nan)
+
+    for f in (f0, f1):
+        if not is_numeric_dtype(X.dtypes.iloc[f]):
+            raise ValueError(f"feature {X.columns[f]!r} is not numeric; the grid needs "
+                             "two numeric features.")
+    axes = [np.linspace(np.nanmin(numbers(f)), np.nanmax(numbers(f)), resolution)
+            for f in (f0, f1)]
+    xx0, xx1 = np.meshgrid(*axes)
+    grid = {}
+    for position, name in enumerate(X.columns):
+        column = X.iloc[:, position]
+        if position in (f0, f1):
+            grid[name] = (xx0 if position == f0 else xx1).ravel()
+        elif is_numeric_dtype(column.dtype):
+            grid[name] = np.full(xx0.size, np.nanmedian(numbers(position)))
+        else:
+            common = column.mode(dropna=True)
+            value = common.iloc[0] if len(common) else column.iloc[0]
+            grid[name] = pd.Series([value] * xx0.size, dtype=column.dtype)
+    return xx0, xx1, pd.DataFrame(grid)
 
 
 class ExpertRoutingDisplay:
@@ -333,17 +422,19 @@ class ExpertRoutingDisplay:
     def from_estimator(cls, estimator, X, *, features=(0, 1), grid_resolution=100, ax=None):
         """Colour a grid of two features by the gate's top expert.
 
-        The other features are held at their medians in ``X``.
+        The other features are held at their medians in ``X`` (the most frequent value
+        of a DataFrame's string or categorical column).
 
         Parameters
         ----------
         estimator : MixtureOfExpertsRegressor or MixtureOfExpertsClassifier
             Fitted.
-        X : ndarray of shape (n_samples, n_features)
-            Numeric data that set the grid's range (and the medians).
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Data that set the grid's range and the other columns' values: numeric, or a
+            DataFrame with the fitted columns.
         features : tuple of two int or str, default=(0, 1)
-            Column positions, or names for an estimator fitted on a DataFrame. NaN in
-            ``X`` are left out of the grid's range and medians.
+            Two different numeric columns: positions, or names for an estimator fitted
+            on a DataFrame. NaN in ``X`` are left out of the grid's range and medians.
         grid_resolution : int, default=100
         ax : matplotlib Axes, default=None
 
@@ -351,21 +442,19 @@ class ExpertRoutingDisplay:
         -------
         display : ExpertRoutingDisplay
         """
+        from ._mixture import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
+
+        if not isinstance(estimator, (MixtureOfExpertsClassifier, MixtureOfExpertsRegressor)):
+            raise ValueError("ExpertRoutingDisplay needs a MixtureOfExpertsRegressor or "
+                             f"MixtureOfExpertsClassifier; got {type(estimator).__name__}.")
         check_is_fitted(estimator, "experts_")
         names = getattr(estimator, "feature_names_in_", None)
-        f0, f1 = (_feature_position(f, names) for f in features)
+        f0, f1 = _two_features(features, names, estimator.n_features_in_)
         if names is not None and hasattr(X, "columns"):
             X = X[list(names)]  # the fitted order, whatever the frame's
-        values = np.asarray(X, dtype=np.float64)
-        axes = [np.linspace(np.nanmin(values[:, f]), np.nanmax(values[:, f]),
-                            grid_resolution) for f in (f0, f1)]
-        xx0, xx1 = np.meshgrid(*axes)
-        grid = np.tile(np.nanmedian(values, axis=0), (xx0.size, 1))
-        grid[:, f0], grid[:, f1] = xx0.ravel(), xx1.ravel()
-        if names is not None:  # as fitted: a frame with the same columns
-            import pandas as pd
-
-            grid = pd.DataFrame(grid, columns=names)
+            xx0, xx1, grid = _frame_grid(X, f0, f1, grid_resolution)
+        else:
+            xx0, xx1, grid = _array_grid(X, f0, f1, grid_resolution, names)
         expert = estimator.predict_gate(grid).argmax(axis=1).reshape(xx0.shape)
         feature_names = (f"feature {f0}", f"feature {f1}") if names is None else (
             names[f0], names[f1])
@@ -387,7 +476,8 @@ class ExpertRoutingDisplay:
         plt = _pyplot()
         ax = _axes(ax)
         n = len(self.names)
-        cmap = plt.get_cmap("tab10", n)
+        # A colour for each expert: the qualitative maps up to 20, a spectrum beyond.
+        cmap = plt.get_cmap("tab10" if n <= 10 else "tab20" if n <= 20 else "turbo", n)
         self.surface_ = ax.pcolormesh(self.xx0, self.xx1, self.expert, cmap=cmap,
                                       vmin=-0.5, vmax=n - 0.5, shading="auto")
         handles = [plt.Rectangle((0, 0), 1, 1, color=cmap(e)) for e in range(n)]

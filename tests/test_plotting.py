@@ -76,8 +76,10 @@ def test_fusion_weights_display_draws_one_output_of_per_output_weights():
         assert_allclose([bar.get_width() for bar in display.bars_], fusion.weights_[k])
         path = FusionWeightsDisplay.from_estimator(fusion, kind="path", output=k)
         assert_allclose(path.line_.get_ydata(), fusion.selection_scores_[k])
-    with pytest.raises(ValueError, match="one weight vector per output \\(2\\): pass output="):
-        FusionWeightsDisplay.from_estimator(fusion)
+    for output in (None, True, 1.0, "1", 2, -1):
+        with pytest.raises(ValueError, match="one weight vector per output \\(2\\): pass "
+                                             "output="):
+            FusionWeightsDisplay.from_estimator(fusion, output=output)
     shared = FusionRegressor(members, weights="optimize", cv=3).fit(Xr, yr)
     with pytest.raises(ValueError, match="output= is for a fusion with one weight vector"):
         FusionWeightsDisplay.from_estimator(shared, output=0)
@@ -179,6 +181,75 @@ def test_expert_routing_display_takes_names_and_leaves_nan_out():
     assert_allclose(display.xx0[0, [0, -1]], [np.nanmin(holed["g"]), np.nanmax(holed["g"])])
     with pytest.raises(ValueError, match="feature 'w' is not a column"):
         ExpertRoutingDisplay.from_estimator(moe, frame, features=("g", "w"))
+
+
+def test_displays_refuse_other_estimators_and_bad_arguments():
+    fitted = LogisticRegression().fit(X, Y)  # fitted, but not what the display draws
+    with pytest.raises(ValueError, match="needs a FusionClassifier or FusionRegressor; "
+                                         "got LogisticRegression"):
+        FusionWeightsDisplay.from_estimator(fitted)
+    with pytest.raises(ValueError, match="needs a MixtureOfExpertsRegressor or "
+                                         "MixtureOfExpertsClassifier; got LogisticRegression"):
+        ExpertRoutingDisplay.from_estimator(fitted, X)
+    moe = MixtureOfExpertsRegressor(Ridge(), n_experts=2, max_iter=3, random_state=0)
+    moe.fit(X, X[:, 0])
+    for features, message in [((0, 0), "two different columns"),
+                              ((0, 4), "feature 4 is not a column position from 0 to 3"),
+                              ((True, 1), "feature True is not a column position"),
+                              ((0.5, 1), "feature 0.5 is not a column position"),
+                              ((0,), "must be two columns"), (0, "must be two columns")]:
+        with pytest.raises(ValueError, match=message):
+            ExpertRoutingDisplay.from_estimator(moe, X, features=features)
+    cascade = SerialStack([("nb", GaussianNB()), ("tree", DecisionTreeClassifier(max_depth=4))],
+                          exit_threshold=0.8, cv=3, random_state=0).fit(X, Y)
+    for thresholds in ([0.5, np.nan], [-3, 7], ["a"]):
+        with pytest.raises(ValueError, match="thresholds must be numbers in \\[0, 1\\]"):
+            CascadeDisplay.from_estimator(cascade, X, Y, thresholds=thresholds)
+
+
+def test_fusion_weights_drawn_twice_on_one_axes_keep_their_order():
+    _, ax = plt.subplots()
+    display = FusionWeightsDisplay([0.2, 0.3, 0.5], ["first", "second", "third"])
+    for _ in range(2):
+        display.plot(ax=ax)
+        bars = sorted(display.bars_, key=lambda bar: bar.get_y())
+        top_down = [bar.get_width() for bar in bars]
+        assert ax.yaxis_inverted() and top_down == [0.2, 0.3, 0.5]
+
+
+def test_expert_routing_display_gives_each_of_many_experts_its_colour():
+    names = [f"expert{e}" for e in range(12)]
+    grid = np.arange(12.0).reshape(3, 4)
+    display = ExpertRoutingDisplay(grid, grid, np.arange(12).reshape(3, 4), np.full(12, 1 / 12),
+                                   names, ("a", "b")).plot()
+    colours = {tuple(h.get_facecolor()) for h in display.ax_.get_legend().legend_handles}
+    assert len(colours) == 12
+
+
+def test_expert_routing_display_holds_string_columns_at_their_most_frequent_value():
+    import pandas as pd
+    from sklearn.compose import make_column_transformer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    from skfuse import MixtureOfExpertsClassifier
+
+    rng = np.random.RandomState(0)
+    frame = pd.DataFrame(rng.uniform(-2, 2, size=(300, 2)), columns=["g", "u"])
+    frame["cat"] = pd.Categorical(np.where(rng.rand(300) > 0.3, "p", "q"))
+    labels = np.where(frame["g"] * frame["u"] > 0, "hi", "lo")
+    expert = make_pipeline(make_column_transformer((OneHotEncoder(), ["cat"]),
+                                                   remainder="passthrough"),
+                           LogisticRegression())
+    moe = MixtureOfExpertsClassifier(expert, n_experts=2, top_k=1, gate_view=["g", "u"],
+                                     random_state=0).fit(frame, labels)
+    display = ExpertRoutingDisplay.from_estimator(moe, frame, features=("g", "u"),
+                                                  grid_resolution=6)
+    point = pd.DataFrame({"g": [display.xx0[2, 4]], "u": [display.xx1[2, 4]],
+                          "cat": pd.Categorical(["p"], categories=["p", "q"])})
+    assert display.expert[2, 4] == moe.predict_gate(point).argmax()
+    with pytest.raises(ValueError, match="feature 'cat' is not numeric"):
+        ExpertRoutingDisplay.from_estimator(moe, frame, features=("g", "cat"))
 
 
 def test_a_display_without_matplotlib_says_how_to_install(monkeypatch):
