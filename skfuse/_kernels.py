@@ -56,7 +56,8 @@ def chunk_bounds(n_rows):
 # instructions, and then located by equality, lowest expert first, through a bit mask;
 # compare-and-swap code compiles to branches that gate scores mispredict (2x to 3x
 # slower). Each kernel returns the number of bad rows: rows whose scores' sum is not
-# finite (a NaN or an infinity) or whose smallest score is negative.
+# finite (a NaN, an infinity, or finite scores whose sum overflows) or whose smallest
+# score is negative.
 
 MASK_EXPERTS = 64  # the bit-mask kernels serve up to this many experts
 _DE_BRUIJN = np.uint64(0x03F79D71B4CB0A89)
@@ -126,9 +127,11 @@ def _top_any(gate, experts, weights):
         values[:] = -1.0
         chosen[:] = -1
         bad = False
+        row_total = 0.0
         for e in range(gate.shape[1]):
             value = gate[i, e]
-            if not (0.0 <= value < np.inf):
+            row_total += value
+            if not (0.0 <= value < np.inf and row_total < np.inf):
                 bad = True
                 break
             if value > values[k - 1]:  # insert, keeping earlier (lower) experts first on ties

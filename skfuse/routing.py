@@ -104,7 +104,8 @@ def top_k(gate_proba, k, *, backend="numba", out=None):
     Parameters
     ----------
     gate_proba : array-like of shape (n_samples, n_experts)
-        Non-negative gate scores, such as a gate's probabilities.
+        Non-negative gate scores, such as a gate's probabilities; each row's sum must
+        be finite.
     k : int
         Experts kept per row, from 1 to ``n_experts``.
     backend : {"numba", "numpy"}, default="numba"
@@ -139,9 +140,13 @@ def top_k(gate_proba, k, *, backend="numba", out=None):
     experts = _output(experts_out, "out[0] (experts)", shape, np.int64, [gate])
     weights = _output(weights_out, "out[1] (weights)", shape, np.float64, [gate, experts])
     if backend == "numpy":
-        bad = ~(np.isfinite(gate) & (gate >= 0))
+        total = np.zeros(gate.shape[0])
+        with np.errstate(over="ignore", invalid="ignore"):  # such rows are refused
+            for e in range(n_experts):  # in the kernels' order
+                total += gate[:, e]
+        bad = ~np.isfinite(total) | (gate < 0).any(axis=1)
         if bad.any():
-            _raise_bad_gate(np.count_nonzero(bad.any(axis=1)))
+            _raise_bad_gate(np.count_nonzero(bad))
         results = _top_k_numpy(gate, k)
         if out is None:
             return results
@@ -158,7 +163,7 @@ def top_k(gate_proba, k, *, backend="numba", out=None):
 def _raise_bad_gate(n_bad):
     raise ValueError(
         f"gate_proba must be finite and non-negative; {n_bad} row(s) hold NaN, "
-        "infinite or negative scores."
+        "infinite or negative scores, or scores whose sum overflows."
     )
 
 

@@ -144,6 +144,17 @@ def test_top_k_refuses_bad_scores(backend, bad, n):
         top_k(gate, 2, backend=backend)
 
 
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+@pytest.mark.parametrize("n_experts", [3, 70])  # the bit-mask kernels, and the general one
+def test_top_k_refuses_finite_scores_whose_sum_overflows(backend, n_experts):
+    # Their weights cannot be the scores over their sum: refused on every backend and k.
+    gate = np.full((4, n_experts), 0.25)
+    gate[1, :2] = 1e308
+    for k in (1, 2, 3):
+        with pytest.raises(ValueError, match=r"; 1 row\(s\).*sum overflows"):
+            top_k(gate, k, backend=backend)
+
+
 @pytest.mark.parametrize("k", [0, 4, 1.5, True])
 def test_top_k_refuses_bad_k(k):
     with pytest.raises(ValueError, match="k must be an int from 1 to n_experts=3"):
