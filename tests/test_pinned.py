@@ -16,10 +16,11 @@ its message; a composite added to the registry fails here until then. The neural
 composites are left out: torch's results vary with the CPU.
 
 Bit-identical results also depend on NumPy, SciPy, scikit-learn and the BLAS (its
-threads too: outputs are recorded with one thread per native pool): the file
-records the versions it was made with, and the test skips, saying so, when they differ
-from the running ones (then the pins say nothing about skfuse; regenerate them from the
-pinned commit with these versions).
+threads too: outputs are recorded with one thread per native pool), and on the CPU:
+NumPy's SIMD code and the BLAS kernels are chosen for it, and AVX2 and AVX-512 round
+differently. The file records the versions, NumPy's SIMD level and the BLAS kernels it
+was made with, and the test skips, saying so, when they differ from the running ones
+(then the pins say nothing about skfuse; regenerate them from the pinned commit there).
 """
 
 import inspect
@@ -107,9 +108,22 @@ def _record(name):
 
 
 def environment():
-    """The versions that decide the last bits, as the file records them."""
+    """What decides the last bits, as the file records them: the library versions, the
+    SIMD code NumPy runs (``exp`` on float64: AVX2 and AVX-512 round differently) and
+    the kernels each BLAS picked for this CPU."""
+    from threadpoolctl import threadpool_info
+
+    try:
+        from numpy.lib.introspect import opt_func_info
+
+        simd = opt_func_info(func_name="exp", signature="float64")["exp"]["dd"]["current"]
+    except (ImportError, KeyError):  # NumPy before 2.0
+        simd = "unknown"
+    blas = sorted({f"{pool['internal_api']} {pool.get('architecture')}"
+                   for pool in threadpool_info() if pool["user_api"] == "blas"})
     return np.array([f"numpy {np.__version__}", f"scipy {scipy.__version__}",
-                     f"scikit-learn {sklearn.__version__}"])
+                     f"scikit-learn {sklearn.__version__}", f"numpy simd {simd}",
+                     *(f"blas {kernels}" for kernels in blas)])
 
 
 def pinned_names():

@@ -16,7 +16,10 @@ their outputs, keyed ``"<registry name>/<output>"``, with the library versions u
 ``"_environment"``. The stored file was made at commit 654467c and regenerated when
 issue 21 made ``refit=False`` the default of ``FusionClassifier`` (and greedy keeps
 its best prefix), when issue 23 made ``label_weight="auto"`` the distillers' default,
-and when issue 21 raised ``SerialStack``'s ``cascade_confidence`` default to 0.99.
+and when issue 21 raised ``SerialStack``'s ``cascade_confidence`` default to 0.99. On
+2026-12-03 it was remade from commit 8fbd02f on a CPU without AVX-512 (NumPy's SIMD level
+and the BLAS kernels now recorded): the earlier file's CPU rounded differently, so every
+pin failed there with the same code and versions.
 """
 
 import sys
