@@ -7,19 +7,27 @@ members in threads. :mod:`skfuse._jobs` builds the task lists; the composites ca
 
 import concurrent.futures
 import contextlib
-import inspect
 import time
 
 import numpy as np
 from joblib import cpu_count, effective_n_jobs
 from sklearn import get_config
 from sklearn.base import BaseEstimator, clone
+from sklearn.compose import TransformedTargetRegressor
+from sklearn.ensemble import (
+    StackingClassifier,
+    StackingRegressor,
+    VotingClassifier,
+    VotingRegressor,
+)
+from sklearn.linear_model import LinearRegression
 from sklearn.pipeline import Pipeline
 from sklearn.utils.metadata_routing import get_routing_for_object
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import has_fit_parameter
 from threadpoolctl import threadpool_info, threadpool_limits
 
+from ._compat import BaseSearchCV
 from ._views import take_rows, take_view
 
 PARALLEL_PREDICT_ROWS = 10_000  # below this, predict runs its members one after another
@@ -41,13 +49,11 @@ def is_frozen(estimator):
 def weight_key(estimator):
     """The ``fit`` argument that passes ``sample_weight`` to ``estimator``, or None.
 
-    ``"sample_weight"`` when its ``fit`` takes it. Otherwise (a ``Pipeline``, say): with
-    metadata routing, ``"sample_weight"`` when a step requests it; without,
-    ``"<last step>__sample_weight"`` when a :class:`~sklearn.pipeline.Pipeline`'s last
-    step takes it, and ``"sample_weight"`` for another scikit-learn meta-estimator whose
-    ``fit`` takes ``**fit_params`` (``VotingClassifier``, ``GridSearchCV``,
-    ``TransformedTargetRegressor``): it hands them to the estimators it fits, or
-    refuses them itself.
+    ``"sample_weight"`` when its ``fit`` takes it. Otherwise: with metadata routing,
+    ``"sample_weight"`` when a step requests it; without, ``"<last step>__sample_weight"``
+    when a :class:`~sklearn.pipeline.Pipeline`'s last step takes it, or what one of
+    scikit-learn's meta-estimators that hand ``fit``'s keyword arguments on needs
+    (:func:`_handed_on_key`).
     """
     if has_fit_parameter(estimator, "sample_weight"):
         return "sample_weight"
@@ -58,21 +64,31 @@ def weight_key(estimator):
         name, last = estimator.steps[-1] if estimator.steps else (None, None)
         inner = None if last in (None, "passthrough") else weight_key(last)
         return None if inner is None else f"{name}__{inner}"
-    if _sklearn_fit_takes_keywords(estimator):
-        return "sample_weight"
-    return None
+    return _handed_on_key(estimator)
 
 
-def _sklearn_fit_takes_keywords(estimator):
-    """Whether ``estimator`` is scikit-learn's and its ``fit`` takes ``**fit_params``.
+def _handed_on_key(estimator):
+    """``weight_key`` of a scikit-learn meta-estimator whose ``fit(X, y, **fit_params)``
+    hands ``sample_weight`` on without metadata routing; None for any other.
 
-    Only scikit-learn's own: a skorch net's ``fit(X, y, **fit_params)`` hands them to
-    its module's ``forward``, which knows no weights.
+    A search and a ``TransformedTargetRegressor`` pass their keyword arguments to their
+    estimator as they are, so theirs is its key. Voting and stacking call each member's
+    ``fit`` (and the final estimator's) with ``sample_weight=``, so every one of them
+    must take that keyword.
     """
-    fit = getattr(estimator, "fit", None)
-    if fit is None or not type(estimator).__module__.startswith("sklearn."):
-        return False
-    return any(p.kind is p.VAR_KEYWORD for p in inspect.signature(fit).parameters.values())
+    if isinstance(estimator, BaseSearchCV):
+        return weight_key(estimator.estimator)
+    if isinstance(estimator, TransformedTargetRegressor):
+        regressor = estimator.regressor
+        return weight_key(LinearRegression() if regressor is None else regressor)
+    if isinstance(estimator, (VotingClassifier, VotingRegressor, StackingClassifier,
+                              StackingRegressor)):
+        inner = [est for _, est in estimator.estimators if est != "drop"]
+        final = getattr(estimator, "final_estimator", None)  # None: a default that takes them
+        inner += [] if final is None else [final]
+        if all(weight_key(est) == "sample_weight" for est in inner):
+            return "sample_weight"
+    return None
 
 
 def weight_params(estimator, sample_weight):

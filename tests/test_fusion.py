@@ -497,11 +497,43 @@ def test_scikit_learn_meta_estimators_taking_fit_params_get_sample_weight():
         got = fusion.named_estimators_[name].predict_proba(IRIS_X)
         assert_allclose(got, alone.predict_proba(IRIS_X))
         assert not np.allclose(got, unweighted.predict_proba(IRIS_X))
+    # A search hands its keyword arguments on as they are: a Pipeline's final-step key.
+    search = GridSearchCV(make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)),
+                          {"logisticregression__C": [0.1, 1.0]}, cv=3)
+    fused = FusionClassifier([("search", search)]).fit(IRIS_X, IRIS_Y,
+                                                       sample_weight=sample_weight)
+    alone = clone(search).fit(IRIS_X, IRIS_Y,
+                              logisticregression__sample_weight=sample_weight)
+    assert_allclose(fused.predict_proba(IRIS_X), alone.predict_proba(IRIS_X))
     X, y = make_regression(n_samples=120, n_features=4, noise=5.0, random_state=0)
     weight = np.random.RandomState(1).uniform(0.1, 3.0, len(y))
     ttr = TransformedTargetRegressor(Ridge(), func=np.arcsinh, inverse_func=np.sinh)
     fused = FusionRegressor([("ttr", ttr)]).fit(X, y, sample_weight=weight)
     assert_allclose(fused.predict(X), clone(ttr).fit(X, y, sample_weight=weight).predict(X))
+
+
+def test_meta_estimators_that_cannot_pass_weights_on_are_refused_up_front():
+    # Wrapping a member without sample_weight, or refusing keyword arguments without
+    # metadata routing (one-vs-rest), or a plain model whose fit takes **params (LarsCV).
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.ensemble import VotingClassifier
+    from sklearn.linear_model import LarsCV
+    from sklearn.multiclass import OneVsRestClassifier
+    from sklearn.neighbors import KNeighborsRegressor
+
+    weight = np.ones(len(IRIS_Y))
+    for member in (GridSearchCV(KNeighborsClassifier(), {"n_neighbors": [3, 5]}, cv=3),
+                   VotingClassifier([("knn", KNeighborsClassifier())]),
+                   VotingClassifier([("pipe", make_pipeline(StandardScaler(),
+                                                            LogisticRegression()))]),
+                   OneVsRestClassifier(LogisticRegression())):
+        with pytest.raises(TypeError, match=f"member 'm' \\({type(member).__name__}\\) "
+                                            "does not accept sample_weight"):
+            FusionClassifier([("m", member)]).fit(IRIS_X, IRIS_Y, sample_weight=weight)
+    X, y = make_regression(n_samples=60, n_features=4, random_state=0)
+    for member in (TransformedTargetRegressor(KNeighborsRegressor()), LarsCV()):
+        with pytest.raises(TypeError, match="member 'm'.*does not accept sample_weight"):
+            FusionRegressor([("m", member)]).fit(X, y, sample_weight=np.ones(60))
 
 
 # -- views ---------------------------------------------------------------------------
