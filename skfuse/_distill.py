@@ -196,16 +196,13 @@ class _BaseDistilled(Composite):
                 and weight_key(self.teacher) is None:
             raise TypeError(takes_no_weights(f"{owner}: the teacher", self.teacher,
                                              "which it was given"))
-        auto = self.label_weight == "auto"
-        weighs_synthetic = self.augment is not None and (auto or 0 < self.label_weight < 1)
-        if (sample_weight is not None or weighs_synthetic) \
-                and weight_key(self.student) is None:  # refused before the teacher's fits
-            raise TypeError(self._no_weights_message(self.student))
         rng = check_random_state(self.random_state)
         seed = None if self.random_state is None else rng
         teacher = seed_estimator(self.teacher, seed)
         student = seed_estimator(self.student, seed)
         folds = self._folds(X, y, rng, self._kind == "classifier", groups)
+        auto = self.label_weight == "auto"
+        self._check_student_takes_weights(sample_weight, folds)
         real, targets, checks = self._teach(teacher, X, y, sample_weight, folds,
                                             routed and routed["teacher"], auto)
         rows, owners, targets, weights = self._with_synthetic_rows(
@@ -241,6 +238,22 @@ class _BaseDistilled(Composite):
             report_fit_time(owner, began)
         return self
 
+    def _check_student_takes_weights(self, sample_weight, folds):
+        """Refuse, before the teacher's fits, a student that cannot take the weights it
+        will get: ``sample_weight``, or synthetic rows weighted by a label weight
+        strictly between 0 and 1, fixed or tried by ``"auto"``'s check (when it can run:
+        with out-of-fold targets it needs a pair of folds to fit the teacher without).
+        """
+        if weight_key(self.student) is not None:
+            return
+        if self.label_weight == "auto":  # weighted if its check runs
+            weighted = (self.targets != "oof" or is_frozen(self.teacher)
+                        or bool(_label_check.fold_pairs(folds, sample_weight)))
+        else:
+            weighted = 0 < self.label_weight < 1
+        if sample_weight is not None or (self.augment is not None and weighted):
+            raise TypeError(self._no_weights_message(self.student))
+
     def _teach(self, teacher, X, y, sample_weight, folds, params, auto):
         """Set ``teacher_``; return the rows that have a target, their targets, and
         (``auto``) each fold's :class:`~skfuse._label_check.CheckFold`.
@@ -256,8 +269,8 @@ class _BaseDistilled(Composite):
                           verbose=self.verbose)
         plan.add("teacher", teacher, label="teacher",
                  folds=folds if oof or auto else [], params=params, keep_folds=auto)
-        pairs = _label_check.fold_pairs(folds, sample_weight) if auto and oof and not is_frozen(teacher) \
-            else {}
+        checked = auto and oof and not is_frozen(teacher)
+        pairs = _label_check.fold_pairs(folds, sample_weight) if checked else {}
         for (j, k), fold in pairs.items():
             plan.add(f"pair {j} {k}", teacher, label=f"teacher without folds {j} and {k}",
                      folds=[fold], params=params, refit=False)

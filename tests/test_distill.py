@@ -473,11 +473,15 @@ def test_student_without_weights_is_refused_before_the_teacher_is_fitted(label_w
                            label_weight=label_weight, augment="munge",
                            cv=3).fit(X_REG, Y_REG, sample_weight=sample_weight)
     assert RecordingRegressor.fits == []
-    # Without weights to give (no sample_weight, synthetic rows at full or no weight)
-    # the student need not take them.
+    # Without weights to give (no sample_weight, synthetic rows at full or no weight,
+    # or "auto" with two folds, where its check cannot run) the student need not take
+    # them.
     for fixed in (0.0, 1.0):
         DistilledRegressor(Ridge(), KNeighborsRegressor(), label_weight=fixed,
                            augment="munge", cv=3).fit(X_REG, Y_REG)
+    with pytest.warns(UserWarning, match="could not check any label weight"):
+        DistilledRegressor(Ridge(), KNeighborsRegressor(), augment="munge",
+                           cv=2).fit(X_REG, Y_REG)
 
 
 def test_pipeline_teacher_gets_sample_weight_through_its_last_step():
