@@ -255,12 +255,12 @@ def _next_input(stack, out, X):
 
 
 def _as_array(raw):
-    """Passed-through columns as an array: numeric frame columns as floats (``pd.NA``
-    as NaN), others (strings, categories) as objects, as a DataFrame's own values."""
+    """Passed-through columns as an array: a numeric frame's as floats, a frame with
+    other columns (strings, categories) as objects; ``pd.NA`` as NaN either way."""
     if not _is_dataframe(raw):
         return np.asarray(raw)
     from pandas.api.types import is_numeric_dtype
 
     if all(is_numeric_dtype(dtype) for dtype in raw.dtypes):
         return raw.to_numpy(dtype=np.float64, na_value=np.nan)
-    return raw.to_numpy(dtype=object)
+    return raw.to_numpy(dtype=object, na_value=np.nan)

@@ -169,6 +169,16 @@ def test_passthrough_hands_on_string_and_nullable_columns_as_they_are():
     stack = SerialStack([("first", hgb), ("final", clone(hgb))], cv=FOLDS,
                         passthrough=["f"]).fit(X_na, X_na["g"] > 0)
     assert np.isnan(stack.transform(X_na)[:10, -1]).all()
+    # Beside a string column, pd.NA is NaN too (as an object).
+    X_na["cat"] = X["cat"]
+    encode = make_column_transformer(("passthrough", ["g"]))
+    final = make_pipeline(make_column_transformer((OneHotEncoder(), [2]),
+                                                  remainder="passthrough"),
+                          HistGradientBoostingClassifier(max_iter=10, random_state=0))
+    stack = SerialStack([("first", make_pipeline(encode, clone(hgb))), ("final", final)],
+                        cv=FOLDS, passthrough=["f", "cat"]).fit(X_na, X_na["g"] > 0)
+    passed = stack.transform(X_na)
+    assert passed.dtype == object and all(np.isnan(v) for v in passed[:10, 1])
 
 
 def test_one_column_outputs_are_named_without_an_index():

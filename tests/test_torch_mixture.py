@@ -1,5 +1,6 @@
 """Neural mixtures of experts: the routed network against a hand computation, and the estimators."""
 
+import copy
 import pickle
 import subprocess
 import sys
@@ -207,11 +208,14 @@ def test_skops_round_trip_stores_the_network_as_arrays():
         loaded = sio.loads(data, trusted=types)
         assert_array_equal(loaded.predict(X), moe.predict(X))
         assert isinstance(moe.module_, torch.nn.Module)  # dumping left the live one alone
-    # A pickle from before, holding the network itself, still loads.
+    # A pickle from before holds the network itself: it loads, and saves again.
     state = moe.__dict__.copy()
+    state["module_"] = copy.deepcopy(moe.module_)
     old = NeuralMixtureOfExpertsClassifier.__new__(NeuralMixtureOfExpertsClassifier)
     old.__setstate__(state)
     assert_array_equal(old.predict(X), moe.predict(X))
+    again = pickle.loads(pickle.dumps(pickle.loads(pickle.dumps(old))))
+    assert_array_equal(again.predict(X), moe.predict(X))
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only fallback")

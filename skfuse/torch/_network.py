@@ -36,9 +36,6 @@ class MixtureNet(nn.Module):
     def __init__(self, n_features, n_outputs, n_experts, hidden_units, top_k, classify,
                  generator):
         super().__init__()
-        self.config = {"n_features": n_features, "n_outputs": n_outputs,
-                       "n_experts": n_experts, "hidden_units": tuple(hidden_units),
-                       "top_k": top_k, "classify": classify}
         self.n_experts = n_experts
         self.top_k = None if top_k is None or top_k >= n_experts else top_k
         self.classify = classify
@@ -58,7 +55,12 @@ class MixtureNet(nn.Module):
     def to_state(self):
         """The constructor's arguments and the parameters as NumPy arrays (on the CPU):
         what :meth:`from_state` rebuilds the network from, in plain types."""
-        return {"config": dict(self.config),
+        n_features, n_experts = self.gate.shape  # the arguments, read off the parameters
+        config = {"n_features": n_features, "n_outputs": self.weights[-1].shape[2],
+                  "n_experts": n_experts,
+                  "hidden_units": tuple(w.shape[2] for w in self.weights[:-1]),
+                  "top_k": self.top_k, "classify": self.classify}
+        return {"config": config,
                 "parameters": {name: value.detach().cpu().numpy()
                                for name, value in self.state_dict().items()}}
 
