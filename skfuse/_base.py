@@ -3,6 +3,7 @@
 import copy
 import functools
 import inspect
+import numbers
 
 import numpy as np
 from sklearn import get_config
@@ -242,7 +243,7 @@ class Composite(_BaseComposition):
                 raise
             raise ValueError(
                 f"{type(self).__name__}: cv={cv!r} splits by groups, and none reached it "
-                f"({exc}). Pass fit(X, y, groups=groups) with "
+                f"({str(exc).rstrip('.')}). Pass fit(X, y, groups=groups) with "
                 "sklearn.set_config(enable_metadata_routing=True); a search or "
                 "cross_validate given groups then passes them on too."
             ) from exc
@@ -378,6 +379,11 @@ def check_known_classes(named_members, classes, owner, kind):
                 f"not in y (classes {classes.tolist()!r}); fit on data that holds every "
                 f"class the {kind}s can predict."
             )
+
+
+def is_int(value):
+    """Whether ``value`` is an int (NumPy's included), and not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
 
 def check_sample_weight(sample_weight, n_samples):

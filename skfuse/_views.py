@@ -259,7 +259,8 @@ def nan_sample(X, positions, holds_nan, usable=None):
 
 def class_name(estimator):
     """The class name errors give: a member bagged over its fold fits
-    (:class:`~skfuse._jobs.FoldMean`) is named by theirs."""
+    (:class:`~skfuse._jobs.FoldMean`, which says so through ``member_class_name``; it
+    lives in a module that imports this one) is named by theirs."""
     return getattr(estimator, "member_class_name", type(estimator).__name__)
 
 

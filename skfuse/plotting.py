@@ -5,10 +5,11 @@ Each Display computes what it shows in ``from_estimator`` and draws it with ``pl
 matplotlib is optional: ``pip install matplotlib`` (skfuse's ``plot`` extra).
 """
 
-from numbers import Integral
-
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
+
+from ._augment import _floats
+from ._base import is_int
 
 __all__ = ["CascadeDisplay", "ExpertRoutingDisplay", "FusionWeightsDisplay"]
 
@@ -113,7 +114,7 @@ class FusionWeightsDisplay:
         path = getattr(estimator, "selection_path_", None)
         path_scores = getattr(estimator, "selection_scores_", None)
         if weights.ndim == 2:
-            if not (_is_int(output) and 0 <= output < len(weights)):
+            if not (is_int(output) and 0 <= output < len(weights)):
                 raise ValueError(
                     f"This fusion has one weight vector per output ({len(weights)}): pass "
                     f"output= an int from 0 to {len(weights) - 1}; got {output!r}.")
@@ -232,8 +233,8 @@ class CascadeDisplay:
         sample_weight : array-like of shape (n_samples,), default=None
             Weights of the accuracies (exit rates stay shares of the rows).
         thresholds : array-like, default=None
-            Thresholds to try; 51 from 0 to 1 when None. The fitted threshold is always
-            added, so the marker shows the cascade as fitted.
+            Thresholds to try, numbers in [0, 1]; 51 from 0 to 1 when None. The fitted
+            threshold is always added, so the marker shows the cascade as fitted.
         ax : matplotlib Axes, default=None
 
         Returns
@@ -298,10 +299,6 @@ class CascadeDisplay:
         return self
 
 
-def _is_int(value):
-    return isinstance(value, Integral) and not isinstance(value, bool)
-
-
 def _thresholds(thresholds):
     """Thresholds to sweep, as numbers in [0, 1] (as ``exit_threshold`` takes)."""
     try:
@@ -321,7 +318,7 @@ def _feature_position(feature, names, n_features):
             raise ValueError(f"feature {feature!r} is not a column the estimator was "
                              "fitted on (a name needs a model fitted on a DataFrame).")
         return list(names).index(feature)
-    if not (_is_int(feature) and 0 <= feature < n_features):
+    if not (is_int(feature) and 0 <= feature < n_features):
         raise ValueError(f"feature {feature!r} is not a column position from 0 to "
                          f"{n_features - 1}, or a column name.")
     return int(feature)
@@ -338,55 +335,49 @@ def _two_features(features, names, n_features):
     return f0, f1
 
 
-def _array_grid(X, f0, f1, resolution, names):
-    """The two features' grid axes, and the grid's rows: the other columns at their
-    medians (NaN left out); a frame of the fitted columns when ``names``."""
-    try:
-        values = np.asarray(X, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError("ExpertRoutingDisplay needs numeric X, or a DataFrame with the "
-                         f"fitted columns ({exc}).") from None
-    axes = [np.linspace(np.nanmin(values[:, f]), np.nanmax(values[:, f]), resolution)
-            for f in (f0, f1)]
-    xx0, xx1 = np.meshgrid(*axes)
-    grid = np.tile(np.nanmedian(values, axis=0), (xx0.size, 1))
-    grid[:, f0], grid[:, f1] = xx0.ravel(), xx1.ravel()
-    if names is not None:  # as fitted: a frame with the same columns
-        import pandas as pd
+def _routing_grid(X, f0, f1, resolution, names):
+    """The grid of features ``f0`` and ``f1`` over their range in ``X`` (NaN left out):
+    ``(xx0, xx1, rows)``, the other columns held at their medians, or at their most
+    frequent value for a DataFrame's string or categorical columns (in their dtype).
+    The rows are a frame of the fitted columns when ``names`` (X then in that order)."""
+    if names is not None and hasattr(X, "columns"):
+        from pandas.api.types import is_numeric_dtype
 
-        grid = pd.DataFrame(grid, columns=names)
-    return xx0, xx1, grid
-
-
-def _frame_grid(X, f0, f1, resolution):
-    """As :func:`_array_grid` for a DataFrame in the fitted column order: the other
-    numeric columns at their medians, the others (strings, categories) at their most
-    frequent value, in their own dtype."""
-    import pandas as pd
-    from pandas.api.types import is_numeric_dtype
-
-    def numbers(position):
-        return X.iloc[:, position].to_numpy(np.float64, na_value=np.nan)
-
+        columns = [X.iloc[:, j] for j in range(X.shape[1])]
+        numeric = [is_numeric_dtype(column.dtype) for column in columns]
+    else:
+        try:
+            columns = list(np.asarray(X, dtype=np.float64).T)
+        except (TypeError, ValueError) as exc:
+            raise ValueError("ExpertRoutingDisplay needs numeric X, or a DataFrame with "
+                             f"the fitted columns ({exc}).") from None
+        numeric = [True] * len(columns)
     for f in (f0, f1):
-        if not is_numeric_dtype(X.dtypes.iloc[f]):
-            raise ValueError(f"feature {X.columns[f]!r} is not numeric; the grid needs "
-                             "two numeric features.")
-    axes = [np.linspace(np.nanmin(numbers(f)), np.nanmax(numbers(f)), resolution)
-            for f in (f0, f1)]
-    xx0, xx1 = np.meshgrid(*axes)
-    grid = {}
-    for position, name in enumerate(X.columns):
-        column = X.iloc[:, position]
-        if position in (f0, f1):
-            grid[name] = (xx0 if position == f0 else xx1).ravel()
-        elif is_numeric_dtype(column.dtype):
-            grid[name] = np.full(xx0.size, np.nanmedian(numbers(position)))
+        if not numeric[f]:
+            raise ValueError(f"feature {names[f]!r} is not numeric; the grid needs two "
+                             "numeric features.")
+    floats = [_floats(column) if kind else None for column, kind in zip(columns, numeric)]
+    xx0, xx1 = np.meshgrid(*(np.linspace(np.nanmin(floats[f]), np.nanmax(floats[f]),
+                                         resolution) for f in (f0, f1)))
+    held = []
+    for j, (column, values) in enumerate(zip(columns, floats)):
+        if j in (f0, f1):
+            held.append((xx0 if j == f0 else xx1).ravel())
+        elif values is not None:
+            held.append(np.full(xx0.size, np.nanmedian(values)))
         else:
             common = column.mode(dropna=True)
             value = common.iloc[0] if len(common) else column.iloc[0]
-            grid[name] = pd.Series([value] * xx0.size, dtype=column.dtype)
-    return xx0, xx1, pd.DataFrame(grid)
+            held.append(np.array([value] * xx0.size, dtype=object))
+    if names is None:
+        return xx0, xx1, np.column_stack(held)
+    import pandas as pd
+
+    rows = pd.DataFrame(dict(zip(names, held)))
+    for column, kind, name in zip(columns, numeric, names):
+        if not kind and hasattr(column, "dtype"):
+            rows[name] = rows[name].astype(column.dtype)  # categories as fitted
+    return xx0, xx1, rows
 
 
 class ExpertRoutingDisplay:
@@ -452,9 +443,7 @@ class ExpertRoutingDisplay:
         f0, f1 = _two_features(features, names, estimator.n_features_in_)
         if names is not None and hasattr(X, "columns"):
             X = X[list(names)]  # the fitted order, whatever the frame's
-            xx0, xx1, grid = _frame_grid(X, f0, f1, grid_resolution)
-        else:
-            xx0, xx1, grid = _array_grid(X, f0, f1, grid_resolution, names)
+        xx0, xx1, grid = _routing_grid(X, f0, f1, grid_resolution, names)
         expert = estimator.predict_gate(grid).argmax(axis=1).reshape(xx0.shape)
         feature_names = (f"feature {f0}", f"feature {f1}") if names is None else (
             names[f0], names[f1])

@@ -52,6 +52,7 @@ When an error is raised, what the buffers hold is unspecified. Why reuse them: s
 import numpy as np
 
 from skfuse import _kernels
+from skfuse._base import is_int
 from skfuse._kernels import PARALLEL_MIN_ROWS
 
 __all__ = ["PARALLEL_MIN_ROWS", "combine", "group_by_expert", "top_k"]
@@ -129,7 +130,7 @@ def top_k(gate_proba, k, *, backend="numba", out=None):
             f"gate_proba must be 2-D with at least one expert; got shape {gate.shape}."
         )
     n_experts = gate.shape[1]
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n_experts:
+    if not (is_int(k) and 1 <= k <= n_experts):
         raise ValueError(f"k must be an int from 1 to n_experts={n_experts}; got {k!r}.")
     k = int(k)
     if out is not None and (not isinstance(out, tuple) or len(out) != 2
@@ -202,8 +203,7 @@ def group_by_expert(experts, n_experts, *, backend="numba", out=None):
     """
     _check_backend(backend)
     experts = _index_array(experts, "experts", 2)
-    if isinstance(n_experts, bool) or not isinstance(n_experts, (int, np.integer)) \
-            or n_experts < 1:
+    if not (is_int(n_experts) and n_experts >= 1):
         raise ValueError(f"n_experts must be a positive int; got {n_experts!r}.")
     n_experts = int(n_experts)
     order = _output(out, "out (order)", (experts.size,), np.int64, [experts])

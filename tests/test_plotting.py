@@ -243,8 +243,15 @@ def test_expert_routing_display_holds_string_columns_at_their_most_frequent_valu
                            LogisticRegression())
     moe = MixtureOfExpertsClassifier(expert, n_experts=2, top_k=1, gate_view=["g", "u"],
                                      random_state=0).fit(frame, labels)
+    grids = []
+    predict_gate = moe.predict_gate
+    moe.predict_gate = lambda grid: grids.append(grid) or predict_gate(grid)
     display = ExpertRoutingDisplay.from_estimator(moe, frame, features=("g", "u"),
                                                   grid_resolution=6)
+    del moe.predict_gate
+    (grid,) = grids
+    assert (grid["cat"] == "p").all() and grid["cat"].dtype == frame["cat"].dtype
+    assert_allclose(grid["g"], display.xx0.ravel())
     point = pd.DataFrame({"g": [display.xx0[2, 4]], "u": [display.xx1[2, 4]],
                           "cat": pd.Categorical(["p"], categories=["p", "q"])})
     assert display.expert[2, 4] == moe.predict_gate(point).argmax()

@@ -35,8 +35,9 @@ class _MemberNet:
         return validate_data(self, X, dtype=np.float32, allow_nd=True, reset=reset)
 
     def _seed_torch(self):
-        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        torch.manual_seed(int(seed))
+        if self.random_state is not None:
+            seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+            torch.manual_seed(int(seed))
 
     def _fit_net(self, X, y, sample_weight, fit_params):
         if sample_weight is not None:
@@ -144,10 +145,12 @@ def _label_codes(labels, y):
     order = np.argsort(labels, kind="stable")
     ordered = labels[order]
     if np.any(ordered[1:] == ordered[:-1]):
-        raise ValueError(f"classes={list(labels)} names a label more than once.")
+        raise ValueError(f"NetClassifier: classes={labels.tolist()} names a label more "
+                         "than once.")
     at = np.minimum(np.searchsorted(ordered, y), len(labels) - 1)
     if np.any(ordered[at] != y):
-        raise ValueError(f"y has labels that are not in classes={list(labels)}.")
+        raise ValueError(f"NetClassifier: y has labels that are not in "
+                         f"classes={labels.tolist()}.")
     return order[at].astype(np.int64)
 
 

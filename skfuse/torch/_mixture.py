@@ -21,7 +21,7 @@ from skorch import NeuralNet
 from skorch.callbacks import Callback, EarlyStopping, LRScheduler
 from skorch.dataset import unpack_data
 
-from .._base import check_sample_weight, classes_of
+from .._base import check_sample_weight, classes_of, is_int
 from .._compat import Interval, StrOptions, _fit_context
 from .._docstring import Substitution
 from ._network import MixtureNet
@@ -285,8 +285,7 @@ class _BaseNeuralMixture(BaseEstimator):
         if isinstance(self.hidden_units, Integral):
             return (self.hidden_units,)
         hidden = tuple(self.hidden_units)
-        if not all(isinstance(units, Integral) and not isinstance(units, bool) and units >= 1
-                   for units in hidden):
+        if not all(is_int(units) and units >= 1 for units in hidden):
             raise ValueError(
                 f"hidden_units must be a positive int or a sequence of them, got "
                 f"{self.hidden_units!r}."
