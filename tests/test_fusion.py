@@ -528,11 +528,14 @@ def test_meta_estimators_that_cannot_pass_weights_on_are_refused_up_front():
                                                             LogisticRegression()))]),
                    OneVsRestClassifier(LogisticRegression())):
         with pytest.raises(TypeError, match=f"member 'm' \\({type(member).__name__}\\) "
-                                            "does not accept sample_weight"):
+                                            "does not pass sample_weight on to what it "
+                                            "fits.*set_fit_request"):
             FusionClassifier([("m", member)]).fit(IRIS_X, IRIS_Y, sample_weight=weight)
     X, y = make_regression(n_samples=60, n_features=4, random_state=0)
-    for member in (TransformedTargetRegressor(KNeighborsRegressor()), LarsCV()):
-        with pytest.raises(TypeError, match="member 'm'.*does not accept sample_weight"):
+    for member, says in ((TransformedTargetRegressor(KNeighborsRegressor()),
+                          "does not pass sample_weight on"),
+                         (LarsCV(), "does not accept sample_weight in fit")):
+        with pytest.raises(TypeError, match=f"member 'm'.*{says}"):
             FusionRegressor([("m", member)]).fit(X, y, sample_weight=np.ones(60))
 
 
