@@ -105,6 +105,7 @@ class FusionWeightsDisplay:
         """
         from ._fusion import FusionClassifier, FusionRegressor
 
+        _pyplot()  # before any work, as scikit-learn's displays check
         if not isinstance(estimator, (FusionClassifier, FusionRegressor)):
             raise ValueError("FusionWeightsDisplay needs a FusionClassifier or "
                              f"FusionRegressor; got {type(estimator).__name__}.")
@@ -247,6 +248,7 @@ class CascadeDisplay:
         from ._cascade import route_of_proba
         from ._serial import SerialStack
 
+        _pyplot()
         if not isinstance(estimator, SerialStack):
             raise ValueError("CascadeDisplay needs a SerialStack cascade (exit_threshold "
                              f"set); got {type(estimator).__name__}.")
@@ -435,6 +437,7 @@ class ExpertRoutingDisplay:
         """
         from ._mixture import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
 
+        _pyplot()
         if not isinstance(estimator, (MixtureOfExpertsClassifier, MixtureOfExpertsRegressor)):
             raise ValueError("ExpertRoutingDisplay needs a MixtureOfExpertsRegressor or "
                              f"MixtureOfExpertsClassifier; got {type(estimator).__name__}.")

@@ -264,3 +264,9 @@ def test_a_display_without_matplotlib_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     with pytest.raises(ImportError, match="pip install matplotlib"):
         FusionWeightsDisplay([1.0], ["a"]).plot()
+    # from_estimator says so before its work (here, before it looks at the estimator).
+    for draw in (lambda: FusionWeightsDisplay.from_estimator(None),
+                 lambda: CascadeDisplay.from_estimator(None, X, Y),
+                 lambda: ExpertRoutingDisplay.from_estimator(None, X)):
+        with pytest.raises(ImportError, match="pip install matplotlib"):
+            draw()
