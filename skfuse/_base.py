@@ -427,22 +427,27 @@ def takes_no_weights(who, estimator, need):
     """The error for an estimator that :func:`weight_key` finds no way to give weights
     to: ``who`` names it, ``need`` says what the weights are for."""
     name = type(estimator).__name__
-    routing = get_config().get("enable_metadata_routing", False)
-    wraps = any(key in estimator.get_params(deep=False)
-                for key in ("estimator", "estimators", "regressor"))
-    if wraps and not routing and not isinstance(estimator, Pipeline):
-        return (f"{who} ({name}) does not pass sample_weight on to what it fits, {need}: "
-                "each estimator inside must take them, or, for one that passes fit's "
-                "arguments on only under metadata routing (one-vs-rest), use "
+    pipeline = isinstance(estimator, Pipeline)
+    wraps = pipeline or any(key in estimator.get_params(deep=False)
+                            for key in ("estimator", "estimators", "regressor"))
+    if get_config().get("enable_metadata_routing", False):
+        if not wraps:
+            return f"{who} ({name}) does not accept sample_weight in fit, {need}."
+        return (f"{who} ({name}) does not request sample_weight in fit, {need}: call "
+                "set_fit_request(sample_weight=True) on the estimator inside it that "
+                "takes them.")
+    if pipeline:
+        return (f"{who} ({name}) does not accept sample_weight in fit, {need}: a Pipeline "
+                "passes them to its final step, which must take them.")
+    if wraps:
+        return (f"{who} ({name}) cannot hand sample_weight on here, {need}: every "
+                "estimator it fits must take them (voting and stacking pass "
+                "sample_weight= to each member and final estimator, which a Pipeline "
+                "does not take), or, for one that passes fit's arguments on only under "
+                "metadata routing (one-vs-rest), use "
                 "sklearn.set_config(enable_metadata_routing=True) and "
                 "set_fit_request(sample_weight=True).")
-    if not isinstance(estimator, Pipeline):
-        return f"{who} ({name}) does not accept sample_weight in fit, {need}."
-    if routing:
-        return (f"{who} ({name}) does not request sample_weight in fit, {need}: call "
-                "set_fit_request(sample_weight=True) on its step that takes them.")
-    return (f"{who} ({name}) does not accept sample_weight in fit, {need}: a Pipeline "
-            "passes them to its final step, which must take them.")
+    return f"{who} ({name}) does not accept sample_weight in fit, {need}."
 
 
 def seed_estimator(estimator, random_state):

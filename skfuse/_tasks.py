@@ -20,6 +20,7 @@ from sklearn.ensemble import (
     VotingClassifier,
     VotingRegressor,
 )
+from sklearn.feature_selection import RFE, SelectFromModel
 from sklearn.linear_model import LinearRegression
 from sklearn.pipeline import Pipeline
 from sklearn.utils.metadata_routing import get_routing_for_object
@@ -71,12 +72,15 @@ def _handed_on_key(estimator):
     """``weight_key`` of a scikit-learn meta-estimator whose ``fit(X, y, **fit_params)``
     hands ``sample_weight`` on without metadata routing; None for any other.
 
-    A search and a ``TransformedTargetRegressor`` pass their keyword arguments to their
-    estimator as they are, so theirs is its key. Voting and stacking call each member's
-    ``fit`` (and the final estimator's) with ``sample_weight=``, so every one of them
-    must take that keyword.
+    A search, ``RFE``, ``SelectFromModel`` and ``TransformedTargetRegressor`` pass their
+    keyword arguments to their estimator as they are, so theirs is its key (a search's
+    only if every estimator its grid swaps in has the same). Voting and stacking call
+    each member's ``fit`` (and the final estimator's) with ``sample_weight=``, so every
+    one of them that is fitted must take that keyword.
     """
     if isinstance(estimator, BaseSearchCV):
+        return _searched_key(estimator)
+    if isinstance(estimator, (RFE, SelectFromModel)):
         return weight_key(estimator.estimator)
     if isinstance(estimator, TransformedTargetRegressor):
         regressor = estimator.regressor
@@ -86,9 +90,27 @@ def _handed_on_key(estimator):
         inner = [est for _, est in estimator.estimators if est != "drop"]
         final = getattr(estimator, "final_estimator", None)  # None: a default that takes them
         inner += [] if final is None else [final]
-        if all(weight_key(est) == "sample_weight" for est in inner):
+        if all(is_frozen(est) or weight_key(est) == "sample_weight" for est in inner):
             return "sample_weight"
     return None
+
+
+def _searched_key(search):
+    """The key of a search's estimator, if every estimator (or ``"passthrough"``) its
+    grid sets gives the same key; None otherwise."""
+    key = weight_key(search.estimator)
+    grids = getattr(search, "param_grid", None) or getattr(search, "param_distributions",
+                                                             None) or []
+    for grid in [grids] if isinstance(grids, dict) else grids:
+        for param, values in grid.items():
+            if hasattr(values, "rvs"):
+                continue  # a distribution: numbers, not estimators
+            for value in values:
+                if hasattr(value, "fit") or isinstance(value, str) and value == "passthrough":
+                    swapped = clone(search.estimator).set_params(**{param: value})
+                    if weight_key(swapped) != key:
+                        return None
+    return key
 
 
 def weight_params(estimator, sample_weight):

@@ -341,8 +341,9 @@ def _routing_grid(X, f0, f1, resolution, names):
     """The grid of features ``f0`` and ``f1`` over their range in ``X`` (NaN left out):
     ``(xx0, xx1, rows)``, the other columns held at their medians, or at their most
     frequent value for a DataFrame's string or categorical columns (in their dtype).
-    The rows are a frame of the fitted columns when ``names`` (X then in that order)."""
-    if names is not None and hasattr(X, "columns"):
+    The rows are a frame of the fitted columns when ``names`` (a frame ``X`` then in
+    that order)."""
+    if hasattr(X, "columns"):
         from pandas.api.types import is_numeric_dtype
 
         columns = [X.iloc[:, j] for j in range(X.shape[1])]
@@ -354,11 +355,15 @@ def _routing_grid(X, f0, f1, resolution, names):
             raise ValueError("ExpertRoutingDisplay needs numeric X, or a DataFrame with "
                              f"the fitted columns ({exc}).") from None
         numeric = [True] * len(columns)
+    labels = list(X.columns) if hasattr(X, "columns") else list(range(len(columns)))
     for f in (f0, f1):
         if not numeric[f]:
-            raise ValueError(f"feature {names[f]!r} is not numeric; the grid needs two "
+            raise ValueError(f"feature {labels[f]!r} is not numeric; the grid needs two "
                              "numeric features.")
     floats = [_floats(column) if kind else None for column, kind in zip(columns, numeric)]
+    for f in (f0, f1):
+        if np.isnan(floats[f]).all():
+            raise ValueError(f"feature {labels[f]!r} has no values in X (all NaN).")
     xx0, xx1 = np.meshgrid(*(np.linspace(np.nanmin(floats[f]), np.nanmax(floats[f]),
                                          resolution) for f in (f0, f1)))
     held = []

@@ -505,6 +505,19 @@ def test_scikit_learn_meta_estimators_taking_fit_params_get_sample_weight():
     alone = clone(search).fit(IRIS_X, IRIS_Y,
                               logisticregression__sample_weight=sample_weight)
     assert_allclose(fused.predict_proba(IRIS_X), alone.predict_proba(IRIS_X))
+    # RFE and SelectFromModel hand them on as a search does; voting skips a frozen member.
+    from sklearn.feature_selection import RFE
+    from sklearn.frozen import FrozenEstimator
+
+    rfe = RFE(LogisticRegression(max_iter=500), n_features_to_select=2)
+    frozen = FrozenEstimator(GaussianNB().fit(IRIS_X, IRIS_Y))
+    vote = VotingClassifier([("frozen", frozen), ("lr", LogisticRegression(max_iter=500))],
+                            voting="soft")
+    for name, member in (("rfe", rfe), ("vote", vote)):
+        fused = FusionClassifier([(name, member)]).fit(IRIS_X, IRIS_Y,
+                                                       sample_weight=sample_weight)
+        alone = clone(member).fit(IRIS_X, IRIS_Y, sample_weight=sample_weight)
+        assert_allclose(fused.predict_proba(IRIS_X), alone.predict_proba(IRIS_X))
     X, y = make_regression(n_samples=120, n_features=4, noise=5.0, random_state=0)
     weight = np.random.RandomState(1).uniform(0.1, 3.0, len(y))
     ttr = TransformedTargetRegressor(Ridge(), func=np.arcsinh, inverse_func=np.sinh)
@@ -522,21 +535,36 @@ def test_meta_estimators_that_cannot_pass_weights_on_are_refused_up_front():
     from sklearn.neighbors import KNeighborsRegressor
 
     weight = np.ones(len(IRIS_Y))
+    pipe = make_pipeline(StandardScaler(), LogisticRegression())
+    swapping = GridSearchCV(pipe, {"logisticregression": [LogisticRegression(),
+                                                          KNeighborsClassifier()]}, cv=3)
     for member in (GridSearchCV(KNeighborsClassifier(), {"n_neighbors": [3, 5]}, cv=3),
+                   swapping,  # a candidate (KNN) that would not take them
                    VotingClassifier([("knn", KNeighborsClassifier())]),
                    VotingClassifier([("pipe", make_pipeline(StandardScaler(),
                                                             LogisticRegression()))]),
                    OneVsRestClassifier(LogisticRegression())):
         with pytest.raises(TypeError, match=f"member 'm' \\({type(member).__name__}\\) "
-                                            "does not pass sample_weight on to what it "
-                                            "fits.*set_fit_request"):
+                                            "cannot hand sample_weight on here.*"
+                                            "set_fit_request"):
             FusionClassifier([("m", member)]).fit(IRIS_X, IRIS_Y, sample_weight=weight)
     X, y = make_regression(n_samples=60, n_features=4, random_state=0)
     for member, says in ((TransformedTargetRegressor(KNeighborsRegressor()),
-                          "does not pass sample_weight on"),
+                          "cannot hand sample_weight on here"),
                          (LarsCV(), "does not accept sample_weight in fit")):
         with pytest.raises(TypeError, match=f"member 'm'.*{says}"):
             FusionRegressor([("m", member)]).fit(X, y, sample_weight=np.ones(60))
+    # Under metadata routing a wrapper gets them when what it wraps requests them: an
+    # expert, which EM must weight, is told so.
+    import sklearn
+
+    from skfuse import MixtureOfExpertsClassifier
+
+    with sklearn.config_context(enable_metadata_routing=True):
+        declined = LogisticRegression().set_fit_request(sample_weight=False)
+        with pytest.raises(TypeError, match=r"\(OneVsRestClassifier\) does not request "
+                                            "sample_weight.*on the estimator inside it"):
+            MixtureOfExpertsClassifier(OneVsRestClassifier(declined)).fit(IRIS_X, IRIS_Y)
 
 
 # -- views ---------------------------------------------------------------------------

@@ -200,6 +200,17 @@ def test_displays_refuse_other_estimators_and_bad_arguments():
                               ((0,), "must be two columns"), (0, "must be two columns")]:
         with pytest.raises(ValueError, match=message):
             ExpertRoutingDisplay.from_estimator(moe, X, features=features)
+    # A frame for a mixture fitted on an array: its nullable columns are read as floats;
+    # a feature without a value cannot span a grid.
+    import pandas as pd
+
+    frame = pd.DataFrame(X).astype({0: "Float64"})
+    frame.iloc[:5, 0] = pd.NA
+    display = ExpertRoutingDisplay.from_estimator(moe, frame, grid_resolution=4)
+    assert_allclose(display.xx0[0, [0, -1]], [np.nanmin(X[5:, 0]), np.nanmax(X[5:, 0])])
+    frame.iloc[:, 0] = pd.NA
+    with pytest.raises(ValueError, match="feature 0 has no values in X"):
+        ExpertRoutingDisplay.from_estimator(moe, frame)
     cascade = SerialStack([("nb", GaussianNB()), ("tree", DecisionTreeClassifier(max_depth=4))],
                           exit_threshold=0.8, cv=3, random_state=0).fit(X, Y)
     for thresholds in ([0.5, np.nan], [-3, 7], ["a"]):
