@@ -406,8 +406,14 @@ def check_sample_weight(sample_weight, n_samples):
 
 def classes_of(y, owner):
     """The sorted classes of classification targets ``y``; at least two are needed."""
-    check_classification_targets(y)
-    classes = np.unique(y)
+    integers = _plain_array(y) and y.ndim == 1 and y.dtype.kind in "biu"
+    classes = np.unique(y) if integers else None
+    # 1-D integer labels are always valid targets; scikit-learn's check then only
+    # warns (when more than half the labels are unique), so it runs only then.
+    if classes is None or len(classes) > round(0.5 * len(y)):
+        check_classification_targets(y)
+    if classes is None:
+        classes = np.unique(y)
     if len(classes) < 2:
         raise ValueError(f"{owner} needs samples of at least 2 classes; y has only one "
                          f"class, {classes[:1].tolist()[0]!r}.")

@@ -14,9 +14,10 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.naive_bayes import GaussianNB
 from sklearn.tree import DecisionTreeClassifier
+from sklearn.utils.multiclass import check_classification_targets
 
 from skfuse import FusionClassifier
-from skfuse._base import Composite, _init_params, refuse_infinite
+from skfuse._base import Composite, _init_params, classes_of, refuse_infinite
 
 from composites import make, names
 
@@ -89,3 +90,21 @@ def test_integer_labels_still_get_scikit_learns_target_warnings():
         warnings.simplefilter("always")
         FusionClassifier([("tree", DecisionTreeClassifier())]).fit(X, np.arange(30))
     assert any("number of unique classes" in str(w.message) for w in caught)
+
+
+def _warnings_of(fn, y):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fn(y)
+    return [(w.category, str(w.message)) for w in caught]
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.uint8, np.int32])
+@pytest.mark.parametrize("n", [2, 20, 21, 22, 41, 60])
+def test_integer_labels_warn_exactly_as_scikit_learns_check(n, dtype):
+    # classes_of skips scikit-learn's target check for 1-D integer labels where that
+    # check cannot warn: whatever the share of unique labels, the warnings are its own.
+    for n_classes in range(2, n + 1):
+        y = (np.arange(n) % n_classes).astype(dtype)
+        assert _warnings_of(lambda v: classes_of(v, "owner"), y) == _warnings_of(
+            check_classification_targets, y), (n, n_classes)
