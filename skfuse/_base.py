@@ -182,16 +182,29 @@ class Composite(_BaseComposition):
         NaN passes: the members that see ``X`` judge it. A row whose whole view is
         NaN is a missing modality for a member given a view, and NaN on a row a member
         is asked about is refused for a member that does not take NaN
-        (``view_present``).
+        (``view_present``). One object per row (texts: :func:`row_objects`) comes back
+        as a 1-D object array, and must be what ``fit`` was given too.
         """
+        owner = type(self).__name__
+        rows = row_objects(X)
+        if reset:
+            self._row_objects_ = rows is not None
+        elif (rows is not None) != getattr(self, "_row_objects_", False):
+            fitted, given = ("2-D X", "1-D") if rows is not None else ("1-D X", "2-D")
+            raise ValueError(f"{owner} was fitted on {fitted} and is given {given} X.")
+        if rows is not None:
+            validate_data(self, rows, reset=reset, skip_check_array=True)
+            if rows.shape[0] == 0:
+                raise ValueError(f"{owner}: X has 0 samples.")
+            return rows
         if _is_dataframe(X):
             validate_data(self, X, reset=reset, skip_check_array=True)
             if X.shape[0] == 0:
-                raise ValueError(f"{type(self).__name__}: X has 0 samples.")
+                raise ValueError(f"{owner}: X has 0 samples.")
         else:
             X = validate_data(self, X, reset=reset, accept_sparse=["csr", "csc"],
                               dtype=None, ensure_all_finite=False)
-        refuse_infinite(X, type(self).__name__, getattr(self, "feature_names_in_", None))
+        refuse_infinite(X, owner, getattr(self, "feature_names_in_", None))
         return X
 
     def _check_y(self, X, y, named_members=None):
@@ -281,6 +294,24 @@ def _init_params(cls):
         )
     return tuple(sorted(p.name for p in parameters
                         if p.name != "self" and p.kind != p.VAR_KEYWORD))
+
+
+def row_objects(X):
+    """``X`` as a 1-D object array when it holds one object per row (texts, dicts), as
+    the members of a text pipeline take it; None for any other ``X`` (1-D numbers are
+    left to the usual 2-D check, which refuses them)."""
+    if _is_dataframe(X) or hasattr(X, "tocoo") or isinstance(X, (str, bytes, dict)):
+        return None
+    if not hasattr(X, "__len__") or (hasattr(X, "ndim") and X.ndim != 1):
+        return None
+    kind = getattr(getattr(X, "dtype", None), "kind", "O")  # a list or tuple: "O"
+    if kind not in "OSU" or not len(X):
+        return None
+    if kind == "O" and not all(isinstance(v, (str, bytes, dict)) for v in X):
+        return None
+    rows = np.empty(len(X), dtype=object)
+    rows[:] = list(X)
+    return rows
 
 
 def takes_multi_output(estimator):

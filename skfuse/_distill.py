@@ -190,6 +190,9 @@ class _BaseDistilled(Composite):
         if self.augment is not None and hasattr(X, "tocsr"):
             raise TypeError(f"{owner}: augment={self.augment!r} needs dense X; got a sparse "
                             "matrix.")
+        if self.augment is not None and X.ndim == 1:
+            raise TypeError(f"{owner}: augment={self.augment!r} makes rows from columns, and "
+                            "X is 1-D (one object per row, such as a text).")
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
         groups, routed = self._fit_metadata(sample_weight, fit_params)
         if sample_weight is not None and routed is None and not is_frozen(self.teacher) \

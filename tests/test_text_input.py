@@ -1,0 +1,158 @@
+"""One object per row: a 1-D list, tuple, array or Series of texts (or dicts) reaches the
+members as a 1-D object array, as scikit-learn's voting and stacking hand raw text on."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.ensemble import VotingClassifier, VotingRegressor
+from sklearn.feature_extraction import DictVectorizer
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.naive_bayes import MultinomialNB
+from sklearn.pipeline import make_pipeline
+
+from skfuse import (
+    DistilledClassifier,
+    FusionClassifier,
+    FusionRegressor,
+    MixtureOfExpertsClassifier,
+    SerialStack,
+)
+
+WORDS = np.array(["good", "great", "fine", "bad", "awful", "poor", "film", "plot", "cast"])
+
+
+def _texts(n=80, seed=0):
+    rng = np.random.RandomState(seed)
+    y = rng.randint(2, size=n)
+    texts = [" ".join(rng.choice(WORDS[:3] if label else WORDS[3:6], 2).tolist()
+                      + rng.choice(WORDS[6:], 2).tolist()) for label in y]
+    return texts, y
+
+
+def _members():
+    return [("lr", make_pipeline(TfidfVectorizer(), LogisticRegression())),
+            ("nb", make_pipeline(TfidfVectorizer(), MultinomialNB()))]
+
+
+class _Recorder(ClassifierMixin, BaseEstimator):
+    """Records the type, dtype and shape of the X it is fitted on and asked about."""
+
+    def fit(self, X, y):
+        self.seen_ = [(type(X), X.dtype, X.shape)]
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict_proba(self, X):
+        self.seen_.append((type(X), X.dtype, X.shape))
+        return np.full((len(X), len(self.classes_)), 1.0 / len(self.classes_))
+
+
+@pytest.mark.parametrize("kind", ["list", "tuple", "array", "series"])
+def test_fusion_of_text_pipelines_matches_voting(kind):
+    texts, y = _texts()
+    X = {"list": texts, "tuple": tuple(texts), "array": np.array(texts),
+         "series": pd.Series(texts)}[kind]
+    fusion = FusionClassifier(_members(), weights=[2, 1]).fit(X, y)
+    voting = VotingClassifier(_members(), voting="soft", weights=[2, 1]).fit(X, y)
+    new = ["good film", "awful cast", "fine plot"]
+    assert_allclose(fusion.predict_proba(new), voting.predict_proba(new))
+    assert not hasattr(fusion, "n_features_in_")
+    assert not hasattr(fusion, "feature_names_in_")
+
+
+def test_members_get_a_1d_object_array():
+    texts, y = _texts(30)
+    fusion = FusionClassifier([("rec", _Recorder())]).fit(texts, y)
+    fusion.predict_proba(texts[:5])
+    seen = fusion.named_estimators_["rec"].seen_
+    assert seen == [(np.ndarray, np.dtype(object), (30,)),
+                    (np.ndarray, np.dtype(object), (5,))]
+
+
+def test_learned_weights_cascades_stacks_and_regression_take_texts():
+    texts, y = _texts(120)
+    new = ["good plot", "poor cast"]
+    learned = FusionClassifier(_members(), weights="optimize", random_state=0).fit(texts, y)
+    assert learned.predict_proba(new).shape == (2, 2)
+    cascade = SerialStack(_members(), exit_threshold="auto", random_state=0).fit(texts, y)
+    assert cascade.predict_route(new).shape == (2,)
+    stack = SerialStack([("fusion", FusionClassifier(_members())),
+                         ("final", LogisticRegression())])
+    assert cross_val_score(stack, texts, y, cv=3).mean() > 0.9
+    target = y + np.random.RandomState(0).normal(scale=0.1, size=y.size)
+    ridges = [("a", make_pipeline(TfidfVectorizer(), Ridge())),
+              ("b", make_pipeline(TfidfVectorizer(), Ridge(alpha=5.0)))]
+    fused = FusionRegressor(ridges).fit(texts, target)
+    assert_allclose(fused.predict(new), VotingRegressor(ridges).fit(texts, target).predict(new))
+
+
+def test_dicts_are_rows_too():
+    rows = [{"colour": c, "size": s} for c, s in zip("rgbrgbrgbr" * 4, range(40))]
+    y = np.array([int(r["colour"] == "r") for r in rows])
+    members = [("lr", make_pipeline(DictVectorizer(), LogisticRegression()))]
+    fusion = FusionClassifier(members).fit(rows, y)
+    assert_array_equal(fusion.predict(rows[:3]), [1, 0, 0])
+
+
+def test_cached_search_over_texts_equals_the_uncached_one(tmp_path):
+    texts, y = _texts(90)
+    grid = {"weights": [[1, 1], [1, 3], [3, 1]]}
+    plain = GridSearchCV(FusionClassifier(_members()), grid, cv=3).fit(texts, y)
+    cached = GridSearchCV(FusionClassifier(_members(), memory=tmp_path), grid, cv=3)
+    cached.fit(texts, y)
+    assert_allclose(cached.cv_results_["mean_test_score"], plain.cv_results_["mean_test_score"])
+
+
+def test_a_pickled_text_fusion_predicts_the_same():
+    texts, y = _texts()
+    fusion = FusionClassifier(_members(), weights="optimize", random_state=0).fit(texts, y)
+    again = pickle.loads(pickle.dumps(fusion))
+    assert_allclose(again.predict_proba(texts), fusion.predict_proba(texts))
+
+
+def test_1d_numbers_are_still_refused_as_scikit_learn_refuses_them():
+    with pytest.raises(ValueError, match="Expected 2D array"):
+        FusionClassifier([("lr", LogisticRegression())]).fit(np.arange(10.0), [0, 1] * 5)
+
+
+def test_the_shape_of_x_at_predict_must_match_fit():
+    texts, y = _texts(30)
+    on_texts = FusionClassifier(_members()).fit(texts, y)
+    with pytest.raises(ValueError, match="fitted on 1-D X and is given 2-D X"):
+        on_texts.predict(np.zeros((2, 3)))
+    on_columns = FusionClassifier([("lr", LogisticRegression())]).fit(np.eye(30)[:, :3], y)
+    with pytest.raises(ValueError, match="fitted on 2-D X and is given 1-D X"):
+        on_columns.predict(["good film"])
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: FusionClassifier(_members(), views={"lr": [0]}),
+     "The view of member 'lr' selects columns, and X is 1-D"),
+    (lambda: SerialStack([("f", FusionClassifier(_members())), ("final", LogisticRegression())],
+                         passthrough=True),
+     "SerialStack: passthrough selects columns, and X is 1-D"),
+    (lambda: MixtureOfExpertsClassifier(make_pipeline(TfidfVectorizer(), LogisticRegression())),
+     "X is 1-D .* the gate needs numeric columns"),
+    (lambda: DistilledClassifier(FusionClassifier(_members()),
+                                 make_pipeline(TfidfVectorizer(), LogisticRegression()),
+                                 augment="munge"),
+     "augment='munge' makes rows from columns, and X is 1-D"),
+])
+def test_what_needs_columns_refuses_texts(make, message):
+    texts, y = _texts(40)
+    with pytest.raises((ValueError, TypeError), match=message):
+        make().fit(texts, y)
+
+
+def test_a_distilled_text_student():
+    texts, y = _texts(120)
+    student = make_pipeline(TfidfVectorizer(), LogisticRegression())
+    distilled = DistilledClassifier(FusionClassifier(_members()), student, random_state=0)
+    distilled.fit(texts, y)
+    assert distilled.score(texts, y) > 0.9
