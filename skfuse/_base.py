@@ -27,7 +27,7 @@ from sklearn.utils.validation import (
 from ._cache import _plain_array
 from ._compat import _BaseComposition, _VisualBlock
 from ._tasks import is_frozen, weight_key
-from ._views import _is_dataframe
+from ._views import _is_dataframe, pandas_from_polars
 
 
 class Composite(_BaseComposition):
@@ -183,9 +183,11 @@ class Composite(_BaseComposition):
         NaN is a missing modality for a member given a view, and NaN on a row a member
         is asked about is refused for a member that does not take NaN
         (``view_present``). One object per row (texts: :func:`row_objects`) comes back
-        as a 1-D object array, and must be what ``fit`` was given too.
+        as a 1-D object array, and must be what ``fit`` was given too; a polars
+        DataFrame comes back as a pandas one.
         """
         owner = type(self).__name__
+        X = pandas_from_polars(X)
         rows = row_objects(X)
         if reset:
             self._row_objects_ = rows is not None

@@ -48,7 +48,7 @@ from ._docstring import Substitution
 from ._jobs import MemberJobs
 from ._label_check import LABEL_WEIGHTS
 from ._tasks import is_frozen, report, report_fit_time, weight_key
-from ._views import _is_dataframe, concat_rows, take_rows, takes_nan
+from ._views import _is_dataframe, concat_rows, pandas_from_polars, take_rows, takes_nan
 
 # Logits are taken of probabilities clipped to [LOGIT_EPS, 1 - LOGIT_EPS].
 LOGIT_EPS = 1e-3
@@ -374,6 +374,7 @@ class _BaseDistilled(Composite):
         messages naming the columns run only once it fails.
         """
         allow_nan = self._input_tags_[0]
+        X = pandas_from_polars(X)
         if not _is_dataframe(X):
             try:
                 return validate_data(self, X, reset=False, accept_sparse=["csr", "csc"],

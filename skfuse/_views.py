@@ -21,6 +21,19 @@ def _is_dataframe(X):
     return hasattr(X, "columns") and hasattr(X, "iloc")
 
 
+def pandas_from_polars(X):
+    """A polars DataFrame as a pandas one, built column by column (no pyarrow needed), so
+    that members get named columns as from pandas; anything else, or a polars frame
+    without pandas installed, comes back as it is."""
+    if type(X).__module__.split(".")[0] != "polars" or not hasattr(X, "get_column"):
+        return X
+    try:
+        import pandas as pd
+    except ImportError:
+        return X
+    return pd.DataFrame({name: X.get_column(name).to_numpy() for name in X.columns})
+
+
 def resolve_view(view, X, member, feature_names=None, *, subject=None):
     """Return the integer column positions of ``view`` in ``X``.
 
