@@ -27,7 +27,7 @@ from sklearn.utils.validation import (
 from ._cache import _plain_array
 from ._compat import _BaseComposition, _VisualBlock
 from ._tasks import is_frozen, weight_key
-from ._views import _is_dataframe, pandas_from_polars
+from ._views import _is_dataframe, _is_missing_value, pandas_from_polars
 
 
 class Composite(_BaseComposition):
@@ -139,6 +139,11 @@ class Composite(_BaseComposition):
         """``input_features`` checked against the fitted input, or the names seen in
         fit, or ``x0``, ``x1``... (as scikit-learn names unnamed columns)."""
         names = getattr(self, "feature_names_in_", None)
+        if getattr(self, "_row_objects_", False):  # 1-D X: no columns to name
+            if input_features is not None:
+                raise ValueError(f"{type(self).__name__} was fitted on one object per row "
+                                 "(1-D X), which has no columns for input_features to name.")
+            return np.asarray([], dtype=object)
         if input_features is None:
             return names if names is not None else [f"x{i}" for i in range(self.n_features_in_)]
         input_features = np.asarray(input_features, dtype=object)
@@ -189,15 +194,21 @@ class Composite(_BaseComposition):
         owner = type(self).__name__
         X = pandas_from_polars(X)
         rows = row_objects(X)
+        if rows is not None and self._needs_columns():
+            raise ValueError(f"{owner}: X is 1-D (one object per row, such as a text), "
+                             f"which has no columns for {self._needs_columns()}.")
         if reset:
             self._row_objects_ = rows is not None
-        elif (rows is not None) != getattr(self, "_row_objects_", False):
-            fitted, given = ("2-D X", "1-D") if rows is not None else ("1-D X", "2-D")
-            raise ValueError(f"{owner} was fitted on {fitted} and is given {given} X.")
+            if rows is not None:  # validate_data keeps the count of an earlier fit
+                self.__dict__.pop("n_features_in_", None)
+        elif getattr(self, "_row_objects_", False) and rows is None:
+            raise ValueError(f"{owner} was fitted on one object per row (1-D X: texts or "
+                             f"dicts), and is given {_described(X)}.")
+        elif rows is not None and not getattr(self, "_row_objects_", False):
+            raise ValueError(f"{owner} was fitted on columns (2-D X), and is given one "
+                             "object per row (1-D X).")
         if rows is not None:
             validate_data(self, rows, reset=reset, skip_check_array=True)
-            if rows.shape[0] == 0:
-                raise ValueError(f"{owner}: X has 0 samples.")
             return rows
         if _is_dataframe(X):
             validate_data(self, X, reset=reset, skip_check_array=True)
@@ -208,6 +219,10 @@ class Composite(_BaseComposition):
                               dtype=None, ensure_all_finite=False)
         refuse_infinite(X, owner, getattr(self, "feature_names_in_", None))
         return X
+
+    def _needs_columns(self):
+        """What of this composite's settings selects columns of ``X`` (so refuses 1-D
+        ``X``), or None: nothing, unless a subclass says otherwise."""
 
     def _check_y(self, X, y, named_members=None):
         """``y`` as a 1-D array; or, for a regressor composite (``named_members``, the
@@ -301,7 +316,11 @@ def _init_params(cls):
 def row_objects(X):
     """``X`` as a 1-D object array when it holds one object per row (texts, dicts), as
     the members of a text pipeline take it; None for any other ``X`` (1-D numbers are
-    left to the usual 2-D check, which refuses them)."""
+    left to the usual 2-D check, which refuses them).
+
+    Missing entries (None, NaN) are kept, for members that handle them, when at least
+    one entry is a text or a dict.
+    """
     if _is_dataframe(X) or hasattr(X, "tocoo") or isinstance(X, (str, bytes, dict)):
         return None
     if not hasattr(X, "__len__") or (hasattr(X, "ndim") and X.ndim != 1):
@@ -309,11 +328,29 @@ def row_objects(X):
     kind = getattr(getattr(X, "dtype", None), "kind", "O")  # a list or tuple: "O"
     if kind not in "OSU" or not len(X):
         return None
-    if kind == "O" and not all(isinstance(v, (str, bytes, dict)) for v in X):
-        return None
+    if kind == "O":
+        objects = [isinstance(v, (str, bytes, dict)) for v in X]
+        if not any(objects) or not all(
+                found or _is_missing_value(v) for found, v in zip(objects, X)):
+            return None
     rows = np.empty(len(X), dtype=object)
     rows[:] = list(X)
     return rows
+
+
+def _described(X):
+    """What ``X`` is, for an error about the kind of ``X`` given."""
+    if isinstance(X, (str, bytes, dict)):
+        return f"a single {type(X).__name__}; give a list of them"
+    try:
+        ndim = np.ndim(X)
+    except (TypeError, ValueError):  # ragged
+        ndim = None
+    if ndim == 2:
+        return "columns (2-D X)"
+    if ndim == 1 and len(X) == 0:
+        return "no rows"
+    return "X that is neither 2-D nor a sequence of texts or dicts"
 
 
 def takes_multi_output(estimator):

@@ -162,6 +162,9 @@ class _BaseDistilled(Composite):
         return _VisualBlock("serial", estimators, names=names,
                             name_details=[str(est) for est in estimators], dash_wrapped=False)
 
+    def _needs_columns(self):
+        return None if self.augment is None else f"augment={self.augment!r}"
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         # Fitted, the input the distiller was fitted for (predict asks on every call).
@@ -190,9 +193,6 @@ class _BaseDistilled(Composite):
         if self.augment is not None and hasattr(X, "tocsr"):
             raise TypeError(f"{owner}: augment={self.augment!r} needs dense X; got a sparse "
                             "matrix.")
-        if self.augment is not None and X.ndim == 1:
-            raise TypeError(f"{owner}: augment={self.augment!r} makes rows from columns, and "
-                            "X is 1-D (one object per row, such as a text).")
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
         groups, routed = self._fit_metadata(sample_weight, fit_params)
         if sample_weight is not None and routed is None and not is_frozen(self.teacher) \
@@ -375,7 +375,7 @@ class _BaseDistilled(Composite):
         """
         allow_nan = self._input_tags_[0]
         X = pandas_from_polars(X)
-        if not _is_dataframe(X):
+        if not (_is_dataframe(X) or getattr(self, "_row_objects_", False)):
             try:
                 return validate_data(self, X, reset=False, accept_sparse=["csr", "csc"],
                                      dtype=None,
@@ -586,7 +586,8 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
         Parameters
         ----------
         X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
-            Training input (dense with ``augment``).
+            Training input (dense with ``augment``); or, without ``augment``, one text
+            (or dict) per row, for a teacher and a student that read them.
         y : array-like of shape (n_samples,)
             Class labels.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -813,7 +814,8 @@ class DistilledRegressor(RegressorMixin, _BaseDistilled):
         Parameters
         ----------
         X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
-            Training input (dense with ``augment``).
+            Training input (dense with ``augment``); or, without ``augment``, one text
+            (or dict) per row, for a teacher and a student that read them.
         y : array-like of shape (n_samples,)
             Target values.
         sample_weight : array-like of shape (n_samples,), default=None

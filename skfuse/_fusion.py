@@ -142,6 +142,9 @@ class _BaseFusion(TransformerMixin, Composite):
 
     # -- validation --------------------------------------------------------------
 
+    def _needs_columns(self):
+        return "views" if self.views else None
+
     def _check_fit_params(self):
         """Check what ``_parameter_constraints`` cannot say, and return what ``_fit`` takes.
 
@@ -936,7 +939,7 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         Parameters
         ----------
         X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
-            Training input.
+            Training input; or one text (or dict) per row, for members that read them.
         y : array-like of shape (n_samples,)
             Class labels.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -1298,7 +1301,7 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
         Parameters
         ----------
         X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
-            Training input.
+            Training input; or one text (or dict) per row, for members that read them.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Target values; 2-D when every member takes several outputs.
         sample_weight : array-like of shape (n_samples,), default=None

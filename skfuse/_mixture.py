@@ -107,6 +107,9 @@ class _BaseMixture(Composite):
         self.verbose = verbose
         self.random_state = random_state
 
+    def _needs_columns(self):
+        return "the gate"
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True
@@ -210,9 +213,6 @@ class _BaseMixture(Composite):
         """EM on the training rows for each candidate number of experts, stopped and
         judged on the validation slice; the chosen mixture is refitted on every row."""
         owner = type(self).__name__
-        if X.ndim == 1:
-            raise TypeError(f"{owner}: X is 1-D (one object per row, such as a text), and "
-                            "the gate needs numeric columns.")
         names, templates = self._expert_templates()
         params = self._expert_params(names, fit_params)
         n = X.shape[0]

@@ -296,6 +296,13 @@ class SerialStack(TransformerMixin, Composite):
     def _final(self):
         return self.steps[-1][1]
 
+    def _needs_columns(self):
+        if self.views:
+            return "views"
+        has_passthrough = self.passthrough is not None and not (
+            isinstance(self.passthrough, (bool, np.bool_)) and not self.passthrough)
+        return "passthrough" if has_passthrough else None
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         try:
@@ -397,7 +404,8 @@ class SerialStack(TransformerMixin, Composite):
         Parameters
         ----------
         X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
-            Training input.
+            Training input; or one text (or dict) per row, for a first step (every step,
+            in a cascade) that reads them.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Target; 2-D (several outputs) for a stack of regressors that all take it.
         sample_weight : array-like of shape (n_samples,), default=None

@@ -18,7 +18,6 @@ from ._tasks import is_frozen
 from ._views import (
     _is_dataframe,
     missing_entries,
-    n_columns,
     nan_error,
     nan_refusal,
     nan_sample,
@@ -240,8 +239,7 @@ def _passthrough_columns(stack, X):
     if stack.passthrough is None:
         return None
     if isinstance(stack.passthrough, (bool, np.bool_)):  # a grid may hold NumPy's
-        return (np.arange(n_columns(X, f"{OWNER}: passthrough")) if stack.passthrough
-                else None)
+        return np.arange(X.shape[1]) if stack.passthrough else None
     return resolve_view(stack.passthrough, X, "passthrough",
                         getattr(stack, "feature_names_in_", None),
                         subject=f"{OWNER}: passthrough")

@@ -58,7 +58,7 @@ def resolve_view(view, X, member, feature_names=None, *, subject=None):
     """
     if subject is None:
         subject = f"The view of member {member!r}"
-    n_features = n_columns(X, subject)
+    n_features = X.shape[1]
     if callable(view):
         view = view(X)
     if isinstance(view, slice):
@@ -119,15 +119,6 @@ def _kind(value):
     if isinstance(value, str):
         return "str"
     return None
-
-
-def n_columns(X, subject):
-    """The number of columns of ``X``, which ``subject`` (a view) selects from; 1-D ``X``
-    (one object per row, such as a text) has none to select."""
-    if np.ndim(X) == 1:
-        raise ValueError(f"{subject} selects columns, and X is 1-D (one object per row, "
-                         "such as a text), which has none.")
-    return X.shape[1]
 
 
 def take_view(X, positions):

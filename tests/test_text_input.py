@@ -15,6 +15,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.naive_bayes import MultinomialNB
 from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
 
 from skfuse import (
     DistilledClassifier,
@@ -121,32 +122,90 @@ def test_1d_numbers_are_still_refused_as_scikit_learn_refuses_them():
         FusionClassifier([("lr", LogisticRegression())]).fit(np.arange(10.0), [0, 1] * 5)
 
 
-def test_the_shape_of_x_at_predict_must_match_fit():
+def test_the_kind_of_x_at_predict_must_match_fit():
     texts, y = _texts(30)
     on_texts = FusionClassifier(_members()).fit(texts, y)
-    with pytest.raises(ValueError, match="fitted on 1-D X and is given 2-D X"):
+    with pytest.raises(ValueError, match=r"fitted on one object per row .* given columns"):
         on_texts.predict(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="given a single str; give a list of them"):
+        on_texts.predict("good film")
     on_columns = FusionClassifier([("lr", LogisticRegression())]).fit(np.eye(30)[:, :3], y)
-    with pytest.raises(ValueError, match="fitted on 2-D X and is given 1-D X"):
+    with pytest.raises(ValueError, match=r"fitted on columns \(2-D X\), and is given one"):
         on_columns.predict(["good film"])
 
 
+@pytest.mark.parametrize("make", [
+    lambda: DistilledClassifier(FusionClassifier(_members()),
+                                make_pipeline(TfidfVectorizer(), LogisticRegression())),
+    lambda: SerialStack(_members(), exit_threshold=0.9),
+])
+def test_every_composite_fitted_on_texts_refuses_columns(make):
+    texts, y = _texts(60)
+    fitted = make().fit(texts, y)
+    with pytest.raises(ValueError, match="fitted on one object per row"):
+        fitted.predict(np.zeros((2, 3)))
+
+
+def test_a_refit_on_texts_forgets_the_column_count():
+    texts, y = _texts(40)
+    fusion = FusionClassifier([("m", LogisticRegression())]).fit(np.c_[y, -y], y)
+    assert fusion.n_features_in_ == 2
+    fusion.set_params(m=make_pipeline(TfidfVectorizer(), LogisticRegression())).fit(texts, y)
+    assert not hasattr(fusion, "n_features_in_")
+    assert_array_equal(fusion.predict(texts[:5]), y[:5])
+
+
+def test_missing_texts_reach_members_that_handle_them():
+    texts, y = _texts(40)
+    texts[3] = None
+    fill = make_pipeline(FunctionTransformer(lambda rows: ["" if t is None else t for t in rows]),
+                         TfidfVectorizer(), LogisticRegression())
+    fusion = FusionClassifier([("lr", fill)]).fit(texts, y)
+    voting = VotingClassifier([("lr", fill)], voting="soft").fit(texts, y)
+    assert_allclose(fusion.predict_proba(texts[:6]), voting.predict_proba(texts[:6]))
+
+
+def test_names_out_need_no_column_count():
+    texts, y = _texts(40)
+    def stack(members):
+        return SerialStack([("fusion", FusionClassifier(members)),
+                            ("final", LogisticRegression())])
+
+    on_columns = stack([("lr", LogisticRegression()), ("nb", LogisticRegression(C=0.1))])
+    on_columns.fit(np.c_[y, -y], y)
+    assert_array_equal(stack(_members()).fit(texts, y).get_feature_names_out(),
+                       on_columns.get_feature_names_out())
+    fusion = FusionClassifier(_members()).fit(texts, y)
+    with pytest.raises(ValueError, match="no columns for input_features to name"):
+        fusion.get_feature_names_out(["text"])
+
+
+def test_a_refused_fit_on_texts_leaves_the_last_fit_usable():
+    texts, y = _texts(40)
+    X = np.c_[y, 1.0 - y] + np.random.RandomState(0).normal(scale=0.1, size=(40, 2))
+    mixture = MixtureOfExpertsClassifier(LogisticRegression(), n_experts=2, random_state=0)
+    before = mixture.fit(X, y).predict_proba(X)
+    with pytest.raises(ValueError, match="no columns for the gate"):
+        mixture.fit(texts, y)
+    assert_allclose(mixture.predict_proba(X), before)
+
+
 @pytest.mark.parametrize("make, message", [
-    (lambda: FusionClassifier(_members(), views={"lr": [0]}),
-     "The view of member 'lr' selects columns, and X is 1-D"),
+    (lambda: FusionClassifier(_members(), views={"lr": [0]}), "FusionClassifier: views"),
     (lambda: SerialStack([("f", FusionClassifier(_members())), ("final", LogisticRegression())],
-                         passthrough=True),
-     "SerialStack: passthrough selects columns, and X is 1-D"),
+                         passthrough=True), "SerialStack: passthrough"),
+    (lambda: SerialStack(_members(), exit_threshold=0.9, views={"lr": [0]}),
+     "SerialStack: views"),
     (lambda: MixtureOfExpertsClassifier(make_pipeline(TfidfVectorizer(), LogisticRegression())),
-     "X is 1-D .* the gate needs numeric columns"),
+     "MixtureOfExpertsClassifier: the gate"),
     (lambda: DistilledClassifier(FusionClassifier(_members()),
                                  make_pipeline(TfidfVectorizer(), LogisticRegression()),
-                                 augment="munge"),
-     "augment='munge' makes rows from columns, and X is 1-D"),
+                                 augment="munge"), "DistilledClassifier: augment='munge'"),
 ])
 def test_what_needs_columns_refuses_texts(make, message):
     texts, y = _texts(40)
-    with pytest.raises((ValueError, TypeError), match=message):
+    owner, what = message.split(": ")
+    with pytest.raises(ValueError, match=f"^{owner}: X is 1-D .* no columns for {what}.$"):
         make().fit(texts, y)
 
 
