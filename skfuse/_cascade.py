@@ -136,7 +136,7 @@ def fit_cascade(stack, estimators, step_params, X, y, sample_weight, folds, thre
     thresholds (``thresholds`` None: ``"auto"``), exit rates and prior; with
     ``cascade_fit="deferred"``, retrain later steps on the rows they get. Returns the
     fitted steps."""
-    names = [name for name, _ in stack.steps]
+    names = [name for name, _ in stack._kept_steps()]
     check_known_classes([(name, est) for name, est in zip(names, estimators) if is_frozen(est)],
                         stack.classes_, OWNER, "step")
     present = cascade_presence(stack, X, fitted=False)
@@ -184,7 +184,7 @@ def fit_cascade(stack, estimators, step_params, X, y, sample_weight, folds, thre
 def cascade_decisions(stack):
     """What a cascade's fit decided, one line each: the thresholds, the out-of-fold exit
     rates, and (``cascade_fit="deferred"``) what each step was trained on."""
-    names = [name for name, _ in stack.steps]
+    names = [name for name, _ in stack.steps_]
     given = "auto" if isinstance(stack.exit_threshold, str) else "given"
     lines = [f"exit thresholds ({given}): " + ", ".join(
                  f"{name} {t:.3f}" for name, t in zip(names, stack.exit_thresholds_)),
@@ -225,14 +225,15 @@ def _refit_deferred(stack, estimators, step_params, fitted, oof, route, present,
         sub_folds = [(tr, te) for tr, te in sub_folds if te.size and tr.size]
         if not sub_folds or any(np.unique(y[tr]).size < 2 for tr, _ in sub_folds):
             continue  # cannot be cross-fitted on the deferred rows alone
-        plan.add(stack.steps[i][0], estimators[i], label=f"step {stack.steps[i][0]!r} on its deferred rows",
+        name = stack._kept_steps()[i][0]
+        plan.add(name, estimators[i], label=f"step {name!r} on its deferred rows",
                  view=stack._views_[i], rows=rows, folds=sub_folds, params=step_params[i])
         planned.append(i)
     if not planned:
         return fitted
     fits = plan.run(X, y, sample_weight, partial(member_proba, classes=stack.classes_))
     for i in planned:
-        fit = fits[stack.steps[i][0]]
+        fit = fits[stack._kept_steps()[i][0]]
         tested = fit.tested
         weights = None if sample_weight is None else sample_weight[tested]
         alone = fit.oof[tested].argmax(axis=1) == codes[tested]

@@ -33,6 +33,12 @@ from ._tasks import report, report_fit_time
 from ._views import check_views, resolve_view, takes_nan
 
 
+def _skipped(step):
+    """Whether a step is skipped: ``"drop"`` or ``"passthrough"``, as a ``Pipeline``
+    skips a step and ``StackingClassifier`` drops a member."""
+    return isinstance(step, str) and step in ("drop", "passthrough")
+
+
 def _cascade_only(method):
     """An ``available_if`` check: ``method`` exists only for a cascade, and says so."""
 
@@ -95,6 +101,8 @@ class SerialStack(TransformerMixin, Composite):
     steps : list of (str, estimator)
         The levels in order, as in :class:`~sklearn.pipeline.Pipeline`; the last is the
         final estimator. A level may be any composite, such as a ``FusionClassifier``.
+        A step other than the last may be ``"drop"`` or ``"passthrough"``: it is
+        skipped, as if it were not listed (a search can compare depths).
     cv : int, cross-validation generator or iterable, default=5
         Splits for the out-of-fold outputs, fixed once so that every level sees the same
         folds. An int gives ``StratifiedKFold`` for a classifier, ``KFold`` otherwise.
@@ -138,7 +146,8 @@ class SerialStack(TransformerMixin, Composite):
         of probabilities loses its first column. A dict maps step names to methods.
     exit_threshold : float, list of float, "auto" or None, default=None
         None: stacking. Otherwise a cascade: one threshold for every non-final step, a
-        list with one per non-final step, or ``"auto"``: the lowest thresholds (most
+        list with one per non-final step (a skipped step's entry unused), or ``"auto"``:
+        the lowest thresholds (most
         early exits) at and above which the cascade's out-of-fold accuracy stays within
         ``cascade_tolerance`` of the last step's, with confidence
         ``cascade_confidence``. A threshold of 1.0 lets no row exit.
@@ -179,7 +188,8 @@ class SerialStack(TransformerMixin, Composite):
     Attributes
     ----------
     steps_ : list of (str, estimator)
-        The fitted steps.
+        The fitted steps (skipped steps left out; the per-step attributes below count
+        only these).
     named_steps_ : :class:`~sklearn.utils.Bunch`
         The fitted steps by name.
     classes_ : ndarray of shape (n_classes,)
@@ -283,7 +293,8 @@ class SerialStack(TransformerMixin, Composite):
     def _sk_visual_block_(self):
         """Steps one after another in the HTML representation, as a Pipeline's."""
         estimators = [est for _, est in self.steps]
-        names = [f"{name}: {type(est).__name__}" for name, est in self.steps]
+        names = [f"{name}: {est if _skipped(est) else type(est).__name__}"
+                 for name, est in self.steps]
         return _VisualBlock("serial", estimators, names=names,
                             name_details=[str(est) for est in estimators], dash_wrapped=False)
 
@@ -296,6 +307,13 @@ class SerialStack(TransformerMixin, Composite):
     def _final(self):
         return self.steps[-1][1]
 
+    def _kept_steps(self):
+        """The ``(name, estimator)`` steps that are not skipped, in order."""
+        return [(name, est) for name, est in self.steps if not _skipped(est)]
+
+    def _routed_members(self):
+        return self._kept_steps()
+
     def _needs_columns(self):
         if self.views:
             return "views"
@@ -307,7 +325,8 @@ class SerialStack(TransformerMixin, Composite):
         tags = super().__sklearn_tags__()
         try:
             final = get_tags(self._final)
-            steps = [get_tags(est) for _, est in self.steps]
+            kept = [est for _, est in self._kept_steps()]
+            steps = [get_tags(est) for est in kept]
         except (TypeError, ValueError, AttributeError, IndexError):
             return tags  # invalid steps: fit reports them
         tags.estimator_type = final.estimator_type
@@ -318,13 +337,11 @@ class SerialStack(TransformerMixin, Composite):
         tags.regressor_tags = final.regressor_tags
         # 2-D y (several outputs) when every step is a regressor that takes it.
         tags.target_tags.multi_output = all(
-            is_regressor(est) and takes_multi_output(est) for _, est in self.steps)
+            is_regressor(est) and takes_multi_output(est) for est in kept)
         tags.target_tags.required = True
         # A stack's later levels see the outputs of the one before, not X, unless
         # raw columns are passed through to them.
-        estimators = [est for _, est in self.steps]
-        sees_x = (estimators if self.exit_threshold is not None or self.passthrough
-                  else estimators[:1])
+        sees_x = kept if self.exit_threshold is not None or self.passthrough else kept[:1]
         tags.input_tags.allow_nan = all(takes_nan(est) for est in sees_x)
         tags.input_tags.sparse = all(t.input_tags.sparse for t in steps)
         # A stack transforms X into its final step's input; a cascade does not.
@@ -357,8 +374,11 @@ class SerialStack(TransformerMixin, Composite):
             )
         self._validate_names([name for name, _ in steps])
         for name, est in steps:
-            if not hasattr(est, "fit"):
+            if not (_skipped(est) or hasattr(est, "fit")):
                 raise TypeError(f"SerialStack: step {name!r} is not an estimator: {est!r}.")
+        if _skipped(steps[-1][1]):
+            raise ValueError(f"SerialStack: the last step {steps[-1][0]!r} is the final "
+                             f"estimator and cannot be {steps[-1][1]!r}.")
         if isinstance(self.stack_method, dict):
             unknown = sorted(set(self.stack_method) - {name for name, _ in steps[:-1]})
             if unknown:
@@ -368,19 +388,22 @@ class SerialStack(TransformerMixin, Composite):
                 )
         if self.exit_threshold is None:
             return
-        if not is_classifier(self._final) or len(steps) < 2:
+        if not is_classifier(self._final) or len(self._kept_steps()) < 2:
             raise TypeError(
                 "SerialStack: a cascade (exit_threshold set) needs at least two steps "
-                "and a classifier as the last step."
+                "that are not skipped, and a classifier as the last step."
             )
-        for name, est in steps:
+        for name, est in self._kept_steps():
             if not hasattr(est, "predict_proba"):
                 raise TypeError(
                     f"SerialStack: cascade step {name!r} has no predict_proba, which the "
                     "exit rule needs."
                 )
 
-    def _thresholds_given(self, n):
+    def _thresholds_given(self):
+        """The given thresholds of the kept non-final steps (a list has one entry per
+        non-final step as written, a skipped step's unused), or None for "auto"."""
+        n = len(self.steps) - 1
         t = self.exit_threshold
         if isinstance(t, str):  # "auto", as declared
             return None
@@ -393,7 +416,7 @@ class SerialStack(TransformerMixin, Composite):
                 f"SerialStack: exit_threshold must be in [0, 1], one for each of the {n} "
                 f"non-final steps (or \"auto\" for all of them); got {t!r}."
             )
-        return values
+        return values[[not _skipped(est) for _, est in self.steps[:-1]]]
 
     # -- fit -----------------------------------------------------------------------
 
@@ -428,30 +451,31 @@ class SerialStack(TransformerMixin, Composite):
             self.__dict__.pop(stale, None)  # from an earlier fit with other settings
         self._check_steps()
         X = self._check_X(X, reset=True)
-        regressors = all(is_regressor(est) for _, est in self.steps)
-        y = self._check_y(X, y, self.steps if regressors else None)
+        steps = self._kept_steps()
+        regressors = all(is_regressor(est) for _, est in steps)
+        y = self._check_y(X, y, steps if regressors else None)
         classifier = is_classifier(self._final)
         if classifier:
             self._set_classes(y)
         else:
             y = np.asarray(y, dtype=np.float64)
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
-        names = [name for name, _ in self.steps]
+        names = [name for name, _ in steps]
         groups, routed = self._fit_metadata(sample_weight, fit_params)
         if sample_weight is not None and routed is None:
-            check_sample_weight_support(names, [est for _, est in self.steps], "SerialStack",
+            check_sample_weight_support(names, [est for _, est in steps], "SerialStack",
                                         kind="step")
         step_params = [routed[name] for name in names] if routed else [None] * len(names)
         self._views_ = self._resolve_views(X, names)
         rng = check_random_state(self.random_state)
         seed = None if self.random_state is None else rng
-        estimators = [seed_estimator(est, seed) for _, est in self.steps]
-        folds = self._folds(X, y, rng, classifier, groups) if len(self.steps) > 1 else []
+        estimators = [seed_estimator(est, seed) for _, est in steps]
+        folds = self._folds(X, y, rng, classifier, groups) if len(steps) > 1 else []
         if self.exit_threshold is None:
             fitted = _stack.fit_stack(self, estimators, step_params, X, y, sample_weight,
                                       folds)
         else:
-            thresholds = self._thresholds_given(len(estimators) - 1)
+            thresholds = self._thresholds_given()
             fitted = _cascade.fit_cascade(self, estimators, step_params, X, y,
                                           sample_weight, folds, thresholds)
         self.steps_ = list(zip(names, fitted))
@@ -464,7 +488,9 @@ class SerialStack(TransformerMixin, Composite):
         return self
 
     def _resolve_views(self, X, names):
-        views = check_views(self.views, names, "SerialStack")
+        """The view of each kept step ``names``; a skipped step's view is unused."""
+        views = check_views(self.views, [name for name, _ in self.steps], "SerialStack")
+        views = {name: view for name, view in views.items() if name in names}
         if self.exit_threshold is None and set(views) - {names[0]}:
             raise ValueError(
                 f"SerialStack: views given for step(s) {sorted(set(views) - {names[0]})!r}; "

@@ -101,7 +101,7 @@ def output_methods(stack):
     """The output method of each non-final step: ``"auto"`` is resolved, but for a
     ``FusionClassifier`` level, whose members each take their own."""
     methods = []
-    for name, est in stack.steps[:-1]:
+    for name, est in stack._kept_steps()[:-1]:
         method = stack.stack_method
         if isinstance(method, dict):
             method = method.get(name, "auto")
@@ -149,12 +149,12 @@ def fit_stack(stack, estimators, step_params, X, y, sample_weight, folds):
     stack._methods_ = output_methods(stack)
     stack._passthrough_ = _passthrough_columns(stack, X)
     # Classifier levels are aligned to the labels of y, also under a regressor final.
-    levels = [est for _, est in stack.steps[:-1]]
+    levels = [est for _, est in stack._kept_steps()[:-1]]
     stack._level_classes_ = (
         np.unique(y) if any(is_classifier(est) for est in levels) else None
     )
     fitted, Z, view = [], X, stack._views_[0]
-    names = [name for name, _ in stack.steps]
+    names = [name for name, _ in stack._kept_steps()]
     if stack._level_classes_ is not None:
         check_known_classes([(name, est) for name, est in zip(names[:-1], estimators[:-1])
                              if is_frozen(est)], stack._level_classes_, OWNER, "step")
