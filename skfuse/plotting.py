@@ -200,6 +200,8 @@ class CascadeDisplay:
         The cascade's accuracy at each threshold (later thresholds as fitted).
     fitted_threshold : float
         The first step's threshold in the fitted cascade, marked on the curve.
+    name : str, default=None
+        The curve's label in the legend, to tell cascades drawn on one axes apart.
 
     Attributes
     ----------
@@ -209,15 +211,16 @@ class CascadeDisplay:
     figure_ : matplotlib Figure
     """
 
-    def __init__(self, thresholds, exit_rates, accuracies, fitted_threshold):
+    def __init__(self, thresholds, exit_rates, accuracies, fitted_threshold, *, name=None):
         self.thresholds = thresholds
         self.exit_rates = exit_rates
         self.accuracies = accuracies
         self.fitted_threshold = fitted_threshold
+        self.name = name
 
     @classmethod
     def from_estimator(cls, estimator, X, y, *, sample_weight=None, thresholds=None,
-                       ax=None):
+                       ax=None, name=None, **kwargs):
         """Sweep the first step's threshold of a fitted cascade on ``(X, y)``.
 
         Each step's probabilities on ``X`` are computed once
@@ -237,6 +240,10 @@ class CascadeDisplay:
             Thresholds to try, numbers in [0, 1]; 51 from 0 to 1 when None. The fitted
             threshold is always added, so the marker shows the cascade as fitted.
         ax : matplotlib Axes, default=None
+        name : str, default=None
+            The curve's label in the legend.
+        **kwargs : dict
+            Passed to matplotlib's ``plot`` for the curve (``color``, ``linestyle``...).
 
         Returns
         -------
@@ -274,26 +281,36 @@ class CascadeDisplay:
             accuracies.append(accuracy_score(y, labels[route, rows],
                                              sample_weight=sample_weight))
         display = cls(thresholds, np.array(exit_rates), np.array(accuracies),
-                      float(estimator.exit_thresholds_[0]))
-        return display.plot(ax=ax)
+                      float(estimator.exit_thresholds_[0]), name=name)
+        return display.plot(ax=ax, **kwargs)
 
-    def plot(self, ax=None):
+    def plot(self, ax=None, *, name=None, **kwargs):
         """Draw accuracy against the first step's exit rate.
 
         Parameters
         ----------
         ax : matplotlib Axes, default=None
+        name : str, default=None
+            The curve's label in the legend; None keeps the display's ``name``.
+        **kwargs : dict
+            Passed to matplotlib's ``plot`` for the curve (``color``, ``linestyle``...);
+            the fitted threshold's marker takes the curve's colour when one is given.
 
         Returns
         -------
         display : CascadeDisplay
         """
         ax = _axes(ax)
-        (self.line_,) = ax.plot(self.exit_rates, self.accuracies, "-o", markersize=3)
+        name = self.name if name is None else name
+        line = {"marker": "o", "markersize": 3, **kwargs}
+        if name is not None:
+            line.setdefault("label", name)
+        (self.line_,) = ax.plot(self.exit_rates, self.accuracies, **line)
         at = int(np.argmin(np.abs(self.thresholds - self.fitted_threshold)))
+        fitted = f"fitted threshold {self.fitted_threshold:.4g}"
         (self.marker_,) = ax.plot(self.exit_rates[at], self.accuracies[at], "*",
-                                  markersize=14, color="tab:red",
-                                  label=f"fitted threshold {self.fitted_threshold:.4g}")
+                                  markersize=14, color=kwargs.get("color", "tab:red"),
+                                  label=fitted if name is None else f"{name}: {fitted}")
         ax.set_xlabel("rows answered by the first step")
         ax.set_ylabel("accuracy")
         ax.legend(loc="lower left")

@@ -5,6 +5,7 @@ import sys
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import clone
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.naive_bayes import GaussianNB
@@ -120,6 +121,26 @@ def test_cascade_display_checks_what_it_is_given():
         CascadeDisplay.from_estimator(stack, X, Y)
     with pytest.raises(ValueError, match="needs a SerialStack cascade.*FusionClassifier"):
         CascadeDisplay.from_estimator(FusionClassifier([("nb", GaussianNB())]).fit(X, Y), X, Y)
+
+
+def test_cascade_displays_on_one_axes_are_told_apart_by_name():
+    cascade = SerialStack([("nb", GaussianNB()), ("tree", DecisionTreeClassifier(max_depth=4))],
+                          exit_threshold=0.8, cv=3, random_state=0).fit(X, Y)
+    looser = clone(cascade).set_params(exit_threshold=0.6).fit(X, Y)
+    _, ax = plt.subplots()
+    first = CascadeDisplay.from_estimator(cascade, X, Y, ax=ax, name="strict",
+                                          color="tab:blue", linestyle="--")
+    second = CascadeDisplay.from_estimator(looser, X, Y, ax=ax, name="loose")
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert labels == ["strict", "strict: fitted threshold 0.8", "loose",
+                      "loose: fitted threshold 0.6"]
+    assert first.line_.get_color() == first.marker_.get_color() == "tab:blue"
+    assert first.line_.get_linestyle() == "--"
+    assert second.marker_.get_color() == "tab:red"
+    unnamed = CascadeDisplay.from_estimator(cascade, X, Y)
+    assert [t.get_text() for t in unnamed.ax_.get_legend().get_texts()] == [
+        "fitted threshold 0.8"]
+    assert unnamed.plot(name="again").line_.get_label() == "again"
 
 
 def test_cascade_display_marks_the_fitted_threshold_itself():
