@@ -124,6 +124,9 @@ def top_k(gate_proba, k, *, backend="numba", out=None):
         where every kept score is 0).
     """
     _check_backend(backend)
+    if hasattr(gate_proba, "tocsr"):
+        raise TypeError("gate_proba must be dense; got a sparse matrix (densify it with "
+                        ".toarray(): the kernels read every score).")
     gate = np.ascontiguousarray(gate_proba, dtype=np.float64)
     if gate.ndim != 2 or gate.shape[1] == 0:
         raise ValueError(

@@ -162,6 +162,14 @@ def test_top_k_refuses_bad_k(k):
 
 
 @pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_top_k_refuses_a_sparse_gate_by_name(backend):
+    from scipy import sparse
+
+    with pytest.raises(TypeError, match="gate_proba must be dense; got a sparse matrix"):
+        top_k(sparse.csr_matrix(np.eye(3)), 1, backend=backend)
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
 def test_group_by_expert_refuses_unknown_experts(backend):
     with pytest.raises(ValueError, match="from 0 to 2"):
         group_by_expert(np.array([[0, 3]]), 3, backend=backend)
