@@ -79,6 +79,16 @@ class Composite(_BaseComposition):
             # scikit-learn replaces a member by name in a list only: given a tuple, it
             # would set a stray attribute and leave the member as it was.
             setattr(self, self._members, list(members))
+        skipped = {item[0]: item[1] for item in members or ()
+                   if isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], str)
+                   } if isinstance(members, (list, tuple)) else {}
+        for key in params:
+            head, _, rest = key.partition("__")
+            if rest and head in skipped and head not in params:
+                raise ValueError(
+                    f"{type(self).__name__}: {head!r} is {skipped[head]!r}, which has no "
+                    f"parameter {rest!r}; set {head!r} to an estimator first."
+                )
         try:
             self._set_params(self._members, **params)
         except ValueError as exc:

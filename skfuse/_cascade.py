@@ -126,7 +126,7 @@ def auto_thresholds(proba, codes, tolerance, sample_weight=None, present=None,
 def cascade_presence(stack, X, fitted=True):
     """Which steps have their view on each row: (n_steps, n) bool, or None if all do;
     ``fitted``: of the fitted steps (predict), else of the steps (fit)."""
-    steps = stack.steps_ if fitted else stack.steps
+    steps = stack.steps_ if fitted else stack._kept_steps()
     return presence(X, stack._views_, [est for _, est in steps],
                     [f"step {name!r}" for name, _ in steps], OWNER, fitted)
 

@@ -375,7 +375,8 @@ class SerialStack(TransformerMixin, Composite):
         self._validate_names([name for name, _ in steps])
         for name, est in steps:
             if not (_skipped(est) or hasattr(est, "fit")):
-                raise TypeError(f"SerialStack: step {name!r} is not an estimator: {est!r}.")
+                raise TypeError(f"SerialStack: step {name!r} is not an estimator, nor "
+                                f"\"drop\" or \"passthrough\" to skip it: {est!r}.")
         if _skipped(steps[-1][1]):
             raise ValueError(f"SerialStack: the last step {steps[-1][0]!r} is the final "
                              f"estimator and cannot be {steps[-1][1]!r}.")

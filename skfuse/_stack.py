@@ -215,7 +215,7 @@ def refuse_nan(stack, X, fitted):
     """A stack's first step sees X as it is: NaN in its view needs a step that takes
     NaN (:func:`~skfuse._views.nan_error`, asked of the fitted step when ``fitted``), or
     a skfuse composite (whose members sit out the rows without their view)."""
-    name, est = (stack.steps_ if fitted else stack.steps)[0]
+    name, est = (stack.steps_ if fitted else stack._kept_steps())[0]
     if isinstance(est, Composite):
         return
     missing = missing_entries(X, stack._views_[0])

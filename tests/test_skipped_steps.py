@@ -6,12 +6,14 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn import config_context
 from sklearn.datasets import load_wine
-from sklearn.linear_model import LogisticRegression
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import GridSearchCV
 from sklearn.naive_bayes import GaussianNB
 from sklearn.preprocessing import StandardScaler
-from sklearn.tree import DecisionTreeClassifier
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from sklearn.utils import estimator_html_repr
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skfuse import FusionClassifier, SerialStack
 
@@ -105,3 +107,48 @@ def test_skipped_steps_get_no_metadata_and_show_in_the_html():
         html = estimator_html_repr(stack("passthrough"))
     assert_allclose(skipped.predict_proba(X), shorter.predict_proba(X))
     assert ">passthrough<" in html
+
+
+def _booster():
+    return HistGradientBoostingClassifier(max_iter=5, random_state=0)
+
+
+def test_nan_is_judged_by_the_kept_steps():
+    holes = X.copy()
+    holes[::5, 0] = np.nan
+    stack = SerialStack([("x", "drop"), ("hgb", _booster()), ("final", LogisticRegression())],
+                        cv=3, random_state=0).fit(holes, y)
+    shorter = SerialStack([("hgb", _booster()), ("final", LogisticRegression())], cv=3,
+                          random_state=0).fit(holes, y)
+    assert_allclose(stack.predict_proba(holes), shorter.predict_proba(holes))
+    cascade = SerialStack([("a", _booster()), ("x", "drop"), ("c", _booster())],
+                          exit_threshold=0.9, cv=3, random_state=0).fit(holes, y)
+    assert cascade.score(holes, y) > 0.9
+    with pytest.raises(ValueError, match="step 'd' \\(LogisticRegression\\) does not accept NaN"):
+        SerialStack([("a", _booster()), ("x", "drop"), ("c", _booster()),
+                     ("d", LogisticRegression())], exit_threshold=0.9, cv=3).fit(holes, y)
+
+
+def test_a_skipped_step_has_no_parameters_to_set():
+    stack = SerialStack([("nb", "drop"), ("final", LogisticRegression())])
+    with pytest.raises(ValueError, match="'nb' is 'drop', which has no parameter "
+                                         "'var_smoothing'; set 'nb' to an estimator first"):
+        stack.set_params(nb__var_smoothing=1e-3)
+    stack.set_params(nb=GaussianNB(), nb__var_smoothing=1e-3)
+    assert stack.named_steps["nb"].var_smoothing == 1e-3
+    with pytest.raises(TypeError, match='nor "drop" or "passthrough" to skip it: None'):
+        SerialStack([("nb", None), ("final", LogisticRegression())]).fit(X, y)
+
+
+@parametrize_with_checks([
+    SerialStack([("lr", LogisticRegression()), ("skip", "passthrough"),
+                 ("final", DecisionTreeClassifier(max_depth=3))], cv=3, random_state=0),
+    SerialStack([("skip", "drop"), ("ridge", Ridge()),
+                 ("tree", DecisionTreeRegressor(max_depth=3)), ("final", Ridge())],
+                cv=3, passthrough=True, random_state=0),
+    SerialStack([("nb", GaussianNB()), ("skip", "drop"),
+                 ("lr", LogisticRegression(max_iter=200))],
+                exit_threshold=[0.9, 0.5], cv=3, random_state=0),
+])
+def test_skipped_steps_pass_scikit_learns_checks(estimator, check):
+    check(estimator)
