@@ -166,7 +166,9 @@ def _aligned(values, lengths, what, owner, dask):
         raise ValueError(
             f"{owner}: {what} is not partitioned like X (partition {bad} differs: "
             f"{len(sizes)} partitions of {what} for {len(lengths)} of X); split both "
-            "the same way."
+            "the same way. Dask may merge the partitions of a column read on its own "
+            "(from parquet, say): persist the frame (frame = frame.persist()) before "
+            "taking X and y from it."
         )
     return blocks
 
