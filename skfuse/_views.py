@@ -24,14 +24,36 @@ def _is_dataframe(X):
 def pandas_from_polars(X):
     """A polars DataFrame as a pandas one, built column by column (no pyarrow needed), so
     that members get named columns as from pandas; anything else, or a polars frame
-    without pandas installed, comes back as it is."""
-    if type(X).__module__.split(".")[0] != "polars" or not hasattr(X, "get_column"):
+    without pandas installed, comes back as it is. A LazyFrame is refused."""
+    if type(X).__module__.split(".")[0] != "polars":
+        return X
+    if not hasattr(X, "get_column"):
+        if type(X).__name__ == "LazyFrame":
+            raise TypeError("X is a polars LazyFrame; collect it first (X.collect()).")
         return X
     try:
         import pandas as pd
     except ImportError:
         return X
-    return pd.DataFrame({name: X.get_column(name).to_numpy() for name in X.columns})
+    return pd.DataFrame({name: _pandas_column(X.get_column(name), pd) for name in X.columns},
+                        index=pd.RangeIndex(X.height))
+
+
+def _pandas_column(column, pd):
+    """A polars column's values as pandas holds them: categories (an Enum's in its order)
+    as a ``category`` column, zoned datetimes with their zone, anything else as NumPy."""
+    import polars as pl
+
+    dtype = column.dtype
+    if isinstance(dtype, pl.Enum):
+        return pd.Categorical(column.to_numpy(), categories=list(dtype.categories),
+                              ordered=True)
+    if isinstance(dtype, pl.Categorical):
+        return pd.Categorical(column.to_numpy())
+    if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
+        utc = column.dt.convert_time_zone("UTC").dt.replace_time_zone(None).to_numpy()
+        return pd.DatetimeIndex(utc).tz_localize("UTC").tz_convert(dtype.time_zone)
+    return column.to_numpy()
 
 
 def resolve_view(view, X, member, feature_names=None, *, subject=None):

@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._augment import _floats
 from ._base import is_int
+from ._views import pandas_from_polars
 
 __all__ = ["CascadeDisplay", "ExpertRoutingDisplay", "FusionWeightsDisplay"]
 
@@ -466,6 +467,7 @@ class ExpertRoutingDisplay:
         check_is_fitted(estimator, "experts_")
         names = getattr(estimator, "feature_names_in_", None)
         f0, f1 = _two_features(features, names, estimator.n_features_in_)
+        X = pandas_from_polars(X)  # as the estimator takes it
         if names is not None and hasattr(X, "columns"):
             X = X[list(names)]  # the fitted order, whatever the frame's
         xx0, xx1, grid = _routing_grid(X, f0, f1, grid_resolution, names)

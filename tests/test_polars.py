@@ -8,6 +8,7 @@ import pytest
 from numpy.testing import assert_allclose
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
@@ -34,6 +35,7 @@ def _by_name():
 class _Recorder(ClassifierMixin, BaseEstimator):
     def fit(self, X, y):
         self.seen_ = (type(X), list(X.columns))
+        self.frame_ = X
         self.classes_ = np.unique(y)
         return self
 
@@ -67,3 +69,65 @@ def test_members_get_a_pandas_frame_with_the_polars_names():
     polars_X, _, y = _frames(30)
     fusion = FusionClassifier([("rec", _Recorder())]).fit(polars_X, y)
     assert fusion.named_estimators_["rec"].seen_ == (pd.DataFrame, ["colour", "size"])
+
+
+def test_columns_arrive_as_pandas_would_hold_them():
+    from datetime import datetime
+
+    n = 30
+    frame = pl.DataFrame({
+        "kind": pl.Series(["p", "q", None] * (n // 3), dtype=pl.Categorical),
+        "size": pl.Series(["s", "m", "l"] * (n // 3), dtype=pl.Enum(["s", "m", "l"])),
+        "when": pl.Series([datetime(2020, 1, 1, 9)] * n, dtype=pl.Datetime("us", "Europe/Paris")),
+        "count": pl.Series([1, None, 3] * (n // 3), dtype=pl.Int64),
+    })
+    y = np.arange(n) % 2
+    seen = FusionClassifier([("rec", _Recorder())]).fit(frame, y)
+    member_frame = seen.named_estimators_["rec"].frame_
+    expected = frame.to_pandas()
+    assert member_frame["kind"].dtype == "category"
+    assert list(member_frame["kind"].cat.categories) == ["p", "q"]
+    assert member_frame["size"].dtype == expected["size"].dtype  # ordered s < m < l
+    assert member_frame["when"].iloc[0] == expected["when"].iloc[0]
+    assert str(member_frame["when"].dt.tz) == "Europe/Paris"
+    assert member_frame["count"].isna().sum() == n // 3
+
+
+def test_categories_reach_a_member_that_reads_them_from_the_dtype():
+    rng = np.random.RandomState(0)
+    frame = pl.DataFrame({"a": rng.normal(size=120),
+                          "k": pl.Series(rng.choice(["p", "q", "r"], 120).tolist(),
+                                         dtype=pl.Categorical)})
+    y = ((frame["k"] == "p").to_numpy() ^ (frame["a"].to_numpy() > 1)).astype(int)
+    booster = [("hgb", HistGradientBoostingClassifier(categorical_features="from_dtype",
+                                                      max_iter=20, random_state=0))]
+    on_polars = FusionClassifier(booster).fit(frame, y)
+    on_pandas = FusionClassifier(booster).fit(frame.to_pandas(), y)
+    assert_allclose(on_polars.predict_proba(frame), on_pandas.predict_proba(frame.to_pandas()))
+
+
+def test_a_lazy_frame_is_refused_with_what_to_do():
+    polars_X, _, y = _frames(30)
+    with pytest.raises(TypeError, match="polars LazyFrame; collect it first"):
+        FusionClassifier([("lr", _by_name())]).fit(polars_X.lazy(), y)
+
+
+def test_the_routing_display_takes_polars():
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from sklearn.linear_model import Ridge
+
+    from skfuse import MixtureOfExpertsRegressor
+    from skfuse.plotting import ExpertRoutingDisplay
+
+    rng = np.random.RandomState(0)
+    frame = pl.DataFrame({"a": rng.normal(size=100), "b": rng.normal(size=100)})
+    mixture = MixtureOfExpertsRegressor([("e1", Ridge()), ("e2", Ridge())], max_iter=5,
+                                        random_state=0).fit(frame, np.abs(frame["a"].to_numpy()))
+    on_polars = ExpertRoutingDisplay.from_estimator(mixture, frame, features=("a", "b"),
+                                                    grid_resolution=5)
+    on_pandas = ExpertRoutingDisplay.from_estimator(mixture, frame.to_pandas(),
+                                                    features=("a", "b"), grid_resolution=5)
+    assert_allclose(on_polars.expert, on_pandas.expert)
