@@ -204,9 +204,10 @@ class Composite(_BaseComposition):
         owner = type(self).__name__
         X = pandas_from_polars(X)
         rows = row_objects(X)
-        if rows is not None and self._needs_columns():
+        needs = None if rows is None else self._needs_columns()
+        if needs:
             raise ValueError(f"{owner}: X is 1-D (one object per row, such as a text), "
-                             f"which has no columns for {self._needs_columns()}.")
+                             f"which has no columns for {needs}.")
         if reset:
             self._row_objects_ = rows is not None
             if rows is not None:  # validate_data keeps the count of an earlier fit

@@ -209,6 +209,7 @@ def _refit_deferred(stack, estimators, step_params, fitted, oof, route, present,
     """
     minimum = max(20, 2 * len(folds))
     codes = np.searchsorted(stack.classes_, y)
+    names = [name for name, _ in stack._kept_steps()]
     stack.cascade_fit_ = ["all"] * len(estimators)
     plan = MemberJobs(OWNER, X.shape[0], n_jobs=stack.n_jobs, verbose=stack.verbose,
                       memory=stack.memory)
@@ -225,15 +226,14 @@ def _refit_deferred(stack, estimators, step_params, fitted, oof, route, present,
         sub_folds = [(tr, te) for tr, te in sub_folds if te.size and tr.size]
         if not sub_folds or any(np.unique(y[tr]).size < 2 for tr, _ in sub_folds):
             continue  # cannot be cross-fitted on the deferred rows alone
-        name = stack._kept_steps()[i][0]
-        plan.add(name, estimators[i], label=f"step {name!r} on its deferred rows",
+        plan.add(names[i], estimators[i], label=f"step {names[i]!r} on its deferred rows",
                  view=stack._views_[i], rows=rows, folds=sub_folds, params=step_params[i])
         planned.append(i)
     if not planned:
         return fitted
     fits = plan.run(X, y, sample_weight, partial(member_proba, classes=stack.classes_))
     for i in planned:
-        fit = fits[stack._kept_steps()[i][0]]
+        fit = fits[names[i]]
         tested = fit.tested
         weights = None if sample_weight is None else sample_weight[tested]
         alone = fit.oof[tested].argmax(axis=1) == codes[tested]
