@@ -33,6 +33,7 @@ from ._base import (
     member_prediction,
     member_proba,
     seed_estimator,
+    sums_finite,
     takes_multi_output,
     takes_no_weights,
 )
@@ -370,9 +371,11 @@ class _BaseDistilled(Composite):
         """``X`` checked as in fit; NaN refused unless the teacher and student take it
         (the student never learned from a row with NaN otherwise).
 
-        An array is checked in one pass (scikit-learn's), the slower checks with their
-        messages naming the columns run only once it fails.
+        An array is checked in one pass (a finite sum, or scikit-learn's check), the
+        slower checks with their messages naming the columns run only once it fails.
         """
+        if self._takes_as_fitted(X) and sums_finite(X):
+            return X
         allow_nan = self._input_tags_[0]
         X = pandas_from_polars(X)
         if not (_is_dataframe(X) or getattr(self, "_row_objects_", False)):
