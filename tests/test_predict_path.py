@@ -10,6 +10,7 @@ from sklearn.datasets import make_classification, make_regression
 
 from skfuse import _base, _distill
 from skfuse._base import member_proba
+from skfuse._cascade import top_class_proba
 
 from composites import is_classifier, make
 
@@ -122,3 +123,12 @@ def test_member_proba_of_a_member_with_every_class_is_a_new_float_array():
     known = StoredProba().fit(X[:4], np.array([0, 2, 0, 2]))
     out = member_proba(known, X[:4], np.array([0, 1, 2]))
     np.testing.assert_array_equal(out, [[0.5, 0.0, 0.5]] * 4)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3, 16, 17, 40])
+def test_top_class_proba_is_the_row_maximum(n_classes):
+    rng = np.random.default_rng(n_classes)
+    proba = rng.dirichlet(np.ones(n_classes), size=(3, 50))
+    proba[1, 4] = np.nan  # a step without the row's view
+    np.testing.assert_array_equal(top_class_proba(proba), proba.max(axis=-1))
+    np.testing.assert_array_equal(top_class_proba(proba[0]), proba[0].max(axis=1))
