@@ -378,7 +378,8 @@ class _BaseDistilled(Composite):
             return X
         allow_nan = self._input_tags_[0]
         X = pandas_from_polars(X)
-        if not (_is_dataframe(X) or getattr(self, "_row_objects_", False)):
+        if not (_is_dataframe(X) or getattr(self, "_row_objects_", False)
+                or hasattr(self, "feature_names_in_")):  # (would warn about names twice)
             try:
                 return validate_data(self, X, reset=False, accept_sparse=["csr", "csc"],
                                      dtype=None,

@@ -49,6 +49,7 @@ from ._weights import (
     row_losses,
     row_shares,
     tempered,
+    warnings_once,
 )
 from .exceptions import FrozenMemberWarning
 
@@ -207,17 +208,8 @@ class _BaseFusion(TransformerMixin, Composite):
         if sample_weight is not None and routed is None:
             check_sample_weight_support(names, members, owner)
         self._check_members_can_output(names, members)
-        frozen = [is_frozen(est) for est in members]
+        frozen = self._warn_frozen(names, members, weights)
         learn = isinstance(weights, str)
-        if learn and any(frozen):
-            warnings.warn(
-                f"{owner}: weights={weights!r} are fitted on the data given to fit, and "
-                f"the frozen member(s) {[n for n, f in zip(names, frozen) if f]!r} may "
-                "have been trained on it, which favours them. Fit on rows they never "
-                "saw (a blending set).",
-                FrozenMemberWarning,
-                stacklevel=3,
-            )
         # A frozen member's classes are checked before its output is asked for.
         self._check_member_classes([(n, est) for n, est, f in zip(names, members, frozen) if f])
         rng = check_random_state(self.random_state)
@@ -295,6 +287,22 @@ class _BaseFusion(TransformerMixin, Composite):
                 "partitions."
             )
 
+    def _warn_frozen(self, names, members, weights):
+        """Warn when learned weights meet frozen members (which may have been trained on
+        the rows the weights are fitted on); return which members are frozen. Called by
+        the fit methods, so the warning points at the user's ``fit`` call."""
+        frozen = [is_frozen(est) for est in members]
+        if isinstance(weights, str) and any(frozen):
+            warnings.warn(
+                f"{type(self).__name__}: weights={weights!r} are fitted on the data given "
+                f"to fit, and the frozen member(s) "
+                f"{[n for n, f in zip(names, frozen) if f]!r} may have been trained on it, "
+                "which favours them. Fit on rows they never saw (a blending set).",
+                FrozenMemberWarning,
+                stacklevel=5,  # here, _fit, fit, scikit-learn's _fit_context, the caller
+            )
+        return frozen
+
     def _fit_partitioned(self, params, X, y, sample_weight, fit_params, began):
         """Fit one copy of each member per partition and learn the weights from their
         out-of-partition outputs on a sample of rows (:mod:`skfuse._partitions`)."""
@@ -324,6 +332,7 @@ class _BaseFusion(TransformerMixin, Composite):
         if sample_weight is not None:
             self._check_partition_weights(names, members, sample_weight)
         self._check_members_can_output(names, members)
+        self._warn_frozen(names, members, weights)
         whole = [_partitions.takes_collections(est) for est in members]
         if any(whole) and not is_collection(X):
             raise TypeError(f"{owner}: member {names[whole.index(True)]!r} takes Dask "
@@ -453,11 +462,17 @@ class _BaseFusion(TransformerMixin, Composite):
             sample_weight = None if sample_weight is None else sample_weight[keep]
         _refuse_non_finite(type(self).__name__, names, oof, present)
         oof = self._calibrate(names, oof, y_target, present)
-        if self._weights_per_output(y_target):
-            # One weight vector per output, each learned on that output alone.
-            fits = [self._weights_from(names, method, oof[..., k], y_target[:, k],
-                                       sample_weight, present)
-                    for k in range(y_target.shape[1])]
+        per_output = self._weights_per_output(y_target)
+        with warnings_once():  # the scorer's, once per fit rather than once per step
+            if per_output:
+                # One weight vector per output, each learned on that output alone.
+                fits = [self._weights_from(names, method, oof[..., k], y_target[:, k],
+                                           sample_weight, present)
+                        for k in range(y_target.shape[1])]
+            else:
+                fits = [self._weights_from(names, method, oof, y_target, sample_weight,
+                                           present)]
+        if per_output:
             for attribute in fits[0]:
                 values = [fit[attribute] for fit in fits]
                 if attribute in ("weights_", "oof_score_"):
@@ -466,8 +481,7 @@ class _BaseFusion(TransformerMixin, Composite):
                     values = {name: np.array([v[name] for v in values]) for name in names}
                 setattr(self, attribute, values)
             return
-        for attribute, value in self._weights_from(names, method, oof, y_target,
-                                                   sample_weight, present).items():
+        for attribute, value in fits[0].items():
             setattr(self, attribute, value)
 
     def _weights_per_output(self, y_target):

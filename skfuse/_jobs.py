@@ -7,7 +7,10 @@ is one, labels each task for ``verbose``, and hands back per member, by name, a
 :class:`MemberFit`: the fit on all its rows, its out-of-fold outputs and what they cost.
 """
 
+import threading
+import warnings
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -252,18 +255,33 @@ class FoldMean(BaseEstimator):
         """The class of the fold fits: what errors call the member."""
         return type(self.estimators[0]).__name__
 
+    def _each(self, output, X):
+        """``output(fit, X)`` for every fold fit.
+
+        A warning about feature names (X without the names the fits were fitted with, or
+        the other way round) is the same for every fit, so only the first gives it. Other
+        threads (predict in threads, ``n_jobs``) leave the warning filters alone, which
+        they cannot change safely, and give it once per fit.
+        """
+        first = output(self.estimators[0], X)
+        if threading.current_thread() is not threading.main_thread():
+            return [first] + [output(est, X) for est in self.estimators[1:]]
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="X (does not have valid|has) feature "
+                                    "names", category=UserWarning)
+            return [first] + [output(est, X) for est in self.estimators[1:]]
+
     @available_if(_every_fit_has("predict_proba"))
     def predict_proba(self, X):
-        return np.mean([member_proba(est, X, self.classes) for est in self.estimators],
-                       axis=0)
+        return np.mean(self._each(partial(member_proba, classes=self.classes), X), axis=0)
 
     @available_if(_every_fit_has("decision_function"))
     def decision_function(self, X):
         """The mean of the fold fits' decision values; with more than two classes, each
         fit's columns aligned to ``classes`` first (0 for a class a fit does not know)."""
         if self.classes is None:
-            return np.mean([est.decision_function(X) for est in self.estimators], axis=0)
-        outs = [member_decision(est, X, self.classes) for est in self.estimators]
+            return np.mean(self._each(lambda est, X: est.decision_function(X), X), axis=0)
+        outs = self._each(partial(member_decision, classes=self.classes), X)
         for est, out in zip(self.estimators, outs):
             if len(self.classes) > 2 and np.ndim(out) == 1:
                 raise ValueError(
@@ -280,9 +298,9 @@ class FoldMean(BaseEstimator):
 
     def predict(self, X):
         if self.classes is None:
-            return np.mean([np.asarray(est.predict(X), dtype=np.float64)
-                            for est in self.estimators], axis=0)
-        votes = np.stack([member_votes(est, X, self.classes) for est in self.estimators])
+            return np.mean(self._each(
+                lambda est, X: np.asarray(est.predict(X), dtype=np.float64), X), axis=0)
+        votes = np.stack(self._each(partial(member_votes, classes=self.classes), X))
         counts = np.stack([np.bincount(col, minlength=len(self.classes)) for col in votes.T])
         return self.classes[np.argmax(counts, axis=1)]
 

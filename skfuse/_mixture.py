@@ -306,6 +306,7 @@ class _BaseMixture(Composite):
                 f"{owner} did not converge in max_iter={self.max_iter} EM iterations "
                 f"({best['why']}).",
                 ConvergenceWarning,
+                stacklevel=4,  # here, fit, scikit-learn's _fit_context, the caller
             )
         return self
 

@@ -1,0 +1,107 @@
+"""The warnings a user sees: each points at the user's own call, and a warning raised
+many times inside one fit is shown once."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import make_classification
+from sklearn.exceptions import ConvergenceWarning, UndefinedMetricWarning
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LogisticRegression
+from sklearn.naive_bayes import GaussianNB
+from sklearn.tree import DecisionTreeClassifier
+
+from skfuse import DistilledClassifier, FusionClassifier, MixtureOfExpertsClassifier
+from skfuse.exceptions import FrozenMemberWarning
+
+X, Y = make_classification(n_samples=300, n_features=5, random_state=0)
+
+
+def caught(call):
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        call()
+    return record
+
+
+@pytest.mark.parametrize("partitions", [None, 3])
+def test_the_frozen_member_warning_points_at_fit_with_or_without_partitions(partitions):
+    frozen = FrozenEstimator(LogisticRegression().fit(X, Y))
+    fusion = FusionClassifier([("pre", frozen), ("nb", GaussianNB())], weights="optimize",
+                              cv=3, partitions=partitions)
+    record = [w for w in caught(lambda: fusion.fit(X, Y))
+              if w.category is FrozenMemberWarning]
+    assert len(record) == 1
+    assert record[0].filename == __file__
+
+
+def test_the_mixtures_convergence_warning_points_at_fit():
+    mixture = MixtureOfExpertsClassifier(n_experts=2, max_iter=1, random_state=0)
+    record = [w for w in caught(lambda: mixture.fit(X, Y))
+              if w.category is ConvergenceWarning]
+    assert len(record) == 1
+    assert record[0].filename == __file__
+
+
+@pytest.mark.parametrize("weights", ["optimize", "greedy"])
+def test_a_scorers_warning_is_shown_once_per_fit_not_once_per_step(weights):
+    # Imbalanced classes and a member that never predicts the rare one: precision is
+    # ill-defined for the weights that give it everything, at every step that tries them.
+    X_rare, y_rare = make_classification(n_samples=600, n_features=5, weights=[0.96],
+                                         flip_y=0, class_sep=0.8, random_state=0)
+    fusion = FusionClassifier([("nb", GaussianNB()), ("shy", LogisticRegression(C=1e-4))],
+                              voting="hard", weights=weights, scoring="precision")
+    record = caught(lambda: fusion.fit(X_rare, y_rare))
+    ill_defined = [w for w in record if w.category is UndefinedMetricWarning]
+    assert len(ill_defined) == 1
+    assert "Precision is ill-defined" in str(ill_defined[0].message)
+
+
+def test_a_scorers_warning_still_obeys_the_filters():
+    X_rare, y_rare = make_classification(n_samples=600, n_features=5, weights=[0.96],
+                                         flip_y=0, class_sep=0.8, random_state=0)
+    fusion = FusionClassifier([("nb", GaussianNB()), ("shy", LogisticRegression(C=1e-4))],
+                              voting="hard", weights="optimize", scoring="precision")
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        warnings.filterwarnings("ignore", category=UndefinedMetricWarning)
+        fusion.fit(X_rare, y_rare)
+    assert not [w for w in record if w.category is UndefinedMetricWarning]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UndefinedMetricWarning)
+        with pytest.raises(UndefinedMetricWarning):
+            fusion.fit(X_rare, y_rare)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, 0.5])
+def test_a_distiller_fitted_on_a_frame_warns_once_about_an_unnamed_array(bad):
+    frame = pd.DataFrame(X, columns=list("abcde"))
+    distiller = DistilledClassifier(GaussianNB(), DecisionTreeClassifier(max_depth=3),
+                                    cv=3, random_state=0).fit(frame, Y)
+    X_new = X[:5].copy()
+    X_new[1, 0] = bad
+
+    def predict():
+        try:
+            distiller.predict(X_new)
+        except ValueError:
+            pass  # NaN and infinite values are refused; the warning came first
+
+    names = [w for w in caught(predict) if "valid feature names, but DistilledClassifier"
+             in str(w.message)]
+    assert len(names) == 1  # (the student, when asked, warns for itself as well)
+
+
+def test_bagged_fold_fits_warn_about_feature_names_once_per_member():
+    frame = pd.DataFrame(X, columns=list("abcde"))
+    fusion = FusionClassifier([("lr", LogisticRegression()), ("nb", GaussianNB())],
+                              weights="optimize", refit=False, cv=5).fit(frame, Y)
+    filters = list(warnings.filters)
+    record = caught(lambda: fusion.predict_proba(X[:5]))
+    named = sorted(str(w.message).split("but ")[1].split(" was")[0] for w in record
+                   if "valid feature names" in str(w.message))
+    # as VotingClassifier: once per member (not once per fold fit), and once for the fusion
+    assert named == ["FusionClassifier", "GaussianNB", "LogisticRegression"]
+    assert warnings.filters == filters
