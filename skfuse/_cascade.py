@@ -6,7 +6,7 @@ is :func:`exit_route`; fitting (thresholds, exit rates, deferred training), ``pr
 ``predict_route`` and :class:`~skfuse.plotting.CascadeDisplay` all route through it.
 """
 
-from functools import partial, reduce
+from functools import partial
 
 import numpy as np
 from scipy.stats import norm
@@ -71,7 +71,10 @@ def top_class_proba(proba):
     times slower."""
     if proba.shape[-1] > 16:
         return proba.max(axis=-1)
-    return reduce(np.maximum, np.moveaxis(proba, -1, 0))
+    top = proba[..., 0]
+    for column in range(1, proba.shape[-1]):
+        top = np.maximum(top, proba[..., column])
+    return top
 
 
 def route_of_proba(proba, thresholds, present=None):
