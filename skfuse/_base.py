@@ -1,9 +1,12 @@
 """What every composite shares: nested parameters, input checks, members and seeds."""
 
+import contextlib
 import copy
 import functools
 import inspect
 import numbers
+import threading
+import warnings
 
 import numpy as np
 from sklearn import get_config
@@ -202,7 +205,7 @@ class Composite(_BaseComposition):
         DataFrame comes back as a pandas one.
         """
         owner = type(self).__name__
-        if not reset and self._takes_as_fitted(X):
+        if not reset and self._is_array_as_fitted(X):
             refuse_infinite(X, owner)
             return X
         X = pandas_from_polars(X)
@@ -234,7 +237,7 @@ class Composite(_BaseComposition):
         refuse_infinite(X, owner, getattr(self, "feature_names_in_", None))
         return X
 
-    def _takes_as_fitted(self, X):
+    def _is_array_as_fitted(self, X):
         """Whether ``X`` is a numeric 2-D NumPy array as wide as the unnamed array
         ``fit`` was given, which scikit-learn's ``validate_data`` would return as it is.
 
@@ -386,6 +389,33 @@ def takes_multi_output(estimator):
         return bool(get_tags(estimator).target_tags.multi_output)
     except (TypeError, ValueError, AttributeError):
         return False
+
+
+@contextlib.contextmanager
+def warnings_once():
+    """Show each distinct warning raised in the block once, as it was first raised:
+    a step repeated many times (an objective's scorer, the fold fits of a bagged
+    member) would repeat its warning at every call.
+
+    The warnings are recorded after the active filters (an ignored one is dropped, an
+    "error" one raises) and shown when the block ends. Outside the main thread, where
+    recording (process-wide in Python) could lose another thread's warnings, nothing
+    is recorded and every warning shows as it comes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            yield
+    finally:  # the display restored: shown where the user's own display sends them
+        seen = set()
+        for w in caught:
+            if (w.category, str(w.message)) not in seen:
+                seen.add((w.category, str(w.message)))
+                warnings.showwarning(w.message, w.category, w.filename, w.lineno,
+                                     w.file, w.line)
 
 
 def sums_finite(values):
@@ -570,11 +600,20 @@ def seed_estimator(estimator, random_state):
     if random_state is None or is_frozen(estimator):
         return estimator
     rng = check_random_state(random_state)
+    params = estimator.get_params(deep=True)
     seeds = {
         key: int(rng.randint(np.iinfo(np.int32).max))
-        for key, value in sorted(estimator.get_params(deep=True).items())
+        for key, value in sorted(params.items())
         if (key == "random_state" or key.endswith("__random_state")) and value is None
     }
+    # A skfuse composite with its own seed seeds what it holds, as when fitted alone
+    # (the seeds are drawn first, so the others' do not move).
+    seeding = [prefix for prefix, est in [("", estimator)] + [
+                   (f"{key}__", value) for key, value in params.items()]
+               if isinstance(est, Composite) and getattr(est, "random_state", None)
+               is not None]
+    seeds = {key: seed for key, seed in seeds.items()
+             if not any(key.startswith(prefix) for prefix in seeding)}
     return clone(estimator).set_params(**seeds) if seeds else estimator
 
 
@@ -598,10 +637,6 @@ def _class_positions(member, labels, classes):
     return positions
 
 
-def _same_classes(member_classes, classes):
-    return member_classes.shape == classes.shape and bool(np.all(member_classes == classes))
-
-
 def member_proba(estimator, X, classes):
     """A member's ``predict_proba`` with columns aligned to the ensemble's ``classes``.
 
@@ -609,7 +644,7 @@ def member_proba(estimator, X, classes):
     """
     proba = estimator.predict_proba(X)
     member_classes = np.asarray(estimator.classes_)
-    if _same_classes(member_classes, classes) and np.shape(proba)[1:] == classes.shape:
+    if np.array_equal(member_classes, classes) and np.shape(proba)[1:] == classes.shape:
         return np.array(proba, dtype=np.float64)
     aligned = np.zeros((proba.shape[0], len(classes)))
     aligned[:, _class_positions(type(estimator).__name__, member_classes, classes)] = proba

@@ -66,9 +66,9 @@ def last_present_step(present, n_steps, n_samples):
 
 
 def top_class_proba(proba):
-    """Each row's largest class probability, ``proba.max(axis=-1)``; for a few classes
-    taken column by column, as NumPy reduces a short last axis row by row, ten or more
-    times slower."""
+    """Each row's largest class probability, ``proba.max(axis=-1)``; for up to 16
+    classes taken column by column, as NumPy reduces a short last axis row by row
+    (on 1,000 rows, 14 times slower at two classes, twice at ten)."""
     if proba.shape[-1] > 16:
         return proba.max(axis=-1)
     top = proba[..., 0]
@@ -259,7 +259,8 @@ def _refit_deferred(stack, estimators, step_params, fitted, oof, route, present,
 
 def step_proba(stack, X, step, rows):
     """Step ``step``'s class probabilities on ``rows`` (sorted positions) of ``X``, its
-    view of them; all of ``X`` is not copied."""
+    view of them; asked about every row, the step gets ``X`` itself, as a fusion's
+    members do (not a copy)."""
     X_step = take_view(X, stack._views_[step])
     if len(rows) < X.shape[0]:
         X_step = take_rows(X_step, rows)

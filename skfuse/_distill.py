@@ -235,6 +235,9 @@ class _BaseDistilled(Composite):
         self._learn(student, take_rows(rows, keep), owners[keep], mixed, weights,
                     targets[keep], folds, n_real)
         self._input_tags_ = self._input_tags()
+        # A teacher may take NaN its tags refuse (a fusion whose views mark missing
+        # modalities); the student, which alone predicts, then learned from such rows.
+        self._learned_nan_ = takes_nan(self.student) and _has_nan(X)
         if self.verbose:
             report(owner, f"{n_real} real and {self.n_augmented_} synthetic rows; "
                           f"label weight {self.label_weight_:g}; "
@@ -368,15 +371,16 @@ class _BaseDistilled(Composite):
                                             teacher_targets[source[held_out]])
 
     def _check_predict_X(self, X):
-        """``X`` checked as in fit; NaN refused unless the teacher and student take it
-        (the student never learned from a row with NaN otherwise).
+        """``X`` checked as in fit; NaN refused unless the student takes it and either
+        the teacher takes it too or fit was given some (the student never learned from
+        a row with NaN otherwise).
 
         An array is checked in one pass (a finite sum, or scikit-learn's check), the
         slower checks with their messages naming the columns run only once it fails.
         """
-        if self._takes_as_fitted(X) and sums_finite(X):
+        if self._is_array_as_fitted(X) and sums_finite(X):
             return X
-        allow_nan = self._input_tags_[0]
+        allow_nan = self._input_tags_[0] or getattr(self, "_learned_nan_", False)
         X = pandas_from_polars(X)
         if not (_is_dataframe(X) or getattr(self, "_row_objects_", False)
                 or hasattr(self, "feature_names_in_")):  # (would warn about names twice)
@@ -388,10 +392,11 @@ class _BaseDistilled(Composite):
                 pass  # the checks below say why
         X = self._check_X(X, reset=False)
         if not allow_nan and _has_nan(X):
-            raise ValueError(
-                f"{type(self).__name__}: X holds NaN, and the teacher or the student "
-                "does not take NaN; impute them (a Pipeline with SimpleImputer first)."
-            )
+            why = ("the student does not take NaN" if not takes_nan(self.student) else
+                   "the student never learned from a row with NaN (the teacher does not "
+                   "take NaN, and fit was given none)")
+            raise ValueError(f"{type(self).__name__}: X holds NaN, and {why}; impute them "
+                             "(a Pipeline with SimpleImputer first).")
         return X
 
     def _no_weights_message(self, student):
@@ -459,7 +464,8 @@ _DISTILL_DOCS = {
         With 1 or more, ``fit`` prints a line per teacher and student fit, the rows
         the student learned from, its fidelity and the fit's time.""",
     "random_state": """random_state : int, RandomState instance or None, default=None
-        Seeds the teacher's and the student's unset ``random_state`` parameters, a
+        Seeds the teacher's and the student's unset ``random_state`` parameters (not
+        those inside a skfuse composite with its own seed, which seeds them), a
         shuffling ``cv`` and the synthetic rows.""",
     "teacher_": """teacher_ : estimator
         The teacher fitted on all rows; the teacher itself when it is frozen.""",

@@ -29,6 +29,7 @@ from ._base import (
     member_votes,
     seed_estimator,
     takes_multi_output,
+    warnings_once,
 )
 from ._cache import StoredMember, loaded
 from ._compat import Interval, StrOptions, _fit_context
@@ -49,7 +50,6 @@ from ._weights import (
     row_losses,
     row_shares,
     tempered,
-    warnings_once,
 )
 from .exceptions import FrozenMemberWarning
 
@@ -208,7 +208,8 @@ class _BaseFusion(TransformerMixin, Composite):
         if sample_weight is not None and routed is None:
             check_sample_weight_support(names, members, owner)
         self._check_members_can_output(names, members)
-        frozen = self._warn_frozen(names, members, weights)
+        frozen = [is_frozen(est) for est in members]
+        self._warn_frozen(names, frozen, weights)
         learn = isinstance(weights, str)
         # A frozen member's classes are checked before its output is asked for.
         self._check_member_classes([(n, est) for n, est, f in zip(names, members, frozen) if f])
@@ -287,11 +288,11 @@ class _BaseFusion(TransformerMixin, Composite):
                 "partitions."
             )
 
-    def _warn_frozen(self, names, members, weights):
-        """Warn when learned weights meet frozen members (which may have been trained on
-        the rows the weights are fitted on); return which members are frozen. Called by
-        the fit methods, so the warning points at the user's ``fit`` call."""
-        frozen = [is_frozen(est) for est in members]
+    def _warn_frozen(self, names, frozen, weights):
+        """Warn when learned weights meet frozen members (``frozen``: which are), which
+        may have been trained on the rows the weights are fitted on. Called by
+        ``_fit`` and ``_fit_partitioned``, so the warning points at the user's
+        ``fit``."""
         if isinstance(weights, str) and any(frozen):
             warnings.warn(
                 f"{type(self).__name__}: weights={weights!r} are fitted on the data given "
@@ -299,9 +300,8 @@ class _BaseFusion(TransformerMixin, Composite):
                 f"{[n for n, f in zip(names, frozen) if f]!r} may have been trained on it, "
                 "which favours them. Fit on rows they never saw (a blending set).",
                 FrozenMemberWarning,
-                stacklevel=5,  # here, _fit, fit, scikit-learn's _fit_context, the caller
+                stacklevel=5,  # here, _fit(_partitioned), fit, _fit_context, the caller
             )
-        return frozen
 
     def _fit_partitioned(self, params, X, y, sample_weight, fit_params, began):
         """Fit one copy of each member per partition and learn the weights from their
@@ -332,7 +332,7 @@ class _BaseFusion(TransformerMixin, Composite):
         if sample_weight is not None:
             self._check_partition_weights(names, members, sample_weight)
         self._check_members_can_output(names, members)
-        self._warn_frozen(names, members, weights)
+        self._warn_frozen(names, [is_frozen(est) for est in members], weights)
         whole = [_partitions.takes_collections(est) for est in members]
         if any(whole) and not is_collection(X):
             raise TypeError(f"{owner}: member {names[whole.index(True)]!r} takes Dask "
@@ -754,7 +754,8 @@ _FUSION_DOCS = {
         are then printed by member name, with the out-of-fold scores; last, the whole
         fit's time.""",
     "random_state": """random_state : int, RandomState instance or None, default=None
-        Seeds the members' unset ``random_state`` parameters and a shuffling ``cv``.""",
+        Seeds the members' unset ``random_state`` parameters (not those inside a
+        skfuse composite with its own seed, which seeds them) and a shuffling ``cv``.""",
     "estimators_": """estimators_ : list of estimators
         The kept members, fitted on all the data; with learned weights and
         ``refit=False``, each holds the member's fold fits instead (see ``refit``).""",

@@ -7,8 +7,6 @@ is one, labels each task for ``verbose``, and hands back per member, by name, a
 :class:`MemberFit`: the fit on all its rows, its out-of-fold outputs and what they cost.
 """
 
-import threading
-import warnings
 from dataclasses import dataclass
 from functools import partial
 
@@ -18,7 +16,7 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils import get_tags
 from sklearn.utils.metaestimators import available_if
 
-from ._base import member_decision, member_proba, member_votes
+from ._base import member_decision, member_proba, member_votes, warnings_once
 from ._cache import MemberCache
 from ._tasks import fit_task, is_frozen, run_fit_tasks, run_in_threads
 from ._views import take_rows
@@ -256,20 +254,11 @@ class FoldMean(BaseEstimator):
         return type(self.estimators[0]).__name__
 
     def _each(self, output, X):
-        """``output(fit, X)`` for every fold fit.
-
-        A warning about feature names (X without the names the fits were fitted with, or
-        the other way round) is the same for every fit, so only the first gives it. Other
-        threads (predict in threads, ``n_jobs``) leave the warning filters alone, which
-        they cannot change safely, and give it once per fit.
-        """
-        first = output(self.estimators[0], X)
-        if threading.current_thread() is not threading.main_thread():
-            return [first] + [output(est, X) for est in self.estimators[1:]]
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="X (does not have valid|has) feature "
-                                    "names", category=UserWarning)
-            return [first] + [output(est, X) for est in self.estimators[1:]]
+        """``output(fit, X)`` for every fold fit; a warning they all give alike (about
+        feature names: a frame at fit, an array now) is shown once, as one member
+        would give it (:func:`~skfuse._base.warnings_once`)."""
+        with warnings_once():
+            return [output(est, X) for est in self.estimators]
 
     @available_if(_every_fit_has("predict_proba"))
     def predict_proba(self, X):

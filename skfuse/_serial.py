@@ -138,7 +138,8 @@ class SerialStack(TransformerMixin, Composite):
     stack_method : {"auto", "transform", "predict_proba", "decision_function", \
             "predict"} or dict, default="auto"
         Stacking: which output of a non-final step the next level sees. ``"auto"``
-        takes the first the step has, in that order; a ``FusionClassifier`` level
+        takes the first the step has, in that order, but a ``SerialStack`` step
+        passes its predictions, not its ``transform``; a ``FusionClassifier`` level
         passes on each member's own first of ``predict_proba``,
         ``decision_function`` and ``predict``, as ``StackingClassifier``'s
         ``"auto"`` does (its ``"transform"`` passes the level's vote: every member's
@@ -183,7 +184,8 @@ class SerialStack(TransformerMixin, Composite):
     memory : str, path-like, joblib.Memory or None, default=None
         Caches each step fit and out-of-fold output (see ``FusionClassifier``).
     random_state : int, RandomState instance or None, default=None
-        Seeds the steps' unset ``random_state`` parameters and a shuffling ``cv``.
+        Seeds the steps' unset ``random_state`` parameters (not those inside a skfuse
+        composite with its own seed, which seeds them) and a shuffling ``cv``.
 
     Attributes
     ----------

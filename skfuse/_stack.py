@@ -97,23 +97,33 @@ def output_width(estimator, method, classes):
     return 1
 
 
+def _auto_methods(est):
+    """What ``"auto"`` tries, in order, on a step other than a ``FusionClassifier``:
+    ``METHODS``, but a ``SerialStack``'s predictions first (its ``transform`` is the
+    input of its own final step, which would then be fitted and never used)."""
+    from ._serial import SerialStack  # (which imports this module)
+
+    return METHODS[1:] + METHODS[:1] if isinstance(est, SerialStack) else METHODS
+
+
 def output_methods(stack):
     """The output method of each non-final step: ``"auto"`` is resolved, but for a
     ``FusionClassifier`` level, whose members each take their own."""
     methods = []
     for name, est in stack._kept_steps()[:-1]:
-        method = stack.stack_method
-        if isinstance(method, dict):
-            method = method.get(name, "auto")
-        if method == "auto" and isinstance(est, FusionClassifier):
-            methods.append(method)
+        asked = stack.stack_method
+        if isinstance(asked, dict):
+            asked = asked.get(name, "auto")
+        if asked == "auto" and isinstance(est, FusionClassifier):
+            methods.append(asked)
             continue
-        if method == "auto":
-            method = next((m for m in METHODS if hasattr(est, m)), None)
+        method = asked
+        if asked == "auto":
+            method = next((m for m in _auto_methods(est) if hasattr(est, m)), None)
         if method not in METHODS or not hasattr(est, method):
             raise TypeError(
                 f"SerialStack: step {name!r} has no usable output method "
-                f"(stack_method={method!r})."
+                f"(stack_method={asked!r}: it has no {method or ', '.join(METHODS)})."
             )
         methods.append(method)
     return methods

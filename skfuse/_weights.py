@@ -8,9 +8,6 @@ to a loss (lower is better); :func:`optimize_weights` minimises it, :func:`greed
 runs ensemble selection with replacement (Caruana et al., 2004).
 """
 
-import contextlib
-import warnings
-
 import numpy as np
 from scipy.optimize import minimize, minimize_scalar
 from scipy.special import logsumexp
@@ -19,21 +16,6 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 # Probabilities are clipped to [_EPS, 1] before a logarithm (as sklearn.metrics.log_loss
 # does), so 0 and 1 never give NaN.
 _EPS = np.finfo(np.float64).eps
-
-
-@contextlib.contextmanager
-def warnings_once():
-    """Show each distinct warning raised in the block once, after it, from where it was
-    first raised: an objective evaluated hundreds of times would repeat its scorer's
-    (an ``UndefinedMetricWarning``) at every call. The active filters still apply."""
-    with warnings.catch_warnings(record=True) as caught:
-        yield
-    seen = set()
-    for w in caught:
-        if (w.category, str(w.message)) not in seen:
-            seen.add((w.category, str(w.message)))
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno,
-                                   source=w.source)
 
 
 def row_shares(weights, present):

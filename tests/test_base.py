@@ -11,13 +11,21 @@ import warnings
 import numpy as np
 import pytest
 from sklearn.base import BaseEstimator, clone
+from sklearn.datasets import make_classification
+from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.naive_bayes import GaussianNB
 from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils.multiclass import check_classification_targets
 
-from skfuse import FusionClassifier
-from skfuse._base import Composite, _init_params, classes_of, refuse_infinite
+from skfuse import FusionClassifier, SerialStack
+from skfuse._base import (
+    Composite,
+    _init_params,
+    classes_of,
+    refuse_infinite,
+    seed_estimator,
+)
 
 from composites import make, names
 
@@ -108,3 +116,41 @@ def test_integer_labels_warn_exactly_as_scikit_learns_check(n, dtype):
         y = (np.arange(n) % n_classes).astype(dtype)
         assert _warnings_of(lambda v: classes_of(v, "owner"), y) == _warnings_of(
             check_classification_targets, y), (n, n_classes)
+
+
+def test_a_composite_inside_with_its_own_seed_seeds_its_members_itself():
+    X, y = make_classification(n_samples=200, n_features=6, random_state=0)
+    inner = FusionClassifier([("rf", RandomForestClassifier(n_estimators=5)),
+                              ("nb", GaussianNB())], random_state=123)
+    assert seed_estimator(inner, 0) is inner  # nothing under it is seeded from outside
+    alone = clone(inner).fit(X, y).predict_proba(X)
+    for outer_seed in (0, 1):
+        stack = SerialStack([("inner", clone(inner)), ("final", LogisticRegression())],
+                            cv=3, random_state=outer_seed).fit(X, y)
+        level = stack.steps_[0][1]
+        assert level.get_params()["rf__random_state"] is None
+        np.testing.assert_array_equal(level.predict_proba(X), alone)
+    # An unseeded one is seeded from outside, as before.
+    unseeded = clone(inner).set_params(random_state=None)
+    seeded = seed_estimator(unseeded, 0)
+    assert isinstance(seeded.get_params()["rf__random_state"], int)
+    assert isinstance(seeded.get_params()["random_state"], int)
+
+
+def test_only_a_seeded_skfuse_composite_keeps_the_seeds_inside_it():
+    from sklearn.model_selection import RandomizedSearchCV
+    from sklearn.pipeline import make_pipeline
+
+    # A search with its own seed does not seed the model it tunes: that one still is.
+    search = RandomizedSearchCV(RandomForestClassifier(n_estimators=5),
+                                {"max_depth": [2, 3, 4]}, n_iter=2, random_state=0)
+    seeded = seed_estimator(search, 0).get_params()
+    assert isinstance(seeded["estimator__random_state"], int)
+    # The others get the seeds drawn for every unset key in order, the exempt included,
+    # so they do not move.
+    inner = FusionClassifier([("rf", RandomForestClassifier())], random_state=123)
+    params = seed_estimator(make_pipeline(inner, RandomForestClassifier()), 0).get_params()
+    draws = np.random.RandomState(0).randint(np.iinfo(np.int32).max, size=2)
+    # sorted: fusionclassifier__rf__random_state (exempt), then the forest's
+    assert params["fusionclassifier__rf__random_state"] is None
+    assert params["randomforestclassifier__random_state"] == draws[1]

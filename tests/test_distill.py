@@ -612,3 +612,26 @@ def test_the_auto_label_weight_of_a_classifier_equals_a_hand_computation():
         want[w] = loss / len(Y_CLF)
     assert_allclose(list(distilled.label_weight_losses_.values()), list(want.values()))
     assert distilled.label_weight_ == min(want, key=want.get)
+
+
+def test_a_student_that_learned_from_nan_rows_predicts_them():
+    # The teacher's tags refuse NaN (its members take none), but its views mark a
+    # missing modality, so fit takes such rows; the student, which takes NaN, learns
+    # from them and alone predicts.
+    X, y = make_classification(n_samples=200, n_features=8, n_informative=5,
+                               random_state=0)
+    X[:40, :3] = np.nan
+    teacher = FusionClassifier([("lr", LogisticRegression()), ("nb", GaussianNB())],
+                               views={"lr": [0, 1, 2], "nb": [3, 4, 5, 6, 7]})
+    student = HistGradientBoostingClassifier(max_iter=10)
+    distiller = DistilledClassifier(teacher, student, cv=3, random_state=0).fit(X, y)
+    assert not distiller.__sklearn_tags__().input_tags.allow_nan  # what fit takes
+    assert_array_equal(distiller.predict_proba(X), distiller.student_.predict_proba(X))
+    # Fitted on rows without NaN, it still refuses them, and says why.
+    clean = DistilledClassifier(teacher, student, cv=3, random_state=0).fit(X[40:], y[40:])
+    with pytest.raises(ValueError, match="the student never learned from a row with NaN"):
+        clean.predict(X[:5])
+    refusing = DistilledClassifier(teacher, LogisticRegression(), cv=3,
+                                   random_state=0).fit(X[40:], y[40:])
+    with pytest.raises(ValueError, match="the student does not take NaN"):
+        refusing.predict(X[:5])

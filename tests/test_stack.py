@@ -299,3 +299,41 @@ def test_regressor_level_of_a_classifier_stack_learns_label_codes(names):
                                 cv=cv).fit(X, y)
     assert_allclose(ours.predict_proba(X), theirs.predict_proba(X))
     assert_array_equal(ours.predict(X), theirs.predict(X))
+
+
+def test_auto_takes_a_stack_levels_predictions_as_nested_stacking_classifiers():
+    # A classifier with a transform (a stack) passes its probabilities, not its inner
+    # features; its final step then matters, as in scikit-learn's nesting.
+    X, y = load_wine(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    cv = StratifiedKFold(3)
+
+    def inner(C):
+        return SerialStack([("f", FusionClassifier([("lr", LogisticRegression()),
+                                                    ("nb", GaussianNB())])),
+                            ("final", LogisticRegression(C=C))], cv=cv)
+
+    ours = SerialStack([("inner", inner(1.0)), ("final", LogisticRegression())], cv=cv)
+    theirs = StackingClassifier(
+        [("inner", StackingClassifier([("lr", LogisticRegression()), ("nb", GaussianNB())],
+                                      final_estimator=LogisticRegression(), cv=cv,
+                                      stack_method="predict_proba"))],
+        final_estimator=LogisticRegression(), cv=cv)
+    assert_allclose(ours.fit(X, y).predict_proba(X), theirs.fit(X, y).predict_proba(X),
+                    atol=1e-12)
+    weak = SerialStack([("inner", inner(1e-6)), ("final", LogisticRegression())], cv=cv)
+    assert not np.allclose(weak.fit(X, y).predict_proba(X), ours.predict_proba(X))
+
+
+def test_auto_still_takes_other_levels_transform():
+    # scikit-learn's stack at its default final_estimator hides its predictions until
+    # fitted: "auto" passes its transform, as before.
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    level = StackingClassifier([("lr", LogisticRegression()), ("nb", GaussianNB())], cv=3)
+    stack = SerialStack([("s", level), ("final", LogisticRegression())], cv=3).fit(X, y)
+    assert_allclose(stack.transform(X), stack.steps_[0][1].transform(X))
+    with pytest.raises(TypeError, match=r"stack_method='decision_function': it has no "
+                                        "decision_function"):
+        SerialStack([("nb", GaussianNB()), ("final", LogisticRegression())],
+                    stack_method="decision_function").fit(X, y)

@@ -1,6 +1,7 @@
 """The warnings a user sees: each points at the user's own call, and a warning raised
 many times inside one fit is shown once."""
 
+import threading
 import warnings
 
 import numpy as np
@@ -14,6 +15,7 @@ from sklearn.naive_bayes import GaussianNB
 from sklearn.tree import DecisionTreeClassifier
 
 from skfuse import DistilledClassifier, FusionClassifier, MixtureOfExpertsClassifier
+from skfuse._base import warnings_once
 from skfuse.exceptions import FrozenMemberWarning
 
 X, Y = make_classification(n_samples=300, n_features=5, random_state=0)
@@ -105,3 +107,44 @@ def test_bagged_fold_fits_warn_about_feature_names_once_per_member():
     # as VotingClassifier: once per member (not once per fold fit), and once for the fusion
     assert named == ["FusionClassifier", "GaussianNB", "LogisticRegression"]
     assert warnings.filters == filters
+
+
+def repeated():
+    for _ in range(3):
+        warnings.warn("a", UserWarning)
+        warnings.warn("b", RuntimeWarning)
+
+
+def _once(call):
+    with warnings_once():
+        call()
+
+
+def test_warnings_once_shows_each_distinct_warning_once():
+    record = caught(lambda: _once(repeated))
+    assert [str(w.message) for w in record] == ["a", "b"]
+    assert all(w.filename == __file__ for w in record)  # where it was first raised
+
+
+def test_warnings_once_leaves_other_threads_warnings_alone():
+    def in_a_thread_then_here():
+        worker = threading.Thread(target=_once, args=(repeated,))
+        worker.start()
+        worker.join()
+        warnings.warn("c", UserWarning)  # the display still works afterwards
+
+    record = caught(in_a_thread_then_here)
+    assert [str(w.message) for w in record] == ["a", "b"] * 3 + ["c"]
+
+
+def test_warnings_once_shows_what_came_before_an_error():
+    def a_then_an_error():
+        warnings.warn("a", UserWarning)
+        warnings.warn("b", RuntimeWarning)
+
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        warnings.filterwarnings("error", category=RuntimeWarning)
+        with pytest.raises(RuntimeWarning):
+            _once(a_then_an_error)
+    assert [str(w.message) for w in record] == ["a"]
