@@ -207,7 +207,7 @@ def main():
     )
     if args.old:
         intro += (f" *old skfuse*: commit {args.old}, fitted on the same rows (its outputs "
-                  "checked equal to the working tree's) and timed in the same rounds; "
+                  "checked equal to the working tree's to 1e-7) and timed in the same rounds; "
                   "*skfuse / old* is the median of the per-round ratios.")
     section = "\n\n".join([SECTION, intro, "\n".join(table)])
     print(section)
