@@ -96,7 +96,8 @@ class Composite(_BaseComposition):
             self._set_params(self._members, **params)
         except ValueError as exc:
             names = self._member_names()
-            if not str(exc).startswith("Invalid parameter") or names is None:
+            if (not str(exc).startswith("Invalid parameter") or names is None
+                    or "Member names" in str(exc)):  # (a nested composite's, named)
                 raise
             raise ValueError(
                 f"{exc} Member names (for '<name>' and '<name>__<param>'): {names}."

@@ -154,3 +154,13 @@ def test_only_a_seeded_skfuse_composite_keeps_the_seeds_inside_it():
     # sorted: fusionclassifier__rf__random_state (exempt), then the forest's
     assert params["fusionclassifier__rf__random_state"] is None
     assert params["randomforestclassifier__random_state"] == draws[1]
+
+
+def test_an_unknown_nested_parameter_lists_the_member_names_of_its_own_level():
+    inner = FusionClassifier([("lr", LogisticRegression())])
+    stack = SerialStack([("level1", inner), ("final", LogisticRegression())])
+    with pytest.raises(ValueError, match="Invalid parameter 'lrr'") as refused:
+        stack.set_params(level1__lrr__C=1.0)
+    message = str(refused.value)
+    assert message.count("Member names") == 1
+    assert "['lr']" in message and "'level1'" not in message
