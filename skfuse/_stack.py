@@ -234,10 +234,9 @@ def refuse_nan(stack, X, fitted):
     holds = missing.any(axis=1)
     reason = nan_error(est, nan_sample(X, stack._views_[0], holds), fitted)
     if reason is not None:
-        raise ValueError(
-            nan_refusal(OWNER, f"step {name!r}", est, int(holds.sum()), "holds NaN", reason)
-            + " Or make it a FusionClassifier with views, to fuse missing modalities."
-        )
+        raise ValueError(nan_refusal(
+            OWNER, f"step {name!r}", est, int(holds.sum()), "holds NaN", reason,
+            "Or make it a FusionClassifier with views, to fuse missing modalities."))
 
 
 def _plan(stack, n_samples):

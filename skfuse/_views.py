@@ -299,15 +299,19 @@ def class_name(estimator):
     return getattr(estimator, "member_class_name", type(estimator).__name__)
 
 
-def nan_refusal(owner, label, estimator, count, where, reason):
+_WAYS_ON = ("Impute inside the estimator (a Pipeline with SimpleImputer first), or use "
+            "one that takes NaN (HistGradientBoostingClassifier/Regressor).")
+
+
+def nan_refusal(owner, label, estimator, count, where, reason, hint=""):
     """The message for an estimator that does not take NaN where its view holds some:
-    what was tried, and the ways on."""
+    what was tried, and the ways on (and ``hint``), unless the error it raised (a
+    composite's inside) gave them already."""
+    ways_on = "".join(f" {text}" for text in (_WAYS_ON, hint) if text and text not in reason)
     return (
         f"{owner}: {label} ({class_name(estimator)}) does not accept NaN, and its "
         f"view {where} on {count} row(s); tried on a few of them, it raised: "
-        f"{reason.rstrip('.')}. "
-        "Impute inside the estimator (a Pipeline with SimpleImputer first), or use one "
-        "that takes NaN (HistGradientBoostingClassifier/Regressor)."
+        f"{reason.rstrip('.')}.{ways_on}"
     )
 
 
@@ -329,15 +333,12 @@ def view_present(X, view, estimator, label, owner, fitted=False):
         reason = nan_error(estimator, nan_sample(X, view, partial, present), fitted)
         if reason is not None:
             wholly = missing[partial].all(axis=1).any()  # only possible without a view
-            raise ValueError(
-                nan_refusal(owner, label, estimator, int(partial.sum()),
-                            "is missing (NaN)" if wholly else "is partly missing (NaN)",
-                            reason)
-                + (" Without a view, every row is passed to it (give it a view to treat "
-                   "rows where its columns are all missing as a missing modality)."
-                   if wholly else
-                   " A row is a missing modality only when its whole view is missing.")
-            )
+            raise ValueError(nan_refusal(
+                owner, label, estimator, int(partial.sum()),
+                "is missing (NaN)" if wholly else "is partly missing (NaN)", reason,
+                "Without a view, every row is passed to it (give it a view to treat rows "
+                "where its columns are all missing as a missing modality)." if wholly else
+                "A row is a missing modality only when its whole view is missing."))
     return present
 
 

@@ -481,3 +481,17 @@ def test_steps_and_experts_without_a_view_are_asked_about_wholly_missing_rows(da
     mixture = MixtureOfExpertsClassifier(hgb, n_experts=2, gate=clone(hgb), max_iter=3,
                                          random_state=0).fit(X, y)
     assert np.isfinite(mixture.predict_proba(X[:30])).all()
+
+
+def test_a_nested_nan_refusal_gives_its_advice_once():
+    X, y = make_classification(n_samples=120, n_features=6, random_state=0)
+    X[:20, 0] = np.nan  # part of the inner member's view: not a missing modality
+    inner = FusionClassifier([("lr", LogisticRegression())], views={"lr": [0, 1, 2]})
+    outer = FusionClassifier([("inner", inner), ("nb", GaussianNB())],
+                             views={"inner": [0, 1, 2], "nb": [3, 4, 5]})
+    with pytest.raises(ValueError, match="member 'inner'") as refused:
+        outer.fit(X, y)
+    message = str(refused.value)
+    assert "member 'lr' (LogisticRegression) does not accept NaN" in message
+    assert message.count("Impute inside the estimator") == 1
+    assert message.count("A row is a missing modality only") == 1
