@@ -217,8 +217,6 @@ class Composite(_BaseComposition):
                              f"which has no columns for {needs}.")
         if reset:
             self._row_objects_ = rows is not None
-            if rows is not None:  # validate_data keeps the count of an earlier fit
-                self.__dict__.pop("n_features_in_", None)
         elif getattr(self, "_row_objects_", False) and rows is None:
             raise ValueError(f"{owner} was fitted on one object per row (1-D X: texts or "
                              f"dicts), and is given {_described(X)}.")
@@ -333,6 +331,34 @@ class Composite(_BaseComposition):
 
 
 @functools.cache
+def atomic_fit(fit):
+    """Wrap a composite's ``fit`` so that it is all or nothing: it replaces the earlier
+    fit, or it raises and leaves the earlier fit as it was, never half of each.
+
+    The fitted state is every attribute whose name ends in one underscore, private
+    ones included. The new fit starts without the earlier one's, so no attribute that
+    only other settings set survives it; parameters, ``set_output`` and metadata
+    requests are not fitted state.
+    """
+
+    @functools.wraps(fit)
+    def wrapped(self, *args, **kwargs):
+        earlier = _take_fitted_state(self)
+        try:
+            return fit(self, *args, **kwargs)
+        except BaseException:
+            _take_fitted_state(self)
+            self.__dict__.update(earlier)
+            raise
+
+    return wrapped
+
+
+def _take_fitted_state(estimator):
+    return {key: estimator.__dict__.pop(key) for key in list(vars(estimator))
+            if key.endswith("_") and not key.endswith("__")}
+
+
 def _init_params(cls):
     """The names of ``cls``'s constructor parameters, sorted (its ``get_params`` keys)."""
     parameters = inspect.signature(cls.__init__).parameters.values()

@@ -28,6 +28,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import _augment, _label_check
 from ._base import (
     Composite,
+    atomic_fit,
     check_known_classes,
     check_sample_weight,
     member_prediction,
@@ -190,7 +191,6 @@ class _BaseDistilled(Composite):
     def _fit(self, X, y, sample_weight, fit_params, began):
         """Fit the teacher, label the rows, fit the student and judge its fidelity."""
         owner = type(self).__name__
-        self.__dict__.pop("_input_tags_", None)  # tags as the parameters say, until fitted
         if self.augment is not None and hasattr(X, "tocsr"):
             raise TypeError(f"{owner}: augment={self.augment!r} needs dense X; got a sparse "
                             "matrix.")
@@ -226,7 +226,7 @@ class _BaseDistilled(Composite):
                     "without two folds at a time, so it needs at least 3 folds); the "
                     "student learns the teacher's targets alone (label_weight_=0). Use "
                     "cv >= 3, shuffled folds, or set label_weight.", UserWarning,
-                    stacklevel=4)
+                    stacklevel=5)  # here, _fit, fit, atomic_fit, _fit_context
         else:
             self.label_weight_ = float(self.label_weight)
         keep, mixed, weights = self._mixed(y[real], targets, weights, n_real,
@@ -590,6 +590,7 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
 
     # The teacher and the student are estimators, whose parameters their fit validates.
     @_fit_context(prefer_skip_nested_validation=False)
+    @atomic_fit
     def fit(self, X, y, sample_weight=None, **fit_params):
         """Fit the teacher, then the student on its soft targets.
 
@@ -818,6 +819,7 @@ class DistilledRegressor(RegressorMixin, _BaseDistilled):
         self.random_state = random_state
 
     @_fit_context(prefer_skip_nested_validation=False)
+    @atomic_fit
     def fit(self, X, y, sample_weight=None, **fit_params):
         """Fit the teacher, then the student on its predictions.
 

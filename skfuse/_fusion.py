@@ -19,6 +19,7 @@ from sklearn.utils.validation import (
 from . import _partitions
 from ._base import (
     Composite,
+    atomic_fit,
     check_known_classes,
     check_members,
     check_sample_weight,
@@ -52,11 +53,6 @@ from ._weights import (
     tempered,
 )
 from .exceptions import FrozenMemberWarning
-
-# Fitted attributes that only some settings set: a new fit removes those of the last.
-_FIT_DEPENDENT = ("oof_score_", "member_scores_", "member_costs_", "selection_path_",
-                  "selection_scores_", "n_oof_samples_", "fallback_", "_guard_",
-                  "temperatures_", "n_partitions_")
 
 
 class _BaseFusion(TransformerMixin, Composite):
@@ -201,8 +197,6 @@ class _BaseFusion(TransformerMixin, Composite):
         """
         names, members, views, weights = params
         owner = type(self).__name__
-        for stale in _FIT_DEPENDENT:
-            self.__dict__.pop(stale, None)  # from an earlier fit with other settings
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
         groups, routed = self._fit_metadata(sample_weight, fit_params)
         if sample_weight is not None and routed is None:
@@ -300,7 +294,8 @@ class _BaseFusion(TransformerMixin, Composite):
                 f"{[n for n, f in zip(names, frozen) if f]!r} may have been trained on it, "
                 "which favours them. Fit on rows they never saw (a blending set).",
                 FrozenMemberWarning,
-                stacklevel=5,  # here, _fit(_partitioned), fit, _fit_context, the caller
+                # here, _fit(_partitioned), fit, atomic_fit, _fit_context, the caller
+                stacklevel=6,
             )
 
     def _fit_partitioned(self, params, X, y, sample_weight, fit_params, began):
@@ -321,8 +316,6 @@ class _BaseFusion(TransformerMixin, Composite):
             if value:
                 raise ValueError(f"{owner}: {why} ({name}) cannot be used with "
                                  "partitions.")
-        for stale in _FIT_DEPENDENT:
-            self.__dict__.pop(stale, None)
         if is_collection(X):
             _set_collection_features(self, X)
         else:
@@ -948,6 +941,7 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
 
     # Members are estimators, whose parameters their own fit validates.
     @_fit_context(prefer_skip_nested_validation=False)
+    @atomic_fit
     def fit(self, X, y, sample_weight=None, **fit_params):
         """Fit the members and the fusion weights.
 
@@ -1310,6 +1304,7 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
 
     # Members are estimators, whose parameters their own fit validates.
     @_fit_context(prefer_skip_nested_validation=False)
+    @atomic_fit
     def fit(self, X, y, sample_weight=None, **fit_params):
         """Fit the members and the fusion weights.
 

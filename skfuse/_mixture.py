@@ -17,6 +17,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import routing
 from ._base import (
     Composite,
+    atomic_fit,
     check_members,
     check_sample_weight,
     is_drop,
@@ -306,7 +307,7 @@ class _BaseMixture(Composite):
                 f"{owner} did not converge in max_iter={self.max_iter} EM iterations "
                 f"({best['why']}).",
                 ConvergenceWarning,
-                stacklevel=4,  # here, fit, scikit-learn's _fit_context, the caller
+                stacklevel=5,  # here, fit, atomic_fit, scikit-learn's _fit_context, the caller
             )
         return self
 
@@ -1108,6 +1109,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, _BaseMixture):
 
     # Experts and the gate are estimators, whose parameters their own fit validates.
     @_fit_context(prefer_skip_nested_validation=False)
+    @atomic_fit
     def fit(self, X, y, sample_weight=None, **fit_params):
         """Fit the experts and the gate by EM.
 
@@ -1256,6 +1258,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, _BaseMixture):
 
     # Experts and the gate are estimators, whose parameters their own fit validates.
     @_fit_context(prefer_skip_nested_validation=False)
+    @atomic_fit
     def fit(self, X, y, sample_weight=None, **fit_params):
         """Fit the experts and the gate by EM.
 

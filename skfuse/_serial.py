@@ -23,6 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import _cascade, _stack
 from ._base import (
     Composite,
+    atomic_fit,
     check_sample_weight,
     check_sample_weight_support,
     seed_estimator,
@@ -424,6 +425,7 @@ class SerialStack(TransformerMixin, Composite):
     # -- fit -----------------------------------------------------------------------
 
     @_fit_context(prefer_skip_nested_validation=False)
+    @atomic_fit
     def fit(self, X, y, sample_weight=None, **fit_params):
         """Fit every level (stacking) or every step of the cascade.
 
@@ -448,10 +450,6 @@ class SerialStack(TransformerMixin, Composite):
         self : SerialStack
         """
         began = time.perf_counter()
-        for stale in ("steps_", "classes_", "exit_thresholds_", "exit_rates_", "cascade_fit_",
-                      "_methods_", "_passthrough_", "_level_classes_", "_views_", "_prior_",
-                      "_output_width_", "n_oof_samples_"):
-            self.__dict__.pop(stale, None)  # from an earlier fit with other settings
         self._check_steps()
         X = self._check_X(X, reset=True)
         steps = self._kept_steps()

@@ -31,6 +31,9 @@ class _MemberNet:
 
     def _check_input(self, X, reset):
         if isinstance(X, (Mapping, torch.utils.data.Dataset)):
+            if reset:  # it has no columns to count or name: forget an earlier fit's
+                self.__dict__.pop("n_features_in_", None)
+                self.__dict__.pop("feature_names_in_", None)
             return X  # skorch's own structured input: passed on untouched
         return validate_data(self, X, dtype=np.float32, allow_nd=True, reset=reset)
 

@@ -21,7 +21,7 @@ from skorch import NeuralNet
 from skorch.callbacks import Callback, EarlyStopping, LRScheduler
 from skorch.dataset import unpack_data
 
-from .._base import check_sample_weight, classes_of, is_int
+from .._base import atomic_fit, check_sample_weight, classes_of, is_int
 from .._compat import Interval, StrOptions, _fit_context
 from .._docstring import Substitution
 from ._network import MixtureNet
@@ -616,6 +616,7 @@ class NeuralMixtureOfExpertsRegressor(RegressorMixin, _BaseNeuralMixture):
         return tags
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @atomic_fit
     def fit(self, X, y, sample_weight=None):
         """Train the gate and the experts.
 
@@ -720,6 +721,7 @@ class NeuralMixtureOfExpertsClassifier(ClassifierMixin, _BaseNeuralMixture):
     _classify = True
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @atomic_fit
     def fit(self, X, y, sample_weight=None):
         """Train the gate and the experts.
 
