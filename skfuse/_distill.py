@@ -232,8 +232,8 @@ class _BaseDistilled(Composite):
         keep, mixed, weights = self._mixed(y[real], targets, weights, n_real,
                                            self.label_weight_)
         self.n_augmented_ = len(keep) - n_real
-        self._learn(student, take_rows(rows, keep), owners[keep], mixed, weights,
-                    targets[keep], folds, n_real)
+        self._learn(student, take_rows(rows, keep, copy=False), owners[keep], mixed,
+                    weights, targets[keep], folds, n_real)
         self._input_tags_ = self._input_tags()
         # A teacher may take NaN its tags refuse (a fusion whose views mark missing
         # modalities); the student, which alone predicts, then learned from such rows.
@@ -300,7 +300,7 @@ class _BaseDistilled(Composite):
         """Return the student's rows (the real ones, then the synthetic ones, labelled
         by ``teacher_``), the real row each comes from, their targets and their weights
         (None without ``sample_weight``)."""
-        rows = take_rows(X, real)
+        rows = take_rows(X, real, copy=False)
         weights = None if sample_weight is None else sample_weight[real]
         if self.augment is None:
             return rows, real, targets, weights

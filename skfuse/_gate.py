@@ -84,7 +84,9 @@ class SoftmaxGate(BaseEstimator):
     def _standardise(self, X):
         if sp.issparse(X):
             return sp.csr_matrix(X.multiply(1.0 / self.scale_))
-        return (np.asarray(X, dtype=np.float64) - self.mean_) / self.scale_
+        scaled = np.asarray(X, dtype=np.float64) - self.mean_
+        scaled /= self.scale_  # in place: one temporary the size of X, not two
+        return scaled
 
     def predict_log_proba(self, X):
         """Log expert shares, shape (n_samples, n_experts)."""

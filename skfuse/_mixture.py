@@ -701,8 +701,7 @@ class _BaseMixture(Composite):
         X, routed, weight, order, offsets = self._route(X)
         blocks = [(e, order[offsets[e]:offsets[e + 1]]) for e in range(len(self.experts_))]
         blocks = [(e, rows) for e, rows in blocks if rows.size]
-        calls = [(expert_output,
-                  (self.experts_[e], take_rows(take_view(X, self._views_[e]), rows), e))
+        calls = [(_on_rows, (expert_output, self.experts_[e], X, self._views_[e], rows, e))
                  for e, rows in blocks]
         outputs = run_in_threads(calls, self.n_jobs, X.shape[0])
         stacked = np.concatenate(outputs) if outputs else np.empty((0, 1))
@@ -796,7 +795,8 @@ class _Rows:
 
     def _take(self, rows, present):
         n = len(self.weight)
-        return _Rows(take_rows(self.X, rows), take_rows(self.X_gate, rows),
+        X = take_rows(self.X, rows)
+        return _Rows(X, X if self.X_gate is self.X else take_rows(self.X_gate, rows),
                      take_rows(self.y, rows), self.target[rows], self.weight[rows],
                      [None if p is None else rows_of_params(p, rows, n)
                       for p in self.params],
@@ -816,6 +816,12 @@ class _Rows:
     def every_row(self, present):
         return _Rows(self.X, self.X_gate, self.y, self.target, self.weight, self.params,
                      present=present)
+
+
+def _on_rows(expert_output, expert, X, view, rows, e):
+    """``expert_output`` of ``expert`` on its ``rows`` of ``X`` (its ``view``), taken
+    here, in the task: one copy per running task, none for every row in order."""
+    return expert_output(expert, take_rows(take_view(X, view), rows, copy=False), e)
 
 
 def _mean(values, weight):
@@ -905,8 +911,10 @@ def _standardise(X, weight):
     if hasattr(X, "toarray"):
         return X
     mean = weight @ X / weight.sum()
-    scale = np.sqrt(weight @ (X - mean) ** 2 / weight.sum())
-    return (X - mean) / np.where(scale > 0, scale, 1.0)
+    centred = X - mean
+    scale = np.sqrt(weight @ centred ** 2 / weight.sum())
+    centred /= np.where(scale > 0, scale, 1.0)
+    return centred
 
 
 # Docstring entries both mixtures share, filled in by Substitution.

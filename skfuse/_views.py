@@ -152,8 +152,11 @@ def take_view(X, positions):
     return X[:, positions]
 
 
-def take_rows(X, rows):
-    """Return the rows ``rows`` (integer positions) of ``X``, a DataFrame or an array."""
+def take_rows(X, rows, copy=True):
+    """Return the rows ``rows`` (integer positions) of ``X``, a DataFrame or an array;
+    with ``copy=False``, ``X`` itself when ``rows`` are all its rows in order."""
+    if not copy and len(rows) == X.shape[0] and np.array_equal(rows, np.arange(len(rows))):
+        return X
     if _is_dataframe(X):
         return X.iloc[rows]
     return X[rows]
