@@ -13,7 +13,11 @@ from numpy.testing import assert_allclose
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.tree import DecisionTreeRegressor
 
-from skfuse import DistilledRegressor, MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
+from skfuse import (
+    DistilledRegressor,
+    MixtureOfExpertsClassifier,
+    MixtureOfExpertsRegressor,
+)
 from skfuse._mixture import _Rows
 from skfuse._views import take_rows
 
