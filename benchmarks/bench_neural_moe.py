@@ -4,6 +4,8 @@ Run from the repository root (needs the torch extra)::
 
     python benchmarks/bench_neural_moe.py --device cpu            # print the tables
     python benchmarks/bench_neural_moe.py --device cuda --write   # ... and write docs/benchmarks.md
+    python benchmarks/bench_neural_moe.py --device cuda --parts loop throughput member
+        # only the speed parts: about 30 s on a GPU, where the whole run takes over 5 min
 
 All in one run, side by side:
 
@@ -441,6 +443,54 @@ LOOP_TEXT = (
 )
 
 
+def defaults_part(args):
+    return ["### Defaults against an MLP of the same active size", DEFAULTS_TEXT,
+            PROBLEMS_TEXT, *defaults_section(args)]
+
+
+def loop_part(args):
+    return ["### Training loop: skorch's against a bare loop",
+            LOOP_TEXT + f" Medians of {args.repeats} interleaved timings.",
+            training_loop(args)]
+
+
+def throughput_part(args):
+    return [
+        "### Throughput",
+        f"{args.features} features, experts with {args.hidden} hidden units (the single MLP "
+        f"{TOP_K * args.hidden}), float32. `predict` on {args.rows:,} rows in one call; "
+        f"`fit` is one epoch over {args.fit_rows:,} rows with batch_size={args.batch_size}. "
+        f"Medians of {args.repeats} interleaved timings in one run.",
+        throughput(args),
+    ]
+
+
+def accuracy_part(args):
+    real = [accuracy_real(data, args)
+            for data in (from_sklearn(load_digits, "digits"), load_churn())]
+    return [
+        "### Held-out accuracy",
+        f"Piecewise regression: {args.features} uniform features on [-2, 2], eight regimes "
+        f"by the signs of the first three, each linear in every feature, noise sd 0.1; "
+        f"{args.train_rows:,} training and 5,000 held-out rows. Networks: at most "
+        f"{args.epochs} epochs, lr={args.lr}, batch_size=128, experts of {args.hidden} "
+        "hidden units; otherwise the defaults (10% validation split, early stopping).",
+        accuracy_piecewise(args),
+        f"Real data: stratified 75/25 splits, mean ± sd over {args.seeds} seeds; same "
+        "networks and settings.",
+        *real,
+    ]
+
+
+def member_part(args):
+    return ["### A skorch net as a member: predict time", member_predict(args)]
+
+
+# The parts of the section, in its order; --parts runs some of them (a GPU lease is short).
+PARTS = {"defaults": defaults_part, "loop": loop_part, "throughput": throughput_part,
+         "accuracy": accuracy_part, "member": member_part}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
@@ -458,55 +508,26 @@ def main(argv=None):
                         help="seeds of the 4-regime problem in the defaults table")
     parser.add_argument("--real-splits", type=int, default=5,
                         help="random splits of each real set in the defaults table")
+    parser.add_argument("--parts", nargs="+", choices=list(PARTS), default=list(PARTS),
+                        help="the parts to run, all by default")
     parser.add_argument("--write", action="store_true", help="write docs/benchmarks.md")
     args = parser.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda but CUDA is not available")
     begin = time.perf_counter()
-    print("defaults...", file=sys.stderr, flush=True)
-    defaults = defaults_section(args)
-    print("training loop...", file=sys.stderr, flush=True)
-    loop = training_loop(args)
-    print("throughput...", file=sys.stderr, flush=True)
-    speed = throughput(args)
-    print("accuracy...", file=sys.stderr, flush=True)
-    piece = accuracy_piecewise(args)
-    real = [accuracy_real(data, args)
-            for data in (from_sklearn(load_digits, "digits"), load_churn())]
-    print("member predict...", file=sys.stderr, flush=True)
-    member = member_predict(args)
+    blocks = []
+    for part in args.parts:
+        print(f"{part}...", file=sys.stderr, flush=True)
+        blocks += PARTS[part](args)
     heading = f"## Neural mixture of experts on {args.device} (bench_neural_moe.py)"
+    parts = "" if args.parts == list(PARTS) else " --parts " + " ".join(args.parts)
     section = "\n\n".join([
         heading,
         f"Run on {time.strftime('%Y-%m-%d')} on {device_name(args.device)}; "
         f"{versions(skfuse, sklearn, np, torch)}. Total runtime "
         f"{time.perf_counter() - begin:.0f} s. Reproduce with "
-        f"`python benchmarks/bench_neural_moe.py --device {args.device} --write`.",
-        "### Defaults against an MLP of the same active size",
-        DEFAULTS_TEXT,
-        PROBLEMS_TEXT,
-        *defaults,
-        "### Training loop: skorch's against a bare loop",
-        LOOP_TEXT + f" Medians of {args.repeats} interleaved timings.",
-        loop,
-        "### Throughput",
-        f"{args.features} features, experts with {args.hidden} hidden units (the single MLP "
-        f"{TOP_K * args.hidden}), float32. `predict` on {args.rows:,} rows in one call; "
-        f"`fit` is one epoch over {args.fit_rows:,} rows with batch_size={args.batch_size}. "
-        f"Medians of {args.repeats} interleaved timings in one run.",
-        speed,
-        "### Held-out accuracy",
-        f"Piecewise regression: {args.features} uniform features on [-2, 2], eight regimes "
-        f"by the signs of the first three, each linear in every feature, noise sd 0.1; "
-        f"{args.train_rows:,} training and 5,000 held-out rows. Networks: at most "
-        f"{args.epochs} epochs, lr={args.lr}, batch_size=128, experts of {args.hidden} "
-        "hidden units; otherwise the defaults (10% validation split, early stopping).",
-        piece,
-        f"Real data: stratified 75/25 splits, mean ± sd over {args.seeds} seeds; same "
-        "networks and settings.",
-        *real,
-        "### A skorch net as a member: predict time",
-        member,
+        f"`python benchmarks/bench_neural_moe.py --device {args.device}{parts} --write`.",
+        *blocks,
     ])
     print(section)
     if args.write:
