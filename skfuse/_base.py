@@ -330,7 +330,6 @@ class Composite(_BaseComposition):
         return folds
 
 
-@functools.cache
 def atomic_fit(fit):
     """Wrap a composite's ``fit`` so that it is all or nothing: it replaces the earlier
     fit, or it raises and leaves the earlier fit as it was, never half of each.
@@ -359,6 +358,7 @@ def _take_fitted_state(estimator):
             if key.endswith("_") and not key.endswith("__")}
 
 
+@functools.cache
 def _init_params(cls):
     """The names of ``cls``'s constructor parameters, sorted (its ``get_params`` keys)."""
     parameters = inspect.signature(cls.__init__).parameters.values()

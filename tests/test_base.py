@@ -6,6 +6,7 @@ top-level ones without listing the members' nested ones, and skips conversions t
 return their input unchanged.
 """
 
+import inspect
 import warnings
 
 import numpy as np
@@ -54,6 +55,20 @@ def test_a_top_level_parameter_is_set_without_the_nested_listing(name, monkeypat
     assert estimator.set_params(random_state=12345) is estimator
     assert estimator.random_state == 12345
     assert repr(estimator.get_params(deep=False)) == repr(nested.get_params(deep=False))
+
+
+def test_shallow_get_params_reads_the_signature_once_per_class(monkeypatch):
+    # clone and parameter validation call it on every candidate of a search.
+    calls = []
+    signature = inspect.signature
+    monkeypatch.setattr(inspect, "signature", lambda f: calls.append(f) or signature(f))
+
+    class Fresh(FusionClassifier):
+        pass
+
+    for _ in range(3):
+        Fresh([("lr", LogisticRegression())]).get_params(deep=False)
+    assert calls.count(Fresh.__init__) == 1
 
 
 def test_member_names_and_unknown_keys_take_scikit_learns_path():
