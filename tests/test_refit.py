@@ -34,30 +34,25 @@ def labels(X, k):
     return np.digitize(score, np.quantile(score, np.linspace(0, 1, k + 1)[1:-1]))
 
 
-class FailingLR(LogisticRegression):
-    """A logistic regression whose ``fit`` raises when ``fail``."""
+class Failing:
+    """A member whose ``fit`` raises when ``fail``."""
 
+    def fit(self, X, y, sample_weight=None):
+        if self.fail:
+            raise RuntimeError("this member failed")
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+class FailingLR(Failing, LogisticRegression):
     def __init__(self, fail=False, max_iter=200):
         self.fail = fail
         super().__init__(max_iter=max_iter)
 
-    def fit(self, X, y, sample_weight=None):
-        if self.fail:
-            raise RuntimeError("this member failed")
-        return super().fit(X, y, sample_weight=sample_weight)
 
-
-class FailingRidge(Ridge):
-    """A ridge regression whose ``fit`` raises when ``fail``."""
-
+class FailingRidge(Failing, Ridge):
     def __init__(self, fail=False, alpha=1.0):
         self.fail = fail
         super().__init__(alpha=alpha)
-
-    def fit(self, X, y, sample_weight=None):
-        if self.fail:
-            raise RuntimeError("this member failed")
-        return super().fit(X, y, sample_weight=sample_weight)
 
 
 def fitted_state(estimator):
@@ -125,14 +120,18 @@ def test_a_regressor_refit_on_another_output_count_that_raises_predicts_as_befor
     assert fusion.fit(X6, np.c_[y, -y]).predict(X6).shape == (160, 2)
 
 
-def test_an_invalid_parameter_leaves_the_earlier_fit_as_it_was():
+@pytest.mark.parametrize("params, y, error", [
+    ({"cv": -1}, labels(X4, 2), InvalidParameterError),  # refused before the fit begins
+    ({}, np.zeros(len(X4)), ValueError),  # one class: refused once X is read
+], ids=["parameter", "target"])
+def test_a_refused_refit_leaves_the_earlier_fit_as_it_was(params, y, error):
     fusion = FusionClassifier([("lr", LogisticRegression()), ("nb", GaussianNB())],
                               weights="optimize", cv=3, random_state=0).fit(X6, labels(X6, 3))
     before, state = fusion.predict_proba(X6), fitted_state(fusion)
-    fusion.set_params(cv=-1)
-    with pytest.raises(InvalidParameterError):
-        fusion.fit(X4, labels(X4, 2))  # refused before the fit begins
-    assert fitted_state(fusion) == state
+    fusion.set_params(**params)
+    with pytest.raises(error):
+        fusion.fit(X4, y)
+    assert fitted_state(fusion) == state and fusion.n_features_in_ == 6
     assert_allclose(fusion.predict_proba(X6), before)
 
 
@@ -151,6 +150,32 @@ def test_a_refit_holds_what_a_fresh_fit_holds(name):
     assert_allclose(refitted.predict(X4), fresh.predict(X4))
 
 
+# Each: a composite, then the settings of its refit; the refit must hold what a fresh
+# fit with those settings holds (no attribute only the first settings set).
+SWITCHES = {
+    "learned weights, then fixed": (lambda: FusionClassifier(
+        [("lr", LogisticRegression()), ("nb", GaussianNB())], weights="optimize", cv=3,
+        random_state=0), {"weights": [1, 2]}),
+    "cascade, then stack": (lambda: SerialStack(
+        [("lr", LogisticRegression()), ("tree", DecisionTreeClassifier(max_depth=3,
+                                                                       random_state=0))],
+        exit_threshold=0.8, cv=3, random_state=0), {"exit_threshold": None}),
+    "partitions, then none": (lambda: FusionClassifier(
+        [("lr", LogisticRegression()), ("nb", GaussianNB())], partitions=2,
+        random_state=0), {"partitions": None}),
+}
+
+
+@pytest.mark.parametrize("name", SWITCHES)
+def test_a_refit_with_other_settings_holds_what_a_fresh_fit_holds(name):
+    make_first, switch = SWITCHES[name]
+    y = labels(X6, 2)
+    refitted = make_first().fit(X6, y).set_params(**switch).fit(X6, y)
+    fresh = make_first().set_params(**switch).fit(X6, y)
+    assert fitted_state(refitted) == fitted_state(fresh)
+    assert_allclose(refitted.predict_proba(X6), fresh.predict_proba(X6))
+
+
 def test_a_refit_keeps_the_output_container_and_the_metadata_requests():
     with config_context(enable_metadata_routing=True):
         fusion = FusionClassifier([("lr", LogisticRegression()), ("nb", GaussianNB())])
@@ -167,8 +192,10 @@ def test_a_neural_mixture_refit_that_raises_predicts_as_before():
     mixture = torch_mixture.NeuralMixtureOfExpertsRegressor(
         n_experts=2, max_epochs=2, device="cpu", random_state=0).fit(X6, X6[:, 0])
     before = mixture.predict(X6)
-    with pytest.raises(ValueError, match="NaN"):  # after X of another width was taken
-        mixture.fit(X4, np.where(X4[:, 0] > 0, np.nan, X4[:, 1]))
+    mixture.set_params(top_k=3)  # more than n_experts: refused after X is read
+    with pytest.raises(ValueError, match="top_k"):
+        mixture.fit(X4, X4[:, 0])
+    assert mixture.n_features_in_ == 6
     assert_allclose(mixture.predict(X6), before)
 
 
