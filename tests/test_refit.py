@@ -12,7 +12,6 @@ from sklearn.naive_bayes import GaussianNB
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from sklearn.utils.validation import check_is_fitted
 
-from composites import is_classifier, make, names
 from skfuse import (
     DistilledClassifier,
     FusionClassifier,
@@ -21,6 +20,8 @@ from skfuse import (
     SerialStack,
 )
 from skfuse._compat import InvalidParameterError
+
+from composites import is_classifier, make, names
 
 rng = np.random.default_rng(0)
 X6 = rng.normal(size=(160, 6))
