@@ -37,7 +37,14 @@ from functools import partial
 import numpy as np
 import sklearn
 import torch
-from _common import DOC, from_sklearn, load_churn, versions, write_section
+from _common import (
+    DOC,
+    from_sklearn,
+    load_churn,
+    versions,
+    write_section,
+    write_subsections,
+)
 from _datasets import regression_sets
 from bench_moe import piecewise as four_regimes
 from sklearn.compose import TransformedTargetRegressor
@@ -486,7 +493,8 @@ def member_part(args):
     return ["### A skorch net as a member: predict time", member_predict(args)]
 
 
-# The parts of the section, in its order; --parts runs some of them (a GPU lease is short).
+# The parts of the section, in its order; --parts runs some of them (a GPU lease is
+# short) and --write then replaces only their subsections.
 PARTS = {"defaults": defaults_part, "loop": loop_part, "throughput": throughput_part,
          "accuracy": accuracy_part, "member": member_part}
 
@@ -515,23 +523,29 @@ def main(argv=None):
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda but CUDA is not available")
     begin = time.perf_counter()
+    selected = [part for part in PARTS if part in args.parts]
     blocks = []
-    for part in args.parts:
+    for part in selected:
         print(f"{part}...", file=sys.stderr, flush=True)
-        blocks += PARTS[part](args)
+        blocks.append("\n\n".join(PARTS[part](args)))
     heading = f"## Neural mixture of experts on {args.device} (bench_neural_moe.py)"
-    parts = "" if args.parts == list(PARTS) else " --parts " + " ".join(args.parts)
-    section = "\n\n".join([
-        heading,
+    flags = "".join(
+        f" --{key.replace('_', '-')} {' '.join(value) if key == 'parts' else value}"
+        for key, value in vars(args).items()
+        if key not in ("device", "write") and value != parser.get_default(key))
+    partial = selected != list(PARTS)
+    intro = "\n\n".join([heading, (
         f"Run on {time.strftime('%Y-%m-%d')} on {device_name(args.device)}; "
         f"{versions(skfuse, sklearn, np, torch)}. Total runtime "
         f"{time.perf_counter() - begin:.0f} s. Reproduce with "
-        f"`python benchmarks/bench_neural_moe.py --device {args.device}{parts} --write`.",
-        *blocks,
-    ])
-    print(section)
-    if args.write:
-        write_section(DOC, heading, section)
+        f"`python benchmarks/bench_neural_moe.py --device {args.device}{flags} --write`."
+        + (" Only the parts named ran; any other subsection below is from an earlier run."
+           if partial else ""))])
+    print("\n\n".join([intro, *blocks]))
+    if args.write and partial:
+        write_subsections(DOC, heading, intro, blocks)
+    elif args.write:
+        write_section(DOC, heading, "\n\n".join([intro, *blocks]))
 
 
 if __name__ == "__main__":

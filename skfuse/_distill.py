@@ -226,7 +226,7 @@ class _BaseDistilled(Composite):
                     "without two folds at a time, so it needs at least 3 folds); the "
                     "student learns the teacher's targets alone (label_weight_=0). Use "
                     "cv >= 3, shuffled folds, or set label_weight.", UserWarning,
-                    stacklevel=5)  # here, _fit, fit, atomic_fit, _fit_context
+                    stacklevel=5)  # here (_fit), fit, atomic_fit, _fit_context, the caller
         else:
             self.label_weight_ = float(self.label_weight)
         keep, mixed, weights = self._mixed(y[real], targets, weights, n_real,
