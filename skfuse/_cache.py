@@ -285,8 +285,13 @@ class StoredMember:
 
     def load(self):
         if self._member is None:
-            self._member = pickle.loads(self.blob)
+            with _LOADING:  # threads predicting at once unpickle it once
+                if self._member is None:
+                    self._member = pickle.loads(self.blob)
         return self._member
+
+
+_LOADING = threading.Lock()
 
 
 def loaded(member):

@@ -7,6 +7,7 @@ members in threads. :mod:`skfuse._jobs` builds the task lists; the composites ca
 
 import concurrent.futures
 import contextlib
+import threading
 import time
 
 import numpy as np
@@ -219,8 +220,36 @@ def member_threads(n_jobs):
     if cap is None:
         yield
         return
-    with threadpool_limits(limits=_narrowed(cap)):
+    with _SHARED_CAP:  # the first of overlapping calls sets it, the last puts it back
+        if _SHARED_CAP.users == 0:
+            _SHARED_CAP.limiter = threadpool_limits(limits=_narrowed(cap))
+        _SHARED_CAP.users += 1
+    try:
         yield
+    finally:
+        with _SHARED_CAP:
+            _SHARED_CAP.users -= 1
+            if _SHARED_CAP.users == 0:
+                _SHARED_CAP.limiter.restore_original_limits()
+
+
+class _SharedCap:
+    """The cap :func:`member_threads` holds, shared by the calls that overlap in time (a
+    service predicting from several threads): nested limits restored out of order would
+    leave the process's BLAS pools capped for good."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.users, self.limiter = 0, None
+
+    def __enter__(self):
+        self._lock.acquire()
+
+    def __exit__(self, *exc):
+        self._lock.release()
+
+
+_SHARED_CAP = _SharedCap()
 
 
 def openmp_limits(n_jobs):

@@ -6,6 +6,7 @@ returns one of those. Views are resolved once, in ``fit``, to integer positions;
 reuses the positions, which stay valid because the feature names are checked to match.
 """
 
+import contextlib
 import numbers
 import re
 import warnings
@@ -267,9 +268,13 @@ def nan_error(estimator, X, fitted=False):
     if get_tags(estimator).input_tags.allow_nan:
         return None
     probe = estimator if fitted else clone(estimator)
+    # A fitted estimator is asked as predict will ask it, its warnings shown: silencing
+    # them would change the process's warning filters under concurrent predicts.
+    quiet = contextlib.nullcontext() if fitted else warnings.catch_warnings()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with quiet:
+            if not fitted:
+                warnings.simplefilter("ignore")
             if probe is not estimator:  # a frozen estimator's clone is itself: not fitted
                 n = X.shape[0]
                 y = np.arange(n) % 2 if is_classifier(probe) else np.arange(n, dtype=float)

@@ -1,0 +1,96 @@
+"""One fitted composite predicting from several threads at once (as a web service does)
+leaves the process as it found it: its warning filters, its BLAS pools' width, and one
+copy of each stored member."""
+
+import pickle
+import threading
+import time
+import warnings
+
+import numpy as np
+from joblib import Memory
+from numpy.testing import assert_array_equal
+from sklearn.datasets import make_classification
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.naive_bayes import GaussianNB
+from sklearn.pipeline import make_pipeline
+from threadpoolctl import threadpool_info
+
+import skfuse._cache
+from skfuse import FusionClassifier, MixtureOfExpertsClassifier
+
+X, Y = make_classification(2000, 8, n_informative=5, random_state=0)
+
+
+def predicting_together(estimator, X, calls=10, n_threads=8, concurrently=None):
+    """Every thread's predictions, started together."""
+    start = threading.Barrier(n_threads)
+
+    def work():
+        start.wait()
+        return [estimator.predict_proba(X) for _ in range(calls)]
+
+    return [p for thread in concurrently(work, n_threads) for p in thread]
+
+
+def test_predicting_with_nan_probes_leaves_the_warning_filters_as_they_were(concurrently):
+    # A member without the allow_nan tag is asked about a few rows with NaN at every
+    # predict; silencing its warnings there changed the process's filters, and
+    # overlapping predicts put them back out of order (a blanket "ignore" left behind).
+    Xn = X.copy()
+    Xn[np.random.default_rng(0).random(X.shape) < 0.05] = np.nan
+    fusion = FusionClassifier(
+        [("lr", make_pipeline(SimpleImputer(), LogisticRegression())),
+         ("hgb", HistGradientBoostingClassifier(max_iter=10, random_state=0))],
+        random_state=0).fit(Xn, Y)
+    expected = fusion.predict_proba(Xn)
+    filters, show = list(warnings.filters), warnings.showwarning
+    for _ in range(3):
+        for proba in predicting_together(fusion, Xn, concurrently=concurrently):
+            assert_array_equal(proba, expected)
+    assert warnings.filters == filters
+    assert warnings.showwarning is show
+
+
+def blas_widths():
+    return sorted((p["filepath"], p["num_threads"]) for p in threadpool_info()
+                  if p["user_api"] == "blas")
+
+
+def test_predicting_in_parallel_from_threads_gives_the_blas_pools_their_width_back(
+        concurrently):
+    # Each predict capped the pools while its experts ran in threads; overlapping caps
+    # restored out of order left them capped for good.
+    X_big, y_big = make_classification(12_000, 6, random_state=0)
+    mixture = MixtureOfExpertsClassifier(LogisticRegression(), n_experts=3, max_iter=3,
+                                         n_jobs=2, random_state=0).fit(X_big[:3000],
+                                                                       y_big[:3000])
+    widths = blas_widths()
+    predicting_together(mixture, X_big, calls=5, concurrently=concurrently)
+    assert blas_widths() == widths
+
+
+def test_threads_predicting_first_unpickle_each_stored_member_once(
+        tmp_path, monkeypatch, concurrently):
+    def make():
+        return FusionClassifier([("lr", LogisticRegression()), ("nb", GaussianNB())],
+                                memory=Memory(tmp_path, verbose=0))
+
+    make().fit(X, Y)
+    fusion = make().fit(X, Y)  # its members stay stored until a predict needs them
+    blobs = {id(member.blob) for member in fusion._fitted_members_.values()
+             if isinstance(member, skfuse._cache.StoredMember)}
+    assert len(blobs) == 2
+    unpickled, loads = [], pickle.loads
+
+    def counting_loads(data, *args, **kwargs):
+        if id(data) in blobs:
+            unpickled.append(id(data))
+            time.sleep(0.05)  # a large member: the others arrive while it loads
+        return loads(data, *args, **kwargs)
+
+    monkeypatch.setattr(skfuse._cache.pickle, "loads", counting_loads)
+    predicting_together(fusion, X + 1e-3, calls=1, concurrently=concurrently)
+    assert sorted(unpickled) == sorted(blobs)
