@@ -222,10 +222,11 @@ def member_threads(n_jobs):
         return
     with _SHARED_CAP:  # the first of overlapping calls sets it, the last puts it back
         if _SHARED_CAP.users == 0:
-            _SHARED_CAP.limiter = threadpool_limits(limits=_narrowed(cap))
+            _SHARED_CAP.limiter = threadpool_limits(limits=_narrowed(cap, user_api="blas"))
         _SHARED_CAP.users += 1
     try:
-        yield
+        with threadpool_limits(limits=_narrowed(cap, user_api="openmp")):  # this thread's
+            yield
     finally:
         with _SHARED_CAP:
             _SHARED_CAP.users -= 1
@@ -234,9 +235,10 @@ def member_threads(n_jobs):
 
 
 class _SharedCap:
-    """The cap :func:`member_threads` holds, shared by the calls that overlap in time (a
-    service predicting from several threads): nested limits restored out of order would
-    leave the process's BLAS pools capped for good."""
+    """The BLAS cap :func:`member_threads` holds, shared by the calls that overlap in
+    time (a service predicting from several threads): BLAS pools are process-wide, and
+    limits restored out of order would leave them capped for good. OpenMP's width is
+    per thread, so each call caps and restores its own."""
 
     def __init__(self):
         self._lock = threading.Lock()
