@@ -1,6 +1,6 @@
 """One fitted composite predicting from several threads at once (as a web service does)
 leaves the process as it found it: its warning filters, its BLAS pools' width, and one
-copy of each stored member."""
+copy of each stored member; a network moved to another device is swapped in whole."""
 
 import pickle
 import threading
@@ -8,6 +8,7 @@ import time
 import warnings
 
 import numpy as np
+import pytest
 from joblib import Memory
 from numpy.testing import assert_array_equal
 from sklearn.datasets import make_classification
@@ -94,3 +95,26 @@ def test_threads_predicting_first_unpickle_each_stored_member_once(
     monkeypatch.setattr(skfuse._cache.pickle, "loads", counting_loads)
     predicting_together(fusion, X + 1e-3, calls=1, concurrently=concurrently)
     assert sorted(unpickled) == sorted(blobs)
+
+
+def test_a_neural_mixture_moving_its_network_swaps_in_a_moved_copy(concurrently):
+    # Threads predicting while the network moved to another device ran it half moved;
+    # the move now makes a moved copy, so a predict keeps the network it began with.
+    torch = pytest.importorskip("torch")
+    from skfuse.torch import NeuralMixtureOfExpertsRegressor
+
+    mixture = NeuralMixtureOfExpertsRegressor(n_experts=2, max_epochs=2, device="cpu",
+                                              random_state=0).fit(X, Y.astype(float))
+    expected, fitted = mixture.predict(X), mixture.module_
+    weights = [p.detach().clone() for p in fitted.parameters()]
+    mixture.device_ = torch.device("cpu", 0)  # as if fitted on another device
+    start = threading.Barrier(8)
+
+    def work():
+        start.wait()
+        return mixture.predict(X)
+
+    for prediction in concurrently(work):
+        assert_array_equal(prediction, expected)
+    assert mixture.module_ is not fitted  # swapped once, the fitted network untouched
+    assert all(torch.equal(p, w) for p, w in zip(fitted.parameters(), weights))

@@ -9,6 +9,7 @@ skorch's history, not the skorch net (its optimizer and callbacks hold device te
 
 import copy
 import math
+import threading
 import warnings
 from numbers import Integral, Real
 
@@ -28,6 +29,8 @@ from ._network import MixtureNet
 
 # Rows per forward pass at predict time.
 _PREDICT_ROWS = 65_536
+# Held while a predict finds (or moves) the fitted network on the device asked for.
+_MOVING = threading.Lock()
 # Keys of the dict that carries a batch's rows and their weights through skorch.
 _ROWS = "X"
 _WEIGHT = "sample_weight"
@@ -400,21 +403,25 @@ class _BaseNeuralMixture(BaseEstimator):
     def _scaled(self, X):
         return np.ascontiguousarray((X - self.x_mean_) / self.x_scale_, dtype=np.float32)
 
-    def _module_device(self):
-        """Move the fitted network to the device asked for now, and return that device."""
+    def _placed_module(self):
+        """The fitted network on the device asked for now, and that device.
+
+        A move swaps in a moved copy, so a predict already running in another thread
+        keeps the network, and the device, it began with.
+        """
         check_is_fitted(self, "module_")
         device = resolve_device(self.device, fitting=False)
-        if device != self.device_:
-            self.module_.to(device)
-            self.device_ = device
-        return device
+        with _MOVING:
+            if device != self.device_:
+                self.module_, self.device_ = copy.deepcopy(self.module_).to(device), device
+            return self.module_, device
 
     def _forward(self, X):
         """The network's output on ``X`` (already validated), as a NumPy array."""
-        device = self._module_device()
+        module, device = self._placed_module()
         data = torch.from_numpy(self._scaled(X))
         with torch.inference_mode():
-            parts = [self.module_(data[i : i + _PREDICT_ROWS].to(device))[0].cpu()
+            parts = [module(data[i : i + _PREDICT_ROWS].to(device))[0].cpu()
                      for i in range(0, len(data), _PREDICT_ROWS)]
         return torch.cat(parts).numpy()
 
@@ -431,9 +438,10 @@ class _BaseNeuralMixture(BaseEstimator):
         """
         check_is_fitted(self, "module_")
         X = validate_data(self, X, dtype=np.float32, reset=False)
-        data = torch.from_numpy(self._scaled(X)).to(self._module_device())
+        module, device = self._placed_module()
+        data = torch.from_numpy(self._scaled(X)).to(device)
         with torch.inference_mode():
-            experts, weight, _ = self.module_.routing(data)
+            experts, weight, _ = module.routing(data)
             out = torch.zeros(len(data), self.n_experts, device=data.device)
             out.scatter_(1, experts, weight)
         return out.cpu().numpy()
