@@ -839,10 +839,15 @@ def _clearly_better(run, best, tol, weight):
     """Whether ``run``'s held-out loss is below ``best``'s by more than ``tol`` of it
     (relative) and by more than one standard error of the paired row differences."""
     gain = best["row_losses"] - run["row_losses"]
+    # In units of the largest difference: squaring squared errors of y ~ 1e80 overflows.
+    scale = np.max(np.abs(gain))
+    if scale == 0:
+        return False
+    gain = gain / scale
     mean = _mean(gain, weight)
     n_eff = weight.sum() ** 2 / (weight @ weight)
     spread = np.sqrt(_mean((gain - mean) ** 2, weight) / n_eff)
-    return mean > max(tol * abs(best["loss"]), spread)
+    return mean > max(tol * abs(best["loss"]) / scale, spread)
 
 
 def _gate_penalty(gate):

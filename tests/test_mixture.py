@@ -1,6 +1,7 @@
 """Mixtures of experts: EM, sparse routing at predict time, errors and integration."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -625,6 +626,20 @@ def test_auto_picks_one_expert_on_a_linear_target_and_more_on_a_piecewise_one():
     assert moe.n_experts_ >= 2
     assert moe.score(X, y) > 0.98 and moe.gate_alpha_ in (0.1, 1.0, 0.01)
 
+
+
+@pytest.mark.parametrize("scale", [1e-80, 1e80, 1e120])
+def test_the_choice_of_experts_does_not_depend_on_the_scale_of_y(scale):
+    # Held-out squared errors of y ~ 1e80 are ~ 1e160: their spread, squared again,
+    # overflowed, and the choice fell back to one expert.
+    X, y = piecewise(400)
+    plain = MixtureOfExpertsRegressor(random_state=0).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scaled = MixtureOfExpertsRegressor(random_state=0).fit(X, y * scale)
+    assert scaled.n_experts_ == plain.n_experts_ >= 2
+    assert scaled.gate_alpha_ == plain.gate_alpha_
+    assert_allclose(scaled.predict(X) / scale, plain.predict(X), rtol=1e-9, atol=1e-9)
 
 def test_gate_alpha_zero_is_an_unpenalised_gate():
     X, y = piecewise(300)
