@@ -42,6 +42,7 @@ from ._views import (
     take_rows,
     take_view,
 )
+from ._weights import largest_magnitude
 
 _VARIANCE_FLOOR = 1e-6  # times the variance of y
 _MIN_PROBA = 1e-300
@@ -839,10 +840,7 @@ def _clearly_better(run, best, tol, weight):
     """Whether ``run``'s held-out loss is below ``best``'s by more than ``tol`` of it
     (relative) and by more than one standard error of the paired row differences."""
     gain = best["row_losses"] - run["row_losses"]
-    # In units of the largest difference: squaring squared errors of y ~ 1e80 overflows.
-    scale = np.max(np.abs(gain))
-    if scale == 0:
-        return False
+    scale = largest_magnitude(gain)
     gain = gain / scale
     mean = _mean(gain, weight)
     n_eff = weight.sum() ** 2 / (weight @ weight)

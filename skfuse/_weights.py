@@ -212,15 +212,21 @@ def optimize_weights(loss, grad, n_members):
 
     Starts from equal weights (SLSQP). The result is never worse than equal weights
     or any single member: those candidates are compared with the optimum at the end,
-    which guards against an early stop of the optimiser.
+    which guards against an early stop of the optimiser. The optimiser sees the loss in
+    units of the largest of theirs, so that its tolerances mean the same whatever the
+    scale of the loss: squared errors of a target in the thousands (prices) used to stop
+    it at its start.
     """
     equal = np.full(n_members, 1.0 / n_members)
     if n_members == 1:
         return equal
+    simple = [equal, *np.eye(n_members)]
+    values = [loss(w) for w in simple]
+    scale = largest_magnitude(values)
     result = minimize(
-        loss,
+        lambda w: loss(w) / scale,
         equal,
-        jac=grad,
+        jac=None if grad is None else (lambda w: grad(w) / scale),
         method="SLSQP",
         bounds=[(0.0, 1.0)] * n_members,
         constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1.0}],
@@ -228,8 +234,8 @@ def optimize_weights(loss, grad, n_members):
     )
     optimum = np.clip(result.x, 0.0, None)
     optimum = optimum / optimum.sum() if optimum.sum() > 0 else equal
-    candidates = [optimum, equal, *np.eye(n_members)]
-    values = [loss(w) for w in candidates]
+    candidates = [optimum, *simple]
+    values = [loss(optimum), *values]
     return candidates[int(np.argmin(values))]
 
 
@@ -309,10 +315,19 @@ def guard_gain(fused, best, sample_weight=None):
     count rows, so a weight of 2 is the row repeated).
     """
     gain = best - fused
+    scale = largest_magnitude(gain)
+    gain = gain / scale
     w = np.ones_like(gain) if sample_weight is None else np.asarray(sample_weight, float)
     total = w.sum()
     mean = float(w @ gain / total)
-    return mean, float(np.sqrt(w @ (gain - mean) ** 2) / total)
+    return scale * mean, scale * float(np.sqrt(w @ (gain - mean) ** 2) / total)
+
+
+def largest_magnitude(values):
+    """The largest ``abs`` of ``values`` (1 if they are all 0), to divide them by before
+    squaring: squared errors of a target ~ 1e80 are ~ 1e160, whose squares overflow."""
+    scale = float(np.max(np.abs(values), initial=0.0))
+    return scale if 0.0 < scale < np.inf else 1.0
 
 
 def fit_temperature(P, y):

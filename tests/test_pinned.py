@@ -21,6 +21,9 @@ NumPy's SIMD code and the BLAS kernels are chosen for it, and AVX2 and AVX-512 r
 differently. The file records the versions, NumPy's SIMD level and the BLAS kernels it
 was made with, and the test skips, saying so, when they differ from the running ones
 (then the pins say nothing about skfuse; regenerate them from the pinned commit there).
+A CPU with AVX-512 reproduces the recorded AVX2 ones when told to use the same code
+paths: ``NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR"`` and
+``OPENBLAS_CORETYPE=Haswell`` (see ``tests/data/make_pinned.py``).
 """
 
 import inspect

@@ -271,6 +271,37 @@ def test_guard_gain_by_hand():
                     guard_gain(fused[repeated], best[repeated]))
 
 
+# -- the units of y -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scale", [2.0**-10, 2.0**10, 2.0**20, 2.0**266])
+def test_learned_regressor_weights_do_not_depend_on_the_units_of_y(scale):
+    # SLSQP's tolerances are absolute: squared errors in the thousands stopped it at its
+    # start ("Positive directional derivative"), leaving the best single member. Powers
+    # of two scale every member's output exactly, so the weights must not move at all.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(200, 6))
+    y = X @ rng.normal(size=6) * 10 + 20 * np.sign(X[:, 0]) + rng.normal(0, 5, 200)
+    members = [("ridge", Ridge()), ("tree", DecisionTreeRegressor(max_depth=3,
+                                                                  random_state=0))]
+    fusion = FusionRegressor(members, weights="optimize",
+                             cv=KFold(3, shuffle=True, random_state=0))
+    plain = clone(fusion).fit(X, y)
+    assert 0.0 < plain.weights_[1] < 0.2
+    scaled = clone(fusion).fit(X, y * scale)
+    assert_allclose(scaled.weights_, plain.weights_, rtol=1e-12)
+    assert_allclose(scaled.predict(X) / scale, plain.predict(X), rtol=1e-12)
+    guarded = clone(fusion).set_params(guard=True)
+    assert guarded.fit(X, y * scale).fallback_ == guarded.fit(X, y).fallback_
+
+
+def test_guard_gain_of_huge_losses_is_the_scaled_gain():
+    fused = np.array([0.1, 0.4, 0.2, 0.3])
+    best = np.array([0.2, 0.3, 0.4, 0.3])
+    gain, error = guard_gain(fused * 1e160, best * 1e160)
+    assert_allclose([gain, error], np.array(guard_gain(fused, best)) * 1e160)
+
+
 # -- greedy: the best prefix ----------------------------------------------------------
 
 

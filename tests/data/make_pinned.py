@@ -19,7 +19,16 @@ its best prefix), when issue 23 made ``label_weight="auto"`` the distillers' def
 and when issue 21 raised ``SerialStack``'s ``cascade_confidence`` default to 0.99. On
 2026-12-03 it was remade from commit 8fbd02f on a CPU without AVX-512 (NumPy's SIMD level
 and the BLAS kernels now recorded): the earlier file's CPU rounded differently, so every
-pin failed there with the same code and versions.
+pin failed there with the same code and versions. On 2026-12-04 it was remade when
+``weights="optimize"`` came to minimise the loss in units of the simple candidates'
+(the classifiers' learned weights moved by about 1e-5), on a CPU with AVX-512 told to
+run as the recorded one did::
+
+    NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR" OPENBLAS_CORETYPE=Haswell \
+        PYTHONPATH=. python tests/data/make_pinned.py
+
+(with these two variables, the file made on the CPU without AVX-512 passed there bit
+for bit before the change).
 """
 
 import sys
