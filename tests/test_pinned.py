@@ -22,11 +22,15 @@ differently. The file records the versions, NumPy's SIMD level and the BLAS kern
 was made with, and the test skips, saying so, when they differ from the running ones
 (then the pins say nothing about skfuse; regenerate them from the pinned commit there).
 A CPU with AVX-512 reproduces the recorded AVX2 ones when told to use the same code
-paths: ``NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR"`` and
-``OPENBLAS_CORETYPE=Haswell`` (see ``tests/data/make_pinned.py``).
+paths (``NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR"``,
+``OPENBLAS_CORETYPE=Haswell``; see ``tests/data/make_pinned.py``): there, where the
+pins skip in this process, one more test checks them in a new process run so.
 """
 
 import inspect
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +43,11 @@ from threadpoolctl import threadpool_limits
 from composites import REGISTRY, make, names
 
 PINNED = Path(__file__).parent / "data" / "pinned_outputs.npz"
+# The recorded CPU (AVX2 code, OpenBLAS's Haswell kernels), and how a CPU with AVX-512
+# runs as it did: NumPy and OpenBLAS read these when they load, so in a new process.
+RECORDED_CPU = ["numpy simd X86_V3", "blas openblas Haswell"]
+AS_RECORDED_CPU = {"NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",
+                   "OPENBLAS_CORETYPE": "Haswell"}
 
 METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function",
            "transform", "predict_route", "predict_gate")
@@ -159,3 +168,21 @@ def test_outputs_are_bit_identical(pinned, name):
         assert (got[key].dtype, got[key].shape) == (value.dtype, value.shape), (
             f"{name}: {key}")
         np.testing.assert_array_equal(got[key], value, err_msg=f"{name}: {key}")
+
+
+def test_a_cpu_with_avx512_checks_the_pins_as_the_recorded_cpu(pinned):
+    here, there = list(environment()), list(pinned["_environment"])
+    if here == there:
+        pytest.skip("this process checks the pins itself")
+    if (here[:3] != there[:3] or there[3:] != RECORDED_CPU
+            or "NPY_DISABLE_CPU_FEATURES" in os.environ):
+        pytest.skip(f"pinned with {there}, running {here}: no way to run as the "
+                    "recorded CPU here")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider",
+         "-k", "test_outputs_are_bit_identical"],
+        env={**os.environ, **AS_RECORDED_CPU}, cwd=Path(__file__).parents[1], check=False,
+        capture_output=True, text=True)
+    summary = result.stdout.strip().splitlines()[-1]
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert f"{len(pinned_names())} passed" in summary and "skipped" not in summary, summary
