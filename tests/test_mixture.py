@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
+from sklearn.base import clone
 from sklearn.datasets import load_iris
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
@@ -626,6 +627,19 @@ def test_auto_picks_one_expert_on_a_linear_target_and_more_on_a_piecewise_one():
     assert moe.n_experts_ >= 2
     assert moe.score(X, y) > 0.98 and moe.gate_alpha_ in (0.1, 1.0, 0.01)
 
+
+
+@pytest.mark.parametrize("scale", [2.0**-60, 2.0**40])
+def test_the_mixture_does_not_depend_on_the_units_of_x(scale):
+    # The gate standardises X, and took a column of variance below 1e-24 for a
+    # constant one: features in small units (~1e-18) left it nothing to learn from.
+    # Powers of two scale exactly; unpenalised linear experts follow their units.
+    X, y = piecewise(400)
+    moe = MixtureOfExpertsRegressor(LinearRegression(), random_state=0)
+    plain = clone(moe).fit(X, y)
+    scaled = clone(moe).fit(X * scale, y)
+    assert scaled.n_experts_ == plain.n_experts_ >= 2
+    np.testing.assert_array_equal(scaled.predict(X * scale), plain.predict(X))
 
 
 @pytest.mark.parametrize("scale", [1e-80, 1e80, 1e120])
