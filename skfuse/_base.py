@@ -338,19 +338,13 @@ def atomic_fit(fit):
     ones included. The new fit starts without the earlier one's, so no attribute that
     only other settings set survives it; parameters, ``set_output`` and metadata
     requests are not fitted state.
-
-    Each distinct warning raised in the fit is shown once (:func:`warnings_once`): a
-    member fitted on every fold, or in a composite nested in another, gives the same
-    warning at each of its fits (a stack of fusions repeated a logistic regression's
-    ``ConvergenceWarning`` 30 times).
     """
 
     @functools.wraps(fit)
     def wrapped(self, *args, **kwargs):
         earlier = _take_fitted_state(self)
         try:
-            with warnings_once():
-                return fit(self, *args, **kwargs)
+            return fit(self, *args, **kwargs)
         except BaseException:
             _take_fitted_state(self)
             self.__dict__.update(earlier)

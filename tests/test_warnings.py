@@ -14,12 +14,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.naive_bayes import GaussianNB
 from sklearn.tree import DecisionTreeClassifier
 
-from skfuse import (
-    DistilledClassifier,
-    FusionClassifier,
-    MixtureOfExpertsClassifier,
-    SerialStack,
-)
+from skfuse import DistilledClassifier, FusionClassifier, MixtureOfExpertsClassifier
 from skfuse._base import warnings_once
 from skfuse.exceptions import FrozenMemberWarning
 
@@ -112,46 +107,6 @@ def test_bagged_fold_fits_warn_about_feature_names_once_per_member():
     # as VotingClassifier: once per member (not once per fold fit), and once for the fusion
     assert named == ["FusionClassifier", "GaussianNB", "LogisticRegression"]
     assert warnings.filters == filters
-
-
-def _unconverged():
-    return LogisticRegression(max_iter=2, tol=1e-12)
-
-
-def test_a_warning_repeated_by_nested_fits_is_shown_once_per_fit():
-    # A stack of fusions fits the logistic regression 30 times: 6 stack fits of the
-    # fusion, each with its 5 fold fits. Each warned, after any filter change (which
-    # makes Python forget what it has shown).
-    inner = FusionClassifier([("lr", _unconverged()), ("nb", GaussianNB())],
-                             weights="optimize")
-    stack = SerialStack([("fusion", inner), ("final", GaussianNB())])
-    for _ in range(2):
-        record = [w for w in caught(lambda: stack.fit(X, Y))
-                  if w.category is ConvergenceWarning]
-        assert len(record) == 1
-        assert "lbfgs failed to converge" in str(record[0].message)
-
-
-def test_a_frozen_members_warning_is_shown_once_per_fit_of_the_outer_composite():
-    frozen = FrozenEstimator(LogisticRegression().fit(X, Y))
-    inner = FusionClassifier([("pre", frozen), ("nb", GaussianNB())], weights="optimize")
-    stack = SerialStack([("fusion", inner), ("final", GaussianNB())])
-    record = [w for w in caught(lambda: stack.fit(X, Y))
-              if w.category is FrozenMemberWarning]
-    assert len(record) == 1
-
-
-def test_a_members_warning_still_obeys_the_filters():
-    fusion = FusionClassifier([("lr", _unconverged()), ("nb", GaussianNB())])
-    with warnings.catch_warnings(record=True) as record:
-        warnings.simplefilter("always")
-        warnings.filterwarnings("ignore", category=ConvergenceWarning)
-        fusion.fit(X, Y)
-    assert not record
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ConvergenceWarning)
-        with pytest.raises(ConvergenceWarning):
-            fusion.fit(X, Y)
 
 
 def repeated():
