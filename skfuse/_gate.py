@@ -52,8 +52,8 @@ class SoftmaxGate(BaseEstimator):
             X = np.asarray(X, dtype=np.float64)
             self.mean_ = weight @ X / total
             variance = weight @ (X - self.mean_) ** 2 / total
-        # A column is constant when its variance is within the rounding of its mean:
-        # relative, so features in small units (values ~ 1e-12) are scaled too.
+        # A column is constant when its variance is within the rounding of its mean (as
+        # StandardScaler judges): relative, so features in small units are scaled too.
         constant = variance <= (n * np.finfo(np.float64).eps * self.mean_) ** 2
         self.scale_ = np.where(constant, 1.0, np.sqrt(variance))
         Z = self._standardise(X)

@@ -210,22 +210,23 @@ def regressor_objective(P, y, sample_weight=None, scorer=None, present=None):
 def optimize_weights(loss, grad, n_members):
     """Minimise ``loss`` over the simplex (non-negative weights summing to 1).
 
-    Starts from equal weights (SLSQP). The result is never worse than equal weights
-    or any single member: those candidates are compared with the optimum at the end,
-    which guards against an early stop of the optimiser. The optimiser sees the loss in
-    units of the largest of theirs, so that its tolerances mean the same whatever the
-    scale of the loss: squared errors of a target in the thousands (prices) used to stop
-    it at its start.
+    SLSQP starts from the best of the simple candidates, equal weights and each single
+    member, and sees the loss in units of theirs, so that its tolerances are relative to
+    the loss it has to beat, whatever the units of ``y`` (or a member far off). The
+    result is never worse than those candidates: they are compared with the optimum at
+    the end, which guards against an early stop of the optimiser.
     """
     equal = np.full(n_members, 1.0 / n_members)
     if n_members == 1:
         return equal
     simple = [equal, *np.eye(n_members)]
     values = [loss(w) for w in simple]
-    scale = largest_magnitude(values)
+    scale = abs(min(values))
+    if not 0.0 < scale < np.inf:
+        scale = 1.0
     result = minimize(
         lambda w: loss(w) / scale,
-        equal,
+        simple[int(np.argmin(values))],
         jac=None if grad is None else (lambda w: grad(w) / scale),
         method="SLSQP",
         bounds=[(0.0, 1.0)] * n_members,

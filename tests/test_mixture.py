@@ -628,7 +628,6 @@ def test_auto_picks_one_expert_on_a_linear_target_and_more_on_a_piecewise_one():
     assert moe.score(X, y) > 0.98 and moe.gate_alpha_ in (0.1, 1.0, 0.01)
 
 
-
 @pytest.mark.parametrize("scale", [2.0**-60, 2.0**40])
 def test_the_mixture_does_not_depend_on_the_units_of_x(scale):
     # The gate standardises X, and took a column of variance below 1e-24 for a
@@ -654,6 +653,7 @@ def test_the_choice_of_experts_does_not_depend_on_the_scale_of_y(scale):
     assert scaled.n_experts_ == plain.n_experts_ >= 2
     assert scaled.gate_alpha_ == plain.gate_alpha_
     assert_allclose(scaled.predict(X) / scale, plain.predict(X), rtol=1e-9, atol=1e-9)
+
 
 def test_gate_alpha_zero_is_an_unpenalised_gate():
     X, y = piecewise(300)

@@ -4,6 +4,7 @@ against a computation by hand."""
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
+from scipy.optimize import nnls
 from sklearn.base import clone
 from sklearn.datasets import load_diabetes, load_iris
 from sklearn.dummy import DummyRegressor
@@ -20,7 +21,14 @@ from sklearn.neighbors import KNeighborsRegressor
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from skfuse import FusionClassifier, FusionRegressor, SerialStack
-from skfuse._weights import fit_temperature, greedy_weights, guard_gain, tempered
+from skfuse._weights import (
+    fit_temperature,
+    greedy_weights,
+    guard_gain,
+    optimize_weights,
+    regressor_objective,
+    tempered,
+)
 
 IRIS_X, IRIS_Y = load_iris(return_X_y=True)
 
@@ -277,22 +285,40 @@ def test_guard_gain_by_hand():
 @pytest.mark.parametrize("scale", [2.0**-10, 2.0**10, 2.0**20, 2.0**266])
 def test_learned_regressor_weights_do_not_depend_on_the_units_of_y(scale):
     # SLSQP's tolerances are absolute: squared errors in the thousands stopped it at its
-    # start ("Positive directional derivative"), leaving the best single member. Powers
-    # of two scale every member's output exactly, so the weights must not move at all.
+    # start ("Positive directional derivative"), leaving a single member; and the guard
+    # squared squared errors, which overflowed at y ~ 1e80. Powers of two scale every
+    # member's output exactly, so neither the weights nor the guard may move.
     rng = np.random.RandomState(0)
     X = rng.normal(size=(200, 6))
-    y = X @ rng.normal(size=6) * 10 + 20 * np.sign(X[:, 0]) + rng.normal(0, 5, 200)
+    y = (X @ np.random.RandomState(1).normal(size=6) * 4 + 20 * np.sign(X[:, 0])
+         + rng.normal(0, 2, 200))
     members = [("ridge", Ridge()), ("tree", DecisionTreeRegressor(max_depth=3,
                                                                   random_state=0))]
-    fusion = FusionRegressor(members, weights="optimize",
+    fusion = FusionRegressor(members, weights="optimize", guard=True,
                              cv=KFold(3, shuffle=True, random_state=0))
     plain = clone(fusion).fit(X, y)
-    assert 0.0 < plain.weights_[1] < 0.2
+    assert 0.2 < plain.weights_[0] < 0.8 and plain.fallback_ is None
     scaled = clone(fusion).fit(X, y * scale)
+    assert scaled.fallback_ is None
     assert_allclose(scaled.weights_, plain.weights_, rtol=1e-12)
     assert_allclose(scaled.predict(X) / scale, plain.predict(X), rtol=1e-12)
-    guarded = clone(fusion).set_params(guard=True)
-    assert guarded.fit(X, y * scale).fallback_ == guarded.fit(X, y).fallback_
+
+
+@pytest.mark.parametrize("far", [1e3, 1e5])
+def test_optimize_reaches_the_optimum_beside_a_member_far_off(far):
+    # A member whose squared errors are ~ far**2 times the others' must not make the
+    # optimiser's tolerance coarse where the good members are. The reference solves the
+    # same least squares on the simplex with NNLS, the sum to 1 as a heavy extra row.
+    rng = np.random.RandomState(0)
+    y = rng.normal(0, 3, 300)
+    P = np.stack([y + rng.normal(0, s, 300) for s in (2.0, 2.5, 3.0)]
+                 + [far + rng.normal(0, 1, 300)])
+    loss, grad = regressor_objective(P, y)
+    heavy = 1e4 * np.abs(P).max()
+    reference, _ = nnls(np.vstack([P.T, np.full(4, heavy)]), np.r_[y, heavy])
+    weights = optimize_weights(loss, grad, 4)
+    assert loss(weights) <= loss(reference / reference.sum()) * (1 + 1e-8)
+    assert weights[3] < 1e-3
 
 
 def test_guard_gain_of_huge_losses_is_the_scaled_gain():
