@@ -210,33 +210,37 @@ def regressor_objective(P, y, sample_weight=None, scorer=None, present=None):
 def optimize_weights(loss, grad, n_members):
     """Minimise ``loss`` over the simplex (non-negative weights summing to 1).
 
-    SLSQP starts from the best of the simple candidates, equal weights and each single
-    member, and sees the loss in units of theirs, so that its tolerances are relative to
-    the loss it has to beat, whatever the units of ``y`` (or a member far off). The
-    result is never worse than those candidates: they are compared with the optimum at
-    the end, which guards against an early stop of the optimiser.
+    SLSQP runs twice, from equal weights and from the best of the simple candidates
+    (equal weights, each single member), and sees the loss in units of that candidate's,
+    so that its tolerances are relative to the loss it has to beat whatever the units of
+    ``y``. Each start alone can stop early: a vertex start with its bounds active, the
+    equal start beside a member far off the others. The result is the best of both runs
+    and the simple candidates, so never worse than any of those.
     """
     equal = np.full(n_members, 1.0 / n_members)
     if n_members == 1:
         return equal
     simple = [equal, *np.eye(n_members)]
     values = [loss(w) for w in simple]
+    best = simple[int(np.argmin(values))]
     scale = abs(min(values))
     if not 0.0 < scale < np.inf:
         scale = 1.0
-    result = minimize(
-        lambda w: loss(w) / scale,
-        simple[int(np.argmin(values))],
-        jac=None if grad is None else (lambda w: grad(w) / scale),
-        method="SLSQP",
-        bounds=[(0.0, 1.0)] * n_members,
-        constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1.0}],
-        options={"maxiter": 200, "ftol": 1e-10},
-    )
-    optimum = np.clip(result.x, 0.0, None)
-    optimum = optimum / optimum.sum() if optimum.sum() > 0 else equal
-    candidates = [optimum, *simple]
-    values = [loss(optimum), *values]
+    candidates = list(simple)
+    for start in [equal] if best is equal else [equal, best]:
+        result = minimize(
+            lambda w: loss(w) / scale,
+            start,
+            jac=None if grad is None else (lambda w: grad(w) / scale),
+            method="SLSQP",
+            bounds=[(0.0, 1.0)] * n_members,
+            constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1.0}],
+            options={"maxiter": 200, "ftol": 1e-10},
+        )
+        optimum = np.clip(result.x, 0.0, None)
+        if optimum.sum() > 0:
+            candidates.insert(0, optimum / optimum.sum())
+            values.insert(0, loss(candidates[0]))
     return candidates[int(np.argmin(values))]
 
 
