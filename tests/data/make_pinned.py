@@ -20,10 +20,10 @@ and when issue 21 raised ``SerialStack``'s ``cascade_confidence`` default to 0.9
 2026-12-03 it was remade from commit 8fbd02f on a CPU without AVX-512 (NumPy's SIMD level
 and the BLAS kernels now recorded): the earlier file's CPU rounded differently, so every
 pin failed there with the same code and versions. On 2026-12-04 it was remade when
-``weights="optimize"`` came to start from the best of its simple candidates (equal
-weights, each single member) and to see the loss in units of that candidate's (the
-classifiers' learned weights and probabilities moved by at most 1.4e-5 relative), on a
-CPU with AVX-512 told to run as the recorded one did::
+``weights="optimize"`` came to run SLSQP from equal weights and from the best of its
+simple candidates (equal weights, each single member), with the loss in units of that
+candidate's (the classifiers' learned weights and probabilities moved by at most 1.4e-5
+relative), on a CPU with AVX-512 told to run as the recorded one did::
 
     NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR" OPENBLAS_CORETYPE=Haswell \
         PYTHONPATH=. python tests/data/make_pinned.py
