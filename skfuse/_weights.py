@@ -223,9 +223,7 @@ def optimize_weights(loss, grad, n_members):
     simple = [equal, *np.eye(n_members)]
     values = [loss(w) for w in simple]
     best = simple[int(np.argmin(values))]
-    scale = abs(min(values))
-    if not 0.0 < scale < np.inf:
-        scale = 1.0
+    scale = largest_magnitude([min(values)])
     candidates = list(simple)
     for start in [equal] if best is equal else [equal, best]:
         result = minimize(
