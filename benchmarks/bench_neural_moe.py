@@ -396,8 +396,13 @@ def member_predict(args):
         with torch.inference_mode():
             return adapted.module_(torch.from_numpy(X).to(args.device)).softmax(1).cpu().numpy()
 
+    # skorch refuses set_params(iterator_valid__...) on a fitted net, so a third one is fitted.
+    one_batch = NetClassifier(_MLP, random_state=0, iterator_valid__batch_size=-1,
+                              **params).fit(X, np.tile(data.y, 20))
     calls = {"skorch NeuralNetClassifier.predict_proba": lambda: plain.predict_proba(X),
              "skfuse.torch.NetClassifier.predict_proba": lambda: adapted.predict_proba(X),
+             "NetClassifier, iterator_valid__batch_size=-1 (one batch)":
+                 lambda: one_batch.predict_proba(X),
              "module called directly (bound)": direct}
     seconds = {name: [] for name in calls}
     for _ in range(args.repeats):
