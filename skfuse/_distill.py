@@ -304,11 +304,20 @@ class _BaseDistilled(Composite):
         weights = None if sample_weight is None else sample_weight[real]
         if self.augment is None:
             return rows, real, targets, weights
+        # Rows of weight 0 are as absent: none is a parent, a neighbour or a donor, none
+        # widens a column's observed range or counts toward n_augment's multiple.
+        if sample_weight is None:
+            grown, source, source_weight = np.arange(X.shape[0]), X, None
+        else:
+            grown = np.flatnonzero(sample_weight > 0)
+            source, source_weight = take_rows(X, grown), sample_weight[grown]
         n_rows = (int(self.n_augment) if isinstance(self.n_augment, Integral)
-                  else max(round(self.n_augment * X.shape[0]), 1))
-        synthetic, parents = _augment.augment(X, n_rows, self.augment, rng, sample_weight)
+                  else max(round(self.n_augment * len(grown)), 1))
+        synthetic, parents = _augment.augment(source, n_rows, self.augment, rng,
+                                              source_weight)
+        parents = grown[parents]
         if weights is not None:
-            weights = np.concatenate([weights, np.full(n_rows, sample_weight.mean())])
+            weights = np.concatenate([weights, np.full(n_rows, source_weight.mean())])
         return (concat_rows(rows, synthetic), np.concatenate([real, parents]),
                 np.concatenate([targets, self._teacher_output()(self.teacher_, synthetic)]),
                 weights)
@@ -448,7 +457,8 @@ _DISTILL_DOCS = {
         around the neighbour's value, spread by their distance; a categorical column
         takes the neighbour's). ``"resample"``: each column of a random row takes, with
         chance 1/4, that column's value in another random row. Rows are drawn in
-        proportion to ``sample_weight``. Columns keep their kind: a DataFrame column
+        proportion to ``sample_weight``, and rows of weight 0 play no part (nor
+        do their values in a column's observed range). Columns keep their kind: a DataFrame column
         of category, object or bool dtype takes only its observed values (and keeps
         its dtype and categories); an integer column, or a float one whose values are
         all whole numbers (codes, counts, one-hot indicators), only values seen in it
@@ -456,7 +466,8 @@ _DISTILL_DOCS = {
         ``X``.""",
     "n_augment": """n_augment : int or float, default=1.0
         With ``augment``: an int is the number of synthetic rows, a float that many
-        times the number of training rows.""",
+        times the number of training rows (of positive weight, with
+        ``sample_weight``).""",
     "n_jobs": """n_jobs : int, default=None
         Jobs for the teacher's fits over the folds (one flat joblib task list), then
         the student's.""",

@@ -552,14 +552,18 @@ class _BaseMixture(Composite):
             Z = Z.toarray()
         if self._kind == "regressor":  # cluster in (x, y) so regimes of y separate too
             Z = np.hstack([Z, _standardise(target[:, None], weight)])
+        # k-means sees the rows of positive weight only: its tolerance scales with the
+        # unweighted variance of its data, so rows of weight 0 far off would stop it early.
+        kept = weight > 0
+        Z_kept, weight_kept = Z[kept], weight[kept]
         # The first start seeds k-means deterministically (so a row of weight 2 acts as
         # two rows); further starts use k-means++.
-        init = _axis_seeds(Z, weight, n_experts) if start == 0 else "k-means++"
+        init = _axis_seeds(Z_kept, weight_kept, n_experts) if start == 0 else "k-means++"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)  # fewer distinct rows
             kmeans = KMeans(n_experts, init=init, n_init=1,
                             random_state=rng.randint(2**31 - 1))
-            labels = kmeans.fit(Z, sample_weight=weight).labels_
+            labels = kmeans.fit(Z_kept, sample_weight=weight_kept).predict(Z)
         return np.eye(n_experts)[labels]
 
     def _reseed_starved(self, resp, weight, row_fit, present=None, starved=_STARVED):

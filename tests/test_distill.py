@@ -454,6 +454,32 @@ def test_duplicates_of_weight_zero_are_left_out_but_a_row_keeps_one():
     assert_allclose(X_s, X)
 
 
+@pytest.mark.parametrize("augment", ["munge", "resample"])
+def test_rows_of_weight_zero_far_off_grow_no_synthetic_rows(augment):
+    # A row of weight 0 is no parent, neighbour or donor, does not widen a column's
+    # observed range, and does not count toward n_augment's multiple.
+    rng = np.random.RandomState(0)
+    far = np.zeros(len(Y_REG) + 30, dtype=bool)
+    far[rng.permutation(len(far))[:30]] = True
+    X = np.empty((len(far), X_REG.shape[1]))
+    X[~far], X[far] = X_REG, 1e3 + rng.normal(size=(30, X_REG.shape[1]))
+    y = np.empty(len(far))
+    y[~far], y[far] = Y_REG, 1e6
+    fold = np.where(far, rng.randint(0, 3, len(far)), 0)
+    fold[~far] = np.arange(len(Y_REG)) % 3
+
+    def fit(X, y, fold, weight):
+        cv = [(np.flatnonzero(fold != k), np.flatnonzero(fold == k)) for k in range(3)]
+        return DistilledRegressor(Ridge(), DecisionTreeRegressor(max_depth=4, random_state=0),
+                                  label_weight=0.0, augment=augment, n_augment=0.5, cv=cv,
+                                  random_state=0).fit(X, y, sample_weight=weight)
+
+    weighted = fit(X, y, fold, (~far).astype(float))
+    dropped = fit(X_REG, Y_REG, fold[~far], np.ones(len(Y_REG)))
+    assert weighted.n_augmented_ == dropped.n_augmented_ == round(0.5 * len(Y_REG))
+    assert_allclose(weighted.predict(X_REG), dropped.predict(X_REG), rtol=1e-12)
+
+
 def test_synthetic_rows_weigh_one_minus_the_label_weight():
     RecordingRegressor.fits = []
     DistilledRegressor(Ridge(), RecordingRegressor(), label_weight=0.25, augment="munge",

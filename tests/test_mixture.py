@@ -228,6 +228,25 @@ def test_sample_weight_zero_is_removing_rows():
     np.testing.assert_allclose(a.predict(X), b.predict(X), rtol=1e-6, atol=1e-8)
 
 
+def test_rows_of_weight_zero_far_off_are_as_absent_at_the_defaults():
+    # k-means scales its tolerance by the unweighted variance of its data: rows of weight
+    # 0 far off in X and y once stopped the start early, and "auto" chose another count.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(300, 3))
+    y = np.where(X[:, 0] > 0, 2 * X[:, 1], -X[:, 2]) + rng.normal(0, 0.1, 300)
+    far = np.zeros(300, dtype=bool)
+    far[rng.permutation(300)[:60]] = True
+    X_far, y_far = X.copy(), y.copy()
+    X_far[far] += 1e3
+    y_far[far] = 1e6
+    weighted = MixtureOfExpertsRegressor(Ridge(), random_state=0).fit(
+        X_far, y_far, sample_weight=(~far).astype(float))
+    dropped = MixtureOfExpertsRegressor(Ridge(), random_state=0).fit(X[~far], y[~far])
+    assert weighted.n_experts_ == dropped.n_experts_
+    np.testing.assert_allclose(weighted.predict(X), dropped.predict(X), rtol=1e-9,
+                               atol=1e-12)
+
+
 def test_equal_weights_other_than_one_reach_the_expert():
     # As in scikit-learn, weights of 3 on every row are every row three times: against a
     # penalty, they move the fit. One expert is then that expert with those weights.
