@@ -133,7 +133,9 @@ def augment(X, n_rows, method, rng, sample_weight=None):
     if hasattr(X, "tocsr"):
         raise TypeError("augment needs dense X; got a sparse matrix.")
     n, n_features = X.shape
-    p = None if sample_weight is None else sample_weight / sample_weight.sum()
+    # Equal weights draw as no weights do (numpy draws otherwise when given p).
+    weighted = sample_weight is not None and np.ptp(sample_weight) > 0
+    p = sample_weight / sample_weight.sum() if weighted else None
     parents = rng.choice(n, size=n_rows, p=p)
     kinds = column_kinds(X)
     if method == "munge":

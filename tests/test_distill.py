@@ -294,10 +294,12 @@ def test_fidelity_is_agreement_with_the_teacher_on_held_out_folds():
     assert 0.5 < clf.fidelity_ <= 1.0
 
 
-def test_unit_weights_equal_no_weights_and_skewed_weights_change_the_fit():
+@pytest.mark.parametrize("augment", [None, "munge", "resample"])
+def test_unit_weights_equal_no_weights_and_skewed_weights_change_the_fit(augment):
+    # With synthetic rows too: equal weights draw the same parents as no weights.
     def make():
         return DistilledClassifier(LogisticRegression(), DecisionTreeClassifier(max_depth=3),
-                                   cv=3, random_state=0)
+                                   augment=augment, cv=3, random_state=0)
 
     plain = make().fit(X_CLF, Y_CLF).predict_proba(X_CLF)
     assert_allclose(make().fit(X_CLF, Y_CLF, sample_weight=np.ones(len(Y_CLF)))
