@@ -201,10 +201,11 @@ class _BaseDistilled(Composite):
             raise TypeError(takes_no_weights(f"{owner}: the teacher", self.teacher,
                                              "which it was given"))
         rng = check_random_state(self.random_state)
+        # The folds draw their seed first: they do not depend on which estimators have one.
+        folds = self._folds(X, y, rng, self._kind == "classifier", groups)
         seed = None if self.random_state is None else rng
         teacher = seed_estimator(self.teacher, seed)
         student = seed_estimator(self.student, seed)
-        folds = self._folds(X, y, rng, self._kind == "classifier", groups)
         auto = self.label_weight == "auto"
         self._check_student_takes_weights(sample_weight, folds)
         real, targets, checks = self._teach(teacher, X, y, sample_weight, folds,

@@ -208,6 +208,9 @@ class _BaseFusion(TransformerMixin, Composite):
         # A frozen member's classes are checked before its output is asked for.
         self._check_member_classes([(n, est) for n, est, f in zip(names, members, frozen) if f])
         rng = check_random_state(self.random_state)
+        # The folds draw their seed first, so they do not depend on which members have a
+        # seed of their own (a search over members compares them on the same folds).
+        folds = self._folds(X, y, rng, self._kind == "classifier", groups) if learn else []
         seed = None if self.random_state is None else rng
         members = [seed_estimator(est, seed) for est in members]
         feature_names = getattr(self, "feature_names_in_", None)
@@ -216,7 +219,6 @@ class _BaseFusion(TransformerMixin, Composite):
             for name in names
             if name in views
         }
-        folds = self._folds(X, y, rng, self._kind == "classifier", groups) if learn else []
         present = self._presence(X, names, members, fitted=False)
         self._fallback_ = self._fallback(y_target, sample_weight)
         # Each member is refitted on all rows (where its view is present), then (for

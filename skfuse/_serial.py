@@ -469,9 +469,10 @@ class SerialStack(TransformerMixin, Composite):
         step_params = [routed[name] for name in names] if routed else [None] * len(names)
         self._views_ = self._resolve_views(X, names)
         rng = check_random_state(self.random_state)
+        # The folds draw their seed first: they do not depend on which steps have a seed.
+        folds = self._folds(X, y, rng, classifier, groups) if len(steps) > 1 else []
         seed = None if self.random_state is None else rng
         estimators = [seed_estimator(est, seed) for _, est in steps]
-        folds = self._folds(X, y, rng, classifier, groups) if len(steps) > 1 else []
         if self.exit_threshold is None:
             fitted = _stack.fit_stack(self, estimators, step_params, X, y, sample_weight,
                                       folds)

@@ -179,3 +179,36 @@ def test_an_unknown_nested_parameter_lists_the_member_names_of_its_own_level():
     message = str(refused.value)
     assert message.count("Member names") == 1
     assert "['lr']" in message and "'level1'" not in message
+
+
+def _with_final(final):
+    """Three composites whose out-of-fold work shows their shuffled folds, over
+    LogisticRegression ``final`` (lbfgs takes a random_state and never uses it)."""
+    from sklearn.model_selection import KFold
+
+    from skfuse import DistilledClassifier
+
+    cv = KFold(5, shuffle=True)  # unseeded: the composite seeds it
+    return {
+        "fusion": FusionClassifier([("nb", GaussianNB()), ("lr", final)], weights="optimize",
+                                   cv=cv, random_state=0),
+        "stack": SerialStack([("nb", GaussianNB()), ("final", final)], cv=cv,
+                             random_state=0),
+        "distill": DistilledClassifier(final, DecisionTreeClassifier(max_depth=3,
+                                                                     random_state=0),
+                                       label_weight=0.0, cv=cv, random_state=0),
+    }
+
+
+@pytest.mark.parametrize("kind", ["fusion", "stack", "distill"])
+def test_shuffled_folds_do_not_depend_on_which_members_have_a_seed(kind):
+    # A search that swaps members compares them on the same folds: the folds' seed is
+    # drawn before the members' unset seeds are.
+    X, y = make_classification(200, 5, n_informative=3, random_state=0)
+    unset = _with_final(LogisticRegression())[kind].fit(X, y)
+    seeded = _with_final(LogisticRegression(random_state=123))[kind].fit(X, y)
+    if kind == "fusion":
+        assert unset.oof_score_ == seeded.oof_score_
+        np.testing.assert_array_equal(unset.weights_, seeded.weights_)
+    else:
+        np.testing.assert_array_equal(unset.predict_proba(X), seeded.predict_proba(X))
