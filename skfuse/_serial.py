@@ -26,6 +26,8 @@ from ._base import (
     atomic_fit,
     check_sample_weight,
     check_sample_weight_support,
+    member_decision,
+    member_proba,
     seed_estimator,
     takes_multi_output,
 )
@@ -546,10 +548,32 @@ class SerialStack(TransformerMixin, Composite):
         Returns
         -------
         decision : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            Columns in the order of ``classes_``; 0 for a class the final step never
+            saw (see :meth:`predict_proba`).
         """
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
-        return self.steps_[-1][1].decision_function(_stack.final_input(self, X))
+        final = self.steps_[-1][1]
+        Z = _stack.final_input(self, X)
+        if not self._final_lacks_classes():
+            return final.decision_function(Z)
+        out = member_decision(final, Z, self.classes_)
+        if np.ndim(out) != 2:
+            raise ValueError(
+                f"SerialStack: the final step {self.steps_[-1][0]!r} saw only the classes "
+                f"{np.asarray(final.classes_).tolist()} of {self.classes_.tolist()} (the "
+                "rows that no fold tests are left out of its fit), so its one decision "
+                "column cannot stand for every class; use predict_proba."
+            )
+        return out
+
+    def _final_lacks_classes(self):
+        """Whether a classifier stack's final step never saw some of ``classes_``: a
+        class may occur only in the first rows, which forward-chaining folds never test
+        and which are left out of the final step's fit."""
+        final_classes = getattr(self.steps_[-1][1], "classes_", None)
+        return (is_classifier(self) and final_classes is not None
+                and not np.array_equal(np.asarray(final_classes), self.classes_))
 
     @available_if(_stack_only("transform"))
     def transform(self, X):
@@ -631,12 +655,19 @@ class SerialStack(TransformerMixin, Composite):
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
+            Columns in the order of ``classes_``. With forward-chaining folds a class
+            seen only in the rows no fold tests never reaches the final step's fit; its
+            column is then 0.
         """
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
         if self._is_cascade():
             return _cascade.predict_cascade(self, X)[0]
-        return self.steps_[-1][1].predict_proba(_stack.final_input(self, X))
+        final = self.steps_[-1][1]
+        Z = _stack.final_input(self, X)
+        if self._final_lacks_classes():
+            return member_proba(final, Z, self.classes_)
+        return final.predict_proba(Z)
 
     @available_if(_cascade_only("predict_route"))
     def predict_route(self, X):

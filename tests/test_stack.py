@@ -9,7 +9,7 @@ from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine, make_regression
 from sklearn.ensemble import StackingClassifier, StackingRegressor
 from sklearn.linear_model import BayesianRidge, LogisticRegression, Ridge
-from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
+from sklearn.model_selection import KFold, StratifiedKFold, TimeSeriesSplit, cross_val_predict
 from sklearn.naive_bayes import GaussianNB
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVR, LinearSVC
@@ -337,3 +337,23 @@ def test_auto_still_takes_other_levels_transform():
                                         "decision_function"):
         SerialStack([("nb", GaussianNB()), ("final", LogisticRegression())],
                     stack_method="decision_function").fit(X, y)
+
+
+def test_a_class_only_in_untested_first_rows_gets_a_zero_column():
+    # Forward-chaining folds never test the first rows, so a class seen only there is
+    # left out of the final step's fit: its columns still follow classes_.
+    rng = np.random.RandomState(0)
+    X = rng.randn(120, 3)
+    y = np.where(X[:, 0] > 0, "up", "down").astype(object)
+    y[:5] = "rare"
+    stack = SerialStack([("nb", GaussianNB()), ("final", LogisticRegression())],
+                        cv=TimeSeriesSplit(3)).fit(X, y)
+    assert stack.classes_.tolist() == ["down", "rare", "up"]
+    assert stack.steps_[-1][1].classes_.tolist() == ["down", "up"]
+    proba = stack.predict_proba(X)
+    assert proba.shape == (120, 3)
+    assert_array_equal(proba[:, 1], 0.0)
+    assert_allclose(proba[:, [0, 2]], stack.steps_[-1][1].predict_proba(stack.transform(X)))
+    assert_array_equal(stack.classes_[proba.argmax(axis=1)], stack.predict(X))
+    with pytest.raises(ValueError, match="saw only the classes"):
+        stack.decision_function(X)
