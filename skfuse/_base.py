@@ -538,7 +538,7 @@ def check_known_classes(named_members, classes, owner, kind):
             raise ValueError(
                 f"{owner}: {kind} {name!r} knows class(es) {unknown.tolist()!r} that are "
                 f"not in y (classes {classes.tolist()!r}); fit on data that holds every "
-                f"class the {kind}s can predict."
+                f"class each {kind} can predict."
             )
 
 

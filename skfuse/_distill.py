@@ -194,6 +194,10 @@ class _BaseDistilled(Composite):
         if self.augment is not None and hasattr(X, "tocsr"):
             raise TypeError(f"{owner}: augment={self.augment!r} needs dense X; got a sparse "
                             "matrix.")
+        if not takes_nan(self.student) and _has_nan(X):  # before any teacher fit
+            raise ValueError(f"{owner}: X holds NaN, and the student does not take NaN; "
+                             "impute them (a Pipeline with SimpleImputer first) or pick a "
+                             "student that takes NaN (HistGradientBoosting).")
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
         groups, routed = self._fit_metadata(sample_weight, fit_params)
         if sample_weight is not None and routed is None and not is_frozen(self.teacher) \
@@ -643,9 +647,16 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
         if is_classifier(self.student) and weight_key(self.student) is None:
             raise TypeError(self._no_weights_message(self.student) + (
                 " Or pass a regressor student, which learns the teacher's logits."))
+        if is_classifier(self.student) and not hasattr(self.student, "predict_proba"):
+            raise TypeError(
+                f"DistilledClassifier: the student {type(self.student).__name__} has no "
+                "predict_proba, which a classifier student needs (its probabilities are "
+                "checked against the teacher's). Pass one that has it, or a regressor "
+                "student, which learns the teacher's logits."
+            )
         if is_frozen(self.teacher):
             check_known_classes([("teacher", self.teacher)], self.classes_,
-                                "DistilledClassifier", "frozen")
+                                "DistilledClassifier", "frozen teacher")
         self.soft_labels_ = "duplication" if is_classifier(self.student) else "logits"
         return self._fit(X, y, sample_weight, fit_params, began)
 

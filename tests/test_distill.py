@@ -9,6 +9,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from sklearn.datasets import make_classification, make_regression
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.frozen import FrozenEstimator
+from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.model_selection import GroupKFold, KFold, TimeSeriesSplit
 from sklearn.multioutput import MultiOutputRegressor
@@ -364,6 +365,24 @@ def test_augmented_rows_respect_column_types_ranges_and_categories(method):
     assert 0.1 < changed.mean() < 0.9
 
 
+def test_munge_keeps_missing_categories_where_the_parent_has_them():
+    # As for numbers: a missing value stays, and a move toward a missing value is none.
+    pd = pytest.importorskip("pandas")
+    rng = np.random.RandomState(0)
+    n = 200  # numeric columns enough that a row's neighbour often lacks its NaN
+    X = pd.DataFrame({f"x{i}": rng.normal(size=n) for i in range(4)})
+    X["colour"] = pd.Categorical(rng.choice(["red", "green", "blue"], n))
+    X["city"] = rng.choice(["Oslo", "Lima", "Pune"], n).astype(object)
+    X.loc[rng.uniform(size=n) < 0.3, "colour"] = np.nan
+    X.loc[rng.uniform(size=n) < 0.3, "city"] = np.nan
+    new, parents = augment(X, 2000, "munge", np.random.RandomState(0))
+    for column in ("colour", "city"):
+        parent_missing = X[column].isna().to_numpy()[parents]
+        assert_array_equal(new[column].isna().to_numpy(), parent_missing, err_msg=column)
+    changed = new["city"].to_numpy() != X["city"].to_numpy()[parents]
+    assert (changed & ~pd.isna(new["city"]).to_numpy()).any()  # the others still move
+
+
 def test_augmented_arrays_keep_integer_codes_and_ranges():
     rng = np.random.RandomState(0)
     X = np.column_stack([rng.choice([2.0, 4.0, 10.0], 60), rng.uniform(-1, 3, 60),
@@ -640,6 +659,25 @@ def test_the_auto_label_weight_of_a_classifier_equals_a_hand_computation():
         want[w] = loss / len(Y_CLF)
     assert_allclose(list(distilled.label_weight_losses_.values()), list(want.values()))
     assert distilled.label_weight_ == min(want, key=want.get)
+
+
+def test_a_student_that_refuses_nan_is_refused_before_any_teacher_fit():
+    X = X_CLF.copy()
+    X[::10, 0] = np.nan
+    reset_counts()
+    teacher = make_pipeline(SimpleImputer(), CountingLR())
+    with pytest.raises(ValueError, match="the student does not take NaN; impute them"):
+        DistilledClassifier(teacher, LogisticRegression(), cv=3).fit(X, Y_CLF)
+    assert CountingLR.fits == 0
+
+
+@pytest.mark.parametrize("student", [LinearSVC(), make_pipeline(StandardScaler(),
+                                                                LinearSVC())])
+def test_a_classifier_student_without_predict_proba_is_refused_first(student):
+    reset_counts()
+    with pytest.raises(TypeError, match="has no predict_proba.*regressor student"):
+        DistilledClassifier(CountingLR(), student, cv=3).fit(X_CLF, Y_CLF)
+    assert CountingLR.fits == 0
 
 
 def test_a_student_that_learned_from_nan_rows_predicts_them():
