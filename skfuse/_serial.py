@@ -174,6 +174,8 @@ class SerialStack(TransformerMixin, Composite):
         ``-cascade_tolerance``; for ``cascade_fit="deferred"``, a step keeps its
         deferred fit only when the bound on its paired gain over the all-rows fit, on
         the deferred rows, is at least 0. 0.5 compares the out-of-fold means alone.
+        The bound counts ``sample_weight`` as rows (a weight of 2 is the row twice):
+        give relative weights a mean of 1.
         The default, 0.99, puts the bound sqrt(2) x 1.645 standard errors below the
         mean: at 95% it also covers the noise of a new sample as large as the
         out-of-fold one (measured in the user guide's section on confidence cascades).
