@@ -211,7 +211,7 @@ class _BaseDistilled(Composite):
         teacher = seed_estimator(self.teacher, seed)
         student = seed_estimator(self.student, seed)
         auto = self.label_weight == "auto"
-        self._check_student_takes_weights(sample_weight, folds)
+        self._check_student_takes_weights(y, sample_weight, folds)
         real, targets, checks = self._teach(teacher, X, y, sample_weight, folds,
                                             routed and routed["teacher"], auto)
         rows, owners, targets, weights = self._with_synthetic_rows(
@@ -226,8 +226,9 @@ class _BaseDistilled(Composite):
             else:
                 warnings.warn(
                     f"{owner}: label_weight='auto' could not check any label weight out "
-                    "of fold: no fold left rows of positive weight to fit the student on "
-                    "and to score it on (with out-of-fold targets it fits the teacher "
+                    "of fold: no fold left rows of positive weight (of two classes or "
+                    "more, for a classifier) to fit the student on and to score it on "
+                    "(with out-of-fold targets it fits the teacher "
                     "without two folds at a time, so it needs at least 3 folds); the "
                     "student learns the teacher's targets alone (label_weight_=0). Use "
                     "cv >= 3, shuffled folds, or set label_weight.", UserWarning,
@@ -250,7 +251,11 @@ class _BaseDistilled(Composite):
             report_fit_time(owner, began)
         return self
 
-    def _check_student_takes_weights(self, sample_weight, folds):
+    def _pair_labels(self, y):
+        """The labels that rule out a pair of folds leaving a single class (classifier)."""
+        return y if self._kind == "classifier" else None
+
+    def _check_student_takes_weights(self, y, sample_weight, folds):
         """Refuse, before the teacher's fits, a student that cannot take the weights it
         will get: ``sample_weight``, or synthetic rows weighted by a label weight
         strictly between 0 and 1, fixed or tried by ``"auto"``'s check (when it can run:
@@ -260,7 +265,8 @@ class _BaseDistilled(Composite):
             return
         if self.label_weight == "auto":  # weighted if its check runs
             weighted = (self.targets != "oof" or is_frozen(self.teacher)
-                        or bool(_label_check.fold_pairs(folds, sample_weight)))
+                        or bool(_label_check.fold_pairs(folds, sample_weight,
+                                                        self._pair_labels(y))))
         else:
             weighted = 0 < self.label_weight < 1
         if sample_weight is not None or (self.augment is not None and weighted):
@@ -282,7 +288,8 @@ class _BaseDistilled(Composite):
         plan.add("teacher", teacher, label="teacher",
                  folds=folds if oof or auto else [], params=params, keep_folds=auto)
         checked = auto and oof and not is_frozen(teacher)
-        pairs = _label_check.fold_pairs(folds, sample_weight) if checked else {}
+        pairs = (_label_check.fold_pairs(folds, sample_weight, self._pair_labels(y))
+                 if checked else {})
         for (j, k), fold in pairs.items():
             plan.add(f"pair {j} {k}", teacher, label=f"teacher without folds {j} and {k}",
                      folds=[fold], params=params, refit=False)
@@ -496,7 +503,8 @@ _DISTILL_DOCS = {
         With ``label_weight="auto"``: each label weight tried, and its student's
         out-of-fold loss against the labels (mean log-loss or squared error, weighted
         by ``sample_weight``); empty, with a warning, when no fold could be checked
-        (``cv=2`` with out-of-fold targets): then 0 is used.
+        (``cv=2`` with out-of-fold targets, or pairs of folds that leave the teacher
+        one class): then 0 is used.
         None otherwise.""",
     "n_features_in_": """n_features_in_ : int
         Number of features seen during fit.""",

@@ -52,20 +52,29 @@ class CheckFold:
     teacher: object
 
 
-def fold_pairs(folds, sample_weight=None):
+def fold_pairs(folds, sample_weight=None, labels=None):
     """``{(j, k): (train, test)}`` for ``j < k``: the teacher's fit without folds ``j``
     and ``k`` (on the rows both train on) and the rows it labels (fold ``j``'s rows that
     fold ``k`` trains on, and the other way round). Pairs with no row to fit on (or
-    whose rows all weigh 0) or to label are left out."""
+    whose rows all weigh 0) or to label are left out; given a classifier's ``labels``,
+    so are pairs whose rows (of positive weight) hold a single class, which no
+    classifier fits (unshuffled folds of rows sorted by class)."""
     pairs = {}
     for j, (train_j, test_j) in enumerate(folds):
         for k in range(j + 1, len(folds)):
             train_k, test_k = folds[k]
             train = np.intersect1d(train_j, train_k)
             test = np.union1d(np.intersect1d(test_j, train_k), np.intersect1d(test_k, train_j))
-            if test.size and _has_weight(train, sample_weight):
+            if test.size and _has_weight(train, sample_weight) and (
+                    labels is None or _has_two_classes(labels, train, sample_weight)):
                 pairs[(j, k)] = (train, test)
     return pairs
+
+
+def _has_two_classes(labels, rows, sample_weight):
+    if sample_weight is not None:
+        rows = rows[sample_weight[rows] > 0]
+    return np.unique(labels[rows]).size > 1
 
 
 def check_folds(X, folds, real, targets, teacher, fold_teachers, pair_outputs, oof, output):

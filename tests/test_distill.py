@@ -661,6 +661,17 @@ def test_the_auto_label_weight_of_a_classifier_equals_a_hand_computation():
     assert distilled.label_weight_ == min(want, key=want.get)
 
 
+def test_auto_label_weight_leaves_out_pairs_of_folds_that_leave_one_class():
+    # Unshuffled folds of rows sorted by class: without two of three folds, the
+    # teacher would see a single class, which no classifier fits.
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(90, 3), np.repeat([0, 1, 2], 30)
+    with pytest.warns(UserWarning, match="of two classes or more, for a classifier"):
+        distilled = DistilledClassifier(LogisticRegression(), DecisionTreeClassifier(),
+                                        cv=KFold(3)).fit(X, y)
+    assert distilled.label_weight_ == 0.0 and distilled.label_weight_losses_ == {}
+
+
 def test_a_student_that_refuses_nan_is_refused_before_any_teacher_fit():
     X = X_CLF.copy()
     X[::10, 0] = np.nan
