@@ -220,6 +220,7 @@ class _BaseFusion(TransformerMixin, Composite):
             if name in views
         }
         present = self._presence(X, names, members, fitted=False)
+        self._refuse_rows_without_members(present)
         self._fallback_ = self._fallback(y_target, sample_weight)
         # Each member is refitted on all rows (where its view is present), then (for
         # learned weights) fitted on every training fold and asked for its test fold. A
@@ -333,8 +334,8 @@ class _BaseFusion(TransformerMixin, Composite):
             raise TypeError(f"{owner}: member {names[whole.index(True)]!r} takes Dask "
                             "collections, and X is in memory.")
         self._views_, self._member_keys_ = {}, None
-        if not is_collection(X):
-            self._presence(X, names, members, False)  # refuses NaN a member cannot take
+        if not is_collection(X):  # refuses NaN a member cannot take
+            self._refuse_rows_without_members(self._presence(X, names, members, False))
         rng = check_random_state(self.random_state)
         seed = None if self.random_state is None else rng
         members = [seed_estimator(est, seed) for est in members]
@@ -456,7 +457,7 @@ class _BaseFusion(TransformerMixin, Composite):
             present = None if present is None else present[:, keep]
             sample_weight = None if sample_weight is None else sample_weight[keep]
         _refuse_non_finite(type(self).__name__, names, oof, present)
-        oof = self._calibrate(names, oof, y_target, present)
+        oof = self._calibrate(names, oof, y_target, present, sample_weight)
         per_output = self._weights_per_output(y_target)
         with warnings_once():  # the scorer's, once per fit rather than once per step
             if per_output:
@@ -482,7 +483,7 @@ class _BaseFusion(TransformerMixin, Composite):
     def _weights_per_output(self, y_target):
         return False
 
-    def _calibrate(self, names, oof, y_target, present):
+    def _calibrate(self, names, oof, y_target, present, sample_weight):
         return oof
 
     def _weights_from(self, names, method, oof, y_target, sample_weight, present):
@@ -578,14 +579,7 @@ class _BaseFusion(TransformerMixin, Composite):
         X = self._check_X(X, reset=False)
         names = list(self._fitted_members_)
         present = self._presence(X, names, lambda: self.estimators_, fitted=True)
-        if present is not None:
-            none = int((~present.any(axis=0)).sum())
-            if none and self.missing == "error":
-                raise ValueError(
-                    f"{type(self).__name__}: {none} row(s) of X have no member present "
-                    "(every member's view is missing there); pass missing='prior' to "
-                    "predict the training prior (classes) or mean (regression) there."
-                )
+        self._refuse_rows_without_members(present)
         asked = _rows_asked(len(names), present, self.weights_ if weighted else None)
         keys = self._member_keys_ or [None] * len(names)
         outs = predict_members(
@@ -596,6 +590,17 @@ class _BaseFusion(TransformerMixin, Composite):
 
     def _output_shape(self):
         return ()
+
+    def _refuse_rows_without_members(self, present):
+        """With ``missing="error"``, refuse rows where every member's view is missing
+        (at fit too: a model that fits on ``X`` predicts on it)."""
+        none = 0 if present is None else int((~present.any(axis=0)).sum())
+        if none and self.missing == "error":
+            raise ValueError(
+                f"{type(self).__name__}: {none} row(s) of X have no member present "
+                "(every member's view is missing there); pass missing='prior' to "
+                "predict the training prior (classes) or mean (regression) there."
+            )
 
     def _check_members_can_output(self, names, members):
         pass
@@ -806,7 +811,8 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
     calibration : {{None, "temperature"}}, default=None
         With learned weights and soft or geometric voting, ``"temperature"`` fits each
         member a temperature ``T`` on its out-of-fold probabilities (minimising their
-        log-loss; probabilities raised to ``1 / T`` and renormalised) before the
+        log-loss, weighted by ``sample_weight``; probabilities raised to ``1 / T`` and
+        renormalised) before the
         weights are learned, and applies it to the member's outputs at predict time
         (:meth:`transform` included), so that a good but under- or over-confident
         member is not discarded for its calibration.
@@ -835,9 +841,9 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
     {costs}
     {views}
     missing : {{"error", "prior"}}, default="error"
-        A row with no member present: ``"error"`` raises, naming the row count;
-        ``"prior"`` predicts the (sample-weighted) class frequencies of the training
-        labels.
+        A row with no member present: ``"error"`` raises (at fit and at predict),
+        naming the row count; ``"prior"`` predicts the (sample-weighted) class
+        frequencies of the training labels.
     {memory}
     {partitions}
     {partition_sample}
@@ -1004,15 +1010,20 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
             raise ValueError("FusionClassifier: calibration applies only to voting='soft' "
                              "or 'geometric'.")
 
-    def _calibrate(self, names, oof, y_target, present):
+    def _calibrate(self, names, oof, y_target, present, sample_weight):
         """With ``calibration="temperature"``, set ``temperatures_`` (each member's, on
-        its out-of-fold rows) and return the tempered out-of-fold outputs."""
+        its out-of-fold rows, weighted by ``sample_weight``) and return the tempered
+        out-of-fold outputs. A member whose rows all weigh 0 keeps ``T = 1``."""
         if self.calibration is None:
             self.temperatures_ = None
             return oof
-        rows = [slice(None) if present is None else present[m] for m in range(len(names))]
-        self.temperatures_ = np.array([fit_temperature(oof[m, r], y_target[r])
-                                       for m, r in enumerate(rows)])
+        temperatures = []
+        for m in range(len(names)):
+            r = slice(None) if present is None else present[m]
+            w = None if sample_weight is None else sample_weight[r]
+            temperatures.append(1.0 if w is not None and not w.sum() > 0 else
+                                fit_temperature(oof[m, r], y_target[r], w))
+        self.temperatures_ = np.array(temperatures)
         return np.stack([tempered(P, t) for P, t in zip(oof, self.temperatures_)])
 
     def _member_outputs(self, X, weighted=False):
@@ -1196,8 +1207,9 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
     {costs}
     {views}
     missing : {{"error", "prior"}}, default="error"
-        A row with no member present: ``"error"`` raises, naming the row count;
-        ``"prior"`` predicts the (sample-weighted) training mean of ``y``.
+        A row with no member present: ``"error"`` raises (at fit and at predict),
+        naming the row count; ``"prior"`` predicts the (sample-weighted) training
+        mean of ``y``.
     {memory}
     {partitions}
     {partition_sample}

@@ -333,9 +333,10 @@ def largest_magnitude(values):
     return scale if 0.0 < scale < np.inf else 1.0
 
 
-def fit_temperature(P, y):
+def fit_temperature(P, y, sample_weight=None):
     """The temperature ``T`` minimising the log-loss of ``P ** (1 / T)`` (rows
-    renormalised) on encoded ``y``; ``P`` of shape (n, n_classes).
+    renormalised) on encoded ``y``, weighted by ``sample_weight``; ``P`` of shape
+    (n, n_classes).
 
     Searched on ``log T`` in [-4, 4] (Brent's bounded method).
     """
@@ -344,7 +345,7 @@ def fit_temperature(P, y):
 
     def loss(log_t):
         z = log_p * np.exp(-log_t)
-        return np.mean(logsumexp(z, axis=1) - z[rows, y])
+        return np.average(logsumexp(z, axis=1) - z[rows, y], weights=sample_weight)
 
     result = minimize_scalar(loss, bounds=(-4.0, 4.0), method="bounded",
                              options={"xatol": 1e-6})

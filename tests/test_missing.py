@@ -105,6 +105,16 @@ def test_regressor_renormalises_over_present_members():
     assert_array_equal(np.isnan(transformed), ~PATTERNS)
 
 
+def test_a_training_row_with_no_member_raises_unless_the_prior_is_asked_for(data):
+    # A model that fits on X predicts on it: fit refuses what predict would.
+    X, y = data
+    X = blank(X, [[0, 0, 0]] * 5 + [[1, 1, 1]] * (len(X) - 5))
+    with pytest.raises(ValueError, match="5 row\\(s\\) of X have no member present"):
+        FusionClassifier(classifiers(), views=VIEWS).fit(X, y)
+    fusion = FusionClassifier(classifiers(), views=VIEWS, missing="prior").fit(X, y)
+    assert fusion.predict_proba(X).shape == (len(X), len(np.unique(y)))
+
+
 def test_a_row_with_no_member_raises_or_takes_the_prior(data):
     X, y = data
     X_test = blank(X[:3], [[1, 1, 1], [0, 0, 0], [0, 0, 0]])
