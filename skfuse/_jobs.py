@@ -41,8 +41,10 @@ class MemberFit:
         Median predict seconds per 1000 rows over the folds. None without folds.
     fit_output : object
         With ``fit_output=True``, the output of the fit on the rows it was fitted on.
-    key : str or None
-        The member cache's key of the fit on all rows (None without a cache).
+    key : str, tuple or None
+        The member cache's key of the fit on all rows, or without a refit (with
+        ``keep_folds``) the fold fits' keys together, which key their mean's
+        predictions (None without a cache).
     fold_estimators : list or None
         With ``keep_folds=True``, the fit of each fold, in fold order.
     """
@@ -202,6 +204,10 @@ class MemberJobs:
                 fit.predict_seconds = float(np.median([secs for *_, secs in done]))
                 if m.keep_folds:
                     fit.fold_estimators = [fitted for fitted, *_ in done]
+                    fold_keys = keys[start + m.refit:start + len(m.planned)]
+                    if not m.refit and all(key is not None for key in fold_keys):
+                        # The fold fits together key their mean's predictions.
+                        fit.key = ("fold mean", *fold_keys)
             fits[m.name] = fit
             start += len(m.planned)
         return fits

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from joblib import Memory
 from numpy.testing import assert_allclose
+from sklearn.base import clone
 from sklearn.datasets import load_iris, make_classification
 from sklearn.ensemble import VotingClassifier
 from sklearn.linear_model import LogisticRegression
@@ -163,6 +164,25 @@ def test_predictions_are_cached_per_fitted_member_and_rows(tmp_path):
     fusion.set_params(nb__var_smoothing=1e-9).fit(X[:, :3], y).predict_proba(X[:, :3])
     assert CountingNB.calls == 4
     uncached = FusionClassifier(members).fit(X, y)
+    assert_allclose(uncached.predict_proba(X), first)
+
+
+def test_bagged_fold_fits_predict_once_for_every_candidate(tmp_path):
+    # refit=False predicts by the mean of the fold fits: a search over fusion-level
+    # parameters asks them about each test fold once, as it asks a refitted member.
+    members = [("lr", LogisticRegression(max_iter=500)), ("nb", CountingNB())]
+    fusion = FusionClassifier(members, weights="optimize", refit=False, cv=3,
+                              memory=tmp_path, random_state=0).fit(X, y)
+    CountingNB.calls = 0
+    first = fusion.predict_proba(X)
+    assert CountingNB.calls == 3  # one per fold fit
+    for params in ({"guard": True}, {"scoring": "accuracy"}):
+        clone(fusion).set_params(**params).fit(X, y).predict_proba(X)
+    assert CountingNB.calls == 3
+    fusion.predict_proba(X[:10])
+    assert CountingNB.calls == 6
+    uncached = FusionClassifier(members, weights="optimize", refit=False, cv=3,
+                                random_state=0).fit(X, y)
     assert_allclose(uncached.predict_proba(X), first)
 
 
