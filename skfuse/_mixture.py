@@ -220,7 +220,9 @@ class _BaseMixture(Composite):
         n = X.shape[0]
         weight = check_sample_weight(sample_weight, n)
         weight = np.ones(n) if weight is None else weight
-        views = check_views(self.views, names, owner)
+        # A view may name an expert set to "drop" (a search that drops it), as in fusion.
+        listed = names if self._templated() else [name for name, _ in self.experts]
+        views = check_views(self.views, listed, owner)
         feature_names = getattr(self, "feature_names_in_", None)
         all_views = [resolve_view(views[name], X, name, feature_names) if name in views
                      else None for name in names]
@@ -317,8 +319,8 @@ class _BaseMixture(Composite):
 
         A random ``validation_fraction`` of the rows of positive weight, but at least
         ``_MIN_VALIDATION`` and at most a quarter of them; none when that is under half
-        of ``_MIN_VALIDATION``, or leaves under two training rows per expert, or (for a
-        classifier) leaves a class without a training row.
+        of ``_MIN_VALIDATION``, or leaves under two training rows per expert. For a
+        classifier, a class whose every row was drawn keeps one of them for training.
         """
         if self.validation_fraction is None:
             return None
@@ -329,10 +331,12 @@ class _BaseMixture(Composite):
         # Drawn among the rows of positive weight, so a row of weight 0 is as absent.
         valid = np.zeros(len(weight), dtype=bool)
         valid[rng.permutation(np.flatnonzero(weight > 0))[:size]] = True
-        if self._kind == "classifier":
-            kept = np.unique(target[~valid & (weight > 0)])
-            if len(kept) < len(np.unique(target[weight > 0])):
-                return None
+        if self._kind == "classifier":  # (a rare class would otherwise lose its rows)
+            positive = weight > 0
+            for label in np.unique(target[positive]):
+                rows = np.flatnonzero(positive & (target == label))
+                if valid[rows].all():
+                    valid[rows[0]] = False
         return valid
 
     def _race_rows(self, valid, weight, rng):
@@ -345,14 +349,14 @@ class _BaseMixture(Composite):
 
     def _candidate_counts(self, n_listed, views, validated):
         """The numbers of experts EM fits: ``n_experts``, or for "auto" the counts
-        of ``_AUTO_COUNTS`` that have every expert named in ``views`` (just 1 without
-        a validation slice to choose on); a list of experts gives its own count."""
+        of ``_AUTO_COUNTS`` that have every expert named in ``views`` (just the first
+        of them without a validation slice to choose on); a list of experts gives its
+        own count."""
         if not isinstance(self.n_experts, str) or not self._templated():
             return [n_listed]
-        if not validated:
-            return [1]
         named = [int(name[len("expert"):]) + 1 for name in views]
-        return [c for c in _AUTO_COUNTS if c >= max(named, default=1)] or [n_listed]
+        counts = [c for c in _AUTO_COUNTS if c >= max(named, default=1)] or [n_listed]
+        return counts if validated else counts[:1]
 
     def _templated(self):
         return self.experts is None or hasattr(self.experts, "fit")
@@ -412,6 +416,8 @@ class _BaseMixture(Composite):
             if abandoned:
                 break
             stale, previous = 0, -np.inf
+            if n_experts > 1:  # each phase's own stop decides: the last one's stands
+                converged, why = False, f"max_iter={self.max_iter} reached"
             while iteration < last:
                 iteration += 1
                 tick = time.perf_counter()
@@ -936,9 +942,10 @@ _MIXTURE_DOCS = {
         on every training row. A count whose held-out loss is still over 25% (and
         clearly) above one expert's after ``n_iter_no_change`` iterations is abandoned,
         and no larger count is tried. One expert is the expert fitted alone.
-        Without a validation slice (``validation_fraction=None``, or too few rows),
-        "auto" is one expert. With ``views``, only counts that have every named
-        expert are tried.""",
+        With ``views``, only counts that have every named expert are tried. Without
+        a validation slice (``validation_fraction=None``, or too few rows), "auto" is
+        the first of them: one expert, or with ``views`` the fewest that have every
+        named expert.""",
     "gate": """gate : classifier or None, default=None
         None for the built-in softmax gate (multinomial logistic regression on the
         responsibilities, L2 penalty ``gate_alpha``), or a classifier with
@@ -967,8 +974,9 @@ _MIXTURE_DOCS = {
         routes), "auto" chooses
         ``n_experts`` and ``gate_alpha`` on it, and the chosen mixture then takes one
         more EM step on every row. At least 50 rows are held out, up to a quarter of
-        them. None, or under 100 rows: EM runs on every row and keeps the iteration
-        with the highest objective.""",
+        them; a class whose every row was drawn keeps one for training. None, or
+        under 100 rows: EM runs on every row and keeps the iteration with the highest
+        objective.""",
     "min_responsibility": """min_responsibility : float, default=0.01
         The sparse M-step: an expert is refitted only on the rows whose
         responsibility for it is at least this (its rows with the largest one if

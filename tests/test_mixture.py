@@ -9,6 +9,7 @@ import pytest
 from numpy.testing import assert_allclose
 from sklearn.base import clone
 from sklearn.datasets import load_iris
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.model_selection import GridSearchCV
@@ -758,3 +759,63 @@ def test_auto_races_on_a_sample_of_many_rows_then_goes_on_from_there(monkeypatch
     moe = MixtureOfExpertsRegressor(random_state=0).fit(X, linear)
     assert moe.n_experts_ == 1  # one expert: fitted alone on every row
     assert_allclose(moe.predict(X), Ridge().fit(X, linear).predict(X), rtol=1e-10)
+
+
+# -- found by an audit -------------------------------------------------------------------
+
+
+def test_a_class_with_one_row_keeps_it_for_training_and_auto_still_chooses():
+    # The row once landed in the validation slice for some seeds, which then dropped
+    # the slice, and "auto" silently fell back to one expert.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(300, 3))
+    y = np.array(["cat", "dog", "eel"], dtype=object)[(X[:, 0] > 0).astype(int)
+                                                     + (X[:, 1] > 0.5)]
+    y[160] = "rare"
+    for seed in range(6):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            moe = MixtureOfExpertsClassifier(random_state=seed).fit(X, y)
+        assert moe.count_losses_ is not None, seed  # the counts were compared
+        assert moe.classes_.tolist() == ["cat", "dog", "eel", "rare"]
+
+
+@pytest.mark.parametrize("validation_fraction, n", [(0.1, 60), (None, 300)])
+def test_auto_without_a_validation_slice_keeps_every_expert_views_name(
+        validation_fraction, n):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(n, 3))
+    y = X[:, 0] + rng.normal(0, 0.1, n)
+    moe = MixtureOfExpertsRegressor(views={"expert0": [1, 2], "expert1": [0]},
+                                    validation_fraction=validation_fraction,
+                                    random_state=0).fit(X, y)
+    assert moe.count_losses_ is None  # nothing to choose on
+    assert moe.n_experts_ == 2 and moe.experts_[1].n_features_in_ == 1
+    assert moe.score(X, y) > 0.9
+
+
+def test_converged_is_the_last_phases_and_max_iter_warns():
+    # With top_k, a dense phase that stops on tol is followed by a sparse one: when that
+    # one runs to max_iter, the fit has not converged.
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-3, 3, size=(300, 2))
+    y = (np.where(X[:, 0] > 0, 2, -1) * X[:, 1] + np.where(X[:, 1] > 0, 1, -2) * X[:, 0]
+         + rng.normal(0, 0.3, 300))
+    with pytest.warns(ConvergenceWarning, match="max_iter=8 reached"):
+        moe = MixtureOfExpertsRegressor(n_experts=4, top_k=1, max_iter=8, n_iter_no_change=3,
+                                        random_state=0).fit(X, y)
+    assert moe.n_iter_ == 8 and not moe.converged_
+
+
+def test_a_view_may_name_an_expert_a_search_drops():
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-3, 3, size=(200, 3))
+    y = np.abs(X[:, 0]) + rng.normal(0, 0.1, 200)
+    moe = MixtureOfExpertsRegressor([("a", Ridge()), ("b", Ridge())], views={"b": [0, 1]},
+                                    random_state=0)
+    search = GridSearchCV(moe, {"b": [Ridge(), "drop"]}, cv=2, error_score="raise")
+    search.fit(X, y)
+    dropped = clone(moe).set_params(b="drop").fit(X, y)
+    assert list(dropped.named_experts_) == ["a"] and dropped.experts_[0].n_features_in_ == 3
+    with pytest.raises(ValueError, match=r"views names member\(s\) \['c'\]"):
+        clone(moe).set_params(views={"c": [0]}).fit(X, y)

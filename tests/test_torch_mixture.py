@@ -453,3 +453,18 @@ def test_the_fitted_model_keeps_the_network_and_history_not_the_skorch_net():
     assert restored.history_[:, "valid_loss"] == moe.history_[:, "valid_loss"]
     assert restored.best_epoch_ == moe.best_epoch_ and restored.n_iter_ == 3
     assert_allclose(restored.predict(X), moe.predict(X), rtol=1e-6)
+
+
+def test_the_target_is_standardised_with_the_sample_weights():
+    # As X is: rows of weight 0, however far off their y, play no part.
+    X, y = piecewise(300, 0)
+    weight = np.r_[np.ones(150), np.zeros(150)]
+    far = y.copy()
+    far[150:] = 1e9
+    moe = NeuralMixtureOfExpertsRegressor(**small(max_epochs=2)).fit(X, far,
+                                                                       sample_weight=weight)
+    assert_allclose(moe.y_mean_, [y[:150].mean()])
+    assert_allclose(moe.y_scale_, [y[:150].std()])
+    plain = NeuralMixtureOfExpertsRegressor(**small(max_epochs=2)).fit(X, y)
+    assert_allclose(plain.y_mean_, [y.mean()])
+    assert_allclose(plain.y_scale_, [y.std()])

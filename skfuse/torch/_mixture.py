@@ -643,8 +643,12 @@ class NeuralMixtureOfExpertsRegressor(RegressorMixin, _BaseNeuralMixture):
         y = np.asarray(y, dtype=np.float64)
         self.y_ndim_ = y.ndim
         Y = y.reshape(len(y), -1)
-        self.y_mean_ = Y.mean(axis=0)
-        scale = Y.std(axis=0)
+        weight = check_sample_weight(sample_weight, len(Y))
+        if weight is None:
+            self.y_mean_, scale = Y.mean(axis=0), Y.std(axis=0)
+        else:  # weighted, as X is: rows of weight 0 play no part
+            self.y_mean_ = np.average(Y, axis=0, weights=weight)
+            scale = np.sqrt(np.average((Y - self.y_mean_) ** 2, axis=0, weights=weight))
         self.y_scale_ = np.where(scale > 0, scale, 1.0)
         target = ((Y - self.y_mean_) / self.y_scale_).astype(np.float32)
         return self._fit(X, target, sample_weight, Y.shape[1])
