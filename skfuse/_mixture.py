@@ -239,10 +239,10 @@ class _BaseMixture(Composite):
         began, runs = time.perf_counter(), []
         for count in counts:
             self._check_params(count)
-            if n < count:
+            if np.sum(weight > 0) < count:
                 raise ValueError(
-                    f"{owner} needs at least one sample per expert ({count}); got "
-                    f"n_samples={n}."
+                    f"{owner} needs at least one sample (of positive weight) per expert "
+                    f"({count}); got {int(np.sum(weight > 0))} of n_samples={n}."
                 )
             self._expert_names_, self._views_ = names[:count], all_views[:count]
             present = self._presence(X, names[:count], templates[:count])
@@ -1344,6 +1344,20 @@ class MixtureOfExpertsClassifier(ClassifierMixin, _BaseMixture):
         proba = self._combined(X, lambda expert, X_e, e: member_proba(expert, X_e,
                                                                        self.classes_))
         return np.clip(proba, 0.0, 1.0, out=proba)  # a weighted sum may overshoot by an ulp
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba` (``-inf`` where a probability is 0).
+
+        Parameters
+        ----------
+        X : array-like, sparse matrix or DataFrame of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
 
     def predict(self, X):
         """The class with the highest mixture probability.

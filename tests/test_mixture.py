@@ -819,3 +819,19 @@ def test_a_view_may_name_an_expert_a_search_drops():
     assert list(dropped.named_experts_) == ["a"] and dropped.experts_[0].n_features_in_ == 3
     with pytest.raises(ValueError, match=r"views names member\(s\) \['c'\]"):
         clone(moe).set_params(views={"c": [0]}).fit(X, y)
+
+
+def test_fewer_rows_of_positive_weight_than_experts_are_refused_in_the_mixtures_words():
+    X = np.random.RandomState(0).normal(size=(20, 2))
+    weight = np.r_[np.ones(3), np.zeros(17)]
+    with pytest.raises(ValueError, match=r"per expert \(4\); got 3 of n_samples=20"):
+        MixtureOfExpertsRegressor(n_experts=4).fit(X, X[:, 0], sample_weight=weight)
+
+
+def test_predict_log_proba_is_the_log_of_predict_proba():
+    X, y = load_iris(return_X_y=True)
+    moe = MixtureOfExpertsClassifier(n_experts=2, max_iter=5, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        moe.fit(X, y)
+    assert_allclose(moe.predict_log_proba(X), np.log(moe.predict_proba(X)))
