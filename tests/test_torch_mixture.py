@@ -468,3 +468,14 @@ def test_the_target_is_standardised_with_the_sample_weights():
     plain = NeuralMixtureOfExpertsRegressor(**small(max_epochs=2)).fit(X, y)
     assert_allclose(plain.y_mean_, [y.mean()])
     assert_allclose(plain.y_scale_, [y.std()])
+
+
+def test_a_class_with_one_row_keeps_it_out_of_the_validation_split():
+    from skfuse.torch._mixture import validation_rows
+
+    codes = np.r_[np.zeros(60, int), np.ones(59, int), 2]  # class 2: one row
+    weight = np.ones(len(codes))
+    for seed in range(20):
+        valid = validation_rows(0.25, weight, codes, np.random.RandomState(seed))
+        assert valid is not None and 119 not in valid, seed
+        assert np.all(np.diff(valid) > 0) and len(valid) >= 29

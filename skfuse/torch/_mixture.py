@@ -195,8 +195,8 @@ def validation_rows(fraction, weight, codes, rng):
 
     ``fraction`` of the rows of positive weight, but at least ``_MIN_VALIDATION`` and
     then at most a quarter of them; None when that leaves under half of
-    ``_MIN_VALIDATION`` (under 100 rows), or (``codes`` given, for a classifier) a class
-    without a training row.
+    ``_MIN_VALIDATION`` (under 100 rows). Given a classifier's ``codes``, a class whose
+    every row was drawn keeps one for training.
     """
     candidates = np.flatnonzero(weight > 0)
     size = math.ceil(fraction * len(candidates))
@@ -205,11 +205,14 @@ def validation_rows(fraction, weight, codes, rng):
     if size < _MIN_VALIDATION // 2:
         return None
     valid = np.sort(rng.permutation(candidates)[:size])
-    if codes is not None:
-        kept = np.ones(len(codes), dtype=bool)
-        kept[valid] = False
-        if len(np.unique(codes[kept & (weight > 0)])) < len(np.unique(codes[weight > 0])):
-            return None
+    if codes is not None:  # (a rare class would otherwise lose its rows)
+        drawn = np.zeros(len(codes), dtype=bool)
+        drawn[valid] = True
+        for code in np.unique(codes[candidates]):
+            rows = np.flatnonzero((weight > 0) & (codes == code))
+            if drawn[rows].all():
+                drawn[rows[0]] = False
+        valid = np.flatnonzero(drawn)
     return valid
 
 
@@ -502,7 +505,7 @@ _NEURAL_MIXTURE_DOCS = {
     "train_split": """train_split : float, callable or None, default=0.1
         The validation split, as skorch's ``train_split``: a float holds out that share
         of the rows of positive weight (at least 50 rows, then at most a quarter of
-        them; none under 100 rows, or when a class would lose all its training rows);
+        them; none under 100 rows; a class whose every row was drawn keeps one);
         a callable such as ``skorch.dataset.ValidSplit(5, stratified=True)`` is called
         with the training dataset and the targets (the class codes for a classifier)
         and returns subsets of that dataset; None trains on every row. The validation
