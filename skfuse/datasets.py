@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
 
+from ._views import resolve_view
+
 __all__ = ["load_campaign_tweets", "load_multiple_features", "mask_views"]
 
 _VIEWS = {"fourier": "fou", "profile": "fac", "karhunen": "kar", "pixels": "pix",
@@ -116,8 +118,9 @@ def mask_views(X, views, rate, random_state=None):
     ----------
     X : ndarray or DataFrame of shape (n_samples, n_features)
         The complete data.
-    views : dict of str to list of int or str
-        The columns of each view: positions for an array, names for a DataFrame.
+    views : dict of str to columns
+        The columns of each view, as the composites' ``views`` take them: positions,
+        names (a DataFrame's), a slice or a boolean mask.
     rate : float
         The probability that a view of a row is removed, from 0 to 1.
     random_state : int, RandomState instance or None, default=None
@@ -126,6 +129,7 @@ def mask_views(X, views, rate, random_state=None):
     Returns
     -------
     X_missing : ndarray or DataFrame of shape (n_samples, n_features)
+        Integer or boolean columns that lose a value come back as floats.
 
     Examples
     --------
@@ -138,14 +142,29 @@ def mask_views(X, views, rate, random_state=None):
     """
     if not 0 <= rate <= 1:
         raise ValueError(f"rate must be from 0 to 1; got {rate!r}.")
+    if not isinstance(views, dict) or not views:
+        raise ValueError(f"views must be a non-empty dict of columns; got {views!r}.")
+    frame = hasattr(X, "iloc")
+    names = np.asarray(X.columns, dtype=object) if frame else None
+    positions = [resolve_view(columns, X, name, names, subject=f"mask_views: view {name!r}")
+                 for name, columns in views.items()]
     rng = check_random_state(random_state)
     drop = rng.uniform(size=(X.shape[0], len(views))) < rate
     empty = np.flatnonzero(drop.all(axis=1))
     drop[empty, rng.randint(len(views), size=empty.size)] = False
-    X = X.copy()
-    for v, columns in enumerate(views.values()):
-        if hasattr(X, "iloc"):
-            X.loc[drop[:, v], columns] = np.nan
-        else:
-            X[np.ix_(drop[:, v], columns)] = np.nan
+    if frame:
+        X = X.copy()
+        for v, columns in enumerate(positions):
+            rows = np.flatnonzero(drop[:, v])
+            if not rows.size:
+                continue
+            for c in columns:
+                dtype = X.dtypes.iloc[c]
+                if isinstance(dtype, np.dtype) and dtype.kind in "iub":  # NaN needs floats
+                    X[X.columns[c]] = X.iloc[:, c].astype(np.float64)
+            X.iloc[rows, columns] = np.nan
+        return X
+    X = np.array(X, dtype=np.float64 if np.asarray(X).dtype.kind in "iub" else None)
+    for v, columns in enumerate(positions):
+        X[np.ix_(drop[:, v], columns)] = np.nan
     return X

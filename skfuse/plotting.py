@@ -452,6 +452,7 @@ class ExpertRoutingDisplay:
             Two different numeric columns: positions, or names for an estimator fitted
             on a DataFrame. NaN in ``X`` are left out of the grid's range and medians.
         grid_resolution : int, default=100
+            Points along each axis of the grid, at least 2.
         ax : matplotlib Axes, default=None
 
         Returns
@@ -465,6 +466,9 @@ class ExpertRoutingDisplay:
             raise ValueError("ExpertRoutingDisplay needs a MixtureOfExpertsRegressor or "
                              f"MixtureOfExpertsClassifier; got {type(estimator).__name__}.")
         check_is_fitted(estimator, "experts_")
+        if not (is_int(grid_resolution) and grid_resolution >= 2):
+            raise ValueError("ExpertRoutingDisplay: grid_resolution must be an int of at "
+                             f"least 2; got {grid_resolution!r}.")
         names = getattr(estimator, "feature_names_in_", None)
         f0, f1 = _two_features(features, names, estimator.n_features_in_)
         X = pandas_from_polars(X)  # as the estimator takes it

@@ -41,6 +41,31 @@ def test_mask_views_on_a_dataframe():
     assert frame.notna().all().all()
 
 
+def test_mask_views_takes_views_as_the_composites_do():
+    # Positions on a DataFrame once added NaN columns named 0, 1... and masked nothing.
+    pd = pytest.importorskip("pandas")
+    X = np.arange(600.0).reshape(100, 6)
+    frame = pd.DataFrame(X, columns=list("uvwxyz"))
+    by_position = mask_views(frame, VIEWS, 0.5, random_state=0)
+    by_name = mask_views(frame, {"a": ["u", "v"], "b": ["w"], "c": ["x", "y", "z"]}, 0.5,
+                         random_state=0)
+    assert list(by_position.columns) == list("uvwxyz")
+    assert by_position.equals(by_name)
+    assert_array_equal(by_position.to_numpy(), mask_views(X, VIEWS, 0.5, random_state=0))
+    sliced = {"a": slice(0, 2), "b": [False, False, True, False, False, False],
+              "c": slice(3, None)}
+    assert_array_equal(mask_views(X, sliced, 0.5, random_state=0),
+                       mask_views(X, VIEWS, 0.5, random_state=0))
+    # Integer columns that lose a value come back as floats, arrays and frames alike.
+    masked = mask_views(X.astype(int), VIEWS, 0.5, random_state=0)
+    assert_array_equal(masked, mask_views(X, VIEWS, 0.5, random_state=0))
+    assert (mask_views(frame.astype(int), VIEWS, 0.5, random_state=0).dtypes == float).all()
+    with pytest.raises(ValueError, match="views must be a non-empty dict"):
+        mask_views(X, {}, 0.5)
+    with pytest.raises(ValueError, match="names column"):
+        mask_views(frame, {"a": ["nope"]}, 0.5)
+
+
 def test_mask_views_checks_the_rate():
     with pytest.raises(ValueError, match="rate must be from 0 to 1"):
         mask_views(np.ones((2, 6)), VIEWS, 1.5)

@@ -172,6 +172,15 @@ def test_expert_routing_display():
     assert legend[0].startswith("expert0: ") and len(legend) == 2
 
 
+@pytest.mark.parametrize("grid_resolution", [0, 1, 5.5, -3, True])
+def test_expert_routing_display_checks_the_grid_resolution(grid_resolution):
+    X = np.random.RandomState(0).uniform(-2, 2, size=(60, 2))
+    moe = MixtureOfExpertsRegressor(Ridge(), n_experts=2, max_iter=3,
+                                    random_state=0).fit(X, X[:, 0])
+    with pytest.raises(ValueError, match="grid_resolution must be an int of at least 2"):
+        ExpertRoutingDisplay.from_estimator(moe, X, grid_resolution=grid_resolution)
+
+
 def test_expert_routing_display_takes_names_and_leaves_nan_out():
     import warnings
 
