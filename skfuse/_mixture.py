@@ -993,7 +993,8 @@ _MIXTURE_DOCS = {
         Expert name to the columns it sees (names, positions, slice, mask or callable).""",
     "gate_view": """gate_view : columns or None, default=None
         The columns the gate (and the k-means start) sees, given as for ``views``;
-        None: every column.""",
+        None: every column. They must be numeric, and reach a given gate as a float
+        array without names.""",
     "n_jobs": """n_jobs : int or None, default=None
         Experts fitted in parallel (joblib); prediction runs experts in threads for
         10,000 rows or more.""",

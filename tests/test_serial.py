@@ -266,6 +266,37 @@ def test_deferred_fit_follows_the_out_of_fold_rule(last, level, expected_fit):
     assert_allclose(cascade.named_steps_["last"].predict_proba(X), expected.predict_proba(X))
 
 
+class FailsOnFewRows(DecisionTreeClassifier):
+    """A tree that refuses to fit on fewer than 100 rows (a nested composite can fail
+    so on a few deferred rows, re-splitting them with its own cv)."""
+
+    def fit(self, X, y, sample_weight=None):
+        if len(X) < 100:
+            raise ValueError("too few rows for this step")
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+def test_a_step_that_cannot_train_on_its_deferred_rows_keeps_its_all_rows_fit():
+    folds = list(StratifiedKFold(3, shuffle=True, random_state=0).split(X, y))
+    steps = [("nb", GaussianNB()), ("last", FailsOnFewRows(max_depth=2, random_state=0)),
+             ("more", DecisionTreeClassifier(max_depth=2, random_state=0))]
+    cascade = SerialStack(steps, exit_threshold=0.999999, cv=folds, cascade_confidence=0.5)
+    with pytest.warns(UserWarning, match="step 'last' could not be trained on its deferred "
+                                         "rows alone .ValueError: too few rows") as record:
+        cascade.fit(X, y)
+    assert record[0].filename == __file__  # it points at the caller's fit
+    assert cascade.cascade_fit_[1] == "all"
+    expected = DecisionTreeClassifier(max_depth=2, random_state=0).fit(X, y)
+    assert_allclose(cascade.named_steps_["last"].predict_proba(X), expected.predict_proba(X))
+    # The other step's trial still ran, and the rule decided it as without the failure.
+    plain = SerialStack([steps[0], ("last", DecisionTreeClassifier(max_depth=2, random_state=0)),
+                         steps[2]], exit_threshold=0.999999, cv=folds,
+                        cascade_confidence=0.5).fit(X, y)
+    assert cascade.cascade_fit_[2] == plain.cascade_fit_[2]
+    assert_allclose(cascade.named_steps_["more"].predict_proba(X),
+                    plain.named_steps_["more"].predict_proba(X))
+
+
 @pytest.mark.parametrize(
     "steps, params, error, match",
     [
