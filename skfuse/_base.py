@@ -261,8 +261,14 @@ class Composite(_BaseComposition):
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
-        shape = np.shape(np.asarray(y)) if named_members is not None else ()
-        if len(shape) == 2:
+        shape = np.shape(np.asarray(y))
+        if named_members is None and len(shape) == 2 and shape[1] > 1:
+            raise ValueError(
+                f"{type(self).__name__}: y has shape {shape}, and it takes one target "
+                "(a 1-D y); for several, wrap it in scikit-learn's MultiOutputRegressor "
+                "or MultiOutputClassifier."
+            )
+        if named_members is not None and len(shape) == 2:
             single = [name for name, est in named_members if not takes_multi_output(est)]
             if not single:
                 y = check_array(y, ensure_2d=True, dtype=None, ensure_all_finite=False,
@@ -271,9 +277,10 @@ class Composite(_BaseComposition):
                 return y
             if shape[1] > 1:
                 raise ValueError(
-                    f"{type(self).__name__}: y has {shape[1]} columns (outputs), "
-                    f"and {single[0]!r} predicts one; every member (step) must take "
-                    "several outputs."
+                    f"{type(self).__name__}: y has {shape[1]} columns (outputs), and "
+                    f"{single[0]!r} does not say it takes several (its tags' "
+                    "multi_output); every member (step) must. Wrap it in scikit-learn's "
+                    "MultiOutputRegressor, which fits one per output."
                 )
         if not (_plain_array(y) and y.ndim == 1 and y.dtype.kind != "c"):
             y = column_or_1d(y, warn=True)  # what it would return unchanged skips it

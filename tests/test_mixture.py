@@ -835,3 +835,15 @@ def test_predict_log_proba_is_the_log_of_predict_proba():
         warnings.simplefilter("ignore", ConvergenceWarning)
         moe.fit(X, y)
     assert_allclose(moe.predict_log_proba(X), np.log(moe.predict_proba(X)))
+
+
+def test_several_targets_are_refused_in_the_composites_words():
+    from skfuse import DistilledRegressor
+
+    X = np.random.RandomState(0).normal(size=(60, 3))
+    Y = X[:, :2]
+    for model in (MixtureOfExpertsRegressor(n_experts=2),
+                  DistilledRegressor(Ridge(), Ridge(), cv=3)):
+        with pytest.raises(ValueError, match=f"{type(model).__name__}: y has shape "
+                                             r"\(60, 2\).*MultiOutputRegressor"):
+            model.fit(X, Y)

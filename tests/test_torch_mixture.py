@@ -480,3 +480,10 @@ def test_a_class_with_one_row_keeps_it_out_of_the_validation_split():
         valid = validation_rows(0.25, weight, codes, np.random.RandomState(seed))
         assert valid is not None and 119 not in valid, seed
         assert np.all(np.diff(valid) > 0) and len(valid) >= 29
+
+
+def test_a_constant_output_is_predicted_exactly():
+    X, y = piecewise(300, 0)
+    Y = np.column_stack([y, np.full(len(y), 3.0)])
+    moe = NeuralMixtureOfExpertsRegressor(**small(max_epochs=2)).fit(X, Y)
+    assert_array_equal(moe.predict(X)[:, 1], 3.0)

@@ -652,8 +652,9 @@ class NeuralMixtureOfExpertsRegressor(RegressorMixin, _BaseNeuralMixture):
         else:  # weighted, as X is: rows of weight 0 play no part
             self.y_mean_ = np.average(Y, axis=0, weights=weight)
             scale = np.sqrt(np.average((Y - self.y_mean_) ** 2, axis=0, weights=weight))
-        self.y_scale_ = np.where(scale > 0, scale, 1.0)
-        target = ((Y - self.y_mean_) / self.y_scale_).astype(np.float32)
+        # A constant output keeps scale 0, so that predict returns its value exactly.
+        self.y_scale_ = np.where(scale > 0, scale, 0.0)
+        target = ((Y - self.y_mean_) / np.where(scale > 0, scale, 1.0)).astype(np.float32)
         return self._fit(X, target, sample_weight, Y.shape[1])
 
     def predict(self, X):
