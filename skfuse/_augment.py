@@ -148,8 +148,9 @@ def augment(X, n_rows, method, rng, sample_weight=None):
     for c, (col, kind) in enumerate(zip(_columns(X), kinds)):
         own, donor, move = parents, donors[:, c], moves[:, c]
         if kind == "category":
-            if method == "munge":  # as for numbers: a missing value stays, and a move
-                missing = _codes(col) < 0  # toward a missing value is no move
+            if method == "munge":
+                # As for numbers: a missing value stays, and a move toward one is none.
+                missing = _codes(col) < 0
                 move = move & ~missing[own] & ~missing[donor]
             columns.append(np.where(move, donor, own))  # row indices, read back below
             continue

@@ -256,7 +256,8 @@ class Composite(_BaseComposition):
     def _check_y(self, X, y, named_members=None):
         """``y`` as a 1-D array; or, for a regressor composite (``named_members``, the
         ``(name, estimator)`` pairs fitted on ``y``), as given when 2-D and every
-        member takes several outputs."""
+        member takes several outputs. A composite that takes one target
+        (``named_members`` None) refuses a ``y`` of several columns in its own words."""
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
@@ -547,6 +548,19 @@ def check_known_classes(named_members, classes, owner, kind):
                 f"not in y (classes {classes.tolist()!r}); fit on data that holds every "
                 f"class each {kind} can predict."
             )
+
+
+def keep_a_row_of_each_class(held_out, labels, weight):
+    """The bool mask ``held_out`` (rows drawn for validation), with the first row of
+    each class whose every row of positive weight it drew given back to training: a
+    rare class would otherwise have none to learn from."""
+    held_out = held_out.copy()
+    positive = weight > 0
+    for label in np.unique(labels[positive]):
+        rows = np.flatnonzero(positive & (labels == label))
+        if held_out[rows].all():
+            held_out[rows[0]] = False
+    return held_out
 
 
 def is_int(value):

@@ -225,17 +225,25 @@ def _refit_deferred(stack, estimators, step_params, fitted, oof, route, present,
     names = [name for name, _ in stack._kept_steps()]
     stack.cascade_fit_ = ["all"] * len(estimators)
 
-    def trial(steps):
-        """The planned steps' fits on their deferred rows, in one joblib task list."""
+    def trial(i, rows, sub_folds):
+        """Step ``i``'s fits on its deferred rows (one joblib task list), or None when
+        it refuses them (few rows, or a nested composite's own folds left with one
+        class), where its fit on all rows worked: it then keeps that one."""
         plan = MemberJobs(OWNER, X.shape[0], n_jobs=stack.n_jobs, verbose=stack.verbose,
                           memory=stack.memory)
-        for i, rows, sub_folds in steps:
-            plan.add(names[i], estimators[i], label=f"step {names[i]!r} on its deferred rows",
-                     view=stack._views_[i], rows=rows, folds=sub_folds,
-                     params=step_params[i])
-        return plan.run(X, y, sample_weight, partial(member_proba, classes=stack.classes_))
+        plan.add(names[i], estimators[i], label=f"step {names[i]!r} on its deferred rows",
+                 view=stack._views_[i], rows=rows, folds=sub_folds, params=step_params[i])
+        try:
+            return plan.run(X, y, sample_weight,
+                            partial(member_proba, classes=stack.classes_))[names[i]]
+        except ValueError as error:
+            warnings.warn(
+                f"SerialStack: step {names[i]!r} could not be trained on its deferred rows "
+                f"alone ({type(error).__name__}: {error}); it keeps its fit on all rows.",
+                UserWarning,
+                stacklevel=7)  # trial, _refit_deferred, fit_cascade, fit, atomic_fit,
+            return None        # _fit_context, the caller
 
-    planned = []
     for i in range(1, len(estimators)):
         reached = route >= i
         rows = np.flatnonzero(reached if present is None else reached & present[i])
@@ -248,26 +256,9 @@ def _refit_deferred(stack, estimators, step_params, fitted, oof, route, present,
         sub_folds = [(tr, te) for tr, te in sub_folds if te.size and tr.size]
         if not sub_folds or any(np.unique(y[tr]).size < 2 for tr, _ in sub_folds):
             continue  # cannot be cross-fitted on the deferred rows alone
-        planned.append((i, rows, sub_folds))
-    if not planned:
-        return fitted
-    try:
-        fits = trial(planned)
-    except Exception:  # on few rows a step can fail where its all-rows fit did not
-        fits = {}
-        for step in planned:
-            try:
-                fits.update(trial([step]))
-            except Exception as error:
-                warnings.warn(
-                    f"SerialStack: step {names[step[0]]!r} could not be trained on its "
-                    f"deferred rows alone ({type(error).__name__}: {error}); it keeps "
-                    "its fit on all rows.", UserWarning,
-                    stacklevel=6)  # here, fit_cascade, fit, atomic_fit, _fit_context, caller
-    for i, *_ in planned:
-        if names[i] not in fits:
+        fit = trial(i, rows, sub_folds)
+        if fit is None:
             continue
-        fit = fits[names[i]]
         tested = fit.tested
         weights = None if sample_weight is None else sample_weight[tested]
         alone = fit.oof[tested].argmax(axis=1) == codes[tested]

@@ -50,7 +50,17 @@ from ._docstring import Substitution
 from ._jobs import MemberJobs
 from ._label_check import LABEL_WEIGHTS
 from ._tasks import is_frozen, report, report_fit_time, weight_key
-from ._views import _is_dataframe, concat_rows, pandas_from_polars, take_rows, takes_nan
+from ._views import (
+    _is_dataframe,
+    concat_rows,
+    missing_entries,
+    nan_error,
+    nan_refusal,
+    nan_sample,
+    pandas_from_polars,
+    take_rows,
+    takes_nan,
+)
 
 # Logits are taken of probabilities clipped to [LOGIT_EPS, 1 - LOGIT_EPS].
 LOGIT_EPS = 1e-3
@@ -194,10 +204,7 @@ class _BaseDistilled(Composite):
         if self.augment is not None and hasattr(X, "tocsr"):
             raise TypeError(f"{owner}: augment={self.augment!r} needs dense X; got a sparse "
                             "matrix.")
-        if not takes_nan(self.student) and _has_nan(X):  # before any teacher fit
-            raise ValueError(f"{owner}: X holds NaN, and the student does not take NaN; "
-                             "impute them (a Pipeline with SimpleImputer first) or pick a "
-                             "student that takes NaN (HistGradientBoosting).")
+        self._refuse_nan_the_student_cannot_take(X)  # before any teacher fit
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
         groups, routed = self._fit_metadata(sample_weight, fit_params)
         if sample_weight is not None and routed is None and not is_frozen(self.teacher) \
@@ -250,6 +257,18 @@ class _BaseDistilled(Composite):
                           f"fidelity {self.fidelity_:.4f} on held-out folds")
             report_fit_time(owner, began)
         return self
+
+    def _refuse_nan_the_student_cannot_take(self, X):
+        """NaN in ``X`` need a student that takes them: its tags, or else a clone tried
+        on a few rows (:func:`~skfuse._views.nan_error`), as for a fusion's members."""
+        missing = missing_entries(X, None)
+        if missing is None or not missing.any():
+            return
+        holds = missing.any(axis=1)
+        reason = nan_error(self.student, nan_sample(X, None, holds))
+        if reason is not None:
+            raise ValueError(nan_refusal(type(self).__name__, "the student", self.student,
+                                         int(holds.sum()), "holds NaN", reason))
 
     def _pair_labels(self, y):
         """The labels that rule out a pair of folds leaving a single class (classifier)."""

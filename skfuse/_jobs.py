@@ -204,7 +204,7 @@ class MemberJobs:
                 fit.predict_seconds = float(np.median([secs for *_, secs in done]))
                 if m.keep_folds:
                     fit.fold_estimators = [fitted for fitted, *_ in done]
-                    fold_keys = keys[start + m.refit:start + len(m.planned)]
+                    fold_keys = keys[start:start + len(m.planned)]
                     if not m.refit and all(key is not None for key in fold_keys):
                         # The fold fits together key their mean's predictions.
                         fit.key = ("fold mean", *fold_keys)

@@ -21,6 +21,7 @@ from ._base import (
     check_members,
     check_sample_weight,
     is_drop,
+    keep_a_row_of_each_class,
     member_prediction,
     member_proba,
     seed_estimator,
@@ -331,12 +332,8 @@ class _BaseMixture(Composite):
         # Drawn among the rows of positive weight, so a row of weight 0 is as absent.
         valid = np.zeros(len(weight), dtype=bool)
         valid[rng.permutation(np.flatnonzero(weight > 0))[:size]] = True
-        if self._kind == "classifier":  # (a rare class would otherwise lose its rows)
-            positive = weight > 0
-            for label in np.unique(target[positive]):
-                rows = np.flatnonzero(positive & (target == label))
-                if valid[rows].all():
-                    valid[rows[0]] = False
+        if self._kind == "classifier":
+            valid = keep_a_row_of_each_class(valid, target, weight)
         return valid
 
     def _race_rows(self, valid, weight, rng):

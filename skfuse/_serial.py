@@ -26,7 +26,6 @@ from ._base import (
     atomic_fit,
     check_sample_weight,
     check_sample_weight_support,
-    member_decision,
     member_proba,
     seed_estimator,
     takes_multi_output,
@@ -550,24 +549,18 @@ class SerialStack(TransformerMixin, Composite):
         Returns
         -------
         decision : ndarray of shape (n_samples,) or (n_samples, n_classes)
-            Columns in the order of ``classes_``; 0 for a class the final step never
-            saw (see :meth:`predict_proba`).
         """
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
         final = self.steps_[-1][1]
-        Z = _stack.final_input(self, X)
-        if not self._final_lacks_classes():
-            return final.decision_function(Z)
-        out = member_decision(final, Z, self.classes_)
-        if np.ndim(out) != 2:
+        if self._final_lacks_classes():  # no decision value stands for a class unseen
             raise ValueError(
                 f"SerialStack: the final step {self.steps_[-1][0]!r} saw only the classes "
                 f"{np.asarray(final.classes_).tolist()} of {self.classes_.tolist()} (the "
-                "rows that no fold tests are left out of its fit), so its one decision "
-                "column cannot stand for every class; use predict_proba."
+                "rows that no fold tests are left out of its fit), so its decision "
+                "values do not cover every class; use predict_proba."
             )
-        return out
+        return final.decision_function(_stack.final_input(self, X))
 
     def _final_lacks_classes(self):
         """Whether a classifier stack's final step never saw some of ``classes_``: a

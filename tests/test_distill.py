@@ -677,9 +677,13 @@ def test_a_student_that_refuses_nan_is_refused_before_any_teacher_fit():
     X[::10, 0] = np.nan
     reset_counts()
     teacher = make_pipeline(SimpleImputer(), CountingLR())
-    with pytest.raises(ValueError, match="the student does not take NaN; impute them"):
+    with pytest.raises(ValueError, match=r"the student \(LogisticRegression\) does not "
+                                         "accept NaN.*on 12 row"):
         DistilledClassifier(teacher, LogisticRegression(), cv=3).fit(X, Y_CLF)
     assert CountingLR.fits == 0
+    # A student whose tags say no but that copes (an imputer first) is tried, and fits.
+    student = make_pipeline(SimpleImputer(), DecisionTreeClassifier(max_depth=3))
+    DistilledClassifier(teacher, student, cv=3).fit(X, Y_CLF)
 
 
 @pytest.mark.parametrize("student", [LinearSVC(), make_pipeline(StandardScaler(),

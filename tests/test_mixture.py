@@ -772,6 +772,14 @@ def test_a_class_with_one_row_keeps_it_for_training_and_auto_still_chooses():
     y = np.array(["cat", "dog", "eel"], dtype=object)[(X[:, 0] > 0).astype(int)
                                                      + (X[:, 1] > 0.5)]
     y[160] = "rare"
+    # The draw itself: over these seeds it takes the row at least once, and gives it back.
+    sizes = set()
+    for seed in range(20):
+        valid = MixtureOfExpertsClassifier()._validation_rows(
+            y, np.ones(len(y)), 4, np.random.RandomState(seed))
+        assert valid is not None and not valid[160], seed
+        sizes.add(int(valid.sum()))
+    assert sizes == {49, 50}  # 49: a seed drew the row, which went back
     for seed in range(6):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
@@ -805,6 +813,10 @@ def test_converged_is_the_last_phases_and_max_iter_warns():
         moe = MixtureOfExpertsRegressor(n_experts=4, top_k=1, max_iter=8, n_iter_no_change=3,
                                         random_state=0).fit(X, y)
     assert moe.n_iter_ == 8 and not moe.converged_
+    # The premise: the dense phase (iterations 1 to 4) stopped on tol, its held-out
+    # log-likelihood never rising by tol after the first iteration.
+    dense = moe.validation_score_curve_[:4]
+    assert np.all(dense[1:] - dense[0] <= moe.tol)
 
 
 def test_a_view_may_name_an_expert_a_search_drops():

@@ -8,6 +8,7 @@ from scipy.optimize import nnls
 from sklearn.base import clone
 from sklearn.datasets import load_diabetes, load_iris
 from sklearn.dummy import DummyRegressor
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import (
     LinearRegression,
     LogisticRegression,
@@ -171,25 +172,27 @@ def test_temperature_minimises_the_out_of_fold_log_loss():
                     np.tensordot(fusion.weights_, np.stack(by_hand), axes=1), atol=1e-9)
 
 
+@pytest.mark.filterwarnings("ignore::skfuse.exceptions.FrozenMemberWarning")
 def test_temperature_minimises_the_weighted_out_of_fold_log_loss():
     # Rows of weight 0 (here with their labels flipped) play no part, and integer
-    # weights act as repeated rows.
-    members = [("nb", GaussianNB()), ("lr", LogisticRegression(C=0.01, max_iter=1000))]
-    folds = np.arange(len(IRIS_Y)) % 3
+    # weights act as repeated rows. Frozen members give the same outputs to both fits,
+    # so only the weighting differs.
+    members = [(name, FrozenEstimator(est.fit(IRIS_X, IRIS_Y))) for name, est in
+               [("nb", GaussianNB()), ("lr", LogisticRegression(C=0.01, max_iter=1000))]]
     weight = np.random.RandomState(0).randint(0, 3, len(IRIS_Y)).astype(float)
     y = IRIS_Y.copy()
     y[weight == 0] = (y[weight == 0] + 1) % 3
 
-    def fit(X, y, folds, sample_weight=None):
-        cv = [(np.flatnonzero(folds != k), np.flatnonzero(folds == k)) for k in range(3)]
-        return FusionClassifier(members, weights="optimize", calibration="temperature",
-                                cv=cv).fit(X, y, sample_weight=sample_weight)
+    def fit(X, y, sample_weight=None):
+        return FusionClassifier(members, weights="optimize", calibration="temperature"
+                                ).fit(X, y, sample_weight=sample_weight)
 
-    weighted = fit(IRIS_X, y, folds, weight)
+    weighted = fit(IRIS_X, y, weight)
     rows = np.repeat(np.arange(len(y)), weight.astype(int))
-    repeated = fit(IRIS_X[rows], y[rows], folds[rows])
-    assert_allclose(weighted.temperatures_, repeated.temperatures_, rtol=1e-5)
-    assert_allclose(weighted.weights_, repeated.weights_, atol=1e-6)
+    repeated = fit(IRIS_X[rows], y[rows])
+    assert_allclose(weighted.temperatures_, repeated.temperatures_, rtol=1e-9)
+    assert_allclose(weighted.weights_, repeated.weights_, atol=1e-7)
+    assert not np.allclose(fit(IRIS_X, y).temperatures_, weighted.temperatures_)
 
 
 def test_fit_temperature_keeps_one_when_nothing_improves():

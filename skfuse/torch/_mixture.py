@@ -22,7 +22,13 @@ from skorch import NeuralNet
 from skorch.callbacks import Callback, EarlyStopping, LRScheduler
 from skorch.dataset import unpack_data
 
-from .._base import atomic_fit, check_sample_weight, classes_of, is_int
+from .._base import (
+    atomic_fit,
+    check_sample_weight,
+    classes_of,
+    is_int,
+    keep_a_row_of_each_class,
+)
 from .._compat import Interval, StrOptions, _fit_context
 from .._docstring import Substitution
 from ._network import MixtureNet
@@ -205,14 +211,10 @@ def validation_rows(fraction, weight, codes, rng):
     if size < _MIN_VALIDATION // 2:
         return None
     valid = np.sort(rng.permutation(candidates)[:size])
-    if codes is not None:  # (a rare class would otherwise lose its rows)
+    if codes is not None:
         drawn = np.zeros(len(codes), dtype=bool)
         drawn[valid] = True
-        for code in np.unique(codes[candidates]):
-            rows = np.flatnonzero((weight > 0) & (codes == code))
-            if drawn[rows].all():
-                drawn[rows[0]] = False
-        valid = np.flatnonzero(drawn)
+        valid = np.flatnonzero(keep_a_row_of_each_class(drawn, codes, weight))
     return valid
 
 
