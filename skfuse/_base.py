@@ -30,7 +30,7 @@ from sklearn.utils.validation import (
 from ._cache import _plain_array
 from ._compat import _BaseComposition, _VisualBlock
 from ._tasks import is_frozen, weight_key
-from ._views import _is_dataframe, _is_missing_value, pandas_from_polars
+from ._views import _is_dataframe, _is_missing_value, pandas_from_polars, take_rows
 
 
 class Composite(_BaseComposition):
@@ -270,7 +270,8 @@ class Composite(_BaseComposition):
                 "or MultiOutputClassifier."
             )
         if named_members is not None and len(shape) == 2:
-            single = [name for name, est in named_members if not takes_multi_output(est)]
+            single = [name for name, est in named_members if not takes_multi_output(est)
+                      and not (shape[1] > 1 and fits_multi_output(est, X, y))]
             if not single:
                 y = check_array(y, ensure_2d=True, dtype=None, ensure_all_finite=False,
                                 input_name="y")
@@ -279,9 +280,10 @@ class Composite(_BaseComposition):
             if shape[1] > 1:
                 raise ValueError(
                     f"{type(self).__name__}: y has {shape[1]} columns (outputs), and "
-                    f"{single[0]!r} does not say it takes several (its tags' "
-                    "multi_output); every member (step) must. Wrap it in scikit-learn's "
-                    "MultiOutputRegressor, which fits one per output."
+                    f"{single[0]!r} does not take several (neither its tags' "
+                    "multi_output nor a fit on a few rows says so); every member (step) "
+                    "must. Wrap it in scikit-learn's MultiOutputRegressor, which fits one "
+                    "per output."
                 )
         if not (_plain_array(y) and y.ndim == 1 and y.dtype.kind != "c"):
             y = column_or_1d(y, warn=True)  # what it would return unchanged skips it
@@ -424,6 +426,21 @@ def takes_multi_output(estimator):
         return bool(get_tags(estimator).target_tags.multi_output)
     except (TypeError, ValueError, AttributeError):
         return False
+
+
+def fits_multi_output(estimator, X, y, n_rows=50):
+    """Whether a regressor whose tags do not say it takes a 2-D ``y`` does: a clone
+    fitted on the first ``n_rows`` rows predicts one column per output. Tags may be
+    conservative (``MLPRegressor``, a ``GridSearchCV``), as for NaN."""
+    rows = np.arange(min(n_rows, X.shape[0]))
+    X_rows, y_rows = take_rows(X, rows), np.asarray(y)[rows]
+    try:
+        with warnings.catch_warnings():  # a trial's warnings are not the user's
+            warnings.simplefilter("ignore")
+            out = clone(estimator).fit(X_rows, y_rows).predict(X_rows)
+    except Exception:  # noqa: BLE001 - any refusal means it does not
+        return False
+    return np.shape(out) == y_rows.shape
 
 
 @contextlib.contextmanager

@@ -37,7 +37,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
-from skfuse import FusionClassifier, FusionRegressor
+from skfuse import FusionClassifier, FusionRegressor, SerialStack
 from skfuse._compat import InvalidParameterError
 from skfuse._weights import classifier_objective, optimize_weights, regressor_objective
 
@@ -900,12 +900,25 @@ def test_per_output_weights_are_reported_and_guarded_per_output(capsys):
         assert len(fell_back) == isinstance(fusion.fallback_[k], str)
 
 
+def test_members_that_take_several_outputs_without_saying_so_are_tried_and_taken():
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = multi_output_data()
+    search = GridSearchCV(Ridge(), {"alpha": [1.0, 2.0]}, cv=2)
+    assert not search.__sklearn_tags__().target_tags.multi_output  # the tags say no
+    fusion = FusionRegressor([("ridge", Ridge()), ("search", search)], weights="optimize",
+                             cv=3).fit(X, y)
+    assert fusion.predict(X).shape == y.shape
+    stack = SerialStack([("search", search), ("final", Ridge())], cv=3).fit(X, y)
+    assert stack.predict(X).shape == y.shape
+
+
 def test_several_outputs_need_members_that_take_them():
     X, y = multi_output_data()
     from sklearn.svm import SVR
 
-    with pytest.raises(ValueError, match="y has 3 columns .* 'svr' does not say "
-                                         "it takes several"):
+    with pytest.raises(ValueError, match="y has 3 columns .* 'svr' does not take "
+                                         "several"):
         FusionRegressor([("ridge", Ridge()), ("svr", SVR())]).fit(X, y)
     # One column: kept 2-D when every member takes several outputs, as LinearRegression
     # does (Ridge and the trees return 1-D there: scikit-learn has both).

@@ -284,8 +284,8 @@ def test_a_stack_of_regressors_fits_several_outputs():
     assert stack.get_feature_names_out().tolist() == [
         "serialstack_ridge0", "serialstack_ridge1", "serialstack_ridge2",
         "serialstack_tree0", "serialstack_tree1", "serialstack_tree2", "x0"]
-    with pytest.raises(ValueError, match="y has 3 columns .* 'final' does not say "
-                                         "it takes several"):
+    with pytest.raises(ValueError, match="y has 3 columns .* 'final' does not take "
+                                         "several"):
         SerialStack([("ridge", Ridge()), ("final", SVR())], cv=3).fit(X, y)
 
 
