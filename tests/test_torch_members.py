@@ -75,6 +75,14 @@ def test_classes_in_any_order_name_the_output_columns(blobs):
         classifier(classes=["up", "down", "up"], module__n_out=3).fit(X, y)
 
 
+@pytest.mark.parametrize("n_out", [2, 4])
+def test_a_module_without_one_output_per_class_is_refused_in_words(blobs, n_out):
+    X, y = blobs
+    y = np.where(X[:, 2] > 0.5, "flat", y)  # three classes
+    with pytest.raises(ValueError, match=f"module returned {n_out} column.*3 classes"):
+        classifier(module__n_out=n_out, max_epochs=1).fit(X.astype(np.float32), y)
+
+
 def test_column_y_is_raveled_with_a_warning(blobs):
     from sklearn.exceptions import DataConversionWarning
 
