@@ -94,6 +94,7 @@ class _MemberNet:
         -------
         loss : torch.Tensor
         """
+        self._check_output(y_pred)
         if not (isinstance(X, Mapping) and _WEIGHT in X):
             return super().get_loss(y_pred, y_true, X=X, training=training)
         criterion = self.criterion_
@@ -109,6 +110,9 @@ class _MemberNet:
             criterion.reduction = reduction
         weight = torch.as_tensor(X[_WEIGHT], device=loss.device)
         return (loss.reshape(len(weight), -1).mean(dim=1) * weight).mean()
+
+    def _check_output(self, y_pred):
+        """Refuse a module output this net cannot learn from (none, here)."""
 
     def get_iterator(self, dataset, training=False):
         """For inference on an array, slices of one tensor instead of rows fetched one by one.
@@ -229,32 +233,15 @@ class NetClassifier(_MemberNet, NeuralNetClassifier):
             for name, callback in super().get_default_callbacks()
         ]
 
-    def get_loss(self, y_pred, y_true, X=None, training=False):
-        """The loss, once the module's output is checked to have one column per class
-        (torch's own error names only a target out of bounds).
-
-        Parameters
-        ----------
-        y_pred : torch.Tensor
-            The module's output on the batch.
-        y_true : torch.Tensor
-            The batch's class codes.
-        X : torch.Tensor, dict or None, default=None
-            The batch's input; a dict holds the rows' weights.
-        training : bool, default=False
-            Whether the net is training.
-
-        Returns
-        -------
-        loss : torch.Tensor
-        """
+    def _check_output(self, y_pred):
+        """One column per class, which torch's own error does not say (it names only a
+        target out of bounds)."""
         if y_pred.ndim == 2 and y_pred.shape[1] != len(self.labels_):
             raise ValueError(
                 f"NetClassifier: the module returned {y_pred.shape[1]} column(s) for "
                 f"{len(self.labels_)} classes {self.labels_.tolist()}; it needs one "
                 "output per class, in the order of classes_."
             )
-        return super().get_loss(y_pred, y_true, X=X, training=training)
 
     def fit(self, X, y, sample_weight=None, **fit_params):
         """Initialise and train the net.
