@@ -683,7 +683,8 @@ _FUSION_DOCS = {
         ``None``: equal weights. An array: fixed weights, one per entry of
         ``estimators`` (``"drop"`` entries included), normalised to sum to 1.
         ``"optimize"``: weights on the simplex minimising the out-of-fold loss (or
-        maximising ``scoring``). ``"greedy"``: ensemble selection with replacement over
+        maximising ``scoring``); a weight below 1e-9 is set to 0. A member of weight 0
+        is not asked to predict. ``"greedy"``: ensemble selection with replacement over
         ``selection_rounds`` rounds; a member's weight is its share of the selections
         up to the round with the best out-of-fold score.""",
     "selection_rounds": """selection_rounds : int, default=25

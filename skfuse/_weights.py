@@ -16,6 +16,10 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 # Probabilities are clipped to [_EPS, 1] before a logarithm (as sklearn.metrics.log_loss
 # does), so 0 and 1 never give NaN.
 _EPS = np.finfo(np.float64).eps
+# A learned weight below this is the optimiser's rounding, not a share: it is set to 0,
+# so the member is not asked to predict (its output would move the fused one by less
+# than a billionth of its distance from the others).
+NEGLIGIBLE_WEIGHT = 1e-9
 
 
 def row_shares(weights, present):
@@ -215,7 +219,8 @@ def optimize_weights(loss, grad, n_members):
     so that its tolerances are relative to the loss it has to beat whatever the units of
     ``y``. Each start alone can stop early: a vertex start with its bounds active, the
     equal start beside a member far off the others. The result is the best of both runs
-    and the simple candidates, so never worse than any of those.
+    and the simple candidates, so never worse than any of those. Weights below
+    ``NEGLIGIBLE_WEIGHT`` (SLSQP leaves ~1e-17 where a bound is active) become 0.
     """
     equal = np.full(n_members, 1.0 / n_members)
     if n_members == 1:
@@ -235,7 +240,7 @@ def optimize_weights(loss, grad, n_members):
             constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1.0}],
             options={"maxiter": 200, "ftol": 1e-10},
         )
-        optimum = np.clip(result.x, 0.0, None)
+        optimum = np.where(result.x < NEGLIGIBLE_WEIGHT, 0.0, result.x)
         if optimum.sum() > 0:
             candidates.insert(0, optimum / optimum.sum())
             values.insert(0, loss(candidates[0]))

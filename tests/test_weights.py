@@ -3,9 +3,9 @@ against a computation by hand."""
 
 import numpy as np
 import pytest
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 from scipy.optimize import nnls
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.datasets import load_diabetes, load_iris
 from sklearn.dummy import DummyRegressor
 from sklearn.frozen import FrozenEstimator
@@ -23,6 +23,7 @@ from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from skfuse import FusionClassifier, FusionRegressor, SerialStack
 from skfuse._weights import (
+    NEGLIGIBLE_WEIGHT,
     fit_temperature,
     greedy_weights,
     guard_gain,
@@ -344,6 +345,60 @@ def test_optimize_reaches_the_optimum_beside_a_member_far_off(far):
     assert loss(weights) <= loss(reference / reference.sum()) * (1 + 1e-8)
     assert weights[3] < 1e-3
 
+
+
+def _bound_active_members(seed=0, n=100):
+    """Four regression members' outputs whose least-squares weights on the simplex put
+    two members on the bound 0: a linear-ish, a shrunk, a good and a weak member."""
+    rng = np.random.RandomState(seed)
+    f = rng.normal(size=n)
+    y = f + rng.normal(scale=0.5, size=n)
+    good = f + rng.normal(scale=0.2, size=n)
+    P = np.stack([0.7 * f + rng.normal(scale=0.4, size=n),
+                  0.5 * good + rng.normal(scale=0.1, size=n),
+                  good,
+                  0.3 * f + rng.normal(scale=0.6, size=n)])
+    return P, y
+
+
+def test_optimize_sets_the_optimisers_rounding_to_zero():
+    # Where a bound is active SLSQP leaves weights of ~1e-17 (member 3 here, before
+    # NEGLIGIBLE_WEIGHT): a share that moves no output but costs the member's predict.
+    P, y = _bound_active_members()
+    loss, grad = regressor_objective(P, y)
+    weights = optimize_weights(loss, grad, 4)
+    assert not np.any((weights > 0) & (weights < NEGLIGIBLE_WEIGHT)), weights
+    assert_array_equal(weights[[1, 3]], 0.0)
+    assert weights.sum() == pytest.approx(1.0)
+    reference, _ = nnls(np.vstack([P.T, np.full(4, 1e4)]), np.r_[y, 1e4])
+    assert loss(weights) <= loss(reference / reference.sum()) * (1 + 1e-8)
+
+
+class _Column(RegressorMixin, BaseEstimator):
+    """Predicts column ``k`` of X, counting its predict calls."""
+
+    calls = 0
+
+    def __init__(self, k=0):
+        self.k = k
+
+    def fit(self, X, y):
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def predict(self, X):
+        type(self).calls += 1
+        return np.asarray(X)[:, self.k]
+
+
+def test_a_member_learned_at_weight_zero_is_not_asked_to_predict():
+    P, y = _bound_active_members()
+    members = [(f"m{k}", _Column(k)) for k in range(4)]
+    fusion = FusionRegressor(members, weights="optimize", cv=KFold(5)).fit(P.T, y)
+    assert_array_equal(fusion.weights_[[1, 3]], 0.0)
+    _Column.calls = 0
+    fusion.predict(P.T)
+    assert _Column.calls == 2  # the two members of positive weight
 
 def test_guard_gain_of_huge_losses_is_the_scaled_gain():
     fused = np.array([0.1, 0.4, 0.2, 0.3])
