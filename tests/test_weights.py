@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.optimize import nnls
+from scipy.special import softmax
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.datasets import load_diabetes, load_iris
 from sklearn.dummy import DummyRegressor
@@ -24,6 +25,7 @@ from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from skfuse import FusionClassifier, FusionRegressor, SerialStack
 from skfuse._weights import (
     NEGLIGIBLE_WEIGHT,
+    classifier_objective,
     fit_temperature,
     greedy_weights,
     guard_gain,
@@ -373,6 +375,18 @@ def test_optimize_sets_the_optimisers_rounding_to_zero():
     reference, _ = nnls(np.vstack([P.T, np.full(4, 1e4)]), np.r_[y, 1e4])
     assert loss(weights) <= loss(reference / reference.sum()) * (1 + 1e-8)
 
+
+
+def test_optimize_sets_the_rounding_to_zero_for_probabilities_too():
+    # A good, a weak and a pure-noise classifier: SLSQP gave the weak one 1.1e-16.
+    rng = np.random.RandomState(80)
+    y = rng.randint(0, 3, 150)
+    onehot = np.eye(3)[y]
+    P = np.stack([softmax(3 * onehot + rng.normal(size=(150, 3)), axis=1),
+                  softmax(onehot + rng.normal(size=(150, 3)), axis=1),
+                  softmax(rng.normal(size=(150, 3)), axis=1)])
+    loss, grad = classifier_objective(P, y, "soft")
+    assert_array_equal(optimize_weights(loss, grad, 3), [1.0, 0.0, 0.0])
 
 class _Column(RegressorMixin, BaseEstimator):
     """Predicts column ``k`` of X, counting its predict calls."""
