@@ -859,3 +859,31 @@ def test_several_targets_are_refused_in_the_composites_words():
         with pytest.raises(ValueError, match=f"{type(model).__name__}: y has shape "
                                              r"\(60, 2\).*MultiOutputRegressor"):
             model.fit(X, Y)
+
+
+def test_one_expert_predicts_without_routing(monkeypatch):
+    # With one expert on every row the gate's share is 1: the mixture's outputs are the
+    # expert's, and routing (top-k, grouping, combining) would only cost time.
+    from skfuse import routing
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(120, 3))
+    y = X @ [1.0, -2.0, 0.5] + rng.normal(scale=0.1, size=120)
+    mixture = MixtureOfExpertsRegressor(Ridge(), n_experts=1, random_state=0).fit(X, y)
+    labels = (y > 0).astype(int)
+    classifier = MixtureOfExpertsClassifier(LogisticRegression(), n_experts=1,
+                                            random_state=0).fit(X, labels)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("routing was asked")
+
+    for name in ("top_k", "group_by_expert", "combine"):
+        monkeypatch.setattr(routing, name, refuse)
+    expert = mixture.experts_[0]
+    np.testing.assert_array_equal(mixture.predict(X), expert.predict(X))
+    mean, std = mixture.predict(X, return_std=True)
+    np.testing.assert_array_equal(mean, expert.predict(X))
+    np.testing.assert_allclose(std, np.sqrt(mixture.noise_variance_[0]))
+    np.testing.assert_array_equal(classifier.predict_proba(X),
+                                  classifier.experts_[0].predict_proba(X))
+    np.testing.assert_array_equal(classifier.predict(X), classifier.experts_[0].predict(X))
