@@ -706,10 +706,10 @@ class _BaseMixture(Composite):
 
     def _combined(self, X, expert_output):
         """Run each expert on its rows only and combine with the gate's weights."""
+        check_is_fitted(self, "experts_")
         if len(self.experts_) == 1 and self._views_[0] is None:
             # One expert on every row, at share 1: routing would only multiply by it
             # (adding 0.0 turns -0.0 into 0.0, as the routed sum from 0 does).
-            check_is_fitted(self, "experts_")
             X = self._check_X(X, reset=False)
             return np.asarray(expert_output(self.experts_[0], X, 0), dtype=np.float64) + 0.0
         X, routed, weight, order, offsets = self._route(X)
