@@ -886,4 +886,27 @@ def test_one_expert_predicts_without_routing(monkeypatch):
     np.testing.assert_allclose(std, np.sqrt(mixture.noise_variance_[0]))
     np.testing.assert_array_equal(classifier.predict_proba(X),
                                   classifier.experts_[0].predict_proba(X))
+    np.testing.assert_array_equal(classifier.predict_log_proba(X),
+                                  np.log(classifier.experts_[0].predict_proba(X)))
     np.testing.assert_array_equal(classifier.predict(X), classifier.experts_[0].predict(X))
+
+
+def test_one_expert_refuses_nan_in_its_own_words():
+    # The direct path keeps the presence check: an expert that takes no NaN is named.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(80, 3))
+    mixture = MixtureOfExpertsRegressor(Ridge(), n_experts=1, random_state=0).fit(
+        X, X[:, 0])
+    X[5, 1] = np.nan
+    with pytest.raises(ValueError, match="expert 'expert0' \\(Ridge\\) does not accept NaN"):
+        mixture.predict(X)
+
+
+def test_one_expert_with_a_view_is_routed_as_before():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(80, 3))
+    y = X @ [1.0, -1.0, 0.0]
+    mixture = MixtureOfExpertsRegressor(Ridge(), n_experts=1, views={"expert0": [0, 1]},
+                                        random_state=0).fit(X, y)
+    np.testing.assert_array_equal(mixture.predict(X),
+                                  mixture.experts_[0].predict(X[:, [0, 1]]))
