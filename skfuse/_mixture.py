@@ -706,14 +706,14 @@ class _BaseMixture(Composite):
 
     def _combined(self, X, expert_output):
         """Run each expert on its rows only and combine with the gate's weights."""
-        check_is_fitted(self, "experts_")
-        if len(self.experts_) == 1 and self._views_[0] is None:
+        experts = getattr(self, "experts_", None)  # unfitted: _route says so
+        if experts is not None and len(experts) == 1 and self._views_[0] is None:
             X = self._check_X(X, reset=False)
             # The presence check refuses NaN for an expert that takes none, in our words.
-            if self._presence(X, self._expert_names_, self.experts_, fitted=True) is None:
+            if self._presence(X, self._expert_names_, experts, fitted=True) is None:
                 # One expert on every row, at share 1: routing would only multiply by
                 # it (adding 0.0 turns -0.0 into 0.0, as the routed sum from 0 does).
-                out = expert_output(self.experts_[0], X, 0)
+                out = expert_output(experts[0], X, 0)
                 return np.asarray(out, dtype=np.float64) + 0.0
         X, routed, weight, order, offsets = self._route(X)
         blocks = [(e, order[offsets[e]:offsets[e + 1]]) for e in range(len(self.experts_))]
