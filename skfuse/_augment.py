@@ -110,6 +110,12 @@ def nearest_neighbours(X, kinds=None):
     return np.where(index[:, 0] != own, index[:, 0], index[:, 1])
 
 
+def synthetic_row_weight(sample_weight):
+    """The ``sample_weight`` of each synthetic row: the mean weight of the rows of
+    positive weight, the rows that grow them (a row of weight 0 counts for nothing)."""
+    return sample_weight[sample_weight > 0].mean()
+
+
 def augment(X, n_rows, method, rng, sample_weight=None):
     """``n_rows`` synthetic rows grown from rows of ``X``.
 

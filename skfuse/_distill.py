@@ -348,7 +348,8 @@ class _BaseDistilled(Composite):
                                               source_weight)
         parents = grown[parents]
         if weights is not None:
-            weights = np.concatenate([weights, np.full(n_rows, source_weight.mean())])
+            weights = np.concatenate(
+                [weights, np.full(n_rows, _augment.synthetic_row_weight(sample_weight))])
         return (concat_rows(rows, synthetic), np.concatenate([real, parents]),
                 np.concatenate([targets, self._teacher_output()(self.teacher_, synthetic)]),
                 weights)

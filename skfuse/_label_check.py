@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.base import clone
 
+from ._augment import synthetic_row_weight
 from ._tasks import run_fit_tasks
 from ._views import concat_rows, take_rows
 
@@ -154,7 +155,8 @@ def losses(distiller, student, X, y, sample_weight, rows, owners, targets, n_rea
         t_k = (np.concatenate([check.targets, teacher_output(check.teacher, X_grown)])
                if grown.size else check.targets)
         w_k = None if sample_weight is None else np.concatenate(
-            [sample_weight[check.rows], np.full(grown.size, sample_weight.mean())])
+            [sample_weight[check.rows],
+             np.full(grown.size, synthetic_row_weight(sample_weight))])
         X_test = take_rows(X, check.test)
         for weight in LABEL_WEIGHTS:
             keep, mixed, w = distiller._mixed(y[check.rows], t_k, w_k, check.rows.size,

@@ -475,10 +475,9 @@ def test_duplicates_of_weight_zero_are_left_out_but_a_row_keeps_one():
     assert_allclose(X_s, X)
 
 
-@pytest.mark.parametrize("augment", ["munge", "resample"])
-def test_rows_of_weight_zero_far_off_grow_no_synthetic_rows(augment):
-    # A row of weight 0 is no parent, neighbour or donor, does not widen a column's
-    # observed range, and does not count toward n_augment's multiple.
+def _with_far_rows_of_weight_zero(student, label_weight, augment):
+    """``student`` distilled on X_REG with and without 30 far-off rows of weight 0
+    (the same three folds otherwise); the real rows weigh 1 to 3."""
     rng = np.random.RandomState(0)
     far = np.zeros(len(Y_REG) + 30, dtype=bool)
     far[rng.permutation(len(far))[:30]] = True
@@ -488,17 +487,39 @@ def test_rows_of_weight_zero_far_off_grow_no_synthetic_rows(augment):
     y[~far], y[far] = Y_REG, 1e6
     fold = np.where(far, rng.randint(0, 3, len(far)), 0)
     fold[~far] = np.arange(len(Y_REG)) % 3
+    weight = np.zeros(len(far))
+    weight[~far] = rng.uniform(1.0, 3.0, len(Y_REG))
 
     def fit(X, y, fold, weight):
         cv = [(np.flatnonzero(fold != k), np.flatnonzero(fold == k)) for k in range(3)]
-        return DistilledRegressor(Ridge(), DecisionTreeRegressor(max_depth=4, random_state=0),
-                                  label_weight=0.0, augment=augment, n_augment=0.5, cv=cv,
+        return DistilledRegressor(Ridge(), student, label_weight=label_weight,
+                                  augment=augment, n_augment=0.5, cv=cv,
                                   random_state=0).fit(X, y, sample_weight=weight)
 
-    weighted = fit(X, y, fold, (~far).astype(float))
-    dropped = fit(X_REG, Y_REG, fold[~far], np.ones(len(Y_REG)))
+    return fit(X, y, fold, weight), fit(X_REG, Y_REG, fold[~far], weight[~far])
+
+
+@pytest.mark.parametrize("augment", ["munge", "resample"])
+def test_rows_of_weight_zero_far_off_grow_no_synthetic_rows(augment):
+    # A row of weight 0 is no parent, neighbour or donor, does not widen a column's
+    # observed range, and does not count toward n_augment's multiple.
+    weighted, dropped = _with_far_rows_of_weight_zero(
+        DecisionTreeRegressor(max_depth=4, random_state=0), 0.0, augment)
     assert weighted.n_augmented_ == dropped.n_augmented_ == round(0.5 * len(Y_REG))
     assert_allclose(weighted.predict(X_REG), dropped.predict(X_REG), rtol=1e-12)
+
+
+@pytest.mark.parametrize("augment", ["munge", "resample"])
+def test_rows_of_weight_zero_do_not_weigh_in_the_label_weight_check(augment):
+    # Synthetic rows weigh the mean weight of the rows of positive weight, in "auto"'s
+    # check as in the final fit. (A linear student: a tree's splits can fall beside rows
+    # of weight 0, so it is not the same as one fitted without them.)
+    weighted, dropped = _with_far_rows_of_weight_zero(LinearRegression(), "auto", augment)
+    losses, expected = weighted.label_weight_losses_, dropped.label_weight_losses_
+    assert losses.keys() == expected.keys() and len(losses) == 5
+    assert_allclose(list(losses.values()), list(expected.values()), rtol=1e-9)
+    assert weighted.label_weight_ == dropped.label_weight_
+    assert_allclose(weighted.predict(X_REG), dropped.predict(X_REG), rtol=1e-9)
 
 
 def test_synthetic_rows_weigh_one_minus_the_label_weight():
