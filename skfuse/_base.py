@@ -266,8 +266,8 @@ class Composite(_BaseComposition):
         if named_members is None and len(shape) == 2 and shape[1] > 1:
             raise ValueError(
                 f"{type(self).__name__}: y has shape {shape}, and it takes one target "
-                "(a 1-D y); for several, wrap it in scikit-learn's MultiOutputRegressor "
-                "or MultiOutputClassifier."
+                "(a 1-D y); for several, wrap it in scikit-learn's "
+                f"{'MultiOutputClassifier' if is_classifier(self) else 'MultiOutputRegressor'}."
             )
         if named_members is not None and len(shape) == 2:
             single = [name for name, est in named_members if not takes_multi_output(est)
@@ -294,12 +294,15 @@ class Composite(_BaseComposition):
         """Check classification targets and set ``classes_``; at least two are needed."""
         self.classes_ = classes_of(y, type(self).__name__)
 
-    def _folds(self, X, y, rng, classifier, groups=None):
+    def _folds(self, X, y, rng, classifier, groups=None, stacklevel=5):
         """The ``cv`` splits, fixed once (a shuffling splitter is seeded from ``rng``).
 
         Test folds must be disjoint, but need not cover every row: a forward-chaining
         splitter (``TimeSeriesSplit``) never tests its first rows, which then have no
-        out-of-fold output and are left out of what is fitted on those outputs.
+        out-of-fold output and are left out of what is fitted on those outputs. A
+        classifier's warning about classes missing from training folds points
+        ``stacklevel`` calls above the caller (5: a ``_fit`` called by ``fit``, the
+        user's call above ``atomic_fit`` and scikit-learn's ``_fit_context``).
         """
         cv = check_cv(self.cv, y, classifier=classifier)
         if getattr(cv, "shuffle", False) and getattr(cv, "random_state", 0) is None:
@@ -337,7 +340,33 @@ class Composite(_BaseComposition):
                 f"TimeSeriesSplit do); {cv!r} tests {int(np.sum(tested > 1))} row(s) "
                 "more than once."
             )
+        if classifier and np.ndim(y) == 1:
+            self._warn_classes_missing_from_folds(y, folds, stacklevel + 2)
         return folds
+
+    def _warn_classes_missing_from_folds(self, y, folds, stacklevel):
+        """Warn when some training fold lacks a class (unshuffled folds of sorted rows,
+        a class rarer than the folds): what is fitted on that fold never predicts it."""
+        classes = np.unique(y)
+        short = [(k, np.setdiff1d(classes, y[train])) for k, (train, _) in enumerate(folds)]
+        short = [(k, missing) for k, missing in short if missing.size]
+        if not short:
+            return
+        def named(values):
+            return ", ".join(repr(v.item() if isinstance(v, np.generic) else v)
+                             for v in values[:5]) + (", ..." if len(values) > 5 else "")
+
+        lacks = "; ".join(f"split {k + 1} lacks {named(missing)}" for k, missing in short[:5])
+        more = "; ..." if len(short) > 5 else ""
+        warnings.warn(
+            f"{type(self).__name__}: the training part of {len(short)} of the "
+            f"{len(folds)} cv splits lacks a class ({lacks}{more}): "
+            "what is fitted there cannot predict it, so its out-of-fold outputs give "
+            "that class probability 0. Shuffle the folds (StratifiedKFold(shuffle=True)) "
+            "or give each class at least as many rows as there are splits.",
+            UserWarning,
+            stacklevel=stacklevel,
+        )
 
 
 def atomic_fit(fit):

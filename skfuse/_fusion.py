@@ -33,7 +33,7 @@ from ._base import (
     warnings_once,
 )
 from ._cache import StoredMember, loaded
-from ._compat import Interval, StrOptions, _fit_context
+from ._compat import Interval, InvalidParameterError, StrOptions, _fit_context
 from ._docstring import Substitution
 from ._jobs import FoldMean, MemberJobs, predict_members
 from ._partitions import PARTITION_SAMPLE, blockwise, is_collection
@@ -157,7 +157,15 @@ class _BaseFusion(TransformerMixin, Composite):
         views = check_views(self.views, [name for name, _ in self.estimators], owner)
         weights = self.weights
         if weights is not None and not isinstance(weights, str):
-            weights = np.asarray(weights, dtype=np.float64)
+            try:
+                weights = np.asarray(weights, dtype=np.float64)
+            except (TypeError, ValueError):
+                weights = None
+            if weights is None or weights.ndim != 1:
+                raise InvalidParameterError(
+                    f"{owner}: weights must be a 1-D list of numbers, one per estimator "
+                    f"in the order of estimators; got {self.weights!r}."
+                )
             if weights.shape != (len(self.estimators),):
                 raise ValueError(
                     f"{owner}: weights has {weights.size} entries for "

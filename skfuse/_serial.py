@@ -473,7 +473,8 @@ class SerialStack(TransformerMixin, Composite):
         self._views_ = self._resolve_views(X, names)
         rng = check_random_state(self.random_state)
         # The folds draw their seed first: they do not depend on which steps have a seed.
-        folds = self._folds(X, y, rng, classifier, groups) if len(steps) > 1 else []
+        folds = (self._folds(X, y, rng, classifier, groups, stacklevel=4)
+                 if len(steps) > 1 else [])
         seed = None if self.random_state is None else rng
         estimators = [seed_estimator(est, seed) for _, est in steps]
         if self.exit_threshold is None:

@@ -631,6 +631,11 @@ def test_column_names_on_an_array_fail_clearly():
         ({"voting": "mean"}, InvalidParameterError,
          "The 'voting' parameter of FusionClassifier must be a str among"),
         ({"weights": [1, 2]}, ValueError, "weights has 2 entries for 3 estimators"),
+        ({"weights": [[1, 2, 3]]}, InvalidParameterError,
+         r"weights must be a 1-D list of numbers, one per estimator .* got \[\[1, 2, 3\]\]"),
+        ({"weights": {"lr": 1, "rf": 2, "nb": 3}}, InvalidParameterError,
+         r"weights must be a 1-D list .* got \{'lr': 1"),
+        ({"weights": ["a", "b", "c"]}, InvalidParameterError, "weights must be a 1-D list"),
         ({"weights": [1, -1, 1]}, ValueError, "non-negative"),
         ({"weights": [0, 0, 0]}, ValueError, "sum to 0"),
         ({"weights": "best"}, InvalidParameterError, "The 'weights' parameter .* Got 'best'"),
@@ -654,6 +659,13 @@ def test_invalid_parameters_fail_in_fit(params, error, match):
     fusion = FusionClassifier(classifiers()).set_params(**params)
     with pytest.raises(error, match=match):
         fusion.fit(IRIS_X, IRIS_Y)
+
+
+def test_a_classifier_refuses_several_targets_naming_the_classifier_wrapper():
+    y = np.column_stack([IRIS_Y, IRIS_Y])
+    with pytest.raises(ValueError, match=r"shape \(150, 2\).*MultiOutputClassifier\.") as info:
+        FusionClassifier(classifiers()).fit(IRIS_X, y)
+    assert "Regressor" not in str(info.value)
 
 
 def test_hard_voting_accepts_members_without_predict_proba():

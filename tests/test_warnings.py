@@ -7,14 +7,20 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.datasets import make_classification
+from sklearn.datasets import load_iris, make_classification
 from sklearn.exceptions import ConvergenceWarning, UndefinedMetricWarning
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import KFold
 from sklearn.naive_bayes import GaussianNB
 from sklearn.tree import DecisionTreeClassifier
 
-from skfuse import DistilledClassifier, FusionClassifier, MixtureOfExpertsClassifier
+from skfuse import (
+    DistilledClassifier,
+    FusionClassifier,
+    MixtureOfExpertsClassifier,
+    SerialStack,
+)
 from skfuse._base import warnings_once
 from skfuse.exceptions import FrozenMemberWarning
 
@@ -94,6 +100,37 @@ def test_a_distiller_fitted_on_a_frame_warns_once_about_an_unnamed_array(bad):
     names = [w for w in caught(predict) if "valid feature names, but DistilledClassifier"
              in str(w.message)]
     assert len(names) == 1  # (the student, when asked, warns for itself as well)
+
+
+def _sorted_iris():
+    X, y = load_iris(return_X_y=True)  # rows sorted by class: 50 of each
+    return X, np.array(["setosa", "versicolor", "virginica"])[y]
+
+
+COMPOSITES_WITH_FOLDS = {
+    "fusion": lambda cv: FusionClassifier([("lr", LogisticRegression(max_iter=1000)),
+                                           ("nb", GaussianNB())], weights="optimize", cv=cv),
+    "stack": lambda cv: SerialStack([("nb", GaussianNB()), ("lr", LogisticRegression())],
+                                    cv=cv),
+    "distiller": lambda cv: DistilledClassifier(GaussianNB(), LogisticRegression(),
+                                                label_weight=0.0, cv=cv),
+}
+
+
+@pytest.mark.parametrize("kind", COMPOSITES_WITH_FOLDS)
+def test_training_folds_without_a_class_warn_once_at_the_users_fit(kind):
+    X, y = _sorted_iris()
+    record = caught(lambda: COMPOSITES_WITH_FOLDS[kind](KFold(3)).fit(X, y))
+    lacking = [w for w in record if "lacks a class" in str(w.message)]
+    assert len(lacking) == 1
+    assert lacking[0].filename == __file__
+    message = str(lacking[0].message)
+    assert "3 of the 3 cv splits" in message
+    assert ("split 1 lacks 'setosa'; split 2 lacks 'versicolor'; split 3 lacks "
+            "'virginica'") in message
+    for cv in (3, KFold(3, shuffle=True, random_state=0)):  # stratified, shuffled
+        record = caught(lambda cv=cv: COMPOSITES_WITH_FOLDS[kind](cv).fit(X, y))
+        assert not [w for w in record if "lacks a class" in str(w.message)]
 
 
 def test_bagged_fold_fits_warn_about_feature_names_once_per_member():
