@@ -562,7 +562,11 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
     temperature : float, default=1.0
         Softens the soft targets: the teacher's probabilities raised to ``1 /
         temperature`` and renormalised (its logits divided by it). Probabilities are
-        sharpened back by the same temperature at predict time.
+        sharpened back by the same temperature at predict time, the labels' share
+        included, which no temperature softened: with ``temperature != 1`` and a label
+        weight above 0 the output is sharper than what the student learned (at 1, than
+        the student on the labels alone). ``"auto"`` judges each label weight on the
+        sharpened output.
     cv : int, cross-validation generator or iterable, default=5
         Folds for the out-of-fold targets and for ``fidelity_`` (the student is fitted
         on each training fold, with the synthetic rows grown from it, and compared with
