@@ -274,6 +274,16 @@ class _BaseDistilled(Composite):
         """The labels that rule out a pair of folds leaving a single class (classifier)."""
         return y if self._kind == "classifier" else None
 
+    def _refuse_a_frozen_student(self):
+        """Refuse a frozen student: fitting leaves it as it is, so it learns nothing."""
+        if is_frozen(self.student):
+            raise TypeError(
+                f"{type(self).__name__}: the student ({type(self.student).__name__}) is "
+                "frozen, so it cannot learn from the teacher, and predict calls only the "
+                "student. Pass an unfitted student (a frozen estimator can be the "
+                "teacher)."
+            )
+
     def _check_student_takes_weights(self, y, sample_weight, folds):
         """Refuse, before the teacher's fits, a student that cannot take the weights it
         will get: ``sample_weight``, or synthetic rows weighted by a label weight
@@ -665,6 +675,7 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
         X = self._check_X(X, reset=True)
         y = self._check_y(X, y)
         self._set_classes(y)
+        self._refuse_a_frozen_student()
         if not (is_classifier(self.teacher) and hasattr(self.teacher, "predict_proba")):
             raise TypeError(
                 "DistilledClassifier: the teacher should be a classifier with "
@@ -905,6 +916,7 @@ class DistilledRegressor(RegressorMixin, _BaseDistilled):
             raise ValueError(f"DistilledRegressor: y must be numeric ({exc}).") from None
         if not np.all(np.isfinite(y)):
             raise ValueError("DistilledRegressor: y contains NaN or infinity.")
+        self._refuse_a_frozen_student()
         for role, est in (("teacher", self.teacher), ("student", self.student)):
             if not is_regressor(est):
                 raise TypeError(

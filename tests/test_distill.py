@@ -271,6 +271,19 @@ def test_a_frozen_teacher_is_not_refitted(targets):
     assert CountingLR.fits == (4 if targets == "oof" else 1)
 
 
+@pytest.mark.parametrize("distiller, student, X, y", [
+    (DistilledClassifier, DecisionTreeClassifier(max_depth=3), X_CLF, Y_CLF),
+    (DistilledClassifier, Ridge(), X_CLF, Y_CLF),
+    (DistilledRegressor, Ridge(), X_REG, Y_REG),
+])
+def test_a_frozen_student_is_refused_as_one_that_cannot_learn(distiller, student, X, y):
+    teacher = LogisticRegression() if distiller is DistilledClassifier else Ridge()
+    frozen = FrozenEstimator(clone(student).fit(X, y))
+    with pytest.raises(TypeError, match=r"the student \(FrozenEstimator\) is frozen, so "
+                                        "it cannot learn from the teacher"):
+        distiller(teacher, frozen, cv=3).fit(X, y)
+
+
 def test_predict_calls_only_the_student():
     distilled = DistilledClassifier(CountingNB(), DecisionTreeClassifier(max_depth=3),
                                     cv=3, random_state=0).fit(X_CLF, Y_CLF)
