@@ -125,6 +125,44 @@ def test_random_state_makes_fits_repeatable(blobs):
     assert not np.allclose(first, other)
 
 
+def test_partial_fit_prepares_its_data_as_fit_does(blobs):
+    # float64 rows and string labels, as fit takes them (skorch's own partial_fit
+    # refused both); the first call is a seeded fit, later ones train on.
+    X, y = blobs
+    net = classifier(max_epochs=5).partial_fit(X, y)
+    assert_array_equal(net.classes_, ["down", "up"])
+    assert_allclose(net.predict_proba(X),
+                    classifier(max_epochs=5).fit(X, y).predict_proba(X), rtol=1e-6)
+    net.partial_fit(X[:40], y[:40], sample_weight=np.full(40, 2.0))
+    assert len(net.history) == 10
+    assert_array_equal(net.classes_, ["down", "up"])
+    assert np.mean(net.predict(X) == y) > 0.9
+    with pytest.raises(ValueError, match="not in classes"):
+        net.partial_fit(X, np.where(y == "up", "side", y))
+    with pytest.raises(ValueError, match="features"):
+        net.partial_fit(X[:, :3], y)
+    # The first call's classes name labels a later call brings.
+    first = classifier(module__n_out=3, max_epochs=2).partial_fit(
+        X[y == "up"], y[y == "up"], classes=["down", "up", "side"])
+    first.partial_fit(X[y == "down"], y[y == "down"])
+    assert_array_equal(first.classes_, ["down", "up", "side"])
+
+
+def test_regressor_partial_fit_trains_on_1d_targets():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(200, 3))
+    y = X @ np.array([1.0, -2.0, 0.5])
+    net = regressor(max_epochs=5).partial_fit(X, y)
+    assert_allclose(net.predict(X), regressor(max_epochs=5).fit(X, y).predict(X), rtol=1e-6)
+    before = np.mean((net.predict(X) - y) ** 2)
+    for _ in range(5):
+        net.partial_fit(X, y)
+    assert len(net.history) == 30 and net.predict(X).shape == (200,)
+    assert np.mean((net.predict(X) - y) ** 2) < before
+    with pytest.raises(ValueError, match="trained on 1-D targets"):
+        net.partial_fit(X, y[:, None])
+
+
 def test_regressor_trains_a_1d_target_as_one_column():
     rng = np.random.RandomState(0)
     X = rng.normal(size=(200, 3)).astype(np.float32)

@@ -42,7 +42,9 @@ class _MemberNet:
             seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
             torch.manual_seed(int(seed))
 
-    def _fit_net(self, X, y, sample_weight, fit_params):
+    def _fit_net(self, X, y, sample_weight, fit_params, partial=False):
+        """Train on ``X`` and the encoded ``y``: from the start (``fit``), or on from
+        where the net is (``partial``: initialised, and seeded, at the first call)."""
         if sample_weight is not None:
             if isinstance(X, Mapping) and _WEIGHT in X:
                 raise ValueError(f"X must not have a {_WEIGHT!r} key when sample_weight is given.")
@@ -50,11 +52,21 @@ class _MemberNet:
             # Mean 1, so that weights change the balance between rows, not the step size.
             weight *= len(weight) / weight.sum()
             X = {**X, _WEIGHT: weight} if isinstance(X, Mapping) else {_ROWS: X, _WEIGHT: weight}
-        if self.random_state is None:
-            return super().fit(X, y, **fit_params)
+        train = super().partial_fit if partial else self._fit_from_the_start
+        if self.random_state is None or (partial and self.initialized_):
+            return train(X, y, **fit_params)
         with _SEEDED_FIT:
             self._seed_torch()
+            return train(X, y, **fit_params)
+
+    def _fit_from_the_start(self, X, y, **fit_params):
+        # skorch's fit trains through self.partial_fit, which must then take the rows
+        # and codes prepared here as they are.
+        self._in_fit_ = True
+        try:
             return super().fit(X, y, **fit_params)
+        finally:
+            del self._in_fit_
 
     def infer(self, x, **fit_params):
         """Run the module on a batch, leaving out the rows' weights.
@@ -145,6 +157,16 @@ class _MemberNet:
 def _code_accuracy(net, X, codes):
     """Accuracy against the label codes skorch trains on (not the labels ``predict`` returns)."""
     return float(np.mean(net.predict_proba(X).argmax(axis=1) == np.asarray(codes)))
+
+
+def _checked_targets(y):
+    """A regressor's targets as float32, 1-D or 2-D and finite."""
+    y = np.asarray(y, dtype=np.float32)
+    if y.ndim not in (1, 2):
+        raise ValueError(f"y must be 1-D or 2-D, got shape {y.shape}.")
+    if not np.all(np.isfinite(y)):
+        raise ValueError("y contains NaN or infinity.")
+    return y
 
 
 def _label_codes(labels, y):
@@ -266,6 +288,40 @@ class NetClassifier(_MemberNet, NeuralNetClassifier):
         self.labels_ = labels
         return self._fit_net(X, _label_codes(labels, y), sample_weight, fit_params)
 
+    def partial_fit(self, X, y=None, classes=None, sample_weight=None, **fit_params):
+        """Train the net for ``max_epochs`` more epochs, initialising it at the first call.
+
+        The first call (on a net not fitted) fixes the labels: ``classes``, else the
+        ``classes`` parameter, else those in ``y``; later calls take those labels only.
+        ``random_state`` seeds torch at that first call.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...) or skorch-compatible input
+        y : array-like of shape (n_samples,)
+        classes : array-like of shape (n_classes,), default=None
+            Every label the net will see, at the first call.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights of the loss.
+        **fit_params : dict
+            Passed to the module's ``forward``, as in skorch.
+
+        Returns
+        -------
+        self : NetClassifier
+        """
+        if getattr(self, "_in_fit_", False):  # skorch's fit, on the codes fit made
+            return super().partial_fit(X, y, classes, **fit_params)
+        first = not hasattr(self, "labels_")
+        X = self._check_input(X, reset=first)
+        y = column_or_1d(y, warn=True)
+        if first:
+            check_classification_targets(y)
+            given = self.classes if classes is None else classes
+            self.labels_ = np.unique(y) if given is None else np.asarray(given)
+        return self._fit_net(X, _label_codes(self.labels_, y), sample_weight, fit_params,
+                             partial=True)
+
     def predict_proba(self, X):
         """Class probabilities, one column per label in ``classes_``.
 
@@ -371,13 +427,40 @@ class NetRegressor(_MemberNet, NeuralNetRegressor):
         self : NetRegressor
         """
         X = self._check_input(X, reset=True)
-        y = np.asarray(y, dtype=np.float32)
-        if y.ndim not in (1, 2):
-            raise ValueError(f"y must be 1-D or 2-D, got shape {y.shape}.")
-        if not np.all(np.isfinite(y)):
-            raise ValueError("y contains NaN or infinity.")
+        y = _checked_targets(y)
         self.y_ndim_ = y.ndim
         return self._fit_net(X, y.reshape(len(y), -1), sample_weight, fit_params)
+
+    def partial_fit(self, X, y=None, sample_weight=None, **fit_params):
+        """Train the net for ``max_epochs`` more epochs, initialising it at the first call.
+
+        ``random_state`` seeds torch at the first call (on a net not fitted); later
+        calls take ``y`` of the same number of dimensions.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...) or skorch-compatible input
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights of the loss.
+        **fit_params : dict
+            Passed to the module's ``forward``, as in skorch.
+
+        Returns
+        -------
+        self : NetRegressor
+        """
+        if getattr(self, "_in_fit_", False):  # skorch's fit, on the targets fit made
+            return super().partial_fit(X, y, **fit_params)
+        first = not hasattr(self, "y_ndim_")
+        X = self._check_input(X, reset=first)
+        y = _checked_targets(y)
+        if not first and y.ndim != self.y_ndim_:
+            raise ValueError(f"y has {y.ndim} dimension(s); the net was trained on "
+                             f"{self.y_ndim_}-D targets.")
+        self.y_ndim_ = y.ndim
+        return self._fit_net(X, y.reshape(len(y), -1), sample_weight, fit_params,
+                             partial=True)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         """The loss; outputs that do not match the targets' shape are refused, not broadcast.
