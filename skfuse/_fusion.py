@@ -712,8 +712,9 @@ _FUSION_DOCS = {
         the machine's load, so which members fit the budget can change from one fit to
         the next whatever ``random_state``; give ``costs`` for a repeatable fit.""",
     "views": """views : dict of str to columns, default=None
-        The columns each member sees: names, integer positions, a slice, a boolean
-        mask, or a callable such as :func:`~sklearn.compose.make_column_selector`.
+        The columns each member sees: names, integer positions, a slice (of positions,
+        or of names with both ends included), a boolean mask, or a callable such as
+        :func:`~sklearn.compose.make_column_selector`.
         Members without a view see every column, on every row. A row whose whole view
         is missing (every entry NaN, or None in object columns) is a missing modality
         for a member given a view: the member is fitted without that row, is not asked

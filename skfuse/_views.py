@@ -85,7 +85,7 @@ def resolve_view(view, X, member, feature_names=None, *, subject=None):
     if callable(view):
         view = view(X)
     if isinstance(view, slice):
-        positions = np.arange(n_features)[view]
+        positions = np.arange(n_features)[_positional(view, feature_names, subject)]
     else:
         if isinstance(view, (str, numbers.Integral)):
             view = [view]
@@ -132,6 +132,28 @@ def resolve_view(view, X, member, feature_names=None, *, subject=None):
     if positions.size == 0:
         raise ValueError(f"{subject} selects no column.")
     return positions
+
+
+def _positional(view, feature_names, subject):
+    """A slice of positions; one of column names becomes one, its end included (as in
+    ``ColumnTransformer`` and pandas' ``.loc``)."""
+    ends = [end for end in (view.start, view.stop) if end is not None]
+    kinds = {_kind(end) for end in ends}
+    if kinds <= {"int"} and _kind(view.step) in ("int", None):
+        return view
+    if kinds != {"str"} or not (view.step is None or _kind(view.step) == "int"):
+        raise ValueError(f"{subject} is {view!r}: a slice's ends must be both column "
+                         "names or both integer positions, and its step an integer.")
+    if feature_names is None:
+        raise ValueError(f"{subject} is a slice of column names, {view!r}, but X has no "
+                         "column names: pass a DataFrame or use integer positions.")
+    lookup = {name: i for i, name in enumerate(feature_names)}
+    missing = [end for end in ends if end not in lookup]
+    if missing:
+        raise ValueError(f"{subject} names column(s) {missing!r} that are not in X.")
+    start = None if view.start is None else lookup[view.start]
+    stop = None if view.stop is None else lookup[view.stop] + 1
+    return slice(start, stop, view.step)
 
 
 def _kind(value):

@@ -617,6 +617,23 @@ def test_bad_views_name_the_member_or_column(views, match):
         FusionClassifier(classifiers(), views=views).fit(X, IRIS_Y)
 
 
+def test_a_slice_of_column_names_takes_both_ends():
+    X = load_iris(as_frame=True).data  # sepal length, sepal width, petal length, ...
+    names = list(X.columns)
+    by_slice = FusionClassifier(classifiers(), views={"nb": slice(names[1], names[2])})
+    by_list = FusionClassifier(classifiers(), views={"nb": names[1:3]})
+    assert_array_equal(by_slice.fit(X, IRIS_Y)._views_["nb"], [1, 2])
+    assert_array_equal(by_slice.predict_proba(X), by_list.fit(X, IRIS_Y).predict_proba(X))
+    assert_array_equal(FusionClassifier(classifiers(), views={"nb": slice(names[2], None)})
+                       .fit(X, IRIS_Y)._views_["nb"], [2, 3])
+    for view, match in [(slice(names[0], 2), "ends must be both column names or both"),
+                        (slice(names[0], "z"), r"names column\(s\) \['z'\]")]:
+        with pytest.raises(ValueError, match=match):
+            FusionClassifier(classifiers(), views={"nb": view}).fit(X, IRIS_Y)
+    with pytest.raises(ValueError, match="slice of column names.*no column names"):
+        FusionClassifier(classifiers(), views={"nb": slice("a", "b")}).fit(IRIS_X, IRIS_Y)
+
+
 def test_column_names_on_an_array_fail_clearly():
     with pytest.raises(ValueError, match="member 'nb'.*no column names"):
         FusionClassifier(classifiers(), views={"nb": ["a"]}).fit(IRIS_X, IRIS_Y)
