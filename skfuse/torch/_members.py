@@ -288,7 +288,7 @@ class NetClassifier(_MemberNet, NeuralNetClassifier):
         self.labels_ = labels
         return self._fit_net(X, _label_codes(labels, y), sample_weight, fit_params)
 
-    def partial_fit(self, X, y=None, classes=None, sample_weight=None, **fit_params):
+    def partial_fit(self, X, y, classes=None, sample_weight=None, **fit_params):
         """Train the net for ``max_epochs`` more epochs, initialising it at the first call.
 
         The first call (on a net not fitted) fixes the labels: ``classes``, else the
@@ -431,7 +431,7 @@ class NetRegressor(_MemberNet, NeuralNetRegressor):
         self.y_ndim_ = y.ndim
         return self._fit_net(X, y.reshape(len(y), -1), sample_weight, fit_params)
 
-    def partial_fit(self, X, y=None, sample_weight=None, **fit_params):
+    def partial_fit(self, X, y, sample_weight=None, **fit_params):
         """Train the net for ``max_epochs`` more epochs, initialising it at the first call.
 
         ``random_state`` seeds torch at the first call (on a net not fitted); later
