@@ -153,6 +153,7 @@ def fit_cascade(stack, estimators, step_params, X, y, sample_weight, folds, thre
     check_known_classes([(name, est) for name, est in zip(names, estimators) if is_frozen(est)],
                         stack.classes_, OWNER, "step")
     present = cascade_presence(stack, X, fitted=False)
+    _refuse_rows_without_steps(stack, present)  # at fit too: a model fitted on X predicts on it
     plan = MemberJobs(OWNER, X.shape[0], n_jobs=stack.n_jobs, verbose=stack.verbose,
                       memory=stack.memory)
     for i, (name, est) in enumerate(zip(names, estimators)):
@@ -280,6 +281,17 @@ def step_proba(stack, X, step, rows):
     return member_proba(stack.steps_[step][1], X_step, stack.classes_)
 
 
+def _refuse_rows_without_steps(stack, present):
+    """With ``missing="error"``, refuse rows where every step's view is missing."""
+    none = 0 if present is None else int((~present.any(axis=0)).sum())
+    if none and stack.missing == "error":
+        raise ValueError(
+            f"SerialStack: {none} row(s) of X have no step present (every step's view is "
+            "missing there); pass missing='prior' to predict the training class "
+            "frequencies there."
+        )
+
+
 def predict_cascade(stack, X):
     """Probabilities and the answering step of each row (-1: none could), by
     :func:`exit_route`; each step runs only on the rows that reach it."""
@@ -288,12 +300,7 @@ def predict_cascade(stack, X):
     proba = np.zeros((n, len(stack.classes_)))
     unanswerable = np.zeros(n, dtype=bool) if present is None else ~present.any(axis=0)
     if unanswerable.any():
-        if stack.missing == "error":
-            raise ValueError(
-                f"SerialStack: {int(unanswerable.sum())} row(s) of X have no step present "
-                "(every step's view is missing there); pass missing='prior' to "
-                "predict the training class frequencies there."
-            )
+        _refuse_rows_without_steps(stack, present)
         proba[unanswerable] = stack._prior_
     answers = {}
 

@@ -134,9 +134,9 @@ class SerialStack(TransformerMixin, Composite):
         ``transform`` is NaN for a member that is missing).
     missing : {"error", "prior"}, default="error"
         Cascade: what to predict for a row where no step has its view. ``"error"``
-        raises; ``"prior"`` predicts the training class frequencies (weighted by
-        ``sample_weight``), with route -1. Such rows are left out of the thresholds
-        and exit rates in ``fit``.
+        raises, in ``fit`` as in ``predict``; ``"prior"`` predicts the training class
+        frequencies (weighted by ``sample_weight``), with route -1, and ``fit`` leaves
+        such rows out of the thresholds and exit rates.
     stack_method : {"auto", "transform", "predict_proba", "decision_function", \
             "predict"} or dict, default="auto"
         Stacking: which output of a non-final step the next level sees. ``"auto"``

@@ -292,6 +292,12 @@ def test_cascade_row_with_no_step_raises_or_takes_the_prior(data):
         cascade(missing="mean").fit(X, y)
     with pytest.raises(ValueError, match="step 'a' has no row where its view is present"):
         cascade().fit(blank(X, [[0, 1, 1]] * len(X)), y)
+    # At fit too, as a fusion refuses them: the rows the model is fitted on predict.
+    X_train = blank(X, [[0, 0, 0]] * 4 + [[1, 1, 1]] * (len(X) - 4))
+    with pytest.raises(ValueError, match="4 row\\(s\\) of X have no step present"):
+        cascade().fit(X_train, y)
+    fitted = cascade(missing="prior").fit(X_train, y)
+    assert_array_equal(fitted.predict_route(X_train[:4]), [-1] * 4)
 
 
 def test_cascade_step_refuses_a_partly_missing_view(data):
