@@ -124,6 +124,8 @@ def test_regressor_learns_a_piecewise_target_and_uses_its_experts():
     assert np.all((gate > 0).sum(axis=1) == 1)
     assert len(moe.loss_curve_) == moe.n_iter_ == 40
     assert moe.loss_curve_[-1] < moe.loss_curve_[0]
+    # The fitted network's experts, whatever n_experts says now (a search sets it).
+    assert_array_equal(moe.set_params(n_experts=2).predict_gate(X_test), gate)
 
 
 def test_classifier_labels_probabilities_and_multioutput_regression():
@@ -406,6 +408,9 @@ def test_callbacks_run_each_epoch_on_a_copy_before_early_stopping():
     assert moe.history_[:, "lr_seen"] == [0.02] * moe.n_iter_
     assert recorder.epochs == 0  # the object given is left as it was
     assert moe.get_params()["callbacks"][0][1] is recorder
+    as_tuple = NeuralMixtureOfExpertsRegressor(**small(
+        max_epochs=3, early_stopping=False, lr=0.02, callbacks=(Recorder(),))).fit(X, y)
+    assert as_tuple.history_[:, "lr_seen"] == [0.02] * 3
 
 
 def test_learning_rate_schedules():

@@ -237,7 +237,7 @@ class _BaseNeuralMixture(BaseEstimator):
         "early_stopping": ["boolean"],
         "patience": [Interval(Integral, 1, None, closed="left")],
         "lr_schedule": [StrOptions({"constant", "plateau", "cosine"})],
-        "callbacks": [None, list],
+        "callbacks": [None, list, tuple],
         "device": [str, torch.device],
         "verbose": ["verbose"],
         "random_state": ["random_state"],
@@ -447,7 +447,7 @@ class _BaseNeuralMixture(BaseEstimator):
         data = torch.from_numpy(self._scaled(X)).to(device)
         with torch.inference_mode():
             experts, weight, _ = module.routing(data)
-            out = torch.zeros(len(data), self.n_experts, device=data.device)
+            out = torch.zeros(len(data), module.n_experts, device=data.device)
             out.scatter_(1, experts, weight)
         return out.cpu().numpy()
 
@@ -525,7 +525,7 @@ _NEURAL_MIXTURE_DOCS = {
         (``ReduceLROnPlateau``); or cosine-annealed from ``lr`` to 0 over
         ``max_epochs`` (``CosineAnnealingLR``). The rate of each epoch is in
         ``history_`` ("event_lr") under a schedule.""",
-    "callbacks": """callbacks : list or None, default=None
+    "callbacks": """callbacks : list, tuple or None, default=None
         skorch callbacks (instances, or ``(name, callback)`` pairs) added to the
         training loop after the built-in ones and before early stopping. They are
         copied at ``fit`` (the objects given are left untouched) and see the internal
