@@ -179,8 +179,10 @@ def run(n_splits=5, seed=0, datasets=None, out=print):
 
 
 def _chosen(datasets):
-    """The names of ``DATASETS`` that contain one of ``datasets`` (all for None)."""
-    chosen = [name for name in DATASETS if not datasets or any(d in name for d in datasets)]
+    """The names of ``DATASETS`` that contain one of ``datasets``, in any case (all for
+    None)."""
+    chosen = [name for name in DATASETS
+              if not datasets or any(d.lower() in name.lower() for d in datasets)]
     if not chosen:
         raise ValueError(f"No dataset name contains any of {datasets!r}; the datasets "
                          f"are {list(DATASETS)!r}.")
@@ -308,6 +310,17 @@ def verdict(rows):
     return lines
 
 
+def _folds(text):
+    """``--splits``: an int of at least 2, or a usage error."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"must be an integer of at least 2, got {text!r}")
+    return value
+
+
 def main(argv=None):
     """The command line: ``python -m skfuse.demo [--splits N] [--seed S] [--dataset D]``.
 
@@ -317,7 +330,8 @@ def main(argv=None):
         The arguments; None reads them from the command line.
     """
     parser = argparse.ArgumentParser(prog="python -m skfuse.demo", description=__doc__)
-    parser.add_argument("--splits", type=int, default=5, help="cross-validation folds")
+    parser.add_argument("--splits", type=_folds, default=5,
+                        help="cross-validation folds (at least 2)")
     parser.add_argument("--seed", type=int, default=0, help="seed for folds and members")
     parser.add_argument("--dataset", action="append",
                         help="only datasets whose name contains this (repeatable)")

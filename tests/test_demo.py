@@ -117,3 +117,11 @@ def test_an_unknown_dataset_is_an_error_that_lists_the_names():
     done = subprocess.run([sys.executable, "-m", "skfuse.demo", "--dataset", "iris"],
                           capture_output=True, text=True, check=False)
     assert done.returncode == 2 and "the datasets are" in done.stderr
+
+
+def test_splits_below_two_are_a_usage_error_and_names_match_in_any_case():
+    done = subprocess.run([sys.executable, "-m", "skfuse.demo", "--splits", "1"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 2
+    assert "--splits: must be an integer of at least 2, got '1'" in done.stderr
+    assert demo._chosen(["BREAST"]) == demo._chosen(["breast"]) == ["breast_cancer (binary)"]
