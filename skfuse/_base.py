@@ -263,12 +263,8 @@ class Composite(_BaseComposition):
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
         shape = np.shape(np.asarray(y))
-        if named_members is None and len(shape) == 2 and shape[1] > 1:
-            raise ValueError(
-                f"{type(self).__name__}: y has shape {shape}, and it takes one target "
-                "(a 1-D y); for several, wrap it in scikit-learn's "
-                f"{'MultiOutputClassifier' if is_classifier(self) else 'MultiOutputRegressor'}."
-            )
+        if named_members is None:
+            self._refuse_several_targets(shape)
         if named_members is not None and len(shape) == 2:
             single = [name for name, est in named_members if not takes_multi_output(est)
                       and not (shape[1] > 1 and fits_multi_output(est, X, y))]
@@ -289,6 +285,16 @@ class Composite(_BaseComposition):
             y = column_or_1d(y, warn=True)  # what it would return unchanged skips it
         check_consistent_length(X, y)
         return y
+
+    def _refuse_several_targets(self, shape):
+        """Refuse a ``y`` of ``shape`` with several columns, for a composite that takes
+        one target."""
+        if len(shape) == 2 and shape[1] > 1:
+            raise ValueError(
+                f"{type(self).__name__}: y has shape {shape}, and it takes one target "
+                "(a 1-D y); for several, wrap it in scikit-learn's "
+                f"{'MultiOutputClassifier' if is_classifier(self) else 'MultiOutputRegressor'}."
+            )
 
     def _set_classes(self, y):
         """Check classification targets and set ``classes_``; at least two are needed."""

@@ -329,6 +329,8 @@ class _BaseFusion(TransformerMixin, Composite):
                                  "partitions.")
         if is_collection(X):
             _set_collection_features(self, X)
+            if classifier:  # y is checked block by block; its shape here, unread
+                self._refuse_several_targets(np.shape(y))
         else:
             X = self._check_X(X, reset=True)
             y = self._check_y(X, y, None if classifier else list(zip(names, members)))

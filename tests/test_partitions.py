@@ -130,6 +130,17 @@ def test_weights_on_a_collection_are_checked_as_in_memory():
     assert_allclose(scalar.weights_, here.weights_, atol=1e-10)
 
 
+def test_a_classifier_refuses_several_targets_on_a_collection_as_in_memory():
+    X = da.from_array(X_CLF, chunks=(SIZES, 6))
+    two = np.column_stack([Y_CLF, Y_CLF])
+    message = r"y has shape \(1200, 2\), and it takes one target"
+    with pytest.raises(ValueError, match=message):
+        fusion(partitions=4).fit(X_CLF, two)
+    for y in (two, da.from_array(two, chunks=(SIZES, 2))):
+        with pytest.raises(ValueError, match=message):
+            fusion(partitions="blocks").fit(X, y)
+
+
 def test_under_routing_partitions_need_every_member_to_request_weights():
     w = np.random.default_rng(0).uniform(0.5, 2.0, len(Y_CLF))
     with config_context(enable_metadata_routing=True):
