@@ -101,7 +101,8 @@ def auto_thresholds(proba, codes, tolerance, sample_weight=None, present=None,
     ``proba`` holds each step's out-of-fold probabilities, shape (n_steps, n, n_classes),
     and ``present`` (n_steps, n) which steps have each row's view (None: all); every row
     must have at least one. Steps are settled in order. Each gets the lowest candidate
-    threshold (0 or a quantile of its confidences) such that at it, and at every
+    threshold (0 or a quantile of its confidences on the rows present, of positive
+    weight; unweighted, so a weight of 2 counts once there) such that at it, and at every
     candidate above it, the one-sided lower bound at ``confidence``
     (:func:`lower_bound`) on the paired per-row difference between the cascade's
     correctness (later steps not exiting) and that of no early exit (each row answered
@@ -122,10 +123,16 @@ def auto_thresholds(proba, codes, tolerance, sample_weight=None, present=None,
         diff = correct[route, rows] - no_exit
         return lower_bound(diff, sample_weight, confidence) >= -tolerance - 1e-12
 
+    # Candidates come from the rows that count: present, and of positive weight (a row
+    # of weight 0 is as absent).
+    counted = np.ones_like(top, dtype=bool) if present is None else present.copy()
+    if sample_weight is not None:
+        counted &= sample_weight > 0
     for i in range(n_steps - 1):
         # 0 lets every row exit; the quantiles step through the confidences.
-        seen = top[i] if present is None else top[i][present[i]]
-        candidates = np.unique(np.r_[0.0, np.quantile(seen, np.linspace(0, 1, 101))])
+        seen = top[i][counted[i]]
+        quantiles = np.quantile(seen, np.linspace(0, 1, 101)) if seen.size else []
+        candidates = np.unique(np.r_[0.0, quantiles])
         chosen = 1.0
         for t in candidates[::-1]:
             thresholds[i] = t

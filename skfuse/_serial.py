@@ -323,9 +323,13 @@ class SerialStack(TransformerMixin, Composite):
     def _needs_columns(self):
         if self.views:
             return "views"
-        has_passthrough = self.passthrough is not None and not (
+        return "passthrough" if self._passes_columns() else None
+
+    def _passes_columns(self):
+        """Whether ``passthrough`` hands raw columns on (any value but None and False;
+        an array of columns is not read for its truth)."""
+        return self.passthrough is not None and not (
             isinstance(self.passthrough, (bool, np.bool_)) and not self.passthrough)
-        return "passthrough" if has_passthrough else None
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -347,7 +351,7 @@ class SerialStack(TransformerMixin, Composite):
         tags.target_tags.required = True
         # A stack's later levels see the outputs of the one before, not X, unless
         # raw columns are passed through to them.
-        sees_x = kept if self.exit_threshold is not None or self.passthrough else kept[:1]
+        sees_x = kept if self.exit_threshold is not None or self._passes_columns() else kept[:1]
         tags.input_tags.allow_nan = all(takes_nan(est) for est in sees_x)
         tags.input_tags.sparse = all(t.input_tags.sparse for t in steps)
         # A stack transforms X into its final step's input; a cascade does not.

@@ -6,7 +6,13 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.datasets import load_diabetes, load_wine
-from sklearn.ensemble import RandomForestClassifier, StackingClassifier, StackingRegressor
+from sklearn.ensemble import (
+    HistGradientBoostingClassifier,
+    RandomForestClassifier,
+    StackingClassifier,
+    StackingRegressor,
+)
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import (
     GridSearchCV,
@@ -21,6 +27,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVR
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+from sklearn.utils import get_tags
 
 from skfuse import FusionClassifier, FusionRegressor, SerialStack
 
@@ -105,6 +112,44 @@ def test_passthrough_takes_numpy_booleans(passthrough):
     stack = SerialStack([("nb", GaussianNB()), ("final", LogisticRegression())],
                         passthrough=passthrough, cv=3).fit(X, y)
     assert stack.named_steps_["final"].n_features_in_ == 3 + X.shape[1] * bool(passthrough)
+
+
+@pytest.mark.parametrize("passthrough, n_passed", [
+    (np.array([0, 1]), 2), (np.arange(X.shape[1]) < 2, 2), (0, 1),
+])
+def test_passthrough_takes_arrays_of_columns_and_position_0(passthrough, n_passed):
+    # An array is not read for its truth (tags, the HTML repr), and position 0 passes
+    # column 0 on, so raw X (and its NaN) reaches the later steps.
+    stack = SerialStack([("nb", GaussianNB()), ("final", LogisticRegression())],
+                        passthrough=passthrough, cv=3)
+    assert "SerialStack" in stack._repr_html_()
+    assert stack.fit(X, y).named_steps_["final"].n_features_in_ == 3 + n_passed
+    nan_taking = SerialStack([("hgb", HistGradientBoostingClassifier(max_iter=5)),
+                              ("final", LogisticRegression())], passthrough=passthrough)
+    assert get_tags(nan_taking).input_tags.allow_nan is False
+
+
+def test_auto_thresholds_leave_rows_of_weight_zero_out():
+    # Frozen steps (fitted on other rows) give the same outputs to both fits, so only the
+    # thresholds' own use of the weights can tell them apart.
+    X_wine, y_wine = load_wine(return_X_y=True)
+    X_wine = X_wine + np.random.RandomState(0).normal(0, X_wine.std(axis=0), X_wine.shape)
+    other, rows = np.arange(len(y_wine)) % 2 == 0, np.arange(len(y_wine)) % 2 == 1
+    steps = [(name, FrozenEstimator(est.fit(X_wine[other], y_wine[other])))
+             for name, est in [("nb", GaussianNB()),
+                               ("lr", make_pipeline(StandardScaler(), LogisticRegression()))]]
+    X_fit, y_fit = X_wine[rows], y_wine[rows]
+    weight = np.ones(len(y_fit))
+    weight[::3] = 0.0
+    kept = weight > 0
+
+    def cascade():
+        return SerialStack(steps, exit_threshold="auto", cascade_fit="all")
+
+    weighted = cascade().fit(X_fit, y_fit, sample_weight=weight)
+    dropped = cascade().fit(X_fit[kept], y_fit[kept])
+    assert_array_equal(weighted.exit_thresholds_, dropped.exit_thresholds_)
+    assert_array_equal(weighted.predict_proba(X_wine), dropped.predict_proba(X_wine))
 
 
 def test_bad_passthrough_columns_are_named_as_passthrough():
