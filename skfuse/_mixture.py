@@ -704,17 +704,29 @@ class _BaseMixture(Composite):
         return _masked(gate_log_proba(self.gate_, self._gate_input(X), len(self.experts_)),
                        present)
 
+    def _lone_expert_input(self, X):
+        """``X`` checked when one expert, without a view, has every row (its share is 1
+        there, so routing would only multiply by it); else None."""
+        experts = getattr(self, "experts_", None)  # unfitted: _route says so
+        if experts is None or len(experts) != 1 or self._views_[0] is not None:
+            return None
+        X = self._check_X(X, reset=False)
+        # The presence check refuses NaN for an expert that takes none, in our words.
+        present = self._presence(X, self._expert_names_, experts, fitted=True)
+        return X if present is None else None
+
     def _combined(self, X, expert_output):
         """Run each expert on its rows only and combine with the gate's weights."""
-        experts = getattr(self, "experts_", None)  # unfitted: _route says so
-        if experts is not None and len(experts) == 1 and self._views_[0] is None:
-            X = self._check_X(X, reset=False)
-            # The presence check refuses NaN for an expert that takes none, in our words.
-            if self._presence(X, self._expert_names_, experts, fitted=True) is None:
-                # One expert on every row, at share 1: routing would only multiply by
-                # it (adding 0.0 turns -0.0 into 0.0, as the routed sum from 0 does).
-                out = expert_output(experts[0], X, 0)
-                return np.asarray(out, dtype=np.float64) + 0.0
+        lone = self._lone_expert_input(X)
+        if lone is not None:
+            # Adding 0.0 turns -0.0 into 0.0, as the routed sum from 0 does.
+            return np.asarray(expert_output(self.experts_[0], lone, 0), dtype=np.float64) + 0.0
+        return routing.combine(*self._routed_outputs(X, expert_output))
+
+    def _routed_outputs(self, X, expert_output):
+        """Each expert's output on the rows routed to it, stacked in expert order, and
+        the routing: ``(stacked, order, offsets, routed, weight)``, what
+        :func:`~skfuse.routing.combine` takes."""
         X, routed, weight, order, offsets = self._route(X)
         blocks = [(e, order[offsets[e]:offsets[e + 1]]) for e in range(len(self.experts_))]
         blocks = [(e, rows) for e, rows in blocks if rows.size]
@@ -722,7 +734,7 @@ class _BaseMixture(Composite):
                  for e, rows in blocks]
         outputs = run_in_threads(calls, self.n_jobs, X.shape[0])
         stacked = np.concatenate(outputs) if outputs else np.empty((0, 1))
-        return routing.combine(stacked, order, offsets, routed, weight)
+        return stacked, order, offsets, routed, weight
 
     def predict_gate(self, X):
         """The gate's probability of each expert for each row.
@@ -874,11 +886,18 @@ def _gate_penalty(gate):
 
 def _masked(log_gate, present):
     """Log-probabilities renormalised over the experts ``present`` on each row
-    (``present`` has shape (n_experts, n_samples))."""
+    (``present`` has shape (n_experts, n_samples)). A row whose gate gives every expert
+    present probability 0 is shared equally among them, as a fusion shares a row whose
+    members present all have weight 0."""
     if present is None:
         return log_gate
     log_gate = np.where(present.T, log_gate, -np.inf)
-    return log_gate - logsumexp(log_gate, axis=1, keepdims=True)
+    total = logsumexp(log_gate, axis=1, keepdims=True)
+    stranded = np.isneginf(total[:, 0]) & present.any(axis=0)
+    if stranded.any():
+        log_gate[stranded] = np.where(present.T[stranded], 0.0, -np.inf)
+        total[stranded] = np.log(present[:, stranded].sum(axis=0))[:, None]
+    return log_gate - total
 
 
 def _numeric(X):
@@ -1197,15 +1216,23 @@ class MixtureOfExpertsRegressor(RegressorMixin, _BaseMixture):
         y_std : ndarray of shape (n_samples,)
             Only with ``return_std=True``.
         """
+        def predictions(expert, X_e, e):
+            return member_prediction(expert, X_e)
+
         if not return_std:
-            return self._combined(X, lambda expert, X_e, e: member_prediction(expert, X_e))
-
-        def moments(expert, X_e, e):
-            mean = member_prediction(expert, X_e)
-            return np.column_stack([mean, self.noise_variance_[e] + mean**2])
-
-        first, second = self._combined(X, moments).T
-        return first, np.sqrt(np.maximum(second - first**2, 0.0))
+            return self._combined(X, predictions)
+        if self._lone_expert_input(X) is not None:  # the one expert's noise on every row
+            mean = self._combined(X, predictions)
+            return mean, np.full(len(mean), np.sqrt(self.noise_variance_[0]))
+        # The variance around each row's mean, sum_e w_e (noise_e + (mean_e - mean)^2):
+        # the same as sum_e w_e (noise_e + mean_e^2) - mean^2, without losing it to
+        # cancellation where the means are large against their spread.
+        means, order, offsets, routed, weight = self._routed_outputs(X, predictions)
+        mean = routing.combine(means, order, offsets, routed, weight)
+        expert = np.repeat(np.arange(len(self.experts_)), np.diff(offsets))
+        spread = self.noise_variance_[expert] + (means - mean[order]) ** 2
+        variance = routing.combine(spread, order, offsets, routed, weight)
+        return mean, np.sqrt(variance)
 
 
 @Substitution(**_MIXTURE_DOCS)

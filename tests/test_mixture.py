@@ -17,6 +17,7 @@ from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
+from sklearn.tree import DecisionTreeClassifier
 
 from skfuse import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
 from skfuse._compat import InvalidParameterError
@@ -78,6 +79,21 @@ def test_regressor_std_is_the_mixture_spread():
     np.testing.assert_allclose(std, np.sqrt(np.maximum(expected_var, 0)), rtol=1e-7,
                                atol=1e-10)
     np.testing.assert_array_equal(mean, moe.predict(X))
+
+
+@pytest.mark.parametrize("n_experts", [1, 3])
+def test_regressor_std_does_not_depend_on_the_targets_offset(n_experts):
+    # The spread is taken around each row's mean: a target offset by 1e8 would cancel
+    # it away in the sum of squares minus the squared mean (0 with one expert).
+    X, y = piecewise()
+    params = {"n_experts": n_experts, "experts": Ridge(), "random_state": 0}
+    _, std = MixtureOfExpertsRegressor(**params).fit(X, y).predict(X, return_std=True)
+    shifted = MixtureOfExpertsRegressor(**params).fit(X, y + 1e8)
+    _, std_shifted = shifted.predict(X, return_std=True)
+    if n_experts == 1:
+        np.testing.assert_allclose(std_shifted, np.sqrt(shifted.noise_variance_[0]),
+                                   rtol=1e-12)
+    np.testing.assert_allclose(std_shifted, std, rtol=1e-3)
 
 
 class _Counting:
@@ -910,3 +926,25 @@ def test_one_expert_with_a_view_is_routed_as_before():
                                         random_state=0).fit(X, y)
     np.testing.assert_array_equal(mixture.predict(X),
                                   mixture.experts_[0].predict(X[:, [0, 1]]))
+
+
+def test_a_gate_that_gives_every_expert_present_0_shares_the_row_among_them():
+    # A tree gate gives hard 0/1 shares; where its chosen expert's view is missing, the
+    # row goes to the experts present, equally (renormalising 0 over them gave NaN).
+    rng = np.random.RandomState(0)
+    X = rng.randn(400, 3)
+    y = (np.where(X[:, 2] > 0, X[:, 0], X[:, 1]) > 0).astype(int)
+    moe = MixtureOfExpertsClassifier(
+        [("a", LogisticRegression()), ("b", LogisticRegression())],
+        views={"a": [0], "b": [1]}, gate_view=[2],
+        gate=DecisionTreeClassifier(max_depth=2, random_state=0), random_state=0).fit(X, y)
+    full = np.array([[1.0, 0.5, 2.0], [1.0, 0.5, -2.0]])
+    assert set(moe.predict_gate(full).ravel()) == {0.0, 1.0}  # hard shares
+    blank_b = full.copy()
+    blank_b[:, 1] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        gate = moe.predict_gate(blank_b)
+        proba = moe.predict_proba(blank_b)
+    assert_allclose(gate, [[1.0, 0.0], [1.0, 0.0]])
+    assert_allclose(proba, moe.experts_[0].predict_proba(blank_b[:, :1]))
