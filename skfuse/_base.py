@@ -290,8 +290,10 @@ class Composite(_BaseComposition):
         """Refuse a ``y`` of ``shape`` with several columns, for a composite that takes
         one target."""
         if len(shape) == 2 and shape[1] > 1:
+            # A lazy collection may not know its length: "?" stands for it.
+            shown = ", ".join(str(n) if isinstance(n, numbers.Integral) else "?" for n in shape)
             raise ValueError(
-                f"{type(self).__name__}: y has shape {shape}, and it takes one target "
+                f"{type(self).__name__}: y has shape ({shown}), and it takes one target "
                 "(a 1-D y); for several, wrap it in scikit-learn's "
                 f"{'MultiOutputClassifier' if is_classifier(self) else 'MultiOutputRegressor'}."
             )
@@ -364,12 +366,16 @@ class Composite(_BaseComposition):
 
         lacks = "; ".join(f"split {k + 1} lacks {named(missing)}" for k, missing in short[:5])
         more = "; ..." if len(short) > 5 else ""
+        tested = np.concatenate([test for _, test in folds]).size == len(y)
+        advice = ("Shuffle the folds (StratifiedKFold(shuffle=True)) or give each class "
+                  "at least as many rows as there are splits." if tested else
+                  "The early splits of a forward-chaining cv lack the classes that come "
+                  "later: start the splits where every class has been seen.")
         warnings.warn(
             f"{type(self).__name__}: the training part of {len(short)} of the "
             f"{len(folds)} cv splits lacks a class ({lacks}{more}): "
             "what is fitted there cannot predict it, so its out-of-fold outputs give "
-            "that class probability 0. Shuffle the folds (StratifiedKFold(shuffle=True)) "
-            "or give each class at least as many rows as there are splits.",
+            f"that class probability 0. {advice}",
             UserWarning,
             stacklevel=stacklevel,
         )

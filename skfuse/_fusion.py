@@ -329,7 +329,7 @@ class _BaseFusion(TransformerMixin, Composite):
                                  "partitions.")
         if is_collection(X):
             _set_collection_features(self, X)
-            if classifier:  # y is checked block by block; its shape here, unread
+            if classifier:  # only y's shape is read here; its values block by block
                 self._refuse_several_targets(np.shape(y))
         else:
             X = self._check_X(X, reset=True)

@@ -887,7 +887,7 @@ def _gate_penalty(gate):
 def _masked(log_gate, present):
     """Log-probabilities renormalised over the experts ``present`` on each row
     (``present`` has shape (n_experts, n_samples)). A row whose gate gives every expert
-    present probability 0 is shared equally among them, as a fusion shares a row whose
+    present probability 0 gives them equal probabilities, as a fusion shares a row whose
     members present all have weight 0."""
     if present is None:
         return log_gate
@@ -1221,8 +1221,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, _BaseMixture):
 
         if not return_std:
             return self._combined(X, predictions)
-        if self._lone_expert_input(X) is not None:  # the one expert's noise on every row
-            mean = self._combined(X, predictions)
+        lone = self._lone_expert_input(X)
+        if lone is not None:  # the one expert's noise on every row
+            mean = np.asarray(predictions(self.experts_[0], lone, 0), dtype=np.float64) + 0.0
             return mean, np.full(len(mean), np.sqrt(self.noise_variance_[0]))
         # The variance around each row's mean, sum_e w_e (noise_e + (mean_e - mean)^2):
         # the same as sum_e w_e (noise_e + mean_e^2) - mean^2, without losing it to

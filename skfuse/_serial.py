@@ -326,8 +326,8 @@ class SerialStack(TransformerMixin, Composite):
         return "passthrough" if self._passes_columns() else None
 
     def _passes_columns(self):
-        """Whether ``passthrough`` hands raw columns on (any value but None and False;
-        an array of columns is not read for its truth)."""
+        """Whether ``passthrough`` hands raw columns on: any value but None and False
+        (NumPy's too); an array of columns is not read for its truth."""
         return self.passthrough is not None and not (
             isinstance(self.passthrough, (bool, np.bool_)) and not self.passthrough)
 

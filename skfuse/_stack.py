@@ -245,10 +245,10 @@ def _plan(stack, n_samples):
 
 
 def _passthrough_columns(stack, X):
-    if stack.passthrough is None:
+    if not stack._passes_columns():
         return None
     if isinstance(stack.passthrough, (bool, np.bool_)):  # a grid may hold NumPy's
-        return np.arange(X.shape[1]) if stack.passthrough else None
+        return np.arange(X.shape[1])
     return resolve_view(stack.passthrough, X, "passthrough",
                         getattr(stack, "feature_names_in_", None),
                         subject=f"{OWNER}: passthrough")

@@ -152,7 +152,10 @@ def _positional(view, feature_names, subject):
     if missing:
         raise ValueError(f"{subject} names column(s) {missing!r} that are not in X.")
     start = None if view.start is None else lookup[view.start]
-    stop = None if view.stop is None else lookup[view.stop] + 1
+    stop = None
+    if view.stop is not None:  # one past the named end, in the slice's direction
+        stop = lookup[view.stop] + (1 if (view.step or 1) > 0 else -1)
+        stop = None if stop < 0 else stop
     return slice(start, stop, view.step)
 
 

@@ -310,7 +310,7 @@ def verdict(rows):
     return lines
 
 
-def _folds(text):
+def _n_splits_arg(text):
     """``--splits``: an int of at least 2, or a usage error."""
     try:
         value = int(text)
@@ -330,7 +330,7 @@ def main(argv=None):
         The arguments; None reads them from the command line.
     """
     parser = argparse.ArgumentParser(prog="python -m skfuse.demo", description=__doc__)
-    parser.add_argument("--splits", type=_folds, default=5,
+    parser.add_argument("--splits", type=_n_splits_arg, default=5,
                         help="cross-validation folds (at least 2)")
     parser.add_argument("--seed", type=int, default=0, help="seed for folds and members")
     parser.add_argument("--dataset", action="append",

@@ -624,8 +624,13 @@ def test_a_slice_of_column_names_takes_both_ends():
     by_list = FusionClassifier(classifiers(), views={"nb": names[1:3]})
     assert_array_equal(by_slice.fit(X, IRIS_Y)._views_["nb"], [1, 2])
     assert_array_equal(by_slice.predict_proba(X), by_list.fit(X, IRIS_Y).predict_proba(X))
-    assert_array_equal(FusionClassifier(classifiers(), views={"nb": slice(names[2], None)})
-                       .fit(X, IRIS_Y)._views_["nb"], [2, 3])
+    for view, expected in [(slice(names[2], None), [2, 3]),
+                           (slice(names[2], names[0], -1), [2, 1, 0]),
+                           (slice(names[1], names[0], -1), [1, 0]),
+                           (slice(None, names[2], 2), [0, 2])]:
+        fitted = FusionClassifier(classifiers(), views={"nb": view}).fit(X, IRIS_Y)
+        assert_array_equal(fitted._views_["nb"], expected)
+        assert list(X.loc[:, view].columns) == [names[i] for i in expected]  # as pandas
     for view, match in [(slice(names[0], 2), "ends must be both column names or both"),
                         (slice(names[0], "z"), r"names column\(s\) \['z'\]")]:
         with pytest.raises(ValueError, match=match):

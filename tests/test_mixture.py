@@ -93,7 +93,28 @@ def test_regressor_std_does_not_depend_on_the_targets_offset(n_experts):
     if n_experts == 1:
         np.testing.assert_allclose(std_shifted, np.sqrt(shifted.noise_variance_[0]),
                                    rtol=1e-12)
+    else:  # by hand, around the row's mean: all experts (top_k None), gate shares
+        gate = shifted.predict_gate(X)
+        means = np.stack([e.predict(X) for e in shifted.experts_], axis=1)
+        mean = (gate * means).sum(axis=1)
+        spread = (gate * (shifted.noise_variance_ + (means - mean[:, None]) ** 2)).sum(axis=1)
+        np.testing.assert_allclose(std_shifted, np.sqrt(spread), rtol=1e-6)
     np.testing.assert_allclose(std_shifted, std, rtol=1e-3)
+
+
+def test_one_expert_std_checks_x_once():
+    X, y = piecewise()
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+    mixture = MixtureOfExpertsRegressor(Ridge(), n_experts=1, random_state=0).fit(frame, y)
+
+    def names_warnings(call):
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            call()
+        return [w for w in record if "valid feature names" in str(w.message)]
+
+    plain = names_warnings(lambda: mixture.predict(X))
+    assert len(names_warnings(lambda: mixture.predict(X, return_std=True))) == len(plain)
 
 
 class _Counting:

@@ -146,6 +146,13 @@ def test_partial_fit_prepares_its_data_as_fit_does(blobs):
         X[y == "up"], y[y == "up"], classes=["down", "up", "side"])
     first.partial_fit(X[y == "down"], y[y == "down"])
     assert_array_equal(first.classes_, ["down", "up", "side"])
+    with pytest.raises(ValueError, match="differs from the labels of the first call"):
+        first.partial_fit(X, y, classes=["down", "up"])
+    # A copy taken during fit (a checkpoint) does not carry fit's hand-over flag.
+    first._in_fit_ = True
+    copy = pickle.loads(pickle.dumps(first))
+    del first._in_fit_
+    assert not hasattr(copy, "_in_fit_")
 
 
 def test_regressor_partial_fit_trains_on_1d_targets():

@@ -11,7 +11,7 @@ from sklearn.datasets import load_iris, make_classification
 from sklearn.exceptions import ConvergenceWarning, UndefinedMetricWarning
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import KFold
+from sklearn.model_selection import KFold, TimeSeriesSplit
 from sklearn.naive_bayes import GaussianNB
 from sklearn.tree import DecisionTreeClassifier
 
@@ -128,6 +128,7 @@ def test_training_folds_without_a_class_warn_once_at_the_users_fit(kind):
     assert "3 of the 3 cv splits" in message
     assert ("split 1 lacks 'setosa'; split 2 lacks 'versicolor'; split 3 lacks "
             "'virginica'") in message
+    assert "Shuffle the folds" in message
     for cv in (3, KFold(3, shuffle=True, random_state=0)):  # stratified, shuffled
         record = caught(lambda cv=cv: COMPOSITES_WITH_FOLDS[kind](cv).fit(X, y))
         assert not [w for w in record if "lacks a class" in str(w.message)]
@@ -185,3 +186,16 @@ def test_warnings_once_shows_what_came_before_an_error():
         with pytest.raises(RuntimeWarning):
             _once(a_then_an_error)
     assert [str(w.message) for w in record] == ["a"]
+
+
+def test_forward_chaining_folds_without_a_class_are_not_told_to_shuffle():
+    X, y = _sorted_iris()
+    # Two classes interleaved, then the third: early training windows lack it.
+    order = np.r_[np.column_stack([np.arange(50), np.arange(50, 100)]).ravel(),
+                  np.arange(100, 150)]
+    X, y = X[order], y[order]
+    fusion = COMPOSITES_WITH_FOLDS["fusion"](TimeSeriesSplit(3))
+    record = caught(lambda: fusion.fit(X, y))
+    lacking = [str(w.message) for w in record if "lacks a class" in str(w.message)]
+    assert len(lacking) == 1
+    assert "forward-chaining" in lacking[0] and "Shuffle" not in lacking[0]

@@ -59,6 +59,11 @@ class _MemberNet:
             self._seed_torch()
             return train(X, y, **fit_params)
 
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_in_fit_", None)  # a copy made during fit (a checkpoint) is not in it
+        return state
+
     def _fit_from_the_start(self, X, y, **fit_params):
         # skorch's fit trains through self.partial_fit, which must then take the rows
         # and codes prepared here as they are.
@@ -313,6 +318,9 @@ class NetClassifier(_MemberNet, NeuralNetClassifier):
         if getattr(self, "_in_fit_", False):  # skorch's fit, on the codes fit made
             return super().partial_fit(X, y, classes, **fit_params)
         first = not hasattr(self, "labels_")
+        if not first and classes is not None and not np.array_equal(classes, self.labels_):
+            raise ValueError(f"NetClassifier: classes={list(classes)!r} differs from the "
+                             f"labels of the first call, {self.labels_.tolist()!r}.")
         X = self._check_input(X, reset=first)
         y = column_or_1d(y, warn=True)
         if first:
