@@ -15,7 +15,7 @@ from scipy.stats import norm
 from ._base import check_known_classes, member_proba
 from ._jobs import MemberJobs
 from ._tasks import is_frozen
-from ._views import presence, take_rows, take_view
+from ._views import presence, refuse_rows_without_any, take_rows, take_view
 from ._weights import guard_gain
 
 OWNER = "SerialStack"
@@ -290,13 +290,8 @@ def step_proba(stack, X, step, rows):
 
 def _refuse_rows_without_steps(stack, present):
     """With ``missing="error"``, refuse rows where every step's view is missing."""
-    none = 0 if present is None else int((~present.any(axis=0)).sum())
-    if none and stack.missing == "error":
-        raise ValueError(
-            f"SerialStack: {none} row(s) of X have no step present (every step's view is "
-            "missing there); pass missing='prior' to predict the training class "
-            "frequencies there."
-        )
+    if stack.missing == "error":
+        refuse_rows_without_any(present, OWNER, "step", "the training class frequencies")
 
 
 def predict_cascade(stack, X):

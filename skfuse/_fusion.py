@@ -38,7 +38,13 @@ from ._docstring import Substitution
 from ._jobs import FoldMean, MemberJobs, predict_members
 from ._partitions import PARTITION_SAMPLE, blockwise, is_collection
 from ._tasks import is_frozen, report, report_fit_time
-from ._views import check_views, presence, resolve_view, takes_nan
+from ._views import (
+    check_views,
+    presence,
+    refuse_rows_without_any,
+    resolve_view,
+    takes_nan,
+)
 from ._weights import (
     classifier_objective,
     combine_classifier,
@@ -604,13 +610,9 @@ class _BaseFusion(TransformerMixin, Composite):
     def _refuse_rows_without_members(self, present):
         """With ``missing="error"``, refuse rows where every member's view is missing
         (at fit too: a model that fits on ``X`` predicts on it)."""
-        none = 0 if present is None else int((~present.any(axis=0)).sum())
-        if none and self.missing == "error":
-            raise ValueError(
-                f"{type(self).__name__}: {none} row(s) of X have no member present "
-                "(every member's view is missing there); pass missing='prior' to "
-                "predict the training prior (classes) or mean (regression) there."
-            )
+        if self.missing == "error":
+            refuse_rows_without_any(present, type(self).__name__, "member",
+                                    "the training prior (classes) or mean (regression)")
 
     def _check_members_can_output(self, names, members):
         pass

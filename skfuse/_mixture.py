@@ -39,6 +39,7 @@ from ._views import (
     nan_rows,
     nan_sample,
     presence,
+    refuse_rows_without_any,
     resolve_view,
     take_rows,
     take_view,
@@ -795,12 +796,7 @@ class _BaseMixture(Composite):
                            type(self).__name__, fitted)
         if present is None:
             return None
-        none = int((~present.any(axis=0)).sum())
-        if none:
-            raise ValueError(
-                f"{type(self).__name__}: {none} row(s) of X have no expert present (every "
-                "expert's view is missing there)."
-            )
+        refuse_rows_without_any(present, type(self).__name__, "expert")
         for name, row in zip(names, present):
             if not fitted and not row.any():
                 raise ValueError(

@@ -259,6 +259,17 @@ def _is_missing_value(value):
     return value is None or (isinstance(value, float) and value != value)
 
 
+def refuse_rows_without_any(present, owner, kind, prior=None):
+    """Refuse rows where no ``kind`` (member, step, expert) has its view (``present``:
+    (n_kinds, n) bool, or None); ``prior``: what ``missing="prior"`` predicts there, for
+    a composite that offers it."""
+    none = 0 if present is None else int((~present.any(axis=0)).sum())
+    if none:
+        advice = "" if prior is None else f"; pass missing='prior' to predict {prior} there"
+        raise ValueError(f"{owner}: {none} row(s) of X have no {kind} present (every "
+                         f"{kind}'s view is missing there){advice}.")
+
+
 def takes_nan(estimator):
     """Whether ``estimator`` declares that it takes NaN in ``X``.
 
