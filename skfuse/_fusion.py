@@ -433,17 +433,22 @@ class _BaseFusion(TransformerMixin, Composite):
                 return value if k is None else value[k]
 
             where = "" if k is None else f"output {k}: "
-            report(owner, f"{where}learned weights ({method}): " + ", ".join(
-                f"{name} {w:.3f}" for name, w in zip(names, pick(self.weights_))))
-            report(owner, f"{where}out-of-fold score {pick(self.oof_score_):.4f}; "
-                   "members: " + ", ".join(f"{name} {pick(score):.4f}"
-                                           for name, score in self.member_scores_.items()))
             fallback = pick(self.fallback_)
-            if isinstance(fallback, str):
-                gain, error = pick(self._guard_)
+            fell_back = isinstance(fallback, str)
+            # After a fallback, weights_ is the member's one-hot; say what was learned.
+            learned = pick(self._guard_)[2] if fell_back else pick(self.weights_)
+            report(owner, f"{where}learned weights ({method}): " + ", ".join(
+                f"{name} {w:.3f}" for name, w in zip(names, learned)))
+            if fell_back:
+                gain, error, _ = pick(self._guard_)
                 report(owner, f"{where}guard: fell back to member {fallback!r} alone (the "
-                       f"fusion's out-of-fold gain over it, {gain:.4g}, is not above its "
-                       f"standard error, {error:.4g})")
+                       f"learned weights' out-of-fold gain over it, {gain:.4g}, is not "
+                       f"above its standard error, {error:.4g})")
+            used = f"member {fallback!r} alone" if fell_back else "the learned weights"
+            report(owner, f"{where}out-of-fold score of {used} "
+                   f"{pick(self.oof_score_):.4f}; members: " + ", ".join(
+                       f"{name} {pick(score):.4f}"
+                       for name, score in self.member_scores_.items()))
 
     def _check_calibration(self, weights):
         pass
@@ -551,9 +556,9 @@ class _BaseFusion(TransformerMixin, Composite):
         alone = row_losses(P, y_target, onehot, self._kind, getattr(self, "voting", None))
         gain, error = guard_gain(fused, alone, sample_weight)
         if gain <= error and not np.array_equal(learned["weights_"], onehot):
+            learned["_guard_"] = (gain, error, learned["weights_"])
             learned["weights_"] = onehot
             learned["fallback_"] = names[best]
-            learned["_guard_"] = (gain, error)
 
     def _loss_inputs(self, oof):
         return oof

@@ -209,8 +209,17 @@ class _BaseMixture(Composite):
             return [None] * len(names)
         single = "experts" in routed and len(routed) == 1
         params = [dict(routed["experts" if single else name]) for name in names]
-        for expert_params in params:
-            expert_params.pop("sample_weight", None)
+        # The mixture's own sample_weight is not in fit_params: this one came from an
+        # alias (set_fit_request(sample_weight="w")), which EM cannot honour apart.
+        aliased = [name for name, given in zip(names, params) if "sample_weight" in given]
+        if aliased:
+            raise TypeError(
+                f"{type(self).__name__}: expert(s) {aliased} request sample_weight under "
+                "another name, and were given it. A mixture weights its experts itself "
+                "(each expert's responsibilities times the mixture's sample_weight), so "
+                "pass the weights as fit(..., sample_weight=...) and leave the experts' "
+                "sample_weight request unset."
+            )
         return params
 
     def _fit(self, X, y, target, sample_weight, fit_params):
@@ -1020,7 +1029,8 @@ _MIXTURE_DOCS = {
         Experts fitted in parallel (joblib); prediction runs experts in threads for
         10,000 rows or more.""",
     "verbose": """verbose : int, default=0
-        Above 0, print each EM iteration's objective, held-out loss and seconds,
+        Above 0, print each EM iteration's objective, held-out log-likelihood
+        (what EM stops on), held-out loss and seconds,
         the number of experts "auto" chose, and a closing summary (iterations,
         converged or not and why, expert usage).""",
     "random_state": """random_state : int, RandomState or None, default=None
@@ -1169,6 +1179,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, _BaseMixture):
             With ``sklearn.set_config(enable_metadata_routing=True)`` only: metadata
             for the experts that request them, each given the rows it is fitted on
             (``groups`` for an expert that is a composite with ``GroupKFold``, say).
+            Not sample weights: EM weights the experts, from ``sample_weight``; an
+            expert that requests them under another name is refused.
 
         Returns
         -------
@@ -1327,6 +1339,8 @@ class MixtureOfExpertsClassifier(ClassifierMixin, _BaseMixture):
             With ``sklearn.set_config(enable_metadata_routing=True)`` only: metadata
             for the experts that request them, each given the rows it is fitted on
             (``groups`` for an expert that is a composite with ``GroupKFold``, say).
+            Not sample weights: EM weights the experts, from ``sample_weight``; an
+            expert that requests them under another name is refused.
 
         Returns
         -------

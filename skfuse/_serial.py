@@ -141,7 +141,8 @@ class SerialStack(TransformerMixin, Composite):
             "predict"} or dict, default="auto"
         Stacking: which output of a non-final step the next level sees. ``"auto"``
         takes the first the step has, in that order, but a ``SerialStack`` step
-        passes its predictions, not its ``transform``; a ``FusionClassifier`` level
+        passes its probabilities (else its decision values, else its
+        predictions), not its ``transform``; a ``FusionClassifier`` level
         passes on each member's own first of ``predict_proba``,
         ``decision_function`` and ``predict``, as ``StackingClassifier``'s
         ``"auto"`` does (its ``"transform"`` passes the level's vote: every member's
@@ -183,8 +184,9 @@ class SerialStack(TransformerMixin, Composite):
     verbose : int, default=0
         With 1 or more, ``fit`` prints a line for each step fit and each fold, in
         task order as the results arrive, with the seconds it took; a cascade then
-        prints the thresholds it chose and the out-of-fold exit rates; last, the
-        whole fit's time.
+        prints the thresholds it chose, the out-of-fold exit rates and (with
+        ``cascade_fit="deferred"``) what each step was trained on; last, the whole
+        fit's time.
     memory : str, path-like, joblib.Memory or None, default=None
         Caches each step fit and out-of-fold output (see ``FusionClassifier``).
     random_state : int, RandomState instance or None, default=None

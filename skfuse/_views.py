@@ -179,11 +179,11 @@ def take_view(X, positions):
 
 
 def take_rows(X, rows, copy=True):
-    """Return the rows ``rows`` (integer positions) of ``X``, a DataFrame or an array;
-    with ``copy=False``, ``X`` itself when ``rows`` are all its rows in order."""
+    """Return the rows ``rows`` (integer positions) of ``X``, a DataFrame, a Series or
+    an array; with ``copy=False``, ``X`` itself when ``rows`` are all its rows in order."""
     if not copy and len(rows) == X.shape[0] and np.array_equal(rows, np.arange(len(rows))):
         return X
-    if _is_dataframe(X):
+    if hasattr(X, "iloc"):  # pandas: by position, whatever the index holds
         return X.iloc[rows]
     return X[rows]
 

@@ -923,12 +923,14 @@ def test_per_output_weights_are_reported_and_guarded_per_output(capsys):
                              guard=True, cv=KFold(4), verbose=1).fit(X, y)
     assert len(fusion.fallback_) == 3
     lines = capsys.readouterr().out.splitlines()
+    learned = clone(fusion).set_params(guard=False, verbose=0).fit(X, y).weights_
     for k in range(3):
         weights = ", ".join(f"{name} {w:.3f}" for name, w in zip(["ridge", "tree"],
-                                                                  fusion.weights_[k]))
+                                                                  learned[k]))
         assert f"[FusionRegressor] output {k}: learned weights (optimize): {weights}" in lines
-        assert any(line.startswith(f"[FusionRegressor] output {k}: out-of-fold score "
-                                   f"{fusion.oof_score_[k]:.4f}") for line in lines)
+        assert any(line.startswith(f"[FusionRegressor] output {k}: out-of-fold score of ")
+                   and line.split(";")[0].endswith(f" {fusion.oof_score_[k]:.4f}")
+                   for line in lines)
         fell_back = [line for line in lines if line.startswith(
             f"[FusionRegressor] output {k}: guard: fell back to member")]
         assert len(fell_back) == isinstance(fusion.fallback_[k], str)

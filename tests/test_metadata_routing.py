@@ -163,3 +163,53 @@ def test_a_search_passes_weights_to_a_composite_that_asks_for_them(routing):
     assert all(fit.got_weight_ for fit in best.named_estimators_["asks"].estimators)
     assert not any(fit.got_weight_ for fit in best.named_estimators_["declines"].estimators)
     assert no_group_split(best.cv.folds_, GROUPS)
+
+
+@pytest.mark.parametrize("make", [
+    lambda lr: FusionClassifier([("lr", lr)], weights="optimize", cv=3, refit=False),
+    lambda lr: SerialStack([("nb", GaussianNB()), ("lr", lr)], cv=3),
+])
+@pytest.mark.parametrize("index", ["shuffled", "gapped"])
+def test_routed_metadata_in_a_series_is_taken_by_position(routing, make, index):
+    # scikit-learn slices per-row metadata by position; a pandas Series whose index is
+    # not 0..n-1 was sliced by label (wrong rows' weights, or a KeyError).
+    pd = pytest.importorskip("pandas")
+    weights = np.random.RandomState(0).randint(0, 3, len(Y)).astype(float)
+    labels = (np.random.RandomState(1).permutation(len(Y)) if index == "shuffled"
+              else np.arange(len(Y)) * 3 + 7)
+    lr = LogisticRegression().set_fit_request(sample_weight="w")
+    from_series = make(lr).fit(X, Y, w=pd.Series(weights, index=labels))
+    from_array = make(lr).fit(X, Y, w=weights)
+    assert_allclose(from_series.predict_proba(X), from_array.predict_proba(X), rtol=1e-12)
+
+
+def test_group_series_reaches_a_nested_splitter_by_position(routing):
+    pd = pytest.importorskip("pandas")
+    labels = np.random.RandomState(1).permutation(len(Y))
+
+    def mixture():
+        experts = [(name, FusionClassifier(
+            [("lr", LogisticRegression().set_fit_request(sample_weight=True))],
+            weights="optimize", cv=RecordingGroupKFold(2))) for name in ("a", "b")]
+        return MixtureOfExpertsClassifier(experts, max_iter=2, validation_fraction=None,
+                                          random_state=0)
+
+    from_series = mixture().fit(X, Y, groups=pd.Series(GROUPS, index=labels))
+    for fitted in from_series.experts_:
+        assert set(fitted.cv.groups_) <= set(GROUPS)
+        assert no_group_split(fitted.cv.folds_, fitted.cv.groups_)
+    from_array = mixture().fit(X, Y, groups=GROUPS)
+    assert_allclose(from_series.predict_proba(X), from_array.predict_proba(X), rtol=1e-12)
+
+
+def test_mixture_refuses_sample_weight_an_expert_requests_under_an_alias(routing):
+    # EM weights the experts; weights routed under another name were silently dropped.
+    expert = Ridge().set_fit_request(sample_weight="w")
+    moe = MixtureOfExpertsRegressor(expert, n_experts=2, max_iter=3, random_state=0)
+    with pytest.raises(TypeError, match=r"request sample_weight under another name.*"
+                                        r"fit\(\.\.\., sample_weight=\.\.\.\)"):
+        moe.fit(X_REG, Y_REG, w=np.ones(len(Y_REG)))
+    # Requested under its own name, the mixture's sample_weight reaches EM as before.
+    plain = MixtureOfExpertsRegressor(Ridge().set_fit_request(sample_weight=True),
+                                      n_experts=2, max_iter=3, random_state=0)
+    plain.fit(X_REG, Y_REG, sample_weight=np.ones(len(Y_REG)))

@@ -85,7 +85,8 @@ def test_fusion_says_its_learned_weights_by_member_name(method, capsys):
     s = fitted.member_scores_
     assert decided == [
         f"learned weights ({method}): lr {w[0]:.3f}, tree {w[1]:.3f}, nb {w[2]:.3f}",
-        (f"out-of-fold score {fitted.oof_score_:.4f}; members: lr {s['lr']:.4f}, "
+        (f"out-of-fold score of the learned weights {fitted.oof_score_:.4f}; members: "
+         f"lr {s['lr']:.4f}, "
          f"tree {s['tree']:.4f}, nb {s['nb']:.4f}"),
     ]
     if method == "optimize":

@@ -255,7 +255,12 @@ def test_guard_falls_back_when_one_member_dominates(capsys):
     assert fusion.fallback_ == "lr"
     assert_allclose(fusion.weights_, [1.0, 0.0])
     assert_allclose(fusion.oof_score_, fusion.member_scores_["lr"])
-    assert "guard: fell back to member 'lr' alone" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "guard: fell back to member 'lr' alone" in out
+    # verbose shows the weights learned, not the fallback's one-hot that replaced them.
+    assert (f"learned weights (optimize): lr {learned[0]:.3f}, tree {learned[1]:.3f}"
+            in out)
+    assert f"out-of-fold score of member 'lr' alone {fusion.oof_score_:.4f}" in out
 
 
 def test_guard_stays_silent_where_fusion_clearly_helps():

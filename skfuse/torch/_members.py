@@ -217,6 +217,8 @@ class NetClassifier(_MemberNet, NeuralNetClassifier):
     ----------
     classes_ : ndarray of shape (n_classes,)
         The labels, in the order of the module's output columns.
+    labels_ : ndarray of shape (n_classes,)
+        The same labels, as fit stored them (``classes_`` reads them).
     n_features_in_ : int
         Number of columns of ``X`` (array input only).
     module_ : torch.nn.Module
@@ -392,6 +394,8 @@ class NetRegressor(_MemberNet, NeuralNetRegressor):
         Number of columns of ``X`` (array input only).
     module_ : torch.nn.Module
         The fitted network.
+    y_ndim_ : int
+        1 or 2: the dimensions of ``y`` at fit, which ``predict``'s output takes.
 
     See Also
     --------

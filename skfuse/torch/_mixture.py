@@ -557,6 +557,15 @@ _NEURAL_MIXTURE_DOCS = {
         last epoch that improved the monitored loss; otherwise ``n_iter_``.""",
     "module_": """module_ : torch.nn.Module
         The trained network (gate and stacked expert weights).""",
+    "device_": """device_ : torch.device
+        Where ``module_`` lives now (it moves when ``device`` asks for another at
+        predict; a pickle holds it on the CPU).""",
+    "x_mean_": """x_mean_ : ndarray of shape (n_features,)
+        The (sample-weighted) mean of each input column, subtracted before training
+        and prediction.""",
+    "x_scale_": """x_scale_ : ndarray of shape (n_features,)
+        The (sample-weighted) standard deviation of each input column (1 where it is
+        0), by which inputs are divided.""",
     "n_features_in_": """n_features_in_ : int
         Number of features seen during fit.""",
     "feature_names_in_": """feature_names_in_ : ndarray of shape (n_features,)
@@ -601,6 +610,16 @@ class NeuralMixtureOfExpertsRegressor(RegressorMixin, _BaseNeuralMixture):
     {n_iter_}
     {best_epoch_}
     {module_}
+    {device_}
+    {x_mean_}
+    {x_scale_}
+    y_mean_ : ndarray of shape (n_outputs,)
+        The (sample-weighted) mean of each target, added back to the network's output.
+    y_scale_ : ndarray of shape (n_outputs,)
+        The (sample-weighted) standard deviation of each target (0 for a constant
+        target, which the model then predicts), by which the output is multiplied.
+    y_ndim_ : int
+        1 or 2: the dimensions of ``y`` at fit, which ``predict``'s output takes.
     {n_features_in_}
     {feature_names_in_}
 
@@ -716,6 +735,9 @@ class NeuralMixtureOfExpertsClassifier(ClassifierMixin, _BaseNeuralMixture):
     {n_iter_}
     {best_epoch_}
     {module_}
+    {device_}
+    {x_mean_}
+    {x_scale_}
     {n_features_in_}
     {feature_names_in_}
 
