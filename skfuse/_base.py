@@ -83,7 +83,7 @@ class Composite(_BaseComposition):
             # would set a stray attribute and leave the member as it was.
             setattr(self, self._members, list(members))
         skipped = {item[0]: item[1] for item in members or ()
-                   if isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], str)
+                   if is_pair(item) and isinstance(item[1], str)
                    } if isinstance(members, (list, tuple)) else {}
         for key in params:
             head, _, rest = key.partition("__")
@@ -109,7 +109,7 @@ class Composite(_BaseComposition):
         members = getattr(self, self._members, None)
         if not isinstance(members, (list, tuple)):
             return None
-        return [item[0] for item in members if isinstance(item, tuple)]
+        return [item[0] for item in members if is_pair(item)]
 
     def _sk_visual_block_(self):
         """Members side by side in the HTML representation (a stack overrides it)."""
@@ -571,7 +571,7 @@ def check_members(estimators, kind, owner):
             "got an empty one."
         )
     for item in estimators:
-        if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)):
+        if not is_pair(item):
             raise ValueError(
                 f"{owner}: each entry of estimators must be a (name, estimator) tuple "
                 f"with a string name; got {item!r}."
@@ -724,6 +724,12 @@ def seed_estimator(estimator, random_state):
 
 
 # -- member outputs, aligned to the composite's classes --------------------------
+
+
+def is_pair(item):
+    """Whether ``item`` is a ``(name, estimator)`` pair: a tuple, or a list as JSON and
+    YAML give (scikit-learn's composites take both), with a string name."""
+    return isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[0], str)
 
 
 def is_drop(est):

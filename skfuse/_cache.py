@@ -149,13 +149,27 @@ def _plain_array(value):
             and value.flags.c_contiguous)
 
 
+class UncacheableMember(TypeError):
+    """A member the cache cannot key or store: it does not pickle (it holds a lambda)."""
+
+    def __init__(self, estimator):
+        try:  # the plain pickler's reason reads better than joblib's hasher's
+            pickle.dumps(estimator, protocol=5)
+            reason = "joblib's hash refused it"
+        except Exception as exc:  # noqa: BLE001 -- any reason it gives is the message
+            reason = str(exc)
+        super().__init__(reason)
+        self.estimator = estimator
+
+
 def _pickled_digest(value):
     """A digest of a small object (a member, a key's parts) from its C pickle.
 
     20 to 40 times faster than joblib's pure-Python hasher on an estimator. Equal bytes
     mean equal state, so a digest is never shared by objects that differ; an object whose
     pickle differs from process to process (a set of strings) is only missed by another
-    process. Objects the pickler refuses (a lambda) go to joblib's hash.
+    process. Objects the pickler refuses go to joblib's hash, which takes a few more (a
+    function that only joblib finds by name); neither takes a lambda or a local function.
     """
     try:
         blob = pickle.dumps(value, protocol=5)
@@ -396,7 +410,11 @@ class MemberCache:
             # The jobs of one member share its estimator and its params dict, and
             # the members share the folds. A kept fold fit is keyed apart from the same
             # fold's output alone.
-            key = _pickled_digest((self._digest_of(estimator, pickled=True), data,
+            try:
+                member_digest = self._digest_of(estimator, pickled=True)
+            except (pickle.PicklingError, TypeError, AttributeError) as exc:
+                raise UncacheableMember(estimator) from exc
+            key = _pickled_digest((member_digest, data,
                                    None if params is None else self._digest_of(params),
                                    self._digest_of(train), self._digest_of(test), view,
                                    None if out is None else output_digest)

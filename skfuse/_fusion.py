@@ -188,8 +188,15 @@ class _BaseFusion(TransformerMixin, Composite):
         self._check_calibration(weights)
         if self.costs is not None:
             missing = [name for name in names if name not in self.costs]
-            if missing:
-                raise ValueError(f"{owner}: costs gives no cost for member(s) {missing!r}.")
+            # A dropped member may keep its cost (a search that drops it), as in views.
+            listed = [name for name, _ in self.estimators]
+            unknown = [name for name in self.costs if name not in listed]
+            if missing or unknown:
+                raise ValueError(
+                    f"{owner}: costs " + "; ".join(
+                        ([f"gives no cost for member(s) {missing!r}"] if missing else [])
+                        + ([f"names {unknown!r}, which are not among the members "
+                            f"{listed!r}"] if unknown else [])) + ".")
             bad = [name for name in names
                    if not (np.isfinite(self.costs[name]) and self.costs[name] >= 0)]
             if bad:

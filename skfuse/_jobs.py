@@ -17,7 +17,7 @@ from sklearn.utils import get_tags
 from sklearn.utils.metaestimators import available_if
 
 from ._base import member_decision, member_proba, member_votes, warnings_once
-from ._cache import MemberCache
+from ._cache import MemberCache, UncacheableMember
 from ._tasks import fit_task, is_frozen, run_fit_tasks, run_in_threads
 from ._views import take_rows
 
@@ -172,8 +172,16 @@ class MemberJobs:
         if cache.enabled:
             if any(m.fit_output for m in self._members):
                 raise ValueError("fit_output is not cached; plan without memory.")
-            tasks, keys, local = cache.fit_tasks(jobs, X, y, sample_weight, output,
-                                                 store=self.store_members)
+            try:
+                tasks, keys, local = cache.fit_tasks(jobs, X, y, sample_weight, output,
+                                                     store=self.store_members)
+            except UncacheableMember as exc:
+                label = next(m.label for m in self._members if m.estimator is exc.estimator)
+                raise TypeError(
+                    f"{self.owner}: memory= cannot cache {label}: it does not pickle "
+                    f"({exc}). Define the functions it holds at module level (as "
+                    "scikit-learn's Pipeline(memory=...) needs too), or pass memory=None."
+                ) from exc
         else:
             # A refit with fit_output is tested on its own rows and keeps its fit.
             fitted_out = [m.fit_output and j == 0 and m.refit

@@ -561,8 +561,6 @@ class _BaseMixture(Composite):
         if self.init == "random":
             return rng.dirichlet(np.ones(n_experts), size=n)
         Z = _standardise(_mean_filled(X_gate, weight), weight)
-        if hasattr(Z, "toarray"):
-            Z = Z.toarray()
         if self._kind == "regressor":  # cluster in (x, y) so regimes of y separate too
             Z = np.hstack([Z, _standardise(target[:, None], weight)])
         # k-means sees the rows of positive weight only: its tolerance scales with the
@@ -951,8 +949,11 @@ def _mean_filled(X, weight):
 
 
 def _standardise(X, weight):
+    """Dense ``X`` with each column centred and scaled by its weighted mean and standard
+    deviation (a constant column is only centred), whatever its container: k-means in
+    the units given would let the widest column decide the start."""
     if hasattr(X, "toarray"):
-        return X
+        X = X.toarray()
     mean = weight @ X / weight.sum()
     centred = X - mean
     scale = np.sqrt(weight @ centred ** 2 / weight.sum())

@@ -26,6 +26,7 @@ from ._base import (
     atomic_fit,
     check_sample_weight,
     check_sample_weight_support,
+    is_pair,
     member_proba,
     seed_estimator,
     takes_multi_output,
@@ -378,7 +379,7 @@ class SerialStack(TransformerMixin, Composite):
     def _check_steps(self):
         steps = self.steps
         if not isinstance(steps, (list, tuple)) or not steps or not all(
-            isinstance(s, tuple) and len(s) == 2 and isinstance(s[0], str) for s in steps
+            is_pair(s) for s in steps
         ):
             raise ValueError(
                 "SerialStack: steps must be a non-empty list of (name, estimator) tuples; "

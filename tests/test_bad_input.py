@@ -255,3 +255,22 @@ def test_a_tuple_of_members_is_replaced_by_name_as_a_list_is(make_composite, nam
     scores = [GridSearchCV(make_composite(given), grid, cv=3).fit(X, y)
               .cv_results_["mean_test_score"] for given in (members, list(members))]
     assert_allclose(scores[0], scores[1])
+
+
+@pytest.mark.parametrize("make_composite", [
+    lambda members: FusionClassifier(members, weights="optimize", cv=3),
+    lambda members: SerialStack(members, cv=3),
+    lambda members: MixtureOfExpertsClassifier(members, max_iter=3, random_state=0),
+])
+def test_members_given_as_lists_work_as_tuples_do(make_composite):
+    # A configuration read from JSON or YAML gives [name, estimator] lists, which
+    # scikit-learn's Voting, Stacking and Pipeline take as pairs.
+    X, y = make_classification(n_samples=120, random_state=0)
+    pairs = [("nb", GaussianNB()), ("last", LogisticRegression())]
+    as_lists = make_composite([list(pair) for pair in pairs]).set_params(last__C=0.5)
+    as_tuples = make_composite(pairs).set_params(last__C=0.5)
+    assert as_lists.get_params()["last__C"] == 0.5
+    assert_allclose(as_lists.fit(X, y).predict_proba(X),
+                    as_tuples.fit(X, y).predict_proba(X), rtol=1e-12)
+    with pytest.raises(ValueError, match="tuple"):
+        make_composite([["nb", GaussianNB(), "extra"]]).fit(X, y)

@@ -496,3 +496,24 @@ def test_recent_digests_are_found_by_their_bytes_only(monkeypatch):
     for seed in range(5):  # bounded: three arrays of 200 x 20 floats at most
         _cache._digest(np.random.default_rng(seed).random((200, 20)))
     assert len(recent._entries) == 3
+
+
+def test_a_member_that_does_not_pickle_is_named_when_the_cache_cannot_take_it(tmp_path):
+    # The cache keys and stores members by pickling them; a lambda failed deep inside
+    # joblib's hasher, though its docstring said it fell back to that hasher.
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from skfuse import SerialStack
+
+    X, y = make_classification(n_samples=60, random_state=0)
+    doubled = make_pipeline(FunctionTransformer(lambda Z: 2 * Z), LogisticRegression())
+    for composite, label in [
+        (FusionClassifier([("doubled", doubled), ("nb", GaussianNB())]), "member"),
+        (SerialStack([("doubled", doubled), ("nb", GaussianNB())], cv=3), "step"),
+    ]:
+        with pytest.raises(TypeError, match=rf"memory= cannot cache {label} 'doubled': it "
+                                            r"does not pickle \(Can't pickle .*lambda.*"
+                                            r"module level.*memory=None"):
+            composite.set_params(memory=str(tmp_path)).fit(X, y)
+        composite.set_params(memory=None).fit(X, y)  # without the cache it fits

@@ -811,6 +811,15 @@ def test_bad_scoring_and_costs_fail_before_fitting():
     costs = {"lr": 1.0, "rf": -5.0, "nb": 1.0}
     with pytest.raises(ValueError, match=r"costs of \['rf'\]"):
         FusionClassifier(classifiers(), weights="greedy", costs=costs).fit(IRIS_X, IRIS_Y)
+    # A mistyped name is named, beside the member it leaves without a cost.
+    with pytest.raises(ValueError, match=r"no cost for member\(s\) \['lr'\]; names "
+                                         r"\['lrr'\], which are not among the members"):
+        FusionClassifier(classifiers(), weights="greedy",
+                         costs={"lrr": 1.0, "rf": 1.0, "nb": 1.0}).fit(IRIS_X, IRIS_Y)
+    # A dropped member may keep its cost (a search that drops it).
+    dropped = FusionClassifier(classifiers(), weights="greedy",
+                               costs={"lr": 1.0, "rf": 1.0, "nb": 1.0}).set_params(rf="drop")
+    assert dropped.fit(IRIS_X, IRIS_Y).weights_.shape == (2,)
 
 
 # -- forward-chaining folds -------------------------------------------------------------
