@@ -246,7 +246,8 @@ class _BaseDistilled(Composite):
                                            self.label_weight_)
         self.n_augmented_ = len(keep) - n_real
         self._learn(student, take_rows(rows, keep, copy=False), owners[keep], mixed,
-                    weights, targets[keep], folds, n_real)
+                    weights, targets[keep], folds, n_real,
+                    None if sample_weight is None else sample_weight[real])
         self._input_tags_ = self._input_tags()
         # A teacher may take NaN its tags refuse (a fusion whose views mark missing
         # modalities); the student, which alone predicts, then learned from such rows.
@@ -396,10 +397,11 @@ class _BaseDistilled(Composite):
         return {key: weights}
 
     def _learn(self, student, rows, owners, targets, weights, teacher_targets, folds,
-               n_real):
+               n_real, real_weight=None):
         """Set ``student_`` (fitted on every row) and ``fidelity_`` (from its fits on
         each fold's rows, synthetic rows going with their parent, compared with the
-        teacher's targets on the fold's real test rows)."""
+        teacher's targets on the fold's real test rows, weighted by ``real_weight``,
+        the real rows' ``sample_weight``)."""
         X_s, y_s, w_s, source, student = self._student_data(rows, targets, weights, student)
         params = self._student_fit_params(student, w_s)
         student_folds = []
@@ -418,8 +420,9 @@ class _BaseDistilled(Composite):
         self.fidelity_ = np.nan
         if student_folds:
             held_out = np.flatnonzero(fit.tested)
-            self.fidelity_ = self._fidelity(fit.oof[held_out],
-                                            teacher_targets[source[held_out]])
+            self.fidelity_ = self._fidelity(
+                fit.oof[held_out], teacher_targets[source[held_out]],
+                None if real_weight is None else real_weight[source[held_out]])
 
     def _check_predict_X(self, X):
         """``X`` checked as in fit; NaN refused unless the student takes it and either
@@ -595,8 +598,9 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
     soft_labels_ : {{"duplication", "logits"}}
         How the student learned the soft targets.
     fidelity_ : float
-        Share of rows on which the student, fitted without the row's fold, predicts
-        the class the teacher's target ranks first (NaN without a usable fold).
+        Share of rows (weighted by ``sample_weight``) on which the student, fitted
+        without the row's fold, predicts the class the teacher's target ranks first
+        (NaN without a usable fold).
     {n_augmented_}
     {label_weight_}
     {label_weight_losses_}
@@ -732,10 +736,11 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
             return partial(member_proba, classes=self.classes_)
         return _predictions
 
-    def _fidelity(self, student_out, teacher_proba):
+    def _fidelity(self, student_out, teacher_proba, sample_weight=None):
         if self.soft_labels_ == "logits":
             student_out = self._proba_from_logits(student_out)
-        return float(np.mean(student_out.argmax(axis=1) == teacher_proba.argmax(axis=1)))
+        return float(np.average(student_out.argmax(axis=1) == teacher_proba.argmax(axis=1),
+                                weights=sample_weight))
 
     def _label_targets(self, y):
         """The labels as probabilities (one-hot over ``classes_``)."""
@@ -842,7 +847,8 @@ class DistilledRegressor(RegressorMixin, _BaseDistilled):
     {student_}
     fidelity_ : float
         R² of the student's predictions, fitted without the row's fold, against the
-        teacher's targets (NaN without a usable fold).
+        teacher's targets, weighted by ``sample_weight`` (NaN without a usable
+        fold).
     {n_augmented_}
     {label_weight_}
     {label_weight_losses_}
@@ -933,8 +939,8 @@ class DistilledRegressor(RegressorMixin, _BaseDistilled):
     def _student_output(self):
         return member_prediction
 
-    def _fidelity(self, student_out, teacher_out):
-        return float(r2_score(teacher_out, student_out))
+    def _fidelity(self, student_out, teacher_out, sample_weight=None):
+        return float(r2_score(teacher_out, student_out, sample_weight=sample_weight))
 
     def _label_targets(self, y):
         return y

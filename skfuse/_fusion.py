@@ -802,7 +802,8 @@ _FUSION_DOCS = {
         ``oof_score_``). Only with ``weights="greedy"``.""",
     "n_oof_samples_": """n_oof_samples_ : int
         Rows the learned weights were fitted on: those with an out-of-fold output of
-        every member present. A forward-chaining ``cv`` (``TimeSeriesSplit``) never
+        every member present (rows of ``sample_weight`` 0 counted, though they weigh
+        nothing). A forward-chaining ``cv`` (``TimeSeriesSplit``) never
         tests its first rows, which are left out (the members' final fit uses every
         row). Only with learned weights.""",
     "n_features_in_": """n_features_in_ : int

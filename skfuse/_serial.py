@@ -212,7 +212,8 @@ class SerialStack(TransformerMixin, Composite):
         For ``cascade_fit="deferred"``: how each step was trained, ``"deferred"`` or
         ``"all"`` (cascade only).
     n_oof_samples_ : int
-        Rows the out-of-fold outputs cover. Stacking: the rows the final step was
+        Rows the out-of-fold outputs cover (rows of ``sample_weight`` 0 counted,
+        though they weigh nothing). Stacking: the rows the final step was
         fitted on (every level predicted them out of fold). Cascade: the rows the
         thresholds (``"auto"``), exit rates and deferred training were judged on.
         A forward-chaining ``cv`` (``TimeSeriesSplit``) never tests its first rows,

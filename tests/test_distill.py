@@ -750,3 +750,26 @@ def test_a_student_that_learned_from_nan_rows_predicts_them():
                                    random_state=0).fit(X[40:], y[40:])
     with pytest.raises(ValueError, match="the student does not take NaN"):
         refusing.predict(X[:5])
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_fidelity_gives_rows_of_weight_zero_no_say(kind):
+    # Rows of weight 0 play no part in the fit; fidelity_ counted them all the same.
+    if kind == "classifier":
+        X, y = make_classification(240, 5, random_state=0, flip_y=0.1)
+        distiller = DistilledClassifier(LogisticRegression(), DecisionTreeClassifier(
+            max_depth=3, random_state=0), label_weight=0.5, random_state=0)
+    else:
+        X, y = make_regression(240, 5, noise=5.0, random_state=0)
+        distiller = DistilledRegressor(Ridge(), Ridge(alpha=10.0), label_weight=0.5,
+                                       random_state=0)
+    kept = np.random.RandomState(0).rand(len(y)) < 0.6
+    folds = list(KFold(4, shuffle=True, random_state=0).split(X))
+    position = np.cumsum(kept) - 1  # each kept row's place among the kept rows
+    kept_folds = [(position[train[kept[train]]], position[test[kept[test]]])
+                  for train, test in folds]
+    weighted = clone(distiller).set_params(cv=folds).fit(X, y, sample_weight=kept * 1.0)
+    dropped = clone(distiller).set_params(cv=kept_folds).fit(X[kept], y[kept])
+    predict = "predict_proba" if kind == "classifier" else "predict"
+    assert_allclose(getattr(weighted, predict)(X), getattr(dropped, predict)(X), atol=1e-8)
+    assert weighted.fidelity_ == pytest.approx(dropped.fidelity_, rel=1e-9)
