@@ -176,7 +176,6 @@ def test_verbose_prints_each_epoch(capsys):
 
 @pytest.mark.parametrize("params, error, match", [
     ({"n_experts": 0}, InvalidParameterError, "The 'n_experts' parameter"),
-    ({"top_k": 5}, ValueError, "top_k=5 is more than n_experts=4"),
     ({"top_k": 0}, InvalidParameterError, "The 'top_k' parameter"),
     ({"hidden_units": (8, 0)}, ValueError, "hidden_units"),
     ({"lr": 0.0}, InvalidParameterError, r"The 'lr' parameter .* range \(0.0, inf\)"),
@@ -188,6 +187,17 @@ def test_bad_parameters_are_refused(params, error, match):
     X, y = piecewise(50, 0)
     with pytest.raises(error, match=match):
         NeuralMixtureOfExpertsRegressor(**small(**params)).fit(X, y)
+
+
+def test_top_k_at_or_above_n_experts_runs_every_expert():
+    # As in the EM mixture; one expert works with the default top_k=2 (it was refused).
+    X, y = piecewise(100, 0)
+    dense = NeuralMixtureOfExpertsRegressor(**small(max_epochs=2, top_k=None)).fit(X, y)
+    above = NeuralMixtureOfExpertsRegressor(**small(max_epochs=2, top_k=5)).fit(X, y)
+    assert dense.module_.top_k == above.module_.top_k
+    assert_allclose(above.predict(X), dense.predict(X), rtol=1e-6)
+    one = NeuralMixtureOfExpertsRegressor(**small(max_epochs=2, n_experts=1)).fit(X, y)
+    assert np.isfinite(one.predict(X)).all()
 
 
 def test_pickle_holds_cpu_tensors_and_predicts_the_same():

@@ -285,11 +285,9 @@ class _BaseNeuralMixture(BaseEstimator):
     def _check_params(self):
         """Check what ``_parameter_constraints`` cannot say; return the hidden sizes.
 
-        ``top_k`` is at most ``n_experts``, and a sequence of ``hidden_units`` holds
-        positive ints (the device's name is checked by :func:`resolve_device`).
+        A sequence of ``hidden_units`` holds positive ints (the device's name is
+        checked by :func:`resolve_device`).
         """
-        if self.top_k is not None and self.top_k > self.n_experts:
-            raise ValueError(f"top_k={self.top_k} is more than n_experts={self.n_experts}.")
         if isinstance(self.hidden_units, Integral):
             return (self.hidden_units,)
         hidden = tuple(self.hidden_units)
@@ -352,6 +350,8 @@ class _BaseNeuralMixture(BaseEstimator):
         scale = np.sqrt(np.average((X - self.x_mean_) ** 2, axis=0, weights=weight))
         self.x_scale_ = np.where(scale > 0, scale, 1.0).astype(np.float32)
 
+        # As in the EM mixture, top_k at or above n_experts runs every expert (the
+        # network makes it dense): one expert works with the default top_k=2.
         module = MixtureNet(X.shape[1], n_outputs, self.n_experts, hidden, self.top_k,
                             self._classify, generator)
         device_generator = torch.Generator(device=device).manual_seed(
@@ -486,7 +486,7 @@ _NEURAL_MIXTURE_DOCS = {
         Number of experts.""",
     "top_k": """top_k : int or None, default=2
         Experts per row. Only the chosen experts run (sparse routing); None, or
-        ``n_experts``, runs every expert on every row (dense).""",
+        ``n_experts`` or more, runs every expert on every row (dense).""",
     "hidden_units": """hidden_units : int or tuple of int, default=16
         Hidden layer sizes of each expert's MLP (ReLU between layers).""",
     "max_epochs": """max_epochs : int, default=200
