@@ -30,7 +30,13 @@ from sklearn.utils.validation import (
 from ._cache import _plain_array
 from ._compat import _BaseComposition, _VisualBlock
 from ._tasks import is_frozen, weight_key
-from ._views import _is_dataframe, _is_missing_value, pandas_from_polars, take_rows
+from ._views import (
+    _is_dataframe,
+    _is_missing_value,
+    class_name,
+    pandas_from_polars,
+    take_rows,
+)
 
 
 class Composite(_BaseComposition):
@@ -461,6 +467,12 @@ def _described(X):
     return "X that is neither 2-D nor a sequence of texts or dicts"
 
 
+def any_non_deterministic(estimators):
+    """Whether any of ``estimators`` says (in its tags) that its fits may differ from run
+    to run, seeds alike; entries that are not estimators ("drop") say nothing."""
+    return any(get_tags(est).non_deterministic for est in estimators if hasattr(est, "fit"))
+
+
 def takes_multi_output(estimator):
     """Whether a regressor fits and predicts a 2-D ``y`` (its tags say so)."""
     try:
@@ -782,5 +794,19 @@ def member_votes(estimator, X, classes):
 
 
 def member_prediction(estimator, X):
-    """A regressor member's predictions as a float vector."""
-    return np.asarray(estimator.predict(X), dtype=np.float64).reshape(-1)
+    """A regressor member's predictions as a float vector: one per row of ``X``."""
+    out = np.asarray(estimator.predict(X), dtype=np.float64)
+    check_prediction_shape(estimator, out, X.shape[0], 1)
+    return out.reshape(-1)
+
+
+def check_prediction_shape(estimator, out, n_rows, n_outputs):
+    """Refuse a regressor's predictions ``out`` that are not ``n_outputs`` per row of its
+    ``n_rows`` (a frozen member fitted on another number of targets): reshaped, they
+    would pair rows with other rows' outputs."""
+    if out.size != n_rows * n_outputs or (out.ndim > 1 and out.shape[0] != n_rows):
+        raise ValueError(
+            f"{class_name(estimator)} predicted an array of shape {out.shape} for "
+            f"{n_rows} rows; the composite was fitted on {n_outputs} target(s) per row. "
+            "A frozen estimator must have been fitted on as many targets as y has."
+        )

@@ -28,6 +28,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import _augment, _label_check
 from ._base import (
     Composite,
+    any_non_deterministic,
     atomic_fit,
     check_known_classes,
     check_sample_weight,
@@ -183,6 +184,10 @@ class _BaseDistilled(Composite):
         input_tags = getattr(self, "_input_tags_", None) or self._input_tags()
         if input_tags is not None:
             tags.input_tags.allow_nan, tags.input_tags.sparse = input_tags
+        try:
+            tags.non_deterministic = any_non_deterministic([self.teacher, self.student])
+        except (TypeError, ValueError, AttributeError):
+            pass  # invalid teacher or student: fit reports them
         return tags
 
     def _input_tags(self):

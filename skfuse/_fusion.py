@@ -19,9 +19,11 @@ from sklearn.utils.validation import (
 from . import _partitions
 from ._base import (
     Composite,
+    any_non_deterministic,
     atomic_fit,
     check_known_classes,
     check_members,
+    check_prediction_shape,
     check_sample_weight,
     check_sample_weight_support,
     is_drop,
@@ -136,6 +138,7 @@ class _BaseFusion(TransformerMixin, Composite):
             members = [est for _, est in self.estimators if not is_drop(est)]
             tags.input_tags.allow_nan = all(takes_nan(est) for est in members)
             tags.input_tags.sparse = all(get_tags(est).input_tags.sparse for est in members)
+            tags.non_deterministic = any_non_deterministic(members)
         except (TypeError, ValueError, AttributeError):
             pass  # invalid estimators: fit reports them
         # transform returns member outputs (probabilities, class indices or
@@ -1458,4 +1461,6 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
 
 def _member_predictions(estimator, X, n_outputs):
     """A multi-output regressor member's predictions, shape (n_samples, n_outputs)."""
-    return np.asarray(estimator.predict(X), dtype=np.float64).reshape(-1, n_outputs)
+    out = np.asarray(estimator.predict(X), dtype=np.float64)
+    check_prediction_shape(estimator, out, X.shape[0], n_outputs)
+    return out.reshape(-1, n_outputs)

@@ -17,6 +17,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import routing
 from ._base import (
     Composite,
+    any_non_deterministic,
     atomic_fit,
     check_members,
     check_sample_weight,
@@ -43,6 +44,7 @@ from ._views import (
     resolve_view,
     take_rows,
     take_view,
+    takes_nan,
 )
 from ._weights import largest_magnitude
 
@@ -121,9 +123,15 @@ class _BaseMixture(Composite):
             members = ([self.experts] if self.experts is None or hasattr(self.experts, "fit")
                        else [est for _, est in self.experts])
             members = [est for est in members if est is not None and hasattr(est, "fit")]
-            tags.input_tags.sparse = all(get_tags(est).input_tags.sparse for est in members)
+            # The built-in gate takes sparse X and no NaN; a gate given speaks for itself.
+            gate = [] if self.gate is None else [self.gate]
+            tags.input_tags.sparse = all(get_tags(est).input_tags.sparse
+                                         for est in members + gate)
+            tags.input_tags.allow_nan = bool(gate) and all(takes_nan(est)
+                                                           for est in members + gate)
+            tags.non_deterministic = any_non_deterministic(members + gate)
         except (TypeError, ValueError, AttributeError):
-            pass  # invalid experts: fit reports them
+            pass  # invalid experts or gate: fit reports them
         return tags
 
     @property

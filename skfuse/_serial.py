@@ -358,6 +358,7 @@ class SerialStack(TransformerMixin, Composite):
         sees_x = kept if self.exit_threshold is not None or self._passes_columns() else kept[:1]
         tags.input_tags.allow_nan = all(takes_nan(est) for est in sees_x)
         tags.input_tags.sparse = all(t.input_tags.sparse for t in steps)
+        tags.non_deterministic = any(t.non_deterministic for t in steps)
         # A stack transforms X into its final step's input; a cascade does not.
         tags.transformer_tags = None if self._is_cascade() else TransformerTags()
         return tags

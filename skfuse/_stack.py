@@ -17,12 +17,14 @@ from ._jobs import MemberJobs
 from ._tasks import is_frozen
 from ._views import (
     _is_dataframe,
+    class_name,
     missing_entries,
     nan_error,
     nan_refusal,
     nan_sample,
     resolve_view,
     take_view,
+    takes_nan,
 )
 
 OWNER = "SerialStack"
@@ -158,6 +160,7 @@ def fit_stack(stack, estimators, step_params, X, y, sample_weight, folds):
     refuse_nan(stack, X, fitted=False)
     stack._methods_ = output_methods(stack)
     stack._passthrough_ = _passthrough_columns(stack, X)
+    stack._passed_nan_ = refuse_passed_nan(stack, X, fitted=False)
     # Classifier levels are aligned to the labels of y, also under a regressor final.
     levels = [est for _, est in stack._kept_steps()[:-1]]
     stack._level_classes_ = (
@@ -214,6 +217,7 @@ def _folds_within(folds, rows, name):
 def final_input(stack, X):
     """What the final step sees for ``X``: each level's output in turn."""
     refuse_nan(stack, X, fitted=True)
+    refuse_passed_nan(stack, X, fitted=True)
     Z = take_view(X, stack._views_[0])
     for (_, est), method in zip(stack.steps_[:-1], stack._methods_):
         out = step_output(est, Z, method, stack._level_classes_)
@@ -237,6 +241,40 @@ def refuse_nan(stack, X, fitted):
         raise ValueError(nan_refusal(
             OWNER, f"step {name!r}", est, int(holds.sum()), "holds NaN", reason,
             "Or make it a FusionClassifier with views, to fuse missing modalities."))
+
+
+def refuse_passed_nan(stack, X, fitted):
+    """Later levels see the columns passed through as they are: NaN there needs steps
+    that take NaN. At fit, a step whose tags do not say so is tried on a few rows of
+    those columns (:func:`~skfuse._views.nan_error`); at predict, the steps that took
+    them at fit (the names returned then) are trusted, the others refused on their
+    tags. Returns the names of the later steps that took NaN in those columns."""
+    if stack._passthrough_ is None:
+        return set()
+    missing = missing_entries(X, stack._passthrough_)
+    if missing is None or not missing.any():
+        return set() if not fitted else getattr(stack, "_passed_nan_", set())
+    holds = missing.any(axis=1)
+    took = set()
+    for name, est in (stack.steps_ if fitted else stack._kept_steps())[1:]:
+        if isinstance(est, Composite) or takes_nan(est) or (
+                fitted and name in getattr(stack, "_passed_nan_", set())):
+            took.add(name)
+            continue
+        if fitted:
+            raise ValueError(
+                f"{OWNER}: the columns passthrough hands on hold NaN on "
+                f"{int(holds.sum())} row(s), and step {name!r} ({class_name(est)}) was "
+                "fitted without NaN there and does not say (in its tags) that it takes "
+                "them. Impute them first, or pass through only columns without NaN.")
+        reason = nan_error(est, nan_sample(X, stack._passthrough_, holds))
+        if reason is not None:
+            raise ValueError(nan_refusal(
+                OWNER, f"step {name!r}", est, int(holds.sum()),
+                "(the columns passthrough hands it) holds NaN", reason,
+                "Or pass through only columns without NaN."))
+        took.add(name)
+    return took
 
 
 def _plan(stack, n_samples):

@@ -178,8 +178,11 @@ def run_fit_tasks(calls, n_jobs, verbose, owner, labels=None, local=None):
     joblib's Dask backend scatters the data once.
     """
     report = bool(verbose) and labels is not None
-    if report and len(labels) != len(calls):
-        raise ValueError(f"{len(labels)} progress labels for {len(calls)} tasks.")
+    if labels is not None:
+        if len(labels) != len(calls):
+            raise ValueError(f"{len(labels)} progress labels for {len(calls)} tasks.")
+        calls = [(_noted, (owner, label, function, *args))
+                 for (function, args), label in zip(calls, labels)]
     local = [False] * len(calls) if local is None else local
     here = [i for i, flag in enumerate(local) if flag]
     away = [i for i, flag in enumerate(local) if not flag]
@@ -304,6 +307,17 @@ def _run_parallel(calls, n_jobs, owner, labels, done_before, n_total):
             if report:
                 print(f"[{owner}] a worker was lost; fitting again (attempt "
                       f"{attempt + 1} of {_FIT_ATTEMPTS})", flush=True)
+
+
+def _noted(owner, label, function, *args):
+    """``function(*args)``; an error it raises gets a note naming the task (the member
+    and fold), which a member's own message does not (Python 3.11 and later)."""
+    try:
+        return function(*args)
+    except Exception as exc:
+        if hasattr(exc, "add_note"):
+            exc.add_note(f"(raised in {owner}'s task: {label})")
+        raise
 
 
 def _timed(function, *args):

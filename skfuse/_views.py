@@ -273,21 +273,47 @@ def refuse_rows_without_any(present, owner, kind, prior=None):
 def takes_nan(estimator):
     """Whether ``estimator`` declares that it takes NaN in ``X``.
 
-    Its tags say so, or it is a ``Pipeline`` whose first step takes NaN (an imputer),
-    or a ``ColumnTransformer`` whose every transformer, and remainder, does ("drop"
-    does; "passthrough" hands NaN on, so does not). scikit-learn's own tags say False
-    for such a pipeline whatever its first step. Composites' tags use this; whether a
-    member is refused on NaN is decided by :func:`nan_error`.
+    Its tags say so, or it is a ``Pipeline`` whose steps take NaN up to one that
+    removes it (an imputer of ``sklearn.impute``), or all of them: a scaler takes NaN
+    only to hand it on, so a scaler before a logistic regression does not. A
+    ``ColumnTransformer`` takes NaN when each transformer (and the remainder) does
+    ("drop" and "passthrough" do). scikit-learn's own tags say False for such a
+    pipeline whatever its steps. Composites' tags use this; whether a member is refused
+    on NaN is decided by :func:`nan_error`.
     """
-    if get_tags(estimator).input_tags.allow_nan:
+    if get_tags(estimator).input_tags.allow_nan and not isinstance(
+            estimator, (Pipeline, ColumnTransformer)):
         return True
     if isinstance(estimator, Pipeline):
-        steps = [step for _, step in estimator.steps if step not in (None, "passthrough")]
-        return bool(steps) and takes_nan(steps[0])
+        for _, step in estimator.steps:
+            if step is None or step == "passthrough":
+                continue
+            if not takes_nan(step):
+                return False
+            if _removes_nan(step):
+                return True
+        return True  # every step takes NaN (the last one included)
     if isinstance(estimator, ColumnTransformer):
-        parts = [t for _, t, _ in estimator.transformers] + [estimator.remainder]
-        return all(t == "drop" or (t != "passthrough" and takes_nan(t)) for t in parts)
+        return all(part in ("drop", "passthrough") or takes_nan(part)
+                   for part in _column_parts(estimator))
     return False
+
+
+def _column_parts(transformer):
+    return [part for _, part, _ in transformer.transformers] + [transformer.remainder]
+
+
+def _removes_nan(step):
+    """Whether ``step`` leaves no NaN in its output: an imputer (or missing-value
+    indicator) of ``sklearn.impute``, a pipeline of steps of which one does, or a
+    ``ColumnTransformer`` whose every part does or drops its columns."""
+    if isinstance(step, Pipeline):
+        return any(part not in (None, "passthrough") and _removes_nan(part)
+                   for _, part in step.steps)
+    if isinstance(step, ColumnTransformer):
+        return all(part == "drop" or (part != "passthrough" and _removes_nan(part))
+                   for part in _column_parts(step))
+    return type(step).__module__.startswith("sklearn.impute")
 
 
 def nan_error(estimator, X, fitted=False):

@@ -3,6 +3,8 @@
 One table of cases, run against every composite.
 """
 
+import sys
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
@@ -274,3 +276,18 @@ def test_members_given_as_lists_work_as_tuples_do(make_composite):
                     as_tuples.fit(X, y).predict_proba(X), rtol=1e-12)
     with pytest.raises(ValueError, match="tuple"):
         make_composite([["nb", GaussianNB(), "extra"]]).fit(X, y)
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="exception notes: Python 3.11+")
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_a_member_that_fails_on_a_fold_is_named_in_a_note(n_jobs):
+    # A member's own error names neither the member nor the split it failed on.
+    X = np.random.RandomState(0).normal(size=(100, 3))
+    y = (np.arange(100) < 1).astype(int)  # one row of class 1: a fold without it
+    fusion = FusionClassifier([("nb", GaussianNB()), ("lr", LogisticRegression())],
+                              weights="optimize", cv=3, n_jobs=n_jobs)
+    with pytest.warns(UserWarning, match="lacks"), \
+            pytest.raises(ValueError, match="at least 2 classes") as raised:
+        fusion.fit(X, y)
+    assert raised.value.__notes__ == [
+        "(raised in FusionClassifier's task: member 'lr', fold 1 of 3)"]

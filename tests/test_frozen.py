@@ -1,5 +1,7 @@
 """Frozen (prefit) members: used as they are, with their label spaces aligned."""
 
+import warnings
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
@@ -185,3 +187,28 @@ def test_frozen_members_are_the_given_objects_with_jobs_or_cache(tmp_path, setti
     fusion = FusionClassifier(members, weights=[1, 1], **setting).fit(X[BLEND], y[BLEND])
     for (_, given), fitted in zip(members, fusion.estimators_):
         assert fitted is given
+
+
+@pytest.mark.parametrize("weights", [None, "optimize"])
+@pytest.mark.parametrize("frozen_on, fitted_on", [("one target", "two"), ("two", "one target")])
+def test_a_frozen_member_of_another_number_of_targets_is_refused(weights, frozen_on,
+                                                                  fitted_on):
+    # Its predictions were reshaped to the fusion's width, pairing rows with other
+    # rows' outputs, and failed in numpy (or, with an even number of rows, could not).
+    from sklearn.linear_model import Ridge
+    from sklearn.tree import DecisionTreeRegressor
+
+    from skfuse import FusionRegressor
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(100, 3))
+    targets = {"one target": X[:, 0], "two": np.c_[X[:, 0], -X[:, 0]]}
+    frozen = FrozenEstimator(Ridge().fit(X, targets[frozen_on]))
+    fusion = FusionRegressor([("frozen", frozen), ("tree", DecisionTreeRegressor())],
+                             weights=weights, cv=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FrozenMemberWarning)
+        with pytest.raises(ValueError, match=r"FrozenEstimator predicted an array of shape "
+                                             r"\(100(, 2)?,?\) for 100 rows; the composite "
+                                             r"was fitted on [12] target"):
+            fusion.fit(X, targets[fitted_on]).predict(X)

@@ -11,6 +11,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.model_selection import StratifiedKFold
 from sklearn.naive_bayes import GaussianNB
 from sklearn.tree import DecisionTreeClassifier
+from sklearn.utils import get_tags
 
 from skfuse import FusionClassifier, FusionRegressor, SerialStack
 from skfuse._compat import InvalidParameterError
@@ -511,3 +512,97 @@ def test_a_nested_nan_refusal_gives_its_advice_once():
     assert "member 'lr' (LogisticRegression) does not accept NaN" in message
     assert message.count("Impute inside the estimator") == 1
     assert message.count("A row is a missing modality only") == 1
+
+
+# -- what the tags say about NaN, sparse X and determinism ---------------------------
+
+
+def _pipelines():
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    hgb = HistGradientBoostingClassifier(max_iter=10)
+    return {  # pipeline -> whether it takes NaN
+        "scaler, then a model without NaN": (
+            make_pipeline(StandardScaler(), LogisticRegression()), False),
+        "imputer, then the model": (make_pipeline(SimpleImputer(), LogisticRegression()), True),
+        "scaler, imputer, model": (
+            make_pipeline(StandardScaler(), SimpleImputer(), LogisticRegression()), True),
+        "scaler, then a model with NaN": (make_pipeline(StandardScaler(), hgb), True),
+        "columns scaled, then the model": (make_pipeline(
+            ColumnTransformer([("s", StandardScaler(), [0])]), LogisticRegression()), False),
+        "columns imputed, then the model": (make_pipeline(
+            ColumnTransformer([("i", SimpleImputer(), [0])]), LogisticRegression()), True),
+        "columns imputed, others passed on": (make_pipeline(
+            ColumnTransformer([("i", SimpleImputer(), [0])], remainder="passthrough"),
+            LogisticRegression()), False),
+    }
+
+
+@pytest.mark.parametrize("case", list(_pipelines()))
+def test_a_pipeline_takes_nan_only_when_a_step_removes_it_before_a_step_that_cannot(
+        data, case):
+    # A scaler's tags allow NaN, which it hands on: its pipeline's composites said they
+    # took NaN, then fit refused it.
+    pipeline, takes = _pipelines()[case]
+    fusion = FusionClassifier([("m", pipeline), ("hgb", HistGradientBoostingClassifier(
+        max_iter=10))])
+    assert get_tags(fusion).input_tags.allow_nan is takes
+    X, y = data
+    X = X.copy()
+    X[::9, 0] = X[1::9, 1] = np.nan
+    if takes:
+        fusion.fit(X, y)
+    else:
+        with pytest.raises(ValueError, match="does not accept NaN"):
+            fusion.fit(X, y)
+
+
+def test_a_mixture_s_tags_count_its_gate():
+    import scipy.sparse as sp
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    from skfuse import MixtureOfExpertsRegressor
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(200, 3))
+    y = np.where(X[:, 0] > 0, X[:, 1], -X[:, 1])
+    tree_gate = MixtureOfExpertsRegressor([("a", Ridge()), ("b", Ridge())],
+                                          gate=HistGradientBoostingClassifier(max_iter=10))
+    assert get_tags(tree_gate).input_tags.sparse is False  # the gate takes no sparse X
+    with pytest.raises(TypeError, match="dense data is required"):
+        tree_gate.fit(sp.csr_matrix(X), y)
+    assert get_tags(MixtureOfExpertsRegressor([("a", Ridge()), ("b", Ridge())]))\
+        .input_tags.sparse is True  # the built-in gate takes it
+    # NaN: every expert and the gate must take it; the built-in gate does not.
+    trees = [(name, HistGradientBoostingRegressor(max_iter=10)) for name in "ab"]
+    assert not get_tags(MixtureOfExpertsRegressor(trees)).input_tags.allow_nan
+    with_nan = MixtureOfExpertsRegressor(trees, gate=HistGradientBoostingClassifier(
+        max_iter=10), max_iter=3, random_state=0)
+    assert get_tags(with_nan).input_tags.allow_nan
+    X[::7, 1] = np.nan
+    assert np.isfinite(with_nan.fit(X, y).predict(X)).all()
+
+
+class NonDeterministicLR(LogisticRegression):
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = True
+        return tags
+
+
+def test_composites_say_a_member_is_not_deterministic():
+    from skfuse import DistilledClassifier, MixtureOfExpertsClassifier
+
+    odd = NonDeterministicLR()
+    for composite in [FusionClassifier([("odd", odd), ("nb", GaussianNB())]),
+                      SerialStack([("nb", GaussianNB()), ("odd", odd)]),
+                      MixtureOfExpertsClassifier([("odd", odd), ("lr", LogisticRegression())]),
+                      DistilledClassifier(odd, DecisionTreeClassifier())]:
+        assert get_tags(composite).non_deterministic, type(composite).__name__
+        plain = clone(composite).set_params(odd=LogisticRegression()) \
+            if not isinstance(composite, DistilledClassifier) \
+            else clone(composite).set_params(teacher=LogisticRegression())
+        assert not get_tags(plain).non_deterministic, type(composite).__name__

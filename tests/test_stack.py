@@ -358,3 +358,32 @@ def test_a_class_only_in_untested_first_rows_gets_a_zero_column():
     assert_array_equal(stack.classes_[proba.argmax(axis=1)], stack.predict(X))
     with pytest.raises(ValueError, match="saw only the classes"):
         stack.decision_function(X)
+
+
+def test_nan_in_passed_through_columns_needs_later_steps_that_take_it():
+    # Later levels see the passed-through columns as they are: NaN there was left to
+    # the final step's own error at fit (after the first level's fits), and passed
+    # through transform unchecked.
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    X, y = load_breast_cancer(return_X_y=True)
+    X, y = X[:200, :4], y[:200]
+    with_nan = X.copy()
+    with_nan[::7, 1] = np.nan
+    hgb = HistGradientBoostingClassifier(max_iter=10, random_state=0)
+    refused = SerialStack([("hgb", hgb), ("final", LogisticRegression())],
+                          passthrough=True, cv=3)
+    with pytest.raises(ValueError, match=r"step 'final' \(LogisticRegression\) does not "
+                                         r"accept NaN.*passthrough.*29 row.*Input X "
+                                         r"contains NaN"):
+        refused.fit(with_nan, y)
+    fitted = clone(refused).fit(X, y)  # fitted without NaN: predict and transform refuse
+    for method in ("predict", "transform"):
+        with pytest.raises(ValueError, match=r"passthrough hands on hold NaN on 29 row.*"
+                                             r"step 'final'"):
+            getattr(fitted, method)(with_nan)
+    taken = SerialStack([("hgb", hgb), ("final", clone(hgb))], passthrough=True, cv=3)
+    assert np.isfinite(taken.fit(with_nan, y).predict_proba(with_nan)).all()
+    # Columns passed through without NaN need nothing of the later steps.
+    clean = clone(refused).set_params(passthrough=[0, 2, 3]).fit(with_nan, y)
+    assert clean.predict(with_nan).shape == y.shape
