@@ -191,14 +191,21 @@ def fit_cascade(stack, estimators, step_params, X, y, sample_weight, folds, thre
     stack.exit_thresholds_ = thresholds
     counts = np.bincount(codes, weights=sample_weight, minlength=len(stack.classes_))
     stack._prior_ = counts / counts.sum()
-    route = route_of_proba(oof, thresholds, present)
-    if not isinstance(answerable, slice):
-        route[~answerable] = -1  # no out-of-fold output of every step: no route
+
+    def routed():
+        """Each row's out-of-fold route through the steps' outputs in ``oof``."""
+        route = route_of_proba(oof, thresholds, present)
+        if not isinstance(answerable, slice):
+            route[~answerable] = -1  # no out-of-fold output of every step: no route
+        return route
+
+    route = routed()
+    if stack.cascade_fit == "deferred":
+        fitted, route = _refit_deferred(stack, estimators, step_params, fitted, oof, route,
+                                        routed, present, X, y, sample_weight, folds)
+    # The rates of the steps as trained: a deferred step's own out-of-fold outputs.
     stack.exit_rates_ = np.bincount(route[route >= 0], minlength=len(estimators)) / (
         np.count_nonzero(route >= 0))
-    if stack.cascade_fit == "deferred":
-        fitted = _refit_deferred(stack, estimators, step_params, fitted, oof, route,
-                                 present, X, y, sample_weight, folds)
     return fitted
 
 
@@ -218,15 +225,18 @@ def cascade_decisions(stack):
     return lines
 
 
-def _refit_deferred(stack, estimators, step_params, fitted, oof, route, present, X, y,
-                    sample_weight, folds):
-    """Retrain each later step on the rows its predecessors defer.
+def _refit_deferred(stack, estimators, step_params, fitted, oof, route, routed, present,
+                    X, y, sample_weight, folds):
+    """Retrain each later step on the rows its predecessors defer; return the fitted
+    steps and the out-of-fold route through them.
 
     A step keeps its all-rows fit when too few rows are deferred, or unless, on the
     deferred rows, its out-of-fold accuracy trained on them alone (cross-fitted on the
     same folds) is at least that of its all-rows out-of-fold predictions with
     confidence: the one-sided lower bound at ``cascade_confidence`` on the paired
-    per-row difference is at least 0.
+    per-row difference is at least 0. A step that takes its deferred fit answers its
+    rows by that fit's out-of-fold outputs from then on (in ``oof``, which ``routed``
+    routes), so the rows the next step gets, and the exit rates, are the trained ones'.
     """
     minimum = max(20, 2 * len(folds))
     codes = np.searchsorted(stack.classes_, y)
@@ -275,7 +285,9 @@ def _refit_deferred(stack, estimators, step_params, fitted, oof, route, present,
         if lower_bound(diff, weights, stack.cascade_confidence) >= -1e-12:
             fitted[i] = fit.estimator
             stack.cascade_fit_[i] = "deferred"
-    return fitted
+            oof[i][tested] = fit.oof[tested]
+            route = routed()
+    return fitted, route
 
 
 def step_proba(stack, X, step, rows):

@@ -1058,7 +1058,8 @@ _MIXTURE_DOCS = {
         The number of experts fitted (chosen by "auto", or given).""",
     "gate_alpha_": """gate_alpha_ : float or None
         The built-in gate's L2 penalty (chosen by "auto", or given); None with a
-        given ``gate``.""",
+        given ``gate``. With one expert the gate routes nothing, and the penalty
+        (the first "auto" tries) plays no part.""",
     "n_iter_": """n_iter_ : int
         EM iterations of the kept start (the last step on every row not counted; above
         10,000 training rows under "auto", of the EM run on every training row).""",

@@ -333,13 +333,14 @@ def test_a_step_that_cannot_train_on_its_deferred_rows_keeps_its_all_rows_fit():
     assert cascade.cascade_fit_[1] == "all"
     expected = DecisionTreeClassifier(max_depth=2, random_state=0).fit(X, y)
     assert_allclose(cascade.named_steps_["last"].predict_proba(X), expected.predict_proba(X))
-    # The other step's trial still ran, and the rule decided it as without the failure.
-    plain = SerialStack([steps[0], ("last", DecisionTreeClassifier(max_depth=2, random_state=0)),
-                         steps[2]], exit_threshold=0.999999, cv=folds,
-                        cascade_confidence=0.5).fit(X, y)
-    assert cascade.cascade_fit_[2] == plain.cascade_fit_[2] == "deferred"
-    assert_allclose(cascade.named_steps_["more"].predict_proba(X),
-                    plain.named_steps_["more"].predict_proba(X))
+    # The other step's trial still ran: trained on the rows that the first step and
+    # the kept all-rows fit of 'last' defer, out of fold.
+    assert cascade.cascade_fit_[2] == "deferred"
+    top = [cross_val_predict(est, X, y, cv=folds, method="predict_proba").max(axis=1)
+           for est in (GaussianNB(), DecisionTreeClassifier(max_depth=2, random_state=0))]
+    rows = np.flatnonzero((top[0] <= 0.999999) & (top[1] <= 0.999999))
+    expected = DecisionTreeClassifier(max_depth=2, random_state=0).fit(X[rows], y[rows])
+    assert_allclose(cascade.named_steps_["more"].predict_proba(X), expected.predict_proba(X))
 
 
 @pytest.mark.parametrize(
@@ -676,3 +677,29 @@ def test_forward_chaining_auto_thresholds_use_the_rows_predicted_out_of_fold():
     # Every step's final fit uses every row.
     assert_allclose(cascade.named_steps_["lr"].coef_,
                     clone(steps[1][1]).fit(Xs, ys).coef_)
+
+
+def test_deferred_steps_route_by_their_own_out_of_fold_outputs():
+    # exit_rates_ and the rows the next step trains on followed the all-rows fit of a
+    # step that had switched to its deferred fit, which predict does not use.
+    from sklearn.datasets import make_classification
+
+    X_, y_ = make_classification(2500, 8, n_informative=5, random_state=2, flip_y=0.1)
+    X_, y_ = X_[:500], y_[:500]
+    folds = list(StratifiedKFold(3).split(X_, y_))
+    steps = [("nb", GaussianNB()), ("lr", LogisticRegression()),
+             ("tree", DecisionTreeClassifier(max_depth=4, random_state=0))]
+    cascade = SerialStack(steps, exit_threshold=[0.8, 0.7], cv=folds,
+                          cascade_confidence=0.5).fit(X_, y_)
+    assert cascade.cascade_fit_ == ["all", "deferred", "all"]
+    # By hand: nb out of fold; lr cross-fitted on the rows nb defers.
+    top_nb = cross_val_predict(GaussianNB(), X_, y_, cv=folds,
+                               method="predict_proba").max(axis=1)
+    deferred = np.flatnonzero(top_nb <= 0.8)
+    top_lr = np.zeros(len(y_))
+    for train, test in folds:
+        train, test = np.intersect1d(train, deferred), np.intersect1d(test, deferred)
+        top_lr[test] = LogisticRegression().fit(X_[train], y_[train]).predict_proba(
+            X_[test]).max(axis=1)
+    route = np.where(top_nb > 0.8, 0, np.where(top_lr > 0.7, 1, 2))
+    assert_allclose(cascade.exit_rates_, np.bincount(route, minlength=3) / len(y_))
