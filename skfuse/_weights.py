@@ -104,7 +104,8 @@ def classifier_objective(P, y, voting, sample_weight=None, scorer=None, classes=
     weights, unlike the error rate). With a ``scorer``, the loss is minus its score on
     the fused output, and ``grad`` is None. With ``present`` (M, n; every row has a
     member), the fused output renormalises weights over the members present on each
-    row, and ``grad`` is None (the optimiser then uses finite differences).
+    row; ``grad`` is then None (the optimiser uses finite differences), except for
+    ``soft`` voting (:func:`_soft_objective_with_presence`).
     """
     n = P.shape[1]
     rows = np.arange(n)
@@ -116,6 +117,9 @@ def classifier_objective(P, y, voting, sample_weight=None, scorer=None, classes=
             return -_score(scorer, holder, classes[y], sample_weight)
 
         return loss, None
+
+    if present is not None and voting == "soft":
+        return _soft_objective_with_presence(P[:, rows, y], present, sample_weight)
 
     if present is not None:
         onehot = np.eye(P.shape[2])[y]
@@ -171,12 +175,65 @@ def classifier_objective(P, y, voting, sample_weight=None, scorer=None, classes=
     return loss, grad
 
 
+def _ratio_terms(values, present):
+    """For a weighted mean renormalised over the members present on each row:
+    ``(numerator, denominator)`` terms ``present * values`` and ``present`` as floats
+    (M, n), and each row's plain mean over its members present (where every member
+    present has weight 0, :func:`row_shares` shares the row equally among them)."""
+    on = present.astype(np.float64)
+    terms = on * values
+    count = on.sum(axis=0)
+    equal = np.divide(terms.sum(axis=0), count, out=np.zeros(len(count)), where=count > 0)
+    return terms, on, equal
+
+
+def _renormalised(w, terms, on, equal):
+    """Each row's weighted mean over its members present (``equal`` where they all
+    weigh 0), and the denominator ``w @ on`` (1 there)."""
+    total = w @ on
+    zero = total == 0
+    total = np.where(zero, 1.0, total)
+    return np.where(zero, equal, (w @ terms) / total), total, zero
+
+
+def _soft_objective_with_presence(Q, present, sample_weight):
+    """Log-loss of soft voting renormalised over the members present, and its
+    gradient, from ``Q`` (M, n): each member's probability of the row's true class.
+
+    The fused probability of the true class is ``a / b`` with ``a = sum_m w_m p_mn Q_mn``
+    and ``b = sum_m w_m p_mn`` (``p`` the presence), so each evaluation costs O(M n)
+    rather than the O(M n C) of fusing every class. Rows where every member present
+    weighs 0 take the members' plain mean and add nothing to the gradient; so do rows
+    whose fused probability is clipped.
+    """
+    terms, on, equal = _ratio_terms(Q, present)
+
+    def fused(w):
+        value, total, zero = _renormalised(w, terms, on, equal)
+        return np.clip(value, 0.0, 1.0), total, zero
+
+    def loss(w):
+        return _mean(-np.log(np.clip(fused(w)[0], _EPS, None)), sample_weight)
+
+    def grad(w):
+        p, total, zero = fused(w)
+        live = ~zero & (p > _EPS) & (p < 1.0)
+        # d(-log(a / b)) / dw_m = -(p_mn Q_mn / a_n - p_mn / b_n), with a_n = p_n * b_n
+        a = np.where(live, p * total, 1.0)
+        per_row = np.where(live, on / total - terms / a, 0.0)  # (M, n)
+        return np.average(per_row, axis=1, weights=sample_weight)
+
+    return loss, grad
+
+
 def regressor_objective(P, y, sample_weight=None, scorer=None, present=None):
     """Return ``(loss, grad)`` for fusing regressor outputs ``P`` (mean squared error).
 
     With several outputs (``P`` of shape (M, n, n_outputs), ``y`` (n, n_outputs)), one
     weight vector serves every output, and the loss averages them (a scorer sees them
-    all). With ``present`` (see :func:`classifier_objective`), ``grad`` is None.
+    all). With ``present`` (see :func:`classifier_objective`), each row's weights
+    are renormalised over its members present (O(M n) per evaluation, with the
+    gradient).
     """
     if P.ndim == 3 and scorer is None:
         # Each (row, output) pair as a row of its own, weighted as its row.
@@ -195,10 +252,18 @@ def regressor_objective(P, y, sample_weight=None, scorer=None, present=None):
         return loss, None
 
     if present is not None:
-        def loss(w):
-            return _mean((combine_regressor(P, w, present=present) - y) ** 2, sample_weight)
+        terms, on, equal = _ratio_terms(P, present)
 
-        return loss, None
+        def loss(w):
+            return _mean((_renormalised(w, terms, on, equal)[0] - y) ** 2, sample_weight)
+
+        def grad(w):
+            fused, total, zero = _renormalised(w, terms, on, equal)
+            # d(fused_n) / dw_m = (p_mn P_mn - p_mn fused_n) / b_n
+            slope = np.where(zero, 0.0, (terms - on * fused) / total)
+            return np.average(2.0 * (fused - y) * slope, axis=1, weights=sample_weight)
+
+        return loss, grad
 
     R = P.T  # (n, M)
 

@@ -26,6 +26,7 @@ from skfuse import FusionClassifier, FusionRegressor, SerialStack
 from skfuse._weights import (
     NEGLIGIBLE_WEIGHT,
     classifier_objective,
+    combine_classifier,
     fit_temperature,
     greedy_weights,
     guard_gain,
@@ -461,3 +462,42 @@ def test_guard_per_output_says_each_outputs_fallback():
     assert_allclose(fusion.weights_[0], [1.0, 0.0])
     assert_allclose(fusion.weights_[1], unguarded.weights_[1])
     assert np.all(fusion.weights_[1] > 0.1)
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_objectives_with_missing_views_have_their_gradient(kind):
+    # With members missing on some rows, the objectives fused every class and had no
+    # gradient (finite differences: M + 1 evaluations a step), 10x to 370x slower.
+    from scipy.optimize import approx_fprime
+
+    from skfuse._weights import combine_regressor
+
+    rng = np.random.RandomState(0)
+    M, n, C = 5, 400, 4
+    present = rng.rand(M, n) > 0.3
+    present[0, ~present.any(axis=0)] = True
+    sample_weight = rng.rand(n)
+    if kind == "classifier":
+        P = rng.dirichlet(np.ones(C), size=(M, n)) * present[:, :, None]
+        y = rng.randint(0, C, n)
+        loss, grad = classifier_objective(P, y, "soft", sample_weight, present=present)
+
+        def by_hand(w):  # the fused output of predict, then its log-loss
+            fused = combine_classifier(P, w, "soft", present=present)[np.arange(n), y]
+            return np.average(-np.log(np.clip(fused, 1e-300, None)), weights=sample_weight)
+    else:
+        P = rng.normal(size=(M, n)) * present
+        y = rng.normal(size=n)
+        loss, grad = regressor_objective(P, y, sample_weight, present=present)
+
+        def by_hand(w):
+            fused = combine_regressor(P, w, present=present)
+            return np.average((fused - y) ** 2, weights=sample_weight)
+
+    assert grad is not None
+    for w in rng.dirichlet(np.ones(M), size=3):  # inside the simplex: differentiable
+        assert loss(w) == pytest.approx(by_hand(w), rel=1e-12)
+        assert_allclose(grad(w), approx_fprime(w, loss, 1e-7), rtol=1e-4, atol=1e-6)
+    # Where every member present on a row weighs 0, the row is shared among them.
+    w = np.array([0.0, 0.5, 0.5, 0.0, 0.0])
+    assert loss(w) == pytest.approx(by_hand(w), rel=1e-12)
