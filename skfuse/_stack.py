@@ -5,6 +5,7 @@ raw columns) is the next level's input; it is then refitted on all rows. The las
 is fitted on the previous level's out-of-fold output.
 """
 
+import warnings
 from functools import partial
 
 import numpy as np
@@ -159,6 +160,7 @@ def fit_stack(stack, estimators, step_params, X, y, sample_weight, folds):
     steps."""
     refuse_nan(stack, X, fitted=False)
     stack._methods_ = output_methods(stack)
+    _warn_unused_level_weights(stack)
     stack._passthrough_ = _passthrough_columns(stack, X)
     stack._passed_nan_ = refuse_passed_nan(stack, X, fitted=False)
     # Classifier levels are aligned to the labels of y, also under a regressor final.
@@ -196,6 +198,25 @@ def fit_stack(stack, estimators, step_params, X, y, sample_weight, folds):
     plan.add(names[-1], estimators[-1], label=f"step {names[-1]!r} (final)", view=view,
              rows=rows, params=step_params[-1])
     return [*fitted, plan.run(Z, y, sample_weight)[names[-1]].estimator]
+
+
+def _warn_unused_level_weights(stack):
+    """Warn of a fusion level with learned weights whose members' outputs are what the
+    next level sees: its weights play no part, yet each of its fits learns them, each
+    with a cross-validation of its own. (With ``refit=False`` that cross-validation
+    gives the members it predicts with, the means of their fold fits: no warning.)"""
+    for (name, est), method in zip(stack._kept_steps()[:-1], stack._methods_):
+        if (isinstance(est, (FusionClassifier, FusionRegressor)) and est.refit
+                and isinstance(est.weights, str) and method in ("auto", "transform")):
+            warnings.warn(
+                f"{OWNER}: step {name!r} is a {type(est).__name__} with "
+                f"weights={est.weights!r}, but the next level sees its members' outputs "
+                f"(stack_method {method!r}), so its weights play no part; learning them "
+                "costs a cross-validation in each of the level's fits. Give the level "
+                f"weights=None, or pass its fused output: stack_method={{{name!r}: "
+                "'predict_proba'} (or 'predict').",
+                UserWarning,
+                stacklevel=6)  # here, fit_stack, fit, atomic_fit, _fit_context, the caller
 
 
 def _folds_within(folds, rows, name):

@@ -193,8 +193,8 @@ def test_a_neural_mixture_refit_that_raises_predicts_as_before():
     mixture = torch_mixture.NeuralMixtureOfExpertsRegressor(
         n_experts=2, max_epochs=2, device="cpu", random_state=0).fit(X6, X6[:, 0])
     before = mixture.predict(X6)
-    mixture.set_params(top_k=3)  # more than n_experts: refused after X is read
-    with pytest.raises(ValueError, match="top_k"):
+    mixture.set_params(hidden_units=(8, 0))  # a layer of no units: refused after X is read
+    with pytest.raises(ValueError, match="hidden_units"):
         mixture.fit(X4, X4[:, 0])
     assert mixture.n_features_in_ == 6
     assert_allclose(mixture.predict(X6), before)

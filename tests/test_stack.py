@@ -1,6 +1,8 @@
 """Stacking (``SerialStack`` with ``exit_threshold=None``) against scikit-learn's own
 ``StackingClassifier`` and ``StackingRegressor`` on the same folds."""
 
+import warnings
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
@@ -8,6 +10,7 @@ from sklearn import config_context
 from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine, make_regression
 from sklearn.ensemble import StackingClassifier, StackingRegressor
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import BayesianRidge, LogisticRegression, Ridge
 from sklearn.model_selection import KFold, StratifiedKFold, TimeSeriesSplit, cross_val_predict
 from sklearn.naive_bayes import GaussianNB
@@ -387,3 +390,29 @@ def test_nan_in_passed_through_columns_needs_later_steps_that_take_it():
     # Columns passed through without NaN need nothing of the later steps.
     clean = clone(refused).set_params(passthrough=[0, 2, 3]).fit(with_nan, y)
     assert clean.predict(with_nan).shape == y.shape
+
+
+@pytest.mark.parametrize("stack_method, warns", [
+    ("auto", True), ("transform", True), ("predict_proba", False)])
+def test_a_fusion_level_whose_weights_play_no_part_is_warned_of(stack_method, warns):
+    # Its members' outputs go on: the weights learned (a cross-validation in each of the
+    # level's cv + 1 fits) change nothing. (With refit=False, the default, the members
+    # are the means of those fold fits: no warning.)
+    X, y = load_breast_cancer(return_X_y=True)
+    level = FusionClassifier(members(), weights="optimize", refit=True, cv=3)
+    stack = SerialStack([("fusion", level), ("final", LogisticRegression())], cv=3,
+                        stack_method={"fusion": stack_method})
+    if not warns:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)
+            warnings.simplefilter("ignore", ConvergenceWarning)  # the members' own
+            stack.fit(X[:200], y[:200])
+            clone(stack).set_params(stack_method="auto", fusion__refit=False).fit(
+                X[:200], y[:200])
+        return
+    with pytest.warns(UserWarning, match=r"step 'fusion' is a FusionClassifier with "
+                                         r"weights='optimize'.*play no part") as record:
+        stack.fit(X[:200], y[:200])
+    assert record[0].filename == __file__
+    unweighted = clone(stack).set_params(fusion__weights=None).fit(X[:200], y[:200])
+    assert_allclose(stack.predict_proba(X), unweighted.predict_proba(X))
