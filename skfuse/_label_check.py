@@ -14,6 +14,7 @@ Synthetic rows grown from the other folds' rows are labelled by the teacher's fi
 without fold ``k`` (the frozen teacher's output).
 """
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -142,6 +143,10 @@ def losses(distiller, student, X, y, sample_weight, rows, owners, targets, n_rea
     """
     teacher_output = distiller._teacher_output()
     student_output = distiller._student_output()
+    # What the tasks need of the distiller (how it mixes targets and builds a student's
+    # rows), without the fitted teacher that a process-based backend would copy to each.
+    recipe = copy.copy(distiller)
+    vars(recipe).pop("teacher_", None)
     synthetic = np.arange(n_real, len(targets))
     calls, labels, scored = [], [], []
     for k, check in enumerate(checks):
@@ -159,12 +164,10 @@ def losses(distiller, student, X, y, sample_weight, rows, owners, targets, n_rea
              np.full(grown.size, synthetic_row_weight(sample_weight))])
         X_test = take_rows(X, check.test)
         for weight in LABEL_WEIGHTS:
-            keep, mixed, w = distiller._mixed(y[check.rows], t_k, w_k, check.rows.size,
-                                              weight)
-            X_s, y_s, w_s, _, est = distiller._student_data(take_rows(X_k, keep), mixed,
-                                                            w, student)
-            params = distiller._student_fit_params(est, w_s)
-            calls.append((_fit_output, (est, X_s, y_s, params, X_test, student_output)))
+            # The task builds the student's rows itself: a classifier's repeat each row
+            # once per class, and built here, every task's would be held at once.
+            calls.append((_fit_mixed_output, (recipe, student, X_k, y[check.rows], t_k, w_k,
+                                              weight, X_test, student_output)))
             labels.append(f"student at label weight {weight:g}, fold {k + 1} of "
                           f"{len(checks)}")
             scored.append((weight, check.test))
@@ -185,6 +188,12 @@ def _has_weight(rows, sample_weight):
     return rows.size > 0 and (sample_weight is None or sample_weight[rows].sum() > 0)
 
 
-def _fit_output(student, X, y, params, X_test, output):
-    """A clone of ``student`` fitted on ``X, y``: its output on ``X_test``."""
-    return output(clone(student).fit(X, y, **params), X_test)
+def _fit_mixed_output(distiller, student, X, labels, targets, weights, label_weight,
+                      X_test, output):
+    """A clone of ``student`` fitted on the rows ``X`` (their ``labels`` first, then
+    synthetic rows) with the ``targets`` mixed at ``label_weight``, as ``distiller``
+    builds a student's data: its output on ``X_test``."""
+    keep, mixed, w = distiller._mixed(labels, targets, weights, len(labels), label_weight)
+    X_s, y_s, w_s, _, est = distiller._student_data(take_rows(X, keep), mixed, w, student)
+    params = distiller._student_fit_params(est, w_s)
+    return output(clone(est).fit(X_s, y_s, **params), X_test)

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
+from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.tree import DecisionTreeRegressor
 
@@ -86,3 +87,22 @@ def test_a_student_learning_every_real_row_is_fitted_on_x_itself():
                        random_state=0).fit(X, Y)
     # Its fit on every row first, then its fits on training folds (for fidelity_).
     assert shares[0] and not any(shares[1:])
+
+
+def test_the_label_weight_check_builds_one_student_s_rows_at_a_time():
+    # A classifier student learns each row once per class; the check of label_weight=
+    # "auto" built every fold's and weight's rows before fitting any (7x the peak of a
+    # fixed label weight with 10 classes, 27x with 40).
+    from sklearn.datasets import make_classification
+    from sklearn.naive_bayes import GaussianNB
+    from sklearn.tree import DecisionTreeClassifier
+
+    from skfuse import DistilledClassifier
+
+    X_c, y_c = make_classification(1500, 20, n_informative=10, n_classes=10,
+                                   n_clusters_per_class=1, random_state=0)
+    distiller = DistilledClassifier(GaussianNB(), DecisionTreeClassifier(max_depth=4),
+                                    random_state=0)
+    fixed = traced_peak(lambda: clone(distiller).set_params(label_weight=0.0).fit(X_c, y_c))
+    checked = traced_peak(lambda: clone(distiller).fit(X_c, y_c))
+    assert checked < 2 * fixed
