@@ -574,19 +574,19 @@ def check_members(estimators, kind, owner):
     """
     if not isinstance(estimators, (list, tuple)):
         raise TypeError(
-            f"{owner}: estimators must be a list of (name, estimator) tuples; "
+            f"{owner}: estimators must be a list of (name, estimator) pairs; "
             f"got {estimators!r}."
         )
     if len(estimators) == 0:
         raise ValueError(
-            f"{owner}: estimators must be a non-empty list of (name, estimator) tuples; "
+            f"{owner}: estimators must be a non-empty list of (name, estimator) pairs; "
             "got an empty one."
         )
     for item in estimators:
         if not is_pair(item):
             raise ValueError(
-                f"{owner}: each entry of estimators must be a (name, estimator) tuple "
-                f"with a string name; got {item!r}."
+                f"{owner}: each entry of estimators must be a (name, estimator) pair (a "
+                f"tuple or a list) with a string name; got {item!r}."
             )
     names, members = [], []
     is_kind = is_classifier if kind == "classifier" else is_regressor

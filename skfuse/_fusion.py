@@ -194,11 +194,11 @@ class _BaseFusion(TransformerMixin, Composite):
             # A dropped member may keep its cost (a search that drops it), as in views.
             listed = [name for name, _ in self.estimators]
             unknown = [name for name in self.costs if name not in listed]
-            faults = ([f"gives no cost for member(s) {missing!r}"] if missing else []) + (
-                [f"names {unknown!r}, which are not among the members {listed!r}"]
-                if unknown else [])
-            if faults:
-                raise ValueError(f"{owner}: costs " + "; ".join(faults) + ".")
+            if missing:  # a key that names no member may be the typo behind it
+                hint = (f"; it names {unknown!r}, which are not among the members "
+                        f"{listed!r}" if unknown else "")
+                raise ValueError(
+                    f"{owner}: costs gives no cost for member(s) {missing!r}{hint}.")
             bad = [name for name in names
                    if not (np.isfinite(self.costs[name]) and self.costs[name] >= 0)]
             if bad:

@@ -146,7 +146,8 @@ def losses(distiller, student, X, y, sample_weight, rows, owners, targets, n_rea
     # What the tasks need of the distiller (how it mixes targets and builds a student's
     # rows), without the fitted teacher that a process-based backend would copy to each.
     recipe = copy.copy(distiller)
-    vars(recipe).pop("teacher_", None)
+    for fitted in ("teacher_", "student_"):  # the latter from an earlier fit
+        vars(recipe).pop(fitted, None)
     synthetic = np.arange(n_real, len(targets))
     calls, labels, scored = [], [], []
     for k, check in enumerate(checks):

@@ -23,6 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import _cascade, _stack
 from ._base import (
     Composite,
+    any_non_deterministic,
     atomic_fit,
     check_sample_weight,
     check_sample_weight_support,
@@ -359,7 +360,7 @@ class SerialStack(TransformerMixin, Composite):
         sees_x = kept if self.exit_threshold is not None or self._passes_columns() else kept[:1]
         tags.input_tags.allow_nan = all(takes_nan(est) for est in sees_x)
         tags.input_tags.sparse = all(t.input_tags.sparse for t in steps)
-        tags.non_deterministic = any(t.non_deterministic for t in steps)
+        tags.non_deterministic = any_non_deterministic(kept)
         # A stack transforms X into its final step's input; a cascade does not.
         tags.transformer_tags = None if self._is_cascade() else TransformerTags()
         return tags
@@ -385,7 +386,7 @@ class SerialStack(TransformerMixin, Composite):
             is_pair(s) for s in steps
         ):
             raise ValueError(
-                "SerialStack: steps must be a non-empty list of (name, estimator) tuples; "
+                "SerialStack: steps must be a non-empty list of (name, estimator) pairs; "
                 f"got {steps!r}."
             )
         self._validate_names([name for name, _ in steps])

@@ -274,7 +274,7 @@ def test_members_given_as_lists_work_as_tuples_do(make_composite):
     assert as_lists.get_params()["last__C"] == 0.5
     assert_allclose(as_lists.fit(X, y).predict_proba(X),
                     as_tuples.fit(X, y).predict_proba(X), rtol=1e-12)
-    with pytest.raises(ValueError, match="tuple"):
+    with pytest.raises(ValueError, match=r"\(name, estimator\) pair"):
         make_composite([["nb", GaussianNB(), "extra"]]).fit(X, y)
 
 

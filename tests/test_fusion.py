@@ -812,10 +812,14 @@ def test_bad_scoring_and_costs_fail_before_fitting():
     with pytest.raises(ValueError, match=r"costs of \['rf'\]"):
         FusionClassifier(classifiers(), weights="greedy", costs=costs).fit(IRIS_X, IRIS_Y)
     # A mistyped name is named, beside the member it leaves without a cost.
-    with pytest.raises(ValueError, match=r"no cost for member\(s\) \['lr'\]; names "
+    with pytest.raises(ValueError, match=r"no cost for member\(s\) \['lr'\]; it names "
                                          r"\['lrr'\], which are not among the members"):
         FusionClassifier(classifiers(), weights="greedy",
                          costs={"lrr": 1.0, "rf": 1.0, "nb": 1.0}).fit(IRIS_X, IRIS_Y)
+    # A cost for a name that is not a member is let be (a table shared by searches).
+    extra = FusionClassifier(classifiers(), weights="greedy",
+                             costs={"lr": 1.0, "rf": 1.0, "nb": 1.0, "svm": 9.0})
+    assert extra.fit(IRIS_X, IRIS_Y).member_costs_ == {"lr": 1.0, "rf": 1.0, "nb": 1.0}
     # A dropped member may keep its cost (a search that drops it).
     dropped = FusionClassifier(classifiers(), weights="greedy",
                                costs={"lr": 1.0, "rf": 1.0, "nb": 1.0}).set_params(rf="drop")

@@ -167,7 +167,7 @@ def test_a_search_passes_weights_to_a_composite_that_asks_for_them(routing):
 
 @pytest.mark.parametrize("make", [
     lambda lr: FusionClassifier([("lr", lr)], weights="optimize", cv=3, refit=False),
-    lambda lr: SerialStack([("nb", GaussianNB()), ("lr", lr)], cv=3),
+    lambda lr: SerialStack([("lr", lr), ("nb", GaussianNB())], cv=3),  # fitted by fold
 ])
 @pytest.mark.parametrize("index", ["shuffled", "gapped"])
 def test_routed_metadata_in_a_series_is_taken_by_position(routing, make, index):

@@ -190,7 +190,7 @@ def test_bad_parameters_are_refused(params, error, match):
 
 
 def test_top_k_at_or_above_n_experts_runs_every_expert():
-    # As in the EM mixture; one expert works with the default top_k=2 (it was refused).
+    # Dense; one expert works with the default top_k=2 (it was refused).
     X, y = piecewise(100, 0)
     dense = NeuralMixtureOfExpertsRegressor(**small(max_epochs=2, top_k=None)).fit(X, y)
     above = NeuralMixtureOfExpertsRegressor(**small(max_epochs=2, top_k=5)).fit(X, y)

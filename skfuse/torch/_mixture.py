@@ -350,8 +350,8 @@ class _BaseNeuralMixture(BaseEstimator):
         scale = np.sqrt(np.average((X - self.x_mean_) ** 2, axis=0, weights=weight))
         self.x_scale_ = np.where(scale > 0, scale, 1.0).astype(np.float32)
 
-        # As in the EM mixture, top_k at or above n_experts runs every expert (the
-        # network makes it dense): one expert works with the default top_k=2.
+        # top_k at or above n_experts runs every expert (the network makes it dense):
+        # one expert works with the default top_k=2.
         module = MixtureNet(X.shape[1], n_outputs, self.n_experts, hidden, self.top_k,
                             self._classify, generator)
         device_generator = torch.Generator(device=device).manual_seed(
