@@ -237,6 +237,7 @@ def _refit_deferred(stack, estimators, step_params, fitted, oof, route, routed, 
     per-row difference is at least 0. A step that takes its deferred fit answers its
     rows by that fit's out-of-fold outputs from then on (in ``oof``, which ``routed``
     routes), so the rows the next step gets, and the exit rates, are the trained ones'.
+    (A deferred row that no fold of its rows tests keeps the all-rows fit's output.)
     """
     minimum = max(20, 2 * len(folds))
     codes = np.searchsorted(stack.classes_, y)
