@@ -208,16 +208,13 @@ def _soft_objective_with_presence(Q, present, sample_weight):
     """
     terms, on, equal = _ratio_terms(Q, present)
 
-    def fused(w):
-        value, total, zero = _renormalised(w, terms, on, equal)
-        return np.clip(value, 0.0, 1.0), total, zero
-
     def loss(w):
-        return _mean(-np.log(np.clip(fused(w)[0], _EPS, None)), sample_weight)
+        p = np.clip(_renormalised(w, terms, on, equal)[0], _EPS, 1.0)
+        return _mean(-np.log(p), sample_weight)
 
     def grad(w):
-        p, total, zero = fused(w)
-        live = ~zero & (p > _EPS) & (p < 1.0)
+        p, total, zero = _renormalised(w, terms, on, equal)
+        live = ~zero & (p > _EPS) & (p <= 1.0)  # the clipped rows are flat
         # d(-log(a / b)) / dw_m = -(p_mn Q_mn / a_n - p_mn / b_n), with a_n = p_n * b_n
         a = np.where(live, p * total, 1.0)
         per_row = np.where(live, on / total - terms / a, 0.0)  # (M, n)

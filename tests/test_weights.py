@@ -501,3 +501,15 @@ def test_objectives_with_missing_views_have_their_gradient(kind):
     # Where every member present on a row weighs 0, the row is shared among them.
     w = np.array([0.0, 0.5, 0.5, 0.0, 0.0])
     assert loss(w) == pytest.approx(by_hand(w), rel=1e-12)
+
+
+def test_soft_objective_with_missing_views_has_its_gradient_where_a_row_is_certain():
+    # At a fused probability of exactly 1 the loss is 0, but weight moved to a member
+    # less sure of the true class raises it: that slope was taken for 0.
+    P = np.zeros((2, 4, 2))
+    P[0, :, 0] = 1.0  # member 0 is certain of class 0, the true class of every row
+    P[1] = 0.5
+    loss, grad = classifier_objective(P, np.zeros(4, dtype=int), "soft",
+                                      present=np.ones((2, 4), dtype=bool))
+    assert loss(np.array([1.0, 0.0])) == pytest.approx(0.0, abs=1e-15)
+    assert_allclose(grad(np.array([1.0, 0.0])), [0.0, 0.5])
