@@ -29,7 +29,7 @@ from sklearn.utils.validation import (
 
 from ._cache import _plain_array
 from ._compat import _BaseComposition, _VisualBlock
-from ._tasks import is_frozen, weight_key
+from ._tasks import is_frozen, weight_key, whole_numbers
 from ._views import (
     _is_dataframe,
     _is_missing_value,
@@ -560,11 +560,23 @@ def refuse_infinite(X, owner, feature_names=None):
     )
 
 
-def check_members(estimators, kind, owner):
+def numeric_target(y, owner):
+    """A regressor's ``y`` as float64, refusing what is not numeric or not finite."""
+    try:
+        y = np.asarray(y, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{owner}: y must be numeric ({exc}).") from None
+    if not np.all(np.isfinite(y)):
+        raise ValueError(f"{owner}: y contains NaN or infinity.")
+    return y
+
+
+def check_members(estimators, kind, owner, param="estimators", role="member"):
     """Validate ``estimators=[(name, est), ...]`` and return the kept ``(names, members)``.
 
     ``"drop"`` members are left out. Each kept member must be a ``kind``
-    ("classifier" or "regressor") estimator; errors name the member.
+    ("classifier" or "regressor") estimator; errors name the member, and call the list
+    ``param`` and its entries ``role`` (a mixture's are ``experts``, each an expert).
 
     As everywhere in skfuse: a member of the wrong kind (or without a method or fit
     argument the configuration needs) raises ``TypeError``; a wrong value, such as an
@@ -574,18 +586,18 @@ def check_members(estimators, kind, owner):
     """
     if not isinstance(estimators, (list, tuple)):
         raise TypeError(
-            f"{owner}: estimators must be a list of (name, estimator) pairs; "
+            f"{owner}: {param} must be a list of (name, estimator) pairs; "
             f"got {estimators!r}."
         )
     if len(estimators) == 0:
         raise ValueError(
-            f"{owner}: estimators must be a non-empty list of (name, estimator) pairs; "
+            f"{owner}: {param} must be a non-empty list of (name, estimator) pairs; "
             "got an empty one."
         )
     for item in estimators:
         if not is_pair(item):
             raise ValueError(
-                f"{owner}: each entry of estimators must be a (name, estimator) pair (a "
+                f"{owner}: each entry of {param} must be a (name, estimator) pair (a "
                 f"tuple or a list) with a string name; got {item!r}."
             )
     names, members = [], []
@@ -595,12 +607,12 @@ def check_members(estimators, kind, owner):
             continue
         if not hasattr(est, "fit") or not is_kind(est):
             raise TypeError(
-                f"{owner}: member {name!r} should be a {kind}; got {est!r}."
+                f"{owner}: {role} {name!r} should be a {kind}; got {est!r}."
             )
         names.append(name)
         members.append(est)
     if not members:
-        raise ValueError(f"{owner}: all members are dropped; at least one is required.")
+        raise ValueError(f"{owner}: all {role}s are dropped; at least one is required.")
     return names, members
 
 
@@ -659,26 +671,36 @@ def check_sample_weight(sample_weight, n_samples):
 def classes_of(y, owner):
     """The sorted classes of classification targets ``y``; at least two are needed."""
     integers = _plain_array(y) and y.ndim == 1 and y.dtype.kind in "biu"
-    classes = np.unique(y) if integers else None
-    # 1-D integer labels are always valid targets; scikit-learn's check then only
-    # warns (when more than half the labels are unique), so it runs only then.
-    if classes is None or len(classes) > round(0.5 * len(y)):
-        check_classification_targets(y)
-    if classes is None:
-        classes = np.unique(y)
+    try:
+        classes = np.unique(y) if integers else None
+        # 1-D integer labels are always valid targets; scikit-learn's check then only
+        # warns (when more than half the labels are unique), so it runs only then.
+        if classes is None or len(classes) > round(0.5 * len(y)):
+            check_classification_targets(y)
+        if classes is None:
+            classes = np.unique(y)
+    except TypeError as exc:  # labels that do not sort: str beside int, or None
+        kinds = sorted({type(label).__name__ for label in np.asarray(y, dtype=object).ravel()})
+        raise TypeError(f"{owner}: y mixes labels of types {kinds}, which do not sort "
+                        f"({exc}); give every label the same type.") from None
     if len(classes) < 2:
         raise ValueError(f"{owner} needs samples of at least 2 classes; y has only one "
                          f"class, {classes[:1].tolist()[0]!r}.")
     return classes
 
 
-def check_sample_weight_support(names, members, owner, kind="member"):
+def check_sample_weight_support(names, members, owner, sample_weight=None, kind="member"):
     """Raise if a member's (``kind``: or a step's) ``fit`` cannot be given
-    ``sample_weight`` (:func:`weight_key`; frozen members are not fitted)."""
+    ``sample_weight`` (:func:`weight_key`; frozen members are not fitted), unless
+    ``sample_weight`` is given and holds whole numbers, which such a member is fitted
+    with as repeated rows (:func:`~skfuse._tasks.fit_task`)."""
+    if whole_numbers(sample_weight):
+        return
     for name, est in zip(names, members):
         if not is_frozen(est) and weight_key(est) is None:
-            raise TypeError(takes_no_weights(f"{owner}: {kind} {name!r}", est,
-                                             "which it was given"))
+            raise TypeError(takes_no_weights(
+                f"{owner}: {kind} {name!r}", est,
+                "which it was given (whole-number weights it would take as repeated rows)"))
 
 
 def takes_no_weights(who, estimator, need):

@@ -34,6 +34,7 @@ from ._base import (
     check_sample_weight,
     member_prediction,
     member_proba,
+    numeric_target,
     seed_estimator,
     sums_finite,
     takes_multi_output,
@@ -50,7 +51,7 @@ from ._compat import (
 from ._docstring import Substitution
 from ._jobs import MemberJobs
 from ._label_check import LABEL_WEIGHTS
-from ._tasks import is_frozen, report, report_fit_time, weight_key
+from ._tasks import is_frozen, report, report_fit_time, weight_key, whole_numbers
 from ._views import (
     _is_dataframe,
     concat_rows,
@@ -212,10 +213,12 @@ class _BaseDistilled(Composite):
         self._refuse_nan_the_student_cannot_take(X)  # before any teacher fit
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
         groups, routed = self._fit_metadata(sample_weight, fit_params)
+        # Whole-number weights a teacher that takes none is fitted with as repeated rows.
         if sample_weight is not None and routed is None and not is_frozen(self.teacher) \
-                and weight_key(self.teacher) is None:
-            raise TypeError(takes_no_weights(f"{owner}: the teacher", self.teacher,
-                                             "which it was given"))
+                and weight_key(self.teacher) is None and not whole_numbers(sample_weight):
+            raise TypeError(takes_no_weights(
+                f"{owner}: the teacher", self.teacher,
+                "which it was given (whole-number weights it would take as repeated rows)"))
         rng = check_random_state(self.random_state)
         # The folds draw their seed first: they do not depend on which estimators have one.
         folds = self._folds(X, y, rng, self._kind == "classifier", groups)
@@ -580,7 +583,7 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
     temperature : float, default=1.0
         Softens the soft targets: the teacher's probabilities raised to ``1 /
         temperature`` and renormalised (its logits divided by it). Probabilities are
-        sharpened back by the same temperature at predict time, the labels' share
+        sharpened back at predict time by the temperature ``fit`` used, the labels' share
         included, which no temperature softened: with ``temperature != 1`` and a label
         weight above 0 the output is sharper than what the student learned (at 1, than
         the student on the labels alone). ``"auto"`` judges each label weight on the
@@ -710,6 +713,9 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
             check_known_classes([("teacher", self.teacher)], self.classes_,
                                 "DistilledClassifier", "frozen teacher")
         self.soft_labels_ = "duplication" if is_classifier(self.student) else "logits"
+        # What predict sharpens back by: the temperature the student learned at, not one
+        # set since.
+        self._temperature_ = self.temperature
         return self._fit(X, y, sample_weight, fit_params, began)
 
     def _teacher_output(self):
@@ -755,10 +761,15 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
         """The student's output as the probabilities :meth:`predict_proba` gives."""
         if self.soft_labels_ == "logits":
             return self._proba_from_logits(student_out)
-        if self.temperature == 1.0:
+        temperature = self._fitted_temperature()
+        if temperature == 1.0:
             return student_out
         with np.errstate(divide="ignore"):
-            return softmax(self.temperature * np.log(student_out), axis=1)
+            return softmax(temperature * np.log(student_out), axis=1)
+
+    def _fitted_temperature(self):
+        # A distiller pickled before the temperature was kept at fit has none.
+        return getattr(self, "_temperature_", self.temperature)
 
     def _row_losses(self, student_out, y):
         """Each row's log-loss against its label (probabilities clipped at
@@ -768,7 +779,7 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
         return -np.log(np.clip(true, PROBA_EPS, 1.0))
 
     def _proba_from_logits(self, z):
-        z = self.temperature * z
+        z = self._fitted_temperature() * z
         if z.ndim == 1:
             p1 = expit(z)
             return np.column_stack([1.0 - p1, p1])
@@ -920,13 +931,7 @@ class DistilledRegressor(RegressorMixin, _BaseDistilled):
         """
         began = time.perf_counter()
         X = self._check_X(X, reset=True)
-        y = self._check_y(X, y)
-        try:
-            y = y.astype(np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"DistilledRegressor: y must be numeric ({exc}).") from None
-        if not np.all(np.isfinite(y)):
-            raise ValueError("DistilledRegressor: y contains NaN or infinity.")
+        y = numeric_target(self._check_y(X, y), "DistilledRegressor")
         self._refuse_a_frozen_student()
         for role, est in (("teacher", self.teacher), ("student", self.student)):
             if not is_regressor(est):

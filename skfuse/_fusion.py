@@ -30,6 +30,7 @@ from ._base import (
     member_prediction,
     member_proba,
     member_votes,
+    numeric_target,
     seed_estimator,
     takes_multi_output,
     warnings_once,
@@ -223,7 +224,7 @@ class _BaseFusion(TransformerMixin, Composite):
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
         groups, routed = self._fit_metadata(sample_weight, fit_params)
         if sample_weight is not None and routed is None:
-            check_sample_weight_support(names, members, owner)
+            check_sample_weight_support(names, members, owner, sample_weight)
         self._check_members_can_output(names, members)
         frozen = [is_frozen(est) for est in members]
         self._warn_frozen(names, frozen, weights)
@@ -293,7 +294,8 @@ class _BaseFusion(TransformerMixin, Composite):
 
     def _check_partition_weights(self, names, members, sample_weight):
         """Partitions fit every member with ``sample_weight``: under metadata routing,
-        each must request it (an unset request raises, as without partitions)."""
+        each must request it (an unset request raises, as without partitions). Nor do
+        they repeat rows for a member that takes no weights."""
         owner = type(self).__name__
         _, routed = self._fit_metadata(sample_weight, {})
         if routed is None:
@@ -990,7 +992,9 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
             Class labels.
         sample_weight : array-like of shape (n_samples,), default=None
             Weights the out-of-fold loss, and is passed to every member's ``fit``
-            (each must accept it; a ``Pipeline`` passes it to its final step); with
+            (a ``Pipeline`` passes it to its final step); a member whose ``fit`` takes
+            none is fitted on each row repeated as many times as its weight, which must
+            then be a whole number (as ``BaggingClassifier``'s draws are). With
             metadata routing, only to the members that request it.
         **fit_params : dict
             With ``sklearn.set_config(enable_metadata_routing=True)`` only: metadata
@@ -1359,7 +1363,9 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
             Target values; 2-D when every member takes several outputs.
         sample_weight : array-like of shape (n_samples,), default=None
             Weights the out-of-fold loss, and is passed to every member's ``fit``
-            (each must accept it; a ``Pipeline`` passes it to its final step); with
+            (a ``Pipeline`` passes it to its final step); a member whose ``fit`` takes
+            none is fitted on each row repeated as many times as its weight, which must
+            then be a whole number (as ``BaggingClassifier``'s draws are). With
             metadata routing, only to the members that request it.
         **fit_params : dict
             Metadata routed as in :meth:`FusionClassifier.fit`.
@@ -1374,23 +1380,12 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
             self._n_outputs_ = None
             return self._fit_partitioned(params, X, y, sample_weight, fit_params, began)
         X = self._check_X(X, reset=True)
-        y = self._check_y(X, y, list(zip(*params[:2])))
-        try:
-            y = y.astype(np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"FusionRegressor: y must be numeric ({exc}).") from None
-        if not np.all(np.isfinite(y)):
-            raise ValueError("FusionRegressor: y contains NaN or infinity.")
+        y = numeric_target(self._check_y(X, y, list(zip(*params[:2]))), "FusionRegressor")
         self._n_outputs_ = None if y.ndim == 1 else y.shape[1]
         return self._fit(params, X, y, y, sample_weight, fit_params, began)
 
     def _check_partitioned_y(self, y_sample):
-        try:
-            y_sample = np.asarray(y_sample, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"FusionRegressor: y must be numeric ({exc}).") from None
-        if not np.all(np.isfinite(y_sample)):
-            raise ValueError("FusionRegressor: y contains NaN or infinity.")
+        y_sample = numeric_target(y_sample, "FusionRegressor")
         self._n_outputs_ = None if y_sample.ndim == 1 else y_sample.shape[1]
         return y_sample
 

@@ -85,6 +85,9 @@ class SoftmaxGate(BaseEstimator):
         return self
 
     def _standardise(self, X):
+        """``X`` centred and scaled as at fit; sparse ``X`` is only scaled (centring
+        would densify it): :meth:`predict_log_proba` moves the centring into the
+        intercept."""
         if sp.issparse(X):
             return sp.csr_matrix(X.multiply(1.0 / self.scale_))
         scaled = np.asarray(X, dtype=np.float64) - self.mean_
@@ -94,7 +97,10 @@ class SoftmaxGate(BaseEstimator):
     def predict_log_proba(self, X):
         """Log expert shares, shape (n_samples, n_experts)."""
         check_is_fitted(self, "coef_")
-        return log_softmax(self._standardise(X) @ self.coef_ + self.intercept_, axis=1)
+        intercept = self.intercept_
+        if sp.issparse(X):  # fitted on dense X, the mean is not 0: subtract its share
+            intercept = intercept - (self.mean_ / self.scale_) @ self.coef_
+        return log_softmax(np.asarray(self._standardise(X) @ self.coef_) + intercept, axis=1)
 
     def predict_proba(self, X):
         """Expert shares, shape (n_samples, n_experts)."""

@@ -25,6 +25,7 @@ from ._base import (
     keep_a_row_of_each_class,
     member_prediction,
     member_proba,
+    numeric_target,
     seed_estimator,
     takes_no_weights,
 )
@@ -120,9 +121,10 @@ class _BaseMixture(Composite):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True
         try:
-            members = ([self.experts] if self.experts is None or hasattr(self.experts, "fit")
-                       else [est for _, est in self.experts])
-            members = [est for est in members if est is not None and hasattr(est, "fit")]
+            experts = self._default_expert() if self.experts is None else self.experts
+            members = ([experts] if hasattr(experts, "fit")
+                       else [est for _, est in experts])
+            members = [est for est in members if hasattr(est, "fit")]
             # The built-in gate takes sparse X and no NaN; a gate given speaks for itself.
             gate = [] if self.gate is None else [self.gate]
             tags.input_tags.sparse = all(get_tags(est).input_tags.sparse
@@ -142,19 +144,22 @@ class _BaseMixture(Composite):
 
     # -- validation ----------------------------------------------------------------
 
+    def _default_expert(self):
+        """The expert that ``experts=None`` stands for."""
+        return LogisticRegression(max_iter=1000) if self._kind == "classifier" else Ridge()
+
     def _expert_templates(self):
         """The experts' ``(names, templates)``: ``n_experts`` copies of one estimator, or
         the kept entries of a list, each checked to take ``sample_weight`` (and, for a
         classifier, to have ``predict_proba``), which a declared constraint cannot say."""
         owner = type(self).__name__
-        default = LogisticRegression(max_iter=1000) if self._kind == "classifier" else Ridge()
         if self.experts is None or hasattr(self.experts, "fit"):
-            template = default if self.experts is None else self.experts
+            template = self._default_expert() if self.experts is None else self.experts
             count = max(_AUTO_COUNTS) if self.n_experts == "auto" else self.n_experts
             pairs = [(f"expert{e}", template) for e in range(count)]
         else:
             pairs = self.experts
-        names, members = check_members(pairs, self._kind, owner)
+        names, members = check_members(pairs, self._kind, owner, "experts", "expert")
         self._validate_names([name for name, _ in pairs])
         for name, member in zip(names, members):
             if not is_frozen(member) and weight_key(member) is None:
@@ -1197,10 +1202,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, _BaseMixture):
         self : MixtureOfExpertsRegressor
         """
         X = self._check_X(X, reset=True)
-        y = self._check_y(X, y)
-        target = np.asarray(y, dtype=np.float64)
-        if not np.all(np.isfinite(target)):
-            raise ValueError("MixtureOfExpertsRegressor: y holds NaN or infinite values.")
+        target = numeric_target(self._check_y(X, y), "MixtureOfExpertsRegressor")
         return self._fit(X, target, target, sample_weight, fit_params)
 
     @staticmethod

@@ -29,6 +29,7 @@ from ._base import (
     check_sample_weight_support,
     is_pair,
     member_proba,
+    numeric_target,
     seed_estimator,
     takes_multi_output,
 )
@@ -71,15 +72,32 @@ def _stack_only(method):
     return check
 
 
+def _fit_makes_stack(method):
+    """An ``available_if`` check for a method that fits: it exists when the parameters
+    make a stack, whatever the last fit made."""
+
+    def check(stack):
+        if stack.exit_threshold is not None:
+            raise AttributeError(
+                f"{method} is not available when exit_threshold is set (a cascade, not "
+                "a stack)"
+            )
+        return True
+
+    return check
+
+
 def _final_has(method):
-    """An ``available_if`` check: a stack whose final step has ``method``."""
+    """An ``available_if`` check: a stack whose final step (the fitted one, once
+    fitted) has ``method``."""
 
     def check(stack):
         _stack_only(method)(stack)
-        if not hasattr(stack._final, method):
+        name, final = stack._final_step()
+        if not hasattr(final, method):
             raise AttributeError(
-                f"{method} is not available when the final step {stack.steps[-1][0]!r} "
-                f"({type(stack._final).__name__}) has no {method}"
+                f"{method} is not available when the final step {name!r} "
+                f"({type(final).__name__}) has no {method}"
             )
         return True
 
@@ -319,6 +337,11 @@ class SerialStack(TransformerMixin, Composite):
     def _final(self):
         return self.steps[-1][1]
 
+    def _final_step(self):
+        """The final ``(name, step)``: the fitted one once fitted, as the methods that
+        call it use it, else the parameter's."""
+        return (self.steps_ if hasattr(self, "steps_") else self.steps)[-1]
+
     def _kept_steps(self):
         """The ``(name, estimator)`` steps that are not skipped, in order."""
         return [(name, est) for name, est in self.steps if not _skipped(est)]
@@ -451,9 +474,11 @@ class SerialStack(TransformerMixin, Composite):
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Target; 2-D (several outputs) for a stack of regressors that all take it.
         sample_weight : array-like of shape (n_samples,), default=None
-            Passed to every step's ``fit`` (each must accept it; a ``Pipeline`` passes
-            it to its final step); with metadata routing, only to the steps that
-            request it. Weights the cascade's thresholds.
+            Passed to every step's ``fit`` (a ``Pipeline`` passes it to its final
+            step); a step whose ``fit`` takes none is fitted on each row repeated as
+            many times as its weight, which must then be a whole number. With metadata
+            routing, only to the steps that request it. Weights the cascade's
+            thresholds.
         **fit_params : dict
             With ``sklearn.set_config(enable_metadata_routing=True)`` only: metadata
             for the steps that request them, and ``groups`` for a ``cv`` splitter that
@@ -473,13 +498,13 @@ class SerialStack(TransformerMixin, Composite):
         if classifier:
             self._set_classes(y)
         else:
-            y = np.asarray(y, dtype=np.float64)
+            y = numeric_target(y, "SerialStack")
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
         names = [name for name, _ in steps]
         groups, routed = self._fit_metadata(sample_weight, fit_params)
         if sample_weight is not None and routed is None:
             check_sample_weight_support(names, [est for _, est in steps], "SerialStack",
-                                        kind="step")
+                                        sample_weight, kind="step")
         step_params = [routed[name] for name in names] if routed else [None] * len(names)
         self._views_ = self._resolve_views(X, names)
         rng = check_random_state(self.random_state)
@@ -565,22 +590,33 @@ class SerialStack(TransformerMixin, Composite):
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
         final = self.steps_[-1][1]
-        if self._final_lacks_classes():  # no decision value stands for a class unseen
+        final_classes = self._final_classes()
+        if final_classes is None:
+            return final.decision_function(_stack.final_input(self, X))
+        if not np.isin(self.classes_, final_classes).all():
+            # No decision value stands for a class the final step never saw.
             raise ValueError(
                 f"SerialStack: the final step {self.steps_[-1][0]!r} saw only the classes "
-                f"{np.asarray(final.classes_).tolist()} of {self.classes_.tolist()} (the "
-                "rows that no fold tests are left out of its fit), so its decision "
-                "values do not cover every class; use predict_proba."
+                f"{final_classes.tolist()} of {self.classes_.tolist()} (the rows that no "
+                "fold tests are left out of its fit), so its decision values do not cover "
+                "every class; use predict_proba."
             )
-        return final.decision_function(_stack.final_input(self, X))
+        decision = final.decision_function(_stack.final_input(self, X))
+        if np.ndim(decision) == 1:  # binary: the score of the final step's second class
+            return decision if final_classes[1] == self.classes_[1] else -decision
+        # Columns in the stack's class order, as predict_proba's.
+        return decision[:, np.searchsorted(self.classes_, final_classes).argsort()]
 
-    def _final_lacks_classes(self):
-        """Whether a classifier stack's final step never saw some of ``classes_``: a
-        class may occur only in the first rows, which forward-chaining folds never test
-        and which are left out of the final step's fit."""
+    def _final_classes(self):
+        """A classifier stack's final step's ``classes_`` where they are not the stack's
+        ``classes_`` (a class may occur only in the first rows, which forward-chaining
+        folds never test and which are left out of the final step's fit; or the step
+        orders its classes otherwise), else None."""
         final_classes = getattr(self.steps_[-1][1], "classes_", None)
-        return (is_classifier(self) and final_classes is not None
-                and not np.array_equal(np.asarray(final_classes), self.classes_))
+        if (not is_classifier(self) or final_classes is None
+                or np.array_equal(np.asarray(final_classes), self.classes_)):
+            return None
+        return np.asarray(final_classes)
 
     @available_if(_stack_only("transform"))
     def transform(self, X):
@@ -599,7 +635,7 @@ class SerialStack(TransformerMixin, Composite):
         check_is_fitted(self)
         return _stack.final_input(self, self._check_X(X, reset=False))
 
-    @available_if(_stack_only("fit_transform"))
+    @available_if(_fit_makes_stack("fit_transform"))
     def fit_transform(self, X, y, sample_weight=None, **fit_params):
         """Fit, then :meth:`transform` ``X`` (with the refitted levels, as
         ``StackingClassifier.fit_transform`` does).
@@ -644,12 +680,7 @@ class SerialStack(TransformerMixin, Composite):
         return np.asarray(_stack.output_names(self) + passed, dtype=object)
 
     def _check_proba(self):
-        if not (self._is_cascade() or hasattr(self._final, "predict_proba")):
-            raise AttributeError(
-                f"predict_proba is not available when the final step {self.steps[-1][0]!r} "
-                f"({type(self._final).__name__}) has no predict_proba"
-            )
-        return True
+        return self._is_cascade() or _final_has("predict_proba")(self)
 
     @available_if(_check_proba)
     def predict_proba(self, X):
@@ -672,7 +703,7 @@ class SerialStack(TransformerMixin, Composite):
             return _cascade.predict_cascade(self, X)[0]
         final = self.steps_[-1][1]
         Z = _stack.final_input(self, X)
-        if self._final_lacks_classes():
+        if self._final_classes() is not None:
             return member_proba(final, Z, self.classes_)
         return final.predict_proba(Z)
 
@@ -730,7 +761,7 @@ class SerialStack(TransformerMixin, Composite):
 # ``fit_transform`` to return the configured container, and the wrappers it puts in place
 # of the ``available_if`` methods check only when called. Wrapped once more, a cascade
 # again has neither (``hasattr`` is False), as before.
-for _method in ("transform", "fit_transform"):
+for _method, _check in (("transform", _stack_only), ("fit_transform", _fit_makes_stack)):
     setattr(SerialStack, _method,
-            available_if(_stack_only(_method))(getattr(SerialStack, _method)))
-del _method
+            available_if(_check(_method))(getattr(SerialStack, _method)))
+del _method, _check

@@ -123,20 +123,33 @@ def weight_params(estimator, sample_weight):
     return {weight_key(estimator) or "sample_weight": sample_weight}
 
 
+def whole_numbers(sample_weight):
+    """Whether ``sample_weight`` holds whole numbers only: weights a member that takes
+    none can be fitted with, as repeated rows (:func:`fit_task`)."""
+    return sample_weight is not None and bool(np.all(sample_weight == np.round(sample_weight)))
+
+
 def fit_task(estimator, X, y, sample_weight, train, test, view, output, params=None,
              keep=False):
     """Fit a clone of ``estimator`` on rows ``train`` (None: all) of its view of ``X``.
 
     The member gets ``params`` (its fit metadata) when given, else ``sample_weight``
-    when not None; per-row metadata are taken at ``train``. A frozen estimator is not
-    fitted. Returns ``(fitted, output, seconds)``: the fitted clone when ``test`` is
-    None or ``keep``, else None; with ``test`` given, ``output(fitted, X_test)`` (the
-    member's out-of-fold output for that fold) and its predict seconds per 1000 rows,
-    else None for both.
+    when not None; per-row metadata are taken at ``train``. A member whose ``fit`` takes
+    no ``sample_weight`` (:func:`weight_key`) is fitted on each row repeated as many
+    times as its weight, a whole number (scikit-learn's meaning of such weights; what
+    ``BaggingClassifier`` passes as its draws). A frozen estimator is not fitted.
+    Returns ``(fitted, output, seconds)``: the fitted clone when ``test`` is None or
+    ``keep``, else None; with ``test`` given, ``output(fitted, X_test)`` (the member's
+    out-of-fold output for that fold) and its predict seconds per 1000 rows, else None
+    for both.
     """
     estimator = clone(estimator)
     X = take_view(X, view)
     if not is_frozen(estimator):
+        if params is None and sample_weight is not None and weight_key(estimator) is None:
+            rows = np.arange(len(y)) if train is None else np.asarray(train)
+            train = np.repeat(rows, sample_weight[rows].astype(np.intp))
+            sample_weight = None
         X_train = X if train is None else take_rows(X, train)
         y_train = y if train is None else y[train]
         if params is None:

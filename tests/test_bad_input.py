@@ -3,6 +3,7 @@
 One table of cases, run against every composite.
 """
 
+import re
 import sys
 
 import numpy as np
@@ -291,3 +292,37 @@ def test_a_member_that_fails_on_a_fold_is_named_in_a_note(n_jobs):
         fusion.fit(X, y)
     assert raised.value.__notes__ == [
         "(raised in FusionClassifier's task: member 'lr', fold 1 of 3)"]
+
+
+REGRESSORS = ["fusion-regressor-equal", "stack-regressor-passthrough",
+              "mixture-regressor-short", "distilled-regressor"]
+
+
+@pytest.mark.parametrize("name", REGRESSORS)
+@pytest.mark.parametrize("bad, match", [
+    (np.nan, "y contains NaN or infinity"),
+    (np.inf, "y contains NaN or infinity"),
+    ("a", r"y must be numeric \(could not convert"),
+], ids=["NaN", "inf", "text"])
+def test_every_regressor_refuses_a_bad_target_in_its_own_words(name, bad, match):
+    # A regressor stack left NaN to its first step's error and text to NumPy's; each
+    # regressor now names itself and what is wrong with y, in the same words.
+    X, y = data(name)
+    y = y.astype(object)
+    y[5] = bad
+    owner = type(make(name)).__name__
+    with pytest.raises(ValueError, match=f"^{owner}: {match}"):
+        make(name).fit(X, y)
+
+
+@pytest.mark.parametrize("name", [name for name in COMPOSITES if is_classifier(name)])
+@pytest.mark.parametrize("odd, kinds", [(1, "['int', 'str']"), (None, "['NoneType', 'str']")],
+                         ids=["int", "None"])
+def test_labels_of_types_that_do_not_sort_are_named(name, odd, kinds):
+    # NumPy's bare "'<' not supported between instances" told nothing of where.
+    X, y = data(name)
+    y = np.array(["a", "b", "c"], dtype=object)[y]
+    y[7] = odd
+    owner = type(make(name)).__name__
+    with pytest.raises(TypeError, match=rf"^{owner}: y mixes labels of types {re.escape(kinds)}"):
+        make(name).fit(X, y)

@@ -773,3 +773,38 @@ def test_fidelity_gives_rows_of_weight_zero_no_say(kind):
     predict = "predict_proba" if kind == "classifier" else "predict"
     assert_allclose(getattr(weighted, predict)(X), getattr(dropped, predict)(X), atol=1e-8)
     assert weighted.fidelity_ == pytest.approx(dropped.fidelity_, rel=1e-9)
+
+
+@pytest.mark.parametrize("student", [DecisionTreeClassifier(max_depth=3, random_state=0),
+                                     Ridge()], ids=["duplication", "logits"])
+def test_predict_sharpens_by_the_temperature_fit_used(student):
+    # predict_proba read the temperature parameter: set_params after fit changed the
+    # predictions of a student that had learned at another temperature.
+    X, y = make_classification(n_samples=150, n_features=5, n_informative=3,
+                               n_classes=3, random_state=0)
+    teacher = LogisticRegression(max_iter=1000)
+    fitted = DistilledClassifier(teacher, student, temperature=3.0, cv=3,
+                                 random_state=0).fit(X, y)
+    proba = fitted.predict_proba(X)
+    fitted.set_params(temperature=1.0)
+    assert_array_equal(fitted.predict_proba(X), proba)
+    assert_array_equal(fitted.predict(X), fitted.classes_[proba.argmax(axis=1)])
+    refitted = clone(fitted).set_params(temperature=3.0).fit(X, y)
+    assert_allclose(refitted.predict_proba(X), proba)
+
+
+def test_a_teacher_without_weights_takes_whole_numbers_as_repeated_rows():
+    # As a fusion's member: whole-number weights (what BaggingRegressor passes) are
+    # repeated rows for a teacher whose fit takes none; the student gets the weights.
+    counts = np.random.RandomState(0).randint(0, 4, len(Y_REG)).astype(float)
+    distilled = DistilledRegressor(KNeighborsRegressor(), LinearRegression(), targets="fit",
+                                   label_weight=0.0).fit(X_REG, Y_REG, sample_weight=counts)
+    repeated = np.repeat(np.arange(len(Y_REG)), counts.astype(int))
+    teacher = KNeighborsRegressor().fit(X_REG[repeated], Y_REG[repeated])
+    assert_allclose(distilled.teacher_.predict(X_REG), teacher.predict(X_REG))
+    student = LinearRegression().fit(X_REG, teacher.predict(X_REG), sample_weight=counts)
+    assert_allclose(distilled.predict(X_REG), student.predict(X_REG))
+    with pytest.raises(TypeError, match=r"the teacher \(KNeighborsRegressor\) does not "
+                                        "accept sample_weight"):
+        DistilledRegressor(KNeighborsRegressor(), LinearRegression()).fit(
+            X_REG, Y_REG, sample_weight=counts + 0.5)

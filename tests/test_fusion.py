@@ -441,9 +441,10 @@ CANCER_Y = load_breast_cancer().target
 
 
 def test_member_without_sample_weight_fails_clearly():
+    # Fractional weights: whole numbers it would take as repeated rows.
     members = weighted_classifiers() + [("knn", KNeighborsClassifier())]
     with pytest.raises(TypeError, match="member 'knn'.*sample_weight"):
-        FusionClassifier(members).fit(IRIS_X, IRIS_Y, sample_weight=np.ones(150))
+        FusionClassifier(members).fit(IRIS_X, IRIS_Y, sample_weight=np.full(150, 0.5))
 
 
 class WeightRecordingLR(LogisticRegression):
@@ -525,6 +526,40 @@ def test_scikit_learn_meta_estimators_taking_fit_params_get_sample_weight():
     assert_allclose(fused.predict(X), clone(ttr).fit(X, y, sample_weight=weight).predict(X))
 
 
+def test_a_member_without_weights_takes_whole_numbers_as_repeated_rows():
+    # scikit-learn's Bagging passes its draws as whole-number sample weights to an
+    # estimator whose fit takes them: a fusion with a nearest-neighbours member was
+    # refused inside BaggingRegressor, where VotingRegressor fits. Such a member is
+    # fitted on each row repeated as many times as its weight, which is what those
+    # weights mean; the others get the weights.
+    from sklearn.ensemble import BaggingClassifier, BaggingRegressor
+    from sklearn.neighbors import KNeighborsRegressor
+
+    X, y = make_regression(n_samples=80, n_features=4, noise=5.0, random_state=0)
+    counts = np.random.RandomState(0).randint(0, 4, len(y)).astype(float)
+    members = [("ridge", Ridge()), ("knn", KNeighborsRegressor())]
+    fused = FusionRegressor(members).fit(X, y, sample_weight=counts)
+    repeated = np.repeat(np.arange(len(y)), counts.astype(int))
+    knn = KNeighborsRegressor().fit(X[repeated], y[repeated])
+    ridge = Ridge().fit(X, y, sample_weight=counts)
+    assert_allclose(fused.named_estimators_["knn"].predict(X), knn.predict(X))
+    assert_allclose(fused.named_estimators_["ridge"].predict(X), ridge.predict(X))
+    assert_allclose(fused.predict(X), (knn.predict(X) + ridge.predict(X)) / 2)
+    # Learned weights: each fold's fit repeats that fold's rows.
+    learned = FusionRegressor(members, weights="optimize", cv=3, random_state=0)
+    assert learned.fit(X, y, sample_weight=counts).score(X, y) > 0.5
+    bagged = BaggingRegressor(FusionRegressor(members), n_estimators=3, random_state=0)
+    assert bagged.fit(X, y).score(X, y) > 0.5
+    Xc, yc = IRIS_X, IRIS_Y
+    bagged = BaggingClassifier(FusionClassifier([("lr", LogisticRegression(max_iter=500)),
+                                                 ("knn", KNeighborsClassifier())]),
+                               n_estimators=3, random_state=0)
+    assert bagged.fit(Xc, yc).score(Xc, yc) > 0.8
+    with pytest.raises(TypeError, match=r"member 'knn' \(KNeighborsRegressor\) does not "
+                                        r"accept sample_weight.*whole-number weights"):
+        FusionRegressor(members).fit(X, y, sample_weight=counts + 0.5)
+
+
 def test_meta_estimators_that_cannot_pass_weights_on_are_refused_up_front():
     # Wrapping a member without sample_weight, or refusing keyword arguments without
     # metadata routing (one-vs-rest), or a plain model whose fit takes **params (LarsCV).
@@ -534,7 +569,8 @@ def test_meta_estimators_that_cannot_pass_weights_on_are_refused_up_front():
     from sklearn.multiclass import OneVsRestClassifier
     from sklearn.neighbors import KNeighborsRegressor
 
-    weight = np.ones(len(IRIS_Y))
+    # Fractional weights: whole numbers would be taken as repeated rows.
+    weight = np.full(len(IRIS_Y), 0.5)
     pipe = make_pipeline(StandardScaler(), LogisticRegression())
     swapping = GridSearchCV(pipe, {"logisticregression": [LogisticRegression(),
                                                           KNeighborsClassifier()]}, cv=3)
@@ -553,7 +589,7 @@ def test_meta_estimators_that_cannot_pass_weights_on_are_refused_up_front():
                           "cannot hand sample_weight on here"),
                          (LarsCV(), "does not accept sample_weight in fit")):
         with pytest.raises(TypeError, match=f"member 'm'.*{says}"):
-            FusionRegressor([("m", member)]).fit(X, y, sample_weight=np.ones(60))
+            FusionRegressor([("m", member)]).fit(X, y, sample_weight=np.full(60, 0.5))
     # Under metadata routing a wrapper gets them when what it wraps requests them: an
     # expert, which EM must weight, is told so.
     import sklearn

@@ -18,6 +18,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 from sklearn.tree import DecisionTreeClassifier
+from sklearn.utils import get_tags
 
 from skfuse import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
 from skfuse._compat import InvalidParameterError
@@ -335,6 +336,13 @@ def test_grid_search_pipeline_and_pickle():
         ({"gate": KNeighborsClassifier()}, TypeError,
          r"the gate \(KNeighborsClassifier\) does not accept sample_weight"),
         ({"experts": [("a", Ridge()), ("a", Ridge())]}, ValueError, "unique"),
+        # Errors call the list by its parameter's name, not the fusion's "estimators".
+        ({"experts": [Ridge(), Ridge()]}, ValueError,
+         r"each entry of experts must be a \(name, estimator\) pair"),
+        ({"experts": []}, ValueError, "experts must be a non-empty list"),
+        ({"experts": [("a", "drop")]}, ValueError, "all experts are dropped"),
+        ({"experts": [("a", LogisticRegression())]}, TypeError,
+         "expert 'a' should be a regressor"),
     ],
 )
 def test_bad_parameters_are_refused(params, error, match):
@@ -971,6 +979,26 @@ def test_a_gate_that_gives_every_expert_present_0_shares_the_row_among_them():
     assert_allclose(proba, moe.experts_[0].predict_proba(blank_b[:, :1]))
 
 
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
+@pytest.mark.parametrize("cls", [MixtureOfExpertsClassifier, MixtureOfExpertsRegressor])
+def test_fitted_on_dense_x_a_mixture_answers_sparse_x_alike(cls, fmt):
+    # The gate scales sparse X without centring it (centring would densify it): fitted
+    # on dense X, whose column means are not 0, it routed the same rows otherwise when
+    # they came sparse (shares 0.90 / 0.10 against 0.0 / 1.0), with no error.
+    sp = pytest.importorskip("scipy.sparse")
+    rng = np.random.RandomState(0)
+    X = rng.randn(200, 3) + 10.0
+    y = np.where(X[:, 0] > 10, 3 * X[:, 1], -X[:, 2]) + 0.1 * rng.randn(200)
+    if cls is MixtureOfExpertsClassifier:
+        y = (y > np.median(y)).astype(int)
+    mixture = cls(n_experts=2, max_iter=5, random_state=0).fit(X, y)
+    X_sparse = sp.coo_matrix(X).asformat(fmt)
+    assert_allclose(mixture.predict_gate(X_sparse), mixture.predict_gate(X), atol=1e-12)
+    method = "predict_proba" if cls is MixtureOfExpertsClassifier else "predict"
+    assert_allclose(getattr(mixture, method)(X_sparse), getattr(mixture, method)(X),
+                    atol=1e-9)
+
+
 @pytest.mark.parametrize("kind", ["regressor", "classifier"])
 def test_sparse_x_gives_the_mixture_dense_x_gives(kind):
     # The k-means start standardised dense columns only: on a sparse X the widest
@@ -992,3 +1020,15 @@ def test_sparse_x_gives_the_mixture_dense_x_gives(kind):
         gap = np.abs(dense.predict_proba(X) - sparse.predict_proba(sp.csr_matrix(X))).max()
         assert gap < 0.05
     assert dense.n_experts_ == sparse.n_experts_
+
+
+@pytest.mark.parametrize("cls", [MixtureOfExpertsClassifier, MixtureOfExpertsRegressor])
+def test_the_default_experts_speak_in_the_tags(cls):
+    # With experts=None the tags looked at the gate alone: a gate that takes NaN made
+    # the mixture claim NaN, which its default experts (logistic regression, ridge)
+    # refuse at fit.
+    gate = DecisionTreeClassifier(max_depth=3)
+    assert get_tags(gate).input_tags.allow_nan
+    assert not get_tags(cls(gate=gate)).input_tags.allow_nan
+    default = LogisticRegression if cls is MixtureOfExpertsClassifier else Ridge
+    assert get_tags(cls(gate=gate)) == get_tags(cls(default(), gate=gate))

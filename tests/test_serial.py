@@ -199,6 +199,13 @@ def test_pipeline_step_gets_sample_weight_through_its_last_step():
     with pytest.raises(TypeError, match=r"^SerialStack: step 'knn' \(Pipeline\)"):
         SerialStack([("knn", knn), ("final", LogisticRegression())], cv=3).fit(
             X, LABELS, sample_weight=weight)
+    # Whole-number weights it takes as repeated rows, as a fusion's member does.
+    counts = np.round(weight)
+    stack = SerialStack([("knn", knn), ("final", LogisticRegression())], cv=3,
+                        random_state=0).fit(X, LABELS, sample_weight=counts)
+    repeated = np.repeat(np.arange(len(LABELS)), counts.astype(int))
+    assert_allclose(stack.named_steps_["knn"].predict_proba(X),
+                    clone(knn).fit(X[repeated], LABELS[repeated]).predict_proba(X))
 
 
 @pytest.mark.parametrize("threshold", [[0.9, "auto"], ["0.9", "0.8"], [0.9, None]])
@@ -591,6 +598,45 @@ def test_methods_a_configuration_lacks_say_why():
         regression.predict_proba  # noqa: B018
     assert "predict_proba is not available when the final step 'final'" in str(
         missing.value.__cause__)
+
+
+def test_methods_follow_the_fitted_final_step_not_a_later_set_params():
+    # Whether decision_function and predict_proba exist was read from the final step of
+    # the parameters, while the methods call the fitted one: a step swapped by set_params
+    # after fit offered a method the fitted step lacks (and hid one it has).
+    X, y = load_wine(return_X_y=True)
+    stack = SerialStack([("nb", GaussianNB()),
+                         ("final", DecisionTreeClassifier(max_depth=3, random_state=0))],
+                        cv=3).fit(X, y)
+    stack.set_params(final=LogisticRegression())
+    assert not hasattr(stack, "decision_function")
+    with pytest.raises(AttributeError) as missing:
+        stack.decision_function  # noqa: B018 - the attribute access is what is tested
+    assert "the final step 'final' (DecisionTreeClassifier) has no decision_function" in str(
+        missing.value.__cause__)
+    stack.set_params(final=SVR())
+    assert hasattr(stack, "predict_proba")
+    assert stack.predict_proba(X).shape == (len(y), 3)
+    # Unfitted, the parameters decide.
+    assert not hasattr(clone(stack), "predict_proba")
+
+
+def test_fit_transform_is_offered_as_the_parameters_say():
+    # fit_transform refits, so the parameters decide, not what the last fit made: a
+    # cascade set to stack lacked it, and a stack set to cascade offered it, refitted
+    # itself into a cascade and only then failed.
+    X, y = load_wine(return_X_y=True)
+    steps = [("nb", GaussianNB()), ("tree", DecisionTreeClassifier(max_depth=3, random_state=0))]
+    cascade = SerialStack(steps, exit_threshold=0.9, cv=3).fit(X, y)
+    cascade.set_params(exit_threshold=None)
+    assert not hasattr(cascade, "transform")  # still the fitted cascade
+    assert_allclose(cascade.fit_transform(X, y), cascade.transform(X))
+    stack = SerialStack(steps, cv=3).fit(X, y)
+    stack.set_params(exit_threshold=0.9)
+    with pytest.raises(AttributeError):
+        stack.fit_transform(X, y)
+    assert hasattr(stack, "transform")  # left as fitted: a stack
+    assert not hasattr(stack, "exit_thresholds_")
 
 
 def test_step_probabilities_agree_with_the_routed_prediction():

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn import config_context
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine, make_regression
 from sklearn.ensemble import StackingClassifier, StackingRegressor
 from sklearn.exceptions import ConvergenceWarning
@@ -361,6 +361,44 @@ def test_a_class_only_in_untested_first_rows_gets_a_zero_column():
     assert_array_equal(stack.classes_[proba.argmax(axis=1)], stack.predict(X))
     with pytest.raises(ValueError, match="saw only the classes"):
         stack.decision_function(X)
+
+
+class _ReversedClasses(ClassifierMixin, BaseEstimator):
+    """A logistic regression whose ``classes_`` and output columns are reversed."""
+
+    def fit(self, X, y, sample_weight=None):
+        self.model_ = LogisticRegression(max_iter=5000).fit(X, y, sample_weight=sample_weight)
+        self.classes_ = self.model_.classes_[::-1].copy()
+        return self
+
+    def predict(self, X):
+        return self.model_.predict(X)
+
+    def predict_proba(self, X):
+        return self.model_.predict_proba(X)[:, ::-1]
+
+    def decision_function(self, X):
+        values = self.model_.decision_function(X)
+        return -values if values.ndim == 1 else values[:, ::-1]
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_a_final_step_with_classes_in_another_order_is_aligned(n_classes):
+    # A final step that knows every class in another order: decision_function was
+    # refused as if it lacked classes; its columns (its sign, for two classes) now
+    # follow classes_, as predict_proba's do.
+    X, y = load_wine(return_X_y=True)
+    keep = y < n_classes
+    X, y = X[keep], np.array(["a", "b", "c"])[y[keep]]
+    steps = [("nb", GaussianNB()), ("final", LogisticRegression(max_iter=5000))]
+    plain = SerialStack(steps, cv=3).fit(X, y)
+    reversed_ = SerialStack(steps[:1] + [("final", _ReversedClasses())],
+                            cv=3).fit(X, y)
+    assert reversed_.steps_[-1][1].classes_.tolist() == plain.classes_.tolist()[::-1]
+    assert_allclose(reversed_.decision_function(X), plain.decision_function(X),
+                    rtol=1e-12, atol=1e-12)
+    assert_allclose(reversed_.predict_proba(X), plain.predict_proba(X), rtol=1e-12, atol=1e-12)
+    assert_array_equal(reversed_.predict(X), plain.predict(X))
 
 
 def test_nan_in_passed_through_columns_needs_later_steps_that_take_it():
