@@ -272,8 +272,9 @@ def test_plain_skorch_net_without_sample_weight_is_refused(blobs):
     plain = NeuralNetClassifier(MLP, criterion=torch.nn.CrossEntropyLoss, max_epochs=1,
                                 train_split=None, verbose=0)
     fusion = FusionClassifier([("net", plain), ("lr", LogisticRegression())], cv=3)
+    # Fractional weights: whole numbers it would take as repeated rows.
     with pytest.raises(TypeError, match="sample_weight"):
-        fusion.fit(X, (y == "up").astype(int), sample_weight=np.ones(len(y)))
+        fusion.fit(X, (y == "up").astype(int), sample_weight=np.full(len(y), 0.5))
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
