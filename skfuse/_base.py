@@ -373,10 +373,19 @@ class Composite(_BaseComposition):
         lacks = "; ".join(f"split {k + 1} lacks {named(missing)}" for k, missing in short[:5])
         more = "; ..." if len(short) > 5 else ""
         tested = np.concatenate([test for _, test in folds]).size == len(y)
-        advice = ("Shuffle the folds (StratifiedKFold(shuffle=True)) or give each class "
-                  "at least as many rows as there are splits." if tested else
-                  "The early splits of a forward-chaining cv lack the classes that come "
-                  "later: start the splits where every class has been seen.")
+        missing = np.unique(np.concatenate([m for _, m in short]))
+        counts = dict(zip(*np.unique(y, return_counts=True)))
+        single = [c for c in missing if counts[c] == 1]
+        if not tested:
+            advice = ("The early splits of a forward-chaining cv lack the classes that come "
+                      "later: start the splits where every class has been seen.")
+        elif single:  # whatever the folds, the split that tests its one row lacks it
+            advice = (f"A class of one row ({named(single)}) is missing from the training "
+                      "part of the split that tests it, whatever the folds: give it more "
+                      "rows or leave it out.")
+        else:
+            advice = ("Stratified folds (StratifiedKFold(shuffle=True)) leave every class of "
+                      "2 rows or more in every training part.")
         warnings.warn(
             f"{type(self).__name__}: the training part of {len(short)} of the "
             f"{len(folds)} cv splits lacks a class ({lacks}{more}): "

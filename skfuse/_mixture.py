@@ -332,7 +332,8 @@ class _BaseMixture(Composite):
         if not self.converged_:
             warnings.warn(
                 f"{owner} did not converge in max_iter={self.max_iter} EM iterations "
-                f"({best['why']}).",
+                f"({best['why']}). Raise max_iter or tol; objective_curve_ shows how far "
+                "EM got.",
                 ConvergenceWarning,
                 stacklevel=5,  # here, fit, atomic_fit, scikit-learn's _fit_context, the caller
             )

@@ -363,8 +363,10 @@ def test_classifier_experts_need_predict_proba_and_enough_rows():
 
 def test_unconverged_fit_warns():
     X, y = piecewise()
-    with pytest.warns(Warning, match="did not converge in max_iter=1"):
+    with pytest.warns(Warning, match="did not converge in max_iter=1") as record:
         MixtureOfExpertsRegressor(max_iter=1, random_state=0).fit(X, y)
+    # It says what to do, as GaussianMixture's does.
+    assert "Raise max_iter or tol" in str(record[0].message)
 
 
 @pytest.mark.parametrize("max_iter", [1, 2, 3])

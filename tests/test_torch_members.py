@@ -125,6 +125,33 @@ def test_random_state_makes_fits_repeatable(blobs):
     assert not np.allclose(first, other)
 
 
+def test_random_state_seeds_a_shuffled_skorch_split(blobs):
+    # A ValidSplit with a float and no seed of its own shuffles with NumPy's global
+    # generator, which random_state did not seed; NumPy's state is left as it was.
+    X, y = blobs
+    fits = []
+    for global_seed in (1, 2):
+        np.random.seed(global_seed)
+        before = np.random.get_state()[1].copy()
+        fits.append(classifier(max_epochs=2, train_split=ValidSplit(0.2)).fit(X, y))
+        assert_array_equal(np.random.get_state()[1], before)
+    assert_array_equal(fits[0].predict_proba(X), fits[1].predict_proba(X))
+    assert_array_equal(fits[0].history_[:, "valid_loss"], fits[1].history_[:, "valid_loss"])
+
+
+def test_weighted_losses_are_weighted_means_on_each_side_of_the_split():
+    # Weights were scaled to mean 1 over every row, so valid_loss was the held-out rows'
+    # weighted mean squared error times their mean weight.
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(200, 3)), rng.normal(size=200)
+    weight = np.r_[rng.uniform(0.1, 1.0, 40), np.full(160, 2.0)]
+    net = regressor(max_epochs=3, train_split=ValidSplit(5)).fit(X, y, sample_weight=weight)
+    valid = np.arange(40)  # ValidSplit(5) holds out the first fifth, unshuffled
+    errors = (net.predict(X[valid]) - y[valid]) ** 2
+    assert_allclose(net.history_[-1, "valid_loss"], np.average(errors, weights=weight[valid]),
+                    rtol=1e-5)
+
+
 def test_partial_fit_prepares_its_data_as_fit_does(blobs):
     # float64 rows and string labels, as fit takes them (skorch's own partial_fit
     # refused both); the first call is a seeded fit, later ones train on.
@@ -192,13 +219,13 @@ def test_regressor_trains_a_1d_target_as_one_column():
 def test_seeded_fits_in_threads_take_turns_and_repeat(blobs):
     from concurrent.futures import ThreadPoolExecutor
 
-    from skfuse.torch import _members
+    from skfuse.torch import _training
 
     held = []
 
     class Watching(MLP):
         def forward(self, X):
-            held.append(_members._SEEDED_FIT.locked())
+            held.append(_training.SEEDED_FIT.locked())
             return super().forward(X)
 
     X, y = blobs

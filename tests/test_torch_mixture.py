@@ -502,3 +502,51 @@ def test_a_constant_output_is_predicted_exactly():
     Y = np.column_stack([y, np.full(len(y), 3.0)])
     moe = NeuralMixtureOfExpertsRegressor(**small(max_epochs=2)).fit(X, Y)
     assert_array_equal(moe.predict(X)[:, 1], 3.0)
+
+
+def test_weighted_losses_are_weighted_means_on_each_side_of_the_split():
+    # Weights were scaled to mean 1 over every row, so a part's recorded loss was its
+    # weighted mean times the part's mean weight: with 100 training rows of weight 0,
+    # valid_loss read 1.5x the weighted mean squared error of the held-out rows.
+    X, y = piecewise(300, 0)
+    valid = np.arange(200, 300)
+    weight = np.r_[np.zeros(100), np.full(100, 3.0), np.ones(100)]
+    moe = NeuralMixtureOfExpertsRegressor(**small(
+        max_epochs=3, early_stopping=False, train_split=fixed_split(valid))).fit(
+        X, y, sample_weight=weight)
+    assert_allclose(moe.validation_loss_curve_[-1], held_out_loss(moe, X[valid], y[valid]),
+                    rtol=1e-5)
+
+
+def test_a_seeded_fit_repeats_with_a_shuffled_skorch_split():
+    # A ValidSplit with a float and no seed of its own shuffles with NumPy's global
+    # generator, which the mixture's random_state did not seed.
+    from skorch.dataset import ValidSplit
+
+    X, y = piecewise(200, 0)
+    fits = []
+    for global_seed in (1, 2):
+        np.random.seed(global_seed)
+        fits.append(NeuralMixtureOfExpertsRegressor(**small(
+            max_epochs=3, train_split=ValidSplit(0.2))).fit(X, y))
+    assert_array_equal(fits[0].predict(X), fits[1].predict(X))
+    assert fits[0].validation_loss_curve_ == fits[1].validation_loss_curve_
+
+
+def test_verbose_names_a_stop_that_early_stopping_did_not_make(capsys):
+    # A user's callback that ends training was reported as the built-in early stopping,
+    # with its patience: a reason that was false.
+    class StopAtTwo(Callback):
+        def on_epoch_end(self, net, **kwargs):
+            if len(net.history) == 2:
+                raise KeyboardInterrupt
+
+    X, y = piecewise(200, 0)
+    moe = NeuralMixtureOfExpertsRegressor(**small(max_epochs=10, verbose=1,
+                                                  callbacks=[("stop", StopAtTwo())]))
+    moe.fit(X, y)
+    lines = capsys.readouterr().out.splitlines()
+    assert moe.n_iter_ == 2
+    assert ("[NeuralMixtureOfExpertsRegressor] stopped after epoch 2 of 10 by a callback or "
+            "an interrupt") in lines
+    assert not any("has not improved" in line for line in lines)

@@ -11,7 +11,7 @@ from sklearn.datasets import load_iris, make_classification
 from sklearn.exceptions import ConvergenceWarning, UndefinedMetricWarning
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import KFold, TimeSeriesSplit
+from sklearn.model_selection import KFold, StratifiedKFold, TimeSeriesSplit
 from sklearn.naive_bayes import GaussianNB
 from sklearn.tree import DecisionTreeClassifier
 
@@ -128,10 +128,25 @@ def test_training_folds_without_a_class_warn_once_at_the_users_fit(kind):
     assert "3 of the 3 cv splits" in message
     assert ("split 1 lacks 'setosa'; split 2 lacks 'versicolor'; split 3 lacks "
             "'virginica'") in message
-    assert "Shuffle the folds" in message
+    assert "Stratified folds (StratifiedKFold(shuffle=True)) leave every class" in message
     for cv in (3, KFold(3, shuffle=True, random_state=0)):  # stratified, shuffled
         record = caught(lambda cv=cv: COMPOSITES_WITH_FOLDS[kind](cv).fit(X, y))
         assert not [w for w in record if "lacks a class" in str(w.message)]
+
+
+@pytest.mark.parametrize("kind", COMPOSITES_WITH_FOLDS)
+def test_a_class_of_one_row_is_not_told_to_shuffle(kind):
+    # The split that tests a class's one row lacks it whatever the folds: the advice
+    # to shuffle, given to a user already shuffling stratified folds, could not help.
+    X, y = load_iris(return_X_y=True)
+    y = np.array(["setosa", "versicolor", "virginica"], dtype=object)[y]
+    y[0] = "single"
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    record = caught(lambda: COMPOSITES_WITH_FOLDS[kind](cv).fit(X, y))
+    lacking = [str(w.message) for w in record if "lacks a class" in str(w.message)]
+    assert len(lacking) == 1
+    assert "A class of one row ('single') is missing from the training part" in lacking[0]
+    assert "shuffle" not in lacking[0].lower()
 
 
 def test_bagged_fold_fits_warn_about_feature_names_once_per_member():

@@ -1,6 +1,5 @@
 """skorch nets that behave as scikit-learn members: seeds, weights, 1-D targets, fast predict."""
 
-import threading
 from collections.abc import Mapping
 
 import numpy as np
@@ -13,13 +12,11 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from .._base import check_sample_weight
+from ._training import mean_one_within, seeded
 
 # Keys of the dict that carries the rows and their weights through skorch's data loading.
 _ROWS = "X"
 _WEIGHT = "sample_weight"
-# A seeded fit draws from torch's generator, one per process: seeded fits in threads of
-# one process take turns, so that each draws what it would draw alone.
-_SEEDED_FIT = threading.Lock()
 
 
 class _MemberNet:
@@ -37,11 +34,6 @@ class _MemberNet:
             return X  # skorch's own structured input: passed on untouched
         return validate_data(self, X, dtype=np.float32, allow_nd=True, reset=reset)
 
-    def _seed_torch(self):
-        if self.random_state is not None:
-            seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-            torch.manual_seed(int(seed))
-
     def _fit_net(self, X, y, sample_weight, fit_params, partial=False):
         """Train on ``X`` and the encoded ``y``: from the start (``fit``), or on from
         where the net is (``partial``: initialised, and seeded, at the first call)."""
@@ -55,9 +47,32 @@ class _MemberNet:
         train = super().partial_fit if partial else self._fit_from_the_start
         if self.random_state is None or (partial and self.initialized_):
             return train(X, y, **fit_params)
-        with _SEEDED_FIT:
-            self._seed_torch()
+        # Seeds torch, and NumPy's generator, which a shuffled ValidSplit without a seed
+        # of its own draws from.
+        with seeded(int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))):
             return train(X, y, **fit_params)
+
+    def get_split_datasets(self, X, y=None, **fit_params):
+        """skorch's split; with row weights, scaled to mean 1 within each part, so that
+        ``train_loss`` and ``valid_loss`` are weighted means and compare.
+
+        Parameters
+        ----------
+        X, y : data
+            As skorch's ``get_split_datasets`` takes them.
+        **fit_params : dict
+            Passed on to ``train_split``.
+
+        Returns
+        -------
+        dataset_train, dataset_valid : datasets
+        """
+        train, valid = super().get_split_datasets(X, y, **fit_params)
+        dataset = getattr(train, "dataset", None)
+        weights = getattr(dataset, "X", None)
+        if valid is not None and isinstance(weights, Mapping) and _WEIGHT in weights:
+            mean_one_within(weights[_WEIGHT], train.indices, valid.indices)
+        return train, valid
 
     def __getstate__(self):
         state = super().__getstate__()
@@ -209,9 +224,11 @@ class NetClassifier(_MemberNet, NeuralNetClassifier):
         Passed on to :class:`skorch.NeuralNetClassifier`.
     random_state : int, RandomState instance or None, default=None
         Seeds torch's global generator at the start of ``fit`` (initial weights,
-        shuffling, validation split). None leaves torch's generator as it is. The
-        generator is one per process, so seeded fits in threads of one process (joblib's
-        threading backend) train one at a time; processes train side by side.
+        shuffling), and NumPy's for the fit's length (what a shuffled ``ValidSplit``
+        without a seed of its own draws; its state is restored after). None leaves
+        both as they are. The generators are one per process, so seeded fits in threads
+        of one process (joblib's threading backend) train one at a time; processes train
+        side by side.
 
     Attributes
     ----------

@@ -32,6 +32,7 @@ from .._base import (
 from .._compat import Interval, StrOptions, _fit_context
 from .._docstring import Substitution
 from ._network import MixtureNet
+from ._training import mean_one_within, seeded
 
 # Rows per forward pass at predict time.
 _PREDICT_ROWS = 65_536
@@ -300,18 +301,30 @@ class _BaseNeuralMixture(BaseEstimator):
 
     def _split(self, target, weight, rng):
         """skorch's ``train_split`` for the trainer: ours for a float, the user's callable
-        as given (called with the dataset and the targets, or class codes)."""
-        if self.train_split is None or callable(self.train_split):
-            return self.train_split
-        codes = target if self._classify else None
-        valid = validation_rows(self.train_split, weight, codes, rng)
-        if valid is None:
+        (called with the dataset and the targets, or class codes). Either way the rows'
+        weights are scaled to mean 1 within each part, so that ``train_loss`` and
+        ``valid_loss`` are weighted means and compare."""
+        if self.train_split is None:
             return None
-        train = np.setdiff1d(np.arange(len(target)), valid)
+        if callable(self.train_split):
+            given = self.train_split
+        else:
+            codes = target if self._classify else None
+            valid = validation_rows(self.train_split, weight, codes, rng)
+            if valid is None:
+                return None
+            train = np.setdiff1d(np.arange(len(target)), valid)
+
+            def given(dataset, y=None, **kwargs):
+                return (torch.utils.data.Subset(dataset, train),
+                        torch.utils.data.Subset(dataset, valid))
 
         def split(dataset, y=None, **kwargs):
-            return (torch.utils.data.Subset(dataset, train),
-                    torch.utils.data.Subset(dataset, valid))
+            parts = given(dataset, y, **kwargs)
+            if all(isinstance(part, torch.utils.data.Subset) and part.dataset is dataset
+                   for part in parts) and isinstance(dataset, _Rows):
+                mean_one_within(dataset.weight, *(part.indices for part in parts))
+            return parts
 
         return split
 
@@ -378,7 +391,11 @@ class _BaseNeuralMixture(BaseEstimator):
         trainer.noise_ = device_generator if self.gate_noise else None
         rows = _Rows(torch.from_numpy(self._scaled(X)).to(device),
                      torch.from_numpy(target).to(device), torch.from_numpy(weight).to(device))
-        trainer.fit(rows, target)
+        if self.random_state is None or not callable(self.train_split):
+            trainer.fit(rows, target)
+        else:  # a shuffled ValidSplit without a seed of its own draws from NumPy's generator
+            with seeded(int(rng.randint(np.iinfo(np.int32).max)), torch_too=False):
+                trainer.fit(rows, target)
 
         history = trainer.history
         self.module_ = trainer.module_.eval()
@@ -391,17 +408,23 @@ class _BaseNeuralMixture(BaseEstimator):
         stopper = dict(trainer.callbacks_).get("early_stopping")
         self.best_epoch_ = self.n_iter_ if stopper is None else int(stopper.best_epoch_)
         if self.verbose:
-            self._report(monitor, stopped=stopper is not None and self.n_iter_ < self.max_epochs)
+            # Early stopping's own stop, or another's: a callback's, or an interrupt.
+            by_patience = stopper is not None and stopper.misses_ >= stopper.patience
+            self._report(monitor, by_patience)
         return self
 
-    def _report(self, monitor, stopped):
+    def _report(self, monitor, by_patience):
         owner = type(self).__name__
         loss = monitor.replace("_", " ")
-        if stopped:
+        if by_patience:
             print(f"[{owner}] stopped after epoch {self.n_iter_} of {self.max_epochs}: "
                   f"{loss} has not improved by {_TOL:g} (relative) for {self.patience} "
                   f"epochs; kept the weights of epoch {self.best_epoch_}", flush=True)
-        elif self.best_epoch_ != self.n_iter_:
+            return
+        if self.n_iter_ < self.max_epochs:
+            print(f"[{owner}] stopped after epoch {self.n_iter_} of {self.max_epochs} by a "
+                  "callback or an interrupt", flush=True)
+        if self.best_epoch_ != self.n_iter_:
             print(f"[{owner}] kept the weights of epoch {self.best_epoch_} of "
                   f"{self.n_iter_} (lowest {loss})", flush=True)
 
@@ -540,7 +563,9 @@ _NEURAL_MIXTURE_DOCS = {
         stopped early or which epoch's weights it kept.""",
     "random_state": """random_state : int, RandomState instance or None, default=None
         Seeds the initial weights, the validation split, the order of rows and the
-        gate noise.""",
+        gate noise; with a ``train_split`` callable, NumPy's global generator for the
+        fit's length (a shuffled ``ValidSplit`` without a seed of its own draws from
+        it; its state is restored after).""",
     "history_": """history_ : skorch.history.History
         skorch's record of training: one dict per epoch with "train_loss",
         "valid_loss" (with a validation split), "dur" (seconds), the callbacks'
