@@ -404,13 +404,18 @@ def atomic_fit(fit):
     ones included. The new fit starts without the earlier one's, so no attribute that
     only other settings set survives it; parameters, ``set_output`` and metadata
     requests are not fitted state.
+
+    Each distinct warning the fit raises is shown once (:func:`warnings_once`): a
+    member's own (a solver that does not converge) would come once per fold, label
+    weight or EM iteration that fits it.
     """
 
     @functools.wraps(fit)
     def wrapped(self, *args, **kwargs):
         earlier = _take_fitted_state(self)
         try:
-            return fit(self, *args, **kwargs)
+            with warnings_once():
+                return fit(self, *args, **kwargs)
         except BaseException:
             _take_fitted_state(self)
             self.__dict__.update(earlier)

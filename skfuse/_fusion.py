@@ -33,7 +33,6 @@ from ._base import (
     numeric_target,
     seed_estimator,
     takes_multi_output,
-    warnings_once,
 )
 from ._cache import StoredMember, loaded
 from ._compat import Interval, InvalidParameterError, StrOptions, _fit_context
@@ -491,15 +490,15 @@ class _BaseFusion(TransformerMixin, Composite):
         _refuse_non_finite(type(self).__name__, names, oof, present)
         oof = self._calibrate(names, oof, y_target, present, sample_weight)
         per_output = self._weights_per_output(y_target)
-        with warnings_once():  # the scorer's, once per fit rather than once per step
-            if per_output:
-                # One weight vector per output, each learned on that output alone.
-                fits = [self._weights_from(names, method, oof[..., k], y_target[:, k],
-                                           sample_weight, present)
-                        for k in range(y_target.shape[1])]
-            else:
-                fits = [self._weights_from(names, method, oof, y_target, sample_weight,
-                                           present)]
+        # The scorer's warnings come once per fit, not once per step (atomic_fit).
+        if per_output:
+            # One weight vector per output, each learned on that output alone.
+            fits = [self._weights_from(names, method, oof[..., k], y_target[:, k],
+                                       sample_weight, present)
+                    for k in range(y_target.shape[1])]
+        else:
+            fits = [self._weights_from(names, method, oof, y_target, sample_weight,
+                                       present)]
         if per_output:
             for attribute in fits[0]:
                 values = [fit[attribute] for fit in fits]

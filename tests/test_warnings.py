@@ -214,3 +214,30 @@ def test_forward_chaining_folds_without_a_class_are_not_told_to_shuffle():
     lacking = [str(w.message) for w in record if "lacks a class" in str(w.message)]
     assert len(lacking) == 1
     assert "forward-chaining" in lacking[0] and "Shuffle" not in lacking[0]
+
+
+UNCONVERGED = {
+    "fusion": lambda lr: FusionClassifier([("lr", lr), ("nb", GaussianNB())],
+                                          weights="optimize"),
+    "stack": lambda lr: SerialStack([("lr", lr), ("nb", GaussianNB())]),
+    "distiller teacher": lambda lr: DistilledClassifier(
+        lr, DecisionTreeClassifier(max_depth=3), random_state=0),
+    "distiller student": lambda lr: DistilledClassifier(GaussianNB(), lr, random_state=0),
+    "mixture": lambda lr: MixtureOfExpertsClassifier(lr, n_experts=2, random_state=0),
+    "stack of fusions": lambda lr: SerialStack(
+        [("level", FusionClassifier([("lr", lr), ("nb", GaussianNB())], weights="optimize")),
+         ("final", LogisticRegression())]),
+}
+
+
+@pytest.mark.parametrize("kind", UNCONVERGED)
+def test_a_members_own_warning_shows_once_per_fit(kind):
+    # A member that does not converge warned once per fit of it: 5 times in a fusion
+    # with learned weights, 26 in a distiller whose student it is (every label weight
+    # on every fold), 36 in a stack of such fusions.
+    X, y = make_classification(n_samples=300, n_features=6, n_informative=4, n_classes=3,
+                               random_state=0)
+    record = caught(lambda: UNCONVERGED[kind](LogisticRegression(max_iter=5)).fit(50 * X, y))
+    converging = [w for w in record if issubclass(w.category, ConvergenceWarning)
+                  and "lbfgs failed to converge" in str(w.message)]
+    assert len(converging) == 1
