@@ -58,8 +58,10 @@ class _MemberNet:
 
         Parameters
         ----------
-        X, y : data
-            As skorch's ``get_split_datasets`` takes them.
+        X : data
+            As skorch's ``get_split_datasets`` takes it.
+        y : data, default=None
+            As skorch's ``get_split_datasets`` takes it.
         **fit_params : dict
             Passed on to ``train_split``.
 
