@@ -182,6 +182,15 @@ def test_verbose_prints_each_epoch(capsys):
     ({"balance_weight": -1.0}, InvalidParameterError, "The 'balance_weight' parameter"),
     ({"max_epochs": 2.5}, InvalidParameterError, "The 'max_epochs' parameter .* Got 2.5"),
     ({"device": "tpu"}, ValueError, "device"),
+    # A bool passes the declared int constraints: it failed inside torch, or trained
+    # one hidden unit.
+    ({"n_experts": True}, TypeError, "n_experts must be an int, not a bool"),
+    ({"hidden_units": True}, ValueError, "hidden_units must be a positive int"),
+    # A callback that is none failed inside skorch; one under a built-in's name was a
+    # "duplicate" the user had not set.
+    ({"callbacks": [1]}, TypeError, "callbacks must be skorch callbacks"),
+    ({"callbacks": [("early_stopping", Callback())]}, ValueError,
+     "'early_stopping' is taken by a built-in callback"),
 ])
 def test_bad_parameters_are_refused(params, error, match):
     X, y = piecewise(50, 0)

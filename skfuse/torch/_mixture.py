@@ -153,6 +153,10 @@ class _WeightedLoss(torch.nn.Module):
         return (row_loss * weight).mean()
 
 
+# The names of the callbacks the mixture adds to skorch's own (_training_callbacks).
+_BUILT_IN_CALLBACKS = ("progress", "lr_schedule", "early_stopping")
+
+
 class _EpochLine(Callback):
     """``verbose``: a line as each epoch ends, in the house format of progress lines."""
 
@@ -286,11 +290,31 @@ class _BaseNeuralMixture(BaseEstimator):
     def _check_params(self):
         """Check what ``_parameter_constraints`` cannot say; return the hidden sizes.
 
-        A sequence of ``hidden_units`` holds positive ints (the device's name is
-        checked by :func:`resolve_device`).
+        A sequence of ``hidden_units`` holds positive ints; ``callbacks`` holds skorch
+        callbacks or ``(name, callback)`` pairs, none under a name of the built-in ones
+        (the device's name is checked by :func:`resolve_device`).
         """
-        if isinstance(self.hidden_units, Integral):
+        for entry in self.callbacks or []:
+            named = isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], str)
+            callback = entry[1] if named else entry
+            if not isinstance(callback, Callback):
+                raise TypeError(f"{type(self).__name__}: callbacks must be skorch callbacks "
+                                f"or (name, callback) pairs; got {entry!r}.")
+            if named and entry[0] in _BUILT_IN_CALLBACKS:
+                raise ValueError(f"{type(self).__name__}: the callback name {entry[0]!r} is "
+                                 "taken by a built-in callback; give yours another.")
+        for name in ("n_experts", "top_k", "max_epochs", "batch_size", "patience"):
+            value = getattr(self, name)
+            if isinstance(value, (bool, np.bool_)):  # an int to the declared constraint
+                raise TypeError(f"{type(self).__name__}: {name} must be an int, not a bool; "
+                                f"got {value!r}.")
+        if is_int(self.hidden_units):
             return (self.hidden_units,)
+        if isinstance(self.hidden_units, (bool, np.bool_)):
+            raise ValueError(
+                f"hidden_units must be a positive int or a sequence of them, got "
+                f"{self.hidden_units!r}."
+            )
         hidden = tuple(self.hidden_units)
         if not all(is_int(units) and units >= 1 for units in hidden):
             raise ValueError(
