@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
 
-from ._views import resolve_view
+from ._views import pandas_from_polars, resolve_view
 
 __all__ = ["load_campaign_tweets", "load_multiple_features", "mask_views"]
 
@@ -111,13 +111,15 @@ def load_campaign_tweets():
 def mask_views(X, views, rate, random_state=None):
     """A copy of ``X`` with each view of each row set missing with probability ``rate``.
 
-    A row that would lose every view keeps one, chosen at random. Missing is NaN (a
-    DataFrame's missing value in its other columns), as the composites read it.
+    A row that would lose every view keeps one, chosen at random. Views may overlap: a
+    column that a view the row keeps holds is kept. Missing is NaN (a DataFrame's
+    missing value in its other columns), as the composites read it.
 
     Parameters
     ----------
     X : ndarray or DataFrame of shape (n_samples, n_features)
-        The complete data.
+        The complete data (a polars DataFrame comes back as a pandas one, as the
+        composites read it).
     views : dict of str to columns
         The columns of each view, as the composites' ``views`` take them: positions,
         names (a DataFrame's), a slice or a boolean mask.
@@ -129,7 +131,8 @@ def mask_views(X, views, rate, random_state=None):
     Returns
     -------
     X_missing : ndarray or DataFrame of shape (n_samples, n_features)
-        Integer or boolean columns that lose a value come back as floats.
+        Integer or boolean columns that lose a value come back as floats, and text
+        arrays as object arrays.
 
     Examples
     --------
@@ -144,6 +147,7 @@ def mask_views(X, views, rate, random_state=None):
         raise ValueError(f"rate must be from 0 to 1; got {rate!r}.")
     if not isinstance(views, dict) or not views:
         raise ValueError(f"views must be a non-empty dict of columns; got {views!r}.")
+    X = pandas_from_polars(X)
     frame = hasattr(X, "iloc")
     names = np.asarray(X.columns, dtype=object) if frame else None
     positions = [resolve_view(columns, X, name, names, subject=f"mask_views: view {name!r}")
@@ -152,19 +156,21 @@ def mask_views(X, views, rate, random_state=None):
     drop = rng.uniform(size=(X.shape[0], len(views))) < rate
     empty = np.flatnonzero(drop.all(axis=1))
     drop[empty, rng.randint(len(views), size=empty.size)] = False
+    holds = np.zeros((len(views), X.shape[1]), dtype=bool)  # the columns of each view
+    for v, columns in enumerate(positions):
+        holds[v, columns] = True
+    # A cell goes missing when a view the row drops holds it and none that it keeps does.
+    missing = (drop.astype(np.int64) @ holds > 0) & ~((~drop).astype(np.int64) @ holds > 0)
     if frame:
         X = X.copy()
-        for v, columns in enumerate(positions):
-            rows = np.flatnonzero(drop[:, v])
-            if not rows.size:
-                continue
-            for c in columns:
-                dtype = X.dtypes.iloc[c]
-                if isinstance(dtype, np.dtype) and dtype.kind in "iub":  # NaN needs floats
-                    X[X.columns[c]] = X.iloc[:, c].astype(np.float64)
-            X.iloc[rows, columns] = np.nan
+        for c in np.flatnonzero(missing.any(axis=0)):
+            dtype = X.dtypes.iloc[c]
+            if isinstance(dtype, np.dtype) and dtype.kind in "iub":  # NaN needs floats
+                # By position: a name may stand for several columns.
+                X.isetitem(c, X.iloc[:, c].astype(np.float64))
+            X.iloc[np.flatnonzero(missing[:, c]), c] = np.nan
         return X
-    X = np.array(X, dtype=np.float64 if np.asarray(X).dtype.kind in "iub" else None)
-    for v, columns in enumerate(positions):
-        X[np.ix_(drop[:, v], columns)] = np.nan
+    kind = np.asarray(X).dtype.kind
+    X = np.array(X, dtype=np.float64 if kind in "iub" else object if kind in "USV" else None)
+    X[missing] = np.nan
     return X

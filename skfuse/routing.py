@@ -66,7 +66,12 @@ def _check_backend(backend):
 
 
 def _output(out, name, shape, dtype, inputs):
-    """``out`` checked to receive an array of ``shape`` and ``dtype``; new if None."""
+    """``out`` checked to receive an array of ``shape`` and ``dtype``; new if None.
+
+    ``inputs`` are the arrays it must not share memory with: both the caller's and the
+    converted copies the kernels read (a conversion copies, so a buffer that aliases
+    the caller's array would pass a check of the copy alone and overwrite it).
+    """
     if out is None:
         return np.empty(shape, dtype=dtype)
     if not isinstance(out, np.ndarray):
@@ -76,7 +81,8 @@ def _output(out, name, shape, dtype, inputs):
                          f"got shape {out.shape} and dtype {out.dtype}.")
     if not (out.flags.c_contiguous and out.flags.writeable):
         raise ValueError(f"{name} must be C-contiguous and writeable.")
-    if any(np.may_share_memory(out, array) for array in inputs):
+    if any(np.may_share_memory(out, array) for array in inputs
+           if isinstance(array, np.ndarray)):
         raise ValueError(f"{name} must not share memory with the inputs or the other "
                          "outputs.")
     return out
@@ -141,8 +147,9 @@ def top_k(gate_proba, k, *, backend="numba", out=None):
         raise TypeError("out must be a tuple of two arrays, (experts, weights).")
     experts_out, weights_out = (None, None) if out is None else out
     shape = (gate.shape[0], k)
-    experts = _output(experts_out, "out[0] (experts)", shape, np.int64, [gate])
-    weights = _output(weights_out, "out[1] (weights)", shape, np.float64, [gate, experts])
+    experts = _output(experts_out, "out[0] (experts)", shape, np.int64, [gate, gate_proba])
+    weights = _output(weights_out, "out[1] (weights)", shape, np.float64,
+                      [gate, gate_proba, experts])
     if backend == "numpy":
         total = np.zeros(gate.shape[0])
         with np.errstate(over="ignore", invalid="ignore"):  # such rows are refused
@@ -205,11 +212,12 @@ def group_by_expert(experts, n_experts, *, backend="numba", out=None):
         Where each expert's rows start in ``order``.
     """
     _check_backend(backend)
+    given = experts
     experts = _index_array(experts, "experts", 2)
     if not (is_int(n_experts) and n_experts >= 1):
         raise ValueError(f"n_experts must be a positive int; got {n_experts!r}.")
     n_experts = int(n_experts)
-    order = _output(out, "out (order)", (experts.size,), np.int64, [experts])
+    order = _output(out, "out (order)", (experts.size,), np.int64, [experts, given])
     if backend == "numpy":
         if experts.size and (experts.min() < 0 or experts.max() >= n_experts):
             _raise_bad_expert(n_experts)
@@ -312,6 +320,7 @@ def combine(outputs, order, offsets, experts, weights, *, backend="numba", out=N
         Per row, the sum over its slots, in slot order, of weight times output.
     """
     _check_backend(backend)
+    given = (outputs, order, offsets, experts, weights)
     outputs = np.asarray(outputs, dtype=np.float64)
     if outputs.ndim not in (1, 2):
         raise ValueError(f"outputs must be 1-D or 2-D; got shape {outputs.shape}.")
@@ -334,7 +343,7 @@ def combine(outputs, order, offsets, experts, weights, *, backend="numba", out=N
     n, n_experts = experts.shape[0], offsets.size - 1
     shape = (n,) if flat else (n, outputs.shape[1])
     combined = _output(out, "out", shape, np.float64,
-                       [outputs, order, offsets, experts, weights])
+                       [outputs, order, offsets, experts, weights, *given])
     result = combined.reshape(n, outputs.shape[1])  # a view: the kernels fill combined
     if backend == "numpy":
         if experts.size and (experts.min() < 0 or experts.max() >= n_experts):

@@ -66,6 +66,42 @@ def test_mask_views_takes_views_as_the_composites_do():
         mask_views(frame, {"a": ["nope"]}, 0.5)
 
 
+def test_mask_views_keeps_a_view_of_each_row_when_views_overlap():
+    # A view nested in another: masking the outer one wiped the inner one a row kept,
+    # leaving rows with no view at all.
+    X = np.arange(300.0).reshape(100, 3)
+    views = {"all": [0, 1, 2], "mid": [1]}
+    masked = mask_views(X, views, 0.9, random_state=0)
+    whole = np.column_stack([~np.isnan(masked[:, cols]).any(axis=1)
+                             for cols in views.values()])
+    assert whole.any(axis=1).all()  # every row keeps a view, whole
+    assert np.isnan(masked).any(axis=1).mean() > 0.3  # about 0.5 at this rate
+    assert_array_equal(masked[~np.isnan(masked)], X[~np.isnan(masked)])
+
+
+def test_mask_views_on_odd_containers():
+    pd = pytest.importorskip("pandas")
+    # Two columns of one name: an int column made float by name overwrote both.
+    frame = pd.DataFrame([[1, 100, 7], [2, 200, 8], [3, 300, 9]], columns=["x", "x", "y"])
+    masked = mask_views(frame, {"a": [0], "b": [1, 2]}, 1.0, random_state=0)
+    for row in range(3):
+        for c in range(3):
+            value = masked.iloc[row, c]
+            assert np.isnan(value) or value == frame.iloc[row, c]
+    # Text arrays hold a real missing value, not the text "nan" cut to their width.
+    text = mask_views(np.array([["ab", "bc"], ["cd", "de"]]), {"a": [0], "b": [1]}, 1.0,
+                      random_state=0)
+    assert text.dtype == object
+    assert sum(isinstance(v, float) and np.isnan(v) for v in text.ravel()) == 2
+    # A polars frame, by column names, as the composites take it.
+    pl = pytest.importorskip("polars")
+    polars_frame = pl.DataFrame({"a": [1.0, 2.0, 3.0], "b": [4.0, 5.0, 6.0]})
+    masked = mask_views(polars_frame, {"a": ["a"], "b": ["b"]}, 0.5, random_state=0)
+    assert list(masked.columns) == ["a", "b"]
+    assert_array_equal(masked.to_numpy(), mask_views(polars_frame.to_numpy(), {"a": [0],
+                       "b": [1]}, 0.5, random_state=0))
+
+
 def test_mask_views_checks_the_rate():
     with pytest.raises(ValueError, match="rate must be from 0 to 1"):
         mask_views(np.ones((2, 6)), VIEWS, 1.5)

@@ -304,6 +304,10 @@ def _combine_into(out, backend):
 
 
 _SHARED = _GATE.reshape(-1)[:12].reshape(6, 2)  # a gate and a buffer on the same memory
+_INT_GATE = np.arange(12, dtype=np.int64).reshape(6, 2) + 1
+_FORTRAN_GATE = np.asfortranarray(np.random.default_rng(1).random((6, 2)))
+_INT32_MEMORY = np.zeros(24, dtype=np.int32)  # int32 experts and an int64 order on it
+_FLOAT32_MEMORY = np.ones(24, dtype=np.float32)  # float32 outputs and a float64 result
 _ROUTING_MEMORY = np.zeros(12, dtype=np.int64)  # order, offsets and experts on it in turn
 _BAD_OUT = {  # case: (call with a backend, error, message)
     "top_k, one array": (lambda b: _top_k_into(_INTS, b), TypeError, "tuple of two"),
@@ -331,6 +335,19 @@ _BAD_OUT = {  # case: (call with a backend, error, message)
     "top_k, experts overlap the gate": (lambda b: _top_k_into((_SHARED.view(np.int64),
                                                                _FLOATS), b, gate=_SHARED),
                                         ValueError, "share memory"),
+    # Input that must be converted first (ints, Fortran order): the buffer was checked
+    # against the converted copy only, and overwrote the caller's array.
+    "top_k, experts on an int gate": (lambda b: _top_k_into(
+        (_INT_GATE, _FLOATS), b, gate=_INT_GATE), ValueError, "share memory"),
+    "top_k, weights on a Fortran gate": (lambda b: _top_k_into(
+        (_INTS, _FORTRAN_GATE.T.reshape(6, 2)), b, gate=_FORTRAN_GATE), ValueError,
+                                         "share memory"),
+    "group_by_expert, on int32 experts": (lambda b: group_by_expert(
+        _INT32_MEMORY[:12].reshape(6, 2), 3, backend=b, out=_INT32_MEMORY.view(np.int64)),
+                                          ValueError, "share memory"),
+    "combine, on float32 outputs": (lambda b: combine(
+        _FLOAT32_MEMORY[:12], _ORDER, _OFFSETS, _EXPERTS, _WEIGHTS, backend=b,
+        out=_FLOAT32_MEMORY.view(np.float64)[:6]), ValueError, "share memory"),
     "group_by_expert, wrong size": (lambda b: _group_into(np.zeros(11, dtype=np.int64), b),
                                     ValueError, r"shape \(12,\)"),
     "group_by_expert, float": (lambda b: _group_into(np.zeros(12), b), ValueError,
