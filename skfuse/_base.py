@@ -29,7 +29,7 @@ from sklearn.utils.validation import (
 
 from ._cache import _plain_array
 from ._compat import _BaseComposition, _VisualBlock
-from ._tasks import is_frozen, weight_key, whole_numbers
+from ._tasks import MAX_REPEATS, is_frozen, weight_key, whole_numbers
 from ._views import (
     _is_dataframe,
     _is_missing_value,
@@ -379,13 +379,16 @@ class Composite(_BaseComposition):
         if not tested:
             advice = ("The early splits of a forward-chaining cv lack the classes that come "
                       "later: start the splits where every class has been seen.")
-        elif single:  # whatever the folds, the split that tests its one row lacks it
-            advice = (f"A class of one row ({named(single)}) is missing from the training "
-                      "part of the split that tests it, whatever the folds: give it more "
-                      "rows or leave it out.")
         else:
-            advice = ("Stratified folds (StratifiedKFold(shuffle=True)) leave every class of "
-                      "2 rows or more in every training part.")
+            advice = []
+            if single:  # whatever the folds, the split that tests its one row lacks it
+                advice.append(f"A class of one row ({named(single)}) is missing from the "
+                              "training part of the split that tests it, whatever the "
+                              "folds: give it more rows or leave it out.")
+            if len(single) < missing.size:
+                advice.append("Stratified folds (StratifiedKFold(shuffle=True)) leave every "
+                              "class of 2 rows or more in every training part.")
+            advice = " ".join(advice)
         warnings.warn(
             f"{type(self).__name__}: the training part of {len(short)} of the "
             f"{len(folds)} cv splits lacks a class ({lacks}{more}): "
@@ -405,9 +408,9 @@ def atomic_fit(fit):
     only other settings set survives it; parameters, ``set_output`` and metadata
     requests are not fitted state.
 
-    Each distinct warning the fit raises is shown once (:func:`warnings_once`): a
-    member's own (a solver that does not converge) would come once per fold, label
-    weight or EM iteration that fits it.
+    Each distinct warning the fit raises in the main thread is shown once
+    (:func:`warnings_once`): a member's own (a solver that does not converge) would come
+    once per fold, label weight or EM iteration that fits it.
     """
 
     @functools.wraps(fit)
@@ -710,11 +713,12 @@ def check_sample_weight_support(names, members, owner, sample_weight=None, kind=
     with as repeated rows (:func:`~skfuse._tasks.fit_task`)."""
     if whole_numbers(sample_weight):
         return
+    need = "which it was given" if sample_weight is None else (
+        f"which it was given (whole-number weights summing to at most {MAX_REPEATS} times "
+        "the rows it would take as repeated rows)")
     for name, est in zip(names, members):
         if not is_frozen(est) and weight_key(est) is None:
-            raise TypeError(takes_no_weights(
-                f"{owner}: {kind} {name!r}", est,
-                "which it was given (whole-number weights it would take as repeated rows)"))
+            raise TypeError(takes_no_weights(f"{owner}: {kind} {name!r}", est, need))
 
 
 def takes_no_weights(who, estimator, need):

@@ -51,7 +51,14 @@ from ._compat import (
 from ._docstring import Substitution
 from ._jobs import MemberJobs
 from ._label_check import LABEL_WEIGHTS
-from ._tasks import is_frozen, report, report_fit_time, weight_key, whole_numbers
+from ._tasks import (
+    MAX_REPEATS,
+    is_frozen,
+    report,
+    report_fit_time,
+    weight_key,
+    whole_numbers,
+)
 from ._views import (
     _is_dataframe,
     concat_rows,
@@ -218,7 +225,8 @@ class _BaseDistilled(Composite):
                 and weight_key(self.teacher) is None and not whole_numbers(sample_weight):
             raise TypeError(takes_no_weights(
                 f"{owner}: the teacher", self.teacher,
-                "which it was given (whole-number weights it would take as repeated rows)"))
+                f"which it was given (whole-number weights summing to at most {MAX_REPEATS} "
+                "times the rows it would take as repeated rows)"))
         rng = check_random_state(self.random_state)
         # The folds draw their seed first: they do not depend on which estimators have one.
         folds = self._folds(X, y, rng, self._kind == "classifier", groups)
@@ -673,8 +681,9 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
             Class labels.
         sample_weight : array-like of shape (n_samples,), default=None
             Passed to the teacher's ``fit`` (a ``Pipeline`` passes it to its final step;
-            with metadata routing, only if it requests it) and multiplies the
-            student's weights.
+            with metadata routing, only if it requests it; a teacher whose ``fit`` takes
+            none is fitted on each row repeated as many times as its weight, a whole
+            number) and multiplies the student's weights.
         **fit_params : dict
             With ``sklearn.set_config(enable_metadata_routing=True)`` only: metadata
             for the teacher, and ``groups`` for a ``cv`` splitter that uses them.
@@ -919,8 +928,9 @@ class DistilledRegressor(RegressorMixin, _BaseDistilled):
         y : array-like of shape (n_samples,)
             Target values.
         sample_weight : array-like of shape (n_samples,), default=None
-            Passed to the teacher's ``fit`` (with metadata routing, if it requests it)
-            and to the student's.
+            Passed to the teacher's ``fit`` (with metadata routing, if it requests it;
+            a teacher whose ``fit`` takes none is fitted on each row repeated as many
+            times as its weight, a whole number) and to the student's.
         **fit_params : dict
             With ``sklearn.set_config(enable_metadata_routing=True)`` only: metadata
             for the teacher, and ``groups`` for a ``cv`` splitter that uses them.

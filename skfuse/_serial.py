@@ -58,26 +58,13 @@ def _cascade_only(method):
     return check
 
 
-def _stack_only(method):
-    """An ``available_if`` check: ``method`` exists only for a stack, and says so."""
+def _stack_only(method, refits=False):
+    """An ``available_if`` check: ``method`` exists only for a stack, and says so. A
+    method that ``refits`` (``fit_transform``) follows the parameters; the others the
+    fitted estimator once fitted (:meth:`SerialStack._is_cascade`)."""
 
     def check(stack):
-        if stack._is_cascade():
-            raise AttributeError(
-                f"{method} is not available when exit_threshold is set (a cascade, not "
-                "a stack)"
-            )
-        return True
-
-    return check
-
-
-def _fit_makes_stack(method):
-    """An ``available_if`` check for a method that fits: it exists when the parameters
-    make a stack, whatever the last fit made."""
-
-    def check(stack):
-        if stack.exit_threshold is not None:
+        if (stack.exit_threshold is not None) if refits else stack._is_cascade():
             raise AttributeError(
                 f"{method} is not available when exit_threshold is set (a cascade, not "
                 "a stack)"
@@ -335,6 +322,7 @@ class SerialStack(TransformerMixin, Composite):
 
     @property
     def _final(self):
+        """The final step of the parameters (what a fit will use)."""
         return self.steps[-1][1]
 
     def _final_step(self):
@@ -635,7 +623,7 @@ class SerialStack(TransformerMixin, Composite):
         check_is_fitted(self)
         return _stack.final_input(self, self._check_X(X, reset=False))
 
-    @available_if(_fit_makes_stack("fit_transform"))
+    @available_if(_stack_only("fit_transform", refits=True))
     def fit_transform(self, X, y, sample_weight=None, **fit_params):
         """Fit, then :meth:`transform` ``X`` (with the refitted levels, as
         ``StackingClassifier.fit_transform`` does).
@@ -761,7 +749,7 @@ class SerialStack(TransformerMixin, Composite):
 # ``fit_transform`` to return the configured container, and the wrappers it puts in place
 # of the ``available_if`` methods check only when called. Wrapped once more, a cascade
 # again has neither (``hasattr`` is False), as before.
-for _method, _check in (("transform", _stack_only), ("fit_transform", _fit_makes_stack)):
+for _method, _refits in (("transform", False), ("fit_transform", True)):
     setattr(SerialStack, _method,
-            available_if(_check(_method))(getattr(SerialStack, _method)))
-del _method, _check
+            available_if(_stack_only(_method, _refits))(getattr(SerialStack, _method)))
+del _method, _refits

@@ -123,10 +123,19 @@ def weight_params(estimator, sample_weight):
     return {weight_key(estimator) or "sample_weight": sample_weight}
 
 
+# Whole-number weights are repeated rows for a member that takes no weights, up to this
+# many times the rows in all (Bagging's draws sum to the rows; more is refused, not
+# allocated).
+MAX_REPEATS = 100
+
+
 def whole_numbers(sample_weight):
-    """Whether ``sample_weight`` holds whole numbers only: weights a member that takes
-    none can be fitted with, as repeated rows (:func:`fit_task`)."""
-    return sample_weight is not None and bool(np.all(sample_weight == np.round(sample_weight)))
+    """Whether ``sample_weight`` holds whole numbers only, summing to at most
+    ``MAX_REPEATS`` times its length: weights a member that takes none can be fitted
+    with, as repeated rows (:func:`fit_task`)."""
+    return (sample_weight is not None
+            and bool(np.all(sample_weight == np.round(sample_weight)))
+            and sample_weight.sum() <= MAX_REPEATS * len(sample_weight))
 
 
 def fit_task(estimator, X, y, sample_weight, train, test, view, output, params=None,
@@ -150,6 +159,10 @@ def fit_task(estimator, X, y, sample_weight, train, test, view, output, params=N
             rows = np.arange(len(y)) if train is None else np.asarray(train)
             train = np.repeat(rows, sample_weight[rows].astype(np.intp))
             sample_weight = None
+            if train.size == 0:
+                raise ValueError(f"{type(estimator).__name__} takes no sample_weight, so it "
+                                 "is fitted on each row repeated as many times as its "
+                                 "weight, and its training rows all weigh 0.")
         X_train = X if train is None else take_rows(X, train)
         y_train = y if train is None else y[train]
         if params is None:

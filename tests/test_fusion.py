@@ -1,4 +1,5 @@
 import pickle
+import sys
 import time
 
 import numpy as np
@@ -1011,3 +1012,25 @@ def test_several_outputs_need_members_that_take_them():
     assert column.predict(X).shape == (len(X), 1)
     assert_allclose(column.predict(X)[:, 0],
                     FusionRegressor(two_regressors()).fit(X, y[:, 0]).predict(X))
+
+
+def test_whole_number_weights_as_rows_are_bounded_and_named():
+    # Repeated rows are allocated: weights summing to more than 100 times the rows are
+    # refused (1e20 overflowed NumPy's repeat, 1e6 built millions of rows a fold), and a
+    # fold whose training rows all weigh 0 is named, not left to the member's words.
+    from sklearn.model_selection import KFold
+    from sklearn.neighbors import KNeighborsRegressor
+
+    X, y = make_regression(n_samples=60, n_features=3, random_state=0)
+    members = [("ridge", Ridge()), ("knn", KNeighborsRegressor())]
+    for huge in (1e20, 1e6):
+        with pytest.raises(TypeError, match=r"member 'knn'.*at most 100 times the rows"):
+            FusionRegressor(members).fit(X, y, sample_weight=np.full(60, huge))
+    zero_first = np.r_[np.zeros(40), np.ones(20)]
+    fusion = FusionRegressor([("knn", KNeighborsRegressor(3))], weights="optimize",
+                             cv=KFold(3))
+    with pytest.raises(ValueError, match="KNeighborsRegressor takes no sample_weight.*all "
+                                         "weigh 0") as raised:
+        fusion.fit(X, y, sample_weight=zero_first)
+    assert "member 'knn'" in "".join(getattr(raised.value, "__notes__", [""])) \
+        or sys.version_info < (3, 11)

@@ -363,23 +363,24 @@ def test_a_class_only_in_untested_first_rows_gets_a_zero_column():
         stack.decision_function(X)
 
 
-class _ReversedClasses(ClassifierMixin, BaseEstimator):
-    """A logistic regression whose ``classes_`` and output columns are reversed."""
+class _RotatedClasses(ClassifierMixin, BaseEstimator):
+    """A logistic regression whose ``classes_`` and output columns are rotated by one
+    (for two classes, reversed): an order that is not its own inverse from three on."""
 
     def fit(self, X, y, sample_weight=None):
         self.model_ = LogisticRegression(max_iter=5000).fit(X, y, sample_weight=sample_weight)
-        self.classes_ = self.model_.classes_[::-1].copy()
+        self.classes_ = np.roll(self.model_.classes_, 1)
         return self
 
     def predict(self, X):
         return self.model_.predict(X)
 
     def predict_proba(self, X):
-        return self.model_.predict_proba(X)[:, ::-1]
+        return np.roll(self.model_.predict_proba(X), 1, axis=1)
 
     def decision_function(self, X):
         values = self.model_.decision_function(X)
-        return -values if values.ndim == 1 else values[:, ::-1]
+        return -values if values.ndim == 1 else np.roll(values, 1, axis=1)
 
 
 @pytest.mark.parametrize("n_classes", [2, 3])
@@ -392,13 +393,12 @@ def test_a_final_step_with_classes_in_another_order_is_aligned(n_classes):
     X, y = X[keep], np.array(["a", "b", "c"])[y[keep]]
     steps = [("nb", GaussianNB()), ("final", LogisticRegression(max_iter=5000))]
     plain = SerialStack(steps, cv=3).fit(X, y)
-    reversed_ = SerialStack(steps[:1] + [("final", _ReversedClasses())],
-                            cv=3).fit(X, y)
-    assert reversed_.steps_[-1][1].classes_.tolist() == plain.classes_.tolist()[::-1]
-    assert_allclose(reversed_.decision_function(X), plain.decision_function(X),
+    rotated = SerialStack(steps[:1] + [("final", _RotatedClasses())], cv=3).fit(X, y)
+    assert rotated.steps_[-1][1].classes_.tolist() == np.roll(plain.classes_, 1).tolist()
+    assert_allclose(rotated.decision_function(X), plain.decision_function(X),
                     rtol=1e-12, atol=1e-12)
-    assert_allclose(reversed_.predict_proba(X), plain.predict_proba(X), rtol=1e-12, atol=1e-12)
-    assert_array_equal(reversed_.predict(X), plain.predict(X))
+    assert_allclose(rotated.predict_proba(X), plain.predict_proba(X), rtol=1e-12, atol=1e-12)
+    assert_array_equal(rotated.predict(X), plain.predict(X))
 
 
 def test_nan_in_passed_through_columns_needs_later_steps_that_take_it():

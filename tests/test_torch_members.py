@@ -217,15 +217,30 @@ def test_regressor_trains_a_1d_target_as_one_column():
 
 
 def test_seeded_fits_in_threads_take_turns_and_repeat(blobs):
+    import threading
     from concurrent.futures import ThreadPoolExecutor
 
     from skfuse.torch import _training
 
     held = []
 
+    def locked():
+        """Whether another thread holds the seeding lock (an RLock has no locked())."""
+        free = []
+
+        def probe():
+            free.append(_training.SEEDED_FIT.acquire(blocking=False))
+            if free[0]:
+                _training.SEEDED_FIT.release()
+
+        thread = threading.Thread(target=probe)
+        thread.start()
+        thread.join()
+        return not free[0]
+
     class Watching(MLP):
         def forward(self, X):
-            held.append(_training.SEEDED_FIT.locked())
+            held.append(locked())
             return super().forward(X)
 
     X, y = blobs
@@ -318,3 +333,19 @@ def test_mixture_with_net_experts_fits_by_em():
     # One linear net cannot fit the two regimes (R^2 about 0); the mixture separates them.
     r2 = 1 - np.mean((moe.predict(X) - y) ** 2) / np.var(y)
     assert r2 > 0.8
+
+
+def test_a_split_into_other_datasets_leaves_the_weights_alone():
+    # A split whose validation part is the whole dataset (not a Subset of it): the
+    # weights were scaled on its indices, which it has none of.
+    from torch.utils.data import Subset
+
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(60, 3)), rng.normal(size=60)
+
+    def split(dataset, y=None, **kwargs):
+        return Subset(dataset, np.arange(40)), dataset
+
+    weight = rng.randint(1, 4, 60).astype(float)
+    net = regressor(max_epochs=2, train_split=split).fit(X, y, sample_weight=weight)
+    assert len(net.history_) == 2

@@ -185,12 +185,14 @@ def test_verbose_prints_each_epoch(capsys):
     # A bool passes the declared int constraints: it failed inside torch, or trained
     # one hidden unit.
     ({"n_experts": True}, TypeError, "n_experts must be an int, not a bool"),
-    ({"hidden_units": True}, ValueError, "hidden_units must be a positive int"),
+    ({"hidden_units": True}, TypeError, "hidden_units must be an int, not a bool"),
     # A callback that is none failed inside skorch; one under a built-in's name was a
     # "duplicate" the user had not set.
     ({"callbacks": [1]}, TypeError, "callbacks must be skorch callbacks"),
     ({"callbacks": [("early_stopping", Callback())]}, ValueError,
      "'early_stopping' is taken by a built-in callback"),
+    ({"callbacks": [("lr_schedule", Callback())], "lr_schedule": "cosine"}, ValueError,
+     "'lr_schedule' is taken by a built-in callback"),
 ])
 def test_bad_parameters_are_refused(params, error, match):
     X, y = piecewise(50, 0)
@@ -559,3 +561,39 @@ def test_verbose_names_a_stop_that_early_stopping_did_not_make(capsys):
     assert ("[NeuralMixtureOfExpertsRegressor] stopped after epoch 2 of 10 by a callback or "
             "an interrupt") in lines
     assert not any("has not improved" in line for line in lines)
+
+
+def test_callbacks_are_taken_in_every_form_skorch_takes():
+    # A class, a [name, callback] list, a (name, None) pair; and a built-in's name when
+    # that built-in is off.
+    X, y = piecewise(120, 0)
+    for callbacks in ([Callback], [["mine", Callback()]], [("mine", None)],
+                      [("lr_schedule", Callback())]):
+        moe = NeuralMixtureOfExpertsRegressor(**small(max_epochs=1, callbacks=callbacks))
+        assert moe.fit(X, y).n_iter_ == 1
+
+
+def test_a_seeded_fit_inside_a_seeded_fit_does_not_wait_for_itself():
+    # A mixture with a split callable holds the seeding lock while it trains; a callback
+    # that fits a seeded net then waited for that lock forever.
+    import threading
+
+    from skorch.dataset import ValidSplit
+
+    from skfuse.torch import NetRegressor
+
+    X, y = piecewise(120, 0)
+
+    class FitsAProbe(Callback):
+        def on_epoch_end(self, net, **kwargs):
+            NetRegressor(torch.nn.Linear, module__in_features=3, module__out_features=1,
+                         max_epochs=1, train_split=None, verbose=0,
+                         random_state=0).fit(X.astype(np.float32), y)
+
+    moe = NeuralMixtureOfExpertsRegressor(**small(
+        max_epochs=2, train_split=ValidSplit(0.2), callbacks=[("probe", FitsAProbe())]))
+    worker = threading.Thread(target=moe.fit, args=(X, y), daemon=True)
+    worker.start()
+    worker.join(timeout=120)
+    assert not worker.is_alive()
+    assert moe.n_iter_ == 2

@@ -241,3 +241,16 @@ def test_a_members_own_warning_shows_once_per_fit(kind):
     converging = [w for w in record if issubclass(w.category, ConvergenceWarning)
                   and "lbfgs failed to converge" in str(w.message)]
     assert len(converging) == 1
+
+
+def test_a_one_row_class_beside_unshuffled_folds_gets_both_advices():
+    # With a one-row class and classes the folds left out by their order, the advice
+    # named the one-row class alone, though stratified folds mend the others.
+    X, y = _sorted_iris()
+    y = y.astype(object)
+    y[0] = "single"
+    record = caught(lambda: COMPOSITES_WITH_FOLDS["stack"](KFold(3)).fit(X, y))
+    lacking = [str(w.message) for w in record if "lacks a class" in str(w.message)]
+    assert len(lacking) == 1
+    assert "A class of one row ('single')" in lacking[0]
+    assert "Stratified folds (StratifiedKFold(shuffle=True))" in lacking[0]

@@ -71,9 +71,9 @@ class _MemberNet:
         """
         train, valid = super().get_split_datasets(X, y, **fit_params)
         dataset = getattr(train, "dataset", None)
-        weights = getattr(dataset, "X", None)
-        if valid is not None and isinstance(weights, Mapping) and _WEIGHT in weights:
-            mean_one_within(weights[_WEIGHT], train.indices, valid.indices)
+        rows = getattr(dataset, "X", None)
+        if valid is not None and isinstance(rows, Mapping) and _WEIGHT in rows:
+            mean_one_within(rows[_WEIGHT], dataset, (train, valid))
         return train, valid
 
     def __getstate__(self):

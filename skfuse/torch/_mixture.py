@@ -153,10 +153,6 @@ class _WeightedLoss(torch.nn.Module):
         return (row_loss * weight).mean()
 
 
-# The names of the callbacks the mixture adds to skorch's own (_training_callbacks).
-_BUILT_IN_CALLBACKS = ("progress", "lr_schedule", "early_stopping")
-
-
 class _EpochLine(Callback):
     """``verbose``: a line as each epoch ends, in the house format of progress lines."""
 
@@ -294,15 +290,22 @@ class _BaseNeuralMixture(BaseEstimator):
         callbacks or ``(name, callback)`` pairs, none under a name of the built-in ones
         (the device's name is checked by :func:`resolve_device`).
         """
+        owner = type(self).__name__
+        active = {"progress": bool(self.verbose),
+                  "lr_schedule": self.lr_schedule != "constant",
+                  "early_stopping": bool(self.early_stopping)}
         for entry in self.callbacks or []:
-            named = isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], str)
+            # What skorch takes: a callback, its class, or a (name, either or None) pair.
+            named = (isinstance(entry, (tuple, list)) and len(entry) == 2
+                     and isinstance(entry[0], str))
             callback = entry[1] if named else entry
-            if not isinstance(callback, Callback):
-                raise TypeError(f"{type(self).__name__}: callbacks must be skorch callbacks "
-                                f"or (name, callback) pairs; got {entry!r}.")
-            if named and entry[0] in _BUILT_IN_CALLBACKS:
-                raise ValueError(f"{type(self).__name__}: the callback name {entry[0]!r} is "
-                                 "taken by a built-in callback; give yours another.")
+            if not (isinstance(callback, Callback) or (named and callback is None) or (
+                    isinstance(callback, type) and issubclass(callback, Callback))):
+                raise TypeError(f"{owner}: callbacks must be skorch callbacks (or their "
+                                f"classes), or (name, callback) pairs; got {entry!r}.")
+            if named and active.get(entry[0], False):
+                raise ValueError(f"{owner}: the callback name {entry[0]!r} is taken by a "
+                                 "built-in callback with these settings; give yours another.")
         for name in ("n_experts", "top_k", "max_epochs", "batch_size", "patience"):
             value = getattr(self, name)
             if isinstance(value, (bool, np.bool_)):  # an int to the declared constraint
@@ -311,10 +314,8 @@ class _BaseNeuralMixture(BaseEstimator):
         if is_int(self.hidden_units):
             return (self.hidden_units,)
         if isinstance(self.hidden_units, (bool, np.bool_)):
-            raise ValueError(
-                f"hidden_units must be a positive int or a sequence of them, got "
-                f"{self.hidden_units!r}."
-            )
+            raise TypeError(f"{owner}: hidden_units must be an int, not a bool; got "
+                            f"{self.hidden_units!r}.")
         hidden = tuple(self.hidden_units)
         if not all(is_int(units) and units >= 1 for units in hidden):
             raise ValueError(
@@ -345,9 +346,8 @@ class _BaseNeuralMixture(BaseEstimator):
 
         def split(dataset, y=None, **kwargs):
             parts = given(dataset, y, **kwargs)
-            if all(isinstance(part, torch.utils.data.Subset) and part.dataset is dataset
-                   for part in parts) and isinstance(dataset, _Rows):
-                mean_one_within(dataset.weight, *(part.indices for part in parts))
+            if isinstance(dataset, _Rows):
+                mean_one_within(dataset.weight, dataset, parts)
             return parts
 
         return split

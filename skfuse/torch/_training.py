@@ -10,7 +10,8 @@ import torch
 # A seeded fit draws from generators that are one per process (torch's, NumPy's global
 # one, which a shuffled ValidSplit without a seed of its own draws from): seeded fits in
 # threads of one process take turns, so that each draws what it would draw alone.
-SEEDED_FIT = threading.Lock()
+# Re-entrant: a seeded fit inside another (a callback's) nests its seed and restores it.
+SEEDED_FIT = threading.RLock()
 
 
 @contextlib.contextmanager
@@ -28,18 +29,22 @@ def seeded(seed, torch_too=True):
             np.random.set_state(state)
 
 
-def mean_one_within(weight, *parts):
+def mean_one_within(weight, dataset, parts):
     """Scale ``weight`` (an array or tensor, in place) to mean 1 within each of
-    ``parts`` (index arrays of disjoint rows): a weighted loss averaged over a part's
-    rows is then its weighted mean, and the training and validation losses compare. A
-    part whose weights are all 0 is left as it is."""
-    for rows in parts:
-        if rows is None or len(rows) == 0:
+    ``parts``, the subsets of ``dataset`` a split returned: a weighted loss averaged over
+    a part's rows is then its weighted mean, and the training and validation losses
+    compare. Nothing is scaled unless every part is a ``Subset`` of ``dataset`` (a split
+    may return other datasets, whose rows these weights are not). A part whose weights
+    are all 0 is left as it is."""
+    if not all(isinstance(part, torch.utils.data.Subset) and part.dataset is dataset
+               for part in parts):
+        return
+    for part in parts:
+        rows = np.asarray(part.indices, dtype=np.int64)
+        if rows.size == 0:
             continue
-        rows = torch.as_tensor(np.asarray(rows, dtype=np.int64)) if torch.is_tensor(weight) \
-            else np.asarray(rows)
         if torch.is_tensor(weight):
-            rows = rows.to(weight.device)
+            rows = torch.as_tensor(rows, device=weight.device)
         total = float(weight[rows].sum())
         if total > 0:
             weight[rows] *= len(rows) / total
