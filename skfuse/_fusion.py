@@ -836,13 +836,14 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
         ``"soft"``: weighted mean of the members' probabilities. ``"geometric"``:
         weighted mean of their log-probabilities, renormalised (a product of experts).
         ``"hard"``: weighted majority of their predicted classes; ties go to the
-        smallest class, and :meth:`predict_proba` gives the weighted vote shares.
+        smallest class (up to floating-point rounding of the normalised weights), and
+        :meth:`predict_proba` gives the weighted vote shares.
     {weights}
     calibration : {{None, "temperature"}}, default=None
         With learned weights and soft or geometric voting, ``"temperature"`` fits each
         member a temperature ``T`` on its out-of-fold probabilities (minimising their
-        log-loss, weighted by ``sample_weight``; probabilities raised to ``1 / T`` and
-        renormalised) before the
+        log-loss, weighted by ``sample_weight``, for ``T`` from e^-4 to e^4;
+        probabilities raised to ``1 / T`` and renormalised) before the
         weights are learned, and applies it to the member's outputs at predict time
         (:meth:`transform` included), so that a good but under- or over-confident
         member is not discarded for its calibration.
