@@ -589,12 +589,12 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
     {augment}
     {n_augment}
     temperature : float, default=1.0
-        Softens the soft targets: the teacher's probabilities raised to ``1 /
-        temperature`` and renormalised (its logits divided by it). Probabilities are
-        sharpened back at predict time by the temperature ``fit`` used, the labels' share
-        included, which no temperature softened: with ``temperature != 1`` and a label
-        weight above 0 the output is sharper than what the student learned (at 1, than
-        the student on the labels alone). ``"auto"`` judges each label weight on the
+        Softens the soft targets: each row's target probabilities (the teacher's, the
+        label mixed in first at ``label_weight``) raised to ``1 / temperature`` and
+        renormalised (their logits divided by it). Probabilities are sharpened back at
+        predict time by the temperature ``fit`` used. A one-hot label is the same at any
+        temperature, so at ``label_weight=1`` the output is sharper than that of the
+        student on the labels alone. ``"auto"`` judges each label weight on the
         sharpened output.
     cv : int, cross-validation generator or iterable, default=5
         Folds for the out-of-fold targets and for ``fidelity_`` (the student is fitted

@@ -390,7 +390,8 @@ class _BaseMixture(Composite):
         penalised mean log-likelihood (``objective``) and, with a validation slice,
         the held-out loss of the mixture as ``predict`` would route it; EM keeps the
         iteration with the best held-out loss and stops when it has not improved by
-        ``tol`` (relative) for ``n_iter_no_change`` iterations.
+        ``tol`` (a difference of mean log-likelihoods) for ``n_iter_no_change``
+        iterations.
         """
         owner = type(self).__name__
         k = self._check_params(n_experts)
