@@ -710,7 +710,8 @@ def check_sample_weight_support(names, members, owner, sample_weight=None, kind=
     """Raise if a member's (``kind``: or a step's) ``fit`` cannot be given
     ``sample_weight`` (:func:`weight_key`; frozen members are not fitted), unless
     ``sample_weight`` is given and holds whole numbers, which such a member is fitted
-    with as repeated rows (:func:`~skfuse._tasks.fit_task`)."""
+    with as repeated rows (:func:`~skfuse._tasks.fit_task`). ``kind=None`` names each
+    member by its name alone ("the teacher")."""
     if whole_numbers(sample_weight):
         return
     need = "which it was given" if sample_weight is None else (
@@ -718,7 +719,8 @@ def check_sample_weight_support(names, members, owner, sample_weight=None, kind=
         "the rows it would take as repeated rows)")
     for name, est in zip(names, members):
         if not is_frozen(est) and weight_key(est) is None:
-            raise TypeError(takes_no_weights(f"{owner}: {kind} {name!r}", est, need))
+            who = name if kind is None else f"{kind} {name!r}"
+            raise TypeError(takes_no_weights(f"{owner}: {who}", est, need))
 
 
 def takes_no_weights(who, estimator, need):

@@ -32,6 +32,7 @@ from ._base import (
     atomic_fit,
     check_known_classes,
     check_sample_weight,
+    check_sample_weight_support,
     member_prediction,
     member_proba,
     numeric_target,
@@ -51,14 +52,7 @@ from ._compat import (
 from ._docstring import Substitution
 from ._jobs import MemberJobs
 from ._label_check import LABEL_WEIGHTS
-from ._tasks import (
-    MAX_REPEATS,
-    is_frozen,
-    report,
-    report_fit_time,
-    weight_key,
-    whole_numbers,
-)
+from ._tasks import is_frozen, report, report_fit_time, weight_key
 from ._views import (
     _is_dataframe,
     concat_rows,
@@ -220,13 +214,9 @@ class _BaseDistilled(Composite):
         self._refuse_nan_the_student_cannot_take(X)  # before any teacher fit
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
         groups, routed = self._fit_metadata(sample_weight, fit_params)
-        # Whole-number weights a teacher that takes none is fitted with as repeated rows.
-        if sample_weight is not None and routed is None and not is_frozen(self.teacher) \
-                and weight_key(self.teacher) is None and not whole_numbers(sample_weight):
-            raise TypeError(takes_no_weights(
-                f"{owner}: the teacher", self.teacher,
-                f"which it was given (whole-number weights summing to at most {MAX_REPEATS} "
-                "times the rows it would take as repeated rows)"))
+        if sample_weight is not None and routed is None:
+            check_sample_weight_support(["the teacher"], [self.teacher], owner, sample_weight,
+                                        kind=None)
         rng = check_random_state(self.random_state)
         # The folds draw their seed first: they do not depend on which estimators have one.
         folds = self._folds(X, y, rng, self._kind == "classifier", groups)

@@ -155,10 +155,10 @@ def fit_task(estimator, X, y, sample_weight, train, test, view, output, params=N
     estimator = clone(estimator)
     X = take_view(X, view)
     if not is_frozen(estimator):
-        if params is None and sample_weight is not None and weight_key(estimator) is None:
+        key = None if params is not None or sample_weight is None else weight_key(estimator)
+        if params is None and sample_weight is not None and key is None:
             rows = np.arange(len(y)) if train is None else np.asarray(train)
             train = np.repeat(rows, sample_weight[rows].astype(np.intp))
-            sample_weight = None
             if train.size == 0:
                 raise ValueError(f"{type(estimator).__name__} takes no sample_weight, so it "
                                  "is fitted on each row repeated as many times as its "
@@ -166,7 +166,7 @@ def fit_task(estimator, X, y, sample_weight, train, test, view, output, params=N
         X_train = X if train is None else take_rows(X, train)
         y_train = y if train is None else y[train]
         if params is None:
-            params = weight_params(estimator, sample_weight)
+            params = {} if key is None else {key: sample_weight}
         estimator.fit(X_train, y_train, **rows_of_params(params, train, len(y)))
     if test is None:
         return estimator, None, None
