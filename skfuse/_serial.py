@@ -8,6 +8,7 @@ and the dispatch of ``fit`` and the predict methods to the engine in use.
 import dataclasses
 import os
 import time
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -34,8 +35,9 @@ from ._base import (
     takes_multi_output,
 )
 from ._compat import Interval, StrOptions, _fit_context, _VisualBlock
-from ._tasks import report, report_fit_time
+from ._tasks import is_frozen, report, report_fit_time
 from ._views import check_views, resolve_view, takes_nan
+from .exceptions import FrozenMemberWarning
 
 
 def _skipped(step):
@@ -501,6 +503,7 @@ class SerialStack(TransformerMixin, Composite):
                  if len(steps) > 1 else [])
         seed = None if self.random_state is None else rng
         estimators = [seed_estimator(est, seed) for _, est in steps]
+        self._warn_frozen(names, estimators)
         if self.exit_threshold is None:
             fitted = _stack.fit_stack(self, estimators, step_params, X, y, sample_weight,
                                       folds)
@@ -516,6 +519,28 @@ class SerialStack(TransformerMixin, Composite):
                     report("SerialStack", line)
             report_fit_time("SerialStack", began)
         return self
+
+    def _warn_frozen(self, names, estimators):
+        """Warn when the stack learns from a frozen step's outputs on the rows given to
+        ``fit``, which it may have been trained on: a later level is fitted on a
+        non-final step's outputs; ``"auto"`` thresholds are set from every step's. Called
+        by ``fit``, so the warning points at the user's ``fit``."""
+        if self.exit_threshold is None:
+            used, what = estimators[:-1], "the next level is fitted on the outputs"
+        elif isinstance(self.exit_threshold, str):
+            used, what = estimators, "the exit thresholds are set from the outputs"
+        else:
+            return
+        frozen = [name for name, est in zip(names, used) if is_frozen(est)]
+        if frozen:
+            warnings.warn(
+                f"SerialStack: {what} of the steps on the data given to fit, and the "
+                f"frozen step(s) {frozen!r} may have been trained on it, which makes "
+                "them look better than they are. Fit on rows they never saw (a blending "
+                "set).",
+                FrozenMemberWarning,
+                stacklevel=5,  # here, fit, atomic_fit, _fit_context, the caller
+            )
 
     def _resolve_views(self, X, names):
         """The view of each kept step ``names``; a skipped step's view is unused."""

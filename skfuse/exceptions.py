@@ -4,7 +4,9 @@ __all__ = ["FrozenMemberWarning"]
 
 
 class FrozenMemberWarning(UserWarning):
-    """Learned weights are fitted on data that frozen (prefit) members may have seen.
+    """Something is learned from the outputs of frozen (prefit) members on data they
+    may have seen: a fusion's learned weights, the next level of a ``SerialStack``, a
+    cascade's ``"auto"`` thresholds.
 
     skfuse cannot tell which rows a prefit member was trained on. Fit the composite on
     a held-out blending set, then silence this warning with

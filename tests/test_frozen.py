@@ -212,3 +212,40 @@ def test_a_frozen_member_of_another_number_of_targets_is_refused(weights, frozen
                                              r"\(100(, 2)?,?\) for 100 rows; the composite "
                                              r"was fitted on [12] target"):
             fusion.fit(X, targets[fitted_on]).predict(X)
+
+
+def test_stack_on_a_frozen_level_warns_and_names_it():
+    from skfuse import SerialStack
+
+    steps = prefit_members()[:1] + [("tree", DecisionTreeClassifier(random_state=0)),
+                                    ("final", LogisticRegression(max_iter=1000))]
+    with pytest.warns(FrozenMemberWarning, match=r"next level .* \['full'\] .*blending set"):
+        SerialStack(steps, cv=3).fit(X[BLEND], y[BLEND])
+
+
+def test_auto_cascade_with_a_frozen_step_warns_and_names_it():
+    from skfuse import SerialStack
+
+    # The last step counts too: the thresholds weigh the exits against its accuracy.
+    steps = [("tree", DecisionTreeClassifier(max_depth=2, random_state=0)),
+             prefit_members()[0]]
+    with pytest.warns(FrozenMemberWarning, match=r"thresholds .* \['full'\]"):
+        SerialStack(steps, exit_threshold="auto", cv=3).fit(X[BLEND], y[BLEND])
+
+
+@pytest.mark.parametrize("setting", [
+    {"steps": "trainable final"},  # a stack whose only frozen step is its final one
+    {"exit_threshold": 0.9},        # a cascade with given thresholds learns none
+])
+def test_serial_stack_that_learns_nothing_from_frozen_outputs_does_not_warn(setting):
+    from skfuse import SerialStack
+
+    frozen = prefit_members()[0]
+    tree = ("tree", DecisionTreeClassifier(max_depth=2, random_state=0))
+    if "steps" in setting:
+        stack = SerialStack([tree, frozen], cv=3)
+    else:
+        stack = SerialStack([frozen, tree], cv=3, **setting)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FrozenMemberWarning)
+        stack.fit(X[BLEND], y[BLEND])

@@ -129,6 +129,8 @@ def test_passthrough_takes_arrays_of_columns_and_position_0(passthrough, n_passe
     assert get_tags(nan_taking).input_tags.allow_nan is False
 
 
+# The frozen steps were fitted on the other rows: a blending set, as the warning asks.
+@pytest.mark.filterwarnings("ignore::skfuse.exceptions.FrozenMemberWarning")
 def test_auto_thresholds_leave_rows_of_weight_zero_out():
     # Frozen steps (fitted on other rows) give the same outputs to both fits, so only the
     # thresholds' own use of the weights can tell them apart.
