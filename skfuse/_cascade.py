@@ -230,7 +230,8 @@ def _refit_deferred(stack, estimators, step_params, fitted, oof, route, routed, 
     """Retrain each later step on the rows its predecessors defer; return the fitted
     steps and the out-of-fold route through them.
 
-    A step keeps its all-rows fit when too few rows are deferred, or unless, on the
+    A step keeps its all-rows fit when every row it was fitted on is deferred (that fit
+    is then the deferred one), when too few rows are deferred, or unless, on the
     deferred rows, its out-of-fold accuracy trained on them alone (cross-fitted on the
     same folds) is at least that of its all-rows out-of-fold predictions with
     confidence: the one-sided lower bound at ``cascade_confidence`` on the paired
@@ -268,6 +269,8 @@ def _refit_deferred(stack, estimators, step_params, fitted, oof, route, routed, 
         rows = np.flatnonzero(reached if present is None else reached & present[i])
         if is_frozen(estimators[i]) or rows.size < minimum or np.unique(y[rows]).size < 2:
             continue
+        if rows.size == (X.shape[0] if present is None else np.count_nonzero(present[i])):
+            continue  # every row of its fit is deferred (no exit): that fit is the one
         sub_folds = [
             (np.intersect1d(train, rows), np.intersect1d(test, rows))
             for train, test in folds

@@ -227,6 +227,16 @@ def test_threshold_one_predicts_exactly_the_last_step(cascade_fit):
     assert_allclose(cascade.exit_rates_, [0, 0, 1])
 
 
+def test_a_step_that_gets_every_row_is_not_trained_again_on_them():
+    # No row exits, so each later step's deferred rows are all its rows: its all-rows
+    # fit is that fit, and the cascade says so rather than fitting it again.
+    CountingTree.fits = 0
+    steps = [("nb", GaussianNB()), ("tree", CountingTree(max_depth=3, random_state=0))]
+    cascade = SerialStack(steps, exit_threshold=1.0, cv=3).fit(X, LABELS)
+    assert cascade.cascade_fit_ == ["all", "all"]
+    assert CountingTree.fits == 3 + 1
+
+
 def test_rows_leave_at_the_first_confident_step():
     cascade = SerialStack(cascade_steps(), exit_threshold=[0.95, 0.8], cv=3).fit(X, y)
     route = cascade.predict_route(X)
