@@ -749,7 +749,7 @@ _FUSION_DOCS = {
         ``sample_weight`` misses the cache. Members are identified by their pickled
         state: a function they hold is known by its name, so redefining it under the
         same name is not seen (clear the cache).""",
-    "partitions": """partitions : {{"blocks"}}, int or None, default=None
+    "partitions": """partitions : {"blocks"}, int or None, default=None
         Data-parallel fusion: one copy of each member per partition of the rows,
         fused with one weight per member. ``"blocks"``: one partition per block of a
         Dask array (row chunk) or Dask DataFrame (partition), each copy fitted on the

@@ -170,6 +170,15 @@ def test_every_parameter_is_documented_with_its_default(qualname, obj):
     assert not problems, f"{qualname}: " + "; ".join(problems)
 
 
+@pytest.mark.parametrize("qualname, obj", list(public_objects()), ids=lambda v: v
+                         if isinstance(v, str) else "")
+def test_docstrings_show_single_braces(qualname, obj):
+    # A shared entry (_docstring.Substitution) is inserted as it is: a brace doubled for
+    # str.format there would be shown doubled.
+    doc = inspect.getdoc(obj) or ""
+    assert "{{" not in doc and "}}" not in doc, qualname
+
+
 def test_the_api_reference_lists_every_public_name():
     api = (README.parent / "docs" / "api.rst").read_text()
     listed = set(re.findall(r"^   (\w+)$", api, flags=re.MULTILINE))
