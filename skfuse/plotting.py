@@ -152,6 +152,7 @@ class FusionWeightsDisplay:
                 'kind="path" needs the greedy selection path: fit the fusion with '
                 'weights="greedy".'
             )
+        self._check_lengths()
         ax = _axes(ax)
         if kind == "weights":
             self._plot_weights(ax)
@@ -159,6 +160,21 @@ class FusionWeightsDisplay:
             self._plot_path(ax)
         self.ax_, self.figure_ = ax, ax.figure
         return self
+
+    def _check_lengths(self):
+        owner = type(self).__name__
+        if len(self.names) != len(self.weights):
+            raise ValueError(f"{owner}: {len(self.weights)} weights but {len(self.names)} "
+                             "names; give one name per weight.")
+        unscored = [] if self.member_scores is None else [
+            name for name in self.names if name not in self.member_scores]
+        if unscored:
+            raise ValueError(f"{owner}: member_scores has no score for {unscored!r}.")
+        if (self.selection_path is not None and self.selection_scores is not None
+                and len(self.selection_path) != len(self.selection_scores)):
+            raise ValueError(f"{owner}: selection_path has {len(self.selection_path)} "
+                             f"rounds but selection_scores {len(self.selection_scores)}; "
+                             "give one score per round.")
 
     def _plot_weights(self, ax):
         self.bars_ = ax.barh(self.names, self.weights, color="tab:blue")
@@ -237,6 +253,10 @@ class CascadeDisplay:
         y : array-like of shape (n_samples,)
         sample_weight : array-like of shape (n_samples,), default=None
             Weights of the accuracies (exit rates stay shares of the rows).
+
+        A row where no step has its view (``missing="prior"``) counts in the accuracy
+        with the cascade's answer there, the most frequent training class, and not in
+        the exit rates, as in ``exit_rates_``.
         thresholds : array-like, default=None
             Thresholds to try, numbers in [0, 1]; 51 from 0 to 1 when None. The fitted
             threshold is always added, so the marker shows the cascade as fitted.
@@ -267,8 +287,9 @@ class CascadeDisplay:
         check_consistent_length(X, y, sample_weight)
         proba = estimator.predict_step_proba(X)
         present = ~np.isnan(proba[:, :, 0])
-        if not present.any(axis=0).all():
-            raise ValueError("CascadeDisplay: some rows of X have no step present.")
+        answerable = present.any(axis=0)
+        # The cascade's own answer where no step can answer (its missing="error" raises).
+        unanswered = None if answerable.all() else estimator.predict(X)[~answerable]
         present = None if present.all() else present
         labels = estimator.classes_[np.nan_to_num(proba, nan=0.0).argmax(axis=2)]
         thresholds = np.linspace(0, 1, 51) if thresholds is None else _thresholds(thresholds)
@@ -278,9 +299,11 @@ class CascadeDisplay:
         for t in thresholds:
             chosen = np.r_[t, estimator.exit_thresholds_[1:]]
             route = route_of_proba(proba, chosen, present)
-            exit_rates.append(np.mean(route == 0))
-            accuracies.append(accuracy_score(y, labels[route, rows],
-                                             sample_weight=sample_weight))
+            predicted = labels[route, rows]
+            if unanswered is not None:
+                predicted[~answerable] = unanswered
+            exit_rates.append(np.mean(route[answerable] == 0))
+            accuracies.append(accuracy_score(y, predicted, sample_weight=sample_weight))
         display = cls(thresholds, np.array(exit_rates), np.array(accuracies),
                       float(estimator.exit_thresholds_[0]), name=name)
         return display.plot(ax=ax, **kwargs)
@@ -415,7 +438,8 @@ class ExpertRoutingDisplay:
     expert : ndarray of shape (grid_resolution, grid_resolution)
         The gate's top expert at each grid point.
     usage : ndarray of shape (n_experts,)
-        Each expert's share of the routed weight (``expert_usage_``).
+        Each expert's share of the routed gate weight on the training rows
+        (``expert_usage_``), shown in the legend.
     names : list of str
         The experts' names.
     feature_names : tuple of str
@@ -473,7 +497,17 @@ class ExpertRoutingDisplay:
         f0, f1 = _two_features(features, names, estimator.n_features_in_)
         X = pandas_from_polars(X)  # as the estimator takes it
         if names is not None and hasattr(X, "columns"):
+            absent = [name for name in names if name not in set(X.columns)]
+            if absent:
+                raise ValueError("ExpertRoutingDisplay: X lacks the column(s) "
+                                 f"{absent!r} the estimator was fitted on.")
             X = X[list(names)]  # the fitted order, whatever the frame's
+        else:
+            shape = np.shape(X)
+            if len(shape) != 2 or shape[1] != estimator.n_features_in_:
+                raise ValueError(f"ExpertRoutingDisplay: X has shape {shape}; the "
+                                 f"estimator was fitted on {estimator.n_features_in_} "
+                                 "columns.")
         xx0, xx1, grid = _routing_grid(X, f0, f1, grid_resolution, names)
         expert = estimator.predict_gate(grid).argmax(axis=1).reshape(xx0.shape)
         feature_names = (f"feature {f0}", f"feature {f1}") if names is None else (
@@ -483,7 +517,8 @@ class ExpertRoutingDisplay:
         return display.plot(ax=ax)
 
     def plot(self, ax=None):
-        """Draw the partition, with each expert's usage in the legend.
+        """Draw the partition, with each expert's share of the gate's weight on the
+        training rows (``usage``) in the legend.
 
         Parameters
         ----------
@@ -494,14 +529,22 @@ class ExpertRoutingDisplay:
         display : ExpertRoutingDisplay
         """
         plt = _pyplot()
-        ax = _axes(ax)
         n = len(self.names)
+        if len(self.usage) != n:
+            raise ValueError(f"ExpertRoutingDisplay: {len(self.usage)} usage shares but "
+                             f"{n} names; give one name per expert.")
+        experts = np.asarray(self.expert)
+        if experts.size and not (np.all(experts == np.round(experts))
+                                 and 0 <= experts.min() and experts.max() < n):
+            raise ValueError("ExpertRoutingDisplay: expert must hold expert positions "
+                             f"from 0 to {n - 1}, one per name.")
+        ax = _axes(ax)
         # A colour for each expert: the qualitative maps up to 20, a spectrum beyond.
         cmap = plt.get_cmap("tab10" if n <= 10 else "tab20" if n <= 20 else "turbo", n)
         self.surface_ = ax.pcolormesh(self.xx0, self.xx1, self.expert, cmap=cmap,
                                       vmin=-0.5, vmax=n - 0.5, shading="auto")
         handles = [plt.Rectangle((0, 0), 1, 1, color=cmap(e)) for e in range(n)]
-        ax.legend(handles, [f"{name}: {share:.0%} of rows"
+        ax.legend(handles, [f"{name}: {share:.0%} of the gate's weight (training)"
                             for name, share in zip(self.names, self.usage)],
                   loc="upper right", fontsize="small")
         ax.set_xlabel(self.feature_names[0])

@@ -311,3 +311,53 @@ def test_a_display_without_matplotlib_says_how_to_install(monkeypatch):
                  lambda: ExpertRoutingDisplay.from_estimator(None, X)):
         with pytest.raises(ImportError, match="pip install matplotlib"):
             draw()
+
+
+def test_expert_routing_legend_gives_each_experts_share_of_the_gate_weight():
+    moe = MixtureOfExpertsRegressor(Ridge(), n_experts=2, random_state=0).fit(X, X[:, 0])
+    display = ExpertRoutingDisplay.from_estimator(moe, X, grid_resolution=5)
+    legend = [t.get_text() for t in display.ax_.get_legend().get_texts()]
+    assert legend == [f"{name}: {share:.0%} of the gate's weight (training)"
+                      for name, share in zip(moe.named_experts_, moe.expert_usage_)]
+
+
+def test_expert_routing_display_refuses_x_without_the_fitted_columns():
+    pd = pytest.importorskip("pandas")
+    moe = MixtureOfExpertsRegressor(Ridge(), n_experts=2, random_state=0).fit(X, X[:, 0])
+    with pytest.raises(ValueError, match=r"X has shape \(300, 3\); .* fitted on 4 columns"):
+        ExpertRoutingDisplay.from_estimator(moe, X[:, :3], features=(0, 2))
+    frame = pd.DataFrame(X, columns=list("abcd"))
+    named = clone(moe).fit(frame, X[:, 0])
+    with pytest.raises(ValueError, match=r"X lacks the column\(s\) \['c'\]"):
+        ExpertRoutingDisplay.from_estimator(named, frame.drop(columns="c"), features=("a", "b"))
+
+
+def test_cascade_display_counts_rows_no_step_answers_as_the_cascade_does():
+    # The second step's view is the last two columns; the first step's the first two.
+    # Rows missing both views are answered by the training class frequencies.
+    X_nan = X.copy()
+    X_nan[:30, :] = np.nan
+    X_nan[30:60, :2] = np.nan
+    cascade = SerialStack([("nb", GaussianNB()), ("tree", DecisionTreeClassifier(max_depth=3))],
+                          views={"nb": [0, 1], "tree": [2, 3]}, exit_threshold=0.8,
+                          missing="prior", cv=3, random_state=0).fit(X_nan, Y)
+    display = CascadeDisplay.from_estimator(cascade, X_nan, Y, thresholds=[0.8])
+    route = cascade.predict_route(X_nan)
+    assert (route == -1).sum() == 30
+    assert_allclose(display.accuracies, [cascade.score(X_nan, Y)])
+    assert_allclose(display.exit_rates, [np.mean(route[route >= 0] == 0)])
+
+
+def test_displays_refuse_arguments_of_other_lengths():
+    with pytest.raises(ValueError, match="3 weights but 2 names"):
+        FusionWeightsDisplay([0.2, 0.3, 0.5], ["a", "b"]).plot()
+    with pytest.raises(ValueError, match=r"no score for \['b'\]"):
+        FusionWeightsDisplay([0.5, 0.5], ["a", "b"], member_scores={"a": 0.9}).plot()
+    with pytest.raises(ValueError, match="selection_path has 2 rounds but selection_scores 3"):
+        FusionWeightsDisplay([0.5, 0.5], ["a", "b"], selection_path=["a", "b"],
+                             selection_scores=[0.1, 0.2, 0.3]).plot(kind="path")
+    grid = np.zeros((2, 2))
+    with pytest.raises(ValueError, match="2 usage shares but 1 names"):
+        ExpertRoutingDisplay(grid, grid, grid, [0.5, 0.5], ["e0"], ("a", "b")).plot()
+    with pytest.raises(ValueError, match="expert positions from 0 to 1"):
+        ExpertRoutingDisplay(grid, grid, grid + 2, [0.5, 0.5], ["e0", "e1"], ("a", "b")).plot()
