@@ -34,7 +34,7 @@ from ._base import (
     seed_estimator,
     takes_multi_output,
 )
-from ._cache import StoredMember, loaded
+from ._cache import MemberCache, StoredMember, loaded
 from ._compat import Interval, InvalidParameterError, StrOptions, _fit_context
 from ._docstring import Substitution
 from ._jobs import FoldMean, MemberJobs, predict_members
@@ -337,8 +337,10 @@ class _BaseFusion(TransformerMixin, Composite):
                 "each member per block, fitted where the block lives) or an int, or "
                 "compute X into memory."
             )
+        # A Memory without a location caches nothing; "" caches in ./joblib.
         for name, value, why in (("views", self.views, "views"),
-                                 ("memory", self.memory, "the member cache"),
+                                 ("memory", MemberCache(self.memory).enabled,
+                                  "the member cache"),
                                  ("fit_params", fit_params, "routed metadata")):
             if value:
                 raise ValueError(f"{owner}: {why} ({name}) cannot be used with "

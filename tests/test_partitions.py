@@ -284,6 +284,19 @@ def test_collections_and_partitions_that_do_not_fit():
         fusion(partitions=1).fit(X_CLF, Y_CLF)  # declared: an int of at least 2
 
 
+def test_a_memory_that_caches_nothing_is_as_none_with_partitions(tmp_path):
+    # joblib.Memory(None) caches nothing (scikit-learn's check_memory(None) gives one):
+    # partitions take it as memory=None; a Memory with a folder would cache, and is refused.
+    from joblib import Memory
+
+    plain = fusion(partitions=2).fit(X_CLF, Y_CLF)
+    empty = fusion(partitions=2, memory=Memory(None)).fit(X_CLF, Y_CLF)
+    assert_array_equal(empty.predict_proba(X_CLF), plain.predict_proba(X_CLF))
+    for memory in (Memory(tmp_path), str(tmp_path)):
+        with pytest.raises(ValueError, match=r"member cache \(memory\) cannot be used"):
+            fusion(partitions=2, memory=memory).fit(X_CLF, Y_CLF)
+
+
 # -- a real cluster whose workers cannot hold X ------------------------------------------
 
 N_ROWS, N_COLS, BLOCK = 1_500_000, 50, 25_000  # X: 600 MB, 60 blocks of 10 MB
