@@ -292,7 +292,7 @@ def test_a_memory_that_caches_nothing_is_as_none_with_partitions(tmp_path):
     plain = fusion(partitions=2).fit(X_CLF, Y_CLF)
     empty = fusion(partitions=2, memory=Memory(None)).fit(X_CLF, Y_CLF)
     assert_array_equal(empty.predict_proba(X_CLF), plain.predict_proba(X_CLF))
-    for memory in (Memory(tmp_path), str(tmp_path)):
+    for memory in (Memory(tmp_path), str(tmp_path), ""):  # "": in ./joblib
         with pytest.raises(ValueError, match=r"member cache \(memory\) cannot be used"):
             fusion(partitions=2, memory=memory).fit(X_CLF, Y_CLF)
 
