@@ -5,10 +5,12 @@ import copy
 import functools
 import inspect
 import numbers
+import os
 import threading
 import warnings
 
 import numpy as np
+import sklearn.base
 from sklearn import get_config
 from sklearn.base import clone, is_classifier, is_regressor
 from sklearn.model_selection import check_cv
@@ -410,14 +412,16 @@ def atomic_fit(fit):
 
     Each distinct warning the fit raises in the main thread is shown once
     (:func:`warnings_once`): a member's own (a solver that does not converge) would come
-    once per fold, label weight or EM iteration that fits it.
+    once per fold, label weight or EM iteration that fits it. One that points inside
+    skfuse (a nested composite's, which points at the code fitting it) points at the
+    call of this ``fit`` instead, when that call is the user's.
     """
 
     @functools.wraps(fit)
     def wrapped(self, *args, **kwargs):
         earlier = _take_fitted_state(self)
         try:
-            with warnings_once():
+            with warnings_once(site=_callers_site(inspect.currentframe())):
                 return fit(self, *args, **kwargs)
         except BaseException:
             _take_fitted_state(self)
@@ -513,11 +517,28 @@ def fits_multi_output(estimator, X, y, n_rows=50):
     return np.shape(out) == y_rows.shape
 
 
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_FIT_CONTEXT = os.path.abspath(sklearn.base.__file__)  # where _fit_context's wrapper is
+
+
+def _callers_site(frame):
+    """``(filename, lineno)`` of the code that called the ``fit`` whose wrapper runs in
+    ``frame``, above scikit-learn's ``_fit_context``; None when that code is skfuse's
+    own (a composite fitting a nested one) or cannot be found."""
+    frame = frame.f_back if frame is not None else None
+    while frame is not None and os.path.abspath(frame.f_code.co_filename) == _FIT_CONTEXT:
+        frame = frame.f_back
+    if frame is None or os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE):
+        return None
+    return frame.f_code.co_filename, frame.f_lineno
+
+
 @contextlib.contextmanager
-def warnings_once():
+def warnings_once(site=None):
     """Show each distinct warning raised in the block once, as it was first raised:
     a step repeated many times (an objective's scorer, the fold fits of a bagged
-    member) would repeat its warning at every call.
+    member) would repeat its warning at every call. With ``site``, a
+    ``(filename, lineno)``, one raised at a line of skfuse is shown there instead.
 
     The warnings are recorded after the active filters (an ignored one is dropped, an
     "error" one raises) and shown when the block ends. Outside the main thread, where
@@ -536,8 +557,12 @@ def warnings_once():
         for w in caught:
             if (w.category, str(w.message)) not in seen:
                 seen.add((w.category, str(w.message)))
-                warnings.showwarning(w.message, w.category, w.filename, w.lineno,
-                                     w.file, w.line)
+                filename, lineno = w.filename, w.lineno
+                if site is not None and os.path.abspath(filename).startswith(_PACKAGE):
+                    filename, lineno = site
+                warnings.showwarning(w.message, w.category, filename, lineno, w.file,
+                                     None if (filename, lineno) != (w.filename, w.lineno)
+                                     else w.line)
 
 
 def sums_finite(values):

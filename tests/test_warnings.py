@@ -1,6 +1,7 @@
 """The warnings a user sees: each points at the user's own call, and a warning raised
 many times inside one fit is shown once."""
 
+import inspect
 import threading
 import warnings
 
@@ -43,6 +44,27 @@ def test_the_frozen_member_warning_points_at_fit_with_or_without_partitions(part
               if w.category is FrozenMemberWarning]
     assert len(record) == 1
     assert record[0].filename == __file__
+
+
+@pytest.mark.parametrize("outer", ["stack", "fusion", "distiller"])
+def test_a_nested_composites_warning_points_at_the_users_fit(outer):
+    # The nested fusion warns at the line that fits it, which is skfuse's own: it is
+    # shown at the user's call of the outer fit instead.
+    frozen = FrozenEstimator(LogisticRegression().fit(X, Y))
+    inner = FusionClassifier([("pre", frozen), ("nb", GaussianNB())], weights="optimize",
+                             cv=3)
+    composite = {"stack": SerialStack([("inner", inner), ("final", LogisticRegression())],
+                                      cv=3),
+                 "fusion": FusionClassifier([("inner", inner), ("nb", GaussianNB())], cv=3),
+                 "distiller": DistilledClassifier(inner, DecisionTreeClassifier(max_depth=2),
+                                                  cv=3)}[outer]
+    record = [w for w in caught(lambda: composite.fit(X, Y))
+              if w.category is FrozenMemberWarning]
+    assert record and all(w.filename == __file__ for w in record)
+    lines, first = inspect.getsourcelines(
+        test_a_nested_composites_warning_points_at_the_users_fit)
+    fit_line = first + next(i for i, text in enumerate(lines) if "composite.fit(" in text)
+    assert all(w.lineno == fit_line for w in record)
 
 
 def test_the_mixtures_convergence_warning_points_at_fit():
