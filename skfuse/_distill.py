@@ -275,7 +275,7 @@ class _BaseDistilled(Composite):
         reason = nan_error(self.student, nan_sample(X, None, holds))
         if reason is not None:
             raise ValueError(nan_refusal(type(self).__name__, "the student", self.student,
-                                         int(holds.sum()), "holds NaN", reason))
+                                         int(holds.sum()), "holds NaN", reason, subject="X"))
 
     def _pair_labels(self, y):
         """The labels that rule out a pair of folds leaving a single class (classifier)."""

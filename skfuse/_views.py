@@ -373,14 +373,15 @@ _WAYS_ON = ("Impute inside the estimator (a Pipeline with SimpleImputer first), 
             "one that takes NaN (HistGradientBoostingClassifier/Regressor).")
 
 
-def nan_refusal(owner, label, estimator, count, where, reason, hint=""):
-    """The message for an estimator that does not take NaN where its view holds some:
-    what was tried, and the ways on (and ``hint``), unless the error it raised (a
-    composite's inside) gave them already."""
+def nan_refusal(owner, label, estimator, count, where, reason, hint="",
+                subject="its view"):
+    """The message for an estimator that does not take NaN where its view (``subject``:
+    what it is given) holds some: what was tried, and the ways on (and ``hint``),
+    unless the error it raised (a composite's inside) gave them already."""
     ways_on = "".join(f" {text}" for text in (_WAYS_ON, hint) if text and text not in reason)
     return (
-        f"{owner}: {label} ({class_name(estimator)}) does not accept NaN, and its "
-        f"view {where} on {count} row(s); tried on a few of them, it raised: "
+        f"{owner}: {label} ({class_name(estimator)}) does not accept NaN, and "
+        f"{subject} {where} on {count} row(s); tried on a few of them, it raised: "
         f"{reason.rstrip('.')}.{ways_on}"
     )
 

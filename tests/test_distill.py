@@ -712,7 +712,7 @@ def test_a_student_that_refuses_nan_is_refused_before_any_teacher_fit():
     reset_counts()
     teacher = make_pipeline(SimpleImputer(), CountingLR())
     with pytest.raises(ValueError, match=r"the student \(LogisticRegression\) does not "
-                                         "accept NaN.*on 12 row"):
+                                         "accept NaN, and X holds NaN on 12 row"):
         DistilledClassifier(teacher, LogisticRegression(), cv=3).fit(X, Y_CLF)
     assert CountingLR.fits == 0
     # A student whose tags say no but that copes (an imputer first) is tried, and fits.
