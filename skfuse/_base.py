@@ -731,17 +731,20 @@ def classes_of(y, owner):
     return classes
 
 
-def check_sample_weight_support(names, members, owner, sample_weight=None, kind="member"):
+def check_sample_weight_support(names, members, owner, sample_weight=None, kind="member",
+                                need=None):
     """Raise if a member's (``kind``: or a step's) ``fit`` cannot be given
     ``sample_weight`` (:func:`weight_key`; frozen members are not fitted), unless
     ``sample_weight`` is given and holds whole numbers, which such a member is fitted
     with as repeated rows (:func:`~skfuse._tasks.fit_task`). ``kind=None`` names each
-    member by its name alone ("the teacher")."""
+    member by its name alone ("the teacher"); ``need`` replaces the error's "which it
+    was given" (why it needs them)."""
     if whole_numbers(sample_weight):
         return
-    need = "which it was given" if sample_weight is None else (
-        f"which it was given (whole-number weights summing to at most {MAX_REPEATS} times "
-        "the rows it would take as repeated rows)")
+    if need is None:
+        need = "which it was given" if sample_weight is None else (
+            f"which it was given (whole-number weights summing to at most {MAX_REPEATS} "
+            "times the rows it would take as repeated rows)")
     for name, est in zip(names, members):
         if not is_frozen(est) and weight_key(est) is None:
             who = name if kind is None else f"{kind} {name!r}"

@@ -10,7 +10,7 @@ from numbers import Integral, Real
 import numpy as np
 from joblib import Memory
 from sklearn.base import ClassifierMixin, RegressorMixin, TransformerMixin
-from sklearn.metrics import get_scorer, get_scorer_names
+from sklearn.metrics import accuracy_score, get_scorer, get_scorer_names, r2_score
 from sklearn.utils import Bunch, check_random_state, get_tags
 from sklearn.utils.validation import (
     check_is_fitted,
@@ -298,7 +298,10 @@ class _BaseFusion(TransformerMixin, Composite):
         owner = type(self).__name__
         _, routed = self._fit_metadata(sample_weight, {})
         if routed is None:
-            check_sample_weight_support(names, members, owner)
+            check_sample_weight_support(
+                names, members, owner,
+                need="which partitions give every member (they fit none on repeated "
+                     "rows, as a fusion in memory does for whole-number weights)")
             return
         unweighted = [name for name in names if "sample_weight" not in routed[name]]
         if unweighted:
@@ -349,6 +352,7 @@ class _BaseFusion(TransformerMixin, Composite):
             _set_collection_features(self, X)
             if classifier:  # only y's shape is read here; its values block by block
                 self._refuse_several_targets(np.shape(y))
+                y = _partitions.one_column_as_1d(y)
         else:
             X = self._check_X(X, reset=True)
             y = self._check_y(X, y, None if classifier else list(zip(names, members)))
@@ -368,6 +372,13 @@ class _BaseFusion(TransformerMixin, Composite):
         seed = None if self.random_state is None else rng
         members = [seed_estimator(est, seed) for est in members]
         parts = _partitions.split(X, y, sample_weight, self.partitions, owner)
+        if isinstance(weights, str) and len(parts.lengths) < 2 and not all(whole):
+            raise ValueError(
+                f"{owner}: X has one block, so partitions={self.partitions!r} makes one "
+                f"partition, and weights={weights!r} are learned from each partition's "
+                "outputs by the fits of the others; rechunk (repartition) X into more "
+                "blocks, or give fixed weights."
+            )
         positions = _partitions.sample_positions(parts.lengths, self.partition_sample, rng)
         summary = _partitions.summarise(parts, positions, classifier, owner)
         sample = _partitions.stack_rows([s[0] for s in summary])
@@ -819,8 +830,42 @@ _FUSION_DOCS = {
 }
 
 
+class _ScoresCollections:
+    """``score`` that also takes Dask collections, for the fusions (before scikit-learn's
+    mixin in the bases, whose ``score`` it calls on data in memory)."""
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy (a classifier) or R² (a regressor) of ``predict(X)`` against ``y``.
+
+        As scikit-learn's ``score``; a Dask ``X`` is predicted where its blocks live,
+        and the predictions, ``y`` and ``sample_weight`` then come here, one after
+        the other (one value per row: the row counts of a frame's blocks are unknown
+        before).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame, Dask collection} of shape (n_samples, n_features)
+            Test samples.
+        y : array-like or Dask collection of shape (n_samples,) or (n_samples, n_outputs)
+            True labels or values.
+        sample_weight : array-like or Dask collection of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+        """
+        if not any(is_collection(v) for v in (X, y, sample_weight)):
+            return super().score(X, y, sample_weight=sample_weight)
+        # One compute each: Dask warns when one mixes a frame's graph with an array's.
+        predicted, y, sample_weight = (_partitions.compute(v)[0] if is_collection(v) else v
+                                       for v in (self.predict(X), y, sample_weight))
+        metric = accuracy_score if self._kind == "classifier" else r2_score
+        return float(metric(y, predicted, sample_weight=sample_weight))
+
+
 @Substitution(**_FUSION_DOCS)
-class FusionClassifier(ClassifierMixin, _BaseFusion):
+class FusionClassifier(_ScoresCollections, ClassifierMixin, _BaseFusion):
     """Parallel fusion of classifiers, with fixed or learned weights.
 
     Every member sees each sample (or its own view of the columns); their outputs are
@@ -996,8 +1041,9 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
             Weights the out-of-fold loss, and is passed to every member's ``fit``
             (a ``Pipeline`` passes it to its final step); a member whose ``fit`` takes
             none is fitted on each row repeated as many times as its weight, which must
-            then be a whole number (as ``BaggingClassifier``'s draws are). With
-            metadata routing, only to the members that request it.
+            then be a whole number (as ``BaggingClassifier``'s draws are), but not with
+            ``partitions``, where every member must take them. With metadata routing,
+            only to the members that request it.
         **fit_params : dict
             With ``sklearn.set_config(enable_metadata_routing=True)`` only: metadata
             for the members that request them, and ``groups`` for a ``cv`` splitter
@@ -1201,7 +1247,7 @@ class FusionClassifier(ClassifierMixin, _BaseFusion):
 
 
 @Substitution(**_FUSION_DOCS)
-class FusionRegressor(RegressorMixin, _BaseFusion):
+class FusionRegressor(_ScoresCollections, RegressorMixin, _BaseFusion):
     """Parallel fusion of regressors: a weighted mean with fixed or learned weights.
 
     Every member sees each sample (or its own view of the columns); their predictions
@@ -1367,8 +1413,9 @@ class FusionRegressor(RegressorMixin, _BaseFusion):
             Weights the out-of-fold loss, and is passed to every member's ``fit``
             (a ``Pipeline`` passes it to its final step); a member whose ``fit`` takes
             none is fitted on each row repeated as many times as its weight, which must
-            then be a whole number (as ``BaggingClassifier``'s draws are). With
-            metadata routing, only to the members that request it.
+            then be a whole number (as ``BaggingClassifier``'s draws are), but not with
+            ``partitions``, where every member must take them. With metadata routing,
+            only to the members that request it.
         **fit_params : dict
             Metadata routed as in :meth:`FusionClassifier.fit`.
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.base import clone
+from sklearn.exceptions import DataConversionWarning
 
 from ._base import check_sample_weight
 from ._tasks import fit_task, run_fit_tasks, weight_params
@@ -69,6 +70,21 @@ class Partitioned:
     block_lengths: list = None  # per group, its blocks' rows (Dask)
 
 
+def one_column_as_1d(y):
+    """A Dask ``y`` of one column (an array, or a DataFrame) as the 1-D ``y`` it holds,
+    lazily, with scikit-learn's ``DataConversionWarning``, as a classifier reads such a
+    ``y`` in memory; any other ``y`` as it is."""
+    if not is_collection(y) or len(np.shape(y)) != 2:
+        return y
+    warnings.warn(
+        "y is a column (its shape is (n_samples, 1)); it is read as a 1-D y. Pass a 1-D "
+        "y (a Dask array y[:, 0], or a Series) to silence this warning.",
+        DataConversionWarning,
+        stacklevel=6,  # here, _fit_partitioned, fit, atomic_fit, _fit_context, the caller
+    )
+    return y[:, 0] if hasattr(y, "chunks") else y.iloc[:, 0]
+
+
 def split(X, y, sample_weight, partitions, owner):
     """Split ``X``, ``y`` and ``sample_weight`` into the groups ``partitions`` asks for.
 
@@ -98,24 +114,32 @@ def split(X, y, sample_weight, partitions, owner):
             lazy=False,
         )
     dask = _dask()
-    X_blocks, lengths = _blocks(X, "X", owner, dask)
+    given = {"X": X, "y": y, "sample_weight": sample_weight}
+    collections = {what: v for what, v in given.items() if is_collection(v)}
+    for what, values in collections.items():
+        _check_chunks(values, what, owner)
+    # The blocks are known without reading them; their rows may not be.
+    n_blocks = len(X.chunks[0]) if hasattr(X, "chunks") else X.npartitions
+    if partitions != "blocks" and partitions > n_blocks:
+        raise ValueError(
+            f"{owner}: partitions={partitions} is more than the {n_blocks} blocks of "
+            "X; rechunk (repartition) X into more blocks, or ask for fewer partitions."
+        )
+    sizes = dict(zip(collections, _row_counts(list(collections.values()), dask)))
+    lengths = sizes["X"]
+    X_blocks = _blocks(X)
     if sample_weight is not None and not is_collection(sample_weight):
         sample_weight = check_sample_weight(sample_weight, int(lengths.sum()))
-    y_blocks = _aligned(y, lengths, "y", owner, dask)
+    y_blocks = _aligned(y, lengths, sizes.get("y"), "y", owner, dask)
     w_blocks = (
         None
         if sample_weight is None
-        else _aligned(sample_weight, lengths, "sample_weight", owner, dask)
+        else _aligned(sample_weight, lengths, sizes.get("sample_weight"), "sample_weight",
+                      owner, dask)
     )
-    n_blocks = len(X_blocks)
     if partitions == "blocks":
         groups = [[b] for b in range(n_blocks)]
     else:
-        if partitions > n_blocks:
-            raise ValueError(
-                f"{owner}: partitions={partitions} is more than the {n_blocks} blocks of "
-                "X; rechunk (repartition) X into more blocks, or ask for fewer partitions."
-            )
         groups = [list(g) for g in np.array_split(np.arange(n_blocks), partitions)]
     return Partitioned(
         [[X_blocks[b] for b in g] for g in groups],
@@ -127,27 +151,43 @@ def split(X, y, sample_weight, partitions, owner):
     )
 
 
-def _blocks(X, what, owner, dask):
-    """The row blocks of a Dask collection (delayed objects) and their lengths."""
+def _check_chunks(X, what, owner):
+    """Refuse a Dask array that is not 1-D or 2-D, or whose row chunks are unknown."""
+    if not hasattr(X, "chunks"):  # a DataFrame or Series: its rows are counted
+        return
+    if X.ndim not in (1, 2):
+        raise ValueError(f"{owner}: {what} must be 1-D or 2-D, got {X.ndim}-D.")
+    unknown = [b for b, size in enumerate(X.chunks[0]) if np.isnan(size)]
+    if unknown:
+        raise ValueError(
+            f"{owner}: {what} has unknown chunk sizes (partition(s) {unknown[:5]}"
+            f"{' ...' if len(unknown) > 5 else ''}), as boolean indexing leaves them; "
+            f"call {what}.compute_chunk_sizes() first."
+        )
+
+
+def _row_counts(collections, dask):
+    """The rows of each block of each Dask collection: an array's from its chunks, the
+    DataFrames' and Series' counted in one ``compute`` (so a source they share, X and
+    y taken from one frame, is read once)."""
+    frames = [c for c in collections if not hasattr(c, "chunks")]
+    counted = iter(dask.compute(*[c.map_partitions(len) for c in frames]))
+    return [np.array(c.chunks[0] if hasattr(c, "chunks") else next(counted), dtype=int)
+            for c in collections]
+
+
+def _blocks(X):
+    """The row blocks of a Dask collection (delayed objects), with every column."""
     if hasattr(X, "chunks"):  # dask.array
-        if X.ndim not in (1, 2):
-            raise ValueError(f"{owner}: {what} must be 1-D or 2-D, got {X.ndim}-D.")
-        unknown = [b for b, size in enumerate(X.chunks[0]) if np.isnan(size)]
-        if unknown:
-            raise ValueError(
-                f"{owner}: {what} has unknown chunk sizes (partition(s) {unknown[:5]}"
-                f"{' ...' if len(unknown) > 5 else ''}), as boolean indexing leaves them; "
-                f"call {what}.compute_chunk_sizes() first."
-            )
         if X.ndim == 2 and len(X.chunks[1]) > 1:
             X = X.rechunk({1: -1})  # one block per row range, with every column
-        return list(X.to_delayed().ravel()), np.array(X.chunks[0], dtype=int)
-    lengths = np.array(dask.compute(X.map_partitions(len))[0], dtype=int)  # dataframe
-    return list(X.to_delayed()), lengths
+        return list(X.to_delayed().ravel())
+    return list(X.to_delayed())
 
 
-def _aligned(values, lengths, what, owner, dask):
-    """The blocks of ``values`` (a Dask collection split like ``X``, or in memory)."""
+def _aligned(values, lengths, sizes, what, owner, dask):
+    """The blocks of ``values`` (a Dask collection split like ``X``, its blocks'
+    ``sizes``; or in memory)."""
     if not is_collection(values):
         values = np.asarray(values)
         if len(values) != lengths.sum():
@@ -157,7 +197,7 @@ def _aligned(values, lengths, what, owner, dask):
         return [
             dask.delayed(part) for part in np.split(values, np.cumsum(lengths)[:-1])
         ]
-    blocks, sizes = _blocks(values, what, owner, dask)
+    blocks = _blocks(values)
     if len(sizes) != len(lengths) or np.any(sizes != lengths):
         bad = next(
             (b for b, (s, n) in enumerate(zip(sizes, lengths)) if s != n),
@@ -489,7 +529,8 @@ def blockwise(estimator, method, X):
     if hasattr(X, "chunks"):
         if X.ndim != 2:
             raise ValueError(f"{owner}: X must be 2-D (rows, features); got {X.ndim}-D.")
-        blocks, lengths = _blocks(X, "X", owner, dask)
+        _check_chunks(X, "X", owner)
+        blocks, lengths = _blocks(X), X.chunks[0]
         head = X[:1].compute()
     else:
         blocks, lengths = list(X.to_delayed()), None

@@ -455,3 +455,88 @@ def test_rows_of_nan_go_to_members_that_take_nan():
     with pytest.raises(ValueError, match="member 'lr' \\(LogisticRegression\\) does not "
                                          "accept NaN"):
         FusionClassifier([("lr", LogisticRegression())], partitions=3).fit(X, Y_CLF)
+
+
+# -- a sweep's findings: one block, a column y, counting passes, score, weights ----------
+
+
+@pytest.mark.parametrize("voting", ["soft", "hard"])
+def test_one_block_with_learned_weights_is_refused_before_any_fit(voting):
+    # One partition leaves no other partition's fits to give out-of-partition outputs:
+    # hard voting learned weights from votes of no fit at all.
+    X, y = da.from_array(X_CLF, chunks=(1200, 6)), da.from_array(Y_CLF, chunks=1200)
+    with pytest.raises(ValueError, match="X has one block, so partitions='blocks' makes "
+                                         "one partition"):
+        fusion(partitions="blocks", voting=voting).fit(X, y)
+    fixed = FusionClassifier(members(), partitions="blocks").fit(X, y)  # nothing learned
+    assert fixed.n_partitions_ == 1
+
+
+@pytest.mark.parametrize("kind", ["array", "frame"])
+def test_a_column_y_on_a_collection_is_read_as_1d_with_a_warning(kind):
+    from sklearn.exceptions import DataConversionWarning
+
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    if kind == "array":
+        X = da.from_array(X_CLF, chunks=(300, 6))
+        column, flat = da.from_array(Y_CLF[:, None], chunks=(300, 1)), da.from_array(
+            Y_CLF, chunks=300)
+    else:
+        frame = dd.from_pandas(pd.DataFrame(X_CLF).assign(label=Y_CLF), npartitions=4)
+        X, column, flat = frame[list(range(6))], frame[["label"]], frame["label"]
+    with pytest.warns(DataConversionWarning, match="y is a column") as record:
+        got = fusion(partitions="blocks").fit(X, column)
+    assert record[0].filename == __file__
+    want = fusion(partitions="blocks").fit(X, flat)
+    assert_array_equal(got.weights_, want.weights_)
+    assert_allclose(got.predict_proba(X).compute(), want.predict_proba(X).compute())
+
+
+def test_a_frame_is_counted_in_one_pass_after_partitions_is_checked(monkeypatch):
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    frame = dd.from_pandas(pd.DataFrame(X_CLF).assign(label=Y_CLF), npartitions=4)
+    X, y = frame[list(range(6))], frame["label"]
+    computes = []
+    real = dask.compute
+
+    def counted(*args, **kwargs):
+        computes.append(len(args))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(dask, "compute", counted)
+    with pytest.raises(ValueError, match="partitions=10 is more than the 4 blocks"):
+        fusion(partitions=10).fit(X, y)
+    assert computes == []  # refused before reading a block
+    parts = _partitions.split(X, y, None, "blocks", "FusionClassifier")
+    assert computes == [2]  # X's and y's rows counted together
+    assert_array_equal(parts.lengths, [300, 300, 300, 300])
+
+
+def test_score_takes_the_collections_the_fusion_was_fitted_on():
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    frame = dd.from_pandas(pd.DataFrame(X_CLF, columns=list("abcdef")).assign(label=Y_CLF),
+                           npartitions=4)
+    X, y = frame[list("abcdef")], frame["label"]
+    fitted = fusion(partitions="blocks").fit(X, y)
+    weight = np.arange(1200) % 3 + 1.0
+    in_memory = pd.DataFrame(X_CLF, columns=list("abcdef"))
+    assert fitted.score(X, y) == fitted.score(in_memory, Y_CLF)
+    assert fitted.score(X, y, sample_weight=da.from_array(weight, chunks=300)) == \
+        fitted.score(in_memory, Y_CLF, sample_weight=weight)
+    X_reg = da.from_array(X_REG, chunks=(300, 5))
+    regressor = FusionRegressor([("ridge", Ridge()), ("stiff", Ridge(alpha=10.0))],
+                                partitions="blocks").fit(X_reg, da.from_array(Y_REG, chunks=300))
+    assert regressor.score(X_reg, da.from_array(Y_REG, chunks=300)) == \
+        regressor.score(X_REG, Y_REG)
+
+
+def test_a_member_without_sample_weight_is_told_partitions_repeat_no_rows():
+    knn = FusionClassifier([("knn", KNeighborsClassifier()), ("nb", GaussianNB())],
+                           partitions=3)
+    with pytest.raises(TypeError, match=r"member 'knn' \(KNeighborsClassifier\) does not "
+                                        r"accept sample_weight in fit, which partitions give "
+                                        r"every member \(they fit none on repeated rows"):
+        knn.fit(X_CLF, Y_CLF, sample_weight=np.ones(1200))
