@@ -243,7 +243,9 @@ class CascadeDisplay:
         Each step's probabilities on ``X`` are computed once
         (:meth:`~skfuse.SerialStack.predict_step_proba`); the route of every row is then
         found for each threshold by the cascade's own exit rule (later steps keep their
-        fitted thresholds).
+        fitted thresholds). A row where no step has its view (``missing="prior"``)
+        counts in the accuracy with the cascade's answer there, the most frequent
+        training class, and not in the exit rates, as in ``exit_rates_``.
 
         Parameters
         ----------
@@ -253,10 +255,6 @@ class CascadeDisplay:
         y : array-like of shape (n_samples,)
         sample_weight : array-like of shape (n_samples,), default=None
             Weights of the accuracies (exit rates stay shares of the rows).
-
-        A row where no step has its view (``missing="prior"``) counts in the accuracy
-        with the cascade's answer there, the most frequent training class, and not in
-        the exit rates, as in ``exit_rates_``.
         thresholds : array-like, default=None
             Thresholds to try, numbers in [0, 1]; 51 from 0 to 1 when None. The fitted
             threshold is always added, so the marker shows the cascade as fitted.
