@@ -1,6 +1,7 @@
 """What every composite shares: nested parameters, input checks, members and seeds."""
 
 import contextlib
+import contextvars
 import copy
 import functools
 import inspect
@@ -10,9 +11,9 @@ import threading
 import warnings
 
 import numpy as np
-import sklearn.base
 from sklearn import get_config
 from sklearn.base import clone, is_classifier, is_regressor
+from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import check_cv
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state, get_tags
@@ -412,21 +413,27 @@ def atomic_fit(fit):
 
     Each distinct warning the fit raises in the main thread is shown once
     (:func:`warnings_once`): a member's own (a solver that does not converge) would come
-    once per fold, label weight or EM iteration that fits it. One that points inside
-    skfuse (a nested composite's, which points at the code fitting it) points at the
-    call of this ``fit`` instead, when that call is the user's.
+    once per fold, label weight or EM iteration that fits it. Those that point at the
+    code calling this ``fit``, or inside skfuse, are shown at the user's call
+    (:func:`fit_sites`): a composite fitted inside another (directly, in a
+    ``Pipeline``, by ``fit_transform``) points its warnings at its caller, which is not
+    the user's code.
     """
 
     @functools.wraps(fit)
     def wrapped(self, *args, **kwargs):
         earlier = _take_fitted_state(self)
+        own, site = fit_sites(inspect.currentframe())
+        outer = _OUTER_SITE.set(site)
         try:
-            with warnings_once(site=_callers_site(inspect.currentframe())):
+            with warnings_once(own=own, site=site):
                 return fit(self, *args, **kwargs)
         except BaseException:
             _take_fitted_state(self)
             self.__dict__.update(earlier)
             raise
+        finally:
+            _OUTER_SITE.reset(outer)
 
     return wrapped
 
@@ -518,27 +525,47 @@ def fits_multi_output(estimator, X, y, n_rows=50):
 
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
-_FIT_CONTEXT = os.path.abspath(sklearn.base.__file__)  # where _fit_context's wrapper is
+# The user's call of the outermost composite fit running in this context.
+_OUTER_SITE = contextvars.ContextVar("skfuse_outer_fit_site", default=None)
+# scikit-learn's code between a user's call and a fit: _fit_context's wrapper,
+# TransformerMixin.fit_transform, and the wrappers of set_output and available_if.
+_WRAPPERS = ("sklearn.base", "sklearn.utils._set_output", "sklearn.utils._available_if")
 
 
-def _callers_site(frame):
-    """``(filename, lineno)`` of the code that called the ``fit`` whose wrapper runs in
-    ``frame``, above scikit-learn's ``_fit_context``; None when that code is skfuse's
-    own (a composite fitting a nested one) or cannot be found."""
-    frame = frame.f_back if frame is not None else None
-    while frame is not None and os.path.abspath(frame.f_code.co_filename) == _FIT_CONTEXT:
-        frame = frame.f_back
-    if frame is None or os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE):
-        return None
-    return frame.f_code.co_filename, frame.f_lineno
+def fit_sites(frame):
+    """``(own, site)`` for the composite ``fit`` whose wrapper runs in ``frame``, each a
+    ``(filename, lineno)`` or None.
+
+    ``own`` is the code that called that ``fit`` (above scikit-learn's
+    ``_fit_context``), where its warnings point. ``site`` is where they are shown: the
+    outermost composite fit's ``site`` when this one runs inside it, else the first
+    frame above that is neither skfuse's nor one of scikit-learn's wrappers (the user's
+    call, or the scikit-learn tool fitting it: ``cross_validate``...).
+    """
+    above = frame.f_back
+    while above is not None and (_module(above), above.f_code.co_name) == (
+            "sklearn.base", "wrapper"):
+        above = above.f_back
+    own = None if above is None else (above.f_code.co_filename, above.f_lineno)
+    site = _OUTER_SITE.get()
+    if site is None:
+        while above is not None and (_module(above).startswith("skfuse.")
+                                     or _module(above) in _WRAPPERS):
+            above = above.f_back
+        site = None if above is None else (above.f_code.co_filename, above.f_lineno)
+    return own, site
+
+
+def _module(frame):
+    return frame.f_globals.get("__name__", "")
 
 
 @contextlib.contextmanager
-def warnings_once(site=None):
+def warnings_once(own=None, site=None):
     """Show each distinct warning raised in the block once, as it was first raised:
     a step repeated many times (an objective's scorer, the fold fits of a bagged
-    member) would repeat its warning at every call. With ``site``, a
-    ``(filename, lineno)``, one raised at a line of skfuse is shown there instead.
+    member) would repeat its warning at every call. With ``site``, a warning raised at
+    ``own`` or in skfuse's code (each a ``(filename, lineno)``) is shown there instead.
 
     The warnings are recorded after the active filters (an ignored one is dropped, an
     "error" one raises) and shown when the block ends. Outside the main thread, where
@@ -558,11 +585,19 @@ def warnings_once(site=None):
             if (w.category, str(w.message)) not in seen:
                 seen.add((w.category, str(w.message)))
                 filename, lineno = w.filename, w.lineno
-                if site is not None and os.path.abspath(filename).startswith(_PACKAGE):
+                if site is not None and ((filename, lineno) == own
+                                         or filename.startswith(_PACKAGE)):
                     filename, lineno = site
                 warnings.showwarning(w.message, w.category, filename, lineno, w.file,
                                      None if (filename, lineno) != (w.filename, w.lineno)
                                      else w.line)
+
+
+def default_score(classifier, y, predicted, sample_weight=None):
+    """scikit-learn's ``score`` of ``predicted`` against ``y``: the accuracy for a
+    ``classifier``, else R²."""
+    metric = accuracy_score if classifier else r2_score
+    return float(metric(y, predicted, sample_weight=sample_weight))
 
 
 def sums_finite(values):

@@ -10,7 +10,7 @@ from numbers import Integral, Real
 import numpy as np
 from joblib import Memory
 from sklearn.base import ClassifierMixin, RegressorMixin, TransformerMixin
-from sklearn.metrics import accuracy_score, get_scorer, get_scorer_names, r2_score
+from sklearn.metrics import get_scorer, get_scorer_names
 from sklearn.utils import Bunch, check_random_state, get_tags
 from sklearn.utils.validation import (
     check_is_fitted,
@@ -26,6 +26,7 @@ from ._base import (
     check_prediction_shape,
     check_sample_weight,
     check_sample_weight_support,
+    default_score,
     is_drop,
     member_prediction,
     member_proba,
@@ -830,7 +831,7 @@ _FUSION_DOCS = {
 }
 
 
-class _ScoresCollections:
+class _CollectionScoreMixin:
     """``score`` that also takes Dask collections, for the fusions (before scikit-learn's
     mixin in the bases, whose ``score`` it calls on data in memory)."""
 
@@ -860,12 +861,11 @@ class _ScoresCollections:
         # One compute each: Dask warns when one mixes a frame's graph with an array's.
         predicted, y, sample_weight = (_partitions.compute(v)[0] if is_collection(v) else v
                                        for v in (self.predict(X), y, sample_weight))
-        metric = accuracy_score if self._kind == "classifier" else r2_score
-        return float(metric(y, predicted, sample_weight=sample_weight))
+        return default_score(self._kind == "classifier", y, predicted, sample_weight)
 
 
 @Substitution(**_FUSION_DOCS)
-class FusionClassifier(_ScoresCollections, ClassifierMixin, _BaseFusion):
+class FusionClassifier(_CollectionScoreMixin, ClassifierMixin, _BaseFusion):
     """Parallel fusion of classifiers, with fixed or learned weights.
 
     Every member sees each sample (or its own view of the columns); their outputs are
@@ -1247,7 +1247,7 @@ class FusionClassifier(_ScoresCollections, ClassifierMixin, _BaseFusion):
 
 
 @Substitution(**_FUSION_DOCS)
-class FusionRegressor(_ScoresCollections, RegressorMixin, _BaseFusion):
+class FusionRegressor(_CollectionScoreMixin, RegressorMixin, _BaseFusion):
     """Parallel fusion of regressors: a weighted mean with fixed or learned weights.
 
     Every member sees each sample (or its own view of the columns); their predictions

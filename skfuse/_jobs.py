@@ -12,11 +12,16 @@ from functools import partial
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils import get_tags
 from sklearn.utils.metaestimators import available_if
 
-from ._base import member_decision, member_proba, member_votes, warnings_once
+from ._base import (
+    default_score,
+    member_decision,
+    member_proba,
+    member_votes,
+    warnings_once,
+)
 from ._cache import MemberCache, UncacheableMember
 from ._tasks import fit_task, is_frozen, run_fit_tasks, run_in_threads
 from ._views import take_rows
@@ -296,8 +301,7 @@ class FoldMean(BaseEstimator):
 
     def score(self, X, y, sample_weight=None):
         """Accuracy (classifiers) or R² (regressors) of :meth:`predict`."""
-        metric = r2_score if self.classes is None else accuracy_score
-        return metric(y, self.predict(X), sample_weight=sample_weight)
+        return default_score(self.classes is not None, y, self.predict(X), sample_weight)
 
     def predict(self, X):
         if self.classes is None:

@@ -171,7 +171,7 @@ def _row_counts(collections, dask):
     DataFrames' and Series' counted in one ``compute`` (so a source they share, X and
     y taken from one frame, is read once)."""
     frames = [c for c in collections if not hasattr(c, "chunks")]
-    counted = iter(dask.compute(*[c.map_partitions(len) for c in frames]))
+    counted = iter(compute(*[c.map_partitions(len) for c in frames]) if frames else ())
     return [np.array(c.chunks[0] if hasattr(c, "chunks") else next(counted), dtype=int)
             for c in collections]
 

@@ -15,7 +15,6 @@ import numpy as np
 from joblib import Memory
 from sklearn import get_config
 from sklearn.base import TransformerMixin, is_classifier, is_regressor
-from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils import Bunch, TransformerTags, check_random_state, get_tags
 from sklearn.utils.metadata_routing import process_routing
 from sklearn.utils.metaestimators import available_if
@@ -28,6 +27,7 @@ from ._base import (
     atomic_fit,
     check_sample_weight,
     check_sample_weight_support,
+    default_score,
     is_pair,
     member_proba,
     numeric_target,
@@ -523,12 +523,16 @@ class SerialStack(TransformerMixin, Composite):
     def _warn_frozen(self, names, estimators):
         """Warn when the stack learns from a frozen step's outputs on the rows given to
         ``fit``, which it may have been trained on: a later level is fitted on a
-        non-final step's outputs; ``"auto"`` thresholds are set from every step's. Called
-        by ``fit``, so the warning points at the user's ``fit``."""
+        non-final step's outputs; ``"auto"`` thresholds are set from every step's; a
+        deferred step is trained on the rows the steps before it defer. Called by
+        ``fit``, so the warning points at the user's ``fit``."""
         if self.exit_threshold is None:
             used, what = estimators[:-1], "the next level is fitted on the outputs"
         elif isinstance(self.exit_threshold, str):
             used, what = estimators, "the exit thresholds are set from the outputs"
+        elif self.cascade_fit == "deferred":
+            used, what = estimators[:-1], ("the rows each later step is trained on are "
+                                           "chosen by the outputs")
         else:
             return
         frozen = [name for name, est in zip(names, used) if is_frozen(est)]
@@ -766,8 +770,7 @@ class SerialStack(TransformerMixin, Composite):
         -------
         score : float
         """
-        metric = accuracy_score if is_classifier(self) else r2_score
-        return metric(y, self.predict(X), sample_weight=sample_weight)
+        return default_score(is_classifier(self), y, self.predict(X), sample_weight)
 
 
 # TransformerMixin gives a stack ``set_output``: it wraps ``transform`` and

@@ -10,7 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._augment import _floats
 from ._base import is_int
-from ._views import pandas_from_polars
+from ._views import pandas_from_polars, take_rows
 
 __all__ = ["CascadeDisplay", "ExpertRoutingDisplay", "FusionWeightsDisplay"]
 
@@ -286,8 +286,11 @@ class CascadeDisplay:
         proba = estimator.predict_step_proba(X)
         present = ~np.isnan(proba[:, :, 0])
         answerable = present.any(axis=0)
+        if not answerable.any():
+            raise ValueError("CascadeDisplay: no row of X has the view of any step.")
         # The cascade's own answer where no step can answer (its missing="error" raises).
-        unanswered = None if answerable.all() else estimator.predict(X)[~answerable]
+        unanswered = None if answerable.all() else estimator.predict(
+            _rows(X, np.flatnonzero(~answerable)))
         present = None if present.all() else present
         labels = estimator.classes_[np.nan_to_num(proba, nan=0.0).argmax(axis=2)]
         thresholds = np.linspace(0, 1, 51) if thresholds is None else _thresholds(thresholds)
@@ -338,6 +341,12 @@ class CascadeDisplay:
         ax.legend(loc="lower left")
         self.ax_, self.figure_ = ax, ax.figure
         return self
+
+
+def _rows(X, rows):
+    """The rows ``rows`` of ``X``: an array, a (pandas or polars) frame, or a list."""
+    X = pandas_from_polars(X)
+    return take_rows(X, rows) if hasattr(X, "shape") else [X[i] for i in rows]
 
 
 def _thresholds(thresholds):

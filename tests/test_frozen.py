@@ -219,8 +219,10 @@ def test_stack_on_a_frozen_level_warns_and_names_it():
 
     steps = prefit_members()[:1] + [("tree", DecisionTreeClassifier(random_state=0)),
                                     ("final", LogisticRegression(max_iter=1000))]
-    with pytest.warns(FrozenMemberWarning, match=r"next level .* \['full'\] .*blending set"):
+    with pytest.warns(FrozenMemberWarning, match=r"next level .* \['full'\] .*blending set") \
+            as record:
         SerialStack(steps, cv=3).fit(X[BLEND], y[BLEND])
+    assert record[0].filename == __file__
 
 
 def test_auto_cascade_with_a_frozen_step_warns_and_names_it():
@@ -229,13 +231,25 @@ def test_auto_cascade_with_a_frozen_step_warns_and_names_it():
     # The last step counts too: the thresholds weigh the exits against its accuracy.
     steps = [("tree", DecisionTreeClassifier(max_depth=2, random_state=0)),
              prefit_members()[0]]
-    with pytest.warns(FrozenMemberWarning, match=r"thresholds .* \['full'\]"):
+    with pytest.warns(FrozenMemberWarning, match=r"thresholds .* \['full'\]") as record:
         SerialStack(steps, exit_threshold="auto", cv=3).fit(X[BLEND], y[BLEND])
+    assert record[0].filename == __file__
+
+
+def test_deferred_cascade_with_a_frozen_first_step_warns_and_names_it():
+    from skfuse import SerialStack
+
+    steps = prefit_members()[:1] + [("tree", DecisionTreeClassifier(random_state=0))]
+    with pytest.warns(FrozenMemberWarning, match=r"rows each later step is trained on "
+                                                 r".* \['full'\]") as record:
+        SerialStack(steps, exit_threshold=0.9, cv=3).fit(X[BLEND], y[BLEND])
+    assert record[0].filename == __file__
 
 
 @pytest.mark.parametrize("setting", [
     {"steps": "trainable final"},  # a stack whose only frozen step is its final one
-    {"exit_threshold": 0.9},        # a cascade with given thresholds learns none
+    # given thresholds learn nothing, and nor does training every step on every row
+    {"exit_threshold": 0.9, "cascade_fit": "all"},
 ])
 def test_serial_stack_that_learns_nothing_from_frozen_outputs_does_not_warn(setting):
     from skfuse import SerialStack

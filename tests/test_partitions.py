@@ -464,10 +464,16 @@ def test_rows_of_nan_go_to_members_that_take_nan():
 def test_one_block_with_learned_weights_is_refused_before_any_fit(voting):
     # One partition leaves no other partition's fits to give out-of-partition outputs:
     # hard voting learned weights from votes of no fit at all.
+    from composites import CountingTree
+
     X, y = da.from_array(X_CLF, chunks=(1200, 6)), da.from_array(Y_CLF, chunks=1200)
+    CountingTree.fits = 0
+    counted = FusionClassifier([("lr", LogisticRegression()), ("tree", CountingTree())],
+                               weights="optimize", partitions="blocks", voting=voting)
     with pytest.raises(ValueError, match="X has one block, so partitions='blocks' makes "
                                          "one partition"):
-        fusion(partitions="blocks", voting=voting).fit(X, y)
+        counted.fit(X, y)
+    assert CountingTree.fits == 0
     fixed = FusionClassifier(members(), partitions="blocks").fit(X, y)  # nothing learned
     assert fixed.n_partitions_ == 1
 
@@ -523,14 +529,14 @@ def test_score_takes_the_collections_the_fusion_was_fitted_on():
     fitted = fusion(partitions="blocks").fit(X, y)
     weight = np.arange(1200) % 3 + 1.0
     in_memory = pd.DataFrame(X_CLF, columns=list("abcdef"))
-    assert fitted.score(X, y) == fitted.score(in_memory, Y_CLF)
-    assert fitted.score(X, y, sample_weight=da.from_array(weight, chunks=300)) == \
-        fitted.score(in_memory, Y_CLF, sample_weight=weight)
+    assert_allclose(fitted.score(X, y), fitted.score(in_memory, Y_CLF))
+    assert_allclose(fitted.score(X, y, sample_weight=da.from_array(weight, chunks=300)),
+                    fitted.score(in_memory, Y_CLF, sample_weight=weight))
     X_reg = da.from_array(X_REG, chunks=(300, 5))
     regressor = FusionRegressor([("ridge", Ridge()), ("stiff", Ridge(alpha=10.0))],
                                 partitions="blocks").fit(X_reg, da.from_array(Y_REG, chunks=300))
-    assert regressor.score(X_reg, da.from_array(Y_REG, chunks=300)) == \
-        regressor.score(X_REG, Y_REG)
+    assert_allclose(regressor.score(X_reg, da.from_array(Y_REG, chunks=300)),
+                    regressor.score(X_REG, Y_REG))
 
 
 def test_a_member_without_sample_weight_is_told_partitions_repeat_no_rows():

@@ -346,6 +346,8 @@ def test_cascade_display_counts_rows_no_step_answers_as_the_cascade_does():
     assert (route == -1).sum() == 30
     assert_allclose(display.accuracies, [cascade.score(X_nan, Y)])
     assert_allclose(display.exit_rates, [np.mean(route[route >= 0] == 0)])
+    with pytest.raises(ValueError, match="no row of X has the view of any step"):
+        CascadeDisplay.from_estimator(cascade, X_nan[:30], Y[:30])
 
 
 def test_displays_refuse_arguments_of_other_lengths():

@@ -46,24 +46,36 @@ def test_the_frozen_member_warning_points_at_fit_with_or_without_partitions(part
     assert record[0].filename == __file__
 
 
-@pytest.mark.parametrize("outer", ["stack", "fusion", "distiller"])
+@pytest.mark.parametrize("outer", ["stack", "fusion", "distiller", "pipeline in a stack",
+                                   "stack.fit_transform", "fusion.fit_transform"])
 def test_a_nested_composites_warning_points_at_the_users_fit(outer):
-    # The nested fusion warns at the line that fits it, which is skfuse's own: it is
-    # shown at the user's call of the outer fit instead.
+    # The nested fusion warns at the line that fits it, which is skfuse's or
+    # scikit-learn's (a Pipeline's) own: it is shown at the user's call instead.
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     frozen = FrozenEstimator(LogisticRegression().fit(X, Y))
     inner = FusionClassifier([("pre", frozen), ("nb", GaussianNB())], weights="optimize",
                              cv=3)
-    composite = {"stack": SerialStack([("inner", inner), ("final", LogisticRegression())],
-                                      cv=3),
-                 "fusion": FusionClassifier([("inner", inner), ("nb", GaussianNB())], cv=3),
-                 "distiller": DistilledClassifier(inner, DecisionTreeClassifier(max_depth=2),
-                                                  cv=3)}[outer]
-    record = [w for w in caught(lambda: composite.fit(X, Y))
-              if w.category is FrozenMemberWarning]
+    final = ("final", LogisticRegression())
+    composite = {
+        "stack": SerialStack([("inner", inner), final], cv=3),
+        "fusion": FusionClassifier([("inner", inner), ("nb", GaussianNB())], cv=3),
+        "distiller": DistilledClassifier(inner, DecisionTreeClassifier(max_depth=2), cv=3),
+        "pipeline in a stack": SerialStack(
+            [("inner", make_pipeline(StandardScaler(), inner)), final], cv=3),
+        # fit_transform reaches fit through scikit-learn's wrappers; the stack's own
+        # warning, of its frozen step, is shown there too
+        "stack.fit_transform": SerialStack([("frozen", frozen), final], cv=3),
+        "fusion.fit_transform": FusionClassifier([("inner", inner), ("nb", GaussianNB())],
+                                                 cv=3),
+    }[outer]
+    fit = composite.fit_transform if outer.endswith("fit_transform") else composite.fit
+    record = [w for w in caught(lambda: fit(X, Y)) if w.category is FrozenMemberWarning]
     assert record and all(w.filename == __file__ for w in record)
     lines, first = inspect.getsourcelines(
         test_a_nested_composites_warning_points_at_the_users_fit)
-    fit_line = first + next(i for i, text in enumerate(lines) if "composite.fit(" in text)
+    fit_line = first + next(i for i, text in enumerate(lines) if "lambda: fit(X, Y)" in text)
     assert all(w.lineno == fit_line for w in record)
 
 
