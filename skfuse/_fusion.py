@@ -502,6 +502,7 @@ class _BaseFusion(TransformerMixin, Composite):
             present = None if present is None else present[:, keep]
             sample_weight = None if sample_weight is None else sample_weight[keep]
         _refuse_non_finite(type(self).__name__, names, oof, present)
+        self._refuse_improper_outputs(names, oof, present)
         oof = self._calibrate(names, oof, y_target, present, sample_weight)
         per_output = self._weights_per_output(y_target)
         # The scorer's warnings come once per fit, not once per step (atomic_fit).
@@ -556,12 +557,12 @@ class _BaseFusion(TransformerMixin, Composite):
     def _fit_weights(self, names, method, oof, y_target, sample_weight, present):
         """``weights_`` (and greedy's path) learned on the given out-of-fold rows."""
         loss, grad = self._objective(oof, y_target, sample_weight, present)
-        if method == "optimize":
-            return {"weights_": optimize_weights(loss, grad, len(names))}
-        costs = [self.member_costs_[name] for name in names]
-        try:
+        try:  # the loss's and the scorer's refusals, named as the estimator's
+            if method == "optimize":
+                return {"weights_": optimize_weights(loss, grad, len(names))}
             weights, path, losses = greedy_weights(
-                loss, len(names), self.selection_rounds, costs, self.budget
+                loss, len(names), self.selection_rounds,
+                [self.member_costs_[name] for name in names], self.budget
             )
         except ValueError as exc:
             raise ValueError(f"{type(self).__name__}: {exc}") from exc
@@ -572,7 +573,12 @@ class _BaseFusion(TransformerMixin, Composite):
         """Fall back to the member with the best out-of-fold score when the learned
         weights beat it by no more than the standard error of their gain."""
         scores = learned["member_scores_"]
-        best = max(range(len(names)), key=lambda m: scores[names[m]])
+        within = range(len(names))
+        if self.weights == "greedy" and self.budget is not None:  # the fallback too
+            within = [m for m in within if self.member_costs_[names[m]] <= self.budget]
+            if not within:
+                return
+        best = max(within, key=lambda m: scores[names[m]])
         onehot = np.eye(len(names))[best]
         P = self._loss_inputs(oof)
         fused = row_losses(P, y_target, learned["weights_"], self._kind,
@@ -588,6 +594,9 @@ class _BaseFusion(TransformerMixin, Composite):
         return oof
 
     def _check_member_classes(self, named_members):
+        pass
+
+    def _refuse_improper_outputs(self, names, oof, present):
         pass
 
     def _member_outputs(self, X, weighted=False):
@@ -734,7 +743,8 @@ _FUSION_DOCS = {
         With learned weights, fall back to the member with the best out-of-fold score
         when the fused out-of-fold loss beats it by no more than the standard error of
         the gain (the paired per-row differences of the default loss): the weights
-        learned are then not trusted over a single member. Recorded in ``fallback_``
+        learned are then not trusted over a single member. With ``budget``, only a
+        member that fits it alone may be fallen back to. Recorded in ``fallback_``
         and said at ``verbose``. Not applied with ``scoring`` (no per-row loss) or with
         ``views`` that leave a member's view missing on some rows.""",
     "budget": """budget : float, default=None
@@ -1075,6 +1085,26 @@ class FusionClassifier(_CollectionScoreMixin, ClassifierMixin, _BaseFusion):
 
     def _check_member_classes(self, named_members):
         check_known_classes(named_members, self.classes_, "FusionClassifier", "member")
+
+    def _refuse_improper_outputs(self, names, oof, present):
+        """Refuse out-of-fold probabilities (soft and geometric voting) outside [0, 1],
+        or whose rows do not sum to 1, naming the members: a row summing to 2 scores
+        as no probabilities can (half the log-loss), and its member would win the
+        weights."""
+        if self.voting == "hard":
+            return
+        proper = (((oof >= -1e-6) & (oof <= 1 + 1e-6)).all(axis=2)
+                  & (np.abs(oof.sum(axis=2) - 1.0) <= 1e-3))
+        if present is not None:
+            proper |= ~present
+        bad = [f"{name!r} ({int((~ok).sum())} rows)" for name, ok in zip(names, proper)
+               if not ok.all()]
+        if bad:
+            raise ValueError(
+                f"FusionClassifier: the out-of-fold probabilities of {', '.join(bad)} lie "
+                "outside [0, 1] or do not sum to 1 over the classes, so the weights cannot "
+                "be learned from them; check the member's predict_proba."
+            )
 
     def _output(self):
         if self.voting == "hard":

@@ -289,6 +289,7 @@ def optimize_weights(loss, grad, n_members):
         return equal
     simple = [equal, *np.eye(n_members)]
     values = [loss(w) for w in simple]
+    _check_losses(values, "with equal weights or a member alone")
     best = simple[int(np.argmin(values))]
     scale = largest_magnitude([min(values)])
     candidates = list(simple)
@@ -306,7 +307,22 @@ def optimize_weights(loss, grad, n_members):
         if optimum.sum() > 0:
             candidates.insert(0, optimum / optimum.sum())
             values.insert(0, loss(candidates[0]))
-    return candidates[int(np.argmin(values))]
+    # An optimum whose loss is NaN (a scorer undefined there) is no candidate.
+    return candidates[int(np.argmin(np.where(np.isnan(values), np.inf, values)))]
+
+
+def _check_losses(values, where):
+    """Refuse out-of-fold losses that cannot rank weights: a NaN (the scorer), or
+    every one infinite (squared errors beyond float64's range)."""
+    values = np.asarray(values, dtype=np.float64)
+    if np.isnan(values).any():
+        raise ValueError(f"The out-of-fold loss is NaN {where}; check the scorer.")
+    if not np.isfinite(values).any():
+        raise ValueError(
+            f"The out-of-fold loss is infinite {where}: squared errors of outputs "
+            "beyond about 1e154 overflow (rescale y), or the scorer gives an infinite "
+            "loss."
+        )
 
 
 def greedy_weights(loss, n_members, rounds, costs=None, budget=None):
@@ -315,7 +331,8 @@ def greedy_weights(loss, n_members, rounds, costs=None, budget=None):
     Each round adds the member whose addition gives the lowest loss (ties go to the
     lower index). With ``budget``, a member not yet chosen may only be added while the
     summed ``costs`` of the distinct members chosen stays within it. The weights are
-    those of the best-scoring prefix of the path (the earliest, on ties), as ensemble
+    those of the best-scoring prefix of the path (the earliest of those within a
+    relative ``1e-12`` of the best, as rounding tells duplicates apart), as ensemble
     selection prescribes, not of the last round.
 
     Returns
@@ -331,19 +348,19 @@ def greedy_weights(loss, n_members, rounds, costs=None, budget=None):
     spent = 0.0
     path, losses = [], []
     for _ in range(rounds):
-        best, best_value = None, np.inf
+        best, best_value, values = None, np.inf, []
         for m in range(n_members):
             if budget is not None and counts[m] == 0 and spent + costs[m] > budget:
                 continue
             trial = counts.copy()
             trial[m] += 1
-            value = loss(trial / trial.sum())
-            if np.isnan(value):
-                raise ValueError(
-                    f"The out-of-fold loss is NaN with member {m} added; check the scorer."
-                )
-            if value < best_value:
-                best, best_value = m, value
+            values.append(loss(trial / trial.sum()))
+            if np.isnan(values[-1]):
+                _check_losses(values[-1:], f"with member {m} added")
+            if values[-1] < best_value:
+                best, best_value = m, values[-1]
+        if values:  # every value infinite
+            _check_losses(values, "with any member added")
         if best is None:
             break
         if counts[best] == 0 and costs is not None:
@@ -355,7 +372,9 @@ def greedy_weights(loss, n_members, rounds, costs=None, budget=None):
         raise ValueError(
             f"No member fits within budget={budget}: the cheapest costs {min(costs):.4g}."
         )
-    best = int(np.argmin(losses)) + 1
+    lowest = min(losses)
+    best = 1 + next(i for i, value in enumerate(losses)
+                    if value <= lowest + 1e-12 * max(abs(lowest), np.finfo(float).tiny))
     counts = np.bincount(path[:best], minlength=n_members).astype(np.float64)
     return counts / counts.sum(), path, losses
 

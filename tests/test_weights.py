@@ -6,7 +6,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.optimize import nnls
 from scipy.special import softmax
-from sklearn.base import BaseEstimator, RegressorMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from sklearn.datasets import load_diabetes, load_iris
 from sklearn.dummy import DummyRegressor
 from sklearn.frozen import FrozenEstimator
@@ -513,3 +513,107 @@ def test_soft_objective_with_missing_views_has_its_gradient_where_a_row_is_certa
                                       present=np.ones((2, 4), dtype=bool))
     assert loss(np.array([1.0, 0.0])) == pytest.approx(0.0, abs=1e-15)
     assert_allclose(grad(np.array([1.0, 0.0])), [0.0, 0.5])
+
+
+# -- a sweep's findings: budget under the guard, improper probabilities, NaN and
+# overflowing losses, duplicate members -------------------------------------------------
+
+
+class _Table(ClassifierMixin, BaseEstimator):
+    """Gives the row ``X[:, 0]`` of ``table`` as its probabilities, whatever it is fitted on."""
+
+    def __init__(self, table=None):
+        self.table = table
+
+    def fit(self, X, y, sample_weight=None):
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict_proba(self, X):
+        return np.asarray(self.table)[np.asarray(X)[:, 0].astype(int)]
+
+    def predict(self, X):
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+
+def _table_data(n=60, seed=4):
+    rng = np.random.RandomState(seed)
+    y = np.tile([0, 1], n // 2)
+    X = np.c_[np.arange(n), rng.randn(n)]
+
+    def member(mean, spread):
+        q = np.clip(mean + spread * rng.randn(n), 0.01, 0.99)
+        p = np.where(y == 1, q, 1 - q)
+        return np.c_[1 - p, p]
+
+    return X, y, member
+
+
+def test_the_guard_falls_back_only_to_a_member_within_the_budget():
+    X, y, member = _table_data()
+    members = [("big", _Table(member(0.85, 0.1))), ("w1", _Table(member(0.6, 0.25))),
+               ("w2", _Table(member(0.6, 0.25)))]
+    costs = {"big": 10.0, "w1": 1.0, "w2": 1.0}
+
+    def fused(guard):
+        return FusionClassifier(members, weights="greedy", budget=2.0, costs=costs,
+                                guard=guard, cv=3).fit(X, y)
+
+    unguarded, guarded = fused(False), fused(True)
+    assert unguarded.weights_[0] == 0  # 'big' alone is over budget
+    assert guarded.weights_[0] == 0 and guarded.fallback_ != "big"
+    spent = sum(costs[name] for name, w in zip(costs, guarded.weights_) if w > 0)
+    assert spent <= 2.0
+
+
+def test_probabilities_that_are_not_probabilities_are_refused_by_name():
+    X, y, member = _table_data()
+    good = member(0.95, 0.03)
+    with pytest.raises(ValueError, match=r"probabilities of 'double' \(60 rows\) lie "
+                                         r"outside \[0, 1\] or do not sum to 1"):
+        FusionClassifier([("good", _Table(good)), ("double", _Table(2 * member(0.6, 0.2)))],
+                         weights="optimize", cv=3).fit(X, y)
+    # Fixed weights learn nothing from them; hard voting reads the labels only.
+    FusionClassifier([("good", _Table(good)), ("double", _Table(2 * good))], cv=3).fit(X, y)
+    FusionClassifier([("good", _Table(good)), ("double", _Table(2 * good))], voting="hard",
+                     weights="optimize", cv=3).fit(X, y)
+
+
+@pytest.mark.parametrize("weights", ["optimize", "greedy"])
+def test_a_scorer_that_gives_nan_is_refused_alike(weights):
+    from sklearn.metrics import make_scorer
+
+    X, y = load_diabetes(return_X_y=True)
+
+    def undefined_off_ridge(y_true, y_pred):
+        return float(np.mean((y_true - y_pred) ** 2)) if np.all(y_pred < 1e6) else np.nan
+
+    members = [("ridge", Ridge()), ("huge", DummyRegressor(strategy="constant",
+                                                             constant=1e7))]
+    with pytest.raises(ValueError, match=r"^FusionRegressor: The out-of-fold loss is NaN "
+                                         r".*check the scorer"):
+        FusionRegressor(members, weights=weights, cv=3, scoring=make_scorer(
+            undefined_off_ridge, greater_is_better=False)).fit(X, y)
+
+
+@pytest.mark.parametrize("weights", ["optimize", "greedy"])
+def test_squared_errors_that_overflow_are_refused_alike(weights):
+    X, y = load_diabetes(return_X_y=True)
+    members = [("ridge", Ridge()), ("tree", DecisionTreeRegressor(max_depth=3,
+                                                                  random_state=0))]
+    with pytest.raises(ValueError, match=r"^FusionRegressor: The out-of-fold loss is "
+                                         r"infinite .*rescale y"), \
+            np.errstate(over="ignore", invalid="ignore"):
+        FusionRegressor(members, weights=weights, cv=3).fit(X, y * 1e160)
+
+
+@pytest.mark.parametrize("copies", [2, 3])
+def test_greedy_keeps_the_earliest_prefix_among_ties_of_rounding(copies):
+    # Copies of one member give every prefix the same loss, up to rounding.
+    X, y, _ = _table_data(seed=0)
+    q = np.clip(0.7 + 0.2 * np.random.RandomState(0).randn(len(y)), 0.01, 0.99)
+    p = np.where(y == 1, q, 1 - q)
+    same = np.c_[1 - p, p]
+    fusion = FusionClassifier([(f"m{k}", _Table(same)) for k in range(copies)],
+                              weights="greedy", cv=3).fit(X, y)
+    assert_array_equal(fusion.weights_, np.eye(copies)[0])
