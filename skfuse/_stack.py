@@ -173,6 +173,8 @@ def fit_stack(stack, estimators, step_params, X, y, sample_weight, folds):
     if stack._level_classes_ is not None:
         check_known_classes([(name, est) for name, est in zip(names[:-1], estimators[:-1])
                              if is_frozen(est)], stack._level_classes_, OWNER, "step")
+    if is_classifier(stack) and is_frozen(estimators[-1]):  # its classes are the stack's
+        check_known_classes([(names[-1], estimators[-1])], stack.classes_, OWNER, "step")
     # The rows a level is fitted on: all for the first; then those the level before
     # predicted out of fold (a forward-chaining cv never tests its first rows).
     rows = None

@@ -263,3 +263,13 @@ def test_serial_stack_that_learns_nothing_from_frozen_outputs_does_not_warn(sett
     with warnings.catch_warnings():
         warnings.simplefilter("error", FrozenMemberWarning)
         stack.fit(X[BLEND], y[BLEND])
+
+
+def test_a_frozen_final_step_that_knows_a_class_outside_y_is_refused():
+    from skfuse import SerialStack
+
+    two = np.isin(y[BLEND], ["setosa", "versicolor"])
+    steps = [("tree", DecisionTreeClassifier(max_depth=2, random_state=0)),
+             prefit_members()[0]]
+    with pytest.raises(ValueError, match=r"step 'full' knows class\(es\) \['virginica'\]"):
+        SerialStack(steps, cv=3).fit(X[BLEND][two], y[BLEND][two])

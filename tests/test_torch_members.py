@@ -349,3 +349,28 @@ def test_a_split_into_other_datasets_leaves_the_weights_alone():
     weight = rng.randint(1, 4, 60).astype(float)
     net = regressor(max_epochs=2, train_split=split).fit(X, y, sample_weight=weight)
     assert len(net.history_) == 2
+
+
+def test_a_split_part_of_weight_zero_is_refused():
+    # Its weighted loss is undefined: valid_loss read 0 and stopped early stopping.
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(200, 3)), rng.normal(size=200)
+    weight = np.r_[np.zeros(40), np.ones(160)]  # ValidSplit(5) holds out the first 40
+    with pytest.raises(ValueError, match=r"validation part of the split \(40 rows\) has "
+                                         "sample_weight 0"):
+        regressor(max_epochs=2, train_split=ValidSplit(5)).fit(X, y, sample_weight=weight)
+
+
+def test_a_regressor_has_no_predict_proba_and_stacks_its_predictions():
+    # skorch's regressor inherits predict_proba: "auto" took it, past the float32 cast.
+    from skfuse import SerialStack
+
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(120, 3)), rng.normal(size=120)
+    assert not hasattr(regressor(), "predict_proba")
+    stack = SerialStack([("net", regressor(max_epochs=3)), ("final", Ridge())], cv=3,
+                        random_state=0).fit(X, y)
+    named = SerialStack([("net", regressor(max_epochs=3)), ("final", Ridge())], cv=3,
+                        stack_method="predict", random_state=0).fit(X, y)
+    assert_allclose(stack.predict(X), named.predict(X))
+    assert stack.transform(X).shape == (120, 1)

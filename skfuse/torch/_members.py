@@ -8,6 +8,7 @@ from skorch import NeuralNetClassifier, NeuralNetRegressor
 from skorch.callbacks import EpochScoring
 from skorch.dataset import Dataset
 from sklearn.utils import check_random_state
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
@@ -394,7 +395,9 @@ class NetRegressor(_MemberNet, NeuralNetRegressor):
     Unlike a plain skorch net, a 1-D ``y`` is trained as one output column (not
     broadcast against it) and predicted as a 1-D array; ``X`` and ``y`` are cast to
     float32, ``n_features_in_`` is recorded, ``sample_weight`` weights the per-row
-    loss, torch is seeded in ``fit``, and prediction runs on slices of one tensor.
+    loss, torch is seeded in ``fit``, and prediction runs on slices of one tensor. It
+    has no ``predict_proba`` (skorch's regressor inherits one), as a scikit-learn
+    regressor has none.
 
     Parameters
     ----------
@@ -530,5 +533,11 @@ class NetRegressor(_MemberNet, NeuralNetRegressor):
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
         """
         check_is_fitted(self, "y_ndim_")
-        out = super().predict(self._check_input(X, reset=False))
+        # skorch's predict calls predict_proba, which this class hides.
+        out = NeuralNetRegressor.predict_proba(self, self._check_input(X, reset=False))
         return out.reshape(-1) if self.y_ndim_ == 1 else out
+
+    @available_if(lambda net: False)
+    def predict_proba(self, X):
+        """Hidden: skorch's regressor inherits ``predict_proba`` (its raw outputs), which
+        a scikit-learn regressor has not; ``stack_method="auto"`` would take it."""

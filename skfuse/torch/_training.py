@@ -34,17 +34,24 @@ def mean_one_within(weight, dataset, parts):
     ``parts``, the subsets of ``dataset`` a split returned: a weighted loss averaged over
     a part's rows is then its weighted mean, and the training and validation losses
     compare. Nothing is scaled unless every part is a ``Subset`` of ``dataset`` (a split
-    may return other datasets, whose rows these weights are not). A part whose weights
-    are all 0 is left as it is."""
+    may return other datasets, whose rows these weights are not). ``parts`` are the
+    training and the validation part; one whose weights are all 0 is refused: its
+    weighted loss is undefined (it would read 0, and stop early stopping at once)."""
     if not all(isinstance(part, torch.utils.data.Subset) and part.dataset is dataset
                for part in parts):
         return
-    for part in parts:
+    for part, name in zip(parts, ("training", "validation")):
         rows = np.asarray(part.indices, dtype=np.int64)
         if rows.size == 0:
             continue
         if torch.is_tensor(weight):
             rows = torch.as_tensor(rows, device=weight.device)
         total = float(weight[rows].sum())
-        if total > 0:
-            weight[rows] *= len(rows) / total
+        if not total > 0:
+            raise ValueError(
+                f"Every row of the {name} part of the split ({len(rows)} rows) has "
+                f"sample_weight 0, so its weighted loss is undefined; shuffle the split "
+                "(skorch's ValidSplit with a random_state), or give some of its rows "
+                "weight."
+            )
+        weight[rows] *= len(rows) / total
