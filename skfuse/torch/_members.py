@@ -540,4 +540,10 @@ class NetRegressor(_MemberNet, NeuralNetRegressor):
     @available_if(lambda net: False)
     def predict_proba(self, X):
         """Hidden: skorch's regressor inherits ``predict_proba`` (its raw outputs), which
-        a scikit-learn regressor has not; ``stack_method="auto"`` would take it."""
+        a scikit-learn regressor has not; ``stack_method="auto"`` would take it.
+
+        Parameters
+        ----------
+        X : array-like
+            Never read: ``hasattr(net, "predict_proba")`` is False.
+        """
