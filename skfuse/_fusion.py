@@ -1173,6 +1173,8 @@ class FusionClassifier(_CollectionScoreMixin, ClassifierMixin, _BaseFusion):
     def _votes(self, X):
         """Weighted vote shares, shape (n_samples, n_classes), in one bincount."""
         positions, present = self._member_outputs(X, weighted=True)
+        # Floats of zeros when no member was asked about any row (all take the prior).
+        positions = positions.astype(np.intp, copy=False)
         n_members, n_samples = positions.shape
         n_classes = len(self.classes_)
         cells = positions + (np.arange(n_samples) * n_classes)[None, :]

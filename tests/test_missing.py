@@ -126,6 +126,11 @@ def test_a_row_with_no_member_raises_or_takes_the_prior(data):
     assert_allclose(prior[1:], np.tile(np.bincount(y) / len(y), (2, 1)))
     hard = FusionClassifier(classifiers(), voting="hard", views=VIEWS, missing="prior")
     assert hard.fit(X, y).predict(X_test)[1] == np.bincount(y).argmax()
+    # A batch of such rows only (one row served at a time): no member answers at all.
+    for fused in (fusion, hard):  # both fitted with missing="prior"
+        assert_allclose(fused.predict_proba(X_test[1:]), np.tile(np.bincount(y) / len(y),
+                                                                 (2, 1)))
+    assert_array_equal(hard.predict(X_test[1:]), [np.bincount(y).argmax()] * 2)
     Xr, yr = make_regression(n_samples=100, n_features=6, random_state=0)
     reg = FusionRegressor([("a", Ridge()), ("b", Ridge()), ("c", Ridge())], views=VIEWS,
                           missing="prior").fit(Xr, yr)
