@@ -892,6 +892,19 @@ def member_decision(estimator, X, classes):
     return aligned
 
 
+def vote_counts(positions, n_classes, weights=None):
+    """Each row's (weighted) votes per class, shape (n, n_classes), in one ``bincount``.
+
+    ``positions`` (n_voters, n) holds each voter's class position on each row;
+    ``weights``, of the same shape (or None: 1 each), what each vote counts.
+    """
+    n = positions.shape[1]
+    cells = positions.astype(np.intp, copy=False) + (np.arange(n) * n_classes)[None, :]
+    counts = np.bincount(cells.ravel(), weights=None if weights is None else
+                         np.ravel(weights), minlength=n * n_classes)
+    return counts.reshape(n, n_classes)
+
+
 def member_votes(estimator, X, classes):
     """A member's predictions as positions in the ensemble's ``classes``."""
     labels = np.asarray(estimator.predict(X))

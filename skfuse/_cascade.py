@@ -116,10 +116,14 @@ def auto_thresholds(proba, codes, tolerance, sample_weight=None, present=None,
     n_steps = proba.shape[0]
     rows = np.arange(proba.shape[1])
     thresholds = np.ones(n_steps - 1)
-    no_exit = correct[route_of_proba(proba, thresholds, present), rows].astype(float)
+
+    def routed():  # route_of_proba's, from the top probabilities taken once
+        return exit_route(lambda i, at: top[i, at], thresholds, present, len(rows))
+
+    no_exit = correct[routed(), rows].astype(float)
 
     def passes():
-        route = route_of_proba(proba, thresholds, present)
+        route = routed()
         diff = correct[route, rows] - no_exit
         return lower_bound(diff, sample_weight, confidence) >= -tolerance - 1e-12
 

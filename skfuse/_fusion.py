@@ -34,6 +34,7 @@ from ._base import (
     numeric_target,
     seed_estimator,
     takes_multi_output,
+    vote_counts,
 )
 from ._cache import MemberCache, StoredMember, loaded
 from ._compat import Interval, InvalidParameterError, StrOptions, _fit_context
@@ -1172,16 +1173,14 @@ class FusionClassifier(_CollectionScoreMixin, ClassifierMixin, _BaseFusion):
 
     def _votes(self, X):
         """Weighted vote shares, shape (n_samples, n_classes), in one bincount."""
+        # Positions are floats (zeros) when no member was asked about any row: every
+        # row then takes the prior.
         positions, present = self._member_outputs(X, weighted=True)
-        # Floats of zeros when no member was asked about any row (all take the prior).
-        positions = positions.astype(np.intp, copy=False)
-        n_members, n_samples = positions.shape
-        n_classes = len(self.classes_)
-        cells = positions + (np.arange(n_samples) * n_classes)[None, :]
+        n_samples = positions.shape[1]
         weights = (np.repeat(self.weights_, n_samples) if present is None
-                   else row_shares(self.weights_, present).ravel())
-        votes = np.bincount(cells.ravel(), weights=weights, minlength=n_samples * n_classes)
-        return self._with_fallback(votes.reshape(n_samples, n_classes), present)
+                   else row_shares(self.weights_, present))
+        votes = vote_counts(positions, len(self.classes_), weights)
+        return self._with_fallback(votes, present)
 
     def predict(self, X):
         """Predict class labels by the weighted vote.

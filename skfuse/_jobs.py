@@ -20,6 +20,7 @@ from ._base import (
     member_decision,
     member_proba,
     member_votes,
+    vote_counts,
     warnings_once,
 )
 from ._cache import MemberCache, UncacheableMember
@@ -308,8 +309,7 @@ class FoldMean(BaseEstimator):
             return np.mean(self._each(
                 lambda est, X: np.asarray(est.predict(X), dtype=np.float64), X), axis=0)
         votes = np.stack(self._each(partial(member_votes, classes=self.classes), X))
-        counts = np.stack([np.bincount(col, minlength=len(self.classes)) for col in votes.T])
-        return self.classes[np.argmax(counts, axis=1)]
+        return self.classes[np.argmax(vote_counts(votes, len(self.classes)), axis=1)]
 
 
 def _restricted(rows, folds, label, owner):

@@ -22,7 +22,7 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.exceptions import DataConversionWarning
 
-from ._base import check_sample_weight
+from ._base import check_sample_weight, vote_counts
 from ._tasks import fit_task, run_fit_tasks, weight_params
 from ._views import take_rows
 
@@ -404,10 +404,7 @@ def out_of_partition(outputs, groups, n_classes=None):
         if n_classes is None:
             oop[rows] = others.astype(np.float64).mean(axis=0)
         else:
-            counts = np.stack(
-                [np.bincount(col, minlength=n_classes) for col in others.T]
-            )
-            oop[rows] = np.argmax(counts, axis=1)
+            oop[rows] = np.argmax(vote_counts(others, n_classes), axis=1)
     return oop
 
 
