@@ -80,8 +80,12 @@ def top_class_proba(proba):
 
 def route_of_proba(proba, thresholds, present=None):
     """:func:`exit_route` over every step's probabilities, shape (n_steps, n, n_classes)."""
-    top = top_class_proba(proba)
-    return exit_route(lambda i, rows: top[i, rows], thresholds, present, proba.shape[1])
+    return route_of_top(top_class_proba(proba), thresholds, present)
+
+
+def route_of_top(top, thresholds, present=None):
+    """:func:`exit_route` over every step's top class probability, shape (n_steps, n)."""
+    return exit_route(lambda i, rows: top[i, rows], thresholds, present, top.shape[1])
 
 
 def lower_bound(diff, sample_weight, confidence):
@@ -116,14 +120,10 @@ def auto_thresholds(proba, codes, tolerance, sample_weight=None, present=None,
     n_steps = proba.shape[0]
     rows = np.arange(proba.shape[1])
     thresholds = np.ones(n_steps - 1)
-
-    def routed():  # route_of_proba's, from the top probabilities taken once
-        return exit_route(lambda i, at: top[i, at], thresholds, present, len(rows))
-
-    no_exit = correct[routed(), rows].astype(float)
+    no_exit = correct[route_of_top(top, thresholds, present), rows].astype(float)
 
     def passes():
-        route = routed()
+        route = route_of_top(top, thresholds, present)
         diff = correct[route, rows] - no_exit
         return lower_bound(diff, sample_weight, confidence) >= -tolerance - 1e-12
 

@@ -576,9 +576,8 @@ class _BaseFusion(TransformerMixin, Composite):
         scores = learned["member_scores_"]
         within = range(len(names))
         if self.weights == "greedy" and self.budget is not None:  # the fallback too
+            # (greedy has chosen a member, so one fits the budget alone)
             within = [m for m in within if self.member_costs_[names[m]] <= self.budget]
-            if not within:
-                return
         best = max(within, key=lambda m: scores[names[m]])
         onehot = np.eye(len(names))[best]
         P = self._loss_inputs(oof)
@@ -704,15 +703,22 @@ def _refuse_non_finite(owner, names, oof, present):
     """Raise, naming the members, when an out-of-fold output a member should have given
     (on the rows where it is present) holds NaN or an infinite value."""
     finite = np.isfinite(oof.reshape(oof.shape[0], oof.shape[1], -1)).all(axis=2)
+    refuse_outputs(owner, names, finite, present, "hold NaN or infinite values",
+                   "a member fitted on too few rows (GaussianNB on one row of a class) can "
+                   "give NaN")
+
+
+def refuse_outputs(owner, names, proper, present, what, advice):
+    """Raise, naming the members and their rows, where ``proper`` (members, rows) is
+    False on a row the member is present on (``present``, None: all)."""
     if present is not None:
-        finite |= ~present
-    bad = [f"{name!r} ({int((~ok).sum())} rows)" for name, ok in zip(names, finite)
+        proper = proper | ~present
+    bad = [f"{name!r} ({int((~ok).sum())} rows)" for name, ok in zip(names, proper)
            if not ok.all()]
     if bad:
         raise ValueError(
             f"{owner}: the out-of-fold (or out-of-partition) outputs of {', '.join(bad)} "
-            "hold NaN or infinite values, so the weights cannot be learned from them; a "
-            "member fitted on too few rows (GaussianNB on one row of a class) can give NaN."
+            f"{what}, so the weights cannot be learned from them; {advice}."
         )
 
 
@@ -1096,16 +1102,9 @@ class FusionClassifier(_CollectionScoreMixin, ClassifierMixin, _BaseFusion):
             return
         proper = (((oof >= -1e-6) & (oof <= 1 + 1e-6)).all(axis=2)
                   & (np.abs(oof.sum(axis=2) - 1.0) <= 1e-3))
-        if present is not None:
-            proper |= ~present
-        bad = [f"{name!r} ({int((~ok).sum())} rows)" for name, ok in zip(names, proper)
-               if not ok.all()]
-        if bad:
-            raise ValueError(
-                f"FusionClassifier: the out-of-fold probabilities of {', '.join(bad)} lie "
-                "outside [0, 1] or do not sum to 1 over the classes, so the weights cannot "
-                "be learned from them; check the member's predict_proba."
-            )
+        refuse_outputs("FusionClassifier", names, proper, present,
+                       "are probabilities outside [0, 1] or that do not sum to 1 over the "
+                       "classes", "check the member's predict_proba")
 
     def _output(self):
         if self.voting == "hard":

@@ -170,11 +170,12 @@ def fit_stack(stack, estimators, step_params, X, y, sample_weight, folds):
     )
     fitted, Z, view = [], X, stack._views_[0]
     names = [name for name, _ in stack._kept_steps()]
-    if stack._level_classes_ is not None:
-        check_known_classes([(name, est) for name, est in zip(names[:-1], estimators[:-1])
-                             if is_frozen(est)], stack._level_classes_, OWNER, "step")
-    if is_classifier(stack) and is_frozen(estimators[-1]):  # its classes are the stack's
-        check_known_classes([(names[-1], estimators[-1])], stack.classes_, OWNER, "step")
+    # Frozen steps know only the classes of y: the levels' (and a classifier final's).
+    checked = len(names) - (0 if is_classifier(stack) else 1)
+    if stack._level_classes_ is not None or is_classifier(stack):
+        check_known_classes([(name, est) for name, est in zip(names[:checked],
+                                                              estimators[:checked])
+                             if is_frozen(est)], np.unique(y), OWNER, "step")
     # The rows a level is fitted on: all for the first; then those the level before
     # predicted out of fold (a forward-chaining cv never tests its first rows).
     rows = None

@@ -313,11 +313,11 @@ def optimize_weights(loss, grad, n_members):
 
 def _check_losses(values, where):
     """Refuse out-of-fold losses that cannot rank weights: a NaN (the scorer), or
-    every one infinite (squared errors beyond float64's range)."""
+    every one +inf (squared errors beyond float64's range)."""
     values = np.asarray(values, dtype=np.float64)
     if np.isnan(values).any():
         raise ValueError(f"The out-of-fold loss is NaN {where}; check the scorer.")
-    if not np.isfinite(values).any():
+    if np.isposinf(values).all():
         raise ValueError(
             f"The out-of-fold loss is infinite {where}: squared errors of outputs "
             "beyond about 1e154 overflow (rescale y), or the scorer gives an infinite "
@@ -359,7 +359,7 @@ def greedy_weights(loss, n_members, rounds, costs=None, budget=None):
                 _check_losses(values[-1:], f"with member {m} added")
             if values[-1] < best_value:
                 best, best_value = m, values[-1]
-        if values:  # every value infinite
+        if values:  # every value +inf
             _check_losses(values, "with any member added")
         if best is None:
             break
@@ -373,8 +373,9 @@ def greedy_weights(loss, n_members, rounds, costs=None, budget=None):
             f"No member fits within budget={budget}: the cheapest costs {min(costs):.4g}."
         )
     lowest = min(losses)
-    best = 1 + next(i for i, value in enumerate(losses)
-                    if value <= lowest + 1e-12 * max(abs(lowest), np.finfo(float).tiny))
+    best = 1 + (int(np.argmin(losses)) if not np.isfinite(lowest) else next(
+        i for i, value in enumerate(losses)
+        if value <= lowest + 1e-12 * max(abs(lowest), np.finfo(float).tiny)))
     counts = np.bincount(path[:best], minlength=n_members).astype(np.float64)
     return counts / counts.sum(), path, losses
 

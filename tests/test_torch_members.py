@@ -357,7 +357,7 @@ def test_a_split_part_of_weight_zero_is_refused():
     X, y = rng.normal(size=(200, 3)), rng.normal(size=200)
     weight = np.r_[np.zeros(40), np.ones(160)]  # ValidSplit(5) holds out the first 40
     with pytest.raises(ValueError, match=r"validation part of the split \(40 rows\) has "
-                                         "sample_weight 0"):
+                                         "no sample_weight in all"):
         regressor(max_epochs=2, train_split=ValidSplit(5)).fit(X, y, sample_weight=weight)
 
 
@@ -368,6 +368,9 @@ def test_a_regressor_has_no_predict_proba_and_stacks_its_predictions():
     rng = np.random.RandomState(0)
     X, y = rng.normal(size=(120, 3)), rng.normal(size=120)
     assert not hasattr(regressor(), "predict_proba")
+    with pytest.raises(AttributeError) as missing:  # the reason, as the cause
+        regressor().predict_proba(X)
+    assert "a regressor has none" in str(missing.value.__cause__)
     stack = SerialStack([("net", regressor(max_epochs=3)), ("final", Ridge())], cv=3,
                         random_state=0).fit(X, y)
     named = SerialStack([("net", regressor(max_epochs=3)), ("final", Ridge())], cv=3,

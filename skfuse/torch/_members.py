@@ -388,6 +388,13 @@ class NetClassifier(_MemberNet, NeuralNetClassifier):
         return self.classes_[proba.argmax(axis=1)]
 
 
+def _regressors_have_no_proba(net):
+    raise AttributeError(
+        f"predict_proba is not available on {type(net).__name__}: a regressor has none "
+        "(skorch's would give the module's raw outputs); use predict."
+    )
+
+
 class NetRegressor(_MemberNet, NeuralNetRegressor):
     """A skorch ``NeuralNetRegressor`` that behaves as a scikit-learn member.
 
@@ -537,7 +544,7 @@ class NetRegressor(_MemberNet, NeuralNetRegressor):
         out = NeuralNetRegressor.predict_proba(self, self._check_input(X, reset=False))
         return out.reshape(-1) if self.y_ndim_ == 1 else out
 
-    @available_if(lambda net: False)
+    @available_if(_regressors_have_no_proba)
     def predict_proba(self, X):
         """Hidden: skorch's regressor inherits ``predict_proba`` (its raw outputs), which
         a scikit-learn regressor has not; ``stack_method="auto"`` would take it.

@@ -49,8 +49,9 @@ def mean_one_within(weight, dataset, parts):
         total = float(weight[rows].sum())
         if not total > 0:
             raise ValueError(
-                f"Every row of the {name} part of the split ({len(rows)} rows) has "
-                f"sample_weight 0, so its weighted loss is undefined; shuffle the split "
+                f"The {name} part of the split ({len(rows)} rows) has no sample_weight "
+                f"in all (its weights sum to {total:g}), so its weighted loss is "
+                "undefined; shuffle the split "
                 "(skorch's ValidSplit with a random_state), or give some of its rows "
                 "weight."
             )
