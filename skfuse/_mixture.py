@@ -177,7 +177,8 @@ class _BaseMixture(Composite):
         """Check the rules ``_parameter_constraints`` cannot say; return ``top_k``'s k.
 
         ``top_k`` is at most the number of experts (``n_experts``, or the length of a
-        list of experts), and a given gate's ``fit`` takes ``sample_weight``.
+        list of experts); a given gate is not skfuse's own (which ``gate=None`` means)
+        and its ``fit`` takes ``sample_weight``.
         """
         owner = type(self).__name__
         auto = isinstance(self.n_experts, str) and self._templated()
@@ -187,6 +188,12 @@ class _BaseMixture(Composite):
             raise ValueError(
                 f"{owner}: top_k must be None or an int from 1 to n_experts={limit}; "
                 f"got {self.top_k!r}."
+            )
+        if isinstance(self.gate, SoftmaxGate):  # a mixture's gate_, passed back
+            raise ValueError(
+                f"{owner}: gate is skfuse's own gate (a fitted mixture's gate_), which EM "
+                "fits to soft targets itself: leave gate=None and set gate_alpha "
+                f"(this one's alpha is {self.gate.alpha!r})."
             )
         if self.gate is not None and weight_key(self.gate) is None:
             raise TypeError(takes_no_weights(f"{owner}: the gate", self.gate, _EM_NEEDS))

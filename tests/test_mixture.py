@@ -1034,3 +1034,14 @@ def test_the_default_experts_speak_in_the_tags(cls):
     assert not get_tags(cls(gate=gate)).input_tags.allow_nan
     default = LogisticRegression if cls is MixtureOfExpertsClassifier else Ridge
     assert get_tags(cls(gate=gate)) == get_tags(cls(default(), gate=gate))
+
+
+def test_a_mixtures_own_fitted_gate_given_as_gate_is_refused_clearly():
+    # It passed the gate check (fit, predict_proba) and failed deep inside EM.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(200, 4))
+    y = X @ [1.0, -2.0, 0.5, 0.0] + rng.normal(0, 0.1, 200)
+    fitted = MixtureOfExpertsRegressor(Ridge(), n_experts=2, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match=r"gate is skfuse's own gate .* leave gate=None "
+                                         r"and set gate_alpha \(this one's alpha is 1.0\)"):
+        MixtureOfExpertsRegressor(Ridge(), n_experts=2, gate=clone(fitted.gate_)).fit(X, y)
