@@ -335,7 +335,9 @@ class _BaseMixture(Composite):
                   f"{self.n_iter_} EM iteration(s), "
                   f"{'converged' if self.converged_ else 'not converged'} "
                   f"({best['why']}); expert usage "
-                  f"{np.array2string(self.expert_usage_, precision=2)}", flush=True)
+                  f"{np.array2string(self.expert_usage_, precision=2)}"
+                  + ("" if self.gate_alpha_ is None else
+                     f"; gate_alpha {self.gate_alpha_:g}"), flush=True)
         if not self.converged_:
             warnings.warn(
                 f"{owner} did not converge in max_iter={self.max_iter} EM iterations "

@@ -625,6 +625,7 @@ def test_verbose_reports_each_em_iteration_and_a_summary(capsys):
     assert summary.startswith("[MixtureOfExpertsRegressor] fitted in ")
     assert "4 EM iteration(s), not converged (max_iter=4 reached)" in summary
     assert "expert usage [" in summary
+    assert summary.endswith(f"; gate_alpha {moe.gate_alpha_:g}")  # the penalty chosen
     # Each line gives its own iteration's time, not the time so far: they add up to less
     # than the whole fit.
     seconds = [float(re.search(r"([0-9.]+) s$", line).group(1)) for line in iterations]
