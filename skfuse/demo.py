@@ -26,7 +26,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import accuracy_score, log_loss, mean_squared_error, r2_score
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
@@ -112,14 +112,18 @@ def _contenders(classification, seed):
 
 def _evaluate(model, X, y, folds):
     """Mean held-out scores (and the score's spread), mean fit/predict seconds over
-    ``folds``, and for a cascade the share of held-out rows its first step answered."""
+    ``folds``; for a cascade the share of held-out rows its first step answered, for a
+    mixture the numbers of experts it chose."""
     classification = is_classifier(model)
-    scores, fit_seconds, predict_seconds, first_step = [], [], [], []
+    scores, fit_seconds, predict_seconds, first_step, experts = [], [], [], [], []
     for train, test in folds:
         est = clone(model)
         start = time.perf_counter()
         est.fit(X[train], y[train])
         fit_seconds.append(time.perf_counter() - start)
+        mixture = est[-1] if isinstance(est, Pipeline) else est  # after its scaler
+        if hasattr(mixture, "n_experts_"):
+            experts.append(int(mixture.n_experts_))
         start = time.perf_counter()
         if classification:
             proba = est.predict_proba(X[test])
@@ -136,7 +140,8 @@ def _evaluate(model, X, y, folds):
                            np.sqrt(mean_squared_error(y[test], pred))))
     score, loss = np.mean(scores, axis=0)
     return (score, float(np.std([s for s, _ in scores])), loss, np.mean(fit_seconds),
-            np.mean(predict_seconds), np.mean(first_step) if first_step else None)
+            np.mean(predict_seconds), np.mean(first_step) if first_step else None,
+            sorted(set(experts)) or None)
 
 
 def run(n_splits=5, seed=0, datasets=None, out=print):
@@ -157,8 +162,9 @@ def run(n_splits=5, seed=0, datasets=None, out=print):
     -------
     rows : list of tuple
         ``(dataset, model, score, score's standard deviation over the folds, loss, fit
-        seconds, predict seconds, first-step share)`` per model; the last is the share
-        of held-out rows a cascade's first step answered, None for other models.
+        seconds, predict seconds, first-step share, experts)`` per model: the share of
+        held-out rows a cascade's first step answered, and the numbers of experts a
+        mixture chose over the folds (sorted), each None for other models.
     """
     chosen = _chosen(datasets)
     _warm_up()
@@ -210,7 +216,8 @@ outputs to a final logreg (ridge). The exceptions are the cascade (logreg answer
 rows it is sure of, the forest the rest), the mixture (a gate routes each row among
 linear experts, as many as held-out rows favour, one included) and the distilled tree:
 a depth-8 decision tree that learned the equal-weight fusion's out-of-fold outputs (and
-synthetic rows near the training rows), and predicts alone. ± is the standard deviation of the score over the folds."""
+synthetic rows near the training rows), and predicts alone. ± is the standard deviation
+of the score over the folds."""
 
 
 def _format_table(rows, n_splits):
@@ -221,7 +228,7 @@ def _format_table(rows, n_splits):
                   "RMSE" if regression else "log-loss", "fit s", "predict s")
         block = [row for row in rows if row[0] == dataset]
         cells = [header] + [(m, f"{s:.4f} ± {sd:.4f}", f"{loss:.4f}", f"{fit:.3f}",
-                             f"{pred:.4f}") for _, m, s, sd, loss, fit, pred, _ in block]
+                             f"{pred:.4f}") for _, m, s, sd, loss, fit, pred, *_ in block]
         widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
         lines.append("")
         for i, row in enumerate(cells):
@@ -230,7 +237,10 @@ def _format_table(rows, n_splits):
             if i == 0:
                 lines.append("  ".join("-" * w for w in widths))
         lines += [f"{m}: its first step answered {share:.0%} of the held-out rows."
-                  for _, m, *_, share in block if share is not None]
+                  for _, m, *_, share, _ in block if share is not None]
+        lines += [f"{m}: it chose {' or '.join(map(str, counts))} expert(s) over the folds"
+                  + (" (one: its expert fitted alone)." if counts == [1] else ".")
+                  for _, m, *_, counts in block if counts is not None]
         lines += _distilled_line(block, header[1])
     return "\n".join(lines)
 
@@ -265,7 +275,8 @@ def verdict(rows):
     lines : list of str
     """
     tally = {"member": [0, 0, 0], "ensemble": [0, 0, 0]}  # ahead, tied, behind
-    lines = ["Verdict (a difference within the spread over folds is a tie):"]
+    lines = ["Verdict (a difference within the larger of the two models' standard "
+             "deviations over the folds, the ± below, is a tie):"]
     for dataset in dict.fromkeys(row[0] for row in rows):
         block = [row for row in rows if row[0] == dataset]
         metric = "R²" if "regression" in dataset else "accuracy"
@@ -277,6 +288,8 @@ def verdict(rows):
             continue
         best = {kind: max(found, key=lambda row: row[2]) for kind, found in kinds.items()}
         winner = best["composite"]
+        tied = [row[1] for row in kinds["composite"]
+                if row[2] == winner[2] and row is not winner]
         parts = []
         for kind, label in (("member", "the best member"),
                             ("ensemble", "scikit-learn's best ensemble")):
@@ -292,8 +305,9 @@ def verdict(rows):
         overall = max(block, key=lambda row: row[2])
         top = ("" if overall[2] <= winner[2] else
                f" The best model overall is {overall[1]} ({overall[2]:.4f}).")
+        same = f" (tied with {', '.join(tied)})" if tied else ""
         lines.append(f"- {dataset}: the best composite is {winner[1]}, {metric} "
-                     f"{winner[2]:.4f}; " + "; ".join(parts) + "." + top)
+                     f"{winner[2]:.4f}{same}; " + "; ".join(parts) + "." + top)
     counted = sum(tally["member"])
     if not counted:
         return lines

@@ -37,7 +37,7 @@ def test_every_model_gets_a_row_per_dataset(table):
 
 def test_scores_are_those_of_working_models(table):
     rows, _ = table
-    for dataset, model, score, spread, loss, fit, predict, first_step in rows:
+    for dataset, model, score, spread, loss, fit, predict, first_step, experts in rows:
         if dataset.startswith("breast"):
             assert 0.9 < score <= 1.0 and 0.0 < loss < 0.5, model
         else:
@@ -46,10 +46,13 @@ def test_scores_are_those_of_working_models(table):
         assert (first_step is not None) == ("Cascade" in model)
         if first_step is not None:
             assert 0 <= first_step <= 1
+        assert (experts is not None) == ("Mixture" in model)
+        if experts is not None:
+            assert all(isinstance(n, int) and n >= 1 for n in experts)
 
 
 def _row(dataset, model, score, spread):
-    return (dataset, model, score, spread, 0.1, 1.0, 0.01, None)
+    return (dataset, model, score, spread, 0.1, 1.0, 0.01, None, None)
 
 
 def test_the_verdict_is_honest_about_wins_ties_and_losses():
@@ -99,6 +102,17 @@ def test_the_verdict_is_honest_about_wins_ties_and_losses():
         "beyond the spread over folds on 1, tied on 2 and behind on 1; against "
         "scikit-learn's best ensemble it was ahead on 2, tied on 1 and behind on 1.")
     assert "flatters it" in closing
+
+
+def test_the_verdict_names_composites_tied_with_the_best():
+    rows = [_row("twin (binary)", "logreg", 0.90, 0.01),
+            _row("twin (binary)", "sklearn Stacking", 0.91, 0.01),
+            _row("twin (binary)", "skfuse Fusion (optimize)", 0.95, 0.01),
+            _row("twin (binary)", "skfuse SerialStack", 0.95, 0.02),
+            _row("twin (binary)", "skfuse Mixture", 0.94, 0.01)]
+    line = demo.verdict(rows)[1]
+    assert line.startswith("- twin (binary): the best composite is skfuse Fusion (optimize), "
+                           "accuracy 0.9500 (tied with skfuse SerialStack); against")
 
 
 def test_the_demo_prints_the_verdict_of_its_own_table(table):

@@ -67,7 +67,8 @@ for name, fusion in [("fusion (optimize)", optimized), ("fusion (greedy)", greed
 # probabilities are votes of five neighbours, often exactly 0 for the true class, and
 # log loss punishes those hard. A little of the logistic regression's smoother
 # probabilities removes most of that loss: it is the second member greedy selection
-# adds, and the optimiser finds the same blend.
+# adds, and the optimiser too puts nearly all the weight on the neighbours, with
+# slivers of the other members.
 fig, (left, middle, right) = plt.subplots(1, 3, figsize=(15, 4.5),
                                           constrained_layout=True)
 FusionWeightsDisplay.from_estimator(optimized, ax=left)

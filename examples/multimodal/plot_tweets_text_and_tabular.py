@@ -63,7 +63,8 @@ print("weights:", {k: round(float(w), 2) for k, w in zip(best.named_estimators_,
 # Held-out accuracy, by the modalities a tweet has
 # ------------------------------------------------
 # Where a tweet has both, the fusion combines the members; where it has one, that
-# member answers alone.
+# member answers alone: the fusion's probabilities there are the member's, so each
+# member is scored here by its most probable class, as the fusion labels a row.
 has_text, has_tabular = X_test.text.notna().to_numpy(), X_test.hour.notna().to_numpy()
 groups = {"both": has_text & has_tabular, "text only": ~has_tabular,
           "tabular only": ~has_text}
@@ -72,8 +73,9 @@ for label, rows in groups.items():
     accuracy[label] = {"fusion": np.mean(best.predict(X_test[rows]) == y_test[rows])}
     for name, member in best.named_estimators_.items():
         if rows.any() and X_test.loc[rows, tweets.views[name]].notna().all(axis=None):
+            proba = member.predict_proba(X_test.loc[rows, tweets.views[name]])
             accuracy[label][name] = np.mean(
-                member.predict(X_test.loc[rows, tweets.views[name]]) == y_test[rows])
+                best.classes_[proba.argmax(axis=1)] == y_test[rows])
     print(f"{label:>12} ({rows.sum()} tweets):",
           ", ".join(f"{name} {acc:.3f}" for name, acc in accuracy[label].items()))
 print(f"all held-out tweets: fusion {best.score(X_test, y_test):.3f}")

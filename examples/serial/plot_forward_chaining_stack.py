@@ -22,9 +22,9 @@ lower than their errors on the held-out weeks (the boosting member's by about a 
 and boosting looks clearly better than nearest neighbours, which it is not on the
 held-out weeks; the shuffled stack leans on boosting. With ``TimeSeriesSplit``'s
 default folds, the out-of-fold errors are within a few percent of the held-out ones.
-The last 20 weeks before the held-out period (June to October) are easier to forecast
-than the summer weeks held out, so their errors are lower too, but they do not rank
-boosting above nearest neighbours.
+The last 20 weeks before the held-out period (June to early November) are easier to
+forecast than the summer weeks held out, so their errors are lower too, but they rank
+boosting and nearest neighbours about even, not clearly apart as the shuffled folds do.
 The stack whose final step learns from the last 20 weeks before the held-out period,
 each predicted forward, forecasts best; with the default folds (whose first member fits
 see under two months of data) the stack is no better than the best member alone.
