@@ -275,8 +275,8 @@ def verdict(rows):
     lines : list of str
     """
     tally = {"member": [0, 0, 0], "ensemble": [0, 0, 0]}  # ahead, tied, behind
-    lines = ["Verdict (a difference within the larger of the two models' standard "
-             "deviations over the folds, the ± below, is a tie):"]
+    lines = [("Verdict (a difference within the larger of the two models' standard "
+              "deviations over the folds, the ± below, is a tie):")]
     for dataset in dict.fromkeys(row[0] for row in rows):
         block = [row for row in rows if row[0] == dataset]
         metric = "R²" if "regression" in dataset else "accuracy"
