@@ -190,7 +190,7 @@ class _BaseMixture(Composite):
                 f"got {self.top_k!r}."
             )
         if isinstance(self.gate, SoftmaxGate):  # a mixture's gate_, passed back
-            raise ValueError(
+            raise TypeError(
                 f"{owner}: gate is skfuse's own gate (a fitted mixture's gate_), which EM "
                 "fits to soft targets itself: leave gate=None and set gate_alpha "
                 f"(this one's alpha is {self.gate.alpha!r})."

@@ -1043,6 +1043,6 @@ def test_a_mixtures_own_fitted_gate_given_as_gate_is_refused_clearly():
     X = rng.normal(size=(200, 4))
     y = X @ [1.0, -2.0, 0.5, 0.0] + rng.normal(0, 0.1, 200)
     fitted = MixtureOfExpertsRegressor(Ridge(), n_experts=2, random_state=0).fit(X, y)
-    with pytest.raises(ValueError, match=r"gate is skfuse's own gate .* leave gate=None "
+    with pytest.raises(TypeError, match=r"gate is skfuse's own gate .* leave gate=None "
                                          r"and set gate_alpha \(this one's alpha is 1.0\)"):
         MixtureOfExpertsRegressor(Ridge(), n_experts=2, gate=clone(fitted.gate_)).fit(X, y)
