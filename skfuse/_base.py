@@ -219,7 +219,7 @@ class Composite(_BaseComposition):
             refuse_infinite(X, owner)
             return X
         X = pandas_from_polars(X)
-        rows = row_objects(X)
+        rows = row_objects(X, all_missing=not reset and getattr(self, "_row_objects_", False))
         needs = None if rows is None else self._needs_columns()
         if needs:
             raise ValueError(f"{owner}: X is 1-D (one object per row, such as a text), "
@@ -455,13 +455,14 @@ def _init_params(cls):
                         if p.name != "self" and p.kind != p.VAR_KEYWORD))
 
 
-def row_objects(X):
+def row_objects(X, all_missing=False):
     """``X`` as a 1-D object array when it holds one object per row (texts, dicts), as
     the members of a text pipeline take it; None for any other ``X`` (1-D numbers are
     left to the usual 2-D check, which refuses them).
 
-    Missing entries (None, NaN) are kept, for members that handle them, when at least
-    one entry is a text or a dict.
+    Missing entries (None, NaN, pandas' ``NA``) are kept, for members that handle them,
+    when at least one entry is a text or a dict, or with ``all_missing`` (a composite
+    fitted on objects, asked about rows that all miss theirs) when none is.
     """
     if _is_dataframe(X) or hasattr(X, "tocoo") or isinstance(X, (str, bytes, dict)):
         return None
@@ -472,7 +473,7 @@ def row_objects(X):
         return None
     if kind == "O":
         objects = [isinstance(v, (str, bytes, dict)) for v in X]
-        if not any(objects) or not all(
+        if not (any(objects) or all_missing) or not all(
                 found or _is_missing_value(v) for found, v in zip(objects, X)):
             return None
     rows = np.empty(len(X), dtype=object)

@@ -232,7 +232,8 @@ def missing_entries(X, positions):
     if values.dtype.kind in "fc":
         return np.isnan(values)
     if values.dtype.kind == "O":
-        return np.frompyfunc(_is_missing_value, 1, 1)(values).astype(bool)
+        with np.errstate(invalid="ignore"):  # NaN's comparison with itself is the test
+            return np.frompyfunc(_is_missing_value, 1, 1)(values).astype(bool)
     return None
 
 
@@ -256,7 +257,12 @@ def nan_rows(values):
 
 
 def _is_missing_value(value):
-    return value is None or (isinstance(value, float) and value != value)
+    """None, a float NaN, or pandas' ``NA`` and ``NaT`` (found by type: pandas is
+    optional)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return True
+    kind = type(value)
+    return kind.__name__ in ("NAType", "NaTType") and kind.__module__.startswith("pandas")
 
 
 def refuse_rows_without_any(present, owner, kind, prior=None):
@@ -373,12 +379,16 @@ _WAYS_ON = ("Impute inside the estimator (a Pipeline with SimpleImputer first), 
             "one that takes NaN (HistGradientBoostingClassifier/Regressor).")
 
 
+_WAYS_ON_ROWS = ("Map the missing entries to a value inside the estimator (a Pipeline "
+                 'with a FunctionTransformer first: "" for a missing text).')
+
+
 def nan_refusal(owner, label, estimator, count, where, reason, hint="",
-                subject="its view"):
+                subject="its view", ways=_WAYS_ON):
     """The message for an estimator that does not take NaN where its view (``subject``:
-    what it is given) holds some: what was tried, and the ways on (and ``hint``),
+    what it is given) holds some: what was tried, and the ``ways`` on (and ``hint``),
     unless the error it raised (a composite's inside) gave them already."""
-    ways_on = "".join(f" {text}" for text in (_WAYS_ON, hint) if text and text not in reason)
+    ways_on = "".join(f" {text}" for text in (ways, hint) if text and text not in reason)
     return (
         f"{owner}: {label} ({class_name(estimator)}) does not accept NaN, and "
         f"{subject} {where} on {count} row(s); tried on a few of them, it raised: "
@@ -404,6 +414,10 @@ def view_present(X, view, estimator, label, owner, fitted=False):
         reason = nan_error(estimator, nan_sample(X, view, partial, present), fitted)
         if reason is not None:
             wholly = missing[partial].all(axis=1).any()  # only possible without a view
+            if np.ndim(X) == 1:  # one object per row (texts): no imputer, no view
+                raise ValueError(nan_refusal(owner, label, estimator, int(partial.sum()),
+                                             "is missing (None or NaN)", reason,
+                                             ways=_WAYS_ON_ROWS, subject="its text"))
             raise ValueError(nan_refusal(
                 owner, label, estimator, int(partial.sum()),
                 "is missing (NaN)" if wholly else "is partly missing (NaN)", reason,

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.ensemble import VotingClassifier, VotingRegressor
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -165,6 +165,39 @@ def test_missing_texts_reach_members_that_handle_them():
     assert_allclose(fusion.predict_proba(texts[:6]), voting.predict_proba(texts[:6]))
 
 
+def _fill_missing(rows):
+    return ["" if t is None or t is pd.NA or (isinstance(t, float) and t != t) else t
+            for t in rows]
+
+
+@pytest.mark.parametrize("make", [
+    lambda member: FusionClassifier([("lr", member)]),
+    lambda member: SerialStack([("lr", member), ("nb", member)], exit_threshold=0.9, cv=3),
+])
+def test_rows_that_all_miss_their_text_are_asked_about_as_rows(make):
+    # One row served at a time: a missing text alone was refused as no text at all.
+    texts, y = _texts(40)
+    fill = make_pipeline(FunctionTransformer(_fill_missing), TfidfVectorizer(),
+                         LogisticRegression())
+    composite = make(fill).fit(texts, y)
+    alone = clone(fill).fit(texts, y)
+    for missing in ([None], [np.nan, None]):
+        assert_allclose(composite.predict_proba(missing), alone.predict_proba(missing))
+    with pytest.raises(ValueError, match="fitted on one object per row"):
+        composite.predict([1.5])  # a number is no missing text
+
+
+def test_pandas_text_with_na_is_one_object_per_row():
+    texts, y = _texts(40)
+    texts[3] = None
+    fill = make_pipeline(FunctionTransformer(_fill_missing), TfidfVectorizer(),
+                         LogisticRegression())
+    as_strings = pd.Series(texts, dtype="string")  # None becomes pd.NA
+    fusion = FusionClassifier([("lr", fill)]).fit(as_strings, y)
+    plain = FusionClassifier([("lr", fill)]).fit(texts, y)
+    assert_allclose(fusion.predict_proba(as_strings), plain.predict_proba(texts))
+
+
 def test_names_out_need_no_column_count():
     texts, y = _texts(40)
     def stack(members):
@@ -215,3 +248,13 @@ def test_a_distilled_text_student():
     distilled = DistilledClassifier(FusionClassifier(_members()), student, random_state=0)
     distilled.fit(texts, y)
     assert distilled.score(texts, y) > 0.9
+
+
+def test_a_member_that_refuses_missing_texts_is_told_how_to_map_them():
+    texts, y = _texts(40)
+    texts[3] = None
+    with pytest.raises(ValueError, match=r"its text is missing \(None or NaN\) on 1 row.* "
+                                         r"Map the missing entries .*FunctionTransformer") \
+            as refused:
+        FusionClassifier(_members()).fit(texts, y)
+    assert "SimpleImputer" not in str(refused.value)  # it takes no 1-D texts
