@@ -462,13 +462,16 @@ def row_objects(X, all_missing=False):
 
     Missing entries (None, NaN, pandas' ``NA``) are kept, for members that handle them,
     when at least one entry is a text or a dict, or with ``all_missing`` (a composite
-    fitted on objects, asked about rows that all miss theirs) when none is.
+    fitted on objects, asked about rows that all miss theirs) when none is, a float
+    array of NaN included.
     """
     if _is_dataframe(X) or hasattr(X, "tocoo") or isinstance(X, (str, bytes, dict)):
         return None
     if not hasattr(X, "__len__") or (hasattr(X, "ndim") and X.ndim != 1):
         return None
     kind = getattr(getattr(X, "dtype", None), "kind", "O")  # a list or tuple: "O"
+    if all_missing and kind == "f" and len(X) and np.isnan(np.asarray(X, float)).all():
+        kind = "O"  # a batch of missing texts that pandas or NumPy made floats
     if kind not in "OSU" or not len(X):
         return None
     if kind == "O":

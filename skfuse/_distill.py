@@ -57,6 +57,7 @@ from ._views import (
     _is_dataframe,
     concat_rows,
     missing_entries,
+    missing_text_refusal,
     nan_error,
     nan_refusal,
     nan_sample,
@@ -273,6 +274,9 @@ class _BaseDistilled(Composite):
             return
         holds = missing.any(axis=1)
         reason = nan_error(self.student, nan_sample(X, None, holds))
+        if reason is not None and np.ndim(X) == 1:  # one object per row
+            raise ValueError(missing_text_refusal(type(self).__name__, "the student",
+                                                  self.student, int(holds.sum()), reason))
         if reason is not None:
             raise ValueError(nan_refusal(type(self).__name__, "the student", self.student,
                                          int(holds.sum()), "holds NaN", reason, subject="X"))

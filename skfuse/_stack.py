@@ -20,6 +20,7 @@ from ._views import (
     _is_dataframe,
     class_name,
     missing_entries,
+    missing_text_refusal,
     nan_error,
     nan_refusal,
     nan_sample,
@@ -261,6 +262,9 @@ def refuse_nan(stack, X, fitted):
         return
     holds = missing.any(axis=1)
     reason = nan_error(est, nan_sample(X, stack._views_[0], holds), fitted)
+    if reason is not None and np.ndim(X) == 1:  # one object per row
+        raise ValueError(missing_text_refusal(OWNER, f"step {name!r}", est,
+                                              int(holds.sum()), reason))
     if reason is not None:
         raise ValueError(nan_refusal(
             OWNER, f"step {name!r}", est, int(holds.sum()), "holds NaN", reason,

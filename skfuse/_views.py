@@ -262,7 +262,8 @@ def _is_missing_value(value):
     if value is None or (isinstance(value, float) and value != value):
         return True
     kind = type(value)
-    return kind.__name__ in ("NAType", "NaTType") and kind.__module__.startswith("pandas")
+    return (kind.__name__ in ("NAType", "NaTType")
+            and kind.__module__.partition(".")[0] == "pandas")
 
 
 def refuse_rows_without_any(present, owner, kind, prior=None):
@@ -396,6 +397,13 @@ def nan_refusal(owner, label, estimator, count, where, reason, hint="",
     )
 
 
+def missing_text_refusal(owner, label, estimator, count, reason):
+    """:func:`nan_refusal` for one object per row (1-D ``X``: texts, dicts), where no
+    imputer and no view applies."""
+    return nan_refusal(owner, label, estimator, count, "is missing (None or NaN)", reason,
+                       ways=_WAYS_ON_ROWS, subject="its text")
+
+
 def view_present(X, view, estimator, label, owner, fitted=False):
     """Rows of ``X`` where the ``view`` of ``estimator`` is present (not wholly missing).
 
@@ -414,10 +422,9 @@ def view_present(X, view, estimator, label, owner, fitted=False):
         reason = nan_error(estimator, nan_sample(X, view, partial, present), fitted)
         if reason is not None:
             wholly = missing[partial].all(axis=1).any()  # only possible without a view
-            if np.ndim(X) == 1:  # one object per row (texts): no imputer, no view
-                raise ValueError(nan_refusal(owner, label, estimator, int(partial.sum()),
-                                             "is missing (None or NaN)", reason,
-                                             ways=_WAYS_ON_ROWS, subject="its text"))
+            if np.ndim(X) == 1:  # one object per row
+                raise ValueError(missing_text_refusal(owner, label, estimator,
+                                                      int(partial.sum()), reason))
             raise ValueError(nan_refusal(
                 owner, label, estimator, int(partial.sum()),
                 "is missing (NaN)" if wholly else "is partly missing (NaN)", reason,

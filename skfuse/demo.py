@@ -305,7 +305,7 @@ def verdict(rows):
         overall = max(block, key=lambda row: row[2])
         top = ("" if overall[2] <= winner[2] else
                f" The best model overall is {overall[1]} ({overall[2]:.4f}).")
-        same = f" (tied with {', '.join(tied)})" if tied else ""
+        same = f" (as is {', '.join(tied)})" if tied else ""
         lines.append(f"- {dataset}: the best composite is {winner[1]}, {metric} "
                      f"{winner[2]:.4f}{same}; " + "; ".join(parts) + "." + top)
     counted = sum(tally["member"])

@@ -112,7 +112,7 @@ def test_the_verdict_names_composites_tied_with_the_best():
             _row("twin (binary)", "skfuse Mixture", 0.94, 0.01)]
     line = demo.verdict(rows)[1]
     assert line.startswith("- twin (binary): the best composite is skfuse Fusion (optimize), "
-                           "accuracy 0.9500 (tied with skfuse SerialStack); against")
+                           "accuracy 0.9500 (as is skfuse SerialStack); against")
 
 
 def test_the_demo_prints_the_verdict_of_its_own_table(table):

@@ -181,8 +181,9 @@ def test_rows_that_all_miss_their_text_are_asked_about_as_rows(make):
                          LogisticRegression())
     composite = make(fill).fit(texts, y)
     alone = clone(fill).fit(texts, y)
-    for missing in ([None], [np.nan, None]):
-        assert_allclose(composite.predict_proba(missing), alone.predict_proba(missing))
+    for missing in ([None], [np.nan, None], np.array([np.nan]), pd.Series([np.nan])):
+        assert_allclose(composite.predict_proba(missing),
+                        alone.predict_proba(np.array(missing, dtype=object)))
     with pytest.raises(ValueError, match="fitted on one object per row"):
         composite.predict([1.5])  # a number is no missing text
 
@@ -250,11 +251,16 @@ def test_a_distilled_text_student():
     assert distilled.score(texts, y) > 0.9
 
 
-def test_a_member_that_refuses_missing_texts_is_told_how_to_map_them():
+@pytest.mark.parametrize("make", [
+    lambda: FusionClassifier(_members()),
+    lambda: SerialStack(_members(), cv=3),
+    lambda: DistilledClassifier(FusionClassifier(_members()[:1]), _members()[0][1], cv=3),
+])
+def test_a_member_that_refuses_missing_texts_is_told_how_to_map_them(make):
     texts, y = _texts(40)
     texts[3] = None
     with pytest.raises(ValueError, match=r"its text is missing \(None or NaN\) on 1 row.* "
                                          r"Map the missing entries .*FunctionTransformer") \
             as refused:
-        FusionClassifier(_members()).fit(texts, y)
+        make().fit(texts, y)
     assert "SimpleImputer" not in str(refused.value)  # it takes no 1-D texts
