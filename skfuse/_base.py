@@ -9,6 +9,7 @@ import numbers
 import os
 import threading
 import warnings
+import zlib
 
 import numpy as np
 from sklearn import get_config
@@ -322,7 +323,8 @@ class Composite(_BaseComposition):
         user's call above ``atomic_fit`` and scikit-learn's ``_fit_context``).
         """
         cv = check_cv(self.cv, y, classifier=classifier)
-        if getattr(cv, "shuffle", False) and getattr(cv, "random_state", 0) is None:
+        # A splitter that draws (a shuffling KFold, ShuffleSplit) and has no seed.
+        if getattr(cv, "random_state", 0) is None and getattr(cv, "shuffle", True):
             cv = copy.copy(cv)
             cv.random_state = int(rng.randint(np.iinfo(np.int32).max))
         try:
@@ -815,6 +817,22 @@ def takes_no_weights(who, estimator, need):
                 "sklearn.set_config(enable_metadata_routing=True) and "
                 "set_fit_request(sample_weight=True).")
     return f"{who} ({name}) does not accept sample_weight in fit, {need}."
+
+
+def seeds_by_name(random_state, names):
+    """One seed per name in ``names``, for :func:`seed_estimator`: None for each when
+    ``random_state`` is None.
+
+    A name's seed depends on ``random_state`` and on that name alone, so a member's
+    fits do not change when another member is dropped, added, or given a seed of its
+    own. One number is drawn from ``random_state``, then spread over the names.
+    """
+    if random_state is None:
+        return dict.fromkeys(names)
+    base = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+    return {name: int(np.random.SeedSequence([base, zlib.crc32(name.encode())])
+                      .generate_state(1)[0])
+            for name in names}
 
 
 def seed_estimator(estimator, random_state):

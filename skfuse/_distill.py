@@ -37,6 +37,7 @@ from ._base import (
     member_proba,
     numeric_target,
     seed_estimator,
+    seeds_by_name,
     sums_finite,
     takes_multi_output,
     takes_no_weights,
@@ -219,11 +220,13 @@ class _BaseDistilled(Composite):
             check_sample_weight_support(["the teacher"], [self.teacher], owner, sample_weight,
                                         kind=None)
         rng = check_random_state(self.random_state)
-        # The folds draw their seed first: they do not depend on which estimators have one.
+        # The teacher's seed does not depend on the student's, nor either on the folds;
+        # the synthetic rows draw from what is left.
+        seeds = seeds_by_name(None if self.random_state is None else rng,
+                              ["teacher", "student"])
         folds = self._folds(X, y, rng, self._kind == "classifier", groups)
-        seed = None if self.random_state is None else rng
-        teacher = seed_estimator(self.teacher, seed)
-        student = seed_estimator(self.student, seed)
+        teacher = seed_estimator(self.teacher, seeds["teacher"])
+        student = seed_estimator(self.student, seeds["student"])
         auto = self.label_weight == "auto"
         self._check_student_takes_weights(y, sample_weight, folds)
         real, targets, checks = self._teach(teacher, X, y, sample_weight, folds,
@@ -531,8 +534,9 @@ _DISTILL_DOCS = {
         the student learned from, its fidelity and the fit's time.""",
     "random_state": """random_state : int, RandomState instance or None, default=None
         Seeds the teacher's and the student's unset ``random_state`` parameters (not
-        those inside a skfuse composite with its own seed, which seeds them), a
-        shuffling ``cv`` and the synthetic rows.""",
+        those inside a skfuse composite with its own seed, which seeds them), a ``cv``
+        that shuffles and the synthetic rows. The student's seeds do not depend on the
+        teacher's, nor the teacher's on the student's.""",
     "teacher_": """teacher_ : estimator
         The teacher fitted on all rows; the teacher itself when it is frozen.""",
     "student_": """student_ : estimator

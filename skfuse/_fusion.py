@@ -33,6 +33,7 @@ from ._base import (
     member_votes,
     numeric_target,
     seed_estimator,
+    seeds_by_name,
     takes_multi_output,
     vote_counts,
 )
@@ -233,11 +234,12 @@ class _BaseFusion(TransformerMixin, Composite):
         # A frozen member's classes are checked before its output is asked for.
         self._check_member_classes([(n, est) for n, est, f in zip(names, members, frozen) if f])
         rng = check_random_state(self.random_state)
-        # The folds draw their seed first, so they do not depend on which members have a
-        # seed of their own (a search over members compares them on the same folds).
+        # A member's seed depends on its name alone, and the folds' on no member: a
+        # member of weight 0 fits as dropping it would, and a search over members
+        # compares them on the same folds with the others seeded alike.
+        seeds = seeds_by_name(None if self.random_state is None else rng, names)
         folds = self._folds(X, y, rng, self._kind == "classifier", groups) if learn else []
-        seed = None if self.random_state is None else rng
-        members = [seed_estimator(est, seed) for est in members]
+        members = [seed_estimator(est, seeds[name]) for name, est in zip(names, members)]
         feature_names = getattr(self, "feature_names_in_", None)
         self._views_ = {
             name: resolve_view(views[name], X, name, feature_names)
@@ -371,8 +373,8 @@ class _BaseFusion(TransformerMixin, Composite):
         if not is_collection(X):  # refuses NaN a member cannot take
             self._refuse_rows_without_members(self._presence(X, names, members, False))
         rng = check_random_state(self.random_state)
-        seed = None if self.random_state is None else rng
-        members = [seed_estimator(est, seed) for est in members]
+        seeds = seeds_by_name(None if self.random_state is None else rng, names)
+        members = [seed_estimator(est, seeds[name]) for name, est in zip(names, members)]
         parts = _partitions.split(X, y, sample_weight, self.partitions, owner)
         if isinstance(weights, str) and len(parts.lengths) < 2 and not all(whole):
             raise ValueError(
@@ -815,7 +817,9 @@ _FUSION_DOCS = {
         fit's time.""",
     "random_state": """random_state : int, RandomState instance or None, default=None
         Seeds the members' unset ``random_state`` parameters (not those inside a
-        skfuse composite with its own seed, which seeds them) and a shuffling ``cv``.""",
+        skfuse composite with its own seed, which seeds them) and a ``cv`` that
+        shuffles. A member's seeds depend on ``random_state`` and its name alone, not
+        on the other members.""",
     "estimators_": """estimators_ : list of estimators
         The kept members, fitted on all the data; with learned weights and
         ``refit=False``, each holds the member's fold fits instead (see ``refit``).""",

@@ -32,6 +32,7 @@ from ._base import (
     member_proba,
     numeric_target,
     seed_estimator,
+    seeds_by_name,
     takes_multi_output,
 )
 from ._compat import Interval, StrOptions, _fit_context, _VisualBlock
@@ -200,7 +201,9 @@ class SerialStack(TransformerMixin, Composite):
         Caches each step fit and out-of-fold output (see ``FusionClassifier``).
     random_state : int, RandomState instance or None, default=None
         Seeds the steps' unset ``random_state`` parameters (not those inside a skfuse
-        composite with its own seed, which seeds them) and a shuffling ``cv``.
+        composite with its own seed, which seeds them) and a ``cv`` that shuffles. A
+        step's seeds depend on ``random_state`` and its name alone, not on the other
+        steps.
 
     Attributes
     ----------
@@ -498,11 +501,11 @@ class SerialStack(TransformerMixin, Composite):
         step_params = [routed[name] for name in names] if routed else [None] * len(names)
         self._views_ = self._resolve_views(X, names)
         rng = check_random_state(self.random_state)
-        # The folds draw their seed first: they do not depend on which steps have a seed.
+        # A step's seed depends on its name alone, and the folds' on no step.
+        seeds = seeds_by_name(None if self.random_state is None else rng, names)
         folds = (self._folds(X, y, rng, classifier, groups, stacklevel=4)
                  if len(steps) > 1 else [])
-        seed = None if self.random_state is None else rng
-        estimators = [seed_estimator(est, seed) for _, est in steps]
+        estimators = [seed_estimator(est, seeds[name]) for name, est in steps]
         self._warn_frozen(names, estimators)
         if self.exit_threshold is None:
             fitted = _stack.fit_stack(self, estimators, step_params, X, y, sample_weight,

@@ -202,8 +202,8 @@ def _with_final(final):
 
 @pytest.mark.parametrize("kind", ["fusion", "stack", "distill"])
 def test_shuffled_folds_do_not_depend_on_which_members_have_a_seed(kind):
-    # A search that swaps members compares them on the same folds: the folds' seed is
-    # drawn before the members' unset seeds are.
+    # A search that swaps members compares them on the same folds: the folds' seed does
+    # not depend on the members' unset seeds.
     X, y = make_classification(200, 5, n_informative=3, random_state=0)
     unset = _with_final(LogisticRegression())[kind].fit(X, y)
     seeded = _with_final(LogisticRegression(random_state=123))[kind].fit(X, y)
@@ -212,3 +212,65 @@ def test_shuffled_folds_do_not_depend_on_which_members_have_a_seed(kind):
         np.testing.assert_array_equal(unset.weights_, seeded.weights_)
     else:
         np.testing.assert_array_equal(unset.predict_proba(X), seeded.predict_proba(X))
+
+
+def _rf_seed(composite, X, y):
+    """The seed the composite gave its unseeded forest named "rf" (the student of a
+    distiller)."""
+    fitted = composite.fit(X, y)
+    forest = getattr(fitted, "student_", None) or dict(
+        getattr(fitted, "steps_", None) or fitted.named_estimators_.items())["rf"]
+    return forest.random_state
+
+
+@pytest.mark.parametrize("kind", ["fusion", "stack", "distill"])
+def test_a_members_seed_depends_on_the_composites_seed_and_its_name_alone(kind):
+    from skfuse import DistilledClassifier
+
+    X, y = make_classification(120, 5, random_state=0)
+    forest = RandomForestClassifier(n_estimators=3)
+
+    def build(other, weights="optimize"):
+        if kind == "fusion":
+            return FusionClassifier([("other", other), ("rf", clone(forest))],
+                                    weights=weights, cv=3, refit=True, random_state=0)
+        if kind == "stack":
+            return SerialStack([("other", other), ("rf", clone(forest))], cv=3,
+                               random_state=0)
+        return DistilledClassifier(other, clone(forest), cv=3, label_weight=0.0,
+                                   random_state=0)
+
+    seeds = {_rf_seed(build(LogisticRegression()), X, y),
+             _rf_seed(build(LogisticRegression(random_state=7)), X, y),
+             _rf_seed(build(RandomForestClassifier(n_estimators=3)), X, y)}
+    if kind == "fusion":
+        seeds |= {_rf_seed(build("drop"), X, y),
+                  _rf_seed(build(LogisticRegression(), weights=[1, 1]), X, y)}
+    assert len(seeds) == 1 and None not in seeds
+    # Another seed on the composite gives the member another seed.
+    assert _rf_seed(build(LogisticRegression()).set_params(random_state=1), X, y) not in seeds
+
+
+def test_a_member_of_weight_zero_predicts_as_dropping_it():
+    X, y = make_classification(200, 6, random_state=0)
+
+    def fusion(first):
+        return FusionClassifier([("first", first), ("rf", RandomForestClassifier(10))],
+                                weights=[0, 1], random_state=0).fit(X, y)
+
+    kept, dropped = fusion(LogisticRegression()), fusion("drop")
+    np.testing.assert_array_equal(kept.predict_proba(X), dropped.predict_proba(X))
+
+
+@pytest.mark.parametrize("splitter", ["ShuffleSplit", "StratifiedShuffleSplit"])
+def test_a_shuffle_split_without_a_seed_is_seeded_from_random_state(splitter):
+    from sklearn import model_selection
+
+    X, y = make_classification(200, 5, n_informative=3, random_state=0)
+    cv = getattr(model_selection, splitter)(n_splits=1, test_size=0.5)
+    fits = [FusionClassifier([("nb", GaussianNB()), ("tree", DecisionTreeClassifier(
+        max_depth=3, random_state=0))], weights="optimize", cv=cv, random_state=seed).fit(X, y)
+        for seed in (0, 0, 1)]
+    assert fits[0].oof_score_ == fits[1].oof_score_
+    np.testing.assert_array_equal(fits[0].weights_, fits[1].weights_)
+    assert cv.random_state is None  # the user's splitter is left as it was

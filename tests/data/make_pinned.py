@@ -31,7 +31,9 @@ relative), on a CPU with AVX-512 told to run as the recorded one did::
 (with these two variables, the file made on the CPU without AVX-512 passed there bit
 for bit before the change). Later on 2026-12-04 the same way, when
 ``MixtureOfExpertsClassifier`` gained ``predict_log_proba``: its three pins were added,
-and no other array changed.
+and no other array changed. On 2026-12-05 the same way, when a composite came to seed
+each member by its name (``seeds_by_name``): the fixtures with an unseeded member
+(trees) or drawn folds changed, nine of them.
 """
 
 import sys
