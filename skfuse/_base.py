@@ -737,6 +737,10 @@ def check_sample_weight(sample_weight, n_samples):
     """Return ``sample_weight`` as a finite, non-negative float array of length n_samples."""
     if sample_weight is None:
         return None
+    kind = np.asarray(sample_weight).dtype.kind
+    if kind in "cmM":  # complex, dates and durations: a cast would drop or invent parts
+        raise ValueError(f"sample_weight must hold real numbers; got dtype "
+                         f"{np.asarray(sample_weight).dtype}.")
     sample_weight = np.asarray(sample_weight, dtype=np.float64)
     if sample_weight.ndim == 0:
         sample_weight = np.full(n_samples, float(sample_weight))

@@ -97,6 +97,24 @@ def lower_bound(diff, sample_weight, confidence):
     return mean - norm.ppf(confidence) * error
 
 
+def weighted_quantiles(values, weights, q):
+    """``np.quantile(values, q)`` (linear interpolation) with each value counted as many
+    times as its weight: whole-number weights give the quantiles of the values repeated.
+    ``weights`` None counts each once."""
+    order = np.argsort(values, kind="stable")
+    values = np.asarray(values, float)[order]
+    if weights is None:
+        return np.quantile(values, q)
+    ends = np.cumsum(np.asarray(weights, float)[order])  # repeated copies end at these
+    position = np.maximum(ends[-1] - 1.0, 0.0) * np.asarray(q, float)
+    low = np.floor(position)
+
+    def at(index):  # the value at an index of the repeated values
+        return values[np.minimum(np.searchsorted(ends, index, side="right"), len(values) - 1)]
+
+    return at(low) + (position - low) * (at(np.ceil(position)) - at(low))
+
+
 def auto_thresholds(proba, codes, tolerance, sample_weight=None, present=None,
                     confidence=0.5):
     """The lowest thresholds whose cascade stays within ``tolerance`` of the last step,
@@ -106,7 +124,7 @@ def auto_thresholds(proba, codes, tolerance, sample_weight=None, present=None,
     and ``present`` (n_steps, n) which steps have each row's view (None: all); every row
     must have at least one. Steps are settled in order. Each gets the lowest candidate
     threshold (0 or a quantile of its confidences on the rows present, of positive
-    weight; unweighted, so a weight of 2 counts once there) such that at it, and at every
+    weight, a weight of 2 counting as the row twice) such that at it, and at every
     candidate above it, the one-sided lower bound at ``confidence``
     (:func:`lower_bound`) on the paired per-row difference between the cascade's
     correctness (later steps not exiting) and that of no early exit (each row answered
@@ -135,7 +153,9 @@ def auto_thresholds(proba, codes, tolerance, sample_weight=None, present=None,
     for i in range(n_steps - 1):
         # 0 lets every row exit; the quantiles step through the confidences.
         seen = top[i][counted[i]]
-        quantiles = np.quantile(seen, np.linspace(0, 1, 101)) if seen.size else []
+        weights = None if sample_weight is None else sample_weight[counted[i]]
+        quantiles = (weighted_quantiles(seen, weights, np.linspace(0, 1, 101))
+                     if seen.size else [])
         candidates = np.unique(np.r_[0.0, quantiles])
         chosen = 1.0
         for t in candidates[::-1]:

@@ -92,7 +92,9 @@ def test_a_single_class(name):
     (np.ones(5), r"sample_weight.*shape|length|\(120,\)"),
     (-np.ones(120), r"non-negative"),
     (np.full(120, np.nan), r"finite"),
-], ids=["wrong length", "negative", "NaN"])
+    (np.ones(120) + 5j, r"real numbers; got dtype complex128"),
+    (np.zeros(120, dtype="m8[s]"), r"real numbers; got dtype timedelta64"),
+], ids=["wrong length", "negative", "NaN", "complex", "durations"])
 def test_bad_sample_weight(name, weights, match):
     X, y = data(name)
     with pytest.raises(ValueError, match=match):

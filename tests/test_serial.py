@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
-from sklearn.datasets import load_diabetes, load_wine
+from sklearn.datasets import load_diabetes, load_wine, make_classification
 from sklearn.ensemble import (
     HistGradientBoostingClassifier,
     RandomForestClassifier,
@@ -490,6 +490,34 @@ def test_auto_thresholds_weigh_rows_by_sample_weight():
     assert auto_thresholds(proba, codes, 0.05, weights)[0] < 0.95
 
 
+def test_threshold_candidates_count_a_weight_as_repeated_rows():
+    from skfuse._cascade import weighted_quantiles
+
+    rng = np.random.default_rng(0)
+    q = np.linspace(0, 1, 101)
+    for _ in range(50):
+        values, weights = rng.random(12).round(2), rng.integers(1, 5, 12)
+        assert_allclose(weighted_quantiles(values, weights, q),
+                        np.quantile(np.repeat(values, weights), q), rtol=0, atol=1e-12)
+    # Whole-number weights through a cascade's fit: as the rows repeated, on the same folds.
+    X, y = make_classification(300, 8, n_informative=5, random_state=3)
+    weights = np.random.RandomState(1).randint(1, 6, 300)
+    rows = np.arange(300)
+    folds = [(rows[rows % 4 != f], rows[rows % 4 == f]) for f in range(4)]
+    repeated = np.repeat(rows, weights)
+    repeated_folds = [(np.flatnonzero(np.isin(repeated, train)),
+                       np.flatnonzero(np.isin(repeated, test))) for train, test in folds]
+
+    def cascade(cv):
+        return SerialStack([("nb", GaussianNB()), ("lr", LogisticRegression())],
+                           exit_threshold="auto", cascade_confidence=0.5, cv=cv)
+
+    weighted = cascade(folds).fit(X, y, sample_weight=weights)
+    by_rows = cascade(repeated_folds).fit(X[repeated], y[repeated])
+    assert_allclose(weighted.exit_thresholds_, by_rows.exit_thresholds_, rtol=1e-9)
+    assert_array_equal(weighted.predict(X), by_rows.predict(X))
+
+
 def test_auto_thresholds_need_the_bound_not_only_the_mean():
     from scipy.stats import norm
 
@@ -740,8 +768,6 @@ def test_forward_chaining_auto_thresholds_use_the_rows_predicted_out_of_fold():
 def test_deferred_steps_route_by_their_own_out_of_fold_outputs():
     # exit_rates_ and the rows the next step trains on followed the all-rows fit of a
     # step that had switched to its deferred fit, which predict does not use.
-    from sklearn.datasets import make_classification
-
     X_, y_ = make_classification(2500, 8, n_informative=5, random_state=2, flip_y=0.1)
     X_, y_ = X_[:500], y_[:500]
     folds = list(StratifiedKFold(3).split(X_, y_))
