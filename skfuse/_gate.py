@@ -45,16 +45,16 @@ class SoftmaxGate(BaseEstimator):
         n, n_experts = targets.shape
         weight = np.ones(n) if sample_weight is None else np.asarray(sample_weight, float)
         total = weight.sum()
-        if sp.issparse(X):  # scale only: centring would densify
-            self.mean_ = np.zeros(X.shape[1])
-            variance = np.asarray(X.multiply(X).T @ weight).ravel() / total
+        if sp.issparse(X):
+            mean, variance = _sparse_mean_variance(X, weight, total)
+            self.mean_ = np.zeros(X.shape[1])  # scaled only: centring would densify
         else:
             X = np.asarray(X, dtype=np.float64)
-            self.mean_ = weight @ X / total
-            variance = weight @ (X - self.mean_) ** 2 / total
+            mean = self.mean_ = weight @ X / total
+            variance = weight @ (X - mean) ** 2 / total
         # A column is constant when its variance is within the rounding of its mean (as
         # StandardScaler judges): relative, so features in small units are scaled too.
-        constant = variance <= (n * np.finfo(np.float64).eps * self.mean_) ** 2
+        constant = variance <= (n * np.finfo(np.float64).eps * mean) ** 2
         self.scale_ = np.where(constant, 1.0, np.sqrt(variance))
         Z = self._standardise(X)
         d = Z.shape[1]
@@ -131,3 +131,20 @@ def gate_log_proba(gate, X, n_experts):
     aligned[:, columns] = proba
     with np.errstate(divide="ignore"):
         return np.log(aligned)
+
+
+def _sparse_mean_variance(X, weight, total):
+    """Weighted column means and variances of sparse ``X`` without densifying it: the
+    deviations of the stored entries, plus the mean's own for the rest (zeros)."""
+    X = sp.csc_matrix(X)  # a copy: summing duplicates leaves the caller's X as it is
+    X.sum_duplicates()
+    columns = np.repeat(np.arange(X.shape[1]), np.diff(X.indptr))
+    stored_weight = weight[X.indices]
+    mean = np.bincount(columns, stored_weight * X.data, minlength=X.shape[1]) / total
+    squares = np.bincount(columns, stored_weight * (X.data - mean[columns]) ** 2,
+                          minlength=X.shape[1])
+    # The zeros' weight; exactly 0 in a column that stores every row (a rounding
+    # remainder would make a constant column vary).
+    zeros_weight = np.where(np.diff(X.indptr) == X.shape[0], 0.0, np.maximum(
+        total - np.bincount(columns, stored_weight, minlength=X.shape[1]), 0.0))
+    return mean, (squares + zeros_weight * mean**2) / total

@@ -1025,6 +1025,26 @@ def test_sparse_x_gives_the_mixture_dense_x_gives(kind):
     assert dense.n_experts_ == sparse.n_experts_
 
 
+def test_the_gate_scales_sparse_columns_by_their_spread_as_dense_ones():
+    # Sparse columns were scaled by their root mean square, not their standard
+    # deviation: a column with a non-zero mean (an indicator, a one-hot level) took
+    # another share of the penalty, and the gate another solution (0.2 apart).
+    sp = pytest.importorskip("scipy.sparse")
+    from skfuse._gate import SoftmaxGate
+
+    rng = np.random.RandomState(0)
+    X = np.column_stack([rng.randn(300) + 3, rng.rand(300) > 0.5, rng.randn(300),
+                         np.full(300, 2.5)])  # a shifted, an indicator, a constant
+    targets = np.eye(2)[(X[:, 0] + X[:, 1] > 3.5).astype(int)]
+    weight = rng.rand(300)
+    dense = SoftmaxGate().fit(X, targets, weight)
+    sparse = SoftmaxGate().fit(sp.csr_matrix(X), targets, weight)
+    assert_allclose(sparse.scale_, dense.scale_, rtol=1e-12)
+    assert sparse.scale_[3] == 1.0  # constant: left as it is, as dense
+    assert_allclose(sparse.predict_proba(sp.csr_matrix(X)), dense.predict_proba(X),
+                    atol=1e-5)
+
+
 @pytest.mark.parametrize("cls", [MixtureOfExpertsClassifier, MixtureOfExpertsRegressor])
 def test_the_default_experts_speak_in_the_tags(cls):
     # With experts=None the tags looked at the gate alone: a gate that takes NaN made
