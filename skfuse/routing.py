@@ -130,10 +130,7 @@ def top_k(gate_proba, k, *, backend="numba", out=None):
         where every kept score is 0).
     """
     _check_backend(backend)
-    if hasattr(gate_proba, "tocsr"):
-        raise TypeError("gate_proba must be dense; got a sparse matrix (densify it with "
-                        ".toarray(): the kernels read every score).")
-    gate = np.ascontiguousarray(gate_proba, dtype=np.float64)
+    gate = np.ascontiguousarray(_float_array(gate_proba, "gate_proba"))
     if gate.ndim != 2 or gate.shape[1] == 0:
         raise ValueError(
             f"gate_proba must be 2-D with at least one expert; got shape {gate.shape}."
@@ -231,9 +228,32 @@ def group_by_expert(experts, n_experts, *, backend="numba", out=None):
     return order, offsets
 
 
+def _refuse_sparse(values, name):
+    if hasattr(values, "tocsr"):
+        raise TypeError(f"{name} must be dense; got a sparse matrix (densify it with "
+                        ".toarray(): the kernels read every entry).")
+
+
+def _float_array(values, name):
+    """``values`` as a float64 array; refused when sparse or not real numbers (complex
+    numbers, dates, texts: a cast would drop or invent parts). pandas' missing values
+    become NaN, which the callers refuse as they refuse NaN."""
+    _refuse_sparse(values, name)
+    if type(values).__module__.partition(".")[0] == "pandas":
+        values = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    array = np.asarray(values)
+    if array.dtype.kind not in "biufO":
+        raise ValueError(f"{name} must hold real numbers; got dtype {array.dtype}.")
+    try:
+        return array.astype(np.float64, copy=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must hold real numbers ({exc}).") from None
+
+
 def _index_array(values, name, ndim):
     """``values`` as a C-contiguous int64 array of ``ndim`` dimensions; refused unless
     given as ints of that many dimensions (floats are not truncated)."""
+    _refuse_sparse(values, name)
     values = np.ascontiguousarray(values)
     if values.ndim != ndim or not np.issubdtype(values.dtype, np.integer):
         raise ValueError(
@@ -321,7 +341,7 @@ def combine(outputs, order, offsets, experts, weights, *, backend="numba", out=N
     """
     _check_backend(backend)
     given = (outputs, order, offsets, experts, weights)
-    outputs = np.asarray(outputs, dtype=np.float64)
+    outputs = _float_array(outputs, "outputs")
     if outputs.ndim not in (1, 2):
         raise ValueError(f"outputs must be 1-D or 2-D; got shape {outputs.shape}.")
     flat = outputs.ndim == 1
@@ -329,7 +349,7 @@ def combine(outputs, order, offsets, experts, weights, *, backend="numba", out=N
     experts = _index_array(experts, "experts", 2)
     order = _index_array(order, "order", 1)
     offsets = _index_array(offsets, "offsets", 1)
-    weights = np.ascontiguousarray(weights, dtype=np.float64)
+    weights = np.ascontiguousarray(_float_array(weights, "weights"))
     if offsets.size < 2 or offsets[0] != 0 \
             or np.any(np.diff(offsets) < 0):
         _raise_mismatch()

@@ -169,6 +169,54 @@ def test_top_k_refuses_a_sparse_gate_by_name(backend):
         top_k(sparse.csr_matrix(np.eye(3)), 1, backend=backend)
 
 
+def _routed(n=6, n_experts=3, k=2):
+    gate = np.random.default_rng(0).random((n, n_experts))
+    experts, weights = top_k(gate, k)
+    order, offsets = group_by_expert(experts, n_experts)
+    return gate, experts, weights, order, offsets
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_every_argument_refuses_sparse_input_by_name(backend):
+    from scipy import sparse
+
+    _, experts, weights, order, offsets = _routed()
+    outputs = np.ones((experts.size, 2))
+    with pytest.raises(TypeError, match="experts must be dense"):
+        group_by_expert(sparse.csr_array(experts), 3, backend=backend)
+    for name, args in [
+        ("outputs", (sparse.csr_array(outputs), order, offsets, experts, weights)),
+        ("weights", (outputs, order, offsets, experts, sparse.csr_matrix(weights))),
+    ]:
+        with pytest.raises(TypeError, match=f"{name} must be dense"):
+            combine(*args, backend=backend)
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_scores_and_outputs_must_be_real_numbers(backend):
+    # Complex numbers lost their imaginary part behind a warning, and dates were
+    # averaged as day counts.
+    gate, experts, weights, order, offsets = _routed()
+    with pytest.raises(ValueError, match="gate_proba must hold real numbers; got dtype "
+                                         "complex128"):
+        top_k(gate + 5j, 2, backend=backend)
+    for outputs in (np.ones(12) + 1j, np.arange(12).astype("M8[D]"),
+                    np.array(["a"] * 12)):
+        with pytest.raises(ValueError, match="outputs must hold real numbers"):
+            combine(outputs, order, offsets, experts, weights, backend=backend)
+
+
+def test_a_missing_pandas_score_is_refused_as_nan_is():
+    pd = pytest.importorskip("pandas")
+
+    gate = pd.DataFrame(_routed()[0]).astype("Float64")
+    np.testing.assert_array_equal(top_k(gate, 2)[0], top_k(gate.to_numpy(float), 2)[0])
+    gate.iloc[0, 0] = pd.NA
+    with pytest.raises(ValueError, match="gate_proba must be finite and non-negative; 1 "
+                                         "row"):
+        top_k(gate, 2)
+
+
 @pytest.mark.parametrize("backend", ["numba", "numpy"])
 def test_group_by_expert_refuses_unknown_experts(backend):
     with pytest.raises(ValueError, match="from 0 to 2"):
