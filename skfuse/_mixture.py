@@ -354,7 +354,8 @@ class _BaseMixture(Composite):
         A random ``validation_fraction`` of the rows of positive weight, but at least
         ``_MIN_VALIDATION`` and at most a quarter of them; none when that is under half
         of ``_MIN_VALIDATION``, or leaves under two training rows per expert. For a
-        classifier, a class whose every row was drawn keeps one of them for training.
+        classifier, a class whose every row was drawn keeps one of them for training;
+        none when that leaves under half of ``_MIN_VALIDATION`` (rare classes).
         """
         if self.validation_fraction is None:
             return None
@@ -367,6 +368,8 @@ class _BaseMixture(Composite):
         valid[rng.permutation(np.flatnonzero(weight > 0))[:size]] = True
         if self._kind == "classifier":
             valid = keep_a_row_of_each_class(valid, target, weight)
+            if valid.sum() < _MIN_VALIDATION // 2:
+                return None
         return valid
 
     def _race_rows(self, valid, weight, rng):
@@ -1029,9 +1032,9 @@ _MIXTURE_DOCS = {
         routes), "auto" chooses
         ``n_experts`` and ``gate_alpha`` on it, and the chosen mixture then takes one
         more EM step on every row. At least 50 rows are held out, up to a quarter of
-        them; a class whose every row was drawn keeps one for training. None, or
-        under 100 rows: EM runs on every row and keeps the iteration with the highest
-        objective.""",
+        them; a class whose every row was drawn keeps one for training. None, under
+        100 rows, or under 25 held out once rare classes have kept theirs: EM runs
+        on every row and keeps the iteration with the highest objective.""",
     "min_responsibility": """min_responsibility : float, default=0.01
         The sparse M-step: an expert is refitted only on the rows whose
         responsibility for it is at least this (its rows with the largest one if

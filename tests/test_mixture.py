@@ -836,6 +836,22 @@ def test_a_class_with_one_row_keeps_it_for_training_and_auto_still_chooses():
         assert moe.classes_.tolist() == ["cat", "dog", "eel", "rare"]
 
 
+def test_rare_classes_that_take_back_the_validation_slice_leave_none():
+    # With one row per class every drawn row went back to training: an empty slice
+    # failed inside an expert ("Found array with 0 sample(s)"), and one row left over
+    # chose n_experts on that row.
+    X = np.random.RandomState(0).randn(100, 2)
+    for y in (np.arange(100), np.r_[np.arange(98), 98, 98]):
+        for seed in range(3):
+            assert MixtureOfExpertsClassifier()._validation_rows(
+                y, np.ones(100), 4, np.random.RandomState(seed)) is None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            moe = MixtureOfExpertsClassifier(random_state=0).fit(X, y)
+        assert moe.count_losses_ is None  # not chosen on a handful of rows
+        assert_allclose(moe.predict_proba(X).sum(axis=1), 1.0)
+
+
 @pytest.mark.parametrize("validation_fraction, n", [(0.1, 60), (None, 300)])
 def test_auto_without_a_validation_slice_keeps_every_expert_views_name(
         validation_fraction, n):

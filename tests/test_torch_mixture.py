@@ -508,6 +508,15 @@ def test_a_class_with_one_row_keeps_it_out_of_the_validation_split():
         assert np.all(np.diff(valid) > 0) and len(valid) >= 29
 
 
+def test_rare_classes_that_take_back_the_validation_split_leave_none():
+    from skfuse.torch._mixture import validation_rows
+
+    codes = np.r_[np.arange(118), 118, 118]  # every class of one row but the last
+    for seed in range(5):
+        assert validation_rows(0.25, np.ones(len(codes)), codes,
+                               np.random.RandomState(seed)) is None
+
+
 def test_a_constant_output_is_predicted_exactly():
     X, y = piecewise(300, 0)
     Y = np.column_stack([y, np.full(len(y), 3.0)])

@@ -203,7 +203,8 @@ def validation_rows(fraction, weight, codes, rng):
     ``fraction`` of the rows of positive weight, but at least ``_MIN_VALIDATION`` and
     then at most a quarter of them; None when that leaves under half of
     ``_MIN_VALIDATION`` (under 100 rows). Given a classifier's ``codes``, a class whose
-    every row was drawn keeps one for training.
+    every row was drawn keeps one for training; None when that leaves under half of
+    ``_MIN_VALIDATION`` (rare classes).
     """
     candidates = np.flatnonzero(weight > 0)
     size = math.ceil(fraction * len(candidates))
@@ -216,6 +217,8 @@ def validation_rows(fraction, weight, codes, rng):
         drawn = np.zeros(len(codes), dtype=bool)
         drawn[valid] = True
         valid = np.flatnonzero(keep_a_row_of_each_class(drawn, codes, weight))
+        if len(valid) < _MIN_VALIDATION // 2:
+            return None
     return valid
 
 
