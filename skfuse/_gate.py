@@ -46,17 +46,19 @@ class SoftmaxGate(BaseEstimator):
         weight = np.ones(n) if sample_weight is None else np.asarray(sample_weight, float)
         total = weight.sum()
         if sp.issparse(X):
-            mean, variance = _sparse_mean_variance(X, weight, total)
-            self.mean_ = np.zeros(X.shape[1])  # scaled only: centring would densify
+            self.mean_, variance = _sparse_mean_variance(X, weight, total)
         else:
             X = np.asarray(X, dtype=np.float64)
-            mean = self.mean_ = weight @ X / total
-            variance = weight @ (X - mean) ** 2 / total
+            self.mean_ = weight @ X / total
+            variance = weight @ (X - self.mean_) ** 2 / total
         # A column is constant when its variance is within the rounding of its mean (as
         # StandardScaler judges): relative, so features in small units are scaled too.
-        constant = variance <= (n * np.finfo(np.float64).eps * mean) ** 2
+        constant = variance <= (n * np.finfo(np.float64).eps * self.mean_) ** 2
         self.scale_ = np.where(constant, 1.0, np.sqrt(variance))
         Z = self._standardise(X)
+        # Sparse Z is scaled only (centring would densify it); the loss centres it on
+        # the fly, so sparse and dense X solve one problem, equally well conditioned.
+        shift = self.mean_ / self.scale_ if sp.issparse(Z) else np.zeros(Z.shape[1])
         d = Z.shape[1]
         start = np.zeros((d + 1) * n_experts)
         previous = getattr(self, "_solution", None)
@@ -68,10 +70,11 @@ class SoftmaxGate(BaseEstimator):
         def loss(theta):  # per unit of sample weight, so the tolerances mean the same at any n
             W = theta[: d * n_experts].reshape(d, n_experts)
             b = theta[d * n_experts:]
-            log_p = log_softmax(Z @ W + b, axis=1)
+            log_p = log_softmax(np.asarray(Z @ W) + (b - shift @ W), axis=1)
             value = -np.sum(weighted_targets * log_p) + 0.5 * self.alpha * np.sum(W * W)
             residual = np.exp(log_p) * row_mass[:, None] - weighted_targets
-            grad_W = np.asarray(Z.T @ residual) + self.alpha * W
+            grad_W = (np.asarray(Z.T @ residual) - np.outer(shift, residual.sum(axis=0))
+                      + self.alpha * W)
             return value / total, np.r_[grad_W.ravel(), residual.sum(axis=0)] / total
 
         result = minimize(loss, start, jac=True, method="L-BFGS-B",
@@ -98,7 +101,7 @@ class SoftmaxGate(BaseEstimator):
         """Log expert shares, shape (n_samples, n_experts)."""
         check_is_fitted(self, "coef_")
         intercept = self.intercept_
-        if sp.issparse(X):  # fitted on dense X, the mean is not 0: subtract its share
+        if sp.issparse(X):  # X is scaled only: the intercept takes the centring
             intercept = intercept - (self.mean_ / self.scale_) @ self.coef_
         return log_softmax(np.asarray(self._standardise(X) @ self.coef_) + intercept, axis=1)
 
