@@ -86,12 +86,17 @@ class Composite(_BaseComposition):
             for key, value in params.items():
                 setattr(self, key, value)
             return self
-        members = getattr(self, self._members, None)
-        if isinstance(members, tuple) and self._members not in params \
-                and any(key in (names or ()) for key in params):
+        # A new list given beside names is set first, and the names are its own.
+        members = params.get(self._members, getattr(self, self._members, None))
+        if isinstance(members, tuple) and any(
+                key in [item[0] for item in members if is_pair(item)] for key in params):
             # scikit-learn replaces a member by name in a list only: given a tuple, it
             # would set a stray attribute and leave the member as it was.
-            setattr(self, self._members, list(members))
+            members = list(members)
+            if self._members in params:
+                params[self._members] = members
+            else:
+                setattr(self, self._members, members)
         skipped = {item[0]: item[1] for item in members or ()
                    if is_pair(item) and isinstance(item[1], str)
                    } if isinstance(members, (list, tuple)) else {}

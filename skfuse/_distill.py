@@ -184,8 +184,9 @@ class _BaseDistilled(Composite):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        # Fitted, the input the distiller was fitted for (predict asks on every call).
-        input_tags = getattr(self, "_input_tags_", None) or self._input_tags()
+        # From the parameters, fitted or not: what a fit with them takes (predict
+        # checks against what the fit it follows took, ``_input_tags_``).
+        input_tags = self._input_tags()
         if input_tags is not None:
             tags.input_tags.allow_nan, tags.input_tags.sparse = input_tags
         try:

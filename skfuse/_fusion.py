@@ -202,6 +202,12 @@ class _BaseFusion(TransformerMixin, Composite):
                         f"{listed!r}" if unknown else "")
                 raise ValueError(
                     f"{owner}: costs gives no cost for member(s) {missing!r}{hint}.")
+            not_numbers = [name for name in names if isinstance(self.costs[name], bool)
+                           or not isinstance(self.costs[name], Real)]
+            if not_numbers:
+                raise InvalidParameterError(
+                    f"{owner}: costs must map each member to a number; got "
+                    f"{ {name: self.costs[name] for name in not_numbers}!r}.")
             bad = [name for name in names
                    if not (np.isfinite(self.costs[name]) and self.costs[name] >= 0)]
             if bad:

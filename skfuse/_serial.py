@@ -35,7 +35,13 @@ from ._base import (
     seeds_by_name,
     takes_multi_output,
 )
-from ._compat import Interval, StrOptions, _fit_context, _VisualBlock
+from ._compat import (
+    Interval,
+    InvalidParameterError,
+    StrOptions,
+    _fit_context,
+    _VisualBlock,
+)
 from ._tasks import is_frozen, report, report_fit_time
 from ._views import check_views, resolve_view, takes_nan
 from .exceptions import FrozenMemberWarning
@@ -358,7 +364,7 @@ class SerialStack(TransformerMixin, Composite):
         try:
             final = get_tags(self._final)
             kept = [est for _, est in self._kept_steps()]
-            steps = [get_tags(est) for est in kept]
+            kept_tags = [get_tags(est) for est in kept]
         except (TypeError, ValueError, AttributeError, IndexError):
             return tags  # invalid steps: fit reports them
         tags.estimator_type = final.estimator_type
@@ -373,9 +379,10 @@ class SerialStack(TransformerMixin, Composite):
         tags.target_tags.required = True
         # A stack's later levels see the outputs of the one before, not X, unless
         # raw columns are passed through to them.
-        sees_x = kept if self.exit_threshold is not None or self._passes_columns() else kept[:1]
-        tags.input_tags.allow_nan = all(takes_nan(est) for est in sees_x)
-        tags.input_tags.sparse = all(t.input_tags.sparse for t in steps)
+        seeing = (len(kept) if self.exit_threshold is not None or self._passes_columns()
+                  else 1)
+        tags.input_tags.allow_nan = all(takes_nan(est) for est in kept[:seeing])
+        tags.input_tags.sparse = all(t.input_tags.sparse for t in kept_tags[:seeing])
         tags.non_deterministic = any_non_deterministic(kept)
         # A stack transforms X into its final step's input; a cascade does not.
         tags.transformer_tags = None if self._is_cascade() else TransformerTags()
@@ -420,6 +427,13 @@ class SerialStack(TransformerMixin, Composite):
                     f"SerialStack: stack_method names {unknown!r}, which are not non-final "
                     "steps."
                 )
+            options = ["auto", *_stack.METHODS]
+            invalid = {name: method for name, method in self.stack_method.items()
+                       if not (isinstance(method, str) and method in options)}
+            if invalid:
+                raise InvalidParameterError(
+                    f"SerialStack: stack_method must map steps to one of {options}; got "
+                    f"{invalid!r}.")
         if self.exit_threshold is None:
             return
         if not is_classifier(self._final) or len(self._kept_steps()) < 2:

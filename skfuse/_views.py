@@ -89,6 +89,10 @@ def resolve_view(view, X, member, feature_names=None, *, subject=None):
     else:
         if isinstance(view, (str, numbers.Integral)):
             view = [view]
+        elif not hasattr(view, "__iter__"):
+            raise TypeError(
+                f"{subject} must be columns: a name, a position, a slice, names, "
+                f"positions or booleans, or a callable that gives them; got {view!r}.")
         items = np.asarray(list(view), dtype=object)
         if items.size == 0:
             raise ValueError(f"{subject} selects no column.")

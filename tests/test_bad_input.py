@@ -262,6 +262,24 @@ def test_a_tuple_of_members_is_replaced_by_name_as_a_list_is(make_composite, nam
     assert_allclose(scores[0], scores[1])
 
 
+@pytest.mark.parametrize("make_composite, name", [
+    (lambda members: FusionClassifier(members), "estimators"),
+    (lambda members: SerialStack(members, cv=3), "steps"),
+    (lambda members: MixtureOfExpertsClassifier(members), "experts"),
+])
+def test_a_new_list_of_members_is_set_before_the_names_in_it(make_composite, name):
+    # The names were read from the list being replaced: a member dropped there could
+    # not be given a parameter in the new one, and a new tuple was not replaced by name.
+    composite = make_composite([("nb", GaussianNB()), ("last", "drop")])
+    new = [("nb", GaussianNB()), ("last", LogisticRegression())]
+    composite.set_params(**{name: new, "last__C": 5.0})
+    assert getattr(composite, name)[1][1].C == 5.0  # as VotingClassifier sets it
+    composite.set_params(**{name: tuple(new), "last": DecisionTreeClassifier()})
+    assert [type(est) for _, est in getattr(composite, name)] == [GaussianNB,
+                                                                  DecisionTreeClassifier]
+    assert "last" not in vars(composite)
+
+
 @pytest.mark.parametrize("make_composite", [
     lambda members: FusionClassifier(members, weights="optimize", cv=3),
     lambda members: SerialStack(members, cv=3),
@@ -328,3 +346,20 @@ def test_labels_of_types_that_do_not_sort_are_named(name, odd, kinds):
     owner = type(make(name)).__name__
     with pytest.raises(TypeError, match=rf"^{owner}: y mixes labels of types {re.escape(kinds)}"):
         make(name).fit(X, y)
+
+
+@pytest.mark.parametrize("make_composite", [
+    lambda views: FusionClassifier([("lr", LogisticRegression()), ("nb", GaussianNB())],
+                                   views=views),
+    lambda views: SerialStack([("lr", LogisticRegression()), ("nb", GaussianNB())],
+                              views=views, exit_threshold=0.9),
+    lambda views: MixtureOfExpertsClassifier([("lr", LogisticRegression()),
+                                              ("nb", GaussianNB())], views=views),
+])
+@pytest.mark.parametrize("view", [1.5, None])
+def test_a_view_that_is_not_columns_is_refused_by_name(make_composite, view):
+    # Python's own "'float' object is not iterable" named neither views nor the member.
+    X, y = make_classification(n_samples=60, n_features=4, random_state=0)
+    with pytest.raises(TypeError, match=r"view of member 'lr' must be columns.*got "
+                                        rf"{view}\.$"):
+        make_composite({"lr": view}).fit(X, y)

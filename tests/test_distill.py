@@ -808,3 +808,18 @@ def test_a_teacher_without_weights_takes_whole_numbers_as_repeated_rows():
                                         "accept sample_weight"):
         DistilledRegressor(KNeighborsRegressor(), LinearRegression()).fit(
             X_REG, Y_REG, sample_weight=counts + 0.5)
+
+
+def test_the_tags_follow_the_parameters_after_a_fit():
+    # A fitted distiller reported the NaN support of the pair it was fitted with, not
+    # of the one set since: its tags differed from its clone's, and fit refused NaN.
+    from sklearn.utils import get_tags
+
+    X, y = make_classification(120, 5, random_state=0)
+    distiller = DistilledClassifier(HistGradientBoostingClassifier(max_iter=5),
+                                    HistGradientBoostingClassifier(max_iter=5), cv=3,
+                                    random_state=0).fit(X, y)
+    assert get_tags(distiller).input_tags.allow_nan
+    distiller.set_params(teacher=LogisticRegression(), student=LogisticRegression())
+    assert not get_tags(distiller).input_tags.allow_nan
+    assert get_tags(distiller) == get_tags(clone(distiller))

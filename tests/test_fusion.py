@@ -1,4 +1,5 @@
 import pickle
+import re
 import sys
 import time
 
@@ -853,6 +854,12 @@ def test_bad_scoring_and_costs_fail_before_fitting():
                                          r"\['lrr'\], which are not among the members"):
         FusionClassifier(classifiers(), weights="greedy",
                          costs={"lrr": 1.0, "rf": 1.0, "nb": 1.0}).fit(IRIS_X, IRIS_Y)
+    # A cost that is not a number is refused by name (NumPy's own errors named neither).
+    for cost in ("1", None, [1, 2], 1j, True):
+        with pytest.raises(InvalidParameterError, match=r"costs must map each member to a "
+                                                        rf"number; got \{{'rf': {re.escape(repr(cost))}\}}"):
+            FusionClassifier(classifiers(), weights="greedy", budget=2.0,
+                             costs={"lr": 1.0, "rf": cost, "nb": 1.0}).fit(IRIS_X, IRIS_Y)
     # A cost for a name that is not a member is let be (a table shared by searches).
     extra = FusionClassifier(classifiers(), weights="greedy",
                              costs={"lr": 1.0, "rf": 1.0, "nb": 1.0, "svm": 9.0})

@@ -465,6 +465,17 @@ def test_stack_method_naming_an_unknown_step_fails():
                      stack_method={"NB": "predict"}).fit(X, y)
 
 
+@pytest.mark.parametrize("method", ["predict_prob", None])
+def test_a_stack_method_per_step_is_validated_as_the_string_is(method):
+    # Inside the dict a typo was a TypeError saying GaussianNB had no predict_proba.
+    from skfuse._compat import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match=r"stack_method must map steps to one "
+                                                    rf"of .*got \{{'nb': {method!r}\}}"):
+        SerialStack([("nb", GaussianNB()), ("lr", LogisticRegression())],
+                     stack_method={"nb": method}).fit(X, y)
+
+
 def test_deferred_rows_in_a_single_fold_fall_back_to_all_rows():
     order = np.argsort(GaussianNB().fit(X, y).predict_proba(X).max(axis=1))
     Xs, ys = X[order], y[order]  # the least confident rows first: one unshuffled fold
@@ -787,3 +798,21 @@ def test_deferred_steps_route_by_their_own_out_of_fold_outputs():
             X_[test]).max(axis=1)
     route = np.where(top_nb > 0.8, 0, np.where(top_lr > 0.7, 1, 2))
     assert_allclose(cascade.exit_rates_, np.bincount(route, minlength=3) / len(y_))
+
+
+@pytest.mark.parametrize("passthrough, sparse", [(False, True), (True, False)])
+def test_a_stack_takes_sparse_x_when_the_steps_that_see_x_do(passthrough, sparse):
+    # The tags asked every step, though later levels see only the outputs before them.
+    from scipy import sparse as sp
+
+    X, y = make_classification(200, 5, random_state=0)
+    stack = SerialStack([("lr", LogisticRegression()),
+                         ("hgb", HistGradientBoostingClassifier(max_iter=10))], cv=3,
+                        passthrough=passthrough)
+    assert get_tags(stack).input_tags.sparse is sparse
+    X_sparse = sp.csr_matrix(np.where(np.abs(X) > 1, X, 0))
+    if sparse:
+        assert stack.fit(X_sparse, y).predict(X_sparse).shape == (200,)
+    else:
+        with pytest.raises(TypeError, match="(?i)sparse"):
+            stack.fit(X_sparse, y)
