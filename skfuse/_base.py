@@ -21,6 +21,7 @@ from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
     MethodMapping,
+    get_routing_for_object,
     process_routing,
 )
 from sklearn.utils.multiclass import check_classification_targets
@@ -156,7 +157,9 @@ class Composite(_BaseComposition):
             router.add(**{name: est}, method_mapping=self._method_mapping(name))
         cv = getattr(self, "cv", None)
         if hasattr(cv, "split"):
-            router.add(splitter=cv,
+            # Keyed by the parameter's name, which no member may take (a member named
+            # "splitter" replaced the splitter's entry).
+            router.add(cv=cv,
                        method_mapping=MethodMapping().add(caller="fit", callee="split"))
         return router
 
@@ -185,6 +188,28 @@ class Composite(_BaseComposition):
             )
         return input_features
 
+    def _refuse_unrouted_requests(self, estimator, who, fit_params):
+        """With metadata routing on, refuse ``estimator`` (``who``: "the gate", "the
+        student"), which the composite fits on rows and weights of its own making, when it
+        requests metadata given to ``fit`` (they would not reach it) or declines
+        ``sample_weight`` (it gets the composite's weights whatever it asks)."""
+        if estimator is None or not get_config().get("enable_metadata_routing", False):
+            return
+        owner = type(self).__name__
+        routing = get_routing_for_object(estimator)
+        asked = sorted(routing.consumes("fit", set(fit_params) - {"sample_weight"}))
+        if asked:
+            raise TypeError(
+                f"{owner}: {who} ({type(estimator).__name__}) requests {asked} at fit, "
+                f"which {owner} does not route to it: it fits {who} on rows and weights "
+                "of its own making. Unset the request (set_fit_request(<name>=None)).")
+        declines = getattr(getattr(routing, "fit", None), "requests", {}).get("sample_weight")
+        if declines is False:
+            raise TypeError(
+                f"{owner}: {who} ({type(estimator).__name__}) declines sample_weight "
+                f"(set_fit_request(sample_weight=False)), and {owner} fits it with "
+                "weights of its own making. Leave its sample_weight request unset.")
+
     def _fit_metadata(self, sample_weight, fit_params):
         """Split ``fit``'s metadata: ``(groups, {member name: fit params})``.
 
@@ -207,7 +232,7 @@ class Composite(_BaseComposition):
             return None, {name: {} for name in names}
         routed = process_routing(self, "fit", **fit_params)
         has_splitter = hasattr(getattr(self, "cv", None), "split")
-        groups = routed["splitter"].split.get("groups") if has_splitter else None
+        groups = routed["cv"].split.get("groups") if has_splitter else None
         return groups, {name: dict(routed[name].fit) for name in names}
 
     def _check_X(self, X, reset):

@@ -216,6 +216,7 @@ class _BaseDistilled(Composite):
                             "matrix.")
         self._refuse_nan_the_student_cannot_take(X)  # before any teacher fit
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        self._refuse_unrouted_requests(self.student, "the student", fit_params)
         groups, routed = self._fit_metadata(sample_weight, fit_params)
         if sample_weight is not None and routed is None:
             check_sample_weight_support(["the teacher"], [self.teacher], owner, sample_weight,

@@ -247,6 +247,7 @@ class _BaseMixture(Composite):
         judged on the validation slice; the chosen mixture is refitted on every row."""
         owner = type(self).__name__
         names, templates = self._expert_templates()
+        self._refuse_unrouted_requests(self.gate, "the gate", fit_params)
         params = self._expert_params(names, fit_params)
         n = X.shape[0]
         weight = check_sample_weight(sample_weight, n)

@@ -178,13 +178,23 @@ def fit_task(estimator, X, y, sample_weight, train, test, view, output, params=N
 
 
 def rows_of_params(params, rows, n_samples):
-    """``params`` with every per-row entry (of length ``n_samples``) taken at ``rows``."""
+    """``params`` with every per-row entry (of ``n_samples`` rows) taken at ``rows``."""
     if rows is None:
         return params
     return {key: take_rows(np.asarray(value) if isinstance(value, list) else value, rows)
-            if hasattr(value, "__len__") and not isinstance(value, (str, dict))
-            and len(value) == n_samples else value
+            if _n_rows(value) == n_samples else value
             for key, value in params.items()}
+
+
+def _n_rows(value):
+    """The rows of a metadata entry (its first axis; a sparse matrix's too, which has no
+    ``len``), or None for a scalar, a str or a dict."""
+    if isinstance(value, (str, dict)):
+        return None
+    shape = getattr(value, "shape", None)
+    if shape is not None:
+        return shape[0] if len(shape) else None
+    return len(value) if hasattr(value, "__len__") else None
 
 
 def run_fit_tasks(calls, n_jobs, verbose, owner, labels=None, local=None):

@@ -213,3 +213,66 @@ def test_mixture_refuses_sample_weight_an_expert_requests_under_an_alias(routing
     plain = MixtureOfExpertsRegressor(Ridge().set_fit_request(sample_weight=True),
                                       n_experts=2, max_iter=3, random_state=0)
     plain.fit(X_REG, Y_REG, sample_weight=np.ones(len(Y_REG)))
+
+
+class SideTaker(LogisticRegression):
+    """A logistic regression whose fit takes ``side``, per-row metadata; it notes how
+    many rows of it each fit got."""
+
+    def fit(self, X, y, sample_weight=None, side=None):
+        self.side_rows_ = None if side is None else side.shape[0]
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+@pytest.mark.parametrize("make", [
+    lambda members: FusionClassifier(members, weights="optimize", refit=True,
+                                     cv=RecordingGroupKFold(3)),
+    lambda members: SerialStack(members, cv=RecordingGroupKFold(3)),
+])
+def test_a_member_named_splitter_keeps_its_route(routing, make):
+    # The splitter's entry was keyed "splitter" and replaced a member of that name.
+    members = [("splitter", SideTaker().set_fit_request(side=True)),
+               ("lr", LogisticRegression())]
+    composite = make(members).fit(X, Y, groups=GROUPS, side=np.ones((180, 2)))
+    assert no_group_split(composite.cv.folds_, GROUPS)
+    fitted = dict(getattr(composite, "steps_", None) or composite.named_estimators_.items())
+    assert fitted["splitter"].side_rows_ == 180
+
+
+@pytest.mark.parametrize("make", [
+    lambda member: FusionClassifier([("m", member)], weights="optimize", refit=True, cv=3),
+    lambda member: SerialStack([("m", member), ("lr", LogisticRegression())], cv=3),
+])
+def test_sparse_per_row_metadata_is_taken_at_each_fits_rows(routing, make):
+    # A sparse matrix has no len(): taking its rows failed ("sparse array length is
+    # ambiguous"), where scikit-learn's cross_val_predict takes them.
+    from scipy import sparse
+
+    side = sparse.random(180, 4, density=0.3, format="csr", random_state=0)
+    composite = make(SideTaker().set_fit_request(side=True)).fit(X, Y, side=side)
+    fitted = dict(getattr(composite, "steps_", None) or composite.named_estimators_.items())
+    assert fitted["m"].side_rows_ == 180
+
+
+def test_a_gate_or_a_student_that_requests_metadata_is_refused(routing):
+    # They are fitted on rows of the composite's making, and the metadata never reached
+    # them: silently, beside a member that requested it too, or as "not routed to any
+    # object" alone.
+    from skfuse import DistilledClassifier
+
+    side = np.ones((180, 2))
+    asking = SideTaker().set_fit_request(side=True)
+    mixture = MixtureOfExpertsClassifier(SideTaker().set_fit_request(side=True),
+                                         n_experts=2, gate=asking, max_iter=2)
+    with pytest.raises(TypeError, match=r"the gate \(SideTaker\) requests \['side'\] at "
+                                        "fit, which MixtureOfExpertsClassifier does not"):
+        mixture.fit(X, Y, side=side)
+    for teacher in (SideTaker().set_fit_request(side=True), LogisticRegression()):
+        with pytest.raises(TypeError, match=r"the student \(SideTaker\) requests "):
+            DistilledClassifier(teacher, asking, cv=3).fit(X, Y, side=side)
+    declining = LogisticRegression().set_fit_request(sample_weight=False)
+    with pytest.raises(TypeError, match=r"the student \(LogisticRegression\) declines "
+                                        "sample_weight"):
+        DistilledClassifier(LogisticRegression(), declining, cv=3).fit(X, Y)
+    # A request for metadata that fit is not given stands in no one's way.
+    DistilledClassifier(LogisticRegression(), asking, cv=3).fit(X, Y)
