@@ -229,6 +229,13 @@ class _BaseFusion(TransformerMixin, Composite):
         """
         names, members, views, weights = params
         owner = type(self).__name__
+        if self.budget is not None and self._weights_per_output(y_target):
+            # predict calls every member some output weighs: per-output selections, each
+            # within the budget, could together pass it.
+            raise ValueError(
+                f"{owner}: budget caps what the members chosen cost together at predict, "
+                "and output_weights='per_output' chooses members for each output apart; "
+                "use output_weights='shared' with a budget.")
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
         groups, routed = self._fit_metadata(sample_weight, fit_params)
         if sample_weight is not None and routed is None:
@@ -763,7 +770,9 @@ _FUSION_DOCS = {
         and said at ``verbose``. Not applied with ``scoring`` (no per-row loss) or with
         ``views`` that leave a member's view missing on some rows.""",
     "budget": """budget : float, default=None
-        With ``"greedy"``, the most that the distinct members chosen may cost together.""",
+        With ``"greedy"``, the most that the distinct members chosen may cost together
+        (a regressor's ``output_weights="per_output"``, which chooses members for each
+        output apart, is refused with a budget).""",
     "costs": """costs : dict of str to float, default=None
         Cost of each member for ``budget``. ``None`` measures each member's predict
         seconds per 1000 rows on the out-of-fold predictions: those timings move with

@@ -451,8 +451,15 @@ def tempered(P, temperature):
 
 def _score(scorer, holder, y, sample_weight):
     if sample_weight is None:
-        return scorer(holder, None, y)
-    return scorer(holder, None, y, sample_weight=sample_weight)
+        value = scorer(holder, None, y)
+    else:
+        value = scorer(holder, None, y, sample_weight=sample_weight)
+    if np.ndim(value) != 0 or np.iscomplexobj(value):
+        # As cross_validate asks; one score per output is a common slip.
+        raise ValueError(
+            f"scoring must return one number; got {value!r}. For several outputs, give "
+            "a scorer that averages them, or output_weights='per_output'.")
+    return value
 
 
 class _FusedClassifierOutput(ClassifierMixin, BaseEstimator):

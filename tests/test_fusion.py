@@ -1041,3 +1041,31 @@ def test_whole_number_weights_as_rows_are_bounded_and_named():
         fusion.fit(X, y, sample_weight=zero_first)
     assert "member 'knn'" in "".join(getattr(raised.value, "__notes__", [""])) \
         or sys.version_info < (3, 11)
+
+
+def test_a_budget_is_refused_with_weights_chosen_for_each_output_apart():
+    # Each output's selection kept within the budget, and predict called the members of
+    # both: costs 3 against a budget of 2.5.
+    from sklearn.neighbors import KNeighborsRegressor
+
+    X, y = make_regression(150, 3, n_targets=2, random_state=0)
+    fusion = FusionRegressor([("ridge", Ridge()), ("knn", KNeighborsRegressor())],
+                             weights="greedy", output_weights="per_output", budget=2.5,
+                             costs={"ridge": 1.0, "knn": 2.0}, cv=3)
+    with pytest.raises(ValueError, match="output_weights='shared' with a budget"):
+        fusion.fit(X, y)
+    # One output: nothing is chosen apart.
+    assert fusion.fit(X, y[:, 0]).weights_.shape == (2,)
+
+
+@pytest.mark.parametrize("weights", ["optimize", "greedy"])
+def test_a_scorer_that_gives_one_score_per_output_is_refused_by_name(weights):
+    # "The truth value of an array ... is ambiguous" said nothing of the scorer.
+    from sklearn.metrics import make_scorer, r2_score
+    from sklearn.neighbors import KNeighborsRegressor
+
+    X, y = make_regression(120, 3, n_targets=2, random_state=0)
+    scorer = make_scorer(r2_score, multioutput="raw_values")
+    with pytest.raises(ValueError, match=r"scoring must return one number; got array"):
+        FusionRegressor([("ridge", Ridge()), ("knn", KNeighborsRegressor())],
+                        weights=weights, scoring=scorer, cv=3).fit(X, y)
