@@ -293,8 +293,11 @@ def _refit_deferred(stack, estimators, step_params, fitted, oof, route, routed, 
         rows = np.flatnonzero(reached if present is None else reached & present[i])
         if is_frozen(estimators[i]) or rows.size < minimum or np.unique(y[rows]).size < 2:
             continue
-        if rows.size == (X.shape[0] if present is None else np.count_nonzero(present[i])):
-            continue  # every row of its fit is deferred (no exit): that fit is the one
+        # No row exited before it: its fit on every row is the one (rows no fold tested,
+        # the first of forward-chaining folds, have no route and count as not exiting).
+        routed_here = route >= 0 if present is None else (route >= 0) & present[i]
+        if rows.size == np.count_nonzero(routed_here):
+            continue
         sub_folds = [
             (np.intersect1d(train, rows), np.intersect1d(test, rows))
             for train, test in folds

@@ -455,6 +455,8 @@ class SerialStack(TransformerMixin, Composite):
         t = self.exit_threshold
         if isinstance(t, str):  # "auto", as declared
             return None
+        if np.ndim(t) == 0 and not isinstance(t, Real):  # a 0-d array: one number
+            t = t.item() if hasattr(t, "item") else t
         entries = [t] if isinstance(t, Real) else np.asarray(t, dtype=object).ravel()
         numbers = all(isinstance(v, Real) for v in entries)  # not "auto" or "0.9" in a list
         values = (np.full(n, t, dtype=float) if isinstance(t, Real)

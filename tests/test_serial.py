@@ -816,3 +816,23 @@ def test_a_stack_takes_sparse_x_when_the_steps_that_see_x_do(passthrough, sparse
     else:
         with pytest.raises(TypeError, match="(?i)sparse"):
             stack.fit(X_sparse, y)
+
+
+def test_a_step_no_row_exits_before_keeps_its_fit_on_every_row_under_forward_folds():
+    # Rows no forward-chaining fold tests have no route, so "every row reached it" never
+    # held: the last step was retrained on the tested rows alone, a fifth fewer.
+    rng = np.random.default_rng(0)
+    X_ = rng.normal(size=(400, 2))
+    y_ = (X_[:, 0] > 0).astype(int)
+    steps = [("lr", LogisticRegression()), ("tree", DecisionTreeClassifier(max_depth=1))]
+    cascade = SerialStack(steps, cv=TimeSeriesSplit(4), exit_threshold=1.0).fit(X_, y_)
+    assert cascade.cascade_fit_ == ["all", "all"]
+    assert cascade.named_steps_["tree"].tree_.n_node_samples[0] == 400
+    alone = DecisionTreeClassifier(max_depth=1).fit(X_, y_)
+    assert_array_equal(cascade.predict_proba(X_), alone.predict_proba(X_))
+
+
+def test_a_threshold_given_as_a_0d_array_is_one_number():
+    cascade = SerialStack([("nb", GaussianNB()), ("lr", LogisticRegression())],
+                          exit_threshold=np.array(0.5)).fit(X, y)
+    assert_array_equal(cascade.exit_thresholds_, [0.5])
