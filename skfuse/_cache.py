@@ -3,7 +3,9 @@
 Every entry is keyed by content: a fit by the member (class, parameters and seeds, or the
 fitted state of a frozen member), the data it is fitted on (``X``, ``y``,
 ``sample_weight``), the rows, the view and the output asked for; an output at predict time
-by the key of the fit that made the member and the rows it is asked about. Changing any
+by the fitted member itself (the digest of its pickle, kept in its fit's entry) and the
+rows it is asked about, so a fitted composite never reads the outputs of another fit of
+the same key (an unseeded member fitted again after the cache was cleared). Changing any
 of them misses the cache, and ``GridSearchCV`` over fusion-level parameters fits each
 member once per split and predicts each split once. As with ``Pipeline(memory=...)``, a
 function inside a member is known by its name, not its code: redefining it under the same
@@ -47,7 +49,7 @@ from ._views import take_view
 
 MEMO_BYTES = 256 * 2**20
 # Bumped when what an entry holds changes: entries of another format are not read.
-_FORMAT = 1
+_FORMAT = 2  # fit entries: (blob, out, seconds, classes, digest of blob)
 # SHA-1 hashes several times faster than joblib's default MD5 on CPUs with SHA extensions.
 _HASH = "sha1"
 
@@ -313,29 +315,36 @@ def loaded(member):
     return member.load() if isinstance(member, StoredMember) else member
 
 
-def _unpickled(blob, out, seconds, classes):
-    return (None if blob is None else pickle.loads(blob)), _copied(out), seconds
+def _unpickled(blob, out, seconds, classes, fitted):
+    return (None if blob is None else pickle.loads(blob)), _copied(out), seconds, fitted
 
 
-def _stored(blob, out, seconds, classes):
-    return (None if blob is None else StoredMember(blob, classes)), _copied(out), seconds
+def _stored(blob, out, seconds, classes, fitted):
+    return ((None if blob is None else StoredMember(blob, classes)), _copied(out), seconds,
+            fitted)
 
 
 def _fit_and_pickle(*args):
-    """A fit task's entry ``(pickled member, out, seconds, classes)``, and the member."""
+    """A fit task's entry ``(pickled member, out, seconds, classes, digest of the
+    pickle)``, and the member."""
     member, out, seconds = fit_task(*args)
     blob = None if member is None else pickle.dumps(member, pickle.HIGHEST_PROTOCOL)
-    return (blob, out, seconds, getattr(member, "classes_", None)), member
+    fitted = None if blob is None else hashlib.sha1(blob).hexdigest()
+    return (blob, out, seconds, getattr(member, "classes_", None), fitted), member
+
+
+def _uncached(*args):
+    return (*fit_task(*args), None)
 
 
 def _load_fit(backend, memo_key, call_id, *args):
-    """A fit task through the disk: ``(fitted, out, seconds)`` as :func:`fit_task`'s. A
+    """A fit task through the disk: ``(fitted, out, seconds, digest)``, :func:`fit_task`'s
+    result and the digest of the fitted member's pickle (which keys its outputs). A
     member fitted on a miss is handed back as it is, not unpickled from its entry."""
-    (blob, out, seconds, classes), made = _through_disk(backend, memo_key, call_id,
-                                                        _fit_and_pickle, *args)
+    entry, made = _through_disk(backend, memo_key, call_id, _fit_and_pickle, *args)
     if made is not None:  # fitted here (a fold's fit that is not kept is None)
-        return made, _copied(out), seconds
-    return _unpickled(blob, out, seconds, classes)
+        return made, _copied(entry[1]), entry[2], entry[4]
+    return _unpickled(*entry)
 
 
 def _output(estimator, X, output):
@@ -368,6 +377,7 @@ class MemberCache:
         self.enabled = location is not None
         self._store = (backend, location)
         self._digests = {}  # id of hashed objects -> (the objects, their digest)
+        self._unopenable = False  # the store could not be opened at predict
 
     def _backend(self):
         """The store backend of the ``Memory``, made at the first memo miss."""
@@ -384,27 +394,29 @@ class MemberCache:
         return self._digests[ident][1]
 
     def fit_tasks(self, jobs, X, y, sample_weight, output, store=False):
-        """Fit tasks, as ``(function, args)``, their cache keys, and which of them only
-        read this process's memo (``local``), for ``jobs`` of (estimator, view, train,
+        """Fit tasks, as ``(function, args)``, and which of them only read this
+        process's memo (``local``), for ``jobs`` of (estimator, view, train,
         test), (estimator, view, train, test, params) or (..., params, keep),
         ``params`` a member's routed metadata and ``keep`` whether a fold's fit is kept
         (see :func:`fit_task`).
 
         A refit (``test`` None) is keyed without ``output``, which it does not use. With
-        ``store``, a refit found in the memo comes back as a :class:`StoredMember`.
+        ``store``, a refit found in the memo comes back as a :class:`StoredMember`. A
+        task gives :func:`fit_task`'s result and the digest of the fitted member's pickle
+        (None for a fold's fit that is not kept), which keys its outputs
+        (:meth:`output_tasks`).
         """
         if self.enabled:
             data = self._digest_of(X, y, sample_weight)
             output_digest = self._digest_of(output, pickled=True)
-        tasks, keys, local = [], [], []
+        tasks, local = [], []
         for estimator, view, train, test, *rest in jobs:
             params = rest[0] if rest else None
             keep = len(rest) > 1 and bool(rest[1])
             out = None if test is None else output
             args = (estimator, X, y, sample_weight, train, test, view, out, params, keep)
             if not self.enabled:
-                tasks.append((fit_task, args))
-                keys.append(None)
+                tasks.append((_uncached, args))
                 local.append(False)
                 continue
             # The jobs of one member share its estimator and its params dict, and
@@ -426,15 +438,15 @@ class MemberCache:
             else:
                 tasks.append((_load_fit, (self._backend(), memo_key, _call_id("fit", key),
                                           *args)))
-            keys.append(key)
             local.append(hit is not None)
-        return tasks, keys, local
+        return tasks, local
 
     def output_tasks(self, estimators, keys, views, X, output):
         """``(function, args)`` per member: its ``output`` on its view of ``X``.
 
-        Cached when the members were fitted through the cache (``keys`` not None); a
-        :class:`StoredMember` is unpickled only when its output is not cached.
+        Cached when the members were fitted through the cache (``keys``, the digests of
+        the fitted members, not None); a :class:`StoredMember` is unpickled only when its
+        output is not cached.
         """
         cached = self.enabled and keys is not None
         if cached:
@@ -451,8 +463,26 @@ class MemberCache:
             hit = _MEMO.get(memo_key)
             if hit is not None:
                 tasks.append((_copied, (hit,)))
+            elif (backend := self._predict_backend()) is None:
+                tasks.append((output, (loaded(est), take_view(X, view))))
             else:
                 call_id = _call_id("output", _pickled_digest((key, digest)))
-                tasks.append((_load_output, (self._backend(), memo_key, call_id, loaded(est),
+                tasks.append((_load_output, (backend, memo_key, call_id, loaded(est),
                                              take_view(X, view), output)))
         return tasks
+
+    def _predict_backend(self):
+        """The store for outputs at predict, or None (with a warning) when it cannot be
+        opened: a model saved with ``memory`` predicts where its folder cannot be made
+        (another machine), without the cache."""
+        if self._unopenable:
+            return None
+        try:
+            return self._backend()
+        except OSError as exc:
+            warnings.warn(
+                f"skfuse's member cache cannot be opened ({exc}); the members predict "
+                "without it. Set memory=None on a model saved for use elsewhere.",
+                UserWarning, stacklevel=2)
+            self._unopenable = True  # warned once per call
+            return None

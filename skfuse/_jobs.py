@@ -48,8 +48,9 @@ class MemberFit:
     fit_output : object
         With ``fit_output=True``, the output of the fit on the rows it was fitted on.
     key : str, tuple or None
-        The member cache's key of the fit on all rows, or without a refit (with
-        ``keep_folds``) the fold fits' keys together, which key their mean's
+        The member cache's digest of the fit on all rows (of its pickle: it keys the
+        member's outputs), or without a refit (with ``keep_folds``) the fold fits'
+        digests together, which key their mean's
         predictions (None without a cache).
     fold_estimators : list or None
         With ``keep_folds=True``, the fit of each fold, in fold order.
@@ -179,8 +180,8 @@ class MemberJobs:
             if any(m.fit_output for m in self._members):
                 raise ValueError("fit_output is not cached; plan without memory.")
             try:
-                tasks, keys, local = cache.fit_tasks(jobs, X, y, sample_weight, output,
-                                                     store=self.store_members)
+                tasks, local = cache.fit_tasks(jobs, X, y, sample_weight, output,
+                                               store=self.store_members)
             except UncacheableMember as exc:
                 label = next(m.label for m in self._members if m.estimator is exc.estimator)
                 raise TypeError(
@@ -198,10 +199,14 @@ class MemberJobs:
                                  view, None if test is None and not own else output,
                                  params, own or kept))
                      for (est, view, train, test, params, kept), own in zip(jobs, fitted_out)]
-            keys, local = [None] * len(tasks), None
+            local = None
         labels = [label for m in self._members for label in _labels(m)]
         results = run_fit_tasks(tasks, self.n_jobs, self.verbose, self.owner, labels,
                                 local)
+        keys = [None] * len(results)
+        if cache.enabled:  # a fit's outputs are keyed by the fitted member's digest
+            keys = [result[3] for result in results]
+            results = [result[:3] for result in results]
         fits, start = {}, 0
         for m in self._members:
             done = results[start:start + len(m.planned)]

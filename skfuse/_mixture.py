@@ -647,7 +647,12 @@ class _BaseMixture(Composite):
         blocks = []
         for e in range(len(templates)):
             share = resp[:, e]
-            floor = min(self.min_responsibility, share.max())
+            # The fallback (no row reaches min_responsibility) keeps the expert's rows of
+            # the largest share among those it can be fitted on: of positive weight,
+            # with its view.
+            usable = weight > 0 if present is None else (weight > 0) & (present[e] > 0)
+            floor = min(self.min_responsibility,
+                        share[usable].max() if usable.any() else share.max())
             share = np.where(share >= floor, share, 0.0)
             blocks.append(self._expert_rows(share * weight, rows.target,
                                             weight if present is None else weight * present[e]))

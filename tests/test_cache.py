@@ -167,6 +167,35 @@ def test_predictions_are_cached_per_fitted_member_and_rows(tmp_path):
     assert_allclose(uncached.predict_proba(X), first)
 
 
+@pytest.mark.parametrize("refit", [True, False])
+def test_a_fitted_fusion_never_reads_the_outputs_of_another_fit_of_its_key(tmp_path,
+                                                                         refit):
+    # Outputs were keyed by what a fit was given: an unseeded member fitted again after
+    # the cache was cleared wrote its own outputs under the first fit's key, and the
+    # first fusion (live or unpickled) then predicted with them.
+    import pickle
+    import shutil
+
+    from sklearn.ensemble import ExtraTreesClassifier
+
+    X_test = np.random.default_rng(1).normal(size=(40, 4))
+
+    def fusion():
+        return FusionClassifier([("et", ExtraTreesClassifier(n_estimators=5)),
+                                 ("lr", LogisticRegression(max_iter=500))],
+                                weights="optimize", refit=refit, cv=3,
+                                memory=tmp_path / "cache").fit(X, y)
+
+    first = fusion()
+    expected = first.predict_proba(X_test)
+    saved = pickle.dumps(first)
+    shutil.rmtree(tmp_path / "cache")
+    second = fusion()
+    assert not np.array_equal(second.predict_proba(X_test), expected)  # another fit
+    np.testing.assert_array_equal(first.predict_proba(X_test), expected)
+    np.testing.assert_array_equal(pickle.loads(saved).predict_proba(X_test), expected)
+
+
 def test_bagged_fold_fits_predict_once_for_every_candidate(tmp_path):
     # refit=False predicts by the mean of the fold fits: a search over fusion-level
     # parameters asks them about each test fold once, as it asks a refitted member.
@@ -517,3 +546,26 @@ def test_a_member_that_does_not_pickle_is_named_when_the_cache_cannot_take_it(tm
                                             r"module level.*memory=None"):
             composite.set_params(memory=str(tmp_path)).fit(X, y)
         composite.set_params(memory=None).fit(X, y)  # without the cache it fits
+
+
+def test_a_model_predicts_without_its_cache_where_the_folder_cannot_be_made(tmp_path,
+                                                                          monkeypatch):
+    # A model saved with memory= and loaded on another machine asked the training
+    # machine's folder for its outputs, and failed where it could not be made.
+    import os
+    import pickle
+    import shutil
+
+    fusion = FusionClassifier(members(), memory=tmp_path / "cache").fit(X, y)
+    expected = fusion.predict_proba(X)
+    loaded = pickle.loads(pickle.dumps(fusion))
+    shutil.rmtree(tmp_path / "cache")
+
+    def read_only(path, *args, **kwargs):
+        raise OSError(30, "Read-only file system", path)
+
+    monkeypatch.setattr(os, "makedirs", read_only)
+    monkeypatch.setattr(os, "mkdir", read_only)
+    with pytest.warns(UserWarning, match="member cache cannot be opened .* Set "
+                                         "memory=None on a model saved"):
+        np.testing.assert_array_equal(loaded.predict_proba(X), expected)

@@ -1082,3 +1082,23 @@ def test_a_mixtures_own_fitted_gate_given_as_gate_is_refused_clearly():
     with pytest.raises(TypeError, match=r"gate is skfuse's own gate .* leave gate=None "
                                          r"and set gate_alpha \(this one's alpha is 1.0\)"):
         MixtureOfExpertsRegressor(Ridge(), n_experts=2, gate=clone(fitted.gate_)).fit(X, y)
+
+
+@pytest.mark.parametrize("init", ["random", "kmeans"])
+def test_rows_of_weight_zero_leave_the_sparse_m_step_as_if_dropped(init):
+    # The fallback of the sparse M-step (no row reaching min_responsibility) took the
+    # largest share over every row: when a row of weight 0 held it, the expert kept no
+    # row ("has no row to be fitted on").
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-2, 2, (40, 2))
+    y = np.where(X[:, 0] > 0, 2 * X[:, 1], -X[:, 1] + 1) + rng.normal(0, 0.5, 40)
+    weight = (rng.uniform(size=40) < 0.6).astype(float)
+    settings = dict(n_experts=3, max_iter=6, validation_fraction=None, gate_alpha=0.5,
+                    init=init, min_responsibility=0.9, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        weighted = MixtureOfExpertsRegressor(**settings).fit(X, y, sample_weight=weight)
+        dropped = MixtureOfExpertsRegressor(**settings).fit(X[weight > 0], y[weight > 0])
+    if init == "kmeans":  # the same start: the same mixture
+        assert_allclose(weighted.predict(X), dropped.predict(X), rtol=1e-10)
+    assert np.all(np.isfinite(weighted.predict(X)))
