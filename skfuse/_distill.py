@@ -57,7 +57,7 @@ from ._tasks import is_frozen, report, report_fit_time, weight_key
 from ._views import (
     _is_dataframe,
     concat_rows,
-    missing_entries,
+    missing_rows,
     missing_text_refusal,
     nan_error,
     nan_refusal,
@@ -274,10 +274,10 @@ class _BaseDistilled(Composite):
     def _refuse_nan_the_student_cannot_take(self, X):
         """NaN in ``X`` need a student that takes them: its tags, or else a clone tried
         on a few rows (:func:`~skfuse._views.nan_error`), as for a fusion's members."""
-        missing = missing_entries(X, None)
-        if missing is None or not missing.any():
+        missing = missing_rows(X, None)
+        if missing is None or not missing[0].any():
             return
-        holds = missing.any(axis=1)
+        holds = missing[0]
         reason = nan_error(self.student, nan_sample(X, None, holds))
         if reason is not None and np.ndim(X) == 1:  # one object per row
             raise ValueError(missing_text_refusal(type(self).__name__, "the student",

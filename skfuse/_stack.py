@@ -19,7 +19,7 @@ from ._tasks import is_frozen
 from ._views import (
     _is_dataframe,
     class_name,
-    missing_entries,
+    missing_rows,
     missing_text_refusal,
     nan_error,
     nan_refusal,
@@ -257,10 +257,10 @@ def refuse_nan(stack, X, fitted):
     name, est = (stack.steps_ if fitted else stack._kept_steps())[0]
     if isinstance(est, Composite):
         return
-    missing = missing_entries(X, stack._views_[0])
-    if missing is None or not missing.any():
+    missing = missing_rows(X, stack._views_[0])
+    if missing is None or not missing[0].any():
         return
-    holds = missing.any(axis=1)
+    holds = missing[0]
     reason = nan_error(est, nan_sample(X, stack._views_[0], holds), fitted)
     if reason is not None and np.ndim(X) == 1:  # one object per row
         raise ValueError(missing_text_refusal(OWNER, f"step {name!r}", est,
@@ -279,10 +279,10 @@ def refuse_passed_nan(stack, X, fitted):
     tags. Returns the names of the later steps that took NaN in those columns."""
     if stack._passthrough_ is None:
         return set()
-    missing = missing_entries(X, stack._passthrough_)
-    if missing is None or not missing.any():
+    missing = missing_rows(X, stack._passthrough_)
+    if missing is None or not missing[0].any():
         return set() if not fitted else getattr(stack, "_passed_nan_", set())
-    holds = missing.any(axis=1)
+    holds = missing[0]
     took = set()
     for name, est in (stack.steps_ if fitted else stack._kept_steps())[1:]:
         if isinstance(est, Composite) or takes_nan(est) or (

@@ -220,33 +220,45 @@ def check_views(views, names, owner):
     return views
 
 
-def missing_entries(X, positions):
-    """Which entries of the view ``positions`` of ``X`` are missing, shape (n, k).
+def missing_rows(X, positions):
+    """Which rows of the view ``positions`` of ``X`` miss some entry, and which miss
+    every entry: two bool arrays of shape (n,), or None when nothing can be missing
+    (integer input).
 
-    Missing means NaN, or None (or NaN) in an object column. Returns None when nothing
-    can be missing (sparse or integer input).
+    Missing means NaN, or None (or NaN, or pandas' ``NA``) in an object column; in a
+    sparse matrix, a stored NaN (an entry not stored is a 0), counted row by row without
+    densifying the view.
     """
     view = take_view(X, positions)
     n = view.shape[0]
     if hasattr(view, "toarray"):
-        return None
+        csr = view.tocsr(copy=True)
+        csr.sum_duplicates()
+        if csr.dtype.kind not in "fc":
+            return None
+        rows = np.repeat(np.arange(n), np.diff(csr.indptr))
+        counts = np.bincount(rows[np.isnan(csr.data)], minlength=n)
+        return counts > 0, counts == csr.shape[1]
     if _is_dataframe(view):
-        return view.isna().to_numpy()
-    values = np.asarray(view).reshape(n, -1)
-    if values.dtype.kind in "fc":
-        return np.isnan(values)
-    if values.dtype.kind == "O":
-        with np.errstate(invalid="ignore"):  # NaN's comparison with itself is the test
-            return np.frompyfunc(_is_missing_value, 1, 1)(values).astype(bool)
-    return None
+        missing = view.isna().to_numpy()
+    else:
+        values = np.asarray(view).reshape(n, -1)
+        if values.dtype.kind in "fc":
+            missing = np.isnan(values)
+        elif values.dtype.kind == "O":
+            with np.errstate(invalid="ignore"):  # NaN's comparison with itself is the test
+                missing = np.frompyfunc(_is_missing_value, 1, 1)(values).astype(bool)
+        else:
+            return None
+    return missing.any(axis=1), missing.all(axis=1)
 
 
 def rows_present(X, positions):
     """True for each row of ``X`` where the view ``positions`` holds at least one value."""
-    missing = missing_entries(X, positions)
+    missing = missing_rows(X, positions)
     if missing is None:
         return np.ones(X.shape[0], dtype=bool)
-    return ~missing.all(axis=1)
+    return ~missing[1]
 
 
 def nan_rows(values):
@@ -263,7 +275,7 @@ def nan_rows(values):
 def _is_missing_value(value):
     """None, a float NaN, or pandas' ``NA`` and ``NaT`` (found by type: pandas is
     optional)."""
-    if value is None or (isinstance(value, float) and value != value):
+    if value is None or (isinstance(value, (float, np.floating)) and value != value):
         return True
     kind = type(value)
     return (kind.__name__ in ("NAType", "NaTType")
@@ -417,15 +429,16 @@ def view_present(X, view, estimator, label, owner, fitted=False):
     not take NaN (:func:`nan_error`, tried on a few such rows); ``label`` names it
     (``"member 'a'"``) in the error.
     """
-    missing = missing_entries(X, view)
+    missing = missing_rows(X, view)
     if missing is None:
         return np.ones(X.shape[0], dtype=bool)
-    present = np.ones(X.shape[0], dtype=bool) if view is None else ~missing.all(axis=1)
-    partial = present & missing.any(axis=1)
+    some, every = missing
+    present = np.ones(X.shape[0], dtype=bool) if view is None else ~every
+    partial = present & some
     if partial.any():
         reason = nan_error(estimator, nan_sample(X, view, partial, present), fitted)
         if reason is not None:
-            wholly = missing[partial].all(axis=1).any()  # only possible without a view
+            wholly = every[partial].any()  # only possible without a view
             if np.ndim(X) == 1:  # one object per row
                 raise ValueError(missing_text_refusal(owner, label, estimator,
                                                       int(partial.sum()), reason))

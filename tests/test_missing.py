@@ -611,3 +611,42 @@ def test_composites_say_a_member_is_not_deterministic():
             if not isinstance(composite, DistilledClassifier) \
             else clone(composite).set_params(teacher=LogisticRegression())
         assert not get_tags(plain).non_deterministic, type(composite).__name__
+
+
+def _two_views_missing_on_rows():
+    X, y = make_classification(n_samples=200, n_features=4, n_informative=4,
+                               n_redundant=0, random_state=0)
+    X[:20, :2] = np.nan  # member a's whole view missing on 20 rows
+    return X, y
+
+
+@pytest.mark.parametrize("make", [
+    lambda: FusionClassifier([("a", LogisticRegression()), ("b", LogisticRegression())],
+                             views={"a": [0, 1], "b": [2, 3]}, weights="optimize", cv=3),
+    lambda: SerialStack([("a", LogisticRegression()), ("b", LogisticRegression())],
+                        views={"a": [0, 1], "b": [2, 3]}, exit_threshold=0.8),
+])
+def test_a_sparse_view_stored_as_nan_is_a_missing_modality_as_dense(make):
+    # Sparse X was never read for NaN: the member was handed the rows and failed with
+    # scikit-learn's raw "Input X contains NaN".
+    from scipy import sparse
+
+    X, y = _two_views_missing_on_rows()
+    dense = make().fit(X, y).predict_proba(X)
+    as_sparse = make().fit(sparse.csr_matrix(X), y).predict_proba(sparse.csr_matrix(X))
+    assert_allclose(as_sparse, dense, atol=1e-12)
+    partly = X.copy()
+    partly[30, 2] = np.nan
+    with pytest.raises(ValueError, match=r"member 'b' \(LogisticRegression\) does not "
+                                         r"accept NaN, and its view is partly missing"):
+        FusionClassifier([("a", LogisticRegression()), ("b", LogisticRegression())],
+                         views={"a": [0, 1], "b": [2, 3]}).fit(sparse.csr_matrix(partly), y)
+
+
+@pytest.mark.parametrize("nan", [np.float32("nan"), np.float16("nan")])
+def test_a_narrow_float_nan_in_an_object_column_is_missing(nan):
+    # Only a Python float (NumPy's float64 is one) was read as NaN.
+    X = np.empty((4, 2), dtype=object)
+    X[:, 0] = ["x", "y", nan, None]
+    X[:, 1] = [1.0, nan, nan, None]
+    assert_array_equal(rows_present(X, [0, 1]), [True, True, False, False])
