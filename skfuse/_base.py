@@ -763,15 +763,39 @@ def is_int(value):
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
 
+def real_array(values, name):
+    """``values`` as a float64 array, refused (``ValueError`` naming ``name``) unless
+    they are real numbers: complex numbers, dates, durations and texts would be cast into
+    something else (a real part, nanoseconds, a parsed number). Missing values (None,
+    NaN, pandas' ``NA``) become NaN, for the caller to refuse or take."""
+    if hasattr(values, "to_numpy"):  # pandas (and polars)
+        dtypes = values.dtypes if hasattr(values, "columns") else [values.dtype]
+        if all(getattr(dtype, "kind", "O") in "biuf" for dtype in dtypes):
+            try:  # pandas' nullable numbers, NA as NaN
+                return values.to_numpy(dtype=np.float64, na_value=np.nan)
+            except TypeError:  # polars' to_numpy takes neither
+                pass
+        array = values.to_numpy()
+    else:
+        array = np.asarray(values)
+    if array.dtype.kind == "O":
+        flat = array.ravel()
+        missing = np.array([_is_missing_value(v) for v in flat], dtype=bool)
+        wrong = next((v for v, gone in zip(flat, missing)
+                      if not gone and not isinstance(v, numbers.Real)), None)
+        if wrong is not None:
+            raise ValueError(f"{name} must hold real numbers; got {wrong!r}.")
+        return np.where(missing, np.nan, flat).astype(np.float64).reshape(array.shape)
+    if array.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must hold real numbers; got dtype {array.dtype}.")
+    return array.astype(np.float64, copy=False)
+
+
 def check_sample_weight(sample_weight, n_samples):
     """Return ``sample_weight`` as a finite, non-negative float array of length n_samples."""
     if sample_weight is None:
         return None
-    kind = np.asarray(sample_weight).dtype.kind
-    if kind in "cmM":  # complex, dates and durations: a cast would drop or invent parts
-        raise ValueError(f"sample_weight must hold real numbers; got dtype "
-                         f"{np.asarray(sample_weight).dtype}.")
-    sample_weight = np.asarray(sample_weight, dtype=np.float64)
+    sample_weight = real_array(sample_weight, "sample_weight")
     if sample_weight.ndim == 0:
         sample_weight = np.full(n_samples, float(sample_weight))
     if sample_weight.ndim != 1 or sample_weight.shape[0] != n_samples:
@@ -854,7 +878,7 @@ def takes_no_weights(who, estimator, need):
 
 
 def seeds_by_name(random_state, names):
-    """One seed per name in ``names``, for :func:`seed_estimator`: None for each when
+    """One seed per name in ``names`` (a member's, a parameter's): None for each when
     ``random_state`` is None.
 
     A name's seed depends on ``random_state`` and on that name alone, so a member's
@@ -870,7 +894,9 @@ def seeds_by_name(random_state, names):
 
 
 def seed_estimator(estimator, random_state):
-    """``estimator`` with an int seed in every unset ``random_state`` in it.
+    """``estimator`` with an int seed in every unset ``random_state`` in it, but inside
+    a skfuse composite, which gets a seed of its own if it has none and seeds what it
+    holds by name when it is fitted (:func:`seeds_by_name`).
 
     Seeds the user set explicitly are kept. The estimator is cloned only when a seed is
     set, and returned as it is otherwise (with ``random_state=None``, when it is frozen or
@@ -878,21 +904,17 @@ def seed_estimator(estimator, random_state):
     """
     if random_state is None or is_frozen(estimator):
         return estimator
-    rng = check_random_state(random_state)
     params = estimator.get_params(deep=True)
-    seeds = {
-        key: int(rng.randint(np.iinfo(np.int32).max))
-        for key, value in sorted(params.items())
-        if (key == "random_state" or key.endswith("__random_state")) and value is None
-    }
-    # A skfuse composite with its own seed seeds what it holds, as when fitted alone
-    # (the seeds are drawn first, so the others' do not move).
-    seeding = [prefix for prefix, est in [("", estimator)] + [
-                   (f"{key}__", value) for key, value in params.items()]
-               if isinstance(est, Composite) and getattr(est, "random_state", None)
-               is not None]
-    seeds = {key: seed for key, seed in seeds.items()
-             if not any(key.startswith(prefix) for prefix in seeding)}
+    # A skfuse composite seeds what it holds from its own seed, member by member, as when
+    # fitted alone; each other seed depends on its key alone, not on the keys beside it.
+    inside = [prefix for prefix, est in [("", estimator)] + [
+                  (f"{key}__", value) for key, value in params.items()]
+              if isinstance(est, Composite)]
+    unset = [key for key, value in params.items()
+             if (key == "random_state" or key.endswith("__random_state")) and value is None
+             and not any(key.startswith(prefix) and key != f"{prefix}random_state"
+                         for prefix in inside)]
+    seeds = seeds_by_name(random_state, unset)
     return clone(estimator).set_params(**seeds) if seeds else estimator
 
 

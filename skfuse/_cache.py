@@ -333,17 +333,14 @@ def _fit_and_pickle(*args):
     return (blob, out, seconds, getattr(member, "classes_", None), fitted), member
 
 
-def _uncached(*args):
-    return (*fit_task(*args), None)
-
-
 def _load_fit(backend, memo_key, call_id, *args):
     """A fit task through the disk: ``(fitted, out, seconds, digest)``, :func:`fit_task`'s
     result and the digest of the fitted member's pickle (which keys its outputs). A
     member fitted on a miss is handed back as it is, not unpickled from its entry."""
     entry, made = _through_disk(backend, memo_key, call_id, _fit_and_pickle, *args)
     if made is not None:  # fitted here (a fold's fit that is not kept is None)
-        return made, _copied(entry[1]), entry[2], entry[4]
+        _, out, seconds, _, fitted = entry
+        return made, _copied(out), seconds, fitted
     return _unpickled(*entry)
 
 
@@ -394,8 +391,8 @@ class MemberCache:
         return self._digests[ident][1]
 
     def fit_tasks(self, jobs, X, y, sample_weight, output, store=False):
-        """Fit tasks, as ``(function, args)``, and which of them only read this
-        process's memo (``local``), for ``jobs`` of (estimator, view, train,
+        """Fit tasks through an enabled cache, as ``(function, args)``, and which of them
+        only read this process's memo (``local``), for ``jobs`` of (estimator, view, train,
         test), (estimator, view, train, test, params) or (..., params, keep),
         ``params`` a member's routed metadata and ``keep`` whether a fold's fit is kept
         (see :func:`fit_task`).
@@ -406,19 +403,14 @@ class MemberCache:
         (None for a fold's fit that is not kept), which keys its outputs
         (:meth:`output_tasks`).
         """
-        if self.enabled:
-            data = self._digest_of(X, y, sample_weight)
-            output_digest = self._digest_of(output, pickled=True)
+        data = self._digest_of(X, y, sample_weight)
+        output_digest = self._digest_of(output, pickled=True)
         tasks, local = [], []
         for estimator, view, train, test, *rest in jobs:
             params = rest[0] if rest else None
             keep = len(rest) > 1 and bool(rest[1])
             out = None if test is None else output
             args = (estimator, X, y, sample_weight, train, test, view, out, params, keep)
-            if not self.enabled:
-                tasks.append((_uncached, args))
-                local.append(False)
-                continue
             # The jobs of one member share its estimator and its params dict, and
             # the members share the folds. A kept fold fit is keyed apart from the same
             # fold's output alone.

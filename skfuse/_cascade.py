@@ -100,19 +100,25 @@ def lower_bound(diff, sample_weight, confidence):
 def weighted_quantiles(values, weights, q):
     """``np.quantile(values, q)`` (linear interpolation) with each value counted as many
     times as its weight: whole-number weights give the quantiles of the values repeated.
-    ``weights`` None counts each once."""
+    ``weights`` None counts each once. Weights that sum to fewer than the values are
+    scaled up to sum to their number (equal weights then count each once), and ``q`` of 0
+    and 1 give the smallest and the largest value whatever the weights."""
     order = np.argsort(values, kind="stable")
     values = np.asarray(values, float)[order]
     if weights is None:
         return np.quantile(values, q)
-    ends = np.cumsum(np.asarray(weights, float)[order])  # repeated copies end at these
-    position = np.maximum(ends[-1] - 1.0, 0.0) * np.asarray(q, float)
+    weights = np.asarray(weights, float)[order]
+    weights = weights * max(1.0, len(values) / weights.sum())
+    ends = np.cumsum(weights)  # the repeated copies of each value end at these
+    q = np.asarray(q, float)
+    position = (ends[-1] - 1.0) * q
     low = np.floor(position)
 
     def at(index):  # the value at an index of the repeated values
         return values[np.minimum(np.searchsorted(ends, index, side="right"), len(values) - 1)]
 
-    return at(low) + (position - low) * (at(np.ceil(position)) - at(low))
+    quantiles = at(low) + (position - low) * (at(np.ceil(position)) - at(low))
+    return np.where(q >= 1.0, values[-1], np.where(q <= 0.0, values[0], quantiles))
 
 
 def auto_thresholds(proba, codes, tolerance, sample_weight=None, present=None,

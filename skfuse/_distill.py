@@ -275,9 +275,9 @@ class _BaseDistilled(Composite):
         """NaN in ``X`` need a student that takes them: its tags, or else a clone tried
         on a few rows (:func:`~skfuse._views.nan_error`), as for a fusion's members."""
         missing = missing_rows(X, None)
-        if missing is None or not missing[0].any():
+        if missing is None or not missing.some.any():
             return
-        holds = missing[0]
+        holds = missing.some
         reason = nan_error(self.student, nan_sample(X, None, holds))
         if reason is not None and np.ndim(X) == 1:  # one object per row
             raise ValueError(missing_text_refusal(type(self).__name__, "the student",

@@ -139,7 +139,7 @@ def gate_log_proba(gate, X, n_experts):
 def _sparse_mean_variance(X, weight, total):
     """Weighted column means and variances of sparse ``X`` without densifying it: the
     deviations of the stored entries, plus the mean's own for the rest (zeros)."""
-    X = sp.csc_matrix(X)  # a copy: summing duplicates leaves the caller's X as it is
+    X = X.tocsc(copy=True)  # summing duplicates leaves the caller's X as it is
     X.sum_duplicates()
     columns = np.repeat(np.arange(X.shape[1]), np.diff(X.indptr))
     stored_weight = weight[X.indices]

@@ -205,8 +205,8 @@ class MemberJobs:
                                 local)
         keys = [None] * len(results)
         if cache.enabled:  # a fit's outputs are keyed by the fitted member's digest
-            keys = [result[3] for result in results]
-            results = [result[:3] for result in results]
+            keys = [fitted_digest for *_, fitted_digest in results]
+            results = [(fitted, out, seconds) for fitted, out, seconds, _ in results]
         fits, start = {}, 0
         for m in self._members:
             done = results[start:start + len(m.planned)]

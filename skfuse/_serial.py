@@ -379,10 +379,10 @@ class SerialStack(TransformerMixin, Composite):
         tags.target_tags.required = True
         # A stack's later levels see the outputs of the one before, not X, unless
         # raw columns are passed through to them.
-        seeing = (len(kept) if self.exit_threshold is not None or self._passes_columns()
-                  else 1)
-        tags.input_tags.allow_nan = all(takes_nan(est) for est in kept[:seeing])
-        tags.input_tags.sparse = all(t.input_tags.sparse for t in kept_tags[:seeing])
+        n_seeing_x = (len(kept) if self.exit_threshold is not None or self._passes_columns()
+                      else 1)
+        tags.input_tags.allow_nan = all(takes_nan(est) for est in kept[:n_seeing_x])
+        tags.input_tags.sparse = all(t.input_tags.sparse for t in kept_tags[:n_seeing_x])
         tags.non_deterministic = any_non_deterministic(kept)
         # A stack transforms X into its final step's input; a cascade does not.
         tags.transformer_tags = None if self._is_cascade() else TransformerTags()

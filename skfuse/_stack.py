@@ -258,9 +258,9 @@ def refuse_nan(stack, X, fitted):
     if isinstance(est, Composite):
         return
     missing = missing_rows(X, stack._views_[0])
-    if missing is None or not missing[0].any():
+    if missing is None or not missing.some.any():
         return
-    holds = missing[0]
+    holds = missing.some
     reason = nan_error(est, nan_sample(X, stack._views_[0], holds), fitted)
     if reason is not None and np.ndim(X) == 1:  # one object per row
         raise ValueError(missing_text_refusal(OWNER, f"step {name!r}", est,
@@ -280,9 +280,9 @@ def refuse_passed_nan(stack, X, fitted):
     if stack._passthrough_ is None:
         return set()
     missing = missing_rows(X, stack._passthrough_)
-    if missing is None or not missing[0].any():
+    if missing is None or not missing.some.any():
         return set() if not fitted else getattr(stack, "_passed_nan_", set())
-    holds = missing[0]
+    holds = missing.some
     took = set()
     for name, est in (stack.steps_ if fitted else stack._kept_steps())[1:]:
         if isinstance(est, Composite) or takes_nan(est) or (

@@ -10,12 +10,15 @@ import contextlib
 import numbers
 import re
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 from sklearn.base import clone, is_classifier
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 from sklearn.utils import get_tags
+
+from ._compat import InvalidParameterError
 
 
 def _is_dataframe(X):
@@ -87,10 +90,12 @@ def resolve_view(view, X, member, feature_names=None, *, subject=None):
     if isinstance(view, slice):
         positions = np.arange(n_features)[_positional(view, feature_names, subject)]
     else:
+        if np.ndim(view) == 0 and hasattr(view, "item"):  # a 0-d array: one entry
+            view = view.item()
         if isinstance(view, (str, numbers.Integral)):
             view = [view]
         elif not hasattr(view, "__iter__"):
-            raise TypeError(
+            raise InvalidParameterError(
                 f"{subject} must be columns: a name, a position, a slice, names, "
                 f"positions or booleans, or a callable that gives them; got {view!r}.")
         items = np.asarray(list(view), dtype=object)
@@ -220,10 +225,17 @@ def check_views(views, names, owner):
     return views
 
 
+class MissingRows(NamedTuple):
+    """Rows of a view that miss some entry, and those that miss every entry."""
+
+    some: np.ndarray
+    every: np.ndarray
+
+
 def missing_rows(X, positions):
     """Which rows of the view ``positions`` of ``X`` miss some entry, and which miss
-    every entry: two bool arrays of shape (n,), or None when nothing can be missing
-    (integer input).
+    every entry (:class:`MissingRows`, bool arrays of shape (n,)), or None when nothing
+    can be missing (integer input).
 
     Missing means NaN, or None (or NaN, or pandas' ``NA``) in an object column; in a
     sparse matrix, a stored NaN (an entry not stored is a 0), counted row by row without
@@ -232,13 +244,10 @@ def missing_rows(X, positions):
     view = take_view(X, positions)
     n = view.shape[0]
     if hasattr(view, "toarray"):
-        csr = view.tocsr(copy=True)
-        csr.sum_duplicates()
-        if csr.dtype.kind not in "fc":
+        if view.dtype.kind not in "fc":
             return None
-        rows = np.repeat(np.arange(n), np.diff(csr.indptr))
-        counts = np.bincount(rows[np.isnan(csr.data)], minlength=n)
-        return counts > 0, counts == csr.shape[1]
+        counts = _stored_nan_counts(view)
+        return MissingRows(counts > 0, counts == view.shape[1])
     if _is_dataframe(view):
         missing = view.isna().to_numpy()
     else:
@@ -250,7 +259,15 @@ def missing_rows(X, positions):
                 missing = np.frompyfunc(_is_missing_value, 1, 1)(values).astype(bool)
         else:
             return None
-    return missing.any(axis=1), missing.all(axis=1)
+    return MissingRows(missing.any(axis=1), missing.all(axis=1))
+
+
+def _stored_nan_counts(matrix):
+    """The NaN entries stored in each row of a sparse matrix (duplicates summed first)."""
+    csr = matrix.tocsr(copy=True)
+    csr.sum_duplicates()
+    rows = np.repeat(np.arange(csr.shape[0]), np.diff(csr.indptr))
+    return np.bincount(rows[np.isnan(csr.data)], minlength=csr.shape[0])
 
 
 def rows_present(X, positions):
@@ -258,17 +275,13 @@ def rows_present(X, positions):
     missing = missing_rows(X, positions)
     if missing is None:
         return np.ones(X.shape[0], dtype=bool)
-    return ~missing[1]
+    return ~missing.every
 
 
 def nan_rows(values):
     """Which rows of a float array or sparse matrix hold a NaN, as a bool mask."""
     if hasattr(values, "toarray"):
-        csr = values.tocsr()
-        rows = np.repeat(np.arange(csr.shape[0]), np.diff(csr.indptr))
-        holds = np.zeros(csr.shape[0], dtype=bool)
-        holds[rows[np.isnan(csr.data)]] = True
-        return holds
+        return _stored_nan_counts(values) > 0
     return np.isnan(values).reshape(values.shape[0], -1).any(axis=1)
 
 
@@ -432,7 +445,7 @@ def view_present(X, view, estimator, label, owner, fitted=False):
     missing = missing_rows(X, view)
     if missing is None:
         return np.ones(X.shape[0], dtype=bool)
-    some, every = missing
+    some, every = missing.some, missing.every
     present = np.ones(X.shape[0], dtype=bool) if view is None else ~every
     partial = present & some
     if partial.any():

@@ -457,8 +457,9 @@ def _score(scorer, holder, y, sample_weight):
     if np.ndim(value) != 0 or np.iscomplexobj(value):
         # As cross_validate asks; one score per output is a common slip.
         raise ValueError(
-            f"scoring must return one number; got {value!r}. For several outputs, give "
-            "a scorer that averages them, or output_weights='per_output'.")
+            f"scoring must return one number; got {value!r}. Give a scorer that does "
+            "(over several outputs, one that averages them: multioutput="
+            "'uniform_average').")
     return value
 
 

@@ -52,7 +52,7 @@ When an error is raised, what the buffers hold is unspecified. Why reuse them: s
 import numpy as np
 
 from skfuse import _kernels
-from skfuse._base import is_int
+from skfuse._base import is_int, real_array
 from skfuse._kernels import PARALLEL_MIN_ROWS
 
 __all__ = ["PARALLEL_MIN_ROWS", "combine", "group_by_expert", "top_k"]
@@ -235,19 +235,10 @@ def _refuse_sparse(values, name):
 
 
 def _float_array(values, name):
-    """``values`` as a float64 array; refused when sparse or not real numbers (complex
-    numbers, dates, texts: a cast would drop or invent parts). pandas' missing values
-    become NaN, which the callers refuse as they refuse NaN."""
+    """``values`` as a float64 array (:func:`~skfuse._base.real_array`); refused when
+    sparse. Missing values become NaN, which the callers refuse as they refuse NaN."""
     _refuse_sparse(values, name)
-    if type(values).__module__.partition(".")[0] == "pandas":
-        values = values.to_numpy(dtype=np.float64, na_value=np.nan)
-    array = np.asarray(values)
-    if array.dtype.kind not in "biufO":
-        raise ValueError(f"{name} must hold real numbers; got dtype {array.dtype}.")
-    try:
-        return array.astype(np.float64, copy=False)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must hold real numbers ({exc}).") from None
+    return real_array(values, name)
 
 
 def _index_array(values, name, ndim):

@@ -145,30 +145,33 @@ def test_a_composite_inside_with_its_own_seed_seeds_its_members_itself():
         level = stack.steps_[0][1]
         assert level.get_params()["rf__random_state"] is None
         np.testing.assert_array_equal(level.predict_proba(X), alone)
-    # An unseeded one is seeded from outside, as before.
+    # An unseeded one gets a seed of its own, from which it seeds its members by name
+    # when it is fitted (so that a member's seed does not depend on the others').
     unseeded = clone(inner).set_params(random_state=None)
     seeded = seed_estimator(unseeded, 0)
-    assert isinstance(seeded.get_params()["rf__random_state"], int)
+    assert seeded.get_params()["rf__random_state"] is None
     assert isinstance(seeded.get_params()["random_state"], int)
 
 
-def test_only_a_seeded_skfuse_composite_keeps_the_seeds_inside_it():
+def test_only_a_skfuse_composite_keeps_the_seeds_inside_it():
     from sklearn.model_selection import RandomizedSearchCV
     from sklearn.pipeline import make_pipeline
+
+    from skfuse._base import seeds_by_name
 
     # A search with its own seed does not seed the model it tunes: that one still is.
     search = RandomizedSearchCV(RandomForestClassifier(n_estimators=5),
                                 {"max_depth": [2, 3, 4]}, n_iter=2, random_state=0)
     seeded = seed_estimator(search, 0).get_params()
     assert isinstance(seeded["estimator__random_state"], int)
-    # The others get the seeds drawn for every unset key in order, the exempt included,
-    # so they do not move.
+    # Each other key gets the seed of its name, whatever the keys beside it.
     inner = FusionClassifier([("rf", RandomForestClassifier())], random_state=123)
     params = seed_estimator(make_pipeline(inner, RandomForestClassifier()), 0).get_params()
-    draws = np.random.RandomState(0).randint(np.iinfo(np.int32).max, size=2)
-    # sorted: fusionclassifier__rf__random_state (exempt), then the forest's
     assert params["fusionclassifier__rf__random_state"] is None
-    assert params["randomforestclassifier__random_state"] == draws[1]
+    key = "randomforestclassifier__random_state"
+    assert params[key] == seeds_by_name(0, [key])[key]
+    alone = seed_estimator(make_pipeline(RandomForestClassifier()), 0).get_params()
+    assert alone[key] == params[key]
 
 
 def test_an_unknown_nested_parameter_lists_the_member_names_of_its_own_level():
@@ -221,6 +224,21 @@ def _rf_seed(composite, X, y):
     forest = getattr(fitted, "student_", None) or dict(
         getattr(fitted, "steps_", None) or fitted.named_estimators_.items())["rf"]
     return forest.random_state
+
+
+def test_a_nested_unseeded_composite_seeds_its_members_by_name_too():
+    # Inside an unseeded fusion, a member's seed was drawn in turn with its neighbours':
+    # a member of weight 0 there did not predict as dropping it.
+    X, y = make_classification(150, 6, random_state=0)
+
+    def outer(first):
+        inner = FusionClassifier([("a", first), ("b", RandomForestClassifier(5))],
+                                 weights=[0, 1])
+        return FusionClassifier([("inner", inner), ("lr", LogisticRegression())],
+                                random_state=0).fit(X, y)
+
+    kept, dropped = outer(DecisionTreeClassifier()), outer("drop")
+    np.testing.assert_array_equal(kept.predict_proba(X), dropped.predict_proba(X))
 
 
 @pytest.mark.parametrize("kind", ["fusion", "stack", "distill"])

@@ -1066,6 +1066,7 @@ def test_a_scorer_that_gives_one_score_per_output_is_refused_by_name(weights):
 
     X, y = make_regression(120, 3, n_targets=2, random_state=0)
     scorer = make_scorer(r2_score, multioutput="raw_values")
-    with pytest.raises(ValueError, match=r"scoring must return one number; got array"):
+    with pytest.raises(ValueError, match=r"scoring must return one number; got array.*"
+                                         "multioutput='uniform_average'"):
         FusionRegressor([("ridge", Ridge()), ("knn", KNeighborsRegressor())],
                         weights=weights, scoring=scorer, cv=3).fit(X, y)

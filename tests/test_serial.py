@@ -510,6 +510,14 @@ def test_threshold_candidates_count_a_weight_as_repeated_rows():
         values, weights = rng.random(12).round(2), rng.integers(1, 5, 12)
         assert_allclose(weighted_quantiles(values, weights, q),
                         np.quantile(np.repeat(values, weights), q), rtol=0, atol=1e-12)
+        # Equal weights of any scale under 1 count each value once; the ends stay the
+        # extremes (weights that summed to 1 gave the smallest value for every q).
+        for scale in (1.0, 0.05, 1 / 12):
+            assert_allclose(weighted_quantiles(values, np.full(12, scale), q),
+                            np.quantile(values, q), rtol=0, atol=1e-12)
+        fractions = rng.random(12)
+        ends = weighted_quantiles(values, fractions, [0.0, 1.0])
+        assert_allclose(ends, [values.min(), values.max()])
     # Whole-number weights through a cascade's fit: as the rows repeated, on the same folds.
     X, y = make_classification(300, 8, n_informative=5, random_state=3)
     weights = np.random.RandomState(1).randint(1, 6, 300)

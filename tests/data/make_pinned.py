@@ -33,7 +33,8 @@ for bit before the change). Later on 2026-12-04 the same way, when
 ``MixtureOfExpertsClassifier`` gained ``predict_log_proba``: its three pins were added,
 and no other array changed. On 2026-12-05 the same way, when a composite came to seed
 each member by its name (``seeds_by_name``): the fixtures with an unseeded member
-(trees) or drawn folds changed, nine of them.
+(trees) or drawn folds changed, nine of them; and again that day when each unset seed
+inside a member came to depend on its parameter's name alone (eight of them).
 """
 
 import sys
