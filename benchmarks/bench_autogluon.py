@@ -115,8 +115,18 @@ def evaluate_autogluon(data, seed, time_limit, args):
 
 
 def autogluon_version(python):
-    done = subprocess.run([python, "-c", "import autogluon.tabular as t; print(t.__version__)"],
-                          capture_output=True, text=True, check=True)
+    """AutoGluon's version in the interpreter ``python``; exits saying what is missing."""
+    try:
+        done = subprocess.run(
+            [python, "-c", "import autogluon.tabular as t; print(t.__version__)"],
+            capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        sys.exit(f"error: --autogluon-python {python} does not exist; make AutoGluon's "
+                 "environment first (see this script's docstring).")
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+        sys.exit(f"error: {python} cannot import autogluon.tabular ({last}); install "
+                 "AutoGluon in that environment (see this script's docstring).")
     return done.stdout.strip()
 
 
