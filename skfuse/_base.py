@@ -4,12 +4,12 @@ import contextlib
 import contextvars
 import copy
 import functools
+import hashlib
 import inspect
 import numbers
 import os
 import threading
 import warnings
-import zlib
 
 import numpy as np
 from sklearn import get_config
@@ -888,7 +888,9 @@ def seeds_by_name(random_state, names):
     if random_state is None:
         return dict.fromkeys(names)
     base = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
-    return {name: int(np.random.SeedSequence([base, zlib.crc32(name.encode())])
+    # The whole name enters the seed (a 32-bit checksum of it let two names collide).
+    return {name: int(np.random.SeedSequence([base, int.from_bytes(
+                hashlib.sha256(name.encode("utf-8", "surrogatepass")).digest(), "little")])
                       .generate_state(1)[0])
             for name in names}
 

@@ -292,3 +292,12 @@ def test_a_shuffle_split_without_a_seed_is_seeded_from_random_state(splitter):
     assert fits[0].oof_score_ == fits[1].oof_score_
     np.testing.assert_array_equal(fits[0].weights_, fits[1].weights_)
     assert cv.random_state is None  # the user's splitter is left as it was
+
+
+def test_names_whose_checksums_collide_get_different_seeds():
+    # A 32-bit CRC of the name entered the seed: "plumless" and "buckeroo" share one, and
+    # two forests of those names were the same forest.
+    from skfuse._base import seeds_by_name
+
+    seeds = seeds_by_name(0, ["plumless", "buckeroo", "codding", "gnu"])
+    assert len(set(seeds.values())) == 4

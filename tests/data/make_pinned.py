@@ -34,7 +34,8 @@ for bit before the change). Later on 2026-12-04 the same way, when
 and no other array changed. On 2026-12-05 the same way, when a composite came to seed
 each member by its name (``seeds_by_name``): the fixtures with an unseeded member
 (trees) or drawn folds changed, nine of them; and again that day when each unset seed
-inside a member came to depend on its parameter's name alone (eight of them).
+inside a member came to depend on its parameter's name alone (eight of them), and when
+the whole name, not a 32-bit checksum of it, came to enter the seed.
 """
 
 import sys
