@@ -263,11 +263,18 @@ def missing_rows(X, positions):
 
 
 def _stored_nan_counts(matrix):
-    """The NaN entries stored in each row of a sparse matrix (duplicates summed first)."""
-    csr = matrix.tocsr(copy=True)
-    csr.sum_duplicates()
+    """The NaN entries stored in each row of a sparse matrix (duplicates summed first;
+    a copy is made only for that, or to convert the format)."""
+    csr = matrix.tocsr()
+    nan = np.isnan(csr.data)
+    if not nan.any():  # the common case: no copy, no counting
+        return np.zeros(csr.shape[0], dtype=np.intp)
+    if not csr.has_canonical_format:
+        csr = csr.copy()
+        csr.sum_duplicates()
+        nan = np.isnan(csr.data)
     rows = np.repeat(np.arange(csr.shape[0]), np.diff(csr.indptr))
-    return np.bincount(rows[np.isnan(csr.data)], minlength=csr.shape[0])
+    return np.bincount(rows[nan], minlength=csr.shape[0])
 
 
 def rows_present(X, positions):
