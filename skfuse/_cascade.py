@@ -31,7 +31,9 @@ def exit_route(top_proba, thresholds, present, n_samples):
         asked only about the rows that reach step ``i`` and have its view, in step
         order, so a step runs on no row it does not need.
     thresholds : ndarray of shape (n_steps - 1,)
-        A row leaves at the first step whose top probability exceeds its threshold.
+        A row leaves at the first step whose top probability exceeds its threshold;
+        a threshold of 1 lets no row leave, even where rounding puts a probability
+        above 1.
     present : ndarray of bool of shape (n_steps, n_samples) or None
         Which steps have each row's view (None: all). A row that no earlier step lets
         go leaves at its last present step.
@@ -52,7 +54,7 @@ def exit_route(top_proba, thresholds, present, n_samples):
             continue
         top = top_proba(i, here)
         leave = last[here] == i
-        if i < n_steps - 1:
+        if i < n_steps - 1 and thresholds[i] < 1.0:  # 1 lets none exit, even at 1 + ulp
             leave |= top > thresholds[i]
         route[here[leave]] = i
         remaining = remaining[route[remaining] < 0]
@@ -162,7 +164,7 @@ def auto_thresholds(proba, codes, tolerance, sample_weight=None, present=None,
         weights = None if sample_weight is None else sample_weight[counted[i]]
         quantiles = (weighted_quantiles(seen, weights, np.linspace(0, 1, 101))
                      if seen.size else [])
-        candidates = np.unique(np.r_[0.0, quantiles])
+        candidates = np.unique(np.r_[0.0, np.minimum(quantiles, 1.0)])
         chosen = 1.0
         for t in candidates[::-1]:
             thresholds[i] = t

@@ -1197,7 +1197,9 @@ class FusionClassifier(_CollectionScoreMixin, ClassifierMixin, _BaseFusion):
         n_samples = positions.shape[1]
         weights = (np.repeat(self.weights_, n_samples) if present is None
                    else row_shares(self.weights_, present))
-        votes = vote_counts(positions, len(self.classes_), weights)
+        # Learned weights sum to 1 up to rounding: a unanimous share may land one ulp
+        # above 1 (and its log above 0), as the soft vote's clip guards against too.
+        votes = np.clip(vote_counts(positions, len(self.classes_), weights), 0.0, 1.0)
         return self._with_fallback(votes, present)
 
     def predict(self, X):

@@ -1070,3 +1070,16 @@ def test_a_scorer_that_gives_one_score_per_output_is_refused_by_name(weights):
                                          "multioutput='uniform_average'"):
         FusionRegressor([("ridge", Ridge()), ("knn", KNeighborsRegressor())],
                         weights=weights, scoring=scorer, cv=3).fit(X, y)
+
+
+def test_hard_vote_shares_stay_within_one():
+    """Weights that sum to 1 only up to rounding (as learned ones may) give vote shares
+    and probabilities at most 1, and log-probabilities at most 0."""
+    X, y = make_classification(n_samples=200, random_state=0)
+    fusion = FusionClassifier([("a", LogisticRegression()), ("b", GaussianNB())],
+                              voting="hard").fit(X, y)
+    fusion.weights_ = np.array([0.5, 0.5 + 2.2e-16])  # sums to 1 + 2.2e-16
+    assert fusion.weights_.sum() > 1.0
+    proba = fusion.predict_proba(X)
+    assert proba.max() == 1.0  # unanimous rows
+    assert fusion.predict_log_proba(X).max() == 0.0

@@ -844,3 +844,23 @@ def test_a_threshold_given_as_a_0d_array_is_one_number():
     cascade = SerialStack([("nb", GaussianNB()), ("lr", LogisticRegression())],
                           exit_threshold=np.array(0.5)).fit(X, y)
     assert_array_equal(cascade.exit_thresholds_, [0.5])
+
+
+class _OverOne(LogisticRegression):
+    """Confident rows as one-hot probabilities a rounding above 1 (1 + 1e-12), as a
+    model's rounding may give."""
+
+    def predict_proba(self, X):
+        proba = super().predict_proba(X)
+        return np.where(proba > 0.9, 1 + 1e-12, np.where(proba < 0.1, 0.0, proba))
+
+
+def test_threshold_one_lets_no_row_exit_despite_rounding():
+    X, y = make_classification(n_samples=300, random_state=0)
+    steps = [("first", _OverOne(C=100.0)), ("last", GaussianNB())]
+    assert (_OverOne(C=100.0).fit(X, y).predict_proba(X).max(axis=1) > 1.0).any()
+    cascade = SerialStack(steps, exit_threshold=1.0, cascade_fit="all", cv=3).fit(X, y)
+    assert_array_equal(cascade.exit_rates_, [0.0, 1.0])
+    assert_array_equal(cascade.predict_route(X), 1)
+    auto = SerialStack(steps, exit_threshold="auto", cascade_fit="all", cv=3).fit(X, y)
+    assert auto.exit_thresholds_.max() <= 1.0
