@@ -203,6 +203,16 @@ class Composite(_BaseComposition):
                 f"{owner}: {who} ({type(estimator).__name__}) requests {asked} at fit, "
                 f"which {owner} does not route to it: it fits {who} on rows and weights "
                 "of its own making. Unset the request (set_fit_request(<name>=None)).")
+        self._refuse_declined_weights(estimator, who)
+
+    def _refuse_declined_weights(self, estimator, who):
+        """With metadata routing on, refuse ``estimator`` when it declines
+        ``sample_weight``: the composite fits it with weights of its own making, which
+        it would get whatever it asks."""
+        if not get_config().get("enable_metadata_routing", False):
+            return
+        owner = type(self).__name__
+        routing = get_routing_for_object(estimator)
         declines = getattr(getattr(routing, "fit", None), "requests", {}).get("sample_weight")
         if declines is False:
             raise TypeError(
@@ -958,6 +968,13 @@ def member_proba(estimator, X, classes):
     aligned = np.zeros((proba.shape[0], len(classes)))
     aligned[:, _class_positions(type(estimator).__name__, member_classes, classes)] = proba
     return aligned
+
+
+def proper_probabilities(proba):
+    """Which rows of ``proba`` (..., n_classes) are probabilities up to rounding: every
+    entry within [0, 1] by 1e-6, summing to 1 within 1e-3."""
+    return (((proba >= -1e-6) & (proba <= 1 + 1e-6)).all(axis=-1)
+            & (np.abs(proba.sum(axis=-1) - 1.0) <= 1e-3))
 
 
 def member_decision(estimator, X, classes):

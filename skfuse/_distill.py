@@ -36,6 +36,7 @@ from ._base import (
     member_prediction,
     member_proba,
     numeric_target,
+    proper_probabilities,
     seed_estimator,
     seeds_by_name,
     sums_finite,
@@ -98,6 +99,19 @@ def duplicated_targets(proba, classes, sample_weight=None):
     if sample_weight is not None:
         proba = proba * sample_weight[:, None]
     return rows, labels, proba.ravel()
+
+
+def teacher_proba(teacher, X, classes):
+    """The teacher's probabilities, aligned to ``classes``: rounding outside [0, 1]
+    clipped (a log of -1e-17 is NaN); rows that are no probabilities refused."""
+    proba = member_proba(teacher, X, classes)
+    proper = proper_probabilities(proba)
+    if not proper.all():
+        raise ValueError(
+            f"DistilledClassifier: the teacher ({type(teacher).__name__}) gave "
+            f"{int((~proper).sum())} row(s) of probabilities outside [0, 1] or not "
+            "summing to 1 over the classes; check its predict_proba.")
+    return np.clip(proba, 0.0, 1.0)
 
 
 def soften(proba, temperature):
@@ -728,7 +742,7 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
         return self._fit(X, y, sample_weight, fit_params, began)
 
     def _teacher_output(self):
-        return partial(member_proba, classes=self.classes_)
+        return partial(teacher_proba, classes=self.classes_)
 
     def _student_data(self, rows, proba, weights, student):
         """What the student is fitted on: ``(X, y, sample_weight, source, student)``,

@@ -32,6 +32,7 @@ from ._base import (
     member_proba,
     member_votes,
     numeric_target,
+    proper_probabilities,
     seed_estimator,
     seeds_by_name,
     takes_multi_output,
@@ -1119,9 +1120,7 @@ class FusionClassifier(_CollectionScoreMixin, ClassifierMixin, _BaseFusion):
         weights."""
         if self.voting == "hard":
             return
-        proper = (((oof >= -1e-6) & (oof <= 1 + 1e-6)).all(axis=2)
-                  & (np.abs(oof.sum(axis=2) - 1.0) <= 1e-3))
-        refuse_outputs("FusionClassifier", names, proper, present,
+        refuse_outputs("FusionClassifier", names, proper_probabilities(oof), present,
                        "are probabilities outside [0, 1] or that do not sum to 1 over the "
                        "classes", "check the member's predict_proba")
 

@@ -248,6 +248,9 @@ class _BaseMixture(Composite):
         owner = type(self).__name__
         names, templates = self._expert_templates()
         self._refuse_unrouted_requests(self.gate, "the gate", fit_params)
+        for name, template in zip(names, templates):
+            if not is_frozen(template):
+                self._refuse_declined_weights(template, f"expert {name!r}")
         params = self._expert_params(names, fit_params)
         n = X.shape[0]
         weight = check_sample_weight(sample_weight, n)
@@ -679,12 +682,17 @@ class _BaseMixture(Composite):
             return experts, None
         target = rows.target
         noise = np.empty(len(templates))
-        mean = weight @ target / weight.sum()
-        spread = weight @ (target - mean) ** 2 / weight.sum()
-        floor = _VARIANCE_FLOOR * max(spread, np.finfo(float).tiny)
-        for e, ((_, prediction), (kept, kept_weight)) in enumerate(zip(fitted, blocks)):
-            residual = target[kept] - prediction
-            noise[e] = max(kept_weight @ residual**2 / kept_weight.sum(), floor)
+        with np.errstate(over="ignore", invalid="ignore"):  # refused below
+            mean = weight @ target / weight.sum()
+            spread = weight @ (target - mean) ** 2 / weight.sum()
+            floor = _VARIANCE_FLOOR * max(spread, np.finfo(float).tiny)
+            for e, ((_, prediction), (kept, kept_weight)) in enumerate(zip(fitted, blocks)):
+                residual = target[kept] - prediction
+                noise[e] = max(kept_weight @ residual**2 / kept_weight.sum(), floor)
+        if not np.isfinite(noise).all():
+            raise ValueError(
+                f"{type(self).__name__}: the squared errors of y overflow float64 (values "
+                "beyond about 1e154, or experts predicting such values); rescale y.")
         return experts, noise
 
     def _expert_rows(self, expert_weight, target, weight):
@@ -987,10 +995,11 @@ def _standardise(X, weight):
     the units given would let the widest column decide the start."""
     if hasattr(X, "toarray"):
         X = X.toarray()
-    mean = weight @ X / weight.sum()
-    centred = X - mean
-    scale = np.sqrt(weight @ centred ** 2 / weight.sum())
-    centred /= np.where(scale > 0, scale, 1.0)
+    with np.errstate(over="ignore", invalid="ignore"):  # (a target beyond 1e154: the
+        mean = weight @ X / weight.sum()                 # M-step refuses it by name)
+        centred = X - mean
+        scale = np.sqrt(weight @ centred ** 2 / weight.sum())
+        centred /= np.where(scale > 0, scale, 1.0)
     return centred
 
 

@@ -823,3 +823,35 @@ def test_the_tags_follow_the_parameters_after_a_fit():
     distiller.set_params(teacher=LogisticRegression(), student=LogisticRegression())
     assert not get_tags(distiller).input_tags.allow_nan
     assert get_tags(distiller) == get_tags(clone(distiller))
+
+
+class _OffProbabilities(LogisticRegression):
+    """A teacher whose small probabilities (below 1e-3) are ``small``: -1e-17 (rounding
+    below 0), 0.0, or None (left as they are); with ``twice``, every row sums to 2."""
+
+    def __init__(self, small=-1e-17, twice=False):
+        super().__init__()
+        self.small = small
+        self.twice = twice
+
+    def predict_proba(self, X):
+        proba = super().predict_proba(X)
+        if self.small is not None:
+            proba = np.where(proba < 1e-3, self.small, proba)
+        return 2 * proba if self.twice else proba
+
+
+def test_teacher_rounding_below_zero_is_clipped_and_no_probabilities_refused():
+    rng = np.random.RandomState(0)
+    X = rng.randn(300, 3)
+    y = (X[:, 0] > 0).astype(int)
+    assert (_OffProbabilities().fit(X, y).predict_proba(X) < 0).any()
+    # A temperature takes logs: a probability of -1e-17 gave NaN weights.
+    fitted = DistilledClassifier(_OffProbabilities(), LogisticRegression(), temperature=2.0,
+                                 cv=3, random_state=0).fit(X, y)
+    clean = DistilledClassifier(_OffProbabilities(small=0.0), LogisticRegression(),
+                                temperature=2.0, cv=3, random_state=0).fit(X, y)
+    assert_allclose(fitted.predict_proba(X), clean.predict_proba(X), atol=1e-12)
+    with pytest.raises(ValueError, match="teacher .* outside \\[0, 1\\] or not summing"):
+        DistilledClassifier(_OffProbabilities(small=None, twice=True), LogisticRegression(),
+                            cv=3).fit(X, y)

@@ -274,5 +274,11 @@ def test_a_gate_or_a_student_that_requests_metadata_is_refused(routing):
     with pytest.raises(TypeError, match=r"the student \(LogisticRegression\) declines "
                                         "sample_weight"):
         DistilledClassifier(LogisticRegression(), declining, cv=3).fit(X, Y)
+    # A mixture weights its experts by their responsibilities: one that declines
+    # sample_weight was fitted with them all the same.
+    for experts in (declining, [("a", LogisticRegression()), ("b", declining)]):
+        with pytest.raises(TypeError, match=r"expert '(expert0|b)' \(LogisticRegression\) "
+                                            "declines sample_weight"):
+            MixtureOfExpertsClassifier(experts, n_experts=2, max_iter=2).fit(X, Y)
     # A request for metadata that fit is not given stands in no one's way.
     DistilledClassifier(LogisticRegression(), asking, cv=3).fit(X, Y)

@@ -1102,3 +1102,15 @@ def test_rows_of_weight_zero_leave_the_sparse_m_step_as_if_dropped(init):
     if init == "kmeans":  # the same start: the same mixture
         assert_allclose(weighted.predict(X), dropped.predict(X), rtol=1e-10)
     assert np.all(np.isfinite(weighted.predict(X)))
+
+
+def test_target_whose_squares_overflow_is_refused_by_name():
+    rng = np.random.RandomState(0)
+    X = rng.randn(300, 3)
+    y = np.where(X[:, 0] > 0, 3 * X[:, 1], -2 * X[:, 2])
+    MixtureOfExpertsRegressor(LinearRegression(), n_experts=2, random_state=0).fit(X, y * 1e150)
+    with pytest.raises(ValueError, match="squared errors of y overflow .* rescale y"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # the experts' own fits
+            MixtureOfExpertsRegressor(LinearRegression(), n_experts=2,
+                                      random_state=0).fit(X, y * 1e153)
