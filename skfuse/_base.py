@@ -977,11 +977,20 @@ def proper_probabilities(proba):
             & (np.abs(proba.sum(axis=-1) - 1.0) <= 1e-3))
 
 
+def pairwise_decision(estimator):
+    """Whether a fitted classifier's ``decision_function`` gives one column per pair of
+    its classes (a one-vs-one SVC, also as a ``Pipeline``'s last step), not per class."""
+    last = estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
+    return (getattr(last, "decision_function_shape", None) == "ovo"
+            and len(estimator.classes_) > 2)
+
+
 def member_decision(estimator, X, classes):
     """A member's ``decision_function``; when 2-D (more than two classes), its columns
-    aligned to the ensemble's ``classes``, 0 for a class it does not know."""
+    aligned to the ensemble's ``classes``, 0 for a class it does not know. One column
+    per pair of classes (:func:`pairwise_decision`) is passed on as it is."""
     out = estimator.decision_function(X)
-    if np.ndim(out) != 2:
+    if np.ndim(out) != 2 or pairwise_decision(estimator):
         return out
     aligned = np.zeros((out.shape[0], len(classes)))
     member_classes = np.asarray(estimator.classes_)

@@ -297,7 +297,7 @@ class FoldMean(BaseEstimator):
             return np.mean(self._each(lambda est, X: est.decision_function(X), X), axis=0)
         outs = self._each(partial(member_decision, classes=self.classes), X)
         for est, out in zip(self.estimators, outs):
-            if len(self.classes) > 2 and np.ndim(out) == 1:
+            if len(self.classes) > 2 and (np.ndim(out) == 1 or np.shape(out) != np.shape(outs[0])):
                 raise ValueError(
                     f"The decision values of {type(est).__name__}'s fold fits cannot be "
                     "averaged: one was fitted on only the classes "

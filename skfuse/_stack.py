@@ -12,7 +12,13 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import is_classifier, is_regressor
 
-from ._base import Composite, check_known_classes, member_decision, member_proba
+from ._base import (
+    Composite,
+    check_known_classes,
+    member_decision,
+    member_proba,
+    pairwise_decision,
+)
 from ._fusion import FusionClassifier, FusionRegressor
 from ._jobs import MemberJobs
 from ._tasks import is_frozen
@@ -97,7 +103,8 @@ def output_width(estimator, method, classes):
     if method == "predict_proba":
         return 1 if len(classes) == 2 else len(classes)
     if method == "decision_function" and len(estimator.classes_) > 2:
-        return len(classes)
+        n = len(estimator.classes_)
+        return n * (n - 1) // 2 if pairwise_decision(estimator) else len(classes)
     return 1
 
 

@@ -14,8 +14,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import BayesianRidge, LogisticRegression, Ridge
 from sklearn.model_selection import KFold, StratifiedKFold, TimeSeriesSplit, cross_val_predict
 from sklearn.naive_bayes import GaussianNB
+from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.svm import SVR, LinearSVC
+from sklearn.svm import SVC, SVR, LinearSVC
 from sklearn.tree import DecisionTreeRegressor
 
 from skfuse import FusionClassifier, FusionRegressor, SerialStack
@@ -454,3 +455,24 @@ def test_a_fusion_level_whose_weights_play_no_part_is_warned_of(stack_method, wa
     assert record[0].filename == __file__
     unweighted = clone(stack).set_params(fusion__weights=None).fit(X[:200], y[:200])
     assert_allclose(stack.predict_proba(X), unweighted.predict_proba(X))
+
+
+def test_one_vs_one_decision_values_pass_on_as_scikit_learn_passes_them():
+    """A one-vs-one SVC's decision values have a column per pair of classes (6 for 4
+    classes): passed on as they are, named one by one, in a fusion level too."""
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(200, 6, n_informative=4, n_classes=4, random_state=0)
+    svc = SVC(decision_function_shape="ovo")
+    theirs = StackingClassifier([("svc", svc)], final_estimator=LogisticRegression(),
+                                cv=5).fit(X, y)
+    ours = SerialStack([("svc", svc), ("final", LogisticRegression())], cv=5).fit(X, y)
+    assert_allclose(ours.transform(X), theirs.transform(X))
+    assert_allclose(ours.predict_proba(X), theirs.predict_proba(X))
+    assert len(ours.get_feature_names_out()) == 6
+    level = FusionClassifier([("svc", make_pipeline(StandardScaler(), svc)),
+                              ("lr", LogisticRegression())], voting="hard")
+    stack = SerialStack([("level", level), ("final", LogisticRegression())], cv=5).fit(X, y)
+    names = stack.get_feature_names_out()
+    assert stack.transform(X).shape == (200, 10)
+    assert [n for n in names if "svc" in n] == [f"serialstack_svc{k}" for k in range(6)]
