@@ -109,7 +109,6 @@ def test_transform_and_feature_names_agree_with_stacking_classifier(data, passth
 def test_set_output_gives_frames_as_stacking_classifier_does():
     # In a pipeline set to pandas, the stack hands on a frame named by
     # get_feature_names_out; a cascade, which does not transform, has no set_output.
-    from sklearn.pipeline import make_pipeline
 
     X, y = wine()
     ours = make_pipeline(SerialStack([("fusion", FusionClassifier(members())),
@@ -141,7 +140,6 @@ def test_passthrough_hands_on_string_and_nullable_columns_as_they_are():
     pd = pytest.importorskip("pandas")
     from sklearn.compose import make_column_transformer
     from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder
 
     rng = np.random.RandomState(0)
