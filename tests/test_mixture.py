@@ -1109,8 +1109,8 @@ def test_target_whose_squares_overflow_is_refused_by_name():
     X = rng.randn(300, 3)
     y = np.where(X[:, 0] > 0, 3 * X[:, 1], -2 * X[:, 2])
     MixtureOfExpertsRegressor(LinearRegression(), n_experts=2, random_state=0).fit(X, y * 1e150)
-    with pytest.raises(ValueError, match="squared errors of y overflow .* rescale y"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # the experts' own fits
-            MixtureOfExpertsRegressor(LinearRegression(), n_experts=2,
-                                      random_state=0).fit(X, y * 1e153)
+    with pytest.raises(ValueError, match="squared errors of y overflow .* rescale y"), \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the experts' own fits
+        MixtureOfExpertsRegressor(LinearRegression(), n_experts=2,
+                                  random_state=0).fit(X, y * 1e153)
