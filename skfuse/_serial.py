@@ -162,7 +162,8 @@ class SerialStack(TransformerMixin, Composite):
         passes on each member's own first of ``predict_proba``,
         ``decision_function`` and ``predict``, as ``StackingClassifier``'s
         ``"auto"`` does (its ``"transform"`` passes the level's vote: every member's
-        probabilities, or class positions under hard voting). With two classes a set
+        probabilities, tempered as the level's ``transform`` gives them, or class
+        positions under hard voting). With two classes a set
         of probabilities loses its first column. A dict maps step names to methods.
     exit_threshold : float, list of float, "auto" or None, default=None
         None: stacking. Otherwise a cascade: one threshold for every non-final step, a

@@ -34,6 +34,7 @@ from ._views import (
     take_view,
     takes_nan,
 )
+from ._weights import tempered
 
 OWNER = "SerialStack"
 METHODS = ("transform", "predict_proba", "decision_function", "predict")
@@ -55,8 +56,7 @@ def step_output(estimator, X, method, classes=None):
     if isinstance(estimator, FusionClassifier) and method in ("auto", "transform"):
         return _fusion_level_output(estimator, X, method, classes)
     if method == "predict_proba" and classes is not None:
-        proba = member_proba(estimator, X, classes)
-        return proba[:, 1:] if len(classes) == 2 else proba
+        return _one_column_if_binary(member_proba(estimator, X, classes), classes)
     if method == "decision_function" and classes is not None:
         out = member_decision(estimator, X, classes)
     else:
@@ -65,6 +65,10 @@ def step_output(estimator, X, method, classes=None):
         out = np.searchsorted(classes, np.asarray(out))
     out = out.toarray() if sp.issparse(out) else np.asarray(out, dtype=np.float64)
     return out.reshape(out.shape[0], -1)
+
+
+def _one_column_if_binary(proba, classes):
+    return proba[:, 1:] if len(classes) == 2 else proba
 
 
 def member_method(voting, estimator, method):
@@ -82,10 +86,20 @@ def _member_output(estimator, X, voting, method, classes):
 def _fusion_level_output(level, X, method, classes):
     """A ``FusionClassifier`` level's members' outputs side by side, NaN where a
     member's view is missing. ``"auto"``: each member's own first method of
-    :data:`MEMBER_METHODS`; ``"transform"``: the level's vote (probabilities, or class
-    positions under hard voting). The level's weights play no part."""
-    outs, present, _ = level._outputs_by_member(
-        X, partial(_member_output, voting=level.voting, method=method, classes=classes))
+    :data:`MEMBER_METHODS`; ``"transform"``: what the level votes with (probabilities,
+    tempered with ``calibration="temperature"``, or class positions under hard voting).
+    The level's weights play no part."""
+    temperatures = (getattr(level, "temperatures_", None) if method == "transform"
+                    else None)
+    if temperatures is None:
+        output = partial(_member_output, voting=level.voting, method=method,
+                         classes=classes)
+    else:
+        output = partial(member_proba, classes=classes)
+    outs, present, _ = level._outputs_by_member(X, output)
+    if temperatures is not None:
+        outs = [None if out is None else _one_column_if_binary(tempered(out, t), classes)
+                for out, t in zip(outs, temperatures)]
     if present is None:
         return np.hstack(outs)
     parts = []

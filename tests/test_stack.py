@@ -474,3 +474,23 @@ def test_one_vs_one_decision_values_pass_on_as_scikit_learn_passes_them():
     names = stack.get_feature_names_out()
     assert stack.transform(X).shape == (200, 10)
     assert [n for n in names if "svc" in n] == [f"serialstack_svc{k}" for k in range(6)]
+
+
+@pytest.mark.parametrize("load", [load_wine, load_breast_cancer])
+def test_transform_level_passes_its_tempered_probabilities(load):
+    """``stack_method="transform"`` passes what a calibrated fusion level votes with:
+    its members' probabilities tempered (the second class's column alone, with two)."""
+    X, y = load(return_X_y=True)
+    X = StandardScaler().fit_transform(X)[::2]
+    y = y[::2]
+    level = FusionClassifier([("lr", LogisticRegression()), ("nb", GaussianNB())],
+                             weights="optimize", calibration="temperature", random_state=0)
+    stack = SerialStack([("level", level), ("final", LogisticRegression())], cv=3,
+                        stack_method="transform").fit(X, y)
+    fitted = stack.named_steps_["level"]
+    assert not np.allclose(fitted.temperatures_, 1.0)
+    expected = fitted.transform(X)
+    if len(fitted.classes_) == 2:
+        expected = expected[:, 1::2]
+    assert_allclose(stack.transform(X), expected)
+    assert len(stack.get_feature_names_out()) == expected.shape[1]
