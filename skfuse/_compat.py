@@ -15,6 +15,7 @@ from sklearn.utils._param_validation import (
     StrOptions,
 )
 from sklearn.utils._repr_html.estimator import _VisualBlock
+from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.metaestimators import _BaseComposition
 
 __all__ = [
@@ -27,4 +28,5 @@ __all__ = [
     "_BaseComposition",
     "_VisualBlock",
     "_fit_context",
+    "_get_output_config",
 ]

@@ -42,7 +42,12 @@ from ._cache import MemberCache, StoredMember, loaded
 from ._compat import Interval, InvalidParameterError, StrOptions, _fit_context
 from ._docstring import Substitution
 from ._jobs import FoldMean, MemberJobs, predict_members
-from ._partitions import PARTITION_SAMPLE, blockwise, is_collection
+from ._partitions import (
+    PARTITION_SAMPLE,
+    blockwise,
+    is_collection,
+    transform_collection,
+)
 from ._tasks import is_frozen, report, report_fit_time
 from ._views import (
     check_views,
@@ -1280,7 +1285,7 @@ class FusionClassifier(_CollectionScoreMixin, ClassifierMixin, _BaseFusion):
             member's view is missing.
         """
         if is_collection(X):
-            return blockwise(self, "transform", X)
+            return transform_collection(self, X)
         check_is_fitted(self)
         outputs, present = self._member_outputs(X)
         if present is not None:
@@ -1541,7 +1546,7 @@ class FusionRegressor(_CollectionScoreMixin, RegressorMixin, _BaseFusion):
             Each member's outputs in turn. NaN where a member's view is missing.
         """
         if is_collection(X):
-            return blockwise(self, "transform", X)
+            return transform_collection(self, X)
         check_is_fitted(self)
         outputs, present = self._member_outputs(X)
         if present is not None:

@@ -23,6 +23,7 @@ from sklearn.base import clone
 from sklearn.exceptions import DataConversionWarning
 
 from ._base import check_sample_weight, vote_counts
+from ._compat import _get_output_config
 from ._tasks import fit_task, run_fit_tasks, weight_params
 from ._views import take_rows
 
@@ -509,6 +510,19 @@ def _first_rows(X):
         if len(head):
             break
     return head
+
+
+def transform_collection(estimator, X):
+    """``estimator.transform`` on a Dask collection (:func:`blockwise`), refused under a
+    ``set_output`` container, which would gather the Dask array here as a frame."""
+    container = _get_output_config("transform", estimator)["dense"]
+    if container != "default":
+        raise ValueError(
+            f"{type(estimator).__name__}.transform on a Dask collection returns a Dask "
+            f"array, computed where the data live; set_output(transform={container!r}) "
+            "would gather it into this process as an in-memory frame. Call "
+            "set_output(transform='default') for Dask input.")
+    return blockwise(estimator, "transform", X)
 
 
 def blockwise(estimator, method, X):

@@ -546,3 +546,23 @@ def test_a_member_without_sample_weight_is_told_partitions_repeat_no_rows():
                                         r"accept sample_weight in fit, which partitions give "
                                         r"every member \(they fit none on repeated rows"):
         knn.fit(X_CLF, Y_CLF, sample_weight=np.ones(1200))
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_transform_of_a_collection_refuses_a_set_output_container(kind):
+    """A Dask array stays a Dask array; a pandas or polars container would gather it into
+    this process (as an object frame): refused by name, while in-memory X still gets it."""
+    if kind == "classifier":
+        X, y, fusion = X_CLF, Y_CLF, FusionClassifier([("lr", LogisticRegression())])
+    else:
+        X, y, fusion = X_REG, Y_REG, FusionRegressor([("ridge", Ridge())])
+    fitted = fusion.fit(X, y)
+    chunks = da.from_array(X, chunks=50)
+    assert isinstance(fitted.transform(chunks), da.Array)
+    fitted.set_output(transform="pandas")
+    with pytest.raises(ValueError, match="set_output\\(transform='pandas'\\) would gather"):
+        fitted.transform(chunks)
+    assert list(fitted.transform(X).columns) == list(fitted.get_feature_names_out())
+    with config_context(transform_output="pandas"):
+        fitted.set_output(transform="default")
+        assert isinstance(fitted.transform(chunks), da.Array)
