@@ -670,7 +670,17 @@ class SerialStack(TransformerMixin, Composite):
             Named by :meth:`get_feature_names_out`.
         """
         check_is_fitted(self)
+        self._refuse_unnamed_columns()
         return _stack.final_input(self, self._check_X(X, reset=False))
+
+    def _refuse_unnamed_columns(self):
+        """A one-step stack hands its step ``X`` as it is: 1-D ``X`` (texts) has no
+        columns to return or name."""
+        if len(self.steps_) == 1 and getattr(self, "_row_objects_", False):
+            raise ValueError(
+                "SerialStack: a one-step stack passes X on to its step as it is, and it "
+                "was fitted on one object per row (1-D X), which has no columns to "
+                "transform or name.")
 
     @available_if(_stack_only("fit_transform", refits=True))
     def fit_transform(self, X, y, sample_weight=None, **fit_params):
@@ -709,6 +719,7 @@ class SerialStack(TransformerMixin, Composite):
         feature_names_out : ndarray of str
         """
         check_is_fitted(self)
+        self._refuse_unnamed_columns()
         names = np.asarray(self._input_feature_names(input_features), dtype=object)
         if len(self.steps_) == 1:
             view = self._views_[0]

@@ -264,3 +264,17 @@ def test_a_member_that_refuses_missing_texts_is_told_how_to_map_them(make):
             as refused:
         make().fit(texts, y)
     assert "SimpleImputer" not in str(refused.value)  # it takes no 1-D texts
+
+
+def test_one_step_stack_on_texts_has_no_columns_to_transform_or_name():
+    """A one-step stack hands its step X as it is: texts have no columns to return or
+    name, which both methods say (names came back empty beside a 1-D transform, and a
+    pandas container failed on the mismatch)."""
+    texts, y = _texts()
+    stack = SerialStack([("lr", _members()[0][1])], cv=2).fit(texts, y)
+    for call in (lambda: stack.transform(texts), stack.get_feature_names_out,
+                 lambda: clone(stack).set_output(transform="pandas").fit(texts, y)
+                 .transform(texts)):
+        with pytest.raises(ValueError, match="one-step stack .*\\(1-D X\\)"):
+            call()
+    assert_array_equal(stack.predict(texts), stack.steps_[0][1].predict(texts))
