@@ -564,7 +564,9 @@ def fits_multi_output(estimator, X, y, n_rows=50):
     try:
         with warnings.catch_warnings():  # a trial's warnings are not the user's
             warnings.simplefilter("ignore")
-            out = clone(estimator).fit(X_rows, y_rows).predict(X_rows)
+            trial = clone(estimator)
+            trial.fit(X_rows, y_rows)
+            out = trial.predict(X_rows)
     except Exception:  # noqa: BLE001 - any refusal means it does not
         return False
     return np.shape(out) == y_rows.shape
@@ -944,16 +946,22 @@ def is_drop(est):
     return isinstance(est, str) and est == "drop"
 
 
-def _class_positions(member, labels, classes):
+def _class_positions(who, labels, classes):
+    """The positions of ``labels`` in ``classes``; ``who`` (``"A member (SVC)"``) outputs
+    them. An error's note names the member where a composite runs it as a task."""
     positions = np.searchsorted(classes, labels)
     positions = np.clip(positions, 0, len(classes) - 1)
     unknown = classes[positions] != labels
     if np.any(unknown):
         raise ValueError(
-            f"Member {member!r} outputs class(es) {np.unique(labels[unknown]).tolist()!r} "
-            f"that are not among the ensemble's classes {classes.tolist()!r}."
+            f"{who} outputs class(es) {np.unique(labels[unknown]).tolist()!r} that are "
+            f"not among the ensemble's classes {classes.tolist()!r}."
         )
     return positions
+
+
+def _member(estimator):
+    return f"A member ({type(estimator).__name__})"
 
 
 def member_proba(estimator, X, classes):
@@ -966,7 +974,7 @@ def member_proba(estimator, X, classes):
     if np.array_equal(member_classes, classes) and np.shape(proba)[1:] == classes.shape:
         return np.array(proba, dtype=np.float64)
     aligned = np.zeros((proba.shape[0], len(classes)))
-    aligned[:, _class_positions(type(estimator).__name__, member_classes, classes)] = proba
+    aligned[:, _class_positions(_member(estimator), member_classes, classes)] = proba
     return aligned
 
 
@@ -994,7 +1002,7 @@ def member_decision(estimator, X, classes):
         return out
     aligned = np.zeros((out.shape[0], len(classes)))
     member_classes = np.asarray(estimator.classes_)
-    aligned[:, _class_positions(type(estimator).__name__, member_classes, classes)] = out
+    aligned[:, _class_positions(_member(estimator), member_classes, classes)] = out
     return aligned
 
 
@@ -1014,7 +1022,7 @@ def vote_counts(positions, n_classes, weights=None):
 def member_votes(estimator, X, classes):
     """A member's predictions as positions in the ensemble's ``classes``."""
     labels = np.asarray(estimator.predict(X))
-    return _class_positions(type(estimator).__name__, labels, classes)
+    return _class_positions(_member(estimator), labels, classes)
 
 
 def member_prediction(estimator, X):

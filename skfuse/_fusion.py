@@ -658,9 +658,9 @@ class _BaseFusion(TransformerMixin, Composite):
         asked = _rows_asked(len(names), present, self.weights_ if weighted else None)
         keys = self._member_keys_ or [None] * len(names)
         outs = predict_members(
-            [(est, self._views_.get(name), rows, key)
+            [(name, est, self._views_.get(name), rows, key)
              for (name, est), rows, key in zip(self._fitted_members_.items(), asked, keys)],
-            X, output, n_jobs=self.n_jobs, memory=self.memory)
+            X, output, owner=type(self).__name__, n_jobs=self.n_jobs, memory=self.memory)
         return outs, present, asked
 
     def _output_shape(self):

@@ -118,7 +118,8 @@ def fit_classifier_gate(gate, X, targets, sample_weight):
     """
     rows, experts = np.nonzero(targets * sample_weight[:, None] > 0)
     weight = targets[rows, experts] * sample_weight[rows]
-    return gate.fit(take_rows(X, rows), experts, **weight_params(gate, weight))
+    gate.fit(take_rows(X, rows), experts, **weight_params(gate, weight))
+    return gate
 
 
 def gate_log_proba(gate, X, n_experts):
@@ -130,7 +131,7 @@ def gate_log_proba(gate, X, n_experts):
         return gate.predict_log_proba(X)
     proba = gate.predict_proba(X)
     aligned = np.zeros((proba.shape[0], n_experts))
-    columns = _class_positions("gate", np.asarray(gate.classes_), np.arange(n_experts))
+    columns = _class_positions("The gate", np.asarray(gate.classes_), np.arange(n_experts))
     aligned[:, columns] = proba
     with np.errstate(divide="ignore"):
         return np.log(aligned)

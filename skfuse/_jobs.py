@@ -24,7 +24,7 @@ from ._base import (
     warnings_once,
 )
 from ._cache import MemberCache, UncacheableMember
-from ._tasks import fit_task, is_frozen, run_fit_tasks, run_in_threads
+from ._tasks import fit_task, is_frozen, noted, run_fit_tasks, run_in_threads
 from ._views import take_rows
 
 
@@ -372,14 +372,15 @@ def _out_of_fold(outputs, folds, n_samples, label, owner):
     return oof, tested
 
 
-def predict_members(members, X, output, *, n_jobs=None, memory=None):
-    """Each member's ``output`` on its rows of ``X``, in threads for big inputs.
+def predict_members(members, X, output, *, owner, n_jobs=None, memory=None):
+    """Each member's ``output`` on its rows of ``X``, in threads for big inputs; an
+    error gets a note naming the member (and ``owner``, the composite's class name).
 
     Parameters
     ----------
-    members : list of (estimator, view, rows, key)
-        A fitted member, its columns, the rows to ask it about (None: all; empty:
-        none) and its cache key (:attr:`MemberFit.key`; None: not cached).
+    members : list of (name, estimator, view, rows, key)
+        A fitted member's name, the member, its columns, the rows to ask it about (None:
+        all; empty: none) and its cache key (:attr:`MemberFit.key`; None: not cached).
     X : data
     output : callable
         ``output(fitted, X_rows)``.
@@ -395,17 +396,19 @@ def predict_members(members, X, output, *, n_jobs=None, memory=None):
     """
     cache = MemberCache(memory)
     keys = [key for *_, key in members]
-    whole = [m for m, (_, _, rows, _) in enumerate(members) if rows is None]
+    whole = [m for m, (*_, rows, _) in enumerate(members) if rows is None]
     placed = list(whole)
-    tasks = cache.output_tasks([members[m][0] for m in whole],
+    tasks = cache.output_tasks([members[m][1] for m in whole],
                                _known([keys[m] for m in whole]),
-                               [members[m][1] for m in whole], X, output) if whole else []
-    for m, (est, view, rows, key) in enumerate(members):
+                               [members[m][2] for m in whole], X, output) if whole else []
+    for m, (_, est, view, rows, key) in enumerate(members):
         if rows is None or rows.size == 0:
             continue
         tasks += cache.output_tasks([est], _known([key]), [view], take_rows(X, rows),
                                     output)
         placed.append(m)
+    tasks = [(noted, (owner, f"member {members[m][0]!r}, predict", fn, *args))
+             for m, (fn, args) in zip(placed, tasks)]
     outputs = [None] * len(members)
     for m, out in zip(placed, run_in_threads(tasks, n_jobs, X.shape[0])):
         outputs[m] = out

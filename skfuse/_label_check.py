@@ -197,4 +197,6 @@ def _fit_mixed_output(distiller, student, X, labels, targets, weights, label_wei
     keep, mixed, w = distiller._mixed(labels, targets, weights, len(labels), label_weight)
     X_s, y_s, w_s, _, est = distiller._student_data(take_rows(X, keep), mixed, w, student)
     params = distiller._student_fit_params(est, w_s)
-    return output(clone(est).fit(X_s, y_s, **params), X_test)
+    fitted = clone(est)
+    fitted.fit(X_s, y_s, **params)  # (what fit returns is not used: it should be self)
+    return output(fitted, X_test)

@@ -17,11 +17,12 @@ from ._base import (
     check_known_classes,
     member_decision,
     member_proba,
+    member_votes,
     pairwise_decision,
 )
 from ._fusion import FusionClassifier, FusionRegressor
 from ._jobs import MemberJobs
-from ._tasks import is_frozen
+from ._tasks import is_frozen, noted
 from ._views import (
     _is_dataframe,
     class_name,
@@ -59,10 +60,10 @@ def step_output(estimator, X, method, classes=None):
         return _one_column_if_binary(member_proba(estimator, X, classes), classes)
     if method == "decision_function" and classes is not None:
         out = member_decision(estimator, X, classes)
+    elif method == "predict" and classes is not None and is_classifier(estimator):
+        out = member_votes(estimator, X, classes)  # refuses labels not in classes
     else:
         out = getattr(estimator, method)(X)
-    if method == "predict" and classes is not None and is_classifier(estimator):
-        out = np.searchsorted(classes, np.asarray(out))
     out = out.toarray() if sp.issparse(out) else np.asarray(out, dtype=np.float64)
     return out.reshape(out.shape[0], -1)
 
@@ -265,8 +266,9 @@ def final_input(stack, X):
     refuse_nan(stack, X, fitted=True)
     refuse_passed_nan(stack, X, fitted=True)
     Z = take_view(X, stack._views_[0])
-    for (_, est), method in zip(stack.steps_[:-1], stack._methods_):
-        out = step_output(est, Z, method, stack._level_classes_)
+    for (name, est), method in zip(stack.steps_[:-1], stack._methods_):
+        out = noted(OWNER, f"step {name!r}, predict", step_output, est, Z, method,
+                    stack._level_classes_)
         Z = _next_input(stack, out, X)
     return Z
 

@@ -217,7 +217,7 @@ def run_fit_tasks(calls, n_jobs, verbose, owner, labels=None, local=None):
     if labels is not None:
         if len(labels) != len(calls):
             raise ValueError(f"{len(labels)} progress labels for {len(calls)} tasks.")
-        calls = [(_noted, (owner, label, function, *args))
+        calls = [(noted, (owner, label, function, *args))
                  for (function, args), label in zip(calls, labels)]
     local = [False] * len(calls) if local is None else local
     here = [i for i, flag in enumerate(local) if flag]
@@ -345,7 +345,7 @@ def _run_parallel(calls, n_jobs, owner, labels, done_before, n_total):
                       f"{attempt + 1} of {_FIT_ATTEMPTS})", flush=True)
 
 
-def _noted(owner, label, function, *args):
+def noted(owner, label, function, *args):
     """``function(*args)``; an error it raises gets a note naming the task (the member
     and fold), which a member's own message does not (Python 3.11 and later)."""
     try:

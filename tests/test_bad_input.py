@@ -9,8 +9,9 @@ import sys
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
+from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.datasets import make_classification, make_regression
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.naive_bayes import GaussianNB
 from sklearn.svm import LinearSVC
 from sklearn.tree import DecisionTreeClassifier
@@ -363,3 +364,58 @@ def test_a_view_that_is_not_columns_is_refused_by_name(make_composite, view):
     with pytest.raises(TypeError, match=r"view of member 'lr' must be columns.*got "
                                         rf"{view}\.$"):
         make_composite({"lr": view}).fit(X, y)
+
+
+class _FitReturnsNone(LogisticRegression):
+    """A classifier whose ``fit`` returns None (against scikit-learn's convention)."""
+
+    def fit(self, X, y, sample_weight=None):
+        super().fit(X, y, sample_weight=sample_weight)
+
+
+class _FitReturnsNoneRegressor(RegressorMixin, BaseEstimator):
+    def fit(self, X, y, sample_weight=None):
+        self.ridge_ = Ridge().fit(X, y, sample_weight=sample_weight)
+
+    def predict(self, X):
+        return self.ridge_.predict(X)
+
+
+def test_an_estimator_whose_fit_returns_none_is_used_as_fitted():
+    """skfuse uses the estimator it fitted, not what ``fit`` returned: a student checked
+    at ``label_weight="auto"``, a gate, and a member tried on several outputs failed
+    with AttributeError on None (the last was refused as single-output)."""
+    from skfuse import DistilledRegressor, FusionRegressor, MixtureOfExpertsClassifier
+
+    X, y = make_regression(n_samples=80, n_features=3, noise=1.0, random_state=0)
+    DistilledRegressor(Ridge(), _FitReturnsNoneRegressor(), cv=3).fit(X, y)
+    two = np.c_[y, -y]
+    fitted = FusionRegressor([("a", _FitReturnsNoneRegressor()), ("b", Ridge())]).fit(X, two)
+    assert fitted.predict(X).shape == (80, 2)
+    Xc, yc = make_classification(n_samples=120, random_state=0)
+    MixtureOfExpertsClassifier(LogisticRegression(), n_experts=2, gate=_FitReturnsNone(),
+                               max_iter=3, random_state=0).fit(Xc, yc)
+
+
+class _ShiftedLabels(LogisticRegression):
+    """Predicts labels 10 above the classes it knows."""
+
+    def predict(self, X):
+        return super().predict(X) + 10
+
+
+def test_labels_outside_the_classes_are_refused_naming_the_member():
+    X, y = make_classification(n_samples=90, n_classes=3, n_informative=4, random_state=0)
+    stack = SerialStack([("a", _ShiftedLabels()), ("b", LogisticRegression())], cv=3,
+                        stack_method="predict")
+    # They became one impossible class position on every row.
+    with pytest.raises(ValueError, match=r"A member \(_ShiftedLabels\) outputs class\(es\) "
+                                         r"\[10, 11, 12\]") as raised:
+        stack.fit(X, y)
+    assert "step 'a'" in " ".join(getattr(raised.value, "__notes__", []))
+    fusion = FusionClassifier([("a", _ShiftedLabels()), ("b", LogisticRegression())],
+                              voting="hard").fit(X, y)
+    with pytest.raises(ValueError, match="outputs class") as raised:
+        fusion.predict(X)
+    if sys.version_info >= (3, 11):
+        assert "member 'a', predict" in " ".join(raised.value.__notes__)

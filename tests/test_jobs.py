@@ -90,8 +90,9 @@ def test_progress_labels_name_each_members_fit_and_folds(capsys):
 def test_predict_members_asks_each_member_about_its_rows_only():
     lr = LogisticRegression().fit(X, y)
     rows = np.array([3, 7, 11])
-    outs = predict_members([(lr, None, None, None), (lr, None, rows, None),
-                            (lr, None, np.array([], dtype=int), None)], X, OUTPUT)
+    outs = predict_members([("a", lr, None, None, None), ("b", lr, None, rows, None),
+                            ("c", lr, None, np.array([], dtype=int), None)], X, OUTPUT,
+                           owner="Owner")
     np.testing.assert_allclose(outs[0], lr.predict_proba(X))
     np.testing.assert_allclose(outs[1], lr.predict_proba(X[rows]))
     assert outs[2] is None
