@@ -377,3 +377,15 @@ def test_a_regressor_has_no_predict_proba_and_stacks_its_predictions():
                         stack_method="predict", random_state=0).fit(X, y)
     assert_allclose(stack.predict(X), named.predict(X))
     assert stack.transform(X).shape == (120, 1)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks a CPU-only machine")
+@pytest.mark.parametrize("device", ["cuda", "cuda:0"])
+def test_cuda_without_cuda_is_refused_in_words(blobs, device):
+    X, y = blobs
+    for net, target in ((classifier(device=device), y),
+                        (regressor(n_in=4, device=device), X[:, 0])):
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            net.fit(X, target)
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            net.partial_fit(X, target)

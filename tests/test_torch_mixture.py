@@ -606,3 +606,36 @@ def test_a_seeded_fit_inside_a_seeded_fit_does_not_wait_for_itself():
     worker.join(timeout=120)
     assert not worker.is_alive()
     assert moe.n_iter_ == 2
+
+
+@pytest.mark.parametrize("split", [0.2, None])
+def test_a_diverging_fit_is_refused_not_kept(split):
+    """Early stopping keeps no epoch when no loss is finite (its best epoch stays 0); the
+    model then held the last, useless weights without a word."""
+    X, y = piecewise(240, 0)
+    moe = NeuralMixtureOfExpertsRegressor(**small(max_epochs=3, lr=1e9, train_split=split))
+    with pytest.raises(ValueError, match="training diverged: no epoch reached a finite"):
+        moe.fit(X, y)
+
+
+def test_callback_parameters_are_set_by_name_as_in_skorch():
+    from sklearn.base import clone
+    from skorch.callbacks import GradientNormClipping
+
+    moe = NeuralMixtureOfExpertsRegressor(
+        callbacks=[("clip", GradientNormClipping(1.0)), GradientNormClipping(3.0)])
+    searched = clone(moe).set_params(callbacks__clip__gradient_clip_value=2.0,
+                                     callbacks__GradientNormClipping__gradient_clip_value=5.0,
+                                     lr=0.1)
+    assert [cb.gradient_clip_value for cb in (searched.callbacks[0][1],
+                                              searched.callbacks[1])] == [2.0, 5.0]
+    assert moe.callbacks[0][1].gradient_clip_value == 1.0  # the clone's, not these
+    assert searched.lr == 0.1
+    with pytest.raises(ValueError, match="'callbacks__nope__x' names no parameter .* "
+                                         "\\['GradientNormClipping', 'clip'\\]"):
+        searched.set_params(callbacks__nope__x=1)
+    X, y = piecewise(200, 0)
+    fitted = NeuralMixtureOfExpertsRegressor(**small(
+        max_epochs=2, callbacks=[("clip", GradientNormClipping(1.0))])).set_params(
+        callbacks__clip__gradient_clip_value=0.5).fit(X, y)
+    assert dict(fitted.callbacks)["clip"].gradient_clip_value == 0.5

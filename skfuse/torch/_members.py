@@ -38,6 +38,10 @@ class _MemberNet:
     def _fit_net(self, X, y, sample_weight, fit_params, partial=False):
         """Train on ``X`` and the encoded ``y``: from the start (``fit``), or on from
         where the net is (``partial``: initialised, and seeded, at the first call)."""
+        if (self.device is not None and str(self.device).startswith("cuda")
+                and not torch.cuda.is_available()):
+            raise ValueError(f"{type(self).__name__}: device={self.device!r} but CUDA is "
+                             "not available; use 'cpu'.")
         if sample_weight is not None:
             if isinstance(X, Mapping) and _WEIGHT in X:
                 raise ValueError(f"X must not have a {_WEIGHT!r} key when sample_weight is given.")

@@ -286,6 +286,43 @@ class _BaseNeuralMixture(BaseEstimator):
         self.verbose = verbose
         self.random_state = random_state
 
+    def set_params(self, **params):
+        """Set parameters; ``callbacks__<name>__<param>`` sets a parameter of the callback
+        of that name, as skorch's nets take it.
+
+        A callback's name is the first of its ``(name, callback)`` pair, or, for one
+        given alone, its class's name (as skorch names it).
+
+        Parameters
+        ----------
+        **params : dict
+            Parameter names mapped to their values.
+
+        Returns
+        -------
+        self : estimator
+        """
+        nested = {key: params.pop(key) for key in list(params)
+                  if key.startswith("callbacks__")}
+        super().set_params(**params)  # a new callbacks list first
+        if not nested:
+            return self
+        named = {}
+        for entry in self.callbacks if isinstance(self.callbacks, (list, tuple)) else []:
+            pair = (isinstance(entry, (tuple, list)) and len(entry) == 2
+                    and isinstance(entry[0], str))
+            callback = entry[1] if pair else entry
+            named[entry[0] if pair else type(callback).__name__] = callback
+        for key, value in nested.items():
+            name, _, param = key[len("callbacks__"):].partition("__")
+            if not param or not hasattr(named.get(name), "set_params"):
+                raise ValueError(
+                    f"{type(self).__name__}: {key!r} names no parameter of a callback "
+                    f"instance; the callbacks by name: {sorted(named)}. Use "
+                    "callbacks__<name>__<param>, or pass a new callbacks list.")
+            named[name].set_params(**{param: value})
+        return self
+
     def _check_params(self):
         """Check what ``_parameter_constraints`` cannot say; return the hidden sizes.
 
@@ -434,6 +471,13 @@ class _BaseNeuralMixture(BaseEstimator):
             None if split is None else list(history[:, "valid_loss"]))
         stopper = dict(trainer.callbacks_).get("early_stopping")
         self.best_epoch_ = self.n_iter_ if stopper is None else int(stopper.best_epoch_)
+        curve = self.loss_curve_ if split is None else self.validation_loss_curve_
+        if self.best_epoch_ == 0 or not np.isfinite(curve[self.best_epoch_ - 1]):
+            # Early stopping found no finite loss to keep; its 0 is no epoch.
+            raise ValueError(
+                f"{type(self).__name__}: training diverged: no epoch reached a finite "
+                f"{monitor.replace('_', ' ')} (last {float(curve[-1])}). Lower lr, or scale "
+                "X and y.")
         if self.verbose:
             # Early stopping's own stop, or another's: a callback's, or an interrupt.
             by_patience = stopper is not None and stopper.misses_ >= stopper.patience
