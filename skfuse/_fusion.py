@@ -293,8 +293,11 @@ class _BaseFusion(TransformerMixin, Composite):
         self._check_member_classes([(n, est) for (n, est), f
                                     in zip(self._fitted_members_.items(), frozen) if not f])
         if learn:
+            # A member kept as its fold fits (refit=False) runs each of them to predict.
             self.member_costs_ = (
-                {name: fits[name].predict_seconds for name in names} if self.costs is None
+                {name: fits[name].predict_seconds * (
+                    1 if fits[name].estimator is not None else len(fits[name].fold_estimators))
+                 for name in names} if self.costs is None
                 else {name: float(self.costs[name]) for name in names}
             )
             oof = np.stack([fits[name].oof for name in names])
@@ -854,7 +857,9 @@ _FUSION_DOCS = {
         The member used alone because the ``guard`` fell back to it; None when the
         learned weights stand (or ``guard=False``). Only with learned weights.""",
     "member_costs_": """member_costs_ : dict of str to float
-        The costs used for ``budget`` (given or measured). Only with learned weights.""",
+        The costs used for ``budget`` (given or measured: predict seconds per 1000
+        rows, those of all its fold fits with ``refit=False``). Only with learned
+        weights.""",
     "selection_path_": """selection_path_ : list of str
         The member chosen in each greedy round. Only with ``weights="greedy"``.""",
     "selection_scores_": """selection_scores_ : list of float

@@ -1083,3 +1083,21 @@ def test_hard_vote_shares_stay_within_one():
     proba = fusion.predict_proba(X)
     assert proba.max() == 1.0  # unanimous rows
     assert fusion.predict_log_proba(X).max() == 0.0
+
+
+class _SlowPredict(LogisticRegression):
+    """Takes 20 ms per predict call, whatever the rows."""
+
+    def predict_proba(self, X):
+        time.sleep(0.02)
+        return super().predict_proba(X)
+
+
+def test_measured_cost_of_a_member_kept_as_its_fold_fits_counts_each_fit():
+    """With refit=False a member predicts with each of its 5 fold fits: its measured cost,
+    which the budget caps, is theirs summed (it was one fold fit's)."""
+    X, y = make_classification(n_samples=200, random_state=0)
+    members = [("slow", _SlowPredict()), ("nb", GaussianNB())]
+    costs = {refit: FusionClassifier(members, weights="greedy", refit=refit, cv=5)
+             .fit(X, y).member_costs_["slow"] for refit in (False, True)}
+    assert 4.0 < costs[False] / costs[True] < 6.0
