@@ -33,7 +33,12 @@ from sklearn.utils.validation import (
 )
 
 from ._cache import _plain_array
-from ._compat import _BaseComposition, _VisualBlock
+from ._compat import (
+    FIT_CONTEXT_WRAPPER,
+    SKLEARN_WRAPPER_MODULES,
+    _BaseComposition,
+    _VisualBlock,
+)
 from ._tasks import MAX_REPEATS, is_frozen, weight_key, whole_numbers
 from ._views import (
     _is_dataframe,
@@ -575,9 +580,6 @@ def fits_multi_output(estimator, X, y, n_rows=50):
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 # The user's call of the outermost composite fit running in this context.
 _OUTER_SITE = contextvars.ContextVar("skfuse_outer_fit_site", default=None)
-# scikit-learn's code between a user's call and a fit: _fit_context's wrapper,
-# TransformerMixin.fit_transform, and the wrappers of set_output and available_if.
-_WRAPPERS = ("sklearn.base", "sklearn.utils._set_output", "sklearn.utils._available_if")
 
 
 def fit_sites(frame):
@@ -591,14 +593,13 @@ def fit_sites(frame):
     call, or the scikit-learn tool fitting it: ``cross_validate``...).
     """
     above = frame.f_back
-    while above is not None and (_module(above), above.f_code.co_name) == (
-            "sklearn.base", "wrapper"):
+    while above is not None and (_module(above), above.f_code.co_name) == FIT_CONTEXT_WRAPPER:
         above = above.f_back
     own = None if above is None else (above.f_code.co_filename, above.f_lineno)
     site = _OUTER_SITE.get()
     if site is None:
         while above is not None and (_module(above).startswith("skfuse.")
-                                     or _module(above) in _WRAPPERS):
+                                     or _module(above) in SKLEARN_WRAPPER_MODULES):
             above = above.f_back
         site = None if above is None else (above.f_code.co_filename, above.f_lineno)
     return own, site

@@ -18,7 +18,17 @@ from sklearn.utils._repr_html.estimator import _VisualBlock
 from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.metaestimators import _BaseComposition
 
+# Where scikit-learn's own code runs between a user's call and a composite's fit
+# (_fit_context's wrapper, TransformerMixin.fit_transform, the wrappers of set_output
+# and available_if): modules, and the name of _fit_context's inner function. Warnings
+# are pointed past them at the user's line.
+SKLEARN_WRAPPER_MODULES = ("sklearn.base", "sklearn.utils._set_output",
+                           "sklearn.utils._available_if")
+FIT_CONTEXT_WRAPPER = ("sklearn.base", "wrapper")
+
 __all__ = [
+    "FIT_CONTEXT_WRAPPER",
+    "SKLEARN_WRAPPER_MODULES",
     "BaseSearchCV",
     "HasMethods",
     "Interval",
