@@ -153,6 +153,8 @@ def mask_views(X, views, rate, random_state=None):
                         "(densify it with .toarray()).")
     X = pandas_from_polars(X)
     frame = hasattr(X, "iloc")
+    if not frame:
+        X = np.asarray(X)  # (a list of rows too)
     names = np.asarray(X.columns, dtype=object) if frame else None
     positions = [resolve_view(columns, X, name, names, subject=f"mask_views: view {name!r}")
                  for name, columns in views.items()]

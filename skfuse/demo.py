@@ -335,6 +335,23 @@ def _n_splits_arg(text):
     return value
 
 
+def _seed_arg(text):
+    """``--seed``: an int from 0 to 2**32 - 1 (NumPy's seeds), or a usage error."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be an integer from 0 to 2**32 - 1, got {text!r}")
+    return value
+
+
+def _most_splits(name):
+    """The most folds a dataset allows: its rows, or its smallest class's."""
+    _, y = DATASETS[name](return_X_y=True)
+    return len(y) if "regression" in name else int(np.unique(y, return_counts=True)[1].min())
+
+
 def main(argv=None):
     """The command line: ``python -m skfuse.demo [--splits N] [--seed S] [--dataset D]``.
 
@@ -346,14 +363,20 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m skfuse.demo", description=__doc__)
     parser.add_argument("--splits", type=_n_splits_arg, default=5,
                         help="cross-validation folds (at least 2)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for folds and members")
+    parser.add_argument("--seed", type=_seed_arg, default=0,
+                        help="seed for folds and members (0 to 2**32 - 1)")
     parser.add_argument("--dataset", action="append",
-                        help="only datasets whose name contains this (repeatable)")
+                        help="only datasets whose name contains this (repeatable): "
+                             + ", ".join(name.split()[0] for name in DATASETS))
     args = parser.parse_args(argv)
     try:
-        _chosen(args.dataset)
+        chosen = _chosen(args.dataset)
     except ValueError as exc:
         parser.error(str(exc))  # a usage error; a model's own errors propagate
+    for name in chosen:
+        if args.splits > (most := _most_splits(name)):
+            parser.error(f"argument --splits: {name} allows at most {most} folds (its "
+                         f"smallest class or its rows), got {args.splits}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=UserWarning)
         run(args.splits, args.seed, args.dataset)

@@ -144,3 +144,10 @@ def test_load_campaign_tweets():
                             "tabular": ["hour", "weekday", "log_retweets", "log_favorites"]}
     assert tweets.data.notna().all().all()
     assert tweets.data.hour.between(0, 24).all() and tweets.data.weekday.between(0, 6).all()
+
+
+def test_mask_views_takes_a_list_of_rows_as_an_array():
+    rows = [[1, 2, 3], [4, 5, 6], [7, 8, 9], [1, 1, 1]]
+    views = {"a": [0], "b": [1, 2]}
+    assert_array_equal(mask_views(rows, views, rate=0.5, random_state=0),
+                       mask_views(np.array(rows), views, rate=0.5, random_state=0))

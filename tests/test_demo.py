@@ -139,3 +139,16 @@ def test_splits_below_two_are_a_usage_error_and_names_match_in_any_case():
     assert done.returncode == 2
     assert "--splits: must be an integer of at least 2, got '1'" in done.stderr
     assert demo._chosen(["BREAST"]) == demo._chosen(["breast"]) == ["breast_cancer (binary)"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--seed", "-1"], "--seed: must be an integer from 0 to 2**32 - 1, got '-1'"),
+    (["--splits", "300", "--dataset", "breast"],
+     "--splits: breast_cancer (binary) allows at most 212 folds"),
+])
+def test_out_of_range_seed_or_splits_are_usage_errors(args, message, capsys):
+    """Before any model is fitted (they failed with a traceback after the warm-up)."""
+    with pytest.raises(SystemExit) as stopped:
+        demo.main(args)
+    assert stopped.value.code == 2
+    assert message in capsys.readouterr().err
