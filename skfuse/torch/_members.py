@@ -245,7 +245,7 @@ class NetClassifier(_MemberNet, NeuralNetClassifier):
         The same labels, as fit stored them (``classes_`` reads them).
     n_features_in_ : int
         Number of columns of ``X`` (array input only).
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of str
         Names of the columns of ``X``, when it is a DataFrame with string column names.
     module_ : torch.nn.Module
         The fitted network.
@@ -427,7 +427,7 @@ class NetRegressor(_MemberNet, NeuralNetRegressor):
     ----------
     n_features_in_ : int
         Number of columns of ``X`` (array input only).
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of str
         Names of the columns of ``X``, when it is a DataFrame with string column names.
     module_ : torch.nn.Module
         The fitted network.
