@@ -125,12 +125,14 @@ class _BaseMixture(Composite):
             members = ([experts] if hasattr(experts, "fit")
                        else [est for _, est in experts])
             members = [est for est in members if hasattr(est, "fit")]
-            # The built-in gate takes sparse X and no NaN; a gate given speaks for itself.
-            gate = [] if self.gate is None else [self.gate]
+            # The built-in gate takes sparse X and no NaN; a gate given speaks for itself;
+            # one expert (the expert alone) has no gate to ask.
+            one = (self.n_experts == 1 if hasattr(experts, "fit") else len(members) == 1)
+            gate = [] if self.gate is None or one else [self.gate]
             tags.input_tags.sparse = all(get_tags(est).input_tags.sparse
                                          for est in members + gate)
-            tags.input_tags.allow_nan = bool(gate) and all(takes_nan(est)
-                                                           for est in members + gate)
+            tags.input_tags.allow_nan = (one or bool(gate)) and all(
+                takes_nan(est) for est in members + gate)
             tags.non_deterministic = any_non_deterministic(members + gate)
         except (TypeError, ValueError, AttributeError):
             pass  # invalid experts or gate: fit reports them
@@ -264,11 +266,12 @@ class _BaseMixture(Composite):
         self._gate_view_ = (None if self.gate_view is None else
                             resolve_view(self.gate_view, X, "gate", feature_names,
                                          subject=f"{owner}: gate_view"))
-        X_gate = self._gate_input(X, fitted=False)
         rng = check_random_state(self.random_state)
         valid = self._validation_rows(target, weight, len(names), rng)
-        data = _Rows(X, X_gate, y, target, weight, params, valid)
         counts = self._candidate_counts(len(names), views, valid is not None)
+        # One expert takes every row: its gate is trivial, and X need not suit a gate.
+        X_gate = np.zeros((n, 1)) if counts == [1] else self._gate_input(X, fitted=False)
+        data = _Rows(X, X_gate, y, target, weight, params, valid)
         race_rows = self._race_rows(valid, weight, rng) if len(counts) > 1 else None
         held_out = None if valid is None else weight[valid]
         began, runs = time.perf_counter(), []
@@ -805,8 +808,9 @@ class _BaseMixture(Composite):
         NaN pass only to a given gate that takes them (``nan_error``, asked of the fitted
         gate when ``fitted``); the built-in gate takes none.
         """
+        if fitted and len(self.experts_) == 1:  # its gate is not asked
+            return np.zeros((X.shape[0], 1))
         X = take_view(X, self._gate_view_)
-        one_expert = fitted and len(self.experts_) == 1  # its gate is not asked
         try:
             values = _numeric(X)
         except (TypeError, ValueError) as exc:
@@ -815,7 +819,7 @@ class _BaseMixture(Composite):
                 "numeric ones with gate_view=..."
             ) from exc
         holds = nan_rows(values)
-        if holds.any() and not one_expert:
+        if holds.any():
             gate = self.gate_ if fitted else self.gate
             reason = ("the built-in gate (gate=None) takes none"
                       if gate is None or isinstance(gate, SoftmaxGate)

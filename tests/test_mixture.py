@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.datasets import load_iris
 from sklearn.exceptions import ConvergenceWarning
@@ -1114,3 +1114,32 @@ def test_target_whose_squares_overflow_is_refused_by_name():
         warnings.simplefilter("ignore", RuntimeWarning)  # the experts' own fits
         MixtureOfExpertsRegressor(LinearRegression(), n_experts=2,
                                   random_state=0).fit(X, y * 1e153)
+
+
+def test_one_expert_takes_what_its_expert_takes_with_no_gate_to_ask():
+    """One expert is the expert alone: X with NaN, or with text columns, which only a
+    gate would refuse, fits as the expert does (fit refused them, predict took them)."""
+    from sklearn.compose import make_column_transformer
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-3, 3, (300, 3))
+    y = X @ [1.0, 2.0, 3.0]
+    X[::7, 1] = np.nan
+    alone = HistGradientBoostingRegressor(max_iter=10).fit(X, y).predict(X)
+    expert = HistGradientBoostingRegressor(max_iter=10)
+    for mixture in (MixtureOfExpertsRegressor(expert, n_experts=1),
+                    MixtureOfExpertsRegressor([("h", expert)]),
+                    MixtureOfExpertsRegressor(expert, validation_fraction=None),
+                    MixtureOfExpertsRegressor(expert, n_experts=1, gate=LogisticRegression())):
+        assert_array_equal(mixture.fit(X, y).predict(X), alone)
+        assert_array_equal(mixture.predict_gate(X), np.ones((300, 1)))
+    assert MixtureOfExpertsRegressor(expert, n_experts=1).__sklearn_tags__().input_tags.allow_nan
+    with pytest.raises(ValueError, match="the gate's columns hold NaN"):
+        MixtureOfExpertsRegressor(expert, random_state=0).fit(X, y)  # "auto" tries 2 and 4
+    frame = pd.DataFrame(np.nan_to_num(X), columns=list("abc"))
+    frame["s"] = np.where(X[:, 2] > 0, "p", "q")
+    texts = make_pipeline(make_column_transformer((OneHotEncoder(), ["s"]),
+                                                  remainder="passthrough"), Ridge())
+    assert_allclose(MixtureOfExpertsRegressor(texts, n_experts=1).fit(frame, y).predict(frame),
+                    texts.fit(frame, y).predict(frame))
