@@ -320,7 +320,12 @@ class _BaseDistilled(Composite):
         strictly between 0 and 1, fixed or tried by ``"auto"``'s check (when it can run:
         with out-of-fold targets it needs a pair of folds to fit the teacher without).
         """
-        if weight_key(self.student) is not None:
+        key = weight_key(self.student)
+        # Several logits for a single-output regressor: a MultiOutputRegressor fits one
+        # per class and hands weights on as sample_weight only (without routing).
+        per_class = (getattr(self, "soft_labels_", None) == "logits"
+                     and len(self.classes_) > 2 and not takes_multi_output(self.student))
+        if key == "sample_weight" or (key is not None and not per_class):
             return
         if self.label_weight == "auto":  # weighted if its check runs
             weighted = (self.targets != "oof" or is_frozen(self.teacher)
@@ -328,8 +333,17 @@ class _BaseDistilled(Composite):
                                                         self._pair_labels(y))))
         else:
             weighted = 0 < self.label_weight < 1
-        if sample_weight is not None or (self.augment is not None and weighted):
+        if not (sample_weight is not None or (self.augment is not None and weighted)):
+            return
+        if key is None:
             raise TypeError(self._no_weights_message(self.student))
+        name = type(self.student).__name__
+        raise TypeError(
+            f"{type(self).__name__}: the student ({name}) learns the teacher's "
+            f"{len(self.classes_)} logits, one model per class in a MultiOutputRegressor, "
+            "which hands the weights it needs here only to a fit that takes sample_weight "
+            f"itself, not to a {name}'s steps: give a student whose fit does, or one that "
+            "takes several outputs (Ridge).")
 
     def _teach(self, teacher, X, y, sample_weight, folds, params, auto):
         """Set ``teacher_``; return the rows that have a target, their targets, and

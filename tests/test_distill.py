@@ -855,3 +855,22 @@ def test_teacher_rounding_below_zero_is_clipped_and_no_probabilities_refused():
     with pytest.raises(ValueError, match="teacher .* outside \\[0, 1\\] or not summing"):
         DistilledClassifier(_OffProbabilities(small=None, twice=True), LogisticRegression(),
                             cv=3).fit(X, y)
+
+
+def test_a_per_class_student_that_cannot_take_weights_is_refused_before_the_teacher():
+    """Three classes' logits for a single-output Pipeline student: MultiOutputRegressor
+    hands weights to no Pipeline (scikit-learn's "Underlying estimator does not support
+    sample weights", after every teacher fit); two classes' one logit needs no wrapper."""
+    from sklearn.svm import SVR
+
+    X, y = make_classification(n_samples=150, n_features=6, n_informative=4, n_classes=3,
+                               random_state=0)
+    weights = np.random.RandomState(0).uniform(0.5, 2.0, len(y))
+    teacher = CountingNB()
+    student = make_pipeline(StandardScaler(), SVR())
+    reset_counts()
+    with pytest.raises(TypeError, match="learns the teacher's 3 logits, one model per class"):
+        DistilledClassifier(teacher, student, cv=3).fit(X, y, sample_weight=weights)
+    assert CountingNB.fits == 0
+    DistilledClassifier(teacher, student, cv=3).fit(X, y)  # unweighted: fine
+    DistilledClassifier(teacher, student, cv=3).fit(X, y > 0, sample_weight=weights)
