@@ -622,8 +622,9 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
         renormalised (their logits divided by it). Probabilities are sharpened back at
         predict time by the temperature ``fit`` used. A one-hot label is the same at any
         temperature, so at ``label_weight=1`` a classifier student's output is sharper
-        than that of the student on the labels alone (a regressor student's clipped
-        logits are divided by the temperature and multiplied back: the same). ``"auto"`` judges each label weight on the
+        than that of the student on the labels alone (a regressor student learns the
+        clipped one-hot logits divided by the temperature, multiplied back at predict
+        time: for a linear student, the same output). ``"auto"`` judges each label weight on the
         sharpened output.
     cv : int, cross-validation generator or iterable, default=5
         Folds for the out-of-fold targets and for ``fidelity_`` (the student is fitted
