@@ -1,7 +1,6 @@
 """What every composite shares: nested parameters, input checks, members and seeds."""
 
 import contextlib
-import contextvars
 import copy
 import functools
 import hashlib
@@ -39,7 +38,7 @@ from ._compat import (
     _BaseComposition,
     _VisualBlock,
 )
-from ._tasks import MAX_REPEATS, is_frozen, weight_key, whole_numbers
+from ._tasks import MAX_REPEATS, OUTER_SITE, is_frozen, weight_key, whole_numbers
 from ._views import (
     _is_dataframe,
     _is_missing_value,
@@ -471,7 +470,7 @@ def atomic_fit(fit):
     def wrapped(self, *args, **kwargs):
         earlier = _take_fitted_state(self)
         own, site = fit_sites(inspect.currentframe())
-        outer = _OUTER_SITE.set(site)
+        outer = OUTER_SITE.set(site)
         try:
             with warnings_once(own=own, site=site):
                 return fit(self, *args, **kwargs)
@@ -480,7 +479,7 @@ def atomic_fit(fit):
             self.__dict__.update(earlier)
             raise
         finally:
-            _OUTER_SITE.reset(outer)
+            OUTER_SITE.reset(outer)
 
     return wrapped
 
@@ -578,8 +577,6 @@ def fits_multi_output(estimator, X, y, n_rows=50):
 
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
-# The user's call of the outermost composite fit running in this context.
-_OUTER_SITE = contextvars.ContextVar("skfuse_outer_fit_site", default=None)
 
 
 def fit_sites(frame):
@@ -596,7 +593,7 @@ def fit_sites(frame):
     while above is not None and (_module(above), above.f_code.co_name) == FIT_CONTEXT_WRAPPER:
         above = above.f_back
     own = None if above is None else (above.f_code.co_filename, above.f_lineno)
-    site = _OUTER_SITE.get()
+    site = OUTER_SITE.get()
     if site is None:
         while above is not None and (_module(above).startswith("skfuse.")
                                      or _module(above) in SKLEARN_WRAPPER_MODULES):

@@ -7,8 +7,10 @@ members in threads. :mod:`skfuse._jobs` builds the task lists; the composites ca
 
 import concurrent.futures
 import contextlib
+import contextvars
 import threading
 import time
+import warnings
 
 import numpy as np
 from joblib import cpu_count, effective_n_jobs
@@ -319,18 +321,27 @@ def _narrowed(cap, user_api=None):
     return limits
 
 
+# The user's call of the outermost composite fit running in this context, where the
+# fit's warnings point (set by ``_base.atomic_fit``; carried into worker tasks).
+OUTER_SITE = contextvars.ContextVar("skfuse_outer_fit_site", default=None)
+
+
 def _run_parallel(calls, n_jobs, owner, labels, done_before, n_total):
     report = labels is not None
     limits = openmp_limits(n_jobs)
-    tasks = [delayed(capped_call)(limits, _timed, function, *args) if report
-             else delayed(capped_call)(limits, function, *args) for function, args in calls]
+    site = OUTER_SITE.get()
+    tasks = [delayed(_relayed)(site, limits, _timed, function, *args) if report
+             else delayed(_relayed)(site, limits, function, *args)
+             for function, args in calls]
     for attempt in range(1, _FIT_ATTEMPTS + 1):
         try:
             with member_threads(n_jobs):
                 if not report:
-                    return Parallel(n_jobs=n_jobs)(tasks)
-                return _reported(Parallel(n_jobs=n_jobs, return_as="generator")(tasks),
-                                 labels, owner, done_before, n_total)
+                    return [_shown(result) for result in Parallel(n_jobs=n_jobs)(tasks)]
+                return _reported(
+                    (_shown(result) for result in
+                     Parallel(n_jobs=n_jobs, return_as="generator")(tasks)),
+                    labels, owner, done_before, n_total)
         except Exception as exc:
             if not _lost_worker(exc):
                 raise
@@ -343,6 +354,36 @@ def _run_parallel(calls, n_jobs, owner, labels, done_before, n_total):
             if report:
                 print(f"[{owner}] a worker was lost; fitting again (attempt "
                       f"{attempt + 1} of {_FIT_ATTEMPTS})", flush=True)
+
+
+def _relayed(site, limits, function, *args):
+    """:func:`capped_call` as a joblib task: ``(result, warnings)``. The task's warnings
+    point at ``site`` (the user's call, which a worker process cannot see) and, where
+    it runs in a process's main thread (a worker process), are recorded and returned
+    rather than printed there, for the caller to show (:func:`_shown`) once, as
+    skfuse shows a fit's warnings."""
+    token = OUTER_SITE.set(site)
+    try:
+        if threading.current_thread() is not threading.main_thread():
+            return capped_call(limits, function, *args), []
+        with warnings.catch_warnings(record=True) as caught:
+            result = capped_call(limits, function, *args)
+        return result, [(w.category, str(w.message), w.filename, w.lineno) for w in caught]
+    finally:
+        OUTER_SITE.reset(token)
+
+
+def _shown(relayed):
+    """A :func:`_relayed` task's result, its warnings shown here (where a fit's
+    warnings are recorded and shown once)."""
+    result, caught = relayed
+    for category, text, filename, lineno in caught:
+        try:
+            message = category(text)
+        except Exception:  # noqa: BLE001 - a category built otherwise: its text
+            message = text
+        warnings.showwarning(message, category, filename, lineno)
+    return result
 
 
 def noted(owner, label, function, *args):

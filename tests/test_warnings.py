@@ -288,3 +288,20 @@ def test_a_one_row_class_beside_unshuffled_folds_gets_both_advices():
     assert len(lacking) == 1
     assert "A class of one row ('single')" in lacking[0]
     assert "Stratified folds (StratifiedKFold(shuffle=True))" in lacking[0]
+
+
+@pytest.mark.parametrize("owner", ["stack", "distiller"])
+def test_warnings_of_worker_processes_are_shown_once_at_the_users_fit(owner):
+    """With n_jobs=2 the nested fusion warns in worker processes: each of its fits
+    printed it there, at joblib's line, and the user's record stayed empty."""
+    frozen = FrozenEstimator(LogisticRegression().fit(X, Y))
+    inner = FusionClassifier([("pre", frozen), ("nb", GaussianNB())], weights="optimize",
+                             cv=3)
+    composite = (SerialStack([("inner", inner), ("final", LogisticRegression())], cv=3,
+                             n_jobs=2) if owner == "stack"
+                 else DistilledClassifier(inner, DecisionTreeClassifier(max_depth=2), cv=3,
+                                          n_jobs=2))
+    record = [w for w in caught(lambda: composite.fit(X, Y))
+              if w.category is FrozenMemberWarning]
+    assert len(record) == 1
+    assert record[0].filename == __file__
