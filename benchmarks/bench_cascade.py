@@ -54,20 +54,27 @@ LAST = "last step alone (gradient boosting)"
 BATCH = 5000  # rows of the tiled batch
 
 
-def models(seed):
+def models(seed, confidences=None):
+    """The contenders; with ``confidences``, each cascade at each of them (named with
+    ``@<confidence>``) and no stacking."""
     cheap = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
     small = HistGradientBoostingClassifier(max_iter=20, max_depth=3, early_stopping=False,
                                            random_state=seed)
     costly = HistGradientBoostingClassifier(max_iter=300, early_stopping=False,
                                             random_state=seed)
-    return {
-        LAST: costly,
-        "sklearn Stacking": StackingClassifier([("lr", cheap), ("hgb", costly)]),
+    cascades = {
         "skfuse cascade (auto), logistic first": SerialStack(
             [("lr", cheap), ("hgb", costly)], exit_threshold="auto", random_state=seed),
         "skfuse cascade (auto), small boosting first": SerialStack(
             [("small", small), ("hgb", costly)], exit_threshold="auto", random_state=seed),
     }
+    if confidences:
+        return {LAST: costly, **{
+            f"{name} @{c:g}": clone(cascade).set_params(cascade_confidence=c)
+            for name, cascade in cascades.items() for c in confidences}}
+    return {LAST: costly,
+            "sklearn Stacking": StackingClassifier([("lr", cheap), ("hgb", costly)]),
+            **cascades}
 
 
 def predict_seconds(model, X, repeats):
@@ -79,13 +86,14 @@ def predict_seconds(model, X, repeats):
     return statistics.median(times)
 
 
-def evaluate(data, repeats):
+def evaluate(data, repeats, confidences=None):
     rows = {}
     for seed in SEEDS:
         X_tr, X_te, y_tr, y_te = train_test_split(
             data.X, data.y, test_size=0.25, stratify=data.y, random_state=seed
         )
-        fitted = {name: clone(m).fit(X_tr, y_tr) for name, m in models(seed).items()}
+        fitted = {name: clone(m).fit(X_tr, y_tr)
+                  for name, m in models(seed, confidences).items()}
         # The held-out rows as they are, and tiled to a batch of at least BATCH rows,
         # where a step's fixed cost per call no longer hides what the exits save.
         batches = {"ratio": X_te, "batch ratio": np.tile(X_te, (-(-BATCH // len(X_te)), 1))}
@@ -128,7 +136,14 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--write", action="store_true", help="write docs/benchmarks.md")
     parser.add_argument("--only", default=None, help="comma-separated data set names")
+    parser.add_argument("--confidences", default=None,
+                        help="comma-separated cascade_confidence values to compare side "
+                             "by side (cascades only; not with --write)")
     args = parser.parse_args(argv)
+    confidences = ([float(c) for c in args.confidences.split(",")]
+                   if args.confidences else None)
+    if confidences and args.write:
+        parser.error("--confidences compares settings; it does not write the docs' tables")
     datasets = [
         from_sklearn(load_breast_cancer, "breast_cancer"),
         load_churn(),
@@ -140,7 +155,7 @@ def main(argv=None):
     tables = []
     for data in datasets:
         print(f"{data.name}...", file=sys.stderr, flush=True)
-        tables.append(table(data, evaluate(data, args.repeats)))
+        tables.append(table(data, evaluate(data, args.repeats, confidences)))
     section = "\n\n".join([
         SECTION + "\n\n"
         f"Run on {time.strftime('%Y-%m-%d')}, {versions(skfuse, sklearn, np)}. "
