@@ -131,17 +131,27 @@ def table(data, rows):
     return "\n".join(lines)
 
 
+def _confidences(text):
+    """``--confidences``: numbers in (0, 1), comma-separated, or a usage error."""
+    try:
+        values = [float(c) for c in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or not all(0 < v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"must be numbers in (0, 1), got {text!r}")
+    return values
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--write", action="store_true", help="write docs/benchmarks.md")
     parser.add_argument("--only", default=None, help="comma-separated data set names")
-    parser.add_argument("--confidences", default=None,
+    parser.add_argument("--confidences", type=_confidences, default=None,
                         help="comma-separated cascade_confidence values to compare side "
                              "by side (cascades only; not with --write)")
     args = parser.parse_args(argv)
-    confidences = ([float(c) for c in args.confidences.split(",")]
-                   if args.confidences else None)
+    confidences = args.confidences
     if confidences and args.write:
         parser.error("--confidences compares settings; it does not write the docs' tables")
     datasets = [
@@ -163,7 +173,9 @@ def main(argv=None):
         "depth-3 trees, then histogram gradient boosting (300 iterations, no early "
         "stopping), `exit_threshold='auto'` (default "
         f"`cascade_tolerance={DEFAULTS['cascade_tolerance']}`, "
-        f"`cascade_confidence={DEFAULTS['cascade_confidence']}`, `cv=5`, deferred "
+        + (f"`cascade_confidence={DEFAULTS['cascade_confidence']}`" if not confidences
+           else "`cascade_confidence` as each row's `@` says")
+        + ", `cv=5`, deferred "
         "training). Accuracy: mean over 10 "
         "stratified 75/25 splits (seeds 0 to 9); the difference to the last step alone is the mean ± its standard error over "
         "the splits (paired). "

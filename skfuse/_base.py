@@ -944,22 +944,19 @@ def is_drop(est):
     return isinstance(est, str) and est == "drop"
 
 
-def _class_positions(who, labels, classes):
-    """The positions of ``labels`` in ``classes``; ``who`` (``"A member (SVC)"``) outputs
-    them. An error's note names the member where a composite runs it as a task."""
+def _class_positions(who, labels, classes, known="the classes of y"):
+    """The positions of ``labels`` in ``classes`` (``known``); ``who`` (an estimator's
+    class name) outputs them. An error's note names the member where a composite runs
+    it as a task."""
     positions = np.searchsorted(classes, labels)
     positions = np.clip(positions, 0, len(classes) - 1)
     unknown = classes[positions] != labels
     if np.any(unknown):
         raise ValueError(
             f"{who} outputs class(es) {np.unique(labels[unknown]).tolist()!r} that are "
-            f"not among the ensemble's classes {classes.tolist()!r}."
+            f"not among {known} {classes.tolist()!r}."
         )
     return positions
-
-
-def _member(estimator):
-    return f"A member ({type(estimator).__name__})"
 
 
 def member_proba(estimator, X, classes):
@@ -972,7 +969,7 @@ def member_proba(estimator, X, classes):
     if np.array_equal(member_classes, classes) and np.shape(proba)[1:] == classes.shape:
         return np.array(proba, dtype=np.float64)
     aligned = np.zeros((proba.shape[0], len(classes)))
-    aligned[:, _class_positions(_member(estimator), member_classes, classes)] = proba
+    aligned[:, _class_positions(class_name(estimator), member_classes, classes)] = proba
     return aligned
 
 
@@ -985,9 +982,21 @@ def proper_probabilities(proba):
 
 def pairwise_decision(estimator):
     """Whether a fitted classifier's ``decision_function`` gives one column per pair of
-    its classes (a one-vs-one SVC, also as a ``Pipeline``'s last step), not per class."""
-    last = estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
-    return (getattr(last, "decision_function_shape", None) == "ovo"
+    its classes (a one-vs-one SVC: alone, or the estimator a ``Pipeline``, a search, a
+    ``FrozenEstimator`` or a member's fold fits decide with), not one per class."""
+    inner = estimator
+    while True:
+        if isinstance(inner, Pipeline):
+            inner = inner.steps[-1][1]
+        elif hasattr(inner, "best_estimator_"):
+            inner = inner.best_estimator_
+        elif is_frozen(inner):
+            inner = inner.estimator
+        elif hasattr(inner, "member_class_name"):  # fold fits (FoldMean)
+            inner = inner.estimators[0]
+        else:
+            break
+    return (getattr(inner, "decision_function_shape", None) == "ovo"
             and len(estimator.classes_) > 2)
 
 
@@ -1000,7 +1009,7 @@ def member_decision(estimator, X, classes):
         return out
     aligned = np.zeros((out.shape[0], len(classes)))
     member_classes = np.asarray(estimator.classes_)
-    aligned[:, _class_positions(_member(estimator), member_classes, classes)] = out
+    aligned[:, _class_positions(class_name(estimator), member_classes, classes)] = out
     return aligned
 
 
@@ -1020,7 +1029,7 @@ def vote_counts(positions, n_classes, weights=None):
 def member_votes(estimator, X, classes):
     """A member's predictions as positions in the ensemble's ``classes``."""
     labels = np.asarray(estimator.predict(X))
-    return _class_positions(_member(estimator), labels, classes)
+    return _class_positions(class_name(estimator), labels, classes)
 
 
 def member_prediction(estimator, X):

@@ -13,6 +13,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from scipy.special import expit, softmax
+from sklearn import get_config
 from sklearn.base import (
     BaseEstimator,
     ClassifierMixin,
@@ -23,7 +24,7 @@ from sklearn.base import (
 from sklearn.metrics import r2_score
 from sklearn.multioutput import MultiOutputRegressor
 from sklearn.utils import check_random_state, get_tags
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
 
 from . import _augment, _label_check
 from ._base import (
@@ -322,10 +323,13 @@ class _BaseDistilled(Composite):
         """
         key = weight_key(self.student)
         # Several logits for a single-output regressor: a MultiOutputRegressor fits one
-        # per class and hands weights on as sample_weight only (without routing).
+        # per class, and without metadata routing hands weights only to a fit that
+        # takes sample_weight itself.
         per_class = (getattr(self, "soft_labels_", None) == "logits"
-                     and len(self.classes_) > 2 and not takes_multi_output(self.student))
-        if key == "sample_weight" or (key is not None and not per_class):
+                     and len(self.classes_) > 2 and not takes_multi_output(self.student)
+                     and not get_config().get("enable_metadata_routing", False))
+        if key is not None and not (per_class
+                                    and not has_fit_parameter(self.student, "sample_weight")):
             return
         if self.label_weight == "auto":  # weighted if its check runs
             weighted = (self.targets != "oof" or is_frozen(self.teacher)
@@ -337,13 +341,12 @@ class _BaseDistilled(Composite):
             return
         if key is None:
             raise TypeError(self._no_weights_message(self.student))
-        name = type(self.student).__name__
         raise TypeError(
-            f"{type(self).__name__}: the student ({name}) learns the teacher's "
-            f"{len(self.classes_)} logits, one model per class in a MultiOutputRegressor, "
-            "which hands the weights it needs here only to a fit that takes sample_weight "
-            f"itself, not to a {name}'s steps: give a student whose fit does, or one that "
-            "takes several outputs (Ridge).")
+            f"{type(self).__name__}: the student ({type(self.student).__name__}) learns "
+            f"the teacher's {len(self.classes_)} logits, one model per class in a "
+            "MultiOutputRegressor, which hands the weights it needs here only to a fit "
+            "that takes sample_weight itself (or, with metadata routing, requests it): "
+            "give a student whose fit does, or one that takes several outputs (Ridge).")
 
     def _teach(self, teacher, X, y, sample_weight, folds, params, auto):
         """Set ``teacher_``; return the rows that have a target, their targets, and

@@ -131,7 +131,8 @@ def gate_log_proba(gate, X, n_experts):
         return gate.predict_log_proba(X)
     proba = gate.predict_proba(X)
     aligned = np.zeros((proba.shape[0], n_experts))
-    columns = _class_positions("The gate", np.asarray(gate.classes_), np.arange(n_experts))
+    columns = _class_positions(f"The gate ({type(gate).__name__})", np.asarray(gate.classes_),
+                               np.arange(n_experts), known="the experts' positions")
     aligned[:, columns] = proba
     with np.errstate(divide="ignore"):
         return np.log(aligned)

@@ -20,6 +20,7 @@ from ._base import (
     member_decision,
     member_proba,
     member_votes,
+    pairwise_decision,
     vote_counts,
     warnings_once,
 )
@@ -297,7 +298,10 @@ class FoldMean(BaseEstimator):
             return np.mean(self._each(lambda est, X: est.decision_function(X), X), axis=0)
         outs = self._each(partial(member_decision, classes=self.classes), X)
         for est, out in zip(self.estimators, outs):
-            if len(self.classes) > 2 and (np.ndim(out) == 1 or np.shape(out) != np.shape(outs[0])):
+            # A binary fit's 1-D values, or a one-vs-one fit's pairs of fewer classes,
+            # do not line up with the others'.
+            if len(self.classes) > 2 and (np.ndim(out) == 1 or (
+                    pairwise_decision(est) and len(est.classes_) != len(self.classes))):
                 raise ValueError(
                     f"The decision values of {type(est).__name__}'s fold fits cannot be "
                     "averaged: one was fitted on only the classes "

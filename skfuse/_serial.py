@@ -78,6 +78,13 @@ def _stack_only(method, refits=False):
                 f"{method} is not available when exit_threshold is set (a cascade, not "
                 "a stack)"
             )
+        if (not refits and len(getattr(stack, "steps_", ())) == 1
+                and getattr(stack, "_row_objects_", False)):
+            # A one-step stack hands its step X as it is: texts have no columns.
+            raise AttributeError(
+                f"{method} is not available for a one-step stack fitted on one object "
+                "per row (1-D X): it passes X on as it is, which has no columns"
+            )
         return True
 
     return check
@@ -670,17 +677,7 @@ class SerialStack(TransformerMixin, Composite):
             Named by :meth:`get_feature_names_out`.
         """
         check_is_fitted(self)
-        self._refuse_unnamed_columns()
         return _stack.final_input(self, self._check_X(X, reset=False))
-
-    def _refuse_unnamed_columns(self):
-        """A one-step stack hands its step ``X`` as it is: 1-D ``X`` (texts) has no
-        columns to return or name."""
-        if len(self.steps_) == 1 and getattr(self, "_row_objects_", False):
-            raise ValueError(
-                "SerialStack: a one-step stack passes X on to its step as it is, and it "
-                "was fitted on one object per row (1-D X), which has no columns to "
-                "transform or name.")
 
     @available_if(_stack_only("fit_transform", refits=True))
     def fit_transform(self, X, y, sample_weight=None, **fit_params):
@@ -719,7 +716,6 @@ class SerialStack(TransformerMixin, Composite):
         feature_names_out : ndarray of str
         """
         check_is_fitted(self)
-        self._refuse_unnamed_columns()
         names = np.asarray(self._input_feature_names(input_features), dtype=object)
         if len(self.steps_) == 1:
             view = self._views_[0]

@@ -176,7 +176,7 @@ def mask_views(X, views, rate, random_state=None):
                 X.isetitem(c, X.iloc[:, c].astype(np.float64))
             X.iloc[np.flatnonzero(missing[:, c]), c] = np.nan
         return X
-    kind = np.asarray(X).dtype.kind
+    kind = X.dtype.kind
     X = np.array(X, dtype=np.float64 if kind in "iub" else object if kind in "USV" else None)
     X[missing] = np.nan
     return X

@@ -409,8 +409,8 @@ def test_labels_outside_the_classes_are_refused_naming_the_member():
     stack = SerialStack([("a", _ShiftedLabels()), ("b", LogisticRegression())], cv=3,
                         stack_method="predict")
     # They became one impossible class position on every row.
-    with pytest.raises(ValueError, match=r"A member \(_ShiftedLabels\) outputs class\(es\) "
-                                         r"\[10, 11, 12\]") as raised:
+    with pytest.raises(ValueError, match=r"_ShiftedLabels outputs class\(es\) \[10, 11, 12\] "
+                                         r"that are not among the classes of y") as raised:
         stack.fit(X, y)
     assert "step 'a'" in " ".join(getattr(raised.value, "__notes__", []))
     fusion = FusionClassifier([("a", _ShiftedLabels()), ("b", LogisticRegression())],

@@ -869,8 +869,12 @@ def test_a_per_class_student_that_cannot_take_weights_is_refused_before_the_teac
     teacher = CountingNB()
     student = make_pipeline(StandardScaler(), SVR())
     reset_counts()
-    with pytest.raises(TypeError, match="learns the teacher's 3 logits, one model per class"):
-        DistilledClassifier(teacher, student, cv=3).fit(X, y, sample_weight=weights)
+    from sklearn.model_selection import GridSearchCV
+
+    for refused in (student, GridSearchCV(SVR(), {"C": [1.0]})):
+        with pytest.raises(TypeError, match="learns the teacher's 3 logits, one model per"):
+            DistilledClassifier(teacher, refused, cv=3).fit(X, y, sample_weight=weights)
     assert CountingNB.fits == 0
+    DistilledClassifier(teacher, SVR(), cv=3).fit(X, y, sample_weight=weights)
     DistilledClassifier(teacher, student, cv=3).fit(X, y)  # unweighted: fine
     DistilledClassifier(teacher, student, cv=3).fit(X, y > 0, sample_weight=weights)

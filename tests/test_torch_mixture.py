@@ -616,6 +616,10 @@ def test_a_diverging_fit_is_refused_not_kept(split):
     moe = NeuralMixtureOfExpertsRegressor(**small(max_epochs=3, lr=1e9, train_split=split))
     with pytest.raises(ValueError, match="training diverged: no epoch reached a finite"):
         moe.fit(X, y)
+    moe.set_params(early_stopping=False)  # it keeps the last epoch's weights
+    with pytest.raises(ValueError, match="training diverged: the .* loss of epoch 3, whose "
+                                         "weights it would keep, is (inf|nan)"):
+        moe.fit(X, y)
 
 
 def test_callback_parameters_are_set_by_name_as_in_skorch():

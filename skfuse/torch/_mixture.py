@@ -472,12 +472,17 @@ class _BaseNeuralMixture(BaseEstimator):
         stopper = dict(trainer.callbacks_).get("early_stopping")
         self.best_epoch_ = self.n_iter_ if stopper is None else int(stopper.best_epoch_)
         curve = self.loss_curve_ if split is None else self.validation_loss_curve_
-        if self.best_epoch_ == 0 or not np.isfinite(curve[self.best_epoch_ - 1]):
-            # Early stopping found no finite loss to keep; its 0 is no epoch.
+        loss = monitor.replace("_", " ")
+        if self.best_epoch_ == 0:  # early stopping found no finite loss to keep
             raise ValueError(
                 f"{type(self).__name__}: training diverged: no epoch reached a finite "
-                f"{monitor.replace('_', ' ')} (last {float(curve[-1])}). Lower lr, or scale "
-                "X and y.")
+                f"{loss} (last {float(curve[-1])}). Lower lr, or scale X and y.")
+        if not np.isfinite(curve[self.best_epoch_ - 1]):  # the last epoch, kept as it is
+            raise ValueError(
+                f"{type(self).__name__}: training diverged: the {loss} of epoch "
+                f"{self.best_epoch_}, whose weights it would keep, is "
+                f"{float(curve[self.best_epoch_ - 1])}. Lower lr, scale X and y, or set "
+                "early_stopping=True to keep the best epoch.")
         if self.verbose:
             # Early stopping's own stop, or another's: a callback's, or an interrupt.
             by_patience = stopper is not None and stopper.misses_ >= stopper.patience
