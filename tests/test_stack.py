@@ -494,3 +494,21 @@ def test_transform_level_passes_its_tempered_probabilities(load):
         expected = expected[:, 1::2]
     assert_allclose(stack.transform(X), expected)
     assert len(stack.get_feature_names_out()) == expected.shape[1]
+
+
+def test_one_vs_one_values_are_recognised_behind_a_search_and_fold_fits():
+    from sklearn.datasets import make_classification
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = make_classification(200, 6, n_informative=4, n_classes=4, random_state=0)
+    searched = GridSearchCV(SVC(decision_function_shape="ovo"), {"C": [1.0]}, cv=3)
+    theirs = StackingClassifier([("svc", searched)], final_estimator=LogisticRegression(),
+                                cv=5).fit(X, y)
+    ours = SerialStack([("svc", searched), ("final", LogisticRegression())], cv=5).fit(X, y)
+    assert_allclose(ours.transform(X), theirs.transform(X))
+    bagged = FusionClassifier([("svc", SVC(decision_function_shape="ovo")),
+                               ("lr", LogisticRegression())], voting="hard",
+                              weights="greedy", refit=False)  # the SVC kept as fold fits
+    stack = SerialStack([("level", bagged), ("final", LogisticRegression())], cv=5).fit(X, y)
+    assert stack.transform(X).shape == (200, 10)
+    assert len(stack.get_feature_names_out()) == 10
