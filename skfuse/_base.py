@@ -964,7 +964,7 @@ def member_proba(estimator, X, classes):
 
     Classes the member does not know get probability 0.
     """
-    proba = estimator.predict_proba(X)
+    proba = np.asarray(estimator.predict_proba(X))  # (a list of rows too)
     member_classes = np.asarray(estimator.classes_)
     if np.array_equal(member_classes, classes) and np.shape(proba)[1:] == classes.shape:
         return np.array(proba, dtype=np.float64)

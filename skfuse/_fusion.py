@@ -440,14 +440,18 @@ class _BaseFusion(TransformerMixin, Composite):
                                                self._output(), f"member {name!r}", owner)]
                 if w else split.pop() for name, est, w in zip(names, members, whole)]
         classes = getattr(self, "classes_", None)
+        # One fit predicts for a member fitted on the whole collection or frozen (its
+        # copies are one model); else the mean of its partition copies, each of which
+        # predicts, so they all count toward its cost.
+        once = [w or is_frozen(est) for est, w in zip(members, whole)]
         self._fitted_members_ = {
-            name: fit[0][0] if w else FoldMean([fitted for fitted, _, _ in fit], classes)
-            for name, fit, w in zip(names, fits, whole)}
+            name: fit[0][0] if one else FoldMean([fitted for fitted, _, _ in fit], classes)
+            for name, fit, one in zip(names, fits, once)}
         learn = isinstance(weights, str)
         if learn:
             self.member_costs_ = (
-                {name: float(np.median([s for *_, s in fit])) for name, fit in
-                 zip(names, fits)} if self.costs is None
+                {name: float(np.median([s for *_, s in fit])) * (1 if one else len(fit))
+                 for name, fit, one in zip(names, fits, once)} if self.costs is None
                 else {name: float(self.costs[name]) for name in names})
             vote = classifier and self.voting == "hard"
             oop = np.stack([np.asarray(fit[0][1]) if w else

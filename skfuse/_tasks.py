@@ -8,6 +8,8 @@ members in threads. :mod:`skfuse._jobs` builds the task lists; the composites ca
 import concurrent.futures
 import contextlib
 import contextvars
+import os
+import pickle
 import threading
 import time
 import warnings
@@ -329,9 +331,9 @@ OUTER_SITE = contextvars.ContextVar("skfuse_outer_fit_site", default=None)
 def _run_parallel(calls, n_jobs, owner, labels, done_before, n_total):
     report = labels is not None
     limits = openmp_limits(n_jobs)
-    site = OUTER_SITE.get()
-    tasks = [delayed(_relayed)(site, limits, _timed, function, *args) if report
-             else delayed(_relayed)(site, limits, function, *args)
+    site, caller = OUTER_SITE.get(), os.getpid()
+    tasks = [delayed(_relayed)(site, caller, limits, _timed, function, *args) if report
+             else delayed(_relayed)(site, caller, limits, function, *args)
              for function, args in calls]
     for attempt in range(1, _FIT_ATTEMPTS + 1):
         try:
@@ -356,32 +358,41 @@ def _run_parallel(calls, n_jobs, owner, labels, done_before, n_total):
                       f"{attempt + 1} of {_FIT_ATTEMPTS})", flush=True)
 
 
-def _relayed(site, limits, function, *args):
+def _relayed(site, caller, limits, function, *args):
     """:func:`capped_call` as a joblib task: ``(result, warnings)``. The task's warnings
-    point at ``site`` (the user's call, which a worker process cannot see) and, where
-    it runs in a process's main thread (a worker process), are recorded and returned
+    point at ``site`` (the user's call, which a worker process cannot see). In a worker
+    process (not ``caller``'s), in its main thread, they are recorded and returned
     rather than printed there, for the caller to show (:func:`_shown`) once, as
-    skfuse shows a fit's warnings."""
+    skfuse shows a fit's warnings; in the caller's process they go their usual way.
+    (A Dask worker runs tasks in threads of its pool, where recording, process-wide,
+    could take another task's warnings: they are printed there.)"""
     token = OUTER_SITE.set(site)
     try:
-        if threading.current_thread() is not threading.main_thread():
+        if (os.getpid() == caller
+                or threading.current_thread() is not threading.main_thread()):
             return capped_call(limits, function, *args), []
         with warnings.catch_warnings(record=True) as caught:
             result = capped_call(limits, function, *args)
-        return result, [(w.category, str(w.message), w.filename, w.lineno) for w in caught]
+        return result, [(_picklable(w.message), w.category, w.filename, w.lineno)
+                        for w in caught]
     finally:
         OUTER_SITE.reset(token)
+
+
+def _picklable(message):
+    """A warning as it was raised, or its text where it cannot travel back."""
+    try:
+        pickle.dumps(message)
+    except Exception:  # noqa: BLE001 - any refusal: its text
+        return str(message)
+    return message
 
 
 def _shown(relayed):
     """A :func:`_relayed` task's result, its warnings shown here (where a fit's
     warnings are recorded and shown once)."""
     result, caught = relayed
-    for category, text, filename, lineno in caught:
-        try:
-            message = category(text)
-        except Exception:  # noqa: BLE001 - a category built otherwise: its text
-            message = text
+    for message, category, filename, lineno in caught:
         warnings.showwarning(message, category, filename, lineno)
     return result
 

@@ -878,3 +878,16 @@ def test_a_per_class_student_that_cannot_take_weights_is_refused_before_the_teac
     DistilledClassifier(teacher, SVR(), cv=3).fit(X, y, sample_weight=weights)
     DistilledClassifier(teacher, student, cv=3).fit(X, y)  # unweighted: fine
     DistilledClassifier(teacher, student, cv=3).fit(X, y > 0, sample_weight=weights)
+
+
+class _ListProba(LogisticRegression):
+    def predict_proba(self, X):
+        return super().predict_proba(X).tolist()
+
+
+def test_a_teacher_giving_lists_of_probabilities_is_aligned_to_the_classes():
+    X, y = make_classification(n_samples=150, n_features=6, n_informative=4, n_classes=3,
+                               random_state=0)
+    teacher = FrozenEstimator(_ListProba().fit(X[y < 2], y[y < 2]))  # knows 2 of 3
+    fitted = DistilledClassifier(teacher, LogisticRegression(), cv=3).fit(X, y)
+    assert fitted.predict_proba(X).shape == (150, 3)

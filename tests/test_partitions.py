@@ -566,3 +566,24 @@ def test_transform_of_a_collection_refuses_a_set_output_container(kind):
     with config_context(transform_output="pandas"):
         fitted.set_output(transform="default")
         assert isinstance(fitted.transform(chunks), da.Array)
+
+
+class _SlowPredict(LogisticRegression):
+    """Takes 20 ms per predict_proba call, whatever the rows."""
+
+    def predict_proba(self, X):
+        import time
+
+        time.sleep(0.02)
+        return super().predict_proba(X)
+
+
+def test_a_member_kept_as_partition_copies_costs_them_all_and_a_frozen_one_once():
+    from sklearn.frozen import FrozenEstimator
+
+    members = [("slow", _SlowPredict()), ("nb", GaussianNB()),
+               ("frozen", FrozenEstimator(_SlowPredict().fit(X_CLF, Y_CLF)))]
+    fusion = FusionClassifier(members, weights="greedy", partitions=4).fit(X_CLF, Y_CLF)
+    costs = fusion.member_costs_
+    assert 3.0 < costs["slow"] / costs["frozen"] < 5.0  # four copies against one model
+    assert not hasattr(fusion.named_estimators_["frozen"], "estimators")  # not 4 copies

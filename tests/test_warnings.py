@@ -305,3 +305,32 @@ def test_warnings_of_worker_processes_are_shown_once_at_the_users_fit(owner):
               if w.category is FrozenMemberWarning]
     assert len(record) == 1
     assert record[0].filename == __file__
+
+
+class _CodedWarning(UserWarning):
+    """A warning built from two arguments, with an attribute of its own."""
+
+    def __init__(self, text, code):
+        super().__init__(text, code)
+        self.code = code
+
+
+class _CodedWarner(LogisticRegression):
+    def fit(self, X, y, sample_weight=None):
+        warnings.warn(_CodedWarning("coded", 7))
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_relayed_warnings_keep_their_instance(n_jobs):
+    """A member's warning reaches the user as the object raised, from this process and
+    from worker processes (relayed as text, a two-argument one came back a str)."""
+    warner = _CodedWarner() if n_jobs == 1 else LogisticRegression(max_iter=2)
+    fusion = FusionClassifier([("w", warner), ("nb", GaussianNB())], cv=3, n_jobs=n_jobs)
+    record = caught(lambda: fusion.fit(X, Y))
+    if n_jobs == 1:
+        coded = [w for w in record if w.category is _CodedWarning]
+        assert len(coded) == 1 and coded[0].message.code == 7
+    else:
+        converged = [w for w in record if w.category is ConvergenceWarning]
+        assert len(converged) == 1 and isinstance(converged[0].message, ConvergenceWarning)
