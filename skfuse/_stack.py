@@ -32,6 +32,7 @@ from ._views import (
     nan_refusal,
     nan_sample,
     resolve_view,
+    take_rows,
     take_view,
     takes_nan,
 )
@@ -217,6 +218,8 @@ def fit_stack(stack, estimators, step_params, X, y, sample_weight, folds):
                        partial(step_output, method=method, classes=stack._level_classes_))
         fitted.append(fit[name].estimator)
         stack._output_width_ = fit[name].oof.shape[1]
+        _check_refit_width(name, fit[name].estimator, Z, view, method,
+                           stack._level_classes_, stack._output_width_)
         rows = None if fit[name].tested.all() else np.flatnonzero(fit[name].tested)
         Z, view = _next_input(stack, fit[name].oof, X), None
     stack.n_oof_samples_ = X.shape[0] if rows is None else rows.size
@@ -224,6 +227,21 @@ def fit_stack(stack, estimators, step_params, X, y, sample_weight, folds):
     plan.add(names[-1], estimators[-1], label=f"step {names[-1]!r} (final)", view=view,
              rows=rows, params=step_params[-1])
     return [*fitted, plan.run(Z, y, sample_weight)[names[-1]].estimator]
+
+
+def _check_refit_width(name, fitted, Z, view, method, classes, width):
+    """Refuse a step whose refit passes on more (or fewer) columns than its fold fits
+    did: decision values of fits that each saw two classes (one column) where the
+    refit saw more (one per class). The next level was fitted on the fold fits' width."""
+    probe = take_rows(take_view(Z, view), np.arange(1))
+    refit = step_output(fitted, probe, method, classes).shape[1]
+    if refit != width:
+        raise ValueError(
+            f"{OWNER}: step {name!r} passes on {refit} column(s) when fitted on every "
+            f"row, but {width} out of fold (each training fold lacked a class?), "
+            "so the next level would not fit its output; use a stratified, shuffled cv, "
+            "or pass probabilities (stack_method='predict_proba'), which are aligned to "
+            "the classes.")
 
 
 def _warn_unused_level_weights(stack):

@@ -512,3 +512,17 @@ def test_one_vs_one_values_are_recognised_behind_a_search_and_fold_fits():
     stack = SerialStack([("level", bagged), ("final", LogisticRegression())], cv=5).fit(X, y)
     assert stack.transform(X).shape == (200, 10)
     assert len(stack.get_feature_names_out()) == 10
+
+
+def test_a_refit_wider_than_its_fold_fits_is_refused_at_fit():
+    """Fold fits that each saw two of three classes pass one decision column; the refit
+    passes three, and predict failed with scikit-learn's feature-count error."""
+    rng = np.random.RandomState(0)
+    X = rng.randn(150, 4)
+    y = np.repeat([0, 1, 2], 50)  # unshuffled KFold(3): each training part has two
+    stack = SerialStack([("svc", LinearSVC()), ("final", LogisticRegression())],
+                        cv=KFold(3))
+    with pytest.warns(UserWarning, match="lacks a class"), \
+            pytest.raises(ValueError, match="step 'svc' passes on 3 column\\(s\\) when "
+                                            "fitted on every row, but 1 out of fold"):
+        stack.fit(X, y)
