@@ -192,6 +192,21 @@ class Composite(_BaseComposition):
             )
         return input_features
 
+    def _refuse_for_nested_composite(self, estimator, name, X, y, n_rows=50):
+        """When member ``name`` is a skfuse composite that does not take ``y``'s
+        outputs, raise its own reason (which names its member), not advice to wrap it
+        whole."""
+        if not isinstance(estimator, Composite):
+            return
+        rows = np.arange(min(n_rows, X.shape[0]))
+        try:
+            with warnings.catch_warnings():  # a trial's warnings are not the user's
+                warnings.simplefilter("ignore")
+                clone(estimator).fit(take_rows(X, rows), np.asarray(y)[rows])
+        except ValueError as exc:
+            raise ValueError(f"{type(self).__name__}: y has {np.shape(y)[1]} columns "
+                             f"(outputs), and {name!r} refuses them: {exc}") from None
+
     def _refuse_unrouted_requests(self, estimator, who, fit_params):
         """With metadata routing on, refuse ``estimator`` (``who``: "the gate", "the
         student"), which the composite fits on rows and weights of its own making, when it
@@ -328,6 +343,8 @@ class Composite(_BaseComposition):
                 check_consistent_length(X, y)
                 return y
             if shape[1] > 1:
+                self._refuse_for_nested_composite(dict(named_members)[single[0]],
+                                                  single[0], X, y)
                 raise ValueError(
                     f"{type(self).__name__}: y has {shape[1]} columns (outputs), and "
                     f"{single[0]!r} does not take several (neither its tags' "

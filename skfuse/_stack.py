@@ -258,7 +258,8 @@ def _warn_unused_level_weights(stack):
                 f"(stack_method {method!r}), so its weights play no part; learning them "
                 "costs a cross-validation in each of the level's fits. Give the level "
                 f"weights=None, or pass its fused output: stack_method={{{name!r}: "
-                "'predict_proba'} (or 'predict').",
+                + ("'predict_proba'} (or 'predict')." if isinstance(est, FusionClassifier)
+                   else "'predict'}."),
                 UserWarning,
                 stacklevel=6)  # here, fit_stack, fit, atomic_fit, _fit_context, the caller
 

@@ -526,3 +526,17 @@ def test_a_refit_wider_than_its_fold_fits_is_refused_at_fit():
             pytest.raises(ValueError, match="step 'svc' passes on 3 column\\(s\\) when "
                                             "fitted on every row, but 1 out of fold"):
         stack.fit(X, y)
+
+
+def test_regressor_levels_are_told_of_predict_and_their_members_named():
+    X, y = make_regression(n_samples=120, n_features=5, n_targets=3, random_state=0)
+    members = [("r", Ridge()), ("t", DecisionTreeRegressor(max_depth=3, random_state=0))]
+    stack = SerialStack([("f", FusionRegressor(members, weights="optimize")),
+                         ("final", Ridge())], cv=3)
+    # A FusionRegressor has no predict_proba: the advice was one that fails.
+    with pytest.warns(UserWarning, match="stack_method=\\{'f': 'predict'\\}\\.$"):
+        stack.fit(X, y)
+    level = FusionRegressor([*members, ("svr", SVR())])
+    with pytest.raises(ValueError, match="and 'f1' refuses them: FusionRegressor: y has 3 "
+                                         "columns \\(outputs\\), and 'svr' does not"):
+        SerialStack([("f1", level), ("final", Ridge())], cv=3).fit(X, y)
