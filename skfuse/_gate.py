@@ -118,7 +118,15 @@ def fit_classifier_gate(gate, X, targets, sample_weight):
     """
     rows, experts = np.nonzero(targets * sample_weight[:, None] > 0)
     weight = targets[rows, experts] * sample_weight[rows]
-    gate.fit(take_rows(X, rows), experts, **weight_params(gate, weight))
+    try:
+        gate.fit(take_rows(X, rows), experts, **weight_params(gate, weight))
+    except ValueError as exc:
+        if "using strings is only supported for dataframes" not in str(exc):
+            raise
+        raise ValueError(
+            f"The gate ({type(gate).__name__}) picks columns by name, but it is given its "
+            "columns (gate_view) as a float array, without names: choose them with "
+            f"gate_view=[...] and let the gate take every column it gets ({exc})") from exc
     return gate
 
 

@@ -1143,3 +1143,19 @@ def test_one_expert_takes_what_its_expert_takes_with_no_gate_to_ask():
                                                   remainder="passthrough"), Ridge())
     assert_allclose(MixtureOfExpertsRegressor(texts, n_experts=1).fit(frame, y).predict(frame),
                     texts.fit(frame, y).predict(frame))
+
+
+def test_a_gate_picking_columns_by_name_is_told_of_gate_view():
+    """The gate gets its columns as a float array without names (docs/mixture.md): a
+    gate that picks them by name failed with scikit-learn's bare words."""
+    from sklearn.compose import ColumnTransformer
+
+    rng = np.random.RandomState(0)
+    frame = pd.DataFrame(rng.randn(200, 3), columns=["a", "b", "c"])
+    y = np.where(frame["a"] > 0, frame["b"], -frame["c"])
+    gate = make_pipeline(ColumnTransformer([("n", StandardScaler(), ["a"])]),
+                         LogisticRegression())
+    with pytest.raises(ValueError, match="picks columns by name, but it is given its "
+                                         "columns \\(gate_view\\) as a float array"):
+        MixtureOfExpertsRegressor(Ridge(), n_experts=2, gate=gate,
+                                  gate_view=["a", "b"]).fit(frame, y)
