@@ -198,11 +198,8 @@ class Composite(_BaseComposition):
         whole."""
         if not isinstance(estimator, Composite):
             return
-        rows = np.arange(min(n_rows, X.shape[0]))
         try:
-            with warnings.catch_warnings():  # a trial's warnings are not the user's
-                warnings.simplefilter("ignore")
-                clone(estimator).fit(take_rows(X, rows), np.asarray(y)[rows])
+            trial_fit(estimator, X, y, n_rows)
         except ValueError as exc:
             raise ValueError(f"{type(self).__name__}: y has {np.shape(y)[1]} columns "
                              f"(outputs), and {name!r} refuses them: {exc}") from None
@@ -576,17 +573,26 @@ def takes_multi_output(estimator):
         return False
 
 
+def trial_fit(estimator, X, y, n_rows=50):
+    """A clone of ``estimator`` fitted on the first ``n_rows`` rows, its warnings (not
+    the user's) silenced; ``(fitted, X_rows, y_rows)``. Its errors propagate."""
+    rows = np.arange(min(n_rows, X.shape[0]))
+    X_rows, y_rows = take_rows(X, rows), np.asarray(y)[rows]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trial = clone(estimator)
+        trial.fit(X_rows, y_rows)
+    return trial, X_rows, y_rows
+
+
 def fits_multi_output(estimator, X, y, n_rows=50):
     """Whether a regressor whose tags do not say it takes a 2-D ``y`` does: a clone
     fitted on the first ``n_rows`` rows predicts one column per output. Tags may be
     conservative (``MLPRegressor``, a ``GridSearchCV``), as for NaN."""
-    rows = np.arange(min(n_rows, X.shape[0]))
-    X_rows, y_rows = take_rows(X, rows), np.asarray(y)[rows]
     try:
-        with warnings.catch_warnings():  # a trial's warnings are not the user's
+        trial, X_rows, y_rows = trial_fit(estimator, X, y, n_rows)
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            trial = clone(estimator)
-            trial.fit(X_rows, y_rows)
             out = trial.predict(X_rows)
     except Exception:  # noqa: BLE001 - any refusal means it does not
         return False

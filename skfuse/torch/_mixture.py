@@ -49,6 +49,14 @@ _MIN_VALIDATION = 50
 _TOL = 1e-4
 
 
+def _callback_entry(entry):
+    """``(name, callback)`` of an entry of ``callbacks``: a ``(name, callback)`` pair,
+    or a callback alone (name None)."""
+    if isinstance(entry, (tuple, list)) and len(entry) == 2 and isinstance(entry[0], str):
+        return entry[0], entry[1]
+    return None, entry
+
+
 def resolve_device(device, fitting=True):
     """The torch device for ``device``: "auto" picks CUDA when there is one.
 
@@ -309,10 +317,8 @@ class _BaseNeuralMixture(BaseEstimator):
             return self
         named = {}
         for entry in self.callbacks if isinstance(self.callbacks, (list, tuple)) else []:
-            pair = (isinstance(entry, (tuple, list)) and len(entry) == 2
-                    and isinstance(entry[0], str))
-            callback = entry[1] if pair else entry
-            named[entry[0] if pair else type(callback).__name__] = callback
+            name, callback = _callback_entry(entry)
+            named[type(callback).__name__ if name is None else name] = callback
         for key, value in nested.items():
             name, _, param = key[len("callbacks__"):].partition("__")
             if not param or not hasattr(named.get(name), "set_params"):
@@ -336,15 +342,13 @@ class _BaseNeuralMixture(BaseEstimator):
                   "early_stopping": bool(self.early_stopping)}
         for entry in self.callbacks or []:
             # What skorch takes: a callback, its class, or a (name, either or None) pair.
-            named = (isinstance(entry, (tuple, list)) and len(entry) == 2
-                     and isinstance(entry[0], str))
-            callback = entry[1] if named else entry
-            if not (isinstance(callback, Callback) or (named and callback is None) or (
+            name, callback = _callback_entry(entry)
+            if not (isinstance(callback, Callback) or (name is not None and callback is None) or (
                     isinstance(callback, type) and issubclass(callback, Callback))):
                 raise TypeError(f"{owner}: callbacks must be skorch callbacks (or their "
                                 f"classes), or (name, callback) pairs; got {entry!r}.")
-            if named and active.get(entry[0], False):
-                raise ValueError(f"{owner}: the callback name {entry[0]!r} is taken by a "
+            if name is not None and active.get(name, False):
+                raise ValueError(f"{owner}: the callback name {name!r} is taken by a "
                                  "built-in callback with these settings; give yours another.")
         for name in ("n_experts", "top_k", "max_epochs", "batch_size", "patience"):
             value = getattr(self, name)
