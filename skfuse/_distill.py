@@ -54,7 +54,6 @@ from ._compat import (
 )
 from ._docstring import Substitution
 from ._jobs import MemberJobs
-from ._label_check import LABEL_WEIGHTS
 from ._tasks import is_frozen, report, report_fit_time, weight_key
 from ._views import (
     _is_dataframe,
@@ -255,8 +254,8 @@ class _BaseDistilled(Composite):
         if auto:
             self.label_weight_losses_ = _label_check.losses(
                 self, student, X, y, sample_weight, rows, owners, targets, n_real, checks)
-            if self.label_weight_losses_:  # the first smallest: ties go to the teacher
-                self.label_weight_ = min(LABEL_WEIGHTS, key=self.label_weight_losses_.get)
+            if self.label_weight_losses_:
+                self.label_weight_ = _smallest_of_least_loss(self.label_weight_losses_)
             else:
                 warnings.warn(
                     f"{owner}: label_weight='auto' could not check any label weight out "
@@ -1015,3 +1014,12 @@ class DistilledRegressor(RegressorMixin, _BaseDistilled):
         """
         check_is_fitted(self)
         return member_prediction(self.student_, self._check_predict_X(X))
+
+
+def _smallest_of_least_loss(losses):
+    """The smallest label weight whose loss is the least, up to a relative ``1e-12``
+    (rounding tells equal losses apart, by an offset of y or the weights' scale): ties
+    go to the teacher."""
+    lowest = min(losses.values())
+    tied = lowest + 1e-12 * max(abs(lowest), np.finfo(float).tiny)
+    return min(weight for weight, loss in losses.items() if loss <= tied)

@@ -452,6 +452,19 @@ def test_a_label_weight_mixes_labels_and_the_teachers_targets():
     assert_allclose(weights, want)
 
 
+def test_auto_label_weight_ties_up_to_rounding_go_to_the_teacher():
+    # A linear teacher refitted on its own fit gives every w the same loss, up to
+    # rounding that moved with an offset of y (label_weight_ 0, 0 and 0.5 before).
+    X, y = make_regression(300, 6, n_informative=4, noise=20, random_state=0)
+    folds = list(KFold(5, shuffle=True, random_state=0).split(X))
+    for offset in (0.0, 1000.0, 2000.0):
+        distilled = DistilledRegressor(LinearRegression(), LinearRegression(), cv=folds,
+                                       targets="fit", random_state=0).fit(X, y + offset)
+        losses = np.array(list(distilled.label_weight_losses_.values()))
+        assert np.ptp(losses) < 1e-12 * losses.min()
+        assert distilled.label_weight_ == 0.0
+
+
 def test_label_weight_one_learns_the_labels_alone():
     distilled = DistilledRegressor(Ridge(), LinearRegression(), label_weight=1.0,
                                    augment="munge", cv=3, random_state=0).fit(X_REG, Y_REG)
