@@ -304,6 +304,7 @@ class StoredMember:
             with _LOADING:  # threads predicting at once unpickle it once
                 if self._member is None:
                     self._member = pickle.loads(self.blob)
+                    self.blob = None  # the member alone stays in memory, not twice
         return self._member
 
 

@@ -347,6 +347,8 @@ def test_members_from_the_memo_stay_pickled_until_asked_for(tmp_path, monkeypatc
     # An output the cache lacks unpickles the member that gives it, once.
     warm.predict_proba(X[:10])
     assert len(unpickled) == 2
+    # Unpickled, a member is held once: its pickle is let go (it was kept beside it).
+    assert all(stored.blob is None for stored in warm._fitted_members_.values())
     assert [type(est) for est in warm.estimators_] == [CountingLR, CountingTree]
     assert warm.named_estimators_["lr"] is warm.estimators_[0]
     assert len(unpickled) == 2
