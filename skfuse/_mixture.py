@@ -6,6 +6,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 from scipy.special import logsumexp
 from sklearn.base import ClassifierMixin, RegressorMixin, clone
 from sklearn.cluster import KMeans
@@ -436,6 +437,8 @@ class _BaseMixture(Composite):
         else:
             resp = self._initial_responsibilities(rows.X_gate, rows.target, rows.weight,
                                                   n_experts, rng, start)
+            if self._distinct_experts() and n_experts > 1 and self.init != "random":
+                resp = self._paired_clusters(rows, resp, templates, present)
         if present is not None:  # a row goes only to experts that have its view
             resp = resp * present.T
             lost = resp.sum(axis=1) == 0
@@ -610,6 +613,35 @@ class _BaseMixture(Composite):
                             random_state=rng.randint(2**31 - 1))
             labels = kmeans.fit(Z_kept, sample_weight=weight_kept).predict(Z)
         return np.eye(n_experts)[labels]
+
+    def _distinct_experts(self):
+        """Whether the experts differ (a list, or views), so which start goes to which
+        one matters."""
+        return not self._templated() or any(view is not None for view in self._views_)
+
+    def _paired_clusters(self, rows, resp, templates, present):
+        """The k-means start's clusters (columns of ``resp``) reordered so that each goes
+        to the expert that fits it best: every expert is fitted on every cluster, and
+        the pairing of the highest summed in-sample log-likelihood is kept (an
+        assignment problem), so the experts' order in the list does not matter."""
+        n_experts = resp.shape[1]
+        fit = np.full((n_experts, n_experts), -np.inf)  # fit[e, c]: expert e on cluster c
+        with_view = np.ones((n_experts, len(rows.weight))) if present is None else present
+        for c in range(n_experts):
+            trial = (resp[:, c] > 0) * with_view * (rows.weight > 0)  # (experts, rows)
+            lacking = ~trial.any(axis=1)  # no row of the cluster has the expert's view:
+            trial[lacking] = with_view[lacking]  # fitted on its rows, never paired with it
+            experts, noise = self._m_step(rows, trial.T, templates, present)
+            for e, expert in enumerate(experts):
+                if not lacking[e]:
+                    kept = np.flatnonzero(trial[e])
+                    row_fit = self._log_likelihood(
+                        expert, take_rows(take_view(rows.X, self._views_[e]), kept),
+                        rows.target[kept], None if noise is None else noise[e])
+                    fit[e, c] = rows.weight[kept] @ row_fit
+        fit[~np.isfinite(fit)] = np.finfo(float).min / (2 * n_experts)
+        _, clusters = linear_sum_assignment(fit, maximize=True)
+        return resp[:, clusters]
 
     def _reseed_starved(self, resp, weight, row_fit, present=None, starved=_STARVED):
         """Hand an expert with under ``starved`` of an even share of the weight (or
@@ -961,13 +993,17 @@ def _axis_seeds(Z, weight, n_clusters):
     """Deterministic k-means seeds: the rows at the weighted quantiles
     (c + 1/2) / n_clusters of the data's projection on its principal axis.
 
-    A row of weight 2 and two copies of it give the same seeds.
+    A row of weight 2 and two copies of it give the same seeds. The axis's sign, which
+    ``eigh`` leaves arbitrary, is fixed by the row farthest along it, so negating y or
+    reordering columns gives the same seeds.
     """
     mean = weight @ Z / weight.sum()
     centred = Z - mean
     covariance = (centred * weight[:, None]).T @ centred / weight.sum()
-    axis = np.linalg.eigh(covariance)[1][:, -1]
-    order = np.argsort(centred @ axis, kind="stable")
+    projection = centred @ np.linalg.eigh(covariance)[1][:, -1]
+    if projection[np.argmax(np.abs(projection))] < 0:
+        projection = -projection
+    order = np.argsort(projection, kind="stable")
     cumulative = np.cumsum(weight[order])
     quantiles = (np.arange(n_clusters) + 0.5) * cumulative[-1] / n_clusters
     picks = np.minimum(np.searchsorted(cumulative, quantiles), len(order) - 1)
