@@ -107,11 +107,18 @@ class Composite(_BaseComposition):
                    } if isinstance(members, (list, tuple)) else {}
         for key in params:
             head, _, rest = key.partition("__")
-            if rest and head in skipped and head not in params:
-                raise ValueError(
-                    f"{type(self).__name__}: {head!r} is {skipped[head]!r}, which has no "
-                    f"parameter {rest!r}; set {head!r} to an estimator first."
-                )
+            if not rest or head in params:
+                continue
+            if head in skipped:
+                value = repr(skipped[head])
+            elif head in own and getattr(self, head, None) is None:
+                value = "None (the built-in default)"
+            else:
+                continue
+            raise ValueError(
+                f"{type(self).__name__}: {head!r} is {value}, which has no "
+                f"parameter {rest!r}; set {head!r} to an estimator first."
+            )
         try:
             self._set_params(self._members, **params)
         except ValueError as exc:
