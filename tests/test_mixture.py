@@ -233,6 +233,19 @@ def test_heterogeneous_experts_custom_gate_and_views():
     assert moe.score(X, y) > 0.9
 
 
+def test_nested_parameters_of_the_default_experts_or_gate_say_what_to_set():
+    # scikit-learn's set_params called None.set_params: "'NoneType' object has no
+    # attribute 'set_params'", in every candidate of a search over experts__alpha.
+    for mixture, key in [(MixtureOfExpertsRegressor(), "experts__alpha"),
+                         (MixtureOfExpertsClassifier(), "gate__C")]:
+        head, _, name = key.partition("__")
+        with pytest.raises(ValueError, match=f"'{head}' is None \\(the built-in default\\), "
+                                             f"which has no parameter '{name}'; set '{head}'"):
+            mixture.set_params(**{key: 1.0})
+    moe = MixtureOfExpertsRegressor().set_params(experts=Ridge(), experts__alpha=3.0)
+    assert moe.experts.alpha == 3.0
+
+
 def test_the_order_of_listed_experts_does_not_matter():
     # Each k-means cluster of the start went to the expert at its position in the list:
     # ridge-on-x0, linear, boosting in one order reached R^2 0.99, reversed 0.81.
