@@ -690,7 +690,7 @@ def refuse_infinite(X, owner, feature_names=None):
     """Raise a ``ValueError`` naming the columns of ``X`` that hold an infinite value."""
     if _is_dataframe(X):
         numeric = X.select_dtypes("number")
-        names, values = numeric.columns, numeric.to_numpy(dtype=np.float64)
+        names, values = numeric.columns, numeric.to_numpy(dtype=np.float64, na_value=np.nan)
     elif hasattr(X, "tocoo"):
         names, values = feature_names, None
         coo = X.tocoo()

@@ -505,7 +505,7 @@ class _BaseDistilled(Composite):
 
 def _has_nan(X):
     if _is_dataframe(X):
-        values = X.select_dtypes("number").to_numpy(dtype=np.float64)
+        values = X.select_dtypes("number").to_numpy(dtype=np.float64, na_value=np.nan)
     else:
         values = X.data if hasattr(X, "tocsr") else np.asarray(X)
     return values.dtype.kind in "fc" and bool(np.isnan(values).any())

@@ -983,7 +983,7 @@ def _masked(log_gate, present):
 def _numeric(X):
     """The gate's input: float numbers (a DataFrame is converted)."""
     if _is_dataframe(X):
-        return X.to_numpy(dtype=np.float64)
+        return X.to_numpy(dtype=np.float64, na_value=np.nan)
     if hasattr(X, "toarray"):
         return X.astype(np.float64)
     return np.asarray(X, dtype=np.float64)

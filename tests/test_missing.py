@@ -650,3 +650,26 @@ def test_a_narrow_float_nan_in_an_object_column_is_missing(nan):
     X[:, 0] = ["x", "y", nan, None]
     X[:, 1] = [1.0, nan, nan, None]
     assert_array_equal(rows_present(X, [0, 1]), [True, True, False, False])
+
+
+def test_nullable_float_columns_with_na_read_as_nan():
+    # pandas before 3 refuses to_numpy(float64) on a Float64 column holding pd.NA
+    # unless told na_value: the fusion's infinity check, the distiller's NaN check
+    # and the mixture's gate columns failed with pandas' "cannot convert" error.
+    pd = pytest.importorskip("pandas")
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    from skfuse import DistilledClassifier, MixtureOfExpertsRegressor
+
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame({"f": pd.array(rng.randn(120), dtype="Float64"), "g": rng.randn(120)})
+    X.loc[:9, "f"] = pd.NA
+    y = (X["g"] > 0).to_numpy().astype(int)
+    booster = HistGradientBoostingClassifier(max_iter=5)
+    for composite in (FusionClassifier([("hgb", booster)]),
+                      DistilledClassifier(booster, clone(booster), random_state=0)):
+        assert np.isin(composite.fit(X, y).predict(X), [0, 1]).all()
+    mixture = MixtureOfExpertsRegressor(HistGradientBoostingRegressor(max_iter=5),
+                                        random_state=0)
+    with pytest.raises(ValueError, match="the gate's columns hold NaN on 10 row"):
+        mixture.fit(X, X["g"].to_numpy())
