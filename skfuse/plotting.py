@@ -269,6 +269,7 @@ class CascadeDisplay:
         display : CascadeDisplay
         """
         from sklearn.metrics import accuracy_score
+        from sklearn.utils.multiclass import unique_labels
         from sklearn.utils.validation import check_consistent_length
 
         from ._cascade import route_of_proba
@@ -283,6 +284,7 @@ class CascadeDisplay:
             raise ValueError("CascadeDisplay needs a cascade; this SerialStack was fitted "
                              "as a stack (exit_threshold=None).")
         check_consistent_length(X, y, sample_weight)
+        unique_labels(y, estimator.classes_)  # refuses codes for a cascade of strings
         proba = estimator.predict_step_proba(X)
         present = ~np.isnan(proba[:, :, 0])
         answerable = present.any(axis=0)
