@@ -67,6 +67,7 @@ from ._views import (
     take_rows,
     takes_nan,
 )
+from ._weights import near_lowest
 
 # Logits are taken of probabilities clipped to [LOGIT_EPS, 1 - LOGIT_EPS].
 LOGIT_EPS = 1e-3
@@ -255,7 +256,10 @@ class _BaseDistilled(Composite):
             self.label_weight_losses_ = _label_check.losses(
                 self, student, X, y, sample_weight, rows, owners, targets, n_real, checks)
             if self.label_weight_losses_:
-                self.label_weight_ = _smallest_of_least_loss(self.label_weight_losses_)
+                # Of the least losses (up to rounding), the smallest weight: ties go
+                # to the teacher.
+                candidates, losses = zip(*self.label_weight_losses_.items())
+                self.label_weight_ = float(min(np.array(candidates)[near_lowest(losses)]))
             else:
                 warnings.warn(
                     f"{owner}: label_weight='auto' could not check any label weight out "
@@ -1014,12 +1018,3 @@ class DistilledRegressor(RegressorMixin, _BaseDistilled):
         """
         check_is_fitted(self)
         return member_prediction(self.student_, self._check_predict_X(X))
-
-
-def _smallest_of_least_loss(losses):
-    """The smallest label weight whose loss is the least, up to a relative ``1e-12``
-    (rounding tells equal losses apart, by an offset of y or the weights' scale): ties
-    go to the teacher."""
-    lowest = min(losses.values())
-    tied = lowest + 1e-12 * max(abs(lowest), np.finfo(float).tiny)
-    return min(weight for weight, loss in losses.items() if loss <= tied)

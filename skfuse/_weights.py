@@ -328,8 +328,8 @@ def _check_losses(values, where):
 def greedy_weights(loss, n_members, rounds, costs=None, budget=None):
     """Ensemble selection with replacement (Caruana et al., 2004).
 
-    Each round adds the member whose addition gives the lowest loss (ties go to the
-    lower index). With ``budget``, a member not yet chosen may only be added while the
+    Each round adds the member whose addition gives the lowest loss (of those within a
+    relative ``1e-12`` of it, the lowest index). With ``budget``, a member not yet chosen may only be added while the
     summed ``costs`` of the distinct members chosen stays within it. The weights are
     those of the best-scoring prefix of the path (the earliest of those within a
     relative ``1e-12`` of the best, as rounding tells duplicates apart), as ensemble
@@ -348,21 +348,21 @@ def greedy_weights(loss, n_members, rounds, costs=None, budget=None):
     spent = 0.0
     path, losses = [], []
     for _ in range(rounds):
-        best, best_value, values = None, np.inf, []
+        members, values = [], []
         for m in range(n_members):
             if budget is not None and counts[m] == 0 and spent + costs[m] > budget:
                 continue
             trial = counts.copy()
             trial[m] += 1
+            members.append(m)
             values.append(loss(trial / trial.sum()))
             if np.isnan(values[-1]):
                 _check_losses(values[-1:], f"with member {m} added")
-            if values[-1] < best_value:
-                best, best_value = m, values[-1]
-        if values:  # every value +inf
-            _check_losses(values, "with any member added")
-        if best is None:
+        if not values:
             break
+        _check_losses(values, "with any member added")  # every value +inf
+        chosen = int(np.argmax(near_lowest(values)))
+        best, best_value = members[chosen], values[chosen]
         if counts[best] == 0 and costs is not None:
             spent += costs[best]
         counts[best] += 1
@@ -372,12 +372,20 @@ def greedy_weights(loss, n_members, rounds, costs=None, budget=None):
         raise ValueError(
             f"No member fits within budget={budget}: the cheapest costs {min(costs):.4g}."
         )
-    lowest = min(losses)
-    best = 1 + (int(np.argmin(losses)) if not np.isfinite(lowest) else next(
-        i for i, value in enumerate(losses)
-        if value <= lowest + 1e-12 * max(abs(lowest), np.finfo(float).tiny)))
+    best = 1 + int(np.argmax(near_lowest(losses)))
     counts = np.bincount(path[:best], minlength=n_members).astype(np.float64)
     return counts / counts.sum(), path, losses
+
+
+def near_lowest(values):
+    """Which of ``values`` are the lowest up to a relative ``1e-12`` (rounding tells
+    equal losses apart: copies of one member, an offset of y); with a lowest that is
+    not finite, those equal to it."""
+    values = np.asarray(values, dtype=np.float64)
+    lowest = values.min()
+    if not np.isfinite(lowest):
+        return values == lowest
+    return values <= lowest + 1e-12 * max(abs(lowest), np.finfo(float).tiny)
 
 
 def row_losses(P, y, weights, kind, voting=None):

@@ -618,17 +618,42 @@ def test_greedy_keeps_the_earliest_prefix_among_ties_of_rounding():
     fusion = FusionClassifier([(f"m{k}", _Table(same)) for k in range(3)],
                               weights="greedy", cv=3).fit(X, y)
     assert_array_equal(fusion.weights_, [1.0, 0.0, 0.0])
-    # By hand: member 0 first, then adding member 1 lowers the loss by ``gap``: by
-    # rounding's 1e-16 the first prefix stays; by 1e-9 the second is the best.
-    for gap, expected in ((1e-16, [1.0, 0.0]), (1e-9, [0.5, 0.5])):
+    # By hand: members 0, 1 (a real gain of 1e-9), then 0 again, which lowers the loss
+    # by ``gap``: by rounding's 1e-16 the second prefix stays; by 1e-9 the third is
+    # the best.
+    for gap, expected in ((1e-16, [0.5, 0.5]), (1e-9, [2 / 3, 1 / 3])):
         def loss(w, gap=gap):
-            if w[1] == 0:
-                return 1.0
-            return 1.0 - gap if w[0] > 0 else 2.0
+            return {0.0: 1.0, 1.0: 5.0, 0.5: 1.0 - 1e-9, round(1 / 3, 9): (1.0 - 1e-9) * (1 - gap),
+                    round(2 / 3, 9): 2.0}[round(w[1], 9)]
 
-        weights, path, losses = greedy_weights(loss, 2, rounds=4)
-        assert path[:2] == [0, 1] and losses[0] > losses[1]
+        weights, path, losses = greedy_weights(loss, 2, rounds=3)
+        assert path == [0, 1, 0] and losses[0] > losses[1] > losses[2]
         assert_allclose(weights, expected)
+
+
+def test_greedy_round_ties_of_rounding_go_to_the_member_listed_first():
+    # Within a round, adding member 1 came out 2.5e-16 (relative) below adding member 0,
+    # its copy, and the copy kept weight.
+    def loss(w):
+        return 1.0 - 0.1 * (w[0] + w[1]) * (1 + 2.5e-16 * (w[1] > 0)) + 0.3 * w[2] ** 2
+
+    weights, path, _ = greedy_weights(loss, 3, rounds=6)
+    assert 1 not in path and weights[1] == 0.0
+    # A real gain, however small, still counts.
+    def gaining(w):
+        return 1.0 - 0.1 * (w[0] + w[1]) - 1e-9 * w[1] + 0.3 * w[2] ** 2
+
+    assert greedy_weights(gaining, 3, rounds=6)[1][0] == 1
+
+    from sklearn.datasets import make_classification
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = make_classification(200, 6, n_informative=4, n_classes=3,
+                               n_clusters_per_class=1, random_state=0)
+    members = [("a", LogisticRegression()), ("a2", LogisticRegression()),
+               ("t", DecisionTreeClassifier(max_depth=2, random_state=0))]
+    fusion = FusionClassifier(members, weights="greedy", cv=3, random_state=0).fit(X, y)
+    assert fusion.weights_[1] == 0.0
 
 
 def test_greedy_takes_a_loss_of_minus_infinity_as_the_best():
