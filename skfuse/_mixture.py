@@ -28,6 +28,7 @@ from ._base import (
     member_proba,
     numeric_target,
     seed_estimator,
+    seeds_by_name,
     takes_no_weights,
 )
 from ._compat import HasMethods, Interval, StrOptions, _fit_context, _VisualBlock
@@ -415,7 +416,11 @@ class _BaseMixture(Composite):
         """
         owner = type(self).__name__
         k = self._check_params(n_experts)
-        templates = [seed_estimator(t, rng) for t in templates]
+        # An expert's seed depends on its name, not on its place in the list.
+        seeds = seeds_by_name(None if self.random_state is None else rng,
+                              self._expert_names_)
+        templates = [seed_estimator(t, seeds[name])
+                     for name, t in zip(self._expert_names_, templates)]
         alphas = (_GATE_ALPHAS if self.gate is None and self.gate_alpha == "auto"
                   else (None if self.gate is not None else self.gate_alpha,))
         if warm is not None and len(alphas) > 1:  # the penalty chosen on fewer rows first
@@ -627,10 +632,13 @@ class _BaseMixture(Composite):
         n_experts = resp.shape[1]
         fit = np.full((n_experts, n_experts), -np.inf)  # fit[e, c]: expert e on cluster c
         with_view = np.ones((n_experts, len(rows.weight))) if present is None else present
+        starved = _STARVED * rows.weight.sum() / n_experts
         for c in range(n_experts):
             trial = (resp[:, c] > 0) * with_view * (rows.weight > 0)  # (experts, rows)
-            lacking = ~trial.any(axis=1)  # no row of the cluster has the expert's view:
-            trial[lacking] = with_view[lacking]  # fitted on its rows, never paired with it
+            # Too few rows of the cluster have the expert's view (EM would re-seed it):
+            # fitted on its rows instead, and paired with the cluster only if it must.
+            lacking = trial @ rows.weight < starved
+            trial[lacking] = with_view[lacking]
             experts, noise = self._m_step(rows, trial.T, templates, present)
             for e, expert in enumerate(experts):
                 if not lacking[e]:
@@ -639,7 +647,10 @@ class _BaseMixture(Composite):
                         expert, take_rows(take_view(rows.X, self._views_[e]), kept),
                         rows.target[kept], None if noise is None else noise[e])
                     fit[e, c] = rows.weight[kept] @ row_fit
-        fit[~np.isfinite(fit)] = np.finfo(float).min / (2 * n_experts)
+        # Each pair that must be made without rows costs more than all finite sums
+        # together could differ by, and leaves their rounding as it is.
+        finite = np.isfinite(fit)
+        fit[~finite] = -(3 * np.abs(fit[finite]).sum() + 1.0)
         _, clusters = linear_sum_assignment(fit, maximize=True)
         return resp[:, clusters]
 

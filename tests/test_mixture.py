@@ -268,6 +268,60 @@ def test_the_order_of_listed_experts_does_not_matter():
     assert_allclose(probas[0], probas[1], atol=1e-12)
 
 
+def test_pairing_is_order_free_when_experts_lack_rows_in_groups():
+    # Experts A and B see band 0 only: every pairing needs pairs without rows, whose
+    # stand-in (about -2e307) swamped the real sums, and list order broke the tie.
+    rng = np.random.RandomState(0)
+    g = np.sort(rng.uniform(-4, 4, 800))
+    a, b, c, d = rng.normal(size=(4, 800))
+    band = np.digitize(g, [-2, 0, 2])
+    y = np.choose(band, [2 * a + 6, rng.normal(0, 1, 800) - 6, 3 * c + 12, -3 * d - 12])
+    X = np.c_[g, a, b, c, d]
+    X[band != 0, 1:3] = np.nan
+    experts = [("A", LinearRegression()), ("B", Ridge()), ("C", LinearRegression()),
+               ("D", Ridge(alpha=2.0))]
+    predictions = [
+        MixtureOfExpertsRegressor([experts[i] for i in order], gate_view=[0],
+                                  views={"A": [1], "B": [2], "C": [3], "D": [4]},
+                                  validation_fraction=None, random_state=0).fit(X, y).predict(X)
+        for order in ([0, 1, 2, 3], [1, 0, 2, 3], [3, 1, 2, 0])]
+    assert_allclose(predictions[1], predictions[0], atol=1e-8)
+    assert_allclose(predictions[2], predictions[0], atol=1e-8)
+
+
+def test_pairing_does_not_fit_an_expert_on_a_sliver_of_a_group():
+    # Expert b's view is on one training row of the second group: its trial fit there
+    # (PCA with 3 components) failed the whole fit.
+    from sklearn.decomposition import PCA
+
+    rng = np.random.RandomState(0)
+    g = np.r_[rng.uniform(-3, -1, 150), rng.uniform(1, 3, 150)]
+    a, b1, b2, b3 = rng.normal(size=(4, 300))
+    y = np.where(g > 0, 2 * a + 5, b1 - b2 - 5) + rng.normal(0, 0.1, 300)
+    X = np.c_[g, a, b1, b2, b3]
+    X[g > 0, 2:] = np.nan
+    X[np.flatnonzero(g > 0)[:2], 2:] = [[0.3, -0.2, 0.1], [0.5, 0.1, -1.0]]
+    experts = [("a", Ridge()), ("b", make_pipeline(PCA(n_components=3), Ridge()))]
+    for order in (experts, experts[::-1]):
+        moe = MixtureOfExpertsRegressor(order, views={"a": [0, 1], "b": [2, 3, 4]},
+                                        gate_view=[0], random_state=0).fit(X, y)
+        assert moe.score(X, y) > 0.99
+
+
+def test_a_listed_expert_s_seed_depends_on_its_name_not_its_place():
+    from sklearn.tree import DecisionTreeRegressor
+
+    X, y = piecewise(300)
+    experts = [("tree", DecisionTreeRegressor(max_depth=3, max_features=1)),
+               ("ridge", Ridge()), ("other", DecisionTreeRegressor(max_depth=2))]
+    seeds = []
+    for order in (experts, experts[::-1]):
+        moe = MixtureOfExpertsRegressor(order, random_state=0).fit(X, y)
+        seeds.append({name: expert.random_state
+                      for name, expert in moe.named_experts_.items()})
+    assert seeds[0] == seeds[1] and seeds[0]["tree"] != seeds[0]["other"]
+
+
 def test_dataframe_input_and_feature_names():
     X, y = piecewise()
     frame = pd.DataFrame(X, columns=["a", "b"])
