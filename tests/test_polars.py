@@ -19,6 +19,12 @@ from skfuse import DistilledClassifier, FusionClassifier, SerialStack
 pl = pytest.importorskip("polars")
 
 
+def _to_pandas(frame):
+    """polars' own conversion, which needs pyarrow (skfuse's does not)."""
+    pytest.importorskip("pyarrow")
+    return frame.to_pandas()
+
+
 def _frames(n=90, seed=0):
     rng = np.random.RandomState(seed)
     data = {"colour": rng.choice(["red", "green", "blue"], n).tolist(),
@@ -84,7 +90,7 @@ def test_columns_arrive_as_pandas_would_hold_them():
     y = np.arange(n) % 2
     seen = FusionClassifier([("rec", _Recorder())]).fit(frame, y)
     member_frame = seen.named_estimators_["rec"].frame_
-    expected = frame.to_pandas()
+    expected = _to_pandas(frame)
     assert member_frame["kind"].dtype == "category"
     assert list(member_frame["kind"].cat.categories) == ["p", "q"]
     assert member_frame["size"].dtype == expected["size"].dtype  # ordered s < m < l
@@ -102,8 +108,8 @@ def test_categories_reach_a_member_that_reads_them_from_the_dtype():
     booster = [("hgb", HistGradientBoostingClassifier(categorical_features="from_dtype",
                                                       max_iter=20, random_state=0))]
     on_polars = FusionClassifier(booster).fit(frame, y)
-    on_pandas = FusionClassifier(booster).fit(frame.to_pandas(), y)
-    assert_allclose(on_polars.predict_proba(frame), on_pandas.predict_proba(frame.to_pandas()))
+    on_pandas = FusionClassifier(booster).fit(_to_pandas(frame), y)
+    assert_allclose(on_polars.predict_proba(frame), on_pandas.predict_proba(_to_pandas(frame)))
 
 
 def test_a_lazy_frame_is_refused_with_what_to_do():
@@ -128,6 +134,6 @@ def test_the_routing_display_takes_polars():
                                         random_state=0).fit(frame, np.abs(frame["a"].to_numpy()))
     on_polars = ExpertRoutingDisplay.from_estimator(mixture, frame, features=("a", "b"),
                                                     grid_resolution=5)
-    on_pandas = ExpertRoutingDisplay.from_estimator(mixture, frame.to_pandas(),
+    on_pandas = ExpertRoutingDisplay.from_estimator(mixture, _to_pandas(frame),
                                                     features=("a", "b"), grid_resolution=5)
     assert_allclose(on_polars.expert, on_pandas.expert)
