@@ -35,6 +35,7 @@ from ._cache import _plain_array
 from ._compat import (
     FIT_CONTEXT_WRAPPER,
     SKLEARN_WRAPPER_MODULES,
+    HasMethods,
     _BaseComposition,
     _VisualBlock,
 )
@@ -111,7 +112,9 @@ class Composite(_BaseComposition):
                 continue
             if head in skipped:
                 value = repr(skipped[head])
-            elif head in own and getattr(self, head, None) is None:
+            elif getattr(self, head, None) is None and any(
+                    isinstance(rule, HasMethods)  # a slot for an estimator, left empty
+                    for rule in self._parameter_constraints.get(head, ())):
                 value = "None (the built-in default)"
             else:
                 continue

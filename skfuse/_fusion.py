@@ -63,6 +63,7 @@ from ._weights import (
     fit_temperature,
     greedy_weights,
     guard_gain,
+    near_lowest,
     optimize_weights,
     regressor_objective,
     row_losses,
@@ -606,7 +607,8 @@ class _BaseFusion(TransformerMixin, Composite):
         if self.weights == "greedy" and self.budget is not None:  # the fallback too
             # (greedy has chosen a member, so one fits the budget alone)
             within = [m for m in within if self.member_costs_[names[m]] <= self.budget]
-        best = max(within, key=lambda m: scores[names[m]])
+        within = list(within)  # of equal scores (to rounding), the one listed first
+        best = within[int(np.argmax(near_lowest([-scores[names[m]] for m in within])))]
         onehot = np.eye(len(names))[best]
         P = self._loss_inputs(oof)
         fused = row_losses(P, y_target, learned["weights_"], self._kind,

@@ -626,32 +626,30 @@ class _BaseMixture(Composite):
 
     def _paired_clusters(self, rows, resp, templates, present):
         """The k-means start's clusters (columns of ``resp``) reordered so that each goes
-        to the expert that fits it best: every expert is fitted on every cluster, and
-        the pairing of the highest summed in-sample log-likelihood is kept (an
-        assignment problem), so the experts' order in the list does not matter."""
+        to the expert that fits it best: each expert is fitted on each cluster's rows
+        with its view, and the pairing of the highest summed in-sample log-likelihood
+        is kept (an assignment problem), so the experts' order in the list does not
+        matter. An expert with too few such rows in a cluster is fitted on all its
+        rows instead (``_m_step`` fits every expert) and paired with that cluster only
+        where no pairing avoids it."""
         n_experts = resp.shape[1]
-        fit = np.full((n_experts, n_experts), -np.inf)  # fit[e, c]: expert e on cluster c
+        log_lik_sums = np.empty((n_experts, n_experts))  # [e, c]: expert e on cluster c
         with_view = np.ones((n_experts, len(rows.weight))) if present is None else present
-        starved = _STARVED * rows.weight.sum() / n_experts
+        starved = _STARVED * rows.weight.sum() / n_experts  # as EM would re-seed it
         for c in range(n_experts):
             trial = (resp[:, c] > 0) * with_view * (rows.weight > 0)  # (experts, rows)
-            # Too few rows of the cluster have the expert's view (EM would re-seed it):
-            # fitted on its rows instead, and paired with the cluster only if it must.
             lacking = trial @ rows.weight < starved
             trial[lacking] = with_view[lacking]
             experts, noise = self._m_step(rows, trial.T, templates, present)
-            for e, expert in enumerate(experts):
-                if not lacking[e]:
-                    kept = np.flatnonzero(trial[e])
-                    row_fit = self._log_likelihood(
-                        expert, take_rows(take_view(rows.X, self._views_[e]), kept),
-                        rows.target[kept], None if noise is None else noise[e])
-                    fit[e, c] = rows.weight[kept] @ row_fit
-        # Each pair that must be made without rows costs more than all finite sums
-        # together could differ by, and leaves their rounding as it is.
-        finite = np.isfinite(fit)
-        fit[~finite] = -(3 * np.abs(fit[finite]).sum() + 1.0)
-        _, clusters = linear_sum_assignment(fit, maximize=True)
+            scored = (trial > 0) & ~lacking[:, None]
+            log_lik = self._log_likelihoods(rows.X, rows.target, experts, noise, scored)
+            log_lik_sums[:, c] = np.where(scored.T, log_lik, 0.0).T @ rows.weight
+            log_lik_sums[lacking, c] = -np.inf
+        # A pair made without rows costs more than all the finite sums together could
+        # differ by; the finite sums are left as they are.
+        finite = np.isfinite(log_lik_sums)
+        log_lik_sums[~finite] = -(3 * np.abs(log_lik_sums[finite]).sum() + 1.0)
+        _, clusters = linear_sum_assignment(log_lik_sums, maximize=True)
         return resp[:, clusters]
 
     def _reseed_starved(self, resp, weight, row_fit, present=None, starved=_STARVED):
@@ -755,13 +753,7 @@ class _BaseMixture(Composite):
         """
         n, n_experts = X.shape[0], len(experts)
         log_gate = _masked(gate_log_proba(gate, X_gate, n_experts), present)
-        log_lik = np.full((n, n_experts), -np.inf)
-        for e, expert in enumerate(experts):
-            rows = slice(None) if present is None else np.flatnonzero(present[e])
-            log_lik[rows, e] = self._log_likelihood(
-                expert, take_rows(take_view(X, self._views_[e]), rows), target[rows],
-                None if noise is None else noise[e])
-        joint = log_gate + log_lik
+        joint = log_gate + self._log_likelihoods(X, target, experts, noise, present)
         row_fit = logsumexp(joint, axis=1)
         resp = np.exp(joint - row_fit[:, None])
         if keep < n_experts:
@@ -769,6 +761,19 @@ class _BaseMixture(Composite):
             resp = np.zeros((n, n_experts))
             np.put_along_axis(resp, routed, share, axis=1)
         return resp, row_fit
+
+    def _log_likelihoods(self, X, target, experts, noise, present=None):
+        """Each expert's log-likelihood of each row, shape (n, n_experts): -inf where
+        ``present`` (experts, n) says the expert is not asked."""
+        log_lik = np.full((X.shape[0], len(experts)), -np.inf)
+        for e, expert in enumerate(experts):
+            rows = slice(None) if present is None else np.flatnonzero(present[e])
+            if present is not None and not len(rows):
+                continue  # a predictor may refuse no rows
+            log_lik[rows, e] = self._log_likelihood(
+                expert, take_rows(take_view(X, self._views_[e]), rows), target[rows],
+                None if noise is None else noise[e])
+        return log_lik
 
     @staticmethod
     def _usage(X_gate, weight, gate, n_experts, k, present=None):

@@ -328,8 +328,8 @@ def _check_losses(values, where):
 def greedy_weights(loss, n_members, rounds, costs=None, budget=None):
     """Ensemble selection with replacement (Caruana et al., 2004).
 
-    Each round adds the member whose addition gives the lowest loss (of those within a
-    relative ``1e-12`` of it, the lowest index). With ``budget``, a member not yet chosen may only be added while the
+    Each round adds the member whose addition gives the lowest loss (of those within
+    a relative ``1e-12`` of it, the lowest index). With ``budget``, a member not yet chosen may only be added while the
     summed ``costs`` of the distinct members chosen stays within it. The weights are
     those of the best-scoring prefix of the path (the earliest of those within a
     relative ``1e-12`` of the best, as rounding tells duplicates apart), as ensemble
@@ -360,7 +360,7 @@ def greedy_weights(loss, n_members, rounds, costs=None, budget=None):
                 _check_losses(values[-1:], f"with member {m} added")
         if not values:
             break
-        _check_losses(values, "with any member added")  # every value +inf
+        _check_losses(values, "with any member added")  # refuses a round all +inf
         chosen = int(np.argmax(near_lowest(values)))
         best, best_value = members[chosen], values[chosen]
         if counts[best] == 0 and costs is not None:
@@ -378,9 +378,9 @@ def greedy_weights(loss, n_members, rounds, costs=None, budget=None):
 
 
 def near_lowest(values):
-    """Which of ``values`` are the lowest up to a relative ``1e-12`` (rounding tells
-    equal losses apart: copies of one member, an offset of y); with a lowest that is
-    not finite, those equal to it."""
+    """Which of ``values`` (none NaN: callers check) are the lowest up to a relative
+    ``1e-12`` (rounding tells equal losses apart: copies of one member, an offset of
+    y); with a lowest that is not finite, those equal to it."""
     values = np.asarray(values, dtype=np.float64)
     lowest = values.min()
     if not np.isfinite(lowest):

@@ -284,7 +284,13 @@ class CascadeDisplay:
             raise ValueError("CascadeDisplay needs a cascade; this SerialStack was fitted "
                              "as a stack (exit_threshold=None).")
         check_consistent_length(X, y, sample_weight)
-        unique_labels(y, estimator.classes_)  # refuses codes for a cascade of strings
+        try:  # codes for a cascade of strings, say
+            unique_labels(y, estimator.classes_)
+        except ValueError as exc:
+            raise ValueError(
+                f"CascadeDisplay: y holds labels of another type than the cascade's "
+                f"classes_ {list(estimator.classes_)!r}; pass y as given to fit ({exc})."
+            ) from None
         proba = estimator.predict_step_proba(X)
         present = ~np.isnan(proba[:, :, 0])
         answerable = present.any(axis=0)

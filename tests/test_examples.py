@@ -45,8 +45,8 @@ def cascade_story(ns):
     # the held-out rows the loose cascade loses more than the tolerance. (Gradient
     # boosting bins its features otherwise before scikit-learn 1.9: its out-of-fold
     # probabilities differ, and there the bound lets 83% of the rows exit.)
-    if Version(sklearn.__version__) >= Version("1.9"):
-        assert ns["cascade"].exit_rates_[0] == 0
+    rate = ns["cascade"].exit_rates_[0]
+    assert rate == 0 if Version(sklearn.__version__).release >= (1, 9) else 0.5 < rate < 1
     costly = ns["cascade"].named_steps_["costly"].score(ns["X_test"], ns["y_test"])
     assert ns["loose"].score(ns["X_test"], ns["y_test"]) < costly - 0.005
     # Under the 99% bound, all but the least confident rows (about 1%) exit.

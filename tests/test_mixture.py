@@ -903,9 +903,9 @@ def test_auto_races_on_a_sample_of_many_rows_then_goes_on_from_there(monkeypatch
     from skfuse import _mixture
 
     monkeypatch.setattr(_mixture, "_RACE_ROWS", 200)
-    # The one k-means start finds the three regimes on most draws, not all (4 of seeds
-    # 0-5; on seed 0 it lands at R^2 0.86 since the principal axis's sign is fixed):
-    # this test is about the race, the start's quality is bench_moe.py's.
+    # The one k-means start misses a regime on some draws (seed 0 of piecewise: R^2
+    # 0.86; it finds all three on 4 of seeds 0-5): this test is about the race, the
+    # start's quality is measured by bench_moe.py.
     X, y = piecewise(1200, seed=1)
     moe = MixtureOfExpertsRegressor(random_state=0).fit(X, y)
     assert moe.n_experts_ >= 2 and moe.score(X, y) > 0.98

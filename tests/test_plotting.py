@@ -112,7 +112,8 @@ def test_cascade_display_checks_what_it_is_given():
     display = CascadeDisplay.from_estimator(cascade, X, labels, sample_weight=weight,
                                             thresholds=[0.8])
     assert_allclose(display.accuracies, [cascade.score(X, labels, sample_weight=weight)])
-    with pytest.raises(ValueError, match="Mix of label input types"):
+    with pytest.raises(ValueError, match="y holds labels of another type than the "
+                                         "cascade's classes_.*Mix of label input types"):
         CascadeDisplay.from_estimator(cascade, X, Y)  # codes for a cascade of strings
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         CascadeDisplay.from_estimator(cascade, X, labels[:-1])

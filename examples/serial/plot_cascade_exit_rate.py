@@ -14,8 +14,8 @@ On the breast cancer data, Gaussian naive Bayes, fitted in milliseconds, is very
 most rows, but wrong on a few of them. On the out-of-fold mean alone
 (``cascade_confidence=0.5``) letting most rows exit looks within half a point, and
 gradient boosting would answer the rest; with 99% confidence it is not, and no row
-exits (with scikit-learn 1.9's gradient boosting: earlier releases bin its features
-otherwise, its out-of-fold accuracy differs, and there most rows exit). On the held-out rows the looser cascade indeed loses more than half a point. When
+exits. (This is scikit-learn 1.9's gradient boosting; earlier releases bin its
+features otherwise, its out-of-fold accuracy differs, and there most rows exit.) On the held-out rows the looser cascade indeed loses more than half a point. When
 the cheap step is as accurate as the costly one (a scaled logistic regression is,
 here), the cheap step answers all but about 1% of the rows (its least confident ones):
 the cascade then says the costly step is hardly needed.
