@@ -28,7 +28,20 @@ def twins(function):
                               f"{function.__name__}_parallel", function.__defaults__,
                               function.__closure__)
     copy.__qualname__ = f"{function.__qualname__}_parallel"
-    return numba.njit(cache=True)(function), numba.njit(cache=True, parallel=True)(copy)
+    return _compiled(function), _compiled(copy, parallel=True)
+
+
+def _compiled(function, **options):
+    """``numba.njit`` with its on-disk cache where Numba finds a writable place for one
+    (the package's folder, ``NUMBA_CACHE_DIR`` or the user's cache folder); without
+    one (a read-only install run by a user without a home), compiled in each process,
+    as Numba refuses ``cache=True`` there at import."""
+    try:
+        return numba.njit(cache=True, **options)(function)
+    except RuntimeError as exc:
+        if "no locator available" not in str(exc):
+            raise
+        return numba.njit(**options)(function)
 
 
 def run(kernel_twins, n_rows, *args):

@@ -485,3 +485,31 @@ def test_serial_and_parallel_twins_keep_their_own_cache_entries(tmp_path):
 
     assert hits() == ["0", "0"]  # the parallel twin compiled its own code
     assert hits() == ["1", "1"]  # and each twin finds its own entry later
+
+
+_NO_CACHE_PROBE = """
+import numba, numpy as np
+njit = numba.njit
+
+def refusing(*args, cache=False, **options):  # as Numba with no writable cache folder
+    if cache:
+        def decorate(function):
+            raise RuntimeError(f"cannot cache function {function.__name__!r}: no locator "
+                               "available for file 'skfuse/_kernels.py'")
+        return decorate
+    return njit(*args, **options)
+
+numba.njit = refusing
+from skfuse import routing
+gate = np.random.default_rng(0).random((30_000, 4))
+a, b = routing.top_k(gate, 2), routing.top_k(gate, 2, backend="numpy")
+print(np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]))
+"""
+
+
+def test_a_read_only_install_without_a_cache_folder_still_imports():
+    # A service user without a home on a read-only install: Numba refuses cache=True at
+    # decoration, and `import skfuse` failed; the kernels now compile in the process.
+    done = subprocess.run([sys.executable, "-c", _NO_CACHE_PROBE], check=True,
+                          capture_output=True, text=True, timeout=300)
+    assert done.stdout.split() == ["True"]
