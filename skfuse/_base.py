@@ -108,19 +108,22 @@ class Composite(_BaseComposition):
                    } if isinstance(members, (list, tuple)) else {}
         for key in params:
             head, _, rest = key.partition("__")
-            if not rest or head in params:
+            if not rest:
                 continue
-            if head in skipped:
-                value = repr(skipped[head])
-            elif getattr(self, head, None) is None and any(
+            given = head in params  # the slot is set in this very call
+            value = params[head] if given else skipped.get(head, getattr(self, head, None))
+            if isinstance(value, str) and (head in skipped or head in (names or ())):
+                what = repr(value)  # a member skipped ("drop", "passthrough")
+            elif value is None and any(
                     isinstance(rule, HasMethods)  # a slot for an estimator, left empty
                     for rule in self._parameter_constraints.get(head, ())):
-                value = "None (the built-in default)"
+                what = "None" if given else "None (the built-in default)"
             else:
                 continue
             raise ValueError(
-                f"{type(self).__name__}: {head!r} is {value}, which has no "
-                f"parameter {rest!r}; set {head!r} to an estimator first."
+                f"{type(self).__name__}: {head!r} is {'set to ' if given else ''}{what}"
+                f"{' in this call' if given else ''}, which has no parameter {rest!r}; "
+                f"set {head!r} to an estimator first."
             )
         try:
             self._set_params(self._members, **params)

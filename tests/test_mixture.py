@@ -244,6 +244,14 @@ def test_nested_parameters_of_the_default_experts_or_gate_say_what_to_set():
             mixture.set_params(**{key: 1.0})
     moe = MixtureOfExpertsRegressor().set_params(experts=Ridge(), experts__alpha=3.0)
     assert moe.experts.alpha == 3.0
+    # Emptied in the same call (a search's candidate): scikit-learn's AttributeError
+    # stopped the whole search, outside its error_score.
+    with pytest.raises(ValueError, match="'gate' is set to None in this call, which has "
+                                         "no parameter 'C'"):
+        MixtureOfExpertsRegressor(gate=LogisticRegression()).set_params(gate=None, gate__C=2)
+    listed = MixtureOfExpertsRegressor([("a", Ridge()), ("b", LinearRegression())])
+    with pytest.raises(ValueError, match="'a' is set to 'drop' in this call"):
+        listed.set_params(a="drop", a__alpha=2.0)
 
 
 def test_the_order_of_listed_experts_does_not_matter():
