@@ -331,10 +331,9 @@ def greedy_weights(loss, n_members, rounds, costs=None, budget=None):
     Each round adds the member whose addition gives the lowest loss (of those within
     a relative ``1e-12`` of it, the lowest index). With ``budget``, a member not yet
     chosen may only be added while the summed ``costs`` of the distinct members chosen
-    stays within it. The weights are
-    those of the best-scoring prefix of the path (the earliest of those within a
-    relative ``1e-12`` of the best, as rounding tells duplicates apart), as ensemble
-    selection prescribes, not of the last round.
+    stays within it. The weights are those of the best-scoring prefix of the path (the
+    earliest of those within a relative ``1e-12`` of the best, as rounding tells
+    duplicates apart), as ensemble selection prescribes, not of the last round.
 
     Returns
     -------
