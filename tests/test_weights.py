@@ -420,6 +420,23 @@ def test_a_member_learned_at_weight_zero_is_not_asked_to_predict():
     fusion.predict(P.T)
     assert _Column.calls == 2  # the two members of positive weight
 
+@pytest.mark.parametrize("order", [["a", "b", "c"], ["b", "a", "c"]])
+def test_guard_falls_back_to_the_first_listed_of_members_tied_to_rounding(order):
+    # "a" and "b" predict the same values, computed two ways: their out-of-fold losses
+    # differ in the last bit only (rounding picked "b" on the CPU that built this test).
+    # "c" earns a sliver of weight, far less than its standard error (t ~ 0.7), so the
+    # guard falls back; of the tied members, to the one listed first.
+    rng = np.random.RandomState(4)
+    y, e, noise = rng.normal(size=(3, 200))
+    columns = {"a": y + e, "b": (y + 3 * e) - 2 * e, "c": y + e + 2 * noise}
+    assert abs(np.mean((columns["a"] - y) ** 2) - np.mean((columns["b"] - y) ** 2)) < 1e-12
+    X = np.column_stack([columns[name] for name in order])
+    members = [(name, _Column(k)) for k, name in enumerate(order)]
+    fusion = FusionRegressor(members, weights="optimize", guard=True, cv=KFold(5)).fit(X, y)
+    assert fusion.fallback_ == order[0]
+    assert_array_equal(fusion.weights_, [1.0, 0.0, 0.0])
+
+
 def test_guard_gain_of_huge_losses_is_the_scaled_gain():
     fused = np.array([0.1, 0.4, 0.2, 0.3])
     best = np.array([0.2, 0.3, 0.4, 0.3])
