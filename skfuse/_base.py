@@ -47,6 +47,7 @@ from ._views import (
     pandas_from_polars,
     take_rows,
 )
+from ._warnings import silenced
 
 
 class Composite(_BaseComposition):
@@ -591,8 +592,7 @@ def trial_fit(estimator, X, y, n_rows=50):
     the user's) silenced; ``(fitted, X_rows, y_rows)``. Its errors propagate."""
     rows = np.arange(min(n_rows, X.shape[0]))
     X_rows, y_rows = take_rows(X, rows), np.asarray(y)[rows]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with silenced():
         trial = clone(estimator)
         trial.fit(X_rows, y_rows)
     return trial, X_rows, y_rows
@@ -604,8 +604,7 @@ def fits_multi_output(estimator, X, y, n_rows=50):
     conservative (``MLPRegressor``, a ``GridSearchCV``), as for NaN."""
     try:
         trial, X_rows, y_rows = trial_fit(estimator, X, y, n_rows)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with silenced():
             out = trial.predict(X_rows)
     except Exception:  # noqa: BLE001 - any refusal means it does not
         return False

@@ -49,6 +49,7 @@ from ._views import (
     take_view,
     takes_nan,
 )
+from ._warnings import silenced
 from ._weights import largest_magnitude
 
 _VARIANCE_FLOOR = 1e-6  # times the variance of y
@@ -612,8 +613,7 @@ class _BaseMixture(Composite):
         # The first start seeds k-means deterministically (so a row of weight 2 acts as
         # two rows); further starts use k-means++.
         init = _axis_seeds(Z_kept, weight_kept, n_experts) if start == 0 else "k-means++"
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)  # fewer distinct rows
+        with silenced(ConvergenceWarning):  # fewer distinct rows than experts
             kmeans = KMeans(n_experts, init=init, n_init=1,
                             random_state=rng.randint(2**31 - 1))
             labels = kmeans.fit(Z_kept, sample_weight=weight_kept).predict(Z)

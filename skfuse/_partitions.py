@@ -26,6 +26,7 @@ from ._base import check_sample_weight, vote_counts
 from ._compat import _get_output_config
 from ._tasks import fit_task, run_fit_tasks, weight_params
 from ._views import take_rows
+from ._warnings import silenced
 
 PARTITION_SAMPLE = 1000  # rows per partition that the other partitions' fits predict
 
@@ -504,8 +505,7 @@ def _first_rows(X):
     holds a row (not every partition, as ``head(npartitions=-1)`` would)."""
     head = X._meta
     for i in range(X.npartitions):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # "insufficient elements"
+        with silenced(UserWarning):  # "insufficient elements"
             head = X.partitions[i].head(1, npartitions=1)
         if len(head):
             break

@@ -9,7 +9,6 @@ reuses the positions, which stay valid because the feature names are checked to 
 import contextlib
 import numbers
 import re
-import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -19,6 +18,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import get_tags
 
 from ._compat import InvalidParameterError
+from ._warnings import silenced
 
 
 def _is_dataframe(X):
@@ -374,12 +374,9 @@ def nan_error(estimator, X, fitted=False):
         return None
     probe = estimator if fitted else clone(estimator)
     # A fitted estimator is asked as predict will ask it, its warnings shown: silencing
-    # them would change the process's warning filters under concurrent predicts.
-    quiet = contextlib.nullcontext() if fitted else warnings.catch_warnings()
+    # them would hide other threads' warnings under concurrent predicts.
     try:
-        with quiet:
-            if not fitted:
-                warnings.simplefilter("ignore")
+        with contextlib.nullcontext() if fitted else silenced():
             if probe is not estimator:  # a frozen estimator's clone is itself: not fitted
                 n = X.shape[0]
                 y = np.arange(n) % 2 if is_classifier(probe) else np.arange(n, dtype=float)

@@ -1,6 +1,7 @@
-"""One fitted composite predicting from several threads at once (as a web service does)
-leaves the process as it found it: its warning filters, its BLAS pools' width, and one
-copy of each stored member; a network moved to another device is swapped in whole."""
+"""One fitted composite predicting from several threads at once (as a web service does),
+or composites fitted in several threads, leave the process as they found it: its
+warning filters, its BLAS pools' width, and one copy of each stored member; a network
+moved to another device is swapped in whole."""
 
 import pickle
 import threading
@@ -11,16 +12,18 @@ import numpy as np
 import pytest
 from joblib import Memory
 from numpy.testing import assert_array_equal
-from sklearn.datasets import make_classification
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.datasets import make_classification, make_regression
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.model_selection import KFold
 from sklearn.naive_bayes import GaussianNB
 from sklearn.pipeline import make_pipeline
 from threadpoolctl import threadpool_info
 
 import skfuse._cache
-from skfuse import FusionClassifier, MixtureOfExpertsClassifier
+from skfuse import FusionClassifier, FusionRegressor, MixtureOfExpertsClassifier
 
 X, Y = make_classification(2000, 8, n_informative=5, random_state=0)
 
@@ -118,3 +121,49 @@ def test_a_neural_mixture_moving_its_network_swaps_in_a_moved_copy(concurrently)
         assert_array_equal(prediction, expected)
     assert mixture.module_ is not fitted  # swapped once, the fitted network untouched
     assert all(torch.equal(p, w) for p, w in zip(fitted.parameters(), weights))
+
+
+class _Rendezvous(RegressorMixin, BaseEstimator):
+    """A ridge regression whose first fit in each role meets the other role's: "first"
+    waits until "second" is fitting too, then returns at once; "second" returns a
+    moment later. Its tags do not say it takes a 2-D y, so a fusion trial-fits it."""
+
+    started = {}
+
+    def __init__(self, role="first"):
+        self.role = role
+
+    def fit(self, X, y):
+        events = type(self).started
+        if not events[self.role].is_set():
+            events[self.role].set()
+            if self.role == "first":
+                assert events["second"].wait(10)
+            else:
+                time.sleep(0.2)
+        self.model_ = Ridge().fit(X, y)
+        return self
+
+    def predict(self, X):
+        return self.model_.predict(X)
+
+
+def test_fits_in_two_threads_leave_the_warning_filters_as_they_were():
+    # The trial fits of two fusions overlap: the first enters, then the second, and the
+    # first leaves first. Silencing by saving and restoring the process-wide filters
+    # left the first's "ignore" in place for good (every later warning hidden).
+    _Rendezvous.started = {"first": threading.Event(), "second": threading.Event()}
+    X, y = make_regression(n_samples=60, n_features=3, n_targets=2, random_state=0)
+    before = list(warnings.filters)
+
+    def fit(role):
+        FusionRegressor([("m", _Rendezvous(role))], cv=KFold(2)).fit(X, y)
+
+    first = threading.Thread(target=fit, args=("first",))
+    first.start()
+    assert _Rendezvous.started["first"].wait(10)
+    second = threading.Thread(target=fit, args=("second",))
+    second.start()
+    first.join()
+    second.join()
+    assert warnings.filters == before
