@@ -72,6 +72,11 @@ class Composite(_BaseComposition):
         """
         if not deep:  # what clone and parameter validation ask for, once per call
             return {name: getattr(self, name) for name in _init_params(type(self))}
+        if not isinstance(getattr(self, self._members, None), (list, tuple)):
+            # One estimator (a mixture's experts) or None: nested as any estimator
+            # parameter is. scikit-learn's listing would iterate it, and an unfitted
+            # ensemble, iterable over its fitted trees, raises AttributeError.
+            return super(_BaseComposition, self).get_params(deep=True)
         return self._get_params(self._members, deep=deep)
 
     def set_params(self, **params):

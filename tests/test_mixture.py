@@ -9,8 +9,8 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.datasets import load_iris
+from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.model_selection import GridSearchCV
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
@@ -20,7 +20,11 @@ from sklearn.svm import LinearSVC
 from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils import get_tags
 
-from skfuse import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
+from skfuse import (
+    FusionRegressor,
+    MixtureOfExpertsClassifier,
+    MixtureOfExpertsRegressor,
+)
 from skfuse._compat import InvalidParameterError
 
 
@@ -434,6 +438,20 @@ def test_grid_search_pipeline_and_pickle():
     assert params["experts__alpha"] == 1.0
     listed = MixtureOfExpertsRegressor([("a", Ridge()), ("b", Ridge())])
     assert listed.set_params(a__alpha=3.0).get_params()["a__alpha"] == 3.0
+
+
+def test_a_mixture_of_one_ensemble_lists_and_sets_its_parameters():
+    # An unfitted forest is iterable over the trees it does not have yet: listing the
+    # experts as (name, estimator) pairs raised AttributeError in get_params, in
+    # set_params, and in any composite around the mixture with an int random_state
+    # (which seeds its members through their parameters).
+    forest = RandomForestRegressor(n_estimators=5, max_depth=3)
+    moe = MixtureOfExpertsRegressor(forest, n_experts=2, max_iter=3)
+    assert moe.get_params()["experts__max_depth"] == 3
+    assert moe.set_params(experts__max_depth=2).experts.max_depth == 2
+    X, y = piecewise(200)
+    fusion = FusionRegressor([("moe", moe), ("ridge", Ridge())], random_state=0).fit(X, y)
+    assert fusion.predict(X).shape == (200,)
 
 
 @pytest.mark.parametrize(
