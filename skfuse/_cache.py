@@ -49,7 +49,7 @@ from ._views import take_view
 
 MEMO_BYTES = 256 * 2**20
 # Bumped when what an entry holds changes: entries of another format are not read.
-_FORMAT = 2  # fit entries: (blob, out, seconds, classes, digest of blob)
+_FORMAT = 3  # fit entries: (blob, out, seconds, classes, digest of blob), sealed
 # SHA-1 hashes several times faster than joblib's default MD5 on CPUs with SHA extensions.
 _HASH = "sha1"
 
@@ -259,6 +259,31 @@ def _call_id(kind, digest):
     return ["skfuse", f"{kind}-{_FORMAT}", digest]
 
 
+def _seal(call_id, payload):
+    """The digest that guards an entry: of its pickle and of where it lies."""
+    check = hashlib.sha1("/".join(call_id).encode())
+    check.update(payload)
+    return check.digest()
+
+
+def _sealed(call_id, value):
+    """``value`` pickled (in C: joblib's own pickler is written in Python), behind its
+    seal."""
+    payload = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+    return _seal(call_id, payload) + payload
+
+
+def _unsealed(call_id, stored):
+    """The value of an entry read from the disk; a ``ValueError`` if its seal does not
+    match: bytes damaged on the disk (or an entry moved to another's place) would
+    otherwise unpickle into a crash, a wrong member or wrong outputs."""
+    view = memoryview(stored)
+    size = hashlib.sha1().digest_size
+    if len(view) < size or view[:size] != _seal(call_id, view[size:]):
+        raise ValueError("its checksum does not match its contents")
+    return pickle.loads(view[size:])
+
+
 def _through_disk(backend, memo_key, call_id, compute, *args):
     """``(value, made)``: the entry at ``call_id`` read from the disk (``made`` None), or
     ``(value, made) = compute(*args)``, ``value`` written there; the value is kept in the
@@ -266,9 +291,9 @@ def _through_disk(backend, memo_key, call_id, compute, *args):
     value = missing = object()
     if backend.contains_item(call_id):
         try:
-            value = pickle.loads(backend.load_item(call_id, verbose=0))
-        # A damaged entry (whatever its unpickler raises) is computed again, unless it
-        # was cleared in between.
+            value = _unsealed(call_id, backend.load_item(call_id, verbose=0))
+        # A damaged entry (whatever its check or unpickler raises) is computed again,
+        # unless it was cleared in between.
         except Exception as exc:  # noqa: BLE001
             if backend.contains_item(call_id):
                 warnings.warn(f"skfuse's member cache could not read {call_id[-1]} "
@@ -276,9 +301,8 @@ def _through_disk(backend, memo_key, call_id, compute, *args):
     made = None
     if value is missing:
         value, made = compute(*args)
-        # Pickled here, in C: joblib's own pickler is written in Python. It warns
-        # (CacheWarning) if it cannot write.
-        backend.dump_item(call_id, pickle.dumps(value, pickle.HIGHEST_PROTOCOL), verbose=0)
+        # joblib warns (CacheWarning) if it cannot write.
+        backend.dump_item(call_id, _sealed(call_id, value), verbose=0)
     if _MEMO.max_bytes > 0 and backend.contains_item(call_id):
         _MEMO.put(memo_key, value, _nbytes(value), (backend, call_id))
     return value, made

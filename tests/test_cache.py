@@ -495,6 +495,35 @@ def test_a_damaged_entry_is_computed_again_with_a_warning(tmp_path):
     assert fits() == (2, 2)  # and written again
 
 
+def test_an_entry_damaged_inside_or_moved_is_computed_again_with_a_warning(tmp_path):
+    # Bytes flipped inside an entry left its outer pickle valid: the member's own pickle
+    # then failed to unpickle (a UnicodeDecodeError from the task), unpickled into a tree
+    # that crashed the process at predict, or outputs came back wrong, without a word.
+    fusion = FusionClassifier(members(), memory=tmp_path)
+    expected = fusion.fit(X, y).predict_proba(X)
+    entries = sorted(tmp_path.rglob("output.pkl"))
+    for path in entries:
+        data = bytearray(path.read_bytes())
+        middle = len(data) // 2
+        data[middle:middle + 4] = bytes(b ^ 0xFF for b in data[middle:middle + 4])
+        path.write_bytes(bytes(data))
+    from skfuse import _cache
+
+    _cache._MEMO.clear()  # as a new process would: the entries come from the disk
+    with pytest.warns(UserWarning, match="checksum does not match") as caught:
+        again = FusionClassifier(members(), memory=tmp_path).fit(X, y).predict_proba(X)
+    assert len([w for w in caught if "could not read" in str(w.message)]) == len(entries)
+    assert_allclose(again, expected)
+    # A good entry copied over another one's is not taken for it.
+    fit_entries = sorted(p for p in entries if "fit-" in str(p))
+    fit_entries[1].write_bytes(fit_entries[0].read_bytes())
+    _cache._MEMO.clear()
+    with pytest.warns(UserWarning, match="could not read") as caught:
+        again = FusionClassifier(members(), memory=tmp_path).fit(X, y).predict_proba(X)
+    assert len([w for w in caught if "could not read" in str(w.message)]) == 1
+    assert_allclose(again, expected)
+
+
 def test_recent_digests_are_found_by_their_bytes_only(monkeypatch):
     from skfuse import _cache
 
