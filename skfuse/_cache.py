@@ -238,6 +238,10 @@ class _Memo:
 
 
 _MEMO = _Memo(MEMO_BYTES)
+# What an entry costs beside its value (its key, the dict's node, an array's header, the
+# disk reference): about 0.9 KiB measured. Counted, so that a service predicting a row
+# at a time (entries of a few bytes each) stays within the bound.
+_ENTRY_BYTES = 1024
 
 
 def _nbytes(value):
@@ -304,7 +308,7 @@ def _through_disk(backend, memo_key, call_id, compute, *args):
         # joblib warns (CacheWarning) if it cannot write.
         backend.dump_item(call_id, _sealed(call_id, value), verbose=0)
     if _MEMO.max_bytes > 0 and backend.contains_item(call_id):
-        _MEMO.put(memo_key, value, _nbytes(value), (backend, call_id))
+        _MEMO.put(memo_key, value, _nbytes(value) + _ENTRY_BYTES, (backend, call_id))
     return value, made
 
 

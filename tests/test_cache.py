@@ -524,6 +524,22 @@ def test_an_entry_damaged_inside_or_moved_is_computed_again_with_a_warning(tmp_p
     assert_allclose(again, expected)
 
 
+def test_the_memo_counts_what_each_entry_costs_beside_its_value(tmp_path, monkeypatch):
+    # A one-row prediction's output was counted as its 24 bytes, but an entry holds
+    # about 0.9 KiB (key, node, array header, disk reference): a service predicting a
+    # row at a time grew without bound, far under the memo's limit.
+    from skfuse import _cache
+
+    monkeypatch.setattr(_cache._MEMO, "max_bytes", 64 * 1024)
+    _cache._MEMO.clear()
+    fusion = FusionClassifier(members(), memory=tmp_path).fit(X, y)
+    rng = np.random.RandomState(0)
+    for _ in range(100):  # two members: 200 outputs
+        fusion.predict_proba(rng.normal(size=(1, X.shape[1])))
+    assert len(_cache._MEMO) <= 64
+    assert _cache._MEMO.nbytes <= 64 * 1024
+
+
 def test_recent_digests_are_found_by_their_bytes_only(monkeypatch):
     from skfuse import _cache
 
