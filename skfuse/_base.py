@@ -72,10 +72,13 @@ class Composite(_BaseComposition):
         """
         if not deep:  # what clone and parameter validation ask for, once per call
             return {name: getattr(self, name) for name in _init_params(type(self))}
-        if not isinstance(getattr(self, self._members, None), (list, tuple)):
-            # One estimator (a mixture's experts) or None: nested as any estimator
-            # parameter is. scikit-learn's listing would iterate it, and an unfitted
-            # ensemble, iterable over its fitted trees, raises AttributeError.
+        members = getattr(self, self._members, None)
+        if not isinstance(members, (list, tuple)) or not all(
+                isinstance(item, (list, tuple)) and len(item) == 2 for item in members):
+            # One estimator (a mixture's experts), None, or a list that is not all
+            # pairs (fit refuses it): nested as any estimator parameter is.
+            # scikit-learn's listing would iterate it, and an unfitted ensemble,
+            # iterable over its fitted trees, raises AttributeError.
             return super(_BaseComposition, self).get_params(deep=True)
         return self._get_params(self._members, deep=deep)
 

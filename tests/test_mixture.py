@@ -452,6 +452,11 @@ def test_a_mixture_of_one_ensemble_lists_and_sets_its_parameters():
     X, y = piecewise(200)
     fusion = FusionRegressor([("moe", moe), ("ridge", Ridge())], random_state=0).fit(X, y)
     assert fusion.predict(X).shape == (200,)
+    # An entry of a list that is not a pair is left for fit to refuse, as listed.
+    unnamed = MixtureOfExpertsRegressor([forest])
+    assert unnamed.get_params()["experts"] == [forest]
+    with pytest.raises(ValueError, match="pair"):
+        unnamed.fit(X, y)
 
 
 @pytest.mark.parametrize(
