@@ -1,13 +1,10 @@
 """What every composite shares: nested parameters, input checks, members and seeds."""
 
-import contextlib
 import copy
 import functools
 import hashlib
 import inspect
 import numbers
-import os
-import threading
 import warnings
 
 import numpy as np
@@ -47,7 +44,7 @@ from ._views import (
     pandas_from_polars,
     take_rows,
 )
-from ._warnings import silenced
+from ._warnings import silenced, warnings_once
 
 
 class Composite(_BaseComposition):
@@ -619,9 +616,6 @@ def fits_multi_output(estimator, X, y, n_rows=50):
     return np.shape(out) == y_rows.shape
 
 
-_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
-
-
 def fit_sites(frame):
     """``(own, site)`` for the composite ``fit`` whose wrapper runs in ``frame``, each a
     ``(filename, lineno)`` or None.
@@ -647,39 +641,6 @@ def fit_sites(frame):
 
 def _module(frame):
     return frame.f_globals.get("__name__", "")
-
-
-@contextlib.contextmanager
-def warnings_once(own=None, site=None):
-    """Show each distinct warning raised in the block once, as it was first raised:
-    a step repeated many times (an objective's scorer, the fold fits of a bagged
-    member) would repeat its warning at every call. With ``site``, a warning raised at
-    ``own`` or in skfuse's code (each a ``(filename, lineno)``) is shown there instead.
-
-    The warnings are recorded after the active filters (an ignored one is dropped, an
-    "error" one raises) and shown when the block ends. Outside the main thread, where
-    recording (process-wide in Python) could lose another thread's warnings, nothing
-    is recorded and every warning shows as it comes.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught = []
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            yield
-    finally:  # the display restored: shown where the user's own display sends them
-        seen = set()
-        for w in caught:
-            if (w.category, str(w.message)) not in seen:
-                seen.add((w.category, str(w.message)))
-                filename, lineno = w.filename, w.lineno
-                if site is not None and ((filename, lineno) == own
-                                         or filename.startswith(_PACKAGE)):
-                    filename, lineno = site
-                warnings.showwarning(w.message, w.category, filename, lineno, w.file,
-                                     None if (filename, lineno) != (w.filename, w.lineno)
-                                     else w.line)
 
 
 def default_score(classifier, y, predicted, sample_weight=None):

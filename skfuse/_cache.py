@@ -20,11 +20,14 @@ arrays (a forest).
 Entries are files under ``skfuse/`` in the ``Memory``'s store, written and read through
 its store backend under the digest itself: no second hash of the call's arguments, no
 record of them, and nothing to do on a miss but fit and write. ``Memory.clear()`` and
-``Memory.reduce_size()`` see them; a ``Memory`` without a location caches nothing. An
-entry that cannot be read is computed and written again, with a warning.
+``Memory.reduce_size()`` see them; a ``Memory`` without a location caches nothing. Each
+entry is sealed by a SHA-1 of its pickle and its place; an entry that cannot be read, or
+whose seal does not match (damaged, or copied over another), is computed and written
+again, with a warning.
 
 Entries read from or written to the disk are also kept in memory, in this process, most
-recently used first, up to ``MEMO_BYTES`` in all (an entry larger than that is not kept),
+recently used first, up to ``MEMO_BYTES`` in all, each counted with ``_ENTRY_BYTES``
+beside its value (an entry larger than that is not kept),
 so that the candidates of a search after the first do not read the disk. Each use still
 checks that the entry is on disk, so clearing the ``Memory`` (or deleting its folder) is
 seen. A fitted member is unpickled afresh for every fit that uses it, and outputs are

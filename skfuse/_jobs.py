@@ -22,11 +22,11 @@ from ._base import (
     member_votes,
     pairwise_decision,
     vote_counts,
-    warnings_once,
 )
 from ._cache import MemberCache, UncacheableMember
 from ._tasks import fit_task, is_frozen, noted, run_fit_tasks, run_in_threads
 from ._views import take_rows
+from ._warnings import warnings_once
 
 
 @dataclass
@@ -282,7 +282,7 @@ class FoldMean(BaseEstimator):
     def _each(self, output, X):
         """``output(fit, X)`` for every fold fit; a warning they all give alike (about
         feature names: a frame at fit, an array now) is shown once, as one member
-        would give it (:func:`~skfuse._base.warnings_once`)."""
+        would give it (:func:`~skfuse._warnings.warnings_once`)."""
         with warnings_once():
             return [output(est, X) for est in self.estimators]
 

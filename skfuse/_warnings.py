@@ -1,6 +1,9 @@
-"""Silencing skfuse's own probes' warnings without touching other threads' filters."""
+"""Warnings under threads: skfuse changes Python's process-wide warning filters in the
+main thread only (``warnings.catch_warnings`` saves and restores them for the whole
+process, so blocks that overlap in two threads can leave one's filter in place)."""
 
 import contextlib
+import os
 import threading
 import warnings
 
@@ -10,9 +13,11 @@ def silenced(category=Warning):
     """Ignore warnings of ``category`` raised in the block: those of skfuse's own
     probes (a trial fit, a k-means start), which are not the user's.
 
-    Only in the main thread. ``warnings.catch_warnings`` saves and restores the
-    process-wide filters, so blocks that overlap in two threads can leave one's
-    "ignore" in place for the rest of the process; elsewhere the warnings show.
+    Only in the main thread; elsewhere the warnings show. In the main thread the block
+    still swaps the process-wide filters: for its duration, other threads' warnings of
+    ``category`` are ignored too, and another thread's ``catch_warnings`` that overlaps
+    it (scikit-learn's ``Parallel`` runs every task in one) can leave its "ignore" in
+    place.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -20,3 +25,39 @@ def silenced(category=Warning):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category)
         yield
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+@contextlib.contextmanager
+def warnings_once(own=None, site=None):
+    """Show each distinct warning raised in the block once, as it was first raised:
+    a step repeated many times (an objective's scorer, the fold fits of a bagged
+    member) would repeat its warning at every call. With ``site``, a warning raised at
+    ``own`` or in skfuse's code (each a ``(filename, lineno)``) is shown there instead.
+
+    The warnings are recorded after the active filters (an ignored one is dropped, an
+    "error" one raises) and shown when the block ends. Outside the main thread, where
+    recording (process-wide in Python) could lose another thread's warnings, nothing
+    is recorded and every warning shows as it comes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            yield
+    finally:  # the display restored: shown where the user's own display sends them
+        seen = set()
+        for w in caught:
+            if (w.category, str(w.message)) not in seen:
+                seen.add((w.category, str(w.message)))
+                filename, lineno = w.filename, w.lineno
+                if site is not None and ((filename, lineno) == own
+                                         or filename.startswith(_PACKAGE)):
+                    filename, lineno = site
+                warnings.showwarning(w.message, w.category, filename, lineno, w.file,
+                                     None if (filename, lineno) != (w.filename, w.lineno)
+                                     else w.line)

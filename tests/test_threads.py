@@ -154,10 +154,13 @@ def test_fits_in_two_threads_leave_the_warning_filters_as_they_were():
     # left the first's "ignore" in place for good (every later warning hidden).
     _Rendezvous.started = {"first": threading.Event(), "second": threading.Event()}
     X, y = make_regression(n_samples=60, n_features=3, n_targets=2, random_state=0)
-    before = list(warnings.filters)
+    before, failed = list(warnings.filters), []
 
     def fit(role):
-        FusionRegressor([("m", _Rendezvous(role))], cv=KFold(2)).fit(X, y)
+        try:
+            FusionRegressor([("m", _Rendezvous(role))], cv=KFold(2)).fit(X, y)
+        except BaseException as exc:  # noqa: BLE001 - reported below, not lost in a thread
+            failed.append(exc)
 
     first = threading.Thread(target=fit, args=("first",))
     first.start()
@@ -166,4 +169,5 @@ def test_fits_in_two_threads_leave_the_warning_filters_as_they_were():
     second.start()
     first.join()
     second.join()
+    assert failed == []
     assert warnings.filters == before

@@ -22,7 +22,7 @@ from skfuse import (
     MixtureOfExpertsClassifier,
     SerialStack,
 )
-from skfuse._base import warnings_once
+from skfuse._warnings import warnings_once
 from skfuse.exceptions import FrozenMemberWarning
 
 X, Y = make_classification(n_samples=300, n_features=5, random_state=0)

@@ -420,6 +420,7 @@ def test_a_member_learned_at_weight_zero_is_not_asked_to_predict():
     fusion.predict(P.T)
     assert _Column.calls == 2  # the two members of positive weight
 
+
 @pytest.mark.parametrize("order", [["a", "b", "c"], ["b", "a", "c"]])
 def test_guard_falls_back_to_the_first_listed_of_members_tied_to_rounding(order):
     # "a" and "b" predict the same values, computed two ways: their out-of-fold losses
