@@ -143,6 +143,18 @@ class Composite(_BaseComposition):
             ) from None
         return self
 
+    def _validate_names(self, names):
+        """scikit-learn's checks (unique, not a constructor parameter, no ``__``), and
+        none of the names that scikit-learn's ``Bunch`` (``named_estimators_``) and
+        metadata router take as their own arguments."""
+        super()._validate_names(names)
+        reserved = sorted(set(names) & {"self", "method_mapping"})
+        if reserved:
+            raise ValueError(
+                f"{type(self).__name__}: member names {reserved!r} are reserved (scikit-"
+                "learn's Bunch and metadata router take them as their own arguments); "
+                "rename them.")
+
     def _member_names(self):
         """The names of the ``(name, estimator)`` pairs as given; None if not a list."""
         members = getattr(self, self._members, None)

@@ -141,6 +141,18 @@ def test_member_names_are_checked(owner):
         (owner(bad) if owner is FusionClassifier else owner(bad, cv=3)).fit(X, y)
 
 
+@pytest.mark.parametrize("owner", [FusionClassifier, SerialStack, MixtureOfExpertsClassifier])
+@pytest.mark.parametrize("name", ["self", "method_mapping"])
+def test_member_names_that_scikit_learns_helpers_take_as_arguments_are_refused(owner, name):
+    # "self" reached Bunch(**named) (named_estimators_, a stack's fit) and
+    # "method_mapping" MetadataRouter.add(**named): a fusion fitted, then failed there
+    # with a TypeError from scikit-learn's internals.
+    X, y = data("fusion-soft-equal")
+    members = [(name, LogisticRegression()), ("nb", GaussianNB())]
+    with pytest.raises(ValueError, match=rf"member names \['{name}'\] are reserved"):
+        (owner(members) if owner is MixtureOfExpertsClassifier else owner(members, cv=3)).fit(X, y)
+
+
 def test_all_members_dropped():
     X, y = data("fusion-soft-equal")
     with pytest.raises(ValueError, match="all members are dropped"):
