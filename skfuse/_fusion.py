@@ -35,6 +35,7 @@ from ._base import (
     proper_probabilities,
     seed_estimator,
     seeds_by_name,
+    sums_finite,
     takes_multi_output,
     vote_counts,
 )
@@ -636,9 +637,12 @@ class _BaseFusion(TransformerMixin, Composite):
         output is 0. With ``weighted``, a member of weight 0 is asked only about the
         rows where no member of positive weight is present (elsewhere it plays no part
         in the fused output). Rows with no member present raise, unless
-        ``missing="prior"``.
+        ``missing="prior"``, and so do outputs that hold NaN or an infinite value (soft
+        voting would clip an infinite probability to 1, a temperature make NaN 0).
         """
         outs, present, asked = self._outputs_by_member(X, self._output(), weighted)
+        _refuse_non_finite_at_predict(type(self).__name__, list(self._fitted_members_),
+                                      outs)
         if all(rows is None for rows in asked):
             return np.stack(outs), present
         given = [out for out in outs if out is not None]
@@ -736,6 +740,22 @@ def _refuse_non_finite(owner, names, oof, present):
     refuse_outputs(owner, names, finite, present, "hold NaN or infinite values",
                    "a member fitted on too few rows (GaussianNB on one row of a class) can "
                    "give NaN")
+
+
+def _refuse_non_finite_at_predict(owner, names, outs):
+    """Raise, naming the members and their rows, where a member's output (None: asked
+    about no row) holds NaN or an infinite value."""
+    bad = []
+    for name, out in zip(names, outs):
+        if out is None or sums_finite(np.asarray(out)):
+            continue
+        rows = ~np.isfinite(np.asarray(out, float).reshape(len(out), -1)).all(axis=1)
+        if rows.any():
+            bad.append(f"{name!r} ({int(rows.sum())} rows)")
+    if bad:
+        raise ValueError(f"{owner}: the outputs of {', '.join(bad)} hold NaN or infinite "
+                         "values, which fusing would hide (an infinite probability "
+                         "clipped to 1, a tempered NaN made 0) or spread.")
 
 
 def refuse_outputs(owner, names, proper, present, what, advice):

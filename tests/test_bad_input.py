@@ -153,6 +153,34 @@ def test_member_names_that_scikit_learns_helpers_take_as_arguments_are_refused(o
         (owner(members) if owner is MixtureOfExpertsClassifier else owner(members, cv=3)).fit(X, y)
 
 
+class _Spoilt(LogisticRegression):
+    """A logistic regression whose probabilities are ``value`` on rows where x0 > 50."""
+
+    def __init__(self, value=np.inf, C=1.0):
+        self.value = value
+        super().__init__(C=C)
+
+    def predict_proba(self, X):
+        proba = super().predict_proba(X)
+        proba[np.asarray(X)[:, 0] > 50] = self.value
+        return proba
+
+
+@pytest.mark.parametrize("value", [np.inf, np.nan])
+@pytest.mark.parametrize("options", [{}, {"weights": "optimize", "calibration": "temperature"}])
+def test_member_outputs_that_are_not_finite_at_predict_are_refused(value, options):
+    # Soft voting clipped an infinite probability to 1 (rows summing to 3), and a
+    # temperature made a NaN one 0 (rows summing to 0.5), without a word.
+    X, y = make_classification(300, 6, n_classes=3, n_informative=4, random_state=0)
+    members = [("lr", LogisticRegression()), ("nb", GaussianNB()), ("bad", _Spoilt(value))]
+    fusion = FusionClassifier(members, **options).fit(X, y)
+    assert_allclose(fusion.predict_proba(X[:5]).sum(axis=1), 1.0)
+    X_far = X[:5].copy()
+    X_far[:, 0] = 100
+    with pytest.raises(ValueError, match=r"'bad' \(5 rows\) hold NaN or infinite"):
+        fusion.predict_proba(X_far)
+
+
 def test_all_members_dropped():
     X, y = data("fusion-soft-equal")
     with pytest.raises(ValueError, match="all members are dropped"):
