@@ -725,6 +725,12 @@ class _BaseMixture(Composite):
         if self._kind == "classifier":
             return experts, None
         target = rows.target
+        broken = [repr(name) for name, (_, prediction) in zip(names, fitted)
+                  if not np.isfinite(prediction).all()]
+        if broken:
+            raise ValueError(
+                f"{type(self).__name__}: expert(s) {', '.join(broken)} predicted NaN or "
+                "infinite values on the rows they were fitted on.")
         noise = np.empty(len(templates))
         with np.errstate(over="ignore", invalid="ignore"):  # refused below
             mean = weight @ target / weight.sum()

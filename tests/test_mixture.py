@@ -1257,6 +1257,22 @@ def test_target_whose_squares_overflow_is_refused_by_name():
                                   random_state=0).fit(X, y * 1e153)
 
 
+class _NaNRidge(Ridge):
+    """A ridge regression that predicts NaN where x0 > 1."""
+
+    def predict(self, X):
+        out = super().predict(X)
+        out[np.asarray(X)[:, 0] > 1] = np.nan
+        return out
+
+
+def test_an_expert_predicting_nan_is_named():
+    # It was told as "the squared errors of y overflow float64 ...; rescale y".
+    X, y = piecewise(300)
+    with pytest.raises(ValueError, match=r"expert\(s\) 'expert\d'.* predicted NaN"):
+        MixtureOfExpertsRegressor(_NaNRidge(), n_experts=2, random_state=0).fit(X, y)
+
+
 def test_one_expert_takes_what_its_expert_takes_with_no_gate_to_ask():
     """One expert is the expert alone: X with NaN, or with text columns, which only a
     gate would refuse, fits as the expert does (fit refused them, predict took them)."""
