@@ -115,6 +115,19 @@ def teacher_proba(teacher, X, classes):
     return np.clip(proba, 0.0, 1.0)
 
 
+def teacher_prediction(teacher, X):
+    """The teacher's predictions; NaN or infinite ones refused (the student's fit
+    would refuse them as its own ``y``)."""
+    prediction = member_prediction(teacher, X)
+    finite = np.isfinite(np.asarray(prediction, float).reshape(len(prediction), -1))
+    if not finite.all():
+        raise ValueError(
+            f"DistilledRegressor: the teacher ({type(teacher).__name__}) predicted NaN "
+            f"or infinite values on {int((~finite.all(axis=1)).sum())} row(s); check its "
+            "predict.")
+    return prediction
+
+
 def soften(proba, temperature):
     """``proba ** (1 / temperature)``, renormalised (softmax of the logits over T)."""
     if temperature == 1.0:
@@ -987,7 +1000,7 @@ class DistilledRegressor(RegressorMixin, _BaseDistilled):
         return self._fit(X, y, sample_weight, fit_params, began)
 
     def _teacher_output(self):
-        return member_prediction
+        return teacher_prediction
 
     def _student_data(self, rows, targets, weights, student):
         return rows, targets, weights, np.arange(len(targets)), student
