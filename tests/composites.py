@@ -1,4 +1,5 @@
-"""The registry of small seeded composites that the tests share, and counting members.
+"""The registry of small seeded composites that the tests share, and counting and
+misbehaving members.
 
 Every composite the cross-cutting tests run over is defined here once, under a stable
 name: scikit-learn's estimator checks (``test_common.py``), the bad-input table
@@ -25,6 +26,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 from sklearn.linear_model import LogisticRegression, Ridge, RidgeClassifier
 from sklearn.model_selection import TimeSeriesSplit
 from sklearn.naive_bayes import GaussianNB
@@ -301,3 +303,12 @@ class CountingNB(GaussianNB):
 def reset_counts():
     """Set every counting member's counts to 0."""
     CountingLR.fits = CountingTree.fits = CountingNB.fits = CountingNB.calls = 0
+
+
+class NaNRidge(Ridge):
+    """A ridge regression that predicts NaN where x0 > 1."""
+
+    def predict(self, X):
+        out = super().predict(X)
+        out[np.asarray(X)[:, 0] > 1] = np.nan
+        return out

@@ -24,7 +24,7 @@ from skfuse import DistilledClassifier, DistilledRegressor, FusionClassifier, Se
 from skfuse._augment import augment, column_kinds
 from skfuse._distill import LOGIT_EPS, duplicated_targets
 
-from composites import CountingLR, CountingNB, reset_counts
+from composites import CountingLR, CountingNB, NaNRidge, reset_counts
 
 X_CLF, Y_CLF = make_classification(n_samples=120, n_features=5, n_informative=3,
                                    n_classes=3, random_state=0)
@@ -254,23 +254,14 @@ def test_rows_no_fold_tests_are_left_out_of_the_students_fit():
 # -- frozen teachers and predict ---------------------------------------------------------
 
 
-class _NaNRidge(Ridge):
-    """A ridge regression that predicts NaN where x0 > 1."""
-
-    def predict(self, X):
-        out = super().predict(X)
-        out[np.asarray(X)[:, 0] > 1] = np.nan
-        return out
-
-
 @pytest.mark.parametrize("targets", ["oof", "fit"])
 def test_a_teacher_predicting_nan_is_named(targets):
     # The student's fit refused its targets as "Input y contains NaN", naming neither
     # the teacher nor the cause.
     X, y = make_regression(200, 4, noise=5, random_state=0)
-    distiller = DistilledRegressor(_NaNRidge(), DecisionTreeRegressor(max_depth=3),
+    distiller = DistilledRegressor(NaNRidge(), DecisionTreeRegressor(max_depth=3),
                                    targets=targets, random_state=0)
-    with pytest.raises(ValueError, match=r"the teacher \(_NaNRidge\) predicted NaN"):
+    with pytest.raises(ValueError, match=r"the teacher \(NaNRidge\) predicted NaN"):
         distiller.fit(X, y)
 
 

@@ -27,6 +27,8 @@ from skfuse import (
 )
 from skfuse._compat import InvalidParameterError
 
+from composites import NaNRidge
+
 
 def piecewise(n=600, seed=0):
     """Three linear regimes along x0; x1 is noise."""
@@ -1257,20 +1259,11 @@ def test_target_whose_squares_overflow_is_refused_by_name():
                                   random_state=0).fit(X, y * 1e153)
 
 
-class _NaNRidge(Ridge):
-    """A ridge regression that predicts NaN where x0 > 1."""
-
-    def predict(self, X):
-        out = super().predict(X)
-        out[np.asarray(X)[:, 0] > 1] = np.nan
-        return out
-
-
 def test_an_expert_predicting_nan_is_named():
     # It was told as "the squared errors of y overflow float64 ...; rescale y".
     X, y = piecewise(300)
     with pytest.raises(ValueError, match=r"expert\(s\) 'expert\d'.* predicted NaN"):
-        MixtureOfExpertsRegressor(_NaNRidge(), n_experts=2, random_state=0).fit(X, y)
+        MixtureOfExpertsRegressor(NaNRidge(), n_experts=2, random_state=0).fit(X, y)
 
 
 def test_one_expert_takes_what_its_expert_takes_with_no_gate_to_ask():
