@@ -672,6 +672,22 @@ def sums_finite(values):
         return bool(np.isfinite(values.sum()))
 
 
+
+def refuse_non_finite_step(owner, name, out, when):
+    """Raise, naming the step, where a step's output (rows first, dense or sparse) holds
+    NaN or an infinite value: the next step would fail on it without naming this one,
+    or read a broken output as a missing value, or pass it on as an answer."""
+    out = out.toarray() if hasattr(out, "toarray") else np.asarray(out)
+    if sums_finite(out):
+        return
+    rows = ~np.isfinite(out.reshape(len(out), -1).astype(np.float64)).all(axis=1)
+    if rows.any():
+        raise ValueError(
+            f"{owner}: step {name!r} gave NaN or infinite outputs {when} on "
+            f"{int(rows.sum())} of {len(out)} row(s), which the next step would fail on "
+            "or read as missing values, or the composite would pass on. A step fitted "
+            "on too few rows (GaussianNB on one row of a class) can give NaN.")
+
 def refuse_infinite(X, owner, feature_names=None):
     """Raise a ``ValueError`` naming the columns of ``X`` that hold an infinite value."""
     if _is_dataframe(X):

@@ -12,7 +12,7 @@ from functools import partial
 import numpy as np
 from scipy.stats import norm
 
-from ._base import check_known_classes, member_proba
+from ._base import check_known_classes, member_proba, refuse_non_finite_step
 from ._jobs import MemberJobs
 from ._tasks import is_frozen
 from ._views import presence, refuse_rows_without_any, take_rows, take_view
@@ -201,6 +201,8 @@ def fit_cascade(stack, estimators, step_params, X, y, sample_weight, folds, thre
                  params=step_params[i])
     fits = plan.run(X, y, sample_weight, partial(member_proba, classes=stack.classes_))
     fitted = [fits[name].estimator for name in names]
+    for name in names:
+        refuse_non_finite_step(OWNER, name, fits[name].oof[fits[name].tested], "out of fold")
     # Rows where a step's view is missing keep 0; the presence mask rules them out.
     # Rows a step should have an out-of-fold output for but has none (a forward-chaining
     # cv never tests its first rows) are left out.
@@ -280,14 +282,17 @@ def _refit_deferred(stack, estimators, step_params, fitted, oof, route, routed, 
     def trial(i, rows, sub_folds):
         """Step ``i``'s fits on its deferred rows (one joblib task list), or None when
         it refuses them (few rows, or a nested composite's own folds left with one
-        class), where its fit on all rows worked: it then keeps that one."""
+        class) or gives NaN on them, where its fit on all rows worked: it then keeps
+        that one."""
         plan = MemberJobs(OWNER, X.shape[0], n_jobs=stack.n_jobs, verbose=stack.verbose,
                           memory=stack.memory)
         plan.add(names[i], estimators[i], label=f"step {names[i]!r} on its deferred rows",
                  view=stack._views_[i], rows=rows, folds=sub_folds, params=step_params[i])
         try:
-            return plan.run(X, y, sample_weight,
-                            partial(member_proba, classes=stack.classes_))[names[i]]
+            fit = plan.run(X, y, sample_weight,
+                           partial(member_proba, classes=stack.classes_))[names[i]]
+            refuse_non_finite_step(OWNER, names[i], fit.oof[fit.tested], "out of fold")
+            return fit
         except ValueError as error:
             warnings.warn(
                 f"SerialStack: step {names[i]!r} could not be trained on its deferred rows "
@@ -336,7 +341,10 @@ def step_proba(stack, X, step, rows):
     X_step = take_view(X, stack._views_[step])
     if len(rows) < X.shape[0]:
         X_step = take_rows(X_step, rows)
-    return member_proba(stack.steps_[step][1], X_step, stack.classes_)
+    name, est = stack.steps_[step]
+    proba = member_proba(est, X_step, stack.classes_)
+    refuse_non_finite_step(OWNER, name, proba, "at predict")
+    return proba
 
 
 def _refuse_rows_without_steps(stack, present):

@@ -19,6 +19,7 @@ from ._base import (
     member_proba,
     member_votes,
     pairwise_decision,
+    refuse_non_finite_step,
 )
 from ._fusion import FusionClassifier, FusionRegressor
 from ._jobs import MemberJobs
@@ -217,6 +218,9 @@ def fit_stack(stack, estimators, step_params, X, y, sample_weight, folds):
         fit = plan.run(Z, target, sample_weight,
                        partial(step_output, method=method, classes=stack._level_classes_))
         fitted.append(fit[name].estimator)
+        if not isinstance(est, Composite):  # its NaN marks a member's missing view
+            refuse_non_finite_step(OWNER, name, fit[name].oof[fit[name].tested],
+                                   "out of fold")
         stack._output_width_ = fit[name].oof.shape[1]
         _check_refit_width(name, fit[name].estimator, Z, view, method,
                            stack._level_classes_, stack._output_width_)
@@ -288,6 +292,8 @@ def final_input(stack, X):
     for (name, est), method in zip(stack.steps_[:-1], stack._methods_):
         out = noted(OWNER, f"step {name!r}, predict", step_output, est, Z, method,
                     stack._level_classes_)
+        if not isinstance(est, Composite):
+            refuse_non_finite_step(OWNER, name, out, "at predict")
         Z = _next_input(stack, out, X)
     return Z
 

@@ -11,6 +11,7 @@ import pytest
 from numpy.testing import assert_allclose
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.datasets import make_classification, make_regression
+from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.naive_bayes import GaussianNB
 from sklearn.svm import LinearSVC
@@ -24,7 +25,7 @@ from skfuse import (
 )
 from skfuse._compat import InvalidParameterError
 
-from composites import is_classifier, make
+from composites import NaNRidge, is_classifier, make
 
 X_CLF, Y_CLF = make_classification(n_samples=120, n_features=6, n_informative=4,
                                    n_classes=3, random_state=0)
@@ -459,3 +460,63 @@ def test_labels_outside_the_classes_are_refused_naming_the_member():
         fusion.predict(X)
     if sys.version_info >= (3, 11):
         assert "member 'a', predict" in " ".join(raised.value.__notes__)
+
+
+class _NaNWhenFittedOnFew(LogisticRegression):
+    """A logistic regression whose probabilities are NaN when fitted on under 150 rows."""
+
+    def fit(self, X, y, sample_weight=None):
+        self.n_fitted_ = len(X)
+        return super().fit(X, y, sample_weight=sample_weight)
+
+    def predict_proba(self, X):
+        proba = super().predict_proba(X)
+        return proba if self.n_fitted_ >= 150 else np.full_like(proba, np.nan)
+
+
+@pytest.mark.parametrize("final", [Ridge(), HistGradientBoostingRegressor(max_iter=10)])
+def test_a_stack_step_giving_nan_is_named(final):
+    # The next step failed on the NaN without naming the step that gave it, or, taking
+    # NaN (gradient boosting), read a broken output as a missing value without a word.
+    X, y = make_regression(200, 3, noise=1.0, random_state=0)
+    X[:, 0] /= np.abs(X[:, 0]).max()  # NaNRidge's NaN rows (x0 > 1): none yet
+    stack = SerialStack([("nan", NaNRidge()), ("final", final)]).fit(X, y)
+    X_far = X[:5].copy()
+    X_far[:3, 0] = 2.0
+    with pytest.raises(ValueError, match=r"step 'nan' gave NaN .* at predict on 3 of 5 row"):
+        stack.predict(X_far)
+    X[:20, 0] = 2.0
+    with pytest.raises(ValueError, match=r"step 'nan' gave NaN .* out of fold on 20 of 200"):
+        SerialStack([("nan", NaNRidge()), ("final", final)]).fit(X, y)
+
+
+@pytest.mark.parametrize("value", [np.inf, np.nan])
+@pytest.mark.parametrize("last", [False, True])
+def test_a_cascade_step_giving_nan_is_named(value, last):
+    # A last step's NaN came out as the cascade's probabilities, and its predictions as
+    # class 0; a first step's rows of NaN never exited, without a word.
+    X, y = make_classification(300, 6, random_state=0)
+    X[:, 0] /= np.abs(X[:, 0]).max()
+    bad, good = ("bad", _Spoilt(value)), ("lr", LogisticRegression())
+    steps = [good, bad] if last else [bad, good]
+    cascade = SerialStack(steps, exit_threshold=1.0).fit(X, y)  # every row asks both
+    X_far = X[:5].copy()
+    X_far[:2, 0] = 100
+    with pytest.raises(ValueError, match=r"step 'bad' gave NaN or infinite outputs at "
+                                         r"predict on 2 of"):
+        cascade.predict_proba(X_far)
+    X[:30, 0] = 100
+    with pytest.raises(ValueError, match=r"step 'bad' gave NaN .* out of fold on 30 of 300"):
+        SerialStack(steps, exit_threshold="auto").fit(X, y)
+
+
+def test_a_deferred_fit_giving_nan_keeps_the_fit_on_all_rows():
+    X, y = make_classification(300, 6, class_sep=0.5, random_state=0)
+    steps = [("lr", LogisticRegression()), ("few", _NaNWhenFittedOnFew())]
+    # Its fold fits on every row see 240 rows; on the rows the first step defers, fewer.
+    with pytest.warns(UserWarning, match=r"step 'few' could not be trained on its "
+                                         r"deferred rows .*gave NaN"):
+        cascade = SerialStack(steps, exit_threshold=0.7, cascade_fit="deferred").fit(X, y)
+    assert cascade.exit_rates_[0] > 0.5
+    assert cascade.cascade_fit_ == ["all", "all"]
+    assert np.isfinite(cascade.predict_proba(X)).all()
