@@ -41,7 +41,7 @@ from ._views import (
     _is_dataframe,
     _is_missing_value,
     class_name,
-    pandas_from_polars,
+    pandas_frame,
     take_rows,
 )
 from ._warnings import silenced, warnings_once
@@ -300,13 +300,13 @@ class Composite(_BaseComposition):
         is asked about is refused for a member that does not take NaN
         (``view_present``). One object per row (texts: :func:`row_objects`) comes back
         as a 1-D object array, and must be what ``fit`` was given too; a polars
-        DataFrame comes back as a pandas one.
+        DataFrame or a pyarrow Table comes back as a pandas one.
         """
         owner = type(self).__name__
         if not reset and self._is_array_as_fitted(X):
             refuse_infinite(X, owner)
             return X
-        X = pandas_from_polars(X)
+        X = pandas_frame(X)
         rows = row_objects(X, all_missing=not reset and getattr(self, "_row_objects_", False))
         needs = None if rows is None else self._needs_columns()
         if needs:

@@ -63,7 +63,7 @@ from ._views import (
     nan_error,
     nan_refusal,
     nan_sample,
-    pandas_from_polars,
+    pandas_frame,
     take_rows,
     takes_nan,
 )
@@ -497,7 +497,7 @@ class _BaseDistilled(Composite):
         if self._is_array_as_fitted(X) and sums_finite(X):
             return X
         allow_nan = self._input_tags_[0] or getattr(self, "_learned_nan_", False)
-        X = pandas_from_polars(X)
+        X = pandas_frame(X)
         if not (_is_dataframe(X) or getattr(self, "_row_objects_", False)
                 or hasattr(self, "feature_names_in_")):  # (would warn about names twice)
             try:

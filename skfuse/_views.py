@@ -25,11 +25,18 @@ def _is_dataframe(X):
     return hasattr(X, "columns") and hasattr(X, "iloc")
 
 
-def pandas_from_polars(X):
-    """A polars DataFrame as a pandas one, built column by column (no pyarrow needed), so
-    that members get named columns as from pandas; anything else, or a polars frame
-    without pandas installed, comes back as it is. A LazyFrame is refused."""
-    if type(X).__module__.split(".")[0] != "polars":
+def pandas_frame(X):
+    """A polars DataFrame or a pyarrow Table (or RecordBatch) as a pandas DataFrame, so
+    that members get named columns as from pandas (a polars frame is built column by
+    column, without pyarrow); anything else, or such a frame without pandas
+    installed, comes back as it is. A polars LazyFrame is refused."""
+    package = type(X).__module__.split(".")[0]
+    if package == "pyarrow" and hasattr(X, "column_names") and hasattr(X, "to_pandas"):
+        try:
+            return X.to_pandas()
+        except ImportError:
+            return X
+    if package != "polars":
         return X
     if not hasattr(X, "get_column"):
         if type(X).__name__ == "LazyFrame":

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
 
-from ._views import pandas_from_polars, resolve_view
+from ._views import pandas_frame, resolve_view
 
 __all__ = ["load_campaign_tweets", "load_multiple_features", "mask_views"]
 
@@ -151,7 +151,7 @@ def mask_views(X, views, rate, random_state=None):
     if hasattr(X, "tocsr"):
         raise TypeError("mask_views takes an array or a DataFrame; got a sparse matrix "
                         "(densify it with .toarray()).")
-    X = pandas_from_polars(X)
+    X = pandas_frame(X)
     frame = hasattr(X, "iloc")
     if not frame:
         X = np.asarray(X)  # (a list of rows too)

@@ -10,7 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._augment import _floats
 from ._base import is_int
-from ._views import pandas_from_polars, take_rows
+from ._views import pandas_frame, take_rows
 
 __all__ = ["CascadeDisplay", "ExpertRoutingDisplay", "FusionWeightsDisplay"]
 
@@ -353,7 +353,7 @@ class CascadeDisplay:
 
 def _rows(X, rows):
     """The rows ``rows`` of ``X``: an array, a (pandas or polars) frame, or a list."""
-    X = pandas_from_polars(X)
+    X = pandas_frame(X)
     return take_rows(X, rows) if hasattr(X, "shape") else [X[i] for i in rows]
 
 
@@ -510,7 +510,7 @@ class ExpertRoutingDisplay:
                              f"least 2; got {grid_resolution!r}.")
         names = getattr(estimator, "feature_names_in_", None)
         f0, f1 = _two_features(features, names, estimator.n_features_in_)
-        X = pandas_from_polars(X)  # as the estimator takes it
+        X = pandas_frame(X)  # as the estimator takes it
         if names is not None and hasattr(X, "columns"):
             absent = [name for name in names if name not in set(X.columns)]
             if absent:
