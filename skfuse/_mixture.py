@@ -8,6 +8,7 @@ from numbers import Integral, Real
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.special import logsumexp
+from sklearn import get_config
 from sklearn.base import ClassifierMixin, RegressorMixin, clone
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
@@ -31,7 +32,14 @@ from ._base import (
     seeds_by_name,
     takes_no_weights,
 )
-from ._compat import HasMethods, Interval, StrOptions, _fit_context, _VisualBlock
+from ._compat import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    _fit_context,
+    _VisualBlock,
+    own_request,
+)
 from ._docstring import Substitution
 from ._gate import SoftmaxGate, fit_classifier_gate, gate_log_proba
 from ._jobs import MemberJobs
@@ -257,6 +265,11 @@ class _BaseMixture(Composite):
             if not is_frozen(template):
                 self._refuse_declined_weights(template, f"expert {name!r}")
         params = self._expert_params(names, fit_params)
+        if (sample_weight is not None and get_config().get("enable_metadata_routing", False)
+                and own_request(self, "fit", "sample_weight") is False):
+            # A router passes it on for the experts' unset requests, but EM alone
+            # weights them: declined, the weights have no one to go to.
+            sample_weight = None
         n = X.shape[0]
         weight = check_sample_weight(sample_weight, n)
         weight = np.ones(n) if weight is None else weight
@@ -1280,7 +1293,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, _BaseMixture):
         y : array-like of shape (n_samples,)
         sample_weight : array-like of shape (n_samples,), default=None
             Weights the rows in EM (each expert is fitted with the responsibilities
-            times it).
+            times it). With metadata routing on, a mixture that declines them
+            (``set_fit_request(sample_weight=False)``) is fitted without them: a search
+            passes them on for the experts, which never take them from routing.
         **fit_params : dict
             With ``sklearn.set_config(enable_metadata_routing=True)`` only: metadata
             for the experts that request them, each given the rows it is fitted on
@@ -1437,7 +1452,9 @@ class MixtureOfExpertsClassifier(ClassifierMixin, _BaseMixture):
         y : array-like of shape (n_samples,)
         sample_weight : array-like of shape (n_samples,), default=None
             Weights the rows in EM (each expert is fitted with the responsibilities
-            times it).
+            times it). With metadata routing on, a mixture that declines them
+            (``set_fit_request(sample_weight=False)``) is fitted without them: a search
+            passes them on for the experts, which never take them from routing.
         **fit_params : dict
             With ``sklearn.set_config(enable_metadata_routing=True)`` only: metadata
             for the experts that request them, each given the rows it is fitted on

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import sklearn
 from numpy.testing import assert_allclose
+from sklearn.base import is_classifier
 from sklearn.datasets import make_classification, make_regression
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import log_loss
@@ -282,3 +283,29 @@ def test_a_gate_or_a_student_that_requests_metadata_is_refused(routing):
             MixtureOfExpertsClassifier(experts, n_experts=2, max_iter=2).fit(X, Y)
     # A request for metadata that fit is not given stands in no one's way.
     DistilledClassifier(LogisticRegression(), asking, cv=3).fit(X, Y)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: MixtureOfExpertsClassifier(LogisticRegression(), n_experts=2, random_state=0),
+    lambda: MixtureOfExpertsRegressor(Ridge(), n_experts=2, random_state=0),
+])
+def test_a_mixture_that_declines_weights_is_fitted_without_them_in_a_search(routing, make):
+    # A search passed the weights on for the experts' unset requests, and the mixture,
+    # which never routes them to its experts, weighted EM with them regardless.
+    from sklearn.model_selection import GridSearchCV
+
+    X_, y_ = (X, Y) if is_classifier(make()) else (X_REG, Y_REG)
+    weights = np.random.RandomState(0).uniform(0, 3, len(y_))
+    declined = (make().set_fit_request(sample_weight=False)
+                .set_score_request(sample_weight=False))
+    search = GridSearchCV(declined, {"random_state": [0]}, cv=2).fit(X_, y_,
+                                                                    sample_weight=weights)
+    unweighted, weighted = make().fit(X_, y_), make().fit(X_, y_, sample_weight=weights)
+    method = "predict_proba" if is_classifier(declined) else "predict"
+    assert_allclose(getattr(search.best_estimator_, method)(X_),
+                    getattr(unweighted, method)(X_))
+    assert not np.allclose(getattr(weighted, method)(X_), getattr(unweighted, method)(X_))
+    asked = (make().set_fit_request(sample_weight=True)
+             .set_score_request(sample_weight=True))
+    search = GridSearchCV(asked, {"random_state": [0]}, cv=2).fit(X_, y_, sample_weight=weights)
+    assert_allclose(getattr(search.best_estimator_, method)(X_), getattr(weighted, method)(X_))
