@@ -13,8 +13,8 @@ from functools import partial
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import get_tags
-from sklearn.utils.metaestimators import available_if
 
+from ._available import available_if
 from ._base import (
     default_score,
     member_decision,

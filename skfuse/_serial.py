@@ -17,10 +17,10 @@ from sklearn import get_config
 from sklearn.base import TransformerMixin, is_classifier, is_regressor
 from sklearn.utils import Bunch, TransformerTags, check_random_state, get_tags
 from sklearn.utils.metadata_routing import process_routing
-from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from . import _cascade, _stack
+from ._available import available_if
 from ._base import (
     Composite,
     any_non_deterministic,
