@@ -1059,8 +1059,11 @@ def vote_counts(positions, n_classes, weights=None):
 
 
 def member_votes(estimator, X, classes):
-    """A member's predictions as positions in the ensemble's ``classes``."""
+    """A member's predictions as positions in the ensemble's ``classes``; a column of
+    labels (CatBoost's multiclass ``predict`` gives shape (n, 1)) is read as a vector."""
     labels = np.asarray(estimator.predict(X))
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
     return _class_positions(class_name(estimator), labels, classes)
 
 

@@ -617,7 +617,13 @@ class SerialStack(TransformerMixin, Composite):
         if get_config().get("enable_metadata_routing", False):
             predict_params = process_routing(self, "predict", **predict_params)[
                 final_name].predict
-        return final.predict(_stack.final_input(self, X), **predict_params)
+        predicted = final.predict(_stack.final_input(self, X), **predict_params)
+        if is_classifier(self) and not predict_params and np.ndim(predicted) == 2 \
+                and np.shape(predicted)[1] == 1:
+            # A classifier stack takes 1-D y; a final step that predicts a column of
+            # labels (CatBoost's multiclass predict) gives them as scikit-learn does.
+            predicted = np.asarray(predicted)[:, 0]
+        return predicted
 
     @available_if(_final_has("decision_function"))
     def decision_function(self, X):

@@ -312,3 +312,11 @@ class NaNRidge(Ridge):
         out = super().predict(X)
         out[np.asarray(X)[:, 0] > 1] = np.nan
         return out
+
+
+class ColumnPredictLR(LogisticRegression):
+    """A logistic regression whose predict gives a column of labels, shape (n, 1), as
+    CatBoost's multiclass predict does."""
+
+    def predict(self, X):
+        return super().predict(X).reshape(-1, 1)

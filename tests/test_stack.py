@@ -21,6 +21,8 @@ from sklearn.tree import DecisionTreeRegressor
 
 from skfuse import FusionClassifier, FusionRegressor, SerialStack
 
+from composites import ColumnPredictLR
+
 CANCER_X, CANCER_Y = load_breast_cancer(return_X_y=True)
 CANCER_X = StandardScaler().fit_transform(CANCER_X)
 FOLDS = StratifiedKFold(3, shuffle=True, random_state=0)
@@ -540,3 +542,23 @@ def test_regressor_levels_are_told_of_predict_and_their_members_named():
     with pytest.raises(ValueError, match="and 'f1' refuses them: FusionRegressor: y has 3 "
                                          "columns \\(outputs\\), and 'svr' does not"):
         SerialStack([("f1", level), ("final", Ridge())], cv=3).fit(X, y)
+
+
+def test_a_final_step_predicting_a_column_of_labels_gives_a_vector():
+    # CatBoost's multiclass predict gives shape (n, 1): the stack passed it on, so
+    # (stack.predict(X) == y).mean() compared every row with every row (0.33 for 0.92),
+    # and a hard-voting fusion with such a member failed to stack the members' votes.
+    X, y = load_wine(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    labels = np.array(["a", "b", "c"])[y]
+    plain = SerialStack([("nb", GaussianNB()), ("final", LogisticRegression())], cv=3)
+    column = SerialStack([("nb", GaussianNB()), ("final", ColumnPredictLR())], cv=3)
+    predicted = column.fit(X, labels).predict(X)
+    assert predicted.shape == (len(y),)
+    assert_array_equal(predicted, plain.fit(X, labels).predict(X))
+    members = [("nb", GaussianNB()), ("lr", LogisticRegression())]
+    fusion = FusionClassifier(members, voting="hard").fit(X, labels)
+    with_column = FusionClassifier([members[0], ("lr", ColumnPredictLR())],
+                                   voting="hard").fit(X, labels)
+    assert_array_equal(with_column.predict(X), fusion.predict(X))
+    assert_allclose(with_column.predict_proba(X), fusion.predict_proba(X))
