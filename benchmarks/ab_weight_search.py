@@ -39,6 +39,8 @@ def main():
     parser.add_argument("--old", required=True, help="the commit to compare with")
     parser.add_argument("--rounds", type=int, default=20)
     args = parser.parse_args()
+    if args.rounds < 2:
+        parser.error("--rounds must be at least 2 (the per-round ratios' quartiles)")
     import skfuse
 
     X, y = make_classification(n_samples=2000, n_features=20, random_state=0)

@@ -337,7 +337,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--max-rows", type=int, default=2000)
-    parser.add_argument("--only", action="append", help="only these data sets")
+    parser.add_argument("--only", action="append",
+                        help="only this data set (the flag once per set)")
     parser.add_argument("--splits", type=int, default=len(SEEDS),
                         help="75/25 splits per data set (seeds 0, 1, ...)")
     parser.add_argument("--cv", type=int, default=5, help="the distillers' cv")
@@ -347,7 +348,8 @@ def main(argv=None):
                              "distillers' n_augment; AutoGluon's distill makes 5 "
                              "times as many, by its MUNGE variant 'spunge')")
     parser.add_argument("--student", action="append",
-                        help="only these students (e.g. 'gradient boosting')")
+                        choices=["gradient boosting", "tree (depth 8)", "logistic", "ridge"],
+                        help="only these students (the flag once per student)")
     parser.add_argument("--jobs", type=int, default=1,
                         help="data sets run at once, in worker processes (timings are "
                              "ratios within one process)")

@@ -302,23 +302,32 @@ def summary(kind, results):
     for (name, splits), s, m, st, b in zip(results.items(), simple, main, stack, best_member):
         rival = best if s == b else uniform
         scores.append(paired_t([split[MAIN] / split[rival] - 1 for split in splits]))
-        per_set.append(f"| {name} | {s:.4f} | {m:.4f} | {m / s:.4f} | {scores[-1]:+.2f} | "
-                       f"{st:.4f} |")
+        t = f"{scores[-1]:+.2f}" if not np.isnan(scores[-1]) else ""  # one split: no t
+        per_set.append(f"| {name} | {s:.4f} | {m:.4f} | {m / s:.4f} | {t} | {st:.4f} |")
     scores = np.array(scores)
     noise = (f"*t over splits*: the mean over the set's splits of `{MAIN}`'s loss over the "
              "best simple alternative's, minus 1, in standard errors of that mean (the "
              "alternative being the one of the *best simple alternative* column). Worse by "
              f"more than two standard errors on {np.sum(scores > 2)} of {len(scores)} sets, "
              f"better by more than two on {np.sum(scores < -2)}; on the other "
-             f"{np.sum(np.abs(scores) <= 2)} the splits do not tell the two apart.")
+             f"{np.sum(np.abs(scores) <= 2)} the splits do not tell the two apart"
+             + (f"; on {np.sum(np.isnan(scores))} (one split each) there is no standard "
+                "error."
+                if np.isnan(scores).any() else "."))
     return "\n".join(lines), "\n".join(per_set) + "\n\n" + noise
 
 
 def paired_t(differences):
-    """The mean of ``differences`` in standard errors of it (0 when they are all 0)."""
+    """The mean of ``differences`` in standard errors of it: 0 when they are all 0,
+    infinite (signed) when they are all the same other value, NaN for one split."""
     differences = np.asarray(differences, dtype=float)
+    if len(differences) < 2:
+        return np.nan
     spread = differences.std(ddof=1) / np.sqrt(len(differences))
-    return 0.0 if spread == 0 else float(differences.mean() / spread)
+    mean = float(differences.mean())
+    if spread == 0:
+        return 0.0 if mean == 0 else float(np.copysign(np.inf, mean))
+    return mean / spread
 
 
 def wilson(successes, trials, z=1.96):
