@@ -1035,8 +1035,11 @@ def pairwise_decision(estimator):
 def member_decision(estimator, X, classes):
     """A member's ``decision_function``; when 2-D (more than two classes), its columns
     aligned to the ensemble's ``classes``, 0 for a class it does not know. One column
-    per pair of classes (:func:`pairwise_decision`) is passed on as it is."""
+    per pair of classes (:func:`pairwise_decision`) is passed on as it is; one column
+    in all (a binary score shaped (n, 1)) is read as the score it is."""
     out = estimator.decision_function(X)
+    if np.ndim(out) == 2 and np.shape(out)[1] == 1:
+        return np.asarray(out)[:, 0]
     if np.ndim(out) != 2 or pairwise_decision(estimator):
         return out
     aligned = np.zeros((out.shape[0], len(classes)))

@@ -320,3 +320,10 @@ class ColumnPredictLR(LogisticRegression):
 
     def predict(self, X):
         return super().predict(X).reshape(-1, 1)
+
+
+class ColumnScoreLR(LogisticRegression):
+    """A logistic regression whose binary decision_function gives shape (n, 1)."""
+
+    def decision_function(self, X):
+        return super().decision_function(X).reshape(-1, 1)

@@ -9,7 +9,11 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn import config_context
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine, make_regression
-from sklearn.ensemble import StackingClassifier, StackingRegressor
+from sklearn.ensemble import (
+    HistGradientBoostingClassifier,
+    StackingClassifier,
+    StackingRegressor,
+)
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import BayesianRidge, LogisticRegression, Ridge
 from sklearn.model_selection import KFold, StratifiedKFold, TimeSeriesSplit, cross_val_predict
@@ -21,7 +25,7 @@ from sklearn.tree import DecisionTreeRegressor
 
 from skfuse import FusionClassifier, FusionRegressor, SerialStack
 
-from composites import ColumnPredictLR
+from composites import ColumnPredictLR, ColumnScoreLR
 
 CANCER_X, CANCER_Y = load_breast_cancer(return_X_y=True)
 CANCER_X = StandardScaler().fit_transform(CANCER_X)
@@ -562,3 +566,26 @@ def test_a_final_step_predicting_a_column_of_labels_gives_a_vector():
                                    voting="hard").fit(X, labels)
     assert_array_equal(with_column.predict(X), fusion.predict(X))
     assert_allclose(with_column.predict_proba(X), fusion.predict_proba(X))
+
+
+def test_a_binary_score_given_as_a_column_is_one_score():
+    # A binary decision_function shaped (n, 1) was spread over two class columns (the
+    # class-0 column holding the class-1 score), so the final step saw the score twice;
+    # in a fusion level with a missing view it failed with numpy's shape mismatch.
+    X, y = CANCER_X[:, :6], CANCER_Y
+    X = StandardScaler().fit_transform(X)
+    column = SerialStack([("a", ColumnScoreLR()), ("f", LogisticRegression())],
+                         stack_method="decision_function").fit(X, y)
+    plain = SerialStack([("a", LogisticRegression()), ("f", LogisticRegression())],
+                        stack_method="decision_function").fit(X, y)
+    assert column.transform(X[:5]).shape == (5, 1)
+    assert_allclose(column.predict_proba(X), plain.predict_proba(X))
+    X_missing = X.copy()
+    X_missing[:30, 3:] = np.nan
+    level = FusionClassifier([("a", ColumnScoreLR()), ("b", LogisticRegression())],
+                             views={"a": [3, 4, 5], "b": [0, 1, 2]}, voting="hard")
+    stack = SerialStack([("level", level), ("f", HistGradientBoostingClassifier(
+        max_iter=10, random_state=0))]).fit(X_missing, y)  # "auto": each member's scores
+    out = stack.transform(X_missing[:40])
+    assert out.shape == (40, 2)
+    assert np.isnan(out[:30, 0]).all() and np.isfinite(out[30:]).all()
