@@ -26,14 +26,6 @@ SKLEARN_WRAPPER_MODULES = ("sklearn.base", "sklearn.utils._set_output",
                            "sklearn.utils._available_if")
 FIT_CONTEXT_WRAPPER = ("sklearn.base", "wrapper")
 
-
-
-def own_request(estimator, method, param):
-    """What ``estimator`` itself (not the members it routes to) asks of metadata
-    ``param`` at ``method``: True, False, None (unset) or an alias."""
-    return getattr(estimator._get_metadata_request(), method).requests.get(param)
-
-
 __all__ = [
     "FIT_CONTEXT_WRAPPER",
     "SKLEARN_WRAPPER_MODULES",
@@ -47,5 +39,4 @@ __all__ = [
     "_VisualBlock",
     "_fit_context",
     "_get_output_config",
-    "own_request",
 ]

@@ -8,12 +8,12 @@ from numbers import Integral, Real
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.special import logsumexp
-from sklearn import get_config
 from sklearn.base import ClassifierMixin, RegressorMixin, clone
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.utils import Bunch, check_random_state, get_tags
+from sklearn.utils.metadata_routing import MetadataRequest, get_routing_for_object
 from sklearn.utils.validation import check_is_fitted
 
 from . import routing
@@ -38,7 +38,6 @@ from ._compat import (
     StrOptions,
     _fit_context,
     _VisualBlock,
-    own_request,
 )
 from ._docstring import Substitution
 from ._gate import SoftmaxGate, fit_classifier_gate, gate_log_proba
@@ -226,10 +225,15 @@ class _BaseMixture(Composite):
         return _VisualBlock("parallel", [gate, *experts], names=["gate", *names])
 
     def _routed_members(self):
-        """The experts, as ``fit`` routes metadata to them (the gate gets none)."""
+        """The experts, as ``fit`` routes metadata to them (the gate gets none): each
+        plain estimator's requests with ``sample_weight`` declined, as EM weights the
+        experts itself, so that a search passes the weights on only when the mixture
+        asks for them (an alias stays, to be refused at fit)."""
         if self.experts is None or hasattr(self.experts, "fit"):
-            return [("experts", self._expert_templates()[1][0])]
-        return [(name, est) for name, est in self.experts if not is_drop(est)]
+            experts = [("experts", self._expert_templates()[1][0])]
+        else:
+            experts = [(name, est) for name, est in self.experts if not is_drop(est)]
+        return [(name, _weights_not_routed(est)) for name, est in experts]
 
     def _expert_params(self, names, fit_params):
         """Each expert's routed metadata, or None without metadata routing.
@@ -265,11 +269,6 @@ class _BaseMixture(Composite):
             if not is_frozen(template):
                 self._refuse_declined_weights(template, f"expert {name!r}")
         params = self._expert_params(names, fit_params)
-        if (sample_weight is not None and get_config().get("enable_metadata_routing", False)
-                and own_request(self, "fit", "sample_weight") is False):
-            # A router passes it on for the experts' unset requests, but EM alone
-            # weights them: declined, the weights have no one to go to.
-            sample_weight = None
         n = X.shape[0]
         weight = check_sample_weight(sample_weight, n)
         weight = np.ones(n) if weight is None else weight
@@ -962,6 +961,17 @@ class _Rows:
                      present=present)
 
 
+
+def _weights_not_routed(expert):
+    """``expert``'s metadata requests with ``sample_weight`` declined where it is unset
+    or asked for (EM gives it weights of its own making); a routing of its own (a
+    ``Pipeline``) is left as it is."""
+    routing = get_routing_for_object(expert)  # a copy
+    if isinstance(routing, MetadataRequest) and routing.fit.requests.get(
+            "sample_weight") in (None, True):
+        routing.fit.add_request(param="sample_weight", alias=False)
+    return routing
+
 def _on_rows(expert_output, expert, X, view, rows, e):
     """``expert_output`` of ``expert`` on its ``rows`` of ``X`` (its ``view``), taken
     here, in the task: one copy per running task, none for every row in order."""
@@ -1293,9 +1303,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, _BaseMixture):
         y : array-like of shape (n_samples,)
         sample_weight : array-like of shape (n_samples,), default=None
             Weights the rows in EM (each expert is fitted with the responsibilities
-            times it). With metadata routing on, a mixture that declines them
-            (``set_fit_request(sample_weight=False)``) is fitted without them: a search
-            passes them on for the experts, which never take them from routing.
+            times it).
         **fit_params : dict
             With ``sklearn.set_config(enable_metadata_routing=True)`` only: metadata
             for the experts that request them, each given the rows it is fitted on
@@ -1452,9 +1460,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, _BaseMixture):
         y : array-like of shape (n_samples,)
         sample_weight : array-like of shape (n_samples,), default=None
             Weights the rows in EM (each expert is fitted with the responsibilities
-            times it). With metadata routing on, a mixture that declines them
-            (``set_fit_request(sample_weight=False)``) is fitted without them: a search
-            passes them on for the experts, which never take them from routing.
+            times it).
         **fit_params : dict
             With ``sklearn.set_config(enable_metadata_routing=True)`` only: metadata
             for the experts that request them, each given the rows it is fitted on

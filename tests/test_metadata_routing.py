@@ -289,23 +289,31 @@ def test_a_gate_or_a_student_that_requests_metadata_is_refused(routing):
     lambda: MixtureOfExpertsClassifier(LogisticRegression(), n_experts=2, random_state=0),
     lambda: MixtureOfExpertsRegressor(Ridge(), n_experts=2, random_state=0),
 ])
-def test_a_mixture_that_declines_weights_is_fitted_without_them_in_a_search(routing, make):
-    # A search passed the weights on for the experts' unset requests, and the mixture,
-    # which never routes them to its experts, weighted EM with them regardless.
+def test_a_search_passes_weights_to_a_mixture_only_when_it_asks(routing, make):
+    # EM weights the experts itself, so their unset requests do not ask for weights: a
+    # search passed them on for the experts, and a mixture that declined them was
+    # fitted weighted regardless. Declined, they now reach no one, which scikit-learn
+    # refuses as it does for a Ridge that declines them; a direct call still uses them.
     from sklearn.model_selection import GridSearchCV
 
     X_, y_ = (X, Y) if is_classifier(make()) else (X_REG, Y_REG)
     weights = np.random.RandomState(0).uniform(0, 3, len(y_))
-    declined = (make().set_fit_request(sample_weight=False)
-                .set_score_request(sample_weight=False))
-    search = GridSearchCV(declined, {"random_state": [0]}, cv=2).fit(X_, y_,
-                                                                    sample_weight=weights)
-    unweighted, weighted = make().fit(X_, y_), make().fit(X_, y_, sample_weight=weights)
-    method = "predict_proba" if is_classifier(declined) else "predict"
-    assert_allclose(getattr(search.best_estimator_, method)(X_),
-                    getattr(unweighted, method)(X_))
+    method = "predict_proba" if is_classifier(make()) else "predict"
+    weighted, unweighted = make().fit(X_, y_, sample_weight=weights), make().fit(X_, y_)
     assert not np.allclose(getattr(weighted, method)(X_), getattr(unweighted, method)(X_))
-    asked = (make().set_fit_request(sample_weight=True)
-             .set_score_request(sample_weight=True))
-    search = GridSearchCV(asked, {"random_state": [0]}, cv=2).fit(X_, y_, sample_weight=weights)
-    assert_allclose(getattr(search.best_estimator_, method)(X_), getattr(weighted, method)(X_))
+
+    def searched(request):
+        estimator = make().set_fit_request(sample_weight=request).set_score_request(
+            sample_weight=request)
+        return GridSearchCV(estimator, {"random_state": [0]}, cv=2).fit(
+            X_, y_, sample_weight=weights).best_estimator_
+
+    with pytest.raises(TypeError, match="which are not routed to any object"):
+        searched(False)
+    ridge = Ridge().set_fit_request(sample_weight=False).set_score_request(sample_weight=False)
+    with pytest.raises(TypeError, match="which are not routed to any object"):
+        GridSearchCV(ridge, {"alpha": [1.0]}, cv=2).fit(X_REG, Y_REG, sample_weight=weights)
+    assert_allclose(getattr(searched(True), method)(X_), getattr(weighted, method)(X_))
+    declined = make().set_fit_request(sample_weight=False)
+    assert_allclose(getattr(declined.fit(X_, y_, sample_weight=weights), method)(X_),
+                    getattr(weighted, method)(X_))
