@@ -5,8 +5,8 @@ For each set of ``_datasets.regression_sets()`` (the 5 shuffled folds of
 RMSE over the folds, as a ratio to one ``Ridge()``'s, of: the default mixture
 (``n_experts="auto"``), mixtures with 2 and with 4 experts fixed, and the default with
 a stricter choice of the count (the fewest experts whose held-out loss the best count
-does not beat by more than ``--z`` standard errors; the default rule takes one). The
-stricter rule is patched into ``skfuse._mixture`` for this run only.
+does not beat by more than ``--z`` standard errors; the default rule takes one), set
+on ``skfuse._mixture``'s rule for that column only.
 
 Run from the repository root::
 
@@ -14,6 +14,7 @@ Run from the repository root::
 """
 import argparse
 import warnings
+from functools import partial
 
 import numpy as np
 from _datasets import regression_sets
@@ -25,23 +26,6 @@ from sklearn.preprocessing import StandardScaler
 
 import skfuse._mixture as mixture_module
 from skfuse import MixtureOfExpertsRegressor
-
-
-def fewest_experts_within(z):
-    """``_fewest_experts`` with ``z`` standard errors in place of one."""
-    def clearly_better(run, best, tol, weight):
-        gain = best["row_losses"] - run["row_losses"]
-        scale = mixture_module.largest_magnitude(gain)
-        gain = gain / scale
-        mean = np.average(gain, weights=weight)
-        n_eff = weight.sum() ** 2 / (weight @ weight)
-        spread = np.sqrt(np.average((gain - mean) ** 2, weights=weight) / n_eff)
-        return mean > max(tol * abs(best["loss"]) / scale, z * spread)
-
-    def fewest(runs, tol, weight):
-        best = min(runs, key=lambda run: run["loss"])
-        return next(run for run in runs if not clearly_better(best, run, tol, weight))
-    return fewest
 
 
 def fold_rmse(data, make):
@@ -78,7 +62,7 @@ def main(argv=None):
                 lambda: MixtureOfExpertsRegressor(Ridge(), n_experts=4, random_state=0)]):
             score, counts[column] = fold_rmse(data, make)
             ratios[column] = score / ridge
-        mixture_module._fewest_experts = fewest_experts_within(args.z)
+        mixture_module._fewest_experts = partial(default_rule, z=args.z)
         try:
             score, counts[columns[3]] = fold_rmse(
                 data, lambda: MixtureOfExpertsRegressor(Ridge(), random_state=0))

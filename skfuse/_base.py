@@ -32,6 +32,7 @@ from ._cache import _plain_array
 from ._compat import (
     FIT_CONTEXT_WRAPPER,
     SKLEARN_WRAPPER_MODULES,
+    BaseSearchCV,
     HasMethods,
     _BaseComposition,
     _VisualBlock,
@@ -672,7 +673,6 @@ def sums_finite(values):
         return bool(np.isfinite(values.sum()))
 
 
-
 def refuse_non_finite_step(owner, name, out, when):
     """Raise, naming the step, where a step's output (rows first, dense or sparse) holds
     NaN or an infinite value: the next step would fail on it without naming this one,
@@ -687,6 +687,7 @@ def refuse_non_finite_step(owner, name, out, when):
             f"{int(rows.sum())} of {len(out)} row(s), which the next step would fail on "
             "or read as missing values, or the composite would pass on. A step fitted "
             "on too few rows (GaussianNB on one row of a class) can give NaN.")
+
 
 def refuse_infinite(X, owner, feature_names=None):
     """Raise a ``ValueError`` naming the columns of ``X`` that hold an infinite value."""
@@ -1012,23 +1013,29 @@ def proper_probabilities(proba):
             & (np.abs(proba.sum(axis=-1) - 1.0) <= 1e-3))
 
 
-def pairwise_decision(estimator):
-    """Whether a fitted classifier's ``decision_function`` gives one column per pair of
-    its classes (a one-vs-one SVC: alone, or the estimator a ``Pipeline``, a search, a
-    ``FrozenEstimator`` or a member's fold fits decide with), not one per class."""
+def deciding_estimator(estimator):
+    """The estimator whose outputs a wrapper gives: a ``Pipeline``'s last step, a
+    search's best estimator (before its fit, the one it searches over), a
+    ``FrozenEstimator``'s, or a member's first fold fit, unwrapped in turn."""
     inner = estimator
     while True:
         if isinstance(inner, Pipeline):
             inner = inner.steps[-1][1]
         elif hasattr(inner, "best_estimator_"):
             inner = inner.best_estimator_
-        elif is_frozen(inner):
+        elif isinstance(inner, BaseSearchCV) or is_frozen(inner):  # (an unfitted search)
             inner = inner.estimator
         elif hasattr(inner, "member_class_name"):  # fold fits (FoldMean)
             inner = inner.estimators[0]
         else:
-            break
-    return (getattr(inner, "decision_function_shape", None) == "ovo"
+            return inner
+
+
+def pairwise_decision(estimator):
+    """Whether a fitted classifier's ``decision_function`` gives one column per pair of
+    its classes (a one-vs-one SVC: alone, or the estimator a ``Pipeline``, a search, a
+    ``FrozenEstimator`` or a member's fold fits decide with), not one per class."""
+    return (getattr(deciding_estimator(estimator), "decision_function_shape", None) == "ovo"
             and len(estimator.classes_) > 2)
 
 

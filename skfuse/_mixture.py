@@ -982,23 +982,23 @@ def _mean(values, weight):
     return float(weight @ values / weight.sum())
 
 
-def _fewest_experts(runs, tol, weight):
+def _fewest_experts(runs, tol, weight, z=1.0):
     """The run with the fewest experts whose held-out loss the best run does not beat
-    clearly (the one-standard-error rule)."""
+    clearly (the one-standard-error rule; ``z`` standard errors)."""
     best = min(runs, key=lambda run: run["loss"])
-    return next(run for run in runs if not _clearly_better(best, run, tol, weight))
+    return next(run for run in runs if not _clearly_better(best, run, tol, weight, z))
 
 
-def _clearly_better(run, best, tol, weight):
+def _clearly_better(run, best, tol, weight, z=1.0):
     """Whether ``run``'s held-out loss is below ``best``'s by more than ``tol`` of it
-    (relative) and by more than one standard error of the paired row differences."""
+    (relative) and by more than ``z`` standard errors of the paired row differences."""
     gain = best["row_losses"] - run["row_losses"]
     scale = largest_magnitude(gain)
     gain = gain / scale
     mean = _mean(gain, weight)
     n_eff = weight.sum() ** 2 / (weight @ weight)
     spread = np.sqrt(_mean((gain - mean) ** 2, weight) / n_eff)
-    return mean > max(tol * abs(best["loss"]) / scale, spread)
+    return mean > max(tol * abs(best["loss"]) / scale, z * spread)
 
 
 def _gate_penalty(gate):

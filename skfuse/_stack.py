@@ -15,6 +15,7 @@ from sklearn.base import is_classifier, is_regressor
 from ._base import (
     Composite,
     check_known_classes,
+    deciding_estimator,
     member_decision,
     member_proba,
     member_votes,
@@ -218,7 +219,7 @@ def fit_stack(stack, estimators, step_params, X, y, sample_weight, folds):
         fit = plan.run(Z, target, sample_weight,
                        partial(step_output, method=method, classes=stack._level_classes_))
         fitted.append(fit[name].estimator)
-        if not isinstance(est, Composite):  # its NaN marks a member's missing view
+        if not isinstance(deciding_estimator(est), Composite):  # NaN: a missing view
             refuse_non_finite_step(OWNER, name, fit[name].oof[fit[name].tested],
                                    "out of fold")
         stack._output_width_ = fit[name].oof.shape[1]
@@ -292,7 +293,7 @@ def final_input(stack, X):
     for (name, est), method in zip(stack.steps_[:-1], stack._methods_):
         out = noted(OWNER, f"step {name!r}, predict", step_output, est, Z, method,
                     stack._level_classes_)
-        if not isinstance(est, Composite):
+        if not isinstance(deciding_estimator(est), Composite):
             refuse_non_finite_step(OWNER, name, out, "at predict")
         Z = _next_input(stack, out, X)
     return Z

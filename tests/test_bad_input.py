@@ -11,9 +11,11 @@ import pytest
 from numpy.testing import assert_allclose
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.datasets import make_classification, make_regression
-from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.naive_bayes import GaussianNB
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 from sklearn.tree import DecisionTreeClassifier
 
@@ -489,6 +491,21 @@ def test_a_stack_step_giving_nan_is_named(final):
     with pytest.raises(ValueError, match=r"step 'nan' gave NaN .* out of fold on 20 of 200"):
         SerialStack([("nan", NaNRidge()), ("final", final)]).fit(X, y)
 
+
+
+@pytest.mark.parametrize("wrap", [lambda fusion: fusion,
+                                  lambda fusion: make_pipeline(StandardScaler(), fusion)],
+                         ids=["bare", "in a pipeline"])
+def test_a_fusion_step_passes_nan_for_a_missing_view(wrap):
+    # A fusion level marks a member whose view is missing with NaN, which the next step
+    # may take as missing; it refuses its members' own NaN itself.
+    X, y = make_classification(300, 6, random_state=0)
+    X[:40, :3] = np.nan
+    fusion = FusionClassifier([("a", LogisticRegression()), ("b", GaussianNB())],
+                              views={"a": [0, 1, 2], "b": [3, 4, 5]})
+    stack = SerialStack([("level", wrap(fusion)), ("final", HistGradientBoostingClassifier(
+        max_iter=10, random_state=0))], cv=3).fit(X, y)
+    assert np.isnan(stack.transform(X[:40])[:, 0]).all()
 
 @pytest.mark.parametrize("value", [np.inf, np.nan])
 @pytest.mark.parametrize("last", [False, True])
