@@ -1001,6 +1001,11 @@ def member_proba(estimator, X, classes):
     member_classes = np.asarray(estimator.classes_)
     if np.array_equal(member_classes, classes) and np.shape(proba)[1:] == classes.shape:
         return np.array(proba, dtype=np.float64)
+    if proba.ndim == 2 and proba.shape[1] != len(member_classes):
+        # (a HistGradientBoostingClassifier fitted on one class gives two columns)
+        raise ValueError(
+            f"{class_name(estimator)} gives {proba.shape[1]} probability column(s) for "
+            f"its {len(member_classes)} class(es) {member_classes.tolist()!r}.")
     aligned = np.zeros((proba.shape[0], len(classes)))
     aligned[:, _class_positions(class_name(estimator), member_classes, classes)] = proba
     return aligned

@@ -13,7 +13,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from scipy.special import expit, softmax
-from sklearn import get_config
+from sklearn import config_context, get_config
 from sklearn.base import (
     BaseEstimator,
     ClassifierMixin,
@@ -465,14 +465,22 @@ class _BaseDistilled(Composite):
         teacher's targets on the fold's real test rows, weighted by ``real_weight``,
         the real rows' ``sample_weight``)."""
         X_s, y_s, w_s, source, student = self._student_data(rows, targets, weights, student)
+        if self._one_class(y_s, w_s):
+            raise ValueError(
+                f"{type(self).__name__}: at label_weight={self.label_weight_:g} the "
+                "student's targets give every row to one class (the teacher gives the "
+                "others probability 0 everywhere), so no classifier can learn from them; "
+                "give the labels some weight (label_weight > 0, or 'auto').")
         params = self._student_fit_params(student, w_s)
         student_folds = []
         for train, test in folds:
             train = np.flatnonzero(np.isin(owners[source], train))
             test = np.flatnonzero(np.isin(owners[source], test) & (source < n_real)
                                   & _first_copies(source))
-            if train.size and test.size:
-                student_folds.append((train, test))
+            one_class = train.size and self._one_class(
+                y_s[train], None if w_s is None else w_s[train])
+            if train.size and test.size and not one_class:  # (a fold left with one
+                student_folds.append((train, test))             # class is not checked)
         plan = MemberJobs(type(self).__name__, len(y_s), n_jobs=self.n_jobs,
                           verbose=self.verbose)
         plan.add("student", student, label="student", folds=student_folds,
@@ -501,9 +509,12 @@ class _BaseDistilled(Composite):
         if not (_is_dataframe(X) or getattr(self, "_row_objects_", False)
                 or hasattr(self, "feature_names_in_")):  # (would warn about names twice)
             try:
-                return validate_data(self, X, reset=False, accept_sparse=["csr", "csc"],
-                                     dtype=None,
-                                     ensure_all_finite="allow-nan" if allow_nan else True)
+                # Checked whatever assume_finite says, as refuse_infinite checks
+                # (and this distiller's fit, and every other composite).
+                with config_context(assume_finite=False):
+                    return validate_data(self, X, reset=False, accept_sparse=["csr", "csc"],
+                                         dtype=None,
+                                         ensure_all_finite="allow-nan" if allow_nan else True)
             except ValueError:
                 pass  # the checks below say why
         X = self._check_X(X, reset=False)
@@ -514,6 +525,12 @@ class _BaseDistilled(Composite):
             raise ValueError(f"{type(self).__name__}: X holds NaN, and {why}; impute them "
                              "(a Pipeline with SimpleImputer first).")
         return X
+
+    def _one_class(self, y_s, w_s):
+        """Whether the student's data ``(y_s, w_s)`` gives weight to fewer than two
+        classes, which a classifier student cannot be fitted on (never, for a student
+        of numbers)."""
+        return False
 
     def _no_weights_message(self, student):
         return takes_no_weights(f"{type(self).__name__}: the student", student,
@@ -598,9 +615,10 @@ _DISTILL_DOCS = {
     "label_weight_losses_": """label_weight_losses_ : dict of float to float or None
         With ``label_weight="auto"``: each label weight tried, and its student's
         out-of-fold loss against the labels (mean log-loss or squared error, weighted
-        by ``sample_weight``); empty, with a warning, when no fold could be checked
-        (``cv=2`` with out-of-fold targets, or pairs of folds that leave the teacher
-        one class): then 0 is used.
+        by ``sample_weight``; infinite for a weight at which the student's targets
+        give weight to one class only, which no classifier learns from); empty, with a
+        warning, when no fold could be checked (``cv=2`` with out-of-fold targets, or
+        pairs of folds that leave the teacher one class): then 0 is used.
         None otherwise.""",
     "n_features_in_": """n_features_in_ : int
         Number of features seen during fit.""",
@@ -810,6 +828,13 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
             student_out = self._proba_from_logits(student_out)
         return float(np.average(student_out.argmax(axis=1) == teacher_proba.argmax(axis=1),
                                 weights=sample_weight))
+
+    def _one_class(self, y_s, w_s):
+        if self.soft_labels_ != "duplication":
+            return False
+        weight = np.bincount(np.searchsorted(self.classes_, y_s), weights=w_s,
+                             minlength=len(self.classes_))
+        return np.count_nonzero(weight > 0) < 2
 
     def _label_targets(self, y):
         """The labels as probabilities (one-hot over ``classes_``)."""

@@ -179,7 +179,8 @@ def losses(distiller, student, X, y, sample_weight, rows, owners, targets, n_rea
     total, weight_sum = dict.fromkeys(LABEL_WEIGHTS, 0.0), dict.fromkeys(LABEL_WEIGHTS, 0.0)
     for (weight, test), out in zip(scored, outputs):
         w = np.ones(test.size) if sample_weight is None else sample_weight[test]
-        total[weight] += float(np.dot(w, distiller._row_losses(out, y[test])))
+        total[weight] += (np.inf if out is None
+                          else float(np.dot(w, distiller._row_losses(out, y[test]))))
         weight_sum[weight] += float(w.sum())
     return {weight: total[weight] / weight_sum[weight] for weight in LABEL_WEIGHTS}
 
@@ -193,9 +194,12 @@ def _fit_mixed_output(distiller, student, X, labels, targets, weights, label_wei
                       X_test, output):
     """A clone of ``student`` fitted on the rows ``X`` (their ``labels`` first, then
     synthetic rows) with the ``targets`` mixed at ``label_weight``, as ``distiller``
-    builds a student's data: its output on ``X_test``."""
+    builds a student's data: its output on ``X_test``; None where that data gives
+    weight to one class only."""
     keep, mixed, w = distiller._mixed(labels, targets, weights, len(labels), label_weight)
     X_s, y_s, w_s, _, est = distiller._student_data(take_rows(X, keep), mixed, w, student)
+    if distiller._one_class(y_s, w_s):
+        return None  # no classifier learns from one class: this weight is not a choice
     params = distiller._student_fit_params(est, w_s)
     fitted = clone(est)
     fitted.fit(X_s, y_s, **params)  # (what fit returns is not used: it should be self)

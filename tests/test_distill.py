@@ -915,3 +915,52 @@ def test_a_teacher_giving_lists_of_probabilities_is_aligned_to_the_classes():
     teacher = FrozenEstimator(_ListProba().fit(X[y < 2], y[y < 2]))  # knows 2 of 3
     fitted = DistilledClassifier(teacher, LogisticRegression(), cv=3).fit(X, y)
     assert fitted.predict_proba(X).shape == (150, 3)
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_predict_refuses_non_finite_x_under_assume_finite(value):
+    # Under sklearn.config_context(assume_finite=True) the one-pass check of predict
+    # returned NaN or a confident answer for such rows, where fit and every other
+    # composite refuse them whatever that setting says.
+    X, y = make_classification(150, 4, random_state=0)
+    distiller = DistilledClassifier(FusionClassifier([("lr", LogisticRegression())]),
+                                    LogisticRegression(), cv=3).fit(X, y)
+    X_bad = X[:3].copy()
+    X_bad[0, 0] = value
+    with sklearn.config_context(assume_finite=True):
+        with pytest.raises(ValueError, match="X holds (NaN|infinite values)"):
+            distiller.predict_proba(X_bad)
+
+
+class _NeverRare(ClassifierMixin, BaseEstimator):
+    """A teacher that gives the last class probability 0 on every row."""
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict_proba(self, X):
+        proba = np.zeros((len(X), len(self.classes_)))
+        proba[:, 0] = 1.0
+        return proba
+
+    def predict(self, X):
+        return self.classes_[np.zeros(len(X), dtype=int)]
+
+
+@pytest.mark.parametrize("student", [LogisticRegression(),
+                                     HistGradientBoostingClassifier(max_iter=10)])
+def test_targets_of_one_class_are_refused_clearly_and_skipped_by_auto(student):
+    # A teacher that never gives the rare class any probability left the student one
+    # class at label_weight=0: it failed with the student's "only one class" (though y
+    # has two) or numpy's shape mismatch, and under "auto" that one weight failed the
+    # whole search.
+    X, y = make_classification(300, 6, weights=[0.9, 0.1], random_state=0)
+    labels = np.array(["neg", "pos"])[y]
+    with pytest.raises(ValueError, match=r"at label_weight=0 the student's targets give "
+                                         r"every row to one class"):
+        DistilledClassifier(_NeverRare(), student, label_weight=0.0).fit(X, labels)
+    distiller = DistilledClassifier(_NeverRare(), student, label_weight="auto").fit(X, labels)
+    assert distiller.label_weight_ > 0
+    assert distiller.label_weight_losses_[0.0] == np.inf
+    assert_array_equal(distiller.student_.classes_, ["neg", "pos"])
