@@ -11,7 +11,11 @@ their fits on the whole training part:
 - ``shrunk to best``: ``lam * optimize + (1 - lam) * best member``, ``lam`` =
   gain / (gain + its standard error), 0 without a gain (a soft form of ``guard=True``);
 - ``fold mean``: the mean of the weights learned with each fold's rows left out;
-- ``bootstrap mean``: the mean of the weights learned on 20 bootstrap draws of the rows.
+- ``bootstrap mean``: the mean of the weights learned on 20 bootstrap draws of the rows;
+- ``nnls``: non-negative least squares without the sum-to-one constraint (Breiman's
+  stacked regressions, 1996); ``nnls + intercept`` with a free intercept;
+- ``optimize + affine``: ``optimize``'s fused output, then a scale and an intercept
+  fitted to y on it by least squares.
 
 Run from the repository root::
 
@@ -25,6 +29,7 @@ import joblib
 import numpy as np
 from _datasets import regression_sets
 from bench_quality import N_FOLDS, TEST_SIZE, _rows_key, members, record_member
+from scipy.optimize import nnls
 from sklearn.model_selection import KFold, train_test_split
 
 from skfuse._weights import optimize_weights, regressor_objective
@@ -58,7 +63,8 @@ def optimized(P, y):
 
 
 def rules(P, y, folds):
-    """``{rule: weights}``, the simple alternatives included."""
+    """``{rule: predict}``, ``predict(T)`` giving the rule's output from the members'
+    held-out outputs ``T`` (M, n); the simple alternatives included."""
     n_members, rows = len(P), np.arange(len(y))
     weights = optimized(P, y)
     best = np.eye(n_members)[int(np.argmin(((P - y) ** 2).mean(axis=1)))]
@@ -67,7 +73,7 @@ def rules(P, y, folds):
     share = gain / (gain + error) if gain > 0 else 0.0
     rng = np.random.RandomState(0)
     draws = [rng.randint(0, len(y), len(y)) for _ in range(20)]
-    return {
+    linear = {
         "best member": best,
         "equal": np.full(n_members, 1.0 / n_members),
         "optimize": weights,
@@ -76,6 +82,15 @@ def rules(P, y, folds):
                                         y[np.setdiff1d(rows, test)])
                               for _, test in folds], axis=0),
         "bootstrap mean": np.mean([optimized(P[:, d], y[d]) for d in draws], axis=0),
+        "nnls": nnls(P.T, y)[0],
+    }
+    centred = P - P.mean(axis=1, keepdims=True)
+    free = nnls(centred.T, y - y.mean())[0]
+    scale, shift = np.polyfit(weights @ P, y, 1)
+    return {
+        **{rule: (lambda T, w=w: w @ T) for rule, w in linear.items()},
+        "nnls + intercept": lambda T: free @ T + (y.mean() - free @ P.mean(axis=1)),
+        "optimize + affine": lambda T: scale * (weights @ T) + shift,
     }
 
 
@@ -91,8 +106,8 @@ def main():
         rmse = {}
         for seed in range(SPLITS):
             P, y, T, y_test, folds = recorded(record, data, seed)
-            for rule, weights in rules(P, y, folds).items():
-                error = np.sqrt(np.mean((weights @ T - y_test) ** 2))
+            for rule, predict in rules(P, y, folds).items():
+                error = np.sqrt(np.mean((predict(T) - y_test) ** 2))
                 rmse.setdefault(rule, []).append(error)
         mean = {rule: np.mean(values) for rule, values in rmse.items()}
         simple = min(mean["best member"], mean["equal"])
