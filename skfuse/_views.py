@@ -9,6 +9,7 @@ reuses the positions, which stay valid because the feature names are checked to 
 import contextlib
 import numbers
 import re
+from collections import Counter
 from typing import NamedTuple
 
 import numpy as np
@@ -137,7 +138,7 @@ def resolve_view(view, X, member, feature_names=None, *, subject=None):
                     f"{subject} names columns {list(items)!r}, but X "
                     "has no column names: pass a DataFrame or use integer positions."
                 )
-            lookup = {name: i for i, name in enumerate(feature_names)}
+            lookup = _column_lookup(feature_names, items, subject)
             missing = [name for name in items if name not in lookup]
             if missing:
                 raise ValueError(
@@ -149,6 +150,19 @@ def resolve_view(view, X, member, feature_names=None, *, subject=None):
         raise ValueError(f"{subject} selects no column.")
     return positions
 
+
+
+def _column_lookup(feature_names, named, subject):
+    """``{name: position}`` of X's columns, refusing a name in ``named`` that several
+    columns share (it would stand for the last of them alone)."""
+    lookup = {name: i for i, name in enumerate(feature_names)}
+    if len(lookup) < len(feature_names):
+        counts = Counter(list(feature_names))
+        shared = [name for name in dict.fromkeys(named) if counts.get(name, 0) > 1]
+        if shared:
+            raise ValueError(f"{subject} names column(s) {shared!r}, which several "
+                             "columns of X share; give the columns unique names.")
+    return lookup
 
 def _positional(view, feature_names, subject):
     """A slice of positions; one of column names becomes one, its end included (as in
@@ -163,7 +177,7 @@ def _positional(view, feature_names, subject):
     if feature_names is None:
         raise ValueError(f"{subject} is a slice of column names, {view!r}, but X has no "
                          "column names: pass a DataFrame or use integer positions.")
-    lookup = {name: i for i, name in enumerate(feature_names)}
+    lookup = _column_lookup(feature_names, ends, subject)
     missing = [end for end in ends if end not in lookup]
     if missing:
         raise ValueError(f"{subject} names column(s) {missing!r} that are not in X.")

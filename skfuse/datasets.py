@@ -155,6 +155,8 @@ def mask_views(X, views, rate, random_state=None):
     frame = hasattr(X, "iloc")
     if not frame:
         X = np.asarray(X)  # (a list of rows too)
+    if X.ndim != 2:
+        raise ValueError(f"mask_views: X must be 2-D (rows, columns); got shape {X.shape}.")
     names = np.asarray(X.columns, dtype=object) if frame else None
     positions = [resolve_view(columns, X, name, names, subject=f"mask_views: view {name!r}")
                  for name, columns in views.items()]

@@ -417,6 +417,8 @@ def _routing_grid(X, f0, f1, resolution, names):
             raise ValueError(f"feature {labels[f]!r} is not numeric; the grid needs two "
                              "numeric features.")
     floats = [_floats(column) if kind else None for column, kind in zip(columns, numeric)]
+    if len(floats[f0]) == 0:
+        raise ValueError("X has no rows: the grid spans the values of X's rows.")
     for f in (f0, f1):
         if np.isnan(floats[f]).all():
             raise ValueError(f"feature {labels[f]!r} has no values in X (all NaN).")

@@ -70,7 +70,8 @@ def _output(out, name, shape, dtype, inputs):
 
     ``inputs`` are the arrays it must not share memory with: both the caller's and the
     converted copies the kernels read (a conversion copies, so a buffer that aliases
-    the caller's array would pass a check of the copy alone and overwrite it).
+    the caller's array would pass a check of the copy alone and overwrite it). A
+    caller's DataFrame is checked through the array it holds.
     """
     if out is None:
         return np.empty(shape, dtype=dtype)
@@ -81,8 +82,9 @@ def _output(out, name, shape, dtype, inputs):
                          f"got shape {out.shape} and dtype {out.dtype}.")
     if not (out.flags.c_contiguous and out.flags.writeable):
         raise ValueError(f"{name} must be C-contiguous and writeable.")
-    if any(np.may_share_memory(out, array) for array in inputs
-           if isinstance(array, np.ndarray)):
+    held = [array if isinstance(array, np.ndarray) else np.asarray(array)
+            for array in inputs if hasattr(array, "__array__")]
+    if any(np.may_share_memory(out, array) for array in held):
         raise ValueError(f"{name} must not share memory with the inputs or the other "
                          "outputs.")
     return out

@@ -151,3 +151,17 @@ def test_mask_views_takes_a_list_of_rows_as_an_array():
     views = {"a": [0], "b": [1, 2]}
     assert_array_equal(mask_views(rows, views, rate=0.5, random_state=0),
                        mask_views(np.array(rows), views, rate=0.5, random_state=0))
+
+
+def test_mask_views_refuses_1d_x_and_names_shared_by_columns():
+    # 1-D X failed with "tuple index out of range"; a name two columns share masked the
+    # last of them only.
+    import pandas as pd
+
+    with pytest.raises(ValueError, match=r"X must be 2-D .*shape \(4,\)"):
+        mask_views(np.arange(4.0), {"a": [0], "b": [1]}, rate=0.5)
+    X = pd.DataFrame(np.arange(12.0).reshape(3, 4), columns=["p", "p", "q", "r"])
+    with pytest.raises(ValueError, match=r"names column\(s\) \['p'\], which several"):
+        mask_views(X, {"a": ["p"], "b": ["q"]}, rate=1.0, random_state=0)
+    masked = mask_views(X, {"a": ["q"], "b": ["r"]}, rate=1.0, random_state=0)
+    assert masked[["q", "r"]].isna().any(axis=1).all()  # unshared names still work

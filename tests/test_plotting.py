@@ -364,3 +364,11 @@ def test_displays_refuse_arguments_of_other_lengths():
         ExpertRoutingDisplay(grid, grid, grid, [0.5, 0.5], ["e0"], ("a", "b")).plot()
     with pytest.raises(ValueError, match="expert positions from 0 to 1"):
         ExpertRoutingDisplay(grid, grid, grid + 2, [0.5, 0.5], ["e0", "e1"], ("a", "b")).plot()
+
+
+def test_expert_routing_display_says_when_x_has_no_rows():
+    X = np.random.RandomState(0).uniform(-2, 2, size=(60, 2))
+    moe = MixtureOfExpertsRegressor(Ridge(), n_experts=2, max_iter=3,
+                                    random_state=0).fit(X, X[:, 0])
+    with pytest.raises(ValueError, match="X has no rows"):  # was "feature 0 ... all NaN"
+        ExpertRoutingDisplay.from_estimator(moe, X[:0])

@@ -513,3 +513,18 @@ def test_a_read_only_install_without_a_cache_folder_still_imports():
     done = subprocess.run([sys.executable, "-c", _NO_CACHE_PROBE], check=True,
                           capture_output=True, text=True, timeout=300)
     assert done.stdout.split() == ["True"]
+
+
+def test_an_out_buffer_inside_a_dataframe_input_is_refused():
+    # The aliasing check looked at NumPy inputs only: a buffer viewing a DataFrame's
+    # memory was accepted, and the caller's frame overwritten.
+    import pandas as pd
+
+    experts = np.asfortranarray(np.array([[1, 2], [0, 2], [2, 1]]))
+    frame = pd.DataFrame(experts, copy=False)
+    out = experts.T.reshape(-1)  # the frame's own memory
+    assert np.shares_memory(out, frame.to_numpy())
+    with pytest.raises(ValueError, match="must not share memory with the inputs"):
+        group_by_expert(frame, 3, out=out)
+    assert_before = np.array([[1, 2], [0, 2], [2, 1]])
+    np.testing.assert_array_equal(frame.to_numpy(), assert_before)
