@@ -171,13 +171,20 @@ def losses(distiller, student, X, y, sample_weight, rows, owners, targets, n_rea
                                               weight, X_test, student_output)))
             labels.append(f"student at label weight {weight:g}, fold {k + 1} of "
                           f"{len(checks)}")
-            scored.append((weight, check.test))
+            scored.append((k, weight, check.test))
     if not calls:
         return {}
     outputs = run_fit_tasks(calls, distiller.n_jobs, distiller.verbose,
                             type(distiller).__name__, labels)
+    # A weight whose student data is of one class scores infinite; a fold where every
+    # weight's is tells them nothing apart and is left out.
+    told = {k for (k, _, _), out in zip(scored, outputs) if out is not None}
+    if not told:
+        return {}
     total, weight_sum = dict.fromkeys(LABEL_WEIGHTS, 0.0), dict.fromkeys(LABEL_WEIGHTS, 0.0)
-    for (weight, test), out in zip(scored, outputs):
+    for (k, weight, test), out in zip(scored, outputs):
+        if k not in told:
+            continue
         w = np.ones(test.size) if sample_weight is None else sample_weight[test]
         total[weight] += (np.inf if out is None
                           else float(np.dot(w, distiller._row_losses(out, y[test]))))
