@@ -465,22 +465,35 @@ class _BaseDistilled(Composite):
         teacher's targets on the fold's real test rows, weighted by ``real_weight``,
         the real rows' ``sample_weight``)."""
         X_s, y_s, w_s, source, student = self._student_data(rows, targets, weights, student)
+        owner = type(self).__name__
         if self._one_class(y_s, w_s):
+            fell_back = (" (label_weight='auto' could check no weight out of fold: see "
+                         "its warning)" if self.label_weight == "auto" else "")
             raise ValueError(
-                f"{type(self).__name__}: at label_weight={self.label_weight_:g} the "
-                "student's targets give every row to one class (the teacher gives the "
-                "others probability 0 everywhere), so no classifier can learn from them; "
-                "give the labels some weight (label_weight > 0, or 'auto').")
+                f"{owner}: at label_weight_={self.label_weight_:g}{fell_back} the "
+                "student's targets give weight to one class only (the teacher gives the "
+                "others probability 0 on every row, and the labels of weight > 0 name "
+                "none of them), so no classifier can learn from them; give the labels "
+                "more weight (label_weight), or the other classes' rows a positive "
+                "sample_weight.")
         params = self._student_fit_params(student, w_s)
-        student_folds = []
+        student_folds, one_class = [], 0
         for train, test in folds:
             train = np.flatnonzero(np.isin(owners[source], train))
             test = np.flatnonzero(np.isin(owners[source], test) & (source < n_real)
                                   & _first_copies(source))
-            one_class = train.size and self._one_class(
-                y_s[train], None if w_s is None else w_s[train])
-            if train.size and test.size and not one_class:  # (a fold left with one
-                student_folds.append((train, test))             # class is not checked)
+            if train.size and self._one_class(
+                    y_s[train], None if w_s is None else w_s[train]):
+                one_class += 1  # no classifier can be fitted on that fold's rows
+            elif train.size and test.size:
+                student_folds.append((train, test))
+        if one_class:
+            warnings.warn(
+                f"{owner}: fidelity_ leaves out the test rows of {one_class} of "
+                f"{len(folds)} fold(s), where the student's targets on the other rows give "
+                "weight to one class only (the teacher's targets there name one class); "
+                "it may overstate the agreement on the rows of the rarer classes.",
+                UserWarning, stacklevel=6)  # _learn, _fit, fit, atomic_fit, _fit_context
         plan = MemberJobs(type(self).__name__, len(y_s), n_jobs=self.n_jobs,
                           verbose=self.verbose)
         plan.add("student", student, label="student", folds=student_folds,
@@ -683,7 +696,8 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
     fidelity_ : float
         Share of rows (weighted by ``sample_weight``) on which the student, fitted
         without the row's fold, predicts the class the teacher's target ranks first
-        (NaN without a usable fold).
+        (NaN without a usable fold; a fold whose other rows give the student one class
+        is left out, with a warning).
     {n_augmented_}
     {label_weight_}
     {label_weight_losses_}

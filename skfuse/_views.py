@@ -151,7 +151,6 @@ def resolve_view(view, X, member, feature_names=None, *, subject=None):
     return positions
 
 
-
 def _column_lookup(feature_names, named, subject):
     """``{name: position}`` of X's columns, refusing a name in ``named`` that several
     columns share (it would stand for the last of them alone)."""
@@ -163,6 +162,7 @@ def _column_lookup(feature_names, named, subject):
             raise ValueError(f"{subject} names column(s) {shared!r}, which several "
                              "columns of X share; give the columns unique names.")
     return lookup
+
 
 def _positional(view, feature_names, subject):
     """A slice of positions; one of column names becomes one, its end included (as in

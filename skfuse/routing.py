@@ -71,7 +71,7 @@ def _output(out, name, shape, dtype, inputs):
     ``inputs`` are the arrays it must not share memory with: both the caller's and the
     converted copies the kernels read (a conversion copies, so a buffer that aliases
     the caller's array would pass a check of the copy alone and overwrite it). A
-    caller's DataFrame is checked through the array it holds.
+    caller's pandas DataFrame is checked through each column's array.
     """
     if out is None:
         return np.empty(shape, dtype=dtype)
@@ -82,13 +82,24 @@ def _output(out, name, shape, dtype, inputs):
                          f"got shape {out.shape} and dtype {out.dtype}.")
     if not (out.flags.c_contiguous and out.flags.writeable):
         raise ValueError(f"{name} must be C-contiguous and writeable.")
-    held = [array if isinstance(array, np.ndarray) else np.asarray(array)
-            for array in inputs if hasattr(array, "__array__")]
+    held = [column for array in inputs for column in _arrays_held(array)]
     if any(np.may_share_memory(out, array) for array in held):
         raise ValueError(f"{name} must not share memory with the inputs or the other "
                          "outputs.")
     return out
 
+
+
+def _arrays_held(array):
+    """The NumPy arrays whose memory ``array`` uses, as far as can be told without a
+    copy: itself, or a pandas frame's columns (a Series its own); none otherwise."""
+    if isinstance(array, np.ndarray):
+        return [array]
+    if hasattr(array, "iloc") and hasattr(array, "columns"):
+        return [array.iloc[:, j].to_numpy(copy=False) for j in range(array.shape[1])]
+    if hasattr(array, "iloc"):
+        return [array.to_numpy(copy=False)]
+    return []
 
 # -- top_k -------------------------------------------------------------------------
 

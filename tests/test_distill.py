@@ -957,10 +957,29 @@ def test_targets_of_one_class_are_refused_clearly_and_skipped_by_auto(student):
     # whole search.
     X, y = make_classification(300, 6, weights=[0.9, 0.1], random_state=0)
     labels = np.array(["neg", "pos"])[y]
-    with pytest.raises(ValueError, match=r"at label_weight=0 the student's targets give "
-                                         r"every row to one class"):
+    with pytest.raises(ValueError, match=r"at label_weight_=0 the student's targets give "
+                                         r"weight to one class only"):
         DistilledClassifier(_NeverRare(), student, label_weight=0.0).fit(X, labels)
     distiller = DistilledClassifier(_NeverRare(), student, label_weight="auto").fit(X, labels)
     assert distiller.label_weight_ > 0
     assert distiller.label_weight_losses_[0.0] == np.inf
     assert_array_equal(distiller.student_.classes_, ["neg", "pos"])
+
+
+class _RareOnOneRow(_NeverRare):
+    """A teacher that gives the last class probability 1 on the row of largest x0."""
+
+    def predict_proba(self, X):
+        proba = super().predict_proba(X)
+        top = np.asarray(X)[:, 0] >= 2.5
+        proba[top] = np.eye(len(self.classes_))[-1]
+        return proba
+
+
+def test_fidelity_says_when_a_fold_is_left_out_for_one_class():
+    X, y = make_classification(300, 6, weights=[0.9, 0.1], random_state=0)
+    X[:, 0] = np.where(np.arange(300) == 7, 3.0, np.clip(X[:, 0], -2, 2))  # one such row
+    with pytest.warns(UserWarning, match=r"fidelity_ leaves out the test rows of 1 of 3 "):
+        distiller = DistilledClassifier(_RareOnOneRow(), DecisionTreeClassifier(),
+                                        label_weight=0.0, cv=3).fit(X, y)
+    assert 0 <= distiller.fidelity_ <= 1

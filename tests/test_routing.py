@@ -526,5 +526,10 @@ def test_an_out_buffer_inside_a_dataframe_input_is_refused():
     assert np.shares_memory(out, frame.to_numpy())
     with pytest.raises(ValueError, match="must not share memory with the inputs"):
         group_by_expert(frame, 3, out=out)
-    assert_before = np.array([[1, 2], [0, 2], [2, 1]])
-    np.testing.assert_array_equal(frame.to_numpy(), assert_before)
+    np.testing.assert_array_equal(frame.to_numpy(), [[1, 2], [0, 2], [2, 1]])
+    # A frame of one block per column: np.asarray would copy it, its columns do not.
+    memory = np.array([2, 2, 0, 9, 9, 9])
+    columns = pd.DataFrame({"a": memory[:3], "b": np.array([0, 1, 1])}, copy=False)
+    assert np.shares_memory(columns["a"].to_numpy(), memory)
+    with pytest.raises(ValueError, match="must not share memory with the inputs"):
+        group_by_expert(columns, 3, backend="numpy", out=memory)
