@@ -957,7 +957,10 @@ class FusionClassifier(_CollectionScoreMixin, ClassifierMixin, _BaseFusion):
         weighted mean of their log-probabilities, renormalised (a product of experts).
         ``"hard"``: weighted majority of their predicted classes; ties go to the
         smallest class (up to floating-point rounding of the normalised weights), and
-        :meth:`predict_proba` gives the weighted vote shares.
+        :meth:`predict_proba` gives the weighted vote shares. As in
+        ``VotingClassifier``, it is read at predict time: set after fit, it combines
+        the fitted members (and learned weights) its way; temperatures apply to
+        probabilities only.
     {weights}
     calibration : {{None, "temperature"}}, default=None
         With learned weights and soft or geometric voting, ``"temperature"`` fits each
@@ -1193,7 +1196,8 @@ class FusionClassifier(_CollectionScoreMixin, ClassifierMixin, _BaseFusion):
 
     def _member_outputs(self, X, weighted=False):
         P, present = super()._member_outputs(X, weighted)
-        if getattr(self, "temperatures_", None) is not None:
+        # (Not votes: voting="hard" set after a fit that learned temperatures.)
+        if getattr(self, "temperatures_", None) is not None and self.voting != "hard":
             P = np.stack([tempered(p, t) for p, t in zip(P, self.temperatures_)])
         return P, present
 

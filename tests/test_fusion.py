@@ -1101,3 +1101,20 @@ def test_measured_cost_of_a_member_kept_as_its_fold_fits_counts_each_fit():
     costs = {refit: FusionClassifier(members, weights="greedy", refit=refit, cv=5)
              .fit(X, y).member_costs_["slow"] for refit in (False, True)}
     assert 4.0 < costs[False] / costs[True] < 6.0
+
+
+def test_hard_voting_set_after_a_calibrated_fit_votes():
+    # Temperatures learned under soft voting were applied to the class positions hard
+    # voting reads, normalising them across rows: every row went to class 0.
+    X, y = load_iris(return_X_y=True)
+    members = [("lr", LogisticRegression(max_iter=500)),
+               ("tree", DecisionTreeClassifier(random_state=0))]
+    fusion = FusionClassifier(members, weights="optimize", calibration="temperature",
+                              cv=3, random_state=0).fit(X, y)
+    fusion.set_params(voting="hard")
+    votes = np.zeros((len(X), 3))  # the weighted majority, by hand
+    for name, weight in zip(["lr", "tree"], fusion.weights_):
+        votes[np.arange(len(X)), fusion.named_estimators_[name].predict(X)] += weight
+    assert_allclose(fusion.predict_proba(X), votes / votes.sum(axis=1, keepdims=True))
+    assert_array_equal(fusion.predict(X), votes.argmax(axis=1))
+    assert (fusion.predict(X) == y).mean() > 0.9
