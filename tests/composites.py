@@ -323,7 +323,19 @@ class ColumnPredictLR(LogisticRegression):
 
 
 class ColumnScoreLR(LogisticRegression):
-    """A logistic regression whose binary decision_function gives shape (n, 1)."""
+    """A binary logistic regression whose decision_function gives shape (n, 1); its
+    predictions and probabilities are the plain model's (which reads its own
+    decision_function)."""
+
+    def _score(self, X):
+        return LogisticRegression.decision_function(self, X)
 
     def decision_function(self, X):
-        return super().decision_function(X).reshape(-1, 1)
+        return self._score(X).reshape(-1, 1)
+
+    def predict_proba(self, X):
+        positive = 1.0 / (1.0 + np.exp(-self._score(X)))
+        return np.c_[1.0 - positive, positive]
+
+    def predict(self, X):
+        return self.classes_[(self._score(X) > 0).astype(int)]
