@@ -33,8 +33,8 @@ def pandas_frame(X):
     installed, comes back as it is. A polars LazyFrame is refused."""
     package = type(X).__module__.split(".")[0]
     if package == "pyarrow" and hasattr(X, "column_names") and hasattr(X, "to_pandas"):
-        try:
-            return X.to_pandas()
+        try:  # the Table's own column names (pandas metadata would make '0' an int 0)
+            return X.to_pandas(ignore_metadata=True)
         except ImportError:
             return X
     if package != "polars":
@@ -96,7 +96,7 @@ def resolve_view(view, X, member, feature_names=None, *, subject=None):
     if callable(view):
         view = view(X)
     if isinstance(view, slice):
-        positions = np.arange(n_features)[_positional(view, feature_names, subject)]
+        positions = np.arange(n_features)[_positional(view, X, feature_names, subject)]
     else:
         if np.ndim(view) == 0 and hasattr(view, "item"):  # a 0-d array: one entry
             view = view.item()
@@ -134,10 +134,8 @@ def resolve_view(view, X, member, feature_names=None, *, subject=None):
             positions = positions % n_features
         else:
             if feature_names is None:
-                raise ValueError(
-                    f"{subject} names columns {list(items)!r}, but X "
-                    "has no column names: pass a DataFrame or use integer positions."
-                )
+                raise ValueError(f"{subject} names columns {list(items)!r}, but "
+                                 f"{_no_column_names(X)}")
             lookup = _column_lookup(feature_names, items, subject)
             missing = [name for name in items if name not in lookup]
             if missing:
@@ -150,6 +148,15 @@ def resolve_view(view, X, member, feature_names=None, *, subject=None):
         raise ValueError(f"{subject} selects no column.")
     return positions
 
+
+
+def _no_column_names(X):
+    """Why ``X`` has no column names for a view to name, and what to do."""
+    if _is_dataframe(X):
+        return ("X's column names are not all strings, so none is kept as a name (as "
+                "in scikit-learn): make them strings (X.columns = X.columns.astype(str)) "
+                "or use integer positions.")
+    return "X has no column names: pass a DataFrame or use integer positions."
 
 def _column_lookup(feature_names, named, subject):
     """``{name: position}`` of X's columns, refusing a name in ``named`` that several
@@ -164,7 +171,7 @@ def _column_lookup(feature_names, named, subject):
     return lookup
 
 
-def _positional(view, feature_names, subject):
+def _positional(view, X, feature_names, subject):
     """A slice of positions; one of column names becomes one, its end included (as in
     ``ColumnTransformer`` and pandas' ``.loc``)."""
     ends = [end for end in (view.start, view.stop) if end is not None]
@@ -175,8 +182,8 @@ def _positional(view, feature_names, subject):
         raise ValueError(f"{subject} is {view!r}: a slice's ends must be both column "
                          "names or both integer positions, and its step an integer.")
     if feature_names is None:
-        raise ValueError(f"{subject} is a slice of column names, {view!r}, but X has no "
-                         "column names: pass a DataFrame or use integer positions.")
+        raise ValueError(f"{subject} is a slice of column names, {view!r}, but "
+                         f"{_no_column_names(X)}")
     lookup = _column_lookup(feature_names, ends, subject)
     missing = [end for end in ends if end not in lookup]
     if missing:

@@ -69,3 +69,31 @@ def test_a_record_batch_is_a_table_too():
     fusion = FusionClassifier([("lr", _by_name())]).fit(table.to_batches()[0], y)
     assert_allclose(fusion.predict_proba(frame), FusionClassifier([("lr", _by_name())])
                     .fit(frame, y).predict_proba(frame))
+
+
+def test_a_table_keeps_its_own_column_names():
+    # pyarrow's to_pandas read the pandas metadata of a Table written from a frame with
+    # columns 0, 1, 2, so its names '0', '1', '2' came back as integers: no names were
+    # kept ("X has no column names"), and with a column added, pyarrow failed on it.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 3))
+    y = (X[:, 0] > 0).astype(int)
+    table = pa.Table.from_pandas(pd.DataFrame(X))  # as a parquet file written by pandas
+    assert table.column_names == ["0", "1", "2"]
+
+    def fusion():
+        return FusionClassifier([("a", LogisticRegression()), ("b", GaussianNB())],
+                                views={"a": ["0", "1"], "b": ["2"]}, cv=3)
+    fitted = fusion().fit(table, y)
+    assert list(fitted.feature_names_in_) == ["0", "1", "2"]
+    wider = table.append_column("d", pa.array(rng.normal(size=60)))
+    assert list(fusion().fit(wider, y).feature_names_in_) == ["0", "1", "2", "d"]
+
+
+def test_views_by_name_on_a_frame_without_string_names_say_why():
+    frame = pd.DataFrame(np.random.RandomState(0).normal(size=(40, 3)))  # names 0, 1, 2
+    y = (frame[0] > 0).astype(int)
+    fusion = FusionClassifier([("a", LogisticRegression()), ("b", GaussianNB())],
+                              views={"a": ["0"], "b": [1, 2]}, cv=3)
+    with pytest.raises(ValueError, match=r"column names are not all strings.*astype\(str\)"):
+        fusion.fit(frame, y)
