@@ -865,6 +865,8 @@ def classes_of(y, owner):
             classes = np.unique(y)
     except TypeError as exc:  # labels that do not sort: str beside int, or None
         kinds = sorted({type(label).__name__ for label in np.asarray(y, dtype=object).ravel()})
+        if len(kinds) < 2:  # one type that scikit-learn refuses (bytes, say): its words
+            raise TypeError(f"{owner}: {exc}") from None
         raise TypeError(f"{owner}: y mixes labels of types {kinds}, which do not sort "
                         f"({exc}); give every label the same type.") from None
     if len(classes) < 2:

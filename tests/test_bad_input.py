@@ -537,3 +537,15 @@ def test_a_deferred_fit_giving_nan_keeps_the_fit_on_all_rows():
     assert cascade.exit_rates_[0] > 0.5
     assert cascade.cascade_fit_ == ["all", "all"]
     assert np.isfinite(cascade.predict_proba(X)).all()
+
+
+@pytest.mark.parametrize("name", [name for name in COMPOSITES if is_classifier(name)])
+def test_labels_of_one_type_scikit_learn_refuses_are_not_called_mixed(name):
+    # Bytes labels were refused as "y mixes labels of types ['bytes']", with the advice
+    # to give every label the same type, which they had.
+    X, y = data(name)
+    y = np.array([b"a", b"b", b"c"])[y]
+    owner = type(make(name)).__name__
+    with pytest.raises(TypeError, match=rf"^{owner}: Support for labels represented as "
+                                        r"bytes is not supported"):
+        make(name).fit(X, y)
