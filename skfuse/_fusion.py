@@ -977,8 +977,11 @@ class FusionClassifier(_CollectionScoreMixin, ClassifierMixin, _BaseFusion):
         left out of the weights' fit.
     scoring : str or callable, default=None
         Scorer for learned weights. ``None`` uses the log-loss for soft and geometric
-        voting, and the Brier score of the vote shares for hard voting. A non-smooth
-        scorer such as accuracy suits ``"greedy"`` better than ``"optimize"``.
+        voting, and the Brier score of the vote shares for hard voting (summed over
+        the classes: with two, twice scikit-learn's ``brier_score_loss``). A non-smooth
+        scorer such as accuracy suits ``"greedy"`` better than ``"optimize"``. It
+        scores the fused out-of-fold outputs: called as ``scorer(fused, None, y)``,
+        where ``fused`` has ``predict`` and ``predict_proba`` and X is None.
     {selection_rounds}
     refit : bool, default=False
         With learned weights: False keeps each member's fold fits and predicts with the
@@ -1362,7 +1365,9 @@ class FusionRegressor(_CollectionScoreMixin, RegressorMixin, _BaseFusion):
         disjoint; rows that none tests (a forward-chaining ``TimeSeriesSplit``) are
         left out of the weights' fit.
     scoring : str or callable, default=None
-        Scorer for learned weights; ``None`` uses the mean squared error.
+        Scorer for learned weights; ``None`` uses the mean squared error. It scores
+        the fused out-of-fold predictions: called as ``scorer(fused, None, y)``, where
+        ``fused`` has ``predict`` and X is None.
     {selection_rounds}
     refit : bool, default=True
         With learned weights: True refits each member on all rows and predicts with

@@ -458,10 +458,18 @@ def tempered(P, temperature):
 
 
 def _score(scorer, holder, y, sample_weight):
-    if sample_weight is None:
-        value = scorer(holder, None, y)
-    else:
-        value = scorer(holder, None, y, sample_weight=sample_weight)
+    try:
+        if sample_weight is None:
+            value = scorer(holder, None, y)
+        else:
+            value = scorer(holder, None, y, sample_weight=sample_weight)
+    except (AttributeError, TypeError) as exc:
+        methods = ("predict and predict_proba" if hasattr(holder, "predict_proba")
+                   else "predict")
+        raise ValueError(
+            f"scoring could not score the fused out-of-fold outputs ({exc}): it is "
+            f"called as scorer(fused, None, y), where fused has {methods} only and X "
+            "is None (the outputs are scored without X).") from exc
     if np.ndim(value) != 0 or np.iscomplexobj(value):
         # As cross_validate asks; one score per output is a common slip.
         raise ValueError(

@@ -1072,6 +1072,35 @@ def test_a_scorer_that_gives_one_score_per_output_is_refused_by_name(weights):
                         weights=weights, scoring=scorer, cv=3).fit(X, y)
 
 
+
+def test_a_scorer_the_fused_outputs_cannot_serve_says_how_it_is_called():
+    # A scorer needing decision_function (or, for a regressor, predict_proba) failed
+    # with an AttributeError naming a private class; one reading X got X=None and
+    # failed with "'NoneType' object has no attribute 'shape'".
+    from sklearn.metrics import hinge_loss, make_scorer, r2_score
+
+    X, y = make_classification(200, random_state=0)
+    hinge = make_scorer(hinge_loss, greater_is_better=False,
+                        response_method="decision_function")
+    fusion = FusionClassifier([("lr", LogisticRegression()), ("nb", GaussianNB())],
+                              weights="greedy", scoring=hinge, cv=3)
+    with pytest.raises(ValueError, match=r"^FusionClassifier: scoring could not score the "
+                       r"fused out-of-fold outputs .*decision_function.*scorer\(fused, "
+                       r"None, y\)"):
+        fusion.fit(X, y)
+
+    def adjusted_r2(estimator, X, y):
+        n, p = X.shape
+        return 1 - (1 - r2_score(y, estimator.predict(X))) * (n - 1) / (n - p - 1)
+
+    X_reg, y_reg = make_regression(200, 5, random_state=0)
+    for scoring in ("neg_log_loss", adjusted_r2):
+        regressor = FusionRegressor([("ridge", Ridge()), ("tree", DecisionTreeRegressor(
+            max_depth=3))], weights="optimize", scoring=scoring, cv=3)
+        with pytest.raises(ValueError, match=r"^FusionRegressor: scoring could not score "
+                           r".*X is None"):
+            regressor.fit(X_reg, y_reg)
+
 def test_hard_vote_shares_stay_within_one():
     """Weights that sum to 1 only up to rounding (as learned ones may) give vote shares
     and probabilities at most 1, and log-probabilities at most 0."""
