@@ -643,3 +643,29 @@ def test_callback_parameters_are_set_by_name_as_in_skorch():
         max_epochs=2, callbacks=[("clip", GradientNormClipping(1.0))])).set_params(
         callbacks__clip__gradient_clip_value=0.5).fit(X, y)
     assert dict(fitted.callbacks)["clip"].gradient_clip_value == 0.5
+
+
+@pytest.mark.parametrize("make", [NeuralMixtureOfExpertsRegressor,
+                                  NeuralMixtureOfExpertsClassifier])
+def test_standardising_keeps_constant_and_offset_columns_sane(make):
+    # Mean and scale came from X cast to float32: a constant column got a scale of its
+    # rounding residue (2e-7), so a change of 0.1 at predict moved it by 5e5 standard
+    # units (regressor predictions of -78,000 for targets within ±3), and a column of
+    # 1e7 plus small changes kept a handful of distinct values.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(200, 3))
+    y = X[:, 0] + X[:, 1]
+    if make is NeuralMixtureOfExpertsClassifier:
+        y = (y > 0).astype(int)
+    X[:, 2] = 0.1
+    model = make(n_experts=3, max_epochs=5, device="cpu", random_state=0).fit(X, y)
+    assert model.x_scale_[2] == 1.0
+    moved = X[:20].copy()
+    moved[:, 2] = 0.2
+    if make is NeuralMixtureOfExpertsClassifier:
+        assert_allclose(model.predict_proba(moved), model.predict_proba(X[:20]), atol=0.2)
+    else:
+        assert np.abs(model.predict(moved) - model.predict(X[:20])).max() < 1.0
+    offset = X + [1e7, 0.0, 0.0]
+    shifted = make(n_experts=3, max_epochs=5, device="cpu", random_state=0).fit(offset, y)
+    assert_allclose(shifted._scaled(offset), model._scaled(X), atol=1e-5)

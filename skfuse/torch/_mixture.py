@@ -28,6 +28,7 @@ from .._base import (
     classes_of,
     is_int,
     keep_a_row_of_each_class,
+    sums_finite,
 )
 from .._compat import Interval, StrOptions, _fit_context
 from .._docstring import Substitution
@@ -427,9 +428,14 @@ class _BaseNeuralMixture(BaseEstimator):
         weight = check_sample_weight(sample_weight, len(X))
         weight = np.ones(len(X), np.float32) if weight is None else weight.astype(np.float32)
         weight *= len(weight) / weight.sum()  # mean 1: weights shift balance, not step size
-        self.x_mean_ = np.average(X, axis=0, weights=weight).astype(np.float32)
-        scale = np.sqrt(np.average((X - self.x_mean_) ** 2, axis=0, weights=weight))
-        self.x_scale_ = np.where(scale > 0, scale, 1.0).astype(np.float32)
+        # In float64 (X keeps it): float32 would leave a constant column a scale of
+        # rounding residue (1e-7, so its changes at predict blow up) and a column far
+        # from 0 (1e7 + small changes) a handful of distinct values.
+        X64 = np.asarray(X, dtype=np.float64)
+        self.x_mean_ = np.average(X64, axis=0, weights=weight)
+        scale = np.sqrt(np.average((X64 - self.x_mean_) ** 2, axis=0, weights=weight))
+        constant = scale <= 10 * np.finfo(np.float64).eps * np.maximum(np.abs(self.x_mean_), 1)
+        self.x_scale_ = np.where(constant, 1.0, scale)
 
         # top_k at or above n_experts runs every expert (the network makes it dense):
         # one expert works with the default top_k=2.
@@ -509,7 +515,12 @@ class _BaseNeuralMixture(BaseEstimator):
                   f"{self.n_iter_} (lowest {loss})", flush=True)
 
     def _scaled(self, X):
-        return np.ascontiguousarray((X - self.x_mean_) / self.x_scale_, dtype=np.float32)
+        """``X`` standardised, then as the float32 the network takes."""
+        scaled = np.ascontiguousarray((X - self.x_mean_) / self.x_scale_, dtype=np.float32)
+        if not sums_finite(scaled):
+            raise ValueError(f"{type(self).__name__}: X holds values that, standardised, "
+                             "overflow float32 (the network's type); rescale them.")
+        return scaled
 
     def _placed_module(self):
         """The fitted network on the device asked for now, and that device.
@@ -545,7 +556,7 @@ class _BaseNeuralMixture(BaseEstimator):
         weights : ndarray of shape (n_samples, n_experts)
         """
         check_is_fitted(self, "module_")
-        X = validate_data(self, X, dtype=np.float32, reset=False)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         module, device = self._placed_module()
         data = torch.from_numpy(self._scaled(X)).to(device)
         with torch.inference_mode():
@@ -669,8 +680,8 @@ _NEURAL_MIXTURE_DOCS = {
         The (sample-weighted) mean of each input column, subtracted before training
         and prediction.""",
     "x_scale_": """x_scale_ : ndarray of shape (n_features,)
-        The (sample-weighted) standard deviation of each input column (1 where it is
-        0), by which inputs are divided.""",
+        The (sample-weighted) standard deviation of each input column (1 where the
+        column is constant, up to rounding), by which inputs are divided.""",
     "n_features_in_": """n_features_in_ : int
         Number of features seen during fit.""",
     "feature_names_in_": """feature_names_in_ : ndarray of shape (n_features,)
@@ -768,7 +779,8 @@ class NeuralMixtureOfExpertsRegressor(RegressorMixin, _BaseNeuralMixture):
         -------
         self : NeuralMixtureOfExpertsRegressor
         """
-        X, y = validate_data(self, X, y, dtype=np.float32, multi_output=True, y_numeric=True)
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], multi_output=True,
+                             y_numeric=True)
         y = np.asarray(y, dtype=np.float64)
         self.y_ndim_ = y.ndim
         Y = y.reshape(len(y), -1)
@@ -795,7 +807,7 @@ class NeuralMixtureOfExpertsRegressor(RegressorMixin, _BaseNeuralMixture):
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
         """
         check_is_fitted(self, "module_")
-        X = validate_data(self, X, dtype=np.float32, reset=False)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         out = self._forward(X).astype(np.float64).reshape(len(X), -1)
         out = out * self.y_scale_ + self.y_mean_
         return out.ravel() if self.y_ndim_ == 1 else out
@@ -881,7 +893,7 @@ class NeuralMixtureOfExpertsClassifier(ClassifierMixin, _BaseNeuralMixture):
         -------
         self : NeuralMixtureOfExpertsClassifier
         """
-        X, y = validate_data(self, X, y, dtype=np.float32)
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
         self.classes_ = classes_of(y, type(self).__name__)
         codes = np.searchsorted(self.classes_, y)
         return self._fit(X, codes.astype(np.int64), sample_weight, len(self.classes_))
@@ -898,7 +910,7 @@ class NeuralMixtureOfExpertsClassifier(ClassifierMixin, _BaseNeuralMixture):
         proba : ndarray of shape (n_samples, n_classes)
         """
         check_is_fitted(self, "module_")
-        X = validate_data(self, X, dtype=np.float32, reset=False)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         proba = np.exp(self._forward(X).astype(np.float64)).reshape(len(X), -1)
         return proba / proba.sum(axis=1, keepdims=True)
 
