@@ -1046,14 +1046,18 @@ def pairwise_decision(estimator):
             and len(estimator.classes_) > 2)
 
 
+def one_per_row(out):
+    """A single column, shape (n, 1), as the vector it stands for (labels from
+    CatBoost's multiclass ``predict``, a binary score); anything else as it is."""
+    return np.asarray(out)[:, 0] if np.ndim(out) == 2 and np.shape(out)[1] == 1 else out
+
+
 def member_decision(estimator, X, classes):
     """A member's ``decision_function``; when 2-D (more than two classes), its columns
     aligned to the ensemble's ``classes``, 0 for a class it does not know. One column
     per pair of classes (:func:`pairwise_decision`) is passed on as it is; one column
     in all (a binary score shaped (n, 1)) is read as the score it is."""
-    out = estimator.decision_function(X)
-    if np.ndim(out) == 2 and np.shape(out)[1] == 1:
-        return np.asarray(out)[:, 0]
+    out = one_per_row(estimator.decision_function(X))
     if np.ndim(out) != 2 or pairwise_decision(estimator):
         return out
     aligned = np.zeros((out.shape[0], len(classes)))
@@ -1078,9 +1082,7 @@ def vote_counts(positions, n_classes, weights=None):
 def member_votes(estimator, X, classes):
     """A member's predictions as positions in the ensemble's ``classes``; a column of
     labels (CatBoost's multiclass ``predict`` gives shape (n, 1)) is read as a vector."""
-    labels = np.asarray(estimator.predict(X))
-    if labels.ndim == 2 and labels.shape[1] == 1:
-        labels = labels[:, 0]
+    labels = np.asarray(one_per_row(estimator.predict(X)))
     return _class_positions(class_name(estimator), labels, classes)
 
 

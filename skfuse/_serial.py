@@ -31,6 +31,7 @@ from ._base import (
     is_pair,
     member_proba,
     numeric_target,
+    one_per_row,
     seed_estimator,
     seeds_by_name,
     takes_multi_output,
@@ -618,12 +619,9 @@ class SerialStack(TransformerMixin, Composite):
             predict_params = process_routing(self, "predict", **predict_params)[
                 final_name].predict
         predicted = final.predict(_stack.final_input(self, X), **predict_params)
-        if is_classifier(self) and not predict_params and np.ndim(predicted) == 2 \
-                and np.shape(predicted)[1] == 1:
-            # A classifier stack takes 1-D y; a final step that predicts a column of
-            # labels (CatBoost's multiclass predict) gives them as scikit-learn does.
-            predicted = np.asarray(predicted)[:, 0]
-        return predicted
+        # A classifier stack takes 1-D y: a final step's column of labels is a vector.
+        return one_per_row(predicted) if is_classifier(self) and not predict_params \
+            else predicted
 
     @available_if(_final_has("decision_function"))
     def decision_function(self, X):

@@ -219,9 +219,7 @@ def fit_stack(stack, estimators, step_params, X, y, sample_weight, folds):
         fit = plan.run(Z, target, sample_weight,
                        partial(step_output, method=method, classes=stack._level_classes_))
         fitted.append(fit[name].estimator)
-        if not isinstance(deciding_estimator(est), Composite):  # NaN: a missing view
-            refuse_non_finite_step(OWNER, name, fit[name].oof[fit[name].tested],
-                                   "out of fold")
+        _refuse_non_finite_level(name, est, fit[name].oof[fit[name].tested], "out of fold")
         stack._output_width_ = fit[name].oof.shape[1]
         _check_refit_width(name, fit[name].estimator, Z, view, method,
                            stack._level_classes_, stack._output_width_)
@@ -293,10 +291,16 @@ def final_input(stack, X):
     for (name, est), method in zip(stack.steps_[:-1], stack._methods_):
         out = noted(OWNER, f"step {name!r}, predict", step_output, est, Z, method,
                     stack._level_classes_)
-        if not isinstance(deciding_estimator(est), Composite):
-            refuse_non_finite_step(OWNER, name, out, "at predict")
+        _refuse_non_finite_level(name, est, out, "at predict")
         Z = _next_input(stack, out, X)
     return Z
+
+
+def _refuse_non_finite_level(name, est, out, when):
+    """:func:`~skfuse._base.refuse_non_finite_step`, but for a skfuse composite (alone,
+    in a ``Pipeline``, searched), whose NaN marks a member's missing view."""
+    if not isinstance(deciding_estimator(est), Composite):
+        refuse_non_finite_step(OWNER, name, out, when)
 
 
 def refuse_nan(stack, X, fitted):

@@ -149,7 +149,6 @@ def resolve_view(view, X, member, feature_names=None, *, subject=None):
     return positions
 
 
-
 def _no_column_names(X):
     """Why ``X`` has no column names for a view to name, and what to do."""
     if _is_dataframe(X):
@@ -157,6 +156,7 @@ def _no_column_names(X):
                 "in scikit-learn): make them strings (X.columns = X.columns.astype(str)) "
                 "or use integer positions.")
     return "X has no column names: pass a DataFrame or use integer positions."
+
 
 def _column_lookup(feature_names, named, subject):
     """``{name: position}`` of X's columns, refusing a name in ``named`` that several

@@ -89,7 +89,6 @@ def _output(out, name, shape, dtype, inputs):
     return out
 
 
-
 def _arrays_held(array):
     """The NumPy arrays whose memory ``array`` uses, as far as can be told without a
     copy: itself, or a pandas frame's columns (a Series its own); none otherwise."""
@@ -100,6 +99,7 @@ def _arrays_held(array):
     if hasattr(array, "iloc"):
         return [array.to_numpy(copy=False)]
     return []
+
 
 # -- top_k -------------------------------------------------------------------------
 
