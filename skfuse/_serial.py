@@ -269,7 +269,8 @@ class SerialStack(TransformerMixin, Composite):
     >>> stack = SerialStack([("fusion", level), ("final", LogisticRegression())], cv=3)
     >>> stack.fit(X, y).predict(X[:2])
     array([0, 0])
-    >>> cascade = SerialStack([("cheap", GaussianNB()), ("costly", LogisticRegression())],
+    >>> cascade = SerialStack([("cheap", GaussianNB()),
+    ...                        ("costly", LogisticRegression(max_iter=1000))],
     ...                       exit_threshold=0.99, cv=3).fit(X, y)
     >>> cascade.predict_route(X[:3])
     array([0, 0, 0])

@@ -419,9 +419,10 @@ class NetRegressor(_MemberNet, NeuralNetRegressor):
     *args, **kwargs
         Passed on to :class:`skorch.NeuralNetRegressor`.
     random_state : int, RandomState instance or None, default=None
-        Seeds torch's global generator at the start of ``fit``. None leaves it as it is.
-        Seeded fits in threads of one process train one at a time, as in
-        :class:`NetClassifier`.
+        Seeds torch's global generator at the start of ``fit``, and NumPy's for the
+        fit's length (what a shuffled ``ValidSplit`` without a seed of its own draws;
+        its state is restored after). None leaves both as they are. Seeded fits in
+        threads of one process train one at a time, as in :class:`NetClassifier`.
 
     Attributes
     ----------

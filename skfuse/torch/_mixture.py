@@ -602,7 +602,8 @@ _NEURAL_MIXTURE_DOCS = {
         Experts per row. Only the chosen experts run (sparse routing); None, or
         ``n_experts`` or more, runs every expert on every row (dense).""",
     "hidden_units": """hidden_units : int or tuple of int, default=16
-        Hidden layer sizes of each expert's MLP (ReLU between layers).""",
+        Hidden layer sizes of each expert's MLP (ReLU between layers); ``()`` gives
+        linear experts, with no hidden layer.""",
     "max_epochs": """max_epochs : int, default=200
         Most passes over the training rows (early stopping may end training sooner).""",
     "lr": """lr : float, default=1e-2
