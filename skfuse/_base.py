@@ -418,7 +418,10 @@ class Composite(_BaseComposition):
             cv = copy.copy(cv)
             cv.random_state = int(rng.randint(np.iinfo(np.int32).max))
         try:
-            folds = list(cv.split(X, y, groups))
+            # A split may give boolean masks (as cross_validate accepts): take indices.
+            folds = [tuple(np.flatnonzero(part) if np.asarray(part).dtype == bool
+                           else np.asarray(part) for part in split)
+                     for split in cv.split(X, y, groups)]
         except ValueError as exc:
             if groups is not None or "groups" not in str(exc):
                 raise
@@ -467,11 +470,12 @@ class Composite(_BaseComposition):
 
         lacks = "; ".join(f"split {k + 1} lacks {named(missing)}" for k, missing in short[:5])
         more = "; ..." if len(short) > 5 else ""
-        tested = np.concatenate([test for _, test in folds]).size == len(y)
+        forward = all(train.size and test.size and train.max() < test.min()
+                      for train, test in folds)
         missing = np.unique(np.concatenate([m for _, m in short]))
         counts = dict(zip(*np.unique(y, return_counts=True)))
         single = [c for c in missing if counts[c] == 1]
-        if not tested:
+        if forward:
             advice = ("The early splits of a forward-chaining cv lack the classes that come "
                       "later: start the splits where every class has been seen.")
         else:

@@ -260,6 +260,8 @@ class _BaseFusion(TransformerMixin, Composite):
         # compares them on the same folds with the others seeded alike.
         seeds = seeds_by_name(None if self.random_state is None else rng, names)
         folds = self._folds(X, y, rng, self._kind == "classifier", groups) if learn else []
+        if learn and not self.refit:
+            self._warn_rows_never_trained(folds, X.shape[0])
         members = [seed_estimator(est, seeds[name]) for name, est in zip(names, members)]
         feature_names = getattr(self, "feature_names_in_", None)
         self._views_ = {
@@ -354,6 +356,23 @@ class _BaseFusion(TransformerMixin, Composite):
                 FrozenMemberWarning,
                 # here, _fit(_partitioned), fit, atomic_fit, _fit_context, the caller
                 stacklevel=6,
+            )
+
+    def _warn_rows_never_trained(self, folds, n_samples):
+        """Warn when, without a refit, rows are in no training part of ``cv`` (the
+        last test fold of a forward-chaining splitter, the test rows of one
+        ``ShuffleSplit``): no fit that predicts has seen them. Called by ``_fit``."""
+        trained = np.zeros(n_samples, dtype=bool)
+        for train, _ in folds:
+            trained[train] = True
+        if not trained.all():
+            warnings.warn(
+                f"{type(self).__name__}: {int(np.sum(~trained))} of {n_samples} rows are "
+                "in no training part of cv, and with refit=False the members predict "
+                "with their fold fits, none of which has seen them. Set refit=True to "
+                "fit each member on every row as well.",
+                UserWarning,
+                stacklevel=6,  # here, _fit, fit, atomic_fit, _fit_context, the caller
             )
 
     def _fit_partitioned(self, params, X, y, sample_weight, fit_params, began):
@@ -895,8 +914,9 @@ _FUSION_DOCS = {
         Rows the learned weights were fitted on: those with an out-of-fold output of
         every member present (rows of ``sample_weight`` 0 counted, though they weigh
         nothing). A forward-chaining ``cv`` (``TimeSeriesSplit``) never
-        tests its first rows, which are left out (the members' final fit uses every
-        row). Only with learned weights.""",
+        tests its first rows, which are left out (with ``refit=True`` the members'
+        final fit uses every row; with ``refit=False`` their fold fits never train on
+        its last test fold, and ``fit`` warns). Only with learned weights.""",
     "n_features_in_": """n_features_in_ : int
         Number of features seen during fit.""",
     "feature_names_in_": """feature_names_in_ : ndarray of str

@@ -2,6 +2,7 @@ import pickle
 import re
 import sys
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -899,13 +900,50 @@ def test_forward_chaining_folds_in_a_classifier_fusion():
     splits = list(TimeSeriesSplit(3).split(X))
     tested = np.concatenate([test for _, test in splits])
     members = [("lr", LogisticRegression(max_iter=1000)), ("nb", GaussianNB())]
-    fusion = FusionClassifier(members, weights="optimize", cv=TimeSeriesSplit(3)).fit(X, y)
+    fusion = FusionClassifier(members, weights="optimize", cv=TimeSeriesSplit(3),
+                              refit=True).fit(X, y)
     P = np.stack([np.concatenate([clone(est).fit(X[train], y[train]).predict_proba(X[test])
                                   for train, test in splits])
                   for _, est in members])
     loss, grad = classifier_objective(P, y[tested], "soft")
     assert fusion.n_oof_samples_ == tested.size
     assert_allclose(fusion.weights_, optimize_weights(loss, grad, 2))
+
+
+def test_fold_fits_that_never_saw_the_last_rows_warn():
+    # Without a refit the members predict with their fold fits, and a forward-chaining
+    # cv trains none of them on its last test fold: the newest rows went unused, and
+    # a class seen only there could never be predicted, without a word.
+    X, y = make_classification(120, 6, random_state=0)
+    y[110:] = 2
+    members = [("nb", GaussianNB()), ("tree", DecisionTreeClassifier(max_depth=3,
+                                                                      random_state=0))]
+    with pytest.warns(UserWarning, match=r"30 of 120 rows are in no training part of cv"):
+        fusion = FusionClassifier(members, weights="optimize", cv=TimeSeriesSplit(3),
+                                  random_state=0).fit(X, y)
+    assert fusion.predict_proba(X[110:])[:, 2].max() == 0.0
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*in no training part")
+        refitted = FusionClassifier(members, weights="optimize", cv=TimeSeriesSplit(3),
+                                    refit=True, random_state=0).fit(X, y)
+        FusionClassifier(members, weights="optimize", cv=3, random_state=0).fit(X, y)
+    assert refitted.predict_proba(X[110:])[:, 2].max() > 0.0
+    with pytest.warns(UserWarning, match=r"36 of 120 rows are in no training part"):
+        FusionRegressor([("ridge", Ridge())], weights="optimize", refit=False,
+                        cv=ShuffleSplit(1, test_size=0.3, random_state=0)).fit(X, y)
+
+
+def test_cv_splits_given_as_boolean_masks_are_taken_as_their_rows():
+    # np.intersect1d of two masks is {False, True}: every split looked like it put
+    # rows in both its parts.
+    X, y = load_diabetes(return_X_y=True)
+    fold = np.arange(len(y)) % 3
+    masks = [(fold != k, fold == k) for k in range(3)]
+    indices = [(np.flatnonzero(train), np.flatnonzero(test)) for train, test in masks]
+    by_mask = FusionRegressor(regressors(), weights="optimize", cv=masks).fit(X, y)
+    by_index = FusionRegressor(regressors(), weights="optimize", cv=indices).fit(X, y)
+    assert by_mask.n_oof_samples_ == len(y)
+    assert_array_equal(by_mask.weights_, by_index.weights_)
 
 
 # -- several outputs ---------------------------------------------------------------------

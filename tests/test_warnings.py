@@ -12,7 +12,12 @@ from sklearn.datasets import load_iris, make_classification
 from sklearn.exceptions import ConvergenceWarning, UndefinedMetricWarning
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import KFold, StratifiedKFold, TimeSeriesSplit
+from sklearn.model_selection import (
+    KFold,
+    PredefinedSplit,
+    StratifiedKFold,
+    TimeSeriesSplit,
+)
 from sklearn.naive_bayes import GaussianNB
 from sklearn.tree import DecisionTreeClassifier
 
@@ -248,6 +253,20 @@ def test_forward_chaining_folds_without_a_class_are_not_told_to_shuffle():
     lacking = [str(w.message) for w in record if "lacks a class" in str(w.message)]
     assert len(lacking) == 1
     assert "forward-chaining" in lacking[0] and "Shuffle" not in lacking[0]
+
+
+def test_test_folds_that_leave_rows_out_are_not_called_forward_chaining():
+    # Test folds that cover some rows only (PredefinedSplit's -1) were taken for a
+    # forward-chaining cv, whose early splits lack the later classes.
+    X, y = make_classification(120, 6, random_state=0)
+    y[::4][:3] = 2  # a rare class, its 3 rows all in test fold 0
+    fold = np.tile([0, 1, 2, -1], 30)
+    fusion = COMPOSITES_WITH_FOLDS["fusion"](PredefinedSplit(fold))
+    record = caught(lambda: fusion.fit(X, y))
+    lacking = [str(w.message) for w in record if "lacks a class" in str(w.message)]
+    assert len(lacking) == 1
+    assert "forward-chaining" not in lacking[0]
+    assert "Stratified folds (StratifiedKFold(shuffle=True))" in lacking[0]
 
 
 UNCONVERGED = {
