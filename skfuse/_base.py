@@ -776,6 +776,28 @@ def check_members(estimators, kind, owner, param="estimators", role="member"):
     return names, members
 
 
+def takes_a_kernel(estimator):
+    """Whether ``estimator`` takes a precomputed kernel as X (its ``pairwise`` tag)."""
+    try:
+        return bool(get_tags(estimator).input_tags.pairwise)
+    except (TypeError, ValueError, AttributeError):
+        return False  # not an estimator: its own check reports it
+
+
+def refuse_kernel_members(named, owner, role, why):
+    """Refuse members that take a precomputed kernel (``(name, estimator)`` pairs)
+    where the composite fits them on subsets of rows (``why``): cutting a kernel's rows
+    would have to cut its columns too, which X's columns do not follow."""
+    for name, est in named:
+        if takes_a_kernel(est):
+            raise TypeError(
+                f"{owner}: {role} {name!r} takes a precomputed kernel as X (its pairwise "
+                f"tag), and {why}: a subset of a kernel's rows needs the same subset of "
+                "its columns. Pass the features and let the member compute its kernel "
+                "(SVC(kernel='rbf')), or approximate it in a Pipeline (Nystroem)."
+            )
+
+
 def check_known_classes(named_members, classes, owner, kind):
     """Refuse a fitted member (``(name, estimator)``) that knows a class outside
     ``classes``; ``kind`` is what the composite calls it ("member", "step")."""

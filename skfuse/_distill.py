@@ -38,6 +38,7 @@ from ._base import (
     member_proba,
     numeric_target,
     proper_probabilities,
+    refuse_kernel_members,
     seed_estimator,
     seeds_by_name,
     sums_finite,
@@ -322,7 +323,11 @@ class _BaseDistilled(Composite):
         return y if self._kind == "classifier" else None
 
     def _refuse_a_frozen_student(self):
-        """Refuse a frozen student: fitting leaves it as it is, so it learns nothing."""
+        """Refuse a frozen student: fitting leaves it as it is, so it learns nothing.
+        And a teacher or student that takes a precomputed kernel."""
+        refuse_kernel_members(
+            [("teacher", self.teacher), ("student", self.student)], type(self).__name__,
+            "the", "the distiller fits on cv folds and on the rows it grows")
         if is_frozen(self.student):
             raise TypeError(
                 f"{type(self).__name__}: the student ({type(self.student).__name__}) is "

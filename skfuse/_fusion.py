@@ -33,9 +33,11 @@ from ._base import (
     member_votes,
     numeric_target,
     proper_probabilities,
+    refuse_kernel_members,
     seed_estimator,
     seeds_by_name,
     sums_finite,
+    takes_a_kernel,
     takes_multi_output,
     vote_counts,
 )
@@ -150,6 +152,9 @@ class _BaseFusion(TransformerMixin, Composite):
             tags.input_tags.allow_nan = all(takes_nan(est) for est in members)
             tags.input_tags.sparse = all(get_tags(est).input_tags.sparse for est in members)
             tags.non_deterministic = any_non_deterministic(members)
+            # With fixed weights a fusion takes a kernel as its members do: a search
+            # then cuts the kernel's columns with its rows.
+            tags.input_tags.pairwise = any(takes_a_kernel(est) for est in members)
         except (TypeError, ValueError, AttributeError):
             pass  # invalid estimators: fit reports them
         # transform returns member outputs (probabilities, class indices or
@@ -220,6 +225,11 @@ class _BaseFusion(TransformerMixin, Composite):
                    if not (np.isfinite(self.costs[name]) and self.costs[name] >= 0)]
             if bad:
                 raise ValueError(f"{owner}: costs of {bad!r} must be finite and >= 0.")
+        cut = isinstance(weights, str) or self.partitions is not None
+        refuse_kernel_members(
+            [(name, est) for name, est in zip(names, members) if cut or name in views],
+            owner, "member", "the fusion fits it on subsets of rows (cv folds for learned "
+            "weights, partitions) or columns (a view)")
         return names, members, views, weights
 
     def _get_scorer(self):

@@ -28,6 +28,7 @@ from ._base import (
     member_prediction,
     member_proba,
     numeric_target,
+    refuse_kernel_members,
     seed_estimator,
     seeds_by_name,
     takes_no_weights,
@@ -173,6 +174,10 @@ class _BaseMixture(Composite):
             pairs = self.experts
         names, members = check_members(pairs, self._kind, owner, "experts", "expert")
         self._validate_names([name for name, _ in pairs])
+        why = ("the mixture fits its experts and gate on subsets of rows (a validation "
+               "slice, each expert's responsible rows)")
+        refuse_kernel_members(zip(names, members), owner, "expert", why)
+        refuse_kernel_members([("gate", self.gate)], owner, "the", why)
         for name, member in zip(names, members):
             if not is_frozen(member) and weight_key(member) is None:
                 raise TypeError(takes_no_weights(f"{owner}: expert {name!r}", member, _EM_NEEDS))

@@ -32,6 +32,7 @@ from ._base import (
     member_proba,
     numeric_target,
     one_per_row,
+    refuse_kernel_members,
     seed_estimator,
     seeds_by_name,
     takes_multi_output,
@@ -430,6 +431,10 @@ class SerialStack(TransformerMixin, Composite):
         if _skipped(steps[-1][1]):
             raise ValueError(f"SerialStack: the last step {steps[-1][0]!r} is the final "
                              f"estimator and cannot be {steps[-1][1]!r}.")
+        refuse_kernel_members(
+            [(name, est) for name, est in steps if not _skipped(est)], "SerialStack",
+            "step", "the stack fits its steps on cv folds (a cascade on the rows it "
+            "defers)")
         if isinstance(self.stack_method, dict):
             unknown = sorted(set(self.stack_method) - {name for name, _ in steps[:-1]})
             if unknown:
@@ -446,11 +451,16 @@ class SerialStack(TransformerMixin, Composite):
                     f"{invalid!r}.")
         if self.exit_threshold is None:
             return
-        if not is_classifier(self._final) or len(self._kept_steps()) < 2:
+        if not is_classifier(self._final):
+            raise TypeError(
+                "SerialStack: a cascade (exit_threshold set) exits on the steps' "
+                "probabilities, so it needs a classifier as the last step; got "
+                f"{type(self._final).__name__}. Leave exit_threshold=None to stack "
+                "regressors.")
+        if len(self._kept_steps()) < 2:
             raise TypeError(
                 "SerialStack: a cascade (exit_threshold set) needs at least two steps "
-                "that are not skipped, and a classifier as the last step."
-            )
+                f"that are not skipped; got {len(self._kept_steps())}.")
         for name, est in self._kept_steps():
             if not hasattr(est, "predict_proba"):
                 raise TypeError(

@@ -8,26 +8,31 @@ import sys
 
 import numpy as np
 import pytest
+from composites import NaNRidge, is_classifier, make
 from numpy.testing import assert_allclose
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.datasets import make_classification, make_regression
-from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from sklearn.ensemble import (
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+)
 from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.model_selection import cross_val_score
 from sklearn.naive_bayes import GaussianNB
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.svm import LinearSVC
+from sklearn.svm import SVC, LinearSVC
 from sklearn.tree import DecisionTreeClassifier
+from sklearn.utils import get_tags
 
 from skfuse import (
+    DistilledClassifier,
     FusionClassifier,
     MixtureOfExpertsClassifier,
     MixtureOfExpertsRegressor,
     SerialStack,
 )
 from skfuse._compat import InvalidParameterError
-
-from composites import NaNRidge, is_classifier, make
 
 X_CLF, Y_CLF = make_classification(n_samples=120, n_features=6, n_informative=4,
                                    n_classes=3, random_state=0)
@@ -549,3 +554,43 @@ def test_labels_of_one_type_scikit_learn_refuses_are_not_called_mixed(name):
     with pytest.raises(TypeError, match=rf"^{owner}: Support for labels represented as "
                                         r"bytes is not supported"):
         make(name).fit(X, y)
+
+
+def _kernel_svc():
+    return SVC(kernel="precomputed", probability=True, random_state=0)
+
+
+KERNEL_MEMBERS = {
+    "learned weights": lambda: FusionClassifier(
+        [("svc", _kernel_svc()), ("lr", LogisticRegression())], weights="optimize"),
+    "view": lambda: FusionClassifier([("svc", _kernel_svc())], views={"svc": [0, 1]}),
+    "stack": lambda: SerialStack([("svc", _kernel_svc()), ("lr", LogisticRegression())]),
+    "cascade": lambda: SerialStack([("lr", LogisticRegression()), ("svc", _kernel_svc())],
+                                   exit_threshold=0.9),
+    "expert": lambda: MixtureOfExpertsClassifier(_kernel_svc(), n_experts=1),
+    "gate": lambda: MixtureOfExpertsClassifier(LogisticRegression(), gate=_kernel_svc(),
+                                               n_experts=2),
+    "teacher": lambda: DistilledClassifier(_kernel_svc(), LogisticRegression()),
+}
+
+
+@pytest.mark.parametrize("kind", KERNEL_MEMBERS)
+def test_a_member_taking_a_kernel_is_refused_where_rows_are_cut(kind):
+    # Folds, views, a validation slice cut a kernel's rows and not its columns: the
+    # member failed with "Precomputed matrix must be a square matrix", or fitted on
+    # the wrong kernel entries.
+    X, y = make_classification(60, 4, random_state=0)
+    with pytest.raises(TypeError, match="takes a precomputed kernel as X"):
+        KERNEL_MEMBERS[kind]().fit(X @ X.T, y)
+
+
+def test_a_fusion_of_fixed_weights_takes_a_kernel_in_a_search():
+    # It fits its members on every row, so it takes a kernel as they do, and says so:
+    # cross-validation then cuts the kernel's columns with its rows.
+    X, y = make_classification(90, 4, random_state=0)
+    fusion = FusionClassifier([("svc", _kernel_svc()),
+                               ("small", SVC(kernel="precomputed", C=0.1, probability=True,
+                                             random_state=0))])
+    assert get_tags(fusion).input_tags.pairwise
+    scores = cross_val_score(fusion, X @ X.T, y, cv=3, error_score="raise")
+    assert np.all(scores > 0.7)
