@@ -400,9 +400,10 @@ class SerialStack(TransformerMixin, Composite):
         return tags
 
     def _method_mapping(self, name):
-        """``fit`` to each step's ``fit``; and ``predict`` to the final step's."""
+        """``fit`` to each step's ``fit``; and, for a stack, ``predict`` to the final
+        step's (a cascade's ``predict`` takes no parameters)."""
         mapping = super()._method_mapping(name)
-        if name == self.steps[-1][0]:
+        if name == self.steps[-1][0] and not self._is_cascade():
             mapping.add(caller="predict", callee="predict")
         return mapping
 

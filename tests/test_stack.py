@@ -5,10 +5,16 @@ import warnings
 
 import numpy as np
 import pytest
+from composites import ColumnPredictLR, ColumnScoreLR
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn import config_context
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
-from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine, make_regression
+from sklearn.datasets import (
+    load_breast_cancer,
+    load_diabetes,
+    load_wine,
+    make_regression,
+)
 from sklearn.ensemble import (
     HistGradientBoostingClassifier,
     StackingClassifier,
@@ -16,16 +22,20 @@ from sklearn.ensemble import (
 )
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import BayesianRidge, LogisticRegression, Ridge
-from sklearn.model_selection import KFold, StratifiedKFold, TimeSeriesSplit, cross_val_predict
+from sklearn.model_selection import (
+    KFold,
+    StratifiedKFold,
+    TimeSeriesSplit,
+    cross_val_predict,
+)
 from sklearn.naive_bayes import GaussianNB
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, SVR, LinearSVC
 from sklearn.tree import DecisionTreeRegressor
+from sklearn.utils.metadata_routing import get_routing_for_object
 
 from skfuse import FusionClassifier, FusionRegressor, SerialStack
-
-from composites import ColumnPredictLR, ColumnScoreLR
 
 CANCER_X, CANCER_Y = load_breast_cancer(return_X_y=True)
 CANCER_X = StandardScaler().fit_transform(CANCER_X)
@@ -249,6 +259,26 @@ def test_predict_parameters_reach_the_final_step(routing):
     assert_allclose(std, ref_std, rtol=1e-9)
     assert_allclose(std, ours.named_steps_["final"].predict(ours.transform(X),
                                                             return_std=True)[1])
+
+
+def test_a_cascade_does_not_advertise_routing_its_predict_refuses():
+    # The router said the cascade's predict consumed what its last step requested, so
+    # a Pipeline passed it on, and the cascade refused it.
+    class Flagged(GaussianNB):
+        def predict(self, X, flag=None):
+            return super().predict(X)
+
+    with config_context(enable_metadata_routing=True):
+        final = Flagged().set_predict_request(flag=True)
+        cascade = SerialStack([("nb", GaussianNB()), ("final", final)],
+                              exit_threshold=0.9, cv=3)
+        stack = SerialStack([("nb", GaussianNB()), ("final", clone(final))], cv=3)
+        for composite in (cascade, cascade.fit(CANCER_X, CANCER_Y)):
+            assert get_routing_for_object(composite).consumes("predict", {"flag"}) == set()
+        assert get_routing_for_object(stack).consumes("predict", {"flag"}) == {"flag"}
+        with pytest.raises(TypeError, match="not routed to any object"):
+            make_pipeline(StandardScaler(), cascade).fit(CANCER_X, CANCER_Y).predict(
+                CANCER_X, flag=1)
 
 
 def test_a_cascade_has_no_stack_methods_and_says_why():
