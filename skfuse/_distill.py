@@ -55,7 +55,7 @@ from ._compat import (
 )
 from ._docstring import Substitution
 from ._jobs import MemberJobs
-from ._tasks import is_frozen, report, report_fit_time, weight_key
+from ._tasks import is_frozen, report, report_fit_time, weight_key, weight_params
 from ._views import (
     _is_dataframe,
     concat_rows,
@@ -458,10 +458,9 @@ class _BaseDistilled(Composite):
         clearly when it cannot take them."""
         if weights is None:
             return {}
-        key = weight_key(student)
-        if key is None:
+        if weight_key(student) is None:
             raise TypeError(self._no_weights_message(student))
-        return {key: weights}
+        return weight_params(student, weights)
 
     def _learn(self, student, rows, owners, targets, weights, teacher_targets, folds,
                n_real, real_weight=None):

@@ -43,7 +43,7 @@ from ._compat import (
 from ._docstring import Substitution
 from ._gate import SoftmaxGate, fit_classifier_gate, gate_log_proba
 from ._jobs import MemberJobs
-from ._tasks import is_frozen, rows_of_params, run_in_threads, weight_key
+from ._tasks import is_frozen, rows_of_params, run_in_threads, weight_key, weight_params
 from ._views import (
     _is_dataframe,
     check_views,
@@ -733,7 +733,7 @@ class _BaseMixture(Composite):
             # Unit weights are no weights: fitted as given. Equal weights of another
             # value are passed on: they weigh the data against a penalty (Ridge's alpha).
             if key is not None and not np.all(kept_weight == 1.0):
-                params[key] = expert_weight
+                params.update(weight_params(template, expert_weight))
             plan.add(names[e], template, label=f"expert {names[e]!r}", view=self._views_[e],
                      rows=kept, params=params, fit_output=True)
         fits = plan.run(rows.X, rows.y, output=self._fit_output)

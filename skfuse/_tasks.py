@@ -57,7 +57,8 @@ def weight_key(estimator):
 
     ``"sample_weight"`` when its ``fit`` takes it. Otherwise: with metadata routing,
     ``"sample_weight"`` when a step requests it; without, ``"<last step>__sample_weight"``
-    when a :class:`~sklearn.pipeline.Pipeline`'s last step takes it, or what one of
+    when a :class:`~sklearn.pipeline.Pipeline`'s last step takes it (the earlier
+    steps that take it get it too: :func:`weight_params`), or what one of
     scikit-learn's meta-estimators that hand ``fit``'s keyword arguments on needs
     (:func:`_handed_on_key`).
     """
@@ -119,12 +120,33 @@ def _searched_key(search):
 
 
 def weight_params(estimator, sample_weight):
-    """``fit``'s keyword for ``sample_weight`` (:func:`weight_key`): ``{}`` without
-    weights. With no way in (None) it is passed as ``sample_weight``, for ``fit`` to
-    refuse."""
+    """``fit``'s keywords for ``sample_weight`` (:func:`weight_key`, and a
+    ``Pipeline``'s earlier steps': :func:`_earlier_step_keys`): ``{}`` without weights.
+    With no way in (None) it is passed as ``sample_weight``, for ``fit`` to refuse."""
     if sample_weight is None:
         return {}
-    return {weight_key(estimator) or "sample_weight": sample_weight}
+    keys = [weight_key(estimator) or "sample_weight", *_earlier_step_keys(estimator)]
+    return dict.fromkeys(keys, sample_weight)
+
+
+def _earlier_step_keys(estimator):
+    """Without metadata routing, the keys that weigh the steps before a ``Pipeline``'s
+    last (``<step>__sample_weight`` for a scaler), in nested pipelines too, when its
+    last step takes the weights: a weight of 0 then removes the row from every step
+    that takes weights, not from the last alone."""
+    if (get_config().get("enable_metadata_routing", False)
+            or not isinstance(estimator, Pipeline) or not estimator.steps
+            or has_fit_parameter(estimator, "sample_weight")
+            or weight_key(estimator) is None):
+        return []
+    keys = []
+    last = len(estimator.steps) - 1
+    for i, (name, step) in enumerate(estimator.steps):
+        if step in (None, "passthrough"):
+            continue
+        own = [weight_key(step)] if i < last else []  # the last's is weight_key's
+        keys += [f"{name}__{key}" for key in [*own, *_earlier_step_keys(step)] if key]
+    return keys
 
 
 # Whole-number weights are repeated rows for a member that takes no weights, up to this
@@ -170,7 +192,7 @@ def fit_task(estimator, X, y, sample_weight, train, test, view, output, params=N
         X_train = X if train is None else take_rows(X, train)
         y_train = y if train is None else y[train]
         if params is None:
-            params = {} if key is None else {key: sample_weight}
+            params = {} if key is None else weight_params(estimator, sample_weight)
         estimator.fit(X_train, y_train, **rows_of_params(params, train, len(y)))
     if test is None:
         return estimator, None, None

@@ -134,7 +134,7 @@ def test_the_student_is_fitted_on_the_hand_computed_duplicates(temperature):
     assert_allclose(w_fit, (soft * sw[:, None]).ravel(), rtol=1e-12)
 
 
-def test_a_pipeline_student_gets_the_weights_at_its_last_step():
+def test_a_pipeline_student_gets_the_weights_at_every_step_that_takes_them():
     teacher = FrozenEstimator(GaussianNB().fit(X_CLF, Y_CLF))
     student = make_pipeline(StandardScaler(), LogisticRegression())
     distilled = DistilledClassifier(teacher, student, label_weight=0.0,
@@ -589,13 +589,14 @@ def test_student_without_weights_is_refused_before_the_teacher_is_fitted(label_w
                            cv=2).fit(X_REG, Y_REG)
 
 
-def test_pipeline_teacher_gets_sample_weight_through_its_last_step():
+def test_pipeline_teacher_gets_sample_weight_at_every_step_that_takes_it():
     weight = np.random.RandomState(1).uniform(0.1, 3.0, len(Y_REG))
     teacher = make_pipeline(StandardScaler(), Ridge(alpha=10.0))
     distilled = DistilledRegressor(teacher, LinearRegression(), targets="fit",
                                    label_weight=0.0, random_state=0)
     distilled.fit(X_REG, Y_REG, sample_weight=weight)
-    alone = clone(teacher).fit(X_REG, Y_REG, ridge__sample_weight=weight)
+    alone = clone(teacher).fit(X_REG, Y_REG, standardscaler__sample_weight=weight,
+                               ridge__sample_weight=weight)
     assert_allclose(distilled.teacher_.predict(X_REG), alone.predict(X_REG))
     with pytest.raises(TypeError, match=r"the teacher \(Pipeline\) does not accept"):
         DistilledRegressor(make_pipeline(StandardScaler(), KNeighborsRegressor()),

@@ -461,7 +461,7 @@ class WeightRecordingLR(LogisticRegression):
 
 
 @pytest.mark.parametrize("weights", [None, "optimize"])
-def test_pipeline_member_gets_sample_weight_through_its_last_step(weights):
+def test_pipeline_member_gets_sample_weight_at_every_step_that_takes_it(weights):
     sample_weight = np.random.RandomState(0).uniform(0.1, 3.0, len(IRIS_Y))
     pipe = make_pipeline(StandardScaler(), WeightRecordingLR(max_iter=500))
     WeightRecordingLR.seen = []
@@ -470,7 +470,8 @@ def test_pipeline_member_gets_sample_weight_through_its_last_step(weights):
     # Every fit (the refit, or each fold's) got the weights of its rows.
     assert WeightRecordingLR.seen and None not in WeightRecordingLR.seen
     if weights is None:
-        alone = clone(pipe).fit(IRIS_X, IRIS_Y, weightrecordinglr__sample_weight=sample_weight)
+        alone = clone(pipe).fit(IRIS_X, IRIS_Y, standardscaler__sample_weight=sample_weight,
+                                weightrecordinglr__sample_weight=sample_weight)
         assert_allclose(fusion.named_estimators_["pipe"].predict_proba(IRIS_X),
                         alone.predict_proba(IRIS_X))
     else:
@@ -480,6 +481,37 @@ def test_pipeline_member_gets_sample_weight_through_its_last_step(weights):
                                         r"sample_weight in fit, .*final step"):
         FusionClassifier([("knn", make_pipeline(StandardScaler(), KNeighborsClassifier())),
                           ("nb", GaussianNB())]).fit(IRIS_X, IRIS_Y, sample_weight=sample_weight)
+
+
+@pytest.mark.parametrize("composite", ["fixed", "learned", "stack", "nested"])
+def test_a_weight_of_zero_removes_the_row_from_every_pipeline_step(composite):
+    # Without routing, a Pipeline member got the weights at its last step only: its
+    # scaler was fitted on rows of weight 0 (scales of 20 for 1), so they still shaped
+    # the model.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(200, 4))
+    y = (X[:, 0] + 0.5 * rng.normal(size=200) > 0).astype(int)
+    X[:20] *= 50
+    sample_weight = np.r_[np.zeros(20), np.ones(180)]
+    scaler = make_pipeline(StandardScaler(), StandardScaler()) if composite == "nested" \
+        else StandardScaler()
+    pipe = make_pipeline(scaler, LogisticRegression(C=0.1))
+    # The same folds on the kept rows; the weighted fit also trains on the 20 others.
+    folds = list(KFold(3).split(X[20:]))
+    cvs = ([(np.r_[np.arange(20), train + 20], test + 20) for train, test in folds], folds)
+
+    def make(cv):
+        members = [("pipe", clone(pipe)), ("nb", GaussianNB())]
+        if composite == "stack":
+            return SerialStack([("pipe", clone(pipe)), ("final", LogisticRegression())],
+                               cv=cv)
+        return FusionClassifier(members, weights="optimize" if composite == "learned"
+                                else None, cv=cv)
+
+    weighted = make(cvs[0]).fit(X, y, sample_weight=sample_weight)
+    removed = make(cvs[1]).fit(X[20:], y[20:])
+    assert_allclose(weighted.predict_proba(X[20:]), removed.predict_proba(X[20:]),
+                    atol=1e-5)
 
 
 def test_scikit_learn_meta_estimators_taking_fit_params_get_sample_weight():

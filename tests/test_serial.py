@@ -189,13 +189,14 @@ def cascade_steps():
             ("rf", RandomForestClassifier(n_estimators=30, random_state=0))]
 
 
-def test_pipeline_step_gets_sample_weight_through_its_last_step():
+def test_pipeline_step_gets_sample_weight_at_every_step_that_takes_it():
     weight = np.random.RandomState(0).uniform(0.1, 3.0, len(LABELS))
     cheap = make_pipeline(StandardScaler(), LogisticRegression())
     cascade = SerialStack([("cheap", cheap), ("rf", RandomForestClassifier(
         n_estimators=20, random_state=0))], exit_threshold=0.9, cascade_fit="all", cv=3,
         random_state=0).fit(X, LABELS, sample_weight=weight)
-    alone = clone(cheap).fit(X, LABELS, logisticregression__sample_weight=weight)
+    alone = clone(cheap).fit(X, LABELS, standardscaler__sample_weight=weight,
+                             logisticregression__sample_weight=weight)
     assert_allclose(cascade.named_steps_["cheap"].predict_proba(X), alone.predict_proba(X))
     knn = make_pipeline(StandardScaler(), KNeighborsClassifier())
     with pytest.raises(TypeError, match=r"^SerialStack: step 'knn' \(Pipeline\)"):
