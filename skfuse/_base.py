@@ -696,8 +696,12 @@ def refuse_non_finite_step(owner, name, out, when):
 def refuse_infinite(X, owner, feature_names=None):
     """Raise a ``ValueError`` naming the columns of ``X`` that hold an infinite value."""
     if _is_dataframe(X):
-        numeric = X.select_dtypes("number")
-        names, values = numeric.columns, numeric.to_numpy(dtype=np.float64, na_value=np.nan)
+        numeric, objects = X.select_dtypes("number"), X.select_dtypes("object")
+        names, values = list(numeric.columns), numeric.to_numpy(dtype=np.float64,
+                                                                na_value=np.nan)
+        if objects.shape[1]:  # numbers held as objects count too
+            more_names, more = _number_columns(objects.to_numpy(), list(objects.columns))
+            names, values = names + more_names, np.hstack([values, more])
     elif hasattr(X, "tocoo"):
         names, values = feature_names, None
         coo = X.tocoo()
@@ -705,6 +709,10 @@ def refuse_infinite(X, owner, feature_names=None):
         columns, rows = np.unique(coo.col[bad]), np.unique(coo.row[bad]).size
     else:
         names, values = feature_names, np.asarray(X)
+    if values is not None and values.dtype.kind == "O":
+        if values.ndim != 2:
+            return  # one object per row (texts): the members read them
+        names, values = _number_columns(values, names)
     if values is not None:
         if sums_finite(values):
             return
@@ -718,6 +726,22 @@ def refuse_infinite(X, owner, feature_names=None):
         f"{owner}: X holds infinite values in column(s) {shown}{more}, on {rows} row(s). "
         "Replace them; NaN marks a missing value."
     )
+
+
+def _number_columns(values, names):
+    """The columns of a 2-D object array that hold numbers, as float64, and their
+    names (or indices): columns of other objects are the members' to read."""
+    kept, columns = [], []
+    for c in range(values.shape[1]):
+        try:
+            columns.append(values[:, c].astype(np.float64))
+        except (TypeError, ValueError):
+            continue
+        kept.append(c)
+    if names is None:
+        names = list(range(values.shape[1]))
+    return ([names[c] for c in kept],
+            np.column_stack(columns) if columns else np.zeros((len(values), 0)))
 
 
 def numeric_target(y, owner):
