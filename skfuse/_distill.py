@@ -388,7 +388,7 @@ class _BaseDistilled(Composite):
         pairs = (_label_check.fold_pairs(folds, sample_weight, self._pair_labels(y))
                  if checked else {})
         for (j, k), fold in pairs.items():
-            plan.add(f"pair {j} {k}", teacher, label=f"teacher without folds {j} and {k}",
+            plan.add(f"pair {j} {k}", teacher, label=f"teacher without folds {j + 1} and {k + 1}",
                      folds=[fold], params=params, refit=False)
         fits = plan.run(X, y, sample_weight, output)
         fit = fits["teacher"]

@@ -78,6 +78,8 @@ class _Member:
     fit_output: bool
     refit: bool
     keep_folds: bool
+    fold_numbers: list  # each fold job's number in cv (from 1), for progress lines
+    n_folds: int  # the folds of cv, some of which a member may lack
 
     @property
     def planned(self):
@@ -152,9 +154,10 @@ class MemberJobs:
         if frozen and folds:
             # Never fitted, so its output on every row stands for its out-of-fold output.
             folds = [(None, np.arange(self.n_samples))]
-        self._members.append(_Member(name, estimator, label, view, params,
-                                     _restricted(rows, folds, label, self.owner), frozen,
-                                     fit_output, refit or frozen, keep_folds and not frozen))
+        jobs, numbers = _restricted(rows, folds, label, self.owner)
+        self._members.append(_Member(name, estimator, label, view, params, jobs, frozen,
+                                     fit_output, refit or frozen, keep_folds and not frozen,
+                                     numbers, len(folds)))
 
     def run(self, X, y, sample_weight=None, output=None):
         """Run every planned job in one joblib task list.
@@ -323,19 +326,20 @@ class FoldMean(BaseEstimator):
 
 def _restricted(rows, folds, label, owner):
     """A member's (train, test) jobs: a fit on ``rows`` (test None), then ``folds``,
-    each restricted to ``rows`` (bool mask, positions or None for all)."""
+    each restricted to ``rows`` (bool mask, positions or None for all); and the number
+    in ``folds`` (from 1) of each fold kept."""
     by_view = rows is not None and rows.dtype == bool
     if by_view:
         rows = None if rows.all() else np.flatnonzero(rows)
     if rows is None:
-        return [(None, None)] + list(folds)
+        return [(None, None)] + list(folds), list(range(1, len(folds) + 1))
     if rows.size == 0:
         raise ValueError(
             f"{owner}: {label} has no row where its view is present (every row of it "
             "is missing)." if by_view else f"{owner}: {label} has no row to be fitted on."
         )
-    jobs = [(rows, None)]
-    for train, test in folds:
+    jobs, numbers = [(rows, None)], []
+    for number, (train, test) in enumerate(folds, start=1):
         train = rows if train is None else np.intersect1d(train, rows)
         test = np.intersect1d(test, rows)
         if test.size == 0:
@@ -346,7 +350,8 @@ def _restricted(rows, folds, label, owner):
                 "fitted out of fold; use fewer folds."
             )
         jobs.append((train, test))
-    return jobs
+        numbers.append(number)
+    return jobs, numbers
 
 
 def _labels(member):
@@ -355,9 +360,10 @@ def _labels(member):
         return [f"{member.label} (frozen), " + ("used as it is" if test is None
                                                 else "output on all rows")
                 for _, test in member.jobs]
-    n_folds = len(member.jobs) - 1
-    return [f"{member.label}, " + ("fit" if test is None else f"fold {j} of {n_folds}")
-            for j, (_, test) in enumerate(member.jobs)][0 if member.refit else 1:]
+    if not member.refit and member.n_folds == 1:
+        return [member.label]  # one job: its label says what it is
+    folds = [f"{member.label}, fold {j} of {member.n_folds}" for j in member.fold_numbers]
+    return ([f"{member.label}, fit"] if member.refit else []) + folds
 
 
 def _out_of_fold(outputs, folds, n_samples, label, owner):

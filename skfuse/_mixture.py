@@ -43,7 +43,14 @@ from ._compat import (
 from ._docstring import Substitution
 from ._gate import SoftmaxGate, fit_classifier_gate, gate_log_proba
 from ._jobs import MemberJobs
-from ._tasks import is_frozen, rows_of_params, run_in_threads, weight_key, weight_params
+from ._tasks import (
+    is_frozen,
+    report,
+    rows_of_params,
+    run_in_threads,
+    weight_key,
+    weight_params,
+)
 from ._views import (
     _is_dataframe,
     check_views,
@@ -336,8 +343,7 @@ class _BaseMixture(Composite):
         if self.verbose and len(counts) > 1:
             tried = ", ".join(f"{len(run['experts'])}: {run['loss']:.6g} after "
                               f"{run['n_iter']} iteration(s)" for run in runs)
-            print(f"[{owner}] n_experts={count} chosen (held-out loss by count: {tried})",
-                  flush=True)
+            report(owner, f"n_experts={count} chosen (held-out loss by count: {tried})")
         self.experts_ = best["experts"]
         self.gate_ = best["gate"]
         self.lower_bound_ = best["lower_bound"]
@@ -358,13 +364,13 @@ class _BaseMixture(Composite):
             self.noise_variance_ = best["noise"]
         self._k_ = self._check_params(count)
         if self.verbose:
-            print(f"[{owner}] fitted in {time.perf_counter() - began:.2f} s: "
-                  f"{self.n_iter_} EM iteration(s), "
-                  f"{'converged' if self.converged_ else 'not converged'} "
-                  f"({best['why']}); expert usage "
-                  f"{np.array2string(self.expert_usage_, precision=2)}"
-                  + ("" if self.gate_alpha_ is None else
-                     f"; gate_alpha {self.gate_alpha_:g}"), flush=True)
+            report(owner, f"fitted in {time.perf_counter() - began:.2f} s: "
+                          f"{self.n_iter_} EM iteration(s), "
+                          f"{'converged' if self.converged_ else 'not converged'} "
+                          f"({best['why']}); expert usage "
+                          f"{np.array2string(self.expert_usage_, precision=2)}"
+                          + ("" if self.gate_alpha_ is None else
+                             f"; gate_alpha {self.gate_alpha_:g}"))
         if not self.converged_:
             warnings.warn(
                 f"{owner} did not converge in max_iter={self.max_iter} EM iterations "
@@ -527,10 +533,10 @@ class _BaseMixture(Composite):
                     routing_note = "dense" if keep == n_experts else f"top {keep}"
                     held = ("" if loss is None else f", held-out log-likelihood {score:.6g}"
                             f", held-out loss {loss:.6g}")
-                    print(f"[{owner}] {n_experts} expert(s), start {start + 1} of "
-                          f"{self.n_init}, EM iteration {iteration} ({routing_note}): "
-                          f"objective {objective:.6g}{held}, "
-                          f"{time.perf_counter() - tick:.2f} s", flush=True)
+                    report(owner, f"{n_experts} expert(s), start {start + 1} of "
+                                  f"{self.n_init}, EM iteration {iteration} "
+                                  f"({routing_note}): objective {objective:.6g}{held}, "
+                                  f"{time.perf_counter() - tick:.2f} s")
                 if n_experts > 1 and gate is not None and gate_template is None:
                     gate = copy.deepcopy(gate)  # the state kept above keeps its own gate
                 stale = 0 if improved else stale + 1

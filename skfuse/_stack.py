@@ -268,13 +268,14 @@ def _warn_unused_level_weights(stack):
 
 
 def _folds_within(folds, rows, name):
-    """``folds`` restricted to ``rows`` (None: all), leaving out a fold without a
-    training or a test row there (its test rows then get no out-of-fold output)."""
+    """``folds`` restricted to ``rows`` (None: all); a fold without a training row
+    there loses its test rows too (they get no out-of-fold output), and the jobs leave
+    out a fold without a test row, numbering the others as in ``folds``."""
     if rows is None:
         return folds
     kept = [(np.intersect1d(train, rows), np.intersect1d(test, rows)) for train, test in folds]
-    kept = [(train, test) for train, test in kept if train.size and test.size]
-    if not kept:
+    kept = [(train, test if train.size else test[:0]) for train, test in kept]
+    if not any(test.size for _, test in kept):
         raise ValueError(
             f"SerialStack: step {name!r} has no fold with training rows among the "
             f"{rows.size} rows the step before it predicted out of fold; use a cv with "

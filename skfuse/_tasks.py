@@ -10,6 +10,7 @@ import contextlib
 import contextvars
 import os
 import pickle
+import sys
 import threading
 import time
 import warnings
@@ -239,7 +240,7 @@ def run_fit_tasks(calls, n_jobs, verbose, owner, labels=None, local=None):
     seconds it ran. The arguments stay top-level task arguments either way, so that
     joblib's Dask backend scatters the data once.
     """
-    report = bool(verbose) and labels is not None
+    reporting = bool(verbose) and labels is not None
     if labels is not None:
         if len(labels) != len(calls):
             raise ValueError(f"{len(labels)} progress labels for {len(calls)} tasks.")
@@ -252,12 +253,11 @@ def run_fit_tasks(calls, n_jobs, verbose, owner, labels=None, local=None):
     for done, i in enumerate(here, start=1):
         function, args = calls[i]
         results[i] = function(*args)
-        if report:
-            print(f"[{owner}] ({done} of {len(calls)}) {labels[i]}: from the cache",
-                  flush=True)
+        if reporting:
+            report(owner, f"({done} of {len(calls)}) {labels[i]}: from the cache")
     if away:
         remote = _run_parallel([calls[i] for i in away], n_jobs, owner,
-                               [labels[i] for i in away] if report else None,
+                               [labels[i] for i in away] if reporting else None,
                                len(here), len(calls))
         for i, result in zip(away, remote):
             results[i] = result
@@ -351,16 +351,16 @@ OUTER_SITE = contextvars.ContextVar("skfuse_outer_fit_site", default=None)
 
 
 def _run_parallel(calls, n_jobs, owner, labels, done_before, n_total):
-    report = labels is not None
+    reporting = labels is not None
     limits = openmp_limits(n_jobs)
     site, caller = OUTER_SITE.get(), os.getpid()
-    tasks = [delayed(_relayed)(site, caller, limits, _timed, function, *args) if report
+    tasks = [delayed(_relayed)(site, caller, limits, _timed, function, *args) if reporting
              else delayed(_relayed)(site, caller, limits, function, *args)
              for function, args in calls]
     for attempt in range(1, _FIT_ATTEMPTS + 1):
         try:
             with member_threads(n_jobs):
-                if not report:
+                if not reporting:
                     return [_shown(result) for result in Parallel(n_jobs=n_jobs)(tasks)]
                 return _reported(
                     (_shown(result) for result in
@@ -375,9 +375,9 @@ def _run_parallel(calls, n_jobs, owner, labels, done_before, n_total):
                     f"during each of {_FIT_ATTEMPTS} attempts at the fit; check the "
                     "workers' memory limits and logs."
                 ) from exc
-            if report:
-                print(f"[{owner}] a worker was lost; fitting again (attempt "
-                      f"{attempt + 1} of {_FIT_ATTEMPTS})", flush=True)
+            if reporting:
+                report(owner, f"a worker was lost; fitting again (attempt "
+                              f"{attempt + 1} of {_FIT_ATTEMPTS})")
 
 
 def _relayed(site, caller, limits, function, *args):
@@ -440,8 +440,8 @@ def _reported(timed_results, labels, owner, done_before, n_total):
     results = []
     for done, (result, seconds) in enumerate(timed_results):
         results.append(result)
-        print(f"[{owner}] ({done_before + done + 1} of {n_total}) {labels[done]}: "
-              f"{seconds:.2f} s", flush=True)
+        report(owner, f"({done_before + done + 1} of {n_total}) {labels[done]}: "
+                      f"{seconds:.2f} s")
     return results
 
 
@@ -454,8 +454,11 @@ def _lost_worker(exc):
 
 
 def report(owner, text):
-    """A verbose line that says what a fit decided, after its task lines."""
-    print(f"[{owner}] {text}", flush=True)
+    """A verbose line, ``[owner] text``, written in one call and flushed: lines that
+    worker processes print at once never run into each other, where ``print`` writes
+    the text and its newline apart on an unbuffered stdout (``PYTHONUNBUFFERED``)."""
+    sys.stdout.write(f"[{owner}] {text}\n")
+    sys.stdout.flush()
 
 
 def report_fit_time(owner, began):

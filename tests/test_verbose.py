@@ -203,3 +203,59 @@ def test_progress_raises_no_warning(n_jobs, capsys):
         fusion.fit(X, y)
     assert [str(w.message) for w in caught] == []
     assert len(progress(capsys)) == 6  # three folds each; no refit (refit=False)
+
+
+def test_folds_keep_their_number_in_cv_where_a_member_lacks_one(capsys):
+    # A member or level without rows in a fold numbered the others from 1 again, so
+    # one fold went by two names ("fold 1 of 2" for cv's second fold).
+    from sklearn.linear_model import Ridge
+    from sklearn.model_selection import KFold, TimeSeriesSplit
+
+    from skfuse import FusionRegressor
+
+    Xr, yr = X[:, :4].copy(), X[:, 4]
+    Xr[:60, 2:] = np.nan  # member 'b' lacks every row of the first fold
+    FusionRegressor([("a", Ridge()), ("b", Ridge())], views={"a": [0, 1], "b": [2, 3]},
+                    weights="optimize", cv=KFold(3), refit=True, verbose=1).fit(Xr, yr)
+    tasks, _ = read(capsys)
+    assert [label for *_, label in tasks if "'b'" in label] == [
+        "member 'b', fit", "member 'b', fold 2 of 3", "member 'b', fold 3 of 3"]
+    SerialStack([("a", Ridge()), ("b", Ridge()), ("c", Ridge())], cv=TimeSeriesSplit(3),
+                verbose=1).fit(X[:, :4], yr)
+    labels = [line.split(") ", 1)[1] for line in capsys.readouterr().out.splitlines()
+              if "step 'b'" in line]
+    assert [label.split(":")[0] for label in labels] == [
+        "step 'b', fit", "step 'b', fold 2 of 3", "step 'b', fold 3 of 3"]
+
+
+def test_a_distillers_fold_pairs_are_numbered_from_one(capsys):
+    from sklearn.linear_model import Ridge
+
+    from skfuse import DistilledRegressor
+
+    DistilledRegressor(Ridge(), Ridge(), cv=3, verbose=1).fit(X[:, :4], X[:, 4])
+    pairs = [line.split(") ", 1)[1].split(":")[0]
+             for line in capsys.readouterr().out.splitlines() if "without folds" in line]
+    assert pairs == ["teacher without folds 1 and 2", "teacher without folds 1 and 3",
+                     "teacher without folds 2 and 3"]
+
+
+def test_each_line_is_written_in_one_call(monkeypatch):
+    # print() writes the text and its newline apart on an unbuffered stdout, so lines
+    # of worker processes ran into each other ("...: 0.00 s[FusionClassifier] ...").
+    import io
+    import sys
+
+    class Writes(io.StringIO):
+        calls = []
+
+        def write(self, text):
+            type(self).calls.append(text)
+            return super().write(text)
+
+    monkeypatch.setattr(sys, "stdout", Writes())
+    FusionClassifier([("lr", LogisticRegression()), ("nb", GaussianNB())],
+                     weights="optimize", cv=3, verbose=1).fit(X, y)
+    assert len(Writes.calls) > 5
+    assert all(call.startswith("[FusionClassifier] ") and call.endswith("\n")
+               and call.count("\n") == 1 for call in Writes.calls)

@@ -32,6 +32,7 @@ from .._base import (
 )
 from .._compat import Interval, StrOptions, _fit_context
 from .._docstring import Substitution
+from .._tasks import report
 from ._network import MixtureNet
 from ._training import mean_one_within, seeded
 
@@ -172,8 +173,8 @@ class _EpochLine(Callback):
     def on_epoch_end(self, net, **kwargs):
         epoch = net.history[-1]
         valid = f", valid loss {epoch['valid_loss']:.5f}" if "valid_loss" in epoch else ""
-        print(f"[{self.owner}] epoch {epoch['epoch']} of {self.max_epochs}: loss "
-              f"{epoch['train_loss']:.5f}{valid}, {epoch['dur']:.2f} s elapsed", flush=True)
+        report(self.owner, f"epoch {epoch['epoch']} of {self.max_epochs}: loss "
+                           f"{epoch['train_loss']:.5f}{valid}, {epoch['dur']:.2f} s")
 
 
 class _Trainer(NeuralNet):
@@ -503,16 +504,17 @@ class _BaseNeuralMixture(BaseEstimator):
         owner = type(self).__name__
         loss = monitor.replace("_", " ")
         if by_patience:
-            print(f"[{owner}] stopped after epoch {self.n_iter_} of {self.max_epochs}: "
-                  f"{loss} has not improved by {_TOL:g} (relative) for {self.patience} "
-                  f"epochs; kept the weights of epoch {self.best_epoch_}", flush=True)
+            report(owner, f"stopped after epoch {self.n_iter_} of {self.max_epochs}: "
+                          f"{loss} has not improved by {_TOL:g} (relative) for "
+                          f"{self.patience} epochs; kept the weights of epoch "
+                          f"{self.best_epoch_}")
             return
         if self.n_iter_ < self.max_epochs:
-            print(f"[{owner}] stopped after epoch {self.n_iter_} of {self.max_epochs} by a "
-                  "callback or an interrupt", flush=True)
+            report(owner, f"stopped after epoch {self.n_iter_} of {self.max_epochs} "
+                          "by a callback or an interrupt")
         if self.best_epoch_ != self.n_iter_:
-            print(f"[{owner}] kept the weights of epoch {self.best_epoch_} of "
-                  f"{self.n_iter_} (lowest {loss})", flush=True)
+            report(owner, f"kept the weights of epoch {self.best_epoch_} of "
+                          f"{self.n_iter_} (lowest {loss})")
 
     def _scaled(self, X):
         """``X`` standardised, then as the float32 the network takes."""
@@ -645,7 +647,10 @@ _NEURAL_MIXTURE_DOCS = {
         training loop after the built-in ones and before early stopping. They are
         copied at ``fit`` (the objects given are left untouched) and see the internal
         skorch net, whose ``module_`` is the mixture's network; what they record in
-        ``net.history`` stays in ``history_``.""",
+        ``net.history`` stays in ``history_``. The built-in callbacks' names are
+        refused for yours where they are in use: ``"progress"`` (``verbose``),
+        ``"lr_schedule"`` (a schedule other than ``"constant"``) and
+        ``"early_stopping"``.""",
     "device": """device : {"auto", "cpu", "cuda"}, str or torch.device, default="auto"
         Where to train and predict; "auto" uses CUDA when available. A model fitted on a
         GPU predicts on the CPU where CUDA is missing (with a warning unless
