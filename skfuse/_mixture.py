@@ -533,9 +533,12 @@ class _BaseMixture(Composite):
                     routing_note = "dense" if keep == n_experts else f"top {keep}"
                     held = ("" if loss is None else f", held-out log-likelihood {score:.6g}"
                             f", held-out loss {loss:.6g}")
-                    report(owner, f"{n_experts} expert(s), start {start + 1} of "
-                                  f"{self.n_init}, EM iteration {iteration} "
-                                  f"({routing_note}): objective {objective:.6g}{held}, "
+                    # The chosen count's EM goes on from its raced fit on every row.
+                    where = ("on every row from the raced fit" if warm is not None
+                             else f"start {start + 1} of {self.n_init}")
+                    report(owner, f"{n_experts} expert(s), {where}, EM iteration "
+                                  f"{iteration} ({routing_note}): objective "
+                                  f"{objective:.6g}{held}, "
                                   f"{time.perf_counter() - tick:.2f} s")
                 if n_experts > 1 and gate is not None and gate_template is None:
                     gate = copy.deepcopy(gate)  # the state kept above keeps its own gate

@@ -952,6 +952,22 @@ def test_auto_races_on_a_sample_of_many_rows_then_goes_on_from_there(monkeypatch
     assert_allclose(moe.predict(X), Ridge().fit(X, linear).predict(X), rtol=1e-10)
 
 
+def test_verbose_tells_the_chosen_counts_continuation_from_a_start(monkeypatch, capsys):
+    # Its lines read "start 1 of 1" again, as if EM had run twice from scratch.
+    from skfuse import _mixture
+
+    monkeypatch.setattr(_mixture, "_RACE_ROWS", 200)
+    X, y = piecewise(1200, seed=1)
+    moe = MixtureOfExpertsRegressor(max_iter=5, verbose=1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # not converging in 5 iterations
+        moe.fit(X, y)
+    lines = capsys.readouterr().out.splitlines()
+    going_on = [line for line in lines if "on every row from the raced fit" in line]
+    assert going_on and all(f"{moe.n_experts_} expert(s)" in line for line in going_on)
+    assert len(going_on) == moe.n_iter_
+
+
 # -- found by an audit -------------------------------------------------------------------
 
 
