@@ -729,15 +729,15 @@ def refuse_infinite(X, owner, feature_names=None):
 
 
 def _number_columns(values, names):
-    """The columns of a 2-D object array that hold numbers, as float64, and their
-    names (or indices): columns of other objects are the members' to read."""
+    """The columns of a 2-D object array that hold numbers (and missing values: None,
+    NaN, pandas' ``NA``), as float64, and their names (or indices): columns of other
+    objects, strings of digits included, are the members' to read."""
     kept, columns = [], []
     for c in range(values.shape[1]):
-        try:
-            columns.append(values[:, c].astype(np.float64))
-        except (TypeError, ValueError):
-            continue
-        kept.append(c)
+        column = [np.nan if _is_missing_value(v) else v for v in values[:, c]]
+        if all(isinstance(v, numbers.Real) for v in column):
+            columns.append(np.asarray(column, dtype=np.float64))
+            kept.append(c)
     if names is None:
         names = list(range(values.shape[1]))
     return ([names[c] for c in kept],
@@ -811,9 +811,10 @@ def takes_a_kernel(estimator):
 def refuse_kernel_members(named, owner, role, why):
     """Refuse members that take a precomputed kernel (``(name, estimator)`` pairs)
     where the composite fits them on subsets of rows (``why``): cutting a kernel's rows
-    would have to cut its columns too, which X's columns do not follow."""
+    would have to cut its columns too, which X's columns do not follow. A frozen one is
+    never fitted, and predicts on any rows of a kernel."""
     for name, est in named:
-        if takes_a_kernel(est):
+        if takes_a_kernel(est) and not is_frozen(est):
             raise TypeError(
                 f"{owner}: {role} {name!r} takes a precomputed kernel as X (its pairwise "
                 f"tag), and {why}: a subset of a kernel's rows needs the same subset of "

@@ -51,8 +51,9 @@ from ._tasks import fit_task
 from ._views import take_view
 
 MEMO_BYTES = 256 * 2**20
-# Bumped when what an entry holds changes: entries of another format are not read.
-_FORMAT = 3  # fit entries: (blob, out, seconds, classes, digest of blob), sealed
+# Bumped when what an entry holds, or how a fit is made, changes: entries of another
+# format are not read (4: a Pipeline's earlier steps take sample_weight too).
+_FORMAT = 4  # fit entries: (blob, out, seconds, classes, digest of blob), sealed
 # SHA-1 hashes several times faster than joblib's default MD5 on CPUs with SHA extensions.
 _HASH = "sha1"
 

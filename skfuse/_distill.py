@@ -323,11 +323,7 @@ class _BaseDistilled(Composite):
         return y if self._kind == "classifier" else None
 
     def _refuse_a_frozen_student(self):
-        """Refuse a frozen student: fitting leaves it as it is, so it learns nothing.
-        And a teacher or student that takes a precomputed kernel."""
-        refuse_kernel_members(
-            [("teacher", self.teacher), ("student", self.student)], type(self).__name__,
-            "the", "the distiller fits on cv folds and on the rows it grows")
+        """Refuse a frozen student: fitting leaves it as it is, so it learns nothing."""
         if is_frozen(self.student):
             raise TypeError(
                 f"{type(self).__name__}: the student ({type(self.student).__name__}) is "
@@ -335,6 +331,12 @@ class _BaseDistilled(Composite):
                 "student. Pass an unfitted student (a frozen estimator can be the "
                 "teacher)."
             )
+
+    def _refuse_kernel_estimators(self):
+        """Refuse a teacher or student that takes a precomputed kernel (and is fitted)."""
+        for role, est in (("teacher", self.teacher), ("student", self.student)):
+            refuse_kernel_members([(type(est).__name__, est)], type(self).__name__, role,
+                                  "the distiller fits on cv folds and on the rows it grows")
 
     def _check_student_takes_weights(self, y, sample_weight, folds):
         """Refuse, before the teacher's fits, a student that cannot take the weights it
@@ -782,6 +784,7 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
         y = self._check_y(X, y)
         self._set_classes(y)
         self._refuse_a_frozen_student()
+        self._refuse_kernel_estimators()
         if not (is_classifier(self.teacher) and hasattr(self.teacher, "predict_proba")):
             raise TypeError(
                 "DistilledClassifier: the teacher should be a classifier with "
@@ -1035,6 +1038,7 @@ class DistilledRegressor(RegressorMixin, _BaseDistilled):
         X = self._check_X(X, reset=True)
         y = numeric_target(self._check_y(X, y), "DistilledRegressor")
         self._refuse_a_frozen_student()
+        self._refuse_kernel_estimators()
         for role, est in (("teacher", self.teacher), ("student", self.student)):
             if not is_regressor(est):
                 raise TypeError(

@@ -270,7 +270,7 @@ class _BaseFusion(TransformerMixin, Composite):
         # compares them on the same folds with the others seeded alike.
         seeds = seeds_by_name(None if self.random_state is None else rng, names)
         folds = self._folds(X, y, rng, self._kind == "classifier", groups) if learn else []
-        if learn and not self.refit:
+        if learn and not self.refit and not all(frozen):  # a frozen one is used as it is
             self._warn_rows_never_trained(folds, X.shape[0])
         members = [seed_estimator(est, seeds[name]) for name, est in zip(names, members)]
         feature_names = getattr(self, "feature_names_in_", None)

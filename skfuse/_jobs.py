@@ -155,6 +155,11 @@ class MemberJobs:
             # Never fitted, so its output on every row stands for its out-of-fold output.
             folds = [(None, np.arange(self.n_samples))]
         jobs, numbers = _restricted(rows, folds, label, self.owner)
+        if folds and not numbers and not (refit or frozen):
+            raise ValueError(
+                f"{self.owner}: {label} has none of its rows (where its view is "
+                "present) in a test fold of cv, so it has no out-of-fold output and, "
+                "without a refit, no fit; use other folds, or set refit=True.")
         self._members.append(_Member(name, estimator, label, view, params, jobs, frozen,
                                      fit_output, refit or frozen, keep_folds and not frozen,
                                      numbers, len(folds)))
@@ -360,7 +365,7 @@ def _labels(member):
         return [f"{member.label} (frozen), " + ("used as it is" if test is None
                                                 else "output on all rows")
                 for _, test in member.jobs]
-    if not member.refit and member.n_folds == 1:
+    if not member.refit and member.n_folds == 1 and member.fold_numbers:
         return [member.label]  # one job: its label says what it is
     folds = [f"{member.label}, fold {j} of {member.n_folds}" for j in member.fold_numbers]
     return ([f"{member.label}, fit"] if member.refit else []) + folds

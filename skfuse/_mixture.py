@@ -184,7 +184,7 @@ class _BaseMixture(Composite):
         why = ("the mixture fits its experts and gate on subsets of rows (a validation "
                "slice, each expert's responsible rows)")
         refuse_kernel_members(zip(names, members), owner, "expert", why)
-        refuse_kernel_members([("gate", self.gate)], owner, "the", why)
+        refuse_kernel_members([(type(self.gate).__name__, self.gate)], owner, "gate", why)
         for name, member in zip(names, members):
             if not is_frozen(member) and weight_key(member) is None:
                 raise TypeError(takes_no_weights(f"{owner}: expert {name!r}", member, _EM_NEEDS))

@@ -132,7 +132,7 @@ def weight_params(estimator, sample_weight):
 
 def _earlier_step_keys(estimator):
     """Without metadata routing, the keys that weigh the steps before a ``Pipeline``'s
-    last (``<step>__sample_weight`` for a scaler), in nested pipelines too, when its
+    last (``<step>__sample_weight`` for a scaler, in a nested pipeline too) when its
     last step takes the weights: a weight of 0 then removes the row from every step
     that takes weights, not from the last alone."""
     if (get_config().get("enable_metadata_routing", False)
@@ -140,14 +140,22 @@ def _earlier_step_keys(estimator):
             or has_fit_parameter(estimator, "sample_weight")
             or weight_key(estimator) is None):
         return []
-    keys = []
-    last = len(estimator.steps) - 1
-    for i, (name, step) in enumerate(estimator.steps):
-        if step in (None, "passthrough"):
-            continue
-        own = [weight_key(step)] if i < last else []  # the last's is weight_key's
-        keys += [f"{name}__{key}" for key in [*own, *_earlier_step_keys(step)] if key]
-    return keys
+    *earlier, (name, last) = estimator.steps
+    return [*(f"{step_name}__{key}" for step_name, step in earlier
+              for key in _step_keys(step)),
+            *(f"{name}__{key}" for key in _earlier_step_keys(last))]
+
+
+def _step_keys(step):
+    """The keys that weigh a step before a Pipeline's last: ``sample_weight`` when its
+    ``fit`` takes it; those of each of its own steps when it is a Pipeline."""
+    if step in (None, "passthrough"):
+        return []
+    if has_fit_parameter(step, "sample_weight"):
+        return ["sample_weight"]
+    if isinstance(step, Pipeline):
+        return [f"{name}__{key}" for name, inner in step.steps for key in _step_keys(inner)]
+    return []
 
 
 # Whole-number weights are repeated rows for a member that takes no weights, up to this
@@ -194,7 +202,16 @@ def fit_task(estimator, X, y, sample_weight, train, test, view, output, params=N
         y_train = y if train is None else y[train]
         if params is None:
             params = {} if key is None else weight_params(estimator, sample_weight)
-        estimator.fit(X_train, y_train, **rows_of_params(params, train, len(y)))
+        try:
+            estimator.fit(X_train, y_train, **rows_of_params(params, train, len(y)))
+        except (TypeError, ValueError) as exc:
+            earlier = [k for k in params if k != key] if key is not None else []
+            if earlier and hasattr(exc, "add_note"):
+                exc.add_note(
+                    f"(skfuse passed sample_weight to the Pipeline's earlier steps too, "
+                    f"as {earlier}; to choose which steps take it, enable metadata "
+                    "routing and set each step's request with set_fit_request)")
+            raise
     if test is None:
         return estimator, None, None
     X_test = take_rows(X, test)

@@ -16,6 +16,7 @@ from sklearn.ensemble import (
     HistGradientBoostingClassifier,
     HistGradientBoostingRegressor,
 )
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import cross_val_score
 from sklearn.naive_bayes import GaussianNB
@@ -141,6 +142,25 @@ def test_numbers_held_as_objects_are_checked_for_infinite_values(name):
     est = make(name).fit(X.astype(object), y)
     with pytest.raises(ValueError, match=r"infinite values in column\(s\) \[1\]"):
         est.predict(infinite)
+
+
+def test_strings_of_digits_are_not_taken_for_numbers():
+    # A categorical column of "1", "inf", "2" was read as numbers and refused.
+    pd = pytest.importorskip("pandas")
+    from sklearn.compose import make_column_transformer
+    from sklearn.preprocessing import OneHotEncoder
+
+    frame = pd.DataFrame({"a": np.arange(30.0),
+                          "code": np.array(["1", "inf", "2"] * 10, dtype=object)})
+    encoded = make_pipeline(make_column_transformer((OneHotEncoder(), ["code"]),
+                                                    remainder="passthrough"),
+                            LogisticRegression())
+    fusion = FusionClassifier([("lr", encoded)])
+    fusion.fit(frame, np.arange(30) % 2)
+    held = pd.array([1.0, np.inf] + [2.0] * 28, dtype=object)
+    held[3] = pd.NA  # a missing entry beside the infinite one
+    with pytest.raises(ValueError, match=r"infinite values in column\(s\) \['b'\]"):
+        fusion.fit(frame.assign(b=held), np.arange(30) % 2)
 
 
 @pytest.mark.parametrize("name", COMPOSITES)
@@ -601,6 +621,18 @@ def test_a_member_taking_a_kernel_is_refused_where_rows_are_cut(kind):
     X, y = make_classification(60, 4, random_state=0)
     with pytest.raises(TypeError, match="takes a precomputed kernel as X"):
         KERNEL_MEMBERS[kind]().fit(X @ X.T, y)
+
+
+def test_a_frozen_member_taking_a_kernel_serves_learned_weights():
+    # Never fitted, it predicts on any rows of a kernel: a blending set works.
+    X, y = make_classification(90, 4, random_state=0)
+    fitted, blend = slice(0, 45), slice(45, 90)
+    frozen = FrozenEstimator(_kernel_svc().fit(X[fitted] @ X[fitted].T, y[fitted]))
+    other = FrozenEstimator(SVC(kernel="precomputed", C=0.01, probability=True,
+                                random_state=0).fit(X[fitted] @ X[fitted].T, y[fitted]))
+    fusion = FusionClassifier([("svc", frozen), ("small", other)], weights="optimize",
+                              cv=3).fit(X[blend] @ X[fitted].T, y[blend])
+    assert fusion.weights_.sum() == pytest.approx(1.0)
 
 
 def test_a_fusion_of_fixed_weights_takes_a_kernel_in_a_search():

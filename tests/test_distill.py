@@ -134,7 +134,7 @@ def test_the_student_is_fitted_on_the_hand_computed_duplicates(temperature):
     assert_allclose(w_fit, (soft * sw[:, None]).ravel(), rtol=1e-12)
 
 
-def test_a_pipeline_student_gets_the_weights_at_every_step_that_takes_them():
+def test_a_pipeline_student_gets_the_weights_at_its_last_step():
     teacher = FrozenEstimator(GaussianNB().fit(X_CLF, Y_CLF))
     student = make_pipeline(StandardScaler(), LogisticRegression())
     distilled = DistilledClassifier(teacher, student, label_weight=0.0,

@@ -23,11 +23,13 @@ from sklearn.ensemble import (
     VotingClassifier,
     VotingRegressor,
 )
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.metrics import accuracy_score, log_loss, mean_squared_error
 from sklearn.model_selection import (
     GridSearchCV,
     KFold,
+    PredefinedSplit,
     ShuffleSplit,
     StratifiedKFold,
     TimeSeriesSplit,
@@ -36,13 +38,14 @@ from sklearn.model_selection import (
 from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from skfuse import FusionClassifier, FusionRegressor, SerialStack
 from skfuse._compat import InvalidParameterError
 from skfuse._weights import classifier_objective, optimize_weights, regressor_objective
+from skfuse.exceptions import FrozenMemberWarning
 
 IRIS_X, IRIS_Y = load_iris(return_X_y=True)
 IRIS_LABELS = np.array(["setosa", "versicolor", "virginica"])[IRIS_Y]
@@ -493,8 +496,9 @@ def test_a_weight_of_zero_removes_the_row_from_every_pipeline_step(composite):
     y = (X[:, 0] + 0.5 * rng.normal(size=200) > 0).astype(int)
     X[:20] *= 50
     sample_weight = np.r_[np.zeros(20), np.ones(180)]
-    scaler = make_pipeline(StandardScaler(), StandardScaler()) if composite == "nested" \
-        else StandardScaler()
+    # Nested: the inner pipeline's own last step takes no weights.
+    scaler = make_pipeline(StandardScaler(), FunctionTransformer()) \
+        if composite == "nested" else StandardScaler()
     pipe = make_pipeline(scaler, LogisticRegression(C=0.1))
     # The same folds on the kept rows; the weighted fit also trains on the 20 others.
     folds = list(KFold(3).split(X[20:]))
@@ -963,6 +967,45 @@ def test_fold_fits_that_never_saw_the_last_rows_warn():
     with pytest.warns(UserWarning, match=r"36 of 120 rows are in no training part"):
         FusionRegressor([("ridge", Ridge())], weights="optimize", refit=False,
                         cv=ShuffleSplit(1, test_size=0.3, random_state=0)).fit(X, y)
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="exception notes")
+def test_an_earlier_step_refusing_the_weights_says_skfuse_passed_them():
+    from sklearn.preprocessing import KBinsDiscretizer
+
+    X, y = make_classification(100, 3, n_informative=2, n_redundant=0, random_state=0)
+    binned = make_pipeline(KBinsDiscretizer(n_bins=4, encode="ordinal",
+                                            quantile_method="linear"),
+                           LogisticRegression())
+    with pytest.raises(ValueError, match="quantile_method") as refused:
+        FusionClassifier([("binned", binned)]).fit(X, y, sample_weight=np.full(100, 2.0))
+    assert any("passed sample_weight to the Pipeline's earlier steps too, as "
+               "['kbinsdiscretizer__sample_weight']" in note
+               for note in refused.value.__notes__)
+
+
+def test_frozen_members_raise_no_warning_of_rows_no_fit_has_seen():
+    X, y = make_classification(120, 6, random_state=0)
+    frozen = [(name, FrozenEstimator(est.fit(X, y))) for name, est in
+              [("nb", GaussianNB()), ("tree", DecisionTreeClassifier(max_depth=3,
+                                                                      random_state=0))]]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*in no training part")
+        warnings.simplefilter("ignore", FrozenMemberWarning)
+        FusionClassifier(frozen, weights="optimize", cv=TimeSeriesSplit(3)).fit(X, y)
+
+
+def test_a_member_without_rows_in_any_test_fold_is_named_without_a_refit():
+    # Its progress labels outnumbered its tasks: "2 progress labels for 1 tasks".
+    X, y = make_classification(120, 6, random_state=0)
+    X[:60, 3:] = np.nan
+    split = PredefinedSplit(np.r_[np.zeros(60), -np.ones(60)])
+    fusion = FusionClassifier([("a", GaussianNB()), ("b", GaussianNB())],
+                              views={"a": [0, 1, 2], "b": [3, 4, 5]}, weights="optimize",
+                              cv=split)
+    with pytest.raises(ValueError, match="member 'b' has none of its rows .* in a test "
+                                         "fold of cv"):
+        fusion.fit(X, y)
 
 
 def test_cv_splits_given_as_boolean_masks_are_taken_as_their_rows():
