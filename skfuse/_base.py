@@ -1,6 +1,7 @@
 """What every composite shares: nested parameters, input checks, members and seeds."""
 
 import copy
+import decimal
 import functools
 import hashlib
 import inspect
@@ -696,7 +697,9 @@ def refuse_non_finite_step(owner, name, out, when):
 def refuse_infinite(X, owner, feature_names=None):
     """Raise a ``ValueError`` naming the columns of ``X`` that hold an infinite value."""
     if _is_dataframe(X):
-        numeric, objects = X.select_dtypes("number"), X.select_dtypes("object")
+        # Object columns by dtype: select_dtypes("object") takes pandas 3's strings too.
+        numeric = X.select_dtypes("number")
+        objects = X.iloc[:, [i for i, kind in enumerate(X.dtypes) if kind == object]]
         names, values = list(numeric.columns), numeric.to_numpy(dtype=np.float64,
                                                                 na_value=np.nan)
         if objects.shape[1]:  # numbers held as objects count too
@@ -734,14 +737,33 @@ def _number_columns(values, names):
     objects, strings of digits included, are the members' to read."""
     kept, columns = [], []
     for c in range(values.shape[1]):
-        column = [np.nan if _is_missing_value(v) else v for v in values[:, c]]
-        if all(isinstance(v, numbers.Real) for v in column):
-            columns.append(np.asarray(column, dtype=np.float64))
-            kept.append(c)
+        column = values[:, c]
+        kinds = set(map(type, column))  # one pass in C; entries one by one if need be
+        others = [kind for kind in kinds
+                  if not issubclass(kind, (numbers.Real, decimal.Decimal))]
+        if not all(_is_missing_value(next(v for v in column if type(v) is kind))
+                   for kind in others):
+            continue
+        if not all(issubclass(kind, (float, int, np.floating, np.integer)) for kind in kinds):
+            column = np.array([np.nan if _is_missing_value(v) else v for v in column],
+                              dtype=object)
+        try:
+            columns.append(column.astype(np.float64))
+        except OverflowError:  # an int beyond float64 (10**400): infinite
+            columns.append(np.array([_as_float(v) for v in column]))
+        kept.append(c)
     if names is None:
         names = list(range(values.shape[1]))
     return ([names[c] for c in kept],
             np.column_stack(columns) if columns else np.zeros((len(values), 0)))
+
+
+def _as_float(value):
+    """``float(value)``, infinite where it overflows."""
+    try:
+        return float(value)
+    except OverflowError:
+        return np.inf if value > 0 else -np.inf
 
 
 def numeric_target(y, owner):
@@ -811,10 +833,11 @@ def takes_a_kernel(estimator):
 def refuse_kernel_members(named, owner, role, why):
     """Refuse members that take a precomputed kernel (``(name, estimator)`` pairs)
     where the composite fits them on subsets of rows (``why``): cutting a kernel's rows
-    would have to cut its columns too, which X's columns do not follow. A frozen one is
-    never fitted, and predicts on any rows of a kernel."""
+    would have to cut its columns too, which X's columns do not follow. (A frozen one,
+    never fitted, predicts on any rows of a kernel: callers leave it out where it sees
+    whole rows.)"""
     for name, est in named:
-        if takes_a_kernel(est) and not is_frozen(est):
+        if takes_a_kernel(est):
             raise TypeError(
                 f"{owner}: {role} {name!r} takes a precomputed kernel as X (its pairwise "
                 f"tag), and {why}: a subset of a kernel's rows needs the same subset of "

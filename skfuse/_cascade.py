@@ -315,8 +315,11 @@ def _refit_deferred(stack, estimators, step_params, fitted, oof, route, routed, 
             (np.intersect1d(train, rows), np.intersect1d(test, rows))
             for train, test in folds
         ]
-        sub_folds = [(tr, te) for tr, te in sub_folds if te.size and tr.size]
-        if not sub_folds or any(np.unique(y[tr]).size < 2 for tr, _ in sub_folds):
+        # A fold without training rows here loses its test rows; the jobs then leave
+        # out the folds without test rows, numbering the others as in cv.
+        sub_folds = [(tr, te if tr.size else te[:0]) for tr, te in sub_folds]
+        used = [tr for tr, te in sub_folds if te.size]
+        if not used or any(np.unique(y[tr]).size < 2 for tr in used):
             continue  # cannot be cross-fitted on the deferred rows alone
         fit = trial(i, rows, sub_folds)
         if fit is None:

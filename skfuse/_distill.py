@@ -335,8 +335,10 @@ class _BaseDistilled(Composite):
     def _refuse_kernel_estimators(self):
         """Refuse a teacher or student that takes a precomputed kernel (and is fitted)."""
         for role, est in (("teacher", self.teacher), ("student", self.student)):
-            refuse_kernel_members([(type(est).__name__, est)], type(self).__name__, role,
-                                  "the distiller fits on cv folds and on the rows it grows")
+            if not is_frozen(est):  # a frozen student is refused apart
+                refuse_kernel_members([(type(est).__name__, est)], type(self).__name__,
+                                      role, "the distiller fits on cv folds and on the "
+                                      "rows it grows")
 
     def _check_student_takes_weights(self, y, sample_weight, folds):
         """Refuse, before the teacher's fits, a student that cannot take the weights it

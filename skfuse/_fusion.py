@@ -227,7 +227,8 @@ class _BaseFusion(TransformerMixin, Composite):
                 raise ValueError(f"{owner}: costs of {bad!r} must be finite and >= 0.")
         cut = isinstance(weights, str) or self.partitions is not None
         refuse_kernel_members(
-            [(name, est) for name, est in zip(names, members) if cut or name in views],
+            [(name, est) for name, est in zip(names, members)
+             if (cut and not is_frozen(est)) or name in views],
             owner, "member", "the fusion fits it on subsets of rows (cv folds for learned "
             "weights, partitions) or columns (a view)")
         return names, members, views, weights

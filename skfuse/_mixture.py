@@ -183,8 +183,11 @@ class _BaseMixture(Composite):
         self._validate_names([name for name, _ in pairs])
         why = ("the mixture fits its experts and gate on subsets of rows (a validation "
                "slice, each expert's responsible rows)")
-        refuse_kernel_members(zip(names, members), owner, "expert", why)
-        refuse_kernel_members([(type(self.gate).__name__, self.gate)], owner, "gate", why)
+        refuse_kernel_members([(name, est) for name, est in zip(names, members)
+                               if not is_frozen(est)], owner, "expert", why)
+        if self.gate is not None and not is_frozen(self.gate):
+            refuse_kernel_members([(type(self.gate).__name__, self.gate)], owner, "gate",
+                                  why)
         for name, member in zip(names, members):
             if not is_frozen(member) and weight_key(member) is None:
                 raise TypeError(takes_no_weights(f"{owner}: expert {name!r}", member, _EM_NEEDS))

@@ -432,10 +432,14 @@ class SerialStack(TransformerMixin, Composite):
         if _skipped(steps[-1][1]):
             raise ValueError(f"SerialStack: the last step {steps[-1][0]!r} is the final "
                              f"estimator and cannot be {steps[-1][1]!r}.")
+        # A frozen step predicts on any rows of a kernel; but a stack's later steps
+        # see the outputs of the steps before them, not the kernel.
+        kept = [(name, est) for name, est in steps if not _skipped(est)]
         refuse_kernel_members(
-            [(name, est) for name, est in steps if not _skipped(est)], "SerialStack",
-            "step", "the stack fits its steps on cv folds (a cascade on the rows it "
-            "defers)")
+            [(name, est) for i, (name, est) in enumerate(kept)
+             if not is_frozen(est) or (i and self.exit_threshold is None)], "SerialStack",
+            "step", "the stack fits its steps on cv folds, and its later steps on the "
+            "outputs of the steps before (a cascade on the rows it defers)")
         if isinstance(self.stack_method, dict):
             unknown = sorted(set(self.stack_method) - {name for name, _ in steps[:-1]})
             if unknown:

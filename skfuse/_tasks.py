@@ -13,6 +13,7 @@ import pickle
 import sys
 import threading
 import time
+import traceback
 import warnings
 
 import numpy as np
@@ -146,6 +147,23 @@ def _earlier_step_keys(estimator):
             *(f"{name}__{key}" for key in _earlier_step_keys(last))]
 
 
+def _earlier_steps(pipeline):
+    """The steps :func:`_earlier_step_keys` weighs (in nested pipelines too), fitted
+    in place by a Pipeline without ``memory``."""
+    *earlier, (_, last) = pipeline.steps
+    steps = []
+    for _, step in earlier:
+        steps += [step, *(_earlier_steps(step) if isinstance(step, Pipeline) else [])]
+    return steps + (_earlier_steps(last) if isinstance(last, Pipeline) else [])
+
+
+def _raised_in(exc, objects):
+    """Whether ``exc`` was raised inside a method of one of ``objects``."""
+    ids = {id(obj) for obj in objects}
+    frames = [frame for frame, _ in traceback.walk_tb(exc.__traceback__)]
+    return any(id(frame.f_locals.get("self")) in ids for frame in frames)
+
+
 def _step_keys(step):
     """The keys that weigh a step before a Pipeline's last: ``sample_weight`` when its
     ``fit`` takes it; those of each of its own steps when it is a Pipeline."""
@@ -206,7 +224,8 @@ def fit_task(estimator, X, y, sample_weight, train, test, view, output, params=N
             estimator.fit(X_train, y_train, **rows_of_params(params, train, len(y)))
         except (TypeError, ValueError) as exc:
             earlier = [k for k in params if k != key] if key is not None else []
-            if earlier and hasattr(exc, "add_note"):
+            if (earlier and hasattr(exc, "add_note")
+                    and _raised_in(exc, _earlier_steps(estimator))):
                 exc.add_note(
                     f"(skfuse passed sample_weight to the Pipeline's earlier steps too, "
                     f"as {earlier}; to choose which steps take it, enable metadata "

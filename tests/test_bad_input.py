@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 from composites import NaNRidge, is_classifier, make
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.datasets import make_classification, make_regression
 from sklearn.ensemble import (
@@ -161,6 +161,27 @@ def test_strings_of_digits_are_not_taken_for_numbers():
     held[3] = pd.NA  # a missing entry beside the infinite one
     with pytest.raises(ValueError, match=r"infinite values in column\(s\) \['b'\]"):
         fusion.fit(frame.assign(b=held), np.arange(30) % 2)
+
+
+def test_numbers_of_other_types_held_as_objects_are_checked_too():
+    import decimal
+    import warnings
+
+    from sklearn.compose import make_column_transformer
+
+    pd = pytest.importorskip("pandas")
+    for entry in (decimal.Decimal("Infinity"), 10**400):
+        X = np.ones((30, 2), dtype=object)
+        X[3, 1] = entry
+        with pytest.raises(ValueError, match=r"infinite values in column\(s\) \[1\]"):
+            FusionClassifier([("lr", LogisticRegression())]).fit(X, np.arange(30) % 2)
+    # pandas 3's string columns are left alone without its deprecation warning.
+    frame = pd.DataFrame({"a": np.arange(30.0), "s": ["x", "y"] * 15})
+    encoded = make_pipeline(make_column_transformer(("drop", ["s"]), remainder="passthrough"),
+                            LogisticRegression())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        FusionClassifier([("lr", encoded)]).fit(frame, np.arange(30) % 2)
 
 
 @pytest.mark.parametrize("name", COMPOSITES)
@@ -633,6 +654,25 @@ def test_a_frozen_member_taking_a_kernel_serves_learned_weights():
     fusion = FusionClassifier([("svc", frozen), ("small", other)], weights="optimize",
                               cv=3).fit(X[blend] @ X[fitted].T, y[blend])
     assert fusion.weights_.sum() == pytest.approx(1.0)
+
+
+def test_a_frozen_kernel_member_that_would_not_see_the_kernel_is_refused():
+    # A stack's later step sees the outputs before it, a view some columns: a frozen
+    # kernel member failed there with "X has 1 features, but SVC is expecting 80".
+    X, y = make_classification(80, 4, random_state=0)
+    K = X @ X.T
+    frozen = FrozenEstimator(_kernel_svc().fit(K, y))
+    for composite in (SerialStack([("lr", LogisticRegression()), ("svc", frozen)]),
+                      FusionClassifier([("svc", frozen), ("lr", LogisticRegression())],
+                                       views={"svc": slice(0, 40)})):
+        with pytest.raises(TypeError, match="takes a precomputed kernel as X"):
+            composite.fit(K, y)
+    # A cascade's step predicts on rows of the kernel: it still serves.
+    cascade = SerialStack([("lr", LogisticRegression()), ("svc", frozen)],
+                          exit_threshold=0.9).fit(K, y)
+    deferred = cascade.predict_route(K) == 1
+    assert deferred.any()
+    assert_array_equal(cascade.predict(K)[deferred], frozen.predict(K[deferred]))
 
 
 def test_a_fusion_of_fixed_weights_takes_a_kernel_in_a_search():

@@ -984,6 +984,15 @@ def test_an_earlier_step_refusing_the_weights_says_skfuse_passed_them():
                for note in refused.value.__notes__)
 
 
+def test_an_error_of_the_last_step_gets_no_note_about_earlier_steps():
+    X, y = make_classification(100, 3, n_informative=2, n_redundant=0, random_state=0)
+    bad = make_pipeline(StandardScaler(), LogisticRegression(C=-1.0))
+    with pytest.raises(ValueError, match="C") as refused:
+        FusionClassifier([("bad", bad)]).fit(X, y, sample_weight=np.full(100, 2.0))
+    assert not any("earlier steps" in note for note in getattr(refused.value,
+                                                                "__notes__", []))
+
+
 def test_frozen_members_raise_no_warning_of_rows_no_fit_has_seen():
     X, y = make_classification(120, 6, random_state=0)
     frozen = [(name, FrozenEstimator(est.fit(X, y))) for name, est in

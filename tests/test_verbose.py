@@ -259,3 +259,22 @@ def test_each_line_is_written_in_one_call(monkeypatch):
     assert len(Writes.calls) > 5
     assert all(call.startswith("[FusionClassifier] ") and call.endswith("\n")
                and call.count("\n") == 1 for call in Writes.calls)
+
+
+def test_a_deferred_cascade_steps_folds_keep_their_number_in_cv(capsys):
+    from sklearn.model_selection import KFold
+
+    rng = np.random.default_rng(0)
+    Xc = rng.normal(size=(200, 2))
+    yc = (rng.random(200) < 0.5).astype(int)
+    Xc[:100, 0] = np.where(yc[:100] == 1, 8, -8) + rng.normal(size=100) * 0.1  # easy first
+    cascade = SerialStack([("lr", LogisticRegression()),
+                           ("dt", DecisionTreeClassifier(max_depth=3, random_state=0))],
+                          exit_threshold=0.9, cv=KFold(4), cascade_confidence=0.5,
+                          verbose=1).fit(Xc, yc)
+    assert cascade.cascade_fit_[1] == "deferred"
+    deferred = [line.split(") ", 1)[1].split(":")[0]
+                for line in capsys.readouterr().out.splitlines() if "deferred rows," in line]
+    assert deferred == ["step 'dt' on its deferred rows, fit",
+                        "step 'dt' on its deferred rows, fold 3 of 4",
+                        "step 'dt' on its deferred rows, fold 4 of 4"]
