@@ -289,7 +289,8 @@ class CascadeDisplay:
         except ValueError as exc:
             raise ValueError(
                 f"CascadeDisplay: y holds labels of another type than the cascade's "
-                f"classes_ {list(estimator.classes_)!r}; pass y as given to fit ({exc})."
+                f"classes_ {estimator.classes_.tolist()!r}; pass y as given to fit "
+                f"({exc})."
             ) from None
         proba = estimator.predict_step_proba(X)
         present = ~np.isnan(proba[:, :, 0])
@@ -342,7 +343,8 @@ class CascadeDisplay:
         at = int(np.argmin(np.abs(self.thresholds - self.fitted_threshold)))
         fitted = f"fitted threshold {self.fitted_threshold:.4g}"
         (self.marker_,) = ax.plot(self.exit_rates[at], self.accuracies[at], "*",
-                                  markersize=14, color=kwargs.get("color", "tab:red"),
+                                  markersize=14, color=self.line_.get_color()
+                                  if "color" in kwargs or "c" in kwargs else "tab:red",
                                   label=fitted if name is None else f"{name}: {fitted}")
         ax.set_xlabel("rows answered by the first step")
         ax.set_ylabel("accuracy")

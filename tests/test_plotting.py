@@ -113,7 +113,8 @@ def test_cascade_display_checks_what_it_is_given():
                                             thresholds=[0.8])
     assert_allclose(display.accuracies, [cascade.score(X, labels, sample_weight=weight)])
     with pytest.raises(ValueError, match="y holds labels of another type than the "
-                                         "cascade's classes_.*Mix of label input types"):
+                                         "cascade's classes_ \\['[^']+', '[^']+'\\]; "
+                                         ".*Mix of label input types"):
         CascadeDisplay.from_estimator(cascade, X, Y)  # codes for a cascade of strings
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         CascadeDisplay.from_estimator(cascade, X, labels[:-1])
@@ -138,6 +139,9 @@ def test_cascade_displays_on_one_axes_are_told_apart_by_name():
     assert first.line_.get_color() == first.marker_.get_color() == "tab:blue"
     assert first.line_.get_linestyle() == "--"
     assert second.marker_.get_color() == "tab:red"
+    # matplotlib's alias of color too (the marker stayed red).
+    aliased = CascadeDisplay.from_estimator(cascade, X, Y, c="green")
+    assert aliased.line_.get_color() == aliased.marker_.get_color() == "green"
     unnamed = CascadeDisplay.from_estimator(cascade, X, Y)
     assert [t.get_text() for t in unnamed.ax_.get_legend().get_texts()] == [
         "fitted threshold 0.8"]
