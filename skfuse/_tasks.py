@@ -492,8 +492,10 @@ def _lost_worker(exc):
 def report(owner, text):
     """A verbose line, ``[owner] text``, written in one call and flushed: lines that
     worker processes print at once never run into each other, where ``print`` writes
-    the text and its newline apart on an unbuffered stdout (``PYTHONUNBUFFERED``)."""
-    sys.stdout.write(f"[{owner}] {text}\n")
+    the text and its newline apart on an unbuffered stdout (``PYTHONUNBUFFERED``).
+    Line breaks in ``text`` (a member's name) are shown escaped, keeping one line."""
+    one_line = text.replace("\r", "\\r").replace("\n", "\\n")  # a name may hold them
+    sys.stdout.write(f"[{owner}] {one_line}\n")
     sys.stdout.flush()
 
 

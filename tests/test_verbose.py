@@ -278,3 +278,13 @@ def test_a_deferred_cascade_steps_folds_keep_their_number_in_cv(capsys):
     assert deferred == ["step 'dt' on its deferred rows, fit",
                         "step 'dt' on its deferred rows, fold 3 of 4",
                         "step 'dt' on its deferred rows, fold 4 of 4"]
+
+
+def test_a_name_holding_a_line_break_keeps_each_line_whole(capsys):
+    # Summaries printed the name raw: "learned weights (optimize): a" then "b 0.496, ..."
+    # on a line of its own, without the owner.
+    FusionClassifier([("a\nb", LogisticRegression()), ("c", GaussianNB())],
+                     weights="optimize", cv=3, verbose=1).fit(X, y)
+    lines = capsys.readouterr().out.splitlines()
+    assert all(line.startswith("[FusionClassifier] ") for line in lines)
+    assert any("learned weights (optimize): a\\nb " in line for line in lines)
