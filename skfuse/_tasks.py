@@ -123,38 +123,42 @@ def _searched_key(search):
 
 def weight_params(estimator, sample_weight):
     """``fit``'s keywords for ``sample_weight`` (:func:`weight_key`, and a
-    ``Pipeline``'s earlier steps': :func:`_earlier_step_keys`): ``{}`` without weights.
+    ``Pipeline``'s earlier steps': :func:`_earlier_weighed`): ``{}`` without weights.
     With no way in (None) it is passed as ``sample_weight``, for ``fit`` to refuse."""
     if sample_weight is None:
         return {}
-    keys = [weight_key(estimator) or "sample_weight", *_earlier_step_keys(estimator)]
+    keys = [weight_key(estimator) or "sample_weight",
+            *(key for key, _ in _earlier_weighed(estimator))]
     return dict.fromkeys(keys, sample_weight)
 
 
-def _earlier_step_keys(estimator):
-    """Without metadata routing, the keys that weigh the steps before a ``Pipeline``'s
-    last (``<step>__sample_weight`` for a scaler, in a nested pipeline too) when its
-    last step takes the weights: a weight of 0 then removes the row from every step
-    that takes weights, not from the last alone."""
+def _earlier_weighed(estimator):
+    """Without metadata routing, ``(key, step)`` for each step before a ``Pipeline``'s
+    last whose ``fit`` takes ``sample_weight`` (``<step>__sample_weight`` for a scaler,
+    in a nested pipeline too), when its last step takes the weights: a weight of 0
+    then removes the row from every step that takes weights, not from the last alone."""
     if (get_config().get("enable_metadata_routing", False)
             or not isinstance(estimator, Pipeline) or not estimator.steps
             or has_fit_parameter(estimator, "sample_weight")
             or weight_key(estimator) is None):
         return []
     *earlier, (name, last) = estimator.steps
-    return [*(f"{step_name}__{key}" for step_name, step in earlier
-              for key in _step_keys(step)),
-            *(f"{name}__{key}" for key in _earlier_step_keys(last))]
+    return [*((f"{step_name}__{key}", weighed) for step_name, step in earlier
+              for key, weighed in _weighed(step)),
+            *((f"{name}__{key}", weighed) for key, weighed in _earlier_weighed(last))]
 
 
-def _earlier_steps(pipeline):
-    """The steps :func:`_earlier_step_keys` weighs (in nested pipelines too), fitted
-    in place by a Pipeline without ``memory``."""
-    *earlier, (_, last) = pipeline.steps
-    steps = []
-    for _, step in earlier:
-        steps += [step, *(_earlier_steps(step) if isinstance(step, Pipeline) else [])]
-    return steps + (_earlier_steps(last) if isinstance(last, Pipeline) else [])
+def _weighed(step):
+    """``(key, step)`` for a step before a Pipeline's last whose ``fit`` takes
+    ``sample_weight``; for each of its own steps that does when it is a Pipeline."""
+    if step in (None, "passthrough"):
+        return []
+    if has_fit_parameter(step, "sample_weight"):
+        return [("sample_weight", step)]
+    if isinstance(step, Pipeline):
+        return [(f"{name}__{key}", weighed) for name, inner in step.steps
+                for key, weighed in _weighed(inner)]
+    return []
 
 
 def _raised_in(exc, objects):
@@ -162,18 +166,6 @@ def _raised_in(exc, objects):
     ids = {id(obj) for obj in objects}
     frames = [frame for frame, _ in traceback.walk_tb(exc.__traceback__)]
     return any(id(frame.f_locals.get("self")) in ids for frame in frames)
-
-
-def _step_keys(step):
-    """The keys that weigh a step before a Pipeline's last: ``sample_weight`` when its
-    ``fit`` takes it; those of each of its own steps when it is a Pipeline."""
-    if step in (None, "passthrough"):
-        return []
-    if has_fit_parameter(step, "sample_weight"):
-        return ["sample_weight"]
-    if isinstance(step, Pipeline):
-        return [f"{name}__{key}" for name, inner in step.steps for key in _step_keys(inner)]
-    return []
 
 
 # Whole-number weights are repeated rows for a member that takes no weights, up to this
@@ -223,13 +215,16 @@ def fit_task(estimator, X, y, sample_weight, train, test, view, output, params=N
         try:
             estimator.fit(X_train, y_train, **rows_of_params(params, train, len(y)))
         except (TypeError, ValueError) as exc:
-            earlier = [k for k in params if k != key] if key is not None else []
-            if (earlier and hasattr(exc, "add_note")
-                    and _raised_in(exc, _earlier_steps(estimator))):
+            # Weights skfuse gave an earlier step that refuses them (sample_weight given,
+            # no params: weight_params was called above).
+            weighed = _earlier_weighed(estimator) if key is not None else []
+            if (weighed and hasattr(exc, "add_note")
+                    and _raised_in(exc, [step for _, step in weighed])):
                 exc.add_note(
                     f"(skfuse passed sample_weight to the Pipeline's earlier steps too, "
-                    f"as {earlier}; to choose which steps take it, enable metadata "
-                    "routing and set each step's request with set_fit_request)")
+                    f"as {[k for k, _ in weighed]}; to choose which steps take it, "
+                    "enable metadata routing and set each step's request with "
+                    "set_fit_request)")
             raise
     if test is None:
         return estimator, None, None
