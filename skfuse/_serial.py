@@ -434,9 +434,8 @@ class SerialStack(TransformerMixin, Composite):
                              f"estimator and cannot be {steps[-1][1]!r}.")
         # A frozen step predicts on any rows of a kernel; but a stack's later steps
         # see the outputs of the steps before them, not the kernel.
-        kept = [(name, est) for name, est in steps if not _skipped(est)]
         refuse_kernel_members(
-            [(name, est) for i, (name, est) in enumerate(kept)
+            [(name, est) for i, (name, est) in enumerate(self._kept_steps())
              if not is_frozen(est) or (i and self.exit_threshold is None)], "SerialStack",
             "step", "the stack fits its steps on cv folds, and its later steps on the "
             "outputs of the steps before (a cascade on the rows it defers)")
