@@ -54,10 +54,12 @@ class FusionWeightsDisplay:
 
     Attributes
     ----------
+    kind_ : {"weights", "path"}
+        What the last call to ``plot`` drew.
     bars_ : matplotlib BarContainer
-        The weights' bars (``kind="weights"``).
+        The weights' bars (set when ``kind_`` is ``"weights"``).
     line_ : matplotlib Line2D
-        The score after each round (``kind="path"``).
+        The score after each round (set when ``kind_`` is ``"path"``).
     ax_ : matplotlib Axes
     figure_ : matplotlib Figure
 
@@ -131,20 +133,23 @@ class FusionWeightsDisplay:
         display = cls(weights, list(estimator.named_estimators_), scores, path, path_scores)
         return display.plot(ax=ax, kind=kind)
 
-    def plot(self, ax=None, *, kind="weights"):
+    def plot(self, ax=None, *, kind=None):
         """Draw the weights as horizontal bars, or the greedy selection path.
 
         Parameters
         ----------
         ax : matplotlib Axes, default=None
             Where to draw; a new figure when None.
-        kind : {"weights", "path"}, default="weights"
+        kind : {"weights", "path"}, default=None
             What to draw; ``"path"`` needs ``selection_path`` and ``selection_scores``.
+            None draws what was drawn last (``kind_``), the weights the first time.
 
         Returns
         -------
         display : FusionWeightsDisplay
         """
+        if kind is None:
+            kind = getattr(self, "kind_", "weights")
         if kind not in ("weights", "path"):
             raise ValueError(f'kind must be "weights" or "path"; got {kind!r}.')
         if kind == "path" and (self.selection_path is None or self.selection_scores is None):
@@ -154,11 +159,13 @@ class FusionWeightsDisplay:
             )
         self._check_lengths()
         ax = _axes(ax)
+        # The other kind's artist would point at what this call no longer draws.
+        vars(self).pop("line_" if kind == "weights" else "bars_", None)
         if kind == "weights":
             self._plot_weights(ax)
         else:
             self._plot_path(ax)
-        self.ax_, self.figure_ = ax, ax.figure
+        self.kind_, self.ax_, self.figure_ = kind, ax, ax.figure
         return self
 
     def _check_lengths(self):

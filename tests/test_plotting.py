@@ -61,6 +61,22 @@ def test_fusion_weights_display_draws_the_greedy_path():
         FusionWeightsDisplay([1.0], ["a"]).plot(kind="bars")
 
 
+def test_fusion_weights_display_redraws_the_kind_drawn_last():
+    fusion = FusionClassifier([("lr", LogisticRegression()), ("nb", GaussianNB())],
+                              weights="greedy", selection_rounds=4, cv=3).fit(X, Y)
+    display = FusionWeightsDisplay.from_estimator(fusion, kind="path")
+    _, ax = plt.subplots()
+    display.plot(ax=ax)  # the path again, as PartialDependenceDisplay keeps its kind
+    assert display.kind_ == "path" and display.line_.axes is ax
+    assert_allclose(display.line_.get_ydata(), fusion.selection_scores_)
+    display.plot(kind="weights")
+    assert display.kind_ == "weights" and not hasattr(display, "line_")
+    assert_allclose([bar.get_width() for bar in display.bars_], fusion.weights_)
+    display.plot(kind="path")
+    assert not hasattr(display, "bars_") and display.line_.axes is display.ax_
+    assert FusionWeightsDisplay([0.5, 0.5], ["a", "b"]).plot().kind_ == "weights"
+
+
 def test_fusion_weights_display_draws_one_output_of_per_output_weights():
     from sklearn.datasets import make_regression
 
