@@ -47,7 +47,7 @@ from collections import OrderedDict
 import joblib
 import numpy as np
 
-from ._tasks import fit_task
+from ._tasks import fit_task, read_from_cache
 from ._views import take_view
 
 MEMO_BYTES = 256 * 2**20
@@ -311,6 +311,8 @@ def _through_disk(backend, memo_key, call_id, compute, *args):
         value, made = compute(*args)
         # joblib warns (CacheWarning) if it cannot write.
         backend.dump_item(call_id, _sealed(call_id, value), verbose=0)
+    else:
+        read_from_cache()
     if _MEMO.max_bytes > 0 and backend.contains_item(call_id):
         _MEMO.put(memo_key, value, _nbytes(value) + _ENTRY_BYTES, (backend, call_id))
     return value, made

@@ -461,18 +461,29 @@ def noted(owner, label, function, *args):
         raise
 
 
+_RUNNING = threading.local()  # the task running in this thread, for :func:`_timed`
+
+
+def read_from_cache():
+    """Say that the running task's result was read from the member cache's disk (its
+    progress line then says so, not the seconds the read took)."""
+    _RUNNING.from_cache = True
+
+
 def _timed(function, *args):
+    """``(result, seconds)``; seconds None for a result read from the cache."""
+    _RUNNING.from_cache = False
     start = time.perf_counter()
     result = function(*args)
-    return result, time.perf_counter() - start
+    return result, None if _RUNNING.from_cache else time.perf_counter() - start
 
 
 def _reported(timed_results, labels, owner, done_before, n_total):
     results = []
     for done, (result, seconds) in enumerate(timed_results):
         results.append(result)
-        report(owner, f"({done_before + done + 1} of {n_total}) {labels[done]}: "
-                      f"{seconds:.2f} s")
+        took = "from the cache" if seconds is None else f"{seconds:.2f} s"
+        report(owner, f"({done_before + done + 1} of {n_total}) {labels[done]}: {took}")
     return results
 
 

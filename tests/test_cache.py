@@ -476,6 +476,25 @@ def test_data_and_members_are_hashed_once_per_call(tmp_path, monkeypatch):
     assert count(lambda v: len(v) == 1 and hasattr(v[0], "fit")) == 3
 
 
+def test_a_fit_read_from_the_disk_says_so_at_verbose(tmp_path, capsys):
+    # As in another process, the entries come from the disk, not this process's memo:
+    # each line said how long the read took ("0.00 s"), as if the member were fitted.
+    FusionClassifier(members(), weights="optimize", cv=3, memory=tmp_path).fit(X, y)
+    from skfuse import _cache
+
+    _cache._MEMO.clear()
+    capsys.readouterr()
+    FusionClassifier(members(), weights="optimize", cv=3, memory=tmp_path,
+                     verbose=1).fit(X, y)
+    lines = [line for line in capsys.readouterr().out.splitlines() if " of 6) " in line]
+    assert len(lines) == 6 and all(line.endswith(": from the cache") for line in lines)
+    _cache._MEMO.clear()
+    FusionClassifier(members(), weights="optimize", cv=4, memory=tmp_path,
+                     verbose=1).fit(X, y)  # other folds: fitted, and timed
+    lines = [line for line in capsys.readouterr().out.splitlines() if " of 8) " in line]
+    assert len(lines) == 8 and all(line.endswith(" s") for line in lines)
+
+
 def test_a_damaged_entry_is_computed_again_with_a_warning(tmp_path):
     fusion = FusionClassifier(members(), memory=tmp_path)
     expected = fusion.fit(X, y).predict_proba(X)
