@@ -471,17 +471,17 @@ class MemberCache:
     def output_tasks(self, estimators, keys, views, X, output):
         """``(function, args)`` per member: its ``output`` on its view of ``X``.
 
-        Cached when the members were fitted through the cache (``keys``, the digests of
-        the fitted members, not None); a :class:`StoredMember` is unpickled only when its
+        Cached for each member fitted through the cache (its key, the digest of the
+        fitted member, not None); a :class:`StoredMember` is unpickled only when its
         output is not cached.
         """
-        cached = self.enabled and keys is not None
+        cached = self.enabled and any(key is not None for key in keys)
         if cached:
             X_digest = self._digest_of(X)
             output_digest = self._digest_of(output, pickled=True)
         tasks = []
-        for est, key, view in zip(estimators, keys or [None] * len(estimators), views):
-            if not cached:
+        for est, key, view in zip(estimators, keys, views):
+            if not cached or key is None:
                 tasks.append((output, (loaded(est), take_view(X, view))))
                 continue
             view_id = None if view is None else tuple(int(v) for v in view)

@@ -304,7 +304,7 @@ class _BaseFusion(TransformerMixin, Composite):
             else FoldMean(fits[name].fold_estimators, getattr(self, "classes_", None))
             for name in names}
         keys = [fits[name].key for name in names]
-        self._member_keys_ = None if any(key is None for key in keys) else keys
+        self._member_keys_ = None if all(key is None for key in keys) else keys
         self._check_member_classes([(n, est) for (n, est), f
                                     in zip(self._fitted_members_.items(), frozen) if not f])
         if learn:

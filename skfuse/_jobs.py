@@ -222,10 +222,11 @@ class MemberJobs:
             fit = MemberFit()
             if m.refit:
                 (fitted, fit_out, _), *done = done
-                # A frozen member is used as it is, not as the copy a task returns.
+                # A frozen member is used as it is, not as the copy a task returns;
+                # the user's object, which may change after this fit, keys no output.
                 fit.estimator = m.estimator if m.frozen else fitted
                 fit.fit_output = fit_out if m.fit_output else None
-                fit.key = keys[start]
+                fit.key = None if m.frozen else keys[start]
             if done:
                 fit.oof, fit.tested = _out_of_fold([out for _, out, _ in done], m.jobs[1:],
                                                    X.shape[0], m.label, self.owner)
@@ -413,14 +414,12 @@ def predict_members(members, X, output, *, owner, n_jobs=None, memory=None):
     keys = [key for *_, key in members]
     whole = [m for m, (*_, rows, _) in enumerate(members) if rows is None]
     placed = list(whole)
-    tasks = cache.output_tasks([members[m][1] for m in whole],
-                               _known([keys[m] for m in whole]),
+    tasks = cache.output_tasks([members[m][1] for m in whole], [keys[m] for m in whole],
                                [members[m][2] for m in whole], X, output) if whole else []
     for m, (_, est, view, rows, key) in enumerate(members):
         if rows is None or rows.size == 0:
             continue
-        tasks += cache.output_tasks([est], _known([key]), [view], take_rows(X, rows),
-                                    output)
+        tasks += cache.output_tasks([est], [key], [view], take_rows(X, rows), output)
         placed.append(m)
     tasks = [(noted, (owner, f"member {members[m][0]!r}, predict", fn, *args))
              for m, (fn, args) in zip(placed, tasks)]
@@ -429,7 +428,3 @@ def predict_members(members, X, output, *, owner, n_jobs=None, memory=None):
         outputs[m] = out
     return outputs
 
-
-def _known(keys):
-    """Cache keys, or None when a member was not fitted through the cache."""
-    return None if any(key is None for key in keys) else keys

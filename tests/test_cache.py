@@ -7,6 +7,7 @@ from numpy.testing import assert_allclose
 from sklearn.base import clone
 from sklearn.datasets import load_iris, make_classification
 from sklearn.ensemble import VotingClassifier
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.naive_bayes import GaussianNB
@@ -493,6 +494,29 @@ def test_a_fit_read_from_the_disk_says_so_at_verbose(tmp_path, capsys):
                      verbose=1).fit(X, y)  # other folds: fitted, and timed
     lines = [line for line in capsys.readouterr().out.splitlines() if " of 8) " in line]
     assert len(lines) == 8 and all(line.endswith(" s") for line in lines)
+
+
+@pytest.mark.parametrize("weights", [[1, 1], "optimize"])
+def test_a_frozen_member_changed_after_fit_predicts_as_it_is_now(tmp_path, weights):
+    # The fused model holds the user's own frozen object, which the cache keyed by its
+    # state at fit: rows asked about before its refit kept its old outputs, new rows got
+    # the new ones, so the same rows changed with the batch they came in.
+    def fused(memory):
+        prefit = LogisticRegression().fit(X, y)
+        members = [("prefit", FrozenEstimator(prefit)), ("nb", CountingNB())]
+        return prefit, FusionClassifier(members, weights=weights, cv=3,
+                                        memory=memory).fit(X, y)
+
+    expected = []
+    for memory in (None, tmp_path):
+        prefit, fusion = fused(memory)
+        before = fusion.predict_proba(X[:50])
+        assert_allclose(fusion.predict_proba(X[:50]), before)
+        prefit.fit(X, y[::-1])  # the user refits the model they froze
+        expected.append(fusion.predict_proba(X[:50]))
+        assert_allclose(fusion.predict_proba(X[:51])[:50], expected[-1])
+        assert not np.allclose(expected[-1], before)
+    assert_allclose(expected[1], expected[0])
 
 
 def test_a_damaged_entry_is_computed_again_with_a_warning(tmp_path):
