@@ -17,6 +17,7 @@ from sklearn.utils._param_validation import (
 from sklearn.utils._repr_html.estimator import _VisualBlock
 from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.metaestimators import _BaseComposition
+from sklearn.utils.validation import _get_feature_names
 
 # Where scikit-learn's own code runs between a user's call and a composite's fit
 # (_fit_context's wrapper, TransformerMixin.fit_transform, the wrappers of set_output
@@ -38,5 +39,6 @@ __all__ = [
     "_BaseComposition",
     "_VisualBlock",
     "_fit_context",
+    "_get_feature_names",
     "_get_output_config",
 ]

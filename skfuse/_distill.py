@@ -68,6 +68,7 @@ from ._views import (
     take_rows,
     takes_nan,
 )
+from ._warnings import one_names_warning
 from ._weights import near_lowest
 
 # Logits are taken of probabilities clipped to [LOGIT_EPS, 1 - LOGIT_EPS].
@@ -891,6 +892,7 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
             return np.column_stack([1.0 - p1, p1])
         return softmax(z, axis=1)
 
+    @one_names_warning
     def predict_proba(self, X):
         """Class probabilities from the student alone.
 
@@ -906,6 +908,7 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
         X = self._check_predict_X(X)
         return self._as_proba(self._student_output()(self.student_, X))
 
+    @one_names_warning
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba` (``-inf`` where a probability is 0).
 
@@ -920,6 +923,7 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
 
+    @one_names_warning
     def predict(self, X):
         """The class the student ranks first.
 
@@ -1067,6 +1071,7 @@ class DistilledRegressor(RegressorMixin, _BaseDistilled):
         """Each row's squared error (summed over outputs)."""
         return ((np.asarray(student_out) - y) ** 2).reshape(len(y), -1).sum(axis=1)
 
+    @one_names_warning
     def predict(self, X):
         """The student's predictions.
 

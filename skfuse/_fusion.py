@@ -59,6 +59,7 @@ from ._views import (
     resolve_view,
     takes_nan,
 )
+from ._warnings import one_names_warning
 from ._weights import (
     classifier_objective,
     combine_classifier,
@@ -1275,6 +1276,7 @@ class FusionClassifier(_CollectionScoreMixin, ClassifierMixin, _BaseFusion):
         votes = np.clip(vote_counts(positions, len(self.classes_), weights), 0.0, 1.0)
         return self._with_fallback(votes, present)
 
+    @one_names_warning
     def predict(self, X):
         """Predict class labels by the weighted vote.
 
@@ -1291,6 +1293,7 @@ class FusionClassifier(_CollectionScoreMixin, ClassifierMixin, _BaseFusion):
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
 
+    @one_names_warning
     def predict_proba(self, X):
         """Fused class probabilities; under hard voting, the weighted vote shares.
 
@@ -1317,6 +1320,7 @@ class FusionClassifier(_CollectionScoreMixin, ClassifierMixin, _BaseFusion):
             combine_classifier(P, self.weights_, self.voting, present=present), present
         )
 
+    @one_names_warning
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba` (``-inf`` where a probability is 0).
 
@@ -1338,6 +1342,7 @@ class FusionClassifier(_CollectionScoreMixin, ClassifierMixin, _BaseFusion):
         fused = combine_classifier(P, self.weights_, self.voting, log=True, present=present)
         return self._with_fallback(fused, present, log=True)
 
+    @one_names_warning
     def transform(self, X):
         """Each member's output, side by side.
 
@@ -1584,6 +1589,7 @@ class FusionRegressor(_CollectionScoreMixin, RegressorMixin, _BaseFusion):
             return np.average(y, axis=0, weights=sample_weight)
         return float(np.average(y, weights=sample_weight))
 
+    @one_names_warning
     def predict(self, X):
         """Predict by the weighted mean of the members' predictions.
 
@@ -1604,6 +1610,7 @@ class FusionRegressor(_CollectionScoreMixin, RegressorMixin, _BaseFusion):
             prediction[~present.any(axis=0)] = self._fallback_
         return prediction
 
+    @one_names_warning
     def transform(self, X):
         """Each member's prediction, one column per member (and output).
 

@@ -64,7 +64,7 @@ from ._views import (
     take_view,
     takes_nan,
 )
-from ._warnings import silenced
+from ._warnings import one_names_warning, silenced
 from ._weights import largest_magnitude
 
 _VARIANCE_FLOOR = 1e-6  # times the variance of y
@@ -871,6 +871,7 @@ class _BaseMixture(Composite):
         stacked = np.concatenate(outputs) if outputs else np.empty((0, 1))
         return stacked, order, offsets, routed, weight
 
+    @one_names_warning
     def predict_gate(self, X):
         """The gate's probability of each expert for each row.
 
@@ -1351,6 +1352,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, _BaseMixture):
         residual = target - member_prediction(expert, X)
         return -0.5 * (np.log(2 * np.pi * variance) + residual**2 / variance)
 
+    @one_names_warning
     def predict(self, X, return_std=False):
         """Gate-weighted mean of each row's routed experts.
 
@@ -1518,6 +1520,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, _BaseMixture):
         proba = member_proba(expert, X, self.classes_)[np.arange(len(codes)), codes]
         return np.log(np.maximum(proba, _MIN_PROBA))
 
+    @one_names_warning
     def predict_proba(self, X):
         """Gate-weighted class probabilities of each row's routed experts.
 
@@ -1533,6 +1536,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, _BaseMixture):
                                                                        self.classes_))
         return np.clip(proba, 0.0, 1.0, out=proba)  # a weighted sum may overshoot by an ulp
 
+    @one_names_warning
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba` (``-inf`` where a probability is 0).
 
@@ -1547,6 +1551,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, _BaseMixture):
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
 
+    @one_names_warning
     def predict(self, X):
         """The class with the highest mixture probability.
 

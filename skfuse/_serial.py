@@ -46,6 +46,7 @@ from ._compat import (
 )
 from ._tasks import is_frozen, report, report_fit_time
 from ._views import check_views, resolve_view, takes_nan
+from ._warnings import one_names_warning
 from .exceptions import FrozenMemberWarning
 
 
@@ -605,6 +606,7 @@ class SerialStack(TransformerMixin, Composite):
 
     # -- predict -------------------------------------------------------------------
 
+    @one_names_warning
     def predict(self, X, **predict_params):
         """Predict with the last level (stacking) or the cascade.
 
@@ -639,6 +641,7 @@ class SerialStack(TransformerMixin, Composite):
             else predicted
 
     @available_if(_final_has("decision_function"))
+    @one_names_warning
     def decision_function(self, X):
         """The final step's decision function on its input (stacking).
 
@@ -682,6 +685,7 @@ class SerialStack(TransformerMixin, Composite):
         return np.asarray(final_classes)
 
     @available_if(_stack_only("transform"))
+    @one_names_warning
     def transform(self, X):
         """The final step's input (stacking): the last level's output for ``X``, then
         the passed-through columns.
@@ -746,6 +750,7 @@ class SerialStack(TransformerMixin, Composite):
         return self._is_cascade() or _final_has("predict_proba")(self)
 
     @available_if(_check_proba)
+    @one_names_warning
     def predict_proba(self, X):
         """Class probabilities of the last level, or of the step that answered each row.
 
@@ -771,6 +776,7 @@ class SerialStack(TransformerMixin, Composite):
         return final.predict_proba(Z)
 
     @available_if(_cascade_only("predict_route"))
+    @one_names_warning
     def predict_route(self, X):
         """Index of the cascade step that answers each row.
 
@@ -787,6 +793,7 @@ class SerialStack(TransformerMixin, Composite):
         return _cascade.predict_cascade(self, self._check_X(X, reset=False))[1]
 
     @available_if(_cascade_only("predict_step_proba"))
+    @one_names_warning
     def predict_step_proba(self, X):
         """Every step's class probabilities on every row, as if no row left early.
 

@@ -3,9 +3,16 @@ main thread only (``warnings.catch_warnings`` saves and restores them for the wh
 process, so blocks that overlap in two threads can leave one's filter in place)."""
 
 import contextlib
+import functools
 import os
+import re
 import threading
 import warnings
+
+import numpy as np
+from scipy import sparse
+
+from ._compat import _get_feature_names
 
 
 @contextlib.contextmanager
@@ -61,3 +68,51 @@ def warnings_once(own=None, site=None):
                 warnings.showwarning(w.message, w.category, filename, lineno, w.file,
                                      None if (filename, lineno) != (w.filename, w.lineno)
                                      else w.line)
+
+
+_NAMES_WARNING = "X (does not have valid feature names|has feature names), but "
+_CALL = threading.local()  # the composite whose method warned about names, in its call
+
+
+def one_names_warning(method):
+    """Wrap a composite's method that checks ``X`` and hands it to its members: where
+    ``X`` has feature names and ``fit``'s had none, or the other way round, the
+    composite's own check warns once, naming it, and its members (nested composites
+    included) do not repeat the warning, each naming itself.
+
+    Main thread only, as :func:`silenced`.
+    """
+
+    @functools.wraps(method)
+    def wrapped(self, X, *args, **kwargs):
+        entry = getattr(_CALL, "entry", None)
+        if entry is self or threading.current_thread() is not threading.main_thread():
+            return method(self, X, *args, **kwargs)
+        if entry is not None:  # a composite among the members of one that warned
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", _NAMES_WARNING, UserWarning)
+                return method(self, X, *args, **kwargs)
+        if not _names_disagree(self, X):
+            return method(self, X, *args, **kwargs)
+        own = f"(?!{re.escape(type(self).__name__)} was fitted)"
+        _CALL.entry = self
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", _NAMES_WARNING + own, UserWarning)
+                return method(self, X, *args, **kwargs)
+        finally:
+            _CALL.entry = None
+
+    return wrapped
+
+
+def _names_disagree(estimator, X):
+    """Whether scikit-learn's check of ``X`` against ``estimator``'s fit warns that
+    one of the two has feature names and the other not."""
+    fitted = hasattr(estimator, "feature_names_in_")
+    if isinstance(X, np.ndarray) or sparse.issparse(X):
+        return fitted
+    try:
+        return fitted != (_get_feature_names(X) is not None)
+    except TypeError:  # names of mixed types, which the check refuses
+        return False

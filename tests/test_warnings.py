@@ -138,7 +138,7 @@ def test_a_distiller_fitted_on_a_frame_warns_once_about_an_unnamed_array(bad):
 
     names = [w for w in caught(predict) if "valid feature names, but DistilledClassifier"
              in str(w.message)]
-    assert len(names) == 1  # (the student, when asked, warns for itself as well)
+    assert len(names) == 1
 
 
 def _sorted_iris():
@@ -188,17 +188,59 @@ def test_a_class_of_one_row_is_not_told_to_shuffle(kind):
     assert "shuffle" not in lacking[0].lower()
 
 
-def test_bagged_fold_fits_warn_about_feature_names_once_per_member():
+def _named_in_names_warnings(record):
+    return [str(w.message).split("but ")[1].split(" was")[0] for w in record
+            if "feature names, but" in str(w.message)]
+
+
+def test_bagged_fold_fits_warn_about_feature_names_once():
     frame = pd.DataFrame(X, columns=list("abcde"))
     fusion = FusionClassifier([("lr", LogisticRegression()), ("nb", GaussianNB())],
                               weights="optimize", refit=False, cv=5).fit(frame, Y)
     filters = list(warnings.filters)
     record = caught(lambda: fusion.predict_proba(X[:5]))
-    named = sorted(str(w.message).split("but ")[1].split(" was")[0] for w in record
-                   if "valid feature names" in str(w.message))
-    # as VotingClassifier: once per member (not once per fold fit), and once for the fusion
-    assert named == ["FusionClassifier", "GaussianNB", "LogisticRegression"]
+    # once, for the fusion: not once per fold fit, nor once per member
+    assert _named_in_names_warnings(record) == ["FusionClassifier"]
     assert warnings.filters == filters
+
+
+def _members():
+    return [("lr", LogisticRegression()), ("tree", DecisionTreeClassifier(random_state=0))]
+
+
+NAMED_INPUT_COMPOSITES = {
+    "fusion": lambda: FusionClassifier(_members(), weights="optimize", cv=3),
+    "fusion of a fusion": lambda: FusionClassifier(
+        [("inner", FusionClassifier(_members(), cv=3)), ("nb", GaussianNB())], cv=3),
+    "stack of a fusion": lambda: SerialStack(
+        [("fusion", FusionClassifier(_members(), cv=3)), ("lr", LogisticRegression())],
+        cv=3),
+    "cascade": lambda: SerialStack(_members(), exit_threshold=0.8, cv=3),
+    "mixture": lambda: MixtureOfExpertsClassifier(LogisticRegression(), n_experts=2,
+                                                  random_state=0),
+    "distiller": lambda: DistilledClassifier(FusionClassifier(_members(), cv=3),
+                                             DecisionTreeClassifier(random_state=0), cv=3),
+}
+
+
+@pytest.mark.parametrize("named_at", ["fit", "predict"])
+@pytest.mark.parametrize("kind", NAMED_INPUT_COMPOSITES)
+def test_feature_names_that_disagree_with_fit_are_warned_of_once(kind, named_at):
+    # Each member (and each level of a nested composite) repeated the composite's
+    # warning in its own name: a stack of a fusion of two warned four times a call.
+    frame = pd.DataFrame(X, columns=list("abcde"))
+    fitted_on, given = (frame, X[:5]) if named_at == "fit" else (X, frame[:5])
+    composite = NAMED_INPUT_COMPOSITES[kind]().fit(fitted_on, Y)
+    owner = type(composite).__name__
+    methods = [m for m in ("predict", "predict_proba", "transform", "predict_route",
+                           "predict_gate") if hasattr(composite, m)]
+    for method in methods:
+        record = caught(lambda m=method: getattr(composite, m)(given))
+        assert _named_in_names_warnings(record) == [owner], method
+    assert _named_in_names_warnings(caught(lambda: composite.score(given, Y[:5]))) == [owner]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        composite.predict(fitted_on[:5])  # names as at fit: no warning
 
 
 def repeated():
