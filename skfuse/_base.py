@@ -363,7 +363,7 @@ class Composite(_BaseComposition):
             )
         shape = np.shape(np.asarray(y))
         if named_members is None:
-            self._refuse_several_targets(shape)
+            refuse_several_targets(self, shape)
         if named_members is not None and len(shape) == 2:
             single = [name for name, est in named_members if not takes_multi_output(est)
                       and not (shape[1] > 1 and fits_multi_output(est, X, y))]
@@ -386,18 +386,6 @@ class Composite(_BaseComposition):
             y = column_or_1d(y, warn=True)  # what it would return unchanged skips it
         check_consistent_length(X, y)
         return y
-
-    def _refuse_several_targets(self, shape):
-        """Refuse a ``y`` of ``shape`` with several columns, for a composite that takes
-        one target."""
-        if len(shape) == 2 and shape[1] > 1:
-            # A lazy collection may not know its length: "?" stands for it.
-            shown = ", ".join(str(n) if isinstance(n, numbers.Integral) else "?" for n in shape)
-            raise ValueError(
-                f"{type(self).__name__}: y has shape ({shown}), and it takes one target "
-                "(a 1-D y); for several, wrap it in scikit-learn's "
-                f"{'MultiOutputClassifier' if is_classifier(self) else 'MultiOutputRegressor'}."
-            )
 
     def _set_classes(self, y):
         """Check classification targets and set ``classes_``; at least two are needed."""
@@ -766,6 +754,18 @@ def _as_float(value):
         return np.inf if value > 0 else -np.inf
 
 
+def refuse_several_targets(estimator, shape):
+    """Refuse a ``y`` of ``shape`` with several columns, for an estimator that takes one
+    target."""
+    if len(shape) == 2 and shape[1] > 1:
+        # A lazy collection may not know its length: "?" stands for it.
+        shown = ", ".join(str(n) if isinstance(n, numbers.Integral) else "?" for n in shape)
+        wrapper = "MultiOutputClassifier" if is_classifier(estimator) else "MultiOutputRegressor"
+        raise ValueError(
+            f"{type(estimator).__name__}: y has shape ({shown}), and it takes one target "
+            f"(a 1-D y); for several, wrap it in scikit-learn's {wrapper}.")
+
+
 def numeric_target(y, owner):
     """A regressor's ``y`` as float64, refusing what is not numeric or not finite."""
     try:
@@ -937,12 +937,17 @@ def classes_of(y, owner):
             check_classification_targets(y)
         if classes is None:
             classes = np.unique(y)
-    except TypeError as exc:  # labels that do not sort: str beside int, or None
+    # Labels that do not sort (str beside int, or None) fail as a TypeError where the
+    # first label is a str, else as scikit-learn's "Unknown label type" ValueError.
+    except (TypeError, ValueError) as exc:
         kinds = sorted({type(label).__name__ for label in np.asarray(y, dtype=object).ravel()})
+        if len(kinds) < 2 and isinstance(exc, ValueError):
+            raise
         if len(kinds) < 2:  # one type that scikit-learn refuses (bytes, say): its words
             raise TypeError(f"{owner}: {exc}") from None
-        raise TypeError(f"{owner}: y mixes labels of types {kinds}, which do not sort "
-                        f"({exc}); give every label the same type.") from None
+        why = f" ({exc})" if isinstance(exc, TypeError) else ""
+        raise TypeError(f"{owner}: y mixes labels of types {kinds}, which do not sort"
+                        f"{why}; give every label the same type.") from None
     if len(classes) < 2:
         raise ValueError(f"{owner} needs samples of at least 2 classes; y has only one "
                          f"class, {classes[:1].tolist()[0]!r}.")

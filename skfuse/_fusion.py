@@ -34,6 +34,7 @@ from ._base import (
     numeric_target,
     proper_probabilities,
     refuse_kernel_members,
+    refuse_several_targets,
     seed_estimator,
     seeds_by_name,
     sums_finite,
@@ -410,7 +411,7 @@ class _BaseFusion(TransformerMixin, Composite):
         if is_collection(X):
             _set_collection_features(self, X)
             if classifier:  # only y's shape is read here; its values block by block
-                self._refuse_several_targets(np.shape(y))
+                refuse_several_targets(self, np.shape(y))
                 y = _partitions.one_column_as_1d(y)
         else:
             X = self._check_X(X, reset=True)

@@ -447,11 +447,14 @@ def test_every_regressor_refuses_a_bad_target_in_its_own_words(name, bad, match)
 @pytest.mark.parametrize("name", [name for name in COMPOSITES if is_classifier(name)])
 @pytest.mark.parametrize("odd, kinds", [(1, "['int', 'str']"), (None, "['NoneType', 'str']")],
                          ids=["int", "None"])
-def test_labels_of_types_that_do_not_sort_are_named(name, odd, kinds):
-    # NumPy's bare "'<' not supported between instances" told nothing of where.
+@pytest.mark.parametrize("row", [7, 0], ids=["inside", "first"])
+def test_labels_of_types_that_do_not_sort_are_named(name, odd, kinds, row):
+    # NumPy's bare "'<' not supported between instances" told nothing of where; and
+    # with the odd label first, scikit-learn's "Unknown label type: unknown" nothing of
+    # what.
     X, y = data(name)
     y = np.array(["a", "b", "c"], dtype=object)[y]
-    y[7] = odd
+    y[row] = odd
     owner = type(make(name)).__name__
     with pytest.raises(TypeError, match=rf"^{owner}: y mixes labels of types {re.escape(kinds)}"):
         make(name).fit(X, y)

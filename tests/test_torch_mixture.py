@@ -200,6 +200,24 @@ def test_bad_parameters_are_refused(params, error, match):
         NeuralMixtureOfExpertsRegressor(**small(**params)).fit(X, y)
 
 
+def test_bad_targets_are_refused_in_the_mixtures_own_words():
+    # scikit-learn's bare "Input y contains NaN." and "y should be a 1d array" named
+    # nobody; with an int label first, mixed labels read "Unknown label type".
+    X, y = piecewise(50, 0)
+    y_nan = y.copy()
+    y_nan[5] = np.nan
+    with pytest.raises(ValueError, match="^NeuralMixtureOfExpertsRegressor: y contains NaN"):
+        NeuralMixtureOfExpertsRegressor(**small()).fit(X, y_nan)
+    labels = np.c_[y > 0, X[:, 0] > 0].astype(int)
+    with pytest.raises(ValueError, match=r"^NeuralMixtureOfExpertsClassifier: y has shape "
+                                         r"\(50, 2\), and it takes one target"):
+        NeuralMixtureOfExpertsClassifier(**small()).fit(X, labels)
+    mixed = np.array([1, "a"] * 25, dtype=object)
+    with pytest.raises(TypeError, match="^NeuralMixtureOfExpertsClassifier: y mixes labels "
+                                        r"of types \['int', 'str'\], which do not sort;"):
+        NeuralMixtureOfExpertsClassifier(**small()).fit(X, mixed)
+
+
 def test_top_k_at_or_above_n_experts_runs_every_expert():
     # Dense; one expert works with the default top_k=2 (it was refused).
     X, y = piecewise(100, 0)

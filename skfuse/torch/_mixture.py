@@ -28,6 +28,8 @@ from .._base import (
     classes_of,
     is_int,
     keep_a_row_of_each_class,
+    numeric_target,
+    refuse_several_targets,
     sums_finite,
 )
 from .._compat import Interval, StrOptions, _fit_context
@@ -785,9 +787,9 @@ class NeuralMixtureOfExpertsRegressor(RegressorMixin, _BaseNeuralMixture):
         -------
         self : NeuralMixtureOfExpertsRegressor
         """
+        y = numeric_target(y, type(self).__name__)
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], multi_output=True,
                              y_numeric=True)
-        y = np.asarray(y, dtype=np.float64)
         self.y_ndim_ = y.ndim
         Y = y.reshape(len(y), -1)
         weight = check_sample_weight(sample_weight, len(Y))
@@ -899,6 +901,7 @@ class NeuralMixtureOfExpertsClassifier(ClassifierMixin, _BaseNeuralMixture):
         -------
         self : NeuralMixtureOfExpertsClassifier
         """
+        refuse_several_targets(self, np.shape(y))
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
         self.classes_ = classes_of(y, type(self).__name__)
         codes = np.searchsorted(self.classes_, y)
