@@ -259,6 +259,22 @@ def test_skops_round_trip_stores_the_network_as_arrays():
     assert_array_equal(again.predict(X), moe.predict(X))
 
 
+def test_a_memory_mapped_joblib_load_is_silent(tmp_path):
+    # torch.from_numpy warned of the read-only arrays (once a process: a fresh one here).
+    joblib = pytest.importorskip("joblib")
+    X, y = piecewise(150, 0)
+    moe = NeuralMixtureOfExpertsClassifier(**small(max_epochs=3)).fit(X, y > 0)
+    joblib.dump(moe, tmp_path / "moe.joblib")
+    np.save(tmp_path / "X.npy", X)
+    script = textwrap.dedent(f"""
+        import joblib, numpy as np
+        moe = joblib.load({str(tmp_path / "moe.joblib")!r}, mmap_mode="r")
+        np.save({str(tmp_path / "p.npy")!r}, moe.predict_proba(np.load({str(tmp_path / "X.npy")!r})))
+    """)
+    subprocess.run([sys.executable, "-W", "error", "-c", script], check=True)
+    assert_array_equal(np.load(tmp_path / "p.npy"), moe.predict_proba(X))
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only fallback")
 def test_cuda_without_cuda_refuses_to_fit_and_predicts_on_the_cpu():
     X, y = piecewise(100, 0)

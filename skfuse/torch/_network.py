@@ -68,7 +68,9 @@ class MixtureNet(nn.Module):
     def from_state(cls, state):
         """The network :meth:`to_state` described, on the CPU, in evaluation mode."""
         module = cls(**state["config"], generator=torch.Generator())
-        module.load_state_dict({name: torch.from_numpy(value)
+        # A copy: the arrays may be read-only (joblib's memory-mapped load), which
+        # torch.from_numpy warns of.
+        module.load_state_dict({name: torch.tensor(value)
                                 for name, value in state["parameters"].items()})
         return module.eval()
 
