@@ -18,11 +18,13 @@ from sklearn.base import (
     BaseEstimator,
     ClassifierMixin,
     RegressorMixin,
+    clone,
     is_classifier,
     is_regressor,
 )
 from sklearn.metrics import r2_score
 from sklearn.multioutput import MultiOutputRegressor
+from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
 
@@ -102,6 +104,29 @@ def duplicated_targets(proba, classes, sample_weight=None):
     if sample_weight is not None:
         proba = proba * sample_weight[:, None]
     return rows, labels, proba.ravel()
+
+
+def balanced_class_weights(codes, weights, n_classes):
+    """Each row's ``"balanced"`` class weight, from the weighted counts of its class
+    (``codes``): the total weight over ``n_classes`` times the class's weight, as
+    scikit-learn's ``compute_class_weight`` computes it with ``sample_weight``."""
+    counts = np.bincount(codes, weights=weights, minlength=n_classes)
+    with np.errstate(divide="ignore"):
+        factors = np.where(counts > 0, counts.sum() / (n_classes * counts), 1.0)
+    return factors[codes]
+
+
+def _balanced_class_weight(student):
+    """The parameter key of ``student``'s ``"balanced"`` (or ``"balanced_subsample"``)
+    ``class_weight``, its own or its ``Pipeline``'s last step's; None without one."""
+    key, inner = "", student
+    while isinstance(inner, Pipeline):
+        name, inner = inner.steps[-1]
+        key += f"{name}__"
+    value = inner.get_params(deep=False).get("class_weight") if hasattr(
+        inner, "get_params") else None
+    return (key + "class_weight" if isinstance(value, str)
+            and value in ("balanced", "balanced_subsample") else None)
 
 
 def teacher_proba(teacher, X, classes):
@@ -836,6 +861,11 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
             kept[~kept.any(axis=1), 0] = True
             kept = kept.ravel()
             source, labels, w = source[kept], labels[kept], w[kept]
+            key = _balanced_class_weight(student)
+            if key is not None:
+                w = w * balanced_class_weights(np.searchsorted(self.classes_, labels), w,
+                                               len(self.classes_))
+                student = clone(student).set_params(**{key: None})
             return take_rows(rows, source), labels, w, source, student
         z = logits(proba, self.temperature)
         if z.ndim == 2 and not takes_multi_output(student):

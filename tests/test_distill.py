@@ -7,7 +7,11 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from sklearn.datasets import make_classification, make_regression
-from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from sklearn.ensemble import (
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    RandomForestClassifier,
+)
 from sklearn.frozen import FrozenEstimator
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
@@ -132,6 +136,47 @@ def test_the_student_is_fitted_on_the_hand_computed_duplicates(temperature):
     assert_array_equal(X_fit, np.repeat(X_CLF, k, axis=0))
     assert_array_equal(y_fit, np.tile([0, 1, 2], n))
     assert_allclose(w_fit, (soft * sw[:, None]).ravel(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("in_pipeline", [False, True])
+def test_a_balanced_student_is_balanced_by_the_weights_of_the_copies(in_pipeline):
+    # A tree balances by its rows' unweighted label counts: the copies give every class
+    # about as many rows, so "balanced" changed nothing below label_weight=1. The
+    # classes are balanced by the copies' weights instead (LogisticRegression's way),
+    # and the student fitted without class_weight.
+    teacher = FrozenEstimator(LogisticRegression().fit(X_CLF[:60], Y_CLF[:60]))
+    sw = np.random.RandomState(1).uniform(0.5, 2.0, size=len(Y_CLF))
+    tree = RecordingTree(max_depth=3, class_weight="balanced")
+    RecordingTree.fits = []
+    distilled = DistilledClassifier(teacher, make_pipeline(tree) if in_pipeline else tree,
+                                    label_weight=0.0, cv=3,
+                                    random_state=0).fit(X_CLF, Y_CLF, sample_weight=sw)
+    _, y_fit, w_fit = full_fit(RecordingTree)
+    copies = (teacher.predict_proba(X_CLF) * sw[:, None]).ravel()
+    counts = np.bincount(y_fit, weights=copies)
+    assert_allclose(w_fit, copies * (copies.sum() / (3 * counts))[y_fit], rtol=1e-12)
+    fitted = distilled.student_[-1] if in_pipeline else distilled.student_
+    assert fitted.class_weight is None
+    assert distilled.student.get_params()[
+        "recordingtree__class_weight" if in_pipeline else "class_weight"] == "balanced"
+    # A forest's per-bootstrap balance, from the copies' counts too, is the same as none.
+    forest = RandomForestClassifier(n_estimators=5, class_weight="balanced_subsample",
+                                    random_state=0)
+    distilled = DistilledClassifier(teacher, forest, label_weight=0.0, cv=3,
+                                    random_state=0).fit(X_CLF, Y_CLF)
+    assert distilled.student_.class_weight is None
+
+
+def test_balanced_class_weights_leave_a_logistic_student_as_it_was():
+    # LogisticRegression already balances by weighted counts: the same fit either way.
+    teacher = FrozenEstimator(GaussianNB().fit(X_CLF, Y_CLF))
+    student = LogisticRegression(class_weight="balanced")
+    distilled = DistilledClassifier(teacher, student, label_weight=0.0,
+                                    cv=3, random_state=0).fit(X_CLF, Y_CLF)
+    proba = teacher.predict_proba(X_CLF)
+    by_hand = clone(student).fit(np.repeat(X_CLF, 3, axis=0), np.tile([0, 1, 2], len(X_CLF)),
+                                 sample_weight=proba.ravel())
+    assert_allclose(distilled.predict_proba(X_CLF), by_hand.predict_proba(X_CLF), rtol=1e-6)
 
 
 def test_a_pipeline_student_gets_the_weights_at_its_last_step():
