@@ -683,17 +683,21 @@ class _BaseMixture(Composite):
 
     def _reseed_starved(self, resp, weight, row_fit, present=None, starved=_STARVED):
         """Hand an expert with under ``starved`` of an even share of the weight (or
-        none at all) the rows the mixture fits worst (among those with its view), up
-        to half an even share.
+        none at all) the rows the mixture fits worst (among those with its view), half
+        an even share of weight (or all there is).
 
-        Rows handed out are not taken again, and an expert that the rows taken from it
-        leave starved is re-seeded in turn (each at most once; together they take at
-        most half the weight), so an expert ends with nothing only when every row with
-        its view was handed to another.
+        The last row handed over goes in part: that part of its weight moves to the
+        expert, the rest keeps its responsibilities, as its copies would if the row
+        were repeated (a weight of 3: three rows), so integer weights and repeated rows
+        are re-seeded alike. Weight handed out is not taken again, and an expert that
+        the weight taken from it leaves starved is re-seeded in turn (each at most once;
+        together they take at most half the weight), so an expert ends with nothing only
+        when every row with its view was handed to another.
         """
         n_experts = resp.shape[1]
         even = weight.sum() / n_experts
-        taken = weight <= 0
+        free_weight = np.where(weight > 0, weight, 0.0)
+        before = resp
         reseeded = np.zeros(n_experts, dtype=bool)
         while True:
             mass = resp.T @ weight
@@ -701,15 +705,18 @@ class _BaseMixture(Composite):
             if not hungry.size:
                 return resp
             e = hungry[0]
-            free = ~taken if present is None else ~taken & present[e]
+            free = free_weight > 0 if present is None else (free_weight > 0) & present[e]
             candidates = np.flatnonzero(free)
             candidates = candidates[np.argsort(row_fit[candidates], kind="stable")]
-            count = np.searchsorted(np.cumsum(weight[candidates]), even / 2) + 1
-            rows = candidates[:count]
+            handed = np.minimum(free_weight[candidates],
+                                np.maximum(even / 2 - np.cumsum(free_weight[candidates])
+                                           + free_weight[candidates], 0.0))
+            rows, handed = candidates[handed > 0], handed[handed > 0]
+            share = handed / weight[rows]  # of the row's weight, moved from its start
             resp = resp.copy()
-            resp[rows] = 0.0
-            resp[rows, e] = 1.0
-            taken[rows] = True
+            resp[rows] -= share[:, None] * before[rows]
+            resp[rows, e] += share
+            free_weight[rows] -= handed
             reseeded[e] = True
 
     def _m_step(self, rows, resp, templates, present=None):

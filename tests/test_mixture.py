@@ -208,6 +208,44 @@ def test_an_expert_left_starved_by_a_reseed_is_reseeded_in_turn():
         moe._reseed_starved(thin, np.ones(100), np.zeros(100), starved=0.0), thin)
 
 
+def test_a_reseed_hands_integer_weights_over_as_it_would_repeated_rows():
+    # The row crossing half an even share went whole: a row of weight 3 moved 3 units
+    # where its three copies moved 1, and the two fits parted from there on.
+    rng = np.random.RandomState(0)
+    weight = rng.randint(1, 4, size=40).astype(float)
+    resp = rng.dirichlet(np.ones(4), size=40)
+    resp[:, 3] = 0.0  # expert 3 starved
+    resp /= resp.sum(axis=1, keepdims=True)
+    resp[:6, 2], resp[:6, 1] = 0.0, resp[:6, 1] + resp[:6, 2]  # expert 2 thin
+    row_fit = rng.permutation(40).astype(float)
+    moe = MixtureOfExpertsRegressor()
+    weighted = moe._reseed_starved(resp, weight, row_fit, starved=0.9)
+    copies = np.repeat(np.arange(40), weight.astype(int))
+    repeated = moe._reseed_starved(resp[copies], np.ones(len(copies)), row_fit[copies],
+                                   starved=0.9)
+    # A row's weight on each expert, summed over its copies.
+    by_row = np.zeros_like(resp)
+    np.add.at(by_row, copies, repeated)
+    assert_allclose(weight[:, None] * weighted, by_row, atol=1e-12)
+    assert_allclose(weighted.sum(axis=1), 1.0)
+    even = weight.sum() / 4
+    assert_allclose((weight[:, None] * (weighted - resp)).clip(0)[:, 3].sum(), even / 2)
+
+
+def test_integer_weights_fit_as_repeated_rows_through_a_reseed():
+    rng = np.random.RandomState(1)
+    X = rng.normal(size=(300, 2))
+    y = np.where(X[:, 0] > 0, 2 * X[:, 1], -3 * X[:, 1]) + rng.normal(0, 0.1, 300)
+    w = rng.randint(1, 4, 300)
+    params = dict(n_experts=8, top_k=1, validation_fraction=None, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        weighted = MixtureOfExpertsRegressor(**params).fit(X, y, sample_weight=w.astype(float))
+        repeated = MixtureOfExpertsRegressor(**params).fit(np.repeat(X, w, axis=0),
+                                                           np.repeat(y, w))
+    assert_allclose(weighted.predict(X), repeated.predict(X), atol=1e-6)  # 5.5 apart
+
+
 @pytest.mark.parametrize("validation_fraction", [0.1, None])
 def test_top1_mixture_fits_whichever_expert_the_e_step_empties(validation_fraction):
     rng = np.random.RandomState(0)
