@@ -209,9 +209,14 @@ class Composite(_BaseComposition):
         fit, or ``x0``, ``x1``... (as scikit-learn names unnamed columns)."""
         names = getattr(self, "feature_names_in_", None)
         if getattr(self, "_row_objects_", False):  # 1-D X: no columns to name
-            if input_features is not None:
-                raise ValueError(f"{type(self).__name__} was fitted on one object per row "
-                                 "(1-D X), which has no columns for input_features to name.")
+            # One name is the column a ColumnTransformer handed over as 1-D X (its
+            # vectorizers ignore it too).
+            if input_features is not None and len(input_features) > 1:
+                raise ValueError(
+                    f"{type(self).__name__} was fitted on one object per row (1-D X), "
+                    f"which has no columns for input_features to name (got "
+                    f"{len(input_features)} names; one, the column it was taken from, "
+                    "is accepted).")
             return np.asarray([], dtype=object)
         if input_features is None:
             return names if names is not None else [f"x{i}" for i in range(self.n_features_in_)]

@@ -211,7 +211,29 @@ def test_names_out_need_no_column_count():
                        on_columns.get_feature_names_out())
     fusion = FusionClassifier(_members()).fit(texts, y)
     with pytest.raises(ValueError, match="no columns for input_features to name"):
-        fusion.get_feature_names_out(["text"])
+        fusion.get_feature_names_out(["text", "other"])
+    # One name: the column a ColumnTransformer takes the texts from.
+    assert_array_equal(fusion.get_feature_names_out(["text"]),
+                       fusion.get_feature_names_out())
+
+
+def test_a_composite_on_a_text_column_of_a_column_transformer_names_its_outputs():
+    # The ColumnTransformer hands each part the names of its columns: ["text"] here,
+    # which a composite fitted on 1-D X refused, so no names and no pandas output.
+    from sklearn.compose import ColumnTransformer
+
+    texts, y = _texts(40)
+    frame = pd.DataFrame({"text": texts, "num": np.arange(40.0)})
+    for composite in (FusionClassifier(_members()),
+                      SerialStack([("fusion", FusionClassifier(_members())),
+                                   ("final", LogisticRegression())])):
+        columns = ColumnTransformer([("m", composite, "text"), ("n", "passthrough", ["num"])])
+        out = columns.set_output(transform="pandas").fit_transform(frame, y)
+        names = [f"m__{name}" for name in columns.named_transformers_["m"]
+                 .get_feature_names_out()] + ["n__num"]
+        assert list(out.columns) == names == list(columns.get_feature_names_out())
+        assert_allclose(out.iloc[:, :-1].to_numpy(),
+                        columns.named_transformers_["m"].transform(texts))
 
 
 def test_a_refused_fit_on_texts_leaves_the_last_fit_usable():
