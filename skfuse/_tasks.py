@@ -420,6 +420,7 @@ def _relayed(site, caller, limits, function, *args):
     (A Dask worker runs tasks in threads of its pool, where recording, process-wide,
     could take another task's warnings: they are printed there.)"""
     token = OUTER_SITE.set(site)
+    _RUNNING.depth += 1
     try:
         if (os.getpid() == caller
                 or threading.current_thread() is not threading.main_thread()):
@@ -429,6 +430,7 @@ def _relayed(site, caller, limits, function, *args):
         return result, [(_picklable(w.message), w.category, w.filename, w.lineno)
                         for w in caught]
     finally:
+        _RUNNING.depth -= 1
         OUTER_SITE.reset(token)
 
 
@@ -461,21 +463,31 @@ def noted(owner, label, function, *args):
         raise
 
 
-_RUNNING = threading.local()  # the task running in this thread, for :func:`_timed`
+class _Running(threading.local):
+    """This thread's tasks: how deep they nest (a task of a composite fitted inside
+    another's task), and the depth of the last task read from the member cache."""
+
+    depth = 0
+    read_at = None
+
+
+_RUNNING = _Running()
 
 
 def read_from_cache():
     """Say that the running task's result was read from the member cache's disk (its
     progress line then says so, not the seconds the read took)."""
-    _RUNNING.from_cache = True
+    _RUNNING.read_at = _RUNNING.depth
 
 
 def _timed(function, *args):
-    """``(result, seconds)``; seconds None for a result read from the cache."""
-    _RUNNING.from_cache = False
+    """``(result, seconds)``; seconds None for a result read from the cache, not for one
+    computed, in part from a nested composite's cache or not."""
+    _RUNNING.read_at = None
     start = time.perf_counter()
     result = function(*args)
-    return result, None if _RUNNING.from_cache else time.perf_counter() - start
+    read = _RUNNING.read_at == _RUNNING.depth
+    return result, None if read else time.perf_counter() - start
 
 
 def _reported(timed_results, labels, owner, done_before, n_total):

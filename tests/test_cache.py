@@ -496,6 +496,32 @@ def test_a_fit_read_from_the_disk_says_so_at_verbose(tmp_path, capsys):
     assert len(lines) == 8 and all(line.endswith(" s") for line in lines)
 
 
+@pytest.mark.parametrize("outer_memory", [True, False])
+def test_a_fit_computed_around_a_nested_composites_cache_reads_is_timed(tmp_path,
+                                                                         outer_memory,
+                                                                         capsys):
+    # A nested fusion's own read from its cache marked the outer task as read too.
+    def outer(depth, verbose=0):
+        inner = FusionClassifier([("lr", LogisticRegression()),
+                                  ("tree", CountingTree(max_depth=depth, random_state=0))],
+                                 cv=2, memory=tmp_path / "inner")
+        return FusionClassifier([("inner", inner), ("nb", GaussianNB())], cv=2,
+                                memory=tmp_path / "outer" if outer_memory else None,
+                                verbose=verbose)
+
+    from skfuse import _cache
+
+    outer(2).fit(X, y)
+    _cache._MEMO.clear()
+    capsys.readouterr()
+    outer(3, verbose=1).fit(X, y)  # the inner tree misses, the inner lr is read
+    lines = [line for line in capsys.readouterr().out.splitlines() if " of 2) " in line]
+    assert len(lines) == 2  # the two members' fits on every row
+    for line in lines:
+        read = outer_memory and "member 'nb'" in line
+        assert line.endswith(": from the cache") == read, line
+
+
 @pytest.mark.parametrize("weights", [[1, 1], "optimize"])
 def test_a_frozen_member_changed_after_fit_predicts_as_it_is_now(tmp_path, weights):
     # The fused model holds the user's own frozen object, which the cache keyed by its
