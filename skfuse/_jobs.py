@@ -24,7 +24,14 @@ from ._base import (
     vote_counts,
 )
 from ._cache import MemberCache, UncacheableMember
-from ._tasks import fit_task, is_frozen, noted, run_fit_tasks, run_in_threads
+from ._tasks import (
+    fit_task,
+    holds_frozen,
+    is_frozen,
+    noted,
+    run_fit_tasks,
+    run_in_threads,
+)
 from ._views import take_rows
 from ._warnings import warnings_once
 
@@ -220,13 +227,15 @@ class MemberJobs:
         for m in self._members:
             done = results[start:start + len(m.planned)]
             fit = MemberFit()
+            # The user's frozen object, in the member or the member itself, may change
+            # after this fit: what predicts through it keys no output.
+            live = holds_frozen(m.estimator)
             if m.refit:
                 (fitted, fit_out, _), *done = done
-                # A frozen member is used as it is, not as the copy a task returns;
-                # the user's object, which may change after this fit, keys no output.
+                # A frozen member is used as it is, not as the copy a task returns.
                 fit.estimator = m.estimator if m.frozen else fitted
                 fit.fit_output = fit_out if m.fit_output else None
-                fit.key = None if m.frozen else keys[start]
+                fit.key = None if live else keys[start]
             if done:
                 fit.oof, fit.tested = _out_of_fold([out for _, out, _ in done], m.jobs[1:],
                                                    X.shape[0], m.label, self.owner)
@@ -234,7 +243,7 @@ class MemberJobs:
                 if m.keep_folds:
                     fit.fold_estimators = [fitted for fitted, *_ in done]
                     fold_keys = keys[start:start + len(m.planned)]
-                    if not m.refit and all(key is not None for key in fold_keys):
+                    if not (m.refit or live) and all(key is not None for key in fold_keys):
                         # The fold fits together key their mean's predictions.
                         fit.key = ("fold mean", *fold_keys)
             fits[m.name] = fit

@@ -54,6 +54,17 @@ def is_frozen(estimator):
     return clone(estimator) is estimator
 
 
+def holds_frozen(estimator):
+    """Whether ``estimator`` is frozen or holds a frozen estimator among its parameters
+    (a ``Pipeline``'s step, a composite's member): its clones share that object, which
+    its owner may refit."""
+    if is_frozen(estimator):
+        return True
+    params = estimator.get_params(deep=True) if hasattr(estimator, "get_params") else {}
+    return any(hasattr(value, "get_params") and not isinstance(value, type)
+               and is_frozen(value) for value in params.values())
+
+
 def weight_key(estimator):
     """The ``fit`` argument that passes ``sample_weight`` to ``estimator``, or None.
 

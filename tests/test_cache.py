@@ -11,6 +11,8 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.naive_bayes import GaussianNB
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
 from sklearn.tree import DecisionTreeRegressor
 
 from skfuse import FusionClassifier, FusionRegressor
@@ -539,6 +541,28 @@ def test_a_frozen_member_changed_after_fit_predicts_as_it_is_now(tmp_path, weigh
         before = fusion.predict_proba(X[:50])
         assert_allclose(fusion.predict_proba(X[:50]), before)
         prefit.fit(X, y[::-1])  # the user refits the model they froze
+        expected.append(fusion.predict_proba(X[:50]))
+        assert_allclose(fusion.predict_proba(X[:51])[:50], expected[-1])
+        assert not np.allclose(expected[-1], before)
+    assert_allclose(expected[1], expected[0])
+
+
+@pytest.mark.parametrize("holder", ["pipeline", "fusion"])
+def test_a_frozen_estimator_inside_a_member_predicts_as_it_is_now(tmp_path, holder):
+    # Clones of a Pipeline or a composite share the frozen object they hold.
+    def fused(memory):
+        prefit = LogisticRegression().fit(X, y)
+        frozen = FrozenEstimator(prefit)
+        member = (make_pipeline(FunctionTransformer(), frozen) if holder == "pipeline"
+                  else FusionClassifier([("prefit", frozen), ("nb", GaussianNB())]))
+        return prefit, FusionClassifier([("m", member), ("tree", CountingTree(random_state=0))],
+                                        weights="optimize", cv=3, memory=memory).fit(X, y)
+
+    expected = []
+    for memory in (None, tmp_path):
+        prefit, fusion = fused(memory)
+        before = fusion.predict_proba(X[:50])
+        prefit.fit(X, y[::-1])
         expected.append(fusion.predict_proba(X[:50]))
         assert_allclose(fusion.predict_proba(X[:51])[:50], expected[-1])
         assert not np.allclose(expected[-1], before)
