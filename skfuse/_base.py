@@ -945,9 +945,10 @@ def classes_of(y, owner):
     # Labels that do not sort (str beside int, or None) fail as a TypeError where the
     # first label is a str, else as scikit-learn's "Unknown label type" ValueError.
     except (TypeError, ValueError) as exc:
-        kinds = sorted({type(label).__name__ for label in np.asarray(y, dtype=object).ravel()})
-        if len(kinds) < 2 and isinstance(exc, ValueError):
-            raise
+        labels = np.asarray(y, dtype=object).ravel()
+        kinds = sorted({type(label).__name__ for label in labels})
+        if isinstance(exc, ValueError) and (len(kinds) < 2 or _sort_fine(labels)):
+            raise  # (ints beside floats sort: scikit-learn's words say what is wrong)
         if len(kinds) < 2:  # one type that scikit-learn refuses (bytes, say): its words
             raise TypeError(f"{owner}: {exc}") from None
         why = f" ({exc})" if isinstance(exc, TypeError) else ""
@@ -957,6 +958,14 @@ def classes_of(y, owner):
         raise ValueError(f"{owner} needs samples of at least 2 classes; y has only one "
                          f"class, {classes[:1].tolist()[0]!r}.")
     return classes
+
+
+def _sort_fine(labels):
+    try:
+        sorted(set(labels))
+    except TypeError:
+        return False
+    return True
 
 
 def check_sample_weight_support(names, members, owner, sample_weight=None, kind="member",

@@ -389,6 +389,15 @@ def test_a_new_list_of_members_is_set_before_the_names_in_it(make_composite, nam
     assert "last" not in vars(composite)
 
 
+def test_labels_of_two_types_that_sort_keep_scikit_learns_words():
+    # Continuous labels held as objects (ints beside floats, which sort) are not
+    # "labels of types that do not sort".
+    X, _ = data("fusion-soft-equal")
+    y = np.array([0.5, 1, 1.5, 2] * (len(X) // 4) + [3] * (len(X) % 4), dtype=object)
+    with pytest.raises(ValueError, match="Unknown label type"):
+        make("fusion-soft-equal").fit(X, y)
+
+
 @pytest.mark.parametrize("make_composite", [
     lambda members: FusionClassifier(members, weights="optimize", cv=3),
     lambda members: SerialStack(members, cv=3),

@@ -787,7 +787,8 @@ class NeuralMixtureOfExpertsRegressor(RegressorMixin, _BaseNeuralMixture):
         -------
         self : NeuralMixtureOfExpertsRegressor
         """
-        y = numeric_target(y, type(self).__name__)
+        if y is not None:  # (None: scikit-learn's "requires y to be passed")
+            y = numeric_target(y, type(self).__name__)
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], multi_output=True,
                              y_numeric=True)
         self.y_ndim_ = y.ndim
@@ -901,7 +902,8 @@ class NeuralMixtureOfExpertsClassifier(ClassifierMixin, _BaseNeuralMixture):
         -------
         self : NeuralMixtureOfExpertsClassifier
         """
-        refuse_several_targets(self, np.shape(y))
+        if y is not None:
+            refuse_several_targets(self, np.shape(np.asarray(y)))
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
         self.classes_ = classes_of(y, type(self).__name__)
         codes = np.searchsorted(self.classes_, y)
