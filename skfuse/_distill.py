@@ -862,7 +862,8 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
             kept = kept.ravel()
             source, labels, w = source[kept], labels[kept], w[kept]
             key = _balanced_class_weight(student)
-            if key is not None:
+            # One copy a row (label_weight=1): the student balances its labels itself.
+            if key is not None and np.bincount(source).max() > 1:
                 w = w * balanced_class_weights(np.searchsorted(self.classes_, labels), w,
                                                len(self.classes_))
                 student = clone(student).set_params(**{key: None})
