@@ -714,7 +714,8 @@ class _BaseMixture(Composite):
             rows, handed = candidates[handed > 0], handed[handed > 0]
             share = handed / weight[rows]  # of the row's weight, moved from its start
             resp = resp.copy()
-            resp[rows] -= share[:, None] * before[rows]
+            # (clipped: a row's share handed over whole leaves rounding below 0)
+            resp[rows] = np.maximum(resp[rows] - share[:, None] * before[rows], 0.0)
             resp[rows, e] += share
             free_weight[rows] -= handed
             reseeded[e] = True

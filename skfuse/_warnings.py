@@ -5,7 +5,6 @@ process, so blocks that overlap in two threads can leave one's filter in place).
 import contextlib
 import functools
 import os
-import re
 import threading
 import warnings
 
@@ -71,48 +70,63 @@ def warnings_once(own=None, site=None):
 
 
 _NAMES_WARNING = "X (does not have valid feature names|has feature names), but "
-_CALL = threading.local()  # the composite whose method warned about names, in its call
+
+
+class _Call(threading.local):
+    entry = None  # the composite whose method warned about names, during its call
+
+
+_CALL = _Call()
 
 
 def one_names_warning(method):
     """Wrap a composite's method that checks ``X`` and hands it to its members: where
     ``X`` has feature names and ``fit``'s had none, or the other way round, the
-    composite's own check warns once, naming it, and its members (nested composites
-    included) do not repeat the warning, each naming itself.
+    composite warns once, in scikit-learn's words and its own name, and neither its own
+    check nor its members (nested composites included, in threads too) repeat the
+    warning, each in its own name.
 
-    Main thread only, as :func:`silenced`.
+    From the main thread only, as :func:`silenced`: called from another thread, the
+    members warn as they would alone.
     """
 
     @functools.wraps(method)
     def wrapped(self, X, *args, **kwargs):
-        entry = getattr(_CALL, "entry", None)
+        entry = _CALL.entry
         if entry is self or threading.current_thread() is not threading.main_thread():
             return method(self, X, *args, **kwargs)
-        if entry is not None:  # a composite among the members of one that warned
+        if entry is None:
+            message = _names_warning(self, X)
+            if message is None:
+                return method(self, X, *args, **kwargs)
+            warnings.warn(message, UserWarning, stacklevel=2)
+            _CALL.entry = self
+        try:
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", _NAMES_WARNING, UserWarning)
                 return method(self, X, *args, **kwargs)
-        if not _names_disagree(self, X):
-            return method(self, X, *args, **kwargs)
-        own = f"(?!{re.escape(type(self).__name__)} was fitted)"
-        _CALL.entry = self
-        try:
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", _NAMES_WARNING + own, UserWarning)
-                return method(self, X, *args, **kwargs)
         finally:
-            _CALL.entry = None
+            if entry is None:
+                _CALL.entry = None
 
     return wrapped
 
 
-def _names_disagree(estimator, X):
-    """Whether scikit-learn's check of ``X`` against ``estimator``'s fit warns that
-    one of the two has feature names and the other not."""
+def _names_warning(estimator, X):
+    """scikit-learn's warning when one of ``X`` and ``estimator``'s fit has feature
+    names and the other not, or None."""
     fitted = hasattr(estimator, "feature_names_in_")
     if isinstance(X, np.ndarray) or sparse.issparse(X):
-        return fitted
-    try:
-        return fitted != (_get_feature_names(X) is not None)
-    except TypeError:  # names of mixed types, which the check refuses
-        return False
+        given = False
+    else:
+        try:
+            given = _get_feature_names(X) is not None
+        except TypeError:  # names of mixed types, which the check refuses
+            return None
+    owner = type(estimator).__name__
+    if fitted and not given:
+        return (f"X does not have valid feature names, but {owner} was fitted with "
+                "feature names")
+    if given and not fitted:
+        return f"X has feature names, but {owner} was fitted without feature names"
+    return None

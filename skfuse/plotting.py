@@ -159,12 +159,14 @@ class FusionWeightsDisplay:
             )
         self._check_lengths()
         ax = _axes(ax)
-        # The other kind's artist would point at what this call no longer draws.
-        vars(self).pop("line_" if kind == "weights" else "bars_", None)
         if kind == "weights":
             self._plot_weights(ax)
         else:
             self._plot_path(ax)
+        # The other kind's artist would point at what this call no longer draws.
+        other = "line_" if kind == "weights" else "bars_"
+        if hasattr(self, other):
+            delattr(self, other)
         self.kind_, self.ax_, self.figure_ = kind, ax, ax.figure
         return self
 

@@ -208,10 +208,10 @@ def test_an_expert_left_starved_by_a_reseed_is_reseeded_in_turn():
         moe._reseed_starved(thin, np.ones(100), np.zeros(100), starved=0.0), thin)
 
 
-def test_a_reseed_hands_integer_weights_over_as_it_would_repeated_rows():
+def test_a_reseed_hands_integer_weights_over_as_it_would_repeated_rows(global_random_seed):
     # The row crossing half an even share went whole: a row of weight 3 moved 3 units
     # where its three copies moved 1, and the two fits parted from there on.
-    rng = np.random.RandomState(0)
+    rng = np.random.RandomState(global_random_seed)
     weight = rng.randint(1, 4, size=40).astype(float)
     resp = rng.dirichlet(np.ones(4), size=40)
     resp[:, 3] = 0.0  # expert 3 starved

@@ -241,6 +241,20 @@ def test_feature_names_that_disagree_with_fit_are_warned_of_once(kind, named_at)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         composite.predict(fitted_on[:5])  # names as at fit: no warning
+        with pytest.raises(UserWarning, match=f"but {owner} was fitted with"):
+            composite.predict(given)
+
+
+def test_members_predicting_in_threads_do_not_repeat_the_names_warning():
+    # Members predict in threads for 10,000 rows or more, where a nested fusion's own
+    # check (the same class as its owner's) warned again.
+    frame = pd.DataFrame(np.tile(X, (40, 1)), columns=list("abcde"))
+    y = np.tile(Y, 40)
+    fusion = FusionClassifier([("inner", FusionClassifier(_members(), n_jobs=2)),
+                               ("nb", GaussianNB())], n_jobs=2).fit(frame, y)
+    record = caught(lambda: fusion.predict_proba(frame.to_numpy()))
+    assert _named_in_names_warnings(record) == ["FusionClassifier"]
+    assert record[0].filename == __file__  # the user's call
 
 
 def repeated():
