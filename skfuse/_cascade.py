@@ -243,13 +243,20 @@ def fit_cascade(stack, estimators, step_params, X, y, sample_weight, folds, thre
     return fitted
 
 
+def _shown_threshold(t):
+    """``t`` to 3 decimals; just below 1 as ``1 - gap``, which rows above it can still
+    exit by, where 1.0 lets none."""
+    return f"1 - {1 - t:.2g}" if 0.9995 <= t < 1 else f"{t:.3f}"
+
+
 def cascade_decisions(stack):
     """What a cascade's fit decided, one line each: the thresholds, the out-of-fold exit
     rates, and (``cascade_fit="deferred"``) what each step was trained on."""
     names = [name for name, _ in stack.steps_]
     given = "auto" if isinstance(stack.exit_threshold, str) else "given"
     lines = [f"exit thresholds ({given}): " + ", ".join(
-                 f"{name} {t:.3f}" for name, t in zip(names, stack.exit_thresholds_)),
+                 f"{name} {_shown_threshold(t)}"
+                 for name, t in zip(names, stack.exit_thresholds_)),
              "out-of-fold exit rates: " + ", ".join(
                  f"{name} {rate:.1%}" for name, rate in zip(names, stack.exit_rates_))]
     if stack.cascade_fit == "deferred":

@@ -161,6 +161,15 @@ def test_cascade_reports_its_steps_and_the_deferred_refit(capsys):
     ]
 
 
+def test_a_threshold_just_below_one_is_not_shown_as_one():
+    # "1.000" read as the threshold that lets no row exit, where rows at 1.0 still do.
+    from skfuse._cascade import _shown_threshold
+
+    assert _shown_threshold(1 - 3.7e-9) == "1 - 3.7e-09"
+    assert [_shown_threshold(t) for t in (1.0, 0.9, 0.99949, 0.0)] == [
+        "1.000", "0.900", "0.999", "0.000"]
+
+
 def test_cascade_says_the_thresholds_it_chose(capsys):
     fitted = SerialStack([("nb", GaussianNB()), ("lr", LogisticRegression())],
                          exit_threshold="auto", cascade_fit="all", cv=3, random_state=0,
