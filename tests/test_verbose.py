@@ -176,7 +176,9 @@ def test_cascade_says_the_thresholds_it_chose(capsys):
                          verbose=1).fit(X, y)
     _, decided = read(capsys)
     (threshold,), rates = fitted.exit_thresholds_, fitted.exit_rates_
-    assert decided == [f"exit thresholds (auto): nb {threshold:.3f}",
+    from skfuse._cascade import _shown_threshold
+
+    assert decided == [f"exit thresholds (auto): nb {_shown_threshold(threshold)}",
                        f"out-of-fold exit rates: nb {rates[0]:.1%}, lr {rates[1]:.1%}"]
     assert 0 < rates[0] < 1  # a real split of the rows between the steps
     # A stack decides no threshold: no such line.
