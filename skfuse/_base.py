@@ -946,6 +946,9 @@ def classes_of(y, owner):
     # first label is a str, else as scikit-learn's "Unknown label type" ValueError.
     except (TypeError, ValueError) as exc:
         labels = np.asarray(y, dtype=object).ravel()
+        if any(_is_missing(label) for label in labels):
+            raise ValueError(f"{owner}: y holds missing labels (NaN); drop those rows, or "
+                             "give them a label.") from None
         kinds = sorted({type(label).__name__ for label in labels})
         if isinstance(exc, ValueError) and (len(kinds) < 2 or _sort_fine(labels)):
             raise  # (ints beside floats sort: scikit-learn's words say what is wrong)
@@ -960,7 +963,13 @@ def classes_of(y, owner):
     return classes
 
 
+def _is_missing(label):
+    """Whether ``label`` is NaN or pandas' ``NA`` (None is a label of its own type)."""
+    return (isinstance(label, float) and label != label) or type(label).__name__ == "NAType"
+
+
 def _sort_fine(labels):
+    """Whether ``labels`` (of several types) sort, as ints beside floats do."""
     try:
         sorted(set(labels))
     except TypeError:

@@ -293,9 +293,9 @@ def _unsealed(call_id, stored):
 
 
 def _through_disk(backend, memo_key, call_id, compute, *args):
-    """``(value, made)``: the entry at ``call_id`` read from the disk (``made`` None), or
-    ``(value, made) = compute(*args)``, ``value`` written there; the value is kept in the
-    memo once it is on disk."""
+    """``(value, made, read)``: the entry at ``call_id`` read from the disk (``made``
+    None, ``read`` True), or ``(value, made) = compute(*args)``, ``value`` written there;
+    the value is kept in the memo once it is on disk."""
     value = missing = object()
     if backend.contains_item(call_id):
         try:
@@ -306,16 +306,14 @@ def _through_disk(backend, memo_key, call_id, compute, *args):
             if backend.contains_item(call_id):
                 warnings.warn(f"skfuse's member cache could not read {call_id[-1]} "
                               f"({exc!r}); computing it again.", UserWarning, stacklevel=2)
-    made = None
-    if value is missing:
+    made, read = None, value is not missing
+    if not read:
         value, made = compute(*args)
         # joblib warns (CacheWarning) if it cannot write.
         backend.dump_item(call_id, _sealed(call_id, value), verbose=0)
-    else:
-        read_from_cache()
     if _MEMO.max_bytes > 0 and backend.contains_item(call_id):
         _MEMO.put(memo_key, value, _nbytes(value) + _ENTRY_BYTES, (backend, call_id))
-    return value, made
+    return value, made, read
 
 
 class StoredMember:
@@ -372,7 +370,9 @@ def _load_fit(backend, memo_key, call_id, *args):
     """A fit task through the disk: ``(fitted, out, seconds, digest)``, :func:`fit_task`'s
     result and the digest of the fitted member's pickle (which keys its outputs). A
     member fitted on a miss is handed back as it is, not unpickled from its entry."""
-    entry, made = _through_disk(backend, memo_key, call_id, _fit_and_pickle, *args)
+    entry, made, read = _through_disk(backend, memo_key, call_id, _fit_and_pickle, *args)
+    if read:
+        read_from_cache()
     if made is not None:  # fitted here (a fold's fit that is not kept is None)
         _, out, seconds, _, fitted = entry
         return made, _copied(out), seconds, fitted

@@ -498,7 +498,8 @@ class _BaseDistilled(Composite):
         each fold's rows, synthetic rows going with their parent, compared with the
         teacher's targets on the fold's real test rows, weighted by ``real_weight``,
         the real rows' ``sample_weight``)."""
-        X_s, y_s, w_s, source, student = self._student_data(rows, targets, weights, student)
+        X_s, y_s, w_s, source, student = self._student_data(rows, targets, weights, student,
+                                                            self.label_weight_)
         owner = type(self).__name__
         if self._one_class(y_s, w_s):
             fell_back = (" (label_weight='auto' could check no weight out of fold: see "
@@ -846,9 +847,10 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
     def _teacher_output(self):
         return partial(teacher_proba, classes=self.classes_)
 
-    def _student_data(self, rows, proba, weights, student):
-        """What the student is fitted on: ``(X, y, sample_weight, source, student)``,
-        ``source`` giving the row of ``rows`` each of its rows comes from.
+    def _student_data(self, rows, proba, weights, student, label_weight):
+        """What the student is fitted on at ``label_weight``: ``(X, y, sample_weight,
+        source, student)``, ``source`` giving the row of ``rows`` each of its rows
+        comes from.
 
         Duplicates of weight 0 are left out (a row keeps its first if all are 0): they
         would count toward a student's row-count settings (``min_samples_leaf``), so
@@ -862,8 +864,8 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
             kept = kept.ravel()
             source, labels, w = source[kept], labels[kept], w[kept]
             key = _balanced_class_weight(student)
-            # One copy a row (label_weight=1): the student balances its labels itself.
-            if key is not None and np.bincount(source).max() > 1:
+            # At label_weight=1 (the labels alone) the student balances them itself.
+            if key is not None and label_weight < 1:
                 w = w * balanced_class_weights(np.searchsorted(self.classes_, labels), w,
                                                len(self.classes_))
                 student = clone(student).set_params(**{key: None})
@@ -1086,7 +1088,7 @@ class DistilledRegressor(RegressorMixin, _BaseDistilled):
     def _teacher_output(self):
         return teacher_prediction
 
-    def _student_data(self, rows, targets, weights, student):
+    def _student_data(self, rows, targets, weights, student, label_weight):
         return rows, targets, weights, np.arange(len(targets)), student
 
     def _student_output(self):

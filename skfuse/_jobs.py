@@ -229,7 +229,7 @@ class MemberJobs:
             fit = MemberFit()
             # The user's frozen object, in the member or the member itself, may change
             # after this fit: what predicts through it keys no output.
-            live = holds_frozen(m.estimator)
+            live = cache.enabled and holds_frozen(m.estimator)
             if m.refit:
                 (fitted, fit_out, _), *done = done
                 # A frozen member is used as it is, not as the copy a task returns.

@@ -204,7 +204,8 @@ def _fit_mixed_output(distiller, student, X, labels, targets, weights, label_wei
     builds a student's data: its output on ``X_test``; None where that data gives
     weight to one class only."""
     keep, mixed, w = distiller._mixed(labels, targets, weights, len(labels), label_weight)
-    X_s, y_s, w_s, _, est = distiller._student_data(take_rows(X, keep), mixed, w, student)
+    X_s, y_s, w_s, _, est = distiller._student_data(take_rows(X, keep), mixed, w, student,
+                                                    label_weight)
     if distiller._one_class(y_s, w_s):
         return None  # no classifier learns from one class: this weight is not a choice
     params = distiller._student_fit_params(est, w_s)

@@ -56,13 +56,16 @@ def is_frozen(estimator):
 
 def holds_frozen(estimator):
     """Whether ``estimator`` is frozen or holds a frozen estimator among its parameters
-    (a ``Pipeline``'s step, a composite's member): its clones share that object, which
-    its owner may refit."""
+    (a ``Pipeline``'s step, a composite's member) or a search's candidates: its clones
+    share that object, which its owner may refit."""
+    if not hasattr(estimator, "get_params") or isinstance(estimator, type):
+        return False
     if is_frozen(estimator):
         return True
-    params = estimator.get_params(deep=True) if hasattr(estimator, "get_params") else {}
-    return any(hasattr(value, "get_params") and not isinstance(value, type)
-               and is_frozen(value) for value in params.values())
+    held = [value for value in estimator.get_params(deep=True).values()
+            if hasattr(value, "get_params") and not isinstance(value, type)]
+    return any(is_frozen(value) for value in held) or any(
+        holds_frozen(value) for owner in [estimator, *held] for _, value in _grid_steps(owner))
 
 
 def weight_key(estimator):
@@ -118,6 +121,16 @@ def _searched_key(search):
     """The key of a search's estimator, if every estimator (or ``"passthrough"``) its
     grid sets gives the same key; None otherwise."""
     key = weight_key(search.estimator)
+    for param, value in _grid_steps(search):
+        swapped = clone(search.estimator).set_params(**{param: value})
+        if weight_key(swapped) != key:
+            return None
+    return key
+
+
+def _grid_steps(search):
+    """``(param, value)`` for each estimator (or ``"passthrough"``) a search's grid sets;
+    none for what is not a search."""
     grids = getattr(search, "param_grid", None) or getattr(search, "param_distributions",
                                                              None) or []
     for grid in [grids] if isinstance(grids, dict) else grids:
@@ -126,10 +139,7 @@ def _searched_key(search):
                 continue  # a distribution: numbers, not estimators
             for value in values:
                 if hasattr(value, "fit") or isinstance(value, str) and value == "passthrough":
-                    swapped = clone(search.estimator).set_params(**{param: value})
-                    if weight_key(swapped) != key:
-                        return None
-    return key
+                    yield param, value
 
 
 def weight_params(estimator, sample_weight):

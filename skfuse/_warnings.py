@@ -73,7 +73,9 @@ _NAMES_WARNING = "X (does not have valid feature names|has feature names), but "
 
 
 class _Call(threading.local):
-    entry = None  # the composite whose method warned about names, during its call
+    """This thread's composite whose method warned about names, during that call."""
+
+    entry = None
 
 
 _CALL = _Call()

@@ -389,6 +389,18 @@ def test_a_new_list_of_members_is_set_before_the_names_in_it(make_composite, nam
     assert "last" not in vars(composite)
 
 
+@pytest.mark.parametrize("name", [name for name in COMPOSITES if is_classifier(name)])
+@pytest.mark.parametrize("missing", [np.nan, "NA"], ids=["NaN", "pandas NA"])
+def test_missing_labels_are_called_missing(name, missing):
+    # Text labels beside NaN read "y mixes labels of types ['float', 'str']".
+    X, y = data(name)
+    y = np.array(["a", "b", "c"], dtype=object)[y]
+    y[3] = pytest.importorskip("pandas").NA if missing == "NA" else missing
+    owner = type(make(name)).__name__
+    with pytest.raises(ValueError, match=rf"^{owner}: y holds missing labels \(NaN\)"):
+        make(name).fit(X, y)
+
+
 def test_labels_of_two_types_that_sort_keep_scikit_learns_words():
     # Continuous labels held as objects (ints beside floats, which sort) are not
     # "labels of types that do not sort".

@@ -498,16 +498,19 @@ def test_a_fit_read_from_the_disk_says_so_at_verbose(tmp_path, capsys):
     assert len(lines) == 8 and all(line.endswith(" s") for line in lines)
 
 
+@pytest.mark.parametrize("weights", [None, "optimize"])
 @pytest.mark.parametrize("outer_memory", [True, False])
 def test_a_fit_computed_around_a_nested_composites_cache_reads_is_timed(tmp_path,
                                                                          outer_memory,
-                                                                         capsys):
-    # A nested fusion's own read from its cache marked the outer task as read too.
+                                                                         weights, capsys):
+    # A nested fusion's own read from its cache (of a fit, or at predict, of its output
+    # on the test fold) marked the outer task as read too.
     def outer(depth, verbose=0):
         inner = FusionClassifier([("lr", LogisticRegression()),
                                   ("tree", CountingTree(max_depth=depth, random_state=0))],
                                  cv=2, memory=tmp_path / "inner")
         return FusionClassifier([("inner", inner), ("nb", GaussianNB())], cv=2,
+                                weights=weights,
                                 memory=tmp_path / "outer" if outer_memory else None,
                                 verbose=verbose)
 
@@ -517,8 +520,10 @@ def test_a_fit_computed_around_a_nested_composites_cache_reads_is_timed(tmp_path
     _cache._MEMO.clear()
     capsys.readouterr()
     outer(3, verbose=1).fit(X, y)  # the inner tree misses, the inner lr is read
-    lines = [line for line in capsys.readouterr().out.splitlines() if " of 2) " in line]
-    assert len(lines) == 2  # the two members' fits on every row
+    tasks = 2 if weights is None else 4  # fits on every row, or on each fold
+    lines = [line for line in capsys.readouterr().out.splitlines()
+             if f" of {tasks}) " in line]
+    assert len(lines) == tasks
     for line in lines:
         read = outer_memory and "member 'nb'" in line
         assert line.endswith(": from the cache") == read, line
@@ -547,14 +552,18 @@ def test_a_frozen_member_changed_after_fit_predicts_as_it_is_now(tmp_path, weigh
     assert_allclose(expected[1], expected[0])
 
 
-@pytest.mark.parametrize("holder", ["pipeline", "fusion"])
+@pytest.mark.parametrize("holder", ["pipeline", "fusion", "search"])
 def test_a_frozen_estimator_inside_a_member_predicts_as_it_is_now(tmp_path, holder):
-    # Clones of a Pipeline or a composite share the frozen object they hold.
+    # Clones of a Pipeline, a composite or a search share the frozen object they hold.
     def fused(memory):
         prefit = LogisticRegression().fit(X, y)
         frozen = FrozenEstimator(prefit)
-        member = (make_pipeline(FunctionTransformer(), frozen) if holder == "pipeline"
-                  else FusionClassifier([("prefit", frozen), ("nb", GaussianNB())]))
+        member = {
+            "pipeline": lambda: make_pipeline(FunctionTransformer(), frozen),
+            "fusion": lambda: FusionClassifier([("prefit", frozen), ("nb", GaussianNB())]),
+            "search": lambda: GridSearchCV(make_pipeline(FunctionTransformer(), GaussianNB()),
+                                           {"gaussiannb": [frozen]}, cv=2),
+        }[holder]()
         return prefit, FusionClassifier([("m", member), ("tree", CountingTree(random_state=0))],
                                         weights="optimize", cv=3, memory=memory).fit(X, y)
 

@@ -167,15 +167,23 @@ def test_a_balanced_student_is_balanced_by_the_weights_of_the_copies(in_pipeline
     assert distilled.student_.class_weight is None
 
 
-def test_a_balanced_student_at_label_weight_one_is_the_one_fitted_on_the_labels():
-    X, y = make_classification(300, 5, n_informative=3, weights=[0.8, 0.2], random_state=0)
-    sw = np.random.RandomState(1).choice([0.2, 5.0], size=300)
+def test_a_balanced_student_at_label_weight_one_is_the_one_fitted_on_the_labels(
+        global_random_seed):
+    X, y = make_classification(300, 5, n_informative=3, weights=[0.8, 0.2],
+                               random_state=global_random_seed)
+    sw = np.random.RandomState(global_random_seed).choice([0.2, 5.0], size=300)
     tree = DecisionTreeClassifier(max_depth=3, class_weight="balanced", random_state=0)
     teacher = FrozenEstimator(LogisticRegression().fit(X, y))
     distilled = DistilledClassifier(teacher, tree, label_weight=1.0, cv=3,
                                     random_state=0).fit(X, y, sample_weight=sw)
     assert_array_equal(distilled.predict_proba(X),
                        clone(tree).fit(X, y, sample_weight=sw).predict_proba(X))
+    # A teacher of hard probabilities gives each row one copy at any label weight:
+    # below 1 the copies' weights balance the classes all the same.
+    hard = FrozenEstimator(DecisionTreeClassifier(random_state=0).fit(X, y))
+    distilled = DistilledClassifier(hard, tree, label_weight=0.5, cv=3,
+                                    random_state=0).fit(X, y, sample_weight=sw)
+    assert distilled.student_.class_weight is None
 
 
 def test_balanced_class_weights_leave_a_logistic_student_as_it_was():
