@@ -111,9 +111,11 @@ def resolve_view(view, X, member, feature_names=None, *, subject=None):
             raise ValueError(f"{subject} selects no column.")
         kinds = {_kind(v) for v in items}
         if len(kinds) != 1 or None in kinds:
+            shown = list(items[:10]) + (["..."] if items.size > 10 else [])
             raise ValueError(
-                f"{subject} must hold only column names, only "
-                f"integer positions or only booleans; got {list(items)!r}."
+                f"{subject} must hold only column names, only integer positions or "
+                f"only booleans; got {len(items)} entries: {shown!r} (a callable view "
+                "gives the columns to select, not the data)."
             )
         kind = kinds.pop()
         if kind == "bool":

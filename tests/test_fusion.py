@@ -692,6 +692,15 @@ def test_bad_views_name_the_member_or_column(views, match):
         FusionClassifier(classifiers(), views=views).fit(X, IRIS_Y)
 
 
+def test_a_callable_view_that_gives_data_is_refused_briefly():
+    # The message printed the whole array the callable returned (150 rows on iris).
+    X, y = load_iris(return_X_y=True)
+    with pytest.raises(ValueError, match=r"got 150 entries: .*'\.\.\.'\] \(a callable "
+                                         r"view gives the columns") as caught:
+        FusionClassifier(classifiers(), views={"nb": lambda X: X[:, :2]}).fit(X, y)
+    assert len(str(caught.value)) < 1000
+
+
 def test_a_slice_of_column_names_takes_both_ends():
     X = load_iris(as_frame=True).data  # sepal length, sepal width, petal length, ...
     names = list(X.columns)
