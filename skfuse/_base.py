@@ -687,6 +687,18 @@ def refuse_non_finite_step(owner, name, out, when):
             "on too few rows (GaussianNB on one row of a class) can give NaN.")
 
 
+def refuse_non_finite_student(owner, out, when):
+    """Raise where the student's outputs hold NaN or an infinite value: its fidelity and
+    the label weight's losses would be made up of them."""
+    out = np.asarray(out, dtype=np.float64)
+    rows = ~np.isfinite(out.reshape(len(out), -1)).all(axis=1)
+    if rows.any():
+        raise ValueError(
+            f"{owner}: the student gave NaN or infinite outputs {when} on "
+            f"{int(rows.sum())} of {len(out)} row(s): its training diverged (lower its "
+            "learning rate, or scale X), or it cannot fit these targets.")
+
+
 def refuse_infinite(X, owner, feature_names=None):
     """Raise a ``ValueError`` naming the columns of ``X`` that hold an infinite value."""
     if _is_dataframe(X):

@@ -41,6 +41,7 @@ from ._base import (
     numeric_target,
     proper_probabilities,
     refuse_kernel_members,
+    refuse_non_finite_student,
     seed_estimator,
     seeds_by_name,
     sums_finite,
@@ -538,6 +539,7 @@ class _BaseDistilled(Composite):
         self.fidelity_ = np.nan
         if student_folds:
             held_out = np.flatnonzero(fit.tested)
+            refuse_non_finite_student(type(self).__name__, fit.oof[held_out], "out of fold")
             self.fidelity_ = self._fidelity(
                 fit.oof[held_out], teacher_targets[source[held_out]],
                 None if real_weight is None else real_weight[source[held_out]])

@@ -21,6 +21,7 @@ import numpy as np
 from sklearn.base import clone
 
 from ._augment import synthetic_row_weight
+from ._base import refuse_non_finite_student
 from ._tasks import run_fit_tasks
 from ._views import concat_rows, take_rows
 
@@ -185,6 +186,9 @@ def losses(distiller, student, X, y, sample_weight, rows, owners, targets, n_rea
     for (k, weight, test), out in zip(scored, outputs):
         if k not in told:
             continue
+        if out is not None:
+            refuse_non_finite_student(type(distiller).__name__, out,
+                                      f"at label weight {weight:g}, fold {k + 1}")
         w = np.ones(test.size) if sample_weight is None else sample_weight[test]
         total[weight] += (np.inf if out is None
                           else float(np.dot(w, distiller._row_losses(out, y[test]))))

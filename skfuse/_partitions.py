@@ -243,8 +243,18 @@ def _group_summary(y_blocks, positions, x_blocks, w_blocks, classifier):
         take_rows(X, positions),
         y[positions],
         None if w is None else w[positions],
-        np.unique(y) if classifier else None,
+        _distinct(y) if classifier else None,
     )
+
+
+def _distinct(labels):
+    """The distinct labels, sorted where they sort: labels that do not (text beside
+    numbers, missing ones) are left for the composite's check of all the classes to
+    name."""
+    try:
+        return np.unique(labels)
+    except TypeError:
+        return np.array(list(dict.fromkeys(labels.tolist())), dtype=object)
 
 
 def summarise(parts, positions, classifier, owner):

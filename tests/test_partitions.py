@@ -1,6 +1,7 @@
 """Partitions: one member copy per data partition, on Dask collections and in memory."""
 
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -105,12 +106,24 @@ def test_predict_on_a_dask_frame_reads_one_partition_and_takes_empty_ones():
         return part
 
     lazy = X.map_partitions(counted, meta=X._meta)
-    proba = fitted.predict_proba(lazy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the frame's names, as at fit: no names warning
+        proba = fitted.predict_proba(lazy)
     assert len(set(read)) <= 2  # the empty first partition and the one with a row
     here = lazy.compute()
     assert_allclose(proba.compute(), fitted.predict_proba(here))
     assert_array_equal(fitted.predict(lazy).compute(), fitted.predict(here))
     assert fitted.transform(lazy).compute().shape == (len(here), 6)
+
+
+@pytest.mark.parametrize("odd", [None, 1, np.nan], ids=["None", "int", "NaN"])
+def test_partitioned_labels_that_do_not_sort_are_named_as_in_memory(odd):
+    # Each partition sorted its labels first, and failed in NumPy's words.
+    y = np.array(["a", "b", "c"], dtype=object)[Y_CLF]
+    y[500] = odd
+    match = "holds missing labels" if odd is not None and odd != 1 else "mixes labels of types"
+    with pytest.raises((TypeError, ValueError), match=f"^FusionClassifier: y {match}"):
+        fusion(partitions=3).fit(X_CLF, y)
 
 
 def test_weights_on_a_collection_are_checked_as_in_memory():

@@ -16,7 +16,12 @@ from sklearn.linear_model import LogisticRegression, Ridge  # noqa: E402
 from sklearn.model_selection import GridSearchCV  # noqa: E402
 from sklearn.tree import DecisionTreeClassifier  # noqa: E402
 
-from skfuse import FusionClassifier, FusionRegressor, MixtureOfExpertsRegressor  # noqa: E402
+from skfuse import (  # noqa: E402
+    FusionClassifier,
+    FusionRegressor,
+    MixtureOfExpertsRegressor,
+    SerialStack,
+)
 from skfuse.torch import NetClassifier, NetRegressor  # noqa: E402
 
 
@@ -377,6 +382,21 @@ def test_a_regressor_has_no_predict_proba_and_stacks_its_predictions():
                         stack_method="predict", random_state=0).fit(X, y)
     assert_allclose(stack.predict(X), named.predict(X))
     assert stack.transform(X).shape == (120, 1)
+
+
+def test_a_net_whose_training_diverged_is_refused(blobs):
+    # Its probabilities were all NaN, and its predict gave the first class on every
+    # row, which a composite using labels (hard voting, stack_method="predict") took.
+    X, y = blobs
+    diverging = dict(optimizer=torch.optim.SGD, lr=1e6, max_epochs=5)
+    with pytest.raises(ValueError, match="NetClassifier: training diverged: 4 parameter"):
+        classifier(**diverging).fit(X * 1e3, y)
+    with pytest.raises(ValueError, match="NetRegressor: training diverged"):
+        regressor(n_in=4, **diverging).fit(X * 1e3, X[:, 0] * 2e3)
+    with pytest.raises(ValueError, match="NetClassifier: training diverged"):
+        SerialStack([("net", classifier(**diverging)), ("lr", LogisticRegression())],
+                    stack_method="predict", cv=3).fit(X * 1e3, y)
+    assert np.isfinite(classifier().fit(X, y).predict_proba(X)).all()
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks a CPU-only machine")

@@ -51,11 +51,28 @@ class _MemberNet:
             X = {**X, _WEIGHT: weight} if isinstance(X, Mapping) else {_ROWS: X, _WEIGHT: weight}
         train = super().partial_fit if partial else self._fit_from_the_start
         if self.random_state is None or (partial and self.initialized_):
-            return train(X, y, **fit_params)
-        # Seeds torch, and NumPy's generator, which a shuffled ValidSplit without a seed
-        # of its own draws from.
-        with seeded(int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))):
-            return train(X, y, **fit_params)
+            train(X, y, **fit_params)
+        else:
+            # Seeds torch, and NumPy's generator, which a shuffled ValidSplit without a
+            # seed of its own draws from.
+            seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+            with seeded(seed):
+                train(X, y, **fit_params)
+        self._refuse_diverged()
+        return self
+
+    def _refuse_diverged(self):
+        """Raise where training left a parameter NaN or infinite: every output would be
+        NaN, which a classifier's labels (the first class) would hide."""
+        broken = [name for name, value in self.module_.named_parameters()
+                  if not bool(torch.isfinite(value).all())]
+        if broken:
+            losses = [epoch.get("train_loss") for epoch in self.history_]
+            last = next((loss for loss in reversed(losses) if loss is not None), None)
+            raise ValueError(
+                f"{type(self).__name__}: training diverged: {len(broken)} parameter(s) "
+                f"({', '.join(broken[:3])}{', ...' if len(broken) > 3 else ''}) hold NaN "
+                f"or infinite values (last train loss {last}). Lower lr, or scale X and y.")
 
     def get_split_datasets(self, X, y=None, **fit_params):
         """skorch's split; with row weights, scaled to mean 1 within each part, so that
