@@ -977,7 +977,7 @@ def classes_of(y, owner):
 
 def _is_missing(label):
     """Whether ``label`` is NaN or pandas' ``NA`` (None is a label of its own type)."""
-    return (isinstance(label, float) and label != label) or type(label).__name__ == "NAType"
+    return (isinstance(label, float) and np.isnan(label)) or type(label).__name__ == "NAType"
 
 
 def _sort_fine(labels):
