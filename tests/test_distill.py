@@ -167,6 +167,19 @@ def test_a_balanced_student_is_balanced_by_the_weights_of_the_copies(in_pipeline
     assert distilled.student_.class_weight is None
 
 
+@pytest.mark.parametrize("label_weight", [0.5, "auto"])
+def test_a_student_with_non_finite_outputs_is_refused(label_weight):
+    # Its fidelity_ was made up of NaN (the regressor's r2 failed in scikit-learn's bare
+    # words), and "auto" failed with "min() arg is an empty sequence".
+    X = X_REG * np.array([3.0, 1, 1, 1])  # a fair share of rows with x0 > 1
+    distiller = DistilledRegressor(Ridge(), NaNRidge(), label_weight=label_weight, cv=3,
+                                   random_state=0)
+    where = "at label weight" if label_weight == "auto" else "out of fold"
+    with pytest.raises(ValueError, match=f"^DistilledRegressor: the student gave NaN or "
+                                         f"infinite outputs {where}"):
+        distiller.fit(X, Y_REG)
+
+
 def test_a_balanced_student_at_label_weight_one_is_the_one_fitted_on_the_labels(
         global_random_seed):
     X, y = make_classification(300, 5, n_informative=3, weights=[0.8, 0.2],
