@@ -199,27 +199,21 @@ def test_a_balanced_student_at_label_weight_one_is_the_one_fitted_on_the_labels(
     assert distilled.student_.class_weight is None
 
 
-def test_balanced_class_weights_leave_a_logistic_student_as_it_was():
-    # LogisticRegression already balances by weighted counts: the same fit either way.
+@pytest.mark.parametrize("student, weights_to, rtol", [
+    # the weights at a Pipeline's last step
+    (make_pipeline(StandardScaler(), LogisticRegression()),
+     "logisticregression__sample_weight", 1e-9),
+    # LogisticRegression already balances by weighted counts: the same fit either way
+    (LogisticRegression(class_weight="balanced"), "sample_weight", 1e-6),
+], ids=["pipeline", "balanced logistic"])
+def test_a_student_is_the_fit_on_the_weighted_copies(student, weights_to, rtol):
     teacher = FrozenEstimator(GaussianNB().fit(X_CLF, Y_CLF))
-    student = LogisticRegression(class_weight="balanced")
     distilled = DistilledClassifier(teacher, student, label_weight=0.0,
                                     cv=3, random_state=0).fit(X_CLF, Y_CLF)
     proba = teacher.predict_proba(X_CLF)
     by_hand = clone(student).fit(np.repeat(X_CLF, 3, axis=0), np.tile([0, 1, 2], len(X_CLF)),
-                                 sample_weight=proba.ravel())
-    assert_allclose(distilled.predict_proba(X_CLF), by_hand.predict_proba(X_CLF), rtol=1e-6)
-
-
-def test_a_pipeline_student_gets_the_weights_at_its_last_step():
-    teacher = FrozenEstimator(GaussianNB().fit(X_CLF, Y_CLF))
-    student = make_pipeline(StandardScaler(), LogisticRegression())
-    distilled = DistilledClassifier(teacher, student, label_weight=0.0,
-                                    cv=3, random_state=0).fit(X_CLF, Y_CLF)
-    proba = teacher.predict_proba(X_CLF)
-    by_hand = clone(student).fit(np.repeat(X_CLF, 3, axis=0), np.tile([0, 1, 2], len(X_CLF)),
-                                 logisticregression__sample_weight=proba.ravel())
-    assert_allclose(distilled.predict_proba(X_CLF), by_hand.predict_proba(X_CLF), rtol=1e-9)
+                                 **{weights_to: proba.ravel()})
+    assert_allclose(distilled.predict_proba(X_CLF), by_hand.predict_proba(X_CLF), rtol=rtol)
 
 
 @pytest.mark.parametrize("X, y", [(X_BIN, Y_BIN), (X_CLF, Y_CLF)], ids=["binary", "3 classes"])
