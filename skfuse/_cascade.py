@@ -238,8 +238,11 @@ def fit_cascade(stack, estimators, step_params, X, y, sample_weight, folds, thre
         fitted, route = _refit_deferred(stack, estimators, step_params, fitted, oof, route,
                                         routed, present, X, y, sample_weight, folds)
     # The rates of the steps as trained: a deferred step's own out-of-fold outputs.
-    stack.exit_rates_ = np.bincount(route[route >= 0], minlength=len(estimators)) / (
-        np.count_nonzero(route >= 0))
+    # Weights count rows, here as in the thresholds: a row of weight 0 is as absent.
+    routed_rows = route >= 0
+    weights = None if sample_weight is None else sample_weight[routed_rows]
+    counts = np.bincount(route[routed_rows], weights=weights, minlength=len(estimators))
+    stack.exit_rates_ = counts / counts.sum()
     return fitted
 
 
@@ -283,6 +286,12 @@ def _refit_deferred(stack, estimators, step_params, fitted, oof, route, routed, 
     """
     minimum = max(20, 2 * len(folds))
     codes = np.searchsorted(stack.classes_, y)
+    # Weights count rows: a row of weight 0 is as absent, a weight of 2 two rows.
+    counted = np.ones(len(y), bool) if sample_weight is None else sample_weight > 0
+
+    def size(rows):
+        return rows.size if sample_weight is None else sample_weight[rows].sum()
+
     names = [name for name, _ in stack._kept_steps()]
     stack.cascade_fit_ = ["all"] * len(estimators)
 
@@ -309,13 +318,15 @@ def _refit_deferred(stack, estimators, step_params, fitted, oof, route, routed, 
             return None        # _fit_context, the caller
 
     for i in range(1, len(estimators)):
-        reached = route >= i
+        reached = (route >= i) & counted
         rows = np.flatnonzero(reached if present is None else reached & present[i])
-        if is_frozen(estimators[i]) or rows.size < minimum or np.unique(y[rows]).size < 2:
+        if is_frozen(estimators[i]) or size(rows) < minimum or np.unique(y[rows]).size < 2:
             continue
         # No row exited before it: its fit on every row is the one (rows no fold tested,
         # the first of forward-chaining folds, have no route and count as not exiting).
-        routed_here = route >= 0 if present is None else (route >= 0) & present[i]
+        routed_here = (route >= 0) & counted
+        if present is not None:
+            routed_here &= present[i]
         if rows.size == np.count_nonzero(routed_here):
             continue
         sub_folds = [

@@ -235,8 +235,8 @@ class SerialStack(TransformerMixin, Composite):
         The thresholds used (cascade only).
     exit_rates_ : ndarray of shape (n_steps,)
         Out-of-fold share of the rows that each step answers (cascade only), among
-        the rows where some step has its view; a step trained on its deferred rows
-        answers by its own out-of-fold outputs there.
+        the rows where some step has its view, weighted by ``sample_weight``; a step
+        trained on its deferred rows answers by its own out-of-fold outputs there.
     cascade_fit_ : list of str
         For ``cascade_fit="deferred"``: how each step was trained, ``"deferred"`` or
         ``"all"`` (cascade only).

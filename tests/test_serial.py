@@ -870,3 +870,62 @@ def test_threshold_one_lets_no_row_exit_despite_rounding():
     assert_array_equal(cascade.predict_route(X), 1)
     auto = SerialStack(steps, exit_threshold="auto", cascade_fit="all", cv=3).fit(X, y)
     assert auto.exit_thresholds_.max() <= 1.0
+
+
+def _mapped_folds(folds, kept_or_repeats):
+    """``folds`` of the full rows moved onto the rows kept (a bool mask) or onto the rows
+    repeated (an int count per row), row for row."""
+    if kept_or_repeats.dtype == bool:
+        new = np.cumsum(kept_or_repeats) - 1
+        return [(new[tr[kept_or_repeats[tr]]], new[te[kept_or_repeats[te]]])
+                for tr, te in folds]
+    starts = np.r_[0, np.cumsum(kept_or_repeats)[:-1]]
+    copies = [np.arange(s, s + k) for s, k in zip(starts, kept_or_repeats)]
+    return [(np.concatenate([copies[r] for r in tr]), np.concatenate([copies[r] for r in te]))
+            for tr, te in folds]
+
+
+def _deferring_cascade(data_seed):
+    """Data, fixed folds and a cascade whose later step may be trained on its deferred
+    rows."""
+    X_w, y_w = make_classification(150, 6, n_informative=4, flip_y=0.1,
+                                   random_state=data_seed)
+    order = np.random.RandomState(0).permutation(len(y_w))
+    parts = np.array_split(order, 3)
+    folds = [(np.sort(np.r_[parts[(i + 1) % 3], parts[(i + 2) % 3]]), np.sort(parts[i]))
+             for i in range(3)]
+
+    def cascade(cv, threshold):
+        return SerialStack([("lr", LogisticRegression()),
+                            ("tree", DecisionTreeClassifier(max_depth=2, random_state=0))],
+                           cv=cv, exit_threshold=threshold, cascade_confidence=0.5)
+
+    return X_w, y_w, folds, cascade
+
+
+def _assert_same_cascade(one, other, X_w):
+    assert one.cascade_fit_ == other.cascade_fit_
+    assert_allclose(one.exit_rates_, other.exit_rates_)
+    assert_allclose(one.predict_proba(X_w), other.predict_proba(X_w), atol=1e-12)
+
+
+# Weights count rows for which steps are retrained on their deferred rows and for the
+# exit rates, as for the thresholds: weight 0 is the row dropped, 3 the row three times.
+@pytest.mark.parametrize("data_seed", [2, 4])
+def test_deferred_training_and_exit_rates_leave_rows_of_weight_zero_out(data_seed):
+    X_w, y_w, folds, cascade = _deferring_cascade(data_seed)
+    weight = (np.random.RandomState(data_seed).rand(len(y_w)) > 0.3).astype(float)
+    kept = weight > 0
+    weighted = cascade(folds, 0.6).fit(X_w, y_w, sample_weight=weight)
+    dropped = cascade(_mapped_folds(folds, kept), 0.6).fit(X_w[kept], y_w[kept])
+    _assert_same_cascade(weighted, dropped, X_w)
+
+
+def test_deferred_training_counts_a_weight_as_repeated_rows():
+    X_w, y_w, folds, cascade = _deferring_cascade(0)
+    threes = np.full(len(y_w), 3)
+    weighted = cascade(folds, 0.54).fit(X_w, y_w, sample_weight=threes.astype(float))
+    repeated = cascade(_mapped_folds(folds, threes), 0.54).fit(
+        np.repeat(X_w, 3, axis=0), np.repeat(y_w, 3))
+    assert repeated.cascade_fit_ == ["all", "deferred"]
+    _assert_same_cascade(weighted, repeated, X_w)
