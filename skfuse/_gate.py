@@ -47,14 +47,10 @@ class SoftmaxGate(BaseEstimator):
         total = weight.sum()
         if sp.issparse(X):
             self.mean_, variance = _sparse_mean_variance(X, weight, total)
+            self.scale_ = np.where(_constant(variance, self.mean_, n), 1.0, np.sqrt(variance))
         else:
             X = np.asarray(X, dtype=np.float64)
-            self.mean_ = weight @ X / total
-            variance = weight @ (X - self.mean_) ** 2 / total
-        # A column is constant when its variance is within the rounding of its mean (as
-        # StandardScaler judges): relative, so features in small units are scaled too.
-        constant = variance <= (n * np.finfo(np.float64).eps * self.mean_) ** 2
-        self.scale_ = np.where(constant, 1.0, np.sqrt(variance))
+            self.mean_, self.scale_ = column_mean_scale(X, weight)
         Z = self._standardise(X)
         # Sparse Z is scaled only (centring would densify it); the loss centres it on
         # the fly, so sparse and dense X solve one problem, equally well conditioned.
@@ -144,6 +140,31 @@ def gate_log_proba(gate, X, n_experts):
     aligned[:, columns] = proba
     with np.errstate(divide="ignore"):
         return np.log(aligned)
+
+
+def _constant(variance, mean, n):
+    """Columns whose variance is within the rounding of their mean (as StandardScaler
+    judges): relative, so features in small units are scaled too."""
+    return variance <= (n * np.finfo(np.float64).eps * mean) ** 2
+
+
+def column_mean_scale(X, weight):
+    """Weighted column means and standard deviations of dense float64 ``X``, a
+    constant column's scale 1 (:func:`_constant`).
+
+    A column whose largest magnitude is beyond 1e100 or below 1e-100 is divided by it
+    first, so that its squares neither overflow nor vanish (values near 1e160 would
+    give an infinite scale, near 1e-160 a scale of 0: a column read as constant).
+    """
+    peak = np.max(np.abs(X), axis=0, initial=0.0)
+    extreme = np.isfinite(peak) & ((peak > 1e100) | ((peak > 0) & (peak < 1e-100)))
+    unit = np.where(extreme, peak, 1.0)
+    Z = X / unit if extreme.any() else X
+    total = weight.sum()
+    mean = weight @ Z / total
+    variance = weight @ (Z - mean) ** 2 / total
+    scale = np.where(_constant(variance, mean, len(X)), 1.0, np.sqrt(variance))
+    return mean * unit, scale * unit
 
 
 def _sparse_mean_variance(X, weight, total):

@@ -41,7 +41,7 @@ from ._compat import (
     _VisualBlock,
 )
 from ._docstring import Substitution
-from ._gate import SoftmaxGate, fit_classifier_gate, gate_log_proba
+from ._gate import SoftmaxGate, column_mean_scale, fit_classifier_gate, gate_log_proba
 from ._jobs import MemberJobs
 from ._tasks import (
     is_frozen,
@@ -1106,12 +1106,10 @@ def _standardise(X, weight):
     the units given would let the widest column decide the start."""
     if hasattr(X, "toarray"):
         X = X.toarray()
-    with np.errstate(over="ignore", invalid="ignore"):  # (a target beyond 1e154: the
-        mean = weight @ X / weight.sum()                 # M-step refuses it by name)
-        centred = X - mean
-        scale = np.sqrt(weight @ centred ** 2 / weight.sum())
-        centred /= np.where(scale > 0, scale, 1.0)
-    return centred
+    X = np.asarray(X, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):  # (a target beyond 1e308: the
+        mean, scale = column_mean_scale(X, weight)       # M-step refuses it by name)
+        return (X - mean) / scale
 
 
 # Docstring entries both mixtures share, filled in by Substitution.

@@ -887,6 +887,20 @@ def test_the_mixture_does_not_depend_on_the_units_of_x(scale):
     np.testing.assert_array_equal(scaled.predict(X * scale), plain.predict(X))
 
 
+@pytest.mark.parametrize("scale", [2.0**-540, 2.0**530])
+def test_the_gate_scales_columns_near_the_limits_of_float64(scale):
+    # The squares of values near 1e-163 vanish and of values near 1e160 overflow: the
+    # gate took such columns for constant ones (or gave them an infinite scale), so
+    # it had nothing to route by.
+    X, y = piecewise(400)
+    moe = MixtureOfExpertsRegressor(LinearRegression(), random_state=0)
+    plain = clone(moe).fit(X, y)
+    scaled = clone(moe).fit(X * scale, y)
+    assert scaled.n_experts_ == plain.n_experts_ >= 2
+    assert_allclose(scaled.gate_.scale_, plain.gate_.scale_ * scale, rtol=1e-12)
+    assert_allclose(scaled.predict(X * scale), plain.predict(X), rtol=1e-8, atol=1e-8)
+
+
 @pytest.mark.parametrize("scale", [1e-80, 1e80, 1e120])
 def test_the_choice_of_experts_does_not_depend_on_the_scale_of_y(scale):
     # Held-out squared errors of y ~ 1e80 are ~ 1e160: their spread, squared again,

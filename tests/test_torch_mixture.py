@@ -9,6 +9,7 @@ import textwrap
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import clone
 
 torch = pytest.importorskip("torch")
 Callback = pytest.importorskip("skorch.callbacks").Callback
@@ -677,6 +678,25 @@ def test_callback_parameters_are_set_by_name_as_in_skorch():
         max_epochs=2, callbacks=[("clip", GradientNormClipping(1.0))])).set_params(
         callbacks__clip__gradient_clip_value=0.5).fit(X, y)
     assert dict(fitted.callbacks)["clip"].gradient_clip_value == 0.5
+
+
+@pytest.mark.parametrize("make", [NeuralMixtureOfExpertsRegressor,
+                                  NeuralMixtureOfExpertsClassifier])
+@pytest.mark.parametrize("scale", [2.0**-60, 2.0**-540, 2.0**530])
+def test_standardising_does_not_depend_on_the_units_of_x(make, scale):
+    # A column of spread below about 2e-15 was taken for a constant one (an absolute
+    # floor), and one of values near 1e160 got an infinite scale: either way the
+    # network saw zeros and predicted a constant, without a word.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(200, 2))
+    y = X[:, 0] if make is NeuralMixtureOfExpertsRegressor else (X[:, 0] > 0).astype(int)
+    model = make(n_experts=2, max_epochs=5, device="cpu", random_state=0)
+    plain = clone(model).fit(X, y)
+    scaled = clone(model).fit(X * scale, y)
+    assert_allclose(scaled.x_scale_, plain.x_scale_ * scale, rtol=1e-12)
+    outputs = "predict" if make is NeuralMixtureOfExpertsRegressor else "predict_proba"
+    assert_allclose(getattr(scaled, outputs)(X * scale), getattr(plain, outputs)(X),
+                    rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("make", [NeuralMixtureOfExpertsRegressor,

@@ -34,6 +34,7 @@ from .._base import (
 )
 from .._compat import Interval, StrOptions, _fit_context
 from .._docstring import Substitution
+from .._gate import column_mean_scale
 from .._tasks import report
 from ._network import MixtureNet
 from ._training import mean_one_within, seeded
@@ -434,11 +435,13 @@ class _BaseNeuralMixture(BaseEstimator):
         # In float64 (X keeps it): float32 would leave a constant column a scale of
         # rounding residue (1e-7, so its changes at predict blow up) and a column far
         # from 0 (1e7 + small changes) a handful of distinct values.
-        X64 = np.asarray(X, dtype=np.float64)
-        self.x_mean_ = np.average(X64, axis=0, weights=weight)
-        scale = np.sqrt(np.average((X64 - self.x_mean_) ** 2, axis=0, weights=weight))
-        constant = scale <= 10 * np.finfo(np.float64).eps * np.maximum(np.abs(self.x_mean_), 1)
-        self.x_scale_ = np.where(constant, 1.0, scale)
+        # Scaled as the built-in gate scales: a column is constant relative to its mean,
+        # so features in small units are scaled too.
+        self.x_mean_, self.x_scale_ = column_mean_scale(
+            np.asarray(X, dtype=np.float64), weight.astype(np.float64))
+        if not (np.isfinite(self.x_mean_).all() and np.isfinite(self.x_scale_).all()):
+            raise ValueError(f"{type(self).__name__}: X holds values too large to "
+                             "standardise in float64; rescale them.")
 
         # top_k at or above n_experts runs every expert (the network makes it dense):
         # one expert works with the default top_k=2.
