@@ -989,13 +989,21 @@ class _Rows:
 
 
 def _weights_not_routed(expert):
-    """``expert``'s metadata requests with ``sample_weight`` declined where it is unset
-    or asked for (EM gives it weights of its own making); a routing of its own (a
-    ``Pipeline``) is left as it is."""
-    routing = get_routing_for_object(expert)  # a copy
-    if isinstance(routing, MetadataRequest) and routing.fit.requests.get(
-            "sample_weight") in (None, True):
-        routing.fit.add_request(param="sample_weight", alias=False)
+    """``expert``'s metadata requests with ``sample_weight`` declined at fit where it is
+    unset or asked for, by the expert and every estimator inside it (a ``Pipeline``'s
+    steps): EM gives it weights of its own making. An alias stays, to be refused at
+    fit."""
+    routing = get_routing_for_object(expert)  # a copy: the expert keeps its requests
+
+    def decline(node):
+        if isinstance(node, MetadataRequest):
+            if node.fit.requests.get("sample_weight") in (None, True):
+                node.fit.add_request(param="sample_weight", alias=False)
+        else:
+            for _, pair in node:  # a router: its own requests and each inner one's
+                decline(pair.router)
+
+    decline(routing)
     return routing
 
 def _on_rows(expert_output, expert, X, view, rows, e):

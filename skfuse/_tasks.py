@@ -71,22 +71,30 @@ def holds_frozen(estimator):
 def weight_key(estimator):
     """The ``fit`` argument that passes ``sample_weight`` to ``estimator``, or None.
 
-    ``"sample_weight"`` when its ``fit`` takes it. Otherwise: with metadata routing,
-    ``"sample_weight"`` when a step requests it; without, ``"<last step>__sample_weight"``
-    when a :class:`~sklearn.pipeline.Pipeline`'s last step takes it (the earlier
-    steps that take it get it too: :func:`weight_params`), or what one of
-    scikit-learn's meta-estimators that hand ``fit``'s keyword arguments on needs
-    (:func:`_handed_on_key`).
+    ``"sample_weight"`` when its ``fit`` takes it. A
+    :class:`~sklearn.pipeline.Pipeline` needs its last step to take it: without
+    metadata routing ``"<last step>__sample_weight"`` (the earlier steps that take it
+    get it too: :func:`weight_params`); with it, ``"sample_weight"`` when the last step
+    requests it (an earlier step's request alone would leave the fit unweighted). Any
+    other estimator: with metadata routing, ``"sample_weight"`` when it or an estimator
+    inside it requests it; without, what one of scikit-learn's meta-estimators that
+    hand ``fit``'s keyword arguments on needs (:func:`_handed_on_key`).
     """
     if has_fit_parameter(estimator, "sample_weight"):
         return "sample_weight"
-    if get_config().get("enable_metadata_routing", False):
-        consumed = get_routing_for_object(estimator).consumes("fit", ["sample_weight"])
-        return "sample_weight" if consumed else None
+    routed = get_config().get("enable_metadata_routing", False)
     if isinstance(estimator, Pipeline):
         name, last = estimator.steps[-1] if estimator.steps else (None, None)
         inner = None if last in (None, "passthrough") else weight_key(last)
-        return None if inner is None else f"{name}__{inner}"
+        if inner is None:
+            return None
+        if routed:
+            requested = get_routing_for_object(last).consumes("fit", ["sample_weight"])
+            return "sample_weight" if requested else None
+        return f"{name}__{inner}"
+    if routed:
+        consumed = get_routing_for_object(estimator).consumes("fit", ["sample_weight"])
+        return "sample_weight" if consumed else None
     return _handed_on_key(estimator)
 
 

@@ -317,3 +317,67 @@ def test_a_search_passes_weights_to_a_mixture_only_when_it_asks(routing, make):
     declined = make().set_fit_request(sample_weight=False)
     assert_allclose(getattr(declined.fit(X_, y_, sample_weight=weights), method)(X_),
                     getattr(weighted, method)(X_))
+
+
+class RidgeWeightRecorder(Ridge):
+    """A ridge regression that notes whether fit got sample_weight."""
+
+    def fit(self, X, y, sample_weight=None):
+        self.got_weight_ = sample_weight is not None
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+@pytest.mark.parametrize("last_request", [False, None])
+def test_a_pipeline_whose_last_step_takes_no_weights_is_refused(routing, last_request):
+    # An earlier step's request made the Pipeline look weighted: it was accepted as a
+    # student, an expert or a gate, and its last step was fitted without the weights the
+    # composite made for it (a duplicated student learned nothing: fidelity 0.49).
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skfuse import DistilledClassifier
+
+    def pipeline(last):
+        return Pipeline([("scale", StandardScaler().set_fit_request(sample_weight=True)),
+                         ("last", last.set_fit_request(sample_weight=last_request))])
+
+    tree = DecisionTreeClassifier(max_depth=3, random_state=0)
+    with pytest.raises(TypeError, match=r"the student \(Pipeline\) does not request "
+                                        "sample_weight in fit"):
+        DistilledClassifier(LogisticRegression(), pipeline(tree), cv=3).fit(X, Y)
+    with pytest.raises(TypeError, match=r"\(Pipeline\) does not request sample_weight"):
+        MixtureOfExpertsRegressor(pipeline(Ridge()), n_experts=2, max_iter=2).fit(X_REG, Y_REG)
+    with pytest.raises(TypeError, match=r"\(Pipeline\) does not request sample_weight"):
+        MixtureOfExpertsClassifier(LogisticRegression(), n_experts=2, max_iter=2,
+                                   gate=pipeline(LogisticRegression())).fit(X, Y)
+    # Asked for by the last step, the weights reach it: the scaled tree is the tree.
+    student = pipeline(tree)
+    student.steps[-1][1].set_fit_request(sample_weight=True)
+    piped, bare = (DistilledClassifier(LogisticRegression(), s, cv=3, label_weight=0.0,
+                                       random_state=0).fit(X, Y)
+                   for s in (student, DecisionTreeClassifier(max_depth=3, random_state=0)))
+    assert piped.fidelity_ == bare.fidelity_
+    assert_allclose(piped.predict_proba(X), bare.predict_proba(X))
+
+
+def test_a_mixture_routes_no_weights_to_a_pipeline_expert(routing):
+    # A Pipeline expert kept its steps' requests in the mixture's routing, so a search
+    # passed weights to a mixture that declined them (as if the expert took them); EM
+    # gives its experts weights of its own making, which reach the step that asks.
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    expert = Pipeline([("scale", StandardScaler().set_fit_request(sample_weight=False)),
+                       ("ridge", RidgeWeightRecorder().set_fit_request(sample_weight=True))])
+    mixture = MixtureOfExpertsRegressor(expert, n_experts=2, max_iter=2, random_state=0)
+    assert not mixture.get_metadata_routing().consumes("fit", ["sample_weight"])
+    declined = mixture.set_fit_request(sample_weight=False).set_score_request(
+        sample_weight=False)
+    weights = np.random.RandomState(0).uniform(0, 3, len(Y_REG))
+    with pytest.raises(TypeError, match="which are not routed to any object"):
+        GridSearchCV(declined, {"random_state": [0]}, cv=2).fit(
+            X_REG, Y_REG, sample_weight=weights)
+    fitted = mixture.fit(X_REG, Y_REG)
+    assert all(e.named_steps["ridge"].got_weight_ for e in fitted.experts_)
+    assert expert.get_metadata_routing().consumes("fit", ["sample_weight"])
