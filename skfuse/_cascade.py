@@ -238,9 +238,12 @@ def fit_cascade(stack, estimators, step_params, X, y, sample_weight, folds, thre
         fitted, route = _refit_deferred(stack, estimators, step_params, fitted, oof, route,
                                         routed, present, X, y, sample_weight, folds)
     # The rates of the steps as trained: a deferred step's own out-of-fold outputs.
-    # Weights count rows, here as in the thresholds: a row of weight 0 is as absent.
+    # Weights count rows, here as in the thresholds: a row of weight 0 is as absent
+    # (unless every routed row has weight 0: the rows are then counted alike).
     routed_rows = route >= 0
     weights = None if sample_weight is None else sample_weight[routed_rows]
+    if weights is not None and not weights.sum() > 0:
+        weights = None
     counts = np.bincount(route[routed_rows], weights=weights, minlength=len(estimators))
     stack.exit_rates_ = counts / counts.sum()
     return fitted
@@ -286,11 +289,16 @@ def _refit_deferred(stack, estimators, step_params, fitted, oof, route, routed, 
     """
     minimum = max(20, 2 * len(folds))
     codes = np.searchsorted(stack.classes_, y)
-    # Weights count rows: a row of weight 0 is as absent, a weight of 2 two rows.
+    # Weights count rows, as for the thresholds' candidates: a row of weight 0 is as
+    # absent, a weight of 2 two rows, and weights that sum to fewer than the rows are
+    # scaled up to them (equal weights then count each row once).
     counted = np.ones(len(y), bool) if sample_weight is None else sample_weight > 0
+    per_row = 1.0
+    if sample_weight is not None and counted.any():
+        per_row = max(1.0, np.count_nonzero(counted) / sample_weight[counted].sum())
 
     def size(rows):
-        return rows.size if sample_weight is None else sample_weight[rows].sum()
+        return rows.size if sample_weight is None else per_row * sample_weight[rows].sum()
 
     names = [name for name, _ in stack._kept_steps()]
     stack.cascade_fit_ = ["all"] * len(estimators)

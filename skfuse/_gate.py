@@ -45,12 +45,9 @@ class SoftmaxGate(BaseEstimator):
         n, n_experts = targets.shape
         weight = np.ones(n) if sample_weight is None else np.asarray(sample_weight, float)
         total = weight.sum()
-        if sp.issparse(X):
-            self.mean_, variance = _sparse_mean_variance(X, weight, total)
-            self.scale_ = np.where(_constant(variance, self.mean_, n), 1.0, np.sqrt(variance))
-        else:
+        if not sp.issparse(X):
             X = np.asarray(X, dtype=np.float64)
-            self.mean_, self.scale_ = column_mean_scale(X, weight)
+        self.mean_, self.scale_ = column_mean_scale(X, weight)
         Z = self._standardise(X)
         # Sparse Z is scaled only (centring would densify it); the loss centres it on
         # the fly, so sparse and dense X solve one problem, equally well conditioned.
@@ -149,21 +146,27 @@ def _constant(variance, mean, n):
 
 
 def column_mean_scale(X, weight):
-    """Weighted column means and standard deviations of dense float64 ``X``, a
-    constant column's scale 1 (:func:`_constant`).
+    """Weighted column means and standard deviations of float64 ``X``, dense or sparse
+    (:func:`_sparse_mean_variance`), a constant column's scale 1 (:func:`_constant`).
 
     A column whose largest magnitude is beyond 1e100 or below 1e-100 is divided by it
     first, so that its squares neither overflow nor vanish (values near 1e160 would
     give an infinite scale, near 1e-160 a scale of 0: a column read as constant).
     """
-    peak = np.max(np.abs(X), axis=0, initial=0.0)
+    sparse = sp.issparse(X)
+    peak = (abs(X).max(axis=0).toarray().ravel() if sparse
+            else np.max(np.abs(X), axis=0, initial=0.0))
     extreme = np.isfinite(peak) & ((peak > 1e100) | ((peak > 0) & (peak < 1e-100)))
     unit = np.where(extreme, peak, 1.0)
-    Z = X / unit if extreme.any() else X
     total = weight.sum()
-    mean = weight @ Z / total
-    variance = weight @ (Z - mean) ** 2 / total
-    scale = np.where(_constant(variance, mean, len(X)), 1.0, np.sqrt(variance))
+    if sparse:
+        Z = sp.csr_matrix(X.multiply(1.0 / unit)) if extreme.any() else X
+        mean, variance = _sparse_mean_variance(Z, weight, total)
+    else:
+        Z = X / unit if extreme.any() else X
+        mean = weight @ Z / total
+        variance = weight @ (Z - mean) ** 2 / total
+    scale = np.where(_constant(variance, mean, X.shape[0]), 1.0, np.sqrt(variance))
     return mean * unit, scale * unit
 
 

@@ -888,10 +888,10 @@ def test_the_mixture_does_not_depend_on_the_units_of_x(scale):
 
 
 @pytest.mark.parametrize("scale", [2.0**-540, 2.0**530])
-def test_the_gate_scales_columns_near_the_limits_of_float64(scale):
+def test_the_mixture_scales_columns_near_the_limits_of_float64(scale):
     # The squares of values near 1e-163 vanish and of values near 1e160 overflow: the
-    # gate took such columns for constant ones (or gave them an infinite scale), so
-    # it had nothing to route by.
+    # gate and the k-means start took such columns for constant ones (or gave them an
+    # infinite scale), so they had nothing to route by.
     X, y = piecewise(400)
     moe = MixtureOfExpertsRegressor(LinearRegression(), random_state=0)
     plain = clone(moe).fit(X, y)
@@ -899,6 +899,38 @@ def test_the_gate_scales_columns_near_the_limits_of_float64(scale):
     assert scaled.n_experts_ == plain.n_experts_ >= 2
     assert_allclose(scaled.gate_.scale_, plain.gate_.scale_ * scale, rtol=1e-12)
     assert_allclose(scaled.predict(X * scale), plain.predict(X), rtol=1e-8, atol=1e-8)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("scale", [2.0**-540, 2.0**530])
+def test_the_gate_scales_sparse_and_dense_columns_near_the_limits_alike(scale, sparse):
+    # (Scikit-learn's sparse LinearRegression fails at these scales, so the gate is
+    # fitted alone.)
+    import scipy.sparse as sp
+
+    from skfuse._gate import SoftmaxGate
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(200, 3))
+    targets = rng.dirichlet(np.ones(3), size=200)
+    as_given = sp.csr_matrix if sparse else np.asarray
+    plain = SoftmaxGate().fit(as_given(X), targets)
+    scaled = SoftmaxGate().fit(as_given(X * scale), targets)
+    assert_allclose(scaled.scale_, plain.scale_ * scale, rtol=1e-12)
+    assert_allclose(scaled.predict_proba(as_given(X * scale)), plain.predict_proba(X),
+                    rtol=1e-6, atol=1e-9)
+
+
+def test_the_kmeans_start_leaves_a_nearly_constant_column_centred():
+    # A column varying within the rounding of its mean (1e6 plus changes of 1e-9) was
+    # scaled up to unit spread, as far-reaching in the k-means start as a real feature.
+    from skfuse._mixture import _standardise
+
+    rng = np.random.RandomState(0)
+    X = np.c_[rng.normal(size=200), 1e6 + 1e-9 * rng.normal(size=200)]
+    Z = _standardise(X, np.ones(200))
+    assert_allclose(Z[:, 0].std(), 1.0)
+    assert np.abs(Z[:, 1]).max() < 1e-8
 
 
 @pytest.mark.parametrize("scale", [1e-80, 1e80, 1e120])

@@ -1,5 +1,6 @@
 import inspect
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -885,7 +886,7 @@ def _mapped_folds(folds, kept_or_repeats):
             for tr, te in folds]
 
 
-def _deferring_cascade(data_seed):
+def _deferring_cascade(data_seed, first=LogisticRegression):
     """Data, fixed folds and a cascade whose later step may be trained on its deferred
     rows."""
     X_w, y_w = make_classification(150, 6, n_informative=4, flip_y=0.1,
@@ -896,7 +897,7 @@ def _deferring_cascade(data_seed):
              for i in range(3)]
 
     def cascade(cv, threshold):
-        return SerialStack([("lr", LogisticRegression()),
+        return SerialStack([("first", first()),
                             ("tree", DecisionTreeClassifier(max_depth=2, random_state=0))],
                            cv=cv, exit_threshold=threshold, cascade_confidence=0.5)
 
@@ -929,3 +930,30 @@ def test_deferred_training_counts_a_weight_as_repeated_rows():
         np.repeat(X_w, 3, axis=0), np.repeat(y_w, 3))
     assert repeated.cascade_fit_ == ["all", "deferred"]
     _assert_same_cascade(weighted, repeated, X_w)
+
+
+def test_equal_weights_summing_below_the_rows_count_each_row_once():
+    # Weights normalised to sum to 1 summed below the rule's 20 rows, so no step was
+    # ever trained on its deferred rows; as for the thresholds' candidates, weights
+    # summing to fewer than the rows are scaled up to them. (Naive Bayes and a tree
+    # fit alike at any scale of equal weights; a penalised model would not.)
+    X_w, y_w, folds, cascade = _deferring_cascade(0, GaussianNB)
+    unweighted = cascade(folds, 0.8).fit(X_w, y_w)
+    assert unweighted.cascade_fit_ == ["all", "deferred"]
+    for weight in (0.1, 1 / len(y_w)):
+        weighted = cascade(folds, 0.8).fit(X_w, y_w, sample_weight=np.full(len(y_w), weight))
+        _assert_same_cascade(weighted, unweighted, X_w)
+
+
+def test_exit_rates_count_rows_when_no_routed_row_has_weight():
+    # Only the rows no fold tests (the first of forward-chaining folds) have weight: the
+    # weighted exit rates were 0 / 0.
+    X_w, y_w = make_classification(120, 5, random_state=0)
+    weight = np.r_[np.ones(30), np.zeros(90)]
+    cascade = SerialStack([("nb", GaussianNB()),
+                           ("tree", DecisionTreeClassifier(max_depth=2, random_state=0))],
+                          cv=TimeSeriesSplit(3), exit_threshold=0.8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        rates = cascade.fit(X_w, y_w, sample_weight=weight).exit_rates_
+    assert np.isfinite(rates).all() and rates.sum() == pytest.approx(1.0)
