@@ -156,16 +156,18 @@ def _plain_array(value):
 
 
 class UncacheableMember(TypeError):
-    """A member the cache cannot key or store: it does not pickle (it holds a lambda)."""
+    """A member the cache cannot key or store: it, or the fit parameters routed to it
+    (``params``, when given), do not pickle (they hold a lambda)."""
 
-    def __init__(self, estimator):
+    def __init__(self, estimator, params=None):
         try:  # the plain pickler's reason reads better than joblib's hasher's
-            pickle.dumps(estimator, protocol=5)
+            pickle.dumps(estimator if params is None else params, protocol=5)
             reason = "joblib's hash refused it"
         except Exception as exc:  # noqa: BLE001 -- any reason it gives is the message
             reason = str(exc)
         super().__init__(reason)
         self.estimator = estimator
+        self.routed = params is not None
 
 
 def _pickled_digest(value):
@@ -453,8 +455,11 @@ class MemberCache:
                 member_digest = self._digest_of(estimator, pickled=True)
             except (pickle.PicklingError, TypeError, AttributeError) as exc:
                 raise UncacheableMember(estimator) from exc
-            key = _pickled_digest((member_digest, data,
-                                   None if params is None else self._digest_of(params),
+            try:
+                params_digest = None if params is None else self._digest_of(params)
+            except (pickle.PicklingError, TypeError, AttributeError) as exc:
+                raise UncacheableMember(estimator, params) from exc
+            key = _pickled_digest((member_digest, data, params_digest,
                                    self._digest_of(train), self._digest_of(test), view,
                                    None if out is None else output_digest)
                                   + (("kept",) if keep else ()))

@@ -200,9 +200,11 @@ class MemberJobs:
                                                store=self.store_members)
             except UncacheableMember as exc:
                 label = next(m.label for m in self._members if m.estimator is exc.estimator)
+                what, holds = (("the fit parameters routed to it do", "they hold")
+                               if exc.routed else ("it does", "it holds"))
                 raise TypeError(
-                    f"{self.owner}: memory= cannot cache {label}: it does not pickle "
-                    f"({exc}). Define the functions it holds at module level (as "
+                    f"{self.owner}: memory= cannot cache {label}: {what} not pickle "
+                    f"({exc}). Define the functions {holds} at module level (as "
                     "scikit-learn's Pipeline(memory=...) needs too), or pass memory=None."
                 ) from exc
         else:

@@ -696,6 +696,32 @@ def test_a_member_that_does_not_pickle_is_named_when_the_cache_cannot_take_it(tm
         composite.set_params(memory=None).fit(X, y)  # without the cache it fits
 
 
+class CallsBack(LogisticRegression):
+    """A logistic regression whose fit takes a routed callback and calls it."""
+
+    def fit(self, X, y, callback=None):
+        if callback is not None:
+            callback()
+        return super().fit(X, y)
+
+
+def test_routed_fit_parameters_that_do_not_pickle_are_named(tmp_path):
+    # They are part of a fit's key: a lambda failed deep inside joblib's hasher, with
+    # a PicklingError that named neither the member nor the cure.
+    import sklearn
+
+    X, y = make_classification(n_samples=60, random_state=0)
+    with sklearn.config_context(enable_metadata_routing=True):
+        fusion = FusionClassifier([("calls", CallsBack().set_fit_request(callback=True)),
+                                   ("nb", GaussianNB())], cv=3)
+        with pytest.raises(TypeError, match=r"memory= cannot cache member 'calls': the fit "
+                                            r"parameters routed to it do not pickle "
+                                            r"\(Can't pickle .*lambda.*Define the "
+                                            r"functions they hold at module level"):
+            fusion.set_params(memory=str(tmp_path)).fit(X, y, callback=lambda: None)
+        fusion.set_params(memory=None).fit(X, y, callback=lambda: None)  # uncached, it fits
+
+
 def test_a_model_predicts_without_its_cache_where_the_folder_cannot_be_made(tmp_path,
                                                                           monkeypatch):
     # A model saved with memory= and loaded on another machine asked the training
