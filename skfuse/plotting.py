@@ -32,6 +32,41 @@ def _axes(ax):
     return ax
 
 
+def _ending_in(estimator, kinds, needs):
+    """The fitted composite of ``kinds`` that ``estimator`` ends in, and a function
+    that takes ``X`` to its input.
+
+    ``estimator`` is the composite, a ``Pipeline`` whose last step ends in it (``X``
+    then goes through the earlier steps' ``transform``), or a fitted search whose
+    ``best_estimator_`` does. ``needs`` names the kinds in the error for any other.
+    """
+    from sklearn.pipeline import Pipeline
+
+    from ._compat import BaseSearchCV
+
+    given, heads = estimator, []
+    while not isinstance(estimator, kinds):
+        if isinstance(estimator, Pipeline) and estimator.steps:
+            if len(estimator.steps) > 1:
+                heads.append(estimator[:-1])
+            estimator = estimator.steps[-1][1]
+        elif isinstance(estimator, BaseSearchCV):
+            check_is_fitted(estimator, "best_estimator_")  # refit=False keeps none
+            estimator = estimator.best_estimator_
+        else:
+            what = type(given).__name__ if estimator is given else (
+                f"{type(given).__name__} ending in {type(estimator).__name__}")
+            raise ValueError(f"{needs} (or a Pipeline or a fitted search ending in one); "
+                             f"got {what}.")
+
+    def to_input(X):
+        for head in heads:
+            X = head.transform(X)
+        return X
+
+    return estimator, to_input
+
+
 class FusionWeightsDisplay:
     """The weights of a ``FusionClassifier`` or ``FusionRegressor``, or its greedy path.
 
@@ -92,7 +127,7 @@ class FusionWeightsDisplay:
         Parameters
         ----------
         estimator : FusionClassifier or FusionRegressor
-            Fitted.
+            Fitted; or a ``Pipeline`` or a fitted search ending in one.
         kind : {"weights", "path"}, default="weights"
             The weights as bars, or the greedy selection path (``weights="greedy"``).
         output : int, default=None
@@ -109,9 +144,9 @@ class FusionWeightsDisplay:
         from ._fusion import FusionClassifier, FusionRegressor
 
         _pyplot()  # before any work, as scikit-learn's displays check
-        if not isinstance(estimator, (FusionClassifier, FusionRegressor)):
-            raise ValueError("FusionWeightsDisplay needs a FusionClassifier or "
-                             f"FusionRegressor; got {type(estimator).__name__}.")
+        estimator, _ = _ending_in(estimator, (FusionClassifier, FusionRegressor),
+                                  "FusionWeightsDisplay needs a FusionClassifier or "
+                                  "FusionRegressor")
         check_is_fitted(estimator, "weights_")
         weights = np.asarray(estimator.weights_)
         scores = getattr(estimator, "member_scores_", None)
@@ -259,7 +294,8 @@ class CascadeDisplay:
         Parameters
         ----------
         estimator : SerialStack
-            A fitted cascade (``exit_threshold`` set).
+            A fitted cascade (``exit_threshold`` set); or a ``Pipeline`` or a fitted
+            search ending in one (``X`` then goes through the Pipeline's earlier steps).
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
         sample_weight : array-like of shape (n_samples,), default=None
@@ -285,9 +321,8 @@ class CascadeDisplay:
         from ._serial import SerialStack
 
         _pyplot()
-        if not isinstance(estimator, SerialStack):
-            raise ValueError("CascadeDisplay needs a SerialStack cascade (exit_threshold "
-                             f"set); got {type(estimator).__name__}.")
+        estimator, to_input = _ending_in(estimator, SerialStack, "CascadeDisplay needs a "
+                                         "SerialStack cascade (exit_threshold set)")
         check_is_fitted(estimator)
         if not hasattr(estimator, "exit_thresholds_"):
             raise ValueError("CascadeDisplay needs a cascade; this SerialStack was fitted "
@@ -301,6 +336,7 @@ class CascadeDisplay:
                 f"classes_ {estimator.classes_.tolist()!r}; pass y as given to fit "
                 f"({exc})."
             ) from None
+        X = to_input(X)
         proba = estimator.predict_step_proba(X)
         present = ~np.isnan(proba[:, :, 0])
         answerable = present.any(axis=0)
@@ -496,13 +532,16 @@ class ExpertRoutingDisplay:
         Parameters
         ----------
         estimator : MixtureOfExpertsRegressor or MixtureOfExpertsClassifier
-            Fitted.
+            Fitted; or a ``Pipeline`` or a fitted search ending in one: the grid is then
+            in the units of the Pipeline's input, and goes through its earlier steps to
+            the gate.
         X : array-like or DataFrame of shape (n_samples, n_features)
             Data that set the grid's range and the other columns' values: numeric, or a
             DataFrame with the fitted columns.
         features : tuple of two int or str, default=(0, 1)
-            Two different numeric columns: positions, or names for an estimator fitted
-            on a DataFrame. NaN in ``X`` are left out of the grid's range and medians.
+            Two different numeric columns of ``X``: positions, or names for an
+            estimator fitted on a DataFrame. NaN in ``X`` are left out of the grid's
+            range and medians.
         grid_resolution : int, default=100
             Points along each axis of the grid, at least 2.
         ax : matplotlib Axes, default=None
@@ -514,15 +553,19 @@ class ExpertRoutingDisplay:
         from ._mixture import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
 
         _pyplot()
-        if not isinstance(estimator, (MixtureOfExpertsClassifier, MixtureOfExpertsRegressor)):
-            raise ValueError("ExpertRoutingDisplay needs a MixtureOfExpertsRegressor or "
-                             f"MixtureOfExpertsClassifier; got {type(estimator).__name__}.")
+        given = estimator
+        estimator, to_input = _ending_in(
+            estimator, (MixtureOfExpertsClassifier, MixtureOfExpertsRegressor),
+            "ExpertRoutingDisplay needs a MixtureOfExpertsRegressor or "
+            "MixtureOfExpertsClassifier")
         check_is_fitted(estimator, "experts_")
         if not (is_int(grid_resolution) and grid_resolution >= 2):
             raise ValueError("ExpertRoutingDisplay: grid_resolution must be an int of at "
                              f"least 2; got {grid_resolution!r}.")
-        names = getattr(estimator, "feature_names_in_", None)
-        f0, f1 = _two_features(features, names, estimator.n_features_in_)
+        # The columns are those X is given in: a Pipeline's input, if any.
+        names = getattr(given, "feature_names_in_", None)
+        n_features = given.n_features_in_
+        f0, f1 = _two_features(features, names, n_features)
         X = pandas_frame(X)  # as the estimator takes it
         if names is not None and hasattr(X, "columns"):
             absent = [name for name in names if name not in set(X.columns)]
@@ -532,12 +575,12 @@ class ExpertRoutingDisplay:
             X = X[list(names)]  # the fitted order, whatever the frame's
         else:
             shape = np.shape(X)
-            if len(shape) != 2 or shape[1] != estimator.n_features_in_:
+            if len(shape) != 2 or shape[1] != n_features:
                 raise ValueError(f"ExpertRoutingDisplay: X has shape {shape}; the "
-                                 f"estimator was fitted on {estimator.n_features_in_} "
-                                 "columns.")
+                                 f"estimator was fitted on {n_features} columns.")
         xx0, xx1, grid = _routing_grid(X, f0, f1, grid_resolution, names)
-        expert = estimator.predict_gate(grid).argmax(axis=1).reshape(xx0.shape)
+        gate = estimator.predict_gate(to_input(grid))
+        expert = gate.argmax(axis=1).reshape(xx0.shape)
         feature_names = (f"feature {f0}", f"feature {f1}") if names is None else (
             names[f0], names[f1])
         display = cls(xx0, xx1, expert, np.asarray(estimator.expert_usage_),

@@ -236,11 +236,13 @@ def test_expert_routing_display_takes_names_and_leaves_nan_out():
 
 def test_displays_refuse_other_estimators_and_bad_arguments():
     fitted = LogisticRegression().fit(X, Y)  # fitted, but not what the display draws
-    with pytest.raises(ValueError, match="needs a FusionClassifier or FusionRegressor; "
+    with pytest.raises(ValueError, match=r"needs a FusionClassifier or FusionRegressor \(or "
+                                         r"a Pipeline or a fitted search ending in one\); "
                                          "got LogisticRegression"):
         FusionWeightsDisplay.from_estimator(fitted)
-    with pytest.raises(ValueError, match="needs a MixtureOfExpertsRegressor or "
-                                         "MixtureOfExpertsClassifier; got LogisticRegression"):
+    with pytest.raises(ValueError, match=r"needs a MixtureOfExpertsRegressor or "
+                                         r"MixtureOfExpertsClassifier \(.*\); got "
+                                         "LogisticRegression"):
         ExpertRoutingDisplay.from_estimator(fitted, X)
     moe = MixtureOfExpertsRegressor(Ridge(), n_experts=2, max_iter=3, random_state=0)
     moe.fit(X, X[:, 0])
@@ -392,3 +394,52 @@ def test_expert_routing_display_says_when_x_has_no_rows():
                                     random_state=0).fit(X, X[:, 0])
     with pytest.raises(ValueError, match="X has no rows"):  # was "feature 0 ... all NaN"
         ExpertRoutingDisplay.from_estimator(moe, X[:0])
+
+
+def test_displays_take_a_pipeline_or_a_search_ending_in_the_composite():
+    # As scikit-learn's displays take a Pipeline: the composite is drawn, X going
+    # through the earlier steps (the demo scales X before its mixture).
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X_wide = X * [1.0, 100.0, 1.0, 0.01]
+    fusion = make_pipeline(StandardScaler(), FusionClassifier(
+        [("lr", LogisticRegression()), ("nb", GaussianNB())], weights="optimize", cv=3,
+        random_state=0)).fit(X_wide, Y)
+    drawn = FusionWeightsDisplay.from_estimator(fusion)
+    assert_array_equal(drawn.weights, fusion[-1].weights_)
+
+    cascade = make_pipeline(StandardScaler(), SerialStack(
+        [("nb", GaussianNB()), ("tree", DecisionTreeClassifier(max_depth=4))],
+        exit_threshold=0.8, cv=3, random_state=0)).fit(X_wide, Y)
+    piped = CascadeDisplay.from_estimator(cascade, X_wide, Y)
+    alone = CascadeDisplay.from_estimator(cascade[-1], cascade[:-1].transform(X_wide), Y)
+    assert_array_equal(piped.accuracies, alone.accuracies)
+    assert_array_equal(piped.exit_rates, alone.exit_rates)
+
+    mixture = make_pipeline(StandardScaler(), MixtureOfExpertsRegressor(
+        Ridge(), n_experts=2, max_iter=3, random_state=0)).fit(X_wide, X[:, 0] * X[:, 1])
+    search = GridSearchCV(mixture, {"mixtureofexpertsregressor__top_k": [1]}, cv=2)
+    for given in (mixture, search.fit(X_wide, X[:, 0] * X[:, 1])):
+        routed = ExpertRoutingDisplay.from_estimator(given, X_wide, features=(1, 3),
+                                                     grid_resolution=5)
+        # The grid spans the Pipeline's input, and the gate sees it scaled.
+        assert_allclose(routed.xx0[0, [0, -1]], [X_wide[:, 1].min(), X_wide[:, 1].max()])
+        grid = np.tile(np.median(X_wide, axis=0), (25, 1))
+        grid[:, 1], grid[:, 3] = routed.xx0.ravel(), routed.xx1.ravel()
+        fitted = given.best_estimator_ if given is search else given
+        expected = fitted[-1].predict_gate(fitted[:-1].transform(grid)).argmax(axis=1)
+        assert_array_equal(routed.expert.ravel(), expected)
+
+    with pytest.raises(ValueError, match=r"\(or a Pipeline or a fitted search ending in "
+                                         r"one\); got Pipeline ending in LogisticRegression"):
+        FusionWeightsDisplay.from_estimator(make_pipeline(StandardScaler(),
+                                                          LogisticRegression()).fit(X, Y))
+    from sklearn.exceptions import NotFittedError
+
+    for unfitted in (GridSearchCV(fusion, {"fusionclassifier__cv": [3]}),
+                     GridSearchCV(fusion, {"fusionclassifier__cv": [3]}, refit=False).fit(X, Y),
+                     make_pipeline(StandardScaler(), clone(fusion[-1]))):
+        with pytest.raises(NotFittedError):
+            FusionWeightsDisplay.from_estimator(unfitted)
