@@ -11,8 +11,9 @@ Two ways, each row grown from a *parent* row drawn in proportion to its sample w
 
 Columns keep their kind (:func:`column_kinds`): a categorical one takes only values seen
 in it, an integer-coded one only values seen in it (a moved value snaps to the nearest),
-a float one stays within its observed range. NaN stays where the parent has it, and a
-move toward a NaN is no move; a resampled NaN is an observed value like any other.
+a float one stays within its observed range. Both keep the parent's missing values as
+they are: NaN stays where the parent has it, and a move toward a NaN is no move, so a
+synthetic row misses what its parent misses (a view, a modality) and nothing else.
 """
 
 import numpy as np
@@ -154,18 +155,17 @@ def augment(X, n_rows, method, rng, sample_weight=None):
     for c, (col, kind) in enumerate(zip(_columns(X), kinds)):
         own, donor, move = parents, donors[:, c], moves[:, c]
         if kind == "category":
-            if method == "munge":
-                # As for numbers: a missing value stays, and a move toward one is none.
-                missing = _codes(col) < 0
-                move = move & ~missing[own] & ~missing[donor]
+            # As for numbers: a missing value stays, and a move toward one is none.
+            missing = _codes(col) < 0
+            move = move & ~missing[own] & ~missing[donor]
             columns.append(np.where(move, donor, own))  # row indices, read back below
             continue
         values = _floats(col)
         new, other = values[own], values[donor]
+        move &= ~np.isnan(new) & ~np.isnan(other)
         if method == "resample":
             new = np.where(move, other, new)
         else:
-            move &= ~np.isnan(new) & ~np.isnan(other)
             spread = np.abs(new - other) / MUNGE_S
             drawn = rng.normal(np.where(move, other, 0.0), np.where(move, spread, 0.0))
             new = np.where(move, drawn, new)

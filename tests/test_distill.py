@@ -460,8 +460,10 @@ def test_augmented_rows_respect_column_types_ranges_and_categories(method):
     assert 0.1 < changed.mean() < 0.9
 
 
-def test_munge_keeps_missing_categories_where_the_parent_has_them():
-    # As for numbers: a missing value stays, and a move toward a missing value is none.
+@pytest.mark.parametrize("method", ["munge", "resample"])
+def test_augmented_rows_keep_the_parents_missing_values(method):
+    # A missing value stays, and a move toward a missing value is none, in numeric and
+    # categorical columns alike (resampling drew NaN from other rows like any value).
     pd = pytest.importorskip("pandas")
     rng = np.random.RandomState(0)
     n = 200  # numeric columns enough that a row's neighbour often lacks its NaN
@@ -470,12 +472,31 @@ def test_munge_keeps_missing_categories_where_the_parent_has_them():
     X["city"] = rng.choice(["Oslo", "Lima", "Pune"], n).astype(object)
     X.loc[rng.uniform(size=n) < 0.3, "colour"] = np.nan
     X.loc[rng.uniform(size=n) < 0.3, "city"] = np.nan
-    new, parents = augment(X, 2000, "munge", np.random.RandomState(0))
-    for column in ("colour", "city"):
+    X.loc[rng.uniform(size=n) < 0.3, "x0"] = np.nan
+    new, parents = augment(X, 2000, method, np.random.RandomState(0))
+    for column in ("x0", "colour", "city"):
         parent_missing = X[column].isna().to_numpy()[parents]
         assert_array_equal(new[column].isna().to_numpy(), parent_missing, err_msg=column)
     changed = new["city"].to_numpy() != X["city"].to_numpy()[parents]
     assert (changed & ~pd.isna(new["city"]).to_numpy()).any()  # the others still move
+
+
+@pytest.mark.parametrize("method", ["munge", "resample"])
+def test_augmented_rows_keep_a_teachers_views_whole(method):
+    # Resampled rows mixed one view's NaN (a missing modality) with another row's values:
+    # a view partly missing, which the teacher's members refused (or, taking NaN,
+    # labelled rows unlike any in the data).
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(200, 4))
+    y = (X[:, 0] + X[:, 2] > 0).astype(int)
+    X[:40, :2] = np.nan  # view "a" missing on 40 rows
+    teacher = FusionClassifier([("a", LogisticRegression()), ("b", LogisticRegression())],
+                               views={"a": [0, 1], "b": [2, 3]})
+    new, parents = augment(X, 1000, method, np.random.RandomState(0))
+    assert_array_equal(np.isnan(new), np.isnan(X[parents]))
+    distilled = DistilledClassifier(teacher, HistGradientBoostingClassifier(max_iter=10),
+                                    augment=method, random_state=0).fit(X, y)
+    assert distilled.n_augmented_ > 0
 
 
 def test_augmented_arrays_keep_integer_codes_and_ranges():
