@@ -210,8 +210,8 @@ def fit_stack(stack, estimators, step_params, X, y, sample_weight, folds):
     # be numbers.
     codes = (np.searchsorted(stack.classes_, y).astype(np.float64)
              if is_classifier(stack) else None)
-    for name, est, params, method in zip(names, estimators[:-1], step_params,
-                                         stack._methods_):
+    for i, (name, est, params, method) in enumerate(zip(names, estimators[:-1], step_params,
+                                                       stack._methods_)):
         plan = _plan(stack, X.shape[0])
         plan.add(name, est, label=f"step {name!r}", view=view, rows=rows,
                  folds=_folds_within(folds, rows, name), params=params)
@@ -225,6 +225,8 @@ def fit_stack(stack, estimators, step_params, X, y, sample_weight, folds):
                            stack._level_classes_, stack._output_width_)
         rows = None if fit[name].tested.all() else np.flatnonzero(fit[name].tested)
         Z, view = _next_input(stack, fit[name].oof, X), None
+        _refuse_missing_members(name, est, method, fit[name].oof, Z, fit[name].tested,
+                                names[i + 1], estimators[i + 1], fitted=False)
     stack.n_oof_samples_ = X.shape[0] if rows is None else rows.size
     plan = _plan(stack, X.shape[0])
     plan.add(names[-1], estimators[-1], label=f"step {names[-1]!r} (final)", view=view,
@@ -289,11 +291,13 @@ def final_input(stack, X):
     refuse_nan(stack, X, fitted=True)
     refuse_passed_nan(stack, X, fitted=True)
     Z = take_view(X, stack._views_[0])
-    for (name, est), method in zip(stack.steps_[:-1], stack._methods_):
+    for i, ((name, est), method) in enumerate(zip(stack.steps_[:-1], stack._methods_)):
         out = noted(OWNER, f"step {name!r}, predict", step_output, est, Z, method,
                     stack._level_classes_)
         _refuse_non_finite_level(name, est, out, "at predict")
         Z = _next_input(stack, out, X)
+        _refuse_missing_members(name, est, method, out, Z, None, *stack.steps_[i + 1],
+                                fitted=True)
     return Z
 
 
@@ -302,6 +306,33 @@ def _refuse_non_finite_level(name, est, out, when):
     in a ``Pipeline``, searched), whose NaN marks a member's missing view."""
     if not isinstance(deciding_estimator(est), Composite):
         refuse_non_finite_step(OWNER, name, out, when)
+
+
+def _refuse_missing_members(name, est, method, out, Z, tested, next_name, next_est, fitted):
+    """A composite level passes NaN for a member whose view is missing on a row (its
+    members' own outputs, ``stack_method`` "auto" or "transform"): refuse, naming both
+    and the way out, a next step that does not take NaN (:func:`nan_error`, asked of the
+    fitted step when ``fitted``) on the rows it sees (``tested``: None for all), where it
+    would fail in its own words."""
+    if not isinstance(deciding_estimator(est), Composite) or isinstance(
+            deciding_estimator(next_est), Composite):
+        return
+    out = out.toarray() if sp.issparse(out) else np.asarray(out, dtype=np.float64)
+    holds = np.isnan(out).any(axis=1)
+    if tested is not None:
+        holds &= tested
+    if not holds.any():
+        return
+    reason = nan_error(next_est, nan_sample(Z, None, holds, tested), fitted)
+    if reason is None:
+        return
+    fused = "'predict_proba'" if is_classifier(est) else "'predict'"
+    raise ValueError(
+        f"{OWNER}: step {name!r} passes NaN on {int(holds.sum())} row(s) for its members "
+        f"whose view is missing there (stack_method {method!r} passes each member's own "
+        f"output), and step {next_name!r} ({class_name(next_est)}) does not take NaN "
+        f"({reason}). Pass the level's fused output, renormalised over the members "
+        f"present: stack_method={{{name!r}: {fused}}}.")
 
 
 def refuse_nan(stack, X, fitted):

@@ -334,6 +334,32 @@ def test_stack_with_a_fusion_level_fuses_missing_modalities(data):
                     cv=3).fit(X_missing, y)
 
 
+def test_a_fusion_level_passing_its_members_nan_names_the_way_out(data):
+    # Under the default stack_method, the level passes each member's own output, NaN
+    # for a missing member: a next step that takes no NaN failed in scikit-learn's words,
+    # which named neither the level nor stack_method="predict_proba".
+    X, y = data
+    pattern = np.random.RandomState(2).uniform(size=(len(X), 3)) > 0.3
+    pattern[~pattern.any(axis=1), 0] = True
+    X_missing = blank(X, pattern)
+
+    def stack(final, **kwargs):
+        return SerialStack([("fusion", FusionClassifier(classifiers(), views=VIEWS)),
+                            ("final", final)], cv=3, **kwargs)
+
+    refusal = (r"step 'fusion' passes NaN on \d+ row\(s\) for its members whose view is "
+               r"missing there .*step 'final' \(LogisticRegression\) does not take NaN "
+               r".*stack_method=\{'fusion': 'predict_proba'\}")
+    with pytest.raises(ValueError, match=refusal):
+        stack(LogisticRegression()).fit(X_missing, y)
+    complete = stack(LogisticRegression()).fit(X, y)
+    with pytest.raises(ValueError, match=refusal):
+        complete.predict(X_missing)
+    # A next step that takes NaN gets them, as before.
+    taking = stack(HistGradientBoostingClassifier(max_iter=10)).fit(X_missing, y)
+    assert taking.predict_proba(X_missing).shape == (len(X), len(np.unique(y)))
+
+
 # -- members that impute -------------------------------------------------------------
 
 
