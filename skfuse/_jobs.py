@@ -12,7 +12,9 @@ from functools import partial
 
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
 from sklearn.utils import get_tags
+from sklearn.utils.validation import check_is_fitted
 
 from ._available import available_if
 from ._base import (
@@ -34,6 +36,16 @@ from ._tasks import (
 )
 from ._views import take_rows
 from ._warnings import warnings_once
+
+
+def _refuse_unfitted(estimator, label, owner):
+    """A frozen member is used as it is, never fitted: refuse one whose estimator is not
+    fitted now, at fit (as scikit-learn's voting and stacking do), not at predict."""
+    try:
+        check_is_fitted(estimator)
+    except NotFittedError as exc:
+        raise NotFittedError(f"{owner}: {label} is frozen (used as it is, never fitted), "
+                             f"but its estimator is not fitted: {exc}") from None
 
 
 @dataclass
@@ -158,6 +170,8 @@ class MemberJobs:
             Keep each fold's fit (:attr:`MemberFit.fold_estimators`).
         """
         frozen = is_frozen(estimator)
+        if frozen:
+            _refuse_unfitted(estimator, label, self.owner)
         if frozen and folds:
             # Never fitted, so its output on every row stands for its out-of-fold output.
             folds = [(None, np.arange(self.n_samples))]

@@ -273,3 +273,21 @@ def test_a_frozen_final_step_that_knows_a_class_outside_y_is_refused():
              prefit_members()[0]]
     with pytest.raises(ValueError, match=r"step 'full' knows class\(es\) \['virginica'\]"):
         SerialStack(steps, cv=3).fit(X[BLEND][two], y[BLEND][two])
+
+
+@pytest.mark.parametrize("voting", ["soft", "hard"])
+def test_an_unfitted_frozen_member_is_refused_at_fit(voting):
+    # It is never fitted, and equal weights never ask it anything at fit: the composite
+    # looked fitted and failed at predict, where scikit-learn's voting fails at fit.
+    from sklearn.exceptions import NotFittedError
+
+    from skfuse import SerialStack
+
+    X, y = load_iris(return_X_y=True)
+    unfitted = FrozenEstimator(LogisticRegression())
+    with pytest.raises(NotFittedError, match=r"FusionClassifier: member 'lr' is frozen "
+                                             r"\(used as it is, never fitted\), but its "
+                                             "estimator is not fitted"):
+        FusionClassifier([("lr", unfitted), ("nb", GaussianNB())], voting=voting).fit(X, y)
+    with pytest.raises(NotFittedError, match=r"SerialStack: step 'lr' \(final\) is frozen"):
+        SerialStack([("nb", GaussianNB()), ("lr", unfitted)], cv=3).fit(X, y)
