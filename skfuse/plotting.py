@@ -32,6 +32,23 @@ def _axes(ax):
     return ax
 
 
+def _first_step(estimator):
+    """The estimator that first sees ``X``: through a fitted search's best estimator
+    and a Pipeline's first step that is not ``"passthrough"``."""
+    from sklearn.pipeline import Pipeline
+
+    from ._compat import BaseSearchCV
+
+    while True:
+        if isinstance(estimator, BaseSearchCV):
+            estimator = estimator.best_estimator_
+        elif isinstance(estimator, Pipeline):
+            estimator = next(step for _, step in estimator.steps
+                             if step not in (None, "passthrough"))
+        else:
+            return estimator
+
+
 def _ending_in(estimator, kinds, needs):
     """The fitted composite of ``kinds`` that ``estimator`` ends in, and a function
     that takes ``X`` to its input.
@@ -563,8 +580,9 @@ class ExpertRoutingDisplay:
             raise ValueError("ExpertRoutingDisplay: grid_resolution must be an int of at "
                              f"least 2; got {grid_resolution!r}.")
         # The columns are those X is given in: a Pipeline's input, if any.
-        names = getattr(given, "feature_names_in_", None)
-        n_features = given.n_features_in_
+        first = _first_step(given)
+        names = getattr(first, "feature_names_in_", None)
+        n_features = first.n_features_in_
         f0, f1 = _two_features(features, names, n_features)
         X = pandas_frame(X)  # as the estimator takes it
         if names is not None and hasattr(X, "columns"):

@@ -421,14 +421,17 @@ def test_displays_take_a_pipeline_or_a_search_ending_in_the_composite():
     mixture = make_pipeline(StandardScaler(), MixtureOfExpertsRegressor(
         Ridge(), n_experts=2, max_iter=3, random_state=0)).fit(X_wide, X[:, 0] * X[:, 1])
     search = GridSearchCV(mixture, {"mixtureofexpertsregressor__top_k": [1]}, cv=2)
-    for given in (mixture, search.fit(X_wide, X[:, 0] * X[:, 1])):
+    # A search over scaling or not leaves a "passthrough" first step.
+    unscaled = GridSearchCV(mixture, {"standardscaler": ["passthrough"]}, cv=2)
+    for given in (mixture, search.fit(X_wide, X[:, 0] * X[:, 1]),
+                  unscaled.fit(X_wide, X[:, 0] * X[:, 1])):
         routed = ExpertRoutingDisplay.from_estimator(given, X_wide, features=(1, 3),
                                                      grid_resolution=5)
         # The grid spans the Pipeline's input, and the gate sees it scaled.
         assert_allclose(routed.xx0[0, [0, -1]], [X_wide[:, 1].min(), X_wide[:, 1].max()])
         grid = np.tile(np.median(X_wide, axis=0), (25, 1))
         grid[:, 1], grid[:, 3] = routed.xx0.ravel(), routed.xx1.ravel()
-        fitted = given.best_estimator_ if given is search else given
+        fitted = getattr(given, "best_estimator_", given)
         expected = fitted[-1].predict_gate(fitted[:-1].transform(grid)).argmax(axis=1)
         assert_array_equal(routed.expert.ravel(), expected)
 
