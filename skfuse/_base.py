@@ -1019,6 +1019,12 @@ def takes_no_weights(who, estimator, need):
     if get_config().get("enable_metadata_routing", False):
         if not wraps:
             return f"{who} ({name}) does not accept sample_weight in fit, {need}."
+        if pipeline and estimator.steps:
+            step, last = estimator.steps[-1]
+            return (f"{who} ({name}) does not pass sample_weight to its last step "
+                    f"{step!r} ({type(last).__name__}), {need}: that step must take them "
+                    "and request them (set_fit_request(sample_weight=True)); an earlier "
+                    "step's request alone leaves the fit unweighted.")
         return (f"{who} ({name}) does not request sample_weight in fit, {need}: call "
                 "set_fit_request(sample_weight=True) on the estimator inside it that "
                 "takes them.")

@@ -240,10 +240,10 @@ class _BaseMixture(Composite):
         return _VisualBlock("parallel", [gate, *experts], names=["gate", *names])
 
     def _routed_members(self):
-        """The experts, as ``fit`` routes metadata to them (the gate gets none): each
-        plain estimator's requests with ``sample_weight`` declined, as EM weights the
-        experts itself, so that a search passes the weights on only when the mixture
-        asks for them (an alias stays, to be refused at fit)."""
+        """The experts, as ``fit`` routes metadata to them (the gate gets none): their
+        requests with ``sample_weight`` declined (:func:`_weights_not_routed`), as EM
+        weights the experts itself, so that a search passes the weights on only when
+        the mixture asks for them."""
         if self.experts is None or hasattr(self.experts, "fit"):
             experts = [("experts", self._expert_templates()[1][0])]
         else:
@@ -988,17 +988,31 @@ class _Rows:
 
 
 
+# The methods whose requests an expert's fit may route to (a search's scorer: score).
+_REQUESTING_METHODS = ("fit", "partial_fit", "predict", "predict_proba", "predict_log_proba",
+                       "decision_function", "score", "split", "transform",
+                       "inverse_transform")
+
+
 def _weights_not_routed(expert):
-    """``expert``'s metadata requests with ``sample_weight`` declined at fit where it is
-    unset or asked for, by the expert and every estimator inside it (a ``Pipeline``'s
-    steps): EM gives it weights of its own making. An alias stays, to be refused at
-    fit."""
+    """``expert``'s metadata requests with ``sample_weight`` declined where it is unset
+    or asked for, by the expert and every object inside it (a ``Pipeline``'s steps, a
+    search's scorer), at fit and at any method its fit routes to: EM gives it weights of
+    its own making. An alias on the expert's own ``fit`` stays, to be refused at fit
+    (``_expert_params``); one on an inner step reaches that step under its name, as
+    the user asked."""
     routing = get_routing_for_object(expert)  # a copy: the expert keeps its requests
 
     def decline(node):
         if isinstance(node, MetadataRequest):
-            if node.fit.requests.get("sample_weight") in (None, True):
-                node.fit.add_request(param="sample_weight", alias=False)
+            for method in _REQUESTING_METHODS:
+                requests = getattr(node, method, None)
+                if requests is None:
+                    continue
+                asked = requests.requests.get("sample_weight")
+                if asked in (None, True) and (method == "fit"
+                                              or "sample_weight" in requests.requests):
+                    requests.add_request(param="sample_weight", alias=False)
         else:
             for _, pair in node:  # a router: its own requests and each inner one's
                 decline(pair.router)

@@ -77,7 +77,9 @@ def weight_key(estimator):
     get it too: :func:`weight_params`); with it, ``"sample_weight"`` when the last step
     requests it (an earlier step's request alone would leave the fit unweighted). Any
     other estimator: with metadata routing, ``"sample_weight"`` when it or an estimator
-    inside it requests it; without, what one of scikit-learn's meta-estimators that
+    inside it requests it, and a search, ``RFE``, ``SelectFromModel`` or
+    ``TransformedTargetRegressor`` only when each estimator it fits takes them (its
+    own ``weight_key``); without, what one of scikit-learn's meta-estimators that
     hand ``fit``'s keyword arguments on needs (:func:`_handed_on_key`).
     """
     if has_fit_parameter(estimator, "sample_weight"):
@@ -93,9 +95,26 @@ def weight_key(estimator):
             return "sample_weight" if requested else None
         return f"{name}__{inner}"
     if routed:
+        if any(weight_key(inner) is None for inner in _handing_on_to(estimator)):
+            return None
         consumed = get_routing_for_object(estimator).consumes("fit", ["sample_weight"])
         return "sample_weight" if consumed else None
     return _handed_on_key(estimator)
+
+
+def _handing_on_to(estimator):
+    """The estimators a search (its estimator, and each its grid swaps in), ``RFE``,
+    ``SelectFromModel`` or ``TransformedTargetRegressor`` fits with the weights it is
+    given; none for any other estimator."""
+    if isinstance(estimator, BaseSearchCV):
+        return [estimator.estimator, *(clone(estimator.estimator).set_params(**{p: v})
+                                       for p, v in _grid_steps(estimator))]
+    if isinstance(estimator, (RFE, SelectFromModel)):
+        return [estimator.estimator]
+    if isinstance(estimator, TransformedTargetRegressor):
+        regressor = estimator.regressor
+        return [LinearRegression() if regressor is None else regressor]
+    return []
 
 
 def _handed_on_key(estimator):

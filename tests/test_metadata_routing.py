@@ -341,15 +341,29 @@ def test_a_pipeline_whose_last_step_takes_no_weights_is_refused(routing, last_re
         return Pipeline([("scale", StandardScaler().set_fit_request(sample_weight=True)),
                          ("last", last.set_fit_request(sample_weight=last_request))])
 
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.model_selection import GridSearchCV
+
     tree = DecisionTreeClassifier(max_depth=3, random_state=0)
-    with pytest.raises(TypeError, match=r"the student \(Pipeline\) does not request "
-                                        "sample_weight in fit"):
+    refusal = (r"\(Pipeline\) does not pass sample_weight to its last step 'last' "
+               r"\({}\).*an earlier step's request alone leaves the fit unweighted")
+    with pytest.raises(TypeError, match="the student " + refusal.format(
+            "DecisionTreeClassifier")):
         DistilledClassifier(LogisticRegression(), pipeline(tree), cv=3).fit(X, Y)
-    with pytest.raises(TypeError, match=r"\(Pipeline\) does not request sample_weight"):
+    with pytest.raises(TypeError, match=refusal.format("Ridge")):
         MixtureOfExpertsRegressor(pipeline(Ridge()), n_experts=2, max_iter=2).fit(X_REG, Y_REG)
-    with pytest.raises(TypeError, match=r"\(Pipeline\) does not request sample_weight"):
+    with pytest.raises(TypeError, match=refusal.format("LogisticRegression")):
         MixtureOfExpertsClassifier(LogisticRegression(), n_experts=2, max_iter=2,
                                    gate=pipeline(LogisticRegression())).fit(X, Y)
+    # Wrapped in a search or a TransformedTargetRegressor, it was accepted all the same.
+    searched = GridSearchCV(pipeline(tree), {"last__max_depth": [3]}, cv=2)
+    with pytest.raises(TypeError, match=r"the student \(GridSearchCV\) does not request"):
+        DistilledClassifier(LogisticRegression(), searched, cv=3).fit(X, Y)
+    for expert in (GridSearchCV(pipeline(Ridge()), {"last__alpha": [1.0]}, cv=2),
+                   TransformedTargetRegressor(regressor=pipeline(Ridge()))):
+        with pytest.raises(TypeError, match=rf"\({type(expert).__name__}\) does not "
+                                            "request sample_weight"):
+            MixtureOfExpertsRegressor(expert, n_experts=2, max_iter=2).fit(X_REG, Y_REG)
     # Asked for by the last step, the weights reach it: the scaled tree is the tree.
     student = pipeline(tree)
     student.steps[-1][1].set_fit_request(sample_weight=True)
@@ -381,3 +395,11 @@ def test_a_mixture_routes_no_weights_to_a_pipeline_expert(routing):
     fitted = mixture.fit(X_REG, Y_REG)
     assert all(e.named_steps["ridge"].got_weight_ for e in fitted.experts_)
     assert expert.get_metadata_routing().consumes("fit", ["sample_weight"])
+    # A search expert's scorer asks for them at score, which its fit routes to.
+    from sklearn.metrics import make_scorer, r2_score
+
+    scored = GridSearchCV(Ridge().set_fit_request(sample_weight=True), {"alpha": [1.0]},
+                          cv=2, scoring=make_scorer(r2_score).set_score_request(
+                              sample_weight=True))
+    mixture = MixtureOfExpertsRegressor(scored, n_experts=2, max_iter=2, random_state=0)
+    assert not mixture.get_metadata_routing().consumes("fit", ["sample_weight"])
