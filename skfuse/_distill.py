@@ -568,6 +568,15 @@ class _BaseDistilled(Composite):
             except ValueError:
                 pass  # the checks below say why
         X = self._check_X(X, reset=False)
+        if getattr(self, "_row_objects_", False):  # texts: a missing one, as at fit
+            missing = missing_rows(X, None)
+            if missing is not None and missing.some.any():
+                reason = nan_error(self.student_, nan_sample(X, None, missing.some), True)
+                if reason is not None:
+                    raise ValueError(missing_text_refusal(
+                        type(self).__name__, "the student", self.student_,
+                        int(missing.some.sum()), reason))
+            return X
         if not allow_nan and _has_nan(X):
             why = ("the student does not take NaN" if not takes_nan(self.student) else
                    "the student never learned from a row with NaN (the teacher does not "

@@ -397,8 +397,10 @@ def nan_error(estimator, X, fitted=False):
     tags may be conservative and a pipeline's first step may hand NaN on to the next: a
     clone is fitted on ``X`` (labels made up: two alternating classes for a classifier,
     a ramp otherwise) and asked to ``predict`` (or ``transform``) ``X``; a ``fitted`` or
-    frozen estimator is only asked. Only an error that names NaN (or None) counts, as
-    its first line; any other is left to the real fit.
+    frozen estimator is only asked. Only an error that names NaN (or None, or pandas'
+    NA; for one object per row, a float where a text was expected: a vectorizer's
+    ``'float' object has no attribute 'lower'``) counts, as its first line; any other is
+    left to the real fit.
     """
     if get_tags(estimator).input_tags.allow_nan:
         return None
@@ -416,7 +418,8 @@ def nan_error(estimator, X, fitted=False):
                 getattr(probe, method)(X)
     except Exception as exc:  # noqa: BLE001 - judged by what it names
         text = str(exc).strip()
-        if re.search(r"\bnan\b|NoneType", text, re.IGNORECASE):
+        names = r"\bnan\b|NoneType|NAType" + (r"|'float' object" if np.ndim(X) == 1 else "")
+        if re.search(names, text, re.IGNORECASE):
             return text.splitlines()[0]
     return None
 

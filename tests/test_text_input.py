@@ -278,14 +278,30 @@ def test_a_distilled_text_student():
     lambda: SerialStack(_members(), cv=3),
     lambda: DistilledClassifier(FusionClassifier(_members()[:1]), _members()[0][1], cv=3),
 ])
-def test_a_member_that_refuses_missing_texts_is_told_how_to_map_them(make):
+@pytest.mark.parametrize("container", ["list", "string"])
+def test_a_member_that_refuses_missing_texts_is_told_how_to_map_them(make, container):
+    # pandas' string dtype marks a missing text NA, on which a vectorizer fails with
+    # "'NAType' object has no attribute 'lower'": that went unrecognised, and the user
+    # read the vectorizer's AttributeError.
+    pd = pytest.importorskip("pandas")
     texts, y = _texts(40)
     texts[3] = None
-    with pytest.raises(ValueError, match=r"its text is missing \(None or NaN\) on 1 row.* "
-                                         r"Map the missing entries .*FunctionTransformer") \
-            as refused:
+    if container == "string":
+        texts = pd.Series(texts, dtype="string")
+    refusal = (r"its text is missing \(None or NaN\) on 1 row.* Map the missing entries "
+               r".*FunctionTransformer")
+    with pytest.raises(ValueError, match=refusal) as refused:
         make().fit(texts, y)
     assert "SimpleImputer" not in str(refused.value)  # it takes no 1-D texts
+    # At predict too, where a batch of missing texts alone is a float column. (A stack
+    # of these members is a stack of text readers: its final step reads no texts.)
+    model = make()
+    if isinstance(model, SerialStack):
+        return
+    fitted = model.fit(texts[4:], y[4:])
+    for missing in (pd.Series([np.nan]), pd.Series(["good", None], dtype="string")):
+        with pytest.raises(ValueError, match=r"its text is missing \(None or NaN\) on 1 row"):
+            fitted.predict(missing)
 
 
 def test_one_step_stack_on_texts_has_no_columns_to_transform_or_name():
