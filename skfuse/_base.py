@@ -1025,9 +1025,12 @@ def takes_no_weights(who, estimator, need):
                     f"{step!r} ({type(last).__name__}), {need}: that step must take them "
                     "and request them (set_fit_request(sample_weight=True)); an earlier "
                     "step's request alone leaves the fit unweighted.")
+        searched = (" (and every one its grid swaps in must take them)"
+                    if hasattr(estimator, "param_grid")
+                    or hasattr(estimator, "param_distributions") else "")
         return (f"{who} ({name}) does not request sample_weight in fit, {need}: call "
                 "set_fit_request(sample_weight=True) on the estimator inside it that "
-                "takes them.")
+                f"takes them{searched}.")
     if pipeline:
         return (f"{who} ({name}) does not accept sample_weight in fit, {need}: a Pipeline "
                 "passes them to its final step, which must take them.")

@@ -13,6 +13,7 @@ from functools import partial
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
+from sklearn.frozen import FrozenEstimator
 from sklearn.utils import get_tags
 from sklearn.utils.validation import check_is_fitted
 
@@ -40,7 +41,13 @@ from ._warnings import warnings_once
 
 def _refuse_unfitted(estimator, label, owner):
     """A frozen member is used as it is, never fitted: refuse one whose estimator is not
-    fitted now, at fit (as scikit-learn's voting and stacking do), not at predict."""
+    fitted now, at fit (as scikit-learn's voting and stacking do), not at predict. Only
+    a ``FrozenEstimator``, or an object that says whether it is fitted
+    (``__sklearn_is_fitted__``), is asked: a model frozen by a ``__sklearn_clone__``
+    that returns itself may hold no fitted attribute (a formula)."""
+    if not (isinstance(estimator, FrozenEstimator)
+            or hasattr(estimator, "__sklearn_is_fitted__")):
+        return
     try:
         check_is_fitted(estimator)
     except NotFittedError as exc:

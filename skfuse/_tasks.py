@@ -107,8 +107,8 @@ def _handing_on_to(estimator):
     ``SelectFromModel`` or ``TransformedTargetRegressor`` fits with the weights it is
     given; none for any other estimator."""
     if isinstance(estimator, BaseSearchCV):
-        return [estimator.estimator, *(clone(estimator.estimator).set_params(**{p: v})
-                                       for p, v in _grid_steps(estimator))]
+        swapped = (_swapped(estimator.estimator, p, v) for p, v in _grid_steps(estimator))
+        return [estimator.estimator, *(est for est in swapped if est is not None)]
     if isinstance(estimator, (RFE, SelectFromModel)):
         return [estimator.estimator]
     if isinstance(estimator, TransformedTargetRegressor):
@@ -149,10 +149,20 @@ def _searched_key(search):
     grid sets gives the same key; None otherwise."""
     key = weight_key(search.estimator)
     for param, value in _grid_steps(search):
-        swapped = clone(search.estimator).set_params(**{param: value})
-        if weight_key(swapped) != key:
+        swapped = _swapped(search.estimator, param, value)
+        if swapped is not None and weight_key(swapped) != key:
             return None
     return key
+
+
+def _swapped(estimator, param, value):
+    """A clone of ``estimator`` with ``param`` (one a search's grid sets to an estimator)
+    set to ``value``; None where it cannot be set alone (the parameter of an estimator
+    the grid swaps in with another of its parameters: ``sel`` and ``sel__estimator``)."""
+    try:
+        return clone(estimator).set_params(**{param: value})
+    except (ValueError, AttributeError, TypeError):
+        return None
 
 
 def _grid_steps(search):

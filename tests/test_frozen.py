@@ -291,3 +291,31 @@ def test_an_unfitted_frozen_member_is_refused_at_fit(voting):
         FusionClassifier([("lr", unfitted), ("nb", GaussianNB())], voting=voting).fit(X, y)
     with pytest.raises(NotFittedError, match=r"SerialStack: step 'lr' \(final\) is frozen"):
         SerialStack([("nb", GaussianNB()), ("lr", unfitted)], cv=3).fit(X, y)
+
+
+class Formula(ClassifierMixin, BaseEstimator):
+    """A model frozen by a ``__sklearn_clone__`` that returns itself, holding no fitted
+    attribute: a fixed rule."""
+
+    classes_ = np.array([0, 1, 2])
+
+    def __sklearn_clone__(self):
+        return self
+
+    def fit(self, X, y=None):
+        return self
+
+    def predict_proba(self, X):
+        scores = np.c_[-X[:, 0], X[:, 1], X[:, 0]]
+        return np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
+
+    def predict(self, X):
+        return self.predict_proba(X).argmax(axis=1)
+
+
+def test_a_model_frozen_by_its_clone_is_taken_without_fitted_attributes():
+    # Only a FrozenEstimator (or an object that says it is fitted or not) is asked
+    # whether its estimator is fitted: a rule holds nothing to find.
+    X, y = load_iris(return_X_y=True)
+    fusion = FusionClassifier([("rule", Formula()), ("nb", GaussianNB())]).fit(X, y)
+    assert fusion.predict_proba(X).shape == (len(X), 3)

@@ -403,3 +403,31 @@ def test_a_mixture_routes_no_weights_to_a_pipeline_expert(routing):
                               sample_weight=True))
     mixture = MixtureOfExpertsRegressor(scored, n_experts=2, max_iter=2, random_state=0)
     assert not mixture.get_metadata_routing().consumes("fit", ["sample_weight"])
+
+
+def test_a_search_that_sets_a_parameter_of_an_estimator_it_swaps_in_is_taken(routing):
+    # The grid sets "sel" and "sel__estimator" together; set alone on the search's
+    # estimator, "sel__estimator" fell on "passthrough" and the check crashed.
+    from sklearn.feature_selection import SelectFromModel
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import Pipeline
+
+    from skfuse import DistilledClassifier
+
+    def declined(est):
+        return est.set_fit_request(sample_weight=False)
+
+    tree = DecisionTreeClassifier(max_depth=3, random_state=0).set_fit_request(
+        sample_weight=True).set_score_request(sample_weight=False)
+    search = GridSearchCV(Pipeline([("sel", "passthrough"), ("clf", tree)]),
+                          {"sel": [SelectFromModel(declined(LogisticRegression()))],
+                           "sel__estimator": [declined(LogisticRegression()),
+                                              declined(DecisionTreeClassifier())]}, cv=2)
+    distilled = DistilledClassifier(LogisticRegression(), search, cv=3, random_state=0)
+    assert distilled.fit(X, Y).predict(X).shape == Y.shape
+    with sklearn.config_context(enable_metadata_routing=False):
+        plain = GridSearchCV(Pipeline([("sel", "passthrough"), ("clf", DecisionTreeClassifier(
+            max_depth=3, random_state=0))]), {"sel": [SelectFromModel(LogisticRegression())],
+                                             "sel__estimator": [LogisticRegression()]}, cv=2)
+        distilled = DistilledClassifier(LogisticRegression(), plain, cv=3, random_state=0)
+        assert distilled.fit(X, Y).predict(X).shape == Y.shape
