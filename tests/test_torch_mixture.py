@@ -723,3 +723,51 @@ def test_standardising_keeps_constant_and_offset_columns_sane(make):
     offset = X + [1e7, 0.0, 0.0]
     shifted = make(n_experts=3, max_epochs=5, device="cpu", random_state=0).fit(offset, y)
     assert_allclose(shifted._scaled(offset), model._scaled(X), atol=1e-5)
+
+
+class _StopsMidEpoch(Callback):
+    """Interrupts training during the third epoch's batches (Ctrl-C, a time budget)."""
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if training and len(net.history) == 3:
+            raise KeyboardInterrupt
+
+
+class _StopsAtEpoch4(Callback):
+    """Stops training as epoch 4 ends, before early stopping judges that epoch."""
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == 4:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("early_stopping", [True, False])
+def test_an_epoch_stopped_before_its_end_is_not_counted(early_stopping):
+    # Its history entry holds no loss: n_iter_ counted it, and without early stopping
+    # reading the best epoch's loss failed with an IndexError.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(300, 4))
+    y = X @ [1.0, -2.0, 0.5, 0.0]
+    model = NeuralMixtureOfExpertsRegressor(n_experts=3, hidden_units=4, max_epochs=30,
+                                            early_stopping=early_stopping, device="cpu",
+                                            random_state=0, callbacks=[_StopsMidEpoch()])
+    model.fit(X, y)
+    assert model.n_iter_ == len(model.loss_curve_) == model.best_epoch_ == 2
+
+
+def test_a_callback_that_stops_at_an_epochs_end_keeps_a_better_last_epoch():
+    # The user's callbacks run before early stopping, which never judged the last epoch
+    # and restored the one before, though the last had the lowest loss.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(300, 4))
+    y = X @ [1.0, -2.0, 0.5, 0.0]
+
+    def model(**kwargs):
+        return NeuralMixtureOfExpertsRegressor(n_experts=3, hidden_units=4, device="cpu",
+                                               random_state=0, **kwargs)
+
+    stopped = model(max_epochs=30, callbacks=[_StopsAtEpoch4()]).fit(X, y)
+    curve = stopped.validation_loss_curve_
+    assert len(curve) == 4 and np.argmin(curve) == 3
+    assert stopped.best_epoch_ == 4
+    assert_allclose(stopped.predict(X), model(max_epochs=4).fit(X, y).predict(X))

@@ -180,6 +180,30 @@ class _EpochLine(Callback):
                            f"{epoch['train_loss']:.5f}{valid}, {epoch['dur']:.2f} s")
 
 
+class _BestEpochKept(EarlyStopping):
+    """skorch's early stopping that also judges a finished epoch it did not see before
+    training ended: a callback that runs before it (the user's) may stop training at an
+    epoch's end, and the stopper would then restore an earlier epoch's weights though
+    the last one was better."""
+
+    def on_train_begin(self, net, **kwargs):
+        super().on_train_begin(net, **kwargs)
+        self.seen_ = 0
+
+    def on_epoch_end(self, net, **kwargs):
+        self.seen_ = len(net.history)
+        super().on_epoch_end(net, **kwargs)
+
+    def on_train_end(self, net, **kwargs):
+        history = net.history
+        if len(history) > self.seen_ and self.monitor in history[-1]:
+            try:
+                self.on_epoch_end(net)
+            except KeyboardInterrupt:  # its patience ran out there: training has ended
+                pass
+        super().on_train_end(net, **kwargs)
+
+
 class _Trainer(NeuralNet):
     """skorch's training loop around a :class:`MixtureNet`.
 
@@ -418,7 +442,7 @@ class _BaseNeuralMixture(BaseEstimator):
                 "CosineAnnealingLR", T_max=self.max_epochs)))
         callbacks += copy.deepcopy(list(self.callbacks or []))
         if self.early_stopping:
-            callbacks.append(("early_stopping", EarlyStopping(
+            callbacks.append(("early_stopping", _BestEpochKept(
                 monitor=monitor, patience=self.patience, threshold=_TOL,
                 threshold_mode="rel", load_best=True, sink=lambda text: None)))
         return callbacks
@@ -478,6 +502,14 @@ class _BaseNeuralMixture(BaseEstimator):
                 trainer.fit(rows, target)
 
         history = trainer.history
+        if len(history) and "train_loss" not in history[-1]:
+            # An epoch that a callback or an interrupt stopped before its end counts as
+            # none: its loss was never recorded (early stopping restored the best
+            # finished epoch's weights; without it the weights are those at the stop).
+            history.pop()
+        if not len(history):
+            raise ValueError(f"{type(self).__name__}: training stopped (a callback or an "
+                             "interrupt) before its first epoch ended.")
         self.module_ = trainer.module_.eval()
         self.device_ = device
         self.history_ = history
