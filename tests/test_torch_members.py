@@ -272,6 +272,30 @@ def test_unit_weights_equal_no_weights(blobs):
     assert_allclose(weighted, plain, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_unit_weights_equal_no_weights_under_class_weights_and_sums(blobs, reduction):
+    # Torch's "mean" with class weights divides by the rows' class weights, and "sum"
+    # does not divide: a weighted loss divided by the rows instead changed the objective
+    # (and an SGD step's size) wherever a composite passed weights, even all ones.
+    X, y = blobs
+    X = X.astype(np.float32)
+
+    def net():
+        return NetClassifier(torch.nn.Linear, module__in_features=X.shape[1],
+                             module__out_features=len(np.unique(y)),
+                             criterion=torch.nn.CrossEntropyLoss,
+                             criterion__weight=torch.linspace(1.0, 5.0, len(np.unique(y))),
+                             criterion__reduction=reduction, optimizer=torch.optim.SGD,
+                             lr=0.01, max_epochs=5, train_split=None, verbose=0,
+                             random_state=0)
+
+    plain = net().fit(X, y)
+    weighted = net().fit(X, y, sample_weight=np.ones(len(y)))
+    assert_allclose(weighted.history[:, "train_loss"], plain.history[:, "train_loss"],
+                    rtol=1e-5)
+    assert_allclose(weighted.predict_proba(X), plain.predict_proba(X), rtol=1e-5, atol=1e-6)
+
+
 def test_sample_weight_gives_the_weighted_mean():
     # A bias-only fit of a constant target learns the weighted mean of y.
     X = np.zeros((100, 1))

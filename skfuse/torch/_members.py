@@ -165,7 +165,18 @@ class _MemberNet:
         finally:
             criterion.reduction = reduction
         weight = torch.as_tensor(X[_WEIGHT], device=loss.device)
-        return (loss.reshape(len(weight), -1).mean(dim=1) * weight).mean()
+        weighted = loss.reshape(len(weight), -1).mean(dim=1) * weight
+        if reduction == "sum":
+            return weighted.sum()
+        # A criterion with class weights averages over the rows' class weights, not the
+        # rows (torch's "mean" of NLLLoss and CrossEntropyLoss on class indices): so
+        # here, or unit sample weights would change the loss and its gradients' scale.
+        class_weight = getattr(criterion, "weight", None)
+        if class_weight is not None and y_true.ndim == 1 and not y_true.is_floating_point():
+            ignored = y_true == getattr(criterion, "ignore_index", -100)
+            per_row = class_weight[torch.where(ignored, 0, y_true)] * ~ignored
+            return weighted.sum() / (weight * per_row).sum()
+        return weighted.mean()
 
     def _check_output(self, y_pred):
         """Refuse a module output this net cannot learn from (none, here)."""
