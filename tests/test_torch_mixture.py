@@ -771,3 +771,21 @@ def test_a_callback_that_stops_at_an_epochs_end_keeps_a_better_last_epoch():
     assert len(curve) == 4 and np.argmin(curve) == 3
     assert stopped.best_epoch_ == 4
     assert_allclose(stopped.predict(X), model(max_epochs=4).fit(X, y).predict(X))
+
+
+def test_callbacks_given_alone_are_set_by_the_names_skorch_gives_them():
+    # Two of one class were both named after it, so the second took every parameter
+    # set by that name, and the names skorch gives them (GradientNormClipping_1) were
+    # refused.
+    from skorch.callbacks import GradientNormClipping
+
+    model = NeuralMixtureOfExpertsRegressor(
+        callbacks=[GradientNormClipping(1.0), GradientNormClipping(2.0)])
+    model.set_params(callbacks__GradientNormClipping_2__gradient_clip_value=9.0)
+    assert [cb.gradient_clip_value for cb in model.callbacks] == [1.0, 9.0]
+    with pytest.raises(ValueError, match=r"the callbacks by name: \['GradientNormClipping_1', "
+                                         r"'GradientNormClipping_2'\]"):
+        model.set_params(callbacks__GradientNormClipping__gradient_clip_value=3.0)
+    alone = NeuralMixtureOfExpertsRegressor(callbacks=[GradientNormClipping(1.0)])
+    alone.set_params(callbacks__GradientNormClipping__gradient_clip_value=4.0)
+    assert alone.callbacks[0].gradient_clip_value == 4.0

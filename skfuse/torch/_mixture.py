@@ -180,6 +180,22 @@ class _EpochLine(Callback):
                            f"{epoch['train_loss']:.5f}{valid}, {epoch['dur']:.2f} s")
 
 
+def _named_callbacks(callbacks):
+    """The user's callbacks by the names skorch gives them: a pair's name, or the class's
+    name for one given alone, with ``_1``, ``_2``... on each of several that share it."""
+    entries = [_callback_entry(entry) for entry in callbacks]
+    names = [name if name is not None
+             else (callback.__name__ if isinstance(callback, type) else type(callback).__name__)
+             for name, callback in entries]
+    counts = {name: names.count(name) for name in names}
+    seen = dict.fromkeys(counts, 0)
+    named = {}
+    for name, (_, callback) in zip(names, entries):
+        seen[name] += 1
+        named[f"{name}_{seen[name]}" if counts[name] > 1 else name] = callback
+    return named
+
+
 class _BestEpochKept(EarlyStopping):
     """skorch's early stopping that also judges a finished epoch it did not see before
     training ended: a callback that runs before it (the user's) may stop training at an
@@ -328,7 +344,8 @@ class _BaseNeuralMixture(BaseEstimator):
         of that name, as skorch's nets take it.
 
         A callback's name is the first of its ``(name, callback)`` pair, or, for one
-        given alone, its class's name (as skorch names it).
+        given alone, its class's name, with ``_1``, ``_2``... on each of several that share
+        a name (as skorch names them).
 
         Parameters
         ----------
@@ -344,13 +361,12 @@ class _BaseNeuralMixture(BaseEstimator):
         super().set_params(**params)  # a new callbacks list first
         if not nested:
             return self
-        named = {}
-        for entry in self.callbacks if isinstance(self.callbacks, (list, tuple)) else []:
-            name, callback = _callback_entry(entry)
-            named[type(callback).__name__ if name is None else name] = callback
+        named = _named_callbacks(self.callbacks if isinstance(self.callbacks, (list, tuple))
+                                 else [])
         for key, value in nested.items():
             name, _, param = key[len("callbacks__"):].partition("__")
-            if not param or not hasattr(named.get(name), "set_params"):
+            if (not param or isinstance(named.get(name), type)
+                    or not hasattr(named.get(name), "set_params")):
                 raise ValueError(
                     f"{type(self).__name__}: {key!r} names no parameter of a callback "
                     f"instance; the callbacks by name: {sorted(named)}. Use "
