@@ -751,8 +751,9 @@ def test_a_pipeline_gate_gets_the_em_weights_on_its_final_step():
     with sklearn.config_context(enable_metadata_routing=True):
         unasked = make_pipeline(StandardScaler(), LogisticRegression())
         assert weight_key(unasked) is None
-        with pytest.raises(TypeError, match="gate \\(Pipeline\\) does not request "
-                                            "sample_weight.*set_fit_request"):
+        with pytest.raises(TypeError, match="gate \\(Pipeline\\) does not pass sample_weight "
+                                            "to its last step 'logisticregression' "
+                                            "\\(LogisticRegression\\).*set_fit_request"):
             MixtureOfExpertsClassifier(gate=unasked, n_experts=2).fit(X[:, [0, 2]],
                                                                       experts[:50] % 2)
         asked = make_pipeline(StandardScaler().set_fit_request(sample_weight=False),
