@@ -8,6 +8,7 @@ members in threads. :mod:`skfuse._jobs` builds the task lists; the composites ca
 import concurrent.futures
 import contextlib
 import contextvars
+import itertools
 import os
 import pickle
 import sys
@@ -107,8 +108,7 @@ def _handing_on_to(estimator):
     ``SelectFromModel`` or ``TransformedTargetRegressor`` fits with the weights it is
     given; none for any other estimator."""
     if isinstance(estimator, BaseSearchCV):
-        swapped = (_swapped(estimator.estimator, p, v) for p, v in _grid_steps(estimator))
-        return [estimator.estimator, *(est for est in swapped if est is not None)]
+        return [estimator.estimator, *_candidates(estimator)]
     if isinstance(estimator, (RFE, SelectFromModel)):
         return [estimator.estimator]
     if isinstance(estimator, TransformedTargetRegressor):
@@ -148,34 +148,48 @@ def _searched_key(search):
     """The key of a search's estimator, if every estimator (or ``"passthrough"``) its
     grid sets gives the same key; None otherwise."""
     key = weight_key(search.estimator)
-    for param, value in _grid_steps(search):
-        swapped = _swapped(search.estimator, param, value)
-        if swapped is not None and weight_key(swapped) != key:
-            return None
+    if any(weight_key(candidate) != key for candidate in _candidates(search)):
+        return None
     return key
 
 
-def _swapped(estimator, param, value):
-    """A clone of ``estimator`` with ``param`` (one a search's grid sets to an estimator)
-    set to ``value``; None where it cannot be set alone (the parameter of an estimator
-    the grid swaps in with another of its parameters: ``sel`` and ``sel__estimator``)."""
-    try:
-        return clone(estimator).set_params(**{param: value})
-    except (ValueError, AttributeError, TypeError):
-        return None
+def _candidates(search):
+    """Clones of a search's estimator with the estimators (or ``"passthrough"``) one of
+    its grids sets, in each combination, set together as the search sets them (``sel``
+    and ``sel__estimator`` both); a combination that cannot be set is left out."""
+    for grid in _grids(search):
+        swaps = {param: [value for value in values if _is_step(value)]
+                 for param, values in grid.items() if not hasattr(values, "rvs")}
+        swaps = {param: values for param, values in swaps.items() if values}
+        for combination in itertools.product(*swaps.values()):
+            params = {param: clone(value, safe=False)
+                      for param, value in zip(swaps, combination)}
+            try:
+                yield clone(search.estimator).set_params(**params)
+            except (ValueError, AttributeError, TypeError):
+                continue
+
+
+def _is_step(value):
+    return hasattr(value, "fit") or isinstance(value, str) and value == "passthrough"
+
+
+def _grids(search):
+    """A search's grids (or distributions), as a list of dicts; none for another."""
+    grids = getattr(search, "param_grid", None) or getattr(search, "param_distributions",
+                                                             None) or []
+    return [grids] if isinstance(grids, dict) else list(grids)
 
 
 def _grid_steps(search):
     """``(param, value)`` for each estimator (or ``"passthrough"``) a search's grid sets;
     none for what is not a search."""
-    grids = getattr(search, "param_grid", None) or getattr(search, "param_distributions",
-                                                             None) or []
-    for grid in [grids] if isinstance(grids, dict) else grids:
+    for grid in _grids(search):
         for param, values in grid.items():
             if hasattr(values, "rvs"):
                 continue  # a distribution: numbers, not estimators
             for value in values:
-                if hasattr(value, "fit") or isinstance(value, str) and value == "passthrough":
+                if _is_step(value):
                     yield param, value
 
 

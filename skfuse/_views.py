@@ -447,7 +447,8 @@ _WAYS_ON = ("Impute inside the estimator (a Pipeline with SimpleImputer first), 
 
 
 _WAYS_ON_ROWS = ("Map the missing entries to a value inside the estimator (a Pipeline "
-                 'with a FunctionTransformer first: "" for a missing text).')
+                 'with a FunctionTransformer first: "" for a missing text, {} for a '
+                 "missing dict).")
 
 
 def nan_refusal(owner, label, estimator, count, where, reason, hint="",

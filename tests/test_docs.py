@@ -65,13 +65,27 @@ def _tested_blocks(guide):
 
 
 def test_fusion_guide_nan_advice_works():
-    (block,) = _tested_blocks("fusion.md")
+    block = _tested_blocks("fusion.md")[0]
     namespace = {}
     exec(compile(block, "docs/fusion.md", "exec"), namespace)
     assert namespace["scores"].mean() > 0.93
     assert namespace["message"].startswith(
         "FusionClassifier: member 'linear' (Pipeline) does not accept NaN")
     assert "a Pipeline with SimpleImputer first" in namespace["message"]
+
+
+def test_fusion_guide_routing_blocks_run():
+    import sklearn
+
+    fit, search = _tested_blocks("fusion.md")[1:]
+    namespace = {}
+    with sklearn.config_context(), warnings.catch_warnings():  # the blocks switch routing on
+        warnings.simplefilter("error")  # as written they fit without a warning
+        exec(compile(fit, "docs/fusion.md", "exec"), namespace)
+        exec(compile(search, "docs/fusion.md", "exec"), namespace)
+    assert not sklearn.get_config()["enable_metadata_routing"]
+    assert namespace["fusion"].score(namespace["X"], namespace["y"]) > 0.95
+    assert namespace["search"].best_score_ > 0.9
 
 
 def test_mixture_guide_nan_advice_works():

@@ -431,3 +431,29 @@ def test_a_search_that_sets_a_parameter_of_an_estimator_it_swaps_in_is_taken(rou
                                              "sel__estimator": [LogisticRegression()]}, cv=2)
         distilled = DistilledClassifier(LogisticRegression(), plain, cv=3, random_state=0)
         assert distilled.fit(X, Y).predict(X).shape == Y.shape
+
+
+def test_a_search_candidate_set_with_its_parent_is_checked_for_weights():
+    # "reg__regressor" swaps a KNN into the TransformedTargetRegressor that "reg" swaps
+    # in: set alone it could not be, so the KNN candidate went unchecked and failed
+    # inside the search (NaN scores) instead of being refused.
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.neighbors import KNeighborsRegressor
+    from sklearn.pipeline import Pipeline
+
+    from skfuse._tasks import weight_key
+
+    def search(candidates):
+        return GridSearchCV(Pipeline([("reg", Ridge())]),
+                            {"reg": [TransformedTargetRegressor(regressor=Ridge())],
+                             "reg__regressor": candidates}, cv=2)
+
+    weights = np.random.RandomState(0).uniform(0.5, 2.0, len(Y_REG))
+    knn = search([KNeighborsRegressor(), Ridge(alpha=2.0)])
+    assert weight_key(knn) is None
+    with pytest.raises(TypeError, match=r"member 's' \(GridSearchCV\) cannot hand "
+                                        "sample_weight on"):
+        FusionRegressor([("s", knn), ("r", Ridge())]).fit(X_REG, Y_REG, sample_weight=weights)
+    assert isinstance(knn.param_grid["reg"][0].regressor, Ridge)  # the grid left as given
+    assert weight_key(search([Ridge(), Ridge(alpha=2.0)])) == "reg__sample_weight"

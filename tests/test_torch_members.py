@@ -296,6 +296,40 @@ def test_unit_weights_equal_no_weights_under_class_weights_and_sums(blobs, reduc
     assert_allclose(weighted.predict_proba(X), plain.predict_proba(X), rtol=1e-5, atol=1e-6)
 
 
+def test_weights_reduce_as_other_criteria_and_shapes_do():
+    # MultiMarginLoss averages over rows whatever its class weights; a sum over two
+    # outputs sums them; a batch of weight 0 under class weights adds nothing (0 / 0
+    # made the loss NaN).
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(61, 3)).astype(np.float32)
+    y = np.arange(61) % 3
+
+    def net(criterion, **params):
+        return NetClassifier(torch.nn.Linear, module__in_features=3, module__out_features=3,
+                             criterion=criterion, criterion__weight=torch.tensor([1., 2., 3.]),
+                             optimizer=torch.optim.SGD, lr=0.05, max_epochs=3,
+                             train_split=None, verbose=0, random_state=0, **params)
+
+    plain = net(torch.nn.MultiMarginLoss).fit(X, y)
+    weighted = net(torch.nn.MultiMarginLoss).fit(X, y, sample_weight=np.ones(61))
+    assert_allclose(weighted.history[:, "train_loss"], plain.history[:, "train_loss"],
+                    rtol=1e-5)
+    dropped = np.ones(61)
+    dropped[-1] = 0.0  # the last batch of 10 is this row alone
+    losses = net(torch.nn.CrossEntropyLoss, batch_size=10).fit(
+        X, y, sample_weight=dropped).history[:, "train_loss"]
+    assert np.isfinite(losses).all()
+
+    Y = np.c_[X[:, 0], X[:, 1] - X[:, 2]]
+    summed = dict(module__in_features=3, module__out_features=2, criterion__reduction="sum",
+                  optimizer=torch.optim.SGD, lr=0.001, max_epochs=3, train_split=None,
+                  verbose=0, random_state=0)
+    plain = NetRegressor(torch.nn.Linear, **summed).fit(X, Y)
+    weighted = NetRegressor(torch.nn.Linear, **summed).fit(X, Y, sample_weight=np.ones(61))
+    assert_allclose(weighted.history[:, "train_loss"], plain.history[:, "train_loss"],
+                    rtol=1e-5)
+
+
 def test_sample_weight_gives_the_weighted_mean():
     # A bias-only fit of a constant target learns the weighted mean of y.
     X = np.zeros((100, 1))

@@ -789,3 +789,24 @@ def test_callbacks_given_alone_are_set_by_the_names_skorch_gives_them():
     alone = NeuralMixtureOfExpertsRegressor(callbacks=[GradientNormClipping(1.0)])
     alone.set_params(callbacks__GradientNormClipping__gradient_clip_value=4.0)
     assert alone.callbacks[0].gradient_clip_value == 4.0
+
+
+def test_weights_left_non_finite_by_an_interrupted_epoch_are_refused():
+    # Without early stopping the model keeps the weights it had at the stop, which no
+    # recorded loss vouches for.
+    class Breaks(Callback):
+        def on_batch_end(self, net, training=False, **kwargs):
+            if training and len(net.history) == 2:
+                with torch.no_grad():
+                    next(net.module_.parameters()).fill_(float("nan"))
+                raise KeyboardInterrupt
+
+    torch = pytest.importorskip("torch")
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(200, 3))
+    model = NeuralMixtureOfExpertsRegressor(n_experts=2, hidden_units=4, max_epochs=10,
+                                            early_stopping=False, device="cpu",
+                                            random_state=0, callbacks=[Breaks()])
+    with pytest.raises(ValueError, match="training diverged in the epoch stopped before "
+                                         "its end"):
+        model.fit(X, X[:, 0])

@@ -6,8 +6,10 @@ Four linear regimes on a square: in each quadrant the target is a different line
 function of the two features. A mixture of four ridge experts with ``top_k=1`` learns
 both the regimes and a gate that routes every row to one expert. ``ExpertRoutingDisplay``
 colours the plane by the gate's top expert and gives each expert's share of the gate's
-weight on the training rows (with ``top_k=1``, its share of those rows). The gate's penalty is light (``gate_alpha=0.001``): the default (1.0) blends experts near
-the boundaries, which costs accuracy when the regimes meet sharply. Gradient boosting is
+weight on the training rows (with ``top_k=1``, its share of those rows). The gate's
+penalty is light (``gate_alpha=0.001``): the default (``"auto"``, which picks among
+0.1, 1 and 0.01 on a validation slice, 0.1 here) blends experts near the boundaries,
+which costs accuracy when the regimes meet sharply. Gradient boosting is
 printed beside the mixture for reference; the mixture's error here is the noise's.
 """
 

@@ -165,17 +165,20 @@ class _MemberNet:
         finally:
             criterion.reduction = reduction
         weight = torch.as_tensor(X[_WEIGHT], device=loss.device)
-        weighted = loss.reshape(len(weight), -1).mean(dim=1) * weight
+        rows = loss.reshape(len(weight), -1)
         if reduction == "sum":
-            return weighted.sum()
-        # A criterion with class weights averages over the rows' class weights, not the
-        # rows (torch's "mean" of NLLLoss and CrossEntropyLoss on class indices): so
-        # here, or unit sample weights would change the loss and its gradients' scale.
+            return (rows.sum(dim=1) * weight).sum()
+        weighted = rows.mean(dim=1) * weight
+        # NLLLoss and CrossEntropyLoss with class weights average over the rows' class
+        # weights, not the rows (torch's "mean" on class indices): so here, or unit
+        # sample weights would change the loss and its gradients' scale.
         class_weight = getattr(criterion, "weight", None)
-        if class_weight is not None and y_true.ndim == 1 and not y_true.is_floating_point():
-            ignored = y_true == getattr(criterion, "ignore_index", -100)
+        if (isinstance(criterion, (torch.nn.NLLLoss, torch.nn.CrossEntropyLoss))
+                and class_weight is not None and y_true.ndim == 1
+                and not y_true.is_floating_point()):
+            ignored = y_true == criterion.ignore_index
             per_row = class_weight[torch.where(ignored, 0, y_true)] * ~ignored
-            return weighted.sum() / (weight * per_row).sum()
+            return weighted.sum() / per_row.sum()
         return weighted.mean()
 
     def _check_output(self, y_pred):

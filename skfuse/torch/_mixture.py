@@ -518,11 +518,18 @@ class _BaseNeuralMixture(BaseEstimator):
                 trainer.fit(rows, target)
 
         history = trainer.history
+        stopper = dict(trainer.callbacks_).get("early_stopping")
         if len(history) and "train_loss" not in history[-1]:
             # An epoch that a callback or an interrupt stopped before its end counts as
             # none: its loss was never recorded (early stopping restored the best
-            # finished epoch's weights; without it the weights are those at the stop).
+            # finished epoch's weights; without it the weights are those at the stop,
+            # which no loss vouches for: they must at least be finite).
             history.pop()
+            if stopper is None and not all(torch.isfinite(p).all()
+                                           for p in trainer.module_.parameters()):
+                raise ValueError(f"{type(self).__name__}: training diverged in the epoch "
+                                 "stopped before its end: a parameter is NaN or infinite. "
+                                 "Lower lr, or scale X and y.")
         if not len(history):
             raise ValueError(f"{type(self).__name__}: training stopped (a callback or an "
                              "interrupt) before its first epoch ended.")
@@ -533,7 +540,6 @@ class _BaseNeuralMixture(BaseEstimator):
         self.loss_curve_ = list(history[:, "train_loss"])
         self.validation_loss_curve_ = (
             None if split is None else list(history[:, "valid_loss"]))
-        stopper = dict(trainer.callbacks_).get("early_stopping")
         self.best_epoch_ = self.n_iter_ if stopper is None else int(stopper.best_epoch_)
         curve = self.loss_curve_ if split is None else self.validation_loss_curve_
         loss = monitor.replace("_", " ")
