@@ -155,19 +155,36 @@ def _searched_key(search):
 
 def _candidates(search):
     """Clones of a search's estimator with the estimators (or ``"passthrough"``) one of
-    its grids sets, in each combination, set together as the search sets them (``sel``
-    and ``sel__estimator`` both); a combination that cannot be set is left out."""
+    its grids sets: each combination of those that depend on one another (``sel`` and
+    ``sel__estimator``) set together as the search sets them, the others left as they
+    are (so a grid of independent lists costs their sum, not their product); a
+    combination that cannot be set is left out."""
     for grid in _grids(search):
         swaps = {param: [value for value in values if _is_step(value)]
                  for param, values in grid.items() if not hasattr(values, "rvs")}
         swaps = {param: values for param, values in swaps.items() if values}
-        for combination in itertools.product(*swaps.values()):
-            params = {param: clone(value, safe=False)
-                      for param, value in zip(swaps, combination)}
-            try:
-                yield clone(search.estimator).set_params(**params)
-            except (ValueError, AttributeError, TypeError):
-                continue
+        for linked in _linked(swaps):
+            for combination in itertools.product(*(swaps[param] for param in linked)):
+                params = {param: clone(value, safe=False)
+                          for param, value in zip(linked, combination)}
+                try:
+                    yield clone(search.estimator).set_params(**params)
+                except (ValueError, AttributeError, TypeError):
+                    continue
+
+
+def _linked(params):
+    """``params`` in groups, each a parameter and those set inside what it sets
+    (``sel``, then ``sel__estimator``), parents first."""
+    groups = []
+    for param in sorted(params, key=lambda name: name.count("__")):
+        group = next((g for g in groups if any(param.startswith(f"{q}__") for q in g)),
+                     None)
+        if group is None:
+            groups.append([param])
+        else:
+            group.append(param)
+    return groups
 
 
 def _is_step(value):

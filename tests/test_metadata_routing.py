@@ -457,3 +457,21 @@ def test_a_search_candidate_set_with_its_parent_is_checked_for_weights():
         FusionRegressor([("s", knn), ("r", Ridge())]).fit(X_REG, Y_REG, sample_weight=weights)
     assert isinstance(knn.param_grid["reg"][0].regressor, Ridge)  # the grid left as given
     assert weight_key(search([Ridge(), Ridge(alpha=2.0)])) == "reg__sample_weight"
+
+
+def test_search_candidates_grow_with_the_sum_of_independent_lists():
+    # Only lists that set one another are combined: six independent lists of five
+    # estimators gave 15,625 candidates to check (24 s), not 30.
+    from sklearn.model_selection import RandomizedSearchCV
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, StandardScaler
+
+    from skfuse._tasks import _candidates
+
+    scalers = [StandardScaler(), MinMaxScaler(), MaxAbsScaler(), "passthrough",
+               StandardScaler(with_mean=False)]
+    steps = [(f"s{i}", StandardScaler()) for i in range(5)] + [("reg", Ridge())]
+    grid = {f"s{i}": scalers for i in range(5)}
+    grid["reg"] = [Ridge(alpha=a) for a in (0.1, 1.0, 10.0, 100.0, 1000.0)]
+    search = RandomizedSearchCV(Pipeline(steps), grid, n_iter=3, cv=2)
+    assert len(list(_candidates(search))) == 30

@@ -310,6 +310,17 @@ def test_weights_reduce_as_other_criteria_and_shapes_do():
                              optimizer=torch.optim.SGD, lr=0.05, max_epochs=3,
                              train_split=None, verbose=0, random_state=0, **params)
 
+    # Rows of ignore_index count for nothing, with class weights or without.
+    def ignoring(**params):
+        return NetClassifier(torch.nn.Linear, module__in_features=3, module__out_features=3,
+                             criterion=torch.nn.CrossEntropyLoss, criterion__ignore_index=0,
+                             optimizer=torch.optim.SGD, lr=0.05, max_epochs=3,
+                             train_split=None, verbose=0, random_state=0, **params)
+
+    plain = ignoring().fit(X, y)
+    weighted = ignoring().fit(X, y, sample_weight=np.ones(61))
+    assert_allclose(weighted.history[:, "train_loss"], plain.history[:, "train_loss"],
+                    rtol=1e-5)
     plain = net(torch.nn.MultiMarginLoss).fit(X, y)
     weighted = net(torch.nn.MultiMarginLoss).fit(X, y, sample_weight=np.ones(61))
     assert_allclose(weighted.history[:, "train_loss"], plain.history[:, "train_loss"],

@@ -169,16 +169,18 @@ class _MemberNet:
         if reduction == "sum":
             return (rows.sum(dim=1) * weight).sum()
         weighted = rows.mean(dim=1) * weight
-        # NLLLoss and CrossEntropyLoss with class weights average over the rows' class
-        # weights, not the rows (torch's "mean" on class indices): so here, or unit
-        # sample weights would change the loss and its gradients' scale.
-        class_weight = getattr(criterion, "weight", None)
+        # NLLLoss and CrossEntropyLoss on class indices average over the rows' class
+        # weights (1 without), leaving out the rows of ignore_index (torch's "mean"):
+        # so here, or unit sample weights would change the loss and its gradients'
+        # scale. Without either, that is the mean over the rows.
         if (isinstance(criterion, (torch.nn.NLLLoss, torch.nn.CrossEntropyLoss))
-                and class_weight is not None and y_true.ndim == 1
-                and not y_true.is_floating_point()):
+                and y_true.ndim == 1 and not y_true.is_floating_point()):
+            class_weight = criterion.weight
             ignored = y_true == criterion.ignore_index
-            per_row = class_weight[torch.where(ignored, 0, y_true)] * ~ignored
-            return weighted.sum() / per_row.sum()
+            if class_weight is not None or ignored.any():
+                per_row = (~ignored).to(weighted.dtype) if class_weight is None else (
+                    class_weight[torch.where(ignored, 0, y_true)] * ~ignored)
+                return weighted.sum() / per_row.sum()
         return weighted.mean()
 
     def _check_output(self, y_pred):
