@@ -1024,7 +1024,8 @@ class FusionClassifier(_CollectionScoreMixin, ClassifierMixin, _BaseFusion):
         quality benchmark (10 splits each), False had the better mean rank (4.0 against
         5.3) and the lower log-loss on 15 of them. False skips the refits and
         costs ``n_splits`` predictions per member; each entry of ``estimators_`` then
-        holds the member's fold fits (its ``estimators``). With fixed or equal weights
+        holds the member's fold fits (its ``estimators``; their ``coef_`` or
+        ``feature_importances_`` are read there). With fixed or equal weights
         there are no folds: members are fitted on all rows.
     {guard}
     {budget}

@@ -320,6 +320,32 @@ class FoldMean(BaseEstimator):
         """The class of the fold fits: what errors call the member."""
         return type(self.estimators[0]).__name__
 
+    @property
+    def n_features_in_(self):
+        """The fold fits' input width (every fold sees the same columns)."""
+        return self.estimators[0].n_features_in_
+
+    @property
+    def feature_names_in_(self):
+        """The fold fits' input column names (every fold sees the same columns)."""
+        return self.estimators[0].feature_names_in_
+
+    def __getattr__(self, name):
+        # Reached only when the usual lookup fails: a fitted attribute that each fold fit
+        # has on its own (coef_, feature_importances_) is not the member's, so say where
+        # it is rather than that it does not exist.
+        if hasattr(type(self), name):  # a method or property that said why it is not
+            return object.__getattribute__(self, name)  # here: say it again
+        fits = self.__dict__.get("estimators")
+        if (name.endswith("_") and not name.startswith("__") and fits
+                and all(hasattr(fit, name) for fit in fits)):
+            raise AttributeError(
+                f"{type(self).__name__} has no {name!r}: it holds {len(fits)} fold fits "
+                f"of {self.member_class_name} (refit=False) and predicts with their "
+                f"mean; each fit has its own, in .estimators (e.g. .estimators[0]."
+                f"{name}). Fit with refit=True for one fit on all rows.")
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     def _each(self, output, X):
         """``output(fit, X)`` for every fold fit; a warning they all give alike (about
         feature names: a frame at fit, an array now) is shown once, as one member

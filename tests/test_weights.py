@@ -2,6 +2,7 @@
 against a computation by hand."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.optimize import nnls
@@ -137,6 +138,29 @@ def test_bagged_decision_values_are_aligned_to_the_classes():
                                    cv=binary).fit(X, y)
     with pytest.raises(ValueError, match="fitted on only the classes \\[0, 1\\]"):
         two_classes.named_estimators_["ridge"].decision_function(X)
+
+
+def test_bagged_member_reads_as_its_fold_fits_where_they_agree():
+    # The fold fits all see the member's columns: its width and names are theirs. A
+    # fitted attribute each fold fit has on its own (coef_) is not the member's: the
+    # error says where to find it rather than that no such thing exists.
+    X = pd.DataFrame(IRIS_X, columns=["a", "b", "c", "d"])
+    fusion = FusionClassifier(
+        [("lr", LogisticRegression(max_iter=1000)), ("nb", GaussianNB())],
+        views={"lr": ["a", "c"]}, weights="optimize", refit=False, cv=3).fit(X, IRIS_Y)
+    bagged = fusion.named_estimators_["lr"]
+    assert bagged.n_features_in_ == 2
+    assert_array_equal(bagged.feature_names_in_, ["a", "c"])
+    assert fusion.named_estimators_["nb"].n_features_in_ == 4
+    with pytest.raises(AttributeError, match=r"3 fold fits of LogisticRegression "
+                       r"\(refit=False\).*\.estimators\[0\]\.coef_"):
+        bagged.coef_  # noqa: B018 - the attribute access is what is tested
+    assert not hasattr(bagged, "coef_")
+    with pytest.raises(AttributeError, match="'FoldMean' object has no attribute 'nope_'"):
+        bagged.nope_  # noqa: B018
+    no_names = FusionClassifier([("lr", LogisticRegression(max_iter=1000))],
+                                weights="optimize", refit=False, cv=3).fit(IRIS_X, IRIS_Y)
+    assert not hasattr(no_names.named_estimators_["lr"], "feature_names_in_")
 
 
 def test_refit_decides_only_with_learned_weights():
