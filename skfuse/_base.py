@@ -789,8 +789,10 @@ def numeric_target(y, owner):
         y = np.asarray(y, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{owner}: y must be numeric ({exc}).") from None
-    if not np.all(np.isfinite(y)):
-        raise ValueError(f"{owner}: y contains NaN or infinity.")
+    if not np.all(np.isfinite(y)):  # in scikit-learn's words
+        raise ValueError(f"{owner}: Input y contains NaN." if np.isnan(y).any() else
+                         f"{owner}: Input y contains infinity or a value too large for "
+                         f"dtype({y.dtype.name!r}).")
     return y
 
 
@@ -959,8 +961,8 @@ def classes_of(y, owner):
     except (TypeError, ValueError) as exc:
         labels = np.asarray(y, dtype=object).ravel()
         if any(_is_missing(label) for label in labels):
-            raise ValueError(f"{owner}: y holds missing labels (NaN); drop those rows, or "
-                             "give them a label.") from None
+            raise ValueError(f"{owner}: Input y contains NaN (missing labels); drop those "
+                             "rows, or give them a label.") from None
         kinds = sorted({type(label).__name__ for label in labels})
         if isinstance(exc, ValueError) and (len(kinds) < 2 or _sort_fine(labels)):
             raise  # (ints beside floats sort: scikit-learn's words say what is wrong)

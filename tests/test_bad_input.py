@@ -25,6 +25,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, LinearSVC
 from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils import get_tags
+from sklearn.utils.estimator_checks import check_supervised_y_no_nan
 
 from skfuse import (
     DistilledClassifier,
@@ -397,7 +398,8 @@ def test_missing_labels_are_called_missing(name, missing):
     y = np.array(["a", "b", "c"], dtype=object)[y]
     y[3] = pytest.importorskip("pandas").NA if missing == "NA" else missing
     owner = type(make(name)).__name__
-    with pytest.raises(ValueError, match=rf"^{owner}: y holds missing labels \(NaN\)"):
+    with pytest.raises(ValueError,
+                       match=rf"^{owner}: Input y contains NaN \(missing labels\)"):
         make(name).fit(X, y)
 
 
@@ -450,8 +452,8 @@ REGRESSORS = ["fusion-regressor-equal", "stack-regressor-passthrough",
 
 @pytest.mark.parametrize("name", REGRESSORS)
 @pytest.mark.parametrize("bad, match", [
-    (np.nan, "y contains NaN or infinity"),
-    (np.inf, "y contains NaN or infinity"),
+    (np.nan, "Input y contains NaN"),
+    (np.inf, r"Input y contains infinity or a value too large for dtype\('float64'\)"),
     ("a", r"y must be numeric \(could not convert"),
 ], ids=["NaN", "inf", "text"])
 def test_every_regressor_refuses_a_bad_target_in_its_own_words(name, bad, match):
@@ -463,6 +465,14 @@ def test_every_regressor_refuses_a_bad_target_in_its_own_words(name, bad, match)
     owner = type(make(name)).__name__
     with pytest.raises(ValueError, match=f"^{owner}: {match}"):
         make(name).fit(X, y)
+
+
+@pytest.mark.parametrize("name", COMPOSITES + ["distilled-classifier", "distilled-regressor"])
+def test_a_pipeline_ending_in_a_composite_refuses_a_bad_target_in_scikit_learns_words(name):
+    # scikit-learn's check holds its own estimators (a Pipeline among them) to its words
+    # for a target of NaN or infinity: a composite's words are scikit-learn's, its name
+    # first.
+    check_supervised_y_no_nan(name, make_pipeline(StandardScaler(), make(name)))
 
 
 @pytest.mark.parametrize("name", [name for name in COMPOSITES if is_classifier(name)])

@@ -121,8 +121,9 @@ def test_partitioned_labels_that_do_not_sort_are_named_as_in_memory(odd):
     # Each partition sorted its labels first, and failed in NumPy's words.
     y = np.array(["a", "b", "c"], dtype=object)[Y_CLF]
     y[500] = odd
-    match = "holds missing labels" if odd is not None and odd != 1 else "mixes labels of types"
-    with pytest.raises((TypeError, ValueError), match=f"^FusionClassifier: y {match}"):
+    match = ("Input y contains NaN" if odd is not None and odd != 1
+             else "y mixes labels of types")
+    with pytest.raises((TypeError, ValueError), match=f"^FusionClassifier: {match}"):
         fusion(partitions=3).fit(X_CLF, y)
 
 
