@@ -785,15 +785,25 @@ def refuse_several_targets(estimator, shape):
 
 def numeric_target(y, owner):
     """A regressor's ``y`` as float64, refusing what is not numeric or not finite."""
+    given = getattr(y, "dtype", None)
     try:
         y = np.asarray(y, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{owner}: y must be numeric ({exc}).") from None
-    if not np.all(np.isfinite(y)):  # in scikit-learn's words
-        raise ValueError(f"{owner}: Input y contains NaN." if np.isnan(y).any() else
-                         f"{owner}: Input y contains infinity or a value too large for "
-                         f"dtype({y.dtype.name!r}).")
+    refuse_non_finite_target(y, owner, given)
     return y
+
+
+def refuse_non_finite_target(y, owner, given=None):
+    """Refuse a float ``y`` that holds NaN or infinity, in scikit-learn's words after
+    ``owner``; ``given``, the dtype ``y`` came in, is named where it was a float one."""
+    if np.all(np.isfinite(y)):
+        return
+    if np.isnan(y).any():
+        raise ValueError(f"{owner}: Input y contains NaN.")
+    dtype = given if isinstance(given, np.dtype) and given.kind == "f" else y.dtype
+    raise ValueError(f"{owner}: Input y contains infinity or a value too large for "
+                     f"dtype({dtype.name!r}).")
 
 
 def check_members(estimators, kind, owner, param="estimators", role="member"):

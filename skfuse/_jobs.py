@@ -288,6 +288,14 @@ def _every_fit_has(method):
     return check
 
 
+def _has(estimator, name):
+    """``hasattr``, False also where looking the attribute up raises something else."""
+    try:
+        return hasattr(estimator, name)
+    except Exception:  # noqa: BLE001 - a property's own failure: not an attribute here
+        return False
+
+
 class FoldMean(BaseEstimator):
     """A member bagged over its fold fits: its output is the mean of theirs.
 
@@ -338,12 +346,12 @@ class FoldMean(BaseEstimator):
             return object.__getattribute__(self, name)  # here: say it again
         fits = self.__dict__.get("estimators")
         if (name.endswith("_") and not name.startswith("__") and fits
-                and all(hasattr(fit, name) for fit in fits)):
+                and all(_has(fit, name) for fit in fits)):
             raise AttributeError(
-                f"{type(self).__name__} has no {name!r}: it holds {len(fits)} fold fits "
-                f"of {self.member_class_name} (refit=False) and predicts with their "
-                f"mean; each fit has its own, in .estimators (e.g. .estimators[0]."
-                f"{name}). Fit with refit=True for one fit on all rows.")
+                f"{type(self).__name__} has no {name!r}: it predicts with the mean of "
+                f"{len(fits)} fits of {self.member_class_name} (its fold fits, with "
+                "refit=False, or one per partition), and each has its own, in "
+                f".estimators (e.g. .estimators[0].{name}).")
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def _each(self, output, X):

@@ -819,8 +819,12 @@ def test_regressor_rejects_classifier_member_and_non_finite_y():
         FusionRegressor([("lin", LinearRegression()), ("nb", GaussianNB())]).fit(X, y)
     y = y.copy()
     y[3] = np.nan
-    with pytest.raises(ValueError, match="NaN or infinity"):
+    with pytest.raises(ValueError, match="^FusionRegressor: Input y contains NaN"):
         FusionRegressor(regressors()).fit(X, y)
+    y[3] = -np.inf
+    with pytest.raises(ValueError, match=r"^FusionRegressor: Input y contains infinity or "
+                                         r"a value too large for dtype\('float32'\)"):
+        FusionRegressor(regressors()).fit(X, y.astype(np.float32))
 
 
 def test_member_that_knows_only_some_classes_gives_them_zero_probability():

@@ -468,6 +468,18 @@ def test_a_net_whose_training_diverged_is_refused(blobs):
     assert np.isfinite(classifier().fit(X, y).predict_proba(X)).all()
 
 
+def test_a_net_regressor_refuses_a_target_of_nan_or_infinity_in_scikit_learns_words(blobs):
+    X, _ = blobs
+    y = X[:, 0].copy()
+    y[3] = np.nan
+    with pytest.raises(ValueError, match=r"^NetRegressor: Input y contains NaN\.$"):
+        regressor(n_in=4).fit(X, y)
+    y[3] = np.inf  # named as given (float64), not as the net's float32
+    with pytest.raises(ValueError, match=r"^NetRegressor: Input y contains infinity or a "
+                                         r"value too large for dtype\('float64'\)"):
+        regressor(n_in=4).partial_fit(X, y)
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks a CPU-only machine")
 @pytest.mark.parametrize("device", ["cuda", "cuda:0"])
 def test_cuda_without_cuda_is_refused_in_words(blobs, device):

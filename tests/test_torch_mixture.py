@@ -207,7 +207,7 @@ def test_bad_targets_are_refused_in_the_mixtures_own_words():
     X, y = piecewise(50, 0)
     y_nan = y.copy()
     y_nan[5] = np.nan
-    with pytest.raises(ValueError, match="^NeuralMixtureOfExpertsRegressor: y contains NaN"):
+    with pytest.raises(ValueError, match="^NeuralMixtureOfExpertsRegressor: Input y contains NaN"):
         NeuralMixtureOfExpertsRegressor(**small()).fit(X, y_nan)
     labels = np.c_[y > 0, X[:, 0] > 0].astype(int)
     with pytest.raises(ValueError, match=r"^NeuralMixtureOfExpertsClassifier: y has shape "

@@ -152,8 +152,8 @@ def test_bagged_member_reads_as_its_fold_fits_where_they_agree():
     assert bagged.n_features_in_ == 2
     assert_array_equal(bagged.feature_names_in_, ["a", "c"])
     assert fusion.named_estimators_["nb"].n_features_in_ == 4
-    with pytest.raises(AttributeError, match=r"3 fold fits of LogisticRegression "
-                       r"\(refit=False\).*\.estimators\[0\]\.coef_"):
+    with pytest.raises(AttributeError, match=r"mean of 3 fits of LogisticRegression \(its "
+                       r"fold fits, with refit=False.*\.estimators\[0\]\.coef_\)"):
         bagged.coef_  # noqa: B018 - the attribute access is what is tested
     assert not hasattr(bagged, "coef_")
     with pytest.raises(AttributeError, match="'FoldMean' object has no attribute 'nope_'"):
@@ -161,6 +161,21 @@ def test_bagged_member_reads_as_its_fold_fits_where_they_agree():
     no_names = FusionClassifier([("lr", LogisticRegression(max_iter=1000))],
                                 weights="optimize", refit=False, cv=3).fit(IRIS_X, IRIS_Y)
     assert not hasattr(no_names.named_estimators_["lr"], "feature_names_in_")
+    # A member kept as its partition copies reads the same way.
+    X, y = load_diabetes(return_X_y=True)
+    copies = FusionRegressor([("a", Ridge()), ("b", Ridge(alpha=5.0))],
+                             partitions=2).fit(X, y).named_estimators_["a"]
+    with pytest.raises(AttributeError, match=r"mean of 2 fits of Ridge .*one per partition"):
+        copies.coef_  # noqa: B018
+    # A fold fit's property that fails otherwise does not make hasattr raise.
+    copies.estimators = [_Failing(), _Failing()]
+    assert not hasattr(copies, "broken_")
+
+
+class _Failing:
+    @property
+    def broken_(self):
+        raise ValueError("not an attribute error")
 
 
 def test_refit_decides_only_with_learned_weights():

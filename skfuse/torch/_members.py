@@ -4,15 +4,15 @@ from collections.abc import Mapping
 
 import numpy as np
 import torch
-from skorch import NeuralNetClassifier, NeuralNetRegressor
-from skorch.callbacks import EpochScoring
-from skorch.dataset import Dataset
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from skorch import NeuralNetClassifier, NeuralNetRegressor
+from skorch.callbacks import EpochScoring
+from skorch.dataset import Dataset
 
 from .._available import available_if
-from .._base import check_sample_weight
+from .._base import check_sample_weight, refuse_non_finite_target
 from ._training import mean_one_within, seeded
 
 # Keys of the dict that carries the rows and their weights through skorch's data loading.
@@ -219,13 +219,13 @@ def _code_accuracy(net, X, codes):
     return float(np.mean(net.predict_proba(X).argmax(axis=1) == np.asarray(codes)))
 
 
-def _checked_targets(y):
+def _checked_targets(y, owner):
     """A regressor's targets as float32, 1-D or 2-D and finite."""
+    given = getattr(y, "dtype", None)
     y = np.asarray(y, dtype=np.float32)
     if y.ndim not in (1, 2):
         raise ValueError(f"y must be 1-D or 2-D, got shape {y.shape}.")
-    if not np.all(np.isfinite(y)):
-        raise ValueError("y contains NaN or infinity.")
+    refuse_non_finite_target(y, owner, given)
     return y
 
 
@@ -510,7 +510,7 @@ class NetRegressor(_MemberNet, NeuralNetRegressor):
         self : NetRegressor
         """
         X = self._check_input(X, reset=True)
-        y = _checked_targets(y)
+        y = _checked_targets(y, type(self).__name__)
         self.y_ndim_ = y.ndim
         return self._fit_net(X, y.reshape(len(y), -1), sample_weight, fit_params)
 
@@ -537,7 +537,7 @@ class NetRegressor(_MemberNet, NeuralNetRegressor):
             return super().partial_fit(X, y, **fit_params)
         first = not hasattr(self, "y_ndim_")
         X = self._check_input(X, reset=first)
-        y = _checked_targets(y)
+        y = _checked_targets(y, type(self).__name__)
         if not first and y.ndim != self.y_ndim_:
             raise ValueError(f"y has {y.ndim} dimension(s); the net was trained on "
                              f"{self.y_ndim_}-D targets.")
