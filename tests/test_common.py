@@ -1,10 +1,12 @@
 """scikit-learn's estimator checks over every public estimator, from one registry."""
 
 import pytest
+from composites import CACHE_DIR, make, names
 from sklearn.model_selection import TimeSeriesSplit
-from sklearn.utils.estimator_checks import check_param_validation, parametrize_with_checks
-
-from composites import make, names
+from sklearn.utils.estimator_checks import (
+    check_param_validation,
+    parametrize_with_checks,
+)
 
 
 def instances():
@@ -58,7 +60,16 @@ def expected_failed_checks(estimator):
     return failures
 
 
-@parametrize_with_checks(instances(), expected_failed_checks=expected_failed_checks)
+CHECKS = parametrize_with_checks(instances(), expected_failed_checks=expected_failed_checks)
+
+
+def check_id(obj):
+    """scikit-learn's id of a check or estimator, without this process's cache folder
+    (so that pytest-xdist's workers, each with its own, collect the same tests)."""
+    return CHECKS.kwargs["ids"](obj).replace(CACHE_DIR, "<cache>")
+
+
+@pytest.mark.parametrize(*CHECKS.args, ids=check_id)
 def test_sklearn_compatible(estimator, check):
     check(estimator)
 
