@@ -975,7 +975,8 @@ def classes_of(y, owner):
                              "rows, or give them a label.") from None
         kinds = sorted({type(label).__name__ for label in labels})
         if isinstance(exc, ValueError) and (len(kinds) < 2 or _sort_fine(labels)):
-            raise  # (ints beside floats sort: scikit-learn's words say what is wrong)
+            # (ints beside floats sort: scikit-learn's words say what is wrong)
+            raise ValueError(f"{owner}: {exc}") from None
         if len(kinds) < 2:  # one type that scikit-learn refuses (bytes, say): its words
             raise TypeError(f"{owner}: {exc}") from None
         why = f" ({exc})" if isinstance(exc, TypeError) else ""

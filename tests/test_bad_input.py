@@ -408,8 +408,20 @@ def test_labels_of_two_types_that_sort_keep_scikit_learns_words():
     # "labels of types that do not sort".
     X, _ = data("fusion-soft-equal")
     y = np.array([0.5, 1, 1.5, 2] * (len(X) // 4) + [3] * (len(X) % 4), dtype=object)
-    with pytest.raises(ValueError, match="Unknown label type"):
+    with pytest.raises(ValueError, match="^FusionClassifier: Unknown label type"):
         make("fusion-soft-equal").fit(X, y)
+
+
+@pytest.mark.parametrize("name", [name for name in COMPOSITES if is_classifier(name)]
+                         + ["distilled-classifier"])
+def test_an_infinite_label_is_refused_in_scikit_learns_words_after_the_owner(name):
+    X, y = data(name)
+    y = y.astype(float)
+    y[3] = np.inf
+    owner = type(make(name)).__name__
+    with pytest.raises(ValueError, match=rf"^{owner}: Input y contains infinity or a value "
+                                         r"too large for dtype\('float64'\)"):
+        make(name).fit(X, y)
 
 
 @pytest.mark.parametrize("make_composite", [
