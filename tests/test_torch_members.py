@@ -187,6 +187,28 @@ def test_partial_fit_prepares_its_data_as_fit_does(blobs):
     assert not hasattr(copy, "_in_fit_")
 
 
+def test_a_warm_started_fit_keeps_the_labels_of_the_module_it_keeps(blobs):
+    # A warm start keeps the module, whose column j was trained for label j of the
+    # earlier fit: a y without one of them trains on, and a y with another is refused,
+    # where the labels were read again from y and the columns silently took new meanings.
+    X, y = blobs
+    net = classifier(max_epochs=5, warm_start=True).fit(X, y)
+    before = net.predict_proba(X)
+    net.set_params(max_epochs=1, lr=1e-9).fit(X[y == "up"], y[y == "up"])
+    assert_array_equal(net.classes_, ["down", "up"])
+    assert_allclose(net.predict_proba(X), before, atol=1e-5)
+    with pytest.raises(ValueError, match=r"labels \['down', 'up'\] of the earlier fit; "
+                                         r"y's labels \['side'\] are not those"):
+        net.fit(X, np.where(y == "down", "side", y))
+    with pytest.raises(ValueError, match=r"classes=\['up', 'down'\] are not those"):
+        net.set_params(classes=["up", "down"]).fit(X, y)
+    assert_array_equal(net.classes_, ["down", "up"])
+    # Without warm_start a fit starts over, with the labels of its y.
+    cold = net.set_params(warm_start=False, classes=None).fit(
+        X, np.where(y == "down", "side", y))
+    assert_array_equal(cold.classes_, ["side", "up"])
+
+
 def test_regressor_partial_fit_trains_on_1d_targets():
     rng = np.random.RandomState(0)
     X = rng.normal(size=(200, 3))

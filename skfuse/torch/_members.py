@@ -350,9 +350,28 @@ class NetClassifier(_MemberNet, NeuralNetClassifier):
         X = self._check_input(X, reset=True)
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
-        labels = np.unique(y) if self.classes is None else np.asarray(self.classes)
+        if self.warm_start and getattr(self, "initialized_", False) and hasattr(
+                self, "labels_"):
+            labels = self._warm_labels(y)  # the kept module's columns keep their labels
+        else:
+            labels = np.unique(y) if self.classes is None else np.asarray(self.classes)
         self.labels_ = labels
         return self._fit_net(X, _label_codes(labels, y), sample_weight, fit_params)
+
+    def _warm_labels(self, y):
+        """The labels of a warm start: the fitted ones, which ``y`` must keep to."""
+        labels = self.labels_
+        given = None if self.classes is None else np.asarray(self.classes)
+        present = np.unique(y)
+        unknown = present[~np.isin(present, labels)].tolist()
+        if (given is not None and not np.array_equal(given, labels)) or unknown:
+            what = (f"classes={given.tolist()!r}" if given is not None
+                    and not np.array_equal(given, labels) else f"y's labels {unknown!r}")
+            raise ValueError(
+                f"NetClassifier: warm_start=True keeps the module, whose columns are the "
+                f"labels {labels.tolist()!r} of the earlier fit; {what} are not those. "
+                "Refit with warm_start=False for new labels.")
+        return labels
 
     def partial_fit(self, X, y, classes=None, sample_weight=None, **fit_params):
         """Train the net for ``max_epochs`` more epochs, initialising it at the first call.
