@@ -203,10 +203,20 @@ def test_a_warm_started_fit_keeps_the_labels_of_the_module_it_keeps(blobs):
     with pytest.raises(ValueError, match=r"classes=\['up', 'down'\] are not those"):
         net.set_params(classes=["up", "down"]).fit(X, y)
     assert_array_equal(net.classes_, ["down", "up"])
+    # A refused fit leaves the record of the columns as it was.
+    with pytest.raises(ValueError, match="are not those"):
+        net.set_params(classes=None).fit(X[:, :3], np.where(y == "down", "side", y))
+    assert net.n_features_in_ == 4
+    assert_allclose(pickle.loads(pickle.dumps(net)).predict_proba(X), net.predict_proba(X))
+    # A module built anew (initialize, or a changed module__*) takes the labels of y.
+    three = np.where(X[:, 2] > 1, "side", y)
+    net.set_params(module__n_out=3).fit(X, three)
+    assert_array_equal(net.classes_, ["down", "side", "up"])
+    net.set_params(module__n_out=2).initialize()
+    assert_array_equal(net.fit(X, np.where(y == "down", "side", y)).classes_, ["side", "up"])
     # Without warm_start a fit starts over, with the labels of its y.
-    cold = net.set_params(warm_start=False, classes=None).fit(
-        X, np.where(y == "down", "side", y))
-    assert_array_equal(cold.classes_, ["side", "up"])
+    cold = net.set_params(warm_start=False, classes=None).fit(X, y)
+    assert_array_equal(cold.classes_, ["down", "up"])
 
 
 def test_regressor_partial_fit_trains_on_1d_targets():

@@ -213,6 +213,15 @@ def test_bad_targets_are_refused_in_the_mixtures_own_words():
     with pytest.raises(ValueError, match=r"^NeuralMixtureOfExpertsClassifier: y has shape "
                                          r"\(50, 2\), and it takes one target"):
         NeuralMixtureOfExpertsClassifier(**small()).fit(X, labels)
+    labels = (y > 0).astype(float)
+    labels[5] = np.inf
+    with pytest.raises(ValueError, match=r"^NeuralMixtureOfExpertsClassifier: Input y "
+                                         r"contains infinity"):
+        NeuralMixtureOfExpertsClassifier(**small()).fit(X, labels)
+    labels[5] = np.nan
+    with pytest.raises(ValueError, match=r"^NeuralMixtureOfExpertsClassifier: Input y "
+                                         r"contains NaN \(missing labels\)"):
+        NeuralMixtureOfExpertsClassifier(**small()).fit(X, labels)
     mixed = np.array([1, "a"] * 25, dtype=object)
     with pytest.raises(TypeError, match="^NeuralMixtureOfExpertsClassifier: y mixes labels "
                                         r"of types \['int', 'str'\], which do not sort;"):

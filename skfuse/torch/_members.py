@@ -229,6 +229,10 @@ def _checked_targets(y, owner):
     return y
 
 
+# The attribute of a trained module that holds the labels of its output columns.
+_LABELS = "skfuse_labels"
+
+
 def _label_codes(labels, y):
     """Each label of ``y`` as its position in ``labels`` (in any order, each once)."""
     order = np.argsort(labels, kind="stable")
@@ -347,20 +351,27 @@ class NetClassifier(_MemberNet, NeuralNetClassifier):
         -------
         self : NetClassifier
         """
-        X = self._check_input(X, reset=True)
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
-        if self.warm_start and getattr(self, "initialized_", False) and hasattr(
-                self, "labels_"):
-            labels = self._warm_labels(y)  # the kept module's columns keep their labels
+        trained = getattr(getattr(self, "module_", None), _LABELS, None)
+        if self.warm_start and getattr(self, "initialized_", False) and trained is not None:
+            labels = self._warm_labels(y, trained)  # the kept module's columns keep theirs
         else:
             labels = np.unique(y) if self.classes is None else np.asarray(self.classes)
+        X = self._check_input(X, reset=True)  # once y is taken: a refused fit keeps X's record
         self.labels_ = labels
-        return self._fit_net(X, _label_codes(labels, y), sample_weight, fit_params)
+        return self._labelled(self._fit_net(X, _label_codes(labels, y), sample_weight,
+                                            fit_params))
 
-    def _warm_labels(self, y):
-        """The labels of a warm start: the fitted ones, which ``y`` must keep to."""
-        labels = self.labels_
+    def _labelled(self, net):
+        """``net``, its module marked with the labels its columns were trained for (a
+        module skorch builds anew, at ``initialize`` or a changed ``module__*``, has none:
+        a warm start then takes the labels of its ``y``)."""
+        setattr(net.module_, _LABELS, net.labels_)
+        return net
+
+    def _warm_labels(self, y, labels):
+        """The labels of a warm start: those of the kept module, which ``y`` must keep to."""
         given = None if self.classes is None else np.asarray(self.classes)
         present = np.unique(y)
         unknown = present[~np.isin(present, labels)].tolist()
@@ -407,8 +418,8 @@ class NetClassifier(_MemberNet, NeuralNetClassifier):
             check_classification_targets(y)
             given = self.classes if classes is None else classes
             self.labels_ = np.unique(y) if given is None else np.asarray(given)
-        return self._fit_net(X, _label_codes(self.labels_, y), sample_weight, fit_params,
-                             partial=True)
+        return self._labelled(self._fit_net(X, _label_codes(self.labels_, y), sample_weight,
+                                            fit_params, partial=True))
 
     def predict_proba(self, X):
         """Class probabilities, one column per label in ``classes_``.

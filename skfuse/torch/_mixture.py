@@ -960,7 +960,10 @@ class NeuralMixtureOfExpertsClassifier(ClassifierMixin, _BaseNeuralMixture):
         self : NeuralMixtureOfExpertsClassifier
         """
         if y is not None:
-            refuse_several_targets(self, np.shape(np.asarray(y)))
+            labels = np.asarray(y)
+            refuse_several_targets(self, labels.shape)
+            if labels.dtype.kind == "f" and not np.isfinite(labels).all():
+                classes_of(labels, type(self).__name__)  # in its words, not validate_data's
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
         self.classes_ = classes_of(y, type(self).__name__)
         codes = np.searchsorted(self.classes_, y)
