@@ -277,7 +277,9 @@ class NetClassifier(_MemberNet, NeuralNetClassifier):
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
-        The labels, in the order of the module's output columns.
+        The labels, in the order of the module's output columns: sorted, unless
+        ``classes`` gives another order (which scikit-learn's probability scorers,
+        reading the columns as the sorted labels, then misread).
     labels_ : ndarray of shape (n_classes,)
         The same labels, as fit stored them (``classes_`` reads them).
     n_features_in_ : int
