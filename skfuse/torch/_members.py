@@ -377,9 +377,9 @@ class NetClassifier(_MemberNet, NeuralNetClassifier):
         given = None if self.classes is None else np.asarray(self.classes)
         present = np.unique(y)
         unknown = present[~np.isin(present, labels)].tolist()
-        if (given is not None and not np.array_equal(given, labels)) or unknown:
-            what = (f"classes={given.tolist()!r}" if given is not None
-                    and not np.array_equal(given, labels) else f"y's labels {unknown!r}")
+        changed = given is not None and not np.array_equal(given, labels)
+        if changed or unknown:
+            what = f"classes={given.tolist()!r}" if changed else f"y's labels {unknown!r}"
             raise ValueError(
                 f"NetClassifier: warm_start=True keeps the module, whose columns are the "
                 f"labels {labels.tolist()!r} of the earlier fit; {what} are not those. "
