@@ -225,7 +225,7 @@ def fit_stack(stack, estimators, step_params, X, y, sample_weight, folds):
                            stack._level_classes_, stack._output_width_)
         rows = None if fit[name].tested.all() else np.flatnonzero(fit[name].tested)
         Z, view = _next_input(stack, fit[name].oof, X), None
-        _refuse_missing_members(name, est, fit[name].oof, Z, fit[name].tested,
+        _refuse_missing_members(name, est, method, fit[name].oof, Z, fit[name].tested,
                                 names[i + 1], estimators[i + 1], fitted=False)
     stack.n_oof_samples_ = X.shape[0] if rows is None else rows.size
     plan = _plan(stack, X.shape[0])
@@ -296,7 +296,7 @@ def final_input(stack, X):
                     stack._level_classes_)
         _refuse_non_finite_level(name, est, out, "at predict")
         Z = _next_input(stack, out, X)
-        _refuse_missing_members(name, est, out, Z, None, *stack.steps_[i + 1],
+        _refuse_missing_members(name, est, method, out, Z, None, *stack.steps_[i + 1],
                                 fitted=True)
     return Z
 
@@ -308,9 +308,10 @@ def _refuse_non_finite_level(name, est, out, when):
         refuse_non_finite_step(OWNER, name, out, when)
 
 
-def _refuse_missing_members(name, est, out, Z, tested, next_name, next_est, fitted):
+def _refuse_missing_members(name, est, method, out, Z, tested, next_name, next_est,
+                            fitted):
     """A composite level passes NaN for a member whose view is missing on a row (its
-    members' own outputs, ``stack_method`` "auto" or "transform"): refuse, naming both
+    members' own outputs, ``method`` "auto" or "transform"): refuse, naming both
     and the way out, a next step that does not take NaN (:func:`nan_error`, asked of the
     fitted step when ``fitted``) on the rows it sees (``tested``: None for all), where it
     would fail in its own words."""
@@ -329,8 +330,8 @@ def _refuse_missing_members(name, est, out, Z, tested, next_name, next_est, fitt
     fused = "'predict_proba'" if is_classifier(est) else "'predict'"
     raise ValueError(
         f"{OWNER}: step {name!r} passes NaN on {int(holds.sum())} row(s) for its members "
-        "whose view is missing there (it passes each member's own output, as "
-        "stack_method 'auto' does for a composite level), and step "
+        f"whose view is missing there (it passes each member's own output under "
+        f"stack_method {method!r}), and step "
         f"{next_name!r} ({class_name(next_est)}) does not take NaN "
         f"({reason}). Pass the level's fused output, renormalised over the members "
         f"present: stack_method={{{name!r}: {fused}}}.")

@@ -348,10 +348,14 @@ def test_a_fusion_level_passing_its_members_nan_names_the_way_out(data):
                             ("final", final)], cv=3, **kwargs)
 
     refusal = (r"step 'fusion' passes NaN on \d+ row\(s\) for its members whose view is "
-               r"missing there .*step 'final' \(LogisticRegression\) does not take NaN "
+               r"missing there \(it passes each member's own output under stack_method "
+               r"'auto'\).*step 'final' \(LogisticRegression\) does not take NaN "
                r".*stack_method=\{'fusion': 'predict_proba'\}")
     with pytest.raises(ValueError, match=refusal):
         stack(LogisticRegression()).fit(X_missing, y)
+    # The refusal names the method the user set.
+    with pytest.raises(ValueError, match="under stack_method 'transform'"):
+        stack(LogisticRegression(), stack_method="transform").fit(X_missing, y)
     complete = stack(LogisticRegression()).fit(X, y)
     with pytest.raises(ValueError, match=refusal):
         complete.predict(X_missing)
