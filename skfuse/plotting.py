@@ -33,8 +33,10 @@ def _axes(ax):
 
 
 def _first_step(estimator):
-    """The estimator that first sees ``X``: through a fitted search's best estimator
-    and a Pipeline's first step that is not ``"passthrough"``."""
+    """The estimator that first sees ``X``: through a fitted search's best estimator,
+    a ``FrozenEstimator``'s estimator and a Pipeline's first step that is not
+    ``"passthrough"``."""
+    from sklearn.frozen import FrozenEstimator
     from sklearn.pipeline import Pipeline
 
     from ._compat import BaseSearchCV
@@ -42,6 +44,8 @@ def _first_step(estimator):
     while True:
         if isinstance(estimator, BaseSearchCV):
             estimator = estimator.best_estimator_
+        elif isinstance(estimator, FrozenEstimator):
+            estimator = estimator.estimator
         elif isinstance(estimator, Pipeline):
             estimator = next(step for _, step in estimator.steps
                              if step not in (None, "passthrough"))
@@ -54,9 +58,11 @@ def _ending_in(estimator, kinds, needs):
     that takes ``X`` to its input.
 
     ``estimator`` is the composite, a ``Pipeline`` whose last step ends in it (``X``
-    then goes through the earlier steps' ``transform``), or a fitted search whose
-    ``best_estimator_`` does. ``needs`` names the kinds in the error for any other.
+    then goes through the earlier steps' ``transform``), a fitted search whose
+    ``best_estimator_`` does, or a ``FrozenEstimator`` of one of these. ``needs`` names
+    the kinds in the error for any other.
     """
+    from sklearn.frozen import FrozenEstimator
     from sklearn.pipeline import Pipeline
 
     from ._compat import BaseSearchCV
@@ -70,10 +76,13 @@ def _ending_in(estimator, kinds, needs):
         elif isinstance(estimator, BaseSearchCV):
             check_is_fitted(estimator, "best_estimator_")  # refit=False keeps none
             estimator = estimator.best_estimator_
+        elif isinstance(estimator, FrozenEstimator):
+            estimator = estimator.estimator
         else:
             what = type(given).__name__ if estimator is given else (
                 f"{type(given).__name__} ending in {type(estimator).__name__}")
-            raise ValueError(f"{needs} (or a Pipeline or a fitted search ending in one); "
+            raise ValueError(f"{needs} (or a Pipeline, a fitted search or a FrozenEstimator "
+                             "ending in one); "
                              f"got {what}.")
 
     def to_input(X):
@@ -144,7 +153,8 @@ class FusionWeightsDisplay:
         Parameters
         ----------
         estimator : FusionClassifier or FusionRegressor
-            Fitted; or a ``Pipeline`` or a fitted search ending in one.
+            Fitted; or a ``Pipeline``, a fitted search or a ``FrozenEstimator``
+            ending in one.
         kind : {"weights", "path"}, default="weights"
             The weights as bars, or the greedy selection path (``weights="greedy"``).
         output : int, default=None
@@ -311,8 +321,8 @@ class CascadeDisplay:
         Parameters
         ----------
         estimator : SerialStack
-            A fitted cascade (``exit_threshold`` set); or a ``Pipeline`` or a fitted
-            search ending in one (``X`` then goes through the Pipeline's earlier steps).
+            A fitted cascade (``exit_threshold`` set); or a ``Pipeline``, a fitted
+            search or a ``FrozenEstimator`` ending in one (``X`` then goes through the Pipeline's earlier steps).
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
         sample_weight : array-like of shape (n_samples,), default=None
@@ -549,9 +559,9 @@ class ExpertRoutingDisplay:
         Parameters
         ----------
         estimator : MixtureOfExpertsRegressor or MixtureOfExpertsClassifier
-            Fitted; or a ``Pipeline`` or a fitted search ending in one: the grid is then
-            in the units of the Pipeline's input, and goes through its earlier steps to
-            the gate.
+            Fitted; or a ``Pipeline``, a fitted search or a ``FrozenEstimator`` ending
+            in one: the grid is then in the units of the Pipeline's input, and goes
+            through its earlier steps to the gate.
         X : array-like or DataFrame of shape (n_samples, n_features)
             Data that set the grid's range and the other columns' values: numeric, or a
             DataFrame with the fitted columns.

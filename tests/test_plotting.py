@@ -237,7 +237,8 @@ def test_expert_routing_display_takes_names_and_leaves_nan_out():
 def test_displays_refuse_other_estimators_and_bad_arguments():
     fitted = LogisticRegression().fit(X, Y)  # fitted, but not what the display draws
     with pytest.raises(ValueError, match=r"needs a FusionClassifier or FusionRegressor \(or "
-                                         r"a Pipeline or a fitted search ending in one\); "
+                                         r"a Pipeline, a fitted search or a FrozenEstimator "
+                                         r"ending in one\); "
                                          "got LogisticRegression"):
         FusionWeightsDisplay.from_estimator(fitted)
     with pytest.raises(ValueError, match=r"needs a MixtureOfExpertsRegressor or "
@@ -399,6 +400,7 @@ def test_expert_routing_display_says_when_x_has_no_rows():
 def test_displays_take_a_pipeline_or_a_search_ending_in_the_composite():
     # As scikit-learn's displays take a Pipeline: the composite is drawn, X going
     # through the earlier steps (the demo scales X before its mixture).
+    from sklearn.frozen import FrozenEstimator
     from sklearn.model_selection import GridSearchCV
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -409,6 +411,9 @@ def test_displays_take_a_pipeline_or_a_search_ending_in_the_composite():
         random_state=0)).fit(X_wide, Y)
     drawn = FusionWeightsDisplay.from_estimator(fusion)
     assert_array_equal(drawn.weights, fusion[-1].weights_)
+    # A FrozenEstimator (what a cascade or a distiller takes as fitted) is drawn through.
+    frozen = FusionWeightsDisplay.from_estimator(FrozenEstimator(fusion))
+    assert_array_equal(frozen.weights, fusion[-1].weights_)
 
     cascade = make_pipeline(StandardScaler(), SerialStack(
         [("nb", GaussianNB()), ("tree", DecisionTreeClassifier(max_depth=4))],
@@ -417,6 +422,9 @@ def test_displays_take_a_pipeline_or_a_search_ending_in_the_composite():
     alone = CascadeDisplay.from_estimator(cascade[-1], cascade[:-1].transform(X_wide), Y)
     assert_array_equal(piped.accuracies, alone.accuracies)
     assert_array_equal(piped.exit_rates, alone.exit_rates)
+    frozen = CascadeDisplay.from_estimator(FrozenEstimator(cascade[-1]),
+                                           cascade[:-1].transform(X_wide), Y)
+    assert_array_equal(frozen.accuracies, alone.accuracies)
 
     mixture = make_pipeline(StandardScaler(), MixtureOfExpertsRegressor(
         Ridge(), n_experts=2, max_iter=3, random_state=0)).fit(X_wide, X[:, 0] * X[:, 1])
@@ -424,19 +432,20 @@ def test_displays_take_a_pipeline_or_a_search_ending_in_the_composite():
     # A search over scaling or not leaves a "passthrough" first step.
     unscaled = GridSearchCV(mixture, {"standardscaler": ["passthrough"]}, cv=2)
     for given in (mixture, search.fit(X_wide, X[:, 0] * X[:, 1]),
-                  unscaled.fit(X_wide, X[:, 0] * X[:, 1])):
+                  unscaled.fit(X_wide, X[:, 0] * X[:, 1]), FrozenEstimator(mixture)):
         routed = ExpertRoutingDisplay.from_estimator(given, X_wide, features=(1, 3),
                                                      grid_resolution=5)
         # The grid spans the Pipeline's input, and the gate sees it scaled.
         assert_allclose(routed.xx0[0, [0, -1]], [X_wide[:, 1].min(), X_wide[:, 1].max()])
         grid = np.tile(np.median(X_wide, axis=0), (25, 1))
         grid[:, 1], grid[:, 3] = routed.xx0.ravel(), routed.xx1.ravel()
-        fitted = getattr(given, "best_estimator_", given)
+        fitted = getattr(given, "best_estimator_", getattr(given, "estimator", given))
         expected = fitted[-1].predict_gate(fitted[:-1].transform(grid)).argmax(axis=1)
         assert_array_equal(routed.expert.ravel(), expected)
 
-    with pytest.raises(ValueError, match=r"\(or a Pipeline or a fitted search ending in "
-                                         r"one\); got Pipeline ending in LogisticRegression"):
+    with pytest.raises(ValueError, match=r"\(or a Pipeline, a fitted search or a "
+                                         r"FrozenEstimator ending in one\); got Pipeline "
+                                         "ending in LogisticRegression"):
         FusionWeightsDisplay.from_estimator(make_pipeline(StandardScaler(),
                                                           LogisticRegression()).fit(X, Y))
     from sklearn.exceptions import NotFittedError
