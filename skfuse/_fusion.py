@@ -1014,7 +1014,9 @@ class FusionClassifier(_CollectionScoreMixin, ClassifierMixin, _BaseFusion):
         the classes: with two, twice scikit-learn's ``brier_score_loss``). A non-smooth
         scorer such as accuracy suits ``"greedy"`` better than ``"optimize"``. It
         scores the fused out-of-fold outputs: called as ``scorer(fused, None, y)``,
-        where ``fused`` has ``predict`` and ``predict_proba`` and X is None.
+        where ``fused`` has ``predict`` and ``predict_proba`` and X is None, with
+        ``sample_weight=`` when ``fit`` is given weights (with metadata routing on,
+        not if it declines them: ``set_score_request(sample_weight=False)``).
     {selection_rounds}
     refit : bool, default=False
         With learned weights: False keeps each member's fold fits and predicts with the
@@ -1405,7 +1407,9 @@ class FusionRegressor(_CollectionScoreMixin, RegressorMixin, _BaseFusion):
     scoring : str or callable, default=None
         Scorer for learned weights; ``None`` uses the mean squared error. It scores
         the fused out-of-fold predictions: called as ``scorer(fused, None, y)``, where
-        ``fused`` has ``predict`` and X is None.
+        ``fused`` has ``predict`` and X is None, with ``sample_weight=`` when ``fit``
+        is given weights (with metadata routing on, not if it declines them:
+        ``set_score_request(sample_weight=False)``).
     {selection_rounds}
     refit : bool, default=True
         With learned weights: True refits each member on all rows and predicts with

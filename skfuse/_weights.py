@@ -11,7 +11,9 @@ runs ensemble selection with replacement (Caruana et al., 2004).
 import numpy as np
 from scipy.optimize import minimize, minimize_scalar
 from scipy.special import logsumexp
+from sklearn import get_config
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils.metadata_routing import get_routing_for_object
 
 # Probabilities are clipped to [_EPS, 1] before a logarithm (as sklearn.metrics.log_loss
 # does), so 0 and 1 never give NaN.
@@ -111,10 +113,11 @@ def classifier_objective(P, y, voting, sample_weight=None, scorer=None, classes=
     rows = np.arange(n)
     if scorer is not None:
         holder = _FusedClassifierOutput(classes)
+        scored_weight = _scorer_weight(scorer, sample_weight)
 
         def loss(w):
             holder.proba_ = combine_classifier(P, w, voting, present=present)
-            return -_score(scorer, holder, classes[y], sample_weight)
+            return -_score(scorer, holder, classes[y], scored_weight)
 
         return loss, None
 
@@ -241,10 +244,11 @@ def regressor_objective(P, y, sample_weight=None, scorer=None, present=None):
             None, None if present is None else np.repeat(present, n_outputs, axis=1))
     if scorer is not None:
         holder = _FusedRegressorOutput()
+        scored_weight = _scorer_weight(scorer, sample_weight)
 
         def loss(w):
             holder.prediction_ = combine_regressor(P, w, present=present)
-            return -_score(scorer, holder, y, sample_weight)
+            return -_score(scorer, holder, y, scored_weight)
 
         return loss, None
 
@@ -457,6 +461,17 @@ def tempered(P, temperature):
     return np.where(P.sum(axis=-1, keepdims=True) > 0, out, 0.0)
 
 
+def _scorer_weight(scorer, sample_weight):
+    """The weights ``scorer`` is given: ``sample_weight``, but none where, with metadata
+    routing on, the scorer declines them (``set_score_request(sample_weight=False)``),
+    as a search's scorer would get none."""
+    if sample_weight is None or not get_config().get("enable_metadata_routing", False):
+        return sample_weight
+    routing = get_routing_for_object(scorer)
+    declined = getattr(getattr(routing, "score", None), "requests", {}).get("sample_weight")
+    return None if declined is False else sample_weight
+
+
 def _score(scorer, holder, y, sample_weight):
     try:
         if sample_weight is None:
@@ -466,10 +481,13 @@ def _score(scorer, holder, y, sample_weight):
     except (AttributeError, TypeError) as exc:
         methods = ("predict and predict_proba" if hasattr(holder, "predict_proba")
                    else "predict")
+        called = ("scorer(fused, None, y)" if sample_weight is None else
+                  "scorer(fused, None, y, sample_weight=sample_weight), as fit was "
+                  "given sample_weight")
         raise ValueError(
             f"scoring could not score the fused out-of-fold outputs ({exc}): it is "
-            f"called as scorer(fused, None, y), where fused has {methods} only and X "
-            "is None (the outputs are scored without X).") from exc
+            f"called as {called}, where fused has {methods} only and X is None (the "
+            "outputs are scored without X).") from exc
     if np.ndim(value) != 0 or np.iscomplexobj(value):
         # As cross_validate asks; one score per output is a common slip.
         raise ValueError(

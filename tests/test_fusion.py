@@ -1236,6 +1236,61 @@ def test_a_scorer_the_fused_outputs_cannot_serve_says_how_it_is_called():
                            r".*X is None"):
             regressor.fit(X_reg, y_reg)
 
+def test_a_scorer_without_sample_weight_is_told_it_is_given_the_weights():
+    # Given sample_weight, a scorer is called with them; the refusal said it was called
+    # as scorer(fused, None, y) whatever it was given.
+    def plain(estimator, X, y):
+        return -np.mean((estimator.predict(X) - y) ** 2)
+
+    X, y = make_regression(120, 4, noise=5.0, random_state=0)
+    fusion = FusionRegressor([("ridge", Ridge()), ("tree", DecisionTreeRegressor(
+        max_depth=3, random_state=0))], weights="optimize", scoring=plain, cv=3)
+    fusion.fit(X, y)  # without weights, it is called without them
+    with pytest.raises(ValueError, match=r"called as scorer\(fused, None, y, "
+                       r"sample_weight=sample_weight\), as fit was given sample_weight"):
+        fusion.fit(X, y, sample_weight=np.ones(len(y)))
+
+
+def test_a_scorer_declining_sample_weight_under_routing_is_not_given_them():
+    # With metadata routing on, a scorer's set_score_request(sample_weight=False) was
+    # ignored: the learned weights were those of a weighted score.
+    import sklearn
+    from sklearn.metrics import make_scorer, mean_absolute_error
+
+    # Linear where x1 < 0 (ridge's rows), a step where x1 > 0 (the tree's), weighted
+    # towards the step.
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-1, 1, (200, 3))
+    y = np.where(X[:, 1] < 0, 3 * X[:, 0], 3 * np.sign(X[:, 0])) + rng.normal(0, .1, 200)
+    w = np.where(X[:, 1] > 0, 3.0, 0.2)
+
+    def fused(scorer, **fit_params):
+        members = [(name, est.set_fit_request(sample_weight=True)) for name, est in (
+            ("ridge", Ridge()), ("tree", DecisionTreeRegressor(max_depth=3,
+                                                               random_state=0)))]
+        return FusionRegressor(members, weights="optimize", scoring=scorer, cv=3).fit(
+            X, y, **fit_params)
+
+    def mae(request=None):
+        scorer = make_scorer(mean_absolute_error, greater_is_better=False)
+        return scorer if request is None else scorer.set_score_request(
+            sample_weight=request)
+
+    def ignoring(estimator, X, y, sample_weight=None):  # what declining should give
+        return -mean_absolute_error(y, estimator.predict(X))
+
+    with sklearn.config_context(enable_metadata_routing=True):
+        declined = fused(mae(False), sample_weight=w)
+        requested = fused(mae(True), sample_weight=w)
+        unset = fused(mae(), sample_weight=w)
+        by_hand = fused(ignoring, sample_weight=w)
+    assert not np.allclose(declined.weights_, requested.weights_)
+    assert_array_equal(unset.weights_, requested.weights_)  # an unset request: given
+    # Declined: the members are fitted with the weights, the score is not weighted.
+    assert_allclose(declined.weights_, by_hand.weights_)
+    assert declined.oof_score_ == pytest.approx(by_hand.oof_score_)
+
+
 def test_hard_vote_shares_stay_within_one():
     """Weights that sum to 1 only up to rounding (as learned ones may) give vote shares
     and probabilities at most 1, and log-probabilities at most 0."""
