@@ -184,13 +184,12 @@ class SerialStack(TransformerMixin, Composite):
         ``cascade_confidence``. A threshold of 1.0 lets no row exit.
     cascade_fit : {"deferred", "all"}, default="deferred"
         ``"deferred"``: each step after the first is trained on the rows that the
-        steps before it defer (by their out-of-fold confidence), unless fewer than
-        ``max(20, 2 * n_splits)`` rows or a single class are deferred (in any training
-        fold), or unless the step's
-        out-of-fold accuracy on those rows is at least as high when trained on them alone
-        as when trained on all rows, with confidence ``cascade_confidence``; otherwise
-        it is trained on all rows. ``"all"``: every step is
-        trained on every row.
+        steps before it defer (by their out-of-fold confidence) when at least
+        ``max(20, 2 * n_splits)`` rows and two classes are deferred (in every training
+        fold) and its out-of-fold accuracy on those rows, trained on them alone, is at
+        least that of its fit on all rows, with confidence ``cascade_confidence``;
+        otherwise it is trained on all rows. ``"all"``: every step is trained on every
+        row.
     cascade_tolerance : float, default=0.005
         For ``exit_threshold="auto"``: the out-of-fold accuracy the cascade may lose
         against its last step.
