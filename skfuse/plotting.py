@@ -70,8 +70,10 @@ def _ending_in(estimator, kinds, needs):
     given, heads = estimator, []
     while not isinstance(estimator, kinds):
         if isinstance(estimator, Pipeline) and estimator.steps:
-            if len(estimator.steps) > 1:
-                heads.append(estimator[:-1])
+            # Each earlier step in turn (the sliced Pipeline would ask whether its last
+            # step is fitted, which a stateless transformer cannot tell).
+            heads += [step for _, step in estimator.steps[:-1]
+                      if step not in (None, "passthrough")]
             estimator = estimator.steps[-1][1]
         elif isinstance(estimator, BaseSearchCV):
             check_is_fitted(estimator, "best_estimator_")  # refit=False keeps none
@@ -86,8 +88,8 @@ def _ending_in(estimator, kinds, needs):
                              f"got {what}.")
 
     def to_input(X):
-        for head in heads:
-            X = head.transform(X)
+        for step in heads:
+            X = step.transform(X)
         return X
 
     return estimator, to_input
@@ -467,10 +469,20 @@ def _two_features(features, names, n_features):
     return f0, f1
 
 
+def _held_value(values):
+    """A numeric column's value on the grid: its median (NaN left out), or for a column
+    of whole numbers (counts, integer-coded categories) its lower median, a value it
+    holds, so that an encoder later in a Pipeline knows it."""
+    finite = values[np.isfinite(values)]
+    if finite.size and np.all(finite == np.round(finite)):
+        return np.quantile(finite, 0.5, method="lower")
+    return np.nanmedian(values)
+
+
 def _routing_grid(X, f0, f1, resolution, names):
     """The grid of features ``f0`` and ``f1`` over their range in ``X`` (NaN left out):
-    ``(xx0, xx1, rows)``, the other columns held at their medians, or at their most
-    frequent value for a DataFrame's string or categorical columns (in their dtype).
+    ``(xx0, xx1, rows)``, the other columns held at :func:`_held_value`, or at their
+    most frequent value for a DataFrame's string or categorical columns (in their dtype).
     The rows are a frame of the fitted columns when ``names`` (a frame ``X`` then in
     that order)."""
     if hasattr(X, "columns"):
@@ -503,7 +515,7 @@ def _routing_grid(X, f0, f1, resolution, names):
         if j in (f0, f1):
             held.append((xx0 if j == f0 else xx1).ravel())
         elif values is not None:
-            held.append(np.full(xx0.size, np.nanmedian(values)))
+            held.append(np.full(xx0.size, _held_value(values)))
         else:
             common = column.mode(dropna=True)
             value = common.iloc[0] if len(common) else column.iloc[0]
@@ -513,9 +525,11 @@ def _routing_grid(X, f0, f1, resolution, names):
     import pandas as pd
 
     rows = pd.DataFrame(dict(zip(names, held)))
-    for column, kind, name in zip(columns, numeric, names):
-        if not kind and hasattr(column, "dtype"):
-            rows[name] = rows[name].astype(column.dtype)  # categories as fitted
+    for j, (column, kind, name) in enumerate(zip(columns, numeric, names)):
+        if not hasattr(column, "dtype") or j in (f0, f1):
+            continue
+        if not kind or column.dtype.kind in "iub":  # categories and integers as fitted
+            rows[name] = rows[name].astype(column.dtype)
     return xx0, xx1, rows
 
 
@@ -553,8 +567,10 @@ class ExpertRoutingDisplay:
     def from_estimator(cls, estimator, X, *, features=(0, 1), grid_resolution=100, ax=None):
         """Colour a grid of two features by the gate's top expert.
 
-        The other features are held at their medians in ``X`` (the most frequent value
-        of a DataFrame's string or categorical column).
+        The other features are held at their medians in ``X`` (the lower median, a
+        value the column holds, for a column of whole numbers such as integer-coded
+        categories; the most frequent value of a DataFrame's string or categorical
+        column).
 
         Parameters
         ----------
@@ -589,12 +605,17 @@ class ExpertRoutingDisplay:
         if not (is_int(grid_resolution) and grid_resolution >= 2):
             raise ValueError("ExpertRoutingDisplay: grid_resolution must be an int of at "
                              f"least 2; got {grid_resolution!r}.")
-        # The columns are those X is given in: a Pipeline's input, if any.
+        # The columns are those X is given in: a Pipeline's input, if any. A first
+        # step that records no input (a stateless transformer) takes X as given.
         first = _first_step(given)
-        names = getattr(first, "feature_names_in_", None)
-        n_features = first.n_features_in_
-        f0, f1 = _two_features(features, names, n_features)
         X = pandas_frame(X)  # as the estimator takes it
+        names = getattr(first, "feature_names_in_", None)
+        n_features = getattr(first, "n_features_in_", None)
+        if n_features is None:
+            names = None if names is None and not hasattr(X, "columns") else (
+                np.asarray(X.columns, dtype=object) if names is None else names)
+            n_features = len(names) if names is not None else np.shape(X)[-1]
+        f0, f1 = _two_features(features, names, n_features)
         if names is not None and hasattr(X, "columns"):
             absent = [name for name in names if name not in set(X.columns)]
             if absent:

@@ -324,6 +324,62 @@ def test_expert_routing_display_holds_string_columns_at_their_most_frequent_valu
         ExpertRoutingDisplay.from_estimator(moe, frame, features=("g", "cat"))
 
 
+def test_expert_routing_display_holds_integer_columns_at_a_value_they_hold():
+    # An integer-coded category was held at its median, 2.5, which the Pipeline's
+    # encoder refused ("unknown categories [2.5]").
+    import pandas as pd
+    from sklearn.compose import make_column_transformer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.RandomState(0)
+    frame = pd.DataFrame({"a": rng.uniform(-3, 3, 200), "b": rng.uniform(-3, 3, 200),
+                          "store": np.repeat([1, 2, 3, 4], 50)})
+    y = np.where(frame.a > 0, 3 * frame.b, -3 * frame.b) + frame.store
+    model = make_pipeline(
+        make_column_transformer((OneHotEncoder(), ["store"]), remainder="passthrough"),
+        MixtureOfExpertsRegressor(Ridge(), n_experts=2, max_iter=5, random_state=0),
+    ).fit(frame, y)
+    display = ExpertRoutingDisplay.from_estimator(model, frame, features=("a", "b"),
+                                                  grid_resolution=5)
+    grid = pd.DataFrame({"a": display.xx0.ravel(), "b": display.xx1.ravel(),
+                         "store": 2})  # the lower median of 1, 2, 3, 4
+    expected = model[-1].predict_gate(model[0].transform(grid)).argmax(axis=1)
+    assert_array_equal(display.expert.ravel(), expected)
+    # A column of fractions keeps its median.
+    from skfuse.plotting import _held_value
+
+    assert _held_value(np.array([1.0, 2.0, 3.0, 4.0])) == 2.0
+    assert _held_value(np.array([0.5, 1.0, 2.0, np.nan])) == 1.0
+    assert _held_value(np.array([0.5, 1.0, 2.0, 3.0])) == 1.5
+
+
+def test_expert_routing_display_takes_a_pipeline_whose_first_step_records_nothing():
+    # A stateless transformer has no n_features_in_: the display raised AttributeError,
+    # where scikit-learn's DecisionBoundaryDisplay draws the same Pipeline.
+    from sklearn.base import BaseEstimator, TransformerMixin
+    from sklearn.pipeline import make_pipeline
+
+    class Shift(TransformerMixin, BaseEstimator):
+        def fit(self, X, y=None):
+            return self
+
+        def transform(self, X):
+            return np.asarray(X) + 1.0
+
+    rng = np.random.RandomState(0)
+    X_two = rng.uniform(-3, 3, (200, 2))
+    y = np.where(X_two[:, 0] > 0, 3 * X_two[:, 1], -3 * X_two[:, 1])
+    model = make_pipeline(Shift(), MixtureOfExpertsRegressor(
+        Ridge(), n_experts=2, max_iter=5, random_state=0)).fit(X_two, y)
+    display = ExpertRoutingDisplay.from_estimator(model, X_two, grid_resolution=5)
+    grid = np.c_[display.xx0.ravel(), display.xx1.ravel()]
+    assert_array_equal(display.expert.ravel(),
+                       model[-1].predict_gate(grid + 1.0).argmax(axis=1))
+    with pytest.raises(ValueError, match="features must be two different columns"):
+        ExpertRoutingDisplay.from_estimator(model, X_two, features=(0, 0))
+
+
 def test_a_display_without_matplotlib_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if not installed
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
