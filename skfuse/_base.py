@@ -181,9 +181,10 @@ class Composite(_BaseComposition):
 
         With ``sklearn.set_config(enable_metadata_routing=True)``, a member gets
         ``sample_weight`` (or any other metadata) only if it requests it
-        (``member.set_fit_request(sample_weight=True)``), and ``groups`` reaches the
+        (``member.set_fit_request(sample_weight=True)``), ``groups`` reaches the
         ``cv`` splitter (a ``GroupKFold`` requests it), so out-of-fold outputs never
-        split a group.
+        split a group, and a ``scoring`` that learned weights maximise gets what it
+        requests (``set_score_request``), as a search's scorer does.
 
         Returns
         -------
@@ -192,6 +193,11 @@ class Composite(_BaseComposition):
         router = MetadataRouter(owner=self).add_self_request(self)
         for name, est in self._routed_members():
             router.add(**{name: est}, method_mapping=self._method_mapping(name))
+        scorer = self._routed_scorer()
+        if scorer is not None:
+            # Keyed by the parameter's name, which no member may take.
+            router.add(scoring=scorer,
+                       method_mapping=MethodMapping().add(caller="fit", callee="score"))
         cv = getattr(self, "cv", None)
         if hasattr(cv, "split"):
             # Keyed by the parameter's name, which no member may take (a member named
@@ -199,6 +205,10 @@ class Composite(_BaseComposition):
             router.add(cv=cv,
                        method_mapping=MethodMapping().add(caller="fit", callee="split"))
         return router
+
+    def _routed_scorer(self):
+        """The scorer ``fit`` routes metadata to (its ``score``); None for none."""
+        return None
 
     def _method_mapping(self, name):
         """Which of the composite's methods route metadata to member ``name``'s."""

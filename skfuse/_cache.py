@@ -7,9 +7,10 @@ by the fitted member itself (the digest of its pickle, kept in its fit's entry) 
 rows it is asked about, so a fitted composite never reads the outputs of another fit of
 the same key (an unseeded member fitted again after the cache was cleared). Changing any
 of them misses the cache, and ``GridSearchCV`` over fusion-level parameters fits each
-member once per split and predicts each split once. As with ``Pipeline(memory=...)``, a
-function inside a member is known by its name, not its code: redefining it under the same
-name (in a notebook) is not seen, so clear the cache then.
+member once per split and predicts each split once. As with ``Pipeline(memory=...)``, code
+is known by its module and name: a function inside a member or an estimator's class
+redefined under the same name (in a notebook), or a library upgraded, is not seen, so
+clear the cache then.
 
 A :class:`MemberCache` serves one call of ``fit`` or ``predict``: it hashes each data
 array and each member once, however many members and folds use them (the caller must not

@@ -9,9 +9,11 @@ from numbers import Integral, Real
 
 import numpy as np
 from joblib import Memory
+from sklearn import get_config
 from sklearn.base import ClassifierMixin, RegressorMixin, TransformerMixin
 from sklearn.metrics import get_scorer, get_scorer_names
 from sklearn.utils import Bunch, check_random_state, get_tags
+from sklearn.utils.metadata_routing import process_routing
 from sklearn.utils.validation import (
     check_is_fitted,
 )
@@ -239,6 +241,23 @@ class _BaseFusion(TransformerMixin, Composite):
         """The scorer that learned weights maximise; None for the default loss."""
         return None if self.scoring is None else get_scorer(self.scoring)
 
+    def _routed_scorer(self):
+        return self._get_scorer()
+
+    def _scoring_weight(self, sample_weight, fit_params):
+        """The weights ``scoring`` scores the out-of-fold outputs with: ``sample_weight``;
+        under metadata routing, what the scorer requests (none where it declines them or
+        is a plain function; an unset request with weights given is refused before,
+        as scikit-learn's searches refuse it)."""
+        if self.scoring is None or not get_config().get("enable_metadata_routing", False):
+            return sample_weight
+        if sample_weight is not None:
+            fit_params = {"sample_weight": sample_weight, **fit_params}
+        if not fit_params:
+            return None
+        return process_routing(self, "fit", **fit_params)["scoring"].score.get(
+            "sample_weight")
+
     # -- fitting -----------------------------------------------------------------
 
     def _fit(self, params, X, y, y_target, sample_weight, fit_params, began):
@@ -261,6 +280,9 @@ class _BaseFusion(TransformerMixin, Composite):
         groups, routed = self._fit_metadata(sample_weight, fit_params)
         if sample_weight is not None and routed is None:
             check_sample_weight_support(names, members, owner, sample_weight)
+        score_weight = self._scoring_weight(sample_weight, fit_params)
+        if score_weight is not None:  # an alias's array, as sample_weight is checked
+            score_weight = check_sample_weight(score_weight, X.shape[0])
         self._check_members_can_output(names, members)
         frozen = [is_frozen(est) for est in members]
         self._warn_frozen(names, frozen, weights)
@@ -322,7 +344,8 @@ class _BaseFusion(TransformerMixin, Composite):
             # (a forward-chaining cv never tests its first rows) are left out.
             tested = np.stack([fits[name].tested for name in names])
             kept = (tested | ~present if present is not None else tested).all(axis=0)
-            self._learn_weights(names, weights, oof, y_target, sample_weight, present, kept)
+            self._learn_weights(names, weights, oof, y_target, sample_weight, score_weight,
+                                present, kept)
         else:
             self.weights_ = (
                 np.full(len(names), 1.0 / len(names)) if weights is None
@@ -493,7 +516,11 @@ class _BaseFusion(TransformerMixin, Composite):
                                 [out for _, out, _ in fit], groups,
                                 n_classes=len(self.classes_) if vote else None)
                             for fit, w in zip(fits, whole)])
-            self._learn_weights(names, weights, oop, y_target, w_sample, None,
+            # The scorer weighs the sampled rows if it takes fit's sample_weight.
+            scored = sample_weight is not None and self._scoring_weight(
+                sample_weight, {}) is not None
+            self._learn_weights(names, weights, oop, y_target, w_sample,
+                                w_sample if scored else None, None,
                                 np.ones(len(y_target), dtype=bool))
         else:
             self.weights_ = (np.full(len(names), 1.0 / len(names)) if weights is None
@@ -546,12 +573,15 @@ class _BaseFusion(TransformerMixin, Composite):
         return presence(X, [self._views_.get(name) for name in names], estimators,
                         [f"member {name!r}" for name in names], type(self).__name__, fitted)
 
-    def _learn_weights(self, names, method, oof, y_target, sample_weight, present, kept):
+    def _learn_weights(self, names, method, oof, y_target, sample_weight, score_weight,
+                       present, kept):
         """Set ``weights_``, ``n_oof_samples_`` and the out-of-fold scores from stacked
         member outputs, on the ``kept`` rows.
 
-        With ``present``, rows with no member are left out too, each row's weights are
-        renormalised over its members, and a member's own score is taken on its rows.
+        ``sample_weight`` weighs the default loss and the calibration, ``score_weight``
+        (:meth:`_scoring_weight`) a ``scoring``'s scores. With ``present``, rows with no
+        member are left out too, each row's weights are renormalised over its members,
+        and a member's own score is taken on its rows.
         """
         keep = kept if present is None else kept & present.any(axis=0)
         self.n_oof_samples_ = int(keep.sum())
@@ -564,9 +594,12 @@ class _BaseFusion(TransformerMixin, Composite):
             oof, y_target = oof[:, keep], y_target[keep]
             present = None if present is None else present[:, keep]
             sample_weight = None if sample_weight is None else sample_weight[keep]
+            score_weight = None if score_weight is None else score_weight[keep]
         _refuse_non_finite(type(self).__name__, names, oof, present)
         self._refuse_improper_outputs(names, oof, present)
         oof = self._calibrate(names, oof, y_target, present, sample_weight)
+        if self.scoring is not None:
+            sample_weight = score_weight  # the weights the objective sees
         per_output = self._weights_per_output(y_target)
         # The scorer's warnings come once per fit, not once per step (atomic_fit).
         if per_output:
@@ -862,8 +895,9 @@ _FUSION_DOCS = {
         parameters (``weights``; a classifier's ``voting`` with fixed weights) fits each
         member once per split; changing a member's parameter, the data or
         ``sample_weight`` misses the cache. Members are identified by their pickled
-        state: a function they hold is known by its name, so redefining it under the
-        same name is not seen (clear the cache).""",
+        state: a function they hold, and their class, are known by name, so
+        redefining one under the same name, or upgrading the library that defines it,
+        is not seen (clear the cache).""",
     "partitions": """partitions : {"blocks"}, int or None, default=None
         Data-parallel fusion: one copy of each member per partition of the rows,
         fused with one weight per member. ``"blocks"``: one partition per block of a
@@ -1015,8 +1049,9 @@ class FusionClassifier(_CollectionScoreMixin, ClassifierMixin, _BaseFusion):
         scorer such as accuracy suits ``"greedy"`` better than ``"optimize"``. It
         scores the fused out-of-fold outputs: called as ``scorer(fused, None, y)``,
         where ``fused`` has ``predict`` and ``predict_proba`` and X is None, with
-        ``sample_weight=`` when ``fit`` is given weights (with metadata routing on,
-        not if it declines them: ``set_score_request(sample_weight=False)``).
+        ``sample_weight=`` when ``fit`` is given weights; with metadata routing on,
+        as it requests them (``set_score_request``; an unset request with weights
+        given is an error, as in scikit-learn's searches, and a function gets none).
     {selection_rounds}
     refit : bool, default=False
         With learned weights: False keeps each member's fold fits and predicts with the
@@ -1408,8 +1443,9 @@ class FusionRegressor(_CollectionScoreMixin, RegressorMixin, _BaseFusion):
         Scorer for learned weights; ``None`` uses the mean squared error. It scores
         the fused out-of-fold predictions: called as ``scorer(fused, None, y)``, where
         ``fused`` has ``predict`` and X is None, with ``sample_weight=`` when ``fit``
-        is given weights (with metadata routing on, not if it declines them:
-        ``set_score_request(sample_weight=False)``).
+        is given weights; with metadata routing on, as it requests them
+        (``set_score_request``; an unset request with weights given is an error, as in
+        scikit-learn's searches, and a function gets none).
     {selection_rounds}
     refit : bool, default=True
         With learned weights: True refits each member on all rows and predicts with

@@ -135,14 +135,18 @@ def _auto_methods(est):
     return METHODS[1:] + METHODS[:1] if isinstance(est, SerialStack) else METHODS
 
 
+def asked_method(stack, name):
+    """The ``stack_method`` the user set for step ``name`` (``"auto"`` if none)."""
+    asked = stack.stack_method
+    return asked.get(name, "auto") if isinstance(asked, dict) else asked
+
+
 def output_methods(stack):
     """The output method of each non-final step: ``"auto"`` is resolved, but for a
     ``FusionClassifier`` level, whose members each take their own."""
     methods = []
     for name, est in stack._kept_steps()[:-1]:
-        asked = stack.stack_method
-        if isinstance(asked, dict):
-            asked = asked.get(name, "auto")
+        asked = asked_method(stack, name)
         if asked == "auto" and isinstance(est, FusionClassifier):
             methods.append(asked)
             continue
@@ -225,8 +229,9 @@ def fit_stack(stack, estimators, step_params, X, y, sample_weight, folds):
                            stack._level_classes_, stack._output_width_)
         rows = None if fit[name].tested.all() else np.flatnonzero(fit[name].tested)
         Z, view = _next_input(stack, fit[name].oof, X), None
-        _refuse_missing_members(name, est, method, fit[name].oof, Z, fit[name].tested,
-                                names[i + 1], estimators[i + 1], fitted=False)
+        _refuse_missing_members(name, est, asked_method(stack, name), fit[name].oof, Z,
+                                fit[name].tested, names[i + 1], estimators[i + 1],
+                                fitted=False)
     stack.n_oof_samples_ = X.shape[0] if rows is None else rows.size
     plan = _plan(stack, X.shape[0])
     plan.add(names[-1], estimators[-1], label=f"step {names[-1]!r} (final)", view=view,
@@ -296,8 +301,8 @@ def final_input(stack, X):
                     stack._level_classes_)
         _refuse_non_finite_level(name, est, out, "at predict")
         Z = _next_input(stack, out, X)
-        _refuse_missing_members(name, est, method, out, Z, None, *stack.steps_[i + 1],
-                                fitted=True)
+        _refuse_missing_members(name, est, asked_method(stack, name), out, Z, None,
+                                *stack.steps_[i + 1], fitted=True)
     return Z
 
 
@@ -308,10 +313,11 @@ def _refuse_non_finite_level(name, est, out, when):
         refuse_non_finite_step(OWNER, name, out, when)
 
 
-def _refuse_missing_members(name, est, method, out, Z, tested, next_name, next_est,
+def _refuse_missing_members(name, est, asked, out, Z, tested, next_name, next_est,
                             fitted):
     """A composite level passes NaN for a member whose view is missing on a row (its
-    members' own outputs, ``method`` "auto" or "transform"): refuse, naming both
+    members' own outputs, under the ``stack_method`` ``asked``, "auto" or "transform"):
+    refuse, naming both
     and the way out, a next step that does not take NaN (:func:`nan_error`, asked of the
     fitted step when ``fitted``) on the rows it sees (``tested``: None for all), where it
     would fail in its own words."""
@@ -331,7 +337,7 @@ def _refuse_missing_members(name, est, method, out, Z, tested, next_name, next_e
     raise ValueError(
         f"{OWNER}: step {name!r} passes NaN on {int(holds.sum())} row(s) for its members "
         f"whose view is missing there (it passes each member's own output under "
-        f"stack_method {method!r}), and step "
+        f"stack_method {asked!r}), and step "
         f"{next_name!r} ({class_name(next_est)}) does not take NaN "
         f"({reason}). Pass the level's fused output, renormalised over the members "
         f"present: stack_method={{{name!r}: {fused}}}.")

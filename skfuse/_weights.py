@@ -11,9 +11,7 @@ runs ensemble selection with replacement (Caruana et al., 2004).
 import numpy as np
 from scipy.optimize import minimize, minimize_scalar
 from scipy.special import logsumexp
-from sklearn import get_config
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.utils.metadata_routing import get_routing_for_object
 
 # Probabilities are clipped to [_EPS, 1] before a logarithm (as sklearn.metrics.log_loss
 # does), so 0 and 1 never give NaN.
@@ -113,11 +111,10 @@ def classifier_objective(P, y, voting, sample_weight=None, scorer=None, classes=
     rows = np.arange(n)
     if scorer is not None:
         holder = _FusedClassifierOutput(classes)
-        scored_weight = _scorer_weight(scorer, sample_weight)
 
         def loss(w):
             holder.proba_ = combine_classifier(P, w, voting, present=present)
-            return -_score(scorer, holder, classes[y], scored_weight)
+            return -_score(scorer, holder, classes[y], sample_weight)
 
         return loss, None
 
@@ -244,11 +241,10 @@ def regressor_objective(P, y, sample_weight=None, scorer=None, present=None):
             None, None if present is None else np.repeat(present, n_outputs, axis=1))
     if scorer is not None:
         holder = _FusedRegressorOutput()
-        scored_weight = _scorer_weight(scorer, sample_weight)
 
         def loss(w):
             holder.prediction_ = combine_regressor(P, w, present=present)
-            return -_score(scorer, holder, y, scored_weight)
+            return -_score(scorer, holder, y, sample_weight)
 
         return loss, None
 
@@ -459,17 +455,6 @@ def tempered(P, temperature):
     z = np.log(np.clip(P, _EPS, 1.0)) / temperature
     out = np.exp(z - logsumexp(z, axis=-1, keepdims=True))
     return np.where(P.sum(axis=-1, keepdims=True) > 0, out, 0.0)
-
-
-def _scorer_weight(scorer, sample_weight):
-    """The weights ``scorer`` is given: ``sample_weight``, but none where, with metadata
-    routing on, the scorer declines them (``set_score_request(sample_weight=False)``),
-    as a search's scorer would get none."""
-    if sample_weight is None or not get_config().get("enable_metadata_routing", False):
-        return sample_weight
-    routing = get_routing_for_object(scorer)
-    declined = getattr(getattr(routing, "score", None), "requests", {}).get("sample_weight")
-    return None if declined is False else sample_weight
 
 
 def _score(scorer, holder, y, sample_weight):

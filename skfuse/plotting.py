@@ -469,10 +469,15 @@ def _two_features(features, names, n_features):
     return f0, f1
 
 
-def _held_value(values):
+def _held_value(column, values):
     """A numeric column's value on the grid: its median (NaN left out), or for a column
     of whole numbers (counts, integer-coded categories) its lower median, a value it
-    holds, so that an encoder later in a Pipeline knows it."""
+    holds, so that an encoder later in a Pipeline knows it. ``values`` is the column as
+    floats; an integer column's own values are sorted (floats round beyond 2**53)."""
+    dtype = getattr(column, "dtype", None)
+    if dtype is not None and dtype.kind in "iub":
+        held = np.sort(np.asarray(column.dropna() if hasattr(column, "dropna") else column))
+        return held[(held.size - 1) // 2] if held.size else np.nan
     finite = values[np.isfinite(values)]
     if finite.size and np.all(finite == np.round(finite)):
         return np.quantile(finite, 0.5, method="lower")
@@ -515,7 +520,8 @@ def _routing_grid(X, f0, f1, resolution, names):
         if j in (f0, f1):
             held.append((xx0 if j == f0 else xx1).ravel())
         elif values is not None:
-            held.append(np.full(xx0.size, _held_value(values)))
+            value = _held_value(column, values)
+            held.append(np.full(xx0.size, value, dtype=np.asarray(value).dtype))
         else:
             common = column.mode(dropna=True)
             value = common.iloc[0] if len(common) else column.iloc[0]

@@ -1251,10 +1251,13 @@ def test_a_scorer_without_sample_weight_is_told_it_is_given_the_weights():
         fusion.fit(X, y, sample_weight=np.ones(len(y)))
 
 
-def test_a_scorer_declining_sample_weight_under_routing_is_not_given_them():
-    # With metadata routing on, a scorer's set_score_request(sample_weight=False) was
-    # ignored: the learned weights were those of a weighted score.
+def test_under_routing_a_scorer_gets_the_weights_it_requests():
+    # With metadata routing on, the scorer of learned weights is routed to as a
+    # search's is: set_score_request(sample_weight=False) was ignored (the learned
+    # weights were those of a weighted score), an unset request was given the weights
+    # where scikit-learn refuses them, and a plain function was given them too.
     import sklearn
+    from sklearn.exceptions import UnsetMetadataPassedError
     from sklearn.metrics import make_scorer, mean_absolute_error
 
     # Linear where x1 < 0 (ridge's rows), a step where x1 > 0 (the tree's), weighted
@@ -1276,19 +1279,32 @@ def test_a_scorer_declining_sample_weight_under_routing_is_not_given_them():
         return scorer if request is None else scorer.set_score_request(
             sample_weight=request)
 
-    def ignoring(estimator, X, y, sample_weight=None):  # what declining should give
+    def unweighted(estimator, X, y, sample_weight=None):  # a function: requests nothing
+        assert sample_weight is None
         return -mean_absolute_error(y, estimator.predict(X))
+
+    def weighted(estimator, X, y):  # the weights by hand, all rows being kept
+        return -mean_absolute_error(y, estimator.predict(X), sample_weight=w)
 
     with sklearn.config_context(enable_metadata_routing=True):
         declined = fused(mae(False), sample_weight=w)
         requested = fused(mae(True), sample_weight=w)
-        unset = fused(mae(), sample_weight=w)
-        by_hand = fused(ignoring, sample_weight=w)
+        by_hand = fused(unweighted, sample_weight=w)
+        with pytest.raises(UnsetMetadataPassedError, match="sample_weight"):
+            fused(mae(), sample_weight=w)
+        # An alias: the scorer's weights are fit's `scored`; the members get none.
+        aliased = fused(mae("scored"), scored=w)
+        hand_weighted = fused(weighted)
     assert not np.allclose(declined.weights_, requested.weights_)
-    assert_array_equal(unset.weights_, requested.weights_)  # an unset request: given
     # Declined: the members are fitted with the weights, the score is not weighted.
     assert_allclose(declined.weights_, by_hand.weights_)
     assert declined.oof_score_ == pytest.approx(by_hand.oof_score_)
+    assert_allclose(aliased.weights_, hand_weighted.weights_)
+    assert aliased.oof_score_ == pytest.approx(hand_weighted.oof_score_)
+    # Routing off: the scorer is always given the weights.
+    plain = FusionRegressor([("ridge", Ridge()), ("tree", DecisionTreeRegressor(
+        max_depth=3, random_state=0))], weights="optimize", scoring=mae(), cv=3)
+    assert_allclose(plain.fit(X, y, sample_weight=w).weights_, requested.weights_)
 
 
 def test_hard_vote_shares_stay_within_one():

@@ -353,9 +353,17 @@ def test_a_fusion_level_passing_its_members_nan_names_the_way_out(data):
                r".*stack_method=\{'fusion': 'predict_proba'\}")
     with pytest.raises(ValueError, match=refusal):
         stack(LogisticRegression()).fit(X_missing, y)
-    # The refusal names the method the user set.
+    # The refusal names the method the user set (a regressor level's "auto" was
+    # reported as the "transform" it resolves to).
     with pytest.raises(ValueError, match="under stack_method 'transform'"):
         stack(LogisticRegression(), stack_method="transform").fit(X_missing, y)
+    regressors = [(name, Ridge()) for name in VIEWS]
+    for method in ("auto", {"fusion": "auto"}, "transform"):
+        level = SerialStack([("fusion", FusionRegressor(regressors, views=VIEWS)),
+                             ("final", Ridge())], cv=3, stack_method=method)
+        named = method if isinstance(method, str) else method["fusion"]
+        with pytest.raises(ValueError, match=f"under stack_method '{named}'"):
+            level.fit(X_missing, y.astype(float))
     complete = stack(LogisticRegression()).fit(X, y)
     with pytest.raises(ValueError, match=refusal):
         complete.predict(X_missing)

@@ -349,9 +349,14 @@ def test_expert_routing_display_holds_integer_columns_at_a_value_they_hold():
     # A column of fractions keeps its median.
     from skfuse.plotting import _held_value
 
-    assert _held_value(np.array([1.0, 2.0, 3.0, 4.0])) == 2.0
-    assert _held_value(np.array([0.5, 1.0, 2.0, np.nan])) == 1.0
-    assert _held_value(np.array([0.5, 1.0, 2.0, 3.0])) == 1.5
+    for values, held in (([1.0, 2.0, 3.0, 4.0], 2.0), ([0.5, 1.0, 2.0, np.nan], 1.0),
+                         ([0.5, 1.0, 2.0, 3.0], 1.5)):
+        assert _held_value(np.array(values), np.array(values)) == held
+    # Integers beyond float64's 2**53 are held at one of their own, not a rounded float.
+    huge = pd.Series(np.int64(2**63 - 1) - 5 - np.arange(10))
+    assert _held_value(huge, huge.to_numpy(float)) == huge.iloc[5]
+    counts = pd.Series([1, 2, None, 4, 3], dtype="Int64")
+    assert _held_value(counts, counts.to_numpy(float, na_value=np.nan)) == 2
 
 
 def test_expert_routing_display_takes_a_pipeline_whose_first_step_records_nothing():
