@@ -207,8 +207,7 @@ class Composite(_BaseComposition):
         return router
 
     def _routed_scorer(self):
-        """The scorer ``fit`` routes metadata to (its ``score``); None for none."""
-        return None
+        """The scorer ``fit`` routes metadata to (its ``score``); None (here) for none."""
 
     def _method_mapping(self, name):
         """Which of the composite's methods route metadata to member ``name``'s."""
