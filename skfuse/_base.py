@@ -137,8 +137,11 @@ class Composite(_BaseComposition):
             self._set_params(self._members, **params)
         except ValueError as exc:
             names = self._member_names()
+            # Only where the key is not a member's: "Invalid parameter 'foo' for
+            # estimator LogisticRegression()" (a member's own) is refused as it is.
             if (not str(exc).startswith("Invalid parameter") or names is None
-                    or "Member names" in str(exc)):  # (a nested composite's, named)
+                    or "Member names" in str(exc)  # (a nested composite's, named)
+                    or f"for estimator {type(self).__name__}(" not in str(exc)):
                 raise
             raise ValueError(
                 f"{exc} Member names (for '<name>' and '<name>__<param>'): {names}."

@@ -722,11 +722,11 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
         clipped one-hot logits divided by the temperature, multiplied back at predict
         time: for a linear student, the same output). ``"auto"`` judges each label weight on the
         sharpened output.
-    cv : int, cross-validation generator or iterable, default=5
+    cv : int, cross-validation generator, iterable or None, default=5
         Folds for the out-of-fold targets and for ``fidelity_`` (the student is fitted
         on each training fold, with the synthetic rows grown from it, and compared with
         the teacher on the test fold), and for ``label_weight="auto"``'s check. An int
-        gives ``StratifiedKFold``.
+        (None: 5) gives ``StratifiedKFold``.
     {n_jobs}
     {verbose}
     {random_state}
@@ -1002,11 +1002,11 @@ class DistilledRegressor(RegressorMixin, _BaseDistilled):
     {label_weight}
     {augment}
     {n_augment}
-    cv : int, cross-validation generator or iterable, default=5
+    cv : int, cross-validation generator, iterable or None, default=5
         Folds for the out-of-fold targets and for ``fidelity_`` (the student is fitted
         on each training fold, with the synthetic rows grown from it, and compared with
         the teacher on the test fold), and for ``label_weight="auto"``'s check. An int
-        gives ``KFold``.
+        (None: 5) gives ``KFold``.
     {n_jobs}
     {verbose}
     {random_state}

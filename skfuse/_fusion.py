@@ -1037,9 +1037,9 @@ class FusionClassifier(_CollectionScoreMixin, ClassifierMixin, _BaseFusion):
         weights are learned, and applies it to the member's outputs at predict time
         (:meth:`transform` included), so that a good but under- or over-confident
         member is not discarded for its calibration.
-    cv : int, cross-validation generator or iterable, default=5
+    cv : int, cross-validation generator, iterable or None, default=5
         Splits for the out-of-fold predictions that learned weights are fitted on. The
-        same folds serve every member. An int gives ``StratifiedKFold``. Test folds must be
+        same folds serve every member. An int (None: 5) gives ``StratifiedKFold``. Test folds must be
         disjoint; rows that none tests (a forward-chaining ``TimeSeriesSplit``) are
         left out of the weights' fit.
     scoring : str or callable, default=None
@@ -1434,9 +1434,9 @@ class FusionRegressor(_CollectionScoreMixin, RegressorMixin, _BaseFusion):
         take): ``"shared"`` learns one weight vector for every output (the loss
         averages them), ``"per_output"`` one per output, each on that output alone.
         Fixed and equal weights serve every output.
-    cv : int, cross-validation generator or iterable, default=5
+    cv : int, cross-validation generator, iterable or None, default=5
         Splits for the out-of-fold predictions that learned weights are fitted on. The
-        same folds serve every member. An int gives ``KFold``. Test folds must be
+        same folds serve every member. An int (None: 5) gives ``KFold``. Test folds must be
         disjoint; rows that none tests (a forward-chaining ``TimeSeriesSplit``) are
         left out of the weights' fit.
     scoring : str or callable, default=None

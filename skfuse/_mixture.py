@@ -212,8 +212,10 @@ class _BaseMixture(Composite):
         # A smaller count tried by "auto" routes each row to all its experts.
         limit = max(n_experts, *_AUTO_COUNTS) if auto else n_experts
         if self.top_k is not None and self.top_k > limit:
+            count = (f"n_experts={limit}" if self._templated() else
+                     f"the {limit} expert(s) kept in experts")
             raise ValueError(
-                f"{owner}: top_k must be None or an int from 1 to n_experts={limit}; "
+                f"{owner}: top_k must be None or an int from 1 to {count}; "
                 f"got {self.top_k!r}."
             )
         if isinstance(self.gate, SoftmaxGate):  # a mixture's gate_, passed back

@@ -131,9 +131,9 @@ class SerialStack(TransformerMixin, Composite):
         final estimator. A level may be any composite, such as a ``FusionClassifier``.
         A step other than the last may be ``"drop"`` or ``"passthrough"``: it is
         skipped, as if it were not listed (a search can compare depths).
-    cv : int, cross-validation generator or iterable, default=5
+    cv : int, cross-validation generator, iterable or None, default=5
         Splits for the out-of-fold outputs, fixed once so that every level sees the same
-        folds. An int gives ``StratifiedKFold`` for a classifier, ``KFold`` otherwise.
+        folds. An int (None: 5) gives ``StratifiedKFold`` for a classifier, ``KFold`` otherwise.
         Test folds must be disjoint; rows that none tests (a forward-chaining
         ``TimeSeriesSplit``) are left out of what is fitted on out-of-fold outputs
         (see ``n_oof_samples_``).

@@ -186,6 +186,18 @@ def test_an_unknown_nested_parameter_lists_the_member_names_of_its_own_level():
     assert "['lr']" in message and "'level1'" not in message
 
 
+def test_an_unknown_parameter_of_a_member_is_refused_in_the_members_words():
+    # The composite's member names were added to a member's own refusal, pointing at the
+    # wrong level ('lr' is a member; 'foo' is what LogisticRegression lacks).
+    fusion = FusionClassifier([("lr", LogisticRegression()), ("nb", GaussianNB())])
+    with pytest.raises(ValueError, match="Invalid parameter 'foo' for estimator "
+                       "LogisticRegression") as refused:
+        fusion.set_params(lr__foo=1)
+    assert "Member names" not in str(refused.value)
+    with pytest.raises(ValueError, match=r"Member names .*\['lr', 'nb'\]"):
+        fusion.set_params(lrr__C=1.0)  # a name that is no member's
+
+
 def _with_final(final):
     """Three composites whose out-of-fold work shows their shuffled folds, over
     LogisticRegression ``final`` (lbfgs takes a random_state and never uses it)."""

@@ -521,6 +521,9 @@ def test_a_mixture_of_one_ensemble_lists_and_sets_its_parameters():
         ({"experts": [("a", "drop")]}, ValueError, "all experts are dropped"),
         ({"experts": [("a", LogisticRegression())]}, TypeError,
          "expert 'a' should be a regressor"),
+        # A list's kept experts bound top_k, not n_experts (which a list ignores).
+        ({"experts": [("a", Ridge()), ("b", "drop")], "top_k": 2}, ValueError,
+         r"top_k must be None or an int from 1 to the 1 expert\(s\) kept in experts"),
     ],
 )
 def test_bad_parameters_are_refused(params, error, match):
