@@ -242,14 +242,16 @@ class _BaseFusion(TransformerMixin, Composite):
         return None if self.scoring is None else get_scorer(self.scoring)
 
     def _routed_scorer(self):
-        return self._get_scorer()
+        # Only learned weights use the scorer.
+        return self._get_scorer() if isinstance(self.weights, str) else None
 
     def _scoring_weight(self, sample_weight, fit_params):
         """The weights ``scoring`` scores the out-of-fold outputs with: ``sample_weight``;
         under metadata routing, what the scorer requests (none where it declines them or
         is a plain function; an unset request with weights given is refused before,
         as scikit-learn's searches refuse it)."""
-        if self.scoring is None or not get_config().get("enable_metadata_routing", False):
+        if (self._routed_scorer() is None
+                or not get_config().get("enable_metadata_routing", False)):
             return sample_weight
         if sample_weight is not None:
             fit_params = {"sample_weight": sample_weight, **fit_params}

@@ -1301,6 +1301,11 @@ def test_under_routing_a_scorer_gets_the_weights_it_requests():
     assert declined.oof_score_ == pytest.approx(by_hand.oof_score_)
     assert_allclose(aliased.weights_, hand_weighted.weights_)
     assert aliased.oof_score_ == pytest.approx(hand_weighted.oof_score_)
+    with sklearn.config_context(enable_metadata_routing=True):
+        # Fixed weights use no scorer: its unset request is nothing to refuse.
+        fixed = FusionRegressor([("ridge", Ridge().set_fit_request(sample_weight=True))],
+                                weights=[1.0], scoring=mae()).fit(X, y, sample_weight=w)
+    assert_allclose(fixed.predict(X), Ridge().fit(X, y, sample_weight=w).predict(X))
     # Routing off: the scorer is always given the weights.
     plain = FusionRegressor([("ridge", Ridge()), ("tree", DecisionTreeRegressor(
         max_depth=3, random_state=0))], weights="optimize", scoring=mae(), cv=3)
