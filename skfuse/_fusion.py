@@ -257,8 +257,15 @@ class _BaseFusion(TransformerMixin, Composite):
             fit_params = {"sample_weight": sample_weight, **fit_params}
         if not fit_params:
             return None
-        return process_routing(self, "fit", **fit_params)["scoring"].score.get(
-            "sample_weight")
+        routed = process_routing(self, "fit", **fit_params)["scoring"].score
+        others = sorted(set(routed) - {"sample_weight"})
+        if others:
+            owner = type(self).__name__
+            raise TypeError(
+                f"{owner}: scoring requests {others} at score, which {owner} does not "
+                "pass to it: it scores the fused out-of-fold outputs with sample_weight "
+                "alone. Unset the request (set_score_request(<name>=None)).")
+        return routed.get("sample_weight")
 
     # -- fitting -----------------------------------------------------------------
 

@@ -467,8 +467,8 @@ def _score(scorer, holder, y, sample_weight):
         methods = ("predict and predict_proba" if hasattr(holder, "predict_proba")
                    else "predict")
         called = ("scorer(fused, None, y)" if sample_weight is None else
-                  "scorer(fused, None, y, sample_weight=sample_weight), as fit was "
-                  "given sample_weight")
+                  "scorer(fused, None, y, sample_weight=...), as the weights of fit "
+                  "reach it")
         raise ValueError(
             f"scoring could not score the fused out-of-fold outputs ({exc}): it is "
             f"called as {called}, where fused has {methods} only and X is None (the "

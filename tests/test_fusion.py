@@ -1247,7 +1247,7 @@ def test_a_scorer_without_sample_weight_is_told_it_is_given_the_weights():
         max_depth=3, random_state=0))], weights="optimize", scoring=plain, cv=3)
     fusion.fit(X, y)  # without weights, it is called without them
     with pytest.raises(ValueError, match=r"called as scorer\(fused, None, y, "
-                       r"sample_weight=sample_weight\), as fit was given sample_weight"):
+                       r"sample_weight=\.\.\.\), as the weights of fit reach it"):
         fusion.fit(X, y, sample_weight=np.ones(len(y)))
 
 
@@ -1306,6 +1306,16 @@ def test_under_routing_a_scorer_gets_the_weights_it_requests():
         fixed = FusionRegressor([("ridge", Ridge().set_fit_request(sample_weight=True))],
                                 weights=[1.0], scoring=mae()).fit(X, y, sample_weight=w)
     assert_allclose(fixed.predict(X), Ridge().fit(X, y, sample_weight=w).predict(X))
+    # Other metadata a scorer requests are not passed to it: refused, not dropped.
+    def mae_in_groups(y_true, y_pred, sample_weight=None, groups=None):
+        return mean_absolute_error(y_true, y_pred, sample_weight=sample_weight)
+
+    with sklearn.config_context(enable_metadata_routing=True):
+        grouped = make_scorer(mae_in_groups, greater_is_better=False).set_score_request(
+            groups=True)
+        with pytest.raises(TypeError, match=r"scoring requests \['groups'\] at score, "
+                           "which FusionRegressor does not pass to it"):
+            fused(grouped, groups=np.arange(len(y)) % 4)
     # Routing off: the scorer is always given the weights.
     plain = FusionRegressor([("ridge", Ridge()), ("tree", DecisionTreeRegressor(
         max_depth=3, random_state=0))], weights="optimize", scoring=mae(), cv=3)
