@@ -38,6 +38,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from ._compat import BaseSearchCV
 from ._views import take_rows, take_view
+from ._warnings import warnings_once
 
 PARALLEL_PREDICT_ROWS = 10_000  # below this, predict runs its members one after another
 _FIT_ATTEMPTS = 3
@@ -482,10 +483,8 @@ def _run_parallel(calls, n_jobs, owner, labels, done_before, n_total):
             with member_threads(n_jobs):
                 if not reporting:
                     return [_shown(result) for result in Parallel(n_jobs=n_jobs)(tasks)]
-                return _reported(
-                    (_shown(result) for result in
-                     Parallel(n_jobs=n_jobs, return_as="generator")(tasks)),
-                    labels, owner, done_before, n_total)
+                return _reported((_shown(result) for result in _as_done(n_jobs)(tasks)),
+                                 labels, owner, done_before, n_total)
         except Exception as exc:
             if not _lost_worker(exc):
                 raise
@@ -498,6 +497,16 @@ def _run_parallel(calls, n_jobs, owner, labels, done_before, n_total):
             if reporting:
                 report(owner, f"a worker was lost; fitting again (attempt "
                               f"{attempt + 1} of {_FIT_ATTEMPTS})")
+
+
+def _as_done(n_jobs):
+    """A ``Parallel`` that yields results as they come, for progress lines; on a
+    backend that cannot (joblib's ``multiprocessing``), one that gives them all at the
+    end."""
+    try:
+        return Parallel(n_jobs=n_jobs, return_as="generator")
+    except ValueError:  # the backend refuses return_as="generator"
+        return Parallel(n_jobs=n_jobs)
 
 
 def _relayed(site, caller, limits, function, *args):
@@ -616,11 +625,14 @@ def run_in_threads(calls, n_jobs, n_rows):
 
     Threads share the fitted members (nothing is copied, whatever joblib backend is
     active), each member's own threads limited (``member_threads``); below
-    ``PARALLEL_PREDICT_ROWS`` rows starting them costs more than it saves.
+    ``PARALLEL_PREDICT_ROWS`` rows starting them costs more than it saves. The
+    threads' warnings are shown once each, by the calling thread, as one thread's
+    would be (a member's fold fits, which warn alike, each in a thread of its own
+    there: :func:`~skfuse._warnings.warnings_once`).
     """
     if n_jobs in (None, 1) or n_rows < PARALLEL_PREDICT_ROWS or len(calls) < 2:
         return [fn(*args) for fn, args in calls]
     limits = openmp_limits(n_jobs)
-    with member_threads(n_jobs):
+    with member_threads(n_jobs), warnings_once():
         return Parallel(n_jobs=n_jobs, require="sharedmem")(
             delayed(capped_call)(limits, fn, *args) for fn, args in calls)
