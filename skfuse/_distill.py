@@ -807,8 +807,9 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
         y : array-like of shape (n_samples,)
             Class labels.
         sample_weight : array-like of shape (n_samples,), default=None
-            Passed to the teacher's ``fit`` (a ``Pipeline`` passes it to its final step;
-            with metadata routing, only if it requests it; a teacher whose ``fit`` takes
+            Passed to the teacher's ``fit`` (a ``Pipeline`` to its final step and each
+            earlier step whose ``fit`` takes it; with metadata routing, only if it
+            requests it; a teacher whose ``fit`` takes
             none is fitted on each row repeated as many times as its weight, a whole
             number) and multiplies the student's weights.
         **fit_params : dict

@@ -1198,9 +1198,10 @@ class FusionClassifier(_CollectionScoreMixin, ClassifierMixin, _BaseFusion):
             Class labels.
         sample_weight : array-like of shape (n_samples,), default=None
             Weights the out-of-fold loss, and is passed to every member's ``fit``
-            (a ``Pipeline`` passes it to its final step); a member whose ``fit`` takes
-            none is fitted on each row repeated as many times as its weight, which must
-            then be a whole number (as ``BaggingClassifier``'s draws are), but not with
+            (a ``Pipeline`` to its final step and each earlier step whose ``fit``
+            takes it); a member whose ``fit`` takes none is fitted on each row
+            repeated as many times as its weight, which must then be a whole number
+            (as ``BaggingClassifier``'s draws are), but not with
             ``partitions``, where every member must take them. With metadata routing,
             only to the members that request it.
         **fit_params : dict
@@ -1593,9 +1594,10 @@ class FusionRegressor(_CollectionScoreMixin, RegressorMixin, _BaseFusion):
             Target values; 2-D when every member takes several outputs.
         sample_weight : array-like of shape (n_samples,), default=None
             Weights the out-of-fold loss, and is passed to every member's ``fit``
-            (a ``Pipeline`` passes it to its final step); a member whose ``fit`` takes
-            none is fitted on each row repeated as many times as its weight, which must
-            then be a whole number (as ``BaggingClassifier``'s draws are), but not with
+            (a ``Pipeline`` to its final step and each earlier step whose ``fit``
+            takes it); a member whose ``fit`` takes none is fitted on each row
+            repeated as many times as its weight, which must then be a whole number
+            (as ``BaggingClassifier``'s draws are), but not with
             ``partitions``, where every member must take them. With metadata routing,
             only to the members that request it.
         **fit_params : dict

@@ -507,9 +507,10 @@ class SerialStack(TransformerMixin, Composite):
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Target; 2-D (several outputs) for a stack of regressors that all take it.
         sample_weight : array-like of shape (n_samples,), default=None
-            Passed to every step's ``fit`` (a ``Pipeline`` passes it to its final
-            step); a step whose ``fit`` takes none is fitted on each row repeated as
-            many times as its weight, which must then be a whole number. With metadata
+            Passed to every step's ``fit`` (a ``Pipeline`` to its final step and
+            each earlier step whose ``fit`` takes it); a step whose ``fit`` takes none
+            is fitted on each row repeated as many times as its weight, which must then
+            be a whole number. With metadata
             routing, only to the steps that request it. Weights the cascade's
             thresholds.
         **fit_params : dict
