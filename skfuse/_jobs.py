@@ -357,7 +357,8 @@ class FoldMean(BaseEstimator):
     def _each(self, output, X):
         """``output(fit, X)`` for every fold fit; a warning they all give alike (about
         feature names: a frame at fit, an array now) is shown once, as one member
-        would give it (:func:`~skfuse._warnings.warnings_once`)."""
+        would give it (:func:`~skfuse._warnings.warnings_once`; in the main thread
+        only, so not when members predict in threads)."""
         with warnings_once():
             return [output(est, X) for est in self.estimators]
 

@@ -38,7 +38,6 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from ._compat import BaseSearchCV
 from ._views import take_rows, take_view
-from ._warnings import warnings_once
 
 PARALLEL_PREDICT_ROWS = 10_000  # below this, predict runs its members one after another
 _FIT_ATTEMPTS = 3
@@ -626,13 +625,14 @@ def run_in_threads(calls, n_jobs, n_rows):
     Threads share the fitted members (nothing is copied, whatever joblib backend is
     active), each member's own threads limited (``member_threads``); below
     ``PARALLEL_PREDICT_ROWS`` rows starting them costs more than it saves. The
-    threads' warnings are shown once each, by the calling thread, as one thread's
-    would be (a member's fold fits, which warn alike, each in a thread of its own
-    there: :func:`~skfuse._warnings.warnings_once`).
+    threads' warnings show as they come: a member kept as its fold fits shows one
+    that they all give once per fold fit here (recording them in the calling thread
+    would outlive a call whose task raised: joblib does not wait for the others, and
+    their ``catch_warnings`` would restore the recorder).
     """
     if n_jobs in (None, 1) or n_rows < PARALLEL_PREDICT_ROWS or len(calls) < 2:
         return [fn(*args) for fn, args in calls]
     limits = openmp_limits(n_jobs)
-    with member_threads(n_jobs), warnings_once():
+    with member_threads(n_jobs):
         return Parallel(n_jobs=n_jobs, require="sharedmem")(
             delayed(capped_call)(limits, fn, *args) for fn, args in calls)

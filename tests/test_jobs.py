@@ -204,34 +204,3 @@ def test_progress_lines_on_a_backend_that_cannot_yield_results_as_they_come(caps
                                 random_state=0).fit(X, y)
     assert "member 'lr'" in capsys.readouterr().out
     np.testing.assert_array_equal(told.predict_proba(X), quiet.predict_proba(X))
-
-
-def test_a_warning_of_fold_fits_predicting_in_threads_is_shown_once():
-    # Predicting in threads (n_jobs=2, many rows), each fold fit of a member kept as its
-    # fold fits warned on its own: 5 warnings where n_jobs=1 shows one.
-    import warnings
-
-    from sklearn.naive_bayes import GaussianNB
-
-    from skfuse import FusionClassifier
-    from skfuse._tasks import PARALLEL_PREDICT_ROWS
-
-    class Noisy(GaussianNB):
-        def predict_proba(self, X):
-            warnings.warn("a noisy member's predict", UserWarning)
-            return super().predict_proba(X)
-
-    fusion = FusionClassifier([("noisy", Noisy()), ("tree", DecisionTreeClassifier(
-        max_depth=3, random_state=0))], weights="optimize", refit=False, cv=5,
-        random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fusion.fit(X, y)
-    fusion.weights_ = np.array([0.5, 0.5])  # so that the noisy member predicts
-    assert len(fusion.estimators_[0].estimators) == 5
-    big = np.repeat(X, PARALLEL_PREDICT_ROWS // len(X) + 1, axis=0)
-    for n_jobs in (1, 2):
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            fusion.set_params(n_jobs=n_jobs).predict_proba(big)
-        assert [str(w.message) for w in caught].count("a noisy member's predict") == 1
