@@ -481,9 +481,11 @@ def _run_parallel(calls, n_jobs, owner, labels, done_before, n_total):
         try:
             with member_threads(n_jobs):
                 if not reporting:
-                    return [_shown(result) for result in Parallel(n_jobs=n_jobs)(tasks)]
-                return _reported((_shown(result) for result in _as_done(n_jobs)(tasks)),
-                                 labels, owner, done_before, n_total)
+                    return _raised_first(
+                        [_shown(result) for result in Parallel(n_jobs=n_jobs)(tasks)])
+                return _raised_first(_reported(
+                    (_shown(result) for result in _as_done(n_jobs)(tasks)),
+                    labels, owner, done_before, n_total))
         except Exception as exc:
             if not _lost_worker(exc):
                 raise
@@ -519,8 +521,17 @@ def _relayed(site, caller, limits, function, *args):
     token = OUTER_SITE.set(site)
     _RUNNING.depth += 1
     try:
-        if (os.getpid() == caller
-                or threading.current_thread() is not threading.main_thread()):
+        if os.getpid() == caller and threading.current_thread() is not threading.main_thread():
+            # A thread of the caller's process (a thread backend): an error is handed
+            # back, not raised, so that the caller raises it once every task is done
+            # (:func:`_raised_first`). joblib does not wait for the other tasks of a
+            # call that raised, and theirs would end their ``catch_warnings`` after the
+            # caller's, restoring its recorder for good: every later warning lost.
+            try:
+                return capped_call(limits, function, *args), []
+            except Exception as exc:  # noqa: BLE001 - each is raised by the caller
+                return _Raised(exc), []
+        if os.getpid() == caller or threading.current_thread() is not threading.main_thread():
             return capped_call(limits, function, *args), []
         with warnings.catch_warnings(record=True) as caught:
             result = capped_call(limits, function, *args)
@@ -529,6 +540,21 @@ def _relayed(site, caller, limits, function, *args):
     finally:
         _RUNNING.depth -= 1
         OUTER_SITE.reset(token)
+
+
+class _Raised:
+    """A task's error, handed back by a thread of the caller's process."""
+
+    def __init__(self, error):
+        self.error = error
+
+
+def _raised_first(results):
+    """``results``, once every task is done; the first task's error, if any, raised."""
+    for result in results:
+        if isinstance(result, _Raised):
+            raise result.error
+    return results
 
 
 def _picklable(message):
@@ -589,7 +615,11 @@ def _timed(function, *args):
 
 def _reported(timed_results, labels, owner, done_before, n_total):
     results = []
-    for done, (result, seconds) in enumerate(timed_results):
+    for done, timed in enumerate(timed_results):
+        if isinstance(timed, _Raised):  # raised once every task is done
+            results.append(timed)
+            continue
+        result, seconds = timed
         results.append(result)
         took = "from the cache" if seconds is None else f"{seconds:.2f} s"
         report(owner, f"({done_before + done + 1} of {n_total}) {labels[done]}: {took}")

@@ -204,3 +204,42 @@ def test_progress_lines_on_a_backend_that_cannot_yield_results_as_they_come(caps
                                 random_state=0).fit(X, y)
     assert "member 'lr'" in capsys.readouterr().out
     np.testing.assert_array_equal(told.predict_proba(X), quiet.predict_proba(X))
+
+
+def test_a_fit_failing_in_threads_leaves_the_warnings_working():
+    # On a thread backend, a fit whose task raised returned while another task still
+    # ran; that task's catch_warnings then restored the fit's warning recorder for good,
+    # and every later warning in the process was lost.
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent("""
+        import time, warnings, joblib
+        from sklearn.datasets import make_classification
+        from sklearn.naive_bayes import GaussianNB
+        from skfuse import FusionClassifier
+
+        class Slow(GaussianNB):
+            def fit(self, X, y):
+                time.sleep(1.0)
+                return super().fit(X, y)
+
+        class Bad(GaussianNB):
+            def fit(self, X, y):
+                raise ValueError("a bad member")
+
+        X, y = make_classification(100, random_state=0)
+        fusion = FusionClassifier([("slow", Slow()), ("bad", Bad())], n_jobs=2)
+        with joblib.parallel_config(backend="threading"):
+            try:
+                fusion.fit(X, y)
+            except ValueError as error:
+                print("raised:", error)
+        time.sleep(1.5)  # any task still running has ended by now
+        warnings.warn("a later warning")
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert "raised: a bad member" in done.stdout, done.stderr
+    assert "a later warning" in done.stderr
