@@ -473,7 +473,10 @@ OUTER_SITE = contextvars.ContextVar("skfuse_outer_fit_site", default=None)
 def _run_parallel(calls, n_jobs, owner, labels, done_before, n_total):
     reporting = labels is not None
     limits = openmp_limits(n_jobs)
-    site, caller = OUTER_SITE.get(), os.getpid()
+    # The caller: its process, its thread and this call (whose first error a thread
+    # of the process keeps in _FAILED).
+    site, caller = OUTER_SITE.get(), (os.getpid(), threading.get_ident(), next(_CALLS))
+    call = caller[2]
     tasks = [delayed(_relayed)(site, caller, limits, _timed, function, *args) if reporting
              else delayed(_relayed)(site, caller, limits, function, *args)
              for function, args in calls]
@@ -482,11 +485,13 @@ def _run_parallel(calls, n_jobs, owner, labels, done_before, n_total):
             with member_threads(n_jobs):
                 if not reporting:
                     return _raised_first(
-                        [_shown(result) for result in Parallel(n_jobs=n_jobs)(tasks)])
+                        [_shown(result) for result in Parallel(n_jobs=n_jobs)(tasks)],
+                        call)
                 return _raised_first(_reported(
                     (_shown(result) for result in _as_done(n_jobs)(tasks)),
-                    labels, owner, done_before, n_total))
+                    labels, owner, done_before, n_total), call)
         except Exception as exc:
+            _FAILED.pop(call, None)
             if not _lost_worker(exc):
                 raise
             if attempt == _FIT_ATTEMPTS:
@@ -517,21 +522,27 @@ def _relayed(site, caller, limits, function, *args):
     rather than printed there, for the caller to show (:func:`_shown`) once, as
     skfuse shows a fit's warnings; in the caller's process they go their usual way.
     (A Dask worker runs tasks in threads of its pool, where recording, process-wide,
-    could take another task's warnings: they are printed there.)"""
+    could take another task's warnings: they are printed there.) ``caller`` is the
+    calling process, thread and call of :func:`_run_parallel`."""
     token = OUTER_SITE.set(site)
     _RUNNING.depth += 1
     try:
-        if os.getpid() == caller and threading.current_thread() is not threading.main_thread():
-            # A thread of the caller's process (a thread backend): an error is handed
-            # back, not raised, so that the caller raises it once every task is done
-            # (:func:`_raised_first`). joblib does not wait for the other tasks of a
-            # call that raised, and theirs would end their ``catch_warnings`` after the
-            # caller's, restoring its recorder for good: every later warning lost.
+        process, thread, call = caller
+        if os.getpid() == process and threading.get_ident() != thread:
+            # Another thread of the caller's process (a thread backend): the first
+            # error is kept for the caller to raise once every task is done
+            # (:func:`_raised_first`), and tasks not yet started then skip their work.
+            # joblib does not wait for the other tasks of a call that raised, and theirs
+            # would end their ``catch_warnings`` after the caller's, restoring its
+            # recorder for good: every later warning lost.
+            if call in _FAILED:
+                return _SKIPPED, []
             try:
                 return capped_call(limits, function, *args), []
-            except Exception as exc:  # noqa: BLE001 - each is raised by the caller
-                return _Raised(exc), []
-        if os.getpid() == caller or threading.current_thread() is not threading.main_thread():
+            except Exception as exc:  # noqa: BLE001 - the caller raises the first
+                _FAILED.setdefault(call, exc)
+                return _SKIPPED, []
+        if os.getpid() == process or threading.current_thread() is not threading.main_thread():
             return capped_call(limits, function, *args), []
         with warnings.catch_warnings(record=True) as caught:
             result = capped_call(limits, function, *args)
@@ -542,18 +553,17 @@ def _relayed(site, caller, limits, function, *args):
         OUTER_SITE.reset(token)
 
 
-class _Raised:
-    """A task's error, handed back by a thread of the caller's process."""
-
-    def __init__(self, error):
-        self.error = error
+_CALLS = itertools.count()  # numbers each call of _run_parallel
+_FAILED = {}  # call -> the first error of its tasks in other threads of this process
+_SKIPPED = object()  # a task that failed, or did not run after another failed
 
 
-def _raised_first(results):
-    """``results``, once every task is done; the first task's error, if any, raised."""
-    for result in results:
-        if isinstance(result, _Raised):
-            raise result.error
+def _raised_first(results, call):
+    """``results``, once every task of ``call`` is done; the first error of its tasks
+    that ran in other threads of this process, if any, raised."""
+    error = _FAILED.pop(call, None)
+    if error is not None:
+        raise error
     return results
 
 
@@ -616,7 +626,7 @@ def _timed(function, *args):
 def _reported(timed_results, labels, owner, done_before, n_total):
     results = []
     for done, timed in enumerate(timed_results):
-        if isinstance(timed, _Raised):  # raised once every task is done
+        if timed is _SKIPPED:  # its call's first error is raised once all are done
             results.append(timed)
             continue
         result, seconds = timed
