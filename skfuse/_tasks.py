@@ -480,29 +480,36 @@ def _run_parallel(calls, n_jobs, owner, labels, done_before, n_total):
     tasks = [delayed(_relayed)(site, caller, limits, _timed, function, *args) if reporting
              else delayed(_relayed)(site, caller, limits, function, *args)
              for function, args in calls]
-    for attempt in range(1, _FIT_ATTEMPTS + 1):
-        try:
-            with member_threads(n_jobs):
-                if not reporting:
-                    return _raised_first(
-                        [_shown(result) for result in Parallel(n_jobs=n_jobs)(tasks)],
-                        call)
-                return _raised_first(_reported(
-                    (_shown(result) for result in _as_done(n_jobs)(tasks)),
-                    labels, owner, done_before, n_total), call)
-        except Exception as exc:
+    with _LOCK:
+        _OPEN.add(call)
+    try:
+        for attempt in range(1, _FIT_ATTEMPTS + 1):
+            try:
+                with member_threads(n_jobs):
+                    if not reporting:
+                        return _raised_first(
+                            [_shown(result) for result in Parallel(n_jobs=n_jobs)(tasks)],
+                            call)
+                    return _raised_first(_reported(
+                        (_shown(result) for result in _as_done(n_jobs)(tasks)),
+                        labels, owner, done_before, n_total), call)
+            except Exception as exc:
+                _FAILED.pop(call, None)
+                if not _lost_worker(exc):
+                    raise
+                if attempt == _FIT_ATTEMPTS:
+                    raise RuntimeError(
+                        f"{owner}: the cluster lost a worker (or the data scattered to it) "
+                        f"during each of {_FIT_ATTEMPTS} attempts at the fit; check the "
+                        "workers' memory limits and logs."
+                    ) from exc
+                if reporting:
+                    report(owner, f"a worker was lost; fitting again (attempt "
+                                  f"{attempt + 1} of {_FIT_ATTEMPTS})")
+    finally:  # (also on an interrupt) its tasks still running keep nothing
+        with _LOCK:
+            _OPEN.discard(call)
             _FAILED.pop(call, None)
-            if not _lost_worker(exc):
-                raise
-            if attempt == _FIT_ATTEMPTS:
-                raise RuntimeError(
-                    f"{owner}: the cluster lost a worker (or the data scattered to it) "
-                    f"during each of {_FIT_ATTEMPTS} attempts at the fit; check the "
-                    "workers' memory limits and logs."
-                ) from exc
-            if reporting:
-                report(owner, f"a worker was lost; fitting again (attempt "
-                              f"{attempt + 1} of {_FIT_ATTEMPTS})")
 
 
 def _as_done(n_jobs):
@@ -535,12 +542,14 @@ def _relayed(site, caller, limits, function, *args):
             # joblib does not wait for the other tasks of a call that raised, and theirs
             # would end their ``catch_warnings`` after the caller's, restoring its
             # recorder for good: every later warning lost.
-            if call in _FAILED:
+            if call not in _OPEN or call in _FAILED:  # the call has ended or failed
                 return _SKIPPED, []
             try:
                 return capped_call(limits, function, *args), []
             except Exception as exc:  # noqa: BLE001 - the caller raises the first
-                _FAILED.setdefault(call, exc)
+                with _LOCK:
+                    if call in _OPEN:
+                        _FAILED.setdefault(call, exc)
                 return _SKIPPED, []
         if os.getpid() == process or threading.current_thread() is not threading.main_thread():
             return capped_call(limits, function, *args), []
@@ -554,7 +563,9 @@ def _relayed(site, caller, limits, function, *args):
 
 
 _CALLS = itertools.count()  # numbers each call of _run_parallel
-_FAILED = {}  # call -> the first error of its tasks in other threads of this process
+_OPEN = set()  # the calls of _run_parallel under way in this process
+_FAILED = {}  # open call -> the first error of its tasks in other threads of this process
+_LOCK = threading.Lock()  # guards _OPEN and _FAILED
 _SKIPPED = object()  # a task that failed, or did not run after another failed
 
 
