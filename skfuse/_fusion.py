@@ -607,17 +607,16 @@ class _BaseFusion(TransformerMixin, Composite):
         _refuse_non_finite(type(self).__name__, names, oof, present)
         self._refuse_improper_outputs(names, oof, present)
         oof = self._calibrate(names, oof, y_target, present, sample_weight)
-        if self.scoring is not None:
-            sample_weight = score_weight  # the weights the objective sees
+        objective_weight = sample_weight if self.scoring is None else score_weight
         per_output = self._weights_per_output(y_target)
         # The scorer's warnings come once per fit, not once per step (atomic_fit).
         if per_output:
             # One weight vector per output, each learned on that output alone.
             fits = [self._weights_from(names, method, oof[..., k], y_target[:, k],
-                                       sample_weight, present)
+                                       objective_weight, present)
                     for k in range(y_target.shape[1])]
         else:
-            fits = [self._weights_from(names, method, oof, y_target, sample_weight,
+            fits = [self._weights_from(names, method, oof, y_target, objective_weight,
                                        present)]
         if per_output:
             for attribute in fits[0]:
@@ -1048,8 +1047,8 @@ class FusionClassifier(_CollectionScoreMixin, ClassifierMixin, _BaseFusion):
         member is not discarded for its calibration.
     cv : int, cross-validation generator, iterable or None, default=5
         Splits for the out-of-fold predictions that learned weights are fitted on. The
-        same folds serve every member. An int (None: 5) gives ``StratifiedKFold``. Test folds must be
-        disjoint; rows that none tests (a forward-chaining ``TimeSeriesSplit``) are
+        same folds serve every member. An int (None: 5) gives ``StratifiedKFold``.
+        Test folds must be disjoint; rows that none tests (a forward-chaining ``TimeSeriesSplit``) are
         left out of the weights' fit.
     scoring : str or callable, default=None
         Scorer for learned weights. ``None`` uses the log-loss for soft and geometric
@@ -1201,9 +1200,9 @@ class FusionClassifier(_CollectionScoreMixin, ClassifierMixin, _BaseFusion):
             (a ``Pipeline`` to its final step and each earlier step whose ``fit``
             takes it); a member whose ``fit`` takes none is fitted on each row
             repeated as many times as its weight, which must then be a whole number
-            (as ``BaggingClassifier``'s draws are), but not with
-            ``partitions``, where every member must take them. With metadata routing,
-            only to the members that request it.
+            (as ``BaggingClassifier``'s draws are), but not with ``partitions``, where
+            every member must take them. With metadata routing, only to the members
+            that request it.
         **fit_params : dict
             With ``sklearn.set_config(enable_metadata_routing=True)`` only: metadata
             for the members that request them, and ``groups`` for a ``cv`` splitter
@@ -1446,8 +1445,8 @@ class FusionRegressor(_CollectionScoreMixin, RegressorMixin, _BaseFusion):
         Fixed and equal weights serve every output.
     cv : int, cross-validation generator, iterable or None, default=5
         Splits for the out-of-fold predictions that learned weights are fitted on. The
-        same folds serve every member. An int (None: 5) gives ``KFold``. Test folds must be
-        disjoint; rows that none tests (a forward-chaining ``TimeSeriesSplit``) are
+        same folds serve every member. An int (None: 5) gives ``KFold``. Test folds
+        must be disjoint; rows that none tests (a forward-chaining ``TimeSeriesSplit``) are
         left out of the weights' fit.
     scoring : str or callable, default=None
         Scorer for learned weights; ``None`` uses the mean squared error. It scores
@@ -1597,9 +1596,9 @@ class FusionRegressor(_CollectionScoreMixin, RegressorMixin, _BaseFusion):
             (a ``Pipeline`` to its final step and each earlier step whose ``fit``
             takes it); a member whose ``fit`` takes none is fitted on each row
             repeated as many times as its weight, which must then be a whole number
-            (as ``BaggingClassifier``'s draws are), but not with
-            ``partitions``, where every member must take them. With metadata routing,
-            only to the members that request it.
+            (as ``BaggingClassifier``'s draws are), but not with ``partitions``, where
+            every member must take them. With metadata routing, only to the members
+            that request it.
         **fit_params : dict
             Metadata routed as in :meth:`FusionClassifier.fit`.
 

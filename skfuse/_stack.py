@@ -317,10 +317,9 @@ def _refuse_missing_members(name, est, asked, out, Z, tested, next_name, next_es
                             fitted):
     """A composite level passes NaN for a member whose view is missing on a row (its
     members' own outputs, under the ``stack_method`` ``asked``, "auto" or "transform"):
-    refuse, naming both
-    and the way out, a next step that does not take NaN (:func:`nan_error`, asked of the
-    fitted step when ``fitted``) on the rows it sees (``tested``: None for all), where it
-    would fail in its own words."""
+    refuse, naming both and the way out, a next step that does not take NaN
+    (:func:`nan_error`, asked of the fitted step when ``fitted``) on the rows it sees
+    (``tested``: None for all), where it would fail in its own words."""
     if not isinstance(deciding_estimator(est), Composite) or isinstance(
             deciding_estimator(next_est), Composite):
         return

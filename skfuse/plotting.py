@@ -83,9 +83,8 @@ def _ending_in(estimator, kinds, needs):
         else:
             what = type(given).__name__ if estimator is given else (
                 f"{type(given).__name__} ending in {type(estimator).__name__}")
-            raise ValueError(f"{needs} (or a Pipeline, a fitted search or a FrozenEstimator "
-                             "ending in one); "
-                             f"got {what}.")
+            raise ValueError(f"{needs} (or a Pipeline, a fitted search or a "
+                             f"FrozenEstimator ending in one); got {what}.")
 
     def to_input(X):
         for step in heads:
@@ -324,7 +323,8 @@ class CascadeDisplay:
         ----------
         estimator : SerialStack
             A fitted cascade (``exit_threshold`` set); or a ``Pipeline``, a fitted
-            search or a ``FrozenEstimator`` ending in one (``X`` then goes through the Pipeline's earlier steps).
+            search or a ``FrozenEstimator`` ending in one (``X`` then goes through the
+            Pipeline's earlier steps).
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
         sample_weight : array-like of shape (n_samples,), default=None
