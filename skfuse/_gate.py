@@ -85,7 +85,7 @@ class SoftmaxGate(BaseEstimator):
         would densify it): :meth:`predict_log_proba` moves the centring into the
         intercept."""
         if sp.issparse(X):
-            return sp.csr_matrix(X.multiply(1.0 / self.scale_))
+            return divided_columns(X, self.scale_)
         scaled = np.asarray(X, dtype=np.float64) - self.mean_
         scaled /= self.scale_  # in place: one temporary the size of X, not two
         return scaled
@@ -147,7 +147,8 @@ def _constant(variance, mean, n):
 
 def column_mean_scale(X, weight):
     """Weighted column means and standard deviations of float64 ``X``, dense or sparse
-    (:func:`_sparse_mean_variance`), a constant column's scale 1 (:func:`_constant`).
+    (:func:`_sparse_mean_variance`); a constant column's scale is the larger of 1 and
+    its magnitude (:func:`_constant`).
 
     A column whose largest magnitude is beyond 1e100 or below 1e-100 is divided by it
     first, so that its squares neither overflow nor vanish (values near 1e160 would
@@ -160,14 +161,25 @@ def column_mean_scale(X, weight):
     unit = np.where(extreme, peak, 1.0)
     total = weight.sum()
     if sparse:
-        Z = sp.csr_matrix(X.multiply(1.0 / unit)) if extreme.any() else X
+        Z = divided_columns(X, unit) if extreme.any() else X
         mean, variance = _sparse_mean_variance(Z, weight, total)
     else:
         Z = X / unit if extreme.any() else X
         mean = weight @ Z / total
         variance = weight @ (Z - mean) ** 2 / total
-    scale = np.where(_constant(variance, mean, X.shape[0]), 1.0, np.sqrt(variance))
+    # A constant column's mean is its value up to rounding, which the scale of 1 would
+    # leave standing far from 0 in a column of large values: its magnitude takes it.
+    scale = np.where(_constant(variance, mean, X.shape[0]), np.maximum(np.abs(mean), 1.0),
+                     np.sqrt(variance))
     return mean * unit, scale * unit
+
+
+def divided_columns(X, by):
+    """Sparse ``X`` as CSR, each column divided by ``by``: divided, as dense columns
+    are, since multiplying by ``1 / by`` overflows where ``by`` is subnormal."""
+    Z = sp.csr_matrix(X, dtype=np.float64, copy=True)
+    Z.data /= by[Z.indices]
+    return Z
 
 
 def _sparse_mean_variance(X, weight, total):

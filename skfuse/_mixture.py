@@ -1126,8 +1126,9 @@ def _mean_filled(X, weight):
 
 def _standardise(X, weight):
     """Dense ``X`` with each column centred and scaled by its weighted mean and standard
-    deviation (a constant column is only centred), whatever its container: k-means in
-    the units given would let the widest column decide the start."""
+    deviation (a constant column is centred, and scaled only by a magnitude above 1),
+    whatever its container: k-means in the units given would let the widest column
+    decide the start."""
     if hasattr(X, "toarray"):
         X = X.toarray()
     X = np.asarray(X, dtype=np.float64)

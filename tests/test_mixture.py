@@ -919,6 +919,44 @@ def test_the_gate_scales_sparse_and_dense_columns_near_the_limits_alike(scale, s
                     rtol=1e-6, atol=1e-9)
 
 
+def test_the_gate_reads_sparse_subnormal_columns_as_dense_ones():
+    # Sparse columns were multiplied by 1 / their peak, which overflows for a peak
+    # below ~5.6e-309: the mean came out infinite and the gate's shares NaN.
+    import scipy.sparse as sp
+
+    from skfuse._gate import SoftmaxGate, column_mean_scale
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(200, 2))
+    X[rng.rand(200) < 0.3, 0] = 0.0
+    X[:, 0] *= 1e-310
+    targets = rng.dirichlet(np.ones(2), size=200)
+    weight = rng.rand(200)
+    dense = column_mean_scale(X, weight)
+    for sparse in (sp.csr_matrix(X), sp.csc_array(X)):
+        assert_allclose(column_mean_scale(sparse, weight), dense, rtol=1e-9)
+        assert_allclose(SoftmaxGate().fit(sparse, targets).predict_proba(sparse),
+                        SoftmaxGate().fit(X, targets).predict_proba(X), rtol=1e-6)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("value", [1e20, 1e30, 1e60, 1e90])
+def test_a_constant_column_of_large_values_changes_no_gate_share(value, weighted):
+    # A constant column kept a scale of 1, so the rounding of its mean (1e-16 of it)
+    # stood as a standardised value of up to 1e74: equal shares for every row.
+    from skfuse._gate import SoftmaxGate
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(500, 2))
+    shares = np.exp(np.c_[X[:, 0], -X[:, 0]])
+    targets = shares / shares.sum(axis=1, keepdims=True)
+    weight = rng.rand(500) if weighted else None
+    plain = SoftmaxGate().fit(X, targets, sample_weight=weight)
+    wider = np.c_[X, np.full(500, value)]
+    gate = SoftmaxGate().fit(wider, targets, sample_weight=weight)
+    assert_allclose(gate.predict_proba(wider), plain.predict_proba(X), atol=1e-6)
+
+
 def test_the_kmeans_start_leaves_a_nearly_constant_column_centred():
     # A column varying within the rounding of its mean (1e6 plus changes of 1e-9) was
     # scaled up to unit spread, as far-reaching in the k-means start as a real feature.
@@ -1297,7 +1335,7 @@ def test_the_gate_scales_sparse_columns_by_their_spread_as_dense_ones():
     dense = SoftmaxGate().fit(X, targets, weight)
     sparse = SoftmaxGate().fit(sp.csr_matrix(X), targets, weight)
     assert_allclose(sparse.scale_, dense.scale_, rtol=1e-12)
-    assert sparse.scale_[3] == 1.0  # constant: left as it is, as dense
+    assert_allclose(sparse.scale_[3], 2.5)  # constant: scaled by its magnitude, as dense
     assert_allclose(sparse.predict_proba(sp.csr_matrix(X)), dense.predict_proba(X),
                     atol=1e-5)
 

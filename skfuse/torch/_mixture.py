@@ -745,8 +745,9 @@ _NEURAL_MIXTURE_DOCS = {
         The (sample-weighted) mean of each input column, subtracted before training
         and prediction.""",
     "x_scale_": """x_scale_ : ndarray of shape (n_features,)
-        The (sample-weighted) standard deviation of each input column (1 where the
-        column is constant, up to rounding), by which inputs are divided.""",
+        The (sample-weighted) standard deviation of each input column (where the
+        column is constant, up to rounding, the larger of 1 and its magnitude), by
+        which inputs are divided.""",
     "n_features_in_": """n_features_in_ : int
         Number of features seen during fit.""",
     "feature_names_in_": """feature_names_in_ : ndarray of shape (n_features,)
