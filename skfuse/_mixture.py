@@ -6,7 +6,9 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.optimize import linear_sum_assignment
+from scipy.sparse.linalg import LinearOperator, eigsh
 from scipy.special import logsumexp
 from sklearn.base import ClassifierMixin, RegressorMixin, clone
 from sklearn.cluster import KMeans
@@ -41,7 +43,13 @@ from ._compat import (
     _VisualBlock,
 )
 from ._docstring import Substitution
-from ._gate import SoftmaxGate, column_mean_scale, fit_classifier_gate, gate_log_proba
+from ._gate import (
+    SoftmaxGate,
+    column_mean_scale,
+    divided_columns,
+    fit_classifier_gate,
+    gate_log_proba,
+)
 from ._jobs import MemberJobs
 from ._tasks import (
     is_frozen,
@@ -636,7 +644,9 @@ class _BaseMixture(Composite):
             return rng.dirichlet(np.ones(n_experts), size=n)
         Z = _standardise(_mean_filled(X_gate, weight), weight)
         if self._kind == "regressor":  # cluster in (x, y) so regimes of y separate too
-            Z = np.hstack([Z, _standardise(target[:, None], weight)])
+            y_column = _standardise(target[:, None], weight)
+            Z = (sp.hstack([Z, y_column], format="csr") if sp.issparse(Z)
+                 else np.hstack([Z, y_column]))
         # k-means sees the rows of positive weight only: its tolerance scales with the
         # unweighted variance of its data, so rows of weight 0 far off would stop it early.
         kept = weight > 0
@@ -1093,16 +1103,43 @@ def _axis_seeds(Z, weight, n_clusters):
     reordering columns gives the same seeds.
     """
     mean = weight @ Z / weight.sum()
-    centred = Z - mean
-    covariance = (centred * weight[:, None]).T @ centred / weight.sum()
-    projection = centred @ np.linalg.eigh(covariance)[1][:, -1]
+    if sp.issparse(Z):
+        axis = _principal_axis(Z, weight, mean)
+        projection = Z @ axis - mean @ axis
+    else:
+        centred = Z - mean
+        covariance = (centred * weight[:, None]).T @ centred / weight.sum()
+        projection = centred @ np.linalg.eigh(covariance)[1][:, -1]
     if projection[np.argmax(np.abs(projection))] < 0:
         projection = -projection
     order = np.argsort(projection, kind="stable")
     cumulative = np.cumsum(weight[order])
     quantiles = (np.arange(n_clusters) + 0.5) * cumulative[-1] / n_clusters
     picks = np.minimum(np.searchsorted(cumulative, quantiles), len(order) - 1)
-    return Z[order[picks]]
+    seeds = Z[order[picks]]
+    return seeds.toarray() if sp.issparse(seeds) else seeds
+
+
+def _principal_axis(Z, weight, mean):
+    """The leading eigenvector of sparse ``Z``'s weighted covariance, centred on the
+    fly: formed (d x d) for a few hundred columns, else found by Lanczos from its
+    products with vectors, so that wide data (text) is never densified."""
+    total = weight.sum()
+
+    def covariance_times(v):
+        v = np.ravel(v)
+        return np.asarray(Z.T @ (weight * (Z @ v))).ravel() / total - mean * (mean @ v)
+
+    d = Z.shape[1]
+    if d <= _DENSE_COVARIANCE_COLUMNS:
+        covariance = np.column_stack([covariance_times(e) for e in np.eye(d)])
+        return np.linalg.eigh((covariance + covariance.T) / 2)[1][:, -1]
+    operator = LinearOperator((d, d), matvec=covariance_times, dtype=np.float64)
+    return eigsh(operator, k=1, which="LA", v0=np.ones(d))[1][:, 0]
+
+
+# Up to this many columns, a sparse start's covariance is formed and decomposed whole.
+_DENSE_COVARIANCE_COLUMNS = 500
 
 
 def _gate_rows(rows, n_experts):
@@ -1116,7 +1153,18 @@ def _mean_filled(X, weight):
     weighted mean, for the k-means start."""
     if not nan_rows(X).any():
         return X
-    X = X.toarray() if hasattr(X, "toarray") else X
+    if sp.issparse(X):  # only stored entries can be NaN: they are filled in place
+        X = sp.csc_matrix(X, dtype=np.float64, copy=True)
+        missing = np.isnan(X.data)
+        columns = np.repeat(np.arange(X.shape[1]), np.diff(X.indptr))
+        stored_weight = weight[X.indices]
+        total = np.bincount(columns[~missing], (stored_weight * X.data)[~missing],
+                            minlength=X.shape[1])
+        count = weight.sum() - np.bincount(columns[missing], stored_weight[missing],
+                                           minlength=X.shape[1])
+        means = np.divide(total, count, out=np.zeros_like(total), where=count > 0)
+        X.data[missing] = means[columns[missing]]
+        return X.tocsr()
     seen = ~np.isnan(X)
     total = np.where(seen, X, 0.0).T @ weight
     count = seen.T.astype(float) @ weight
@@ -1125,16 +1173,16 @@ def _mean_filled(X, weight):
 
 
 def _standardise(X, weight):
-    """Dense ``X`` with each column centred and scaled by its weighted mean and standard
-    deviation (a constant column is centred, and scaled only by a magnitude above 1),
-    whatever its container: k-means in the units given would let the widest column
-    decide the start."""
-    if hasattr(X, "toarray"):
-        X = X.toarray()
-    X = np.asarray(X, dtype=np.float64)
+    """``X`` as float64 with each column centred and scaled by its weighted mean and
+    standard deviation (a constant column is centred, and scaled only by a magnitude
+    above 1): k-means in the units given would let the widest column decide the
+    start. Sparse ``X`` stays sparse and is only scaled: neither k-means nor the
+    principal axis of the first seeds depends on where the origin lies."""
+    if not sp.issparse(X):
+        X = np.asarray(X, dtype=np.float64)
     with np.errstate(over="ignore", invalid="ignore"):  # (a target beyond 1e308: the
         mean, scale = column_mean_scale(X, weight)       # M-step refuses it by name)
-        return (X - mean) / scale
+        return divided_columns(X, scale) if sp.issparse(X) else (X - mean) / scale
 
 
 # Docstring entries both mixtures share, filled in by Substitution.

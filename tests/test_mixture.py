@@ -957,6 +957,49 @@ def test_a_constant_column_of_large_values_changes_no_gate_share(value, weighted
     assert_allclose(gate.predict_proba(wider), plain.predict_proba(X), atol=1e-6)
 
 
+@pytest.mark.parametrize("n_features", [4, 600])  # the axis: eigh, then Lanczos
+def test_the_kmeans_start_seeds_sparse_x_as_dense_x(n_features):
+    import scipy.sparse as sp
+
+    from skfuse._mixture import _axis_seeds, _mean_filled, _standardise
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(300, n_features)) * (rng.rand(300, n_features) < 0.3)
+    X[rng.rand(*X.shape) < 0.02] = np.nan
+    weight = rng.rand(300)
+    dense = _standardise(_mean_filled(X, weight), weight)
+    sparse = _standardise(_mean_filled(sp.csr_matrix(X), weight), weight)
+    assert sp.issparse(sparse)
+    # Sparse columns are not centred: the same seeds, shifted by the columns' means.
+    shift = weight @ sparse / weight.sum()
+    assert_allclose(_axis_seeds(sparse, weight, 3) - shift, _axis_seeds(dense, weight, 3),
+                    atol=1e-12)
+
+
+def test_the_kmeans_start_keeps_wide_sparse_x_sparse():
+    # The start densified X and formed its (d x d) covariance: 128 MB here, and
+    # text-sized X (1e5 columns) could not be fitted with the default init.
+    import tracemalloc
+
+    import scipy.sparse as sp
+
+    rng = np.random.RandomState(0)
+    X = sp.random(500, 4000, density=1e-3, format="csr", random_state=rng)
+    y = (np.asarray(X[:, :400].sum(axis=1)).ravel() > 0).astype(int)
+    moe = MixtureOfExpertsClassifier(LogisticRegression(), n_experts=2, max_iter=2,
+                                     random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clone(moe).set_params(init="random").fit(X, y)  # the first fit compiles kernels
+        tracemalloc.start()
+        try:
+            moe.fit(X, y)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert peak < X.shape[0] * X.shape[1] * 8 / 4  # a quarter of one dense copy
+
+
 def test_the_kmeans_start_leaves_a_nearly_constant_column_centred():
     # A column varying within the rounding of its mean (1e6 plus changes of 1e-9) was
     # scaled up to unit spread, as far-reaching in the k-means start as a real feature.
