@@ -17,6 +17,7 @@ synthetic row misses what its parent misses (a view, a modality) and nothing els
 """
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.neighbors import NearestNeighbors
 
 from ._views import _is_dataframe, take_rows
@@ -86,14 +87,17 @@ def nearest_neighbours(X, kinds=None):
     """For each row, the index of its nearest other row (itself with a single row).
 
     Distances are taken on standardised numeric columns (a NaN at the column's mean)
-    and one-hot categorical columns.
+    and one-hot categorical columns, sparse (a column of ids or texts has as many
+    levels as rows).
     """
     kinds = column_kinds(X) if kinds is None else kinds
     parts = []
     for col, kind in zip(_columns(X), kinds):
         if kind == "category":
             codes = _codes(col)
-            parts.append(np.eye(codes.max() + 2)[codes + 1])
+            n = len(codes)
+            parts.append(sp.csr_matrix((np.ones(n), (np.arange(n), codes + 1)),
+                                       shape=(n, codes.max() + 2)))
         else:
             values = _floats(col)
             if np.isnan(values).all():
@@ -102,7 +106,12 @@ def nearest_neighbours(X, kinds=None):
             centred = (values - np.nanmean(values)) / (scale if scale > 0 else 1.0)
             parts.append(np.nan_to_num(centred, nan=0.0)[:, None])
     n = X.shape[0]
-    Z = np.hstack(parts) if parts else np.zeros((n, 1))
+    if not parts:
+        Z = np.zeros((n, 1))
+    elif any(sp.issparse(part) for part in parts):
+        Z = sp.hstack(parts, format="csr")
+    else:
+        Z = np.hstack(parts)
     if n < 2:
         return np.zeros(n, dtype=int)
     _, index = NearestNeighbors(n_neighbors=2).fit(Z).kneighbors(Z)
@@ -169,38 +178,44 @@ def augment(X, n_rows, method, rng, sample_weight=None):
             spread = np.abs(new - other) / MUNGE_S
             drawn = rng.normal(np.where(move, other, 0.0), np.where(move, spread, 0.0))
             new = np.where(move, drawn, new)
-        observed = values[~np.isnan(values)]
-        if observed.size:
-            new = np.clip(new, observed.min(), observed.max())
-            if kind == "integer":
-                new = _snap(new, np.unique(observed))
+        observed = ~np.isnan(values)
+        if observed.any():
+            new = np.clip(new, values[observed].min(), values[observed].max())
+        if kind == "integer":
+            # Row indices, read back below as categories are, so that integers beyond
+            # 2**53 (which float64 rounds) keep their values: a cell takes its
+            # parent's row, its donor's, or (moved by munge) a row holding the value
+            # nearest to the one drawn.
+            rows = np.where(move, donor, own)
+            if method == "munge" and move.any():
+                levels, first = np.unique(values[observed], return_index=True)
+                holder = np.flatnonzero(observed)[first]
+                rows[move] = holder[_nearest(new[move], levels)]
+            new = rows
         columns.append(new)
     return _assemble(X, kinds, columns), parents
 
 
-def _snap(values, levels):
-    """Each value moved to the nearest of the sorted ``levels`` (NaN stays)."""
-    out = values.copy()
-    finite = ~np.isnan(values)
-    right = np.clip(np.searchsorted(levels, values[finite]), 1, max(len(levels) - 1, 1))
-    left = right - 1
+def _nearest(values, levels):
+    """The index of the nearest of the sorted ``levels`` to each finite value (the
+    lower of two equally near)."""
     if len(levels) == 1:
-        out[finite] = levels[0]
-        return out
-    nearer_left = values[finite] - levels[left] <= levels[right] - values[finite]
-    out[finite] = np.where(nearer_left, levels[left], levels[right])
-    return out
+        return np.zeros(len(values), dtype=int)
+    right = np.clip(np.searchsorted(levels, values), 1, len(levels) - 1)
+    left = right - 1
+    return np.where(values - levels[left] <= levels[right] - values, left, right)
 
 
 def _assemble(X, kinds, columns):
-    """The synthetic columns (row indices for categorical ones) as ``X``'s type."""
+    """The synthetic columns (row indices for categorical and integer ones) as
+    ``X``'s type."""
     if _is_dataframe(X):
         import pandas as pd
 
         data = {}
         for c, (name, kind, new) in enumerate(zip(X.columns, kinds, columns)):
             source = X.iloc[:, c]
-            if kind == "category":
+            if kind != "float":
                 data[name] = source.iloc[new].reset_index(drop=True)
             else:
                 data[name] = pd.Series(new).astype(source.dtype)
@@ -208,5 +223,5 @@ def _assemble(X, kinds, columns):
     X = np.asarray(X)
     out = np.empty((len(columns[0]), X.shape[1]), dtype=X.dtype)
     for c, (kind, new) in enumerate(zip(kinds, columns)):
-        out[:, c] = take_rows(X[:, c], new) if kind == "category" else new
+        out[:, c] = new if kind == "float" else take_rows(X[:, c], new)
     return out

@@ -509,6 +509,48 @@ def test_augmented_arrays_keep_integer_codes_and_ranges():
     assert X[:, 1].min() <= new[:, 1].min() and new[:, 1].max() <= X[:, 1].max()
 
 
+@pytest.mark.parametrize("method", ["munge", "resample"])
+@pytest.mark.parametrize("as_frame", [False, True])
+def test_augmented_integers_beyond_2_53_keep_their_exact_values(method, as_frame):
+    # Integer columns went through float64, which rounds beyond 2**53: nanosecond
+    # timestamps and hashed ids came back as values never seen in their column.
+    rng = np.random.RandomState(0)
+    ids = 2**60 + rng.randint(0, 10**6, 80).astype(np.int64) * 1001
+    X = np.column_stack([ids, rng.randint(0, 5, 80)])
+    if as_frame:
+        pd = pytest.importorskip("pandas")
+        X = pd.DataFrame({"id": ids, "level": X[:, 1], "x": rng.randn(80)})
+    new, parents = augment(X, 400, method, np.random.RandomState(1))
+    new_ids = new["id"].to_numpy() if as_frame else new[:, 0]
+    assert new_ids.dtype == np.int64
+    assert set(new_ids.tolist()) <= set(ids.tolist())
+    # Some cells moved, and those that did not are their parent's, exactly.
+    assert 0 < (new_ids != ids[parents]).sum() < len(new_ids)
+
+
+def test_munge_neighbours_of_rows_with_an_id_column_are_found_sparsely():
+    # The one-hot of a column with one level per row was dense, n x n: 137 MiB and 8 s
+    # at 3,000 rows. Distinct ids add the same distance to every pair, so the
+    # neighbours are those of the other columns.
+    import tracemalloc
+
+    pd = pytest.importorskip("pandas")
+    from skfuse._augment import nearest_neighbours
+
+    n = 2000
+    X = pd.DataFrame({"text": [f"review {i}" for i in range(n)],
+                      "x": np.random.RandomState(0).randn(n)})
+    with sklearn.config_context(working_memory=4):  # scikit-learn's chunks, in MiB
+        tracemalloc.start()
+        try:
+            found = nearest_neighbours(X)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert_array_equal(found, nearest_neighbours(X[["x"]]))
+    assert peak < n * n * 8 / 2  # half the dense one-hot
+
+
 def test_the_student_learns_synthetic_rows_of_a_dataframe():
     pd = pytest.importorskip("pandas")
     X = frame().drop(columns=["city", "flag"])
