@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn import config_context
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.datasets import make_classification, make_regression
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.exceptions import UnsetMetadataPassedError
@@ -601,3 +601,48 @@ def test_a_member_kept_as_partition_copies_costs_them_all_and_a_frozen_one_once(
     costs = fusion.member_costs_
     assert 3.0 < costs["slow"] / costs["frozen"] < 5.0  # four copies against one model
     assert not hasattr(fusion.named_estimators_["frozen"], "estimators")  # not 4 copies
+
+
+class _CollectionClassifier(ClassifierMixin, BaseEstimator):
+    """Takes Dask collections as the estimators of ``xgboost.dask`` do (skfuse knows
+    them by their module), keeping the rows it was given."""
+
+    def fit(self, X, y, sample_weight=None):
+        self.rows_ = np.asarray(X.compute())
+        self.model_ = LogisticRegression(max_iter=300).fit(self.rows_, np.asarray(y.compute()))
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict_proba(self, X):
+        return self.model_.predict_proba(X)
+
+
+_CollectionClassifier.__module__ = "xgboost.dask"
+
+
+def test_a_member_that_takes_collections_is_fitted_without_the_sample_rows(monkeypatch,
+                                                                          synchronous):
+    # The test above needs xgboost, which no extra installs: this one runs everywhere.
+    fitted = []
+
+    def in_memory_copy(member):
+        fitted.append(member)
+        return member.model_
+
+    monkeypatch.setattr(_partitions, "in_memory_copy", in_memory_copy)
+    X = da.from_array(X_CLF, chunks=300)
+    y = da.from_array(Y_CLF, chunks=300)
+    mixed = FusionClassifier([("dask", _CollectionClassifier()),
+                              ("lr", LogisticRegression(max_iter=300))],
+                             weights="optimize", partitions="blocks", partition_sample=50,
+                             random_state=0).fit(X, y)
+    assert len(fitted) == 1
+    assert mixed.named_estimators_["dask"] is fitted[0].model_
+    # Every row but the 4 x 50 sample rows, which the weights were learned on, once each.
+    assert mixed.n_oof_samples_ == 200
+    kept = [tuple(row) for row in fitted[0].rows_]
+    assert len(kept) == len(set(kept)) == 1000
+    assert set(kept) <= {tuple(row) for row in X_CLF}
+    with pytest.raises(TypeError, match="member 'dask' takes Dask collections, and X is "
+                                        "in memory"):
+        clone(mixed).set_params(partitions=4).fit(X_CLF, Y_CLF)
