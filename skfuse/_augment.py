@@ -25,6 +25,7 @@ from ._views import _is_dataframe, take_rows
 MUNGE_P = 0.5
 MUNGE_S = 1.0
 RESAMPLE_P = 0.25
+SPARSE_LEVELS = 256
 METHODS = ("munge", "resample")
 
 
@@ -87,17 +88,21 @@ def nearest_neighbours(X, kinds=None):
     """For each row, the index of its nearest other row (itself with a single row).
 
     Distances are taken on standardised numeric columns (a NaN at the column's mean)
-    and one-hot categorical columns, sparse (a column of ids or texts has as many
-    levels as rows).
+    and one-hot categorical columns: sparse where they have more than
+    ``SPARSE_LEVELS`` levels in all (a column of ids or texts has one per row), dense
+    otherwise (so that a few columns are searched by a tree).
     """
     kinds = column_kinds(X) if kinds is None else kinds
+    codes = [_codes(col) if kind == "category" else None
+             for col, kind in zip(_columns(X), kinds)]
+    levels = sum(c.max() + 2 for c in codes if c is not None)
     parts = []
-    for col, kind in zip(_columns(X), kinds):
+    for col, kind, code in zip(_columns(X), kinds, codes):
         if kind == "category":
-            codes = _codes(col)
-            n = len(codes)
-            parts.append(sp.csr_matrix((np.ones(n), (np.arange(n), codes + 1)),
-                                       shape=(n, codes.max() + 2)))
+            n = len(code)
+            one_hot = sp.csr_matrix((np.ones(n), (np.arange(n), code + 1)),
+                                    shape=(n, code.max() + 2))
+            parts.append(one_hot if levels > SPARSE_LEVELS else one_hot.toarray())
         else:
             values = _floats(col)
             if np.isnan(values).all():

@@ -175,9 +175,10 @@ def column_mean_scale(X, weight):
 
 
 def divided_columns(X, by):
-    """Sparse ``X`` as CSR, each column divided by ``by``: divided, as dense columns
-    are, since multiplying by ``1 / by`` overflows where ``by`` is subnormal."""
+    """Sparse ``X`` as canonical CSR, each column divided by ``by``: divided, as dense
+    columns are, since multiplying by ``1 / by`` overflows where ``by`` is subnormal."""
     Z = sp.csr_matrix(X, dtype=np.float64, copy=True)
+    Z.sum_duplicates()
     Z.data /= by[Z.indices]
     return Z
 

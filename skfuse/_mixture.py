@@ -8,7 +8,7 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linear_sum_assignment
-from scipy.sparse.linalg import LinearOperator, eigsh
+from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
 from scipy.special import logsumexp
 from sklearn.base import ClassifierMixin, RegressorMixin, clone
 from sklearn.cluster import KMeans
@@ -1121,25 +1121,36 @@ def _axis_seeds(Z, weight, n_clusters):
 
 
 def _principal_axis(Z, weight, mean):
-    """The leading eigenvector of sparse ``Z``'s weighted covariance, centred on the
-    fly: formed (d x d) for a few hundred columns, else found by Lanczos from its
-    products with vectors, so that wide data (text) is never densified."""
-    total = weight.sum()
+    """The leading eigenvector of sparse ``Z``'s weighted covariance, without
+    densifying ``Z``: formed (d x d) from dense blocks of rows up to a few hundred
+    columns, else found by Lanczos from its products with vectors (wide data: text)."""
+    total, (n, d) = weight.sum(), Z.shape
+    if d <= _DENSE_COVARIANCE_COLUMNS:
+        gram = np.zeros((d, d))
+        rows = max(1, _BLOCK_VALUES // d)
+        for first in range(0, n, rows):
+            block = Z[first:first + rows].toarray()
+            gram += block.T @ (block * weight[first:first + rows, None])
+        return np.linalg.eigh(gram / total - np.outer(mean, mean))[1][:, -1]
 
     def covariance_times(v):
-        v = np.ravel(v)
         return np.asarray(Z.T @ (weight * (Z @ v))).ravel() / total - mean * (mean @ v)
 
-    d = Z.shape[1]
-    if d <= _DENSE_COVARIANCE_COLUMNS:
-        covariance = np.column_stack([covariance_times(e) for e in np.eye(d)])
-        return np.linalg.eigh((covariance + covariance.T) / 2)[1][:, -1]
+    # A generic start: a fixed one (all ones) can be orthogonal to the spread.
+    start = np.random.RandomState(0).standard_normal(d)
+    if not covariance_times(start).any():  # no spread: any axis will do
+        return start
     operator = LinearOperator((d, d), matvec=covariance_times, dtype=np.float64)
-    return eigsh(operator, k=1, which="LA", v0=np.ones(d))[1][:, 0]
+    try:
+        return eigsh(operator, k=1, which="LA", v0=start)[1][:, 0]
+    except ArpackNoConvergence as exc:  # near-equal leading eigenvalues: any will do
+        return exc.eigenvectors[:, 0] if exc.eigenvectors.size else start
 
 
-# Up to this many columns, a sparse start's covariance is formed and decomposed whole.
+# Up to this many columns, a sparse start's covariance is formed and decomposed whole,
+# from dense blocks of rows of at most this many values.
 _DENSE_COVARIANCE_COLUMNS = 500
+_BLOCK_VALUES = 2**20
 
 
 def _gate_rows(rows, n_experts):
@@ -1155,6 +1166,7 @@ def _mean_filled(X, weight):
         return X
     if sp.issparse(X):  # only stored entries can be NaN: they are filled in place
         X = sp.csc_matrix(X, dtype=np.float64, copy=True)
+        X.sum_duplicates()  # (a NaN and a number in one cell are a NaN, as dense)
         missing = np.isnan(X.data)
         columns = np.repeat(np.arange(X.shape[1]), np.diff(X.indptr))
         stored_weight = weight[X.indices]
@@ -1176,13 +1188,19 @@ def _standardise(X, weight):
     """``X`` as float64 with each column centred and scaled by its weighted mean and
     standard deviation (a constant column is centred, and scaled only by a magnitude
     above 1): k-means in the units given would let the widest column decide the
-    start. Sparse ``X`` stays sparse and is only scaled: neither k-means nor the
-    principal axis of the first seeds depends on where the origin lies."""
+    start. Sparse ``X`` stays sparse: only its columns stored in every row are
+    centred (k-means and the principal axis do not depend on where the origin lies,
+    but in float64 a column far from it drowns the others' distances)."""
     if not sp.issparse(X):
         X = np.asarray(X, dtype=np.float64)
     with np.errstate(over="ignore", invalid="ignore"):  # (a target beyond 1e308: the
         mean, scale = column_mean_scale(X, weight)       # M-step refuses it by name)
-        return divided_columns(X, scale) if sp.issparse(X) else (X - mean) / scale
+        if not sp.issparse(X):
+            return (X - mean) / scale
+        Z = divided_columns(X, scale)
+        full = np.bincount(Z.indices, minlength=Z.shape[1]) == Z.shape[0]
+        Z.data -= np.where(full, mean / scale, 0.0)[Z.indices]
+        return Z
 
 
 # Docstring entries both mixtures share, filled in by Substitution.

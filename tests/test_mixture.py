@@ -985,19 +985,70 @@ def test_the_kmeans_start_keeps_wide_sparse_x_sparse():
 
     rng = np.random.RandomState(0)
     X = sp.random(500, 4000, density=1e-3, format="csr", random_state=rng)
-    y = (np.asarray(X[:, :400].sum(axis=1)).ravel() > 0).astype(int)
-    moe = MixtureOfExpertsClassifier(LogisticRegression(), n_experts=2, max_iter=2,
-                                     random_state=0)
+    y = (np.asarray(X[:, :400].sum(axis=1)).ravel() > 0).astype(float)
+    moe = MixtureOfExpertsClassifier(LogisticRegression())
+
+    def start():
+        return moe._initial_responsibilities(X, y, np.ones(500), 2,
+                                             np.random.RandomState(0), 0)
+
+    start()  # (the first call imports and compiles what it needs)
+    tracemalloc.start()
+    try:
+        start()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < X.shape[0] * X.shape[1] * 8 / 8  # an eighth of one dense copy
+
+
+@pytest.mark.parametrize("rows", ["zero", "alike"])
+def test_the_kmeans_start_takes_wide_sparse_x_without_spread(rows):
+    # Lanczos started from a vector the covariance maps to 0 raised ArpackError.
+    import scipy.sparse as sp
+
+    rng = np.random.RandomState(0)
+    if rows == "zero":
+        X = sp.csr_matrix((200, 600))
+    else:
+        X = sp.csr_matrix(np.tile((rng.rand(600) < 0.05) * 1.0, (200, 1)))
+    y = rng.randint(0, 2, 200)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        clone(moe).set_params(init="random").fit(X, y)  # the first fit compiles kernels
-        tracemalloc.start()
-        try:
-            moe.fit(X, y)
-            peak = tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
-    assert peak < X.shape[0] * X.shape[1] * 8 / 4  # a quarter of one dense copy
+        moe = MixtureOfExpertsClassifier(LogisticRegression(), n_experts=2, max_iter=2,
+                                         random_state=0).fit(X, y)
+    assert np.isfinite(moe.predict_proba(X)).all()
+
+
+def test_the_kmeans_start_centres_sparse_columns_stored_in_every_row():
+    # Scaled but not centred, a column at 1e9 (plus 10 between the groups) stood 2e8
+    # standard units from 0, and the rounding of k-means's distances hid the groups.
+    import scipy.sparse as sp
+
+    rng = np.random.RandomState(0)
+    groups = rng.randint(0, 2, 300)
+    X = np.c_[1e9 + 10.0 * groups + rng.normal(size=300),
+              rng.normal(size=(300, 2)) * (rng.rand(300, 2) < 0.3)]
+    moe = MixtureOfExpertsClassifier(LogisticRegression())
+    for given in (X, sp.csr_matrix(X)):
+        for start in range(3):
+            found = moe._initial_responsibilities(given, groups * 1.0, np.ones(300), 2,
+                                                  np.random.RandomState(0), start)
+            same = found.argmax(axis=1) == groups  # the groups, up to their order
+            assert same.all() or not same.any()
+
+
+def test_the_kmeans_start_fills_nan_in_sparse_x_with_repeated_entries_as_dense():
+    import scipy.sparse as sp
+
+    from skfuse._mixture import _mean_filled
+
+    # Row 0 column 0 is stored twice, NaN and 1: one NaN, as toarray() sums them.
+    X = sp.csr_matrix((np.array([np.nan, 1.0, 2.0, 4.0]), np.zeros(4, dtype=int),
+                       np.array([0, 2, 3, 4, 4])), shape=(4, 1))
+    assert not X.has_canonical_format
+    weight = np.ones(4)
+    assert_allclose(_mean_filled(X, weight).toarray(), _mean_filled(X.toarray(), weight))
 
 
 def test_the_kmeans_start_leaves_a_nearly_constant_column_centred():
