@@ -25,7 +25,7 @@ from ._views import _is_dataframe, take_rows
 MUNGE_P = 0.5
 MUNGE_S = 1.0
 RESAMPLE_P = 0.25
-SPARSE_LEVELS = 256
+DENSE_ONE_HOT_VALUES = 2**23  # 64 MiB of float64
 METHODS = ("munge", "resample")
 
 
@@ -88,9 +88,9 @@ def nearest_neighbours(X, kinds=None):
     """For each row, the index of its nearest other row (itself with a single row).
 
     Distances are taken on standardised numeric columns (a NaN at the column's mean)
-    and one-hot categorical columns: sparse where they have more than
-    ``SPARSE_LEVELS`` levels in all (a column of ids or texts has one per row), dense
-    otherwise (so that a few columns are searched by a tree).
+    and one-hot categorical columns: sparse where the dense one-hot would hold more
+    than ``DENSE_ONE_HOT_VALUES`` values (a column of ids or texts has a level per
+    row), dense otherwise (searched faster, by a tree where the columns are few).
     """
     kinds = column_kinds(X) if kinds is None else kinds
     codes = [_codes(col) if kind == "category" else None
@@ -102,7 +102,7 @@ def nearest_neighbours(X, kinds=None):
             n = len(code)
             one_hot = sp.csr_matrix((np.ones(n), (np.arange(n), code + 1)),
                                     shape=(n, code.max() + 2))
-            parts.append(one_hot if levels > SPARSE_LEVELS else one_hot.toarray())
+            parts.append(one_hot if n * levels > DENSE_ONE_HOT_VALUES else one_hot.toarray())
         else:
             values = _floats(col)
             if np.isnan(values).all():

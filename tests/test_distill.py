@@ -530,14 +530,14 @@ def test_augmented_integers_beyond_2_53_keep_their_exact_values(method, as_frame
 
 def test_munge_neighbours_of_rows_with_an_id_column_are_found_sparsely():
     # The one-hot of a column with one level per row was dense, n x n: 137 MiB and 8 s
-    # at 3,000 rows. Distinct ids add the same distance to every pair, so the
-    # neighbours are those of the other columns.
+    # at 3,000 rows (beyond 64 MiB it is sparse now). Distinct ids add the same
+    # distance to every pair, so the neighbours are those of the other columns.
     import tracemalloc
 
     pd = pytest.importorskip("pandas")
     from skfuse._augment import nearest_neighbours
 
-    n = 2000
+    n = 4000
     X = pd.DataFrame({"text": [f"review {i}" for i in range(n)],
                       "x": np.random.RandomState(0).randn(n)})
     with sklearn.config_context(working_memory=4):  # scikit-learn's chunks, in MiB
