@@ -249,7 +249,7 @@ class _BaseFusion(TransformerMixin, Composite):
         """The weights ``scoring`` scores the out-of-fold outputs with: ``sample_weight``;
         under metadata routing, what the scorer requests (none where it declines them or
         is a plain function; an unset request with weights given is refused before,
-        as scikit-learn's searches refuse it)."""
+        as scikit-learn's searches refuse it from version 1.9)."""
         if (self._routed_scorer() is None
                 or not get_config().get("enable_metadata_routing", False)):
             return sample_weight
@@ -1059,7 +1059,8 @@ class FusionClassifier(_CollectionScoreMixin, ClassifierMixin, _BaseFusion):
         where ``fused`` has ``predict`` and ``predict_proba`` and X is None, with
         ``sample_weight=`` when ``fit`` is given weights; with metadata routing on,
         as it requests them (``set_score_request``; an unset request with weights
-        given is an error, as in scikit-learn's searches, and a function gets none).
+        given is an error, as in scikit-learn's searches from version 1.9, before
+        which a scorer requests nothing; a function gets none).
     {selection_rounds}
     refit : bool, default=False
         With learned weights: False keeps each member's fold fits and predicts with the
@@ -1454,7 +1455,8 @@ class FusionRegressor(_CollectionScoreMixin, RegressorMixin, _BaseFusion):
         ``fused`` has ``predict`` and X is None, with ``sample_weight=`` when ``fit``
         is given weights; with metadata routing on, as it requests them
         (``set_score_request``; an unset request with weights given is an error, as in
-        scikit-learn's searches, and a function gets none).
+        scikit-learn's searches from version 1.9, before which a scorer requests
+        nothing; a function gets none).
     {selection_rounds}
     refit : bool, default=True
         With learned weights: True refits each member on all rows and predicts with

@@ -417,12 +417,18 @@ def test_a_search_that_sets_a_parameter_of_an_estimator_it_swaps_in_is_taken(rou
     def declined(est):
         return est.set_fit_request(sample_weight=False)
 
+    from sklearn.metrics import accuracy_score, make_scorer
+
     tree = DecisionTreeClassifier(max_depth=3, random_state=0).set_fit_request(
-        sample_weight=True).set_score_request(sample_weight=False)
+        sample_weight=True)
+    # (A Pipeline's own score takes sample_weight before scikit-learn 1.9: the search
+    # scores with a scorer that declines them.)
     search = GridSearchCV(Pipeline([("sel", "passthrough"), ("clf", tree)]),
                           {"sel": [SelectFromModel(declined(LogisticRegression()))],
                            "sel__estimator": [declined(LogisticRegression()),
-                                              declined(DecisionTreeClassifier())]}, cv=2)
+                                              declined(DecisionTreeClassifier())]}, cv=2,
+                          scoring=make_scorer(accuracy_score).set_score_request(
+                              sample_weight=False))
     distilled = DistilledClassifier(LogisticRegression(), search, cv=3, random_state=0)
     assert distilled.fit(X, Y).predict(X).shape == Y.shape
     with sklearn.config_context(enable_metadata_routing=False):

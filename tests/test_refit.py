@@ -189,6 +189,8 @@ def test_a_refit_keeps_the_output_container_and_the_metadata_requests():
 
 
 def test_a_neural_mixture_refit_that_raises_predicts_as_before():
+    pytest.importorskip("torch")  # skfuse.torch raises ImportError without them, which
+    pytest.importorskip("skorch")  # pytest 9 no longer takes for a missing module
     torch_mixture = pytest.importorskip("skfuse.torch")
     mixture = torch_mixture.NeuralMixtureOfExpertsRegressor(
         n_experts=2, max_epochs=2, device="cpu", random_state=0).fit(X6, X6[:, 0])
@@ -201,8 +203,9 @@ def test_a_neural_mixture_refit_that_raises_predicts_as_before():
 
 
 def test_a_net_refit_on_skorch_input_forgets_the_columns_of_an_earlier_fit():
-    skfuse_torch = pytest.importorskip("skfuse.torch")
     torch = pytest.importorskip("torch")
+    pytest.importorskip("skorch")
+    skfuse_torch = pytest.importorskip("skfuse.torch")
 
     class Linear(torch.nn.Module):  # skorch passes a dict's entries by name
         def __init__(self, n_in=4):
