@@ -1108,8 +1108,15 @@ def _axis_seeds(Z, weight, n_clusters):
         projection = Z @ axis - mean @ axis
     else:
         centred = Z - mean
-        covariance = (centred * weight[:, None]).T @ centred / weight.sum()
-        projection = centred @ np.linalg.eigh(covariance)[1][:, -1]
+        if Z.shape[1] > max(Z.shape[0], _DENSE_COVARIANCE_COLUMNS):
+            # Wider than long: the axis from the weighted rows' SVD, (n x n) work,
+            # without the (d x d) covariance.
+            rows = centred * np.sqrt(weight / weight.sum())[:, None]
+            axis = np.linalg.svd(rows, full_matrices=False)[2][0]
+        else:
+            covariance = (centred * weight[:, None]).T @ centred / weight.sum()
+            axis = np.linalg.eigh(covariance)[1][:, -1]
+        projection = centred @ axis
     if projection[np.argmax(np.abs(projection))] < 0:
         projection = -projection
     order = np.argsort(projection, kind="stable")
@@ -1147,8 +1154,8 @@ def _principal_axis(Z, weight, mean):
         return exc.eigenvectors[:, 0] if exc.eigenvectors.size else start
 
 
-# Up to this many columns, a sparse start's covariance is formed and decomposed whole,
-# from dense blocks of rows of at most this many values.
+# Up to this many columns (or rows, if more), the start's covariance is formed and
+# decomposed whole; a sparse one from dense blocks of rows of at most this many values.
 _DENSE_COVARIANCE_COLUMNS = 500
 _BLOCK_VALUES = 2**20
 

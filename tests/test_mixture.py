@@ -1051,6 +1051,32 @@ def test_the_kmeans_start_fills_nan_in_sparse_x_with_repeated_entries_as_dense()
     assert_allclose(_mean_filled(X, weight).toarray(), _mean_filled(X.toarray(), weight))
 
 
+def test_the_kmeans_start_of_wide_dense_x_forms_no_covariance():
+    # 100 rows of 3,000 features (genes, pixels): the (d x d) covariance took 72 MB
+    # and its eigendecomposition most of the fit. The rows' SVD gives the same axis.
+    import tracemalloc
+
+    from skfuse._mixture import _axis_seeds
+
+    rng = np.random.RandomState(0)
+    Z = rng.normal(size=(100, 3000)) + np.outer(rng.normal(size=100), rng.normal(size=3000))
+    weight = rng.rand(100)
+    centred = Z - weight @ Z / weight.sum()
+    axis = np.linalg.eigh((centred * weight[:, None]).T @ centred)[1][:, -1]
+    projection = centred @ axis
+    projection *= np.sign(projection[np.argmax(np.abs(projection))])
+    cumulative = np.cumsum(weight[np.argsort(projection, kind="stable")])
+    picks = np.searchsorted(cumulative, (np.arange(3) + 0.5) * cumulative[-1] / 3)
+    tracemalloc.start()
+    try:
+        seeds = _axis_seeds(Z, weight, 3)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert_array_equal(seeds, Z[np.argsort(projection, kind="stable")[picks]])
+    assert peak < 3000 * 3000 * 8 / 4  # a quarter of the covariance
+
+
 def test_the_kmeans_start_leaves_a_nearly_constant_column_centred():
     # A column varying within the rounding of its mean (1e6 plus changes of 1e-9) was
     # scaled up to unit spread, as far-reaching in the k-means start as a real feature.
