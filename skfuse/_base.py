@@ -442,8 +442,11 @@ class Composite(_BaseComposition):
                 f"{type(self).__name__}: cv gave no splits. A generator of splits can be "
                 "used only once; pass a list of (train, test) pairs or a splitter."
             )
+        in_test = np.zeros(X.shape[0], dtype=bool)  # (a mask: intersect1d sorts both)
         for train, test in folds:
-            if np.intersect1d(train, test).size:
+            in_test[:] = False
+            in_test[test] = True
+            if in_test[train].any():
                 raise ValueError(
                     f"{type(self).__name__}: a cv split puts rows in both its train and "
                     "its test part, which would leak their labels into the out-of-fold "
@@ -465,8 +468,9 @@ class Composite(_BaseComposition):
     def _warn_classes_missing_from_folds(self, y, folds, stacklevel):
         """Warn when some training fold lacks a class (unshuffled folds of sorted rows,
         a class rarer than the folds): what is fitted on that fold never predicts it."""
-        classes = np.unique(y)
-        short = [(k, np.setdiff1d(classes, y[train])) for k, (train, _) in enumerate(folds)]
+        classes, codes = np.unique(y, return_inverse=True)
+        short = [(k, classes[np.bincount(codes[train], minlength=len(classes)) == 0])
+                 for k, (train, _) in enumerate(folds)]
         short = [(k, missing) for k, missing in short if missing.size]
         if not short:
             return

@@ -436,11 +436,14 @@ def fit_temperature(P, y, sample_weight=None):
     Searched on ``log T`` in [-4, 4] (Brent's bounded method).
     """
     log_p = np.log(np.clip(P, _EPS, 1.0))
-    rows = np.arange(len(y))
+    top = log_p.max(axis=1, keepdims=True)
+    shifted = log_p - top  # <= 0, so no exp below overflows at any temperature
+    observed = shifted[np.arange(len(y)), y]
 
-    def loss(log_t):
-        z = log_p * np.exp(-log_t)
-        return np.average(logsumexp(z, axis=1) - z[rows, y], weights=sample_weight)
+    def loss(log_t):  # the log-loss of the tempered rows, the shift cancelling out
+        scale = np.exp(-log_t)
+        return np.average(np.log(np.exp(shifted * scale).sum(axis=1)) - observed * scale,
+                          weights=sample_weight)
 
     result = minimize_scalar(loss, bounds=(-4.0, 4.0), method="bounded",
                              options={"xatol": 1e-6})
