@@ -424,9 +424,7 @@ class Composite(_BaseComposition):
             cv = copy.copy(cv)
             cv.random_state = int(rng.randint(np.iinfo(np.int32).max))
         try:
-            # A split may give boolean masks (as cross_validate accepts): take indices.
-            folds = [tuple(np.flatnonzero(part) if np.asarray(part).dtype == bool
-                           else np.asarray(part) for part in split)
+            folds = [tuple(_row_indices(part) for part in split)
                      for split in cv.split(X, y, groups)]
         except ValueError as exc:
             if groups is not None or "groups" not in str(exc):
@@ -442,8 +440,18 @@ class Composite(_BaseComposition):
                 f"{type(self).__name__}: cv gave no splits. A generator of splits can be "
                 "used only once; pass a list of (train, test) pairs or a splitter."
             )
-        in_test = np.zeros(X.shape[0], dtype=bool)  # (a mask: intersect1d sorts both)
+        n_rows = X.shape[0]
+        for part in (part for split in folds for part in split):
+            if part.dtype.kind not in "iu" or (part.size and not (
+                    0 <= part.min() and part.max() < n_rows)):
+                raise ValueError(
+                    f"{type(self).__name__}: a cv split must give row positions from 0 "
+                    f"to {n_rows - 1} (or boolean masks); got {part.dtype} values "
+                    f"{_shown(part)}.")
+        in_test = np.zeros(n_rows, dtype=bool)  # (a mask: intersect1d sorts both)
         for train, test in folds:
+            if test.size == 0:
+                raise ValueError(f"{type(self).__name__}: a cv split tests no row.")
             in_test[:] = False
             in_test[test] = True
             if in_test[train].any():
@@ -1163,6 +1171,21 @@ def member_proba(estimator, X, classes):
     aligned = np.zeros((proba.shape[0], len(classes)))
     aligned[:, _class_positions(class_name(estimator), member_classes, classes)] = proba
     return aligned
+
+
+def _row_indices(part):
+    """A cv split's part as row positions: a boolean mask's (as ``cross_validate``
+    takes), and an empty list as an empty integer array (not float)."""
+    part = np.asarray(part)
+    if part.dtype == bool:
+        return np.flatnonzero(part)
+    return part.astype(np.intp) if part.size == 0 else part
+
+
+def _shown(values):
+    """The first few of ``values``, for a message."""
+    head = ", ".join(str(v) for v in values.ravel()[:5])
+    return f"[{head}{', ...' if values.size > 5 else ''}]"
 
 
 def proper_probabilities(proba):

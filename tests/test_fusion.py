@@ -884,6 +884,15 @@ def test_refit_with_other_weights_drops_attributes_of_the_earlier_fit():
         ([], "gave no splits"),
         ([(np.arange(150), np.arange(0, 150, 2)), (np.arange(150), np.arange(1, 150, 2))],
          "both its train and its test part"),
+        # A negative position (row 149, which the split tests: a leak that was fitted),
+        # one beyond the rows, positions as floats, and a split testing no row.
+        ([(np.r_[-1, np.arange(75)], np.arange(75, 150)), (np.arange(75, 150), np.arange(75))],
+         r"row positions from 0 to 149 \(or boolean masks\); got int64 values \[-1, 0,"),
+        ([(np.arange(75), np.arange(75, 151)), (np.arange(75, 150), np.arange(75))],
+         r"got int64 values \[75, 76, 77, 78, 79, \.\.\.\]"),
+        ([(np.arange(75.0), np.arange(75.0, 150)), (np.arange(75.0, 150), np.arange(75.0))],
+         "got float64 values"),
+        ([(np.arange(150), []), (np.arange(75, 150), np.arange(75))], "tests no row"),
     ],
 )
 def test_bad_splits_fail_clearly(cv, match):
