@@ -148,8 +148,11 @@ def auto_thresholds(proba, codes, tolerance, sample_weight=None, present=None,
     thresholds = np.ones(n_steps - 1)
     no_exit = correct[route_of_top(top, thresholds, present), rows].astype(float)
 
-    def passes():
-        route = route_of_top(top, thresholds, present)
+    def passes(i, t, route, reach):
+        # With the later thresholds at 1, the rows reaching step i that it lets go
+        # leave there, and every other row keeps its route without step i's exits.
+        if t < 1.0:  # (1 lets none exit, as in exit_route)
+            route = np.where(reach & (top[i] > t), i, route)
         diff = correct[route, rows] - no_exit
         return lower_bound(diff, sample_weight, confidence) >= -tolerance - 1e-12
 
@@ -165,10 +168,11 @@ def auto_thresholds(proba, codes, tolerance, sample_weight=None, present=None,
         quantiles = (weighted_quantiles(seen, weights, np.linspace(0, 1, 101))
                      if seen.size else [])
         candidates = np.unique(np.r_[0.0, np.minimum(quantiles, 1.0)])
+        route = route_of_top(top, thresholds, present)  # thresholds[i:] are 1 here
+        reach = route >= i if present is None else (route >= i) & present[i]
         chosen = 1.0
         for t in candidates[::-1]:
-            thresholds[i] = t
-            if not passes():
+            if not passes(i, t, route, reach):
                 break
             chosen = t
         thresholds[i] = chosen
