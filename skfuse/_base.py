@@ -424,7 +424,8 @@ class Composite(_BaseComposition):
             cv = copy.copy(cv)
             cv.random_state = int(rng.randint(np.iinfo(np.int32).max))
         try:
-            folds = [tuple(_row_indices(part) for part in split)
+            folds = [tuple(_row_positions(part, X.shape[0], type(self).__name__)
+                           for part in split)
                      for split in cv.split(X, y, groups)]
         except ValueError as exc:
             if groups is not None or "groups" not in str(exc):
@@ -440,15 +441,7 @@ class Composite(_BaseComposition):
                 f"{type(self).__name__}: cv gave no splits. A generator of splits can be "
                 "used only once; pass a list of (train, test) pairs or a splitter."
             )
-        n_rows = X.shape[0]
-        for part in (part for split in folds for part in split):
-            if part.dtype.kind not in "iu" or (part.size and not (
-                    0 <= part.min() and part.max() < n_rows)):
-                raise ValueError(
-                    f"{type(self).__name__}: a cv split must give row positions from 0 "
-                    f"to {n_rows - 1} (or boolean masks); got {part.dtype} values "
-                    f"{_shown(part)}.")
-        in_test = np.zeros(n_rows, dtype=bool)  # (a mask: intersect1d sorts both)
+        in_test = np.zeros(X.shape[0], dtype=bool)  # (a mask: intersect1d sorts both)
         for train, test in folds:
             if test.size == 0:
                 raise ValueError(f"{type(self).__name__}: a cv split tests no row.")
@@ -1173,13 +1166,28 @@ def member_proba(estimator, X, classes):
     return aligned
 
 
-def _row_indices(part):
-    """A cv split's part as row positions: a boolean mask's (as ``cross_validate``
-    takes), and an empty list as an empty integer array (not float)."""
+def _row_positions(part, n_rows, owner):
+    """A cv split's part as row positions (``intp``): a boolean mask of the rows (as
+    ``cross_validate`` takes) or positions within them; anything else is refused."""
     part = np.asarray(part)
-    if part.dtype == bool:
-        return np.flatnonzero(part)
-    return part.astype(np.intp) if part.size == 0 else part
+    wrong = None
+    if part.ndim != 1:
+        wrong = f"a part of shape {part.shape}"
+    elif part.dtype == bool:
+        if part.size == n_rows:
+            return np.flatnonzero(part)
+        wrong = f"a boolean mask of {part.size} entries"
+    elif part.size == 0:
+        return np.empty(0, dtype=np.intp)
+    elif part.dtype.kind not in "iu":
+        wrong = f"{part.dtype} values {_shown(part)}"
+    elif (outside := (part < 0) | (part >= n_rows)).any():
+        wrong = f"positions {_shown(part[outside])}"
+    if wrong is not None:
+        raise ValueError(f"{owner}: a cv split must give row positions from 0 to "
+                         f"{n_rows - 1}, or boolean masks of {n_rows} entries; got "
+                         f"{wrong}.")
+    return part.astype(np.intp, copy=False)
 
 
 def _shown(values):

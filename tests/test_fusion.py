@@ -886,18 +886,33 @@ def test_refit_with_other_weights_drops_attributes_of_the_earlier_fit():
          "both its train and its test part"),
         # A negative position (row 149, which the split tests: a leak that was fitted),
         # one beyond the rows, positions as floats, and a split testing no row.
-        ([(np.r_[-1, np.arange(75)], np.arange(75, 150)), (np.arange(75, 150), np.arange(75))],
-         r"row positions from 0 to 149 \(or boolean masks\); got int64 values \[-1, 0,"),
+        ([(np.r_[np.arange(75), -1], np.arange(75, 150)), (np.arange(75, 150), np.arange(75))],
+         r"row positions from 0 to 149, or boolean masks of 150 entries; got positions "
+         r"\[-1\]\.$"),
         ([(np.arange(75), np.arange(75, 151)), (np.arange(75, 150), np.arange(75))],
-         r"got int64 values \[75, 76, 77, 78, 79, \.\.\.\]"),
+         r"got positions \[150\]\.$"),
         ([(np.arange(75.0), np.arange(75.0, 150)), (np.arange(75.0, 150), np.arange(75.0))],
-         "got float64 values"),
+         r"got float64 values \[0\.0, 1\.0, 2\.0, 3\.0, 4\.0, \.\.\.\]\.$"),
+        ([(np.arange(150) < 75, np.arange(150) >= 75)[::-1], (np.arange(100) < 50,) * 2],
+         "got a boolean mask of 100 entries"),
+        ([(np.arange(75)[:, None], np.arange(75, 150)), (np.arange(75, 150), np.arange(75))],
+         r"got a part of shape \(75, 1\)"),
         ([(np.arange(150), []), (np.arange(75, 150), np.arange(75))], "tests no row"),
     ],
 )
 def test_bad_splits_fail_clearly(cv, match):
     with pytest.raises(ValueError, match=match):
         FusionClassifier(classifiers(), weights="optimize", cv=cv).fit(IRIS_X, IRIS_Y)
+
+
+def test_splits_of_mixed_integer_types_are_taken():
+    # int64 and uint64 parts concatenated into float64, which bincount refused.
+    first, second = np.arange(0, 150, 2), np.arange(1, 150, 2)
+    cv = [(first, second), (second.astype(np.uint64), first.astype(np.uint64))]
+    fitted = FusionClassifier(classifiers(), weights="optimize", cv=cv).fit(IRIS_X, IRIS_Y)
+    reference = FusionClassifier(classifiers(), weights="optimize",
+                                 cv=[(first, second), (second, first)]).fit(IRIS_X, IRIS_Y)
+    assert_array_equal(fitted.weights_, reference.weights_)
 
 
 def test_bad_scoring_and_costs_fail_before_fitting():
