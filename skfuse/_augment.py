@@ -93,11 +93,12 @@ def nearest_neighbours(X, kinds=None):
     row), dense otherwise (searched faster, by a tree where the columns are few).
     """
     kinds = column_kinds(X) if kinds is None else kinds
+    columns = _columns(X)
     codes = [_codes(col) if kind == "category" else None
-             for col, kind in zip(_columns(X), kinds)]
+             for col, kind in zip(columns, kinds)]
     levels = sum(c.max() + 2 for c in codes if c is not None)
     parts = []
-    for col, kind, code in zip(_columns(X), kinds, codes):
+    for col, kind, code in zip(columns, kinds, codes):
         if kind == "category":
             n = len(code)
             one_hot = sp.csr_matrix((np.ones(n), (np.arange(n), code + 1)),

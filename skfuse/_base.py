@@ -475,11 +475,8 @@ class Composite(_BaseComposition):
         short = [(k, missing) for k, missing in short if missing.size]
         if not short:
             return
-        def named(values):
-            return ", ".join(repr(v.item() if isinstance(v, np.generic) else v)
-                             for v in values[:5]) + (", ..." if len(values) > 5 else "")
-
-        lacks = "; ".join(f"split {k + 1} lacks {named(missing)}" for k, missing in short[:5])
+        lacks = "; ".join(f"split {k + 1} lacks {_first_values(missing)}"
+                          for k, missing in short[:5])
         more = "; ..." if len(short) > 5 else ""
         forward = all(train.size and test.size and train.max() < test.min()
                       for train, test in folds)
@@ -492,9 +489,9 @@ class Composite(_BaseComposition):
         else:
             advice = []
             if single:  # whatever the folds, the split that tests its one row lacks it
-                advice.append(f"A class of one row ({named(single)}) is missing from the "
-                              "training part of the split that tests it, whatever the "
-                              "folds: give it more rows or leave it out.")
+                advice.append(f"A class of one row ({_first_values(single)}) is missing "
+                              "from the training part of the split that tests it, "
+                              "whatever the folds: give it more rows or leave it out.")
             if len(single) < missing.size:
                 advice.append("Stratified folds (StratifiedKFold(shuffle=True)) leave every "
                               "class of 2 rows or more in every training part.")
@@ -1180,9 +1177,9 @@ def _row_positions(part, n_rows, owner):
     elif part.size == 0:
         return np.empty(0, dtype=np.intp)
     elif part.dtype.kind not in "iu":
-        wrong = f"{part.dtype} values {_shown(part)}"
+        wrong = f"{part.dtype} values [{_first_values(part)}]"
     elif (outside := (part < 0) | (part >= n_rows)).any():
-        wrong = f"positions {_shown(part[outside])}"
+        wrong = f"positions [{_first_values(part[outside])}]"
     if wrong is not None:
         raise ValueError(f"{owner}: a cv split must give row positions from 0 to "
                          f"{n_rows - 1}, or boolean masks of {n_rows} entries; got "
@@ -1190,10 +1187,10 @@ def _row_positions(part, n_rows, owner):
     return part.astype(np.intp, copy=False)
 
 
-def _shown(values):
-    """The first few of ``values``, for a message."""
-    head = ", ".join(str(v) for v in values.ravel()[:5])
-    return f"[{head}{', ...' if values.size > 5 else ''}]"
+def _first_values(values):
+    """The first five of ``values`` (1-D) as plain Python values, for a message."""
+    return ", ".join(repr(v.item() if isinstance(v, np.generic) else v)
+                     for v in values[:5]) + (", ..." if len(values) > 5 else "")
 
 
 def proper_probabilities(proba):
