@@ -20,7 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.neighbors import NearestNeighbors
 
-from ._views import _is_dataframe, take_rows
+from ._views import _is_dataframe
 
 MUNGE_P = 0.5
 MUNGE_S = 1.0
@@ -37,29 +37,45 @@ def column_kinds(X):
     whose every non-NaN value is a whole number (codes, counts, 0/1 indicators after
     one-hot encoding). ``"float"``: the other numeric columns.
     """
-    return [_kind(col) for col in _columns(X)]
+    return _kinds_and_numbers(_table(X))[0]
 
 
-def _columns(X):
+def _table(X):
+    """``X`` as a DataFrame or an array; an object array that holds numbers only as
+    float64."""
     if _is_dataframe(X):
-        return [X.iloc[:, c] for c in range(X.shape[1])]
+        return X
     X = np.asarray(X)
-    if X.dtype.kind == "O":  # an object array may still hold numbers only
+    if X.dtype.kind == "O":
         try:
             X = X.astype(np.float64)
         except (TypeError, ValueError):
             pass
-    return [X[:, c] for c in range(X.shape[1])]
+    return X
 
 
-def _kind(col):
-    if getattr(col.dtype, "kind", "O") not in "iuf":  # category, object, string, bool
-        return "category"
-    if col.dtype.kind in "iu":
-        return "integer"
-    values = _floats(col)
-    values = values[~np.isnan(values)]
-    return "integer" if np.array_equal(values, np.round(values)) else "float"
+def _column(X, c):
+    return X.iloc[:, c] if _is_dataframe(X) else X[:, c]
+
+
+def _kinds_and_numbers(X):
+    """Each column's kind (:func:`column_kinds`) and the numeric columns' values as
+    float64, one column per row (shape (n_numeric, n_samples)), NaN where missing."""
+    dtypes = X.dtypes if _is_dataframe(X) else [X.dtype] * X.shape[1]
+    kinds = ["category" if getattr(t, "kind", "O") not in "iuf"
+             else "integer" if t.kind in "iu" else "float" for t in dtypes]
+    numeric = [c for c, kind in enumerate(kinds) if kind != "category"]
+    if _is_dataframe(X):
+        numbers = np.array([_floats(X.iloc[:, c]) for c in numeric], dtype=np.float64)
+    else:
+        numbers = np.ascontiguousarray(X[:, numeric].T, dtype=np.float64)
+    numbers = numbers.reshape(len(numeric), X.shape[0])
+    # A float column of whole numbers (NaN aside) is integer-coded.
+    whole = (np.isnan(numbers) | (numbers == np.round(numbers))).all(axis=1)
+    for c, is_whole in zip(numeric, whole):
+        if is_whole:
+            kinds[c] = "integer"
+    return kinds, numbers
 
 
 def _floats(col):
@@ -84,7 +100,7 @@ def _codes(col):
     return codes
 
 
-def nearest_neighbours(X, kinds=None):
+def nearest_neighbours(X):
     """For each row, the index of its nearest other row (itself with a single row).
 
     Distances are taken on standardised numeric columns (a NaN at the column's mean)
@@ -92,34 +108,49 @@ def nearest_neighbours(X, kinds=None):
     than ``DENSE_ONE_HOT_VALUES`` values (a column of ids or texts has a level per
     row), dense otherwise (searched faster, by a tree where the columns are few).
     """
-    kinds = column_kinds(X) if kinds is None else kinds
-    columns = _columns(X)
-    codes = [_codes(col) if kind == "category" else None
-             for col, kind in zip(columns, kinds)]
-    levels = sum(c.max() + 2 for c in codes if c is not None)
-    parts = []
-    for col, kind, code in zip(columns, kinds, codes):
-        if kind == "category":
-            n = len(code)
-            one_hot = sp.csr_matrix((np.ones(n), (np.arange(n), code + 1)),
-                                    shape=(n, code.max() + 2))
-            parts.append(one_hot if n * levels > DENSE_ONE_HOT_VALUES else one_hot.toarray())
-        else:
-            values = _floats(col)
-            if np.isnan(values).all():
-                continue
-            scale = np.nanstd(values)
-            centred = (values - np.nanmean(values)) / (scale if scale > 0 else 1.0)
-            parts.append(np.nan_to_num(centred, nan=0.0)[:, None])
+    X = _table(X)
+    return _neighbours(X, *_kinds_and_numbers(X))
+
+
+def _neighbours(X, kinds, numbers):
+    """:func:`nearest_neighbours` given the kinds and numbers of
+    :func:`_kinds_and_numbers`."""
     n = X.shape[0]
+    if n < 2:
+        return np.zeros(n, dtype=int)
+    # Standardised numeric columns; a column with no value carries no distance.
+    kept = ~np.isnan(numbers).all(axis=1)
+    values = numbers[kept]
+    scale = np.nanstd(values, axis=1, keepdims=True)
+    centred = (values - np.nanmean(values, axis=1, keepdims=True)) / np.where(
+        scale > 0, scale, 1.0)
+    centred = np.nan_to_num(centred, nan=0.0)
+    row_of = np.cumsum(kept) - 1  # numeric column -> its row of centred
+    codes = {c: _codes(_column(X, c)) for c, kind in enumerate(kinds) if kind == "category"}
+    levels = sum(code.max() + 2 for code in codes.values())
+    # Parts in column order; runs of numeric columns side by side in one part.
+    parts, run, numeric = [], [], 0
+    for c, kind in enumerate(kinds):
+        if kind != "category":
+            if kept[numeric]:
+                run.append(row_of[numeric])
+            numeric += 1
+            continue
+        if run:
+            parts.append(centred[run].T)
+            run = []
+        code = codes[c]
+        one_hot = sp.csr_matrix((np.ones(n), (np.arange(n), code + 1)),
+                                shape=(n, code.max() + 2))
+        parts.append(one_hot if n * levels > DENSE_ONE_HOT_VALUES else one_hot.toarray())
+    if run:
+        parts.append(centred[run].T)
     if not parts:
         Z = np.zeros((n, 1))
     elif any(sp.issparse(part) for part in parts):
         Z = sp.hstack(parts, format="csr")
     else:
         Z = np.hstack(parts)
-    if n < 2:
-        return np.zeros(n, dtype=int)
     _, index = NearestNeighbors(n_neighbors=2).fit(Z).kneighbors(Z)
     own = np.arange(n)
     # A duplicate of a row may come back first: take whichever of the two is not it.
@@ -154,52 +185,60 @@ def augment(X, n_rows, method, rng, sample_weight=None):
     """
     if hasattr(X, "tocsr"):
         raise TypeError("augment needs dense X; got a sparse matrix.")
-    n, n_features = X.shape
+    table = _table(X)
+    n, n_features = table.shape
     # Equal weights draw as no weights do (numpy draws otherwise when given p).
     weighted = sample_weight is not None and np.ptp(sample_weight) > 0
     p = sample_weight / sample_weight.sum() if weighted else None
     parents = rng.choice(n, size=n_rows, p=p)
-    kinds = column_kinds(X)
+    kinds, numbers = _kinds_and_numbers(table)
     if method == "munge":
-        donors = np.repeat(nearest_neighbours(X, kinds)[parents][:, None], n_features, axis=1)
+        donors = np.broadcast_to(_neighbours(table, kinds, numbers)[parents][:, None],
+                                 (n_rows, n_features))
         moves = rng.uniform(size=(n_rows, n_features)) < MUNGE_P
     else:
         donors = rng.choice(n, size=(n_rows, n_features), p=p)
         moves = rng.uniform(size=(n_rows, n_features)) < RESAMPLE_P
-    columns = []
-    for c, (col, kind) in enumerate(zip(_columns(X), kinds)):
-        own, donor, move = parents, donors[:, c], moves[:, c]
+    rows = {}  # column -> the row each synthetic cell is read from (all but floats)
+    for c, kind in enumerate(kinds):
         if kind == "category":
             # As for numbers: a missing value stays, and a move toward one is none.
-            missing = _codes(col) < 0
-            move = move & ~missing[own] & ~missing[donor]
-            columns.append(np.where(move, donor, own))  # row indices, read back below
+            missing = _codes(_column(table, c)) < 0
+            move = moves[:, c] & ~missing[parents] & ~missing[donors[:, c]]
+            rows[c] = np.where(move, donors[:, c], parents)
+    # The numeric columns side by side, one per row, as ``numbers`` holds them; the
+    # normal draws come column after column.
+    numeric = np.array([c for c, kind in enumerate(kinds) if kind != "category"], dtype=int)
+    donor = donors[:, numeric].T
+    move = moves[:, numeric].T
+    new = numbers[:, parents]
+    other = np.take_along_axis(numbers, donor, axis=1)
+    move &= ~np.isnan(new) & ~np.isnan(other)
+    if method == "resample":
+        new = np.where(move, other, new)
+    else:
+        spread = np.abs(new - other) / MUNGE_S
+        drawn = rng.normal(np.where(move, other, 0.0), np.where(move, spread, 0.0))
+        new = np.where(move, drawn, new)
+    observed = ~np.isnan(numbers)
+    low = np.where(observed, numbers, np.inf).min(axis=1, initial=np.inf)[:, None]
+    high = np.where(observed, numbers, -np.inf).max(axis=1, initial=-np.inf)[:, None]
+    new = np.where(observed.any(axis=1)[:, None], np.clip(new, low, high), new)
+    floats = {}
+    for j, c in enumerate(numeric):
+        if kinds[c] == "float":
+            floats[c] = new[j]
             continue
-        values = _floats(col)
-        new, other = values[own], values[donor]
-        move &= ~np.isnan(new) & ~np.isnan(other)
-        if method == "resample":
-            new = np.where(move, other, new)
-        else:
-            spread = np.abs(new - other) / MUNGE_S
-            drawn = rng.normal(np.where(move, other, 0.0), np.where(move, spread, 0.0))
-            new = np.where(move, drawn, new)
-        observed = ~np.isnan(values)
-        if observed.any():
-            new = np.clip(new, values[observed].min(), values[observed].max())
-        if kind == "integer":
-            # Row indices, read back below as categories are, so that integers beyond
-            # 2**53 (which float64 rounds) keep their values: a cell takes its
-            # parent's row, its donor's, or (moved by munge) a row holding the value
-            # nearest to the one drawn.
-            rows = np.where(move, donor, own)
-            if method == "munge" and move.any():
-                levels, first = np.unique(values[observed], return_index=True)
-                holder = np.flatnonzero(observed)[first]
-                rows[move] = holder[_nearest(new[move], levels)]
-            new = rows
-        columns.append(new)
-    return _assemble(X, kinds, columns), parents
+        # Row indices, read back as categories are, so that integers beyond 2**53
+        # (which float64 rounds) keep their values: a cell takes its parent's row, its
+        # donor's, or (moved by munge) a row holding the value nearest to the one drawn.
+        rows[c] = np.where(move[j], donor[j], parents)
+        if method == "munge" and move[j].any():
+            values = numbers[j]
+            levels, first = np.unique(values[observed[j]], return_index=True)
+            holder = np.flatnonzero(observed[j])[first]
+            rows[c][move[j]] = holder[_nearest(new[j, move[j]], levels)]
+    return _assemble(X, n_rows, rows, floats), parents
 
 
 def _nearest(values, levels):
@@ -212,22 +251,25 @@ def _nearest(values, levels):
     return np.where(values - levels[left] <= levels[right] - values, left, right)
 
 
-def _assemble(X, kinds, columns):
-    """The synthetic columns (row indices for categorical and integer ones) as
-    ``X``'s type."""
+def _assemble(X, n_rows, rows, floats):
+    """The synthetic rows as ``X``'s type: ``rows`` maps a column to the row each cell
+    is read from, ``floats`` the other columns to their values."""
     if _is_dataframe(X):
         import pandas as pd
 
         data = {}
-        for c, (name, kind, new) in enumerate(zip(X.columns, kinds, columns)):
+        for c, name in enumerate(X.columns):
             source = X.iloc[:, c]
-            if kind != "float":
-                data[name] = source.iloc[new].reset_index(drop=True)
+            if c in rows:
+                data[name] = source.iloc[rows[c]].reset_index(drop=True)
             else:
-                data[name] = pd.Series(new).astype(source.dtype)
+                data[name] = pd.Series(floats[c]).astype(source.dtype)
         return pd.DataFrame(data, columns=X.columns)
     X = np.asarray(X)
-    out = np.empty((len(columns[0]), X.shape[1]), dtype=X.dtype)
-    for c, (kind, new) in enumerate(zip(kinds, columns)):
-        out[:, c] = new if kind == "float" else take_rows(X[:, c], new)
+    out = np.empty((n_rows, X.shape[1]), dtype=X.dtype)
+    if floats:
+        out[:, list(floats)] = np.array(list(floats.values())).T
+    if rows:
+        taken = list(rows)
+        out[:, taken] = X[np.array(list(rows.values())).T, taken]
     return out
