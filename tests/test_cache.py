@@ -418,6 +418,8 @@ def test_memo_is_bounded_and_evicts_the_least_recently_used(tmp_path, monkeypatc
     for start in range(5):  # other data: new entries push the old ones out
         fusion.fit(X[start:], y[start:])
         assert memo.nbytes <= 3_000
+    on_disk = len(list(tmp_path.rglob("output.pkl")))
+    assert 0 < len(memo) < on_disk / 10  # every entry went to disk; the memo kept few
     fits_before = fits()
     fusion.fit(X, y)  # evicted from the memo, still on disk
     assert fits() == fits_before
