@@ -291,7 +291,7 @@ class _BaseDistilled(Composite):
                                             routed and routed["teacher"], auto)
         rows, owners, targets, weights = self._with_synthetic_rows(
             X, real, targets, sample_weight, rng)
-        n_real = len(real)
+        n_real = self.n_oof_samples_ = len(real)
         self.label_weight_, self.label_weight_losses_ = 0.0, None
         if auto:
             self.label_weight_losses_ = _label_check.losses(
@@ -668,6 +668,11 @@ _DISTILL_DOCS = {
         The fitted student: all that ``predict`` calls.""",
     "n_augmented_": """n_augmented_ : int
         Synthetic rows the student learned from.""",
+    "n_oof_samples_": """n_oof_samples_ : int
+        Training rows whose teacher targets the student learned from: with
+        ``targets="oof"`` those a test fold of ``cv`` holds (a forward-chaining ``cv``
+        leaves its first rows out; synthetic rows are still grown from every row),
+        with ``targets="fit"`` every row.""",
     "label_weight_": """label_weight_ : float
         The label weight the student learned at: ``label_weight``, or the one
         ``"auto"`` chose.""",
@@ -744,6 +749,7 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
         without the row's fold, predicts the class the teacher's target ranks first
         (NaN without a usable fold; a fold whose other rows give the student one class
         is left out, with a warning).
+    {n_oof_samples_}
     {n_augmented_}
     {label_weight_}
     {label_weight_losses_}
@@ -1020,6 +1026,7 @@ class DistilledRegressor(RegressorMixin, _BaseDistilled):
         R² of the student's predictions, fitted without the row's fold, against the
         teacher's targets, weighted by ``sample_weight`` (NaN without a usable
         fold).
+    {n_oof_samples_}
     {n_augmented_}
     {label_weight_}
     {label_weight_losses_}

@@ -161,7 +161,7 @@ class MemberJobs:
             The columns it sees.
         rows : ndarray of bool or of int, or None
             The rows it is fitted and tested on (where its view is present); None: all.
-            A fold with no test row among them is left out.
+            A fold with no test row or no training row among them is left out.
         folds : list of (train, test)
             Cross-fitting splits (``train`` None: all of ``rows``); empty for no
             out-of-fold outputs.
@@ -183,11 +183,11 @@ class MemberJobs:
             # Never fitted, so its output on every row stands for its out-of-fold output.
             folds = [(None, np.arange(self.n_samples))]
         jobs, numbers = _restricted(rows, folds, label, self.owner)
-        if folds and not numbers and not (refit or frozen):
+        if folds and not numbers and not frozen:
             raise ValueError(
                 f"{self.owner}: {label} has none of its rows (where its view is "
-                "present) in a test fold of cv, so it has no out-of-fold output and, "
-                "without a refit, no fit; use other folds, or set refit=True.")
+                "present) in a test fold of cv whose training part holds some of them, "
+                "so it has no out-of-fold output; use other folds.")
         self._members.append(_Member(name, estimator, label, view, params, jobs, frozen,
                                      fit_output, refit or frozen, keep_folds and not frozen,
                                      numbers, len(folds)))
@@ -399,8 +399,8 @@ class FoldMean(BaseEstimator):
 
 def _restricted(rows, folds, label, owner):
     """A member's (train, test) jobs: a fit on ``rows`` (test None), then ``folds``,
-    each restricted to ``rows`` (bool mask, positions or None for all); and the number
-    in ``folds`` (from 1) of each fold kept."""
+    each restricted to ``rows`` (bool mask, positions or None for all) and kept where
+    both its parts hold some; and the number in ``folds`` (from 1) of each fold kept."""
     by_view = rows is not None and rows.dtype == bool
     if by_view:
         rows = None if rows.all() else np.flatnonzero(rows)
@@ -415,13 +415,11 @@ def _restricted(rows, folds, label, owner):
     for number, (train, test) in enumerate(folds, start=1):
         train = rows if train is None else np.intersect1d(train, rows)
         test = np.intersect1d(test, rows)
-        if test.size == 0:
-            continue  # no out-of-fold row of this member in this fold
-        if train.size == 0:
-            raise ValueError(
-                f"{owner}: {label} has its view only in one test fold, so it cannot be "
-                "fitted out of fold; use fewer folds."
-            )
+        if test.size == 0 or train.size == 0:
+            # No row of it to predict in this fold, or none to fit on (a forward-
+            # chaining cv's first folds, before its view begins): its test rows here
+            # get no out-of-fold output of it, as rows no fold tests.
+            continue
         jobs.append((train, test))
         numbers.append(number)
     return jobs, numbers

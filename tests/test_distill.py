@@ -1118,3 +1118,18 @@ def test_fidelity_says_when_a_fold_is_left_out_for_one_class():
         distiller = DistilledClassifier(_RareOnOneRow(), DecisionTreeClassifier(),
                                         label_weight=0.0, cv=3).fit(X, y)
     assert 0 <= distiller.fidelity_ <= 1
+
+
+@pytest.mark.parametrize("targets", ["oof", "fit"])
+def test_the_rows_the_student_learned_teacher_targets_for_are_counted(targets):
+    # A cv that tests 20 of 100 rows gave the student 20 rows, and no attribute said so.
+    from sklearn.model_selection import PredefinedSplit
+
+    X, y = make_classification(100, 5, random_state=0)
+    cv = PredefinedSplit(np.r_[-np.ones(80), np.zeros(20)])
+    distilled = DistilledClassifier(GaussianNB(), DecisionTreeClassifier(random_state=0),
+                                    targets=targets, label_weight=0.0, cv=cv).fit(X, y)
+    assert distilled.n_oof_samples_ == (20 if targets == "oof" else 100)
+    regressor = DistilledRegressor(Ridge(), DecisionTreeRegressor(random_state=0),
+                                   targets=targets, cv=TimeSeriesSplit(4)).fit(X, y * 1.0)
+    assert regressor.n_oof_samples_ == (80 if targets == "oof" else 100)

@@ -1054,6 +1054,47 @@ def test_a_member_without_rows_in_any_test_fold_is_named_without_a_refit():
         fusion.fit(X, y)
 
 
+@pytest.mark.parametrize("cascade", [False, True])
+def test_a_member_with_no_out_of_fold_output_is_named_with_a_refit_too(cascade):
+    # With a refit planned, the member reached the weights (or the cascade's search)
+    # with no out-of-fold output: "unsupported operand type(s) for *: 'NoneType'".
+    X, y = make_classification(120, 6, random_state=0)
+    X[:60, 3:] = np.nan
+    split = PredefinedSplit(np.r_[np.zeros(60), -np.ones(60)])
+    members = [("a", GaussianNB()), ("b", GaussianNB())]
+    views = {"a": [0, 1, 2], "b": [3, 4, 5]}
+    model = (SerialStack(members, views=views, exit_threshold="auto", cv=split) if cascade
+             else FusionClassifier(members, views=views, weights="optimize", refit=True,
+                                   cv=split))
+    with pytest.raises(ValueError, match="'b' has none of its rows .* in a test fold of cv "
+                                         "whose training part holds some"):
+        model.fit(X, y)
+
+
+@pytest.mark.parametrize("cascade", [False, True])
+def test_forward_chaining_folds_before_a_view_begins_leave_its_rows_out(cascade):
+    # A modality that begins at row 20 (a sensor added later) has no training row in
+    # TimeSeriesSplit's first fold: that fold was refused ("its view only in one test
+    # fold"); its test rows now get no out-of-fold output of the member, as the rows
+    # no fold tests.
+    X, y = make_classification(60, 6, n_informative=4, random_state=0)
+    X[:20, 3:] = np.nan
+    members = [("a", LogisticRegression()), ("b", LogisticRegression())]
+    views = {"a": [0, 1, 2], "b": [3, 4, 5]}
+    cv = TimeSeriesSplit(3)  # tests rows 15-29, 30-44, 45-59
+    kept = np.r_[15:20, 30:60]  # b has no training row in the first fold
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # rows no fold tests
+        if cascade:
+            model = SerialStack(members, views=views, exit_threshold="auto",
+                                cv=cv).fit(X, y)
+        else:
+            model = FusionClassifier(members, views=views, weights="optimize",
+                                     cv=cv).fit(X, y)
+    assert model.n_oof_samples_ == kept.size
+    assert_allclose(model.predict_proba(X).sum(axis=1), 1.0)  # rows without b too
+
+
 def test_cv_splits_given_as_boolean_masks_are_taken_as_their_rows():
     # np.intersect1d of two masks is {False, True}: every split looked like it put
     # rows in both its parts.
