@@ -46,6 +46,8 @@ def _table(X):
     if _is_dataframe(X):
         return X
     X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (rows, columns); got {X.ndim}-D.")
     if X.dtype.kind == "O":
         try:
             X = X.astype(np.float64)
@@ -55,26 +57,35 @@ def _table(X):
 
 
 def _column(X, c):
+    """Column ``c`` of a DataFrame or an array."""
     return X.iloc[:, c] if _is_dataframe(X) else X[:, c]
 
 
 def _kinds_and_numbers(X):
     """Each column's kind (:func:`column_kinds`) and the numeric columns' values as
-    float64, one column per row (shape (n_numeric, n_samples)), NaN where missing."""
+    float64, NaN where missing: transposed, one column per row (shape (n_numeric,
+    n_samples)), so that a column's values lie together as the per-column draws and
+    sums take them."""
     dtypes = X.dtypes if _is_dataframe(X) else [X.dtype] * X.shape[1]
     kinds = ["category" if getattr(t, "kind", "O") not in "iuf"
              else "integer" if t.kind in "iu" else "float" for t in dtypes]
-    numeric = [c for c, kind in enumerate(kinds) if kind != "category"]
+    numeric_columns = [c for c, kind in enumerate(kinds) if kind != "category"]
+    if not numeric_columns:
+        return kinds, np.empty((0, X.shape[0]))
     if _is_dataframe(X):
-        numbers = np.array([_floats(X.iloc[:, c]) for c in numeric], dtype=np.float64)
+        numbers = np.array([_floats(X.iloc[:, c]) for c in numeric_columns])
+    elif len(numeric_columns) == X.shape[1]:
+        numbers = np.ascontiguousarray(X.T, dtype=np.float64)
     else:
-        numbers = np.ascontiguousarray(X[:, numeric].T, dtype=np.float64)
-    numbers = numbers.reshape(len(numeric), X.shape[0])
+        numbers = np.ascontiguousarray(X[:, numeric_columns].T, dtype=np.float64)
+    numbers = numbers.reshape(len(numeric_columns), X.shape[0])
     # A float column of whole numbers (NaN aside) is integer-coded.
-    whole = (np.isnan(numbers) | (numbers == np.round(numbers))).all(axis=1)
-    for c, is_whole in zip(numeric, whole):
-        if is_whole:
-            kinds[c] = "integer"
+    floats = [j for j, c in enumerate(numeric_columns) if kinds[c] == "float"]
+    if floats:
+        values = numbers[floats]
+        whole = (np.isnan(values) | (values == np.round(values))).all(axis=1)
+        for j in np.asarray(floats)[whole]:
+            kinds[numeric_columns[j]] = "integer"
     return kinds, numbers
 
 
@@ -125,16 +136,17 @@ def _neighbours(X, kinds, numbers):
     centred = (values - np.nanmean(values, axis=1, keepdims=True)) / np.where(
         scale > 0, scale, 1.0)
     centred = np.nan_to_num(centred, nan=0.0)
-    row_of = np.cumsum(kept) - 1  # numeric column -> its row of centred
+    row_of = np.cumsum(kept) - 1  # the j-th numeric column's row of centred
     codes = {c: _codes(_column(X, c)) for c, kind in enumerate(kinds) if kind == "category"}
     levels = sum(code.max() + 2 for code in codes.values())
-    # Parts in column order; runs of numeric columns side by side in one part.
-    parts, run, numeric = [], [], 0
+    # The parts of the distance space in X's column order: each categorical column's
+    # one-hot, and each run of numeric columns between them as one dense part.
+    parts, run, j = [], [], 0
     for c, kind in enumerate(kinds):
         if kind != "category":
-            if kept[numeric]:
-                run.append(row_of[numeric])
-            numeric += 1
+            if kept[j]:
+                run.append(row_of[j])
+            j += 1
             continue
         if run:
             parts.append(centred[run].T)
@@ -206,39 +218,59 @@ def augment(X, n_rows, method, rng, sample_weight=None):
             missing = _codes(_column(table, c)) < 0
             move = moves[:, c] & ~missing[parents] & ~missing[donors[:, c]]
             rows[c] = np.where(move, donors[:, c], parents)
-    # The numeric columns side by side, one per row, as ``numbers`` holds them; the
-    # normal draws come column after column.
-    numeric = np.array([c for c, kind in enumerate(kinds) if kind != "category"], dtype=int)
-    donor = donors[:, numeric].T
-    move = moves[:, numeric].T
-    new = numbers[:, parents]
-    other = np.take_along_axis(numbers, donor, axis=1)
-    move &= ~np.isnan(new) & ~np.isnan(other)
+    numeric_columns = np.array([c for c, kind in enumerate(kinds) if kind != "category"],
+                               dtype=int)
+    floats = {}
+    # In blocks of columns (of about 2**20 cells), to bound the temporaries; the normal
+    # draws come column after column, as one column at a time would draw them.
+    step = max(1, 2**20 // max(n, n_rows, 1))
+    for first in range(0, len(numeric_columns), step):
+        block = numeric_columns[first:first + step]
+        grown, taken = _grow_numbers(numbers[first:first + step], parents, donors[:, block].T,
+                                     moves[:, block].T, [kinds[c] for c in block], method,
+                                     rng)
+        floats.update(zip(block[[kinds[c] == "float" for c in block]], grown))
+        rows.update(zip(block[[kinds[c] == "integer" for c in block]], taken))
+    return _assemble(X, n_rows, rows, floats), parents
+
+
+def _grow_numbers(numbers, parents, donors, moves, kinds, method, rng):
+    """The synthetic cells of numeric columns (``numbers``, one per row, as
+    :func:`_kinds_and_numbers` gives them; ``donors`` and ``moves`` likewise, one row
+    per column): the float columns' values, and the integer columns' rows (a row holding
+    each cell's value), each in column order."""
+    values = numbers[:, parents]
+    other = np.take_along_axis(numbers, donors, axis=1)
+    moves = moves & ~np.isnan(values) & ~np.isnan(other)
     if method == "resample":
-        new = np.where(move, other, new)
+        values = np.where(moves, other, values)
     else:
-        spread = np.abs(new - other) / MUNGE_S
-        drawn = rng.normal(np.where(move, other, 0.0), np.where(move, spread, 0.0))
-        new = np.where(move, drawn, new)
+        spread = np.abs(values - other) / MUNGE_S
+        drawn = rng.normal(np.where(moves, other, 0.0), np.where(moves, spread, 0.0))
+        values = np.where(moves, drawn, values)
+    del other
+    # Within the observed range (a column with no value has bounds of +-inf). Compared,
+    # not np.clip: with array bounds it returns the bound at a tie, so +0.0 at a
+    # minimum of -0.0 came back as -0.0.
     observed = ~np.isnan(numbers)
     low = np.where(observed, numbers, np.inf).min(axis=1, initial=np.inf)[:, None]
     high = np.where(observed, numbers, -np.inf).max(axis=1, initial=-np.inf)[:, None]
-    new = np.where(observed.any(axis=1)[:, None], np.clip(new, low, high), new)
-    floats = {}
-    for j, c in enumerate(numeric):
-        if kinds[c] == "float":
-            floats[c] = new[j]
+    values = np.where(values < low, low, np.where(values > high, high, values))
+    floats, rows = [], []
+    for j, kind in enumerate(kinds):
+        if kind == "float":
+            floats.append(values[j])
             continue
         # Row indices, read back as categories are, so that integers beyond 2**53
         # (which float64 rounds) keep their values: a cell takes its parent's row, its
         # donor's, or (moved by munge) a row holding the value nearest to the one drawn.
-        rows[c] = np.where(move[j], donor[j], parents)
-        if method == "munge" and move[j].any():
-            values = numbers[j]
-            levels, first = np.unique(values[observed[j]], return_index=True)
+        taken = np.where(moves[j], donors[j], parents)
+        if method == "munge" and moves[j].any():
+            levels, first = np.unique(numbers[j][observed[j]], return_index=True)
             holder = np.flatnonzero(observed[j])[first]
-            rows[c][move[j]] = holder[_nearest(new[j, move[j]], levels)]
-    return _assemble(X, n_rows, rows, floats), parents
+            taken[moves[j]] = holder[_nearest(values[j, moves[j]], levels)]
+        rows.append(taken)
+    return floats, rows
 
 
 def _nearest(values, levels):
@@ -270,6 +302,7 @@ def _assemble(X, n_rows, rows, floats):
     if floats:
         out[:, list(floats)] = np.array(list(floats.values())).T
     if rows:
+        # take_rows per column, all at once: each cell is X[its row, its column].
         taken = list(rows)
         out[:, taken] = X[np.array(list(rows.values())).T, taken]
     return out

@@ -509,6 +509,67 @@ def test_augmented_arrays_keep_integer_codes_and_ranges():
     assert X[:, 1].min() <= new[:, 1].min() and new[:, 1].max() <= X[:, 1].max()
 
 
+def column_by_column(X, n_rows, method, rng):
+    """MUNGE and column resampling of a plain float array, one column at a time: the
+    reference the block-wise :func:`augment` must match draw for draw."""
+    from skfuse._augment import MUNGE_P, MUNGE_S, RESAMPLE_P, nearest_neighbours
+
+    n, d = X.shape
+    parents = rng.choice(n, size=n_rows)
+    if method == "munge":
+        donors = np.repeat(nearest_neighbours(X)[parents][:, None], d, axis=1)
+        moves = rng.uniform(size=(n_rows, d)) < MUNGE_P
+    else:
+        donors = rng.choice(n, size=(n_rows, d))
+        moves = rng.uniform(size=(n_rows, d)) < RESAMPLE_P
+    out = np.empty((n_rows, d))
+    for c, kind in enumerate(column_kinds(X)):
+        values = X[:, c]
+        new, other = values[parents], values[donors[:, c]]
+        move = moves[:, c] & ~np.isnan(new) & ~np.isnan(other)
+        if method == "resample":
+            new = np.where(move, other, new)
+        else:
+            drawn = rng.normal(np.where(move, other, 0.0),
+                               np.where(move, np.abs(new - other) / MUNGE_S, 0.0))
+            new = np.where(move, drawn, new)
+        seen = values[~np.isnan(values)]
+        if seen.size:  # (compared: np.clip may return a bound at a tie, -0.0 for 0.0)
+            new = np.where(new < seen.min(), seen.min(),
+                           np.where(new > seen.max(), seen.max(), new))
+        if kind == "integer" and method == "munge" and move.any():
+            levels = np.unique(seen)
+            nearest = levels[np.abs(new[:, None] - levels[None, :]).argmin(axis=1)]
+            # The value as the first row holding it has it (-0.0 or 0.0).
+            first_holder = (values[None, :] == nearest[:, None]).argmax(axis=1)
+            new = np.where(move, values[first_holder], values[parents])
+        elif kind == "integer":
+            new = values[np.where(move, donors[:, c], parents)]
+        out[:, c] = new
+    return out, parents
+
+
+@pytest.mark.parametrize("method", ["munge", "resample"])
+@pytest.mark.parametrize("shape", [(1, 3), (40, 5), (1100, 1000)])
+def test_augmentation_draws_as_one_column_at_a_time_would(method, shape):
+    # The columns are grown in blocks (1100 x 1000 takes two); each cell must be the one
+    # a column-by-column loop draws: same draws, same order, an integer column's signed
+    # zeros read from their rows.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=shape)
+    X[:, 1::3] = rng.randint(-3, 4, size=X[:, 1::3].shape)  # integer-coded
+    X[rng.uniform(size=shape) < 0.1] = np.nan
+    X[:, 0] = np.where(rng.uniform(size=shape[0]) < 0.5, -0.0, 0.0)  # signed zeros
+    if shape[1] > 3:
+        X[:, 2], X[:, 3] = np.nan, 7.5  # a column with no value, a constant one
+    new, parents = augment(X, 2 * shape[0], method, np.random.RandomState(1))
+    expected, expected_parents = column_by_column(X, 2 * shape[0], method,
+                                                  np.random.RandomState(1))
+    assert_array_equal(parents, expected_parents)
+    assert_array_equal(new, expected)
+    assert_array_equal(np.signbit(new[:, 0]), np.signbit(expected[:, 0]))
+
+
 @pytest.mark.parametrize("method", ["munge", "resample"])
 @pytest.mark.parametrize("as_frame", [False, True])
 def test_augmented_integers_beyond_2_53_keep_their_exact_values(method, as_frame):
