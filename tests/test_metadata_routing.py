@@ -8,7 +8,7 @@ from sklearn.base import is_classifier
 from sklearn.datasets import make_classification, make_regression
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import log_loss
-from sklearn.model_selection import GroupKFold, cross_val_predict
+from sklearn.model_selection import GroupKFold, KFold, cross_val_predict
 from sklearn.naive_bayes import GaussianNB
 from sklearn.tree import DecisionTreeClassifier
 
@@ -253,6 +253,37 @@ def test_sparse_per_row_metadata_is_taken_at_each_fits_rows(routing, make):
     composite = make(SideTaker().set_fit_request(side=True)).fit(X, Y, side=side)
     fitted = dict(getattr(composite, "steps_", None) or composite.named_estimators_.items())
     assert fitted["m"].side_rows_ == 180
+
+
+class ItemsTaker(LogisticRegression):
+    """A logistic regression whose fit takes ``items``, per-row metadata of any
+    sequence; it keeps what each of its fits got."""
+
+    got = []
+
+    def fit(self, X, y, sample_weight=None, items=None):
+        ItemsTaker.got.append(items)
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+@pytest.mark.parametrize("kind", [list, tuple])
+@pytest.mark.parametrize("make", [
+    lambda member: FusionClassifier([("m", member)], weights="optimize", refit=True,
+                                    cv=KFold(3)),
+    lambda member: SerialStack([("m", member), ("lr", LogisticRegression())], cv=KFold(3)),
+])
+def test_per_row_metadata_in_a_list_or_tuple_keeps_its_items(routing, make, kind):
+    # Lists went through np.asarray: mixed items became strings (3 -> '3'), token lists
+    # of different lengths failed; a tuple failed ("only integer scalar arrays").
+    items = kind([[i] * (i % 3) if i % 2 else i for i in range(180)])
+    ItemsTaker.got = []
+    make(ItemsTaker().set_fit_request(items=True)).fit(X, Y, items=items)
+    folds = [test for _, test in KFold(3).split(X)]
+    fold_items = [got for got in ItemsTaker.got if len(got) < 180]
+    assert len(fold_items) == 3
+    assert all(isinstance(got, list) for got in fold_items)
+    expected = [[items[i] for i in np.setdiff1d(np.arange(180), test)] for test in folds]
+    assert sorted(map(repr, fold_items)) == sorted(map(repr, expected))
 
 
 def test_a_gate_or_a_student_that_requests_metadata_is_refused(routing):
