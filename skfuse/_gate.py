@@ -157,8 +157,8 @@ def column_mean_scale(X, weight):
     sparse = sp.issparse(X)
     peak = (abs(X).max(axis=0).toarray().ravel() if sparse
             else np.max(np.abs(X), axis=0, initial=0.0))
-    extreme = np.isfinite(peak) & ((peak > 1e100) | ((peak > 0) & (peak < 1e-100)))
-    unit = np.where(extreme, peak, 1.0)
+    unit = extreme_unit(peak)
+    extreme = unit != 1.0
     total = weight.sum()
     if sparse:
         Z = divided_columns(X, unit) if extreme.any() else X
@@ -172,6 +172,14 @@ def column_mean_scale(X, weight):
     scale = np.where(_constant(variance, mean, X.shape[0]), np.maximum(np.abs(mean), 1.0),
                      np.sqrt(variance))
     return mean * unit, scale * unit
+
+
+def extreme_unit(peak):
+    """What to divide each column by before squaring it, given its largest magnitude
+    ``peak``: that magnitude where it is beyond 1e100 or below 1e-100 (and not 0), so
+    that the squares neither overflow nor vanish; 1 elsewhere."""
+    extreme = np.isfinite(peak) & ((peak > 1e100) | ((peak > 0) & (peak < 1e-100)))
+    return np.where(extreme, peak, 1.0)
 
 
 def divided_columns(X, by):

@@ -304,6 +304,16 @@ def test_unit_weights_equal_no_weights(blobs):
     assert_allclose(weighted, plain, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("size", [1e-46, 1e37])
+def test_equal_weights_of_any_size_equal_no_weights(blobs, size):
+    # Cast to float32 before they were scaled to mean 1, they summed to infinity (every
+    # weight 0: a loss of 0, nothing learned, silently) or rounded to 0 ("diverged").
+    X, y = blobs
+    plain = classifier().fit(X, y).predict_proba(X)
+    weighted = classifier().fit(X, y, sample_weight=np.full(len(y), size)).predict_proba(X)
+    assert_allclose(weighted, plain, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 def test_unit_weights_equal_no_weights_under_class_weights_and_sums(blobs, reduction):
     # Torch's "mean" with class weights divides by the rows' class weights, and "sum"

@@ -166,6 +166,34 @@ def test_unit_weights_equal_no_weights_and_seeds_repeat():
     assert not np.allclose(other.predict(X), plain)
 
 
+@pytest.mark.parametrize("make", [NeuralMixtureOfExpertsRegressor,
+                                  NeuralMixtureOfExpertsClassifier])
+@pytest.mark.parametrize("size", [1e-46, 1e37])
+def test_equal_weights_of_any_size_equal_no_weights(make, size):
+    # Cast to float32 before they were scaled to mean 1, they rounded to 0 or summed to
+    # infinity: "X holds values too large to standardise", for ordinary X.
+    X, y = piecewise(200, 0)
+    if make is NeuralMixtureOfExpertsClassifier:
+        y = (y > np.median(y)).astype(int)
+    model = make(**small(max_epochs=3))
+    outputs = "predict" if make is NeuralMixtureOfExpertsRegressor else "predict_proba"
+    # (The regressor's target mean is a weighted average then: equal up to rounding.)
+    assert_allclose(getattr(clone(model).fit(X, y, np.full(len(y), size)), outputs)(X),
+                    getattr(clone(model).fit(X, y), outputs)(X), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("scale", [1e-200, 1e200])
+def test_standardising_does_not_depend_on_the_units_of_the_target(scale):
+    # The target's squares underflowed to 0 (a constant prediction) or overflowed to
+    # infinity (predictions of inf and -inf), without a word.
+    X, y = piecewise(200, 0)
+    model = NeuralMixtureOfExpertsRegressor(**small(max_epochs=3))
+    plain = clone(model).fit(X, y)
+    scaled = clone(model).fit(X, y * scale)
+    assert_allclose(scaled.y_scale_, plain.y_scale_ * scale, rtol=1e-12)
+    assert_allclose(scaled.predict(X) / scale, plain.predict(X), rtol=1e-5, atol=1e-6)
+
+
 def test_verbose_prints_each_epoch(capsys):
     X, y = piecewise(100, 0)
     moe = NeuralMixtureOfExpertsRegressor(**small(max_epochs=3, verbose=1)).fit(X, y)

@@ -13,7 +13,7 @@ from skorch.dataset import Dataset
 
 from .._available import available_if
 from .._base import check_sample_weight, refuse_non_finite_target
-from ._training import mean_one_within, seeded
+from ._training import mean_one, mean_one_within, seeded
 
 # Keys of the dict that carries the rows and their weights through skorch's data loading.
 _ROWS = "X"
@@ -45,9 +45,7 @@ class _MemberNet:
         if sample_weight is not None:
             if isinstance(X, Mapping) and _WEIGHT in X:
                 raise ValueError(f"X must not have a {_WEIGHT!r} key when sample_weight is given.")
-            weight = check_sample_weight(sample_weight, len(y)).astype(np.float32)
-            # Mean 1, so that weights change the balance between rows, not the step size.
-            weight *= len(weight) / weight.sum()
+            weight = mean_one(check_sample_weight(sample_weight, len(y)), len(y))
             X = {**X, _WEIGHT: weight} if isinstance(X, Mapping) else {_ROWS: X, _WEIGHT: weight}
         train = super().partial_fit if partial else self._fit_from_the_start
         if self.random_state is None or (partial and self.initialized_):

@@ -34,10 +34,10 @@ from .._base import (
 )
 from .._compat import Interval, StrOptions, _fit_context
 from .._docstring import Substitution
-from .._gate import column_mean_scale
+from .._gate import column_mean_scale, extreme_unit
 from .._tasks import report
 from ._network import MixtureNet
-from ._training import mean_one_within, seeded
+from ._training import mean_one, mean_one_within, seeded
 
 # Rows per forward pass at predict time.
 _PREDICT_ROWS = 65_536
@@ -469,9 +469,7 @@ class _BaseNeuralMixture(BaseEstimator):
         device = resolve_device(self.device)
         rng = check_random_state(self.random_state)
         generator = torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
-        weight = check_sample_weight(sample_weight, len(X))
-        weight = np.ones(len(X), np.float32) if weight is None else weight.astype(np.float32)
-        weight *= len(weight) / weight.sum()  # mean 1: weights shift balance, not step size
+        weight = mean_one(check_sample_weight(sample_weight, len(X)), len(X))
         # In float64 (X keeps it): float32 would leave a constant column a scale of
         # rounding residue (1e-7, so its changes at predict blow up) and a column far
         # from 0 (1e7 + small changes) a handful of distinct values.
@@ -852,11 +850,16 @@ class NeuralMixtureOfExpertsRegressor(RegressorMixin, _BaseNeuralMixture):
         self.y_ndim_ = y.ndim
         Y = y.reshape(len(y), -1)
         weight = check_sample_weight(sample_weight, len(Y))
+        # Targets in units far from 1 (beyond 1e100, below 1e-100) are divided by their
+        # peak first, as X's columns are: their squares would overflow or vanish.
+        unit = extreme_unit(np.max(np.abs(Y), axis=0, initial=0.0))
+        Z = Y / unit
         if weight is None:
-            self.y_mean_, scale = Y.mean(axis=0), Y.std(axis=0)
+            mean, scale = Z.mean(axis=0), Z.std(axis=0)
         else:  # weighted, as X is: rows of weight 0 play no part
-            self.y_mean_ = np.average(Y, axis=0, weights=weight)
-            scale = np.sqrt(np.average((Y - self.y_mean_) ** 2, axis=0, weights=weight))
+            mean = np.average(Z, axis=0, weights=weight)
+            scale = np.sqrt(np.average((Z - mean) ** 2, axis=0, weights=weight))
+        self.y_mean_, scale = mean * unit, scale * unit
         # A constant output keeps scale 0, so that predict returns its value exactly.
         self.y_scale_ = np.where(scale > 0, scale, 0.0)
         target = ((Y - self.y_mean_) / np.where(scale > 0, scale, 1.0)).astype(np.float32)

@@ -29,6 +29,17 @@ def seeded(seed, torch_too=True):
             np.random.set_state(state)
 
 
+def mean_one(weight, n_samples):
+    """``weight`` (None: every row 1) as float32 of mean 1, so that weights change the
+    balance between rows, not the step size. Scaled in float64, first by its largest
+    value: equal weights of any size (1e-46, 1e37) give all 1, where float32 would
+    round them to 0 or sum them to infinity."""
+    if weight is None:
+        return np.ones(n_samples, np.float32)
+    weight = weight / weight.max()
+    return (weight * (len(weight) / weight.sum())).astype(np.float32)
+
+
 def mean_one_within(weight, dataset, parts):
     """Scale ``weight`` (an array or tensor, in place) to mean 1 within each of
     ``parts``, the subsets of ``dataset`` a split returned: a weighted loss averaged over
