@@ -952,7 +952,8 @@ def real_array(values, name):
 
 
 def check_sample_weight(sample_weight, n_samples):
-    """Return ``sample_weight`` as a finite, non-negative float array of length n_samples."""
+    """Return ``sample_weight`` as a finite, non-negative float array of length n_samples,
+    of a positive, finite sum."""
     if sample_weight is None:
         return None
     sample_weight = real_array(sample_weight, "sample_weight")
@@ -964,8 +965,13 @@ def check_sample_weight(sample_weight, n_samples):
         )
     if not np.all(np.isfinite(sample_weight)) or np.any(sample_weight < 0):
         raise ValueError("sample_weight must be finite and non-negative.")
-    if sample_weight.sum() <= 0:
+    with np.errstate(over="ignore"):  # an overflowing sum is refused below
+        total = sample_weight.sum()
+    if total <= 0:
         raise ValueError("sample_weight must not sum to zero.")
+    if not np.isfinite(total):
+        raise ValueError("sample_weight sums beyond the float64 range; rescale it (a "
+                         "mean of 1 keeps the ratios between rows).")
     return sample_weight
 
 

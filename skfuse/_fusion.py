@@ -663,10 +663,10 @@ class _BaseFusion(TransformerMixin, Composite):
         loss, grad = self._objective(oof, y_target, sample_weight, present)
         try:  # the loss's and the scorer's refusals, named as the estimator's
             if method == "optimize":
-                return {"weights_": optimize_weights(loss, grad, len(names))}
+                return {"weights_": optimize_weights(loss, grad, len(names), names)}
             weights, path, losses = greedy_weights(
                 loss, len(names), self.selection_rounds,
-                [self.member_costs_[name] for name in names], self.budget
+                [self.member_costs_[name] for name in names], self.budget, names
             )
         except ValueError as exc:
             raise ValueError(f"{type(self).__name__}: {exc}") from exc

@@ -232,7 +232,8 @@ class _BaseMixture(Composite):
                 "fits to soft targets itself: leave gate=None and set gate_alpha "
                 f"(this one's alpha is {self.gate.alpha!r})."
             )
-        if self.gate is not None and weight_key(self.gate) is None:
+        if (self.gate is not None and not is_frozen(self.gate)
+                and weight_key(self.gate) is None):
             raise TypeError(takes_no_weights(f"{owner}: the gate", self.gate, _EM_NEEDS))
         return n_experts if self.top_k is None else min(int(self.top_k), n_experts)
 

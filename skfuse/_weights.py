@@ -273,7 +273,7 @@ def regressor_objective(P, y, sample_weight=None, scorer=None, present=None):
     return loss, grad
 
 
-def optimize_weights(loss, grad, n_members):
+def optimize_weights(loss, grad, n_members, names=None):
     """Minimise ``loss`` over the simplex (non-negative weights summing to 1).
 
     SLSQP runs twice, from equal weights and from the best of the simple candidates
@@ -283,13 +283,16 @@ def optimize_weights(loss, grad, n_members):
     equal start beside a member far off the others. The result is the best of both runs
     and the simple candidates, so never worse than any of those. Weights below
     ``NEGLIGIBLE_WEIGHT`` (SLSQP leaves ~1e-17 where a bound is active) become 0.
+    ``names`` (optional) name the members in errors.
     """
     equal = np.full(n_members, 1.0 / n_members)
     if n_members == 1:
         return equal
     simple = [equal, *np.eye(n_members)]
     values = [loss(w) for w in simple]
-    _check_losses(values, "with equal weights or a member alone")
+    undefined = [("with equal weights" if j == 0 else f"with {_member(j - 1, names)} alone")
+                 for j in np.flatnonzero(np.isnan(values))]
+    _check_losses(values, ", ".join(undefined) or "with equal weights or a member alone")
     best = simple[int(np.argmin(values))]
     scale = largest_magnitude([min(values)])
     candidates = list(simple)
@@ -311,6 +314,11 @@ def optimize_weights(loss, grad, n_members):
     return candidates[int(np.argmin(np.where(np.isnan(values), np.inf, values)))]
 
 
+def _member(m, names):
+    """Member ``m`` in a message: by its name where ``names`` are given."""
+    return f"member {m}" if names is None else f"member {names[m]!r}"
+
+
 def _check_losses(values, where):
     """Refuse out-of-fold losses that cannot rank weights: a NaN (the scorer), or
     every one +inf (squared errors beyond float64's range)."""
@@ -325,7 +333,7 @@ def _check_losses(values, where):
         )
 
 
-def greedy_weights(loss, n_members, rounds, costs=None, budget=None):
+def greedy_weights(loss, n_members, rounds, costs=None, budget=None, names=None):
     """Ensemble selection with replacement (Caruana et al., 2004).
 
     Each round adds the member whose addition gives the lowest loss (of those within
@@ -334,6 +342,7 @@ def greedy_weights(loss, n_members, rounds, costs=None, budget=None):
     stays within it. The weights are those of the best-scoring prefix of the path (the
     earliest of those within a relative ``1e-12`` of the best, as rounding tells
     duplicates apart), as ensemble selection prescribes, not of the last round.
+    ``names`` (optional) name the members in errors.
 
     Returns
     -------
@@ -357,7 +366,7 @@ def greedy_weights(loss, n_members, rounds, costs=None, budget=None):
             members.append(m)
             values.append(loss(trial / trial.sum()))
             if np.isnan(values[-1]):
-                _check_losses(values[-1:], f"with member {m} added")
+                _check_losses(values[-1:], f"with {_member(m, names)} added")
         if not values:
             break
         _check_losses(values, "with any member added")  # refuses a round all +inf

@@ -108,7 +108,9 @@ def test_a_single_class(name):
     (np.full(120, np.nan), r"finite"),
     (np.ones(120) + 5j, r"real numbers; got dtype complex128"),
     (np.zeros(120, dtype="m8[s]"), r"real numbers; got dtype timedelta64"),
-], ids=["wrong length", "negative", "NaN", "complex", "durations"])
+    # Each finite, their sum infinite: EM's eigensolver and k-means failed on NaN.
+    (np.full(120, 1e307), r"sums beyond the float64 range; rescale it"),
+], ids=["wrong length", "negative", "NaN", "complex", "durations", "overflowing sum"])
 def test_bad_sample_weight(name, weights, match):
     X, y = data(name)
     with pytest.raises(ValueError, match=match):

@@ -1483,6 +1483,21 @@ def test_a_mixtures_own_fitted_gate_given_as_gate_is_refused_clearly():
         MixtureOfExpertsRegressor(Ridge(), n_experts=2, gate=clone(fitted.gate_)).fit(X, y)
 
 
+def test_a_frozen_gate_keeps_its_routing_and_em_fits_the_experts():
+    # It was refused as a gate that "cannot hand sample_weight on" (which EM never asks
+    # of a gate it does not fit).
+    from sklearn.frozen import FrozenEstimator
+
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-3, 3, (300, 2))
+    y = np.abs(X[:, 0])
+    gate = FrozenEstimator(LogisticRegression().fit(X, (X[:, 0] > 0).astype(int)))
+    mixture = MixtureOfExpertsRegressor(Ridge(), n_experts=2, gate=gate,
+                                        random_state=0).fit(X, y)
+    assert_allclose(mixture.predict_gate(X), gate.predict_proba(X))
+    assert mixture.score(X, y) > 0.99  # a line per side of the gate's boundary
+
+
 @pytest.mark.parametrize("init", ["random", "kmeans"])
 def test_rows_of_weight_zero_leave_the_sparse_m_step_as_if_dropped(init):
     # The fallback of the sparse M-step (no row reaching min_responsibility) took the

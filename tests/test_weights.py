@@ -649,8 +649,11 @@ def test_a_scorer_that_gives_nan_is_refused_alike(weights):
 
     members = [("ridge", Ridge()), ("huge", DummyRegressor(strategy="constant",
                                                              constant=1e7))]
+    # The member by its name ("member 1" told its position).
+    where = ("with equal weights, with member 'huge' alone" if weights == "optimize"
+             else "with member 'huge' added")
     with pytest.raises(ValueError, match=r"^FusionRegressor: The out-of-fold loss is NaN "
-                                         r".*check the scorer"):
+                                         + where + "; check the scorer"):
         FusionRegressor(members, weights=weights, cv=3, scoring=make_scorer(
             undefined_off_ridge, greater_is_better=False)).fit(X, y)
 
