@@ -672,7 +672,7 @@ _DISTILL_DOCS = {
         Training rows whose teacher targets the student learned from: with
         ``targets="oof"`` those a test fold of ``cv`` holds (a forward-chaining ``cv``
         leaves its first rows out; synthetic rows are still grown from every row),
-        with ``targets="fit"`` every row.""",
+        with ``targets="fit"`` or a frozen teacher every row.""",
     "label_weight_": """label_weight_ : float
         The label weight the student learned at: ``label_weight``, or the one
         ``"auto"`` chose.""",
@@ -723,10 +723,10 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
         renormalised (their logits divided by it). Probabilities are sharpened back at
         predict time by the temperature ``fit`` used. A one-hot label is the same at any
         temperature, so at ``label_weight=1`` a classifier student's output is sharper
-        than that of the student on the labels alone (a regressor student learns the
-        clipped one-hot logits divided by the temperature, multiplied back at predict
-        time: for a linear student, the same output). ``"auto"`` judges each label weight on the
-        sharpened output.
+        (above 1; flatter below 1) than that of the student on the labels alone (a
+        regressor student learns the clipped one-hot logits divided by the temperature,
+        multiplied back at predict time: for a linear student, the same output).
+        ``"auto"`` judges each label weight on the sharpened output.
     cv : int, cross-validation generator, iterable or None, default=5
         Folds for the out-of-fold targets and for ``fidelity_`` (the student is fitted
         on each training fold, with the synthetic rows grown from it, and compared with
@@ -890,6 +890,11 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
             return take_rows(rows, source), labels, w, source, student
         z = logits(proba, self.temperature)
         if z.ndim == 2 and not takes_multi_output(student):
+            if (get_config().get("enable_metadata_routing", False)
+                    and has_fit_parameter(student, "sample_weight")):
+                # Each per-class model takes the weights as a student fitted directly
+                # does: under routing, MultiOutputRegressor hands them only on request.
+                student = clone(student).set_fit_request(sample_weight=True)
             student = MultiOutputRegressor(student)
         return rows, z, weights, np.arange(len(z)), student
 

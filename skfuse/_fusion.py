@@ -968,10 +968,11 @@ _FUSION_DOCS = {
     "n_oof_samples_": """n_oof_samples_ : int
         Rows the learned weights were fitted on: those with an out-of-fold output of
         every member present (rows of ``sample_weight`` 0 counted, though they weigh
-        nothing). A forward-chaining ``cv`` (``TimeSeriesSplit``) never
-        tests its first rows, which are left out (with ``refit=True`` the members'
-        final fit uses every row; with ``refit=False`` their fold fits never train on
-        its last test fold, and ``fit`` warns). Only with learned weights.""",
+        nothing). A forward-chaining ``cv`` (``TimeSeriesSplit``) never tests its
+        first rows, which are left out (with ``refit=True`` the members' final fit
+        uses every row; with ``refit=False`` their fold fits never train on its last
+        test fold, and ``fit`` warns), as are the test rows of a split whose training
+        part has no row of a member's view. Only with learned weights.""",
     "n_features_in_": """n_features_in_ : int
         Number of features seen during fit.""",
     "feature_names_in_": """feature_names_in_ : ndarray of str

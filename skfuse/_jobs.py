@@ -187,7 +187,8 @@ class MemberJobs:
             raise ValueError(
                 f"{self.owner}: {label} has none of its rows (where its view is "
                 "present) in a test fold of cv whose training part holds some of them, "
-                "so it has no out-of-fold output; use other folds.")
+                "so it has no out-of-fold output; use other folds (fewer, where its view "
+                "lies within one test fold).")
         self._members.append(_Member(name, estimator, label, view, params, jobs, frozen,
                                      fit_output, refit or frozen, keep_folds and not frozen,
                                      numbers, len(folds)))
@@ -408,8 +409,9 @@ def _restricted(rows, folds, label, owner):
         return [(None, None)] + list(folds), list(range(1, len(folds) + 1))
     if rows.size == 0:
         raise ValueError(
-            f"{owner}: {label} has no row where its view is present (every row of it "
-            "is missing)." if by_view else f"{owner}: {label} has no row to be fitted on."
+            f"{owner}: {label} has no row where its view is present among the rows "
+            "it is given (every row of it is missing)." if by_view
+            else f"{owner}: {label} has no row to be fitted on."
         )
     jobs, numbers = [(rows, None)], []
     for number, (train, test) in enumerate(folds, start=1):

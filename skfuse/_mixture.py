@@ -792,7 +792,8 @@ class _BaseMixture(Composite):
         if not np.isfinite(noise).all():
             raise ValueError(
                 f"{type(self).__name__}: the squared errors of y overflow float64 (values "
-                "beyond about 1e154, or experts predicting such values); rescale y.")
+                "beyond about 1e154, experts predicting such values, or sample weights "
+                "near float64's limit); rescale y, or the weights.")
         return experts, noise
 
     def _expert_rows(self, expert_weight, target, weight):

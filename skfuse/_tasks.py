@@ -326,13 +326,10 @@ def fit_task(estimator, X, y, sample_weight, train, test, view, output, params=N
 
 def rows_of_params(params, rows, n_samples):
     """``params`` with every per-row entry (of ``n_samples`` rows) taken at ``rows``
-    (integer positions): a list or a tuple as a list of its items, as scikit-learn
-    takes them (each item as it is: a list of token lists, of mixed types)."""
+    (integer positions; a list or a tuple as a list of its items, :func:`take_rows`)."""
     if rows is None:
         return params
-    return {key: ([value[i] for i in rows] if isinstance(value, (list, tuple))
-                  else take_rows(value, rows))
-            if _n_rows(value) == n_samples else value
+    return {key: take_rows(value, rows) if _n_rows(value) == n_samples else value
             for key, value in params.items()}
 
 

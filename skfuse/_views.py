@@ -218,10 +218,16 @@ def take_view(X, positions):
 
 
 def take_rows(X, rows, copy=True):
-    """Return the rows ``rows`` (integer positions) of ``X``, a DataFrame, a Series or
-    an array; with ``copy=False``, ``X`` itself when ``rows`` are all its rows in order."""
-    if not copy and len(rows) == X.shape[0] and np.array_equal(rows, np.arange(len(rows))):
+    """Return the rows ``rows`` (integer positions) of ``X``, a DataFrame, a Series, an
+    array, or a list or a tuple (as a list of its items, each as it is, as scikit-learn
+    takes them); with ``copy=False``, ``X`` itself when ``rows`` are all its rows in
+    order."""
+    listed = isinstance(X, (list, tuple))
+    n_rows = len(X) if listed else X.shape[0]
+    if not copy and len(rows) == n_rows and np.array_equal(rows, np.arange(len(rows))):
         return X
+    if listed:
+        return [X[i] for i in rows]
     if hasattr(X, "iloc"):  # pandas: by position, whatever the index holds
         return X.iloc[rows]
     return X[rows]

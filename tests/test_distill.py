@@ -1194,3 +1194,18 @@ def test_the_rows_the_student_learned_teacher_targets_for_are_counted(targets):
     regressor = DistilledRegressor(Ridge(), DecisionTreeRegressor(random_state=0),
                                    targets=targets, cv=TimeSeriesSplit(4)).fit(X, y * 1.0)
     assert regressor.n_oof_samples_ == (80 if targets == "oof" else 100)
+
+
+def test_a_single_output_regressor_student_of_three_classes_takes_weights_under_routing():
+    # Wrapped per class in a MultiOutputRegressor, which under routing hands the weights
+    # only on request: the fit failed after every teacher fit, naming the wrapper.
+    X, y = make_classification(120, 5, n_informative=3, n_classes=3, random_state=0)
+    student = HistGradientBoostingRegressor(max_iter=10, random_state=0)
+    settings = dict(cv=3, label_weight=0.5, augment="munge", random_state=0)
+    plain = DistilledClassifier(LogisticRegression(), student, **settings).fit(X, y)
+    with sklearn.config_context(enable_metadata_routing=True):
+        teacher = LogisticRegression().set_fit_request(sample_weight=True)
+        routed = DistilledClassifier(teacher, student, **settings).fit(X, y)
+        assert student.get_metadata_routing().fit.requests["sample_weight"] is None
+    assert routed.soft_labels_ == "logits"
+    assert_allclose(routed.predict_proba(X), plain.predict_proba(X))

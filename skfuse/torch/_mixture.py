@@ -37,7 +37,7 @@ from .._docstring import Substitution
 from .._gate import column_mean_scale, extreme_unit
 from .._tasks import report
 from ._network import MixtureNet
-from ._training import mean_one, mean_one_within, seeded
+from ._training import mean_one, mean_one_within, relative, seeded
 
 # Rows per forward pass at predict time.
 _PREDICT_ROWS = 65_536
@@ -849,7 +849,7 @@ class NeuralMixtureOfExpertsRegressor(RegressorMixin, _BaseNeuralMixture):
                              y_numeric=True)
         self.y_ndim_ = y.ndim
         Y = y.reshape(len(y), -1)
-        weight = check_sample_weight(sample_weight, len(Y))
+        weight = relative(check_sample_weight(sample_weight, len(Y)))
         # Targets in units far from 1 (beyond 1e100, below 1e-100) are divided by their
         # peak first, as X's columns are: their squares would overflow or vanish.
         unit = extreme_unit(np.max(np.abs(Y), axis=0, initial=0.0))

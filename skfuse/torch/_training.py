@@ -36,8 +36,14 @@ def mean_one(weight, n_samples):
     round them to 0 or sum them to infinity."""
     if weight is None:
         return np.ones(n_samples, np.float32)
-    weight = weight / weight.max()
+    weight = relative(weight)
     return (weight * (len(weight) / weight.sum())).astype(np.float32)
+
+
+def relative(weight):
+    """``weight`` (None stays None) divided by its largest value: its sums and
+    weighted squares then stay within float64's range, whatever its size."""
+    return None if weight is None else weight / weight.max()
 
 
 def mean_one_within(weight, dataset, parts):
