@@ -278,13 +278,7 @@ class _BaseFusion(TransformerMixin, Composite):
         """
         names, members, views, weights = params
         owner = type(self).__name__
-        if self.budget is not None and self._weights_per_output(y_target):
-            # predict calls every member some output weighs: per-output selections, each
-            # within the budget, could together pass it.
-            raise ValueError(
-                f"{owner}: budget caps what the members chosen cost together at predict, "
-                "and output_weights='per_output' chooses members for each output apart; "
-                "use output_weights='shared' with a budget.")
+        self._refuse_budget_per_output(y_target)
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
         groups, routed = self._fit_metadata(sample_weight, fit_params)
         if sample_weight is not None and routed is None:
@@ -420,6 +414,15 @@ class _BaseFusion(TransformerMixin, Composite):
                 stacklevel=6,  # here, _fit, fit, atomic_fit, _fit_context, the caller
             )
 
+    def _refuse_budget_per_output(self, y_target):
+        if self.budget is not None and self._weights_per_output(y_target):
+            # predict calls every member some output weighs: per-output selections, each
+            # within the budget, could together pass it.
+            raise ValueError(
+                f"{type(self).__name__}: budget caps what the members chosen cost "
+                "together at predict, and output_weights='per_output' chooses members "
+                "for each output apart; use output_weights='shared' with a budget.")
+
     def _fit_partitioned(self, params, X, y, sample_weight, fit_params, began):
         """Fit one copy of each member per partition and learn the weights from their
         out-of-partition outputs on a sample of rows (:mod:`skfuse._partitions`)."""
@@ -494,6 +497,7 @@ class _BaseFusion(TransformerMixin, Composite):
             y_target = np.searchsorted(self.classes_, y_sample)
         else:
             y_target = self._check_partitioned_y(y_sample)
+        self._refuse_budget_per_output(y_target)
         self.n_partitions_ = len(parts.lengths)
         self._fallback_ = self._fallback(y_target, w_sample)
         split = _partitions.fit_groups(

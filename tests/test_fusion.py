@@ -1254,6 +1254,9 @@ def test_a_budget_is_refused_with_weights_chosen_for_each_output_apart():
                              costs={"ridge": 1.0, "knn": 2.0}, cv=3)
     with pytest.raises(ValueError, match="output_weights='shared' with a budget"):
         fusion.fit(X, y)
+    # Partitioned too: there the members of both outputs' selections were kept.
+    with pytest.raises(ValueError, match="output_weights='shared' with a budget"):
+        clone(fusion).set_params(partitions=2, random_state=0).fit(X, y)
     # One output: nothing is chosen apart.
     assert fusion.fit(X, y[:, 0]).weights_.shape == (2,)
 
