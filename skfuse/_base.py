@@ -953,7 +953,7 @@ def real_array(values, name):
 
 def check_sample_weight(sample_weight, n_samples):
     """Return ``sample_weight`` as a finite, non-negative float array of length n_samples,
-    of a positive, finite sum."""
+    of a positive sum within float64's range divided by n_samples."""
     if sample_weight is None:
         return None
     sample_weight = real_array(sample_weight, "sample_weight")
@@ -969,9 +969,14 @@ def check_sample_weight(sample_weight, n_samples):
         total = sample_weight.sum()
     if total <= 0:
         raise ValueError("sample_weight must not sum to zero.")
-    if not np.isfinite(total):
-        raise ValueError("sample_weight sums beyond the float64 range; rescale it (a "
-                         "mean of 1 keeps the ratios between rows).")
+    # Fitting sums weights times values of up to about the number of rows (weighted
+    # squares of standardised columns): headroom for those.
+    limit = np.finfo(np.float64).max / max(n_samples, 1)
+    if not total <= limit:
+        raise ValueError(
+            f"sample_weight sums to {total:.3g}, beyond what fitting's weighted sums "
+            f"keep within float64 (at most {limit:.3g} for {n_samples} rows); rescale "
+            "it (a mean of 1 keeps the ratios between rows).")
     return sample_weight
 
 

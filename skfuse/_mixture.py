@@ -235,6 +235,13 @@ class _BaseMixture(Composite):
         if (self.gate is not None and not is_frozen(self.gate)
                 and weight_key(self.gate) is None):
             raise TypeError(takes_no_weights(f"{owner}: the gate", self.gate, _EM_NEEDS))
+        if self.gate is not None and is_frozen(self.gate):
+            classes = np.asarray(getattr(self.gate, "classes_", []))
+            if not np.array_equal(classes, np.arange(n_experts)):
+                raise ValueError(
+                    f"{owner}: a frozen gate routes to its classes, which must be the "
+                    f"experts' positions 0 to {n_experts - 1} (n_experts={n_experts}); "
+                    f"its classes are {classes.tolist()}.")
         return n_experts if self.top_k is None else min(int(self.top_k), n_experts)
 
     # -- fit ------------------------------------------------------------------------
@@ -434,6 +441,8 @@ class _BaseMixture(Composite):
         own count."""
         if not isinstance(self.n_experts, str) or not self._templated():
             return [n_listed]
+        if self.gate is not None and is_frozen(self.gate):  # an expert per class it routes to
+            return [len(self.gate.classes_)]
         named = [int(name[len("expert"):]) + 1 for name in views]
         counts = [c for c in _AUTO_COUNTS if c >= max(named, default=1)] or [n_listed]
         return counts if validated else counts[:1]
@@ -477,6 +486,10 @@ class _BaseMixture(Composite):
             if gate is not None:
                 gate = copy.deepcopy(warm["gate"]).set_params(
                     alpha=alpha, max_iter=_EM_GATE_ITER, warm_start=True)
+        elif gate_template is not None and is_frozen(gate_template):
+            # Its routing is fixed: a k-means start, numbered at random, would pair the
+            # experts with the other side of it, for good.
+            resp = np.exp(gate_log_proba(gate_template, rows.X_gate, n_experts))
         else:
             resp = self._initial_responsibilities(rows.X_gate, rows.target, rows.weight,
                                                   n_experts, rng, start)
