@@ -951,9 +951,10 @@ def real_array(values, name):
     return array.astype(np.float64, copy=False)
 
 
-def check_sample_weight(sample_weight, n_samples):
+def check_sample_weight(sample_weight, n_samples, headroom=True):
     """Return ``sample_weight`` as a finite, non-negative float array of length n_samples,
-    of a positive sum within float64's range divided by n_samples."""
+    of a positive sum within float64's range (divided by n_samples, with ``headroom``,
+    for the weighted sums of fitting)."""
     if sample_weight is None:
         return None
     sample_weight = real_array(sample_weight, "sample_weight")
@@ -970,8 +971,9 @@ def check_sample_weight(sample_weight, n_samples):
     if total <= 0:
         raise ValueError("sample_weight must not sum to zero.")
     # Fitting sums weights times values of up to about the number of rows (weighted
-    # squares of standardised columns): headroom for those.
-    limit = np.finfo(np.float64).max / max(n_samples, 1)
+    # squares of standardised columns): headroom for those, unless the caller divides
+    # the weights by their largest first.
+    limit = np.finfo(np.float64).max / (max(n_samples, 1) if headroom else 1)
     if not total <= limit:
         raise ValueError(
             f"sample_weight sums to {total:.3g}, beyond what fitting's weighted sums "

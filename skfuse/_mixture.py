@@ -183,7 +183,9 @@ class _BaseMixture(Composite):
         owner = type(self).__name__
         if self.experts is None or hasattr(self.experts, "fit"):
             template = self._default_expert() if self.experts is None else self.experts
-            count = max(_AUTO_COUNTS) if self.n_experts == "auto" else self.n_experts
+            frozen = self._frozen_gate_classes(required=False)  # (also before fit)
+            count = (self.n_experts if self.n_experts != "auto" else
+                     max(_AUTO_COUNTS) if frozen is None else len(frozen))
             pairs = [(f"expert{e}", template) for e in range(count)]
         else:
             pairs = self.experts
@@ -208,6 +210,19 @@ class _BaseMixture(Composite):
                     )
         return names, members
 
+    def _frozen_gate_classes(self, required=True):
+        """The classes of a gate given in ``FrozenEstimator`` (the experts it routes
+        to), or None for any other gate (and, unless ``required``, an unfitted one)."""
+        if self.gate is None or not is_frozen(self.gate):
+            return None
+        if not hasattr(self.gate, "classes_"):
+            if not required:
+                return None
+            raise ValueError(
+                f"{type(self).__name__}: a frozen gate must be fitted beforehand, with "
+                "the experts' positions (0, 1, ...) as its classes.")
+        return np.asarray(self.gate.classes_)
+
     def _check_params(self, n_experts):
         """Check the rules ``_parameter_constraints`` cannot say; return ``top_k``'s k.
 
@@ -216,7 +231,9 @@ class _BaseMixture(Composite):
         and its ``fit`` takes ``sample_weight``.
         """
         owner = type(self).__name__
-        auto = isinstance(self.n_experts, str) and self._templated()
+        frozen = self._frozen_gate_classes()
+        # ("auto" with a frozen gate has one count: an expert per class.)
+        auto = isinstance(self.n_experts, str) and self._templated() and frozen is None
         # A smaller count tried by "auto" routes each row to all its experts.
         limit = max(n_experts, *_AUTO_COUNTS) if auto else n_experts
         if self.top_k is not None and self.top_k > limit:
@@ -235,13 +252,11 @@ class _BaseMixture(Composite):
         if (self.gate is not None and not is_frozen(self.gate)
                 and weight_key(self.gate) is None):
             raise TypeError(takes_no_weights(f"{owner}: the gate", self.gate, _EM_NEEDS))
-        if self.gate is not None and is_frozen(self.gate):
-            classes = np.asarray(getattr(self.gate, "classes_", []))
-            if not np.array_equal(classes, np.arange(n_experts)):
-                raise ValueError(
-                    f"{owner}: a frozen gate routes to its classes, which must be the "
-                    f"experts' positions 0 to {n_experts - 1} (n_experts={n_experts}); "
-                    f"its classes are {classes.tolist()}.")
+        if frozen is not None and not np.array_equal(frozen, np.arange(n_experts)):
+            raise ValueError(
+                f"{owner}: a frozen gate routes to its classes, which must be the "
+                f"experts' positions 0 to {n_experts - 1} (n_experts={n_experts}); its "
+                f"classes are {frozen.tolist()}.")
         return n_experts if self.top_k is None else min(int(self.top_k), n_experts)
 
     # -- fit ------------------------------------------------------------------------
@@ -441,8 +456,9 @@ class _BaseMixture(Composite):
         own count."""
         if not isinstance(self.n_experts, str) or not self._templated():
             return [n_listed]
-        if self.gate is not None and is_frozen(self.gate):  # an expert per class it routes to
-            return [len(self.gate.classes_)]
+        frozen = self._frozen_gate_classes()
+        if frozen is not None:  # an expert per class it routes to (views name no other)
+            return [len(frozen)]
         named = [int(name[len("expert"):]) + 1 for name in views]
         counts = [c for c in _AUTO_COUNTS if c >= max(named, default=1)] or [n_listed]
         return counts if validated else counts[:1]
@@ -489,7 +505,8 @@ class _BaseMixture(Composite):
         elif gate_template is not None and is_frozen(gate_template):
             # Its routing is fixed: a k-means start, numbered at random, would pair the
             # experts with the other side of it, for good.
-            resp = np.exp(gate_log_proba(gate_template, rows.X_gate, n_experts))
+            resp = np.exp(_masked(gate_log_proba(gate_template, rows.X_gate, n_experts),
+                                  present))
         else:
             resp = self._initial_responsibilities(rows.X_gate, rows.target, rows.weight,
                                                   n_experts, rng, start)
@@ -1245,7 +1262,10 @@ _MIXTURE_DOCS = {
         None for the built-in softmax gate (multinomial logistic regression on the
         responsibilities, L2 penalty ``gate_alpha``), or a classifier with
         ``predict_proba`` whose ``fit`` takes ``sample_weight``; it is fitted on one
-        copy of X per expert, weighted by the responsibilities.""",
+        copy of X per expert, weighted by the responsibilities. A classifier fitted
+        beforehand, in ``FrozenEstimator``, with the experts' positions (0, 1, ...) as
+        its classes keeps its routing: EM starts from it (``init`` and ``n_init`` play
+        no part) and fits the experts alone, one per class.""",
     "top_k": """top_k : int or None, default=None
         Experts per row. None uses every expert. With ``k`` set, EM first runs dense
         (up to ``max_iter // 2`` iterations, to a good optimum), then sparse: each

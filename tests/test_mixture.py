@@ -1501,6 +1501,14 @@ def test_a_frozen_gate_keeps_its_routing_and_em_fits_the_experts():
                                          r"be the experts' positions 0 to 2 \(n_experts=3\); "
                                          r"its classes are \[0, 1\]"):
         MixtureOfExpertsRegressor(Ridge(), n_experts=3, gate=gate).fit(X, y)
+    with pytest.raises(ValueError, match="top_k must be None or an int from 1 to "
+                                         "n_experts=2"):
+        MixtureOfExpertsRegressor(Ridge(), gate=gate, top_k=3).fit(X, y)
+    with pytest.raises(ValueError, match="a frozen gate must be fitted beforehand"):
+        MixtureOfExpertsRegressor(Ridge(), gate=FrozenEstimator(LogisticRegression())).fit(X, y)
+    # "auto" beyond its own largest count (4): an expert per class of the gate.
+    five = FrozenEstimator(LogisticRegression().fit(X, np.digitize(X[:, 0], [-2, -1, 1, 2])))
+    assert MixtureOfExpertsRegressor(Ridge(), gate=five, random_state=0).fit(X, y).n_experts_ == 5
 
 
 @pytest.mark.parametrize("init", ["random", "kmeans"])

@@ -45,7 +45,7 @@ class _MemberNet:
         if sample_weight is not None:
             if isinstance(X, Mapping) and _WEIGHT in X:
                 raise ValueError(f"X must not have a {_WEIGHT!r} key when sample_weight is given.")
-            weight = mean_one(check_sample_weight(sample_weight, len(y)), len(y))
+            weight = mean_one(check_sample_weight(sample_weight, len(y), headroom=False), len(y))
             X = {**X, _WEIGHT: weight} if isinstance(X, Mapping) else {_ROWS: X, _WEIGHT: weight}
         train = super().partial_fit if partial else self._fit_from_the_start
         if self.random_state is None or (partial and self.initialized_):

@@ -469,7 +469,7 @@ class _BaseNeuralMixture(BaseEstimator):
         device = resolve_device(self.device)
         rng = check_random_state(self.random_state)
         generator = torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
-        weight = mean_one(check_sample_weight(sample_weight, len(X)), len(X))
+        weight = mean_one(check_sample_weight(sample_weight, len(X), headroom=False), len(X))
         # In float64 (X keeps it): float32 would leave a constant column a scale of
         # rounding residue (1e-7, so its changes at predict blow up) and a column far
         # from 0 (1e7 + small changes) a handful of distinct values.
@@ -849,7 +849,7 @@ class NeuralMixtureOfExpertsRegressor(RegressorMixin, _BaseNeuralMixture):
                              y_numeric=True)
         self.y_ndim_ = y.ndim
         Y = y.reshape(len(y), -1)
-        weight = relative(check_sample_weight(sample_weight, len(Y)))
+        weight = relative(check_sample_weight(sample_weight, len(Y), headroom=False))
         # Targets in units far from 1 (beyond 1e100, below 1e-100) are divided by their
         # peak first, as X's columns are: their squares would overflow or vanish.
         unit = extreme_unit(np.max(np.abs(Y), axis=0, initial=0.0))
