@@ -177,7 +177,8 @@ class SerialStack(TransformerMixin, Composite):
         of probabilities loses its first column. A dict maps step names to methods.
     exit_threshold : float, list of float, "auto" or None, default=None
         None: stacking. Otherwise a cascade: one threshold for every non-final step, a
-        list with one per non-final step (a skipped step's entry unused), or ``"auto"``:
+        list with one per non-final step (a skipped step's entry, a number in [0, 1]
+        like the others, unused), or ``"auto"``:
         the lowest thresholds (most
         early exits) at and above which the cascade's out-of-fold accuracy stays within
         ``cascade_tolerance`` of the last step's, with confidence
