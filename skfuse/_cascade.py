@@ -13,7 +13,7 @@ import numpy as np
 from scipy.stats import norm
 
 from ._base import check_known_classes, member_proba, refuse_non_finite_step
-from ._jobs import MemberJobs
+from ._jobs import MemberJobs, folds_within
 from ._tasks import is_frozen
 from ._views import presence, refuse_rows_without_any, take_rows, take_view
 from ._weights import guard_gain
@@ -341,13 +341,9 @@ def _refit_deferred(stack, estimators, step_params, fitted, oof, route, routed, 
             routed_here &= present[i]
         if rows.size == np.count_nonzero(routed_here):
             continue
-        sub_folds = [
-            (np.intersect1d(train, rows), np.intersect1d(test, rows))
-            for train, test in folds
-        ]
-        # A fold without training rows here loses its test rows; the jobs then leave
-        # out the folds without test rows, numbering the others as in cv.
-        sub_folds = [(tr, te if tr.size else te[:0]) for tr, te in sub_folds]
+        # (The jobs leave out the folds without test rows, numbering the others as in
+        # cv.)
+        sub_folds = folds_within(folds, rows)
         used = [tr for tr, te in sub_folds if te.size]
         if not used or any(np.unique(y[tr]).size < 2 for tr in used):
             continue  # cannot be cross-fitted on the deferred rows alone

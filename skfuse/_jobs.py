@@ -414,17 +414,21 @@ def _restricted(rows, folds, label, owner):
             else f"{owner}: {label} has no row to be fitted on."
         )
     jobs, numbers = [(rows, None)], []
-    for number, (train, test) in enumerate(folds, start=1):
-        train = rows if train is None else np.intersect1d(train, rows)
-        test = np.intersect1d(test, rows)
-        if test.size == 0 or train.size == 0:
-            # No row of it to predict in this fold, or none to fit on (a forward-
-            # chaining cv's first folds, before its view begins): its test rows here
-            # get no out-of-fold output of it, as rows no fold tests.
-            continue
-        jobs.append((train, test))
-        numbers.append(number)
+    for number, (train, test) in enumerate(folds_within(folds, rows), start=1):
+        if test.size:  # (none: no row of it to predict here, or none to fit on)
+            jobs.append((train, test))
+            numbers.append(number)
     return jobs, numbers
+
+
+def folds_within(folds, rows):
+    """``folds`` restricted to ``rows`` (positions; a ``train`` of None, all of them):
+    a fold left without a training row there loses its test rows too (a forward-
+    chaining cv's first folds, before a view begins), which then get no out-of-fold
+    output, as rows no fold tests."""
+    kept = [(rows if train is None else np.intersect1d(train, rows),
+             np.intersect1d(test, rows)) for train, test in folds]
+    return [(train, test if train.size else test[:0]) for train, test in kept]
 
 
 def _labels(member):

@@ -23,7 +23,7 @@ from ._base import (
     refuse_non_finite_step,
 )
 from ._fusion import FusionClassifier, FusionRegressor
-from ._jobs import MemberJobs
+from ._jobs import MemberJobs, folds_within
 from ._tasks import is_frozen, noted
 from ._views import (
     _is_dataframe,
@@ -218,7 +218,7 @@ def fit_stack(stack, estimators, step_params, X, y, sample_weight, folds):
                                                        stack._methods_)):
         plan = _plan(stack, X.shape[0])
         plan.add(name, est, label=f"step {name!r}", view=view, rows=rows,
-                 folds=_folds_within(folds, rows, name), params=params)
+                 folds=_level_folds(folds, rows, name), params=params)
         target = codes if codes is not None and is_regressor(est) else y
         fit = plan.run(Z, target, sample_weight,
                        partial(step_output, method=method, classes=stack._level_classes_))
@@ -274,14 +274,14 @@ def _warn_unused_level_weights(stack):
                 stacklevel=6)  # here, fit_stack, fit, atomic_fit, _fit_context, the caller
 
 
-def _folds_within(folds, rows, name):
-    """``folds`` restricted to ``rows`` (None: all); a fold without a training row
-    there loses its test rows too (they get no out-of-fold output), and the jobs leave
-    out a fold without a test row, numbering the others as in ``folds``."""
+def _level_folds(folds, rows, name):
+    """``folds`` restricted to ``rows``, the rows the level before predicted (None:
+    all), as :func:`~skfuse._jobs.folds_within` restricts them (the jobs leave out a
+    fold without a test row, numbering the others as in ``folds``); a level with no
+    fold left is refused."""
     if rows is None:
         return folds
-    kept = [(np.intersect1d(train, rows), np.intersect1d(test, rows)) for train, test in folds]
-    kept = [(train, test if train.size else test[:0]) for train, test in kept]
+    kept = folds_within(folds, rows)
     if not any(test.size for _, test in kept):
         raise ValueError(
             f"SerialStack: step {name!r} has no fold with training rows among the "
