@@ -37,6 +37,7 @@ from ._compat import (
     HasMethods,
     _BaseComposition,
     _VisualBlock,
+    param_names,
 )
 from ._tasks import MAX_REPEATS, OUTER_SITE, is_frozen, weight_key, whole_numbers
 from ._views import (
@@ -70,7 +71,7 @@ class Composite(_BaseComposition):
         params : dict
         """
         if not deep:  # what clone and parameter validation ask for, once per call
-            return {name: getattr(self, name) for name in _init_params(type(self))}
+            return {name: getattr(self, name) for name in param_names(type(self))}
         members = getattr(self, self._members, None)
         if not isinstance(members, (list, tuple)) or not all(
                 isinstance(item, (list, tuple)) and len(item) == 2 for item in members):
@@ -93,7 +94,7 @@ class Composite(_BaseComposition):
         -------
         self : estimator
         """
-        own, names = _init_params(type(self)), self._member_names()
+        own, names = param_names(type(self)), self._member_names()
         if all(key in own and key != self._members and key not in (names or ())
                for key in params):
             # Top-level parameters only (a search's candidates): no deep listing needed.
@@ -545,18 +546,6 @@ def atomic_fit(fit):
 def _take_fitted_state(estimator):
     return {key: estimator.__dict__.pop(key) for key in list(vars(estimator))
             if key.endswith("_") and not key.endswith("__")}
-
-
-@functools.cache
-def _init_params(cls):
-    """The names of ``cls``'s constructor parameters, sorted (its ``get_params`` keys)."""
-    parameters = inspect.signature(cls.__init__).parameters.values()
-    if any(p.kind == p.VAR_POSITIONAL for p in parameters):
-        raise RuntimeError(
-            f"{cls.__name__}: scikit-learn estimators take no *args in __init__."
-        )
-    return tuple(sorted(p.name for p in parameters
-                        if p.name != "self" and p.kind != p.VAR_KEYWORD))
 
 
 def row_objects(X, all_missing=False):

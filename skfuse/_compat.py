@@ -5,7 +5,9 @@ Parameter declarations (``_parameter_constraints``) and ``_fit_context`` come fr
 as well, as imbalanced-learn takes them.
 """
 
-from sklearn.base import _fit_context
+import functools
+
+from sklearn.base import BaseEstimator, _fit_context
 from sklearn.model_selection._search import BaseSearchCV
 from sklearn.utils._param_validation import (
     HasMethods,
@@ -27,6 +29,24 @@ SKLEARN_WRAPPER_MODULES = ("sklearn.base", "sklearn.utils._set_output",
                            "sklearn.utils._available_if")
 FIT_CONTEXT_WRAPPER = ("sklearn.base", "wrapper")
 
+
+
+@functools.cache
+def param_names(cls):
+    """The names of ``cls``'s parameters (its ``get_params`` keys), sorted: scikit-learn's
+    listing, which inspects the constructor's signature at every call, read once per
+    class."""
+    return tuple(cls._get_param_names())
+
+
+def shallow_params(estimator):
+    """``estimator.get_params(deep=False)``, with the names read once per class
+    (:func:`param_names`) where ``get_params`` is scikit-learn's own."""
+    if getattr(type(estimator), "get_params", None) is BaseEstimator.get_params:
+        return {name: getattr(estimator, name) for name in param_names(type(estimator))}
+    return estimator.get_params(deep=False)
+
+
 __all__ = [
     "FIT_CONTEXT_WRAPPER",
     "SKLEARN_WRAPPER_MODULES",
@@ -41,4 +61,6 @@ __all__ = [
     "_fit_context",
     "_get_feature_names",
     "_get_output_config",
+    "param_names",
+    "shallow_params",
 ]

@@ -36,7 +36,7 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import has_fit_parameter
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from ._compat import BaseSearchCV
+from ._compat import BaseSearchCV, shallow_params
 from ._views import take_rows, take_view
 
 PARALLEL_PREDICT_ROWS = 10_000  # below this, predict runs its members one after another
@@ -63,10 +63,24 @@ def holds_frozen(estimator):
         return False
     if is_frozen(estimator):
         return True
-    held = [value for value in estimator.get_params(deep=True).values()
-            if hasattr(value, "get_params") and not isinstance(value, type)]
+    held = _held(estimator)
     return any(is_frozen(value) for value in held) or any(
         holds_frozen(value) for owner in [estimator, *held] for _, value in _grid_steps(owner))
+
+
+def _is_estimator(value):
+    return hasattr(value, "get_params") and not isinstance(value, type)
+
+
+def _held(estimator):
+    """The estimators among ``estimator``'s parameters, nested ones included: those of
+    ``get_params(deep=True)``, walked through :func:`shallow_params` where ``get_params``
+    is scikit-learn's own (it would inspect each constructor at every call)."""
+    if getattr(type(estimator), "get_params", None) is not BaseEstimator.get_params:
+        return [value for value in estimator.get_params(deep=True).values()
+                if _is_estimator(value)]
+    return [found for value in shallow_params(estimator).values() if _is_estimator(value)
+            for found in (value, *_held(value))]
 
 
 def weight_key(estimator):

@@ -22,7 +22,6 @@ from sklearn.utils.multiclass import check_classification_targets
 from skfuse import FusionClassifier, SerialStack
 from skfuse._base import (
     Composite,
-    _init_params,
     classes_of,
     refuse_infinite,
     seed_estimator,
@@ -86,7 +85,7 @@ def test_constructor_args_are_refused_as_scikit_learn_does():
             super().__init__(estimators)
 
     with pytest.raises(RuntimeError, match=r"\*args"):
-        _init_params(Starred)
+        Starred().get_params(deep=False)
 
 
 def test_huge_finite_values_are_not_taken_for_infinite_ones():

@@ -6,7 +6,7 @@ from joblib import Memory
 from numpy.testing import assert_allclose
 from sklearn.base import clone
 from sklearn.datasets import load_iris, make_classification
-from sklearn.ensemble import VotingClassifier
+from sklearn.ensemble import BaggingClassifier, VotingClassifier
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
@@ -556,9 +556,10 @@ def test_a_frozen_member_changed_after_fit_predicts_as_it_is_now(tmp_path, weigh
     assert_allclose(expected[1], expected[0])
 
 
-@pytest.mark.parametrize("holder", ["pipeline", "fusion", "search"])
+@pytest.mark.parametrize("holder", ["pipeline", "fusion", "search", "bagging"])
 def test_a_frozen_estimator_inside_a_member_predicts_as_it_is_now(tmp_path, holder):
-    # Clones of a Pipeline, a composite or a search share the frozen object they hold.
+    # Clones of a Pipeline, a composite, a search or a plain meta-estimator (found through
+    # scikit-learn's own get_params) share the frozen object they hold.
     def fused(memory):
         prefit = LogisticRegression().fit(X, y)
         frozen = FrozenEstimator(prefit)
@@ -567,6 +568,7 @@ def test_a_frozen_estimator_inside_a_member_predicts_as_it_is_now(tmp_path, hold
             "fusion": lambda: FusionClassifier([("prefit", frozen), ("nb", GaussianNB())]),
             "search": lambda: GridSearchCV(make_pipeline(FunctionTransformer(), GaussianNB()),
                                            {"gaussiannb": [frozen]}, cv=2),
+            "bagging": lambda: BaggingClassifier(frozen, n_estimators=2, random_state=0),
         }[holder]()
         return prefit, FusionClassifier([("m", member), ("tree", CountingTree(random_state=0))],
                                         weights="optimize", cv=3, memory=memory).fit(X, y)

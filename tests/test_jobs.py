@@ -243,3 +243,31 @@ def test_a_fit_failing_in_threads_leaves_the_warnings_working():
                           timeout=120)
     assert "raised: a bad member" in done.stdout, done.stderr
     assert "a later warning" in done.stderr
+
+
+def _nested_estimators():
+    from sklearn.ensemble import BaggingClassifier, RandomForestClassifier
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skfuse import FusionClassifier
+
+    frozen = FrozenEstimator(LogisticRegression().fit(X, y))
+    pipe = make_pipeline(StandardScaler(), BaggingClassifier(frozen))
+    return [LogisticRegression(), RandomForestClassifier(), pipe,
+            BaggingClassifier(BaggingClassifier(pipe)),
+            GridSearchCV(pipe, {"baggingclassifier__n_estimators": [2]}),
+            FusionClassifier([("p", pipe), ("b", BaggingClassifier(frozen))])]
+
+
+@pytest.mark.parametrize("estimator", _nested_estimators(), ids=lambda e: type(e).__name__)
+def test_estimators_held_are_those_of_get_params(estimator):
+    # Read with the constructor's names once per class, not by get_params at each call.
+    from skfuse._compat import shallow_params
+    from skfuse._tasks import _held
+
+    assert shallow_params(estimator) == estimator.get_params(deep=False)
+    expected = [value for value in estimator.get_params(deep=True).values()
+                if hasattr(value, "get_params") and not isinstance(value, type)]
+    assert sorted(map(id, _held(estimator))) == sorted(map(id, expected))
