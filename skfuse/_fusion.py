@@ -1055,7 +1055,7 @@ class FusionClassifier(_CollectionScoreMixin, ClassifierMixin, _BaseFusion):
         same folds serve every member. An int (None: 5) gives ``StratifiedKFold``.
         Test folds must be disjoint; rows that none tests (a forward-chaining ``TimeSeriesSplit``) are
         left out of the weights' fit.
-    scoring : str or callable, default=None
+    scoring : str, callable or None, default=None
         Scorer for learned weights. ``None`` uses the log-loss for soft and geometric
         voting, and the Brier score of the vote shares for hard voting (summed over
         the classes: with two, twice scikit-learn's ``brier_score_loss``). A non-smooth
@@ -1454,7 +1454,7 @@ class FusionRegressor(_CollectionScoreMixin, RegressorMixin, _BaseFusion):
         same folds serve every member. An int (None: 5) gives ``KFold``. Test folds
         must be disjoint; rows that none tests (a forward-chaining ``TimeSeriesSplit``) are
         left out of the weights' fit.
-    scoring : str or callable, default=None
+    scoring : str, callable or None, default=None
         Scorer for learned weights; ``None`` uses the mean squared error. It scores
         the fused out-of-fold predictions: called as ``scorer(fused, None, y)``, where
         ``fused`` has ``predict`` and X is None, with ``sample_weight=`` when ``fit``

@@ -262,7 +262,7 @@ class NetClassifier(_MemberNet, NeuralNetClassifier):
     ----------
     module : torch.nn.Module class or instance
         The network.
-    *args, **kwargs
+    *args
         Passed on to :class:`skorch.NeuralNetClassifier`.
     random_state : int, RandomState instance or None, default=None
         Seeds torch's global generator at the start of ``fit`` (initial weights,
@@ -271,6 +271,8 @@ class NetClassifier(_MemberNet, NeuralNetClassifier):
         both as they are. The generators are one per process, so seeded fits in threads
         of one process (joblib's threading backend) train one at a time; processes train
         side by side.
+    **kwargs
+        Passed on to :class:`skorch.NeuralNetClassifier`.
 
     Attributes
     ----------
@@ -285,7 +287,8 @@ class NetClassifier(_MemberNet, NeuralNetClassifier):
     feature_names_in_ : ndarray of str
         Names of the columns of ``X``, when it is a DataFrame with string column names.
     module_ : torch.nn.Module
-        The fitted network.
+        The fitted network. skorch's own fitted attributes (``history_``,
+        ``optimizer_``, ``criterion_``, ``callbacks_``, ...) are set as well.
 
     See Also
     --------
@@ -479,13 +482,15 @@ class NetRegressor(_MemberNet, NeuralNetRegressor):
     ----------
     module : torch.nn.Module class or instance
         The network; it returns one column per target.
-    *args, **kwargs
+    *args
         Passed on to :class:`skorch.NeuralNetRegressor`.
     random_state : int, RandomState instance or None, default=None
         Seeds torch's global generator at the start of ``fit``, and NumPy's for the
         fit's length (what a shuffled ``ValidSplit`` without a seed of its own draws;
         its state is restored after). None leaves both as they are. Seeded fits in
         threads of one process train one at a time, as in :class:`NetClassifier`.
+    **kwargs
+        Passed on to :class:`skorch.NeuralNetRegressor`.
 
     Attributes
     ----------
@@ -497,6 +502,9 @@ class NetRegressor(_MemberNet, NeuralNetRegressor):
         The fitted network.
     y_ndim_ : int
         1 or 2: the dimensions of ``y`` at fit, which ``predict``'s output takes.
+
+    skorch's own fitted attributes (``history_``, ``optimizer_``, ``criterion_``,
+    ``callbacks_``, ...) are set as well.
 
     See Also
     --------
