@@ -10,10 +10,13 @@ import scipy.sparse as sp
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
 from scipy.special import logsumexp
+from sklearn import get_config
 from sklearn.base import ClassifierMixin, RegressorMixin, clone
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils import Bunch, check_random_state, get_tags
 from sklearn.utils.metadata_routing import MetadataRequest, get_routing_for_object
 from sklearn.utils.validation import check_is_fitted
@@ -143,11 +146,23 @@ class _BaseMixture(Composite):
     def _needs_columns(self):
         return "the gate"
 
+    def _check_X(self, X, reset):
+        """The composite's check; sparse ``X`` comes back dense to a mixture fitted on
+        dense ``X``, as its experts and gate were fitted (the default classifier
+        expert centres its columns, which sparse ``X`` cannot be)."""
+        X = super()._check_X(X, reset)
+        if reset:
+            self._dense_fit_ = not sp.issparse(X)
+        elif sp.issparse(X) and getattr(self, "_dense_fit_", False):
+            X = X.toarray()
+        return X
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True
         try:
-            experts = self._default_expert() if self.experts is None else self.experts
+            # (what the default expert is on sparse X: dense X is also taken)
+            experts = self._default_expert(True) if self.experts is None else self.experts
             members = ([experts] if hasattr(experts, "fit")
                        else [est for _, est in experts])
             members = [est for est in members if hasattr(est, "fit")]
@@ -172,17 +187,27 @@ class _BaseMixture(Composite):
 
     # -- validation ----------------------------------------------------------------
 
-    def _default_expert(self):
-        """The expert that ``experts=None`` stands for."""
-        return LogisticRegression(max_iter=1000) if self._kind == "classifier" else Ridge()
+    def _default_expert(self, sparse=False):
+        """The expert that ``experts=None`` stands for: a ridge regression, or a logistic
+        regression on standardised columns (only scaled, for ``sparse`` X), where lbfgs
+        converges in tens of iterations, not thousands. EM weights both steps, as it
+        would without metadata routing."""
+        if self._kind != "classifier":
+            return Ridge()
+        steps = [StandardScaler(with_mean=not sparse), LogisticRegression(max_iter=1000)]
+        if get_config().get("enable_metadata_routing", False):
+            steps = [step.set_fit_request(sample_weight=True) for step in steps]
+        return make_pipeline(*steps)
 
-    def _expert_templates(self):
+    def _expert_templates(self, sparse=False):
         """The experts' ``(names, templates)``: ``n_experts`` copies of one estimator, or
         the kept entries of a list, each checked to take ``sample_weight`` (and, for a
-        classifier, to have ``predict_proba``), which a declared constraint cannot say."""
+        classifier, to have ``predict_proba``), which a declared constraint cannot say.
+        ``sparse``: whether X is (the default expert then only scales it)."""
         owner = type(self).__name__
         if self.experts is None or hasattr(self.experts, "fit"):
-            template = self._default_expert() if self.experts is None else self.experts
+            template = (self._default_expert(sparse) if self.experts is None
+                        else self.experts)
             frozen = self._frozen_gate_classes(required=False)  # (also before fit)
             count = (self.n_experts if self.n_experts != "auto" else
                      max(_AUTO_COUNTS) if frozen is None else len(frozen))
@@ -267,8 +292,7 @@ class _BaseMixture(Composite):
             names, experts = [list(x) for x in zip(*self.experts)] or ([], [])
         else:
             names = [f"{self.n_experts} x experts"]
-            experts = [self.experts if self.experts is not None else (
-                LogisticRegression(max_iter=1000) if self._kind == "classifier" else Ridge())]
+            experts = [self.experts if self.experts is not None else self._default_expert()]
         gate = SoftmaxGate(alpha=self.gate_alpha) if self.gate is None else self.gate
         return _VisualBlock("parallel", [gate, *experts], names=["gate", *names])
 
@@ -311,7 +335,7 @@ class _BaseMixture(Composite):
         """EM on the training rows for each candidate number of experts, stopped and
         judged on the validation slice; the chosen mixture is refitted on every row."""
         owner = type(self).__name__
-        names, templates = self._expert_templates()
+        names, templates = self._expert_templates(sp.issparse(X))
         self._refuse_unrouted_requests(self.gate, "the gate", fit_params)
         for name, template in zip(names, templates):
             if not is_frozen(template):
@@ -1545,8 +1569,9 @@ class MixtureOfExpertsClassifier(ClassifierMixin, _BaseMixture):
     Parameters
     ----------
     experts : classifier, list of (str, classifier) or None, default=None
-        None: ``n_experts`` logistic regressions (``max_iter=1000``). One classifier: ``n_experts``
-        clones. A list: one expert per entry (heterogeneous experts). Each must have
+        None: ``n_experts`` logistic regressions (``max_iter=1000``) on standardised
+        columns (a ``StandardScaler`` first, which does not centre sparse X). One
+        classifier: ``n_experts`` clones. A list: one expert per entry (heterogeneous experts). Each must have
         ``predict_proba`` and take ``sample_weight`` in ``fit``.
     {n_experts}
     {gate}

@@ -1440,6 +1440,29 @@ def test_sparse_x_gives_the_mixture_dense_x_gives(kind):
     assert dense.n_experts_ == sparse.n_experts_
 
 
+def test_the_default_classifier_expert_is_a_standardised_logistic_regression():
+    # On raw columns of different scales lbfgs ran out of its 1000 iterations (a
+    # ConvergenceWarning at every default fit on breast_cancer, and fits 5-30x slower).
+    sp = pytest.importorskip("scipy.sparse")
+    from sklearn.datasets import load_breast_cancer
+
+    X, y = load_breast_cancer(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", "lbfgs failed to converge", ConvergenceWarning)
+        dense = MixtureOfExpertsClassifier(n_experts=2, random_state=0).fit(X, y)
+    scaler, model = dense.experts_[0]
+    assert isinstance(scaler, StandardScaler) and scaler.with_mean
+    assert isinstance(model, LogisticRegression) and model.max_iter == 1000
+    # Sparse X is scaled without centring; sparse X given to a mixture fitted on dense
+    # X is taken dense, as its centring experts were fitted.
+    sparse = MixtureOfExpertsClassifier(n_experts=2, max_iter=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # EM's, at max_iter=3
+        sparse.fit(sp.csr_matrix(X), y)
+    assert not sparse.experts_[0][0].with_mean
+    assert_allclose(dense.predict_proba(sp.csr_matrix(X[:20])), dense.predict_proba(X[:20]))
+
+
 def test_the_gate_scales_sparse_columns_by_their_spread_as_dense_ones():
     # Sparse columns were scaled by their root mean square, not their standard
     # deviation: a column with a non-zero mean (an indicator, a one-hot level) took

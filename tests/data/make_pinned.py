@@ -35,7 +35,9 @@ and no other array changed. On 2026-12-05 the same way, when a composite came to
 each member by its name (``seeds_by_name``): the fixtures with an unseeded member
 (trees) or drawn folds changed, nine of them; and again that day when each unset seed
 inside a member came to depend on its parameter's name alone (eight of them), and when
-the whole name, not a 32-bit checksum of it, came to enter the seed.
+the whole name, not a 32-bit checksum of it, came to enter the seed. On 2026-12-06 the
+same way, when ``MixtureOfExpertsClassifier``'s default expert came to standardise its
+columns: the two default-expert classifier mixtures changed, nothing else.
 """
 
 import sys
