@@ -674,20 +674,40 @@ def sums_finite(values):
         return bool(np.isfinite(values.sum()))
 
 
-def refuse_non_finite_step(owner, name, out, when):
-    """Raise, naming the step, where a step's output (rows first, dense or sparse) holds
-    NaN or an infinite value: the next step would fail on it without naming this one,
-    or read a broken output as a missing value, or pass it on as an answer."""
+def refuse_non_finite_output(owner, who, out, when, effect):
+    """Raise, naming ``who`` (``"step 'a'"``, ``"expert 'b'"``), where its output ``out``
+    (rows first, dense or sparse) holds NaN or an infinite value; ``effect`` says what
+    the composite would do with them."""
     out = out.toarray() if hasattr(out, "toarray") else np.asarray(out)
     if sums_finite(out):
         return
     rows = ~np.isfinite(out.reshape(len(out), -1).astype(np.float64)).all(axis=1)
     if rows.any():
+        raise ValueError(f"{owner}: {who} gave NaN or infinite outputs {when} on "
+                         f"{int(rows.sum())} of {len(out)} row(s), {effect}.")
+
+
+def refuse_improper_proba(owner, who, proba, when, effect):
+    """Raise, naming ``who``, where rows of its class probabilities ``proba`` (rows,
+    classes) are not probabilities (:func:`proper_probabilities`); ``effect`` says what
+    the composite would do with them."""
+    improper = ~proper_probabilities(proba)
+    if improper.any():
         raise ValueError(
-            f"{owner}: step {name!r} gave NaN or infinite outputs {when} on "
-            f"{int(rows.sum())} of {len(out)} row(s), which the next step would fail on "
-            "or read as missing values, or the composite would pass on. A step fitted "
-            "on too few rows (GaussianNB on one row of a class) can give NaN.")
+            f"{owner}: {who} gave probabilities outside [0, 1] or that do not sum to 1 "
+            f"over the classes {when} on {int(improper.sum())} of {len(proba)} row(s), "
+            f"{effect}; check its predict_proba.")
+
+
+def refuse_non_finite_step(owner, name, out, when):
+    """Raise, naming the step, where a step's output holds NaN or an infinite value: the
+    next step would fail on it without naming this one, or read a broken output as a
+    missing value, or pass it on as an answer."""
+    refuse_non_finite_output(
+        owner, f"step {name!r}", out, when,
+        "which the next step would fail on or read as missing values, or the composite "
+        "would pass on. A step fitted on too few rows (GaussianNB on one row of a class) "
+        "can give NaN")
 
 
 def refuse_non_finite_student(owner, out, when):
@@ -1152,6 +1172,7 @@ def member_proba(estimator, X, classes):
     Classes the member does not know get probability 0.
     """
     proba = np.asarray(estimator.predict_proba(X))  # (a list of rows too)
+    check_output_rows(estimator, proba, X, "predict_proba")
     member_classes = np.asarray(estimator.classes_)
     if np.array_equal(member_classes, classes) and np.shape(proba)[1:] == classes.shape:
         return np.array(proba, dtype=np.float64)
@@ -1198,8 +1219,12 @@ def _first_values(values):
 def proper_probabilities(proba):
     """Which rows of ``proba`` (..., n_classes) are probabilities up to rounding: every
     entry within [0, 1] by 1e-6, summing to 1 within 1e-3."""
-    return (((proba >= -1e-6) & (proba <= 1 + 1e-6)).all(axis=-1)
-            & (np.abs(proba.sum(axis=-1) - 1.0) <= 1e-3))
+    # Reductions along a short last axis are slow (a tenth of a fast member's predict on
+    # many rows): the row sums by a product, the range over all entries first.
+    sums_to_1 = np.abs(proba @ np.ones(proba.shape[-1]) - 1.0) <= 1e-3
+    if proba.size and proba.min() >= -1e-6 and proba.max() <= 1 + 1e-6:  # (NaN: no)
+        return sums_to_1
+    return ((proba >= -1e-6) & (proba <= 1 + 1e-6)).all(axis=-1) & sums_to_1
 
 
 def deciding_estimator(estimator):
@@ -1265,6 +1290,7 @@ def member_votes(estimator, X, classes):
     """A member's predictions as positions in the ensemble's ``classes``; a column of
     labels (CatBoost's multiclass ``predict`` gives shape (n, 1)) is read as a vector."""
     labels = np.asarray(one_per_row(estimator.predict(X)))
+    check_output_rows(estimator, labels, X, "predict")
     return _class_positions(class_name(estimator), labels, classes)
 
 
@@ -1273,6 +1299,18 @@ def member_prediction(estimator, X):
     out = np.asarray(estimator.predict(X), dtype=np.float64)
     check_prediction_shape(estimator, out, X.shape[0], 1)
     return out.reshape(-1)
+
+
+def check_output_rows(estimator, out, X, method):
+    """Refuse ``estimator.method(X)``'s output ``out`` unless it has one row per row of
+    ``X``: aligned or stacked, it would fail anonymously, or pair rows with other rows'
+    outputs. An error's note names the member where a composite runs it as a task."""
+    n_rows = X.shape[0] if hasattr(X, "shape") else len(X)
+    if np.ndim(out) == 0 or np.shape(out)[0] != n_rows:
+        raise ValueError(
+            f"{class_name(estimator)}'s {method} gave an array of shape {np.shape(out)} "
+            f"for {n_rows} rows; a composite needs one output per row."
+        )
 
 
 def check_prediction_shape(estimator, out, n_rows, n_outputs):

@@ -12,9 +12,14 @@ from functools import partial
 import numpy as np
 from scipy.stats import norm
 
-from ._base import check_known_classes, member_proba, refuse_non_finite_step
+from ._base import (
+    check_known_classes,
+    member_proba,
+    refuse_improper_proba,
+    refuse_non_finite_step,
+)
 from ._jobs import MemberJobs, folds_within
-from ._tasks import is_frozen
+from ._tasks import is_frozen, noted
 from ._views import presence, refuse_rows_without_any, take_rows, take_view
 from ._weights import guard_gain
 
@@ -206,7 +211,7 @@ def fit_cascade(stack, estimators, step_params, X, y, sample_weight, folds, thre
     fits = plan.run(X, y, sample_weight, partial(member_proba, classes=stack.classes_))
     fitted = [fits[name].estimator for name in names]
     for name in names:
-        refuse_non_finite_step(OWNER, name, fits[name].oof[fits[name].tested], "out of fold")
+        _refuse_broken_step(name, fits[name].oof[fits[name].tested], "out of fold")
     # Rows where a step's view is missing keep 0; the presence mask rules them out.
     # Rows a step should have an out-of-fold output for but has none (a forward-chaining
     # cv never tests its first rows) are left out.
@@ -310,8 +315,8 @@ def _refit_deferred(stack, estimators, step_params, fitted, oof, route, routed, 
     def trial(i, rows, sub_folds):
         """Step ``i``'s fits on its deferred rows (one joblib task list), or None when
         it refuses them (few rows, or a nested composite's own folds left with one
-        class) or gives NaN on them, where its fit on all rows worked: it then keeps
-        that one."""
+        class) or gives NaN or improper probabilities on them, where its fit on all
+        rows worked: it then keeps that one."""
         plan = MemberJobs(OWNER, X.shape[0], n_jobs=stack.n_jobs, verbose=stack.verbose,
                           memory=stack.memory)
         plan.add(names[i], estimators[i], label=f"step {names[i]!r} on its deferred rows",
@@ -319,7 +324,7 @@ def _refit_deferred(stack, estimators, step_params, fitted, oof, route, routed, 
         try:
             fit = plan.run(X, y, sample_weight,
                            partial(member_proba, classes=stack.classes_))[names[i]]
-            refuse_non_finite_step(OWNER, names[i], fit.oof[fit.tested], "out of fold")
+            _refuse_broken_step(names[i], fit.oof[fit.tested], "out of fold")
             return fit
         except ValueError as error:
             warnings.warn(
@@ -371,9 +376,18 @@ def step_proba(stack, X, step, rows):
     if len(rows) < X.shape[0]:
         X_step = take_rows(X_step, rows)
     name, est = stack.steps_[step]
-    proba = member_proba(est, X_step, stack.classes_)
-    refuse_non_finite_step(OWNER, name, proba, "at predict")
+    proba = noted(OWNER, f"step {name!r}, predict", member_proba, est, X_step,
+                  stack.classes_)
+    _refuse_broken_step(name, proba, "at predict")
     return proba
+
+
+def _refuse_broken_step(name, proba, when):
+    """Refuse a step's probabilities that hold NaN or infinite values, or that are not
+    probabilities: the cascade would route rows on them, and pass them on."""
+    refuse_non_finite_step(OWNER, name, proba, when)
+    refuse_improper_proba(OWNER, f"step {name!r}", proba, when,
+                          "which the cascade would route rows on, and pass on")
 
 
 def _refuse_rows_without_steps(stack, present):

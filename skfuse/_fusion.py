@@ -707,6 +707,9 @@ class _BaseFusion(TransformerMixin, Composite):
     def _refuse_improper_outputs(self, names, oof, present):
         pass
 
+    def _refuse_improper_at_predict(self, names, outs):
+        pass
+
     def _member_outputs(self, X, weighted=False):
         """Stacked member outputs and the presence mask (None when every view is there).
 
@@ -720,6 +723,7 @@ class _BaseFusion(TransformerMixin, Composite):
         outs, present, asked = self._outputs_by_member(X, self._output(), weighted)
         _refuse_non_finite_at_predict(type(self).__name__, list(self._fitted_members_),
                                       outs)
+        self._refuse_improper_at_predict(list(self._fitted_members_), outs)
         if all(rows is None for rows in asked):
             return np.stack(outs), present
         given = [out for out in outs if out is not None]
@@ -822,17 +826,29 @@ def _refuse_non_finite(owner, names, oof, present):
 def _refuse_non_finite_at_predict(owner, names, outs):
     """Raise, naming the members and their rows, where a member's output (None: asked
     about no row) holds NaN or an infinite value."""
+    _refuse_at_predict(owner, names, outs, _non_finite_rows,
+                       "hold NaN or infinite values, which fusing would hide (an infinite "
+                       "probability clipped to 1, a tempered NaN made 0) or spread.")
+
+
+def _non_finite_rows(out):
+    """Which rows of a member's output hold NaN or an infinite value (None: none)."""
+    if sums_finite(np.asarray(out)):
+        return None
+    return ~np.isfinite(np.asarray(out, float).reshape(len(out), -1)).all(axis=1)
+
+
+def _refuse_at_predict(owner, names, outs, wrong_rows, what):
+    """Raise, naming the members and their rows, where ``wrong_rows(out)`` (a boolean
+    per row, or None: none) marks rows of a member's output (None: asked about no row);
+    ``what`` says what is wrong with them."""
     bad = []
     for name, out in zip(names, outs):
-        if out is None or sums_finite(np.asarray(out)):
-            continue
-        rows = ~np.isfinite(np.asarray(out, float).reshape(len(out), -1)).all(axis=1)
-        if rows.any():
+        rows = None if out is None else wrong_rows(out)
+        if rows is not None and rows.any():
             bad.append(f"{name!r} ({int(rows.sum())} rows)")
     if bad:
-        raise ValueError(f"{owner}: the outputs of {', '.join(bad)} hold NaN or infinite "
-                         "values, which fusing would hide (an infinite probability "
-                         "clipped to 1, a tempered NaN made 0) or spread.")
+        raise ValueError(f"{owner}: the outputs of {', '.join(bad)} {what}")
 
 
 def refuse_outputs(owner, names, proper, present, what, advice):
@@ -1251,6 +1267,18 @@ class FusionClassifier(_CollectionScoreMixin, ClassifierMixin, _BaseFusion):
         refuse_outputs("FusionClassifier", names, proper_probabilities(oof), present,
                        "are probabilities outside [0, 1] or that do not sum to 1 over the "
                        "classes", "check the member's predict_proba")
+
+    def _refuse_improper_at_predict(self, names, outs):
+        """Refuse probabilities (soft and geometric voting) outside [0, 1], or whose rows
+        do not sum to 1, naming the members: the fused output, clipped to [0, 1], would
+        hide them."""
+        if self.voting == "hard":
+            return
+        _refuse_at_predict(type(self).__name__, names, outs,
+                           lambda out: ~proper_probabilities(out),
+                           "are probabilities outside [0, 1] or that do not sum to 1 over "
+                           "the classes, which fusing would hide (its output is clipped to "
+                           "[0, 1]) or spread; check the member's predict_proba.")
 
     def _output(self):
         if self.voting == "hard":

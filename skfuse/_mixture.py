@@ -33,7 +33,9 @@ from ._base import (
     member_prediction,
     member_proba,
     numeric_target,
+    refuse_improper_proba,
     refuse_kernel_members,
+    refuse_non_finite_output,
     seed_estimator,
     seeds_by_name,
     takes_no_weights,
@@ -56,6 +58,7 @@ from ._gate import (
 from ._jobs import MemberJobs
 from ._tasks import (
     is_frozen,
+    noted,
     report,
     rows_of_params,
     run_in_threads,
@@ -529,7 +532,7 @@ class _BaseMixture(Composite):
         elif gate_template is not None and is_frozen(gate_template):
             # Its routing is fixed: a k-means start, numbered at random, would pair the
             # experts with the other side of it, for good.
-            resp = np.exp(_masked(gate_log_proba(gate_template, rows.X_gate, n_experts),
+            resp = np.exp(_masked(self._log_gate(gate_template, rows.X_gate, n_experts),
                                   present))
         else:
             resp = self._initial_responsibilities(rows.X_gate, rows.target, rows.weight,
@@ -679,7 +682,7 @@ class _BaseMixture(Composite):
     def _held_out_losses(self, experts, gate, k, rows):
         """The mixture's loss on each validation row, routed as ``predict`` routes:
         squared error (regression) or log-loss (classification)."""
-        log_gate = _masked(gate_log_proba(gate, rows.X_gate, len(experts)), rows.present)
+        log_gate = _masked(self._log_gate(gate, rows.X_gate, len(experts)), rows.present)
         routed, share = routing.top_k(np.exp(log_gate), k)
         mixed = np.zeros(len(rows.weight))
         for e, expert in enumerate(experts):
@@ -687,8 +690,8 @@ class _BaseMixture(Composite):
             used = np.flatnonzero(use > 0)
             if used.size:
                 X_e = take_rows(take_view(rows.X, self._views_[e]), used)
-                mixed[used] += use[used] * self._held_out_output(expert, X_e,
-                                                                 rows.target[used])
+                out = self._expert_output(expert, X_e, e, "at fit")
+                mixed[used] += use[used] * self._held_out_output(out, rows.target[used])
         return self._loss(mixed, rows.target)
 
     def _initial_responsibilities(self, X_gate, target, weight, n_experts, rng, start):
@@ -863,7 +866,7 @@ class _BaseMixture(Composite):
         kernels). The gate is renormalised over the experts present on each row.
         """
         n, n_experts = X.shape[0], len(experts)
-        log_gate = _masked(gate_log_proba(gate, X_gate, n_experts), present)
+        log_gate = _masked(self._log_gate(gate, X_gate, n_experts), present)
         joint = log_gate + self._log_likelihoods(X, target, experts, noise, present)
         row_fit = logsumexp(joint, axis=1)
         resp = np.exp(joint - row_fit[:, None])
@@ -881,15 +884,15 @@ class _BaseMixture(Composite):
             rows = slice(None) if present is None else np.flatnonzero(present[e])
             if present is not None and not len(rows):
                 continue  # a predictor may refuse no rows
-            log_lik[rows, e] = self._log_likelihood(
-                expert, take_rows(take_view(X, self._views_[e]), rows), target[rows],
-                None if noise is None else noise[e])
+            out = self._expert_output(expert, take_rows(take_view(X, self._views_[e]), rows),
+                                      e, "at fit")
+            log_lik[rows, e] = self._log_likelihood(out, target[rows],
+                                                    None if noise is None else noise[e])
         return log_lik
 
-    @staticmethod
-    def _usage(X_gate, weight, gate, n_experts, k, present=None):
+    def _usage(self, X_gate, weight, gate, n_experts, k, present=None):
         """Each expert's share of the gate's routed weight, top ``k`` as at predict."""
-        log_gate = _masked(gate_log_proba(gate, X_gate, n_experts), present)
+        log_gate = _masked(self._log_gate(gate, X_gate, n_experts), present)
         routed, gate_weight = routing.top_k(np.exp(log_gate), k)
         usage = np.zeros(n_experts)
         np.add.at(usage, routed.ravel(), (gate_weight * weight[:, None]).ravel())
@@ -912,8 +915,27 @@ class _BaseMixture(Composite):
     def _gate_log_proba(self, X):
         """The gate's log-probabilities, renormalised over the experts present per row."""
         present = self._presence(X, self._expert_names_, self.experts_, fitted=True)
-        return _masked(gate_log_proba(self.gate_, self._gate_input(X), len(self.experts_)),
+        return _masked(self._log_gate(self.gate_, self._gate_input(X), len(self.experts_)),
                        present)
+
+    def _log_gate(self, gate, X_gate, n_experts):
+        """:func:`~skfuse._gate.gate_log_proba`, an error the gate raises noted as the gate's."""
+        return noted(type(self).__name__, "the gate, predict", gate_log_proba, gate, X_gate,
+                     n_experts)
+
+    def _expert_output(self, expert, X, e, when="at predict"):
+        """Expert ``e``'s output on ``X`` (:meth:`_predicted`), an error it raises noted
+        with its name; NaN, infinite values and (a classifier's) rows that are not
+        probabilities refused by its name: the mixture would weigh rows by them (EM) or
+        pass them on."""
+        owner, who = type(self).__name__, f"expert {self._expert_names_[e]!r}"
+        out = noted(owner, f"{who}, predict", self._predicted, expert, X)
+        effect = ("which EM would weigh the rows by" if when == "at fit"
+                  else "which the mixture would pass on")
+        refuse_non_finite_output(owner, who, out, when, effect)
+        if self._kind == "classifier":
+            refuse_improper_proba(owner, who, out, when, effect)
+        return out
 
     def _lone_expert_input(self, X):
         """``X`` checked when one expert, without a view, has every row (its share is 1
@@ -1504,15 +1526,21 @@ class MixtureOfExpertsRegressor(RegressorMixin, _BaseMixture):
     def _fit_output(expert, X):
         return member_prediction(expert, X)
 
-    def _held_out_output(self, expert, X, target):
+    @staticmethod
+    def _predicted(expert, X):
         return member_prediction(expert, X)
+
+    @staticmethod
+    def _held_out_output(prediction, target):
+        return prediction
 
     @staticmethod
     def _loss(mixed, target):
         return (mixed - target) ** 2
 
-    def _log_likelihood(self, expert, X, target, variance):
-        residual = target - member_prediction(expert, X)
+    @staticmethod
+    def _log_likelihood(prediction, target, variance):
+        residual = target - prediction
         return -0.5 * (np.log(2 * np.pi * variance) + residual**2 / variance)
 
     @one_names_warning
@@ -1532,9 +1560,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, _BaseMixture):
         y_std : ndarray of shape (n_samples,)
             Only with ``return_std=True``.
         """
-        def predictions(expert, X_e, e):
-            return member_prediction(expert, X_e)
-
+        predictions = self._expert_output
         if not return_std:
             return self._combined(X, predictions)
         lone = self._lone_expert_input(X)
@@ -1665,8 +1691,12 @@ class MixtureOfExpertsClassifier(ClassifierMixin, _BaseMixture):
     def _fit_output(expert, X):
         return None
 
-    def _held_out_output(self, expert, X, codes):
-        return member_proba(expert, X, self.classes_)[np.arange(len(codes)), codes]
+    def _predicted(self, expert, X):
+        return member_proba(expert, X, self.classes_)
+
+    @staticmethod
+    def _held_out_output(proba, codes):
+        return proba[np.arange(len(codes)), codes]
 
     @staticmethod
     def _loss(mixed, codes):
@@ -1680,8 +1710,9 @@ class MixtureOfExpertsClassifier(ClassifierMixin, _BaseMixture):
         rows = np.flatnonzero(present | light)
         return rows, np.where(present, expert_weight, _LIGHT * weight)[rows]
 
-    def _log_likelihood(self, expert, X, codes, variance):
-        proba = member_proba(expert, X, self.classes_)[np.arange(len(codes)), codes]
+    @staticmethod
+    def _log_likelihood(proba, codes, variance):
+        proba = proba[np.arange(len(codes)), codes]
         return np.log(np.maximum(proba, _MIN_PROBA))
 
     @one_names_warning
@@ -1696,8 +1727,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, _BaseMixture):
         -------
         proba : ndarray of shape (n_samples, n_classes)
         """
-        proba = self._combined(X, lambda expert, X_e, e: member_proba(expert, X_e,
-                                                                       self.classes_))
+        proba = self._combined(X, self._expert_output)
         return np.clip(proba, 0.0, 1.0, out=proba)  # a weighted sum may overshoot by an ulp
 
     @one_names_warning

@@ -15,6 +15,7 @@ from sklearn.base import is_classifier, is_regressor
 from ._base import (
     Composite,
     check_known_classes,
+    check_output_rows,
     deciding_estimator,
     member_decision,
     member_proba,
@@ -68,6 +69,7 @@ def step_output(estimator, X, method, classes=None):
     else:
         out = getattr(estimator, method)(X)
     out = out.toarray() if sp.issparse(out) else np.asarray(out, dtype=np.float64)
+    check_output_rows(estimator, out, X, method)
     return out.reshape(out.shape[0], -1)
 
 

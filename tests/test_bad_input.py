@@ -738,3 +738,192 @@ def test_a_fusion_of_fixed_weights_takes_a_kernel_in_a_search():
     assert get_tags(fusion).input_tags.pairwise
     scores = cross_val_score(fusion, X @ X.T, y, cv=3, error_score="raise")
     assert np.all(scores > 0.7)
+
+
+class _Scaled(LogisticRegression):
+    """A logistic regression whose probabilities are ``factor`` times theirs on rows
+    where x0 > ``above``: not probabilities there."""
+
+    def __init__(self, factor=3.0, above=50.0, C=1.0):
+        self.factor = factor
+        self.above = above
+        super().__init__(C=C)
+
+    def predict_proba(self, X):
+        proba = super().predict_proba(X)
+        proba[np.asarray(X)[:, 0] > self.above] *= self.factor
+        return proba
+
+
+def _far(X, rows=5, spoilt=5):
+    """The first ``rows`` rows of ``X``, the first ``spoilt`` of them with x0 = 100."""
+    X_far = X[:rows].copy()
+    X_far[:spoilt, 0] = 100
+    return X_far
+
+
+@pytest.mark.parametrize("voting", ["soft", "geometric"])
+@pytest.mark.parametrize("weights", [None, "optimize"])
+def test_member_outputs_that_are_not_probabilities_at_predict_are_refused(voting, weights):
+    # Rows summing to 3 were fused, then clipped to [0, 1], without a word.
+    X, y = make_classification(300, 6, n_classes=3, n_informative=4, random_state=0)
+    members = [("lr", LogisticRegression()), ("bad", _Scaled())]
+    fusion = FusionClassifier(members, voting=voting, weights=weights).fit(X, y)
+    assert_allclose(fusion.predict_proba(X[:5]).sum(axis=1), 1.0)
+    with pytest.raises(ValueError, match=r"the outputs of 'bad' \(3 rows\) are probabilities "
+                                         r"outside \[0, 1\] or that do not sum to 1"):
+        fusion.predict_proba(_far(X, spoilt=3))
+    # Hard voting fuses labels, which these are.
+    FusionClassifier(members, voting="hard").fit(X, y).predict(_far(X))
+
+
+@pytest.mark.parametrize("value", [np.nan, "scaled"])
+def test_a_mixture_classifiers_expert_giving_improper_outputs_in_em_is_named(value):
+    # EM weighed rows by NaN or by probabilities summing to 3, and predict passed them on.
+    X, y = make_classification(200, 6, random_state=0)
+    expert = _Scaled(above=-np.inf) if value == "scaled" else _Spoilt(value)
+    if value != "scaled":
+        X[:4, 0] = 100
+    what = "probabilities outside .*" if value == "scaled" else "NaN or infinite outputs"
+    with pytest.raises(ValueError, match=rf"^MixtureOfExpertsClassifier: expert 'expert\d' "
+                                         rf"gave {what} at fit on"):
+        MixtureOfExpertsClassifier(expert, n_experts=2, random_state=0).fit(X, y)
+
+
+@pytest.mark.parametrize("n_experts", [1, 2])
+@pytest.mark.parametrize("expert, what", [(_Spoilt(np.nan), "NaN or infinite outputs"),
+                                          (_Scaled(), "probabilities outside .*")],
+                         ids=["NaN", "scaled"])
+def test_a_mixture_classifiers_expert_giving_improper_outputs_at_predict_is_named(
+        n_experts, expert, what):
+    X, y = make_classification(200, 6, random_state=0)
+    moe = MixtureOfExpertsClassifier(expert, n_experts=n_experts, random_state=0).fit(X, y)
+    assert_allclose(moe.predict_proba(X[:5]).sum(axis=1), 1.0)
+    with pytest.raises(ValueError, match=rf"expert 'expert\d' gave {what} at predict on"):
+        moe.predict_proba(_far(X))
+
+
+@pytest.mark.parametrize("n_experts", [1, 2])
+def test_a_mixture_regressors_expert_giving_nan_at_predict_is_named(n_experts):
+    # Its NaN came out as the mixture's prediction.
+    X, y = make_regression(200, 6, random_state=0)
+    X[:, 0] /= np.abs(X[:, 0]).max()  # NaNRidge's NaN rows (x0 > 1): none yet
+    moe = MixtureOfExpertsRegressor(NaNRidge(), n_experts=n_experts, random_state=0).fit(X, y)
+    assert np.isfinite(moe.predict(X[:5])).all()
+    with pytest.raises(ValueError, match=r"^MixtureOfExpertsRegressor: expert 'expert\d' gave "
+                                         r"NaN or infinite outputs at predict on"):
+        moe.predict(_far(X), return_std=n_experts == 2)
+
+
+class _ShortOnFew(LogisticRegression):
+    """A logistic regression whose outputs (predict_proba and predict read its decision
+    function) lack their last row on 5 or 8 rows."""
+
+    def decision_function(self, X):
+        out = super().decision_function(X)
+        return out[:-1] if len(out) in (5, 8) else out
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="exception notes: Python 3.11+")
+@pytest.mark.parametrize("make_composite, note", [
+    (lambda: FusionClassifier([("lr", LogisticRegression()), ("short", _ShortOnFew())]),
+     "member 'short', predict"),
+    (lambda: FusionClassifier([("lr", LogisticRegression()), ("short", _ShortOnFew())],
+                              voting="hard"), "member 'short', predict"),
+    (lambda: SerialStack([("short", _ShortOnFew()), ("final", LogisticRegression())]),
+     "step 'short', predict"),
+    (lambda: SerialStack([("short", _ShortOnFew()), ("final", LogisticRegression())],
+                         stack_method="predict"), "step 'short', predict"),
+    (lambda: SerialStack([("short", _ShortOnFew()), ("final", LogisticRegression())],
+                         stack_method="decision_function"), "step 'short', predict"),
+    (lambda: SerialStack([("short", _ShortOnFew()), ("lr", LogisticRegression())],
+                         exit_threshold=1.0), "step 'short', predict"),
+    (lambda: MixtureOfExpertsClassifier(_ShortOnFew(), n_experts=1),
+     "expert 'expert0', predict"),
+], ids=["fusion", "fusion-hard", "stack", "stack-predict", "stack-decision", "cascade",
+        "mixture"])
+def test_a_member_giving_too_few_rows_is_named(make_composite, note):
+    # NumPy's "all input arrays must have the same shape" (or a broadcast error) named
+    # neither the member nor what was wrong.
+    X, y = make_classification(200, 6, random_state=0)
+    composite = make_composite().fit(X, y)
+    method = "predict" if "hard" in repr(composite) else "predict_proba"
+    with pytest.raises(ValueError, match=r"_ShortOnFew's (predict|predict_proba|"
+                                         r"decision_function) gave an array of shape "
+                                         r"\(4,.*\) for 5 rows") as raised:
+        getattr(composite, method)(X[:5])
+    assert any(note in n for n in raised.value.__notes__)
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="exception notes: Python 3.11+")
+def test_a_member_giving_too_few_rows_out_of_fold_is_named():
+    X, y = make_classification(40, 6, random_state=0)  # test folds of 8 rows
+    fusion = FusionClassifier([("lr", LogisticRegression()), ("short", _ShortOnFew())],
+                              weights="optimize")
+    with pytest.raises(ValueError, match=r"gave an array of shape \(7, 2\) for 8 rows") \
+            as raised:
+        fusion.fit(X, y)
+    assert "member 'short', fold 1 of 5" in " ".join(raised.value.__notes__)
+
+
+def test_a_cascade_step_giving_improper_probabilities_is_named():
+    # The cascade routed rows on probabilities summing to 3, and returned them.
+    X, y = make_classification(300, 6, random_state=0)
+    steps = [("bad", _Scaled()), ("lr", LogisticRegression())]
+    cascade = SerialStack(steps, exit_threshold=1.0).fit(X, y)
+    with pytest.raises(ValueError, match=r"step 'bad' gave probabilities outside \[0, 1\] or "
+                                         r"that do not sum to 1 over the classes at predict "
+                                         r"on 2 of 5 row"):
+        cascade.predict_proba(_far(X, spoilt=2))
+    steps[0] = ("bad", _Scaled(above=-np.inf))
+    with pytest.raises(ValueError, match=r"step 'bad' gave probabilities .* out of fold on "
+                                         r"300 of 300"):
+        SerialStack(steps, exit_threshold="auto").fit(X, y)
+
+
+class _FailsOn(Ridge):
+    """A ridge regression whose predict raises on ``n`` rows."""
+
+    def __init__(self, n=5, alpha=1.0):
+        self.n = n
+        super().__init__(alpha=alpha)
+
+    def predict(self, X):
+        if len(X) == self.n:
+            raise ValueError("predict failed")
+        return super().predict(X)
+
+
+class _GateFailsOn(LogisticRegression):
+    """A logistic regression whose predict_proba raises on 5 rows."""
+
+    def predict_proba(self, X):
+        if len(X) == 5:
+            raise ValueError("gate failed")
+        return super().predict_proba(X)
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="exception notes: Python 3.11+")
+@pytest.mark.parametrize("make_mixture, note", [
+    (lambda: MixtureOfExpertsRegressor(_FailsOn(), n_experts=1), "expert 'expert0', predict"),
+    (lambda: MixtureOfExpertsRegressor(_FailsOn(), n_experts=2), r"expert 'expert\d', predict"),
+    (lambda: MixtureOfExpertsRegressor(Ridge(), n_experts=2, gate=_GateFailsOn()),
+     "the gate, predict"),
+], ids=["lone expert", "routed expert", "gate"])
+def test_a_mixture_member_failing_at_predict_is_named_in_a_note(make_mixture, note):
+    X, y = make_regression(200, 6, random_state=0)
+    mixture = make_mixture().set_params(random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="failed") as raised:
+        mixture.predict(X[:5])
+    assert any(re.search(note, n) for n in raised.value.__notes__)
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="exception notes: Python 3.11+")
+def test_a_mixture_expert_failing_in_em_is_named_in_a_note():
+    # EM scores every expert on every row: 200 of them here.
+    X, y = make_regression(200, 6, random_state=0)
+    mixture = MixtureOfExpertsRegressor(_FailsOn(200), n_experts=2, random_state=0,
+                                        validation_fraction=None)
+    with pytest.raises(ValueError, match="predict failed") as raised:
+        mixture.fit(X, y)
+    assert any(re.search(r"expert 'expert\d', predict", n) for n in raised.value.__notes__)
