@@ -21,7 +21,6 @@ from sklearn.utils.validation import (
 from . import _partitions
 from ._base import (
     Composite,
-    any_non_deterministic,
     atomic_fit,
     check_known_classes,
     check_members,
@@ -40,7 +39,6 @@ from ._base import (
     seed_estimator,
     seeds_by_name,
     sums_finite,
-    takes_a_kernel,
     takes_multi_output,
     vote_counts,
 )
@@ -154,11 +152,13 @@ class _BaseFusion(TransformerMixin, Composite):
         try:
             members = [est for _, est in self.estimators if not is_drop(est)]
             tags.input_tags.allow_nan = all(takes_nan(est) for est in members)
-            tags.input_tags.sparse = all(get_tags(est).input_tags.sparse for est in members)
-            tags.non_deterministic = any_non_deterministic(members)
+            # Each member's tags read once: a search asks for these at every fold.
+            member_tags = [get_tags(est) for est in members]
+            tags.input_tags.sparse = all(t.input_tags.sparse for t in member_tags)
+            tags.non_deterministic = any(t.non_deterministic for t in member_tags)
             # With fixed weights a fusion takes a kernel as its members do: a search
             # then cuts the kernel's columns with its rows.
-            tags.input_tags.pairwise = any(takes_a_kernel(est) for est in members)
+            tags.input_tags.pairwise = any(t.input_tags.pairwise for t in member_tags)
         except (TypeError, ValueError, AttributeError):
             pass  # invalid estimators: fit reports them
         # transform returns member outputs (probabilities, class indices or
