@@ -15,7 +15,7 @@ from sklearn.base import ClassifierMixin, RegressorMixin, clone
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import Bunch, check_random_state, get_tags
 from sklearn.utils.metadata_routing import MetadataRequest, get_routing_for_object
@@ -197,10 +197,10 @@ class _BaseMixture(Composite):
         would without metadata routing."""
         if self._kind != "classifier":
             return Ridge()
-        steps = [StandardScaler(with_mean=not sparse), LogisticRegression(max_iter=1000)]
+        steps = [_Standardiser(with_mean=not sparse), LogisticRegression(max_iter=1000)]
         if get_config().get("enable_metadata_routing", False):
             steps = [step.set_fit_request(sample_weight=True) for step in steps]
-        return make_pipeline(*steps)
+        return Pipeline(list(zip(["standardscaler", "logisticregression"], steps)))
 
     def _expert_templates(self, sparse=False):
         """The experts' ``(names, templates)``: ``n_experts`` copies of one estimator, or
@@ -1038,6 +1038,18 @@ class _BaseMixture(Composite):
                     "present."
                 )
         return present
+
+
+class _Standardiser(StandardScaler):
+    """``StandardScaler`` whose weighted fit does not warn where a column constant on
+    the weighted rows gets a variance rounded below 0 (about -1e-46): its square root is
+    NaN, and scikit-learn then scales the column by 1, as any constant one. EM's
+    responsibilities, as weights on an expert's rows, often leave a one-hot column
+    constant there."""
+
+    def partial_fit(self, X, y=None, sample_weight=None):
+        with np.errstate(invalid="ignore"):
+            return super().partial_fit(X, y, sample_weight)
 
 
 class _Rows:
