@@ -5,7 +5,7 @@ Parameter declarations (``_parameter_constraints``) and ``_fit_context`` come fr
 as well, as imbalanced-learn takes them.
 """
 
-import functools
+import weakref
 
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.model_selection._search import BaseSearchCV
@@ -31,18 +31,32 @@ FIT_CONTEXT_WRAPPER = ("sklearn.base", "wrapper")
 
 
 
-@functools.cache
+_NAMES = weakref.WeakKeyDictionary()  # class -> (its __init__, its parameter names)
+
+
 def param_names(cls):
     """The names of ``cls``'s parameters (its ``get_params`` keys), sorted: scikit-learn's
     listing, which inspects the constructor's signature at every call, read once per
-    class."""
-    return tuple(cls._get_param_names())
+    class (again if its ``__init__`` is replaced)."""
+    init, names = _NAMES.get(cls, (None, None))
+    if init is not cls.__init__:
+        names = tuple(cls._get_param_names())
+        _NAMES[cls] = (cls.__init__, names)
+    return names
+
+
+def lists_params_as_sklearn(cls):
+    """Whether ``cls`` lists its parameters with scikit-learn's own ``get_params`` and
+    ``_get_param_names``, which :func:`shallow_params` may then read by name."""
+    names = getattr(getattr(cls, "_get_param_names", None), "__func__", None)
+    return (getattr(cls, "get_params", None) is BaseEstimator.get_params
+            and names is BaseEstimator._get_param_names.__func__)
 
 
 def shallow_params(estimator):
     """``estimator.get_params(deep=False)``, with the names read once per class
-    (:func:`param_names`) where ``get_params`` is scikit-learn's own."""
-    if getattr(type(estimator), "get_params", None) is BaseEstimator.get_params:
+    (:func:`param_names`) where it lists them as scikit-learn does."""
+    if lists_params_as_sklearn(type(estimator)):
         return {name: getattr(estimator, name) for name in param_names(type(estimator))}
     return estimator.get_params(deep=False)
 
@@ -61,6 +75,7 @@ __all__ = [
     "_fit_context",
     "_get_feature_names",
     "_get_output_config",
+    "lists_params_as_sklearn",
     "param_names",
     "shallow_params",
 ]

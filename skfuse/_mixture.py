@@ -155,9 +155,9 @@ class _BaseMixture(Composite):
         expert centres its columns, which sparse ``X`` cannot be)."""
         X = super()._check_X(X, reset)
         if reset:
-            self._dense_fit_ = not sp.issparse(X)
-        elif sp.issparse(X) and getattr(self, "_dense_fit_", False):
-            X = X.toarray()
+            self._dense_fit_ = not _sparse_input(X)
+        elif _sparse_input(X) and getattr(self, "_dense_fit_", False):
+            X = X.toarray() if sp.issparse(X) else X.sparse.to_dense()
         return X
 
     def __sklearn_tags__(self):
@@ -338,7 +338,7 @@ class _BaseMixture(Composite):
         """EM on the training rows for each candidate number of experts, stopped and
         judged on the validation slice; the chosen mixture is refitted on every row."""
         owner = type(self).__name__
-        names, templates = self._expert_templates(sp.issparse(X))
+        names, templates = self._expert_templates(_sparse_input(X))
         self._refuse_unrouted_requests(self.gate, "the gate", fit_params)
         for name, template in zip(names, templates):
             if not is_frozen(template):
@@ -1038,6 +1038,12 @@ class _BaseMixture(Composite):
                     "present."
                 )
         return present
+
+
+def _sparse_input(X):
+    """Whether ``X`` reaches an estimator as a sparse matrix: it is one, or a DataFrame
+    whose columns are all sparse (scikit-learn's checks make it one)."""
+    return sp.issparse(X) or (getattr(X, "ndim", 0) == 2 and hasattr(X, "sparse"))
 
 
 class _Standardiser(StandardScaler):

@@ -36,7 +36,7 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import has_fit_parameter
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from ._compat import BaseSearchCV, shallow_params
+from ._compat import BaseSearchCV, lists_params_as_sklearn, shallow_params
 from ._views import take_rows, take_view
 
 PARALLEL_PREDICT_ROWS = 10_000  # below this, predict runs its members one after another
@@ -74,9 +74,9 @@ def _is_estimator(value):
 
 def _held(estimator):
     """The estimators among ``estimator``'s parameters, nested ones included: those of
-    ``get_params(deep=True)``, walked through :func:`shallow_params` where ``get_params``
+    ``get_params(deep=True)``, walked through :func:`shallow_params` where the listing
     is scikit-learn's own (it would inspect each constructor at every call)."""
-    if getattr(type(estimator), "get_params", None) is not BaseEstimator.get_params:
+    if not lists_params_as_sklearn(type(estimator)):
         return [value for value in estimator.get_params(deep=True).values()
                 if _is_estimator(value)]
     return [found for value in shallow_params(estimator).values() if _is_estimator(value)

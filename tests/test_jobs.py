@@ -253,9 +253,16 @@ def _nested_estimators():
 
     from skfuse import FusionClassifier
 
+    class OwnNames(LogisticRegression):  # lists its parameters as an instance method
+        def __init__(self, C=1.0, inner=None):
+            self.C, self.inner = C, inner
+
+        def _get_param_names(self):
+            return ["C", "inner"]
+
     frozen = FrozenEstimator(LogisticRegression().fit(X, y))
     pipe = make_pipeline(StandardScaler(), BaggingClassifier(frozen))
-    return [LogisticRegression(), RandomForestClassifier(), pipe,
+    return [LogisticRegression(), RandomForestClassifier(), pipe, OwnNames(inner=frozen),
             BaggingClassifier(BaggingClassifier(pipe)),
             GridSearchCV(pipe, {"baggingclassifier__n_estimators": [2]}),
             FusionClassifier([("p", pipe), ("b", BaggingClassifier(frozen))])]
@@ -271,3 +278,20 @@ def test_estimators_held_are_those_of_get_params(estimator):
     expected = [value for value in estimator.get_params(deep=True).values()
                 if hasattr(value, "get_params") and not isinstance(value, type)]
     assert sorted(map(id, _held(estimator))) == sorted(map(id, expected))
+
+
+def test_parameter_names_are_read_again_when_a_class_gets_another_init():
+    from skfuse._compat import param_names, shallow_params
+
+    class Member(LogisticRegression):
+        def __init__(self, C=1.0):
+            self.C = C
+
+    assert param_names(Member) == ("C",)
+
+    def __init__(self, C=1.0, inner=None):
+        self.C, self.inner = C, inner
+
+    Member.__init__ = __init__
+    frozen = FrozenEstimator(LogisticRegression().fit(X, y))
+    assert shallow_params(Member(inner=frozen)) == {"C": 1.0, "inner": frozen}

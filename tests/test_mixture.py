@@ -1442,7 +1442,7 @@ def test_sparse_x_gives_the_mixture_dense_x_gives(kind):
 
 def test_the_default_classifier_expert_is_a_standardised_logistic_regression():
     # On raw columns of different scales lbfgs ran out of its 1000 iterations (a
-    # ConvergenceWarning at every default fit on breast_cancer, and fits 5-30x slower).
+    # ConvergenceWarning at every default fit on breast_cancer, and fits 5-23x slower).
     sp = pytest.importorskip("scipy.sparse")
     from sklearn.datasets import load_breast_cancer
 
@@ -1461,6 +1461,14 @@ def test_the_default_classifier_expert_is_a_standardised_logistic_regression():
         sparse.fit(sp.csr_matrix(X), y)
     assert not sparse.experts_[0][0].with_mean
     assert_allclose(dense.predict_proba(sp.csr_matrix(X[:20])), dense.predict_proba(X[:20]))
+    # A DataFrame of sparse columns reaches the experts as a sparse matrix.
+    frame = pd.DataFrame(X[:, :5]).astype(pd.SparseDtype(float, 0.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        on_frame = clone(sparse).fit(frame, y)
+    assert not on_frame.experts_[0][0].with_mean
+    dense = clone(sparse).set_params(max_iter=100).fit(X[:, :5], y)
+    assert_allclose(dense.predict_proba(frame), dense.predict_proba(X[:, :5]))
 
 
 def test_the_default_experts_scaler_is_quiet_on_a_column_constant_on_weighted_rows():

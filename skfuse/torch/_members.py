@@ -499,12 +499,10 @@ class NetRegressor(_MemberNet, NeuralNetRegressor):
     feature_names_in_ : ndarray of str
         Names of the columns of ``X``, when it is a DataFrame with string column names.
     module_ : torch.nn.Module
-        The fitted network.
+        The fitted network. skorch's own fitted attributes (``history_``,
+        ``optimizer_``, ``criterion_``, ``callbacks_``, ...) are set as well.
     y_ndim_ : int
         1 or 2: the dimensions of ``y`` at fit, which ``predict``'s output takes.
-
-    skorch's own fitted attributes (``history_``, ``optimizer_``, ``criterion_``,
-    ``callbacks_``, ...) are set as well.
 
     See Also
     --------
