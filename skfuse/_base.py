@@ -674,15 +674,21 @@ def sums_finite(values):
         return bool(np.isfinite(values.sum()))
 
 
+def non_finite_rows(out):
+    """Which rows of an output ``out`` (rows first, dense or sparse) hold NaN or an
+    infinite value; None when none can."""
+    out = out.toarray() if hasattr(out, "toarray") else np.asarray(out)
+    if sums_finite(out):
+        return None
+    return ~np.isfinite(out.reshape(len(out), -1).astype(np.float64)).all(axis=1)
+
+
 def refuse_non_finite_output(owner, who, out, when, effect):
     """Raise, naming ``who`` (``"step 'a'"``, ``"expert 'b'"``), where its output ``out``
     (rows first, dense or sparse) holds NaN or an infinite value; ``effect`` says what
     the composite would do with them."""
-    out = out.toarray() if hasattr(out, "toarray") else np.asarray(out)
-    if sums_finite(out):
-        return
-    rows = ~np.isfinite(out.reshape(len(out), -1).astype(np.float64)).all(axis=1)
-    if rows.any():
+    rows = non_finite_rows(out)
+    if rows is not None and rows.any():
         raise ValueError(f"{owner}: {who} gave NaN or infinite outputs {when} on "
                          f"{int(rows.sum())} of {len(out)} row(s), {effect}.")
 
@@ -713,9 +719,8 @@ def refuse_non_finite_step(owner, name, out, when):
 def refuse_non_finite_student(owner, out, when):
     """Raise where the student's outputs hold NaN or an infinite value: its fidelity and
     the label weight's losses would be made up of them."""
-    out = np.asarray(out, dtype=np.float64)
-    rows = ~np.isfinite(out.reshape(len(out), -1)).all(axis=1)
-    if rows.any():
+    rows = non_finite_rows(np.asarray(out, dtype=np.float64))
+    if rows is not None and rows.any():
         raise ValueError(
             f"{owner}: the student gave NaN or infinite outputs {when} on "
             f"{int(rows.sum())} of {len(out)} row(s): its training diverged (lower its "

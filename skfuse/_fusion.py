@@ -32,13 +32,13 @@ from ._base import (
     member_prediction,
     member_proba,
     member_votes,
+    non_finite_rows,
     numeric_target,
     proper_probabilities,
     refuse_kernel_members,
     refuse_several_targets,
     seed_estimator,
     seeds_by_name,
-    sums_finite,
     takes_multi_output,
     vote_counts,
 )
@@ -826,16 +826,9 @@ def _refuse_non_finite(owner, names, oof, present):
 def _refuse_non_finite_at_predict(owner, names, outs):
     """Raise, naming the members and their rows, where a member's output (None: asked
     about no row) holds NaN or an infinite value."""
-    _refuse_at_predict(owner, names, outs, _non_finite_rows,
+    _refuse_at_predict(owner, names, outs, non_finite_rows,
                        "hold NaN or infinite values, which fusing would hide (an infinite "
                        "probability clipped to 1, a tempered NaN made 0) or spread.")
-
-
-def _non_finite_rows(out):
-    """Which rows of a member's output hold NaN or an infinite value (None: none)."""
-    if sums_finite(np.asarray(out)):
-        return None
-    return ~np.isfinite(np.asarray(out, float).reshape(len(out), -1)).all(axis=1)
 
 
 def _refuse_at_predict(owner, names, outs, wrong_rows, what):
