@@ -552,10 +552,8 @@ def _relayed(site, caller, limits, function, *args):
         if os.getpid() == process and threading.get_ident() != thread:
             # Another thread of the caller's process (a thread backend): the first
             # error is kept for the caller to raise once every task is done
-            # (:func:`_raised_first`), and tasks not yet started then skip their work.
-            # joblib does not wait for the other tasks of a call that raised, and theirs
-            # would end their ``catch_warnings`` after the caller's, restoring its
-            # recorder for good: every later warning lost.
+            # (:func:`_raised_first`), and tasks not yet started then skip their work:
+            # joblib does not wait for the other tasks of a call that raised.
             if call not in _OPEN or call in _FAILED:  # the call has ended or failed
                 return _SKIPPED, []
             try:
@@ -691,9 +689,8 @@ def run_in_threads(calls, n_jobs, n_rows):
     active), each member's own threads limited (``member_threads``); below
     ``PARALLEL_PREDICT_ROWS`` rows starting them costs more than it saves. The
     threads' warnings show as they come: a member kept as its fold fits shows one
-    that they all give once per fold fit here (recording them in the calling thread
-    would outlive a call whose task raised: joblib does not wait for the others, and
-    their ``catch_warnings`` would restore the recorder).
+    that they all give once per fold fit here (the calling thread records only its
+    own warnings).
     """
     if n_jobs in (None, 1) or n_rows < PARALLEL_PREDICT_ROWS or len(calls) < 2:
         return [fn(*args) for fn, args in calls]

@@ -1,11 +1,19 @@
-"""Warnings under threads: skfuse changes Python's process-wide warning filters in the
-main thread only (``warnings.catch_warnings`` saves and restores them for the whole
-process, so blocks that overlap in two threads can leave one's filter in place)."""
+"""Warnings under threads: skfuse silences and records warnings in the main thread
+only, through filters and a display that stay harmless when another thread puts them
+back after skfuse is done with them."""
+
+# Not through ``warnings.catch_warnings``: it saves and restores the process-wide
+# filters and display, so another thread's block that overlaps skfuse's (scikit-learn's
+# ``Parallel`` runs every task in one) would put back, after skfuse's block, an
+# "ignore" that then stands or a recorder that swallows every later warning.
 
 import contextlib
+import copyreg
 import functools
 import os
+import sys
 import threading
+import types
 import warnings
 
 import numpy as np
@@ -13,24 +21,132 @@ from scipy import sparse
 
 from ._compat import _get_feature_names
 
+_LOCK = threading.Lock()  # guards the blocks' bookkeeping below
+
+
+class _Marker(type):
+    """The category of a standing "ignore" filter: a warning's category counts as its
+    subclass only while a block silences that category (``active``), so the filter
+    matches nothing once every block has ended, whoever puts it back."""
+
+    def __init__(cls, *args):
+        super().__init__(*args)
+        cls.active = []
+
+    def __subclasscheck__(cls, category):
+        return any(issubclass(category, silenced) for silenced in tuple(cls.active))
+
+
+class _SilencedMarker(Warning, metaclass=_Marker):
+    """The categories :func:`silenced` ignores now."""
+
+
+class _NamesMarker(UserWarning, metaclass=_Marker):
+    """scikit-learn's feature-names warning while :func:`one_names_warning` has given it."""
+
+
+def _same(category):
+    return category
+
+
+def _pickled_marker(marker):
+    """A marker goes to a worker process (in the filters scikit-learn's ``Parallel``
+    sends with each task) as the category it silences now, the broadest where blocks
+    silence several, else as itself, which matches nothing there."""
+    active = tuple(marker.active)
+    if not active:
+        return marker.__qualname__
+    return _same, (next((c for c in active if all(issubclass(o, c) for o in active)),
+                        Warning),)
+
+
+copyreg.pickle(_Marker, _pickled_marker)
+
+
+@contextlib.contextmanager
+def _ignoring(marker, category, message=""):
+    """Ignore warnings of ``category`` (and ``message``) in the block, in every thread:
+    ``marker``'s filter goes first, overriding an "error", as ``simplefilter`` would."""
+    with _LOCK:
+        marker.active.append(category)
+        warnings.filterwarnings("ignore", message, marker)  # moved first, never doubled
+    try:
+        yield
+    finally:
+        with _LOCK:
+            marker.active.remove(category)
+            if not marker.active:  # the user's filters as they were, where it still is
+                entry = next((f for f in warnings.filters if f[2] is marker), None)
+                with contextlib.suppress(ValueError):
+                    warnings.filters.remove(entry)
+
 
 @contextlib.contextmanager
 def silenced(category=Warning):
     """Ignore warnings of ``category`` raised in the block: those of skfuse's own
     probes (a trial fit, a k-means start), which are not the user's.
 
-    Only in the main thread; elsewhere the warnings show. In the main thread the block
-    still swaps the process-wide filters: for its duration, other threads' warnings of
-    ``category`` are ignored too, and another thread's ``catch_warnings`` that overlaps
-    it (scikit-learn's ``Parallel`` runs every task in one) can leave its "ignore" in
-    place.
+    Only in the main thread; elsewhere the warnings show. In the main thread the
+    filters are process-wide: for the block's duration, other threads' warnings of
+    ``category`` are ignored too, and worker processes started in it ignore them.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", category)
+    with _ignoring(_SilencedMarker, category):
         yield
+
+
+class _Recordings(threading.local):
+    """This thread's open recordings (innermost last), and whether it is passing a
+    warning on to the display :func:`_recording_showwarning` replaced."""
+
+    def __init__(self):
+        self.open, self.passing_on = [], False
+
+
+_RECORDINGS = _Recordings()
+_REPLACED = types.SimpleNamespace(showwarning=None, blocks=0)  # while blocks record
+
+
+def _recording_showwarning(message, category, filename, lineno, file=None, line=None):
+    """``warnings.showwarning`` while a block records: the recording thread's warnings
+    are kept, others passed on to the display it replaced."""
+    if _RECORDINGS.open:
+        _RECORDINGS.open[-1].append(warnings.WarningMessage(message, category, filename,
+                                                            lineno, file, line))
+    elif _RECORDINGS.passing_on or warnings.showwarning is _REPLACED.showwarning:
+        # A display installed over this one has passed the warning on to it: shown here.
+        text = warnings.formatwarning(message, category, filename, lineno, line)
+        with contextlib.suppress(OSError, AttributeError):  # no stderr, as Python's own
+            (sys.stderr if file is None else file).write(text)
+    else:
+        _RECORDINGS.passing_on = True
+        try:
+            _REPLACED.showwarning(message, category, filename, lineno, file, line)
+        finally:
+            _RECORDINGS.passing_on = False
+
+
+@contextlib.contextmanager
+def _recorded():
+    """The warnings this thread raises in the block, after the filters (an ignored one
+    is dropped, an "error" one raises); other threads' are shown as they come."""
+    caught = []
+    with _LOCK:
+        if warnings.showwarning is not _recording_showwarning:  # also where replaced since
+            _REPLACED.showwarning = warnings.showwarning
+            warnings.showwarning = _recording_showwarning
+        _REPLACED.blocks += 1
+    _RECORDINGS.open.append(caught)
+    try:
+        yield caught
+    finally:
+        _RECORDINGS.open.pop()
+        with _LOCK:
+            _REPLACED.blocks -= 1
+            if not _REPLACED.blocks and warnings.showwarning is _recording_showwarning:
+                warnings.showwarning = _REPLACED.showwarning
 
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -44,16 +160,16 @@ def warnings_once(own=None, site=None):
     ``own`` or in skfuse's code (each a ``(filename, lineno)``) is shown there instead.
 
     The warnings are recorded after the active filters (an ignored one is dropped, an
-    "error" one raises) and shown when the block ends. Outside the main thread, where
-    recording (process-wide in Python) could lose another thread's warnings, nothing
-    is recorded and every warning shows as it comes.
+    "error" one raises) and shown when the block ends; other threads' warnings show
+    as they come. Outside the main thread nothing is recorded and every warning shows
+    as it comes.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     caught = []
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        with _recorded() as caught:
             yield
     finally:  # the display restored: shown where the user's own display sends them
         seen = set()
@@ -89,7 +205,8 @@ def one_names_warning(method):
     warning, each in its own name.
 
     From the main thread only, as :func:`silenced`: called from another thread, the
-    members warn as they would alone.
+    members warn as they would alone. In the main thread the warning is ignored in
+    every thread until the call returns (members predicting in threads).
     """
 
     @functools.wraps(method)
@@ -104,8 +221,7 @@ def one_names_warning(method):
             warnings.warn(message, UserWarning, stacklevel=2)
             _CALL.entry = self
         try:
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", _NAMES_WARNING, UserWarning)
+            with _ignoring(_NamesMarker, UserWarning, _NAMES_WARNING):
                 return method(self, X, *args, **kwargs)
         finally:
             if entry is None:

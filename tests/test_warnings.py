@@ -1,6 +1,7 @@
 """The warnings a user sees: each points at the user's own call, and a warning raised
 many times inside one fit is shown once."""
 
+import contextlib
 import inspect
 import threading
 import warnings
@@ -8,10 +9,11 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.datasets import load_iris, make_classification
 from sklearn.exceptions import ConvergenceWarning, UndefinedMetricWarning
 from sklearn.frozen import FrozenEstimator
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.model_selection import (
     KFold,
     PredefinedSplit,
@@ -20,14 +22,16 @@ from sklearn.model_selection import (
 )
 from sklearn.naive_bayes import GaussianNB
 from sklearn.tree import DecisionTreeClassifier
+from sklearn.utils.parallel import Parallel, delayed
 
 from skfuse import (
     DistilledClassifier,
     FusionClassifier,
+    FusionRegressor,
     MixtureOfExpertsClassifier,
     SerialStack,
 )
-from skfuse._warnings import warnings_once
+from skfuse._warnings import silenced, warnings_once
 from skfuse.exceptions import FrozenMemberWarning
 
 X, Y = make_classification(n_samples=300, n_features=5, random_state=0)
@@ -409,3 +413,160 @@ def test_relayed_warnings_keep_their_instance(n_jobs):
     else:
         converged = [w for w in record if w.category is ConvergenceWarning]
         assert len(converged) == 1 and isinstance(converged[0].message, ConvergenceWarning)
+
+
+class _Overlap:
+    """Another thread that enters ``catch_warnings`` (as scikit-learn's ``Parallel``
+    runs each task) during a composite's call, at its member's first ``fit`` or
+    ``predict_proba`` in the ``with`` block, and leaves it at the block's end: its exit
+    puts back the warning filters and display it found."""
+
+    armed = False
+
+    @classmethod
+    @contextlib.contextmanager
+    def around(cls):
+        cls.inside, cls.entered, cls.release = (threading.Event() for _ in range(3))
+        thread = threading.Thread(target=cls._hold, daemon=True)
+        thread.start()
+        cls.armed = True
+        try:
+            yield
+        finally:
+            cls.armed = False
+            cls.inside.set()
+            cls.release.set()
+            thread.join(timeout=60)
+
+    @classmethod
+    def _hold(cls):
+        cls.inside.wait(timeout=60)
+        with warnings.catch_warnings():
+            cls.entered.set()
+            cls.release.wait(timeout=60)
+
+    @classmethod
+    def meet(cls):
+        if cls.armed:
+            cls.armed = False
+            cls.inside.set()
+            assert cls.entered.wait(timeout=60)
+
+
+class _Overlapped(ClassifierMixin, BaseEstimator):
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        _Overlap.meet()
+        return self
+
+    def predict_proba(self, X):
+        _Overlap.meet()
+        return np.full((len(X), len(self.classes_)), 1 / len(self.classes_))
+
+
+def _displayed(call):
+    """What the user's own display shows of the warnings raised in ``call``."""
+    shown = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = lambda message, *args, **kwargs: shown.append(str(message))
+        call()
+    return shown
+
+
+def test_a_thread_overlapping_a_fit_leaves_the_warning_display_working():
+    # The thread's exit used to put back the fit's recorder: every later warning lost.
+    fusion = FusionClassifier([("lr", LogisticRegression()), ("o", _Overlapped())], cv=3)
+
+    def overlapped_fit_then_a_warning():
+        with _Overlap.around():
+            fusion.fit(X, Y)
+        warnings.warn("after the fit", UserWarning)
+
+    assert _displayed(overlapped_fit_then_a_warning) == ["after the fit"]
+
+
+def test_a_thread_overlapping_a_predict_leaves_no_names_filter():
+    # The thread's exit used to put back the filter that ignores scikit-learn's
+    # feature-names warning, for every estimator afterwards.
+    frame = pd.DataFrame(X, columns=list("abcde"))
+    fusion = FusionClassifier([("lr", LogisticRegression()), ("o", _Overlapped())],
+                              cv=3).fit(frame, Y)
+    alone = LogisticRegression().fit(frame, Y)
+
+    def overlapped_predict_then_another():
+        with _Overlap.around():
+            fusion.predict_proba(X)
+        alone.predict(X)
+
+    shown = _displayed(overlapped_predict_then_another)
+    assert [message.split(",")[1] for message in shown] == [
+        " but FusionClassifier was fitted with feature names",
+        " but LogisticRegression was fitted with feature names"]
+
+
+def test_a_thread_overlapping_a_silenced_probe_leaves_no_ignore_filter():
+    # A probe's "ignore" (a trial fit, a k-means start) used to stand after it.
+    def overlapped_probe_then_a_warning():
+        with _Overlap.around(), silenced():
+            _Overlap.meet()
+            warnings.warn("in the probe", UserWarning)
+        warnings.warn("after the probe", UserWarning)
+
+    assert _displayed(overlapped_probe_then_a_warning) == ["after the probe"]
+
+
+class _HooksTheDisplay(RegressorMixin, BaseEstimator):
+    """A member whose first fit (the trial a regressor gets before a 2-D ``y``)
+    installs a display that logs each warning, then passes it on to the display it
+    replaced (as a library may on its import)."""
+
+    logged = None
+
+    def fit(self, X, y):
+        if _HooksTheDisplay.logged is None:
+            _HooksTheDisplay.logged, passed_on = [], warnings.showwarning
+
+            def logs(message, *args, **kwargs):
+                _HooksTheDisplay.logged.append(str(message))
+                passed_on(message, *args, **kwargs)
+
+            warnings.showwarning = logs
+        self.n_outputs_ = np.shape(y)[1]
+        return self
+
+    def predict(self, X):
+        return np.zeros((len(X), self.n_outputs_))
+
+
+def test_a_display_installed_during_a_fit_shows_every_later_warning_once(capsys):
+    # It passed warnings on to skfuse's recorder, which the next fit saved as the
+    # display to pass on to: the two passed each warning to each other without end.
+    Y2 = np.c_[Y, 1 - Y].astype(float)
+    fusion = FusionRegressor([("lin", LinearRegression()), ("h", _HooksTheDisplay())])
+    _HooksTheDisplay.logged = None
+
+    def fits_each_followed_by_a_warning():
+        for fit in range(2):
+            fusion.fit(X, Y2)
+            warnings.warn(f"after fit {fit}", UserWarning)
+
+    shown = _displayed(fits_each_followed_by_a_warning)
+    assert _HooksTheDisplay.logged == ["after fit 0", "after fit 1"]
+    printed = capsys.readouterr().err
+    for fit in range(2):  # shown once, by the user's display or on stderr
+        assert shown.count(f"after fit {fit}") + printed.count(f"after fit {fit}") == 1
+
+
+def test_worker_processes_started_in_a_silenced_block_ignore_its_warnings():
+    # Its filter went to scikit-learn's worker processes matching nothing there: a
+    # probe's warning (a nested composite fitting with n_jobs=2) was shown, or raised
+    # under an "error" filter.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with silenced(UserWarning):
+            Parallel(n_jobs=2)(delayed(warnings.warn)("probe", UserWarning)
+                               for _ in range(2))
+        with silenced(RuntimeWarning), pytest.raises(UserWarning, match="probe"):
+            Parallel(n_jobs=2)(delayed(warnings.warn)("probe", UserWarning)
+                               for _ in range(2))
