@@ -320,9 +320,11 @@ class _BaseDistilled(Composite):
                     weights, targets[keep], folds, n_real,
                     None if sample_weight is None else sample_weight[real])
         self._input_tags_ = self._input_tags()
-        # A teacher may take NaN its tags refuse (a fusion whose views mark missing
-        # modalities); the student, which alone predicts, then learned from such rows.
-        self._learned_nan_ = takes_nan(self.student) and _has_nan(X)
+        # NaN in X reached the student, which alone predicts, and took them (fit
+        # refuses a student that does not, tried where its tags say no: an imputer
+        # inside a ColumnTransformer); the teacher may take NaN its tags refuse (a
+        # fusion whose views mark missing modalities).
+        self._learned_nan_ = _has_nan(X)
         if self.verbose:
             report(owner, f"{n_real} real and {self.n_augmented_} synthetic rows; "
                           f"label weight {self.label_weight_:g}; "

@@ -6,6 +6,7 @@ import sklearn
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
+from sklearn.compose import ColumnTransformer
 from sklearn.datasets import make_classification, make_regression
 from sklearn.ensemble import (
     HistGradientBoostingClassifier,
@@ -935,9 +936,14 @@ def test_a_student_that_refuses_nan_is_refused_before_any_teacher_fit():
                                          "accept NaN, and X holds NaN on 12 row"):
         DistilledClassifier(teacher, LogisticRegression(), cv=3).fit(X, Y_CLF)
     assert CountingLR.fits == 0
-    # A student whose tags say no but that copes (an imputer first) is tried, and fits.
-    student = make_pipeline(SimpleImputer(), DecisionTreeClassifier(max_depth=3))
-    DistilledClassifier(teacher, student, cv=3).fit(X, Y_CLF)
+    # A student whose tags say no but that copes (an imputer first) is tried, and fits;
+    # it then predicts the rows fit took (one imputing inside a ColumnTransformer, whose
+    # tags say no, was refused them at predict).
+    for imputing in [SimpleImputer(), ColumnTransformer([("imp", SimpleImputer(), [0])],
+                                                        remainder="passthrough")]:
+        student = make_pipeline(imputing, LogisticRegression())
+        distiller = DistilledClassifier(teacher, student, cv=3).fit(X, Y_CLF)
+        assert_array_equal(distiller.predict(X), distiller.student_.predict(X))
 
 
 @pytest.mark.parametrize("student", [LinearSVC(), make_pipeline(StandardScaler(),
