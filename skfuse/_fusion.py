@@ -688,18 +688,14 @@ class _BaseFusion(TransformerMixin, Composite):
         within = list(within)  # of equal scores (to rounding), the one listed first
         best = within[int(np.argmax(near_lowest([-scores[names[m]] for m in within])))]
         onehot = np.eye(len(names))[best]
-        P = self._loss_inputs(oof)
-        fused = row_losses(P, y_target, learned["weights_"], self._kind,
+        fused = row_losses(oof, y_target, learned["weights_"], self._kind,
                            getattr(self, "voting", None))
-        alone = row_losses(P, y_target, onehot, self._kind, getattr(self, "voting", None))
+        alone = row_losses(oof, y_target, onehot, self._kind, getattr(self, "voting", None))
         gain, error = guard_gain(fused, alone, sample_weight)
         if gain <= error and not np.array_equal(learned["weights_"], onehot):
             learned["_guard_"] = (gain, error, learned["weights_"])
             learned["weights_"] = onehot
             learned["fallback_"] = names[best]
-
-    def _loss_inputs(self, oof):
-        return oof
 
     def _check_member_classes(self, named_members):
         pass
@@ -1311,15 +1307,12 @@ class FusionClassifier(_CollectionScoreMixin, ClassifierMixin, _BaseFusion):
             P = np.stack([tempered(p, t) for p, t in zip(P, self.temperatures_)])
         return P, present
 
-    def _loss_inputs(self, oof):
-        return np.eye(len(self.classes_))[oof] if self.voting == "hard" else oof
-
     def _objective(self, P, y, sample_weight, present=None):
-        if self.voting == "hard":
-            P = np.eye(len(self.classes_))[P]
-        return classifier_objective(
-            P, y, self.voting, sample_weight, self._get_scorer(), self.classes_, present
-        )
+        scorer = self._get_scorer()
+        if self.voting == "hard" and (scorer is not None or present is not None):
+            P = np.eye(len(self.classes_))[P]  # vote shares fused (the default loss: votes)
+        return classifier_objective(P, y, self.voting, sample_weight, scorer, self.classes_,
+                                    present)
 
     def _fallback(self, codes, sample_weight):
         """The class prior: what ``missing="prior"`` predicts for rows with no member."""

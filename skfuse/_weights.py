@@ -105,7 +105,8 @@ def classifier_objective(P, y, voting, sample_weight=None, scorer=None, classes=
     the fused output, and ``grad`` is None. With ``present`` (M, n; every row has a
     member), the fused output renormalises weights over the members present on each
     row; ``grad`` is then None (the optimiser uses finite differences), except for
-    ``soft`` voting (:func:`_soft_objective_with_presence`).
+    ``soft`` voting (:func:`_soft_objective_with_presence`). For ``hard`` voting
+    without a scorer or ``present``, ``P`` holds the votes: class codes, shape (M, n).
     """
     n = P.shape[1]
     rows = np.arange(n)
@@ -157,21 +158,34 @@ def classifier_objective(P, y, voting, sample_weight=None, scorer=None, classes=
             return np.average(expected - L_true, axis=0, weights=sample_weight)
 
     elif voting == "hard":
-        onehot = np.zeros(P.shape[1:])
-        onehot[rows, y] = 1.0
-        D = P - onehot  # (M, n, C)
-
-        def loss(w):
-            r = np.tensordot(w, D, axes=1)
-            return _mean((r**2).sum(axis=1), sample_weight)
-
-        def grad(w):
-            r = np.tensordot(w, D, axes=1)
-            per_row = 2.0 * np.einsum("nc,mnc->nm", r, D)
-            return np.average(per_row, axis=0, weights=sample_weight)
+        return _hard_objective(P, y, sample_weight)
 
     else:  # pragma: no cover - voting is validated by the estimator
         raise ValueError(voting)
+    return loss, grad
+
+
+def _hard_objective(votes, y, sample_weight):
+    """The Brier score of the weighted vote shares as a quadratic form in the weights.
+
+    A row's term, the sum over classes of ``(sum_m w_m [v_m = c] - [y = c])**2``, is
+    ``sum_{m, m'} w_m w_m' K_mm'`` with ``K_mm' = [v_m = v_m'] - [v_m = y] - [v_m' = y]
+    + 1``; ``K`` averaged over the rows once, each call costs O(M^2) whatever the
+    number of classes (one-hot votes cost O(M n C) per call).
+    """
+    weights = (np.ones(votes.shape[1]) if sample_weight is None
+               else np.asarray(sample_weight, dtype=np.float64))
+    total = weights.sum()
+    right = (votes == y) @ weights
+    agree = np.stack([(votes == vote) @ weights for vote in votes])
+    K = (agree - right[:, None] - right[None, :] + total) / total
+
+    def loss(w):
+        return float(w @ K @ w)
+
+    def grad(w):
+        return 2.0 * (K @ w)
+
     return loss, grad
 
 
@@ -401,15 +415,17 @@ def row_losses(P, y, weights, kind, voting=None):
     """Each row's loss under ``weights``: shape (n,).
 
     The default objectives' per-row terms: log-loss (``soft``, ``geometric``), Brier
-    score of the vote shares (``hard``; ``P`` one-hot), squared error for regressors
-    (averaged over the outputs when there are several).
+    score of the vote shares (``hard``; ``P`` the votes, class codes of shape (M, n)),
+    squared error for regressors (averaged over the outputs when there are several).
     """
     if kind == "regressor":
         residual = combine_regressor(P, weights) - y
         return residual**2 if residual.ndim == 1 else (residual**2).mean(axis=1)
+    if voting == "hard":  # sum_c share_c**2 - 2 share_y + 1, without a class axis
+        w = weights / weights.sum()
+        squares = sum(w[m] * (w @ (P == P[m])) for m in np.flatnonzero(w))
+        return squares - 2.0 * (w @ (P == y)) + 1.0
     fused = combine_classifier(P, weights, voting)
-    if voting == "hard":
-        return ((fused - np.eye(P.shape[2])[y]) ** 2).sum(axis=1)
     return -np.log(np.clip(fused[np.arange(len(y)), y], _EPS, None))
 
 

@@ -33,6 +33,7 @@ from skfuse._weights import (
     guard_gain,
     optimize_weights,
     regressor_objective,
+    row_losses,
     tempered,
 )
 
@@ -723,3 +724,60 @@ def test_greedy_takes_a_loss_of_minus_infinity_as_the_best():
     weights, path, losses = greedy_weights(loss, 3, rounds=3)
     assert_array_equal(weights, [0.0, 1.0, 0.0])
     assert losses[0] == -np.inf
+
+
+def test_the_hard_vote_loss_is_the_brier_score_of_one_hot_votes():
+    rng = np.random.RandomState(31)
+    for case in range(40):
+        M, n, C = rng.randint(1, 6), rng.randint(1, 40), rng.randint(2, 7)
+        votes, y = rng.randint(0, C, (M, n)), rng.randint(0, C, n)
+        sample_weight = None if case % 2 else rng.uniform(0.1, 3, n)
+        w = rng.dirichlet(np.ones(M)) * rng.uniform(0.5, 2)  # off the simplex too
+        D = np.eye(C)[votes] - np.eye(C)[y]  # (M, n, C)
+        r = np.tensordot(w, D, axes=1)
+        loss, grad = classifier_objective(votes, y, "hard", sample_weight)
+        assert loss(w) == pytest.approx(np.average((r**2).sum(axis=1),
+                                                   weights=sample_weight), abs=1e-14)
+        assert_allclose(grad(w), np.average(2 * np.einsum("nc,mnc->nm", r, D), axis=0,
+                                            weights=sample_weight), atol=1e-14)
+        shares = np.tensordot(w / w.sum(), np.eye(C)[votes], axes=1)
+        assert_allclose(row_losses(votes, y, w, "classifier", "hard"),
+                        ((shares - np.eye(C)[y]) ** 2).sum(axis=1), atol=1e-14)
+
+
+class _Votes(ClassifierMixin, BaseEstimator):
+    """Votes for the class coded in column ``k`` of X, whatever it is fitted on."""
+
+    def __init__(self, k=0):
+        self.k = k
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict(self, X):
+        return np.asarray(X)[:, self.k].astype(int)
+
+
+@pytest.mark.parametrize("weights", ["optimize", "greedy"])
+def test_hard_voting_learns_weights_without_a_class_axis(weights):
+    # The votes were made one-hot, (members, rows, classes), and read at every call of
+    # the loss: 192 MB and 15.8 s for 30 members, 2,000 rows and 400 classes.
+    import tracemalloc
+
+    rng = np.random.RandomState(32)
+    n, n_classes = 1200, 400
+    y = np.arange(n) % n_classes
+    X = np.c_[y, np.where(rng.rand(n) < 0.5, y, rng.randint(0, n_classes, n)),
+              rng.randint(0, n_classes, n)]
+    fusion = FusionClassifier([(f"v{k}", _Votes(k)) for k in range(3)], voting="hard",
+                              weights=weights,
+                              cv=StratifiedKFold(3, shuffle=True, random_state=0))
+    tracemalloc.start()
+    try:
+        fusion.fit(X, y)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 3 * n * n_classes * 8 / 2  # half of one array of one-hot votes
+    assert fusion.weights_[0] == pytest.approx(1.0)  # the member that is always right
