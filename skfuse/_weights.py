@@ -105,7 +105,8 @@ def classifier_objective(P, y, voting, sample_weight=None, scorer=None, classes=
     the fused output, and ``grad`` is None. With ``present`` (M, n; every row has a
     member), the fused output renormalises weights over the members present on each
     row; ``grad`` is then None (the optimiser uses finite differences), except for
-    ``soft`` voting (:func:`_soft_objective_with_presence`). For ``hard`` voting
+    ``soft`` and ``geometric`` voting (:func:`_soft_objective_with_presence`,
+    :func:`_geometric_objective_with_presence`). For ``hard`` voting
     without a scorer or ``present``, ``P`` holds the votes: class codes, shape (M, n).
     """
     n = P.shape[1]
@@ -121,6 +122,8 @@ def classifier_objective(P, y, voting, sample_weight=None, scorer=None, classes=
 
     if present is not None and voting == "soft":
         return _soft_objective_with_presence(P[:, rows, y], present, sample_weight)
+    if present is not None and voting == "geometric":
+        return _geometric_objective_with_presence(P, y, present, sample_weight)
 
     if present is not None:
         onehot = np.eye(P.shape[2])[y]
@@ -232,6 +235,44 @@ def _soft_objective_with_presence(Q, present, sample_weight):
         # d(-log(a / b)) / dw_m = -(p_mn Q_mn / a_n - p_mn / b_n), with a_n = p_n * b_n
         a = np.where(live, p * total, 1.0)
         per_row = np.where(live, on / total - terms / a, 0.0)  # (M, n)
+        return np.average(per_row, axis=1, weights=sample_weight)
+
+    return loss, grad
+
+
+def _geometric_objective_with_presence(P, y, present, sample_weight):
+    """Log-loss of geometric voting renormalised over the members present, and its
+    gradient; the members' log-probabilities ``L`` are taken once.
+
+    With shares ``s_mn = w_m p_mn / b_n`` (``p`` the presence, ``b_n = sum_m w_m p_mn``)
+    and ``z_n = sum_m s_mn L_mn``, a row's loss is ``logsumexp(z_n) - z_ny``, and its
+    derivative in ``w_k`` is ``p_kn / b_n`` times ``E_q[L_kn - z_n] - (L_kny - z_ny)``,
+    ``q`` the fused distribution. Rows where every member present weighs 0 take equal
+    shares and add nothing to the gradient; so do rows whose loss is clipped (a fused
+    probability of the true class below ``_EPS``, as :func:`classifier_objective`'s
+    other losses clip it).
+    """
+    L = np.log(np.clip(P, _EPS, 1.0))  # (M, n, C)
+    rows = np.arange(P.shape[1])
+    on = present.astype(np.float64)
+    ceiling = -np.log(_EPS)
+
+    def fused(w):
+        z = np.einsum("mn,mnc->nc", row_shares(w, present), L)
+        row_loss = logsumexp(z, axis=1) - z[rows, y]
+        return z, row_loss
+
+    def loss(w):
+        return _mean(np.minimum(fused(w)[1], ceiling), sample_weight)
+
+    def grad(w):
+        z, row_loss = fused(w)
+        total = w @ on
+        live = (total > 0) & (row_loss < ceiling)
+        q = np.exp(z - logsumexp(z, axis=1, keepdims=True))
+        expected = np.einsum("nc,mnc->mn", q, L) - (q * z).sum(axis=1)  # E_q[L_k - z]
+        true = L[:, rows, y] - z[rows, y]
+        per_row = np.where(live, on / np.where(live, total, 1.0) * (expected - true), 0.0)
         return np.average(per_row, axis=1, weights=sample_weight)
 
     return loss, grad

@@ -781,3 +781,25 @@ def test_hard_voting_learns_weights_without_a_class_axis(weights):
         tracemalloc.stop()
     assert peak < 3 * n * n_classes * 8 / 2  # half of one array of one-hot votes
     assert fusion.weights_[0] == pytest.approx(1.0)  # the member that is always right
+
+
+def test_geometric_voting_with_views_has_the_gradient_of_its_loss():
+    # It had none: the optimiser differentiated by M + 1 calls of an O(M n C) loss that
+    # took the logarithm of every probability again (23 s against 0.8 s at 40 members).
+    rng = np.random.RandomState(33)
+    for case in range(30):
+        M, n, C = rng.randint(2, 6), rng.randint(2, 30), rng.randint(2, 6)
+        P, y = rng.dirichlet(np.full(C, 0.5), (M, n)), rng.randint(0, C, n)
+        present = rng.rand(M, n) > 0.3
+        present[rng.randint(0, M, n), np.arange(n)] = True  # a member on every row
+        sample_weight = None if case % 2 else rng.uniform(0.2, 2, n)
+        w = rng.dirichlet(np.ones(M)) + 0.05
+        loss, grad = classifier_objective(P, y, "geometric", sample_weight,
+                                          present=present)
+        fused = combine_classifier(P, w, "geometric", present=present)
+        assert loss(w) == pytest.approx(np.average(-np.log(fused[np.arange(n), y]),
+                                                   weights=sample_weight), rel=1e-12)
+        step = 1e-5
+        central = [(loss(w + step * e) - loss(w - step * e)) / (2 * step)
+                   for e in np.eye(M)]
+        assert_allclose(grad(w), central, rtol=1e-6, atol=1e-8)
