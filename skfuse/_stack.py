@@ -23,6 +23,7 @@ from ._base import (
     pairwise_decision,
     refuse_non_finite_step,
 )
+from ._compat import _get_output_config
 from ._fusion import FusionClassifier, FusionRegressor
 from ._jobs import MemberJobs, folds_within
 from ._tasks import is_frozen, noted
@@ -421,6 +422,35 @@ def _next_input(stack, out, X):
     if sp.issparse(raw):
         return sp.hstack([sp.csr_matrix(out), raw], format="csr")
     return np.hstack([out, _as_array(raw)])
+
+
+def typed_output(stack, Z, X):
+    """``transform``'s output ``Z`` for ``X``; under ``set_output`` to a frame, with
+    passed-through columns that are not all numbers, built column by column: the levels'
+    outputs as floats, the passed-through columns in their own types (from the object
+    array ``Z`` the frame's every column would be of objects)."""
+    container = _get_output_config("transform", stack)["dense"]
+    if container not in ("pandas", "polars") or Z.dtype != object:
+        return Z
+    raw = take_view(X, stack._passthrough_)
+    if not _is_dataframe(raw):
+        return Z
+    import pandas as pd
+    from pandas.api.types import is_numeric_dtype
+
+    outputs = Z[:, : Z.shape[1] - raw.shape[1]].astype(np.float64)
+    names = stack.get_feature_names_out()
+    if container == "pandas":
+        frame = pd.concat([pd.DataFrame(outputs, index=raw.index), raw], axis=1)
+        frame.columns = names
+        return frame
+    import polars as pl
+
+    columns = list(outputs.T) + [
+        column.to_numpy(dtype=np.float64, na_value=np.nan) if is_numeric_dtype(column.dtype)
+        else column.astype(object).where(column.notna(), None).tolist()
+        for _, column in raw.items()]
+    return pl.DataFrame(dict(zip(names, columns)))
 
 
 def _as_array(raw):

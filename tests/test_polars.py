@@ -138,3 +138,27 @@ def test_the_routing_display_takes_polars():
     on_pandas = ExpertRoutingDisplay.from_estimator(mixture, _to_pandas(frame),
                                                     features=("a", "b"), grid_resolution=5)
     assert_allclose(on_polars.expert, on_pandas.expert)
+
+
+@pytest.mark.parametrize("container", ["pandas", "polars"])
+def test_a_stacks_frame_output_keeps_passed_text_columns_apart(container):
+    # The levels' outputs and a text column passed through were one object array, so
+    # every column of the frame was of objects (polars' Object: no expression, no
+    # parquet), where ColumnTransformer keeps floats and strings.
+    frame, _, y = _frames()
+    first = make_pipeline(ColumnTransformer([("size", "passthrough", ["size"])]),
+                          LogisticRegression())
+    final = make_pipeline(ColumnTransformer([("colour", OneHotEncoder(), [1])],
+                                            remainder="passthrough"), LogisticRegression())
+    stack = SerialStack([("lr", first), ("final", final)], passthrough=["colour"])
+    Z = stack.set_output(transform=container).fit(frame, y).transform(frame)
+    plain = stack.set_output(transform="default").transform(frame)
+    assert list(Z.columns) == ["serialstack_lr", "colour"]
+    if container == "polars":
+        assert Z.schema == pl.Schema({"serialstack_lr": pl.Float64, "colour": pl.String})
+        Z = Z.to_dict(as_series=False)
+    else:
+        assert Z["serialstack_lr"].dtype == np.float64
+        assert pd.api.types.is_string_dtype(Z["colour"].dtype)
+    assert_allclose(np.asarray(Z["serialstack_lr"]), plain[:, 0].astype(float))
+    assert list(Z["colour"]) == frame["colour"].to_list()
