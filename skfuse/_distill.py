@@ -547,9 +547,8 @@ class _BaseDistilled(Composite):
                 None if real_weight is None else real_weight[source[held_out]])
 
     def _check_predict_X(self, X):
-        """``X`` checked as in fit; NaN refused unless the student takes it and either
-        the teacher takes it too or fit was given some (the student never learned from
-        a row with NaN otherwise).
+        """``X`` checked as in fit; NaN refused unless the teacher and the student both
+        take it, or fit was given some (the student, which alone predicts, took them).
 
         An array is checked in one pass (a finite sum, or scikit-learn's check), the
         slower checks with their messages naming the columns run only once it fails.

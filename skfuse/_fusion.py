@@ -608,6 +608,12 @@ class _BaseFusion(TransformerMixin, Composite):
             present = None if present is None else present[:, keep]
             sample_weight = None if sample_weight is None else sample_weight[keep]
             score_weight = None if score_weight is None else score_weight[keep]
+        if sample_weight is not None and not sample_weight.sum() > 0:
+            raise ValueError(
+                f"{type(self).__name__}: sample_weight is 0 on every one of the "
+                f"{self.n_oof_samples_} rows with an out-of-fold output of every member, "
+                "so the weights cannot be learned from them."
+            )
         _refuse_non_finite(type(self).__name__, names, oof, present)
         self._refuse_improper_outputs(names, oof, present)
         oof = self._calibrate(names, oof, y_target, present, sample_weight)
@@ -1310,7 +1316,7 @@ class FusionClassifier(_CollectionScoreMixin, ClassifierMixin, _BaseFusion):
     def _objective(self, P, y, sample_weight, present=None):
         scorer = self._get_scorer()
         if self.voting == "hard" and (scorer is not None or present is not None):
-            P = np.eye(len(self.classes_))[P]  # vote shares fused (the default loss: votes)
+            P = np.eye(len(self.classes_))[P]  # one-hot votes (the default loss reads codes)
         return classifier_objective(P, y, self.voting, sample_weight, scorer, self.classes_,
                                     present)
 

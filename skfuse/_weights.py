@@ -1,7 +1,8 @@
 """Fusion weights learned from out-of-fold member predictions.
 
 Everything here works on stacked member outputs ``P``: shape (n_members, n_samples,
-n_classes) of aligned probabilities (or one-hot votes) for classifiers, shape
+n_classes) of aligned probabilities (or one-hot votes; the default loss of hard voting
+reads the votes as class codes, shape (n_members, n_samples)) for classifiers, shape
 (n_members, n_samples) for regressors, (n_members, n_samples, n_outputs) for several
 outputs. An *objective* maps a weight vector on the simplex
 to a loss (lower is better); :func:`optimize_weights` minimises it, :func:`greedy_weights`
@@ -171,16 +172,17 @@ def classifier_objective(P, y, voting, sample_weight=None, scorer=None, classes=
 def _hard_objective(votes, y, sample_weight):
     """The Brier score of the weighted vote shares as a quadratic form in the weights.
 
-    A row's term, the sum over classes of ``(sum_m w_m [v_m = c] - [y = c])**2``, is
+    A row's term, the sum over classes of ``(sum_m w_m ([v_m = c] - [y = c]))**2``
+    (the vote shares' squared error where the weights sum to 1), is
     ``sum_{m, m'} w_m w_m' K_mm'`` with ``K_mm' = [v_m = v_m'] - [v_m = y] - [v_m' = y]
     + 1``; ``K`` averaged over the rows once, each call costs O(M^2) whatever the
     number of classes (one-hot votes cost O(M n C) per call).
     """
-    weights = (np.ones(votes.shape[1]) if sample_weight is None
-               else np.asarray(sample_weight, dtype=np.float64))
-    total = weights.sum()
-    right = (votes == y) @ weights
-    agree = np.stack([(votes == vote) @ weights for vote in votes])
+    row_weight = (np.ones(votes.shape[1]) if sample_weight is None
+                  else np.asarray(sample_weight, dtype=np.float64))
+    total = row_weight.sum()
+    right = (votes == y) @ row_weight
+    agree = np.stack([(votes == vote) @ row_weight for vote in votes])
     K = (agree - right[:, None] - right[None, :] + total) / total
 
     def loss(w):
