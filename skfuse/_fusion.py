@@ -608,16 +608,18 @@ class _BaseFusion(TransformerMixin, Composite):
             present = None if present is None else present[:, keep]
             sample_weight = None if sample_weight is None else sample_weight[keep]
             score_weight = None if score_weight is None else score_weight[keep]
-        if sample_weight is not None and not sample_weight.sum() > 0:
-            raise ValueError(
-                f"{type(self).__name__}: sample_weight is 0 on every one of the "
-                f"{self.n_oof_samples_} rows with an out-of-fold output of every member, "
-                "so the weights cannot be learned from them."
-            )
         _refuse_non_finite(type(self).__name__, names, oof, present)
         self._refuse_improper_outputs(names, oof, present)
         oof = self._calibrate(names, oof, y_target, present, sample_weight)
         objective_weight = sample_weight if self.scoring is None else score_weight
+        if objective_weight is not None and not objective_weight.sum() > 0:
+            rows = ("the row" if self.n_oof_samples_ == 1
+                    else f"all {self.n_oof_samples_} rows")
+            raise ValueError(
+                f"{type(self).__name__}: the sample weights of {rows} the weights are "
+                "learned from (those the cv tests) are 0, so the weights cannot be "
+                "learned; use a cv whose test folds hold rows of positive weight."
+            )
         per_output = self._weights_per_output(y_target)
         # The scorer's warnings come once per fit, not once per step (atomic_fit).
         if per_output:

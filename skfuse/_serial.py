@@ -701,8 +701,8 @@ class SerialStack(TransformerMixin, Composite):
             Named by :meth:`get_feature_names_out`.
         """
         check_is_fitted(self)
-        X = self._check_X(X, reset=False)
-        return _stack.typed_output(self, _stack.final_input(self, X), X)
+        checked = self._check_X(X, reset=False)
+        return _stack.typed_output(self, _stack.final_input(self, checked), checked, X)
 
     @available_if(_stack_only("fit_transform", refits=True))
     def fit_transform(self, X, y, sample_weight=None, **fit_params):

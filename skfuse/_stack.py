@@ -424,33 +424,46 @@ def _next_input(stack, out, X):
     return np.hstack([out, _as_array(raw)])
 
 
-def typed_output(stack, Z, X):
-    """``transform``'s output ``Z`` for ``X``; under ``set_output`` to a frame, with
-    passed-through columns that are not all numbers, built column by column: the levels'
-    outputs as floats, the passed-through columns in their own types (from the object
-    array ``Z`` the frame's every column would be of objects)."""
+def typed_output(stack, Z, X, given):
+    """``transform``'s output ``Z`` for ``X`` (checked from ``given``); under
+    ``set_output`` to a frame, with passed-through columns that are not all numbers,
+    built column by column: the levels' outputs as floats, the passed-through columns
+    in their own types, as ``ColumnTransformer`` passes them (from the object array
+    ``Z`` the frame's every column would be of objects)."""
     container = _get_output_config("transform", stack)["dense"]
     if container not in ("pandas", "polars") or Z.dtype != object:
         return Z
     raw = take_view(X, stack._passthrough_)
     if not _is_dataframe(raw):
         return Z
-    import pandas as pd
-    from pandas.api.types import is_numeric_dtype
-
-    outputs = Z[:, : Z.shape[1] - raw.shape[1]].astype(np.float64)
-    names = stack.get_feature_names_out()
+    names = [str(name) for name in stack.get_feature_names_out()]
+    n_outputs = Z.shape[1] - raw.shape[1]
+    outputs = Z[:, :n_outputs].astype(np.float64)
     if container == "pandas":
+        import pandas as pd
+
         frame = pd.concat([pd.DataFrame(outputs, index=raw.index), raw], axis=1)
         frame.columns = names
         return frame
     import polars as pl
 
-    columns = list(outputs.T) + [
-        column.to_numpy(dtype=np.float64, na_value=np.nan) if is_numeric_dtype(column.dtype)
-        else column.astype(object).where(column.notna(), None).tolist()
-        for _, column in raw.items()]
-    return pl.DataFrame(dict(zip(names, columns)))
+    if type(given).__module__.split(".")[0] == "polars":  # its columns as they came
+        passed = given.select([given.columns[i] for i in stack._passthrough_])
+    else:
+        passed = _polars_frame(pl, raw)
+    passed.columns = names[n_outputs:]
+    return pl.concat([pl.DataFrame(dict(zip(names, outputs.T))), passed],
+                     how="horizontal")
+
+
+def _polars_frame(pl, frame):
+    """A pandas frame as a polars one, its columns' types kept (``from_pandas``, which
+    needs pyarrow; without it, each column from its values, missing ones as None)."""
+    try:
+        return pl.from_pandas(frame)
+    except ImportError:
+        return pl.DataFrame({str(name): column.astype(object).where(column.notna(), None)
+                             .tolist() for name, column in frame.items()})
 
 
 def _as_array(raw):

@@ -140,25 +140,52 @@ def test_the_routing_display_takes_polars():
     assert_allclose(on_polars.expert, on_pandas.expert)
 
 
-@pytest.mark.parametrize("container", ["pandas", "polars"])
-def test_a_stacks_frame_output_keeps_passed_text_columns_apart(container):
-    # The levels' outputs and a text column passed through were one object array, so
+def _mixed_frame(n=90, seed=0):
+    rng = np.random.RandomState(seed)
+    size = rng.normal(size=n)
+    frame = pd.DataFrame({
+        "size": size, "colour": rng.choice(["red", "green"], n),
+        "flag": rng.rand(n) > 0.5,
+        "count": pd.array(np.where(np.arange(n) % 9 == 0, None, np.arange(n)), "Int64"),
+        "kind": pd.Categorical(rng.choice(["a", "b"], n))})
+    return frame, (size > 0).astype(int)
+
+
+@pytest.mark.parametrize("given, container", [
+    ("pandas", "pandas"), ("pandas", "polars"), ("polars", "polars"),
+    ("pandas", "polars without pyarrow"), ("polars", "polars without pyarrow")])
+def test_a_stacks_frame_output_keeps_passed_columns_in_their_types(given, container,
+                                                                    monkeypatch):
+    # The levels' outputs and text columns passed through were one object array, so
     # every column of the frame was of objects (polars' Object: no expression, no
-    # parquet), where ColumnTransformer keeps floats and strings.
-    frame, _, y = _frames()
+    # parquet), where ColumnTransformer keeps floats, strings, booleans, integers.
+    frame, y = _mixed_frame()
+    if given == "polars":
+        pytest.importorskip("pyarrow")
+    X = frame if given == "pandas" else pl.from_pandas(frame)
+    if container == "polars without pyarrow":
+        def no_pyarrow(*args, **kwargs):
+            raise ImportError("pyarrow is needed")
+        monkeypatch.setattr(pl, "from_pandas", no_pyarrow)
     first = make_pipeline(ColumnTransformer([("size", "passthrough", ["size"])]),
                           LogisticRegression())
-    final = make_pipeline(ColumnTransformer([("colour", OneHotEncoder(), [1])],
-                                            remainder="passthrough"), LogisticRegression())
-    stack = SerialStack([("lr", first), ("final", final)], passthrough=["colour"])
-    Z = stack.set_output(transform=container).fit(frame, y).transform(frame)
-    plain = stack.set_output(transform="default").transform(frame)
-    assert list(Z.columns) == ["serialstack_lr", "colour"]
-    if container == "polars":
-        assert Z.schema == pl.Schema({"serialstack_lr": pl.Float64, "colour": pl.String})
-        Z = Z.to_dict(as_series=False)
+    final = make_pipeline(ColumnTransformer([("text", OneHotEncoder(), [1, 4])]),
+                          LogisticRegression())
+    stack = SerialStack([("lr", first), ("final", final)],
+                        passthrough=["colour", "flag", "count", "kind"])
+    Z = stack.set_output(transform=container.split()[0]).fit(X, y).transform(X)
+    plain = stack.set_output(transform="default").transform(X)
+    names = ["serialstack_lr", "colour", "flag", "count", "kind"]
+    assert list(Z.columns) == names
+    if container == "pandas":
+        assert [str(Z[name].dtype) for name in names] == [
+            "float64", str(frame["colour"].dtype), "bool", "Int64", "category"]
+        assert Z["count"].isna().sum() == frame["count"].isna().sum()
     else:
-        assert Z["serialstack_lr"].dtype == np.float64
-        assert pd.api.types.is_string_dtype(Z["colour"].dtype)
-    assert_allclose(np.asarray(Z["serialstack_lr"]), plain[:, 0].astype(float))
-    assert list(Z["colour"]) == frame["colour"].to_list()
+        kind = pl.String if container.endswith("pyarrow") and given == "pandas" else pl.Categorical
+        assert [dtype.base_type() for dtype in Z.dtypes] == [
+            pl.Float64, pl.String, pl.Boolean, pl.Int64, kind]
+        assert Z["count"].null_count() == frame["count"].isna().sum()
+        Z = Z.to_dict(as_series=False)
+    assert_allclose(np.asarray(Z["serialstack_lr"], dtype=float), plain[:, 0].astype(float))
+    assert list(Z["colour"]) == list(frame["colour"])

@@ -9,6 +9,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.optimize import nnls
 from scipy.special import softmax
+from sklearn import config_context
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from sklearn.datasets import load_diabetes, load_iris, make_classification
 from sklearn.dummy import DummyRegressor
@@ -19,7 +20,7 @@ from sklearn.linear_model import (
     Ridge,
     RidgeClassifier,
 )
-from sklearn.metrics import log_loss
+from sklearn.metrics import accuracy_score, log_loss, make_scorer
 from sklearn.model_selection import KFold, StratifiedKFold, TimeSeriesSplit
 from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsRegressor
@@ -814,6 +815,13 @@ def test_weights_are_not_learned_from_rows_that_all_weigh_nothing(voting):
     sample_weight = np.r_[np.ones(50), np.zeros(150)]  # the folds test rows 50 on
     fusion = FusionClassifier([("lr", LogisticRegression()), ("nb", GaussianNB())],
                               voting=voting, weights="optimize", cv=TimeSeriesSplit(3))
-    with pytest.raises(ValueError, match="sample_weight is 0 on every one of the 150 "
-                                         "rows with an out-of-fold output"):
+    with pytest.raises(ValueError, match="the sample weights of all 150 rows the weights "
+                                         r"are learned from \(those the cv tests\) are 0"):
         fusion.fit(X, y, sample_weight=sample_weight)
+    # A scorer that declines the weights (metadata routing) learns from those rows.
+    with config_context(enable_metadata_routing=True):
+        scorer = make_scorer(accuracy_score).set_score_request(sample_weight=False)
+        members = [("lr", LogisticRegression().set_fit_request(sample_weight=True)),
+                   ("nb", GaussianNB().set_fit_request(sample_weight=True))]
+        FusionClassifier(members, voting=voting, weights="optimize", scoring=scorer,
+                         cv=TimeSeriesSplit(3)).fit(X, y, sample_weight=sample_weight)
