@@ -558,7 +558,7 @@ def _relayed(site, caller, limits, function, *args):
                 return _SKIPPED, []
             try:
                 return capped_call(limits, function, *args), []
-            except Exception as exc:  # noqa: BLE001 - the caller raises the first
+            except BaseException as exc:  # noqa: BLE001 - the caller raises the first
                 with _LOCK:
                     if call in _OPEN:
                         _FAILED.setdefault(call, exc)

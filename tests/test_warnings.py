@@ -4,11 +4,13 @@ many times inside one fit is shown once."""
 import contextlib
 import inspect
 import threading
+import time
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
+from joblib import parallel_backend
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.datasets import load_iris, make_classification
 from sklearn.exceptions import ConvergenceWarning, UndefinedMetricWarning
@@ -570,3 +572,35 @@ def test_worker_processes_started_in_a_silenced_block_ignore_its_warnings():
         with silenced(RuntimeWarning), pytest.raises(UserWarning, match="probe"):
             Parallel(n_jobs=2)(delayed(warnings.warn)("probe", UserWarning)
                                for _ in range(2))
+
+
+class _Abort(BaseException):
+    """Raised as an interrupt is (not an ``Exception``)."""
+
+
+class _Aborts(ClassifierMixin, BaseEstimator):
+    def __init__(self, delay=0.0, abort=False):
+        self.delay, self.abort = delay, abort
+
+    def fit(self, X, y):
+        time.sleep(self.delay)
+        if self.abort:
+            raise _Abort
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict_proba(self, X):
+        return np.full((len(X), len(self.classes_)), 1 / len(self.classes_))
+
+
+def test_a_fit_in_threads_that_is_interrupted_waits_for_its_running_tasks():
+    # An interrupt escaped the thread task: joblib returned at once, and a task still
+    # running ended its catch_warnings after the fit had, putting skfuse's recorder
+    # back as the process's display.
+    fusion = FusionClassifier([("abort", _Aborts(0.1, abort=True)), ("slow", _Aborts(0.5)),
+                               ("lr", LogisticRegression())], n_jobs=2)
+    display = warnings.showwarning
+    with parallel_backend("threading"), pytest.raises(_Abort):
+        fusion.fit(X, Y)
+    time.sleep(0.8)  # (the slow member's task, had it been left running, has ended)
+    assert warnings.showwarning is display
