@@ -15,8 +15,10 @@ from scipy.stats import norm
 from ._base import (
     check_known_classes,
     member_proba,
+    member_votes,
     refuse_improper_proba,
     refuse_non_finite_step,
+    vote_counts,
 )
 from ._jobs import MemberJobs, folds_within
 from ._tasks import is_frozen, noted
@@ -184,6 +186,15 @@ def auto_thresholds(proba, codes, tolerance, sample_weight=None, present=None,
     return thresholds
 
 
+def step_output(estimator, X, classes):
+    """A step's class probabilities, columns in ``classes``' order. The last step may
+    have no ``predict_proba`` (no row exits by its confidence; it answers the rows that
+    reach it): it then gives 1 for the class it predicts."""
+    if hasattr(estimator, "predict_proba"):
+        return member_proba(estimator, X, classes)
+    return vote_counts(member_votes(estimator, X, classes)[None, :], len(classes))
+
+
 def cascade_presence(stack, X, fitted=True):
     """Which steps have their view on each row: (n_steps, n) bool, or None if all do;
     ``fitted``: of the fitted steps (predict), else of the steps (fit)."""
@@ -208,7 +219,7 @@ def fit_cascade(stack, estimators, step_params, X, y, sample_weight, folds, thre
         plan.add(name, est, label=f"step {name!r}", view=stack._views_[i],
                  rows=None if present is None else present[i], folds=folds,
                  params=step_params[i])
-    fits = plan.run(X, y, sample_weight, partial(member_proba, classes=stack.classes_))
+    fits = plan.run(X, y, sample_weight, partial(step_output, classes=stack.classes_))
     fitted = [fits[name].estimator for name in names]
     for name in names:
         _refuse_broken_step(name, fits[name].oof[fits[name].tested], "out of fold")
@@ -323,7 +334,7 @@ def _refit_deferred(stack, estimators, step_params, fitted, oof, route, routed, 
                  view=stack._views_[i], rows=rows, folds=sub_folds, params=step_params[i])
         try:
             fit = plan.run(X, y, sample_weight,
-                           partial(member_proba, classes=stack.classes_))[names[i]]
+                           partial(step_output, classes=stack.classes_))[names[i]]
             _refuse_broken_step(names[i], fit.oof[fit.tested], "out of fold")
             return fit
         except ValueError as error:
@@ -376,7 +387,7 @@ def step_proba(stack, X, step, rows):
     if len(rows) < X.shape[0]:
         X_step = take_rows(X_step, rows)
     name, est = stack.steps_[step]
-    proba = noted(OWNER, f"step {name!r}, predict", member_proba, est, X_step,
+    proba = noted(OWNER, f"step {name!r}, predict", step_output, est, X_step,
                   stack.classes_)
     _refuse_broken_step(name, proba, "at predict")
     return proba

@@ -122,7 +122,9 @@ class SerialStack(TransformerMixin, Composite):
     **Cascade** (``exit_threshold`` set; classification): every step sees ``X``. At
     predict time a row leaves at the first step whose top class probability exceeds
     that step's threshold; the last step answers the rows still left. Later steps only
-    run on the rows that reach them.
+    run on the rows that reach them. The steps need ``predict_proba``, but the last,
+    which may answer with ``predict`` alone (an ``SVC``); the cascade then has no
+    ``predict_proba``.
 
     Parameters
     ----------
@@ -466,11 +468,12 @@ class SerialStack(TransformerMixin, Composite):
             raise TypeError(
                 "SerialStack: a cascade (exit_threshold set) needs at least two steps "
                 f"that are not skipped; got {len(self._kept_steps())}.")
-        for name, est in self._kept_steps():
+        for name, est in self._kept_steps()[:-1]:
             if not hasattr(est, "predict_proba"):
                 raise TypeError(
                     f"SerialStack: cascade step {name!r} has no predict_proba, which the "
-                    "exit rule needs."
+                    "exit rule needs (only the last step, which no row exits from "
+                    "early, may lack it)."
                 )
 
     def _thresholds_given(self):
@@ -749,7 +752,15 @@ class SerialStack(TransformerMixin, Composite):
         return np.asarray(_stack.output_names(self) + passed, dtype=object)
 
     def _check_proba(self):
-        return self._is_cascade() or _final_has("predict_proba")(self)
+        if not self._is_cascade():
+            return _final_has("predict_proba")(self)
+        name, final = self._final_step()
+        if not hasattr(final, "predict_proba"):
+            raise AttributeError(
+                f"predict_proba is not available when the cascade's last step {name!r} "
+                f"({type(final).__name__}) has no predict_proba"
+            )
+        return True
 
     @available_if(_check_proba)
     @one_names_warning
@@ -765,7 +776,8 @@ class SerialStack(TransformerMixin, Composite):
         proba : ndarray of shape (n_samples, n_classes)
             Columns in the order of ``classes_``. With forward-chaining folds a class
             seen only in the rows no fold tests never reaches the final step's fit; its
-            column is then 0.
+            column is then 0. Not available when the last step has no
+            ``predict_proba``.
         """
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
@@ -807,7 +819,8 @@ class SerialStack(TransformerMixin, Composite):
         -------
         proba : ndarray of shape (n_steps, n_samples, n_classes)
             NaN where a step's view of the row is missing. The cascade's answer for a
-            row is the row of the step that :meth:`predict_route` names.
+            row is the row of the step that :meth:`predict_route` names. A last step
+            without ``predict_proba`` gives 1 for the class it predicts.
         """
         check_is_fitted(self)
         return _cascade.predict_all_steps(self, self._check_X(X, reset=False))

@@ -9,6 +9,7 @@ from sklearn.base import clone
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.naive_bayes import GaussianNB
+from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from skfuse import FusionClassifier, MixtureOfExpertsRegressor, SerialStack
@@ -102,15 +103,17 @@ def test_fusion_weights_display_draws_one_output_of_per_output_weights():
         FusionWeightsDisplay.from_estimator(shared, output=0)
 
 
-def test_cascade_display():
-    cascade = SerialStack([("nb", GaussianNB()), ("tree", DecisionTreeClassifier(max_depth=4))],
+# The last step may have no predict_proba (SVC): no row exits from it early.
+@pytest.mark.parametrize("last", [DecisionTreeClassifier(max_depth=4), SVC()])
+def test_cascade_display(last):
+    cascade = SerialStack([("nb", GaussianNB()), ("last", last)],
                           exit_threshold=0.8, cv=3, random_state=0).fit(X, Y)
     display = CascadeDisplay.from_estimator(cascade, X, Y, thresholds=[0.0, 0.8, 1.0])
     steps = cascade.named_steps_
     # Threshold 0: every row leaves at the first step; 1: none does.
     assert_allclose(display.exit_rates[[0, 2]], [1.0, 0.0])
     assert_allclose(display.accuracies[0], steps["nb"].score(X, Y))
-    assert_allclose(display.accuracies[2], steps["tree"].score(X, Y))
+    assert_allclose(display.accuracies[2], steps["last"].score(X, Y))
     # At the fitted threshold it agrees with the cascade itself.
     assert_allclose(display.exit_rates[1], np.mean(cascade.predict_route(X) == 0))
     assert_allclose(display.accuracies[1], cascade.score(X, Y))

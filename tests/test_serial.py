@@ -26,7 +26,7 @@ from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.svm import SVR
+from sklearn.svm import SVC, SVR
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from sklearn.utils import get_tags
 
@@ -253,6 +253,41 @@ def test_rows_leave_at_the_first_confident_step():
     )
     assert_allclose(cascade.predict_proba(X), expected)
     assert 0 < first.mean() < 1
+
+
+@pytest.mark.parametrize("cascade_fit", ["all", "deferred"])
+def test_a_last_step_without_predict_proba_answers_by_its_predict(cascade_fit):
+    from skfuse._cascade import auto_thresholds
+
+    # Rows exit by the confidence of the steps before the last one; the last step (an
+    # SVC without probability=True) answers the rows that reach it with its predict.
+    folds = StratifiedKFold(3, shuffle=True, random_state=0)
+    svc = make_pipeline(StandardScaler(), SVC(C=0.3))
+    cascade = SerialStack([("nb", GaussianNB()), ("svc", svc)], exit_threshold="auto",
+                          cascade_fit=cascade_fit, cv=folds).fit(X, LABELS)
+    nb, last = (est for _, est in cascade.steps_)
+    first = nb.predict_proba(X).max(axis=1) > cascade.exit_thresholds_[0]
+    assert 0 < first.mean() < 1
+    assert_array_equal(cascade.predict_route(X), np.where(first, 0, 1))
+    assert_array_equal(cascade.predict(X), np.where(first, nb.predict(X), last.predict(X)))
+    # "auto" reads the last step's out-of-fold predictions as probabilities of 1.
+    classes = np.unique(LABELS)
+    oof = [cross_val_predict(GaussianNB(), X, LABELS, cv=folds, method="predict_proba"),
+           (cross_val_predict(svc, X, LABELS, cv=folds)[:, None] == classes).astype(float)]
+    expected = auto_thresholds(np.stack(oof), np.searchsorted(classes, LABELS),
+                               cascade.cascade_tolerance,
+                               confidence=cascade.cascade_confidence)
+    assert_allclose(cascade.exit_thresholds_, expected)
+    assert_array_equal(cascade.predict_step_proba(X)[1],
+                       last.predict(X)[:, None] == cascade.classes_)
+    # No probabilities for the rows it answers: the cascade has no predict_proba.
+    assert not hasattr(cascade, "predict_proba")
+    with pytest.raises(AttributeError, match="last step 'svc' \\(Pipeline\\) has no "
+                                             "predict_proba"):
+        cascade.predict_proba(X)
+    # A step rows exit from still needs its probabilities.
+    with pytest.raises(TypeError, match="step 'svc' has no predict_proba.*only the last"):
+        SerialStack([("svc", SVC()), ("nb", GaussianNB())], exit_threshold=0.9).fit(X, y)
 
 
 @pytest.mark.parametrize("threshold", [[0.9], [0.9, 0.8, 0.7], 1.5, "high"])
