@@ -192,7 +192,19 @@ def step_output(estimator, X, classes):
     reach it): it then gives 1 for the class it predicts."""
     if hasattr(estimator, "predict_proba"):
         return member_proba(estimator, X, classes)
-    return vote_counts(member_votes(estimator, X, classes)[None, :], len(classes))
+    votes = vote_counts(member_votes(estimator, X, classes)[None, :], len(classes))
+    return votes.astype(np.float64)
+
+
+def _refuse_early_step_without_proba(name, fitted):
+    """A step before the last needs ``predict_proba`` as fitted too (a search may pick
+    a model without it): :func:`step_output` would read its predictions as certain,
+    and every row would leave there."""
+    if not hasattr(fitted, "predict_proba"):
+        raise TypeError(
+            f"SerialStack: cascade step {name!r} has no predict_proba once fitted "
+            f"({type(fitted).__name__}), which the exit rule needs (only the last step, "
+            "which no row exits from early, may lack it).")
 
 
 def cascade_presence(stack, X, fitted=True):
@@ -221,6 +233,8 @@ def fit_cascade(stack, estimators, step_params, X, y, sample_weight, folds, thre
                  params=step_params[i])
     fits = plan.run(X, y, sample_weight, partial(step_output, classes=stack.classes_))
     fitted = [fits[name].estimator for name in names]
+    for name, est in zip(names[:-1], fitted):
+        _refuse_early_step_without_proba(name, est)
     for name in names:
         _refuse_broken_step(name, fits[name].oof[fits[name].tested], "out of fold")
     # Rows where a step's view is missing keep 0; the presence mask rules them out.
@@ -326,8 +340,9 @@ def _refit_deferred(stack, estimators, step_params, fitted, oof, route, routed, 
     def trial(i, rows, sub_folds):
         """Step ``i``'s fits on its deferred rows (one joblib task list), or None when
         it refuses them (few rows, or a nested composite's own folds left with one
-        class) or gives NaN or improper probabilities on them, where its fit on all
-        rows worked: it then keeps that one."""
+        class) or gives NaN or improper probabilities on them, or a step before the
+        last has no predict_proba as fitted there, where its fit on all rows worked:
+        it then keeps that one."""
         plan = MemberJobs(OWNER, X.shape[0], n_jobs=stack.n_jobs, verbose=stack.verbose,
                           memory=stack.memory)
         plan.add(names[i], estimators[i], label=f"step {names[i]!r} on its deferred rows",
@@ -335,6 +350,9 @@ def _refit_deferred(stack, estimators, step_params, fitted, oof, route, routed, 
         try:
             fit = plan.run(X, y, sample_weight,
                            partial(step_output, classes=stack.classes_))[names[i]]
+            if i < len(names) - 1 and not hasattr(fit.estimator, "predict_proba"):
+                raise ValueError("its fit there has no predict_proba, which the exit rule "
+                                 "needs")
             _refuse_broken_step(names[i], fit.oof[fit.tested], "out of fold")
             return fit
         except ValueError as error:
@@ -387,8 +405,9 @@ def step_proba(stack, X, step, rows):
     if len(rows) < X.shape[0]:
         X_step = take_rows(X_step, rows)
     name, est = stack.steps_[step]
-    proba = noted(OWNER, f"step {name!r}, predict", step_output, est, X_step,
-                  stack.classes_)
+    # Only the last step may answer by predict alone (the fit refuses others).
+    output = step_output if step == len(stack.steps_) - 1 else member_proba
+    proba = noted(OWNER, f"step {name!r}, predict", output, est, X_step, stack.classes_)
     _refuse_broken_step(name, proba, "at predict")
     return proba
 

@@ -290,6 +290,34 @@ def test_a_last_step_without_predict_proba_answers_by_its_predict(cascade_fit):
         SerialStack([("svc", SVC()), ("nb", GaussianNB())], exit_threshold=0.9).fit(X, y)
 
 
+def test_a_last_step_without_predict_proba_takes_its_deferred_fit():
+    Xb, yb = make_classification(400, 8, n_informative=5, flip_y=0.05, random_state=0)
+    cascade = SerialStack([("nb", GaussianNB()), ("svc", SVC(C=3))], exit_threshold=0.9,
+                          cascade_confidence=0.5, cv=3).fit(Xb, yb)
+    assert cascade.cascade_fit_ == ["all", "deferred"]
+    nb, svc = (est for _, est in cascade.steps_)
+    assert svc.shape_fit_[0] < len(yb)  # trained on the rows the first step defers
+    route = cascade.predict_route(Xb)
+    assert_array_equal(cascade.predict(Xb)[route == 1], svc.predict(Xb[route == 1]))
+    assert_array_equal(cascade.predict(Xb)[route == 0], nb.predict(Xb[route == 0]))
+
+
+def test_a_step_before_the_last_without_predict_proba_once_fitted_is_refused():
+    # The steps are checked before fit, where a search still has predict_proba; the one
+    # it picks may not (hinge loss), and its predictions read as certain would let every
+    # row leave there.
+    from sklearn.linear_model import SGDClassifier
+    from sklearn.model_selection import GridSearchCV
+
+    search = GridSearchCV(SGDClassifier(loss="log_loss", random_state=0),
+                          {"loss": ["hinge"]}, cv=3)
+    assert hasattr(search, "predict_proba")
+    cascade = SerialStack([("sgd", search), ("lr", LogisticRegression())],
+                          exit_threshold=0.9, cv=3)
+    with pytest.raises(TypeError, match="step 'sgd' has no predict_proba once fitted"):
+        cascade.fit(X, y)
+
+
 @pytest.mark.parametrize("threshold", [[0.9], [0.9, 0.8, 0.7], 1.5, "high"])
 def test_bad_thresholds_are_refused_before_any_step_is_fitted(threshold):
     class NotToBeFitted(GaussianNB):
