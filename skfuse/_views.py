@@ -13,6 +13,7 @@ from collections import Counter
 from typing import NamedTuple
 
 import numpy as np
+from sklearn import config_context
 from sklearn.base import clone, is_classifier
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
@@ -412,9 +413,12 @@ def nan_error(estimator, X, fitted=False):
         return None
     probe = estimator if fitted else clone(estimator)
     # A fitted estimator is asked as predict will ask it, its warnings shown: silencing
-    # them would hide other threads' warnings under concurrent predicts.
+    # them would hide other threads' warnings under concurrent predicts. Asked with
+    # scikit-learn's finite checks on: under assume_finite=True an estimator that
+    # cannot take NaN raises nothing, and would be fitted on them.
     try:
-        with contextlib.nullcontext() if fitted else silenced():
+        with (contextlib.nullcontext() if fitted else silenced(),
+              config_context(assume_finite=False)):
             if probe is not estimator:  # a frozen estimator's clone is itself: not fitted
                 n = X.shape[0]
                 y = np.arange(n) % 2 if is_classifier(probe) else np.arange(n, dtype=float)

@@ -711,3 +711,25 @@ def test_nullable_float_columns_with_na_read_as_nan():
                                         random_state=0)
     with pytest.raises(ValueError, match="the gate's columns hold NaN on 10 row"):
         mixture.fit(X, X["g"].to_numpy())
+
+
+def test_a_member_is_asked_about_nan_with_finite_checks_on():
+    # Under assume_finite=True LogisticRegression raised nothing when asked about NaN,
+    # so it was fitted on them (coefficients all 0) and a stack predicted NaN.
+    import sklearn
+
+    X, y = make_classification(200, 6, random_state=0)
+    X[3, 1] = np.nan
+    members = [("lr", LogisticRegression()),
+               ("dt", DecisionTreeClassifier(max_depth=3, random_state=0))]
+    composites = [FusionClassifier(members),
+                  SerialStack([("fusion", FusionClassifier(members)),
+                               ("final", LogisticRegression())], cv=3)]
+    for composite in composites:
+        with sklearn.config_context(assume_finite=True), pytest.raises(
+                ValueError, match="member 'lr' \\(LogisticRegression\\) does not accept NaN"):
+            composite.fit(X, y)
+    fitted = composites[1].fit(np.nan_to_num(X), y)
+    with sklearn.config_context(assume_finite=True), pytest.raises(
+            ValueError, match="does not accept NaN"):
+        fitted.predict_proba(X)
