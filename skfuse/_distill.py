@@ -515,6 +515,8 @@ class _BaseDistilled(Composite):
                 "more weight (label_weight), or the other classes' rows a positive "
                 "sample_weight.")
         params = self._student_fit_params(student, w_s)
+        # A fold left without test rows keeps its place, so the others keep their
+        # numbers in cv (in progress lines).
         student_folds, one_class = [], 0
         for train, test in folds:
             train = np.flatnonzero(np.isin(owners[source], train))
@@ -523,8 +525,12 @@ class _BaseDistilled(Composite):
             if train.size and self._one_class(
                     y_s[train], None if w_s is None else w_s[train]):
                 one_class += 1  # no classifier can be fitted on that fold's rows
-            elif train.size and test.size:
-                student_folds.append((train, test))
+                test = test[:0]
+            elif not train.size:
+                test = test[:0]
+            student_folds.append((train, test))
+        if not any(test.size for _, test in student_folds):
+            student_folds = []
         if one_class:
             warnings.warn(
                 f"{owner}: fidelity_ leaves out the test rows of {one_class} of "

@@ -401,12 +401,14 @@ class FoldMean(BaseEstimator):
 def _restricted(rows, folds, label, owner):
     """A member's (train, test) jobs: a fit on ``rows`` (test None), then ``folds``,
     each restricted to ``rows`` (bool mask, positions or None for all) and kept where
-    both its parts hold some; and the number in ``folds`` (from 1) of each fold kept."""
+    both its parts hold some; and the number in ``folds`` (from 1) of each fold kept
+    (a fold given with no test row keeps its number out of use)."""
     by_view = rows is not None and rows.dtype == bool
     if by_view:
         rows = None if rows.all() else np.flatnonzero(rows)
     if rows is None:
-        return [(None, None)] + list(folds), list(range(1, len(folds) + 1))
+        numbers = [number for number, (_, test) in enumerate(folds, start=1) if len(test)]
+        return [(None, None)] + [folds[number - 1] for number in numbers], numbers
     if rows.size == 0:
         raise ValueError(
             f"{owner}: {label} has no row where its view is present among the rows "

@@ -407,6 +407,9 @@ class _BaseMixture(Composite):
             tried = ", ".join(f"{len(run['experts'])}: {run['loss']:.6g} after "
                               f"{run['n_iter']} iteration(s)" for run in runs)
             report(owner, f"n_experts={count} chosen (held-out loss by count: {tried})")
+        elif self.verbose and isinstance(self.n_experts, str):
+            report(owner, f"n_experts={count} (\"auto\" had one count to try: "
+                          f"{self._one_count_reason(valid is not None)})")
         self.experts_ = best["experts"]
         self.gate_ = best["gate"]
         self.lower_bound_ = best["lower_bound"]
@@ -489,6 +492,16 @@ class _BaseMixture(Composite):
         named = [int(name[len("expert"):]) + 1 for name in views]
         counts = [c for c in _AUTO_COUNTS if c >= max(named, default=1)] or [n_listed]
         return counts if validated else counts[:1]
+
+    def _one_count_reason(self, validated):
+        """Why :meth:`_candidate_counts` gave "auto" one count to try."""
+        if not self._templated():
+            return "the experts are listed"
+        if self._frozen_gate_classes() is not None:
+            return "an expert per class of the frozen gate"
+        if not validated:
+            return "no validation slice to choose on"
+        return "the views name an expert that fewer experts would lack"
 
     def _templated(self):
         return self.experts is None or hasattr(self.experts, "fit")

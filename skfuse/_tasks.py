@@ -671,10 +671,14 @@ def report(owner, text):
     """A verbose line, ``[owner] text``, written in one call and flushed: lines that
     worker processes print at once never run into each other, where ``print`` writes
     the text and its newline apart on an unbuffered stdout (``PYTHONUNBUFFERED``).
-    Line breaks in ``text`` (a member's name) are shown escaped, keeping one line."""
+    Line breaks in ``text`` (a member's name) are shown escaped, keeping one line.
+    Without a stdout (``pythonw``, some services) nothing is shown, as ``print`` does."""
+    stream = sys.stdout
+    if stream is None:
+        return
     one_line = text.replace("\r", "\\r").replace("\n", "\\n")  # a name may hold them
-    sys.stdout.write(f"[{owner}] {one_line}\n")
-    sys.stdout.flush()
+    stream.write(f"[{owner}] {one_line}\n")
+    stream.flush()
 
 
 def report_fit_time(owner, began):

@@ -1208,6 +1208,22 @@ def test_verbose_tells_the_chosen_counts_continuation_from_a_start(monkeypatch, 
     assert len(going_on) == moe.n_iter_
 
 
+@pytest.mark.parametrize("params, reason", [
+    ({"validation_fraction": None}, "no validation slice to choose on"),
+    ({"views": {"expert3": [0, 1]}}, "the views name an expert that fewer experts would lack"),
+])
+def test_verbose_says_why_auto_had_one_count_to_try(params, reason, capsys):
+    # The docs promise the count "auto" chose; with one count to try nothing was said.
+    X, y = piecewise(300)
+    moe = MixtureOfExpertsRegressor(Ridge(), verbose=1, random_state=0, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        moe.fit(X, y)
+    lines = [line for line in capsys.readouterr().out.splitlines() if "n_experts=" in line]
+    assert lines == [f'[MixtureOfExpertsRegressor] n_experts={moe.n_experts_} ("auto" had '
+                     f"one count to try: {reason})"]
+
+
 # -- found by an audit -------------------------------------------------------------------
 
 

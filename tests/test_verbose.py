@@ -251,6 +251,28 @@ def test_a_distillers_fold_pairs_are_numbered_from_one(capsys):
                      "teacher without folds 2 and 3"]
 
 
+def test_a_distillers_student_folds_keep_their_number_in_cv(capsys):
+    # A fold the student cannot be cross-fitted on (its training rows' targets name one
+    # class) was dropped, and the others renumbered ("fold 2 of 2" for cv's second fold
+    # of three, beside warnings naming split 3).
+    from sklearn.model_selection import KFold
+
+    from skfuse import DistilledClassifier
+
+    rng = np.random.RandomState(0)
+    Xd = rng.randn(150, 3)
+    yd = np.r_[np.zeros(100, int), np.ones(50, int)]
+    Xd[yd == 1] += 2
+    teacher = FrozenEstimator(DecisionTreeClassifier(random_state=0).fit(Xd, yd))
+    with pytest.warns(UserWarning, match="leaves out the test rows of 1 of 3 fold"):
+        DistilledClassifier(teacher, DecisionTreeClassifier(max_depth=2, random_state=0),
+                            label_weight=0.0, cv=KFold(3), verbose=1,
+                            random_state=0).fit(Xd, yd)
+    student = [line.split(") ", 1)[1].split(":")[0]
+               for line in capsys.readouterr().out.splitlines() if ") student" in line]
+    assert student == ["student, fit", "student, fold 1 of 3", "student, fold 2 of 3"]
+
+
 def test_each_line_is_written_in_one_call(monkeypatch):
     # print() writes the text and its newline apart on an unbuffered stdout, so lines
     # of worker processes ran into each other ("...: 0.00 s[FusionClassifier] ...").
@@ -299,3 +321,14 @@ def test_a_name_holding_a_line_break_keeps_each_line_whole(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert all(line.startswith("[FusionClassifier] ") for line in lines)
     assert any("learned weights (optimize): a\\nb " in line for line in lines)
+
+
+def test_no_stdout_shows_nothing_and_fits(monkeypatch):
+    # Under pythonw or a service sys.stdout is None: print() then does nothing, as
+    # scikit-learn's own verbose output; skfuse's lines raised AttributeError mid-fit.
+    import sys
+
+    monkeypatch.setattr(sys, "stdout", None)
+    quiet = fusion().fit(X, y)
+    loud = fusion().set_params(verbose=1).fit(X, y)
+    assert_array_equal(loud.predict_proba(X), quiet.predict_proba(X))
