@@ -11,6 +11,7 @@ from functools import partial
 
 import numpy as np
 from scipy.stats import norm
+from sklearn.base import clone
 
 from ._base import (
     check_known_classes,
@@ -22,7 +23,7 @@ from ._base import (
 )
 from ._jobs import MemberJobs, folds_within
 from ._tasks import is_frozen, noted
-from ._views import presence, refuse_rows_without_any, take_rows, take_view
+from ._views import class_name, presence, refuse_rows_without_any, take_rows, take_view
 from ._weights import guard_gain
 
 OWNER = "SerialStack"
@@ -186,25 +187,31 @@ def auto_thresholds(proba, codes, tolerance, sample_weight=None, present=None,
     return thresholds
 
 
-def step_output(estimator, X, classes):
+def step_output(estimator, X, classes, fitted_here=True):
     """A step's class probabilities, columns in ``classes``' order. The last step may
     have no ``predict_proba`` (no row exits by its confidence; it answers the rows that
-    reach it): it then gives 1 for the class it predicts."""
+    reach it): it then gives 1 for the class it predicts. A fit ``fitted_here`` (not
+    one the cascade's fit checked) that lost the ``predict_proba`` its step has before
+    fit is refused (:func:`refuse_lost_proba`)."""
     if hasattr(estimator, "predict_proba"):
         return member_proba(estimator, X, classes)
+    if fitted_here:
+        refuse_lost_proba(estimator)
     votes = vote_counts(member_votes(estimator, X, classes)[None, :], len(classes))
     return votes.astype(np.float64)
 
 
-def _refuse_early_step_without_proba(name, fitted):
-    """A step before the last needs ``predict_proba`` as fitted too (a search may pick
-    a model without it): :func:`step_output` would read its predictions as certain,
-    and every row would leave there."""
-    if not hasattr(fitted, "predict_proba"):
-        raise TypeError(
-            f"SerialStack: cascade step {name!r} has no predict_proba once fitted "
-            f"({type(fitted).__name__}), which the exit rule needs (only the last step, "
-            "which no row exits from early, may lack it).")
+def refuse_lost_proba(fitted, label=None):
+    """Refuse a fitted step without the ``predict_proba`` it has unfitted (a search
+    that picked a model without it, on all rows or on a fold): its predictions read as
+    certain would let every row leave there, or skew the thresholds. Only a step
+    without it before fit (the last, :meth:`SerialStack._check_steps`) answers by
+    ``predict``."""
+    if not hasattr(fitted, "predict_proba") and hasattr(clone(fitted), "predict_proba"):
+        who = (f"{OWNER}: {label} ({type(fitted).__name__})" if label
+               else class_name(fitted))
+        raise ValueError(f"{who} has no predict_proba once fitted, though it has one "
+                         "before fit: the cascade reads its probabilities.")
 
 
 def cascade_presence(stack, X, fitted=True):
@@ -233,8 +240,8 @@ def fit_cascade(stack, estimators, step_params, X, y, sample_weight, folds, thre
                  params=step_params[i])
     fits = plan.run(X, y, sample_weight, partial(step_output, classes=stack.classes_))
     fitted = [fits[name].estimator for name in names]
-    for name, est in zip(names[:-1], fitted):
-        _refuse_early_step_without_proba(name, est)
+    for name, est in zip(names, fitted):
+        refuse_lost_proba(est, f"cascade step {name!r}")
     for name in names:
         _refuse_broken_step(name, fits[name].oof[fits[name].tested], "out of fold")
     # Rows where a step's view is missing keep 0; the presence mask rules them out.
@@ -340,9 +347,9 @@ def _refit_deferred(stack, estimators, step_params, fitted, oof, route, routed, 
     def trial(i, rows, sub_folds):
         """Step ``i``'s fits on its deferred rows (one joblib task list), or None when
         it refuses them (few rows, or a nested composite's own folds left with one
-        class) or gives NaN or improper probabilities on them, or a step before the
-        last has no predict_proba as fitted there, where its fit on all rows worked:
-        it then keeps that one."""
+        class) or gives NaN or improper probabilities on them, or lost its
+        predict_proba there (:func:`refuse_lost_proba`), where its fit on all rows
+        worked: it then keeps that one."""
         plan = MemberJobs(OWNER, X.shape[0], n_jobs=stack.n_jobs, verbose=stack.verbose,
                           memory=stack.memory)
         plan.add(names[i], estimators[i], label=f"step {names[i]!r} on its deferred rows",
@@ -350,9 +357,7 @@ def _refit_deferred(stack, estimators, step_params, fitted, oof, route, routed, 
         try:
             fit = plan.run(X, y, sample_weight,
                            partial(step_output, classes=stack.classes_))[names[i]]
-            if i < len(names) - 1 and not hasattr(fit.estimator, "predict_proba"):
-                raise ValueError("its fit there has no predict_proba, which the exit rule "
-                                 "needs")
+            refuse_lost_proba(fit.estimator)
             _refuse_broken_step(names[i], fit.oof[fit.tested], "out of fold")
             return fit
         except ValueError as error:
@@ -406,7 +411,8 @@ def step_proba(stack, X, step, rows):
         X_step = take_rows(X_step, rows)
     name, est = stack.steps_[step]
     # Only the last step may answer by predict alone (the fit refuses others).
-    output = step_output if step == len(stack.steps_) - 1 else member_proba
+    output = (partial(step_output, fitted_here=False) if step == len(stack.steps_) - 1
+              else member_proba)
     proba = noted(OWNER, f"step {name!r}, predict", output, est, X_step, stack.classes_)
     _refuse_broken_step(name, proba, "at predict")
     return proba

@@ -409,7 +409,7 @@ class _BaseMixture(Composite):
             report(owner, f"n_experts={count} chosen (held-out loss by count: {tried})")
         elif self.verbose and isinstance(self.n_experts, str):
             report(owner, f"n_experts={count} (\"auto\" had one count to try: "
-                          f"{self._one_count_reason(valid is not None)})")
+                          f"{self._one_count_reason(views)})")
         self.experts_ = best["experts"]
         self.gate_ = best["gate"]
         self.lower_bound_ = best["lower_bound"]
@@ -489,19 +489,24 @@ class _BaseMixture(Composite):
         frozen = self._frozen_gate_classes()
         if frozen is not None:  # an expert per class it routes to (views name no other)
             return [len(frozen)]
-        named = [int(name[len("expert"):]) + 1 for name in views]
-        counts = [c for c in _AUTO_COUNTS if c >= max(named, default=1)] or [n_listed]
+        counts = self._counts_views_allow(views) or [n_listed]
         return counts if validated else counts[:1]
 
-    def _one_count_reason(self, validated):
+    @staticmethod
+    def _counts_views_allow(views):
+        """The counts of ``_AUTO_COUNTS`` with every expert that ``views`` names."""
+        named = [int(name[len("expert"):]) + 1 for name in views]
+        return [c for c in _AUTO_COUNTS if c >= max(named, default=1)]
+
+    def _one_count_reason(self, views):
         """Why :meth:`_candidate_counts` gave "auto" one count to try."""
         if not self._templated():
             return "the experts are listed"
         if self._frozen_gate_classes() is not None:
             return "an expert per class of the frozen gate"
-        if not validated:
-            return "no validation slice to choose on"
-        return "the views name an expert that fewer experts would lack"
+        if len(self._counts_views_allow(views)) <= 1:
+            return "the views name an expert that fewer experts would lack"
+        return "no validation slice to choose on"
 
     def _templated(self):
         return self.experts is None or hasattr(self.experts, "fit")

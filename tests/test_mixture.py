@@ -1211,6 +1211,9 @@ def test_verbose_tells_the_chosen_counts_continuation_from_a_start(monkeypatch, 
 @pytest.mark.parametrize("params, reason", [
     ({"validation_fraction": None}, "no validation slice to choose on"),
     ({"views": {"expert3": [0, 1]}}, "the views name an expert that fewer experts would lack"),
+    # Views that leave one count: a validation slice would not give a choice.
+    ({"views": {"expert3": [0, 1]}, "validation_fraction": None},
+     "the views name an expert that fewer experts would lack"),
 ])
 def test_verbose_says_why_auto_had_one_count_to_try(params, reason, capsys):
     # The docs promise the count "auto" chose; with one count to try nothing was said.
@@ -1220,8 +1223,9 @@ def test_verbose_says_why_auto_had_one_count_to_try(params, reason, capsys):
         warnings.simplefilter("ignore", ConvergenceWarning)
         moe.fit(X, y)
     lines = [line for line in capsys.readouterr().out.splitlines() if "n_experts=" in line]
-    assert lines == [f'[MixtureOfExpertsRegressor] n_experts={moe.n_experts_} ("auto" had '
-                     f"one count to try: {reason})"]
+    expected = (f'[MixtureOfExpertsRegressor] n_experts={moe.n_experts_} ("auto" had one '
+                f"count to try: {reason})")
+    assert lines == [expected]
 
 
 # -- found by an audit -------------------------------------------------------------------

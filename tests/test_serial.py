@@ -29,6 +29,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, SVR
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from sklearn.utils import get_tags
+from sklearn.utils.metaestimators import available_if
 
 from skfuse import FusionClassifier, FusionRegressor, SerialStack
 
@@ -302,20 +303,38 @@ def test_a_last_step_without_predict_proba_takes_its_deferred_fit():
     assert_array_equal(cascade.predict(Xb)[route == 0], nb.predict(Xb[route == 0]))
 
 
-def test_a_step_before_the_last_without_predict_proba_once_fitted_is_refused():
-    # The steps are checked before fit, where a search still has predict_proba; the one
-    # it picks may not (hinge loss), and its predictions read as certain would let every
-    # row leave there.
-    from sklearn.linear_model import SGDClassifier
-    from sklearn.model_selection import GridSearchCV
+class ProbaOnManyRows(LogisticRegression):
+    """predict_proba only once fitted on ``min_rows`` rows or more (a search that picks
+    a hinge loss on some fits)."""
 
-    search = GridSearchCV(SGDClassifier(loss="log_loss", random_state=0),
-                          {"loss": ["hinge"]}, cv=3)
-    assert hasattr(search, "predict_proba")
-    cascade = SerialStack([("sgd", search), ("lr", LogisticRegression())],
-                          exit_threshold=0.9, cv=3)
-    with pytest.raises(TypeError, match="step 'sgd' has no predict_proba once fitted"):
+    def __init__(self, min_rows=100):
+        self.min_rows = min_rows
+        super().__init__()
+
+    def _has_proba(self):
+        return not hasattr(self, "n_rows_") or self.n_rows_ >= self.min_rows
+
+    def fit(self, X, y, sample_weight=None):
+        self.n_rows_ = len(y)
+        return super().fit(X, y, sample_weight)
+
+    @available_if(_has_proba)
+    def predict_proba(self, X):
+        return super().predict_proba(X)
+
+
+@pytest.mark.parametrize("min_rows, where", [(1000, "all rows"), (150, "folds")])
+@pytest.mark.parametrize("first", [True, False])
+def test_a_step_that_loses_predict_proba_once_fitted_is_refused(min_rows, where, first):
+    # The steps are checked before fit, where such a step still has predict_proba; its
+    # fits (on all 178 rows, or on a fold's 118) may not, and its predictions read as
+    # certain let every row leave there, or skewed the thresholds.
+    steps = [("picky", ProbaOnManyRows(min_rows)), ("nb", GaussianNB())]
+    cascade = SerialStack(steps if first else steps[::-1], exit_threshold=0.9, cv=3)
+    with pytest.raises(ValueError, match="has no predict_proba once fitted, though it has "
+                                         "one before fit"):
         cascade.fit(X, y)
+    assert ProbaOnManyRows(10).fit(X, y).predict_proba(X).shape == (len(y), 3)
 
 
 @pytest.mark.parametrize("threshold", [[0.9], [0.9, 0.8, 0.7], 1.5, "high"])

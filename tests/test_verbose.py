@@ -253,15 +253,15 @@ def test_a_distillers_fold_pairs_are_numbered_from_one(capsys):
 
 def test_a_distillers_student_folds_keep_their_number_in_cv(capsys):
     # A fold the student cannot be cross-fitted on (its training rows' targets name one
-    # class) was dropped, and the others renumbered ("fold 2 of 2" for cv's second fold
-    # of three, beside warnings naming split 3).
+    # class) was dropped, and the others renumbered ("fold 2 of 2" for cv's third fold,
+    # beside warnings naming split 2).
     from sklearn.model_selection import KFold
 
     from skfuse import DistilledClassifier
 
     rng = np.random.RandomState(0)
     Xd = rng.randn(150, 3)
-    yd = np.r_[np.zeros(100, int), np.ones(50, int)]
+    yd = np.r_[np.zeros(50, int), np.ones(50, int), np.zeros(50, int)]  # fold 2 left out
     Xd[yd == 1] += 2
     teacher = FrozenEstimator(DecisionTreeClassifier(random_state=0).fit(Xd, yd))
     with pytest.warns(UserWarning, match="leaves out the test rows of 1 of 3 fold"):
@@ -270,7 +270,7 @@ def test_a_distillers_student_folds_keep_their_number_in_cv(capsys):
                             random_state=0).fit(Xd, yd)
     student = [line.split(") ", 1)[1].split(":")[0]
                for line in capsys.readouterr().out.splitlines() if ") student" in line]
-    assert student == ["student, fit", "student, fold 1 of 3", "student, fold 2 of 3"]
+    assert student == ["student, fit", "student, fold 1 of 3", "student, fold 3 of 3"]
 
 
 def test_each_line_is_written_in_one_call(monkeypatch):
