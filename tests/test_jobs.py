@@ -131,21 +131,25 @@ def test_a_frozen_step_that_knows_a_class_outside_y_is_named():
 
 def thread_counting():
     """A logistic regression that records the widest thread pool (OpenMP, BLAS) it sees
-    in fit and in predict_proba. The class is local, so that loky's workers get it by
-    value (this test module cannot be imported there)."""
+    in fit and in predict_proba, then computes on one thread (the pools the test widens
+    crashed the OpenBLAS 0.3.28 of SciPy 1.15, the last for Python 3.10). The class is
+    local, so that loky's workers get it by value (this test module cannot be imported
+    there)."""
 
     class ThreadCounting(LogisticRegression):
         def fit(self, X, y, sample_weight=None):
-            from threadpoolctl import threadpool_info
+            from threadpoolctl import threadpool_info, threadpool_limits
 
             self.threads_ = max(info["num_threads"] for info in threadpool_info())
-            return super().fit(X, y, sample_weight)
+            with threadpool_limits(1):
+                return super().fit(X, y, sample_weight)
 
         def predict_proba(self, X):
-            from threadpoolctl import threadpool_info
+            from threadpoolctl import threadpool_info, threadpool_limits
 
             self.predict_threads_ = max(info["num_threads"] for info in threadpool_info())
-            return super().predict_proba(X)
+            with threadpool_limits(1):
+                return super().predict_proba(X)
 
     return ThreadCounting()
 
