@@ -428,23 +428,22 @@ class MemberCache:
             self._digests[ident] = (objects, digest)  # holding them keeps their ids
         return self._digests[ident][1]
 
-    def fit_tasks(self, jobs, X, y, sample_weight, output, store=False):
+    def fit_tasks(self, jobs, X, y, sample_weight, outputs, store=False):
         """Fit tasks through an enabled cache, as ``(function, args)``, and which of them
         only read this process's memo (``local``), for ``jobs`` of (estimator, view, train,
         test), (estimator, view, train, test, params) or (..., params, keep),
         ``params`` a member's routed metadata and ``keep`` whether a fold's fit is kept
-        (see :func:`fit_task`).
+        (see :func:`fit_task`), and ``outputs``, each job's output function.
 
-        A refit (``test`` None) is keyed without ``output``, which it does not use. With
+        A refit (``test`` None) is keyed without its output, which it does not use. With
         ``store``, a refit found in the memo comes back as a :class:`StoredMember`. A
         task gives :func:`fit_task`'s result and the digest of the fitted member's pickle
         (None for a fold's fit that is not kept), which keys its outputs
         (:meth:`output_tasks`).
         """
         data = self._digest_of(X, y, sample_weight)
-        output_digest = self._digest_of(output, pickled=True)
         tasks, local = [], []
-        for estimator, view, train, test, *rest in jobs:
+        for (estimator, view, train, test, *rest), output in zip(jobs, outputs):
             params = rest[0] if rest else None
             keep = len(rest) > 1 and bool(rest[1])
             out = None if test is None else output
@@ -462,7 +461,8 @@ class MemberCache:
                 raise UncacheableMember(estimator, params) from exc
             key = _pickled_digest((member_digest, data, params_digest,
                                    self._digest_of(train), self._digest_of(test), view,
-                                   None if out is None else output_digest)
+                                   None if out is None else self._digest_of(out,
+                                                                            pickled=True))
                                   + (("kept",) if keep else ()))
             memo_key = ("fit", self._store, key)
             hit = _MEMO.get(memo_key)

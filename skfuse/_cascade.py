@@ -11,7 +11,6 @@ from functools import partial
 
 import numpy as np
 from scipy.stats import norm
-from sklearn.base import clone
 
 from ._base import (
     check_known_classes,
@@ -23,7 +22,7 @@ from ._base import (
 )
 from ._jobs import MemberJobs, folds_within
 from ._tasks import is_frozen, noted
-from ._views import class_name, presence, refuse_rows_without_any, take_rows, take_view
+from ._views import presence, refuse_rows_without_any, take_rows, take_view
 from ._weights import guard_gain
 
 OWNER = "SerialStack"
@@ -187,31 +186,34 @@ def auto_thresholds(proba, codes, tolerance, sample_weight=None, present=None,
     return thresholds
 
 
-def step_output(estimator, X, classes, fitted_here=True):
-    """A step's class probabilities, columns in ``classes``' order. The last step may
-    have no ``predict_proba`` (no row exits by its confidence; it answers the rows that
-    reach it): it then gives 1 for the class it predicts. A fit ``fitted_here`` (not
-    one the cascade's fit checked) that lost the ``predict_proba`` its step has before
-    fit is refused (:func:`refuse_lost_proba`)."""
+def step_output(estimator, X, classes):
+    """The last step's class probabilities, columns in ``classes``' order. It may have
+    no ``predict_proba`` (no row exits by its confidence; it answers the rows that reach
+    it): it then gives 1 for the class it predicts."""
     if hasattr(estimator, "predict_proba"):
         return member_proba(estimator, X, classes)
-    if fitted_here:
-        refuse_lost_proba(estimator)
     votes = vote_counts(member_votes(estimator, X, classes)[None, :], len(classes))
     return votes.astype(np.float64)
 
 
-def refuse_lost_proba(fitted, label=None):
-    """Refuse a fitted step without the ``predict_proba`` it has unfitted (a search
-    that picked a model without it, on all rows or on a fold): its predictions read as
-    certain would let every row leave there, or skew the thresholds. Only a step
-    without it before fit (the last, :meth:`SerialStack._check_steps`) answers by
-    ``predict``."""
-    if not hasattr(fitted, "predict_proba") and hasattr(clone(fitted), "predict_proba"):
-        who = (f"{OWNER}: {label} ({type(fitted).__name__})" if label
-               else class_name(fitted))
-        raise ValueError(f"{who} has no predict_proba once fitted, though it has one "
-                         "before fit: the cascade reads its probabilities.")
+def exit_step_proba(estimator, X, classes, label):
+    """The class probabilities of ``label``, a step before the last (rows leave it by
+    them), or a ``ValueError`` naming it where its fit gives none: the step has
+    ``predict_proba`` before fit, but the model a search picks may not."""
+    try:
+        return member_proba(estimator, X, classes)
+    except AttributeError as exc:
+        raise ValueError(
+            f"{OWNER}: {label} gives no probabilities once fitted ({exc}); a step before "
+            "the last needs them, as rows leave it by them.") from exc
+
+
+def _step_outputs(stack, names):
+    """Each step's output on a fold's test rows: :func:`exit_step_proba` but for the
+    last step, :func:`step_output`."""
+    return {name: partial(step_output, classes=stack.classes_) if i == len(names) - 1
+            else partial(exit_step_proba, classes=stack.classes_, label=f"step {name!r}")
+            for i, name in enumerate(names)}
 
 
 def cascade_presence(stack, X, fitted=True):
@@ -234,14 +236,15 @@ def fit_cascade(stack, estimators, step_params, X, y, sample_weight, folds, thre
     _refuse_rows_without_steps(stack, present)  # at fit too: a model fitted on X predicts on it
     plan = MemberJobs(OWNER, X.shape[0], n_jobs=stack.n_jobs, verbose=stack.verbose,
                       memory=stack.memory)
+    outputs = _step_outputs(stack, names)
     for i, (name, est) in enumerate(zip(names, estimators)):
         plan.add(name, est, label=f"step {name!r}", view=stack._views_[i],
                  rows=None if present is None else present[i], folds=folds,
-                 params=step_params[i])
-    fits = plan.run(X, y, sample_weight, partial(step_output, classes=stack.classes_))
+                 params=step_params[i], output=outputs[name])
+    fits = plan.run(X, y, sample_weight)
     fitted = [fits[name].estimator for name in names]
-    for name, est in zip(names, fitted):
-        refuse_lost_proba(est, f"cascade step {name!r}")
+    for name, est in zip(names[:-1], fitted):
+        _refuse_exit_step_without_proba(name, est)
     for name in names:
         _refuse_broken_step(name, fits[name].oof[fits[name].tested], "out of fold")
     # Rows where a step's view is missing keep 0; the presence mask rules them out.
@@ -342,22 +345,23 @@ def _refit_deferred(stack, estimators, step_params, fitted, oof, route, routed, 
         return rows.size if sample_weight is None else per_row * sample_weight[rows].sum()
 
     names = [name for name, _ in stack._kept_steps()]
+    outputs = _step_outputs(stack, names)
     stack.cascade_fit_ = ["all"] * len(estimators)
 
     def trial(i, rows, sub_folds):
         """Step ``i``'s fits on its deferred rows (one joblib task list), or None when
         it refuses them (few rows, or a nested composite's own folds left with one
-        class) or gives NaN or improper probabilities on them, or lost its
-        predict_proba there (:func:`refuse_lost_proba`), where its fit on all rows
-        worked: it then keeps that one."""
+        class) or gives NaN or improper probabilities on them, or (a step before the
+        last) none there, where its fit on all rows worked: it then keeps that one."""
         plan = MemberJobs(OWNER, X.shape[0], n_jobs=stack.n_jobs, verbose=stack.verbose,
                           memory=stack.memory)
         plan.add(names[i], estimators[i], label=f"step {names[i]!r} on its deferred rows",
-                 view=stack._views_[i], rows=rows, folds=sub_folds, params=step_params[i])
+                 view=stack._views_[i], rows=rows, folds=sub_folds, params=step_params[i],
+                 output=outputs[names[i]])
         try:
-            fit = plan.run(X, y, sample_weight,
-                           partial(step_output, classes=stack.classes_))[names[i]]
-            refuse_lost_proba(fit.estimator)
+            fit = plan.run(X, y, sample_weight)[names[i]]
+            if i < len(names) - 1:
+                _refuse_exit_step_without_proba(names[i], fit.estimator)
             _refuse_broken_step(names[i], fit.oof[fit.tested], "out of fold")
             return fit
         except ValueError as error:
@@ -411,11 +415,20 @@ def step_proba(stack, X, step, rows):
         X_step = take_rows(X_step, rows)
     name, est = stack.steps_[step]
     # Only the last step may answer by predict alone (the fit refuses others).
-    output = (partial(step_output, fitted_here=False) if step == len(stack.steps_) - 1
-              else member_proba)
+    output = step_output if step == len(stack.steps_) - 1 else member_proba
     proba = noted(OWNER, f"step {name!r}, predict", output, est, X_step, stack.classes_)
     _refuse_broken_step(name, proba, "at predict")
     return proba
+
+
+def _refuse_exit_step_without_proba(name, fitted):
+    """Refuse a step before the last whose fit on all rows has no ``predict_proba``
+    (the model a search picks may not, where its fold fits' did)."""
+    if not hasattr(fitted, "predict_proba"):
+        raise ValueError(
+            f"{OWNER}: step {name!r} has no predict_proba once fitted "
+            f"({type(fitted).__name__}); a step before the last needs it, as rows leave "
+            "it by its probabilities.")
 
 
 def _refuse_broken_step(name, proba, when):

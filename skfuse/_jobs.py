@@ -106,6 +106,7 @@ class _Member:
     keep_folds: bool
     fold_numbers: list  # each fold job's number in cv (from 1), for progress lines
     n_folds: int  # the folds of cv, some of which a member may lack
+    output: object  # its output on a fold's test rows; None: the plan's
 
     @property
     def planned(self):
@@ -145,7 +146,7 @@ class MemberJobs:
         self._members = []
 
     def add(self, name, estimator, *, label, view=None, rows=None, folds=(), params=None,
-            fit_output=False, refit=True, keep_folds=False):
+            fit_output=False, refit=True, keep_folds=False, output=None):
         """Plan a member's fit on ``rows`` and its out-of-fold outputs on ``folds``.
 
         Parameters
@@ -175,6 +176,8 @@ class MemberJobs:
             always used as it is).
         keep_folds : bool, default=False
             Keep each fold's fit (:attr:`MemberFit.fold_estimators`).
+        output : callable or None, default=None
+            Its output on a fold's test rows, in place of the one :meth:`run` is given.
         """
         frozen = is_frozen(estimator)
         if frozen:
@@ -191,7 +194,7 @@ class MemberJobs:
                 "lies within one test fold).")
         self._members.append(_Member(name, estimator, label, view, params, jobs, frozen,
                                      fit_output, refit or frozen, keep_folds and not frozen,
-                                     numbers, len(folds)))
+                                     numbers, len(folds), output))
 
     def run(self, X, y, sample_weight=None, output=None):
         """Run every planned job in one joblib task list.
@@ -203,7 +206,8 @@ class MemberJobs:
         sample_weight : ndarray or None
             For members without ``params``.
         output : callable or None
-            ``output(fitted, X_test)``: a member's output on a fold's test rows.
+            ``output(fitted, X_test)``: a member's output on a fold's test rows (unless
+            it was planned with its own).
 
         Returns
         -------
@@ -214,11 +218,13 @@ class MemberJobs:
         jobs = [(m.estimator, m.view, train, test, m.params,
                  m.keep_folds and test is not None)
                 for m in self._members for train, test in m.planned]
+        outputs = [output if m.output is None else m.output
+                   for m in self._members for _ in m.planned]
         if cache.enabled:
             if any(m.fit_output for m in self._members):
                 raise ValueError("fit_output is not cached; plan without memory.")
             try:
-                tasks, local = cache.fit_tasks(jobs, X, y, sample_weight, output,
+                tasks, local = cache.fit_tasks(jobs, X, y, sample_weight, outputs,
                                                store=self.store_members)
             except UncacheableMember as exc:
                 label = next(m.label for m in self._members if m.estimator is exc.estimator)
@@ -236,9 +242,10 @@ class MemberJobs:
             every_row = np.arange(X.shape[0])
             tasks = [(fit_task, (est, X, y, sample_weight, train,
                                  (every_row if train is None else train) if own else test,
-                                 view, None if test is None and not own else output,
+                                 view, None if test is None and not own else out,
                                  params, own or kept))
-                     for (est, view, train, test, params, kept), own in zip(jobs, fitted_out)]
+                     for (est, view, train, test, params, kept), own, out
+                     in zip(jobs, fitted_out, outputs)]
             local = None
         labels = [label for m in self._members for label in _labels(m)]
         results = run_fit_tasks(tasks, self.n_jobs, self.verbose, self.owner, labels,

@@ -303,16 +303,17 @@ def test_a_last_step_without_predict_proba_takes_its_deferred_fit():
     assert_array_equal(cascade.predict(Xb)[route == 0], nb.predict(Xb[route == 0]))
 
 
-class ProbaOnManyRows(LogisticRegression):
-    """predict_proba only once fitted on ``min_rows`` rows or more (a search that picks
-    a hinge loss on some fits)."""
+class ProbaOnSomeRows(LogisticRegression):
+    """predict_proba only once fitted on ``min_rows`` to ``max_rows`` rows (a search
+    that picks a hinge loss on some fits), and before fit."""
 
-    def __init__(self, min_rows=100):
+    def __init__(self, min_rows=0, max_rows=10**9):
         self.min_rows = min_rows
+        self.max_rows = max_rows
         super().__init__()
 
     def _has_proba(self):
-        return not hasattr(self, "n_rows_") or self.n_rows_ >= self.min_rows
+        return not hasattr(self, "n_rows_") or self.min_rows <= self.n_rows_ <= self.max_rows
 
     def fit(self, X, y, sample_weight=None):
         self.n_rows_ = len(y)
@@ -323,18 +324,45 @@ class ProbaOnManyRows(LogisticRegression):
         return super().predict_proba(X)
 
 
-@pytest.mark.parametrize("min_rows, where", [(1000, "all rows"), (150, "folds")])
-@pytest.mark.parametrize("first", [True, False])
-def test_a_step_that_loses_predict_proba_once_fitted_is_refused(min_rows, where, first):
-    # The steps are checked before fit, where such a step still has predict_proba; its
-    # fits (on all 178 rows, or on a fold's 118) may not, and its predictions read as
-    # certain let every row leave there, or skewed the thresholds.
-    steps = [("picky", ProbaOnManyRows(min_rows)), ("nb", GaussianNB())]
-    cascade = SerialStack(steps if first else steps[::-1], exit_threshold=0.9, cv=3)
-    with pytest.raises(ValueError, match="has no predict_proba once fitted, though it has "
-                                         "one before fit"):
+@pytest.mark.parametrize("step, match", [
+    # Its fold fits (118 of the 178 rows) give no probabilities.
+    (ProbaOnSomeRows(min_rows=150), "step 'picky' gives no probabilities once fitted"),
+    # Its fit on all rows has no predict_proba.
+    (ProbaOnSomeRows(max_rows=150), "step 'picky' has no predict_proba once fitted"),
+])
+def test_a_step_before_the_last_whose_fit_has_no_predict_proba_is_refused(step, match):
+    # The steps are checked before fit, where such a step still has predict_proba; a
+    # fit without it read as certain let every row leave there, or skewed the
+    # thresholds and exit rates.
+    cascade = SerialStack([("picky", step), ("nb", GaussianNB())], exit_threshold=0.9, cv=3)
+    with pytest.raises(ValueError, match=match):
         cascade.fit(X, y)
-    assert ProbaOnManyRows(10).fit(X, y).predict_proba(X).shape == (len(y), 3)
+
+
+def test_a_last_step_may_lose_predict_proba_in_its_fits():
+    # Its probabilities are never read, so its fits may lack them: it answers by
+    # predict, and the fitted cascade has no predict_proba.
+    cascade = SerialStack([("nb", GaussianNB()), ("picky", ProbaOnSomeRows(min_rows=1000))],
+                          exit_threshold="auto", cv=3)
+    assert hasattr(cascade, "predict_proba")
+    cascade.fit(X, y)
+    assert not hasattr(cascade, "predict_proba")
+    picky = cascade.steps_[1][1]
+    route = cascade.predict_route(X)
+    assert_array_equal(cascade.predict(X)[route == 1], picky.predict(X[route == 1]))
+
+
+def test_a_step_whose_deferred_fits_have_no_predict_proba_keeps_its_fit_on_all_rows():
+    # The middle step's fits on its deferred rows' folds see fewer than 100 rows, where
+    # it has no probabilities.
+    steps = [("nb", GaussianNB()), ("picky", ProbaOnSomeRows(min_rows=100)),
+             ("lr", LogisticRegression())]
+    cascade = SerialStack(steps, exit_threshold=0.9, views={"nb": [0]}, cv=3)
+    with pytest.warns(UserWarning, match="step 'picky' could not be trained on its "
+                                         "deferred rows alone .*gives no probabilities"):
+        cascade.fit(X, y)
+    assert cascade.cascade_fit_[1] == "all"
+    assert cascade.named_steps_["picky"].n_rows_ == len(y)
 
 
 @pytest.mark.parametrize("threshold", [[0.9], [0.9, 0.8, 0.7], 1.5, "high"])
