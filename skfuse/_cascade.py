@@ -22,7 +22,7 @@ from ._base import (
 )
 from ._jobs import MemberJobs, folds_within
 from ._tasks import is_frozen, noted
-from ._views import presence, refuse_rows_without_any, take_rows, take_view
+from ._views import class_name, presence, refuse_rows_without_any, take_rows, take_view
 from ._weights import guard_gain
 
 OWNER = "SerialStack"
@@ -196,23 +196,25 @@ def step_output(estimator, X, classes):
     return votes.astype(np.float64)
 
 
-def exit_step_proba(estimator, X, classes, label):
-    """The class probabilities of ``label``, a step before the last (rows leave it by
-    them), or a ``ValueError`` naming it where its fit gives none: the step has
-    ``predict_proba`` before fit, but the model a search picks may not."""
+def exit_step_proba(estimator, X, classes):
+    """The class probabilities of a step before the last (rows leave it by them), or a
+    ``ValueError`` where its fit has no ``predict_proba``: the step has it before fit,
+    but the model a search picks may not. (A task's note names the step; the step's
+    name stays out of its outputs' cache key.)"""
     try:
-        return member_proba(estimator, X, classes)
+        estimator.predict_proba  # noqa: B018 - only a missing method is refused here
     except AttributeError as exc:
         raise ValueError(
-            f"{OWNER}: {label} gives no probabilities once fitted ({exc}); a step before "
-            "the last needs them, as rows leave it by them.") from exc
+            f"{class_name(estimator)} gives no probabilities once fitted ({exc}); a "
+            "cascade step before the last needs them, as rows leave it by them.") from exc
+    return member_proba(estimator, X, classes)
 
 
 def _step_outputs(stack, names):
     """Each step's output on a fold's test rows: :func:`exit_step_proba` but for the
     last step, :func:`step_output`."""
-    return {name: partial(step_output, classes=stack.classes_) if i == len(names) - 1
-            else partial(exit_step_proba, classes=stack.classes_, label=f"step {name!r}")
+    return {name: partial(step_output if i == len(names) - 1 else exit_step_proba,
+                          classes=stack.classes_)
             for i, name in enumerate(names)}
 
 

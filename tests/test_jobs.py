@@ -36,6 +36,29 @@ def test_each_member_gets_its_refit_and_out_of_fold_outputs_by_name():
     assert fits["lr"].predict_seconds >= 0
 
 
+@pytest.mark.parametrize("memory", [None, "cache"])
+def test_a_member_planned_with_its_own_output_gives_it(memory, tmp_path):
+    # Two members of one estimator and folds, one with its own output: the member cache
+    # keys each by its output, so neither is handed the other's.
+    def plan_and_run():
+        plan = MemberJobs("Owner", len(y), memory=memory and str(tmp_path))
+        plan.add("proba", LogisticRegression(), label="member 'proba'", folds=FOLDS)
+        plan.add("labels", LogisticRegression(), label="member 'labels'", folds=FOLDS,
+                 output=_labels_of)
+        return plan.run(X, y, output=OUTPUT)
+
+    for fits in (plan_and_run(), plan_and_run()):  # (with memory, the second reads it)
+        for train, test in FOLDS:
+            fold_fit = LogisticRegression().fit(X[train], y[train])
+            np.testing.assert_allclose(fits["proba"].oof[test],
+                                       fold_fit.predict_proba(X[test]))
+            np.testing.assert_array_equal(fits["labels"].oof[test], fold_fit.predict(X[test]))
+
+
+def _labels_of(estimator, X):
+    return estimator.predict(X)
+
+
 def test_rows_restrict_fits_and_folds_and_untested_rows_stay_zero():
     present = np.arange(len(y)) % 4 != 0
     plan = MemberJobs("Owner", len(y))

@@ -1,5 +1,6 @@
 import inspect
 import pickle
+import sys
 import warnings
 
 import numpy as np
@@ -324,18 +325,34 @@ class ProbaOnSomeRows(LogisticRegression):
         return super().predict_proba(X)
 
 
-@pytest.mark.parametrize("step, match", [
-    # Its fold fits (118 of the 178 rows) give no probabilities.
-    (ProbaOnSomeRows(min_rows=150), "step 'picky' gives no probabilities once fitted"),
+@pytest.mark.parametrize("step, match, note", [
+    # Its fold fits (118 of the 178 rows) give no probabilities: the task's note names
+    # the step and fold.
+    (ProbaOnSomeRows(min_rows=150), "ProbaOnSomeRows gives no probabilities once fitted",
+     "step 'picky', fold"),
     # Its fit on all rows has no predict_proba.
-    (ProbaOnSomeRows(max_rows=150), "step 'picky' has no predict_proba once fitted"),
+    (ProbaOnSomeRows(max_rows=150), "step 'picky' has no predict_proba once fitted", None),
 ])
-def test_a_step_before_the_last_whose_fit_has_no_predict_proba_is_refused(step, match):
+def test_a_step_before_the_last_whose_fit_has_no_predict_proba_is_refused(step, match,
+                                                                           note):
     # The steps are checked before fit, where such a step still has predict_proba; a
     # fit without it read as certain let every row leave there, or skewed the
     # thresholds and exit rates.
     cascade = SerialStack([("picky", step), ("nb", GaussianNB())], exit_threshold=0.9, cv=3)
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(ValueError, match=match) as raised:
+        cascade.fit(X, y)
+    if note and sys.version_info >= (3, 11):  # exception notes
+        assert note in " ".join(raised.value.__notes__)
+
+
+def test_a_steps_error_inside_predict_proba_is_not_read_as_no_probabilities():
+    class Broken(GaussianNB):
+        def predict_proba(self, X):
+            return self.missing_attribute
+
+    cascade = SerialStack([("broken", Broken()), ("nb", GaussianNB())], exit_threshold=0.9,
+                          cv=3)
+    with pytest.raises(AttributeError, match="missing_attribute"):
         cascade.fit(X, y)
 
 
