@@ -345,6 +345,21 @@ def test_a_step_before_the_last_whose_fit_has_no_predict_proba_is_refused(step, 
         assert note in " ".join(raised.value.__notes__)
 
 
+@pytest.mark.parametrize("cascade_fit", ["all", "deferred"])
+def test_renaming_a_step_reuses_its_cached_fits(cascade_fit, tmp_path):
+    # Its name is no part of its outputs' cache key: renamed, the step before the last
+    # refitted its folds.
+    def fitted(first):
+        SerialStack([(first, CountingNB()), ("lr", LogisticRegression())],
+                     exit_threshold=0.9, cascade_fit=cascade_fit, cv=3,
+                     memory=str(tmp_path)).fit(X, y)
+
+    fitted("nb")
+    CountingNB.fits = 0
+    fitted("gnb")
+    assert CountingNB.fits == 0
+
+
 def test_a_steps_error_inside_predict_proba_is_not_read_as_no_probabilities():
     class Broken(GaussianNB):
         def predict_proba(self, X):
