@@ -39,7 +39,14 @@ from ._compat import (
     _VisualBlock,
     param_names,
 )
-from ._tasks import MAX_REPEATS, OUTER_SITE, is_frozen, weight_key, whole_numbers
+from ._tasks import (
+    MAX_REPEATS,
+    OUTER_SITE,
+    is_frozen,
+    resampling_steps,
+    weight_key,
+    whole_numbers,
+)
 from ._views import (
     _is_dataframe,
     _is_missing_value,
@@ -1068,6 +1075,11 @@ def takes_no_weights(who, estimator, need):
     to: ``who`` names it, ``need`` says what the weights are for."""
     name = type(estimator).__name__
     pipeline = isinstance(estimator, Pipeline)
+    samplers = resampling_steps(estimator) if pipeline else []
+    if samplers:
+        return (f"{who} ({name}) cannot take sample_weight in fit, {need}: its step(s) "
+                f"{samplers!r} resample the rows before its last step is fitted, so "
+                "weights given for the rows given do not line up with them.")
     wraps = pipeline or any(key in estimator.get_params(deep=False)
                             for key in ("estimator", "estimators", "regressor"))
     if get_config().get("enable_metadata_routing", False):

@@ -87,7 +87,8 @@ def weight_key(estimator):
     """The ``fit`` argument that passes ``sample_weight`` to ``estimator``, or None.
 
     ``"sample_weight"`` when its ``fit`` takes it. A
-    :class:`~sklearn.pipeline.Pipeline` needs its last step to take it: without
+    :class:`~sklearn.pipeline.Pipeline` needs its last step to take it, and no sampler
+    before it (:func:`resampling_steps`): without
     metadata routing ``"<last step>__sample_weight"`` (the earlier steps that take it
     get it too: :func:`weight_params`); with it, ``"sample_weight"`` when the last step
     requests it (an earlier step's request alone would leave the fit unweighted). Any
@@ -103,7 +104,7 @@ def weight_key(estimator):
     if isinstance(estimator, Pipeline):
         name, last = estimator.steps[-1] if estimator.steps else (None, None)
         inner = None if last in (None, "passthrough") else weight_key(last)
-        if inner is None:
+        if inner is None or resampling_steps(estimator):
             return None
         if routed:
             requested = get_routing_for_object(last).consumes("fit", ["sample_weight"])
@@ -115,6 +116,13 @@ def weight_key(estimator):
         consumed = get_routing_for_object(estimator).consumes("fit", ["sample_weight"])
         return "sample_weight" if consumed else None
     return _handed_on_key(estimator)
+
+
+def resampling_steps(pipeline):
+    """The names of the steps of ``pipeline`` before its last that resample the rows
+    (imbalanced-learn's samplers, ``fit_resample``): weights given for the rows given
+    no longer line up with the rows the last step is fitted on."""
+    return [name for name, step in pipeline.steps[:-1] if hasattr(step, "fit_resample")]
 
 
 def _handing_on_to(estimator):

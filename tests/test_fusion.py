@@ -486,6 +486,39 @@ def test_pipeline_member_gets_sample_weight_at_every_step_that_takes_it(weights)
                           ("nb", GaussianNB())]).fit(IRIS_X, IRIS_Y, sample_weight=sample_weight)
 
 
+class _Sampler(FunctionTransformer):
+    """Stands for an imbalanced-learn sampler (``fit_resample``), which changes the rows
+    in an imbalanced-learn Pipeline; in scikit-learn's it passes them through."""
+
+    def fit_resample(self, X, y):
+        return X[::2], y[::2]
+
+
+def test_a_pipeline_member_that_resamples_gets_no_weights():
+    # Weights for the rows given cannot line up with those its last step is fitted on:
+    # imbalanced-learn's Pipeline raised "sample_weight.shape == (300,), expected (60,)"
+    # mid-fit, in a fusion, a stack, a cascade, a mixture and a distiller.
+    from skfuse import MixtureOfExpertsClassifier
+
+    pipe = make_pipeline(_Sampler(), WeightRecordingLR(max_iter=500))
+    counts = np.random.RandomState(0).randint(1, 3, len(IRIS_Y)).astype(float)
+    WeightRecordingLR.seen = []
+    fusion = FusionClassifier([("pipe", pipe), ("nb", GaussianNB())]).fit(
+        IRIS_X, IRIS_Y, sample_weight=counts)
+    assert WeightRecordingLR.seen == [None]  # fitted on repeated rows instead
+    alone = clone(pipe).fit(np.repeat(IRIS_X, counts.astype(int), axis=0),
+                            np.repeat(IRIS_Y, counts.astype(int)))
+    assert_allclose(fusion.named_estimators_["pipe"].predict_proba(IRIS_X),
+                    alone.predict_proba(IRIS_X))
+    refusal = (r"\(Pipeline\) cannot take sample_weight in fit, .*its step\(s\) "
+               r"\['_sampler'\] resample the rows")
+    with pytest.raises(TypeError, match="member 'pipe' " + refusal):
+        FusionClassifier([("pipe", pipe), ("nb", GaussianNB())]).fit(
+            IRIS_X, IRIS_Y, sample_weight=counts + 0.5)
+    with pytest.raises(TypeError, match="expert 'expert0' " + refusal):
+        MixtureOfExpertsClassifier(pipe, n_experts=2).fit(IRIS_X, IRIS_Y)
+
+
 @pytest.mark.parametrize("composite", ["fixed", "learned", "stack", "nested"])
 def test_a_weight_of_zero_removes_the_row_from_every_pipeline_step(composite):
     # Without routing, a Pipeline member got the weights at its last step only: its
