@@ -315,6 +315,12 @@ class Composite(_BaseComposition):
         if not fit_params:
             return None, {name: {} for name in names}
         routed = process_routing(self, "fit", **fit_params)
+        for name, est in self._routed_members():
+            if "sample_weight" in routed[name].fit and resampling_steps(est):
+                # Requested, but weights for the rows given cannot reach a model fitted
+                # on resampled ones.
+                raise TypeError(takes_no_weights(f"{owner}: {name!r}", est,
+                                                 "which it requests"))
         has_splitter = hasattr(getattr(self, "cv", None), "split")
         groups = routed["cv"].split.get("groups") if has_splitter else None
         return groups, {name: dict(routed[name].fit) for name in names}
@@ -1075,11 +1081,11 @@ def takes_no_weights(who, estimator, need):
     to: ``who`` names it, ``need`` says what the weights are for."""
     name = type(estimator).__name__
     pipeline = isinstance(estimator, Pipeline)
-    samplers = resampling_steps(estimator) if pipeline else []
+    samplers = resampling_steps(estimator)
     if samplers:
         return (f"{who} ({name}) cannot take sample_weight in fit, {need}: its step(s) "
-                f"{samplers!r} resample the rows before its last step is fitted, so "
-                "weights given for the rows given do not line up with them.")
+                f"{samplers!r} may change the rows (fit_resample) before a model is "
+                "fitted on them, so weights given for the rows given would not line up.")
     wraps = pipeline or any(key in estimator.get_params(deep=False)
                             for key in ("estimator", "estimators", "regressor"))
     if get_config().get("enable_metadata_routing", False):

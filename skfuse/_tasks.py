@@ -118,11 +118,25 @@ def weight_key(estimator):
     return _handed_on_key(estimator)
 
 
-def resampling_steps(pipeline):
-    """The names of the steps of ``pipeline`` before its last that resample the rows
-    (imbalanced-learn's samplers, ``fit_resample``): weights given for the rows given
-    no longer line up with the rows the last step is fitted on."""
-    return [name for name, step in pipeline.steps[:-1] if hasattr(step, "fit_resample")]
+def resampling_steps(estimator, prefix=""):
+    """The paths (``step__inner``) of the steps inside ``estimator`` that may change
+    the rows before a model is fitted on them (imbalanced-learn's samplers,
+    ``fit_resample``, before a Pipeline's last step): weights given for the rows given
+    would not line up with them. A Pipeline's last step, and the estimator a search,
+    ``RFE``, ``SelectFromModel`` or ``TransformedTargetRegressor`` fits, are looked
+    into."""
+    if isinstance(estimator, Pipeline):
+        found = [prefix + name for name, step in estimator.steps[:-1]
+                 if hasattr(step, "fit_resample")]
+        name, last = estimator.steps[-1] if estimator.steps else (None, None)
+        if last not in (None, "passthrough"):
+            found += resampling_steps(last, f"{prefix}{name}__")
+        return found
+    inner = _handing_on_to(estimator)
+    if not inner:
+        return []
+    key = "regressor" if isinstance(estimator, TransformedTargetRegressor) else "estimator"
+    return resampling_steps(inner[0], f"{prefix}{key}__")
 
 
 def _handing_on_to(estimator):

@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+import sklearn
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.compose import make_column_selector
@@ -511,12 +512,28 @@ def test_a_pipeline_member_that_resamples_gets_no_weights():
     assert_allclose(fusion.named_estimators_["pipe"].predict_proba(IRIS_X),
                     alone.predict_proba(IRIS_X))
     refusal = (r"\(Pipeline\) cannot take sample_weight in fit, .*its step\(s\) "
-               r"\['_sampler'\] resample the rows")
-    with pytest.raises(TypeError, match="member 'pipe' " + refusal):
+               r"\['{}'\] may change the rows")
+    with pytest.raises(TypeError, match="member 'pipe' " + refusal.format("_sampler")):
         FusionClassifier([("pipe", pipe), ("nb", GaussianNB())]).fit(
             IRIS_X, IRIS_Y, sample_weight=counts + 0.5)
-    with pytest.raises(TypeError, match="expert 'expert0' " + refusal):
+    with pytest.raises(TypeError, match="expert 'expert0' " + refusal.format("_sampler")):
         MixtureOfExpertsClassifier(pipe, n_experts=2).fit(IRIS_X, IRIS_Y)
+    # One level down, named by its path.
+    nested = make_pipeline(StandardScaler(), pipe)
+    with pytest.raises(TypeError, match=refusal.format("pipeline___sampler")):
+        FusionClassifier([("pipe", nested), ("nb", GaussianNB())]).fit(
+            IRIS_X, IRIS_Y, sample_weight=counts + 0.5)
+    # Requested under metadata routing: refused before any fit, whatever the weights.
+    with sklearn.config_context(enable_metadata_routing=True):
+        routed = make_pipeline(_Sampler(),
+                               WeightRecordingLR(max_iter=500).set_fit_request(
+                                   sample_weight=True))
+        WeightRecordingLR.seen = []
+        with pytest.raises(TypeError, match="'pipe' " + refusal.format("_sampler")):
+            FusionClassifier([("pipe", routed),
+                              ("nb", GaussianNB().set_fit_request(sample_weight=True))]).fit(
+                IRIS_X, IRIS_Y, sample_weight=counts)
+        assert WeightRecordingLR.seen == []
 
 
 @pytest.mark.parametrize("composite", ["fixed", "learned", "stack", "nested"])
