@@ -126,17 +126,19 @@ def resampling_steps(estimator, prefix=""):
     ``RFE``, ``SelectFromModel`` or ``TransformedTargetRegressor`` fits, are looked
     into."""
     if isinstance(estimator, Pipeline):
-        found = [prefix + name for name, step in estimator.steps[:-1]
-                 if hasattr(step, "fit_resample")]
-        name, last = estimator.steps[-1] if estimator.steps else (None, None)
-        if last not in (None, "passthrough"):
-            found += resampling_steps(last, f"{prefix}{name}__")
+        found = []
+        for i, (name, step) in enumerate(estimator.steps):
+            if i < len(estimator.steps) - 1 and hasattr(step, "fit_resample"):
+                found.append(prefix + name)
+            elif step not in (None, "passthrough", "drop"):  # (a selector's model, say)
+                found += resampling_steps(step, f"{prefix}{name}__")
         return found
-    inner = _handing_on_to(estimator)
-    if not inner:
-        return []
     key = "regressor" if isinstance(estimator, TransformedTargetRegressor) else "estimator"
-    return resampling_steps(inner[0], f"{prefix}{key}__")
+    found = []
+    for inner in _handing_on_to(estimator):  # a search's estimator and its grid's
+        found += [path for path in resampling_steps(inner, f"{prefix}{key}__")
+                  if path not in found]
+    return found
 
 
 def _handing_on_to(estimator):

@@ -523,6 +523,18 @@ def test_a_pipeline_member_that_resamples_gets_no_weights():
     with pytest.raises(TypeError, match=refusal.format("pipeline___sampler")):
         FusionClassifier([("pipe", nested), ("nb", GaussianNB())]).fit(
             IRIS_X, IRIS_Y, sample_weight=counts + 0.5)
+    # Found wherever weights would reach one: a grid's candidate, a selector's model.
+    from sklearn.feature_selection import SelectFromModel
+    from sklearn.model_selection import GridSearchCV
+
+    from skfuse._tasks import resampling_steps
+
+    searched = GridSearchCV(make_pipeline(StandardScaler(), LogisticRegression()),
+                            {"standardscaler": [StandardScaler(), _Sampler()]})
+    selected = make_pipeline(SelectFromModel(pipe), LogisticRegression())
+    assert resampling_steps(searched) == ["estimator__standardscaler"]
+    assert resampling_steps(selected) == ["selectfrommodel__estimator___sampler"]
+    assert resampling_steps(make_pipeline(StandardScaler(), LogisticRegression())) == []
     # Requested under metadata routing: refused before any fit, whatever the weights.
     with sklearn.config_context(enable_metadata_routing=True):
         routed = make_pipeline(_Sampler(),
