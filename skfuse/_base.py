@@ -325,6 +325,28 @@ class Composite(_BaseComposition):
         groups = routed["cv"].split.get("groups") if has_splitter else None
         return groups, {name: dict(routed[name].fit) for name in names}
 
+    def _warn_unrouted_weights(self, sample_weight, routed, stacklevel):
+        """Under metadata routing, warn for each member fitted without the
+        ``sample_weight`` given because it holds an estimator that does not implement
+        routing (a CatBoost model): no request can be set on it, and scikit-learn's
+        ensembles drop the weights silently. ``routed`` is :meth:`_fit_metadata`'s;
+        ``stacklevel`` counts from the caller."""
+        if sample_weight is None or routed is None:
+            return
+        owner = type(self).__name__
+        for name, est in self._routed_members():
+            if "sample_weight" in routed[name] or is_frozen(est) or _declines_weights(est):
+                continue
+            unroutable = _unroutable(est)
+            if unroutable:
+                warnings.warn(
+                    f"{owner}: {name!r} ({type(est).__name__}) is fitted without the "
+                    f"sample_weight given: {', '.join(unroutable)} does not implement "
+                    "metadata routing, so no request for them can be set. Fit with "
+                    "metadata routing off (skfuse then gives sample_weight to every "
+                    "member whose fit takes it) to weight it.",
+                    UserWarning, stacklevel=stacklevel + 1)
+
     def _check_X(self, X, reset):
         """Validate ``X``, refusing infinite values (the error names their columns).
 
@@ -1074,6 +1096,31 @@ def check_sample_weight_support(names, members, owner, sample_weight=None, kind=
         if not is_frozen(est) and weight_key(est) is None:
             who = name if kind is None else f"{kind} {name!r}"
             raise TypeError(takes_no_weights(f"{owner}: {who}", est, need))
+
+
+def _unroutable(estimator):
+    """The class names of the estimators in ``estimator`` (itself, its steps, its
+    nested parameters) that do not implement metadata routing, which then routes
+    nothing to them."""
+    found = [] if hasattr(estimator, "get_metadata_routing") else [estimator]
+    if hasattr(estimator, "get_params"):
+        found += [value for value in estimator.get_params(deep=True).values()
+                  if hasattr(value, "fit") and not isinstance(value, type)
+                  and not hasattr(value, "get_metadata_routing")]
+    return sorted({type(est).__name__ for est in found})
+
+
+def _declines_weights(estimator):
+    """Whether ``estimator`` or an estimator in it declines ``sample_weight`` at fit
+    (``set_fit_request(sample_weight=False)``)."""
+    inner = estimator.get_params(deep=True).values() if hasattr(estimator, "get_params") \
+        else ()
+    for est in (estimator, *inner):
+        if hasattr(est, "get_metadata_routing") and not isinstance(est, type):
+            fit = getattr(get_routing_for_object(est), "fit", None)
+            if getattr(fit, "requests", {}).get("sample_weight") is False:
+                return True
+    return False
 
 
 def takes_no_weights(who, estimator, need):

@@ -277,6 +277,8 @@ class _BaseDistilled(Composite):
         if sample_weight is not None and routed is None:
             check_sample_weight_support(["the teacher"], [self.teacher], owner, sample_weight,
                                         kind=None)
+        self._warn_unrouted_weights(sample_weight, routed, stacklevel=5)  # _fit, fit,
+        # atomic_fit, _fit_context, the caller
         rng = check_random_state(self.random_state)
         # The teacher's seed does not depend on the student's, nor either on the folds;
         # the synthetic rows draw from what is left.

@@ -283,6 +283,8 @@ class _BaseFusion(TransformerMixin, Composite):
         groups, routed = self._fit_metadata(sample_weight, fit_params)
         if sample_weight is not None and routed is None:
             check_sample_weight_support(names, members, owner, sample_weight)
+        self._warn_unrouted_weights(sample_weight, routed, stacklevel=5)  # _fit, fit,
+        # atomic_fit, _fit_context, the caller
         score_weight = self._scoring_weight(sample_weight, fit_params)
         if score_weight is not None:  # an alias's array, as sample_weight is checked
             score_weight = check_sample_weight(score_weight, X.shape[0])

@@ -543,6 +543,8 @@ class SerialStack(TransformerMixin, Composite):
         if sample_weight is not None and routed is None:
             check_sample_weight_support(names, [est for _, est in steps], "SerialStack",
                                         sample_weight, kind="step")
+        self._warn_unrouted_weights(sample_weight, routed, stacklevel=4)  # fit, atomic_fit,
+        # _fit_context, the caller
         step_params = [routed[name] for name in names] if routed else [None] * len(names)
         self._views_ = self._resolve_views(X, names)
         rng = check_random_state(self.random_state)

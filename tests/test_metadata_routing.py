@@ -1,5 +1,7 @@
 """Metadata routing: sample_weight to the members that ask for it, groups to the splitter."""
 
+import warnings
+
 import numpy as np
 import pytest
 import sklearn
@@ -10,9 +12,11 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import log_loss
 from sklearn.model_selection import GroupKFold, KFold, cross_val_predict
 from sklearn.naive_bayes import GaussianNB
+from sklearn.pipeline import Pipeline
 from sklearn.tree import DecisionTreeClassifier
 
 from skfuse import (
+    DistilledClassifier,
     FusionClassifier,
     FusionRegressor,
     MixtureOfExpertsClassifier,
@@ -512,3 +516,56 @@ def test_search_candidates_grow_with_the_sum_of_independent_lists():
     grid["reg"] = [Ridge(alpha=a) for a in (0.1, 1.0, 10.0, 100.0, 1000.0)]
     search = RandomizedSearchCV(Pipeline(steps), grid, n_iter=3, cv=2)
     assert len(list(_candidates(search))) == 30
+
+
+class NoRouting:
+    """A classifier outside scikit-learn's base classes without metadata routing (as
+    CatBoost's): routing passes it nothing."""
+
+    def __init__(self, C=1.0):
+        self.C = C
+
+    def get_params(self, deep=True):
+        return {"C": self.C}
+
+    def set_params(self, **params):
+        self.C = params.get("C", self.C)
+        return self
+
+    def __sklearn_tags__(self):
+        return LogisticRegression().__sklearn_tags__()
+
+    def fit(self, X, y, sample_weight=None):
+        self.got_weight_ = sample_weight is not None
+        self.model_ = LogisticRegression(C=self.C).fit(X, y, sample_weight=sample_weight)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict(self, X):
+        return self.model_.predict(X)
+
+    def predict_proba(self, X):
+        return self.model_.predict_proba(X)
+
+
+@pytest.mark.parametrize("make", [
+    lambda m: FusionClassifier(m, cv=3),
+    lambda m: SerialStack(m, cv=3),
+    lambda m: FusionClassifier([m[0], ("plain", Pipeline([m[1]]))], cv=3),
+    lambda m: DistilledClassifier(m[1][1], DecisionTreeClassifier(), cv=3),  # the teacher
+])
+def test_weights_that_routing_cannot_pass_a_member_are_not_dropped_silently(routing, make):
+    asks = WeightRecorder().set_fit_request(sample_weight=True)
+    weights = np.where(Y == 1, 3.0, 1.0)
+    composite = make([("lr", asks), ("plain", NoRouting())])
+    with pytest.warns(UserWarning, match=r"without the sample_weight given: NoRouting does "
+                                         r"not implement metadata routing") as record:
+        composite.fit(X, Y, sample_weight=weights)
+    assert all(r.filename == __file__ for r in record
+               if "metadata routing" in str(r.message))
+    # Declined on purpose, or asked for: no warning.
+    fine = make([("lr", asks), ("no", WeightRecorder().set_fit_request(sample_weight=False))])
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*does not implement metadata routing")
+        fine.fit(X, Y, sample_weight=weights)
+        make([("lr", asks), ("plain", NoRouting())]).fit(X, Y)  # no weights given
