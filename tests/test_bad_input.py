@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from composites import NaNRidge, is_classifier, make
 from numpy.testing import assert_allclose, assert_array_equal
+from scipy.special import expit
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.datasets import make_classification, make_regression
 from sklearn.ensemble import (
@@ -670,8 +671,21 @@ def test_labels_of_one_type_scikit_learn_refuses_are_not_called_mixed(name):
         make(name).fit(X, y)
 
 
+class _KernelSVC(SVC):
+    """An SVC on a precomputed kernel whose probabilities are a logistic function of
+    its decision function (two classes): scikit-learn 1.9 deprecates
+    ``SVC(probability=True)``."""
+
+    def __init__(self, C=1.0):
+        super().__init__(kernel="precomputed", C=C)
+
+    def predict_proba(self, X):
+        positive = expit(self.decision_function(X))
+        return np.column_stack([1 - positive, positive])
+
+
 def _kernel_svc():
-    return SVC(kernel="precomputed", probability=True, random_state=0)
+    return _KernelSVC()
 
 
 KERNEL_MEMBERS = {
@@ -703,8 +717,7 @@ def test_a_frozen_member_taking_a_kernel_serves_learned_weights():
     X, y = make_classification(90, 4, random_state=0)
     fitted, blend = slice(0, 45), slice(45, 90)
     frozen = FrozenEstimator(_kernel_svc().fit(X[fitted] @ X[fitted].T, y[fitted]))
-    other = FrozenEstimator(SVC(kernel="precomputed", C=0.01, probability=True,
-                                random_state=0).fit(X[fitted] @ X[fitted].T, y[fitted]))
+    other = FrozenEstimator(_KernelSVC(C=0.01).fit(X[fitted] @ X[fitted].T, y[fitted]))
     fusion = FusionClassifier([("svc", frozen), ("small", other)], weights="optimize",
                               cv=3).fit(X[blend] @ X[fitted].T, y[blend])
     assert fusion.weights_.sum() == pytest.approx(1.0)
@@ -734,8 +747,7 @@ def test_a_fusion_of_fixed_weights_takes_a_kernel_in_a_search():
     # cross-validation then cuts the kernel's columns with its rows.
     X, y = make_classification(90, 4, random_state=0)
     fusion = FusionClassifier([("svc", _kernel_svc()),
-                               ("small", SVC(kernel="precomputed", C=0.1, probability=True,
-                                             random_state=0))])
+                               ("small", _KernelSVC(C=0.1))])
     assert get_tags(fusion).input_tags.pairwise
     scores = cross_val_score(fusion, X @ X.T, y, cv=3, error_score="raise")
     assert np.all(scores > 0.7)
