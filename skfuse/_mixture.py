@@ -359,8 +359,13 @@ class _BaseMixture(Composite):
         rng = check_random_state(self.random_state)
         valid = self._validation_rows(target, weight, len(names), rng)
         counts = self._candidate_counts(len(names), views, valid is not None)
-        # One expert takes every row: its gate is trivial, and X need not suit a gate.
-        X_gate = np.zeros((n, 1)) if counts == [1] else self._gate_input(X, fitted=False)
+        # X must suit a gate wherever the settings may fit more than one expert,
+        # whatever the rows leave "auto" to try (one expert takes every row: its gate
+        # is trivial, and X need not suit one).
+        may_gate = self._candidate_counts(len(names), views,
+                                          self.validation_fraction is not None) != [1]
+        X_gate = self._gate_input(X, fitted=False) if may_gate else None
+        X_gate = np.zeros((n, 1)) if counts == [1] else X_gate
         data = _Rows(X, X_gate, y, target, weight, params, valid)
         race_rows = self._race_rows(valid, weight, rng) if len(counts) > 1 else None
         held_out = None if valid is None else weight[valid]
@@ -1014,9 +1019,13 @@ class _BaseMixture(Composite):
         try:
             values = _numeric(X)
         except (TypeError, ValueError) as exc:
+            seen = ("every column of X (gate_view=None)" if self.gate_view is None
+                    else "the columns of gate_view")
             raise type(exc)(
-                f"{type(self).__name__}: the gate needs numeric columns ({exc}); give it "
-                "numeric ones with gate_view=..."
+                f"{type(self).__name__}: the gate takes numbers, and it sees {seen}"
+                f"{_not_numeric(X)} ({exc}). Point gate_view at numeric "
+                "columns (make_column_selector(dtype_include='number') for a DataFrame); "
+                "the experts still see every column their views give them."
             ) from exc
         holds = nan_rows(values)
         if holds.any():
@@ -1197,6 +1206,29 @@ def _masked(log_gate, present):
         log_gate[stranded] = np.where(present.T[stranded], 0.0, -np.inf)
         total[stranded] = np.log(present[:, stranded].sum(axis=0))[:, None]
     return log_gate - total
+
+
+def _not_numeric(X, shown=5):
+    """Which columns of ``X`` are not numbers, as a phrase: "of which [...] are not"
+    (named, or by position in an array), or "" where none alone fails."""
+    if _is_dataframe(X):
+        bad = [str(name) for name, dtype in X.dtypes.items()
+               if dtype.kind not in "biuf" and not _converts(X[name])]
+    else:
+        array = np.asarray(X, dtype=object)
+        bad = [f"column {j}" for j in range(array.shape[1]) if not _converts(array[:, j])]
+    if not bad:
+        return ""
+    more = f" and {len(bad) - shown} more" if len(bad) > shown else ""
+    return f", of which {bad[:shown]!r}{more} are not"
+
+
+def _converts(column):
+    try:
+        np.asarray(column, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _numeric(X):

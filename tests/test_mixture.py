@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
+from sklearn.compose import make_column_selector, make_column_transformer
 from sklearn.datasets import load_iris
 from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
 from sklearn.exceptions import ConvergenceWarning
@@ -600,6 +601,36 @@ def test_gate_needs_numeric_columns_or_a_gate_view():
         MixtureOfExpertsRegressor(expert, n_experts=2, views=views).fit(frame, y)
     moe = MixtureOfExpertsRegressor(expert, n_experts=2, views=views, gate_view=numeric,
                                     random_state=0).fit(frame, y)
+    assert moe.predict(frame).shape == (len(y),)
+
+
+@pytest.mark.parametrize("rows", [None, 40])
+def test_a_gate_on_text_columns_is_refused_whatever_the_rows_leave_auto(rows):
+    # "auto" with too few rows for a validation slice tries one expert, whose gate is
+    # never asked: text columns passed there and failed on more rows, the message
+    # quoting a cell without naming its column.
+    X, y = piecewise()
+    X, y = X[:rows], y[:rows]
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+    frame["name"] = [f"row {i}" for i in range(len(y))]
+    frame["side"] = pd.Categorical(np.where(X[:, 0] > 0, "right", "left"))
+    expert = make_pipeline(make_column_transformer(("drop", ["name", "side"]),
+                                                   remainder="passthrough"), Ridge())
+    moe = MixtureOfExpertsRegressor(expert)
+    with pytest.raises(ValueError, match=r"sees every column of X \(gate_view=None\), of "
+                                         r"which \['name', 'side'\] are not .*"
+                                         r"make_column_selector"):
+        moe.fit(frame, y)
+    with pytest.raises(ValueError, match=r"sees the columns of gate_view, of which "
+                                         r"\['column 1'\] are not"):
+        moe.set_params(gate_view=[0, 1]).fit(frame[["x0", "name"]].to_numpy(), y)
+    # One expert has no gate to take them, nor has "auto" without a validation slice
+    # (it tries one count); numeric columns serve a gate.
+    for one in (clone(moe).set_params(n_experts=1, gate_view=None),
+                clone(moe).set_params(validation_fraction=None, gate_view=None)):
+        assert one.fit(frame, y).n_experts_ == 1
+    numeric = make_column_selector(dtype_include="number")
+    moe.set_params(gate_view=numeric, n_experts=2, random_state=0).fit(frame, y)
     assert moe.predict(frame).shape == (len(y),)
 
 
