@@ -632,6 +632,10 @@ def test_a_gate_on_text_columns_is_refused_whatever_the_rows_leave_auto(rows):
     numeric = make_column_selector(dtype_include="number")
     moe.set_params(gate_view=numeric, n_experts=2, random_state=0).fit(frame, y)
     assert moe.predict(frame).shape == (len(y),)
+    # NaN the built-in gate cannot take, likewise.
+    X[::7, 1] = np.nan
+    with pytest.raises(ValueError, match="the gate's columns hold NaN"):
+        MixtureOfExpertsRegressor(HistGradientBoostingRegressor(max_iter=5)).fit(X, y)
 
 
 def two_modalities(n=600, seed=0):
