@@ -12,6 +12,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.datasets import (
     load_breast_cancer,
     load_diabetes,
+    load_iris,
     load_wine,
     make_regression,
 )
@@ -148,6 +149,31 @@ def test_set_output_gives_frames_as_stacking_classifier_does():
     cascade = SerialStack([("nb", GaussianNB()), ("lr", LogisticRegression())],
                           exit_threshold=0.9)
     assert not any(hasattr(cascade, m) for m in ("set_output", "transform", "fit_transform"))
+
+
+@pytest.mark.parametrize("container", ["pandas", "polars"])
+@pytest.mark.parametrize("view", [None, ["petal width (cm)", "sepal length (cm)"]])
+def test_a_stack_of_one_step_transforms_to_a_frame(container, view):
+    # Its final step sees X's view as given (a frame), which set_output's frames
+    # failed on ("'DataFrame' object has no attribute 'dtype'"), also in a Pipeline
+    # set to pandas after a step that hands on a frame.
+    if container == "polars":
+        pytest.importorskip("polars")
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    stack = SerialStack([("lr", LogisticRegression(max_iter=1000))],
+                        views=None if view is None else {"lr": view})
+    stack.set_output(transform=container)
+    expected = X if view is None else X[view]
+    for Z in (stack.fit(X, y).transform(X), clone(stack).fit_transform(X, y)):
+        assert type(Z).__module__.split(".")[0] == container
+        assert list(Z.columns) == list(expected.columns)
+        assert_array_equal(np.asarray(Z), expected.to_numpy())
+    if view is None:
+        with config_context(transform_output="pandas"):
+            pipe = make_pipeline(StandardScaler(), clone(stack).set_output(transform="default"))
+            Z = pipe.fit_transform(X.to_numpy(), y)
+        assert list(Z.columns) == ["x0", "x1", "x2", "x3"]
+        assert_allclose(Z.to_numpy(), StandardScaler().fit_transform(X.to_numpy()))
 
 
 def test_passthrough_hands_on_string_and_nullable_columns_as_they_are():
