@@ -26,6 +26,7 @@ from sklearn.utils.validation import (
     check_array,
     check_consistent_length,
     column_or_1d,
+    has_fit_parameter,
     validate_data,
 )
 
@@ -326,26 +327,26 @@ class Composite(_BaseComposition):
         return groups, {name: dict(routed[name].fit) for name in names}
 
     def _warn_unrouted_weights(self, sample_weight, routed, stacklevel):
-        """Under metadata routing, warn for each member fitted without the
-        ``sample_weight`` given because it holds an estimator that does not implement
-        routing (a CatBoost model): no request can be set on it, and scikit-learn's
-        ensembles drop the weights silently. ``routed`` is :meth:`_fit_metadata`'s;
-        ``stacklevel`` counts from the caller."""
+        """Under metadata routing, warn for each member that is or holds an estimator
+        fitted without the ``sample_weight`` given because it does not implement
+        routing (a CatBoost model), whatever the rest of the member requests: no request
+        can be set on it, and scikit-learn's ensembles drop the weights silently.
+        ``routed`` is :meth:`_fit_metadata`'s; ``stacklevel`` counts from the caller."""
         if sample_weight is None or routed is None:
             return
         owner = type(self).__name__
         for name, est in self._routed_members():
-            if "sample_weight" in routed[name] or is_frozen(est) or _declines_weights(est):
-                continue
             unroutable = _unroutable(est)
-            if unroutable:
-                warnings.warn(
-                    f"{owner}: {name!r} ({type(est).__name__}) is fitted without the "
-                    f"sample_weight given: {', '.join(unroutable)} does not implement "
-                    "metadata routing, so no request for them can be set. Fit with "
-                    "metadata routing off (skfuse then gives sample_weight to every "
-                    "member whose fit takes it) to weight it.",
-                    UserWarning, stacklevel=stacklevel + 1)
+            if not unroutable:
+                continue
+            held = ("" if unroutable == [type(est).__name__] else
+                    f" holds {', '.join(unroutable)}, which")
+            warnings.warn(
+                f"{owner}: {name!r} ({type(est).__name__}){held} does not implement "
+                "metadata routing, so routing cannot pass it the sample_weight given and "
+                "it is fitted without them. Fit with metadata routing off (skfuse then "
+                "gives sample_weight to every member whose fit takes it) to weight it.",
+                UserWarning, stacklevel=stacklevel + 1)
 
     def _check_X(self, X, reset):
         """Validate ``X``, refusing infinite values (the error names their columns).
@@ -1100,27 +1101,22 @@ def check_sample_weight_support(names, members, owner, sample_weight=None, kind=
 
 def _unroutable(estimator):
     """The class names of the estimators in ``estimator`` (itself, its steps, its
-    nested parameters) that do not implement metadata routing, which then routes
-    nothing to them."""
+    nested parameters) whose ``fit`` takes ``sample_weight`` but that do not implement
+    metadata routing, which then passes them none. Not those inside a frozen estimator
+    (never fitted) or a skfuse composite (which warns about its own)."""
+    if is_frozen(estimator) or isinstance(estimator, Composite):
+        return []
     found = [] if hasattr(estimator, "get_metadata_routing") else [estimator]
-    if hasattr(estimator, "get_params"):
-        found += [value for value in estimator.get_params(deep=True).values()
-                  if hasattr(value, "fit") and not isinstance(value, type)
-                  and not hasattr(value, "get_metadata_routing")]
-    return sorted({type(est).__name__ for est in found})
-
-
-def _declines_weights(estimator):
-    """Whether ``estimator`` or an estimator in it declines ``sample_weight`` at fit
-    (``set_fit_request(sample_weight=False)``)."""
-    inner = estimator.get_params(deep=True).values() if hasattr(estimator, "get_params") \
-        else ()
-    for est in (estimator, *inner):
-        if hasattr(est, "get_metadata_routing") and not isinstance(est, type):
-            fit = getattr(get_routing_for_object(est), "fit", None)
-            if getattr(fit, "requests", {}).get("sample_weight") is False:
-                return True
-    return False
+    params = estimator.get_params(deep=True) if hasattr(estimator, "get_params") else {}
+    inner = {key: value for key, value in params.items()
+             if hasattr(value, "fit") and not isinstance(value, type)}
+    closed = tuple(f"{key}__" for key, value in inner.items()
+                   if is_frozen(value) or isinstance(value, Composite))
+    found += [value for key, value in inner.items()
+              if not key.startswith(closed) and not hasattr(value, "get_metadata_routing")
+              and not is_frozen(value) and not isinstance(value, Composite)]
+    return sorted({type(est).__name__ for est in found
+                   if has_fit_parameter(est, "sample_weight")})
 
 
 def takes_no_weights(who, estimator, need):

@@ -8,11 +8,13 @@ import sklearn
 from numpy.testing import assert_allclose
 from sklearn.base import is_classifier
 from sklearn.datasets import make_classification, make_regression
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import log_loss
 from sklearn.model_selection import GroupKFold, KFold, cross_val_predict
 from sklearn.naive_bayes import GaussianNB
 from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
 from skfuse import (
@@ -548,24 +550,68 @@ class NoRouting:
         return self.model_.predict_proba(X)
 
 
+def _fits(composite, is_teacher):
+    """The fits of member "plain" (or the teacher) that take weights: the step of a
+    Pipeline, each fold's fit of a bagged member."""
+    if is_teacher:
+        fits = [composite.teacher_]
+    else:
+        fitted = getattr(composite, "named_estimators_", None) or composite.named_steps_
+        fits = getattr(fitted["plain"], "estimators", [fitted["plain"]])
+    return [fit[-1] if isinstance(fit, Pipeline) else fit for fit in fits]
+
+
+class NoRoutingNoWeights(NoRouting):
+    """As :class:`NoRouting`, with a fit that takes no weights."""
+
+    def fit(self, X, y):
+        return super().fit(X, y)
+
+
+def _scaled(step, request):
+    return Pipeline([("scale", StandardScaler().set_fit_request(sample_weight=request)),
+                     ("step", step)])
+
+
 @pytest.mark.parametrize("make", [
     lambda m: FusionClassifier(m, cv=3),
     lambda m: SerialStack(m, cv=3),
-    lambda m: FusionClassifier([m[0], ("plain", Pipeline([m[1]]))], cv=3),
     lambda m: DistilledClassifier(m[1][1], DecisionTreeClassifier(), cv=3),  # the teacher
 ])
 def test_weights_that_routing_cannot_pass_a_member_are_not_dropped_silently(routing, make):
     asks = WeightRecorder().set_fit_request(sample_weight=True)
     weights = np.where(Y == 1, 3.0, 1.0)
-    composite = make([("lr", asks), ("plain", NoRouting())])
-    with pytest.warns(UserWarning, match=r"without the sample_weight given: NoRouting does "
-                                         r"not implement metadata routing") as record:
-        composite.fit(X, Y, sample_weight=weights)
-    assert all(r.filename == __file__ for r in record
-               if "metadata routing" in str(r.message))
-    # Declined on purpose, or asked for: no warning.
-    fine = make([("lr", asks), ("no", WeightRecorder().set_fit_request(sample_weight=False))])
+    is_teacher = "Distilled" in type(make([("lr", asks), ("x", asks)])).__name__
+    who = "'teacher'" if is_teacher else "'plain'"
+    cases = {  # member: what the warning says of it
+        NoRouting(): rf"{who} \(NoRouting\) does not implement metadata routing",
+        # Whatever the rest of a Pipeline requests, its step gets no weights.
+        _scaled(NoRouting(), True): rf"{who} \(Pipeline\) holds NoRouting, which does not",
+        _scaled(NoRouting(), False): rf"{who} \(Pipeline\) holds NoRouting, which does not",
+    }
+    for member, message in cases.items():
+        composite = make([("lr", asks), ("plain", member)])
+        with pytest.warns(UserWarning, match=message + r".*cannot pass it the sample_weight "
+                                                      r"given") as record:
+            composite.fit(X, Y, sample_weight=weights)
+        ours = [r for r in record if "metadata routing" in str(r.message)]
+        assert len(ours) == 1 and ours[0].filename == __file__
+        assert not any(fit.got_weight_ for fit in _fits(composite, is_teacher))
+    # Declined, never fitted (frozen), taking no weights, or no weights given: silent.
+    frozen = FrozenEstimator(NoRouting().fit(X, Y))
+    inner = FusionClassifier([("b", NoRouting())], cv=3).set_fit_request(sample_weight=False)
+    silent = [WeightRecorder().set_fit_request(sample_weight=False), frozen,
+              Pipeline([("frozen", frozen)]), NoRoutingNoWeights(), inner]
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message=".*does not implement metadata routing")
-        fine.fit(X, Y, sample_weight=weights)
-        make([("lr", asks), ("plain", NoRouting())]).fit(X, Y)  # no weights given
+        for member in silent:
+            make([("lr", asks), ("plain", member)]).fit(X, Y, sample_weight=weights)
+        make([("lr", asks), ("plain", NoRouting())]).fit(X, Y)
+
+
+def test_a_nested_composite_warns_about_its_own_unroutable_member(routing):
+    inner = FusionClassifier([("b", NoRouting())], cv=3).set_fit_request(sample_weight=True)
+    outer = FusionClassifier([("inner", inner)], cv=3)
+    with pytest.warns(UserWarning, match=r"'b' \(NoRouting\) does not implement") as record:
+        outer.fit(X, Y, sample_weight=np.where(Y == 1, 3.0, 1.0))
+    assert len([r for r in record if "metadata routing" in str(r.message)]) == 1
