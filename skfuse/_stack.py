@@ -431,8 +431,10 @@ def typed_output(stack, Z, X, given):
     in their own types, as ``ColumnTransformer`` passes them (from the object array
     ``Z`` the frame's every column would be of objects)."""
     container = _get_output_config("transform", stack)["dense"]
-    if container not in ("pandas", "polars") or _is_dataframe(Z) or Z.dtype != object:
-        return Z  # (a frame: a stack of one step hands on X's view as it is)
+    if _is_dataframe(Z):  # a stack of one step hands on X's view
+        return Z if container in ("pandas", "polars") else _as_array(Z)
+    if container not in ("pandas", "polars") or Z.dtype != object:
+        return Z
     raw = take_view(X, stack._passthrough_)
     if not _is_dataframe(raw):
         return Z

@@ -168,9 +168,15 @@ def test_a_stack_of_one_step_transforms_to_a_frame(container, view):
         assert type(Z).__module__.split(".")[0] == container
         assert list(Z.columns) == list(expected.columns)
         assert_array_equal(np.asarray(Z), expected.to_numpy())
-    if view is None:
+    # Without set_output, an array, as a stack of more steps gives.
+    plain = SerialStack([("lr", LogisticRegression(max_iter=1000))],
+                        views=None if view is None else {"lr": view}).fit(X, y)
+    assert type(plain.transform(X)) is np.ndarray
+    assert_array_equal(plain.transform(X), expected.to_numpy())
+    if view is None:  # set globally, after a step that hands on a frame
         with config_context(transform_output="pandas"):
-            pipe = make_pipeline(StandardScaler(), clone(stack).set_output(transform="default"))
+            pipe = make_pipeline(StandardScaler(),
+                                 SerialStack([("lr", LogisticRegression(max_iter=1000))]))
             Z = pipe.fit_transform(X.to_numpy(), y)
         assert list(Z.columns) == ["x0", "x1", "x2", "x3"]
         assert_allclose(Z.to_numpy(), StandardScaler().fit_transform(X.to_numpy()))
