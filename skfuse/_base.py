@@ -1108,8 +1108,9 @@ def _unroutable(estimator):
         return []
     found = [] if hasattr(estimator, "get_metadata_routing") else [estimator]
     params = estimator.get_params(deep=True) if hasattr(estimator, "get_params") else {}
-    inner = {key: value for key, value in params.items()
-             if hasattr(value, "fit") and not isinstance(value, type)}
+    inner = {key: value for key, value in params.items()  # estimators (clone takes)
+             if hasattr(value, "fit") and hasattr(value, "get_params")
+             and not isinstance(value, type)}
     closed = tuple(f"{key}__" for key, value in inner.items()
                    if is_frozen(value) or isinstance(value, Composite))
     found += [value for key, value in inner.items()

@@ -615,3 +615,28 @@ def test_a_nested_composite_warns_about_its_own_unroutable_member(routing):
     with pytest.warns(UserWarning, match=r"'b' \(NoRouting\) does not implement") as record:
         outer.fit(X, Y, sample_weight=np.where(Y == 1, 3.0, 1.0))
     assert len([r for r in record if "metadata routing" in str(r.message)]) == 1
+
+
+class _Fitter:
+    """An object with a fit but no get_params (not an estimator clone takes)."""
+
+    def fit(self, X):
+        return self
+
+
+class _Holding(WeightRecorder):
+    """A logistic regression holding a :class:`_Fitter` as a parameter."""
+
+    def __init__(self, helper=None, C=1.0):
+        self.helper = helper
+        super().__init__(C=C)
+
+
+def test_a_member_holding_an_object_with_fit_is_fitted_under_routing(routing):
+    # Looking for estimators without routing, the check cloned it ("Cannot clone
+    # object"), failing the fit.
+    member = _Holding(_Fitter()).set_fit_request(sample_weight=True)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*does not implement metadata routing")
+        fusion = FusionClassifier([("h", member)], cv=3).fit(X, Y, sample_weight=2.0 * Y + 1)
+    assert fusion.named_estimators_["h"].got_weight_
