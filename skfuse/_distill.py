@@ -524,6 +524,8 @@ class _BaseDistilled(Composite):
             train = np.flatnonzero(np.isin(owners[source], train))
             test = np.flatnonzero(np.isin(owners[source], test) & (source < n_real)
                                   & _first_copies(source))
+            if real_weight is not None:  # a row of weight 0 counts for nothing there
+                test = test[real_weight[source[test]] > 0]
             if train.size and self._one_class(
                     y_s[train], None if w_s is None else w_s[train]):
                 one_class += 1  # no classifier can be fitted on that fold's rows
@@ -756,8 +758,9 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
     fidelity_ : float
         Share of rows (weighted by ``sample_weight``) on which the student, fitted
         without the row's fold, predicts the class the teacher's target ranks first
-        (NaN without a usable fold; a fold whose other rows give the student one class
-        is left out, with a warning).
+        (NaN without a usable fold, or where the folds left test only rows of weight
+        0; a fold whose other rows give the student one class is left out, with a
+        warning).
     {n_oof_samples_}
     {n_augmented_}
     {label_weight_}

@@ -1187,6 +1187,18 @@ def test_fidelity_says_when_a_fold_is_left_out_for_one_class():
     assert 0 <= distiller.fidelity_ <= 1
 
 
+def test_fidelity_is_nan_when_the_folds_left_test_only_rows_of_weight_zero():
+    # The folds kept for fidelity_ tested one row, of weight 0: the weighted mean of
+    # the agreement divided by zero (a bare ZeroDivisionError from NumPy).
+    X, y = np.array([[0.0], [1.0], [2.0]]), np.array(["a", "b", "c"])
+    with pytest.warns(UserWarning, match="fidelity_ leaves out the test rows of 2 of 3"):
+        distiller = DistilledClassifier(GaussianNB(), DecisionTreeClassifier(),
+                                        label_weight=1.0, cv=KFold(3)).fit(
+            X, y, sample_weight=np.array([1.0, 1.0, 0.0]))
+    assert np.isnan(distiller.fidelity_)
+    assert_array_equal(distiller.predict(X[:2]), ["a", "b"])
+
+
 @pytest.mark.parametrize("targets", ["oof", "fit"])
 def test_the_rows_the_student_learned_teacher_targets_for_are_counted(targets):
     # A cv that tests 20 of 100 rows gave the student 20 rows, and no attribute said so.
