@@ -204,6 +204,9 @@ class _BaseFusion(TransformerMixin, Composite):
                 raise ValueError(f"{owner}: weights must be finite and non-negative.")
             kept = [w for (_, est), w in zip(self.estimators, weights) if not is_drop(est)]
             weights = np.asarray(kept)
+            with np.errstate(over="ignore"):
+                if not np.isfinite(weights.sum()):  # each finite, their sum too large
+                    weights = weights / weights.max()
             if weights.sum() <= 0:
                 raise ValueError(f"{owner}: the weights of the kept members sum to 0.")
         if self.budget is not None and not (isinstance(weights, str) and weights == "greedy"):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import sklearn
 from numpy.testing import assert_allclose, assert_array_equal
-from sklearn.base import clone
+from sklearn.base import clone, is_classifier
 from sklearn.compose import make_column_selector
 from sklearn.datasets import (
     load_breast_cancer,
@@ -827,6 +827,23 @@ def test_invalid_parameters_fail_in_fit(params, error, match):
     fusion = FusionClassifier(classifiers()).set_params(**params)
     with pytest.raises(error, match=match):
         fusion.fit(IRIS_X, IRIS_Y)
+
+
+@pytest.mark.parametrize("make", [
+    lambda w: FusionClassifier(classifiers(), weights=w),
+    lambda w: FusionRegressor([("a", Ridge()), ("b", Ridge(alpha=10.0)), ("c", Ridge(0.1))],
+                              weights=w),
+])
+def test_fixed_weights_whose_sum_overflows_are_normalised(make):
+    # Each finite, their sum infinite: weights_ came out [0, 0, 0] (with NumPy's
+    # overflow warning) and predict raised a bare StopIteration.
+    X, y = (IRIS_X, IRIS_Y) if is_classifier(make(None)) else load_diabetes(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        huge = make([1e308, 1e308, 5e307]).fit(X, y)
+    assert_allclose(huge.weights_, [0.4, 0.4, 0.2])
+    small = make([2, 2, 1]).fit(X, y)
+    assert_allclose(huge.predict(X), small.predict(X), rtol=1e-12)
 
 
 def test_a_classifier_refuses_several_targets_naming_the_classifier_wrapper():
