@@ -87,6 +87,19 @@ def top_class_proba(proba):
     return top
 
 
+def answer_codes(top_class, labels, route, last):
+    """Each row's answer (a position in the classes) on its ``route``: a row that leaves
+    a step by its confidence takes the class the step's probabilities rank first
+    (``top_class``, (n_steps, n)); a row that reaches its ``last`` present step (every
+    row left, where each step has every row's view: the last step) takes what that step
+    predicts (``labels``), a tuned decision threshold's answer included. -1 where the
+    route is -1."""
+    rows = np.arange(route.size)
+    step = np.maximum(route, 0)
+    answer = np.where(route == last, labels[step, rows], top_class[step, rows])
+    return np.where(route >= 0, answer, -1)
+
+
 def route_of_proba(proba, thresholds, present=None):
     """:func:`exit_route` over every step's probabilities, shape (n_steps, n, n_classes)."""
     return route_of_top(top_class_proba(proba), thresholds, present)
@@ -131,13 +144,16 @@ def weighted_quantiles(values, weights, q):
 
 
 def auto_thresholds(proba, codes, tolerance, sample_weight=None, present=None,
-                    confidence=0.5):
+                    confidence=0.5, labels=None):
     """The lowest thresholds whose cascade stays within ``tolerance`` of the last step,
     with confidence.
 
     ``proba`` holds each step's out-of-fold probabilities, shape (n_steps, n, n_classes),
-    and ``present`` (n_steps, n) which steps have each row's view (None: all); every row
-    must have at least one. Steps are settled in order. Each gets the lowest candidate
+    ``labels`` (n_steps, n) the positions in the classes of what each step predicts
+    (None: the class its probabilities rank first), which answers the rows that reach
+    their last present step (:func:`answer_codes`), and ``present`` (n_steps, n) which
+    steps have each row's view (None: all); every row must have at least one. Steps are
+    settled in order. Each gets the lowest candidate
     threshold (0 or a quantile of its confidences on the rows present, of positive
     weight, a weight of 2 counting as the row twice) such that at it, and at every
     candidate above it, the one-sided lower bound at ``confidence``
@@ -149,18 +165,23 @@ def auto_thresholds(proba, codes, tolerance, sample_weight=None, present=None,
     passing. Accuracies are weighted by ``sample_weight``.
     """
     top = top_class_proba(proba)
-    correct = proba.argmax(axis=2) == codes[None, :]
     n_steps = proba.shape[0]
-    rows = np.arange(proba.shape[1])
+    last = last_present_step(present, n_steps, proba.shape[1])
+    top_class = proba.argmax(axis=2)
+    labels = top_class if labels is None else labels
+
+    def correct(route):
+        return answer_codes(top_class, labels, route, last) == codes
+
     thresholds = np.ones(n_steps - 1)
-    no_exit = correct[route_of_top(top, thresholds, present), rows].astype(float)
+    no_exit = correct(route_of_top(top, thresholds, present)).astype(float)
 
     def passes(i, t, route, reach):
         # With the later thresholds at 1, the rows reaching step i that it lets go
         # leave there, and every other row keeps its route without step i's exits.
         if t < 1.0:  # (1 lets none exit, as in exit_route)
             route = np.where(reach & (top[i] > t), i, route)
-        diff = correct[route, rows] - no_exit
+        diff = correct(route) - no_exit
         return lower_bound(diff, sample_weight, confidence) >= -tolerance - 1e-12
 
     # Candidates come from the rows that count: present, and of positive weight (a row
@@ -186,36 +207,52 @@ def auto_thresholds(proba, codes, tolerance, sample_weight=None, present=None,
     return thresholds
 
 
-def step_output(estimator, X, classes):
+def last_step_output(estimator, X, classes):
+    """The last step's class probabilities (:func:`last_step_proba`), then the position
+    in ``classes`` of the class it predicts (:func:`step_outputs`)."""
+    codes = member_votes(estimator, X, classes)
+    return np.column_stack([last_step_proba(estimator, X, classes, codes), codes])
+
+
+def last_step_proba(estimator, X, classes, codes=None):
     """The last step's class probabilities, columns in ``classes``' order. It may have
     no ``predict_proba`` (no row exits by its confidence; it answers the rows that reach
-    it): it then gives 1 for the class it predicts."""
+    it): it then gives 1 for the class it predicts (``codes``, where known)."""
     if hasattr(estimator, "predict_proba"):
         return member_proba(estimator, X, classes)
-    votes = vote_counts(member_votes(estimator, X, classes)[None, :], len(classes))
-    return votes.astype(np.float64)
+    codes = member_votes(estimator, X, classes) if codes is None else codes
+    return vote_counts(codes[None, :], len(classes)).astype(np.float64)
 
 
-def exit_step_proba(estimator, X, classes):
-    """The class probabilities of a step before the last (rows leave it by them), or a
-    ``ValueError`` where its fit has no ``predict_proba``: the step has it before fit,
-    but the model a search picks may not. (A task's note names the step; the step's
-    name stays out of its outputs' cache key.)"""
+def exit_step_output(estimator, X, classes):
+    """The class probabilities of a step before the last (rows leave it by them), then
+    the position of the class it predicts (a row whose last present step it is takes
+    that), or a ``ValueError`` where its fit has no ``predict_proba``: the step has it
+    before fit, but the model a search picks may not. (A task's note names the step;
+    the step's name stays out of its outputs' cache key.)"""
     try:
         estimator.predict_proba  # noqa: B018 - only a missing method is refused here
     except AttributeError as exc:
         raise ValueError(
             f"{class_name(estimator)} gives no probabilities once fitted ({exc}); a "
             "cascade step before the last needs them, as rows leave it by them.") from exc
-    return member_proba(estimator, X, classes)
+    return np.column_stack([member_proba(estimator, X, classes),
+                            member_votes(estimator, X, classes)])
 
 
-def _step_outputs(stack, names):
-    """Each step's output on a fold's test rows: :func:`exit_step_proba` but for the
-    last step, :func:`step_output`."""
-    return {name: partial(step_output if i == len(names) - 1 else exit_step_proba,
+def step_outputs(stack, names):
+    """Each step's output on a fold's test rows, (n, n_classes + 1): its probabilities,
+    then the position of the class it predicts (:func:`exit_step_output`, but for the
+    last step, :func:`last_step_output`); :func:`split_outputs` parts them."""
+    return {name: partial(last_step_output if i == len(names) - 1 else exit_step_output,
                           classes=stack.classes_)
             for i, name in enumerate(names)}
+
+
+def split_outputs(outputs):
+    """:func:`step_outputs`' arrays (stacked or not) as (probabilities, positions of
+    the predicted classes); views of ``outputs``, so writing into it shows in both."""
+    return outputs[..., :-1], outputs[..., -1]
 
 
 def cascade_presence(stack, X, fitted=True):
@@ -238,7 +275,7 @@ def fit_cascade(stack, estimators, step_params, X, y, sample_weight, folds, thre
     _refuse_rows_without_steps(stack, present)  # at fit too: a model fitted on X predicts on it
     plan = MemberJobs(OWNER, X.shape[0], n_jobs=stack.n_jobs, verbose=stack.verbose,
                       memory=stack.memory)
-    outputs = _step_outputs(stack, names)
+    outputs = step_outputs(stack, names)
     for i, (name, est) in enumerate(zip(names, estimators)):
         plan.add(name, est, label=f"step {name!r}", view=stack._views_[i],
                  rows=None if present is None else present[i], folds=folds,
@@ -248,11 +285,13 @@ def fit_cascade(stack, estimators, step_params, X, y, sample_weight, folds, thre
     for name, est in zip(names[:-1], fitted):
         _refuse_exit_step_without_proba(name, est)
     for name in names:
-        _refuse_broken_step(name, fits[name].oof[fits[name].tested], "out of fold")
+        _refuse_broken_step(name, split_outputs(fits[name].oof[fits[name].tested])[0],
+                            "out of fold")
     # Rows where a step's view is missing keep 0; the presence mask rules them out.
     # Rows a step should have an out-of-fold output for but has none (a forward-chaining
     # cv never tests its first rows) are left out.
     oof = np.stack([fits[name].oof for name in names])
+    proba, labels = split_outputs(oof)  # (views: a deferred step's outputs show there)
     tested = np.stack([fits[name].tested for name in names])
     codes = np.searchsorted(stack.classes_, y)
     answerable = (tested.all(axis=0) if present is None
@@ -262,19 +301,20 @@ def fit_cascade(stack, estimators, step_params, X, y, sample_weight, folds, thre
         raise ValueError("SerialStack: no row has an out-of-fold output of every step.")
     if answerable.all():
         answerable = slice(None)
-    kept = (oof[:, answerable], codes[answerable],
+    kept = (proba[:, answerable], codes[answerable],
             None if sample_weight is None else sample_weight[answerable],
             None if present is None else present[:, answerable])
     if thresholds is None:
         thresholds = auto_thresholds(*kept[:2], stack.cascade_tolerance, *kept[2:],
-                                     confidence=stack.cascade_confidence)
+                                     confidence=stack.cascade_confidence,
+                                     labels=labels[:, answerable])
     stack.exit_thresholds_ = thresholds
     counts = np.bincount(codes, weights=sample_weight, minlength=len(stack.classes_))
     stack._prior_ = counts / counts.sum()
 
     def routed():
         """Each row's out-of-fold route through the steps' outputs in ``oof``."""
-        route = route_of_proba(oof, thresholds, present)
+        route = route_of_proba(proba, thresholds, present)
         if not isinstance(answerable, slice):
             route[~answerable] = -1  # no out-of-fold output of every step: no route
         return route
@@ -335,6 +375,7 @@ def _refit_deferred(stack, estimators, step_params, fitted, oof, route, routed, 
     """
     minimum = max(20, 2 * len(folds))
     codes = np.searchsorted(stack.classes_, y)
+    last = last_present_step(present, len(estimators), len(y))
     # Weights count rows, as for the thresholds' candidates: a row of weight 0 is as
     # absent, a weight of 2 two rows, and weights that sum to fewer than the rows are
     # scaled up to them (equal weights then count each row once).
@@ -347,7 +388,7 @@ def _refit_deferred(stack, estimators, step_params, fitted, oof, route, routed, 
         return rows.size if sample_weight is None else per_row * sample_weight[rows].sum()
 
     names = [name for name, _ in stack._kept_steps()]
-    outputs = _step_outputs(stack, names)
+    outputs = step_outputs(stack, names)
     stack.cascade_fit_ = ["all"] * len(estimators)
 
     def trial(i, rows, sub_folds):
@@ -364,7 +405,8 @@ def _refit_deferred(stack, estimators, step_params, fitted, oof, route, routed, 
             fit = plan.run(X, y, sample_weight)[names[i]]
             if i < len(names) - 1:
                 _refuse_exit_step_without_proba(names[i], fit.estimator)
-            _refuse_broken_step(names[i], fit.oof[fit.tested], "out of fold")
+            _refuse_broken_step(names[i], split_outputs(fit.oof[fit.tested])[0],
+                                "out of fold")
             return fit
         except ValueError as error:
             warnings.warn(
@@ -397,8 +439,11 @@ def _refit_deferred(stack, estimators, step_params, fitted, oof, route, routed, 
             continue
         tested = fit.tested
         weights = None if sample_weight is None else sample_weight[tested]
-        alone = fit.oof[tested].argmax(axis=1) == codes[tested]
-        together = oof[i][tested].argmax(axis=1) == codes[tested]
+        # Each row answered as the cascade would if it reached step i and no further
+        # (its probabilities' top class; at its last present step, what it predicts).
+        forced = last[tested] == i
+        alone = _answers(fit.oof[tested], forced) == codes[tested]
+        together = _answers(oof[i][tested], forced) == codes[tested]
         diff = alone.astype(float) - together
         if lower_bound(diff, weights, stack.cascade_confidence) >= -1e-12:
             fitted[i] = fit.estimator
@@ -408,19 +453,31 @@ def _refit_deferred(stack, estimators, step_params, fitted, oof, route, routed, 
     return fitted, route
 
 
+def _answers(outputs, forced):
+    """One step's answers (positions in the classes) from its outputs
+    (:func:`step_outputs`) on some rows: what it predicts where ``forced`` (the row's
+    last present step), else its probabilities' top class."""
+    proba, labels = split_outputs(outputs)
+    return np.where(forced, labels, proba.argmax(axis=1))
+
+
 def step_proba(stack, X, step, rows):
-    """Step ``step``'s class probabilities on ``rows`` (sorted positions) of ``X``, its
-    view of them; asked about every row, the step gets ``X`` itself, as a fusion's
-    members do (not a copy)."""
+    """Step ``step``'s class probabilities on ``rows`` (sorted positions) of ``X``."""
+    # Only the last step may answer by predict alone (the fit refuses others).
+    output = last_step_proba if step == len(stack.steps_) - 1 else member_proba
+    proba = _on_rows(stack, X, step, rows, output)
+    _refuse_broken_step(stack.steps_[step][0], proba, "at predict")
+    return proba
+
+
+def _on_rows(stack, X, step, rows, output):
+    """``output(step's estimator, its view of rows of X, classes)``; asked about every
+    row, the step gets ``X`` itself, as a fusion's members do (not a copy)."""
     X_step = take_view(X, stack._views_[step])
     if len(rows) < X.shape[0]:
         X_step = take_rows(X_step, rows)
     name, est = stack.steps_[step]
-    # Only the last step may answer by predict alone (the fit refuses others).
-    output = step_output if step == len(stack.steps_) - 1 else member_proba
-    proba = noted(OWNER, f"step {name!r}, predict", output, est, X_step, stack.classes_)
-    _refuse_broken_step(name, proba, "at predict")
-    return proba
+    return noted(OWNER, f"step {name!r}, predict", output, est, X_step, stack.classes_)
 
 
 def _refuse_exit_step_without_proba(name, fitted):
@@ -447,29 +504,59 @@ def _refuse_rows_without_steps(stack, present):
         refuse_rows_without_any(present, OWNER, "step", "the training class frequencies")
 
 
-def predict_cascade(stack, X):
-    """Probabilities and the answering step of each row (-1: none could), by
-    :func:`exit_route`; each step runs only on the rows that reach it."""
+def predict_cascade(stack, X, output="proba"):
+    """The cascade's answer on each row and the step that gives it (-1: none could),
+    by :func:`exit_route`; each step runs only on the rows that reach it.
+
+    ``output="proba"``: the answering step's probabilities (the prior where no step
+    could answer); ``"labels"``: positions in the classes (:func:`answer_codes`: a row
+    that leaves a step by its confidence takes the class it ranks first, one that
+    reaches its last present step what that step predicts; the prior's most frequent
+    class where no step could answer). The last step's probabilities are not asked for
+    labels.
+    """
     n = X.shape[0]
+    n_steps = len(stack.steps_)
     present = cascade_presence(stack, X)
-    proba = np.zeros((n, len(stack.classes_)))
     unanswerable = np.zeros(n, dtype=bool) if present is None else ~present.any(axis=0)
     if unanswerable.any():
         _refuse_rows_without_steps(stack, present)
-        proba[unanswerable] = stack._prior_
     answers = {}
 
     def top_proba(i, rows):
+        if output == "labels" and i == n_steps - 1:
+            answers[i] = (rows, None)  # every row reaching it leaves there
+            return np.zeros(rows.size)
         answers[i] = (rows, step_proba(stack, X, i, rows))
         return top_class_proba(answers[i][1])
 
     route = exit_route(top_proba, stack.exit_thresholds_, present, n)
+    if output == "labels":
+        return _labels(stack, X, route, answers, present), route
+    proba = np.zeros((n, len(stack.classes_)))
+    proba[unanswerable] = stack._prior_
     for i, (rows, p) in answers.items():
         leave = route[rows] == i
         if len(rows) == n and leave.all():  # one step answered every row
             return p, route
         proba[rows[leave]] = p[leave]
     return proba, route
+
+
+def _labels(stack, X, route, answers, present):
+    """:func:`predict_cascade`'s labels from the steps' probabilities on the rows that
+    reached them (``answers``: step -> (rows, probabilities or None)) and ``route``."""
+    last = last_present_step(present, len(stack.steps_), X.shape[0])
+    labels = np.full(X.shape[0], np.argmax(stack._prior_))  # where no step could answer
+    for i, (rows, p) in answers.items():
+        leave = route[rows] == i
+        forced = leave & (last[rows] == i)
+        if p is not None:
+            confident = leave & ~forced
+            labels[rows[confident]] = p[confident].argmax(axis=1)
+        if forced.any():
+            labels[rows[forced]] = _on_rows(stack, X, i, rows[forced], member_votes)
+    return labels
 
 
 def predict_all_steps(stack, X):

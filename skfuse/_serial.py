@@ -121,9 +121,10 @@ class SerialStack(TransformerMixin, Composite):
 
     **Cascade** (``exit_threshold`` set; classification): every step sees ``X``. At
     predict time a row leaves at the first step whose top class probability exceeds
-    that step's threshold; the last step answers the rows still left. Later steps only
-    run on the rows that reach them. The steps need ``predict_proba``, but the last,
-    which may answer with ``predict`` alone (an ``SVC``); the cascade then has no
+    that step's threshold, with that class; the last step answers the rows still left
+    with its ``predict`` (a tuned decision threshold holds there). Later steps only run
+    on the rows that reach them. The steps need ``predict_proba``, but the last, which
+    may answer with ``predict`` alone (an ``SVC``); the cascade then has no
     ``predict_proba``.
 
     Parameters
@@ -636,7 +637,7 @@ class SerialStack(TransformerMixin, Composite):
                     f"SerialStack: a cascade's predict takes no parameters; got "
                     f"{sorted(predict_params)}."
                 )
-            return self.classes_[np.argmax(_cascade.predict_cascade(self, X)[0], axis=1)]
+            return self.classes_[_cascade.predict_cascade(self, X, "labels")[0]]
         final_name, final = self.steps_[-1]
         if get_config().get("enable_metadata_routing", False):
             predict_params = process_routing(self, "predict", **predict_params)[

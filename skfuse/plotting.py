@@ -5,6 +5,8 @@ Each Display computes what it shows in ``from_estimator`` and draws it with ``pl
 matplotlib is optional: ``pip install matplotlib`` (skfuse's ``plot`` extra).
 """
 
+import copy
+
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
@@ -375,7 +377,14 @@ class CascadeDisplay:
         unanswered = None if answerable.all() else estimator.predict(
             _rows(X, np.flatnonzero(~answerable)))
         present = None if present.all() else present
-        labels = estimator.classes_[np.nan_to_num(proba, nan=0.0).argmax(axis=2)]
+        # A row that leaves a step by its confidence takes the class the step ranks
+        # first; one that reaches its last present step what that step predicts, which
+        # the cascade answers with where no row leaves early.
+        top_class = estimator.classes_[np.nan_to_num(proba, nan=0.0).argmax(axis=2)]
+        no_exit = copy.copy(estimator)
+        no_exit.exit_thresholds_ = np.ones_like(estimator.exit_thresholds_)
+        at_last = no_exit.predict(X)
+        last = route_of_proba(proba, no_exit.exit_thresholds_, present)
         thresholds = np.linspace(0, 1, 51) if thresholds is None else _thresholds(thresholds)
         thresholds = np.union1d(thresholds, estimator.exit_thresholds_[:1])
         rows = np.arange(proba.shape[1])
@@ -383,7 +392,7 @@ class CascadeDisplay:
         for t in thresholds:
             chosen = np.r_[t, estimator.exit_thresholds_[1:]]
             route = route_of_proba(proba, chosen, present)
-            predicted = labels[route, rows]
+            predicted = np.where(route == last, at_last, top_class[route, rows])
             if unanswered is not None:
                 predicted[~answerable] = unanswered
             exit_rates.append(np.mean(route[answerable] == 0))

@@ -8,6 +8,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.model_selection import FixedThresholdClassifier
 from sklearn.naive_bayes import GaussianNB
 from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
@@ -103,8 +104,12 @@ def test_fusion_weights_display_draws_one_output_of_per_output_weights():
         FusionWeightsDisplay.from_estimator(shared, output=0)
 
 
-# The last step may have no predict_proba (SVC): no row exits from it early.
-@pytest.mark.parametrize("last", [DecisionTreeClassifier(max_depth=4), SVC()])
+# The last step may have no predict_proba (SVC): no row exits from it early. One with
+# a tuned decision threshold answers with its predict, which the display reads too.
+@pytest.mark.parametrize("last", [
+    DecisionTreeClassifier(max_depth=4), SVC(),
+    FixedThresholdClassifier(LogisticRegression(), threshold=0.3)],
+    ids=["tree", "svc", "tuned"])
 def test_cascade_display(last):
     cascade = SerialStack([("nb", GaussianNB()), ("last", last)],
                           exit_threshold=0.8, cv=3, random_state=0).fit(X, Y)

@@ -1099,3 +1099,72 @@ def test_exit_rates_count_rows_when_no_routed_row_has_weight():
         warnings.simplefilter("error", RuntimeWarning)
         rates = cascade.fit(X_w, y_w, sample_weight=weight).exit_rates_
     assert np.isfinite(rates).all() and rates.sum() == pytest.approx(1.0)
+
+
+def _tuned_last_step():
+    """Imbalanced rows and a last step whose decision threshold is tuned (0.2 for the
+    rare class), so its predict differs from its probabilities' top class."""
+    from sklearn.model_selection import FixedThresholdClassifier
+
+    Xi, yi = make_classification(600, 6, weights=[0.85, 0.15], flip_y=0.05, random_state=0)
+    tuned = FixedThresholdClassifier(RandomForestClassifier(50, random_state=0),
+                                     threshold=0.2)
+    return Xi, yi, tuned
+
+
+def test_the_last_step_answers_with_its_own_predict():
+    # The cascade answered every row by its step's top class: a last step's tuned
+    # decision threshold (FixedThresholdClassifier, TunedThresholdClassifierCV) was
+    # dropped, and a threshold of 1.0 did not predict what the last step predicts.
+    Xi, yi, tuned = _tuned_last_step()
+    cascade = SerialStack([("lr", LogisticRegression()), ("rf", tuned)],
+                          exit_threshold=1.0).fit(Xi, yi)
+    last = cascade.named_steps_["rf"]
+    assert not np.array_equal(last.predict(Xi), last.predict_proba(Xi).argmax(axis=1))
+    assert_array_equal(cascade.predict(Xi), last.predict(Xi))
+    # A row that leaves the first step by its confidence takes the class it ranks first.
+    early = cascade.set_params(exit_threshold=0.8).fit(Xi, yi)
+    route = early.predict_route(Xi)
+    assert (route == 0).any() and (route == 1).any()
+    first, last = early.named_steps_["lr"], early.named_steps_["rf"]
+    expected = np.where(route == 0, first.predict_proba(Xi).argmax(axis=1), last.predict(Xi))
+    assert_array_equal(early.predict(Xi), expected)
+
+
+def test_auto_thresholds_measure_the_last_step_by_what_it_predicts():
+    from skfuse._cascade import auto_thresholds, route_of_proba
+
+    # The first step is right on 90% of the rows; the last step's probabilities rank
+    # the wrong class first on every row, but what it predicts is right.
+    rng = np.random.RandomState(0)
+    codes = rng.randint(0, 2, 400)
+    first = np.where(rng.uniform(size=400) < 0.9, codes, 1 - codes)
+    proba = np.stack([np.eye(2)[first] * 0.9 + 0.05, np.eye(2)[1 - codes] * 0.4 + 0.3])
+    labels = np.stack([first, codes])
+    by_rank = auto_thresholds(proba, codes, 0.005)  # the last step "worse" than the first
+    assert (route_of_proba(proba, by_rank) == 0).all()
+    by_predict = auto_thresholds(proba, codes, 0.005, labels=labels)
+    assert (route_of_proba(proba, by_predict) == 1).all()  # no row may leave early
+
+
+class _RanksBackwards(RandomForestClassifier):
+    """A forest whose probabilities rank the classes backwards (two classes), while
+    its predict stays the forest's."""
+
+    def predict_proba(self, X):
+        return super().predict_proba(X)[:, ::-1]
+
+    def predict(self, X):  # (the forest's predict reads predict_proba)
+        return self.classes_[super().predict_proba(X).argmax(axis=1)]
+
+
+def test_a_fit_with_auto_thresholds_reads_the_last_step_by_what_it_predicts():
+    Xi, yi = make_classification(400, 6, flip_y=0.1, random_state=0)
+    cascade = SerialStack([("nb", GaussianNB()),
+                           ("rf", _RanksBackwards(50, random_state=0))],
+                          exit_threshold="auto", cascade_fit="all").fit(Xi, yi)
+    # Read by its probabilities' ranking, the forest would be wrong on most rows, and
+    # every row would leave the first step.
+    assert cascade.exit_rates_[1] > 0
+    assert_array_equal(cascade.predict(Xi)[cascade.predict_route(Xi) == 1],
+                       cascade.named_steps_["rf"].predict(Xi)[cascade.predict_route(Xi) == 1])
