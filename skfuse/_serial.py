@@ -33,6 +33,7 @@ from ._base import (
     numeric_target,
     one_per_row,
     refuse_kernel_members,
+    refuse_non_finite_step,
     seed_estimator,
     seeds_by_name,
     takes_multi_output,
@@ -643,9 +644,14 @@ class SerialStack(TransformerMixin, Composite):
             predict_params = process_routing(self, "predict", **predict_params)[
                 final_name].predict
         predicted = final.predict(_stack.final_input(self, X), **predict_params)
-        # A classifier stack takes 1-D y: a final step's column of labels is a vector.
-        return one_per_row(predicted) if is_classifier(self) and not predict_params \
-            else predicted
+        if not is_classifier(self) or predict_params:
+            return predicted
+        # A classifier stack takes 1-D y: a final step's column of labels is a vector,
+        # of the type of classes_ (a step may give strings where y held objects).
+        predicted = one_per_row(predicted)
+        if getattr(self.classes_, "dtype", None) == object and np.ndim(predicted) == 1:
+            return np.asarray(predicted, dtype=object)
+        return predicted
 
     @available_if(_final_has("decision_function"))
     @one_names_warning
@@ -786,11 +792,12 @@ class SerialStack(TransformerMixin, Composite):
         X = self._check_X(X, reset=False)
         if self._is_cascade():
             return _cascade.predict_cascade(self, X)[0]
-        final = self.steps_[-1][1]
+        final_name, final = self.steps_[-1]
         Z = _stack.final_input(self, X)
-        if self._final_classes() is not None:
-            return member_proba(final, Z, self.classes_)
-        return final.predict_proba(Z)
+        proba = (member_proba(final, Z, self.classes_) if self._final_classes() is not None
+                 else final.predict_proba(Z))
+        refuse_non_finite_step("SerialStack", final_name, proba, "at predict")
+        return proba
 
     @available_if(_cascade_only("predict_route"))
     @one_names_warning

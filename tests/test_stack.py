@@ -651,3 +651,33 @@ def test_a_binary_score_given_as_a_column_is_one_score():
     out = stack.transform(X_missing[:40])
     assert out.shape == (40, 2)
     assert np.isnan(out[:30, 0]).all() and np.isfinite(out[30:]).all()
+
+
+def test_a_classifier_stack_predicts_labels_of_its_classes_type():
+    # GaussianNB gives strings where y held objects: the stack passed them on, where
+    # its classes_ (and StackingClassifier's predictions) are objects.
+    X, y = load_iris(return_X_y=True)
+    labels = np.array(["setosa", "versicolor", "virginica"], dtype=object)[y]
+    stack = SerialStack([("lr", LogisticRegression(max_iter=1000)), ("nb", GaussianNB())],
+                        cv=3).fit(X, labels)
+    assert stack.classes_.dtype == object
+    assert stack.predict(X).dtype == object
+    assert_array_equal(stack.predict(X), stack.named_steps_["nb"].predict(stack.transform(X)))
+
+
+def test_a_final_step_giving_nan_probabilities_is_refused_by_name():
+    # The out-of-fold column is constant, so GaussianNB's variance is 0: its NaN
+    # probabilities were passed on, where a step before it, or a fusion's member,
+    # is refused by name.
+    from sklearn.model_selection import KFold
+    from sklearn.neighbors import KNeighborsClassifier
+
+    X, y = np.array([[0.0], [5.0], [6.0], [7.0], [8.0], [9.0]]), np.array([1, 0, 0, 0, 0, 0])
+    stack = SerialStack([("kn", KNeighborsClassifier(n_neighbors=1)), ("nb", GaussianNB())],
+                        cv=KFold(2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # GaussianNB's own
+        stack.fit(X, y)
+        with pytest.raises(ValueError, match=r"step 'nb' gave NaN or infinite outputs at "
+                                             r"predict on 2 of 2 row"):
+            stack.predict_proba(X[:2])
