@@ -504,16 +504,17 @@ def _refuse_rows_without_steps(stack, present):
         refuse_rows_without_any(present, OWNER, "step", "the training class frequencies")
 
 
-def predict_cascade(stack, X, output="proba"):
+def predict_cascade(stack, X, labels=False, thresholds=None):
     """The cascade's answer on each row and the step that gives it (-1: none could),
-    by :func:`exit_route`; each step runs only on the rows that reach it.
+    by :func:`exit_route` at ``thresholds`` (None: the fitted ones); each step runs only
+    on the rows that reach it.
 
-    ``output="proba"``: the answering step's probabilities (the prior where no step
-    could answer); ``"labels"``: positions in the classes (:func:`answer_codes`: a row
+    The answer is the answering step's probabilities (the prior where no step could
+    answer), or with ``labels``, positions in the classes (:func:`answer_codes`: a row
     that leaves a step by its confidence takes the class it ranks first, one that
     reaches its last present step what that step predicts; the prior's most frequent
-    class where no step could answer). The last step's probabilities are not asked for
-    labels.
+    class where no step could answer), for which the last step is not asked for
+    probabilities.
     """
     n = X.shape[0]
     n_steps = len(stack.steps_)
@@ -524,14 +525,15 @@ def predict_cascade(stack, X, output="proba"):
     answers = {}
 
     def top_proba(i, rows):
-        if output == "labels" and i == n_steps - 1:
+        if labels and i == n_steps - 1:
             answers[i] = (rows, None)  # every row reaching it leaves there
             return np.zeros(rows.size)
         answers[i] = (rows, step_proba(stack, X, i, rows))
         return top_class_proba(answers[i][1])
 
-    route = exit_route(top_proba, stack.exit_thresholds_, present, n)
-    if output == "labels":
+    thresholds = stack.exit_thresholds_ if thresholds is None else thresholds
+    route = exit_route(top_proba, thresholds, present, n)
+    if labels:
         return _labels(stack, X, route, answers, present), route
     proba = np.zeros((n, len(stack.classes_)))
     proba[unanswerable] = stack._prior_
@@ -541,6 +543,15 @@ def predict_cascade(stack, X, output="proba"):
             return p, route
         proba[rows[leave]] = p[leave]
     return proba, route
+
+
+def answers_without_exits(stack, X):
+    """What the fitted cascade ``stack`` predicts for ``X`` (as given to ``predict``)
+    where no row leaves early: each row's last step with its view answers with its
+    ``predict`` (the prior's most frequent class where none has it)."""
+    X = stack._check_X(X, reset=False)
+    no_exit = np.ones_like(stack.exit_thresholds_)
+    return stack.classes_[predict_cascade(stack, X, labels=True, thresholds=no_exit)[0]]
 
 
 def _labels(stack, X, route, answers, present):

@@ -638,7 +638,7 @@ class SerialStack(TransformerMixin, Composite):
                     f"SerialStack: a cascade's predict takes no parameters; got "
                     f"{sorted(predict_params)}."
                 )
-            return self.classes_[_cascade.predict_cascade(self, X, "labels")[0]]
+            return self.classes_[_cascade.predict_cascade(self, X, labels=True)[0]]
         final_name, final = self.steps_[-1]
         if get_config().get("enable_metadata_routing", False):
             predict_params = process_routing(self, "predict", **predict_params)[
@@ -828,9 +828,12 @@ class SerialStack(TransformerMixin, Composite):
         Returns
         -------
         proba : ndarray of shape (n_steps, n_samples, n_classes)
-            NaN where a step's view of the row is missing. The cascade's answer for a
-            row is the row of the step that :meth:`predict_route` names. A last step
-            without ``predict_proba`` gives 1 for the class it predicts.
+            NaN where a step's view of the row is missing. The cascade's
+            probabilities for a row are the row of the step that :meth:`predict_route`
+            names, and its answer that step's top class where the row left it by its
+            confidence, else what that step predicts (its last step with the row's view:
+            a tuned decision threshold may answer otherwise). A last step without
+            ``predict_proba`` gives 1 for the class it predicts.
         """
         check_is_fitted(self)
         return _cascade.predict_all_steps(self, self._check_X(X, reset=False))

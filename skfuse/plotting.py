@@ -5,8 +5,6 @@ Each Display computes what it shows in ``from_estimator`` and draws it with ``pl
 matplotlib is optional: ``pip install matplotlib`` (skfuse's ``plot`` extra).
 """
 
-import copy
-
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
@@ -348,7 +346,7 @@ class CascadeDisplay:
         from sklearn.utils.multiclass import unique_labels
         from sklearn.utils.validation import check_consistent_length
 
-        from ._cascade import route_of_proba
+        from ._cascade import answers_without_exits, route_of_proba
         from ._serial import SerialStack
 
         _pyplot()
@@ -381,10 +379,8 @@ class CascadeDisplay:
         # first; one that reaches its last present step what that step predicts, which
         # the cascade answers with where no row leaves early.
         top_class = estimator.classes_[np.nan_to_num(proba, nan=0.0).argmax(axis=2)]
-        no_exit = copy.copy(estimator)
-        no_exit.exit_thresholds_ = np.ones_like(estimator.exit_thresholds_)
-        at_last = no_exit.predict(X)
-        last = route_of_proba(proba, no_exit.exit_thresholds_, present)
+        at_last = answers_without_exits(estimator, X)
+        last = route_of_proba(proba, np.ones_like(estimator.exit_thresholds_), present)
         thresholds = np.linspace(0, 1, 51) if thresholds is None else _thresholds(thresholds)
         thresholds = np.union1d(thresholds, estimator.exit_thresholds_[:1])
         rows = np.arange(proba.shape[1])

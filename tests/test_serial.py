@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.datasets import load_diabetes, load_wine, make_classification
 from sklearn.ensemble import (
     HistGradientBoostingClassifier,
@@ -1168,3 +1168,112 @@ def test_a_fit_with_auto_thresholds_reads_the_last_step_by_what_it_predicts():
     assert cascade.exit_rates_[1] > 0
     assert_array_equal(cascade.predict(Xi)[cascade.predict_route(Xi) == 1],
                        cascade.named_steps_["rf"].predict(Xi)[cascade.predict_route(Xi) == 1])
+
+
+def _views_with_a_tuned_middle_step(missing="error"):
+    """Three steps on three views; the last one's columns are missing on a quarter of
+    the rows, whose last step with their view is the tuned middle one."""
+    from sklearn.model_selection import FixedThresholdClassifier
+
+    Xi, yi = make_classification(600, 9, n_informative=6, weights=[0.8, 0.2], flip_y=0.05,
+                                 random_state=0)
+    rng = np.random.RandomState(0)
+    Xi[rng.uniform(size=600) < 0.25, 6:] = np.nan
+    views = {"a": [0, 1, 2], "b": [3, 4, 5], "c": [6, 7, 8]}
+    steps = [("a", LogisticRegression()),
+             ("b", FixedThresholdClassifier(RandomForestClassifier(30, random_state=0),
+                                            threshold=0.25)),
+             ("c", HistGradientBoostingClassifier(max_iter=20, random_state=0))]
+    return Xi, yi, SerialStack(steps, views=views, missing=missing, random_state=0), views
+
+
+@pytest.mark.parametrize("exit_threshold", [0.8, 1.0, "auto"])
+def test_a_row_missing_the_last_view_takes_its_last_steps_predict(exit_threshold):
+    Xi, yi, cascade, views = _views_with_a_tuned_middle_step()
+    cascade.set_params(exit_threshold=exit_threshold).fit(Xi, yi)
+    route = cascade.predict_route(Xi)
+    top = cascade.predict_step_proba(Xi).argmax(axis=2)
+    missing_c = np.isnan(Xi[:, 6])
+    last = np.where(missing_c, 1, 2)
+    expected = top[route, np.arange(len(yi))]
+    for i, name in enumerate(views):
+        forced = (route == i) & (last == i)
+        if forced.any():
+            step = cascade.named_steps_[name]
+            expected[forced] = step.predict(Xi[forced][:, views[name]])
+    assert_array_equal(cascade.predict(Xi), expected)
+    tuned = cascade.named_steps_["b"]
+    at_b = (route == 1) & missing_c
+    assert at_b.any()
+    assert not np.array_equal(tuned.predict(Xi[at_b][:, views["b"]]),
+                              top[1, at_b])  # the tuned threshold answers otherwise
+    from skfuse.plotting import CascadeDisplay
+
+    display = CascadeDisplay.from_estimator(cascade, Xi, yi, thresholds=[0.5])
+    at = np.flatnonzero(display.thresholds == cascade.exit_thresholds_[0])[0]
+    assert display.accuracies[at] == pytest.approx(cascade.score(Xi, yi), abs=1e-12)
+
+
+class _ProbaOfPredict(ClassifierMixin, BaseEstimator):
+    """``estimator`` whose probabilities are 1 for the class it predicts."""
+
+    def __init__(self, estimator=None):
+        self.estimator = estimator
+
+    def fit(self, X, y):
+        self.estimator_ = clone(self.estimator).fit(X, y)
+        self.classes_ = self.estimator_.classes_
+        return self
+
+    def predict(self, X):
+        return self.estimator_.predict(X)
+
+    def predict_proba(self, X):
+        return (self.predict(X)[:, None] == self.classes_).astype(float)
+
+
+@pytest.mark.parametrize("cascade_fit", ["deferred", "all"])
+def test_a_tuned_last_step_is_read_as_one_whose_probabilities_say_its_predict(cascade_fit):
+    # What the cascade reads of its last step, out of fold and at predict, is what it
+    # predicts: the same fit as with probabilities of 1 for that class.
+    from sklearn.model_selection import FixedThresholdClassifier
+
+    Xi, yi = make_classification(600, 6, weights=[0.8, 0.2], flip_y=0.05, random_state=1)
+    tuned = FixedThresholdClassifier(RandomForestClassifier(30, random_state=0),
+                                     threshold=0.25)
+    fits = [SerialStack([("nb", GaussianNB()), ("last", last)], exit_threshold="auto",
+                        cascade_fit=cascade_fit, random_state=0).fit(Xi, yi)
+            for last in (tuned, _ProbaOfPredict(tuned))]
+    assert_array_equal(fits[0].exit_thresholds_, fits[1].exit_thresholds_)
+    assert getattr(fits[0], "cascade_fit_", None) == getattr(fits[1], "cascade_fit_", None)
+    assert_array_equal(fits[0].exit_rates_, fits[1].exit_rates_)
+    assert_array_equal(fits[0].predict(Xi), fits[1].predict(Xi))
+
+
+def test_auto_thresholds_read_a_rows_last_present_step_by_what_it_predicts():
+    from skfuse._cascade import auto_thresholds, route_of_proba
+
+    # Three steps; the third lacks the view of the first 200 rows, whose last present
+    # step is the second: its probabilities rank the wrong class first there, but what
+    # it predicts is right. The first step is right on 90% of the rows.
+    rng = np.random.RandomState(0)
+    codes = rng.randint(0, 2, 400)
+    first = np.where(rng.uniform(size=400) < 0.9, codes, 1 - codes)
+    proba = np.stack([np.eye(2)[first] * 0.9 + 0.05, np.eye(2)[1 - codes] * 0.4 + 0.3,
+                      np.eye(2)[codes] * 0.8 + 0.1])
+    labels = np.stack([first, codes, codes])
+    present = np.ones((3, 400), dtype=bool)
+    present[2, :200] = False
+    by_predict = auto_thresholds(proba, codes, 0.005, present=present, labels=labels)
+    assert (route_of_proba(proba, by_predict, present)[:200] == 1).all()  # none leaves early
+    by_rank = auto_thresholds(proba, codes, 0.005, present=present)
+    assert (route_of_proba(proba, by_rank, present)[:200] == 0).all()
+
+
+def test_deferred_training_reads_a_step_by_what_it_predicts_where_rows_end_there():
+    from skfuse._cascade import _answers
+
+    # A step's out-of-fold outputs: probabilities, then the class it predicts.
+    outputs = np.array([[0.7, 0.3, 1.0], [0.6, 0.4, 0.0], [0.2, 0.8, 0.0]])
+    forced = np.array([True, False, True])  # the rows whose last present step it is
+    assert_array_equal(_answers(outputs, forced), [1, 0, 0])
