@@ -38,6 +38,7 @@ from ._base import (
     check_sample_weight_support,
     member_prediction,
     member_proba,
+    member_votes,
     numeric_target,
     proper_probabilities,
     refuse_kernel_members,
@@ -993,7 +994,9 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
 
     @one_names_warning
     def predict(self, X):
-        """The class the student ranks first.
+        """What the student predicts (a tuned decision threshold of its own included,
+        where :meth:`predict_proba`'s top class may differ); a regressor student of the
+        teacher's logits: the class they rank first.
 
         Parameters
         ----------
@@ -1003,8 +1006,11 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
         -------
         y : ndarray of shape (n_samples,)
         """
-        proba = self.predict_proba(X)
-        return self.classes_[np.argmax(proba, axis=1)]
+        check_is_fitted(self)
+        if self.soft_labels_ == "logits":
+            return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        X = self._check_predict_X(X)
+        return self.classes_[member_votes(self.student_, X, self.classes_)]
 
 
 @Substitution(**_DISTILL_DOCS)

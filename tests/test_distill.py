@@ -1227,3 +1227,19 @@ def test_a_single_output_regressor_student_of_three_classes_takes_weights_under_
         assert student.get_metadata_routing().fit.requests["sample_weight"] is None
     assert routed.soft_labels_ == "logits"
     assert_allclose(routed.predict_proba(X), plain.predict_proba(X))
+
+
+def test_predict_is_what_a_tuned_student_predicts():
+    # predict was the top class of the student's probabilities: a student's tuned
+    # decision threshold was dropped silently.
+    from sklearn.model_selection import FixedThresholdClassifier
+
+    X, y = make_classification(600, 8, weights=[0.9, 0.1], random_state=0)
+    with sklearn.config_context(enable_metadata_routing=True):
+        student = FixedThresholdClassifier(
+            LogisticRegression().set_fit_request(sample_weight=True), threshold=0.15)
+        distilled = DistilledClassifier(GaussianNB(), student, label_weight=1.0, cv=3,
+                                        random_state=0).fit(X, y)
+    top = distilled.predict_proba(X).argmax(axis=1)
+    assert not np.array_equal(distilled.student_.predict(X), top)
+    assert_array_equal(distilled.predict(X), distilled.student_.predict(X))
