@@ -748,8 +748,8 @@ def refuse_non_finite_step(owner, name, out, when):
     refuse_non_finite_output(
         owner, f"step {name!r}", out, when,
         "which the next step would fail on or read as missing values, or the composite "
-        "would pass on. A step fitted on too few rows (GaussianNB on one row of a class) "
-        "can give NaN")
+        "would pass on. A step fitted on too few rows or a constant column (GaussianNB on "
+        "one row of a class) can give NaN")
 
 
 def refuse_non_finite_student(owner, out, when):

@@ -757,9 +757,11 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
     soft_labels_ : {{"duplication", "logits"}}
         How the student learned the soft targets.
     fidelity_ : float
-        Share of rows (weighted by ``sample_weight``) on which the student, fitted
-        without the row's fold, predicts the class the teacher's target ranks first
-        (NaN without a usable fold, or where the folds left test only rows of weight
+        Share of rows (weighted by ``sample_weight``) on which the class the student's
+        probabilities rank first, fitted without the row's fold, is the one the
+        teacher's target ranks first (what :meth:`predict` gives, but for a student
+        whose ``predict`` is not its top class, a tuned threshold's; NaN without a
+        usable fold, or where the folds left test only rows of weight
         0; a fold whose other rows give the student one class is left out, with a
         warning).
     {n_oof_samples_}
