@@ -1108,14 +1108,17 @@ def _unroutable(estimator):
         return []
     found = [] if hasattr(estimator, "get_metadata_routing") else [estimator]
     params = estimator.get_params(deep=True) if hasattr(estimator, "get_params") else {}
-    inner = {key: value for key, value in params.items()  # estimators (clone takes)
-             if hasattr(value, "fit") and hasattr(value, "get_params")
-             and not isinstance(value, type)}
-    closed = tuple(f"{key}__" for key, value in inner.items()
-                   if is_frozen(value) or isinstance(value, Composite))
+    inner = {key: value for key, value in params.items()
+             if hasattr(value, "fit") and not isinstance(value, type)}
+
+    def apart(value):  # frozen (asked only of what clone takes) or a skfuse composite
+        return isinstance(value, Composite) or (hasattr(value, "get_params")
+                                                and is_frozen(value))
+
+    closed = tuple(f"{key}__" for key, value in inner.items() if apart(value))
     found += [value for key, value in inner.items()
               if not key.startswith(closed) and not hasattr(value, "get_metadata_routing")
-              and not is_frozen(value) and not isinstance(value, Composite)]
+              and not apart(value)]
     return sorted({type(est).__name__ for est in found
                    if has_fit_parameter(est, "sample_weight")})
 

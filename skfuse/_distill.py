@@ -525,8 +525,6 @@ class _BaseDistilled(Composite):
             train = np.flatnonzero(np.isin(owners[source], train))
             test = np.flatnonzero(np.isin(owners[source], test) & (source < n_real)
                                   & _first_copies(source))
-            if real_weight is not None:  # a row of weight 0 counts for nothing there
-                test = test[real_weight[source[test]] > 0]
             if train.size and self._one_class(
                     y_s[train], None if w_s is None else w_s[train]):
                 one_class += 1  # no classifier can be fitted on that fold's rows
@@ -550,12 +548,15 @@ class _BaseDistilled(Composite):
         fit = plan.run(X_s, y_s, None, self._student_output())["student"]
         self.student_ = fit.estimator
         self.fidelity_ = np.nan
-        if student_folds:
-            held_out = np.flatnonzero(fit.tested)
+        held_out = np.flatnonzero(fit.tested) if student_folds else []
+        held_weight = (None if real_weight is None or not len(held_out)
+                       else real_weight[source[held_out]])
+        # (Rows tested only where they all weigh 0, the folds left for one class aside:
+        # no weight to measure the agreement on.)
+        if len(held_out) and (held_weight is None or held_weight.sum() > 0):
             refuse_non_finite_student(type(self).__name__, fit.oof[held_out], "out of fold")
             self.fidelity_ = self._fidelity(
-                fit.oof[held_out], teacher_targets[source[held_out]],
-                None if real_weight is None else real_weight[source[held_out]])
+                fit.oof[held_out], teacher_targets[source[held_out]], held_weight)
 
     def _check_predict_X(self, X):
         """``X`` checked as in fit; NaN refused unless the teacher and the student both

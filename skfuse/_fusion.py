@@ -188,7 +188,7 @@ class _BaseFusion(TransformerMixin, Composite):
         if weights is not None and not isinstance(weights, str):
             try:
                 weights = np.asarray(weights, dtype=np.float64)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):  # (an int beyond float64)
                 weights = None
             if weights is None or weights.ndim != 1:
                 raise InvalidParameterError(

@@ -1229,6 +1229,24 @@ def test_a_single_output_regressor_student_of_three_classes_takes_weights_under_
     assert_allclose(routed.predict_proba(X), plain.predict_proba(X))
 
 
+def test_fidelity_counts_a_fold_testing_one_row_of_weight_beside_rows_of_none():
+    # Rows of weight 0 left out of the folds' tests (to spare a division by 0) left one
+    # test row in all, where R² is undefined: fidelity_ came out NaN instead of 0.
+    class TwoFolds:
+        def split(self, X, y=None, groups=None):
+            yield np.arange(2, 8), np.array([0, 1])
+            yield np.arange(0, 6), np.array([6, 7])
+
+        def get_n_splits(self, X=None, y=None, groups=None):
+            return 2
+
+    X, y = np.arange(8.0)[:, None], np.array([0.0, 1, 3, 2, 5, 4, 7, 6])
+    weights = np.array([1.0, 0, 1, 1, 1, 1, 0, 0])
+    distilled = DistilledRegressor(Ridge(), Ridge(), targets="fit", cv=TwoFolds()).fit(
+        X, y, sample_weight=weights)
+    assert distilled.fidelity_ == 0.0
+
+
 def test_predict_is_what_a_tuned_student_predicts():
     # predict was the top class of the student's probabilities: a student's tuned
     # decision threshold was dropped silently.

@@ -804,6 +804,7 @@ def test_column_names_on_an_array_fail_clearly():
         ({"weights": {"lr": 1, "rf": 2, "nb": 3}}, InvalidParameterError,
          r"weights must be a 1-D list .* got \{'lr': 1"),
         ({"weights": ["a", "b", "c"]}, InvalidParameterError, "weights must be a 1-D list"),
+        ({"weights": [10**400, 1, 1]}, InvalidParameterError, "weights must be a 1-D list"),
         ({"weights": [1, -1, 1]}, ValueError, "non-negative"),
         ({"weights": [0, 0, 0]}, ValueError, "sum to 0"),
         ({"weights": "best"}, InvalidParameterError, "The 'weights' parameter .* Got 'best'"),

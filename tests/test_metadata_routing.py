@@ -640,3 +640,25 @@ def test_a_member_holding_an_object_with_fit_is_fitted_under_routing(routing):
         warnings.filterwarnings("error", message=".*does not implement metadata routing")
         fusion = FusionClassifier([("h", member)], cv=3).fit(X, Y, sample_weight=2.0 * Y + 1)
     assert fusion.named_estimators_["h"].got_weight_
+
+
+class _WeightedStep:
+    """A Pipeline step that takes weights in fit but is no estimator (no get_params,
+    no routing)."""
+
+    def fit(self, X, y=None, sample_weight=None):
+        self.got_weight_ = sample_weight is not None
+        return self
+
+    def transform(self, X):
+        return X
+
+
+def test_a_pipeline_step_that_is_no_estimator_is_named_when_routing_passes_it_nothing(
+        routing):
+    member = Pipeline([("step", _WeightedStep()),
+                       ("lr", LogisticRegression().set_fit_request(sample_weight=True))])
+    with pytest.warns(UserWarning, match=r"'m' \(Pipeline\) holds _WeightedStep, which "
+                                         r"does not implement metadata routing"):
+        fusion = FusionClassifier([("m", member)], cv=3).fit(X, Y, sample_weight=2.0 * Y + 1)
+    assert not fusion.named_estimators_["m"].steps[0][1].got_weight_
