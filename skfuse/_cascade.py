@@ -87,17 +87,13 @@ def top_class_proba(proba):
     return top
 
 
-def answer_codes(top_class, labels, route, last):
-    """Each row's answer (a position in the classes) on its ``route``: a row that leaves
-    a step by its confidence takes the class the step's probabilities rank first
-    (``top_class``, (n_steps, n)); a row that reaches its ``last`` present step (every
-    row left, where each step has every row's view: the last step) takes what that step
-    predicts (``labels``), a tuned decision threshold's answer included. -1 where the
-    route is -1."""
-    rows = np.arange(route.size)
-    step = np.maximum(route, 0)
-    answer = np.where(route == last, labels[step, rows], top_class[step, rows])
-    return np.where(route >= 0, answer, -1)
+def answer_codes(top_class, labels, forced):
+    """Rows' answers (positions in the classes) at the steps that answer them: where
+    ``forced`` (the row reached its last present step: every row left, where each step
+    has every row's view, the last step) what the step predicts (``labels``, a tuned
+    decision threshold's answer included), else the class its probabilities rank first
+    (``top_class``: the row left by its confidence)."""
+    return np.where(forced, labels, top_class)
 
 
 def route_of_proba(proba, thresholds, present=None):
@@ -170,8 +166,11 @@ def auto_thresholds(proba, codes, tolerance, sample_weight=None, present=None,
     top_class = proba.argmax(axis=2)
     labels = top_class if labels is None else labels
 
-    def correct(route):
-        return answer_codes(top_class, labels, route, last) == codes
+    rows = np.arange(proba.shape[1])
+
+    def correct(route):  # (every row has a present step, so a route)
+        return answer_codes(top_class[route, rows], labels[route, rows],
+                            route == last) == codes
 
     thresholds = np.ones(n_steps - 1)
     no_exit = correct(route_of_top(top, thresholds, present)).astype(float)
@@ -224,28 +223,33 @@ def last_step_proba(estimator, X, classes, codes=None):
     return vote_counts(codes[None, :], len(classes)).astype(np.float64)
 
 
-def exit_step_output(estimator, X, classes):
+def exit_step_output(estimator, X, classes, predicted=True):
     """The class probabilities of a step before the last (rows leave it by them), then
     the position of the class it predicts (a row whose last present step it is takes
-    that), or a ``ValueError`` where its fit has no ``predict_proba``: the step has it
-    before fit, but the model a search picks may not. (A task's note names the step;
-    the step's name stays out of its outputs' cache key.)"""
+    that; without ``predicted``, where no row's is, their top class, unread), or a
+    ``ValueError`` where its fit has no ``predict_proba``: the step has it before fit,
+    but the model a search picks may not. (A task's note names the step; the step's
+    name stays out of its outputs' cache key.)"""
     try:
         estimator.predict_proba  # noqa: B018 - only a missing method is refused here
     except AttributeError as exc:
         raise ValueError(
             f"{class_name(estimator)} gives no probabilities once fitted ({exc}); a "
             "cascade step before the last needs them, as rows leave it by them.") from exc
-    return np.column_stack([member_proba(estimator, X, classes),
-                            member_votes(estimator, X, classes)])
+    proba = member_proba(estimator, X, classes)
+    codes = member_votes(estimator, X, classes) if predicted else proba.argmax(axis=1)
+    return np.column_stack([proba, codes])
 
 
-def step_outputs(stack, names):
+def step_outputs(stack, names, present):
     """Each step's output on a fold's test rows, (n, n_classes + 1): its probabilities,
     then the position of the class it predicts (:func:`exit_step_output`, but for the
-    last step, :func:`last_step_output`); :func:`split_outputs` parts them."""
-    return {name: partial(last_step_output if i == len(names) - 1 else exit_step_output,
-                          classes=stack.classes_)
+    last step, :func:`last_step_output`); :func:`split_outputs` parts them. A step
+    before the last is asked what it predicts only where it may be a row's last present
+    step (``present``, the steps' presence: None where every step sees every row)."""
+    last = len(names) - 1
+    return {name: partial(last_step_output, classes=stack.classes_) if i == last else
+            partial(exit_step_output, classes=stack.classes_, predicted=present is not None)
             for i, name in enumerate(names)}
 
 
@@ -275,7 +279,7 @@ def fit_cascade(stack, estimators, step_params, X, y, sample_weight, folds, thre
     _refuse_rows_without_steps(stack, present)  # at fit too: a model fitted on X predicts on it
     plan = MemberJobs(OWNER, X.shape[0], n_jobs=stack.n_jobs, verbose=stack.verbose,
                       memory=stack.memory)
-    outputs = step_outputs(stack, names)
+    outputs = step_outputs(stack, names, present)
     for i, (name, est) in enumerate(zip(names, estimators)):
         plan.add(name, est, label=f"step {name!r}", view=stack._views_[i],
                  rows=None if present is None else present[i], folds=folds,
@@ -388,7 +392,7 @@ def _refit_deferred(stack, estimators, step_params, fitted, oof, route, routed, 
         return rows.size if sample_weight is None else per_row * sample_weight[rows].sum()
 
     names = [name for name, _ in stack._kept_steps()]
-    outputs = step_outputs(stack, names)
+    outputs = step_outputs(stack, names, present)
     stack.cascade_fit_ = ["all"] * len(estimators)
 
     def trial(i, rows, sub_folds):
@@ -458,7 +462,7 @@ def _answers(outputs, forced):
     (:func:`step_outputs`) on some rows: what it predicts where ``forced`` (the row's
     last present step), else its probabilities' top class."""
     proba, labels = split_outputs(outputs)
-    return np.where(forced, labels, proba.argmax(axis=1))
+    return answer_codes(proba.argmax(axis=1), labels, forced)
 
 
 def step_proba(stack, X, step, rows):

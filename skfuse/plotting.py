@@ -346,7 +346,7 @@ class CascadeDisplay:
         from sklearn.utils.multiclass import unique_labels
         from sklearn.utils.validation import check_consistent_length
 
-        from ._cascade import answers_without_exits, route_of_proba
+        from ._cascade import answers_without_exits, last_present_step, route_of_proba
         from ._serial import SerialStack
 
         _pyplot()
@@ -380,7 +380,7 @@ class CascadeDisplay:
         # the cascade answers with where no row leaves early.
         top_class = estimator.classes_[np.nan_to_num(proba, nan=0.0).argmax(axis=2)]
         at_last = answers_without_exits(estimator, X)
-        last = route_of_proba(proba, np.ones_like(estimator.exit_thresholds_), present)
+        last = last_present_step(present, proba.shape[0], proba.shape[1])
         thresholds = np.linspace(0, 1, 51) if thresholds is None else _thresholds(thresholds)
         thresholds = np.union1d(thresholds, estimator.exit_thresholds_[:1])
         rows = np.arange(proba.shape[1])
