@@ -455,7 +455,7 @@ class Composite(_BaseComposition):
         ``stacklevel`` calls above the caller (5: a ``_fit`` called by ``fit``, the
         user's call above ``atomic_fit`` and scikit-learn's ``_fit_context``).
         """
-        cv = check_cv(self.cv, y, classifier=classifier)
+        cv = given = check_cv(self.cv, y, classifier=classifier)
         # A splitter that draws (a shuffling KFold, ShuffleSplit) and has no seed.
         if getattr(cv, "random_state", 0) is None and getattr(cv, "shuffle", True):
             cv = copy.copy(cv)
@@ -468,7 +468,7 @@ class Composite(_BaseComposition):
             if groups is not None or "groups" not in str(exc):
                 raise
             raise ValueError(
-                f"{type(self).__name__}: cv={cv!r} splits by groups, and none reached it "
+                f"{type(self).__name__}: cv={given!r} splits by groups, and none reached it "
                 f"({str(exc).rstrip('.')}). Pass fit(X, y, groups=groups) with "
                 "sklearn.set_config(enable_metadata_routing=True); a search or "
                 "cross_validate given groups then passes them on too."
@@ -496,7 +496,7 @@ class Composite(_BaseComposition):
             raise ValueError(
                 f"{type(self).__name__}: a row may have one out-of-fold output only, so "
                 "cv must split the rows into disjoint test folds (as KFold or "
-                f"TimeSeriesSplit do); {cv!r} tests {int(np.sum(tested > 1))} row(s) "
+                f"TimeSeriesSplit do); {given!r} tests {int(np.sum(tested > 1))} row(s) "
                 "more than once."
             )
         if classifier and np.ndim(y) == 1:

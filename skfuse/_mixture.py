@@ -540,7 +540,8 @@ class _BaseMixture(Composite):
             alphas = (warm["gate_alpha"], *(a for a in alphas if a != warm["gate_alpha"]))
         # One expert takes every row: the built-in gate, whatever ``gate``, is trivial.
         gate_template = (None if self.gate is None or n_experts == 1
-                         else seed_estimator(self.gate, rng))
+                         else seed_estimator(self.gate,
+                                             None if self.random_state is None else rng))
         # None (a gate is given): one expert's trivial gate, at the default penalty.
         alpha = 1.0 if alphas[0] is None else alphas[0]
         gate = (SoftmaxGate(alpha=alpha, max_iter=_EM_GATE_ITER, warm_start=True)

@@ -307,6 +307,20 @@ def test_a_shuffle_split_without_a_seed_is_seeded_from_random_state(splitter):
     assert cv.random_state is None  # the user's splitter is left as it was
 
 
+def test_a_refused_splitter_is_named_as_given_not_as_seeded():
+    # An unseeded shuffling splitter is seeded from random_state for the fit; the
+    # refusal showed that copy's seed, one the user never set.
+    from sklearn.model_selection import ShuffleSplit
+
+    X, y = make_classification(200, 5, n_informative=3, random_state=0)
+    fusion = FusionClassifier([("nb", GaussianNB()), ("lr", LogisticRegression())],
+                              weights="optimize", cv=ShuffleSplit(5, test_size=0.2),
+                              random_state=0)
+    with pytest.raises(ValueError, match="disjoint test folds") as info:
+        fusion.fit(X, y)
+    assert "random_state=None" in str(info.value)
+
+
 def test_names_whose_checksums_collide_get_different_seeds():
     # A 32-bit CRC of the name entered the seed: "plumless" and "buckeroo" share one, and
     # two forests of those names were the same forest.
