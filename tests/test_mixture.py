@@ -1704,7 +1704,7 @@ def test_a_given_gate_is_left_unseeded_without_a_random_state():
     # Under random_state=None the experts keep their None seeds; a given gate took an
     # int drawn from numpy's global generator (consuming it, and showing in gate_).
     X, y = piecewise(300)
-    kwargs = dict(n_experts=2, gate=DecisionTreeClassifier(max_depth=3), max_iter=3)
+    kwargs = {"n_experts": 2, "gate": DecisionTreeClassifier(max_depth=3), "max_iter": 3}
     unseeded = MixtureOfExpertsRegressor(Ridge(), random_state=None, **kwargs).fit(X, y)
     assert unseeded.gate_.random_state is None
     seeded = MixtureOfExpertsRegressor(Ridge(), random_state=0, **kwargs).fit(X, y)
