@@ -78,6 +78,12 @@ from ._weights import (
 from .exceptions import FrozenMemberWarning
 
 
+def fitted_members(fusion):
+    """A fitted fusion's members by name, for skfuse's own reading: unlike
+    ``named_estimators_``, this does not hand them out (see ``_handed_out``)."""
+    return fusion._loaded_members()
+
+
 class _BaseFusion(TransformerMixin, Composite):
     """Members, views, out-of-fold fits and weights shared by the fusion estimators."""
 
@@ -117,12 +123,20 @@ class _BaseFusion(TransformerMixin, Composite):
     @property
     def estimators_(self):
         """The fitted members (see the class's Attributes)."""
-        return list(self._loaded_members().values())
+        return list(self._handed_out().values())
 
     @property
     def named_estimators_(self):
         """The fitted members by name (see the class's Attributes)."""
-        return Bunch(**self._loaded_members())
+        return Bunch(**self._handed_out())
+
+    def _handed_out(self):
+        """The fitted members, for a caller who may change them in place: from then on
+        ``predict`` neither reads nor writes their outputs in ``memory``, where they are
+        keyed by the members as fitted."""
+        members = self._loaded_members()
+        self._member_keys_ = None
+        return members
 
     def _loaded_members(self):
         """The fitted members by name, unpickled where the cache left them stored."""
@@ -756,7 +770,8 @@ class _BaseFusion(TransformerMixin, Composite):
         present raise, unless ``missing="prior"``."""
         X = self._check_X(X, reset=False)
         names = list(self._fitted_members_)
-        present = self._presence(X, names, lambda: self.estimators_, fitted=True)
+        present = self._presence(X, names, lambda: list(self._loaded_members().values()),
+                                fitted=True)
         self._refuse_rows_without_members(present)
         asked = _rows_asked(len(names), present, self.weights_ if weighted else None)
         keys = self._member_keys_ or [None] * len(names)
@@ -797,7 +812,7 @@ class _BaseFusion(TransformerMixin, Composite):
             self._input_feature_names(input_features)
         prefix = type(self).__name__.lower()
         return np.asarray(
-            [f"{prefix}_{name}{suffix}" for name in self.named_estimators_
+            [f"{prefix}_{name}{suffix}" for name in self._fitted_members_
              for suffix in self._output_suffixes()],
             dtype=object,
         )
@@ -927,7 +942,9 @@ _FUSION_DOCS = {
         ``sample_weight`` misses the cache. Members are identified by their pickled
         state: a function they hold, and their class, are known by name, so
         redefining one under the same name, or upgrading the library that defines it,
-        is not seen (clear the cache).""",
+        is not seen (clear the cache). Once ``estimators_`` or ``named_estimators_``
+        has handed out the fitted members (which may then be changed in place),
+        ``predict`` computes their outputs afresh, without the cache.""",
     "partitions": """partitions : {"blocks"}, int or None, default=None
         Data-parallel fusion: one copy of each member per partition of the rows,
         fused with one weight per member. ``"blocks"``: one partition per block of a

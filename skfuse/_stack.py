@@ -24,7 +24,7 @@ from ._base import (
     refuse_non_finite_step,
 )
 from ._compat import _get_output_config
-from ._fusion import FusionClassifier, FusionRegressor
+from ._fusion import FusionClassifier, FusionRegressor, fitted_members
 from ._jobs import MemberJobs, folds_within
 from ._tasks import is_frozen, noted
 from ._views import (
@@ -110,7 +110,7 @@ def _fusion_level_output(level, X, method, classes):
     if present is None:
         return np.hstack(outs)
     parts = []
-    for out, est, rows in zip(outs, level.estimators_, present):
+    for out, est, rows in zip(outs, fitted_members(level).values(), present):
         part = np.full((len(rows), output_width(est, member_method(level.voting, est, method),
                                                 classes)), np.nan)
         if out is not None:
@@ -174,10 +174,10 @@ def output_names(stack):
     if isinstance(level, FusionClassifier) and method in ("auto", "transform"):
         parts = [(member, output_width(est, member_method(level.voting, est, method),
                                        stack._level_classes_))
-                 for member, est in level.named_estimators_.items()]
+                 for member, est in fitted_members(level).items()]
     elif isinstance(level, FusionRegressor) and method == "transform":
-        width = stack._output_width_ // len(level.estimators_)
-        parts = [(member, width) for member in level.named_estimators_]
+        width = stack._output_width_ // len(fitted_members(level))
+        parts = [(member, width) for member in fitted_members(level)]
     else:
         parts = [(name, stack._output_width_)]
     names = []

@@ -15,7 +15,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.tree import DecisionTreeRegressor
 
-from skfuse import FusionClassifier, FusionRegressor
+from skfuse import FusionClassifier, FusionRegressor, SerialStack
 
 from composites import CountingLR, CountingNB, CountingTree, reset_counts
 
@@ -136,6 +136,34 @@ def test_regressor_takes_memory_too(tmp_path):
     cached = FusionRegressor(members, weights="optimize", refit=True, cv=3, memory=tmp_path)
     cached.fit(X[:, 1:], target)
     assert_allclose(cached.predict(X[:, 1:]), fusion.predict(X[:, 1:]))
+
+
+def test_members_handed_out_and_changed_are_not_answered_from_the_cache(tmp_path):
+    # predict kept serving the outputs cached for a member as fitted after the user
+    # changed it in place through named_estimators_ (without memory, the change shows).
+    members = [("lr", LogisticRegression(max_iter=500)), ("nb", CountingNB())]
+    plain, cached = (FusionClassifier(members, memory=memory).fit(X, y)
+                     for memory in (None, tmp_path))
+    stack = SerialStack([("fusion", FusionClassifier(members, memory=tmp_path)),
+                         ("final", LogisticRegression())]).fit(X, y)
+    CountingNB.calls = 0
+    for model in (plain, cached, stack):
+        model.predict_proba(X)
+    assert CountingNB.calls == 3
+    # Read by skfuse itself (names, a stack's fusion level), the members stay cached.
+    cached.get_feature_names_out()
+    stack.get_feature_names_out()
+    cached.predict_proba(X)
+    stack.predict_proba(X)
+    assert CountingNB.calls == 3
+    fitted = plain.predict_proba(X)
+    for fusion in (plain, cached):
+        fusion.named_estimators_["nb"].theta_[:] *= 0.5
+    changed = plain.predict_proba(X)
+    assert not np.allclose(changed, fitted)
+    assert_allclose(cached.predict_proba(X), changed)
+    cached.estimators_[1].theta_[:] *= 2.0  # as fitted again
+    assert_allclose(cached.predict_proba(X), fitted)
 
 
 def test_results_are_the_same_with_and_without_memory(tmp_path):
