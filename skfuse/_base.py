@@ -1099,6 +1099,38 @@ def check_sample_weight_support(names, members, owner, sample_weight=None, kind=
             raise TypeError(takes_no_weights(f"{owner}: {who}", est, need))
 
 
+def refuse_weightless_inside(estimator, owner, who, need):
+    """Raise where ``estimator`` (``who``: "expert 'f'") is a skfuse composite that fits,
+    at any depth, an estimator whose ``fit`` takes no ``sample_weight`` (frozen ones
+    aside): it then takes whole-number weights only, as repeated rows, not the
+    fractional ones that ``owner`` gives it (``need`` says what for)."""
+    found = _weightless_inside(estimator)
+    if found is not None:
+        path, est = found
+        raise TypeError(takes_no_weights(f"{owner}: {path!r} inside {who}", est, need)
+                        + " A skfuse composite fits such an estimator with whole-number "
+                        "weights only (as repeated rows).")
+
+
+def _weightless_inside(estimator, path=""):
+    """``(path, estimator)`` of the first estimator that the skfuse composite
+    ``estimator`` fits, or one nested in it fits, without weights; None if none."""
+    if not isinstance(estimator, Composite) or is_frozen(estimator):
+        return None
+    for key, value in estimator.get_params(deep=False).items():
+        named = value if isinstance(value, list) else [(key, value)]
+        for item in named:
+            name, est = item if isinstance(item, tuple) and len(item) == 2 else (key, item)
+            if isinstance(est, str) or not hasattr(est, "fit") or is_frozen(est):
+                continue
+            if weight_key(est) is None:
+                return f"{path}{name}", est
+            found = _weightless_inside(est, f"{path}{name}__")
+            if found is not None:
+                return found
+    return None
+
+
 def _unroutable(estimator):
     """The class names of the estimators in ``estimator`` (itself, its steps, its
     nested parameters) whose ``fit`` takes ``sample_weight`` but that do not implement

@@ -43,6 +43,7 @@ from ._base import (
     proper_probabilities,
     refuse_kernel_members,
     refuse_non_finite_student,
+    refuse_weightless_inside,
     seed_estimator,
     seeds_by_name,
     sums_finite,
@@ -385,8 +386,9 @@ class _BaseDistilled(Composite):
         per_class = (getattr(self, "soft_labels_", None) == "logits"
                      and len(self.classes_) > 2 and not takes_multi_output(self.student)
                      and not get_config().get("enable_metadata_routing", False))
-        if key is not None and not (per_class
-                                    and not has_fit_parameter(self.student, "sample_weight")):
+        takes = key is not None and not (
+            per_class and not has_fit_parameter(self.student, "sample_weight"))
+        if takes and not isinstance(self.student, Composite):  # (whose members may not)
             return
         if self.label_weight == "auto":  # weighted if its check runs
             weighted = (self.targets != "oof" or is_frozen(self.teacher)
@@ -394,7 +396,11 @@ class _BaseDistilled(Composite):
                                                         self._pair_labels(y))))
         else:
             weighted = 0 < self.label_weight < 1
-        if not (sample_weight is not None or (self.augment is not None and weighted)):
+        if self.augment is not None and weighted:
+            refuse_weightless_inside(self.student, type(self).__name__, "the student",
+                                     "which the synthetic rows carry (the label "
+                                     "weight)")
+        if takes or not (sample_weight is not None or (self.augment is not None and weighted)):
             return
         if key is None:
             raise TypeError(self._no_weights_message(self.student))
@@ -862,6 +868,10 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
         if is_classifier(self.student) and weight_key(self.student) is None:
             raise TypeError(self._no_weights_message(self.student) + (
                 " Or pass a regressor student, which learns the teacher's logits."))
+        if is_classifier(self.student):
+            refuse_weightless_inside(self.student, "DistilledClassifier", "the student",
+                                     "by which the student learns the teacher's "
+                                     "probabilities (as weights of duplicated rows)")
         if is_classifier(self.student) and not hasattr(self.student, "predict_proba"):
             raise TypeError(
                 f"DistilledClassifier: the student {type(self.student).__name__} has no "

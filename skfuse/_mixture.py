@@ -36,6 +36,7 @@ from ._base import (
     refuse_improper_proba,
     refuse_kernel_members,
     refuse_non_finite_output,
+    refuse_weightless_inside,
     seed_estimator,
     seeds_by_name,
     takes_no_weights,
@@ -229,6 +230,7 @@ class _BaseMixture(Composite):
         for name, member in zip(names, members):
             if not is_frozen(member) and weight_key(member) is None:
                 raise TypeError(takes_no_weights(f"{owner}: expert {name!r}", member, _EM_NEEDS))
+            refuse_weightless_inside(member, owner, f"expert {name!r}", _EM_NEEDS)
         if self._kind == "classifier":
             for name, member in zip(names, members):
                 if not hasattr(member, "predict_proba"):
@@ -280,6 +282,7 @@ class _BaseMixture(Composite):
         if (self.gate is not None and not is_frozen(self.gate)
                 and weight_key(self.gate) is None):
             raise TypeError(takes_no_weights(f"{owner}: the gate", self.gate, _EM_NEEDS))
+        refuse_weightless_inside(self.gate, owner, "the gate", _EM_NEEDS)
         if frozen is not None and not np.array_equal(frozen, np.arange(n_experts)):
             raise ValueError(
                 f"{owner}: a frozen gate routes to its classes, which must be the "

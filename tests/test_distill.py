@@ -785,6 +785,31 @@ def test_student_without_weights_is_refused_before_the_teacher_is_fitted(label_w
                            cv=2).fit(X_REG, Y_REG)
 
 
+def test_a_composite_student_holding_a_member_without_weights_is_refused_first():
+    # Such a composite takes whole-number weights only (as repeated rows); the
+    # distiller's are fractional, and the nested member's refusal came from deep in the
+    # student's fit, after the teacher's, speaking of weights the user never gave.
+    from skfuse import FusionRegressor
+
+    RecordingRegressor.fits = []
+    student = FusionClassifier([("knn", KNeighborsClassifier()), ("lr", LogisticRegression())])
+    with pytest.raises(TypeError, match=r"'knn' inside the student \(KNeighborsClassifier\) "
+                       "does not accept sample_weight in fit, by which the student learns"):
+        DistilledClassifier(LogisticRegression(), student, cv=3).fit(X_CLF, Y_CLF)
+    nested = SerialStack([("fusion", FusionRegressor([("knn", KNeighborsRegressor()),
+                                                      ("ridge", Ridge())])),
+                          ("final", Ridge())])
+    with pytest.raises(TypeError, match=r"'fusion__knn' inside the student"):
+        DistilledRegressor(RecordingRegressor(), nested, label_weight=0.5, augment="munge",
+                           cv=3).fit(X_REG, Y_REG)
+    assert RecordingRegressor.fits == []
+    # Whole-number weights, or none, such a student takes.
+    DistilledRegressor(Ridge(), nested, label_weight=0.0, augment="munge",
+                       cv=3).fit(X_REG, Y_REG, sample_weight=np.full(len(Y_REG), 2.0))
+    student = FusionClassifier([("nb", GaussianNB()), ("lr", LogisticRegression())])
+    DistilledClassifier(LogisticRegression(), student, cv=3).fit(X_CLF, Y_CLF)
+
+
 def test_pipeline_teacher_gets_sample_weight_at_every_step_that_takes_it():
     weight = np.random.RandomState(1).uniform(0.1, 3.0, len(Y_REG))
     teacher = make_pipeline(StandardScaler(), Ridge(alpha=10.0))

@@ -1709,3 +1709,23 @@ def test_a_given_gate_is_left_unseeded_without_a_random_state():
     assert unseeded.gate_.random_state is None
     seeded = MixtureOfExpertsRegressor(Ridge(), random_state=0, **kwargs).fit(X, y)
     assert isinstance(seeded.gate_.random_state, int)
+
+
+def test_a_composite_expert_or_gate_holding_a_member_without_weights_is_refused_first():
+    # EM's weights are fractional, which such a composite takes only where each of its
+    # members takes weights: the nested member's refusal came from deep in EM.
+    from skfuse import FusionClassifier
+
+    iris = load_iris()
+    inner = FusionClassifier([("knn", KNeighborsClassifier()), ("lr", LogisticRegression())])
+    experts = [("fusion", inner), ("lr", LogisticRegression())]
+    with pytest.raises(TypeError, match=r"'knn' inside expert 'fusion' "
+                       r"\(KNeighborsClassifier\) does not accept sample_weight in fit, "
+                       "which EM weights it with"):
+        MixtureOfExpertsClassifier(experts, max_iter=3).fit(iris.data, iris.target)
+    with pytest.raises(TypeError, match="'knn' inside the gate"):
+        MixtureOfExpertsClassifier(n_experts=2, gate=clone(inner),
+                                   max_iter=3).fit(iris.data, iris.target)
+    inner.set_params(knn=DecisionTreeClassifier(max_depth=2, random_state=0))
+    mixture = MixtureOfExpertsClassifier(experts, max_iter=3, random_state=0)
+    assert mixture.fit(iris.data, iris.target).score(iris.data, iris.target) > 0.8
