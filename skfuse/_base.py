@@ -766,8 +766,12 @@ def refuse_non_finite_student(owner, out, when):
 def refuse_infinite(X, owner, feature_names=None):
     """Raise a ``ValueError`` naming the columns of ``X`` that hold an infinite value."""
     if _is_dataframe(X):
+        # Only float columns can hold inf (by dtype kind: NumPy, nullable Float64 and
+        # Arrow floats alike); select_dtypes("number") would take Arrow durations too,
+        # whose DataFrame.to_numpy(na_value=...) raises IndexError in pandas.
         # Object columns by dtype: select_dtypes("object") takes pandas 3's strings too.
-        numeric = X.select_dtypes("number")
+        numeric = X.iloc[:, [i for i, kind in enumerate(X.dtypes)
+                             if getattr(kind, "kind", "O") in "fc"]]
         objects = X.iloc[:, [i for i, kind in enumerate(X.dtypes) if kind == object]]
         names, values = list(numeric.columns), numeric.to_numpy(dtype=np.float64,
                                                                 na_value=np.nan)

@@ -1217,7 +1217,8 @@ def _not_numeric(X, shown=5):
     (named, or by position in an array), or "" where none alone fails."""
     if _is_dataframe(X):
         bad = [str(name) for name, dtype in X.dtypes.items()
-               if dtype.kind not in "biuf" and not _converts(X[name])]
+               if getattr(dtype, "kind", "O") in "mM"
+               or (dtype.kind not in "biuf" and not _converts(X[name]))]
     else:
         array = np.asarray(X, dtype=object)
         bad = [f"column {j}" for j in range(array.shape[1]) if not _converts(array[:, j])]
@@ -1238,6 +1239,13 @@ def _converts(column):
 def _numeric(X):
     """The gate's input: float numbers (a DataFrame is converted)."""
     if _is_dataframe(X):
+        # Dates and durations are not numbers (as scikit-learn's check_array refuses
+        # them): as floats they would be counts of the column's own unit (s, ms, us, ns),
+        # so the same dates in another unit would route elsewhere.
+        times = [str(name) for name, dtype in X.dtypes.items()
+                 if getattr(dtype, "kind", "O") in "mM"]
+        if times:
+            raise ValueError("dates and durations are not numbers")
         return X.to_numpy(dtype=np.float64, na_value=np.nan)
     if hasattr(X, "toarray"):
         return X.astype(np.float64)

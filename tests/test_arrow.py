@@ -97,3 +97,17 @@ def test_views_by_name_on_a_frame_without_string_names_say_why():
                               views={"a": ["0"], "b": [1, 2]}, cv=3)
     with pytest.raises(ValueError, match=r"column names are not all strings.*astype\(str\)"):
         fusion.fit(frame, y)
+
+
+def test_an_arrow_duration_column_is_not_taken_for_one_that_may_hold_inf():
+    # The infinite-value check took every "number" column, Arrow durations included,
+    # whose conversion to floats raised a bare IndexError in pandas: only float columns
+    # can hold inf, and those are still checked, Arrow's too.
+    _, frame, y = _frames()
+    frame["wait"] = pd.array(pd.to_timedelta(np.arange(len(y)), unit="s"),
+                             dtype=pd.ArrowDtype(pa.duration("us")))
+    fusion = FusionClassifier([("lr", _by_name())])
+    assert fusion.fit(frame, y).score(frame, y) == _by_name().fit(frame, y).score(frame, y)
+    frame["f2"] = pd.array(np.r_[np.inf, np.zeros(len(y) - 1)], dtype=pd.ArrowDtype(pa.float64()))
+    with pytest.raises(ValueError, match=r"infinite.*\['f2'\]|\['f2'\].*infinite"):
+        fusion.fit(frame, y)

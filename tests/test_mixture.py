@@ -1729,3 +1729,18 @@ def test_a_composite_expert_or_gate_holding_a_member_without_weights_is_refused_
     inner.set_params(knn=DecisionTreeClassifier(max_depth=2, random_state=0))
     mixture = MixtureOfExpertsClassifier(experts, max_iter=3, random_state=0)
     assert mixture.fit(iris.data, iris.target).score(iris.data, iris.target) > 0.8
+
+
+def test_a_gate_refuses_dates_and_durations_as_it_does_text():
+    # As floats they were counts of the column's unit: the same dates in seconds and in
+    # nanoseconds routed the rows apart (pandas' and polars' frames differ in unit).
+    X, y = piecewise(200)
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+    frame["when"] = pd.Timestamp("2020-01-01") + pd.to_timedelta(np.arange(200), unit="D")
+    frame["wait"] = frame["when"] - frame["when"].min()
+    views = {"a": ["x0", "x1"], "b": ["x0", "x1"]}
+    moe = MixtureOfExpertsRegressor([("a", Ridge()), ("b", Ridge())], views=views)
+    with pytest.raises(ValueError, match=r"of which \['when', 'wait'\] are not"):
+        moe.fit(frame, y)
+    moe.set_params(gate_view=[f"x{i}" for i in range(X.shape[1])], random_state=0)
+    assert moe.fit(frame, y).predict(frame).shape == (200,)
