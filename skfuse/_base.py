@@ -1119,7 +1119,13 @@ def refuse_weightless_inside(estimator, owner, who, need):
 def _weightless_inside(estimator, path=""):
     """``(path, estimator)`` of the first estimator that the skfuse composite
     ``estimator`` fits, or one nested in it fits, without weights; None if none."""
-    if not isinstance(estimator, Composite) or is_frozen(estimator):
+    if isinstance(estimator, Pipeline) and estimator.steps:  # weights reach its last step
+        name, last = estimator.steps[-1]
+        return _weightless_inside(last, f"{path}{name}__")
+    # Under metadata routing a composite passes weights to the members that request
+    # them and fits the others unweighted: it repeats no rows.
+    if (not isinstance(estimator, Composite) or is_frozen(estimator)
+            or get_config().get("enable_metadata_routing", False)):
         return None
     for key, value in estimator.get_params(deep=False).items():
         named = value if isinstance(value, list) else [(key, value)]

@@ -68,6 +68,7 @@ from ._weights import (
     fit_temperature,
     greedy_weights,
     guard_gain,
+    largest_magnitude,
     near_lowest,
     optimize_weights,
     regressor_objective,
@@ -79,8 +80,9 @@ from .exceptions import FrozenMemberWarning
 
 
 def fitted_members(fusion):
-    """A fitted fusion's members by name, for skfuse's own reading: unlike
-    ``named_estimators_``, this does not hand them out (see ``_handed_out``)."""
+    """A fitted fusion's members by name (stored ones unpickled), for skfuse's own
+    reading: unlike ``named_estimators_``, this does not hand them out, so ``predict``
+    keeps taking their outputs from ``memory`` (see ``_handed_out``)."""
     return fusion._loaded_members()
 
 
@@ -719,7 +721,10 @@ class _BaseFusion(TransformerMixin, Composite):
                            getattr(self, "voting", None))
         alone = row_losses(oof, y_target, onehot, self._kind, getattr(self, "voting", None))
         gain, error = guard_gain(fused, alone, sample_weight)
-        if gain <= error and not np.array_equal(learned["weights_"], onehot):
+        # A gain within rounding of the losses (copies of one member fused) is no gain,
+        # as near_lowest treats equal losses: otherwise the ulps decide the fallback.
+        rounding = 1e-12 * largest_magnitude(alone)
+        if gain <= error + rounding and not np.array_equal(learned["weights_"], onehot):
             learned["_guard_"] = (gain, error, learned["weights_"])
             learned["weights_"] = onehot
             learned["fallback_"] = names[best]
@@ -943,8 +948,10 @@ _FUSION_DOCS = {
         state: a function they hold, and their class, are known by name, so
         redefining one under the same name, or upgrading the library that defines it,
         is not seen (clear the cache). Once ``estimators_`` or ``named_estimators_``
-        has handed out the fitted members (which may then be changed in place),
-        ``predict`` computes their outputs afresh, without the cache.""",
+        has handed out the fitted members, which may then be changed in place (any
+        read of them, the HTML representation's list of fitted attributes included),
+        ``predict`` computes their outputs afresh, without the cache, until the next
+        fit.""",
     "partitions": """partitions : {"blocks"}, int or None, default=None
         Data-parallel fusion: one copy of each member per partition of the rows,
         fused with one weight per member. ``"blocks"``: one partition per block of a

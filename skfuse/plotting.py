@@ -169,7 +169,7 @@ class FusionWeightsDisplay:
         -------
         display : FusionWeightsDisplay
         """
-        from ._fusion import FusionClassifier, FusionRegressor, fitted_members
+        from ._fusion import FusionClassifier, FusionRegressor
 
         _pyplot()  # before any work, as scikit-learn's displays check
         estimator, _ = _ending_in(estimator, (FusionClassifier, FusionRegressor),
@@ -193,7 +193,7 @@ class FusionWeightsDisplay:
         elif output is not None:
             raise ValueError("output= is for a fusion with one weight vector per output; "
                              "this one has one for all.")
-        display = cls(weights, list(fitted_members(estimator)), scores, path, path_scores)
+        display = cls(weights, list(estimator.named_estimators_), scores, path, path_scores)
         return display.plot(ax=ax, kind=kind)
 
     def plot(self, ax=None, *, kind=None):

@@ -310,13 +310,17 @@ def test_a_shuffle_split_without_a_seed_is_seeded_from_random_state(splitter):
 def test_a_refused_splitter_is_named_as_given_not_as_seeded():
     # An unseeded shuffling splitter is seeded from random_state for the fit; the
     # refusal showed that copy's seed, one the user never set.
-    from sklearn.model_selection import ShuffleSplit
+    from sklearn.model_selection import GroupKFold, ShuffleSplit
 
     X, y = make_classification(200, 5, n_informative=3, random_state=0)
     fusion = FusionClassifier([("nb", GaussianNB()), ("lr", LogisticRegression())],
                               weights="optimize", cv=ShuffleSplit(5, test_size=0.2),
                               random_state=0)
     with pytest.raises(ValueError, match="disjoint test folds") as info:
+        fusion.fit(X, y)
+    assert "random_state=None" in str(info.value)
+    fusion.set_params(cv=GroupKFold(3, shuffle=True))
+    with pytest.raises(ValueError, match="splits by groups") as info:
         fusion.fit(X, y)
     assert "random_state=None" in str(info.value)
 

@@ -6,9 +6,13 @@ from joblib import Memory
 from numpy.testing import assert_allclose
 from sklearn.base import clone
 from sklearn.datasets import load_iris, make_classification
-from sklearn.ensemble import BaggingClassifier, VotingClassifier
+from sklearn.ensemble import (
+    BaggingClassifier,
+    HistGradientBoostingClassifier,
+    VotingClassifier,
+)
 from sklearn.frozen import FrozenEstimator
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.naive_bayes import GaussianNB
 from sklearn.pipeline import make_pipeline
@@ -164,6 +168,36 @@ def test_members_handed_out_and_changed_are_not_answered_from_the_cache(tmp_path
     assert_allclose(cached.predict_proba(X), changed)
     cached.estimators_[1].theta_[:] *= 2.0  # as fitted again
     assert_allclose(cached.predict_proba(X), fitted)
+
+
+class _CountingRidge(Ridge):
+    calls = 0
+
+    def predict(self, X):
+        type(self).calls += 1
+        return super().predict(X)
+
+
+def test_a_stack_reading_its_fusion_levels_members_keeps_their_cache(tmp_path):
+    # A regressor level passing its members' outputs (feature names read the members),
+    # and a classifier level with views a row may lack (outputs placed per member).
+    level = FusionRegressor([("ridge", _CountingRidge()),
+                             ("tree", DecisionTreeRegressor(max_depth=3, random_state=0))],
+                            memory=tmp_path)
+    regression = SerialStack([("level", level), ("final", Ridge())],
+                             stack_method="transform").fit(X, X[:, 0])
+    X_missing = X.copy()
+    X_missing[:30, :2] = np.nan
+    level = FusionClassifier([("nb", CountingNB()), ("lr", LogisticRegression(max_iter=500))],
+                             views={"nb": [0, 1], "lr": [2, 3]}, memory=tmp_path)
+    final = HistGradientBoostingClassifier(max_iter=5, random_state=0)  # (takes NaN)
+    classification = SerialStack([("level", level), ("final", final)]).fit(X_missing, y)
+    _CountingRidge.calls = CountingNB.calls = 0
+    for _ in range(2):
+        regression.get_feature_names_out()
+        regression.predict(X)
+        classification.predict_proba(X_missing)
+    assert (_CountingRidge.calls, CountingNB.calls) == (1, 1)
 
 
 def test_results_are_the_same_with_and_without_memory(tmp_path):

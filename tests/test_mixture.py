@@ -6,12 +6,14 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+import sklearn
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.compose import make_column_selector, make_column_transformer
 from sklearn.datasets import load_iris
 from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.model_selection import GridSearchCV
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
@@ -1591,7 +1593,6 @@ def test_a_mixtures_own_fitted_gate_given_as_gate_is_refused_clearly():
 def test_a_frozen_gate_keeps_its_routing_and_em_fits_the_experts():
     # It was refused as a gate that "cannot hand sample_weight on" (which EM never asks
     # of a gate it does not fit).
-    from sklearn.frozen import FrozenEstimator
 
     rng = np.random.RandomState(0)
     X = rng.uniform(-3, 3, (300, 2))
@@ -1726,9 +1727,22 @@ def test_a_composite_expert_or_gate_holding_a_member_without_weights_is_refused_
     with pytest.raises(TypeError, match="'knn' inside the gate"):
         MixtureOfExpertsClassifier(n_experts=2, gate=clone(inner),
                                    max_iter=3).fit(iris.data, iris.target)
-    inner.set_params(knn=DecisionTreeClassifier(max_depth=2, random_state=0))
-    mixture = MixtureOfExpertsClassifier(experts, max_iter=3, random_state=0)
-    assert mixture.fit(iris.data, iris.target).score(iris.data, iris.target) > 0.8
+    with pytest.raises(TypeError, match="'fusionclassifier__knn' inside expert 'pipe'"):
+        MixtureOfExpertsClassifier([("pipe", make_pipeline(StandardScaler(), clone(inner)))],
+                                   max_iter=3).fit(iris.data, iris.target)
+    # Fitted as they are (frozen), or left unweighted (metadata routing), such members
+    # are no obstacle; nor are members that all take weights.
+    frozen = FrozenEstimator(KNeighborsClassifier().fit(iris.data, iris.target))
+    for knn in (frozen, DecisionTreeClassifier(max_depth=2, random_state=0)):
+        inner.set_params(knn=knn)
+        mixture = MixtureOfExpertsClassifier(experts, max_iter=3, random_state=0)
+        assert mixture.fit(iris.data, iris.target).score(iris.data, iris.target) > 0.8
+    with sklearn.config_context(enable_metadata_routing=True):
+        lr = LogisticRegression().set_fit_request(sample_weight=True)
+        inner = FusionClassifier([("knn", KNeighborsClassifier()), ("lr", lr)])
+        mixture = MixtureOfExpertsClassifier([("fusion", inner), ("lr", clone(lr))],
+                                             max_iter=3, random_state=0)
+        assert mixture.fit(iris.data, iris.target).score(iris.data, iris.target) > 0.8
 
 
 def test_a_gate_refuses_dates_and_durations_as_it_does_text():

@@ -481,6 +481,19 @@ def test_guard_falls_back_to_the_first_listed_of_members_tied_to_rounding(order)
     assert_array_equal(fusion.weights_, [1.0, 0.0, 0.0])
 
 
+@pytest.mark.parametrize("copies", [2, 3, 5])
+def test_guard_falls_back_from_copies_of_one_member_whatever_their_number(copies):
+    # Fusing copies of one member gains nothing; the rounding of their weighted mean
+    # (1/3 + 1/3 + 1/3) must not decide the guard (3 copies kept equal weights).
+    rng = np.random.RandomState(3)
+    y, e = rng.normal(size=(2, 150))
+    X = np.tile((y + e)[:, None], copies)
+    members = [(f"m{k}", _Column(k)) for k in range(copies)]
+    fusion = FusionRegressor(members, weights="optimize", guard=True, cv=KFold(3)).fit(X, y)
+    # (the optimiser may already have chosen m0 alone, with no fallback to report)
+    assert_array_equal(fusion.weights_, np.eye(copies)[0])
+
+
 def test_guard_gain_of_huge_losses_is_the_scaled_gain():
     fused = np.array([0.1, 0.4, 0.2, 0.3])
     best = np.array([0.2, 0.3, 0.4, 0.3])
