@@ -307,8 +307,10 @@ def _through_disk(backend, memo_key, call_id, compute, *args):
         # unless it was cleared in between.
         except Exception as exc:  # noqa: BLE001
             if backend.contains_item(call_id):
-                warnings.warn(f"skfuse's member cache could not read {call_id[-1]} "
-                              f"({exc!r}); computing it again.", UserWarning, stacklevel=2)
+                where = os.path.join(str(getattr(backend, "location", "")), *call_id)
+                warnings.warn(f"skfuse's member cache could not read its entry {where} "
+                              f"(damaged or replaced: {exc!r}); computing it again and "
+                              "writing it over.", UserWarning, stacklevel=2)
     made, read = None, value is not missing
     if not read:
         value, made = compute(*args)

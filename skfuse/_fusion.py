@@ -137,6 +137,9 @@ class _BaseFusion(TransformerMixin, Composite):
         ``predict`` neither reads nor writes their outputs in ``memory``, where they are
         keyed by the members as fitted."""
         members = self._loaded_members()
+        keys = self.__dict__.get("_member_keys_")
+        if keys is not None:  # in place: a shallow copy (copy.copy) shares the list
+            keys[:] = [None] * len(keys)
         self._member_keys_ = None
         return members
 
@@ -947,7 +950,9 @@ _FUSION_DOCS = {
         ``sample_weight`` misses the cache. Members are identified by their pickled
         state: a function they hold, and their class, are known by name, so
         redefining one under the same name, or upgrading the library that defines it,
-        is not seen (clear the cache). Once ``estimators_`` or ``named_estimators_``
+        is not seen (clear the cache). A member left unseeded (its ``random_state`` and
+        the fusion's None) is fitted once and then read back, whatever NumPy's global
+        seed, as ``Pipeline(memory=...)`` does. Once ``estimators_`` or ``named_estimators_``
         has handed out the fitted members, which may then be changed in place (any
         read of them, the HTML representation's list of fitted attributes included),
         ``predict`` computes their outputs afresh, without the cache, until the next

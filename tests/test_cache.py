@@ -1,5 +1,7 @@
 """The member cache: GridSearchCV over fusion parameters fits each member once per split."""
 
+import copy
+
 import numpy as np
 import pytest
 from joblib import Memory
@@ -161,7 +163,8 @@ def test_members_handed_out_and_changed_are_not_answered_from_the_cache(tmp_path
     stack.predict_proba(X)
     assert CountingNB.calls == 3
     fitted = plain.predict_proba(X)
-    for fusion in (plain, cached):
+    twin = copy.copy(cached)  # shares the fitted members, and what keys them
+    for fusion in (plain, twin):
         fusion.named_estimators_["nb"].theta_[:] *= 0.5
     changed = plain.predict_proba(X)
     assert not np.allclose(changed, fitted)
@@ -658,6 +661,9 @@ def test_a_damaged_entry_is_computed_again_with_a_warning(tmp_path):
     with pytest.warns(UserWarning, match="could not read") as caught:
         again = FusionClassifier(members(), memory=tmp_path).fit(X, y).predict_proba(X)
     assert len([w for w in caught if "could not read" in str(w.message)]) == 4
+    # The warning says where the entry lies, so the user can look at the folder.
+    assert all(str(tmp_path) in str(w.message) for w in caught
+               if "could not read" in str(w.message))
     assert_allclose(again, expected)
     assert fits() == (2, 2)  # fitted again
     _cache._MEMO.clear()
