@@ -63,6 +63,7 @@ from ._jobs import MemberJobs
 from ._tasks import is_frozen, report, report_fit_time, weight_key, weight_params
 from ._views import (
     _is_dataframe,
+    class_name,
     concat_rows,
     missing_rows,
     missing_text_refusal,
@@ -177,6 +178,22 @@ def logits(proba, temperature):
 
 def _predictions(estimator, X):
     return np.asarray(estimator.predict(X), dtype=np.float64)
+
+
+def _logit_predictions(estimator, X, n_outputs):
+    """A regressor student's logits: one per row (two classes, as a vector) or
+    ``n_outputs`` per row. A column vector (a skorch ``NeuralNetRegressor`` predicts
+    ``(n, 1)``) is taken as the vector; any other shape is refused by name."""
+    out = _predictions(estimator, X)
+    n_rows = X.shape[0] if hasattr(X, "shape") else len(X)
+    if out.size != n_rows * n_outputs or out.ndim > 2 or (
+            out.ndim == 2 and out.shape[0] != n_rows):
+        raise ValueError(
+            f"DistilledClassifier: the regressor student {class_name(estimator)} "
+            f"predicted an array of shape {out.shape} for {n_rows} rows; it learns the "
+            f"teacher's logits and must predict {n_outputs} per row (shape "
+            f"{(n_rows,) if n_outputs == 1 else (n_rows, n_outputs)}).")
+    return out.reshape(n_rows) if n_outputs == 1 else out.reshape(n_rows, n_outputs)
 
 
 class _BaseDistilled(Composite):
@@ -927,7 +944,8 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
     def _student_output(self):
         if self.soft_labels_ == "duplication":
             return partial(member_proba, classes=self.classes_)
-        return _predictions
+        n_classes = len(self.classes_)
+        return partial(_logit_predictions, n_outputs=1 if n_classes == 2 else n_classes)
 
     def _fidelity(self, student_out, teacher_proba, sample_weight=None):
         if self.soft_labels_ == "logits":

@@ -1286,3 +1286,28 @@ def test_predict_is_what_a_tuned_student_predicts():
     top = distilled.predict_proba(X).argmax(axis=1)
     assert not np.array_equal(distilled.student_.predict(X), top)
     assert_array_equal(distilled.predict(X), distilled.student_.predict(X))
+
+
+class _ColumnRidge(Ridge):
+    """Predicts a column vector, as a skorch NeuralNetRegressor does."""
+
+    def predict(self, X):
+        return super().predict(X).reshape(-1, 1)
+
+
+def test_regressor_student_predicting_a_column_learns_binary_logits():
+    X, y = make_classification(n_samples=120, random_state=0)
+    column = DistilledClassifier(LogisticRegression(), _ColumnRidge(), cv=3,
+                                 random_state=0).fit(X, y)
+    flat = DistilledClassifier(LogisticRegression(), Ridge(), cv=3, random_state=0).fit(X, y)
+    assert np.allclose(column.predict_proba(X), flat.predict_proba(X))
+    with pytest.raises(ValueError, match=r"_WideRidge predicted an array of shape "
+                                         r"\(40, 2\) for 40 rows"):
+        DistilledClassifier(LogisticRegression(), _WideRidge(), cv=3).fit(X, y)
+
+
+class _WideRidge(Ridge):
+    """Predicts two columns where one is learned."""
+
+    def predict(self, X):
+        return np.tile(super().predict(X).reshape(-1, 1), 2)
