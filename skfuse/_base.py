@@ -765,6 +765,9 @@ def refuse_non_finite_student(owner, out, when):
 
 def refuse_infinite(X, owner, feature_names=None):
     """Raise a ``ValueError`` naming the columns of ``X`` that hold an infinite value."""
+    if _is_dataframe(X) and hasattr(X, "sparse"):  # every column sparse: read as stored,
+        # as check_array makes it a sparse matrix (to_numpy would hold n x p floats)
+        feature_names, X = list(X.columns), X.sparse.to_coo()
     if _is_dataframe(X):
         # Only float columns can hold inf (by dtype kind: NumPy, nullable Float64 and
         # Arrow floats alike); select_dtypes("number") would take Arrow durations too,
