@@ -598,6 +598,44 @@ def test_a_constant_output_is_predicted_exactly():
     assert_array_equal(moe.predict(X)[:, 1], 3.0)
 
 
+@pytest.mark.parametrize("value", [1 / 3, 1e9 + 0.1, 123456.789])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_a_constant_output_of_any_value_is_predicted_exactly(value, weighted):
+    # Its mean and spread were rounding residue (1/3: a scale of 6e-17), so the network
+    # fit noise and predict missed the value by ulps.
+    X, _ = piecewise(200, 0)
+    weight = np.r_[np.zeros(50), np.ones(150)] if weighted else None
+    y = np.full(len(X), value)
+    if weighted:
+        y[:50] = 7.0  # rows of weight 0 play no part
+    moe = NeuralMixtureOfExpertsRegressor(**small(max_epochs=2)).fit(
+        X, y, sample_weight=weight)
+    assert_array_equal(moe.y_scale_, 0.0)
+    assert_array_equal(moe.predict(X), value)
+
+
+@pytest.mark.parametrize("classify", [False, True])
+def test_fit_predict_and_load_under_a_float64_default_dtype(classify):
+    # Parameters took torch's default dtype: under set_default_dtype(torch.float64) fit
+    # failed in the gate's matmul (float != double), as did predict after unpickling,
+    # and predict_gate's scatter.
+    X, y = piecewise(200, 0)
+    cls = NeuralMixtureOfExpertsClassifier if classify else NeuralMixtureOfExpertsRegressor
+    y = y > 0 if classify else y
+    reference = cls(**small(max_epochs=2)).fit(X, y)
+    saved = pickle.dumps(reference)
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        moe = cls(**small(max_epochs=2)).fit(X, y)
+        loaded = pickle.loads(saved)
+        for model in (moe, loaded, reference):
+            assert_array_equal(model.predict(X), reference.predict(X))
+            assert_array_equal(model.predict_gate(X), reference.predict_gate(X))
+    finally:
+        torch.set_default_dtype(before)
+
+
 def test_weighted_losses_are_weighted_means_on_each_side_of_the_split():
     # Weights were scaled to mean 1 over every row, so a part's recorded loss was its
     # weighted mean times the part's mean weight: with 100 training rows of weight 0,

@@ -620,7 +620,7 @@ class _BaseNeuralMixture(BaseEstimator):
         data = torch.from_numpy(self._scaled(X)).to(device)
         with torch.inference_mode():
             experts, weight, _ = module.routing(data)
-            out = torch.zeros(len(data), module.n_experts, device=data.device)
+            out = torch.zeros(len(data), module.n_experts, device=data.device, dtype=weight.dtype)
             out.scatter_(1, experts, weight)
         return out.cpu().numpy()
 
@@ -859,8 +859,14 @@ class NeuralMixtureOfExpertsRegressor(RegressorMixin, _BaseNeuralMixture):
         else:  # weighted, as X is: rows of weight 0 play no part
             mean = np.average(Z, axis=0, weights=weight)
             scale = np.sqrt(np.average((Z - mean) ** 2, axis=0, weights=weight))
-        self.y_mean_, scale = mean * unit, scale * unit
-        # A constant output keeps scale 0, so that predict returns its value exactly.
+        # A constant output (every row of positive weight the same value) keeps scale 0
+        # and that value as its mean, so that predict returns it exactly: the mean and
+        # spread of rounding residue (1/3 gives a scale of 6e-17) would have the network
+        # fit noise, and predict the value off by ulps.
+        kept = Y if weight is None else Y[weight > 0]
+        constant = kept.min(axis=0) == kept.max(axis=0)
+        self.y_mean_ = np.where(constant, kept[0], mean * unit)
+        scale = np.where(constant, 0.0, scale) * unit
         self.y_scale_ = np.where(scale > 0, scale, 0.0)
         target = ((Y - self.y_mean_) / np.where(scale > 0, scale, 1.0)).astype(np.float32)
         return self._fit(X, target, sample_weight, Y.shape[1])

@@ -48,9 +48,9 @@ class MixtureNet(nn.Module):
             self.biases.append(_uniform((n_experts, fan_out), bound, generator))
         self.gate = nn.Parameter(_uniform((n_features, n_experts), 1.0 / math.sqrt(n_features),
                                           generator))
-        self.gate_bias = nn.Parameter(torch.zeros(n_experts))
+        self.gate_bias = nn.Parameter(torch.zeros(n_experts, dtype=torch.float32))
         # Noisy top-k gating: a learned, input-dependent noise scale (softplus).
-        self.noise = nn.Parameter(torch.zeros(n_features, n_experts))
+        self.noise = nn.Parameter(torch.zeros(n_features, n_experts, dtype=torch.float32))
 
     def to_state(self):
         """The constructor's arguments and the parameters as NumPy arrays (on the CPU):
@@ -161,7 +161,9 @@ class MixtureNet(nn.Module):
 
 
 def _uniform(shape, bound, generator):
-    values = torch.rand(shape, generator=generator) * (2 * bound) - bound
+    # float32 whatever torch's default dtype (set_default_dtype(torch.float64) is common
+    # in scientific code): the rows are float32, and mixed dtypes fail in matmul.
+    values = torch.rand(shape, generator=generator, dtype=torch.float32) * (2 * bound) - bound
     return nn.Parameter(values)
 
 
