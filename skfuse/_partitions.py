@@ -139,10 +139,21 @@ def split(X, y, sample_weight, partitions, owner):
         else _aligned(sample_weight, lengths, sizes.get("sample_weight"), "sample_weight",
                       owner, dask)
     )
+    # An empty block (a filtered frame's partition) has nothing to fit: left out, as
+    # blockwise predict passes it by.
+    filled = np.flatnonzero(lengths > 0)
+    if len(filled) == 0:
+        raise ValueError(f"{owner}: X has 0 samples (every block is empty).")
     if partitions == "blocks":
-        groups = [[b] for b in range(n_blocks)]
+        groups = [[b] for b in filled]
     else:
-        groups = [list(g) for g in np.array_split(np.arange(n_blocks), partitions)]
+        if partitions > len(filled):
+            raise ValueError(
+                f"{owner}: partitions={partitions} is more than the {len(filled)} "
+                f"non-empty blocks of X (of {n_blocks}); repartition X, or ask for "
+                "fewer partitions."
+            )
+        groups = [list(g) for g in np.array_split(filled, partitions)]
     return Partitioned(
         [[X_blocks[b] for b in g] for g in groups],
         [[y_blocks[b] for b in g] for g in groups],

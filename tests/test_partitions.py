@@ -646,3 +646,24 @@ def test_a_member_that_takes_collections_is_fitted_without_the_sample_rows(monke
     with pytest.raises(TypeError, match="member 'dask' takes Dask collections, and X is "
                                         "in memory"):
         clone(mixed).set_params(partitions=4).fit(X_CLF, Y_CLF)
+
+
+def test_empty_blocks_are_left_out():
+    # A filter can empty a partition: it holds nothing to fit, and predict passes it by.
+    import dask
+    import dask.array as da
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(60, 3)
+    y = (X[:, 0] > 0).astype(int)
+    chunks = ((20, 0, 40, 0),)
+    Xd, yd = da.from_array(X, chunks=chunks + ((3,),)), da.from_array(y, chunks=chunks)
+    with dask.config.set(scheduler="synchronous"):
+        fusion = FusionClassifier(
+            [("tree", DecisionTreeClassifier(max_depth=2, random_state=0))],
+            partitions="blocks", weights="optimize", random_state=0,
+        ).fit(Xd, yd)
+        assert fusion.n_partitions_ == 2
+        np.testing.assert_array_equal(fusion.predict(Xd).compute(), fusion.predict(X))
+        with pytest.raises(ValueError, match="non-empty blocks"):
+            FusionClassifier([("tree", DecisionTreeClassifier())], partitions=3).fit(Xd, yd)
