@@ -765,10 +765,12 @@ def refuse_non_finite_student(owner, out, when):
 
 def refuse_infinite(X, owner, feature_names=None):
     """Raise a ``ValueError`` naming the columns of ``X`` that hold an infinite value."""
-    if _is_dataframe(X) and hasattr(X, "sparse"):  # every column sparse: read as stored,
-        # as check_array makes it a sparse matrix (to_numpy would hold n x p floats)
-        feature_names, X = list(X.columns), X.sparse.to_coo()
-    if _is_dataframe(X):
+    if _is_dataframe(X) and hasattr(X, "sparse"):  # every column sparse: read as stored
+        # (values and fill value, column by column: to_coo refuses a fill value other
+        # than 0, NaN by default for floats; to_numpy would hold n x p floats)
+        names, values = list(X.columns), None
+        columns, rows = _sparse_frame_infinite(X)
+    elif _is_dataframe(X):
         # Only float columns can hold inf (by dtype kind: NumPy, nullable Float64 and
         # Arrow floats alike); select_dtypes("number") would take Arrow durations too,
         # whose DataFrame.to_numpy(na_value=...) raises IndexError in pandas.
@@ -805,6 +807,26 @@ def refuse_infinite(X, owner, feature_names=None):
         f"{owner}: X holds infinite values in column(s) {shown}{more}, on {rows} row(s). "
         "Replace them; NaN marks a missing value."
     )
+
+
+def _sparse_frame_infinite(X):
+    """The positions of a sparse DataFrame's columns that hold an infinite value, stored
+    or as their fill value, and how many rows hold one."""
+    columns, hit = [], np.zeros(X.shape[0], dtype=bool)
+    for j, (_, column) in enumerate(X.items()):
+        values = column.array
+        if values.dtype.subtype.kind not in "fc":
+            continue
+        stored = values.sp_index.indices
+        rows = stored[np.isinf(values.sp_values)]
+        if np.isinf(values.fill_value) and stored.size < len(values):
+            filled = np.ones(len(values), dtype=bool)
+            filled[stored] = False
+            rows = np.r_[rows, np.flatnonzero(filled)]
+        if rows.size:
+            columns.append(j)
+            hit[rows] = True
+    return np.array(columns, dtype=int), int(hit.sum())
 
 
 def _number_columns(values, names):

@@ -186,8 +186,8 @@ def _logit_predictions(estimator, X, n_outputs):
     ``(n, 1)``) is taken as the vector; any other shape is refused by name."""
     out = _predictions(estimator, X)
     n_rows = X.shape[0] if hasattr(X, "shape") else len(X)
-    if out.size != n_rows * n_outputs or out.ndim > 2 or (
-            out.ndim == 2 and out.shape[0] != n_rows):
+    if out.shape not in ([(n_rows,), (n_rows, 1)] if n_outputs == 1
+                         else [(n_rows, n_outputs)]):
         raise ValueError(
             f"DistilledClassifier: the regressor student {class_name(estimator)} "
             f"predicted an array of shape {out.shape} for {n_rows} rows; it learns the "

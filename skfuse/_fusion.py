@@ -726,7 +726,9 @@ class _BaseFusion(TransformerMixin, Composite):
         gain, error = guard_gain(fused, alone, sample_weight)
         # A gain within rounding of the losses (copies of one member fused) is no gain,
         # as near_lowest treats equal losses: otherwise the ulps decide the fallback.
-        rounding = 1e-12 * largest_magnitude(alone)
+        # (of the mean loss, as near_lowest's are means: one huge row's loss must not
+        # swallow a real gain on the others)
+        rounding = 1e-12 * largest_magnitude([np.average(alone, weights=sample_weight)])
         if gain <= error + rounding and not np.array_equal(learned["weights_"], onehot):
             learned["_guard_"] = (gain, error, learned["weights_"])
             learned["weights_"] = onehot

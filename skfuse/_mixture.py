@@ -1242,13 +1242,13 @@ def _numeric(X):
         # Dates and durations are not numbers (as scikit-learn's check_array refuses
         # them): as floats they would be counts of the column's own unit (s, ms, us, ns),
         # so the same dates in another unit would route elsewhere.
-        times = [str(name) for name, dtype in X.dtypes.items()
-                 if getattr(dtype, "kind", "O") in "mM"]
-        if times:
+        if any(getattr(dtype, "kind", "O") in "mM" for dtype in X.dtypes):
             raise ValueError("dates and durations are not numbers")
         return X.to_numpy(dtype=np.float64, na_value=np.nan)
     if hasattr(X, "toarray"):
         return X.astype(np.float64)
+    if np.asarray(X).dtype.kind in "mM":
+        raise ValueError("dates and durations are not numbers")
     return np.asarray(X, dtype=np.float64)
 
 

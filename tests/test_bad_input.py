@@ -174,6 +174,16 @@ def test_a_sparse_frame_is_checked_for_infinite_values_as_stored(monkeypatch):
     frame = pd.DataFrame.sparse.from_spmatrix(X, columns=[f"c{i}" for i in range(2000)])
     with pytest.raises(ValueError, match=r"infinite values in column\(s\) \['c3'\], on 1 row"):
         refuse_infinite(frame, "FusionClassifier")
+    # Any fill value (pandas' default for floats is NaN, which to_coo refuses); an
+    # infinite one counts for every row it fills.
+    values = np.where(np.arange(12).reshape(4, 3) % 5 == 0, 1.0, np.nan)
+    nan_filled = pd.DataFrame(values, columns=["a", "b", "c"]).astype(
+        pd.SparseDtype(float, np.nan))
+    refuse_infinite(nan_filled, "FusionClassifier")
+    inf_filled = nan_filled.astype(pd.SparseDtype(float, np.nan)).fillna(np.inf).astype(
+        pd.SparseDtype(float, np.inf))
+    with pytest.raises(ValueError, match=r"\['a', 'b', 'c'\], on 4 row"):
+        refuse_infinite(inf_filled, "FusionClassifier")
 
 
 def test_strings_of_digits_are_not_taken_for_numbers():

@@ -1304,6 +1304,23 @@ def test_regressor_student_predicting_a_column_learns_binary_logits():
     with pytest.raises(ValueError, match=r"_WideRidge predicted an array of shape "
                                          r"\(40, 2\) for 40 rows"):
         DistilledClassifier(LogisticRegression(), _WideRidge(), cv=3).fit(X, y)
+    # Three classes: the logits by row, not transposed or flattened by class.
+    X, y = make_classification(n_samples=150, n_classes=3, n_informative=4, random_state=0)
+    for student, shape in ((_ByClass(), r"\(3, 50\)"), (_ByClass(flat=True), r"\(150,\)")):
+        with pytest.raises(ValueError, match=f"predicted an array of shape {shape}"):
+            DistilledClassifier(LogisticRegression(), student, cv=3).fit(X, y)
+
+
+class _ByClass(Ridge):
+    """Predicts the logits by class: (3, n), or flattened to (3 n,)."""
+
+    def __init__(self, flat=False):
+        super().__init__()
+        self.flat = flat
+
+    def predict(self, X):
+        out = super().predict(X).T
+        return out.ravel() if self.flat else out
 
 
 class _WideRidge(Ridge):

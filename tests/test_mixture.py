@@ -1756,5 +1756,8 @@ def test_a_gate_refuses_dates_and_durations_as_it_does_text():
     moe = MixtureOfExpertsRegressor([("a", Ridge()), ("b", Ridge())], views=views)
     with pytest.raises(ValueError, match=r"of which \['when', 'wait'\] are not"):
         moe.fit(frame, y)
+    dates = frame[["when", "when"]].to_numpy()  # an array of datetime64: the same
+    with pytest.raises(ValueError, match="dates and durations are not numbers"):
+        MixtureOfExpertsRegressor(Ridge(), n_experts=2).fit(dates, y)
     moe.set_params(gate_view=[f"x{i}" for i in range(X.shape[1])], random_state=0)
     assert moe.fit(frame, y).predict(frame).shape == (200,)

@@ -494,6 +494,19 @@ def test_guard_falls_back_from_copies_of_one_member_whatever_their_number(copies
     assert_array_equal(fusion.weights_, np.eye(copies)[0])
 
 
+def test_guard_keeps_a_real_gain_beside_one_huge_row_loss():
+    # The rounding allowance was sized by the largest row loss: one target of 1e6 that
+    # both members miss alike made it 1 and swallowed a gain of 6 standard errors.
+    rng = np.random.RandomState(0)
+    y = rng.normal(size=300)
+    X = np.c_[y + rng.normal(size=300), y + rng.normal(size=300)]
+    y[0], X[0] = 1e6, 0.0
+    members = [("m0", _Column(0)), ("m1", _Column(1))]
+    fusion = FusionRegressor(members, weights="optimize", guard=True, cv=KFold(3)).fit(X, y)
+    assert fusion.fallback_ is None
+    assert_allclose(fusion.weights_, [0.5, 0.5], atol=0.1)
+
+
 def test_guard_gain_of_huge_losses_is_the_scaled_gain():
     fused = np.array([0.1, 0.4, 0.2, 0.3])
     best = np.array([0.2, 0.3, 0.4, 0.3])
