@@ -6,7 +6,7 @@ Run from the repository root::
 
     python benchmarks/distill_teacher_edge.py [splits, 5] [max rows, 1000]
 """
-import sys
+import argparse
 import warnings
 
 import numpy as np
@@ -15,8 +15,11 @@ from bench_distill import REGRESSION, SEED, students, teacher
 from sklearn.base import clone
 from sklearn.model_selection import train_test_split
 
-SPLITS = int(sys.argv[1]) if len(sys.argv) > 1 else 5
-MAX_ROWS = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("splits", type=int, nargs="?", default=5)
+parser.add_argument("max_rows", type=int, nargs="?", default=1000)
+args = parser.parse_args()
+SPLITS, MAX_ROWS = args.splits, args.max_rows
 rng = np.random.RandomState(0)
 print("| data set | rows | split | teacher RMSE | HGB on labels RMSE | gain | gain / HGB | bootstrap SE of gain | gain / SE |")
 print("|---|---|---|---|---|---|---|---|---|")

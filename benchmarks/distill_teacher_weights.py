@@ -5,6 +5,7 @@ Run from the repository root::
 
     python benchmarks/distill_teacher_weights.py
 """
+import argparse
 import warnings
 
 import numpy as np
@@ -17,6 +18,8 @@ from sklearn.model_selection import train_test_split
 def rmse(a, b):
     return float(np.sqrt(np.mean((a - b) ** 2)))
 
+
+argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
 print("| data set | sd of y (held out) | teacher RMSE | HGB on labels RMSE | RMSE between them | "
       "teacher's weights (ridge, rf, hgb, knn) |")
 print("|---|---|---|---|---|---|")

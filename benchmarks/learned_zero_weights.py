@@ -23,6 +23,9 @@ BINS = [0, 1e-15, 1e-12, 1e-9, 1e-6, 1e-4, 1e-2, 1.0 + 1e-9]
 
 
 def main():
+    if {"-h", "--help"} & set(sys.argv[1:]):  # bench_quality's help, not swallowed below
+        print(__doc__.split("\n\n")[0] + "\n\nOptions: bench_quality.py's (passed on).\n")
+        bench_quality.main(["--help"])
     learned = []
     optimize = skfuse._weights.optimize_weights
 

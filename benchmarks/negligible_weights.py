@@ -8,6 +8,7 @@ Run from the repository root::
 
     python benchmarks/negligible_weights.py
 """
+import argparse
 import time
 import warnings
 
@@ -54,6 +55,7 @@ def row(data, classification):
 
 
 def main():
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     warnings.simplefilter("ignore")
     print("| data set | learned weights | members at 0, before / now | predict ms, before | "
           "predict ms, now | now / before |")

@@ -7,6 +7,7 @@ Run from the repository root (with ``PYTHONPATH`` at another checkout to time it
 
     python benchmarks/one_expert_mixture.py
 """
+import argparse
 import time
 
 import numpy as np
@@ -28,6 +29,7 @@ def median_seconds(predict, X, calls=15):
 
 
 def main():
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     X, y = load_diabetes(return_X_y=True)
     X_big = np.tile(X, (12, 1))
     with threadpool_limits(1):
