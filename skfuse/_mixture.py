@@ -414,7 +414,14 @@ class _BaseMixture(Composite):
         if self.verbose and len(counts) > 1:
             tried = ", ".join(f"{len(run['experts'])}: {run['loss']:.6g} after "
                               f"{run['n_iter']} iteration(s)" for run in runs)
-            report(owner, f"n_experts={count} chosen (held-out loss by count: {tried})")
+            lowest = len(min(runs, key=lambda run: run["loss"])["experts"])
+            rule = ("" if lowest == count else
+                    f"; {lowest} had the lowest, but not lower by more than tol and one "
+                    "standard error, so the fewer experts are kept")
+            alpha = (", each at its chosen gate_alpha" if isinstance(self.gate_alpha, str)
+                     else "")
+            report(owner, f"n_experts={count} chosen (held-out loss by count{alpha}: "
+                          f"{tried}{rule})")
         elif self.verbose and isinstance(self.n_experts, str):
             report(owner, f"n_experts={count} (\"auto\" had one count to try: "
                           f"{self._one_count_reason(views)})")

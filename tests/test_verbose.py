@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 from sklearn.base import clone
-from sklearn.datasets import load_wine
+from sklearn.datasets import load_wine, make_regression
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.frozen import FrozenEstimator
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.naive_bayes import GaussianNB
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
-from skfuse import FusionClassifier, SerialStack
+from skfuse import FusionClassifier, MixtureOfExpertsRegressor, SerialStack
 
 X, y = load_wine(return_X_y=True)
 X = StandardScaler().fit_transform(X)
@@ -332,3 +332,17 @@ def test_no_stdout_shows_nothing_and_fits(monkeypatch):
     quiet = fusion().fit(X, y)
     loud = fusion().set_params(verbose=1).fit(X, y)
     assert_array_equal(loud.predict_proba(X), quiet.predict_proba(X))
+
+
+def test_the_mixtures_count_line_says_why_a_count_with_a_lower_loss_was_passed_over(
+        capsys):
+    # The count with the lowest held-out loss is not kept unless it is lower by more
+    # than tol and a standard error: the line listed the losses and left it unexplained.
+    X, y = make_regression(200, 5, noise=5, random_state=0)
+    mixture = MixtureOfExpertsRegressor(Ridge(), random_state=0, verbose=1).fit(X, y)
+    line = next(line for line in capsys.readouterr().out.splitlines() if "chosen" in line)
+    lowest = min(mixture.count_losses_, key=mixture.count_losses_.get)
+    assert lowest > mixture.n_experts_  # the case at hand
+    assert (f"{lowest} had the lowest, but not lower by more than tol and one standard "
+            "error, so the fewer experts are kept") in line
+    assert "each at its chosen gate_alpha" in line
