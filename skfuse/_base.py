@@ -274,10 +274,19 @@ class Composite(_BaseComposition):
         routing = get_routing_for_object(estimator)
         asked = sorted(routing.consumes("fit", set(fit_params) - {"sample_weight"}))
         if asked:
+            if isinstance(routing, MetadataRouter):
+                # A search or composite: the request is one of what it holds (a cv
+                # that splits by groups, a step), and it has no set_fit_request of
+                # its own for it.
+                advice = ("The request comes from inside it (a cv that splits by "
+                          "groups, or a step): give it a cv that uses no groups "
+                          "(KFold), or unset that estimator's request.")
+            else:
+                advice = "Unset the request (set_fit_request(<name>=None))."
             raise TypeError(
                 f"{owner}: {who} ({type(estimator).__name__}) requests {asked} at fit, "
                 f"which {owner} does not route to it: it fits {who} on rows and weights "
-                "of its own making. Unset the request (set_fit_request(<name>=None)).")
+                f"of its own making. {advice}")
         self._refuse_declined_weights(estimator, who)
 
     def _refuse_declined_weights(self, estimator, who):

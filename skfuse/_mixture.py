@@ -1422,7 +1422,9 @@ _MIXTURE_DOCS = {
         routes), "auto" chooses
         ``n_experts`` and ``gate_alpha`` on it, and the chosen mixture then takes one
         more EM step on every row. At least 50 rows are held out, up to a quarter of
-        them; a class whose every row was drawn keeps one for training. None, under
+        them; a class whose every row was drawn keeps one for training. The rows are
+        drawn one by one, not by groups: with ``groups`` routed to the experts, a
+        held-out row's group may have trained them. None, under
         100 rows, or under 25 held out once rare classes have kept theirs: EM runs
         on every row and keeps the iteration with the highest objective.""",
     "min_responsibility": """min_responsibility : float, default=0.01

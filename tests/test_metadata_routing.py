@@ -662,3 +662,18 @@ def test_a_pipeline_step_that_is_no_estimator_is_named_when_routing_passes_it_no
                                          r"does not implement metadata routing"):
         fusion = FusionClassifier([("m", member)], cv=3).fit(X, Y, sample_weight=2.0 * Y + 1)
     assert not fusion.named_estimators_["m"].steps[0][1].got_weight_
+
+
+def test_a_student_or_gate_whose_request_comes_from_inside_is_told_where(routing):
+    # A search's request for groups comes from its cv: the advice to unset it with the
+    # search's set_fit_request could not be followed (it has none for groups).
+    from sklearn.model_selection import GridSearchCV
+
+    search = GridSearchCV(LogisticRegression().set_fit_request(sample_weight=True),
+                          {"C": [0.1, 1.0]}, cv=GroupKFold(3))
+    for model in (DistilledClassifier(LogisticRegression(), search, cv=GroupKFold(3)),
+                  MixtureOfExpertsClassifier(LogisticRegression(), n_experts=2,
+                                             gate=search)):
+        with pytest.raises(TypeError, match=r"requests \['groups'\] .* comes from inside "
+                                            r"it .* a cv that uses no groups"):
+            model.fit(X, Y, groups=GROUPS)
