@@ -1505,8 +1505,11 @@ class FusionRegressor(_CollectionScoreMixin, RegressorMixin, _BaseFusion):
     output_weights : {{"shared", "per_output"}}, default="shared"
         Learned weights with a 2-D ``y`` (several outputs, which every member must
         take): ``"shared"`` learns one weight vector for every output (the loss
-        averages them), ``"per_output"`` one per output, each on that output alone.
-        Fixed and equal weights serve every output.
+        averages them, each in its own squared units, so an output in larger units
+        decides the weights), ``"per_output"`` one per output, each on that output
+        alone. Fixed and equal weights serve every output. A member that fits the
+        outputs jointly (a tree) is led by the larger ones either way: standardise
+        the outputs (``TransformedTargetRegressor``) to make them count alike.
     cv : int, cross-validation generator, iterable or None, default=5
         Splits for the out-of-fold predictions that learned weights are fitted on. The
         same folds serve every member. An int (None: 5) gives ``KFold``. Test folds
