@@ -851,3 +851,34 @@ def test_weights_are_not_learned_from_rows_that_all_weigh_nothing(voting):
                    ("nb", GaussianNB().set_fit_request(sample_weight=True))]
         FusionClassifier(members, voting=voting, weights="optimize", scoring=scorer,
                          cv=TimeSeriesSplit(3)).fit(X, y, sample_weight=sample_weight)
+
+
+@pytest.mark.parametrize("kind", ["soft", "geometric", "regressor"])
+def test_greedy_trial_loss_reads_only_the_members_it_weighs(kind):
+    # Greedy selection tries weights on a few members of many: each trial's loss must
+    # cost O(n k), not O(n M), or the weight search grows as M^2 (200 members: slower
+    # than fitting them). A member of weight 0 is not read, so a NaN there is unseen.
+    rng = np.random.RandomState(0)
+    n_members, n = 200, 300
+    y = rng.randint(3, size=n)
+    P = rng.dirichlet(np.ones(3), size=(n_members, n))
+    P[1:, 0] = np.nan  # a probe: read only where weighed
+    if kind == "regressor":
+        loss, _ = regressor_objective(P[..., 0], rng.randn(n))
+    else:
+        loss, _ = classifier_objective(P, y, kind)
+    trial = np.zeros(n_members)
+    trial[0] = 1.0
+    assert np.isfinite(loss(trial))
+    # with most members weighed, the dense path gives the same loss as before
+    clean = np.nan_to_num(P, nan=1 / 3)
+    dense = np.full(n_members, 1.0 / n_members)
+    if kind == "regressor":
+        target = rng.randn(n)
+        loss, _ = regressor_objective(clean[..., 0], target)
+        expected = np.mean((clean[..., 0].T @ dense - target) ** 2)
+    else:
+        loss, _ = classifier_objective(clean, y, kind)
+        fused = combine_classifier(clean, dense, kind)
+        expected = log_loss(y, fused, labels=[0, 1, 2])
+    assert_allclose(loss(dense), expected, rtol=1e-10)
