@@ -96,8 +96,12 @@ def split(X, y, sample_weight, partitions, owner):
     if not is_collection(X):
         if partitions == "blocks":
             raise ValueError(
-                f"{owner}: partitions='blocks' needs X to be a Dask collection; for "
-                "in-memory X, give the number of partitions (an int)."
+                f"{owner}: partitions='blocks' needs X to be a Dask collection, and X "
+                f"reached it in memory ({type(X).__name__}); for in-memory X, give the "
+                "number of partitions (an int). A composite around this fusion "
+                "(SerialStack, a mixture, a distilled model, a partition of another "
+                "fusion) computes a Dask collection into memory before its members see "
+                "it: fit the partitioned fusion on the collection itself."
             )
         n = X.shape[0]
         if partitions > n:

@@ -282,6 +282,20 @@ def test_a_partition_too_small_for_a_member_is_named():
         knn.fit(X, y)
 
 
+def test_blocks_inside_a_composite_says_the_collection_was_computed():
+    """A composite around a partitioned fusion computes a Dask X before its steps see
+    it: the fusion's refusal must not tell the user, who gave a Dask collection, that
+    it needs one without saying why it got none."""
+    from skfuse import SerialStack
+
+    X, y = da.from_array(X_CLF, chunks=300), da.from_array(Y_CLF, chunks=300)
+    stack = SerialStack([("fusion", fusion(partitions="blocks")),
+                         ("final", LogisticRegression())], cv=3)
+    with dask.config.set(scheduler="sync"), pytest.raises(
+            ValueError, match=r"reached it in memory \(ndarray\).*composite around"):
+        stack.fit(X, y)
+
+
 def test_collections_and_partitions_that_do_not_fit():
     X, y = da.from_array(X_CLF, chunks=300), da.from_array(Y_CLF, chunks=300)
     with pytest.raises(TypeError, match="X is a Dask collection; pass partitions="):
