@@ -295,10 +295,12 @@ def _unsealed(call_id, stored):
     return pickle.loads(view[size:])
 
 
-def _through_disk(backend, memo_key, call_id, compute, *args):
+def _through_disk(backend, memo_key, call_id, compute, *args, still_keyed=None):
     """``(value, made, read)``: the entry at ``call_id`` read from the disk (``made``
     None, ``read`` True), or ``(value, made) = compute(*args)``, ``value`` written there;
-    the value is kept in the memo once it is on disk."""
+    the value is kept in the memo once it is on disk. With ``still_keyed``, a computed
+    value is written (and kept) only if ``still_keyed()`` is true once it is computed:
+    a member handed out meanwhile may have been changed while it computed."""
     value = missing = object()
     if backend.contains_item(call_id):
         try:
@@ -314,6 +316,8 @@ def _through_disk(backend, memo_key, call_id, compute, *args):
     made, read = None, value is not missing
     if not read:
         value, made = compute(*args)
+        if still_keyed is not None and not still_keyed():
+            return value, made, read
         # joblib warns (CacheWarning) if it cannot write.
         backend.dump_item(call_id, _sealed(call_id, value), verbose=0)
     if _MEMO.max_bytes > 0 and backend.contains_item(call_id):
@@ -388,9 +392,9 @@ def _output(estimator, X, output):
     return output(estimator, X), None
 
 
-def _load_output(backend, memo_key, call_id, estimator, X, output):
+def _load_output(backend, memo_key, call_id, estimator, X, output, still_keyed=None):
     return _copied(_through_disk(backend, memo_key, call_id, _output, estimator, X,
-                                 output)[0])
+                                 output, still_keyed=still_keyed)[0])
 
 
 class MemberCache:
@@ -476,19 +480,23 @@ class MemberCache:
             local.append(hit is not None)
         return tasks, local
 
-    def output_tasks(self, estimators, keys, views, X, output):
+    def output_tasks(self, estimators, keys, views, X, output, still_keyed=None):
         """``(function, args)`` per member: its ``output`` on its view of ``X``.
 
         Cached for each member fitted through the cache (its key, the digest of the
         fitted member, not None); a :class:`StoredMember` is unpickled only when its
-        output is not cached.
+        output is not cached. ``still_keyed``, one callable per member (or None), says
+        whether its key still stands once its output is computed; where it no longer
+        does (the member was handed out meanwhile), the output is not written.
         """
         cached = self.enabled and any(key is not None for key in keys)
         if cached:
             X_digest = self._digest_of(X)
             output_digest = self._digest_of(output, pickled=True)
         tasks = []
-        for est, key, view in zip(estimators, keys, views):
+        if still_keyed is None:
+            still_keyed = [None] * len(keys)
+        for est, key, view, keyed in zip(estimators, keys, views, still_keyed):
             if not cached or key is None:
                 tasks.append((output, (loaded(est), take_view(X, view))))
                 continue
@@ -503,7 +511,7 @@ class MemberCache:
             else:
                 call_id = _call_id("output", _pickled_digest((key, digest)))
                 tasks.append((_load_output, (backend, memo_key, call_id, loaded(est),
-                                             take_view(X, view), output)))
+                                             take_view(X, view), output, keyed)))
         return tasks
 
     def _predict_backend(self):

@@ -784,11 +784,15 @@ class _BaseFusion(TransformerMixin, Composite):
                                 fitted=True)
         self._refuse_rows_without_members(present)
         asked = _rows_asked(len(names), present, self.weights_ if weighted else None)
-        keys = self._member_keys_ or [None] * len(names)
+        live = self._member_keys_  # emptied in place when the members are handed out
+        keys = list(live or [None] * len(names))
         outs = predict_members(
             [(name, est, self._views_.get(name), rows, key)
              for (name, est), rows, key in zip(self._fitted_members_.items(), asked, keys)],
-            X, output, owner=type(self).__name__, n_jobs=self.n_jobs, memory=self.memory)
+            X, output, owner=type(self).__name__, n_jobs=self.n_jobs, memory=self.memory,
+            # a member handed out while this call ran may have been changed: its output
+            # is not written under the key of the member as fitted
+            still_keyed=None if live is None else lambda m: live[m] is not None)
         return outs, present, asked
 
     def _output_shape(self):

@@ -468,7 +468,8 @@ def _out_of_fold(outputs, folds, n_samples, label, owner):
     return oof, tested
 
 
-def predict_members(members, X, output, *, owner, n_jobs=None, memory=None):
+def predict_members(members, X, output, *, owner, n_jobs=None, memory=None,
+                    still_keyed=None):
     """Each member's ``output`` on its rows of ``X``, in threads for big inputs; an
     error gets a note naming the member (and ``owner``, the composite's class name).
 
@@ -484,6 +485,10 @@ def predict_members(members, X, output, *, owner, n_jobs=None, memory=None):
         Threads, for 10,000 rows or more.
     memory : None, str, path-like or joblib.Memory
         The member cache that fitted the members.
+    still_keyed : callable or None
+        ``still_keyed(m)``: whether member ``m``'s key still stands once its output is
+        computed (not where it was handed out meanwhile, and may have been changed);
+        its output is written to the cache only then. None: always.
 
     Returns
     -------
@@ -494,12 +499,16 @@ def predict_members(members, X, output, *, owner, n_jobs=None, memory=None):
     keys = [key for *_, key in members]
     whole = [m for m, (*_, rows, _) in enumerate(members) if rows is None]
     placed = list(whole)
+    keyed = [None if still_keyed is None else partial(still_keyed, m)
+             for m in range(len(members))]
     tasks = cache.output_tasks([members[m][1] for m in whole], [keys[m] for m in whole],
-                               [members[m][2] for m in whole], X, output) if whole else []
+                               [members[m][2] for m in whole], X, output,
+                               [keyed[m] for m in whole]) if whole else []
     for m, (_, est, view, rows, key) in enumerate(members):
         if rows is None or rows.size == 0:
             continue
-        tasks += cache.output_tasks([est], [key], [view], take_rows(X, rows), output)
+        tasks += cache.output_tasks([est], [key], [view], take_rows(X, rows), output,
+                                    [keyed[m]])
         placed.append(m)
     tasks = [(noted, (owner, f"member {members[m][0]!r}, predict", fn, *args))
              for m, (fn, args) in zip(placed, tasks)]

@@ -173,6 +173,41 @@ def test_members_handed_out_and_changed_are_not_answered_from_the_cache(tmp_path
     assert_allclose(cached.predict_proba(X), fitted)
 
 
+class _HandedOutWhilePredicting(Ridge):
+    """Ridge whose next predict first runs ``during_predict`` (what another thread does
+    while the call runs)."""
+
+    during_predict = None
+
+    def predict(self, X):
+        hook, type(self).during_predict = type(self).during_predict, None
+        if hook is not None:
+            hook()
+        return super().predict(X)
+
+
+def test_a_member_handed_out_and_changed_during_a_predict_writes_no_output(tmp_path):
+    # A predict under way when another thread took the members (estimators_) and changed
+    # one wrote that member's changed output under the key of the member as fitted: the
+    # same fusion fitted again from the cache then read it for an X never predicted.
+    Xr, target = X[:, 1:], X[:, 0]
+
+    def make(memory):
+        return FusionRegressor([("changed", _HandedOutWhilePredicting()), ("ridge", Ridge())],
+                               cv=3, memory=memory)
+
+    fusion = make(tmp_path).fit(Xr, target)
+
+    def hand_out_and_change():
+        fusion.estimators_[0].coef_[:] = 0.0
+
+    _HandedOutWhilePredicting.during_predict = hand_out_and_change
+    fusion.predict(Xr + 1.0)
+    assert _HandedOutWhilePredicting.during_predict is None  # it ran
+    assert_allclose(make(tmp_path).fit(Xr, target).predict(Xr + 1.0),
+                    make(None).fit(Xr, target).predict(Xr + 1.0))
+
+
 class _CountingRidge(Ridge):
     calls = 0
 
@@ -294,9 +329,9 @@ def memory_calls(monkeypatch):
     calls = []
     through_disk = _cache._through_disk
 
-    def counted(backend, memo_key, call_id, *args):
+    def counted(backend, memo_key, call_id, *args, **kwargs):
         calls.append(call_id[1])
-        return through_disk(backend, memo_key, call_id, *args)
+        return through_disk(backend, memo_key, call_id, *args, **kwargs)
 
     monkeypatch.setattr(_cache, "_through_disk", counted)
     return calls
