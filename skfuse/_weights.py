@@ -325,6 +325,12 @@ def regressor_objective(P, y, sample_weight=None, scorer=None, present=None):
 
         return loss, None
 
+    # On the simplex sum_m w_m P_mn - y_n = sum_m w_m (P_mn - y_n): the residuals are
+    # taken once, before weighting, so a target far from 0 (y ~ 1e9) loses no digits
+    # to cancellation in each evaluation, and the loss's Hessian lacks the huge
+    # (y-offset)^2 component along the all-ones direction that misleads SLSQP.
+    P, y = P - y, np.zeros_like(y)
+
     if present is not None:
         terms, on, equal = _ratio_terms(P, present)
 
@@ -484,7 +490,7 @@ def row_losses(P, y, weights, kind, voting=None):
     squared error for regressors (averaged over the outputs when there are several).
     """
     if kind == "regressor":
-        residual = combine_regressor(P, weights) - y
+        residual = combine_regressor(P - y, weights)  # no cancellation, as above
         return residual**2 if residual.ndim == 1 else (residual**2).mean(axis=1)
     if voting == "hard":  # sum_c share_c**2 - 2 share_y + 1, without a class axis
         w = weights / weights.sum()

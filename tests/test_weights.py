@@ -882,3 +882,43 @@ def test_greedy_trial_loss_reads_only_the_members_it_weighs(kind):
         fused = combine_classifier(clean, dense, kind)
         expected = log_loss(y, fused, labels=[0, 1, 2])
     assert_allclose(loss(dense), expected, rtol=1e-10)
+
+
+def _offset_data():
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-2, 2, size=(400, 4))
+    y = np.sin(2 * X[:, 0]) + X[:, 1] + 0.3 * rng.randn(400)
+    return X, y
+
+
+@pytest.mark.parametrize("offset", [1e9, -1e9])
+def test_regressor_weights_equivariant_under_a_large_target_offset(offset):
+    # The squared error was computed as (P @ w - y)**2 with y ~ 1e9: every evaluation
+    # cancelled ~9 digits, and SLSQP saw a Hessian dominated by offset**2 along the
+    # all-ones direction; the weights moved by ~2e-5 (the residuals P - y are exact).
+    X, y = _offset_data()
+
+    def members():
+        return [("knn", KNeighborsRegressor(10)), ("lin", LinearRegression()),
+                ("knn3", KNeighborsRegressor(3))]
+
+    base = FusionRegressor(members(), weights="optimize", random_state=0).fit(X, y)
+    moved = FusionRegressor(members(), weights="optimize", random_state=0).fit(X, y + offset)
+    assert_allclose(moved.weights_, base.weights_, atol=1e-7)
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e6, 1e9, -1e9])
+def test_copies_tie_whatever_the_target_offset(offset):
+    # Copies of one member are a tie (greedy: the one listed first; the guard: no
+    # gain), also where y is far from 0 and the fused outputs' rounding is ~1e-7.
+    X, y = _offset_data()
+    copies = [(name, KNeighborsRegressor(10)) for name in "abc"]
+    greedy = FusionRegressor(copies, weights="greedy", random_state=0).fit(X, y + offset)
+    assert_array_equal(greedy.weights_, [1.0, 0.0, 0.0])
+    guarded = FusionRegressor(copies, weights="optimize", guard=True,
+                              random_state=0).fit(X, y + offset)
+    assert_array_equal(guarded.weights_, [1.0, 0.0, 0.0])
+    assert guarded.fallback_ in ("a", None)
+    mixed = [("lin", LinearRegression())] + copies[:2]
+    greedy = FusionRegressor(mixed, weights="greedy", random_state=0).fit(X, y + offset)
+    assert greedy.weights_[2] == 0.0
