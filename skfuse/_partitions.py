@@ -95,13 +95,15 @@ def split(X, y, sample_weight, partitions, owner):
     """
     if not is_collection(X):
         if partitions == "blocks":
+            kind = f"{type(X).__module__.split('.')[0]}.{type(X).__name__}"
             raise ValueError(
-                f"{owner}: partitions='blocks' needs X to be a Dask collection, and X "
-                f"reached it in memory ({type(X).__name__}); for in-memory X, give the "
-                "number of partitions (an int). A composite around this fusion "
-                "(SerialStack, a mixture, a distilled model, a partition of another "
-                "fusion) computes a Dask collection into memory before its members see "
-                "it: fit the partitioned fusion on the collection itself."
+                f"{owner}: partitions='blocks' needs X to be a Dask collection; X is "
+                f"in memory ({kind}). For in-memory X, give the number of partitions "
+                "(an int). If you gave a Dask collection, it was computed into memory "
+                "before it reached this fusion, by a composite around it (a "
+                "SerialStack, a mixture, a distilled model, a partition of another "
+                "fusion) or a Pipeline step before it: fit the partitioned fusion on "
+                "the collection itself."
             )
         n = X.shape[0]
         if partitions > n:

@@ -106,10 +106,15 @@ def _support(w):
 
 
 def _row_logsumexp(log_p):
-    """``logsumexp(log_p, axis=1)`` for finite ``log_p`` (n, C), without
-    :func:`scipy.special.logsumexp`'s overhead, which dominates a greedy trial's loss."""
-    top = log_p.max(axis=1)
-    return top + np.log(np.exp(log_p - top[:, None]).sum(axis=1))
+    """``logsumexp(log_p, axis=1)`` for finite ``log_p`` (n, C), rounded as
+    :func:`scipy.special.logsumexp` rounds it, without its overhead, which dominates a
+    greedy trial's loss: the maxima's terms are kept out of the sum (``log1p``), so a
+    confident row's loss (``1e-12``) keeps the digits ``log(1 + 1e-12)`` rounds away."""
+    top = log_p.max(axis=1, keepdims=True)
+    at_top = log_p == top
+    ties = np.maximum(at_top.sum(axis=1), 1)  # 0 only on a NaN row, NaN either way
+    rest = np.where(at_top, 0.0, np.exp(log_p - top)).sum(axis=1) / ties
+    return np.log1p(rest) + np.log(ties) + top[:, 0]
 
 
 def classifier_objective(P, y, voting, sample_weight=None, scorer=None, classes=None,

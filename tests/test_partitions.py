@@ -292,7 +292,7 @@ def test_blocks_inside_a_composite_says_the_collection_was_computed():
     stack = SerialStack([("fusion", fusion(partitions="blocks")),
                          ("final", LogisticRegression())], cv=3)
     with dask.config.set(scheduler="sync"), pytest.raises(
-            ValueError, match=r"reached it in memory \(ndarray\).*composite around"):
+            ValueError, match=r"in memory \(numpy\.ndarray\).*composite around"):
         stack.fit(X, y)
 
 

@@ -922,3 +922,24 @@ def test_copies_tie_whatever_the_target_offset(offset):
     mixed = [("lin", LinearRegression())] + copies[:2]
     greedy = FusionRegressor(mixed, weights="greedy", random_state=0).fit(X, y + offset)
     assert greedy.weights_[2] == 0.0
+
+
+def test_geometric_loss_keeps_the_digits_of_confident_members():
+    # The loss's own logsumexp must round as scipy's (the maxima kept out of the sum,
+    # log1p): members sure of every row (a loss ~ 1e-13) would otherwise have their
+    # losses rounded at 1e-4 relative, and greedy's 1e-12 ties decided by the rounding.
+    from scipy.special import logsumexp
+
+    rng = np.random.RandomState(0)
+    n_members, n = 4, 200
+    y = rng.randint(2, size=n)
+    doubt = 10.0 ** rng.uniform(-15, -10, size=(n_members, n))
+    P = np.empty((n_members, n, 2))
+    P[:, np.arange(n), y] = 1 - doubt
+    P[:, np.arange(n), 1 - y] = doubt
+    loss, _ = classifier_objective(P, y, "geometric")
+    L = np.log(np.clip(P, np.finfo(float).eps, 1.0))
+    for w in [np.eye(n_members)[1], np.array([0.5, 0.25, 0.25, 0.0])]:
+        log_p = np.tensordot(w, L, axes=1)
+        expected = np.mean(logsumexp(log_p, axis=1) - log_p[np.arange(n), y])
+        assert_allclose(loss(w), expected, rtol=1e-14)
