@@ -12,7 +12,7 @@ from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
-from scipy.special import expit, softmax
+from scipy.special import expit, log_expit, log_softmax, softmax
 from sklearn import config_context, get_config
 from sklearn.base import (
     BaseEstimator,
@@ -987,10 +987,24 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
 
     def _proba_from_logits(self, z):
         z = self._fitted_temperature() * z
-        if z.ndim == 1:
-            p1 = expit(z)
-            return np.column_stack([1.0 - p1, p1])
+        if z.ndim == 1:  # expit(-z), not 1 - expit(z): a confident row keeps its 1e-300
+            return np.column_stack([expit(-z), expit(z)])
         return softmax(z, axis=1)
+
+    def _as_log_proba(self, student_out):
+        """The logarithm of :meth:`_as_proba`, taken in the log domain: finite where
+        the probability underflows to 0 but the student's output does not."""
+        if self.soft_labels_ == "logits":
+            z = self._fitted_temperature() * student_out
+            if z.ndim == 1:
+                return np.column_stack([log_expit(-z), log_expit(z)])
+            return log_softmax(z, axis=1)
+        temperature = self._fitted_temperature()
+        with np.errstate(divide="ignore"):
+            log_p = np.log(student_out)
+            if temperature == 1.0:
+                return log_p
+            return log_softmax(temperature * log_p, axis=1)
 
     @one_names_warning
     def predict_proba(self, X):
@@ -1010,7 +1024,8 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
 
     @one_names_warning
     def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba` (``-inf`` where a probability is 0).
+        """Logarithm of :meth:`predict_proba`, computed in the log domain (finite where
+        a probability underflows to 0; ``-inf`` where the student gives 0).
 
         Parameters
         ----------
@@ -1020,8 +1035,9 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
         """
-        with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))
+        check_is_fitted(self)
+        X = self._check_predict_X(X)
+        return self._as_log_proba(self._student_output()(self.student_, X))
 
     @one_names_warning
     def predict(self, X):

@@ -1328,3 +1328,21 @@ class _WideRidge(Ridge):
 
     def predict(self, X):
         return np.tile(super().predict(X).reshape(-1, 1), 2)
+
+
+def test_regressor_student_confident_rows_symmetric_and_log_finite():
+    # Two classes: class 0's probability is expit(-z), not 1 - expit(z) (which is 0 from
+    # z ~ 37 on), and predict_log_proba is taken in the log domain.
+    rng = np.random.RandomState(0)
+    X = rng.randn(300, 1)
+    y = (X[:, 0] + 0.5 * rng.randn(300) > 0).astype(int)
+    d = DistilledClassifier(LogisticRegression(), LinearRegression(), random_state=0)
+    d.fit(X, y)
+    Xt = np.array([[-100.0], [100.0]])
+    z = d.student_.predict(Xt)
+    proba, log_proba = d.predict_proba(Xt), d.predict_log_proba(Xt)
+    assert (proba > 0).all()
+    assert_allclose(proba[1, 0], np.exp(-z[1]), rtol=1e-12)
+    assert np.isfinite(log_proba).all()
+    assert_allclose(log_proba[:, 1] - log_proba[:, 0], z, rtol=1e-12)
+    assert_allclose(np.exp(log_proba), proba, rtol=1e-12)

@@ -40,7 +40,10 @@ same way, when ``MixtureOfExpertsClassifier``'s default expert came to standardi
 columns: the two default-expert classifier mixtures changed, nothing else; and again
 that day when hard voting's default loss came to be computed from the votes as a
 quadratic form in the weights, without a class axis: the two hard-voting fusions with
-learned weights changed in the last bits (at most 4e-16), nothing else.
+learned weights changed in the last bits (at most 4e-16), nothing else. On 2026-12-07
+the same way, when a distiller's ``predict_log_proba`` came to be computed in the log
+domain: ``distilled-classifier-logits/predict_log_proba`` moved by at most 9e-16,
+nothing else.
 """
 
 import sys
