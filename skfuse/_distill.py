@@ -566,20 +566,22 @@ class _BaseDistilled(Composite):
                 UserWarning, stacklevel=6)  # _learn, _fit, fit, atomic_fit, _fit_context
         plan = MemberJobs(type(self).__name__, len(y_s), n_jobs=self.n_jobs,
                           verbose=self.verbose)
+        # Only the first copies of the real rows are tested: an out-of-fold output for
+        # every copy would take (rows x classes) x classes.
         plan.add("student", student, label="student", folds=student_folds,
-                 params=params or None)
+                 params=params or None, compact_oof=True)
         fit = plan.run(X_s, y_s, None, self._student_output())["student"]
         self.student_ = fit.estimator
         self.fidelity_ = np.nan
         held_out = np.flatnonzero(fit.tested) if student_folds else []
         held_weight = (None if real_weight is None or not len(held_out)
                        else real_weight[source[held_out]])
-        # (Rows tested only where they all weigh 0, the folds left for one class aside:
+        # (fit.oof holds the held-out rows alone, in this order. Rows tested only where they all weigh 0, the folds left for one class aside:
         # no weight to measure the agreement on.)
         if len(held_out) and (held_weight is None or held_weight.sum() > 0):
-            refuse_non_finite_student(type(self).__name__, fit.oof[held_out], "out of fold")
+            refuse_non_finite_student(type(self).__name__, fit.oof, "out of fold")
             self.fidelity_ = self._fidelity(
-                fit.oof[held_out], teacher_targets[source[held_out]], held_weight)
+                fit.oof, teacher_targets[source[held_out]], held_weight)
 
     def _check_predict_X(self, X):
         """``X`` checked as in fit; NaN refused unless the teacher and the student both

@@ -67,7 +67,8 @@ class MemberFit:
         :class:`skfuse._cache.StoredMember` (see :func:`skfuse._cache.loaded`).
     oof : ndarray or None
         Out-of-fold outputs, one per row (first axis); 0 on the rows no fold tested.
-        None without folds.
+        With ``compact_oof``, one per tested row alone, in row order. None without
+        folds.
     tested : ndarray of bool or None
         The rows that hold an out-of-fold output. None without folds.
     predict_seconds : float or None
@@ -107,6 +108,7 @@ class _Member:
     fold_numbers: list  # each fold job's number in cv (from 1), for progress lines
     n_folds: int  # the folds of cv, some of which a member may lack
     output: object  # its output on a fold's test rows; None: the plan's
+    compact_oof: bool = False  # oof holds the tested rows alone, in row order
 
     @property
     def planned(self):
@@ -146,7 +148,8 @@ class MemberJobs:
         self._members = []
 
     def add(self, name, estimator, *, label, view=None, rows=None, folds=(), params=None,
-            fit_output=False, refit=True, keep_folds=False, output=None):
+            fit_output=False, refit=True, keep_folds=False, output=None,
+            compact_oof=False):
         """Plan a member's fit on ``rows`` and its out-of-fold outputs on ``folds``.
 
         Parameters
@@ -178,6 +181,10 @@ class MemberJobs:
             Keep each fold's fit (:attr:`MemberFit.fold_estimators`).
         output : callable or None, default=None
             Its output on a fold's test rows, in place of the one :meth:`run` is given.
+        compact_oof : bool, default=False
+            Keep :attr:`MemberFit.oof` for the tested rows alone (in row order, the rows
+            ``np.flatnonzero(tested)``): for a member tested on few of many rows (a
+            distilled student's first copies), whose full ``oof`` would be mostly 0.
         """
         frozen = is_frozen(estimator)
         if frozen:
@@ -194,7 +201,7 @@ class MemberJobs:
                 "lies within one test fold).")
         self._members.append(_Member(name, estimator, label, view, params, jobs, frozen,
                                      fit_output, refit or frozen, keep_folds and not frozen,
-                                     numbers, len(folds), output))
+                                     numbers, len(folds), output, compact_oof))
 
     def run(self, X, y, sample_weight=None, output=None):
         """Run every planned job in one joblib task list.
@@ -269,7 +276,8 @@ class MemberJobs:
                 fit.key = None if live else keys[start]
             if done:
                 fit.oof, fit.tested = _out_of_fold([out for _, out, _ in done], m.jobs[1:],
-                                                   X.shape[0], m.label, self.owner)
+                                                   X.shape[0], m.label, self.owner,
+                                                   compact=m.compact_oof)
                 fit.predict_seconds = float(np.median([secs for *_, secs in done]))
                 if m.keep_folds:
                     fit.fold_estimators = [fitted for fitted, *_ in done]
@@ -452,19 +460,27 @@ def _labels(member):
     return ([f"{member.label}, fit"] if member.refit else []) + folds
 
 
-def _out_of_fold(outputs, folds, n_samples, label, owner):
-    """Place each fold's output at its test rows: ``(oof, tested)``; 0 elsewhere."""
+def _out_of_fold(outputs, folds, n_samples, label, owner, compact=False):
+    """Place each fold's output at its test rows: ``(oof, tested)``; 0 elsewhere.
+
+    With ``compact``, ``oof`` has one entry per tested row (in row order) alone.
+    """
     first = np.asarray(outputs[0])
-    oof = np.zeros((n_samples,) + first.shape[1:], dtype=first.dtype)
-    tested = np.zeros(n_samples, dtype=bool)
-    for (_, test), out in zip(folds, outputs):
+    for out in outputs:
         if np.shape(out)[1:] != first.shape[1:]:
             raise ValueError(
                 f"{owner}: the output of {label} has a different width on different "
                 "folds (a class missing from a training fold?); use fewer folds."
             )
-        oof[test] = out
+    tested = np.zeros(n_samples, dtype=bool)
+    for _, test in folds:
         tested[test] = True
+    # Each row's place in oof: its own, or (compact) its place among the tested rows.
+    place = np.cumsum(tested) - 1 if compact else np.arange(n_samples)
+    size = int(tested.sum()) if compact else n_samples
+    oof = np.zeros((size,) + first.shape[1:], dtype=first.dtype)
+    for (_, test), out in zip(folds, outputs):
+        oof[place[test]] = out
     return oof, tested
 
 

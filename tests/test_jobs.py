@@ -4,9 +4,10 @@ from functools import partial
 
 import numpy as np
 import pytest
+from numpy.testing import assert_array_equal
 from sklearn.datasets import make_classification
 from sklearn.frozen import FrozenEstimator
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import KFold
 from sklearn.tree import DecisionTreeClassifier
 
@@ -322,3 +323,21 @@ def test_parameter_names_are_read_again_when_a_class_gets_another_init():
     Member.__init__ = __init__
     frozen = FrozenEstimator(LogisticRegression().fit(X, y))
     assert shallow_params(Member(inner=frozen)) == {"C": 1.0, "inner": frozen}
+
+
+def test_compact_out_of_fold_outputs_are_the_tested_rows_of_the_full_ones():
+    # A member tested on few of many rows (a distilled student's first copies) keeps
+    # its out-of-fold outputs for those rows alone, in row order.
+    rng = np.random.RandomState(0)
+    Xr, yr = rng.randn(60, 3), rng.randn(60)
+    tested = rng.permutation(60)[:20]
+    folds = [(np.setdiff1d(np.arange(60), part), part)
+             for part in np.array_split(rng.permutation(tested), 3)]
+    fits = {}
+    for compact in (False, True):
+        plan = MemberJobs("Test", 60)
+        plan.add("ridge", Ridge(), label="ridge", folds=folds, compact_oof=compact)
+        fits[compact] = plan.run(Xr, yr, None, lambda est, rows: est.predict(rows))["ridge"]
+    assert_array_equal(fits[True].tested, fits[False].tested)
+    assert_array_equal(np.flatnonzero(fits[True].tested), np.sort(tested))
+    assert_array_equal(fits[True].oof, fits[False].oof[fits[False].tested])
