@@ -19,6 +19,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn import config_context, get_config
 from sklearn.base import clone
 from sklearn.exceptions import DataConversionWarning
 
@@ -392,11 +393,21 @@ def _run(calls, lazy, shared=()):
         return [function(*args) for function, args in calls]
     dask = _dask()
     keyed = {id(obj): dask.delayed(obj) for obj in shared}  # sent once, not per task
+    config = get_config()  # Dask's threads and workers start from the defaults
     tasks = [
-        dask.delayed(function, pure=True)(*[keyed.get(id(a), a) for a in args])
+        dask.delayed(_configured, pure=True)(
+            config, function, *[keyed.get(id(a), a) for a in args])
         for function, args in calls
     ]
     return list(compute(*tasks))
+
+
+def _configured(config, function, *args):
+    """``function(*args)`` under the caller's scikit-learn configuration ``config``
+    (``set_config``, ``config_context``: thread-local, so not seen by a Dask scheduler's
+    threads or workers), as scikit-learn's ``delayed`` carries it into joblib's tasks."""
+    with config_context(**config):
+        return function(*args)
 
 
 def compute(*tasks):
@@ -522,9 +533,13 @@ def in_memory_copy(fitted):
 # -- blockwise prediction ------------------------------------------------------------
 
 
-def _call(estimator, method, block, empty):
-    """``estimator.method(block)``; ``empty`` (the output of no row) for an empty block."""
-    return empty if block.shape[0] == 0 else getattr(estimator, method)(block)
+def _call(estimator, method, block, empty, config):
+    """``estimator.method(block)`` under the scikit-learn configuration ``config`` of
+    the call that built the task; ``empty`` (the output of no row) for an empty block."""
+    if block.shape[0] == 0:
+        return empty
+    with config_context(**config):
+        return getattr(estimator, method)(block)
 
 
 def _first_rows(X):
@@ -578,9 +593,10 @@ def blockwise(estimator, method, X):
     probe = np.asarray(getattr(estimator, method)(head))
     empty = np.empty((0, *probe.shape[1:]), dtype=probe.dtype)
     fitted = dask.delayed(estimator, pure=True)
+    config = get_config()
     parts = [
         da.from_delayed(
-            dask.delayed(_call, pure=True)(fitted, method, block, empty),
+            dask.delayed(_call, pure=True)(fitted, method, block, empty, config),
             shape=(np.nan if lengths is None else lengths[b],) + probe.shape[1:],
             dtype=probe.dtype,
         )

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
-from sklearn import config_context
+from sklearn import config_context, get_config
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.datasets import make_classification, make_regression
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
@@ -15,6 +15,8 @@ from sklearn.exceptions import UnsetMetadataPassedError
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -681,3 +683,64 @@ def test_empty_blocks_are_left_out():
         np.testing.assert_array_equal(fusion.predict(Xd).compute(), fusion.predict(X))
         with pytest.raises(ValueError, match="non-empty blocks"):
             FusionClassifier([("tree", DecisionTreeClassifier())], partitions=3).fit(Xd, yd)
+
+
+class _ConfigSeen(ClassifierMixin, BaseEstimator):
+    """A logistic regression that records scikit-learn's configuration at fit and
+    predict (the predicts' in a class-level list: a Dask task's copy is not returned)."""
+
+    predicted_under = []
+
+    def fit(self, X, y, sample_weight=None):
+        self.fitted_under_ = dict(get_config())
+        self.lr_ = LogisticRegression(max_iter=300).fit(np.asarray(X), y, sample_weight)
+        self.classes_ = self.lr_.classes_
+        return self
+
+    def predict_proba(self, X):
+        type(self).predicted_under.append(dict(get_config()))
+        return self.lr_.predict_proba(np.asarray(X))
+
+
+def test_dask_tasks_run_under_the_callers_sklearn_config():
+    # Dask's scheduler threads (and workers) start from scikit-learn's default
+    # configuration: the fit's tasks and the blockwise predicts carry the caller's, as
+    # scikit-learn's delayed does for joblib. The test suite's synchronous scheduler
+    # runs tasks in the calling thread, where the configuration is seen anyway.
+    X = X_CLF.copy()
+    X[:, 0] = 5 * X[:, 0] + 3  # a weighted mean differs from the plain one
+    w = np.random.default_rng(0).uniform(0.05, 5.0, len(Y_CLF))
+
+    def weighted_last_step_only():
+        return FusionClassifier(
+            [("p", make_pipeline(StandardScaler().set_fit_request(sample_weight=False),
+                                 LogisticRegression(max_iter=300)
+                                 .set_fit_request(sample_weight=True)))],
+            partitions=4, weights=[1], partition_sample=50, random_state=0)
+
+    with dask.config.set(scheduler="threads"):
+        with config_context(enable_metadata_routing=True):
+            in_memory = weighted_last_step_only().fit(X, Y_CLF, sample_weight=w)
+            lazy = weighted_last_step_only().fit(
+                da.from_array(X, chunks=(SIZES, 6)), da.from_array(Y_CLF, chunks=SIZES),
+                sample_weight=da.from_array(w, chunks=SIZES))
+        for memory_copy, lazy_copy in zip(in_memory.estimators_[0].estimators,
+                                          lazy.estimators_[0].estimators):
+            assert_allclose(lazy_copy[0].mean_, memory_copy[0].mean_)  # unweighted
+        assert_allclose(lazy.predict_proba(X), in_memory.predict_proba(X), atol=1e-10)
+
+        _ConfigSeen.predicted_under.clear()
+        with config_context(assume_finite=True, working_memory=77):
+            seen = FusionClassifier([("c", _ConfigSeen())], partitions="blocks",
+                                    weights=[1], partition_sample=50, random_state=0)
+            seen.fit(da.from_array(X_CLF, chunks=(SIZES, 6)),
+                     da.from_array(Y_CLF, chunks=SIZES))
+            proba = seen.predict_proba(da.from_array(X_CLF, chunks=(SIZES, 6)))
+        _ConfigSeen.predicted_under.clear()
+        proba.compute()  # outside the context: the predict call's configuration holds
+    for copy in seen.estimators_[0].estimators:
+        assert copy.fitted_under_["assume_finite"] is True
+        assert copy.fitted_under_["working_memory"] == 77
+    assert len(_ConfigSeen.predicted_under) == 4 * len(SIZES)  # 4 blocks x 4 copies
+    assert all(c["assume_finite"] is True and c["working_memory"] == 77
+               for c in _ConfigSeen.predicted_under)
