@@ -576,8 +576,9 @@ class _BaseDistilled(Composite):
         held_out = np.flatnonzero(fit.tested) if student_folds else []
         held_weight = (None if real_weight is None or not len(held_out)
                        else real_weight[source[held_out]])
-        # (fit.oof holds the held-out rows alone, in this order. Rows tested only where they all weigh 0, the folds left for one class aside:
-        # no weight to measure the agreement on.)
+        # fit.oof holds the held-out rows alone, in this order. (Rows tested only where
+        # they all weigh 0, the folds left for one class aside: no weight to measure the
+        # agreement on.)
         if len(held_out) and (held_weight is None or held_weight.sum() > 0):
             refuse_non_finite_student(type(self).__name__, fit.oof, "out of fold")
             self.fidelity_ = self._fidelity(

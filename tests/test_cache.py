@@ -853,3 +853,52 @@ def test_a_model_predicts_without_its_cache_where_the_folder_cannot_be_made(tmp_
     with pytest.warns(UserWarning, match="member cache cannot be opened .* Set "
                                          "memory=None on a model saved"):
         np.testing.assert_array_equal(loaded.predict_proba(X), expected)
+
+
+def test_a_member_asked_about_some_rows_handed_out_during_a_predict_writes_no_output(
+        tmp_path):
+    # As above, for a member asked about part of the rows (its view missing on the
+    # others): its output on those rows is written through their own task.
+    Xr, target = X[:, 1:], X[:, 0]
+    views = {"changed": [0, 1], "ridge": [2]}
+
+    def make(memory):
+        return FusionRegressor([("changed", _HandedOutWhilePredicting()), ("ridge", Ridge())],
+                               views=views, cv=3, memory=memory)
+
+    fusion = make(tmp_path).fit(Xr, target)
+    X_new = Xr + 1.0
+    X_new[::2, :2] = np.nan  # "changed" is asked about the odd rows alone
+
+    def hand_out_and_change():
+        fusion.estimators_[0].coef_[:] = 0.0
+
+    _HandedOutWhilePredicting.during_predict = hand_out_and_change
+    fusion.predict(X_new)
+    assert _HandedOutWhilePredicting.during_predict is None  # it ran
+    assert_allclose(make(tmp_path).fit(Xr, target).predict(X_new),
+                    make(None).fit(Xr, target).predict(X_new))
+
+
+@pytest.mark.parametrize("through", ["copy", "original"])
+def test_a_shallow_copy_shares_whether_its_members_were_handed_out(tmp_path, through):
+    # copy.copy shares the members and the list of their keys: members handed out
+    # through either one during the other's predict keep its output out of the cache.
+    Xr, target = X[:, 1:], X[:, 0]
+
+    def make(memory):
+        return FusionRegressor([("changed", _HandedOutWhilePredicting()), ("ridge", Ridge())],
+                               cv=3, memory=memory)
+
+    fusion = make(tmp_path).fit(Xr, target)
+    other = copy.copy(fusion)
+    predicting, handing = (fusion, other) if through == "copy" else (other, fusion)
+
+    def hand_out_and_change():
+        handing.estimators_[0].coef_[:] = 0.0
+
+    _HandedOutWhilePredicting.during_predict = hand_out_and_change
+    predicting.predict(Xr + 1.0)
+    assert _HandedOutWhilePredicting.during_predict is None
+    assert_allclose(make(tmp_path).fit(Xr, target).predict(Xr + 1.0),
+                    make(None).fit(Xr, target).predict(Xr + 1.0))

@@ -1374,3 +1374,21 @@ def test_student_out_of_fold_memory_is_linear_in_the_classes():
         tracemalloc.stop()
     assert peak < 40e6, f"peak {peak / 1e6:.0f} MB"
     assert 0 <= distilled.fidelity_ <= 1
+
+
+@pytest.mark.parametrize("student, temperature", [(Ridge(), 1.0), (Ridge(), 3.0),
+                                                  (LogisticRegression(), 50.0)])
+def test_log_proba_is_finite_where_proba_underflows_with_three_classes(student, temperature):
+    # Three classes: a regressor student's softmax of its logits, and a classifier
+    # student's probabilities sharpened at a high temperature, underflow to 0 on
+    # confident rows; predict_log_proba stays finite there and agrees elsewhere.
+    X, y = make_classification(300, 4, n_informative=3, n_redundant=0, n_classes=3,
+                               n_clusters_per_class=1, random_state=0)
+    d = DistilledClassifier(LogisticRegression(), student, temperature=temperature,
+                            random_state=0).fit(X, y)
+    Xt = np.vstack([X[:20], 1000 * X[:5]])
+    proba, log_proba = d.predict_proba(Xt), d.predict_log_proba(Xt)
+    assert (proba == 0).any()  # the case at stake
+    assert np.isfinite(log_proba).all()
+    assert_allclose(np.exp(log_proba), proba, rtol=1e-12, atol=1e-300)
+    assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)

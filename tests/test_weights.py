@@ -943,3 +943,29 @@ def test_geometric_loss_keeps_the_digits_of_confident_members():
         log_p = np.tensordot(w, L, axes=1)
         expected = np.mean(logsumexp(log_p, axis=1) - log_p[np.arange(n), y])
         assert_allclose(loss(w), expected, rtol=1e-14)
+
+
+@pytest.mark.parametrize("with_present", [False, True])
+@pytest.mark.parametrize("offset", [1e9, -1e9])
+def test_regressor_objective_is_invariant_under_a_target_offset(offset, with_present):
+    # The residuals are taken once, also where each row's weights are renormalised over
+    # its members present: the loss and gradient at y + offset are those at y (the
+    # offset added to P and y is exact here: both are multiples of 2**-20).
+    rng = np.random.RandomState(0)
+    M, n = 4, 200
+    y = np.round(rng.randn(n) * 2**20) / 2**20
+    P = y + np.round(rng.randn(M, n) * 2**20) / 2**20
+    present = None
+    if with_present:
+        present = rng.rand(M, n) > 0.3
+        present[0, ~present.any(axis=0)] = True
+        P = np.where(present, P, 0.0)
+    sample_weight = rng.uniform(0.5, 2.0, n)
+    base = regressor_objective(P, y, sample_weight, present=present)
+    moved = regressor_objective(np.where(present, P + offset, 0.0) if with_present
+                                else P + offset, y + offset, sample_weight,
+                                present=present)
+    for w in [np.full(M, 1.0 / M), rng.dirichlet(np.ones(M))]:
+        assert_allclose(moved[0](w), base[0](w), rtol=1e-12)
+        assert_allclose(moved[1](w) - moved[1](w).mean(), base[1](w) - base[1](w).mean(),
+                        rtol=1e-9, atol=1e-12)
