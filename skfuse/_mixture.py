@@ -742,7 +742,7 @@ class _BaseMixture(Composite):
         # k-means sees the rows of positive weight only: its tolerance scales with the
         # unweighted variance of its data, so rows of weight 0 far off would stop it early.
         kept = weight > 0
-        Z_kept, weight_kept = Z[kept], weight[kept]
+        Z_kept, weight_kept = (Z, weight) if kept.all() else (Z[kept], weight[kept])
         # The first start seeds k-means deterministically (so a row of weight 2 acts as
         # two rows); further starts use k-means++.
         init = _axis_seeds(Z_kept, weight_kept, n_experts) if start == 0 else "k-means++"
@@ -1253,7 +1253,7 @@ def _numeric(X):
             raise ValueError("dates and durations are not numbers")
         return X.to_numpy(dtype=np.float64, na_value=np.nan)
     if hasattr(X, "toarray"):
-        return X.astype(np.float64)
+        return X.astype(np.float64, copy=False)
     if np.asarray(X).dtype.kind in "mM":
         raise ValueError("dates and durations are not numbers")
     return np.asarray(X, dtype=np.float64)

@@ -231,6 +231,7 @@ def fit_stack(stack, estimators, step_params, X, y, sample_weight, folds):
         _check_refit_width(name, fit[name].estimator, Z, view, method,
                            stack._level_classes_, stack._output_width_)
         rows = None if fit[name].tested.all() else np.flatnonzero(fit[name].tested)
+        Z = None  # (the level's input goes before the next one is built)
         Z, view = _next_input(stack, fit[name].oof, X), None
         _refuse_missing_members(name, est, asked_method(stack, name), fit[name].oof, Z,
                                 fit[name].tested, names[i + 1], estimators[i + 1],
@@ -303,6 +304,7 @@ def final_input(stack, X):
         out = noted(OWNER, f"step {name!r}, predict", step_output, est, Z, method,
                     stack._level_classes_)
         _refuse_non_finite_level(name, est, out, "at predict")
+        Z = None  # (the level's input goes before the next one is built)
         Z = _next_input(stack, out, X)
         _refuse_missing_members(name, est, asked_method(stack, name), out, Z, None,
                                 *stack.steps_[i + 1], fitted=True)
@@ -421,7 +423,15 @@ def _next_input(stack, out, X):
     raw = take_view(X, stack._passthrough_)
     if sp.issparse(raw):
         return sp.hstack([sp.csr_matrix(out), raw], format="csr")
-    return np.hstack([out, _as_array(raw)])
+    raw = _as_array(raw)
+    # Row-major, whatever the layout of out and raw (columns taken by fancy indexing
+    # are column-major, and np.hstack would keep that): the next step's own check
+    # (order="C") would copy it again.
+    width = out.shape[1]
+    Z = np.empty((out.shape[0], width + raw.shape[1]), dtype=np.result_type(out, raw))
+    Z[:, :width] = out
+    Z[:, width:] = raw
+    return Z
 
 
 def typed_output(stack, Z, X, given):

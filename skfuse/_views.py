@@ -210,8 +210,11 @@ def _kind(value):
 
 
 def take_view(X, positions):
-    """Return the columns ``positions`` of ``X``; ``None`` means every column."""
-    if positions is None:
+    """Return the columns ``positions`` of ``X``; ``None`` means every column, as do
+    positions that are every column in order (``X`` itself, not a copy)."""
+    shape = getattr(X, "shape", ())
+    if positions is None or (len(shape) == 2 and len(positions) == shape[1]
+                             and np.array_equal(positions, np.arange(shape[1]))):
         return X
     if _is_dataframe(X):
         return X.iloc[:, positions]

@@ -43,7 +43,10 @@ quadratic form in the weights, without a class axis: the two hard-voting fusions
 learned weights changed in the last bits (at most 4e-16), nothing else. On 2026-12-07
 the same way, when a distiller's ``predict_log_proba`` came to be computed in the log
 domain: ``distilled-classifier-logits/predict_log_proba`` moved by at most 9e-16,
-nothing else.
+nothing else; and again that day when a stack passing columns through came to hand its
+final step a row-major array (it was column-major, which the step copied): the
+predictions of ``stack-regressor-passthrough`` and ``stack-timeseries`` moved by at most
+4e-14 relative (the final Ridge's rounding), nothing else.
 """
 
 import sys
