@@ -20,6 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.neighbors import NearestNeighbors
 
+from ._gate import extreme_unit
 from ._views import _is_dataframe
 
 MUNGE_P = 0.5
@@ -132,6 +133,13 @@ def _neighbours(X, kinds, numbers):
     # Standardised numeric columns; a column with no value carries no distance.
     kept = ~np.isnan(numbers).all(axis=1)
     values = numbers[kept]
+    # A column beyond 1e100 in magnitude (or below 1e-100) is divided by its largest
+    # magnitude first, as the gate's scaling does: its squares would overflow (an
+    # infinite spread, so the column carried no distance) or vanish.
+    unit = extreme_unit(np.max(np.where(np.isnan(values), 0.0, np.abs(values)), axis=1,
+                               initial=0.0))
+    if (unit != 1.0).any():
+        values = values / unit[:, None]
     scale = np.nanstd(values, axis=1, keepdims=True)
     centred = (values - np.nanmean(values, axis=1, keepdims=True)) / np.where(
         scale > 0, scale, 1.0)

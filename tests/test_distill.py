@@ -29,7 +29,7 @@ from sklearn.svm import LinearSVC
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from skfuse import DistilledClassifier, DistilledRegressor, FusionClassifier, SerialStack
-from skfuse._augment import augment, column_kinds
+from skfuse._augment import augment, column_kinds, nearest_neighbours
 from skfuse._distill import LOGIT_EPS, duplicated_targets
 
 from composites import CountingLR, CountingNB, NaNRidge, reset_counts
@@ -1392,3 +1392,15 @@ def test_log_proba_is_finite_where_proba_underflows_with_three_classes(student, 
     assert np.isfinite(log_proba).all()
     assert_allclose(np.exp(log_proba), proba, rtol=1e-12, atol=1e-300)
     assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
+
+
+def test_munge_neighbours_see_a_column_whose_squares_overflow():
+    # A column near 1e160 had an infinite spread (its squares overflow), so it carried
+    # no distance in the neighbour search (and warned); near 1e-170 its squares vanished.
+    rng = np.random.RandomState(0)
+    a, b = rng.normal(size=300), rng.normal(size=300)
+    expected = nearest_neighbours(np.c_[a, b])
+    for scale in (1e160, 1e-170):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert_array_equal(nearest_neighbours(np.c_[a, b * scale]), expected)
