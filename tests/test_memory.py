@@ -137,6 +137,28 @@ def test_a_stack_passing_every_column_through_builds_its_next_input_once():
     assert traced_peak(lambda: stack.predict_proba(X)) < 1.5 * X.nbytes
 
 
+def test_a_stack_passing_some_columns_through_hands_on_a_row_major_array():
+    # Columns taken by fancy indexing are column-major; np.hstack beside a level's
+    # output kept that, and the final step's own check copied it again.
+    y = (Y > 0).astype(int)
+    seen = []
+
+    class Final(LogisticRegression):
+        def fit(self, X_final, y, sample_weight=None):
+            seen.append(X_final.flags.c_contiguous)
+            return super().fit(X_final, y, sample_weight=sample_weight)
+
+        def predict_proba(self, X_final):
+            seen.append(X_final.flags.c_contiguous)
+            return super().predict_proba(X_final)
+
+    stack = SerialStack([("lr", LogisticRegression(max_iter=50)),
+                         ("final", Final(max_iter=50))], passthrough=[5, 0, 2],
+                        random_state=0).fit(X[:500], y[:500])
+    stack.predict_proba(X[:500])
+    assert seen == [True, True]
+
+
 def test_a_mixture_s_gate_takes_a_float64_sparse_x_as_it_is():
     # The gate's input was X.astype(np.float64), a copy of a float64 CSR matrix, kept
     # beside X through the fit and made again at every predict.
@@ -149,6 +171,7 @@ def test_a_mixture_s_gate_takes_a_float64_sparse_x_as_it_is():
         mixture.fit(S, Y)
     assert mixture._gate_input(S, fitted=False) is S
     size = S.data.nbytes + S.indices.nbytes + S.indptr.nbytes
+    mixture.predict(S)  # (compiles the parallel kernels, 20,000 rows, outside the trace)
     # The gate scales one copy of S (and each expert outputs n values): 1.7x, not 2.7x.
     assert traced_peak(lambda: mixture.predict(S)) < 2.2 * size
 
