@@ -321,8 +321,24 @@ def _through_disk(backend, memo_key, call_id, compute, *args, still_keyed=None):
         # joblib warns (CacheWarning) if it cannot write.
         backend.dump_item(call_id, _sealed(call_id, value), verbose=0)
     if _MEMO.max_bytes > 0 and backend.contains_item(call_id):
-        _MEMO.put(memo_key, value, _nbytes(value) + _ENTRY_BYTES, (backend, call_id))
+        kept = _compact(value)
+        _MEMO.put(memo_key, kept, _nbytes(kept) + _ENTRY_BYTES, (backend, call_id))
     return value, made, read
+
+
+def _compact(value):
+    """``value`` with each array that views a larger array copied: the memo counts an
+    array's own bytes, and a view (a binary stack's second probability column) would
+    keep its whole base alive, beyond ``MEMO_BYTES``."""
+    if isinstance(value, tuple):
+        return tuple(_compact(item) for item in value)
+    if isinstance(value, np.ndarray) and isinstance(value.base, np.ndarray):
+        base = value.base
+        while isinstance(base.base, np.ndarray):
+            base = base.base
+        if base.nbytes > value.nbytes:
+            return value.copy()
+    return value
 
 
 class StoredMember:

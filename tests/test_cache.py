@@ -535,6 +535,28 @@ def test_memo_keeps_nothing_larger_than_its_bound(tmp_path, monkeypatch):
     assert fits() == (1, 1)
 
 
+def test_memo_holds_no_more_than_it_counts(tmp_path, monkeypatch):
+    # A binary stack's out-of-fold output is the second column of the probabilities:
+    # a view whose base, twice its size, the memo must not keep alive uncounted.
+    from skfuse import _cache
+
+    def held(array):
+        while isinstance(array.base, np.ndarray):
+            array = array.base
+        return array.nbytes
+
+    memo = _cache._Memo(max_bytes=2**30)
+    monkeypatch.setattr(_cache, "_MEMO", memo)
+    Xb, yb = make_classification(n_samples=200, n_features=4, random_state=0)
+    SerialStack([("nb", GaussianNB()), ("final", LogisticRegression())], cv=3,
+                memory=tmp_path, random_state=0).fit(Xb, yb)
+    arrays = [part for value, _, _ in memo._entries.values()
+              for part in (value if isinstance(value, tuple) else (value,))
+              if isinstance(part, np.ndarray)]
+    assert arrays
+    assert sum(held(a) for a in arrays) == sum(a.nbytes for a in arrays)
+
+
 def test_memo_unit_lru_order_and_sizes(tmp_path):
     from skfuse._cache import _Memo
 
