@@ -136,8 +136,7 @@ def _neighbours(X, kinds, numbers):
     # A column beyond 1e100 in magnitude (or below 1e-100) is divided by its largest
     # magnitude first, as the gate's scaling does: its squares would overflow (an
     # infinite spread, so the column carried no distance) or vanish.
-    unit = extreme_unit(np.max(np.where(np.isnan(values), 0.0, np.abs(values)), axis=1,
-                               initial=0.0))
+    unit = extreme_unit(np.nanmax(np.abs(values), axis=1, initial=0.0))
     if (unit != 1.0).any():
         values = values / unit[:, None]
     scale = np.nanstd(values, axis=1, keepdims=True)

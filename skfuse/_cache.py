@@ -321,17 +321,17 @@ def _through_disk(backend, memo_key, call_id, compute, *args, still_keyed=None):
         # joblib warns (CacheWarning) if it cannot write.
         backend.dump_item(call_id, _sealed(call_id, value), verbose=0)
     if _MEMO.max_bytes > 0 and backend.contains_item(call_id):
-        kept = _compact(value)
+        kept = _detached(value)
         _MEMO.put(memo_key, kept, _nbytes(kept) + _ENTRY_BYTES, (backend, call_id))
     return value, made, read
 
 
-def _compact(value):
+def _detached(value):
     """``value`` with each array that views a larger array copied: the memo counts an
     array's own bytes, and a view (a binary stack's second probability column) would
     keep its whole base alive, beyond ``MEMO_BYTES``."""
     if isinstance(value, tuple):
-        return tuple(_compact(item) for item in value)
+        return tuple(_detached(item) for item in value)
     if isinstance(value, np.ndarray) and isinstance(value.base, np.ndarray):
         base = value.base
         while isinstance(base.base, np.ndarray):
@@ -501,18 +501,16 @@ class MemberCache:
 
         Cached for each member fitted through the cache (its key, the digest of the
         fitted member, not None); a :class:`StoredMember` is unpickled only when its
-        output is not cached. ``still_keyed``, one callable per member (or None), says
-        whether its key still stands once its output is computed; where it no longer
-        does (the member was handed out meanwhile), the output is not written.
+        output is not cached. ``still_keyed`` (or None) says whether the keys still stand
+        once an output is computed; where they no longer do (the members were handed
+        out meanwhile), the output is not written.
         """
         cached = self.enabled and any(key is not None for key in keys)
         if cached:
             X_digest = self._digest_of(X)
             output_digest = self._digest_of(output, pickled=True)
         tasks = []
-        if still_keyed is None:
-            still_keyed = [None] * len(keys)
-        for est, key, view, keyed in zip(estimators, keys, views, still_keyed):
+        for est, key, view in zip(estimators, keys, views):
             if not cached or key is None:
                 tasks.append((output, (loaded(est), take_view(X, view))))
                 continue
@@ -527,7 +525,7 @@ class MemberCache:
             else:
                 call_id = _call_id("output", _pickled_digest((key, digest)))
                 tasks.append((_load_output, (backend, memo_key, call_id, loaded(est),
-                                             take_view(X, view), output, keyed)))
+                                             take_view(X, view), output, still_keyed)))
         return tasks
 
     def _predict_backend(self):

@@ -952,7 +952,7 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
 
     def _fidelity(self, student_out, teacher_proba, sample_weight=None):
         if self.soft_labels_ == "logits":
-            student_out = self._proba_from_logits(student_out)
+            student_out = self._as_proba(student_out)
         return float(np.average(student_out.argmax(axis=1) == teacher_proba.argmax(axis=1),
                                 weights=sample_weight))
 
@@ -967,15 +967,23 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
         """The labels as probabilities (one-hot over ``classes_``)."""
         return (np.asarray(y)[:, None] == self.classes_[None, :]).astype(np.float64)
 
-    def _as_proba(self, student_out):
-        """The student's output as the probabilities :meth:`predict_proba` gives."""
-        if self.soft_labels_ == "logits":
-            return self._proba_from_logits(student_out)
+    def _as_proba(self, student_out, log=False):
+        """The student's output as the probabilities :meth:`predict_proba` gives; with
+        ``log``, their logarithm taken in the log domain (finite where a probability
+        underflows to 0 but the student's output does not)."""
         temperature = self._fitted_temperature()
-        if temperature == 1.0:
+        normalised = log_softmax if log else softmax
+        if self.soft_labels_ == "logits":
+            z = temperature * student_out
+            if z.ndim == 1:  # expit(-z), not 1 - expit(z): a confident row keeps its 1e-300
+                sigmoid = log_expit if log else expit
+                return np.column_stack([sigmoid(-z), sigmoid(z)])
+            return normalised(z, axis=1)
+        if temperature == 1.0 and not log:
             return student_out
         with np.errstate(divide="ignore"):
-            return softmax(temperature * np.log(student_out), axis=1)
+            log_p = np.log(student_out)
+            return log_p if temperature == 1.0 else normalised(temperature * log_p, axis=1)
 
     def _fitted_temperature(self):
         # A distiller pickled before the temperature was kept at fit has none.
@@ -987,27 +995,6 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
         proba = self._as_proba(student_out)
         true = proba[np.arange(len(y)), np.searchsorted(self.classes_, y)]
         return -np.log(np.clip(true, PROBA_EPS, 1.0))
-
-    def _proba_from_logits(self, z):
-        z = self._fitted_temperature() * z
-        if z.ndim == 1:  # expit(-z), not 1 - expit(z): a confident row keeps its 1e-300
-            return np.column_stack([expit(-z), expit(z)])
-        return softmax(z, axis=1)
-
-    def _as_log_proba(self, student_out):
-        """The logarithm of :meth:`_as_proba`, taken in the log domain: finite where
-        the probability underflows to 0 but the student's output does not."""
-        if self.soft_labels_ == "logits":
-            z = self._fitted_temperature() * student_out
-            if z.ndim == 1:
-                return np.column_stack([log_expit(-z), log_expit(z)])
-            return log_softmax(z, axis=1)
-        temperature = self._fitted_temperature()
-        with np.errstate(divide="ignore"):
-            log_p = np.log(student_out)
-            if temperature == 1.0:
-                return log_p
-            return log_softmax(temperature * log_p, axis=1)
 
     @one_names_warning
     def predict_proba(self, X):
@@ -1040,7 +1027,7 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
         """
         check_is_fitted(self)
         X = self._check_predict_X(X)
-        return self._as_log_proba(self._student_output()(self.student_, X))
+        return self._as_proba(self._student_output()(self.student_, X), log=True)
 
     @one_names_warning
     def predict(self, X):

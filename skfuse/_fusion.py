@@ -784,7 +784,7 @@ class _BaseFusion(TransformerMixin, Composite):
                                 fitted=True)
         self._refuse_rows_without_members(present)
         asked = _rows_asked(len(names), present, self.weights_ if weighted else None)
-        live = self._member_keys_  # emptied in place when the members are handed out
+        live = self._member_keys_  # set to None in place when the members are handed out
         keys = list(live or [None] * len(names))
         outs = predict_members(
             [(name, est, self._views_.get(name), rows, key)
@@ -792,7 +792,7 @@ class _BaseFusion(TransformerMixin, Composite):
             X, output, owner=type(self).__name__, n_jobs=self.n_jobs, memory=self.memory,
             # a member handed out while this call ran may have been changed: its output
             # is not written under the key of the member as fitted
-            still_keyed=None if live is None else lambda m: live[m] is not None)
+            still_keyed=None if live is None else lambda: live == keys)
         return outs, present, asked
 
     def _output_shape(self):

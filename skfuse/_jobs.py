@@ -466,21 +466,19 @@ def _out_of_fold(outputs, folds, n_samples, label, owner, compact=False):
     With ``compact``, ``oof`` has one entry per tested row (in row order) alone.
     """
     first = np.asarray(outputs[0])
-    for out in outputs:
+    tested = np.zeros(n_samples, dtype=bool)
+    for _, test in folds:
+        tested[test] = True
+    place = np.cumsum(tested) - 1 if compact else None  # a row's place among the tested
+    oof = np.zeros((int(tested.sum()) if compact else n_samples,) + first.shape[1:],
+                   dtype=first.dtype)
+    for (_, test), out in zip(folds, outputs):
         if np.shape(out)[1:] != first.shape[1:]:
             raise ValueError(
                 f"{owner}: the output of {label} has a different width on different "
                 "folds (a class missing from a training fold?); use fewer folds."
             )
-    tested = np.zeros(n_samples, dtype=bool)
-    for _, test in folds:
-        tested[test] = True
-    # Each row's place in oof: its own, or (compact) its place among the tested rows.
-    place = np.cumsum(tested) - 1 if compact else np.arange(n_samples)
-    size = int(tested.sum()) if compact else n_samples
-    oof = np.zeros((size,) + first.shape[1:], dtype=first.dtype)
-    for (_, test), out in zip(folds, outputs):
-        oof[place[test]] = out
+        oof[test if place is None else place[test]] = out
     return oof, tested
 
 
@@ -502,9 +500,9 @@ def predict_members(members, X, output, *, owner, n_jobs=None, memory=None,
     memory : None, str, path-like or joblib.Memory
         The member cache that fitted the members.
     still_keyed : callable or None
-        ``still_keyed(m)``: whether member ``m``'s key still stands once its output is
-        computed (not where it was handed out meanwhile, and may have been changed);
-        its output is written to the cache only then. None: always.
+        ``still_keyed()``: whether the members' keys still stand once an output is
+        computed (not where the members were handed out meanwhile, and may have been
+        changed); the output is written to the cache only then. None: always.
 
     Returns
     -------
@@ -515,16 +513,14 @@ def predict_members(members, X, output, *, owner, n_jobs=None, memory=None,
     keys = [key for *_, key in members]
     whole = [m for m, (*_, rows, _) in enumerate(members) if rows is None]
     placed = list(whole)
-    keyed = [None if still_keyed is None else partial(still_keyed, m)
-             for m in range(len(members))]
     tasks = cache.output_tasks([members[m][1] for m in whole], [keys[m] for m in whole],
                                [members[m][2] for m in whole], X, output,
-                               [keyed[m] for m in whole]) if whole else []
+                               still_keyed) if whole else []
     for m, (_, est, view, rows, key) in enumerate(members):
         if rows is None or rows.size == 0:
             continue
         tasks += cache.output_tasks([est], [key], [view], take_rows(X, rows), output,
-                                    [keyed[m]])
+                                    still_keyed)
         placed.append(m)
     tasks = [(noted, (owner, f"member {members[m][0]!r}, predict", fn, *args))
              for m, (fn, args) in zip(placed, tasks)]

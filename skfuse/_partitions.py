@@ -533,13 +533,9 @@ def in_memory_copy(fitted):
 # -- blockwise prediction ------------------------------------------------------------
 
 
-def _call(estimator, method, block, empty, config):
-    """``estimator.method(block)`` under the scikit-learn configuration ``config`` of
-    the call that built the task; ``empty`` (the output of no row) for an empty block."""
-    if block.shape[0] == 0:
-        return empty
-    with config_context(**config):
-        return getattr(estimator, method)(block)
+def _call(estimator, method, block, empty):
+    """``estimator.method(block)``; ``empty`` (the output of no row) for an empty block."""
+    return empty if block.shape[0] == 0 else getattr(estimator, method)(block)
 
 
 def _first_rows(X):
@@ -596,7 +592,8 @@ def blockwise(estimator, method, X):
     config = get_config()
     parts = [
         da.from_delayed(
-            dask.delayed(_call, pure=True)(fitted, method, block, empty, config),
+            dask.delayed(_configured, pure=True)(config, _call, fitted, method, block,
+                                                 empty),
             shape=(np.nan if lengths is None else lengths[b],) + probe.shape[1:],
             dtype=probe.dtype,
         )

@@ -231,7 +231,7 @@ def fit_stack(stack, estimators, step_params, X, y, sample_weight, folds):
         _check_refit_width(name, fit[name].estimator, Z, view, method,
                            stack._level_classes_, stack._output_width_)
         rows = None if fit[name].tested.all() else np.flatnonzero(fit[name].tested)
-        Z = None  # (the level's input goes before the next one is built)
+        Z = None  # freed first, so that two levels' inputs are not held at once
         Z, view = _next_input(stack, fit[name].oof, X), None
         _refuse_missing_members(name, est, asked_method(stack, name), fit[name].oof, Z,
                                 fit[name].tested, names[i + 1], estimators[i + 1],
@@ -304,7 +304,7 @@ def final_input(stack, X):
         out = noted(OWNER, f"step {name!r}, predict", step_output, est, Z, method,
                     stack._level_classes_)
         _refuse_non_finite_level(name, est, out, "at predict")
-        Z = None  # (the level's input goes before the next one is built)
+        Z = None  # freed first, so that two levels' inputs are not held at once
         Z = _next_input(stack, out, X)
         _refuse_missing_members(name, est, asked_method(stack, name), out, Z, None,
                                 *stack.steps_[i + 1], fitted=True)

@@ -106,9 +106,9 @@ def _support(w):
 
 
 def _row_logsumexp(log_p):
-    """``logsumexp(log_p, axis=1)`` for finite ``log_p`` (n, C), rounded as
-    :func:`scipy.special.logsumexp` rounds it, without its overhead, which dominates a
-    greedy trial's loss: the maxima's terms are kept out of the sum (``log1p``), so a
+    """``logsumexp(log_p, axis=1)`` for finite ``log_p`` (n, C), without scipy's
+    overhead, which dominates a greedy trial's loss. The maxima's terms are kept out of
+    the sum (``log1p``, as ``numpy.logaddexp`` and scipy 1.15's ``logsumexp`` do), so a
     confident row's loss (``1e-12``) keeps the digits ``log(1 + 1e-12)`` rounds away."""
     top = log_p.max(axis=1, keepdims=True)
     at_top = log_p == top
@@ -330,23 +330,23 @@ def regressor_objective(P, y, sample_weight=None, scorer=None, present=None):
 
         return loss, None
 
-    # On the simplex sum_m w_m P_mn - y_n = sum_m w_m (P_mn - y_n): the residuals are
-    # taken once, before weighting, so a target far from 0 (y ~ 1e9) loses no digits
-    # to cancellation in each evaluation, and the loss's Hessian lacks the huge
-    # (y-offset)^2 component along the all-ones direction that misleads SLSQP.
-    P, y = P - y, np.zeros_like(y)
+    # On the simplex sum_m w_m P_mn - y_n = sum_m w_m (P_mn - y_n): the members'
+    # residuals are taken once, before weighting, so a target far from 0 (y ~ 1e9)
+    # loses no digits to cancellation in each evaluation, and the loss's Hessian lacks
+    # the huge (y-offset)^2 component along the all-ones direction that misleads SLSQP.
+    P = P - y
 
     if present is not None:
         terms, on, equal = _ratio_terms(P, present)
 
         def loss(w):
-            return _mean((_renormalised(w, terms, on, equal)[0] - y) ** 2, sample_weight)
+            return _mean(_renormalised(w, terms, on, equal)[0] ** 2, sample_weight)
 
         def grad(w):
             fused, total, zero = _renormalised(w, terms, on, equal)
             # d(fused_n) / dw_m = (p_mn P_mn - p_mn fused_n) / b_n
             slope = np.where(zero, 0.0, (terms - on * fused) / total)
-            return np.average(2.0 * (fused - y) * slope, axis=1, weights=sample_weight)
+            return np.average(2.0 * fused * slope, axis=1, weights=sample_weight)
 
         return loss, grad
 
@@ -355,10 +355,10 @@ def regressor_objective(P, y, sample_weight=None, scorer=None, present=None):
     def loss(w):
         used = _support(w)
         fused = R @ w if used is None else R[:, used] @ w[used]
-        return _mean((fused - y) ** 2, sample_weight)
+        return _mean(fused**2, sample_weight)
 
     def grad(w):
-        return 2.0 * np.average(R * (R @ w - y)[:, None], axis=0, weights=sample_weight)
+        return 2.0 * np.average(R * (R @ w)[:, None], axis=0, weights=sample_weight)
 
     return loss, grad
 

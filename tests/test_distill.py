@@ -1354,7 +1354,7 @@ def test_regressor_student_confident_rows_symmetric_and_log_finite():
 def test_student_out_of_fold_memory_is_linear_in_the_classes():
     # The student sees each row once per class, but only each real row's first copy is
     # tested out of fold: an out-of-fold output kept for every copy took
-    # (rows x classes) x classes floats (80 MB here, 480 MB at 1,000 rows of 300
+    # (rows x classes) x classes floats (80 MB here, up to 720 MB at 1,000 rows of 300
     # classes), for the rows x classes that fidelity_ reads.
     rng = np.random.RandomState(0)
     n_classes, n = 100, 1000
