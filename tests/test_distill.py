@@ -1349,6 +1349,8 @@ def test_regressor_student_confident_rows_symmetric_and_log_finite():
     assert np.isfinite(log_proba).all()
     assert_allclose(log_proba[:, 1] - log_proba[:, 0], z, rtol=1e-12)
     assert_allclose(np.exp(log_proba), proba, rtol=1e-12)
+    # the confident class's log-probability is -exp(-|z|), not log(1.0) = 0
+    assert_allclose(log_proba[[0, 1], [0, 1]], -np.exp(-np.abs(z)), rtol=1e-12)
 
 
 def test_student_out_of_fold_memory_is_linear_in_the_classes():

@@ -341,3 +341,20 @@ def test_compact_out_of_fold_outputs_are_the_tested_rows_of_the_full_ones():
     assert_array_equal(fits[True].tested, fits[False].tested)
     assert_array_equal(np.flatnonzero(fits[True].tested), np.sort(tested))
     assert_array_equal(fits[True].oof, fits[False].oof[fits[False].tested])
+
+
+@pytest.mark.parametrize("wide_first", [True, False])
+def test_out_of_fold_outputs_of_different_widths_are_refused(wide_first):
+    # A training fold lacking a class gives an output one column narrower: refused by
+    # name, not broadcast into the wider folds' columns ((n, 1) into (n, 3) would pass).
+    rng = np.random.RandomState(0)
+    y3 = np.r_[np.arange(40) % 2, np.arange(20) % 3]  # class 2 in the last fold alone
+    X3 = rng.randn(60, 3) + y3[:, None]
+    folds = list(KFold(3).split(X3))
+    if not wide_first:
+        folds = folds[::-1]
+    plan = MemberJobs("Owner", 60)
+    plan.add("lr", LogisticRegression(), label="member 'lr'", folds=folds, refit=False)
+    with pytest.raises(ValueError, match="Owner: the output of member 'lr' has a different "
+                                         "width on different folds"):
+        plan.run(X3, y3, None, lambda est, rows: est.predict_proba(rows))
