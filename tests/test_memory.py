@@ -112,26 +112,35 @@ def test_the_label_weight_check_builds_one_student_s_rows_at_a_time():
     assert checked < 2 * fixed
 
 
+class _LayoutSeen(LogisticRegression):
+    """A final step that records whether each input it is given is row-major."""
+
+    row_major = []
+
+    def fit(self, X_final, y, sample_weight=None):
+        type(self).row_major.append(X_final.flags.c_contiguous)
+        return super().fit(X_final, y, sample_weight=sample_weight)
+
+    def predict_proba(self, X_final):
+        type(self).row_major.append(X_final.flags.c_contiguous)
+        return super().predict_proba(X_final)
+
+
 def test_a_stack_passing_every_column_through_builds_its_next_input_once():
     # passthrough=True used to take X[:, arange(p)] (a full, column-major copy) before
     # stacking it beside the level's output, and the final LogisticRegression copied
     # the column-major result once more (2.3x X at fit, scikit-learn's 1.3x).
     assert take_view(X, np.arange(X.shape[1])) is X
     y = (Y > 0).astype(int)
-    seen = []
-
-    class Final(LogisticRegression):
-        def fit(self, X_final, y, sample_weight=None):
-            seen.append(X_final.flags.c_contiguous)
-            return super().fit(X_final, y, sample_weight=sample_weight)
-
+    _LayoutSeen.row_major.clear()
     stack = SerialStack([("lr", LogisticRegression(max_iter=50)),
-                         ("final", Final(max_iter=50))], passthrough=True, random_state=0)
+                         ("final", _LayoutSeen(max_iter=50))], passthrough=True,
+                        random_state=0)
     ours = traced_peak(lambda: stack.fit(X, y))
     theirs = traced_peak(lambda: StackingClassifier(
         [("lr", LogisticRegression(max_iter=50))],
         final_estimator=LogisticRegression(max_iter=50), passthrough=True).fit(X, y))
-    assert seen == [True]
+    assert _LayoutSeen.row_major == [True]
     assert ours < theirs + 0.5 * X.nbytes, (ours / X.nbytes, theirs / X.nbytes)
     stack.predict_proba(X[:5])
     assert traced_peak(lambda: stack.predict_proba(X)) < 1.5 * X.nbytes
@@ -141,22 +150,12 @@ def test_a_stack_passing_some_columns_through_hands_on_a_row_major_array():
     # Columns taken by fancy indexing are column-major; np.hstack beside a level's
     # output kept that, and the final step's own check copied it again.
     y = (Y > 0).astype(int)
-    seen = []
-
-    class Final(LogisticRegression):
-        def fit(self, X_final, y, sample_weight=None):
-            seen.append(X_final.flags.c_contiguous)
-            return super().fit(X_final, y, sample_weight=sample_weight)
-
-        def predict_proba(self, X_final):
-            seen.append(X_final.flags.c_contiguous)
-            return super().predict_proba(X_final)
-
+    _LayoutSeen.row_major.clear()
     stack = SerialStack([("lr", LogisticRegression(max_iter=50)),
-                         ("final", Final(max_iter=50))], passthrough=[5, 0, 2],
+                         ("final", _LayoutSeen(max_iter=50))], passthrough=[5, 0, 2],
                         random_state=0).fit(X[:500], y[:500])
     stack.predict_proba(X[:500])
-    assert seen == [True, True]
+    assert _LayoutSeen.row_major == [True, True]
 
 
 def test_a_mixture_s_gate_takes_a_float64_sparse_x_as_it_is():
