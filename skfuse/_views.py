@@ -209,12 +209,19 @@ def _kind(value):
     return None
 
 
+def _all_in_order(indices, n):
+    """Whether ``indices`` are the integers ``0 .. n - 1`` in order: all of an axis, as
+    it is (a boolean mask ``[False, True]`` compares equal to ``[0, 1]``)."""
+    indices = np.asarray(indices)
+    return (indices.dtype.kind in "iu" and len(indices) == n
+            and np.array_equal(indices, np.arange(n)))
+
+
 def take_view(X, positions):
     """Return the columns ``positions`` of ``X``; ``None`` means every column, as do
     positions that are every column in order (``X`` itself, not a copy)."""
     shape = getattr(X, "shape", ())
-    if positions is None or (len(shape) == 2 and len(positions) == shape[1]
-                             and np.array_equal(positions, np.arange(shape[1]))):
+    if positions is None or (len(shape) == 2 and _all_in_order(positions, shape[1])):
         return X
     if _is_dataframe(X):
         return X.iloc[:, positions]
@@ -228,7 +235,7 @@ def take_rows(X, rows, copy=True):
     order."""
     listed = isinstance(X, (list, tuple))
     n_rows = len(X) if listed else X.shape[0]
-    if not copy and len(rows) == n_rows and np.array_equal(rows, np.arange(len(rows))):
+    if not copy and _all_in_order(rows, n_rows):
         return X
     if listed:
         return [X[i] for i in rows]

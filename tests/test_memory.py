@@ -112,6 +112,15 @@ def test_the_label_weight_check_builds_one_student_s_rows_at_a_time():
     assert checked < 2 * fixed
 
 
+def test_only_every_column_in_order_takes_x_itself():
+    # A view of every column in order is X itself; a boolean mask that happens to
+    # compare equal to 0 .. p - 1 ([False, True]) is still a selection.
+    two = X[:, :2]
+    assert take_view(two, np.arange(2)) is two
+    assert_allclose(take_view(two, [False, True]), two[:, 1:])
+    assert take_view(two, [1, 0]) is not two
+
+
 class _LayoutSeen(LogisticRegression):
     """A final step that records whether each input it is given is row-major."""
 
