@@ -233,7 +233,11 @@ def _ratio_terms(values, present):
 
 def _renormalised(w, terms, on, equal):
     """Each row's weighted mean over its members present (``equal`` where they all
-    weigh 0), and the denominator ``w @ on`` (1 there)."""
+    weigh 0), and the denominator ``w @ on`` (1 there). Only the members of nonzero
+    weight are read where they are few (:func:`_support`)."""
+    used = _support(w)
+    if used is not None:
+        w, terms, on = w[used], terms[used], on[used]
     total = w @ on
     zero = total == 0
     total = np.where(zero, 1.0, total)
@@ -285,8 +289,15 @@ def _geometric_objective_with_presence(P, y, present, sample_weight):
     ceiling = -np.log(_EPS)
 
     def fused(w):
-        z = np.einsum("mn,mnc->nc", row_shares(w, present), L)
-        row_loss = logsumexp(z, axis=1) - z[rows, y]
+        used = _support(w)
+        if used is None:
+            z = np.einsum("mn,mnc->nc", row_shares(w, present), L)
+        else:  # a greedy trial: the members it weighs, and the rows none of them has
+            z = np.einsum("mn,mnc->nc", row_shares(w[used], present[used]), L[used])
+            alone = np.flatnonzero(~present[used].any(axis=0))
+            z[alone] = np.einsum("mn,mnc->nc", row_shares(w, present[:, alone]),
+                                 L[:, alone])
+        row_loss = _row_logsumexp(z) - z[rows, y]
         return z, row_loss
 
     def loss(w):

@@ -31,6 +31,7 @@ from skfuse._weights import (
     NEGLIGIBLE_WEIGHT,
     classifier_objective,
     combine_classifier,
+    combine_regressor,
     fit_temperature,
     greedy_weights,
     guard_gain,
@@ -853,35 +854,48 @@ def test_weights_are_not_learned_from_rows_that_all_weigh_nothing(voting):
                          cv=TimeSeriesSplit(3)).fit(X, y, sample_weight=sample_weight)
 
 
+@pytest.mark.parametrize("with_presence", [False, True])
 @pytest.mark.parametrize("kind", ["soft", "geometric", "regressor"])
-def test_greedy_trial_loss_reads_only_the_members_it_weighs(kind):
+def test_greedy_trial_loss_reads_only_the_members_it_weighs(kind, with_presence):
     # Greedy selection tries weights on a few members of many: each trial's loss must
     # cost O(n k), not O(n M), or the weight search grows as M^2 (200 members: slower
-    # than fitting them). A member of weight 0 is not read, so a NaN there is unseen.
+    # than fitting them), with views' missing rows too. A member of weight 0 is not
+    # read, so a NaN there is unseen.
     rng = np.random.RandomState(0)
     n_members, n = 200, 300
     y = rng.randint(3, size=n)
     P = rng.dirichlet(np.ones(3), size=(n_members, n))
+    present = rng.rand(n_members, n) < 0.7 if with_presence else None
+    if with_presence:
+        present[0] = True  # the member weighed has every row
     P[1:, 0] = np.nan  # a probe: read only where weighed
-    if kind == "regressor":
-        loss, _ = regressor_objective(P[..., 0], rng.randn(n))
-    else:
-        loss, _ = classifier_objective(P, y, kind)
+    target = rng.randn(n)
+
+    def objective(P):
+        if kind == "regressor":
+            return regressor_objective(P[..., 0], target, present=present)[0]
+        return classifier_objective(P, y, kind, present=present)[0]
+
+    def expected(P, w):
+        if kind == "regressor":
+            return np.mean((combine_regressor(P[..., 0], w, present) - target) ** 2)
+        return log_loss(y, combine_classifier(P, w, kind, present=present),
+                        labels=[0, 1, 2])
+
     trial = np.zeros(n_members)
     trial[0] = 1.0
-    assert np.isfinite(loss(trial))
-    # with most members weighed, the dense path gives the same loss as before
+    assert np.isfinite(objective(P)(trial))
     clean = np.nan_to_num(P, nan=1 / 3)
+    loss = objective(clean)
+    # with most members weighed, the dense path gives the same loss as before
     dense = np.full(n_members, 1.0 / n_members)
-    if kind == "regressor":
-        target = rng.randn(n)
-        loss, _ = regressor_objective(clean[..., 0], target)
-        expected = np.mean((clean[..., 0].T @ dense - target) ** 2)
-    else:
-        loss, _ = classifier_objective(clean, y, kind)
-        fused = combine_classifier(clean, dense, kind)
-        expected = log_loss(y, fused, labels=[0, 1, 2])
-    assert_allclose(loss(dense), expected, rtol=1e-10)
+    assert_allclose(loss(dense), expected(clean, dense), rtol=1e-10)
+    if with_presence:
+        # rows that no member weighed has are shared by the members present there
+        trial = np.zeros(n_members)
+        trial[[1, 2]] = [0.25, 0.75]
+        assert (~present[1] & ~present[2]).any()
+        assert_allclose(loss(trial), expected(clean, trial), rtol=1e-10)
 
 
 def _offset_data():
