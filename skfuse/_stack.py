@@ -442,7 +442,11 @@ def typed_output(stack, Z, X, given):
     ``Z`` the frame's every column would be of objects)."""
     container = _get_output_config("transform", stack)["dense"]
     if _is_dataframe(Z):  # a stack of one step hands on X's view
-        return Z if container in ("pandas", "polars") else _as_array(Z)
+        if container not in ("pandas", "polars"):
+            return _as_array(Z)
+        # A new frame: without a view Z is the caller's X itself, and set_output's
+        # wrapper renames the frame it gets in place (integer labels become "x0"...).
+        return Z.copy()
     if container not in ("pandas", "polars") or Z.dtype != object:
         return Z
     raw = take_view(X, stack._passthrough_)

@@ -182,6 +182,24 @@ def test_a_stack_of_one_step_transforms_to_a_frame(container, view):
         assert_allclose(Z.to_numpy(), StandardScaler().fit_transform(X.to_numpy()))
 
 
+def test_a_stack_of_one_step_leaves_the_frame_it_transforms_as_it_is():
+    # Without a view, its final step's input is X itself: set_output's wrapper, which
+    # renames the frame it is given in place, renamed the caller's integer-labelled
+    # columns to "x0", "x1"..., and the output was X (a write into it wrote into X).
+    pd = pytest.importorskip("pandas")
+    X, y = load_iris(return_X_y=True)
+    X = pd.DataFrame(X, index=np.arange(100, 250))
+    given = X.copy()
+    stack = SerialStack([("lr", LogisticRegression(max_iter=1000))])
+    stack.set_output(transform="pandas")
+    for Z in (stack.fit(X, y).transform(X), clone(stack).fit_transform(X, y)):
+        assert Z is not X
+        assert list(Z.columns) == ["x0", "x1", "x2", "x3"]
+        assert Z.index.equals(given.index)
+        Z.iloc[0, 0] = 99.0
+        pd.testing.assert_frame_equal(X, given)
+
+
 def test_passthrough_hands_on_string_and_nullable_columns_as_they_are():
     # Strings reach the final step as StackingClassifier's do (objects, one-hot encoded
     # there); nullable numbers as floats with pd.NA as NaN, for a step that takes NaN.
