@@ -21,7 +21,7 @@ import scipy.sparse as sp
 from sklearn.neighbors import NearestNeighbors
 
 from ._gate import extreme_unit
-from ._views import _is_dataframe
+from ._views import _is_dataframe, _is_missing_value
 
 MUNGE_P = 0.5
 MUNGE_S = 1.0
@@ -104,8 +104,10 @@ def _codes(col):
 
         return np.asarray(pd.factorize(col)[0])
     values = np.asarray(col, dtype=object)
-    missing = np.array([v is None or (isinstance(v, float) and np.isnan(v))
-                        for v in values], dtype=bool)
+    # Missing as fit reads it (:func:`~skfuse._views.missing_rows`): None, a NaN of any
+    # float type, and pandas' NA and NaT, which ``DataFrame.to_numpy()`` leaves in an
+    # object array.
+    missing = np.frompyfunc(_is_missing_value, 1, 1)(values).astype(bool)
     codes = np.full(len(values), -1)
     if (~missing).any():
         codes[~missing] = np.unique(values[~missing].astype(str), return_inverse=True)[1]

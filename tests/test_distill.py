@@ -486,6 +486,28 @@ def test_augmented_rows_keep_the_parents_missing_values(method):
 
 
 @pytest.mark.parametrize("method", ["munge", "resample"])
+@pytest.mark.parametrize("missing", ["NA", "NaT", "float32"])
+def test_augmented_object_arrays_keep_pandas_and_numpy_missing_values(method, missing):
+    # DataFrame.to_numpy() leaves pandas' NA (string, nullable columns) and NaT
+    # (datetimes) in an object array; a float32 column leaves np.float32 NaN. fit reads
+    # them as missing, and so must augmentation: resampling drew them from other rows
+    # as values (and filled a parent's), MUNGE took them from a neighbour.
+    pd = pytest.importorskip("pandas")
+    value = {"NA": pd.NA, "NaT": pd.NaT, "float32": np.float32("nan")}[missing]
+    rng = np.random.RandomState(0)
+    n = 200
+    X = np.empty((n, 3), dtype=object)
+    X[:, 0] = rng.choice(["Oslo", "Lima", "Pune"], n)
+    X[:, 1] = rng.choice([f"c{i}" for i in range(20)], n)  # few rows alike: a row's
+    X[:, 2] = rng.choice([f"d{i}" for i in range(20)], n)  # neighbour may miss column 0
+    X[rng.uniform(size=n) < 0.3, 0] = value
+    new, parents = augment(X, 2000, method, np.random.RandomState(0))
+    assert_array_equal(pd.isna(new[:, 0]), pd.isna(X[parents, 0]))
+    changed = new[:, 0].astype(str) != X[parents, 0].astype(str)
+    assert changed.any()  # the others still move
+
+
+@pytest.mark.parametrize("method", ["munge", "resample"])
 def test_augmented_rows_keep_a_teachers_views_whole(method):
     # Resampled rows mixed one view's NaN (a missing modality) with another row's values:
     # a view partly missing, which the teacher's members refused (or, taking NaN,
