@@ -107,7 +107,8 @@ def _codes(col):
     # Missing as fit reads it (:func:`~skfuse._views.missing_rows`): None, a NaN of any
     # float type, and pandas' NA and NaT, which ``DataFrame.to_numpy()`` leaves in an
     # object array.
-    missing = np.frompyfunc(_is_missing_value, 1, 1)(values).astype(bool)
+    with np.errstate(invalid="ignore"):  # NaN's comparison with itself is the test
+        missing = np.frompyfunc(_is_missing_value, 1, 1)(values).astype(bool)
     codes = np.full(len(values), -1)
     if (~missing).any():
         codes[~missing] = np.unique(values[~missing].astype(str), return_inverse=True)[1]
