@@ -135,6 +135,16 @@ class Composite(_BaseComposition):
                     isinstance(rule, HasMethods)  # a slot for an estimator, left empty
                     for rule in self._parameter_constraints.get(head, ())):
                 what = "None" if given else "None (the built-in default)"
+            elif head == self._members and isinstance(value, (list, tuple)):
+                # A list of members (a mixture's "experts__alpha" kept from its one
+                # cloned expert): scikit-learn would call list.set_params.
+                listed = [item[0] for item in value if is_pair(item)]
+                raise ValueError(
+                    f"{type(self).__name__}: {head!r} is {'set to ' if given else ''}a "
+                    f"list of (name, estimator) pairs{' in this call' if given else ''}, "
+                    f"which has no parameter {rest!r}; set a member's as "
+                    f"'<name>__{rest}' (member names: {listed})."
+                )
             else:
                 continue
             raise ValueError(

@@ -140,6 +140,32 @@ def test_a_skipped_step_has_no_parameters_to_set():
         SerialStack([("nb", None), ("final", LogisticRegression())]).fit(X, y)
 
 
+def test_a_list_of_members_has_no_parameters_to_set():
+    # experts__alpha is the key of a mixture's one cloned expert; once experts is a
+    # list, scikit-learn's set_params called list.set_params (AttributeError), and a
+    # search stopped on it.
+    from skfuse import MixtureOfExpertsRegressor
+
+    listed = MixtureOfExpertsRegressor([("a", Ridge()), ("b", Ridge())])
+    with pytest.raises(ValueError, match=r"'experts' is a list of \(name, estimator\) "
+                                         r"pairs, which has no parameter 'alpha'; set a "
+                                         r"member's as '<name>__alpha' \(member names: "
+                                         r"\['a', 'b'\]\)"):
+        listed.set_params(experts__alpha=3.0)
+    with pytest.raises(ValueError, match="'experts' is set to a list of .* in this call"):
+        MixtureOfExpertsRegressor(Ridge()).set_params(experts=[("c", Ridge())],
+                                                      experts__alpha=3.0)
+    with pytest.raises(ValueError, match="'estimators' is a list .* no parameter 'C'"):
+        FusionClassifier([("lr", LogisticRegression()), ("nb", GaussianNB())]).set_params(
+            estimators__C=2.0)
+    with pytest.raises(ValueError, match="'steps' is a list .* no parameter 'C'"):
+        SerialStack([("lr", LogisticRegression()), ("f", LogisticRegression())]).set_params(
+            steps__C=2.0)
+    # the single expert's key and the members' keys as before
+    assert MixtureOfExpertsRegressor(Ridge()).set_params(experts__alpha=3.0).experts.alpha == 3
+    assert listed.set_params(a__alpha=2.0).experts[0][1].alpha == 2.0
+
+
 @parametrize_with_checks([
     SerialStack([("lr", LogisticRegression()), ("skip", "passthrough"),
                  ("final", DecisionTreeClassifier(max_depth=3))], cv=3, random_state=0),
