@@ -35,7 +35,7 @@ from ._tasks import (
     run_fit_tasks,
     run_in_threads,
 )
-from ._views import take_rows
+from ._views import intersect_positions, take_rows
 from ._warnings import warnings_once
 
 
@@ -443,8 +443,8 @@ def folds_within(folds, rows):
     a fold left without a training row there loses its test rows too (a forward-
     chaining cv's first folds, before a view begins), which then get no out-of-fold
     output, as rows no fold tests."""
-    kept = [(rows if train is None else np.intersect1d(train, rows),
-             np.intersect1d(test, rows)) for train, test in folds]
+    kept = [(rows if train is None else intersect_positions(train, rows),
+             intersect_positions(test, rows)) for train, test in folds]
     return [(train, test if train.size else test[:0]) for train, test in kept]
 
 

@@ -23,7 +23,7 @@ from sklearn.base import clone
 from ._augment import synthetic_row_weight
 from ._base import refuse_non_finite_student
 from ._tasks import run_fit_tasks
-from ._views import concat_rows, take_rows
+from ._views import concat_rows, intersect_positions, take_rows, union_positions
 
 # The label weights label_weight="auto" chooses from: teacher's targets only, ..., labels only.
 LABEL_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -66,8 +66,9 @@ def fold_pairs(folds, sample_weight=None, labels=None):
     for j, (train_j, test_j) in enumerate(folds):
         for k in range(j + 1, len(folds)):
             train_k, test_k = folds[k]
-            train = np.intersect1d(train_j, train_k)
-            test = np.union1d(np.intersect1d(test_j, train_k), np.intersect1d(test_k, train_j))
+            train = intersect_positions(train_j, train_k)
+            test = union_positions(intersect_positions(test_j, train_k),
+                                   intersect_positions(test_k, train_j))
             if test.size and _has_weight(train, sample_weight) and (
                     labels is None or _has_two_classes(labels, train, sample_weight)):
                 pairs[(j, k)] = (train, test)
