@@ -1265,8 +1265,8 @@ def _axis_seeds(Z, weight, n_clusters):
 
     A row of weight 2 and two copies of it give the same seeds. The axis's sign, which
     ``eigh`` leaves arbitrary, is fixed by the row farthest along it, so negating y or
-    reordering columns gives the same seeds (and where the axis is not unique, the
-    axis taken: :func:`_untied_axis`).
+    reordering columns gives the same seeds where the principal axis is unique (on a
+    balanced design it is not, and the axis ``eigh`` returns follows the columns).
     """
     mean = weight @ Z / weight.sum()
     if sp.issparse(Z):
@@ -1278,12 +1278,10 @@ def _axis_seeds(Z, weight, n_clusters):
             # Wider than long: the axis from the weighted rows' SVD, (n x n) work,
             # without the (d x d) covariance.
             rows = centred * np.sqrt(weight / weight.sum())[:, None]
-            _, spread, vectors = np.linalg.svd(rows, full_matrices=False)
-            axis = _untied_axis(Z, mean, spread**2, vectors.T)
+            axis = np.linalg.svd(rows, full_matrices=False)[2][0]
         else:
             covariance = (centred * weight[:, None]).T @ centred / weight.sum()
-            values, vectors = np.linalg.eigh(covariance)
-            axis = _untied_axis(Z, mean, values[::-1], vectors[:, ::-1])
+            axis = np.linalg.eigh(covariance)[1][:, -1]
         projection = centred @ axis
     if projection[np.argmax(np.abs(projection))] < 0:
         projection = -projection
@@ -1293,32 +1291,6 @@ def _axis_seeds(Z, weight, n_clusters):
     picks = np.minimum(np.searchsorted(cumulative, quantiles), len(order) - 1)
     seeds = Z[order[picks]]
     return seeds.toarray() if sp.issparse(seeds) else seeds
-
-
-# Eigenvalues (and row distances) this close, relative to the largest, are equal.
-_TIED = 1e-9
-
-
-def _untied_axis(Z, mean, values, vectors):
-    """The principal axis of ``Z`` (rows, dense or sparse, of weighted ``mean``) from
-    its covariance's eigenvalues ``values`` (largest first) and ``vectors`` (columns).
-
-    Where the largest eigenvalue is tied (a balanced design: boolean columns whose
-    every combination is equally frequent, or the levels of a balanced categorical,
-    one-hot), every direction of its eigenspace is a principal axis, and the one
-    ``eigh`` returns depends on the order of the columns. The axis taken there points
-    to the first row farthest from the mean within that eigenspace, which reordering
-    the columns does not move (nor copies of a row in place of its weight).
-    """
-    top = values[0]
-    tied = values >= top - _TIED * abs(top)
-    if top <= 0 or tied.sum() < 2:
-        return vectors[:, 0]
-    basis = vectors[:, tied]
-    within = np.asarray(Z @ basis) - mean @ basis
-    reach = np.sqrt(np.sum(within**2, axis=1))
-    first = np.flatnonzero(reach >= reach.max() * (1 - _TIED))[0]
-    return basis @ (within[first] / reach[first])
 
 
 def _principal_axis(Z, weight, mean):
@@ -1332,8 +1304,7 @@ def _principal_axis(Z, weight, mean):
         for first in range(0, n, rows):
             block = Z[first:first + rows].toarray()
             gram += block.T @ (block * weight[first:first + rows, None])
-        values, vectors = np.linalg.eigh(gram / total - np.outer(mean, mean))
-        return _untied_axis(Z, mean, values[::-1], vectors[:, ::-1])
+        return np.linalg.eigh(gram / total - np.outer(mean, mean))[1][:, -1]
 
     def covariance_times(v):
         return np.asarray(Z.T @ (weight * (Z @ v))).ravel() / total - mean * (mean @ v)

@@ -1114,47 +1114,6 @@ def test_the_kmeans_start_of_wide_dense_x_forms_no_covariance():
     assert peak < 3000 * 3000 * 8 / 4  # a quarter of the covariance
 
 
-def _balanced_design(copies=20):
-    """Every combination of three boolean columns, ``copies`` times: uncorrelated
-    columns of equal variance, so that every direction is a principal axis."""
-    import itertools
-
-    grid = np.array(list(itertools.product([0, 1], repeat=3)), dtype=float)
-    return np.repeat(grid, copies, axis=0)
-
-
-@pytest.mark.parametrize("layout", ["dense", "sparse"])
-def test_the_kmeans_start_of_a_tied_principal_axis_ignores_the_column_order(layout):
-    # docs/mixture.md: the first start's seeds are fixed by the data, so reordering
-    # columns changes nothing. Where every direction is a principal axis, eigh returned
-    # the last column's: the seeds followed the column order.
-    import scipy.sparse as sp
-
-    from skfuse._mixture import _axis_seeds, _standardise
-
-    weight = np.ones(160)
-    Z = _standardise(_balanced_design(), weight)
-    order = [2, 0, 1]
-    given = (lambda Z: Z) if layout == "dense" else sp.csr_matrix
-    seeds = _axis_seeds(given(Z), weight, 2)
-    assert_allclose(_axis_seeds(given(Z[:, order]), weight, 2)[:, np.argsort(order)],
-                    seeds, atol=1e-12)
-
-
-def test_a_classifier_on_a_balanced_design_ignores_the_column_order():
-    # The tied axis above took the last column: accuracy 0.5 one way, 1.0 the other.
-    X = _balanced_design()
-    y = X[:, 0].astype(int) ^ X[:, 1].astype(int)
-    order = [2, 1, 0]
-
-    def fitted(X):
-        return MixtureOfExpertsClassifier(n_experts=2, validation_fraction=None,
-                                          random_state=0).fit(X, y)
-
-    assert_allclose(fitted(X[:, order]).predict_proba(X[:, order]),
-                    fitted(X).predict_proba(X), atol=1e-9)
-
-
 def test_the_kmeans_start_leaves_a_nearly_constant_column_centred():
     # A column varying within the rounding of its mean (1e6 plus changes of 1e-9) was
     # scaled up to unit spread, as far-reaching in the k-means start as a real feature.
