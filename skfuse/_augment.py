@@ -21,7 +21,7 @@ import scipy.sparse as sp
 from sklearn.neighbors import NearestNeighbors
 
 from ._gate import extreme_unit
-from ._views import _is_dataframe, _is_missing_value
+from ._views import _is_dataframe, missing_objects
 
 MUNGE_P = 0.5
 MUNGE_S = 1.0
@@ -107,8 +107,7 @@ def _codes(col):
     # Missing as fit reads it (:func:`~skfuse._views.missing_rows`): None, a NaN of any
     # float type, and pandas' NA and NaT, which ``DataFrame.to_numpy()`` leaves in an
     # object array.
-    with np.errstate(invalid="ignore"):  # NaN's comparison with itself is the test
-        missing = np.frompyfunc(_is_missing_value, 1, 1)(values).astype(bool)
+    missing = missing_objects(values)
     codes = np.full(len(values), -1)
     if (~missing).any():
         codes[~missing] = np.unique(values[~missing].astype(str), return_inverse=True)[1]

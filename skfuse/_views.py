@@ -328,8 +328,7 @@ def missing_rows(X, positions):
         if values.dtype.kind in "fc":
             missing = np.isnan(values)
         elif values.dtype.kind == "O":
-            with np.errstate(invalid="ignore"):  # NaN's comparison with itself is the test
-                missing = np.frompyfunc(_is_missing_value, 1, 1)(values).astype(bool)
+            missing = missing_objects(values)
         else:
             return None
     return MissingRows(missing.any(axis=1), missing.all(axis=1))
@@ -363,6 +362,12 @@ def nan_rows(values):
     if hasattr(values, "toarray"):
         return _stored_nan_counts(values) > 0
     return np.isnan(values).reshape(values.shape[0], -1).any(axis=1)
+
+
+def missing_objects(values):
+    """Which entries of an object array are missing (:func:`_is_missing_value`)."""
+    with np.errstate(invalid="ignore"):  # NaN's comparison with itself is the test
+        return np.frompyfunc(_is_missing_value, 1, 1)(values).astype(bool)
 
 
 def _is_missing_value(value):

@@ -287,6 +287,9 @@ def _geometric_objective_with_presence(P, y, present, sample_weight):
     rows = np.arange(P.shape[1])
     on = present.astype(np.float64)
     ceiling = -np.log(_EPS)
+    # A row that no member of nonzero weight has is shared equally among the members
+    # present (none: zeros), whatever the weights: taken once.
+    equal = np.einsum("mn,mnc->nc", row_shares(np.zeros(len(on)), present), L)
 
     def fused(w):
         used = _support(w)
@@ -294,9 +297,8 @@ def _geometric_objective_with_presence(P, y, present, sample_weight):
             z = np.einsum("mn,mnc->nc", row_shares(w, present), L)
         else:  # a greedy trial: the members it weighs, and the rows none of them has
             z = np.einsum("mn,mnc->nc", row_shares(w[used], present[used]), L[used])
-            alone = np.flatnonzero(~present[used].any(axis=0))
-            z[alone] = np.einsum("mn,mnc->nc", row_shares(w, present[:, alone]),
-                                 L[:, alone])
+            alone = ~present[used].any(axis=0)
+            z[alone] = equal[alone]
         row_loss = _row_logsumexp(z) - z[rows, y]
         return z, row_loss
 
