@@ -353,12 +353,15 @@ def main(argv=None):
     parser.add_argument("--jobs", type=int, default=1,
                         help="data sets run at once, in worker processes (timings are "
                              "ratios within one process)")
+    parser.add_argument("--all-regression", action="store_true",
+                        help="every regression set of bench_quality.py (13), not the 6 "
+                             "of the tables")
     parser.add_argument("--write", action="store_true", help="write docs/benchmarks.md")
     args = parser.parse_args(argv)
     began = time.perf_counter()
     datasets = classification_sets(args.max_rows) + [
         data for data in regression_sets(max_rows=args.max_rows, seed=SEED)
-        if data.name in REGRESSION]
+        if args.all_regression or data.name in REGRESSION]
     if args.only:
         datasets = [data for data in datasets if data.name in args.only]
     results, tables = [], []
