@@ -523,7 +523,9 @@ class _BaseFusion(TransformerMixin, Composite):
             y_target = self._check_partitioned_y(y_sample)
         self._refuse_budget_per_output(y_target)
         self.n_partitions_ = len(parts.lengths)
-        self._fallback_ = self._fallback(y_target, w_sample)
+        # No prior: views, and so rows without a member, are refused with partitions
+        # (and the sample's weights may all be 0 where fixed weights learn nothing).
+        self._fallback_ = None
         split = _partitions.fit_groups(
             [(f"member {name!r}", est) for name, est, w in zip(names, members, whole)
              if not w], parts, sample, self._output(), owner, n_jobs=self.n_jobs,

@@ -192,6 +192,25 @@ def test_a_sample_of_rows_that_all_weigh_zero_is_refused(monkeypatch):
     assert_allclose(fixed.weights_, [1 / 3, 2 / 3])  # nothing learned on the sample
 
 
+def test_fixed_weights_fit_whatever_the_sample_weighs(monkeypatch):
+    # Fixed weights learn nothing on the sample, but the fit took the prior of rows
+    # without a member (which views give, and partitions refuse) from it: the
+    # regressor's weighted mean of rows all weighing 0 raised ZeroDivisionError, the
+    # classifier's class shares warned of 0 / 0.
+    monkeypatch.setattr(_partitions, "sample_positions",
+                        lambda lengths, per, rng: [np.arange(20) for _ in lengths])
+    w = np.ones(len(Y_CLF))
+    w[np.arange(len(Y_CLF)) % 300 < 20] = 0.0
+    regressor = FusionRegressor([("a", Ridge()), ("b", Ridge(alpha=10.0))], weights=[1, 2],
+                                partitions=4, random_state=0)
+    classifier = FusionClassifier(members(), weights=[1, 2], partitions=4, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for fusion, y in ((regressor, Y_CLF * 1.0), (classifier, Y_CLF)):
+            fitted = fusion.fit(X_CLF, y, sample_weight=w)
+            assert np.isfinite(fitted.predict(X_CLF)).all()
+
+
 def test_predict_refuses_a_one_dimensional_dask_array():
     X = da.from_array(X_CLF, chunks=(SIZES, 6))
     fitted = fusion(partitions="blocks").fit(X, da.from_array(Y_CLF, chunks=(SIZES,)))
