@@ -15,6 +15,7 @@ from sklearn.exceptions import NotFittedError  # noqa: E402
 from sklearn.linear_model import LogisticRegression, Ridge  # noqa: E402
 from sklearn.model_selection import GridSearchCV  # noqa: E402
 from sklearn.tree import DecisionTreeClassifier  # noqa: E402
+from sklearn.utils.validation import check_is_fitted  # noqa: E402
 
 from skfuse import (  # noqa: E402
     FusionClassifier,
@@ -532,3 +533,55 @@ def test_cuda_without_cuda_is_refused_in_words(blobs, device):
             net.fit(X, target)
         with pytest.raises(ValueError, match="CUDA is not available"):
             net.partial_fit(X, target)
+
+
+class _Linear(torch.nn.Module):
+    def __init__(self, n_in=4, n_out=2):
+        super().__init__()
+        self.layer = torch.nn.Linear(n_in, n_out)
+
+    def forward(self, X):
+        return self.layer(X)
+
+
+def test_a_net_refit_refused_before_training_keeps_the_records_of_its_module():
+    # The refused weights were checked once fit had set the new labels and column
+    # count: the net kept its module under them, and predict answered "no"/"yes" from
+    # columns trained for 0/1, silently (the regressor: 3 columns, 2-D targets).
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 4)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(int)
+    net = NetClassifier(_Linear, criterion=torch.nn.CrossEntropyLoss, max_epochs=5,
+                        train_split=None, verbose=0, random_state=0).fit(X, y)
+    before = net.predict_proba(X)
+    with pytest.raises(ValueError, match="sample_weight"):
+        net.fit(X[:, :3], np.where(y == 1, "no", "yes"), sample_weight=np.ones(59))
+    assert_array_equal(net.classes_, [0, 1])
+    assert net.n_features_in_ == 4
+    assert_allclose(net.predict_proba(X), before)
+    reg = NetRegressor(_Linear, module__n_out=1, max_epochs=5, train_split=None,
+                       verbose=0, random_state=0).fit(X, X[:, 0])
+    before = reg.predict(X)
+    with pytest.raises(ValueError, match="sample_weight"):
+        reg.fit(X[:, :3], X[:, :2], sample_weight=np.ones(59))
+    assert (reg.n_features_in_, reg.y_ndim_) == (4, 1)
+    assert_allclose(reg.predict(X), before)
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_a_net_fit_that_diverges_leaves_it_unfitted(kind):
+    # It still said it was fitted, and the classifier predicted its first class for
+    # every row (NaN outputs).
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 4)).astype(np.float32)
+    if kind == "classifier":
+        net, y = NetClassifier(_Linear, criterion=torch.nn.CrossEntropyLoss), X[:, 0] > 0
+    else:
+        net, y = NetRegressor(_Linear, module__n_out=1), X[:, 0]
+    net.set_params(max_epochs=5, train_split=None, verbose=0, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="diverged"):
+        net.set_params(lr=1e30).fit(X * 1e10, y)
+    with pytest.raises(NotFittedError):
+        check_is_fitted(net)
+    with pytest.raises(NotFittedError):
+        net.predict(X)

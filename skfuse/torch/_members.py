@@ -35,17 +35,29 @@ class _MemberNet:
             return X  # skorch's own structured input: passed on untouched
         return validate_data(self, X, dtype=np.float32, allow_nd=True, reset=reset)
 
-    def _fit_net(self, X, y, sample_weight, fit_params, partial=False):
-        """Train on ``X`` and the encoded ``y``: from the start (``fit``), or on from
-        where the net is (``partial``: initialised, and seeded, at the first call)."""
+    def __sklearn_is_fitted__(self):
+        # Trained, and its records set: a fit that diverged takes them away.
+        return super().__sklearn_is_fitted__() and hasattr(self, self._FITTED_RECORD)
+
+    def _loss_weights(self, X, n_rows, sample_weight):
+        """The rows' loss weights (None: unweighted), with what else a fit refuses
+        before training. Checked before a fit sets any record (``n_features_in_``, the
+        labels), so that a refused refit leaves them describing the module it kept."""
         if (self.device is not None and str(self.device).startswith("cuda")
                 and not torch.cuda.is_available()):
             raise ValueError(f"{type(self).__name__}: device={self.device!r} but CUDA is "
                              "not available; use 'cpu'.")
-        if sample_weight is not None:
-            if isinstance(X, Mapping) and _WEIGHT in X:
-                raise ValueError(f"X must not have a {_WEIGHT!r} key when sample_weight is given.")
-            weight = mean_one(check_sample_weight(sample_weight, len(y), headroom=False), len(y))
+        if sample_weight is None:
+            return None
+        if isinstance(X, Mapping) and _WEIGHT in X:
+            raise ValueError(f"X must not have a {_WEIGHT!r} key when sample_weight is given.")
+        return mean_one(check_sample_weight(sample_weight, n_rows, headroom=False), n_rows)
+
+    def _fit_net(self, X, y, weight, fit_params, partial=False):
+        """Train on ``X`` and the encoded ``y``, rows weighted by ``weight`` (from
+        :meth:`_loss_weights`): from the start (``fit``), or on from where the net is
+        (``partial``: initialised, and seeded, at the first call)."""
+        if weight is not None:
             X = {**X, _WEIGHT: weight} if isinstance(X, Mapping) else {_ROWS: X, _WEIGHT: weight}
         train = super().partial_fit if partial else self._fit_from_the_start
         if self.random_state is None or (partial and self.initialized_):
@@ -65,6 +77,7 @@ class _MemberNet:
         broken = [name for name, value in self.module_.named_parameters()
                   if not bool(torch.isfinite(value).all())]
         if broken:
+            delattr(self, self._FITTED_RECORD)  # not fitted: predict refuses
             losses = [epoch.get("train_loss") for epoch in self.history_]
             last = next((loss for loss in reversed(losses) if loss is not None), None)
             raise ValueError(
@@ -312,6 +325,8 @@ class NetClassifier(_MemberNet, NeuralNetClassifier):
     ['yes', 'no', 'yes']
     """
 
+    _FITTED_RECORD = "labels_"  # set by fit and partial_fit
+
     def __init__(self, module, *args, random_state=None, **kwargs):
         super().__init__(module, *args, **kwargs)
         self.random_state = random_state
@@ -361,10 +376,10 @@ class NetClassifier(_MemberNet, NeuralNetClassifier):
             labels = self._warm_labels(y, trained)  # the kept module's columns keep theirs
         else:
             labels = np.unique(y) if self.classes is None else np.asarray(self.classes)
+        weight = self._loss_weights(X, len(y), sample_weight)
         X = self._check_input(X, reset=True)  # once y is taken: a refused fit keeps X's record
         self.labels_ = labels
-        return self._labelled(self._fit_net(X, _label_codes(labels, y), sample_weight,
-                                            fit_params))
+        return self._labelled(self._fit_net(X, _label_codes(labels, y), weight, fit_params))
 
     def _labelled(self, net):
         """``net``, its module marked with the labels its columns were trained for (a
@@ -415,13 +430,14 @@ class NetClassifier(_MemberNet, NeuralNetClassifier):
         if not first and classes is not None and not np.array_equal(classes, self.labels_):
             raise ValueError(f"NetClassifier: classes={list(classes)!r} differs from the "
                              f"labels of the first call, {self.labels_.tolist()!r}.")
-        X = self._check_input(X, reset=first)
         y = column_or_1d(y, warn=True)
+        weight = self._loss_weights(X, len(y), sample_weight)
+        X = self._check_input(X, reset=first)
         if first:
             check_classification_targets(y)
             given = self.classes if classes is None else classes
             self.labels_ = np.unique(y) if given is None else np.asarray(given)
-        return self._labelled(self._fit_net(X, _label_codes(self.labels_, y), sample_weight,
+        return self._labelled(self._fit_net(X, _label_codes(self.labels_, y), weight,
                                             fit_params, partial=True))
 
     def predict_proba(self, X):
@@ -520,6 +536,8 @@ class NetRegressor(_MemberNet, NeuralNetRegressor):
     (2,)
     """
 
+    _FITTED_RECORD = "y_ndim_"  # set by fit and partial_fit
+
     def __init__(self, module, *args, random_state=None, **kwargs):
         super().__init__(module, *args, **kwargs)
         self.random_state = random_state
@@ -545,10 +563,11 @@ class NetRegressor(_MemberNet, NeuralNetRegressor):
         -------
         self : NetRegressor
         """
-        X = self._check_input(X, reset=True)
         y = _checked_targets(y, type(self).__name__)
+        weight = self._loss_weights(X, len(y), sample_weight)
+        X = self._check_input(X, reset=True)
         self.y_ndim_ = y.ndim
-        return self._fit_net(X, y.reshape(len(y), -1), sample_weight, fit_params)
+        return self._fit_net(X, y.reshape(len(y), -1), weight, fit_params)
 
     def partial_fit(self, X, y, sample_weight=None, **fit_params):
         """Train the net for ``max_epochs`` more epochs, initialising it at the first call.
@@ -572,14 +591,14 @@ class NetRegressor(_MemberNet, NeuralNetRegressor):
         if getattr(self, "_in_fit_", False):  # skorch's fit, on the targets fit made
             return super().partial_fit(X, y, **fit_params)
         first = not hasattr(self, "y_ndim_")
-        X = self._check_input(X, reset=first)
         y = _checked_targets(y, type(self).__name__)
         if not first and y.ndim != self.y_ndim_:
             raise ValueError(f"y has {y.ndim} dimension(s); the net was trained on "
                              f"{self.y_ndim_}-D targets.")
+        weight = self._loss_weights(X, len(y), sample_weight)
+        X = self._check_input(X, reset=first)
         self.y_ndim_ = y.ndim
-        return self._fit_net(X, y.reshape(len(y), -1), sample_weight, fit_params,
-                             partial=True)
+        return self._fit_net(X, y.reshape(len(y), -1), weight, fit_params, partial=True)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         """The loss; outputs that do not match the targets' shape are refused, not broadcast.
