@@ -237,6 +237,8 @@ def _are_positions(*arrays):
 def _positions(a, b, combine):
     a, b = np.asarray(a), np.asarray(b)
     size = 1 + max(int(np.max(a, initial=0)), int(np.max(b, initial=0)))
+    if size > 8 * (a.size + b.size) + 1024:  # few positions far out: sorting is cheaper
+        return (np.intersect1d if combine is np.logical_and else np.union1d)(a, b)
     in_a, in_b = np.zeros(size, dtype=bool), np.zeros(size, dtype=bool)
     in_a[a] = True
     in_b[b] = True

@@ -358,3 +358,25 @@ def test_out_of_fold_outputs_of_different_widths_are_refused(wide_first):
     with pytest.raises(ValueError, match="Owner: the output of member 'lr' has a different "
                                          "width on different folds"):
         plan.run(X3, y3, None, lambda est, rows: est.predict_proba(rows))
+
+
+@pytest.mark.parametrize("dtypes", [(np.intp, np.intp), (np.int32, np.int64),
+                                    (np.uint8, np.int16), (np.uint64, np.int64)])
+def test_position_sets_match_numpy(dtypes):
+    from skfuse._views import intersect_positions, union_positions
+
+    rng = np.random.RandomState(0)
+    for _ in range(50):
+        a, b = (rng.randint(0, 100, rng.randint(0, 20)).astype(t) for t in dtypes)
+        for ours, theirs in ((intersect_positions, np.intersect1d),
+                             (union_positions, np.union1d)):
+            got, want = ours(a, b), theirs(a, b)
+            assert got.dtype == want.dtype
+            assert_array_equal(got, want)
+    for a, b in (([3, 1, 1], [1, 2]), ([], [1]), ([-1, 2], [2]), ([True], [True]),
+                 (np.array([[1, 2], [3, 4]]), [4, 1]), (np.array([10**12]), [3, 10**12])):
+        for ours, theirs in ((intersect_positions, np.intersect1d),
+                             (union_positions, np.union1d)):
+            got, want = ours(a, b), theirs(a, b)
+            assert got.dtype == want.dtype
+            assert_array_equal(got, want)

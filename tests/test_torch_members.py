@@ -585,3 +585,34 @@ def test_a_net_fit_that_diverges_leaves_it_unfitted(kind):
         check_is_fitted(net)
     with pytest.raises(NotFittedError):
         net.predict(X)
+
+
+@pytest.mark.parametrize("how", ["fit", "partial_fit"])
+def test_a_diverged_net_trains_again_from_a_new_module(how):
+    # Not fitted after it diverged, yet partial_fit (and a warm_start fit) went on
+    # from the NaN parameters and diverged again, whatever the new lr.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 4)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(int)
+
+    def make():
+        return NetClassifier(_Linear, criterion=torch.nn.CrossEntropyLoss, max_epochs=3,
+                             train_split=None, verbose=0, random_state=0, warm_start=True)
+
+    net = make().fit(X, y)
+    with pytest.raises(ValueError, match="diverged"):
+        net.set_params(lr=1e30).fit(X * 1e10, y)
+    getattr(net.set_params(lr=0.01), how)(X, y)
+    assert_allclose(net.predict_proba(X), getattr(make().set_params(lr=0.01), how)(X, y)
+                    .predict_proba(X), rtol=1e-6)
+
+
+def test_sample_weight_with_a_dataset_x_is_refused_in_words():
+    from skorch.dataset import Dataset
+
+    X = np.zeros((10, 4), dtype=np.float32)
+    y = np.arange(10) % 2
+    net = NetClassifier(_Linear, criterion=torch.nn.CrossEntropyLoss, max_epochs=1,
+                        train_split=None, verbose=0)
+    with pytest.raises(ValueError, match="torch Dataset"):
+        net.fit(Dataset(X, y), y, sample_weight=np.ones(10))

@@ -51,6 +51,9 @@ class _MemberNet:
             return None
         if isinstance(X, Mapping) and _WEIGHT in X:
             raise ValueError(f"X must not have a {_WEIGHT!r} key when sample_weight is given.")
+        if isinstance(X, torch.utils.data.Dataset):
+            raise ValueError(f"{type(self).__name__}: sample_weight cannot weigh the rows of "
+                             "a torch Dataset X; pass X as an array or a dict of arrays.")
         return mean_one(check_sample_weight(sample_weight, n_rows, headroom=False), n_rows)
 
     def _fit_net(self, X, y, weight, fit_params, partial=False):
@@ -77,7 +80,10 @@ class _MemberNet:
         broken = [name for name, value in self.module_.named_parameters()
                   if not bool(torch.isfinite(value).all())]
         if broken:
-            delattr(self, self._FITTED_RECORD)  # not fitted: predict refuses
+            # Not fitted (predict refuses), nor initialised: the next fit or partial_fit,
+            # warm_start or not, starts from a new module (and seed), not from NaN.
+            delattr(self, self._FITTED_RECORD)
+            self.initialized_ = False
             losses = [epoch.get("train_loss") for epoch in self.history_]
             last = next((loss for loss in reversed(losses) if loss is not None), None)
             raise ValueError(
