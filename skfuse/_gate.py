@@ -73,6 +73,9 @@ class SoftmaxGate(BaseEstimator):
         result = minimize(loss, start, jac=True, method="L-BFGS-B",
                           options={"maxiter": self.max_iter, "gtol": self.tol,
                                    "ftol": self.tol**2})
+        # scipy < 1.14 leaves `loss` in a reference cycle until the next garbage
+        # collection: emptying the cells it reads frees the standardised copy of X now.
+        del Z, weighted_targets, row_mass
         self._solution = result.x
         self.coef_ = result.x[: d * n_experts].reshape(d, n_experts)
         self.intercept_ = result.x[d * n_experts:]
