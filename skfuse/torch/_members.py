@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 from skorch import NeuralNetClassifier, NeuralNetRegressor
 from skorch.callbacks import EpochScoring
 from skorch.dataset import Dataset
+from skorch.exceptions import NotInitializedError
 
 from .._available import available_if
 from .._base import check_sample_weight, refuse_non_finite_target
@@ -36,8 +37,13 @@ class _MemberNet:
         return validate_data(self, X, dtype=np.float32, allow_nd=True, reset=reset)
 
     def __sklearn_is_fitted__(self):
-        # Trained, and its records set: a fit that diverged takes them away.
-        return super().__sklearn_is_fitted__() and hasattr(self, self._FITTED_RECORD)
+        # Trained, and its records set: a fit that diverged takes them away. skorch's
+        # own check, as its __sklearn_is_fitted__ does from 1.3 on (1.2 has none).
+        try:
+            self.check_is_fitted()
+        except NotInitializedError:
+            return False
+        return hasattr(self, self._FITTED_RECORD)
 
     def _loss_weights(self, X, n_rows, sample_weight):
         """The rows' loss weights (None: unweighted), with what else a fit refuses
