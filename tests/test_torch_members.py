@@ -616,3 +616,24 @@ def test_sample_weight_with_a_dataset_x_is_refused_in_words():
                         train_split=None, verbose=0)
     with pytest.raises(ValueError, match="torch Dataset"):
         net.fit(Dataset(X, y), y, sample_weight=np.ones(10))
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_a_net_refuses_dok_sparse_x_and_a_missing_y_in_words(kind):
+    # scipy's DOK formats are dicts, which went to skorch as a dict of inputs (an
+    # IndexError inside it); the regressor took y=None as a 0-D target.
+    import scipy.sparse as sp
+
+    X = np.random.RandomState(0).normal(size=(20, 4)).astype(np.float32)
+    if kind == "classifier":
+        net, y = NetClassifier(_Linear, criterion=torch.nn.CrossEntropyLoss), X[:, 0] > 0
+    else:
+        net, y = NetRegressor(_Linear, module__n_out=1), X[:, 0]
+    net.set_params(max_epochs=1, train_split=None, verbose=0)
+    for dok in (sp.dok_array(X), sp.dok_matrix(X)):
+        with pytest.raises(TypeError, match="Sparse data was passed"):
+            net.fit(dok, y)
+    refusal = ("y should be a 1d array" if kind == "classifier"  # (scikit-learn's own)
+               else "requires y to be passed, but the target y is None")
+    with pytest.raises(ValueError, match=refusal):
+        net.fit(X, None)

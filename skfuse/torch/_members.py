@@ -3,6 +3,7 @@
 from collections.abc import Mapping
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
@@ -29,7 +30,8 @@ class _MemberNet:
     """
 
     def _check_input(self, X, reset):
-        if isinstance(X, (Mapping, torch.utils.data.Dataset)):
+        # (scipy's DOK sparse formats are dicts: refused below, as every sparse X is)
+        if isinstance(X, (Mapping, torch.utils.data.Dataset)) and not sp.issparse(X):
             if reset:  # it has no columns to count or name: forget an earlier fit's
                 self.__dict__.pop("n_features_in_", None)
                 self.__dict__.pop("feature_names_in_", None)
@@ -244,6 +246,8 @@ def _code_accuracy(net, X, codes):
 
 def _checked_targets(y, owner):
     """A regressor's targets as float32, 1-D or 2-D and finite."""
+    if y is None:
+        raise ValueError(f"{owner} requires y to be passed, but the target y is None.")
     given = getattr(y, "dtype", None)
     y = np.asarray(y, dtype=np.float32)
     if y.ndim not in (1, 2):
