@@ -221,24 +221,24 @@ def intersect_positions(a, b):
     """``np.intersect1d(a, b)`` for arrays of row positions (sorted, unique), from
     masks: linear in the rows, where ``intersect1d`` sorts both (a second, at 200,000
     rows, for each fold of a cascade's step)."""
-    return _positions(a, b, np.logical_and) if _are_positions(a, b) else np.intersect1d(a, b)
+    return _combined_positions(a, b, np.logical_and, np.intersect1d)
 
 
 def union_positions(a, b):
     """``np.union1d(a, b)`` for arrays of row positions, as :func:`intersect_positions`."""
-    return _positions(a, b, np.logical_or) if _are_positions(a, b) else np.union1d(a, b)
+    return _combined_positions(a, b, np.logical_or, np.union1d)
 
 
-def _are_positions(*arrays):
-    return all(np.asarray(a).dtype.kind in "iu" and np.min(a, initial=0) >= 0
-               for a in arrays)
-
-
-def _positions(a, b, combine):
+def _combined_positions(a, b, combine, by_sorting):
+    """``by_sorting(a, b)`` from masks of ``a`` and ``b`` joined by ``combine``; sorted
+    where they are not non-negative integers, or are few positions far out (a mask as
+    long as the largest would cost more than the sort)."""
     a, b = np.asarray(a), np.asarray(b)
+    if not all(v.dtype.kind in "iu" and np.min(v, initial=0) >= 0 for v in (a, b)):
+        return by_sorting(a, b)
     size = 1 + max(int(np.max(a, initial=0)), int(np.max(b, initial=0)))
-    if size > 8 * (a.size + b.size) + 1024:  # few positions far out: sorting is cheaper
-        return (np.intersect1d if combine is np.logical_and else np.union1d)(a, b)
+    if size > 8 * (a.size + b.size) + 1024:
+        return by_sorting(a, b)
     in_a, in_b = np.zeros(size, dtype=bool), np.zeros(size, dtype=bool)
     in_a[a] = True
     in_b[b] = True
