@@ -42,12 +42,17 @@ from skfuse import (
     SerialStack,
 )
 
-try:  # the neural mixtures need the optional torch extra
+try:  # the neural mixtures and member nets need the optional torch extra
+    import torch
+
     from skfuse.torch import (
+        NetClassifier,
+        NetRegressor,
         NeuralMixtureOfExpertsClassifier,
         NeuralMixtureOfExpertsRegressor,
     )
 except ImportError:
+    torch = NetClassifier = NetRegressor = None
     NeuralMixtureOfExpertsClassifier = NeuralMixtureOfExpertsRegressor = None
 
 __all__ = [
@@ -58,6 +63,7 @@ __all__ = [
     "Entry",
     "is_classifier",
     "make",
+    "member_nets",
     "names",
     "reset_counts",
 ]
@@ -257,6 +263,42 @@ def names(*, kind=None, family=None, data=None, checked=None, neural=True):
         and (checked is None or entry.checked == checked)
         and (neural or entry.family != "neural")
     ]
+
+
+# -- member nets ---------------------------------------------------------------------
+# skfuse.torch's member nets, as scikit-learn's checks run them: one linear layer, sized
+# by the data each fit gets (the nets pass n_features_in, and n_classes or n_outputs,
+# to a module class that names them). Defined here, at the top level, so that pickles
+# of the nets find them.
+
+if torch is not None:
+    class SizedLinear(torch.nn.Module):
+        """One linear layer of ``n_outputs`` outputs."""
+
+        def __init__(self, n_features_in=1, n_outputs=1):
+            super().__init__()
+            self.layer = torch.nn.Linear(n_features_in, n_outputs)
+
+        def forward(self, X):
+            return self.layer(X)
+
+    class SizedSoftmax(SizedLinear):
+        """One linear layer and a softmax: ``n_classes`` probabilities."""
+
+        def __init__(self, n_features_in=1, n_classes=2):
+            super().__init__(n_features_in, n_classes)
+
+        def forward(self, X):
+            return torch.softmax(super().forward(X), dim=-1)
+
+
+def member_nets():
+    """A ``NetClassifier`` and a ``NetRegressor`` of sized modules (none without torch)."""
+    if torch is None:
+        return []
+    common = dict(optimizer=torch.optim.Adam, lr=0.05, max_epochs=10, train_split=None,
+                  verbose=0, random_state=0)
+    return [NetClassifier(SizedSoftmax, **common), NetRegressor(SizedLinear, **common)]
 
 
 # -- counting members ----------------------------------------------------------------

@@ -1,7 +1,7 @@
 """scikit-learn's estimator checks over every public estimator, from one registry."""
 
 import pytest
-from composites import CACHE_DIR, make, names
+from composites import CACHE_DIR, make, member_nets, names
 from sklearn.model_selection import TimeSeriesSplit
 from sklearn.utils.estimator_checks import (
     check_param_validation,
@@ -10,8 +10,9 @@ from sklearn.utils.estimator_checks import (
 
 
 def instances():
-    """The shared registry's composites that take any numeric X (tests/composites.py)."""
-    return [make(name) for name in names(data="array", checked=True)]
+    """The shared registry's composites that take any numeric X, and the member nets
+    (tests/composites.py)."""
+    return [make(name) for name in names(data="array", checked=True)] + member_nets()
 
 
 # Minibatch training cannot give identical fits for a row of weight 2 and two copies of
@@ -26,12 +27,31 @@ _NEURAL = {
     "check_methods_sample_order_invariance": "float32 products round with the batch size",
 }
 
+# skorch's own design, which the member nets inherit, and float32, which they train in.
+_NET = {
+    "check_no_attributes_set_in_init":
+        "skorch's NeuralNet.__init__ sets history_, initialized_ and virtual_params_",
+    "check_set_params":
+        "skorch's get_params lists its private _params_to_validate, a set that its "
+        "set_params adds to: the check's fuzz value (a float) breaks the next set_params",
+    "check_sample_weight_equivalence_on_dense_data":
+        "float32: a weighted row and its copies sum in another order (differences "
+        "near 1e-7, the check's tolerance); test_torch_members checks it to float32's",
+}
+
 # Expected failures, by estimator, each with the reason it cannot pass. The other
 # estimators have none: even learned weights pass the sample-weight equivalence checks
 # (with a forward-chaining cv too, on the checks' data).
 EXPECTED_FAILURES = {
     "NeuralMixtureOfExpertsRegressor": _NEURAL,
     "NeuralMixtureOfExpertsClassifier": _NEURAL,
+    "NetClassifier": _NET,
+    "NetRegressor": {
+        **_NET,
+        "check_regressor_multioutput":
+            "predicts in float32, the dtype its module computes in; the check asks "
+            "float64",
+    },
 }
 
 
@@ -77,7 +97,10 @@ def test_sklearn_compatible(estimator, check):
 # parametrize_with_checks does not run check_param_validation (scikit-learn runs it in
 # its own test suite only), so it runs here: every declared constraint refuses a value of
 # a wrong type, and a value of the right type out of range, with InvalidParameterError
-# from fit.
-@pytest.mark.parametrize("estimator", instances(), ids=lambda est: type(est).__name__)
+# from fit. (The member nets declare none: their parameters are skorch's, which skorch
+# checks at initialisation.)
+@pytest.mark.parametrize("estimator", [make(name) for name in names(data="array",
+                                                                      checked=True)],
+                         ids=lambda est: type(est).__name__)
 def test_param_validation(estimator):
     check_param_validation(type(estimator).__name__, estimator)

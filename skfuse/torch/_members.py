@@ -1,5 +1,6 @@
 """skorch nets that behave as scikit-learn members: seeds, weights, 1-D targets, fast predict."""
 
+import inspect
 from collections.abc import Mapping
 
 import numpy as np
@@ -46,6 +47,39 @@ class _MemberNet:
         except NotInitializedError:
             return False
         return hasattr(self, self._FITTED_RECORD)
+
+    def initialize_module(self):
+        """skorch's, with the sizes the data gave passed to a module class that names
+        them: ``n_features_in``, and ``n_classes`` or ``n_outputs`` (see the class). A
+        size the module requires that neither ``module__*`` nor the data gives is
+        refused in words.
+
+        Returns
+        -------
+        self : net
+        """
+        given = self.get_params_for("module")
+        known = self._data_sizes()
+        unknown = [name for name in self._SIZES if name not in given and name not in known
+                   and _names_parameter(self.module, name, required=True)]
+        if unknown:
+            raise ValueError(
+                f"{type(self).__name__}: the module takes {', '.join(unknown)}, which a fit "
+                "on an array X gives it; nothing gives it here (X a dict or a Dataset, or "
+                "initialize() before a fit). Pass "
+                + ", ".join(f"module__{name}=<size>" for name in unknown) + ".")
+        sizes = {name: size for name, size in known.items()
+                 if name not in given and _names_parameter(self.module, name)}
+        if not sizes:
+            return super().initialize_module()
+        self.module_ = self.module(**given, **sizes)
+        return self
+
+    def _data_sizes(self):
+        """The sizes known from the data: the columns of ``X`` (array input only)."""
+        if hasattr(self, "n_features_in_"):
+            return {"n_features_in": self.n_features_in_}
+        return {}
 
     def _loss_weights(self, X, n_rows, sample_weight):
         """The rows' loss weights (None: unweighted), with what else a fit refuses
@@ -239,6 +273,20 @@ class _MemberNet:
         return ((rows[start : start + size], None) for start in range(0, len(rows), size))
 
 
+def _names_parameter(module, name, required=False):
+    """Whether ``module`` is a module class (or factory) whose signature names ``name``
+    (``required``: without a default)."""
+    if isinstance(module, torch.nn.Module) or not callable(module):
+        return False
+    try:
+        parameter = inspect.signature(module).parameters.get(name)
+    except (TypeError, ValueError):  # a callable without a signature to read
+        return False
+    return parameter is not None and parameter.kind in (
+        inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY) and not (
+        required and parameter.default is not inspect.Parameter.empty)
+
+
 def _code_accuracy(net, X, codes):
     """Accuracy against the label codes skorch trains on (not the labels ``predict`` returns)."""
     return float(np.mean(net.predict_proba(X).argmax(axis=1) == np.asarray(codes)))
@@ -286,6 +334,11 @@ class NetClassifier(_MemberNet, NeuralNetClassifier):
 
     The module returns one column per class: probabilities with the default
     ``criterion=torch.nn.NLLLoss``, or logits with ``torch.nn.CrossEntropyLoss``.
+    A module class whose signature names ``n_features_in`` or ``n_classes`` is given
+    them when a fit builds the module (``n_features_in_``, ``X.shape[1]``, and the
+    number of ``classes_``), unless ``module__n_features_in`` or ``module__n_classes``
+    sets them: the same net then fits data of any width, a member's view or a
+    pipeline's selected columns.
 
     Parameters
     ----------
@@ -342,6 +395,7 @@ class NetClassifier(_MemberNet, NeuralNetClassifier):
     """
 
     _FITTED_RECORD = "labels_"  # set by fit and partial_fit
+    _SIZES = ("n_features_in", "n_classes")  # passed to a module class that names them
 
     def __init__(self, module, *args, random_state=None, **kwargs):
         super().__init__(module, *args, **kwargs)
@@ -350,6 +404,12 @@ class NetClassifier(_MemberNet, NeuralNetClassifier):
     @property
     def classes_(self):
         return self.labels_
+
+    def _data_sizes(self):
+        sizes = super()._data_sizes()
+        if hasattr(self, "labels_"):
+            sizes["n_classes"] = len(self.labels_)
+        return sizes
 
     def get_default_callbacks(self):
         """skorch's defaults, with the validation accuracy scored on the encoded labels."""
@@ -508,7 +568,10 @@ class NetRegressor(_MemberNet, NeuralNetRegressor):
     float32, ``n_features_in_`` is recorded, ``sample_weight`` weights the per-row
     loss, torch is seeded in ``fit``, and prediction runs on slices of one tensor. It
     has no ``predict_proba`` (skorch's regressor inherits one), as a scikit-learn
-    regressor has none.
+    regressor has none. A module class whose signature names ``n_features_in`` or
+    ``n_outputs`` is given them when a fit builds the module (``n_features_in_``,
+    ``n_outputs_``), unless ``module__n_features_in`` or ``module__n_outputs`` sets
+    them.
 
     Parameters
     ----------
@@ -535,6 +598,8 @@ class NetRegressor(_MemberNet, NeuralNetRegressor):
         ``optimizer_``, ``criterion_``, ``callbacks_``, ...) are set as well.
     y_ndim_ : int
         1 or 2: the dimensions of ``y`` at fit, which ``predict``'s output takes.
+    n_outputs_ : int
+        Number of targets: the columns of a 2-D ``y``, 1 for a 1-D one.
 
     See Also
     --------
@@ -553,6 +618,7 @@ class NetRegressor(_MemberNet, NeuralNetRegressor):
     """
 
     _FITTED_RECORD = "y_ndim_"  # set by fit and partial_fit
+    _SIZES = ("n_features_in", "n_outputs")  # passed to a module class that names them
 
     def __init__(self, module, *args, random_state=None, **kwargs):
         super().__init__(module, *args, **kwargs)
@@ -562,6 +628,12 @@ class NetRegressor(_MemberNet, NeuralNetRegressor):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True  # one column per output of its module
         return tags
+
+    def _data_sizes(self):
+        sizes = super()._data_sizes()
+        if hasattr(self, "n_outputs_"):
+            sizes["n_outputs"] = self.n_outputs_
+        return sizes
 
     def fit(self, X, y, sample_weight=None, **fit_params):
         """Initialise and train the net.
@@ -583,7 +655,9 @@ class NetRegressor(_MemberNet, NeuralNetRegressor):
         weight = self._loss_weights(X, len(y), sample_weight)
         X = self._check_input(X, reset=True)
         self.y_ndim_ = y.ndim
-        return self._fit_net(X, y.reshape(len(y), -1), weight, fit_params)
+        y = y.reshape(len(y), -1)
+        self.n_outputs_ = y.shape[1]
+        return self._fit_net(X, y, weight, fit_params)
 
     def partial_fit(self, X, y, sample_weight=None, **fit_params):
         """Train the net for ``max_epochs`` more epochs, initialising it at the first call.
@@ -614,7 +688,10 @@ class NetRegressor(_MemberNet, NeuralNetRegressor):
         weight = self._loss_weights(X, len(y), sample_weight)
         X = self._check_input(X, reset=first)
         self.y_ndim_ = y.ndim
-        return self._fit_net(X, y.reshape(len(y), -1), weight, fit_params, partial=True)
+        y = y.reshape(len(y), -1)
+        if first:
+            self.n_outputs_ = y.shape[1]
+        return self._fit_net(X, y, weight, fit_params, partial=True)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         """The loss; outputs that do not match the targets' shape are refused, not broadcast.
