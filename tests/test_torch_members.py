@@ -607,6 +607,21 @@ def test_a_diverged_net_trains_again_from_a_new_module(how):
                     .predict_proba(X), rtol=1e-6)
 
 
+def test_a_diverged_module_instance_is_named_as_what_the_next_fit_starts_from():
+    # skorch reuses a module instance as it is: after a diverged fit, it holds the NaN
+    # values, and every later fit would diverge again, whatever its lr.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 4)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(int)
+    net = NetClassifier(_Linear(), criterion=torch.nn.CrossEntropyLoss, max_epochs=3,
+                        lr=1e30, train_split=None, verbose=0, random_state=0)
+    with pytest.raises(ValueError, match="diverged.*given as an instance.*new instance"):
+        net.fit(X * 1e10, y)
+    with pytest.raises(ValueError, match="diverged") as refusal:
+        net.set_params(module=_Linear).fit(X * 1e10, y)
+    assert "instance" not in str(refusal.value)
+
+
 def test_sample_weight_with_a_dataset_x_is_refused_in_words():
     from skorch.dataset import Dataset
 

@@ -128,10 +128,15 @@ class _MemberNet:
             self.initialized_ = False
             losses = [epoch.get("train_loss") for epoch in self.history_]
             last = next((loss for loss in reversed(losses) if loss is not None), None)
+            given = "" if not isinstance(self.module, torch.nn.Module) else (
+                " The module was given as an instance, which training changes in place: "
+                "it holds these values now, and skorch starts the next fit from it; pass "
+                "its class (module__* for its arguments) or a new instance.")
             raise ValueError(
                 f"{type(self).__name__}: training diverged: {len(broken)} parameter(s) "
                 f"({', '.join(broken[:3])}{', ...' if len(broken) > 3 else ''}) hold NaN "
-                f"or infinite values (last train loss {last}). Lower lr, or scale X and y.")
+                f"or infinite values (last train loss {last}). Lower lr, or scale X and "
+                f"y.{given}")
 
     def get_split_datasets(self, X, y=None, **fit_params):
         """skorch's split; with row weights, scaled to mean 1 within each part, so that
