@@ -31,9 +31,6 @@ _NEURAL = {
 _NET = {
     "check_no_attributes_set_in_init":
         "skorch's NeuralNet.__init__ sets history_, initialized_ and virtual_params_",
-    "check_set_params":
-        "skorch's get_params lists its private _params_to_validate, a set that its "
-        "set_params adds to: the check's fuzz value (a float) breaks the next set_params",
     "check_sample_weight_equivalence_on_dense_data":
         "float32: a weighted row and its copies sum in another order (differences "
         "near 1e-7, the check's tolerance); test_torch_members checks it to float32's",

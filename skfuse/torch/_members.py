@@ -48,6 +48,26 @@ class _MemberNet:
             return False
         return hasattr(self, self._FITTED_RECORD)
 
+    def get_params(self, deep=True, **kwargs):
+        """skorch's parameters, without its private ``_params_to_validate`` (a record of
+        the names set, which skorch lists as one and a ``set_params`` of it breaks).
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Also the parameters of the module, criterion, callbacks, ... as skorch
+            gives them.
+        **kwargs : dict
+            Passed on to skorch's ``get_params``.
+
+        Returns
+        -------
+        params : dict
+        """
+        params = super().get_params(deep=deep, **kwargs)
+        params.pop("_params_to_validate", None)
+        return params
+
     def initialize_module(self):
         """skorch's, with the sizes the data gave passed to a module class that names
         them: ``n_features_in``, and ``n_classes`` or ``n_outputs`` (see the class). A
