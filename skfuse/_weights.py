@@ -399,11 +399,15 @@ def optimize_weights(loss, grad, n_members, names=None):
     best = simple[int(np.argmin(values))]
     scale = largest_magnitude([min(values)])
     candidates = list(simple)
+    # scipy < 1.14 leaves what minimize is given in a reference cycle until the next
+    # garbage collection: it reads the loss through this list, emptied once done, so
+    # that the members' out-of-fold outputs the loss holds are freed with it.
+    reads = [loss, grad]
     for start in [equal] if best is equal else [equal, best]:
         result = minimize(
-            lambda w: loss(w) / scale,
+            lambda w: reads[0](w) / scale,
             start,
-            jac=None if grad is None else (lambda w: grad(w) / scale),
+            jac=None if grad is None else (lambda w: reads[1](w) / scale),
             method="SLSQP",
             bounds=[(0.0, 1.0)] * n_members,
             constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1.0}],
@@ -413,6 +417,7 @@ def optimize_weights(loss, grad, n_members, names=None):
         if optimum.sum() > 0:
             candidates.insert(0, optimum / optimum.sum())
             values.insert(0, loss(candidates[0]))
+    reads.clear()
     # An optimum whose loss is NaN (a scorer undefined there) is no candidate.
     return candidates[int(np.argmin(np.where(np.isnan(values), np.inf, values)))]
 
