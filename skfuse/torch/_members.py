@@ -96,7 +96,8 @@ class _MemberNet:
         return self
 
     def _data_sizes(self):
-        """The sizes known from the data: the columns of ``X`` (array input only)."""
+        """The sizes known from the data: the columns of ``X`` (an array or a frame, not
+        skorch's dicts or datasets)."""
         if hasattr(self, "n_features_in_"):
             return {"n_features_in": self.n_features_in_}
         return {}
@@ -390,7 +391,7 @@ class NetClassifier(_MemberNet, NeuralNetClassifier):
     labels_ : ndarray of shape (n_classes,)
         The same labels, as fit stored them (``classes_`` reads them).
     n_features_in_ : int
-        Number of columns of ``X`` (array input only).
+        Number of columns of ``X`` (an array or a frame; not skorch's dicts or datasets).
     feature_names_in_ : ndarray of str
         Names of the columns of ``X``, when it is a DataFrame with string column names.
     module_ : torch.nn.Module
@@ -615,7 +616,7 @@ class NetRegressor(_MemberNet, NeuralNetRegressor):
     Attributes
     ----------
     n_features_in_ : int
-        Number of columns of ``X`` (array input only).
+        Number of columns of ``X`` (an array or a frame; not skorch's dicts or datasets).
     feature_names_in_ : ndarray of str
         Names of the columns of ``X``, when it is a DataFrame with string column names.
     module_ : torch.nn.Module
