@@ -212,12 +212,12 @@ The members are logreg (scaled logistic regression), forest (a random forest) an
 (15 nearest neighbours), ridge in place of logreg for regression. Every ensemble below
 combines these three: Fusion with equal weights, weights optimised on out-of-fold
 predictions, or greedy ensemble selection; SerialStack feeds the fusion's out-of-fold
-outputs to a final logreg (ridge). The exceptions are the cascade (logreg answers the
-rows it is sure of, the forest the rest), the mixture (a gate routes each row among
-linear experts, as many as held-out rows favour, one included) and the distilled tree:
-a depth-8 decision tree that learned the equal-weight fusion's out-of-fold outputs (and
-synthetic rows near the training rows), and predicts alone. ± is the standard deviation
-of the score over the folds."""
+outputs to a final logreg (ridge). The exceptions are the cascade (classification
+only: logreg answers the rows it is sure of, the forest the rest), the mixture (a gate
+routes each row among linear experts, as many as held-out rows favour, one included)
+and the distilled tree: a depth-8 decision tree that learned the equal-weight fusion's
+out-of-fold outputs (and synthetic rows near the training rows), and predicts alone.
+± is the standard deviation of the score over the folds."""
 
 
 def _format_table(rows, n_splits):
