@@ -2,7 +2,6 @@
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.optimize import minimize
 from scipy.special import log_softmax
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
@@ -10,6 +9,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import _class_positions
 from ._tasks import weight_params
 from ._views import take_rows
+from ._weights import minimize_letting_go
 
 
 class SoftmaxGate(BaseEstimator):
@@ -70,12 +70,9 @@ class SoftmaxGate(BaseEstimator):
                       + self.alpha * W)
             return value / total, np.r_[grad_W.ravel(), residual.sum(axis=0)] / total
 
-        result = minimize(loss, start, jac=True, method="L-BFGS-B",
-                          options={"maxiter": self.max_iter, "gtol": self.tol,
-                                   "ftol": self.tol**2})
-        # scipy < 1.14 leaves `loss` in a reference cycle until the next garbage
-        # collection: emptying the cells it reads frees the standardised copy of X now.
-        del Z, weighted_targets, row_mass
+        result = minimize_letting_go(loss, start, jac=True, method="L-BFGS-B",
+                                     options={"maxiter": self.max_iter, "gtol": self.tol,
+                                              "ftol": self.tol**2})
         self._solution = result.x
         self.coef_ = result.x[: d * n_experts].reshape(d, n_experts)
         self.intercept_ = result.x[d * n_experts:]

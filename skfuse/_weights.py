@@ -23,6 +23,19 @@ _EPS = np.finfo(np.float64).eps
 NEGLIGIBLE_WEIGHT = 1e-9
 
 
+def minimize_letting_go(fun, x0, jac=None, **options):
+    """scipy's ``minimize``, which reaches ``fun`` (and a callable ``jac``) only through
+    a list emptied when it returns: scipy older than 1.14 leaves what ``minimize`` is
+    given in a reference cycle until the next garbage collection, and with it the data
+    ``fun`` reads (members' out-of-fold outputs, a standardised copy of X)."""
+    held = [fun, jac]
+    try:
+        return minimize(lambda x: held[0](x), x0,
+                        jac=(lambda x: held[1](x)) if callable(jac) else jac, **options)
+    finally:
+        held.clear()
+
+
 def row_shares(weights, present):
     """Each row's member weights renormalised over the members present, shape (M, n).
 
@@ -399,15 +412,11 @@ def optimize_weights(loss, grad, n_members, names=None):
     best = simple[int(np.argmin(values))]
     scale = largest_magnitude([min(values)])
     candidates = list(simple)
-    # scipy < 1.14 leaves what minimize is given in a reference cycle until the next
-    # garbage collection: it reads the loss through this list, emptied once done, so
-    # that the members' out-of-fold outputs the loss holds are freed with it.
-    reads = [loss, grad]
     for start in [equal] if best is equal else [equal, best]:
-        result = minimize(
-            lambda w: reads[0](w) / scale,
+        result = minimize_letting_go(
+            lambda w: loss(w) / scale,
             start,
-            jac=None if grad is None else (lambda w: reads[1](w) / scale),
+            jac=None if grad is None else (lambda w: grad(w) / scale),
             method="SLSQP",
             bounds=[(0.0, 1.0)] * n_members,
             constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1.0}],
@@ -417,7 +426,6 @@ def optimize_weights(loss, grad, n_members, names=None):
         if optimum.sum() > 0:
             candidates.insert(0, optimum / optimum.sum())
             values.insert(0, loss(candidates[0]))
-    reads.clear()
     # An optimum whose loss is NaN (a scorer undefined there) is no candidate.
     return candidates[int(np.argmin(np.where(np.isnan(values), np.inf, values)))]
 
