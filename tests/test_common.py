@@ -9,10 +9,14 @@ from sklearn.utils.estimator_checks import (
 )
 
 
+def composites():
+    """The shared registry's composites that take any numeric X (tests/composites.py)."""
+    return [make(name) for name in names(data="array", checked=True)]
+
+
 def instances():
-    """The shared registry's composites that take any numeric X, and the member nets
-    (tests/composites.py)."""
-    return [make(name) for name in names(data="array", checked=True)] + member_nets()
+    """The composites, and the member nets (tests/composites.py)."""
+    return composites() + member_nets()
 
 
 # Minibatch training cannot give identical fits for a row of weight 2 and two copies of
@@ -96,8 +100,6 @@ def test_sklearn_compatible(estimator, check):
 # a wrong type, and a value of the right type out of range, with InvalidParameterError
 # from fit. (The member nets declare none: their parameters are skorch's, which skorch
 # checks at initialisation.)
-@pytest.mark.parametrize("estimator", [make(name) for name in names(data="array",
-                                                                      checked=True)],
-                         ids=lambda est: type(est).__name__)
+@pytest.mark.parametrize("estimator", composites(), ids=lambda est: type(est).__name__)
 def test_param_validation(estimator):
     check_param_validation(type(estimator).__name__, estimator)

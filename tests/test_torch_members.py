@@ -762,9 +762,30 @@ def test_a_size_no_fit_gives_is_asked_for_in_words():
     X = np.random.RandomState(0).normal(size=(30, 4)).astype(np.float32)
     with pytest.raises(ValueError, match="Pass module__n_features_in=<size>"):
         _sized("classifier").fit({"X": X}, np.arange(30) % 2)
-    with pytest.raises(ValueError, match="module takes n_features_in, which"):
+    with pytest.raises(ValueError, match="module requires n_features_in, which"):
         _sized("regressor").initialize()
     net = _sized("classifier", module__n_features_in=4).fit({"X": X}, np.arange(30) % 2)
     assert _sizes(net) == (4, 2)
     with pytest.raises(ValueError, match="Pass module__n_features_in=<size>"):
         _sized("classifier").fit(X, np.arange(30) % 2).fit({"X": X}, np.arange(30) % 2)
+
+
+def test_a_warm_refit_on_other_targets_is_refused_before_its_records_change():
+    X = np.random.RandomState(0).normal(size=(30, 4))
+    reg = _sized("regressor", warm_start=True).fit(X, X[:, :2])
+    with pytest.raises(ValueError, match="keeps the module, whose 2 output"):
+        reg.fit(X, X[:, :3])
+    assert reg.n_outputs_ == 2 and reg.predict(X).shape == (30, 2)
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_a_warm_refit_on_other_columns_is_refused_as_predict_refuses_them(kind):
+    # It set n_features_in_ to the new width and then failed inside torch, leaving a
+    # record that no longer described the module (which a rebuild would then follow).
+    X = np.random.RandomState(0).normal(size=(30, 5))
+    y = np.arange(30) % 2 if kind == "classifier" else X[:, 0]
+    net = _sized(kind, warm_start=True).fit(X, y)
+    with pytest.raises(ValueError, match="X has 3 features, but .* is expecting 5"):
+        net.fit(X[:, :3], y)
+    assert net.n_features_in_ == 5 and len(net.predict(X)) == 30
+    assert _sizes(net.set_params(warm_start=False).fit(X[:, :3], y))[0] == 3

@@ -37,7 +37,14 @@ class _MemberNet:
                 self.__dict__.pop("n_features_in_", None)
                 self.__dict__.pop("feature_names_in_", None)
             return X  # skorch's own structured input: passed on untouched
+        if reset and self._keeps_module() and hasattr(self, "n_features_in_"):
+            reset = False  # the module kept was built for those columns: X as at predict
         return validate_data(self, X, dtype=np.float32, allow_nd=True, reset=reset)
+
+    def _keeps_module(self):
+        """Whether ``fit`` trains on the module the net has (``warm_start=True``, once
+        initialised), rather than on a new one."""
+        return bool(self.warm_start) and getattr(self, "initialized_", False)
 
     def __sklearn_is_fitted__(self):
         # Trained, and its records set: a fit that diverged takes them away. skorch's
@@ -84,15 +91,13 @@ class _MemberNet:
                    and _names_parameter(self.module, name, required=True)]
         if unknown:
             raise ValueError(
-                f"{type(self).__name__}: the module takes {', '.join(unknown)}, which a fit "
-                "on an array X gives it; nothing gives it here (X a dict or a Dataset, or "
-                "initialize() before a fit). Pass "
+                f"{type(self).__name__}: the module requires {', '.join(unknown)}, which "
+                "a fit takes from an array X and its y; there is none here (X is a dict or "
+                "a Dataset, or initialize() came before any fit). Pass "
                 + ", ".join(f"module__{name}=<size>" for name in unknown) + ".")
         sizes = {name: size for name, size in known.items()
                  if name not in given and _names_parameter(self.module, name)}
-        if not sizes:
-            return super().initialize_module()
-        self.module_ = self.module(**given, **sizes)
+        self.module_ = self.initialized_instance(self.module, {**given, **sizes})
         return self
 
     def _data_sizes(self):
@@ -149,7 +154,7 @@ class _MemberNet:
             self.initialized_ = False
             losses = [epoch.get("train_loss") for epoch in self.history_]
             last = next((loss for loss in reversed(losses) if loss is not None), None)
-            given = "" if not isinstance(self.module, torch.nn.Module) else (
+            instance_note = "" if not isinstance(self.module, torch.nn.Module) else (
                 " The module was given as an instance, which training changes in place: "
                 "it holds these values now, and skorch starts the next fit from it; pass "
                 "its class (module__* for its arguments) or a new instance.")
@@ -157,7 +162,7 @@ class _MemberNet:
                 f"{type(self).__name__}: training diverged: {len(broken)} parameter(s) "
                 f"({', '.join(broken[:3])}{', ...' if len(broken) > 3 else ''}) hold NaN "
                 f"or infinite values (last train loss {last}). Lower lr, or scale X and "
-                f"y.{given}")
+                f"y.{instance_note}")
 
     def get_split_datasets(self, X, y=None, **fit_params):
         """skorch's split; with row weights, scaled to mean 1 within each part, so that
@@ -474,7 +479,7 @@ class NetClassifier(_MemberNet, NeuralNetClassifier):
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
         trained = getattr(getattr(self, "module_", None), _LABELS, None)
-        if self.warm_start and getattr(self, "initialized_", False) and trained is not None:
+        if self._keeps_module() and trained is not None:
             labels = self._warm_labels(y, trained)  # the kept module's columns keep theirs
         else:
             labels = np.unique(y) if self.classes is None else np.asarray(self.classes)
@@ -679,10 +684,17 @@ class NetRegressor(_MemberNet, NeuralNetRegressor):
         """
         y = _checked_targets(y, type(self).__name__)
         weight = self._loss_weights(X, len(y), sample_weight)
+        n_outputs = y.reshape(len(y), -1).shape[1]
+        kept = getattr(self, "n_outputs_", None) if self._keeps_module() else None
+        if kept is not None and n_outputs != kept:  # before any record changes
+            raise ValueError(
+                f"NetRegressor: warm_start=True keeps the module, whose {kept} output(s) "
+                f"are the targets of the earlier fit; y has {n_outputs}. Refit with "
+                "warm_start=False for other targets.")
         X = self._check_input(X, reset=True)
         self.y_ndim_ = y.ndim
         y = y.reshape(len(y), -1)
-        self.n_outputs_ = y.shape[1]
+        self.n_outputs_ = n_outputs
         return self._fit_net(X, y, weight, fit_params)
 
     def partial_fit(self, X, y, sample_weight=None, **fit_params):
