@@ -9,6 +9,7 @@ import sklearn
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
+from sklearn.cluster import KMeans
 from sklearn.compose import ColumnTransformer
 from sklearn.datasets import make_classification, make_regression
 from sklearn.ensemble import (
@@ -261,6 +262,10 @@ def test_a_student_that_takes_neither_kind_of_soft_label_is_refused():
         DistilledClassifier(LinearSVC(), DecisionTreeClassifier()).fit(X_CLF, Y_CLF)
     with pytest.raises(TypeError, match="student should be a regressor"):
         DistilledRegressor(Ridge(), DecisionTreeClassifier()).fit(X_REG, Y_REG)
+    # A model that predicts but is neither kind (clusters) learns no soft label.
+    with pytest.raises(TypeError, match=r"student should be a classifier .* or a "
+                       r"regressor .*; got KMeans"):
+        DistilledClassifier(teacher, KMeans(2, n_init=1)).fit(X_CLF, Y_CLF)
 
 
 # -- out of fold -------------------------------------------------------------------------

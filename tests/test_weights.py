@@ -1011,3 +1011,28 @@ def test_optimize_weights_lets_go_of_the_loss_when_done():
         assert alive() is None
     finally:
         gc.enable()
+
+
+def test_hard_voting_loss_with_views_is_the_brier_score_of_the_shares_of_members_present():
+    # The one loss over views without a test of its own: each row's vote shares come
+    # from the members present there, weights renormalised over them.
+    rng = np.random.RandomState(0)
+    M, n, C = 3, 40, 3
+    votes = rng.randint(0, C, size=(M, n))
+    present = rng.rand(M, n) > 0.3
+    present[rng.randint(0, M, n), np.arange(n)] = True  # a member on every row
+    y = rng.randint(0, C, n)
+    weight = rng.uniform(0.5, 2.0, n)
+    P = np.eye(C)[votes] * present[:, :, None]
+    loss, grad = classifier_objective(P, y, "hard", weight, present=present)
+    assert grad is None
+    w = np.array([0.5, 0.3, 0.2])
+    shares = w[:, None] * present
+    fused = np.einsum("mn,mnc->nc", shares / shares.sum(axis=0), P)
+    expected = np.average(((fused - np.eye(C)[y]) ** 2).sum(axis=1), weights=weight)
+    assert_allclose(loss(w), expected, rtol=1e-12)
+    # With every member on every row, the loss of the votes without views.
+    everywhere, _ = classifier_objective(np.eye(C)[votes], y, "hard", weight,
+                                         present=np.ones((M, n), dtype=bool))
+    plain, _ = classifier_objective(votes, y, "hard", weight)
+    assert_allclose(everywhere(w), plain(w), rtol=1e-12)
