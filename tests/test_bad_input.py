@@ -109,11 +109,14 @@ def test_a_single_class(name):
     (np.full(120, np.nan), r"finite"),
     (np.ones(120) + 5j, r"real numbers; got dtype complex128"),
     (np.zeros(120, dtype="m8[s]"), r"real numbers; got dtype timedelta64"),
+    # An object array (pandas' to_numpy() of a mixed column): each value read.
+    (np.array([1.0] * 119 + ["2"], dtype=object), r"real numbers; got '2'"),
     # Each finite, their sum (near) infinite: EM's eigensolver and k-means failed on
     # NaN, as did the weighted sums of other fits from 1e306 on 120 rows.
     (np.full(120, 1e306), r"sums to 1.2e\+308, beyond what fitting's weighted sums keep "
                           r"within float64 \(at most 1.5e\+306 for 120 rows\); rescale it"),
-], ids=["wrong length", "negative", "NaN", "complex", "durations", "overflowing sum"])
+], ids=["wrong length", "negative", "NaN", "complex", "durations", "a text among numbers",
+        "overflowing sum"])
 def test_bad_sample_weight(name, weights, match):
     X, y = data(name)
     with pytest.raises(ValueError, match=match):

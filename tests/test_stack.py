@@ -256,6 +256,13 @@ def test_one_column_outputs_are_named_without_an_index():
                              cv=FOLDS, passthrough=True).fit(CANCER_X, CANCER_Y)
     same_names(ours, ref)
     assert ours.get_feature_names_out()[:2].tolist() == ["serialstack_nb", "x0"]
+    # Names given for the passed-through columns are checked as scikit-learn checks them.
+    named = [f"c{j}" for j in range(CANCER_X.shape[1])]
+    assert ours.get_feature_names_out(named)[:2].tolist() == ["serialstack_nb", "c0"]
+    with pytest.raises(ValueError, match="input_features should have length equal"):
+        ours.get_feature_names_out(named[:3])
+    with pytest.raises(ValueError, match="input_features should have length equal"):
+        ref.get_feature_names_out(named[:3])
 
 
 @pytest.mark.parametrize("data", ["binary", "wine"])
