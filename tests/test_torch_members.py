@@ -625,11 +625,16 @@ def test_a_diverged_module_instance_is_named_as_what_the_next_fit_starts_from():
 def test_a_dict_x_with_its_own_weights_and_a_3d_target_are_refused_in_words():
     X = np.random.RandomState(0).normal(size=(20, 4)).astype(np.float32)
     net = _sized("classifier", module__n_features_in=4)
-    with pytest.raises(ValueError, match="X must not have a 'sample_weight' key"):
+    with pytest.raises(ValueError, match="^NetClassifier: X must not have a 'sample_weight' "
+                                         "key"):
         net.fit({"X": X, "sample_weight": np.ones(20)}, np.arange(20) % 2,
                 sample_weight=np.ones(20))
-    with pytest.raises(ValueError, match=r"y must be 1-D or 2-D, got shape \(20, 2, 2\)"):
+    with pytest.raises(ValueError, match=r"^NetRegressor: y must be 1-D or 2-D, got shape "
+                                         r"\(20, 2, 2\)"):
         _sized("regressor").fit(X, np.zeros((20, 2, 2)))
+    net = _sized("regressor").partial_fit(X, X[:, 0])
+    with pytest.raises(ValueError, match="^NetRegressor: y has 2 dimension.*1-D targets"):
+        net.partial_fit(X, X[:, :1])
 
 
 def test_sample_weight_with_a_dataset_x_is_refused_in_words():

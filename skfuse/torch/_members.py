@@ -118,7 +118,8 @@ class _MemberNet:
         if sample_weight is None:
             return None
         if isinstance(X, Mapping) and _WEIGHT in X:
-            raise ValueError(f"X must not have a {_WEIGHT!r} key when sample_weight is given.")
+            raise ValueError(f"{type(self).__name__}: X must not have a {_WEIGHT!r} key when "
+                             "sample_weight is given.")
         if isinstance(X, torch.utils.data.Dataset):
             raise ValueError(f"{type(self).__name__}: sample_weight cannot weigh the rows of "
                              "a torch Dataset X; pass X as an array or a dict of arrays.")
@@ -330,7 +331,7 @@ def _checked_targets(y, owner):
     given = getattr(y, "dtype", None)
     y = np.asarray(y, dtype=np.float32)
     if y.ndim not in (1, 2):
-        raise ValueError(f"y must be 1-D or 2-D, got shape {y.shape}.")
+        raise ValueError(f"{owner}: y must be 1-D or 2-D, got shape {y.shape}.")
     refuse_non_finite_target(y, owner, given)
     return y
 
@@ -721,8 +722,8 @@ class NetRegressor(_MemberNet, NeuralNetRegressor):
         first = not hasattr(self, "y_ndim_")
         y = _checked_targets(y, type(self).__name__)
         if not first and y.ndim != self.y_ndim_:
-            raise ValueError(f"y has {y.ndim} dimension(s); the net was trained on "
-                             f"{self.y_ndim_}-D targets.")
+            raise ValueError(f"NetRegressor: y has {y.ndim} dimension(s); the net was "
+                             f"trained on {self.y_ndim_}-D targets.")
         weight = self._loss_weights(X, len(y), sample_weight)
         X = self._check_input(X, reset=first)
         self.y_ndim_ = y.ndim
