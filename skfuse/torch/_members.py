@@ -87,7 +87,7 @@ class _MemberNet:
         """
         given = self.get_params_for("module")
         known = self._data_sizes()
-        unknown = [name for name in self._SIZES if name not in given and name not in known
+        unknown = [name for name, size in known.items() if size is None and name not in given
                    and _names_parameter(self.module, name, required=True)]
         if unknown:
             raise ValueError(
@@ -95,17 +95,15 @@ class _MemberNet:
                 "a fit takes from an array X and its y; there is none here (X is a dict or "
                 "a Dataset, or initialize() came before any fit). Pass "
                 + ", ".join(f"module__{name}=<size>" for name in unknown) + ".")
-        sizes = {name: size for name, size in known.items()
-                 if name not in given and _names_parameter(self.module, name)}
+        sizes = {name: size for name, size in known.items() if size is not None
+                 and name not in given and _names_parameter(self.module, name)}
         self.module_ = self.initialized_instance(self.module, {**given, **sizes})
         return self
 
     def _data_sizes(self):
-        """The sizes known from the data: the columns of ``X`` (an array or a frame, not
-        skorch's dicts or datasets)."""
-        if hasattr(self, "n_features_in_"):
-            return {"n_features_in": self.n_features_in_}
-        return {}
+        """The sizes a module may name, each as the data gave it (None: not known): the
+        columns of ``X`` (an array or a frame, not skorch's dicts or datasets)."""
+        return {"n_features_in": getattr(self, "n_features_in_", None)}
 
     def _loss_weights(self, X, n_rows, sample_weight):
         """The rows' loss weights (None: unweighted), with what else a fit refuses
@@ -427,7 +425,6 @@ class NetClassifier(_MemberNet, NeuralNetClassifier):
     """
 
     _FITTED_RECORD = "labels_"  # set by fit and partial_fit
-    _SIZES = ("n_features_in", "n_classes")  # passed to a module class that names them
 
     def __init__(self, module, *args, random_state=None, **kwargs):
         super().__init__(module, *args, **kwargs)
@@ -438,10 +435,8 @@ class NetClassifier(_MemberNet, NeuralNetClassifier):
         return self.labels_
 
     def _data_sizes(self):
-        sizes = super()._data_sizes()
-        if hasattr(self, "labels_"):
-            sizes["n_classes"] = len(self.labels_)
-        return sizes
+        labels = getattr(self, "labels_", None)
+        return {**super()._data_sizes(), "n_classes": None if labels is None else len(labels)}
 
     def get_default_callbacks(self):
         """skorch's defaults, with the validation accuracy scored on the encoded labels."""
@@ -650,7 +645,6 @@ class NetRegressor(_MemberNet, NeuralNetRegressor):
     """
 
     _FITTED_RECORD = "y_ndim_"  # set by fit and partial_fit
-    _SIZES = ("n_features_in", "n_outputs")  # passed to a module class that names them
 
     def __init__(self, module, *args, random_state=None, **kwargs):
         super().__init__(module, *args, **kwargs)
@@ -662,10 +656,7 @@ class NetRegressor(_MemberNet, NeuralNetRegressor):
         return tags
 
     def _data_sizes(self):
-        sizes = super()._data_sizes()
-        if hasattr(self, "n_outputs_"):
-            sizes["n_outputs"] = self.n_outputs_
-        return sizes
+        return {**super()._data_sizes(), "n_outputs": getattr(self, "n_outputs_", None)}
 
     def fit(self, X, y, sample_weight=None, **fit_params):
         """Initialise and train the net.
@@ -685,17 +676,15 @@ class NetRegressor(_MemberNet, NeuralNetRegressor):
         """
         y = _checked_targets(y, type(self).__name__)
         weight = self._loss_weights(X, len(y), sample_weight)
-        n_outputs = y.reshape(len(y), -1).shape[1]
+        y_ndim, y = y.ndim, y.reshape(len(y), -1)
         kept = getattr(self, "n_outputs_", None) if self._keeps_module() else None
-        if kept is not None and n_outputs != kept:  # before any record changes
+        if kept is not None and y.shape[1] != kept:  # before any record changes
             raise ValueError(
                 f"NetRegressor: warm_start=True keeps the module, whose {kept} output(s) "
-                f"are the targets of the earlier fit; y has {n_outputs}. Refit with "
+                f"are the targets of the earlier fit; y has {y.shape[1]}. Refit with "
                 "warm_start=False for other targets.")
         X = self._check_input(X, reset=True)
-        self.y_ndim_ = y.ndim
-        y = y.reshape(len(y), -1)
-        self.n_outputs_ = n_outputs
+        self.y_ndim_, self.n_outputs_ = y_ndim, y.shape[1]
         return self._fit_net(X, y, weight, fit_params)
 
     def partial_fit(self, X, y, sample_weight=None, **fit_params):
