@@ -460,7 +460,7 @@ class _BaseFusion(TransformerMixin, Composite):
                 "compute X into memory."
             )
         # A Memory without a location caches nothing; "" caches in ./joblib.
-        for name, value, why in (("views", self.views, "views"),
+        for name, value, why in (("views", self.views, "member views"),
                                  ("memory", MemberCache(self.memory).enabled,
                                   "the member cache"),
                                  ("fit_params", fit_params, "routed metadata")):
