@@ -1083,6 +1083,12 @@ def check_sample_weight(sample_weight, n_samples, headroom=True):
 def classes_of(y, owner):
     """The sorted classes of classification targets ``y``; at least two are needed."""
     integers = _plain_array(y) and y.ndim == 1 and y.dtype.kind in "biu"
+    if isinstance(y, np.ndarray) and y.dtype.kind == "f" and not np.isfinite(y).all():
+        # Refused here: scikit-learn's check would first warn as it casts them to int.
+        if np.isnan(y).any():
+            raise _missing_labels(owner)
+        raise ValueError(f"{owner}: Input y contains infinity or a value too large for "
+                         f"dtype({y.dtype.name!r}).")
     try:
         classes = np.unique(y) if integers else None
         # 1-D integer labels are always valid targets; scikit-learn's check then only
@@ -1096,8 +1102,7 @@ def classes_of(y, owner):
     except (TypeError, ValueError) as exc:
         labels = np.asarray(y, dtype=object).ravel()
         if any(_is_missing(label) for label in labels):
-            raise ValueError(f"{owner}: Input y contains NaN (missing labels); drop those "
-                             "rows, or give them a label.") from None
+            raise _missing_labels(owner) from None
         kinds = sorted({type(label).__name__ for label in labels})
         if isinstance(exc, ValueError) and (len(kinds) < 2 or _sort_fine(labels)):
             # (ints beside floats sort: scikit-learn's words say what is wrong)
@@ -1111,6 +1116,11 @@ def classes_of(y, owner):
         raise ValueError(f"{owner} needs samples of at least 2 classes; y has only one "
                          f"class, {classes[:1].tolist()[0]!r}.")
     return classes
+
+
+def _missing_labels(owner):
+    return ValueError(f"{owner}: Input y contains NaN (missing labels); drop those rows, "
+                      "or give them a label.")
 
 
 def _is_missing(label):
