@@ -897,6 +897,7 @@ def refuse_several_targets(estimator, shape):
 
 def numeric_target(y, owner):
     """A regressor's ``y`` as float64, refusing what is not numeric or not finite."""
+    refuse_complex_target(y, owner)
     given = getattr(y, "dtype", None)
     try:
         y = np.asarray(y, dtype=np.float64)
@@ -904,6 +905,13 @@ def numeric_target(y, owner):
         raise ValueError(f"{owner}: y must be numeric ({exc}).") from None
     refuse_non_finite_target(y, owner, given)
     return y
+
+
+def refuse_complex_target(y, owner):
+    """Refuse a complex ``y``, which a cast to float would take without its imaginary
+    part (NumPy only warns)."""
+    if np.iscomplexobj(y):
+        raise ValueError(f"{owner}: Complex data not supported: y holds complex numbers.")
 
 
 def refuse_non_finite_target(y, owner, given=None):
@@ -1083,12 +1091,7 @@ def check_sample_weight(sample_weight, n_samples, headroom=True):
 def classes_of(y, owner):
     """The sorted classes of classification targets ``y``; at least two are needed."""
     integers = _plain_array(y) and y.ndim == 1 and y.dtype.kind in "biu"
-    if isinstance(y, np.ndarray) and y.dtype.kind == "f" and not np.isfinite(y).all():
-        # Refused here: scikit-learn's check would first warn as it casts them to int.
-        if np.isnan(y).any():
-            raise _missing_labels(owner)
-        raise ValueError(f"{owner}: Input y contains infinity or a value too large for "
-                         f"dtype({y.dtype.name!r}).")
+    refuse_non_finite_labels(y, owner)
     try:
         classes = np.unique(y) if integers else None
         # 1-D integer labels are always valid targets; scikit-learn's check then only
@@ -1116,6 +1119,16 @@ def classes_of(y, owner):
         raise ValueError(f"{owner} needs samples of at least 2 classes; y has only one "
                          f"class, {classes[:1].tolist()[0]!r}.")
     return classes
+
+
+def refuse_non_finite_labels(y, owner):
+    """Refuse float labels ``y`` (an array) that are NaN or infinite, before
+    scikit-learn's label check, which would first warn as it casts them to int."""
+    if isinstance(y, np.ndarray) and y.dtype.kind == "f" and not np.isfinite(y).all():
+        if np.isnan(y).any():
+            raise _missing_labels(owner)
+        raise ValueError(f"{owner}: Input y contains infinity or a value too large for "
+                         f"dtype({y.dtype.name!r}).")
 
 
 def _missing_labels(owner):

@@ -1,6 +1,7 @@
 """skorch nets as members: the adapters, and nets inside fusion and mixtures."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -521,6 +522,24 @@ def test_a_net_regressor_refuses_a_target_of_nan_or_infinity_in_scikit_learns_wo
     with pytest.raises(ValueError, match=r"^NetRegressor: Input y contains infinity or a "
                                          r"value too large for dtype\('float64'\)"):
         regressor(n_in=4).partial_fit(X, y)
+
+
+def test_nets_refuse_complex_targets_and_non_finite_labels_without_a_warning(blobs):
+    # A complex y was cast to float32 without its imaginary part (NumPy only warned),
+    # and a NaN or infinite label first warned in scikit-learn's label check (as it
+    # casts it to int): under -W error the warning took the place of the refusal.
+    X, labels = blobs
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="^NetRegressor: Complex data not supported"):
+            regressor(n_in=4).fit(X, X[:, 0] + 1j)
+        y = (labels == "up").astype(float)
+        y[3] = np.inf
+        with pytest.raises(ValueError, match="^NetClassifier: Input y contains infinity"):
+            classifier().fit(X, y)
+        y[3] = np.nan
+        with pytest.raises(ValueError, match=r"^NetClassifier: Input y contains NaN \(miss"):
+            classifier().fit(X, y)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks a CPU-only machine")

@@ -5,6 +5,7 @@ import pickle
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import numpy as np
 import pytest
@@ -239,6 +240,11 @@ def test_bad_targets_are_refused_in_the_mixtures_own_words():
     y_nan[5] = np.nan
     with pytest.raises(ValueError, match="^NeuralMixtureOfExpertsRegressor: Input y contains NaN"):
         NeuralMixtureOfExpertsRegressor(**small()).fit(X, y_nan)
+    with warnings.catch_warnings():  # (NumPy's cast warned, and dropped the imaginary part)
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="^NeuralMixtureOfExpertsRegressor: Complex data "
+                                             "not supported"):
+            NeuralMixtureOfExpertsRegressor(**small()).fit(X, y + 1j)
     labels = np.c_[y > 0, X[:, 0] > 0].astype(int)
     with pytest.raises(ValueError, match=r"^NeuralMixtureOfExpertsClassifier: y has shape "
                                          r"\(50, 2\), and it takes one target"):

@@ -15,7 +15,12 @@ from skorch.dataset import Dataset
 from skorch.exceptions import NotInitializedError
 
 from .._available import available_if
-from .._base import check_sample_weight, refuse_non_finite_target
+from .._base import (
+    check_sample_weight,
+    refuse_complex_target,
+    refuse_non_finite_labels,
+    refuse_non_finite_target,
+)
 from ._training import mean_one, mean_one_within, seeded
 
 # Keys of the dict that carries the rows and their weights through skorch's data loading.
@@ -326,6 +331,7 @@ def _checked_targets(y, owner):
     """A regressor's targets as float32, 1-D or 2-D and finite."""
     if y is None:
         raise ValueError(f"{owner} requires y to be passed, but the target y is None.")
+    refuse_complex_target(y, owner)
     given = getattr(y, "dtype", None)
     y = np.asarray(y, dtype=np.float32)
     if y.ndim not in (1, 2):
@@ -473,6 +479,7 @@ class NetClassifier(_MemberNet, NeuralNetClassifier):
         self : NetClassifier
         """
         y = column_or_1d(y, warn=True)
+        refuse_non_finite_labels(y, type(self).__name__)
         check_classification_targets(y)
         trained = getattr(getattr(self, "module_", None), _LABELS, None)
         if self._keeps_module() and trained is not None:
