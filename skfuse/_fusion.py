@@ -1014,7 +1014,8 @@ _FUSION_DOCS = {
         Out-of-fold score of each member alone. Only with learned weights.""",
     "fallback_": """fallback_ : str or None
         The member used alone because the ``guard`` fell back to it; None when the
-        learned weights stand (or ``guard=False``). Only with learned weights.""",
+        learned weights stand, those already of that member alone included (or
+        ``guard=False``). Only with learned weights.""",
     "member_costs_": """member_costs_ : dict of str to float
         The costs used for ``budget`` (given or measured: predict seconds per 1000
         rows, those of all its fold fits with ``refit=False``). Only with learned

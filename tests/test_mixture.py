@@ -915,6 +915,20 @@ def test_auto_picks_one_expert_on_a_linear_target_and_more_on_a_piecewise_one():
     assert moe.score(X, y) > 0.98 and moe.gate_alpha_ in (0.1, 1.0, 0.01)
 
 
+@pytest.mark.parametrize("n, d, noise, seed", [(100, 1, 2.0, 1), (100, 5, 2.0, 2),
+                                               (1000, 1, 0.01, 1), (1000, 5, 2.0, 1)])
+def test_auto_keeps_one_expert_on_linear_targets_that_fooled_the_one_error_rule(
+        n, d, noise, seed):
+    # Under the one-standard-error rule these linear targets kept 2 or 4 ridge experts
+    # (benchmarks/expert_count_rule.py), each worse on new rows than one ridge: the
+    # slice that scores the counts also picked their EM iteration and gate penalty.
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n, d))
+    y = X @ rng.normal(size=d) + rng.normal(0, noise, n)
+    moe = MixtureOfExpertsRegressor(random_state=seed).fit(X, y)
+    assert moe.n_experts_ == 1, moe.count_losses_
+
+
 @pytest.mark.parametrize("scale, exact", [(2.0**-60, True), (2.0**40, True),
                                           (2.0**-540, False), (2.0**530, False)])
 def test_the_mixture_does_not_depend_on_the_units_of_x(scale, exact):
