@@ -434,6 +434,7 @@ class Composite(_BaseComposition):
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
+        refuse_complex_target(y, type(self).__name__)  # (column_or_1d's words name nobody)
         shape = np.shape(np.asarray(y))
         if named_members is None:
             refuse_several_targets(self, shape)
@@ -909,8 +910,13 @@ def numeric_target(y, owner):
 
 def refuse_complex_target(y, owner):
     """Refuse a complex ``y``, which a cast to float would take without its imaginary
-    part (NumPy only warns)."""
-    if np.asarray(y).dtype.kind == "c":  # (np.iscomplexobj asks __array_function__)
+    part (NumPy only warns). A ``y`` that is no array at all (ragged) is left to that
+    cast to refuse."""
+    try:
+        kind = np.asarray(y).dtype.kind  # (np.iscomplexobj asks __array_function__)
+    except (TypeError, ValueError):
+        return
+    if kind == "c":
         raise ValueError(f"{owner}: Complex data not supported: y holds complex numbers.")
 
 
@@ -1124,11 +1130,10 @@ def classes_of(y, owner):
 def refuse_non_finite_labels(y, owner):
     """Refuse float labels ``y`` (an array) that are NaN or infinite, before
     scikit-learn's label check, which would first warn as it casts them to int."""
-    if isinstance(y, np.ndarray) and y.dtype.kind == "f" and not np.isfinite(y).all():
+    if isinstance(y, np.ndarray) and y.dtype.kind == "f":
         if np.isnan(y).any():
             raise _missing_labels(owner)
-        raise ValueError(f"{owner}: Input y contains infinity or a value too large for "
-                         f"dtype({y.dtype.name!r}).")
+        refuse_non_finite_target(y, owner)  # infinity, in scikit-learn's words
 
 
 def _missing_labels(owner):

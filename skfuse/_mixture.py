@@ -1386,11 +1386,11 @@ def _standardise(X, weight):
 
 # Docstring entries both mixtures share, filled in by Substitution.
 _MIXTURE_DOCS = {
-    "n_experts": """n_experts : int or "auto", default="auto"
+    "n_experts": f"""n_experts : int or "auto", default="auto"
         The number of experts when ``experts`` is None or one estimator. "auto" fits
         1, 2 and 4 experts on the training rows in turn, scores each on the
         validation slice, and keeps the fewest whose held-out loss the best count does
-        not beat clearly: by more than ``tol`` (relative) and 1.5 standard errors of
+        not beat clearly: by more than ``tol`` (relative) and {_COUNT_Z:g} standard errors of
         the paired row differences. Above 10,000 training rows, the counts are fitted on
         a random 10,000 of them, and the chosen count's EM goes on from that mixture
         on every training row. A count whose held-out loss is still over 25% (and

@@ -459,22 +459,37 @@ def test_labels_of_two_types_that_sort_keep_scikit_learns_words():
 
 @pytest.mark.parametrize("name", [name for name in COMPOSITES if is_classifier(name)]
                          + ["distilled-classifier"])
-@pytest.mark.parametrize("bad, match", [
-    (np.inf, r"Input y contains infinity or a value too large for dtype\('float64'\)"),
-    (-np.inf, r"Input y contains infinity or a value too large for dtype\('float64'\)"),
-    (np.nan, r"Input y contains NaN \(missing labels\)"),
-], ids=["inf", "-inf", "NaN"])
-def test_a_non_finite_label_is_refused_after_the_owner_without_a_warning(name, bad, match):
+@pytest.mark.parametrize("bad, dtype, match", [
+    (np.inf, float, r"Input y contains infinity or a value too large for dtype\('float64'\)"),
+    (-np.inf, np.float32,
+     r"Input y contains infinity or a value too large for dtype\('float32'\)"),
+    (np.nan, float, r"Input y contains NaN \(missing labels\)"),
+], ids=["inf", "-inf float32", "NaN"])
+def test_a_non_finite_label_is_refused_after_the_owner_without_a_warning(name, bad, dtype,
+                                                                        match):
     # scikit-learn's label check warns as it casts such labels to int ("invalid value
     # encountered in cast"), which under -W error hid the refusal: refused before it.
     X, y = data(name)
-    y = y.astype(float)
+    y = y.astype(dtype)
     y[3] = bad
     owner = type(make(name)).__name__
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with pytest.raises(ValueError, match=rf"^{owner}: {match}"):
             make(name).fit(X, y)
+
+
+@pytest.mark.parametrize("name", COMPOSITES + ["distilled-classifier"])
+@pytest.mark.parametrize("as_list", [False, True], ids=["array", "list"])
+def test_a_complex_y_is_refused_after_the_owner_without_a_warning(name, as_list):
+    # column_or_1d refused it in scikit-learn's words alone, which named nobody.
+    X, y = data(name)
+    y = y + 1j
+    owner = type(make(name)).__name__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=rf"^{owner}: Complex data not supported"):
+            make(name).fit(X, list(y) if as_list else y)
 
 
 @pytest.mark.parametrize("make_composite", [

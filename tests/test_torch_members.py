@@ -531,15 +531,17 @@ def test_nets_refuse_complex_targets_and_non_finite_labels_without_a_warning(blo
     X, labels = blobs
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        with pytest.raises(ValueError, match="^NetRegressor: Complex data not supported"):
-            regressor(n_in=4).fit(X, X[:, 0] + 1j)
+        for y in (X[:, 0] + 1j, list(X[:, 0] + 1j)):  # (a list has no dtype to ask)
+            with pytest.raises(ValueError, match="^NetRegressor: Complex data not supported"):
+                regressor(n_in=4).fit(X, y)
         y = (labels == "up").astype(float)
-        y[3] = np.inf
-        with pytest.raises(ValueError, match="^NetClassifier: Input y contains infinity"):
-            classifier().fit(X, y)
-        y[3] = np.nan
-        with pytest.raises(ValueError, match=r"^NetClassifier: Input y contains NaN \(miss"):
-            classifier().fit(X, y)
+        for fit in ("fit", "partial_fit"):
+            y[3] = np.inf
+            with pytest.raises(ValueError, match="^NetClassifier: Input y contains infinity"):
+                getattr(classifier(), fit)(X, y)
+            y[3] = np.nan
+            with pytest.raises(ValueError, match=r"^NetClassifier: Input y contains NaN \(mi"):
+                getattr(classifier(), fit)(X, y)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks a CPU-only machine")

@@ -245,6 +245,8 @@ def test_bad_targets_are_refused_in_the_mixtures_own_words():
         with pytest.raises(ValueError, match="^NeuralMixtureOfExpertsRegressor: Complex data "
                                              "not supported"):
             NeuralMixtureOfExpertsRegressor(**small()).fit(X, y + 1j)
+    with pytest.raises(ValueError, match="^NeuralMixtureOfExpertsRegressor: y must be numeric"):
+        NeuralMixtureOfExpertsRegressor(**small()).fit(X, [[1.0, 2.0], [3.0]] * 25)
     labels = np.c_[y > 0, X[:, 0] > 0].astype(int)
     with pytest.raises(ValueError, match=r"^NeuralMixtureOfExpertsClassifier: y has shape "
                                          r"\(50, 2\), and it takes one target"):

@@ -541,6 +541,7 @@ class NetClassifier(_MemberNet, NeuralNetClassifier):
             raise ValueError(f"NetClassifier: classes={list(classes)!r} differs from the "
                              f"labels of the first call, {self.labels_.tolist()!r}.")
         y = column_or_1d(y, warn=True)
+        refuse_non_finite_labels(y, type(self).__name__)
         weight = self._loss_weights(X, len(y), sample_weight)
         X = self._check_input(X, reset=first)
         if first:

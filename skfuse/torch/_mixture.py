@@ -29,6 +29,7 @@ from .._base import (
     is_int,
     keep_a_row_of_each_class,
     numeric_target,
+    refuse_non_finite_labels,
     refuse_several_targets,
     sums_finite,
 )
@@ -972,8 +973,7 @@ class NeuralMixtureOfExpertsClassifier(ClassifierMixin, _BaseNeuralMixture):
         if y is not None:
             labels = np.asarray(y)
             refuse_several_targets(self, labels.shape)
-            if labels.dtype.kind == "f" and not np.isfinite(labels).all():
-                classes_of(labels, type(self).__name__)  # in its words, not validate_data's
+            refuse_non_finite_labels(labels, type(self).__name__)  # not validate_data's words
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
         self.classes_ = classes_of(y, type(self).__name__)
         codes = np.searchsorted(self.classes_, y)
