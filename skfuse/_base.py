@@ -896,12 +896,12 @@ def refuse_several_targets(estimator, shape):
             f"(a 1-D y); for several, wrap it in scikit-learn's {wrapper}.")
 
 
-def numeric_target(y, owner):
-    """A regressor's ``y`` as float64, refusing what is not numeric or not finite."""
+def numeric_target(y, owner, dtype=np.float64):
+    """A regressor's ``y`` as ``dtype``, refusing what is not numeric or not finite."""
     refuse_complex_target(y, owner)
     given = getattr(y, "dtype", None)
     try:
-        y = np.asarray(y, dtype=np.float64)
+        y = np.asarray(y, dtype=dtype)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{owner}: y must be numeric ({exc}).") from None
     refuse_non_finite_target(y, owner, given)

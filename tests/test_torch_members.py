@@ -534,6 +534,10 @@ def test_nets_refuse_complex_targets_and_non_finite_labels_without_a_warning(blo
         for y in (X[:, 0] + 1j, list(X[:, 0] + 1j)):  # (a list has no dtype to ask)
             with pytest.raises(ValueError, match="^NetRegressor: Complex data not supported"):
                 regressor(n_in=4).fit(X, y)
+        # An object array's complex numbers or text failed in NumPy's bare words.
+        for y in (np.full(len(X), 1 + 1j, dtype=object), np.full(len(X), "a", dtype=object)):
+            with pytest.raises(ValueError, match=r"^NetRegressor: y must be numeric \("):
+                regressor(n_in=4).fit(X, y)
         y = (labels == "up").astype(float)
         for fit in ("fit", "partial_fit"):
             y[3] = np.inf

@@ -15,12 +15,7 @@ from skorch.dataset import Dataset
 from skorch.exceptions import NotInitializedError
 
 from .._available import available_if
-from .._base import (
-    check_sample_weight,
-    refuse_complex_target,
-    refuse_non_finite_labels,
-    refuse_non_finite_target,
-)
+from .._base import check_sample_weight, numeric_target, refuse_non_finite_labels
 from ._training import mean_one, mean_one_within, seeded
 
 # Keys of the dict that carries the rows and their weights through skorch's data loading.
@@ -331,12 +326,9 @@ def _checked_targets(y, owner):
     """A regressor's targets as float32, 1-D or 2-D and finite."""
     if y is None:
         raise ValueError(f"{owner} requires y to be passed, but the target y is None.")
-    refuse_complex_target(y, owner)
-    given = getattr(y, "dtype", None)
-    y = np.asarray(y, dtype=np.float32)
+    y = numeric_target(y, owner, np.float32)
     if y.ndim not in (1, 2):
         raise ValueError(f"{owner}: y must be 1-D or 2-D, got shape {y.shape}.")
-    refuse_non_finite_target(y, owner, given)
     return y
 
 
