@@ -1130,7 +1130,7 @@ def classes_of(y, owner):
 def refuse_non_finite_labels(y, owner):
     """Refuse float labels ``y`` (an array) that are NaN or infinite, before
     scikit-learn's label check, which would first warn as it casts them to int."""
-    if isinstance(y, np.ndarray) and y.dtype.kind == "f":
+    if isinstance(y, np.ndarray) and y.dtype.kind == "f" and not np.isfinite(y).all():
         if np.isnan(y).any():
             raise _missing_labels(owner)
         refuse_non_finite_target(y, owner)  # infinity, in scikit-learn's words
