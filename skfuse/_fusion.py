@@ -919,7 +919,9 @@ _FUSION_DOCS = {
         maximising ``scoring``); a weight below 1e-9 is set to 0. A member of weight 0
         is not asked to predict. ``"greedy"``: ensemble selection with replacement over
         ``selection_rounds`` rounds; a member's weight is its share of the selections
-        up to the round with the best out-of-fold score.""",
+        up to the round with the best out-of-fold score. Read at fit, into
+        ``weights_`` (``VotingClassifier`` reads fixed weights at predict time): set
+        after fit, weights take effect at the next fit.""",
     "selection_rounds": """selection_rounds : int, default=25
         Rounds of greedy ensemble selection.""",
     "guard": """guard : bool, default=False
@@ -1007,7 +1009,9 @@ _FUSION_DOCS = {
         The kept members, fitted on all the data; with learned weights and
         ``refit=False``, each holds the member's fold fits instead (see ``refit``).""",
     "named_estimators_": """named_estimators_ : :class:`~sklearn.utils.Bunch`
-        The fitted members by name.""",
+        The fitted members by name. Dropped members are left out
+        (``VotingClassifier`` lists them as ``"drop"``), so it lines up with
+        ``weights_``.""",
     "weights_": """weights_ : ndarray of shape (n_kept_members,)
         One weight per kept (not dropped) member, summing to 1.""",
     "member_scores_": """member_scores_ : dict of str to float

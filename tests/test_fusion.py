@@ -1519,3 +1519,20 @@ def test_hard_voting_set_after_a_calibrated_fit_votes():
     assert_allclose(fusion.predict_proba(X), votes / votes.sum(axis=1, keepdims=True))
     assert_array_equal(fusion.predict(X), votes.argmax(axis=1))
     assert (fusion.predict(X) == y).mean() > 0.9
+
+
+def test_fixed_weights_are_read_at_fit_and_dropped_members_are_not_named():
+    # As documented: weights take effect at the next fit (VotingClassifier reads them
+    # at predict time), and named_estimators_ lines up with weights_ (no "drop" entry).
+    X, y = load_iris(return_X_y=True)
+    members = [("lr", LogisticRegression(max_iter=500)), ("off", "drop"),
+               ("stump", DecisionTreeClassifier(max_depth=1, random_state=0))]
+    fusion = FusionClassifier(members, weights=[1, 1, 3]).fit(X, y)
+    before = fusion.predict_proba(X)
+    fusion.set_params(weights=[3, 1, 1])
+    assert_allclose(fusion.predict_proba(X), before)
+    assert_allclose(fusion.weights_, [0.25, 0.75])
+    assert list(fusion.named_estimators_) == ["lr", "stump"]
+    fusion.fit(X, y)
+    assert_allclose(fusion.weights_, [0.75, 0.25])
+    assert not np.allclose(fusion.predict_proba(X), before)
