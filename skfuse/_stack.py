@@ -439,7 +439,10 @@ def typed_output(stack, Z, X, given):
     ``set_output`` to a frame, with passed-through columns that are not all numbers,
     built column by column: the levels' outputs as floats, the passed-through columns
     in their own types, as ``ColumnTransformer`` passes them (from the object array
-    ``Z`` the frame's every column would be of objects)."""
+    ``Z`` the frame's every column would be of objects). A sparse ``Z`` for a sparse
+    ``given`` takes its format (COO, CSC, CSR), as ``StackingClassifier`` returns it."""
+    if sp.issparse(Z) and sp.issparse(given) and Z.format != given.format:
+        return Z.asformat(given.format)
     container = _get_output_config("transform", stack)["dense"]
     if _is_dataframe(Z):  # a stack of one step hands on X's view
         if container not in ("pandas", "polars"):

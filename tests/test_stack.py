@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from composites import ColumnPredictLR, ColumnScoreLR
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn import config_context
@@ -706,3 +707,18 @@ def test_a_final_step_giving_nan_probabilities_is_refused_by_name():
         with pytest.raises(ValueError, match=r"step 'nb' gave NaN or infinite outputs at "
                                              r"predict on 2 of 2 row"):
             stack.predict_proba(X[:2])
+
+
+@pytest.mark.parametrize("container", [sp.coo_matrix, sp.csc_matrix, sp.csr_matrix,
+                                       sp.coo_array, sp.csc_array])
+def test_sparse_passthrough_keeps_the_callers_format(container):
+    # transform built the passed-through block as CSR whatever came in; scikit-learn's
+    # stacking hands back the caller's format (COO in, COO out).
+    X, y = load_iris(return_X_y=True)
+    Xs = container(StandardScaler().fit_transform(X))
+    stack = SerialStack([("level", FusionClassifier([("lr", LogisticRegression())])),
+                         ("final", LogisticRegression())], passthrough=True).fit(Xs, y)
+    Z = stack.transform(Xs)
+    assert type(Z) is type(Xs)
+    assert_allclose(Z.toarray()[:, -4:], Xs.toarray())
+    assert_allclose(stack.predict_proba(Xs), stack.predict_proba(Xs.tocsr()))
