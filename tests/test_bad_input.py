@@ -492,6 +492,18 @@ def test_a_complex_y_is_refused_after_the_owner_without_a_warning(name, as_list)
             make(name).fit(X, list(y) if as_list else y)
 
 
+@pytest.mark.parametrize("name", [name for name in COMPOSITES + ["distilled-classifier"]
+                                  if is_classifier(name)])
+def test_a_multilabel_y_is_refused_with_a_pointer_to_multioutput(name):
+    # StackingClassifier stacks a multilabel y; skfuse's classifiers take one target.
+    X, _ = data(name)
+    Y = np.column_stack([np.arange(len(X)) % 2, np.arange(len(X)) // 60])
+    owner = type(make(name)).__name__
+    with pytest.raises(ValueError, match=rf"^{owner}: y has shape \(120, 2\).*"
+                                         r"MultiOutputClassifier"):
+        make(name).fit(X, Y)
+
+
 @pytest.mark.parametrize("make_composite", [
     lambda members: FusionClassifier(members, weights="optimize", cv=3),
     lambda members: SerialStack(members, cv=3),
