@@ -101,14 +101,22 @@ def _final_has(method):
     def check(stack):
         _stack_only(method)(stack)
         name, final = stack._final_step()
-        if not hasattr(final, method):
-            raise AttributeError(
-                f"{method} is not available when the final step {name!r} "
-                f"({type(final).__name__}) has no {method}"
-            )
+        _step_has(final, method, f"the final step {name!r}")
         return True
 
     return check
+
+
+def _step_has(step, method, which):
+    """Raise an ``AttributeError`` saying that ``which`` step lacks ``method``, chained to
+    (and quoting) the step's own, which may say why (``SVC(probability=False)``)."""
+    try:
+        getattr(step, method)
+    except AttributeError as inner:
+        raise AttributeError(
+            f"{method} is not available when {which} ({type(step).__name__}) has no "
+            f"{method} ({inner})"
+        ) from inner
 
 
 class SerialStack(TransformerMixin, Composite):
@@ -764,11 +772,7 @@ class SerialStack(TransformerMixin, Composite):
         if not self._is_cascade():
             return _final_has("predict_proba")(self)
         name, final = self._final_step()
-        if not hasattr(final, "predict_proba"):
-            raise AttributeError(
-                f"predict_proba is not available when the cascade's last step {name!r} "
-                f"({type(final).__name__}) has no predict_proba"
-            )
+        _step_has(final, "predict_proba", f"the cascade's last step {name!r}")
         return True
 
     @available_if(_check_proba)

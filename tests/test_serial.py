@@ -384,6 +384,23 @@ def test_a_last_step_may_lose_predict_proba_in_its_fits():
     assert_array_equal(cascade.predict(X)[route == 1], picky.predict(X[route == 1]))
 
 
+@pytest.mark.parametrize("exit_threshold", [None, 0.9], ids=["stack", "cascade"])
+def test_a_missing_predict_proba_chains_the_last_steps_own_reason(exit_threshold):
+    # The last step's AttributeError was dropped for one of skfuse's own, so SVC's
+    # reason (probability=False) was lost; StackingClassifier chains it.
+    stack = SerialStack([("nb", GaussianNB()), ("svc", SVC())], cv=3,
+                        exit_threshold=exit_threshold)
+    with pytest.raises(AttributeError, match="has no attribute 'predict_proba'") as info:
+        stack.predict_proba  # noqa: B018
+    reason, chain = info.value.__cause__, []
+    while reason is not None:
+        chain.append(str(reason))
+        reason = reason.__cause__
+    assert "step 'svc' (SVC) has no predict_proba" in chain[0]
+    assert "This 'SVC' has no attribute 'predict_proba'" in chain[1]
+    assert "probability=False" in chain[-1]
+
+
 def test_a_step_whose_deferred_fits_have_no_predict_proba_keeps_its_fit_on_all_rows():
     # The middle step's fits on its deferred rows' folds see fewer than 100 rows, where
     # it has no probabilities.
