@@ -414,16 +414,23 @@ class CascadeDisplay:
         display : CascadeDisplay
         """
         ax = _axes(ax)
+        from matplotlib.cbook import normalize_kwargs
+        from matplotlib.lines import Line2D
+
         name = self.name if name is None else name
+        # matplotlib's aliases (ms, c, ls...) as their full names, so that a user's
+        # ms= replaces the default markersize rather than clash with it.
+        kwargs = normalize_kwargs(kwargs, Line2D)
         line = {"marker": "o", "markersize": 3, **kwargs}
         if name is not None:
             line.setdefault("label", name)
         (self.line_,) = ax.plot(self.exit_rates, self.accuracies, **line)
-        at = int(np.argmin(np.abs(self.thresholds - self.fitted_threshold)))
+        at = int(np.argmin(np.abs(np.asarray(self.thresholds, dtype=float)
+                                  - self.fitted_threshold)))
         fitted = f"fitted threshold {self.fitted_threshold:.4g}"
         (self.marker_,) = ax.plot(self.exit_rates[at], self.accuracies[at], "*",
                                   markersize=14, color=self.line_.get_color()
-                                  if "color" in kwargs or "c" in kwargs else "tab:red",
+                                  if "color" in kwargs else "tab:red",
                                   label=fitted if name is None else f"{name}: {fitted}")
         ax.set_xlabel("rows answered by the first step")
         ax.set_ylabel("accuracy")

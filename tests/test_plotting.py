@@ -187,6 +187,19 @@ def test_cascade_display_marks_the_fitted_threshold_itself():
     assert display.ax_.get_legend().get_texts()[0].get_text() == "fitted threshold 0.911"
 
 
+@pytest.mark.parametrize("style", [{"ms": 6}, {"markersize": 6}, {"c": "k", "ms": 6}])
+def test_cascade_display_takes_matplotlibs_short_names_and_lists(style):
+    # ms= clashed with the default markersize ("Got both 'markersize' and 'ms'"), and a
+    # display built from lists failed in plot (list minus float).
+    display = CascadeDisplay([0.0, 0.5, 1.0], [1.0, 0.5, 0.0], [0.8, 0.85, 0.9], 0.5)
+    display.plot(**style)
+    assert display.line_.get_markersize() == 6
+    assert_allclose(display.marker_.get_xdata(), [0.5])
+    if "c" in style:
+        assert display.marker_.get_color() == display.line_.get_color() == "k"
+    plt.close("all")
+
+
 def test_expert_routing_display():
     rng = np.random.RandomState(0)
     X2 = rng.uniform(-2, 2, size=(400, 2))
