@@ -221,6 +221,35 @@ def test_a_warm_started_fit_keeps_the_labels_of_the_module_it_keeps(blobs):
     assert_array_equal(cold.classes_, ["down", "up"])
 
 
+def test_parameters_restored_with_load_params_predict(blobs, tmp_path):
+    # skorch's save_params / initialize() / load_params round trip: the restored net
+    # raised NotFittedError, as only fit recorded its labels.
+    X, y = blobs
+    fitted = classifier(module__n_in=4, classes=["down", "up"]).fit(X, y)
+    fitted.save_params(f_params=tmp_path / "clf.pt")
+    restored = classifier(module__n_in=4, classes=["down", "up"]).initialize()
+    restored.load_params(f_params=tmp_path / "clf.pt")
+    check_is_fitted(restored)
+    assert_allclose(restored.predict_proba(X), fitted.predict_proba(X))
+    assert_array_equal(restored.predict(X), fitted.predict(X))
+    # Without classes=, the column codes, as skorch's own classifier predicts.
+    codes = classifier(module__n_in=4).initialize()
+    codes.load_params(f_params=tmp_path / "clf.pt")
+    assert_array_equal(codes.predict(X), (fitted.predict(X) == "up").astype(int))
+
+    rng = np.random.RandomState(0)
+    Xr = rng.normal(size=(60, 3))
+    reg = regressor(max_epochs=3).fit(Xr, Xr @ np.array([1.0, -2.0, 0.5]))
+    reg.save_params(f_params=tmp_path / "reg.pt")
+    again = regressor().initialize()
+    again.load_params(f_params=tmp_path / "reg.pt")
+    assert again.predict(Xr).shape == (60,)
+    assert_allclose(again.predict(Xr), reg.predict(Xr))
+    # A net never initialised is still not fitted.
+    with pytest.raises(NotFittedError):
+        regressor().predict(Xr)
+
+
 def test_regressor_partial_fit_trains_on_1d_targets():
     rng = np.random.RandomState(0)
     X = rng.normal(size=(200, 3))

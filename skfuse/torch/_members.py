@@ -53,7 +53,14 @@ class _MemberNet:
             self.check_is_fitted()
         except NotInitializedError:
             return False
-        return hasattr(self, self._FITTED_RECORD)
+        return hasattr(self, self._FITTED_RECORD) or self._restored()
+
+    def _restored(self):
+        """Whether the net holds a module no fit of it trained: ``initialize()`` before
+        any fit, as when restoring saved parameters (``load_params``). It predicts, as
+        skorch's does, from what its parameters give (see ``predict``)."""
+        return bool(getattr(self, "initialized_", False)) and not hasattr(
+            self, self._FITTED_RECORD)
 
     def get_params(self, deep=True, **kwargs):
         """skorch's parameters, without its private ``_params_to_validate`` (a record of
@@ -430,6 +437,8 @@ class NetClassifier(_MemberNet, NeuralNetClassifier):
 
     @property
     def classes_(self):
+        if self._restored() and self.classes is not None:
+            return np.asarray(self.classes)  # restored parameters: the labels given
         return self.labels_
 
     def _data_sizes(self):
@@ -554,11 +563,12 @@ class NetClassifier(_MemberNet, NeuralNetClassifier):
         -------
         proba : ndarray of shape (n_samples, n_classes)
         """
-        check_is_fitted(self, "labels_")
+        check_is_fitted(self)
         proba = super().predict_proba(self._check_input(X, reset=False))
-        if proba.ndim != 2 or proba.shape[1] != len(self.classes_):
+        n_classes = len(self._predicted_labels(proba))
+        if proba.ndim != 2 or proba.shape[1] != n_classes:
             raise ValueError(
-                f"The module returned shape {proba.shape} for {len(self.classes_)} classes; "
+                f"The module returned shape {proba.shape} for {n_classes} classes; "
                 "it must return one column per class (pass classes=... when a training "
                 "set may lack some)."
             )
@@ -576,7 +586,14 @@ class NetClassifier(_MemberNet, NeuralNetClassifier):
         y : ndarray of shape (n_samples,)
         """
         proba = self.predict_proba(X)  # first: it says so when the net is not fitted
-        return self.classes_[proba.argmax(axis=1)]
+        return self._predicted_labels(proba)[proba.argmax(axis=1)]
+
+    def _predicted_labels(self, proba):
+        """The labels of ``proba``'s columns: ``classes_``; for restored parameters
+        without ``classes``, the class codes 0 to k-1 (what skorch's predict returns)."""
+        if self._restored() and self.classes is None:
+            return np.arange(proba.shape[1] if proba.ndim == 2 else 0)
+        return self.classes_
 
 
 def _regressors_have_no_proba(net):
@@ -757,10 +774,13 @@ class NetRegressor(_MemberNet, NeuralNetRegressor):
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
         """
-        check_is_fitted(self, "y_ndim_")
+        check_is_fitted(self)
         # skorch's predict calls predict_proba, which this class hides.
         out = NeuralNetRegressor.predict_proba(self, self._check_input(X, reset=False))
-        return out.reshape(-1) if self.y_ndim_ == 1 else out
+        # Restored parameters (no fit here): 1-D for a module of one output, as scikit-learn
+        # predicts one target.
+        y_ndim = getattr(self, "y_ndim_", 1 if out.ndim == 1 or out.shape[1] == 1 else 2)
+        return out.reshape(-1) if y_ndim == 1 else out
 
     @available_if(_regressors_have_no_proba)
     def predict_proba(self, X):
