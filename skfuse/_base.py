@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 from sklearn import get_config
 from sklearn.base import clone, is_classifier, is_regressor
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import check_cv
 from sklearn.pipeline import Pipeline
@@ -1267,6 +1268,11 @@ def takes_no_weights(who, estimator, need):
     if pipeline:
         return (f"{who} ({name}) does not accept sample_weight in fit, {need}: a Pipeline "
                 "passes them to its final step, which must take them.")
+    if isinstance(estimator, CalibratedClassifierCV):
+        inner = type(estimator.estimator).__name__
+        return (f"{who} ({name}) cannot hand sample_weight on here, {need}: its "
+                f"estimator ({inner}) takes none in fit, so CalibratedClassifierCV fits it "
+                "unweighted (the weights reach the calibration alone).")
     if wraps:
         return (f"{who} ({name}) cannot hand sample_weight on here, {need}: every "
                 "estimator it fits must take them (voting and stacking pass "

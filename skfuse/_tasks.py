@@ -21,6 +21,7 @@ import numpy as np
 from joblib import cpu_count, effective_n_jobs
 from sklearn import get_config
 from sklearn.base import BaseEstimator, clone
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.ensemble import (
     StackingClassifier,
@@ -98,6 +99,8 @@ def weight_key(estimator):
     own ``weight_key``); without, what one of scikit-learn's meta-estimators that
     hand ``fit``'s keyword arguments on needs (:func:`_handed_on_key`).
     """
+    if isinstance(estimator, CalibratedClassifierCV):
+        return _calibrated_key(estimator)
     if has_fit_parameter(estimator, "sample_weight"):
         return "sample_weight"
     routed = get_config().get("enable_metadata_routing", False)
@@ -180,6 +183,21 @@ def _handed_on_key(estimator):
         if all(is_frozen(est) or weight_key(est) == "sample_weight" for est in inner):
             return "sample_weight"
     return None
+
+
+def _calibrated_key(calibrated):
+    """``weight_key`` of a ``CalibratedClassifierCV``: its ``fit`` takes
+    ``sample_weight``, but hands it to its estimator only where that estimator's ``fit``
+    has a ``sample_weight`` parameter (with metadata routing: requests it), and fits it
+    unweighted otherwise (with a warning); None then. A frozen estimator is not fitted."""
+    inner = calibrated.estimator
+    if inner is None or is_frozen(inner):  # (None: LinearSVC, which takes them)
+        return "sample_weight"
+    if get_config().get("enable_metadata_routing", False):
+        consumed = (weight_key(inner) is not None
+                    and get_routing_for_object(inner).consumes("fit", ["sample_weight"]))
+        return "sample_weight" if consumed else None
+    return "sample_weight" if has_fit_parameter(inner, "sample_weight") else None
 
 
 def _searched_key(search):

@@ -815,6 +815,31 @@ def test_student_without_weights_is_refused_before_the_teacher_is_fitted(label_w
                            cv=2).fit(X_REG, Y_REG)
 
 
+@pytest.mark.parametrize("inner", [KNeighborsClassifier(),
+                                   make_pipeline(StandardScaler(), KNeighborsClassifier())],
+                         ids=["knn", "pipeline"])
+def test_a_calibrated_student_whose_estimator_drops_the_weights_is_refused(inner):
+    # CalibratedClassifierCV's fit takes sample_weight but hands it on only to an
+    # estimator whose fit names it: the copies' weights, the teacher's probabilities,
+    # were dropped (with scikit-learn's warning) and the student learned noise.
+    from sklearn.calibration import CalibratedClassifierCV
+
+    RecordingRegressor.fits = []
+    with pytest.raises(TypeError, match=r"student \(CalibratedClassifierCV\) cannot "
+                                        r"hand sample_weight on .*its estimator \("
+                                        r"(KNeighborsClassifier|Pipeline)\) takes none"):
+        DistilledClassifier(LogisticRegression(), CalibratedClassifierCV(inner, cv=3),
+                            cv=3, label_weight=0.0).fit(X_CLF, Y_CLF)
+    # One whose estimator takes weights learns the teacher (as a tree alone does).
+    student = CalibratedClassifierCV(DecisionTreeClassifier(max_depth=3, random_state=0),
+                                     cv=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        calibrated = DistilledClassifier(LogisticRegression(), student, cv=3,
+                                         label_weight=0.0, random_state=0).fit(X_CLF, Y_CLF)
+    assert calibrated.fidelity_ > 0.8
+
+
 def test_a_composite_student_holding_a_member_without_weights_is_refused_first():
     # Such a composite takes whole-number weights only (as repeated rows); the
     # distiller's are fractional, and the nested member's refusal came from deep in the
