@@ -986,6 +986,16 @@ def takes_a_kernel(estimator):
         return False  # not an estimator: its own check reports it
 
 
+def refuse_estimator_class(estimator, owner, role):
+    """Refuse a class given where an estimator is asked for (``role`` names the place),
+    in scikit-learn's words: a class has a ``fit`` too, and failed later, in ``clone``,
+    without a name."""
+    if isinstance(estimator, type):
+        name = estimator.__name__
+        raise TypeError(f"{owner}: {role}: Expected an estimator instance ({name}()), got "
+                        f"estimator class instead ({name}).")
+
+
 def refuse_kernel_members(named, owner, role, why):
     """Refuse members that take a precomputed kernel (``(name, estimator)`` pairs)
     where the composite fits them on subsets of rows (``why``): cutting a kernel's rows

@@ -41,6 +41,7 @@ from ._base import (
     member_votes,
     numeric_target,
     proper_probabilities,
+    refuse_estimator_class,
     refuse_kernel_members,
     refuse_non_finite_student,
     refuse_weightless_inside,
@@ -373,7 +374,10 @@ class _BaseDistilled(Composite):
         return y if self._kind == "classifier" else None
 
     def _refuse_a_frozen_student(self):
-        """Refuse a frozen student: fitting leaves it as it is, so it learns nothing."""
+        """Refuse a frozen student: fitting leaves it as it is, so it learns nothing (and
+        a teacher or student given as a class)."""
+        for role in ("teacher", "student"):
+            refuse_estimator_class(getattr(self, role), type(self).__name__, f"the {role}")
         if is_frozen(self.student):
             raise TypeError(
                 f"{type(self).__name__}: the student ({type(self.student).__name__}) is "

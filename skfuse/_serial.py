@@ -32,6 +32,7 @@ from ._base import (
     member_proba,
     numeric_target,
     one_per_row,
+    refuse_estimator_class,
     refuse_kernel_members,
     refuse_non_finite_step,
     seed_estimator,
@@ -439,6 +440,7 @@ class SerialStack(TransformerMixin, Composite):
             )
         self._validate_names([name for name, _ in steps])
         for name, est in steps:
+            refuse_estimator_class(est, "SerialStack", f"step {name!r}")
             if not (_skipped(est) or hasattr(est, "fit")):
                 raise TypeError(f"SerialStack: step {name!r} is not an estimator, nor "
                                 f"\"drop\" or \"passthrough\" to skip it: {est!r}.")

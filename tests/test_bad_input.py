@@ -492,6 +492,22 @@ def test_a_complex_y_is_refused_after_the_owner_without_a_warning(name, as_list)
             make(name).fit(X, list(y) if as_list else y)
 
 
+@pytest.mark.parametrize("make_composite, where", [
+    (lambda: SerialStack([("nb", GaussianNB), ("lr", LogisticRegression())]), "step 'nb'"),
+    (lambda: SerialStack([("nb", GaussianNB()), ("lr", LogisticRegression)],
+                         exit_threshold=0.9), "step 'lr'"),
+    (lambda: DistilledClassifier(GaussianNB, LogisticRegression()), "the teacher"),
+    (lambda: DistilledClassifier(GaussianNB(), LogisticRegression), "the student"),
+], ids=["stack", "cascade", "teacher", "student"])
+def test_a_class_given_for_an_estimator_is_refused_by_name(make_composite, where):
+    # A class has a fit too: it passed the checks and failed in clone, unnamed.
+    composite = make_composite()
+    with pytest.raises(TypeError, match=rf"^{type(composite).__name__}: {where}: Expected "
+                                        r"an estimator instance \(\w+\(\)\), got "
+                                        "estimator class instead"):
+        composite.fit(X_CLF, Y_CLF)
+
+
 @pytest.mark.parametrize("name", [name for name in COMPOSITES + ["distilled-classifier"]
                                   if is_classifier(name)])
 def test_a_multilabel_y_is_refused_with_a_pointer_to_multioutput(name):
