@@ -1280,9 +1280,9 @@ def takes_no_weights(who, estimator, need):
                 "passes them to its final step, which must take them.")
     if isinstance(estimator, CalibratedClassifierCV):
         inner = type(estimator.estimator).__name__
-        return (f"{who} ({name}) cannot hand sample_weight on here, {need}: its "
-                f"estimator ({inner}) takes none in fit, so CalibratedClassifierCV fits it "
-                "unweighted (the weights reach the calibration alone).")
+        return (f"{who} ({name}) cannot hand sample_weight on, {need}: its estimator's "
+                f"fit ({inner}) has no sample_weight parameter, so CalibratedClassifierCV "
+                "fits it unweighted (the weights reach the calibration alone).")
     if wraps:
         return (f"{who} ({name}) cannot hand sample_weight on here, {need}: every "
                 "estimator it fits must take them (voting and stacking pass "

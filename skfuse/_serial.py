@@ -102,21 +102,21 @@ def _final_has(method):
     def check(stack):
         _stack_only(method)(stack)
         name, final = stack._final_step()
-        _step_has(final, method, f"the final step {name!r}")
+        _require_step_method(final, method, f"the final step {name!r}")
         return True
 
     return check
 
 
-def _step_has(step, method, which):
+def _require_step_method(step, method, which):
     """Raise an ``AttributeError`` saying that ``which`` step lacks ``method``, chained to
-    (and quoting) the step's own, which may say why (``SVC(probability=False)``)."""
+    the step's own, whose cause may say why (``SVC(probability=False)``)."""
     try:
         getattr(step, method)
     except AttributeError as inner:
         raise AttributeError(
             f"{method} is not available when {which} ({type(step).__name__}) has no "
-            f"{method} ({inner})"
+            f"{method}"
         ) from inner
 
 
@@ -774,7 +774,7 @@ class SerialStack(TransformerMixin, Composite):
         if not self._is_cascade():
             return _final_has("predict_proba")(self)
         name, final = self._final_step()
-        _step_has(final, "predict_proba", f"the cascade's last step {name!r}")
+        _require_step_method(final, "predict_proba", f"the cascade's last step {name!r}")
         return True
 
     @available_if(_check_proba)

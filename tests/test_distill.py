@@ -826,8 +826,9 @@ def test_a_calibrated_student_whose_estimator_drops_the_weights_is_refused(inner
 
     RecordingRegressor.fits = []
     with pytest.raises(TypeError, match=r"student \(CalibratedClassifierCV\) cannot "
-                                        r"hand sample_weight on .*its estimator \("
-                                        r"(KNeighborsClassifier|Pipeline)\) takes none"):
+                                        r"hand sample_weight on, .*its estimator's fit "
+                                        r"\((KNeighborsClassifier|Pipeline)\) has no "
+                                        "sample_weight parameter"):
         DistilledClassifier(LogisticRegression(), CalibratedClassifierCV(inner, cv=3),
                             cv=3, label_weight=0.0).fit(X_CLF, Y_CLF)
     # One whose estimator takes weights learns the teacher (as a tree alone does).
@@ -838,6 +839,29 @@ def test_a_calibrated_student_whose_estimator_drops_the_weights_is_refused(inner
         calibrated = DistilledClassifier(LogisticRegression(), student, cv=3,
                                          label_weight=0.0, random_state=0).fit(X_CLF, Y_CLF)
     assert calibrated.fidelity_ > 0.8
+
+
+def test_a_calibrated_student_takes_weights_where_its_fit_hands_them_on():
+    # Its default estimator (LinearSVC) takes weights; a frozen one is not fitted (the
+    # calibration takes them); under metadata routing its estimator must request them.
+    from sklearn.calibration import CalibratedClassifierCV
+
+    prefit = LogisticRegression().fit(X_CLF, Y_CLF)
+    for student in [CalibratedClassifierCV(cv=3),
+                    CalibratedClassifierCV(FrozenEstimator(prefit))]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # (FrozenEstimator: "does not appear to accept")
+            DistilledClassifier(LogisticRegression(), student, cv=3, label_weight=0.0,
+                                random_state=0).fit(X_CLF, Y_CLF)
+    with sklearn.config_context(enable_metadata_routing=True):
+        asked = LogisticRegression().set_fit_request(sample_weight=True)
+        DistilledClassifier(LogisticRegression(), CalibratedClassifierCV(asked, cv=3),
+                            cv=3, label_weight=0.0, random_state=0).fit(X_CLF, Y_CLF)
+        with pytest.raises(TypeError, match=r"student \(CalibratedClassifierCV\) does "
+                                            r"not request sample_weight"):
+            DistilledClassifier(LogisticRegression(),
+                                CalibratedClassifierCV(LogisticRegression(), cv=3),
+                                cv=3, label_weight=0.0).fit(X_CLF, Y_CLF)
 
 
 def test_a_composite_student_holding_a_member_without_weights_is_refused_first():

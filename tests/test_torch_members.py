@@ -250,6 +250,30 @@ def test_parameters_restored_with_load_params_predict(blobs, tmp_path):
         regressor().predict(Xr)
 
 
+def test_restored_parameters_keep_the_modules_shape(blobs, tmp_path):
+    # classes= of another length than the module's columns is refused, as after a fit;
+    # without classes=, classes_ says what to pass; a module of two outputs predicts both.
+    X, y = blobs
+    fitted = classifier(module__n_in=4, classes=["down", "up"]).fit(X, y)
+    fitted.save_params(f_params=tmp_path / "clf.pt")
+    wrong = classifier(module__n_in=4, classes=["a", "b", "c"]).initialize()
+    wrong.load_params(f_params=tmp_path / "clf.pt")
+    with pytest.raises(ValueError, match=r"returned shape \(120, 2\) for 3 classes"):
+        wrong.predict(X)
+    codes = classifier(module__n_in=4).initialize()
+    with pytest.raises(AttributeError, match=r"NetClassifier: classes_ is not known .*"
+                                             r"pass classes="):
+        codes.classes_  # noqa: B018
+    rng = np.random.RandomState(0)
+    Xr = rng.normal(size=(60, 3))
+    reg = regressor(module__n_out=2, max_epochs=3).fit(Xr, Xr[:, :2])
+    reg.save_params(f_params=tmp_path / "reg.pt")
+    again = regressor(module__n_out=2).initialize()
+    again.load_params(f_params=tmp_path / "reg.pt")
+    assert again.predict(Xr).shape == (60, 2)
+    assert_allclose(again.predict(Xr), reg.predict(Xr))
+
+
 def test_regressor_partial_fit_trains_on_1d_targets():
     rng = np.random.RandomState(0)
     X = rng.normal(size=(200, 3))

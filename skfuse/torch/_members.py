@@ -53,9 +53,9 @@ class _MemberNet:
             self.check_is_fitted()
         except NotInitializedError:
             return False
-        return hasattr(self, self._FITTED_RECORD) or self._restored()
+        return hasattr(self, self._FITTED_RECORD) or self._initialized_without_fit()
 
-    def _restored(self):
+    def _initialized_without_fit(self):
         """Whether the net holds a module no fit of it trained: ``initialize()`` before
         any fit, as when restoring saved parameters (``load_params``). It predicts, as
         skorch's does, from what its parameters give (see ``predict``)."""
@@ -437,8 +437,13 @@ class NetClassifier(_MemberNet, NeuralNetClassifier):
 
     @property
     def classes_(self):
-        if self._restored() and self.classes is not None:
-            return np.asarray(self.classes)  # restored parameters: the labels given
+        if self._initialized_without_fit():  # (restored parameters)
+            if self.classes is None:
+                raise AttributeError(
+                    f"{type(self).__name__}: classes_ is not known for a net initialised "
+                    "without a fit (restored parameters): pass classes=[...] to name the "
+                    "module's columns.")
+            return np.asarray(self.classes)
         return self.labels_
 
     def _data_sizes(self):
@@ -591,7 +596,7 @@ class NetClassifier(_MemberNet, NeuralNetClassifier):
     def _predicted_labels(self, proba):
         """The labels of ``proba``'s columns: ``classes_``; for restored parameters
         without ``classes``, the class codes 0 to k-1 (what skorch's predict returns)."""
-        if self._restored() and self.classes is None:
+        if self._initialized_without_fit() and self.classes is None:
             return np.arange(proba.shape[1] if proba.ndim == 2 else 0)
         return self.classes_
 
@@ -779,8 +784,9 @@ class NetRegressor(_MemberNet, NeuralNetRegressor):
         out = NeuralNetRegressor.predict_proba(self, self._check_input(X, reset=False))
         # Restored parameters (no fit here): 1-D for a module of one output, as scikit-learn
         # predicts one target.
-        y_ndim = getattr(self, "y_ndim_", 1 if out.ndim == 1 or out.shape[1] == 1 else 2)
-        return out.reshape(-1) if y_ndim == 1 else out
+        if hasattr(self, "y_ndim_"):
+            return out.reshape(-1) if self.y_ndim_ == 1 else out
+        return out.reshape(-1) if out.ndim == 1 or out.shape[1] == 1 else out
 
     @available_if(_regressors_have_no_proba)
     def predict_proba(self, X):
