@@ -782,10 +782,10 @@ class NetRegressor(_MemberNet, NeuralNetRegressor):
         check_is_fitted(self)
         # skorch's predict calls predict_proba, which this class hides.
         out = NeuralNetRegressor.predict_proba(self, self._check_input(X, reset=False))
-        # Restored parameters (no fit here): 1-D for a module of one output, as scikit-learn
-        # predicts one target.
         if hasattr(self, "y_ndim_"):
             return out.reshape(-1) if self.y_ndim_ == 1 else out
+        # Restored parameters (no fit here): 1-D for a module of one output, as scikit-learn
+        # predicts one target.
         return out.reshape(-1) if out.ndim == 1 or out.shape[1] == 1 else out
 
     @available_if(_regressors_have_no_proba)
