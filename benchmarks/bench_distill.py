@@ -44,6 +44,7 @@ from _common import (
     versions,
     write_section,
 )
+from _datasets import classification_sets as aside_classification_sets
 from _datasets import regression_sets
 from joblib import Memory, Parallel, delayed
 from sklearn.base import clone, is_classifier
@@ -154,8 +155,10 @@ def models(classification, memory, cv=5, munge=True, n_augment=1.0, kept=None):
         if kept is not None and name not in kept:
             continue
         out[f"{name} on labels"] = (name, student)
-        out[f"{name} distilled"] = (name, distilled(student, label_weight=0.0))
-        out[f"{name} distilled, auto"] = (name, distilled(student, label_weight="auto"))
+        out[f"{name} distilled"] = (name, distilled(student, label_weight=0.0,
+                                                    augment=None))
+        out[f"{name} distilled, auto"] = (name, distilled(student, label_weight="auto",
+                                                          augment=None))
         if name != "gradient boosting" or not munge:
             continue  # synthetic rows for gradient boosting only (the run's length)
         out[f"{name} distilled + munge"] = (name, distilled(
@@ -356,12 +359,19 @@ def main(argv=None):
     parser.add_argument("--all-regression", action="store_true",
                         help="every regression set of bench_quality.py (13), not the 6 "
                              "of the tables")
+    parser.add_argument("--aside", action="store_true",
+                        help="only the sets _datasets.py keeps aside from every tuning "
+                             "run (4 classification, 3 regression): a final check")
     parser.add_argument("--write", action="store_true", help="write docs/benchmarks.md")
     args = parser.parse_args(argv)
     began = time.perf_counter()
-    datasets = classification_sets(args.max_rows) + [
-        data for data in regression_sets(max_rows=args.max_rows, seed=SEED)
-        if args.all_regression or data.name in REGRESSION]
+    if args.aside:
+        datasets = (aside_classification_sets(args.max_rows, seed=SEED, aside=True)
+                    + regression_sets(max_rows=args.max_rows, seed=SEED, aside=True))
+    else:
+        datasets = classification_sets(args.max_rows) + [
+            data for data in regression_sets(max_rows=args.max_rows, seed=SEED)
+            if args.all_regression or data.name in REGRESSION]
     if args.only:
         datasets = [data for data in datasets if data.name in args.only]
     results, tables = [], []

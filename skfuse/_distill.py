@@ -207,7 +207,7 @@ class _BaseDistilled(Composite):
         "student": [HasMethods(["fit", "predict"])],
         "targets": [StrOptions({"oof", "fit"})],
         "label_weight": [Interval(Real, 0, 1, closed="both"), StrOptions({"auto"})],
-        "augment": [None, StrOptions(set(_augment.METHODS))],
+        "augment": [None, StrOptions({"auto", *_augment.METHODS})],
         "n_augment": [Interval(Integral, 1, None, closed="left"),
                       Interval(RealNotInt, 0, None, closed="neither")],
         "cv": ["cv_object"],
@@ -256,7 +256,8 @@ class _BaseDistilled(Composite):
                             name_details=[str(est) for est in estimators], dash_wrapped=False)
 
     def _needs_columns(self):
-        return None if self.augment is None else f"augment={self.augment!r}"
+        # "auto" grows no rows from one object per row.
+        return None if self.augment in (None, "auto") else f"augment={self.augment!r}"
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -273,12 +274,13 @@ class _BaseDistilled(Composite):
 
     def _input_tags(self):
         """``(allow_nan, sparse)``: what both the teacher and the student take (and
-        sparse input only without synthetic rows); None for an invalid pair."""
+        sparse input only where no method of synthetic rows is fixed); None for an
+        invalid pair."""
         try:
             both = [self.teacher, self.student]
             return (all(takes_nan(est) for est in both),
-                    self.augment is None and all(get_tags(est).input_tags.sparse
-                                                 for est in both))
+                    self.augment in (None, "auto")
+                    and all(get_tags(est).input_tags.sparse for est in both))
         except (TypeError, ValueError, AttributeError):
             return None  # invalid teacher or student: fit reports them
 
@@ -287,7 +289,7 @@ class _BaseDistilled(Composite):
     def _fit(self, X, y, sample_weight, fit_params, began):
         """Fit the teacher, label the rows, fit the student and judge its fidelity."""
         owner = type(self).__name__
-        if self.augment is not None and hasattr(X, "tocsr"):
+        if self.augment not in (None, "auto") and hasattr(X, "tocsr"):
             raise TypeError(f"{owner}: augment={self.augment!r} needs dense X; got a sparse "
                             "matrix.")
         self._refuse_nan_the_student_cannot_take(X)  # before any teacher fit
@@ -308,7 +310,10 @@ class _BaseDistilled(Composite):
         teacher = seed_estimator(self.teacher, seeds["teacher"])
         student = seed_estimator(self.student, seeds["student"])
         auto = self.label_weight == "auto"
-        self._check_student_takes_weights(y, sample_weight, folds)
+        self.augment_, why_none = self._augment_method(X, y, sample_weight, folds)
+        if self.verbose and why_none:
+            report(owner, f"augment='auto' grows no synthetic rows: {why_none}")
+        self._check_student_takes_weights(y, sample_weight, folds, self.augment_)
         real, targets, checks = self._teach(teacher, X, y, sample_weight, folds,
                                             routed and routed["teacher"], auto)
         rows, owners, targets, weights = self._with_synthetic_rows(
@@ -394,9 +399,32 @@ class _BaseDistilled(Composite):
                                       role, "the distiller fits on cv folds and on the "
                                       "rows it grows")
 
-    def _check_student_takes_weights(self, y, sample_weight, folds):
+    def _augment_method(self, X, y, sample_weight, folds):
+        """The method of synthetic rows (``augment_``) and, where ``"auto"`` grows
+        none, why: ``(method, reason)``. ``"auto"`` is ``"munge"`` where ``X`` is a
+        dense table of at most :data:`~skfuse._augment.AUTO_MAX_ROWS` rows,
+        ``label_weight`` is not 1 and the student takes the weights the synthetic rows
+        would carry."""
+        if self.augment != "auto":
+            return self.augment, None
+        if hasattr(X, "tocsr"):
+            return None, "X is a sparse matrix"
+        if np.ndim(X) != 2:
+            return None, "X holds one object per row"
+        if X.shape[0] > _augment.AUTO_MAX_ROWS:
+            return None, f"X has more than {_augment.AUTO_MAX_ROWS} rows"
+        if self.label_weight == 1.0:
+            return None, "label_weight=1 leaves synthetic rows out"
+        try:
+            self._check_student_takes_weights(y, sample_weight, folds, "munge")
+        except TypeError:
+            return None, "the student cannot take the synthetic rows' weights"
+        return "munge", None
+
+    def _check_student_takes_weights(self, y, sample_weight, folds, augment):
         """Refuse, before the teacher's fits, a student that cannot take the weights it
-        will get: ``sample_weight``, or synthetic rows weighted by a label weight
+        will get (with synthetic rows grown by ``augment``, a method or None):
+        ``sample_weight``, or synthetic rows weighted by a label weight
         strictly between 0 and 1, fixed or tried by ``"auto"``'s check (when it can run:
         with out-of-fold targets it needs a pair of folds to fit the teacher without).
         """
@@ -417,11 +445,11 @@ class _BaseDistilled(Composite):
                                                         self._pair_labels(y))))
         else:
             weighted = 0 < self.label_weight < 1
-        if self.augment is not None and weighted:
+        if augment is not None and weighted:
             refuse_weightless_inside(self.student, type(self).__name__, "the student",
                                      "which the synthetic rows carry (the label "
                                      "weight)")
-        if takes or not (sample_weight is not None or (self.augment is not None and weighted)):
+        if takes or not (sample_weight is not None or (augment is not None and weighted)):
             return
         if key is None:
             raise TypeError(self._no_weights_message(self.student))
@@ -474,7 +502,7 @@ class _BaseDistilled(Composite):
         (None without ``sample_weight``)."""
         rows = take_rows(X, real, copy=False)
         weights = None if sample_weight is None else sample_weight[real]
-        if self.augment is None:
+        if self.augment_ is None:
             return rows, real, targets, weights
         # Rows of weight 0 are as absent: none is a parent, a neighbour or a donor, none
         # widens a column's observed range or counts toward n_augment's multiple.
@@ -485,7 +513,7 @@ class _BaseDistilled(Composite):
             source, source_weight = take_rows(X, grown), sample_weight[grown]
         n_rows = (int(self.n_augment) if isinstance(self.n_augment, Integral)
                   else max(round(self.n_augment * len(grown)), 1))
-        synthetic, parents = _augment.augment(source, n_rows, self.augment, rng,
+        synthetic, parents = _augment.augment(source, n_rows, self.augment_, rng,
                                               source_weight)
         parents = grown[parents]
         if weights is not None:
@@ -676,7 +704,7 @@ _DISTILL_DOCS = {
         ``cv * (cv - 1) / 2`` more teacher fits with ``targets="oof"`` (one without
         each pair of folds), ``cv`` with ``"fit"`` (the fold fits, which ``"oof"``
         makes anyway), none with a frozen teacher; and ``5 * cv`` more student fits.""",
-    "augment": """augment : {"munge", "resample"} or None, default=None
+    "augment": """augment : {"auto", "munge", "resample"} or None, default="auto"
         Synthetic rows, labelled by the teacher fitted on all rows, so that the student
         sees the teacher's function between real rows. ``"munge"``: each column of a
         random row moves, with chance 1/2, toward its nearest neighbour's (a normal
@@ -684,14 +712,19 @@ _DISTILL_DOCS = {
         takes the neighbour's). ``"resample"``: each column of a random row takes, with
         chance 1/4, that column's value in another random row. Rows are drawn in
         proportion to ``sample_weight``, and rows of weight 0 play no part (nor
-        do their values in a column's observed range). Columns keep their kind: a DataFrame column
-        of category, object or bool dtype takes only its observed values (and keeps
-        its dtype and categories); an integer column, or a float one whose values are
-        all whole numbers (codes, counts, one-hot indicators), only values seen in it
-        (the nearest); a float column stays within its observed range. Needs dense
-        ``X``.""",
+        do their values in a column's observed range). Columns keep their kind: a
+        DataFrame column of category, object or bool dtype takes only its observed
+        values (and keeps its dtype and categories); an integer column, or a float one
+        whose values are all whole numbers (codes, counts, one-hot indicators), only
+        values seen in it (the nearest); a float column stays within its observed
+        range. Both need dense ``X``. ``"auto"``: ``"munge"`` where ``X`` is a dense
+        table (an array or a DataFrame) of at most 10,000 rows and the student takes
+        ``sample_weight`` (synthetic rows weigh ``1 - label_weight``); none for a sparse
+        matrix, one object per row, more rows (the neighbour search grows about as
+        the square of the rows), a student without weights or ``label_weight=1``
+        (the labels alone). ``augment_`` says which ran.""",
     "n_augment": """n_augment : int or float, default=1.0
-        With ``augment``: an int is the number of synthetic rows, a float that many
+        Where synthetic rows are grown: an int is their number, a float that many
         times the number of training rows (of positive weight, with
         ``sample_weight``).""",
     "n_jobs": """n_jobs : int, default=None
@@ -711,6 +744,9 @@ _DISTILL_DOCS = {
         The fitted student: all that ``predict`` calls.""",
     "n_augmented_": """n_augmented_ : int
         Synthetic rows the student learned from.""",
+    "augment_": """augment_ : {"munge", "resample"} or None
+        The method that grew the synthetic rows: ``augment``, or what ``"auto"``
+        chose; None where none were grown.""",
     "n_oof_samples_": """n_oof_samples_ : int
         Training rows whose teacher targets the student learned from: with
         ``targets="oof"`` those a test fold of ``cv`` holds (a forward-chaining ``cv``
@@ -797,6 +833,7 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
         warning).
     {n_oof_samples_}
     {n_augmented_}
+    {augment_}
     {label_weight_}
     {label_weight_losses_}
     {n_features_in_}
@@ -830,7 +867,7 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
         "temperature": [Interval(Real, 0, None, closed="neither")],
     }
 
-    def __init__(self, teacher, student, *, targets="oof", label_weight="auto", augment=None,
+    def __init__(self, teacher, student, *, targets="oof", label_weight="auto", augment="auto",
                  n_augment=1.0, temperature=1.0, cv=5, n_jobs=None, verbose=0,
                  random_state=None):
         self.teacher = teacher
@@ -854,8 +891,9 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
         Parameters
         ----------
         X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
-            Training input (dense with ``augment``); or, without ``augment``, one text
-            (or dict) per row, for a teacher and a student that read them.
+            Training input (dense with ``augment="munge"`` or ``"resample"``); or, with
+            ``"auto"`` or None, one text (or dict) per row, for a teacher and a student
+            that read them.
         y : array-like of shape (n_samples,)
             Class labels.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -1092,6 +1130,7 @@ class DistilledRegressor(RegressorMixin, _BaseDistilled):
         fold).
     {n_oof_samples_}
     {n_augmented_}
+    {augment_}
     {label_weight_}
     {label_weight_losses_}
     {n_features_in_}
@@ -1112,14 +1151,14 @@ class DistilledRegressor(RegressorMixin, _BaseDistilled):
     >>> teacher = FusionRegressor([("rf", RandomForestRegressor(50, random_state=0)),
     ...                            ("ridge", Ridge())], cv=3)
     >>> distilled = DistilledRegressor(teacher, DecisionTreeRegressor(max_depth=4),
-    ...                                augment="munge", cv=3, random_state=0).fit(X, y)
-    >>> distilled.n_augmented_
-    442
+    ...                                cv=3, random_state=0).fit(X, y)
+    >>> distilled.augment_, distilled.n_augmented_
+    ('munge', 442)
     """
 
     _kind = "regressor"
 
-    def __init__(self, teacher, student, *, targets="oof", label_weight="auto", augment=None,
+    def __init__(self, teacher, student, *, targets="oof", label_weight="auto", augment="auto",
                  n_augment=1.0, cv=5, n_jobs=None, verbose=0, random_state=None):
         self.teacher = teacher
         self.student = student
@@ -1140,8 +1179,9 @@ class DistilledRegressor(RegressorMixin, _BaseDistilled):
         Parameters
         ----------
         X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
-            Training input (dense with ``augment``); or, without ``augment``, one text
-            (or dict) per row, for a teacher and a student that read them.
+            Training input (dense with ``augment="munge"`` or ``"resample"``); or, with
+            ``"auto"`` or None, one text (or dict) per row, for a teacher and a student
+            that read them.
         y : array-like of shape (n_samples,)
             Target values.
         sample_weight : array-like of shape (n_samples,), default=None

@@ -101,12 +101,12 @@ def _contenders(classification, seed):
     else:
         mixture = MixtureOfExpertsRegressor(Ridge(), random_state=seed)
     models[MIXTURE] = make_pipeline(StandardScaler(), mixture)
-    # One depth-8 tree learns the equal-weight fusion's out-of-fold outputs (and MUNGE
-    # rows near the training rows), then predicts alone.
+    # One depth-8 tree learns the equal-weight fusion's out-of-fold outputs (and, by
+    # default, MUNGE rows near the training rows), then predicts alone.
     distiller, tree = ((DistilledClassifier, DecisionTreeClassifier) if classification
                        else (DistilledRegressor, DecisionTreeRegressor))
     models[DISTILLED] = distiller(fusion(base), tree(max_depth=8, random_state=seed),
-                                  augment="munge", random_state=seed)
+                                  random_state=seed)
     return models
 
 

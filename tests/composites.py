@@ -209,13 +209,14 @@ def _registry():
          ("tree", DecisionTreeClassifier(max_depth=3, random_state=0))],
         views=VIEW_NAMES, exit_threshold=[0.8, 0.7], missing="prior", cv=3, random_state=0),
         "classifier", "cascade", "frame")
-    # Distillation: a fusion (or a linear model) teaching a small tree, a regressor on
-    # its logits, and students that also learn synthetic rows.
+    # Distillation: a fusion (or a linear model) teaching a small tree (with the synthetic
+    # rows augment="auto" grows), a regressor on its logits (none), and students that
+    # learn other synthetic rows.
     add("distilled-classifier", lambda: DistilledClassifier(
         FusionClassifier(classifiers()), DecisionTreeClassifier(max_depth=3), cv=3,
         random_state=0), "classifier", "distill")
     add("distilled-classifier-logits", lambda: DistilledClassifier(
-        LogisticRegression(), Ridge(), temperature=2.0, cv=3, random_state=0),
+        LogisticRegression(), Ridge(), temperature=2.0, augment=None, cv=3, random_state=0),
         "classifier", "distill")
     add("distilled-classifier-munge", lambda: DistilledClassifier(
         FusionClassifier(classifiers()), DecisionTreeClassifier(max_depth=3),
@@ -229,7 +230,7 @@ def _registry():
     # The label weight chosen by the out-of-fold check.
     add("distilled-classifier-auto", lambda: DistilledClassifier(
         LogisticRegression(), DecisionTreeClassifier(max_depth=3), label_weight="auto",
-        cv=3, random_state=0), "classifier", "distill")
+        augment=None, cv=3, random_state=0), "classifier", "distill")
     add("distilled-regressor-auto", lambda: DistilledRegressor(
         Ridge(), DecisionTreeRegressor(max_depth=3), label_weight="auto", augment="munge",
         n_augment=0.5, cv=3, random_state=0), "regressor", "distill")

@@ -132,7 +132,7 @@ def test_the_student_is_fitted_on_the_hand_computed_duplicates(temperature):
     RecordingTree.fits = []
     DistilledClassifier(teacher, RecordingTree(max_depth=3), label_weight=0.0,
                         temperature=temperature,
-                        cv=3, random_state=0).fit(X_CLF, Y_CLF, sample_weight=sw)
+                        augment=None, cv=3, random_state=0).fit(X_CLF, Y_CLF, sample_weight=sw)
     X_fit, y_fit, w_fit = full_fit(RecordingTree)
     proba = teacher.predict_proba(X_CLF)
     soft = proba ** (1 / temperature)
@@ -154,7 +154,7 @@ def test_a_balanced_student_is_balanced_by_the_weights_of_the_copies(in_pipeline
     tree = RecordingTree(max_depth=3, class_weight="balanced")
     RecordingTree.fits = []
     distilled = DistilledClassifier(teacher, make_pipeline(tree) if in_pipeline else tree,
-                                    label_weight=0.0, cv=3,
+                                    label_weight=0.0, augment=None, cv=3,
                                     random_state=0).fit(X_CLF, Y_CLF, sample_weight=sw)
     _, y_fit, w_fit = full_fit(RecordingTree)
     copies = (teacher.predict_proba(X_CLF) * sw[:, None]).ravel()
@@ -167,7 +167,7 @@ def test_a_balanced_student_is_balanced_by_the_weights_of_the_copies(in_pipeline
     # A forest's per-bootstrap balance, from the copies' counts too, is the same as none.
     forest = RandomForestClassifier(n_estimators=5, class_weight="balanced_subsample",
                                     random_state=0)
-    distilled = DistilledClassifier(teacher, forest, label_weight=0.0, cv=3,
+    distilled = DistilledClassifier(teacher, forest, label_weight=0.0, augment=None, cv=3,
                                     random_state=0).fit(X_CLF, Y_CLF)
     assert distilled.student_.class_weight is None
 
@@ -214,7 +214,7 @@ def test_a_balanced_student_at_label_weight_one_is_the_one_fitted_on_the_labels(
 def test_a_student_is_the_fit_on_the_weighted_copies(student, weights_to, rtol):
     teacher = FrozenEstimator(GaussianNB().fit(X_CLF, Y_CLF))
     distilled = DistilledClassifier(teacher, student, label_weight=0.0,
-                                    cv=3, random_state=0).fit(X_CLF, Y_CLF)
+                                    augment=None, cv=3, random_state=0).fit(X_CLF, Y_CLF)
     proba = teacher.predict_proba(X_CLF)
     by_hand = clone(student).fit(np.repeat(X_CLF, 3, axis=0), np.tile([0, 1, 2], len(X_CLF)),
                                  **{weights_to: proba.ravel()})
@@ -226,7 +226,7 @@ def test_a_regressor_student_learns_the_teachers_logits(X, y):
     teacher = FrozenEstimator(LogisticRegression().fit(X, y))
     RecordingRegressor.fits = []
     distilled = DistilledClassifier(teacher, RecordingRegressor(max_depth=4), label_weight=0.0,
-                                    temperature=2.0, cv=3, random_state=0).fit(X, y)
+                                    temperature=2.0, augment=None, cv=3, random_state=0).fit(X, y)
     assert distilled.soft_labels_ == "logits"
     log_p = np.log(np.clip(teacher.predict_proba(X), LOGIT_EPS, 1 - LOGIT_EPS))
     _, z_fit, w_fit = full_fit(RecordingRegressor)
@@ -242,7 +242,7 @@ def test_a_regressor_student_learns_the_teachers_logits(X, y):
                         softmax(2.0 * distilled.student_.predict(X), axis=1))
         # A regressor of one output learns them one per class.
         one = DistilledClassifier(teacher, HistGradientBoostingRegressor(max_iter=5), label_weight=0.0,
-                                  cv=3,
+                                  augment=None, cv=3,
                                   random_state=0).fit(X, y)
         assert isinstance(one.student_, MultiOutputRegressor)
         assert len(one.student_.estimators_) == 3
@@ -277,7 +277,7 @@ def test_out_of_fold_targets_never_come_from_a_fit_that_saw_the_row(cv):
     X = with_ids(X_REG)
     RecordingRegressor.fits = []
     DistilledRegressor(RowMemory(), RecordingRegressor(), label_weight=0.0,
-                       cv=cv, random_state=0).fit(X, Y_REG)
+                       augment=None, cv=cv, random_state=0).fit(X, Y_REG)
     X_fit, y_fit, _ = full_fit(RecordingRegressor)
     assert len(SEEN) == 1 + (cv if isinstance(cv, int) else cv.get_n_splits())
     for row, fit_id in zip(X_fit[:, 0].astype(int), y_fit.astype(int)):
@@ -286,7 +286,7 @@ def test_out_of_fold_targets_never_come_from_a_fit_that_saw_the_row(cv):
     SEEN.clear()
     RecordingRegressor.fits = []
     DistilledRegressor(RowMemory(), RecordingRegressor(), label_weight=0.0,
-                       targets="fit", cv=cv).fit(X, Y_REG)
+                       targets="fit", augment=None, cv=cv).fit(X, Y_REG)
     _, y_fit, _ = full_fit(RecordingRegressor)
     assert len(SEEN) == 1 and set(y_fit) == {0.0} and SEEN[0] == set(range(len(X)))
 
@@ -315,7 +315,7 @@ def test_groups_reach_the_splitter_with_metadata_routing():
     RecordingRegressor.fits = []
     with sklearn.config_context(enable_metadata_routing=True):
         DistilledRegressor(RowMemory(), RecordingRegressor(), label_weight=0.0,
-                           cv=GroupKFold(3)).fit(
+                           augment=None, cv=GroupKFold(3)).fit(
             X, Y_REG, groups=groups)
     X_fit, y_fit, _ = full_fit(RecordingRegressor)
     for row, fit_id in zip(X_fit[:, 0].astype(int), y_fit.astype(int)):
@@ -326,7 +326,7 @@ def test_groups_reach_the_splitter_with_metadata_routing():
 def test_rows_no_fold_tests_are_left_out_of_the_students_fit():
     RecordingRegressor.fits = []
     DistilledRegressor(Ridge(), RecordingRegressor(), label_weight=0.0,
-                       cv=TimeSeriesSplit(4)).fit(X_REG, Y_REG)
+                       augment=None, cv=TimeSeriesSplit(4)).fit(X_REG, Y_REG)
     X_fit, _, _ = full_fit(RecordingRegressor)
     assert_array_equal(X_fit, X_REG[20:])  # the first of five blocks is never tested
 
@@ -389,13 +389,13 @@ def test_predict_calls_only_the_student():
 def test_fidelity_is_agreement_with_the_teacher_on_held_out_folds():
     # A student that can copy the teacher exactly agrees with it everywhere.
     teacher = FrozenEstimator(Ridge().fit(X_REG, Y_REG))
-    copy = DistilledRegressor(teacher, LinearRegression(), cv=3).fit(X_REG, Y_REG)
+    copy = DistilledRegressor(teacher, LinearRegression(), augment=None, cv=3).fit(X_REG, Y_REG)
     assert copy.fidelity_ == pytest.approx(1.0)
-    stump = DistilledRegressor(teacher, DecisionTreeRegressor(max_depth=1), cv=3,
+    stump = DistilledRegressor(teacher, DecisionTreeRegressor(max_depth=1), augment=None, cv=3,
                                random_state=0).fit(X_REG, Y_REG)
     assert 0 < stump.fidelity_ < 0.9
     clf = DistilledClassifier(LogisticRegression(), DecisionTreeClassifier(max_depth=4),
-                              cv=3, random_state=0).fit(X_CLF, Y_CLF)
+                              augment=None, cv=3, random_state=0).fit(X_CLF, Y_CLF)
     assert 0.5 < clf.fidelity_ <= 1.0
 
 
@@ -666,20 +666,76 @@ def test_augmentation_needs_dense_input():
                             cv=3).fit(sparse.csr_matrix(X_CLF), Y_CLF)
 
 
+
+def test_auto_augment_grows_munge_rows_from_a_dense_table():
+    auto = DistilledRegressor(Ridge(), DecisionTreeRegressor(max_depth=3), cv=3,
+                              random_state=0).fit(X_REG, Y_REG)
+    munge = DistilledRegressor(Ridge(), DecisionTreeRegressor(max_depth=3), augment="munge",
+                               cv=3, random_state=0).fit(X_REG, Y_REG)
+    assert auto.augment == "auto" and auto.augment_ == "munge" and munge.augment_ == "munge"
+    assert auto.n_augmented_ == len(X_REG)
+    assert_array_equal(auto.predict(X_REG), munge.predict(X_REG))
+    none = DistilledRegressor(Ridge(), DecisionTreeRegressor(max_depth=3), augment=None,
+                              cv=3, random_state=0).fit(X_REG, Y_REG)
+    assert none.augment_ is None and none.n_augmented_ == 0
+
+
+def test_auto_augment_grows_no_rows_where_munge_cannot_or_should_not(monkeypatch, capsys):
+    sparse = pytest.importorskip("scipy.sparse")
+
+    def fit(X, y=Y_REG, student=None, **params):
+        student = DecisionTreeRegressor(max_depth=3) if student is None else student
+        return DistilledRegressor(Ridge(), student, cv=3, random_state=0,
+                                  **params).fit(X, y)
+
+    # A sparse matrix: no neighbours searched, no error (as with augment=None); verbose
+    # says why.
+    assert fit(sparse.csr_matrix(X_REG), verbose=1).augment_ is None
+    assert "augment='auto' grows no synthetic rows: X is a sparse matrix" in (
+        capsys.readouterr().out)
+    # A student without sample_weight cannot take the synthetic rows' weights when the
+    # label weight may fall between 0 and 1; at label_weight=0 every row weighs 1.
+    knn = fit(X_REG, student=KNeighborsRegressor())
+    assert knn.augment_ is None and knn.n_augmented_ == 0
+    assert fit(X_REG, student=KNeighborsRegressor(), label_weight=0.0).augment_ == "munge"
+    # The labels alone: no rows grown to be left out.
+    assert fit(X_REG, label_weight=1.0).augment_ is None
+    assert fit(X_REG, label_weight=1.0, augment="munge").augment_ == "munge"
+    # More rows than the neighbour search is given.
+    monkeypatch.setattr("skfuse._augment.AUTO_MAX_ROWS", len(X_REG) - 1)
+    big = fit(X_REG)
+    assert big.augment_ is None and big.n_augmented_ == 0
+    monkeypatch.setattr("skfuse._augment.AUTO_MAX_ROWS", len(X_REG))
+    assert fit(X_REG).augment_ == "munge"
+
+
+def test_auto_augment_takes_one_text_per_row():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    texts = np.array(["good film", "bad film", "good plot", "bad plot", "great acting",
+                      "awful acting"] * 5, dtype=object)
+    y = np.array([1, 0, 1, 0, 1, 0] * 5)
+    distilled = DistilledClassifier(make_pipeline(TfidfVectorizer(), LogisticRegression()),
+                                    make_pipeline(TfidfVectorizer(),
+                                                  DecisionTreeClassifier(max_depth=2)),
+                                    cv=3, random_state=0).fit(texts, y)
+    assert distilled.augment_ is None and distilled.n_augmented_ == 0
+    assert distilled.score(texts, y) == 1.0
+
 # -- label weight ------------------------------------------------------------------------
 
 
 def test_a_label_weight_mixes_labels_and_the_teachers_targets():
     teacher = FrozenEstimator(Ridge(alpha=50.0).fit(X_REG, Y_REG))
     distilled = DistilledRegressor(teacher, LinearRegression(), label_weight=0.3,
-                                   cv=3).fit(X_REG, Y_REG)
+                                   augment=None, cv=3).fit(X_REG, Y_REG)
     by_hand = LinearRegression().fit(X_REG, 0.3 * Y_REG + 0.7 * teacher.predict(X_REG))
     assert_allclose(distilled.student_.coef_, by_hand.coef_)
     assert distilled.label_weight_ == 0.3 and distilled.label_weight_losses_ is None
     # A classifier's labels are one-hot probabilities, mixed before duplication.
     lr = FrozenEstimator(LogisticRegression(max_iter=500).fit(X_CLF, Y_CLF))
     RecordingTree.fits = []
-    DistilledClassifier(lr, RecordingTree(max_depth=3), label_weight=0.4, cv=3,
+    DistilledClassifier(lr, RecordingTree(max_depth=3), label_weight=0.4, augment=None, cv=3,
                         random_state=0).fit(X_CLF, Y_CLF)
     _, labels, weights = full_fit(RecordingTree)
     one_hot = (Y_CLF[:, None] == np.unique(Y_CLF)[None, :]).astype(float)
@@ -949,7 +1005,7 @@ def test_the_auto_label_weight_equals_a_hand_computation():
     X, y = X_REG, Y_REG + np.random.RandomState(0).normal(scale=40.0, size=len(Y_REG))
     teacher = DecisionTreeRegressor(max_depth=2, random_state=0)
     distilled = DistilledRegressor(teacher, LinearRegression(), label_weight="auto",
-                                   cv=KFold(4)).fit(X, y)
+                                   augment=None, cv=KFold(4)).fit(X, y)
     want = _hand_losses(X, y, KFold(4), teacher, LinearRegression(),
                         (0.0, 0.25, 0.5, 0.75, 1.0))
     assert list(distilled.label_weight_losses_) == list(want)
@@ -1002,7 +1058,7 @@ def test_the_auto_label_weight_of_a_classifier_equals_a_hand_computation():
     teacher = FrozenEstimator(GaussianNB().fit(X_CLF[::2], Y_CLF[::2]))
     student = DecisionTreeClassifier(max_depth=3, random_state=0)
     distilled = DistilledClassifier(teacher, student, label_weight="auto",
-                                    cv=KFold(3)).fit(X_CLF, Y_CLF)
+                                    augment=None, cv=KFold(3)).fit(X_CLF, Y_CLF)
     classes = np.unique(Y_CLF)
     one_hot = (Y_CLF[:, None] == classes[None, :]).astype(float)
     proba = teacher.predict_proba(X_CLF)
@@ -1128,7 +1184,8 @@ def test_a_teacher_without_weights_takes_whole_numbers_as_repeated_rows():
     # repeated rows for a teacher whose fit takes none; the student gets the weights.
     counts = np.random.RandomState(0).randint(0, 4, len(Y_REG)).astype(float)
     distilled = DistilledRegressor(KNeighborsRegressor(), LinearRegression(), targets="fit",
-                                   label_weight=0.0).fit(X_REG, Y_REG, sample_weight=counts)
+                                   label_weight=0.0, augment=None).fit(X_REG, Y_REG,
+                                                                       sample_weight=counts)
     repeated = np.repeat(np.arange(len(Y_REG)), counts.astype(int))
     teacher = KNeighborsRegressor().fit(X_REG[repeated], Y_REG[repeated])
     assert_allclose(distilled.teacher_.predict(X_REG), teacher.predict(X_REG))
@@ -1440,7 +1497,8 @@ def test_student_out_of_fold_memory_is_linear_in_the_classes():
     X = rng.normal(scale=0.5, size=(n_classes, 5))[y] + rng.normal(size=(n, 5))
     distilled = DistilledClassifier(GaussianNB(var_smoothing=1.0),
                                     DecisionTreeClassifier(max_depth=3, random_state=0),
-                                    label_weight=0, cv=KFold(3, shuffle=True, random_state=0),
+                                    label_weight=0, augment=None,
+                                    cv=KFold(3, shuffle=True, random_state=0),
                                     random_state=0)
     tracemalloc.start()
     try:

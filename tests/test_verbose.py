@@ -266,7 +266,7 @@ def test_a_distillers_student_folds_keep_their_number_in_cv(capsys):
     teacher = FrozenEstimator(DecisionTreeClassifier(random_state=0).fit(Xd, yd))
     with pytest.warns(UserWarning, match="leaves out the test rows of 1 of 3 fold"):
         DistilledClassifier(teacher, DecisionTreeClassifier(max_depth=2, random_state=0),
-                            label_weight=0.0, cv=KFold(3), verbose=1,
+                            label_weight=0.0, augment=None, cv=KFold(3), verbose=1,
                             random_state=0).fit(Xd, yd)
     student = [line.split(") ", 1)[1].split(":")[0]
                for line in capsys.readouterr().out.splitlines() if ") student" in line]
