@@ -61,7 +61,14 @@ from ._compat import (
 )
 from ._docstring import Substitution
 from ._jobs import MemberJobs
-from ._tasks import is_frozen, report, report_fit_time, weight_key, weight_params
+from ._tasks import (
+    is_frozen,
+    report,
+    report_fit_time,
+    routes_weights,
+    weight_key,
+    weight_params,
+)
 from ._views import (
     _is_dataframe,
     class_name,
@@ -322,7 +329,7 @@ class _BaseDistilled(Composite):
         self.label_weight_, self.label_weight_losses_ = 0.0, None
         if auto:
             self.label_weight_losses_ = _label_check.losses(
-                self, student, X, y, sample_weight, rows, owners, targets, n_real, checks)
+                self, student, X, y, sample_weight, owners, n_real, checks, rng)
             if self.label_weight_losses_:
                 # Of the least losses (up to rounding), the smallest weight: ties go
                 # to the teacher.
@@ -419,6 +426,11 @@ class _BaseDistilled(Composite):
             self._check_student_takes_weights(y, sample_weight, folds, "munge")
         except TypeError:
             return None, "the student cannot take the synthetic rows' weights"
+        if (self.label_weight != 0 or sample_weight is not None) and not routes_weights(
+                self.student):
+            return None, ("metadata routing would refuse the synthetic rows' weights to "
+                          "the student (a step in it that takes sample_weight leaves its "
+                          "request unset)")
         return "munge", None
 
     def _check_student_takes_weights(self, y, sample_weight, folds, augment):
@@ -504,24 +516,30 @@ class _BaseDistilled(Composite):
         weights = None if sample_weight is None else sample_weight[real]
         if self.augment_ is None:
             return rows, real, targets, weights
-        # Rows of weight 0 are as absent: none is a parent, a neighbour or a donor, none
-        # widens a column's observed range or counts toward n_augment's multiple.
-        if sample_weight is None:
-            grown, source, source_weight = np.arange(X.shape[0]), X, None
-        else:
-            grown = np.flatnonzero(sample_weight > 0)
-            source, source_weight = take_rows(X, grown), sample_weight[grown]
         n_rows = (int(self.n_augment) if isinstance(self.n_augment, Integral)
-                  else max(round(self.n_augment * len(grown)), 1))
-        synthetic, parents = _augment.augment(source, n_rows, self.augment_, rng,
-                                              source_weight)
-        parents = grown[parents]
+                  else max(round(self.n_augment * _n_weighed(sample_weight, X.shape[0])), 1))
+        synthetic, parents = self._grow(X, np.arange(X.shape[0]), sample_weight, n_rows, rng)
         if weights is not None:
             weights = np.concatenate(
                 [weights, np.full(n_rows, _augment.synthetic_row_weight(sample_weight))])
         return (concat_rows(rows, synthetic), np.concatenate([real, parents]),
                 np.concatenate([targets, self._teacher_output()(self.teacher_, synthetic)]),
                 weights)
+
+    def _grow(self, X, rows, sample_weight, n_rows, rng):
+        """``n_rows`` synthetic rows grown by ``augment_`` from ``rows`` of ``X`` alone
+        (parents, neighbours and donors), and the row of ``X`` each was grown from.
+
+        Rows of weight 0 are as absent: none is a parent, a neighbour or a donor, none
+        widens a column's observed range or counts toward ``n_augment``'s multiple.
+        """
+        if sample_weight is not None:
+            rows = rows[sample_weight[rows] > 0]
+        source = X if len(rows) == X.shape[0] else take_rows(X, rows)
+        synthetic, parents = _augment.augment(
+            source, n_rows, self.augment_, rng,
+            None if sample_weight is None else sample_weight[rows])
+        return synthetic, rows[parents]
 
     def _mixed(self, labels, targets, weights, n_real, label_weight):
         """The student's rows, targets and weights at ``label_weight``: ``(keep,
@@ -667,6 +685,11 @@ class _BaseDistilled(Composite):
                                 "which it needs here")
 
 
+def _n_weighed(sample_weight, n_rows):
+    """The rows of positive weight: all ``n_rows`` without ``sample_weight``."""
+    return n_rows if sample_weight is None else int(np.count_nonzero(sample_weight > 0))
+
+
 def _has_nan(X):
     if _is_dataframe(X):
         values = X.select_dtypes("number").to_numpy(dtype=np.float64, na_value=np.nan)
@@ -700,7 +723,8 @@ _DISTILL_DOCS = {
         student learns the labels alone). ``"auto"`` tries 0, 0.25, 0.5, 0.75 and 1 and
         keeps the one whose student, fitted on each ``cv`` training fold, scores best
         on the held-out labels (log-loss, squared error); the targets it learns there
-        come from teacher fits that never saw the held-out fold. That costs
+        come from teacher fits that never saw the held-out fold, and its synthetic rows
+        are grown from the training fold alone. That costs
         ``cv * (cv - 1) / 2`` more teacher fits with ``targets="oof"`` (one without
         each pair of folds), ``cv`` with ``"fit"`` (the fold fits, which ``"oof"``
         makes anyway), none with a frozen teacher; and ``5 * cv`` more student fits.""",
@@ -721,8 +745,9 @@ _DISTILL_DOCS = {
         table (an array or a DataFrame) of at most 10,000 rows and the student takes
         ``sample_weight`` (synthetic rows weigh ``1 - label_weight``); none for a sparse
         matrix, one object per row, more rows (the neighbour search grows about as
-        the square of the rows), a student without weights or ``label_weight=1``
-        (the labels alone). ``augment_`` says which ran.""",
+        the square of the rows), a student without weights (under metadata routing,
+        also one that holds a step taking weights without a request set) or
+        ``label_weight=1`` (the labels alone). ``augment_`` says which ran.""",
     "n_augment": """n_augment : int or float, default=1.0
         Where synthetic rows are grown: an int is their number, a float that many
         times the number of training rows (of positive weight, with

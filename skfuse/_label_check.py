@@ -10,8 +10,11 @@ teacher fits that never saw the scored fold, made the way the final targets are 
 - ``targets="fit"``: the output of the teacher's fit without fold ``k`` on its own rows;
 - a frozen teacher: its output (never fitted here, so it saw no fold).
 
-Synthetic rows grown from the other folds' rows are labelled by the teacher's fit
-without fold ``k`` (the frozen teacher's output).
+Synthetic rows are grown again from the other folds' rows alone, as many as the final
+fit grows from them: grown from all rows, a MUNGE row may move toward a scored row (its
+parent's nearest neighbour) and a resampled one take a scored row's values, which puts
+the teacher's targets next to the rows the check scores, and favours them. They are
+labelled by the teacher's fit without fold ``k`` (the frozen teacher's output).
 """
 
 import copy
@@ -135,13 +138,14 @@ def check_folds(X, folds, real, targets, teacher, fold_teachers, pair_outputs, o
     return checks
 
 
-def losses(distiller, student, X, y, sample_weight, rows, owners, targets, n_real, checks):
+def losses(distiller, student, X, y, sample_weight, owners, n_real, checks, rng):
     """``{label weight: loss}``: the student's mean out-of-fold loss against the labels
     (log-loss or squared error, weighted by ``sample_weight``) at each of
     :data:`LABEL_WEIGHTS`; empty when no fold can be checked.
 
-    ``rows``, ``owners``, ``targets``: the distiller's rows (``n_real`` real ones, then
-    the synthetic ones), the real row each comes from, and the final targets.
+    ``owners``: the real row each of the distiller's rows comes from (``n_real`` real
+    ones, then the synthetic ones), which says how many synthetic rows the final fit
+    grows from a fold's training rows; ``rng`` grows the check's own.
     """
     teacher_output = distiller._teacher_output()
     student_output = distiller._student_output()
@@ -150,21 +154,21 @@ def losses(distiller, student, X, y, sample_weight, rows, owners, targets, n_rea
     recipe = copy.copy(distiller)
     for fitted in ("teacher_", "student_"):  # the latter from an earlier fit
         vars(recipe).pop(fitted, None)
-    synthetic = np.arange(n_real, len(targets))
+    synthetic_owners = owners[n_real:]
     calls, labels, scored = [], [], []
     for k, check in enumerate(checks):
         if not (_has_weight(check.rows, sample_weight)
                 and _has_weight(check.test, sample_weight)):
             continue  # nothing to fit the student on, or nothing to score
-        grown = synthetic[np.isin(owners[synthetic], check.parents)]
-        X_grown = take_rows(rows, grown)
-        X_k = concat_rows(take_rows(X, check.rows), X_grown) if grown.size \
-            else take_rows(X, check.rows)
-        t_k = (np.concatenate([check.targets, teacher_output(check.teacher, X_grown)])
-               if grown.size else check.targets)
+        n_grown = int(np.isin(synthetic_owners, check.parents).sum())
+        X_k, t_k = take_rows(X, check.rows), check.targets
+        if n_grown:
+            X_grown, _ = distiller._grow(X, check.parents, sample_weight, n_grown, rng)
+            X_k = concat_rows(X_k, X_grown)
+            t_k = np.concatenate([t_k, teacher_output(check.teacher, X_grown)])
         w_k = None if sample_weight is None else np.concatenate(
             [sample_weight[check.rows],
-             np.full(grown.size, synthetic_row_weight(sample_weight))])
+             np.full(n_grown, synthetic_row_weight(sample_weight))])
         X_test = take_rows(X, check.test)
         for weight in LABEL_WEIGHTS:
             # The task builds the student's rows itself: a classifier's repeat each row

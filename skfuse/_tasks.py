@@ -29,10 +29,11 @@ from sklearn.ensemble import (
     VotingClassifier,
     VotingRegressor,
 )
+from sklearn.exceptions import UnsetMetadataPassedError
 from sklearn.feature_selection import RFE, SelectFromModel
 from sklearn.linear_model import LinearRegression
 from sklearn.pipeline import Pipeline
-from sklearn.utils.metadata_routing import get_routing_for_object
+from sklearn.utils.metadata_routing import MetadataRouter, get_routing_for_object
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import has_fit_parameter
 from threadpoolctl import threadpool_info, threadpool_limits
@@ -120,6 +121,23 @@ def weight_key(estimator):
         consumed = get_routing_for_object(estimator).consumes("fit", ["sample_weight"])
         return "sample_weight" if consumed else None
     return _handed_on_key(estimator)
+
+
+def routes_weights(estimator):
+    """Whether ``estimator``'s ``fit`` can be given ``sample_weight`` without metadata
+    routing refusing it: False only under routing, where an estimator inside it (a
+    Pipeline's scaler) takes weights but leaves its request unset, which scikit-learn's
+    router refuses even when the last step requests them."""
+    if not get_config().get("enable_metadata_routing", False):
+        return True
+    routing = get_routing_for_object(estimator)
+    if not isinstance(routing, MetadataRouter):
+        return True  # its own fit takes what it is given
+    try:
+        routing.route_params(caller="fit", params={"sample_weight": np.ones(1)})
+    except UnsetMetadataPassedError:
+        return False
+    return True
 
 
 def resampling_steps(estimator, prefix=""):

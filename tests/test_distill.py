@@ -659,12 +659,45 @@ def test_the_student_learns_synthetic_rows_of_a_dataframe():
     assert isinstance(X, pd.DataFrame)
 
 
+def test_auto_augment_grows_no_rows_where_routing_refuses_the_students_weights():
+    # Under metadata routing a Pipeline whose scaler (which takes sample_weight) leaves
+    # its request unset refuses weights: "auto" falls back to no synthetic rows.
+    with sklearn.config_context(enable_metadata_routing=True):
+        student = make_pipeline(StandardScaler(), DecisionTreeRegressor(
+            max_depth=3).set_fit_request(sample_weight=True))
+        for label_weight in (0.5, "auto"):
+            distilled = DistilledRegressor(Ridge(), student, label_weight=label_weight, cv=3,
+                                           random_state=0).fit(X_REG, Y_REG)
+            assert distilled.augment_ is None and distilled.n_augmented_ == 0
+        # At label_weight=0 every row weighs 1: no weights to route.
+        assert DistilledRegressor(Ridge(), student, label_weight=0.0, cv=3,
+                                  random_state=0).fit(X_REG, Y_REG).augment_ == "munge"
+
+
+@pytest.mark.parametrize("method", ["munge", "resample"])
+def test_explicit_augment_is_the_method_recorded(method):
+    distilled = DistilledRegressor(Ridge(), DecisionTreeRegressor(max_depth=3),
+                                   augment=method, cv=3, random_state=0).fit(X_REG, Y_REG)
+    assert distilled.augment_ == method and distilled.n_augmented_ == len(X_REG)
+
+
+def test_auto_augment_label_weight_1_as_an_int_and_a_dataframe():
+    pd = pytest.importorskip("pandas")
+
+    def fit(X, **params):
+        return DistilledRegressor(Ridge(), DecisionTreeRegressor(max_depth=3), cv=3,
+                                  random_state=0, **params).fit(X, Y_REG)
+
+    assert fit(X_REG, label_weight=1).augment_ is None
+    frame = pd.DataFrame(X_REG, columns=[f"x{i}" for i in range(X_REG.shape[1])])
+    assert fit(frame).augment_ == "munge"
+
+
 def test_augmentation_needs_dense_input():
     sparse = pytest.importorskip("scipy.sparse")
     with pytest.raises(TypeError, match="augment='munge' needs dense X"):
         DistilledClassifier(LogisticRegression(), DecisionTreeClassifier(), augment="munge",
                             cv=3).fit(sparse.csr_matrix(X_CLF), Y_CLF)
-
 
 
 def test_auto_augment_grows_munge_rows_from_a_dense_table():
@@ -1038,6 +1071,26 @@ def test_the_label_weight_check_never_learns_from_a_fit_that_saw_the_scored_fold
         _, y_fit, _ = checks[5 * k]
         for fit_id in set(y_fit.astype(int)):
             assert SEEN[fit_id].isdisjoint(scored)
+
+
+@pytest.mark.parametrize("augment", ["munge", "resample"])
+def test_the_label_weight_checks_synthetic_rows_draw_on_its_training_folds_alone(augment):
+    # Grown from all rows, a MUNGE row moves toward its parent's nearest neighbour and a
+    # resampled one takes other rows' values: a scored row's, next to which the student
+    # then learned the teacher's targets. The id column is integer-coded, so a moved or
+    # taken value is one of the rows grown from: it names the rows each one drew on.
+    RecordingRegressor.fits = []
+    X = with_ids(X_REG)
+    cv = KFold(4, shuffle=True, random_state=0)
+    distilled = DistilledRegressor(Ridge(), RecordingRegressor(), label_weight="auto",
+                                   augment=augment, n_augment=3.0, cv=cv,
+                                   random_state=0).fit(X, Y_REG)
+    for k, (train, _) in enumerate(cv.split(X)):
+        X_fit, _, _ = RecordingRegressor.fits[5 * k]  # at weight 0, synthetic rows too
+        assert len(X_fit) > 2 * len(train)
+        assert set(X_fit[:, 0].astype(int)) <= set(train)
+    # The final fit grows its rows from every row, as before.
+    assert distilled.n_augmented_ == 3 * len(X)
 
 
 def test_a_frozen_teacher_is_not_refitted_for_the_label_weight_check():

@@ -49,7 +49,11 @@ predictions of ``stack-regressor-passthrough`` and ``stack-timeseries`` moved by
 4e-14 relative (the final Ridge's rounding), nothing else; and again that day when issue
 23 made ``augment="auto"`` (MUNGE rows for dense X) the distillers' default: the outputs
 of ``distilled-classifier`` and ``distilled-regressor``, which use the default, changed,
-nothing else.
+nothing else; and again that day when ``label_weight="auto"``'s check came to grow its
+synthetic rows from each fold's training rows alone (they were the final fit's, whose
+neighbours and donors could be scored rows): ``distilled-classifier``,
+``distilled-regressor-auto`` and ``distilled-regressor-resample``, whose checks chose
+another label weight, changed, nothing else.
 """
 
 import sys
