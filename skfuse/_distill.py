@@ -535,7 +535,9 @@ class _BaseDistilled(Composite):
         """
         if sample_weight is not None:
             rows = rows[sample_weight[rows] > 0]
-        source = X if len(rows) == X.shape[0] else take_rows(X, rows)
+        # Every row in order: X itself, not a copy.
+        everything = len(rows) == X.shape[0] and bool((rows == np.arange(len(rows))).all())
+        source = X if everything else take_rows(X, rows)
         synthetic, parents = _augment.augment(
             source, n_rows, self.augment_, rng,
             None if sample_weight is None else sample_weight[rows])

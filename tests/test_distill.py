@@ -1073,6 +1073,18 @@ def test_the_label_weight_check_never_learns_from_a_fit_that_saw_the_scored_fold
             assert SEEN[fit_id].isdisjoint(scored)
 
 
+def test_rows_grown_from_every_row_out_of_order_name_their_parents():
+    # A fold's training rows may come in any order (a cv given as an iterable): each
+    # synthetic row's parent is still the row of X it was grown from.
+    distiller = DistilledRegressor(Ridge(), Ridge(), augment="resample")
+    distiller.augment_ = "resample"
+    rows = np.random.RandomState(0).permutation(len(X_REG))
+    synthetic, parents = distiller._grow(X_REG, rows, None, 200,
+                                         np.random.RandomState(1))
+    # Each column keeps its parent's value with chance 3/4.
+    assert (synthetic == X_REG[parents]).mean() > 0.6
+
+
 @pytest.mark.parametrize("augment", ["munge", "resample"])
 def test_the_label_weight_checks_synthetic_rows_draw_on_its_training_folds_alone(augment):
     # Grown from all rows, a MUNGE row moves toward its parent's nearest neighbour and a
