@@ -326,10 +326,11 @@ class _BaseDistilled(Composite):
         rows, owners, targets, weights = self._with_synthetic_rows(
             X, real, targets, sample_weight, rng)
         n_real = self.n_oof_samples_ = len(real)
+        grown = self._grow_per_fold(X, folds, owners[n_real:], sample_weight, rng)
         self.label_weight_, self.label_weight_losses_ = 0.0, None
         if auto:
             self.label_weight_losses_ = _label_check.losses(
-                self, student, X, y, sample_weight, owners, n_real, checks, rng)
+                self, student, X, y, sample_weight, grown, checks)
             if self.label_weight_losses_:
                 # Of the least losses (up to rounding), the smallest weight: ties go
                 # to the teacher.
@@ -347,11 +348,13 @@ class _BaseDistilled(Composite):
                     stacklevel=5)  # here (_fit), fit, atomic_fit, _fit_context, the caller
         else:
             self.label_weight_ = float(self.label_weight)
+        rows, owners, targets, weights, fold_of = self._with_fold_rows(
+            rows, owners, targets, weights, grown, sample_weight)
         keep, mixed, weights = self._mixed(y[real], targets, weights, n_real,
                                            self.label_weight_)
-        self.n_augmented_ = len(keep) - n_real
-        self._learn(student, take_rows(rows, keep, copy=False), owners[keep], mixed,
-                    weights, targets[keep], folds, n_real,
+        self.n_augmented_ = int((fold_of[keep] < 0).sum()) - n_real
+        self._learn(student, take_rows(rows, keep, copy=False), owners[keep], fold_of[keep],
+                    mixed, weights, targets[keep], folds, n_real,
                     None if sample_weight is None else sample_weight[real])
         self._input_tags_ = self._input_tags()
         # NaN in X reached the student, which alone predicts, and took them (fit
@@ -526,6 +529,41 @@ class _BaseDistilled(Composite):
                 np.concatenate([targets, self._teacher_output()(self.teacher_, synthetic)]),
                 weights)
 
+    def _grow_per_fold(self, X, folds, synthetic_owners, sample_weight, rng):
+        """Per fold, synthetic rows grown from its training rows alone, as many as the
+        final fit grows from them, and their parents (None where it grows none): what a
+        fit without the fold learns from, in the label weight's check and for
+        ``fidelity_``. Grown from all rows, a MUNGE row may move toward a row of the fold
+        (its parent's nearest neighbour) and a resampled one take its values, which
+        would put the teacher's targets beside the rows those fits are scored on."""
+        grown = []
+        for train, _ in folds:
+            train = np.asarray(train)
+            n_rows = int(np.isin(synthetic_owners, train).sum())
+            grown.append(self._grow(X, train, sample_weight, n_rows, rng) if n_rows else None)
+        return grown
+
+    def _with_fold_rows(self, rows, owners, targets, weights, grown, sample_weight):
+        """The final fit's rows followed by each fold's synthetic rows (``grown``),
+        labelled by ``teacher_`` as the final fit's are: ``(rows, owners, targets,
+        weights, fold_of)``, ``fold_of`` giving the fold a row belongs to (-1: the final
+        fit's rows, which the folds' fits take their real rows from)."""
+        fold_of = np.full(len(owners), -1)
+        parts = [(k, *part) for k, part in enumerate(grown) if part is not None]
+        if not parts:
+            return rows, owners, targets, weights, fold_of
+        output = self._teacher_output()
+        n_grown = [len(parents) for _, _, parents in parts]
+        if weights is not None:
+            weights = np.concatenate(
+                [weights, np.full(sum(n_grown), _augment.synthetic_row_weight(sample_weight))])
+        return (concat_rows(rows, *(synthetic for _, synthetic, _ in parts)),
+                np.concatenate([owners, *(parents for *_, parents in parts)]),
+                np.concatenate([targets, *(output(self.teacher_, synthetic)
+                                           for _, synthetic, _ in parts)]),
+                weights,
+                np.concatenate([fold_of, np.repeat([k for k, *_ in parts], n_grown)]))
+
     def _grow(self, X, rows, sample_weight, n_rows, rng):
         """``n_rows`` synthetic rows grown by ``augment_`` from ``rows`` of ``X`` alone
         (parents, neighbours and donors), and the row of ``X`` each was grown from.
@@ -573,16 +611,18 @@ class _BaseDistilled(Composite):
             raise TypeError(self._no_weights_message(student))
         return weight_params(student, weights)
 
-    def _learn(self, student, rows, owners, targets, weights, teacher_targets, folds,
-               n_real, real_weight=None):
-        """Set ``student_`` (fitted on every row) and ``fidelity_`` (from its fits on
-        each fold's rows, synthetic rows going with their parent, compared with the
-        teacher's targets on the fold's real test rows, weighted by ``real_weight``,
-        the real rows' ``sample_weight``)."""
+    def _learn(self, student, rows, owners, fold_of, targets, weights, teacher_targets,
+               folds, n_real, real_weight=None):
+        """Set ``student_`` (fitted on the final fit's rows: ``fold_of`` -1) and
+        ``fidelity_`` (from its fits on each fold's real training rows and the synthetic
+        rows grown for that fold, compared with the teacher's targets on the fold's real
+        test rows, weighted by ``real_weight``, the real rows' ``sample_weight``)."""
         X_s, y_s, w_s, source, student = self._student_data(rows, targets, weights, student,
                                                             self.label_weight_)
+        row_fold = fold_of[source]
+        final = np.flatnonzero(row_fold < 0)
         owner = type(self).__name__
-        if self._one_class(y_s, w_s):
+        if self._one_class(y_s[final], None if w_s is None else w_s[final]):
             fell_back = (" (label_weight='auto' could check no weight out of fold: see "
                          "its warning)" if self.label_weight == "auto" else "")
             raise ValueError(
@@ -596,10 +636,10 @@ class _BaseDistilled(Composite):
         # A fold left without test rows keeps its place, so the others keep their
         # numbers in cv (in progress lines).
         student_folds, one_class = [], 0
-        for train, test in folds:
-            train = np.flatnonzero(np.isin(owners[source], train))
-            test = np.flatnonzero(np.isin(owners[source], test) & (source < n_real)
-                                  & _first_copies(source))
+        real = source < n_real
+        for k, (train, test) in enumerate(folds):
+            train = np.flatnonzero(np.isin(owners[source], train) & (real | (row_fold == k)))
+            test = np.flatnonzero(np.isin(owners[source], test) & real & _first_copies(source))
             if train.size and self._one_class(
                     y_s[train], None if w_s is None else w_s[train]):
                 one_class += 1  # no classifier can be fitted on that fold's rows
@@ -618,12 +658,15 @@ class _BaseDistilled(Composite):
                 UserWarning, stacklevel=6)  # _learn, _fit, fit, atomic_fit, _fit_context
         plan = MemberJobs(type(self).__name__, len(y_s), n_jobs=self.n_jobs,
                           verbose=self.verbose)
+        plan.add("student", student, label="student",
+                 rows=None if final.size == len(y_s) else final, params=params or None)
         # Only the first copies of the real rows are tested: an out-of-fold output for
         # every copy would take (rows x classes) x classes.
-        plan.add("student", student, label="student", folds=student_folds,
-                 params=params or None, compact_oof=True)
-        fit = plan.run(X_s, y_s, None, self._student_output())["student"]
-        self.student_ = fit.estimator
+        plan.add("student folds", student, label="student", folds=student_folds,
+                 params=params or None, refit=False, compact_oof=True)
+        fits = plan.run(X_s, y_s, None, self._student_output())
+        self.student_ = fits["student"].estimator
+        fit = fits["student folds"]
         self.fidelity_ = np.nan
         held_out = np.flatnonzero(fit.tested) if student_folds else []
         held_weight = (None if real_weight is None or not len(held_out)

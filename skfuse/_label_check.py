@@ -10,11 +10,12 @@ teacher fits that never saw the scored fold, made the way the final targets are 
 - ``targets="fit"``: the output of the teacher's fit without fold ``k`` on its own rows;
 - a frozen teacher: its output (never fitted here, so it saw no fold).
 
-Synthetic rows are grown again from the other folds' rows alone, as many as the final
-fit grows from them: grown from all rows, a MUNGE row may move toward a scored row (its
-parent's nearest neighbour) and a resampled one take a scored row's values, which puts
-the teacher's targets next to the rows the check scores, and favours them. They are
-labelled by the teacher's fit without fold ``k`` (the frozen teacher's output).
+Synthetic rows are those grown for the fold from the other folds' rows alone
+(``Distiller._grow_per_fold``): grown from all rows, a MUNGE row may move toward a
+scored row (its parent's nearest neighbour) and a resampled one take a scored row's
+values, which puts the teacher's targets next to the rows the check scores, and favours
+them. They are labelled by the teacher's fit without fold ``k`` (the frozen teacher's
+output).
 """
 
 import copy
@@ -42,8 +43,6 @@ class CheckFold:
         The training rows that have a target no fit on the scored fold gave.
     targets : ndarray
         Their targets.
-    parents : ndarray of int
-        The fold's training rows: synthetic rows grown from them are fitted on.
     test : ndarray of int
         The scored rows (those of the fold with a target in the final fit).
     teacher : estimator
@@ -53,7 +52,6 @@ class CheckFold:
 
     rows: np.ndarray
     targets: np.ndarray
-    parents: np.ndarray
     test: np.ndarray
     teacher: object
 
@@ -133,19 +131,16 @@ def check_folds(X, folds, real, targets, teacher, fold_teachers, pair_outputs, o
             rows = rows[order]
             labelled = (np.concatenate([out[r] for r, out in parts])[order] if parts
                         else targets[:0])
-        checks.append(CheckFold(rows, labelled, train, test[has_target[test]],
-                                fold_teacher))
+        checks.append(CheckFold(rows, labelled, test[has_target[test]], fold_teacher))
     return checks
 
 
-def losses(distiller, student, X, y, sample_weight, owners, n_real, checks, rng):
+def losses(distiller, student, X, y, sample_weight, grown, checks):
     """``{label weight: loss}``: the student's mean out-of-fold loss against the labels
     (log-loss or squared error, weighted by ``sample_weight``) at each of
     :data:`LABEL_WEIGHTS`; empty when no fold can be checked.
 
-    ``owners``: the real row each of the distiller's rows comes from (``n_real`` real
-    ones, then the synthetic ones), which says how many synthetic rows the final fit
-    grows from a fold's training rows; ``rng`` grows the check's own.
+    ``grown``: per fold, its synthetic rows and their parents, or None.
     """
     teacher_output = distiller._teacher_output()
     student_output = distiller._student_output()
@@ -154,16 +149,16 @@ def losses(distiller, student, X, y, sample_weight, owners, n_real, checks, rng)
     recipe = copy.copy(distiller)
     for fitted in ("teacher_", "student_"):  # the latter from an earlier fit
         vars(recipe).pop(fitted, None)
-    synthetic_owners = owners[n_real:]
     calls, labels, scored = [], [], []
     for k, check in enumerate(checks):
         if not (_has_weight(check.rows, sample_weight)
                 and _has_weight(check.test, sample_weight)):
             continue  # nothing to fit the student on, or nothing to score
-        n_grown = int(np.isin(synthetic_owners, check.parents).sum())
         X_k, t_k = take_rows(X, check.rows), check.targets
-        if n_grown:
-            X_grown, _ = distiller._grow(X, check.parents, sample_weight, n_grown, rng)
+        n_grown = 0
+        if grown[k] is not None:
+            X_grown, parents = grown[k]
+            n_grown = len(parents)
             X_k = concat_rows(X_k, X_grown)
             t_k = np.concatenate([t_k, teacher_output(check.teacher, X_grown)])
         w_k = None if sample_weight is None else np.concatenate(

@@ -272,13 +272,14 @@ def take_rows(X, rows, copy=True):
     return X[rows]
 
 
-def concat_rows(a, b):
-    """The rows of ``a``, then those of ``b`` (two DataFrames, or two dense arrays)."""
-    if _is_dataframe(a):
+def concat_rows(first, *rest):
+    """The rows of ``first``, then those of each of ``rest`` (DataFrames, or dense
+    arrays)."""
+    if _is_dataframe(first):
         import pandas as pd
 
-        return pd.concat([a, b], ignore_index=True)
-    return np.concatenate([np.asarray(a), b])
+        return pd.concat([first, *rest], ignore_index=True)
+    return np.concatenate([np.asarray(first), *rest])
 
 
 def check_views(views, names, owner):

@@ -1105,6 +1105,27 @@ def test_the_label_weight_checks_synthetic_rows_draw_on_its_training_folds_alone
     assert distilled.n_augmented_ == 3 * len(X)
 
 
+@pytest.mark.parametrize("augment", ["munge", "resample"])
+def test_fidelitys_fold_fits_learn_synthetic_rows_grown_from_their_training_rows(augment):
+    # fidelity_ scores each fold's student fit on the fold's rows: the synthetic rows it
+    # learns from must not draw on them (grown from all rows, a scored row's neighbour
+    # or donor could be one of them, flattering the agreement). The id column names the
+    # rows each synthetic row drew on, as above.
+    RecordingRegressor.fits = []
+    X = with_ids(X_REG)
+    cv = KFold(4, shuffle=True, random_state=0)
+    distilled = DistilledRegressor(Ridge(), RecordingRegressor(), label_weight=0.5,
+                                   augment=augment, n_augment=3.0, cv=cv,
+                                   random_state=0).fit(X, Y_REG)
+    final, *fold_fits = RecordingRegressor.fits
+    assert len(final[0]) == 4 * len(X) and distilled.n_augmented_ == 3 * len(X)
+    assert len(fold_fits) == 4
+    for (train, _), (X_fit, _, _) in zip(cv.split(X), fold_fits):
+        assert len(X_fit) > 2 * len(train)  # its real rows and some 3 grown per row
+        assert set(X_fit[:, 0].astype(int)) <= set(train)
+    assert 0 < distilled.fidelity_ <= 1
+
+
 def test_a_frozen_teacher_is_not_refitted_for_the_label_weight_check():
     fitted = CountingLR(max_iter=500).fit(X_CLF, Y_CLF)
     reset_counts()
