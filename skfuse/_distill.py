@@ -118,11 +118,13 @@ def duplicated_targets(proba, classes, sample_weight=None):
     return rows, labels, proba.ravel()
 
 
-def balanced_class_weights(codes, weights, n_classes):
+def balanced_class_weights(codes, weights, n_classes, counted=None):
     """Each row's ``"balanced"`` class weight, from the weighted counts of its class
     (``codes``): the total weight over ``n_classes`` times the class's weight, as
-    scikit-learn's ``compute_class_weight`` computes it with ``sample_weight``."""
-    counts = np.bincount(codes, weights=weights, minlength=n_classes)
+    scikit-learn's ``compute_class_weight`` computes it with ``sample_weight``; the
+    counts of the rows ``counted`` alone (a mask; None: all)."""
+    counts = (np.bincount(codes, weights=weights, minlength=n_classes) if counted is None
+              else np.bincount(codes[counted], weights=weights[counted], minlength=n_classes))
     with np.errstate(divide="ignore"):
         factors = np.where(counts > 0, counts.sum() / (n_classes * counts), 1.0)
     return factors[codes]
@@ -348,8 +350,11 @@ class _BaseDistilled(Composite):
                     stacklevel=5)  # here (_fit), fit, atomic_fit, _fit_context, the caller
         else:
             self.label_weight_ = float(self.label_weight)
+        # At label weight 1 the student learns no synthetic row.
         rows, owners, targets, weights, fold_of = self._with_fold_rows(
-            rows, owners, targets, weights, grown, sample_weight)
+            rows, owners, targets, weights, grown if self.label_weight_ < 1.0 else [],
+            sample_weight)
+        del grown  # (in rows now: not held twice while the student fits)
         keep, mixed, weights = self._mixed(y[real], targets, weights, n_real,
                                            self.label_weight_)
         self.n_augmented_ = int((fold_of[keep] < 0).sum()) - n_real
@@ -618,7 +623,7 @@ class _BaseDistilled(Composite):
         rows grown for that fold, compared with the teacher's targets on the fold's real
         test rows, weighted by ``real_weight``, the real rows' ``sample_weight``)."""
         X_s, y_s, w_s, source, student = self._student_data(rows, targets, weights, student,
-                                                            self.label_weight_)
+                                                            self.label_weight_, fold_of < 0)
         row_fold = fold_of[source]
         final = np.flatnonzero(row_fold < 0)
         owner = type(self).__name__
@@ -662,7 +667,10 @@ class _BaseDistilled(Composite):
                  rows=None if final.size == len(y_s) else final, params=params or None)
         # Only the first copies of the real rows are tested: an out-of-fold output for
         # every copy would take (rows x classes) x classes.
-        plan.add("student folds", student, label="student", folds=student_folds,
+        # (One fold alone would be labelled "student", as the final fit.)
+        plan.add("student folds", student,
+                 label="student, fold 1 of 1" if len(folds) == 1 else "student",
+                 folds=student_folds,
                  params=params or None, refit=False, compact_oof=True)
         fits = plan.run(X_s, y_s, None, self._student_output())
         self.student_ = fits["student"].estimator
@@ -1023,10 +1031,11 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
     def _teacher_output(self):
         return partial(teacher_proba, classes=self.classes_)
 
-    def _student_data(self, rows, proba, weights, student, label_weight):
+    def _student_data(self, rows, proba, weights, student, label_weight, counted=None):
         """What the student is fitted on at ``label_weight``: ``(X, y, sample_weight,
         source, student)``, ``source`` giving the row of ``rows`` each of its rows
-        comes from.
+        comes from. A ``"balanced"`` ``class_weight`` is taken from the class weights of
+        the rows ``counted`` (a mask over ``rows``; None: all), the final fit's rows.
 
         Duplicates of weight 0 are left out (a row keeps its first if all are 0): they
         would count toward a student's row-count settings (``min_samples_leaf``), so
@@ -1043,7 +1052,8 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
             # At label_weight=1 (the labels alone) the student balances them itself.
             if key is not None and label_weight < 1:
                 w = w * balanced_class_weights(np.searchsorted(self.classes_, labels), w,
-                                               len(self.classes_))
+                                               len(self.classes_),
+                                               None if counted is None else counted[source])
                 student = clone(student).set_params(**{key: None})
             return take_rows(rows, source), labels, w, source, student
         z = logits(proba, self.temperature)
@@ -1281,7 +1291,7 @@ class DistilledRegressor(RegressorMixin, _BaseDistilled):
     def _teacher_output(self):
         return teacher_prediction
 
-    def _student_data(self, rows, targets, weights, student, label_weight):
+    def _student_data(self, rows, targets, weights, student, label_weight, counted=None):
         return rows, targets, weights, np.arange(len(targets)), student
 
     def _student_output(self):

@@ -1626,3 +1626,38 @@ def test_munge_neighbours_see_a_column_whose_squares_overflow():
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             assert_array_equal(nearest_neighbours(np.c_[a, b * scale]), expected)
+
+
+def test_a_balanced_students_final_fit_is_balanced_on_its_own_rows():
+    # The final student's "balanced" class weights count the final fit's rows alone,
+    # not the synthetic rows grown for fidelity_'s fold fits: with the teacher's targets
+    # on all rows (targets="fit", no shuffling), the number of folds leaves it as it is.
+    X, y = make_classification(n_samples=150, n_features=5, n_informative=3, n_classes=3,
+                               weights=[0.6, 0.3, 0.1], random_state=0)
+    probas = [
+        DistilledClassifier(LogisticRegression(max_iter=500),
+                            DecisionTreeClassifier(max_depth=3, class_weight="balanced"),
+                            targets="fit", label_weight=0.5, augment="munge", cv=cv,
+                            random_state=0).fit(X, y).predict_proba(X)
+        for cv in (3, 5)]
+    assert_array_equal(probas[0], probas[1])
+
+
+def test_a_single_splits_student_fold_is_labelled_as_a_fold(capsys):
+    splits = [(np.arange(50, 100), np.arange(50))]
+    DistilledRegressor(Ridge(), DecisionTreeRegressor(max_depth=3), label_weight=0.5,
+                       augment="munge", cv=splits, random_state=0, verbose=1).fit(X_REG, Y_REG)
+    assert "student, fold 1 of 1" in capsys.readouterr().out
+
+
+def test_at_label_weight_one_fidelitys_fold_fits_learn_real_rows_alone():
+    # The labels alone: no synthetic row in any fit (none labelled for the folds).
+    RecordingRegressor.fits = []
+    cv = KFold(4, shuffle=True, random_state=0)
+    distilled = DistilledRegressor(Ridge(), RecordingRegressor(), label_weight=1.0,
+                                   augment="munge", cv=cv, random_state=0).fit(X_REG, Y_REG)
+    final, *fold_fits = RecordingRegressor.fits
+    assert len(final[0]) == len(X_REG) and distilled.n_augmented_ == 0
+    assert [len(X_fit) for X_fit, _, _ in fold_fits] == [len(train)
+                                                        for train, _ in cv.split(X_REG)]
+
