@@ -85,6 +85,9 @@ from ._weights import largest_magnitude
 _VARIANCE_FLOOR = 1e-6  # times the variance of y
 _MIN_PROBA = 1e-300
 _STARVED = 0.01  # of an even share of the weight
+# Held-out squared errors within (this many ulps of the target's magnitude)^2 are
+# float rounding: no count of experts is clearly better by less.
+_ROUNDING_ULPS = 64
 _EM_NEEDS = "which EM weights it with"
 _LIGHT = 1e-6  # weight, relative to sample_weight, of rows of a class an expert lacks
 _MIN_VALIDATION = 50  # held-out rows wanted, up to a quarter of the rows; under half
@@ -372,6 +375,7 @@ class _BaseMixture(Composite):
         data = _Rows(X, X_gate, y, target, weight, params, valid)
         race_rows = self._race_rows(valid, weight, rng) if len(counts) > 1 else None
         held_out = None if valid is None else weight[valid]
+        self._loss_floor = self._rounding_floor(target)
         began, runs = time.perf_counter(), []
         for count in counts:
             self._check_params(count)
@@ -396,9 +400,11 @@ class _BaseMixture(Composite):
             run["present"], run["n_iter_total"] = present, total
             runs.append(run)
             best = min(runs, key=lambda r: r["loss"])
-            if run is not best and _clearly_better(best, run, self.tol, held_out):
+            if run is not best and _clearly_better(best, run, self.tol, held_out,
+                                                   floor=self._loss_floor):
                 break  # more experts did clearly worse on held-out rows: stop growing
-        best = runs[0] if len(runs) == 1 else _fewest_experts(runs, self.tol, held_out)
+        best = runs[0] if len(runs) == 1 else _fewest_experts(
+            runs, self.tol, held_out, floor=self._loss_floor)
         count = len(best["experts"])
         self._expert_names_, self._views_ = names[:count], all_views[:count]
         raced = best
@@ -650,7 +656,8 @@ class _BaseMixture(Composite):
                 stale = 0 if improved else stale + 1
                 if (rival is not None and iteration >= self.n_iter_no_change
                         and best["loss"] > (1 + _RACE_MARGIN) * rival["loss"]
-                        and _clearly_better(rival, best, self.tol, rows.valid.weight)):
+                        and _clearly_better(rival, best, self.tol, rows.valid.weight,
+                                            floor=self._loss_floor)):
                     converged = True  # a smaller count tried before does clearly better
                     why = (f"after {iteration} iteration(s) its held-out loss is still "
                            "clearly above that of one expert")
@@ -1184,23 +1191,26 @@ def _mean(values, weight):
 _COUNT_Z = 1.5
 
 
-def _fewest_experts(runs, tol, weight, z=_COUNT_Z):
+def _fewest_experts(runs, tol, weight, z=_COUNT_Z, floor=0.0):
     """The run with the fewest experts whose held-out loss the best run does not beat
-    clearly (by more than ``tol`` and ``z`` standard errors)."""
+    clearly (by more than ``tol``, ``z`` standard errors and ``floor``)."""
     best = min(runs, key=lambda run: run["loss"])
-    return next(run for run in runs if not _clearly_better(best, run, tol, weight, z))
+    return next(run for run in runs
+                if not _clearly_better(best, run, tol, weight, z, floor))
 
 
-def _clearly_better(run, best, tol, weight, z=1.0):
+def _clearly_better(run, best, tol, weight, z=1.0, floor=0.0):
     """Whether ``run``'s held-out loss is below ``best``'s by more than ``tol`` of it
-    (relative) and by more than ``z`` standard errors of the paired row differences."""
+    (relative), by more than ``z`` standard errors of the paired row differences, and
+    by more than ``floor`` (the float rounding of the loss: a relative rule alone reads
+    rounding as a gain where both losses are rounding, on an exact target)."""
     gain = best["row_losses"] - run["row_losses"]
     scale = largest_magnitude(gain)
     gain = gain / scale
     mean = _mean(gain, weight)
     n_eff = weight.sum() ** 2 / (weight @ weight)
     spread = np.sqrt(_mean((gain - mean) ** 2, weight) / n_eff)
-    return mean > max(tol * abs(best["loss"]) / scale, z * spread)
+    return mean > max(tol * abs(best["loss"]) / scale, z * spread, floor / scale)
 
 
 def _gate_penalty(gate):
@@ -1637,6 +1647,13 @@ class MixtureOfExpertsRegressor(RegressorMixin, _BaseMixture):
         return (mixed - target) ** 2
 
     @staticmethod
+    def _rounding_floor(target):
+        """Squared errors below this are float rounding of a target of this magnitude."""
+        with np.errstate(over="ignore"):  # (an overflowing y is refused in the M-step)
+            return float((_ROUNDING_ULPS * np.finfo(np.float64).eps
+                          * np.max(np.abs(target), initial=0.0)) ** 2)
+
+    @staticmethod
     def _log_likelihood(prediction, target, variance):
         residual = target - prediction
         return -0.5 * (np.log(2 * np.pi * variance) + residual**2 / variance)
@@ -1695,8 +1712,8 @@ class MixtureOfExpertsClassifier(ClassifierMixin, _BaseMixture):
     experts : classifier, list of (str, classifier) or None, default=None
         None: ``n_experts`` logistic regressions (``max_iter=1000``) on standardised
         columns (a ``StandardScaler`` first, which does not centre sparse X). One
-        classifier: ``n_experts`` clones. A list: one expert per entry (heterogeneous experts). Each must have
-        ``predict_proba`` and take ``sample_weight`` in ``fit``.
+        classifier: ``n_experts`` clones. A list: one expert per entry (heterogeneous
+        experts). Each must have ``predict_proba`` and take ``sample_weight`` in ``fit``.
     {n_experts}
     {gate}
     {top_k}
@@ -1799,6 +1816,10 @@ class MixtureOfExpertsClassifier(ClassifierMixin, _BaseMixture):
     @staticmethod
     def _loss(mixed, codes):
         return -np.log(np.maximum(mixed, _MIN_PROBA))
+
+    @staticmethod
+    def _rounding_floor(codes):
+        return 0.0
 
     def _expert_rows(self, expert_weight, codes, weight):
         """The expert's rows, plus the rows of each class it lacks, lightly weighted."""

@@ -1775,3 +1775,20 @@ def test_a_gate_refuses_dates_and_durations_as_it_does_text():
         MixtureOfExpertsRegressor(Ridge(), n_experts=2).fit(dates, y)
     moe.set_params(gate_view=[f"x{i}" for i in range(X.shape[1])], random_state=0)
     assert moe.fit(frame, y).predict(frame).shape == (200,)
+
+
+@pytest.mark.parametrize("constant", [True, False])
+def test_auto_keeps_one_expert_on_an_exact_target(constant):
+    # Held-out squared errors of an exact target (constant, or exactly linear for
+    # LinearRegression experts) are float rounding, ~1e-30: "auto" read 2 or 4 experts
+    # as clearly better by it and kept them.
+    from sklearn.linear_model import LinearRegression
+    rng = np.random.RandomState(0)
+    if constant:
+        X, expert = rng.uniform(-3, 3, size=(200, 2)), None
+        y = np.full(200, 0.1)
+    else:
+        X, expert = rng.uniform(-3, 3, size=(300, 3)), LinearRegression()
+        y = X @ [1.5, -2, 0.5] + 3
+    moe = MixtureOfExpertsRegressor(expert, random_state=0).fit(X, y)
+    assert moe.n_experts_ == 1
