@@ -613,6 +613,50 @@ def test_cuda_without_cuda_is_refused_in_words(blobs, device):
             net.partial_fit(X, target)
 
 
+@pytest.mark.parametrize("criterion_params", [
+    {"criterion__weight": torch.tensor([1.0, 2.0, 3.0])},
+    {"criterion__weight": torch.tensor([1.0, 2.0, 3.0]), "criterion__ignore_index": 0},
+    {"criterion__ignore_index": 0},
+])
+def test_class_weights_with_sample_weight_on_another_device_than_the_batch(criterion_params):
+    # skorch hands get_loss the batch's targets as the loader made them (on the CPU),
+    # while the criterion's class weights live on the net's device: on CUDA the weighted
+    # loss multiplied the two ("Expected all tensors to be on the same device"). The
+    # "meta" device mixes with the CPU by CUDA's rules, so it stands in for it here.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(24, 3)).astype(np.float32)
+    y = np.arange(24) % 3
+    net = NetClassifier(torch.nn.Linear, module__in_features=3, module__out_features=3,
+                        criterion=torch.nn.CrossEntropyLoss, max_epochs=1, train_split=None,
+                        verbose=0, random_state=0, **criterion_params).fit(X, y)
+    net.device = "meta"
+    net.module_.to("meta")
+    net.criterion_.to("meta")
+    batch = {"X": torch.from_numpy(X[:8]), "sample_weight": torch.ones(8)}
+    loss = net.get_loss(net.infer(batch), torch.from_numpy(y[:8]), X=batch, training=True)
+    assert loss.device.type == "meta" and loss.shape == ()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_class_weights_with_sample_weight_train_on_cuda():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 3)).astype(np.float32)
+    y = np.arange(60) % 3
+
+    def net(device):
+        return NetClassifier(torch.nn.Linear, module__in_features=3, module__out_features=3,
+                             criterion=torch.nn.CrossEntropyLoss,
+                             criterion__weight=torch.tensor([1.0, 2.0, 3.0]),
+                             optimizer=torch.optim.SGD, lr=0.05, max_epochs=3,
+                             train_split=None, verbose=0, random_state=0, device=device)
+
+    weight = rng.uniform(0.5, 2.0, size=60)
+    on_cpu = net("cpu").fit(X, y, sample_weight=weight)
+    on_gpu = net("cuda").fit(X, y, sample_weight=weight)
+    assert_allclose(on_gpu.history[:, "train_loss"], on_cpu.history[:, "train_loss"],
+                    rtol=1e-4)
+
+
 class _Linear(torch.nn.Module):
     def __init__(self, n_in=4, n_out=2):
         super().__init__()

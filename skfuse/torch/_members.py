@@ -274,8 +274,11 @@ class _MemberNet:
             class_weight = criterion.weight
             ignored = y_true == criterion.ignore_index
             if class_weight is not None or ignored.any():
+                # y_true is the batch as the loader gave it (on the CPU), the class
+                # weights are on the net's device: the rows' weights are taken there.
                 per_row = (~ignored).to(weighted.dtype) if class_weight is None else (
-                    class_weight[torch.where(ignored, 0, y_true)] * ~ignored)
+                    class_weight[torch.where(ignored, 0, y_true).to(class_weight.device)]
+                    * (~ignored).to(class_weight.device))
                 return weighted.sum() / per_row.sum()
         return weighted.mean()
 
