@@ -123,6 +123,22 @@ def test_predict_proba_matches_the_module_on_whole_batches(blobs):
     assert_allclose(net.predict_proba(X), torch.softmax(logits, dim=1).numpy(), rtol=1e-6)
 
 
+def _doubled(batch):
+    """A collate_fn that stacks the rows and doubles them (a module at module level, so
+    that the net pickles)."""
+    return torch.utils.data.default_collate(batch)[0] * 2, None
+
+
+def test_predict_goes_through_a_loader_of_the_users_own(blobs):
+    # The fast predict path slices one tensor; a collate_fn (or a loader class) of the
+    # user's own shapes the batches, so it must serve predict, as in plain skorch.
+    X, y = blobs
+    net = classifier(batch_size=32, iterator_valid__collate_fn=_doubled).fit(X, y)
+    with torch.no_grad():
+        logits = net.module_(torch.as_tensor(2 * X, dtype=torch.float32))
+    assert_allclose(net.predict_proba(X), torch.softmax(logits, dim=1).numpy(), rtol=1e-6)
+
+
 def test_random_state_makes_fits_repeatable(blobs):
     X, y = blobs
     first = classifier(random_state=3).fit(X, y).predict_proba(X)

@@ -286,7 +286,9 @@ class _MemberNet:
         """Refuse a module output this net cannot learn from (none, here)."""
 
     def get_iterator(self, dataset, training=False):
-        """For inference on an array, slices of one tensor instead of rows fetched one by one.
+        """For inference on an array, slices of one tensor instead of rows fetched one by one
+        (unless a loader of the user's own, or loader settings beyond the batch size, are
+        given: those may change the batches, so skorch's loader serves them).
 
         Parameters
         ----------
@@ -299,18 +301,27 @@ class _MemberNet:
         -------
         iterator : iterable of batches
         """
+        loader = self.get_params_for("iterator_valid")
         plain = (
             not training
             and type(dataset) is Dataset
             and isinstance(dataset.X, np.ndarray)
             and dataset.y is None
+            and self.iterator_valid is torch.utils.data.DataLoader
+            and set(loader) <= _LOADER_SETTINGS_KEPT
         )
         if not plain:
             return super().get_iterator(dataset, training=training)
-        size = self.get_params_for("iterator_valid").get("batch_size", self.batch_size)
+        size = loader.get("batch_size", self.batch_size)
         rows = torch.from_numpy(np.ascontiguousarray(dataset.X))
         size = len(rows) if size == -1 else max(int(size), 1)
         return ((rows[start : start + size], None) for start in range(0, len(rows), size))
+
+
+# DataLoader settings that leave the rows and their order as they are: the fast predict
+# path may ignore them.
+_LOADER_SETTINGS_KEPT = {"batch_size", "num_workers", "pin_memory", "persistent_workers",
+                         "prefetch_factor", "timeout"}
 
 
 def _names_parameter(module, name, required=False):
