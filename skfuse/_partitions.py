@@ -10,8 +10,8 @@ the fusion learns its weights from those, as it learns them from out-of-fold out
 On a Dask collection one task per group reads its blocks where they live (the Dask
 scheduler places it) and fits every member on them in turn; only fitted members and
 outputs on the sample come back: ``X`` is never gathered. In memory one task per
-member and group runs through joblib (:func:`skfuse._tasks.run_fit_tasks`). Dask is imported here only when ``X`` is a
-Dask collection.
+member and group runs through joblib (:func:`skfuse._tasks.run_fit_tasks`). Dask is
+imported here only when ``X`` is a Dask collection.
 """
 
 import time
@@ -71,13 +71,21 @@ class Partitioned:
     lengths: np.ndarray
     lazy: bool
     block_lengths: list = None  # per group, its blocks' rows (Dask)
+    names: list = None  # per group, its number in messages (X's block, with "blocks")
+
+    def name(self, group):
+        """How messages call ``group``: its block of ``X`` with ``partitions="blocks"``
+        (empty blocks are left out, so the groups' numbers are not the blocks'), else
+        its number."""
+        return group if self.names is None else self.names[group]
 
 
 def one_column_as_1d(y):
-    """A Dask ``y`` of one column (an array, or a DataFrame) as the 1-D ``y`` it holds,
-    lazily, with scikit-learn's ``DataConversionWarning``, as a classifier reads such a
-    ``y`` in memory; any other ``y`` as it is."""
-    if not is_collection(y) or len(np.shape(y)) != 2:
+    """A ``y`` of one column beside a Dask ``X`` (a Dask array or DataFrame, lazily, or
+    in memory) as the 1-D ``y`` it holds, with scikit-learn's
+    ``DataConversionWarning``, as a classifier reads such a ``y`` in memory; any other
+    ``y`` as it is."""
+    if len(np.shape(y)) != 2:
         return y
     warnings.warn(
         "y is a column (its shape is (n_samples, 1)); it is read as a 1-D y. Pass a 1-D "
@@ -85,6 +93,8 @@ def one_column_as_1d(y):
         DataConversionWarning,
         stacklevel=6,  # here, _fit_partitioned, fit, atomic_fit, _fit_context, the caller
     )
+    if not is_collection(y):
+        return np.asarray(y)[:, 0]
     return y[:, 0] if hasattr(y, "chunks") else y.iloc[:, 0]
 
 
@@ -168,6 +178,7 @@ def split(X, y, sample_weight, partitions, owner):
         np.array([sum(lengths[b] for b in g) for g in groups]),
         lazy=True,
         block_lengths=[[int(lengths[b]) for b in g] for g in groups],
+        names=[int(b) for b in filled] if partitions == "blocks" else None,
     )
 
 
@@ -352,7 +363,7 @@ def fit_groups(members, parts, sample, output, owner, n_jobs=None, verbose=0):
                         sample,
                         output,
                         label,
-                        g,
+                        parts.name(g),
                     ),
                 )
             )
@@ -372,7 +383,7 @@ def fit_groups(members, parts, sample, output, owner, n_jobs=None, verbose=0):
                         None if parts.w is None else parts.w[g],
                         sample,
                         output,
-                        g,
+                        parts.name(g),
                     ),
                 )
                 for g in range(n_groups)

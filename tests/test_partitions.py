@@ -763,3 +763,30 @@ def test_dask_tasks_run_under_the_callers_sklearn_config():
     assert len(_ConfigSeen.predicted_under) == 4 * len(SIZES)  # 4 blocks x 4 copies
     assert all(c["assume_finite"] is True and c["working_memory"] == 77
                for c in _ConfigSeen.predicted_under)
+
+
+def test_an_in_memory_column_y_beside_a_collection_is_read_as_1d_with_a_warning():
+    # y may be in memory beside a Dask X; a column y is then read as 1-D too, not
+    # taken as (n, 1) into the weights' loss (where it failed to broadcast).
+    from sklearn.exceptions import DataConversionWarning
+
+    X = da.from_array(X_CLF, chunks=(300, 6))
+    with pytest.warns(DataConversionWarning, match="y is a column") as record:
+        got = fusion(partitions="blocks").fit(X, Y_CLF[:, None])
+    assert record[0].filename == __file__
+    want = fusion(partitions="blocks").fit(X, Y_CLF)
+    assert_array_equal(got.weights_, want.weights_)
+    assert_allclose(got.predict_proba(X_CLF), want.predict_proba(X_CLF))
+
+
+def test_a_failing_partition_is_named_by_its_block_after_empty_ones():
+    # Empty blocks are left out; the partition named must still be X's own block (the
+    # one X.partitions[i] or X.blocks[i] gives), not its place among the non-empty ones.
+    X = da.from_array(X_CLF[:620], chunks=((0, 20, 300, 300), 6))
+    y = da.from_array(Y_CLF[:620], chunks=((0, 20, 300, 300),))
+    knn = FusionClassifier([("knn", KNeighborsClassifier(n_neighbors=25)),
+                            ("nb", GaussianNB())], weights="optimize",
+                           partitions="blocks", random_state=0)
+    with pytest.raises(ValueError, match=r"member 'knn' could not be fitted on partition 1 "
+                                         r"\(20 rows\).*n_neighbors"):
+        knn.fit(X, y)
