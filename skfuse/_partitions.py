@@ -76,8 +76,10 @@ class Partitioned:
     def name(self, group):
         """How messages call ``group``: its block of ``X`` with ``partitions="blocks"``
         (empty blocks are left out, so the groups' numbers are not the blocks'), else
-        its number."""
-        return group if self.names is None else self.names[group]
+        its number from 1 and the count, as progress lines give it."""
+        if self.names is None:
+            return f"{group + 1} of {len(self.lengths)}"
+        return self.names[group]
 
 
 def one_column_as_1d(y):

@@ -790,3 +790,28 @@ def test_a_failing_partition_is_named_by_its_block_after_empty_ones():
     with pytest.raises(ValueError, match=r"member 'knn' could not be fitted on partition 1 "
                                          r"\(20 rows\).*n_neighbors"):
         knn.fit(X, y)
+
+
+class _FailsOnFewRows(ClassifierMixin, BaseEstimator):
+    """Fails to fit on fewer than 140 rows (one of three groups of 400 rows)."""
+
+    def fit(self, X, y):
+        if len(X) < 140:
+            raise ValueError("too few rows")
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict_proba(self, X):
+        return np.full((len(X), len(self.classes_)), 1.0 / len(self.classes_))
+
+
+def test_a_failing_partition_in_memory_is_numbered_as_in_progress_lines():
+    # In memory a partition has no block to name: the message numbered it from 0 while
+    # the note beside it (and verbose lines) say "partition 1 of 3".
+    X, y = make_classification(400, 5, random_state=0)
+    fused = FusionClassifier([("lr", LogisticRegression()), ("few", _FailsOnFewRows())],
+                             partitions=3, random_state=0)
+    with pytest.raises(ValueError, match=r"member 'few' could not be fitted on partition "
+                                         r"1 of 3 \(134 rows\).*too few rows"):
+        fused.fit(X, y)
+
