@@ -355,10 +355,10 @@ class _BaseMixture(Composite):
         weight = np.ones(n) if weight is None else weight
         # A view may name an expert set to "drop" (a search that drops it), as in fusion.
         listed = names if self._templated() else [name for name, _ in self.experts]
-        views = check_views(self.views, listed, owner)
+        views = check_views(self.views, listed, owner, role="expert")
         feature_names = getattr(self, "feature_names_in_", None)
-        all_views = [resolve_view(views[name], X, name, feature_names) if name in views
-                     else None for name in names]
+        all_views = [resolve_view(views[name], X, name, feature_names, role="expert")
+                     if name in views else None for name in names]
         self._gate_view_ = (None if self.gate_view is None else
                             resolve_view(self.gate_view, X, "gate", feature_names,
                                          subject=f"{owner}: gate_view"))

@@ -610,7 +610,8 @@ class SerialStack(TransformerMixin, Composite):
 
     def _resolve_views(self, X, names):
         """The view of each kept step ``names``; a skipped step's view is unused."""
-        views = check_views(self.views, [name for name, _ in self.steps], "SerialStack")
+        views = check_views(self.views, [name for name, _ in self.steps], "SerialStack",
+                            role="step")
         views = {name: view for name, view in views.items() if name in names}
         if self.exit_threshold is None and set(views) - {names[0]}:
             raise ValueError(
@@ -619,8 +620,8 @@ class SerialStack(TransformerMixin, Composite):
                 "columns to later levels)."
             )
         feature_names = getattr(self, "feature_names_in_", None)
-        return [resolve_view(views[name], X, name, feature_names) if name in views else None
-                for name in names]
+        return [resolve_view(views[name], X, name, feature_names, role="step")
+                if name in views else None for name in names]
 
     # -- predict -------------------------------------------------------------------
 

@@ -69,7 +69,7 @@ def _pandas_column(column, pd):
     return column.to_numpy()
 
 
-def resolve_view(view, X, member, feature_names=None, *, subject=None):
+def resolve_view(view, X, member, feature_names=None, *, subject=None, role="member"):
     """Return the integer column positions of ``view`` in ``X``.
 
     Parameters
@@ -84,7 +84,9 @@ def resolve_view(view, X, member, feature_names=None, *, subject=None):
         Column names of ``X`` (``feature_names_in_``), if it has any.
     subject : str, default=None
         What error messages call the view, when it is not a member's
-        (``"SerialStack: passthrough"``); by default "The view of member <member>".
+        (``"SerialStack: passthrough"``); by default "The view of <role> <member>".
+    role : str, default="member"
+        What the composite calls its parts ("member", "step", "expert").
 
     Returns
     -------
@@ -92,7 +94,7 @@ def resolve_view(view, X, member, feature_names=None, *, subject=None):
         The selected columns, in the order the view gives them.
     """
     if subject is None:
-        subject = f"The view of member {member!r}"
+        subject = f"The view of {role} {member!r}"
     n_features = X.shape[1]
     if callable(view):
         view = view(X)
@@ -282,20 +284,21 @@ def concat_rows(first, *rest):
     return np.concatenate([np.asarray(first), *rest])
 
 
-def check_views(views, names, owner):
-    """Check that ``views`` is None or a dict keyed by member names; ``owner`` names the
-    composite in errors."""
+def check_views(views, names, owner, role="member"):
+    """Check that ``views`` is None or a dict keyed by the names of the composite's
+    parts (``role``: "member", "step", "expert"); ``owner`` names the composite in
+    errors."""
     if views is None:
         return {}
     if not isinstance(views, dict):
         raise TypeError(
-            f"{owner}: views must be a dict from member name to columns; got "
+            f"{owner}: views must be a dict from {role} name to columns; got "
             f"{type(views).__name__}."
         )
     unknown = sorted(set(views) - set(names))
     if unknown:
         raise ValueError(
-            f"{owner}: views names member(s) {unknown!r} that are not among "
+            f"{owner}: views names {role}(s) {unknown!r} that are not among "
             f"{list(names)!r}."
         )
     return views

@@ -330,7 +330,9 @@ def test_views_for_an_unknown_member_name_the_composite(name):
     X, y = data(name)
     est = make(name).set_params(views={"nobody": [0, 1]})
     owner = type(est).__name__
-    with pytest.raises(ValueError, match=rf"^{owner}: views names member\(s\) \['nobody'\]"):
+    role = ("step" if isinstance(est, SerialStack) else "expert" if "mixture" in name
+            else "member")
+    with pytest.raises(ValueError, match=rf"^{owner}: views names {role}\(s\) \['nobody'\]"):
         est.fit(X, y)
     match = rf"^The 'views' parameter of {owner} must be None or an instance of 'dict'"
     with pytest.raises(InvalidParameterError, match=match):
@@ -599,19 +601,20 @@ def test_labels_of_types_that_do_not_sort_are_named(name, odd, kinds, row):
         make(name).fit(X, y)
 
 
-@pytest.mark.parametrize("make_composite", [
-    lambda views: FusionClassifier([("lr", LogisticRegression()), ("nb", GaussianNB())],
-                                   views=views),
-    lambda views: SerialStack([("lr", LogisticRegression()), ("nb", GaussianNB())],
-                              views=views, exit_threshold=0.9),
-    lambda views: MixtureOfExpertsClassifier([("lr", LogisticRegression()),
-                                              ("nb", GaussianNB())], views=views),
+@pytest.mark.parametrize("make_composite, role", [
+    (lambda views: FusionClassifier([("lr", LogisticRegression()), ("nb", GaussianNB())],
+                                    views=views), "member"),
+    (lambda views: SerialStack([("lr", LogisticRegression()), ("nb", GaussianNB())],
+                               views=views, exit_threshold=0.9), "step"),
+    (lambda views: MixtureOfExpertsClassifier([("lr", LogisticRegression()),
+                                               ("nb", GaussianNB())], views=views), "expert"),
 ])
 @pytest.mark.parametrize("view", [1.5, None])
-def test_a_view_that_is_not_columns_is_refused_by_name(make_composite, view):
-    # Python's own "'float' object is not iterable" named neither views nor the member.
+def test_a_view_that_is_not_columns_is_refused_by_name(make_composite, role, view):
+    # Python's own "'float' object is not iterable" named neither views nor the member;
+    # each composite calls its parts as its docs do (a stack's steps, a mixture's experts).
     X, y = make_classification(n_samples=60, n_features=4, random_state=0)
-    with pytest.raises(TypeError, match=r"view of member 'lr' must be columns.*got "
+    with pytest.raises(TypeError, match=rf"view of {role} 'lr' must be columns.*got "
                                         rf"{view}\.$"):
         make_composite({"lr": view}).fit(X, y)
 

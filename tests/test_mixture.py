@@ -1363,7 +1363,7 @@ def test_a_view_may_name_an_expert_a_search_drops():
     search.fit(X, y)
     dropped = clone(moe).set_params(b="drop").fit(X, y)
     assert list(dropped.named_experts_) == ["a"] and dropped.experts_[0].n_features_in_ == 3
-    with pytest.raises(ValueError, match=r"views names member\(s\) \['c'\]"):
+    with pytest.raises(ValueError, match=r"views names expert\(s\) \['c'\]"):
         clone(moe).set_params(views={"c": [0]}).fit(X, y)
 
 
