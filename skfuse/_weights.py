@@ -19,7 +19,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 _EPS = np.finfo(np.float64).eps
 # A learned weight below this is the optimiser's rounding, not a share: it is set to 0,
 # so the member is not asked to predict (its output would move the fused one by less
-# than a billionth of its distance from the others).
+# than a billionth of its distance from the others; with views, on the rows where it is
+# the only weighted member present, it would be the fused output).
 NEGLIGIBLE_WEIGHT = 1e-9
 
 

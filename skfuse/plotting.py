@@ -148,7 +148,7 @@ class FusionWeightsDisplay:
         self.selection_scores = selection_scores
 
     @classmethod
-    def from_estimator(cls, estimator, *, kind="weights", output=None, ax=None):
+    def from_estimator(cls, estimator, *, kind="weights", output=None, ax=None, **kwargs):
         """Plot the weights, or the greedy selection path, of a fitted fusion.
 
         Parameters
@@ -164,6 +164,8 @@ class FusionWeightsDisplay:
             None otherwise.
         ax : matplotlib Axes, default=None
             Where to draw; a new figure when None.
+        **kwargs : dict
+            Passed to :meth:`plot` (matplotlib's ``barh`` or ``plot``).
 
         Returns
         -------
@@ -194,9 +196,9 @@ class FusionWeightsDisplay:
             raise ValueError("output= is for a fusion with one weight vector per output; "
                              "this one has one for all.")
         display = cls(weights, list(estimator.named_estimators_), scores, path, path_scores)
-        return display.plot(ax=ax, kind=kind)
+        return display.plot(ax=ax, kind=kind, **kwargs)
 
-    def plot(self, ax=None, *, kind=None):
+    def plot(self, ax=None, *, kind=None, **kwargs):
         """Draw the weights as horizontal bars, or the greedy selection path.
 
         Parameters
@@ -206,6 +208,9 @@ class FusionWeightsDisplay:
         kind : {"weights", "path"}, default=None
             What to draw; ``"path"`` needs ``selection_path`` and ``selection_scores``.
             None draws what was drawn last (``kind_``), the weights the first time.
+        **kwargs : dict
+            Passed to matplotlib's ``barh`` for the bars (``color``, ``alpha``...) or
+            ``plot`` for the path's line (``color``, ``linestyle``...).
 
         Returns
         -------
@@ -223,9 +228,9 @@ class FusionWeightsDisplay:
         self._check_lengths()
         ax = _axes(ax)
         if kind == "weights":
-            self._plot_weights(ax)
+            self._plot_weights(ax, kwargs)
         else:
-            self._plot_path(ax)
+            self._plot_path(ax, kwargs)
         # The other kind's artist would point at what this call no longer draws.
         other = "line_" if kind == "weights" else "bars_"
         if hasattr(self, other):
@@ -248,8 +253,12 @@ class FusionWeightsDisplay:
                              f"rounds but selection_scores {len(self.selection_scores)}; "
                              "give one score per round.")
 
-    def _plot_weights(self, ax):
-        self.bars_ = ax.barh(self.names, self.weights, color="tab:blue")
+    def _plot_weights(self, ax, kwargs):
+        from matplotlib.cbook import normalize_kwargs
+        from matplotlib.patches import Rectangle
+
+        bars = {"color": "tab:blue", **normalize_kwargs(kwargs, Rectangle)}
+        self.bars_ = ax.barh(self.names, self.weights, **bars)
         if self.member_scores is not None:
             labels = [f"alone: {self.member_scores[name]:.3g}" for name in self.names]
             ax.bar_label(self.bars_, labels=labels, padding=3, fontsize="small")
@@ -259,10 +268,14 @@ class FusionWeightsDisplay:
         ax.set_xlabel("weight")
         ax.set_title("fusion weights")
 
-    def _plot_path(self, ax):
+    def _plot_path(self, ax, kwargs):
+        from matplotlib.cbook import normalize_kwargs
+        from matplotlib.lines import Line2D
+
         rounds = np.arange(1, len(self.selection_scores) + 1)
-        (self.line_,) = ax.plot(rounds, self.selection_scores, marker="o", color="tab:blue",
-                                label="fused, out of fold")
+        line = {"marker": "o", "color": "tab:blue", "label": "fused, out of fold",
+                **normalize_kwargs(kwargs, Line2D)}
+        (self.line_,) = ax.plot(rounds, self.selection_scores, **line)
         for x, score, name in zip(rounds, self.selection_scores, self.selection_path):
             ax.annotate(name, (x, score), textcoords="offset points", xytext=(0, 6),
                         ha="center", fontsize="x-small", rotation=90)
@@ -582,7 +595,8 @@ class ExpertRoutingDisplay:
         self.feature_names = feature_names
 
     @classmethod
-    def from_estimator(cls, estimator, X, *, features=(0, 1), grid_resolution=100, ax=None):
+    def from_estimator(cls, estimator, X, *, features=(0, 1), grid_resolution=100, ax=None,
+                       **kwargs):
         """Colour a grid of two features by the gate's top expert.
 
         The other features are held at their medians in ``X`` (the lower median, a
@@ -606,6 +620,8 @@ class ExpertRoutingDisplay:
         grid_resolution : int, default=100
             Points along each axis of the grid, at least 2.
         ax : matplotlib Axes, default=None
+        **kwargs : dict
+            Passed to :meth:`plot` (matplotlib's ``pcolormesh``).
 
         Returns
         -------
@@ -652,15 +668,18 @@ class ExpertRoutingDisplay:
             names[f0], names[f1])
         display = cls(xx0, xx1, expert, np.asarray(estimator.expert_usage_),
                       list(estimator.named_experts_), feature_names)
-        return display.plot(ax=ax)
+        return display.plot(ax=ax, **kwargs)
 
-    def plot(self, ax=None):
+    def plot(self, ax=None, **kwargs):
         """Draw the partition, with each expert's share of the gate's weight on the
         training rows (``usage``) in the legend.
 
         Parameters
         ----------
         ax : matplotlib Axes, default=None
+        **kwargs : dict
+            Passed to matplotlib's ``pcolormesh`` (``alpha``, ``cmap``...); the legend
+            takes its colours from ``cmap`` (a name or a colormap) when one is given.
 
         Returns
         -------
@@ -678,9 +697,11 @@ class ExpertRoutingDisplay:
                              f"from 0 to {n - 1}, one per name.")
         ax = _axes(ax)
         # A colour for each expert: the qualitative maps up to 20, a spectrum beyond.
-        cmap = plt.get_cmap("tab10" if n <= 10 else "tab20" if n <= 20 else "turbo", n)
-        self.surface_ = ax.pcolormesh(self.xx0, self.xx1, self.expert, cmap=cmap,
-                                      vmin=-0.5, vmax=n - 0.5, shading="auto")
+        cmap = kwargs.pop("cmap", None) or (
+            "tab10" if n <= 10 else "tab20" if n <= 20 else "turbo")
+        cmap = plt.get_cmap(cmap).resampled(n)  # one colour per expert, as in the legend
+        mesh = {"vmin": -0.5, "vmax": n - 0.5, "shading": "auto", **kwargs}
+        self.surface_ = ax.pcolormesh(self.xx0, self.xx1, self.expert, cmap=cmap, **mesh)
         handles = [plt.Rectangle((0, 0), 1, 1, color=cmap(e)) for e in range(n)]
         ax.legend(handles, [f"{name}: {share:.0%} of the gate's weight (training)"
                             for name, share in zip(self.names, self.usage)],

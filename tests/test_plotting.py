@@ -537,3 +537,38 @@ def test_displays_take_a_pipeline_or_a_search_ending_in_the_composite():
                      make_pipeline(StandardScaler(), clone(fusion[-1]))):
         with pytest.raises(NotFittedError):
             FusionWeightsDisplay.from_estimator(unfitted)
+
+
+def test_fusion_weights_display_takes_matplotlibs_style_keywords():
+    # As scikit-learn's displays and CascadeDisplay do: the bars' and the path's style.
+    fusion = FusionClassifier([("lr", LogisticRegression()), ("nb", GaussianNB())],
+                              weights="greedy", selection_rounds=3, cv=3).fit(X, Y)
+    bars = FusionWeightsDisplay.from_estimator(fusion, color="green", alpha=0.5)
+    assert all(bar.get_facecolor() == matplotlib.colors.to_rgba("green", 0.5)
+               for bar in bars.bars_)
+    path = bars.plot(kind="path", c="k", ls="--", label="mine")  # aliases as full names
+    assert path.line_.get_color() == "k" and path.line_.get_linestyle() == "--"
+    assert path.line_.get_label() == "mine"
+
+
+def test_expert_routing_display_takes_a_colormap_and_its_legend_follows():
+    names = ["a", "b", "c"]
+    grid = np.arange(6.0).reshape(2, 3)
+    expert = np.array([[0, 1, 2], [2, 1, 0]])
+    display = ExpertRoutingDisplay(grid, grid, expert, np.full(3, 1 / 3), names,
+                                   ("x", "y")).plot(cmap=matplotlib.colormaps["viridis"],
+                                                    alpha=0.4)
+    assert display.surface_.get_alpha() == 0.4
+    drawn = display.surface_.to_rgba(display.surface_.get_array()).reshape(-1, 4)
+    legend = [h.get_facecolor() for h in display.ax_.get_legend().legend_handles]
+    # Each expert's cells have its legend colour (alpha aside), for a continuous map too.
+    for e in range(3):
+        cell = drawn[np.flatnonzero(expert.ravel() == e)[0]]
+        assert_allclose(cell[:3], legend[e][:3])
+    # from_estimator passes them on.
+    rng = np.random.RandomState(0)
+    X2 = rng.uniform(-2, 2, size=(200, 2))
+    moe = MixtureOfExpertsRegressor(Ridge(), n_experts=2, top_k=1, random_state=0).fit(
+        X2, np.where(X2[:, 0] > 0, X2[:, 1], -X2[:, 1]))
+    fitted = ExpertRoutingDisplay.from_estimator(moe, X2, grid_resolution=5, alpha=0.3)
+    assert fitted.surface_.get_alpha() == 0.3
