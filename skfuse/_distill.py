@@ -1064,6 +1064,8 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
                 # does: under routing, MultiOutputRegressor hands them only on request.
                 student = clone(student).set_fit_request(sample_weight=True)
             student = MultiOutputRegressor(student)
+        elif z.ndim == 1 and not get_tags(student).target_tags.single_output:
+            z = z[:, None]  # two classes, one logit: a column for a multi-output-only student
         return rows, z, weights, np.arange(len(z)), student
 
     def _student_output(self):

@@ -1661,3 +1661,17 @@ def test_at_label_weight_one_fidelitys_fold_fits_learn_real_rows_alone():
     assert [len(X_fit) for X_fit, _, _ in fold_fits] == [len(train)
                                                         for train, _ in cv.split(X_REG)]
 
+
+
+def test_a_multi_output_only_student_learns_two_classes_one_logit_as_a_column():
+    # MultiOutputRegressor takes 2-D targets only: with two classes (one logit) it got
+    # a vector and failed with scikit-learn's "y must have at least two dimensions".
+    X, y = make_classification(n_samples=120, n_features=4, random_state=0)
+    wrapped = DistilledClassifier(LogisticRegression(), MultiOutputRegressor(
+        DecisionTreeRegressor(max_depth=3, random_state=0)), augment=None, label_weight=0.5,
+        cv=3, random_state=0).fit(X, y)
+    plain = DistilledClassifier(LogisticRegression(), DecisionTreeRegressor(
+        max_depth=3, random_state=0), augment=None, label_weight=0.5, cv=3,
+        random_state=0).fit(X, y)
+    assert_allclose(wrapped.predict_proba(X), plain.predict_proba(X))
+    assert 0.5 < wrapped.fidelity_ <= 1
