@@ -316,7 +316,9 @@ class Composite(_BaseComposition):
                 "weights of its own making. Leave its sample_weight request unset.")
 
     def _fit_metadata(self, sample_weight, fit_params):
-        """Split ``fit``'s metadata: ``(groups, {member name: fit params})``.
+        """Split ``fit``'s metadata: ``(split params, {member name: fit params})``, the
+        first what the ``cv`` splitter's ``split`` requests (``groups``, or any other
+        metadata it asks for; None without any), for :meth:`_folds`.
 
         Without metadata routing only ``sample_weight`` is accepted, and every member
         gets it (the second item is then None); other metadata are refused.
@@ -343,8 +345,8 @@ class Composite(_BaseComposition):
                 raise TypeError(takes_no_weights(f"{owner}: {name!r}", est,
                                                  "which it requests"))
         has_splitter = hasattr(getattr(self, "cv", None), "split")
-        groups = routed["cv"].split.get("groups") if has_splitter else None
-        return groups, {name: dict(routed[name].fit) for name in names}
+        split_params = dict(routed["cv"].split) if has_splitter else None
+        return split_params, {name: dict(routed[name].fit) for name in names}
 
     def _warn_unrouted_weights(self, sample_weight, routed, stacklevel):
         """Under metadata routing, warn for each member that is or holds an estimator
@@ -466,7 +468,7 @@ class Composite(_BaseComposition):
         """Check classification targets and set ``classes_``; at least two are needed."""
         self.classes_ = classes_of(y, type(self).__name__)
 
-    def _folds(self, X, y, rng, classifier, groups=None, stacklevel=5):
+    def _folds(self, X, y, rng, classifier, split_params=None, stacklevel=5):
         """The ``cv`` splits, fixed once (a shuffling splitter is seeded from ``rng``).
 
         Test folds must be disjoint, but need not cover every row: a forward-chaining
@@ -475,7 +477,10 @@ class Composite(_BaseComposition):
         classifier's warning about classes missing from training folds points
         ``stacklevel`` calls above the caller (5: a ``_fit`` called by ``fit``, the
         user's call above ``atomic_fit`` and scikit-learn's ``_fit_context``).
+        ``split_params``: the metadata routed to the splitter's ``split``
+        (:meth:`_fit_metadata`), ``groups`` or any other it requests.
         """
+        split_params = split_params or {}
         cv = given = check_cv(self.cv, y, classifier=classifier)
         # A splitter that draws (a shuffling KFold, ShuffleSplit) and has no seed.
         if getattr(cv, "random_state", 0) is None and getattr(cv, "shuffle", True):
@@ -484,9 +489,9 @@ class Composite(_BaseComposition):
         try:
             folds = [tuple(_row_positions(part, X.shape[0], type(self).__name__)
                            for part in split)
-                     for split in cv.split(X, y, groups)]
+                     for split in cv.split(X, y, **split_params)]
         except ValueError as exc:
-            if groups is not None or "groups" not in str(exc):
+            if "groups" in split_params or "groups" not in str(exc):
                 raise
             raise ValueError(
                 f"{type(self).__name__}: cv={given!r} splits by groups, and none reached it "

@@ -304,7 +304,7 @@ class _BaseDistilled(Composite):
         self._refuse_nan_the_student_cannot_take(X)  # before any teacher fit
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
         self._refuse_unrouted_requests(self.student, "the student", fit_params)
-        groups, routed = self._fit_metadata(sample_weight, fit_params)
+        split_params, routed = self._fit_metadata(sample_weight, fit_params)
         if sample_weight is not None and routed is None:
             check_sample_weight_support(["the teacher"], [self.teacher], owner, sample_weight,
                                         kind=None)
@@ -315,7 +315,7 @@ class _BaseDistilled(Composite):
         # the synthetic rows draw from what is left.
         seeds = seeds_by_name(None if self.random_state is None else rng,
                               ["teacher", "student"])
-        folds = self._folds(X, y, rng, self._kind == "classifier", groups)
+        folds = self._folds(X, y, rng, self._kind == "classifier", split_params)
         teacher = seed_estimator(self.teacher, seeds["teacher"])
         student = seed_estimator(self.student, seeds["student"])
         auto = self.label_weight == "auto"

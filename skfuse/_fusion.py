@@ -302,7 +302,7 @@ class _BaseFusion(TransformerMixin, Composite):
         owner = type(self).__name__
         self._refuse_budget_per_output(y_target)
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
-        groups, routed = self._fit_metadata(sample_weight, fit_params)
+        split_params, routed = self._fit_metadata(sample_weight, fit_params)
         if sample_weight is not None and routed is None:
             check_sample_weight_support(names, members, owner, sample_weight)
         self._warn_unrouted_weights(sample_weight, routed, stacklevel=5)  # _fit, fit,
@@ -321,7 +321,8 @@ class _BaseFusion(TransformerMixin, Composite):
         # member of weight 0 fits as dropping it would, and a search over members
         # compares them on the same folds with the others seeded alike.
         seeds = seeds_by_name(None if self.random_state is None else rng, names)
-        folds = self._folds(X, y, rng, self._kind == "classifier", groups) if learn else []
+        folds = (self._folds(X, y, rng, self._kind == "classifier", split_params) if learn
+                 else [])
         if learn and not self.refit and not all(frozen):  # a frozen one is used as it is
             self._warn_rows_never_trained(folds, X.shape[0])
         members = [seed_estimator(est, seeds[name]) for name, est in zip(names, members)]
@@ -1113,8 +1114,8 @@ class FusionClassifier(_CollectionScoreMixin, ClassifierMixin, _BaseFusion):
     cv : int, cross-validation generator, iterable or None, default=5
         Splits for the out-of-fold predictions that learned weights are fitted on. The
         same folds serve every member. An int (None: 5) gives ``StratifiedKFold``.
-        Test folds must be disjoint; rows that none tests (a forward-chaining ``TimeSeriesSplit``) are
-        left out of the weights' fit.
+        Test folds must be disjoint; rows that none tests (a forward-chaining
+        ``TimeSeriesSplit``) are left out of the weights' fit.
     scoring : str, callable or None, default=None
         Scorer for learned weights. ``None`` uses the log-loss for soft and geometric
         voting, and the Brier score of the vote shares for hard voting (summed over

@@ -551,7 +551,7 @@ class SerialStack(TransformerMixin, Composite):
             y = numeric_target(y, "SerialStack")
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
         names = [name for name, _ in steps]
-        groups, routed = self._fit_metadata(sample_weight, fit_params)
+        split_params, routed = self._fit_metadata(sample_weight, fit_params)
         if sample_weight is not None and routed is None:
             check_sample_weight_support(names, [est for _, est in steps], "SerialStack",
                                         sample_weight, kind="step")
@@ -562,7 +562,7 @@ class SerialStack(TransformerMixin, Composite):
         rng = check_random_state(self.random_state)
         # A step's seed depends on its name alone, and the folds' on no step.
         seeds = seeds_by_name(None if self.random_state is None else rng, names)
-        folds = (self._folds(X, y, rng, classifier, groups, stacklevel=4)
+        folds = (self._folds(X, y, rng, classifier, split_params, stacklevel=4)
                  if len(steps) > 1 else [])
         estimators = [seed_estimator(est, seeds[name]) for name, est in steps]
         self._warn_frozen(names, estimators)

@@ -677,3 +677,33 @@ def test_a_student_or_gate_whose_request_comes_from_inside_is_told_where(routing
         with pytest.raises(TypeError, match=r"requests \['groups'\] .* comes from inside "
                                             r"it .* a cv that uses no groups"):
             model.fit(X, Y, groups=GROUPS)
+
+
+class BlockSplit(KFold):
+    """A splitter whose split needs a per-row ``block`` besides groups (a custom
+    time-block splitter): one test fold per block."""
+
+    def split(self, X, y=None, groups=None, block=None):
+        if block is None:
+            raise ValueError("BlockSplit.split needs block=")
+        self.block_ = np.asarray(block)
+        for b in np.unique(block)[: self.n_splits]:
+            yield np.flatnonzero(block != b), np.flatnonzero(block == b)
+
+
+@pytest.mark.parametrize("make", [
+    lambda cv: FusionClassifier([("lr", LogisticRegression()), ("nb", GaussianNB())],
+                                weights="optimize", cv=cv),
+    lambda cv: SerialStack([("nb", GaussianNB()), ("lr", LogisticRegression())], cv=cv),
+    lambda cv: DistilledClassifier(LogisticRegression(), LogisticRegression(), cv=cv,
+                                   augment=None),
+])
+def test_every_metadata_the_splitter_requests_reaches_its_split(routing, make):
+    # get_metadata_routing says fit consumes what cv.split requests, so it must reach
+    # split (as cross_validate passes it), not groups alone.
+    block = np.arange(len(Y)) % 3
+    cv = BlockSplit(3).set_split_request(block=True)
+    est = make(cv)
+    assert est.get_metadata_routing().consumes("fit", ["block"]) == {"block"}
+    est.fit(X, Y, block=block)
+    np.testing.assert_array_equal(cv.block_, block)
