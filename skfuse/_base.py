@@ -346,7 +346,35 @@ class Composite(_BaseComposition):
                                                  "which it requests"))
         has_splitter = hasattr(getattr(self, "cv", None), "split")
         split_params = dict(routed["cv"].split) if has_splitter else None
+        if sample_weight is not None:
+            self._refuse_unused_weights(
+                sample_weight, [routed[name].fit for name in names]
+                + ([routed["cv"].split] if has_splitter else []))
         return split_params, {name: dict(routed[name].fit) for name in names}
+
+    def _refuse_unused_weights(self, sample_weight, routed_params):
+        """Refuse ``sample_weight`` that no member (nor the splitter) was routed, in
+        ``routed_params``, where the composite does not use it itself either
+        (:meth:`_unused_weights`): the self request makes ``process_routing`` take it
+        whether or not anything uses it, and the weights would change nothing.
+        scikit-learn's StackingClassifier and VotingClassifier refuse them too. (A member
+        outside metadata routing is warned about instead.)"""
+        unused = self._unused_weights()
+        if (unused and not any(value is sample_weight for params in routed_params
+                               for value in params.values())
+                and not any(_unroutable(est) for _, est in self._routed_members())):
+            raise TypeError(
+                f"{type(self).__name__}.fit got unexpected argument(s) {{'sample_weight'}}, "
+                f"which are not routed to any object: no member requests it, and {unused}, "
+                "so the weights would change nothing. Request it on the members that "
+                "should be weighted (set_fit_request(sample_weight=True)), or fit without "
+                "it.")
+
+    def _unused_weights(self):
+        """None when ``fit`` uses ``sample_weight`` itself (a loss, thresholds, EM, a
+        student's targets), beside passing it on; else why not, for the error that
+        refuses weights no member requests under metadata routing."""
+        return None
 
     def _warn_unrouted_weights(self, sample_weight, routed, stacklevel):
         """Under metadata routing, warn for each member that is or holds an estimator

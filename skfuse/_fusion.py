@@ -811,6 +811,13 @@ class _BaseFusion(TransformerMixin, Composite):
     def _check_members_can_output(self, names, members):
         pass
 
+    def _unused_weights(self):
+        # Learned weights weigh the out-of-fold loss; missing="prior" the prior.
+        if isinstance(self.weights, str) or self.missing == "prior":
+            return None
+        return (f"{type(self).__name__} with fixed weights (and missing='error') does not "
+                "use it itself")
+
     def get_feature_names_out(self, input_features=None):
         """Names of the columns :meth:`transform` returns.
 

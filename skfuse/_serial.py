@@ -373,6 +373,13 @@ class SerialStack(TransformerMixin, Composite):
     def _routed_members(self):
         return self._kept_steps()
 
+    def _unused_weights(self):
+        # A cascade weighs its thresholds, exit rates and prior; a stack only passes
+        # the weights on to its steps.
+        if self.exit_threshold is not None:
+            return None
+        return "a SerialStack in stack mode (exit_threshold=None) does not use it itself"
+
     def _needs_columns(self):
         if self.views:
             return "views"

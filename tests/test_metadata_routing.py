@@ -707,3 +707,30 @@ def test_every_metadata_the_splitter_requests_reaches_its_split(routing, make):
     assert est.get_metadata_routing().consumes("fit", ["block"]) == {"block"}
     est.fit(X, Y, block=block)
     np.testing.assert_array_equal(cv.block_, block)
+
+
+@pytest.mark.parametrize("make", [
+    lambda m: SerialStack(m, cv=3),
+    lambda m: FusionClassifier(m),
+    lambda m: FusionClassifier(m, weights=[2.0, 1.0]),
+    lambda m: FusionRegressor([(n, Ridge().set_fit_request(sample_weight=False))
+                               for n, _ in m]),
+])
+def test_weights_that_nothing_uses_are_refused_as_scikit_learn_does(routing, make):
+    # A stack (stack mode) or a fusion of fixed weights uses no sample_weight itself, so
+    # with every member declining them the weights changed nothing, without a word;
+    # scikit-learn's StackingClassifier and VotingClassifier refuse them.
+    declining = [("a", WeightRecorder().set_fit_request(sample_weight=False)),
+                 ("b", WeightRecorder(C=0.1).set_fit_request(sample_weight=False))]
+    composite = make(declining)
+    X_, y_ = (X_REG, Y_REG) if not is_classifier(composite) else (X, Y)
+    weights = np.where(np.arange(len(y_)) % 2, 5.0, 0.2)
+    with pytest.raises(TypeError, match=r"sample_weight.*not routed to any object"):
+        composite.fit(X_, y_, sample_weight=weights)
+    make(declining).fit(X_, y_)  # without weights: fitted
+    # Where one member takes them, or the composite uses them itself, they are taken.
+    asks = [declining[0], ("b", WeightRecorder(C=0.1).set_fit_request(sample_weight=True))]
+    if is_classifier(composite):
+        make(asks).fit(X_, y_, sample_weight=weights)
+        FusionClassifier(declining, weights="optimize", cv=3).fit(X_, y_, sample_weight=weights)
+        SerialStack(declining, exit_threshold="auto", cv=3).fit(X_, y_, sample_weight=weights)
