@@ -347,9 +347,11 @@ class Composite(_BaseComposition):
         has_splitter = hasattr(getattr(self, "cv", None), "split")
         split_params = dict(routed["cv"].split) if has_splitter else None
         if sample_weight is not None:
+            # The splitter counts only where fit splits: weights routed to a cv that is
+            # never called (a fusion of fixed weights) change nothing either.
             self._refuse_unused_weights(
                 sample_weight, [routed[name].fit for name in names]
-                + ([routed["cv"].split] if has_splitter else []))
+                + ([routed["cv"].split] if has_splitter and self._splits() else []))
         return split_params, {name: dict(routed[name].fit) for name in names}
 
     def _refuse_unused_weights(self, sample_weight, routed_params):
@@ -369,6 +371,11 @@ class Composite(_BaseComposition):
                 "so the weights would change nothing. Request it on the members that "
                 "should be weighted (set_fit_request(sample_weight=True)), or fit without "
                 "it.")
+
+    def _splits(self):
+        """Whether ``fit`` calls the ``cv`` splitter (so metadata routed to its
+        ``split`` is used)."""
+        return True
 
     def _unused_weights(self):
         """None when ``fit`` uses ``sample_weight`` itself (a loss, thresholds, EM, a

@@ -811,9 +811,15 @@ class _BaseFusion(TransformerMixin, Composite):
     def _check_members_can_output(self, names, members):
         pass
 
+    def _splits(self):
+        # Fixed weights need no out-of-fold outputs, nor partitions: cv is unused.
+        return isinstance(self.weights, str) and self.partitions is None
+
     def _unused_weights(self):
         # Learned weights weigh the out-of-fold loss; missing="prior" the prior.
-        if isinstance(self.weights, str) or self.missing == "prior":
+        # Partitions fit every member with the weights, and say so when one declines.
+        if (isinstance(self.weights, str) or self.missing == "prior"
+                or self.partitions is not None):
             return None
         return (f"{type(self).__name__} with fixed weights (and missing='error') does not "
                 "use it itself")

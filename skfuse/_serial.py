@@ -373,6 +373,9 @@ class SerialStack(TransformerMixin, Composite):
     def _routed_members(self):
         return self._kept_steps()
 
+    def _splits(self):
+        return len(self._kept_steps()) > 1  # one step is fitted on every row, unsplit
+
     def _unused_weights(self):
         # A cascade weighs its thresholds, exit rates and prior; a stack only passes
         # the weights on to its steps.

@@ -734,3 +734,38 @@ def test_weights_that_nothing_uses_are_refused_as_scikit_learn_does(routing, mak
         make(asks).fit(X_, y_, sample_weight=weights)
         FusionClassifier(declining, weights="optimize", cv=3).fit(X_, y_, sample_weight=weights)
         SerialStack(declining, exit_threshold="auto", cv=3).fit(X_, y_, sample_weight=weights)
+
+
+class _WeightedKFold(KFold):
+    # A splitter that requests sample_weight (and records whether split ran).
+    __metadata_request__split = {"sample_weight": True}
+    called = False
+
+    def split(self, X, y=None, groups=None, sample_weight=None):
+        type(self).called = True
+        return super().split(X, y, groups)
+
+
+def test_weights_routed_only_to_a_splitter_that_is_never_called_are_refused(routing):
+    # A fusion of fixed weights never calls cv: weights that reach only its split (no
+    # member requests them) change nothing, and are refused as without the splitter.
+    declining = [("a", Ridge().set_fit_request(sample_weight=False)),
+                 ("b", Ridge(alpha=10.0).set_fit_request(sample_weight=False))]
+    weights = np.where(np.arange(len(Y_REG)) % 2, 5.0, 0.2)
+    _WeightedKFold.called = False
+    with pytest.raises(TypeError, match=r"sample_weight.*not routed to any object"):
+        FusionRegressor(declining, cv=_WeightedKFold(3)).fit(X_REG, Y_REG,
+                                                             sample_weight=weights)
+    assert not _WeightedKFold.called
+    # Learned weights split, so the splitter uses them there.
+    FusionRegressor(declining, weights="optimize", cv=_WeightedKFold(3)).fit(
+        X_REG, Y_REG, sample_weight=weights)
+    assert _WeightedKFold.called
+
+
+def test_partitions_keep_their_own_error_for_weights_no_member_requests(routing):
+    declining = [("a", Ridge().set_fit_request(sample_weight=False)),
+                 ("b", Ridge(alpha=10.0).set_fit_request(sample_weight=False))]
+    weights = np.where(np.arange(len(Y_REG)) % 2, 5.0, 0.2)
+    with pytest.raises(ValueError, match="with partitions every member is fitted"):
+        FusionRegressor(declining, partitions=3).fit(X_REG, Y_REG, sample_weight=weights)
