@@ -36,6 +36,7 @@ from ._base import (
     check_known_classes,
     check_sample_weight,
     check_sample_weight_support,
+    deciding_estimator,
     member_prediction,
     member_proba,
     member_votes,
@@ -1064,8 +1065,10 @@ class DistilledClassifier(ClassifierMixin, _BaseDistilled):
                 # does: under routing, MultiOutputRegressor hands them only on request.
                 student = clone(student).set_fit_request(sample_weight=True)
             student = MultiOutputRegressor(student)
-        elif z.ndim == 1 and not get_tags(student).target_tags.single_output:
+        elif z.ndim == 1 and not get_tags(
+                deciding_estimator(student)).target_tags.single_output:
             z = z[:, None]  # two classes, one logit: a column for a multi-output-only student
+            # (or a Pipeline ending in one, whose own tags do not say so)
         return rows, z, weights, np.arange(len(z)), student
 
     def _student_output(self):

@@ -1663,13 +1663,17 @@ def test_at_label_weight_one_fidelitys_fold_fits_learn_real_rows_alone():
 
 
 
-def test_a_multi_output_only_student_learns_two_classes_one_logit_as_a_column():
+@pytest.mark.parametrize("in_pipeline", [False, True])
+def test_a_multi_output_only_student_learns_two_classes_one_logit_as_a_column(in_pipeline):
     # MultiOutputRegressor takes 2-D targets only: with two classes (one logit) it got
-    # a vector and failed with scikit-learn's "y must have at least two dimensions".
+    # a vector and failed with scikit-learn's "y must have at least two dimensions"
+    # (also inside a Pipeline, whose own tags do not say it takes 2-D targets only).
     X, y = make_classification(n_samples=120, n_features=4, random_state=0)
-    wrapped = DistilledClassifier(LogisticRegression(), MultiOutputRegressor(
-        DecisionTreeRegressor(max_depth=3, random_state=0)), augment=None, label_weight=0.5,
-        cv=3, random_state=0).fit(X, y)
+    student = MultiOutputRegressor(DecisionTreeRegressor(max_depth=3, random_state=0))
+    if in_pipeline:
+        student = make_pipeline(StandardScaler(), student)
+    wrapped = DistilledClassifier(LogisticRegression(), student, augment=None,
+                                  label_weight=0.5, cv=3, random_state=0).fit(X, y)
     plain = DistilledClassifier(LogisticRegression(), DecisionTreeRegressor(
         max_depth=3, random_state=0), augment=None, label_weight=0.5, cv=3,
         random_state=0).fit(X, y)
