@@ -72,10 +72,12 @@ def _cascade_only(method):
     return check
 
 
-def _stack_only(method, refits=False):
+def _stack_only(method, refits=False, columns=True):
     """An ``available_if`` check: ``method`` exists only for a stack, and says so. A
     method that ``refits`` (``fit_transform``) follows the parameters; the others the
-    fitted estimator once fitted (:meth:`SerialStack._is_cascade`)."""
+    fitted estimator once fitted (:meth:`SerialStack._is_cascade`). A method that gives
+    ``columns`` (``transform``, feature names) does not exist for a one-step stack on
+    one object per row; the final step's own methods do."""
 
     def check(stack):
         if (stack.exit_threshold is not None) if refits else stack._is_cascade():
@@ -83,7 +85,7 @@ def _stack_only(method, refits=False):
                 f"{method} is not available when exit_threshold is set (a cascade, not "
                 "a stack)"
             )
-        if (not refits and len(getattr(stack, "steps_", ())) == 1
+        if (columns and not refits and len(getattr(stack, "steps_", ())) == 1
                 and getattr(stack, "_row_objects_", False)):
             # A one-step stack hands its step X as it is: texts have no columns.
             raise AttributeError(
@@ -100,7 +102,7 @@ def _final_has(method):
     fitted) has ``method``."""
 
     def check(stack):
-        _stack_only(method)(stack)
+        _stack_only(method, columns=False)(stack)
         name, final = stack._final_step()
         _require_step_method(final, method, f"the final step {name!r}")
         return True

@@ -320,3 +320,15 @@ def test_one_step_stack_on_texts_has_no_columns_to_transform_or_name():
         assert "one-step stack fitted on one object per row (1-D X)" in (
             f"{raised.value} {raised.value.__cause__}")
     assert_array_equal(stack.predict(texts), stack.steps_[0][1].predict(texts))
+
+
+def test_one_step_stack_on_texts_keeps_its_final_steps_methods():
+    # The one-step refusal (texts have no columns) is for transform and feature names:
+    # the final step's predict_proba and decision_function were refused with it.
+    texts, y = _texts()
+    stack = SerialStack([("lr", _members()[0][1])], cv=2).fit(texts, y)
+    step = stack.steps_[0][1]
+    assert hasattr(stack, "predict_proba") and hasattr(stack, "decision_function")
+    assert_allclose(stack.predict_proba(texts), step.predict_proba(texts))
+    assert_allclose(stack.decision_function(texts), step.decision_function(texts))
+    assert not hasattr(stack, "transform")
