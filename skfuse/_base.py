@@ -1373,8 +1373,27 @@ def seed_estimator(estimator, random_state):
              if (key == "random_state" or key.endswith("__random_state")) and value is None
              and not any(key.startswith(prefix) and key != f"{prefix}random_state"
                          for prefix in inside)]
-    seeds = seeds_by_name(random_state, unset)
-    return clone(estimator).set_params(**seeds) if seeds else estimator
+    # A splitter it holds (a search's or a calibrator's ``cv``) that shuffles without a
+    # seed draws from NumPy's global generator: seeded as the composite's own ``cv`` is.
+    splitters = [key for key, value in params.items()
+                 if _unseeded_splitter(value)
+                 and not any(key.startswith(prefix) for prefix in inside)]
+    seeds = seeds_by_name(random_state, unset + splitters)
+    if not seeds:
+        return estimator
+    for key in splitters:
+        splitter = copy.copy(params[key])
+        splitter.random_state = seeds[key]
+        seeds[key] = splitter
+    return clone(estimator).set_params(**seeds)
+
+
+def _unseeded_splitter(value):
+    """Whether ``value`` is a cv splitter that draws (shuffles) and has no seed."""
+    return (not isinstance(value, type) and hasattr(value, "split")
+            and hasattr(value, "get_n_splits") and not hasattr(value, "fit")
+            and getattr(value, "random_state", 0) is None
+            and getattr(value, "shuffle", True))
 
 
 # -- member outputs, aligned to the composite's classes --------------------------

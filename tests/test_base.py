@@ -332,3 +332,25 @@ def test_names_whose_checksums_collide_get_different_seeds():
 
     seeds = seeds_by_name(0, ["plumless", "buckeroo", "codding", "gnu"])
     assert len(set(seeds.values())) == 4
+
+
+@pytest.mark.parametrize("splitter", ["kfold", "shuffle_split"])
+def test_a_members_own_shuffling_splitter_without_a_seed_is_seeded(splitter):
+    # A search member holding KFold(shuffle=True) without a seed drew its folds from
+    # NumPy's global generator: two fits with one random_state differed.
+    from sklearn.model_selection import GridSearchCV, KFold, ShuffleSplit
+    X, y = make_classification(120, 5, random_state=0)
+    cv = KFold(3, shuffle=True) if splitter == "kfold" else ShuffleSplit(3, test_size=0.3)
+
+    def fit(global_seed):
+        np.random.seed(global_seed)
+        search = GridSearchCV(DecisionTreeClassifier(), {"max_depth": [1, 2, 3, 4, 5]}, cv=cv)
+        return FusionClassifier([("search", search), ("lr", LogisticRegression())],
+                                weights="optimize", cv=3, refit=True,
+                                random_state=0).fit(X, y)
+
+    first, second = fit(1), fit(2)
+    np.testing.assert_array_equal(first.estimators_[0].cv_results_["mean_test_score"],
+                                  second.estimators_[0].cv_results_["mean_test_score"])
+    np.testing.assert_array_equal(first.predict_proba(X), second.predict_proba(X))
+    assert cv.random_state is None  # the user's splitter is left as it was
