@@ -518,7 +518,7 @@ class Composite(_BaseComposition):
         split_params = split_params or {}
         cv = given = check_cv(self.cv, y, classifier=classifier)
         # A splitter that draws (a shuffling KFold, ShuffleSplit) and has no seed.
-        if getattr(cv, "random_state", 0) is None and getattr(cv, "shuffle", True):
+        if _unseeded_splitter(cv):
             cv = copy.copy(cv)
             cv.random_state = int(rng.randint(np.iinfo(np.int32).max))
         try:

@@ -295,12 +295,16 @@ def test_a_partition_missing_a_class_is_handled():
 def test_a_partition_too_small_for_a_member_is_named():
     X = da.from_array(X_CLF, chunks=((590, 590, 20), 6))
     y = da.from_array(Y_CLF, chunks=((590, 590, 20),))
-    knn = FusionClassifier([("knn", KNeighborsClassifier(n_neighbors=25)),
-                            ("nb", GaussianNB())], weights="optimize",
-                           partitions="blocks", random_state=0)
     with pytest.raises(ValueError, match=r"member 'knn' could not be fitted on partition 2 "
                                          r"\(20 rows\).*n_neighbors"):
-        knn.fit(X, y)
+        _knn_and_nb_by_blocks().fit(X, y)
+
+
+def _knn_and_nb_by_blocks():
+    """A fusion whose 25-nearest-neighbours member cannot fit on a block of 20 rows."""
+    return FusionClassifier([("knn", KNeighborsClassifier(n_neighbors=25)),
+                             ("nb", GaussianNB())], weights="optimize",
+                            partitions="blocks", random_state=0)
 
 
 def test_blocks_inside_a_composite_says_the_collection_was_computed():
@@ -784,12 +788,9 @@ def test_a_failing_partition_is_named_by_its_block_after_empty_ones():
     # one X.partitions[i] or X.blocks[i] gives), not its place among the non-empty ones.
     X = da.from_array(X_CLF[:620], chunks=((0, 20, 300, 300), 6))
     y = da.from_array(Y_CLF[:620], chunks=((0, 20, 300, 300),))
-    knn = FusionClassifier([("knn", KNeighborsClassifier(n_neighbors=25)),
-                            ("nb", GaussianNB())], weights="optimize",
-                           partitions="blocks", random_state=0)
     with pytest.raises(ValueError, match=r"member 'knn' could not be fitted on partition 1 "
                                          r"\(20 rows\).*n_neighbors"):
-        knn.fit(X, y)
+        _knn_and_nb_by_blocks().fit(X, y)
 
 
 class _FailsOnFewRows(ClassifierMixin, BaseEstimator):
