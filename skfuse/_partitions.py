@@ -27,7 +27,7 @@ from ._base import check_sample_weight, vote_counts
 from ._compat import _get_output_config
 from ._tasks import fit_task, run_fit_tasks, weight_params
 from ._views import take_rows
-from ._warnings import silenced
+from ._warnings import names_mismatch, names_warning_given, silenced
 
 PARTITION_SAMPLE = 1000  # rows per partition that the other partitions' fits predict
 
@@ -546,9 +546,16 @@ def in_memory_copy(fitted):
 # -- blockwise prediction ------------------------------------------------------------
 
 
-def _call(estimator, method, block, empty):
-    """``estimator.method(block)``; ``empty`` (the output of no row) for an empty block."""
-    return empty if block.shape[0] == 0 else getattr(estimator, method)(block)
+def _call(estimator, method, block, empty, names_warned):
+    """``estimator.method(block)``; ``empty`` (the output of no row) for an empty block.
+    ``names_warned``: the feature-names warning was given for the whole collection, so
+    no block repeats it."""
+    if block.shape[0] == 0:
+        return empty
+    if not names_warned:
+        return getattr(estimator, method)(block)
+    with names_warning_given():
+        return getattr(estimator, method)(block)
 
 
 def _first_rows(X):
@@ -580,7 +587,8 @@ def blockwise(estimator, method, X):
     """``estimator.method`` on each block of a Dask collection, as a Dask array.
 
     Each block is predicted where it lives; the fitted estimator is sent once per
-    worker, and nothing of ``X`` reaches this process. A DataFrame's blocks keep their
+    worker, and nothing of ``X`` reaches this process. A feature-names warning is the
+    caller's to give, once: the blocks do not repeat it. A DataFrame's blocks keep their
     column names; the result's row-chunk sizes are unknown for a DataFrame (as with
     ``map_partitions``) and ``X``'s own for an array.
     """
@@ -599,14 +607,15 @@ def blockwise(estimator, method, X):
         head = _first_rows(X)
     if X.shape[1] is not None and len(head) == 0:
         raise ValueError(f"{owner}: X has 0 samples.")
-    probe = np.asarray(getattr(estimator, method)(head))
+    probe = np.asarray(getattr(estimator, method)(head))  # warns of names, if at all
+    names_warned = names_mismatch(estimator, head)
     empty = np.empty((0, *probe.shape[1:]), dtype=probe.dtype)
     fitted = dask.delayed(estimator, pure=True)
     config = get_config()
     parts = [
         da.from_delayed(
             dask.delayed(_configured, pure=True)(config, _call, fitted, method, block,
-                                                 empty),
+                                                 empty, names_warned),
             shape=(np.nan if lengths is None else lengths[b],) + probe.shape[1:],
             dtype=probe.dtype,
         )

@@ -221,13 +221,25 @@ def one_names_warning(method):
             warnings.warn(message, UserWarning, stacklevel=2)
             _CALL.entry = self
         try:
-            with _ignoring(_NamesMarker, UserWarning, _NAMES_WARNING):
+            with names_warning_given():
                 return method(self, X, *args, **kwargs)
         finally:
             if entry is None:
                 _CALL.entry = None
 
     return wrapped
+
+
+def names_warning_given():
+    """Ignore scikit-learn's feature-names warning in the block, in every thread: for
+    work whose caller has given it already."""
+    return _ignoring(_NamesMarker, UserWarning, _NAMES_WARNING)
+
+
+def names_mismatch(estimator, X):
+    """Whether ``X`` has feature names and ``estimator``'s fit had none, or the other
+    way round."""
+    return _names_warning(estimator, X) is not None
 
 
 def _names_warning(estimator, X):

@@ -118,6 +118,26 @@ def test_predict_on_a_dask_frame_reads_one_partition_and_takes_empty_ones():
     assert fitted.transform(lazy).compute().shape == (len(here), 6)
 
 
+@pytest.mark.parametrize("scheduler", ["sync", "threads"])
+@pytest.mark.parametrize("fit_names", [False, True], ids=["fit_array", "fit_frame"])
+def test_a_names_mismatch_on_a_collection_warns_once(fit_names, scheduler):
+    # Each block warned again, in the composite's name and in each member's.
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(X_CLF, columns=[f"f{i}" for i in range(6)])
+    fitted = fusion().fit(frame if fit_names else X_CLF, Y_CLF)
+    X = da.from_array(X_CLF, chunks=300) if fit_names else dd.from_pandas(frame,
+                                                                          npartitions=4)
+    with dask.config.set(scheduler=scheduler):
+        for method in ("predict", "predict_proba", "transform"):
+            with warnings.catch_warnings(record=True) as record:
+                warnings.simplefilter("always")
+                out = getattr(fitted, method)(X).compute()
+            names = [str(w.message) for w in record if "feature names" in str(w.message)]
+            assert len(names) == 1 and "FusionClassifier" in names[0], names
+            assert_allclose(out, getattr(fitted, method)(X_CLF if not fit_names else frame))
+
+
 @pytest.mark.parametrize("odd", [None, 1, np.nan], ids=["None", "int", "NaN"])
 def test_partitioned_labels_that_do_not_sort_are_named_as_in_memory(odd):
     # Each partition sorted its labels first, and failed in NumPy's words.
