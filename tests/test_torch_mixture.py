@@ -858,6 +858,40 @@ def test_a_callback_that_stops_at_an_epochs_end_keeps_a_better_last_epoch():
     assert_allclose(stopped.predict(X), model(max_epochs=4).fit(X, y).predict(X))
 
 
+def test_a_users_callback_may_take_the_name_early_stopping_where_that_is_off():
+    # fit read the user's callback as the built-in stopper, and failed on best_epoch_.
+    from skorch.callbacks import GradientNormClipping
+
+    X, y = _noisy_rows()
+    model = NeuralMixtureOfExpertsRegressor(
+        n_experts=2, max_epochs=4, device="cpu", random_state=0, early_stopping=False,
+        callbacks=[("early_stopping", GradientNormClipping(1.0))]).fit(X, y)
+    assert model.best_epoch_ == model.n_iter_ == 4
+
+
+def test_best_epoch_is_the_one_a_users_early_stopping_restored():
+    # Without the built-in stopper, best_epoch_ said the last epoch, while the user's
+    # EarlyStopping(load_best=True) had restored an earlier one's weights.
+    from skorch.callbacks import EarlyStopping
+    from skorch.dataset import ValidSplit
+
+    X, y = _noisy_rows()
+    model = NeuralMixtureOfExpertsRegressor(
+        n_experts=4, hidden_units=64, lr=0.05, max_epochs=60, device="cpu", random_state=0,
+        early_stopping=False, train_split=ValidSplit(5),
+        callbacks=[EarlyStopping(patience=3, load_best=True)]).fit(X, y)
+    held = np.mean(((model.predict(X[:40]) - y[:40]) / model.y_scale_) ** 2)  # the split
+    assert model.best_epoch_ < model.n_iter_
+    assert held == pytest.approx(model.validation_loss_curve_[model.best_epoch_ - 1],
+                                 rel=1e-5)
+
+
+def _noisy_rows():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(200, 6))
+    return X, X[:, 0] + rng.normal(size=200)
+
+
 def test_callbacks_given_alone_are_set_by_the_names_skorch_gives_them():
     # Two of one class were both named after it, so the second took every parameter
     # set by that name, and the names skorch gives them (GradientNormClipping_1) were

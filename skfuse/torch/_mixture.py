@@ -517,14 +517,21 @@ class _BaseNeuralMixture(BaseEstimator):
                 trainer.fit(rows, target)
 
         history = trainer.history
-        stopper = dict(trainer.callbacks_).get("early_stopping")
+        # The built-in stopper only where it is on (else the name is the user's), and
+        # the callback whose restored weights the model holds: the last to restore its
+        # best epoch at the end of training (the built-in one runs last; else a user's
+        # EarlyStopping with load_best).
+        stopper = dict(trainer.callbacks_).get("early_stopping") if self.early_stopping \
+            else None
+        keeper = next((callback for _, callback in reversed(trainer.callbacks_)
+                       if isinstance(callback, EarlyStopping) and callback.load_best), None)
         if len(history) and "train_loss" not in history[-1]:
             # An epoch that a callback or an interrupt stopped before its end counts as
             # none: its loss was never recorded (early stopping restored the best
             # finished epoch's weights; without it the weights are those at the stop,
             # which no loss vouches for: they must at least be finite).
             history.pop()
-            if stopper is None and not all(torch.isfinite(p).all()
+            if keeper is None and not all(torch.isfinite(p).all()
                                            for p in trainer.module_.parameters()):
                 raise ValueError(f"{type(self).__name__}: training diverged in the epoch "
                                  "stopped before its end: a parameter is NaN or infinite. "
@@ -539,7 +546,7 @@ class _BaseNeuralMixture(BaseEstimator):
         self.loss_curve_ = list(history[:, "train_loss"])
         self.validation_loss_curve_ = (
             None if split is None else list(history[:, "valid_loss"]))
-        self.best_epoch_ = self.n_iter_ if stopper is None else int(stopper.best_epoch_)
+        self.best_epoch_ = self.n_iter_ if keeper is None else int(keeper.best_epoch_)
         curve = self.loss_curve_ if split is None else self.validation_loss_curve_
         loss = monitor.replace("_", " ")
         if self.best_epoch_ == 0:  # early stopping found no finite loss to keep
@@ -733,8 +740,9 @@ _NEURAL_MIXTURE_DOCS = {
     "n_iter_": """n_iter_ : int
         Epochs run.""",
     "best_epoch_": """best_epoch_ : int
-        The epoch whose weights the model holds (1-based): with early stopping, the
-        last epoch that improved the monitored loss; otherwise ``n_iter_``.""",
+        The epoch whose weights the model holds (1-based): with early stopping (or a
+        skorch ``EarlyStopping(load_best=True)`` among ``callbacks``), the last epoch
+        that improved the monitored loss; otherwise ``n_iter_``.""",
     "module_": """module_ : torch.nn.Module
         The trained network (gate and stacked expert weights).""",
     "device_": """device_ : torch.device
