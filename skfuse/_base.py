@@ -34,7 +34,6 @@ from sklearn.utils.validation import (
 from ._cache import _plain_array
 from ._compat import (
     FIT_CONTEXT_WRAPPER,
-    SKLEARN_WRAPPER_MODULES,
     BaseSearchCV,
     HasMethods,
     _BaseComposition,
@@ -43,7 +42,6 @@ from ._compat import (
 )
 from ._tasks import (
     MAX_REPEATS,
-    OUTER_SITE,
     is_frozen,
     resampling_steps,
     weight_key,
@@ -56,7 +54,7 @@ from ._views import (
     pandas_frame,
     take_rows,
 )
-from ._warnings import silenced, warnings_once
+from ._warnings import OUTER_SITE, internal, silenced, warnings_once
 
 
 class Composite(_BaseComposition):
@@ -743,8 +741,7 @@ def fit_sites(frame):
     own = None if above is None else (above.f_code.co_filename, above.f_lineno)
     site = OUTER_SITE.get()
     if site is None:
-        while above is not None and (_module(above).startswith("skfuse.")
-                                     or _module(above) in SKLEARN_WRAPPER_MODULES):
+        while above is not None and internal(above):
             above = above.f_back
         site = None if above is None else (above.f_code.co_filename, above.f_lineno)
     return own, site

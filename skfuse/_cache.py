@@ -50,6 +50,7 @@ import numpy as np
 
 from ._tasks import fit_task, read_from_cache
 from ._views import take_view
+from ._warnings import user_stacklevel
 
 MEMO_BYTES = 256 * 2**20
 # Bumped when what an entry holds, or how a fit is made, changes: entries of another
@@ -312,7 +313,7 @@ def _through_disk(backend, memo_key, call_id, compute, *args, still_keyed=None):
                 where = os.path.join(str(getattr(backend, "location", "")), *call_id)
                 warnings.warn(f"skfuse's member cache could not read its entry {where} "
                               f"(damaged or replaced: {exc!r}); computing it again and "
-                              "writing it over.", UserWarning, stacklevel=2)
+                              "writing it over.", UserWarning, stacklevel=user_stacklevel())
     made, read = None, value is not missing
     if not read:
         value, made = compute(*args)
@@ -540,6 +541,6 @@ class MemberCache:
             warnings.warn(
                 f"skfuse's member cache cannot be opened ({exc}); the members predict "
                 "without it. Set memory=None on a model saved for use elsewhere.",
-                UserWarning, stacklevel=2)
+                UserWarning, stacklevel=user_stacklevel())
             self._unopenable = True  # warned once per call
             return None

@@ -7,7 +7,6 @@ members in threads. :mod:`skfuse._jobs` builds the task lists; the composites ca
 
 import concurrent.futures
 import contextlib
-import contextvars
 import itertools
 import os
 import pickle
@@ -40,6 +39,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from ._compat import BaseSearchCV, lists_params_as_sklearn, shallow_params
 from ._views import take_rows, take_view
+from ._warnings import OUTER_SITE
 
 PARALLEL_PREDICT_ROWS = 10_000  # below this, predict runs its members one after another
 _FIT_ATTEMPTS = 3
@@ -538,11 +538,6 @@ def _narrowed(cap, user_api=None):
         if user_api is None or pool["user_api"] == user_api:
             limits[pool["prefix"]] = min(limits.get(pool["prefix"], cap), pool["num_threads"])
     return limits
-
-
-# The user's call of the outermost composite fit running in this context, where the
-# fit's warnings point (set by ``_base.atomic_fit``; carried into worker tasks).
-OUTER_SITE = contextvars.ContextVar("skfuse_outer_fit_site", default=None)
 
 
 def _run_parallel(calls, n_jobs, owner, labels, done_before, n_total):

@@ -8,6 +8,7 @@ back after skfuse is done with them."""
 # "ignore" that then stands or a recorder that swallows every later warning.
 
 import contextlib
+import contextvars
 import copyreg
 import functools
 import os
@@ -19,7 +20,7 @@ import warnings
 import numpy as np
 from scipy import sparse
 
-from ._compat import _get_feature_names
+from ._compat import SKLEARN_WRAPPER_MODULES, _get_feature_names
 
 _LOCK = threading.Lock()  # guards the blocks' bookkeeping below
 
@@ -185,6 +186,31 @@ def warnings_once(own=None, site=None):
                                      else w.line)
 
 
+# The user's call of the outermost composite fit running in this context, where the
+# fit's warnings point (set by ``_base.atomic_fit``; carried into worker tasks).
+OUTER_SITE = contextvars.ContextVar("skfuse_outer_fit_site", default=None)
+
+
+def internal(frame):
+    """Whether ``frame`` runs skfuse's code or one of scikit-learn's wrappers around a
+    method (``set_output``, ``available_if``...)."""
+    module = frame.f_globals.get("__name__", "")
+    return module.startswith("skfuse.") or module in SKLEARN_WRAPPER_MODULES
+
+
+def user_stacklevel():
+    """The ``stacklevel`` that points a warning raised by this function's caller at the
+    user's line: the first frame above it that is not :func:`internal`; within a
+    composite's ``fit`` (perhaps in a worker), 2, a line of skfuse's that the fit's
+    :func:`warnings_once` shows at the user's call."""
+    if OUTER_SITE.get() is not None:
+        return 2
+    frame, level = sys._getframe(2), 2
+    while frame is not None and internal(frame):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 _NAMES_WARNING = "X (does not have valid feature names|has feature names), but "
 
 
@@ -218,7 +244,7 @@ def one_names_warning(method):
             message = _names_warning(self, X)
             if message is None:
                 return method(self, X, *args, **kwargs)
-            warnings.warn(message, UserWarning, stacklevel=2)
+            warnings.warn(message, UserWarning, stacklevel=user_stacklevel())
             _CALL.entry = self
         try:
             with names_warning_given():

@@ -721,6 +721,9 @@ def test_a_damaged_entry_is_computed_again_with_a_warning(tmp_path):
     # The warning says where the entry lies, so the user can look at the folder.
     assert all(str(tmp_path) in str(w.message) for w in caught
                if "could not read" in str(w.message))
+    # At fit and at predict, it points at the user's line (it pointed inside skfuse's
+    # cache at predict).
+    assert all(w.filename == __file__ for w in caught if "could not read" in str(w.message))
     assert_allclose(again, expected)
     assert fits() == (2, 2)  # fitted again
     _cache._MEMO.clear()
@@ -873,8 +876,9 @@ def test_a_model_predicts_without_its_cache_where_the_folder_cannot_be_made(tmp_
     monkeypatch.setattr(os, "makedirs", read_only)
     monkeypatch.setattr(os, "mkdir", read_only)
     with pytest.warns(UserWarning, match="member cache cannot be opened .* Set "
-                                         "memory=None on a model saved"):
+                                         "memory=None on a model saved") as caught:
         np.testing.assert_array_equal(loaded.predict_proba(X), expected)
+    assert [w.filename for w in caught] == [__file__]  # the user's line, not the cache's
 
 
 def test_a_member_asked_about_some_rows_handed_out_during_a_predict_writes_no_output(

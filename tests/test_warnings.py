@@ -240,10 +240,14 @@ def test_feature_names_that_disagree_with_fit_are_warned_of_once(kind, named_at)
     owner = type(composite).__name__
     methods = [m for m in ("predict", "predict_proba", "transform", "predict_route",
                            "predict_gate") if hasattr(composite, m)]
-    for method in methods:
-        record = caught(lambda m=method: getattr(composite, m)(given))
+    for method in methods + ["score"]:
+        args = (given, Y[:5]) if method == "score" else (given,)
+        record = caught(lambda m=method: getattr(composite, m)(*args))
         assert _named_in_names_warnings(record) == [owner], method
-    assert _named_in_names_warnings(caught(lambda: composite.score(given, Y[:5]))) == [owner]
+        # At the user's line: transform's pointed inside set_output's or available_if's
+        # wrapper, score's inside scikit-learn's ClassifierMixin.
+        assert [w.filename for w in record if "feature names, but" in str(w.message)] \
+            == [__file__], method
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         composite.predict(fitted_on[:5])  # names as at fit: no warning
