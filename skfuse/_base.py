@@ -260,6 +260,20 @@ class Composite(_BaseComposition):
             )
         return input_features
 
+    def _check_takes_outputs(self, name, estimator, X, y):
+        """Refuse member (step) ``name`` unless it takes ``y``'s several outputs: its
+        tags say so, or a clone fitted on the first rows of ``X`` predicts one column
+        per output."""
+        if takes_multi_output(estimator) or fits_multi_output(estimator, X, y):
+            return
+        self._refuse_for_nested_composite(estimator, name, X, y)
+        raise ValueError(
+            f"{type(self).__name__}: y has {np.shape(y)[1]} columns (outputs), and "
+            f"{name!r} does not take several (neither its tags' multi_output nor a fit "
+            "on a few rows says so); every member (step) must. Wrap it in scikit-learn's "
+            "MultiOutputRegressor, which fits one per output."
+        )
+
     def _refuse_for_nested_composite(self, estimator, name, X, y, n_rows=50):
         """When member ``name`` is a skfuse composite that does not take ``y``'s
         outputs, raise its own reason (which names its member), not advice to wrap it
@@ -461,11 +475,16 @@ class Composite(_BaseComposition):
         """What of this composite's settings selects columns of ``X`` (so refuses 1-D
         ``X``), or None: nothing, unless a subclass says otherwise."""
 
-    def _check_y(self, X, y, named_members=None):
+    def _check_y(self, X, y, named_members=None, member_input=None):
         """``y`` as a 1-D array; or, for a regressor composite (``named_members``, the
         ``(name, estimator)`` pairs fitted on ``y``), as given when 2-D and every
         member takes several outputs. A composite that takes one target
-        (``named_members`` None) refuses a ``y`` of several columns in its own words."""
+        (``named_members`` None) refuses a ``y`` of several columns in its own words.
+
+        ``member_input(name, X, y)``: the ``(X, y)`` member ``name`` is fitted on (its
+        view, the rows where it is present), for :meth:`_check_takes_outputs`; None for
+        a member asked later, on its own input (a stack's later step). Without it,
+        every member is asked on ``X``."""
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
@@ -474,24 +493,16 @@ class Composite(_BaseComposition):
         shape = np.shape(np.asarray(y))
         if named_members is None:
             refuse_several_targets(self, shape)
-        if named_members is not None and len(shape) == 2:
-            single = [name for name, est in named_members if not takes_multi_output(est)
-                      and not (shape[1] > 1 and fits_multi_output(est, X, y))]
-            if not single:
-                y = check_array(y, ensure_2d=True, dtype=None, ensure_all_finite=False,
-                                input_name="y")
-                check_consistent_length(X, y)
-                return y
-            if shape[1] > 1:
-                self._refuse_for_nested_composite(dict(named_members)[single[0]],
-                                                  single[0], X, y)
-                raise ValueError(
-                    f"{type(self).__name__}: y has {shape[1]} columns (outputs), and "
-                    f"{single[0]!r} does not take several (neither its tags' "
-                    "multi_output nor a fit on a few rows says so); every member (step) "
-                    "must. Wrap it in scikit-learn's MultiOutputRegressor, which fits one "
-                    "per output."
-                )
+        if named_members is not None and len(shape) == 2 and (
+                shape[1] > 1 or all(takes_multi_output(est) for _, est in named_members)):
+            for name, est in named_members if shape[1] > 1 else ():
+                given = (X, y) if member_input is None else member_input(name, X, y)
+                if given is not None:
+                    self._check_takes_outputs(name, est, *given)
+            y = check_array(y, ensure_2d=True, dtype=None, ensure_all_finite=False,
+                            input_name="y")
+            check_consistent_length(X, y)
+            return y
         if not (_plain_array(y) and y.ndim == 1 and y.dtype.kind != "c"):
             y = column_or_1d(y, warn=True)  # what it would return unchanged skips it
         check_consistent_length(X, y)

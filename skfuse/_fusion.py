@@ -58,6 +58,8 @@ from ._views import (
     presence,
     refuse_rows_without_any,
     resolve_view,
+    take_rows,
+    take_view,
     takes_nan,
 )
 from ._warnings import one_names_warning
@@ -570,6 +572,22 @@ class _BaseFusion(TransformerMixin, Composite):
                 self._report_weights(owner, names, weights)
             report_fit_time(owner, began)
         return self
+
+    def _member_input(self, views, members):
+        """For :meth:`_check_y`: the ``(X, y)`` a member is fitted on, its view of the
+        rows where that view is present."""
+        feature_names = getattr(self, "feature_names_in_", None)
+
+        def member_input(name, X, y):
+            if name not in views:
+                return X, y
+            view = resolve_view(views[name], X, name, feature_names)
+            present = presence(X, [view], [members[name]], [f"member {name!r}"],
+                               type(self).__name__)
+            rows = np.arange(X.shape[0]) if present is None else np.flatnonzero(present[0])
+            return take_rows(take_view(X, view), rows), np.asarray(y)[rows]
+
+        return member_input
 
     def _check_partitioned_y(self, y_sample):
         """The sample's targets, checked as the members' fits do not check them."""
@@ -1705,7 +1723,10 @@ class FusionRegressor(_CollectionScoreMixin, RegressorMixin, _BaseFusion):
             self._n_outputs_ = None
             return self._fit_partitioned(params, X, y, sample_weight, fit_params, began)
         X = self._check_X(X, reset=True)
-        y = numeric_target(self._check_y(X, y, list(zip(*params[:2]))), "FusionRegressor")
+        names, members, views = params[:3]
+        y = numeric_target(self._check_y(X, y, list(zip(names, members)),
+                                         self._member_input(views, dict(zip(names, members)))),
+                           "FusionRegressor")
         self._n_outputs_ = None if y.ndim == 1 else y.shape[1]
         return self._fit(params, X, y, y, sample_weight, fit_params, began)
 

@@ -47,7 +47,7 @@ from ._compat import (
     _VisualBlock,
 )
 from ._tasks import is_frozen, report, report_fit_time
-from ._views import check_views, resolve_view, takes_nan
+from ._views import check_views, resolve_view, take_view, takes_nan
 from ._warnings import one_names_warning
 from .exceptions import FrozenMemberWarning
 
@@ -555,7 +555,7 @@ class SerialStack(TransformerMixin, Composite):
         X = self._check_X(X, reset=True)
         steps = self._kept_steps()
         regressors = all(is_regressor(est) for _, est in steps)
-        y = self._check_y(X, y, steps if regressors else None)
+        y = self._check_y(X, y, steps if regressors else None, self._step_input(steps))
         classifier = is_classifier(self._final)
         if classifier:
             self._set_classes(y)
@@ -619,6 +619,18 @@ class SerialStack(TransformerMixin, Composite):
                 FrozenMemberWarning,
                 stacklevel=5,  # here, fit, atomic_fit, _fit_context, the caller
             )
+
+    def _step_input(self, steps):
+        """For :meth:`_check_y`: the first step's view of ``X``; a later step is
+        asked on its own input, once the level before it is fitted."""
+        first = steps[0][0]
+
+        def step_input(name, X, y):
+            if name != first:
+                return None
+            return take_view(X, self._resolve_views(X, [first])[0]), y
+
+        return step_input
 
     def _resolve_views(self, X, names):
         """The view of each kept step ``names``; a skipped step's view is unused."""

@@ -233,6 +233,10 @@ def fit_stack(stack, estimators, step_params, X, y, sample_weight, folds):
         rows = None if fit[name].tested.all() else np.flatnonzero(fit[name].tested)
         Z = None  # freed first, so that two levels' inputs are not held at once
         Z, view = _next_input(stack, fit[name].oof, X), None
+        if np.ndim(y) == 2:  # several outputs: asked of a later step on its own input
+            stack._check_takes_outputs(names[i + 1], estimators[i + 1],
+                                       *((Z, y) if rows is None else (take_rows(Z, rows),
+                                                                       y[rows])))
         _refuse_missing_members(name, est, asked_method(stack, name), fit[name].oof, Z,
                                 fit[name].tested, names[i + 1], estimators[i + 1],
                                 fitted=False)

@@ -1286,6 +1286,34 @@ def test_members_that_take_several_outputs_without_saying_so_are_tried_and_taken
     assert stack.predict(X).shape == y.shape
 
 
+def test_members_are_tried_on_several_outputs_with_their_own_input():
+    # The trial fit saw the whole X: a text column the member's view leaves out, the
+    # rows where its view is missing, and in a stack the raw X in place of the level's
+    # outputs. Each refused a member that takes several outputs.
+    import pandas as pd
+    from sklearn.compose import make_column_transformer
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.preprocessing import OneHotEncoder
+
+    X, y = multi_output_data()
+    frame = pd.DataFrame(X[:, :3], columns=["a", "b", "c"]).assign(
+        text=np.array(["red", "green", "blue"])[np.arange(len(X)) % 3])
+    search = GridSearchCV(Ridge(), {"alpha": [1.0, 2.0]}, cv=2)  # no multi_output tag
+    fusion = FusionRegressor([("search", search), ("ridge", Ridge())],
+                             views={"search": ["a", "b", "c"], "ridge": ["a", "b"]})
+    assert fusion.fit(frame, y).predict(frame).shape == y.shape
+    missing = frame[["a", "b"]].assign(d=np.r_[np.full(60, np.nan), X[60:, 3]])
+    fusion.set_params(views={"search": ["d"], "ridge": ["a", "b"]})
+    assert fusion.fit(missing, y).predict(missing).shape == y.shape
+    stack = SerialStack([("search", search), ("final", Ridge())], cv=3,
+                        views={"search": ["a", "b", "c"]})
+    assert stack.fit(frame, y).predict(frame).shape == y.shape
+    encoded = make_pipeline(make_column_transformer((OneHotEncoder(), ["text"]),
+                                                    remainder="passthrough"), Ridge())
+    stack = SerialStack([("encoded", encoded), ("search", search)], cv=3)
+    assert stack.fit(frame, y).predict(frame).shape == y.shape
+
+
 def test_several_outputs_need_members_that_take_them():
     X, y = multi_output_data()
     from sklearn.svm import SVR
