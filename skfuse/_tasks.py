@@ -17,6 +17,7 @@ import traceback
 import warnings
 
 import numpy as np
+import threadpoolctl
 from joblib import cpu_count, effective_n_jobs
 from sklearn import get_config
 from sklearn.base import BaseEstimator, clone
@@ -35,7 +36,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.metadata_routing import MetadataRouter, get_routing_for_object
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import has_fit_parameter
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import ThreadpoolController, threadpool_info
 
 from ._compat import BaseSearchCV, lists_params_as_sklearn, shallow_params
 from ._views import take_rows, take_view
@@ -482,16 +483,18 @@ def member_threads(n_jobs):
         return
     with _SHARED_CAP:  # the first of overlapping calls sets it, the last puts it back
         if _SHARED_CAP.users == 0:
-            _SHARED_CAP.limiter = threadpool_limits(limits=_narrowed(cap, user_api="blas"))
+            _SHARED_CAP.limiter = _limited("blas", _narrowed(cap, user_api="blas"))
+            _release_blas()
         _SHARED_CAP.users += 1
     try:
-        with threadpool_limits(limits=_narrowed(cap, user_api="openmp")):  # this thread's
+        with _limited("openmp", _narrowed(cap, user_api="openmp")):  # this thread's
             yield
     finally:
         with _SHARED_CAP:
             _SHARED_CAP.users -= 1
             if _SHARED_CAP.users == 0:
                 _SHARED_CAP.limiter.restore_original_limits()
+                _release_blas()
 
 
 class _SharedCap:
@@ -527,8 +530,25 @@ def capped_call(limits, function, *args):
     set to ``limits`` (from :func:`openmp_limits`; None: as they are)."""
     if not limits:
         return function(*args)
-    with threadpool_limits(limits=limits):
+    with _limited("openmp", limits):
         return function(*args)
+
+
+def _limited(user_api, limits):
+    """A limiter of the ``user_api`` pools alone: restoring it leaves the others as
+    they are (``threadpool_limits`` puts back every pool it saw, so a thread's OpenMP
+    limit ending lifted the BLAS cap of calls still running)."""
+    return ThreadpoolController().select(user_api=user_api).limit(limits=limits)
+
+
+def _release_blas():
+    """Let any thread set OpenBLAS's width after this one set it outside a ``with``:
+    threadpoolctl (3.8 on) lets only the thread that took control set it, and ignores
+    the others silently."""
+    controller = getattr(threadpoolctl, "OpenBLASController", None)
+    clear = getattr(controller, "clear_controlling_thread", None)
+    if clear is not None:
+        clear()
 
 
 def _narrowed(cap, user_api=None):

@@ -23,6 +23,7 @@ from sklearn.pipeline import make_pipeline
 from threadpoolctl import threadpool_info
 
 import skfuse._cache
+import skfuse._tasks
 from skfuse import FusionClassifier, FusionRegressor, MixtureOfExpertsClassifier
 
 X, Y = make_classification(2000, 8, n_informative=5, random_state=0)
@@ -74,6 +75,48 @@ def test_predicting_in_parallel_from_threads_gives_the_blas_pools_their_width_ba
     widths = blas_widths()
     predicting_together(mixture, X_big, calls=5, concurrently=concurrently)
     assert blas_widths() == widths
+
+
+class _BlasWidths(RegressorMixin, BaseEstimator):
+    """Records the BLAS pools' widths its fit runs under."""
+
+    def fit(self, X, y):
+        self.widths_ = [width for _, width in blas_widths()]
+        self.mean_ = float(np.mean(y))
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), self.mean_)
+
+
+def test_threaded_workers_cap_blas_whichever_thread_fits(monkeypatch):
+    # threadpoolctl 3.8 lets only the thread that took control of OpenBLAS set its
+    # width: the cap, set outside a `with`, kept the main thread in control, and a fit
+    # from another thread ran its members at full width, silently.
+    import joblib
+    from threadpoolctl import threadpool_limits
+
+    monkeypatch.setattr(skfuse._tasks, "cpu_count", lambda: 2)  # 2 workers: a cap of 1
+    X_small, y_small = make_regression(60, 3, random_state=0)
+
+    def fit():
+        with joblib.parallel_backend("threading"):
+            fusion = FusionRegressor([("a", _BlasWidths()), ("b", _BlasWidths())],
+                                     n_jobs=2).fit(X_small, y_small)
+        return {width for member in fusion.estimators_ for width in member.widths_}
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        if not blas_widths() or min(width for _, width in blas_widths()) < 2:
+            pytest.skip("no BLAS pool that can be 2 threads wide")
+        before = blas_widths()
+        assert fit() == {1}  # the main thread
+        seen = []
+        thread = threading.Thread(target=lambda: seen.append(fit()))
+        thread.start()
+        thread.join()
+        assert seen == [{1}]  # another thread
+        assert fit() == {1}
+        assert blas_widths() == before
 
 
 def test_threads_predicting_first_unpickle_each_stored_member_once(
