@@ -402,8 +402,8 @@ class SerialStack(TransformerMixin, Composite):
             final = get_tags(self._final)
             kept = [est for _, est in self._kept_steps()]
             kept_tags = [get_tags(est) for est in kept]
-        except (TypeError, ValueError, AttributeError, IndexError):
-            return tags  # invalid steps: fit reports them
+        except (TypeError, ValueError, AttributeError, IndexError, KeyError):
+            return tags  # invalid steps (a dict of them, say): fit reports them
         tags.estimator_type = final.estimator_type
         if final.classifier_tags is not None:
             # The stack takes 1-d y only, whatever its final step takes.

@@ -9,6 +9,8 @@ to a loss (lower is better); :func:`optimize_weights` minimises it, :func:`greed
 runs ensemble selection with replacement (Caruana et al., 2004).
 """
 
+import numbers
+
 import numpy as np
 from scipy.optimize import minimize, minimize_scalar
 from scipy.special import logsumexp
@@ -604,7 +606,9 @@ def _score(scorer, holder, y, sample_weight):
             f"scoring could not score the fused out-of-fold outputs ({exc}): it is "
             f"called as {called}, where fused has {methods} only and X is None (the "
             "outputs are scored without X).") from exc
-    if np.ndim(value) != 0 or np.iscomplexobj(value):
+    if np.ndim(value) == 0 and hasattr(value, "item"):  # a NumPy scalar or 0-d array
+        value = value.item()
+    if not isinstance(value, numbers.Real):  # nor text, None or a complex number
         # As cross_validate asks; one score per output is a common slip.
         raise ValueError(
             f"scoring must return one number; got {value!r}. Give a scorer that does "

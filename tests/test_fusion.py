@@ -1384,6 +1384,17 @@ def test_a_scorer_that_gives_one_score_per_output_is_refused_by_name(weights):
 
 
 
+@pytest.mark.parametrize("returned", ["0.9", None])
+@pytest.mark.parametrize("weights", ["optimize", "greedy"])
+def test_a_scorer_that_gives_no_number_is_refused_by_name(returned, weights):
+    # Text or None passed the check and failed as "bad operand type for unary -".
+    fusion = FusionClassifier([("lr", LogisticRegression()), ("nb", GaussianNB())],
+                              weights=weights, scoring=lambda est, X, y: returned, cv=3)
+    with pytest.raises(ValueError, match=f"scoring must return one number; got "
+                                         f"{re.escape(repr(returned))}"):
+        fusion.fit(IRIS_X, IRIS_Y)
+
+
 def test_a_scorer_the_fused_outputs_cannot_serve_says_how_it_is_called():
     # A scorer needing decision_function (or, for a regressor, predict_proba) failed
     # with an AttributeError naming a private class; one reading X got X=None and

@@ -428,6 +428,21 @@ def test_bad_thresholds_are_refused_before_any_step_is_fitted(threshold):
         cascade.fit(X, y)
 
 
+@pytest.mark.parametrize("steps", [{"nb": GaussianNB(), "lr": LogisticRegression()}, {}])
+def test_steps_given_as_a_dict_are_refused_by_name(steps):
+    # The tags read steps[-1] and failed with KeyError: -1 (in is_classifier, in
+    # cross_val_score) before fit could name the parameter.
+    from sklearn.model_selection import cross_val_score
+
+    from skfuse._compat import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match="'steps' parameter"):  # (scikit-learn
+        # names cross_val_score in it)
+        cross_val_score(SerialStack(steps), X, y, cv=3, error_score="raise")
+    with pytest.raises(InvalidParameterError, match="'steps' parameter of SerialStack"):
+        SerialStack(steps).fit(X, y)
+
+
 def test_later_steps_only_run_on_deferred_rows():
     class CountingRows(LogisticRegression):
         rows = 0

@@ -886,6 +886,19 @@ def test_best_epoch_is_the_one_a_users_early_stopping_restored():
                                  rel=1e-5)
 
 
+@pytest.mark.parametrize("kind", [NeuralMixtureOfExpertsRegressor,
+                                  NeuralMixtureOfExpertsClassifier])
+def test_numpy_integers_count_the_experts_as_python_ones(kind):
+    # A grid over np.arange gives NumPy integers: sparse routing failed on one
+    # ("'numpy.int64' object has no attribute 'bit_length'").
+    X, y = _noisy_rows()
+    y = y if kind is NeuralMixtureOfExpertsRegressor else (y > 0).astype(int)
+    settings = dict(max_epochs=2, train_split=None, device="cpu", random_state=0)
+    python = kind(n_experts=4, top_k=1, **settings).fit(X, y)
+    numpy = kind(n_experts=np.int64(4), top_k=np.int64(1), **settings).fit(X, y)
+    assert_array_equal(numpy.predict(X), python.predict(X))
+
+
 def _noisy_rows():
     rng = np.random.RandomState(0)
     X = rng.normal(size=(200, 6))

@@ -484,8 +484,9 @@ class _BaseNeuralMixture(BaseEstimator):
 
         # top_k at or above n_experts runs every expert (the network makes it dense):
         # one expert works with the default top_k=2.
-        module = MixtureNet(X.shape[1], n_outputs, self.n_experts, hidden, self.top_k,
-                            self._classify, generator)
+        module = MixtureNet(X.shape[1], n_outputs, int(self.n_experts), hidden,
+                            None if self.top_k is None else int(self.top_k), self._classify,
+                            generator)  # Python ints: a NumPy one (a grid's) has no bit_length
         device_generator = torch.Generator(device=device).manual_seed(
             int(rng.randint(np.iinfo(np.int32).max))
         )
