@@ -585,6 +585,8 @@ class _BaseFusion(TransformerMixin, Composite):
             present = presence(X, [view], [members[name]], [f"member {name!r}"],
                                type(self).__name__)
             rows = np.arange(X.shape[0]) if present is None else np.flatnonzero(present[0])
+            if rows.size == 0:  # refused at fit, in those words
+                return None
             return take_rows(take_view(X, view), rows), np.asarray(y)[rows]
 
         return member_input

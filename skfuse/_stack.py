@@ -233,13 +233,14 @@ def fit_stack(stack, estimators, step_params, X, y, sample_weight, folds):
         rows = None if fit[name].tested.all() else np.flatnonzero(fit[name].tested)
         Z = None  # freed first, so that two levels' inputs are not held at once
         Z, view = _next_input(stack, fit[name].oof, X), None
-        if np.ndim(y) == 2:  # several outputs: asked of a later step on its own input
-            stack._check_takes_outputs(names[i + 1], estimators[i + 1],
-                                       *((Z, y) if rows is None else (take_rows(Z, rows),
-                                                                       y[rows])))
         _refuse_missing_members(name, est, asked_method(stack, name), fit[name].oof, Z,
                                 fit[name].tested, names[i + 1], estimators[i + 1],
                                 fitted=False)
+        if np.ndim(y) == 2:  # several outputs: asked of a later step on its own input
+            # (after the NaN it may pass on is explained)
+            stack._check_takes_outputs(names[i + 1], estimators[i + 1],
+                                       *((Z, y) if rows is None else (take_rows(Z, rows),
+                                                                       y[rows])))
     stack.n_oof_samples_ = X.shape[0] if rows is None else rows.size
     plan = _plan(stack, X.shape[0])
     plan.add(names[-1], estimators[-1], label=f"step {names[-1]!r} (final)", view=view,

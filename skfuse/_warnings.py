@@ -200,9 +200,11 @@ def internal(frame):
 
 def user_stacklevel():
     """The ``stacklevel`` that points a warning raised by this function's caller at the
-    user's line: the first frame above it that is not :func:`internal`; within a
-    composite's ``fit`` (perhaps in a worker), 2, a line of skfuse's that the fit's
-    :func:`warnings_once` shows at the user's call."""
+    user's line: the first frame above it, in this thread, that is not
+    :func:`internal` (in predict's worker threads, where the user's frame is not on the
+    stack, the frame that started the thread, as for the members' own warnings there);
+    within a composite's ``fit`` (perhaps in a worker), 2, a line of skfuse's that the
+    fit's :func:`warnings_once` shows at the user's call."""
     if OUTER_SITE.get() is not None:
         return 2
     frame, level = sys._getframe(2), 2

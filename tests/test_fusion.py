@@ -1314,6 +1314,30 @@ def test_members_are_tried_on_several_outputs_with_their_own_input():
     assert stack.fit(frame, y).predict(frame).shape == y.shape
 
 
+def test_a_member_tried_on_several_outputs_is_refused_for_its_own_fault():
+    # A member whose view is present on no row, and a later step given the NaN of a
+    # level's missing views, were told to take several outputs (their trial fit failed
+    # for the other reason): each now gets the refusal a 1-D y gets.
+    from sklearn.impute import SimpleImputer
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = multi_output_data()
+    search = GridSearchCV(Ridge(), {"alpha": [1.0, 2.0]}, cv=2)  # no multi_output tag
+    empty = np.c_[X[:, :2], np.full(len(X), np.nan)]
+    fusion = FusionRegressor([("search", search),
+                              ("imputed", make_pipeline(SimpleImputer(), Ridge()))],
+                             views={"search": [2]})
+    with pytest.raises(ValueError, match="'search' has no row where its view is present"):
+        fusion.fit(empty, y)
+    holed = X[:, :2].copy()
+    holed[::5, 0] = np.nan
+    level = FusionRegressor([("a", Ridge()), ("b", Ridge())], views={"a": [0], "b": [1]})
+    stack = SerialStack([("level", level), ("search", search)], stack_method="transform",
+                        cv=3)
+    with pytest.raises(ValueError, match="'search' .*does not take NaN"):
+        stack.fit(holed, y)
+
+
 def test_several_outputs_need_members_that_take_them():
     X, y = multi_output_data()
     from sklearn.svm import SVR
