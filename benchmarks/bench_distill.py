@@ -210,12 +210,13 @@ def evaluate(data, repeats, memory, seed, cv=5, munge=True, n_augment=1.0, kept=
         warnings.simplefilter("ignore")
         old = teacher(classification, None, trees=100).fit(X_tr, y_tr)
     X_time = np.tile(X_te, (-(-5000 // len(X_te)), 1))
-    seconds = {name: [] for name in fitted}
-    for _ in range(repeats):  # interleaved
-        for name, model in fitted.items():
+    timed = {**fitted, OLD_TEACHER: old}
+    seconds = {name: [] for name in timed}
+    for _ in range(repeats):  # interleaved, the 100-tree teacher too
+        for name, model in timed.items():
             seconds[name].append(predict_seconds(model, X_time))
     median = {name: statistics.median(times) for name, times in seconds.items()}
-    old_seconds = statistics.median(predict_seconds(old, X_time) for _ in range(repeats))
+    old_seconds = median.pop(OLD_TEACHER)
     for name, row in rows.items():
         label = f"{row['student']} on labels"
         row["to labels"] = median[name] / median[label] if label in median else np.nan
