@@ -367,8 +367,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     began = time.perf_counter()
     if args.aside:
-        datasets = (aside_classification_sets(args.max_rows, seed=SEED, aside=True)
-                    + regression_sets(max_rows=args.max_rows, seed=SEED, aside=True))
+        datasets = (aside_classification_sets(args.max_rows, seed=SEED, group="aside")
+                    + regression_sets(max_rows=args.max_rows, seed=SEED, group="aside"))
     else:
         datasets = classification_sets(args.max_rows) + [
             data for data in regression_sets(max_rows=args.max_rows, seed=SEED)

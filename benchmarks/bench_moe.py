@@ -359,7 +359,7 @@ def main(argv=None):
             "or 1.0. Target: the default mixture's RMSE at most 0.6x gradient "
             "boosting's.\n\n" + piece)
     if "real" in only:
-        tuned, aside = regression_sets(), regression_sets(aside=True)
+        tuned, aside = regression_sets(), regression_sets(group="aside")
         results = {}
         for data in tuned + aside:
             results[data.name] = real_regression(data)

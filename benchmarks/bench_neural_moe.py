@@ -287,7 +287,7 @@ def aside_check(args):
     """The same comparison on the sets kept aside from every tuning run (``ASIDE``)."""
     lines = [("| set | neural mixture, defaults | MLP, same active size, converged | ratio "
               "| at most one sd worse |"), "|---|---|---|---|---|"]
-    for data in regression_sets(aside=True):
+    for data in regression_sets(group="aside"):
         cv = ShuffleSplit(n_splits=args.real_splits, test_size=0.3, random_state=0)
         splits = [(data.X[tr], data.X[te], data.y[tr], data.y[te])
                   for tr, te in cv.split(data.X)]

@@ -4,7 +4,8 @@ Run from the repository root::
 
     python benchmarks/bench_quality.py                  # tuning sets, print the tables
     python benchmarks/bench_quality.py --write          # ... and write docs/benchmarks.md
-    python benchmarks/bench_quality.py --aside          # the sets kept aside (final check)
+    python benchmarks/bench_quality.py --aside          # the sets kept aside
+    python benchmarks/bench_quality.py --fresh          # the one-time final check
 
 ``--write`` replaces the subsections of the parts run (``--parts``) and keeps the others.
 
@@ -374,7 +375,10 @@ def main(argv=None):
     parser.add_argument("--trees", type=int, default=150)
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--aside", action="store_true", help="the sets kept aside only")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--aside", action="store_true", help="the sets kept aside only")
+    group.add_argument("--fresh", action="store_true",
+                       help="the sets of the one-time final check only")
     parser.add_argument("--parts", default="classifier,regressor,cascade")
     parser.add_argument("--only", default=None, help="comma-separated data set names")
     parser.add_argument("--explore", action="store_true",
@@ -390,8 +394,9 @@ def main(argv=None):
     memory = joblib.Memory(args.cache, verbose=0)
     began = time.perf_counter()
     sections, fit_seconds = [], 0.0
-    sets = {"classifier": classification_sets(args.max_rows, aside=args.aside),
-            "regressor": regression_sets(args.max_rows, aside=args.aside)}
+    args.group = "aside" if args.aside else "fresh" if args.fresh else "tuning"
+    sets = {"classifier": classification_sets(args.max_rows, group=args.group),
+            "regressor": regression_sets(args.max_rows, group=args.group)}
     if args.only:
         sets = {kind: [d for d in found if d.name in args.only.split(",")]
                 for kind, found in sets.items()}
@@ -437,8 +442,9 @@ def main(argv=None):
                         "then gradient boosting)\n\n" + text)
         print(text, flush=True)
     total = time.perf_counter() - began
-    which = "kept-aside" if args.aside else "tuning"
-    heading = SECTION + (" — sets kept aside" if args.aside else "")
+    which = {"tuning": "tuning", "aside": "kept-aside", "fresh": "final-check"}[args.group]
+    heading = SECTION + {"tuning": "", "aside": " — sets kept aside",
+                         "fresh": " — the one-time final check"}[args.group]
     intro = "\n\n".join([
         heading,
         f"Run on {time.strftime('%Y-%m-%d')}, {versions(skfuse, sklearn, np)}. "

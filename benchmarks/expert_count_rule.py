@@ -140,7 +140,7 @@ def ratio_rows(per_set, zs, what):
 def regression(zs, expert, aside):
     expert = {"ridge": Ridge(), "hgb": HistGradientBoostingRegressor(random_state=0)}[expert]
     per_set = {}
-    for data in regression_sets(aside=aside):
+    for data in regression_sets(group="aside" if aside else "tuning"):
         alone, found = [], {z: [] for z in zs}
         for train, test in KFold(5, shuffle=True, random_state=0).split(data.X, data.y):
             scaler = StandardScaler().fit(data.X[train])
@@ -161,7 +161,7 @@ def regression(zs, expert, aside):
 
 def classification(zs, aside):
     per_set = {}
-    for data in classification_sets(max_rows=2000, aside=aside):
+    for data in classification_sets(max_rows=2000, group="aside" if aside else "tuning"):
         alone, found = [], {z: [] for z in zs}
         for seed in (0, 1):
             X_train, X_test, y_train, y_test = train_test_split(

@@ -102,7 +102,7 @@ def main():
     warnings.simplefilter("ignore")
     record = joblib.Memory(args.cache, verbose=0).cache(record_member)
     ratios = {}
-    for data in regression_sets(max_rows=2500, aside=args.aside):
+    for data in regression_sets(max_rows=2500, group="aside" if args.aside else "tuning"):
         rmse = {}
         for seed in range(SPLITS):
             P, y, T, y_test, folds = recorded(record, data, seed)
