@@ -211,12 +211,14 @@ fold. Higher accuracy and R² are better; lower log-loss and RMSE are better.
 The members are logreg (scaled logistic regression), forest (a random forest) and knn
 (15 nearest neighbours), ridge in place of logreg for regression. Every ensemble below
 combines these three: Fusion with equal weights, weights optimised on out-of-fold
-predictions, or greedy ensemble selection; SerialStack feeds the fusion's out-of-fold
-outputs to a final logreg (ridge). The exceptions are the cascade (classification
+predictions, or greedy ensemble selection; SerialStack feeds the members' out-of-fold
+outputs (what a fusion level passes on) to a final logreg (ridge), which by design
+predicts as sklearn Stacking does. The exceptions are the cascade (classification
 only: logreg answers the rows it is sure of, the forest the rest), the mixture (a gate
 routes each row among linear experts, as many as held-out rows favour, one included)
 and the distilled tree: a depth-8 decision tree that learned the equal-weight fusion's
-out-of-fold outputs (and synthetic rows near the training rows), and predicts alone.
+out-of-fold outputs mixed with the labels (at a weight chosen out of fold), and
+synthetic rows near the training rows, and predicts alone.
 ± is the standard deviation of the score over the folds."""
 
 
