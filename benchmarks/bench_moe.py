@@ -303,13 +303,15 @@ def classification_data():
 
 
 SECTIONS = ("cost", "sparse", "piecewise", "real", "classification")
+# Not run by default: the one-time final check (``_datasets.FRESH``), run once.
+CHECKS = ("fresh",)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--only", default=",".join(SECTIONS),
-                        help=f"comma-separated sections of {SECTIONS}")
+                        help=f"comma-separated sections of {SECTIONS + CHECKS}")
     parser.add_argument("--write", action="store_true", help="write docs/benchmarks.md")
     args = parser.parse_args(argv)
     only = set(args.only.split(","))
@@ -389,6 +391,18 @@ def main(argv=None):
             "RMSE, or better, on at least 80% of the sets) and `Ridge()` (target: better "
             "on at least 80%). Fit time / alone: the mixture's summed fit seconds over "
             "the expert's.\n\n" + "\n\n".join(blocks))
+    if "fresh" in only:
+        fresh = regression_sets(group="fresh")
+        results = {data.name: real_regression(data) for data in fresh}
+        blocks = []
+        for label in ("gradient boosting", "ridge"):
+            table, met, _ = real_tables(fresh, label, results)
+            blocks.append(f"#### {label.capitalize()} experts\n\n{table}\n\nThe default "
+                          f"mixture is {met} sets.")
+        parts.append(
+            "### Real regression data: the one-time final check\n\nThe protocol of the "
+            "section above on the sets `benchmarks/_datasets.py` names `FRESH`, which no "
+            "run had used before this one.\n\n" + "\n\n".join(blocks))
     if "classification" in only:
         tables = [progress(data.name, classification_table(data))
                   for data in classification_data()]
