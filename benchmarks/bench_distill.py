@@ -44,7 +44,7 @@ from _common import (
     versions,
     write_section,
 )
-from _datasets import classification_sets as aside_classification_sets
+from _datasets import classification_sets as grouped_classification_sets
 from _datasets import regression_sets
 from joblib import Memory, Parallel, delayed
 from sklearn.base import clone, is_classifier
@@ -360,15 +360,19 @@ def main(argv=None):
     parser.add_argument("--all-regression", action="store_true",
                         help="every regression set of bench_quality.py (13), not the 6 "
                              "of the tables")
-    parser.add_argument("--aside", action="store_true",
-                        help="only the sets _datasets.py keeps aside from every tuning "
-                             "run (4 classification, 3 regression): a final check")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--aside", action="store_true",
+                       help="only the sets _datasets.py keeps aside from the tuning runs "
+                            "(4 classification, 3 regression)")
+    group.add_argument("--fresh", action="store_true",
+                       help="only the sets of the one-time final check (4 and 4)")
     parser.add_argument("--write", action="store_true", help="write docs/benchmarks.md")
     args = parser.parse_args(argv)
     began = time.perf_counter()
-    if args.aside:
-        datasets = (aside_classification_sets(args.max_rows, seed=SEED, group="aside")
-                    + regression_sets(max_rows=args.max_rows, seed=SEED, group="aside"))
+    if args.aside or args.fresh:
+        group = "aside" if args.aside else "fresh"
+        datasets = (grouped_classification_sets(args.max_rows, seed=SEED, group=group)
+                    + regression_sets(max_rows=args.max_rows, seed=SEED, group=group))
     else:
         datasets = classification_sets(args.max_rows) + [
             data for data in regression_sets(max_rows=args.max_rows, seed=SEED)
