@@ -154,22 +154,21 @@ def losses(distiller, student, X, y, sample_weight, grown, checks):
         if not (_has_weight(check.rows, sample_weight)
                 and _has_weight(check.test, sample_weight)):
             continue  # nothing to fit the student on, or nothing to score
-        X_k, t_k = take_rows(X, check.rows), check.targets
-        n_grown = 0
+        t_k, X_grown, n_grown = check.targets, None, 0
         if grown[k] is not None:
             X_grown, parents = grown[k]
             n_grown = len(parents)
-            X_k = concat_rows(X_k, X_grown)
             t_k = np.concatenate([t_k, teacher_output(check.teacher, X_grown)])
         w_k = None if sample_weight is None else np.concatenate(
             [sample_weight[check.rows],
              np.full(n_grown, synthetic_row_weight(sample_weight))])
-        X_test = take_rows(X, check.test)
+        y_k = y[check.rows]
         for weight in LABEL_WEIGHTS:
-            # The task builds the student's rows itself: a classifier's repeat each row
-            # once per class, and built here, every task's would be held at once.
-            calls.append((_fit_mixed_output, (recipe, student, X_k, y[check.rows], t_k, w_k,
-                                              weight, X_test, student_output)))
+            # The task takes the fold's rows of X and builds the student's rows itself
+            # (a classifier's repeat each row once per class): taken here, every
+            # fold's copy of X would be held at once.
+            calls.append((_fit_mixed_output, (recipe, student, X, check.rows, X_grown, y_k,
+                                              t_k, w_k, weight, check.test, student_output)))
             labels.append(f"student at label weight {weight:g}, fold {k + 1} of "
                           f"{len(checks)}")
             scored.append((k, weight, check.test))
@@ -201,18 +200,22 @@ def _has_weight(rows, sample_weight):
     return rows.size > 0 and (sample_weight is None or sample_weight[rows].sum() > 0)
 
 
-def _fit_mixed_output(distiller, student, X, labels, targets, weights, label_weight,
-                      X_test, output):
-    """A clone of ``student`` fitted on the rows ``X`` (their ``labels`` first, then
-    synthetic rows) with the ``targets`` mixed at ``label_weight``, as ``distiller``
-    builds a student's data: its output on ``X_test``; None where that data gives
-    weight to one class only."""
+def _fit_mixed_output(distiller, student, X, rows, X_grown, labels, targets, weights,
+                      label_weight, test, output):
+    """A clone of ``student`` fitted on the ``rows`` of ``X`` (their ``labels`` first),
+    then the synthetic rows ``X_grown`` (or None), with the ``targets`` mixed at
+    ``label_weight``, as ``distiller`` builds a student's data: its output on the
+    ``test`` rows of ``X``; None where that data gives weight to one class only."""
     keep, mixed, w = distiller._mixed(labels, targets, weights, len(labels), label_weight)
-    X_s, y_s, w_s, _, est = distiller._student_data(take_rows(X, keep), mixed, w, student,
-                                                    label_weight)
+    X_k = take_rows(X, rows)
+    if X_grown is not None:
+        X_k = concat_rows(X_k, X_grown)
+    X_s, y_s, w_s, _, est = distiller._student_data(take_rows(X_k, keep, copy=False), mixed,
+                                                    w, student, label_weight)
     if distiller._one_class(y_s, w_s):
         return None  # no classifier learns from one class: this weight is not a choice
     params = distiller._student_fit_params(est, w_s)
     fitted = clone(est)
     fitted.fit(X_s, y_s, **params)  # (what fit returns is not used: it should be self)
-    return output(fitted, X_test)
+    del X_k, X_s  # the test rows' copy is not held beside them
+    return output(fitted, take_rows(X, test))
