@@ -501,7 +501,7 @@ class _BaseDistilled(Composite):
                  if checked else {})
         for (j, k), fold in pairs.items():
             plan.add(f"pair {j} {k}", teacher, label=f"teacher without folds {j + 1} and {k + 1}",
-                     folds=[fold], params=params, refit=False)
+                     folds=[fold], params=params, refit=False, compact_oof=True)
         fits = plan.run(X, y, sample_weight, output)
         fit = fits["teacher"]
         self.teacher_ = fit.estimator
@@ -512,7 +512,8 @@ class _BaseDistilled(Composite):
             real, targets = np.arange(X.shape[0]), output(self.teacher_, X)
         checks = None
         if auto:
-            pair_oof = {pair: fits[f"pair {pair[0]} {pair[1]}"].oof for pair in pairs}
+            pair_oof = {pair: (np.flatnonzero(fits[f"pair {pair[0]} {pair[1]}"].tested),
+                               fits[f"pair {pair[0]} {pair[1]}"].oof) for pair in pairs}
             checks = _label_check.check_folds(X, folds, real, targets, self.teacher_,
                                               fit.fold_estimators, pair_oof, oof, output)
         return real, targets, checks

@@ -97,8 +97,9 @@ def check_folds(X, folds, real, targets, teacher, fold_teachers, pair_outputs, o
         The fitted (or frozen) teacher.
     fold_teachers : list of estimators or None
         The teacher's fit without each fold; None for a frozen teacher.
-    pair_outputs : dict of (j, k) to ndarray
-        The pair fits' outputs, at the rows' positions (:func:`fold_pairs`).
+    pair_outputs : dict of (j, k) to (ndarray, ndarray)
+        Each pair fit's tested rows (in row order) and its outputs on them
+        (:func:`fold_pairs`).
     oof : bool
         ``targets="oof"``.
     output : callable
@@ -129,7 +130,8 @@ def check_folds(X, folds, real, targets, teacher, fold_teachers, pair_outputs, o
             rows = np.concatenate([r for r, _ in parts]) if parts else np.empty(0, int)
             order = np.argsort(rows, kind="stable")
             rows = rows[order]
-            labelled = (np.concatenate([out[r] for r, out in parts])[order] if parts
+            labelled = (np.concatenate([out[np.searchsorted(tested, r)]
+                                        for r, (tested, out) in parts])[order] if parts
                         else targets[:0])
         checks.append(CheckFold(rows, labelled, test[has_target[test]], fold_teacher))
     return checks
