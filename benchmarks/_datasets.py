@@ -50,6 +50,8 @@ GROUPS = ("tuning", "aside", "fresh")
 
 def _in_group(name, group, aside, fresh):
     """Whether set ``name`` belongs to ``group``, given its group's names."""
+    if group not in GROUPS:
+        raise ValueError(f"group must be one of {GROUPS}; got {group!r}.")
     return {"aside": name in aside, "fresh": name in fresh}.get(
         group, name not in aside and name not in fresh)
 

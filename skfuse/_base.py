@@ -263,8 +263,13 @@ class Composite(_BaseComposition):
     def _check_takes_outputs(self, name, estimator, X, y):
         """Refuse member (step) ``name`` unless it takes ``y``'s several outputs: its
         tags say so, or a clone fitted on the first rows of ``X`` predicts one column
-        per output."""
+        per output (or fails on them with one output too, for a reason of its own)."""
         if takes_multi_output(estimator) or fits_multi_output(estimator, X, y):
+            return
+        if not fits_multi_output(estimator, X, np.asarray(y)[:, 0]):
+            # It fails on these rows with one output too (a nested composite whose
+            # member's view is missing on all of them): not for the outputs; its fit
+            # on every row will say what it refuses, if anything.
             return
         self._refuse_for_nested_composite(estimator, name, X, y)
         raise ValueError(

@@ -9,6 +9,7 @@ to a loss (lower is better); :func:`optimize_weights` minimises it, :func:`greed
 runs ensemble selection with replacement (Caruana et al., 2004).
 """
 
+import decimal
 import numbers
 
 import numpy as np
@@ -608,13 +609,13 @@ def _score(scorer, holder, y, sample_weight):
             "outputs are scored without X).") from exc
     if np.ndim(value) == 0 and hasattr(value, "item"):  # a NumPy scalar or 0-d array
         value = value.item()
-    if not isinstance(value, numbers.Real):  # nor text, None or a complex number
+    if not isinstance(value, (numbers.Real, decimal.Decimal)):  # nor text, None, complex
         # As cross_validate asks; one score per output is a common slip.
         raise ValueError(
             f"scoring must return one number; got {value!r}. Give a scorer that does "
             "(over several outputs, one that averages them: multioutput="
             "'uniform_average').")
-    return value
+    return float(value)  # a Fraction or a Decimal too: the optimiser takes floats
 
 
 class _FusedClassifierOutput(ClassifierMixin, BaseEstimator):

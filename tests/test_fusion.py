@@ -1338,6 +1338,27 @@ def test_a_member_tried_on_several_outputs_is_refused_for_its_own_fault():
         stack.fit(holed, y)
 
 
+def test_a_nested_composite_is_tried_on_several_outputs_past_its_members_missing_rows():
+    # Its trial fit on the first 50 rows failed because a member's view is missing on
+    # all of them, and that read as a refusal of the outputs.
+    from sklearn.model_selection import GridSearchCV
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(150, 4)
+    X[:60, 2:] = np.nan
+    y = np.c_[X[:, 0], X[:, 1]]
+
+    def inner():
+        search = GridSearchCV(Ridge(), {"alpha": [0.1, 1.0]}, cv=3)  # no multi_output tag
+        return FusionRegressor([("a", Ridge()), ("b", search)],
+                               views={"a": [0, 1], "b": [2, 3]}, cv=3)
+
+    stack = SerialStack([("f", inner()), ("g", Ridge())], cv=3, stack_method={"f": "predict"})
+    assert stack.fit(X, y).predict(X).shape == y.shape
+    outer = FusionRegressor([("f", inner()), ("r", Ridge())], views={"r": [0, 1]})
+    assert outer.fit(X, y).predict(X).shape == y.shape
+
+
 def test_several_outputs_need_members_that_take_them():
     X, y = multi_output_data()
     from sklearn.svm import SVR
@@ -1417,6 +1438,27 @@ def test_a_scorer_that_gives_no_number_is_refused_by_name(returned, weights):
     with pytest.raises(ValueError, match=f"scoring must return one number; got "
                                          f"{re.escape(repr(returned))}"):
         fusion.fit(IRIS_X, IRIS_Y)
+
+
+@pytest.mark.parametrize("kind", ["Fraction", "Decimal"])
+@pytest.mark.parametrize("weights", ["optimize", "greedy"])
+def test_a_scorer_may_return_any_real_number_as_cross_validate_takes(kind, weights):
+    # A Fraction reached NumPy's isnan and failed; a Decimal was refused as no number.
+    from decimal import Decimal
+    from fractions import Fraction
+
+    def plain(estimator, X, y):
+        return accuracy_score(y, estimator.predict(X))
+
+    def typed(estimator, X, y):
+        score = plain(estimator, X, y)
+        return Fraction(score) if kind == "Fraction" else Decimal(repr(score))
+
+    members = [("lr", LogisticRegression(max_iter=300)), ("nb", GaussianNB())]
+    expected = FusionClassifier(members, weights=weights, scoring=plain, cv=3)
+    fusion = FusionClassifier(members, weights=weights, scoring=typed, cv=3)
+    assert_allclose(fusion.fit(IRIS_X, IRIS_Y).weights_,
+                    expected.fit(IRIS_X, IRIS_Y).weights_)
 
 
 def test_a_scorer_the_fused_outputs_cannot_serve_says_how_it_is_called():
