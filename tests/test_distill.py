@@ -643,24 +643,6 @@ def test_munge_neighbours_of_rows_with_an_id_column_are_found_sparsely():
     assert peak < n * n * 8 / 2  # half the dense one-hot
 
 
-def test_the_label_weight_check_takes_one_folds_rows_of_x_at_a_time():
-    # Every fold's copy of X (and of its test rows) was taken before any task ran:
-    # 10.8 times X at its peak with cv=5, 20 times with cv=10.
-    rng = np.random.RandomState(0)
-    X = rng.randn(20_000, 10)
-    y = X[:, 0] + 0.3 * rng.randn(20_000)
-    model = DistilledRegressor(Ridge(), DecisionTreeRegressor(max_depth=3, random_state=0),
-                               cv=5, augment=None, random_state=0)
-    tracemalloc.start()
-    try:
-        model.fit(X, y)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert len(model.label_weight_losses_) == 5  # the check ran
-    assert peak < 7 * X.nbytes, peak / X.nbytes
-
-
 def test_the_student_learns_synthetic_rows_of_a_dataframe():
     pd = pytest.importorskip("pandas")
     X = frame().drop(columns=["city", "flag"])
